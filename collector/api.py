@@ -1,0 +1,7 @@
+"""REST query API: runs, steps, stats, cancel, read-only SQL."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,245 @@
+"""OTLP trace requests (protobuf or JSON) -> span records. Pure: no I/O.
+
+One decoder shared by the gRPC and HTTP receivers. Invalid spans are rejected
+one by one (reported through ``partial_success``); an undecodable request
+raises ``InvalidRequest``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+__all__ = [
+    "InvalidRequest",
+    "SpanRecord",
+    "DecodedRequest",
+    "decode_protobuf",
+    "decode_json",
+    "decode_message",
+]
+
+_ZERO_TRACE = "0" * 32
+_ZERO_SPAN = "0" * 16
+
+
+class InvalidRequest(ValueError):
+    """The request body is not a valid OTLP ExportTraceServiceRequest."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRecord:
+    """One span as received; ids are lowercase hex, times OTLP nanoseconds."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: int
+    start_ns: int
+    end_ns: int
+    status_code: int  # 0 unset, 1 ok, 2 error
+    status_message: str
+    attributes: dict[str, Any]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    resource: dict[str, Any] = field(default_factory=dict)
+    scope_name: str = ""
+    scope_version: str = ""
+
+    @property
+    def service_name(self) -> str | None:
+        value = self.resource.get("service.name")
+        return str(value) if value is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedRequest:
+    """The valid spans of a request and why the others were rejected."""
+
+    spans: list[SpanRecord]
+    rejected: int = 0
+    error_message: str = ""
+
+
+def any_value(value: AnyValue) -> Any:
+    """An OTLP AnyValue as a plain Python value (bytes become lowercase hex)."""
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        return value.double_value
+    if kind == "array_value":
+        return [any_value(v) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: any_value(kv.value) for kv in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return value.bytes_value.hex()
+    return None  # a value type newer than this decoder
+
+
+def _attributes(key_values: Any) -> dict[str, Any]:
+    return {kv.key: any_value(kv.value) for kv in key_values}
+
+
+def _span_error(trace_id: str, span_id: str, parent: str) -> str | None:
+    if len(trace_id) != 32 or trace_id == _ZERO_TRACE:
+        return f"invalid trace_id {trace_id!r}"
+    if len(span_id) != 16 or span_id == _ZERO_SPAN:
+        return f"invalid span_id {span_id!r}"
+    if parent and len(parent) != 16:
+        return f"invalid parent_span_id {parent!r}"
+    return None
+
+
+def decode_message(request: ExportTraceServiceRequest) -> DecodedRequest:
+    """Flatten a parsed request into span records, rejecting spans with bad ids."""
+    spans: list[SpanRecord] = []
+    rejected = 0
+    first_error = ""
+    for resource_spans in request.resource_spans:
+        resource = _attributes(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            scope_name = scope_spans.scope.name
+            scope_version = scope_spans.scope.version
+            for span in scope_spans.spans:
+                trace_id = span.trace_id.hex()
+                span_id = span.span_id.hex()
+                parent = span.parent_span_id.hex()
+                error = _span_error(trace_id, span_id, parent)
+                if error is None and not span.name:
+                    error = f"span {span_id} has no name"
+                if error is not None:
+                    rejected += 1
+                    first_error = first_error or error
+                    continue
+                spans.append(
+                    SpanRecord(
+                        trace_id=trace_id,
+                        span_id=span_id,
+                        parent_span_id=parent if parent and parent != _ZERO_SPAN else None,
+                        name=span.name,
+                        kind=int(span.kind),
+                        start_ns=int(span.start_time_unix_nano),
+                        end_ns=int(span.end_time_unix_nano),
+                        status_code=int(span.status.code),
+                        status_message=span.status.message,
+                        attributes=_attributes(span.attributes),
+                        events=[
+                            {
+                                "name": event.name,
+                                "time_ns": int(event.time_unix_nano),
+                                "attributes": _attributes(event.attributes),
+                            }
+                            for event in span.events
+                        ],
+                        links=[
+                            {
+                                "trace_id": link.trace_id.hex(),
+                                "span_id": link.span_id.hex(),
+                                "attributes": _attributes(link.attributes),
+                            }
+                            for link in span.links
+                        ],
+                        resource=resource,
+                        scope_name=scope_name,
+                        scope_version=scope_version,
+                    )
+                )
+    if rejected:
+        first_error = f"{rejected} span(s) rejected; first: {first_error}"
+    return DecodedRequest(spans=spans, rejected=rejected, error_message=first_error)
+
+
+def decode_protobuf(body: bytes) -> DecodedRequest:
+    """Decode an OTLP/HTTP protobuf body (already decompressed)."""
+    request = ExportTraceServiceRequest()
+    try:
+        request.ParseFromString(body)
+    except (DecodeError, ValueError, RuntimeError) as exc:
+        raise InvalidRequest(
+            f"body is not an OTLP protobuf ExportTraceServiceRequest: {exc}"
+        ) from None
+    return decode_message(request)
+
+
+# OTLP/JSON encodes trace and span ids as hex, not base64 as proto3 JSON would
+# (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding). Parsing the
+# JSON straight with json_format would base64-decode the hex silently, so ids
+# are rewritten to base64 first; a span with an id that is not hex is rejected.
+def _hex_to_b64(value: Any, expected_bytes: int, allow_empty: bool) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"id {value!r} is not a string")
+    if value == "" and allow_empty:
+        return ""
+    if len(value) != expected_bytes * 2:
+        raise ValueError(f"id {value!r} is not {expected_bytes * 2} hex digits")
+    try:
+        raw = binascii.unhexlify(value)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"id {value!r} is not hex") from None
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _rewrite_ids(obj: dict[str, Any], keys: tuple[tuple[str, int, bool], ...]) -> None:
+    for key, size, allow_empty in keys:
+        if key in obj and obj[key] is not None:
+            obj[key] = _hex_to_b64(obj[key], size, allow_empty)
+
+
+_SPAN_ID_KEYS = (("traceId", 16, False), ("spanId", 8, False), ("parentSpanId", 8, True))
+_LINK_ID_KEYS = (("traceId", 16, False), ("spanId", 8, False))
+
+
+def decode_json(body: bytes) -> DecodedRequest:
+    """Decode an OTLP/HTTP JSON body (already decompressed)."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequest(f"body is not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise InvalidRequest("body is not a JSON object")
+    rejected = 0
+    first_error = ""
+    try:
+        for resource_spans in document.get("resourceSpans") or []:
+            for scope_spans in resource_spans.get("scopeSpans") or []:
+                kept = []
+                for span in scope_spans.get("spans") or []:
+                    try:
+                        _rewrite_ids(span, _SPAN_ID_KEYS)
+                        for link in span.get("links") or []:
+                            _rewrite_ids(link, _LINK_ID_KEYS)
+                    except ValueError as exc:
+                        rejected += 1
+                        first_error = first_error or str(exc)
+                        continue
+                    kept.append(span)
+                scope_spans["spans"] = kept
+    except (AttributeError, TypeError) as exc:
+        raise InvalidRequest(f"body is not an OTLP JSON trace request: {exc}") from None
+    request = ExportTraceServiceRequest()
+    try:
+        json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    except (json_format.ParseError, ValueError, TypeError) as exc:
+        raise InvalidRequest(f"body is not an OTLP JSON trace request: {exc}") from None
+    decoded = decode_message(request)
+    if not rejected:
+        return decoded
+    total = rejected + decoded.rejected
+    message = f"{total} span(s) rejected; first: {first_error}"
+    return DecodedRequest(spans=decoded.spans, rejected=total, error_message=message)

@@ -1,0 +1,81 @@
+"""OTLP/gRPC receiver: ``TraceService/Export``."""
+
+from __future__ import annotations
+
+import logging
+from concurrent import futures
+from typing import Any
+
+import grpc
+from google.protobuf.duration_pb2 import Duration
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+from collector.auth import token_matches
+from collector.decode import decode_message
+from collector.settings import Settings
+from collector.store import Overloaded, RunStore, StoreUnavailable
+
+__all__ = ["TraceReceiver", "start_grpc_server"]
+
+logger = logging.getLogger(__name__)
+
+
+def _abort_retryable(context: Any, message: str, retry_after_s: float) -> None:
+    # OTLP: UNAVAILABLE is retryable; RetryInfo tells the exporter when.
+    # https://opentelemetry.io/docs/specs/otlp/#otlpgrpc-throttling
+    retry = error_details_pb2.RetryInfo(
+        retry_delay=Duration(seconds=int(retry_after_s), nanos=int(retry_after_s % 1 * 1e9))
+    )
+    detail = status_pb2.Status(code=code_pb2.UNAVAILABLE, message=message)
+    detail.details.add().Pack(retry)
+    context.set_trailing_metadata((("grpc-status-details-bin", detail.SerializeToString()),))
+    context.abort(grpc.StatusCode.UNAVAILABLE, message)
+
+
+class TraceReceiver(trace_service_pb2_grpc.TraceServiceServicer):
+    """Decodes, stores, and acknowledges only after the commit."""
+
+    def __init__(self, store: RunStore, settings: Settings) -> None:
+        self._store = store
+        self._token = settings.token
+
+    def Export(self, request: Any, context: Any) -> Any:  # noqa: N802 - name fixed by the stub
+        if self._token:
+            metadata = dict(context.invocation_metadata())
+            if not token_matches(self._token, metadata.get("authorization")):
+                context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+        decoded = decode_message(request)
+        try:
+            self._store.write_spans(decoded.spans)
+        except Overloaded as exc:
+            _abort_retryable(context, str(exc), exc.retry_after_s)
+        except StoreUnavailable as exc:
+            logger.warning("store unavailable; the exporter will retry: %s", exc)
+            _abort_retryable(context, str(exc), 1.0)
+        response = trace_service_pb2.ExportTraceServiceResponse()
+        if decoded.rejected:
+            response.partial_success.rejected_spans = decoded.rejected
+            response.partial_success.error_message = decoded.error_message
+        return response
+
+
+def start_grpc_server(store: RunStore, settings: Settings) -> tuple[grpc.Server, int]:
+    """Start serving on settings.host:grpc_port; return the server and the bound port."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(
+            max_workers=settings.grpc_workers, thread_name_prefix="otlp-grpc"
+        ),
+        options=[
+            ("grpc.max_receive_message_length", settings.max_request_bytes),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(
+        TraceReceiver(store, settings), server
+    )
+    port = server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
+    if port == 0:
+        raise OSError(f"cannot listen for OTLP/gRPC on {settings.host}:{settings.grpc_port}")
+    server.start()
+    return server, port

@@ -1,0 +1,174 @@
+"""The collector's HTTP side: OTLP/HTTP ``POST /v1/traces``, ``/healthz`` and the REST API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from google.protobuf import json_format
+from google.rpc import code_pb2, status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from starlette.concurrency import run_in_threadpool
+
+from collector import api
+from collector.auth import token_matches
+from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode_protobuf
+from collector.schema import SCHEMA_VERSION
+from collector.settings import Settings
+from collector.store import Overloaded, RunStore, StoreUnavailable
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+_OPEN_PATHS = frozenset({"/healthz"})
+
+
+class BodyTooLarge(Exception):
+    """The body, after decompression, passed the configured limit."""
+
+
+def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
+    """Undo Content-Encoding, never producing more than ``limit`` bytes (gzip bombs)."""
+    if encoding in ("", "identity"):
+        if len(body) > limit:
+            raise BodyTooLarge
+        return body
+    wbits = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}.get(encoding)
+    if wbits is None:
+        raise ValueError(f"unsupported Content-Encoding {encoding!r} (use gzip or none)")
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise InvalidRequest(f"body is not valid {encoding}: {exc}") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise BodyTooLarge
+    return out
+
+
+def _otlp_response(content_type: str, decoded: DecodedRequest | None) -> Response:
+    message = ExportTraceServiceResponse()
+    if decoded is not None and decoded.rejected:
+        message.partial_success.rejected_spans = decoded.rejected
+        message.partial_success.error_message = decoded.error_message
+    if content_type == JSON:
+        return Response(json_format.MessageToJson(message), media_type=JSON)
+    return Response(message.SerializeToString(), media_type=PROTOBUF)
+
+
+def _otlp_error(
+    content_type: str, status: int, code: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    # OTLP/HTTP: error bodies are a google.rpc.Status in the request's encoding.
+    body = status_pb2.Status(code=code, message=message)
+    if content_type == JSON:
+        return Response(json_format.MessageToJson(body), status, headers, media_type=JSON)
+    return Response(body.SerializeToString(), status, headers, media_type=PROTOBUF)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(store: RunStore, settings: Settings) -> FastAPI:
+    """The FastAPI application serving OTLP/HTTP, health and the query API."""
+    app = FastAPI(
+        title="agent-audit collector",
+        description="OTLP/HTTP trace receiver and the query API over agent runs and steps.",
+        version="0.1.0",
+    )
+    app.state.store = store
+    app.state.settings = settings
+
+    @app.middleware("http")
+    async def require_token(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if (
+            settings.token
+            and request.url.path not in _OPEN_PATHS
+            and not token_matches(settings.token, request.headers.get("authorization"))
+        ):
+            return JSONResponse(
+                {"detail": "missing or wrong bearer token"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return await call_next(request)
+
+    @app.get("/healthz", summary="Liveness and basic figures")
+    def healthz() -> dict[str, object]:
+        return {
+            "status": "ok",
+            "schema_version": SCHEMA_VERSION,
+            "queued_spans": store.queued_spans,
+            "committed_spans": store.committed_spans,
+        }
+
+    @app.post(
+        "/v1/traces",
+        summary="OTLP/HTTP trace export (protobuf or JSON, optionally gzip)",
+        response_class=Response,
+    )
+    async def export_traces(request: Request) -> Response:
+        raw_type = request.headers.get("content-type", "")
+        content_type = raw_type.split(";")[0].strip().lower()
+        if content_type not in (PROTOBUF, JSON):
+            return Response(
+                json.dumps(
+                    {"detail": f"unsupported Content-Type {raw_type!r}; use {PROTOBUF} or {JSON}"}
+                ),
+                415,
+                media_type=JSON,
+            )
+        encoding = request.headers.get("content-encoding", "").strip().lower()
+        limit = settings.max_request_bytes
+        try:
+            body = await _read_limited(request, limit)
+            body = _inflate(body, encoding, limit)
+        except BodyTooLarge:
+            return _otlp_error(
+                content_type, 413, code_pb2.RESOURCE_EXHAUSTED, f"body larger than {limit} bytes"
+            )
+        except ValueError as exc:
+            if isinstance(exc, InvalidRequest):
+                return _otlp_error(content_type, 400, code_pb2.INVALID_ARGUMENT, str(exc))
+            return _otlp_error(content_type, 415, code_pb2.INVALID_ARGUMENT, str(exc))
+
+        def decode_and_store() -> DecodedRequest:
+            decoded = decode_json(body) if content_type == JSON else decode_protobuf(body)
+            store.write_spans(decoded.spans)
+            return decoded
+
+        try:
+            decoded = await run_in_threadpool(decode_and_store)
+        except InvalidRequest as exc:
+            return _otlp_error(content_type, 400, code_pb2.INVALID_ARGUMENT, str(exc))
+        except Overloaded as exc:
+            retry = str(max(1, round(exc.retry_after_s)))
+            return _otlp_error(
+                content_type, 503, code_pb2.UNAVAILABLE, str(exc), {"Retry-After": retry}
+            )
+        except StoreUnavailable as exc:
+            logger.warning("store unavailable; the exporter will retry: %s", exc)
+            return _otlp_error(
+                content_type, 503, code_pb2.UNAVAILABLE, str(exc), {"Retry-After": "1"}
+            )
+        return _otlp_response(content_type, decoded)
+
+    app.include_router(api.router)
+    return app

@@ -1,0 +1,388 @@
+"""Span records -> run and step rows. Pure functions, no I/O.
+
+Classification follows DESIGN.md: agent-audit's own spans (they carry
+``agent_run.id``), then ``openinference.span.kind``, then
+``gen_ai.operation.name``, then ``gen_ai.tool.name``. A step's run is its
+nearest ancestor run span; the store resolves ancestry across requests with
+:func:`nearest_run`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from collector import frameworks
+from collector.decode import SpanRecord
+from instrumentation import attributes as A
+
+__all__ = [
+    "SpanClass",
+    "RunRow",
+    "StepRow",
+    "classify",
+    "run_id_of",
+    "step_id_of",
+    "build_run",
+    "build_step",
+    "nearest_run",
+    "pick_winners",
+    "ns_to_datetime",
+]
+
+STATUS_ERROR = 2
+_OPENINFERENCE_RUN = {"AGENT"}
+_OPENINFERENCE_TOOL = {"TOOL"}
+_OPENINFERENCE_LLM = {"LLM"}
+
+
+class SpanClass(Enum):
+    """What a span is to agent-audit."""
+
+    RUN = "run"
+    TOOL = "tool_call"
+    LLM = "think"
+    OWN_STEP = "own_step"  # an agent-audit step of another action type
+    OTHER = "other"
+
+
+def classify(span: SpanRecord) -> SpanClass:
+    """Decide whether a span is a run, a step of some kind, or neither."""
+    attrs = span.attributes
+    op = attrs.get(A.GEN_AI_OPERATION_NAME)
+    if A.RUN_ID in attrs:
+        if A.STEP_ACTION_TYPE in attrs:
+            action = attrs[A.STEP_ACTION_TYPE]
+            if action == "tool_call":
+                return SpanClass.TOOL
+            if action == "think":
+                return SpanClass.LLM
+            return SpanClass.OWN_STEP
+        if op in A.RUN_OPERATIONS or str(span.name).startswith(A.RUN_SPAN_PREFIX):
+            return SpanClass.RUN
+    oi_kind = attrs.get(A.OPENINFERENCE_SPAN_KIND)
+    if isinstance(oi_kind, str):
+        upper = oi_kind.upper()
+        if upper in _OPENINFERENCE_RUN:
+            return SpanClass.RUN
+        if upper in _OPENINFERENCE_TOOL:
+            return SpanClass.TOOL
+        if upper in _OPENINFERENCE_LLM:
+            return SpanClass.LLM
+    if op in A.RUN_OPERATIONS:
+        return SpanClass.RUN
+    if op == A.OP_EXECUTE_TOOL:
+        return SpanClass.TOOL
+    if op in A.LLM_OPERATIONS:
+        return SpanClass.LLM
+    if A.GEN_AI_TOOL_NAME in attrs:
+        return SpanClass.TOOL
+    return SpanClass.OTHER
+
+
+def is_pending(span: SpanRecord) -> bool:
+    """A live placeholder exported when the real span started."""
+    return bool(span.attributes.get(A.PENDING))
+
+
+def real_span_id(span: SpanRecord) -> str:
+    """The id of the real span a record stands for (pending copies point at it)."""
+    if is_pending(span):
+        parent = span.attributes.get(A.PENDING_PARENT_ID) or span.parent_span_id
+        if isinstance(parent, str) and parent:
+            return parent.lower()
+    return span.span_id
+
+
+def run_id_of(span: SpanRecord) -> str:
+    """The run id a run span stands for: ``agent_run.id`` or, for others, its span id."""
+    own = span.attributes.get(A.RUN_ID)
+    if isinstance(own, str) and own:
+        return own
+    return real_span_id(span)
+
+
+def step_id_of(span: SpanRecord) -> str:
+    return real_span_id(span)
+
+
+def ns_to_datetime(ns: int | None) -> datetime | None:
+    """OTLP nanoseconds -> naive UTC datetime (None for 0 / missing)."""
+    if not ns:
+        return None
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).replace(tzinfo=None)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _json_text(value: Any) -> str | None:
+    """A value as JSON text: JSON strings are kept, anything else is encoded."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+            return value
+        except ValueError:
+            return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def exception_message(span: SpanRecord) -> str | None:
+    """``Type: message`` of the span's last exception event, if any."""
+    for event in reversed(span.events):
+        if event.get("name") == "exception":
+            attrs = event.get("attributes") or {}
+            kind = attrs.get("exception.type")
+            message = attrs.get("exception.message")
+            if kind and message:
+                return f"{kind}: {message}"
+            return _text(message or kind)
+    return None
+
+
+def error_text(span: SpanRecord, own_key: str) -> str | None:
+    """The clearest error description a span carries, or None when it did not fail."""
+    own = span.attributes.get(own_key)
+    if own:
+        return _text(own)
+    if span.status_code != STATUS_ERROR:
+        return None
+    return (
+        span.status_message
+        or exception_message(span)
+        or _text(span.attributes.get(A.ERROR_TYPE))
+        or "error"
+    )
+
+
+def _duration_ms(span: SpanRecord) -> float | None:
+    if is_pending(span) or not span.end_ns or not span.start_ns:
+        return None
+    return max(0.0, (span.end_ns - span.start_ns) / 1e6)
+
+
+@dataclass(slots=True)
+class RunRow:
+    """One ``agent_runs`` row as the mapping sees it (aggregates are filled in SQL)."""
+
+    id: str
+    task: str | None
+    working_directory: str | None
+    model_requested: str | None
+    model_used: str | None
+    backend: str | None
+    status: str
+    final_answer: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_ms: float | None
+    source: str | None
+    triggered_by: str | None
+    error: str | None
+    metadata: str | None
+    trace_id: str
+    span_id: str
+    parent_run_id: str | None
+    agent_name: str | None
+    service_name: str | None
+    provider: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    is_final: bool
+    end_ns: int = 0
+
+
+@dataclass(slots=True)
+class StepRow:
+    """One ``agent_steps`` row; ``agent_run_id`` may be None until its run is known."""
+
+    id: str
+    agent_run_id: str | None
+    action_type: str
+    tool_name: str | None
+    tool_args: str | None
+    tool_result: str | None
+    thinking: str | None
+    error: str | None
+    started_at: datetime | None
+    duration_ms: float | None
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    status: str
+    model: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    finish_reasons: str | None
+    is_final: bool
+    end_ns: int = 0
+
+
+def _run_status(span: SpanRecord, pending: bool) -> str:
+    if pending:
+        return "running"
+    declared = span.attributes.get(A.RUN_STATUS)
+    if isinstance(declared, str) and declared in A.RUN_STATUSES and declared != "running":
+        return declared
+    foreign = frameworks.run_status(span)
+    if foreign:
+        return foreign
+    return "failed" if span.status_code == STATUS_ERROR else "completed"
+
+
+def build_run(span: SpanRecord, parent_run_id: str | None) -> RunRow:
+    """The run row a run span (real or pending) describes."""
+    attrs = span.attributes
+    pending = is_pending(span)
+    status = _run_status(span, pending)
+    own = A.RUN_ID in attrs
+    fields = {} if own else frameworks.run_fields(span)
+    error = error_text(span, A.RUN_ERROR) if status == "failed" else None
+    if status == "failed" and not error:
+        error = fields.get("error") or "failed"
+    return RunRow(
+        id=run_id_of(span),
+        task=_text(attrs.get(A.RUN_TASK)) or fields.get("task"),
+        working_directory=_text(attrs.get(A.RUN_WORKING_DIRECTORY)),
+        model_requested=_text(attrs.get(A.GEN_AI_REQUEST_MODEL)) or fields.get("model_requested"),
+        model_used=_text(attrs.get(A.GEN_AI_RESPONSE_MODEL)) or fields.get("model_used"),
+        backend=_text(attrs.get(A.RUN_BACKEND)),
+        status=status,
+        final_answer=_text(attrs.get(A.RUN_FINAL_ANSWER)) or fields.get("final_answer"),
+        started_at=ns_to_datetime(span.start_ns),
+        completed_at=None if pending else ns_to_datetime(span.end_ns),
+        duration_ms=_duration_ms(span),
+        source=_text(attrs.get(A.RUN_SOURCE)) or fields.get("source"),
+        triggered_by=_text(attrs.get(A.RUN_TRIGGERED_BY)),
+        error=error,
+        metadata=_json_text(attrs.get(A.RUN_METADATA)),
+        trace_id=span.trace_id,
+        span_id=real_span_id(span),
+        parent_run_id=parent_run_id,
+        agent_name=_text(attrs.get(A.GEN_AI_AGENT_NAME)) or fields.get("agent_name"),
+        service_name=span.service_name,
+        provider=_text(attrs.get(A.GEN_AI_PROVIDER_NAME) or attrs.get(A.GEN_AI_SYSTEM))
+        or fields.get("provider"),
+        input_tokens=_int_or_none(
+            attrs.get(A.GEN_AI_USAGE_INPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_PROMPT_TOKENS))
+        ),
+        output_tokens=_int_or_none(
+            attrs.get(A.GEN_AI_USAGE_OUTPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_COMPLETION_TOKENS))
+        ),
+        is_final=not pending,
+        end_ns=span.end_ns,
+    )
+
+
+def build_step(span: SpanRecord, kind: SpanClass, run_id: str | None) -> StepRow:
+    """The step row a step span (real or pending) describes."""
+    attrs = span.attributes
+    pending = is_pending(span)
+    own = A.RUN_ID in attrs
+    fields = {} if own else frameworks.step_fields(span, kind.value)
+    if kind is SpanClass.OWN_STEP:
+        action_type = str(attrs.get(A.STEP_ACTION_TYPE))
+    else:
+        action_type = "tool_call" if kind is SpanClass.TOOL else "think"
+    error = error_text(span, A.STEP_ERROR)
+    finish = attrs.get(A.GEN_AI_RESPONSE_FINISH_REASONS)
+    return StepRow(
+        id=step_id_of(span),
+        agent_run_id=run_id,
+        action_type=action_type,
+        tool_name=_text(attrs.get(A.GEN_AI_TOOL_NAME)) or fields.get("tool_name"),
+        tool_args=_json_text(attrs.get(A.GEN_AI_TOOL_CALL_ARGUMENTS))
+        or _json_text(fields.get("tool_args")),
+        tool_result=_text(attrs.get(A.GEN_AI_TOOL_CALL_RESULT)) or fields.get("tool_result"),
+        thinking=_text(attrs.get(A.STEP_THINKING)) or fields.get("thinking"),
+        error=error,
+        started_at=ns_to_datetime(span.start_ns),
+        duration_ms=_duration_ms(span),
+        trace_id=span.trace_id,
+        span_id=real_span_id(span),
+        parent_span_id=_real_parent(span),
+        name=span.name,
+        status="running" if pending else ("error" if error else "ok"),
+        model=_text(attrs.get(A.GEN_AI_RESPONSE_MODEL) or attrs.get(A.GEN_AI_REQUEST_MODEL))
+        or fields.get("model"),
+        input_tokens=_int_or_none(
+            attrs.get(A.GEN_AI_USAGE_INPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_PROMPT_TOKENS))
+        )
+        or _int_or_none(fields.get("input_tokens")),
+        output_tokens=_int_or_none(
+            attrs.get(A.GEN_AI_USAGE_OUTPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_COMPLETION_TOKENS))
+        )
+        or _int_or_none(fields.get("output_tokens")),
+        finish_reasons=_text(finish) if finish is not None else fields.get("finish_reasons"),
+        is_final=not pending,
+        end_ns=span.end_ns,
+    )
+
+
+def _real_parent(span: SpanRecord) -> str | None:
+    """The parent of the real span; a pending copy's own parent is the real span itself."""
+    if is_pending(span):
+        return None
+    return span.parent_span_id
+
+
+def nearest_run(
+    span_id: str,
+    parents: Mapping[str, str | None],
+    run_ids: Mapping[str, str],
+    *,
+    max_depth: int = 256,
+) -> tuple[str | None, bool]:
+    """Walk up from ``span_id`` (exclusive) to the first ancestor that is a run.
+
+    ``parents`` maps span id -> parent span id for the known spans of a trace;
+    ``run_ids`` maps the span id of each run span -> its run id. Returns the run
+    id (or None) and whether the answer is final: False when the walk left the
+    known spans, so an ancestor may still arrive.
+    """
+    current = parents.get(span_id)
+    for _ in range(max_depth):
+        if current is None:
+            return None, True
+        if current in run_ids:
+            return run_ids[current], True
+        if current not in parents:
+            return None, False
+        current = parents[current]
+    return None, True
+
+
+def pick_winners(rows: Iterable[Any], key: Callable[[Any], str]) -> list[Any]:
+    """One row per key: a finished span beats a pending copy; otherwise the later one.
+
+    DuckDB keeps the first of two equal keys in one INSERT (FACTS.md), so the
+    winner is chosen here, before inserting.
+    """
+    best: dict[str, Any] = {}
+    for row in rows:
+        k = key(row)
+        current = best.get(k)
+        if current is None or (row.is_final, row.end_ns) >= (current.is_final, current.end_ns):
+            best[k] = row
+    return list(best.values())

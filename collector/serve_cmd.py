@@ -1,0 +1,81 @@
+"""``agent-audit collector``: serve until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from collector.server import start_collector
+from collector.settings import Settings, SettingsError
+from collector.store import StoreOpenError
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", type=Path, help="DuckDB file (default: $AGENT_AUDIT_DB or ./agent_audit.duckdb)"
+    )
+    parser.add_argument("--host", help="address to bind (default: $AGENT_AUDIT_HOST or 127.0.0.1)")
+    parser.add_argument(
+        "--grpc-port", type=int, help="OTLP/gRPC port (default 4317; 0 picks a free one)"
+    )
+    parser.add_argument(
+        "--http-port", type=int, help="OTLP/HTTP and REST port (default 4318; 0 picks a free one)"
+    )
+    parser.add_argument(
+        "--lost-after",
+        type=float,
+        metavar="SECONDS",
+        help="mark a silent running run lost after this long (default 300)",
+    )
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = Settings.from_env()
+        overrides: dict[str, object] = {}
+        if args.db is not None:
+            overrides["db_path"] = args.db
+        if args.host is not None:
+            overrides["host"] = args.host
+        if args.grpc_port is not None:
+            overrides["grpc_port"] = args.grpc_port
+        if args.http_port is not None:
+            overrides["http_port"] = args.http_port
+        if args.lost_after is not None:
+            overrides["lost_after_s"] = args.lost_after
+        settings = settings.with_overrides(**overrides)
+        collector = start_collector(settings)
+    except (SettingsError, StoreOpenError, OSError) as exc:
+        print(f"agent-audit collector: {exc}", file=sys.stderr)
+        return 2
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    host = settings.host
+    print(
+        f"agent-audit collector ready grpc={host}:{collector.grpc_port} "
+        f"http={host}:{collector.http_port} db={settings.db_path}",
+        flush=True,
+    )
+    stop.wait()
+    print("agent-audit collector stopping: committing what is in flight", flush=True)
+    collector.stop()
+    print("agent-audit collector stopped", flush=True)
+    return 0

@@ -1,0 +1,101 @@
+"""Start and stop a whole collector: store, OTLP/gRPC and HTTP (OTLP + REST)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from dataclasses import dataclass
+
+import grpc
+import uvicorn
+
+from collector.grpc_server import start_grpc_server
+from collector.http_app import create_app
+from collector.settings import Settings
+from collector.store import RunStore
+
+__all__ = ["RunningCollector", "start_collector"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunningCollector:
+    """A collector serving in this process; ``stop()`` shuts it down cleanly."""
+
+    settings: Settings
+    store: RunStore
+    grpc_server: grpc.Server
+    grpc_port: int
+    http_server: uvicorn.Server
+    http_thread: threading.Thread
+    http_port: int
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        """Stop accepting, let requests in flight finish, commit, checkpoint, close."""
+        grpc_done = self.grpc_server.stop(grace_s)
+        self.http_server.should_exit = True
+        self.http_thread.join(grace_s + 5)
+        grpc_done.wait(grace_s + 5)
+        self.store.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def start_collector(settings: Settings) -> RunningCollector:
+    """Open the store and start both receivers; ports 0 pick free ports."""
+    settings.validate()
+    store = RunStore(
+        settings.db_path,
+        max_queued_spans=settings.max_queued_spans,
+        commit_max_spans=settings.commit_max_spans,
+        lost_after_s=settings.lost_after_s,
+    )
+    try:
+        grpc_server, grpc_port = start_grpc_server(store, settings)
+    except Exception:
+        store.close()
+        raise
+    try:
+        sock = _listen(settings.host, settings.http_port)
+    except OSError:
+        grpc_server.stop(0)
+        store.close()
+        raise
+    http_port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(store, settings),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=10,
+    )
+    http_server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=http_server.run, kwargs={"sockets": [sock]}, name="http", daemon=True
+    )
+    thread.start()
+    while not http_server.started:
+        if not thread.is_alive():
+            grpc_server.stop(0)
+            store.close()
+            raise RuntimeError("HTTP server failed to start")
+        threading.Event().wait(0.01)
+    return RunningCollector(
+        settings=settings,
+        store=store,
+        grpc_server=grpc_server,
+        grpc_port=grpc_port,
+        http_server=http_server,
+        http_thread=thread,
+        http_port=http_port,
+    )

@@ -1,0 +1,333 @@
+"""The only owner of the DuckDB file.
+
+One writer thread takes jobs from a queue and commits many ingest requests in
+one transaction (group commit); each request is acknowledged only after that
+commit. Readers get their own cursor on the same database and never wait for
+the writer (DuckDB's MVCC).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from collector.decode import SpanRecord
+from collector.ingest import IngestState, ingest_batch, load_orphan_traces, mark_lost_runs
+from collector.schema import SchemaTooNew, migrate
+
+__all__ = [
+    "RunStore",
+    "StoreError",
+    "StoreOpenError",
+    "StoreUnavailable",
+    "Overloaded",
+    "WriteResult",
+    "utc_now",
+]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+SpanTransform = Callable[[list[SpanRecord]], list[SpanRecord]]
+
+
+class StoreError(Exception):
+    """Root of the store's errors.
+
+    StoreError
+    ├── StoreOpenError     the file cannot be opened (locked, damaged, too new)
+    └── StoreUnavailable   retryable: the write did not commit
+        └── Overloaded     too much queued; retry later
+    """
+
+
+class StoreOpenError(StoreError):
+    """The database file cannot be opened; the message says why and what to do."""
+
+
+class StoreUnavailable(StoreError):
+    """The write was not committed; the client should retry."""
+
+
+class Overloaded(StoreUnavailable):
+    """The write queue is full."""
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a committed ingest request stored."""
+
+    spans: int
+
+
+def utc_now() -> datetime:
+    """Now, as the naive UTC datetime the tables hold."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class _SpanJob:
+    spans: list[SpanRecord]
+    future: Future[WriteResult]
+
+
+@dataclass
+class _FnJob:
+    fn: Callable[[duckdb.DuckDBPyConnection], Any]
+    future: Future[Any]
+
+
+_STOP = object()
+
+
+def open_database(path: Path) -> duckdb.DuckDBPyConnection:
+    """Open (or create) the file, turning DuckDB's errors into clear ones."""
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise StoreOpenError(f"directory {path.parent} does not exist")
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise StoreOpenError(
+                f"{path} is in use by another process (only one collector may open it): {text}"
+            ) from None
+        raise StoreOpenError(f"cannot open {path}: {text}") from None
+    except duckdb.Error as exc:
+        # A damaged file or WAL: refuse, never start a fresh file over it.
+        raise StoreOpenError(
+            f"cannot open {path}; the file or its .wal looks damaged and was left untouched: {exc}"
+        ) from None
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+class RunStore:
+    """Owns the DuckDB connection: one writer thread, many readers."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        max_queued_spans: int = 200_000,
+        commit_max_spans: int = 20_000,
+        lost_after_s: float = 300.0,
+        transform: SpanTransform | None = None,
+    ) -> None:
+        self.db_path = Path(db_path)
+        self._con = open_database(self.db_path)
+        try:
+            self.previous_schema_version = migrate(self._con)
+        except SchemaTooNew as exc:
+            self._con.close()
+            raise StoreOpenError(str(exc)) from None
+        self._state = IngestState(orphan_traces=load_orphan_traces(self._con))
+        self._max_queued = max_queued_spans
+        self._commit_max = commit_max_spans
+        self._lost_after_s = lost_after_s
+        self._transform = transform
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._queued_spans = 0
+        self._lock = threading.Lock()
+        self._closed = False
+        self.committed_spans = 0
+        self.commits = 0
+        self._writer = threading.Thread(target=self._run_writer, name="duckdb-writer", daemon=True)
+        self._writer.start()
+
+    # --- writing ---------------------------------------------------------------
+    def write_spans(self, spans: Sequence[SpanRecord]) -> WriteResult:
+        """Store spans; return only after they are committed. Raises StoreUnavailable."""
+        if not spans:
+            return WriteResult(spans=0)
+        job = _SpanJob(list(spans), Future())
+        with self._lock:
+            if self._closed:
+                raise StoreUnavailable("collector is shutting down")
+            if self._queued_spans + len(job.spans) > self._max_queued:
+                raise Overloaded(f"{self._queued_spans} spans waiting to be written; retry later")
+            self._queued_spans += len(job.spans)
+            self._queue.put(job)
+        return job.future.result()
+
+    def write(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Run ``fn(con)`` on the writer thread inside its own transaction."""
+        job: _FnJob = _FnJob(fn, Future())
+        with self._lock:
+            if self._closed:
+                raise StoreUnavailable("collector is shutting down")
+            self._queue.put(job)
+        return job.future.result()  # type: ignore[no-any-return]
+
+    @property
+    def queued_spans(self) -> int:
+        return self._queued_spans
+
+    # --- reading ---------------------------------------------------------------
+    def read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Call ``fn`` with a fresh cursor; never call this on an event loop."""
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("SET TimeZone = 'UTC'")
+            return fn(cursor)
+        finally:
+            cursor.close()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor the caller must close (for interruptible queries)."""
+        cursor = self._con.cursor()
+        cursor.execute("SET TimeZone = 'UTC'")
+        return cursor
+
+    # --- lifecycle -------------------------------------------------------------
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Stop accepting, commit what is queued, checkpoint and close the file."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(_STOP)
+        self._writer.join(timeout_s)
+        if self._writer.is_alive():
+            logger.error("writer did not stop within %.0fs; closing anyway", timeout_s)
+        try:
+            self._con.execute("CHECKPOINT")
+        except duckdb.Error:
+            logger.exception("checkpoint at shutdown failed")
+        self._con.close()
+
+    # --- the writer thread -----------------------------------------------------
+    def _run_writer(self) -> None:
+        housekeeping_every_s = min(5.0, self._lost_after_s / 4)
+        next_housekeeping = time.monotonic() + housekeeping_every_s
+        while True:
+            timeout = max(0.0, next_housekeeping - time.monotonic())
+            try:
+                first = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                first = None
+            if time.monotonic() >= next_housekeeping:
+                self._housekeeping()
+                next_housekeeping = time.monotonic() + housekeeping_every_s
+            if first is None:
+                continue
+            if first is _STOP:
+                self._drain_after_stop()
+                return
+            if isinstance(first, _FnJob):
+                self._run_fn(first)
+                continue
+            batch = [first]
+            size = len(first.spans)
+            stop_after = False
+            while size < self._commit_max:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop_after = True
+                    break
+                if isinstance(nxt, _FnJob):
+                    self._commit_spans(batch)
+                    batch, size = [], 0
+                    self._run_fn(nxt)
+                    continue
+                batch.append(nxt)
+                size += len(nxt.spans)
+            if batch:
+                self._commit_spans(batch)
+            if stop_after:
+                self._drain_after_stop()
+                return
+
+    def _drain_after_stop(self) -> None:
+        """Commit whatever was queued before close()."""
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(job, _FnJob):
+                self._run_fn(job)
+            elif isinstance(job, _SpanJob):
+                self._commit_spans([job])
+
+    def _commit_spans(self, batch: list[_SpanJob]) -> None:
+        spans = [s for job in batch for s in job.spans]
+        try:
+            self._transaction(
+                lambda con: ingest_batch(con, self._prepared(spans), self._state, utc_now())
+            )
+        except Exception as exc:  # noqa: BLE001 - thread boundary: every job gets an answer
+            if len(batch) > 1:
+                # One request's spans may be the cause: retry each request alone so
+                # the others still commit.
+                for job in batch:
+                    self._commit_spans([job])
+                return
+            logger.exception(
+                "writing %d spans failed; the client will be told to retry", len(spans)
+            )
+            self._finish(batch, error=StoreUnavailable(f"storage error: {exc}"))
+            return
+        self.committed_spans += len(spans)
+        self.commits += 1
+        self._finish(batch)
+
+    def _prepared(self, spans: list[SpanRecord]) -> list[SpanRecord]:
+        return self._transform(spans) if self._transform else spans
+
+    def _finish(self, batch: list[_SpanJob], error: Exception | None = None) -> None:
+        with self._lock:
+            self._queued_spans -= sum(len(job.spans) for job in batch)
+        for job in batch:
+            if error is None:
+                job.future.set_result(WriteResult(spans=len(job.spans)))
+            else:
+                job.future.set_exception(error)
+
+    def _run_fn(self, job: _FnJob) -> None:
+        try:
+            result = self._transaction(job.fn)
+        except Exception as exc:  # noqa: BLE001 - the caller gets the exception
+            job.future.set_exception(exc)
+        else:
+            job.future.set_result(result)
+
+    def _transaction(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            result = fn(con)
+            con.execute("COMMIT")
+        except BaseException:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                logger.exception("rollback failed")
+            raise
+        return result
+
+    def _housekeeping(self) -> None:
+        try:
+            lost = self._transaction(lambda con: mark_lost_runs(con, utc_now(), self._lost_after_s))
+        except Exception:  # noqa: BLE001 - thread boundary
+            logger.exception("marking lost runs failed")
+            return
+        if lost:
+            logger.info("marked %d silent run(s) as lost", lost)

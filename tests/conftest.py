@@ -1,0 +1,48 @@
+"""Shared fixtures: a real collector on free loopback ports with a DuckDB file in tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collector.server import RunningCollector, start_collector
+from collector.settings import Settings
+
+
+class CollectorHandle:
+    """A running in-process collector plus what tests need to reach it."""
+
+    def __init__(self, running: RunningCollector, db_path: Path) -> None:
+        self.running = running
+        self.store = running.store
+        self.db_path = db_path
+        self.grpc_port = running.grpc_port
+        self.http_port = running.http_port
+        self.grpc_endpoint = f"http://127.0.0.1:{running.grpc_port}"
+        self.http_endpoint = f"http://127.0.0.1:{running.http_port}"
+        self.api_url = self.http_endpoint
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Read through the collector's own store (the file is locked while it runs)."""
+        return self.store.read(lambda cur: cur.execute(sql, params or []).fetchall())
+
+    def stop(self) -> None:
+        self.running.stop()
+
+
+def start_test_collector(db_path: Path, **overrides: Any) -> CollectorHandle:
+    """A collector on free ports; overrides are Settings fields."""
+    settings = Settings(db_path=db_path, grpc_port=0, http_port=0, **overrides)
+    return CollectorHandle(start_collector(settings), db_path)
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[CollectorHandle]:
+    handle = start_test_collector(tmp_path / "audit.duckdb")
+    try:
+        yield handle
+    finally:
+        handle.stop()
