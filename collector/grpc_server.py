@@ -9,14 +9,16 @@ from typing import Any
 import grpc
 from google.protobuf.duration_pb2 import Duration
 from google.rpc import code_pb2, error_details_pb2, status_pb2
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from collector.auth import token_matches
-from collector.decode import decode_message
+from collector.decode import InvalidRequest, decode_protobuf
 from collector.settings import Settings
 from collector.store import Overloaded, RunStore, StoreUnavailable
 
 __all__ = ["TraceReceiver", "start_grpc_server"]
+
+_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 
 logger = logging.getLogger(__name__)
 
@@ -33,19 +35,26 @@ def _abort_retryable(context: Any, message: str, retry_after_s: float) -> None:
     context.abort(grpc.StatusCode.UNAVAILABLE, message)
 
 
-class TraceReceiver(trace_service_pb2_grpc.TraceServiceServicer):
-    """Decodes, stores, and acknowledges only after the commit."""
+class TraceReceiver:
+    """Decodes, stores, and acknowledges only after the commit.
+
+    Registered with a raw-bytes deserializer so a malformed body is answered
+    INVALID_ARGUMENT, as OTLP asks, rather than grpcio's generic INTERNAL.
+    """
 
     def __init__(self, store: RunStore, settings: Settings) -> None:
         self._store = store
         self._token = settings.token
 
-    def Export(self, request: Any, context: Any) -> Any:  # noqa: N802 - name fixed by the stub
+    def Export(self, request: bytes, context: Any) -> bytes:  # noqa: N802 - OTLP's method name
         if self._token:
             metadata = dict(context.invocation_metadata())
             if not token_matches(self._token, metadata.get("authorization")):
                 context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
-        decoded = decode_message(request)
+        try:
+            decoded = decode_protobuf(request)
+        except InvalidRequest as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         try:
             self._store.write_spans(decoded.spans)
         except Overloaded as exc:
@@ -57,7 +66,7 @@ class TraceReceiver(trace_service_pb2_grpc.TraceServiceServicer):
         if decoded.rejected:
             response.partial_success.rejected_spans = decoded.rejected
             response.partial_success.error_message = decoded.error_message
-        return response
+        return response.SerializeToString()
 
 
 def start_grpc_server(store: RunStore, settings: Settings) -> tuple[grpc.Server, int]:
@@ -71,9 +80,11 @@ def start_grpc_server(store: RunStore, settings: Settings) -> tuple[grpc.Server,
             ("grpc.so_reuseport", 0),
         ],
     )
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(
-        TraceReceiver(store, settings), server
+    receiver = TraceReceiver(store, settings)
+    handler = grpc.method_handlers_generic_handler(
+        _SERVICE, {"Export": grpc.unary_unary_rpc_method_handler(receiver.Export)}
     )
+    server.add_generic_rpc_handlers((handler,))
     port = server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
     if port == 0:
         raise OSError(f"cannot listen for OTLP/gRPC on {settings.host}:{settings.grpc_port}")

@@ -229,9 +229,11 @@ def ingest_batch(
         if cls is SpanClass.OTHER:
             continue
         if cls is SpanClass.RUN:
-            parent_run = (
-                None if is_pending(span) else nearest_run(span.span_id, parents, run_spans)[0]
-            )
+            parent_run = None
+            if not is_pending(span):
+                parent_run, complete = nearest_run(span.span_id, parents, run_spans)
+                if not complete:
+                    state.orphan_traces.add(span.trace_id)  # its parent run may come later
             runs.append(build_run(span, parent_run))
             continue
         own_run = span.attributes.get(A.RUN_ID)
@@ -309,6 +311,29 @@ def _adopt_orphans(
             still_orphan.add(trace_id)
         else:
             adopted[step_id] = run_id
+    # Runs nested in a run that has only now arrived.
+    nested = con.execute(
+        "SELECT r.id, r.span_id, r.trace_id FROM agent_runs r JOIN spans s "
+        "ON s.trace_id = r.trace_id AND s.span_id = r.span_id "
+        "WHERE r.parent_run_id IS NULL AND s.parent_span_id IS NOT NULL "
+        "AND r.trace_id IN (SELECT unnest(?))",
+        [sorted(traces)],
+    ).fetchall()
+    parent_of: dict[str, str] = {}
+    for run_id, span_id, trace_id in nested:
+        parent_run, complete = nearest_run(span_id, parents, run_spans)
+        if parent_run is not None:
+            parent_of[run_id] = parent_run
+        elif not complete:
+            still_orphan.add(trace_id)
+    if parent_of:
+        parents_table = pa.table({"id": list(parent_of), "parent": list(parent_of.values())})
+        con.register("_parents", parents_table)
+        con.execute(
+            "UPDATE agent_runs SET parent_run_id = p.parent FROM _parents p "
+            "WHERE agent_runs.id = p.id"
+        )
+        con.unregister("_parents")
     if adopted:
         table = pa.table({"id": list(adopted), "run_id": list(adopted.values())})
         con.register("_adopted", table)
