@@ -13,6 +13,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from collector.auth import token_matches
 from collector.decode import InvalidRequest, decode_protobuf
+from collector.redact import Sanitizer
 from collector.settings import Settings
 from collector.store import Overloaded, RunStore, StoreUnavailable
 
@@ -42,8 +43,9 @@ class TraceReceiver:
     INVALID_ARGUMENT, as OTLP asks, rather than grpcio's generic INTERNAL.
     """
 
-    def __init__(self, store: RunStore, settings: Settings) -> None:
+    def __init__(self, store: RunStore, settings: Settings, sanitizer: Sanitizer) -> None:
         self._store = store
+        self._sanitizer = sanitizer
         self._token = settings.token
 
     def Export(self, request: bytes, context: Any) -> bytes:  # noqa: N802 - OTLP's method name
@@ -56,7 +58,7 @@ class TraceReceiver:
         except InvalidRequest as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         try:
-            self._store.write_spans(decoded.spans)
+            self._store.write_spans(self._sanitizer.apply(decoded.spans))
         except Overloaded as exc:
             _abort_retryable(context, str(exc), exc.retry_after_s)
         except StoreUnavailable as exc:
@@ -69,7 +71,9 @@ class TraceReceiver:
         return response.SerializeToString()
 
 
-def start_grpc_server(store: RunStore, settings: Settings) -> tuple[grpc.Server, int]:
+def start_grpc_server(
+    store: RunStore, settings: Settings, sanitizer: Sanitizer
+) -> tuple[grpc.Server, int]:
     """Start serving on settings.host:grpc_port; return the server and the bound port."""
     server = grpc.server(
         futures.ThreadPoolExecutor(
@@ -80,7 +84,7 @@ def start_grpc_server(store: RunStore, settings: Settings) -> tuple[grpc.Server,
             ("grpc.so_reuseport", 0),
         ],
     )
-    receiver = TraceReceiver(store, settings)
+    receiver = TraceReceiver(store, settings, sanitizer)
     handler = grpc.method_handlers_generic_handler(
         _SERVICE, {"Export": grpc.unary_unary_rpc_method_handler(receiver.Export)}
     )

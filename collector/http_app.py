@@ -7,6 +7,7 @@ import logging
 import zlib
 from collections.abc import Awaitable, Callable
 
+import duckdb
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
@@ -16,7 +17,10 @@ from starlette.concurrency import run_in_threadpool
 
 from collector import api
 from collector.auth import token_matches
+from collector.chain import verify_chain
+from collector.cli_verify import report_dict
 from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode_protobuf
+from collector.redact import Sanitizer
 from collector.schema import SCHEMA_VERSION
 from collector.settings import Settings
 from collector.store import Overloaded, RunStore, StoreUnavailable
@@ -84,7 +88,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(store: RunStore, settings: Settings) -> FastAPI:
+def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None = None) -> FastAPI:
     """The FastAPI application serving OTLP/HTTP, health and the query API."""
     app = FastAPI(
         title="agent-audit collector",
@@ -92,6 +96,7 @@ def create_app(store: RunStore, settings: Settings) -> FastAPI:
         version="0.1.0",
     )
     app.state.store = store
+    clean = sanitizer or Sanitizer()
     app.state.settings = settings
 
     @app.middleware("http")
@@ -151,7 +156,7 @@ def create_app(store: RunStore, settings: Settings) -> FastAPI:
 
         def decode_and_store() -> DecodedRequest:
             decoded = decode_json(body) if content_type == JSON else decode_protobuf(body)
-            store.write_spans(decoded.spans)
+            store.write_spans(clean.apply(decoded.spans))
             return decoded
 
         try:
@@ -169,6 +174,17 @@ def create_app(store: RunStore, settings: Settings) -> FastAPI:
                 content_type, 503, code_pb2.UNAVAILABLE, str(exc), {"Retry-After": "1"}
             )
         return _otlp_response(content_type, decoded)
+
+    @app.get("/verify", summary="Walk the hash chain over stored spans")
+    def verify() -> dict[str, object]:
+        def walk(cur: duckdb.DuckDBPyConnection) -> dict[str, object]:
+            report = verify_chain(cur)
+            head = cur.execute(
+                "SELECT seq, hash FROM span_chain ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            return report_dict(report, (int(head[0]), bytes(head[1]).hex()) if head else None)
+
+        return store.read(walk)
 
     app.include_router(api.router)
     return app

@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from collector.chain import CONTENT_COLUMNS, ChainHead, append_rows
 from collector.decode import SpanRecord
 from collector.mapping import (
     RunRow,
@@ -130,6 +131,12 @@ class IngestState:
 
     # Traces holding steps whose run has not arrived yet.
     orphan_traces: set[str] = field(default_factory=set)
+    # The hash chain's last link (collector/chain.py).
+    chain_head: ChainHead = field(default_factory=lambda: ChainHead(0, b"\0" * 32))
+
+    def snapshot(self) -> IngestState:
+        """A copy to restore when a transaction rolls back."""
+        return IngestState(set(self.orphan_traces), self.chain_head)
 
 
 def _spans_table(spans: Sequence[SpanRecord], now: datetime) -> pa.Table:
@@ -195,8 +202,14 @@ def ingest_batch(
     """Store spans and the rows derived from them; the caller owns the transaction."""
     unique = list({(s.trace_id, s.span_id): s for s in spans}.values())
     con.register("_new_spans", _spans_table(unique, now))
-    con.execute("INSERT INTO spans SELECT * FROM _new_spans ON CONFLICT DO NOTHING")
+    # RETURNING gives exactly the rows stored (a span seen before is skipped),
+    # as DuckDB holds them: the chain hashes what verify will read back.
+    inserted = con.execute(
+        f"INSERT INTO spans SELECT * FROM _new_spans ON CONFLICT DO NOTHING "
+        f"RETURNING {', '.join(CONTENT_COLUMNS)}"
+    ).fetchall()
     con.unregister("_new_spans")
+    state.chain_head = append_rows(con, state.chain_head, inserted)
 
     classes = [classify(s) for s in unique]
     parents: dict[str, str | None] = {}

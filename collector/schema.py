@@ -162,6 +162,26 @@ CREATE TABLE IF NOT EXISTS agent_steps (
     is_final BOOLEAN NOT NULL DEFAULT FALSE
 );
 
+-- Tamper evidence (collector/chain.py): one link per stored span, in commit order.
+CREATE TABLE IF NOT EXISTS span_chain (
+    seq BIGINT PRIMARY KEY,
+    trace_id VARCHAR NOT NULL,
+    span_id VARCHAR NOT NULL,
+    hash BLOB NOT NULL
+);
+-- Where the chain starts: seq 0 and zeros, or the last link retention removed.
+CREATE TABLE IF NOT EXISTS chain_anchor (seq BIGINT NOT NULL, hash BLOB NOT NULL);
+-- Every retention pass, kept forever.
+CREATE TABLE IF NOT EXISTS retention_log (
+    ran_at TIMESTAMP NOT NULL,
+    cutoff TIMESTAMP NOT NULL,
+    runs_deleted BIGINT NOT NULL,
+    steps_deleted BIGINT NOT NULL,
+    spans_deleted BIGINT NOT NULL,
+    anchor_seq BIGINT NOT NULL,
+    anchor_hash BLOB NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS cancel_requests (
     run_id VARCHAR PRIMARY KEY,
     requested_at TIMESTAMP NOT NULL,

@@ -12,6 +12,7 @@ import uvicorn
 
 from collector.grpc_server import start_grpc_server
 from collector.http_app import create_app
+from collector.redact import RedactionPolicy, Sanitizer
 from collector.settings import Settings
 from collector.store import RunStore
 
@@ -54,14 +55,23 @@ def _listen(host: str, port: int) -> socket.socket:
 def start_collector(settings: Settings) -> RunningCollector:
     """Open the store and start both receivers; ports 0 pick free ports."""
     settings.validate()
+    sanitizer = Sanitizer(
+        RedactionPolicy.with_extras(
+            enabled=settings.redact,
+            extra_patterns=settings.redact_patterns,
+            extra_keys=settings.redact_keys,
+            max_value_bytes=settings.max_attribute_bytes,
+        )
+    )
     store = RunStore(
         settings.db_path,
         max_queued_spans=settings.max_queued_spans,
         commit_max_spans=settings.commit_max_spans,
         lost_after_s=settings.lost_after_s,
+        retention_days=settings.retention_days,
     )
     try:
-        grpc_server, grpc_port = start_grpc_server(store, settings)
+        grpc_server, grpc_port = start_grpc_server(store, settings, sanitizer)
     except Exception:
         store.close()
         raise
@@ -73,7 +83,7 @@ def start_collector(settings: Settings) -> RunningCollector:
         raise
     http_port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(store, settings),
+        create_app(store, settings, sanitizer),
         log_level="warning",
         access_log=False,
         lifespan="off",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -53,6 +55,26 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name}={raw!r} is not a boolean (use true or false)")
 
 
+def _patterns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A JSON array of regular expressions, each compiled to check it."""
+    raw = env.get(name)
+    if not raw:
+        return ()
+    try:
+        patterns = json.loads(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a JSON array of regular expressions") from None
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise SettingsError(f"{name} must be a JSON array of regular expressions")
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            message = f"{name}: {pattern!r} is not a valid regular expression: {exc}"
+            raise SettingsError(message) from None
+    return tuple(patterns)
+
+
 def is_loopback(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and 'localhost'."""
     if host == "localhost":
@@ -85,7 +107,9 @@ class Settings:
     # Storage
     max_attribute_bytes: int = 64 * 1024
     redact: bool = True
-    retention_days: int = 0  # 0 keeps everything
+    redact_patterns: tuple[str, ...] = ()  # extra regular expressions
+    redact_keys: tuple[str, ...] = ()  # extra attribute keys whose values are secret
+    retention_days: float = 0.0  # 0 keeps everything
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -109,7 +133,11 @@ class Settings:
                 env, "AGENT_AUDIT_MAX_ATTRIBUTE_BYTES", 64 * 1024, minimum=256
             ),
             redact=_bool(env, "AGENT_AUDIT_REDACT", True),
-            retention_days=_int(env, "AGENT_AUDIT_RETENTION_DAYS", 0),
+            redact_patterns=_patterns(env, "AGENT_AUDIT_REDACT_PATTERNS"),
+            redact_keys=tuple(
+                k.strip() for k in env.get("AGENT_AUDIT_REDACT_KEYS", "").split(",") if k.strip()
+            ),
+            retention_days=_float(env, "AGENT_AUDIT_RETENTION_DAYS", 0.0),
         )
         settings.validate()
         return settings

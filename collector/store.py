@@ -15,14 +15,16 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 
+from collector.chain import load_head
 from collector.decode import SpanRecord
 from collector.ingest import IngestState, ingest_batch, load_orphan_traces, mark_lost_runs
+from collector.retention import RetentionResult, apply_retention
 from collector.schema import SchemaTooNew, migrate
 
 __all__ = [
@@ -126,6 +128,7 @@ class RunStore:
         max_queued_spans: int = 200_000,
         commit_max_spans: int = 20_000,
         lost_after_s: float = 300.0,
+        retention_days: float = 0.0,
         transform: SpanTransform | None = None,
     ) -> None:
         self.db_path = Path(db_path)
@@ -135,10 +138,15 @@ class RunStore:
         except SchemaTooNew as exc:
             self._con.close()
             raise StoreOpenError(str(exc)) from None
-        self._state = IngestState(orphan_traces=load_orphan_traces(self._con))
+        self._state = IngestState(
+            orphan_traces=load_orphan_traces(self._con), chain_head=load_head(self._con)
+        )
         self._max_queued = max_queued_spans
         self._commit_max = commit_max_spans
         self._lost_after_s = lost_after_s
+        self._retention_s = retention_days * 86400.0
+        self._next_retention = 0.0  # monotonic time of the next pass; 0 = at start
+        self.last_retention: RetentionResult | None = None
         self._transform = transform
         self._queue: queue.Queue[Any] = queue.Queue()
         self._queued_spans = 0
@@ -213,6 +221,8 @@ class RunStore:
     # --- the writer thread -----------------------------------------------------
     def _run_writer(self) -> None:
         housekeeping_every_s = min(5.0, self._lost_after_s / 4)
+        if self._retention_s > 0:
+            housekeeping_every_s = min(housekeeping_every_s, max(0.25, self._retention_s / 4))
         next_housekeeping = time.monotonic() + housekeeping_every_s
         while True:
             timeout = max(0.0, next_housekeeping - time.monotonic())
@@ -269,11 +279,13 @@ class RunStore:
 
     def _commit_spans(self, batch: list[_SpanJob]) -> None:
         spans = [s for job in batch for s in job.spans]
+        saved = self._state.snapshot()
         try:
             self._transaction(
                 lambda con: ingest_batch(con, self._prepared(spans), self._state, utc_now())
             )
         except Exception as exc:  # noqa: BLE001 - thread boundary: every job gets an answer
+            self._state = saved  # the rollback undid what the state remembers
             if len(batch) > 1:
                 # One request's spans may be the cause: retry each request alone so
                 # the others still commit.
@@ -324,6 +336,9 @@ class RunStore:
         return result
 
     def _housekeeping(self) -> None:
+        if self._retention_s > 0 and time.monotonic() >= self._next_retention:
+            self._next_retention = time.monotonic() + min(3600.0, max(1.0, self._retention_s / 4))
+            self._run_retention()
         try:
             lost = self._transaction(lambda con: mark_lost_runs(con, utc_now(), self._lost_after_s))
         except Exception:  # noqa: BLE001 - thread boundary
@@ -331,3 +346,21 @@ class RunStore:
             return
         if lost:
             logger.info("marked %d silent run(s) as lost", lost)
+
+    def _run_retention(self) -> None:
+        now = utc_now()
+        cutoff = now - timedelta(seconds=self._retention_s)
+        try:
+            result = self._transaction(lambda con: apply_retention(con, cutoff, now))
+        except Exception:  # noqa: BLE001 - thread boundary
+            logger.exception("retention pass failed")
+            return
+        self.last_retention = result
+        if result.runs or result.spans:
+            logger.info(
+                "retention removed %d run(s), %d step(s), %d span(s) older than %s",
+                result.runs,
+                result.steps,
+                result.spans,
+                cutoff.isoformat(),
+            )

@@ -1,0 +1,88 @@
+"""Tamper evidence: verify names the first altered, removed or added row."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import start_test_collector
+from tests.ingest.otlp import export, record_spans
+from tests.ingest.test_ingest import crash_investigation
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _filled(tmp_path: Path, runs: int = 3) -> Path:
+    db = tmp_path / "chain.duckdb"
+    handle = start_test_collector(db)
+    try:
+        for i in range(runs):
+            export("grpc", handle, record_spans(lambda t, i=i: crash_investigation(t, f"r{i}")))
+        export("grpc", handle, record_spans(lambda t: crash_investigation(t, "r0")))  # new spans
+        assert handle.query("SELECT count(*) FROM span_chain")[0][0] == (runs + 1) * 5
+    finally:
+        handle.stop()
+    return db
+
+
+def verify(db: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "collector.cli", "verify", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+
+
+def test_untouched_file_verifies(tmp_path: Path) -> None:
+    result = verify(_filled(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK: 20 span(s) verified" in result.stdout
+
+
+def _nth_span(db: Path, seq: int) -> tuple[str, str]:
+    with duckdb.connect(str(db)) as con:
+        row = con.execute(
+            "SELECT trace_id, span_id FROM span_chain WHERE seq = ?", [seq]
+        ).fetchone()
+    assert row
+    return row[0], row[1]
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("UPDATE spans SET name = 'innocent' WHERE trace_id = ? AND span_id = ?", "was altered"),
+        ("UPDATE spans SET attributes = '{}' WHERE trace_id = ? AND span_id = ?", "was altered"),
+        ("DELETE FROM spans WHERE trace_id = ? AND span_id = ?", "was removed"),
+    ],
+)
+def test_altered_or_removed_span_is_named(tmp_path: Path, sql: str, expected: str) -> None:
+    db = _filled(tmp_path)
+    trace_id, span_id = _nth_span(db, 7)
+    with duckdb.connect(str(db)) as con:
+        con.execute(sql, [trace_id, span_id])
+    result = verify(db)
+    assert result.returncode == 1
+    assert f"span {trace_id}/{span_id} (chain row 7) {expected}" in result.stdout
+
+
+def test_removed_chain_row_and_added_span_are_found(tmp_path: Path) -> None:
+    db = _filled(tmp_path)
+    with duckdb.connect(str(db)) as con:
+        con.execute("DELETE FROM span_chain WHERE seq = 4")
+    assert "chain row 4 is missing" in verify(db).stdout
+
+    (tmp_path / "b").mkdir()
+    db2 = _filled(tmp_path / "b")
+    with duckdb.connect(str(db2)) as con:
+        con.execute(
+            "INSERT INTO spans SELECT * REPLACE ('f' || span_id[2:] AS span_id) FROM spans LIMIT 1"
+        )
+    out = verify(db2).stdout
+    assert "not in the chain" in out

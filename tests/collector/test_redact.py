@@ -1,0 +1,147 @@
+"""Secrets never reach storage; huge values keep a preview, their length and sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+from opentelemetry.trace import Status, StatusCode, Tracer
+
+from collector.decode import SpanRecord
+from collector.redact import REDACTED, TRUNCATED_KEY, RedactionPolicy, Sanitizer
+from instrumentation import attributes as A
+from tests.ingest.otlp import export, record_spans
+
+SECRETS = {
+    "openai": "sk-proj-Zx81bQm2Lw9vTtY3uPq0rS7dKf4hJ6nC",
+    "anthropic": "sk-ant-api03-Qw7eR9tY1uI3oP5aS7dF9gH2jK4lZ6x",
+    "github": "ghp_9aB8cD7eF6gH5iJ4kL3mN2oP1qR0sT9uV8wX",
+    "aws": "AKIAZ7Q3M5T9WX2RL4PB",
+    "slack": "xoxb-7730101-9923145-QwErTyUiOpAsDfGh",
+    "bearer": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlc2lnbmF0dXJl",
+    "password": "Tr0ub4dor&3-horse",
+    "url_password": "pa55w0rdInUrl",
+    "env": "postgres-env-secret-value",
+    "pem": "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC",
+}
+
+
+def test_redact_text_covers_common_shapes() -> None:
+    clean = Sanitizer()
+    cases = {
+        f"use {SECRETS['openai']} now": SECRETS["openai"],
+        f"Authorization: Bearer {SECRETS['bearer']}": SECRETS["bearer"],
+        json.dumps({"user": "bob", "password": SECRETS["password"]}): SECRETS["password"],
+        f"postgres://admin:{SECRETS['url_password']}@db:5432/app": SECRETS["url_password"],
+        json.dumps([{"Config": {"Env": [f"DB_PASS={SECRETS['env']}", "TZ=UTC"]}}]): SECRETS["env"],
+        f"-----BEGIN RSA PRIVATE KEY-----\n{SECRETS['pem']}\n-----END RSA PRIVATE KEY-----": (
+            SECRETS["pem"]
+        ),
+    }
+    for text, secret in cases.items():
+        out = clean.redact_text(text)
+        assert secret not in out, out
+        assert REDACTED in out
+    # Ordinary tool arguments stay readable.
+    assert clean.redact_text("docker logs homepage --tail 50") == "docker logs homepage --tail 50"
+    env = clean.redact_text(json.dumps({"Env": ["DB_PASS=x1", "TZ=UTC"]}))
+    assert "DB_PASS=" in env and "TZ=" in env and "UTC" not in env
+
+
+def test_switching_off_and_extra_rules() -> None:
+    off = Sanitizer(RedactionPolicy(enabled=False))
+    assert off.redact_text(SECRETS["openai"]) == SECRETS["openai"]
+    extra = Sanitizer(
+        RedactionPolicy.with_extras(
+            enabled=True,
+            extra_patterns=[r"\bACME-[0-9]{6}\b"],
+            extra_keys=["x-acme-session"],
+            max_value_bytes=65536,
+        )
+    )
+    assert extra.redact_text("id ACME-123456 ok") == f"id {REDACTED} ok"
+    span = _span({"x-acme-session": "abc", "note": "ok"})
+    (out,) = extra.apply([span])
+    assert out.attributes == {"x-acme-session": REDACTED, "note": "ok"}
+
+
+def _span(attributes: dict[str, Any]) -> SpanRecord:
+    return SpanRecord(
+        trace_id="1" * 32,
+        span_id="2" * 16,
+        parent_span_id=None,
+        name="n",
+        kind=1,
+        start_ns=1,
+        end_ns=2,
+        status_code=0,
+        status_message="",
+        attributes=attributes,
+    )
+
+
+def test_huge_values_keep_preview_length_and_hash() -> None:
+    clean = Sanitizer(RedactionPolicy(max_value_bytes=1024, preview_bytes=100))
+    big = "x" * 5000 + "é"
+    (out,) = clean.apply([_span({"tool": big, "small": "ok"})])
+    raw = big.encode()
+    assert out.attributes["small"] == "ok"
+    assert out.attributes[TRUNCATED_KEY] == ["tool"]
+    assert out.attributes[f"{TRUNCATED_KEY}.tool.bytes"] == len(raw)
+    assert out.attributes[f"{TRUNCATED_KEY}.tool.sha256"] == hashlib.sha256(raw).hexdigest()
+    assert out.attributes["tool"].startswith("x" * 100)
+    assert len(out.attributes["tool"].encode()) < 1024
+
+
+def planted(tracer: Tracer) -> None:
+    with tracer.start_as_current_span(
+        f"invoke_agent leak {SECRETS['github']}",
+        attributes={
+            A.GEN_AI_OPERATION_NAME: "invoke_agent",
+            A.RUN_ID: "canary",
+            A.RUN_TASK: f"deploy with key {SECRETS['openai']}",
+            "http.request.header.authorization": f"Bearer {SECRETS['bearer']}",
+        },
+    ) as run:
+        with tracer.start_as_current_span(
+            "execute_tool docker_inspect",
+            attributes={
+                A.RUN_ID: "canary",
+                A.STEP_ACTION_TYPE: "tool_call",
+                A.GEN_AI_TOOL_NAME: "docker_inspect",
+                A.GEN_AI_TOOL_CALL_ARGUMENTS: json.dumps(
+                    {"container": "db", "password": SECRETS["password"], "aws": SECRETS["aws"]}
+                ),
+                A.GEN_AI_TOOL_CALL_RESULT: json.dumps(
+                    [{"Config": {"Env": [f"POSTGRES_PASSWORD={SECRETS['env']}"]}}]
+                ),
+            },
+        ) as step:
+            step.add_event("log", {"line": f"token {SECRETS['slack']}"})
+            step.add_event(
+                "file",
+                {"text": "-----BEGIN PRIVATE KEY-----\n" + SECRETS["pem"] + "\n-----END"},
+            )
+        try:
+            raise RuntimeError(f"cannot reach postgres://u:{SECRETS['url_password']}@db/x")
+        except RuntimeError as exc:
+            run.record_exception(exc)
+            run.set_status(Status(StatusCode.ERROR, f"{SECRETS['anthropic']} rejected"))
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http-json"])
+def test_canary_secrets_never_reach_duckdb(collector: Any, protocol: str) -> None:
+    export(protocol, collector, record_spans(planted))
+    dump = json.dumps(
+        [
+            collector.query(f"SELECT * FROM {table}")
+            for table in ("spans", "agent_runs", "agent_steps")
+        ],
+        default=str,
+    )
+    assert "canary" in dump and "docker_inspect" in dump  # the rows are there
+    leaked = [name for name, secret in SECRETS.items() if secret in dump]
+    assert leaked == []
+    assert collector.query("SELECT status FROM agent_runs")[0][0] == "failed"
