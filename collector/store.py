@@ -166,7 +166,9 @@ class RunStore:
         with self._lock:
             if self._closed:
                 raise StoreUnavailable("collector is shutting down")
-            if self._queued_spans + len(job.spans) > self._max_queued:
+            # An empty queue takes any request (its size is already bounded by
+            # the request body limit), so a big request is never refused forever.
+            if self._queued_spans and self._queued_spans + len(job.spans) > self._max_queued:
                 raise Overloaded(f"{self._queued_spans} spans waiting to be written; retry later")
             self._queued_spans += len(job.spans)
             self._queue.put(job)
