@@ -1,77 +1,84 @@
-"""Fields of runs and steps from other instrumentations' spans. Pure.
+"""Run and step fields from other instrumentations' spans. Pure: no I/O.
 
-Covers the OpenTelemetry GenAI conventions (current and deprecated names) and
-OpenInference. Each function returns only the fields it found.
+Covers the OpenTelemetry GenAI conventions (current and deprecated names), pydantic-ai's
+extras, OpenInference (OpenAI Agents SDK, smolagents) and OpenLLMetry. Every function
+returns only the fields it found; mapping.py prefers the GenAI attributes it reads itself.
+What each framework really emits is written up in tests/frameworks/SPANS.md.
+
+Per span: :func:`span_class_hint`, :func:`run_fields`, :func:`step_fields`,
+:func:`run_status`. Across a run's spans (the OpenAI Agents SDK puts the task and the
+answer only on its model calls; smolagents' max_steps shows only in the step count):
+:func:`derive_run_fields`.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from collector.decode import SpanRecord
 
-__all__ = ["run_fields", "step_fields", "run_status"]
+__all__ = ["span_class_hint", "run_fields", "step_fields", "run_status", "derive_run_fields"]
+
+OI_KIND = "openinference.span.kind"
+OI_AGENTS_SCOPE = "openinference.instrumentation.openai_agents"
+SMOLAGENTS_SCOPE = "openinference.instrumentation.smolagents"
+_SMOL_STEP = re.compile(r"^Step \d+$")
+_RAW_FINISH_REASON = re.compile(r"finish_reason='([A-Za-z_]+)'")
+_OI_MESSAGE = re.compile(r"^llm\.(input|output)_messages\.(\d+)\.message\.(.+)$")
+_LEGACY_MESSAGE = re.compile(r"^gen_ai\.(prompt|completion)\.(\d+)\.(role|content|tool_calls.*)$")
 
 
-def _first_user_text(messages: Any) -> str | None:
-    """The first user message's text from a GenAI ``gen_ai.input.messages`` value."""
-    if isinstance(messages, str):
-        try:
-            messages = json.loads(messages)
-        except ValueError:
-            return None
-    if not isinstance(messages, list):
-        return None
-    for message in messages:
-        if not isinstance(message, dict) or message.get("role") != "user":
-            continue
-        for part in message.get("parts") or []:
-            if isinstance(part, dict) and part.get("type") == "text" and part.get("content"):
-                return str(part["content"])
-        if isinstance(message.get("content"), str):
-            return str(message["content"])
-    return None
+def span_class_hint(span: SpanRecord) -> str | None:
+    """A classification that overrides the generic order, or None.
 
-
-def _last_output_text(messages: Any) -> str | None:
-    if isinstance(messages, str):
-        try:
-            messages = json.loads(messages)
-        except ValueError:
-            return messages
-    if not isinstance(messages, list):
-        return None
-    for message in reversed(messages):
-        if not isinstance(message, dict):
-            continue
-        for part in reversed(message.get("parts") or []):
-            if isinstance(part, dict) and part.get("type") == "text" and part.get("content"):
-                return str(part["content"])
-        if isinstance(message.get("content"), str):
-            return str(message["content"])
+    OpenInference's OpenAI Agents processor opens an AGENT span for the SDK's trace (the
+    "workflow"), with no agent name, above the real agent span; the agent span is the run
+    (its status carries the failure, the workflow span stays OK), so the workflow is "other".
+    """
+    attrs = span.attributes
+    if (
+        span.scope_name == OI_AGENTS_SCOPE
+        and str(attrs.get(OI_KIND, "")).upper() == "AGENT"
+        and "agent.name" not in attrs
+    ):
+        return "other"
     return None
 
 
 def run_fields(span: SpanRecord) -> dict[str, Any]:
-    """Task, final answer, models and provider of a foreign run span."""
+    """Task, final answer, models, provider, agent name and tokens of a foreign run span."""
     attrs = span.attributes
     fields: dict[str, Any] = {}
-    task = _first_user_text(attrs.get("gen_ai.input.messages")) or attrs.get("input.value")
-    if task is not None:
-        fields["task"] = str(task)
-    answer = _last_output_text(attrs.get("gen_ai.output.messages")) or attrs.get("output.value")
+    task = (
+        _first_user_text(attrs.get("gen_ai.input.messages"))
+        or _first_user_text(attrs.get("pydantic_ai.all_messages"))
+        or _input_value_task(attrs.get("input.value"))
+        or _first_user_text(_flat_messages(attrs, "input"))
+        or _first_user_text(_legacy_messages(attrs, "prompt"))
+    )
+    if task:
+        fields["task"] = task
+    answer = _final_answer(span)
     if answer is not None:
-        fields["final_answer"] = str(answer)
-    model = attrs.get("llm.model_name")
+        fields["final_answer"] = answer
+    model = attrs.get("model_name") or attrs.get("llm.model_name")
     if model:
         fields["model_requested"] = str(model)
     provider = attrs.get("llm.provider") or attrs.get("llm.system")
     if provider:
         fields["provider"] = str(provider)
-    name = attrs.get("agent.name") or attrs.get("graph.node.name")
+    name = attrs.get("agent.name") or attrs.get("agent_name") or attrs.get("graph.node.name")
+    if not name and span.scope_name == SMOLAGENTS_SCOPE and span.name.endswith(".run"):
+        name = span.name.removesuffix(".run")
     if name:
         fields["agent_name"] = str(name)
+    _put_int(fields, "input_tokens", attrs, "gen_ai.aggregated_usage.input_tokens")
+    _put_int(fields, "input_tokens", attrs, "llm.token_count.prompt")
+    _put_int(fields, "output_tokens", attrs, "gen_ai.aggregated_usage.output_tokens")
+    _put_int(fields, "output_tokens", attrs, "llm.token_count.completion")
     return fields
 
 
@@ -80,27 +87,340 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     attrs = span.attributes
     fields: dict[str, Any] = {}
     if kind == "tool_call":
-        name = attrs.get("tool.name") or span.name
+        name = attrs.get("tool.name") or span.name.removeprefix("execute_tool ")
         fields["tool_name"] = str(name)
-        args = attrs.get("tool.parameters") or attrs.get("input.value")
+        args = _tool_args(attrs.get("input.value"))
         if args is not None:
             fields["tool_args"] = args
         result = attrs.get("output.value")
         if result is not None:
-            fields["tool_result"] = str(result)
-    else:
-        model = attrs.get("llm.model_name")
-        if model:
-            fields["model"] = str(model)
-        prompt = attrs.get("llm.token_count.prompt")
-        completion = attrs.get("llm.token_count.completion")
-        if prompt is not None:
-            fields["input_tokens"] = prompt
-        if completion is not None:
-            fields["output_tokens"] = completion
+            fields["tool_result"] = _as_text(result)
+        return fields
+    model = attrs.get("llm.model_name")
+    if model:
+        fields["model"] = str(model)
+    _put_int(fields, "input_tokens", attrs, "llm.token_count.prompt")
+    _put_int(fields, "output_tokens", attrs, "llm.token_count.completion")
+    reasons = _finish_reasons(attrs)
+    if reasons:
+        fields["finish_reasons"] = json.dumps(reasons)
+    thinking = _thinking_text(attrs.get("gen_ai.output.messages"))
+    if thinking:
+        fields["thinking"] = thinking
     return fields
 
 
 def run_status(span: SpanRecord) -> str | None:
-    """A status a framework signals beyond span status, or None."""
+    """A status a framework signals on the run span beyond its span status, or None.
+
+    None of the frameworks checked does (smolagents' max_steps needs the run's steps:
+    see :func:`derive_run_fields`).
+    """
     return None
+
+
+def derive_run_fields(
+    run_span: SpanRecord,
+    trace_spans: Iterable[SpanRecord],
+    *,
+    is_run: Callable[[SpanRecord], bool],
+) -> dict[str, Any]:
+    """Fields of a foreign run that only its descendants tell.
+
+    ``trace_spans`` are the known spans of the run's trace; the run's own spans are those
+    below ``run_span`` with no other run (``is_run``) in between. Returns any of ``task``
+    (first user message of its first model call), ``final_answer`` (the text of its last
+    model call that answered without calling a tool; not for failed runs), ``model_requested``,
+    ``model_used``, ``provider``, and ``status`` = "max_steps" for a smolagents run that
+    stopped at its step limit. The caller fills only what the run row lacks.
+    """
+    own = _own_spans(run_span, trace_spans, is_run)
+    llm_spans = sorted(
+        (s for s in own if _is_llm(s)), key=lambda s: (s.start_ns, s.end_ns, s.span_id)
+    )
+    fields: dict[str, Any] = {}
+    for span in llm_spans:
+        task = _llm_input_task(span)
+        if task:
+            fields["task"] = task
+            break
+    failed = run_span.status_code == 2
+    if not failed:
+        for span in sorted(llm_spans, key=lambda s: (s.end_ns, s.start_ns), reverse=True):
+            if span.status_code == 2:
+                continue
+            answer = _llm_answer(span)
+            if answer is not None:
+                fields["final_answer"] = answer
+                break
+    if llm_spans:
+        first, last = llm_spans[0].attributes, llm_spans[-1].attributes
+        requested = first.get("gen_ai.request.model") or first.get("llm.model_name")
+        used = last.get("gen_ai.response.model") or last.get("llm.model_name")
+        if requested:
+            fields["model_requested"] = str(requested)
+        if used:
+            fields["model_used"] = str(used)
+        for span in llm_spans:
+            provider = _provider(span.attributes)
+            if provider:
+                fields["provider"] = provider
+                break
+    if not failed and _stopped_at_max_steps(run_span, own):
+        fields["status"] = "max_steps"
+    return fields
+
+
+# --- helpers -----------------------------------------------------------------------
+
+
+def _own_spans(
+    run_span: SpanRecord, trace_spans: Iterable[SpanRecord], is_run: Callable[[SpanRecord], bool]
+) -> list[SpanRecord]:
+    spans = {s.span_id: s for s in trace_spans if s.trace_id == run_span.trace_id}
+    own: list[SpanRecord] = []
+    for span in spans.values():
+        if span.span_id == run_span.span_id:
+            continue
+        parent_id, depth = span.parent_span_id, 0
+        while parent_id is not None and parent_id in spans and depth < 256:
+            if parent_id == run_span.span_id:
+                own.append(span)
+                break
+            if is_run(spans[parent_id]):
+                break
+            parent_id, depth = spans[parent_id].parent_span_id, depth + 1
+    return own
+
+
+def _is_llm(span: SpanRecord) -> bool:
+    attrs = span.attributes
+    kind = attrs.get(OI_KIND)
+    if isinstance(kind, str):
+        return kind.upper() == "LLM"
+    return attrs.get("gen_ai.operation.name") in {"chat", "text_completion", "generate_content"}
+
+
+def _stopped_at_max_steps(run_span: SpanRecord, own: list[SpanRecord]) -> bool:
+    """smolagents leaves every span OK at its step limit; the steps show it."""
+    limit = run_span.attributes.get("smolagents.max_steps")
+    if run_span.scope_name != SMOLAGENTS_SCOPE or not isinstance(limit, int):
+        return False
+    steps = sum(1 for s in own if _SMOL_STEP.match(s.name))
+    answered = any(s.attributes.get("tool.name") == "final_answer" for s in own)
+    return steps >= limit and not answered
+
+
+def _provider(attrs: Mapping[str, Any]) -> str | None:
+    for key in ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"):
+        value = attrs.get(key)
+        if value:
+            return str(value)
+    return None
+
+
+def _llm_input_task(span: SpanRecord) -> str | None:
+    attrs = span.attributes
+    return (
+        _first_user_text(attrs.get("gen_ai.input.messages"))
+        or _first_user_text(_flat_messages(attrs, "input"))
+        or _first_user_text(_legacy_messages(attrs, "prompt"))
+    )
+
+
+def _llm_answer(span: SpanRecord) -> str | None:
+    """The text of a model call that answered without asking for a tool."""
+    attrs = span.attributes
+    for messages in (
+        _loads(attrs.get("gen_ai.output.messages")),
+        _flat_messages(attrs, "output"),
+        _legacy_messages(attrs, "completion"),
+    ):
+        if not isinstance(messages, list) or not messages:
+            continue
+        if any(_has_tool_call(m) for m in messages if isinstance(m, dict)):
+            return None
+        text = _last_text(messages)
+        if text:
+            return text
+    return None
+
+
+def _final_answer(span: SpanRecord) -> str | None:
+    attrs = span.attributes
+    answer = _last_text(_loads(attrs.get("gen_ai.output.messages")))
+    if answer:
+        return answer
+    if "final_result" in attrs:  # pydantic-ai
+        return _as_text(attrs["final_result"])
+    value = attrs.get("output.value")
+    if value is None:
+        return None
+    if span.scope_name == SMOLAGENTS_SCOPE and value == "None":
+        return None  # str(None): the run produced no answer
+    return _as_text(value)
+
+
+def _input_value_task(value: Any) -> str | None:
+    """OpenInference ``input.value``: smolagents' {"task": ...}, a message list, or text."""
+    if value is None:
+        return None
+    parsed = _loads(value)
+    if isinstance(parsed, dict) and isinstance(parsed.get("task"), str):
+        return str(parsed["task"])
+    if isinstance(parsed, list):
+        return _first_user_text(parsed)
+    return value if isinstance(value, str) else _as_text(value)
+
+
+def _tool_args(value: Any) -> Any:
+    """OpenInference ``input.value`` of a tool: smolagents wraps the call's args/kwargs."""
+    if value is None:
+        return None
+    parsed = _loads(value)
+    if isinstance(parsed, dict) and "kwargs" in parsed and "args" in parsed:
+        kwargs = parsed.get("kwargs") or {}
+        args = parsed.get("args") or []
+        if args and kwargs:
+            return {"args": args, **kwargs}
+        return args if args and not kwargs else kwargs
+    return value
+
+
+def _finish_reasons(attrs: Mapping[str, Any]) -> list[str]:
+    single = attrs.get("llm.finish_reason")
+    if isinstance(single, str) and single:
+        return [single]
+    raw = attrs.get("output.value")
+    if isinstance(raw, str) and "finish_reason=" in raw:  # smolagents: the client's repr
+        return _RAW_FINISH_REASON.findall(raw)
+    return []
+
+
+def _thinking_text(messages: Any) -> str | None:
+    parsed = _loads(messages)
+    if not isinstance(parsed, list):
+        return None
+    texts = [
+        str(part.get("content"))
+        for message in parsed
+        if isinstance(message, dict)
+        for part in message.get("parts") or []
+        if isinstance(part, dict)
+        and part.get("type") in {"thinking", "reasoning"}
+        and part.get("content")
+    ]
+    return "\n".join(texts) or None
+
+
+def _flat_messages(attrs: Mapping[str, Any], direction: str) -> list[dict[str, Any]]:
+    """OpenInference's flattened ``llm.{input,output}_messages.N.message.*`` as a list."""
+    messages: dict[int, dict[str, Any]] = {}
+    for key, value in attrs.items():
+        match = _OI_MESSAGE.match(key)
+        if not match or match.group(1) != direction:
+            continue
+        message = messages.setdefault(int(match.group(2)), {"content_parts": {}})
+        rest = match.group(3)
+        if rest in {"role", "content"}:
+            message[rest] = value
+        elif rest.startswith("tool_calls."):
+            message["tool_calls"] = True
+        elif rest.startswith("contents.") and rest.endswith(".message_content.text"):
+            index = int(rest.split(".")[1])
+            message["content_parts"][index] = value
+    out = []
+    for index in sorted(messages):
+        message = messages[index]
+        parts = message.pop("content_parts")
+        if "content" not in message and parts:
+            message["content"] = "\n".join(str(parts[i]) for i in sorted(parts))
+        out.append(message)
+    return out
+
+
+def _legacy_messages(attrs: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+    """Deprecated indexed ``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*`` attributes."""
+    messages: dict[int, dict[str, Any]] = {}
+    for key, value in attrs.items():
+        match = _LEGACY_MESSAGE.match(key)
+        if not match or match.group(1) != kind:
+            continue
+        message = messages.setdefault(int(match.group(2)), {})
+        field = match.group(3)
+        if field.startswith("tool_calls"):
+            message["tool_calls"] = True
+        else:
+            message[field] = value
+    return [messages[i] for i in sorted(messages)]
+
+
+def _has_tool_call(message: Mapping[str, Any]) -> bool:
+    if message.get("tool_calls"):
+        return True
+    parts = message.get("parts")
+    return isinstance(parts, list) and any(
+        isinstance(p, dict) and p.get("type") == "tool_call" for p in parts
+    )
+
+
+def _first_user_text(messages: Any) -> str | None:
+    """The first user message's text, in the GenAI (parts) or chat (content) shape."""
+    parsed = _loads(messages)
+    if not isinstance(parsed, list):
+        return None
+    for message in parsed:
+        if isinstance(message, dict) and message.get("role") == "user":
+            text = _message_text(message)
+            if text:
+                return text
+    return None
+
+
+def _last_text(messages: Any) -> str | None:
+    if not isinstance(messages, list):
+        return None
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") in {None, "assistant", "model"}:
+            text = _message_text(message)
+            if text:
+                return text
+    return None
+
+
+def _message_text(message: Mapping[str, Any]) -> str | None:
+    texts: list[str] = []
+    for part in message.get("parts") or []:
+        if isinstance(part, dict) and part.get("type") == "text" and part.get("content"):
+            texts.append(str(part["content"]))
+    content = message.get("content")
+    if isinstance(content, str) and content:
+        texts.append(content)
+    elif isinstance(content, list):
+        texts.extend(
+            str(item.get("text"))
+            for item in content
+            if isinstance(item, dict) and item.get("type") == "text" and item.get("text")
+        )
+    return "\n".join(texts) or None
+
+
+def _loads(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _put_int(fields: dict[str, Any], name: str, attrs: Mapping[str, Any], key: str) -> None:
+    value = attrs.get(key)
+    if name not in fields and isinstance(value, int) and not isinstance(value, bool):
+        fields[name] = value

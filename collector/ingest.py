@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from collector import frameworks
 from collector.chain import CONTENT_COLUMNS, ChainHead, append_rows
 from collector.decode import SpanRecord
 from collector.mapping import (
@@ -29,6 +30,7 @@ from collector.mapping import (
     is_pending,
     nearest_run,
     pick_winners,
+    real_span_id,
     run_id_of,
 )
 from instrumentation import attributes as A
@@ -134,9 +136,20 @@ class IngestState:
     # The hash chain's last link (collector/chain.py).
     chain_head: ChainHead = field(default_factory=lambda: ChainHead(0, b"\0" * 32))
 
+    # Parents of recently stored foreign LLM spans: an outer model-call span
+    # arriving later must absorb them (see _one_step_per_model_call). Bounded.
+    foreign_llm_parents: set[str] = field(default_factory=set)
+
     def snapshot(self) -> IngestState:
         """A copy to restore when a transaction rolls back."""
-        return IngestState(set(self.orphan_traces), self.chain_head)
+        return IngestState(set(self.orphan_traces), self.chain_head, set(self.foreign_llm_parents))
+
+    def remember_foreign_llm(self, spans: Sequence[SpanRecord], classes: list[SpanClass]) -> None:
+        for span, cls in zip(spans, classes, strict=True):
+            if cls is SpanClass.LLM and span.parent_span_id and A.RUN_ID not in span.attributes:
+                self.foreign_llm_parents.add(span.parent_span_id)
+        if len(self.foreign_llm_parents) > 100_000:
+            self.foreign_llm_parents.clear()  # rare pairs; a restart forgets them too
 
 
 def _spans_table(spans: Sequence[SpanRecord], now: datetime) -> pa.Table:
@@ -211,7 +224,8 @@ def ingest_batch(
     con.unregister("_new_spans")
     state.chain_head = append_rows(con, state.chain_head, inserted)
 
-    classes = [classify(s) for s in unique]
+    classes = _one_step_per_model_call(con, unique, [classify(s) for s in unique], state)
+    state.remember_foreign_llm(unique, classes)
     parents: dict[str, str | None] = {}
     run_spans: dict[str, str] = {}
     for span, cls in zip(unique, classes, strict=True):
@@ -237,6 +251,7 @@ def ingest_batch(
         run_spans = {**stored_runs, **run_spans}
 
     runs: list[RunRow] = []
+    foreign_runs: set[str] = set()  # runs whose fields other spans of the trace may fill
     steps: list[StepRow] = []
     for span, cls in zip(unique, classes, strict=True):
         if cls is SpanClass.OTHER:
@@ -248,10 +263,14 @@ def ingest_batch(
                 if not complete:
                     state.orphan_traces.add(span.trace_id)  # its parent run may come later
             runs.append(build_run(span, parent_run))
+            if A.RUN_ID not in span.attributes:
+                foreign_runs.add(runs[-1].id)
             continue
         own_run = span.attributes.get(A.RUN_ID)
         run_id = str(own_run) if own_run else nearest_run(span.span_id, parents, run_spans)[0]
         steps.append(build_step(span, cls, run_id))
+        if not own_run and run_id:
+            foreign_runs.add(run_id)
 
     affected: set[str] = set()
     if runs:
@@ -269,6 +288,8 @@ def ingest_batch(
             affected.update(_adopt_orphans(con, traces, state))
     if affected:
         _refresh_runs(con, affected, now)
+        if foreign_runs & affected:
+            _derive_foreign_runs(con, foreign_runs & affected)
 
 
 def _upsert_runs(con: duckdb.DuckDBPyConnection, rows: list[RunRow], now: datetime) -> None:
@@ -417,3 +438,173 @@ def load_orphan_traces(con: duckdb.DuckDBPyConnection) -> set[str]:
         "SELECT DISTINCT trace_id FROM agent_steps WHERE agent_run_id IS NULL"
     ).fetchall()
     return {r[0] for r in rows}
+
+
+_DERIVED_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("task", pa.string()),
+        ("final_answer", pa.string()),
+        ("model_requested", pa.string()),
+        ("model_used", pa.string()),
+        ("provider", pa.string()),
+        ("status", pa.string()),
+    ]
+)
+
+
+def _stored_span(row: tuple[Any, ...]) -> SpanRecord:
+    (
+        trace_id,
+        span_id,
+        parent,
+        name,
+        kind,
+        start_ns,
+        end_ns,
+        status_code,
+        status_message,
+        scope_name,
+        scope_version,
+        resource,
+        attributes,
+        events,
+    ) = row
+    return SpanRecord(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent,
+        name=name,
+        kind=kind or 0,
+        start_ns=start_ns or 0,
+        end_ns=end_ns or 0,
+        status_code=status_code or 0,
+        status_message=status_message or "",
+        attributes=json.loads(attributes or "{}"),
+        events=json.loads(events or "[]"),
+        resource=json.loads(resource or "{}"),
+        scope_name=scope_name or "",
+        scope_version=scope_version or "",
+    )
+
+
+def _derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> None:
+    """Fill what a foreign run span lacks from its own spans (frameworks.derive_run_fields)."""
+    runs = con.execute(
+        "SELECT id, trace_id, span_id FROM agent_runs "
+        "WHERE id IN (SELECT unnest(?)) AND id = span_id AND is_final",
+        [sorted(run_ids)],
+    ).fetchall()
+    if not runs:
+        return
+    rows = con.execute(
+        "SELECT trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status_code, "
+        "status_message, scope_name, scope_version, resource, attributes, events "
+        "FROM spans WHERE trace_id IN (SELECT unnest(?))",
+        [sorted({r[1] for r in runs})],
+    ).fetchall()
+    by_trace: dict[str, list[SpanRecord]] = {}
+    for row in rows:
+        span = _stored_span(row)
+        if not is_pending(span):
+            by_trace.setdefault(span.trace_id, []).append(span)
+    derived: dict[str, list[Any]] = {name: [] for name in _DERIVED_SCHEMA.names}
+    for run_id, trace_id, span_id in runs:
+        spans = by_trace.get(trace_id, [])
+        run_span = next((s for s in spans if s.span_id == span_id), None)
+        if run_span is None:
+            continue
+        fields = frameworks.derive_run_fields(
+            run_span, spans, is_run=lambda s: classify(s) is SpanClass.RUN
+        )
+        if not fields:
+            continue
+        derived["id"].append(run_id)
+        for name in _DERIVED_SCHEMA.names[1:]:
+            derived[name].append(fields.get(name))
+    if not derived["id"]:
+        return
+    con.register("_derived", pa.table(derived, schema=_DERIVED_SCHEMA))
+    con.execute(
+        """
+        UPDATE agent_runs SET
+            task = coalesce(agent_runs.task, d.task),
+            final_answer = coalesce(agent_runs.final_answer, d.final_answer),
+            model_requested = coalesce(agent_runs.model_requested, d.model_requested),
+            model_used = coalesce(agent_runs.model_used, d.model_used),
+            provider = coalesce(agent_runs.provider, d.provider),
+            status = CASE WHEN d.status IS NOT NULL AND agent_runs.status = 'completed'
+                THEN d.status ELSE agent_runs.status END
+        FROM _derived d WHERE agent_runs.id = d.id
+        """
+    )
+    con.unregister("_derived")
+
+
+def _one_step_per_model_call(
+    con: duckdb.DuckDBPyConnection,
+    spans: Sequence[SpanRecord],
+    classes: list[SpanClass],
+    state: IngestState,
+) -> list[SpanClass]:
+    """A model call traced twice is one step: the framework's LLM span, not the client's inside.
+
+    An LLM span whose parent is an LLM span (in this batch, or a stored think step) is kept
+    in ``spans`` only; an inner one stored before its parent arrived is removed from steps.
+    """
+    llm = {
+        s.span_id
+        for s, c in zip(spans, classes, strict=True)
+        if c is SpanClass.LLM and not is_pending(s)
+    }
+    if not llm:
+        return classes
+    # The inner span of a doubly traced call is always another instrumentation's
+    # (an HTTP client's); the outer one may be ours. Skip the table lookups when
+    # neither side of such a pair can be in this batch.
+    foreign_llm = any(
+        c is SpanClass.LLM and A.RUN_ID not in s.attributes
+        for s, c in zip(spans, classes, strict=True)
+    )
+    if not foreign_llm and not (llm & state.foreign_llm_parents):
+        return classes
+    outside = {
+        s.parent_span_id
+        for s, c in zip(spans, classes, strict=True)
+        if c is SpanClass.LLM
+        and s.parent_span_id
+        and s.parent_span_id not in llm
+        and not is_pending(s)
+    }
+    stored: set[str] = set()
+    if outside:
+        stored = {
+            row[0]
+            for row in con.execute(
+                "SELECT span_id FROM agent_steps WHERE action_type = 'think' "
+                "AND span_id IN (SELECT unnest(?))",
+                [sorted(outside)],
+            ).fetchall()
+        }
+    outer = llm | stored
+    con.execute(
+        "DELETE FROM agent_steps WHERE action_type = 'think' AND parent_span_id IN "
+        "(SELECT unnest(?))",
+        [sorted(llm)],
+    )
+    inner = {
+        s.span_id
+        for s, c in zip(spans, classes, strict=True)
+        if c is SpanClass.LLM and not is_pending(s) and s.parent_span_id in outer
+    }
+    if not inner:
+        return classes
+    # Their pending copies: stored earlier as running steps, or in this very batch.
+    con.execute("DELETE FROM agent_steps WHERE id IN (SELECT unnest(?))", [sorted(inner)])
+    result = [
+        SpanClass.OTHER
+        if (s.span_id in inner or (is_pending(s) and real_span_id(s) in inner))
+        else c
+        for s, c in zip(spans, classes, strict=True)
+    ]
+    return result

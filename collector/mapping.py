@@ -64,6 +64,9 @@ def classify(span: SpanRecord) -> SpanClass:
             return SpanClass.OWN_STEP
         if op in A.RUN_OPERATIONS or str(span.name).startswith(A.RUN_SPAN_PREFIX):
             return SpanClass.RUN
+    hint = frameworks.span_class_hint(span)
+    if hint is not None:
+        return SpanClass(hint)
     oi_kind = attrs.get(A.OPENINFERENCE_SPAN_KIND)
     if isinstance(oi_kind, str):
         upper = oi_kind.upper()
