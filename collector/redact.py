@@ -142,9 +142,13 @@ class Sanitizer:
         # A cheap first look that skips most strings; only valid for the default
         # patterns, so any extra pattern turns it off.
         self._quick_ok = self.policy.patterns == DEFAULT_PATTERNS
+        # Every default pattern needs one of these literals (the key=value ones a
+        # key word, the URL one "://", the Env block '"env"'), searched in the
+        # lower-cased text: a case-sensitive alternation of literals is far faster
+        # in Python's re than the same with (?i).
         self._quick = re.compile(
-            r"(?i)PRIVATE KEY|=|:|sk-|gh[pousr]_|github_pat_|AKIA|ASIA|xox|AIza|hf_|glpat-|eyJ"
-            r"|bearer|basic|token|--"
+            r"private key|\"env\"|sk-|gh[pousr]_|github_pat_|akia|asia|xox|aiza|hf_|glpat-"
+            r"|eyj|bearer|basic|token|://|pass|pwd|secret|key|authoriz|credential"
         )
 
     # --- strings -----------------------------------------------------------------
@@ -152,7 +156,7 @@ class Sanitizer:
         """Replace every secret the patterns find in ``text``."""
         if not self.policy.enabled or not text:
             return text
-        if self._quick_ok and not self._quick.search(text):
+        if self._quick_ok and not self._quick.search(text.lower()):
             return text
         if '"Env"' in text:
             text = _ENV_BLOCK.sub(_redact_env_block, text)
