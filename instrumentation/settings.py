@@ -1,0 +1,119 @@
+"""Where spans go: endpoint, protocol, API URL, token and spool, from arguments and environment.
+
+Pure: reads the mapping it is given (``os.environ`` by default) and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from opentelemetry.util.re import parse_env_headers
+
+__all__ = ["DEFAULT_SPOOL_MAX_BYTES", "ExportSettings", "resolve_export_settings"]
+
+DEFAULT_SPOOL_MAX_BYTES = 64 * 1024 * 1024
+_PROTOCOLS = {"grpc": "grpc", "http": "http/protobuf", "http/protobuf": "http/protobuf"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportSettings:
+    """Where and how spans go, resolved from arguments and the environment."""
+
+    protocol: str  # "grpc" or "http/protobuf"
+    endpoint: str  # full URL; for HTTP it ends with /v1/traces
+    api_url: str | None
+    token: str | None
+    headers: Mapping[str, str] = field(default_factory=dict)  # OTEL_*HEADERS + authorization
+    spool_dir: Path | None = None
+    spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
+
+
+def _env_protocol(env: Mapping[str, str]) -> tuple[str | None, str]:
+    for name in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        if env.get(name):
+            return env[name], name
+    return None, "protocol"
+
+
+def resolve_export_settings(
+    *,
+    endpoint: str | None = None,
+    protocol: str | None = None,
+    api_url: str | None = None,
+    token: str | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
+    spool_max_bytes: int | None = None,
+    env: Mapping[str, str] = os.environ,
+) -> ExportSettings:
+    """Resolve the export settings; a bad value raises ValueError naming its source."""
+    source = "protocol"
+    if protocol is None:
+        protocol, source = _env_protocol(env)
+    resolved_protocol = _PROTOCOLS.get((protocol or "grpc").strip().lower())
+    if resolved_protocol is None:
+        raise ValueError(f"{source}={protocol!r}: expected grpc or http/protobuf")
+    http = resolved_protocol == "http/protobuf"
+
+    if endpoint is None and env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        resolved_endpoint = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]  # used as is (OTLP spec)
+    else:
+        base = endpoint or env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or ""
+        if not base:
+            base = "http://127.0.0.1:4318" if http else "http://127.0.0.1:4317"
+        if "://" not in base:
+            base = f"http://{base}"
+        resolved_endpoint = _with_traces_path(base) if http else base
+    parsed = urllib.parse.urlsplit(resolved_endpoint)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(f"OTLP endpoint {resolved_endpoint!r} is not an http(s) URL")
+
+    token = token if token is not None else (env.get("AGENT_AUDIT_TOKEN") or None)
+    env_headers = env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get(
+        "OTEL_EXPORTER_OTLP_HEADERS", ""
+    )
+    headers: dict[str, str] = dict(parse_env_headers(env_headers, liberal=True))
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+
+    resolved_api = api_url or env.get("AGENT_AUDIT_API") or _derive_api_url(parsed, http=http)
+    if resolved_api and urllib.parse.urlsplit(resolved_api).scheme not in ("http", "https"):
+        raise ValueError(f"AGENT_AUDIT_API / api_url {resolved_api!r} is not an http(s) URL")
+
+    spool = spool_dir if spool_dir is not None else (env.get("AGENT_AUDIT_SPOOL_DIR") or None)
+    max_bytes = spool_max_bytes
+    if max_bytes is None:
+        raw = env.get("AGENT_AUDIT_SPOOL_MAX_BYTES")
+        try:
+            max_bytes = int(raw) if raw else DEFAULT_SPOOL_MAX_BYTES
+        except ValueError:
+            raise ValueError(f"AGENT_AUDIT_SPOOL_MAX_BYTES={raw!r} is not an integer") from None
+    if max_bytes <= 0:
+        raise ValueError("the spool bound (AGENT_AUDIT_SPOOL_MAX_BYTES) must be positive")
+
+    return ExportSettings(
+        protocol=resolved_protocol,
+        endpoint=resolved_endpoint,
+        api_url=resolved_api.rstrip("/") if resolved_api else None,
+        token=token,
+        headers=headers,
+        spool_dir=Path(spool) if spool else None,
+        spool_max_bytes=max_bytes,
+    )
+
+
+def _with_traces_path(base: str) -> str:
+    if base.rstrip("/").endswith("/v1/traces"):
+        return base
+    return f"{base.rstrip('/')}/v1/traces"
+
+
+def _derive_api_url(endpoint: urllib.parse.SplitResult, *, http: bool) -> str:
+    host = endpoint.hostname or "127.0.0.1"
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    port = (endpoint.port or 4318) if http else 4318
+    return f"{endpoint.scheme}://{host}:{port}"

@@ -1,0 +1,345 @@
+"""configure() and shutdown(): the tracer provider, exporter, live spans, cancel polling.
+
+``configure()`` installs an SDK ``TracerProvider`` exporting over OTLP (gRPC by
+default, or HTTP/protobuf) through a ``BatchSpanProcessor`` wrapped by
+:class:`~instrumentation.pending.PendingSpanProcessor` — unless the application
+already set an SDK provider, which is then used as it is (add
+``PendingSpanProcessor`` to it yourself to see runs live).
+
+Environment, read once per ``configure()`` (arguments win):
+
+- ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` (as is) / ``OTEL_EXPORTER_OTLP_ENDPOINT``
+  (``/v1/traces`` appended for HTTP); default ``http://127.0.0.1:4317`` (gRPC)
+  or ``http://127.0.0.1:4318/v1/traces`` (HTTP).
+- ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` / ``OTEL_EXPORTER_OTLP_PROTOCOL``:
+  ``grpc`` (default) or ``http/protobuf``.
+- ``OTEL_SERVICE_NAME``; ``OTEL_EXPORTER_OTLP_*HEADERS``, ``*TIMEOUT``,
+  ``*COMPRESSION``, certificates and ``OTEL_BSP_*``: read by the SDK itself.
+- ``AGENT_AUDIT_TOKEN``: sent as ``authorization: Bearer <token>`` on exports,
+  spool replays and cancel polls.
+- ``AGENT_AUDIT_API``: the collector's REST API, for cancel polling; default
+  the endpoint's host on port 4318 (gRPC) or the HTTP endpoint's own origin.
+- ``AGENT_AUDIT_SPOOL_DIR`` / ``AGENT_AUDIT_SPOOL_MAX_BYTES``: turn on the
+  on-disk spool (off by default), see :mod:`instrumentation.spool`.
+
+Shutdown is bounded: ``shutdown(timeout_s)`` (also run at exit) flushes what it
+can within the time and abandons the rest, so an agent never hangs at exit on a
+collector that is down.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+from instrumentation import attributes as attr
+from instrumentation.cancel import CancelPoller
+from instrumentation.export import GuardedExporter
+from instrumentation.pending import PendingSpanProcessor
+from instrumentation.settings import ExportSettings, resolve_export_settings
+from instrumentation.spool import (
+    GRPC_RECONNECT_OPTIONS,
+    GrpcSender,
+    HttpSender,
+    SpanSpool,
+    SpoolingExporter,
+)
+
+__all__ = ["Configuration", "configure", "shutdown"]
+
+logger = logging.getLogger(__name__)
+
+SCOPE_NAME = "agent_audit"
+DEFAULT_SERVICE_NAME = "agent"
+DEFAULT_EXPORT_TIMEOUT_S = 5.0
+_SHUTDOWN_POLL_S = 0.02
+_SHUTDOWN_GRACE_S = 1.0
+DEFAULT_SCHEDULE_DELAY_MS = 500
+
+
+@dataclass(frozen=True, kw_only=True)
+class Configuration:
+    """What ``configure()`` put in place."""
+
+    installed_provider: bool  # False: the app's (or the given) provider is used as it is
+    service_name: str | None
+    export: ExportSettings | None  # None when the provider is not ours
+    heartbeat_s: float
+
+
+# --- process-wide state ---------------------------------------------------------
+
+
+@dataclass
+class _State:
+    configuration: Configuration
+    tracer: trace.Tracer
+    provider: TracerProvider | None  # set only when we created it
+    exporter: GuardedExporter | None
+    poller: CancelPoller | None
+    shutdown_timeout_s: float
+
+
+_lock = threading.Lock()
+_state: _State | None = None
+_our_providers: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
+_default_tracer: trace.Tracer | None = None
+_atexit_registered = False
+_last_dropped = 0
+
+
+def _scope_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("agent-audit")
+    except Exception:
+        return "0"
+
+
+def tracer() -> trace.Tracer:
+    """The tracer agent-audit's spans come from (the global provider's until configured)."""
+    state = _state
+    if state is not None:
+        return state.tracer
+    global _default_tracer
+    if _default_tracer is None:
+        _default_tracer = trace.get_tracer(SCOPE_NAME, _scope_version())
+    return _default_tracer
+
+
+def cancel_poller() -> CancelPoller | None:
+    """The cancel poller of the current configuration, if any."""
+    state = _state
+    return state.poller if state is not None else None
+
+
+def _build_exporter(settings: ExportSettings, export_timeout_s: float | None) -> SpanExporter:
+    # Headers go in explicitly only with a token: otherwise the SDK reads OTEL_*HEADERS itself.
+    auth = {"authorization": settings.headers["authorization"]} if settings.token else None
+    if settings.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+            OTLPSpanExporter as GrpcSpanExporter,
+        )
+
+        return GrpcSpanExporter(
+            endpoint=settings.endpoint,
+            headers=dict(settings.headers) if auth else None,
+            timeout=export_timeout_s,
+            channel_options=GRPC_RECONNECT_OPTIONS,  # type: ignore[arg-type]  # SDK hint too narrow
+        )
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+        OTLPSpanExporter as HttpSpanExporter,
+    )
+
+    return HttpSpanExporter(endpoint=settings.endpoint, headers=auth, timeout=export_timeout_s)
+
+
+def _export_timeout(export_timeout_s: float | None, env: Mapping[str, str]) -> float | None:
+    if export_timeout_s is not None:
+        if export_timeout_s <= 0:
+            raise ValueError("export_timeout_s must be positive")
+        return export_timeout_s
+    if env.get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") or env.get("OTEL_EXPORTER_OTLP_TIMEOUT"):
+        return None  # the SDK reads it
+    return DEFAULT_EXPORT_TIMEOUT_S
+
+
+def configure(
+    endpoint: str | None = None,
+    protocol: str | None = None,
+    service_name: str | None = None,
+    api_url: str | None = None,
+    *,
+    token: str | None = None,
+    heartbeat_s: float = 30.0,
+    spool_dir: str | os.PathLike[str] | None = None,
+    spool_max_bytes: int | None = None,
+    spool_retry_s: float = 1.0,
+    cancel_poll_s: float | None = 1.0,
+    export_timeout_s: float | None = None,
+    schedule_delay_ms: int | None = None,
+    shutdown_timeout_s: float = 5.0,
+    tracer_provider: TracerProvider | None = None,
+) -> Configuration:
+    """Set up tracing for agent-audit; safe to call twice (the second call changes nothing).
+
+    ``endpoint``/``protocol``: the collector's OTLP endpoint (see the module
+    docstring). ``api_url``: its REST API, polled for cancel requests every
+    ``cancel_poll_s`` while runs are open (None or 0 turns polling off).
+    ``heartbeat_s``: how often an open run's pending span is re-sent.
+    ``spool_dir``: keep batches on disk while the collector is down.
+    ``tracer_provider``: use this provider instead of the global one (nothing
+    is installed). After :func:`shutdown`, ``configure()`` may be called anew.
+    Raises ValueError for a bad argument or environment value.
+    """
+    global _state, _atexit_registered
+    if heartbeat_s <= 0:
+        raise ValueError("heartbeat_s must be positive")
+    if shutdown_timeout_s < 0:
+        raise ValueError("shutdown_timeout_s must not be negative")
+    env = dict(os.environ)
+    with _lock:
+        if _state is not None:
+            logger.debug("agent-audit is configured already; configure() call ignored")
+            return _state.configuration
+        settings = resolve_export_settings(
+            endpoint=endpoint,
+            protocol=protocol,
+            api_url=api_url,
+            token=token,
+            spool_dir=spool_dir,
+            spool_max_bytes=spool_max_bytes,
+            env=env,
+        )
+        timeout_s = _export_timeout(export_timeout_s, env)
+        poller = None
+        if cancel_poll_s and settings.api_url:
+            auth = {"authorization": f"Bearer {settings.token}"} if settings.token else {}
+            poller = CancelPoller(settings.api_url, headers=auth, interval_s=cancel_poll_s)
+
+        provider = tracer_provider
+        if provider is None:
+            current = trace.get_tracer_provider()
+            if isinstance(current, TracerProvider) and current not in _our_providers:
+                logger.debug("the application set a TracerProvider already; using it as it is")
+                provider = current
+        if provider is not None:
+            configuration = Configuration(
+                installed_provider=False, service_name=None, export=None, heartbeat_s=heartbeat_s
+            )
+            _state = _State(
+                configuration=configuration,
+                tracer=provider.get_tracer(SCOPE_NAME, _scope_version()),
+                provider=None,
+                exporter=None,
+                poller=poller,
+                shutdown_timeout_s=shutdown_timeout_s,
+            )
+            return configuration
+
+        resource = _resource(service_name, env)
+        spool = None
+        if settings.spool_dir is not None:  # first: a bad directory fails before any I/O starts
+            spool = SpanSpool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
+        exporter: SpanExporter = _build_exporter(settings, timeout_s)
+        target = f"{settings.endpoint} ({settings.protocol})"
+        if spool is not None:
+            sender_type = GrpcSender if settings.protocol == "grpc" else HttpSender
+            sender = sender_type(
+                settings.endpoint,
+                headers=settings.headers,
+                timeout_s=timeout_s or DEFAULT_EXPORT_TIMEOUT_S,
+            )
+            exporter = SpoolingExporter(
+                exporter,
+                spool,
+                sender,
+                target=target,
+                retry_interval_s=spool_retry_s,
+            )
+        guarded = GuardedExporter(exporter, target=target)
+        if schedule_delay_ms is None and not env.get("OTEL_BSP_SCHEDULE_DELAY"):
+            schedule_delay_ms = DEFAULT_SCHEDULE_DELAY_MS
+        batch = BatchSpanProcessor(guarded, schedule_delay_millis=schedule_delay_ms)
+        # Our bounded shutdown runs at exit, not the SDK's (30 s when the collector is down).
+        provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+        provider.add_span_processor(PendingSpanProcessor(batch, heartbeat_s=heartbeat_s))
+        _our_providers.add(provider)
+        if not isinstance(trace.get_tracer_provider(), TracerProvider):
+            trace.set_tracer_provider(provider)
+        configuration = Configuration(
+            installed_provider=True,
+            service_name=resource.attributes.get(attr.SERVICE_NAME),  # type: ignore[arg-type]
+            export=settings,
+            heartbeat_s=heartbeat_s,
+        )
+        _state = _State(
+            configuration=configuration,
+            tracer=provider.get_tracer(SCOPE_NAME, _scope_version()),
+            provider=provider,
+            exporter=guarded,
+            poller=poller,
+            shutdown_timeout_s=shutdown_timeout_s,
+        )
+        if not _atexit_registered:
+            atexit.register(_shutdown_at_exit)
+            _atexit_registered = True
+        logger.debug("agent-audit exports spans to %s", target)
+        return configuration
+
+
+def _resource(service_name: str | None, env: Mapping[str, str]) -> Resource:
+    if service_name:
+        return Resource.create({attr.SERVICE_NAME: service_name})
+    if env.get("OTEL_SERVICE_NAME"):
+        return Resource.create({})  # the SDK reads OTEL_SERVICE_NAME
+    resource = Resource.create({})
+    if "OTEL_RESOURCE_ATTRIBUTES" in env and "service.name=" in env["OTEL_RESOURCE_ATTRIBUTES"]:
+        return resource
+    return resource.merge(Resource({attr.SERVICE_NAME: DEFAULT_SERVICE_NAME}))
+
+
+def last_dropped_spans() -> int:
+    """Spans our exporter could not deliver: so far, or in the last configuration after shutdown."""
+    state = _state
+    if state is not None and state.exporter is not None:
+        return state.exporter.dropped_spans
+    return _last_dropped
+
+
+def shutdown(timeout_s: float | None = None) -> bool:
+    """Flush and stop what ``configure()`` started, within ``timeout_s`` (default: as configured).
+
+    Returns True if everything was flushed in time. Spans still queued at the
+    deadline are dropped (or left in the spool). Never raises.
+    """
+    global _state, _last_dropped
+    with _lock:
+        state, _state = _state, None
+    if state is None:
+        return True
+    if state.poller is not None:
+        state.poller.stop()
+    provider, exporter = state.provider, state.exporter
+    if provider is None or exporter is None:
+        return True
+    budget_s = state.shutdown_timeout_s if timeout_s is None else max(0.0, timeout_s)
+    done = threading.Event()
+
+    def _shutdown_provider() -> None:
+        try:
+            provider.shutdown()
+        except Exception:  # thread boundary
+            logger.debug("tracer provider shutdown failed", exc_info=True)
+        finally:
+            done.set()
+
+    threading.Thread(target=_shutdown_provider, name="agent-audit-shutdown", daemon=True).start()
+    deadline = time.monotonic() + budget_s
+    while not done.wait(_SHUTDOWN_POLL_S):
+        if exporter.struggling or time.monotonic() >= deadline:
+            # Retries against a collector that is down would only eat the budget:
+            # stop them; what is left is spooled (if on) or dropped.
+            exporter.abort()
+            break
+    finished = done.wait(_SHUTDOWN_GRACE_S)
+    _last_dropped = exporter.dropped_spans
+    if not finished:
+        logger.warning("agent-audit shutdown gave up after %.1f s; unsent spans dropped", budget_s)
+    return finished
+
+
+def _shutdown_at_exit() -> None:
+    shutdown()

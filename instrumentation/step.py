@@ -1,0 +1,244 @@
+"""One step of a run: a child span of the run span (tool call, LLM call, response, terminate)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, Status, StatusCode
+
+from instrumentation import attributes as attr
+from instrumentation.encoding import attribute_value, error_text, error_type, json_text, result_text
+from instrumentation.errors import RunCancelled
+
+__all__ = ["StepHandle", "step_span_name", "step_start_attributes"]
+
+logger = logging.getLogger(__name__)
+
+_OPERATION_BY_ACTION = {"tool_call": attr.OP_EXECUTE_TOOL, "think": attr.OP_CHAT}
+
+
+def step_span_name(action_type: str, *, tool_name: str | None, model: str | None) -> str:
+    """``execute_tool {tool}``, ``chat {model}``, or the action type itself."""
+    if action_type == "tool_call":
+        return f"{attr.TOOL_SPAN_PREFIX} {tool_name}"
+    if action_type == "think":
+        return f"{attr.LLM_SPAN_PREFIX} {model}" if model else attr.LLM_SPAN_PREFIX
+    return action_type
+
+
+def step_start_attributes(
+    action_type: str,
+    *,
+    run_id: str | None,
+    tool_name: str | None = None,
+    tool_args: Any = None,
+    tool_call_id: str | None = None,
+    model: str | None = None,
+    provider: str | None = None,
+) -> dict[str, Any]:
+    """Attributes a step span carries from its start (so its pending copy has them too)."""
+    if action_type not in attr.ACTION_TYPES:
+        raise ValueError(
+            f"unknown action_type {action_type!r}; expected one of {', '.join(attr.ACTION_TYPES)}"
+        )
+    if action_type == "tool_call" and not tool_name:
+        raise ValueError("a tool_call step needs a tool_name")
+    attrs: dict[str, Any] = {attr.STEP_ACTION_TYPE: action_type}
+    if run_id is not None:
+        attrs[attr.RUN_ID] = run_id
+    operation = _OPERATION_BY_ACTION.get(action_type)
+    if operation is not None:
+        attrs[attr.GEN_AI_OPERATION_NAME] = operation
+    if tool_name:
+        attrs[attr.GEN_AI_TOOL_NAME] = str(tool_name)
+    if tool_args is not None:
+        attrs[attr.GEN_AI_TOOL_CALL_ARGUMENTS] = (
+            tool_args if isinstance(tool_args, str) else json_text(tool_args)
+        )
+    if tool_call_id:
+        attrs[attr.GEN_AI_TOOL_CALL_ID] = str(tool_call_id)
+    if model:
+        attrs[attr.GEN_AI_REQUEST_MODEL] = str(model)
+    if provider:
+        attrs[attr.GEN_AI_PROVIDER_NAME] = str(provider)
+    return attrs
+
+
+class StepHandle:
+    """A step in progress; use it as a (sync or async) context manager.
+
+    The span starts on entry and ends on exit. An exception leaving the block
+    is recorded on the step (status ERROR, ``error.type``, an exception event,
+    ``agent_step.error``) and re-raised. Setters never raise except
+    ``ValueError`` for bad arguments.
+    """
+
+    __slots__ = (
+        "action_type",
+        "_tracer",
+        "_parent",
+        "_name",
+        "_attributes",
+        "_span",
+        "_token",
+        "_on_end",
+        "_request_model",
+        "_input_tokens",
+        "_output_tokens",
+    )
+
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        parent: Context | None,
+        name: str,
+        attributes: dict[str, Any],
+        *,
+        on_end: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.action_type: str = attributes[attr.STEP_ACTION_TYPE]
+        self._tracer = tracer
+        self._parent = parent
+        self._name = name
+        self._attributes = attributes
+        self._span: Span = trace.INVALID_SPAN
+        self._token: object | None = None
+        self._on_end = on_end
+        self._request_model = attributes.get(attr.GEN_AI_REQUEST_MODEL)
+        self._input_tokens = 0
+        self._output_tokens = 0
+
+    # --- lifecycle ---------------------------------------------------------
+    def __enter__(self) -> StepHandle:
+        try:
+            self._span = self._tracer.start_span(
+                self._name, context=self._parent, attributes=self._attributes
+            )
+            self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        except Exception:
+            logger.debug("could not start step span %s", self._name, exc_info=True)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc is not None and not isinstance(exc, RunCancelled):
+                self.set_error(exc)
+            self._span.end()
+        except Exception:
+            logger.debug("could not end step span %s", self._name, exc_info=True)
+        finally:
+            if self._token is not None:
+                try:
+                    otel_context.detach(self._token)  # type: ignore[arg-type]
+                except Exception:
+                    logger.debug("context detach failed", exc_info=True)
+                self._token = None
+            if self._on_end is not None:
+                self._on_end(self._input_tokens, self._output_tokens)
+
+    async def __aenter__(self) -> StepHandle:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    # --- reading -----------------------------------------------------------
+    @property
+    def span(self) -> Span:
+        """The step's span (a non-recording span before entry or when tracing is off)."""
+        return self._span
+
+    @property
+    def id(self) -> str:
+        """The step's span id as 16 lowercase hex digits (the ``agent_steps.id``)."""
+        return format(self._span.get_span_context().span_id, "016x")
+
+    # --- recording ---------------------------------------------------------
+    def set_result(self, result: Any) -> None:
+        """The tool's result: a string is kept as is, anything else is JSON-encoded."""
+        self._set(attr.GEN_AI_TOOL_CALL_RESULT, result_text(result))
+
+    def set_thinking(self, text: str) -> None:
+        """The model's reasoning text for this step."""
+        self._set(attr.STEP_THINKING, result_text(text))
+
+    def set_error(self, error: BaseException | str) -> None:
+        """Mark the step failed: status ERROR, ``error.type``, ``agent_step.error``."""
+        if not isinstance(error, BaseException | str):
+            raise ValueError("set_error() takes an exception or a message")
+        try:
+            text = error_text(error)
+            self._span.set_attribute(attr.STEP_ERROR, text)
+            if isinstance(error, BaseException):
+                self._span.set_attribute(attr.ERROR_TYPE, error_type(error))
+                self._span.record_exception(error)
+            else:
+                self._span.set_attribute(attr.ERROR_TYPE, "_OTHER")
+            self._span.set_status(Status(StatusCode.ERROR, text))
+        except Exception:
+            logger.debug("could not record step error", exc_info=True)
+
+    def set_tokens(
+        self, *, input_tokens: int | None = None, output_tokens: int | None = None
+    ) -> None:
+        """Token usage of an LLM step (``gen_ai.usage.*``)."""
+        pairs = (
+            (attr.GEN_AI_USAGE_INPUT_TOKENS, input_tokens),
+            (attr.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens),
+        )
+        for key, value in pairs:
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                raise ValueError(f"{key} must be a non-negative int, got {value!r}")
+        for key, value in pairs:
+            if value is not None:
+                self._set(key, value)
+        # Kept for the run's totals; a second call replaces, it does not add.
+        if input_tokens is not None:
+            self._input_tokens = input_tokens
+        if output_tokens is not None:
+            self._output_tokens = output_tokens
+
+    def set_model(self, name: str) -> None:
+        """The model that answered (``gen_ai.response.model``); names the span if it had none."""
+        if not name:
+            return
+        self._set(attr.GEN_AI_RESPONSE_MODEL, str(name))
+        if self._request_model is None and self.action_type == "think":
+            self._request_model = str(name)
+            self._set(attr.GEN_AI_REQUEST_MODEL, str(name))
+            try:
+                self._span.update_name(f"{attr.LLM_SPAN_PREFIX} {name}")
+            except Exception:
+                logger.debug("could not rename step span", exc_info=True)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Any extra attribute (e.g. ``ssh.host``); non-primitive values become JSON text."""
+        if not isinstance(key, str) or not key:
+            raise ValueError("attribute key must be a non-empty string")
+        self._set(key, attribute_value(value))
+
+    def _set(self, key: str, value: Any) -> None:
+        if value is None:
+            return
+        try:
+            self._span.set_attribute(key, value)
+        except Exception:
+            logger.debug("could not set attribute %s", key, exc_info=True)

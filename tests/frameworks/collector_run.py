@@ -1,0 +1,99 @@
+"""Run one framework's scenarios in a fresh process that exports to a collector over OTLP.
+
+Framework instrumentation is process-wide, so each framework gets its own process, set up
+the way a user's agent would be: ``instrumentation.configure`` (the SDK with a batching OTLP
+exporter), then ``instrumentation.auto.instrument``. Writes the expectations as JSON to ``--out``.
+
+    python -m tests.frameworks.collector_run pydantic-ai --endpoint http://127.0.0.1:4317 \
+        --protocol grpc --out expected.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import functools
+import importlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from instrumentation import auto, configure, shutdown
+from tests.frameworks.offline import refuse_internet
+from tests.frameworks.scripted_llm import ScriptedLLM
+
+FRAMEWORKS = ("pydantic-ai", "openai-agents", "smolagents", "openai")
+MODULES = {
+    "pydantic-ai": "scenarios_pydantic_ai",
+    "openai-agents": "scenarios_openai_agents",
+    "smolagents": "scenarios_smolagents",
+    "openai": "scenarios_openai_loop",
+}
+SCENARIOS = ("success", "tool_error_recovers", "fails", "concurrent", "nested", "max_steps")
+
+
+def _scenarios(framework: str, llm: ScriptedLLM) -> dict[str, Callable[[], Any]]:
+    """The framework's scenario functions, ready to call (those needing the LLM get it)."""
+    # Import only this framework's module: each framework is slow to import.
+    module: Any = importlib.import_module(f"tests.frameworks.{MODULES[framework]}")
+    needs_llm = framework != "pydantic-ai"  # pydantic-ai runs on its own FunctionModel
+    found: dict[str, Callable[[], Any]] = {}
+    for name in SCENARIOS:
+        fn = getattr(module, name, None)
+        if fn is not None:
+            found[name] = functools.partial(fn, llm) if needs_llm else fn
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the scenarios and write what the collector should show."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("framework", choices=FRAMEWORKS)
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--only", nargs="*", default=None, help="scenario names to run")
+    parser.add_argument(
+        "--also", nargs="*", default=[], choices=FRAMEWORKS, help="instrument these too"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    refuse_internet()  # the collector and the scripted LLM are on 127.0.0.1; nothing else
+
+    configure(
+        endpoint=args.endpoint,
+        protocol="grpc" if args.protocol == "grpc" else "http/protobuf",
+        service_name=f"fw-{args.framework}",
+        cancel_poll_s=None,
+        schedule_delay_ms=200,
+    )
+    wanted = [args.framework, *args.also]
+    enabled = auto.instrument(frameworks=wanted)
+    if enabled != wanted:
+        raise SystemExit(f"could not instrument {args.framework}: enabled {enabled}")
+
+    llm = ScriptedLLM().start()
+    results: list[dict[str, Any]] = []
+    try:
+        for name, scenario in _scenarios(args.framework, llm).items():
+            if args.only is not None and name not in args.only:
+                continue
+            outcome = scenario()
+            if asyncio.iscoroutine(outcome):
+                outcome = asyncio.run(outcome)
+            runs = outcome if isinstance(outcome, list) else [outcome]
+            results.append({"scenario": name, "runs": [dataclasses.asdict(r) for r in runs]})
+    finally:
+        llm.stop()
+        flushed = shutdown(timeout_s=20)
+    if not flushed:
+        raise SystemExit("spans were not all delivered to the collector")
+    with open(args.out, "w", encoding="utf-8") as out:
+        json.dump({"framework": args.framework, "enabled": enabled, "results": results}, out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

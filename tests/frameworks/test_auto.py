@@ -1,0 +1,67 @@
+"""instrumentation.auto.instrument: one call, whatever is installed, never failing."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from instrumentation import auto
+from tests.frameworks import scenarios_pydantic_ai as pai
+
+
+def _provider() -> tuple[TracerProvider, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+@pytest.fixture(autouse=True)
+def clean_state() -> Iterator[None]:
+    auto.uninstrument()
+    yield
+    auto.uninstrument()
+
+
+def test_everything_installed_is_enabled() -> None:
+    provider, _ = _provider()
+    assert auto.instrument(tracer_provider=provider) == list(auto.FRAMEWORKS)
+
+
+def test_a_missing_framework_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A None entry in sys.modules makes a module unimportable, as if it were not installed.
+    monkeypatch.setitem(sys.modules, "smolagents", None)
+    monkeypatch.setitem(sys.modules, "agents", None)
+    provider, _ = _provider()
+    assert auto.instrument(tracer_provider=provider) == ["pydantic-ai", "openai"]
+
+
+def test_an_unknown_name_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="langchain"):
+        auto.instrument(frameworks=["langchain"])
+
+
+def test_spans_go_to_the_latest_provider_and_stop_after_uninstrument() -> None:
+    first, first_spans = _provider()
+    second, second_spans = _provider()
+    assert auto.instrument(tracer_provider=first, frameworks=["pydantic-ai"]) == ["pydantic-ai"]
+    assert auto.instrument(tracer_provider=first, frameworks=["pydantic-ai"]) == ["pydantic-ai"]
+    asyncio.run(pai.success())
+    assert [s.name for s in first_spans.get_finished_spans()].count(
+        "invoke_agent weather_agent"
+    ) == 1
+
+    assert auto.instrument(tracer_provider=second, frameworks=["pydantic-ai"]) == ["pydantic-ai"]
+    asyncio.run(pai.success())
+    assert len(second_spans.get_finished_spans()) == 6
+    assert len(first_spans.get_finished_spans()) == 6  # nothing new went to the old one
+
+    auto.uninstrument()
+    asyncio.run(pai.success())
+    assert len(second_spans.get_finished_spans()) == 6
