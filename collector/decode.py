@@ -211,6 +211,8 @@ def decode_json(body: bytes) -> DecodedRequest:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidRequest(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidRequest("body is JSON nested too deeply") from None
     if not isinstance(document, dict):
         raise InvalidRequest("body is not a JSON object")
     rejected = 0

@@ -15,7 +15,7 @@ from collector.auth import token_matches
 from collector.decode import InvalidRequest, decode_protobuf
 from collector.redact import Sanitizer
 from collector.settings import Settings
-from collector.store import Overloaded, RunStore, StoreUnavailable
+from collector.store import Overloaded, RunStore, StoreRejected, StoreUnavailable
 
 __all__ = ["TraceReceiver", "start_grpc_server"]
 
@@ -61,6 +61,8 @@ class TraceReceiver:
             self._store.write_spans(self._sanitizer.apply(decoded.spans))
         except Overloaded as exc:
             _abort_retryable(context, str(exc), exc.retry_after_s)
+        except StoreRejected as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except StoreUnavailable as exc:
             logger.warning("store unavailable; the exporter will retry: %s", exc)
             _abort_retryable(context, str(exc), 1.0)

@@ -23,7 +23,7 @@ from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode
 from collector.redact import Sanitizer
 from collector.schema import SCHEMA_VERSION
 from collector.settings import Settings
-from collector.store import Overloaded, RunStore, StoreUnavailable
+from collector.store import Overloaded, RunStore, StoreRejected, StoreUnavailable
 
 __all__ = ["create_app"]
 
@@ -168,6 +168,8 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
             return _otlp_error(
                 content_type, 503, code_pb2.UNAVAILABLE, str(exc), {"Retry-After": retry}
             )
+        except StoreRejected as exc:
+            return _otlp_error(content_type, 400, code_pb2.INVALID_ARGUMENT, str(exc))
         except StoreUnavailable as exc:
             logger.warning("store unavailable; the exporter will retry: %s", exc)
             return _otlp_error(

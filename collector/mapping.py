@@ -136,7 +136,7 @@ def _json_text(value: Any) -> str | None:
         try:
             json.loads(value)
             return value
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
             return json.dumps(value, ensure_ascii=False)
     return json.dumps(value, ensure_ascii=False, default=str)
 

@@ -112,6 +112,13 @@ class RedactionPolicy:
         )
 
 
+# A key *ending* in one of these words names a secret (db_password, github_token,
+# client-secret); counters such as input_tokens (plural) are not matched.
+_SECRET_KEY_SUFFIX = re.compile(
+    r"(?:^|[._\-])(?:pass(?:word|wd)?|pwd|secret|token|api[_\-]?key|apikey|private[_\-]?key"
+    r"|credentials?|authorization|cookie)$"
+)
+
 # docker inspect: "Env": ["KEY=value", ...] -> keep the names, drop the values.
 _ENV_BLOCK = re.compile(r'"Env"\s*:\s*\[(?P<body>[^\]]*)\]')
 _ENV_ITEM = re.compile(r'"(?P<name>[^"=\\]+)=(?:[^"\\]|\\.)*"')
@@ -169,7 +176,12 @@ class Sanitizer:
 
     def _is_secret_key(self, key: str) -> bool:
         lowered = key.lower()
-        return lowered in self._secret_keys or lowered.rsplit(".", 1)[-1] in self._secret_keys
+        last = lowered.rsplit(".", 1)[-1]
+        return (
+            lowered in self._secret_keys
+            or last in self._secret_keys
+            or _SECRET_KEY_SUFFIX.search(last) is not None
+        )
 
     def _value(self, value: Any) -> Any:
         if isinstance(value, str):

@@ -76,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     )
     stop.wait()
     print("agent-audit collector stopping: committing what is in flight", flush=True)
-    collector.stop()
+    if not collector.stop():
+        print("agent-audit collector: the final checkpoint failed; see the log", file=sys.stderr)
+        return 1
     print("agent-audit collector stopped", flush=True)
     return 0

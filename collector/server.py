@@ -33,13 +33,17 @@ class RunningCollector:
     http_thread: threading.Thread
     http_port: int
 
-    def stop(self, grace_s: float = 10.0) -> None:
-        """Stop accepting, let requests in flight finish, commit, checkpoint, close."""
+    def stop(self, grace_s: float = 10.0) -> bool:
+        """Stop accepting, let requests in flight finish, commit, checkpoint, close.
+
+        Returns False when the final checkpoint failed (the file may be damaged).
+        """
         grpc_done = self.grpc_server.stop(grace_s)
         self.http_server.should_exit = True
         self.http_thread.join(grace_s + 5)
         grpc_done.wait(grace_s + 5)
         self.store.close()
+        return self.store.clean_shutdown
 
 
 def _listen(host: str, port: int) -> socket.socket:

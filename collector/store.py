@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from collector.chain import load_head
+from collector.commit_mark import CommitMark, LostCommits
 from collector.decode import SpanRecord
 from collector.ingest import IngestState, ingest_batch, load_orphan_traces, mark_lost_runs
 from collector.retention import RetentionResult, apply_retention
@@ -32,6 +33,7 @@ __all__ = [
     "StoreError",
     "StoreOpenError",
     "StoreUnavailable",
+    "StoreRejected",
     "Overloaded",
     "WriteResult",
     "utc_now",
@@ -47,6 +49,7 @@ class StoreError(Exception):
 
     StoreError
     ├── StoreOpenError     the file cannot be opened (locked, damaged, too new)
+    ├── StoreRejected      not retryable: these spans cannot be stored as sent
     └── StoreUnavailable   retryable: the write did not commit
         └── Overloaded     too much queued; retry later
     """
@@ -58,6 +61,10 @@ class StoreOpenError(StoreError):
 
 class StoreUnavailable(StoreError):
     """The write was not committed; the client should retry."""
+
+
+class StoreRejected(StoreError):
+    """The spans could not be stored for a reason retrying will not change (bad data)."""
 
 
 class Overloaded(StoreUnavailable):
@@ -95,25 +102,48 @@ class _FnJob:
 _STOP = object()
 
 
+_STORAGE_ERRORS = (
+    duckdb.IOException,
+    duckdb.OutOfMemoryException,
+    duckdb.TransactionException,
+    duckdb.InternalException,
+    duckdb.FatalException,
+    duckdb.ConnectionException,
+    OSError,
+    MemoryError,
+)
+
+
+def _is_storage_trouble(exc: BaseException) -> bool:
+    """Errors of the disk or the database (retryable), as opposed to errors of the data."""
+    return isinstance(exc, _STORAGE_ERRORS)
+
+
+def _open_error(path: Path, exc: duckdb.Error) -> StoreOpenError:
+    text = str(exc)
+    if isinstance(exc, duckdb.IOException) and "lock" in text.lower():
+        return StoreOpenError(
+            f"{path} is in use by another process (only one collector may open it): {text}"
+        )
+    if isinstance(exc, duckdb.IOException):
+        return StoreOpenError(f"cannot open {path}: {text}")
+    # A damaged file or WAL: refuse, never start a fresh file over it.
+    return StoreOpenError(
+        f"cannot open {path}; the file or its .wal looks damaged and was left untouched: {text}"
+    )
+
+
 def open_database(path: Path) -> duckdb.DuckDBPyConnection:
     """Open (or create) the file, turning DuckDB's errors into clear ones."""
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise StoreOpenError(f"directory {path.parent} does not exist")
     try:
-        con = duckdb.connect(str(path))
-    except duckdb.IOException as exc:
-        text = str(exc)
-        if "lock" in text.lower():
-            raise StoreOpenError(
-                f"{path} is in use by another process (only one collector may open it): {text}"
-            ) from None
-        raise StoreOpenError(f"cannot open {path}: {text}") from None
+        # No file or network access from SQL: /sql runs users' queries on this
+        # database, and the collector itself never needs it.
+        con = duckdb.connect(str(path), config={"enable_external_access": False})
     except duckdb.Error as exc:
-        # A damaged file or WAL: refuse, never start a fresh file over it.
-        raise StoreOpenError(
-            f"cannot open {path}; the file or its .wal looks damaged and was left untouched: {exc}"
-        ) from None
+        raise _open_error(path, exc) from None
     con.execute("SET TimeZone = 'UTC'")
     # Checkpointing every 16 MB of WAL (DuckDB's default) rewrote and fragmented
     # the file under steady ingest; a larger threshold keeps it compact and fast.
@@ -136,6 +166,13 @@ class RunStore:
         transform: SpanTransform | None = None,
     ) -> None:
         self.db_path = Path(db_path)
+        self._mark = CommitMark(self.db_path)
+        try:
+            self._mark.check(self.db_path)
+        except LostCommits as exc:
+            raise StoreOpenError(str(exc)) from None
+        except duckdb.Error as exc:
+            raise _open_error(self.db_path, exc) from None
         self._con = open_database(self.db_path)
         try:
             self.previous_schema_version = migrate(self._con)
@@ -157,6 +194,7 @@ class RunStore:
         self._lock = threading.Lock()
         self._closed = False
         self.committed_spans = 0
+        self.clean_shutdown = True
         self.commits = 0
         self._writer = threading.Thread(target=self._run_writer, name="duckdb-writer", daemon=True)
         self._writer.start()
@@ -222,7 +260,9 @@ class RunStore:
             self._con.execute("CHECKPOINT")
         except duckdb.Error:
             logger.exception("checkpoint at shutdown failed")
+            self.clean_shutdown = False
         self._con.close()
+        self._mark.close()
 
     # --- the writer thread -----------------------------------------------------
     def _run_writer(self) -> None:
@@ -298,13 +338,20 @@ class RunStore:
                 for job in batch:
                     self._commit_spans([job])
                 return
-            logger.exception(
-                "writing %d spans failed; the client will be told to retry", len(spans)
-            )
-            self._finish(batch, error=StoreUnavailable(f"storage error: {exc}"))
+            if _is_storage_trouble(exc):
+                logger.exception("writing %d spans failed; the client will retry", len(spans))
+                self._finish(batch, error=StoreUnavailable(f"storage error: {exc}"))
+            else:
+                # The same bytes would fail again: answer "bad request", never "retry".
+                logger.exception("rejected a request of %d spans that cannot be stored", len(spans))
+                self._finish(batch, error=StoreRejected(f"spans cannot be stored: {exc}"))
             return
         self.committed_spans += len(spans)
         self.commits += 1
+        try:
+            self._mark.record(self._state.chain_head.seq, self._state.chain_head.hash)
+        except OSError:
+            logger.exception("cannot write the commit mark %s", self._mark.path)
         self._finish(batch)
 
     def _prepared(self, spans: list[SpanRecord]) -> list[SpanRecord]:

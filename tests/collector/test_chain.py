@@ -82,7 +82,7 @@ def test_removed_chain_row_and_added_span_are_found(tmp_path: Path) -> None:
     db2 = _filled(tmp_path / "b")
     with duckdb.connect(str(db2)) as con:
         con.execute(
-            "INSERT INTO spans SELECT * REPLACE ('f' || span_id[2:] AS span_id) FROM spans LIMIT 1"
+            "INSERT INTO spans SELECT * REPLACE ('0123456789abcdef' AS span_id) FROM spans LIMIT 1"
         )
     out = verify(db2).stdout
     assert "not in the chain" in out

@@ -1,0 +1,89 @@
+"""A sidecar file that remembers the last committed link of the hash chain.
+
+DuckDB replays its write-ahead log at open; a damaged WAL header makes it skip
+the log silently, losing commits that were acknowledged. After every commit
+the writer records the chain's head (sequence number and hash) in
+``<db>.head``, synced to disk. Before opening the file read-write, the
+collector opens it read-only and refuses to start if the chain ends before
+the recorded head: the file is left untouched for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+__all__ = ["CommitMark", "LostCommits", "mark_path"]
+
+
+class LostCommits(RuntimeError):
+    """The database holds fewer committed spans than were acknowledged."""
+
+
+def mark_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".head")
+
+
+def _stored_head_seq(db_path: Path) -> int:
+    with duckdb.connect(
+        str(db_path), read_only=True, config={"enable_external_access": False}
+    ) as con:
+        tables = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+        if "span_chain" not in tables:
+            return 0
+        row = con.execute(
+            "SELECT greatest(coalesce((SELECT max(seq) FROM span_chain), 0),"
+            " coalesce((SELECT max(seq) FROM chain_anchor), 0))"
+        ).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+
+class CommitMark:
+    """Reads the mark at start-up and rewrites it after each commit."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = mark_path(db_path)
+        self._fd: int | None = None
+
+    def recorded_seq(self) -> int | None:
+        try:
+            text = self.path.read_text().strip()
+        except FileNotFoundError:
+            return None
+        seq, _, _ = text.partition(" ")
+        return int(seq) if seq.isdigit() else None
+
+    def check(self, db_path: Path) -> None:
+        """Raise LostCommits when the file ends before the recorded head."""
+        recorded = self.recorded_seq()
+        if not recorded:
+            return
+        if not db_path.exists():
+            raise LostCommits(
+                f"{db_path} is missing but {self.path} records {recorded} committed spans; "
+                f"restore the file, or delete {self.path} to start a new trail"
+            )
+        stored = _stored_head_seq(db_path)
+        if stored < recorded:
+            raise LostCommits(
+                f"{db_path} ends at chain row {stored} but rows up to {recorded} were committed: "
+                f"its .wal looks damaged; the files were left untouched. To accept the loss and "
+                f"start anyway, delete {self.path}"
+            )
+
+    def record(self, seq: int, digest: bytes) -> None:
+        """Durably note the head after a commit (one small write and fdatasync)."""
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
+        line = f"{seq} {digest.hex()}\n".encode()
+        os.pwrite(self._fd, line.ljust(96), 0)
+        os.fdatasync(self._fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
