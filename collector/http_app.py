@@ -7,7 +7,6 @@ import logging
 import zlib
 from collections.abc import Awaitable, Callable
 
-import duckdb
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
@@ -17,8 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from collector import api
 from collector.auth import token_matches
-from collector.chain import verify_chain
-from collector.cli_verify import report_dict
+from collector.cli_verify import verify_connection
 from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode_protobuf
 from collector.redact import Sanitizer
 from collector.schema import SCHEMA_VERSION
@@ -177,16 +175,12 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
             )
         return _otlp_response(content_type, decoded)
 
-    @app.get("/verify", summary="Walk the hash chain over stored spans")
-    def verify() -> dict[str, object]:
-        def walk(cur: duckdb.DuckDBPyConnection) -> dict[str, object]:
-            report = verify_chain(cur)
-            head = cur.execute(
-                "SELECT seq, hash FROM span_chain ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
-            return report_dict(report, (int(head[0]), bytes(head[1]).hex()) if head else None)
-
-        return store.read(walk)
+    @app.get(
+        "/verify",
+        summary="Walk the hash chain over stored spans and check runs and steps against them",
+    )
+    def verify(derived: bool = True) -> dict[str, object]:
+        return store.read(lambda cur: verify_connection(cur, derived=derived))
 
     app.include_router(api.router)
     return app

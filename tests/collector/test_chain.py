@@ -86,3 +86,37 @@ def test_removed_chain_row_and_added_span_are_found(tmp_path: Path) -> None:
         )
     out = verify(db2).stdout
     assert "not in the chain" in out
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        (
+            "UPDATE agent_steps SET tool_result = 'nothing to see' WHERE tool_name = 'docker_logs'"
+            " AND agent_run_id = 'r1'",
+            "step {step} was altered",
+        ),
+        ("UPDATE agent_runs SET status = 'completed', error = NULL WHERE id = 'r2'", None),
+        ("UPDATE agent_runs SET final_answer = 'all fine' WHERE id = 'r2'", "run r2 was altered"),
+        ("DELETE FROM agent_runs WHERE id = 'r1'", "run r1 was removed"),
+        (
+            "INSERT INTO agent_runs (id, status, updated_at, trace_id) "
+            "SELECT 'fake', 'completed', now(), trace_id FROM agent_runs LIMIT 1",
+            "run fake does not come from any stored span",
+        ),
+    ],
+)
+def test_edits_to_runs_and_steps_are_caught(tmp_path: Path, sql: str, expected: str | None) -> None:
+    db = _filled(tmp_path)
+    with duckdb.connect(str(db)) as con:
+        step = con.execute(
+            "SELECT id FROM agent_steps WHERE agent_run_id = 'r1' AND tool_name = 'docker_logs'"
+        ).fetchone()
+        con.execute(sql)
+    result = verify(db)
+    if expected is None:  # r2 was already completed: the edit changed nothing
+        assert result.returncode == 0, result.stdout
+        return
+    assert result.returncode == 1, result.stdout
+    assert "OK: 20 span(s) verified" not in result.stdout  # one report: the problem
+    assert expected.format(step=step[0] if step else "") in result.stdout

@@ -1,0 +1,156 @@
+"""Tamper evidence for what people read: runs and steps re-derived from the chained spans.
+
+``agent_runs`` and ``agent_steps`` are updated in place as spans arrive, so
+they cannot be chained row by row. Instead, verification replays every stored
+span, in chain order, through the same mapping into an in-memory database and
+compares the result with the stored rows: an edited, removed or invented run
+or step shows up as a difference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from collector.chain import Problem
+from collector.decode import SpanRecord
+from collector.ingest import IngestState, ingest_batch
+from collector.schema import migrate
+
+__all__ = ["verify_derived"]
+
+_RUN_COLUMNS = (
+    "task", "working_directory", "model_requested", "model_used", "backend", "final_answer",
+    "total_steps", "started_at", "completed_at", "duration_ms", "source", "triggered_by",
+    "error", "metadata", "trace_id", "span_id", "parent_run_id", "agent_name", "service_name",
+    "provider", "input_tokens", "output_tokens",
+)  # fmt: skip
+_STEP_COLUMNS = (
+    "agent_run_id", "step_number", "action_type", "tool_name", "tool_args", "tool_result",
+    "thinking", "error", "started_at", "duration_ms", "trace_id", "span_id", "name", "status",
+    "model", "input_tokens", "output_tokens", "finish_reasons",
+)  # fmt: skip
+
+_SPAN_SELECT = """
+    SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns,
+           s.status_code, s.status_message, s.scope_name, s.scope_version, s.resource,
+           s.attributes, s.events, s.links, s.received_at
+    FROM span_chain c JOIN spans s ON s.trace_id = c.trace_id AND s.span_id = c.span_id
+    ORDER BY c.seq
+"""
+
+
+def _records(con: duckdb.DuckDBPyConnection, batch: int) -> Iterator[tuple[list[SpanRecord], Any]]:
+    cursor = con.cursor()  # its own connection: streamed while other queries run
+    cursor.execute(_SPAN_SELECT)
+    while True:
+        rows = cursor.fetchmany(batch)
+        if not rows:
+            cursor.close()
+            return
+        records = [
+            SpanRecord(
+                trace_id=r[0],
+                span_id=r[1],
+                parent_span_id=r[2],
+                name=r[3],
+                kind=r[4] or 0,
+                start_ns=r[5] or 0,
+                end_ns=r[6] or 0,
+                status_code=r[7] or 0,
+                status_message=r[8] or "",
+                scope_name=r[9] or "",
+                scope_version=r[10] or "",
+                resource=json.loads(r[11] or "{}"),
+                attributes=json.loads(r[12] or "{}"),
+                events=json.loads(r[13] or "[]"),
+                links=json.loads(r[14] or "[]"),
+            )
+            for r in rows
+        ]
+        yield records, rows[-1][15]
+
+
+def _rederive(con: duckdb.DuckDBPyConnection, batch: int) -> duckdb.DuckDBPyConnection:
+    mem = duckdb.connect(":memory:")
+    mem.execute("SET TimeZone = 'UTC'")
+    migrate(mem)
+    state = IngestState()
+    for records, received_at in _records(con, batch):
+        mem.execute("BEGIN TRANSACTION")
+        ingest_batch(mem, records, state, received_at or datetime(1970, 1, 1))
+        mem.execute("COMMIT")
+    return mem
+
+
+def _first_difference(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    noun: str,
+    derived: Any,
+    columns: tuple[str, ...],
+    retention_cutoff: datetime | None,
+) -> Problem | None:
+    con.register("_derived_rows", derived)
+    try:
+        differs = " OR ".join(f"s.{c} IS DISTINCT FROM d.{c}" for c in columns)
+        rows = con.execute(
+            f"""
+            SELECT s.id, d.id, s.trace_id, d.trace_id, d.started_at FROM {table} s
+            FULL OUTER JOIN _derived_rows d ON s.id = d.id
+            WHERE (s.id IS NULL AND (? IS NULL OR d.started_at >= ?))
+               OR (d.id IS NULL AND EXISTS (
+                    SELECT 1 FROM spans x WHERE x.trace_id = s.trace_id))
+               OR (s.id IS NOT NULL AND d.id IS NOT NULL AND ({differs}))
+            ORDER BY coalesce(s.started_at, d.started_at), coalesce(s.id, d.id)
+            LIMIT 1
+            """,
+            [retention_cutoff, retention_cutoff],
+        ).fetchall()  # fetchall: the result must be finished before unregistering
+    finally:
+        con.unregister("_derived_rows")
+    if not rows:
+        return None
+    stored_id, derived_id, stored_trace, derived_trace, _ = rows[0]
+    if stored_id is None:
+        return Problem(None, derived_trace, derived_id, "derived_missing",
+                       f"{noun} {derived_id} was removed")  # fmt: skip
+    if derived_id is None:
+        return Problem(None, stored_trace, stored_id, "derived_added",
+                       f"{noun} {stored_id} does not come from any stored span")  # fmt: skip
+    return Problem(None, stored_trace, stored_id, "derived_altered",
+                   f"{noun} {stored_id} was altered")  # fmt: skip
+
+
+def verify_derived(con: duckdb.DuckDBPyConnection, batch: int = 5_000) -> Problem | None:
+    """The first run or step that differs from what the stored spans give, or None."""
+    mem = _rederive(con, batch)
+    try:
+        cutoff_row = con.execute("SELECT max(cutoff) FROM retention_log").fetchone()
+        cutoff = cutoff_row[0] if cutoff_row else None
+        # 'lost' is decided by the clock, not by spans: compare it as 'running'.
+        runs = mem.execute(
+            f"SELECT id, {', '.join(_RUN_COLUMNS)}, status FROM agent_runs"
+        ).to_arrow_table()
+        con.register("_stored_runs", con.execute(
+            f"SELECT id, {', '.join(_RUN_COLUMNS)}, "
+            "CASE WHEN status = 'lost' THEN 'running' ELSE status END AS status FROM agent_runs"
+        ).to_arrow_table())  # fmt: skip
+        try:
+            problem = _first_difference(
+                con, "_stored_runs", "run", runs, (*_RUN_COLUMNS, "status"), cutoff
+            )
+        finally:
+            con.unregister("_stored_runs")
+        if problem:
+            return problem
+        steps = mem.execute(
+            f"SELECT id, {', '.join(_STEP_COLUMNS)} FROM agent_steps"
+        ).to_arrow_table()
+        return _first_difference(con, "agent_steps", "step", steps, _STEP_COLUMNS, cutoff)
+    finally:
+        mem.close()
