@@ -1,7 +1,371 @@
-"""REST query API: runs, steps, stats, cancel, read-only SQL."""
+"""REST query API: runs, steps, stats, cancel, read-only SQL, Parquet export.
+
+Routes are plain ``def`` functions, which FastAPI runs in its thread pool:
+DuckDB never runs on the event loop. Reads go through ``store.read`` (a fresh
+cursor each), the one write (a cancel request) through ``store.write`` on the
+writer thread. Errors are ``{"detail": "..."}`` with 400, 404, 409, 429 or 503.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import duckdb
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
+
+from collector import queries
+from collector.parquet_export import pack_tar, take_snapshot
+from collector.query_sql import SqlFailed, SqlTimeout, external_access_enabled, run_read_only
+from collector.query_stats import BUCKETS, run_stats
+from collector.settings import Settings
+from collector.sql_guard import CheckedSql, SqlRefused, check_read_only
+from collector.store import RunStore, StoreUnavailable
+
+__all__ = ["router", "MAX_PAGE", "SQL_CONCURRENCY"]
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter()
+
+MAX_PAGE = 1000
+# Ad-hoc SQL can use every core for its whole time limit; two at once is plenty.
+SQL_CONCURRENCY = 2
+_sql_slots = threading.BoundedSemaphore(SQL_CONCURRENCY)
+# An export reads every table; one at a time.
+_export_slot = threading.BoundedSemaphore(1)
+
+
+def _store(request: Request) -> RunStore:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _bad(exc: Exception) -> HTTPException:
+    return HTTPException(status_code=400, detail=str(exc))
+
+
+# --- parameters -------------------------------------------------------------------
+StatusParam = Annotated[
+    list[str] | None,
+    Query(description="Run status; repeat for several (running, completed, failed, ...)."),
+]
+SourceParam = Annotated[str | None, Query(description="Exact source, e.g. n8n or api.")]
+ModelParam = Annotated[str | None, Query(description="Model used or requested (exact).")]
+AgentParam = Annotated[str | None, Query(description="Exact agent name.")]
+SinceParam = Annotated[
+    str | None, Query(description="ISO 8601; runs that started at or after this time (UTC).")
+]
+UntilParam = Annotated[str | None, Query(description="ISO 8601; runs that started before this.")]
+TextParam = Annotated[
+    str | None,
+    Query(description="Text in the task or final answer (case-insensitive), or a run id prefix."),
+]
+ToolParam = Annotated[str | None, Query(description="Runs with at least one call of this tool.")]
+
+
+def _filters(
+    status: list[str] | None,
+    source: str | None,
+    model: str | None,
+    agent_name: str | None,
+    since: str | None,
+    until: str | None,
+    q: str | None,
+    tool: str | None,
+) -> queries.RunFilters:
+    try:
+        return queries.RunFilters(
+            statuses=tuple(s for s in (status or []) if s),
+            source=source or None,
+            model=model or None,
+            agent_name=agent_name or None,
+            since=queries.parse_time("since", since),
+            until=queries.parse_time("until", until),
+            text=q or None,
+            tool=tool or None,
+        )
+    except queries.BadRequest as exc:
+        raise _bad(exc) from None
+
+
+# --- runs ---------------------------------------------------------------------------
+@router.get(
+    "/agent/runs",
+    summary="List runs, newest first",
+    description=(
+        "Runs matching every filter given, ordered by `started_at` descending then `id`. "
+        "Page with `next`: pass it back as `cursor`; pages never repeat or skip a run while "
+        "new runs arrive. Each run has every `agent_runs` column plus `step_count`, "
+        "`last_activity_at`, `elapsed_ms` (for a running run: now minus `started_at`), "
+        "`cancel_requested_at` and `cancel_requested_by`. Times are ISO 8601 UTC ending in Z."
+    ),
+    tags=["runs"],
+)
+def list_runs_route(
+    request: Request,
+    status: StatusParam = None,
+    source: SourceParam = None,
+    model: ModelParam = None,
+    agent_name: AgentParam = None,
+    since: SinceParam = None,
+    until: UntilParam = None,
+    q: TextParam = None,
+    tool: ToolParam = None,
+    limit: Annotated[int, Query(description=f"Page size, 1 to {MAX_PAGE}.")] = 50,
+    cursor: Annotated[str | None, Query(description="`next` of the previous page.")] = None,
+    offset: Annotated[
+        int, Query(description="Rows to skip (ignored with `cursor`; cursors are stable).")
+    ] = 0,
+) -> dict[str, Any]:
+    filters = _filters(status, source, model, agent_name, since, until, q, tool)
+    if not 1 <= limit <= MAX_PAGE:
+        raise HTTPException(400, f"limit must be between 1 and {MAX_PAGE}")
+    if offset < 0:
+        raise HTTPException(400, "offset must be >= 0")
+    try:
+        after = queries.decode_cursor(cursor) if cursor else None
+    except queries.BadRequest as exc:
+        raise _bad(exc) from None
+    page = _store(request).read(
+        lambda cur: queries.list_runs(cur, filters, limit=limit, after=after, offset=offset)
+    )
+    return {"runs": page.runs, "total": page.total, "next": page.next}
+
+
+@router.get(
+    "/agent/runs/stats",
+    summary="Aggregates over runs",
+    description=(
+        "Same filters as the run list. `bucket` is `hour` or `day`; left out, it is `hour` "
+        "for ranges up to three days and `day` beyond. Percentiles are interpolated "
+        "(`quantile_cont`). `error_rate` = runs failed or lost / runs that have ended. "
+        "`top_tools` ranks tools by calls, with errors and p95 duration."
+    ),
+    tags=["runs"],
+)
+def stats_route(
+    request: Request,
+    status: StatusParam = None,
+    source: SourceParam = None,
+    model: ModelParam = None,
+    agent_name: AgentParam = None,
+    since: SinceParam = None,
+    until: UntilParam = None,
+    q: TextParam = None,
+    tool: ToolParam = None,
+    bucket: Annotated[
+        str | None, Query(description="`hour` or `day`; automatic when left out.")
+    ] = None,
+    top: Annotated[int, Query(description="How many tools `top_tools` lists (1-100).")] = 10,
+) -> dict[str, Any]:
+    filters = _filters(status, source, model, agent_name, since, until, q, tool)
+    if bucket is not None and bucket not in BUCKETS:
+        raise HTTPException(400, f"bucket must be one of {', '.join(BUCKETS)}")
+    if not 1 <= top <= 100:
+        raise HTTPException(400, "top must be between 1 and 100")
+    return _store(request).read(
+        lambda cur: run_stats(cur, filters, bucket=bucket or None, top_tools=top)
+    )
+
+
+@router.get(
+    "/agent/runs/{run_id}",
+    summary="One run with all its steps",
+    description="The run object of the list plus `steps` in step order. 404 when unknown.",
+    tags=["runs"],
+    responses={404: {"description": "No run has this id"}},
+)
+def get_run_route(request: Request, run_id: str) -> dict[str, Any]:
+    try:
+        return _store(request).read(lambda cur: queries.get_run(cur, run_id))
+    except queries.RunNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@router.get(
+    "/agent/runs/{run_id}/steps",
+    summary="A run's steps, optionally only the newer ones",
+    description=(
+        "Steps with `step_number` greater than `after_step`, in order; a live view polls "
+        "with the last number it has. 404 when the run is unknown."
+    ),
+    tags=["runs"],
+    responses={404: {"description": "No run has this id"}},
+)
+def get_steps_route(
+    request: Request,
+    run_id: str,
+    after_step: Annotated[int, Query(description="Return steps numbered above this.")] = 0,
+) -> dict[str, Any]:
+    try:
+        steps = _store(request).read(
+            lambda cur: queries.get_steps(cur, run_id, after_step=after_step)
+        )
+    except queries.RunNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    return {"steps": steps}
+
+
+# --- cancel -------------------------------------------------------------------------
+class CancelRequest(BaseModel):
+    """Body of a cancel request; both fields are optional."""
+
+    requested_by: str | None = Field(default=None, max_length=200, description="Who asks.")
+    reason: str | None = Field(default=None, max_length=2000, description="Why.")
+
+
+@router.post(
+    "/agent/runs/{run_id}/cancel",
+    status_code=202,
+    summary="Ask a running agent to stop",
+    description=(
+        "Records a cancel request; the agent sees it at its next step boundary and ends "
+        "`cancelled`. A repeated request keeps the first. 404 unknown run, 409 not running."
+    ),
+    tags=["cancel"],
+    responses={404: {"description": "Unknown run"}, 409: {"description": "Not running"}},
+)
+def cancel_route(
+    request: Request, run_id: str, body: CancelRequest | None = None
+) -> dict[str, Any]:
+    body = body or CancelRequest()
+    requested_by = body.requested_by or "api"
+    try:
+        stored = _store(request).write(
+            lambda con: queries.record_cancel(
+                con, run_id, requested_by=requested_by, reason=body.reason, now=_utc_now()
+            )
+        )
+    except queries.RunNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except queries.RunNotRunning as exc:
+        raise HTTPException(409, str(exc)) from None
+    except StoreUnavailable as exc:
+        raise HTTPException(503, f"cancel not recorded, retry: {exc}") from None
+    return {k: stored[k] for k in ("run_id", "requested_at", "requested_by", "reason")}
+
+
+@router.get(
+    "/agent/cancel-requests",
+    summary="Recorded cancel requests",
+    description="For the given `run_id`s (repeat the parameter), or the latest 1000.",
+    tags=["cancel"],
+)
+def cancel_requests_route(
+    request: Request,
+    run_id: Annotated[list[str] | None, Query(description="Run id; repeat for several.")] = None,
+) -> dict[str, Any]:
+    ids = [r for r in (run_id or []) if r]
+    if len(ids) > MAX_PAGE:
+        raise HTTPException(400, f"at most {MAX_PAGE} run_id values")
+    rows = _store(request).read(lambda cur: queries.list_cancel_requests(cur, ids))
+    return {"requests": rows}
+
+
+# --- SQL ------------------------------------------------------------------------------
+class SqlQuery(BaseModel):
+    """Body of ``POST /sql``."""
+
+    sql: str = Field(description="One read-only statement.", max_length=100_000)
+    max_rows: int | None = Field(
+        default=None, ge=1, description="Row cap; at most the server's AGENT_AUDIT_SQL_MAX_ROWS."
+    )
+
+
+@router.post(
+    "/sql",
+    summary="Run one read-only SQL statement",
+    description=(
+        "SELECT (with WITH), DESCRIBE, SHOW, SUMMARIZE or EXPLAIN over `agent_runs`, "
+        "`agent_steps`, `spans` and `cancel_requests`. Checked with DuckDB's parser and run "
+        "in a read-only transaction with no file or network access; anything else is "
+        "refused with 400 and the reason. Rows beyond the cap are dropped (`truncated`); a "
+        "query past the time limit is interrupted (400)."
+    ),
+    tags=["sql"],
+    responses={400: {"description": "Refused, failed or interrupted; `detail` says why"}},
+)
+def sql_route(request: Request, body: SqlQuery) -> dict[str, Any]:
+    try:
+        checked = check_read_only(body.sql)
+    except SqlRefused as exc:
+        raise HTTPException(400, exc.reason) from None
+    settings = _settings(request)
+    max_rows = min(body.max_rows or settings.sql_max_rows, settings.sql_max_rows)
+    if not _sql_slots.acquire(blocking=False):
+        raise HTTPException(
+            429, f"{SQL_CONCURRENCY} SQL queries are already running; retry shortly"
+        )
+    try:
+        result = _store(request).read(
+            lambda cur: _guarded_run(cur, checked, max_rows, settings.sql_timeout_s)
+        )
+    except (SqlTimeout, SqlFailed) as exc:
+        raise HTTPException(400, str(exc)) from None
+    finally:
+        _sql_slots.release()
+    return result
+
+
+def _guarded_run(
+    cur: duckdb.DuckDBPyConnection, checked: CheckedSql, max_rows: int, timeout_s: float
+) -> dict[str, Any]:
+    if external_access_enabled(cur):
+        # Fail closed: the parser check alone must not be the only wall.
+        logger.error("refusing /sql: the database was opened with enable_external_access=true")
+        raise HTTPException(
+            503,
+            "read-only SQL is disabled: the collector's database allows external access "
+            "(it must be opened with enable_external_access=false)",
+        )
+    return run_read_only(cur, checked, max_rows=max_rows, timeout_s=timeout_s).to_json()
+
+
+# --- export ---------------------------------------------------------------------------
+@router.get(
+    "/export",
+    summary="Snapshot of runs, steps and spans as Parquet (a tar stream)",
+    description=(
+        "One read-only transaction: `runs.parquet`, `steps.parquet`, `spans.parquet`, "
+        "`cancel_requests.parquet` and `manifest.json`, packed in an uncompressed tar. "
+        "`agent-audit export --format parquet DIR` unpacks it into DIR. One export at a "
+        "time (429 while another runs)."
+    ),
+    tags=["export"],
+    response_class=FileResponse,
+)
+def export_route(
+    request: Request,
+    format: Annotated[Literal["parquet"], Query(description="Only parquet.")] = "parquet",  # noqa: A002
+) -> FileResponse:
+    if not _export_slot.acquire(blocking=False):
+        raise HTTPException(429, "an export is already running; retry when it is done")
+    try:
+        snapshot = _store(request).read(lambda cur: take_snapshot(cur, taken_at=_utc_now()))
+        try:
+            tar_path = pack_tar(snapshot)
+        except BaseException:
+            snapshot.cleanup()
+            raise
+    finally:
+        _export_slot.release()
+    stamp = snapshot.taken_at.strftime("%Y%m%dT%H%M%SZ")
+    return FileResponse(
+        tar_path,
+        media_type="application/x-tar",
+        filename=f"agent-audit-{stamp}.tar",
+        background=BackgroundTask(snapshot.cleanup),
+    )

@@ -8,6 +8,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
@@ -94,6 +95,15 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
         version="0.1.0",
     )
     app.state.store = store
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameters(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # The API's errors are {"detail": "<one line>"}, parameter errors included.
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'][1:])) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        return JSONResponse({"detail": problems}, status_code=400)
+
     clean = sanitizer or Sanitizer()
     app.state.settings = settings
 

@@ -10,6 +10,7 @@ or step shows up as a difference.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,11 @@ from collector.chain import Problem
 from collector.decode import SpanRecord
 from collector.ingest import IngestState, ingest_batch
 from collector.schema import migrate
+
+# DuckDB 2.0 warns that Arrow output from execute() copies the rows; these
+# tables are small next to the replay, and con.sql() relations would leave a
+# result open on the connection.
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
 
 __all__ = ["verify_derived"]
 

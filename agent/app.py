@@ -1,0 +1,169 @@
+"""HTTP API of the agent service: ``POST /agent/run`` and ``GET /healthz``.
+
+``POST /agent/run`` body::
+
+    {"task": "...", "model": null, "max_steps": null, "source": "n8n",
+     "triggered_by": "workflow 12 / execution 345", "working_directory": null,
+     "metadata": {}, "wait": true}
+
+With ``wait`` (the default) the answer comes when the run ends: 200
+``{run_id, status, final_answer, error, steps, step_count}``; ``status`` says how
+it ended (completed, failed, max_steps, cancelled). With ``"wait": false`` the
+answer is 202 ``{run_id, status: "running"}`` as soon as the run starts: follow
+it on the collector's ``GET /agent/runs/{run_id}``. Past the concurrency limit:
+429 with ``Retry-After``. With ``AGENT_AUDIT_TOKEN`` set, ``POST /agent/run``
+needs ``Authorization: Bearer <token>``; ``/healthz`` stays open but shows the
+configuration only to a caller with the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hmac
+import urllib.parse
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.errors import AgentError
+from agent.loop import RunOutcome, RunRequest
+from agent.service import AgentService, ServiceBusy
+
+__all__ = ["RunBody", "create_app"]
+
+
+class RunBody(BaseModel):
+    """The body of ``POST /agent/run``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str = Field(min_length=1, max_length=100_000, description="what the agent should do")
+    model: str | None = Field(
+        None, min_length=1, max_length=200, description="model name; default from the settings"
+    )
+    max_steps: int | None = Field(None, ge=1, description="model calls allowed for this run")
+    source: str | None = Field(None, max_length=200, description="what sent the task, e.g. n8n")
+    triggered_by: str | None = Field(
+        None, max_length=1000, description="who or what triggered it, e.g. workflow/execution ids"
+    )
+    working_directory: str | None = Field(None, max_length=4096)
+    metadata: dict[str, Any] | None = Field(None, description="any JSON object, kept with the run")
+    wait: bool = Field(True, description="answer when the run ends (true) or when it starts")
+
+
+def create_app(service: AgentService) -> FastAPI:
+    """The FastAPI application serving ``service``."""
+    app = FastAPI(
+        title="agent-audit agent",
+        description="The reference agent: an OpenAI-compatible tool-calling loop, fully traced.",
+    )
+    app.state.service = service
+    settings = service.settings
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next: Any) -> Any:
+        if (
+            settings.token
+            and request.url.path != "/healthz"
+            and not _token_matches(settings.token, request.headers.get("authorization"))
+        ):
+            return JSONResponse(
+                {"detail": "missing or wrong bearer token"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return await call_next(request)
+
+    @app.get("/healthz", summary="Liveness; with the token (if one is set), the configuration")
+    def healthz(request: Request) -> dict[str, Any]:
+        if settings.token and not _token_matches(
+            settings.token, request.headers.get("authorization")
+        ):
+            return {"status": "ok"}  # open for health checks, tells strangers nothing more
+        ssh = settings.ssh
+        return {
+            "status": "ok",
+            "model": settings.llm_model,
+            "llm_base_url": _without_credentials(settings.llm_base_url),
+            "ssh_host": f"{ssh.user}@{ssh.host}:{ssh.port}" if ssh else None,
+            "tools": service.toolbox.names(),
+            "active_runs": service.active_runs,
+            "max_concurrent": settings.max_concurrent,
+        }
+
+    @app.post(
+        "/agent/run",
+        summary="Run the agent on a task",
+        responses={
+            202: {"description": "started (wait=false)"},
+            429: {"description": "too many runs at once; see Retry-After"},
+        },
+    )
+    async def run_agent(body: RunBody) -> JSONResponse:
+        if body.max_steps is not None and body.max_steps > settings.max_steps_limit:
+            return JSONResponse(
+                {"detail": f"max_steps {body.max_steps} is over {settings.max_steps_limit}"},
+                status_code=422,
+            )
+        request = RunRequest(
+            task=body.task,
+            model=body.model,
+            max_steps=body.max_steps,
+            source=body.source,
+            triggered_by=body.triggered_by,
+            working_directory=body.working_directory,
+            metadata=body.metadata,
+        )
+        try:
+            ticket = service.submit(request)
+        except ServiceBusy as exc:
+            return JSONResponse(
+                {"detail": str(exc)},
+                status_code=429,
+                headers={"Retry-After": str(exc.retry_after_s)},
+            )
+        except AgentError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=503)
+        try:
+            run_id = await asyncio.wrap_future(ticket.started)
+        except Exception as exc:
+            return JSONResponse({"detail": f"the run could not start: {exc}"}, status_code=500)
+        if not body.wait:
+            return JSONResponse({"run_id": run_id, "status": "running"}, status_code=202)
+        outcome = await asyncio.wrap_future(ticket.outcome)
+        return JSONResponse(outcome_body(outcome))
+
+    return app
+
+
+def outcome_body(outcome: RunOutcome) -> dict[str, Any]:
+    """A finished run as the JSON answer of ``POST /agent/run``."""
+    return {
+        "run_id": outcome.run_id,
+        "status": outcome.status,
+        "final_answer": outcome.final_answer,
+        "error": outcome.error,
+        "step_count": len(outcome.steps),
+        "steps": [
+            {key: value for key, value in dataclasses.asdict(step).items() if value is not None}
+            for step in outcome.steps
+        ],
+    }
+
+
+def _without_credentials(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def _token_matches(expected: str, authorization: str | None) -> bool:
+    scheme, _, supplied = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    # Constant time, so the answer's timing does not leak the token.
+    return hmac.compare_digest(supplied.strip().encode(), expected.encode())

@@ -1,0 +1,102 @@
+"""``agent-audit sql "SELECT ..."``: one read-only query through the collector's API.
+
+Examples::
+
+    agent-audit sql "SELECT tool_name, count(*) FILTER (WHERE status = 'error') AS errors,
+                     count(*) AS calls FROM agent_steps GROUP BY 1 ORDER BY errors DESC"
+    agent-audit sql "SELECT * FROM agent_runs WHERE status = 'failed'" --format csv > failed.csv
+    echo "SHOW TABLES" | agent-audit sql -
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from typing import Any
+
+from collector.api_client import ApiClient
+from collector.cli_common import EXIT_OK, add_api_argument, call_api
+from collector.terminal import Style, dumps_inert, inert, render_table
+
+__all__ = ["add_arguments", "run"]
+
+_TABLE_CELL_WIDTH = 80
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``agent-audit sql``."""
+    add_api_argument(parser)
+    parser.add_argument("query", metavar="SQL", help="one read-only statement, or - for stdin")
+    parser.add_argument(
+        "--format", choices=("table", "csv", "json"), default="table", help="output format"
+    )
+    parser.add_argument("--max-rows", type=int, help="row cap (the server's cap still applies)")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _print_table(result: dict[str, Any], style: Style) -> None:
+    columns = [str(c) for c in result.get("columns") or []]
+    rows = [[_cell(v) for v in row] for row in result.get("rows") or []]
+    if not columns:
+        print("(no columns)")
+        return
+    for line in render_table(
+        columns,
+        rows,
+        max_widths=[_TABLE_CELL_WIDTH] * len(columns),
+        ascii_only=not style.tty,
+    ):
+        print(line)
+    count = int(result.get("row_count") or 0)
+    note = f"({count} row{'s' if count != 1 else ''}"
+    if result.get("truncated"):
+        note += ", truncated at the row cap"
+    elapsed = result.get("elapsed_ms")
+    note += f", {float(elapsed):.0f} ms)" if elapsed is not None else ")"
+    print(style.dim(note))
+
+
+def _print_csv(result: dict[str, Any]) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow([inert(c) for c in result.get("columns") or []])
+    for row in result.get("rows") or []:
+        # Values are made inert: a CSV opened in a terminal must not run escape codes.
+        writer.writerow(["" if v is None else inert(_cell(v), keep_newlines=True) for v in row])
+
+
+def _print_json(result: dict[str, Any]) -> None:
+    columns = [str(c) for c in result.get("columns") or []]
+    records = [dict(zip(columns, row, strict=False)) for row in result.get("rows") or []]
+    print(dumps_inert(records))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Send the query; print the rows in the chosen format."""
+    query = sys.stdin.read() if args.query == "-" else args.query
+    style = Style()
+
+    def action(client: ApiClient) -> int:
+        result = client.sql(query, args.max_rows)
+        if args.format == "csv":
+            _print_csv(result)
+        elif args.format == "json":
+            _print_json(result)
+        else:
+            _print_table(result, style)
+        if result.get("truncated") and args.format != "table":
+            print(
+                f"agent-audit: output truncated at {result.get('row_count')} rows (the row cap)",
+                file=sys.stderr,
+            )
+        return EXIT_OK
+
+    return call_api(args, action)

@@ -1,0 +1,147 @@
+"""SQL for ``GET /agent/runs/stats``: aggregates over the runs a filter selects.
+
+Percentiles are DuckDB's ``quantile_cont`` (linear interpolation between the
+two nearest values, as numpy's default). Everything is read in one read-only
+transaction so the figures agree with each other.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from collector.queries import RunFilters, in_snapshot, where_clause
+from collector.serialize import iso_utc
+
+__all__ = ["BUCKETS", "AUTO_HOURLY_UP_TO", "run_stats", "choose_bucket"]
+
+BUCKETS = ("hour", "day")
+# Ranges up to this long are drawn per hour, longer ones per day.
+AUTO_HOURLY_UP_TO = timedelta(days=3)
+ERROR_STATUSES = ("failed", "lost")
+UNKNOWN = "unknown"
+
+
+def choose_bucket(start: datetime | None, end: datetime | None) -> str:
+    """``hour`` for a range up to three days (or an unknown one), else ``day``."""
+    if start is None or end is None or end - start <= AUTO_HOURLY_UP_TO:
+        return "hour"
+    return "day"
+
+
+def _rate(part: int | float | None, whole: int | float | None) -> float:
+    return float(part or 0) / float(whole) if whole else 0.0
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def run_stats(
+    cursor: duckdb.DuckDBPyConnection,
+    filters: RunFilters,
+    *,
+    bucket: str | None = None,
+    top_tools: int = 10,
+) -> dict[str, Any]:
+    """The stats object of the REST contract for the runs matching ``filters``."""
+    where, params = where_clause(filters)
+    runs_cte = f"WITH runs AS (SELECT * FROM agent_runs r WHERE {where})"
+
+    def read() -> dict[str, Any]:
+        cursor.execute(
+            f"""{runs_cte}
+            SELECT count(*),
+                   count(*) FILTER (WHERE status IN {ERROR_STATUSES}),
+                   count(*) FILTER (WHERE status <> 'running'),
+                   quantile_cont(duration_ms, [0.5, 0.95]), max(duration_ms),
+                   avg(total_steps), quantile_cont(total_steps, [0.5, 0.95]), max(total_steps),
+                   sum(input_tokens), sum(output_tokens),
+                   min(started_at), max(started_at)
+            FROM runs""",
+            params,
+        )
+        row = cursor.fetchone() or (0,) * 12
+        (total, errors, ended, dq, dmax, savg, sq, smax, tin, tout, first, last) = row
+        d50, d95 = dq or (None, None)  # one sort gives both percentiles
+        s50, s95 = sq or (None, None)
+        chosen = bucket or choose_bucket(filters.since or first, filters.until or last)
+
+        cursor.execute(
+            f"""{runs_cte}
+            SELECT GROUPING(status), GROUPING(source), GROUPING(model),
+                   status, source, model, count(*)
+            FROM (SELECT status, source, coalesce(model_used, model_requested) AS model FROM runs)
+            GROUP BY GROUPING SETS ((status), (source), (model))""",
+            params,
+        )
+        by_status: dict[str, int] = {}
+        by_source: dict[str, int] = {}
+        by_model: dict[str, int] = {}
+        for g_status, g_source, _g_model, status, source, model, count in cursor.fetchall():
+            if not g_status:
+                by_status[status or UNKNOWN] = int(count)
+            elif not g_source:
+                by_source[source or UNKNOWN] = int(count)
+            else:
+                by_model[model or UNKNOWN] = int(count)
+
+        cursor.execute(
+            f"""{runs_cte}
+            SELECT date_trunc(?, started_at) AS bucket, status, count(*)
+            FROM runs WHERE started_at IS NOT NULL
+            GROUP BY ALL ORDER BY bucket, status""",
+            [*params, chosen],
+        )
+        over_time = [
+            {"bucket": iso_utc(b), "status": s, "runs": int(n)} for b, s, n in cursor.fetchall()
+        ]
+
+        # Unfiltered, every step with a run counts: skipping the semi-join over all
+        # runs saves most of the query's time on large tables.
+        in_runs = (
+            "s.agent_run_id IN (SELECT id FROM runs)" if params else ("s.agent_run_id IS NOT NULL")
+        )
+        cursor.execute(
+            f"""{runs_cte}
+            SELECT s.tool_name, count(*) AS calls,
+                   count(*) FILTER (WHERE s.status = 'error') AS errors,
+                   quantile_cont(s.duration_ms, 0.95)
+            FROM agent_steps s
+            WHERE s.tool_name IS NOT NULL AND {in_runs}
+            GROUP BY s.tool_name ORDER BY calls DESC, s.tool_name LIMIT ?""",
+            [*params, top_tools],
+        )
+        tools = [
+            {
+                "tool_name": name,
+                "calls": int(calls),
+                "errors": int(errs),
+                "error_rate": _rate(errs, calls),
+                "p95_duration_ms": _num(p95),
+            }
+            for name, calls, errs, p95 in cursor.fetchall()
+        ]
+        return {
+            "total_runs": int(total or 0),
+            "by_status": by_status,
+            "by_source": by_source,
+            "by_model": by_model,
+            "bucket": chosen,
+            "runs_over_time": over_time,
+            "duration_ms": {"p50": _num(d50), "p95": _num(d95), "max": _num(dmax)},
+            "error_rate": _rate(errors, ended),
+            "ended_runs": int(ended or 0),
+            "steps_per_run": {
+                "avg": _num(savg),
+                "p50": _num(s50),
+                "p95": _num(s95),
+                "max": _num(smax),
+            },
+            "top_tools": tools,
+            "tokens": {"input": int(tin or 0), "output": int(tout or 0)},
+        }
+
+    return in_snapshot(cursor, read)

@@ -1,0 +1,297 @@
+"""The collector's REST API, seen from the dashboard: its only I/O.
+
+Exceptions form one tree::
+
+    DashboardError
+    ├── CollectorUnreachable      no answer (refused, timed out, not HTTP)
+    └── ApiError                  an HTTP error answer; .status_code, .detail
+        ├── Unauthorized          401/403: the token is missing or wrong
+        ├── NotFound              404
+        └── Conflict              409 (e.g. cancelling a run that already ended)
+"""
+
+from __future__ import annotations
+
+import json as json_module
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+__all__ = [
+    "ApiError",
+    "AuditClient",
+    "CollectorUnreachable",
+    "Conflict",
+    "DashboardError",
+    "NotFound",
+    "Record",
+    "RunFilters",
+    "RunPage",
+    "SqlResult",
+    "Unauthorized",
+]
+
+logger = logging.getLogger(__name__)
+
+Record = dict[str, Any]  # one run or step as the API returns it
+
+
+class DashboardError(Exception):
+    """Root of the dashboard's errors; carries the URL it was talking to."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class CollectorUnreachable(DashboardError):
+    """The collector did not answer at all."""
+
+
+class ApiError(DashboardError):
+    """The collector answered with an error status."""
+
+    def __init__(self, message: str, *, url: str, status_code: int, detail: str) -> None:
+        super().__init__(message, url=url)
+        self.status_code = status_code
+        self.detail = detail
+
+
+class Unauthorized(ApiError):
+    """The collector wants a token (AGENT_AUDIT_TOKEN) or refused the one sent."""
+
+
+class NotFound(ApiError):
+    """The thing asked for does not exist."""
+
+
+class Conflict(ApiError):
+    """The request does not fit the current state (e.g. the run already ended)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFilters:
+    """Filters of ``GET /agent/runs`` and ``GET /agent/runs/stats``; empty means all."""
+
+    statuses: tuple[str, ...] = ()
+    source: str | None = None
+    model: str | None = None
+    agent_name: str | None = None
+    since: datetime | None = None  # UTC, naive or aware
+    until: datetime | None = None
+    text: str | None = None
+    tool: str | None = None
+
+    def to_params(self) -> list[tuple[str, str]]:
+        """Query parameters in the API's names; repeated ``status`` for several."""
+        params: list[tuple[str, str]] = [("status", s) for s in self.statuses]
+        for name, value in (
+            ("source", self.source),
+            ("model", self.model),
+            ("agent_name", self.agent_name),
+            ("q", self.text),
+            ("tool", self.tool),
+        ):
+            if value:
+                params.append((name, value))
+        for name, moment in (("since", self.since), ("until", self.until)):
+            if moment is not None:
+                params.append((name, _iso_utc(moment)))
+        return params
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing is filtered out."""
+        return not self.to_params()
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """One page of runs, newest first, and the cursor of the next page."""
+
+    runs: list[Record]
+    total: int
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class SqlResult:
+    """The answer of ``POST /sql``."""
+
+    columns: list[str]
+    types: list[str]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+    elapsed_ms: float | None = None
+    extra: Record = field(default_factory=dict)
+
+
+def _iso_utc(moment: datetime) -> str:
+    # The API's times are UTC; an aware time is converted, a naive one is taken as UTC.
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="seconds") + "Z"
+
+
+class AuditClient:
+    """A small typed client of the collector's REST API (see TEAM.md's contract)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout_s: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"Accept": "application/json", "User-Agent": "agent-audit-dashboard"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> AuditClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- endpoints ------------------------------------------------------------------
+    def health(self) -> Record:
+        """``GET /healthz``; raises when the collector is down or refuses us."""
+        return self._request("GET", "/healthz")
+
+    def list_runs(
+        self, filters: RunFilters | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> RunPage:
+        """One page of runs matching ``filters``, newest first."""
+        params = (filters or RunFilters()).to_params() + [("limit", str(limit))]
+        if cursor:
+            params.append(("cursor", cursor))
+        body = self._request("GET", "/agent/runs", params=params)
+        return RunPage(
+            runs=list(body.get("runs") or []),
+            total=int(body.get("total") or 0),
+            next_cursor=body.get("next") or None,
+        )
+
+    def get_run(self, run_id: str) -> Record:
+        """One run with its ``steps`` in order; NotFound when unknown."""
+        return self._request("GET", f"/agent/runs/{_segment(run_id)}")
+
+    def get_steps(self, run_id: str, *, after_step: int = 0) -> list[Record]:
+        """Steps of a run whose step_number is greater than ``after_step``."""
+        body = self._request(
+            "GET", f"/agent/runs/{_segment(run_id)}/steps", params=[("after_step", str(after_step))]
+        )
+        return list(body.get("steps") or [])
+
+    def stats(self, filters: RunFilters | None = None, *, bucket: str = "day") -> Record:
+        """Aggregates over the runs matching ``filters``."""
+        params = (filters or RunFilters()).to_params() + [("bucket", bucket)]
+        return self._request("GET", "/agent/runs/stats", params=params)
+
+    def cancel_run(
+        self, run_id: str, *, requested_by: str = "dashboard", reason: str | None = None
+    ) -> Record:
+        """Ask the agent running ``run_id`` to stop; Conflict when it is not running."""
+        payload: Record = {"requested_by": requested_by}
+        if reason:
+            payload["reason"] = reason
+        return self._request("POST", f"/agent/runs/{_segment(run_id)}/cancel", json=payload)
+
+    def cancel_requests(self, run_ids: Iterable[str]) -> list[Record]:
+        """Cancel requests recorded for the given runs."""
+        params = [("run_id", run_id) for run_id in run_ids]
+        body = self._request("GET", "/agent/cancel-requests", params=params)
+        return list(body.get("requests") or [])
+
+    def sql(self, query: str, *, max_rows: int | None = None) -> SqlResult:
+        """Run one read-only statement; ApiError(400) carries the reason it was refused."""
+        payload: Record = {"sql": query}
+        if max_rows is not None:
+            payload["max_rows"] = max_rows
+        body = self._request("POST", "/sql", json=payload)
+        known = {"columns", "types", "rows", "row_count", "truncated", "elapsed_ms"}
+        return SqlResult(
+            columns=[str(c) for c in body.get("columns") or []],
+            types=[str(t) for t in body.get("types") or []],
+            rows=[list(r) for r in body.get("rows") or []],
+            row_count=int(body.get("row_count") or 0),
+            truncated=bool(body.get("truncated")),
+            elapsed_ms=body.get("elapsed_ms"),
+            extra={k: v for k, v in body.items() if k not in known},
+        )
+
+    # --- transport ------------------------------------------------------------------
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: list[tuple[str, str]] | None = None,
+        json: Record | None = None,
+    ) -> Record:
+        url = f"{self.base_url}{path}"
+        try:
+            response = self._http.request(
+                method, path, params=tuple(params) if params else None, json=json
+            )
+        except httpx.TransportError as exc:
+            raise CollectorUnreachable(
+                f"cannot reach the collector at {self.base_url}: {exc or type(exc).__name__}",
+                url=url,
+            ) from exc
+        if response.status_code >= 400:
+            raise _error_for(response, url)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise CollectorUnreachable(
+                f"{url} did not answer with JSON (is this the collector's HTTP port?)", url=url
+            ) from exc
+        if not isinstance(body, dict):
+            raise CollectorUnreachable(f"{url} answered with unexpected JSON", url=url)
+        return body
+
+
+def _segment(value: str) -> str:
+    # A run id comes from the URL; quoting keeps it one path segment ("../sql" stays inert).
+    return quote(value, safe="")
+
+
+def _error_for(response: httpx.Response, url: str) -> ApiError:
+    detail: str
+    try:
+        body = response.json()
+        raw = body.get("detail") if isinstance(body, dict) else body
+        detail = raw if isinstance(raw, str) else json_module.dumps(raw)
+    except ValueError:
+        detail = response.text[:2000]
+    status = response.status_code
+    message = f"{response.request.method} {url} -> {status}: {detail}"
+    kind: type[ApiError] = ApiError
+    if status in (401, 403):
+        kind = Unauthorized
+    elif status == 404:
+        kind = NotFound
+    elif status == 409:
+        kind = Conflict
+    logger.debug("collector error: %s", message)
+    return kind(message, url=url, status_code=status, detail=detail)

@@ -1,0 +1,204 @@
+"""Pure formatting of runs and steps for display: badges, durations, times, folding.
+
+Nothing here touches Streamlit or the network, so all of it is testable as plain
+functions. Stored values are untrusted: ``visible_text`` makes control characters
+visible and ``escape_markdown`` makes text safe to place inside Markdown.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "STATUS_BADGES",
+    "STATUS_COLORS",
+    "code_span",
+    "Folded",
+    "escape_markdown",
+    "fold_text",
+    "format_duration_ms",
+    "format_time",
+    "one_line",
+    "parse_time",
+    "pretty_json",
+    "run_duration_ms",
+    "status_badge",
+    "visible_text",
+]
+
+# Status -> the badge shown in tables and headers (the seed's ✓ ✗ ⟳ and the rest).
+STATUS_BADGES: dict[str, str] = {
+    "running": "⟳ running",
+    "completed": "✓ completed",
+    "failed": "✗ failed",
+    "max_steps": "⚠ max_steps",
+    "cancelled": "⊘ cancelled",
+    "lost": "? lost",
+}
+
+# Status -> colour name understood by st.badge, and used for charts.
+STATUS_COLORS: dict[str, str] = {
+    "running": "blue",
+    "completed": "green",
+    "failed": "red",
+    "max_steps": "orange",
+    "cancelled": "gray",
+    "lost": "violet",
+}
+
+STEP_STATUS_ICONS: dict[str, str] = {"running": "⟳", "ok": "✓", "error": "✗"}
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Every ASCII punctuation character may be backslash-escaped in CommonMark; these are
+# the ones Markdown, Streamlit's directives (:red[..]), emoji codes and LaTeX ($) use.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^])")
+_WWW = re.compile(r"www", re.IGNORECASE)
+
+
+def status_badge(status: str | None) -> str:
+    """``"✓ completed"`` for a known status; unknown ones are shown as they are."""
+    if not status:
+        return "· unknown"
+    return STATUS_BADGES.get(status, f"· {visible_text(status)}")
+
+
+def visible_text(text: object) -> str:
+    """``str(text)`` with control characters (ANSI escapes, NUL) shown as ``\\x1b``."""
+    value = "" if text is None else str(text)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+
+
+def one_line(text: object, max_chars: int = 200) -> str:
+    """Whitespace collapsed to single spaces, cut at ``max_chars`` with an ellipsis."""
+    flat = " ".join(visible_text(text).split())
+    return flat if len(flat) <= max_chars else flat[: max_chars - 1] + "…"
+
+
+def escape_markdown(text: object) -> str:
+    """Text that renders literally inside Streamlit Markdown: no emphasis, links, HTML, LaTeX.
+
+    Backslash escapes stop CommonMark, but Streamlit still turns bare URLs, e-mail
+    addresses, ``:red[...]`` directives and ``:emoji:`` codes into markup; a
+    zero-width space inside each of those patterns keeps them plain text.
+    """
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", visible_text(text))
+    escaped = escaped.replace(":", ":\u200b").replace("@", "\u200b@")
+    return _WWW.sub(lambda m: m.group()[0] + "\u200b" + m.group()[1:], escaped)
+
+
+def code_span(text: object) -> str:
+    """``text`` as a Markdown inline code span (shown verbatim), fenced past any backticks."""
+    value = one_line(text, 300)
+    longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {value} {fence}"
+
+
+def format_duration_ms(duration_ms: float | None) -> str:
+    """``"<1 ms"``, ``"450 ms"``, ``"12.3 s"``, ``"4m 05s"``, ``"2h 03m"``; ``"–"`` when unknown."""
+    if duration_ms is None:
+        return "–"
+    ms = max(float(duration_ms), 0.0)
+    if 0 < ms < 1:
+        return "<1 ms"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def parse_time(value: object) -> datetime | None:
+    """An API timestamp (ISO 8601, usually ending in ``Z``) as an aware UTC datetime."""
+    if not value or not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def format_time(value: object) -> str:
+    """``"2025-01-02 13:04:05 UTC"``; ``"–"`` when missing or unreadable."""
+    moment = parse_time(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "–"
+
+
+def run_duration_ms(run: dict[str, Any], now: datetime | None = None) -> float | None:
+    """The run's duration; for a running run, the time since it started."""
+    if run.get("duration_ms") is not None:
+        return float(run["duration_ms"])
+    if run.get("status") == "running":
+        started = parse_time(run.get("started_at"))
+        if started is not None:
+            current = now or datetime.now(UTC)
+            return max((current - started).total_seconds() * 1000, 0.0)
+        if run.get("elapsed_ms") is not None:
+            return float(run["elapsed_ms"])
+    return None
+
+
+def pretty_json(value: object) -> str:
+    """Indented JSON for display; text that is already JSON is re-indented."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return visible_text(value)
+    return visible_text(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+@dataclass(frozen=True)
+class Folded:
+    """A long text cut for display, with what was left out."""
+
+    preview: str
+    is_folded: bool
+    total_chars: int
+    total_lines: int
+
+
+def fold_text(text: object, *, max_chars: int = 2000, max_lines: int = 40) -> Folded:
+    """The first ``max_lines`` lines / ``max_chars`` characters of ``text``."""
+    value = visible_text(text)
+    lines = value.splitlines()
+    preview = "\n".join(lines[:max_lines])
+    if len(preview) > max_chars:
+        preview = preview[:max_chars]
+    folded = preview != value and len(value.rstrip("\n")) > len(preview)
+    return Folded(
+        preview=preview if folded else value,
+        is_folded=folded,
+        total_chars=len(value),
+        total_lines=len(lines),
+    )
+
+
+def step_title(step: dict[str, Any]) -> str:
+    """An expander label for a step, Markdown-escaped: ``3 ✓ tool_call docker_ps · 1.2 s``."""
+    icon = STEP_STATUS_ICONS.get(str(step.get("status")), "·")
+    parts = [f"{step.get('step_number', '?')}", icon, str(step.get("action_type") or "step")]
+    name = step.get("tool_name") or step.get("model")
+    if name:
+        parts.append(one_line(name, 80))
+    label = " ".join(parts)
+    duration = step.get("duration_ms")
+    suffix = format_duration_ms(duration) if duration is not None else "running"
+    if step.get("status") == "error":
+        suffix += " · failed"
+    return escape_markdown(f"Step {label} · {suffix}")

@@ -1,0 +1,12 @@
+"""Run: one run in full, deep-linkable as ?run=<id>; live while it runs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.views import connection, run_detail
+
+api = connection.client()
+if connection.collector_ready(api):
+    with connection.guarded():
+        run_detail.run_page(api, st.query_params.get("run"))

@@ -1,0 +1,1 @@
+"""Streamlit view functions; pages call these, these call dashboard.client."""

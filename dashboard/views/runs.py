@@ -1,0 +1,161 @@
+"""The runs page: filters, the runs table (live), pagination; a row opens the run."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import streamlit as st
+
+from dashboard import routes
+from dashboard.client import AuditClient, RunFilters
+from dashboard.formatting import STATUS_BADGES, status_badge
+from dashboard.tables import runs_frame
+from dashboard.views.connection import guarded, settings
+from dashboard.views.onboarding import empty_state
+
+__all__ = ["filter_bar", "runs_table", "filter_options", "dates_to_range"]
+
+PAGE_SIZE = 50
+_CURSORS = "runs_cursors"  # session key: cursor of each page seen so far, page 1 = None
+_PAGE = "runs_page_index"
+_FILTER_KEY = "runs_filters_seen"
+_SHOWN_IDS = "runs_shown_ids"  # the ids of the rows the user is looking at
+_OPEN_RUN = "runs_open_run"  # a selected run, opened on the next full rerun
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def filter_options(_api: AuditClient, api_url: str) -> tuple[list[str], list[str]]:
+    """Sources and models that occur in stored runs, for the filter boxes."""
+    stats = _api.stats(RunFilters())
+    sources = sorted(str(k) for k in (stats.get("by_source") or {}) if k)
+    models = sorted(str(k) for k in (stats.get("by_model") or {}) if k)
+    return sources, models
+
+
+def dates_to_range(picked: Any) -> tuple[datetime | None, datetime | None]:
+    """A date_input range as [since, until) in UTC; one picked day means that day."""
+    days = [d for d in (picked if isinstance(picked, list | tuple) else [picked]) if d]
+    if not days or not isinstance(days[0], date):
+        return None, None
+    first, last = days[0], days[-1]
+    since = datetime.combine(first, time.min, tzinfo=UTC)
+    until = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
+    return since, until
+
+
+def filter_bar(api: AuditClient) -> RunFilters:
+    """Status, source, model, date range and text filters, kept in the URL."""
+    sources, models = filter_options(api, api.base_url)
+    status_col, source_col, model_col, date_col, text_col = st.columns([2.2, 1.2, 1.4, 1.6, 2])
+    statuses = status_col.multiselect(
+        "Status",
+        list(STATUS_BADGES),
+        format_func=status_badge,
+        key="status",
+        bind="query-params",
+        placeholder="any status",
+    )
+    source = source_col.selectbox(
+        "Source", sources, index=None, key="source", bind="query-params", placeholder="any"
+    )
+    model = model_col.selectbox(
+        "Model", models, index=None, key="model", bind="query-params", placeholder="any"
+    )
+    picked = date_col.date_input("Started (UTC)", value=[], key="started", format="YYYY-MM-DD")
+    text = text_col.text_input(
+        "Search", key="q", bind="query-params", placeholder="task, answer, error…"
+    )
+    since, until = dates_to_range(picked)
+    return RunFilters(
+        statuses=tuple(statuses),
+        source=source or None,
+        model=model or None,
+        since=since,
+        until=until,
+        text=(text or "").strip() or None,
+    )
+
+
+def _page_state(filters: RunFilters) -> tuple[list[str | None], int]:
+    # New filters start again at page 1: the old cursors belong to another result set.
+    signature = repr(filters)
+    if st.session_state.get(_FILTER_KEY) != signature:
+        st.session_state[_FILTER_KEY] = signature
+        st.session_state[_CURSORS] = [None]
+        st.session_state[_PAGE] = 0
+    return st.session_state[_CURSORS], st.session_state[_PAGE]
+
+
+def _note_selected_run() -> None:
+    # Selection indexes refer to the rows the user saw, not to a fresher fetch. The page
+    # switch itself happens outside the fragment (see runs_table): switching pages from
+    # inside a fragment's rerun can leave the browser applying the fragment's elements
+    # to the new page.
+    selection = st.session_state.get("runs_table")
+    rows = list(getattr(getattr(selection, "selection", None), "rows", None) or [])
+    if not rows and isinstance(selection, dict):
+        rows = list((selection.get("selection") or {}).get("rows") or [])
+    shown: list[str] = st.session_state.get(_SHOWN_IDS) or []
+    if rows and 0 <= rows[0] < len(shown):
+        st.session_state[_OPEN_RUN] = shown[rows[0]]
+        st.rerun(scope="app")
+
+
+def _pager(total: int, page_index: int, next_cursor: str | None, cursors: list[str | None]) -> None:
+    first = page_index * PAGE_SIZE + 1
+    last = min(first + PAGE_SIZE - 1, total)
+    prev_col, info_col, next_col = st.columns([1, 4, 1], vertical_alignment="center")
+    if prev_col.button("← Newer", disabled=page_index == 0, key="runs_prev"):
+        st.session_state[_PAGE] = page_index - 1
+        st.rerun(scope="fragment")
+    info_col.caption(f"Runs {first}–{last} of {total}")
+    if next_col.button("Older →", disabled=not next_cursor, key="runs_next"):
+        if len(cursors) <= page_index + 1:
+            cursors.append(next_cursor)
+        else:
+            cursors[page_index + 1] = next_cursor
+        st.session_state[_PAGE] = page_index + 1
+        st.rerun(scope="fragment")
+
+
+def runs_table(api: AuditClient, filters: RunFilters, *, live: bool = True) -> None:
+    """The runs table, refreshed every few seconds while ``live`` (durations tick)."""
+    target = st.session_state.pop(_OPEN_RUN, None)
+    if target:
+        st.switch_page(routes.RUN.path, query_params={"run": target})
+    refresh_s = settings().refresh_s if live else None
+
+    @st.fragment(run_every=refresh_s)
+    def table() -> None:
+        _note_selected_run()
+        with guarded():
+            cursors, page_index = _page_state(filters)
+            page = api.list_runs(filters, limit=PAGE_SIZE, cursor=cursors[page_index])
+            if page.total == 0 and filters.is_empty:
+                empty_state(api.base_url)
+                return
+            if not page.runs:
+                st.info("No runs match these filters.", icon=":material/filter_alt_off:")
+                return
+            frame = runs_frame(page.runs)
+            st.session_state[_SHOWN_IDS] = list(frame["Run id"])
+            st.dataframe(
+                frame,
+                key="runs_table",
+                on_select="rerun",
+                selection_mode="single-row",
+                hide_index=True,
+                column_order=[c for c in frame.columns if c != "Run id"],
+                width="stretch",
+                height=min(len(frame), 15) * 35 + 38,
+                column_config={
+                    "Status": st.column_config.TextColumn(width=110),
+                    "Task": st.column_config.TextColumn(width="medium"),
+                    "Steps": st.column_config.NumberColumn(width="small"),
+                },
+            )
+            st.caption("Select a row to open the run.")
+            _pager(page.total, page_index, page.next_cursor, cursors)
+
+    table()

@@ -1,0 +1,114 @@
+"""The SQL page: one read-only query through the collector's ``POST /sql``."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.client import ApiError, AuditClient, SqlResult, Unauthorized
+from dashboard.tables import sql_frame
+from dashboard.views.connection import guarded
+
+__all__ = ["EXAMPLE_QUERIES", "sql_console"]
+
+EXAMPLE_QUERIES: dict[str, str] = {
+    "Latest runs": (
+        "SELECT id, status, task, total_steps, duration_ms, source, model_used, started_at\n"
+        "FROM agent_runs\nORDER BY started_at DESC\nLIMIT 20"
+    ),
+    "Failed runs and the step that failed": (
+        "SELECT r.started_at, r.task, s.step_number, s.tool_name, s.error\n"
+        "FROM agent_runs r JOIN agent_steps s ON s.agent_run_id = r.id\n"
+        "WHERE r.status = 'failed' AND s.status = 'error'\n"
+        "ORDER BY r.started_at DESC"
+    ),
+    "Tools: calls, errors, p95 duration": (
+        "SELECT tool_name, count(*) AS calls,\n"
+        "       count(*) FILTER (WHERE status = 'error') AS errors,\n"
+        "       round(quantile_cont(duration_ms, 0.95)) AS p95_ms\n"
+        "FROM agent_steps\nWHERE action_type = 'tool_call'\n"
+        "GROUP BY tool_name\nORDER BY calls DESC"
+    ),
+    "Runs per day and status": (
+        "SELECT date_trunc('day', started_at) AS day, status, count(*) AS runs\n"
+        "FROM agent_runs\nGROUP BY ALL\nORDER BY day, status"
+    ),
+    "Slowest steps": (
+        "SELECT agent_run_id, step_number, action_type, tool_name, duration_ms\n"
+        "FROM agent_steps\nWHERE duration_ms IS NOT NULL\n"
+        "ORDER BY duration_ms DESC\nLIMIT 20"
+    ),
+    "Tokens by model": (
+        "SELECT coalesce(model_used, model_requested) AS model, count(*) AS runs,\n"
+        "       sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens\n"
+        "FROM agent_runs\nGROUP BY 1\nORDER BY runs DESC"
+    ),
+}
+
+_QUERY = "sql_query"
+_RESULT = "sql_result"
+_ERROR = "sql_error"
+
+
+def _use_example() -> None:
+    chosen = st.session_state.get("sql_example")
+    if chosen in EXAMPLE_QUERIES:
+        st.session_state[_QUERY] = EXAMPLE_QUERIES[chosen]
+
+
+def _run(api: AuditClient, query: str, max_rows: int) -> None:
+    st.session_state.pop(_RESULT, None)
+    st.session_state.pop(_ERROR, None)
+    try:
+        st.session_state[_RESULT] = api.sql(query, max_rows=max_rows)
+    except Unauthorized:
+        raise
+    except ApiError as exc:
+        st.session_state[_ERROR] = exc.detail or str(exc)
+
+
+def _show_result(result: SqlResult) -> None:
+    frame = sql_frame(result.columns, result.rows)
+    elapsed = f" in {result.elapsed_ms:.0f} ms" if result.elapsed_ms is not None else ""
+    st.caption(f"{result.row_count:,} rows{elapsed}")
+    if result.truncated:
+        st.warning(
+            f"Only the first {len(result.rows):,} rows are shown.", icon=":material/warning:"
+        )
+    st.dataframe(frame, hide_index=True, width="stretch")
+    st.download_button(
+        "Download CSV",
+        frame.to_csv(index=False).encode("utf-8"),
+        file_name="agent-audit-query.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def sql_console(api: AuditClient) -> None:
+    """Query box, examples, results table, plain errors, CSV download."""
+    st.session_state.setdefault(_QUERY, EXAMPLE_QUERIES["Latest runs"])
+    st.selectbox(
+        "Example queries",
+        list(EXAMPLE_QUERIES),
+        index=None,
+        key="sql_example",
+        on_change=_use_example,
+        placeholder="pick an example over agent_runs and agent_steps",
+    )
+    query = st.text_area("SQL (one read-only statement)", key=_QUERY, height=160)
+    run_col, rows_col = st.columns([1, 1], vertical_alignment="bottom")
+    max_rows = int(
+        rows_col.number_input("Row limit", 1, 100_000, 1000, step=100, key="sql_max_rows")
+    )
+    clicked = run_col.button(
+        "Run query", type="primary", icon=":material/play_arrow:", key="sql_run"
+    )
+    if clicked and (query or "").strip():
+        with guarded():
+            _run(api, query, max_rows)
+    if _ERROR in st.session_state:
+        st.error("The collector refused the query:", icon=":material/error:")
+        st.code(str(st.session_state[_ERROR]), language=None, wrap_lines=True)
+    elif _RESULT in st.session_state:
+        _show_result(st.session_state[_RESULT])

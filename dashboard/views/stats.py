@@ -1,0 +1,139 @@
+"""The stats page: runs over time, durations, error rate, tools, sources, models, tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.charts import (
+    counts_bar_chart,
+    duration_histogram,
+    error_rate_chart,
+    runs_over_time_chart,
+    top_tools_chart,
+)
+from dashboard.client import AuditClient, Record, RunFilters
+from dashboard.formatting import format_duration_ms, one_line
+from dashboard.views.onboarding import empty_state
+from dashboard.views.runs import dates_to_range, filter_options
+
+__all__ = ["stats_filters", "stats_board", "bucket_for"]
+
+DURATION_SAMPLE_PAGES = 5  # the histogram uses at most this many pages of runs
+DURATION_PAGE_SIZE = 200
+
+
+def bucket_for(since: datetime | None, until: datetime | None) -> str:
+    """Hourly buckets for up to three days, daily beyond (or when open-ended)."""
+    if since is not None and until is not None and (until - since).days <= 3:
+        return "hour"
+    return "day"
+
+
+def stats_filters(api: AuditClient) -> RunFilters:
+    """Date range, source and model for the stats page."""
+    sources, models = filter_options(api, api.base_url)
+    date_col, source_col, model_col = st.columns([1.6, 1.2, 1.4])
+    picked = date_col.date_input(
+        "Started (UTC)", value=[], key="stats_started", format="YYYY-MM-DD"
+    )
+    source = source_col.selectbox(
+        "Source", sources, index=None, key="stats_source", placeholder="any"
+    )
+    model = model_col.selectbox("Model", models, index=None, key="stats_model", placeholder="any")
+    since, until = dates_to_range(picked)
+    return RunFilters(source=source or None, model=model or None, since=since, until=until)
+
+
+def _durations(api: AuditClient, filters: RunFilters) -> tuple[list[float], bool]:
+    durations: list[float] = []
+    cursor: str | None = None
+    for _ in range(DURATION_SAMPLE_PAGES):
+        page = api.list_runs(filters, limit=DURATION_PAGE_SIZE, cursor=cursor)
+        durations += [
+            float(r["duration_ms"]) for r in page.runs if r.get("duration_ms") is not None
+        ]
+        cursor = page.next_cursor
+        if not cursor:
+            return durations, False
+    return durations, True
+
+
+def _headline(stats: Record) -> None:
+    duration = stats.get("duration_ms") or {}
+    steps = stats.get("steps_per_run") or {}
+    tokens = stats.get("tokens") or {}
+    first, second = st.columns(4), st.columns(4)
+    first[0].metric("Runs", f"{int(stats.get('total_runs') or 0):,}")
+    first[1].metric("Error rate", f"{float(stats.get('error_rate') or 0):.1%}")
+    first[2].metric("Duration p50", format_duration_ms(duration.get("p50")))
+    first[3].metric("Duration p95", format_duration_ms(duration.get("p95")))
+    second[0].metric("Steps per run (avg)", f"{float(steps.get('avg') or 0):.1f}")
+    second[1].metric("Longest run", format_duration_ms(duration.get("max")))
+    second[2].metric("Input tokens", f"{int(tokens.get('input') or 0):,}")
+    second[3].metric("Output tokens", f"{int(tokens.get('output') or 0):,}")
+
+
+def _tools_table(tools: list[Record]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "Tool": one_line(t.get("tool_name") or "(unnamed)", 60),
+                "Calls": int(t.get("calls") or 0),
+                "Errors": int(t.get("errors") or 0),
+                "Error rate": f"{float(t.get('error_rate') or 0):.1%}",
+                "p95 duration": format_duration_ms(t.get("p95_duration_ms")),
+            }
+            for t in tools
+        ],
+        columns=["Tool", "Calls", "Errors", "Error rate", "p95 duration"],
+    )
+
+
+def stats_board(api: AuditClient, filters: RunFilters) -> None:
+    """All the charts for the runs matching ``filters``."""
+    bucket = bucket_for(filters.since, filters.until)
+    stats = api.stats(filters, bucket=bucket)
+    if not stats.get("total_runs"):
+        if filters.is_empty:
+            empty_state(api.base_url)
+        else:
+            st.info("No runs match these filters.", icon=":material/filter_alt_off:")
+        return
+    _headline(stats)
+    over_time = list(stats.get("runs_over_time") or [])
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"#### Runs per {bucket}, by status")
+        st.altair_chart(runs_over_time_chart(over_time, bucket), width="stretch")
+    with right:
+        st.markdown(f"#### Error rate per {bucket}")
+        st.altair_chart(error_rate_chart(over_time, bucket), width="stretch")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("#### Run durations")
+        durations, sampled = _durations(api, filters)
+        st.altair_chart(duration_histogram(durations), width="stretch")
+        if sampled:
+            st.caption(f"Histogram of the latest {len(durations):,} finished runs.")
+    with right:
+        st.markdown("#### Top tools")
+        tools = list(stats.get("top_tools") or [])
+        if tools:
+            st.altair_chart(top_tools_chart(tools), width="stretch")
+            st.dataframe(_tools_table(tools), hide_index=True, width="stretch")
+        else:
+            st.caption("No tool calls recorded.")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("#### Runs by source")
+        st.altair_chart(
+            counts_bar_chart(stats.get("by_source") or {}, label="source"), width="stretch"
+        )
+    with right:
+        st.markdown("#### Runs by model")
+        st.altair_chart(
+            counts_bar_chart(stats.get("by_model") or {}, label="model"), width="stretch"
+        )

@@ -1,0 +1,117 @@
+"""One run's steps: expandable, with arguments, folded results, thinking and errors.
+
+Stored values are shown with ``st.code``/``st.text`` (never as HTML, never as
+Markdown), so whatever an agent or a tool wrote is displayed, not interpreted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import streamlit as st
+
+from dashboard.formatting import (
+    escape_markdown,
+    fold_text,
+    format_duration_ms,
+    format_time,
+    one_line,
+    pretty_json,
+    step_title,
+    visible_text,
+)
+
+__all__ = ["failed_step_banner", "render_steps", "step_details"]
+
+RESULT_PREVIEW_CHARS = 1500
+RESULT_PREVIEW_LINES = 15
+
+
+def _facts(step: dict[str, Any]) -> str:
+    facts = [f"started {format_time(step.get('started_at'))}"]
+    if step.get("duration_ms") is not None:
+        facts.append(f"took {format_duration_ms(step.get('duration_ms'))}")
+    else:
+        facts.append("still running")
+    if step.get("model"):
+        facts.append(f"model {one_line(step['model'], 60)}")
+    if step.get("input_tokens") is not None or step.get("output_tokens") is not None:
+        facts.append(
+            f"tokens {step.get('input_tokens') or 0} in / {step.get('output_tokens') or 0} out"
+        )
+    if step.get("finish_reasons"):
+        facts.append(f"finish {one_line(step['finish_reasons'], 40)}")
+    return escape_markdown(" · ".join(facts))
+
+
+def _result(step: dict[str, Any]) -> None:
+    result = step.get("tool_result")
+    if result is None or result == "":
+        return
+    folded = fold_text(result, max_chars=RESULT_PREVIEW_CHARS, max_lines=RESULT_PREVIEW_LINES)
+    st.markdown("**Result**")
+    if not folded.is_folded:
+        st.code(folded.preview, language=None, wrap_lines=True)
+        return
+    show_all = st.toggle(
+        f"Show the full result ({folded.total_chars:,} characters, {folded.total_lines:,} lines)",
+        key=f"full-result-{step.get('id')}",
+    )
+    if show_all:
+        st.code(visible_text(result), language=None, wrap_lines=True)
+    else:
+        st.code(folded.preview + "\n…", language=None, wrap_lines=True)
+
+
+def step_details(step: dict[str, Any]) -> None:
+    """Everything recorded about one step, inside its expander."""
+    st.caption(_facts(step))
+    if step.get("error"):
+        st.error("This step failed:", icon=":material/error:")
+        st.code(visible_text(step["error"]), language=None, wrap_lines=True)
+    if step.get("tool_name"):
+        st.markdown(f"**Tool** {escape_markdown(one_line(step['tool_name'], 120))}")
+    args = step.get("tool_args")
+    if args not in (None, "", {}, []):
+        st.markdown("**Arguments**")
+        st.code(pretty_json(args), language="json", wrap_lines=True)
+    _result(step)
+    if step.get("thinking"):
+        st.markdown("**Thinking**")
+        st.code(visible_text(step["thinking"]), language=None, wrap_lines=True)
+
+
+def render_steps(steps: Sequence[dict[str, Any]]) -> None:
+    """Each step in order as an expander; failed steps start open."""
+    if not steps:
+        st.caption("No steps recorded yet.")
+        return
+    for step in steps:
+        failed = step.get("status") == "error"
+        with st.expander(
+            step_title(step),
+            expanded=failed,
+            key=f"step-{step.get('id')}",
+            icon=":material/error:" if failed else None,
+        ):
+            step_details(step)
+
+
+def failed_step_banner(run: dict[str, Any], steps: Sequence[dict[str, Any]]) -> None:
+    """For a failed run: which step failed and why, above everything else."""
+    if run.get("status") != "failed":
+        return  # a step may fail and the agent recover; only a failed run gets the banner
+    failed = [s for s in steps if s.get("status") == "error" or s.get("error")]
+    if failed:
+        step = failed[-1]
+        name = step.get("tool_name") or step.get("action_type") or "step"
+        st.error(
+            escape_markdown(f"Failed at step {step.get('step_number')}: {one_line(name, 80)}"),
+            icon=":material/error:",
+        )
+        reason = step.get("error") or run.get("error") or "no error message was recorded"
+        st.code(visible_text(reason), language=None, wrap_lines=True)
+    elif run.get("error"):
+        st.error("The run failed:", icon=":material/error:")
+        st.code(visible_text(run["error"]), language=None, wrap_lines=True)

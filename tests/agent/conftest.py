@@ -1,0 +1,162 @@
+"""The agent service for tests: real uvicorn on 127.0.0.1, the scripted LLM, the real collector.
+
+Spans go over OTLP/gRPC to the ``collector`` fixture through our own provider
+(``configure(tracer_provider=...)``), so the result does not depend on which
+global provider an earlier test installed. The SSH server is the ``sshd``
+fixture of tests/ssh (real OpenSSH, the gateway, the recording docker).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+import instrumentation
+from agent.app import create_app
+from agent.registry import ToolRegistry
+from agent.service import AgentService
+from agent.settings import AgentSettings
+from instrumentation.pending import PendingSpanProcessor
+from ssh_tools.connection import SSHConnection
+from ssh_tools.tools import ServerTools
+from tests.agent.scripted_llm import ScriptedLLM
+from tests.conftest import CollectorHandle
+from tests.ssh.conftest import SSHServer, sshd  # noqa: F401 - the fixture, shared
+from tests.support import wait_until
+
+
+@pytest.fixture
+def llm() -> Iterator[ScriptedLLM]:
+    server = ScriptedLLM()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class Tracing:
+    """Spans from this test process to the test collector."""
+
+    collector: CollectorHandle
+    provider: TracerProvider
+
+    def flush(self) -> None:
+        assert self.provider.force_flush(10_000), "spans not exported"
+
+    def run(self, run_id: str, *, timeout_s: float = 15.0) -> dict[str, Any]:
+        """The finished run from the collector's REST API, with its steps."""
+        self.flush()
+
+        def finished() -> dict[str, Any] | None:
+            response = httpx.get(f"{self.collector.api_url}/agent/runs/{run_id}", timeout=5)
+            if response.status_code != 200:
+                return None
+            body: dict[str, Any] = response.json()
+            if body["status"] == "running" or not body.get("is_final", True):
+                return None
+            if any(step["status"] == "running" for step in body["steps"]):
+                return None
+            return body
+
+        found = wait_until(finished, timeout_s=timeout_s, what=f"run {run_id} in the collector")
+        assert found is not None
+        return found
+
+
+@pytest.fixture
+def tracing(collector: CollectorHandle) -> Iterator[Tracing]:
+    provider = TracerProvider(resource=Resource.create({"service.name": "agent-tests"}))
+    exporter = OTLPSpanExporter(endpoint=collector.grpc_endpoint, insecure=True, timeout=10)
+    provider.add_span_processor(
+        PendingSpanProcessor(BatchSpanProcessor(exporter, schedule_delay_millis=50))
+    )
+    instrumentation.shutdown(0)
+    instrumentation.configure(
+        tracer_provider=provider, api_url=collector.api_url, cancel_poll_s=0.1
+    )
+    try:
+        yield Tracing(collector, provider)
+    finally:
+        instrumentation.shutdown(2)
+        # Bounded: a provider shutdown with unsent spans may retry for a long time.
+        stopper = threading.Thread(target=provider.shutdown, daemon=True)
+        stopper.start()
+        stopper.join(10)
+
+
+@dataclass
+class AgentServer:
+    """A running agent service."""
+
+    url: str
+    service: AgentService
+    http: httpx.Client
+
+    def run(self, **body: Any) -> httpx.Response:
+        return self.http.post("/agent/run", json=body)
+
+
+@pytest.fixture
+def start_agent(llm: ScriptedLLM) -> Iterator[Callable[..., AgentServer]]:
+    """``start_agent(server_tools=None, registry=None, **settings)`` -> a served agent."""
+    started: list[tuple[uvicorn.Server, threading.Thread, AgentServer]] = []
+
+    def start(
+        *,
+        ssh: SSHServer | None = None,
+        registry: ToolRegistry | None = None,
+        **overrides: Any,
+    ) -> AgentServer:
+        options: dict[str, Any] = {
+            "llm_base_url": llm.base_url,
+            "llm_model": "qwen2.5-coder",
+            "llm_provider": "ollama",
+            "llm_backend": "test-gpu",
+            "llm_timeout_s": 10.0,
+            "llm_max_retries": 0,
+            "spool_dir": None,
+            "ssh": ssh.settings() if ssh is not None else None,
+        }
+        settings = AgentSettings(**(options | overrides))
+        server_tools = (
+            ServerTools(SSHConnection(settings.ssh), restart_min_interval_s=0)
+            if settings.ssh is not None
+            else None
+        )
+        service = AgentService(
+            settings, registry=registry or ToolRegistry(), server_tools=server_tools
+        )
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(service), log_level="warning", access_log=False)
+        )
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="agent-uvicorn", daemon=True
+        )
+        thread.start()
+        wait_until(lambda: server.started, timeout_s=10, what="agent service started")
+        url = f"http://127.0.0.1:{port}"
+        agent = AgentServer(url, service, httpx.Client(base_url=url, timeout=30))
+        started.append((server, thread, agent))
+        return agent
+
+    yield start
+    for server, thread, agent in started:
+        agent.http.close()
+        server.should_exit = True
+        thread.join(timeout=10)
+        agent.service.close(wait=True)

@@ -1,0 +1,135 @@
+"""The n8n workflow's requests, rendered from the example file, against the running agent.
+
+n8n cannot be installed here, so this test plays n8n's part node by node: the webhook
+item goes through the Set node, the HTTP Request node's URL and JSON body are rendered
+from the file's expressions (by Node.js) and sent to the real agent service with the
+credential's header; the answer is formatted and posted to a recording chat webhook.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.agent.conftest import AgentServer, Tracing
+from tests.agent.scripted_llm import ScriptedLLM, answer, tool
+from tests.deploy.n8n import NODE, load_workflow, node_named, render, run_set_node
+from tests.ssh.conftest import SSHServer
+from tests.support import require_or_skip
+
+StartAgent = Callable[..., AgentServer]
+TOKEN = "n8n-test-token"
+
+
+@pytest.fixture
+def chat_webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A recording stand-in for the chat's incoming webhook."""
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # name fixed by http.server
+            length = int(self.headers.get("Content-Length") or 0)
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/agent", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_workflow_request_runs_the_investigation_and_posts_the_answer(
+    start_agent: StartAgent,
+    llm: ScriptedLLM,
+    tracing: Tracing,
+    sshd: SSHServer,
+    chat_webhook: tuple[str, list[dict[str, Any]]],
+) -> None:
+    require_or_skip(NODE is not None, "node (Node.js) is needed to evaluate n8n expressions")
+    agent = start_agent(ssh=sshd, token=TOKEN)
+    notify_url, posted = chat_webhook
+    workflow = load_workflow()
+    before = len(sshd.docker_calls())
+    llm.script(
+        'The container "worker" on nas crashed',
+        [
+            tool("docker_ps", {"all": True}),
+            tool("docker_logs", {"container": "worker", "tail": 100}),
+            answer("worker exits with code 1 at start: its command is `sh -c 'exit 1'`."),
+        ],
+    )
+
+    # Webhook -> "Describe the crash" (the user set agent_url and notify_url in it).
+    webhook_item = {
+        "headers": {"content-type": "application/json"},
+        "params": {},
+        "query": {},
+        "body": {"container": "worker", "reason": "exited with code 1", "server": "nas"},
+    }
+    described = run_set_node(node_named(workflow, "Describe the crash"), {"json": webhook_item})
+    described |= {"agent_url": agent.url, "notify_url": notify_url}
+
+    # "Ask the agent": the HTTP Request node, with its Header Auth credential.
+    ask = node_named(workflow, "Ask the agent")["parameters"]
+    context = {
+        "json": described,
+        "workflow": {"id": "wf-7", "name": "Container crash: agent analysis"},
+        "execution": {"id": "42"},
+    }
+    url, body = render([(ask["url"], context), (ask["jsonBody"], context)])
+    response = httpx.request(
+        ask["method"],
+        url,
+        content=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+        timeout=ask["options"]["timeout"] / 1000,
+    )
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["status"] == "completed"
+
+    # "Format the report" -> "Post the report".
+    nodes = {"Describe the crash": described}
+    report = run_set_node(
+        node_named(workflow, "Format the report"), {"json": result, "nodes": nodes}
+    )
+    post = node_named(workflow, "Post the report")["parameters"]
+    post_url, post_body = render(
+        [(post["url"], {"json": report, "nodes": nodes}), (post["jsonBody"], {"json": report})]
+    )
+    assert post_url == notify_url
+    assert httpx.post(post_url, content=post_body, timeout=10).status_code == 200
+    (message,) = posted
+    assert message["text"].startswith(f"agent-audit run {result['run_id']}: completed (worker)")
+    assert "exits with code 1 at start" in message["text"]
+
+    # The investigation really ran, and the trail says who asked.
+    assert sshd.docker_calls()[before:] == [["ps", "--all"], ["logs", "--tail", "100", "worker"]]
+    run = tracing.run(result["run_id"])
+    assert run["source"] == "n8n"
+    assert run["triggered_by"] == "n8n workflow wf-7 execution 42"
+    assert run["metadata"] == {
+        "workflow": "Container crash: agent analysis",
+        "container": "worker",
+        "server": "nas",
+    }
+    assert run["task"].startswith('The container "worker" on nas crashed (exited with code 1).')
+    assert [s["tool_name"] for s in run["steps"] if s["action_type"] == "tool_call"] == [
+        "docker_ps",
+        "docker_logs",
+    ]

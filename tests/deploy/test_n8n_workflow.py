@@ -1,0 +1,111 @@
+"""The example n8n workflow file: an importable workflow that calls the agent as the README says."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.deploy.n8n import NODE, load_workflow, node_named, nodes_of_type, render, run_set_node
+from tests.support import require_or_skip
+
+
+def test_workflow_has_the_shape_n8n_imports() -> None:
+    workflow = load_workflow()
+    assert workflow["name"]
+    names = [n["name"] for n in workflow["nodes"]]
+    assert len(names) == len(set(names)), "node names must be unique"
+    for node in workflow["nodes"]:
+        assert {"parameters", "id", "name", "type", "typeVersion", "position"} <= set(node)
+        assert node["type"].startswith("n8n-nodes-base.")
+        assert len(node["position"]) == 2
+    ids = [n["id"] for n in workflow["nodes"]]
+    assert len(ids) == len(set(ids))
+    for source, outputs in workflow["connections"].items():
+        assert source in names
+        for branch in outputs["main"]:
+            for link in branch:
+                assert link["node"] in names and link["type"] == "main"
+
+
+def test_triggers_webhook_with_a_schedule_as_alternative() -> None:
+    workflow = load_workflow()
+    (webhook,) = nodes_of_type(workflow, "n8n-nodes-base.webhook")
+    (schedule,) = nodes_of_type(workflow, "n8n-nodes-base.scheduleTrigger")
+    assert webhook["parameters"]["httpMethod"] == "POST"
+    assert webhook["parameters"]["path"] == "container-crash"
+    assert webhook.get("webhookId")
+    assert schedule.get("disabled") is True  # the alternative, off until chosen
+    connections = workflow["connections"]
+    first = connections[webhook["name"]]["main"][0][0]["node"]
+    assert connections[schedule["name"]]["main"][0][0]["node"] == first
+
+
+def test_http_node_calls_agent_run_with_source_and_trigger_ids() -> None:
+    workflow = load_workflow()
+    (call,) = [
+        n
+        for n in nodes_of_type(workflow, "n8n-nodes-base.httpRequest")
+        if "/agent/run" in n["parameters"]["url"]
+    ]
+    parameters = call["parameters"]
+    assert parameters["method"] == "POST"
+    assert parameters["url"].endswith("/agent/run")
+    assert parameters["sendBody"] is True and parameters["specifyBody"] == "json"
+    body = parameters["jsonBody"]
+    assert "source: 'n8n'" in body
+    assert "$workflow.id" in body and "$execution.id" in body
+    assert "wait: true" in body
+    assert parameters["options"]["timeout"] >= 300_000  # an investigation takes minutes
+    # the answer goes somewhere: a node after the call posts it
+    after = workflow["connections"][call["name"]]["main"][0][0]["node"]
+    post = workflow["connections"][after]["main"][0][0]["node"]
+    assert node_named(workflow, post)["type"] == "n8n-nodes-base.httpRequest"
+
+
+def test_task_prompt_asks_for_an_investigation_with_the_tools() -> None:
+    workflow = load_workflow()
+    describe = node_named(workflow, "Describe the crash")
+    (task,) = [
+        a["value"]
+        for a in describe["parameters"]["assignments"]["assignments"]
+        if a["name"] == "task"
+    ]
+    assert "Investigate with your tools" in task
+    for word in ("logs", "exit code", "evidence", "root cause"):
+        assert word in task
+    forbidding = re.compile(r"(don't|do not|never)\s+(run|execute|use)\b[^.]*docker", re.I)
+    assert not forbidding.search(task)
+
+
+def test_expressions_render_for_webhook_and_schedule() -> None:
+    require_or_skip(NODE is not None, "node (Node.js) is needed to evaluate n8n expressions")
+    workflow = load_workflow()
+    describe = node_named(workflow, "Describe the crash")
+    webhook_item = {"body": {"container": "db", "reason": "exited with code 137", "server": "nas"}}
+    from_webhook = run_set_node(describe, {"json": webhook_item})
+    assert from_webhook["container"] == "db"
+    assert from_webhook["task"].startswith(
+        'The container "db" on nas crashed (exited with code 137). Investigate with your tools'
+    )
+    from_schedule = run_set_node(describe, {"json": {"timestamp": "2026-11-24T03:00:00Z"}})
+    assert from_schedule["container"] == ""
+    assert from_schedule["task"].startswith("Check the home server for containers that exited")
+
+    call = node_named(workflow, "Ask the agent")
+    context = {
+        "json": from_webhook,
+        "workflow": {"id": "wf1", "name": "Container crash"},
+        "execution": {"id": "901"},
+    }
+    url, body = render(
+        [(call["parameters"]["url"], context), (call["parameters"]["jsonBody"], context)]
+    )
+    assert url == "http://agent:8000/agent/run"
+    request = json.loads(body)
+    assert request == {
+        "task": from_webhook["task"],
+        "source": "n8n",
+        "triggered_by": "n8n workflow wf1 execution 901",
+        "metadata": {"workflow": "Container crash", "container": "db", "server": "nas"},
+        "wait": True,
+    }
