@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 from collector import frameworks
@@ -124,7 +125,11 @@ _STEP_UPDATABLE = [name for name, _ in _STEP_FIELDS if name not in {"id", "agent
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+    # orjson: about 3x faster than json here, and this runs on the single writer thread.
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except (TypeError, orjson.JSONEncodeError):  # e.g. an int beyond 64 bits
+        return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
 @dataclass
