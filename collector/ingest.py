@@ -407,12 +407,15 @@ def _refresh_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str], now: dateti
             output_tokens = CASE WHEN a.output_tokens IS NULL THEN agent_runs.output_tokens
                 ELSE greatest(coalesce(agent_runs.output_tokens, 0), a.output_tokens) END,
             model_used = coalesce(agent_runs.model_used, a.last_model),
+            tool_names = a.tool_names,
             last_activity_at = ?,
             updated_at = ?
         FROM (
             SELECT agent_run_id, count(*) AS steps, sum(input_tokens) AS input_tokens,
                    sum(output_tokens) AS output_tokens,
-                   arg_max(model, started_at) FILTER (WHERE model IS NOT NULL) AS last_model
+                   arg_max(model, started_at) FILTER (WHERE model IS NOT NULL) AS last_model,
+                   list_sort(list(DISTINCT tool_name) FILTER (WHERE tool_name IS NOT NULL))
+                       AS tool_names
             FROM agent_steps WHERE agent_run_id IN (SELECT id FROM _affected)
             GROUP BY agent_run_id
         ) a

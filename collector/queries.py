@@ -146,10 +146,8 @@ def where_clause(filters: RunFilters, alias: str = "r") -> tuple[str, list[Any]]
         needle = filters.text.lower()
         params.extend([needle, needle, needle])
     if filters.tool:
-        parts.append(
-            f"{a}.id IN (SELECT agent_run_id FROM agent_steps WHERE tool_name = ? "
-            "AND agent_run_id IS NOT NULL)"
-        )
+        # tool_names is kept on the run row by the ingest (no join over every step).
+        parts.append(f"list_contains({a}.tool_names, ?)")
         params.append(filters.tool)
     return (" AND ".join(parts) or "TRUE"), params
 

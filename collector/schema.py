@@ -58,6 +58,7 @@ RUN_COLUMNS = (
     "updated_at",
     "last_activity_at",
     "is_final",
+    "tool_names",
 )
 
 STEP_COLUMNS = (
@@ -196,8 +197,19 @@ _V2 = """
 CREATE INDEX IF NOT EXISTS agent_steps_run_id ON agent_steps (agent_run_id);
 """
 
+# The tools each run called, kept on the run row: filtering runs by tool then
+# reads one column of runs instead of joining every step.
+_V3 = """
+ALTER TABLE agent_runs ADD COLUMN IF NOT EXISTS tool_names VARCHAR[];
+UPDATE agent_runs SET tool_names = t.names FROM (
+    SELECT agent_run_id, list_sort(list(DISTINCT tool_name)) AS names
+    FROM agent_steps WHERE tool_name IS NOT NULL AND agent_run_id IS NOT NULL
+    GROUP BY agent_run_id
+) t WHERE agent_runs.id = t.agent_run_id;
+"""
+
 # Each entry moves the file from version i to i + 1.
-_MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+_MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 

@@ -33,7 +33,7 @@ _RUN_COLUMNS = (
     "task", "working_directory", "model_requested", "model_used", "backend", "final_answer",
     "total_steps", "started_at", "completed_at", "duration_ms", "source", "triggered_by",
     "error", "metadata", "trace_id", "span_id", "parent_run_id", "agent_name", "service_name",
-    "provider", "input_tokens", "output_tokens",
+    "provider", "input_tokens", "output_tokens", "tool_names",
 )  # fmt: skip
 _STEP_COLUMNS = (
     "agent_run_id", "step_number", "action_type", "tool_name", "tool_args", "tool_result",
