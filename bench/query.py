@@ -1,0 +1,223 @@
+"""Query benchmark: the REST API over a big database, and readers' cost to ingest.
+
+    python -m bench.query build --db /tmp/bench-query/1m.duckdb --runs 1000000 --via sql
+    python -m bench.query build --db /tmp/bench-query/20k.duckdb --runs 20000 --via store
+    python -m bench.query time --db /tmp/bench-query/1m.duckdb --repeat 30
+    python -m bench.query readers --db-from /tmp/bench-query/20k.duckdb --readers 3 --runs 10000
+
+``time`` starts the collector on the file and times each API call (after one
+warm-up call) ``--repeat`` times: p50 and p95 in ms. ``readers`` runs the
+bench.load ingest load twice on copies of a database, without and with
+dashboard-like readers polling every second, and prints the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+
+from bench.collector_proc import REPO, percentile, spawn_collector
+from bench.dataset import build_via_sql, build_via_store
+from collector.queries import encode_cursor
+
+__all__ = ["main"]
+
+
+def _iso(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _layout(db_path: Path) -> dict[str, Any]:
+    """What the timed calls need: a deep cursor, a 100-step run, the last day."""
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        runs = int(con.execute("SELECT count(*) FROM agent_runs").fetchone()[0])  # type: ignore[index]
+        long_run = con.execute(
+            "SELECT id FROM agent_runs ORDER BY total_steps DESC, id LIMIT 1"
+        ).fetchone()
+        normal = con.execute(
+            "SELECT id FROM agent_runs WHERE total_steps BETWEEN 5 AND 12 ORDER BY id LIMIT 1"
+        ).fetchone()
+        last = con.execute("SELECT max(started_at) FROM agent_runs").fetchone()
+        middle = con.execute(
+            "SELECT started_at, id FROM agent_runs ORDER BY started_at DESC, id DESC "
+            "LIMIT 1 OFFSET ?",
+            [runs // 2],
+        ).fetchone()
+        steps = int(con.execute("SELECT count(*) FROM agent_steps").fetchone()[0])  # type: ignore[index]
+        max_steps = con.execute("SELECT max(total_steps) FROM agent_runs").fetchone()
+    finally:
+        con.close()
+    assert long_run and normal and last and middle
+    return {
+        "runs": runs,
+        "steps": steps,
+        "long_run": long_run[0],
+        "long_run_steps": max_steps[0] if max_steps else None,
+        "normal_run": normal[0],
+        "day_until": last[0],
+        "deep_cursor": encode_cursor(middle[0], middle[1]),
+    }
+
+
+def _cases(layout: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    until = layout["day_until"] + timedelta(seconds=1)
+    since = until - timedelta(days=1)
+    day = {"since": _iso(since), "until": _iso(until)}
+    return [
+        ("first page", "/agent/runs", {"limit": 50}),
+        ("filter status=failed", "/agent/runs", {"limit": 50, "status": "failed"}),
+        ("filter source=n8n", "/agent/runs", {"limit": 50, "source": "n8n"}),
+        ("filter model", "/agent/runs", {"limit": 50, "model": "llama3.1:8b"}),
+        ("filter agent_name", "/agent/runs", {"limit": 50, "agent_name": "triage-agent"}),
+        ("filter since (last day)", "/agent/runs", {"limit": 50, "since": day["since"]}),
+        ("filter until (before last day)", "/agent/runs", {"limit": 50, "until": day["since"]}),
+        ("filter tool=docker_inspect", "/agent/runs", {"limit": 50, "tool": "docker_inspect"}),
+        ("q text search 'refused'", "/agent/runs", {"limit": 50, "q": "refused"}),
+        ("q text search, rare", "/agent/runs", {"limit": 50, "q": "bytes=123456"}),
+        (
+            "deep page (cursor at the middle)",
+            "/agent/runs",
+            {"limit": 50, "cursor": layout["deep_cursor"]},
+        ),
+        (
+            f"drill-down {layout['long_run_steps']}-step run",
+            f"/agent/runs/{layout['long_run']}",
+            {},
+        ),
+        ("drill-down 9-step run", f"/agent/runs/{layout['normal_run']}", {}),
+        ("stats, all runs", "/agent/runs/stats", {}),
+        ("stats, one day", "/agent/runs/stats", day),
+    ]
+
+
+def time_api(db_path: Path, repeat: int, repo: Path) -> dict[str, Any]:
+    """Start the collector on ``db_path`` and time every case."""
+    layout = _layout(db_path)
+    collector = spawn_collector(db_path, repo=repo)
+    results: list[dict[str, Any]] = []
+    try:
+        with httpx.Client(base_url=collector.http_url, timeout=120) as api:
+            for name, path, params in _cases(layout):
+                first = api.get(path, params=params)
+                if first.status_code != 200:
+                    results.append(
+                        {"case": name, "error": f"{first.status_code} {first.text[:200]}"}
+                    )
+                    continue
+                body = first.json()
+                timings = []
+                for _ in range(repeat):
+                    began = time.perf_counter()
+                    response = api.get(path, params=params)
+                    timings.append((time.perf_counter() - began) * 1000)
+                    response.raise_for_status()
+                results.append(
+                    {
+                        "case": name,
+                        "p50_ms": round(percentile(timings, 50), 1),
+                        "p95_ms": round(percentile(timings, 95), 1),
+                        "total": body.get("total", body.get("total_runs")),
+                        "rows": len(body.get("runs") or body.get("steps") or []),
+                    }
+                )
+    finally:
+        collector.stop()
+    return {"db": str(db_path), "layout": {k: str(v) for k, v in layout.items()}, "cases": results}
+
+
+def readers_cost(args: argparse.Namespace) -> dict[str, Any]:
+    """The same load without and with dashboard-like readers; ratio of e2e spans/s."""
+    from bench import load
+
+    figures = {}
+    for readers in (0, args.readers):
+        argv = [
+            "--spawn",
+            "--runs",
+            str(args.runs),
+            "--clients",
+            str(args.clients),
+            "--readers",
+            str(readers),
+            "--repo",
+            str(args.repo),
+        ]
+        if args.db_from:
+            argv += ["--db-from", str(args.db_from)]
+        out = Path(f"/tmp/bench-readers-{readers}.json")
+        load.main([*argv, "--json", str(out)])
+        figures[readers] = json.loads(out.read_text())
+    base = figures[0]["e2e_spans_per_s"]
+    loaded = figures[args.readers]["e2e_spans_per_s"]
+    return {
+        "without_readers_e2e_spans_per_s": base,
+        "with_readers_e2e_spans_per_s": loaded,
+        "readers": args.readers,
+        "cost": round(1 - loaded / base, 3) if base and loaded else None,
+        "reader_cycle_ms_p50": figures[args.readers].get("reader_cycle_ms_p50"),
+        "reader_cycle_ms_p95": figures[args.readers].get("reader_cycle_ms_p95"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="create a database of --runs runs")
+    build.add_argument("--db", type=Path, required=True)
+    build.add_argument("--runs", type=int, default=1_000_000)
+    build.add_argument("--steps", type=int, default=9)
+    build.add_argument("--via", choices=("sql", "store"), default="sql")
+    build.add_argument("--batch-runs", type=int, default=2000, help="store: runs per write")
+    timing = sub.add_parser("time", help="time the API over a database")
+    timing.add_argument("--db", type=Path, required=True)
+    timing.add_argument("--repeat", type=int, default=30)
+    timing.add_argument("--repo", type=Path, default=REPO)
+    timing.add_argument("--json", type=Path)
+    readers = sub.add_parser("readers", help="ingest with and without dashboard readers")
+    readers.add_argument("--db-from", type=Path)
+    readers.add_argument("--readers", type=int, default=3)
+    readers.add_argument("--runs", type=int, default=10000)
+    readers.add_argument("--clients", type=int, default=4)
+    readers.add_argument("--repo", type=Path, default=REPO)
+    args = parser.parse_args(argv)
+    report: dict[str, Any]
+    if args.command == "build":
+        if args.db.exists():
+            parser.error(f"{args.db} exists; remove it first")
+        builder: Callable[..., Any] = build_via_sql if args.via == "sql" else build_via_store
+        kwargs: dict[str, Any] = {"runs": args.runs, "steps": args.steps}
+        if args.via == "store":
+            kwargs["runs_per_batch"] = args.batch_runs
+        result = builder(args.db, **kwargs)
+        report = {
+            "via": args.via,
+            "runs": result.runs,
+            "steps": result.steps,
+            "spans": result.spans,
+            "seconds": round(result.seconds, 1),
+            "rows_per_s": round(result.rows_per_s),
+            "spans_per_s": round(result.spans / result.seconds) if result.spans else None,
+            "db_bytes": args.db.stat().st_size,
+        }
+    elif args.command == "time":
+        report = time_api(args.db, args.repeat, args.repo)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2) + "\n")
+    else:
+        report = readers_cost(args)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
