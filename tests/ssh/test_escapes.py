@@ -151,7 +151,9 @@ def raw_answers(sshd: SSHServer, raw: RawSession) -> RawAnswers:
     # sshd drops the whole connection on a NUL inside a command: send those last, alone.
     names = sorted(ESCAPE_COMMANDS, key=lambda n: "\x00" in ESCAPE_COMMANDS[n])
     concurrent = [n for n in names if "\x00" not in ESCAPE_COMMANDS[n]]
-    with ThreadPoolExecutor(max_workers=6) as pool:
+    # One at a time: the test machine's root ~/.bashrc (run by sshd before the forced
+    # command) calls `pyenv rehash`, which prints lock errors when sessions overlap.
+    with ThreadPoolExecutor(max_workers=1) as pool:
         answers = pool.map(lambda n: raw.send(ESCAPE_COMMANDS[n]), concurrent)
         sent = dict(zip(concurrent, answers, strict=True))
     for name in names[len(concurrent) :]:
