@@ -137,7 +137,7 @@ def raw(sshd: SSHServer) -> Iterator[RawSession]:
 
 @dataclass
 class RawAnswers:
-    """The escape table sent raw, several channels at a time on one connection."""
+    """The escape table sent raw over one connection."""
 
     answers: dict[str, tuple[int, bytes, bytes] | None]
     docker_calls_before: int
