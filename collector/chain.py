@@ -73,7 +73,10 @@ class ChainHead:
 
 
 def load_head(con: duckdb.DuckDBPyConnection) -> ChainHead:
-    row = con.execute("SELECT seq, hash FROM span_chain ORDER BY seq DESC LIMIT 1").fetchone()
+    row = con.execute(
+        "SELECT seq, hash FROM (SELECT seq, hash FROM span_chain UNION ALL "
+        "SELECT seq, hash FROM chain_tombstones) ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
     if row:
         return ChainHead(int(row[0]), bytes(row[1]))
     anchor = con.execute("SELECT seq, hash FROM chain_anchor").fetchone()
@@ -146,12 +149,17 @@ def verify_chain(con: duckdb.DuckDBPyConnection, batch_rows: int = 10_000) -> Ve
     anchor = con.execute("SELECT seq, hash FROM chain_anchor").fetchone()
     seq0, previous = (int(anchor[0]), bytes(anchor[1])) if anchor else (0, ZERO)
     columns = ", ".join(f"s.{c}" for c in CONTENT_COLUMNS)
+    nulls = ", ".join("NULL" for _ in CONTENT_COLUMNS)
     cursor = con.execute(
         f"""
-        SELECT c.seq, c.trace_id, c.span_id, c.hash, s.span_id IS NOT NULL AS present, {columns}
+        SELECT c.seq, c.trace_id, c.span_id, c.hash,
+               CASE WHEN s.span_id IS NULL THEN 'missing' ELSE 'present' END AS state, {columns}
         FROM span_chain c LEFT JOIN spans s
           ON s.trace_id = c.trace_id AND s.span_id = c.span_id
-        ORDER BY c.seq
+        UNION ALL
+        SELECT seq, trace_id, span_id, hash, 'removed by retention', {nulls}
+        FROM chain_tombstones
+        ORDER BY 1
         """
     )
     expected_seq = seq0 + 1
@@ -160,7 +168,7 @@ def verify_chain(con: duckdb.DuckDBPyConnection, batch_rows: int = 10_000) -> Ve
         chunk = cursor.fetchmany(batch_rows)
         if not chunk:
             break
-        for seq, trace_id, span_id, stored_hash, present, *content in chunk:
+        for seq, trace_id, span_id, stored_hash, state, *content in chunk:
             if seq != expected_seq:
                 return VerifyReport(
                     checked,
@@ -173,7 +181,12 @@ def verify_chain(con: duckdb.DuckDBPyConnection, batch_rows: int = 10_000) -> Ve
                         f"chain row {expected_seq} is missing (next found: {seq})",
                     ),
                 )
-            if not present:
+            if state == "removed by retention":
+                # The span is gone by design; its recorded link carries the chain on.
+                previous = bytes(stored_hash)
+                expected_seq += 1
+                continue
+            if state == "missing":
                 return VerifyReport(
                     checked,
                     seq0,

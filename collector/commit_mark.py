@@ -35,10 +35,12 @@ def _stored_head_seq(db_path: Path) -> int:
         }
         if "span_chain" not in tables:
             return 0
-        row = con.execute(
-            "SELECT greatest(coalesce((SELECT max(seq) FROM span_chain), 0),"
-            " coalesce((SELECT max(seq) FROM chain_anchor), 0))"
-        ).fetchone()
+        parts = [
+            f"coalesce((SELECT max(seq) FROM {table}), 0)"
+            for table in ("span_chain", "chain_anchor", "chain_tombstones")
+            if table in tables  # a file from before a migration may lack one
+        ]
+        row = con.execute(f"SELECT greatest({', '.join(parts)}, 0)").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
 

@@ -1,4 +1,12 @@
-"""Retention: delete what is older than the configured age, and say so in the trail."""
+"""Retention: delete what is older than the configured age, and say so in the trail.
+
+A run goes with its whole trace: its steps, its spans and the other runs of
+that trace, once every run of the trace is finished and started before the
+cutoff; a trace with no run goes once all its spans arrived before it. The
+deleted spans' chain links become tombstones (sequence number and hash), so
+``verify`` still walks an unbroken chain; a leading stretch of tombstones is
+folded into the chain's anchor. Each pass is recorded in ``retention_log``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
+import pyarrow as pa
 
 __all__ = ["RetentionResult", "apply_retention"]
 
@@ -19,65 +28,83 @@ class RetentionResult:
     spans: int
 
 
+def _expired_traces(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> list[str]:
+    rows = con.execute(
+        """
+        SELECT trace_id FROM agent_runs WHERE trace_id IS NOT NULL GROUP BY trace_id
+        HAVING bool_and(status <> 'running' AND started_at < ?)
+        UNION
+        SELECT s.trace_id FROM spans s
+        WHERE NOT EXISTS (SELECT 1 FROM agent_runs r WHERE r.trace_id = s.trace_id)
+        GROUP BY s.trace_id HAVING max(s.received_at) < ?
+        """,
+        [cutoff, cutoff],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    return len(con.execute(sql).fetchall())
+
+
 def apply_retention(
     con: duckdb.DuckDBPyConnection, cutoff: datetime, now: datetime
 ) -> RetentionResult:
-    """Delete finished runs started before ``cutoff`` (with steps) and spans received before it.
-
-    Spans are removed as a prefix of the hash chain (they are chained in the
-    order they were received), and the chain's anchor moves to the last removed
-    link, so ``verify`` still checks everything that remains. Each pass is
-    recorded in ``retention_log``.
-    """
-    runs = con.execute(
-        "SELECT id FROM agent_runs WHERE started_at < ? AND status <> 'running'", [cutoff]
-    ).fetchall()
-    run_ids = [r[0] for r in runs]
-    steps_deleted = 0
-    if run_ids:
-        steps_deleted = _count(
-            con.execute(
-                "DELETE FROM agent_steps WHERE agent_run_id IN (SELECT unnest(?)) RETURNING 1",
-                [run_ids],
-            ).fetchall()
-        )
-        con.execute("DELETE FROM cancel_requests WHERE run_id IN (SELECT unnest(?))", [run_ids])
-        con.execute("DELETE FROM agent_runs WHERE id IN (SELECT unnest(?))", [run_ids])
-    last = con.execute(
-        """
-        SELECT max(c.seq) FROM span_chain c JOIN spans s
-          ON s.trace_id = c.trace_id AND s.span_id = c.span_id
-        WHERE s.received_at < ?
-        """,
-        [cutoff],
-    ).fetchone()
-    spans_deleted = 0
-    if last and last[0] is not None:
-        upto = int(last[0])
-        anchor_hash = con.execute("SELECT hash FROM span_chain WHERE seq = ?", [upto]).fetchone()
-        assert anchor_hash is not None
-        spans_deleted = _count(
-            con.execute(
-                """
-                DELETE FROM spans WHERE (trace_id, span_id) IN (
-                    SELECT (trace_id, span_id) FROM span_chain WHERE seq <= ?)
-                RETURNING 1
-                """,
-                [upto],
-            ).fetchall()
-        )
-        con.execute("DELETE FROM span_chain WHERE seq <= ?", [upto])
-        con.execute("DELETE FROM chain_anchor")
-        con.execute("INSERT INTO chain_anchor VALUES (?, ?)", [upto, anchor_hash[0]])
-    if run_ids or spans_deleted:
-        anchor = con.execute("SELECT seq, hash FROM chain_anchor").fetchone()
-        seq, digest = (anchor[0], anchor[1]) if anchor else (0, b"\0" * 32)
+    """Delete expired traces (runs, steps, spans); the caller owns the transaction."""
+    traces = _expired_traces(con, cutoff)
+    if not traces:
+        return RetentionResult(0, 0, 0)
+    con.register("_expired", pa.table({"trace_id": traces}))
+    try:
+        in_expired = "trace_id IN (SELECT trace_id FROM _expired)"
         con.execute(
-            "INSERT INTO retention_log VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [now, cutoff, len(run_ids), steps_deleted, spans_deleted, seq, digest],
+            "DELETE FROM cancel_requests WHERE run_id IN "
+            f"(SELECT id FROM agent_runs WHERE {in_expired})"
         )
-    return RetentionResult(runs=len(run_ids), steps=steps_deleted, spans=spans_deleted)
+        steps = _count(con, f"DELETE FROM agent_steps WHERE {in_expired} RETURNING 1")
+        runs = _count(con, f"DELETE FROM agent_runs WHERE {in_expired} RETURNING 1")
+        con.execute(
+            f"INSERT INTO chain_tombstones SELECT seq, trace_id, span_id, hash, ? "
+            f"FROM span_chain WHERE {in_expired}",
+            [now],
+        )
+        con.execute(f"DELETE FROM span_chain WHERE {in_expired}")
+        spans = _count(con, f"DELETE FROM spans WHERE {in_expired} RETURNING 1")
+    finally:
+        con.unregister("_expired")
+    _fold_leading_tombstones(con)
+    anchor = con.execute("SELECT seq, hash FROM chain_anchor").fetchall()
+    seq, digest = (anchor[0][0], anchor[0][1]) if anchor else (0, b"\0" * 32)
+    con.execute(
+        "INSERT INTO retention_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [now, cutoff, runs, steps, spans, seq, digest],
+    )
+    return RetentionResult(runs=runs, steps=steps, spans=spans)
 
 
-def _count(rows: list[tuple[object, ...]]) -> int:
-    return len(rows)
+def _fold_leading_tombstones(con: duckdb.DuckDBPyConnection) -> None:
+    """Tombstones before the first live link only repeat the anchor: fold them into it."""
+    first_live = con.execute("SELECT min(seq) FROM span_chain").fetchall()[0][0]
+    limit = (
+        con.execute("SELECT max(seq) FROM chain_tombstones").fetchall()[0][0]
+        if first_live is None
+        else first_live - 1
+    )
+    if limit is None:
+        return
+    last = con.execute(
+        "SELECT seq, hash FROM chain_tombstones WHERE seq <= ? ORDER BY seq DESC LIMIT 1", [limit]
+    ).fetchall()
+    if not last:
+        return
+    # Only a contiguous run of tombstones from the anchor can be folded.
+    anchor = con.execute("SELECT seq FROM chain_anchor").fetchall()
+    start = anchor[0][0] if anchor else 0
+    count = con.execute(
+        "SELECT count(*) FROM chain_tombstones WHERE seq > ? AND seq <= ?", [start, last[0][0]]
+    ).fetchall()[0][0]
+    if count != last[0][0] - start:
+        return
+    con.execute("DELETE FROM chain_anchor")
+    con.execute("INSERT INTO chain_anchor VALUES (?, ?)", [last[0][0], last[0][1]])
+    con.execute("DELETE FROM chain_tombstones WHERE seq <= ?", [last[0][0]])

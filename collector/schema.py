@@ -208,8 +208,19 @@ UPDATE agent_runs SET tool_names = t.names FROM (
 ) t WHERE agent_runs.id = t.agent_run_id;
 """
 
+# Links of spans removed by retention: the chain still walks through them.
+_V4 = """
+CREATE TABLE IF NOT EXISTS chain_tombstones (
+    seq BIGINT PRIMARY KEY,
+    trace_id VARCHAR NOT NULL,
+    span_id VARCHAR NOT NULL,
+    hash BLOB NOT NULL,
+    removed_at TIMESTAMP NOT NULL
+);
+"""
+
 # Each entry moves the file from version i to i + 1.
-_MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+_MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
