@@ -26,13 +26,37 @@ def mark_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".head")
 
 
-def _stored_head_seq(db_path: Path) -> int:
+# Read at start-up, every column of every table: DuckDB checks each block's
+# checksum as it reads, so a damaged block stops the start instead of surfacing
+# later (a failed checkpoint at shutdown, a query that cannot be answered).
+_CHECKED_TABLES = (
+    "spans",
+    "span_chain",
+    "chain_tombstones",
+    "chain_anchor",
+    "agent_runs",
+    "agent_steps",
+    "cancel_requests",
+    "retention_log",
+)
+
+
+def read_every_block(con: duckdb.DuckDBPyConnection, tables: set[str]) -> None:
+    """Read each stored column once; raises duckdb.Error on a damaged block."""
+    for table in _CHECKED_TABLES:
+        if table in tables:
+            con.execute(f"SELECT count(hash(COLUMNS(*))) FROM {table}").fetchall()
+
+
+def _stored_head_seq(db_path: Path, *, full_read: bool) -> int:
     with duckdb.connect(
         str(db_path), read_only=True, config={"enable_external_access": False}
     ) as con:
         tables = {
             r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
         }
+        if full_read:
+            read_every_block(con, tables)
         if "span_chain" not in tables:
             return 0
         parts = [
@@ -59,9 +83,14 @@ class CommitMark:
         seq, _, _ = text.partition(" ")
         return int(seq) if seq.isdigit() else None
 
-    def check(self, db_path: Path) -> None:
-        """Raise LostCommits when the file ends before the recorded head."""
+    def check(self, db_path: Path, *, full_read: bool = True) -> None:
+        """Read the file once (read-only); raise LostCommits if it ends before the head.
+
+        duckdb.Error escapes when the file cannot be read (damaged, locked).
+        """
         recorded = self.recorded_seq()
+        if db_path.exists() and (full_read or recorded):
+            stored = _stored_head_seq(db_path, full_read=full_read)
         if not recorded:
             return
         if not db_path.exists():
@@ -69,7 +98,6 @@ class CommitMark:
                 f"{db_path} is missing but {self.path} records {recorded} committed spans; "
                 f"restore the file, or delete {self.path} to start a new trail"
             )
-        stored = _stored_head_seq(db_path)
         if stored < recorded:
             raise LostCommits(
                 f"{db_path} ends at chain row {stored} but rows up to {recorded} were committed: "

@@ -73,6 +73,7 @@ def start_collector(settings: Settings) -> RunningCollector:
         commit_max_spans=settings.commit_max_spans,
         lost_after_s=settings.lost_after_s,
         retention_days=settings.retention_days,
+        startup_read_check=settings.startup_read_check,
     )
     try:
         grpc_server, grpc_port = start_grpc_server(store, settings, sanitizer)

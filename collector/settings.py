@@ -110,6 +110,7 @@ class Settings:
     redact_patterns: tuple[str, ...] = ()  # extra regular expressions
     redact_keys: tuple[str, ...] = ()  # extra attribute keys whose values are secret
     retention_days: float = 0.0  # 0 keeps everything
+    startup_read_check: bool = True  # read every block at start to find damage early
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -138,6 +139,7 @@ class Settings:
                 k.strip() for k in env.get("AGENT_AUDIT_REDACT_KEYS", "").split(",") if k.strip()
             ),
             retention_days=_float(env, "AGENT_AUDIT_RETENTION_DAYS", 0.0),
+            startup_read_check=_bool(env, "AGENT_AUDIT_STARTUP_READ_CHECK", True),
         )
         settings.validate()
         return settings

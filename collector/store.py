@@ -163,12 +163,13 @@ class RunStore:
         commit_max_spans: int = 20_000,
         lost_after_s: float = 300.0,
         retention_days: float = 0.0,
+        startup_read_check: bool = True,
         transform: SpanTransform | None = None,
     ) -> None:
         self.db_path = Path(db_path)
         self._mark = CommitMark(self.db_path)
         try:
-            self._mark.check(self.db_path)
+            self._mark.check(self.db_path, full_read=startup_read_check)
         except LostCommits as exc:
             raise StoreOpenError(str(exc)) from None
         except duckdb.Error as exc:
