@@ -74,6 +74,7 @@ def start_collector(settings: Settings) -> RunningCollector:
         lost_after_s=settings.lost_after_s,
         retention_days=settings.retention_days,
         startup_read_check=settings.startup_read_check,
+        memory_limit_mb=settings.db_memory_mb,
     )
     try:
         grpc_server, grpc_port = start_grpc_server(store, settings, sanitizer)

@@ -100,6 +100,9 @@ class _FnJob:
 
 
 _STOP = object()
+# Group commit: a batch under this many spans waits up to _LINGER_S for more.
+_LINGER_BELOW_SPANS = 500
+_LINGER_S = 0.02
 
 
 _STORAGE_ERRORS = (
@@ -133,7 +136,7 @@ def _open_error(path: Path, exc: duckdb.Error) -> StoreOpenError:
     )
 
 
-def open_database(path: Path) -> duckdb.DuckDBPyConnection:
+def open_database(path: Path, memory_limit_mb: int = 256) -> duckdb.DuckDBPyConnection:
     """Open (or create) the file, turning DuckDB's errors into clear ones."""
     path = Path(path)
     if path.parent and not path.parent.exists():
@@ -149,6 +152,9 @@ def open_database(path: Path) -> duckdb.DuckDBPyConnection:
     # the file under steady ingest; a larger threshold keeps it compact and fast.
     # The collector checkpoints at shutdown.
     con.execute("SET checkpoint_threshold = '256MB'")
+    # DuckDB's own default is 80% of RAM; a sidecar should stay small. Queries
+    # that need more spill to disk (the temp directory beside the file).
+    con.execute(f"SET memory_limit = '{int(memory_limit_mb)}MB'")
     return con
 
 
@@ -164,6 +170,7 @@ class RunStore:
         lost_after_s: float = 300.0,
         retention_days: float = 0.0,
         startup_read_check: bool = True,
+        memory_limit_mb: int = 256,
         transform: SpanTransform | None = None,
     ) -> None:
         self.db_path = Path(db_path)
@@ -174,7 +181,7 @@ class RunStore:
             raise StoreOpenError(str(exc)) from None
         except duckdb.Error as exc:
             raise _open_error(self.db_path, exc) from None
-        self._con = open_database(self.db_path)
+        self._con = open_database(self.db_path, memory_limit_mb)
         try:
             self.previous_schema_version = migrate(self._con)
         except SchemaTooNew as exc:
@@ -291,9 +298,16 @@ class RunStore:
             batch = [first]
             size = len(first.spans)
             stop_after = False
+            # Small requests (one run each) are worth a short wait for company:
+            # a commit costs about the same for 10 spans as for 1,000.
+            linger_until = time.monotonic() + _LINGER_S if size < _LINGER_BELOW_SPANS else 0.0
             while size < self._commit_max:
                 try:
-                    nxt = self._queue.get_nowait()
+                    wait = linger_until - time.monotonic()
+                    if wait > 0 and size < _LINGER_BELOW_SPANS:
+                        nxt = self._queue.get(timeout=wait)
+                    else:
+                        nxt = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is _STOP:
