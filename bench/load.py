@@ -27,7 +27,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from bench.collector_proc import (
     proc_status_kb,
     spawn_collector,
 )
+from bench.observers import DashboardReaders, VisibilitySampler
 from bench.senders import ClientJob, ClientResult, client_process, run_client
 from bench.workload import WorkloadSpec, self_check
 
@@ -50,7 +50,6 @@ __all__ = [
     "add_load_arguments",
     "run_load",
     "count_visible",
-    "DashboardReaders",
     "Target",
     "agent_audit_target",
     "run_spawned",
@@ -77,97 +76,6 @@ def count_visible(api: httpx.Client) -> tuple[int, int, int, str]:
     return int(health.get("committed_spans", 0)), runs, -1, how
 
 
-class DashboardReaders:
-    """Threads that poll like an open dashboard: list, stats and the newest run, each second."""
-
-    def __init__(self, http_url: str, readers: int, interval_s: float = 1.0) -> None:
-        self.http_url = http_url
-        self.readers = readers
-        self.interval_s = interval_s
-        self.latencies_s: list[float] = []
-        self.errors = 0
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(readers)]
-
-    def __enter__(self) -> DashboardReaders:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(30)
-
-    def _run(self) -> None:
-        with httpx.Client(base_url=self.http_url, timeout=30) as api:
-            while not self._stop.is_set():
-                began = time.monotonic()
-                try:
-                    page = api.get("/agent/runs", params={"limit": 50})
-                    api.get("/agent/runs/stats")
-                    runs = page.json().get("runs") or []
-                    if runs:
-                        api.get(f"/agent/runs/{runs[0]['id']}")
-                except (httpx.HTTPError, ValueError):
-                    self.errors += 1
-                self.latencies_s.append(time.monotonic() - began)
-                self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - began)))
-
-
-class _VisibilitySampler:
-    """Times acknowledgement -> visible in GET /agent/runs/{id} for sampled runs."""
-
-    def __init__(self, http_url: str, samples: Any, workers: int = 3, enabled: bool = True) -> None:
-        self._enabled = enabled
-        self._samples = samples
-        self._pool = ThreadPoolExecutor(workers)
-        self._local = threading.local()
-        self._http_url = http_url
-        self.delays_s: list[float] = []
-        self.missing = 0
-        self.endpoint = "GET /agent/runs/{id}"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._dispatch, daemon=True)
-
-    def _client(self) -> httpx.Client:
-        if not hasattr(self._local, "client"):
-            self._local.client = httpx.Client(base_url=self._http_url, timeout=30)
-        return self._local.client  # type: ignore[no-any-return]
-
-    def _dispatch(self) -> None:
-        while not self._stop.is_set() or not self._samples.empty():
-            try:
-                run_id, acked = self._samples.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if self._enabled:
-                self._pool.submit(self._poll, run_id, acked)
-
-    def _poll(self, run_id: str, acked: float) -> None:
-        deadline = acked + 30
-        api = self._client()
-        while time.monotonic() < deadline:
-            response = api.get(f"/agent/runs/{run_id}")
-            if response.status_code == 200:
-                self.delays_s.append(time.monotonic() - acked)
-                return
-            if response.status_code != 404:
-                self.endpoint = f"unavailable ({response.status_code})"
-                return
-            time.sleep(0.005)  # polling interval
-        self.missing += 1
-
-    def __enter__(self) -> _VisibilitySampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(60)
-        self._pool.shutdown(wait=True)
-
-
 def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     """The load options shared with bench.query and bench.phoenix."""
     parser.add_argument("--runs", type=int, default=20000)
@@ -175,7 +83,15 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--result-bytes", default="1024-4096", help="tool result size range")
     parser.add_argument("--runs-per-request", type=int, default=50)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--client-mode", choices=("process", "thread"), default="process")
+    parser.add_argument(
+        "--client-mode",
+        choices=("process", "thread"),
+        default="thread",
+        help=(
+            "thread (default): requests are pre-built, so one process sends them and leaves "
+            "more of the cores to the collector; process: one process per client"
+        ),
+    )
     parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc")
     parser.add_argument("--gzip", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
@@ -227,7 +143,9 @@ def drive_clients(
             proc.start()
         for _ in procs:
             ready.get(timeout=600)
-        return _release(start, lambda: [out.get() for _ in procs], procs, samples)
+        return _release(
+            start, lambda: [out.get(timeout=args.max_seconds + 600) for _ in procs], procs, samples
+        )
     ready_q: queue.Queue[int] = queue.Queue()
     samples_q: queue.Queue[tuple[str, float]] = queue.Queue()
     start_ev = threading.Event()
@@ -300,7 +218,7 @@ def run_load(args: argparse.Namespace, target: Target) -> dict[str, Any]:
         readers.__enter__()
     cpu_before = proc_cpu_s(target.pid) if target.pid else 0.0
     collect, t0, samples, procs = drive_clients(args, spec, target.grpc_target, target.http_url)
-    sampler = _VisibilitySampler(target.http_url, samples, enabled=target.sample_visibility)
+    sampler = VisibilitySampler(target.http_url, samples, enabled=target.sample_visibility)
     with sampler:
         results: list[ClientResult] = collect()
     for proc in procs:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -154,7 +155,7 @@ def readers_cost(args: argparse.Namespace) -> dict[str, Any]:
         ]
         if args.db_from:
             argv += ["--db-from", str(args.db_from)]
-        out = Path(f"/tmp/bench-readers-{readers}.json")
+        out = Path(tempfile.mkdtemp(prefix="bench-readers-")) / "load.json"
         load.main([*argv, "--json", str(out)])
         figures[readers] = json.loads(out.read_text())
     base = figures[0]["e2e_spans_per_s"]
