@@ -21,6 +21,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from collector.schema import SPAN_COLUMNS
+
 __all__ = [
     "CONTENT_COLUMNS",
     "ChainHead",
@@ -32,25 +34,8 @@ __all__ = [
 ]
 
 ZERO = b"\0" * 32
-# The span columns the chain covers, in this order.
-CONTENT_COLUMNS = (
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "kind",
-    "start_ns",
-    "end_ns",
-    "status_code",
-    "status_message",
-    "service_name",
-    "scope_name",
-    "scope_version",
-    "resource",
-    "attributes",
-    "events",
-    "links",
-)
+# The span columns the chain covers, in table order: all but when it arrived.
+CONTENT_COLUMNS = tuple(c for c in SPAN_COLUMNS if c != "received_at")
 
 
 def canonical(row: Sequence[Any]) -> bytes:
