@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -11,22 +12,38 @@ from typing import TypeVar
 import pytest
 
 T = TypeVar("T")
+_pause = threading.Event()  # never set: its wait() is a pause that needs no sleep call
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def poll_until(condition: Callable[[], T], *, timeout_s: float, interval_s: float = 0.02) -> T:
+    """Poll ``condition`` until it is truthy or the deadline passes; return its last value.
+
+    The one place the tests pause: every wait goes through here (or wait_until).
+    """
+    deadline = time.monotonic() + timeout_s
+    last: T = condition()
+    while not last and time.monotonic() <= deadline:
+        _pause.wait(interval_s)  # polling interval, not synchronisation
+        last = condition()
+    return last
 
 
 def wait_until(
     condition: Callable[[], T], *, timeout_s: float = 10.0, interval_s: float = 0.02, what: str = ""
 ) -> T:
     """Poll ``condition`` until it returns a truthy value; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    last: T = condition()
-    while not last:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what or condition}")
-        time.sleep(interval_s)  # polling interval, not synchronisation
-        last = condition()
+    last = poll_until(condition, timeout_s=timeout_s, interval_s=interval_s)
+    if not last:
+        raise AssertionError(f"timed out after {timeout_s}s waiting for {what or condition}")
     return last
+
+
+def holds_for(condition: Callable[[], object], *, for_s: float, what: str = "") -> None:
+    """Fail if ``condition`` is ever false during ``for_s`` seconds (polled every 0.1 s)."""
+    broken = poll_until(lambda: not condition(), timeout_s=for_s, interval_s=0.1)
+    assert not broken, f"no longer true: {what or condition}"
 
 
 def free_port() -> int:
@@ -38,8 +55,7 @@ def free_port() -> int:
 
 def require_or_skip(available: bool, reason: str) -> None:
     """Skip on a developer's machine, fail in CI, when a real part is missing."""
-    if available:
-        return
-    if IN_CI:
+    if not available and IN_CI:
         pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)
+    if not available:  # a developer's machine only: CI failed above
+        pytest.skip(reason)

@@ -18,7 +18,7 @@ from agent.registry import ToolRegistry
 from instrumentation import current_run
 from tests.agent.conftest import AgentServer, Tracing
 from tests.agent.scripted_llm import Call, ScriptedLLM, Turn, answer, tool
-from tests.support import free_port, wait_until
+from tests.support import free_port, poll_until, wait_until
 
 StartAgent = Callable[..., AgentServer]
 
@@ -207,9 +207,8 @@ def test_cancel_through_the_collector(
         """Follow a container's logs until the run is cancelled (cooperatively)."""
         watching.set()
         run = current_run()
-        deadline = time.monotonic() + 15
-        while run is not None and not run.cancel_requested and time.monotonic() < deadline:
-            time.sleep(0.02)  # polling the flag, as a long tool would
+        if run is not None:  # polls the flag, as a long tool would
+            poll_until(lambda: run.cancel_requested, timeout_s=15)
         return "stopped watching"
 
     registry.register(watch_logs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +14,7 @@ import instrumentation
 from instrumentation import agent_run
 from instrumentation.pending import PendingSpanProcessor
 from tests.instrumentation.conftest import Spans
-from tests.support import wait_until
+from tests.support import poll_until, wait_until
 
 
 def test_a_pending_copy_of_an_open_run_and_step_is_exported_soon_after_start(
@@ -143,9 +142,7 @@ def test_a_forked_child_still_sends_pending_copies(spans: Spans) -> None:
         try:
             before = len(spans.pending())
             with agent_run("child"):
-                deadline = time.monotonic() + 10
-                while len(spans.pending()) == before and time.monotonic() < deadline:
-                    time.sleep(0.01)  # polling a condition in the child, with a deadline
+                poll_until(lambda: len(spans.pending()) > before, timeout_s=10, interval_s=0.01)
             os.write(write_end, b"ok" if len(spans.pending()) > before else b"no")
         finally:
             os._exit(0)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tests.reliability.otlp_requests import RunRequest, build_run_request, kv
 from tests.reliability.senders import EXPORT_METHOD, GrpcSender, HttpSender, Outcome
+from tests.support import poll_until
 
 __all__ = [
     "REPO",
@@ -96,21 +97,23 @@ class CollectorProcess:
             self.proc = subprocess.Popen(
                 self._args, stdout=out, stderr=err, env=self._env, cwd=REPO
             )
-        deadline = time.monotonic() + ready_timeout_s
-        while True:
-            match = _READY.search(self.stdout_path.read_text(errors="replace"))
-            if match:
-                self.grpc_port, self.http_port = int(match.group(2)), int(match.group(4))
-                return self
-            if self.proc.poll() is not None:
-                raise CollectorExited(
-                    f"collector exited with {self.proc.returncode} before it was ready:\n"
-                    f"{self.stderr_text()[-4000:]}"
-                )
-            if time.monotonic() > deadline:
-                self.kill()
-                raise CollectorNotReady(f"collector not ready after {ready_timeout_s}s")
-            time.sleep(0.01)  # polling interval for the ready line
+        proc = self.proc
+
+        def ready_or_exited() -> re.Match[str] | bool | None:
+            found = _READY.search(self.stdout_path.read_text(errors="replace"))
+            return found or proc.poll() is not None
+
+        match = poll_until(ready_or_exited, timeout_s=ready_timeout_s, interval_s=0.01)
+        if isinstance(match, re.Match):
+            self.grpc_port, self.http_port = int(match.group(2)), int(match.group(4))
+            return self
+        if proc.poll() is not None:
+            raise CollectorExited(
+                f"collector exited with {proc.returncode} before it was ready:\n"
+                f"{self.stderr_text()[-4000:]}"
+            )
+        self.kill()
+        raise CollectorNotReady(f"collector not ready after {ready_timeout_s}s")
 
     def run_to_exit(self, timeout_s: float = 60.0) -> int:
         """Start and wait for the process to end (for start-up refusals)."""

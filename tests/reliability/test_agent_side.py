@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.reliability.harness import REPO, CollectorProcess
-from tests.support import free_port, wait_until
+from tests.support import free_port, holds_for, wait_until
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +82,7 @@ def _status(api: str, run_id: str) -> str | None:
 
 def _stays(condition: Callable[[], bool], *, for_s: float, what: str) -> None:
     """Fail if ``condition`` is ever false during ``for_s`` seconds (polled)."""
-    deadline = time.monotonic() + for_s
-    while time.monotonic() < deadline:
-        assert condition(), f"no longer true: {what}"
-        time.sleep(0.1)  # polling interval of a "stays true" check
+    holds_for(condition, for_s=for_s, what=what)
 
 
 def test_collector_down_for_a_while_loses_no_run_or_step(
