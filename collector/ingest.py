@@ -145,10 +145,6 @@ class IngestState:
     # arriving later must absorb them (see _one_step_per_model_call). Bounded.
     foreign_llm_parents: set[str] = field(default_factory=set)
 
-    def snapshot(self) -> IngestState:
-        """A copy to restore when a transaction rolls back."""
-        return IngestState(set(self.orphan_traces), self.chain_head, set(self.foreign_llm_parents))
-
     def remember_foreign_llm(self, spans: Sequence[SpanRecord], classes: list[SpanClass]) -> None:
         for span, cls in zip(spans, classes, strict=True):
             if cls is SpanClass.LLM and span.parent_span_id and A.RUN_ID not in span.attributes:

@@ -187,9 +187,9 @@ class RunStore:
         except SchemaTooNew as exc:
             self._con.close()
             raise StoreOpenError(str(exc)) from None
-        self._state = IngestState(
-            orphan_traces=load_orphan_traces(self._con), chain_head=load_head(self._con)
-        )
+        self._state = IngestState()
+        self._state_stale = False
+        self._reload_state()
         self._max_queued = max_queued_spans
         self._commit_max = commit_max_spans
         self._lost_after_s = lost_after_s
@@ -340,13 +340,17 @@ class RunStore:
 
     def _commit_spans(self, batch: list[_SpanJob]) -> None:
         spans = [s for job in batch for s in job.spans]
-        saved = self._state.snapshot()
+        if self._state_stale:
+            self._reload_state()
+            if self._state_stale:
+                self._finish(batch, error=StoreUnavailable("storage error: state unreadable"))
+                return
         try:
             self._transaction(
                 lambda con: ingest_batch(con, self._prepared(spans), self._state, utc_now())
             )
         except Exception as exc:  # noqa: BLE001 - thread boundary: every job gets an answer
-            self._state = saved  # the rollback undid what the state remembers
+            self._reload_state()  # the rollback undid part of what the state remembers
             if len(batch) > 1:
                 # One request's spans may be the cause: retry each request alone so
                 # the others still commit.
@@ -368,6 +372,22 @@ class RunStore:
         except OSError:
             logger.exception("cannot write the commit mark %s", self._mark.path)
         self._finish(batch)
+
+    def _reload_state(self) -> None:
+        """What the writer remembers is derivable from the file: read it back.
+
+        If the file cannot be read now (a full disk, say), the next commit tries
+        again before writing anything.
+        """
+        try:
+            self._state.orphan_traces = load_orphan_traces(self._con)
+            self._state.chain_head = load_head(self._con)
+        except duckdb.Error:
+            logger.exception("cannot reread the writer's state; will retry before the next write")
+            self._state_stale = True
+            return
+        self._state_stale = False
+        # foreign_llm_parents is kept: extra entries only cost a lookup.
 
     def _prepared(self, spans: list[SpanRecord]) -> list[SpanRecord]:
         return self._transform(spans) if self._transform else spans
