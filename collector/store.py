@@ -41,7 +41,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-SpanTransform = Callable[[list[SpanRecord]], list[SpanRecord]]
 
 
 class StoreError(Exception):
@@ -171,7 +170,6 @@ class RunStore:
         retention_days: float = 0.0,
         startup_read_check: bool = True,
         memory_limit_mb: int = 256,
-        transform: SpanTransform | None = None,
     ) -> None:
         self.db_path = Path(db_path)
         self._mark = CommitMark(self.db_path)
@@ -196,7 +194,6 @@ class RunStore:
         self._retention_s = retention_days * 86400.0
         self._next_retention = 0.0  # monotonic time of the next pass; 0 = at start
         self.last_retention: RetentionResult | None = None
-        self._transform = transform
         self._queue: queue.Queue[Any] = queue.Queue()
         self._queued_spans = 0
         self._lock = threading.Lock()
@@ -246,12 +243,6 @@ class RunStore:
             return fn(cursor)
         finally:
             cursor.close()
-
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A new cursor the caller must close (for interruptible queries)."""
-        cursor = self._con.cursor()
-        cursor.execute("SET TimeZone = 'UTC'")
-        return cursor
 
     # --- lifecycle -------------------------------------------------------------
     def close(self, timeout_s: float = 30.0) -> None:
@@ -346,9 +337,7 @@ class RunStore:
                 self._finish(batch, error=StoreUnavailable("storage error: state unreadable"))
                 return
         try:
-            self._transaction(
-                lambda con: ingest_batch(con, self._prepared(spans), self._state, utc_now())
-            )
+            self._transaction(lambda con: ingest_batch(con, spans, self._state, utc_now()))
         except Exception as exc:  # noqa: BLE001 - thread boundary: every job gets an answer
             self._reload_state()  # the rollback undid part of what the state remembers
             if len(batch) > 1:
@@ -388,9 +377,6 @@ class RunStore:
             return
         self._state_stale = False
         # foreign_llm_parents is kept: extra entries only cost a lookup.
-
-    def _prepared(self, spans: list[SpanRecord]) -> list[SpanRecord]:
-        return self._transform(spans) if self._transform else spans
 
     def _finish(self, batch: list[_SpanJob], error: Exception | None = None) -> None:
         with self._lock:
