@@ -105,7 +105,7 @@ def start_collector(settings: Settings) -> RunningCollector:
             grpc_server.stop(0)
             store.close()
             raise RuntimeError("HTTP server failed to start")
-        threading.Event().wait(0.01)
+        thread.join(0.01)  # uvicorn only sets a flag; returns at once if the thread died
     return RunningCollector(
         settings=settings,
         store=store,
