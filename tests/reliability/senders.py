@@ -74,7 +74,10 @@ class GrpcSender:
                 # A bare UNAVAILABLE without RetryInfo comes from the transport (the
                 # server is gone), not from the collector's overload answer.
                 return Outcome("retryable" if retry is not None else "connection", text, retry)
-            if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+            # DEADLINE_EXCEEDED and CANCELLED are what a client sees when the server goes
+            # away mid-call (CANCELLED when shutdown ends a call the server had not yet
+            # answered); OTLP lists both as retryable, and neither is an acknowledgement.
+            if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
                 return Outcome("connection", text)
             return Outcome("rejected", text)
         response = ExportTraceServiceResponse()
