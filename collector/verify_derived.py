@@ -136,13 +136,12 @@ def verify_derived(con: duckdb.DuckDBPyConnection, batch: int = 5_000) -> Proble
     """The first run or step that differs from what the stored spans give, or None."""
     mem = _rederive(con, batch)
     try:
-        cutoff_row = con.execute("SELECT max(cutoff) FROM retention_log").fetchone()
-        cutoff = cutoff_row[0] if cutoff_row else None
+        cutoff = con.execute("SELECT max(cutoff) FROM retention_log").fetchall()[0][0]
         # 'lost' is decided by the clock, not by spans: compare it as 'running'.
-        runs = mem.execute(
+        runs = mem.sql(
             f"SELECT id, {', '.join(_RUN_COLUMNS)}, status FROM agent_runs"
         ).to_arrow_table()
-        con.register("_stored_runs", con.execute(
+        con.register("_stored_runs", con.sql(
             f"SELECT id, {', '.join(_RUN_COLUMNS)}, "
             "CASE WHEN status = 'lost' THEN 'running' ELSE status END AS status FROM agent_runs"
         ).to_arrow_table())  # fmt: skip
@@ -154,7 +153,7 @@ def verify_derived(con: duckdb.DuckDBPyConnection, batch: int = 5_000) -> Proble
             con.unregister("_stored_runs")
         if problem:
             return problem
-        steps = mem.execute(
+        steps = mem.sql(
             f"SELECT id, {', '.join(_STEP_COLUMNS)} FROM agent_steps"
         ).to_arrow_table()
         return _first_difference(con, "agent_steps", "step", steps, _STEP_COLUMNS, cutoff)
