@@ -10,6 +10,7 @@ whole (after redaction), and lists the cut keys in ``agent_audit.truncated``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -146,6 +147,9 @@ class Sanitizer:
     def __post_init__(self) -> None:
         self._compiled = [(re.compile(p, re.DOTALL), r) for p, r in self.policy.patterns]
         self._secret_keys = frozenset(k.lower() for k in self.policy.secret_keys)
+        # Attribute keys repeat across spans ("gen_ai.tool.name", ...); a bounded cache
+        # keeps a flood of unique keys from growing memory.
+        self._is_secret_key = functools.lru_cache(maxsize=4096)(self._key_names_secret)
         # A cheap first look that skips most strings; only valid for the default
         # patterns, so any extra pattern turns it off.
         self._quick_ok = self.policy.patterns == DEFAULT_PATTERNS
@@ -174,7 +178,7 @@ class Sanitizer:
                 text = pattern.sub(replacement, text)
         return text
 
-    def _is_secret_key(self, key: str) -> bool:
+    def _key_names_secret(self, key: str) -> bool:
         lowered = key.lower()
         last = lowered.rsplit(".", 1)[-1]
         return (
@@ -227,9 +231,14 @@ class Sanitizer:
     # --- spans ---------------------------------------------------------------------
     def apply(self, spans: Sequence[SpanRecord]) -> list[SpanRecord]:
         """Redacted and truncated copies of ``spans``."""
-        return [self._span(s) for s in spans]
+        # The spans of one ResourceSpans share one resource dict: clean it once.
+        resources: dict[int, dict[str, Any]] = {}
+        return [self._span(s, resources) for s in spans]
 
-    def _span(self, span: SpanRecord) -> SpanRecord:
+    def _span(self, span: SpanRecord, resources: dict[int, dict[str, Any]]) -> SpanRecord:
+        resource = resources.get(id(span.resource))
+        if resource is None:
+            resource = resources[id(span.resource)] = self._mapping(span.resource)
         return dataclasses.replace(
             span,
             name=self.redact_text(span.name),
@@ -247,5 +256,5 @@ class Sanitizer:
                 {**link, "attributes": self._mapping(link.get("attributes") or {})}
                 for link in span.links
             ],
-            resource=self._mapping(span.resource),
+            resource=resource,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from typing import Any
@@ -93,6 +94,23 @@ def test_huge_values_keep_preview_length_and_hash() -> None:
     assert out.attributes[f"{TRUNCATED_KEY}.tool.sha256"] == hashlib.sha256(raw).hexdigest()
     assert out.attributes["tool"].startswith("x" * 100)
     assert len(out.attributes["tool"].encode()) < 1024
+
+
+def test_each_span_keeps_its_own_cleaned_resource() -> None:
+    # Spans of one ResourceSpans share a resource dict, cleaned once per batch;
+    # a second resource in the same batch must not get the first one's result.
+    shared = {"service.name": "agent-a", "api_key": SECRETS["openai"]}
+    other = {"service.name": "agent-b", "deploy.url": f"https://u:{SECRETS['url_password']}@x"}
+    spans = [_span({"n": i}) for i in range(3)]
+    spans = [dataclasses.replace(s, resource=shared) for s in spans[:2]] + [
+        dataclasses.replace(spans[2], resource=other)
+    ]
+    out = Sanitizer().apply(spans)
+    assert [o.resource["service.name"] for o in out] == ["agent-a", "agent-a", "agent-b"]
+    assert out[0].resource["api_key"] == REDACTED and out[1].resource["api_key"] == REDACTED
+    assert "api_key" not in out[2].resource
+    assert SECRETS["url_password"] not in out[2].resource["deploy.url"]
+    assert shared["api_key"] == SECRETS["openai"], "the input is left untouched"
 
 
 def planted(tracer: Tracer) -> None:
