@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from collector import queries
+from collector.api_filters import RunFilterParams
 from collector.parquet_export import pack_tar, take_snapshot
 from collector.query_sql import SqlFailed, SqlTimeout, external_access_enabled, run_read_only
 from collector.query_stats import BUCKETS, run_stats
@@ -57,50 +58,6 @@ def _bad(exc: Exception) -> HTTPException:
     return HTTPException(status_code=400, detail=str(exc))
 
 
-# --- parameters -------------------------------------------------------------------
-StatusParam = Annotated[
-    list[str] | None,
-    Query(description="Run status; repeat for several (running, completed, failed, ...)."),
-]
-SourceParam = Annotated[str | None, Query(description="Exact source, e.g. n8n or api.")]
-ModelParam = Annotated[str | None, Query(description="Model used or requested (exact).")]
-AgentParam = Annotated[str | None, Query(description="Exact agent name.")]
-SinceParam = Annotated[
-    str | None, Query(description="ISO 8601; runs that started at or after this time (UTC).")
-]
-UntilParam = Annotated[str | None, Query(description="ISO 8601; runs that started before this.")]
-TextParam = Annotated[
-    str | None,
-    Query(description="Text in the task or final answer (case-insensitive), or a run id prefix."),
-]
-ToolParam = Annotated[str | None, Query(description="Runs with at least one call of this tool.")]
-
-
-def _filters(
-    status: list[str] | None,
-    source: str | None,
-    model: str | None,
-    agent_name: str | None,
-    since: str | None,
-    until: str | None,
-    q: str | None,
-    tool: str | None,
-) -> queries.RunFilters:
-    try:
-        return queries.RunFilters(
-            statuses=tuple(s for s in (status or []) if s),
-            source=source or None,
-            model=model or None,
-            agent_name=agent_name or None,
-            since=queries.parse_time("since", since),
-            until=queries.parse_time("until", until),
-            text=q or None,
-            tool=tool or None,
-        )
-    except queries.BadRequest as exc:
-        raise _bad(exc) from None
-
-
 # --- runs ---------------------------------------------------------------------------
 @router.get(
     "/agent/runs",
@@ -116,21 +73,14 @@ def _filters(
 )
 def list_runs_route(
     request: Request,
-    status: StatusParam = None,
-    source: SourceParam = None,
-    model: ModelParam = None,
-    agent_name: AgentParam = None,
-    since: SinceParam = None,
-    until: UntilParam = None,
-    q: TextParam = None,
-    tool: ToolParam = None,
+    filter_query: RunFilterParams,
     limit: Annotated[int, Query(description=f"Page size, 1 to {MAX_PAGE}.")] = 50,
     cursor: Annotated[str | None, Query(description="`next` of the previous page.")] = None,
     offset: Annotated[
         int, Query(description="Rows to skip (ignored with `cursor`; cursors are stable).")
     ] = 0,
 ) -> dict[str, Any]:
-    filters = _filters(status, source, model, agent_name, since, until, q, tool)
+    filters = filter_query.to_filters()
     if not 1 <= limit <= MAX_PAGE:
         raise HTTPException(400, f"limit must be between 1 and {MAX_PAGE}")
     if offset < 0:
@@ -158,20 +108,13 @@ def list_runs_route(
 )
 def stats_route(
     request: Request,
-    status: StatusParam = None,
-    source: SourceParam = None,
-    model: ModelParam = None,
-    agent_name: AgentParam = None,
-    since: SinceParam = None,
-    until: UntilParam = None,
-    q: TextParam = None,
-    tool: ToolParam = None,
+    filter_query: RunFilterParams,
     bucket: Annotated[
         str | None, Query(description="`hour` or `day`; automatic when left out.")
     ] = None,
     top: Annotated[int, Query(description="How many tools `top_tools` lists (1-100).")] = 10,
 ) -> dict[str, Any]:
-    filters = _filters(status, source, model, agent_name, since, until, q, tool)
+    filters = filter_query.to_filters()
     if bucket is not None and bucket not in BUCKETS:
         raise HTTPException(400, f"bucket must be one of {', '.join(BUCKETS)}")
     if not 1 <= top <= 100:
