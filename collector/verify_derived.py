@@ -153,9 +153,7 @@ def verify_derived(con: duckdb.DuckDBPyConnection, batch: int = 5_000) -> Proble
             con.unregister("_stored_runs")
         if problem:
             return problem
-        steps = mem.sql(
-            f"SELECT id, {', '.join(_STEP_COLUMNS)} FROM agent_steps"
-        ).to_arrow_table()
+        steps = mem.sql(f"SELECT id, {', '.join(_STEP_COLUMNS)} FROM agent_steps").to_arrow_table()
         return _first_difference(con, "agent_steps", "step", steps, _STEP_COLUMNS, cutoff)
     finally:
         mem.close()
