@@ -30,19 +30,20 @@ from agent.settings import AgentSettings
 from instrumentation.pending import PendingSpanProcessor
 from ssh_tools.connection import SSHConnection
 from ssh_tools.tools import ServerTools
-from tests.agent.scripted_llm import ScriptedLLM
 from tests.conftest import CollectorHandle
+from tests.scripted_llm import ScriptedLLM
 from tests.ssh.conftest import SSHServer, sshd  # noqa: F401 - the fixture, shared
 from tests.support import wait_until
+
+# The model name the scripted server reports: an Ollama-style tag, not the requested name.
+SERVED_MODEL = "qwen2.5-coder:7b-instruct"
 
 
 @pytest.fixture
 def llm() -> Iterator[ScriptedLLM]:
-    server = ScriptedLLM()
-    try:
+    """A scripted OpenAI-compatible server on 127.0.0.1 that serves ``SERVED_MODEL``."""
+    with ScriptedLLM(served_model=SERVED_MODEL) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @dataclass

@@ -14,8 +14,8 @@ import pytest
 
 from collector.server import start_collector
 from collector.settings import Settings as CollectorSettings
-from tests.agent.scripted_llm import ScriptedLLM, answer, tool
 from tests.conftest import CollectorHandle
+from tests.scripted_llm import ScriptedLLM, answer, call_tool
 from tests.support import free_port, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +76,7 @@ def test_cli_serves_runs_and_its_spool_delivers_them_once_the_collector_is_up(
     assert health["ssh_host"] is None
 
     # The collector is not running yet: the run still works, its spans wait in the spool.
-    llm.script("CLI-RUN", [tool("uptime_of", {"host": "nas"}), answer("nas is up 12 days")])
+    llm.script("CLI-RUN", [call_tool("uptime_of", {"host": "nas"}), answer("nas is up 12 days")])
     response = httpx.post(
         f"{url}/agent/run", json={"task": "CLI-RUN how long is nas up?"}, timeout=30
     )

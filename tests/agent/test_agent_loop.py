@@ -17,7 +17,7 @@ import httpx
 from agent.registry import ToolRegistry
 from instrumentation import current_run
 from tests.agent.conftest import AgentServer, Tracing
-from tests.agent.scripted_llm import Call, ScriptedLLM, Turn, answer, tool
+from tests.scripted_llm import ScriptedLLM, ToolCall, Turn, answer, call_tool
 from tests.support import free_port, poll_until, wait_until
 
 StartAgent = Callable[..., AgentServer]
@@ -58,7 +58,7 @@ def test_answer_with_registered_tool_is_traced(
     llm.script(
         "PY-TOOL",
         [
-            tool(
+            call_tool(
                 "container_status",
                 {"name": "worker"},
                 reasoning="The worker may have been killed; check its state.",
@@ -128,12 +128,12 @@ def test_unknown_tool_and_bad_arguments_go_back_to_the_model(
     llm.script(
         "BAD-CALLS",
         [
-            tool("format_disk", {"device": "/dev/sda"}),
-            Turn(calls=[Call("container_status", raw='{"name": "web"')]),
-            Turn(calls=[Call("container_status", raw='["web"]')]),
-            tool("container_status", {"name": 5}),
-            tool("container_status", {"nme": "web"}),
-            tool("flaky"),
+            call_tool("format_disk", {"device": "/dev/sda"}),
+            Turn(tool_calls=[ToolCall("container_status", raw_arguments='{"name": "web"')]),
+            Turn(tool_calls=[ToolCall("container_status", raw_arguments='["web"]')]),
+            call_tool("container_status", {"name": 5}),
+            call_tool("container_status", {"nme": "web"}),
+            call_tool("flaky"),
             answer("could not check"),
         ],
     )
@@ -172,7 +172,7 @@ def test_max_steps_ends_the_run(
 ) -> None:
     calls: list[dict[str, Any]] = []
     agent = start_agent(registry=status_registry(calls))
-    llm.script("LOOPING", [], then_repeat=tool("container_status", {"name": "web"}))
+    llm.script("LOOPING", [], then_repeat=call_tool("container_status", {"name": "web"}))
     response = agent.run(task="LOOPING keep checking", max_steps=3)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -213,7 +213,9 @@ def test_cancel_through_the_collector(
 
     registry.register(watch_logs)
     agent = start_agent(registry=registry)
-    llm.script("CANCEL-ME", [tool("watch_logs", {"container": "web"})], then_repeat=answer("x"))
+    llm.script(
+        "CANCEL-ME", [call_tool("watch_logs", {"container": "web"})], then_repeat=answer("x")
+    )
     response = agent.run(task="CANCEL-ME watch web", wait=False)
     assert response.status_code == 202, response.text
     run_id = response.json()["run_id"]
@@ -278,7 +280,7 @@ def test_concurrent_runs_beyond_the_limit_get_429(
 ) -> None:
     agent = start_agent(max_concurrent=1)
     gate, asked = threading.Event(), threading.Event()
-    llm.script("SLOW-ONE", [answer("done slowly", gate=gate, started=asked)])
+    llm.script("SLOW-ONE", [answer("done slowly", gate=gate, arrived=asked)])
     llm.script("SECOND", [answer("done")])
     first = agent.run(task="SLOW-ONE", wait=False)
     assert first.status_code == 202

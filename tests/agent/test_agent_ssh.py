@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.agent.conftest import AgentServer, Tracing
-from tests.agent.scripted_llm import Call, ScriptedLLM, Turn, answer, tool
+from tests.scripted_llm import ScriptedLLM, ToolCall, Turn, answer, call_tool
 from tests.ssh.conftest import SSHServer
 from tests.ssh.escapes import ESCAPE_COMMANDS
 
@@ -46,8 +46,8 @@ def test_crash_investigation_runs_docker_ps_and_logs_and_is_recorded(
     llm.script(
         "CRASH-1",
         [
-            tool("docker_ps", {"all": True}, reasoning="Find the stopped container first."),
-            tool("docker_logs", {"container": "worker", "tail": 100}),
+            call_tool("docker_ps", {"all": True}, reasoning="Find the stopped container first."),
+            call_tool("docker_logs", {"container": "worker", "tail": 100}),
             answer(answer_text, reasoning="The exit code and command explain the crash."),
         ],
     )
@@ -119,15 +119,15 @@ def test_prompt_injection_in_logs_runs_nothing_outside_the_allowlist(
         assert "docker rm -f db" in logs  # the injected instruction reached the model
         return Turn(
             content="The logs say to remove the db container.",
-            calls=[Call("run_on_server", {"command": "docker rm -f db"})],
+            tool_calls=[ToolCall("run_on_server", {"command": "docker rm -f db"})],
         )
 
     llm.script(
         "INJECTED",
         [
-            tool("docker_logs", {"container": "injected", "tail": 20}),
+            call_tool("docker_logs", {"container": "injected", "tail": 20}),
             obey_the_logs,
-            tool("docker_restart", {"container": "db; docker rm -f db"}),
+            call_tool("docker_restart", {"container": "db; docker rm -f db"}),
             answer("I could not remove db: the command was refused."),
         ],
     )
@@ -169,8 +169,13 @@ def test_escape_table_through_the_agent_reaches_nothing(
     llm.script(
         "ESCAPES",
         [
-            Turn(calls=[Call("run_on_server", {"command": c}) for c in commands]),
-            Turn(calls=[Call("docker_logs", raw="{not json"), Call("docker_ps", {"all": "yes"})]),
+            Turn(tool_calls=[ToolCall("run_on_server", {"command": c}) for c in commands]),
+            Turn(
+                tool_calls=[
+                    ToolCall("docker_logs", raw_arguments="{not json"),
+                    ToolCall("docker_ps", {"all": "yes"}),
+                ]
+            ),
             answer("all refused"),
         ],
     )

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from tests.agent.conftest import AgentServer, Tracing
-from tests.agent.scripted_llm import ScriptedLLM, answer, tool
 from tests.deploy.n8n import NODE, load_workflow, node_named, render, run_set_node
+from tests.scripted_llm import ScriptedLLM, answer, call_tool
 from tests.ssh.conftest import SSHServer
 from tests.support import require_or_skip
 
@@ -68,8 +68,8 @@ def test_workflow_request_runs_the_investigation_and_posts_the_answer(
     llm.script(
         'The container "worker" on nas crashed',
         [
-            tool("docker_ps", {"all": True}),
-            tool("docker_logs", {"container": "worker", "tail": 100}),
+            call_tool("docker_ps", {"all": True}),
+            call_tool("docker_logs", {"container": "worker", "tail": 100}),
             answer("worker exits with code 1 at start: its command is `sh -c 'exit 1'`."),
         ],
     )

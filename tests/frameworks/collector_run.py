@@ -22,7 +22,7 @@ from typing import Any
 
 from instrumentation import auto, configure, shutdown
 from tests.frameworks.offline import refuse_internet
-from tests.frameworks.scripted_llm import ScriptedLLM
+from tests.scripted_llm import ScriptedLLM
 
 FRAMEWORKS = ("pydantic-ai", "openai-agents", "smolagents", "openai")
 MODULES = {

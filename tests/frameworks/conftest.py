@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from instrumentation import auto
 from tests.frameworks.offline import refuse_internet
-from tests.frameworks.scripted_llm import ScriptedLLM
+from tests.scripted_llm import ScriptedLLM
 
 
 @pytest.fixture(autouse=True)
@@ -33,11 +33,8 @@ def offline() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def scripted_llm() -> Iterator[ScriptedLLM]:
     """A scripted OpenAI-compatible server on 127.0.0.1."""
-    llm = ScriptedLLM().start()
-    try:
+    with ScriptedLLM() as llm:
         yield llm
-    finally:
-        llm.stop()
 
 
 class SpanCapture:

@@ -13,7 +13,7 @@ from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool
 from openai import AsyncOpenAI
 
 from tests.frameworks import scenario as S
-from tests.frameworks.scripted_llm import ScriptedLLM, call, fail, text
+from tests.scripted_llm import ScriptedLLM, answer, call_tool, fail
 
 MODEL_NAME = "scripted-oai-agents"
 AGENT_NAME = "weather_agent"
@@ -53,7 +53,11 @@ async def success(llm: ScriptedLLM) -> S.RunExpectation:
     marker = S.tag("oaa-ok")
     llm.script(
         marker,
-        [call("get_weather", **S.WEATHER_ARGS), call("add", **S.ADD_ARGS), text(S.SUCCESS_ANSWER)],
+        [
+            call_tool("get_weather", S.WEATHER_ARGS),
+            call_tool("add", S.ADD_ARGS),
+            answer(S.SUCCESS_ANSWER),
+        ],
     )
     task = f"{marker} What is the weather in Paris, and 2 + 3?"
     result = await Runner.run(build_agent(llm), task)
@@ -75,9 +79,9 @@ async def tool_error_recovers(llm: ScriptedLLM) -> S.RunExpectation:
     llm.script(
         marker,
         [
-            call("flaky", **S.FLAKY_BAD_ARGS),
-            call("flaky", **S.FLAKY_GOOD_ARGS),
-            text(S.RECOVERED_ANSWER),
+            call_tool("flaky", S.FLAKY_BAD_ARGS),
+            call_tool("flaky", S.FLAKY_GOOD_ARGS),
+            answer(S.RECOVERED_ANSWER),
         ],
     )
     task = f"{marker} Call the flaky tool."
@@ -96,7 +100,7 @@ async def tool_error_recovers(llm: ScriptedLLM) -> S.RunExpectation:
 async def fails(llm: ScriptedLLM) -> S.RunExpectation:
     """The model server answers an error after one tool call: the run raises."""
     marker = S.tag("oaa-fail")
-    llm.script(marker, [call("get_weather", **S.WEATHER_ARGS), fail(400, S.MODEL_ERROR)])
+    llm.script(marker, [call_tool("get_weather", S.WEATHER_ARGS), fail(400, S.MODEL_ERROR)])
     task = f"{marker} Fail please."
     try:
         await Runner.run(build_agent(llm), task)
@@ -131,10 +135,10 @@ async def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
         model=OpenAIChatCompletionsModel(model=MODEL_NAME, openai_client=client),
         tools=[child.as_tool(tool_name="ask_child", tool_description="Ask the child agent.")],
     )
-    llm.script(child_marker, [text(S.CHILD_ANSWER)])
+    llm.script(child_marker, [answer(S.CHILD_ANSWER)])
     llm.script(
         parent_marker,
-        [call("ask_child", input=child_task), text(f"child said: {S.CHILD_ANSWER}")],
+        [call_tool("ask_child", {"input": child_task}), answer(f"child said: {S.CHILD_ANSWER}")],
     )
     parent_task = f"{parent_marker} Ask the child."
     await Runner.run(parent, parent_task)

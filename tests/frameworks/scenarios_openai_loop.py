@@ -15,7 +15,7 @@ from openai import OpenAI
 
 from instrumentation import agent_run
 from tests.frameworks import scenario as S
-from tests.frameworks.scripted_llm import ScriptedLLM, call, fail, text
+from tests.scripted_llm import ScriptedLLM, answer, call_tool, fail
 
 MODEL_NAME = "scripted-loop"
 AGENT_NAME = "openai_loop"
@@ -85,7 +85,11 @@ def success(llm: ScriptedLLM) -> S.RunExpectation:
     marker = S.tag("loop-ok")
     llm.script(
         marker,
-        [call("get_weather", **S.WEATHER_ARGS), call("add", **S.ADD_ARGS), text(S.SUCCESS_ANSWER)],
+        [
+            call_tool("get_weather", S.WEATHER_ARGS),
+            call_tool("add", S.ADD_ARGS),
+            answer(S.SUCCESS_ANSWER),
+        ],
     )
     task = f"{marker} What is the weather in Paris, and 2 + 3?"
     assert run_loop(llm, task) == S.SUCCESS_ANSWER
@@ -106,9 +110,9 @@ def tool_error_recovers(llm: ScriptedLLM) -> S.RunExpectation:
     llm.script(
         marker,
         [
-            call("flaky", **S.FLAKY_BAD_ARGS),
-            call("flaky", **S.FLAKY_GOOD_ARGS),
-            text(S.RECOVERED_ANSWER),
+            call_tool("flaky", S.FLAKY_BAD_ARGS),
+            call_tool("flaky", S.FLAKY_GOOD_ARGS),
+            answer(S.RECOVERED_ANSWER),
         ],
     )
     task = f"{marker} Call the flaky tool."
@@ -126,7 +130,7 @@ def tool_error_recovers(llm: ScriptedLLM) -> S.RunExpectation:
 def fails(llm: ScriptedLLM) -> S.RunExpectation:
     """The model server answers an error after one tool call: the run raises."""
     marker = S.tag("loop-fail")
-    llm.script(marker, [call("get_weather", **S.WEATHER_ARGS), fail(400, S.MODEL_ERROR)])
+    llm.script(marker, [call_tool("get_weather", S.WEATHER_ARGS), fail(400, S.MODEL_ERROR)])
     task = f"{marker} Fail please."
     try:
         run_loop(llm, task)

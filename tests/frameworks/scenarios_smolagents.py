@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from smolagents import OpenAIModel, ToolCallingAgent, tool
 
 from tests.frameworks import scenario as S
-from tests.frameworks.scripted_llm import ScriptedLLM, call, fail, text
+from tests.scripted_llm import ScriptedLLM, answer, call_tool, fail
 
 MODEL_NAME = "scripted-smol"
 AGENT_NAME = "weather_agent"
@@ -77,9 +77,9 @@ def success(llm: ScriptedLLM) -> S.RunExpectation:
     llm.script(
         marker,
         [
-            call("get_weather", **S.WEATHER_ARGS),
-            call("add", **S.ADD_ARGS),
-            call("final_answer", answer=S.SUCCESS_ANSWER),
+            call_tool("get_weather", S.WEATHER_ARGS),
+            call_tool("add", S.ADD_ARGS),
+            call_tool("final_answer", {"answer": S.SUCCESS_ANSWER}),
         ],
     )
     task = f"{marker} What is the weather in Paris, and 2 + 3?"
@@ -104,9 +104,9 @@ def tool_error_recovers(llm: ScriptedLLM) -> S.RunExpectation:
     llm.script(
         marker,
         [
-            call("flaky", **S.FLAKY_BAD_ARGS),
-            call("flaky", **S.FLAKY_GOOD_ARGS),
-            call("final_answer", answer=S.RECOVERED_ANSWER),
+            call_tool("flaky", S.FLAKY_BAD_ARGS),
+            call_tool("flaky", S.FLAKY_GOOD_ARGS),
+            call_tool("final_answer", {"answer": S.RECOVERED_ANSWER}),
         ],
     )
     task = f"{marker} Call the flaky tool."
@@ -127,7 +127,7 @@ def tool_error_recovers(llm: ScriptedLLM) -> S.RunExpectation:
 def fails(llm: ScriptedLLM) -> S.RunExpectation:
     """The model server answers an error after one tool call: the run raises."""
     marker = S.tag("smol-fail")
-    llm.script(marker, [call("get_weather", **S.WEATHER_ARGS), fail(400, S.MODEL_ERROR)])
+    llm.script(marker, [call_tool("get_weather", S.WEATHER_ARGS), fail(400, S.MODEL_ERROR)])
     task = f"{marker} Fail please."
     try:
         build_agent(llm).run(task)
@@ -151,7 +151,7 @@ def max_steps(llm: ScriptedLLM) -> S.RunExpectation:
     marker = S.tag("smol-max")
     llm.script(
         marker,
-        [call("add", **S.ADD_ARGS), call("add", **S.ADD_ARGS), text(GAVE_UP_ANSWER)],
+        [call_tool("add", S.ADD_ARGS), call_tool("add", S.ADD_ARGS), answer(GAVE_UP_ANSWER)],
     )
     task = f"{marker} Loop forever."
     assert build_agent(llm, max_steps=2).run(task) == GAVE_UP_ANSWER
@@ -180,12 +180,12 @@ def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     child = build_agent(llm, "child_agent", description="Answers questions.")
     parent = build_agent(llm, "parent_agent", managed_agents=[child])
     child_question = f"{child_marker} What is the answer?"
-    llm.script(child_marker, [call("final_answer", answer=S.CHILD_ANSWER)])
+    llm.script(child_marker, [call_tool("final_answer", {"answer": S.CHILD_ANSWER})])
     llm.script(
         parent_marker,
         [
-            call("child_agent", task=child_question),
-            call("final_answer", answer=f"child said: {S.CHILD_ANSWER}"),
+            call_tool("child_agent", {"task": child_question}),
+            call_tool("final_answer", {"answer": f"child said: {S.CHILD_ANSWER}"}),
         ],
     )
     parent_task = f"{parent_marker} Ask the child."

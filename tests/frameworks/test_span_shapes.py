@@ -13,8 +13,8 @@ from tests.frameworks import scenarios_openai_agents as oaa
 from tests.frameworks import scenarios_pydantic_ai as pai
 from tests.frameworks import scenarios_smolagents as smol
 from tests.frameworks.conftest import SpanCapture
-from tests.frameworks.scripted_llm import ScriptedLLM
 from tests.frameworks.spans import children, run_view, run_with_task, span_class, to_records
+from tests.scripted_llm import ScriptedLLM
 
 
 def _marker(task: str) -> str:

@@ -1,0 +1,268 @@
+"""A scripted OpenAI-compatible chat-completions server on 127.0.0.1: the far-edge LLM fake.
+
+Each conversation is matched to its script by a marker in its first user message (the
+longest marker found wins), so concurrent runs with different markers never interfere.
+The script's turns answer that conversation's requests in order; ``then_repeat`` answers
+any after them. A turn is a text answer, tool calls (raw argument text can send invalid
+JSON) or an HTTP error; it may wait on a gate, signal when its request arrives, or be a
+function of the request (to read what the client sent). Every request body is recorded.
+
+Only non-streaming ``POST .../chat/completions`` is served: a streaming request answers
+400 and any other path 404, so a client using something unscripted fails loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# A gated turn gives up after this long, so a test that never opens its gate fails, not hangs.
+GATE_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool call the model asks for; ``raw_arguments`` replaces the JSON of ``arguments``."""
+
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    raw_arguments: str | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One scripted model answer: text, tool calls, or (with ``error_status``) an HTTP error."""
+
+    content: str | None = None
+    tool_calls: Sequence[ToolCall] = ()
+    reasoning: str | None = None  # sent as ``reasoning_content``, as Ollama and vLLM do
+    input_tokens: int = 120
+    output_tokens: int = 30
+    error_status: int | None = None
+    error_message: str = "scripted failure"
+    gate: threading.Event | None = None  # the answer waits (bounded) until it is set
+    arrived: threading.Event | None = None  # set when the request for this turn arrives
+
+
+Responder = Turn | Callable[[Mapping[str, Any]], Turn]
+
+
+def answer(text: str, **options: Any) -> Turn:
+    """A final text answer; ``options`` are other :class:`Turn` fields."""
+    return Turn(content=text, **options)
+
+
+def call_tool(name: str, arguments: Mapping[str, Any] | None = None, **options: Any) -> Turn:
+    """A turn asking for one tool call; ``options`` are other :class:`Turn` fields."""
+    return Turn(tool_calls=(ToolCall(name, dict(arguments or {})),), **options)
+
+
+def fail(status: int = 500, message: str = "scripted failure") -> Turn:
+    """A turn answered with an HTTP error carrying ``message``."""
+    return Turn(error_status=status, error_message=message)
+
+
+class ScriptedLLM:
+    """The scripted server; ``start()`` it (or use it as a context manager) for ``base_url``.
+
+    ``served_model`` is the model name every answer reports; by default it is the requested
+    name plus ``-served``, since real servers report a name other than the one asked for.
+    """
+
+    def __init__(self, served_model: str | None = None) -> None:
+        self.served_model = served_model
+        self._requests: list[dict[str, Any]] = []
+        self._scripts: dict[str, list[Responder]] = {}
+        self._repeats: dict[str, Responder] = {}
+        self._answered: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> ScriptedLLM:
+        """Bind 127.0.0.1 on a free port and serve in a daemon thread."""
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, name="scripted-llm", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> ScriptedLLM:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI ``base_url`` of this server; it ends in ``/v1``."""
+        assert self._server is not None, "the scripted LLM is not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request body received so far, in arrival order."""
+        with self._lock:
+            return list(self._requests)
+
+    def script(
+        self, marker: str, turns: Sequence[Responder], *, then_repeat: Responder | None = None
+    ) -> None:
+        """Answer conversations mentioning ``marker`` with ``turns``, then ``then_repeat``."""
+        with self._lock:
+            self._scripts[marker] = list(turns)
+            self._answered[marker] = 0
+            if then_repeat is not None:
+                self._repeats[marker] = then_repeat
+            else:
+                self._repeats.pop(marker, None)
+
+    def requests_for(self, marker: str) -> list[dict[str, Any]]:
+        """The recorded request bodies of ``marker``'s conversation."""
+        with self._lock:
+            return [r for r in self._requests if marker in _task_text(r.get("messages") or [])]
+
+    def respond(self, request: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The HTTP status and JSON body answering one chat-completions request."""
+        task = _task_text(request.get("messages") or [])
+        with self._lock:
+            self._requests.append(dict(request))
+            if request.get("stream"):
+                return 400, _error_body("the scripted LLM does not stream")
+            markers = [marker for marker in self._scripts if marker in task]
+            if not markers:
+                return 400, _error_body(f"no script for task {task[:80]!r}")
+            marker = max(markers, key=len)
+            index = self._answered[marker]
+            self._answered[marker] = index + 1
+            turns = self._scripts[marker]
+            responder = turns[index] if index < len(turns) else self._repeats.get(marker)
+        if responder is None:
+            return 400, _error_body(f"script {marker!r} has no turn {index}")
+        turn = responder if isinstance(responder, Turn) else responder(request)
+        if turn.arrived is not None:
+            turn.arrived.set()
+        if turn.gate is not None and not turn.gate.wait(GATE_TIMEOUT_S):
+            return 500, _error_body("the turn's gate never opened")
+        if turn.error_status is not None:
+            return turn.error_status, _error_body(turn.error_message)
+        served = self.served_model or f"{request.get('model', 'scripted-model')}-served"
+        return 200, _completion(served, turn, index)
+
+
+def _task_text(messages: Sequence[Mapping[str, Any]]) -> str:
+    """The first user message's text; content may be a string or a list of text parts."""
+    for message in messages:
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):
+            return " ".join(
+                str(part.get("text", "")) for part in content if isinstance(part, Mapping)
+            )
+    return ""
+
+
+def _error_body(message: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "server_error", "code": None}}
+
+
+def _completion(served_model: str, turn: Turn, index: int) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": turn.content}
+    if turn.reasoning:
+        message["reasoning_content"] = turn.reasoning
+    if turn.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": f"call_{index}_{position}",
+                "type": "function",
+                "function": {
+                    "name": call.name,
+                    "arguments": (
+                        call.raw_arguments
+                        if call.raw_arguments is not None
+                        else json.dumps(call.arguments)
+                    ),
+                },
+            }
+            for position, call in enumerate(turn.tool_calls)
+        ]
+    return {
+        "id": f"chatcmpl-{index}",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": served_model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": "tool_calls" if turn.tool_calls else "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": turn.input_tokens,
+            "completion_tokens": turn.output_tokens,
+            "total_tokens": turn.input_tokens + turn.output_tokens,
+        },
+    }
+
+
+def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as OpenAI clients expect
+
+        def do_POST(self) -> None:  # name fixed by http.server
+            # Read the whole body first: on a kept-alive connection it must not linger.
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            if not self.path.rstrip("/").endswith("/chat/completions"):
+                self._send(404, _error_body(f"unknown path {self.path}"))
+                return
+            try:
+                request = json.loads(body or b"{}")
+            except ValueError:
+                request = None
+            if not isinstance(request, dict):
+                self._send(400, _error_body("body is not a JSON object"))
+                return
+            self._send(*llm.respond(request))
+
+        def _send(self, status: int, body: dict[str, Any]) -> None:
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
+            logger.debug("scripted-llm: " + format, *args)
+
+    return Handler
