@@ -1,15 +1,23 @@
-"""What a framework scenario is expected to leave in agent_runs / agent_steps.
+"""The scenarios every framework plays, and what each should leave in agent_runs / agent_steps.
 
-Every scenario module exposes the same functions (``success``, ``tool_error_recovers``,
-``fails``, ``concurrent``, ``nested``) returning these expectations, so one test body
+A :class:`Scenario` is the model's scripted turns plus the :class:`RunExpectation` the
+collector should show for it. The builders here (``success``, ``recovery``,
+``model_failure``, ``nested``) hold the shape common to every framework; each
+``scenarios_*`` module only runs them on its framework and exposes the same functions
+(``success``, ``tool_error_recovers``, ``fails``, ``concurrent``, ``nested``), so one test body
 checks every framework field by field.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+from tests.scripted_llm import Turn, answer, call_tool, fail
 
 WEATHER_ARGS: dict[str, Any] = {"city": "Paris"}
 WEATHER_RESULT = "sunny in Paris"
@@ -23,6 +31,8 @@ FLAKY_RESULT = "flaky ok"
 FLAKY_ERROR = "x must be 2"
 MODEL_ERROR = "the model server is on fire"
 CHILD_ANSWER = "the child agent says 42"
+
+T = TypeVar("T")
 
 
 def get_weather_impl(city: str) -> str:
@@ -72,17 +82,201 @@ class RunExpectation:
     parent_task: str | None = None  # the task of the parent run, for nested agents
 
 
-def success_tools() -> list[ToolExpectation]:
-    """The two tool calls of every success scenario."""
-    return [
-        ToolExpectation("get_weather", WEATHER_ARGS, WEATHER_RESULT),
-        ToolExpectation("add", ADD_ARGS, ADD_RESULT),
-    ]
+@dataclass(frozen=True)
+class Framework:
+    """What the shared scenarios need to know about one framework's agent."""
+
+    marker_prefix: str  # starts every marker, e.g. "oaa" gives "[oaa-ok-1a2b...]"
+    agent_name: str
+    model_name: str
+    answers_with_tool: bool = False  # smolagents answers by calling its final_answer tool
+
+    def final_turn(self, text: str) -> Turn:
+        """The model turn that ends a run with ``text``."""
+        return (
+            call_tool("final_answer", {"answer": text}) if self.answers_with_tool else answer(text)
+        )
+
+    def final_tools(self, text: str, result: str | None = None) -> list[ToolExpectation]:
+        """The tool step that turn leaves (none unless the answer is a tool call); ``result``
+        is the substring expected in its result, ``text`` by default."""
+        if not self.answers_with_tool:
+            return []
+        return [ToolExpectation("final_answer", {"answer": text}, result or text)]
 
 
-def recover_tools(first_error: str | None = FLAKY_ERROR) -> list[ToolExpectation]:
-    """The failed then successful tool call of every recovery scenario."""
-    return [
-        ToolExpectation("flaky", FLAKY_BAD_ARGS, None, error=first_error or ""),
-        ToolExpectation("flaky", FLAKY_GOOD_ARGS, FLAKY_RESULT),
-    ]
+@dataclass(frozen=True)
+class Scenario:
+    """One scripted conversation: the marker that selects it, the model's turns, the outcome."""
+
+    marker: str
+    turns: list[Turn]
+    expected: RunExpectation
+
+    @property
+    def task(self) -> str:
+        """The task to give the agent; it starts with the marker."""
+        return self.expected.task
+
+    def expect_answer(self, output: object) -> RunExpectation:
+        """Check the agent returned the scripted answer; the expectation, for the collector."""
+        assert output == self.expected.final_answer, (output, self.expected.final_answer)
+        return self.expected
+
+    @contextmanager
+    def expect_failure(self, error_type: type[BaseException] = Exception) -> Iterator[None]:
+        """Check the block raises ``error_type`` carrying the expected run error."""
+        try:
+            yield
+        except error_type as exc:
+            assert self.expected.error and self.expected.error in str(exc), exc
+        else:
+            raise AssertionError("the run should have failed")
+
+
+def scenario(
+    fw: Framework,
+    label: str,
+    request: str,
+    turns: list[Turn],
+    *,
+    status: str,
+    final_answer: str | None,
+    tools: list[ToolExpectation],
+    error: str | None = None,
+    model_requested: str | None = None,
+    llm_steps_at_least: int = 1,
+    agent_name: str | None = None,
+    parent_task: str | None = None,
+) -> Scenario:
+    """A scenario whose task is a fresh ``{fw.marker_prefix}-{label}`` marker then ``request``;
+    the run is ``fw``'s agent unless ``agent_name`` says otherwise."""
+    marker = tag(f"{fw.marker_prefix}-{label}")
+    expected = RunExpectation(
+        task=f"{marker} {request}",
+        status=status,
+        final_answer=final_answer,
+        tools=tools,
+        error=error,
+        agent_name=agent_name or fw.agent_name,
+        model_requested=model_requested,
+        llm_steps_at_least=llm_steps_at_least,
+        parent_task=parent_task,
+    )
+    return Scenario(marker, turns, expected)
+
+
+def success(fw: Framework) -> Scenario:
+    """Two tool calls (weather, then add), then the answer."""
+    return scenario(
+        fw,
+        "ok",
+        "What is the weather in Paris, and 2 + 3?",
+        [
+            call_tool("get_weather", WEATHER_ARGS),
+            call_tool("add", ADD_ARGS),
+            fw.final_turn(SUCCESS_ANSWER),
+        ],
+        status="completed",
+        final_answer=SUCCESS_ANSWER,
+        tools=[
+            ToolExpectation("get_weather", WEATHER_ARGS, WEATHER_RESULT),
+            ToolExpectation("add", ADD_ARGS, ADD_RESULT),
+            *fw.final_tools(SUCCESS_ANSWER),
+        ],
+        model_requested=fw.model_name,
+        llm_steps_at_least=3,
+    )
+
+
+def recovery(fw: Framework, tool_error: str = FLAKY_ERROR) -> Scenario:
+    """The flaky tool fails once (its step error contains ``tool_error``), the model calls it
+    again correctly, then answers."""
+    return scenario(
+        fw,
+        "retry",
+        "Call the flaky tool.",
+        [
+            call_tool("flaky", FLAKY_BAD_ARGS),
+            call_tool("flaky", FLAKY_GOOD_ARGS),
+            fw.final_turn(RECOVERED_ANSWER),
+        ],
+        status="completed",
+        final_answer=RECOVERED_ANSWER,
+        tools=[
+            ToolExpectation("flaky", FLAKY_BAD_ARGS, None, error=tool_error),
+            ToolExpectation("flaky", FLAKY_GOOD_ARGS, FLAKY_RESULT),
+            *fw.final_tools(RECOVERED_ANSWER),
+        ],
+        llm_steps_at_least=3,
+    )
+
+
+def model_failure(fw: Framework) -> Scenario:
+    """One weather call, then the model server answers HTTP 400: the run fails."""
+    return scenario(
+        fw,
+        "fail",
+        "Fail please.",
+        [call_tool("get_weather", WEATHER_ARGS), fail(400, MODEL_ERROR)],
+        status="failed",
+        final_answer=None,
+        tools=[ToolExpectation("get_weather", WEATHER_ARGS, WEATHER_RESULT)],
+        error=MODEL_ERROR,
+    )
+
+
+@dataclass(frozen=True)
+class NestedScenario:
+    """A parent agent that delegates to a child agent: one scenario each."""
+
+    parent: Scenario
+    child: Scenario
+
+    @property
+    def expected(self) -> list[RunExpectation]:
+        """[parent, child], as the collector should show them."""
+        return [self.parent.expected, self.child.expected]
+
+
+def nested(
+    fw: Framework, delegate_tool: str, question_arg: str, *, delegation_is_a_tool_step: bool = True
+) -> NestedScenario:
+    """``parent_agent`` calls ``delegate_tool`` with ``{question_arg: child task}``, which runs
+    ``child_agent``; the parent then answers with what the child said."""
+    child = scenario(
+        fw,
+        "child",
+        "What is the answer?",
+        [fw.final_turn(CHILD_ANSWER)],
+        status="completed",
+        final_answer=CHILD_ANSWER,
+        tools=fw.final_tools(CHILD_ANSWER),
+        agent_name="child_agent",
+    )
+    delegate_args = {question_arg: child.task}
+    parent_answer = f"child said: {CHILD_ANSWER}"
+    delegation = [ToolExpectation(delegate_tool, delegate_args, CHILD_ANSWER)]
+    parent = scenario(
+        fw,
+        "parent",
+        "Ask the child.",
+        [call_tool(delegate_tool, delegate_args), fw.final_turn(parent_answer)],
+        status="completed",
+        final_answer=CHILD_ANSWER,
+        tools=[
+            *(delegation if delegation_is_a_tool_step else []),
+            *fw.final_tools(parent_answer, result=CHILD_ANSWER),
+        ],
+        llm_steps_at_least=2,
+        agent_name="parent_agent",
+    )
+    # The child's task goes into the parent's script, so the child learns its parent last.
+    child = replace(child, expected=replace(child.expected, parent_task=parent.task))
+    return NestedScenario(parent, child)
+
+
+def run_in_threads(count: int, play: Callable[[], T]) -> list[T]:
+    """``play`` ``count`` times at once, one thread each; the results in order."""
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(lambda _: play(), range(count)))

@@ -13,7 +13,7 @@ from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool
 from openai import AsyncOpenAI
 
 from tests.frameworks import scenario as S
-from tests.scripted_llm import ScriptedLLM, answer, call_tool, fail
+from tests.scripted_llm import ScriptedLLM
 
 MODEL_NAME = "scripted-oai-agents"
 AGENT_NAME = "weather_agent"
@@ -39,83 +39,49 @@ def flaky(x: int) -> str:
     return S.flaky_impl(x)
 
 
+FRAMEWORK = S.Framework(marker_prefix="oaa", agent_name=AGENT_NAME, model_name=MODEL_NAME)
+
+
+def _model(llm: ScriptedLLM) -> OpenAIChatCompletionsModel:
+    client = AsyncOpenAI(base_url=llm.base_url, api_key="sk-scripted", max_retries=0)
+    return OpenAIChatCompletionsModel(model=MODEL_NAME, openai_client=client)
+
+
 def build_agent(llm: ScriptedLLM, name: str = AGENT_NAME) -> Agent:
     """An agent on the scripted server, with the scenario tools."""
-    client = AsyncOpenAI(base_url=llm.base_url, api_key="sk-scripted", max_retries=0)
-    model = OpenAIChatCompletionsModel(model=MODEL_NAME, openai_client=client)
     return Agent(
-        name=name, instructions="Answer briefly.", model=model, tools=[get_weather, add, flaky]
+        name=name,
+        instructions="Answer briefly.",
+        model=_model(llm),
+        tools=[get_weather, add, flaky],
     )
+
+
+async def _play(llm: ScriptedLLM, scenario: S.Scenario, agent: Agent | None = None) -> object:
+    """Script the model, run the agent on the scenario's task; its final output."""
+    llm.script(scenario.marker, scenario.turns)
+    result = await Runner.run(agent or build_agent(llm), scenario.task)
+    return result.final_output
 
 
 async def success(llm: ScriptedLLM) -> S.RunExpectation:
     """Two tool calls, then a text answer."""
-    marker = S.tag("oaa-ok")
-    llm.script(
-        marker,
-        [
-            call_tool("get_weather", S.WEATHER_ARGS),
-            call_tool("add", S.ADD_ARGS),
-            answer(S.SUCCESS_ANSWER),
-        ],
-    )
-    task = f"{marker} What is the weather in Paris, and 2 + 3?"
-    result = await Runner.run(build_agent(llm), task)
-    assert result.final_output == S.SUCCESS_ANSWER
-    return S.RunExpectation(
-        task=task,
-        status="completed",
-        final_answer=S.SUCCESS_ANSWER,
-        tools=S.success_tools(),
-        agent_name=AGENT_NAME,
-        model_requested=MODEL_NAME,
-        llm_steps_at_least=3,
-    )
+    scenario = S.success(FRAMEWORK)
+    return scenario.expect_answer(await _play(llm, scenario))
 
 
 async def tool_error_recovers(llm: ScriptedLLM) -> S.RunExpectation:
     """A tool raises; the SDK tells the model, which retries and answers."""
-    marker = S.tag("oaa-retry")
-    llm.script(
-        marker,
-        [
-            call_tool("flaky", S.FLAKY_BAD_ARGS),
-            call_tool("flaky", S.FLAKY_GOOD_ARGS),
-            answer(S.RECOVERED_ANSWER),
-        ],
-    )
-    task = f"{marker} Call the flaky tool."
-    result = await Runner.run(build_agent(llm), task)
-    assert result.final_output == S.RECOVERED_ANSWER
-    return S.RunExpectation(
-        task=task,
-        status="completed",
-        final_answer=S.RECOVERED_ANSWER,
-        tools=S.recover_tools(TOOL_ERROR),
-        agent_name=AGENT_NAME,
-        llm_steps_at_least=3,
-    )
+    scenario = S.recovery(FRAMEWORK, tool_error=TOOL_ERROR)
+    return scenario.expect_answer(await _play(llm, scenario))
 
 
 async def fails(llm: ScriptedLLM) -> S.RunExpectation:
     """The model server answers an error after one tool call: the run raises."""
-    marker = S.tag("oaa-fail")
-    llm.script(marker, [call_tool("get_weather", S.WEATHER_ARGS), fail(400, S.MODEL_ERROR)])
-    task = f"{marker} Fail please."
-    try:
-        await Runner.run(build_agent(llm), task)
-    except Exception as exc:  # the SDK re-raises the client's BadRequestError
-        assert S.MODEL_ERROR in str(exc)
-    else:
-        raise AssertionError("the run should have failed")
-    return S.RunExpectation(
-        task=task,
-        status="failed",
-        final_answer=None,
-        tools=[S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
-        error=S.MODEL_ERROR,
-        agent_name=AGENT_NAME,
-    )
+    scenario = S.model_failure(FRAMEWORK)
+    with scenario.expect_failure():  # the SDK re-raises the client's BadRequestError
+        await _play(llm, scenario)
+    return scenario.expected
 
 
 async def concurrent(llm: ScriptedLLM, count: int = 4) -> list[S.RunExpectation]:
@@ -125,37 +91,14 @@ async def concurrent(llm: ScriptedLLM, count: int = 4) -> list[S.RunExpectation]
 
 async def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     """A parent agent calls a child agent as a tool; returns [parent, child]."""
-    parent_marker, child_marker = S.tag("oaa-parent"), S.tag("oaa-child")
-    child_task = f"{child_marker} What is the answer?"
+    scenario = S.nested(FRAMEWORK, delegate_tool="ask_child", question_arg="input")
     child = build_agent(llm, "child_agent")
-    client = AsyncOpenAI(base_url=llm.base_url, api_key="sk-scripted", max_retries=0)
     parent = Agent(
         name="parent_agent",
         instructions="Delegate.",
-        model=OpenAIChatCompletionsModel(model=MODEL_NAME, openai_client=client),
+        model=_model(llm),
         tools=[child.as_tool(tool_name="ask_child", tool_description="Ask the child agent.")],
     )
-    llm.script(child_marker, [answer(S.CHILD_ANSWER)])
-    llm.script(
-        parent_marker,
-        [call_tool("ask_child", {"input": child_task}), answer(f"child said: {S.CHILD_ANSWER}")],
-    )
-    parent_task = f"{parent_marker} Ask the child."
-    await Runner.run(parent, parent_task)
-    return [
-        S.RunExpectation(
-            task=parent_task,
-            status="completed",
-            final_answer=S.CHILD_ANSWER,
-            tools=[S.ToolExpectation("ask_child", {"input": child_task}, S.CHILD_ANSWER)],
-            agent_name="parent_agent",
-            llm_steps_at_least=2,
-        ),
-        S.RunExpectation(
-            task=child_task,
-            status="completed",
-            final_answer=S.CHILD_ANSWER,
-            agent_name="child_agent",
-            parent_task=parent_task,
-        ),
-    ]
+    llm.script(scenario.child.marker, scenario.child.turns)
+    await _play(llm, scenario.parent, parent)
+    return scenario.expected

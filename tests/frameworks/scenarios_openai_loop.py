@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from openai import OpenAI
 
 from instrumentation import agent_run
 from tests.frameworks import scenario as S
-from tests.scripted_llm import ScriptedLLM, answer, call_tool, fail
+from tests.scripted_llm import ScriptedLLM
 
 MODEL_NAME = "scripted-loop"
 AGENT_NAME = "openai_loop"
 MAX_TURNS = 6
+FRAMEWORK = S.Framework(marker_prefix="loop", agent_name=AGENT_NAME, model_name=MODEL_NAME)
 
 TOOLS: dict[str, Callable[..., Any]] = {
     "get_weather": S.get_weather_impl,
@@ -80,75 +80,32 @@ def _run_tool(run: Any, name: str, args: dict[str, Any], call_id: str) -> str:
         return f"error: {exc}"
 
 
+def _play(llm: ScriptedLLM, scenario: S.Scenario) -> str | None:
+    """Script the model, run the loop on the scenario's task; its answer."""
+    llm.script(scenario.marker, scenario.turns)
+    return run_loop(llm, scenario.task)
+
+
 def success(llm: ScriptedLLM) -> S.RunExpectation:
     """Two tool calls, then a text answer."""
-    marker = S.tag("loop-ok")
-    llm.script(
-        marker,
-        [
-            call_tool("get_weather", S.WEATHER_ARGS),
-            call_tool("add", S.ADD_ARGS),
-            answer(S.SUCCESS_ANSWER),
-        ],
-    )
-    task = f"{marker} What is the weather in Paris, and 2 + 3?"
-    assert run_loop(llm, task) == S.SUCCESS_ANSWER
-    return S.RunExpectation(
-        task=task,
-        status="completed",
-        final_answer=S.SUCCESS_ANSWER,
-        tools=S.success_tools(),
-        agent_name=AGENT_NAME,
-        model_requested=MODEL_NAME,
-        llm_steps_at_least=3,
-    )
+    scenario = S.success(FRAMEWORK)
+    return scenario.expect_answer(_play(llm, scenario))
 
 
 def tool_error_recovers(llm: ScriptedLLM) -> S.RunExpectation:
     """A tool raises; the loop tells the model, which retries and answers."""
-    marker = S.tag("loop-retry")
-    llm.script(
-        marker,
-        [
-            call_tool("flaky", S.FLAKY_BAD_ARGS),
-            call_tool("flaky", S.FLAKY_GOOD_ARGS),
-            answer(S.RECOVERED_ANSWER),
-        ],
-    )
-    task = f"{marker} Call the flaky tool."
-    assert run_loop(llm, task) == S.RECOVERED_ANSWER
-    return S.RunExpectation(
-        task=task,
-        status="completed",
-        final_answer=S.RECOVERED_ANSWER,
-        tools=S.recover_tools(),
-        agent_name=AGENT_NAME,
-        llm_steps_at_least=3,
-    )
+    scenario = S.recovery(FRAMEWORK)
+    return scenario.expect_answer(_play(llm, scenario))
 
 
 def fails(llm: ScriptedLLM) -> S.RunExpectation:
     """The model server answers an error after one tool call: the run raises."""
-    marker = S.tag("loop-fail")
-    llm.script(marker, [call_tool("get_weather", S.WEATHER_ARGS), fail(400, S.MODEL_ERROR)])
-    task = f"{marker} Fail please."
-    try:
-        run_loop(llm, task)
-    except Exception as exc:  # openai.BadRequestError leaves the run
-        assert S.MODEL_ERROR in str(exc)
-    else:
-        raise AssertionError("the run should have failed")
-    return S.RunExpectation(
-        task=task,
-        status="failed",
-        final_answer=None,
-        tools=[S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
-        error=S.MODEL_ERROR,
-        agent_name=AGENT_NAME,
-    )
+    scenario = S.model_failure(FRAMEWORK)
+    with scenario.expect_failure():  # openai.BadRequestError leaves the run
+        _play(llm, scenario)
+    return scenario.expected
 
 
 def concurrent(llm: ScriptedLLM, count: int = 4) -> list[S.RunExpectation]:
     """``count`` success runs at once, one thread each."""
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(lambda _: success(llm), range(count)))
+    return S.run_in_threads(count, lambda: success(llm))

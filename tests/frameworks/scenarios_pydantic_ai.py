@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
-from typing import Any
 
 from pydantic_ai import Agent, ModelRetry
 from pydantic_ai.messages import (
@@ -24,14 +23,15 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from tests.frameworks import scenario as S
+from tests.scripted_llm import Turn, call_tool
 
 MODEL_NAME = "scripted-pai"
 AGENT_NAME = "weather_agent"
 PROVIDER = "function"  # FunctionModel's gen_ai.provider.name
 
-# A scripted turn: ("call", tool, args) | ("text", answer) | ("raise", message)
-Turn = tuple[Any, ...]
+FRAMEWORK = S.Framework(marker_prefix="pai", agent_name=AGENT_NAME, model_name=MODEL_NAME)
 
+# The shared scenarios' turns, by marker: the FunctionModel plays them like ScriptedLLM does.
 _scripts: dict[str, list[Turn]] = {}
 _lock = threading.Lock()
 
@@ -54,12 +54,16 @@ def _scripted(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
     if index >= len(turns):
         raise RuntimeError(f"no scripted turn {index} for {prompt!r}")
     turn = turns[index]
-    if turn[0] == "raise":
-        raise RuntimeError(turn[1])
-    if turn[0] == "call":
-        part = ToolCallPart(turn[1], dict(turn[2]), tool_call_id=f"call_{index}")
-        return ModelResponse(parts=[part], model_name=MODEL_NAME, finish_reason="tool_call")
-    return ModelResponse(parts=[TextPart(turn[1])], model_name=MODEL_NAME, finish_reason="stop")
+    if turn.error_status is not None:
+        raise RuntimeError(turn.error_message)
+    if turn.tool_calls:
+        parts = [
+            ToolCallPart(call.name, dict(call.arguments), tool_call_id=f"call_{index}_{position}")
+            for position, call in enumerate(turn.tool_calls)
+        ]
+        return ModelResponse(parts=parts, model_name=MODEL_NAME, finish_reason="tool_call")
+    text = TextPart(turn.content or "")
+    return ModelResponse(parts=[text], model_name=MODEL_NAME, finish_reason="stop")
 
 
 def _script(marker: str, turns: list[Turn]) -> None:
@@ -97,74 +101,39 @@ def build_agent(name: str = AGENT_NAME) -> Agent[None, str]:
     return agent
 
 
+async def _play(scenario: S.Scenario, agent: Agent[None, str] | None = None) -> str:
+    """Script the model, run the agent on the scenario's task; its output."""
+    _script(scenario.marker, scenario.turns)
+    return (await (agent or build_agent()).run(scenario.task)).output
+
+
 async def success() -> S.RunExpectation:
     """Two tool calls, then a text answer."""
-    marker = S.tag("pai-ok")
-    _script(
-        marker,
-        [
-            ("call", "get_weather", S.WEATHER_ARGS),
-            ("call", "add", S.ADD_ARGS),
-            ("text", S.SUCCESS_ANSWER),
-        ],
-    )
-    task = f"{marker} What is the weather in Paris, and 2 + 3?"
-    result = await build_agent().run(task)
-    assert result.output == S.SUCCESS_ANSWER
-    return S.RunExpectation(
-        task=task,
-        status="completed",
-        final_answer=S.SUCCESS_ANSWER,
-        tools=S.success_tools(),
-        agent_name=AGENT_NAME,
-        model_requested=MODEL_NAME,
-        llm_steps_at_least=3,
-    )
+    scenario = S.success(FRAMEWORK)
+    return scenario.expect_answer(await _play(scenario))
 
 
 async def tool_error_recovers() -> S.RunExpectation:
     """A tool raises ModelRetry; the model calls it again correctly and answers."""
-    marker = S.tag("pai-retry")
-    _script(
-        marker,
-        [
-            ("call", "flaky", S.FLAKY_BAD_ARGS),
-            ("call", "flaky", S.FLAKY_GOOD_ARGS),
-            ("text", S.RECOVERED_ANSWER),
-        ],
-    )
-    task = f"{marker} Call the flaky tool."
-    result = await build_agent().run(task)
-    assert result.output == S.RECOVERED_ANSWER
-    return S.RunExpectation(
-        task=task,
-        status="completed",
-        final_answer=S.RECOVERED_ANSWER,
-        tools=S.recover_tools(),
-        agent_name=AGENT_NAME,
-        llm_steps_at_least=3,
-    )
+    scenario = S.recovery(FRAMEWORK)
+    return scenario.expect_answer(await _play(scenario))
 
 
 async def fails() -> S.RunExpectation:
     """A tool raises an ordinary exception: pydantic-ai ends the run with it."""
-    marker = S.tag("pai-fail")
-    _script(marker, [("call", "explode", {})])
-    task = f"{marker} Blow up."
-    try:
-        await build_agent().run(task)
-    except RuntimeError as exc:
-        assert S.MODEL_ERROR in str(exc)
-    else:
-        raise AssertionError("the run should have failed")
-    return S.RunExpectation(
-        task=task,
+    scenario = S.scenario(
+        FRAMEWORK,
+        "fail",
+        "Blow up.",
+        [call_tool("explode")],
         status="failed",
         final_answer=None,
         tools=[S.ToolExpectation("explode", {}, None, error=S.MODEL_ERROR)],
         error=S.MODEL_ERROR,
-        agent_name=AGENT_NAME,
     )
+    with scenario.expect_failure(RuntimeError):
+        await _play(scenario)
+    return scenario.expected
 
 
 async def concurrent(count: int = 4) -> list[S.RunExpectation]:
@@ -174,8 +143,7 @@ async def concurrent(count: int = 4) -> list[S.RunExpectation]:
 
 async def nested() -> list[S.RunExpectation]:
     """A parent agent whose tool runs a child agent; returns [parent, child]."""
-    parent_marker, child_marker = S.tag("pai-parent"), S.tag("pai-child")
-    child_task = f"{child_marker} What is the answer?"
+    scenario = S.nested(FRAMEWORK, delegate_tool="ask_child", question_arg="question")
     child = build_agent("child_agent")
     parent = build_agent("parent_agent")
 
@@ -184,30 +152,6 @@ async def nested() -> list[S.RunExpectation]:
         """Delegate a question to the child agent."""
         return (await child.run(question)).output
 
-    _script(child_marker, [("text", S.CHILD_ANSWER)])
-    _script(
-        parent_marker,
-        [
-            ("call", "ask_child", {"question": child_task}),
-            ("text", f"child said: {S.CHILD_ANSWER}"),
-        ],
-    )
-    parent_task = f"{parent_marker} Ask the child."
-    await parent.run(parent_task)
-    return [
-        S.RunExpectation(
-            task=parent_task,
-            status="completed",
-            final_answer=S.CHILD_ANSWER,
-            tools=[S.ToolExpectation("ask_child", {"question": child_task}, S.CHILD_ANSWER)],
-            agent_name="parent_agent",
-            llm_steps_at_least=2,
-        ),
-        S.RunExpectation(
-            task=child_task,
-            status="completed",
-            final_answer=S.CHILD_ANSWER,
-            agent_name="child_agent",
-            parent_task=parent_task,
-        ),
-    ]
+    _script(scenario.child.marker, scenario.child.turns)
+    await _play(scenario.parent, parent)
+    return scenario.expected

@@ -8,16 +8,17 @@ spans, so the scenarios use the real ``OpenAIModel`` against :class:`ScriptedLLM
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from smolagents import OpenAIModel, ToolCallingAgent, tool
 
 from tests.frameworks import scenario as S
-from tests.scripted_llm import ScriptedLLM, answer, call_tool, fail
+from tests.scripted_llm import ScriptedLLM, answer, call_tool
 
 MODEL_NAME = "scripted-smol"
 AGENT_NAME = "weather_agent"
 GAVE_UP_ANSWER = "I ran out of steps"
+FRAMEWORK = S.Framework(
+    marker_prefix="smol", agent_name=AGENT_NAME, model_name=MODEL_NAME, answers_with_tool=True
+)
 
 
 @tool
@@ -71,147 +72,64 @@ def build_agent(
     )
 
 
+def _play(llm: ScriptedLLM, scenario: S.Scenario, agent: ToolCallingAgent | None = None) -> object:
+    """Script the model, run the agent on the scenario's task; its answer."""
+    llm.script(scenario.marker, scenario.turns)
+    return (agent or build_agent(llm)).run(scenario.task)
+
+
 def success(llm: ScriptedLLM) -> S.RunExpectation:
     """Two tool calls, then the final_answer tool."""
-    marker = S.tag("smol-ok")
-    llm.script(
-        marker,
-        [
-            call_tool("get_weather", S.WEATHER_ARGS),
-            call_tool("add", S.ADD_ARGS),
-            call_tool("final_answer", {"answer": S.SUCCESS_ANSWER}),
-        ],
-    )
-    task = f"{marker} What is the weather in Paris, and 2 + 3?"
-    assert build_agent(llm).run(task) == S.SUCCESS_ANSWER
-    return S.RunExpectation(
-        task=task,
-        status="completed",
-        final_answer=S.SUCCESS_ANSWER,
-        tools=[
-            *S.success_tools(),
-            S.ToolExpectation("final_answer", {"answer": S.SUCCESS_ANSWER}, S.SUCCESS_ANSWER),
-        ],
-        agent_name=AGENT_NAME,
-        model_requested=MODEL_NAME,
-        llm_steps_at_least=3,
-    )
+    scenario = S.success(FRAMEWORK)
+    return scenario.expect_answer(_play(llm, scenario))
 
 
 def tool_error_recovers(llm: ScriptedLLM) -> S.RunExpectation:
     """A tool raises; smolagents shows the model the error, which retries and answers."""
-    marker = S.tag("smol-retry")
-    llm.script(
-        marker,
-        [
-            call_tool("flaky", S.FLAKY_BAD_ARGS),
-            call_tool("flaky", S.FLAKY_GOOD_ARGS),
-            call_tool("final_answer", {"answer": S.RECOVERED_ANSWER}),
-        ],
-    )
-    task = f"{marker} Call the flaky tool."
-    assert build_agent(llm).run(task) == S.RECOVERED_ANSWER
-    return S.RunExpectation(
-        task=task,
-        status="completed",
-        final_answer=S.RECOVERED_ANSWER,
-        tools=[
-            *S.recover_tools(),
-            S.ToolExpectation("final_answer", {"answer": S.RECOVERED_ANSWER}, S.RECOVERED_ANSWER),
-        ],
-        agent_name=AGENT_NAME,
-        llm_steps_at_least=3,
-    )
+    scenario = S.recovery(FRAMEWORK)
+    return scenario.expect_answer(_play(llm, scenario))
 
 
 def fails(llm: ScriptedLLM) -> S.RunExpectation:
     """The model server answers an error after one tool call: the run raises."""
-    marker = S.tag("smol-fail")
-    llm.script(marker, [call_tool("get_weather", S.WEATHER_ARGS), fail(400, S.MODEL_ERROR)])
-    task = f"{marker} Fail please."
-    try:
-        build_agent(llm).run(task)
-    except Exception as exc:  # smolagents wraps it in AgentGenerationError
-        assert S.MODEL_ERROR in str(exc)
-    else:
-        raise AssertionError("the run should have failed")
-    return S.RunExpectation(
-        task=task,
-        status="failed",
-        final_answer=None,
-        tools=[S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
-        error=S.MODEL_ERROR,
-        agent_name=AGENT_NAME,
-    )
+    scenario = S.model_failure(FRAMEWORK)
+    with scenario.expect_failure():  # smolagents wraps it in AgentGenerationError
+        _play(llm, scenario)
+    return scenario.expected
 
 
 def max_steps(llm: ScriptedLLM) -> S.RunExpectation:
     """The model never calls final_answer: smolagents stops after max_steps and asks for an
     answer without tools."""
-    marker = S.tag("smol-max")
-    llm.script(
-        marker,
+    scenario = S.scenario(
+        FRAMEWORK,
+        "max",
+        "Loop forever.",
         [call_tool("add", S.ADD_ARGS), call_tool("add", S.ADD_ARGS), answer(GAVE_UP_ANSWER)],
-    )
-    task = f"{marker} Loop forever."
-    assert build_agent(llm, max_steps=2).run(task) == GAVE_UP_ANSWER
-    return S.RunExpectation(
-        task=task,
         status="max_steps",
         final_answer=GAVE_UP_ANSWER,
         tools=[
             S.ToolExpectation("add", S.ADD_ARGS, S.ADD_RESULT),
             S.ToolExpectation("add", S.ADD_ARGS, S.ADD_RESULT),
         ],
-        agent_name=AGENT_NAME,
         llm_steps_at_least=3,
     )
+    return scenario.expect_answer(_play(llm, scenario, build_agent(llm, max_steps=2)))
 
 
 def concurrent(llm: ScriptedLLM, count: int = 4) -> list[S.RunExpectation]:
     """``count`` success runs at once, one thread each (smolagents is synchronous)."""
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(lambda _: success(llm), range(count)))
+    return S.run_in_threads(count, lambda: success(llm))
 
 
 def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     """A manager agent calls a managed agent; returns [manager, managed]."""
-    parent_marker, child_marker = S.tag("smol-parent"), S.tag("smol-child")
+    # A managed agent is called without a tool span: only final_answer shows.
+    scenario = S.nested(
+        FRAMEWORK, delegate_tool="child_agent", question_arg="task", delegation_is_a_tool_step=False
+    )
     child = build_agent(llm, "child_agent", description="Answers questions.")
     parent = build_agent(llm, "parent_agent", managed_agents=[child])
-    child_question = f"{child_marker} What is the answer?"
-    llm.script(child_marker, [call_tool("final_answer", {"answer": S.CHILD_ANSWER})])
-    llm.script(
-        parent_marker,
-        [
-            call_tool("child_agent", {"task": child_question}),
-            call_tool("final_answer", {"answer": f"child said: {S.CHILD_ANSWER}"}),
-        ],
-    )
-    parent_task = f"{parent_marker} Ask the child."
-    parent.run(parent_task)
-    return [
-        S.RunExpectation(
-            task=parent_task,
-            status="completed",
-            final_answer=S.CHILD_ANSWER,
-            # A managed agent is called without a tool span: only final_answer shows.
-            tools=[
-                S.ToolExpectation(
-                    "final_answer",
-                    {"answer": f"child said: {S.CHILD_ANSWER}"},
-                    S.CHILD_ANSWER,
-                )
-            ],
-            agent_name="parent_agent",
-            llm_steps_at_least=2,
-        ),
-        S.RunExpectation(
-            task=child_question,
-            status="completed",
-            final_answer=S.CHILD_ANSWER,
-            tools=[S.ToolExpectation("final_answer", {"answer": S.CHILD_ANSWER}, S.CHILD_ANSWER)],
-            agent_name="child_agent",
-            parent_task=parent_task,
-        ),
-    ]
+    llm.script(scenario.child.marker, scenario.child.turns)
+    _play(llm, scenario.parent, parent)
+    return scenario.expected
