@@ -25,8 +25,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any, TypeVar, overload
+from typing import Any, TypedDict, TypeVar, Unpack, overload
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -35,17 +34,13 @@ from opentelemetry.trace import Span, Status, StatusCode
 from instrumentation import attributes as attr
 from instrumentation import setup
 from instrumentation.cancel import CancelFlag
-from instrumentation.encoding import (
-    attribute_value,
-    error_text,
-    error_type,
-    json_text,
-    result_text,
-)
+from instrumentation.encoding import error_text, error_type, json_text, result_text
 from instrumentation.errors import RunCancelled
+from instrumentation.scope import Scope
+from instrumentation.span_owner import SpanOwner
 from instrumentation.step import StepHandle, step_span_name, step_start_attributes
 
-__all__ = ["RunHandle", "RunScope", "agent_run", "current_run"]
+__all__ = ["RunHandle", "RunOptions", "RunScope", "agent_run", "current_run"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,33 +53,43 @@ _current_run: contextvars.ContextVar[RunHandle | None] = contextvars.ContextVar(
 )
 
 
+class RunOptions(TypedDict, total=False):
+    """The keyword arguments of ``agent_run()``: what is known about a run at its start."""
+
+    agent_name: str | None  # gen_ai.agent.name; names the span ``invoke_agent {agent_name}``
+    source: str | None  # what started the run: api, cli, n8n, ...
+    triggered_by: str | None  # who started it
+    model_requested: str | None  # gen_ai.request.model
+    backend: str | None  # the machine or pool serving the model
+    working_directory: str | None
+    metadata: Any  # stored as JSON text (a str is kept as is)
+    provider: str | None  # gen_ai.provider.name: the model server (ollama, vllm, openai)
+
+
+def _check_run_options(options: RunOptions, caller: str) -> None:
+    """The TypeError Python raises for a misspelt keyword, which ``**options`` would accept."""
+    for name in options:
+        if name not in RunOptions.__optional_keys__:
+            raise TypeError(f"{caller}() got an unexpected keyword argument {name!r}")
+
+
 def current_run() -> RunHandle | None:
     """The run whose ``agent_run`` block (or decorated call) is executing here, if any."""
     return _current_run.get()
 
 
-class RunHandle:
+class RunHandle(SpanOwner):
     """A run in progress: its id, its steps, and how it ends."""
 
-    def __init__(
-        self,
-        task: str,
-        *,
-        agent_name: str | None = None,
-        source: str | None = None,
-        triggered_by: str | None = None,
-        model_requested: str | None = None,
-        backend: str | None = None,
-        working_directory: str | None = None,
-        metadata: Any = None,
-        provider: str | None = None,
-    ) -> None:
+    def __init__(self, task: str, **options: Unpack[RunOptions]) -> None:
+        _check_run_options(options, "RunHandle")
+        agent_name = options.get("agent_name")
         self.id: str = str(uuid.uuid4())
         self.task = task
         self.agent_name = agent_name
-        self._model_requested = model_requested
+        self._model_requested = options.get("model_requested")
         self._model_used: str | None = None
-        self._provider = provider
+        self._provider = options.get("provider")
         self._status: str | None = None
         self._final_answer: str | None = None
         self._finish_error: BaseException | str | None = None
@@ -102,14 +107,15 @@ class RunHandle:
         }
         optional = {
             attr.GEN_AI_AGENT_NAME: agent_name,
-            attr.RUN_SOURCE: source,
-            attr.RUN_TRIGGERED_BY: triggered_by,
-            attr.GEN_AI_REQUEST_MODEL: model_requested,
-            attr.RUN_BACKEND: backend,
-            attr.RUN_WORKING_DIRECTORY: working_directory,
-            attr.GEN_AI_PROVIDER_NAME: provider,
+            attr.RUN_SOURCE: options.get("source"),
+            attr.RUN_TRIGGERED_BY: options.get("triggered_by"),
+            attr.GEN_AI_REQUEST_MODEL: self._model_requested,
+            attr.RUN_BACKEND: options.get("backend"),
+            attr.RUN_WORKING_DIRECTORY: options.get("working_directory"),
+            attr.GEN_AI_PROVIDER_NAME: self._provider,
         }
         attributes.update({k: str(v) for k, v in optional.items() if v is not None})
+        metadata = options.get("metadata")
         if metadata is not None:
             attributes[attr.RUN_METADATA] = (
                 metadata if isinstance(metadata, str) else json_text(metadata)
@@ -126,11 +132,6 @@ class RunHandle:
             self._poller.watch(self.id, self._cancel)
 
     # --- reading -----------------------------------------------------------
-    @property
-    def span(self) -> Span:
-        """The run's span."""
-        return self._span
-
     @property
     def trace_id(self) -> str:
         """The run's trace id, 32 lowercase hex digits."""
@@ -192,12 +193,6 @@ class RunHandle:
         self._model_used = str(name)
         self._set(attr.GEN_AI_RESPONSE_MODEL, self._model_used)
 
-    def set_attribute(self, key: str, value: Any) -> None:
-        """Any extra attribute on the run span; non-primitive values become JSON text."""
-        if not isinstance(key, str) or not key:
-            raise ValueError("attribute key must be a non-empty string")
-        self._set(key, attribute_value(value))
-
     def finish(
         self,
         final_answer: Any = None,
@@ -225,14 +220,6 @@ class RunHandle:
             with self._tokens_lock:
                 self._input_tokens += input_tokens
                 self._output_tokens += output_tokens
-
-    def _set(self, key: str, value: Any) -> None:
-        if value is None:
-            return
-        try:
-            self._span.set_attribute(key, value)
-        except Exception:
-            logger.debug("could not set run attribute %s", key, exc_info=True)
 
     def _end(self, exc: BaseException | None) -> None:
         if self._ended:
@@ -273,15 +260,15 @@ class RunHandle:
                 self._poller.unwatch(self.id)
 
 
-class RunScope:
+class RunScope(Scope[RunHandle]):
     """What ``agent_run(...)`` returns: a context manager (sync and async) and a decorator."""
 
-    def __init__(self, task: str | None, options: dict[str, Any]) -> None:
+    def __init__(self, task: str | None, options: RunOptions) -> None:
         self._task = task
         self._options = options
         self._active: list[tuple[RunHandle, contextvars.Token[Any], object]] = []
 
-    def __enter__(self) -> RunHandle:
+    def _open(self) -> RunHandle:
         if self._task is None:
             raise ValueError("agent_run() needs a task when used as a context manager")
         run = RunHandle(self._task, **self._options)
@@ -290,12 +277,7 @@ class RunScope:
         self._active.append((run, run_token, context_token))
         return run
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _close(self, exc: BaseException | None) -> None:
         run, run_token, context_token = self._active.pop()
         try:
             run._end(exc)
@@ -305,17 +287,6 @@ class RunScope:
                 _current_run.reset(run_token)
             except Exception:  # a token from another context: never fail the agent
                 logger.debug("could not restore context after run %s", run.id, exc_info=True)
-
-    async def __aenter__(self) -> RunHandle:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
     def __call__(self, func: F) -> F:
         if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
@@ -372,50 +343,21 @@ def agent_run(task: F, /) -> F: ...
 
 
 @overload
-def agent_run(
-    task: str | None = None,
-    *,
-    agent_name: str | None = None,
-    source: str | None = None,
-    triggered_by: str | None = None,
-    model_requested: str | None = None,
-    backend: str | None = None,
-    working_directory: str | None = None,
-    metadata: Any = None,
-    provider: str | None = None,
-) -> RunScope: ...
+def agent_run(task: str | None = None, **options: Unpack[RunOptions]) -> RunScope: ...
 
 
-def agent_run(
-    task: Any = None,
-    *,
-    agent_name: str | None = None,
-    source: str | None = None,
-    triggered_by: str | None = None,
-    model_requested: str | None = None,
-    backend: str | None = None,
-    working_directory: str | None = None,
-    metadata: Any = None,
-    provider: str | None = None,
-) -> Any:
+def agent_run(task: Any = None, **options: Unpack[RunOptions]) -> Any:
     """One agent run: ``with agent_run(task) as run``, ``async with``, or a decorator.
 
     ``task`` is what the agent was asked. As a decorator (``@agent_run(...)``
     or bare ``@agent_run``) the task may be left out: it is then the decorated
     call's ``task`` argument if the function has one, else the function's
-    qualified name. ``metadata`` is stored as JSON text. ``provider`` names the
-    model server (``gen_ai.provider.name``: ollama, vllm, openai).
+    qualified name. The keyword arguments are those of :class:`RunOptions`:
+    agent_name, source, triggered_by, model_requested, backend,
+    working_directory, metadata (stored as JSON text) and provider (the model
+    server, ``gen_ai.provider.name``: ollama, vllm, openai).
     """
-    options: dict[str, Any] = {
-        "agent_name": agent_name,
-        "source": source,
-        "triggered_by": triggered_by,
-        "model_requested": model_requested,
-        "backend": backend,
-        "working_directory": working_directory,
-        "metadata": metadata,
-        "provider": provider,
-    }
+    _check_run_options(options, "agent_run")
     if callable(task):  # bare @agent_run
         return RunScope(None, options)(task)
     if task is not None and not isinstance(task, str):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -13,8 +12,10 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, Status, StatusCode
 
 from instrumentation import attributes as attr
-from instrumentation.encoding import attribute_value, error_text, error_type, json_text, result_text
+from instrumentation.encoding import error_text, error_type, json_text, result_text
 from instrumentation.errors import RunCancelled
+from instrumentation.scope import Scope
+from instrumentation.span_owner import SpanOwner
 
 __all__ = ["StepHandle", "step_span_name", "step_start_attributes"]
 
@@ -70,7 +71,7 @@ def step_start_attributes(
     return attrs
 
 
-class StepHandle:
+class StepHandle(SpanOwner, Scope["StepHandle"]):
     """A step in progress; use it as a (sync or async) context manager.
 
     The span starts on entry and ends on exit. An exception leaving the block
@@ -115,7 +116,7 @@ class StepHandle:
         self._output_tokens = 0
 
     # --- lifecycle ---------------------------------------------------------
-    def __enter__(self) -> StepHandle:
+    def _open(self) -> StepHandle:
         try:
             self._span = self._tracer.start_span(
                 self._name, context=self._parent, attributes=self._attributes
@@ -125,12 +126,7 @@ class StepHandle:
             logger.debug("could not start step span %s", self._name, exc_info=True)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _close(self, exc: BaseException | None) -> None:
         try:
             if exc is not None and not isinstance(exc, RunCancelled):
                 self.set_error(exc)
@@ -147,23 +143,7 @@ class StepHandle:
             if self._on_end is not None:
                 self._on_end(self._input_tokens, self._output_tokens)
 
-    async def __aenter__(self) -> StepHandle:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
-
     # --- reading -----------------------------------------------------------
-    @property
-    def span(self) -> Span:
-        """The step's span (a non-recording span before entry or when tracing is off)."""
-        return self._span
-
     @property
     def id(self) -> str:
         """The step's span id as 16 lowercase hex digits (the ``agent_steps.id``)."""
@@ -228,17 +208,3 @@ class StepHandle:
                 self._span.update_name(f"{attr.LLM_SPAN_PREFIX} {name}")
             except Exception:
                 logger.debug("could not rename step span", exc_info=True)
-
-    def set_attribute(self, key: str, value: Any) -> None:
-        """Any extra attribute (e.g. ``ssh.host``); non-primitive values become JSON text."""
-        if not isinstance(key, str) or not key:
-            raise ValueError("attribute key must be a non-empty string")
-        self._set(key, attribute_value(value))
-
-    def _set(self, key: str, value: Any) -> None:
-        if value is None:
-            return
-        try:
-            self._span.set_attribute(key, value)
-        except Exception:
-            logger.debug("could not set attribute %s", key, exc_info=True)
