@@ -1,4 +1,4 @@
-"""REST query API: runs, steps, stats, cancel, read-only SQL, Parquet export.
+"""REST query API: runs, steps, stats, cancel, read-only SQL, Parquet export, backup.
 
 Routes are plain ``def`` functions, which FastAPI runs in its thread pool:
 DuckDB never runs on the event loop. Reads go through ``store.read`` (a fresh
@@ -21,6 +21,7 @@ from starlette.background import BackgroundTask
 
 from collector import queries
 from collector.api_filters import RunFilterParams
+from collector.db_backup import take_backup
 from collector.parquet_export import pack_tar, take_snapshot
 from collector.query_sql import SqlFailed, SqlTimeout, external_access_enabled, run_read_only
 from collector.query_stats import BUCKETS, run_stats
@@ -38,7 +39,7 @@ MAX_PAGE = 1000
 # Ad-hoc SQL can use every core for its whole time limit; two at once is plenty.
 SQL_CONCURRENCY = 2
 _sql_slots = threading.BoundedSemaphore(SQL_CONCURRENCY)
-# An export reads every table; one at a time.
+# An export or a backup reads every table; one at a time.
 _export_slot = threading.BoundedSemaphore(1)
 
 
@@ -311,4 +312,32 @@ def export_route(
         media_type="application/x-tar",
         filename=f"agent-audit-{stamp}.tar",
         background=BackgroundTask(snapshot.cleanup),
+    )
+
+
+@router.get(
+    "/backup",
+    summary="A consistent copy of the whole database as a DuckDB file",
+    description=(
+        "One read-only transaction copies every table (spans, hash chain, runs, steps, "
+        "cancel requests, retention log) into a new DuckDB file, streamed back. A collector "
+        "can serve the copy and `agent-audit verify --db` checks it. "
+        "`agent-audit backup FILE` saves it. One export or backup at a time (429 otherwise)."
+    ),
+    tags=["export"],
+    response_class=FileResponse,
+)
+def backup_route(request: Request) -> FileResponse:
+    if not _export_slot.acquire(blocking=False):
+        raise HTTPException(429, "an export or backup is already running; retry when it is done")
+    try:
+        backup = _store(request).read(lambda cur: take_backup(cur, taken_at=_utc_now()))
+    finally:
+        _export_slot.release()
+    stamp = backup.taken_at.strftime("%Y%m%dT%H%M%SZ")
+    return FileResponse(
+        backup.path,
+        media_type="application/octet-stream",
+        filename=f"agent-audit-{stamp}.duckdb",
+        background=BackgroundTask(backup.cleanup),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -143,13 +143,20 @@ class ApiClient:
             payload["max_rows"] = max_rows
         return self._json("POST", "/sql", json=payload)
 
-    @contextmanager
-    def stream_export(self, fmt: str = "parquet") -> Iterator[httpx.Response]:
+    def stream_export(self, fmt: str = "parquet") -> AbstractContextManager[httpx.Response]:
         """``GET /export``: the tar stream, as an open response to read in chunks."""
-        url = f"{self.base_url}/export"
+        return self._stream("/export", {"format": fmt})
+
+    def stream_backup(self) -> AbstractContextManager[httpx.Response]:
+        """``GET /backup``: the DuckDB file, as an open response to read in chunks."""
+        return self._stream("/backup", {})
+
+    @contextmanager
+    def _stream(self, path: str, params: dict[str, str]) -> Iterator[httpx.Response]:
+        url = f"{self.base_url}{path}"
         try:
             with self._http.stream(
-                "GET", "/export", params={"format": fmt}, timeout=httpx.Timeout(600.0)
+                "GET", path, params=params, timeout=httpx.Timeout(600.0)
             ) as response:
                 if response.status_code >= 400:
                     response.read()

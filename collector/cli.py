@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "show": ("collector.cli_show", "show one run with its steps"),
     "sql": ("collector.cli_sql", "run a read-only SQL query through the API"),
     "export": ("collector.cli_export", "export runs, steps and spans as Parquet"),
+    "backup": ("collector.cli_backup", "save a copy of the whole database while it runs"),
     "cancel": ("collector.cli_cancel", "ask a running agent to stop"),
     "verify": ("collector.cli_verify", "verify the tamper-evident hash chain"),
     "agent": ("agent.cli", "run the reference agent service"),

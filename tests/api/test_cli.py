@@ -1,4 +1,4 @@
-"""The CLI commands as subprocesses against a real collector: runs, show, sql, export."""
+"""The CLI commands as subprocesses against a real collector: runs, show, sql, export, backup."""
 
 from __future__ import annotations
 
@@ -193,7 +193,14 @@ def test_export_writes_a_consistent_parquet_snapshot(
 
 def test_unreachable_api_is_one_line_and_exit_2() -> None:
     api = f"http://127.0.0.1:{free_port()}"
-    for args in (["runs"], ["show", "abc"], ["sql", "SELECT 1"], ["export", "/tmp/x-unused"]):
+    commands = (
+        ["runs"],
+        ["show", "abc"],
+        ["sql", "SELECT 1"],
+        ["export", "/tmp/x-unused"],
+        ["backup", "/tmp/agent-audit-unused-backup.duckdb"],
+    )
+    for args in commands:
         out = cli(api, *args)
         assert out.returncode == 2, (args, out)
         assert out.stderr.count("\n") == 1, out.stderr

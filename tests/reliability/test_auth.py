@@ -51,6 +51,7 @@ REST_CALLS = [
     ("GET", "/agent/cancel-requests?run_id=run-1-1", None),
     ("POST", "/sql", {"sql": "SELECT count(*) FROM spans"}),
     ("GET", "/export", None),
+    ("GET", "/backup", None),
     ("GET", "/verify", None),
     ("GET", "/docs", None),
     ("GET", "/openapi.json", None),

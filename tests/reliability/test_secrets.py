@@ -1,7 +1,7 @@
 """The secrets canary: plant secrets everywhere a span can carry them; none may come out.
 
 Searched: the DuckDB file (raw bytes and every column of every table, after a
-clean stop), the REST API, POST /sql, the Parquet export and the collector's
+clean stop), the REST API, POST /sql, the Parquet export, the backup and the collector's
 own logs (at DEBUG). Each secret is found by a distinctive middle part (its
 "needle"), so a redaction that keeps a recognisable prefix or suffix still passes.
 """
@@ -187,6 +187,10 @@ def test_no_planted_secret_comes_out_anywhere(tmp_path: Path) -> None:
                 leaks.append(f"POST /sql {table} could not be searched: {response.text[:200]}")
             texts[f"POST /sql {table}"] = response.text
         texts["GET /export"] = _export_text(httpx.get(f"{api}/export", timeout=60).content)
+        backup = tmp_path / "backup-copy.duckdb"
+        backup.write_bytes(httpx.get(f"{api}/backup", timeout=60).content)
+        texts["GET /backup, raw bytes"] = backup.read_bytes().decode("latin-1")
+        texts["GET /backup, every column"] = _whole_database_text(backup)
         for where, text in texts.items():
             leaks += _leaks(where, text)
         assert "[REDACTED]" in texts["GET /agent/runs/{id}"], "redaction markers expected"

@@ -1,0 +1,73 @@
+"""``agent-audit backup FILE``: a copy of the whole database, taken while the collector runs.
+
+The collector copies every table from one read transaction into a new DuckDB
+file and streams it; this command saves it as FILE (written beside it first,
+then renamed, so FILE is never half written). Start a collector on the copy
+with ``agent-audit collector --db FILE``; check it with ``agent-audit verify --db FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+from collector.api_client import ApiClient
+from collector.cli_common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
+
+__all__ = ["add_arguments", "run"]
+
+_CHUNK = 1 << 20
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``agent-audit backup``."""
+    add_api_argument(parser)
+    parser.add_argument("file", metavar="FILE", help="where to write the DuckDB file")
+    parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
+
+
+def _summary(path: Path) -> str:
+    """Runs and spans in the saved copy, read back: the file opens and holds data."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        row = con.execute(
+            "SELECT (SELECT count(*) FROM agent_runs), (SELECT count(*) FROM spans)"
+        ).fetchone()
+    runs, spans = row if row else (0, 0)
+    return f"{runs} runs, {spans} spans"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Download the copy into FILE."""
+    target = Path(args.file)
+    if target.exists() and not args.force:
+        error(f"{target} exists; choose another name or pass --force")
+        return EXIT_API_ERROR
+    if not target.parent.is_dir():
+        error(f"{target.parent} is not a directory")
+        return EXIT_API_ERROR
+
+    def action(client: ApiClient) -> int:
+        handle, name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".partial", dir=target.parent
+        )
+        partial = Path(name)
+        try:
+            with os.fdopen(handle, "wb") as out, client.stream_backup() as response:
+                for chunk in response.iter_bytes(_CHUNK):
+                    out.write(chunk)
+            try:
+                summary = _summary(partial)
+            except duckdb.Error as exc:
+                error(f"the backup is not a readable DuckDB file: {exc}")
+                return EXIT_API_ERROR
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        print(f"backup saved: {target} ({summary}); check it with agent-audit verify --db {target}")
+        return EXIT_OK
+
+    return call_api(args, action)
