@@ -1,12 +1,16 @@
-"""Small test aids: waiting on a condition with a deadline, free ports, CI detection."""
+"""Small test aids: waiting on a condition with a deadline, free ports, CI detection,
+running the ``agent-audit`` CLI as a subprocess."""
 
 from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -15,6 +19,7 @@ T = TypeVar("T")
 _pause = threading.Event()  # never set: its wait() is a pause that needs no sleep call
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+REPO = Path(__file__).resolve().parents[1]
 
 
 def poll_until(condition: Callable[[], T], *, timeout_s: float, interval_s: float = 0.02) -> T:
@@ -59,3 +64,15 @@ def require_or_skip(available: bool, reason: str) -> None:
         pytest.fail(f"required in CI: {reason}")
     if not available:  # a developer's machine only: CI failed above
         pytest.skip(reason)
+
+
+def run_cli(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m collector.cli ARGS`` from the repository, output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "collector.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=REPO,
+        timeout=timeout_s,
+    )

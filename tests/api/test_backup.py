@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -11,9 +10,9 @@ import duckdb
 import httpx
 
 from tests.api.conftest import Agents, RunSpec, ToolCall
-from tests.api.test_cli import ENV, REPO, cli
+from tests.api.test_cli import cli
 from tests.conftest import start_test_collector
-from tests.support import wait_until
+from tests.support import run_cli, wait_until
 
 SPECS = [
     RunSpec("restart web-1", source="n8n", tools=(ToolCall("docker_ps", result="web-1 Up"),)),
@@ -28,14 +27,7 @@ def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def verify(db: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "collector.cli", "verify", "--db", str(db)],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        cwd=REPO,
-        timeout=120,
-    )
+    return run_cli("verify", "--db", str(db))
 
 
 def test_backup_copies_every_table_and_a_collector_serves_it(

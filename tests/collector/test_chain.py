@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -12,8 +11,7 @@ import pytest
 from tests.conftest import start_test_collector
 from tests.ingest.otlp import export, record_spans
 from tests.ingest.test_ingest import crash_investigation
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import run_cli
 
 
 def _filled(tmp_path: Path, runs: int = 3) -> Path:
@@ -30,13 +28,7 @@ def _filled(tmp_path: Path, runs: int = 3) -> Path:
 
 
 def verify(db: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "collector.cli", "verify", "--db", str(db)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
+    return run_cli("verify", "--db", str(db))
 
 
 def test_untouched_file_verifies(tmp_path: Path) -> None:

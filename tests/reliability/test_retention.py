@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,8 +9,8 @@ import duckdb
 
 from collector.settings import Settings
 from tests.conftest import CollectorHandle, start_test_collector
-from tests.reliability.harness import REPO, HttpSender, RunRequest, build_run_request
-from tests.support import wait_until
+from tests.reliability.harness import HttpSender, RunRequest, build_run_request
+from tests.support import run_cli, wait_until
 
 DAY_NS = 86_400 * 10**9
 
@@ -36,14 +33,7 @@ def _count(handle: CollectorHandle, table: str, column: str, values: list[str]) 
 
 
 def _verify_ok(db: Path) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "collector.cli", "verify", "--db", str(db)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        cwd=REPO,
-        timeout=120,
-    )
+    done = run_cli("verify", "--db", str(db))
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +13,12 @@ import pytest
 
 from tests.conftest import start_test_collector
 from tests.reliability.harness import (
-    REPO,
     CollectorExited,
     CollectorProcess,
     HttpSender,
     build_run_request,
 )
+from tests.support import run_cli
 
 RUNS = 12
 
@@ -51,16 +48,10 @@ def trail(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any
 
 def _verify(db: Path, *, human: bool = False) -> tuple[int, dict[str, Any], str]:
     """Run the real CLI: ``--json`` always, the human form too when asked."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "collector.cli", "verify", "--db", str(db)]
-    done = subprocess.run(
-        [*command, "--json"], capture_output=True, text=True, env=env, cwd=REPO, timeout=120
-    )
+    done = run_cli("verify", "--db", str(db), "--json")
     text = ""
     if human:
-        plain = subprocess.run(
-            command, capture_output=True, text=True, env=env, cwd=REPO, timeout=120
-        )
+        plain = run_cli("verify", "--db", str(db))
         assert plain.returncode == done.returncode, (plain.stdout, done.stdout)
         text = plain.stdout + plain.stderr
     return done.returncode, json.loads(done.stdout), text
