@@ -17,23 +17,19 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-import instrumentation
 from agent.app import create_app
 from agent.registry import ToolRegistry
 from agent.service import AgentService
 from agent.settings import AgentSettings
-from instrumentation.pending import PendingSpanProcessor
 from ssh_tools.connection import SSHConnection
 from ssh_tools.tools import ServerTools
 from tests.conftest import CollectorHandle
 from tests.scripted_llm import ScriptedLLM
 from tests.ssh.conftest import SSHServer, sshd  # noqa: F401 - the fixture, shared
 from tests.support import wait_until
+from tests.tracing import traced_to
 
 # The model name the scripted server reports: an Ollama-style tag, not the requested name.
 SERVED_MODEL = "qwen2.5-coder:7b-instruct"
@@ -78,23 +74,8 @@ class Tracing:
 
 @pytest.fixture
 def tracing(collector: CollectorHandle) -> Iterator[Tracing]:
-    provider = TracerProvider(resource=Resource.create({"service.name": "agent-tests"}))
-    exporter = OTLPSpanExporter(endpoint=collector.grpc_endpoint, insecure=True, timeout=10)
-    provider.add_span_processor(
-        PendingSpanProcessor(BatchSpanProcessor(exporter, schedule_delay_millis=50))
-    )
-    instrumentation.shutdown(0)
-    instrumentation.configure(
-        tracer_provider=provider, api_url=collector.api_url, cancel_poll_s=0.1
-    )
-    try:
+    with traced_to(collector, "agent-tests") as provider:
         yield Tracing(collector, provider)
-    finally:
-        instrumentation.shutdown(2)
-        # Bounded: a provider shutdown with unsent spans may retry for a long time.
-        stopper = threading.Thread(target=provider.shutdown, daemon=True)
-        stopper.start()
-        stopper.join(10)
 
 
 @dataclass

@@ -8,7 +8,6 @@ collector's REST API. Runs are described by :class:`RunSpec` and sent with
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,16 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-import instrumentation
 from instrumentation import agent_run
-from instrumentation.pending import PendingSpanProcessor
 from tests.conftest import CollectorHandle, start_test_collector
 from tests.support import wait_until
+from tests.tracing import traced_to
 
 
 @dataclass(frozen=True)
@@ -121,25 +116,12 @@ class Agents:
 @contextmanager
 def traced_agents(collector: CollectorHandle) -> Iterator[Agents]:
     """Point ``instrumentation`` (process-wide) at ``collector`` for the block."""
-    provider = TracerProvider(resource=Resource.create({"service.name": "api-tests"}))
-    exporter = OTLPSpanExporter(endpoint=collector.grpc_endpoint, insecure=True, timeout=10)
-    provider.add_span_processor(
-        PendingSpanProcessor(BatchSpanProcessor(exporter, schedule_delay_millis=50))
-    )
-    instrumentation.shutdown(0)
-    instrumentation.configure(
-        tracer_provider=provider, api_url=collector.api_url, cancel_poll_s=0.1
-    )
-    helper = Agents(collector, provider)
-    try:
-        yield helper
-    finally:
-        helper.api.close()
-        instrumentation.shutdown(2)
-        # Bounded: the SDK's shutdown can wait on an exporter retrying a stopped collector.
-        closer = threading.Thread(target=provider.shutdown, daemon=True)
-        closer.start()
-        closer.join(10)
+    with traced_to(collector, "api-tests") as provider:
+        helper = Agents(collector, provider)
+        try:
+            yield helper
+        finally:
+            helper.api.close()
 
 
 @pytest.fixture
