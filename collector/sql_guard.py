@@ -168,6 +168,8 @@ def _check_select_tree(text: str) -> None:
     tree = _serialize(text)
     for node in _walk(tree):
         node_type = node.get("type")
+        if not isinstance(node_type, str):  # duckdb 1.5 also has nested "type" objects
+            node_type = None
         if node_type in _WRITING_NODES:
             verb = str(node_type).split("_", 1)[0]
             raise SqlRefused(f"{verb} inside a query is not allowed: queries here are read-only")
