@@ -123,11 +123,13 @@ def _is_storage_trouble(exc: BaseException) -> bool:
 
 def _open_error(path: Path, exc: duckdb.Error) -> StoreOpenError:
     text = str(exc)
-    if isinstance(exc, duckdb.IOException) and "lock" in text.lower():
+    lowered = text.lower()
+    # Match the lock message itself: a checksum error names a "block", which contains "lock".
+    if isinstance(exc, duckdb.IOException) and "could not set lock" in lowered:
         return StoreOpenError(
             f"{path} is in use by another process (only one collector may open it): {text}"
         )
-    if isinstance(exc, duckdb.IOException):
+    if isinstance(exc, duckdb.IOException) and "corrupt" not in lowered:
         return StoreOpenError(f"cannot open {path}: {text}")
     # A damaged file or WAL: refuse, never start a fresh file over it.
     return StoreOpenError(
