@@ -15,8 +15,8 @@ from pathlib import Path
 
 import duckdb
 
-from collector.api_client import ApiClient
-from collector.cli_common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
+from collector.cli.common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
+from collector.client import ApiClient
 
 __all__ = ["add_arguments", "run"]
 

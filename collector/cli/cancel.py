@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import socket
-import sys
 import time
 
-from collector.api_client import ApiClient
-from collector.cli_common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
-from collector.cli_show import resolve_run_id
-from collector.terminal import format_time, one_line
+from collector.cli.common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
+from collector.cli.show import resolve_run_id
+from collector.cli.terminal import format_time, one_line
+from collector.client import ApiClient
 
 __all__ = ["add_arguments", "run", "main"]
 
@@ -72,14 +71,3 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_API_ERROR
 
     return call_api(args, action)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run without the ``agent-audit`` dispatcher: ``python -m collector.cli_cancel``."""
-    parser = argparse.ArgumentParser(prog="agent-audit cancel", description=__doc__)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

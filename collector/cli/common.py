@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from collector.api_client import ApiClient, ApiError, ApiUnreachable, default_api_url
+from collector.client import ApiClient, ApiError, ApiUnreachable, default_api_url
 
 __all__ = [
     "EXIT_OK",

@@ -18,8 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from collector.api_client import ApiClient
-from collector.cli_common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
+from collector.cli.common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
+from collector.client import ApiClient
 
 __all__ = ["add_arguments", "run"]
 

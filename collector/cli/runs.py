@@ -15,9 +15,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from collector.api_client import ApiClient, ApiError
-from collector.cli_common import EXIT_OK, add_api_argument, call_api, parse_when
-from collector.terminal import (
+from collector.cli.common import EXIT_OK, add_api_argument, call_api, parse_when
+from collector.cli.terminal import (
     Style,
     dumps_inert,
     format_duration,
@@ -25,6 +24,7 @@ from collector.terminal import (
     one_line,
     render_table,
 )
+from collector.client import ApiClient, ApiError
 
 __all__ = ["add_arguments", "run"]
 

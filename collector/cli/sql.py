@@ -16,9 +16,9 @@ import json
 import sys
 from typing import Any
 
-from collector.api_client import ApiClient
-from collector.cli_common import EXIT_OK, add_api_argument, call_api
-from collector.terminal import Style, dumps_inert, inert, render_table
+from collector.cli.common import EXIT_OK, add_api_argument, call_api
+from collector.cli.terminal import Style, dumps_inert, inert, render_table
+from collector.client import ApiClient
 
 __all__ = ["add_arguments", "run"]
 

@@ -7,15 +7,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import httpx
 
-from collector.chain import VerifyReport, verify_chain
-from collector.verify_derived import verify_derived
+from collector.client import default_api_url
+from collector.verify import verify_file
 
-__all__ = ["add_arguments", "run", "report_dict"]
+__all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--db", type=Path, help="DuckDB file, read directly (the collector must be stopped)"
     )
     parser.add_argument(
-        "--api", help="ask a running collector instead (e.g. http://127.0.0.1:4318)"
+        "--api",
+        metavar="URL",
+        help="ask a running collector instead (default when $AGENT_AUDIT_API is set "
+        "and --db is not given)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
@@ -33,54 +35,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def report_dict(report: VerifyReport, head: tuple[int, str] | None = None) -> dict[str, Any]:
-    """The report as JSON-ready data (the /verify route answers the same)."""
-    problem = report.problem
-    return {
-        "ok": report.ok,
-        "checked_spans": report.checked,
-        "anchor_seq": report.anchor_seq,
-        "head": {"seq": head[0], "hash": head[1]} if head else None,
-        "problem": None
-        if problem is None
-        else {
-            "kind": problem.kind,
-            "seq": problem.seq,
-            "trace_id": problem.trace_id,
-            "span_id": problem.span_id,
-            "message": problem.message,
-        },
-    }
-
-
-def verify_connection(con: duckdb.DuckDBPyConnection, *, derived: bool = True) -> dict[str, Any]:
-    """Walk the span chain, then compare runs and steps with what the spans give."""
-    report = verify_chain(con)
-    if report.ok and derived:
-        problem = verify_derived(con)
-        if problem is not None:
-            report = VerifyReport(report.checked, report.anchor_seq, problem)
-    row = con.execute("SELECT seq, hash FROM span_chain ORDER BY seq DESC LIMIT 1").fetchone()
-    result = report_dict(report, (int(row[0]), bytes(row[1]).hex()) if row else None)
-    result["derived_checked"] = derived
-    return result
-
-
-def verify_file(path: Path, *, derived: bool = True) -> dict[str, Any]:
-    """Verify a DuckDB file opened read-only."""
-    with duckdb.connect(str(path), read_only=True) as con:
-        return verify_connection(con, derived=derived)
-
-
 def run(args: argparse.Namespace) -> int:
+    api = args.api or (None if args.db else os.environ.get("AGENT_AUDIT_API") or None)
     try:
-        if args.api:
+        if api:
             headers = {}
             token = os.environ.get("AGENT_AUDIT_TOKEN")
             if token:
                 headers["authorization"] = f"Bearer {token}"
             response = httpx.get(
-                args.api.rstrip("/") + "/verify",
+                api.rstrip("/") + "/verify",
                 params={"derived": str(not args.spans_only).lower()},
                 headers=headers,
                 timeout=600,
@@ -96,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     except duckdb.IOException as exc:
         print(
             f"agent-audit verify: cannot open the file ({exc}); if the collector is running, "
-            "use --api http://127.0.0.1:4318",
+            f"use --api {default_api_url()}",
             file=sys.stderr,
         )
         return 2
