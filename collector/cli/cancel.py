@@ -16,7 +16,7 @@ from collector.cli.show import resolve_run_id
 from collector.cli.terminal import format_time, one_line
 from collector.client import ApiClient
 
-__all__ = ["add_arguments", "run", "main"]
+__all__ = ["add_arguments", "run"]
 
 
 def _who() -> str:
