@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from collector.cli.common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
-from collector.client import ApiClient
+from collector.client import AuditClient
 
 __all__ = ["add_arguments", "run"]
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         error(f"{target.parent} is not a directory")
         return EXIT_API_ERROR
 
-    def action(client: ApiClient) -> int:
+    def action(client: AuditClient) -> int:
         handle, name = tempfile.mkstemp(
             prefix=f".{target.name}.", suffix=".partial", dir=target.parent
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.cli.common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
-from collector.client import ApiClient
+from collector.client import AuditClient
 
 __all__ = ["add_arguments", "run"]
 
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         error(f"cannot create {target}: {exc.strerror or exc}")
         return EXIT_API_ERROR
 
-    def action(client: ApiClient) -> int:
+    def action(client: AuditClient) -> int:
         handle, name = tempfile.mkstemp(prefix=".agent-audit-export-", suffix=".tar", dir=target)
         tar_path = Path(name)
         try:

@@ -21,7 +21,7 @@ from collector.cli.terminal import (
     inert,
     one_line,
 )
-from collector.client import ApiClient, ApiError
+from collector.client import ApiError, AuditClient, RunFilters
 
 __all__ = ["add_arguments", "run", "resolve_run_id"]
 
@@ -42,19 +42,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
 
 
-def resolve_run_id(client: ApiClient, given: str) -> list[str]:
+def resolve_run_id(client: AuditClient, given: str) -> list[str]:
     """The full ids ``given`` may stand for: itself if it is a run, else the runs whose id
     starts with it (one for a unique prefix)."""
     try:
-        client.get_steps(given, 2**31 - 1)  # existence check that returns no rows
+        client.get_steps(given, after_step=2**31 - 1)  # existence check that returns no rows
         return [given]
     except ApiError as exc:
         if exc.status_code != 404:
             raise
     if len(given) >= _FULL_ID_LENGTH:
         return []
-    body = client.list_runs([("q", given), ("limit", 1000)])
-    return sorted({r["id"] for r in body.get("runs") or [] if str(r["id"]).startswith(given)})
+    page = client.list_runs(RunFilters(text=given), limit=1000)
+    return sorted({r["id"] for r in page.runs if str(r["id"]).startswith(given)})
 
 
 def _fold(text: str, full: bool) -> str:
@@ -170,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     """Print one run with its steps."""
     style = Style()
 
-    def action(client: ApiClient) -> int:
+    def action(client: AuditClient) -> int:
         matches = resolve_run_id(client, args.run_id)
         if not matches:
             error(f"no run {args.run_id!r} (agent-audit runs lists them)")
