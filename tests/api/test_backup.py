@@ -113,3 +113,20 @@ def test_a_backup_taken_during_ingest_is_one_consistent_moment(
     agents.flush_and_wait(sent)
     live_ids = {row[0] for row in agents.collector.query("SELECT id FROM agent_runs")}
     assert copied_ids <= live_ids
+
+
+def test_backup_and_export_report_progress_on_stderr_when_asked(
+    agents: Agents, tmp_path: Path
+) -> None:
+    agents.send(SPECS[:1])
+    target = tmp_path / "progress.duckdb"
+    quiet = cli(agents.collector.api_url, "backup", str(target))
+    assert quiet.returncode == 0 and quiet.stderr == ""  # stderr is a pipe: no progress
+    shown = cli(agents.collector.api_url, "backup", str(target), "--force", "--progress")
+    assert shown.returncode == 0, shown.stderr
+    last = shown.stderr.splitlines()[-1]
+    assert last.startswith("backup: ") and last.endswith(", done"), shown.stderr
+    assert "received" in last and "\x1b" not in shown.stderr
+    exported = cli(agents.collector.api_url, "export", str(tmp_path / "out"), "--progress")
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stderr.splitlines()[-1].startswith("export: "), exported.stderr
