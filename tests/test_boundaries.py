@@ -4,7 +4,7 @@ Every ``import`` in the source (module level or inside a function) is read with
 ``ast``, so an import added anywhere is seen without running the code.
 
     instrumentation   imports none of the other four packages
-    ssh_tools         imports no collector and no dashboard
+    ssh_tools         imports no collector, dashboard or agent
     collector         its server modules import no collector.cli; collector.client
                       imports httpx and the standard library only
     dashboard         imports of collector only the REST client (collector.client)
@@ -80,8 +80,8 @@ def violation(importer: str, imported: str) -> str | None:
         return "the server imports no CLI module"
     if owner == "instrumentation" and target in PACKAGES:
         return "instrumentation imports none of our other packages"
-    if owner == "ssh_tools" and target in ("collector", "dashboard"):
-        return "ssh_tools imports no collector or dashboard"
+    if owner == "ssh_tools" and target in ("collector", "dashboard", "agent"):
+        return "ssh_tools imports no collector, dashboard or agent"
     if target == "dashboard" and importer != DISPATCHER:
         return "only the dashboard (and the command dispatcher) import the dashboard"
     if owner == "dashboard" and target == "collector" and imported != "collector.client":
