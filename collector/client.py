@@ -258,6 +258,12 @@ class AuditClient:
             extra={k: v for k, v in body.items() if k not in known},
         )
 
+    def verify(self, *, derived: bool = True) -> Record:
+        """``GET /verify``: walk the hash chain (and, with ``derived``, re-derive runs and
+        steps); slow on a big database, so it may take up to ten minutes."""
+        params = [("derived", str(derived).lower())]
+        return self._request("GET", "/verify", params=params, timeout_s=600.0)
+
     def stream_export(self, fmt: str = "parquet") -> AbstractContextManager[httpx.Response]:
         """``GET /export``: the tar stream, as an open response to read in chunks."""
         return self._stream("/export", {"format": fmt})
@@ -288,11 +294,13 @@ class AuditClient:
         *,
         params: list[tuple[str, str]] | None = None,
         json: Record | None = None,
+        timeout_s: float | None = None,
     ) -> Record:
         url = f"{self.base_url}{path}"
+        timeout = httpx.Timeout(timeout_s) if timeout_s else httpx.USE_CLIENT_DEFAULT
         try:
             response = self._http.request(
-                method, path, params=tuple(params) if params else None, json=json
+                method, path, params=tuple(params) if params else None, json=json, timeout=timeout
             )
         except httpx.TransportError as exc:
             raise self._unreachable(exc, url) from exc

@@ -21,6 +21,7 @@ __all__ = [
     "EXIT_UNREACHABLE",
     "add_api_argument",
     "call_api",
+    "open_client",
     "error",
     "parse_when",
 ]
@@ -49,15 +50,20 @@ def error(message: str) -> None:
     print(f"agent-audit: {message}", file=sys.stderr)
 
 
+def open_client(api: str) -> AuditClient:
+    """The CLI's client of ``api``, with the token from AGENT_AUDIT_TOKEN if set."""
+    return AuditClient(
+        api,
+        token=os.environ.get("AGENT_AUDIT_TOKEN") or None,
+        timeout_s=30.0,
+        user_agent="agent-audit-cli",
+    )
+
+
 def call_api(args: argparse.Namespace, action: Callable[[AuditClient], int]) -> int:
     """Run ``action`` with a client, turning API failures into a message and an exit code."""
     try:
-        with AuditClient(
-            args.api,
-            token=os.environ.get("AGENT_AUDIT_TOKEN") or None,
-            timeout_s=30.0,
-            user_agent="agent-audit-cli",
-        ) as client:
+        with open_client(args.api) as client:
             return action(client)
     except CollectorUnreachable as exc:
         error(str(exc))

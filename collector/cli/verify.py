@@ -7,11 +7,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
-import httpx
 
-from collector.client import default_api_url
+from collector.cli.common import open_client
+from collector.client import ClientError, default_api_url
 from collector.verify import verify_file
 
 __all__ = ["add_arguments", "run"]
@@ -37,26 +38,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     api = args.api or (None if args.db else os.environ.get("AGENT_AUDIT_API") or None)
+    if api:
+        # Exit 1 means "tampered" here, so every failure to ask is 2.
+        try:
+            with open_client(api) as client:
+                return _report(args, client.verify(derived=not args.spans_only))
+        except ClientError as exc:
+            print(f"agent-audit verify: {exc}", file=sys.stderr)
+            return 2
+    path = args.db or Path(os.environ.get("AGENT_AUDIT_DB") or "agent_audit.duckdb")
+    if not path.exists():
+        print(f"agent-audit verify: {path} does not exist", file=sys.stderr)
+        return 2
     try:
-        if api:
-            headers = {}
-            token = os.environ.get("AGENT_AUDIT_TOKEN")
-            if token:
-                headers["authorization"] = f"Bearer {token}"
-            response = httpx.get(
-                api.rstrip("/") + "/verify",
-                params={"derived": str(not args.spans_only).lower()},
-                headers=headers,
-                timeout=600,
-            )
-            response.raise_for_status()
-            result = response.json()
-        else:
-            path = args.db or Path(os.environ.get("AGENT_AUDIT_DB") or "agent_audit.duckdb")
-            if not path.exists():
-                print(f"agent-audit verify: {path} does not exist", file=sys.stderr)
-                return 2
-            result = verify_file(path, derived=not args.spans_only)
+        result = verify_file(path, derived=not args.spans_only)
     except duckdb.IOException as exc:
         print(
             f"agent-audit verify: cannot open the file ({exc}); if the collector is running, "
@@ -64,9 +59,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    except httpx.HTTPError as exc:
-        print(f"agent-audit verify: {exc}", file=sys.stderr)
-        return 2
+    return _report(args, result)
+
+
+def _report(args: argparse.Namespace, result: dict[str, Any]) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     elif result["ok"]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -10,9 +12,9 @@ import duckdb
 import httpx
 
 from tests.api.conftest import Agents, RunSpec, ToolCall
-from tests.api.test_cli import cli
+from tests.api.test_cli import ENV, cli
 from tests.conftest import start_test_collector
-from tests.support import run_cli, wait_until
+from tests.support import free_port, run_cli, wait_until
 
 SPECS = [
     RunSpec("restart web-1", source="n8n", tools=(ToolCall("docker_ps", result="web-1 Up"),)),
@@ -130,3 +132,22 @@ def test_backup_and_export_report_progress_on_stderr_when_asked(
     exported = cli(agents.collector.api_url, "export", str(tmp_path / "out"), "--progress")
     assert exported.returncode == 0, exported.stderr
     assert exported.stderr.splitlines()[-1].startswith("export: "), exported.stderr
+
+
+def test_verify_asks_the_collector_named_by_agent_audit_api(agents: Agents, tmp_path: Path) -> None:
+    agents.send(SPECS[:1])
+    env = {**ENV, "AGENT_AUDIT_API": agents.collector.api_url}
+    ran = subprocess.run(
+        [sys.executable, "-m", "collector.cli", "verify", "--json"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    # cwd holds no database: the answer can only come from the running collector.
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["ok"] is True
+    down = f"http://127.0.0.1:{free_port()}"
+    refused = subprocess.run(
+        [sys.executable, "-m", "collector.cli", "verify"],
+        capture_output=True, text=True, env={**ENV, "AGENT_AUDIT_API": down}, cwd=tmp_path,
+        timeout=120,
+    )  # fmt: skip
+    assert refused.returncode == 2 and down.removeprefix("http://") in refused.stderr
