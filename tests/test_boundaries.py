@@ -17,6 +17,7 @@ commands, import the dashboard.
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,3 +159,14 @@ def test_imports_inside_functions_and_relative_ones_are_read(tmp_path: Path) -> 
     (package / "mod.py").write_text("def f():\n    from .sibling import x\n    import json\n")
     found = {name for _, name in imports(package / "mod.py", root=tmp_path)}
     assert found == {"pkg.sibling", "json"}
+
+
+def test_the_collector_command_loads_no_streamlit() -> None:
+    check = (
+        "import sys; from collector.cli import build_parser; build_parser('collector'); "
+        "assert 'streamlit' not in sys.modules and 'dashboard' not in sys.modules"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
