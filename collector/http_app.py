@@ -17,12 +17,12 @@ from starlette.concurrency import run_in_threadpool
 
 from collector import api
 from collector.auth import token_matches
-from collector.cli_verify import verify_connection
 from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode_protobuf
 from collector.redact import Sanitizer
 from collector.schema import SCHEMA_VERSION
 from collector.settings import Settings
 from collector.store import Overloaded, RunStore, StoreRejected, StoreUnavailable
+from collector.verify import verify_connection
 
 __all__ = ["create_app"]
 
