@@ -376,7 +376,7 @@ class RunStore:
             self._state_stale = True
             return
         self._state_stale = False
-        # foreign_llm_parents is kept: extra entries only cost a lookup.
+        # state.foreign_llm is kept: extra entries only cost a lookup.
 
     def _finish(self, batch: list[_SpanJob], error: Exception | None = None) -> None:
         with self._lock:
