@@ -73,6 +73,5 @@ def test_derived_ddl_creates_the_declared_columns_in_order(tmp_path: Path) -> No
             [table],
         ).fetchall()
         assert [(r[0], r[1], r[2] == "YES") for r in rows] == [
-            (c.name, c.sql_type, c.nullable and "PRIMARY KEY" not in c.constraint)
-            for c in columns
+            (c.name, c.sql_type, c.nullable and "PRIMARY KEY" not in c.constraint) for c in columns
         ]
