@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.errors import AgentError
 from agent.loop import RunOutcome, RunRequest
 from agent.service import AgentService, ServiceBusy
+from instrumentation.attributes import RunStatus
 
 __all__ = ["RunBody", "create_app"]
 
@@ -132,7 +133,9 @@ def create_app(service: AgentService) -> FastAPI:
         except Exception as exc:
             return JSONResponse({"detail": f"the run could not start: {exc}"}, status_code=500)
         if not body.wait:
-            return JSONResponse({"run_id": run_id, "status": "running"}, status_code=202)
+            return JSONResponse(
+                {"run_id": run_id, "status": RunStatus.RUNNING.value}, status_code=202
+            )
         outcome = await asyncio.wrap_future(ticket.outcome)
         return JSONResponse(outcome_body(outcome))
 

@@ -17,6 +17,7 @@ from collector import frameworks
 from collector.columns import AGENT_RUNS, arrow_schema
 from collector.decode import SpanRecord
 from collector.mapping import SpanClass, classify, is_pending
+from instrumentation.attributes import RunStatus
 
 __all__ = ["derive_foreign_runs"]
 
@@ -100,14 +101,14 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
         return
     con.register("_derived", pa.table(derived, schema=_DERIVED_SCHEMA))
     con.execute(
-        """
+        f"""
         UPDATE agent_runs SET
             task = coalesce(agent_runs.task, d.task),
             final_answer = coalesce(agent_runs.final_answer, d.final_answer),
             model_requested = coalesce(agent_runs.model_requested, d.model_requested),
             model_used = coalesce(agent_runs.model_used, d.model_used),
             provider = coalesce(agent_runs.provider, d.provider),
-            status = CASE WHEN d.status IS NOT NULL AND agent_runs.status = 'completed'
+            status = CASE WHEN d.status IS NOT NULL AND agent_runs.status = '{RunStatus.COMPLETED}'
                 THEN d.status ELSE agent_runs.status END
         FROM _derived d WHERE agent_runs.id = d.id
         """

@@ -5,10 +5,9 @@ extras, OpenInference (OpenAI Agents SDK, smolagents) and OpenLLMetry. Every fun
 returns only the fields it found; mapping.py prefers the GenAI attributes it reads itself.
 What each framework really emits is written up in tests/frameworks/SPANS.md.
 
-Per span: :func:`span_class_hint`, :func:`run_fields`, :func:`step_fields`,
-:func:`run_status`. Across a run's spans (the OpenAI Agents SDK puts the task and the
-answer only on its model calls; smolagents' max_steps shows only in the step count):
-:func:`derive_run_fields`.
+Per span: :func:`span_class_hint`, :func:`run_fields`, :func:`step_fields`. Across a
+run's spans (the OpenAI Agents SDK puts the task and the answer only on its model calls;
+smolagents' max_steps shows only in the step count): :func:`derive_run_fields`.
 """
 
 from __future__ import annotations
@@ -19,8 +18,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from collector.decode import SpanRecord
+from instrumentation.attributes import RunStatus
 
-__all__ = ["span_class_hint", "run_fields", "step_fields", "run_status", "derive_run_fields"]
+__all__ = ["span_class_hint", "run_fields", "step_fields", "derive_run_fields"]
 
 OI_KIND = "openinference.span.kind"
 OI_AGENTS_SCOPE = "openinference.instrumentation.openai_agents"
@@ -110,15 +110,6 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     return fields
 
 
-def run_status(span: SpanRecord) -> str | None:
-    """A status a framework signals on the run span beyond its span status, or None.
-
-    None of the frameworks checked does (smolagents' max_steps needs the run's steps:
-    see :func:`derive_run_fields`).
-    """
-    return None
-
-
 def derive_run_fields(
     run_span: SpanRecord,
     trace_spans: Iterable[SpanRecord],
@@ -167,7 +158,7 @@ def derive_run_fields(
                 fields["provider"] = provider
                 break
     if not failed and _stopped_at_max_steps(run_span, own):
-        fields["status"] = "max_steps"
+        fields["status"] = RunStatus.MAX_STEPS
     return fields
 
 

@@ -34,6 +34,7 @@ from collector.mapping import (
 from collector.model_calls import ForeignLlmParents, one_step_per_model_call
 from collector.run_links import adopt_orphans, load_orphan_traces, trace_graph
 from instrumentation import attributes as A
+from instrumentation.attributes import RunStatus
 
 __all__ = ["IngestState", "ingest_batch", "mark_lost_runs", "load_orphan_traces"]
 
@@ -227,9 +228,9 @@ def _refresh_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str], now: dateti
 def mark_lost_runs(con: duckdb.DuckDBPyConnection, now: datetime, silence_s: float) -> int:
     """Mark running runs silent for longer than ``silence_s`` as lost; return how many."""
     row = con.execute(
-        """
-        UPDATE agent_runs SET status = 'lost', updated_at = ?
-        WHERE status = 'running' AND NOT is_final
+        f"""
+        UPDATE agent_runs SET status = '{RunStatus.LOST}', updated_at = ?
+        WHERE status = '{RunStatus.RUNNING}' AND NOT is_final
           AND last_activity_at < ? - to_microseconds(CAST(? * 1e6 AS BIGINT))
         RETURNING id
         """,

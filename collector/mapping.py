@@ -19,6 +19,7 @@ from typing import Any
 from collector import frameworks
 from collector.decode import SpanRecord
 from instrumentation import attributes as A
+from instrumentation.attributes import RunStatus, StepStatus
 
 __all__ = [
     "SpanClass",
@@ -244,14 +245,11 @@ class StepRow:
 
 def _run_status(span: SpanRecord, pending: bool) -> str:
     if pending:
-        return "running"
+        return RunStatus.RUNNING
     declared = span.attributes.get(A.RUN_STATUS)
-    if isinstance(declared, str) and declared in A.RUN_STATUSES and declared != "running":
+    if isinstance(declared, str) and declared in A.RUN_STATUSES and declared != RunStatus.RUNNING:
         return declared
-    foreign = frameworks.run_status(span)
-    if foreign:
-        return foreign
-    return "failed" if span.status_code == STATUS_ERROR else "completed"
+    return RunStatus.FAILED if span.status_code == STATUS_ERROR else RunStatus.COMPLETED
 
 
 def build_run(span: SpanRecord, parent_run_id: str | None) -> RunRow:
@@ -261,8 +259,8 @@ def build_run(span: SpanRecord, parent_run_id: str | None) -> RunRow:
     status = _run_status(span, pending)
     own = A.RUN_ID in attrs
     fields = {} if own else frameworks.run_fields(span)
-    error = error_text(span, A.RUN_ERROR) if status == "failed" else None
-    if status == "failed" and not error:
+    error = error_text(span, A.RUN_ERROR) if status == RunStatus.FAILED else None
+    if status == RunStatus.FAILED and not error:
         error = fields.get("error") or "failed"
     return RunRow(
         id=run_id_of(span),
@@ -326,7 +324,7 @@ def build_step(span: SpanRecord, kind: SpanClass, run_id: str | None) -> StepRow
         span_id=real_span_id(span),
         parent_span_id=_real_parent(span),
         name=span.name,
-        status="running" if pending else ("error" if error else "ok"),
+        status=StepStatus.RUNNING if pending else (StepStatus.ERROR if error else StepStatus.OK),
         model=_text(attrs.get(A.GEN_AI_RESPONSE_MODEL) or attrs.get(A.GEN_AI_REQUEST_MODEL))
         or fields.get("model"),
         input_tokens=_int_or_none(

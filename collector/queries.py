@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from collector.serialize import json_value, rows_to_dicts, run_to_json, step_to_json
+from instrumentation.attributes import RUN_STATUSES, RunStatus
 
 __all__ = [
     "RUN_STATUSES",
@@ -43,7 +44,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-RUN_STATUSES = ("running", "completed", "failed", "max_steps", "cancelled", "lost")
 _EPOCH = datetime(1970, 1, 1)
 
 
@@ -233,7 +233,7 @@ _RUN_SELECT = """
 
 def _with_live_fields(record: dict[str, Any], now: datetime) -> dict[str, Any]:
     started = record.get("started_at")
-    if record.get("status") == "running" and started is not None:
+    if record.get("status") == RunStatus.RUNNING and started is not None:
         record["elapsed_ms"] = max(0.0, (now - started) / timedelta(milliseconds=1))
     elif record.get("duration_ms") is not None:
         record["elapsed_ms"] = record["duration_ms"]
@@ -366,7 +366,7 @@ def record_cancel(
     row = con.execute("SELECT status FROM agent_runs WHERE id = ?", [run_id]).fetchone()
     if row is None:
         raise RunNotFound(run_id)
-    if row[0] != "running":
+    if row[0] != RunStatus.RUNNING:
         raise RunNotRunning(run_id, str(row[0]))
     con.execute(
         "INSERT INTO cancel_requests (run_id, requested_at, requested_by, reason) "
