@@ -17,6 +17,8 @@ from enum import Enum
 from typing import Any
 
 from collector import frameworks
+from collector.conventions import genai as G
+from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus, StepStatus
@@ -36,9 +38,6 @@ __all__ = [
 ]
 
 STATUS_ERROR = 2
-_OPENINFERENCE_RUN = {"AGENT"}
-_OPENINFERENCE_TOOL = {"TOOL"}
-_OPENINFERENCE_LLM = {"LLM"}
 
 
 class SpanClass(Enum):
@@ -68,14 +67,14 @@ def classify(span: SpanRecord) -> SpanClass:
     hint = frameworks.span_class_hint(span)
     if hint is not None:
         return SpanClass(hint)
-    oi_kind = attrs.get(A.OPENINFERENCE_SPAN_KIND)
+    oi_kind = attrs.get(OI.SPAN_KIND)
     if isinstance(oi_kind, str):
         upper = oi_kind.upper()
-        if upper in _OPENINFERENCE_RUN:
+        if upper == OI.KIND_AGENT:
             return SpanClass.RUN
-        if upper in _OPENINFERENCE_TOOL:
+        if upper == OI.KIND_TOOL:
             return SpanClass.TOOL
-        if upper in _OPENINFERENCE_LLM:
+        if upper == OI.KIND_LLM:
             return SpanClass.LLM
     if op in A.RUN_OPERATIONS:
         return SpanClass.RUN
@@ -156,8 +155,8 @@ def exception_message(span: SpanRecord) -> str | None:
     for event in reversed(span.events):
         if event.get("name") == "exception":
             attrs = event.get("attributes") or {}
-            kind = attrs.get("exception.type")
-            message = attrs.get("exception.message")
+            kind = attrs.get(G.EXCEPTION_TYPE)
+            message = attrs.get(G.EXCEPTION_MESSAGE)
             if kind and message:
                 return f"{kind}: {message}"
             return _text(message or kind)
