@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hmac
 import urllib.parse
 from typing import Any
 
@@ -32,6 +31,7 @@ from agent.errors import AgentError
 from agent.loop import RunOutcome, RunRequest
 from agent.service import AgentService, ServiceBusy
 from instrumentation.attributes import RunStatus
+from instrumentation.security import token_matches
 
 __all__ = ["RunBody", "create_app"]
 
@@ -69,7 +69,7 @@ def create_app(service: AgentService) -> FastAPI:
         if (
             settings.token
             and request.url.path != "/healthz"
-            and not _token_matches(settings.token, request.headers.get("authorization"))
+            and not token_matches(settings.token, request.headers.get("authorization"))
         ):
             return JSONResponse(
                 {"detail": "missing or wrong bearer token"},
@@ -80,7 +80,7 @@ def create_app(service: AgentService) -> FastAPI:
 
     @app.get("/healthz", summary="Liveness; with the token (if one is set), the configuration")
     def healthz(request: Request) -> dict[str, Any]:
-        if settings.token and not _token_matches(
+        if settings.token and not token_matches(
             settings.token, request.headers.get("authorization")
         ):
             return {"status": "ok"}  # open for health checks, tells strangers nothing more
@@ -162,11 +162,3 @@ def _without_credentials(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-
-
-def _token_matches(expected: str, authorization: str | None) -> bool:
-    scheme, _, supplied = (authorization or "").strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return False
-    # Constant time, so the answer's timing does not leak the token.
-    return hmac.compare_digest(supplied.strip().encode(), expected.encode())

@@ -37,7 +37,6 @@ by :func:`instrumentation.configure`.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import urllib.parse
@@ -46,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agent.errors import SettingsError
+from instrumentation.security import is_loopback
 from ssh_tools.errors import SettingsError as SSHSettingsError
 from ssh_tools.settings import SSHSettings
 
@@ -150,16 +150,6 @@ class AgentSettings:
                 f"is {self.host}: refusing to listen beyond loopback without a token; "
                 "set AGENT_AUDIT_TOKEN or bind to 127.0.0.1",
             )
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _ssh_settings(env: Mapping[str, str]) -> SSHSettings | None:

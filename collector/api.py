@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import duckdb
@@ -28,6 +27,7 @@ from collector.query_stats import BUCKETS, run_stats
 from collector.settings import Settings
 from collector.sql_guard import CheckedSql, SqlRefused, check_read_only
 from collector.store import RunStore, StoreUnavailable
+from instrumentation.clock import utc_now
 
 __all__ = ["router", "MAX_PAGE", "SQL_CONCURRENCY"]
 
@@ -49,10 +49,6 @@ def _store(request: Request) -> RunStore:
 
 def _settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _bad(exc: Exception) -> HTTPException:
@@ -190,7 +186,7 @@ def cancel_route(
     try:
         stored = _store(request).write(
             lambda con: queries.record_cancel(
-                con, run_id, requested_by=requested_by, reason=body.reason, now=_utc_now()
+                con, run_id, requested_by=requested_by, reason=body.reason, now=utc_now()
             )
         )
     except queries.RunNotFound as exc:
@@ -298,7 +294,7 @@ def export_route(
     if not _export_slot.acquire(blocking=False):
         raise HTTPException(429, "an export is already running; retry when it is done")
     try:
-        snapshot = _store(request).read(lambda cur: take_snapshot(cur, taken_at=_utc_now()))
+        snapshot = _store(request).read(lambda cur: take_snapshot(cur, taken_at=utc_now()))
         try:
             tar_path = pack_tar(snapshot)
         except BaseException:
@@ -331,7 +327,7 @@ def backup_route(request: Request) -> FileResponse:
     if not _export_slot.acquire(blocking=False):
         raise HTTPException(429, "an export or backup is already running; retry when it is done")
     try:
-        backup = _store(request).read(lambda cur: take_backup(cur, taken_at=_utc_now()))
+        backup = _store(request).read(lambda cur: take_backup(cur, taken_at=utc_now()))
     finally:
         _export_slot.release()
     stamp = backup.taken_at.strftime("%Y%m%dT%H%M%SZ")

@@ -20,6 +20,7 @@ import duckdb
 
 from collector.serialize import json_value, rows_to_dicts, run_to_json, step_to_json
 from instrumentation.attributes import RUN_STATUSES, RunStatus
+from instrumentation.clock import utc_now
 
 __all__ = [
     "RUN_STATUSES",
@@ -282,7 +283,7 @@ def list_runs(
         rows = _fetch_dicts(cursor, _RUN_SELECT.format(inner=inner), page_params)
         cursor.execute(f"SELECT count(*) FROM agent_runs r WHERE {where}", params)
         total_row = cursor.fetchone()
-        moment = now or datetime.now(UTC).replace(tzinfo=None)
+        moment = now or utc_now()
         has_more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = (
@@ -319,7 +320,7 @@ def get_run(
         rows = _fetch_dicts(cursor, _RUN_SELECT.format(inner=inner), [run_id])
         if not rows:
             raise RunNotFound(run_id)
-        run = _with_live_fields(rows[0], now or datetime.now(UTC).replace(tzinfo=None))
+        run = _with_live_fields(rows[0], now or utc_now())
         run["steps"] = _steps_of(cursor, run_id, 0)
         return run
 

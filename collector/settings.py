@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from instrumentation.security import is_loopback
 
 __all__ = ["Settings", "SettingsError"]
 
@@ -73,16 +74,6 @@ def _patterns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
             message = f"{name}: {pattern!r} is not a valid regular expression: {exc}"
             raise SettingsError(message) from None
     return tuple(patterns)
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and 'localhost'."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +27,7 @@ from collector.decode import SpanRecord
 from collector.ingest import IngestState, ingest_batch, load_orphan_traces, mark_lost_runs
 from collector.retention import RetentionResult, apply_retention
 from collector.schema import SchemaTooNew, migrate
+from instrumentation.clock import utc_now
 
 __all__ = [
     "RunStore",
@@ -79,11 +80,6 @@ class WriteResult:
     """What a committed ingest request stored."""
 
     spans: int
-
-
-def utc_now() -> datetime:
-    """Now, as the naive UTC datetime the tables hold."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass
