@@ -45,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agent.errors import SettingsError
+from instrumentation import env as E
 from instrumentation.security import is_loopback
 from ssh_tools.errors import SettingsError as SSHSettingsError
 from ssh_tools.settings import SSHSettings
@@ -100,7 +101,7 @@ class AgentSettings:
             llm_max_retries=_int(env, "AGENT_AUDIT_LLM_MAX_RETRIES", 1, low=0, high=5),
             host=_text(env, "AGENT_AUDIT_AGENT_HOST", "127.0.0.1"),
             port=_int(env, "AGENT_AUDIT_AGENT_PORT", 8000, low=0, high=65535),
-            token=env.get("AGENT_AUDIT_TOKEN") or None,
+            token=E.TOKEN.read(env),
             agent_name=_text(env, "AGENT_AUDIT_AGENT_NAME", "container-ops"),
             max_steps=_int(env, "AGENT_AUDIT_AGENT_MAX_STEPS", 15, low=1, high=10_000),
             max_steps_limit=_int(env, "AGENT_AUDIT_AGENT_MAX_STEPS_LIMIT", 100, low=1, high=10_000),

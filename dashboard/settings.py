@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from instrumentation import env as E
+
 __all__ = ["DashboardSettings", "DashboardSettingsError", "API_URL_ENV", "TOKEN_ENV"]
 
 API_URL_ENV = "AGENT_AUDIT_API"
-TOKEN_ENV = "AGENT_AUDIT_TOKEN"  # noqa: S105 (a variable name, not a secret)
+TOKEN_ENV = E.TOKEN.name
 REFRESH_ENV = "AGENT_AUDIT_DASHBOARD_REFRESH_S"
 TIMEOUT_ENV = "AGENT_AUDIT_DASHBOARD_TIMEOUT_S"
 DEFAULT_API_URL = "http://127.0.0.1:4318"
@@ -55,7 +57,7 @@ class DashboardSettings:
         """Read AGENT_AUDIT_* variables; a bad value raises naming the variable."""
         return cls(
             api_url=check_api_url(env.get(API_URL_ENV) or DEFAULT_API_URL),
-            token=env.get(TOKEN_ENV) or None,
+            token=E.TOKEN.read(env),
             refresh_s=_positive_float(env, REFRESH_ENV, 2.0),
             timeout_s=_positive_float(env, TIMEOUT_ENV, 5.0),
         )

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from opentelemetry.util.re import parse_env_headers
 
+from instrumentation import env as E
+
 __all__ = ["DEFAULT_SPOOL_MAX_BYTES", "ExportSettings", "resolve_export_settings"]
 
 DEFAULT_SPOOL_MAX_BYTES = 64 * 1024 * 1024
@@ -71,7 +73,7 @@ def resolve_export_settings(
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ValueError(f"OTLP endpoint {resolved_endpoint!r} is not an http(s) URL")
 
-    token = token if token is not None else (env.get("AGENT_AUDIT_TOKEN") or None)
+    token = token if token is not None else E.TOKEN.read(env)
     env_headers = env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get(
         "OTEL_EXPORTER_OTLP_HEADERS", ""
     )
