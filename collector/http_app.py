@@ -19,6 +19,7 @@ from collector import api
 from collector.auth import token_matches
 from collector.cli_verify import verify_connection
 from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode_protobuf
+from collector.errors import CollectorError
 from collector.redact import Sanitizer
 from collector.schema import SCHEMA_VERSION
 from collector.settings import Settings
@@ -33,7 +34,7 @@ JSON = "application/json"
 _OPEN_PATHS = frozenset({"/healthz"})
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(CollectorError):
     """The body, after decompression, passed the configured limit."""
 
 

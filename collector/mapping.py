@@ -1,6 +1,6 @@
 """Span records -> run and step rows. Pure functions, no I/O.
 
-Classification follows DESIGN.md: agent-audit's own spans (they carry
+Classification, first match wins: agent-audit's own spans (they carry
 ``agent_run.id``), then ``openinference.span.kind``, then
 ``gen_ai.operation.name``, then ``gen_ai.tool.name``. A step's run is its
 nearest ancestor run span; the store resolves ancestry across requests with
@@ -376,8 +376,8 @@ def nearest_run(
 def pick_winners(rows: Iterable[Any], key: Callable[[Any], str]) -> list[Any]:
     """One row per key: a finished span beats a pending copy; otherwise the later one.
 
-    DuckDB keeps the first of two equal keys in one INSERT (FACTS.md), so the
-    winner is chosen here, before inserting.
+    DuckDB keeps the first of two equal keys in one INSERT, so the winner is
+    chosen here, before inserting.
     """
     best: dict[str, Any] = {}
     for row in rows:

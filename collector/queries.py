@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from collector.errors import CollectorError
 from collector.serialize import json_value, rows_to_dicts, run_to_json, step_to_json
 from instrumentation.attributes import RUN_STATUSES, RunStatus
 from instrumentation.clock import utc_now
@@ -48,7 +49,7 @@ T = TypeVar("T")
 _EPOCH = datetime(1970, 1, 1)
 
 
-class QueryError(Exception):
+class QueryError(CollectorError):
     """Root of the query layer's errors.
 
     QueryError

@@ -12,6 +12,7 @@ from __future__ import annotations
 import duckdb
 
 from collector.columns import AGENT_RUNS, AGENT_STEPS, SPANS, Column, column_ddl, names
+from collector.errors import CollectorError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -110,7 +111,7 @@ _MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
-class SchemaTooNew(RuntimeError):
+class SchemaTooNew(CollectorError, RuntimeError):
     """The file was written by a newer agent-audit than this one."""
 
 

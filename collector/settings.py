@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from collector.errors import CollectorError
 from instrumentation import env as E
 from instrumentation.security import is_loopback
 
 __all__ = ["Settings", "SettingsError"]
 
 
-class SettingsError(ValueError):
+class SettingsError(CollectorError, ValueError):
     """A setting has a bad value; the message names the variable."""
 
 

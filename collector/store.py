@@ -24,6 +24,7 @@ import duckdb
 from collector.chain import load_head
 from collector.commit_mark import CommitMark, LostCommits
 from collector.decode import SpanRecord
+from collector.errors import CollectorError
 from collector.ingest import IngestState, ingest_batch, load_orphan_traces, mark_lost_runs
 from collector.retention import RetentionResult, apply_retention
 from collector.schema import SchemaTooNew, migrate
@@ -44,7 +45,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class StoreError(Exception):
+class StoreError(CollectorError):
     """Root of the store's errors.
 
     StoreError
