@@ -30,26 +30,18 @@ def dumps_json(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
+# JSON columns hold the span's structures as text; the rest are the span's fields.
+_JSON_COLUMNS = tuple(c.name for c in SPANS if c.sql_type == "JSON")
+_FIELD_COLUMNS = tuple(c.name for c in SPANS if c.sql_type != "JSON" and c.name != "received_at")
+
+
 def spans_table(spans: Sequence[SpanRecord], now: datetime) -> pa.Table:
-    columns: dict[str, list[Any]] = {name: [] for name in SPAN_SCHEMA.names}
-    for s in spans:
-        columns["trace_id"].append(s.trace_id)
-        columns["span_id"].append(s.span_id)
-        columns["parent_span_id"].append(s.parent_span_id)
-        columns["name"].append(s.name)
-        columns["kind"].append(s.kind)
-        columns["start_ns"].append(s.start_ns)
-        columns["end_ns"].append(s.end_ns)
-        columns["status_code"].append(s.status_code)
-        columns["status_message"].append(s.status_message)
-        columns["service_name"].append(s.service_name)
-        columns["scope_name"].append(s.scope_name)
-        columns["scope_version"].append(s.scope_version)
-        columns["resource"].append(dumps_json(s.resource))
-        columns["attributes"].append(dumps_json(s.attributes))
-        columns["events"].append(dumps_json(s.events))
-        columns["links"].append(dumps_json(s.links))
-        columns["received_at"].append(now)
+    columns: dict[str, list[Any]] = {
+        name: [getattr(s, name) for s in spans] for name in _FIELD_COLUMNS
+    }
+    for name in _JSON_COLUMNS:
+        columns[name] = [dumps_json(getattr(s, name)) for s in spans]
+    columns["received_at"] = [now] * len(spans)
     return pa.table(columns, schema=SPAN_SCHEMA)
 
 

@@ -66,23 +66,20 @@ def adopt_orphans(
         elif not complete:
             still_orphan.add(trace_id)
     if parent_of:
-        parents_table = pa.table({"id": list(parent_of), "parent": list(parent_of.values())})
-        con.register("_parents", parents_table)
-        con.execute(
-            "UPDATE agent_runs SET parent_run_id = p.parent FROM _parents p "
-            "WHERE agent_runs.id = p.id"
-        )
-        con.unregister("_parents")
+        _set_by_id(con, "agent_runs", "parent_run_id", parent_of)
     if adopted:
-        table = pa.table({"id": list(adopted), "run_id": list(adopted.values())})
-        con.register("_adopted", table)
-        con.execute(
-            "UPDATE agent_steps SET agent_run_id = a.run_id FROM _adopted a "
-            "WHERE agent_steps.id = a.id"
-        )
-        con.unregister("_adopted")
+        _set_by_id(con, "agent_steps", "agent_run_id", adopted)
     orphan_traces -= traces - still_orphan
     return set(adopted.values())
+
+
+def _set_by_id(
+    con: duckdb.DuckDBPyConnection, table: str, column: str, values: dict[str, str]
+) -> None:
+    """``UPDATE table SET column = values[id]`` for every id in ``values``, in one statement."""
+    con.register("_new_values", pa.table({"id": list(values), "value": list(values.values())}))
+    con.execute(f"UPDATE {table} SET {column} = v.value FROM _new_values v WHERE {table}.id = v.id")
+    con.unregister("_new_values")
 
 
 def load_orphan_traces(con: duckdb.DuckDBPyConnection) -> set[str]:

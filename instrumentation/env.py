@@ -30,30 +30,27 @@ def text(name: str, raw: str) -> str:
     return raw
 
 
-def integer(minimum: int = 0) -> Parser:
-    def parse(name: str, raw: str) -> int:
+def _bounded(convert: Callable[[str], float], what: str, minimum: float) -> Parser:
+    def parse(name: str, raw: str) -> Any:
         try:
-            value = int(raw)
+            value = convert(raw)
         except ValueError:
-            raise EnvError(f"{name}={raw!r} is not an integer") from None
+            raise EnvError(f"{name}={raw!r} is not {what}") from None
         if value < minimum:
             raise EnvError(f"{name}={value} must be >= {minimum}")
         return value
 
     return parse
+
+
+def integer(minimum: int = 0) -> Parser:
+    """Parser of a whole number no smaller than ``minimum``."""
+    return _bounded(int, "an integer", minimum)
 
 
 def number(minimum: float = 0.0) -> Parser:
-    def parse(name: str, raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise EnvError(f"{name}={raw!r} is not a number") from None
-        if value < minimum:
-            raise EnvError(f"{name}={value} must be >= {minimum}")
-        return value
-
-    return parse
+    """Parser of a decimal number no smaller than ``minimum``."""
+    return _bounded(float, "a number", minimum)
 
 
 def boolean(name: str, raw: str) -> bool:
