@@ -31,7 +31,12 @@ from agent.errors import AgentError
 from agent.loop import RunOutcome, RunRequest
 from agent.service import AgentService, ServiceBusy
 from instrumentation.attributes import RunStatus
-from instrumentation.security import token_matches
+from instrumentation.security import (
+    UNAUTHORIZED_BODY,
+    UNAUTHORIZED_HEADERS,
+    refused,
+    token_matches,
+)
 
 __all__ = ["RunBody", "create_app"]
 
@@ -66,16 +71,9 @@ def create_app(service: AgentService) -> FastAPI:
 
     @app.middleware("http")
     async def require_token(request: Request, call_next: Any) -> Any:
-        if (
-            settings.token
-            and request.url.path != "/healthz"
-            and not token_matches(settings.token, request.headers.get("authorization"))
-        ):
-            return JSONResponse(
-                {"detail": "missing or wrong bearer token"},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+        authorization = request.headers.get("authorization")
+        if refused(settings.token, authorization, open_path=request.url.path == "/healthz"):
+            return JSONResponse(UNAUTHORIZED_BODY, status_code=401, headers=UNAUTHORIZED_HEADERS)
         return await call_next(request)
 
     @app.get("/healthz", summary="Liveness; with the token (if one is set), the configuration")

@@ -8,7 +8,11 @@ from __future__ import annotations
 import hmac
 import ipaddress
 
-__all__ = ["token_matches", "is_loopback"]
+__all__ = ["token_matches", "refused", "is_loopback", "UNAUTHORIZED_BODY", "UNAUTHORIZED_HEADERS"]
+
+# What an HTTP server answers (with 401) to a request without the right token.
+UNAUTHORIZED_BODY = {"detail": "missing or wrong bearer token"}
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
 
 
 def token_matches(expected: str | None, authorization: str | None) -> bool:
@@ -24,6 +28,12 @@ def token_matches(expected: str | None, authorization: str | None) -> bool:
     if scheme.lower() != "bearer":
         return False
     return hmac.compare_digest(supplied.strip().encode(), expected.encode())
+
+
+def refused(expected: str | None, authorization: str | None, *, open_path: bool) -> bool:
+    """True when a request must be answered 401: a token is set, the path is not
+    open to everyone, and ``authorization`` does not carry the token."""
+    return bool(expected) and not open_path and not token_matches(expected, authorization)
 
 
 def is_loopback(host: str) -> bool:
