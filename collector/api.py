@@ -20,6 +20,7 @@ from starlette.background import BackgroundTask
 
 from collector import queries
 from collector.api_filters import RunFilterParams
+from collector.api_models import RunPage, RunWithSteps
 from collector.db_backup import take_backup
 from collector.parquet_export import pack_tar, take_snapshot
 from collector.query_sql import SqlFailed, SqlTimeout, external_access_enabled, run_read_only
@@ -67,6 +68,7 @@ def _bad(exc: Exception) -> HTTPException:
         "`cancel_requested_at` and `cancel_requested_by`. Times are ISO 8601 UTC ending in Z."
     ),
     tags=["runs"],
+    responses={200: {"model": RunPage}},
 )
 def list_runs_route(
     request: Request,
@@ -126,7 +128,7 @@ def stats_route(
     summary="One run with all its steps",
     description="The run object of the list plus `steps` in step order. 404 when unknown.",
     tags=["runs"],
-    responses={404: {"description": "No run has this id"}},
+    responses={200: {"model": RunWithSteps}, 404: {"description": "No run has this id"}},
 )
 def get_run_route(request: Request, run_id: str) -> dict[str, Any]:
     try:

@@ -75,3 +75,11 @@ def test_derived_ddl_creates_the_declared_columns_in_order(tmp_path: Path) -> No
         assert [(r[0], r[1], r[2] == "YES") for r in rows] == [
             (c.name, c.sql_type, c.nullable and "PRIMARY KEY" not in c.constraint) for c in columns
         ]
+
+
+def test_api_models_are_derived_from_the_declarations() -> None:
+    from collector.api_models import Run, Step
+
+    live = {"step_count", "elapsed_ms", "cancel_requested_at", "cancel_requested_by"}
+    assert set(Run.model_fields) == {c.name for c in AGENT_RUNS} | live
+    assert list(Step.model_fields) == [c.name for c in AGENT_STEPS]
