@@ -30,14 +30,16 @@ def text(name: str, raw: str) -> str:
     return raw
 
 
-def _bounded(convert: Callable[[str], float], what: str, minimum: float) -> Parser:
+def _bounded(
+    convert: Callable[[str], float], what: str, minimum: float, *, strict: bool = False
+) -> Parser:
     def parse(name: str, raw: str) -> Any:
         try:
             value = convert(raw)
         except ValueError:
             raise EnvError(f"{name}={raw!r} is not {what}") from None
-        if value < minimum:
-            raise EnvError(f"{name}={value} must be >= {minimum}")
+        if value < minimum or (strict and value == minimum):
+            raise EnvError(f"{name}={value} must be {'>' if strict else '>='} {minimum}")
         return value
 
     return parse
@@ -51,6 +53,10 @@ def integer(minimum: int = 0) -> Parser:
 def number(minimum: float = 0.0) -> Parser:
     """Parser of a decimal number no smaller than ``minimum``."""
     return _bounded(float, "a number", minimum)
+
+
+# A decimal number above zero.
+positive = _bounded(float, "a number", 0, strict=True)
 
 
 def boolean(name: str, raw: str) -> bool:
@@ -200,9 +206,11 @@ SPOOL_MAX_BYTES = Variable("AGENT_AUDIT_SPOOL_MAX_BYTES", None, "the spool's siz
 
 # --- dashboard ---
 DASHBOARD_REFRESH_S = Variable(
-    "AGENT_AUDIT_DASHBOARD_REFRESH_S", 2.0, "how often live parts refresh", _D
+    "AGENT_AUDIT_DASHBOARD_REFRESH_S", 2.0, "how often live parts refresh", _D, positive
 )
-DASHBOARD_TIMEOUT_S = Variable("AGENT_AUDIT_DASHBOARD_TIMEOUT_S", 5.0, "per request to the API", _D)
+DASHBOARD_TIMEOUT_S = Variable(
+    "AGENT_AUDIT_DASHBOARD_TIMEOUT_S", 5.0, "per request to the API", _D, positive
+)
 
 # --- agent service ---
 LLM_BASE_URL = Variable(
