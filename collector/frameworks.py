@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from collector.conventions import genai as G
@@ -302,15 +302,24 @@ def _thinking_text(messages: Any) -> str | None:
     return "\n".join(texts) or None
 
 
+def _indexed_keys(
+    attrs: Mapping[str, Any], pattern: re.Pattern[str], group: str
+) -> Iterator[tuple[int, str, Any]]:
+    """(message index, rest of the key, value) of keys like ``<group>.N.<rest>``.
+
+    ``pattern``'s groups are: the kind or direction, the index, the rest.
+    """
+    for key, value in attrs.items():
+        match = pattern.match(key)
+        if match and match.group(1) == group:
+            yield int(match.group(2)), match.group(3), value
+
+
 def _flat_messages(attrs: Mapping[str, Any], direction: str) -> list[dict[str, Any]]:
     """OpenInference's flattened ``llm.{input,output}_messages.N.message.*`` as a list."""
     messages: dict[int, dict[str, Any]] = {}
-    for key, value in attrs.items():
-        match = OI.FLAT_MESSAGE.match(key)
-        if not match or match.group(1) != direction:
-            continue
-        message = messages.setdefault(int(match.group(2)), {"content_parts": {}})
-        rest = match.group(3)
+    for number, rest, value in _indexed_keys(attrs, OI.FLAT_MESSAGE, direction):
+        message = messages.setdefault(number, {"content_parts": {}})
         if rest in {"role", "content"}:
             message[rest] = value
         elif rest.startswith("tool_calls."):
@@ -331,12 +340,8 @@ def _flat_messages(attrs: Mapping[str, Any], direction: str) -> list[dict[str, A
 def _legacy_messages(attrs: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
     """Deprecated indexed ``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*`` attributes."""
     messages: dict[int, dict[str, Any]] = {}
-    for key, value in attrs.items():
-        match = G.INDEXED_MESSAGE.match(key)
-        if not match or match.group(1) != kind:
-            continue
-        message = messages.setdefault(int(match.group(2)), {})
-        field = match.group(3)
+    for number, field, value in _indexed_keys(attrs, G.INDEXED_MESSAGE, kind):
+        message = messages.setdefault(number, {})
         if field.startswith("tool_calls"):
             message["tool_calls"] = True
         else:
