@@ -3,7 +3,8 @@
 Covers the OpenTelemetry GenAI conventions (current and deprecated names), pydantic-ai's
 extras, OpenInference (OpenAI Agents SDK, smolagents) and OpenLLMetry. Every function
 returns only the fields it found; mapping.py prefers the GenAI attributes it reads itself.
-What each framework really emits is written up in tests/frameworks/SPANS.md.
+What each framework really emits is written up in tests/frameworks/SPANS.md; the
+message shapes are read by collector/messages.py, the keys named in collector/conventions/.
 
 Per span: :func:`span_class_hint`, :func:`run_fields`, :func:`step_fields`. Across a
 run's spans (the OpenAI Agents SDK puts the task and the answer only on its model calls;
@@ -14,13 +15,23 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.conventions import pydantic_ai as PAI
 from collector.decode import SpanRecord
+from collector.messages import (
+    as_text,
+    first_user_text,
+    flat_messages,
+    has_tool_call,
+    last_text,
+    legacy_messages,
+    loads,
+    thinking_text,
+)
 from instrumentation.attributes import LLM_OPERATIONS, TOOL_SPAN_PREFIX, RunStatus
 
 __all__ = ["span_class_hint", "run_fields", "step_fields", "derive_run_fields"]
@@ -51,11 +62,11 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     attrs = span.attributes
     fields: dict[str, Any] = {}
     task = (
-        _first_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
-        or _first_user_text(attrs.get(PAI.ALL_MESSAGES))
+        first_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
+        or first_user_text(attrs.get(PAI.ALL_MESSAGES))
         or _input_value_task(attrs.get(OI.INPUT_VALUE))
-        or _first_user_text(_flat_messages(attrs, "input"))
-        or _first_user_text(_legacy_messages(attrs, "prompt"))
+        or first_user_text(flat_messages(attrs, "input"))
+        or first_user_text(legacy_messages(attrs, "prompt"))
     )
     if task:
         fields["task"] = task
@@ -92,7 +103,7 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
             fields["tool_args"] = args
         result = attrs.get(OI.OUTPUT_VALUE)
         if result is not None:
-            fields["tool_result"] = _as_text(result)
+            fields["tool_result"] = as_text(result)
         return fields
     model = attrs.get(OI.LLM_MODEL_NAME)
     if model:
@@ -102,7 +113,7 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     reasons = _finish_reasons(attrs)
     if reasons:
         fields["finish_reasons"] = json.dumps(reasons)
-    thinking = _thinking_text(attrs.get(G.GEN_AI_OUTPUT_MESSAGES))
+    thinking = thinking_text(attrs.get(G.GEN_AI_OUTPUT_MESSAGES))
     if thinking:
         fields["thinking"] = thinking
     return fields
@@ -211,9 +222,9 @@ def _provider(attrs: Mapping[str, Any]) -> str | None:
 def _llm_input_task(span: SpanRecord) -> str | None:
     attrs = span.attributes
     return (
-        _first_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
-        or _first_user_text(_flat_messages(attrs, "input"))
-        or _first_user_text(_legacy_messages(attrs, "prompt"))
+        first_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
+        or first_user_text(flat_messages(attrs, "input"))
+        or first_user_text(legacy_messages(attrs, "prompt"))
     )
 
 
@@ -221,15 +232,15 @@ def _llm_answer(span: SpanRecord) -> str | None:
     """The text of a model call that answered without asking for a tool."""
     attrs = span.attributes
     for messages in (
-        _loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES)),
-        _flat_messages(attrs, "output"),
-        _legacy_messages(attrs, "completion"),
+        loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES)),
+        flat_messages(attrs, "output"),
+        legacy_messages(attrs, "completion"),
     ):
         if not isinstance(messages, list) or not messages:
             continue
-        if any(_has_tool_call(m) for m in messages if isinstance(m, dict)):
+        if any(has_tool_call(m) for m in messages if isinstance(m, dict)):
             return None
-        text = _last_text(messages)
+        text = last_text(messages)
         if text:
             return text
     return None
@@ -237,36 +248,36 @@ def _llm_answer(span: SpanRecord) -> str | None:
 
 def _final_answer(span: SpanRecord) -> str | None:
     attrs = span.attributes
-    answer = _last_text(_loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES)))
+    answer = last_text(loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES)))
     if answer:
         return answer
     if PAI.FINAL_RESULT in attrs:  # pydantic-ai
-        return _as_text(attrs[PAI.FINAL_RESULT])
+        return as_text(attrs[PAI.FINAL_RESULT])
     value = attrs.get(OI.OUTPUT_VALUE)
     if value is None:
         return None
     if span.scope_name == OI.SMOLAGENTS_SCOPE and value == "None":
         return None  # str(None): the run produced no answer
-    return _as_text(value)
+    return as_text(value)
 
 
 def _input_value_task(value: Any) -> str | None:
     """OpenInference ``input.value``: smolagents' {"task": ...}, a message list, or text."""
     if value is None:
         return None
-    parsed = _loads(value)
+    parsed = loads(value)
     if isinstance(parsed, dict) and isinstance(parsed.get("task"), str):
         return str(parsed["task"])
     if isinstance(parsed, list):
-        return _first_user_text(parsed)
-    return value if isinstance(value, str) else _as_text(value)
+        return first_user_text(parsed)
+    return value if isinstance(value, str) else as_text(value)
 
 
 def _tool_args(value: Any) -> Any:
     """OpenInference ``input.value`` of a tool: smolagents wraps the call's args/kwargs."""
     if value is None:
         return None
-    parsed = _loads(value)
+    parsed = loads(value)
     if isinstance(parsed, dict) and "kwargs" in parsed and "args" in parsed:
         kwargs = parsed.get("kwargs") or {}
         args = parsed.get("args") or []
@@ -284,134 +295,6 @@ def _finish_reasons(attrs: Mapping[str, Any]) -> list[str]:
     if isinstance(raw, str) and "finish_reason=" in raw:  # smolagents: the client's repr
         return _RAW_FINISH_REASON.findall(raw)
     return []
-
-
-def _thinking_text(messages: Any) -> str | None:
-    parsed = _loads(messages)
-    if not isinstance(parsed, list):
-        return None
-    texts = [
-        str(part.get("content"))
-        for message in parsed
-        if isinstance(message, dict)
-        for part in message.get("parts") or []
-        if isinstance(part, dict)
-        and part.get("type") in {"thinking", "reasoning"}
-        and part.get("content")
-    ]
-    return "\n".join(texts) or None
-
-
-def _indexed_keys(
-    attrs: Mapping[str, Any], pattern: re.Pattern[str], group: str
-) -> Iterator[tuple[int, str, Any]]:
-    """(message index, rest of the key, value) of keys like ``<group>.N.<rest>``.
-
-    ``pattern``'s groups are: the kind or direction, the index, the rest.
-    """
-    for key, value in attrs.items():
-        match = pattern.match(key)
-        if match and match.group(1) == group:
-            yield int(match.group(2)), match.group(3), value
-
-
-def _flat_messages(attrs: Mapping[str, Any], direction: str) -> list[dict[str, Any]]:
-    """OpenInference's flattened ``llm.{input,output}_messages.N.message.*`` as a list."""
-    messages: dict[int, dict[str, Any]] = {}
-    for number, rest, value in _indexed_keys(attrs, OI.FLAT_MESSAGE, direction):
-        message = messages.setdefault(number, {"content_parts": {}})
-        if rest in {"role", "content"}:
-            message[rest] = value
-        elif rest.startswith("tool_calls."):
-            message["tool_calls"] = True
-        elif rest.startswith("contents.") and rest.endswith(".message_content.text"):
-            index = int(rest.split(".")[1])
-            message["content_parts"][index] = value
-    out = []
-    for index in sorted(messages):
-        message = messages[index]
-        parts = message.pop("content_parts")
-        if "content" not in message and parts:
-            message["content"] = "\n".join(str(parts[i]) for i in sorted(parts))
-        out.append(message)
-    return out
-
-
-def _legacy_messages(attrs: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
-    """Deprecated indexed ``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*`` attributes."""
-    messages: dict[int, dict[str, Any]] = {}
-    for number, field, value in _indexed_keys(attrs, G.INDEXED_MESSAGE, kind):
-        message = messages.setdefault(number, {})
-        if field.startswith("tool_calls"):
-            message["tool_calls"] = True
-        else:
-            message[field] = value
-    return [messages[i] for i in sorted(messages)]
-
-
-def _has_tool_call(message: Mapping[str, Any]) -> bool:
-    if message.get("tool_calls"):
-        return True
-    parts = message.get("parts")
-    return isinstance(parts, list) and any(
-        isinstance(p, dict) and p.get("type") == "tool_call" for p in parts
-    )
-
-
-def _first_user_text(messages: Any) -> str | None:
-    """The first user message's text, in the GenAI (parts) or chat (content) shape."""
-    parsed = _loads(messages)
-    if not isinstance(parsed, list):
-        return None
-    for message in parsed:
-        if isinstance(message, dict) and message.get("role") == "user":
-            text = _message_text(message)
-            if text:
-                return text
-    return None
-
-
-def _last_text(messages: Any) -> str | None:
-    if not isinstance(messages, list):
-        return None
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") in {None, "assistant", "model"}:
-            text = _message_text(message)
-            if text:
-                return text
-    return None
-
-
-def _message_text(message: Mapping[str, Any]) -> str | None:
-    texts: list[str] = []
-    for part in message.get("parts") or []:
-        if isinstance(part, dict) and part.get("type") == "text" and part.get("content"):
-            texts.append(str(part["content"]))
-    content = message.get("content")
-    if isinstance(content, str) and content:
-        texts.append(content)
-    elif isinstance(content, list):
-        texts.extend(
-            str(item.get("text"))
-            for item in content
-            if isinstance(item, dict) and item.get("type") == "text" and item.get("text")
-        )
-    return "\n".join(texts) or None
-
-
-def _loads(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
-            return value
-    return value
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _put_int(fields: dict[str, Any], name: str, attrs: Mapping[str, Any], key: str) -> None:
