@@ -1,7 +1,8 @@
 """The one typed client of the collector's REST API, used by the CLI, the dashboard and tests.
 
 It imports httpx and the standard library only, so the dashboard can use it
-without importing any server code. Errors form one tree::
+without importing any server code; the caller passes the URL and the token
+(read through ``instrumentation.env``: ``api_url()`` and ``TOKEN``). Errors form one tree::
 
     ClientError                   root; ``.url`` is what was asked
     ├── CollectorUnreachable      no HTTP answer (refused, timed out, not the collector)
@@ -15,8 +16,7 @@ from __future__ import annotations
 
 import json as json_module
 import logging
-import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +26,6 @@ from urllib.parse import quote
 import httpx
 
 __all__ = [
-    "DEFAULT_API",
     "ApiError",
     "AuditClient",
     "ClientError",
@@ -38,19 +37,11 @@ __all__ = [
     "RunPage",
     "SqlResult",
     "Unauthorized",
-    "default_api_url",
 ]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_API = "http://127.0.0.1:4318"
-
 Record = dict[str, Any]  # one run or step as the API returns it
-
-
-def default_api_url(env: Mapping[str, str] = os.environ) -> str:
-    """``AGENT_AUDIT_API`` or the local collector's HTTP port."""
-    return env.get("AGENT_AUDIT_API") or DEFAULT_API
 
 
 class ClientError(Exception):
