@@ -28,18 +28,20 @@ READY_TIMEOUT_S = 60.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``agent-audit up``; the collector's defaults come from its AGENT_AUDIT_* vars."""
     parser.add_argument(
-        "--db", type=Path, help="DuckDB file (default: $AGENT_AUDIT_DB or ./agent_audit.duckdb)"
+        "--db", type=Path, help=f"DuckDB file (default: ${E.DB.name} or ./{E.DB.default})"
     )
     parser.add_argument(
-        "--host", help="address both servers bind (default: $AGENT_AUDIT_HOST or 127.0.0.1)"
+        "--host", help=f"address both servers bind (default: ${E.HOST.name} or {E.HOST.default})"
     )
     parser.add_argument(
-        "--grpc-port", type=int, help="OTLP/gRPC port (default: $AGENT_AUDIT_GRPC_PORT or 4317)"
+        "--grpc-port",
+        type=int,
+        help=f"OTLP/gRPC port (default: ${E.GRPC_PORT.name} or {E.GRPC_PORT.default})",
     )
     parser.add_argument(
         "--http-port",
         type=int,
-        help="OTLP/HTTP and REST API port (default: $AGENT_AUDIT_HTTP_PORT or 4318)",
+        help=f"OTLP/HTTP and REST API port (default: ${E.HTTP_PORT.name} or {E.HTTP_PORT.default})",
     )
     parser.add_argument("--port", type=int, default=8501, help="dashboard port (default 8501)")
 
