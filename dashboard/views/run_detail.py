@@ -1,4 +1,4 @@
-"""The run page: header, cancel, the failed step, timeline, steps, final answer; live.
+"""The run page: header, cancel, the failed step, the explorer, final answer, steps; live.
 
 While the run is running, a fragment refreshes it every few seconds: the header
 from the list of running runs, the steps by asking only for steps after the last
@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from dashboard import routes
-from dashboard.charts import timeline_chart
 from dashboard.client import AuditClient, Conflict, NotFound, Record, RunFilters
 from dashboard.formatting import (
     STATUS_BADGES,
     STATUS_COLORS,
+    STATUS_EXPLANATIONS,
     escape_markdown,
     format_duration_ms,
     format_time,
@@ -25,8 +25,8 @@ from dashboard.formatting import (
     run_duration_ms,
     visible_text,
 )
-from dashboard.tables import timeline_frame
 from dashboard.views.connection import guarded, settings
+from dashboard.views.run_explorer import OPEN_OTHER_RUN, run_explorer
 from dashboard.views.steps import failed_step_banner, render_steps
 
 __all__ = ["LiveRun", "load_run", "refresh_run", "run_page"]
@@ -92,7 +92,7 @@ def _fields(run: Record) -> None:
         ("Working directory", run.get("working_directory")),
         ("Trace id", run.get("trace_id")),
     ]
-    columns = st.columns(3)
+    columns = st.expander("Run details", icon=":material/info:").columns(3)
     for index, (label, value) in enumerate(fields):
         shown = escape_markdown(one_line(value, 100)) if value not in (None, "") else "–"
         columns[index % 3].markdown(f"**{label}** · {shown}")
@@ -109,6 +109,8 @@ def _header(run: Record, steps: list[Record]) -> None:
     # Only known statuses reach the badge: its label is Markdown that ignores escapes.
     label = STATUS_BADGES.get(status, "· unknown status")
     st.badge(label, color=STATUS_COLORS.get(status, "gray"))  # type: ignore[arg-type]
+    if status in ("max_steps", "lost", "cancelled"):
+        st.info(STATUS_EXPLANATIONS[status], icon=":material/info:")
     tokens_in, tokens_out = run.get("input_tokens"), run.get("output_tokens")
     failed_steps = sum(1 for s in steps if s.get("status") == "error")
     metric_cols = st.columns(4)
@@ -158,14 +160,6 @@ def _cancel_controls(api: AuditClient, run: Record) -> None:
             )
 
 
-def _timeline(run: Record, steps: list[Record]) -> None:
-    frame = timeline_frame(run, steps)
-    if frame.empty:
-        return
-    st.markdown("#### Timeline")
-    st.altair_chart(timeline_chart(frame), width="stretch")
-
-
 def _final_answer(run: Record) -> None:
     answer = run.get("final_answer")
     if answer in (None, ""):
@@ -185,6 +179,11 @@ def _ask_for_run_id() -> None:
 
 def run_page(api: AuditClient, run_id: str | None) -> None:
     """The whole run page for ``run_id`` (from ``?run=``)."""
+    target = st.session_state.pop(OPEN_OTHER_RUN, None)
+    if target:
+        st.query_params.clear()
+        st.query_params["run"] = target
+        run_id = target
     st.page_link(routes.RUNS.path, label="All runs", icon=":material/arrow_back:")
     if not run_id:
         _ask_for_run_id()
@@ -220,7 +219,8 @@ def _render(api: AuditClient, state: LiveRun) -> None:
     _header(run, steps)
     _cancel_controls(api, run)
     failed_step_banner(run, steps)
-    _timeline(run, steps)
-    st.markdown(f"#### Steps ({len(steps)})")
-    render_steps(steps)
+    run_explorer(api, run, steps)
     _final_answer(run)
+    st.markdown(f"#### Steps ({len(steps)})")
+    st.caption("Every step in order, as a log; failed steps start open.")
+    render_steps(steps)
