@@ -19,6 +19,7 @@ __all__ = [
     "STATUS_COLORS",
     "STATUS_EXPLANATIONS",
     "code_span",
+    "format_cost",
     "Folded",
     "escape_markdown",
     "fold_text",
@@ -135,6 +136,23 @@ def format_duration_ms(duration_ms: float | None) -> str:
         return f"{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m"
+
+
+def format_cost(cost_usd: object) -> str:
+    """``"$0.0123"``, ``"$1.23"``, ``"$0"`` for free; ``""`` when unknown."""
+    if cost_usd is None or cost_usd == "":
+        return ""
+    try:
+        value = float(str(cost_usd))
+    except ValueError:
+        return ""
+    if value == 0:
+        return "$0"
+    if abs(value) < 0.01:
+        return f"${value:.4f}"
+    if abs(value) < 100:
+        return f"${value:.2f}"
+    return f"${value:,.0f}"
 
 
 def parse_time(value: object) -> datetime | None:
