@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PAGES", "LIVE", "RUN", "RUNS", "SQL", "STATS", "PageSpec"]
+__all__ = ["PAGES", "COMPARE", "LIVE", "RUN", "RUNS", "SQL", "STATS", "PageSpec"]
 
 
 @dataclass(frozen=True)
@@ -22,5 +22,6 @@ RUN = PageSpec("screens/run.py", "Run", "run", ":material/account_tree:")
 LIVE = PageSpec("screens/live.py", "Live", "live", ":material/sensors:")
 STATS = PageSpec("screens/stats.py", "Stats", "stats", ":material/bar_chart:")
 SQL = PageSpec("screens/sql.py", "SQL", "sql", ":material/database:")
+COMPARE = PageSpec("screens/compare.py", "Compare", "compare", ":material/compare_arrows:")
 
-PAGES: tuple[PageSpec, ...] = (RUNS, RUN, LIVE, STATS, SQL)
+PAGES: tuple[PageSpec, ...] = (RUNS, RUN, COMPARE, LIVE, STATS, SQL)

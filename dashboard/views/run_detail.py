@@ -25,6 +25,7 @@ from dashboard.formatting import (
     run_duration_ms,
     visible_text,
 )
+from dashboard.views.compare_runs import compare_picker
 from dashboard.views.connection import guarded, settings
 from dashboard.views.run_explorer import OPEN_OTHER_RUN, run_explorer
 from dashboard.views.steps import failed_step_banner, render_steps
@@ -219,6 +220,8 @@ def _render(api: AuditClient, state: LiveRun) -> None:
     _header(run, steps)
     _cancel_controls(api, run)
     failed_step_banner(run, steps)
+    if run.get("status") != "running":
+        compare_picker(api, run)
     run_explorer(api, run, steps)
     _final_answer(run)
     st.markdown(f"#### Steps ({len(steps)})")
