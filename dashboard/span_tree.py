@@ -91,10 +91,11 @@ def step_kind(step: dict[str, Any]) -> str:
 
 def _compact(value: object) -> str:
     if isinstance(value, str):
+        text = value
         try:
-            value = json.loads(value)
+            value = json.loads(text)
         except ValueError:
-            return value
+            return text
     if isinstance(value, dict):
         return ", ".join(f"{k}={_compact_scalar(v)}" for k, v in value.items())
     return _compact_scalar(value)

@@ -119,7 +119,8 @@ def _from_openai(raw: dict[str, Any], *, is_output: bool) -> Message:
     for call in raw.get("tool_calls") or []:
         if not isinstance(call, dict):
             continue
-        function = call.get("function") if isinstance(call.get("function"), dict) else call
+        nested = call.get("function")
+        function: dict[str, Any] = nested if isinstance(nested, dict) else call
         calls.append(
             ToolCall(
                 str(function.get("name") or "?"), _args(function.get("arguments")), call.get("id")

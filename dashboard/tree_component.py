@@ -13,7 +13,7 @@ Stored text reaches the DOM only through ``textContent``, never as HTML.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
@@ -209,8 +209,9 @@ def span_tree(
     axis_note: str = "",
     empty: str = "No steps match.",
     key: str,
-) -> str | None:
-    """Draw the tree; returns the key of a row the user just clicked, else None."""
+    on_select: Callable[[str], None],
+) -> None:
+    """Draw the tree; ``on_select(row_key)`` runs (before the rerun) when a row is clicked."""
     data: dict[str, Any] = {
         "run": run_id,
         "rows": [row.to_json() for row in rows],
@@ -221,6 +222,13 @@ def span_tree(
         "empty": empty,
         "reveal": True,
     }
-    result = _span_tree(key=key, data=data, on_select_change=lambda: None)
-    chosen = result.get("select") if hasattr(result, "get") else None
-    return str(chosen) if chosen else None
+
+    def chosen_row() -> None:
+        # A callback runs before the script reruns, so the rerun already draws the
+        # new selection (reading the trigger value afterwards would be one run late).
+        result: Any = st.session_state.get(key)
+        chosen = result.get("select") if result is not None else None
+        if chosen:
+            on_select(str(chosen))
+
+    _span_tree(key=key, data=data, on_select_change=chosen_row)

@@ -61,19 +61,19 @@ def pairs_frame(pairs: list[StepPair]) -> pd.DataFrame:
         a, b = pair.a or {}, pair.b or {}
         rows.append(
             {
+                "Differs": (
+                    f"only in {pair.only_in.upper()}" if pair.only_in else ", ".join(pair.differs)
+                ),
                 "A #": a.get("step_number"),
                 "A step": _step_label(pair.a),
                 "A took": format_duration_ms(a.get("duration_ms")) if pair.a else "",
                 "B #": b.get("step_number"),
                 "B step": _step_label(pair.b),
                 "B took": format_duration_ms(b.get("duration_ms")) if pair.b else "",
-                "Differs": (
-                    f"only in {pair.only_in.upper()}" if pair.only_in else ", ".join(pair.differs)
-                ),
             }
         )
     frame = pd.DataFrame(
-        rows, columns=["A #", "A step", "A took", "B #", "B step", "B took", "Differs"]
+        rows, columns=["Differs", "A #", "A step", "A took", "B #", "B step", "B took"]
     )
     for column in ("A #", "B #"):
         frame[column] = frame[column].astype("Int64")

@@ -51,8 +51,11 @@ def _default_selection(run: Record, steps: list[Record]) -> Record | None:
     return None
 
 
-def _select(number: object) -> None:
-    st.query_params["step"] = str(number)
+def _on_select(row_key: str, by_key: dict[str, Record]) -> None:
+    if row_key.startswith("run:"):
+        st.session_state[OPEN_OTHER_RUN] = row_key.removeprefix("run:")
+    elif row_key in by_key:
+        st.query_params["step"] = str(by_key[row_key].get("step_number"))
 
 
 def _overview(run: Record, steps: list[Record]) -> None:
@@ -84,6 +87,8 @@ def _link(run_id: str, number: object) -> str:
 def run_explorer(api: AuditClient, run: Record, steps: list[Record]) -> None:
     """Tree + detail for one run; reads and writes the selected step in the URL."""
     run_id = str(run.get("id"))
+    if OPEN_OTHER_RUN in st.session_state:
+        st.rerun(scope="app")  # a sub-agent run was clicked: run_page opens it
     children = sub_runs(api, api.base_url, run_id)
     layout = build_tree(run, steps, children)
     by_key: dict[str, dict[str, Any]] = {str(s.get("id")): s for s in steps}
@@ -101,13 +106,14 @@ def run_explorer(api: AuditClient, run: Record, steps: list[Record]) -> None:
     rows = filter_tree(layout.rows, by_key, query=query or "", errors_only=errors_only)
     tree_col, detail_col = st.columns([1.15, 1], gap="medium")
     with tree_col:
-        clicked = span_tree(
+        span_tree(
             rows,
             run_id=run_id,
             selected=str(chosen.get("id")) if chosen else None,
             ticks=layout.ticks(),
             axis_note=f"{len(rows)} of {len(layout.rows)} · {format_duration_ms(layout.span_ms)}",
             key=f"tree-{run_id}",
+            on_select=lambda row_key: _on_select(row_key, by_key),
         )
         if query or errors_only:
             st.caption(
@@ -115,13 +121,6 @@ def run_explorer(api: AuditClient, run: Record, steps: list[Record]) -> None:
                     f"{sum(1 for r in rows if r.key in by_key)} matching steps (with their parents)"
                 )
             )
-    if clicked:
-        if clicked.startswith("run:"):
-            st.session_state[OPEN_OTHER_RUN] = clicked.removeprefix("run:")
-            st.rerun(scope="app")
-        elif clicked in by_key:
-            chosen = by_key[clicked]
-            _select(chosen.get("step_number"))
     with detail_col:
         if chosen is None:
             _overview(run, steps)
