@@ -163,11 +163,9 @@ def _pair_details(pairs: list[StepPair]) -> None:
                 for name, key in (("arguments", "tool_args"), ("output", "tool_result")):
                     if name in pair.differs:
                         st.markdown(f"**{name.capitalize()}** (A → B)")
-                        st.code(
-                            visible_text(text_diff(pair.a.get(key), pair.b.get(key))),
-                            language="diff",
-                            height=300 if name == "output" else "content",
-                        )
+                        diff = visible_text(text_diff(pair.a.get(key), pair.b.get(key)))
+                        long = diff.count("\n") > 15
+                        st.code(diff, language="diff", height=300 if long else "content")
 
 
 def compare_picker(api: AuditClient, run: Record) -> None:
