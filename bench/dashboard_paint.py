@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="paint-"))
     db_path = args.db or workdir / f"paint-{args.runs}.duckdb"
     if not db_path.exists():
-        built = build_via_sql(db_path, runs=args.runs, progress=False)
+        # Small chunks: one 100k-run transaction of this synthetic text needs ~17 GB.
+        built = build_via_sql(db_path, runs=args.runs, chunk=10_000, progress=False)
         print(f"built {built.runs:,} runs / {built.steps:,} steps in {built.seconds:.1f} s")
     cases = _cases(db_path, args.runs)
     collector = spawn_collector(db_path)
