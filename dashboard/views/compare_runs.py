@@ -168,10 +168,17 @@ def _pair_details(pairs: list[StepPair]) -> None:
                         st.code(diff, language="diff", height=300 if long else "content")
 
 
+@st.cache_data(ttl=30, show_spinner=False, max_entries=64)
+def _recent_good_runs(_api: AuditClient, api_url: str, agent_name: str | None) -> list[Record]:
+    # Shared by every session for 30 s: the offer need not be up to the second.
+    filters = RunFilters(statuses=("completed",), agent_name=agent_name or None)
+    return _api.list_runs(filters, limit=20).runs
+
+
 def compare_picker(api: AuditClient, run: Record) -> None:
     """On a run page: compare this run with another (recent good runs of the same agent)."""
-    filters = RunFilters(statuses=("completed",), agent_name=run.get("agent_name") or None)
-    candidates = [r for r in api.list_runs(filters, limit=20).runs if r.get("id") != run.get("id")]
+    recent = _recent_good_runs(api, api.base_url, run.get("agent_name") or None)
+    candidates = [r for r in recent if r.get("id") != run.get("id")]
     options = {str(r.get("id")): r for r in candidates}
     pick_col, link_col = st.columns([3, 1], vertical_alignment="bottom")
     other = pick_col.selectbox(

@@ -19,12 +19,14 @@ from dashboard.formatting import (
     STATUS_COLORS,
     STATUS_EXPLANATIONS,
     escape_markdown,
+    format_cost,
     format_duration_ms,
     format_time,
     one_line,
     run_duration_ms,
     visible_text,
 )
+from dashboard.views.annotate import annotation_panel
 from dashboard.views.compare_runs import compare_picker
 from dashboard.views.connection import guarded, settings
 from dashboard.views.run_explorer import OPEN_OTHER_RUN, run_explorer
@@ -114,13 +116,18 @@ def _header(run: Record, steps: list[Record]) -> None:
         st.info(STATUS_EXPLANATIONS[status], icon=":material/info:")
     tokens_in, tokens_out = run.get("input_tokens"), run.get("output_tokens")
     failed_steps = sum(1 for s in steps if s.get("status") == "error")
-    metric_cols = st.columns(4)
+    metric_cols = st.columns(5)
     metric_cols[0].metric("Duration", format_duration_ms(run_duration_ms(run)))
     metric_cols[1].metric("Steps", len(steps) or int(run.get("step_count") or 0))
     metric_cols[2].metric("Failed steps", failed_steps)
     metric_cols[3].metric(
         "Tokens in / out",
         f"{tokens_in or 0:,} / {tokens_out or 0:,}" if tokens_in or tokens_out else "–",
+    )
+    metric_cols[4].metric(
+        "Cost",
+        format_cost(run.get("cost_usd")) or "–",
+        help="Tokens times the model's price; local models cost 0, unknown models are blank",
     )
     _fields(run)
     if run.get("error") and run.get("status") != "failed":
@@ -224,6 +231,7 @@ def _render(api: AuditClient, state: LiveRun) -> None:
         compare_picker(api, run)
     run_explorer(api, run, steps)
     _final_answer(run)
+    annotation_panel(api, str(run.get("id")))
     st.markdown(f"#### Steps ({len(steps)})")
     st.caption("Every step in order, as a log; failed steps start open.")
     render_steps(steps)

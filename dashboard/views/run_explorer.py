@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.client import ApiError, AuditClient, Record
-from dashboard.formatting import escape_markdown, format_duration_ms, one_line
+from dashboard.formatting import escape_markdown, format_cost, format_duration_ms, one_line
 from dashboard.span_queries import child_runs_sql
 from dashboard.span_tree import build_tree, filter_tree
 from dashboard.tree_component import span_tree
@@ -125,6 +125,11 @@ def run_explorer(api: AuditClient, run: Record, steps: list[Record]) -> None:
         if chosen is None:
             _overview(run, steps)
         else:
-            step_detail_pane(api, chosen, link=_link(run_id, chosen.get("step_number")))
+            step_detail_pane(
+                api,
+                chosen,
+                link=_link(run_id, chosen.get("step_number")),
+                cost=format_cost(chosen.get("cost_usd")) or None,
+            )
     if number is not None and chosen is None:
         st.caption(escape_markdown(f"This run has no step {one_line(number, 20)}."))
