@@ -6,6 +6,7 @@ and write through the same RunStore.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -16,10 +17,13 @@ from pydantic import BaseModel, Field
 from collector import annotations as run_annotations
 from collector import costs
 from collector.api_filters import RunFilterParams
-from collector.pricing import PriceBook
+from collector.pricing import PriceBook, PricesFileError, refresh_model_prices
+from collector.settings import Settings, SettingsError
 from collector.store import RunStore, StoreUnavailable
 
-__all__ = ["router", "price_book", "attach_costs"]
+__all__ = ["router", "price_book", "attach_costs", "load_prices"]
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter()
 
@@ -32,6 +36,22 @@ def price_book(request: Request) -> PriceBook:
     """The app's price book (from AGENT_AUDIT_PRICES), read once at start-up."""
     book = getattr(request.app.state, "price_book", None)
     return book if isinstance(book, PriceBook) else PriceBook()
+
+
+def load_prices(store: RunStore, settings: Settings) -> PriceBook:
+    """The price book of the prices file, with every seen model (re)priced from it.
+
+    A prices file that cannot be read stops start-up, naming AGENT_AUDIT_PRICES.
+    """
+    try:
+        book = PriceBook.from_file(settings.prices_path)
+    except PricesFileError as exc:
+        raise SettingsError(f"AGENT_AUDIT_PRICES: {exc}") from None
+    try:
+        store.write(lambda con: refresh_model_prices(con, book, now=_now(), reprice=True))
+    except StoreUnavailable:
+        logger.warning("could not price models at start; they are priced when first read")
+    return book
 
 
 def _now() -> datetime:

@@ -48,6 +48,8 @@ class Settings:
     # Read every block at start to find damage early.
     startup_read_check: bool = E.STARTUP_READ_CHECK.default
     db_memory_mb: int = E.DB_MEMORY_MB.default  # DuckDB's memory limit
+    # Costs: a file of model prices that wins over the built-in table (collector.pricing).
+    prices_path: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -71,6 +73,7 @@ class Settings:
                 redact_patterns=E.REDACT_PATTERNS.read(env),
                 redact_keys=E.REDACT_KEYS.read(env),
                 retention_days=E.RETENTION_DAYS.read(env),
+                prices_path=Path(E.PRICES.read(env)) if E.PRICES.read(env) else None,
                 startup_read_check=E.STARTUP_READ_CHECK.read(env),
                 db_memory_mb=E.DB_MEMORY_MB.read(env),
             )

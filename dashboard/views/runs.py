@@ -80,7 +80,7 @@ def filter_bar(api: AuditClient) -> RunFilters:
     sources, models = filter_options(api, api.base_url)
     agents = agent_names(api, api.base_url)
     first = st.columns([2.2, 1.2, 1.2, 1.4])
-    second = st.columns([1.6, 3])
+    second = st.columns([1.6, 1.2, 3])
     statuses = first[0].multiselect(
         "Status", list(STATUS_BADGES), key="status", bind="query-params", placeholder="any status"
     )
@@ -102,7 +102,17 @@ def filter_bar(api: AuditClient) -> RunFilters:
     picked = second[0].date_input(
         "Started (UTC)", value=[], key="started", format="YYYY-MM-DD", bind="query-params"
     )
-    text = second[1].text_input(
+    marked = second[1].selectbox(
+        "Marked",
+        ["good", "bad", "any"],
+        index=None,
+        key="annotation",
+        bind="query-params",
+        placeholder="any or none",
+        accept_new_options=True,
+        help="Runs marked good or bad (their latest verdict), annotated at all, or with a label",
+    )
+    text = second[2].text_input(
         "Search",
         key="q",
         bind="query-params",
@@ -117,6 +127,7 @@ def filter_bar(api: AuditClient) -> RunFilters:
         since=since,
         until=until,
         text=(text or "").strip() or None,
+        annotation=marked or None,
     )
 
 
