@@ -31,9 +31,9 @@ __all__ = [
 KIND_ICONS: dict[str, str] = {
     "llm": "✦",
     "tool": "⚙",
-    "response": "💬",
+    "response": "↩",
     "terminate": "■",
-    "agent": "🤖",
+    "agent": "◎",
     "step": "•",
 }
 PREVIEW_CHARS = 90

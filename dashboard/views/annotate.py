@@ -15,7 +15,13 @@ from dashboard.formatting import escape_markdown, format_relative, format_time, 
 __all__ = ["annotation_panel"]
 
 _AUTHOR = "annotator"  # session key: the name a person typed once
-_ICONS = {"good": "👍", "bad": "👎", "label": "🏷", "note": "📝"}
+# Material icons (a font Streamlit ships), not emoji: emoji need a system font.
+_ICONS = {
+    "good": ":material/thumb_up:",
+    "bad": ":material/thumb_down:",
+    "label": ":material/label:",
+    "note": ":material/sticky_note_2:",
+}
 
 
 def _author() -> str:
@@ -32,22 +38,29 @@ def annotation_panel(api: AuditClient, run_id: str) -> None:
         who = one_line(latest.get("author"), 40)
         # A badge's label is Markdown that ignores escapes: the author goes in plain Markdown.
         st.badge(f"marked {latest['kind']}", color="green" if latest["kind"] == "good" else "red")
-        st.markdown(escape_markdown(f"{_ICONS[str(latest['kind'])]} {latest['kind']}, by {who}"))
+        st.markdown(
+            f"{_ICONS[str(latest['kind'])]} " + escape_markdown(f"{latest['kind']}, by {who}")
+        )
     for note in existing:
         kind = str(note.get("kind"))
         text = f" · {one_line(note.get('value'), 300)}" if note.get("value") else ""
         st.caption(
-            escape_markdown(
-                f"{_ICONS.get(kind, '•')} {kind}{text} — {one_line(note.get('author'), 40)}, "
+            f"{_ICONS.get(kind, '')} "
+            + escape_markdown(
+                f"{kind}{text} — {one_line(note.get('author'), 40)}, "
                 f"{format_relative(note.get('created_at'))} ({format_time(note.get('created_at'))})"
             )
         )
     who_col, good_col, bad_col = st.columns([2, 1, 1], vertical_alignment="bottom")
     who_col.text_input("Your name", key=_AUTHOR, placeholder="who is annotating")
     verdict = None
-    if good_col.button("Good", icon="👍", key=f"mark-good-{run_id}", width="stretch"):
+    if good_col.button(
+        "Good", icon=":material/thumb_up:", key=f"mark-good-{run_id}", width="stretch"
+    ):
         verdict = "good"
-    if bad_col.button("Bad", icon="👎", key=f"mark-bad-{run_id}", width="stretch"):
+    if bad_col.button(
+        "Bad", icon=":material/thumb_down:", key=f"mark-bad-{run_id}", width="stretch"
+    ):
         verdict = "bad"
     with st.form(f"annotate-{run_id}", clear_on_submit=True, border=False):
         kind_col, text_col, save_col = st.columns([1, 3, 1], vertical_alignment="bottom")

@@ -195,3 +195,15 @@ class LiveAgent:
             self.outcome = "cancelled"
         finally:
             self._started.set()
+
+
+def send_priced_run(task: str = "Summarize invoices") -> str:
+    """One run on a model with a public price (gpt-4o-mini at openai), for cost tests."""
+    with agent_run(
+        task, agent_name="billing", source="api", model_requested="gpt-4o-mini", provider="openai"
+    ) as run:
+        with run.step("think", model="gpt-4o-mini") as step:
+            step.set_tokens(input_tokens=100_000, output_tokens=20_000)
+        run.set_model_used("gpt-4o-mini")
+        run.finish(final_answer="3 invoices are overdue.")
+    return run.id

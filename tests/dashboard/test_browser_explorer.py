@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 
+from collector.pricing import PriceBook
+from dashboard.formatting import format_cost
+from tests.dashboard.agents import send_priced_run
 from tests.dashboard.browser_support import Served, screenshot
+from tests.dashboard.conftest import api_runs
+from tests.support import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -161,3 +167,45 @@ def test_tree_is_legible_in_both_themes(served: Served, scheme: str) -> None:
         screenshot(page, f"run-{scheme}.png")
     finally:
         page.emulate_media(color_scheme="light")  # type: ignore[attr-defined]
+
+
+# Last in this module: it records one more run (the tests above count the sample runs).
+def test_annotate_a_run_and_see_its_cost(served: Served) -> None:
+    from playwright.sync_api import expect
+
+    page = served.page
+    run_id = send_priced_run()
+    wait_until(
+        lambda: any(
+            r["id"] == run_id and r["status"] == "completed"
+            for r in api_runs(served.seeded.api_url)
+        ),
+        timeout_s=20,
+        what="the priced run stored",
+    )
+    price = PriceBook().price("gpt-4o-mini", "openai")
+    assert price is not None
+    usd = 100_000 * price.input_usd_per_mtok + 20_000 * price.output_usd_per_mtok
+    cost = format_cost(usd / 1e6)
+
+    page.goto(f"{served.url}/run?run={run_id}")  # type: ignore[attr-defined]
+    expect(page.get_by_test_id("stMetric").filter(has_text="Cost")).to_contain_text(cost)  # type: ignore[attr-defined]
+    page.get_by_label("Your name").fill("ana")  # type: ignore[attr-defined]
+    page.get_by_label("Your name").press("Enter")  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Bad").click()  # type: ignore[attr-defined]
+    page.get_by_text(re.compile(r"bad — ana")).wait_for()  # type: ignore[attr-defined]
+    screenshot(page, "run-annotated-cost.png")
+    stored = httpx.get(f"{served.seeded.api_url}/agent/runs/{run_id}/annotations", timeout=5)
+    assert [(a["kind"], a["author"]) for a in stored.json()["annotations"]] == [("bad", "ana")]
+
+    page.goto(f"{served.url}/?annotation=bad")  # type: ignore[attr-defined]
+    page.get_by_text("Runs 1–1 of 1").wait_for()  # type: ignore[attr-defined]
+    cells = page.locator("[role=gridcell]")  # type: ignore[attr-defined]
+    expect(cells.filter(has_text="Summarize invoices")).to_have_count(1)
+    expect(cells.filter(has_text=cost)).to_have_count(1)
+
+    page.goto(f"{served.url}/stats?view=costs")  # type: ignore[attr-defined]
+    expect(page.get_by_test_id("stMetric").filter(has_text="Total cost")).to_contain_text(cost)  # type: ignore[attr-defined]
+    page.get_by_text("Cost by model").wait_for()  # type: ignore[attr-defined]
+    page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for()  # type: ignore[attr-defined]
+    screenshot(page, "stats-costs.png")
