@@ -41,7 +41,7 @@ def price_book(request: Request) -> PriceBook:
 def load_prices(store: RunStore, settings: Settings) -> PriceBook:
     """The price book of the prices file, with every seen model (re)priced from it.
 
-    A prices file that cannot be read stops start-up, naming AGENT_AUDIT_PRICES.
+    The file was checked by Settings.validate(); one changed since raises SettingsError.
     """
     try:
         book = PriceBook.from_file(settings.prices_path)

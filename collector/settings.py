@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from collector.errors import CollectorError
+from collector.pricing import PriceBook, PricesFileError
 from instrumentation import env as E
 from instrumentation.security import is_loopback
 
@@ -99,3 +100,9 @@ class Settings:
                 f"refusing to listen on {self.host} without a token: set AGENT_AUDIT_TOKEN "
                 "or bind to 127.0.0.1"
             )
+        if self.prices_path is not None:
+            # Read now, so a bad prices file stops start-up before anything listens.
+            try:
+                PriceBook.from_file(self.prices_path)
+            except PricesFileError as exc:
+                raise SettingsError(f"AGENT_AUDIT_PRICES: {exc}") from None
