@@ -56,7 +56,12 @@ def step_count(api_url: str, run_id: str) -> int:
 
 
 def traced_into(collector: CollectorHandle) -> None:
-    """Send this process's agent runs to ``collector`` (fast export, fast cancel polling)."""
+    """Send this process's agent runs to ``collector`` (fast export, fast cancel polling).
+
+    A configuration left by an earlier fixture (the browser tests' collector lives
+    for the whole session) is shut down first: configure() ignores a second call.
+    """
+    shutdown(5.0)
     configure(
         endpoint=collector.grpc_endpoint,
         protocol="grpc",

@@ -14,7 +14,7 @@ from collector.pricing import PriceBook
 from dashboard.formatting import format_cost
 from tests.dashboard.agents import send_priced_run
 from tests.dashboard.browser_support import Served, screenshot
-from tests.dashboard.conftest import api_runs
+from tests.dashboard.conftest import api_runs, traced_into
 from tests.support import wait_until
 
 pytestmark = pytest.mark.browser
@@ -96,7 +96,7 @@ def test_filters_come_from_the_url_with_plain_values(served: Served) -> None:
     expect(cells.filter(has_text="Restart homepage")).to_have_count(1)
     screenshot(page, "runs-filtered.png")
 
-    page.goto(f"{served.url}/?agent=ops&status=max_steps&status=cancelled")  # type: ignore[attr-defined]
+    page.goto(f"{served.url}/?agent=ops&status=max_steps&status=failed")  # type: ignore[attr-defined]
     page.get_by_text("Runs 1–2 of 2").wait_for()  # type: ignore[attr-defined]
 
 
@@ -174,6 +174,7 @@ def test_annotate_a_run_and_see_its_cost(served: Served) -> None:
     from playwright.sync_api import expect
 
     page = served.page
+    traced_into(served.collector)  # an AppTest module may have pointed it elsewhere
     run_id = send_priced_run()
     wait_until(
         lambda: any(
