@@ -167,7 +167,7 @@ def cost_over_time_chart(points: Sequence[Mapping[str, Any]], bucket: str = "day
         .mark_bar()
         .encode(
             x=alt.X("period:O", title=None, sort="ascending"),
-            y=alt.Y("sum(cost_usd):Q", title="USD", axis=alt.Axis(format="$,.2~f")),
+            y=alt.Y("sum(cost_usd):Q", title="USD", axis=alt.Axis(format="$,.3~f")),
             color=alt.Color("model:N", title="model"),
             tooltip=["period:O", "model:N", alt.Tooltip("sum(cost_usd):Q", format="$,.4f")],
         )
@@ -187,7 +187,7 @@ def cost_by_chart(costs: Mapping[str, Any], *, label: str) -> alt.Chart:
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("cost_usd:Q", title="USD", axis=alt.Axis(format="$,.2~f")),
+            x=alt.X("cost_usd:Q", title="USD", axis=alt.Axis(format="$,.3~f")),
             y=alt.Y(f"{label}:N", sort="-x", title=None),
             tooltip=[f"{label}:N", alt.Tooltip("cost_usd:Q", format="$,.4f")],
         )

@@ -23,7 +23,10 @@ def cost_board(api: AuditClient, filters: RunFilters, bucket: str) -> None:
     unpriced = int(costs.get("unpriced_runs") or 0)
     cols = st.columns(3)
     cols[0].metric("Total cost", format_cost(total) or "–")
-    cols[1].metric("Cost per run (avg)", format_cost((total or 0) / runs) if runs else "–")
+    priced = runs - unpriced
+    cols[1].metric(
+        "Cost per priced run (avg)", format_cost((total or 0) / priced) if priced else "–"
+    )
     cols[2].metric("Runs without a price", f"{unpriced:,}")
     if unpriced:
         st.caption(
