@@ -36,6 +36,7 @@ from instrumentation.attributes import RunStatus, StepStatus
 __all__ = ["LiveRun", "load_run", "refresh_run", "run_page"]
 
 RUNNING_LIST_LIMIT = 200
+LOG_STEPS_SHOWN = 25  # steps drawn in the log below the explorer before "show all"
 
 
 @dataclass
@@ -237,4 +238,12 @@ def _render(api: AuditClient, state: LiveRun) -> None:
     annotation_panel(api, str(run.get("id")))
     st.markdown(f"#### Steps ({len(steps)})")
     st.caption("Every step in order, as a log; failed steps start open.")
-    render_steps(steps)
+    shown = steps
+    if len(steps) > LOG_STEPS_SHOWN and not st.toggle(
+        f"Show all {len(steps)} steps in the log", key=f"full-log-{run.get('id')}"
+    ):
+        # A long run's log is heavy to draw; the tree above shows every step already.
+        first = steps[:LOG_STEPS_SHOWN]
+        shown = first + [s for s in steps[LOG_STEPS_SHOWN:] if s.get("status") == "error"]
+        st.caption(f"The first {LOG_STEPS_SHOWN} steps and every failed one.")
+    render_steps(shown)
