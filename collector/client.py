@@ -99,6 +99,7 @@ class RunFilters:
     text: str | None = None
     tool: str | None = None
     annotation: str | None = None  # good, bad, any, or a label
+    has_error: bool = False  # failed, lost, or any error recorded on the run or a step
 
     def to_params(self) -> list[tuple[str, str]]:
         """Query parameters in the API's names; repeated ``status`` for several."""
@@ -113,6 +114,8 @@ class RunFilters:
         ):
             if value:
                 params.append((name, value))
+        if self.has_error:
+            params.append(("has_error", "true"))
         for name, moment in (("since", self.since), ("until", self.until)):
             if moment is not None:
                 params.append((name, _iso_utc(moment)))

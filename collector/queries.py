@@ -109,6 +109,7 @@ class RunFilters:
     text: str | None = None  # in task or final answer, or a run id prefix
     tool: str | None = None  # runs with a step calling this tool
     annotation: str | None = None  # good / bad (latest verdict), any, or a label
+    has_error: bool = False  # failed or lost, an error on the run, or a step that failed
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.statuses if s not in RUN_STATUSES]
@@ -144,6 +145,12 @@ def where_clause(filters: RunFilters, alias: str = "r") -> tuple[str, list[Any]]
         text_part, text_params = _text_match(filters.text, a)
         parts.append(text_part)
         params.extend(text_params)
+    if filters.has_error:
+        # A step may fail and the agent recover: such runs count too.
+        parts.append(
+            f"({a}.status IN ('failed', 'lost') OR {a}.error IS NOT NULL OR {a}.id IN "
+            "(SELECT agent_run_id FROM agent_steps WHERE status = 'error'))"
+        )
     if filters.annotation:
         annotated, annotated_params = annotation_condition(filters.annotation, a)
         parts.append(annotated)

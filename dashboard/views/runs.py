@@ -80,7 +80,7 @@ def filter_bar(api: AuditClient) -> RunFilters:
     sources, models = filter_options(api, api.base_url)
     agents = agent_names(api, api.base_url)
     first = st.columns([2.2, 1.2, 1.2, 1.4])
-    second = st.columns([1.6, 1.2, 3])
+    second = st.columns([1.6, 1.2, 2.2, 0.9], vertical_alignment="bottom")
     statuses = first[0].multiselect(
         "Status", list(STATUS_BADGES), key="status", bind="query-params", placeholder="any status"
     )
@@ -118,9 +118,16 @@ def filter_bar(api: AuditClient) -> RunFilters:
         bind="query-params",
         placeholder="task, final answer, run id…",
     )
+    has_error = second[3].toggle(
+        "Has errors",
+        key="errors",
+        bind="query-params",
+        help="Failed or lost runs, and runs with an error on any step (even if they recovered)",
+    )
     since, until = dates_to_range(picked)
     return RunFilters(
         statuses=tuple(statuses),
+        has_error=bool(has_error),
         agent_name=agent or None,
         source=source or None,
         model=model or None,

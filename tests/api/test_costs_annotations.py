@@ -9,7 +9,7 @@ import pytest
 
 from collector.pricing import PriceBook
 from collector.settings import Settings, SettingsError
-from tests.api.conftest import Agents, RunSpec, traced_agents
+from tests.api.conftest import Agents, RunSpec, ToolCall, traced_agents
 from tests.conftest import start_test_collector
 
 PRICES = '[models."house-model"]\ninput_per_mtok = 1.0\noutput_per_mtok = 4.0\n'
@@ -103,3 +103,18 @@ def test_a_bad_prices_file_stops_start_up_naming_the_variable(tmp_path: Path) ->
         Settings.from_env({"AGENT_AUDIT_PRICES": str(prices)})
     prices.write_text('{"models": {"x": {"input_per_mtok": 0.5}}}')
     assert Settings.from_env({"AGENT_AUDIT_PRICES": str(prices)}).prices_path == prices
+
+
+def test_has_error_finds_failed_runs_and_runs_that_recovered_from_a_failed_step(
+    priced: Agents,
+) -> None:
+    clean, recovered, failed = priced.send(
+        [
+            RunSpec("clean", tools=(ToolCall("ls"),)),
+            RunSpec("recovered", tools=(ToolCall("rm", error="permission denied"), ToolCall("ls"))),
+            RunSpec("failed", status="failed", error="gave up"),
+        ]
+    )
+    found = {r["id"] for r in priced.get("/agent/runs", has_error="true")["runs"]}
+    assert found == {recovered, failed}
+    assert clean in {r["id"] for r in priced.get("/agent/runs", has_error="false")["runs"]}

@@ -58,3 +58,7 @@ def test_the_list_filters_by_agent_from_the_url(seeded: Seeded, app: AppFactory)
     assert list(frame["Run id"]) == [seeded.runs.failed]
     assert frame["Tool calls"].iloc[0] == 2 and frame["Agent"].iloc[0] == "ops"
     assert "permission denied" in frame["Error"].iloc[0]
+    at = app(seeded.api_url)
+    at.query_params["errors"] = "true"
+    at.run()
+    assert list(runs_table(at)["Run id"]) == [seeded.runs.failed]
