@@ -275,6 +275,9 @@ STARTUP_READ_CHECK = Variable(
 DB_MEMORY_MB = Variable(
     "AGENT_AUDIT_DB_MEMORY_MB", 256, "DuckDB's memory limit", _C, integer(minimum=64)
 )
+PRICES = Variable(
+    "AGENT_AUDIT_PRICES", None, "model prices file (TOML or JSON) that overrides the table", _C
+)
 
 # --- instrumentation ---
 API = Variable(
