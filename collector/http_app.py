@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import uuid
 import zlib
 from collections.abc import Awaitable, Callable
 
@@ -31,6 +33,9 @@ logger = logging.getLogger(__name__)
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _OPEN_PATHS = frozenset({"/healthz"})
+# Who answers /healthz: `agent-audit up` sets it to know the collector it started
+# from another one already on the port; otherwise a fresh id per process.
+INSTANCE_ID_ENV = "AGENT_AUDIT_INSTANCE_ID"
 
 
 class BodyTooLarge(Exception):
@@ -123,10 +128,13 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
             )
         return await call_next(request)
 
+    instance_id = os.environ.get(INSTANCE_ID_ENV) or uuid.uuid4().hex
+
     @app.get("/healthz", summary="Liveness and basic figures")
     def healthz() -> dict[str, object]:
         return {
             "status": "ok",
+            "instance_id": instance_id,
             "schema_version": SCHEMA_VERSION,
             "queued_spans": store.queued_spans,
             "committed_spans": store.committed_spans,
