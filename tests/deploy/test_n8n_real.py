@@ -142,7 +142,7 @@ def test_real_n8n_webhook_runs_the_agent_and_reports_and_a_failed_run_fails_the_
         ("docker_ps", "ok"),
         ("docker_logs", "ok"),
     ]
-    assert "GET /health HTTP/1.1\" 200 2 worker" in tool_steps[1]["tool_result"]
+    assert 'GET /health HTTP/1.1" 200 2 worker' in tool_steps[1]["tool_result"]
     # What reached the server: the gateway's audit records and the docker it ran.
     assert sshd.docker_calls()[docker_before:] == [
         ["ps", "--all"],
