@@ -155,6 +155,7 @@ def test_the_compose_services_commands_carry_a_run_from_agent_to_dashboard(
         return body
 
     run = wait_until(stored, timeout_s=30, what="the agent's run in the collector")
+    assert run is not None
     assert run["source"] == "compose-test" and run["final_answer"] == "None restarted today."
     dashboard = f"http://127.0.0.1:{stack.ports['8501']}"
     wait_until(
