@@ -178,3 +178,39 @@ def test_real_n8n_webhook_runs_the_agent_and_reports_and_a_failed_run_fails_the_
     details = server.execution(execution_id)
     assert f"agent-audit run {failed_run['id']} ended failed" in details["data"]
     assert "Fail the execution" in details["data"]  # the node that stopped it
+
+    # 3. Several containers in one call: one agent run and one report each, in order.
+    llm.script(
+        'The container "web" on nas crashed',
+        [
+            call_tool("docker_logs", {"container": "web", "tail": 20}),
+            answer("web was restarted by its health check; nothing to fix."),
+        ],
+    )
+    llm.script('The container "proxy" on box-2 crashed', [answer("proxy: no such container.")])
+    response = httpx.post(
+        f"{server.url}{WORKFLOW_PATH}",
+        json={
+            "containers": [
+                {"container": "web", "reason": "unhealthy", "server": "nas"},
+                {"container": "proxy", "reason": "exited with code 1", "server": "box-2"},
+            ]
+        },
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    wait_until(lambda: len(posted) == 4, timeout_s=120, interval_s=0.2, what="two more reports")
+    reports = [re.match(r"agent-audit run (\S+): (\w+) \((\S+)\)", p["text"]) for p in posted[2:]]
+    assert [(m.group(2), m.group(3)) for m in reports if m] == [
+        ("completed", "web"),
+        ("completed", "proxy"),
+    ]
+    runs = [tracing.run(m.group(1)) for m in reports if m]
+    assert [r["task"].split(".")[0] for r in runs] == [
+        'The container "web" on nas crashed (unhealthy)',
+        'The container "proxy" on box-2 crashed (exited with code 1)',
+    ]
+    # Both runs came from one n8n execution, which succeeded.
+    (execution_id,) = {_execution_id(r, workflow_id) for r in runs}
+    assert _finished_execution(server, workflow_id, execution_id)["status"] == "success"
+    assert sshd.docker_calls()[docker_before:][2:] == [["logs", "--tail", "20", "web"]]
