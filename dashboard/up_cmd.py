@@ -22,8 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from collector.ports import port_holder, port_in_use
 from dashboard.cli import dashboard_env, streamlit_command
-from dashboard.ports import port_holder, port_in_use
 from dashboard.processes import Supervisor
 from dashboard.settings import TOKEN_ENV
 

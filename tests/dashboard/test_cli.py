@@ -162,6 +162,26 @@ def test_up_names_a_port_in_use_and_its_process_before_starting(tmp_path: Path, 
     assert result.stdout == b""
 
 
+def test_collector_names_a_port_in_use_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "collector.cli", "collector", "--db", str(tmp_path / "c.duckdb"),
+             "--grpc-port", str(port), "--http-port", "0"],
+            env=_env(), cwd=tmp_path, capture_output=True, text=True, timeout=90,
+        )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"agent-audit collector: port {port} (OTLP/gRPC) on 127.0.0.1 is in use by pid "
+        f"{os.getpid()} ({_cmdline(os.getpid()).strip()[:77]}"
+        + ("...)" if len(_cmdline(os.getpid()).strip()) > 80 else ")")
+        + "; choose another with --grpc-port or AGENT_AUDIT_GRPC_PORT"
+    ]
+    assert not (tmp_path / "c.duckdb").exists()  # refused before the file was created
+
+
 def _free_offset() -> int:
     """An offset N with 4317+N, 4318+N and 8501+N all free on 127.0.0.1."""
 

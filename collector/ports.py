@@ -1,7 +1,8 @@
 """Is a TCP port free to listen on, and if not, which process holds it?
 
-``agent-audit up`` checks its ports before starting anything, so a port in use
-gives one line naming the port and its holder instead of a half-started stack.
+``agent-audit up`` and ``agent-audit collector`` check their ports before starting
+anything, so a port in use gives one line naming the port and its holder instead of
+a half-started stack or gRPC's bind traceback.
 The holder is looked up in /proc (Linux): the listening socket's inode in
 ``/proc/net/tcp{,6}``, then the process with a descriptor on that inode. It is
 None when unknowable (another OS, or a process of another user without root).
