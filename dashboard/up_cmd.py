@@ -190,7 +190,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"agent-audit up: {exc}", file=sys.stderr)
         return 2
     host = args.host or os.environ.get("AGENT_AUDIT_HOST") or "127.0.0.1"
-    conflict = port_conflict(host, choices)
+    try:
+        conflict = port_conflict(host, choices)
+    except OSError as exc:  # not "in use": a host this machine does not have, ...
+        print(f"agent-audit up: cannot listen on {host}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     if conflict is not None:
         print(f"agent-audit up: {conflict}", file=sys.stderr)
         return 1
