@@ -10,10 +10,10 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from collector.ports import port_holder, port_in_use
 from collector.server import start_collector
 from collector.settings import Settings, SettingsError
 from collector.store import StoreOpenError
+from instrumentation.ports import port_holder, port_in_use
 
 __all__ = ["add_arguments", "run"]
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import httpx
 
-from collector.ports import port_holder, port_in_use
 from dashboard.cli import dashboard_env, streamlit_command
 from dashboard.processes import Supervisor
 from dashboard.settings import TOKEN_ENV
+from instrumentation.ports import port_holder, port_in_use
 
 __all__ = ["INSTANCE_ID_ENV", "add_arguments", "collector_is_ours", "run"]
 

@@ -16,7 +16,8 @@ import pytest
 
 from collector.server import start_collector
 from collector.settings import Settings
-from instrumentation.demo import _plan
+from instrumentation.demo import FOLLOW_REFUSAL, _plan
+from ssh_tools.allowlist import Refusal, check_argv
 from tests.conftest import CollectorHandle
 from tests.support import free_port, wait_until
 
@@ -179,7 +180,10 @@ def test_demo_tools_take_time_and_the_refusal_is_planned_and_labelled(
     ]  # fmt: skip
     refused = nginx[1]
     assert json.loads(refused[2])["follow"] is True
-    assert "refused by client policy: option '--follow' is not allowed" in refused[4]
+    # The demo's refusal is the one the SSH tools' real allowlist gives.
+    verdict = check_argv(["docker", "logs", "--follow", "--tail", "20", "nginx"])
+    assert isinstance(verdict, Refusal) and verdict.reason == FOLLOW_REFUSAL
+    assert refused[4] == f"PolicyRefused: refused by client policy: {FOLLOW_REFUSAL}"
     # Only that step asks to follow: the refusal is the planned one, not an accident.
     assert [s for s in steps if "follow" in (s[2] or "")] == [refused]
     (nginx_run,) = [r for r in runs if r[3].startswith("users get 502")]

@@ -6,6 +6,7 @@ a half-started stack or gRPC's bind traceback.
 The holder is looked up in /proc (Linux): the listening socket's inode in
 ``/proc/net/tcp{,6}``, then the process with a descriptor on that inode. It is
 None when unknowable (another OS, or a process of another user without root).
+Standard library only, so the collector and the dashboard can both use it.
 """
 
 from __future__ import annotations
