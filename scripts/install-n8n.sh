@@ -22,6 +22,24 @@ start=$SECONDS
 
 step() { printf '== install-n8n [%ss]: %s\n' "$((SECONDS - start))" "$*" >&2; }
 
+# with_progress LABEL COMMAND...: run it, with a line every 30 s while it runs
+# (plus the unpacked size so far when there is a node_modules folder).
+with_progress() {
+    local label=$1 pid waited=0 size
+    shift
+    "$@" &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 1
+        waited=$((waited + 1))
+        if [ $((waited % 30)) -eq 0 ] && kill -0 "$pid" 2>/dev/null; then
+            size=$(du -sm node_modules 2>/dev/null | cut -f1 || true)
+            step "$label: still running${size:+ ($size MB unpacked)}"
+        fi
+    done
+    wait "$pid"
+}
+
 for tool in python3 make g++; do
     command -v "$tool" >/dev/null || {
         echo "install-n8n: '$tool' is missing (Debian: apt-get install python3 make g++)" >&2
@@ -83,13 +101,17 @@ else
     cd "$n8n_dir.partial"
     printf '{"name":"agent-audit-n8n","private":true}\n' >package.json
     step "resolving n8n@$N8N_VERSION and its dependencies (about a minute)"
-    npm install --no-audit --no-fund --loglevel=error --package-lock-only "n8n@$N8N_VERSION"
+    with_progress "resolving" \
+        npm install --no-audit --no-fund --loglevel=error --package-lock-only "n8n@$N8N_VERSION"
     step "downloading $(grep -c '"node_modules/' package-lock.json) packages (about 2.8 GB unpacked)"
-    npm ci --no-audit --no-fund --loglevel=error --ignore-scripts
+    with_progress "downloading" npm ci --no-audit --no-fund --loglevel=error --ignore-scripts
     step "compiling sqlite3 with node-gyp (about 2 minutes)"
-    (cd node_modules/sqlite3 &&
-        PATH="$node_dir/bin:$PATH" "$node" "$npm_dir/node_modules/node-gyp/bin/node-gyp.js" \
-            rebuild --release --nodedir="$node_dir" --jobs="$(nproc)" >build.log 2>&1) || {
+    build_sqlite3() {
+        cd node_modules/sqlite3 &&
+            PATH="$node_dir/bin:$PATH" "$node" "$npm_dir/node_modules/node-gyp/bin/node-gyp.js" \
+                rebuild --release --nodedir="$node_dir" --jobs="$(nproc)" >build.log 2>&1
+    }
+    with_progress "compiling" build_sqlite3 || {
         tail -n 30 node_modules/sqlite3/build.log >&2
         echo "install-n8n: building sqlite3 failed (log above)" >&2
         exit 1
