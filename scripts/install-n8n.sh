@@ -100,12 +100,12 @@ else
     mkdir -p "$n8n_dir.partial"
     cd "$n8n_dir.partial"
     printf '{"name":"agent-audit-n8n","private":true}\n' >package.json
-    step "resolving n8n@$N8N_VERSION and its dependencies (about a minute)"
+    step "resolving n8n@$N8N_VERSION and its dependencies"
     with_progress "resolving" \
         npm install --no-audit --no-fund --loglevel=error --package-lock-only "n8n@$N8N_VERSION"
     step "downloading $(grep -c '"node_modules/' package-lock.json) packages (about 2.8 GB unpacked)"
     with_progress "downloading" npm ci --no-audit --no-fund --loglevel=error --ignore-scripts
-    step "compiling sqlite3 with node-gyp (about 2 minutes)"
+    step "compiling sqlite3 with node-gyp"
     build_sqlite3() {
         cd node_modules/sqlite3 &&
             PATH="$node_dir/bin:$PATH" "$node" "$npm_dir/node_modules/node-gyp/bin/node-gyp.js" \
@@ -129,5 +129,7 @@ cat >"$launcher" <<WRAP
 PATH="$node_dir/bin:\$PATH" exec "$node" "$n8n_dir/node_modules/n8n/bin/n8n" "\$@"
 WRAP
 chmod +x "$launcher"
-step "n8n $("$launcher" --version 2>/dev/null | tail -n 1) ready: $launcher"
+# (Its own user folder: --version would otherwise create ~/.n8n with a new key.)
+version=$(N8N_USER_FOLDER="$cache/.n8n-version" "$launcher" --version 2>/dev/null | tail -n 1)
+step "n8n $version ready: $launcher"
 echo "$launcher"
