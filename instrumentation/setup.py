@@ -18,7 +18,9 @@ Environment, read once per ``configure()`` (arguments win):
 - ``AGENT_AUDIT_TOKEN``: sent as ``authorization: Bearer <token>`` on exports,
   spool replays and cancel polls.
 - ``AGENT_AUDIT_API``: the collector's REST API, for cancel polling; default
-  the endpoint's host on port 4318 (gRPC) or the HTTP endpoint's own origin.
+  the gRPC endpoint's host on its port + 1, or the HTTP endpoint's own origin.
+  Given alone, it also sets the OTLP endpoint (same host; port - 1 for gRPC):
+  one address for everything (see :mod:`instrumentation.settings`).
 - ``AGENT_AUDIT_SPOOL_DIR`` / ``AGENT_AUDIT_SPOOL_MAX_BYTES``: turn on the
   on-disk spool (off by default), see :mod:`instrumentation.spool`.
 
