@@ -194,10 +194,12 @@ def _insert_steps(con: duckdb.DuckDBPyConnection, first: int, last: int, steps: 
 
 
 def build_via_sql(
-    db_path: Path, *, runs: int, steps: int = 9, chunk: int = 100_000, progress: bool = True
+    db_path: Path, *, runs: int, steps: int = 9, chunk: int = 25_000, progress: bool = True
 ) -> BuildResult:
     """Synthesise ``runs`` runs of ``steps`` steps (10 runs of 100) straight into DuckDB."""
     con = duckdb.connect(str(db_path))
+    # Unbounded, a 100k-run chunk took 16 GB here: keep the build beside other work.
+    con.execute("SET memory_limit = '2GB'")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
     migrate(con)
