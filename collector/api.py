@@ -90,8 +90,11 @@ def list_runs_route(
         after = queries.decode_cursor(cursor) if cursor else None
     except queries.BadRequest as exc:
         raise _bad(exc) from None
+    search = getattr(request.app.state, "search", None)
     page = _store(request).read(
-        lambda cur: queries.list_runs(cur, filters, limit=limit, after=after, offset=offset)
+        lambda cur: queries.list_runs(
+            cur, filters, limit=limit, after=after, offset=offset, search=search
+        )
     )
     return {"runs": page.runs, "total": page.total, "next": page.next}
 

@@ -112,6 +112,7 @@ class Settings:
     retention_days: float = 0.0  # 0 keeps everything
     startup_read_check: bool = True  # read every block at start to find damage early
     db_memory_mb: int = 256  # DuckDB's memory limit
+    search_index: bool = True  # a live full-text index of runs beside the database
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -142,6 +143,7 @@ class Settings:
             retention_days=_float(env, "AGENT_AUDIT_RETENTION_DAYS", 0.0),
             startup_read_check=_bool(env, "AGENT_AUDIT_STARTUP_READ_CHECK", True),
             db_memory_mb=_int(env, "AGENT_AUDIT_DB_MEMORY_MB", 256, minimum=64),
+            search_index=_bool(env, "AGENT_AUDIT_SEARCH_INDEX", True),
         )
         settings.validate()
         return settings
