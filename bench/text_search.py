@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "tantivy" in args.ways:
             report["tantivy"] = measure_tantivy(con, args.terms, args.repeat, workdir)
         if "fts" in args.ways:
-            report["fts"] = measure_fts(con, args.terms, args.repeat)
+            report["fts"] = measure_fts(args.db, args.terms, args.repeat)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(report, indent=2))
