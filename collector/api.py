@@ -124,7 +124,13 @@ def stats_route(
     if not 1 <= top <= 100:
         raise HTTPException(400, "top must be between 1 and 100")
     return _store(request).read(
-        lambda cur: run_stats(cur, filters, bucket=bucket or None, top_tools=top)
+        lambda cur: run_stats(
+            cur,
+            filters,
+            bucket=bucket or None,
+            top_tools=top,
+            search=getattr(request.app.state, "search", None),
+        )
     )
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collector.queries import Cursor, RunFilters, RunPage
     from collector.search_index import SearchIndex
 
-__all__ = ["search_page"]
+__all__ = ["search_page", "search_where"]
 
 # More run ids than this starting with q: scan instead (a one-letter q, say).
 _MAX_ID_PREFIX_HITS = 100
@@ -86,3 +86,28 @@ def search_page(
     )
     page_runs: list[dict[str, Any]] = [queries.with_live_fields(row, now) for row in rows]
     return queries.RunPage(runs=page_runs, total=total, next=next_cursor)
+
+
+def search_where(
+    cursor: duckdb.DuckDBPyConnection, index: SearchIndex, filters: RunFilters
+) -> tuple[str, list[Any]] | None:
+    """``WHERE`` for the stats: the index's matches for ``q`` (ids), the other filters in SQL.
+
+    None when ``q`` is not plain words or the index is not fresh (then ``q`` scans).
+    """
+    from collector import queries
+    from collector.search_index import index_words
+
+    words = index_words(filters.text or "")
+    if not words:
+        return None
+    latest = cursor.execute("SELECT max(updated_at) FROM agent_runs").fetchone()
+    if not index.wait_fresh(latest[0] if latest else None):
+        return None
+    ids = index.matching_ids(words)
+    where, params = queries.where_clause(dataclasses.replace(filters, text=None))
+    text = (filters.text or "").strip().lower()
+    return (
+        f"{where} AND (r.id IN (SELECT unnest(?)) OR starts_with(r.id, ?))",
+        [*params, ids, text],
+    )

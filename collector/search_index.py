@@ -273,6 +273,18 @@ class SearchIndex:
             )
         return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in clauses])
 
+    def matching_ids(self, words: Sequence[str]) -> list[str]:
+        """Every run id whose text holds every word."""
+        tantivy = self._tantivy
+        must = [tantivy.Query.term_query(self._schema, "text", word) for word in words]
+        query = self._range(must, None, None)
+        searcher = self._index.searcher()
+        total = _count(searcher, query)
+        if not total:
+            return []
+        found = searcher.search(query, total, count=False)
+        return [searcher.doc(address)["id"][0] for _, address in found.hits]
+
     def which_match(self, words: Sequence[str], run_ids: Sequence[str]) -> list[str]:
         """The ids among ``run_ids`` whose text holds every word."""
         tantivy = self._tantivy

@@ -98,3 +98,17 @@ def test_the_index_is_rebuilt_from_the_database_when_deleted(tmp_path: Path) -> 
             )
     finally:
         handle.stop()
+
+
+def test_stats_count_the_same_runs_as_the_list(agents: Agents) -> None:
+    agents.send(
+        [
+            RunSpec("first", tools=(ToolCall("docker_logs", {}, "okapi sighted"),)),
+            RunSpec("okapi second", status="failed"),
+            RunSpec("neither"),
+        ]
+    )
+    listed = agents.get("/agent/runs", q="okapi")
+    stats = agents.get("/agent/runs/stats", q="okapi")
+    assert listed["total"] == stats["total_runs"] == 2
+    assert stats["by_status"] == {"completed": 1, "failed": 1}
