@@ -8,7 +8,7 @@ fields the run list filters on (status, source, agent, models, tools, start).
 A thread follows ``agent_runs.updated_at`` (the writer bumps it whenever a run
 or one of its steps changes), re-reads each changed run with its steps and
 replaces the run's document; the index is therefore fresh about
-``interval_s`` after a commit, and a reader first waits (briefly) until it
+``interval_s`` (0.5 s) after a commit, and a reader first waits (briefly) until it
 has caught up with its own snapshot. The index is derived data: deleting the
 directory rebuilds it from the database, which is always the truth; until it
 has caught up (a first start on a big file), queries scan as before.
@@ -97,7 +97,7 @@ def _micros(moment: datetime) -> int:
 class SearchIndex:
     """The index directory, its writer and the thread that keeps it fresh."""
 
-    def __init__(self, directory: Path, read: Reader, *, interval_s: float = 0.25) -> None:
+    def __init__(self, directory: Path, read: Reader, *, interval_s: float = 0.5) -> None:
         import tantivy  # only the collector with search on pays for it
 
         self._tantivy: Any = tantivy
