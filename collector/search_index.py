@@ -45,6 +45,7 @@ Reader = Callable[[Callable[[duckdb.DuckDBPyConnection], Any]], Any]
 _PLAIN = re.compile(r"^[^\W_]+(?:\s+[^\W_]+)*$")
 _WORD = re.compile(r"[^\W_]+")
 _BATCH_RUNS = 2000
+_PRUNE_EVERY_S = 300.0  # how often deleted runs (retention) are looked for
 _FORMAT = "1"  # bump when the document layout changes: the index is rebuilt
 _EPOCH = datetime(1970, 1, 1)
 
@@ -149,9 +150,13 @@ class SearchIndex:
         temporary.replace(self.directory / "watermark")
 
     def _follow(self) -> None:
+        next_prune = time.monotonic() + _PRUNE_EVERY_S
         while not self._stop.is_set():
             try:
                 indexed = self.refresh_once()
+                if not self._behind and time.monotonic() >= next_prune:
+                    self.prune_deleted()
+                    next_prune = time.monotonic() + _PRUNE_EVERY_S
             except Exception:  # thread boundary: try again on the next beat
                 logger.exception("search index refresh failed")
                 indexed = 0
@@ -174,11 +179,43 @@ class SearchIndex:
             self._changed.notify_all()
         return len(rows)
 
-    def _write(self, rows: list[tuple[Any, ...]], steps: dict[str, str]) -> None:
-        tantivy = self._tantivy
+    def prune_deleted(self) -> int:
+        """Drop documents of runs no longer in the database (retention); returns how many.
+
+        Deletions leave no trace in ``updated_at``: when the index holds more
+        runs than the table, the ids are compared.
+        """
+        searcher = self._index.searcher()
+        stored = self._read(lambda cur: cur.execute("SELECT count(*) FROM agent_runs").fetchone())
+        if searcher.num_docs <= int(stored[0] if stored else 0):
+            return 0
+        found = searcher.search(self._tantivy.Query.all_query(), searcher.num_docs, count=False)
+        indexed = {searcher.doc(address)["id"][0] for _, address in found.hits}
+        present = self._read(
+            lambda cur: {
+                row[0]
+                for row in cur.execute(
+                    "SELECT id FROM agent_runs WHERE id IN (SELECT unnest(?))", [sorted(indexed)]
+                ).fetchall()
+            }
+        )
+        gone = indexed - present
+        if gone:
+            writer = self._open_writer()
+            for run_id in gone:
+                writer.delete_documents_by_term("id", run_id)
+            writer.commit()
+            self._index.reload()
+        return len(gone)
+
+    def _open_writer(self) -> Any:
         if self._writer is None:
             self._writer = self._index.writer(heap_size=32_000_000, num_threads=1)
-        writer = self._writer
+        return self._writer
+
+    def _write(self, rows: list[tuple[Any, ...]], steps: dict[str, str]) -> None:
+        tantivy = self._tantivy
+        writer = self._open_writer()
         for row in rows:
             run_id, started_us, status, source, agent, used, requested, tools, task, answer, _ = row
             writer.delete_documents_by_term("id", run_id)
