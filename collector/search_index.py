@@ -55,10 +55,15 @@ _CHANGED_RUNS = """
     FROM agent_runs WHERE updated_at > ? OR (updated_at = ? AND id > ?)
     ORDER BY updated_at, id LIMIT ?
 """
+# Steps start after their run (an hour's margin for clocks of other hosts): the bound
+# lets DuckDB skip old row groups by their min/max instead of reading every step.
 _STEP_TEXT = """
     SELECT agent_run_id,
            string_agg(concat_ws(' ', tool_args, tool_result, thinking, error), ' ')
-    FROM agent_steps WHERE agent_run_id IN (SELECT unnest(?)) GROUP BY agent_run_id
+    FROM agent_steps
+    WHERE agent_run_id IN (SELECT unnest(?))
+      AND (started_at >= ? - INTERVAL 1 HOUR OR started_at IS NULL)
+    GROUP BY agent_run_id
 """
 
 
@@ -352,7 +357,12 @@ def _changed_runs(
         steps: dict[str, str] = {}
         if rows:
             ids = [row[0] for row in rows]
-            steps = dict(cursor.execute(_STEP_TEXT, [ids]).fetchall())
+            starts = [row[1] for row in rows]
+            # A run without a start time: no bound (its steps may start whenever).
+            earliest = (
+                _EPOCH + timedelta(microseconds=min(starts)) if None not in starts else _EPOCH
+            )
+            steps = dict(cursor.execute(_STEP_TEXT, [ids, earliest]).fetchall())
         return rows, steps
     finally:
         cursor.execute("ROLLBACK")
