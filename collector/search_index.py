@@ -7,9 +7,9 @@ fields the run list filters on (status, source, agent, models, tools, start).
 
 A thread follows ``agent_runs.updated_at`` (the writer bumps it whenever a run
 or one of its steps changes), re-reads each changed run with its steps and
-replaces the run's document; the index is therefore fresh about
-``interval_s`` (0.5 s) after a commit, and a reader first waits (briefly) until it
-has caught up with its own snapshot. The index is derived data: deleting the
+replaces the run's document, every ``interval_s`` (2 s: each index commit has
+a fixed cost, paid by ingest's CPU) or at once when a query asks: a reader with
+``q`` wakes it and waits until it has caught up with the reader's snapshot. The index is derived data: deleting the
 directory rebuilds it from the database, which is always the truth; until it
 has caught up (a first start on a big file), queries scan as before.
 
@@ -103,7 +103,7 @@ def _micros(moment: datetime) -> int:
 class SearchIndex:
     """The index directory, its writer and the thread that keeps it fresh."""
 
-    def __init__(self, directory: Path, read: Reader, *, interval_s: float = 0.5) -> None:
+    def __init__(self, directory: Path, read: Reader, *, interval_s: float = 2.0) -> None:
         import tantivy  # only the collector with search on pays for it
 
         self._tantivy: Any = tantivy
@@ -239,7 +239,7 @@ class SearchIndex:
         self._index.reload()
 
     # --- reading ----------------------------------------------------------------------
-    def wait_fresh(self, snapshot_updated_at: datetime | None, timeout_s: float = 1.0) -> bool:
+    def wait_fresh(self, snapshot_updated_at: datetime | None, timeout_s: float = 3.0) -> bool:
         """True once the index holds every change up to ``snapshot_updated_at``.
 
         False after ``timeout_s`` (a first build over a big file takes minutes:
