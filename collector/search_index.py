@@ -9,9 +9,10 @@ A thread follows ``agent_runs.updated_at`` (the writer bumps it whenever a run
 or one of its steps changes), re-reads each changed run with its steps and
 replaces the run's document, every ``interval_s`` (2 s: each index commit has
 a fixed cost, paid by ingest's CPU) or at once when a query asks: a reader with
-``q`` wakes it and waits until it has caught up with the reader's snapshot. The index is derived data: deleting the
-directory rebuilds it from the database, which is always the truth; until it
-has caught up (a first start on a big file), queries scan as before.
+``q`` wakes it and waits until it has caught up with the reader's snapshot.
+The index is derived data: deleting the directory rebuilds it from the
+database, which is always the truth; until it has caught up (a first start on
+a big file), queries scan as before.
 
 Matching: every word of ``q`` must be a word of the run's text (case-
 insensitive, any order). A ``q`` with other characters than letters, digits
