@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
+from collector.errors import CollectorError
 from collector.serialize import json_value, rows_to_dicts, run_to_json, step_to_json
+from instrumentation.attributes import RUN_STATUSES, RunStatus
+from instrumentation.clock import utc_now
 
 if TYPE_CHECKING:
     from collector.search_index import SearchIndex
@@ -46,11 +49,10 @@ __all__ = [
 
 T = TypeVar("T")
 
-RUN_STATUSES = ("running", "completed", "failed", "max_steps", "cancelled", "lost")
 _EPOCH = datetime(1970, 1, 1)
 
 
-class QueryError(Exception):
+class QueryError(CollectorError):
     """Root of the query layer's errors.
 
     QueryError
@@ -236,7 +238,7 @@ RUN_SELECT = """
 
 def with_live_fields(record: dict[str, Any], now: datetime) -> dict[str, Any]:
     started = record.get("started_at")
-    if record.get("status") == "running" and started is not None:
+    if record.get("status") == RunStatus.RUNNING and started is not None:
         record["elapsed_ms"] = max(0.0, (now - started) / timedelta(milliseconds=1))
     elif record.get("duration_ms") is not None:
         record["elapsed_ms"] = record["duration_ms"]
@@ -277,7 +279,7 @@ def list_runs(
     if search is not None and filters.text:
         from collector.query_search import search_page
 
-        moment = now or datetime.now(UTC).replace(tzinfo=None)
+        moment = now or utc_now()
         page = in_snapshot(
             cursor,
             lambda: search_page(
@@ -302,7 +304,7 @@ def list_runs(
         rows = fetch_dicts(cursor, RUN_SELECT.format(inner=inner), page_params)
         cursor.execute(f"SELECT count(*) FROM agent_runs r WHERE {where}", params)
         total_row = cursor.fetchone()
-        moment = now or datetime.now(UTC).replace(tzinfo=None)
+        moment = now or utc_now()
         has_more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = (
@@ -339,7 +341,7 @@ def get_run(
         rows = fetch_dicts(cursor, RUN_SELECT.format(inner=inner), [run_id])
         if not rows:
             raise RunNotFound(run_id)
-        run = with_live_fields(rows[0], now or datetime.now(UTC).replace(tzinfo=None))
+        run = with_live_fields(rows[0], now or utc_now())
         run["steps"] = _steps_of(cursor, run_id, 0)
         return run
 
@@ -386,7 +388,7 @@ def record_cancel(
     row = con.execute("SELECT status FROM agent_runs WHERE id = ?", [run_id]).fetchone()
     if row is None:
         raise RunNotFound(run_id)
-    if row[0] != "running":
+    if row[0] != RunStatus.RUNNING:
         raise RunNotRunning(run_id, str(row[0]))
     con.execute(
         "INSERT INTO cancel_requests (run_id, requested_at, requested_by, reason) "
