@@ -329,15 +329,18 @@ def issue_table(directory: Path) -> str:
         )
     overhead = _load(directory, "overhead.json") or {}
     ratio = (overhead.get("ratios") or {}).get("agent_audit") or {}
-    add(
-        "instrumentation cost per span / bare SDK (thread CPU, with pending copies)",
-        "<= 1.2x",
-        _num(ratio, "thread_cpu"),
-        None,
-        goal=1.2001,
-        higher=False,
-        unit="x",
-        command="`python bench/overhead.py --rounds 9`",
+    thread_cpu, process_cpu = _num(ratio, "thread_cpu"), _num(ratio, "process_cpu")
+    rows.append(
+        [
+            "instrumentation cost per span / bare SDK (CPU of the agent's thread; of the process)",
+            "<= 1.2x",
+            f"{thread_cpu:.2f}x; {process_cpu:.2f}x" if thread_cpu and process_cpu else "–",
+            "–",
+            "–",
+            "",
+            _met(thread_cpu, 1.2001, False),
+            "`python bench/overhead.py --rounds 9`",
+        ]
     )
     header = (
         f"cores: {meta.get('cores', os.cpu_count())}, load average "
