@@ -281,6 +281,13 @@ INSTANCE_ID = Variable(
 PRICES = Variable(
     "AGENT_AUDIT_PRICES", None, "model prices file (TOML or JSON) that overrides the table", _C
 )
+SEARCH_INDEX = Variable(
+    "AGENT_AUDIT_SEARCH_INDEX",
+    True,
+    "keep a live full-text index of runs beside the database, for q",
+    _C,
+    boolean,
+)
 
 # --- instrumentation ---
 API = Variable(

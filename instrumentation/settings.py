@@ -44,6 +44,10 @@ class ExportSettings:
     headers: Mapping[str, str] = field(default_factory=dict)  # OTEL_*HEADERS + authorization
     spool_dir: Path | None = None
     spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
+    # The batch processor's OTEL_BSP_* settings (SDK defaults when unset).
+    bsp_schedule_delay_ms: float | None = None
+    bsp_max_queue_size: int = 2048
+    bsp_max_export_batch_size: int = 512
 
 
 def _env_protocol(env: Mapping[str, str]) -> tuple[str | None, str]:
@@ -111,6 +115,9 @@ def resolve_export_settings(
         raise ValueError("the spool bound (AGENT_AUDIT_SPOOL_MAX_BYTES) must be positive")
 
     return ExportSettings(
+        bsp_schedule_delay_ms=_positive_env(env, "OTEL_BSP_SCHEDULE_DELAY"),
+        bsp_max_queue_size=int(_positive_env(env, "OTEL_BSP_MAX_QUEUE_SIZE") or 2048),
+        bsp_max_export_batch_size=int(_positive_env(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE") or 512),
         protocol=resolved_protocol,
         endpoint=resolved_endpoint,
         api_url=resolved_api.rstrip("/") if resolved_api else None,
@@ -119,6 +126,19 @@ def resolve_export_settings(
         spool_dir=Path(spool) if spool else None,
         spool_max_bytes=max_bytes,
     )
+
+
+def _positive_env(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name)
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise ValueError(f"{name}={raw!r} must be positive")
+    return value
 
 
 def _with_traces_path(base: str) -> str:

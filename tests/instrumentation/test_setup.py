@@ -109,6 +109,8 @@ def test_one_address_gives_the_other_for_a_moved_collector() -> None:
         ({"AGENT_AUDIT_SPOOL_MAX_BYTES": "lots"}, "AGENT_AUDIT_SPOOL_MAX_BYTES"),
         ({"AGENT_AUDIT_API": "ftp://x"}, "AGENT_AUDIT_API"),
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": "unix:///tmp/sock"}, "endpoint"),
+        ({"OTEL_BSP_MAX_QUEUE_SIZE": "many"}, "OTEL_BSP_MAX_QUEUE_SIZE"),
+        ({"OTEL_BSP_SCHEDULE_DELAY": "0"}, "OTEL_BSP_SCHEDULE_DELAY"),
     ],
 )
 def test_bad_values_stop_configuration_naming_the_variable(
