@@ -22,6 +22,7 @@ from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode
 from collector.redact import Sanitizer
 from collector.schema import SCHEMA_VERSION
 from collector.settings import Settings
+from collector.sql_sandbox import SandboxLimits, SqlSandbox
 from collector.store import Overloaded, RunStore, StoreRejected, StoreUnavailable
 
 __all__ = ["create_app"]
@@ -106,6 +107,17 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
 
     clean = sanitizer or Sanitizer()
     app.state.settings = settings
+    # /sql runs in a worker process started at the first query (collector/sql_sandbox.py).
+    sandbox = SqlSandbox(
+        store,
+        SandboxLimits(
+            max_bytes=settings.sql_max_bytes,
+            memory_mb=settings.sql_memory_mb,
+            temp_mb=settings.sql_temp_mb,
+        ),
+    )
+    app.state.sql_sandbox = sandbox
+    app.router.on_shutdown.append(sandbox.close)
 
     @app.middleware("http")
     async def require_token(

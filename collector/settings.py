@@ -104,6 +104,9 @@ class Settings:
     # Query API
     sql_max_rows: int = 10_000
     sql_timeout_s: float = 10.0
+    sql_max_bytes: int = 16 * 1024 * 1024  # JSON bytes of one /sql result
+    sql_memory_mb: int = 512  # DuckDB memory limit of the /sql worker process
+    sql_temp_mb: int = 1024  # disk the /sql worker may spill to
     # Storage
     max_attribute_bytes: int = 64 * 1024
     redact: bool = True
@@ -131,6 +134,9 @@ class Settings:
             lost_after_s=_float(env, "AGENT_AUDIT_LOST_AFTER_S", 300.0, minimum=1.0),
             sql_max_rows=_int(env, "AGENT_AUDIT_SQL_MAX_ROWS", 10_000, minimum=1),
             sql_timeout_s=_float(env, "AGENT_AUDIT_SQL_TIMEOUT_S", 10.0, minimum=0.1),
+            sql_max_bytes=_int(env, "AGENT_AUDIT_SQL_MAX_BYTES", 16 * 1024 * 1024, minimum=1024),
+            sql_memory_mb=_int(env, "AGENT_AUDIT_SQL_MEMORY_MB", 512, minimum=64),
+            sql_temp_mb=_int(env, "AGENT_AUDIT_SQL_TEMP_MB", 1024, minimum=0),
             max_attribute_bytes=_int(
                 env, "AGENT_AUDIT_MAX_ATTRIBUTE_BYTES", 64 * 1024, minimum=256
             ),

@@ -130,6 +130,8 @@ def _keywords(sql: str) -> list[str]:
     except duckdb.Error:
         return []
     starts = [start for start, _ in tokens]
+    if not starts:
+        return []
     ends = [*starts[1:], len(sql)]
     return [sql[start:end].strip().upper() for start, end in zip(starts, ends, strict=True)]
 

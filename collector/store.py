@@ -201,6 +201,9 @@ class RunStore:
         self.committed_spans = 0
         self.clean_shutdown = True
         self.commits = 0
+        # Bumped by every committed write of any kind: readers holding a copy of
+        # the data (the /sql worker) compare it to know when to refresh.
+        self.generation = 0
         self._writer = threading.Thread(target=self._run_writer, name="duckdb-writer", daemon=True)
         self._writer.start()
 
@@ -401,6 +404,7 @@ class RunStore:
         try:
             result = fn(con)
             con.execute("COMMIT")
+            self.generation += 1
         except BaseException:
             try:
                 con.execute("ROLLBACK")
