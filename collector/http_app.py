@@ -54,6 +54,11 @@ def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
         raise InvalidRequest(f"body is not valid {encoding}: {exc}") from None
     if len(out) > limit or inflater.unconsumed_tail:
         raise BodyTooLarge
+    if not inflater.eof:
+        raise InvalidRequest(f"body is a truncated {encoding} stream")
+    if not out:
+        # An empty request is fine uncompressed; compressed, it is a broken client.
+        raise InvalidRequest(f"body is {encoding} that inflates to nothing")
     return out
 
 
