@@ -31,6 +31,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any
 
 from ssh_tools.allowlist import DEFAULT_POLICY, Policy, Refusal, evaluate, load_policy
@@ -268,7 +269,13 @@ def _write(sink: IO[bytes], data: bytes) -> bool:
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the command's process group, then SIGKILL what is left after a grace."""
+    """SIGTERM the command's process group, then SIGKILL what is left after a grace.
+
+    Returns only once no process of the group is running any more (or after a
+    bounded wait), so what the gateway logs next ("timed_out", "client_gone")
+    is true when it is written: a signal is delivered asynchronously, and a
+    child the command left behind is not ours to wait for.
+    """
     for sig, grace_s in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, 5.0)):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
@@ -280,7 +287,40 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
             # The leader is gone; sweep any child it left in the group.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-        return
+        break
+    _wait_until_group_gone(process.pid, timeout_s=5.0)
+
+
+def _group_running(pgid: int) -> bool:
+    """Whether any process of group ``pgid`` is still running (zombies are dead)."""
+    proc = Path("/proc")
+    if not proc.is_dir():  # no procfs: ask the kernel, zombies included
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited while we looked
+        # fields: state ppid pgrp ...
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in {"Z", "X"}:
+            return True
+    return False
+
+
+def _wait_until_group_gone(pgid: int, *, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _group_running(pgid) and time.monotonic() < deadline:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+        time.sleep(0.01)  # the kernel finishes the kill asynchronously
 
 
 def _forward_termination(process: subprocess.Popen[bytes]) -> dict[int, Any]:
