@@ -65,6 +65,7 @@ def start_collector(settings: Settings) -> RunningCollector:
             extra_patterns=settings.redact_patterns,
             extra_keys=settings.redact_keys,
             max_value_bytes=settings.max_attribute_bytes,
+            time_budget_s=settings.redact_budget_ms / 1000,
         )
     )
     store = RunStore(

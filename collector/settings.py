@@ -112,6 +112,7 @@ class Settings:
     redact: bool = True
     redact_patterns: tuple[str, ...] = ()  # extra regular expressions
     redact_keys: tuple[str, ...] = ()  # extra attribute keys whose values are secret
+    redact_budget_ms: int = 500  # per request; then whole values are redacted unscanned
     retention_days: float = 0.0  # 0 keeps everything
     startup_read_check: bool = True  # read every block at start to find damage early
     db_memory_mb: int = 256  # DuckDB's memory limit
@@ -145,6 +146,7 @@ class Settings:
             redact_keys=tuple(
                 k.strip() for k in env.get("AGENT_AUDIT_REDACT_KEYS", "").split(",") if k.strip()
             ),
+            redact_budget_ms=_int(env, "AGENT_AUDIT_REDACT_BUDGET_MS", 500, minimum=1),
             retention_days=_float(env, "AGENT_AUDIT_RETENTION_DAYS", 0.0),
             startup_read_check=_bool(env, "AGENT_AUDIT_STARTUP_READ_CHECK", True),
             db_memory_mb=_int(env, "AGENT_AUDIT_DB_MEMORY_MB", 256, minimum=64),
