@@ -8,11 +8,13 @@ two, so user queries run in :mod:`collector.sql_worker`, which owns a private
 copy of the documented tables. (DuckDB lets no other process open the
 collector's file while the collector writes it, not even read-only.)
 
-The copy is refreshed before a query whenever the store committed anything
-since the last one: the documented tables are read in one snapshot and sent to
-the worker as Arrow batches. A worker that dies, overruns its time limit by
-more than a grace period, or reports a fatal DuckDB error is killed and
-replaced; the request gets an error, ingest never notices.
+The copy is refreshed before a query when a cheap fingerprint (counts and
+high-water marks) shows a documented table changed: the tables are read in one
+snapshot and sent to the worker as Arrow batches, spans incrementally (only
+those past the last chain link copied), the smaller tables whole. A worker
+that dies, overruns its time limit by more than a grace period, or reports a
+fatal DuckDB error is killed and replaced; the request gets an error, ingest
+never notices.
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ class _Worker:
         child.close()
         self.conn = Connection(parent.detach())
         self.generation: int | None = None
+        self.spans_seq: int | None = None  # the last chain link whose span the copy holds
+        self.spans_count: int | None = None
 
     @property
     def pid(self) -> int:
@@ -109,6 +113,9 @@ class SqlSandbox:
         self.limits = limits or SandboxLimits()
         self._lock = threading.Lock()
         self._worker: _Worker | None = None
+        # The store's generation and the data fingerprint the worker's copy was made at.
+        self._checked_generation: int | None = None
+        self._fingerprint: tuple[Any, ...] | None = None
         self._closed = False
         self.restarts = 0
 
@@ -175,16 +182,20 @@ class SqlSandbox:
                 raise SandboxUnavailable(f"cannot start the query worker: {exc}") from None
             self._worker = worker
         generation = self._store.generation
-        if worker.generation != generation:
-            self._sync(worker, generation)
+        if worker.generation is None or generation != self._checked_generation:
+            # Housekeeping commits often change nothing a query can see: compare a
+            # cheap fingerprint before paying for a new copy.
+            fingerprint = self._store.read(_fingerprint)
+            if worker.generation is None or fingerprint != self._fingerprint:
+                self._sync(worker, generation)
+                self._fingerprint = fingerprint
+            self._checked_generation = generation
         return worker
 
     def _sync(self, worker: _Worker, generation: int) -> None:
         started = time.monotonic()
-        tables = sorted(DOCUMENTED_TABLES)
         try:
-            worker.conn.send(("sync", tables, generation))
-            self._store.read(lambda cur: self._send_tables(cur, worker, tables))
+            plan = self._store.read(lambda cur: self._send_tables(cur, worker, generation))
         except (OSError, EOFError) as exc:
             message = f"the query worker stopped while loading data: {exc}"
             raise self._lost(worker, message) from None
@@ -192,14 +203,39 @@ class SqlSandbox:
         if not answer.get("ok"):
             raise self._lost(worker, f"the query worker could not load data: {answer}")
         worker.generation = generation
+        worker.spans_seq, worker.spans_count = plan
         logger.info("query worker copy refreshed in %.0f ms", (time.monotonic() - started) * 1e3)
 
     @staticmethod
-    def _send_tables(cur: duckdb.DuckDBPyConnection, worker: _Worker, tables: list[str]) -> None:
+    def _send_tables(
+        cur: duckdb.DuckDBPyConnection, worker: _Worker, generation: int
+    ) -> tuple[int, int]:
+        """Stream the tables in one snapshot; return the spans' (max seq, count) copied."""
         cur.execute("BEGIN TRANSACTION READ ONLY")  # one snapshot for all tables
         try:
-            for table in tables:
-                reader = cur.execute(f'SELECT * FROM "{table}"').to_arrow_reader(_BATCH_ROWS)
+            row = cur.execute(
+                "SELECT coalesce((SELECT max(seq) FROM span_chain), 0), "
+                "(SELECT count(*) FROM spans)"
+            ).fetchone()
+            max_seq, total = (int(row[0]), int(row[1])) if row else (0, 0)
+            # Spans are only ever inserted (each with the next chain link) or removed by
+            # retention: when the counts add up, only the spans past the last link copied
+            # are sent; otherwise the whole table is.
+            new_spans = "FROM spans s JOIN span_chain c USING (trace_id, span_id) WHERE c.seq > ?"
+            append = False
+            if worker.spans_seq is not None and worker.spans_count is not None:
+                counted = cur.execute(f"SELECT count(*) {new_spans}", [worker.spans_seq])
+                added = int((counted.fetchone() or (0,))[0])
+                append = worker.spans_count + added == total
+            plan = [(table, "replace") for table in sorted(DOCUMENTED_TABLES - {"spans"})]
+            plan.append(("spans", "append" if append else "replace"))
+            worker.conn.send(("sync", plan, generation))
+            for table, mode in plan:
+                if table == "spans" and mode == "append":
+                    result = cur.execute(f"SELECT s.* {new_spans}", [worker.spans_seq])
+                else:
+                    result = cur.execute(f'SELECT * FROM "{table}"')
+                reader = result.to_arrow_reader(_BATCH_ROWS)
                 # The empty table first: it creates the columns even when no row follows.
                 worker.conn.send(("rows", reader.schema.empty_table()))
                 for batch in reader:
@@ -207,6 +243,7 @@ class SqlSandbox:
                 worker.conn.send(("end",))
         finally:
             cur.execute("ROLLBACK")
+        return max_seq, total
 
     def _answer(self, worker: _Worker, wait_s: float, timeout_s: float | None) -> dict[str, Any]:
         try:
@@ -240,6 +277,22 @@ class SqlSandbox:
         if self._worker is worker:
             self._worker = None
         self.restarts += 1
+
+
+def _fingerprint(cur: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """Counts and high-water marks that change whenever a documented table does.
+
+    Spans only ever gain chain links; runs change with ``updated_at``; steps
+    change only with their run (renumbering, adoption, removal happen in the same
+    transaction that updates the run) or with retention, which the counts catch.
+    """
+    row = cur.execute(
+        "SELECT (SELECT max(seq) FROM span_chain), (SELECT count(*) FROM spans), "
+        "(SELECT count(*) FROM agent_runs), (SELECT max(updated_at) FROM agent_runs), "
+        "(SELECT count(*) FROM agent_steps), (SELECT count(*) FROM cancel_requests), "
+        "(SELECT max(requested_at) FROM cancel_requests)"
+    ).fetchone()
+    return tuple(row or ())
 
 
 def _death_message(code: int | None) -> str:

@@ -62,15 +62,17 @@ class _Replica:
         self.con.execute("SET TimeZone = 'UTC'")
         self.generation: int | None = None
         self._locked = False
+        self._tables: set[str] = set()
 
-    def load(self, conn: Connection, tables: list[str], generation: int) -> None:
-        """Receive every table as Arrow batches and swap them in, in one transaction."""
+    def load(self, conn: Connection, plan: list[tuple[str, str]], generation: int) -> None:
+        """Receive tables as Arrow batches, replacing or appending, in one transaction."""
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
-            for table in tables:
-                con.execute(f'DROP TABLE IF EXISTS "{table}"')
-                created = False
+            for table, mode in plan:
+                created = mode == "append" and table in self._tables
+                if not created:
+                    con.execute(f'DROP TABLE IF EXISTS "{table}"')
                 while True:
                     message = conn.recv()
                     if message[0] == "end":
@@ -78,16 +80,16 @@ class _Replica:
                     _, batch = message
                     con.register("incoming", batch)
                     if created:
-                        con.execute(f'INSERT INTO "{table}" SELECT * FROM incoming')
+                        con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming')
                     else:
                         con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM incoming')
                         created = True
                     con.unregister("incoming")
+                self._tables.add(table)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        con.execute("CHECKPOINT")
         self.generation = generation
         if not self._locked:
             # From here on no statement can change a setting, the user's least of all.
@@ -125,8 +127,8 @@ def serve(conn: Connection, workdir: Path, limits: dict[str, Any]) -> int:
             return 0  # the collector went away
         kind = message[0]
         if kind == "sync":
-            _, tables, generation = message
-            replica.load(conn, tables, generation)
+            _, plan, generation = message
+            replica.load(conn, plan, generation)
             _answer(conn, {"ok": True, "generation": generation})
         elif kind == "query":
             answer = _run_query(replica, message[1])

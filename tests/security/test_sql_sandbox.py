@@ -287,3 +287,16 @@ def _cpu_ticks(pid: int) -> int:
     """utime + stime of a process, in clock ticks (100 a second)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])
+
+
+def test_the_copy_follows_inserts_and_removals(handle: CollectorHandle) -> None:
+    for index in range(3):
+        export("http-protobuf", handle, one_span(f"span {index}"))
+        rows = post_sql(handle, "SELECT count(*) FROM spans").json()["rows"]
+        assert rows == [[index + 1]]
+    # Retention removes rows: the copy must not keep them.
+    handle.store.write(lambda con: con.execute("DELETE FROM spans WHERE name = 'span 0'"))
+    export("http-protobuf", handle, one_span("span 3"))
+    names = post_sql(handle, "SELECT name FROM spans ORDER BY name").json()["rows"]
+    assert names == [["span 1"], ["span 2"], ["span 3"]]
+    assert post_sql(handle, "SELECT count(*) FROM agent_steps").status_code == 200
