@@ -13,7 +13,7 @@ import uvicorn
 from collector.grpc_server import start_grpc_server
 from collector.http_app import create_app
 from collector.redact import RedactionPolicy, Sanitizer
-from collector.settings import Settings
+from collector.settings import Settings, SettingsError
 from collector.store import RunStore
 
 __all__ = ["RunningCollector", "start_collector"]
@@ -59,15 +59,18 @@ def _listen(host: str, port: int) -> socket.socket:
 def start_collector(settings: Settings) -> RunningCollector:
     """Open the store and start both receivers; ports 0 pick free ports."""
     settings.validate()
-    sanitizer = Sanitizer(
-        RedactionPolicy.with_extras(
-            enabled=settings.redact,
-            extra_patterns=settings.redact_patterns,
-            extra_keys=settings.redact_keys,
-            max_value_bytes=settings.max_attribute_bytes,
-            time_budget_s=settings.redact_budget_ms / 1000,
+    try:
+        sanitizer = Sanitizer(
+            RedactionPolicy.with_extras(
+                enabled=settings.redact,
+                extra_patterns=settings.redact_patterns,
+                extra_keys=settings.redact_keys,
+                max_value_bytes=settings.max_attribute_bytes,
+                time_budget_s=settings.redact_budget_ms / 1000,
+            )
         )
-    )
+    except ValueError as exc:  # an extra pattern RE2 cannot run in linear time
+        raise SettingsError(f"AGENT_AUDIT_REDACT_PATTERNS: {exc}") from None
     store = RunStore(
         settings.db_path,
         max_queued_spans=settings.max_queued_spans,

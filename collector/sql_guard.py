@@ -29,6 +29,7 @@ from typing import Any
 
 import duckdb
 
+from collector.errors import CollectorError
 from collector.sql_allowlist import DOCUMENTED_TABLES, FUNCTIONS, TABLE_FUNCTIONS
 
 __all__ = ["SqlRefused", "CheckedSql", "check_read_only"]
@@ -86,7 +87,7 @@ _EXPRESSION_CLASSES = {
 _SHOWABLE = {'"tables"', "tables"}
 
 
-class SqlRefused(ValueError):
+class SqlRefused(CollectorError, ValueError):
     """The SQL is not one allowed read-only statement; ``reason`` says why, for the user."""
 
     def __init__(self, reason: str) -> None:
