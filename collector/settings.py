@@ -11,7 +11,9 @@ from collector.errors import CollectorError
 from instrumentation import env as E
 from instrumentation.security import is_loopback
 
-__all__ = ["Settings", "SettingsError"]
+__all__ = ["Settings", "SettingsError", "MIN_TOKEN_CHARS"]
+
+MIN_TOKEN_CHARS = 16
 
 
 class SettingsError(CollectorError, ValueError):
@@ -57,6 +59,12 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         """Read AGENT_AUDIT_* variables; a bad value raises SettingsError naming it."""
+        if E.TOKEN.name in env and not env[E.TOKEN.name].strip():
+            # Set but blank is a mistake (an empty secret in a unit file), not "no token".
+            raise SettingsError(
+                "AGENT_AUDIT_TOKEN is set but blank: set a random token of at least "
+                f"{MIN_TOKEN_CHARS} characters, or unset the variable"
+            )
         try:
             settings = cls(
                 db_path=Path(E.DB.read(env)),
@@ -96,6 +104,20 @@ class Settings:
 
     def validate(self) -> None:
         """Refuse combinations that are unsafe or cannot work."""
+        if self.token is not None:
+            if not self.token.strip():
+                raise SettingsError(
+                    "AGENT_AUDIT_TOKEN is blank: set a random token of at least "
+                    f"{MIN_TOKEN_CHARS} characters, or unset it to run without one on 127.0.0.1"
+                )
+            if self.token != self.token.strip():
+                raise SettingsError("AGENT_AUDIT_TOKEN starts or ends with whitespace")
+            if len(self.token) < MIN_TOKEN_CHARS:
+                raise SettingsError(
+                    f"AGENT_AUDIT_TOKEN is {len(self.token)} characters long: use at least "
+                    f"{MIN_TOKEN_CHARS} (e.g. python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(24))')"
+                )
         for name in ("grpc_port", "http_port"):
             port = getattr(self, name)
             if not 0 <= port <= 65535:

@@ -13,6 +13,7 @@ from types import FrameType
 from collector.server import start_collector
 from collector.settings import Settings, SettingsError
 from collector.store import StoreOpenError
+from instrumentation.security import host_port
 
 __all__ = ["add_arguments", "run"]
 
@@ -70,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     host = settings.host
     print(
-        f"agent-audit collector ready grpc={host}:{collector.grpc_port} "
-        f"http={host}:{collector.http_port} db={settings.db_path}",
+        f"agent-audit collector ready grpc={host_port(host, collector.grpc_port)} "
+        f"http={host_port(host, collector.http_port)} db={settings.db_path}",
         flush=True,
     )
     stop.wait()
