@@ -12,6 +12,7 @@ import logging
 import threading
 from typing import Annotated, Any, Literal
 
+import duckdb
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
@@ -20,6 +21,8 @@ from starlette.background import BackgroundTask
 from collector import queries
 from collector.api_filters import RunFilterParams
 from collector.api_models import RunPage, RunWithSteps
+from collector.chain import load_head
+from collector.commit_mark import CommitMark
 from collector.db_backup import take_backup
 from collector.parquet_export import pack_tar, take_snapshot
 from collector.query_sql import SqlFailed, SqlTimeout
@@ -30,7 +33,9 @@ from collector.sql_sandbox import SandboxUnavailable, SqlSandbox
 from collector.store import RunStore, StoreUnavailable
 from instrumentation.clock import utc_now
 
-__all__ = ["router", "MAX_PAGE", "SQL_CONCURRENCY"]
+__all__ = ["router", "MAX_PAGE", "SQL_CONCURRENCY", "HEAD_HEADER"]
+
+HEAD_HEADER = "X-Agent-Audit-Head"
 
 logger = logging.getLogger(__name__)
 
@@ -321,9 +326,16 @@ def backup_route(request: Request) -> FileResponse:
     finally:
         _export_slot.release()
     stamp = backup.taken_at.strftime("%Y%m%dT%H%M%SZ")
+    store = _store(request)
+    with duckdb.connect(str(backup.path), read_only=True) as copy:
+        head = load_head(copy)
+    # The copy's keyed head, for the client to save as <file>.head: a restored
+    # backup then starts like the original (with the same chain key).
+    head_line = CommitMark(store.db_path, store.chain_key).line(head.seq, head.hash)
     return FileResponse(
         backup.path,
         media_type="application/octet-stream",
         filename=f"agent-audit-{stamp}.duckdb",
         background=BackgroundTask(backup.cleanup),
+        headers={HEAD_HEADER: head_line},
     )

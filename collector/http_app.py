@@ -201,7 +201,7 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
         summary="Walk the hash chain over stored spans and check runs and steps against them",
     )
     def verify(derived: bool = True) -> dict[str, object]:
-        return store.read(lambda cur: verify_connection(cur, derived=derived))
+        return store.read(lambda cur: verify_connection(cur, derived=derived, key=store.chain_key))
 
     app.include_router(api.router)
     return app

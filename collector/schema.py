@@ -106,8 +106,18 @@ CREATE TABLE IF NOT EXISTS chain_tombstones (
 );
 """
 
+# Keyed chain (collector/chain_key.py): links from keyed_from_seq on are HMACs
+# under the key whose public id is recorded; earlier links stay plain sha256.
+_V5 = """
+CREATE TABLE IF NOT EXISTS chain_keying (
+    keyed_from_seq BIGINT NOT NULL,
+    key_id VARCHAR NOT NULL,
+    since TIMESTAMP NOT NULL
+);
+"""
+
 # Each entry moves the file from version i to i + 1.
-_MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+_MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 

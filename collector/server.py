@@ -79,6 +79,7 @@ def start_collector(settings: Settings) -> RunningCollector:
         retention_days=settings.retention_days,
         startup_read_check=settings.startup_read_check,
         memory_limit_mb=settings.db_memory_mb,
+        chain_key_path=settings.chain_key_path,
     )
     try:
         grpc_server, grpc_port = start_grpc_server(store, settings, sanitizer)

@@ -55,6 +55,8 @@ class Settings:
     # Read every block at start to find damage early.
     startup_read_check: bool = E.STARTUP_READ_CHECK.default
     db_memory_mb: int = E.DB_MEMORY_MB.default  # DuckDB's memory limit
+    # The chain's HMAC key file; None: <db>.key (collector/chain_key.py).
+    chain_key_path: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -90,6 +92,7 @@ class Settings:
                 retention_days=E.RETENTION_DAYS.read(env),
                 startup_read_check=E.STARTUP_READ_CHECK.read(env),
                 db_memory_mb=E.DB_MEMORY_MB.read(env),
+                chain_key_path=Path(key) if (key := E.CHAIN_KEY.read(env)) else None,
             )
         except E.EnvError as exc:
             raise SettingsError(str(exc)) from None

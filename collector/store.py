@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from collector.chain import load_head
+from collector.chain import load_head, load_keying
+from collector.chain_key import ChainKey, ChainKeyError, default_key_path, load_key
 from collector.commit_mark import CommitMark, LostCommits
 from collector.decode import SpanRecord
 from collector.errors import CollectorError
@@ -156,6 +157,30 @@ def open_database(path: Path, memory_limit_mb: int = 256) -> duckdb.DuckDBPyConn
     return con
 
 
+def _record_keying(con: duckdb.DuckDBPyConnection, key: ChainKey) -> None:
+    """Note from which chain row links are keyed (once), or check it is the same key."""
+    keying = load_keying(con)
+    if keying is None:
+        head = load_head(con)
+        con.execute(
+            "INSERT INTO chain_keying VALUES (?, ?, now()::TIMESTAMP)", [head.seq + 1, key.key_id]
+        )
+        if head.seq:
+            logger.warning(
+                "chain rows 1..%d of %s are plain sha256 (written before keying); rows from %d "
+                "on are keyed with %s",
+                head.seq,
+                key.path,
+                head.seq + 1,
+                key.path,
+            )
+    elif keying.key_id != key.key_id:
+        raise StoreOpenError(
+            f"the chain key {key.path} (id {key.key_id}) is not the key this database was "
+            f"chained with (id {keying.key_id}); point AGENT_AUDIT_CHAIN_KEY at the right file"
+        )
+
+
 class RunStore:
     """Owns the DuckDB connection: one writer thread, many readers."""
 
@@ -169,9 +194,15 @@ class RunStore:
         retention_days: float = 0.0,
         startup_read_check: bool = True,
         memory_limit_mb: int = 256,
+        chain_key_path: Path | None = None,
     ) -> None:
         self.db_path = Path(db_path)
-        self._mark = CommitMark(self.db_path)
+        key_path = chain_key_path or default_key_path(self.db_path)
+        try:
+            self.chain_key = load_key(key_path, create=True)
+        except ChainKeyError as exc:
+            raise StoreOpenError(str(exc)) from None
+        self._mark = CommitMark(self.db_path, self.chain_key)
         try:
             self._mark.check(self.db_path, full_read=startup_read_check)
         except LostCommits as exc:
@@ -184,7 +215,12 @@ class RunStore:
         except SchemaTooNew as exc:
             self._con.close()
             raise StoreOpenError(str(exc)) from None
-        self._state = IngestState()
+        try:
+            _record_keying(self._con, self.chain_key)
+        except StoreOpenError:
+            self._con.close()
+            raise
+        self._state = IngestState(chain_key=self.chain_key)
         self._state_stale = False
         self._reload_state()
         self._max_queued = max_queued_spans

@@ -213,6 +213,13 @@ DB_MEMORY_MB = Variable(
     "AGENT_AUDIT_DB_MEMORY_MB", 256, "DuckDB's memory limit", _C, integer(minimum=64)
 )
 
+CHAIN_KEY = Variable(
+    "AGENT_AUDIT_CHAIN_KEY",
+    None,
+    "file of the hash chain's HMAC key (created 0600 at first start; default <db>.key)",
+    ("collector",),
+)
+
 # --- instrumentation ---
 API = Variable(
     "AGENT_AUDIT_API",
