@@ -20,7 +20,7 @@ from pathlib import Path
 
 from collector.errors import CollectorError
 
-__all__ = ["ChainKey", "ChainKeyError", "default_key_path", "load_key"]
+__all__ = ["ChainKey", "ChainKeyError", "default_key_path", "key_next_to", "load_key"]
 
 _KEY_BYTES = 32
 
@@ -84,3 +84,9 @@ def load_key(path: Path, *, create: bool) -> ChainKey:
     if len(secret) < 16:
         raise ChainKeyError(f"chain key {path} is shorter than 16 bytes")
     return ChainKey(secret=secret, path=path)
+
+
+def key_next_to(db_path: Path) -> ChainKey | None:
+    """The key at ``<db>.key`` when there is one (offline checks of a stopped collector)."""
+    path = default_key_path(db_path)
+    return load_key(path, create=False) if path.exists() else None

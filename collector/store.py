@@ -157,6 +157,20 @@ def open_database(path: Path, memory_limit_mb: int = 256) -> duckdb.DuckDBPyConn
     return con
 
 
+def _first_key(con: duckdb.DuckDBPyConnection, path: Path) -> ChainKey:
+    """A new key, unless this file is already chained with one (then it is missing)."""
+    keying = load_keying(con)
+    if keying is not None:
+        raise StoreOpenError(
+            f"the chain key is missing: {path} does not exist but this database is chained "
+            f"with key id {keying.key_id}; restore the key file or set AGENT_AUDIT_CHAIN_KEY"
+        )
+    try:
+        return load_key(path, create=True)
+    except ChainKeyError as exc:
+        raise StoreOpenError(str(exc)) from None
+
+
 def _record_keying(con: duckdb.DuckDBPyConnection, key: ChainKey) -> None:
     """Note from which chain row links are keyed (once), or check it is the same key."""
     keying = load_keying(con)
@@ -199,10 +213,12 @@ class RunStore:
         self.db_path = Path(db_path)
         key_path = chain_key_path or default_key_path(self.db_path)
         try:
-            self.chain_key = load_key(key_path, create=True)
+            # Created only once the file opened fine and has no keyed chain yet
+            # (below): a file that cannot be opened is left with nothing new beside it.
+            existing_key = load_key(key_path, create=False) if key_path.exists() else None
         except ChainKeyError as exc:
             raise StoreOpenError(str(exc)) from None
-        self._mark = CommitMark(self.db_path, self.chain_key)
+        self._mark = CommitMark(self.db_path, existing_key)
         try:
             self._mark.check(self.db_path, full_read=startup_read_check)
         except LostCommits as exc:
@@ -216,10 +232,12 @@ class RunStore:
             self._con.close()
             raise StoreOpenError(str(exc)) from None
         try:
+            self.chain_key = existing_key or _first_key(self._con, key_path)
             _record_keying(self._con, self.chain_key)
         except StoreOpenError:
             self._con.close()
             raise
+        self._mark = CommitMark(self.db_path, self.chain_key)
         self._state = IngestState(chain_key=self.chain_key)
         self._state_stale = False
         self._reload_state()

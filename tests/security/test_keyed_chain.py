@@ -162,3 +162,10 @@ def test_without_the_key_verify_says_what_it_could_not_check(trail: Path) -> Non
     shutil.move(key_of(trail), moved)
     done = run_cli("verify", "--db", str(trail))
     assert done.returncode == 1 and "give the chain key" in done.stdout
+
+
+def test_a_lost_key_is_not_silently_replaced(trail: Path) -> None:
+    key_of(trail).unlink()
+    with pytest.raises(StoreOpenError, match="chain key is missing"):
+        start(trail)
+    assert not key_of(trail).exists()
