@@ -21,8 +21,9 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from collector.chain import load_head, load_keying
-from collector.chain_key import ChainKey, ChainKeyError, default_key_path, load_key
+from collector.chain import load_head
+from collector.chain_key import ChainKeyError, default_key_path, load_key
+from collector.chain_keying import first_key, record_keying
 from collector.commit_mark import CommitMark, LostCommits
 from collector.decode import SpanRecord
 from collector.errors import CollectorError
@@ -157,44 +158,6 @@ def open_database(path: Path, memory_limit_mb: int = 256) -> duckdb.DuckDBPyConn
     return con
 
 
-def _first_key(con: duckdb.DuckDBPyConnection, path: Path) -> ChainKey:
-    """A new key, unless this file is already chained with one (then it is missing)."""
-    keying = load_keying(con)
-    if keying is not None:
-        raise StoreOpenError(
-            f"the chain key is missing: {path} does not exist but this database is chained "
-            f"with key id {keying.key_id}; restore the key file or set AGENT_AUDIT_CHAIN_KEY"
-        )
-    try:
-        return load_key(path, create=True)
-    except ChainKeyError as exc:
-        raise StoreOpenError(str(exc)) from None
-
-
-def _record_keying(con: duckdb.DuckDBPyConnection, key: ChainKey) -> None:
-    """Note from which chain row links are keyed (once), or check it is the same key."""
-    keying = load_keying(con)
-    if keying is None:
-        head = load_head(con)
-        con.execute(
-            "INSERT INTO chain_keying VALUES (?, ?, now()::TIMESTAMP)", [head.seq + 1, key.key_id]
-        )
-        if head.seq:
-            logger.warning(
-                "chain rows 1..%d of %s are plain sha256 (written before keying); rows from %d "
-                "on are keyed with %s",
-                head.seq,
-                key.path,
-                head.seq + 1,
-                key.path,
-            )
-    elif keying.key_id != key.key_id:
-        raise StoreOpenError(
-            f"the chain key {key.path} (id {key.key_id}) is not the key this database was "
-            f"chained with (id {keying.key_id}); point AGENT_AUDIT_CHAIN_KEY at the right file"
-        )
-
-
 class RunStore:
     """Owns the DuckDB connection: one writer thread, many readers."""
 
@@ -232,11 +195,11 @@ class RunStore:
             self._con.close()
             raise StoreOpenError(str(exc)) from None
         try:
-            self.chain_key = existing_key or _first_key(self._con, key_path)
-            _record_keying(self._con, self.chain_key)
-        except StoreOpenError:
+            self.chain_key = existing_key or first_key(self._con, key_path)
+            record_keying(self._con, self.chain_key)
+        except ChainKeyError as exc:
             self._con.close()
-            raise
+            raise StoreOpenError(str(exc)) from None
         self._mark = CommitMark(self.db_path, self.chain_key)
         self._state = IngestState(chain_key=self.chain_key)
         self._state_stale = False
