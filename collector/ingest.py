@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from collector.arrow_rows import rows_table, spans_table
 from collector.chain import CONTENT_COLUMNS, ChainHead, append_rows
+from collector.chain_key import ChainKey
 from collector.columns import AGENT_RUNS, AGENT_STEPS, arrow_schema
 from collector.decode import SpanRecord
 from collector.foreign_runs import derive_foreign_runs
@@ -61,6 +62,8 @@ class IngestState:
     # The hash chain's last link (collector/chain.py).
     chain_head: ChainHead = field(default_factory=lambda: ChainHead(0, b"\0" * 32))
     foreign_llm: ForeignLlmParents = field(default_factory=ForeignLlmParents)
+    # The chain's HMAC key; None links with plain sha256 (verification's replay).
+    chain_key: ChainKey | None = None
 
 
 def ingest_batch(
@@ -79,7 +82,7 @@ def ingest_batch(
         f"RETURNING {', '.join(CONTENT_COLUMNS)}"
     ).fetchall()
     con.unregister("_new_spans")
-    state.chain_head = append_rows(con, state.chain_head, inserted)
+    state.chain_head = append_rows(con, state.chain_head, inserted, state.chain_key)
 
     classes = one_step_per_model_call(con, unique, [classify(s) for s in unique], state.foreign_llm)
     state.foreign_llm.remember(unique, classes)

@@ -14,7 +14,7 @@ from collector.grpc_server import start_grpc_server
 from collector.http_app import create_app
 from collector.redact import RedactionPolicy, Sanitizer
 from collector.search_index import SearchIndex
-from collector.settings import Settings
+from collector.settings import Settings, SettingsError
 from collector.store import RunStore
 
 __all__ = ["RunningCollector", "start_collector"]
@@ -63,14 +63,18 @@ def _listen(host: str, port: int) -> socket.socket:
 def start_collector(settings: Settings) -> RunningCollector:
     """Open the store and start both receivers; ports 0 pick free ports."""
     settings.validate()
-    sanitizer = Sanitizer(
-        RedactionPolicy.with_extras(
-            enabled=settings.redact,
-            extra_patterns=settings.redact_patterns,
-            extra_keys=settings.redact_keys,
-            max_value_bytes=settings.max_attribute_bytes,
+    try:
+        sanitizer = Sanitizer(
+            RedactionPolicy.with_extras(
+                enabled=settings.redact,
+                extra_patterns=settings.redact_patterns,
+                extra_keys=settings.redact_keys,
+                max_value_bytes=settings.max_attribute_bytes,
+                time_budget_s=settings.redact_budget_ms / 1000,
+            )
         )
-    )
+    except ValueError as exc:  # an extra pattern RE2 cannot run in linear time
+        raise SettingsError(f"AGENT_AUDIT_REDACT_PATTERNS: {exc}") from None
     store = RunStore(
         settings.db_path,
         max_queued_spans=settings.max_queued_spans,
@@ -79,6 +83,7 @@ def start_collector(settings: Settings) -> RunningCollector:
         retention_days=settings.retention_days,
         startup_read_check=settings.startup_read_check,
         memory_limit_mb=settings.db_memory_mb,
+        chain_key_path=settings.chain_key_path,
     )
     try:
         grpc_server, grpc_port = start_grpc_server(store, settings, sanitizer)

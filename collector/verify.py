@@ -18,13 +18,21 @@ from typing import Any
 
 import duckdb
 
-from collector.chain import Problem, VerifyReport, verify_chain
+from collector.chain import Problem, VerifyReport, load_head, verify_chain
+from collector.chain_key import ChainKey, default_key_path, load_key
 from collector.columns import AGENT_RUNS, AGENT_STEPS, names
+from collector.commit_mark import CommitMark, LostCommits, mark_path
 from collector.decode import SpanRecord
 from collector.ingest import IngestState, ingest_batch
 from collector.schema import migrate
 
-__all__ = ["report_dict", "verify_connection", "verify_derived", "verify_file"]
+__all__ = [
+    "acknowledge_head",
+    "report_dict",
+    "verify_connection",
+    "verify_derived",
+    "verify_file",
+]
 
 # Columns compared with the replay are every declared column but these: the id
 # (the join key), a run's status (compared apart below: 'lost' comes from the clock,
@@ -174,9 +182,11 @@ def report_dict(report: VerifyReport, head: tuple[int, str] | None = None) -> di
     }
 
 
-def verify_connection(con: duckdb.DuckDBPyConnection, *, derived: bool = True) -> dict[str, Any]:
+def verify_connection(
+    con: duckdb.DuckDBPyConnection, *, derived: bool = True, key: ChainKey | None = None
+) -> dict[str, Any]:
     """Walk the span chain, then compare runs and steps with what the spans give."""
-    report = verify_chain(con)
+    report = verify_chain(con, key=key)
     if report.ok and derived:
         problem = verify_derived(con)
         if problem is not None:
@@ -187,7 +197,49 @@ def verify_connection(con: duckdb.DuckDBPyConnection, *, derived: bool = True) -
     return result
 
 
-def verify_file(path: Path, *, derived: bool = True) -> dict[str, Any]:
-    """Verify a DuckDB file opened read-only (the collector must not hold it)."""
+def verify_file(path: Path, *, derived: bool = True, key: ChainKey | None = None) -> dict[str, Any]:
+    """Verify a DuckDB file opened read-only (the collector must not hold it), and its
+    ``.head`` record: missing, rewritten, or ahead of the chain is reported too."""
+    if key is None and default_key_path(path).exists():
+        key = load_key(default_key_path(path), create=False)
     with duckdb.connect(str(path), read_only=True) as con:
-        return verify_connection(con, derived=derived)
+        result = verify_connection(con, derived=derived, key=key)
+    if not mark_path(path).exists():
+        # A copy made by hand has no head; a collector would refuse to append to it
+        # until acknowledged, verify says so without failing the chain.
+        result["head_problem"] = (
+            f"no {mark_path(path).name} next to the file: the head is unchecked"
+        )
+        result["keyed"] = key is not None
+        return result
+    try:
+        CommitMark(path, key).check(path, full_read=False)
+    except LostCommits as exc:
+        result["head_problem"] = str(exc)
+        if result["ok"]:
+            result["ok"] = False
+            result["problem"] = {
+                "kind": "head",
+                "seq": None,
+                "trace_id": None,
+                "span_id": None,
+                "message": str(exc),
+            }
+    result["keyed"] = key is not None
+    return result
+
+
+def acknowledge_head(path: Path, key: ChainKey) -> tuple[int, str]:
+    """Record the file's current chain head (keyed) in ``<db>.head``; return it.
+
+    The operator's answer to a head the collector refused: only after the chain
+    itself verified (the caller checks), so the new head pins a genuine state.
+    """
+    with duckdb.connect(str(path), read_only=True) as con:
+        head = load_head(con)
+    mark = CommitMark(path, key)
+    try:
+        mark.record(head.seq, head.hash)
+    finally:
+        mark.close()
+    return head.seq, head.hash.hex()
