@@ -80,6 +80,7 @@ class RunExpectation:
     model_requested: str | None = None
     llm_steps_at_least: int = 1
     parent_task: str | None = None  # the task of the parent run, for nested agents
+    model_used: str | None = None  # the model the server says it used, when recorded
 
 
 @dataclass(frozen=True)
