@@ -65,9 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc")
     parser.add_argument("--out", required=True)
     parser.add_argument("--only", nargs="*", default=None, help="scenario names to run")
-    parser.add_argument(
-        "--also", nargs="*", default=[], help="auto.instrument these too"
-    )
+    parser.add_argument("--also", nargs="*", default=[], help="auto.instrument these too")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     refuse_internet()  # the collector and the scripted LLM are on 127.0.0.1; nothing else

@@ -74,9 +74,8 @@ def build_agent(
     llm: ScriptedLLM, name: str = AGENT_NAME, tools: list[Any] | None = None, **kwargs: Any
 ) -> Any:
     """An agent on the scripted server, with the scenario tools."""
-    return create_agent(
-        _model(llm), tools=[get_weather, add, flaky] if tools is None else tools, name=name, **kwargs
-    )
+    chosen = [get_weather, add, flaky] if tools is None else tools
+    return create_agent(_model(llm), tools=chosen, name=name, **kwargs)
 
 
 def _answer(state: dict[str, Any]) -> object:

@@ -33,7 +33,12 @@ CASES = [
 ]
 # The modules each scenario set needs (the framework and its instrumentation).
 NEEDS = {
-    "langgraph": ("langchain", "langgraph", "langchain_openai", "openinference.instrumentation.langchain"),
+    "langgraph": (
+        "langchain",
+        "langgraph",
+        "langchain_openai",
+        "openinference.instrumentation.langchain",
+    ),
     "langgraph-openllmetry": (
         "langchain",
         "langgraph",
@@ -46,6 +51,8 @@ NEEDS = {
 def _require(framework: str) -> None:
     missing = [m for m in NEEDS.get(framework, ()) if importlib.util.find_spec(m) is None]
     require_or_skip(not missing, f"{framework} needs {missing} (the test extra installs them)")
+
+
 RUN_COLUMNS = (
     "id",
     "task",
