@@ -32,6 +32,7 @@ FRAMEWORKS = {
     "openai": ("scenarios_openai_loop", "openai"),
     "langgraph": ("scenarios_langgraph", "langchain"),
     "langgraph-openllmetry": ("scenarios_langgraph", "langchain-openllmetry"),
+    "strands": ("scenarios_strands", "strands"),
 }
 SCENARIOS = (
     "success",

@@ -30,6 +30,7 @@ CASES = [
     ("openai", "http"),
     ("langgraph", "grpc"),
     ("langgraph-openllmetry", "http"),
+    ("strands", "grpc"),
 ]
 # The modules each scenario set needs (the framework and its instrumentation).
 NEEDS = {
@@ -45,6 +46,7 @@ NEEDS = {
         "langchain_openai",
         "opentelemetry.instrumentation.langchain",
     ),
+    "strands": ("strands", "strands.models.openai"),
 }
 
 
