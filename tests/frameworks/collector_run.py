@@ -33,6 +33,7 @@ FRAMEWORKS = {
     "langgraph": ("scenarios_langgraph", "langchain"),
     "langgraph-openllmetry": ("scenarios_langgraph", "langchain-openllmetry"),
     "strands": ("scenarios_strands", "strands"),
+    "google-adk": ("scenarios_adk", "google-adk"),
 }
 SCENARIOS = (
     "success",

@@ -31,6 +31,7 @@ CASES = [
     ("langgraph", "grpc"),
     ("langgraph-openllmetry", "http"),
     ("strands", "grpc"),
+    ("google-adk", "http"),
 ]
 # The modules each scenario set needs (the framework and its instrumentation).
 NEEDS = {
@@ -47,6 +48,7 @@ NEEDS = {
         "opentelemetry.instrumentation.langchain",
     ),
     "strands": ("strands", "strands.models.openai"),
+    "google-adk": ("google.adk", "google.genai"),
 }
 
 
