@@ -190,7 +190,8 @@ def test_framework_runs_reach_the_collector(
     report = _run_scenarios(framework, protocol, collector, tmp_path / "expected.json")
     assert report["enabled"] == [FRAMEWORKS[framework][1]]
     scenarios = {item["scenario"] for item in report["results"]}
-    assert {"success", "tool_error_recovers", "fails", "concurrent"} <= scenarios
+    assert {"success", "fails", "concurrent"} <= scenarios
+    assert scenarios & {"tool_error_recovers", "tool_raises"}
     expected_runs = [run for item in report["results"] for run in item["runs"]]
     for expected in expected_runs:
         _check_run(collector, expected, framework)
