@@ -84,11 +84,16 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
         if not is_pending(span):
             by_trace.setdefault(span.trace_id, []).append(span)
     derived: dict[str, list[Any]] = {name: [] for name in _DERIVED_SCHEMA.names}
+    step_args: dict[str, str] = {}
     for run_id, trace_id, span_id in runs:
         spans = by_trace.get(trace_id, [])
         run_span = next((s for s in spans if s.span_id == span_id), None)
         if run_span is None:
             continue
+        for span in spans:
+            args = frameworks.derive_step_fields(span, spans).get("tool_args")
+            if args is not None:
+                step_args[span.span_id] = json.dumps(args, ensure_ascii=False, default=str)
         fields = frameworks.derive_run_fields(
             run_span, spans, is_run=lambda s: classify(s) is SpanClass.RUN
         )
@@ -97,6 +102,14 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
         derived["id"].append(run_id)
         for name in _DERIVED_SCHEMA.names[1:]:
             derived[name].append(fields.get(name))
+    if step_args:
+        # Tool arguments another span of the trace holds (LangChain's tools node).
+        con.register("_args", pa.table({"id": list(step_args), "args": list(step_args.values())}))
+        con.execute(
+            "UPDATE agent_steps SET tool_args = a.args FROM _args a "
+            "WHERE agent_steps.id = a.id AND agent_steps.tool_args IS DISTINCT FROM a.args"
+        )
+        con.unregister("_args")
     if not derived["id"]:
         return
     con.register("_derived", pa.table(derived, schema=_DERIVED_SCHEMA))
@@ -106,7 +119,8 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
             task = coalesce(agent_runs.task, d.task),
             final_answer = coalesce(agent_runs.final_answer, d.final_answer),
             model_requested = coalesce(agent_runs.model_requested, d.model_requested),
-            model_used = coalesce(agent_runs.model_used, d.model_used),
+            -- the model calls' response model beats the step fallback _refresh_runs set
+            model_used = coalesce(d.model_used, agent_runs.model_used),
             provider = coalesce(agent_runs.provider, d.provider),
             status = CASE WHEN d.status IS NOT NULL AND agent_runs.status = '{RunStatus.COMPLETED}'
                 THEN d.status ELSE agent_runs.status END

@@ -139,8 +139,9 @@ def ingest_batch(
         _upsert_steps(con, winners)
         affected.update(s.agent_run_id for s in winners if s.agent_run_id)
         state.orphan_traces.update(s.trace_id for s in winners if s.agent_run_id is None)
-    if runs and state.orphan_traces:
-        traces = {r.trace_id for r in runs} & state.orphan_traces
+    if state.orphan_traces:
+        # A missing run, or a missing span between a step and its run, may have arrived.
+        traces = {s.trace_id for s in unique} & state.orphan_traces
         if traces:
             affected.update(adopt_orphans(con, traces, state.orphan_traces))
     if affected:
