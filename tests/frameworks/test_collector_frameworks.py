@@ -175,6 +175,14 @@ def _check_run(collector: Any, expected: dict[str, Any], framework: str) -> None
         else:
             assert want["error"] in (got["error"] or ""), (got, want)
             assert got["status"] == "error", (got, want)
+    responses = [s for s in steps if s["action_type"] == "response"]
+    if expected.get("response"):
+        # A terminal answer tool (smolagents' final_answer) is the run's response step.
+        assert len(responses) == 1, steps
+        assert expected["response"] in (responses[0]["tool_result"] or ""), steps
+        assert responses[0]["tool_name"] is None, steps
+    else:
+        assert responses == [], steps
     llm_steps = [s for s in steps if s["action_type"] == "think"]
     assert len(llm_steps) >= expected["llm_steps_at_least"], steps
     answered = [s for s in llm_steps if s["error"] is None]
