@@ -19,7 +19,7 @@ from collector.decode import SpanRecord
 from collector.mapping import SpanClass, classify, is_pending
 from instrumentation.attributes import RunStatus
 
-__all__ = ["derive_foreign_runs"]
+__all__ = ["derive_foreign_runs", "stored_span"]
 
 # "id" first: the rest are the fields derive_run_fields may return.
 _DERIVED_SCHEMA = arrow_schema(
@@ -28,7 +28,8 @@ _DERIVED_SCHEMA = arrow_schema(
 )
 
 
-def _stored_span(row: tuple[Any, ...]) -> SpanRecord:
+def stored_span(row: tuple[Any, ...]) -> SpanRecord:
+    """A span record from a ``spans`` row (the columns in the order selected below)."""
     (
         trace_id,
         span_id,
@@ -80,7 +81,7 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
     ).fetchall()
     by_trace: dict[str, list[SpanRecord]] = {}
     for row in rows:
-        span = _stored_span(row)
+        span = stored_span(row)
         if not is_pending(span):
             by_trace.setdefault(span.trace_id, []).append(span)
     derived: dict[str, list[Any]] = {name: [] for name in _DERIVED_SCHEMA.names}

@@ -42,6 +42,7 @@ __all__ = [
     "run_status",
     "derive_run_fields",
     "derive_step_fields",
+    "llm_input_task",
 ]
 
 _SMOL_STEP = re.compile(r"^Step \d+$")
@@ -178,7 +179,7 @@ def derive_run_fields(
     )
     fields: dict[str, Any] = {}
     for span in llm_spans:
-        task = _llm_input_task(span)
+        task = llm_input_task(span)
         if task:
             fields["task"] = task
             break
@@ -270,7 +271,8 @@ def _provider(attrs: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _llm_input_task(span: SpanRecord) -> str | None:
+def llm_input_task(span: SpanRecord) -> str | None:
+    """The first user message a model call was sent (a run's task, when the run lacks one)."""
     attrs = span.attributes
     return (
         first_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))

@@ -32,6 +32,7 @@ from collector.mapping import (
     run_id_of,
 )
 from collector.model_calls import ForeignLlmParents, one_step_per_model_call
+from collector.rootless_runs import place_rootless_steps, settle_stand_ins
 from collector.run_links import adopt_orphans, load_orphan_traces, trace_graph
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
@@ -61,6 +62,8 @@ class IngestState:
     # The hash chain's last link (collector/chain.py).
     chain_head: ChainHead = field(default_factory=lambda: ChainHead(0, b"\0" * 32))
     foreign_llm: ForeignLlmParents = field(default_factory=ForeignLlmParents)
+    # Traces with steps under a stand-in run (collector/rootless_runs.py).
+    rootless_traces: set[str] = field(default_factory=set)
 
 
 def ingest_batch(
@@ -144,6 +147,11 @@ def ingest_batch(
         traces = {s.trace_id for s in unique} & state.orphan_traces
         if traces:
             affected.update(adopt_orphans(con, traces, state.orphan_traces))
+    waiting = {s.trace_id for s in unique} & (state.orphan_traces | state.rootless_traces)
+    if waiting:
+        changed, still = place_rootless_steps(con, waiting, now)
+        affected.update(changed)
+        state.rootless_traces = (state.rootless_traces - waiting) | still
     if affected:
         _refresh_runs(con, affected, now)
         if foreign_runs & affected:
@@ -237,4 +245,5 @@ def mark_lost_runs(con: duckdb.DuckDBPyConnection, now: datetime, silence_s: flo
         """,
         [now, now, silence_s],
     ).fetchall()
+    settle_stand_ins(con, [r[0] for r in row])
     return len(row)
