@@ -11,7 +11,6 @@ it is some other span, the steps are placed again one level up, or under the rea
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -21,13 +20,10 @@ import pyarrow as pa
 from collector import frameworks
 from collector.foreign_runs import stored_span
 from collector.mapping import nearest_run
-from collector.run_links import trace_graph
+from collector.run_links import STAND_IN, trace_graph
 from instrumentation.attributes import RunStatus, StepStatus
 
 __all__ = ["STAND_IN", "place_rootless_steps", "settle_stand_ins"]
-
-# agent_runs.metadata of a stand-in run.
-STAND_IN = json.dumps({"agent_audit": "run span not received"})
 
 
 def _top_missing(span_id: str, parents: Mapping[str, str | None]) -> str | None:
@@ -61,7 +57,7 @@ def place_rootless_steps(
             [ids, STAND_IN],
         ).fetchall()
     }
-    real_runs = {span: run for span, run in run_spans.items() if run not in stand_ins}
+    real_runs = run_spans  # trace_graph leaves stand-ins out
     steps = con.execute(
         "SELECT id, span_id, trace_id, agent_run_id, started_at, action_type FROM agent_steps "
         "WHERE trace_id IN (SELECT unnest(?)) "
