@@ -91,8 +91,9 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
         run_span = next((s for s in spans if s.span_id == span_id), None)
         if run_span is None:
             continue
+        by_id = {s.span_id: s for s in spans}
         for span in spans:
-            args = frameworks.derive_step_fields(span, spans).get("tool_args")
+            args = frameworks.derive_step_fields(span, by_id).get("tool_args")
             if args is not None:
                 step_args[span.span_id] = json.dumps(args, ensure_ascii=False, default=str)
         fields = frameworks.derive_run_fields(

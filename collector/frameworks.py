@@ -88,8 +88,9 @@ def run_status(span: SpanRecord) -> str | None:
     return found
 
 
-def derive_step_fields(span: SpanRecord, trace_spans: list[SpanRecord]) -> dict[str, Any]:
-    """Step fields only other spans of the trace tell (LangChain's tool arguments)."""
+def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
+    """Step fields only other spans of the trace (by span id) tell (LangChain's tool
+    arguments, a raised ADK tool's arguments)."""
     return _quirk_fields(span, "derive_step_fields", trace_spans)
 
 

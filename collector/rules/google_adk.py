@@ -5,7 +5,7 @@ See SPANS.md."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from collector.conventions import google_adk as ADK
@@ -95,11 +95,11 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     return fields
 
 
-def derive_step_fields(span: SpanRecord, trace_spans: Iterable[SpanRecord]) -> dict[str, Any]:
+def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
     """A raised tool's arguments, from the function call of the model call it runs under."""
     if not span.name.startswith(f"{A.TOOL_SPAN_PREFIX} ") or ADK.TOOL_CALL_ARGS in span.attributes:
         return {}
-    parent = next((s for s in trace_spans if s.span_id == span.parent_span_id), None)
+    parent = trace_spans.get(span.parent_span_id or "")
     if parent is None or parent.name != ADK.LLM_SPAN:
         return {}
     response = loads(parent.attributes.get(ADK.LLM_RESPONSE))

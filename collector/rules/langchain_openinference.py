@@ -8,7 +8,7 @@ task and answer are in its ``input.value`` / ``output.value`` graph state. A too
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from collector.conventions import openinference as OI
@@ -88,11 +88,11 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     return {}
 
 
-def derive_step_fields(span: SpanRecord, trace_spans: Iterable[SpanRecord]) -> dict[str, Any]:
+def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
     """A tool's arguments from the tool calls its ``tools`` node received."""
     if str(span.attributes.get(OI.SPAN_KIND, "")).upper() != OI.KIND_TOOL:
         return {}
-    parent = next((s for s in trace_spans if s.span_id == span.parent_span_id), None)
+    parent = trace_spans.get(span.parent_span_id or "")
     calls = loads(parent.attributes.get(OI.INPUT_VALUE)) if parent else None
     if not isinstance(calls, list):
         return {}

@@ -10,7 +10,7 @@ from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.messages import as_text, loads
 
-__all__ = ["SCOPES", "step_fields", "TERMINAL_TOOLS"]
+__all__ = ["SCOPES", "step_fields", "derive_run_fields", "TERMINAL_TOOLS"]
 
 SCOPES = frozenset({OI.SMOLAGENTS_SCOPE})
 TERMINAL_TOOLS = frozenset({"final_answer"})
@@ -30,3 +30,12 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     if answer is not None:
         fields["tool_result"] = as_text(answer)
     return fields
+
+
+def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
+    """The answer of a run whose span lacks one (it never ended): its final_answer call."""
+    calls = [s for s in own if s.attributes.get(OI.TOOL_NAME) in TERMINAL_TOOLS]
+    if not calls:
+        return {}
+    answer = step_fields(max(calls, key=lambda s: s.start_ns), "tool_call").get("tool_result")
+    return {"final_answer": answer} if answer is not None else {}
