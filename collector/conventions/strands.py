@@ -10,6 +10,7 @@ __all__ = [
     "EVENT_CHOICE",
     "EVENT_CONTENT",
     "EVENT_MESSAGE",
+    "EVENT_DETAILS",
 ]
 
 SCOPE = "strands.telemetry.tracer"
@@ -20,3 +21,6 @@ EVENT_TOOL_MESSAGE = "gen_ai.tool.message"  # on a tool span: {"content": JSON a
 EVENT_CHOICE = "gen_ai.choice"  # {"message": text or JSON blocks, "finish_reason": ...}
 EVENT_CONTENT = "content"
 EVENT_MESSAGE = "message"
+# With OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental the messages travel in this
+# event instead, as gen_ai.input.messages / gen_ai.output.messages (GenAI parts shape).
+EVENT_DETAILS = "gen_ai.client.inference.operation.details"

@@ -1,6 +1,7 @@
 """Google ADK 1.x: ``invocation`` → ``agent_run [{agent}]`` (no attributes) → ``call_llm``
 (no operation name) → ``execute_tool {tool}``; task and answer only in the model calls'
-request and response JSON. ADK 2.x follows the GenAI names and needs nothing here.
+request and response JSON. ADK 2.x names its spans after the GenAI conventions
+(``invoke_agent``, ``generate_content``) and keeps the same request/response JSON.
 See SPANS.md."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from collector.conventions import genai as G
 from collector.conventions import google_adk as ADK
 from collector.decode import SpanRecord
 from collector.messages import as_text, loads
@@ -65,13 +67,20 @@ def run_status(span: SpanRecord) -> str | None:
     return RunStatus.MAX_STEPS if exception_type(span) == ADK.MAX_CALLS_ERROR else None
 
 
+def _is_model_call(span: SpanRecord) -> bool:
+    """ADK 1.x ``call_llm``, or 2.x ``generate_content {model}`` (GenAI operation name)."""
+    return span.name == ADK.LLM_SPAN or span.attributes.get(G.GEN_AI_OPERATION_NAME) in (
+        A.LLM_OPERATIONS
+    )
+
+
 def _parts(content: Any) -> list[Mapping[str, Any]]:
     parts = content.get("parts") if isinstance(content, Mapping) else None
     return [p for p in parts or [] if isinstance(p, Mapping)]
 
 
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
-    calls = sorted((s for s in own if s.name == ADK.LLM_SPAN), key=lambda s: s.start_ns)
+    calls = sorted((s for s in own if _is_model_call(s)), key=lambda s: s.start_ns)
     fields: dict[str, Any] = {}
     for span in calls:
         request = loads(span.attributes.get(ADK.LLM_REQUEST))
@@ -100,7 +109,7 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
     if not span.name.startswith(f"{A.TOOL_SPAN_PREFIX} ") or ADK.TOOL_CALL_ARGS in span.attributes:
         return {}
     parent = trace_spans.get(span.parent_span_id or "")
-    if parent is None or parent.name != ADK.LLM_SPAN:
+    if parent is None or not _is_model_call(parent):
         return {}
     response = loads(parent.attributes.get(ADK.LLM_RESPONSE))
     name = span.name.removeprefix(f"{A.TOOL_SPAN_PREFIX} ")

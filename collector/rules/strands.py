@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from collector.conventions import genai as G
 from collector.conventions import strands as ST
 from collector.decode import SpanRecord
-from collector.messages import loads
+from collector.messages import first_user_text, last_text, loads
 from collector.rules.common import event_attrs, text_blocks
 
 __all__ = ["SCOPES", "run_fields", "step_fields"]
@@ -25,6 +26,14 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     choices = event_attrs(span, ST.EVENT_CHOICE)
     if choices:
         fields["final_answer"] = text_blocks(choices[-1].get(ST.EVENT_MESSAGE))
+    details = event_attrs(span, ST.EVENT_DETAILS)  # the latest GenAI conventions
+    for attrs in details:
+        task = first_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
+        if task and "task" not in fields:
+            fields["task"] = task
+        answer = last_text(loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES)))
+        if answer:
+            fields["final_answer"] = answer
     return fields
 
 
