@@ -17,6 +17,7 @@ import functools
 import importlib
 import json
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,8 @@ FRAMEWORKS = {
     "langgraph": ("scenarios_langgraph", "langchain"),
     "langgraph-openllmetry": ("scenarios_langgraph", "langchain-openllmetry"),
     "strands": ("scenarios_strands", "strands"),
+    # Strands under the latest GenAI conventions: messages in operation-details events.
+    "strands-latest-semconv": ("scenarios_strands", "strands"),
     "google-adk": ("scenarios_adk", "google-adk"),
 }
 SCENARIOS = (
@@ -69,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="scenario names to run")
     parser.add_argument("--also", nargs="*", default=[], help="auto.instrument these too")
     args = parser.parse_args(argv)
+    if args.framework.endswith("-latest-semconv"):
+        os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
     logging.basicConfig(level=logging.WARNING)
     refuse_internet()  # the collector and the scripted LLM are on 127.0.0.1; nothing else
 

@@ -31,6 +31,7 @@ CASES = [
     ("langgraph", "grpc"),
     ("langgraph-openllmetry", "http"),
     ("strands", "grpc"),
+    ("strands-latest-semconv", "http"),
     ("google-adk", "http"),
 ]
 # The modules each scenario set needs (the framework and its instrumentation).
@@ -48,6 +49,7 @@ NEEDS = {
         "opentelemetry.instrumentation.langchain",
     ),
     "strands": ("strands", "strands.models.openai"),
+    "strands-latest-semconv": ("strands", "strands.models.openai"),
     "google-adk": ("google.adk", "google.genai"),
 }
 
