@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from collector import queries
+from collector.api_annotations import attach_costs
 from collector.api_filters import RunFilterParams
 from collector.api_models import RunPage, RunWithSteps
 from collector.db_backup import take_backup
@@ -91,6 +92,7 @@ def list_runs_route(
     page = _store(request).read(
         lambda cur: queries.list_runs(cur, filters, limit=limit, after=after, offset=offset)
     )
+    attach_costs(request, page.runs)
     return {"runs": page.runs, "total": page.total, "next": page.next}
 
 
@@ -132,9 +134,11 @@ def stats_route(
 )
 def get_run_route(request: Request, run_id: str) -> dict[str, Any]:
     try:
-        return _store(request).read(lambda cur: queries.get_run(cur, run_id))
+        run = _store(request).read(lambda cur: queries.get_run(cur, run_id))
     except queries.RunNotFound as exc:
         raise HTTPException(404, str(exc)) from None
+    attach_costs(request, [run])
+    return run
 
 
 @router.get(

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from collector.annotations import annotation_condition
 from collector.errors import CollectorError
 from collector.serialize import json_value, rows_to_dicts, run_to_json, step_to_json
 from instrumentation.attributes import RUN_STATUSES, RunStatus
@@ -107,6 +108,8 @@ class RunFilters:
     until: datetime | None = None  # started_at < until
     text: str | None = None  # in task or final answer, or a run id prefix
     tool: str | None = None  # runs with a step calling this tool
+    annotation: str | None = None  # good / bad (latest verdict), any, or a label
+    has_error: bool = False  # failed or lost, an error on the run, or a step that failed
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.statuses if s not in RUN_STATUSES]
@@ -142,6 +145,16 @@ def where_clause(filters: RunFilters, alias: str = "r") -> tuple[str, list[Any]]
         text_part, text_params = _text_match(filters.text, a)
         parts.append(text_part)
         params.extend(text_params)
+    if filters.has_error:
+        # A step may fail and the agent recover: such runs count too.
+        parts.append(
+            f"({a}.status IN ('failed', 'lost') OR {a}.error IS NOT NULL OR {a}.id IN "
+            "(SELECT agent_run_id FROM agent_steps WHERE status = 'error'))"
+        )
+    if filters.annotation:
+        annotated, annotated_params = annotation_condition(filters.annotation, a)
+        parts.append(annotated)
+        params.extend(annotated_params)
     if filters.tool:
         # tool_names is kept on the run row by the ingest (no join over every step).
         parts.append(f"list_contains({a}.tool_names, ?)")

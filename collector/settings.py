@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from collector.errors import CollectorError
+from collector.pricing import PriceBook, PricesFileError
 from instrumentation import env as E
 from instrumentation.security import is_loopback
 
@@ -48,6 +49,8 @@ class Settings:
     # Read every block at start to find damage early.
     startup_read_check: bool = E.STARTUP_READ_CHECK.default
     db_memory_mb: int = E.DB_MEMORY_MB.default  # DuckDB's memory limit
+    # Costs: a file of model prices that wins over the built-in table (collector.pricing).
+    prices_path: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -71,6 +74,7 @@ class Settings:
                 redact_patterns=E.REDACT_PATTERNS.read(env),
                 redact_keys=E.REDACT_KEYS.read(env),
                 retention_days=E.RETENTION_DAYS.read(env),
+                prices_path=Path(E.PRICES.read(env)) if E.PRICES.read(env) else None,
                 startup_read_check=E.STARTUP_READ_CHECK.read(env),
                 db_memory_mb=E.DB_MEMORY_MB.read(env),
             )
@@ -96,3 +100,9 @@ class Settings:
                 f"refusing to listen on {self.host} without a token: set AGENT_AUDIT_TOKEN "
                 "or bind to 127.0.0.1"
             )
+        if self.prices_path is not None:
+            # Read now, so a bad prices file stops start-up before anything listens.
+            try:
+                PriceBook.from_file(self.prices_path)
+            except PricesFileError as exc:
+                raise SettingsError(f"AGENT_AUDIT_PRICES: {exc}") from None

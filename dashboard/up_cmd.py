@@ -9,7 +9,6 @@ one exits by itself, the other is stopped and ``up`` exits non-zero.
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import sys
 import time
@@ -19,7 +18,7 @@ import httpx
 
 from dashboard.cli import dashboard_env, streamlit_command
 from dashboard.processes import Supervisor
-from dashboard.settings import TOKEN_ENV
+from instrumentation import env as E
 
 __all__ = ["add_arguments", "run"]
 
@@ -29,31 +28,29 @@ READY_TIMEOUT_S = 60.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``agent-audit up``; the collector's defaults come from its AGENT_AUDIT_* vars."""
     parser.add_argument(
-        "--db", type=Path, help="DuckDB file (default: $AGENT_AUDIT_DB or ./agent_audit.duckdb)"
+        "--db", type=Path, help=f"DuckDB file (default: ${E.DB.name} or ./{E.DB.default})"
     )
     parser.add_argument(
-        "--host", help="address both servers bind (default: $AGENT_AUDIT_HOST or 127.0.0.1)"
+        "--host", help=f"address both servers bind (default: ${E.HOST.name} or {E.HOST.default})"
     )
     parser.add_argument(
-        "--grpc-port", type=int, help="OTLP/gRPC port (default: $AGENT_AUDIT_GRPC_PORT or 4317)"
+        "--grpc-port",
+        type=int,
+        help=f"OTLP/gRPC port (default: ${E.GRPC_PORT.name} or {E.GRPC_PORT.default})",
     )
     parser.add_argument(
         "--http-port",
         type=int,
-        help="OTLP/HTTP and REST API port (default: $AGENT_AUDIT_HTTP_PORT or 4318)",
+        help=f"OTLP/HTTP and REST API port (default: ${E.HTTP_PORT.name} or {E.HTTP_PORT.default})",
     )
     parser.add_argument("--port", type=int, default=8501, help="dashboard port (default 8501)")
 
 
-def _chosen(flag: int | None, name: str, default: int) -> int:
-    # The flag wins, then the collector's own variable, then its default.
+def _chosen(flag: int | None, variable: E.Variable) -> int:
+    # The flag wins, then the collector's own variable (read by the collector's rule).
     if flag is not None:
         return flag
-    raw = os.environ.get(name) or str(default)
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a port number") from None
+    return int(variable.read())
 
 
 def _port(requested: int) -> int:
@@ -74,8 +71,9 @@ def _connect_host(bind_host: str) -> str:
 
 def _wait_until_healthy(supervisor: Supervisor, api_url: str) -> bool:
     headers = {}
-    if os.environ.get(TOKEN_ENV):
-        headers["Authorization"] = f"Bearer {os.environ[TOKEN_ENV]}"
+    token = E.TOKEN.read()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     deadline = time.monotonic() + READY_TIMEOUT_S
     with httpx.Client(timeout=2.0, headers=headers) as http:
         while time.monotonic() < deadline and not supervisor.stop_requested:
@@ -104,12 +102,12 @@ def collector_command(
 def run(args: argparse.Namespace) -> int:
     """Start both, print where they are, wait for Ctrl-C or a child's exit."""
     try:
-        grpc_port = _port(_chosen(args.grpc_port, "AGENT_AUDIT_GRPC_PORT", 4317))
-        http_port = _port(_chosen(args.http_port, "AGENT_AUDIT_HTTP_PORT", 4318))
-    except ValueError as exc:
+        grpc_port = _port(_chosen(args.grpc_port, E.GRPC_PORT))
+        http_port = _port(_chosen(args.http_port, E.HTTP_PORT))
+    except E.EnvError as exc:
         print(f"agent-audit up: {exc}", file=sys.stderr)
         return 2
-    host = args.host or os.environ.get("AGENT_AUDIT_HOST") or "127.0.0.1"
+    host = args.host or E.HOST.read()
     api_url = f"http://{_connect_host(host)}:{http_port}"
     supervisor = Supervisor()
     supervisor.install_signal_handlers()

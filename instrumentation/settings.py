@@ -65,7 +65,8 @@ def resolve_export_settings(
     else:
         base = endpoint or env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or ""
         if not base:
-            base = "http://127.0.0.1:4318" if http else "http://127.0.0.1:4317"
+            port = E.HTTP_PORT.default if http else E.GRPC_PORT.default
+            base = f"http://127.0.0.1:{port}"  # the local collector's own defaults
         if "://" not in base:
             base = f"http://{base}"
         resolved_endpoint = _with_traces_path(base) if http else base
@@ -117,5 +118,6 @@ def _derive_api_url(endpoint: urllib.parse.SplitResult, *, http: bool) -> str:
     host = endpoint.hostname or "127.0.0.1"
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
-    port = (endpoint.port or 4318) if http else 4318
+    # The REST API is served on the collector's OTLP/HTTP port.
+    port = (endpoint.port or E.HTTP_PORT.default) if http else E.HTTP_PORT.default
     return f"{endpoint.scheme}://{host}:{port}"

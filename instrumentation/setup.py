@@ -119,6 +119,26 @@ def tracer() -> trace.Tracer:
     return _default_tracer
 
 
+def _state_of(
+    configuration: Configuration,
+    provider: TracerProvider,
+    poller: CancelPoller | None,
+    shutdown_timeout_s: float,
+    *,
+    exporter: GuardedExporter | None = None,
+) -> _State:
+    # With ``exporter`` configure() installed the provider itself: shutdown() then
+    # flushes and closes both. Without, the provider is the application's, only used.
+    return _State(
+        configuration=configuration,
+        tracer=provider.get_tracer(SCOPE_NAME, _scope_version()),
+        provider=provider if exporter is not None else None,
+        exporter=exporter,
+        poller=poller,
+        shutdown_timeout_s=shutdown_timeout_s,
+    )
+
+
 def cancel_poller() -> CancelPoller | None:
     """The cancel poller of the current configuration, if any."""
     state = _state
@@ -219,14 +239,7 @@ def configure(
             configuration = Configuration(
                 installed_provider=False, service_name=None, export=None, heartbeat_s=heartbeat_s
             )
-            _state = _State(
-                configuration=configuration,
-                tracer=provider.get_tracer(SCOPE_NAME, _scope_version()),
-                provider=None,
-                exporter=None,
-                poller=poller,
-                shutdown_timeout_s=shutdown_timeout_s,
-            )
+            _state = _state_of(configuration, provider, poller, shutdown_timeout_s)
             return configuration
 
         resource = _resource(service_name, env)
@@ -265,14 +278,7 @@ def configure(
             export=settings,
             heartbeat_s=heartbeat_s,
         )
-        _state = _State(
-            configuration=configuration,
-            tracer=provider.get_tracer(SCOPE_NAME, _scope_version()),
-            provider=provider,
-            exporter=guarded,
-            poller=poller,
-            shutdown_timeout_s=shutdown_timeout_s,
-        )
+        _state = _state_of(configuration, provider, poller, shutdown_timeout_s, exporter=guarded)
         if not _atexit_registered:
             atexit.register(_shutdown_at_exit)
             _atexit_registered = True

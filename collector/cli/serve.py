@@ -13,20 +13,27 @@ from types import FrameType
 from collector.server import start_collector
 from collector.settings import Settings, SettingsError
 from collector.store import StoreOpenError
+from instrumentation import env as E
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", type=Path, help="DuckDB file (default: $AGENT_AUDIT_DB or ./agent_audit.duckdb)"
-    )
-    parser.add_argument("--host", help="address to bind (default: $AGENT_AUDIT_HOST or 127.0.0.1)")
-    parser.add_argument(
-        "--grpc-port", type=int, help="OTLP/gRPC port (default 4317; 0 picks a free one)"
+        "--db", type=Path, help=f"DuckDB file (default: ${E.DB.name} or ./{E.DB.default})"
     )
     parser.add_argument(
-        "--http-port", type=int, help="OTLP/HTTP and REST port (default 4318; 0 picks a free one)"
+        "--host", help=f"address to bind (default: ${E.HOST.name} or {E.HOST.default})"
+    )
+    parser.add_argument(
+        "--grpc-port",
+        type=int,
+        help=f"OTLP/gRPC port (default {E.GRPC_PORT.default}; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--http-port",
+        type=int,
+        help=f"OTLP/HTTP and REST port (default {E.HTTP_PORT.default}; 0 picks a free one)",
     )
     parser.add_argument(
         "--lost-after",

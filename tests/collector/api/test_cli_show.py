@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from instrumentation import agent_run
-from tests.api.conftest import Agents
-from tests.api.test_cli import cli
+from tests.collector.api.conftest import Agents
+from tests.collector.api.test_cli import cli
 
 
 def test_show_prints_the_final_answer_once(agents: Agents) -> None:

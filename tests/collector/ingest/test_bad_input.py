@@ -12,8 +12,8 @@ import pytest
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from tests.ingest.otlp import export, record_spans, to_otlp_json, to_request
-from tests.ingest.test_ingest import crash_investigation, run_row
+from tests.collector.ingest.otlp import export, record_spans, to_otlp_json, to_request
+from tests.collector.ingest.test_ingest import crash_investigation, run_row
 
 TRACES = "/v1/traces"
 

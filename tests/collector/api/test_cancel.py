@@ -9,8 +9,8 @@ import time
 from typing import Any
 
 from instrumentation import RunCancelled, agent_run
-from tests.api.conftest import Agents, RunSpec
-from tests.api.test_cli import ENV, REPO
+from tests.collector.api.conftest import Agents, RunSpec
+from tests.collector.api.test_cli import ENV, REPO
 from tests.support import wait_until
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Agents, RunSpec, ToolCall
+from tests.collector.api.conftest import Agents, RunSpec, ToolCall
 
 FILTERED_ROUTES = ("/agent/runs", "/agent/runs/stats")
 FILTER_NAMES = ["status", "source", "model", "agent_name", "since", "until", "q", "tool"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Agents, RunSpec, ToolCall
+from tests.collector.api.conftest import Agents, RunSpec, ToolCall
 
 SPECS = [
     RunSpec(

@@ -13,11 +13,11 @@ from typing import Any
 import duckdb
 import httpx
 
-from tests.ingest.otlp import export, record_spans
-from tests.ingest.test_ingest import crash_investigation
+from tests.collector.ingest.otlp import export, record_spans
+from tests.collector.ingest.test_ingest import crash_investigation
 from tests.support import wait_until
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 READY = re.compile(r"ready grpc=127\.0\.0\.1:(\d+) http=127\.0\.0\.1:(\d+)")
 
 

@@ -9,8 +9,8 @@ import sys
 import threading
 
 from instrumentation import agent_run
-from tests.api.conftest import Agents, RunSpec
-from tests.api.test_cli import ENV, REPO, assert_inert
+from tests.collector.api.conftest import Agents, RunSpec
+from tests.collector.api.test_cli import ENV, REPO, assert_inert
 from tests.support import wait_until
 
 

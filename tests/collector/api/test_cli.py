@@ -11,10 +11,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.api.conftest import Agents, RunSpec, ToolCall
+from tests.collector.api.conftest import Agents, RunSpec, ToolCall
 from tests.support import free_port
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
 ENV.pop("AGENT_AUDIT_API", None)
 

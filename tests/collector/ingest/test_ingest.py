@@ -11,7 +11,7 @@ import pytest
 from opentelemetry.trace import Status, StatusCode, Tracer
 
 from instrumentation import attributes as A
-from tests.ingest.otlp import PROTOCOLS, export, record_spans
+from tests.collector.ingest.otlp import PROTOCOLS, export, record_spans
 
 RUN_COLUMNS = (
     "id, task, working_directory, model_requested, model_used, backend, status, final_answer, "

@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import httpx
 
-from tests.api.conftest import Agents, RunSpec, ToolCall
-from tests.api.test_cli import ENV, cli
+from tests.collector.api.conftest import Agents, RunSpec, ToolCall
+from tests.collector.api.test_cli import ENV, cli
 from tests.conftest import start_test_collector
 from tests.support import free_port, run_cli, wait_until
 

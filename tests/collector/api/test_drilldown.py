@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.conftest import Agents, RunSpec, ToolCall
+from tests.collector.api.conftest import Agents, RunSpec, ToolCall
 
 STEP_FIELDS = {
     "id", "agent_run_id", "step_number", "action_type", "tool_name", "tool_args", "tool_result",

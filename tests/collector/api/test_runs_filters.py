@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from collector.queries import decode_cursor, encode_cursor
-from tests.api.conftest import Agents, RunSpec, ToolCall
+from tests.collector.api.conftest import Agents, RunSpec, ToolCall
 
 RUN_FIELDS = {
     "id", "task", "working_directory", "model_requested", "model_used", "backend", "status",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.conftest import Agents, RunSpec
+from tests.collector.api.conftest import Agents, RunSpec
 
 
 def ids_of(body: dict[str, Any]) -> list[str]:

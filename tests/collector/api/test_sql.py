@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import Agents, RunSpec, ToolCall
+from tests.collector.api.conftest import Agents, RunSpec, ToolCall
 from tests.conftest import CollectorHandle, start_test_collector
 
 
