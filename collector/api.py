@@ -89,8 +89,11 @@ def list_runs_route(
         after = queries.decode_cursor(cursor) if cursor else None
     except queries.BadRequest as exc:
         raise _bad(exc) from None
+    search = getattr(request.app.state, "search", None)
     page = _store(request).read(
-        lambda cur: queries.list_runs(cur, filters, limit=limit, after=after, offset=offset)
+        lambda cur: queries.list_runs(
+            cur, filters, limit=limit, after=after, offset=offset, search=search
+        )
     )
     attach_costs(request, page.runs)
     return {"runs": page.runs, "total": page.total, "next": page.next}
@@ -121,7 +124,13 @@ def stats_route(
     if not 1 <= top <= 100:
         raise HTTPException(400, "top must be between 1 and 100")
     return _store(request).read(
-        lambda cur: run_stats(cur, filters, bucket=bucket or None, top_tools=top)
+        lambda cur: run_stats(
+            cur,
+            filters,
+            bucket=bucket or None,
+            top_tools=top,
+            search=getattr(request.app.state, "search", None),
+        )
     )
 
 

@@ -51,6 +51,7 @@ class Settings:
     db_memory_mb: int = E.DB_MEMORY_MB.default  # DuckDB's memory limit
     # Costs: a file of model prices that wins over the built-in table (collector.pricing).
     prices_path: Path | None = None
+    search_index: bool = E.SEARCH_INDEX.default  # a live full-text index beside the database
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -77,6 +78,7 @@ class Settings:
                 prices_path=Path(E.PRICES.read(env)) if E.PRICES.read(env) else None,
                 startup_read_check=E.STARTUP_READ_CHECK.read(env),
                 db_memory_mb=E.DB_MEMORY_MB.read(env),
+                search_index=E.SEARCH_INDEX.read(env),
             )
         except E.EnvError as exc:
             raise SettingsError(str(exc)) from None

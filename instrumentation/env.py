@@ -275,8 +275,18 @@ STARTUP_READ_CHECK = Variable(
 DB_MEMORY_MB = Variable(
     "AGENT_AUDIT_DB_MEMORY_MB", 256, "DuckDB's memory limit", _C, integer(minimum=64)
 )
+INSTANCE_ID = Variable(
+    "AGENT_AUDIT_INSTANCE_ID", None, "the instance_id /healthz reports (random per start)", _C
+)
 PRICES = Variable(
     "AGENT_AUDIT_PRICES", None, "model prices file (TOML or JSON) that overrides the table", _C
+)
+SEARCH_INDEX = Variable(
+    "AGENT_AUDIT_SEARCH_INDEX",
+    True,
+    "keep a live full-text index of runs beside the database, for q",
+    _C,
+    boolean,
 )
 
 # --- instrumentation ---
@@ -305,6 +315,12 @@ def api_url(env: Mapping[str, str] = os.environ) -> str:
 
 
 # --- dashboard ---
+DASHBOARD_PORT = Variable(
+    "AGENT_AUDIT_DASHBOARD_PORT", 8501, "agent-audit up's dashboard port", _D, integer()
+)
+PORT_OFFSET = Variable(
+    "AGENT_AUDIT_PORT_OFFSET", 0, "agent-audit up adds it to each default port", _D, integer()
+)
 DASHBOARD_REFRESH_S = Variable(
     "AGENT_AUDIT_DASHBOARD_REFRESH_S", 2.0, "how often live parts refresh", _D, positive
 )

@@ -14,6 +14,7 @@ from collector.server import start_collector
 from collector.settings import Settings, SettingsError
 from collector.store import StoreOpenError
 from instrumentation import env as E
+from instrumentation.ports import port_holder, port_in_use
 
 __all__ = ["add_arguments", "run"]
 
@@ -44,6 +45,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
 
 
+def _port_in_use(host: str, grpc_port: int, http_port: int) -> str | None:
+    # Checked before the file is opened: one line instead of gRPC's bind traceback.
+    for port, role, flag, env in (
+        (grpc_port, "OTLP/gRPC", "--grpc-port", "AGENT_AUDIT_GRPC_PORT"),
+        (http_port, "OTLP/HTTP and REST API", "--http-port", "AGENT_AUDIT_HTTP_PORT"),
+    ):
+        if port and port_in_use(host, port):
+            holder = port_holder(port)
+            by = f" by {holder.describe()}" if holder else ""
+            return (
+                f"port {port} ({role}) on {host} is in use{by}; choose another with {flag} or {env}"
+            )
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
@@ -63,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
         if args.lost_after is not None:
             overrides["lost_after_s"] = args.lost_after
         settings = settings.with_overrides(**overrides)
+        taken = _port_in_use(settings.host, settings.grpc_port, settings.http_port)
+        if taken is not None:
+            print(f"agent-audit collector: {taken}", file=sys.stderr)
+            return 2
         collector = start_collector(settings)
     except (SettingsError, StoreOpenError, OSError) as exc:
         print(f"agent-audit collector: {exc}", file=sys.stderr)
