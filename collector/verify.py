@@ -11,7 +11,7 @@ or step shows up as a difference.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,12 @@ from collector.columns import AGENT_RUNS, AGENT_STEPS, names
 from collector.commit_mark import CommitMark, LostCommits, mark_path
 from collector.decode import SpanRecord
 from collector.ingest import IngestState, ingest_batch
+from collector.rootless_runs import STAND_IN
 from collector.schema import migrate
 
 __all__ = [
     "acknowledge_head",
+    "rederive",
     "report_dict",
     "verify_connection",
     "verify_derived",
@@ -84,7 +86,13 @@ def _records(con: duckdb.DuckDBPyConnection, batch: int) -> Iterator[tuple[list[
         yield records, rows[-1][15]
 
 
-def _rederive(con: duckdb.DuckDBPyConnection, batch: int) -> duckdb.DuckDBPyConnection:
+def rederive(
+    con: duckdb.DuckDBPyConnection,
+    batch: int = 5_000,
+    on_batch: Callable[[int], None] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory database holding what the current mapping derives from the stored
+    spans, replayed in chain order; ``on_batch`` is told how many spans each batch had."""
     mem = duckdb.connect(":memory:")
     mem.execute("SET TimeZone = 'UTC'")
     migrate(mem)
@@ -93,6 +101,8 @@ def _rederive(con: duckdb.DuckDBPyConnection, batch: int) -> duckdb.DuckDBPyConn
         mem.execute("BEGIN TRANSACTION")
         ingest_batch(mem, records, state, received_at or datetime(1970, 1, 1))
         mem.execute("COMMIT")
+        if on_batch is not None:
+            on_batch(len(records))
     return mem
 
 
@@ -137,17 +147,24 @@ def _first_difference(
 
 def verify_derived(con: duckdb.DuckDBPyConnection, batch: int = 5_000) -> Problem | None:
     """The first run or step that differs from what the stored spans give, or None."""
-    mem = _rederive(con, batch)
+    mem = rederive(con, batch)
     try:
         cutoff = con.execute("SELECT max(cutoff) FROM retention_log").fetchall()[0][0]
-        # 'lost' is decided by the clock, not by spans: compare it as 'running'.
+        # 'lost' is decided by the clock, not by spans: compare it as 'running'; so is
+        # the verdict on a stand-in run (collector/rootless_runs.py), error included.
         runs = mem.sql(
             f"SELECT id, {', '.join(_RUN_COLUMNS)}, status FROM agent_runs"
         ).to_arrow_table()
-        con.register("_stored_runs", con.sql(
-            f"SELECT id, {', '.join(_RUN_COLUMNS)}, "
-            "CASE WHEN status = 'lost' THEN 'running' ELSE status END AS status FROM agent_runs"
-        ).to_arrow_table())  # fmt: skip
+        stand_in = "(metadata = ? AND NOT is_final)"
+        columns = ", ".join(
+            f"CASE WHEN {stand_in} THEN NULL ELSE error END AS error" if c == "error" else c
+            for c in _RUN_COLUMNS
+        )
+        con.register("_stored_runs", con.execute(
+            f"SELECT id, {columns}, CASE WHEN status = 'lost' OR {stand_in} AND status = 'failed' "
+            "THEN 'running' ELSE status END AS status FROM agent_runs",
+            [STAND_IN, STAND_IN],
+        ).fetch_arrow_table())  # fmt: skip
         try:
             problem = _first_difference(
                 con, "_stored_runs", "run", runs, (*_RUN_COLUMNS, "status"), cutoff
