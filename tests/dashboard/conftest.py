@@ -101,7 +101,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         collector.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope: sync_playwright runs an event loop on the main thread while it is open,
+# so it must be closed before tests of other modules (asyncio.run) run in this process.
+@pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The dashboard over the sample runs, with a headless Chromium page (browser tests)."""
     from tests.dashboard.browser_support import serve_dashboard
