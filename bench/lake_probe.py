@@ -13,6 +13,7 @@ what compaction does to it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import shutil
 import statistics
@@ -62,10 +63,8 @@ def _writer(
                 conflicts += 1
                 key = " | ".join(str(exc).splitlines())[:400]
                 messages[key] = messages.get(key, 0) + 1
-                try:
+                with contextlib.suppress(duckdb.Error):
                     con.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
                 if conflicts > commits * 20:
                     raise RuntimeError(f"writer {writer_id}: giving up: {exc}") from None
     out.put((writer_id, latencies, conflicts, messages))

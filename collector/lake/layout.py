@@ -42,9 +42,7 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
 def collector_schema(collector_id: str) -> str:
     """The lake schema that one collector owns."""
     if not _ID.match(collector_id):
-        raise ValueError(
-            f"collector id {collector_id!r} must be 1-63 characters of a-z, 0-9 and _"
-        )
+        raise ValueError(f"collector id {collector_id!r} must be 1-63 characters of a-z, 0-9 and _")
     return _SCHEMA_PREFIX + collector_id
 
 

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collector.lake.layout import OWNED_TABLES, SHARED_TABLES, ensure_lake_tables, lake_columns
+from collector.lake.maintenance import MaintenanceReport, compact_own_tables
 
 __all__ = ["LocalReader", "ShipResult", "Shipper", "ShipperError", "WrongLocalFile"]
 
@@ -83,6 +84,7 @@ class Shipper:
         schema: str,
         max_spans: int = 20_000,
         interval_s: float = 0.5,
+        compact_every_s: float = 300.0,
     ) -> None:
         self._read = local_read
         self._lake = lake
@@ -90,6 +92,9 @@ class Shipper:
         self._schema = schema
         self._max_spans = max_spans
         self._interval_s = interval_s
+        self._compact_every_s = compact_every_s
+        self._next_compact = time.monotonic() + compact_every_s
+        self.last_compaction: MaintenanceReport | None = None
         self._mark_seq = 0
         self._since: datetime | None = None
         # Cancel requests are few: after a restart all are shipped again (by key).
@@ -331,6 +336,10 @@ class Shipper:
                 # A full batch means more is waiting: go on without a pause.
                 backoff = 0.0 if result and result.spans >= self._max_spans else self._interval_s
                 self.last_error = None
+                if time.monotonic() >= self._next_compact:
+                    # On this thread: nothing else writes these tables, so no conflicts.
+                    self.last_compaction = compact_own_tables(self._lake, self._alias, self._schema)
+                    self._next_compact = time.monotonic() + self._compact_every_s
             except Exception as exc:  # noqa: BLE001 - thread boundary; the pass is retried
                 self.failures += 1
                 self.last_error = str(exc)

@@ -1,0 +1,103 @@
+"""One query surface over every collector's rows in the lake.
+
+A read-only ATTACH of the lake, then views in the connection's own in-memory
+catalog named like the single-node tables (``agent_runs``, ``agent_steps``,
+``spans``, ``cancel_requests``), so the REST API's queries and users' /sql run
+unchanged. ``agent_runs`` is the UNION ALL of each collector's schema; the view
+list is rebuilt when a collector joins.
+
+File and network access from SQL is switched off after the ATTACH, as in
+single-node mode: the lake's own Parquet reads keep working, ``read_csv`` on a
+path does not.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+
+from collector.lake.connect import LakeError, lake_connection
+from collector.lake.layout import OWNED_TABLES, SHARED_TABLES, collector_schemas
+
+__all__ = ["LakeReader"]
+
+T = TypeVar("T")
+_ALIAS = "lake"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class LakeReader:
+    """Read-only cursors over the lake; the views follow new collectors."""
+
+    def __init__(
+        self,
+        catalog_dsn: str,
+        data_path: Path | str,
+        *,
+        memory_limit_mb: int = 256,
+        refresh_every_s: float = 2.0,
+    ) -> None:
+        self._con = lake_connection(memory_limit_mb)
+        data = str(data_path)
+        if "://" not in data and not data.endswith("/"):
+            data += "/"
+        try:
+            self._con.execute(
+                f"ATTACH {_quote('ducklake:postgres:' + catalog_dsn)} AS {_ALIAS} "
+                f"(DATA_PATH {_quote(data)}, READ_ONLY)"
+            )
+        except duckdb.Error as exc:
+            raise LakeError(f"cannot attach the lake read-only: {exc}") from None
+        self._con.execute("SET enable_external_access = false")
+        self._schemas: list[str] = []
+        self._refresh_every_s = refresh_every_s
+        self._next_refresh = 0.0
+        self._lock = threading.Lock()
+        self.refresh()
+
+    def refresh(self) -> list[str]:
+        """Rebuild the views if the set of collector schemas changed; return it."""
+        with self._lock:
+            schemas = collector_schemas(self._con, _ALIAS)
+            if schemas and schemas != self._schemas:
+                for table in OWNED_TABLES:
+                    union = " UNION ALL BY NAME ".join(
+                        f"SELECT * FROM {_ALIAS}.{schema}.{table}" for schema in schemas
+                    )
+                    self._con.execute(f"CREATE OR REPLACE VIEW memory.main.{table} AS {union}")
+                for table in SHARED_TABLES:
+                    self._con.execute(
+                        f"CREATE OR REPLACE VIEW memory.main.{table} AS "
+                        f"SELECT * FROM {_ALIAS}.main.{table}"
+                    )
+                self._schemas = schemas
+            self._next_refresh = time.monotonic() + self._refresh_every_s
+            return schemas
+
+    @property
+    def schemas(self) -> list[str]:
+        return list(self._schemas)
+
+    def read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Call ``fn`` with a fresh cursor that sees the lake's latest snapshot."""
+        if time.monotonic() >= self._next_refresh:
+            self.refresh()
+        if not self._schemas:
+            raise LakeError("the lake holds no collector's tables yet")
+        cursor = self._con.cursor()
+        try:
+            cursor.execute("SET TimeZone = 'UTC'")
+            return fn(cursor)
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        self._con.close()
