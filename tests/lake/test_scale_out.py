@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,6 +95,10 @@ def _api_runs(collector: SpawnedCollector) -> int:
     return int(body["total"])
 
 
+def _sees(collector: SpawnedCollector, runs: int) -> Callable[[], bool]:
+    return lambda: _api_runs(collector) == runs
+
+
 def _lake_span_keys(lake: Lake) -> set[tuple[str, str]]:
     con = lake_connection()
     attach_lake(con, lake.dsn, lake.data_path)
@@ -112,7 +116,7 @@ def test_one_api_over_every_collector(cluster: Cluster) -> None:
             export(request.body, timeout=60)
     # Every collector got a share, and each one's API answers for all 90 runs.
     for collector in cluster.collectors:
-        wait_until(lambda c=collector: _api_runs(c) == 90, timeout_s=30, what="all runs")
+        wait_until(_sees(collector, 90), timeout_s=30, what="all runs")
     shares = [
         httpx.get(c.http_url + "/healthz", timeout=10).json().get("committed_spans", 0)
         for c in cluster.collectors
