@@ -37,9 +37,12 @@ T = TypeVar("T")
 # A callable that runs fn on a fresh cursor of the local database (RunStore.read).
 LocalReader = Callable[[Callable[[duckdb.DuckDBPyConnection], Any]], Any]
 
-# A row keeps its started_at, or it moves earlier as the run span arrives; the
-# slack covers the rare move the other way.
-_STARTED_SLACK = timedelta(hours=1)
+# Rows a batch can change started no earlier than its oldest span (see
+# _span_floor); the slack covers clocks of different services in one trace.
+_STARTED_SLACK = timedelta(minutes=10)
+# Spans are appended in arrival order; a pass looks at rows received after the
+# newest one shipped minus this slack, and everywhere if that misses any.
+_RECEIVED_SLACK = timedelta(seconds=5)
 
 
 class ShipperError(Exception):
@@ -67,7 +70,8 @@ class _Batch:
     hash: bytes
     tables: dict[str, pa.Table]
     traces: list[str]
-    started_floor: datetime | None
+    started_floor: datetime
+    runs_floor: datetime | None
     updated_mark: datetime | None
     cancel_mark: datetime | None
 
@@ -99,6 +103,10 @@ class Shipper:
         self._since: datetime | None = None
         # Cancel requests are few: after a restart all are shipped again (by key).
         self._cancel_mark: datetime | None = None
+        # Spans are appended in arrival order: a lower bound on received_at
+        # lets a pass skip the old row groups.
+        self._received_floor: datetime | None = None
+        self._next_received_floor: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -164,6 +172,7 @@ class Shipper:
             self._mark_seq = batch.seq
             self._since = batch.updated_mark
             self._cancel_mark = batch.cancel_mark
+            self._received_floor = self._next_received_floor
             spans = batch.tables["spans"].num_rows
             self.shipped_spans += spans
             self.passes += 1
@@ -195,6 +204,9 @@ class Shipper:
             cur.execute("COMMIT")
 
     def _collect_in_snapshot(self, cur: duckdb.DuckDBPyConnection) -> _Batch | None:
+        # Every lookup below carries a time bound that DuckDB checks against each
+        # row group's min/max first: rows are appended in arrival order, so a
+        # pass reads the newest row groups, not the whole file.
         chain = cur.execute(
             "SELECT seq, trace_id, span_id, hash FROM span_chain WHERE seq > ? "
             "ORDER BY seq LIMIT ?",
@@ -205,39 +217,39 @@ class Shipper:
         # shipped so far are the ones not shipped yet (a step back of the wall
         # clock delays them until their trace changes again).
         since = self._since
-        changed_runs = 0
+        changed = None
         if since is not None:
-            row = cur.execute(
-                "SELECT count(*) FROM agent_runs WHERE updated_at > ?", [since]
-            ).fetchone()
-            changed_runs = int(row[0]) if row else 0
+            changed = cur.execute(
+                "SELECT * FROM agent_runs WHERE updated_at > ?", [since]
+            ).to_arrow_table()
         cancels = cur.execute(
             "SELECT * FROM cancel_requests WHERE ? IS NULL OR requested_at > ?",
             [self._cancel_mark, self._cancel_mark],
         ).to_arrow_table()
-        if chain.num_rows == 0 and changed_runs == 0 and cancels.num_rows == 0:
+        if chain.num_rows == 0 and not (changed and changed.num_rows) and not cancels.num_rows:
             return None
         if chain.num_rows:
             seq = int(chain.column("seq")[-1].as_py())
             digest = bytes(chain.column("hash")[-1].as_py())
         else:
             seq, digest = self._mark_seq, b""
-        cur.register("_ship_chain", chain)
-        spans = cur.execute(
-            "SELECT s.* FROM spans s SEMI JOIN _ship_chain c "
-            "ON s.trace_id = c.trace_id AND s.span_id = c.span_id"
-        ).to_arrow_table()
-        cur.unregister("_ship_chain")
+        spans = self._spans_of(cur, chain)
         traces = sorted(set(chain.column("trace_id").to_pylist()))
-        runs = cur.execute(
-            "SELECT * FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) "
-            "OR (? IS NOT NULL AND updated_at > ?)",
-            [traces, since, since],
-        ).to_arrow_table()
+        floor = _span_floor(spans)
+        parts = [changed] if changed is not None else []
+        if traces:
+            parts.append(
+                cur.execute(
+                    "SELECT * FROM agent_runs WHERE started_at >= ? "
+                    "AND trace_id IN (SELECT unnest(?))",
+                    [floor, traces],
+                ).to_arrow_table()
+            )
+        runs = _unique_by_id(parts, cur)
         steps = cur.execute(
-            "SELECT * FROM agent_steps WHERE trace_id IN (SELECT unnest(?))", [traces]
+            "SELECT * FROM agent_steps WHERE started_at >= ? AND trace_id IN (SELECT unnest(?))",
+            [floor, traces],
         ).to_arrow_table()
-        floor = _started_floor(runs, steps)
         newest = pc.max(runs.column("updated_at")).as_py() if runs.num_rows else None
         updated_mark = max((t for t in (since, newest) if t is not None), default=None)
         return _Batch(
@@ -251,6 +263,7 @@ class Shipper:
             },
             traces=traces,
             started_floor=floor,
+            runs_floor=_runs_floor(runs),
             updated_mark=updated_mark,
             cancel_mark=(
                 pc.max(cancels.column("requested_at")).as_py()
@@ -258,6 +271,36 @@ class Shipper:
                 else self._cancel_mark
             ),
         )
+
+    def _spans_of(self, cur: duckdb.DuckDBPyConnection, chain: pa.Table) -> pa.Table:
+        """The span rows the chain batch names."""
+        cur.register("_ship_chain", chain)
+        try:
+            query = (
+                "SELECT s.* FROM spans s SEMI JOIN _ship_chain c "
+                "ON s.trace_id = c.trace_id AND s.span_id = c.span_id"
+            )
+            if self._received_floor is not None:
+                bounded = cur.execute(
+                    query + " WHERE s.received_at >= ?", [self._received_floor]
+                ).to_arrow_table()
+                if bounded.num_rows == chain.num_rows:
+                    spans = bounded
+                else:  # the clock stepped back past the slack: look everywhere
+                    spans = cur.execute(query).to_arrow_table()
+            else:
+                spans = cur.execute(query).to_arrow_table()
+        finally:
+            cur.unregister("_ship_chain")
+        if spans.num_rows != chain.num_rows:
+            raise ShipperError(
+                f"{chain.num_rows} chain links but {spans.num_rows} span rows: "
+                "the local file changed under the shipper"
+            )
+        if spans.num_rows:
+            newest = pc.max(spans.column("received_at")).as_py()
+            self._next_received_floor = newest - _RECEIVED_SLACK
+        return spans
 
     def _write(self, batch: _Batch) -> None:
         lake = self._lake
@@ -268,21 +311,22 @@ class Shipper:
                 lake.register(f"_ship_{name}", table)
             self._append(f"{self._alias}.main.spans", "spans")
             run_ids = batch.tables["agent_runs"].column("id").to_pylist()
-            # Replace by key. The started_at bound lets DuckLake skip old files by
-            # their min/max statistics instead of scanning the whole table.
-            floor_sql, floor_args = _floor(batch.started_floor)
-            if run_ids or batch.traces:
+            # Replace by key. The time bounds let DuckLake skip old files by their
+            # min/max statistics instead of scanning the whole table; they match
+            # the bounds the rows were selected with, so what is replaced is
+            # exactly what was read.
+            if run_ids:
                 lake.execute(
-                    f"DELETE FROM {own}.agent_runs WHERE (id IN (SELECT unnest(?)) "
-                    f"OR trace_id IN (SELECT unnest(?))) {floor_sql}",
-                    [run_ids, batch.traces, *floor_args],
+                    f"DELETE FROM {own}.agent_runs WHERE id IN (SELECT unnest(?)) "
+                    "AND (started_at IS NULL OR started_at >= ?)",
+                    [run_ids, batch.runs_floor],
                 )
                 self._append(f"{own}.agent_runs", "agent_runs")
             if batch.traces:
                 lake.execute(
-                    f"DELETE FROM {own}.agent_steps WHERE trace_id IN (SELECT unnest(?)) "
-                    f"{floor_sql}",
-                    [batch.traces, *floor_args],
+                    f"DELETE FROM {own}.agent_steps WHERE started_at >= ? "
+                    "AND trace_id IN (SELECT unnest(?))",
+                    [batch.started_floor, batch.traces],
                 )
                 self._append(f"{own}.agent_steps", "agent_steps")
             if batch.tables["cancel_requests"].num_rows:
@@ -347,18 +391,34 @@ class Shipper:
                 backoff = min(10.0, max(self._interval_s, backoff * 2))
 
 
-def _started_floor(runs: pa.Table, steps: pa.Table) -> datetime | None:
-    values = [
-        v
-        for table in (runs, steps)
-        for v in table.column("started_at").to_pylist()
-        if v is not None
-    ]
-    return min(values) if values else None
+def _span_floor(spans: pa.Table) -> datetime:
+    """Rows this batch can have changed started no earlier than its oldest span.
+
+    A step is renumbered only when an earlier step arrives, an orphan step is
+    adopted when its (earlier) run span arrives, and a model call's inner span
+    starts inside the outer one: all at or after the oldest span of the batch.
+    """
+    starts = [v for v in spans.column("start_ns").to_pylist() if v is not None]
+    if not starts:
+        return datetime(1970, 1, 1)
+    return datetime(1970, 1, 1) + timedelta(microseconds=min(starts) // 1000) - _STARTED_SLACK
 
 
-def _floor(floor: datetime | None) -> tuple[str, list[Any]]:
-    """Skip lake rows older than any local row of these traces (rows keep started_at)."""
-    if floor is None:
-        return "", []
-    return "AND (started_at IS NULL OR started_at >= ?)", [floor - _STARTED_SLACK]
+def _runs_floor(runs: pa.Table) -> datetime | None:
+    """A run keeps its started_at (its run span's start): older lake files cannot hold it."""
+    values = [v for v in runs.column("started_at").to_pylist() if v is not None]
+    return min(values) - _STARTED_SLACK if values else None
+
+
+def _unique_by_id(parts: list[pa.Table], cur: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Concatenate run rows read by two lookups of one snapshot, each id once."""
+    if not parts:
+        return cur.execute("SELECT * FROM agent_runs LIMIT 0").to_arrow_table()
+    table = pa.concat_tables(parts)
+    seen: set[str] = set()
+    keep = []
+    for index, run_id in enumerate(table.column("id").to_pylist()):
+        if run_id not in seen:
+            seen.add(run_id)
+            keep.append(index)
+    return table.take(keep) if len(keep) != table.num_rows else table

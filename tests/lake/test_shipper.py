@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import grpc
 import pytest
 
+import instrumentation
 from bench.workload import WorkloadSpec, generate_requests
+from collector.ingest import mark_lost_runs
 from collector.lake.connect import attach_lake, lake_connection
 from collector.lake.shipper import Shipper, WrongLocalFile
+from collector.store import utc_now
 from tests.conftest import CollectorHandle, start_test_collector
 from tests.lake.conftest import Lake
+from tests.support import wait_until
+from tests.tracing import traced_to
 
 _EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
@@ -69,6 +75,38 @@ def test_ships_every_span_and_row_once(tmp_path: Path, lake: Lake) -> None:
         assert con.execute(
             "SELECT count(*), count(DISTINCT (trace_id, span_id)) FROM lake.main.spans"
         ).fetchone() == (sent + more, sent + more)
+    finally:
+        collector.stop()
+
+
+def test_ships_runs_that_change_without_a_new_span(tmp_path: Path, lake: Lake) -> None:
+    collector = start_test_collector(tmp_path / "a.duckdb")
+    try:
+        # A run that is still open: its pending copy makes it 'running' until
+        # the silence rule marks it lost.
+        with traced_to(collector, "lake-test"):
+            scope = instrumentation.agent_run("never ends")
+            scope.__enter__()
+            try:
+                wait_until(
+                    lambda: collector.query("SELECT status FROM agent_runs") == [("running",)],
+                    what="the running run",
+                )
+            finally:
+                instrumentation.shutdown(0)  # stop exporting first: the run stays open
+                scope.__exit__(None, None, None)
+        con = _lake(lake)
+        shipper = _shipper(collector, con, "a")
+        shipper.ship_all()
+        later = utc_now() + timedelta(days=1)
+        lost = collector.store.write(lambda c: mark_lost_runs(c, later, 1.0))
+        statuses = dict(collector.query("SELECT id, status FROM agent_runs"))
+        assert shipper.ship_once() is not None  # no new span, but rows changed
+        assert (
+            dict(con.execute("SELECT id, status FROM lake.c_a.agent_runs").fetchall()) == statuses
+        )
+        assert list(statuses.values()).count("lost") == lost
+        assert shipper.ship_once() is None
     finally:
         collector.stop()
 
