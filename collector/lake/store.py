@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -131,6 +132,24 @@ class LakeStore(RunStore):
     def read_local(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Read this collector's own file (verify, backup)."""
         return super().read(fn)
+
+    def lake_status(self) -> dict[str, Any]:
+        """For /healthz: how far shipping is behind, and the last problems."""
+        shipper = self.shipper
+        committed = self._state.chain_head.seq
+        age = None
+        if shipper.last_shipped_at is not None:
+            age = round(time.monotonic() - shipper.last_shipped_at, 3)
+        return {
+            "collector_id": self.collector_id,
+            "collectors_in_lake": len(self.reader.schemas),
+            "shipped_seq": shipper.mark_seq,
+            "unshipped_spans": max(0, committed - shipper.mark_seq),
+            "seconds_since_last_shipment": age,
+            "ship_failures": shipper.failures,
+            "last_ship_error": shipper.last_error,
+            "maintenance_errors": (self.last_maintenance.errors if self.last_maintenance else []),
+        }
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Ship what is committed, then close the local file and the lake."""

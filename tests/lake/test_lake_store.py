@@ -46,6 +46,11 @@ def test_two_collectors_one_query_surface(tmp_path: Path, lake: Lake) -> None:
         wait_until(lambda: _lake_runs(b) == runs_a | runs_b, timeout_s=30, what="b sees all")
         steps = a.read(lambda cur: cur.execute("SELECT count(*) FROM agent_steps").fetchone())
         assert steps == (50 * 3,)
+        status = wait_until(
+            lambda: (s := a.lake_status())["unshipped_spans"] == 0 and s, what="a shipped"
+        )
+        assert status["collectors_in_lake"] == 2
+        assert status["shipped_seq"] == 30 * 4  # every span of its 30 runs
         # The local file still holds only its own runs.
         local = a.read_local(lambda cur: cur.execute("SELECT count(*) FROM agent_runs").fetchone())
         assert local == (30,)
