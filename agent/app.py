@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hmac
 import urllib.parse
 from typing import Any
 
@@ -31,6 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.errors import AgentError
 from agent.loop import RunOutcome, RunRequest
 from agent.service import AgentService, ServiceBusy
+from instrumentation.attributes import RunStatus
+from instrumentation.security import (
+    UNAUTHORIZED_BODY,
+    UNAUTHORIZED_HEADERS,
+    refused,
+    token_matches,
+)
 
 __all__ = ["RunBody", "create_app"]
 
@@ -65,21 +71,14 @@ def create_app(service: AgentService) -> FastAPI:
 
     @app.middleware("http")
     async def require_token(request: Request, call_next: Any) -> Any:
-        if (
-            settings.token
-            and request.url.path != "/healthz"
-            and not _token_matches(settings.token, request.headers.get("authorization"))
-        ):
-            return JSONResponse(
-                {"detail": "missing or wrong bearer token"},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+        authorization = request.headers.get("authorization")
+        if refused(settings.token, authorization, open_path=request.url.path == "/healthz"):
+            return JSONResponse(UNAUTHORIZED_BODY, status_code=401, headers=UNAUTHORIZED_HEADERS)
         return await call_next(request)
 
     @app.get("/healthz", summary="Liveness; with the token (if one is set), the configuration")
     def healthz(request: Request) -> dict[str, Any]:
-        if settings.token and not _token_matches(
+        if settings.token and not token_matches(
             settings.token, request.headers.get("authorization")
         ):
             return {"status": "ok"}  # open for health checks, tells strangers nothing more
@@ -132,7 +131,9 @@ def create_app(service: AgentService) -> FastAPI:
         except Exception as exc:
             return JSONResponse({"detail": f"the run could not start: {exc}"}, status_code=500)
         if not body.wait:
-            return JSONResponse({"run_id": run_id, "status": "running"}, status_code=202)
+            return JSONResponse(
+                {"run_id": run_id, "status": RunStatus.RUNNING.value}, status_code=202
+            )
         outcome = await asyncio.wrap_future(ticket.outcome)
         return JSONResponse(outcome_body(outcome))
 
@@ -159,11 +160,3 @@ def _without_credentials(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-
-
-def _token_matches(expected: str, authorization: str | None) -> bool:
-    scheme, _, supplied = (authorization or "").strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return False
-    # Constant time, so the answer's timing does not leak the token.
-    return hmac.compare_digest(supplied.strip().encode(), expected.encode())

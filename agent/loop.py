@@ -23,6 +23,7 @@ from agent.settings import AgentSettings
 from agent.toolbox import Toolbox
 from instrumentation import RunCancelled, RunHandle, agent_run
 from instrumentation import attributes as attr
+from instrumentation.attributes import RunStatus
 
 __all__ = ["RunOutcome", "RunRequest", "StepSummary", "run_task"]
 
@@ -103,7 +104,7 @@ def run_task(
                 run, request.task, model_name, max_steps, model, toolbox, settings, steps
             )
             if answer is None:
-                run.finish(status="max_steps")
+                run.finish(status=RunStatus.MAX_STEPS)
             else:
                 run.finish(final_answer=answer)
     except RunCancelled as exc:
@@ -115,7 +116,7 @@ def run_task(
         logger.exception("run failed unexpectedly")
         error = f"{type(exc).__name__}: {exc}"
     if run is None:  # agent_run itself never starts a run without a handle; defensive
-        return RunOutcome(run_id="", status="failed", error=error or "run did not start")
+        return RunOutcome(run_id="", status=RunStatus.FAILED, error=error or "run did not start")
     final = next((s.result for s in reversed(steps) if s.action_type == "response"), None)
     return RunOutcome(
         run_id=run.id, status=run.status, final_answer=final, error=error, steps=steps

@@ -37,7 +37,6 @@ by :func:`instrumentation.configure`.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import urllib.parse
@@ -46,6 +45,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agent.errors import SettingsError
+from instrumentation import env as E
+from instrumentation.security import is_loopback
 from ssh_tools.errors import SettingsError as SSHSettingsError
 from ssh_tools.settings import SSHSettings
 
@@ -100,7 +101,7 @@ class AgentSettings:
             llm_max_retries=_int(env, "AGENT_AUDIT_LLM_MAX_RETRIES", 1, low=0, high=5),
             host=_text(env, "AGENT_AUDIT_AGENT_HOST", "127.0.0.1"),
             port=_int(env, "AGENT_AUDIT_AGENT_PORT", 8000, low=0, high=65535),
-            token=env.get("AGENT_AUDIT_TOKEN") or None,
+            token=E.TOKEN.read(env),
             agent_name=_text(env, "AGENT_AUDIT_AGENT_NAME", "container-ops"),
             max_steps=_int(env, "AGENT_AUDIT_AGENT_MAX_STEPS", 15, low=1, high=10_000),
             max_steps_limit=_int(env, "AGENT_AUDIT_AGENT_MAX_STEPS_LIMIT", 100, low=1, high=10_000),
@@ -150,16 +151,6 @@ class AgentSettings:
                 f"is {self.host}: refusing to listen beyond loopback without a token; "
                 "set AGENT_AUDIT_TOKEN or bind to 127.0.0.1",
             )
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _ssh_settings(env: Mapping[str, str]) -> SSHSettings | None:

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.reliability.chaos import KillCampaign
+from bench.reliability.chaos import KillCampaign
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import duckdb
 
-from tests.reliability.flood import flood
-from tests.reliability.harness import CollectorProcess, RunRequest, build_run_request
+from bench.reliability.flood import flood
+from bench.reliability.harness import CollectorProcess, RunRequest, build_run_request
 
 KINDS = ("grpc", "http-protobuf", "http-json")
 

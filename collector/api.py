@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import duckdb
@@ -21,6 +20,7 @@ from starlette.background import BackgroundTask
 
 from collector import queries
 from collector.api_filters import RunFilterParams
+from collector.api_models import RunPage, RunWithSteps
 from collector.db_backup import take_backup
 from collector.parquet_export import pack_tar, take_snapshot
 from collector.query_sql import SqlFailed, SqlTimeout, external_access_enabled, run_read_only
@@ -28,6 +28,7 @@ from collector.query_stats import BUCKETS, run_stats
 from collector.settings import Settings
 from collector.sql_guard import CheckedSql, SqlRefused, check_read_only
 from collector.store import RunStore, StoreUnavailable
+from instrumentation.clock import utc_now
 
 __all__ = ["router", "MAX_PAGE", "SQL_CONCURRENCY"]
 
@@ -51,10 +52,6 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _bad(exc: Exception) -> HTTPException:
     return HTTPException(status_code=400, detail=str(exc))
 
@@ -71,6 +68,7 @@ def _bad(exc: Exception) -> HTTPException:
         "`cancel_requested_at` and `cancel_requested_by`. Times are ISO 8601 UTC ending in Z."
     ),
     tags=["runs"],
+    responses={200: {"model": RunPage}},
 )
 def list_runs_route(
     request: Request,
@@ -130,7 +128,7 @@ def stats_route(
     summary="One run with all its steps",
     description="The run object of the list plus `steps` in step order. 404 when unknown.",
     tags=["runs"],
-    responses={404: {"description": "No run has this id"}},
+    responses={200: {"model": RunWithSteps}, 404: {"description": "No run has this id"}},
 )
 def get_run_route(request: Request, run_id: str) -> dict[str, Any]:
     try:
@@ -190,7 +188,7 @@ def cancel_route(
     try:
         stored = _store(request).write(
             lambda con: queries.record_cancel(
-                con, run_id, requested_by=requested_by, reason=body.reason, now=_utc_now()
+                con, run_id, requested_by=requested_by, reason=body.reason, now=utc_now()
             )
         )
     except queries.RunNotFound as exc:
@@ -298,7 +296,7 @@ def export_route(
     if not _export_slot.acquire(blocking=False):
         raise HTTPException(429, "an export is already running; retry when it is done")
     try:
-        snapshot = _store(request).read(lambda cur: take_snapshot(cur, taken_at=_utc_now()))
+        snapshot = _store(request).read(lambda cur: take_snapshot(cur, taken_at=utc_now()))
         try:
             tar_path = pack_tar(snapshot)
         except BaseException:
@@ -331,7 +329,7 @@ def backup_route(request: Request) -> FileResponse:
     if not _export_slot.acquire(blocking=False):
         raise HTTPException(429, "an export or backup is already running; retry when it is done")
     try:
-        backup = _store(request).read(lambda cur: take_backup(cur, taken_at=_utc_now()))
+        backup = _store(request).read(lambda cur: take_backup(cur, taken_at=utc_now()))
     finally:
         _export_slot.release()
     stamp = backup.taken_at.strftime("%Y%m%dT%H%M%SZ")

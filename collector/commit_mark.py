@@ -15,10 +15,12 @@ from pathlib import Path
 
 import duckdb
 
+from collector.errors import CollectorError
+
 __all__ = ["CommitMark", "LostCommits", "mark_path"]
 
 
-class LostCommits(RuntimeError):
+class LostCommits(CollectorError, RuntimeError):
     """The database holds fewer committed spans than were acknowledged."""
 
 

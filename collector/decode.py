@@ -18,6 +18,8 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
+from collector.errors import CollectorError
+
 __all__ = [
     "InvalidRequest",
     "SpanRecord",
@@ -31,7 +33,7 @@ _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 
 
-class InvalidRequest(ValueError):
+class InvalidRequest(CollectorError, ValueError):
     """The request body is not a valid OTLP ExportTraceServiceRequest."""
 
 

@@ -3,12 +3,12 @@
 Covers the OpenTelemetry GenAI conventions (current and deprecated names), pydantic-ai's
 extras, OpenInference (OpenAI Agents SDK, smolagents) and OpenLLMetry. Every function
 returns only the fields it found; mapping.py prefers the GenAI attributes it reads itself.
-What each framework really emits is written up in tests/frameworks/SPANS.md.
+What each framework really emits is written up in tests/frameworks/SPANS.md; the
+message shapes are read by collector/messages.py, the keys named in collector/conventions/.
 
-Per span: :func:`span_class_hint`, :func:`run_fields`, :func:`step_fields`,
-:func:`run_status`. Across a run's spans (the OpenAI Agents SDK puts the task and the
-answer only on its model calls; smolagents' max_steps shows only in the step count):
-:func:`derive_run_fields`.
+Per span: :func:`span_class_hint`, :func:`run_fields`, :func:`step_fields`. Across a
+run's spans (the OpenAI Agents SDK puts the task and the answer only on its model calls;
+smolagents' max_steps shows only in the step count): :func:`derive_run_fields`.
 """
 
 from __future__ import annotations
@@ -18,17 +18,26 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from collector.conventions import genai as G
+from collector.conventions import openinference as OI
+from collector.conventions import pydantic_ai as PAI
 from collector.decode import SpanRecord
+from collector.messages import (
+    as_text,
+    first_user_text,
+    flat_messages,
+    has_tool_call,
+    last_text,
+    legacy_messages,
+    loads,
+    thinking_text,
+)
+from instrumentation.attributes import LLM_OPERATIONS, TOOL_SPAN_PREFIX, RunStatus
 
-__all__ = ["span_class_hint", "run_fields", "step_fields", "run_status", "derive_run_fields"]
+__all__ = ["span_class_hint", "run_fields", "step_fields", "derive_run_fields"]
 
-OI_KIND = "openinference.span.kind"
-OI_AGENTS_SCOPE = "openinference.instrumentation.openai_agents"
-SMOLAGENTS_SCOPE = "openinference.instrumentation.smolagents"
 _SMOL_STEP = re.compile(r"^Step \d+$")
 _RAW_FINISH_REASON = re.compile(r"finish_reason='([A-Za-z_]+)'")
-_OI_MESSAGE = re.compile(r"^llm\.(input|output)_messages\.(\d+)\.message\.(.+)$")
-_LEGACY_MESSAGE = re.compile(r"^gen_ai\.(prompt|completion)\.(\d+)\.(role|content|tool_calls.*)$")
 
 
 def span_class_hint(span: SpanRecord) -> str | None:
@@ -40,9 +49,9 @@ def span_class_hint(span: SpanRecord) -> str | None:
     """
     attrs = span.attributes
     if (
-        span.scope_name == OI_AGENTS_SCOPE
-        and str(attrs.get(OI_KIND, "")).upper() == "AGENT"
-        and "agent.name" not in attrs
+        span.scope_name == OI.OPENAI_AGENTS_SCOPE
+        and str(attrs.get(OI.SPAN_KIND, "")).upper() == OI.KIND_AGENT
+        and OI.AGENT_NAME not in attrs
     ):
         return "other"
     return None
@@ -53,32 +62,32 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     attrs = span.attributes
     fields: dict[str, Any] = {}
     task = (
-        _first_user_text(attrs.get("gen_ai.input.messages"))
-        or _first_user_text(attrs.get("pydantic_ai.all_messages"))
-        or _input_value_task(attrs.get("input.value"))
-        or _first_user_text(_flat_messages(attrs, "input"))
-        or _first_user_text(_legacy_messages(attrs, "prompt"))
+        first_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
+        or first_user_text(attrs.get(PAI.ALL_MESSAGES))
+        or _input_value_task(attrs.get(OI.INPUT_VALUE))
+        or first_user_text(flat_messages(attrs, "input"))
+        or first_user_text(legacy_messages(attrs, "prompt"))
     )
     if task:
         fields["task"] = task
     answer = _final_answer(span)
     if answer is not None:
         fields["final_answer"] = answer
-    model = attrs.get("model_name") or attrs.get("llm.model_name")
+    model = attrs.get(PAI.MODEL_NAME) or attrs.get(OI.LLM_MODEL_NAME)
     if model:
         fields["model_requested"] = str(model)
-    provider = attrs.get("llm.provider") or attrs.get("llm.system")
+    provider = attrs.get(OI.LLM_PROVIDER) or attrs.get(OI.LLM_SYSTEM)
     if provider:
         fields["provider"] = str(provider)
-    name = attrs.get("agent.name") or attrs.get("agent_name") or attrs.get("graph.node.name")
-    if not name and span.scope_name == SMOLAGENTS_SCOPE and span.name.endswith(".run"):
+    name = attrs.get(OI.AGENT_NAME) or attrs.get(PAI.AGENT_NAME) or attrs.get(OI.GRAPH_NODE_NAME)
+    if not name and span.scope_name == OI.SMOLAGENTS_SCOPE and span.name.endswith(".run"):
         name = span.name.removesuffix(".run")
     if name:
         fields["agent_name"] = str(name)
-    _put_int(fields, "input_tokens", attrs, "gen_ai.aggregated_usage.input_tokens")
-    _put_int(fields, "input_tokens", attrs, "llm.token_count.prompt")
-    _put_int(fields, "output_tokens", attrs, "gen_ai.aggregated_usage.output_tokens")
-    _put_int(fields, "output_tokens", attrs, "llm.token_count.completion")
+    _put_int(fields, "input_tokens", attrs, PAI.AGGREGATED_INPUT_TOKENS)
+    _put_int(fields, "input_tokens", attrs, OI.LLM_TOKEN_COUNT_PROMPT)
+    _put_int(fields, "output_tokens", attrs, PAI.AGGREGATED_OUTPUT_TOKENS)
+    _put_int(fields, "output_tokens", attrs, OI.LLM_TOKEN_COUNT_COMPLETION)
     return fields
 
 
@@ -87,36 +96,27 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     attrs = span.attributes
     fields: dict[str, Any] = {}
     if kind == "tool_call":
-        name = attrs.get("tool.name") or span.name.removeprefix("execute_tool ")
+        name = attrs.get(OI.TOOL_NAME) or span.name.removeprefix(f"{TOOL_SPAN_PREFIX} ")
         fields["tool_name"] = str(name)
-        args = _tool_args(attrs.get("input.value"))
+        args = _tool_args(attrs.get(OI.INPUT_VALUE))
         if args is not None:
             fields["tool_args"] = args
-        result = attrs.get("output.value")
+        result = attrs.get(OI.OUTPUT_VALUE)
         if result is not None:
-            fields["tool_result"] = _as_text(result)
+            fields["tool_result"] = as_text(result)
         return fields
-    model = attrs.get("llm.model_name")
+    model = attrs.get(OI.LLM_MODEL_NAME)
     if model:
         fields["model"] = str(model)
-    _put_int(fields, "input_tokens", attrs, "llm.token_count.prompt")
-    _put_int(fields, "output_tokens", attrs, "llm.token_count.completion")
+    _put_int(fields, "input_tokens", attrs, OI.LLM_TOKEN_COUNT_PROMPT)
+    _put_int(fields, "output_tokens", attrs, OI.LLM_TOKEN_COUNT_COMPLETION)
     reasons = _finish_reasons(attrs)
     if reasons:
         fields["finish_reasons"] = json.dumps(reasons)
-    thinking = _thinking_text(attrs.get("gen_ai.output.messages"))
+    thinking = thinking_text(attrs.get(G.GEN_AI_OUTPUT_MESSAGES))
     if thinking:
         fields["thinking"] = thinking
     return fields
-
-
-def run_status(span: SpanRecord) -> str | None:
-    """A status a framework signals on the run span beyond its span status, or None.
-
-    None of the frameworks checked does (smolagents' max_steps needs the run's steps:
-    see :func:`derive_run_fields`).
-    """
-    return None
 
 
 def derive_run_fields(
@@ -155,8 +155,8 @@ def derive_run_fields(
                 break
     if llm_spans:
         first, last = llm_spans[0].attributes, llm_spans[-1].attributes
-        requested = first.get("gen_ai.request.model") or first.get("llm.model_name")
-        used = last.get("gen_ai.response.model") or last.get("llm.model_name")
+        requested = first.get(G.GEN_AI_REQUEST_MODEL) or first.get(OI.LLM_MODEL_NAME)
+        used = last.get(G.GEN_AI_RESPONSE_MODEL) or last.get(OI.LLM_MODEL_NAME)
         if requested:
             fields["model_requested"] = str(requested)
         if used:
@@ -167,7 +167,7 @@ def derive_run_fields(
                 fields["provider"] = provider
                 break
     if not failed and _stopped_at_max_steps(run_span, own):
-        fields["status"] = "max_steps"
+        fields["status"] = RunStatus.MAX_STEPS
     return fields
 
 
@@ -195,24 +195,24 @@ def _own_spans(
 
 def _is_llm(span: SpanRecord) -> bool:
     attrs = span.attributes
-    kind = attrs.get(OI_KIND)
+    kind = attrs.get(OI.SPAN_KIND)
     if isinstance(kind, str):
-        return kind.upper() == "LLM"
-    return attrs.get("gen_ai.operation.name") in {"chat", "text_completion", "generate_content"}
+        return kind.upper() == OI.KIND_LLM
+    return attrs.get(G.GEN_AI_OPERATION_NAME) in LLM_OPERATIONS
 
 
 def _stopped_at_max_steps(run_span: SpanRecord, own: list[SpanRecord]) -> bool:
     """smolagents leaves every span OK at its step limit; the steps show it."""
-    limit = run_span.attributes.get("smolagents.max_steps")
-    if run_span.scope_name != SMOLAGENTS_SCOPE or not isinstance(limit, int):
+    limit = run_span.attributes.get(OI.SMOLAGENTS_MAX_STEPS)
+    if run_span.scope_name != OI.SMOLAGENTS_SCOPE or not isinstance(limit, int):
         return False
     steps = sum(1 for s in own if _SMOL_STEP.match(s.name))
-    answered = any(s.attributes.get("tool.name") == "final_answer" for s in own)
+    answered = any(s.attributes.get(OI.TOOL_NAME) == "final_answer" for s in own)
     return steps >= limit and not answered
 
 
 def _provider(attrs: Mapping[str, Any]) -> str | None:
-    for key in ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"):
+    for key in (G.GEN_AI_PROVIDER_NAME, G.GEN_AI_SYSTEM, OI.LLM_PROVIDER, OI.LLM_SYSTEM):
         value = attrs.get(key)
         if value:
             return str(value)
@@ -222,9 +222,9 @@ def _provider(attrs: Mapping[str, Any]) -> str | None:
 def _llm_input_task(span: SpanRecord) -> str | None:
     attrs = span.attributes
     return (
-        _first_user_text(attrs.get("gen_ai.input.messages"))
-        or _first_user_text(_flat_messages(attrs, "input"))
-        or _first_user_text(_legacy_messages(attrs, "prompt"))
+        first_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
+        or first_user_text(flat_messages(attrs, "input"))
+        or first_user_text(legacy_messages(attrs, "prompt"))
     )
 
 
@@ -232,15 +232,15 @@ def _llm_answer(span: SpanRecord) -> str | None:
     """The text of a model call that answered without asking for a tool."""
     attrs = span.attributes
     for messages in (
-        _loads(attrs.get("gen_ai.output.messages")),
-        _flat_messages(attrs, "output"),
-        _legacy_messages(attrs, "completion"),
+        loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES)),
+        flat_messages(attrs, "output"),
+        legacy_messages(attrs, "completion"),
     ):
         if not isinstance(messages, list) or not messages:
             continue
-        if any(_has_tool_call(m) for m in messages if isinstance(m, dict)):
+        if any(has_tool_call(m) for m in messages if isinstance(m, dict)):
             return None
-        text = _last_text(messages)
+        text = last_text(messages)
         if text:
             return text
     return None
@@ -248,36 +248,36 @@ def _llm_answer(span: SpanRecord) -> str | None:
 
 def _final_answer(span: SpanRecord) -> str | None:
     attrs = span.attributes
-    answer = _last_text(_loads(attrs.get("gen_ai.output.messages")))
+    answer = last_text(loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES)))
     if answer:
         return answer
-    if "final_result" in attrs:  # pydantic-ai
-        return _as_text(attrs["final_result"])
-    value = attrs.get("output.value")
+    if PAI.FINAL_RESULT in attrs:  # pydantic-ai
+        return as_text(attrs[PAI.FINAL_RESULT])
+    value = attrs.get(OI.OUTPUT_VALUE)
     if value is None:
         return None
-    if span.scope_name == SMOLAGENTS_SCOPE and value == "None":
+    if span.scope_name == OI.SMOLAGENTS_SCOPE and value == "None":
         return None  # str(None): the run produced no answer
-    return _as_text(value)
+    return as_text(value)
 
 
 def _input_value_task(value: Any) -> str | None:
     """OpenInference ``input.value``: smolagents' {"task": ...}, a message list, or text."""
     if value is None:
         return None
-    parsed = _loads(value)
+    parsed = loads(value)
     if isinstance(parsed, dict) and isinstance(parsed.get("task"), str):
         return str(parsed["task"])
     if isinstance(parsed, list):
-        return _first_user_text(parsed)
-    return value if isinstance(value, str) else _as_text(value)
+        return first_user_text(parsed)
+    return value if isinstance(value, str) else as_text(value)
 
 
 def _tool_args(value: Any) -> Any:
     """OpenInference ``input.value`` of a tool: smolagents wraps the call's args/kwargs."""
     if value is None:
         return None
-    parsed = _loads(value)
+    parsed = loads(value)
     if isinstance(parsed, dict) and "kwargs" in parsed and "args" in parsed:
         kwargs = parsed.get("kwargs") or {}
         args = parsed.get("args") or []
@@ -288,136 +288,13 @@ def _tool_args(value: Any) -> Any:
 
 
 def _finish_reasons(attrs: Mapping[str, Any]) -> list[str]:
-    single = attrs.get("llm.finish_reason")
+    single = attrs.get(OI.LLM_FINISH_REASON)
     if isinstance(single, str) and single:
         return [single]
-    raw = attrs.get("output.value")
+    raw = attrs.get(OI.OUTPUT_VALUE)
     if isinstance(raw, str) and "finish_reason=" in raw:  # smolagents: the client's repr
         return _RAW_FINISH_REASON.findall(raw)
     return []
-
-
-def _thinking_text(messages: Any) -> str | None:
-    parsed = _loads(messages)
-    if not isinstance(parsed, list):
-        return None
-    texts = [
-        str(part.get("content"))
-        for message in parsed
-        if isinstance(message, dict)
-        for part in message.get("parts") or []
-        if isinstance(part, dict)
-        and part.get("type") in {"thinking", "reasoning"}
-        and part.get("content")
-    ]
-    return "\n".join(texts) or None
-
-
-def _flat_messages(attrs: Mapping[str, Any], direction: str) -> list[dict[str, Any]]:
-    """OpenInference's flattened ``llm.{input,output}_messages.N.message.*`` as a list."""
-    messages: dict[int, dict[str, Any]] = {}
-    for key, value in attrs.items():
-        match = _OI_MESSAGE.match(key)
-        if not match or match.group(1) != direction:
-            continue
-        message = messages.setdefault(int(match.group(2)), {"content_parts": {}})
-        rest = match.group(3)
-        if rest in {"role", "content"}:
-            message[rest] = value
-        elif rest.startswith("tool_calls."):
-            message["tool_calls"] = True
-        elif rest.startswith("contents.") and rest.endswith(".message_content.text"):
-            index = int(rest.split(".")[1])
-            message["content_parts"][index] = value
-    out = []
-    for index in sorted(messages):
-        message = messages[index]
-        parts = message.pop("content_parts")
-        if "content" not in message and parts:
-            message["content"] = "\n".join(str(parts[i]) for i in sorted(parts))
-        out.append(message)
-    return out
-
-
-def _legacy_messages(attrs: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
-    """Deprecated indexed ``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*`` attributes."""
-    messages: dict[int, dict[str, Any]] = {}
-    for key, value in attrs.items():
-        match = _LEGACY_MESSAGE.match(key)
-        if not match or match.group(1) != kind:
-            continue
-        message = messages.setdefault(int(match.group(2)), {})
-        field = match.group(3)
-        if field.startswith("tool_calls"):
-            message["tool_calls"] = True
-        else:
-            message[field] = value
-    return [messages[i] for i in sorted(messages)]
-
-
-def _has_tool_call(message: Mapping[str, Any]) -> bool:
-    if message.get("tool_calls"):
-        return True
-    parts = message.get("parts")
-    return isinstance(parts, list) and any(
-        isinstance(p, dict) and p.get("type") == "tool_call" for p in parts
-    )
-
-
-def _first_user_text(messages: Any) -> str | None:
-    """The first user message's text, in the GenAI (parts) or chat (content) shape."""
-    parsed = _loads(messages)
-    if not isinstance(parsed, list):
-        return None
-    for message in parsed:
-        if isinstance(message, dict) and message.get("role") == "user":
-            text = _message_text(message)
-            if text:
-                return text
-    return None
-
-
-def _last_text(messages: Any) -> str | None:
-    if not isinstance(messages, list):
-        return None
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") in {None, "assistant", "model"}:
-            text = _message_text(message)
-            if text:
-                return text
-    return None
-
-
-def _message_text(message: Mapping[str, Any]) -> str | None:
-    texts: list[str] = []
-    for part in message.get("parts") or []:
-        if isinstance(part, dict) and part.get("type") == "text" and part.get("content"):
-            texts.append(str(part["content"]))
-    content = message.get("content")
-    if isinstance(content, str) and content:
-        texts.append(content)
-    elif isinstance(content, list):
-        texts.extend(
-            str(item.get("text"))
-            for item in content
-            if isinstance(item, dict) and item.get("type") == "text" and item.get("text")
-        )
-    return "\n".join(texts) or None
-
-
-def _loads(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
-            return value
-    return value
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _put_int(fields: dict[str, Any], name: str, attrs: Mapping[str, Any], key: str) -> None:

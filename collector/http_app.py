@@ -16,13 +16,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from starlette.concurrency import run_in_threadpool
 
 from collector import api
-from collector.auth import token_matches
-from collector.cli_verify import verify_connection
 from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode_protobuf
+from collector.errors import CollectorError
 from collector.redact import Sanitizer
 from collector.schema import SCHEMA_VERSION
 from collector.settings import Settings
 from collector.store import Overloaded, RunStore, StoreRejected, StoreUnavailable
+from collector.verify import verify_connection
+from instrumentation.security import UNAUTHORIZED_BODY, UNAUTHORIZED_HEADERS, refused
 
 __all__ = ["create_app"]
 
@@ -33,7 +34,7 @@ JSON = "application/json"
 _OPEN_PATHS = frozenset({"/healthz"})
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(CollectorError):
     """The body, after decompression, passed the configured limit."""
 
 
@@ -111,16 +112,9 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
     async def require_token(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        if (
-            settings.token
-            and request.url.path not in _OPEN_PATHS
-            and not token_matches(settings.token, request.headers.get("authorization"))
-        ):
-            return JSONResponse(
-                {"detail": "missing or wrong bearer token"},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+        authorization = request.headers.get("authorization")
+        if refused(settings.token, authorization, open_path=request.url.path in _OPEN_PATHS):
+            return JSONResponse(UNAUTHORIZED_BODY, status_code=401, headers=UNAUTHORIZED_HEADERS)
         return await call_next(request)
 
     @app.get("/healthz", summary="Liveness and basic figures")

@@ -1,6 +1,6 @@
 """Span records -> run and step rows. Pure functions, no I/O.
 
-Classification follows DESIGN.md: agent-audit's own spans (they carry
+Classification, first match wins: agent-audit's own spans (they carry
 ``agent_run.id``), then ``openinference.span.kind``, then
 ``gen_ai.operation.name``, then ``gen_ai.tool.name``. A step's run is its
 nearest ancestor run span; the store resolves ancestry across requests with
@@ -17,8 +17,11 @@ from enum import Enum
 from typing import Any
 
 from collector import frameworks
+from collector.conventions import genai as G
+from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from instrumentation import attributes as A
+from instrumentation.attributes import RunStatus, StepStatus
 
 __all__ = [
     "SpanClass",
@@ -35,9 +38,6 @@ __all__ = [
 ]
 
 STATUS_ERROR = 2
-_OPENINFERENCE_RUN = {"AGENT"}
-_OPENINFERENCE_TOOL = {"TOOL"}
-_OPENINFERENCE_LLM = {"LLM"}
 
 
 class SpanClass(Enum):
@@ -67,14 +67,14 @@ def classify(span: SpanRecord) -> SpanClass:
     hint = frameworks.span_class_hint(span)
     if hint is not None:
         return SpanClass(hint)
-    oi_kind = attrs.get(A.OPENINFERENCE_SPAN_KIND)
+    oi_kind = attrs.get(OI.SPAN_KIND)
     if isinstance(oi_kind, str):
         upper = oi_kind.upper()
-        if upper in _OPENINFERENCE_RUN:
+        if upper == OI.KIND_AGENT:
             return SpanClass.RUN
-        if upper in _OPENINFERENCE_TOOL:
+        if upper == OI.KIND_TOOL:
             return SpanClass.TOOL
-        if upper in _OPENINFERENCE_LLM:
+        if upper == OI.KIND_LLM:
             return SpanClass.LLM
     if op in A.RUN_OPERATIONS:
         return SpanClass.RUN
@@ -155,8 +155,8 @@ def exception_message(span: SpanRecord) -> str | None:
     for event in reversed(span.events):
         if event.get("name") == "exception":
             attrs = event.get("attributes") or {}
-            kind = attrs.get("exception.type")
-            message = attrs.get("exception.message")
+            kind = attrs.get(G.EXCEPTION_TYPE)
+            message = attrs.get(G.EXCEPTION_MESSAGE)
             if kind and message:
                 return f"{kind}: {message}"
             return _text(message or kind)
@@ -244,14 +244,11 @@ class StepRow:
 
 def _run_status(span: SpanRecord, pending: bool) -> str:
     if pending:
-        return "running"
+        return RunStatus.RUNNING
     declared = span.attributes.get(A.RUN_STATUS)
-    if isinstance(declared, str) and declared in A.RUN_STATUSES and declared != "running":
+    if isinstance(declared, str) and declared in A.RUN_STATUSES and declared != RunStatus.RUNNING:
         return declared
-    foreign = frameworks.run_status(span)
-    if foreign:
-        return foreign
-    return "failed" if span.status_code == STATUS_ERROR else "completed"
+    return RunStatus.FAILED if span.status_code == STATUS_ERROR else RunStatus.COMPLETED
 
 
 def build_run(span: SpanRecord, parent_run_id: str | None) -> RunRow:
@@ -261,8 +258,8 @@ def build_run(span: SpanRecord, parent_run_id: str | None) -> RunRow:
     status = _run_status(span, pending)
     own = A.RUN_ID in attrs
     fields = {} if own else frameworks.run_fields(span)
-    error = error_text(span, A.RUN_ERROR) if status == "failed" else None
-    if status == "failed" and not error:
+    error = error_text(span, A.RUN_ERROR) if status == RunStatus.FAILED else None
+    if status == RunStatus.FAILED and not error:
         error = fields.get("error") or "failed"
     return RunRow(
         id=run_id_of(span),
@@ -326,7 +323,7 @@ def build_step(span: SpanRecord, kind: SpanClass, run_id: str | None) -> StepRow
         span_id=real_span_id(span),
         parent_span_id=_real_parent(span),
         name=span.name,
-        status="running" if pending else ("error" if error else "ok"),
+        status=StepStatus.RUNNING if pending else (StepStatus.ERROR if error else StepStatus.OK),
         model=_text(attrs.get(A.GEN_AI_RESPONSE_MODEL) or attrs.get(A.GEN_AI_REQUEST_MODEL))
         or fields.get("model"),
         input_tokens=_int_or_none(
@@ -379,8 +376,8 @@ def nearest_run(
 def pick_winners(rows: Iterable[Any], key: Callable[[Any], str]) -> list[Any]:
     """One row per key: a finished span beats a pending copy; otherwise the later one.
 
-    DuckDB keeps the first of two equal keys in one INSERT (FACTS.md), so the
-    winner is chosen here, before inserting.
+    DuckDB keeps the first of two equal keys in one INSERT, so the winner is
+    chosen here, before inserting.
     """
     best: dict[str, Any] = {}
     for row in rows:

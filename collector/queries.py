@@ -18,7 +18,10 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from collector.errors import CollectorError
 from collector.serialize import json_value, rows_to_dicts, run_to_json, step_to_json
+from instrumentation.attributes import RUN_STATUSES, RunStatus
+from instrumentation.clock import utc_now
 
 __all__ = [
     "RUN_STATUSES",
@@ -43,11 +46,10 @@ __all__ = [
 
 T = TypeVar("T")
 
-RUN_STATUSES = ("running", "completed", "failed", "max_steps", "cancelled", "lost")
 _EPOCH = datetime(1970, 1, 1)
 
 
-class QueryError(Exception):
+class QueryError(CollectorError):
     """Root of the query layer's errors.
 
     QueryError
@@ -233,7 +235,7 @@ _RUN_SELECT = """
 
 def _with_live_fields(record: dict[str, Any], now: datetime) -> dict[str, Any]:
     started = record.get("started_at")
-    if record.get("status") == "running" and started is not None:
+    if record.get("status") == RunStatus.RUNNING and started is not None:
         record["elapsed_ms"] = max(0.0, (now - started) / timedelta(milliseconds=1))
     elif record.get("duration_ms") is not None:
         record["elapsed_ms"] = record["duration_ms"]
@@ -282,7 +284,7 @@ def list_runs(
         rows = _fetch_dicts(cursor, _RUN_SELECT.format(inner=inner), page_params)
         cursor.execute(f"SELECT count(*) FROM agent_runs r WHERE {where}", params)
         total_row = cursor.fetchone()
-        moment = now or datetime.now(UTC).replace(tzinfo=None)
+        moment = now or utc_now()
         has_more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = (
@@ -319,7 +321,7 @@ def get_run(
         rows = _fetch_dicts(cursor, _RUN_SELECT.format(inner=inner), [run_id])
         if not rows:
             raise RunNotFound(run_id)
-        run = _with_live_fields(rows[0], now or datetime.now(UTC).replace(tzinfo=None))
+        run = _with_live_fields(rows[0], now or utc_now())
         run["steps"] = _steps_of(cursor, run_id, 0)
         return run
 
@@ -366,7 +368,7 @@ def record_cancel(
     row = con.execute("SELECT status FROM agent_runs WHERE id = ?", [run_id]).fetchone()
     if row is None:
         raise RunNotFound(run_id)
-    if row[0] != "running":
+    if row[0] != RunStatus.RUNNING:
         raise RunNotRunning(run_id, str(row[0]))
     con.execute(
         "INSERT INTO cancel_requests (run_id, requested_at, requested_by, reason) "

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from collector.errors import CollectorError
 from collector.serialize import json_value
 from collector.sql_guard import CheckedSql
 
@@ -32,7 +33,7 @@ __all__ = [
 _BATCH_ROWS = 2048
 
 
-class SqlError(Exception):
+class SqlError(CollectorError):
     """Root of errors while running a checked statement.
 
     SqlError

@@ -14,13 +14,14 @@ import duckdb
 
 from collector.queries import RunFilters, in_snapshot, where_clause
 from collector.serialize import iso_utc
+from instrumentation.attributes import RunStatus
 
 __all__ = ["BUCKETS", "AUTO_HOURLY_UP_TO", "run_stats", "choose_bucket"]
 
 BUCKETS = ("hour", "day")
 # Ranges up to this long are drawn per hour, longer ones per day.
 AUTO_HOURLY_UP_TO = timedelta(days=3)
-ERROR_STATUSES = ("failed", "lost")
+ERROR_STATUSES = (RunStatus.FAILED.value, RunStatus.LOST.value)
 UNKNOWN = "unknown"
 
 
@@ -55,7 +56,7 @@ def run_stats(
             f"""{runs_cte}
             SELECT count(*),
                    count(*) FILTER (WHERE status IN {ERROR_STATUSES}),
-                   count(*) FILTER (WHERE status <> 'running'),
+                   count(*) FILTER (WHERE status <> '{RunStatus.RUNNING}'),
                    quantile_cont(duration_ms, [0.5, 0.95]), max(duration_ms),
                    avg(total_steps), quantile_cont(total_steps, [0.5, 0.95]), max(total_steps),
                    sum(input_tokens), sum(output_tokens),

@@ -16,6 +16,8 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
+from instrumentation.attributes import RunStatus
+
 __all__ = ["RetentionResult", "apply_retention"]
 
 
@@ -30,9 +32,9 @@ class RetentionResult:
 
 def _expired_traces(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> list[str]:
     rows = con.execute(
-        """
+        f"""
         SELECT trace_id FROM agent_runs WHERE trace_id IS NOT NULL GROUP BY trace_id
-        HAVING bool_and(status <> 'running' AND started_at < ?)
+        HAVING bool_and(status <> '{RunStatus.RUNNING}' AND started_at < ?)
         UNION
         SELECT s.trace_id FROM spans s
         WHERE NOT EXISTS (SELECT 1 FROM agent_runs r WHERE r.trace_id = s.trace_id)

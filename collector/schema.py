@@ -1,5 +1,8 @@
 """DuckDB schema: DDL by version, applied in order at start-up.
 
+The columns of the three span-derived tables are declared in collector/columns.py;
+the DDL below is derived from them (the version that added each column included).
+
 Times are UTC ``TIMESTAMP`` (no zone) in ``agent_runs`` and ``agent_steps``;
 ``spans`` keeps the OTLP nanosecond integers unchanged.
 """
@@ -8,160 +11,44 @@ from __future__ import annotations
 
 import duckdb
 
-__all__ = ["SCHEMA_VERSION", "migrate", "RUN_COLUMNS", "STEP_COLUMNS", "SPAN_COLUMNS"]
+from collector.columns import AGENT_RUNS, AGENT_STEPS, SPANS, Column, column_ddl, names
+from collector.errors import CollectorError
 
-SPAN_COLUMNS = (
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "kind",
-    "start_ns",
-    "end_ns",
-    "status_code",
-    "status_message",
-    "service_name",
-    "scope_name",
-    "scope_version",
-    "resource",
-    "attributes",
-    "events",
-    "links",
-    "received_at",
-)
+__all__ = [
+    "SCHEMA_VERSION",
+    "migrate",
+    "current_version",
+    "SchemaTooNew",
+    "RUN_COLUMNS",
+    "STEP_COLUMNS",
+    "SPAN_COLUMNS",
+]
 
-RUN_COLUMNS = (
-    "id",
-    "task",
-    "working_directory",
-    "model_requested",
-    "model_used",
-    "backend",
-    "status",
-    "final_answer",
-    "total_steps",
-    "started_at",
-    "completed_at",
-    "duration_ms",
-    "source",
-    "triggered_by",
-    "error",
-    "metadata",
-    "trace_id",
-    "span_id",
-    "parent_run_id",
-    "agent_name",
-    "service_name",
-    "provider",
-    "input_tokens",
-    "output_tokens",
-    "updated_at",
-    "last_activity_at",
-    "is_final",
-    "tool_names",
-)
+SPAN_COLUMNS = names(SPANS)
+RUN_COLUMNS = names(AGENT_RUNS)
+STEP_COLUMNS = names(AGENT_STEPS)
 
-STEP_COLUMNS = (
-    "id",
-    "agent_run_id",
-    "step_number",
-    "action_type",
-    "tool_name",
-    "tool_args",
-    "tool_result",
-    "thinking",
-    "error",
-    "started_at",
-    "duration_ms",
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "status",
-    "model",
-    "input_tokens",
-    "output_tokens",
-    "finish_reasons",
-    "is_final",
-)
 
-_V1 = """
+def _create(table: str, columns: tuple[Column, ...], *extra: str) -> str:
+    lines = ",\n    ".join([*column_ddl(columns, since=1), *extra])
+    return f"CREATE TABLE IF NOT EXISTS {table} (\n    {lines}\n);"
+
+
+def _add_columns(table: str, columns: tuple[Column, ...], since: int) -> str:
+    return "\n".join(
+        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {ddl};"
+        for ddl in column_ddl(columns, since=since)
+    )
+
+
+_V1 = f"""
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL);
 
-CREATE TABLE IF NOT EXISTS spans (
-    trace_id VARCHAR NOT NULL,
-    span_id VARCHAR NOT NULL,
-    parent_span_id VARCHAR,
-    name VARCHAR NOT NULL,
-    kind INTEGER,
-    start_ns BIGINT,
-    end_ns BIGINT,
-    status_code INTEGER,
-    status_message VARCHAR,
-    service_name VARCHAR,
-    scope_name VARCHAR,
-    scope_version VARCHAR,
-    resource JSON,
-    attributes JSON,
-    events JSON,
-    links JSON,
-    received_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (trace_id, span_id)
-);
+{_create("spans", SPANS, "PRIMARY KEY (trace_id, span_id)")}
 
-CREATE TABLE IF NOT EXISTS agent_runs (
-    id VARCHAR PRIMARY KEY,
-    task VARCHAR,
-    working_directory VARCHAR,
-    model_requested VARCHAR,
-    model_used VARCHAR,
-    backend VARCHAR,
-    status VARCHAR NOT NULL,
-    final_answer VARCHAR,
-    total_steps INTEGER NOT NULL DEFAULT 0,
-    started_at TIMESTAMP,
-    completed_at TIMESTAMP,
-    duration_ms DOUBLE,
-    source VARCHAR,
-    triggered_by VARCHAR,
-    error VARCHAR,
-    metadata JSON,
-    trace_id VARCHAR,
-    span_id VARCHAR,
-    parent_run_id VARCHAR,
-    agent_name VARCHAR,
-    service_name VARCHAR,
-    provider VARCHAR,
-    input_tokens BIGINT,
-    output_tokens BIGINT,
-    updated_at TIMESTAMP NOT NULL,
-    last_activity_at TIMESTAMP,
-    is_final BOOLEAN NOT NULL DEFAULT FALSE
-);
+{_create("agent_runs", AGENT_RUNS)}
 
-CREATE TABLE IF NOT EXISTS agent_steps (
-    id VARCHAR PRIMARY KEY,
-    agent_run_id VARCHAR,
-    step_number INTEGER,
-    action_type VARCHAR NOT NULL,
-    tool_name VARCHAR,
-    tool_args JSON,
-    tool_result VARCHAR,
-    thinking VARCHAR,
-    error VARCHAR,
-    started_at TIMESTAMP,
-    duration_ms DOUBLE,
-    trace_id VARCHAR NOT NULL,
-    span_id VARCHAR NOT NULL,
-    parent_span_id VARCHAR,
-    name VARCHAR,
-    status VARCHAR NOT NULL,
-    model VARCHAR,
-    input_tokens BIGINT,
-    output_tokens BIGINT,
-    finish_reasons VARCHAR,
-    is_final BOOLEAN NOT NULL DEFAULT FALSE
-);
+{_create("agent_steps", AGENT_STEPS)}
 
 -- Tamper evidence (collector/chain.py): one link per stored span, in commit order.
 CREATE TABLE IF NOT EXISTS span_chain (
@@ -199,8 +86,8 @@ CREATE INDEX IF NOT EXISTS agent_steps_run_id ON agent_steps (agent_run_id);
 
 # The tools each run called, kept on the run row: filtering runs by tool then
 # reads one column of runs instead of joining every step.
-_V3 = """
-ALTER TABLE agent_runs ADD COLUMN IF NOT EXISTS tool_names VARCHAR[];
+_V3 = f"""
+{_add_columns("agent_runs", AGENT_RUNS, since=3)}
 UPDATE agent_runs SET tool_names = t.names FROM (
     SELECT agent_run_id, list_sort(list(DISTINCT tool_name)) AS names
     FROM agent_steps WHERE tool_name IS NOT NULL AND agent_run_id IS NOT NULL
@@ -224,7 +111,7 @@ _MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
-class SchemaTooNew(RuntimeError):
+class SchemaTooNew(CollectorError, RuntimeError):
     """The file was written by a newer agent-audit than this one."""
 
 

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from collector.columns import AGENT_RUNS, AGENT_STEPS
 from collector.schema import RUN_COLUMNS, STEP_COLUMNS
 
 __all__ = [
@@ -28,8 +29,8 @@ __all__ = [
 ]
 
 # Columns stored as JSON text that the API returns as JSON values.
-_RUN_JSON_COLUMNS = frozenset({"metadata"})
-_STEP_JSON_COLUMNS = frozenset({"tool_args"})
+_RUN_JSON_COLUMNS = frozenset(c.name for c in AGENT_RUNS if c.sql_type == "JSON")
+_STEP_JSON_COLUMNS = frozenset(c.name for c in AGENT_STEPS if c.sql_type == "JSON")
 
 
 def iso_utc(moment: datetime | None) -> str | None:

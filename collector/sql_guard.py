@@ -7,7 +7,7 @@ The check is the first of three walls and the one that gives a clear reason:
    with no data-modifying CTE, no file or network reader, no side-effect
    function;
 2. the query runs inside ``BEGIN TRANSACTION READ ONLY`` and is rolled back
-   (see :mod:`collector.queries`), so a write the parser check missed fails;
+   (see :mod:`collector.query_sql`), so a write the parser check missed fails;
 3. the store opens DuckDB with ``enable_external_access=false``, so no query
    reaches the file system or the network whatever function it names.
 
@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+
+from collector.errors import CollectorError
 
 __all__ = ["SqlRefused", "CheckedSql", "check_read_only"]
 
@@ -71,7 +73,7 @@ _EFFECT_FUNCTIONS = {
 _INDIRECT_FUNCTIONS = {"query", "query_table"}
 
 
-class SqlRefused(ValueError):
+class SqlRefused(CollectorError, ValueError):
     """The SQL is not one read-only statement; ``reason`` says why, for the user."""
 
     def __init__(self, reason: str) -> None:

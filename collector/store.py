@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,9 +24,11 @@ import duckdb
 from collector.chain import load_head
 from collector.commit_mark import CommitMark, LostCommits
 from collector.decode import SpanRecord
+from collector.errors import CollectorError
 from collector.ingest import IngestState, ingest_batch, load_orphan_traces, mark_lost_runs
 from collector.retention import RetentionResult, apply_retention
 from collector.schema import SchemaTooNew, migrate
+from instrumentation.clock import utc_now
 
 __all__ = [
     "RunStore",
@@ -43,7 +45,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class StoreError(Exception):
+class StoreError(CollectorError):
     """Root of the store's errors.
 
     StoreError
@@ -79,11 +81,6 @@ class WriteResult:
     """What a committed ingest request stored."""
 
     spans: int
-
-
-def utc_now() -> datetime:
-    """Now, as the naive UTC datetime the tables hold."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -123,11 +120,13 @@ def _is_storage_trouble(exc: BaseException) -> bool:
 
 def _open_error(path: Path, exc: duckdb.Error) -> StoreOpenError:
     text = str(exc)
-    if isinstance(exc, duckdb.IOException) and "lock" in text.lower():
+    lowered = text.lower()
+    # Match the lock message itself: a checksum error names a "block", which contains "lock".
+    if isinstance(exc, duckdb.IOException) and "could not set lock" in lowered:
         return StoreOpenError(
             f"{path} is in use by another process (only one collector may open it): {text}"
         )
-    if isinstance(exc, duckdb.IOException):
+    if isinstance(exc, duckdb.IOException) and "corrupt" not in lowered:
         return StoreOpenError(f"cannot open {path}: {text}")
     # A damaged file or WAL: refuse, never start a fresh file over it.
     return StoreOpenError(
@@ -376,7 +375,7 @@ class RunStore:
             self._state_stale = True
             return
         self._state_stale = False
-        # foreign_llm_parents is kept: extra entries only cost a lookup.
+        # state.foreign_llm is kept: extra entries only cost a lookup.
 
     def _finish(self, batch: list[_SpanJob], error: Exception | None = None) -> None:
         with self._lock:

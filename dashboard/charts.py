@@ -9,6 +9,7 @@ import altair as alt
 import pandas as pd
 
 from dashboard.formatting import STATUS_COLORS
+from instrumentation.attributes import RunStatus, StepStatus
 
 __all__ = [
     "counts_bar_chart",
@@ -24,7 +25,10 @@ _STATUS_SCALE = alt.Scale(
     domain=_STATUS_ORDER,
     range=["#1c83e1", "#21c354", "#ff4b4b", "#ffa421", "#808495", "#803df5"],
 )
-_STEP_SCALE = alt.Scale(domain=["ok", "error", "running"], range=["#21c354", "#ff4b4b", "#1c83e1"])
+_STEP_SCALE = alt.Scale(
+    domain=[StepStatus.OK.value, StepStatus.ERROR.value, StepStatus.RUNNING.value],
+    range=["#21c354", "#ff4b4b", "#1c83e1"],
+)
 
 
 def timeline_chart(frame: pd.DataFrame) -> alt.Chart:
@@ -75,8 +79,8 @@ def error_rate_chart(points: Sequence[Mapping[str, Any]], bucket: str = "day") -
     """Share of failed runs per time bucket (failed / runs that ended in the bucket)."""
     frame = _bucket_frame(points, bucket)
     # Like the API's error_rate: failed among the runs that ended (running ones excluded).
-    frame["failed"] = frame["runs"].where(frame["status"] == "failed", 0)
-    frame["ended"] = frame["runs"].where(frame["status"] != "running", 0)
+    frame["failed"] = frame["runs"].where(frame["status"] == RunStatus.FAILED.value, 0)
+    frame["ended"] = frame["runs"].where(frame["status"] != RunStatus.RUNNING.value, 0)
     rates = frame.groupby("period", as_index=False)[["runs", "failed", "ended"]].sum()
     rates["error_rate"] = rates["failed"] / rates["ended"].where(rates["ended"] > 0)
     return (

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from instrumentation.attributes import RunStatus, StepStatus
+
 __all__ = [
     "STATUS_BADGES",
     "STATUS_COLORS",
@@ -31,26 +33,31 @@ __all__ = [
 ]
 
 # Status -> the badge shown in tables and headers (the seed's ✓ ✗ ⟳ and the rest).
-STATUS_BADGES: dict[str, str] = {
-    "running": "⟳ running",
-    "completed": "✓ completed",
-    "failed": "✗ failed",
-    "max_steps": "⚠ max_steps",
-    "cancelled": "⊘ cancelled",
-    "lost": "? lost",
+_STATUS_MARKS: dict[RunStatus, str] = {
+    RunStatus.RUNNING: "⟳",
+    RunStatus.COMPLETED: "✓",
+    RunStatus.FAILED: "✗",
+    RunStatus.MAX_STEPS: "⚠",
+    RunStatus.CANCELLED: "⊘",
+    RunStatus.LOST: "?",
 }
+STATUS_BADGES: dict[str, str] = {s.value: f"{mark} {s.value}" for s, mark in _STATUS_MARKS.items()}
 
 # Status -> colour name understood by st.badge, and used for charts.
 STATUS_COLORS: dict[str, str] = {
-    "running": "blue",
-    "completed": "green",
-    "failed": "red",
-    "max_steps": "orange",
-    "cancelled": "gray",
-    "lost": "violet",
+    RunStatus.RUNNING.value: "blue",
+    RunStatus.COMPLETED.value: "green",
+    RunStatus.FAILED.value: "red",
+    RunStatus.MAX_STEPS.value: "orange",
+    RunStatus.CANCELLED.value: "gray",
+    RunStatus.LOST.value: "violet",
 }
 
-STEP_STATUS_ICONS: dict[str, str] = {"running": "⟳", "ok": "✓", "error": "✗"}
+STEP_STATUS_ICONS: dict[str, str] = {
+    StepStatus.RUNNING.value: "⟳",
+    StepStatus.OK.value: "✓",
+    StepStatus.ERROR.value: "✗",
+}
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; these are
@@ -143,7 +150,7 @@ def run_duration_ms(run: dict[str, Any], now: datetime | None = None) -> float |
     """The run's duration; for a running run, the time since it started."""
     if run.get("duration_ms") is not None:
         return float(run["duration_ms"])
-    if run.get("status") == "running":
+    if run.get("status") == RunStatus.RUNNING:
         started = parse_time(run.get("started_at"))
         if started is not None:
             current = now or datetime.now(UTC)

@@ -7,6 +7,8 @@ GenAI names follow the OpenTelemetry GenAI semantic conventions
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 # --- OpenTelemetry GenAI semantic conventions -------------------------------
 GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
 GEN_AI_AGENT_NAME = "gen_ai.agent.name"
@@ -66,8 +68,33 @@ STEP_ERROR = "agent_step.error"
 PENDING = "agent_audit.pending"
 PENDING_PARENT_ID = "agent_audit.pending_parent_id"  # hex span id of the real span
 
+
 # --- values ---------------------------------------------------------------------
-RUN_STATUSES = ("running", "completed", "failed", "max_steps", "cancelled", "lost")
+class RunStatus(StrEnum):
+    """Where a run stands. LOST is set by the collector when a running run falls silent."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    MAX_STEPS = "max_steps"
+    CANCELLED = "cancelled"
+    LOST = "lost"
+
+
+class StepStatus(StrEnum):
+    """Where a step stands, as the collector stores it."""
+
+    RUNNING = "running"
+    OK = "ok"
+    ERROR = "error"
+
+
+RUN_STATUSES: tuple[str, ...] = tuple(s.value for s in RunStatus)
+# The statuses a run may finish with (LOST is only ever the collector's verdict).
+FINISH_STATUSES: tuple[str, ...] = tuple(
+    s.value
+    for s in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.MAX_STEPS, RunStatus.CANCELLED)
+)
 ACTION_TYPES = ("tool_call", "think", "response", "terminate")
 
 RUN_SPAN_PREFIX = "invoke_agent"

@@ -33,6 +33,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from instrumentation import attributes as attr
 from instrumentation import setup
+from instrumentation.attributes import FINISH_STATUSES, RunStatus
 from instrumentation.cancel import CancelFlag
 from instrumentation.encoding import error_text, error_type, json_text, result_text
 from instrumentation.errors import RunCancelled
@@ -46,7 +47,6 @@ logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-FINISH_STATUSES = ("completed", "failed", "max_steps", "cancelled")
 
 _current_run: contextvars.ContextVar[RunHandle | None] = contextvars.ContextVar(
     "agent_audit_current_run", default=None
@@ -103,7 +103,7 @@ class RunHandle(SpanOwner):
             attr.GEN_AI_OPERATION_NAME: attr.OP_INVOKE_AGENT,
             attr.RUN_ID: self.id,
             attr.RUN_TASK: task,
-            attr.RUN_STATUS: "running",
+            attr.RUN_STATUS: RunStatus.RUNNING,
         }
         optional = {
             attr.GEN_AI_AGENT_NAME: agent_name,
@@ -146,8 +146,8 @@ class RunHandle(SpanOwner):
     def status(self) -> str:
         """``running`` until the run ends, then its final status."""
         if not self._ended:
-            return "running"
-        return self._status or "completed"
+            return RunStatus.RUNNING
+        return self._status or RunStatus.COMPLETED
 
     # --- steps -------------------------------------------------------------
     def step(
@@ -196,7 +196,7 @@ class RunHandle(SpanOwner):
     def finish(
         self,
         final_answer: Any = None,
-        status: str = "completed",
+        status: str = RunStatus.COMPLETED,
         *,
         error: BaseException | str | None = None,
     ) -> None:
@@ -225,14 +225,14 @@ class RunHandle(SpanOwner):
         if self._ended:
             return
         if exc is None:
-            status = self._status or "completed"
-            failure = self._finish_error if status == "failed" else None
-            if status == "failed" and failure is None:
+            status = self._status or RunStatus.COMPLETED
+            failure = self._finish_error if status == RunStatus.FAILED else None
+            if status == RunStatus.FAILED and failure is None:
                 failure = "run failed"
         elif isinstance(exc, RunCancelled | asyncio.CancelledError):
-            status, failure = "cancelled", None
+            status, failure = RunStatus.CANCELLED, None
         else:
-            status, failure = "failed", exc
+            status, failure = RunStatus.FAILED, exc
         self._status = status
         self._ended = True
         span = self._span

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from opentelemetry.util.re import parse_env_headers
 
+from instrumentation import env as E
+
 __all__ = ["DEFAULT_SPOOL_MAX_BYTES", "ExportSettings", "resolve_export_settings"]
 
 DEFAULT_SPOOL_MAX_BYTES = 64 * 1024 * 1024
@@ -71,7 +73,7 @@ def resolve_export_settings(
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ValueError(f"OTLP endpoint {resolved_endpoint!r} is not an http(s) URL")
 
-    token = token if token is not None else (env.get("AGENT_AUDIT_TOKEN") or None)
+    token = token if token is not None else E.TOKEN.read(env)
     env_headers = env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get(
         "OTEL_EXPORTER_OTLP_HEADERS", ""
     )
@@ -79,14 +81,14 @@ def resolve_export_settings(
     if token:
         headers["authorization"] = f"Bearer {token}"
 
-    resolved_api = api_url or env.get("AGENT_AUDIT_API") or _derive_api_url(parsed, http=http)
+    resolved_api = api_url or E.API.read(env) or _derive_api_url(parsed, http=http)
     if resolved_api and urllib.parse.urlsplit(resolved_api).scheme not in ("http", "https"):
         raise ValueError(f"AGENT_AUDIT_API / api_url {resolved_api!r} is not an http(s) URL")
 
-    spool = spool_dir if spool_dir is not None else (env.get("AGENT_AUDIT_SPOOL_DIR") or None)
+    spool = spool_dir if spool_dir is not None else E.SPOOL_DIR.read(env)
     max_bytes = spool_max_bytes
     if max_bytes is None:
-        raw = env.get("AGENT_AUDIT_SPOOL_MAX_BYTES")
+        raw = E.SPOOL_MAX_BYTES.read(env)
         try:
             max_bytes = int(raw) if raw else DEFAULT_SPOOL_MAX_BYTES
         except ValueError:

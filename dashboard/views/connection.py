@@ -38,7 +38,9 @@ def settings() -> DashboardSettings:
 @st.cache_resource(show_spinner=False)
 def _shared_client(api_url: str, token: str | None, timeout_s: float) -> AuditClient:
     # One connection pool per (URL, token) for all browser sessions of this process.
-    return AuditClient(api_url, token=token, timeout_s=timeout_s)
+    return AuditClient(
+        api_url, token=token, timeout_s=timeout_s, user_agent="agent-audit-dashboard"
+    )
 
 
 def client() -> AuditClient:

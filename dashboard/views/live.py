@@ -18,6 +18,7 @@ from dashboard.formatting import (
 )
 from dashboard.tables import runs_frame
 from dashboard.views.connection import guarded, settings
+from instrumentation.attributes import RunStatus
 
 __all__ = ["live_board"]
 
@@ -37,7 +38,9 @@ def _running_card(api: AuditClient, run: Record, now: datetime) -> None:
         title_col, time_col, action_col = st.columns([5, 1.2, 1.3], vertical_alignment="center")
         title_col.page_link(
             routes.RUN.path,
-            label=escape_markdown(f"{status_badge('running')} · {one_line(run.get('task'), 100)}"),
+            label=escape_markdown(
+                f"{status_badge(RunStatus.RUNNING)} · {one_line(run.get('task'), 100)}"
+            ),
             query_params={"run": run_id},
         )
         time_col.metric("Elapsed", format_duration_ms(run_duration_ms(run, now)))
@@ -67,14 +70,16 @@ def live_board(api: AuditClient) -> None:
     def board() -> None:
         with guarded():
             now = datetime.now(UTC)
-            running = api.list_runs(RunFilters(statuses=("running",)), limit=RUNNING_LIMIT)
+            running = api.list_runs(RunFilters(statuses=(RunStatus.RUNNING,)), limit=RUNNING_LIMIT)
             st.caption(f"{running.total} running · updated {now:%H:%M:%S} UTC")
             if not running.runs:
                 st.info("No agent is running right now.", icon=":material/bedtime:")
             for run in running.runs:
                 _running_card(api, run, now)
             recent = api.list_runs(limit=FINISHED_SHOWN + len(running.runs))
-            finished = [r for r in recent.runs if r.get("status") != "running"][:FINISHED_SHOWN]
+            finished = [r for r in recent.runs if r.get("status") != RunStatus.RUNNING][
+                :FINISHED_SHOWN
+            ]
             if finished:
                 st.markdown("#### Just finished")
                 st.dataframe(runs_frame(finished, now), hide_index=True, width="stretch")

@@ -28,6 +28,7 @@ from dashboard.formatting import (
 from dashboard.tables import timeline_frame
 from dashboard.views.connection import guarded, settings
 from dashboard.views.steps import failed_step_banner, render_steps
+from instrumentation.attributes import RunStatus, StepStatus
 
 __all__ = ["LiveRun", "load_run", "refresh_run", "run_page"]
 
@@ -57,12 +58,14 @@ def _step_order(step: Record) -> tuple[int, str]:
 def refresh_run(api: AuditClient, current: LiveRun) -> LiveRun:
     """Bring a running run up to date with as little transfer as the API allows."""
     run_id = str(current.run.get("id"))
-    running = api.list_runs(RunFilters(statuses=("running",)), limit=RUNNING_LIST_LIMIT)
+    running = api.list_runs(RunFilters(statuses=(RunStatus.RUNNING,)), limit=RUNNING_LIST_LIMIT)
     header = next((r for r in running.runs if r.get("id") == run_id), None)
     if header is None:
         return load_run(api, run_id)  # it ended (or is past the first page): the full record
     unfinished = [
-        int(s.get("step_number") or 0) for s in current.steps if s.get("status") == "running"
+        int(s.get("step_number") or 0)
+        for s in current.steps
+        if s.get("status") == StepStatus.RUNNING
     ]
     numbers = [int(s.get("step_number") or 0) for s in current.steps]
     after = min(unfinished) - 1 if unfinished else max(numbers, default=0)
@@ -120,7 +123,7 @@ def _header(run: Record, steps: list[Record]) -> None:
         f"{tokens_in or 0:,} / {tokens_out or 0:,}" if tokens_in or tokens_out else "–",
     )
     _fields(run)
-    if run.get("error") and run.get("status") != "failed":
+    if run.get("error") and run.get("status") != RunStatus.FAILED:
         st.warning("Error recorded on the run:", icon=":material/warning:")
         st.code(visible_text(run["error"]), language=None, wrap_lines=True)
     metadata = run.get("metadata")
@@ -130,7 +133,7 @@ def _header(run: Record, steps: list[Record]) -> None:
 
 
 def _cancel_controls(api: AuditClient, run: Record) -> None:
-    if run.get("status") != "running":
+    if run.get("status") != RunStatus.RUNNING:
         return
     requested_at = run.get("cancel_requested_at")
     if requested_at:
@@ -197,7 +200,7 @@ def run_page(api: AuditClient, run_id: str | None) -> None:
             escape_markdown(f"No run with id {one_line(run_id, 80)}."), icon=":material/search_off:"
         )
         return
-    live = st.session_state[state_key].run.get("status") == "running"
+    live = st.session_state[state_key].run.get("status") == RunStatus.RUNNING
 
     @st.fragment(run_every=settings().refresh_s if live else None)
     def body() -> None:
@@ -208,7 +211,7 @@ def run_page(api: AuditClient, run_id: str | None) -> None:
             else:
                 state = refresh_run(api, state)
                 st.session_state[state_key] = state
-            if live and state.run.get("status") != "running":
+            if live and state.run.get("status") != RunStatus.RUNNING:
                 st.rerun()  # the run ended: render once more in full, without the timer
             _render(api, state)
 

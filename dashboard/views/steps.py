@@ -21,6 +21,7 @@ from dashboard.formatting import (
     step_title,
     visible_text,
 )
+from instrumentation.attributes import RunStatus
 
 __all__ = ["failed_step_banner", "render_steps", "step_details"]
 
@@ -100,7 +101,7 @@ def render_steps(steps: Sequence[dict[str, Any]]) -> None:
 
 def failed_step_banner(run: dict[str, Any], steps: Sequence[dict[str, Any]]) -> None:
     """For a failed run: which step failed and why, above everything else."""
-    if run.get("status") != "failed":
+    if run.get("status") != RunStatus.FAILED:
         return  # a step may fail and the agent recover; only a failed run gets the banner
     failed = [s for s in steps if s.get("status") == "error" or s.get("error")]
     if failed:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -10,9 +12,9 @@ import duckdb
 import httpx
 
 from tests.api.conftest import Agents, RunSpec, ToolCall
-from tests.api.test_cli import cli
+from tests.api.test_cli import ENV, cli
 from tests.conftest import start_test_collector
-from tests.support import run_cli, wait_until
+from tests.support import free_port, run_cli, wait_until
 
 SPECS = [
     RunSpec("restart web-1", source="n8n", tools=(ToolCall("docker_ps", result="web-1 Up"),)),
@@ -113,3 +115,39 @@ def test_a_backup_taken_during_ingest_is_one_consistent_moment(
     agents.flush_and_wait(sent)
     live_ids = {row[0] for row in agents.collector.query("SELECT id FROM agent_runs")}
     assert copied_ids <= live_ids
+
+
+def test_backup_and_export_report_progress_on_stderr_when_asked(
+    agents: Agents, tmp_path: Path
+) -> None:
+    agents.send(SPECS[:1])
+    target = tmp_path / "progress.duckdb"
+    quiet = cli(agents.collector.api_url, "backup", str(target))
+    assert quiet.returncode == 0 and quiet.stderr == ""  # stderr is a pipe: no progress
+    shown = cli(agents.collector.api_url, "backup", str(target), "--force", "--progress")
+    assert shown.returncode == 0, shown.stderr
+    last = shown.stderr.splitlines()[-1]
+    assert last.startswith("backup: ") and last.endswith(", done"), shown.stderr
+    assert "received" in last and "\x1b" not in shown.stderr
+    exported = cli(agents.collector.api_url, "export", str(tmp_path / "out"), "--progress")
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stderr.splitlines()[-1].startswith("export: "), exported.stderr
+
+
+def test_verify_asks_the_collector_named_by_agent_audit_api(agents: Agents, tmp_path: Path) -> None:
+    agents.send(SPECS[:1])
+    env = {**ENV, "AGENT_AUDIT_API": agents.collector.api_url}
+    ran = subprocess.run(
+        [sys.executable, "-m", "collector.cli", "verify", "--json"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    # cwd holds no database: the answer can only come from the running collector.
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["ok"] is True
+    down = f"http://127.0.0.1:{free_port()}"
+    refused = subprocess.run(
+        [sys.executable, "-m", "collector.cli", "verify"],
+        capture_output=True, text=True, env={**ENV, "AGENT_AUDIT_API": down}, cwd=tmp_path,
+        timeout=120,
+    )  # fmt: skip
+    assert refused.returncode == 2 and down.removeprefix("http://") in refused.stderr

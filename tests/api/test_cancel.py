@@ -129,10 +129,7 @@ def test_cancel_from_the_terminal(agents: Agents) -> None:
 
 
 def cancel_cli(api: str, *args: str) -> subprocess.CompletedProcess[str]:
-    # Through the dispatcher once it knows "cancel"; the module's own entry point until then.
-    from collector.cli import SUBCOMMANDS
-
-    entry = ["collector.cli", "cancel"] if "cancel" in SUBCOMMANDS else ["collector.cli_cancel"]
+    entry = ["collector.cli", "cancel"]
     return subprocess.run(
         [sys.executable, "-m", *entry, *args, "--api", api],
         capture_output=True,

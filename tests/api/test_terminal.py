@@ -8,8 +8,8 @@ from datetime import datetime
 
 import pytest
 
-from collector.cli_common import parse_when
-from collector.terminal import dumps_inert, format_duration, inert, one_line
+from collector.cli.common import parse_when
+from collector.cli.terminal import dumps_inert, format_duration, inert, one_line
 
 NASTY = "a\x1b[2Jb\x07c\x9b31md\u202ee\x7ff\u2066g\th\ni"
 

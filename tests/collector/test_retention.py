@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collector.cli_verify import verify_file
+from collector.verify import verify_file
 from tests.conftest import start_test_collector
 from tests.ingest.otlp import export, record_spans
 from tests.ingest.test_ingest import crash_investigation

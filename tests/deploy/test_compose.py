@@ -7,7 +7,6 @@ its environment by the real settings classes, so a renamed flag or variable fail
 from __future__ import annotations
 
 import argparse
-import importlib
 import re
 import tomllib
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 import yaml
 
 from agent.settings import AgentSettings
-from collector.cli import SUBCOMMANDS
+from collector.cli import COMMANDS
 from collector.settings import Settings as CollectorSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +49,7 @@ def service_env(name: str, env: dict[str, str]) -> dict[str, str]:
 def parse_command(name: str) -> tuple[str, argparse.Namespace]:
     command = COMPOSE["services"][name]["command"]
     subcommand = command[0]
-    module = importlib.import_module(SUBCOMMANDS[subcommand][0])
+    module = COMMANDS[subcommand].load()
     parser = argparse.ArgumentParser(prog=f"agent-audit {subcommand}", exit_on_error=False)
     module.add_arguments(parser)
     return subcommand, parser.parse_args(command[1:])

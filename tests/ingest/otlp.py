@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import gzip
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
-from google.protobuf import json_format
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
@@ -19,6 +17,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Tracer
+
+from bench.reliability.otlp_requests import to_otlp_json
 
 PROTOCOLS = ("grpc", "http-protobuf", "http-json")
 
@@ -37,23 +37,6 @@ def record_spans(
 
 def to_request(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
     return encode_spans(spans)
-
-
-def to_otlp_json(request: ExportTraceServiceRequest, *, upper: bool = False) -> dict[str, Any]:
-    """OTLP/JSON as the spec writes it: ids in hex, not proto3 JSON's base64."""
-    document = json_format.MessageToDict(request)
-
-    def hexify(value: str) -> str:
-        out = base64.b64decode(value).hex()
-        return out.upper() if upper else out
-
-    for rs in document.get("resourceSpans", []):
-        for ss in rs.get("scopeSpans", []):
-            for span in ss.get("spans", []):
-                for key in ("traceId", "spanId", "parentSpanId"):
-                    if span.get(key):
-                        span[key] = hexify(span[key])
-    return document
 
 
 def export(protocol: str, collector: Any, spans: Sequence[ReadableSpan]) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.reliability.harness import REPO, CollectorProcess
+from bench.reliability.harness import REPO, CollectorProcess
 from tests.support import free_port, holds_for, wait_until
 
 logger = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ import grpc
 import httpx
 import pytest
 
+from bench.reliability.harness import EXPORT_METHOD, CollectorProcess, build_run_request
 from collector.settings import Settings, SettingsError
 from tests.conftest import CollectorHandle, start_test_collector
-from tests.reliability.harness import EXPORT_METHOD, CollectorProcess, build_run_request
 
 TOKEN = "s3cret-token-for-tests-0123456789"
 WRONG = {

@@ -15,9 +15,9 @@ import grpc
 import httpx
 import pytest
 
+from bench.reliability.harness import EXPORT_METHOD, CollectorProcess, build_run_request, kv
 from tests.conftest import CollectorHandle, start_test_collector
 from tests.ingest.otlp import to_otlp_json
-from tests.reliability.harness import EXPORT_METHOD, CollectorProcess, build_run_request, kv
 
 TRACES = "/v1/traces"
 logger = logging.getLogger(__name__)

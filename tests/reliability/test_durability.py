@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.reliability.chaos import KillCampaign, Load, check_file
-from tests.reliability.harness import CollectorProcess
+from bench.reliability.chaos import KillCampaign, Load, check_file
+from bench.reliability.harness import CollectorProcess
 from tests.support import wait_until
 
 # Seeded so a failure replays; AGENT_AUDIT_RELIABILITY_SEED picks another schedule.

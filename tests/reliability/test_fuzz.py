@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.reliability.harness import EXPORT_METHOD, build_run_request
 from tests.conftest import CollectorHandle, start_test_collector
 from tests.ingest.otlp import to_otlp_json
-from tests.reliability.harness import EXPORT_METHOD, build_run_request
 
 FUZZ = settings(
     max_examples=120,

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from bench.reliability.harness import REPO, HttpSender, RunRequest, build_run_request, kv
 from instrumentation import attributes as A
 from tests.conftest import CollectorHandle, start_test_collector
-from tests.reliability.harness import REPO, HttpSender, RunRequest, build_run_request, kv
 
 MAX_ATTRIBUTE_BYTES = 64 * 1024
 

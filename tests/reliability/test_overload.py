@@ -9,14 +9,14 @@ from pathlib import Path
 import duckdb
 import httpx
 
-from tests.conftest import start_test_collector
-from tests.reliability.flood import flood
-from tests.reliability.harness import (
+from bench.reliability.flood import flood
+from bench.reliability.harness import (
     CollectorProcess,
     GrpcSender,
     RunRequest,
     build_run_request,
 )
+from tests.conftest import start_test_collector
 
 KINDS = ("grpc", "http-protobuf", "http-json")
 logger = logging.getLogger(__name__)

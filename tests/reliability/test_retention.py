@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 
+from bench.reliability.harness import HttpSender, RunRequest, build_run_request
 from collector.settings import Settings
 from tests.conftest import CollectorHandle, start_test_collector
-from tests.reliability.harness import HttpSender, RunRequest, build_run_request
 from tests.support import run_cli, wait_until
 
 DAY_NS = 86_400 * 10**9

@@ -18,8 +18,8 @@ import httpx
 import pyarrow.parquet as pq
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from bench.reliability.harness import CollectorProcess, HttpSender, build_run_request, kv
 from instrumentation import attributes as A
-from tests.reliability.harness import CollectorProcess, HttpSender, build_run_request, kv
 
 # needle -> the full secret as planted. Needles are alphanumeric, so JSON escaping
 # cannot hide them.

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tomllib
 
-from tests.reliability.harness import REPO
+from bench.reliability.harness import REPO
 
 PACKAGES = ("instrumentation", "collector", "ssh_tools", "dashboard", "agent")
 # Each S rule switched off project-wide, and why; adding one means saying why here.

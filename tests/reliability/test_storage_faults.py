@@ -13,10 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from collector.chain import verify_chain
-from collector.store import RunStore, StoreOpenError
-from tests.reliability.chaos import check_file
-from tests.reliability.harness import (
+from bench.reliability.chaos import check_file
+from bench.reliability.harness import (
     CollectorExited,
     CollectorProcess,
     GrpcSender,
@@ -25,6 +23,8 @@ from tests.reliability.harness import (
     RunRequest,
     build_run_request,
 )
+from collector.chain import verify_chain
+from collector.store import RunStore, StoreOpenError
 from tests.support import require_or_skip, wait_until
 
 

@@ -11,13 +11,13 @@ import duckdb
 import httpx
 import pytest
 
-from tests.conftest import start_test_collector
-from tests.reliability.harness import (
+from bench.reliability.harness import (
     CollectorExited,
     CollectorProcess,
     HttpSender,
     build_run_request,
 )
+from tests.conftest import start_test_collector
 from tests.support import run_cli
 
 RUNS = 12

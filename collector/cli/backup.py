@@ -15,8 +15,9 @@ from pathlib import Path
 
 import duckdb
 
-from collector.api_client import ApiClient
-from collector.cli_common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
+from collector.cli.common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
+from collector.cli.progress import Progress, add_progress_argument, content_length
+from collector.client import AuditClient
 
 __all__ = ["add_arguments", "run"]
 
@@ -28,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_api_argument(parser)
     parser.add_argument("file", metavar="FILE", help="where to write the DuckDB file")
     parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    add_progress_argument(parser)
 
 
 def _summary(path: Path) -> str:
@@ -50,15 +52,20 @@ def run(args: argparse.Namespace) -> int:
         error(f"{target.parent} is not a directory")
         return EXIT_API_ERROR
 
-    def action(client: ApiClient) -> int:
+    progress = Progress("backup", forced=args.progress)
+
+    def action(client: AuditClient) -> int:
         handle, name = tempfile.mkstemp(
             prefix=f".{target.name}.", suffix=".partial", dir=target.parent
         )
         partial = Path(name)
         try:
             with os.fdopen(handle, "wb") as out, client.stream_backup() as response:
+                progress.start(content_length(response.headers.get("content-length")))
                 for chunk in response.iter_bytes(_CHUNK):
                     out.write(chunk)
+                    progress.advance(len(chunk))
+                progress.finish()
             try:
                 summary = _summary(partial)
             except duckdb.Error as exc:

@@ -9,15 +9,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import socket
-import sys
 import time
 
-from collector.api_client import ApiClient
-from collector.cli_common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
-from collector.cli_show import resolve_run_id
-from collector.terminal import format_time, one_line
+from collector.cli.common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
+from collector.cli.show import resolve_run_id
+from collector.cli.terminal import format_time, one_line
+from collector.client import AuditClient
 
-__all__ = ["add_arguments", "run", "main"]
+__all__ = ["add_arguments", "run"]
 
 
 def _who() -> str:
@@ -46,14 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Record the cancel request; optionally wait for the run to end."""
 
-    def action(client: ApiClient) -> int:
+    def action(client: AuditClient) -> int:
         matches = resolve_run_id(client, args.run_id)
         if len(matches) != 1:
             what = "no run" if not matches else f"{len(matches)} runs match"
             error(f"{what} {args.run_id!r}; give the id as agent-audit runs shows it")
             return EXIT_API_ERROR
         run_id = matches[0]
-        recorded = client.cancel(run_id, requested_by=args.by, reason=args.reason)
+        recorded = client.cancel_run(run_id, requested_by=args.by, reason=args.reason)
         print(
             f"cancel requested for run {run_id} by {one_line(recorded.get('requested_by'))} "
             f"at {format_time(recorded.get('requested_at'))} UTC; "
@@ -72,14 +71,3 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_API_ERROR
 
     return call_api(args, action)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run without the ``agent-audit`` dispatcher: ``python -m collector.cli_cancel``."""
-    parser = argparse.ArgumentParser(prog="agent-audit cancel", description=__doc__)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -26,8 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from collector.chain import verify_chain
-from tests.reliability.harness import (
+from bench.reliability.harness import (
     CollectorNotReady,
     CollectorProcess,
     GrpcSender,
@@ -36,6 +35,7 @@ from tests.reliability.harness import (
     RunRequest,
     build_run_request,
 )
+from collector.chain import verify_chain
 
 __all__ = [
     "CLIENT_KINDS",

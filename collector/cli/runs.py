@@ -15,9 +15,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from collector.api_client import ApiClient, ApiError
-from collector.cli_common import EXIT_OK, add_api_argument, call_api, parse_when
-from collector.terminal import (
+from collector.cli.common import EXIT_OK, add_api_argument, call_api, parse_when
+from collector.cli.terminal import (
     Style,
     dumps_inert,
     format_duration,
@@ -25,6 +24,7 @@ from collector.terminal import (
     one_line,
     render_table,
 )
+from collector.client import ApiError, AuditClient, RunFilters
 
 __all__ = ["add_arguments", "run"]
 
@@ -60,22 +60,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _filter_params(args: argparse.Namespace) -> list[tuple[str, str | int]]:
-    params: list[tuple[str, str | int]] = []
-    for value in args.status:
-        params += [("status", s.strip()) for s in value.split(",") if s.strip()]
-    for name, value in (
-        ("source", args.source),
-        ("model", args.model),
-        ("agent_name", args.agent_name),
-        ("since", args.since),
-        ("until", args.until),
-        ("q", args.search),
-        ("tool", args.tool),
-    ):
-        if value:
-            params.append((name, value))
-    return params
+def _moment(text: str | None) -> datetime | None:
+    # parse_when has checked the form already; "Z" and offsets are read by fromisoformat.
+    return datetime.fromisoformat(text) if text else None
+
+
+def _filters(args: argparse.Namespace) -> RunFilters:
+    statuses = [s.strip() for value in args.status for s in value.split(",") if s.strip()]
+    return RunFilters(
+        statuses=tuple(statuses),
+        source=args.source or None,
+        model=args.model or None,
+        agent_name=args.agent_name or None,
+        since=_moment(args.since),
+        until=_moment(args.until),
+        text=args.search or None,
+        tool=args.tool or None,
+    )
 
 
 def _model(run: dict[str, Any]) -> str:
@@ -187,21 +188,21 @@ def _event_line(kind: str, run: dict[str, Any], style: Style) -> str:
 
 
 def _follow(
-    client: ApiClient, args: argparse.Namespace, params: list[tuple[str, str | int]], style: Style
+    client: AuditClient, args: argparse.Namespace, filters: RunFilters, style: Style
 ) -> int:
     page_size = max(args.limit, 50)
-    first = client.list_runs([*params, ("limit", args.limit)])
+    first = client.list_runs(filters, limit=args.limit).body
     if args.json:
         for r in reversed(first.get("runs") or []):
             print(dumps_inert({"event": "run", "run": r}, indent=None), flush=True)
     else:
-        _print_page(first, style, filtered=bool(params))
+        _print_page(first, style, filtered=not filters.is_empty)
         print(style.dim("following; Ctrl-C to stop"), flush=True)
-    known: dict[str, str] = {r["id"]: r.get("status") for r in first.get("runs") or []}
+    known: dict[str, str | None] = {r["id"]: r.get("status") for r in first.get("runs") or []}
     while True:
         time.sleep(args.interval)  # poll interval of a live view, not synchronisation
-        body = client.list_runs([*params, ("limit", page_size)])
-        seen = {r["id"]: r for r in body.get("runs") or []}
+        page = client.list_runs(filters, limit=page_size)
+        seen = {r["id"]: r for r in page.runs}
         # Runs we saw running that fell off the newest page: ask for them one by one.
         for run_id, status in list(known.items()):
             if status == "running" and run_id not in seen:
@@ -231,23 +232,23 @@ def run(args: argparse.Namespace) -> int:
         print("agent-audit: --limit must be between 1 and 1000", file=sys.stderr)
         return 2
     style = Style()
-    params = _filter_params(args)
+    filters = _filters(args)
 
-    def action(client: ApiClient) -> int:
+    def action(client: AuditClient) -> int:
         if args.stats:
-            stats = client.stats(params)
+            stats = client.stats(filters, bucket=None)
             if args.json:
                 print(dumps_inert(stats))
             else:
                 _print_stats(stats)
             return EXIT_OK
         if args.follow:
-            return _follow(client, args, params, style)
-        body = client.list_runs([*params, ("limit", args.limit)])
+            return _follow(client, args, filters, style)
+        body = client.list_runs(filters, limit=args.limit).body
         if args.json:
             print(dumps_inert(body))
         else:
-            _print_page(body, style, filtered=bool(params))
+            _print_page(body, style, filtered=not filters.is_empty)
         return EXIT_OK
 
     return call_api(args, action)

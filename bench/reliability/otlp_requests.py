@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from instrumentation import attributes as A
-from tests.ingest.otlp import to_otlp_json
 
-__all__ = ["RunRequest", "build_run_request", "kv"]
+__all__ = ["RunRequest", "build_run_request", "kv", "to_otlp_json"]
 
 
 def kv(key: str, value: Any) -> KeyValue:
@@ -121,3 +122,20 @@ def build_run_request(
     scope_spans.scope.name = "tests.reliability"
     scope_spans.spans.extend(spans)
     return RunRequest(run_id, trace_id, run_span_id, step_ids, message)
+
+
+def to_otlp_json(request: ExportTraceServiceRequest, *, upper: bool = False) -> dict[str, Any]:
+    """OTLP/JSON as the spec writes it: ids in hex, not proto3 JSON's base64."""
+    document = json_format.MessageToDict(request)
+
+    def hexify(value: str) -> str:
+        out = base64.b64decode(value).hex()
+        return out.upper() if upper else out
+
+    for rs in document.get("resourceSpans", []):
+        for ss in rs.get("scopeSpans", []):
+            for span in ss.get("spans", []):
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if span.get(key):
+                        span[key] = hexify(span[key])
+    return document

@@ -18,8 +18,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from collector.api_client import ApiClient
-from collector.cli_common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
+from collector.cli.common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
+from collector.cli.progress import Progress, add_progress_argument, content_length
+from collector.client import AuditClient
 
 __all__ = ["add_arguments", "run"]
 
@@ -32,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_api_argument(parser)
     parser.add_argument("--format", choices=("parquet",), default="parquet", help="file format")
     parser.add_argument("directory", metavar="DIR", help="where to write (created if missing)")
+    add_progress_argument(parser)
 
 
 def _expected_files(manifest: dict[str, Any]) -> set[str]:
@@ -84,13 +86,18 @@ def run(args: argparse.Namespace) -> int:
         error(f"cannot create {target}: {exc.strerror or exc}")
         return EXIT_API_ERROR
 
-    def action(client: ApiClient) -> int:
+    progress = Progress("export", forced=args.progress)
+
+    def action(client: AuditClient) -> int:
         handle, name = tempfile.mkstemp(prefix=".agent-audit-export-", suffix=".tar", dir=target)
         tar_path = Path(name)
         try:
             with os.fdopen(handle, "wb") as out, client.stream_export(args.format) as response:
+                progress.start(content_length(response.headers.get("content-length")))
                 for chunk in response.iter_bytes(_CHUNK):
                     out.write(chunk)
+                    progress.advance(len(chunk))
+                progress.finish()
             try:
                 manifest = _unpack(tar_path, target)
             except (ValueError, tarfile.TarError) as exc:

@@ -1,7 +1,7 @@
 """What the reliability tests and the soak runs share: the collector as a subprocess.
 
-Requests with known ids live in :mod:`tests.reliability.otlp_requests`, the raw
-senders in :mod:`tests.reliability.senders`; both are re-exported here.
+Requests with known ids live in :mod:`bench.reliability.otlp_requests`, the raw
+senders in :mod:`bench.reliability.senders`; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tests.reliability.otlp_requests import RunRequest, build_run_request, kv
-from tests.reliability.senders import EXPORT_METHOD, GrpcSender, HttpSender, Outcome
-from tests.support import poll_until
+from bench.polling import poll_until
+from bench.reliability.otlp_requests import RunRequest, build_run_request, kv
+from bench.reliability.senders import EXPORT_METHOD, GrpcSender, HttpSender, Outcome
 
 __all__ = [
     "REPO",

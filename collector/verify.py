@@ -1,5 +1,6 @@
-"""Tamper evidence for what people read: runs and steps re-derived from the chained spans.
+"""Verification of the tamper-evident store, shared by ``GET /verify`` and ``agent-audit verify``.
 
+The span chain is walked first (``collector.chain``); then, because
 ``agent_runs`` and ``agent_steps`` are updated in place as spans arrive, so
 they cannot be chained row by row. Instead, verification replays every stored
 span, in chain order, through the same mapping into an in-memory database and
@@ -10,24 +11,19 @@ or step shows up as a difference.
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from collector.chain import Problem
+from collector.chain import Problem, VerifyReport, verify_chain
 from collector.decode import SpanRecord
 from collector.ingest import IngestState, ingest_batch
 from collector.schema import migrate
 
-# DuckDB 2.0 warns that Arrow output from execute() copies the rows; these
-# tables are small next to the replay, and con.sql() relations would leave a
-# result open on the connection.
-warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
-
-__all__ = ["verify_derived"]
+__all__ = ["report_dict", "verify_connection", "verify_derived", "verify_file"]
 
 _RUN_COLUMNS = (
     "task", "working_directory", "model_requested", "model_used", "backend", "final_answer",
@@ -157,3 +153,42 @@ def verify_derived(con: duckdb.DuckDBPyConnection, batch: int = 5_000) -> Proble
         return _first_difference(con, "agent_steps", "step", steps, _STEP_COLUMNS, cutoff)
     finally:
         mem.close()
+
+
+def report_dict(report: VerifyReport, head: tuple[int, str] | None = None) -> dict[str, Any]:
+    """The report as JSON-ready data (what ``GET /verify`` answers)."""
+    problem = report.problem
+    return {
+        "ok": report.ok,
+        "checked_spans": report.checked,
+        "anchor_seq": report.anchor_seq,
+        "head": {"seq": head[0], "hash": head[1]} if head else None,
+        "problem": None
+        if problem is None
+        else {
+            "kind": problem.kind,
+            "seq": problem.seq,
+            "trace_id": problem.trace_id,
+            "span_id": problem.span_id,
+            "message": problem.message,
+        },
+    }
+
+
+def verify_connection(con: duckdb.DuckDBPyConnection, *, derived: bool = True) -> dict[str, Any]:
+    """Walk the span chain, then compare runs and steps with what the spans give."""
+    report = verify_chain(con)
+    if report.ok and derived:
+        problem = verify_derived(con)
+        if problem is not None:
+            report = VerifyReport(report.checked, report.anchor_seq, problem)
+    row = con.execute("SELECT seq, hash FROM span_chain ORDER BY seq DESC LIMIT 1").fetchone()
+    result = report_dict(report, (int(row[0]), bytes(row[1]).hex()) if row else None)
+    result["derived_checked"] = derived
+    return result
+
+
+def verify_file(path: Path, *, derived: bool = True) -> dict[str, Any]:
+    """Verify a DuckDB file opened read-only (the collector must not hold it)."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        return verify_connection(con, derived=derived)

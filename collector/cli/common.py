@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from collector.api_client import ApiClient, ApiError, ApiUnreachable, default_api_url
+from collector.client import ApiError, AuditClient, CollectorUnreachable, default_api_url
 
 __all__ = [
     "EXIT_OK",
@@ -21,6 +21,7 @@ __all__ = [
     "EXIT_UNREACHABLE",
     "add_api_argument",
     "call_api",
+    "open_client",
     "error",
     "parse_when",
 ]
@@ -49,12 +50,22 @@ def error(message: str) -> None:
     print(f"agent-audit: {message}", file=sys.stderr)
 
 
-def call_api(args: argparse.Namespace, action: Callable[[ApiClient], int]) -> int:
+def open_client(api: str) -> AuditClient:
+    """The CLI's client of ``api``, with the token from AGENT_AUDIT_TOKEN if set."""
+    return AuditClient(
+        api,
+        token=os.environ.get("AGENT_AUDIT_TOKEN") or None,
+        timeout_s=30.0,
+        user_agent="agent-audit-cli",
+    )
+
+
+def call_api(args: argparse.Namespace, action: Callable[[AuditClient], int]) -> int:
     """Run ``action`` with a client, turning API failures into a message and an exit code."""
     try:
-        with ApiClient(args.api, token=os.environ.get("AGENT_AUDIT_TOKEN") or None) as client:
+        with open_client(args.api) as client:
             return action(client)
-    except ApiUnreachable as exc:
+    except CollectorUnreachable as exc:
         error(str(exc))
         return EXIT_UNREACHABLE
     except ApiError as exc:

@@ -16,9 +16,9 @@ import json
 import sys
 from typing import Any
 
-from collector.api_client import ApiClient
-from collector.cli_common import EXIT_OK, add_api_argument, call_api
-from collector.terminal import Style, dumps_inert, inert, render_table
+from collector.cli.common import EXIT_OK, add_api_argument, call_api
+from collector.cli.terminal import Style, dumps_inert, inert, render_table
+from collector.client import AuditClient, SqlResult
 
 __all__ = ["add_arguments", "run"]
 
@@ -43,9 +43,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _print_table(result: dict[str, Any], style: Style) -> None:
-    columns = [str(c) for c in result.get("columns") or []]
-    rows = [[_cell(v) for v in row] for row in result.get("rows") or []]
+def _print_table(result: SqlResult, style: Style) -> None:
+    columns = result.columns
+    rows = [[_cell(v) for v in row] for row in result.rows]
     if not columns:
         print("(no columns)")
         return
@@ -56,26 +56,25 @@ def _print_table(result: dict[str, Any], style: Style) -> None:
         ascii_only=not style.tty,
     ):
         print(line)
-    count = int(result.get("row_count") or 0)
+    count = result.row_count
     note = f"({count} row{'s' if count != 1 else ''}"
-    if result.get("truncated"):
+    if result.truncated:
         note += ", truncated at the row cap"
-    elapsed = result.get("elapsed_ms")
+    elapsed = result.elapsed_ms
     note += f", {float(elapsed):.0f} ms)" if elapsed is not None else ")"
     print(style.dim(note))
 
 
-def _print_csv(result: dict[str, Any]) -> None:
+def _print_csv(result: SqlResult) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow([inert(c) for c in result.get("columns") or []])
-    for row in result.get("rows") or []:
+    writer.writerow([inert(c) for c in result.columns])
+    for row in result.rows:
         # Values are made inert: a CSV opened in a terminal must not run escape codes.
         writer.writerow(["" if v is None else inert(_cell(v), keep_newlines=True) for v in row])
 
 
-def _print_json(result: dict[str, Any]) -> None:
-    columns = [str(c) for c in result.get("columns") or []]
-    records = [dict(zip(columns, row, strict=False)) for row in result.get("rows") or []]
+def _print_json(result: SqlResult) -> None:
+    records = [dict(zip(result.columns, row, strict=False)) for row in result.rows]
     print(dumps_inert(records))
 
 
@@ -84,17 +83,17 @@ def run(args: argparse.Namespace) -> int:
     query = sys.stdin.read() if args.query == "-" else args.query
     style = Style()
 
-    def action(client: ApiClient) -> int:
-        result = client.sql(query, args.max_rows)
+    def action(client: AuditClient) -> int:
+        result = client.sql(query, max_rows=args.max_rows)
         if args.format == "csv":
             _print_csv(result)
         elif args.format == "json":
             _print_json(result)
         else:
             _print_table(result, style)
-        if result.get("truncated") and args.format != "table":
+        if result.truncated and args.format != "table":
             print(
-                f"agent-audit: output truncated at {result.get('row_count')} rows (the row cap)",
+                f"agent-audit: output truncated at {result.row_count} rows (the row cap)",
                 file=sys.stderr,
             )
         return EXIT_OK

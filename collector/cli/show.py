@@ -12,9 +12,8 @@ import json
 import time
 from typing import Any
 
-from collector.api_client import ApiClient, ApiError
-from collector.cli_common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
-from collector.terminal import (
+from collector.cli.common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
+from collector.cli.terminal import (
     Style,
     dumps_inert,
     format_duration,
@@ -22,6 +21,7 @@ from collector.terminal import (
     inert,
     one_line,
 )
+from collector.client import ApiError, AuditClient, RunFilters
 
 __all__ = ["add_arguments", "run", "resolve_run_id"]
 
@@ -42,19 +42,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
 
 
-def resolve_run_id(client: ApiClient, given: str) -> list[str]:
+def resolve_run_id(client: AuditClient, given: str) -> list[str]:
     """The full ids ``given`` may stand for: itself if it is a run, else the runs whose id
     starts with it (one for a unique prefix)."""
     try:
-        client.get_steps(given, 2**31 - 1)  # existence check that returns no rows
+        client.get_steps(given, after_step=2**31 - 1)  # existence check that returns no rows
         return [given]
     except ApiError as exc:
         if exc.status_code != 404:
             raise
     if len(given) >= _FULL_ID_LENGTH:
         return []
-    body = client.list_runs([("q", given), ("limit", 1000)])
-    return sorted({r["id"] for r in body.get("runs") or [] if str(r["id"]).startswith(given)})
+    page = client.list_runs(RunFilters(text=given), limit=1000)
+    return sorted({r["id"] for r in page.runs if str(r["id"]).startswith(given)})
 
 
 def _fold(text: str, full: bool) -> str:
@@ -93,8 +93,11 @@ def _call(step: dict[str, Any]) -> str:
     return one_line(step.get("name") or "")
 
 
-def step_lines(step: dict[str, Any], style: Style, full: bool) -> list[str]:
-    """The lines printed for one step."""
+def step_lines(
+    step: dict[str, Any], style: Style, full: bool, final_answer: str | None = None
+) -> list[str]:
+    """The lines printed for one step; a result that is the run's final answer is not
+    repeated here (the final answer is printed once, at the end)."""
     status = step.get("status") or ""
     mark = {"ok": "ok", "error": "ERROR", "running": "running…"}.get(status, status)
     if style.color and status == "error":
@@ -110,7 +113,11 @@ def step_lines(step: dict[str, Any], style: Style, full: bool) -> list[str]:
     if any(t is not None for t in tokens):
         lines.append(f"    tokens: in {tokens[0] or 0}, out {tokens[1] or 0}")
     lines += _block("thinking", step.get("thinking"), full)
-    lines += _block("result", step.get("tool_result"), full)
+    result = step.get("tool_result")
+    if final_answer and result == final_answer:
+        lines.append("    result: the final answer, printed below")
+    else:
+        lines += _block("result", result, full)
     lines += _block("error", step.get("error"), full)
     return lines
 
@@ -163,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     """Print one run with its steps."""
     style = Style()
 
-    def action(client: ApiClient) -> int:
+    def action(client: AuditClient) -> int:
         matches = resolve_run_id(client, args.run_id)
         if not matches:
             error(f"no run {args.run_id!r} (agent-audit runs lists them)")
@@ -182,19 +189,31 @@ def run(args: argparse.Namespace) -> int:
         print()
         if not steps:
             print("  (no steps recorded)")
+        answer = data.get("final_answer")
         for step in steps:
-            _print(step_lines(step, style, args.full))
+            _print(step_lines(step, style, args.full, answer))
         printed = {s.get("id") for s in steps if s.get("status") != "running"}
+        # Results printed in full while the run was still going (no final answer yet).
+        shown_results = (
+            {s.get("tool_result"): s.get("step_number") for s in steps} if not answer else {}
+        )
         while args.follow and data.get("status") == "running":
             time.sleep(args.interval)  # poll interval of a live view
             data = client.get_run(run_id)
             for step in data.get("steps") or []:
                 if step.get("status") != "running" and step.get("id") not in printed:
                     printed.add(step.get("id"))
-                    _print(step_lines(step, style, args.full))
-        if data.get("final_answer") or data.get("status") != "running":
+                    answer = data.get("final_answer")
+                    _print(step_lines(step, style, args.full, answer))
+                    if not answer:
+                        shown_results[step.get("tool_result")] = step.get("step_number")
+        answer = data.get("final_answer")
+        if answer or data.get("status") != "running":
             print()
-            _print(_block("Final answer", data.get("final_answer"), args.full, indent=""))
+            if answer and answer in shown_results:
+                print(f"Final answer: the result of step {shown_results[answer]} above")
+            else:
+                _print(_block("Final answer", answer, args.full, indent=""))
             if args.follow:
                 print(f"run ended: {data.get('status')}")
         return EXIT_OK

@@ -3,7 +3,7 @@
 Each sender thread owns a list of requests and sends each until it is
 acknowledged. Any answer must be an acknowledgement or one of OTLP's retryable
 answers, with its hint: gRPC UNAVAILABLE carrying RetryInfo, or HTTP 429/503
-carrying Retry-After (checked in :mod:`tests.reliability.harness`). The sender
+carrying Retry-After (checked in :mod:`bench.reliability.harness`). The sender
 then waits a short, jittered time (shorter than the hint, to keep the flood on)
 and tries again.
 """
@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from tests.reliability.harness import GrpcSender, HttpSender, Outcome, RunRequest
+from bench.reliability.harness import GrpcSender, HttpSender, Outcome, RunRequest
 
 __all__ = ["FloodResult", "flood"]
 

@@ -1,0 +1,64 @@
+"""The API's Run and Step objects as pydantic models, derived from collector/columns.py.
+
+They document the responses in the OpenAPI schema (``/docs``); the routes still
+return the rows as serialized by collector/serialize.py, so a column added to
+the declarations shows up in both at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from collector.columns import AGENT_RUNS, AGENT_STEPS, Column
+
+__all__ = ["Run", "Step", "RunPage", "RunWithSteps"]
+
+# The JSON type each DuckDB type is served as (times: ISO 8601 UTC ending in Z).
+_JSON_TYPES: dict[str, Any] = {
+    "VARCHAR": str,
+    "JSON": Any,
+    "INTEGER": int,
+    "BIGINT": int,
+    "DOUBLE": float,
+    "BOOLEAN": bool,
+    "TIMESTAMP": str,
+    "VARCHAR[]": list[str],
+}
+_OPEN = ConfigDict(extra="allow")
+
+
+def _fields(columns: tuple[Column, ...]) -> dict[str, Any]:
+    return {
+        c.name: (_JSON_TYPES[c.sql_type] | None, Field(default=None, description=c.doc))
+        for c in columns
+    }
+
+
+Run: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "Run",
+    __config__=_OPEN,
+    **_fields(AGENT_RUNS),
+    step_count=(int | None, Field(default=None, description="Same as total_steps.")),
+    elapsed_ms=(
+        float | None,
+        Field(default=None, description="For a running run: now minus started_at."),
+    ),
+    cancel_requested_at=(str | None, Field(default=None, description="When a cancel was asked.")),
+    cancel_requested_by=(str | None, Field(default=None, description="Who asked to cancel.")),
+)
+Step: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "Step", __config__=_OPEN, **_fields(AGENT_STEPS)
+)
+RunPage: type[BaseModel] = create_model(
+    "RunPage",
+    runs=(list[Run], ...),  # type: ignore[valid-type]
+    total=(int, ...),
+    next=(str | None, None),
+)
+RunWithSteps: type[BaseModel] = create_model(
+    "RunWithSteps",
+    __base__=Run,
+    steps=(list[Step], ...),  # type: ignore[valid-type]
+)

@@ -1,0 +1,6 @@
+"""Attribute keys of other instrumentations, one module per convention.
+
+agent-audit's own keys, and the GenAI keys the instrumentation writes, live in
+``instrumentation.attributes``; these modules name only what the collector reads
+from other instrumentations' spans.
+"""

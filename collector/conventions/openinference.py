@@ -1,0 +1,54 @@
+"""OpenInference attribute keys (OpenAI Agents SDK and smolagents instrumentations)."""
+
+from __future__ import annotations
+
+import re
+
+from instrumentation.attributes import OPENINFERENCE_SPAN_KIND
+
+__all__ = [
+    "SPAN_KIND",
+    "KIND_AGENT",
+    "KIND_TOOL",
+    "KIND_LLM",
+    "OPENAI_AGENTS_SCOPE",
+    "SMOLAGENTS_SCOPE",
+    "INPUT_VALUE",
+    "OUTPUT_VALUE",
+    "LLM_MODEL_NAME",
+    "LLM_PROVIDER",
+    "LLM_SYSTEM",
+    "LLM_TOKEN_COUNT_PROMPT",
+    "LLM_TOKEN_COUNT_COMPLETION",
+    "LLM_FINISH_REASON",
+    "AGENT_NAME",
+    "GRAPH_NODE_NAME",
+    "TOOL_NAME",
+    "SMOLAGENTS_MAX_STEPS",
+    "FLAT_MESSAGE",
+]
+
+SPAN_KIND = OPENINFERENCE_SPAN_KIND
+KIND_AGENT = "AGENT"
+KIND_TOOL = "TOOL"
+KIND_LLM = "LLM"
+
+OPENAI_AGENTS_SCOPE = "openinference.instrumentation.openai_agents"
+SMOLAGENTS_SCOPE = "openinference.instrumentation.smolagents"
+
+INPUT_VALUE = "input.value"
+OUTPUT_VALUE = "output.value"
+LLM_MODEL_NAME = "llm.model_name"
+LLM_PROVIDER = "llm.provider"
+LLM_SYSTEM = "llm.system"
+LLM_TOKEN_COUNT_PROMPT = "llm.token_count.prompt"  # noqa: S105 (a key, no secret)
+LLM_TOKEN_COUNT_COMPLETION = "llm.token_count.completion"  # noqa: S105
+LLM_FINISH_REASON = "llm.finish_reason"  # Responses API only
+AGENT_NAME = "agent.name"
+GRAPH_NODE_NAME = "graph.node.name"
+TOOL_NAME = "tool.name"
+SMOLAGENTS_MAX_STEPS = "smolagents.max_steps"
+
+# Messages flattened into keys: llm.input_messages.N.message.role / .content /
+# .tool_calls.M... / .contents.M.message_content.text. Groups: direction, index, rest.
+FLAT_MESSAGE = re.compile(r"^llm\.(input|output)_messages\.(\d+)\.message\.(.+)$")

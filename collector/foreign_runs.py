@@ -1,0 +1,116 @@
+"""Run fields another instrumentation put on the run's other spans, not on the run span.
+
+A foreign run span (OpenInference, OpenLLMetry, ...) may lack the task, the
+answer or the model; :func:`collector.frameworks.derive_run_fields` finds them
+among the spans of its trace once they are stored.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from collector import frameworks
+from collector.columns import AGENT_RUNS, arrow_schema
+from collector.decode import SpanRecord
+from collector.mapping import SpanClass, classify, is_pending
+from instrumentation.attributes import RunStatus
+
+__all__ = ["derive_foreign_runs"]
+
+# "id" first: the rest are the fields derive_run_fields may return.
+_DERIVED_SCHEMA = arrow_schema(
+    AGENT_RUNS,
+    {"id", "task", "final_answer", "model_requested", "model_used", "provider", "status"},
+)
+
+
+def _stored_span(row: tuple[Any, ...]) -> SpanRecord:
+    (
+        trace_id,
+        span_id,
+        parent,
+        name,
+        kind,
+        start_ns,
+        end_ns,
+        status_code,
+        status_message,
+        scope_name,
+        scope_version,
+        resource,
+        attributes,
+        events,
+    ) = row
+    return SpanRecord(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent,
+        name=name,
+        kind=kind or 0,
+        start_ns=start_ns or 0,
+        end_ns=end_ns or 0,
+        status_code=status_code or 0,
+        status_message=status_message or "",
+        attributes=json.loads(attributes or "{}"),
+        events=json.loads(events or "[]"),
+        resource=json.loads(resource or "{}"),
+        scope_name=scope_name or "",
+        scope_version=scope_version or "",
+    )
+
+
+def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> None:
+    """Fill what a foreign run span lacks from its own spans (frameworks.derive_run_fields)."""
+    runs = con.execute(
+        "SELECT id, trace_id, span_id FROM agent_runs "
+        "WHERE id IN (SELECT unnest(?)) AND id = span_id AND is_final",
+        [sorted(run_ids)],
+    ).fetchall()
+    if not runs:
+        return
+    rows = con.execute(
+        "SELECT trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status_code, "
+        "status_message, scope_name, scope_version, resource, attributes, events "
+        "FROM spans WHERE trace_id IN (SELECT unnest(?))",
+        [sorted({r[1] for r in runs})],
+    ).fetchall()
+    by_trace: dict[str, list[SpanRecord]] = {}
+    for row in rows:
+        span = _stored_span(row)
+        if not is_pending(span):
+            by_trace.setdefault(span.trace_id, []).append(span)
+    derived: dict[str, list[Any]] = {name: [] for name in _DERIVED_SCHEMA.names}
+    for run_id, trace_id, span_id in runs:
+        spans = by_trace.get(trace_id, [])
+        run_span = next((s for s in spans if s.span_id == span_id), None)
+        if run_span is None:
+            continue
+        fields = frameworks.derive_run_fields(
+            run_span, spans, is_run=lambda s: classify(s) is SpanClass.RUN
+        )
+        if not fields:
+            continue
+        derived["id"].append(run_id)
+        for name in _DERIVED_SCHEMA.names[1:]:
+            derived[name].append(fields.get(name))
+    if not derived["id"]:
+        return
+    con.register("_derived", pa.table(derived, schema=_DERIVED_SCHEMA))
+    con.execute(
+        f"""
+        UPDATE agent_runs SET
+            task = coalesce(agent_runs.task, d.task),
+            final_answer = coalesce(agent_runs.final_answer, d.final_answer),
+            model_requested = coalesce(agent_runs.model_requested, d.model_requested),
+            model_used = coalesce(agent_runs.model_used, d.model_used),
+            provider = coalesce(agent_runs.provider, d.provider),
+            status = CASE WHEN d.status IS NOT NULL AND agent_runs.status = '{RunStatus.COMPLETED}'
+                THEN d.status ELSE agent_runs.status END
+        FROM _derived d WHERE agent_runs.id = d.id
+        """
+    )
+    con.unregister("_derived")

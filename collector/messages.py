@@ -1,0 +1,156 @@
+"""Chat messages out of span attributes, in every shape the frameworks write them.
+
+The GenAI JSON shape (``parts``), the chat shape (``content``), OpenInference's
+flattened keys and the deprecated indexed GenAI keys. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from collector.conventions import genai as G
+from collector.conventions import openinference as OI
+
+__all__ = [
+    "thinking_text",
+    "indexed_keys",
+    "flat_messages",
+    "legacy_messages",
+    "has_tool_call",
+    "first_user_text",
+    "last_text",
+    "message_text",
+    "loads",
+    "as_text",
+]
+
+
+def thinking_text(messages: Any) -> str | None:
+    parsed = loads(messages)
+    if not isinstance(parsed, list):
+        return None
+    texts = [
+        str(part.get("content"))
+        for message in parsed
+        if isinstance(message, dict)
+        for part in message.get("parts") or []
+        if isinstance(part, dict)
+        and part.get("type") in {"thinking", "reasoning"}
+        and part.get("content")
+    ]
+    return "\n".join(texts) or None
+
+
+def indexed_keys(
+    attrs: Mapping[str, Any], pattern: re.Pattern[str], group: str
+) -> Iterator[tuple[int, str, Any]]:
+    """(message index, rest of the key, value) of keys like ``<group>.N.<rest>``.
+
+    ``pattern``'s groups are: the kind or direction, the index, the rest.
+    """
+    for key, value in attrs.items():
+        match = pattern.match(key)
+        if match and match.group(1) == group:
+            yield int(match.group(2)), match.group(3), value
+
+
+def flat_messages(attrs: Mapping[str, Any], direction: str) -> list[dict[str, Any]]:
+    """OpenInference's flattened ``llm.{input,output}_messages.N.message.*`` as a list."""
+    messages: dict[int, dict[str, Any]] = {}
+    for number, rest, value in indexed_keys(attrs, OI.FLAT_MESSAGE, direction):
+        message = messages.setdefault(number, {"content_parts": {}})
+        if rest in {"role", "content"}:
+            message[rest] = value
+        elif rest.startswith("tool_calls."):
+            message["tool_calls"] = True
+        elif rest.startswith("contents.") and rest.endswith(".message_content.text"):
+            index = int(rest.split(".")[1])
+            message["content_parts"][index] = value
+    out = []
+    for index in sorted(messages):
+        message = messages[index]
+        parts = message.pop("content_parts")
+        if "content" not in message and parts:
+            message["content"] = "\n".join(str(parts[i]) for i in sorted(parts))
+        out.append(message)
+    return out
+
+
+def legacy_messages(attrs: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+    """Deprecated indexed ``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*`` attributes."""
+    messages: dict[int, dict[str, Any]] = {}
+    for number, field, value in indexed_keys(attrs, G.INDEXED_MESSAGE, kind):
+        message = messages.setdefault(number, {})
+        if field.startswith("tool_calls"):
+            message["tool_calls"] = True
+        else:
+            message[field] = value
+    return [messages[i] for i in sorted(messages)]
+
+
+def has_tool_call(message: Mapping[str, Any]) -> bool:
+    if message.get("tool_calls"):
+        return True
+    parts = message.get("parts")
+    return isinstance(parts, list) and any(
+        isinstance(p, dict) and p.get("type") == "tool_call" for p in parts
+    )
+
+
+def first_user_text(messages: Any) -> str | None:
+    """The first user message's text, in the GenAI (parts) or chat (content) shape."""
+    parsed = loads(messages)
+    if not isinstance(parsed, list):
+        return None
+    for message in parsed:
+        if isinstance(message, dict) and message.get("role") == "user":
+            text = message_text(message)
+            if text:
+                return text
+    return None
+
+
+def last_text(messages: Any) -> str | None:
+    if not isinstance(messages, list):
+        return None
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") in {None, "assistant", "model"}:
+            text = message_text(message)
+            if text:
+                return text
+    return None
+
+
+def message_text(message: Mapping[str, Any]) -> str | None:
+    texts: list[str] = []
+    for part in message.get("parts") or []:
+        if isinstance(part, dict) and part.get("type") == "text" and part.get("content"):
+            texts.append(str(part["content"]))
+    content = message.get("content")
+    if isinstance(content, str) and content:
+        texts.append(content)
+    elif isinstance(content, list):
+        texts.extend(
+            str(item.get("text"))
+            for item in content
+            if isinstance(item, dict) and item.get("type") == "text" and item.get("text")
+        )
+    return "\n".join(texts) or None
+
+
+def loads(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
+            return value
+    return value
+
+
+def as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)

@@ -1,0 +1,90 @@
+"""Placing steps and nested runs whose run arrived in a later batch.
+
+A step's span may be stored before the span of the run it belongs to; it waits
+with ``agent_run_id`` NULL until that run arrives, then is adopted here.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from collector.mapping import nearest_run
+
+__all__ = ["trace_graph", "adopt_orphans", "load_orphan_traces"]
+
+
+def trace_graph(
+    con: duckdb.DuckDBPyConnection, trace_ids: set[str]
+) -> tuple[dict[str, str | None], dict[str, str]]:
+    """Parents and run span ids already stored for some traces."""
+    ids = sorted(trace_ids)
+    parents = dict(
+        con.execute(
+            "SELECT span_id, parent_span_id FROM spans WHERE trace_id IN (SELECT unnest(?))", [ids]
+        ).fetchall()
+    )
+    runs = dict(
+        con.execute(
+            "SELECT span_id, id FROM agent_runs WHERE trace_id IN (SELECT unnest(?))", [ids]
+        ).fetchall()
+    )
+    return parents, runs
+
+
+def adopt_orphans(
+    con: duckdb.DuckDBPyConnection, traces: set[str], orphan_traces: set[str]
+) -> set[str]:
+    """Give steps that arrived before their run the run that has now arrived."""
+    parents, run_spans = trace_graph(con, traces)
+    orphans = con.execute(
+        "SELECT id, span_id, trace_id FROM agent_steps "
+        "WHERE agent_run_id IS NULL AND trace_id IN (SELECT unnest(?))",
+        [sorted(traces)],
+    ).fetchall()
+    adopted: dict[str, str] = {}
+    still_orphan: set[str] = set()
+    for step_id, span_id, trace_id in orphans:
+        run_id, _ = nearest_run(span_id, parents, run_spans)
+        if run_id is None:
+            still_orphan.add(trace_id)
+        else:
+            adopted[step_id] = run_id
+    # Runs nested in a run that has only now arrived.
+    nested = con.execute(
+        "SELECT r.id, r.span_id, r.trace_id FROM agent_runs r JOIN spans s "
+        "ON s.trace_id = r.trace_id AND s.span_id = r.span_id "
+        "WHERE r.parent_run_id IS NULL AND s.parent_span_id IS NOT NULL "
+        "AND r.trace_id IN (SELECT unnest(?))",
+        [sorted(traces)],
+    ).fetchall()
+    parent_of: dict[str, str] = {}
+    for run_id, span_id, trace_id in nested:
+        parent_run, complete = nearest_run(span_id, parents, run_spans)
+        if parent_run is not None:
+            parent_of[run_id] = parent_run
+        elif not complete:
+            still_orphan.add(trace_id)
+    if parent_of:
+        _set_by_id(con, "agent_runs", "parent_run_id", parent_of)
+    if adopted:
+        _set_by_id(con, "agent_steps", "agent_run_id", adopted)
+    orphan_traces -= traces - still_orphan
+    return set(adopted.values())
+
+
+def _set_by_id(
+    con: duckdb.DuckDBPyConnection, table: str, column: str, values: dict[str, str]
+) -> None:
+    """``UPDATE table SET column = values[id]`` for every id in ``values``, in one statement."""
+    con.register("_new_values", pa.table({"id": list(values), "value": list(values.values())}))
+    con.execute(f"UPDATE {table} SET {column} = v.value FROM _new_values v WHERE {table}.id = v.id")
+    con.unregister("_new_values")
+
+
+def load_orphan_traces(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Traces with steps still waiting for their run (read at start-up)."""
+    rows = con.execute(
+        "SELECT DISTINCT trace_id FROM agent_steps WHERE agent_run_id IS NULL"
+    ).fetchall()
+    return {r[0] for r in rows}

@@ -1,0 +1,276 @@
+"""Every ``AGENT_AUDIT_*`` environment variable, declared once.
+
+Stdlib only, so every package can read through it (the instrumentation may
+import nothing but OpenTelemetry and the standard library). Each :class:`Variable`
+names its default as the README shows it, a one-line doc, the components that
+read it, and a parser whose errors name the variable. tests/test_env_docs.py
+checks the README's settings tables against :data:`VARIABLES`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["EnvError", "Variable", "VARIABLES", "integer", "number", "boolean", "text"]
+
+
+class EnvError(ValueError):
+    """An environment variable has a bad value; the message names it."""
+
+
+Parser = Callable[[str, str], Any]  # (name, raw value) -> value; raises EnvError
+
+
+def text(name: str, raw: str) -> str:
+    return raw
+
+
+def _bounded(
+    convert: Callable[[str], float], what: str, minimum: float, *, strict: bool = False
+) -> Parser:
+    def parse(name: str, raw: str) -> Any:
+        try:
+            value = convert(raw)
+        except ValueError:
+            raise EnvError(f"{name}={raw!r} is not {what}") from None
+        if value < minimum or (strict and value == minimum):
+            raise EnvError(f"{name}={value} must be {'>' if strict else '>='} {minimum}")
+        return value
+
+    return parse
+
+
+def integer(minimum: int = 0) -> Parser:
+    """Parser of a whole number no smaller than ``minimum``."""
+    return _bounded(int, "an integer", minimum)
+
+
+def number(minimum: float = 0.0) -> Parser:
+    """Parser of a decimal number no smaller than ``minimum``."""
+    return _bounded(float, "a number", minimum)
+
+
+# A decimal number above zero.
+positive = _bounded(float, "a number", 0, strict=True)
+
+
+def boolean(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise EnvError(f"{name}={raw!r} is not a boolean (use true or false)")
+
+
+def comma_list(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def regex_list(name: str, raw: str) -> tuple[str, ...]:
+    """A JSON array of regular expressions, each compiled to check it."""
+    try:
+        patterns = json.loads(raw)
+    except ValueError:
+        raise EnvError(f"{name} must be a JSON array of regular expressions") from None
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise EnvError(f"{name} must be a JSON array of regular expressions")
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise EnvError(
+                f"{name}: {pattern!r} is not a valid regular expression: {exc}"
+            ) from None
+    return tuple(patterns)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One variable: ``default`` is the value when unset or empty."""
+
+    name: str
+    default: Any
+    doc: str
+    readers: tuple[str, ...]
+    parse: Parser = text
+
+    def read(self, env: Mapping[str, str] = os.environ) -> Any:
+        raw = env.get(self.name)
+        if raw is None or raw == "":
+            return self.default
+        return self.parse(self.name, raw)
+
+
+_C = ("collector",)
+_I = ("instrumentation",)
+_D = ("dashboard",)
+_A = ("agent",)
+_S = ("ssh_tools",)
+
+# --- collector ---
+DB = Variable("AGENT_AUDIT_DB", "agent_audit.duckdb", "DuckDB file", _C)
+HOST = Variable("AGENT_AUDIT_HOST", "127.0.0.1", "address to bind", _C)
+GRPC_PORT = Variable("AGENT_AUDIT_GRPC_PORT", 4317, "OTLP/gRPC port", _C, integer())
+HTTP_PORT = Variable("AGENT_AUDIT_HTTP_PORT", 4318, "OTLP/HTTP and API port", _C, integer())
+TOKEN = Variable(
+    "AGENT_AUDIT_TOKEN",
+    None,
+    "bearer token required by the servers and sent by their clients",
+    ("collector", "instrumentation", "dashboard", "agent"),
+)
+MAX_REQUEST_BYTES = Variable(
+    "AGENT_AUDIT_MAX_REQUEST_BYTES",
+    16 * 1024 * 1024,
+    "largest request body after decompression",
+    _C,
+    integer(minimum=1024),
+)
+MAX_QUEUED_SPANS = Variable(
+    "AGENT_AUDIT_MAX_QUEUED_SPANS",
+    200_000,
+    "spans waiting for the writer before ingest answers retry later",
+    _C,
+    integer(minimum=1),
+)
+COMMIT_MAX_SPANS = Variable(
+    "AGENT_AUDIT_COMMIT_MAX_SPANS",
+    20_000,
+    "most spans in one transaction",
+    _C,
+    integer(minimum=1),
+)
+GRPC_WORKERS = Variable(
+    "AGENT_AUDIT_GRPC_WORKERS", 8, "gRPC worker threads", _C, integer(minimum=1)
+)
+LOST_AFTER_S = Variable(
+    "AGENT_AUDIT_LOST_AFTER_S",
+    300.0,
+    "a running run silent this long is marked lost",
+    _C,
+    number(minimum=1.0),
+)
+SQL_MAX_ROWS = Variable(
+    "AGENT_AUDIT_SQL_MAX_ROWS", 10_000, "row limit of POST /sql", _C, integer(minimum=1)
+)
+SQL_TIMEOUT_S = Variable(
+    "AGENT_AUDIT_SQL_TIMEOUT_S", 10.0, "time limit of POST /sql", _C, number(0.1)
+)
+MAX_ATTRIBUTE_BYTES = Variable(
+    "AGENT_AUDIT_MAX_ATTRIBUTE_BYTES",
+    64 * 1024,
+    "longer string values are cut to a preview",
+    _C,
+    integer(minimum=256),
+)
+REDACT = Variable("AGENT_AUDIT_REDACT", True, "redact secrets before storing", _C, boolean)
+REDACT_PATTERNS = Variable(
+    "AGENT_AUDIT_REDACT_PATTERNS", (), "extra regular expressions to redact", _C, regex_list
+)
+REDACT_KEYS = Variable(
+    "AGENT_AUDIT_REDACT_KEYS",
+    (),
+    "extra attribute keys whose values are secret",
+    _C,
+    comma_list,
+)
+RETENTION_DAYS = Variable(
+    "AGENT_AUDIT_RETENTION_DAYS", 0.0, "delete finished runs older than this", _C, number()
+)
+STARTUP_READ_CHECK = Variable(
+    "AGENT_AUDIT_STARTUP_READ_CHECK", True, "read every stored block at start", _C, boolean
+)
+DB_MEMORY_MB = Variable(
+    "AGENT_AUDIT_DB_MEMORY_MB", 256, "DuckDB's memory limit", _C, integer(minimum=64)
+)
+
+# --- instrumentation ---
+API = Variable(
+    "AGENT_AUDIT_API",
+    None,
+    "the collector's REST API",
+    ("instrumentation", "dashboard", "agent"),
+)
+SPOOL_DIR = Variable(
+    "AGENT_AUDIT_SPOOL_DIR",
+    None,
+    "directory of the on-disk spool",
+    ("instrumentation", "agent"),
+)
+SPOOL_MAX_BYTES = Variable("AGENT_AUDIT_SPOOL_MAX_BYTES", None, "the spool's size bound", _I)
+
+# --- dashboard ---
+DASHBOARD_REFRESH_S = Variable(
+    "AGENT_AUDIT_DASHBOARD_REFRESH_S", 2.0, "how often live parts refresh", _D, positive
+)
+DASHBOARD_TIMEOUT_S = Variable(
+    "AGENT_AUDIT_DASHBOARD_TIMEOUT_S", 5.0, "per request to the API", _D, positive
+)
+
+# --- agent service ---
+LLM_BASE_URL = Variable(
+    "AGENT_AUDIT_LLM_BASE_URL", "http://127.0.0.1:11434/v1", "OpenAI-compatible API", _A
+)
+LLM_API_KEY = Variable("AGENT_AUDIT_LLM_API_KEY", "unused", "the model server's key", _A)
+LLM_MODEL = Variable(
+    "AGENT_AUDIT_LLM_MODEL", "qwen2.5-coder", "model when a request names none", _A
+)
+LLM_PROVIDER = Variable("AGENT_AUDIT_LLM_PROVIDER", None, "gen_ai.provider.name of model calls", _A)
+LLM_BACKEND = Variable("AGENT_AUDIT_LLM_BACKEND", None, "the machine serving the model", _A)
+LLM_TIMEOUT_S = Variable("AGENT_AUDIT_LLM_TIMEOUT_S", 120.0, "per model call", _A)
+LLM_MAX_RETRIES = Variable("AGENT_AUDIT_LLM_MAX_RETRIES", 1, "retries per model call", _A)
+AGENT_HOST = Variable("AGENT_AUDIT_AGENT_HOST", "127.0.0.1", "where the agent service listens", _A)
+AGENT_PORT = Variable("AGENT_AUDIT_AGENT_PORT", 8000, "the agent service's port", _A)
+AGENT_NAME = Variable(
+    "AGENT_AUDIT_AGENT_NAME", "container-ops", "gen_ai.agent.name of its runs", _A
+)
+AGENT_MAX_STEPS = Variable("AGENT_AUDIT_AGENT_MAX_STEPS", 15, "model calls per run", _A)
+AGENT_MAX_STEPS_LIMIT = Variable(
+    "AGENT_AUDIT_AGENT_MAX_STEPS_LIMIT", 100, "most steps a request may ask", _A
+)
+AGENT_MAX_CONCURRENT = Variable(
+    "AGENT_AUDIT_AGENT_MAX_CONCURRENT", 4, "runs at once, 429 beyond", _A
+)
+AGENT_MAX_TOOL_RESULT_CHARS = Variable(
+    "AGENT_AUDIT_AGENT_MAX_TOOL_RESULT_CHARS", 16000, "tool output for the model", _A
+)
+AGENT_SYSTEM_PROMPT_FILE = Variable(
+    "AGENT_AUDIT_AGENT_SYSTEM_PROMPT_FILE", None, "replaces the system prompt", _A
+)
+AGENT_TOOL_MODULES = Variable(
+    "AGENT_AUDIT_AGENT_TOOL_MODULES", None, "modules to import at start", _A
+)
+AGENT_DATA_DIR = Variable(
+    "AGENT_AUDIT_AGENT_DATA_DIR", None, "data directory, home of the spool", _A
+)
+AGENT_SPOOL = Variable("AGENT_AUDIT_AGENT_SPOOL", True, "spool spans on disk", _A)
+
+# --- SSH tools (client side) ---
+SSH_HOST = Variable("AGENT_AUDIT_SSH_HOST", None, "the server", ("ssh_tools", "agent"))
+SSH_PORT = Variable("AGENT_AUDIT_SSH_PORT", 22, "its SSH port", _S)
+SSH_USER = Variable("AGENT_AUDIT_SSH_USER", None, "the gateway's user", _S)
+SSH_KEY = Variable("AGENT_AUDIT_SSH_KEY", None, "the private key file", _S)
+SSH_KNOWN_HOSTS = Variable(
+    "AGENT_AUDIT_SSH_KNOWN_HOSTS", "~/.ssh/known_hosts", "known_hosts file", _S
+)
+SSH_POLICY = Variable("AGENT_AUDIT_SSH_POLICY", None, "policy file for the client-side check", _S)
+SSH_TIMEOUT_S = Variable("AGENT_AUDIT_SSH_TIMEOUT_S", 30.0, "time limit per command", _S)
+SSH_CONNECT_TIMEOUT_S = Variable(
+    "AGENT_AUDIT_SSH_CONNECT_TIMEOUT_S", 10.0, "connect and authentication timeout", _S
+)
+SSH_MAX_OUTPUT_BYTES = Variable(
+    "AGENT_AUDIT_SSH_MAX_OUTPUT_BYTES", 262144, "cap on a command's output", _S
+)
+SSH_RESTART_MIN_INTERVAL_S = Variable(
+    "AGENT_AUDIT_SSH_RESTART_MIN_INTERVAL_S", 60.0, "minimum time between restarts", _S
+)
+
+# Every variable above, by name.
+VARIABLES: dict[str, Variable] = {
+    v.name: v for v in list(globals().values()) if isinstance(v, Variable)
+}
