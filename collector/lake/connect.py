@@ -10,13 +10,15 @@ from pathlib import Path
 
 import duckdb
 
+from collector.errors import CollectorError
+
 __all__ = ["LakeError", "attach_lake", "lake_connection", "LAKE_ALIAS"]
 
 LAKE_ALIAS = "lake"
 _LOADED = False
 
 
-class LakeError(Exception):
+class LakeError(CollectorError):
     """The lake cannot be opened or written; the message says why."""
 
 

@@ -24,6 +24,8 @@ import re
 
 import duckdb
 
+from collector.columns import AGENT_RUNS, AGENT_STEPS, SPANS
+
 __all__ = [
     "SHARED_TABLES",
     "OWNED_TABLES",
@@ -46,8 +48,17 @@ def collector_schema(collector_id: str) -> str:
     return _SCHEMA_PREFIX + collector_id
 
 
+_DECLARED = {"spans": SPANS, "agent_runs": AGENT_RUNS, "agent_steps": AGENT_STEPS}
+
+
 def lake_columns(local: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
-    """Column names and types of a local table, constraints left out (a lake has none)."""
+    """Column names and types of a table, constraints left out (a lake has none).
+
+    The three main tables come from their declarations (collector/columns.py);
+    others as the local file has them.
+    """
+    if table in _DECLARED:
+        return [(c.name, c.sql_type) for c in _DECLARED[table]]
     rows = local.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
         "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
@@ -59,8 +70,21 @@ def lake_columns(local: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str
 
 
 def _create(lake: duckdb.DuckDBPyConnection, name: str, columns: list[tuple[str, str]]) -> None:
+    """Create the table, or add the columns a newer agent-audit declares."""
     body = ", ".join(f'"{col}" {kind}' for col, kind in columns)
     lake.execute(f"CREATE TABLE IF NOT EXISTS {name} ({body})")
+    catalog, schema, table = name.split(".")
+    present = {
+        str(row[0])
+        for row in lake.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
+            [catalog, schema, table],
+        ).fetchall()
+    }
+    for col, kind in columns:
+        if col not in present:
+            lake.execute(f'ALTER TABLE {name} ADD COLUMN "{col}" {kind}')
 
 
 def ensure_lake_tables(

@@ -27,6 +27,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from collector.lake.connect import LakeError
 from collector.lake.layout import OWNED_TABLES, SHARED_TABLES, ensure_lake_tables, lake_columns
 from collector.lake.maintenance import MaintenanceReport, compact_own_tables
 
@@ -45,7 +46,7 @@ _STARTED_SLACK = timedelta(minutes=10)
 _RECEIVED_SLACK = timedelta(seconds=5)
 
 
-class ShipperError(Exception):
+class ShipperError(LakeError):
     """Shipping cannot go on; the message says why."""
 
 

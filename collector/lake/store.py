@@ -25,12 +25,12 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from collector.lake.connect import LAKE_ALIAS, attach_lake, lake_connection
+from collector.lake.connect import LAKE_ALIAS, LakeError, attach_lake, lake_connection
 from collector.lake.layout import collector_schema
 from collector.lake.maintenance import MaintenanceLease, MaintenanceReport, maintain_shared
 from collector.lake.reader import LakeReader
 from collector.lake.shipper import Shipper
-from collector.store import RunStore
+from collector.store import RunStore, StoreOpenError
 
 __all__ = ["LakeStore", "LakeOptions", "local_collector_id"]
 
@@ -112,6 +112,9 @@ class LakeStore(RunStore):
                 compact_every_s=lake.compact_every_s,
             )
             self.reader = LakeReader(lake.catalog_dsn, lake.data_path)
+        except (LakeError, ValueError, duckdb.Error) as exc:
+            super().close()
+            raise StoreOpenError(f"cannot use the lake: {exc}") from None
         except BaseException:
             super().close()
             raise
@@ -128,10 +131,6 @@ class LakeStore(RunStore):
     def read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Read over every collector's rows in the lake."""
         return self.reader.read(fn)
-
-    def read_local(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        """Read this collector's own file (verify, backup)."""
-        return super().read(fn)
 
     def lake_status(self) -> dict[str, Any]:
         """For /healthz: how far shipping is behind, and the last problems."""

@@ -9,6 +9,7 @@ import pytest
 from bench.workload import WorkloadSpec, generate_requests
 from collector.decode import decode_protobuf
 from collector.lake.store import LakeOptions, LakeStore
+from collector.store import StoreOpenError
 from tests.lake.conftest import Lake
 from tests.support import wait_until
 
@@ -62,5 +63,5 @@ def test_two_collectors_one_query_surface(tmp_path: Path, lake: Lake) -> None:
 def test_the_local_file_keeps_its_collector_id(tmp_path: Path, lake: Lake) -> None:
     first = _store(tmp_path / "a.duckdb", lake, "a")
     first.close()
-    with pytest.raises(ValueError, match="ships to the lake as 'a'"):
+    with pytest.raises(StoreOpenError, match="ships to the lake as 'a'"):
         _store(tmp_path / "a.duckdb", lake, "other")

@@ -14,7 +14,7 @@ from bench.workload import WorkloadSpec, generate_requests
 from collector.ingest import mark_lost_runs
 from collector.lake.connect import attach_lake, lake_connection
 from collector.lake.shipper import Shipper, WrongLocalFile
-from collector.store import utc_now
+from instrumentation.clock import utc_now
 from tests.conftest import CollectorHandle, start_test_collector
 from tests.lake.conftest import Lake
 from tests.support import wait_until
