@@ -117,11 +117,21 @@ def test_one_api_over_every_collector(cluster: Cluster) -> None:
     # Every collector got a share, and each one's API answers for all 90 runs.
     for collector in cluster.collectors:
         wait_until(_sees(collector, 90), timeout_s=30, what="all runs")
-    shares = [
-        httpx.get(c.http_url + "/healthz", timeout=10).json().get("committed_spans", 0)
-        for c in cluster.collectors
-    ]
-    assert all(share > 0 for share in shares), shares
+    health = [httpx.get(c.http_url + "/healthz", timeout=10).json() for c in cluster.collectors]
+    assert all(h["committed_spans"] > 0 for h in health), health
+    assert {h["lake"]["collector_id"] for h in health} == {"c0", "c1", "c2"}
+    assert all(h["lake"]["collectors_in_lake"] == 3 for h in health)
+
+    # Ad-hoc SQL over the lake, with the single-node sandbox.
+    api = cluster.collectors[2].http_url
+    answer = httpx.post(
+        api + "/sql", json={"sql": "SELECT count(*) AS n FROM agent_runs"}, timeout=30
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rows"] == [[90]]
+    for refused in ("SELECT * FROM read_csv('/etc/passwd')", "DELETE FROM agent_runs"):
+        answer = httpx.post(api + "/sql", json={"sql": refused}, timeout=30)
+        assert answer.status_code == 400, (refused, answer.text)
 
 
 @dataclass
