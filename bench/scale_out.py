@@ -102,7 +102,19 @@ def _lake_env(url: str, data: Path, cid: str, interval_s: float) -> dict[str, st
 
 
 def _total_runs(api: str) -> int:
-    return int(httpx.get(api + "/agent/runs", params={"limit": 1}, timeout=60).json()["total"])
+    response = httpx.get(api + "/agent/runs", params={"limit": 1}, timeout=60)
+    if response.status_code != 200:
+        raise RuntimeError(f"GET /agent/runs: {response.status_code} {response.text[:300]}")
+    return int(response.json()["total"])
+
+
+def _total_runs_or_log(api: str, collectors: list[Any]) -> int:
+    try:
+        return _total_runs(api)
+    except RuntimeError:
+        for collector in collectors:
+            sys.stderr.write("".join(collector.output[-40:]))
+        raise
 
 
 def throughput_once(
@@ -152,18 +164,19 @@ def throughput_once(
         for _ in procs:
             ready.get(timeout=600)
         pids = [c.pid for c in collectors] + [router.pid]
+        collectors_before = sum(proc_cpu_s(c.pid) for c in collectors)
         cpu_before = sum(proc_cpu_s(p) for p in pids) + _postgres_cpu_s(cluster)
         start = time.monotonic()
         go.set()
         finished = [out.get(timeout=3600) for _ in procs]
         acked_at = max(t for t, _ in finished) - start
         api = collectors[0].http_url
-        while _total_runs(api) < spec.runs:
+        while _total_runs_or_log(api, collectors) < spec.runs:
             time.sleep(0.05)  # polling interval
         visible_at = time.monotonic() - start
         cpu = sum(proc_cpu_s(p) for p in pids) + _postgres_cpu_s(cluster) - cpu_before
         spans = spec.runs * spec.spans_per_run
-        collector_cpu = sum(proc_cpu_s(c.pid) for c in collectors)
+        collector_cpu = sum(proc_cpu_s(c.pid) for c in collectors) - collectors_before
         return {
             "collectors": n,
             "spans": spans,
