@@ -7,8 +7,8 @@ unchanged. ``agent_runs`` is the UNION ALL of each collector's schema; the view
 list is rebuilt when a collector joins.
 
 File and network access from SQL is switched off after the ATTACH, as in
-single-node mode: the lake's own Parquet reads keep working, ``read_csv`` on a
-path does not.
+single-node mode, except for the lake's own data directory (DuckLake reads its
+Parquet files through the same gate): ``read_csv`` on any other path fails.
 """
 
 from __future__ import annotations
@@ -56,6 +56,10 @@ class LakeReader:
             )
         except duckdb.Error as exc:
             raise LakeError(f"cannot attach the lake read-only: {exc}") from None
+        if "://" not in data:
+            # DuckLake reads its Parquet files through the same file system
+            # that the switch below closes: leave the lake's own directory open.
+            self._con.execute("SET allowed_directories = [?]", [data])
         self._con.execute("SET enable_external_access = false")
         self._schemas: list[str] = []
         self._refresh_every_s = refresh_every_s
