@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,29 @@ def _total_runs_or_log(api: str, collectors: list[Any]) -> int:
         return 0
 
 
+def _visibility_probe(
+    port: int, api: str, stop: Any, out: list[float], interval_s: float = 1.0
+) -> None:
+    """Every ``interval_s`` during the load: one run through the router, timed from its
+    acknowledgement until the API (of the first collector, whoever stored it) shows it."""
+    seed = 10_000
+    with (
+        grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+        httpx.Client(base_url=api, timeout=60) as client,
+    ):
+        export = channel.unary_unary(_EXPORT)
+        while not stop.wait(interval_s):
+            seed += 1
+            spec = WorkloadSpec(runs=1, steps=2, runs_per_request=1, seed=seed)
+            (request,) = list(generate_requests(spec))
+            export(request.body, timeout=60)
+            acked = time.monotonic()
+            run_id = request.plan.run_ids[0]
+            while client.get(f"/agent/runs/{run_id}").status_code != 200:
+                time.sleep(0.02)  # polling interval
+            out.append(time.monotonic() - acked)
+
+
 def throughput_once(
     cluster: PostgresCluster, n: int, spec: WorkloadSpec, clients: int, interval_s: float
 ) -> dict[str, Any]:
@@ -175,12 +199,23 @@ def throughput_once(
         pids = [c.pid for c in collectors] + [router.pid]
         collectors_before = sum(proc_cpu_s(c.pid) for c in collectors)
         cpu_before = sum(proc_cpu_s(p) for p in pids) + _postgres_cpu_s(cluster)
+        visibility: list[float] = []
+        probe_stop = threading.Event()
+        probe = threading.Thread(
+            target=_visibility_probe,
+            args=(port, collectors[0].http_url, probe_stop, visibility),
+            daemon=True,
+        )
         start = time.monotonic()
         go.set()
+        probe.start()
         finished = [out.get(timeout=3600) for _ in procs]
+        probe_stop.set()
+        probe.join(60)
         acked_at = max(t for t, _ in finished) - start
         api = collectors[0].http_url
-        while _total_runs_or_log(api, collectors) < spec.runs:
+        # The probe's runs are visible already (it waited for each).
+        while _total_runs_or_log(api, collectors) < spec.runs + len(visibility):
             time.sleep(0.05)  # polling interval
         visible_at = time.monotonic() - start
         cpu = sum(proc_cpu_s(p) for p in pids) + _postgres_cpu_s(cluster) - cpu_before
@@ -195,6 +230,9 @@ def throughput_once(
             "all_visible_s": round(visible_at, 2),
             "retries": sum(r for _, r in finished),
             "api_errors_while_polling": len(_api_errors),
+            "ack_to_visible_s_p50": round(percentile(visibility, 50), 2),
+            "ack_to_visible_s_max": round(max(visibility, default=float("nan")), 2),
+            "visibility_samples": len(visibility),
             "cpu_ms_per_1k_spans_all": round(cpu / spans * 1e6, 1),
             "cpu_ms_per_1k_spans_collectors": round(collector_cpu / spans * 1e6, 1),
         }
