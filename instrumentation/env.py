@@ -222,7 +222,7 @@ LAKE_COMPACT_EVERY_S = Variable(
 )
 LAKE_INLINE_ROWS = Variable(
     "AGENT_AUDIT_LAKE_INLINE_ROWS",
-    1000,
+    0,
     "a lake insert of up to this many rows stays in the catalog until compaction",
     _C,
     integer(),

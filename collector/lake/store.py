@@ -50,7 +50,7 @@ class LakeOptions:
         ship_interval_s: float = 0.5,
         ship_max_spans: int = 20_000,
         compact_every_s: float = 300.0,
-        inline_row_limit: int = 1000,
+        inline_row_limit: int = 0,
         keep_snapshots_s: float = 3600.0,
     ) -> None:
         self.catalog_dsn = catalog_dsn
