@@ -17,6 +17,7 @@ from typing import Any
 
 from agent.errors import AgentError
 from agent.settings import AgentSettings
+from instrumentation import env as E
 from ssh_tools.errors import SSHToolError
 
 __all__ = ["add_arguments", "run"]
@@ -29,14 +30,16 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The subcommand's flags; each wins over its environment variable."""
     parser.add_argument(
-        "--host", help="address to bind (default: $AGENT_AUDIT_AGENT_HOST or 127.0.0.1)"
+        "--host", help=f"address to bind (default: ${E.AGENT_HOST.name} or {E.AGENT_HOST.default})"
     )
     parser.add_argument(
-        "--port", type=int, help="port (default: $AGENT_AUDIT_AGENT_PORT or 8000; 0 picks one)"
+        "--port",
+        type=int,
+        help=f"port (default: ${E.AGENT_PORT.name} or {E.AGENT_PORT.default}; 0 picks one)",
     )
-    parser.add_argument("--model", help="default model (default: $AGENT_AUDIT_LLM_MODEL)")
+    parser.add_argument("--model", help=f"default model (default: ${E.LLM_MODEL.name})")
     parser.add_argument(
-        "--llm-base-url", help="OpenAI-compatible API URL (default: $AGENT_AUDIT_LLM_BASE_URL)"
+        "--llm-base-url", help=f"OpenAI-compatible API URL (default: ${E.LLM_BASE_URL.name})"
     )
     parser.add_argument(
         "--tools-module",

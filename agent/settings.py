@@ -52,8 +52,8 @@ from ssh_tools.settings import SSHSettings
 
 __all__ = ["AgentSettings", "is_loopback"]
 
-DEFAULT_BASE_URL = "http://127.0.0.1:11434/v1"
-DEFAULT_MODEL = "qwen2.5-coder"
+DEFAULT_BASE_URL: str = E.LLM_BASE_URL.default
+DEFAULT_MODEL: str = E.LLM_MODEL.default
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,34 +87,35 @@ class AgentSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> AgentSettings:
         """Read the variables; a bad value raises :class:`SettingsError` naming it."""
-        data_dir = _path(env.get("AGENT_AUDIT_AGENT_DATA_DIR", "")) or cls.data_dir
+        try:
+            return cls._read(env)
+        except E.EnvError as exc:
+            raise SettingsError(exc.variable, exc.problem) from None
+
+    @classmethod
+    def _read(cls, env: Mapping[str, str]) -> AgentSettings:
+        data_dir = _path(E.AGENT_DATA_DIR.read(env)) or cls.data_dir
         spool_dir: Path | None = None
-        if _bool(env, "AGENT_AUDIT_AGENT_SPOOL", True):
-            spool_dir = _path(env.get("AGENT_AUDIT_SPOOL_DIR", "")) or data_dir / "spool"
+        if E.AGENT_SPOOL.read(env):
+            spool_dir = _path(E.SPOOL_DIR.read(env)) or data_dir / "spool"
         return cls(
-            llm_base_url=_text(env, "AGENT_AUDIT_LLM_BASE_URL", DEFAULT_BASE_URL),
-            llm_api_key=_text(env, "AGENT_AUDIT_LLM_API_KEY", "unused"),
-            llm_model=_text(env, "AGENT_AUDIT_LLM_MODEL", DEFAULT_MODEL),
-            llm_provider=env.get("AGENT_AUDIT_LLM_PROVIDER", "").strip() or None,
-            llm_backend=env.get("AGENT_AUDIT_LLM_BACKEND", "").strip() or None,
-            llm_timeout_s=_float(env, "AGENT_AUDIT_LLM_TIMEOUT_S", 120.0),
-            llm_max_retries=_int(env, "AGENT_AUDIT_LLM_MAX_RETRIES", 1, low=0, high=5),
-            host=_text(env, "AGENT_AUDIT_AGENT_HOST", "127.0.0.1"),
-            port=_int(env, "AGENT_AUDIT_AGENT_PORT", 8000, low=0, high=65535),
+            llm_base_url=E.LLM_BASE_URL.read(env),
+            llm_api_key=E.LLM_API_KEY.read(env),
+            llm_model=E.LLM_MODEL.read(env),
+            llm_provider=E.LLM_PROVIDER.read(env),
+            llm_backend=E.LLM_BACKEND.read(env),
+            llm_timeout_s=E.LLM_TIMEOUT_S.read(env),
+            llm_max_retries=E.LLM_MAX_RETRIES.read(env),
+            host=E.AGENT_HOST.read(env),
+            port=E.AGENT_PORT.read(env),
             token=E.TOKEN.read(env),
-            agent_name=_text(env, "AGENT_AUDIT_AGENT_NAME", "container-ops"),
-            max_steps=_int(env, "AGENT_AUDIT_AGENT_MAX_STEPS", 15, low=1, high=10_000),
-            max_steps_limit=_int(env, "AGENT_AUDIT_AGENT_MAX_STEPS_LIMIT", 100, low=1, high=10_000),
-            max_concurrent=_int(env, "AGENT_AUDIT_AGENT_MAX_CONCURRENT", 4, low=1, high=1024),
-            max_tool_result_chars=_int(
-                env, "AGENT_AUDIT_AGENT_MAX_TOOL_RESULT_CHARS", 16_000, low=500, high=10_000_000
-            ),
-            system_prompt=_prompt_file(env, "AGENT_AUDIT_AGENT_SYSTEM_PROMPT_FILE"),
-            tool_modules=tuple(
-                name.strip()
-                for name in env.get("AGENT_AUDIT_AGENT_TOOL_MODULES", "").split(",")
-                if name.strip()
-            ),
+            agent_name=E.AGENT_NAME.read(env),
+            max_steps=E.AGENT_MAX_STEPS.read(env),
+            max_steps_limit=E.AGENT_MAX_STEPS_LIMIT.read(env),
+            max_concurrent=E.AGENT_MAX_CONCURRENT.read(env),
+            max_tool_result_chars=E.AGENT_MAX_TOOL_RESULT_CHARS.read(env),
+            system_prompt=_prompt_file(E.AGENT_SYSTEM_PROMPT_FILE, env),
+            tool_modules=E.AGENT_TOOL_MODULES.read(env),
             data_dir=data_dir,
             spool_dir=spool_dir,
             ssh=_ssh_settings(env),
@@ -154,7 +155,7 @@ class AgentSettings:
 
 
 def _ssh_settings(env: Mapping[str, str]) -> SSHSettings | None:
-    if not env.get("AGENT_AUDIT_SSH_HOST", "").strip():
+    if not E.SSH_HOST.read(env):
         return None
     try:
         return SSHSettings.from_env(env)
@@ -162,64 +163,18 @@ def _ssh_settings(env: Mapping[str, str]) -> SSHSettings | None:
         raise SettingsError(exc.variable, str(exc).split(": ", 1)[-1]) from None
 
 
-def _text(env: Mapping[str, str], name: str, default: str) -> str:
-    value = env.get(name)
-    if value is None or value == "":
-        return default
-    if not value.strip():
-        raise SettingsError(name, "is blank")
-    return value.strip()
+def _path(text: str | None) -> Path | None:
+    return Path(text.strip()).expanduser() if text and text.strip() else None
 
 
-def _path(text: str) -> Path | None:
-    return Path(text.strip()).expanduser() if text.strip() else None
-
-
-def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(name, f"must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(name, f"must be from {low} to {high}, got {value}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(name, f"must be a number of seconds, got {raw!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise SettingsError(name, f"must be a positive number of seconds, got {raw!r}")
-    return value
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise SettingsError(name, f"must be true or false, got {raw!r}")
-
-
-def _prompt_file(env: Mapping[str, str], name: str) -> str | None:
-    path = _path(env.get(name, ""))
+def _prompt_file(variable: E.Variable, env: Mapping[str, str]) -> str | None:
+    path = _path(variable.read(env))
     if path is None:
         return None
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SettingsError(name, f"cannot be read: {exc}") from None
+        raise SettingsError(variable.name, f"cannot be read: {exc}") from None
     if not text.strip():
-        raise SettingsError(name, f"{path} is empty")
+        raise SettingsError(variable.name, f"{path} is empty")
     return text

@@ -194,20 +194,26 @@ def _insert_steps(con: duckdb.DuckDBPyConnection, first: int, last: int, steps: 
 
 
 def build_via_sql(
-    db_path: Path, *, runs: int, steps: int = 9, chunk: int = 100_000, progress: bool = True
+    db_path: Path, *, runs: int, steps: int = 9, chunk: int = 25_000, progress: bool = True
 ) -> BuildResult:
     """Synthesise ``runs`` runs of ``steps`` steps (10 runs of 100) straight into DuckDB."""
     con = duckdb.connect(str(db_path))
+    # Unbounded, a 100k-run chunk took 16 GB here: keep the build beside other work.
+    con.execute("SET memory_limit = '2GB'")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
     migrate(con)
     con.execute("CREATE TABLE IF NOT EXISTS bench_meta (runs BIGINT, steps INTEGER)")
-    con.execute("DELETE FROM bench_meta")
-    con.execute("INSERT INTO bench_meta VALUES (?, ?)", [runs, steps])
+    # An interrupted build resumes after its last committed chunk (runs go in index order).
+    done_row = con.execute("SELECT count(*) FROM agent_runs").fetchone()
+    start = int(done_row[0]) if done_row else 0
+    if start == 0:
+        con.execute("DELETE FROM bench_meta")
+        con.execute("INSERT INTO bench_meta VALUES (?, ?)", [runs, steps])
     text = corpus(random.Random(7), 210_000)
     con.execute("CREATE TEMP TABLE corpus AS SELECT ? AS text", [text])
     began = time.monotonic()
-    for first in range(0, runs, chunk):
+    for first in range(start, runs, chunk):
         last = min(runs, first + chunk)
         con.execute("BEGIN")
         _insert_runs(con, first, last, steps)
@@ -215,7 +221,8 @@ def build_via_sql(
         con.execute("COMMIT")
         if progress:
             elapsed = time.monotonic() - began
-            print(f"  {last:>9} runs  {elapsed:7.1f}s  {last / elapsed:8.0f} runs/s", flush=True)
+            rate = (last - start) / elapsed
+            print(f"  {last:>9} runs  {elapsed:7.1f}s  {rate:8.0f} runs/s", flush=True)
     con.execute("CHECKPOINT")
     total_steps = con.execute("SELECT count(*) FROM agent_steps").fetchone()
     con.close()

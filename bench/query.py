@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--steps", type=int, default=9)
     build.add_argument("--via", choices=("sql", "store"), default="sql")
     build.add_argument("--batch-runs", type=int, default=2000, help="store: runs per write")
+    build.add_argument("--resume", action="store_true", help="sql: go on with an interrupted build")
     timing = sub.add_parser("time", help="time the API over a database")
     timing.add_argument("--db", type=Path, required=True)
     timing.add_argument("--repeat", type=int, default=30)
@@ -193,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report: dict[str, Any]
     if args.command == "build":
-        if args.db.exists():
-            parser.error(f"{args.db} exists; remove it first")
+        if args.db.exists() and not (args.resume and args.via == "sql"):
+            parser.error(f"{args.db} exists; remove it first (or --resume a --via sql build)")
         builder: Callable[..., Any] = build_via_sql if args.via == "sql" else build_via_store
         kwargs: dict[str, Any] = {"runs": args.runs, "steps": args.steps}
         if args.via == "store":

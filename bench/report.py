@@ -1,6 +1,10 @@
-"""Print the README's results table from a directory of benchmark JSON files.
+"""The issue-17 table (targets, this tree, a baseline, the peer, met or not) and the older table.
 
-    python -m bench.report /tmp/bench-final2
+    python -m bench.report run --out /tmp/bench-run [--baseline-repo /tmp/base]
+        [--query-db /tmp/bench-query/1m.duckdb] [--phoenix] [--quick]
+    python -m bench.report /tmp/bench-run        # print the tables of an earlier run
+
+``run`` executes every benchmark (see :mod:`bench.suite`), then prints the tables.
 
 Expects the names the README's commands write (``--json DIR/NAME.json``): grpc50, http50,
 http50gz, grpc1, http1 (bench.load), phoenix (bench.phoenix), query (bench.query time), and
@@ -9,12 +13,16 @@ readers.log (bench.query readers). Missing files leave their rows out.
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "results_table"]
+from bench.suite import SuiteOptions, add_suite_arguments, run_suite
+
+__all__ = ["issue_table", "main", "results_table"]
 
 
 def _load(directory: Path, name: str) -> dict[str, Any] | None:
@@ -184,9 +192,192 @@ def results_table(directory: Path) -> str:
     return "\n".join(lines)
 
 
+def _num(report: dict[str, Any] | None, key: str) -> float | None:
+    value = (report or {}).get(key)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _times(ours: float | None, base: float | None, higher_is_better: bool) -> str:
+    if not ours or not base:
+        return "–"
+    return f"{(ours / base if higher_is_better else base / ours):.2f}x"
+
+
+def _met(value: float | None, target: float, higher_is_better: bool) -> str:
+    if value is None:
+        return "not measured"
+    return "met" if (value >= target if higher_is_better else value < target) else "not met"
+
+
+def issue_table(directory: Path) -> str:
+    """Every figure of issue 17: target, this tree, baseline (same run), ratio, peer, met."""
+    meta = _load(directory, "meta.json") or {}
+    g50, g50b = _load(directory, "grpc50.json"), _load(directory, "grpc50.base.json")
+    g1, g1b = _load(directory, "grpc1.json"), _load(directory, "grpc1.base.json")
+    side = _load(directory, "phoenix.json") or {}
+    peer, ours_there = side.get("phoenix") or {}, side.get("agent_audit") or {}
+    rows: list[list[str]] = []
+
+    def add(
+        figure: str,
+        target: str,
+        ours: float | None,
+        base: float | None,
+        *,
+        goal: float,
+        higher: bool,
+        unit: str = "",
+        peer_text: str = "",
+        command: str = "",
+    ) -> None:
+        rows.append(
+            [
+                figure,
+                target,
+                _fmt(ours, unit),
+                _fmt(base, unit),
+                _times(ours, base, higher),
+                peer_text,
+                _met(ours, goal, higher),
+                command,
+            ]
+        )
+
+    load = "python -m bench.load --spawn --clients 4"
+    peer_e2e = ""
+    if peer:
+        peer_e2e = (
+            f"Phoenix {_fmt(_num(peer, 'e2e_spans_per_s'))} vs ours "
+            f"{_fmt(_num(ours_there, 'e2e_spans_per_s'))} (OTLP/HTTP, 18,000 spans): "
+            f"{_ratio(ours_there.get('e2e_spans_per_s'), peer.get('e2e_spans_per_s'), True)}"
+        )
+    add(
+        "end-to-end spans/s, gRPC, 50 runs/request, 4 clients",
+        ">= 15,000",
+        _num(g50, "e2e_spans_per_s"),
+        _num(g50b, "e2e_spans_per_s"),
+        goal=15000,
+        higher=True,
+        peer_text=peer_e2e,
+        command=f"`{load} --runs 20000`",
+    )
+    add(
+        "end-to-end spans/s, 1 run/request (4 clients)",
+        ">= 5,000",
+        _num(g1, "e2e_spans_per_s"),
+        _num(g1b, "e2e_spans_per_s"),
+        goal=5000,
+        higher=True,
+        command=f"`{load} --runs 4000 --runs-per-request 1`",
+    )
+    peer_lag = ""
+    if peer:
+        lag = _fmt(peer.get("last_ack_to_all_visible_s"))
+        peer_lag = f"Phoenix: last ack -> all visible {lag} s"
+    add(
+        "p99 ack -> visible (50 runs/request)",
+        "< 200 ms",
+        _num(g50, "ack_to_visible_ms_p99"),
+        _num(g50b, "ack_to_visible_ms_p99"),
+        goal=200,
+        higher=False,
+        unit=" ms",
+        peer_text=peer_lag,
+        command="the first command",
+    )
+    for figure, key, goal in (
+        ("collector idle RSS", "idle_rss_mb", 110.0),
+        ("collector peak RSS under the 50 runs/request load", "peak_rss_mb_vmhwm", 300.0),
+    ):
+        peer_rss = f"Phoenix {_fmt(_num(peer, key), ' MB')}" if peer else ""
+        add(
+            figure,
+            f"<= {goal:.0f} MB",
+            _num(g50, key),
+            _num(g50b, key),
+            goal=goal + 0.001,
+            higher=False,
+            unit=" MB",
+            peer_text=peer_rss,
+            command="the first command",
+        )
+    query, query_b = _load(directory, "query.json"), _load(directory, "query.base.json")
+    base_cases = {c["case"]: c for c in (query_b or {}).get("cases", [])}
+    for case in (query or {}).get("cases", []):
+        add(
+            f"1M runs: {case['case']} (p50)",
+            "< 50 ms",
+            _num(case, "p50_ms"),
+            _num(base_cases.get(case["case"]), "p50_ms"),
+            goal=50,
+            higher=False,
+            unit=" ms",
+            command="`python -m bench.query time --db /tmp/bench-query/1m.duckdb --repeat 9`",
+        )
+    burst = _load(directory, "burst.json") or {}
+    ours_burst, base_burst = burst.get("this_tree"), burst.get("baseline")
+    if ours_burst:
+        runs = float(ours_burst["runs"])
+        add(
+            f"burst of {int(runs):,} runs at full speed: runs stored",
+            f"all {int(runs):,}",
+            _num(ours_burst, "runs_stored"),
+            _num(base_burst, "runs_stored"),
+            goal=runs,
+            higher=True,
+            command=f"`python -m bench.burst --runs {int(runs)}`",
+        )
+    overhead = _load(directory, "overhead.json") or {}
+    ratio = (overhead.get("ratios") or {}).get("agent_audit") or {}
+    thread_cpu, process_cpu = _num(ratio, "thread_cpu"), _num(ratio, "process_cpu")
+    rows.append(
+        [
+            "instrumentation cost per span / bare SDK (CPU of the agent's thread; of the process)",
+            "<= 1.2x",
+            f"{thread_cpu:.2f}x; {process_cpu:.2f}x" if thread_cpu and process_cpu else "–",
+            "–",
+            "–",
+            "",
+            _met(thread_cpu, 1.2001, False),
+            "`python bench/overhead.py --rounds 9`",
+        ]
+    )
+    header = (
+        f"cores: {meta.get('cores', os.cpu_count())}, load average "
+        f"{meta.get('loadavg_before', '?')} -> {meta.get('loadavg_after', '?')}, "
+        f"started {meta.get('started', '?')}; baseline: {meta.get('baseline_repo') or 'none'}"
+    )
+    lines = [
+        header,
+        "",
+        "| figure | target | this tree | baseline | vs baseline | peer | met | command |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {' | '.join(row)} |" for row in rows]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    print(results_table(Path(args[0] if args else ".")))
+    if args and args[0] == "run":
+        parser = argparse.ArgumentParser(prog="python -m bench.report run")
+        add_suite_arguments(parser)
+        parsed = parser.parse_args(args[1:])
+        run_suite(
+            SuiteOptions(
+                out=parsed.out,
+                baseline_repo=parsed.baseline_repo,
+                query_db=parsed.query_db,
+                phoenix=parsed.phoenix,
+                quick=parsed.quick,
+            )
+        )
+        directory = parsed.out
+    else:
+        directory = Path(args[0] if args else ".")
+    print(issue_table(directory))
+    print()
+    print(results_table(directory))
     return 0
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from collector import queries
+from collector.api_annotations import attach_costs
 from collector.api_filters import RunFilterParams
 from collector.api_models import RunPage, RunWithSteps
 from collector.db_backup import take_backup
@@ -88,9 +89,13 @@ def list_runs_route(
         after = queries.decode_cursor(cursor) if cursor else None
     except queries.BadRequest as exc:
         raise _bad(exc) from None
+    search = getattr(request.app.state, "search", None)
     page = _store(request).read(
-        lambda cur: queries.list_runs(cur, filters, limit=limit, after=after, offset=offset)
+        lambda cur: queries.list_runs(
+            cur, filters, limit=limit, after=after, offset=offset, search=search
+        )
     )
+    attach_costs(request, page.runs)
     return {"runs": page.runs, "total": page.total, "next": page.next}
 
 
@@ -119,7 +124,13 @@ def stats_route(
     if not 1 <= top <= 100:
         raise HTTPException(400, "top must be between 1 and 100")
     return _store(request).read(
-        lambda cur: run_stats(cur, filters, bucket=bucket or None, top_tools=top)
+        lambda cur: run_stats(
+            cur,
+            filters,
+            bucket=bucket or None,
+            top_tools=top,
+            search=getattr(request.app.state, "search", None),
+        )
     )
 
 
@@ -132,9 +143,11 @@ def stats_route(
 )
 def get_run_route(request: Request, run_id: str) -> dict[str, Any]:
     try:
-        return _store(request).read(lambda cur: queries.get_run(cur, run_id))
+        run = _store(request).read(lambda cur: queries.get_run(cur, run_id))
     except queries.RunNotFound as exc:
         raise HTTPException(404, str(exc)) from None
+    attach_costs(request, [run])
+    return run
 
 
 @router.get(

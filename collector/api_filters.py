@@ -38,6 +38,15 @@ class RunFilterQuery(BaseModel):
         description="Text in the task or final answer (case-insensitive), or a run id prefix.",
     )
     tool: str | None = Field(default=None, description="Runs with at least one call of this tool.")
+    has_error: bool | None = Field(
+        default=None,
+        description="true: runs that failed or were lost, or recorded an error on the run "
+        "or on any step (also runs whose agent recovered from a failed tool call).",
+    )
+    annotation: str | None = Field(
+        default=None,
+        description="Annotated runs: `good` or `bad` (the latest verdict), `any`, or a label.",
+    )
 
     def to_filters(self) -> queries.RunFilters:
         """The checked filters; a bad status or time is a 400 whose detail says why."""
@@ -51,6 +60,8 @@ class RunFilterQuery(BaseModel):
                 until=queries.parse_time("until", self.until),
                 text=self.q or None,
                 tool=self.tool or None,
+                annotation=self.annotation or None,
+                has_error=bool(self.has_error),
             )
         except queries.BadRequest as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None

@@ -1,7 +1,8 @@
 """The one typed client of the collector's REST API, used by the CLI, the dashboard and tests.
 
 It imports httpx and the standard library only, so the dashboard can use it
-without importing any server code. Errors form one tree::
+without importing any server code; the caller passes the URL and the token
+(read through ``instrumentation.env``: ``api_url()`` and ``TOKEN``). Errors form one tree::
 
     ClientError                   root; ``.url`` is what was asked
     ├── CollectorUnreachable      no HTTP answer (refused, timed out, not the collector)
@@ -15,8 +16,7 @@ from __future__ import annotations
 
 import json as json_module
 import logging
-import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +26,6 @@ from urllib.parse import quote
 import httpx
 
 __all__ = [
-    "DEFAULT_API",
     "ApiError",
     "AuditClient",
     "ClientError",
@@ -38,19 +37,11 @@ __all__ = [
     "RunPage",
     "SqlResult",
     "Unauthorized",
-    "default_api_url",
 ]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_API = "http://127.0.0.1:4318"
-
 Record = dict[str, Any]  # one run or step as the API returns it
-
-
-def default_api_url(env: Mapping[str, str] = os.environ) -> str:
-    """``AGENT_AUDIT_API`` or the local collector's HTTP port."""
-    return env.get("AGENT_AUDIT_API") or DEFAULT_API
 
 
 class ClientError(Exception):
@@ -98,6 +89,8 @@ class RunFilters:
     until: datetime | None = None
     text: str | None = None
     tool: str | None = None
+    annotation: str | None = None  # good, bad, any, or a label
+    has_error: bool = False  # failed, lost, or any error recorded on the run or a step
 
     def to_params(self) -> list[tuple[str, str]]:
         """Query parameters in the API's names; repeated ``status`` for several."""
@@ -108,9 +101,12 @@ class RunFilters:
             ("agent_name", self.agent_name),
             ("q", self.text),
             ("tool", self.tool),
+            ("annotation", self.annotation),
         ):
             if value:
                 params.append((name, value))
+        if self.has_error:
+            params.append(("has_error", "true"))
         for name, moment in (("since", self.since), ("until", self.until)):
             if moment is not None:
                 params.append((name, _iso_utc(moment)))
@@ -240,6 +236,23 @@ class AuditClient:
         params = [("run_id", run_id) for run_id in run_ids]
         body = self._request("GET", "/agent/cancel-requests", params=params)
         return list(body.get("requests") or [])
+
+    def annotations(self, run_id: str) -> list[Record]:
+        """A run's annotations (good, bad, label, note), oldest first."""
+        body = self._request("GET", f"/agent/runs/{_segment(run_id)}/annotations")
+        return list(body.get("annotations") or [])
+
+    def annotate(self, run_id: str, *, kind: str, author: str, value: str | None = None) -> Record:
+        """Store one annotation; ApiError(400) says why one is refused, NotFound for a bad id."""
+        payload: Record = {"kind": kind, "author": author}
+        if value is not None:
+            payload["value"] = value
+        return self._request("POST", f"/agent/runs/{_segment(run_id)}/annotations", json=payload)
+
+    def costs(self, filters: RunFilters | None = None, *, bucket: str = "day") -> Record:
+        """Cost of the runs matching ``filters``: total, over time, by model and by agent."""
+        params = (filters or RunFilters()).to_params() + [("bucket", bucket)]
+        return self._request("GET", "/agent/costs", params=params)
 
     def sql(self, query: str, *, max_rows: int | None = None) -> SqlResult:
         """Run one read-only statement; ApiError(400) carries the reason it was refused."""

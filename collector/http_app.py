@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 import zlib
 from collections.abc import Awaitable, Callable
 
@@ -15,7 +16,7 @@ from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.concurrency import run_in_threadpool
 
-from collector import api
+from collector import api, api_annotations
 from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode_protobuf
 from collector.errors import CollectorError
 from collector.redact import Sanitizer
@@ -23,6 +24,7 @@ from collector.schema import SCHEMA_VERSION
 from collector.settings import Settings
 from collector.store import Overloaded, RunStore, StoreRejected, StoreUnavailable
 from collector.verify import verify_connection
+from instrumentation import env as E
 from instrumentation.security import UNAUTHORIZED_BODY, UNAUTHORIZED_HEADERS, refused
 
 __all__ = ["create_app"]
@@ -32,6 +34,8 @@ logger = logging.getLogger(__name__)
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _OPEN_PATHS = frozenset({"/healthz"})
+# Who answers /healthz: `agent-audit up` sets it to know the collector it started
+# from another one already on the port; otherwise a fresh id per process.
 
 
 class BodyTooLarge(CollectorError):
@@ -117,10 +121,13 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
             return JSONResponse(UNAUTHORIZED_BODY, status_code=401, headers=UNAUTHORIZED_HEADERS)
         return await call_next(request)
 
+    instance_id = E.INSTANCE_ID.read() or uuid.uuid4().hex
+
     @app.get("/healthz", summary="Liveness and basic figures")
     def healthz() -> dict[str, object]:
         health: dict[str, object] = {
             "status": "ok",
+            "instance_id": instance_id,
             "schema_version": SCHEMA_VERSION,
             "queued_spans": store.queued_spans,
             "committed_spans": store.committed_spans,
@@ -192,4 +199,6 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
         return store.read_local(lambda cur: verify_connection(cur, derived=derived))
 
     app.include_router(api.router)
+    app.include_router(api_annotations.router)
+    app.state.price_book = api_annotations.load_prices(store, settings)
     return app

@@ -14,14 +14,18 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
+from collector.annotations import annotation_condition
 from collector.errors import CollectorError
 from collector.serialize import json_value, rows_to_dicts, run_to_json, step_to_json
 from instrumentation.attributes import RUN_STATUSES, RunStatus
 from instrumentation.clock import utc_now
+
+if TYPE_CHECKING:
+    from collector.search_index import SearchIndex
 
 __all__ = [
     "RUN_STATUSES",
@@ -107,6 +111,8 @@ class RunFilters:
     until: datetime | None = None  # started_at < until
     text: str | None = None  # in task or final answer, or a run id prefix
     tool: str | None = None  # runs with a step calling this tool
+    annotation: str | None = None  # good / bad (latest verdict), any, or a label
+    has_error: bool = False  # failed or lost, an error on the run, or a step that failed
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.statuses if s not in RUN_STATUSES]
@@ -142,6 +148,16 @@ def where_clause(filters: RunFilters, alias: str = "r") -> tuple[str, list[Any]]
         text_part, text_params = _text_match(filters.text, a)
         parts.append(text_part)
         params.extend(text_params)
+    if filters.has_error:
+        # A step may fail and the agent recover: such runs count too.
+        parts.append(
+            f"({a}.status IN ('failed', 'lost') OR {a}.error IS NOT NULL OR {a}.id IN "
+            "(SELECT agent_run_id FROM agent_steps WHERE status = 'error'))"
+        )
+    if filters.annotation:
+        annotated, annotated_params = annotation_condition(filters.annotation, a)
+        parts.append(annotated)
+        params.extend(annotated_params)
     if filters.tool:
         # tool_names is kept on the run row by the ingest (no join over every step).
         parts.append(f"list_contains({a}.tool_names, ?)")
@@ -196,7 +212,7 @@ def decode_cursor(text: str) -> Cursor:
     return Cursor(started, run_id)
 
 
-def _after_cursor(cursor: Cursor, alias: str = "r") -> tuple[str, list[Any]]:
+def after_cursor(cursor: Cursor, alias: str = "r") -> tuple[str, list[Any]]:
     # Order is started_at DESC NULLS LAST, id DESC: the next page holds what sorts after.
     a = alias
     if cursor.started_at is None:
@@ -217,7 +233,7 @@ def in_snapshot(cursor: duckdb.DuckDBPyConnection, fn: Callable[[], T]) -> T:
         cursor.execute("ROLLBACK")
 
 
-def _fetch_dicts(
+def fetch_dicts(
     cursor: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
 ) -> list[dict[str, Any]]:
     cursor.execute(sql, list(params))
@@ -225,7 +241,7 @@ def _fetch_dicts(
     return rows_to_dicts(columns, cursor.fetchall())
 
 
-_RUN_SELECT = """
+RUN_SELECT = """
     SELECT page.*, page.total_steps AS step_count,
            c.requested_at AS cancel_requested_at, c.requested_by AS cancel_requested_by
     FROM ({inner}) page LEFT JOIN cancel_requests c ON c.run_id = page.id
@@ -233,7 +249,7 @@ _RUN_SELECT = """
 """
 
 
-def _with_live_fields(record: dict[str, Any], now: datetime) -> dict[str, Any]:
+def with_live_fields(record: dict[str, Any], now: datetime) -> dict[str, Any]:
     started = record.get("started_at")
     if record.get("status") == RunStatus.RUNNING and started is not None:
         record["elapsed_ms"] = max(0.0, (now - started) / timedelta(milliseconds=1))
@@ -266,12 +282,29 @@ def list_runs(
     after: Cursor | None = None,
     offset: int = 0,
     now: datetime | None = None,
+    search: SearchIndex | None = None,
 ) -> RunPage:
-    """Newest first (started_at DESC NULLS LAST, id DESC), ``limit`` runs after ``after``."""
+    """Newest first (started_at DESC NULLS LAST, id DESC), ``limit`` runs after ``after``.
+
+    With ``search``, a ``q`` of plain words is answered from that index
+    (:mod:`collector.search_index`); otherwise ``q`` is a substring scan.
+    """
+    if search is not None and filters.text:
+        from collector.query_search import search_page
+
+        moment = now or utc_now()
+        page = in_snapshot(
+            cursor,
+            lambda: search_page(
+                cursor, search, filters, limit=limit, after=after, offset=offset, now=moment
+            ),
+        )
+        if page is not None:
+            return page
     where, params = where_clause(filters)
     page_where, page_params = where, list(params)
     if after is not None:
-        condition, extra = _after_cursor(after)
+        condition, extra = after_cursor(after)
         page_where = f"{where} AND {condition}"
         page_params += extra
     inner = (
@@ -281,7 +314,7 @@ def list_runs(
     page_params += [limit + 1, 0 if after is not None else offset]
 
     def read() -> RunPage:
-        rows = _fetch_dicts(cursor, _RUN_SELECT.format(inner=inner), page_params)
+        rows = fetch_dicts(cursor, RUN_SELECT.format(inner=inner), page_params)
         cursor.execute(f"SELECT count(*) FROM agent_runs r WHERE {where}", params)
         total_row = cursor.fetchone()
         moment = now or utc_now()
@@ -291,7 +324,7 @@ def list_runs(
             encode_cursor(rows[-1]["started_at"], rows[-1]["id"]) if has_more and rows else None
         )
         return RunPage(
-            runs=[_with_live_fields(row, moment) for row in rows],
+            runs=[with_live_fields(row, moment) for row in rows],
             total=int(total_row[0]) if total_row else 0,
             next=next_cursor,
         )
@@ -302,7 +335,7 @@ def list_runs(
 def _steps_of(
     cursor: duckdb.DuckDBPyConnection, run_id: str, after_step: int
 ) -> list[dict[str, Any]]:
-    rows = _fetch_dicts(
+    rows = fetch_dicts(
         cursor,
         "SELECT * FROM agent_steps WHERE agent_run_id = ? AND coalesce(step_number, 0) > ? "
         "ORDER BY step_number NULLS LAST, started_at NULLS LAST, id",
@@ -318,10 +351,10 @@ def get_run(
 
     def read() -> dict[str, Any]:
         inner = "SELECT r.* FROM agent_runs r WHERE r.id = ?"
-        rows = _fetch_dicts(cursor, _RUN_SELECT.format(inner=inner), [run_id])
+        rows = fetch_dicts(cursor, RUN_SELECT.format(inner=inner), [run_id])
         if not rows:
             raise RunNotFound(run_id)
-        run = _with_live_fields(rows[0], now or utc_now())
+        run = with_live_fields(rows[0], now or utc_now())
         run["steps"] = _steps_of(cursor, run_id, 0)
         return run
 
@@ -375,7 +408,7 @@ def record_cancel(
         "VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
         [run_id, now, requested_by, reason],
     )
-    stored = _fetch_dicts(
+    stored = fetch_dicts(
         con,
         "SELECT run_id, requested_at, requested_by, reason FROM cancel_requests WHERE run_id = ?",
         [run_id],
@@ -394,4 +427,4 @@ def list_cancel_requests(
         params.append(list(run_ids))
     sql += " ORDER BY requested_at DESC, run_id LIMIT ?"
     params.append(limit)
-    return [_plain_json(row) for row in _fetch_dicts(cursor, sql, params)]
+    return [_plain_json(row) for row in fetch_dicts(cursor, sql, params)]

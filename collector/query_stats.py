@@ -13,6 +13,8 @@ from typing import Any
 import duckdb
 
 from collector.queries import RunFilters, in_snapshot, where_clause
+from collector.query_search import search_where
+from collector.search_index import SearchIndex
 from collector.serialize import iso_utc
 from instrumentation.attributes import RunStatus
 
@@ -46,12 +48,17 @@ def run_stats(
     *,
     bucket: str | None = None,
     top_tools: int = 10,
+    search: SearchIndex | None = None,
 ) -> dict[str, Any]:
-    """The stats object of the REST contract for the runs matching ``filters``."""
-    where, params = where_clause(filters)
-    runs_cte = f"WITH runs AS (SELECT * FROM agent_runs r WHERE {where})"
+    """The stats object of the REST contract for the runs matching ``filters``.
+
+    With ``search``, ``q`` matches as in the run list (:func:`search_where`).
+    """
 
     def read() -> dict[str, Any]:
+        found = search_where(cursor, search, filters) if search is not None else None
+        where, params = found or where_clause(filters)
+        runs_cte = f"WITH runs AS (SELECT * FROM agent_runs r WHERE {where})"
         cursor.execute(
             f"""{runs_cte}
             SELECT count(*),

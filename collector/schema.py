@@ -13,6 +13,7 @@ import duckdb
 
 from collector.columns import AGENT_RUNS, AGENT_STEPS, SPANS, Column, column_ddl, names
 from collector.errors import CollectorError
+from collector.schema_costs import COSTS_AND_ANNOTATIONS_DDL
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -107,7 +108,10 @@ CREATE TABLE IF NOT EXISTS chain_tombstones (
 """
 
 # Each entry moves the file from version i to i + 1.
-_MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+# Model prices, the cost views and annotations (collector/schema_costs.py).
+_V5 = COSTS_AND_ANNOTATIONS_DDL
+
+_MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 

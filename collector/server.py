@@ -14,6 +14,7 @@ import uvicorn
 from collector.grpc_server import start_grpc_server
 from collector.http_app import create_app
 from collector.redact import RedactionPolicy, Sanitizer
+from collector.search_index import SearchIndex
 from collector.settings import Settings
 from collector.store import RunStore
 
@@ -33,6 +34,7 @@ class RunningCollector:
     http_server: uvicorn.Server
     http_thread: threading.Thread
     http_port: int
+    search: SearchIndex | None = None
 
     def stop(self, grace_s: float = 10.0) -> bool:
         """Stop accepting, let requests in flight finish, commit, checkpoint, close.
@@ -43,6 +45,8 @@ class RunningCollector:
         self.http_server.should_exit = True
         self.http_thread.join(grace_s + 5)
         grpc_done.wait(grace_s + 5)
+        if self.search is not None:
+            self.search.close()
         self.store.close()
         return self.store.clean_shutdown
 
@@ -106,8 +110,14 @@ def start_collector(settings: Settings) -> RunningCollector:
         store.close()
         raise
     http_port = sock.getsockname()[1]
+    app = create_app(store, settings, sanitizer)
+    search = None
+    if settings.search_index and str(settings.db_path) != ":memory:":
+        index_dir = settings.db_path.with_name(settings.db_path.name + ".search")
+        search = SearchIndex(index_dir, store.read)
+    app.state.search = search
     config = uvicorn.Config(
-        create_app(store, settings, sanitizer),
+        app,
         log_level="warning",
         access_log=False,
         lifespan="off",
@@ -121,6 +131,8 @@ def start_collector(settings: Settings) -> RunningCollector:
     while not http_server.started:
         if not thread.is_alive():
             grpc_server.stop(0)
+            if search is not None:
+                search.close()
             store.close()
             raise RuntimeError("HTTP server failed to start")
         thread.join(0.01)  # uvicorn only sets a flag; returns at once if the thread died
@@ -132,4 +144,5 @@ def start_collector(settings: Settings) -> RunningCollector:
         http_server=http_server,
         http_thread=thread,
         http_port=http_port,
+        search=search,
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from collector.errors import CollectorError
+from collector.pricing import PriceBook, PricesFileError
 from instrumentation import env as E
 from instrumentation.security import is_loopback
 
@@ -59,12 +60,15 @@ class Settings:
     lake_ship_interval_s: float = E.LAKE_SHIP_INTERVAL_S.default
     lake_compact_every_s: float = E.LAKE_COMPACT_EVERY_S.default
     lake_inline_rows: int = E.LAKE_INLINE_ROWS.default
+    # Costs: a file of model prices that wins over the built-in table (collector.pricing).
+    prices_path: Path | None = None
+    search_index: bool = E.SEARCH_INDEX.default  # a live full-text index beside the database
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         """Read AGENT_AUDIT_* variables; a bad value raises SettingsError naming it."""
         try:
-            db_path, lake_catalog = _store(E.STORE.read(env), E.DB.read(env), env)
+            db_path, lake_catalog = _store(E.STORE.read(env), E.DB.read(env))
             settings = cls(
                 db_path=db_path,
                 lake_catalog=lake_catalog,
@@ -89,8 +93,10 @@ class Settings:
                 redact_patterns=E.REDACT_PATTERNS.read(env),
                 redact_keys=E.REDACT_KEYS.read(env),
                 retention_days=E.RETENTION_DAYS.read(env),
+                prices_path=Path(E.PRICES.read(env)) if E.PRICES.read(env) else None,
                 startup_read_check=E.STARTUP_READ_CHECK.read(env),
                 db_memory_mb=E.DB_MEMORY_MB.read(env),
+                search_index=E.SEARCH_INDEX.read(env),
             )
         except E.EnvError as exc:
             raise SettingsError(str(exc)) from None
@@ -124,13 +130,19 @@ class Settings:
                 f"refusing to listen on {self.host} without a token: set AGENT_AUDIT_TOKEN "
                 "or bind to 127.0.0.1"
             )
+        if self.prices_path is not None:
+            # Read now, so a bad prices file stops start-up before anything listens.
+            try:
+                PriceBook.from_file(self.prices_path)
+            except PricesFileError as exc:
+                raise SettingsError(f"AGENT_AUDIT_PRICES: {exc}") from None
 
 
-def _store(store: str, db: str, env: Mapping[str, str]) -> tuple[Path, str | None]:
+def _store(store: str, db: str) -> tuple[Path, str | None]:
     """AGENT_AUDIT_STORE -> (this collector's DuckDB file, the lake catalog or None)."""
     kind, _, target = store.partition(":")
     if kind == "duckdb":
-        if target and env.get(E.DB.name) and target != db:
+        if target and db != E.DB.default and target != db:
             raise SettingsError(
                 f"{E.STORE.name}={store!r} and {E.DB.name}={db!r} name different files"
             )

@@ -19,23 +19,22 @@ from typing import Any
 import duckdb
 
 from collector.chain import Problem, VerifyReport, verify_chain
+from collector.columns import AGENT_RUNS, AGENT_STEPS, names
 from collector.decode import SpanRecord
 from collector.ingest import IngestState, ingest_batch
 from collector.schema import migrate
 
 __all__ = ["report_dict", "verify_connection", "verify_derived", "verify_file"]
 
-_RUN_COLUMNS = (
-    "task", "working_directory", "model_requested", "model_used", "backend", "final_answer",
-    "total_steps", "started_at", "completed_at", "duration_ms", "source", "triggered_by",
-    "error", "metadata", "trace_id", "span_id", "parent_run_id", "agent_name", "service_name",
-    "provider", "input_tokens", "output_tokens", "tool_names",
-)  # fmt: skip
-_STEP_COLUMNS = (
-    "agent_run_id", "step_number", "action_type", "tool_name", "tool_args", "tool_result",
-    "thinking", "error", "started_at", "duration_ms", "trace_id", "span_id", "name", "status",
-    "model", "input_tokens", "output_tokens", "finish_reasons",
-)  # fmt: skip
+# Columns compared with the replay are every declared column but these: the id
+# (the join key), a run's status (compared apart below: 'lost' comes from the clock,
+# not from spans), and what the collector keeps for itself (update times, the
+# "finished span arrived" flag). A step's parent_span_id is not compared either, so
+# an edit of that column alone goes unnoticed here.
+_RUNS_NOT_COMPARED = frozenset({"id", "status", "updated_at", "last_activity_at", "is_final"})
+_STEPS_NOT_COMPARED = frozenset({"id", "parent_span_id", "is_final"})
+_RUN_COLUMNS = tuple(c for c in names(AGENT_RUNS) if c not in _RUNS_NOT_COMPARED)
+_STEP_COLUMNS = tuple(c for c in names(AGENT_STEPS) if c not in _STEPS_NOT_COMPARED)
 
 _SPAN_SELECT = """
     SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns,

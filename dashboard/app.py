@@ -1,4 +1,9 @@
-"""agent-audit dashboard: navigation only; each page lives in pages/."""
+"""agent-audit dashboard: navigation only; each page lives in screens/.
+
+Not ``pages/``: with a folder of that name beside the main script, Streamlit
+serves a deep link such as ``/run?run=...`` as a page of its own, without this
+navigation and page config.
+"""
 
 from __future__ import annotations
 

@@ -12,6 +12,8 @@ from dashboard.formatting import STATUS_COLORS
 from instrumentation.attributes import RunStatus, StepStatus
 
 __all__ = [
+    "cost_by_chart",
+    "cost_over_time_chart",
     "counts_bar_chart",
     "duration_histogram",
     "error_rate_chart",
@@ -150,5 +152,43 @@ def top_tools_chart(tools: Sequence[Mapping[str, Any]]) -> alt.Chart:
             ),
             color=alt.Color("outcome:N", scale=_STEP_SCALE),
             tooltip=["tool:N", "outcome:N", "calls:Q"],
+        )
+    )
+
+
+def cost_over_time_chart(points: Sequence[Mapping[str, Any]], bucket: str = "day") -> alt.Chart:
+    """Cost in USD per time bucket, stacked by model."""
+    frame = pd.DataFrame(list(points), columns=["bucket", "model", "cost_usd"])
+    moments = pd.to_datetime(frame["bucket"], utc=True, errors="coerce")
+    frame["period"] = moments.dt.strftime("%m-%d %H:00" if bucket == "hour" else "%Y-%m-%d")
+    frame["model"] = frame["model"].fillna("(none)")
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("period:O", title=None, sort="ascending"),
+            y=alt.Y("sum(cost_usd):Q", title="USD", axis=alt.Axis(format="$,.3~f")),
+            color=alt.Color("model:N", title="model"),
+            tooltip=["period:O", "model:N", alt.Tooltip("sum(cost_usd):Q", format="$,.4f")],
+        )
+    )
+
+
+def cost_by_chart(costs: Mapping[str, Any], *, label: str) -> alt.Chart:
+    """Horizontal bars of cost in USD by ``label`` (a model, an agent), largest first."""
+    frame = pd.DataFrame(
+        [
+            {label: str(k) if k not in (None, "") else "(none)", "cost_usd": float(v or 0)}
+            for k, v in costs.items()
+        ],
+        columns=[label, "cost_usd"],
+    )
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("cost_usd:Q", title="USD", axis=alt.Axis(format="$,.3~f")),
+            y=alt.Y(f"{label}:N", sort="-x", title=None),
+            tooltip=[f"{label}:N", alt.Tooltip("cost_usd:Q", format="$,.4f")],
         )
     )

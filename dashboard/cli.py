@@ -17,6 +17,7 @@ from pathlib import Path
 
 from dashboard.processes import Supervisor
 from dashboard.settings import API_URL_ENV, DEFAULT_API_URL, DashboardSettingsError, check_api_url
+from instrumentation import env as E
 
 __all__ = ["add_arguments", "dashboard_env", "run", "streamlit_command"]
 
@@ -74,10 +75,7 @@ def dashboard_env(api_url: str, base: Mapping[str, str] = os.environ) -> dict[st
 def run(args: argparse.Namespace) -> int:
     """Serve the dashboard until interrupted; the exit code is Streamlit's."""
     try:
-        if args.api:
-            api_url = check_api_url(args.api, name="--api")
-        else:
-            api_url = check_api_url(os.environ.get(API_URL_ENV) or DEFAULT_API_URL)
+        api_url = check_api_url(args.api, name="--api") if args.api else check_api_url(E.api_url())
     except DashboardSettingsError as exc:
         print(f"agent-audit dashboard: {exc}", file=sys.stderr)
         return 2

@@ -10,19 +10,24 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from instrumentation.attributes import RunStatus, StepStatus
 
 __all__ = [
     "STATUS_BADGES",
     "STATUS_COLORS",
+    "STATUS_EXPLANATIONS",
     "code_span",
+    "format_cost",
     "Folded",
     "escape_markdown",
     "fold_text",
     "format_duration_ms",
+    "format_local_time",
+    "format_relative",
     "format_time",
     "one_line",
     "parse_time",
@@ -51,6 +56,22 @@ STATUS_COLORS: dict[str, str] = {
     RunStatus.MAX_STEPS.value: "orange",
     RunStatus.CANCELLED.value: "gray",
     RunStatus.LOST.value: "violet",
+}
+
+# What a status means, in words, wherever it appears (header, list tooltip, compare).
+STATUS_EXPLANATIONS: dict[str, str] = {
+    "running": "The agent is still working; the page follows it.",
+    "completed": "The agent finished and gave a final answer.",
+    "failed": "The run stopped on an error; the failed step is named below.",
+    "max_steps": (
+        "The agent used up its step budget (max_steps) before it reached an answer: "
+        "it was stopped, not broken. Raise max_steps or look at why it kept looping."
+    ),
+    "cancelled": "Someone asked the agent to stop (a cancel request) and it stopped.",
+    "lost": (
+        "Stalled: the collector heard nothing from this run for longer than the lost-after "
+        "limit (AGENT_AUDIT_LOST_AFTER_S), so its process probably died or hung."
+    ),
 }
 
 STEP_STATUS_ICONS: dict[str, str] = {
@@ -124,6 +145,23 @@ def format_duration_ms(duration_ms: float | None) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
+def format_cost(cost_usd: object) -> str:
+    """``"$0.0123"``, ``"$1.23"``, ``"$0"`` for free; ``""`` when unknown."""
+    if cost_usd is None or cost_usd == "":
+        return ""
+    try:
+        value = float(str(cost_usd))
+    except ValueError:
+        return ""
+    if value == 0:
+        return "$0"
+    if abs(value) < 0.01:
+        return f"${value:.4f}"
+    if abs(value) < 100:
+        return f"${value:.2f}"
+    return f"${value:,.0f}"
+
+
 def parse_time(value: object) -> datetime | None:
     """An API timestamp (ISO 8601, usually ending in ``Z``) as an aware UTC datetime."""
     if not value or not isinstance(value, str):
@@ -144,6 +182,42 @@ def format_time(value: object) -> str:
     """``"2025-01-02 13:04:05 UTC"``; ``"–"`` when missing or unreadable."""
     moment = parse_time(value)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "–"
+
+
+def format_relative(value: object, now: datetime | None = None) -> str:
+    """``"just now"``, ``"3 min ago"``, ``"5 h ago"``, ``"2 d ago"``; ``""`` when unknown."""
+    moment = value if isinstance(value, datetime) else parse_time(value)
+    if moment is None:
+        return ""
+    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
+    if seconds < 0:
+        return "in the future"
+    if seconds < 45:
+        return "just now"
+    if seconds < 3600:
+        return f"{max(round(seconds / 60), 1)} min ago"
+    if seconds < 86400:
+        return f"{round(seconds / 3600)} h ago"
+    return f"{round(seconds / 86400)} d ago"
+
+
+def format_local_time(value: object, timezone: str | None, now: datetime | None = None) -> str:
+    """A start time in the viewer's zone: ``"14:03:05"`` today, ``"Dec 05 14:03"`` before.
+
+    ``timezone`` is an IANA name (the browser's); unknown or missing means UTC.
+    """
+    moment = parse_time(value)
+    if moment is None:
+        return "–"
+    zone: tzinfo = UTC
+    if timezone:
+        try:
+            zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = UTC
+    local = moment.astimezone(zone)
+    today = (now or datetime.now(UTC)).astimezone(zone).date()
+    return local.strftime("%H:%M:%S" if local.date() == today else "%b %d %H:%M")
 
 
 def run_duration_ms(run: dict[str, Any], now: datetime | None = None) -> float | None:

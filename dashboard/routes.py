@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PAGES", "LIVE", "RUN", "RUNS", "SQL", "STATS", "PageSpec"]
+__all__ = ["PAGES", "COMPARE", "LIVE", "RUN", "RUNS", "SQL", "STATS", "PageSpec"]
 
 
 @dataclass(frozen=True)
@@ -17,10 +17,11 @@ class PageSpec:
     icon: str
 
 
-RUNS = PageSpec("pages/runs.py", "Runs", "runs", ":material/list:")
-RUN = PageSpec("pages/run.py", "Run", "run", ":material/account_tree:")
-LIVE = PageSpec("pages/live.py", "Live", "live", ":material/sensors:")
-STATS = PageSpec("pages/stats.py", "Stats", "stats", ":material/bar_chart:")
-SQL = PageSpec("pages/sql.py", "SQL", "sql", ":material/database:")
+RUNS = PageSpec("screens/runs.py", "Runs", "runs", ":material/list:")
+RUN = PageSpec("screens/run.py", "Run", "run", ":material/account_tree:")
+LIVE = PageSpec("screens/live.py", "Live", "live", ":material/sensors:")
+STATS = PageSpec("screens/stats.py", "Stats", "stats", ":material/bar_chart:")
+SQL = PageSpec("screens/sql.py", "SQL", "sql", ":material/database:")
+COMPARE = PageSpec("screens/compare.py", "Compare", "compare", ":material/compare_arrows:")
 
-PAGES: tuple[PageSpec, ...] = (RUNS, RUN, LIVE, STATS, SQL)
+PAGES: tuple[PageSpec, ...] = (RUNS, RUN, COMPARE, LIVE, STATS, SQL)

@@ -13,7 +13,7 @@ __all__ = ["DashboardSettings", "DashboardSettingsError", "API_URL_ENV", "TOKEN_
 
 API_URL_ENV = E.API.name
 TOKEN_ENV = E.TOKEN.name
-DEFAULT_API_URL = "http://127.0.0.1:4318"
+DEFAULT_API_URL = E.DEFAULT_API_URL
 
 
 class DashboardSettingsError(ValueError):
@@ -42,7 +42,7 @@ class DashboardSettings:
         """Read AGENT_AUDIT_* variables; a bad value raises naming the variable."""
         try:
             return cls(
-                api_url=check_api_url(E.API.read(env) or DEFAULT_API_URL),
+                api_url=check_api_url(E.api_url(env)),
                 token=E.TOKEN.read(env),
                 refresh_s=E.DASHBOARD_REFRESH_S.read(env),
                 timeout_s=E.DASHBOARD_TIMEOUT_S.read(env),

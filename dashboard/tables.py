@@ -10,8 +10,10 @@ from typing import Any
 import pandas as pd
 
 from dashboard.formatting import (
+    format_cost,
     format_duration_ms,
-    format_time,
+    format_local_time,
+    format_relative,
     one_line,
     parse_time,
     run_duration_ms,
@@ -19,32 +21,108 @@ from dashboard.formatting import (
     visible_text,
 )
 
-__all__ = ["RUN_TABLE_COLUMNS", "runs_frame", "sql_frame", "timeline_frame"]
+__all__ = [
+    "RUN_TABLE_COLUMNS",
+    "STATUS_CELL_STYLES",
+    "runs_frame",
+    "runs_styler",
+    "sql_frame",
+    "timeline_frame",
+]
 
-RUN_TABLE_COLUMNS = ("Status", "Task", "Steps", "Duration", "Source", "Model", "Started", "Run id")
+RUN_TABLE_COLUMNS = (
+    "Status",
+    "Started",
+    "Duration",
+    "Agent",
+    "Task",
+    "Steps",
+    "Tool calls",
+    "Tokens",
+    "Cost",
+    "Model",
+    "Error",
+    "Source",
+    "Run id",
+)
+
+# Status -> cell style: a tinted background keeps the theme's text colour, so the
+# cell reads in the light and the dark theme alike.
+STATUS_CELL_STYLES: dict[str, str] = {
+    "running": "background-color: rgba(28, 131, 225, 0.18)",
+    "completed": "background-color: rgba(33, 195, 84, 0.16)",
+    "failed": "background-color: rgba(255, 75, 75, 0.22)",
+    "max_steps": "background-color: rgba(255, 164, 33, 0.22)",
+    "cancelled": "background-color: rgba(128, 132, 149, 0.22)",
+    "lost": "background-color: rgba(128, 61, 245, 0.20)",
+}
 
 
 def _model(run: dict[str, Any]) -> str:
     return one_line(run.get("model_used") or run.get("model_requested") or "", 60)
 
 
-def runs_frame(runs: Sequence[dict[str, Any]], now: datetime | None = None) -> pd.DataFrame:
-    """The runs table: one row a run, every cell plain text (so stored values stay inert)."""
+def _tokens(run: dict[str, Any]) -> int | None:
+    if run.get("input_tokens") is None and run.get("output_tokens") is None:
+        return None
+    return int(run.get("input_tokens") or 0) + int(run.get("output_tokens") or 0)
+
+
+def runs_frame(
+    runs: Sequence[dict[str, Any]],
+    now: datetime | None = None,
+    *,
+    timezone: str | None = None,
+    tool_calls: dict[str, int] | None = None,
+) -> pd.DataFrame:
+    """The runs table: one row a run, every cell plain text or a number (stored values stay
+    inert). ``timezone`` is the viewer's (started times are shown in it); ``tool_calls``
+    maps run ids to their number of tool calls when known."""
     current = now or datetime.now(UTC)
+    counts = tool_calls or {}
     rows = [
         {
             "Status": status_badge(run.get("status")),
+            "Started": _started(run, current, timezone),
+            "Duration": format_duration_ms(run_duration_ms(run, current)),
+            "Agent": one_line(run.get("agent_name") or "", 40),
             "Task": one_line(run.get("task") or "", 160),
             "Steps": int(run.get("step_count") or run.get("total_steps") or 0),
-            "Duration": format_duration_ms(run_duration_ms(run, current)),
-            "Source": one_line(run.get("source") or "", 40),
+            "Tool calls": counts.get(str(run.get("id"))),
+            "Tokens": _tokens(run),
+            "Cost": format_cost(run.get("cost_usd")),
             "Model": _model(run),
-            "Started": format_time(run.get("started_at")).removesuffix(" UTC"),
+            "Error": one_line(run.get("error") or "", 120),
+            "Source": one_line(run.get("source") or "", 40),
             "Run id": visible_text(run.get("id") or ""),
         }
         for run in runs
     ]
-    return pd.DataFrame(rows, columns=list(RUN_TABLE_COLUMNS))
+    frame = pd.DataFrame(rows, columns=list(RUN_TABLE_COLUMNS))
+    for column in ("Tool calls", "Tokens"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def _started(run: dict[str, Any], now: datetime, timezone: str | None) -> str:
+    local = format_local_time(run.get("started_at"), timezone, now)
+    relative = format_relative(run.get("started_at"), now)
+    return f"{local} · {relative}" if relative else local
+
+
+def runs_styler(frame: pd.DataFrame, runs: Sequence[dict[str, Any]]) -> Any:
+    """``frame`` with each status cell tinted by its status.
+
+    (Per-cell hover texts are not possible in ``st.dataframe``: pandas Styler
+    tooltips come out as markup inside the cell, so the full task, UTC times and
+    status explanations are on the run page and in the phone list's link tooltips.)
+    """
+    statuses = [str(r.get("status") or "") for r in runs]
+    by_id = dict(zip((visible_text(r.get("id") or "") for r in runs), statuses, strict=True))
+    styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
+    for index, run_id in frame["Run id"].items():
+        styles.loc[index, "Status"] = STATUS_CELL_STYLES.get(by_id.get(run_id, ""), "")
+    return frame.style.apply(lambda _: styles, axis=None)
 
 
 def timeline_frame(

@@ -3,14 +3,18 @@
 Most runs investigate a crashing container and complete (an LLM step with
 tokens, ``docker_ps`` / ``docker_logs`` / ``docker_inspect`` tool steps, a
 response); one fails (a tool raises), one stops at max_steps, and one stays
-running for ``--running-seconds`` (cancel it from the dashboard or with the
-API to see it end ``cancelled``). Nothing here touches a real server: the tool
-results are canned.
+running for ``--running-seconds``, polling logs (cancel it from the dashboard or
+with the API to see it end ``cancelled``). The nginx investigation first asks for
+``docker logs --follow``, which the SSH tools' allowlist refuses: a refusal on
+purpose, labelled in the output and in the run's metadata, after which the agent
+reads the last lines instead. Nothing here touches a real server: the tool
+results are canned, and tools take a few multiples of ``--pace`` as real ones do.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -33,6 +37,7 @@ class Incident:
     task: str
     logs: str
     cause: str
+    tries_follow: bool = False  # asks for a live log stream first, which is refused
 
 
 INCIDENTS = (
@@ -63,8 +68,10 @@ INCIDENTS = (
         'while connecting to upstream, upstream: "http://172.18.0.5:8000/"',
         "nginx is fine; its upstream api-1 is not listening on 8000 after a config change "
         "moved it to 8080. Point the upstream at api-1:8080 or revert the port change.",
+        tries_follow=True,
     ),
 )
+PLANNED_REFUSAL = "docker logs --follow"
 
 PS_OUTPUT = (
     "CONTAINER ID   IMAGE              STATUS                          NAMES\n"
@@ -75,15 +82,32 @@ PS_OUTPUT = (
 )
 
 
+class _Latency:
+    """How long the canned tools take: a few multiples of the demo's pace, like real ones."""
+
+    def __init__(self) -> None:
+        self.pace_s = 0.0
+        self.random = random.Random(0)  # noqa: S311 (sample values, not secrets)
+
+    def spend(self, low: float, high: float) -> None:
+        if self.pace_s > 0:
+            time.sleep(self.pace_s * self.random.uniform(low, high))
+
+
+_latency = _Latency()
+
+
 @traced_tool
 def docker_ps(all: bool = False) -> str:  # noqa: A002 (docker's own flag name)
     """Canned ``docker ps`` output."""
+    _latency.spend(1.5, 3.0)
     return PS_OUTPUT
 
 
 @traced_tool
-def docker_logs(container: str, tail: int = 50) -> str:
+def docker_logs(container: str, tail: int = 50, since: str | None = None) -> str:
     """Canned ``docker logs`` output of the incident's container."""
+    _latency.spend(2.0, 6.0)
     for incident in INCIDENTS:
         if incident.container == container:
             return incident.logs
@@ -93,13 +117,29 @@ def docker_logs(container: str, tail: int = 50) -> str:
 @traced_tool
 def docker_inspect(container: str) -> dict[str, object]:
     """Canned ``docker inspect`` summary."""
+    _latency.spend(1.0, 2.0)
     return {"Name": container, "RestartCount": 14, "HostConfig": {"Memory": 2147483648}}
 
 
 @traced_tool
 def docker_logs_unreachable(container: str, tail: int = 50) -> str:
     """The SSH connection to the host times out."""
+    _latency.spend(8.0, 10.0)
     raise ConnectionError("ssh: connect to host 10.0.4.12 port 22: Connection timed out")
+
+
+class PolicyRefused(Exception):
+    """What the SSH tools raise for a command their allowlist refuses (nothing runs)."""
+
+
+# The SSH tools' default policy refuses a log stream with this reason (tests compare it).
+FOLLOW_REFUSAL = "option '--follow' is not allowed for docker logs"
+
+
+@traced_tool(name="docker_logs")
+def docker_logs_follow(container: str, tail: int = 50, follow: bool = True) -> str:
+    """What the SSH tools do with a streaming request: the allowlist refuses it, nothing runs."""
+    raise PolicyRefused(f"refused by client policy: {FOLLOW_REFUSAL}")
 
 
 class Demo:
@@ -109,6 +149,8 @@ class Demo:
         self._random = random.Random(seed)  # noqa: S311 (sample values, not secrets)
         self._pace_s = pace_s
         self._running_s = running_s
+        _latency.pace_s = pace_s
+        _latency.random = random.Random(seed + 1)  # noqa: S311
 
     def _pause(self) -> None:
         if self._pace_s > 0:
@@ -124,7 +166,7 @@ class Demo:
                 output_tokens=self._random.randint(40, 220),
             )
 
-    def _start(self, task: str, kind: str) -> RunScope:
+    def _start(self, task: str, kind: str, **extra: str) -> RunScope:
         return agent_run(
             task,
             agent_name=AGENT_NAME,
@@ -134,17 +176,25 @@ class Demo:
             provider="ollama",
             backend="3090",
             working_directory="/srv/stack",
-            metadata={"scenario": kind},
+            metadata={"scenario": kind, **extra},
         )
 
     def completed(self, index: int) -> RunHandle:
         incident = INCIDENTS[index % len(INCIDENTS)]
-        with self._start(incident.task, "completed") as run:
+        extra = {"planned_refusal": PLANNED_REFUSAL} if incident.tries_follow else {}
+        with self._start(incident.task, "completed", **extra) as run:
             run.set_model_used(MODEL)
             self._think(run, f"Check the state of {incident.container} first.")
             docker_ps(all=True)
             self._pause()
-            self._think(run, f"{incident.container} is unhealthy; read its logs.")
+            if incident.tries_follow:
+                self._think(run, f"Follow {incident.container}'s logs to catch the next 502.")
+                # Planned: streaming is refused; the agent reads the tail instead.
+                with contextlib.suppress(PolicyRefused):
+                    docker_logs_follow(incident.container, tail=20, follow=True)
+                self._think(run, "Streaming logs is refused; read the last lines instead.")
+            else:
+                self._think(run, f"{incident.container} is unhealthy; read its logs.")
             docker_logs(incident.container, tail=100)
             self._pause()
             docker_inspect(incident.container)
@@ -178,15 +228,18 @@ class Demo:
         try:
             with self._start(task, "running") as run:
                 announce(run)
-                self._think(run, "Follow api-1's logs until a timeout shows up.")
-                with run.step(
-                    "tool_call",
-                    tool_name="docker_logs",
-                    tool_args={"container": "api-1", "follow": True},
-                ) as step:
-                    deadline = time.monotonic() + self._running_s
-                    while time.monotonic() < deadline and not run.cancel_requested:
-                        time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+                self._think(run, "Poll api-1's logs until a timeout shows up.")
+                deadline = time.monotonic() + self._running_s
+                interval_s = min(2.0, max(self._running_s / 4, 0.05))
+                while time.monotonic() < deadline:
+                    # run.step() raises RunCancelled here once a cancel was requested
+                    docker_logs("api-1", tail=20, since=f"{interval_s:g}s")
+                    pause_until = min(deadline, time.monotonic() + interval_s)
+                    while time.monotonic() < pause_until and not run.cancel_requested:
+                        time.sleep(min(0.25, max(0.0, pause_until - time.monotonic())))
+                with run.step("tool_call", tool_name="docker_logs",
+                              tool_args={"container": "api-1", "tail": 20}) as step:  # fmt: skip
+                    _latency.spend(2.0, 6.0)
                     step.set_result("2025-06-02T10:15:02Z WARN upstream timed out after 30 s")
                 answer = "api-1 timed out calling the payments API (30 s); raise its timeout."
                 with run.step("response") as response:
@@ -240,17 +293,30 @@ def run(args: argparse.Namespace) -> int:
         heartbeat_s=5.0,
     )
     target = configuration.export.endpoint if configuration.export else "your tracer provider"
-    print(f"sending {args.runs} sample runs to {target}")
+    poller = _setup.cancel_poller()
+    cancels = f"; cancel requests from {poller.api_url}" if poller is not None else ""
+    print(f"sending {args.runs} sample runs to {target}{cancels}", flush=True)
     demo = Demo(seed=args.seed, pace_s=max(0.0, args.pace), running_s=args.running_seconds)
     plan = _plan(args.runs)
     completed_index = 0
+    started = time.monotonic()
 
     def report(number: int, handle: RunHandle, note: str = "") -> None:
-        print(f"run {number}/{len(plan)} {handle.status:<10} {handle.id}  {handle.task}{note}")
+        print(
+            f"run {number}/{len(plan)} {handle.status:<10} {handle.id}  {handle.task}{note}"
+            f"  [{time.monotonic() - started:.1f} s]",
+            flush=True,  # progress, also when the output is a pipe
+        )
 
     for number, kind in enumerate(plan, start=1):
         if kind == "completed":
-            report(number, demo.completed(completed_index))
+            incident = INCIDENTS[completed_index % len(INCIDENTS)]
+            note = (
+                f"  (one step refused by the allowlist, on purpose: {PLANNED_REFUSAL})"
+                if incident.tries_follow
+                else ""
+            )
+            report(number, demo.completed(completed_index), note)
             completed_index += 1
         elif kind == "failed":
             report(number, demo.failed(), "  (a tool raised, as planned)")

@@ -10,17 +10,42 @@ checks the README's settings tables against :data:`VARIABLES`.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["EnvError", "Variable", "VARIABLES", "integer", "number", "boolean", "text"]
+__all__ = [
+    "DEFAULT_API_URL",
+    "EnvError",
+    "Variable",
+    "VARIABLES",
+    "api_url",
+    "boolean",
+    "integer",
+    "number",
+    "required",
+    "text",
+]
 
 
 class EnvError(ValueError):
-    """An environment variable has a bad value; the message names it."""
+    """An environment variable has a bad value; the message names it.
+
+    ``variable`` and ``problem`` are set by the parsers the agent and the SSH tools
+    use, whose own SettingsError carries them apart.
+    """
+
+    def __init__(self, message: str, *, variable: str = "", problem: str = "") -> None:
+        super().__init__(message)
+        self.variable = variable
+        self.problem = problem
+
+
+def _refused(name: str, problem: str) -> EnvError:
+    return EnvError(f"{name} {problem}", variable=name, problem=problem)
 
 
 Parser = Callable[[str, str], Any]  # (name, raw value) -> value; raises EnvError
@@ -68,6 +93,53 @@ def boolean(name: str, raw: str) -> bool:
     raise EnvError(f"{name}={raw!r} is not a boolean (use true or false)")
 
 
+def between(low: int, high: int) -> Parser:
+    """Parser of a whole number from ``low`` to ``high``."""
+
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise _refused(name, f"must be an integer, got {raw!r}") from None
+        if not low <= value <= high:
+            raise _refused(name, f"must be from {low} to {high}, got {value}")
+        return value
+
+    return parse
+
+
+def seconds(*, allow_zero: bool = False) -> Parser:
+    """Parser of a finite number of seconds above zero (or zero, if allowed)."""
+
+    def parse(name: str, raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise _refused(name, f"must be a number of seconds, got {raw!r}") from None
+        if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+            raise _refused(name, f"must be a positive number of seconds, got {raw!r}")
+        return value
+
+    return parse
+
+
+def switch(name: str, raw: str) -> bool:
+    """true/false, yes/no, on/off or 1/0, in any case."""
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise _refused(name, f"must be true or false, got {lowered!r}")
+
+
+def nonblank(name: str, raw: str) -> str:
+    """The value without surrounding spaces; only spaces is an error, not "unset"."""
+    if not raw.strip():
+        raise _refused(name, "is blank")
+    return raw.strip()
+
+
 def comma_list(name: str, raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
@@ -92,19 +164,34 @@ def regex_list(name: str, raw: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Variable:
-    """One variable: ``default`` is the value when unset or empty."""
+    """One variable: ``default`` is the value when unset or empty.
+
+    With ``trim`` the value loses its surrounding spaces first, so only spaces
+    count as unset too.
+    """
 
     name: str
     default: Any
     doc: str
     readers: tuple[str, ...]
     parse: Parser = text
+    trim: bool = False
 
     def read(self, env: Mapping[str, str] = os.environ) -> Any:
         raw = env.get(self.name)
+        if raw is not None and self.trim:
+            raw = raw.strip()
         if raw is None or raw == "":
             return self.default
         return self.parse(self.name, raw)
+
+
+def required(variable: Variable, env: Mapping[str, str] = os.environ) -> Any:
+    """The variable's value; unset (or only spaces) is an error naming it."""
+    value = variable.read(env)
+    if value is None:
+        raise _refused(variable.name, "is required")
+    return value
 
 
 _C = ("collector",)
@@ -227,6 +314,19 @@ LAKE_INLINE_ROWS = Variable(
     _C,
     integer(),
 )
+INSTANCE_ID = Variable(
+    "AGENT_AUDIT_INSTANCE_ID", None, "the instance_id /healthz reports (random per start)", _C
+)
+PRICES = Variable(
+    "AGENT_AUDIT_PRICES", None, "model prices file (TOML or JSON) that overrides the table", _C
+)
+SEARCH_INDEX = Variable(
+    "AGENT_AUDIT_SEARCH_INDEX",
+    True,
+    "keep a live full-text index of runs beside the database, for q",
+    _C,
+    boolean,
+)
 
 # --- instrumentation ---
 API = Variable(
@@ -243,7 +343,23 @@ SPOOL_DIR = Variable(
 )
 SPOOL_MAX_BYTES = Variable("AGENT_AUDIT_SPOOL_MAX_BYTES", None, "the spool's size bound", _I)
 
+# Where a client finds the collector when AGENT_AUDIT_API is unset: the local
+# collector's OTLP/HTTP port, which also serves the REST API.
+DEFAULT_API_URL = f"http://127.0.0.1:{HTTP_PORT.default}"
+
+
+def api_url(env: Mapping[str, str] = os.environ) -> str:
+    """The collector's REST API: ``AGENT_AUDIT_API`` or the local collector."""
+    return str(API.read(env) or DEFAULT_API_URL)
+
+
 # --- dashboard ---
+DASHBOARD_PORT = Variable(
+    "AGENT_AUDIT_DASHBOARD_PORT", 8501, "agent-audit up's dashboard port", _D, integer()
+)
+PORT_OFFSET = Variable(
+    "AGENT_AUDIT_PORT_OFFSET", 0, "agent-audit up adds it to each default port", _D, integer()
+)
 DASHBOARD_REFRESH_S = Variable(
     "AGENT_AUDIT_DASHBOARD_REFRESH_S", 2.0, "how often live parts refresh", _D, positive
 )
@@ -253,60 +369,110 @@ DASHBOARD_TIMEOUT_S = Variable(
 
 # --- agent service ---
 LLM_BASE_URL = Variable(
-    "AGENT_AUDIT_LLM_BASE_URL", "http://127.0.0.1:11434/v1", "OpenAI-compatible API", _A
+    "AGENT_AUDIT_LLM_BASE_URL", "http://127.0.0.1:11434/v1", "OpenAI-compatible API", _A, nonblank
 )
-LLM_API_KEY = Variable("AGENT_AUDIT_LLM_API_KEY", "unused", "the model server's key", _A)
+LLM_API_KEY = Variable("AGENT_AUDIT_LLM_API_KEY", "unused", "the model server's key", _A, nonblank)
 LLM_MODEL = Variable(
-    "AGENT_AUDIT_LLM_MODEL", "qwen2.5-coder", "model when a request names none", _A
+    "AGENT_AUDIT_LLM_MODEL", "qwen2.5-coder", "model when a request names none", _A, nonblank
 )
-LLM_PROVIDER = Variable("AGENT_AUDIT_LLM_PROVIDER", None, "gen_ai.provider.name of model calls", _A)
-LLM_BACKEND = Variable("AGENT_AUDIT_LLM_BACKEND", None, "the machine serving the model", _A)
-LLM_TIMEOUT_S = Variable("AGENT_AUDIT_LLM_TIMEOUT_S", 120.0, "per model call", _A)
-LLM_MAX_RETRIES = Variable("AGENT_AUDIT_LLM_MAX_RETRIES", 1, "retries per model call", _A)
-AGENT_HOST = Variable("AGENT_AUDIT_AGENT_HOST", "127.0.0.1", "where the agent service listens", _A)
-AGENT_PORT = Variable("AGENT_AUDIT_AGENT_PORT", 8000, "the agent service's port", _A)
+LLM_PROVIDER = Variable(
+    "AGENT_AUDIT_LLM_PROVIDER", None, "gen_ai.provider.name of model calls", _A, trim=True
+)
+LLM_BACKEND = Variable(
+    "AGENT_AUDIT_LLM_BACKEND", None, "the machine serving the model", _A, trim=True
+)
+LLM_TIMEOUT_S = Variable(
+    "AGENT_AUDIT_LLM_TIMEOUT_S", 120.0, "per model call", _A, seconds(), trim=True
+)
+LLM_MAX_RETRIES = Variable(
+    "AGENT_AUDIT_LLM_MAX_RETRIES", 1, "retries per model call", _A, between(0, 5), trim=True
+)
+AGENT_HOST = Variable(
+    "AGENT_AUDIT_AGENT_HOST", "127.0.0.1", "where the agent service listens", _A, nonblank
+)
+AGENT_PORT = Variable(
+    "AGENT_AUDIT_AGENT_PORT", 8000, "the agent service's port", _A, between(0, 65535), trim=True
+)
 AGENT_NAME = Variable(
-    "AGENT_AUDIT_AGENT_NAME", "container-ops", "gen_ai.agent.name of its runs", _A
+    "AGENT_AUDIT_AGENT_NAME", "container-ops", "gen_ai.agent.name of its runs", _A, nonblank
 )
-AGENT_MAX_STEPS = Variable("AGENT_AUDIT_AGENT_MAX_STEPS", 15, "model calls per run", _A)
+AGENT_MAX_STEPS = Variable(
+    "AGENT_AUDIT_AGENT_MAX_STEPS", 15, "model calls per run", _A, between(1, 10_000), trim=True
+)
 AGENT_MAX_STEPS_LIMIT = Variable(
-    "AGENT_AUDIT_AGENT_MAX_STEPS_LIMIT", 100, "most steps a request may ask", _A
+    "AGENT_AUDIT_AGENT_MAX_STEPS_LIMIT",
+    100,
+    "most steps a request may ask",
+    _A,
+    between(1, 10_000),
+    trim=True,
 )
 AGENT_MAX_CONCURRENT = Variable(
-    "AGENT_AUDIT_AGENT_MAX_CONCURRENT", 4, "runs at once, 429 beyond", _A
+    "AGENT_AUDIT_AGENT_MAX_CONCURRENT",
+    4,
+    "runs at once, 429 beyond",
+    _A,
+    between(1, 1024),
+    trim=True,
 )
 AGENT_MAX_TOOL_RESULT_CHARS = Variable(
-    "AGENT_AUDIT_AGENT_MAX_TOOL_RESULT_CHARS", 16000, "tool output for the model", _A
+    "AGENT_AUDIT_AGENT_MAX_TOOL_RESULT_CHARS",
+    16000,
+    "tool output for the model",
+    _A,
+    between(500, 10_000_000),
+    trim=True,
 )
 AGENT_SYSTEM_PROMPT_FILE = Variable(
-    "AGENT_AUDIT_AGENT_SYSTEM_PROMPT_FILE", None, "replaces the system prompt", _A
+    "AGENT_AUDIT_AGENT_SYSTEM_PROMPT_FILE", None, "replaces the system prompt", _A, trim=True
 )
 AGENT_TOOL_MODULES = Variable(
-    "AGENT_AUDIT_AGENT_TOOL_MODULES", None, "modules to import at start", _A
+    "AGENT_AUDIT_AGENT_TOOL_MODULES", (), "modules to import at start", _A, comma_list
 )
 AGENT_DATA_DIR = Variable(
-    "AGENT_AUDIT_AGENT_DATA_DIR", None, "data directory, home of the spool", _A
+    "AGENT_AUDIT_AGENT_DATA_DIR", None, "data directory, home of the spool", _A, trim=True
 )
-AGENT_SPOOL = Variable("AGENT_AUDIT_AGENT_SPOOL", True, "spool spans on disk", _A)
+AGENT_SPOOL = Variable(
+    "AGENT_AUDIT_AGENT_SPOOL", True, "spool spans on disk", _A, switch, trim=True
+)
 
 # --- SSH tools (client side) ---
-SSH_HOST = Variable("AGENT_AUDIT_SSH_HOST", None, "the server", ("ssh_tools", "agent"))
-SSH_PORT = Variable("AGENT_AUDIT_SSH_PORT", 22, "its SSH port", _S)
-SSH_USER = Variable("AGENT_AUDIT_SSH_USER", None, "the gateway's user", _S)
-SSH_KEY = Variable("AGENT_AUDIT_SSH_KEY", None, "the private key file", _S)
+SSH_HOST = Variable("AGENT_AUDIT_SSH_HOST", None, "the server", ("ssh_tools", "agent"), trim=True)
+SSH_PORT = Variable("AGENT_AUDIT_SSH_PORT", 22, "its SSH port", _S, between(1, 65535), trim=True)
+SSH_USER = Variable("AGENT_AUDIT_SSH_USER", None, "the gateway's user", _S, trim=True)
+SSH_KEY = Variable("AGENT_AUDIT_SSH_KEY", None, "the private key file", _S, trim=True)
 SSH_KNOWN_HOSTS = Variable(
-    "AGENT_AUDIT_SSH_KNOWN_HOSTS", "~/.ssh/known_hosts", "known_hosts file", _S
+    "AGENT_AUDIT_SSH_KNOWN_HOSTS", "~/.ssh/known_hosts", "known_hosts file", _S, trim=True
 )
-SSH_POLICY = Variable("AGENT_AUDIT_SSH_POLICY", None, "policy file for the client-side check", _S)
-SSH_TIMEOUT_S = Variable("AGENT_AUDIT_SSH_TIMEOUT_S", 30.0, "time limit per command", _S)
+SSH_POLICY = Variable(
+    "AGENT_AUDIT_SSH_POLICY", None, "policy file for the client-side check", _S, trim=True
+)
+SSH_TIMEOUT_S = Variable(
+    "AGENT_AUDIT_SSH_TIMEOUT_S", 30.0, "time limit per command", _S, seconds(), trim=True
+)
 SSH_CONNECT_TIMEOUT_S = Variable(
-    "AGENT_AUDIT_SSH_CONNECT_TIMEOUT_S", 10.0, "connect and authentication timeout", _S
+    "AGENT_AUDIT_SSH_CONNECT_TIMEOUT_S",
+    10.0,
+    "connect and authentication timeout",
+    _S,
+    seconds(),
+    trim=True,
 )
 SSH_MAX_OUTPUT_BYTES = Variable(
-    "AGENT_AUDIT_SSH_MAX_OUTPUT_BYTES", 262144, "cap on a command's output", _S
+    "AGENT_AUDIT_SSH_MAX_OUTPUT_BYTES",
+    262144,
+    "cap on a command's output",
+    _S,
+    between(1024, 64 * 1024**2),
+    trim=True,
 )
 SSH_RESTART_MIN_INTERVAL_S = Variable(
-    "AGENT_AUDIT_SSH_RESTART_MIN_INTERVAL_S", 60.0, "minimum time between restarts", _S
+    "AGENT_AUDIT_SSH_RESTART_MIN_INTERVAL_S",
+    60.0,
+    "minimum time between restarts",
+    _S,
+    seconds(allow_zero=True),
+    trim=True,
 )
 
 # Every variable above, by name.

@@ -141,9 +141,9 @@ class GuardedExporter(SpanExporter):
                 )
         return result
 
-    def note_queue_drop(self) -> None:
-        """The batch queue was full and the SDK dropped a span (called on the agent's thread)."""
-        self._queue_dropped += 1
+    def note_queue_drop(self, count: int = 1) -> None:
+        """The batch queue was full and ``count`` spans were dropped (on the agent's thread)."""
+        self._queue_dropped += count
         if not self._warned:
             with self._lock:
                 self._announce(

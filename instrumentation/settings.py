@@ -1,5 +1,11 @@
 """Where spans go: endpoint, protocol, API URL, token and spool, from arguments and environment.
 
+One rule for the collector's address: it listens on a pair of ports, OTLP/gRPC on
+P and OTLP/HTTP with the REST API on P + 1 (4317/4318 by default; ``agent-audit
+up --port-offset N`` moves both). Whichever of the two addresses is given (an
+OTLP endpoint or ``AGENT_AUDIT_API``), the other is derived from it; give both
+when a proxy or custom ports break the pair.
+
 Pure: reads the mapping it is given (``os.environ`` by default) and nothing else.
 """
 
@@ -15,7 +21,13 @@ from opentelemetry.util.re import parse_env_headers
 
 from instrumentation import env as E
 
-__all__ = ["DEFAULT_SPOOL_MAX_BYTES", "ExportSettings", "resolve_export_settings"]
+__all__ = [
+    "DEFAULT_SPOOL_MAX_BYTES",
+    "ExportSettings",
+    "api_url_for_grpc",
+    "grpc_endpoint_for_api",
+    "resolve_export_settings",
+]
 
 DEFAULT_SPOOL_MAX_BYTES = 64 * 1024 * 1024
 _PROTOCOLS = {"grpc": "grpc", "http": "http/protobuf", "http/protobuf": "http/protobuf"}
@@ -32,6 +44,10 @@ class ExportSettings:
     headers: Mapping[str, str] = field(default_factory=dict)  # OTEL_*HEADERS + authorization
     spool_dir: Path | None = None
     spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
+    # The batch processor's OTEL_BSP_* settings (SDK defaults when unset).
+    bsp_schedule_delay_ms: float | None = None
+    bsp_max_queue_size: int = 2048
+    bsp_max_export_batch_size: int = 512
 
 
 def _env_protocol(env: Mapping[str, str]) -> tuple[str | None, str]:
@@ -60,12 +76,16 @@ def resolve_export_settings(
         raise ValueError(f"{source}={protocol!r}: expected grpc or http/protobuf")
     http = resolved_protocol == "http/protobuf"
 
+    env_api = api_url or E.API.read(env) or None
+    if env_api and urllib.parse.urlsplit(env_api).scheme not in ("http", "https"):
+        raise ValueError(f"AGENT_AUDIT_API / api_url {env_api!r} is not an http(s) URL")
     if endpoint is None and env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         resolved_endpoint = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]  # used as is (OTLP spec)
     else:
         base = endpoint or env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or ""
         if not base:
-            base = "http://127.0.0.1:4318" if http else "http://127.0.0.1:4317"
+            api_base = env_api or E.DEFAULT_API_URL
+            base = api_base if http else grpc_endpoint_for_api(api_base)
         if "://" not in base:
             base = f"http://{base}"
         resolved_endpoint = _with_traces_path(base) if http else base
@@ -81,9 +101,7 @@ def resolve_export_settings(
     if token:
         headers["authorization"] = f"Bearer {token}"
 
-    resolved_api = api_url or E.API.read(env) or _derive_api_url(parsed, http=http)
-    if resolved_api and urllib.parse.urlsplit(resolved_api).scheme not in ("http", "https"):
-        raise ValueError(f"AGENT_AUDIT_API / api_url {resolved_api!r} is not an http(s) URL")
+    resolved_api = env_api or _derive_api_url(parsed, http=http)
 
     spool = spool_dir if spool_dir is not None else E.SPOOL_DIR.read(env)
     max_bytes = spool_max_bytes
@@ -97,6 +115,9 @@ def resolve_export_settings(
         raise ValueError("the spool bound (AGENT_AUDIT_SPOOL_MAX_BYTES) must be positive")
 
     return ExportSettings(
+        bsp_schedule_delay_ms=_positive_env(env, "OTEL_BSP_SCHEDULE_DELAY"),
+        bsp_max_queue_size=int(_positive_env(env, "OTEL_BSP_MAX_QUEUE_SIZE") or 2048),
+        bsp_max_export_batch_size=int(_positive_env(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE") or 512),
         protocol=resolved_protocol,
         endpoint=resolved_endpoint,
         api_url=resolved_api.rstrip("/") if resolved_api else None,
@@ -107,6 +128,19 @@ def resolve_export_settings(
     )
 
 
+def _positive_env(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name)
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise ValueError(f"{name}={raw!r} must be positive")
+    return value
+
+
 def _with_traces_path(base: str) -> str:
     if base.rstrip("/").endswith("/v1/traces"):
         return base
@@ -114,8 +148,37 @@ def _with_traces_path(base: str) -> str:
 
 
 def _derive_api_url(endpoint: urllib.parse.SplitResult, *, http: bool) -> str:
-    host = endpoint.hostname or "127.0.0.1"
+    if http:  # the REST API shares the OTLP/HTTP port
+        return f"{endpoint.scheme}://{endpoint.netloc}"
+    return api_url_for_grpc(endpoint.geturl())
+
+
+def _port_of(parts: urllib.parse.SplitResult) -> int:
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is not None:
+        return port
+    return 443 if parts.scheme == "https" else 80
+
+
+def _with_port(parts: urllib.parse.SplitResult, port: int) -> str:
+    host = parts.hostname or "127.0.0.1"
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
-    port = (endpoint.port or 4318) if http else 4318
-    return f"{endpoint.scheme}://{host}:{port}"
+    return f"{parts.scheme or 'http'}://{host}:{port}"
+
+
+def api_url_for_grpc(grpc_endpoint: str) -> str:
+    """The REST API of the collector whose OTLP/gRPC endpoint this is: same host, port + 1."""
+    parts = urllib.parse.urlsplit(
+        grpc_endpoint if "://" in grpc_endpoint else f"http://{grpc_endpoint}"
+    )
+    return _with_port(parts, _port_of(parts) + 1)
+
+
+def grpc_endpoint_for_api(api_url: str) -> str:
+    """The OTLP/gRPC endpoint of the collector whose REST API this is: same host, port - 1."""
+    parts = urllib.parse.urlsplit(api_url if "://" in api_url else f"http://{api_url}")
+    return _with_port(parts, _port_of(parts) - 1)

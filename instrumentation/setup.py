@@ -1,7 +1,10 @@
 """configure() and shutdown(): the tracer provider, exporter, live spans, cancel polling.
 
 ``configure()`` installs an SDK ``TracerProvider`` exporting over OTLP (gRPC by
-default, or HTTP/protobuf) through a ``BatchSpanProcessor`` wrapped by
+default, or HTTP/protobuf) through a
+:class:`~instrumentation.batching.BurstSafeSpanProcessor` (batches like the
+SDK's ``BatchSpanProcessor``, but a full queue spills to the spool or makes the
+agent wait instead of dropping spans) wrapped by
 :class:`~instrumentation.pending.PendingSpanProcessor` — unless the application
 already set an SDK provider, which is then used as it is (add
 ``PendingSpanProcessor`` to it yourself to see runs live).
@@ -14,13 +17,18 @@ Environment, read once per ``configure()`` (arguments win):
 - ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` / ``OTEL_EXPORTER_OTLP_PROTOCOL``:
   ``grpc`` (default) or ``http/protobuf``.
 - ``OTEL_SERVICE_NAME``; ``OTEL_EXPORTER_OTLP_*HEADERS``, ``*TIMEOUT``,
-  ``*COMPRESSION``, certificates and ``OTEL_BSP_*``: read by the SDK itself.
+  ``*COMPRESSION`` and certificates: read by the SDK itself.
+- ``OTEL_BSP_SCHEDULE_DELAY``, ``OTEL_BSP_MAX_QUEUE_SIZE``,
+  ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``: the batch processor's settings.
 - ``AGENT_AUDIT_TOKEN``: sent as ``authorization: Bearer <token>`` on exports,
   spool replays and cancel polls.
 - ``AGENT_AUDIT_API``: the collector's REST API, for cancel polling; default
-  the endpoint's host on port 4318 (gRPC) or the HTTP endpoint's own origin.
+  the gRPC endpoint's host on its port + 1, or the HTTP endpoint's own origin.
+  Given alone, it also sets the OTLP endpoint (same host; port - 1 for gRPC):
+  one address for everything (see :mod:`instrumentation.settings`).
 - ``AGENT_AUDIT_SPOOL_DIR`` / ``AGENT_AUDIT_SPOOL_MAX_BYTES``: turn on the
-  on-disk spool (off by default), see :mod:`instrumentation.spool`.
+  on-disk spool (off by default), see :mod:`instrumentation.spooling`; it
+  also takes what a burst leaves no room for in the span queue.
 
 Shutdown is bounded: ``shutdown(timeout_s)`` (also run at exit) flushes what it
 can within the time and abandons the rest, so an agent never hangs at exit on a
@@ -41,22 +49,19 @@ from dataclasses import dataclass
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from instrumentation import attributes as attr
+from instrumentation.batching import BatchLimits, BurstSafeSpanProcessor
 from instrumentation.cancel import CancelPoller
 from instrumentation.export import GuardedExporter
 from instrumentation.pending import PendingSpanProcessor
+from instrumentation.senders import GRPC_RECONNECT_OPTIONS, GrpcSender, HttpSender
 from instrumentation.settings import ExportSettings, resolve_export_settings
-from instrumentation.spool import (
-    GRPC_RECONNECT_OPTIONS,
-    GrpcSender,
-    HttpSender,
-    SpanSpool,
-    SpoolingExporter,
-)
+from instrumentation.spool import SpanSpool
+from instrumentation.spooling import SpoolingExporter
 
-__all__ = ["Configuration", "configure", "shutdown"]
+__all__ = ["Configuration", "ExportStats", "configure", "export_stats", "shutdown"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +92,7 @@ class _State:
     tracer: trace.Tracer
     provider: TracerProvider | None  # set only when we created it
     exporter: GuardedExporter | None
+    batcher: BurstSafeSpanProcessor | None
     poller: CancelPoller | None
     shutdown_timeout_s: float
 
@@ -96,7 +102,7 @@ _state: _State | None = None
 _our_providers: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
 _default_tracer: trace.Tracer | None = None
 _atexit_registered = False
-_last_dropped = 0
+_last_stats: ExportStats | None = None
 
 
 def _scope_version() -> str:
@@ -117,6 +123,28 @@ def tracer() -> trace.Tracer:
     if _default_tracer is None:
         _default_tracer = trace.get_tracer(SCOPE_NAME, _scope_version())
     return _default_tracer
+
+
+def _state_of(
+    configuration: Configuration,
+    provider: TracerProvider,
+    poller: CancelPoller | None,
+    shutdown_timeout_s: float,
+    *,
+    exporter: GuardedExporter | None = None,
+    batcher: BurstSafeSpanProcessor | None = None,
+) -> _State:
+    # With ``exporter`` configure() installed the provider itself: shutdown() then
+    # flushes and closes both. Without, the provider is the application's, only used.
+    return _State(
+        configuration=configuration,
+        tracer=provider.get_tracer(SCOPE_NAME, _scope_version()),
+        provider=provider if exporter is not None else None,
+        exporter=exporter,
+        batcher=batcher,
+        poller=poller,
+        shutdown_timeout_s=shutdown_timeout_s,
+    )
 
 
 def cancel_poller() -> CancelPoller | None:
@@ -219,14 +247,7 @@ def configure(
             configuration = Configuration(
                 installed_provider=False, service_name=None, export=None, heartbeat_s=heartbeat_s
             )
-            _state = _State(
-                configuration=configuration,
-                tracer=provider.get_tracer(SCOPE_NAME, _scope_version()),
-                provider=None,
-                exporter=None,
-                poller=poller,
-                shutdown_timeout_s=shutdown_timeout_s,
-            )
+            _state = _state_of(configuration, provider, poller, shutdown_timeout_s)
             return configuration
 
         resource = _resource(service_name, env)
@@ -235,6 +256,7 @@ def configure(
             spool = SpanSpool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
         exporter: SpanExporter = _build_exporter(settings, timeout_s)
         target = f"{settings.endpoint} ({settings.protocol})"
+        spooling: SpoolingExporter | None = None
         if spool is not None:
             sender_type = GrpcSender if settings.protocol == "grpc" else HttpSender
             sender = sender_type(
@@ -242,7 +264,7 @@ def configure(
                 headers=settings.headers,
                 timeout_s=timeout_s or DEFAULT_EXPORT_TIMEOUT_S,
             )
-            exporter = SpoolingExporter(
+            exporter = spooling = SpoolingExporter(
                 exporter,
                 spool,
                 sender,
@@ -250,9 +272,21 @@ def configure(
                 retry_interval_s=spool_retry_s,
             )
         guarded = GuardedExporter(exporter, target=target)
-        if schedule_delay_ms is None and not env.get("OTEL_BSP_SCHEDULE_DELAY"):
-            schedule_delay_ms = DEFAULT_SCHEDULE_DELAY_MS
-        batch = BatchSpanProcessor(guarded, schedule_delay_millis=schedule_delay_ms)
+        batch = BurstSafeSpanProcessor(
+            guarded,
+            BatchLimits(
+                max_queue_size=settings.bsp_max_queue_size,
+                max_export_batch_size=min(
+                    settings.bsp_max_export_batch_size, settings.bsp_max_queue_size
+                ),
+                schedule_delay_millis=schedule_delay_ms
+                or settings.bsp_schedule_delay_ms
+                or DEFAULT_SCHEDULE_DELAY_MS,
+            ),
+            spill=spooling.spill if spooling is not None else None,
+            healthy=lambda: not guarded.struggling and not guarded.aborted,
+            on_drop=guarded.note_queue_drop,
+        )
         # Our bounded shutdown runs at exit, not the SDK's (30 s when the collector is down).
         provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         provider.add_span_processor(PendingSpanProcessor(batch, heartbeat_s=heartbeat_s))
@@ -265,13 +299,8 @@ def configure(
             export=settings,
             heartbeat_s=heartbeat_s,
         )
-        _state = _State(
-            configuration=configuration,
-            tracer=provider.get_tracer(SCOPE_NAME, _scope_version()),
-            provider=provider,
-            exporter=guarded,
-            poller=poller,
-            shutdown_timeout_s=shutdown_timeout_s,
+        _state = _state_of(
+            configuration, provider, poller, shutdown_timeout_s, exporter=guarded, batcher=batch
         )
         if not _atexit_registered:
             atexit.register(_shutdown_at_exit)
@@ -291,12 +320,36 @@ def _resource(service_name: str | None, env: Mapping[str, str]) -> Resource:
     return resource.merge(Resource({attr.SERVICE_NAME: DEFAULT_SERVICE_NAME}))
 
 
+@dataclass(frozen=True)
+class ExportStats:
+    """What became of finished spans that did not go straight out."""
+
+    dropped_spans: int  # lost: failed exports, or a full queue with nowhere to go
+    spilled_spans: int  # moved from a full queue to the on-disk spool
+    waited_s: float  # time the agent's threads waited for room in a full queue
+
+
+def _stats_of(state: _State) -> ExportStats:
+    dropped = state.exporter.dropped_spans if state.exporter is not None else 0
+    batcher = state.batcher
+    if batcher is None:
+        return ExportStats(dropped_spans=dropped, spilled_spans=0, waited_s=0.0)
+    return ExportStats(
+        dropped_spans=dropped, spilled_spans=batcher.spilled_spans, waited_s=batcher.waited_s
+    )
+
+
+def export_stats() -> ExportStats:
+    """Counts of the current configuration, or of the last one after shutdown."""
+    state = _state
+    if state is not None:
+        return _stats_of(state)
+    return _last_stats or ExportStats(dropped_spans=0, spilled_spans=0, waited_s=0.0)
+
+
 def last_dropped_spans() -> int:
     """Spans our exporter could not deliver: so far, or in the last configuration after shutdown."""
-    state = _state
-    if state is not None and state.exporter is not None:
-        return state.exporter.dropped_spans
-    return _last_dropped
+    return export_stats().dropped_spans
 
 
 def shutdown(timeout_s: float | None = None) -> bool:
@@ -305,7 +358,7 @@ def shutdown(timeout_s: float | None = None) -> bool:
     Returns True if everything was flushed in time. Spans still queued at the
     deadline are dropped (or left in the spool). Never raises.
     """
-    global _state, _last_dropped
+    global _state, _last_stats
     with _lock:
         state, _state = _state, None
     if state is None:
@@ -335,7 +388,7 @@ def shutdown(timeout_s: float | None = None) -> bool:
             exporter.abort()
             break
     finished = done.wait(_SHUTDOWN_GRACE_S)
-    _last_dropped = exporter.dropped_spans
+    _last_stats = _stats_of(state)
     if not finished:
         logger.warning("agent-audit shutdown gave up after %.1f s; unsent spans dropped", budget_s)
     return finished

@@ -16,28 +16,29 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from instrumentation import env as E
 from ssh_tools.errors import SettingsError
 
 __all__ = ["SSHSettings", "ENV_VARIABLES"]
 
-ENV_VARIABLES = (
-    "AGENT_AUDIT_SSH_HOST",
-    "AGENT_AUDIT_SSH_PORT",
-    "AGENT_AUDIT_SSH_USER",
-    "AGENT_AUDIT_SSH_KEY",
-    "AGENT_AUDIT_SSH_KNOWN_HOSTS",
-    "AGENT_AUDIT_SSH_POLICY",
-    "AGENT_AUDIT_SSH_TIMEOUT_S",
-    "AGENT_AUDIT_SSH_CONNECT_TIMEOUT_S",
-    "AGENT_AUDIT_SSH_MAX_OUTPUT_BYTES",
-    "AGENT_AUDIT_SSH_RESTART_MIN_INTERVAL_S",
+_VARIABLES = (
+    E.SSH_HOST,
+    E.SSH_PORT,
+    E.SSH_USER,
+    E.SSH_KEY,
+    E.SSH_KNOWN_HOSTS,
+    E.SSH_POLICY,
+    E.SSH_TIMEOUT_S,
+    E.SSH_CONNECT_TIMEOUT_S,
+    E.SSH_MAX_OUTPUT_BYTES,
+    E.SSH_RESTART_MIN_INTERVAL_S,
 )
+ENV_VARIABLES = tuple(variable.name for variable in _VARIABLES)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,69 +49,33 @@ class SSHSettings:
     user: str
     key_path: Path
     known_hosts_path: Path
-    port: int = 22
+    port: int = E.SSH_PORT.default
     policy_path: Path | None = None
-    timeout_s: float = 30.0
-    connect_timeout_s: float = 10.0
-    max_output_bytes: int = 256 * 1024
-    restart_min_interval_s: float = 60.0
+    timeout_s: float = E.SSH_TIMEOUT_S.default
+    connect_timeout_s: float = E.SSH_CONNECT_TIMEOUT_S.default
+    max_output_bytes: int = E.SSH_MAX_OUTPUT_BYTES.default
+    restart_min_interval_s: float = E.SSH_RESTART_MIN_INTERVAL_S.default
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> SSHSettings:
         """Read the ``AGENT_AUDIT_SSH_*`` variables; a bad value raises :class:`SettingsError`."""
-        policy = env.get("AGENT_AUDIT_SSH_POLICY", "").strip()
-        return cls(
-            host=_required(env, "AGENT_AUDIT_SSH_HOST"),
-            port=_int(env, "AGENT_AUDIT_SSH_PORT", 22, low=1, high=65535),
-            user=_required(env, "AGENT_AUDIT_SSH_USER"),
-            key_path=_path(_required(env, "AGENT_AUDIT_SSH_KEY")),
-            known_hosts_path=_path(
-                env.get("AGENT_AUDIT_SSH_KNOWN_HOSTS", "").strip() or "~/.ssh/known_hosts"
-            ),
-            policy_path=_path(policy) if policy else None,
-            timeout_s=_float(env, "AGENT_AUDIT_SSH_TIMEOUT_S", 30.0),
-            connect_timeout_s=_float(env, "AGENT_AUDIT_SSH_CONNECT_TIMEOUT_S", 10.0),
-            max_output_bytes=_int(
-                env, "AGENT_AUDIT_SSH_MAX_OUTPUT_BYTES", 256 * 1024, low=1024, high=64 * 1024**2
-            ),
-            restart_min_interval_s=_float(
-                env, "AGENT_AUDIT_SSH_RESTART_MIN_INTERVAL_S", 60.0, allow_zero=True
-            ),
-        )
+        try:
+            policy = E.SSH_POLICY.read(env)
+            return cls(
+                host=E.required(E.SSH_HOST, env),
+                port=E.SSH_PORT.read(env),
+                user=E.required(E.SSH_USER, env),
+                key_path=_path(E.required(E.SSH_KEY, env)),
+                known_hosts_path=_path(E.SSH_KNOWN_HOSTS.read(env)),
+                policy_path=_path(policy) if policy else None,
+                timeout_s=E.SSH_TIMEOUT_S.read(env),
+                connect_timeout_s=E.SSH_CONNECT_TIMEOUT_S.read(env),
+                max_output_bytes=E.SSH_MAX_OUTPUT_BYTES.read(env),
+                restart_min_interval_s=E.SSH_RESTART_MIN_INTERVAL_S.read(env),
+            )
+        except E.EnvError as exc:
+            raise SettingsError(exc.variable, exc.problem) from None
 
 
 def _path(text: str) -> Path:
     return Path(text).expanduser()
-
-
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise SettingsError(name, "is required")
-    return value
-
-
-def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise SettingsError(name, f"must be an integer, got {text!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(name, f"must be from {low} to {high}, got {value}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, *, allow_zero: bool = False) -> float:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise SettingsError(name, f"must be a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise SettingsError(name, f"must be a positive number of seconds, got {text!r}")
-    return value

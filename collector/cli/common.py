@@ -7,13 +7,13 @@ Exit codes: 0 success, 1 the API refused (not found, bad query, ...),
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from collector.client import ApiError, AuditClient, CollectorUnreachable, default_api_url
+from collector.client import ApiError, AuditClient, CollectorUnreachable
+from instrumentation import env as E
 
 __all__ = [
     "EXIT_OK",
@@ -38,10 +38,10 @@ def add_api_argument(parser: argparse.ArgumentParser) -> None:
     """``--api URL`` defaulting to AGENT_AUDIT_API or the local collector."""
     parser.add_argument(
         "--api",
-        default=default_api_url(),
+        default=E.api_url(),
         metavar="URL",
-        help="collector API (default: $AGENT_AUDIT_API or http://127.0.0.1:4318); "
-        "the token, if any, is read from $AGENT_AUDIT_TOKEN",
+        help=f"collector API (default: ${E.API.name} or {E.DEFAULT_API_URL}); "
+        f"the token, if any, is read from ${E.TOKEN.name}",
     )
 
 
@@ -54,7 +54,7 @@ def open_client(api: str) -> AuditClient:
     """The CLI's client of ``api``, with the token from AGENT_AUDIT_TOKEN if set."""
     return AuditClient(
         api,
-        token=os.environ.get("AGENT_AUDIT_TOKEN") or None,
+        token=E.TOKEN.read(),
         timeout_s=30.0,
         user_agent="agent-audit-cli",
     )

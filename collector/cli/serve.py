@@ -13,20 +13,28 @@ from types import FrameType
 from collector.server import start_collector
 from collector.settings import Settings, SettingsError
 from collector.store import StoreOpenError
+from instrumentation import env as E
+from instrumentation.ports import port_holder, port_in_use
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", type=Path, help="DuckDB file (default: $AGENT_AUDIT_DB or ./agent_audit.duckdb)"
-    )
-    parser.add_argument("--host", help="address to bind (default: $AGENT_AUDIT_HOST or 127.0.0.1)")
-    parser.add_argument(
-        "--grpc-port", type=int, help="OTLP/gRPC port (default 4317; 0 picks a free one)"
+        "--db", type=Path, help=f"DuckDB file (default: ${E.DB.name} or ./{E.DB.default})"
     )
     parser.add_argument(
-        "--http-port", type=int, help="OTLP/HTTP and REST port (default 4318; 0 picks a free one)"
+        "--host", help=f"address to bind (default: ${E.HOST.name} or {E.HOST.default})"
+    )
+    parser.add_argument(
+        "--grpc-port",
+        type=int,
+        help=f"OTLP/gRPC port (default {E.GRPC_PORT.default}; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--http-port",
+        type=int,
+        help=f"OTLP/HTTP and REST port (default {E.HTTP_PORT.default}; 0 picks a free one)",
     )
     parser.add_argument(
         "--lost-after",
@@ -35,6 +43,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="mark a silent running run lost after this long (default 300)",
     )
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+
+
+def _port_in_use(host: str, grpc_port: int, http_port: int) -> str | None:
+    # Checked before the file is opened: one line instead of gRPC's bind traceback.
+    for port, role, flag, env in (
+        (grpc_port, "OTLP/gRPC", "--grpc-port", "AGENT_AUDIT_GRPC_PORT"),
+        (http_port, "OTLP/HTTP and REST API", "--http-port", "AGENT_AUDIT_HTTP_PORT"),
+    ):
+        if port and port_in_use(host, port):
+            holder = port_holder(port)
+            by = f" by {holder.describe()}" if holder else ""
+            return (
+                f"port {port} ({role}) on {host} is in use{by}; choose another with {flag} or {env}"
+            )
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
         if args.lost_after is not None:
             overrides["lost_after_s"] = args.lost_after
         settings = settings.with_overrides(**overrides)
+        taken = _port_in_use(settings.host, settings.grpc_port, settings.http_port)
+        if taken is not None:
+            print(f"agent-audit collector: {taken}", file=sys.stderr)
+            return 2
         collector = start_collector(settings)
     except (SettingsError, StoreOpenError, OSError) as exc:
         print(f"agent-audit collector: {exc}", file=sys.stderr)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,9 @@ from typing import Any
 import duckdb
 
 from collector.cli.common import open_client
-from collector.client import ClientError, default_api_url
+from collector.client import ClientError
 from collector.verify import verify_file
+from instrumentation import env as E
 
 __all__ = ["add_arguments", "run"]
 
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    api = args.api or (None if args.db else os.environ.get("AGENT_AUDIT_API") or None)
+    api = args.api or (None if args.db else E.API.read())
     if api:
         # Exit 1 means "tampered" here, so every failure to ask is 2.
         try:
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         except ClientError as exc:
             print(f"agent-audit verify: {exc}", file=sys.stderr)
             return 2
-    path = args.db or Path(os.environ.get("AGENT_AUDIT_DB") or "agent_audit.duckdb")
+    path = args.db or Path(E.DB.read())
     if not path.exists():
         print(f"agent-audit verify: {path} does not exist", file=sys.stderr)
         return 2
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     except duckdb.IOException as exc:
         print(
             f"agent-audit verify: cannot open the file ({exc}); if the collector is running, "
-            f"use --api {default_api_url()}",
+            f"use --api {E.api_url()}",
             file=sys.stderr,
         )
         return 2

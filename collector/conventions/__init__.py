@@ -2,5 +2,6 @@
 
 agent-audit's own keys, and the GenAI keys the instrumentation writes, live in
 ``instrumentation.attributes``; these modules name only what the collector reads
-from other instrumentations' spans.
+from other instrumentations' spans. OpenLLMetry's spans are read through the
+deprecated GenAI keys in ``genai`` (see its docstring).
 """

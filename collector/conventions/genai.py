@@ -2,6 +2,12 @@
 
 The current names the instrumentation writes are in ``instrumentation.attributes``
 and re-exported here, so a mapping module reads every GenAI key from one place.
+
+OpenLLMetry (traceloop) has no module of its own: of its spans the collector reads
+only the deprecated GenAI message keys (``gen_ai.prompt.N.*`` and
+``gen_ai.completion.N.*``, :data:`INDEXED_MESSAGE`), which belong to this
+convention, and no ``traceloop.*`` key (the ``llm.*`` keys it reads are
+OpenInference's, in ``openinference``).
 """
 
 from __future__ import annotations

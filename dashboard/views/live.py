@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import streamlit as st
 
@@ -16,7 +17,7 @@ from dashboard.formatting import (
     status_badge,
     step_title,
 )
-from dashboard.tables import runs_frame
+from dashboard.tables import runs_frame, runs_styler
 from dashboard.views.connection import guarded, settings
 from instrumentation.attributes import RunStatus
 
@@ -25,6 +26,9 @@ __all__ = ["live_board"]
 RUNNING_LIMIT = 50
 RECENT_STEPS = 3
 FINISHED_SHOWN = 10
+_FINISHED_TABLE = "live_finished"
+_FINISHED_IDS = "live_finished_ids"
+_OPEN_RUN = "live_open_run"
 
 
 def _latest_steps(api: AuditClient, run: Record) -> list[Record]:
@@ -63,11 +67,51 @@ def _running_card(api: AuditClient, run: Record, now: datetime) -> None:
             st.markdown(step_title(step))
 
 
+def _finished_table(finished: list[Record], now: datetime) -> None:
+    frame = runs_frame(finished, now, timezone=st.context.timezone)
+    # A link per row (opens in a new tab) and row selection (opens here).
+    frame.insert(0, "Open", [f"/{routes.RUN.url_path}?run={quote(i)}" for i in frame["Run id"]])
+    st.session_state[_FINISHED_IDS] = list(frame["Run id"])
+    st.dataframe(
+        runs_styler(frame, finished),
+        key=_FINISHED_TABLE,
+        on_select="rerun",
+        selection_mode="single-row",
+        hide_index=True,
+        width="stretch",
+        column_order=["Open", "Status", "Started", "Duration", "Agent", "Task", "Steps", "Error"],
+        column_config={
+            "Open": st.column_config.LinkColumn(
+                "Open", display_text="open ↗", width=70, help="Open the run in a new tab"
+            ),
+            "Status": st.column_config.TextColumn(width=105),
+        },
+    )
+    st.caption("Select a row to open the run.")
+
+
+def _open_selected() -> None:
+    # The page switch happens at the top of live_board, outside the fragment (see
+    # views/runs.py for why).
+    selection = st.session_state.get(_FINISHED_TABLE)
+    rows = list(getattr(getattr(selection, "selection", None), "rows", None) or [])
+    if not rows and isinstance(selection, dict):
+        rows = list((selection.get("selection") or {}).get("rows") or [])
+    shown: list[str] = st.session_state.get(_FINISHED_IDS) or []
+    if rows and 0 <= rows[0] < len(shown):
+        st.session_state[_OPEN_RUN] = shown[rows[0]]
+        st.rerun(scope="app")
+
+
 def live_board(api: AuditClient) -> None:
     """Running agents and recently finished runs, refreshed every few seconds."""
+    target = st.session_state.pop(_OPEN_RUN, None)
+    if target:
+        st.switch_page(routes.RUN.path, query_params={"run": target})
 
     @st.fragment(run_every=settings().refresh_s)
     def board() -> None:
+        _open_selected()
         with guarded():
             now = datetime.now(UTC)
             running = api.list_runs(RunFilters(statuses=(RunStatus.RUNNING,)), limit=RUNNING_LIMIT)
@@ -82,6 +126,6 @@ def live_board(api: AuditClient) -> None:
             ]
             if finished:
                 st.markdown("#### Just finished")
-                st.dataframe(runs_frame(finished, now), hide_index=True, width="stretch")
+                _finished_table(finished, now)
 
     board()

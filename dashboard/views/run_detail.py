@@ -1,4 +1,4 @@
-"""The run page: header, cancel, the failed step, timeline, steps, final answer; live.
+"""The run page: header, cancel, the failed step, the explorer, final answer, steps; live.
 
 While the run is running, a fragment refreshes it every few seconds: the header
 from the list of running runs, the steps by asking only for steps after the last
@@ -13,26 +13,30 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from dashboard import routes
-from dashboard.charts import timeline_chart
 from dashboard.client import AuditClient, Conflict, NotFound, Record, RunFilters
 from dashboard.formatting import (
     STATUS_BADGES,
     STATUS_COLORS,
+    STATUS_EXPLANATIONS,
     escape_markdown,
+    format_cost,
     format_duration_ms,
     format_time,
     one_line,
     run_duration_ms,
     visible_text,
 )
-from dashboard.tables import timeline_frame
+from dashboard.views.annotate import annotation_panel
+from dashboard.views.compare_runs import compare_picker
 from dashboard.views.connection import guarded, settings
+from dashboard.views.run_explorer import OPEN_OTHER_RUN, run_explorer
 from dashboard.views.steps import failed_step_banner, render_steps
 from instrumentation.attributes import RunStatus, StepStatus
 
 __all__ = ["LiveRun", "load_run", "refresh_run", "run_page"]
 
 RUNNING_LIST_LIMIT = 200
+LOG_STEPS_SHOWN = 25  # steps drawn in the log below the explorer before "show all"
 
 
 @dataclass
@@ -95,7 +99,7 @@ def _fields(run: Record) -> None:
         ("Working directory", run.get("working_directory")),
         ("Trace id", run.get("trace_id")),
     ]
-    columns = st.columns(3)
+    columns = st.expander("Run details", icon=":material/info:").columns(3)
     for index, (label, value) in enumerate(fields):
         shown = escape_markdown(one_line(value, 100)) if value not in (None, "") else "–"
         columns[index % 3].markdown(f"**{label}** · {shown}")
@@ -112,15 +116,22 @@ def _header(run: Record, steps: list[Record]) -> None:
     # Only known statuses reach the badge: its label is Markdown that ignores escapes.
     label = STATUS_BADGES.get(status, "· unknown status")
     st.badge(label, color=STATUS_COLORS.get(status, "gray"))  # type: ignore[arg-type]
+    if status in ("max_steps", "lost", "cancelled"):
+        st.info(STATUS_EXPLANATIONS[status], icon=":material/info:")
     tokens_in, tokens_out = run.get("input_tokens"), run.get("output_tokens")
     failed_steps = sum(1 for s in steps if s.get("status") == "error")
-    metric_cols = st.columns(4)
+    metric_cols = st.columns(5)
     metric_cols[0].metric("Duration", format_duration_ms(run_duration_ms(run)))
     metric_cols[1].metric("Steps", len(steps) or int(run.get("step_count") or 0))
     metric_cols[2].metric("Failed steps", failed_steps)
     metric_cols[3].metric(
         "Tokens in / out",
         f"{tokens_in or 0:,} / {tokens_out or 0:,}" if tokens_in or tokens_out else "–",
+    )
+    metric_cols[4].metric(
+        "Cost",
+        format_cost(run.get("cost_usd")) or "–",
+        help="Tokens times the model's price; local models cost 0, unknown models are blank",
     )
     _fields(run)
     if run.get("error") and run.get("status") != RunStatus.FAILED:
@@ -161,14 +172,6 @@ def _cancel_controls(api: AuditClient, run: Record) -> None:
             )
 
 
-def _timeline(run: Record, steps: list[Record]) -> None:
-    frame = timeline_frame(run, steps)
-    if frame.empty:
-        return
-    st.markdown("#### Timeline")
-    st.altair_chart(timeline_chart(frame), width="stretch")
-
-
 def _final_answer(run: Record) -> None:
     answer = run.get("final_answer")
     if answer in (None, ""):
@@ -188,6 +191,11 @@ def _ask_for_run_id() -> None:
 
 def run_page(api: AuditClient, run_id: str | None) -> None:
     """The whole run page for ``run_id`` (from ``?run=``)."""
+    target = st.session_state.pop(OPEN_OTHER_RUN, None)
+    if target:
+        st.query_params.clear()
+        st.query_params["run"] = target
+        run_id = target
     st.page_link(routes.RUNS.path, label="All runs", icon=":material/arrow_back:")
     if not run_id:
         _ask_for_run_id()
@@ -223,7 +231,19 @@ def _render(api: AuditClient, state: LiveRun) -> None:
     _header(run, steps)
     _cancel_controls(api, run)
     failed_step_banner(run, steps)
-    _timeline(run, steps)
-    st.markdown(f"#### Steps ({len(steps)})")
-    render_steps(steps)
+    if run.get("status") != "running":
+        compare_picker(api, run)
+    run_explorer(api, run, steps)
     _final_answer(run)
+    annotation_panel(api, str(run.get("id")))
+    st.markdown(f"#### Steps ({len(steps)})")
+    st.caption("Every step in order, as a log; failed steps start open.")
+    shown = steps
+    if len(steps) > LOG_STEPS_SHOWN and not st.toggle(
+        f"Show all {len(steps)} steps in the log", key=f"full-log-{run.get('id')}"
+    ):
+        # A long run's log is heavy to draw; the tree above shows every step already.
+        first = steps[:LOG_STEPS_SHOWN]
+        shown = first + [s for s in steps[LOG_STEPS_SHOWN:] if s.get("status") == "error"]
+        st.caption(f"The first {LOG_STEPS_SHOWN} steps and every failed one.")
+    render_steps(shown)

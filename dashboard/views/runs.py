@@ -8,9 +8,11 @@ from typing import Any
 import streamlit as st
 
 from dashboard import routes
-from dashboard.client import AuditClient, RunFilters
-from dashboard.formatting import STATUS_BADGES, status_badge
-from dashboard.tables import runs_frame
+from dashboard.client import ApiError, AuditClient, Record, RunFilters
+from dashboard.formatting import STATUS_BADGES
+from dashboard.span_queries import step_counts_sql
+from dashboard.tables import runs_frame, runs_styler
+from dashboard.views.compact_list import compact_runs, responsive_switch
 from dashboard.views.connection import guarded, settings
 from dashboard.views.onboarding import empty_state
 
@@ -33,6 +35,31 @@ def filter_options(_api: AuditClient, api_url: str) -> tuple[list[str], list[str
     return sources, models
 
 
+@st.cache_data(ttl=30, show_spinner=False)
+def agent_names(_api: AuditClient, api_url: str) -> list[str]:
+    """Agent names that occur in stored runs (empty when SQL is unavailable)."""
+    try:
+        result = _api.sql(
+            "SELECT DISTINCT agent_name FROM agent_runs WHERE agent_name IS NOT NULL "
+            "ORDER BY 1 LIMIT 500",
+            max_rows=500,
+        )
+    except ApiError:
+        return []
+    return [str(row[0]) for row in result.rows]
+
+
+def tool_call_counts(api: AuditClient, run_ids: list[str]) -> dict[str, int]:
+    """Tool calls per run for the shown runs; empty when SQL is unavailable."""
+    if not run_ids:
+        return {}
+    try:
+        result = api.sql(step_counts_sql(run_ids), max_rows=len(run_ids))
+    except (ApiError, ValueError):
+        return {}
+    return {str(row[0]): int(row[1] or 0) for row in result.rows}
+
+
 def dates_to_range(picked: Any) -> tuple[datetime | None, datetime | None]:
     """A date_input range as [since, until) in UTC; one picked day means that day."""
     days = [d for d in (picked if isinstance(picked, list | tuple) else [picked]) if d]
@@ -45,35 +72,69 @@ def dates_to_range(picked: Any) -> tuple[datetime | None, datetime | None]:
 
 
 def filter_bar(api: AuditClient) -> RunFilters:
-    """Status, source, model, date range and text filters, kept in the URL."""
+    """Status, agent, source, model, date range and text filters, kept in the URL.
+
+    The URL holds plain values (``?status=failed&agent=ops``), so a link reproduces
+    the view.
+    """
     sources, models = filter_options(api, api.base_url)
-    status_col, source_col, model_col, date_col, text_col = st.columns([2.2, 1.2, 1.4, 1.6, 2])
-    statuses = status_col.multiselect(
-        "Status",
-        list(STATUS_BADGES),
-        format_func=status_badge,
-        key="status",
-        bind="query-params",
-        placeholder="any status",
+    agents = agent_names(api, api.base_url)
+    first = st.columns([2.2, 1.2, 1.2, 1.4])
+    second = st.columns([1.6, 1.2, 2.2, 0.9], vertical_alignment="bottom")
+    statuses = first[0].multiselect(
+        "Status", list(STATUS_BADGES), key="status", bind="query-params", placeholder="any status"
     )
-    source = source_col.selectbox(
+    agent = first[1].selectbox(
+        "Agent",
+        agents,
+        index=None,
+        key="agent",
+        bind="query-params",
+        placeholder="any",
+        accept_new_options=True,
+    )
+    source = first[2].selectbox(
         "Source", sources, index=None, key="source", bind="query-params", placeholder="any"
     )
-    model = model_col.selectbox(
+    model = first[3].selectbox(
         "Model", models, index=None, key="model", bind="query-params", placeholder="any"
     )
-    picked = date_col.date_input("Started (UTC)", value=[], key="started", format="YYYY-MM-DD")
-    text = text_col.text_input(
-        "Search", key="q", bind="query-params", placeholder="task, answer, error…"
+    picked = second[0].date_input(
+        "Started (UTC)", value=[], key="started", format="YYYY-MM-DD", bind="query-params"
+    )
+    marked = second[1].selectbox(
+        "Marked",
+        ["good", "bad", "any"],
+        index=None,
+        key="annotation",
+        bind="query-params",
+        placeholder="any or none",
+        accept_new_options=True,
+        help="Runs marked good or bad (their latest verdict), annotated at all, or with a label",
+    )
+    text = second[2].text_input(
+        "Search",
+        key="q",
+        bind="query-params",
+        placeholder="task, final answer, run id…",
+    )
+    has_error = second[3].toggle(
+        "Has errors",
+        key="errors",
+        bind="query-params",
+        help="Failed or lost runs, and runs with an error on any step (even if they recovered)",
     )
     since, until = dates_to_range(picked)
     return RunFilters(
         statuses=tuple(statuses),
+        has_error=bool(has_error),
+        agent_name=agent or None,
         source=source or None,
         model=model or None,
         since=since,
         until=until,
         text=(text or "").strip() or None,
+        annotation=marked or None,
     )
 
 
@@ -138,24 +199,42 @@ def runs_table(api: AuditClient, filters: RunFilters, *, live: bool = True) -> N
             if not page.runs:
                 st.info("No runs match these filters.", icon=":material/filter_alt_off:")
                 return
-            frame = runs_frame(page.runs)
-            st.session_state[_SHOWN_IDS] = list(frame["Run id"])
-            st.dataframe(
-                frame,
-                key="runs_table",
-                on_select="rerun",
-                selection_mode="single-row",
-                hide_index=True,
-                column_order=[c for c in frame.columns if c != "Run id"],
-                width="stretch",
-                height=min(len(frame), 15) * 35 + 38,
-                column_config={
-                    "Status": st.column_config.TextColumn(width=110),
-                    "Task": st.column_config.TextColumn(width="medium"),
-                    "Steps": st.column_config.NumberColumn(width="small"),
-                },
-            )
+            _show_page(api, page.runs)
             st.caption("Select a row to open the run.")
             _pager(page.total, page_index, page.next_cursor, cursors)
 
     table()
+
+
+def _show_page(api: AuditClient, runs: list[Record]) -> None:
+    ids = [str(r.get("id")) for r in runs]
+    frame = runs_frame(runs, timezone=st.context.timezone, tool_calls=tool_call_counts(api, ids))
+    st.session_state[_SHOWN_IDS] = list(frame["Run id"])
+    wide, narrow = responsive_switch("runs")
+    with wide:
+        st.dataframe(
+            runs_styler(frame, runs),
+            key="runs_table",
+            on_select="rerun",
+            selection_mode="single-row",
+            hide_index=True,
+            column_order=[c for c in frame.columns if c not in ("Run id", "Source")],
+            width="stretch",
+            height=min(len(frame), 15) * 35 + 38,
+            column_config={
+                "Status": st.column_config.TextColumn(width=105),
+                "Started": st.column_config.TextColumn(
+                    width=140, help="In your browser's time zone; the run page shows UTC"
+                ),
+                "Duration": st.column_config.TextColumn(width=75),
+                "Agent": st.column_config.TextColumn(width="small"),
+                "Task": st.column_config.TextColumn(width="medium"),
+                "Steps": st.column_config.NumberColumn(width=55),
+                "Tool calls": st.column_config.NumberColumn(width=70),
+                "Tokens": st.column_config.NumberColumn(width=75, format="localized"),
+                "Cost": st.column_config.TextColumn(width=70, help="From tokens and model prices"),
+                "Error": st.column_config.TextColumn(width="medium"),
+            },
+        )
+    with narrow:
+        compact_runs(runs, timezone=st.context.timezone)

@@ -26,6 +26,7 @@ from agent.settings import AgentSettings
 from ssh_tools.connection import SSHConnection
 from ssh_tools.tools import ServerTools
 from tests.conftest import CollectorHandle
+from tests.deploy.chat import chat_webhook  # noqa: F401 - the fixture, shared
 from tests.scripted_llm import ScriptedLLM
 from tests.ssh.conftest import SSHServer, sshd  # noqa: F401 - the fixture, shared
 from tests.support import wait_until

@@ -8,14 +8,10 @@ credential's header; the answer is formatted and posted to a recording chat webh
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.agent.conftest import AgentServer, Tracing
 from tests.deploy.n8n import NODE, load_workflow, node_named, render, run_set_node
@@ -25,32 +21,6 @@ from tests.support import require_or_skip
 
 StartAgent = Callable[..., AgentServer]
 TOKEN = "n8n-test-token"
-
-
-@pytest.fixture
-def chat_webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A recording stand-in for the chat's incoming webhook."""
-    received: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # name fixed by http.server
-            length = int(self.headers.get("Content-Length") or 0)
-            received.append(json.loads(self.rfile.read(length)))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/agent", received
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_workflow_request_runs_the_investigation_and_posts_the_answer(

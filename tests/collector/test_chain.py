@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.collector.ingest.otlp import export, record_spans
+from tests.collector.ingest.test_ingest import crash_investigation
 from tests.conftest import start_test_collector
-from tests.ingest.otlp import export, record_spans
-from tests.ingest.test_ingest import crash_investigation
 from tests.support import run_cli
 
 

@@ -13,7 +13,7 @@ from opentelemetry.trace import Status, StatusCode, Tracer
 from collector.decode import SpanRecord
 from collector.redact import REDACTED, TRUNCATED_KEY, RedactionPolicy, Sanitizer
 from instrumentation import attributes as A
-from tests.ingest.otlp import export, record_spans
+from tests.collector.ingest.otlp import export, record_spans
 
 SECRETS = {
     "openai": "sk-proj-Zx81bQm2Lw9vTtY3uPq0rS7dKf4hJ6nC",

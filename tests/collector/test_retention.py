@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from collector.verify import verify_file
+from tests.collector.ingest.otlp import export, record_spans
+from tests.collector.ingest.test_ingest import crash_investigation
 from tests.conftest import start_test_collector
-from tests.ingest.otlp import export, record_spans
-from tests.ingest.test_ingest import crash_investigation
 from tests.support import wait_until
 
 

@@ -7,6 +7,7 @@ stopping when the collector reports a cancel request (as a real agent would).
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 
@@ -16,6 +17,24 @@ HOSTILE_RESULT = (
     "<img src=x onerror=\"document.title='pwned'\"> <script>alert(1)</script> "
     "**bold** [link](http://example.invalid) :red[red] $x^2$ \x1b[31mansi\x1b[0m"
 )
+PROMPT_MESSAGES = [
+    {"role": "system", "parts": [{"type": "text", "content": "You are an ops agent."}]},
+    {"role": "user", "parts": [{"type": "text", "content": "Analyze container crash"}]},
+]
+COMPLETION_MESSAGES = [
+    {
+        "role": "assistant",
+        "parts": [
+            {
+                "type": "tool_call",
+                "id": "call_1",
+                "name": "search_skills",
+                "arguments": {"q": "docker container"},
+            }
+        ],
+        "finish_reason": "tool_call",
+    }
+]
 LONG_RESULT = "\n".join(f"log line {i:04d}: container homepage restarted" for i in range(300))
 
 
@@ -47,6 +66,9 @@ def _completed() -> str:
         with run.step("think", model="qwen2.5-coder") as step:
             step.set_thinking("Look for matching skills first.")
             step.set_tokens(input_tokens=800, output_tokens=60)
+            # The conversation, as OpenTelemetry GenAI instrumentations record it.
+            step.set_attribute("gen_ai.input.messages", json.dumps(PROMPT_MESSAGES))
+            step.set_attribute("gen_ai.output.messages", json.dumps(COMPLETION_MESSAGES))
         with run.step(
             "tool_call", tool_name="search_skills", tool_args={"q": "docker container"}
         ) as step:
@@ -173,3 +195,15 @@ class LiveAgent:
             self.outcome = "cancelled"
         finally:
             self._started.set()
+
+
+def send_priced_run(task: str = "Summarize invoices") -> str:
+    """One run on a model with a public price (gpt-4o-mini at openai), for cost tests."""
+    with agent_run(
+        task, agent_name="billing", source="api", model_requested="gpt-4o-mini", provider="openai"
+    ) as run:
+        with run.step("think", model="gpt-4o-mini") as step:
+            step.set_tokens(input_tokens=100_000, output_tokens=20_000)
+        run.set_model_used("gpt-4o-mini")
+        run.finish(final_answer="3 invoices are overdue.")
+    return run.id

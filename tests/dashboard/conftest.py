@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 import pytest
@@ -14,6 +14,9 @@ from streamlit.testing.v1 import AppTest
 from instrumentation import configure, shutdown
 from tests.conftest import CollectorHandle, start_test_collector
 from tests.dashboard.agents import LiveAgent, SampleRuns, send_sample_runs
+
+if TYPE_CHECKING:
+    from tests.dashboard.browser_support import Served
 from tests.support import wait_until
 
 APP_PATH = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -53,7 +56,12 @@ def step_count(api_url: str, run_id: str) -> int:
 
 
 def traced_into(collector: CollectorHandle) -> None:
-    """Send this process's agent runs to ``collector`` (fast export, fast cancel polling)."""
+    """Send this process's agent runs to ``collector`` (fast export, fast cancel polling).
+
+    A configuration left by an earlier fixture (the browser tests' collector lives
+    for the whole session) is shut down first: configure() ignores a second call.
+    """
+    shutdown(5.0)
     configure(
         endpoint=collector.grpc_endpoint,
         protocol="grpc",
@@ -91,6 +99,14 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     finally:
         shutdown(5.0)
         collector.stop()
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The dashboard over the sample runs, with a headless Chromium page (browser tests)."""
+    from tests.dashboard.browser_support import serve_dashboard
+
+    yield from serve_dashboard(tmp_path_factory)
 
 
 class AppFactory(Protocol):

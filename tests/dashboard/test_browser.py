@@ -1,145 +1,35 @@
 """The dashboard in a real headless Chromium, served by ``agent-audit dashboard``.
 
-Runs come from the real instrumentation into a real collector. Screenshots go to
-tests/artifacts/ (git-ignored) for a person to look at.
+Runs come from the real instrumentation into a real collector (the ``served``
+fixture, tests/dashboard/conftest.py). Screenshots go to .ci/artifacts/screenshots/
+(git-ignored) for a person to look at.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import httpx
 import pytest
 
 from collector.server import start_collector
 from collector.settings import Settings
-from instrumentation import shutdown
-from tests.conftest import CollectorHandle, start_test_collector
-from tests.dashboard.conftest import Seeded, seed, step_count, traced_into
-from tests.support import free_port, require_or_skip, wait_until
+from tests.conftest import CollectorHandle
+from tests.dashboard.browser_support import ROW_HEIGHT_PX, Served
+from tests.dashboard.browser_support import screenshot as _screenshot
+from tests.dashboard.conftest import step_count
+from tests.support import wait_until
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ROW_HEIGHT_PX = 35  # st.dataframe's default row (and header) height
-WAIT_MS = 20_000
-
-
-@dataclass
-class Served:
-    seeded: Seeded
-    url: str
-    page: object  # playwright Page
-    collector: CollectorHandle  # replaced when a test restarts the collector
-
-
-def _start_dashboard(api_url: str, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = dict(os.environ, AGENT_AUDIT_DASHBOARD_REFRESH_S="1")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "collector.cli",
-                "dashboard",
-                "--api",
-                api_url,
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO_ROOT,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"dashboard exited: {log_path.read_text()}")
-        try:
-            return httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    wait_until(healthy, timeout_s=60, interval_s=0.2, what="the dashboard's health endpoint")
-    return process, url
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    has_playwright = importlib.util.find_spec("playwright") is not None
-    require_or_skip(has_playwright and CHROMIUM.exists(), "needs Debian's chromium and playwright")
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=WAIT_MS)
-
-    workdir = tmp_path_factory.mktemp("browser")
-    collector: CollectorHandle = start_test_collector(workdir / "audit.duckdb")
-    traced_into(collector)
-    process: subprocess.Popen[bytes] | None = None
-    data: Seeded | None = None
-    try:
-        data = seed(collector)
-        process, url = _start_dashboard(collector.api_url, workdir / "dashboard.log")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1600})
-            page.set_default_timeout(WAIT_MS)
-            console: list[str] = []
-            page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-            page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
-            page.on("framenavigated", lambda f: console.append(f"navigated: {f.url}"))
-            try:
-                served = Served(seeded=data, url=url, page=page, collector=collector)
-                yield served
-                collector = served.collector
-            finally:
-                # What the browser saw last, for a person reading a failure.
-                _screenshot(page, "dashboard-last-page.png")
-                (ARTIFACTS / "dashboard-browser-console.log").write_text("\n".join(console))
-                browser.close()
-    finally:
-        if process is not None:
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=20) == 0  # agent-audit dashboard stops cleanly
-            ARTIFACTS.mkdir(exist_ok=True)
-            log = (workdir / "dashboard.log").read_text(errors="replace")
-            (ARTIFACTS / "dashboard-server.log").write_text(log)
-        if data is not None:
-            data.live.finish()
-        shutdown(5.0)
-        collector.stop()
-
-
-def _screenshot(page: object, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name))  # type: ignore[attr-defined]
 
 
 def _wait_for_charts(page: object) -> None:
     """Charts draw after the rest of the page; wait so screenshots show them."""
     page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for()  # type: ignore[attr-defined]
+
+
+def _wait_for_tree(page: object) -> None:
+    """The run page's span tree draws after the rest; wait so screenshots show it."""
+    page.locator(".tree .row").first.wait_for()  # type: ignore[attr-defined]
 
 
 def _click_row(page: object, text: str) -> None:
@@ -175,7 +65,7 @@ def test_open_a_run_watch_it_grow_and_cancel_it(served: Served) -> None:
     new_step = f"check_backup_{steps_before + 1}"
     page.get_by_text(re.compile(rf"Step {steps_before + 1} ✓ tool_call {new_step}")).wait_for()  # type: ignore[attr-defined]
     assert page.evaluate("window.__sameDocument === true")  # type: ignore[attr-defined]
-    _wait_for_charts(page)
+    _wait_for_tree(page)
     _screenshot(page, "dashboard-run-live.png")
 
     page.get_by_role("button", name="Cancel run").click()  # type: ignore[attr-defined]
@@ -183,7 +73,7 @@ def test_open_a_run_watch_it_grow_and_cancel_it(served: Served) -> None:
     wait_until(lambda: seeded.live.outcome == "cancelled", timeout_s=10, what="agent cancelled")
     # The page reruns in full once the run ended; the button leaves with the old elements.
     expect(page.get_by_role("button", name="Cancel run")).to_have_count(0)  # type: ignore[attr-defined]
-    _wait_for_charts(page)
+    _wait_for_tree(page)
     _screenshot(page, "dashboard-run-cancelled.png")
 
 
@@ -192,7 +82,7 @@ def test_failed_run_shows_which_step_failed_and_why(served: Served) -> None:
     page.goto(f"{served.url}/run?run={served.seeded.runs.failed}")  # type: ignore[attr-defined]
     page.get_by_text("Failed at step 2: docker_restart").wait_for()  # type: ignore[attr-defined]
     page.get_by_text("permission denied: docker.sock").first.wait_for()  # type: ignore[attr-defined]
-    _wait_for_charts(page)
+    _wait_for_tree(page)
     _screenshot(page, "dashboard-run-failed.png")
 
 

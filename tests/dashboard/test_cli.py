@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ import duckdb
 import httpx
 import pytest
 
+from dashboard.up_cmd import collector_is_ours
+from tests.conftest import CollectorHandle
 from tests.support import free_port, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -120,19 +123,131 @@ def test_up_serves_collector_and_dashboard_and_stops_both(up: UpProcess, how: st
 
 
 def test_up_fails_clearly_when_the_collector_cannot_start(tmp_path: Path) -> None:
+    not_a_database = tmp_path / "x.duckdb"
+    not_a_database.write_bytes(b"this is not a DuckDB file\n" * 100)
+    result = subprocess.run(
+        [sys.executable, "-m", "collector.cli", "up", "--db", str(not_a_database),
+         "--http-port", str(free_port()), "--grpc-port", str(free_port()),
+         "--port", str(free_port())],
+        env=_env(), cwd=tmp_path, capture_output=True, timeout=90,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert b"did not become healthy" in result.stderr
+    assert b"streamlit" not in result.stdout.lower()
+    assert not_a_database.read_bytes() == b"this is not a DuckDB file\n" * 100
+
+
+@pytest.mark.parametrize("role", ["--grpc-port", "--http-port", "--port"])
+def test_up_names_a_port_in_use_and_its_process_before_starting(tmp_path: Path, role: str) -> None:
+    names = {"--grpc-port": "OTLP/gRPC", "--http-port": "REST API and OTLP/HTTP",
+             "--port": "dashboard"}  # fmt: skip
+    ports = {flag: str(free_port()) for flag in names}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports[role] = str(taken.getsockname()[1])
+        result = subprocess.run(
+            [sys.executable, "-m", "collector.cli", "up", "--db", str(tmp_path / "x.duckdb"),
+             *(word for pair in ports.items() for word in pair)],
+            env=_env(), cwd=tmp_path, capture_output=True, timeout=90,
+        )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"agent-audit up: port {ports[role]} ({names[role]}) on 127.0.0.1")
+    assert f"in use by pid {os.getpid()} (" in lines[0]  # this test process holds it
+    assert f"choose another with {role} PORT" in lines[0]
+    assert "--port-offset N (AGENT_AUDIT_PORT_OFFSET=N)" in lines[0]
+    assert not (tmp_path / "x.duckdb").exists()  # nothing was started
+    assert result.stdout == b""
+
+
+def test_collector_names_a_port_in_use_in_one_line(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "collector.cli", "up", "--db", str(tmp_path / "x.duckdb"),
-             "--http-port", str(port), "--grpc-port", str(free_port()),
-             "--port", str(free_port())],
-            env=_env(), cwd=tmp_path, capture_output=True, timeout=90,
+            [sys.executable, "-m", "collector.cli", "collector", "--db", str(tmp_path / "c.duckdb"),
+             "--grpc-port", str(port), "--http-port", "0"],
+            env=_env(), cwd=tmp_path, capture_output=True, text=True, timeout=90,
         )  # fmt: skip
-    assert result.returncode == 1
-    assert b"did not become healthy" in result.stderr
-    assert b"streamlit" not in result.stdout.lower()
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"agent-audit collector: port {port} (OTLP/gRPC) on 127.0.0.1 is in use by pid "
+        f"{os.getpid()} ({_cmdline(os.getpid()).strip()[:77]}"
+        + ("...)" if len(_cmdline(os.getpid()).strip()) > 80 else ")")
+        + "; choose another with --grpc-port or AGENT_AUDIT_GRPC_PORT"
+    ]
+    assert not (tmp_path / "c.duckdb").exists()  # refused before the file was created
+
+
+def _free_offset() -> int:
+    """An offset N with 4317+N, 4318+N and 8501+N all free on 127.0.0.1."""
+
+    def all_free(offset: int) -> bool:
+        for port in (4317 + offset, 4318 + offset, 8501 + offset):
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    return False
+        return True
+
+    offset = wait_until(
+        lambda: next((n for n in range(20000, 40000, 97) if all_free(n + os.getpid() % 89)), 0),
+        timeout_s=5,
+        what="a free port offset",
+    )
+    return offset + os.getpid() % 89
+
+
+def test_up_port_offset_moves_every_port_and_up_checks_it_is_its_own_collector(
+    tmp_path: Path,
+) -> None:
+    offset = _free_offset()
+    log_path = tmp_path / "up.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "collector.cli", "up", "--db", str(tmp_path / "o.duckdb")],
+            env=_env() | {"AGENT_AUDIT_PORT_OFFSET": str(offset)},
+            cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    api = f"http://127.0.0.1:{4318 + offset}"
+    try:
+
+        def serving() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(log_path.read_text())
+            return b"Ctrl-C stops both" in log_path.read_bytes()
+
+        wait_until(serving, timeout_s=90, interval_s=0.2, what="up reporting success")
+        wait_until(lambda: _answers(f"http://127.0.0.1:{8501 + offset}/_stcore/health"),
+                   timeout_s=60, what="the dashboard")  # fmt: skip
+        output = log_path.read_text()
+        assert f"dashboard http://127.0.0.1:{8501 + offset}" in output
+        assert f"OTLP/gRPC 127.0.0.1:{4317 + offset}" in output
+        (collector,) = [p for p in _children(process.pid) if " collector " in _cmdline(p)]
+        health = httpx.get(f"{api}/healthz", timeout=5).json()
+        # The collector that answers is the one `up` started and told its instance id.
+        assert health["instance_id"] == _environ(collector)["AGENT_AUDIT_INSTANCE_ID"]
+        assert len(health["instance_id"]) == 32
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", 4317 + offset)) == 0  # gRPC moved too
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, log_path.read_text()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_up_waits_only_for_its_own_collector(collector: CollectorHandle) -> None:
+    with httpx.Client(timeout=5) as http:
+        theirs = http.get(f"{collector.api_url}/healthz").json()["instance_id"]
+        assert collector_is_ours(http, collector.api_url, theirs)
+        assert not collector_is_ours(http, collector.api_url, uuid.uuid4().hex)
+        assert not collector_is_ours(http, f"http://127.0.0.1:{free_port()}", theirs)
 
 
 def test_dashboard_refuses_a_bad_api_url() -> None:

@@ -176,7 +176,7 @@ def test_token_is_sent_and_a_missing_one_is_explained(tmp_path: Path, app: AppFa
 def test_run_page_shows_header_steps_in_order_and_final_answer(
     seeded: Seeded, app: AppFactory
 ) -> None:
-    at = open_page(app(seeded.api_url), "pages/run.py", run=seeded.runs.completed)
+    at = open_page(app(seeded.api_url), "screens/run.py", run=seeded.runs.completed)
     assert not at.exception, at.exception
     assert [s.value for s in at.subheader] == ["Analyze container crash"]
     labels = [e.label for e in at.expander if e.label.startswith("Step")]
@@ -205,7 +205,7 @@ def test_run_page_shows_header_steps_in_order_and_final_answer(
 def test_long_results_are_folded_with_the_full_text_on_demand(
     seeded: Seeded, app: AppFactory
 ) -> None:
-    at = open_page(app(seeded.api_url), "pages/run.py", run=seeded.runs.completed)
+    at = open_page(app(seeded.api_url), "screens/run.py", run=seeded.runs.completed)
     toggle = next(t for t in at.toggle if t.label.startswith("Show the full result"))
     assert "300 lines" in toggle.label
     assert "log line 0000" in page_text(at) and "log line 0299" not in page_text(at)
@@ -214,7 +214,7 @@ def test_long_results_are_folded_with_the_full_text_on_demand(
 
 
 def test_failed_run_page_names_the_failed_step_and_why(seeded: Seeded, app: AppFactory) -> None:
-    at = open_page(app(seeded.api_url), "pages/run.py", run=seeded.runs.failed)
+    at = open_page(app(seeded.api_url), "screens/run.py", run=seeded.runs.failed)
     errors = [e.value for e in at.error]
     assert "Failed at step 2: docker_restart" in unescaped(" ".join(errors)), errors
     assert any("permission denied: docker.sock" in c.value for c in at.code)
@@ -224,7 +224,7 @@ def test_failed_run_page_names_the_failed_step_and_why(seeded: Seeded, app: AppF
 
 
 def test_stored_markup_is_shown_as_text(seeded: Seeded, app: AppFactory) -> None:
-    at = open_page(app(seeded.api_url), "pages/run.py", run=seeded.runs.hostile)
+    at = open_page(app(seeded.api_url), "screens/run.py", run=seeded.runs.hostile)
     assert not at.exception, at.exception
     visible = HOSTILE_RESULT.replace("\x1b", "\\x1b")
     assert visible in [t.value for t in at.text]  # the final answer, verbatim
@@ -237,13 +237,13 @@ def test_stored_markup_is_shown_as_text(seeded: Seeded, app: AppFactory) -> None
 
 
 def test_unknown_run_id_says_so(seeded: Seeded, app: AppFactory) -> None:
-    at = open_page(app(seeded.api_url), "pages/run.py", run="../../sql")
+    at = open_page(app(seeded.api_url), "screens/run.py", run="../../sql")
     assert not at.exception, at.exception
     assert any("No run with id" in w.value for w in at.warning)
 
 
 def test_running_run_offers_cancel(seeded: Seeded, app: AppFactory) -> None:
-    at = open_page(app(seeded.api_url), "pages/run.py", run=seeded.live_id)
+    at = open_page(app(seeded.api_url), "screens/run.py", run=seeded.live_id)
     assert [b.label for b in at.button if b.key == "cancel_run"] == ["Cancel run"]
     assert at.metric[0].label == "Duration" and at.metric[0].value not in ("–", "")
 
@@ -254,7 +254,7 @@ def test_running_run_offers_cancel(seeded: Seeded, app: AppFactory) -> None:
 def test_live_page_shows_the_running_agent_and_finished_runs(
     seeded: Seeded, app: AppFactory
 ) -> None:
-    at = open_page(app(seeded.api_url), "pages/live.py")
+    at = open_page(app(seeded.api_url), "screens/live.py")
     assert not at.exception, at.exception
     text = page_text(at)
     assert "1 running" in text
@@ -266,7 +266,7 @@ def test_live_page_shows_the_running_agent_and_finished_runs(
 
 
 def test_stats_page_draws_charts_from_the_stats(seeded: Seeded, app: AppFactory) -> None:
-    at = open_page(app(seeded.api_url), "pages/stats.py")
+    at = open_page(app(seeded.api_url), "screens/stats.py")
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Runs"] == "6"
@@ -280,7 +280,7 @@ def test_stats_page_draws_charts_from_the_stats(seeded: Seeded, app: AppFactory)
 
 
 def test_sql_page_shows_results_errors_and_a_csv(seeded: Seeded, app: AppFactory) -> None:
-    at = open_page(app(seeded.api_url), "pages/sql.py")
+    at = open_page(app(seeded.api_url), "screens/sql.py")
     assert not at.exception, at.exception
     at.text_area(key="sql_query").set_value(
         "SELECT status, count(*) AS runs FROM agent_runs GROUP BY status ORDER BY status"

@@ -83,10 +83,22 @@ def test_environment_is_honoured_and_arguments_win() -> None:
     assert resolve_export_settings(env={"AGENT_AUDIT_API": "http://api:80"}).api_url == (
         "http://api:80"
     )
-    # gRPC: the API is on the same host, port 4318
-    assert resolve_export_settings(endpoint="https://h.example:443", env={}).api_url == (
-        "https://h.example:4318"
+    # gRPC: the API is on the same host, the port after the gRPC port (the collector's pair)
+    assert resolve_export_settings(endpoint="https://h.example:14317", env={}).api_url == (
+        "https://h.example:14318"
     )
+
+
+def test_one_address_gives_the_other_for_a_moved_collector() -> None:
+    # `agent-audit up --port-offset 1000`: gRPC on 5317, API and OTLP/HTTP on 5318.
+    from_api = resolve_export_settings(env={"AGENT_AUDIT_API": "http://box:5318"})
+    assert (from_api.endpoint, from_api.api_url) == ("http://box:5317", "http://box:5318")
+    over_http = resolve_export_settings(protocol="http", env={"AGENT_AUDIT_API": "http://box:5318"})
+    assert over_http.endpoint == "http://box:5318/v1/traces"
+    from_endpoint = resolve_export_settings(endpoint="http://box:5317", env={})
+    assert from_endpoint.api_url == "http://box:5318"
+    from_env = resolve_export_settings(env={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://[::1]:5317"})
+    assert from_env.api_url == "http://[::1]:5318"
 
 
 @pytest.mark.parametrize(
@@ -97,6 +109,8 @@ def test_environment_is_honoured_and_arguments_win() -> None:
         ({"AGENT_AUDIT_SPOOL_MAX_BYTES": "lots"}, "AGENT_AUDIT_SPOOL_MAX_BYTES"),
         ({"AGENT_AUDIT_API": "ftp://x"}, "AGENT_AUDIT_API"),
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": "unix:///tmp/sock"}, "endpoint"),
+        ({"OTEL_BSP_MAX_QUEUE_SIZE": "many"}, "OTEL_BSP_MAX_QUEUE_SIZE"),
+        ({"OTEL_BSP_SCHEDULE_DELAY": "0"}, "OTEL_BSP_SCHEDULE_DELAY"),
     ],
 )
 def test_bad_values_stop_configuration_naming_the_variable(

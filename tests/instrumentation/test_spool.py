@@ -13,7 +13,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import instrumentation
 from instrumentation import agent_run
-from instrumentation.spool import GrpcSender, HttpSender, SendError, SpanSpool, encode_batch
+from instrumentation.senders import GrpcSender, HttpSender, SendError
+from instrumentation.spool import SpanSpool, encode_batch
 from tests.instrumentation.recording import (
     RecordingGrpcServer,
     RecordingHttpServer,

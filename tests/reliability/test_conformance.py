@@ -1,4 +1,4 @@
-"""OTLP conformance beyond tests/ingest/test_bad_input.py: JSON int64 strings, unknown
+"""OTLP conformance beyond tests/collector/ingest/test_bad_input.py: JSON int64 strings, unknown
 fields, content types of every answer, size limits over gRPC, bombs with memory bounded."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from bench.reliability.harness import EXPORT_METHOD, CollectorProcess, build_run_request, kv
+from tests.collector.ingest.otlp import to_otlp_json
 from tests.conftest import CollectorHandle, start_test_collector
-from tests.ingest.otlp import to_otlp_json
 
 TRACES = "/v1/traces"
 logger = logging.getLogger(__name__)

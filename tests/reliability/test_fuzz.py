@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.reliability.harness import EXPORT_METHOD, build_run_request
+from tests.collector.ingest.otlp import to_otlp_json
 from tests.conftest import CollectorHandle, start_test_collector
-from tests.ingest.otlp import to_otlp_json
 
 FUZZ = settings(
     max_examples=120,

@@ -1,0 +1,145 @@
+"""REST routes for annotations and costs: ``/agent/runs/{id}/annotations``, ``/agent/costs``.
+
+Mounted by collector.http_app next to collector.api's router; the routes read
+and write through the same RunStore.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from functools import partial
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from collector import annotations as run_annotations
+from collector import costs
+from collector.api_filters import RunFilterParams
+from collector.pricing import PriceBook, PricesFileError, refresh_model_prices
+from collector.settings import Settings, SettingsError
+from collector.store import RunStore, StoreUnavailable
+
+__all__ = ["router", "price_book", "attach_costs", "load_prices"]
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+
+def _store(request: Request) -> RunStore:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+def price_book(request: Request) -> PriceBook:
+    """The app's price book (from AGENT_AUDIT_PRICES), read once at start-up."""
+    book = getattr(request.app.state, "price_book", None)
+    return book if isinstance(book, PriceBook) else PriceBook()
+
+
+def load_prices(store: RunStore, settings: Settings) -> PriceBook:
+    """The price book of the prices file, with every seen model (re)priced from it.
+
+    The file was checked by Settings.validate(); one changed since raises SettingsError.
+    """
+    try:
+        book = PriceBook.from_file(settings.prices_path)
+    except PricesFileError as exc:
+        raise SettingsError(f"AGENT_AUDIT_PRICES: {exc}") from None
+    try:
+        store.write(lambda con: refresh_model_prices(con, book, now=_now(), reprice=True))
+    except StoreUnavailable:
+        logger.warning("could not price models at start; they are priced when first read")
+    return book
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def attach_costs(request: Request, runs: list[dict[str, Any]]) -> None:
+    """Set ``cost_usd`` on each run (and on its ``steps`` when present) in place."""
+    if not runs:
+        return
+    store = _store(request)
+    ids = [str(r.get("id")) for r in runs]
+    costs.ensure_prices(store.read, store.write, price_book(request), now=_now(), run_ids=ids)
+    by_run = store.read(lambda cur: costs.run_costs(cur, ids))
+    for run in runs:
+        run["cost_usd"] = by_run.get(str(run.get("id")))
+        steps = run.get("steps")
+        if isinstance(steps, list):
+            by_step = store.read(partial(_step_costs_of, str(run.get("id"))))
+            for step in steps:
+                step["cost_usd"] = by_step.get(str(step.get("id")))
+
+
+def _step_costs_of(run_id: str, cur: Any) -> dict[str, Any]:
+    return costs.step_costs(cur, run_id)
+
+
+class AnnotationIn(BaseModel):
+    """Body of ``POST /agent/runs/{run_id}/annotations``."""
+
+    kind: Literal["good", "bad", "label", "note"] = Field(description="What the mark says.")
+    value: str | None = Field(
+        default=None,
+        max_length=run_annotations.MAX_VALUE_CHARS,
+        description="The label or the note (required for those two).",
+    )
+    author: str = Field(min_length=1, max_length=200, description="Who annotates.")
+
+
+@router.post(
+    "/agent/runs/{run_id}/annotations",
+    status_code=201,
+    summary="Annotate a run (good, bad, a label or a note)",
+    description="Stored with its author and time; never changed afterwards. 404 unknown run.",
+    tags=["annotations"],
+    responses={400: {"description": "Not a valid annotation"}, 404: {"description": "Unknown"}},
+)
+def add_annotation_route(request: Request, run_id: str, body: AnnotationIn) -> dict[str, Any]:
+    try:
+        return _store(request).write(  # type: ignore[no-any-return]
+            lambda con: run_annotations.add_annotation(
+                con, run_id, kind=body.kind, value=body.value, author=body.author, now=_now()
+            )
+        )
+    except run_annotations.BadAnnotation as exc:
+        raise HTTPException(400, str(exc)) from None
+    except KeyError:
+        raise HTTPException(404, f"run {run_id!r} not found") from None
+    except StoreUnavailable as exc:
+        raise HTTPException(503, f"annotation not stored, retry: {exc}") from None
+
+
+@router.get(
+    "/agent/runs/{run_id}/annotations",
+    summary="A run's annotations, oldest first",
+    tags=["annotations"],
+)
+def list_annotations_route(request: Request, run_id: str) -> dict[str, Any]:
+    rows = _store(request).read(lambda cur: run_annotations.list_annotations(cur, [run_id]))
+    return {"annotations": rows}
+
+
+@router.get(
+    "/agent/costs",
+    summary="Cost of the matching runs: total, per time bucket and model, by model, by agent",
+    description=(
+        "Tokens times the model's price (the prices file, 0 for local models, else the "
+        "genai-prices table). Runs whose model has no known price are counted in "
+        "`unpriced_runs`, not in the total. Takes the run filters of `GET /agent/runs`."
+    ),
+    tags=["costs"],
+)
+def costs_route(
+    request: Request,
+    filters: RunFilterParams,
+    bucket: Annotated[Literal["hour", "day", "week", "month"], Query()] = "day",
+) -> dict[str, Any]:
+    store = _store(request)
+    checked = filters.to_filters()
+    costs.ensure_prices(store.read, store.write, price_book(request), now=_now())
+    return store.read(lambda cur: costs.cost_stats(cur, checked, bucket=bucket))  # type: ignore[no-any-return]

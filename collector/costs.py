@@ -1,0 +1,122 @@
+"""Costs for the API: per run and step (from the cost views), and cost statistics.
+
+Prices are filled in lazily: before costs are read, models that have no row in
+``model_prices`` yet are priced in one write transaction (collector.pricing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import duckdb
+
+from collector.pricing import PriceBook, refresh_model_prices
+from collector.queries import RunFilters, in_snapshot, where_clause
+from collector.serialize import json_value
+
+__all__ = ["cost_stats", "ensure_prices", "run_costs", "step_costs", "BUCKETS"]
+
+T = TypeVar("T")
+BUCKETS = ("hour", "day", "week", "month")
+
+_HAS_UNPRICED = """
+    SELECT 1 FROM (
+        SELECT DISTINCT coalesce(model_used, model_requested) AS model,
+               coalesce(provider, '') AS provider
+        FROM agent_runs WHERE coalesce(model_used, model_requested) IS NOT NULL {scope}
+    ) m
+    WHERE NOT EXISTS (
+        SELECT 1 FROM model_prices p WHERE p.model = m.model AND p.provider = m.provider
+    )
+    LIMIT 1
+"""
+
+
+def ensure_prices(
+    read: Callable[[Callable[[duckdb.DuckDBPyConnection], Any]], Any],
+    write: Callable[[Callable[[duckdb.DuckDBPyConnection], Any]], Any],
+    book: PriceBook,
+    *,
+    now: datetime,
+    run_ids: Sequence[str] | None = None,
+) -> None:
+    """Price the models of ``run_ids`` (all runs when None) that have no price row yet."""
+    scope, params = "", []
+    if run_ids is not None:
+        if not run_ids:
+            return
+        scope, params = "AND id IN (SELECT unnest(?))", [list(run_ids)]
+
+    def missing(cur: duckdb.DuckDBPyConnection) -> bool:
+        return cur.execute(_HAS_UNPRICED.format(scope=scope), params).fetchone() is not None
+
+    if read(missing):
+        write(lambda con: refresh_model_prices(con, book, now=now))
+
+
+def run_costs(cursor: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> dict[str, Any]:
+    """``cost_usd`` of each run (None when its model has no price)."""
+    if not run_ids:
+        return {}
+    rows = cursor.execute(
+        "SELECT run_id, cost_usd FROM run_costs WHERE run_id IN (SELECT unnest(?))",
+        [list(run_ids)],
+    ).fetchall()
+    return {str(run_id): json_value(cost) for run_id, cost in rows}
+
+
+def step_costs(cursor: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    """``cost_usd`` of each step of a run that used tokens."""
+    rows = cursor.execute(
+        "SELECT step_id, cost_usd FROM step_costs WHERE run_id = ?", [run_id]
+    ).fetchall()
+    return {str(step_id): json_value(cost) for step_id, cost in rows}
+
+
+def cost_stats(
+    cursor: duckdb.DuckDBPyConnection, filters: RunFilters, *, bucket: str = "day", top: int = 20
+) -> dict[str, Any]:
+    """Total cost, cost per time bucket and model, by model and by agent."""
+    if bucket not in BUCKETS:
+        raise ValueError(f"bucket must be one of {', '.join(BUCKETS)}")
+    where, params = where_clause(filters, "r")
+    base = f"FROM run_costs c JOIN agent_runs r ON r.id = c.run_id WHERE {where}"
+
+    def read() -> dict[str, Any]:
+        total = cursor.execute(
+            f"SELECT count(*), sum(c.cost_usd), count(*) FILTER (WHERE c.cost_usd IS NULL) {base}",
+            params,
+        ).fetchone()
+        over_time = cursor.execute(
+            f"SELECT date_trunc('{bucket}', r.started_at) AS bucket, c.model, sum(c.cost_usd) "
+            f"{base} AND r.started_at IS NOT NULL GROUP BY ALL ORDER BY 1, 2",
+            params,
+        ).fetchall()
+        by_model = cursor.execute(
+            f"SELECT c.model, sum(c.cost_usd) AS cost {base} GROUP BY 1 "
+            "HAVING sum(c.cost_usd) IS NOT NULL ORDER BY cost DESC LIMIT ?",
+            [*params, top],
+        ).fetchall()
+        by_agent = cursor.execute(
+            f"SELECT r.agent_name, sum(c.cost_usd) AS cost {base} GROUP BY 1 "
+            "HAVING sum(c.cost_usd) IS NOT NULL ORDER BY cost DESC LIMIT ?",
+            [*params, top],
+        ).fetchall()
+        runs, total_usd, unpriced = total if total else (0, None, 0)
+        return {
+            "bucket": bucket,
+            "runs": int(runs or 0),
+            "total_usd": json_value(total_usd),
+            "unpriced_runs": int(unpriced or 0),
+            "over_time": [
+                {"bucket": json_value(b), "model": m, "cost_usd": json_value(c)}
+                for b, m, c in over_time
+                if c is not None
+            ],
+            "by_model": {str(m): json_value(c) for m, c in by_model},
+            "by_agent": {str(a): json_value(c) for a, c in by_agent},
+        }
+
+    return in_snapshot(cursor, read)

@@ -1,0 +1,369 @@
+"""A live full-text index of runs: task, final answer and every step's inputs and outputs.
+
+Scanning text at 1M runs takes seconds (the steps' tool results alone are GBs),
+so ``q`` made of plain words is answered from a tantivy index kept beside the
+database (``<db>.search/``): one document per run holding its text and the
+fields the run list filters on (status, source, agent, models, tools, start).
+
+A thread follows ``agent_runs.updated_at`` (the writer bumps it whenever a run
+or one of its steps changes), re-reads each changed run with its steps and
+replaces the run's document, every ``interval_s`` (2 s: each index commit has
+a fixed cost, paid by ingest's CPU) or at once when a query asks: a reader with
+``q`` wakes it and waits until it has caught up with the reader's snapshot.
+The index is derived data: deleting the directory rebuilds it from the
+database, which is always the truth; until it has caught up (a first start on
+a big file), queries scan as before.
+
+Matching: every word of ``q`` must be a word of the run's text (case-
+insensitive, any order). A ``q`` with other characters than letters, digits
+and spaces (``100%``, ``a-b``) is a substring search over task and final
+answer (:func:`collector.queries.where_clause`), as is every ``q`` while
+the index is not ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+__all__ = ["SearchFilters", "SearchHits", "SearchIndex", "index_words"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Reader = Callable[[Callable[[duckdb.DuckDBPyConnection], Any]], Any]
+
+_PLAIN = re.compile(r"^[^\W_]+(?:\s+[^\W_]+)*$")
+_WORD = re.compile(r"[^\W_]+")
+_BATCH_RUNS = 2000
+_PRUNE_EVERY_S = 300.0  # how often deleted runs (retention) are looked for
+_FORMAT = "1"  # bump when the document layout changes: the index is rebuilt
+_EPOCH = datetime(1970, 1, 1)
+
+_CHANGED_RUNS = """
+    SELECT id, CAST(epoch_us(started_at) AS BIGINT), status, source, agent_name,
+           model_used, model_requested, tool_names, task, final_answer, updated_at
+    FROM agent_runs WHERE updated_at > ? OR (updated_at = ? AND id > ?)
+    ORDER BY updated_at, id LIMIT ?
+"""
+# Steps start after their run (an hour's margin for clocks of other hosts): the bound
+# lets DuckDB skip old row groups by their min/max instead of reading every step.
+_STEP_TEXT = """
+    SELECT agent_run_id,
+           string_agg(concat_ws(' ', tool_args, tool_result, thinking, error), ' ')
+    FROM agent_steps
+    WHERE agent_run_id IN (SELECT unnest(?))
+      AND (started_at >= ? - INTERVAL 1 HOUR OR started_at IS NULL)
+    GROUP BY agent_run_id
+"""
+
+
+def index_words(text: str) -> list[str] | None:
+    """The words the index looks up for ``text``; None when it is not plain words."""
+    stripped = text.strip()
+    if not stripped or not _PLAIN.match(stripped):
+        return None
+    return _WORD.findall(stripped.lower())
+
+
+@dataclass(frozen=True)
+class SearchHits:
+    """Run ids of one page (newest first) and how many runs match in all."""
+
+    run_ids: list[str]
+    total: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchFilters:
+    """The run-list filters the index can apply itself (the others it cannot)."""
+
+    statuses: Sequence[str] = ()
+    source: str | None = None
+    agent_name: str | None = None
+    model: str | None = None
+    tool: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+class SearchIndex:
+    """The index directory, its writer and the thread that keeps it fresh."""
+
+    def __init__(self, directory: Path, read: Reader, *, interval_s: float = 2.0) -> None:
+        import tantivy  # only the collector with search on pays for it
+
+        self._tantivy: Any = tantivy
+        self.directory = Path(directory)
+        self._read = read
+        self._interval_s = interval_s
+        marker = self.directory / "format"
+        if self.directory.exists() and (
+            not marker.exists() or marker.read_text().strip() != _FORMAT
+        ):
+            shutil.rmtree(self.directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        marker.write_text(_FORMAT)
+        self._schema = self._build_schema()
+        self._index = tantivy.Index(self._schema, path=str(self.directory))
+        self._writer: Any = None
+        self._watermark = self._load_watermark()
+        self._behind = True  # the last pass was a full batch: more may be waiting
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="search-index", daemon=True)
+        self._thread.start()
+
+    def _build_schema(self) -> Any:
+        builder = self._tantivy.SchemaBuilder()
+        builder.add_text_field("id", stored=True, tokenizer_name="raw")
+        builder.add_integer_field("started_us", fast=True, indexed=True)
+        for name in ("status", "source", "agent_name", "model", "tool"):
+            builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
+        builder.add_text_field("text", index_option="basic")
+        return builder.build()
+
+    # --- keeping it fresh -------------------------------------------------------------
+    def _load_watermark(self) -> tuple[datetime, str]:
+        """(updated_at, id) of the last run indexed: where the next pass starts."""
+        path = self.directory / "watermark"
+        try:
+            moment, run_id = path.read_text().strip().split(" ", 1)
+            return datetime.fromisoformat(moment), run_id
+        except (OSError, ValueError):
+            return _EPOCH, ""
+
+    def _save_watermark(self, mark: tuple[datetime, str]) -> None:
+        # Written after the index commit: a crash in between re-indexes a batch, harmlessly.
+        temporary = self.directory / "watermark.tmp"
+        temporary.write_text(f"{mark[0].isoformat()} {mark[1]}")
+        temporary.replace(self.directory / "watermark")
+
+    def _follow(self) -> None:
+        next_prune = time.monotonic() + _PRUNE_EVERY_S
+        while not self._stop.is_set():
+            try:
+                indexed = self.refresh_once()
+                if not self._behind and time.monotonic() >= next_prune:
+                    self.prune_deleted()
+                    next_prune = time.monotonic() + _PRUNE_EVERY_S
+            except Exception:  # thread boundary: try again on the next beat
+                logger.exception("search index refresh failed")
+                indexed = 0
+            if indexed < _BATCH_RUNS:
+                self._wake.wait(self._interval_s)
+                self._wake.clear()
+
+    def refresh_once(self) -> int:
+        """Index runs changed since the watermark (one batch); returns how many."""
+        watermark = self._watermark
+        rows, steps = self._read(lambda cur: _changed_runs(cur, watermark))
+        mark = watermark
+        if rows:
+            self._write(rows, steps)
+            mark = (rows[-1][10], rows[-1][0])  # rows come in (updated_at, id) order
+            self._save_watermark(mark)
+        with self._changed:
+            self._watermark = mark
+            self._behind = len(rows) >= _BATCH_RUNS
+            self._changed.notify_all()
+        return len(rows)
+
+    def prune_deleted(self) -> int:
+        """Drop documents of runs no longer in the database (retention); returns how many.
+
+        Deletions leave no trace in ``updated_at``: when the index holds more
+        runs than the table, the ids are compared.
+        """
+        searcher = self._index.searcher()
+        stored = self._read(lambda cur: cur.execute("SELECT count(*) FROM agent_runs").fetchone())
+        if searcher.num_docs <= int(stored[0] if stored else 0):
+            return 0
+        found = searcher.search(self._tantivy.Query.all_query(), searcher.num_docs, count=False)
+        indexed = {searcher.doc(address)["id"][0] for _, address in found.hits}
+        present = self._read(
+            lambda cur: {
+                row[0]
+                for row in cur.execute(
+                    "SELECT id FROM agent_runs WHERE id IN (SELECT unnest(?))", [sorted(indexed)]
+                ).fetchall()
+            }
+        )
+        gone = indexed - present
+        if gone:
+            writer = self._open_writer()
+            for run_id in gone:
+                writer.delete_documents_by_term("id", run_id)
+            writer.commit()
+            self._index.reload()
+        return len(gone)
+
+    def _open_writer(self) -> Any:
+        if self._writer is None:
+            self._writer = self._index.writer(heap_size=32_000_000, num_threads=1)
+        return self._writer
+
+    def _write(self, rows: list[tuple[Any, ...]], steps: dict[str, str]) -> None:
+        tantivy = self._tantivy
+        writer = self._open_writer()
+        for row in rows:
+            run_id, started_us, status, source, agent, used, requested, tools, task, answer, _ = row
+            writer.delete_documents_by_term("id", run_id)
+            document = tantivy.Document(id=run_id, started_us=int(started_us or 0))
+            for name, value in (("status", status), ("source", source), ("agent_name", agent)):
+                if value:
+                    document.add_text(name, value)
+            for model in {used, requested} - {None, ""}:
+                document.add_text("model", model)
+            for tool in tools or ():
+                document.add_text("tool", tool)
+            text = " ".join(part for part in (task, answer, steps.get(run_id)) if part)
+            document.add_text("text", text)
+            writer.add_document(document)
+        writer.commit()
+        self._index.reload()
+
+    # --- reading ----------------------------------------------------------------------
+    def wait_fresh(self, snapshot_updated_at: datetime | None, timeout_s: float = 3.0) -> bool:
+        """True once the index holds every change up to ``snapshot_updated_at``.
+
+        False after ``timeout_s`` (a first build over a big file takes minutes:
+        the caller scans meanwhile).
+        """
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while self._behind or (
+                snapshot_updated_at is not None and self._watermark[0] < snapshot_updated_at
+            ):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._stop.is_set():
+                    return False
+                self._wake.set()
+                self._changed.wait(remaining)
+            return True
+
+    def search(
+        self,
+        words: Sequence[str],
+        filters: SearchFilters,
+        *,
+        limit: int,
+        offset: int = 0,
+        before: tuple[datetime | None, str] | None = None,
+    ) -> SearchHits:
+        """Runs whose text holds every word and that pass ``filters``, newest first."""
+        tantivy = self._tantivy
+        query_cls = tantivy.Query
+        must = [query_cls.term_query(self._schema, "text", word) for word in words]
+        for name, values in (
+            ("status", filters.statuses),
+            ("source", [filters.source] if filters.source else []),
+            ("agent_name", [filters.agent_name] if filters.agent_name else []),
+            ("model", [filters.model] if filters.model else []),
+            ("tool", [filters.tool] if filters.tool else []),
+        ):
+            if values:
+                must.append(query_cls.term_set_query(self._schema, name, list(values)))
+        lower = _micros(filters.since) if filters.since else None
+        upper = _micros(filters.until) - 1 if filters.until else None
+        searcher = self._index.searcher()
+        total = _count(searcher, self._range(must, lower, upper))
+        cursor_us = None
+        if before is not None and before[0] is not None:
+            # Keyset paging: at or before the cursor's start; ties are sorted out below.
+            cursor_us = _micros(before[0])
+            upper = cursor_us if upper is None else min(upper, cursor_us)
+        # A few more than asked for: ties with the cursor's start are dropped here.
+        slack = 64 if cursor_us is not None else 0
+        found = searcher.search(
+            self._range(must, lower, upper),
+            limit + slack,
+            count=False,
+            order_by_field="started_us",
+            offset=offset,
+        )
+        keyed = [(key, searcher.doc(address)["id"][0]) for key, address in found.hits]
+        if cursor_us is not None and before is not None:
+            after_id = before[1]
+            keyed = [(k, i) for k, i in keyed if k < cursor_us or (k == cursor_us and i < after_id)]
+        keyed.sort(reverse=True)
+        return SearchHits(run_ids=[run_id for _, run_id in keyed[:limit]], total=total)
+
+    def _range(self, must: list[Any], lower: int | None, upper: int | None) -> Any:
+        tantivy = self._tantivy
+        clauses = list(must)
+        if lower is not None or upper is not None:
+            clauses.append(
+                tantivy.Query.range_query(
+                    self._schema, "started_us", tantivy.FieldType.Integer, lower, upper
+                )
+            )
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in clauses])
+
+    def matching_ids(self, words: Sequence[str]) -> list[str]:
+        """Every run id whose text holds every word."""
+        tantivy = self._tantivy
+        must = [tantivy.Query.term_query(self._schema, "text", word) for word in words]
+        query = self._range(must, None, None)
+        searcher = self._index.searcher()
+        total = _count(searcher, query)
+        if not total:
+            return []
+        found = searcher.search(query, total, count=False)
+        return [searcher.doc(address)["id"][0] for _, address in found.hits]
+
+    def which_match(self, words: Sequence[str], run_ids: Sequence[str]) -> list[str]:
+        """The ids among ``run_ids`` whose text holds every word."""
+        tantivy = self._tantivy
+        must = [tantivy.Query.term_query(self._schema, "text", word) for word in words]
+        must.append(tantivy.Query.term_set_query(self._schema, "id", list(run_ids)))
+        searcher = self._index.searcher()
+        found = searcher.search(self._range(must, None, None), len(run_ids), count=False)
+        return [searcher.doc(address)["id"][0] for _, address in found.hits]
+
+    def close(self) -> None:
+        """Stop following the database (the index stays on disk for the next start)."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(30)
+
+
+def _count(searcher: Any, query: Any) -> int:
+    return int(getattr(searcher.search(query, 1, count=True), "count", 0) or 0)
+
+
+def _changed_runs(
+    cursor: duckdb.DuckDBPyConnection, watermark: tuple[datetime, str]
+) -> tuple[list[tuple[Any, ...]], dict[str, str]]:
+    cursor.execute("BEGIN TRANSACTION READ ONLY")
+    try:
+        moment, last_id = watermark
+        rows = cursor.execute(_CHANGED_RUNS, [moment, moment, last_id, _BATCH_RUNS]).fetchall()
+        steps: dict[str, str] = {}
+        if rows:
+            ids = [row[0] for row in rows]
+            starts = [row[1] for row in rows]
+            # A run without a start time: no bound (its steps may start whenever).
+            earliest = (
+                _EPOCH + timedelta(microseconds=min(starts)) if None not in starts else _EPOCH
+            )
+            steps = dict(cursor.execute(_STEP_TEXT, [ids, earliest]).fetchall())
+        return rows, steps
+    finally:
+        cursor.execute("ROLLBACK")

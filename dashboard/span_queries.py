@@ -1,0 +1,82 @@
+"""Read-only SQL the run explorer sends through ``POST /sql``; pure text builders.
+
+The REST API returns runs and steps but not a step's raw span (attributes,
+events, resource) nor a run's sub-agent runs; the read-only SQL endpoint has
+both. Values are checked (ids are hex) or quoted as SQL string literals, so a
+value from the URL cannot change the statement.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "SpanRecord",
+    "child_runs_sql",
+    "quote_literal",
+    "span_sql",
+    "step_counts_sql",
+    "parse_span_row",
+]
+
+_HEX = re.compile(r"^[0-9a-f]{1,64}$")
+
+
+def quote_literal(value: str) -> str:
+    """``value`` as a SQL string literal (quotes doubled; NUL refused)."""
+    if "\x00" in value:
+        raise ValueError("a NUL character cannot be part of an id")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def span_sql(trace_id: str, span_id: str) -> str:
+    """The stored span of one step, by its (hex) trace and span id."""
+    if not _HEX.match(trace_id) or not _HEX.match(span_id):
+        raise ValueError(f"not a hex trace/span id: {trace_id!r}/{span_id!r}")
+    return (
+        "SELECT name, status_code, status_message, start_ns, end_ns, service_name, "
+        "scope_name, attributes, events, resource FROM spans "
+        f"WHERE trace_id = '{trace_id}' AND span_id = '{span_id}'"
+    )
+
+
+def child_runs_sql(run_id: str, limit: int = 200) -> str:
+    """Runs started by this run (sub-agents), oldest first."""
+    return (
+        "SELECT id, task, status, agent_name, started_at, completed_at, duration_ms "
+        f"FROM agent_runs WHERE parent_run_id = {quote_literal(run_id)} "
+        f"ORDER BY started_at NULLS LAST, id LIMIT {int(limit)}"
+    )
+
+
+def step_counts_sql(run_ids: Sequence[str]) -> str:
+    """Tool calls and LLM calls per run, for the runs of one list page."""
+    ids = ", ".join(quote_literal(r) for r in run_ids) or "NULL"
+    return (
+        "SELECT agent_run_id, count(*) FILTER (WHERE action_type = 'tool_call') AS tool_calls, "
+        "count(*) FILTER (WHERE action_type = 'think') AS llm_calls "
+        f"FROM agent_steps WHERE agent_run_id IN ({ids}) GROUP BY agent_run_id"
+    )
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+SpanRecord = dict[str, Any]
+
+
+def parse_span_row(columns: Sequence[str], row: Sequence[Any]) -> SpanRecord:
+    """A ``span_sql`` row with its JSON columns decoded."""
+    record = dict(zip(columns, row, strict=False))
+    for name in ("attributes", "events", "resource"):
+        record[name] = _json(record.get(name))
+    return record

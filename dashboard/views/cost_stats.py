@@ -1,0 +1,50 @@
+"""The costs view of the stats page: total, cost over time, by model, by agent.
+
+Costs come from the collector (tokens times the model's price; see the README's
+Cost section). Runs whose model has no known price are counted, not guessed.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.charts import cost_by_chart, cost_over_time_chart
+from dashboard.client import AuditClient, RunFilters
+from dashboard.formatting import format_cost
+
+__all__ = ["cost_board"]
+
+
+def cost_board(api: AuditClient, filters: RunFilters, bucket: str) -> None:
+    """Cost figures and charts for the runs matching ``filters``."""
+    costs = api.costs(filters, bucket=bucket)
+    total = costs.get("total_usd")
+    runs = int(costs.get("runs") or 0)
+    unpriced = int(costs.get("unpriced_runs") or 0)
+    cols = st.columns(3)
+    cols[0].metric("Total cost", format_cost(total) or "–")
+    priced = runs - unpriced
+    cols[1].metric(
+        "Cost per priced run (avg)", format_cost((total or 0) / priced) if priced else "–"
+    )
+    cols[2].metric("Runs without a price", f"{unpriced:,}")
+    if unpriced:
+        st.caption(
+            "Their model is not in the price table: add it to the prices file "
+            "(AGENT_AUDIT_PRICES) to count them."
+        )
+    if not total:
+        st.info(
+            "No cost yet: every priced run used a local model (priced at 0) or no tokens.",
+            icon=":material/savings:",
+        )
+        return
+    st.markdown(f"#### Cost per {bucket}, by model")
+    st.altair_chart(cost_over_time_chart(costs.get("over_time") or [], bucket), width="stretch")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("#### Cost by model")
+        st.altair_chart(cost_by_chart(costs.get("by_model") or {}, label="model"), width="stretch")
+    with right:
+        st.markdown("#### Cost by agent")
+        st.altair_chart(cost_by_chart(costs.get("by_agent") or {}, label="agent"), width="stretch")

@@ -1,0 +1,120 @@
+"""Costs and annotations through the REST API of a real collector fed by the instrumentation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from collector.pricing import PriceBook
+from collector.settings import Settings, SettingsError
+from tests.collector.api.conftest import Agents, RunSpec, ToolCall, traced_agents
+from tests.conftest import start_test_collector
+
+PRICES = '[models."house-model"]\ninput_per_mtok = 1.0\noutput_per_mtok = 4.0\n'
+
+
+@pytest.fixture
+def priced(tmp_path: Path) -> Iterator[Agents]:
+    prices = tmp_path / "prices.toml"
+    prices.write_text(PRICES)
+    handle = start_test_collector(tmp_path / "audit.duckdb", prices_path=prices)
+    try:
+        with traced_agents(handle) as helper:
+            yield helper
+    finally:
+        handle.stop()
+
+
+def test_runs_and_steps_carry_their_cost_and_the_costs_route_sums_them(priced: Agents) -> None:
+    house, public, unknown = priced.send(
+        [
+            RunSpec("house", model="house-model", agent_name="ops",
+                    think_tokens=((200_000, 10_000), (300_000, 15_000))),
+            RunSpec("public", model="gpt-4o-mini", agent_name="billing",
+                    think_tokens=((1_000_000, 100_000),)),
+            RunSpec("unknown", model="my-finetune-v7", think_tokens=((5, 5),)),
+        ]
+    )  # fmt: skip
+    # house-model: 0.5M in at $1 + 25k out at $4 = $0.60, from the prices file.
+    run = priced.get(f"/agent/runs/{house}")
+    assert run["cost_usd"] == pytest.approx(0.6)
+    assert [s["cost_usd"] for s in run["steps"]] == [pytest.approx(0.24), pytest.approx(0.36)]
+    price = PriceBook().price("gpt-4o-mini")
+    assert price is not None
+    public_cost = price.input_usd_per_mtok + 0.1 * price.output_usd_per_mtok
+    listed = {r["id"]: r["cost_usd"] for r in priced.get("/agent/runs")["runs"]}
+    assert listed[public] == pytest.approx(public_cost)
+    assert listed[unknown] is None  # no price known: no cost, not 0
+
+    costs = priced.get("/agent/costs", bucket="day")
+    assert costs["runs"] == 3 and costs["unpriced_runs"] == 1
+    assert costs["total_usd"] == pytest.approx(0.6 + public_cost)
+    assert costs["by_agent"]["ops"] == pytest.approx(0.6)
+    assert costs["by_model"]["gpt-4o-mini"] == pytest.approx(public_cost)
+    assert sum(p["cost_usd"] for p in costs["over_time"]) == pytest.approx(0.6 + public_cost)
+    billing = priced.get("/agent/costs", agent_name="billing")
+    assert billing["total_usd"] == pytest.approx(public_cost)
+
+    # The same figures in SQL, through the cost views.
+    answer = priced.api.post(
+        "/sql", json={"sql": "SELECT sum(cost_usd) FROM run_costs WHERE agent_name = 'ops'"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rows"][0][0] == pytest.approx(0.6)
+
+
+def test_annotations_are_stored_listed_filtered_and_in_sql(priced: Agents) -> None:
+    good, bad = priced.send([RunSpec("fine"), RunSpec("wrong tool")])
+    api = priced.api
+    created = api.post(f"/agent/runs/{bad}/annotations", json={"kind": "bad", "author": "ana"})
+    assert created.status_code == 201, created.text
+    assert created.json()["author"] == "ana" and created.json()["created_at"].endswith("Z")
+    api.post(f"/agent/runs/{bad}/annotations",
+             json={"kind": "label", "value": "wrong-tool", "author": "ana"})  # fmt: skip
+    api.post(f"/agent/runs/{good}/annotations", json={"kind": "good", "author": "bo"})
+
+    listed = priced.get(f"/agent/runs/{bad}/annotations")["annotations"]
+    assert [(a["kind"], a["value"]) for a in listed] == [("bad", None), ("label", "wrong-tool")]
+    assert [r["id"] for r in priced.get("/agent/runs", annotation="bad")["runs"]] == [bad]
+    assert [r["id"] for r in priced.get("/agent/runs", annotation="wrong-tool")["runs"]] == [bad]
+    assert {r["id"] for r in priced.get("/agent/runs", annotation="any")["runs"]} == {good, bad}
+    rows = api.post("/sql", json={"sql": "SELECT author, kind FROM annotations ORDER BY 1, 2"})
+    assert rows.json()["rows"] == [["ana", "bad"], ["ana", "label"], ["bo", "good"]]
+
+    refused = api.post(f"/agent/runs/{good}/annotations", json={"kind": "meh", "author": "x"})
+    assert refused.status_code == 400 and "kind" in refused.json()["detail"]
+    empty_label = api.post(
+        f"/agent/runs/{good}/annotations", json={"kind": "label", "value": " ", "author": "x"}
+    )
+    assert empty_label.status_code == 400 and "needs a value" in empty_label.json()["detail"]
+    unknown = api.post("/agent/runs/nope/annotations", json={"kind": "good", "author": "x"})
+    assert unknown.status_code == 404
+    assert len(priced.get(f"/agent/runs/{good}/annotations")["annotations"]) == 1
+
+
+def test_a_bad_prices_file_stops_start_up_naming_the_variable(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"models": {"x": {"input_per_mtok": "cheap"}}}')
+    with pytest.raises(SettingsError, match="AGENT_AUDIT_PRICES.*x.input_per_mtok"):
+        start_test_collector(tmp_path / "audit.duckdb", prices_path=prices)
+    with pytest.raises(SettingsError, match="AGENT_AUDIT_PRICES"):
+        Settings.from_env({"AGENT_AUDIT_PRICES": str(prices)})
+    prices.write_text('{"models": {"x": {"input_per_mtok": 0.5}}}')
+    assert Settings.from_env({"AGENT_AUDIT_PRICES": str(prices)}).prices_path == prices
+
+
+def test_has_error_finds_failed_runs_and_runs_that_recovered_from_a_failed_step(
+    priced: Agents,
+) -> None:
+    clean, recovered, failed = priced.send(
+        [
+            RunSpec("clean", tools=(ToolCall("ls"),)),
+            RunSpec("recovered", tools=(ToolCall("rm", error="permission denied"), ToolCall("ls"))),
+            RunSpec("failed", status="failed", error="gave up"),
+        ]
+    )
+    found = {r["id"] for r in priced.get("/agent/runs", has_error="true")["runs"]}
+    assert found == {recovered, failed}
+    assert clean in {r["id"] for r in priced.get("/agent/runs", has_error="false")["runs"]}

@@ -1,0 +1,114 @@
+"""``q`` of plain words through the live search index: step text, freshness, paging, filters."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tests.collector.api.conftest import Agents, RunSpec, ToolCall, traced_agents
+from tests.conftest import start_test_collector
+from tests.support import wait_until
+
+
+def ids_of(body: dict[str, Any]) -> set[str]:
+    return {r["id"] for r in body["runs"]}
+
+
+def test_words_in_a_step_result_or_arguments_find_the_run(agents: Agents) -> None:
+    wanted, other = agents.send(
+        [
+            RunSpec(
+                "why is web slow",
+                tools=(
+                    ToolCall("docker_logs", {"container": "zebrafinch"}, "upstream quokka gone"),
+                ),
+            ),
+            RunSpec("unrelated", tools=(ToolCall("docker_ps", {}, "all quiet"),)),
+        ]
+    )
+    # Only the index sees step text: a scan covers task and final answer alone.
+    assert ids_of(agents.get("/agent/runs", q="QUOKKA")) == {wanted}
+    assert ids_of(agents.get("/agent/runs", q="zebrafinch")) == {wanted}
+    assert ids_of(agents.get("/agent/runs", q="quokka upstream")) == {wanted}  # any order
+    assert agents.get("/agent/runs", q="quokka unrelated")["total"] == 0  # every word
+    assert ids_of(agents.get("/agent/runs", q="quiet")) == {other}
+
+
+def test_a_run_is_searchable_as_soon_as_it_is_listed(agents: Agents) -> None:
+    for index in range(3):
+        run_id = agents.send([RunSpec(f"fresh wombat{index}")])[0]
+        # No waiting: the query itself waits until the index holds its snapshot.
+        assert ids_of(agents.get("/agent/runs", q=f"wombat{index}")) == {run_id}
+
+
+def test_pages_of_a_search_cover_every_match_once_with_the_total(agents: Agents) -> None:
+    sent = set(agents.send([RunSpec(f"capybara report {i}") for i in range(7)]))
+    agents.send([RunSpec("no match here")])
+    seen: list[str] = []
+    body = agents.get("/agent/runs", q="capybara", limit=3)
+    while True:
+        assert body["total"] == 7
+        seen += [r["id"] for r in body["runs"]]
+        if not body["next"]:
+            break
+        body = agents.get("/agent/runs", q="capybara", limit=3, cursor=body["next"])
+    assert len(seen) == len(set(seen)) == 7
+    assert set(seen) == sent
+    everything = [r["id"] for r in agents.get("/agent/runs", q="capybara", limit=7)["runs"]]
+    second = agents.get("/agent/runs", q="capybara", limit=2, offset=2)
+    assert [r["id"] for r in second["runs"]] == everything[2:4]
+
+
+def test_search_combines_with_the_other_filters(agents: Agents) -> None:
+    failed, done, other_source = agents.send(
+        [
+            RunSpec("pangolin check", status="failed", tools=(ToolCall("df"),)),
+            RunSpec("pangolin check", tools=(ToolCall("docker_ps"),)),
+            RunSpec("pangolin check", source="n8n", agent_name="nightly"),
+        ]
+    )
+    assert ids_of(agents.get("/agent/runs", q="pangolin", status="failed")) == {failed}
+    assert ids_of(agents.get("/agent/runs", q="pangolin", tool="docker_ps")) == {done}
+    assert ids_of(agents.get("/agent/runs", q="pangolin", source="n8n")) == {other_source}
+    assert ids_of(agents.get("/agent/runs", q="pangolin", agent_name="nightly")) == {other_source}
+    assert agents.get("/agent/runs", q="pangolin", source="cron")["total"] == 0
+
+
+def test_the_index_is_rebuilt_from_the_database_when_deleted(tmp_path: Path) -> None:
+    db = tmp_path / "audit.duckdb"
+    handle = start_test_collector(db)
+    try:
+        with traced_agents(handle) as agents:
+            tools = (ToolCall("docker_ps", {}, "axolotl tank ok"),)
+            run_id = agents.send([RunSpec("inventory", tools=tools)])[0]
+    finally:
+        handle.stop()
+    index_dir = tmp_path / "audit.duckdb.search"
+    assert index_dir.is_dir()
+    shutil.rmtree(index_dir)
+    handle = start_test_collector(db)
+    try:
+        with traced_agents(handle) as agents:
+            # Words of a step result: only the rebuilt index can find them.
+            wait_until(
+                lambda: ids_of(agents.get("/agent/runs", q="axolotl")) == {run_id},
+                timeout_s=30,
+                what="the rebuilt index to find the run",
+            )
+    finally:
+        handle.stop()
+
+
+def test_stats_count_the_same_runs_as_the_list(agents: Agents) -> None:
+    agents.send(
+        [
+            RunSpec("first", tools=(ToolCall("docker_logs", {}, "okapi sighted"),)),
+            RunSpec("okapi second", status="failed"),
+            RunSpec("neither"),
+        ]
+    )
+    listed = agents.get("/agent/runs", q="okapi")
+    stats = agents.get("/agent/runs/stats", q="okapi")
+    assert listed["total"] == stats["total_runs"] == 2
+    assert stats["by_status"] == {"completed": 1, "failed": 1}

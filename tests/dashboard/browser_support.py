@@ -1,0 +1,142 @@
+"""The dashboard served by ``agent-audit dashboard`` and driven by a real headless Chromium.
+
+``serve_dashboard`` records the sample runs into a real collector, starts the
+dashboard as a subprocess and yields a Playwright page; tests/dashboard/conftest.py
+makes it one fixture (``served``) for every browser test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from instrumentation import shutdown
+from tests.conftest import CollectorHandle, start_test_collector
+from tests.dashboard.conftest import Seeded, seed, traced_into
+from tests.support import free_port, require_or_skip, wait_until
+
+__all__ = [
+    "ARTIFACTS",
+    "ROW_HEIGHT_PX",
+    "Served",
+    "screenshot",
+    "serve_dashboard",
+    "start_dashboard",
+]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / ".ci" / "artifacts" / "screenshots"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ROW_HEIGHT_PX = 35  # st.dataframe's default row (and header) height
+WAIT_MS = 20_000
+
+
+@dataclass
+class Served:
+    seeded: Seeded
+    url: str
+    page: object  # playwright Page
+    collector: CollectorHandle  # replaced when a test restarts the collector
+
+
+def start_dashboard(api_url: str, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = dict(os.environ, AGENT_AUDIT_DASHBOARD_REFRESH_S="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "collector.cli",
+                "dashboard",
+                "--api",
+                api_url,
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+        )
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"dashboard exited: {log_path.read_text()}")
+        try:
+            return httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_until(healthy, timeout_s=60, interval_s=0.2, what="the dashboard's health endpoint")
+    return process, url
+
+
+def serve_dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    has_playwright = importlib.util.find_spec("playwright") is not None
+    require_or_skip(has_playwright and CHROMIUM.exists(), "needs Debian's chromium and playwright")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+
+    workdir = tmp_path_factory.mktemp("browser")
+    collector: CollectorHandle = start_test_collector(workdir / "audit.duckdb")
+    traced_into(collector)
+    process: subprocess.Popen[bytes] | None = None
+    data: Seeded | None = None
+    try:
+        data = seed(collector)
+        process, url = start_dashboard(collector.api_url, workdir / "dashboard.log")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            page.set_default_timeout(WAIT_MS)
+            console: list[str] = []
+            page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+            page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+            page.on("framenavigated", lambda f: console.append(f"navigated: {f.url}"))
+            try:
+                served = Served(seeded=data, url=url, page=page, collector=collector)
+                yield served
+                collector = served.collector
+            finally:
+                # What the browser saw last, for a person reading a failure.
+                screenshot(page, "dashboard-last-page.png")
+                (ARTIFACTS / "dashboard-browser-console.log").write_text("\n".join(console))
+                browser.close()
+    finally:
+        if process is not None:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=20) == 0  # agent-audit dashboard stops cleanly
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            log = (workdir / "dashboard.log").read_text(errors="replace")
+            (ARTIFACTS / "dashboard-server.log").write_text(log)
+        if data is not None:
+            data.live.finish()
+        shutdown(5.0)
+        collector.stop()
+
+
+def screenshot(page: object, name: str) -> None:
+    """Save what the browser shows under .ci/artifacts/screenshots/."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))  # type: ignore[attr-defined]

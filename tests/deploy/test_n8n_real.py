@@ -1,0 +1,216 @@
+"""The example workflow in a real n8n: import, publish, webhook, agent, SSH tools, report.
+
+n8n is the pinned version that ``scripts/install-n8n.sh`` installs (``.ci/run`` runs
+it; off CI the test skips until it is installed). The workflow file is imported
+as shipped, with only the two values the README tells a user to set (the agent's
+URL and the chat webhook) and the Header Auth credential the README names. The
+agent is the real service with the scripted model, its SSH tools go through the
+real sshd and gateway to the recording docker, its spans to the real collector.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.agent.conftest import AgentServer, Tracing
+from tests.deploy.n8n import load_workflow, node_named
+from tests.deploy.n8n_server import INSTALL_SCRIPT, N8nServer, n8n_launcher
+from tests.scripted_llm import ScriptedLLM, answer, call_tool, fail
+from tests.ssh.conftest import SSHServer
+from tests.support import require_or_skip, wait_until
+
+TOKEN = "n8n-real-test-token"  # noqa: S105 - a test value
+CREDENTIAL = {
+    "id": "agent-audit-token",
+    "name": "agent-audit token",
+    "type": "httpHeaderAuth",
+    "data": {"name": "Authorization", "value": f"Bearer {TOKEN}"},
+}
+WORKFLOW_PATH = "/webhook/container-crash"
+
+
+def _as_the_user_sets_it_up(agent_url: str, notify_url: str) -> dict[str, Any]:
+    """The shipped workflow with the two values the README says to set in "Describe the crash"."""
+    workflow = load_workflow()
+    assignments = node_named(workflow, "Describe the crash")["parameters"]["assignments"]
+    for assignment in assignments["assignments"]:
+        if assignment["name"] == "agent_url":
+            assignment["value"] = agent_url
+        elif assignment["name"] == "notify_url":
+            assignment["value"] = notify_url
+    return workflow
+
+
+@pytest.fixture
+def n8n(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], N8nServer]]:
+    """``n8n(workflow)``: a fresh n8n with the credential and this workflow, published."""
+    launcher = n8n_launcher()
+    require_or_skip(launcher is not None, f"n8n is not installed: run {INSTALL_SCRIPT}")
+    assert launcher is not None
+    servers: list[N8nServer] = []
+
+    def start(workflow: dict[str, Any]) -> N8nServer:
+        server = N8nServer(launcher, tmp_path / "n8n-home")
+        servers.append(server)
+        server.import_json("credentials", [CREDENTIAL])
+        server.import_json("workflow", workflow)  # as shipped: a top-level id, nothing added
+        server.cli("publish:workflow", f"--id={workflow['id']}")
+        server.start()
+        server.sign_in()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def _execution_id(run: dict[str, Any], workflow_id: str) -> str:
+    match = re.fullmatch(rf"n8n workflow {workflow_id} execution (\d+)", run["triggered_by"])
+    assert match, run["triggered_by"]
+    return match.group(1)
+
+
+def _finished_execution(server: N8nServer, workflow_id: str, execution_id: str) -> dict[str, Any]:
+    def finished() -> dict[str, Any] | None:
+        for execution in server.executions(workflow_id):
+            if str(execution["id"]) == execution_id and execution["status"] not in {
+                "new",
+                "running",
+                "waiting",
+            }:
+                return execution
+        return None
+
+    found = wait_until(finished, timeout_s=60, interval_s=0.5, what=f"execution {execution_id}")
+    assert found is not None
+    return found
+
+
+def test_real_n8n_webhook_runs_the_agent_and_reports_and_a_failed_run_fails_the_execution(
+    n8n: Callable[[dict[str, Any]], N8nServer],
+    start_agent: Callable[..., AgentServer],
+    llm: ScriptedLLM,
+    tracing: Tracing,
+    sshd: SSHServer,
+    chat_webhook: tuple[str, list[dict[str, Any]]],
+) -> None:
+    agent = start_agent(ssh=sshd, token=TOKEN)
+    notify_url, posted = chat_webhook
+    workflow = _as_the_user_sets_it_up(agent.url, notify_url)
+    workflow_id = workflow["id"]
+    server = n8n(workflow)
+    docker_before, gateway_before = len(sshd.docker_calls()), len(sshd.gateway_entries())
+
+    # 1. A crash report, as the README's curl line sends it.
+    llm.script(
+        'The container "worker" on nas crashed',
+        [
+            call_tool("docker_ps", {"all": True}),
+            call_tool("docker_logs", {"container": "worker", "tail": 100}),
+            answer("worker exits with code 1 at start: its command is `sh -c 'exit 1'`."),
+        ],
+    )
+    response = httpx.post(
+        f"{server.url}{WORKFLOW_PATH}",
+        json={"container": "worker", "reason": "exited with code 1", "server": "nas"},
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text  # answered at once; the agent works on
+    wait_until(lambda: len(posted) == 1, timeout_s=90, interval_s=0.2, what="the report")
+    message = posted[0]["text"]
+    match = re.match(r"agent-audit run ([0-9a-f-]{36}): completed \(worker\)\n\n", message)
+    assert match, message
+    assert "exits with code 1 at start" in message
+
+    # The run in the collector: who asked, the task, the SSH tool steps.
+    run = tracing.run(match.group(1))
+    assert run["status"] == "completed" and run["source"] == "n8n"
+    assert run["metadata"] == {
+        "workflow": "Container crash: agent analysis",
+        "container": "worker",
+        "server": "nas",
+    }
+    assert run["task"].startswith('The container "worker" on nas crashed (exited with code 1).')
+    tool_steps = [s for s in run["steps"] if s["action_type"] == "tool_call"]
+    assert [(s["tool_name"], s["status"]) for s in tool_steps] == [
+        ("docker_ps", "ok"),
+        ("docker_logs", "ok"),
+    ]
+    assert 'GET /health HTTP/1.1" 200 2 worker' in tool_steps[1]["tool_result"]
+    # What reached the server: the gateway's audit records and the docker it ran.
+    assert sshd.docker_calls()[docker_before:] == [
+        ["ps", "--all"],
+        ["logs", "--tail", "100", "worker"],
+    ]
+    gateway = sshd.gateway_entries()[gateway_before:]
+    assert [(e["decision"], e["argv"], e["exit_code"]) for e in gateway] == [
+        ("allowed", ["docker", "ps", "--all"], 0),
+        ("allowed", ["docker", "logs", "--tail", "100", "worker"], 0),
+    ]
+    # n8n's own record: the execution named in the run, successful, started by the webhook.
+    execution_id = _execution_id(run, workflow_id)
+    execution = _finished_execution(server, workflow_id, execution_id)
+    assert (execution["status"], execution["mode"]) == ("success", "webhook")
+
+    # 2. The model fails: the report still goes out, and the n8n execution fails.
+    llm.script('The container "db" on nas crashed', [fail(500, "model server crashed")])
+    response = httpx.post(
+        f"{server.url}{WORKFLOW_PATH}",
+        json={"container": "db", "reason": "exited with code 137", "server": "nas"},
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    wait_until(lambda: len(posted) == 2, timeout_s=90, interval_s=0.2, what="the second report")
+    match = re.match(r"agent-audit run ([0-9a-f-]{36}): failed \(db\)", posted[1]["text"])
+    assert match, posted[1]["text"]
+    failed_run = tracing.run(match.group(1))
+    assert failed_run["status"] == "failed" and failed_run["source"] == "n8n"
+    assert sshd.docker_calls()[docker_before:][2:] == []  # no tool ran for this one
+    execution_id = _execution_id(failed_run, workflow_id)
+    execution = _finished_execution(server, workflow_id, execution_id)
+    assert execution["status"] == "error", execution
+    details = server.execution(execution_id)
+    assert f"agent-audit run {failed_run['id']} ended failed" in details["data"]
+    assert "Fail the execution" in details["data"]  # the node that stopped it
+
+    # 3. Several containers in one call: one agent run and one report each, in order.
+    llm.script(
+        'The container "web" on nas crashed',
+        [
+            call_tool("docker_logs", {"container": "web", "tail": 20}),
+            answer("web was restarted by its health check; nothing to fix."),
+        ],
+    )
+    llm.script('The container "proxy" on box-2 crashed', [answer("proxy: no such container.")])
+    response = httpx.post(
+        f"{server.url}{WORKFLOW_PATH}",
+        json={
+            "containers": [
+                {"container": "web", "reason": "unhealthy", "server": "nas"},
+                {"container": "proxy", "reason": "exited with code 1", "server": "box-2"},
+            ]
+        },
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    wait_until(lambda: len(posted) == 4, timeout_s=120, interval_s=0.2, what="two more reports")
+    reports = [re.match(r"agent-audit run (\S+): (\w+) \((\S+)\)", p["text"]) for p in posted[2:]]
+    assert [(m.group(2), m.group(3)) for m in reports if m] == [
+        ("completed", "web"),
+        ("completed", "proxy"),
+    ]
+    runs = [tracing.run(m.group(1)) for m in reports if m]
+    assert [r["task"].split(".")[0] for r in runs] == [
+        'The container "web" on nas crashed (unhealthy)',
+        'The container "proxy" on box-2 crashed (exited with code 1)',
+    ]
+    # Both runs came from one n8n execution, which succeeded.
+    (execution_id,) = {_execution_id(r, workflow_id) for r in runs}
+    assert _finished_execution(server, workflow_id, execution_id)["status"] == "success"
+    assert sshd.docker_calls()[docker_before:][2:] == [["logs", "--tail", "20", "web"]]
