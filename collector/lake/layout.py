@@ -7,7 +7,8 @@ shared table had 35 of 120 commits rolled back; with a table per writer, none).
 So:
 
 - ``main.spans`` is shared and append-only: every span exactly once.
-- Rows that change (``agent_runs``, ``agent_steps``, ``cancel_requests``) are
+- Rows that change (``agent_runs``, ``agent_steps``, and the small tables:
+  ``cancel_requests``, ``model_prices``, ``annotations``) are
   replaced by key, each collector in its own schema ``c_<collector id>``; only
   that collector writes there, so replacing never conflicts.
 - ``c_<id>.ship_marks`` records, in the same lake transaction as the rows, how
@@ -29,6 +30,7 @@ from collector.columns import AGENT_RUNS, AGENT_STEPS, SPANS
 __all__ = [
     "SHARED_TABLES",
     "OWNED_TABLES",
+    "SMALL_TABLES",
     "collector_schema",
     "lake_columns",
     "ensure_lake_tables",
@@ -36,7 +38,14 @@ __all__ = [
 ]
 
 SHARED_TABLES = ("spans",)
-OWNED_TABLES = ("agent_runs", "agent_steps", "cancel_requests")
+# Small tables written by hand or by the collector's own bookkeeping: shipped
+# by a time stamp column, replaced by their key.
+SMALL_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "cancel_requests": ("requested_at", ("run_id",)),
+    "model_prices": ("priced_at", ("model", "provider")),
+    "annotations": ("created_at", ("id",)),
+}
+OWNED_TABLES = ("agent_runs", "agent_steps", *SMALL_TABLES)
 _SCHEMA_PREFIX = "c_"
 _ID = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
 

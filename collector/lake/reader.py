@@ -23,6 +23,7 @@ import duckdb
 
 from collector.lake.connect import LakeError, lake_connection
 from collector.lake.layout import OWNED_TABLES, SHARED_TABLES, collector_schemas
+from collector.schema_costs import COSTS_AND_ANNOTATIONS_DDL
 
 __all__ = ["LakeReader"]
 
@@ -76,12 +77,22 @@ class LakeReader:
                     union = " UNION ALL BY NAME ".join(
                         f"SELECT * FROM {_ALIAS}.{schema}.{table}" for schema in schemas
                     )
+                    if table == "model_prices":
+                        # Every collector prices the models it saw: one row per model.
+                        union = (
+                            f"SELECT * FROM ({union}) QUALIFY row_number() OVER "
+                            "(PARTITION BY model, provider ORDER BY priced_at DESC) = 1"
+                        )
                     self._con.execute(f"CREATE OR REPLACE VIEW memory.main.{table} AS {union}")
                 for table in SHARED_TABLES:
                     self._con.execute(
                         f"CREATE OR REPLACE VIEW memory.main.{table} AS "
                         f"SELECT * FROM {_ALIAS}.main.{table}"
                     )
+                # The cost views of single-node mode, over the views above.
+                for statement in COSTS_AND_ANNOTATIONS_DDL.split(";"):
+                    if statement.strip().startswith("CREATE OR REPLACE VIEW"):
+                        self._con.execute(statement.replace("VIEW ", "VIEW memory.main.", 1))
                 self._schemas = schemas
             self._next_refresh = time.monotonic() + self._refresh_every_s
             return schemas

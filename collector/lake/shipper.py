@@ -28,7 +28,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collector.lake.connect import LakeError
-from collector.lake.layout import OWNED_TABLES, SHARED_TABLES, ensure_lake_tables, lake_columns
+from collector.lake.layout import (
+    OWNED_TABLES,
+    SHARED_TABLES,
+    SMALL_TABLES,
+    ensure_lake_tables,
+    lake_columns,
+)
 from collector.lake.maintenance import MaintenanceReport, compact_own_tables
 
 __all__ = ["LocalReader", "ShipResult", "Shipper", "ShipperError", "WrongLocalFile"]
@@ -74,7 +80,7 @@ class _Batch:
     started_floor: datetime
     runs_floor: datetime | None
     updated_mark: datetime | None
-    cancel_mark: datetime | None
+    small_marks: dict[str, datetime | None]
 
 
 class Shipper:
@@ -102,8 +108,9 @@ class Shipper:
         self.last_compaction: MaintenanceReport | None = None
         self._mark_seq = 0
         self._since: datetime | None = None
-        # Cancel requests are few: after a restart all are shipped again (by key).
-        self._cancel_mark: datetime | None = None
+        # Small tables (cancel requests, prices, annotations): after a restart all
+        # their rows are shipped again, replacing by key.
+        self._small_marks: dict[str, datetime | None] = dict.fromkeys(SMALL_TABLES)
         # Spans are appended in arrival order: a lower bound on received_at
         # lets a pass skip the old row groups.
         self._received_floor: datetime | None = None
@@ -172,7 +179,7 @@ class Shipper:
             self._write(batch)
             self._mark_seq = batch.seq
             self._since = batch.updated_mark
-            self._cancel_mark = batch.cancel_mark
+            self._small_marks = batch.small_marks
             self._received_floor = self._next_received_floor
             spans = batch.tables["spans"].num_rows
             self.shipped_spans += spans
@@ -223,11 +230,14 @@ class Shipper:
             changed = cur.execute(
                 "SELECT * FROM agent_runs WHERE updated_at > ?", [since]
             ).to_arrow_table()
-        cancels = cur.execute(
-            "SELECT * FROM cancel_requests WHERE ? IS NULL OR requested_at > ?",
-            [self._cancel_mark, self._cancel_mark],
-        ).to_arrow_table()
-        if chain.num_rows == 0 and not (changed and changed.num_rows) and not cancels.num_rows:
+        small: dict[str, pa.Table] = {}
+        for table, (stamp, _) in SMALL_TABLES.items():
+            mark = self._small_marks[table]
+            small[table] = cur.execute(
+                f"SELECT * FROM {table} WHERE ? IS NULL OR {stamp} > ?", [mark, mark]
+            ).to_arrow_table()
+        small_rows = sum(t.num_rows for t in small.values())
+        if chain.num_rows == 0 and not (changed and changed.num_rows) and not small_rows:
             return None
         if chain.num_rows:
             seq = int(chain.column("seq")[-1].as_py())
@@ -260,17 +270,20 @@ class Shipper:
                 "spans": spans,
                 "agent_runs": runs,
                 "agent_steps": steps,
-                "cancel_requests": cancels,
+                **small,
             },
             traces=traces,
             started_floor=floor,
             runs_floor=_runs_floor(runs),
             updated_mark=updated_mark,
-            cancel_mark=(
-                pc.max(cancels.column("requested_at")).as_py()
-                if cancels.num_rows
-                else self._cancel_mark
-            ),
+            small_marks={
+                table: (
+                    pc.max(small[table].column(stamp)).as_py()
+                    if small[table].num_rows
+                    else self._small_marks[table]
+                )
+                for table, (stamp, _) in SMALL_TABLES.items()
+            },
         )
 
     def _spans_of(self, cur: duckdb.DuckDBPyConnection, chain: pa.Table) -> pa.Table:
@@ -330,12 +343,14 @@ class Shipper:
                     [batch.started_floor, batch.traces],
                 )
                 self._append(f"{own}.agent_steps", "agent_steps")
-            if batch.tables["cancel_requests"].num_rows:
-                lake.execute(
-                    f"DELETE FROM {own}.cancel_requests WHERE run_id IN "
-                    "(SELECT run_id FROM _ship_cancel_requests)"
-                )
-                self._append(f"{own}.cancel_requests", "cancel_requests")
+            for table, (_, key) in SMALL_TABLES.items():
+                if batch.tables[table].num_rows:
+                    match = " AND ".join(f"t.{k} = n.{k}" for k in key)
+                    lake.execute(
+                        f"DELETE FROM {own}.{table} t WHERE EXISTS "
+                        f"(SELECT 1 FROM _ship_{table} n WHERE {match})"
+                    )
+                    self._append(f"{own}.{table}", table)
             if batch.seq != self._mark_seq or batch.updated_mark != self._since:
                 lake.execute(f"DELETE FROM {own}.ship_marks")
                 lake.execute(
