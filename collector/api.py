@@ -22,16 +22,21 @@ from collector import queries
 from collector.api_annotations import attach_costs
 from collector.api_filters import RunFilterParams
 from collector.api_models import RunPage, RunWithSteps
+from collector.chain import load_head
+from collector.commit_mark import CommitMark
 from collector.db_backup import take_backup
 from collector.parquet_export import pack_tar, take_snapshot
-from collector.query_sql import SqlFailed, SqlTimeout, external_access_enabled, run_read_only
+from collector.query_sql import SqlFailed, SqlTimeout
 from collector.query_stats import BUCKETS, run_stats
 from collector.settings import Settings
-from collector.sql_guard import CheckedSql, SqlRefused, check_read_only
+from collector.sql_guard import SqlRefused, check_read_only
+from collector.sql_sandbox import SandboxUnavailable, SqlSandbox
 from collector.store import RunStore, StoreUnavailable
 from instrumentation.clock import utc_now
 
-__all__ = ["router", "MAX_PAGE", "SQL_CONCURRENCY"]
+__all__ = ["router", "MAX_PAGE", "SQL_CONCURRENCY", "HEAD_HEADER"]
+
+HEAD_HEADER = "X-Agent-Audit-Head"
 
 logger = logging.getLogger(__name__)
 
@@ -245,10 +250,12 @@ class SqlQuery(BaseModel):
     summary="Run one read-only SQL statement",
     description=(
         "SELECT (with WITH), DESCRIBE, SHOW, SUMMARIZE or EXPLAIN over `agent_runs`, "
-        "`agent_steps`, `spans` and `cancel_requests`. Checked with DuckDB's parser and run "
-        "in a read-only transaction with no file or network access; anything else is "
-        "refused with 400 and the reason. Rows beyond the cap are dropped (`truncated`); a "
-        "query past the time limit is interrupted (400)."
+        "`agent_steps`, `spans` and `cancel_requests`, using functions on an allowlist. "
+        "Checked against DuckDB's parse tree, then run in a separate worker process on a "
+        "copy of those tables, with no file or network access; anything else is refused "
+        "with 400 and the reason. Rows or bytes beyond the caps are dropped (`truncated`, "
+        "`truncated_by`); a query past the time limit is interrupted (400); a query that "
+        "crashes the worker gets 503 and a fresh worker serves the next one."
     ),
     tags=["sql"],
     responses={400: {"description": "Refused, failed or interrupted; `detail` says why"}},
@@ -264,29 +271,15 @@ def sql_route(request: Request, body: SqlQuery) -> dict[str, Any]:
         raise HTTPException(
             429, f"{SQL_CONCURRENCY} SQL queries are already running; retry shortly"
         )
+    sandbox: SqlSandbox = request.app.state.sql_sandbox
     try:
-        result = _store(request).read(
-            lambda cur: _guarded_run(cur, checked, max_rows, settings.sql_timeout_s)
-        )
+        return sandbox.run(checked, max_rows=max_rows, timeout_s=settings.sql_timeout_s)
+    except SandboxUnavailable as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
     except (SqlTimeout, SqlFailed) as exc:
         raise HTTPException(400, str(exc)) from None
     finally:
         _sql_slots.release()
-    return result
-
-
-def _guarded_run(
-    cur: duckdb.DuckDBPyConnection, checked: CheckedSql, max_rows: int, timeout_s: float
-) -> dict[str, Any]:
-    if external_access_enabled(cur):
-        # Fail closed: the parser check alone must not be the only wall.
-        logger.error("refusing /sql: the database was opened with enable_external_access=true")
-        raise HTTPException(
-            503,
-            "read-only SQL is disabled: the collector's database allows external access "
-            "(it must be opened with enable_external_access=false)",
-        )
-    return run_read_only(cur, checked, max_rows=max_rows, timeout_s=timeout_s).to_json()
 
 
 # --- export ---------------------------------------------------------------------------
@@ -347,9 +340,16 @@ def backup_route(request: Request) -> FileResponse:
     finally:
         _export_slot.release()
     stamp = backup.taken_at.strftime("%Y%m%dT%H%M%SZ")
+    store = _store(request)
+    with duckdb.connect(str(backup.path), read_only=True) as copy:
+        head = load_head(copy)
+    # The copy's keyed head, for the client to save as <file>.head: a restored
+    # backup then starts like the original (with the same chain key).
+    head_line = CommitMark(store.db_path, store.chain_key).line(head.seq, head.hash)
     return FileResponse(
         backup.path,
         media_type="application/octet-stream",
         filename=f"agent-audit-{stamp}.duckdb",
         background=BackgroundTask(backup.cleanup),
+        headers={HEAD_HEADER: head_line},
     )

@@ -14,6 +14,7 @@ covers the spans they come from.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from collector.chain_key import ChainKey
 from collector.schema import SPAN_COLUMNS
 
 __all__ = [
@@ -28,7 +30,9 @@ __all__ = [
     "ChainHead",
     "Problem",
     "VerifyReport",
+    "Keying",
     "load_head",
+    "load_keying",
     "append_rows",
     "verify_chain",
 ]
@@ -45,8 +49,29 @@ def canonical(row: Sequence[Any]) -> bytes:
     )
 
 
-def link(previous: bytes, row: Sequence[Any]) -> bytes:
+def link(previous: bytes, row: Sequence[Any], key: ChainKey | None = None) -> bytes:
+    """The next link: HMAC-SHA256 under ``key``, or plain sha256 for unkeyed rows."""
+    if key is not None:
+        return hmac.new(key.secret, previous + canonical(row), hashlib.sha256).digest()
     return hashlib.sha256(previous + canonical(row)).digest()
+
+
+@dataclass(frozen=True)
+class Keying:
+    """From which chain row links are keyed, and the public id of that key."""
+
+    keyed_from_seq: int
+    key_id: str
+
+
+def load_keying(con: duckdb.DuckDBPyConnection) -> Keying | None:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'chain_keying'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return None
+    row = con.execute("SELECT keyed_from_seq, key_id FROM chain_keying LIMIT 1").fetchone()
+    return Keying(int(row[0]), str(row[1])) if row else None
 
 
 @dataclass
@@ -71,7 +96,10 @@ def load_head(con: duckdb.DuckDBPyConnection) -> ChainHead:
 
 
 def append_rows(
-    con: duckdb.DuckDBPyConnection, head: ChainHead, rows: Iterable[Sequence[Any]]
+    con: duckdb.DuckDBPyConnection,
+    head: ChainHead,
+    rows: Iterable[Sequence[Any]],
+    key: ChainKey | None = None,
 ) -> ChainHead:
     """Link newly inserted span rows (CONTENT_COLUMNS order) after ``head``."""
     seqs: list[int] = []
@@ -81,7 +109,7 @@ def append_rows(
     seq, current = head.seq, head.hash
     for row in rows:
         seq += 1
-        current = link(current, row)
+        current = link(current, row, key)
         seqs.append(seq)
         traces.append(row[0])
         spans.append(row[1])
@@ -129,8 +157,45 @@ class VerifyReport:
         return self.problem is None
 
 
-def verify_chain(con: duckdb.DuckDBPyConnection, batch_rows: int = 10_000) -> VerifyReport:
-    """Walk the chain from its anchor; stop at the first problem."""
+def verify_chain(
+    con: duckdb.DuckDBPyConnection, batch_rows: int = 10_000, key: ChainKey | None = None
+) -> VerifyReport:
+    """Walk the chain from its anchor; stop at the first problem.
+
+    Links from the keyed row on are checked as HMACs under ``key``; without the
+    key (or with another one) that part cannot be checked, which is reported.
+    """
+    keying = load_keying(con)
+    keyed_from = keying.keyed_from_seq if keying else None
+    if keying is not None:
+        last = con.execute("SELECT coalesce(max(seq), 0) FROM span_chain").fetchone()
+        if last and int(last[0]) >= keying.keyed_from_seq:
+            if key is None:
+                return VerifyReport(
+                    0,
+                    0,
+                    Problem(
+                        None,
+                        None,
+                        None,
+                        "no_key",
+                        f"the chain is keyed from row {keying.keyed_from_seq}: give the chain "
+                        "key (AGENT_AUDIT_CHAIN_KEY, default <db>.key) to verify it",
+                    ),
+                )
+            if key.key_id != keying.key_id:
+                return VerifyReport(
+                    0,
+                    0,
+                    Problem(
+                        None,
+                        None,
+                        None,
+                        "wrong_key",
+                        f"the chain key {key.path} (id {key.key_id}) is not the one this "
+                        f"database was chained with (id {keying.key_id})",
+                    ),
+                )
     anchor = con.execute("SELECT seq, hash FROM chain_anchor").fetchone()
     seq0, previous = (int(anchor[0]), bytes(anchor[1])) if anchor else (0, ZERO)
     columns = ", ".join(f"s.{c}" for c in CONTENT_COLUMNS)
@@ -183,7 +248,8 @@ def verify_chain(con: duckdb.DuckDBPyConnection, batch_rows: int = 10_000) -> Ve
                         f"span {trace_id}/{span_id} (chain row {seq}) was removed",
                     ),
                 )
-            computed = link(previous, content)
+            keyed = keyed_from is not None and seq >= keyed_from
+            computed = link(previous, content, key if keyed else None)
             if computed != bytes(stored_hash):
                 kind = "altered"
                 message = f"span {trace_id}/{span_id} (chain row {seq}) was altered"

@@ -19,6 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from collector.errors import CollectorError
+from collector.span_checks import span_problem
 
 __all__ = [
     "InvalidRequest",
@@ -129,39 +130,43 @@ def decode_message(request: ExportTraceServiceRequest) -> DecodedRequest:
                     rejected += 1
                     first_error = first_error or error
                     continue
-                spans.append(
-                    SpanRecord(
-                        trace_id=trace_id,
-                        span_id=span_id,
-                        parent_span_id=parent if parent and parent != _ZERO_SPAN else None,
-                        name=span.name,
-                        kind=int(span.kind),
-                        start_ns=int(span.start_time_unix_nano),
-                        end_ns=int(span.end_time_unix_nano),
-                        status_code=int(span.status.code),
-                        status_message=span.status.message,
-                        attributes=_attributes(span.attributes),
-                        events=[
-                            {
-                                "name": event.name,
-                                "time_ns": int(event.time_unix_nano),
-                                "attributes": _attributes(event.attributes),
-                            }
-                            for event in span.events
-                        ],
-                        links=[
-                            {
-                                "trace_id": link.trace_id.hex(),
-                                "span_id": link.span_id.hex(),
-                                "attributes": _attributes(link.attributes),
-                            }
-                            for link in span.links
-                        ],
-                        resource=resource,
-                        scope_name=scope_name,
-                        scope_version=scope_version,
-                    )
+                record = SpanRecord(
+                    trace_id=trace_id,
+                    span_id=span_id,
+                    parent_span_id=parent if parent and parent != _ZERO_SPAN else None,
+                    name=span.name,
+                    kind=int(span.kind),
+                    start_ns=int(span.start_time_unix_nano),
+                    end_ns=int(span.end_time_unix_nano),
+                    status_code=int(span.status.code),
+                    status_message=span.status.message,
+                    attributes=_attributes(span.attributes),
+                    events=[
+                        {
+                            "name": event.name,
+                            "time_ns": int(event.time_unix_nano),
+                            "attributes": _attributes(event.attributes),
+                        }
+                        for event in span.events
+                    ],
+                    links=[
+                        {
+                            "trace_id": link.trace_id.hex(),
+                            "span_id": link.span_id.hex(),
+                            "attributes": _attributes(link.attributes),
+                        }
+                        for link in span.links
+                    ],
+                    resource=resource,
+                    scope_name=scope_name,
+                    scope_version=scope_version,
                 )
+                problem = span_problem(record)
+                if problem is not None:
+                    rejected += 1
+                    first_error = first_error or problem
+                    continue
+                spans.append(record)
     if rejected:
         first_error = f"{rejected} span(s) rejected; first: {first_error}"
     return DecodedRequest(spans=spans, rejected=rejected, error_message=first_error)
@@ -197,10 +202,18 @@ def _hex_to_b64(value: Any, expected_bytes: int, allow_empty: bool) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def _rewrite_ids(obj: dict[str, Any], keys: tuple[tuple[str, int, bool], ...]) -> None:
+_ID_NAMES = {"traceId": "trace_id", "spanId": "span_id", "parentSpanId": "parent_span_id"}
+
+
+def _rewrite_ids(
+    obj: dict[str, Any], keys: tuple[tuple[str, int, bool], ...], where: str = ""
+) -> None:
     for key, size, allow_empty in keys:
         if key in obj and obj[key] is not None:
-            obj[key] = _hex_to_b64(obj[key], size, allow_empty)
+            try:
+                obj[key] = _hex_to_b64(obj[key], size, allow_empty)
+            except ValueError as exc:
+                raise ValueError(f"{where}{_ID_NAMES[key]}: {exc}") from None
 
 
 _SPAN_ID_KEYS = (("traceId", 16, False), ("spanId", 8, False), ("parentSpanId", 8, True))
@@ -226,8 +239,8 @@ def decode_json(body: bytes) -> DecodedRequest:
                 for span in scope_spans.get("spans") or []:
                     try:
                         _rewrite_ids(span, _SPAN_ID_KEYS)
-                        for link in span.get("links") or []:
-                            _rewrite_ids(link, _LINK_ID_KEYS)
+                        for index, link in enumerate(span.get("links") or []):
+                            _rewrite_ids(link, _LINK_ID_KEYS, f"link {index} ")
                     except ValueError as exc:
                         rejected += 1
                         first_error = first_error or str(exc)

@@ -19,7 +19,7 @@ from collector.decode import SpanRecord
 from collector.mapping import SpanClass, classify, is_pending
 from instrumentation.attributes import RunStatus
 
-__all__ = ["derive_foreign_runs"]
+__all__ = ["derive_foreign_runs", "stored_span"]
 
 # "id" first: the rest are the fields derive_run_fields may return.
 _DERIVED_SCHEMA = arrow_schema(
@@ -28,7 +28,8 @@ _DERIVED_SCHEMA = arrow_schema(
 )
 
 
-def _stored_span(row: tuple[Any, ...]) -> SpanRecord:
+def stored_span(row: tuple[Any, ...]) -> SpanRecord:
+    """A span record from a ``spans`` row (the columns in the order selected below)."""
     (
         trace_id,
         span_id,
@@ -80,15 +81,21 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
     ).fetchall()
     by_trace: dict[str, list[SpanRecord]] = {}
     for row in rows:
-        span = _stored_span(row)
+        span = stored_span(row)
         if not is_pending(span):
             by_trace.setdefault(span.trace_id, []).append(span)
     derived: dict[str, list[Any]] = {name: [] for name in _DERIVED_SCHEMA.names}
+    step_args: dict[str, str] = {}
     for run_id, trace_id, span_id in runs:
         spans = by_trace.get(trace_id, [])
         run_span = next((s for s in spans if s.span_id == span_id), None)
         if run_span is None:
             continue
+        by_id = {s.span_id: s for s in spans}
+        for span in spans:
+            args = frameworks.derive_step_fields(span, by_id).get("tool_args")
+            if args is not None:
+                step_args[span.span_id] = json.dumps(args, ensure_ascii=False, default=str)
         fields = frameworks.derive_run_fields(
             run_span, spans, is_run=lambda s: classify(s) is SpanClass.RUN
         )
@@ -97,6 +104,14 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
         derived["id"].append(run_id)
         for name in _DERIVED_SCHEMA.names[1:]:
             derived[name].append(fields.get(name))
+    if step_args:
+        # Tool arguments another span of the trace holds (LangChain's tools node).
+        con.register("_args", pa.table({"id": list(step_args), "args": list(step_args.values())}))
+        con.execute(
+            "UPDATE agent_steps SET tool_args = a.args FROM _args a "
+            "WHERE agent_steps.id = a.id AND agent_steps.tool_args IS DISTINCT FROM a.args"
+        )
+        con.unregister("_args")
     if not derived["id"]:
         return
     con.register("_derived", pa.table(derived, schema=_DERIVED_SCHEMA))
@@ -106,7 +121,8 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
             task = coalesce(agent_runs.task, d.task),
             final_answer = coalesce(agent_runs.final_answer, d.final_answer),
             model_requested = coalesce(agent_runs.model_requested, d.model_requested),
-            model_used = coalesce(agent_runs.model_used, d.model_used),
+            -- the model calls' response model beats the step fallback _refresh_runs set
+            model_used = coalesce(d.model_used, agent_runs.model_used),
             provider = coalesce(agent_runs.provider, d.provider),
             status = CASE WHEN d.status IS NOT NULL AND agent_runs.status = '{RunStatus.COMPLETED}'
                 THEN d.status ELSE agent_runs.status END

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from collector import rules
 from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.conventions import pydantic_ai as PAI
@@ -34,7 +35,15 @@ from collector.messages import (
 )
 from instrumentation.attributes import LLM_OPERATIONS, TOOL_SPAN_PREFIX, RunStatus
 
-__all__ = ["span_class_hint", "run_fields", "step_fields", "derive_run_fields"]
+__all__ = [
+    "span_class_hint",
+    "run_fields",
+    "step_fields",
+    "run_status",
+    "derive_run_fields",
+    "derive_step_fields",
+    "llm_input_task",
+]
 
 _SMOL_STEP = re.compile(r"^Step \d+$")
 _RAW_FINISH_REASON = re.compile(r"finish_reason='([A-Za-z_]+)'")
@@ -54,7 +63,35 @@ def span_class_hint(span: SpanRecord) -> str | None:
         and OI.AGENT_NAME not in attrs
     ):
         return "other"
+    quirks = rules.for_span(span)
+    if quirks is not None and hasattr(quirks, "span_class"):
+        found: str | None = quirks.span_class(span)
+        return found
     return None
+
+
+def _quirk_fields(span: SpanRecord, hook: str, *args: Any) -> dict[str, Any]:
+    """What the span's framework module (collector/rules/) says, or nothing."""
+    quirks = rules.for_span(span)
+    if quirks is None or not hasattr(quirks, hook):
+        return {}
+    found: dict[str, Any] = getattr(quirks, hook)(span, *args)
+    return found
+
+
+def run_status(span: SpanRecord) -> str | None:
+    """A status the run span's framework signals beyond its span status (max_steps), or None."""
+    quirks = rules.for_span(span)
+    if quirks is None or not hasattr(quirks, "run_status"):
+        return None
+    found: str | None = quirks.run_status(span)
+    return found
+
+
+def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
+    """Step fields only other spans of the trace (by span id) tell (LangChain's tool
+    arguments, a raised ADK tool's arguments)."""
+    return _quirk_fields(span, "derive_step_fields", trace_spans)
 
 
 def run_fields(span: SpanRecord) -> dict[str, Any]:
@@ -88,6 +125,7 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     _put_int(fields, "input_tokens", attrs, OI.LLM_TOKEN_COUNT_PROMPT)
     _put_int(fields, "output_tokens", attrs, PAI.AGGREGATED_OUTPUT_TOKENS)
     _put_int(fields, "output_tokens", attrs, OI.LLM_TOKEN_COUNT_COMPLETION)
+    fields.update(_quirk_fields(span, "run_fields"))
     return fields
 
 
@@ -104,6 +142,7 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         result = attrs.get(OI.OUTPUT_VALUE)
         if result is not None:
             fields["tool_result"] = as_text(result)
+        fields.update(_quirk_fields(span, "step_fields", kind))
         return fields
     model = attrs.get(OI.LLM_MODEL_NAME)
     if model:
@@ -116,6 +155,7 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     thinking = thinking_text(attrs.get(G.GEN_AI_OUTPUT_MESSAGES))
     if thinking:
         fields["thinking"] = thinking
+    fields.update(_quirk_fields(span, "step_fields", kind))
     return fields
 
 
@@ -140,7 +180,7 @@ def derive_run_fields(
     )
     fields: dict[str, Any] = {}
     for span in llm_spans:
-        task = _llm_input_task(span)
+        task = llm_input_task(span)
         if task:
             fields["task"] = task
             break
@@ -154,11 +194,20 @@ def derive_run_fields(
                 fields["final_answer"] = answer
                 break
     if llm_spans:
-        first, last = llm_spans[0].attributes, llm_spans[-1].attributes
+        first = llm_spans[0].attributes
         requested = first.get(G.GEN_AI_REQUEST_MODEL) or first.get(OI.LLM_MODEL_NAME)
-        used = last.get(G.GEN_AI_RESPONSE_MODEL) or last.get(OI.LLM_MODEL_NAME)
         if requested:
             fields["model_requested"] = str(requested)
+        # The model that answered: the response's, of the last call that got one.
+        answered = [s.attributes for s in llm_spans if s.status_code != 2]
+        used = next(
+            (
+                a.get(G.GEN_AI_RESPONSE_MODEL) or a.get(OI.LLM_MODEL_NAME)
+                for a in reversed(answered)
+                if a.get(G.GEN_AI_RESPONSE_MODEL) or a.get(OI.LLM_MODEL_NAME)
+            ),
+            None,
+        )
         if used:
             fields["model_used"] = str(used)
         for span in llm_spans:
@@ -168,6 +217,7 @@ def derive_run_fields(
                 break
     if not failed and _stopped_at_max_steps(run_span, own):
         fields["status"] = RunStatus.MAX_STEPS
+    fields.update(_quirk_fields(run_span, "derive_run_fields", own))
     return fields
 
 
@@ -194,6 +244,9 @@ def _own_spans(
 
 
 def _is_llm(span: SpanRecord) -> bool:
+    hint = span_class_hint(span)
+    if hint is not None:
+        return hint == "think"
     attrs = span.attributes
     kind = attrs.get(OI.SPAN_KIND)
     if isinstance(kind, str):
@@ -219,7 +272,8 @@ def _provider(attrs: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _llm_input_task(span: SpanRecord) -> str | None:
+def llm_input_task(span: SpanRecord) -> str | None:
+    """The first user message a model call was sent (a run's task, when the run lacks one)."""
     attrs = span.attributes
     return (
         first_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))

@@ -16,6 +16,7 @@ from collector.decode import InvalidRequest, decode_protobuf
 from collector.redact import Sanitizer
 from collector.settings import Settings
 from collector.store import Overloaded, RunStore, StoreRejected, StoreUnavailable
+from instrumentation.security import host_port
 
 __all__ = ["TraceReceiver", "start_grpc_server"]
 
@@ -91,7 +92,7 @@ def start_grpc_server(
         _SERVICE, {"Export": grpc.unary_unary_rpc_method_handler(receiver.Export)}
     )
     server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
+    port = server.add_insecure_port(host_port(settings.host, settings.grpc_port))
     if port == 0:
         raise OSError(f"cannot listen for OTLP/gRPC on {settings.host}:{settings.grpc_port}")
     server.start()

@@ -22,6 +22,7 @@ from collector.errors import CollectorError
 from collector.redact import Sanitizer
 from collector.schema import SCHEMA_VERSION
 from collector.settings import Settings
+from collector.sql_sandbox import SandboxLimits, SqlSandbox
 from collector.store import Overloaded, RunStore, StoreRejected, StoreUnavailable
 from collector.verify import verify_connection
 from instrumentation import env as E
@@ -58,6 +59,11 @@ def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
         raise InvalidRequest(f"body is not valid {encoding}: {exc}") from None
     if len(out) > limit or inflater.unconsumed_tail:
         raise BodyTooLarge
+    if not inflater.eof:
+        raise InvalidRequest(f"body is a truncated {encoding} stream")
+    if not out:
+        # An empty request is fine uncompressed; compressed, it is a broken client.
+        raise InvalidRequest(f"body is {encoding} that inflates to nothing")
     return out
 
 
@@ -111,6 +117,17 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
 
     clean = sanitizer or Sanitizer()
     app.state.settings = settings
+    # /sql runs in a worker process started at the first query (collector/sql_sandbox.py).
+    sandbox = SqlSandbox(
+        store,
+        SandboxLimits(
+            max_bytes=settings.sql_max_bytes,
+            memory_mb=settings.sql_memory_mb,
+            temp_mb=settings.sql_temp_mb,
+        ),
+    )
+    app.state.sql_sandbox = sandbox
+    app.router.on_shutdown.append(sandbox.close)
 
     @app.middleware("http")
     async def require_token(
@@ -196,7 +213,9 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
     )
     def verify(derived: bool = True) -> dict[str, object]:
         # The hash chain is per collector file: verify checks this collector's own.
-        return store.read_local(lambda cur: verify_connection(cur, derived=derived))
+        return store.read_local(
+            lambda cur: verify_connection(cur, derived=derived, key=store.chain_key)
+        )
 
     app.include_router(api.router)
     app.include_router(api_annotations.router)

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from collector.arrow_rows import rows_table, spans_table
 from collector.chain import CONTENT_COLUMNS, ChainHead, append_rows
+from collector.chain_key import ChainKey
 from collector.columns import AGENT_RUNS, AGENT_STEPS, arrow_schema
 from collector.decode import SpanRecord
 from collector.foreign_runs import derive_foreign_runs
@@ -32,6 +33,7 @@ from collector.mapping import (
     run_id_of,
 )
 from collector.model_calls import ForeignLlmParents, one_step_per_model_call
+from collector.rootless_runs import place_rootless_steps, settle_stand_ins
 from collector.run_links import adopt_orphans, load_orphan_traces, trace_graph
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
@@ -61,6 +63,10 @@ class IngestState:
     # The hash chain's last link (collector/chain.py).
     chain_head: ChainHead = field(default_factory=lambda: ChainHead(0, b"\0" * 32))
     foreign_llm: ForeignLlmParents = field(default_factory=ForeignLlmParents)
+    # The chain's HMAC key; None links with plain sha256 (verification's replay).
+    chain_key: ChainKey | None = None
+    # Traces with steps under a stand-in run (collector/rootless_runs.py).
+    rootless_traces: set[str] = field(default_factory=set)
 
 
 def ingest_batch(
@@ -79,7 +85,7 @@ def ingest_batch(
         f"RETURNING {', '.join(CONTENT_COLUMNS)}"
     ).fetchall()
     con.unregister("_new_spans")
-    state.chain_head = append_rows(con, state.chain_head, inserted)
+    state.chain_head = append_rows(con, state.chain_head, inserted, state.chain_key)
 
     classes = one_step_per_model_call(con, unique, [classify(s) for s in unique], state.foreign_llm)
     state.foreign_llm.remember(unique, classes)
@@ -139,10 +145,16 @@ def ingest_batch(
         _upsert_steps(con, winners)
         affected.update(s.agent_run_id for s in winners if s.agent_run_id)
         state.orphan_traces.update(s.trace_id for s in winners if s.agent_run_id is None)
-    if runs and state.orphan_traces:
-        traces = {r.trace_id for r in runs} & state.orphan_traces
+    if state.orphan_traces:
+        # A missing run, or a missing span between a step and its run, may have arrived.
+        traces = {s.trace_id for s in unique} & state.orphan_traces
         if traces:
             affected.update(adopt_orphans(con, traces, state.orphan_traces))
+    waiting = {s.trace_id for s in unique} & (state.orphan_traces | state.rootless_traces)
+    if waiting:
+        changed, still = place_rootless_steps(con, waiting, now)
+        affected.update(changed)
+        state.rootless_traces = (state.rootless_traces - waiting) | still
     if affected:
         _refresh_runs(con, affected, now)
         if foreign_runs & affected:
@@ -236,4 +248,5 @@ def mark_lost_runs(con: duckdb.DuckDBPyConnection, now: datetime, silence_s: flo
         """,
         [now, now, silence_s],
     ).fetchall()
+    settle_stand_ins(con, [r[0] for r in row])
     return len(row)

@@ -248,6 +248,10 @@ def _run_status(span: SpanRecord, pending: bool) -> str:
     declared = span.attributes.get(A.RUN_STATUS)
     if isinstance(declared, str) and declared in A.RUN_STATUSES and declared != RunStatus.RUNNING:
         return declared
+    if A.RUN_ID not in span.attributes:
+        signalled = frameworks.run_status(span)  # e.g. a step-limit exception: max_steps
+        if signalled:
+            return signalled
     return RunStatus.FAILED if span.status_code == STATUS_ERROR else RunStatus.COMPLETED
 
 
@@ -258,9 +262,12 @@ def build_run(span: SpanRecord, parent_run_id: str | None) -> RunRow:
     status = _run_status(span, pending)
     own = A.RUN_ID in attrs
     fields = {} if own else frameworks.run_fields(span)
-    error = error_text(span, A.RUN_ERROR) if status == RunStatus.FAILED else None
+    error = None
+    if status in (RunStatus.FAILED, RunStatus.MAX_STEPS):
+        # A framework's own reading of its error (no traceback) wins over the raw status.
+        error = fields.get("error") or error_text(span, A.RUN_ERROR)
     if status == RunStatus.FAILED and not error:
-        error = fields.get("error") or "failed"
+        error = "failed"
     return RunRow(
         id=run_id_of(span),
         task=_text(attrs.get(A.RUN_TASK)) or fields.get("task"),
@@ -304,17 +311,27 @@ def build_step(span: SpanRecord, kind: SpanClass, run_id: str | None) -> StepRow
     if kind is SpanClass.OWN_STEP:
         action_type = str(attrs.get(A.STEP_ACTION_TYPE))
     else:
-        action_type = "tool_call" if kind is SpanClass.TOOL else "think"
+        # A framework's terminal answer tool (smolagents' final_answer) is a response step.
+        default = "tool_call" if kind is SpanClass.TOOL else "think"
+        action_type = str(fields.get("action_type") or default)
     error = error_text(span, A.STEP_ERROR)
+    if fields.get("error"):
+        error = str(fields["error"])  # the framework's reading: no traceback, or a soft error
     finish = attrs.get(A.GEN_AI_RESPONSE_FINISH_REASONS)
+    # What a framework module read from its own shapes wins over the generic attributes.
     return StepRow(
         id=step_id_of(span),
         agent_run_id=run_id,
         action_type=action_type,
-        tool_name=_text(attrs.get(A.GEN_AI_TOOL_NAME)) or fields.get("tool_name"),
-        tool_args=_json_text(attrs.get(A.GEN_AI_TOOL_CALL_ARGUMENTS))
-        or _json_text(fields.get("tool_args")),
-        tool_result=_text(attrs.get(A.GEN_AI_TOOL_CALL_RESULT)) or fields.get("tool_result"),
+        tool_name=_text(fields["tool_name"])
+        if "tool_name" in fields
+        else _text(attrs.get(A.GEN_AI_TOOL_NAME)),
+        tool_args=_json_text(fields["tool_args"])
+        if fields.get("tool_args") is not None
+        else _json_text(attrs.get(A.GEN_AI_TOOL_CALL_ARGUMENTS)),
+        tool_result=_text(fields["tool_result"])
+        if fields.get("tool_result") is not None
+        else _text(attrs.get(A.GEN_AI_TOOL_CALL_RESULT)),
         thinking=_text(attrs.get(A.STEP_THINKING)) or fields.get("thinking"),
         error=error,
         started_at=ns_to_datetime(span.start_ns),

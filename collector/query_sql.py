@@ -4,18 +4,25 @@ The statement runs inside ``BEGIN TRANSACTION READ ONLY`` that is always
 rolled back, on a cursor of its own; a timer thread calls
 ``cursor.interrupt()`` when the time limit passes. Rows are read through
 Arrow in batches, so a query yielding billions of rows costs only the rows
-kept (DuckDB streams the result).
+kept (DuckDB streams the result), and reading stops at the row cap or at the
+byte cap on the JSON rendering, whichever comes first.
+
+This runs in the query worker process (:mod:`collector.sql_worker`), never on
+the collector's own database.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from collector.errors import CollectorError
 from collector.serialize import json_value
@@ -54,7 +61,15 @@ class SqlTimeout(SqlError):
 
 
 class SqlFailed(SqlError):
-    """DuckDB could not run the query; the message is DuckDB's."""
+    """DuckDB could not run the query; the message is DuckDB's.
+
+    ``fatal`` is set when DuckDB reported an internal or fatal error: it then
+    invalidates the whole database instance, which must be thrown away.
+    """
+
+    def __init__(self, message: str, *, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.fatal = fatal
 
 
 @dataclass(frozen=True)
@@ -66,6 +81,7 @@ class SqlResult:
     rows: list[list[Any]]
     truncated: bool
     elapsed_ms: float
+    truncated_by: str | None = None  # "rows" or "bytes"
 
     def to_json(self) -> dict[str, Any]:
         """The response body of the REST contract."""
@@ -75,6 +91,7 @@ class SqlResult:
             "rows": self.rows,
             "row_count": len(self.rows),
             "truncated": self.truncated,
+            "truncated_by": self.truncated_by,
             "elapsed_ms": round(self.elapsed_ms, 3),
         }
 
@@ -118,15 +135,66 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+_renderer_lock = threading.Lock()
+_renderer: duckdb.DuckDBPyConnection | None = None
+
+
+def _render_with_duckdb(column: pa.Array | pa.ChunkedArray) -> list[Any]:
+    """DuckDB's own JSON for values Python cannot hold (year 294247, infinity dates)."""
+    global _renderer
+    with _renderer_lock:
+        if _renderer is None:
+            _renderer = duckdb.connect(":memory:", config={"enable_external_access": False})
+        cursor = _renderer.cursor()
+    try:
+        cursor.register("rendered", pa.table({"v": column}))
+        texts = cursor.execute("SELECT to_json(v)::VARCHAR FROM rendered").fetchall()
+    finally:
+        cursor.close()
+    return [None if text is None else json_value(json.loads(text)) for (text,) in texts]
+
+
+def render_column(column: pa.Array | pa.ChunkedArray) -> list[Any]:
+    """One Arrow column -> JSON-safe values; never raises for any DuckDB type."""
+    try:
+        return [json_value(value) for value in column.to_pylist()]
+    except (ValueError, OverflowError, ArithmeticError, TypeError, pa.ArrowException):
+        pass
+    try:
+        return _render_with_duckdb(column)
+    except (duckdb.Error, ValueError, pa.ArrowException):
+        return [None if value is None else str(value) for value in column]
+
+
+def _row_bytes(row: list[Any]) -> int:
+    return len(json.dumps(row, allow_nan=False, default=str, ensure_ascii=False).encode())
+
+
+def _is_fatal(exc: duckdb.Error) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.InternalException | duckdb.FatalException) or (
+        "invalidated" in text
+    )
+
+
 def run_read_only(
-    cursor: duckdb.DuckDBPyConnection, checked: CheckedSql, *, max_rows: int, timeout_s: float
+    cursor: duckdb.DuckDBPyConnection,
+    checked: CheckedSql,
+    *,
+    max_rows: int,
+    timeout_s: float,
+    max_bytes: int = 0,
 ) -> SqlResult:
-    """Run ``checked`` on ``cursor``; at most ``max_rows`` rows, at most ``timeout_s`` seconds."""
+    """Run ``checked`` on ``cursor``: at most ``max_rows`` rows, ``max_bytes`` bytes of
+    JSON (0: no byte cap), ``timeout_s`` seconds."""
     started = time.perf_counter()
     columns: list[str] = []
     types: list[str] = []
     rows: list[list[Any]] = []
     truncated = False
+    truncated_by: str | None = None
+    size = 2  # the enclosing []
+    byte_cap = max_bytes if max_bytes > 0 else math.inf
     cursor.execute("BEGIN TRANSACTION READ ONLY")
     deadline = _Deadline(cursor, timeout_s)
     try:
@@ -139,12 +207,17 @@ def run_read_only(
             reader = relation.to_arrow_reader(_BATCH_ROWS)
             try:
                 for batch in reader:
-                    values = [column.to_pylist() for column in batch.columns]
+                    values = [render_column(column) for column in batch.columns]
                     for index in range(batch.num_rows):
                         if len(rows) == max_rows:
-                            truncated = True
+                            truncated, truncated_by = True, "rows"
                             break
-                        rows.append([json_value(col[index]) for col in values])
+                        row = [col[index] for col in values]
+                        size += _row_bytes(row) + 1
+                        if size > byte_cap:
+                            truncated, truncated_by = True, "bytes"
+                            break
+                        rows.append(row)
                     if truncated:
                         break
             finally:
@@ -158,9 +231,10 @@ def run_read_only(
     except duckdb.Error as exc:
         if deadline.fired:
             raise SqlTimeout(timeout_s) from None
-        raise SqlFailed(_first_line(exc)) from None
+        raise SqlFailed(_first_line(exc), fatal=_is_fatal(exc)) from None
     finally:
         # If this fails the cursor is discarded by the caller and the transaction with it.
         with contextlib.suppress(duckdb.Error):
             cursor.execute("ROLLBACK")
-    return SqlResult(columns, types, rows, truncated, (time.perf_counter() - started) * 1000)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return SqlResult(columns, types, rows, truncated, elapsed_ms, truncated_by)

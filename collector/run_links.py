@@ -6,12 +6,18 @@ with ``agent_run_id`` NULL until that run arrives, then is adopted here.
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pyarrow as pa
 
 from collector.mapping import nearest_run
 
-__all__ = ["trace_graph", "adopt_orphans", "load_orphan_traces"]
+__all__ = ["STAND_IN", "trace_graph", "adopt_orphans", "load_orphan_traces"]
+
+# agent_runs.metadata of a stand-in run: steps whose run span is missing
+# (collector/rootless_runs.py).
+STAND_IN = json.dumps({"agent_audit": "run span not received"})
 
 
 def trace_graph(
@@ -24,9 +30,12 @@ def trace_graph(
             "SELECT span_id, parent_span_id FROM spans WHERE trace_id IN (SELECT unnest(?))", [ids]
         ).fetchall()
     )
+    # A stand-in for a missing run span is no run to hang steps or runs on.
     runs = dict(
         con.execute(
-            "SELECT span_id, id FROM agent_runs WHERE trace_id IN (SELECT unnest(?))", [ids]
+            "SELECT span_id, id FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) "
+            "AND (is_final OR metadata IS DISTINCT FROM ?)",
+            [ids, STAND_IN],
         ).fetchall()
     )
     return parents, runs

@@ -107,11 +107,21 @@ CREATE TABLE IF NOT EXISTS chain_tombstones (
 );
 """
 
-# Each entry moves the file from version i to i + 1.
 # Model prices, the cost views and annotations (collector/schema_costs.py).
 _V5 = COSTS_AND_ANNOTATIONS_DDL
 
-_MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+# Keyed chain (collector/chain_key.py): links from keyed_from_seq on are HMACs
+# under the key whose public id is recorded; earlier links stay plain sha256.
+_V6 = """
+CREATE TABLE IF NOT EXISTS chain_keying (
+    keyed_from_seq BIGINT NOT NULL,
+    key_id VARCHAR NOT NULL,
+    since TIMESTAMP NOT NULL
+);
+"""
+
+# Each entry moves the file from version i to i + 1.
+_MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 

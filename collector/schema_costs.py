@@ -10,9 +10,9 @@ known price, and 0 for local models.
 
 from __future__ import annotations
 
-__all__ = ["COSTS_AND_ANNOTATIONS_DDL"]
+__all__ = ["COSTS_AND_ANNOTATIONS_DDL", "COST_VIEWS_DDL"]
 
-COSTS_AND_ANNOTATIONS_DDL = """
+_TABLES_DDL = """
 CREATE TABLE IF NOT EXISTS model_prices (
     model VARCHAR NOT NULL,
     provider VARCHAR NOT NULL,          -- '' when the run named none
@@ -32,7 +32,10 @@ CREATE TABLE IF NOT EXISTS annotations (
     created_at TIMESTAMP NOT NULL
 );
 CREATE INDEX IF NOT EXISTS annotations_run_id ON annotations (run_id);
+"""
 
+# The views alone: the /sql worker creates them over its copy of the tables.
+COST_VIEWS_DDL = """
 CREATE OR REPLACE VIEW step_costs AS
 SELECT s.id AS step_id,
        s.agent_run_id AS run_id,
@@ -75,3 +78,5 @@ LEFT JOIN model_prices p
        ON p.model = coalesce(r.model_used, r.model_requested)
       AND p.provider = coalesce(r.provider, '');
 """
+
+COSTS_AND_ANNOTATIONS_DDL = _TABLES_DDL + COST_VIEWS_DDL

@@ -15,7 +15,7 @@ from collector.grpc_server import start_grpc_server
 from collector.http_app import create_app
 from collector.redact import RedactionPolicy, Sanitizer
 from collector.search_index import SearchIndex
-from collector.settings import Settings
+from collector.settings import Settings, SettingsError
 from collector.store import RunStore
 
 __all__ = ["RunningCollector", "open_store", "start_collector"]
@@ -70,6 +70,7 @@ def open_store(settings: Settings) -> RunStore:
         "retention_days": settings.retention_days,
         "startup_read_check": settings.startup_read_check,
         "memory_limit_mb": settings.db_memory_mb,
+        "chain_key_path": settings.chain_key_path,
     }
     if settings.lake_catalog is None:
         return RunStore(settings.db_path, **options)
@@ -89,14 +90,18 @@ def open_store(settings: Settings) -> RunStore:
 def start_collector(settings: Settings) -> RunningCollector:
     """Open the store and start both receivers; ports 0 pick free ports."""
     settings.validate()
-    sanitizer = Sanitizer(
-        RedactionPolicy.with_extras(
-            enabled=settings.redact,
-            extra_patterns=settings.redact_patterns,
-            extra_keys=settings.redact_keys,
-            max_value_bytes=settings.max_attribute_bytes,
+    try:
+        sanitizer = Sanitizer(
+            RedactionPolicy.with_extras(
+                enabled=settings.redact,
+                extra_patterns=settings.redact_patterns,
+                extra_keys=settings.redact_keys,
+                max_value_bytes=settings.max_attribute_bytes,
+                time_budget_s=settings.redact_budget_ms / 1000,
+            )
         )
-    )
+    except ValueError as exc:  # an extra pattern RE2 cannot run in linear time
+        raise SettingsError(f"AGENT_AUDIT_REDACT_PATTERNS: {exc}") from None
     store = open_store(settings)
     try:
         grpc_server, grpc_port = start_grpc_server(store, settings, sanitizer)

@@ -13,7 +13,9 @@ from collector.pricing import PriceBook, PricesFileError
 from instrumentation import env as E
 from instrumentation.security import is_loopback
 
-__all__ = ["Settings", "SettingsError"]
+__all__ = ["Settings", "SettingsError", "MIN_TOKEN_CHARS"]
+
+MIN_TOKEN_CHARS = 16
 
 _COLLECTOR_ID = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
 
@@ -42,12 +44,17 @@ class Settings:
     # Query API
     sql_max_rows: int = E.SQL_MAX_ROWS.default
     sql_timeout_s: float = E.SQL_TIMEOUT_S.default
+    sql_max_bytes: int = E.SQL_MAX_BYTES.default  # JSON bytes of one /sql result
+    sql_memory_mb: int = E.SQL_MEMORY_MB.default  # DuckDB memory limit of the /sql worker
+    sql_temp_mb: int = E.SQL_TEMP_MB.default  # disk the /sql worker may spill to
     # Storage
     max_attribute_bytes: int = E.MAX_ATTRIBUTE_BYTES.default
     redact: bool = E.REDACT.default
     redact_patterns: tuple[str, ...] = E.REDACT_PATTERNS.default  # extra regular expressions
     # Extra attribute keys whose values are secret.
     redact_keys: tuple[str, ...] = E.REDACT_KEYS.default
+    # Per request; past it, whole values are redacted unscanned.
+    redact_budget_ms: int = E.REDACT_BUDGET_MS.default
     retention_days: float = E.RETENTION_DAYS.default  # 0 keeps everything
     # Read every block at start to find damage early.
     startup_read_check: bool = E.STARTUP_READ_CHECK.default
@@ -63,10 +70,18 @@ class Settings:
     # Costs: a file of model prices that wins over the built-in table (collector.pricing).
     prices_path: Path | None = None
     search_index: bool = E.SEARCH_INDEX.default  # a live full-text index beside the database
+    # The chain's HMAC key file; None: <db>.key (collector/chain_key.py).
+    chain_key_path: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         """Read AGENT_AUDIT_* variables; a bad value raises SettingsError naming it."""
+        if E.TOKEN.name in env and not env[E.TOKEN.name].strip():
+            # Set but blank is a mistake (an empty secret in a unit file), not "no token".
+            raise SettingsError(
+                "AGENT_AUDIT_TOKEN is set but blank: set a random token of at least "
+                f"{MIN_TOKEN_CHARS} characters, or unset the variable"
+            )
         try:
             db_path, lake_catalog = _store(E.STORE.read(env), E.DB.read(env))
             settings = cls(
@@ -88,15 +103,20 @@ class Settings:
                 lost_after_s=E.LOST_AFTER_S.read(env),
                 sql_max_rows=E.SQL_MAX_ROWS.read(env),
                 sql_timeout_s=E.SQL_TIMEOUT_S.read(env),
+                sql_max_bytes=E.SQL_MAX_BYTES.read(env),
+                sql_memory_mb=E.SQL_MEMORY_MB.read(env),
+                sql_temp_mb=E.SQL_TEMP_MB.read(env),
                 max_attribute_bytes=E.MAX_ATTRIBUTE_BYTES.read(env),
                 redact=E.REDACT.read(env),
                 redact_patterns=E.REDACT_PATTERNS.read(env),
                 redact_keys=E.REDACT_KEYS.read(env),
+                redact_budget_ms=E.REDACT_BUDGET_MS.read(env),
                 retention_days=E.RETENTION_DAYS.read(env),
                 prices_path=Path(E.PRICES.read(env)) if E.PRICES.read(env) else None,
                 startup_read_check=E.STARTUP_READ_CHECK.read(env),
                 db_memory_mb=E.DB_MEMORY_MB.read(env),
                 search_index=E.SEARCH_INDEX.read(env),
+                chain_key_path=Path(key) if (key := E.CHAIN_KEY.read(env)) else None,
             )
         except E.EnvError as exc:
             raise SettingsError(str(exc)) from None
@@ -111,6 +131,20 @@ class Settings:
 
     def validate(self) -> None:
         """Refuse combinations that are unsafe or cannot work."""
+        if self.token is not None:
+            if not self.token.strip():
+                raise SettingsError(
+                    "AGENT_AUDIT_TOKEN is blank: set a random token of at least "
+                    f"{MIN_TOKEN_CHARS} characters, or unset it to run without one on 127.0.0.1"
+                )
+            if self.token != self.token.strip():
+                raise SettingsError("AGENT_AUDIT_TOKEN starts or ends with whitespace")
+            if len(self.token) < MIN_TOKEN_CHARS:
+                raise SettingsError(
+                    f"AGENT_AUDIT_TOKEN is {len(self.token)} characters long: use at least "
+                    f"{MIN_TOKEN_CHARS} (e.g. python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(24))')"
+                )
         for name in ("grpc_port", "http_port"):
             port = getattr(self, name)
             if not 0 <= port <= 65535:

@@ -1,15 +1,19 @@
-"""Read-only SQL: decide with DuckDB's own parser whether a query may run.
+"""Read-only SQL: an allowlist over DuckDB's own parse tree.
 
-The check is the first of three walls and the one that gives a clear reason:
+A query is accepted only when everything in it is on a list
+(:mod:`collector.sql_allowlist`): one statement whose leading keyword and
+parsed type are ``SELECT``/``WITH``/``FROM``/``VALUES``/``TABLE``,
+``DESCRIBE``, ``SHOW``, ``SUMMARIZE`` or ``EXPLAIN``; query nodes, row
+sources and expression kinds DuckDB produces for plain reads; functions and
+table functions named on the list; tables among the documented ones (or a
+CTE of the query). Anything else is refused with the name of what was
+refused. A deny-list would let through whatever DuckDB adds next; this cannot.
 
-1. this module: exactly one statement, of a read-only type (``SELECT``/``WITH``,
-   ``DESCRIBE``, ``SHOW``, ``SUMMARIZE`` all parse as ``SELECT``; ``EXPLAIN``),
-   with no data-modifying CTE, no file or network reader, no side-effect
-   function;
-2. the query runs inside ``BEGIN TRANSACTION READ ONLY`` and is rolled back
-   (see :mod:`collector.query_sql`), so a write the parser check missed fails;
-3. the store opens DuckDB with ``enable_external_access=false``, so no query
-   reaches the file system or the network whatever function it names.
+This is the first wall. The query then runs in a separate worker process
+(:mod:`collector.sql_sandbox`) on a copy that holds only the documented
+tables, with external access off, configuration locked, and memory, spill,
+time and result-size limits: a query this check wrongly accepted can still
+neither write, read a file, nor take ingest down.
 
 Everything here is pure apart from DuckDB's parser functions; no regular
 expressions are involved (a regex cannot parse SQL).
@@ -26,55 +30,65 @@ from typing import Any
 import duckdb
 
 from collector.errors import CollectorError
+from collector.sql_allowlist import FUNCTIONS, QUERYABLE, TABLE_FUNCTIONS
 
 __all__ = ["SqlRefused", "CheckedSql", "check_read_only"]
 
 _ALLOWED_TYPES = {"SELECT", "EXPLAIN"}
 _ALLOWED_TEXT = "SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN"
+# The first keyword of the text: DuckDB rewrites some statements (PRAGMA x,
+# PIVOT) into SELECTs, so the parsed type alone does not say what was written.
+_ALLOWED_OPENERS = {
+    "SELECT",
+    "WITH",
+    "FROM",
+    "VALUES",
+    "TABLE",
+    "DESCRIBE",
+    "SHOW",
+    "SUMMARIZE",
+    "EXPLAIN",
+    "(",
+}
+_WRITE_KEYWORDS = ("DELETE", "INSERT", "UPDATE", "MERGE", "COPY", "CREATE", "DROP", "ALTER")
 
-# Query nodes that write: a CTE such as ``WITH x AS (DELETE ... RETURNING *)``
-# parses as a SELECT statement but deletes.
+_QUERY_NODES = {"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"}
 _WRITING_NODES = {"INSERT_QUERY_NODE", "UPDATE_QUERY_NODE", "DELETE_QUERY_NODE"}
-
-# Functions that read files or reach other databases or the network. With
-# external access disabled DuckDB refuses them anyway; naming them here gives
-# the clearer reason and holds even on a database opened without that setting.
-_FILE_FUNCTIONS = {
-    "glob",
-    "sniff_csv",
-    "parquet_metadata",
-    "parquet_schema",
-    "parquet_file_metadata",
-    "parquet_kv_metadata",
-    "parquet_bloom_probe",
-    "iceberg_metadata",
-    "iceberg_snapshots",
-    "http_get",
-    "http_post",
+_TABLE_REFS = {
+    "BASE_TABLE",
+    "TABLE_FUNCTION",
+    "SUBQUERY",
+    "JOIN",
+    "EXPRESSION_LIST",
+    "PIVOT",
+    "EMPTY",
+    "SHOW_REF",
 }
-_FILE_PREFIXES = ("read_", "sqlite_", "postgres_", "mysql_", "iceberg_", "delta_")
-_FILE_SUFFIXES = ("_scan", "_attach")
-
-# Functions with effects beyond reading, or that run SQL text the check cannot see.
-_EFFECT_FUNCTIONS = {
-    "checkpoint",
-    "force_checkpoint",
-    "duckdb_secrets",
-    "which_secret",
-    "enable_logging",
-    "disable_logging",
-    "truncate_duckdb_logs",
-    "enable_profiling",
-    "disable_profiling",
-    "install_extension",
-    "load_extension",
+_REFUSED_REFS = {"COLUMN_DATA", "DELIM_GET", "BOUND_TABLE_REF", "CTE", "INVALID"}
+_EXPRESSION_CLASSES = {
+    "CONSTANT",
+    "COLUMN_REF",
+    "FUNCTION",
+    "WINDOW",
+    "AGGREGATE",
+    "CAST",
+    "COMPARISON",
+    "CONJUNCTION",
+    "OPERATOR",
+    "CASE",
+    "BETWEEN",
+    "SUBQUERY",
+    "STAR",
+    "LAMBDA",
+    "LAMBDA_REF",
+    "COLLATE",
+    "POSITIONAL_REFERENCE",
 }
-
-_INDIRECT_FUNCTIONS = {"query", "query_table"}
+_SHOWABLE = {'"tables"', "tables"}
 
 
 class SqlRefused(CollectorError, ValueError):
-    """The SQL is not one read-only statement; ``reason`` says why, for the user."""
+    """The SQL is not one allowed read-only statement; ``reason`` says why, for the user."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -90,30 +104,76 @@ class CheckedSql:
 
 
 def check_read_only(sql: str) -> CheckedSql:
-    """Return the single read-only statement in ``sql`` or raise :class:`SqlRefused`."""
+    """Return the single allowed statement in ``sql`` or raise :class:`SqlRefused`."""
     if not sql or not sql.strip():
         raise SqlRefused("empty query")
-    statement = _single_statement(sql)
+    words = _keywords(sql)
+    statement = _single_statement(sql, words)
     kind = _type_name(statement)
     if kind not in _ALLOWED_TYPES:
         raise SqlRefused(f"{kind} statements are not allowed; only {_ALLOWED_TEXT} can run here")
+    opener = words[0] if words else ""
+    if opener not in _ALLOWED_OPENERS:
+        raise SqlRefused(f"{opener} statements are not allowed; only {_ALLOWED_TEXT} can run here")
     if statement.named_parameters:
         raise SqlRefused("parameters ($1, ?, $name) are not supported here; write the values")
     if kind == "EXPLAIN":
         _check_explained(statement.query)
     else:
-        _check_select_tree(statement.query)
+        _check_tree(statement.query)
     return CheckedSql(sql=statement.query, statement_type=kind)
 
 
-def _single_statement(sql: str) -> Any:
+def _keywords(sql: str) -> list[str]:
+    """The text's tokens, upper-cased, found with DuckDB's tokenizer (comments skipped)."""
+    try:
+        tokens = duckdb.tokenize(sql)
+    except duckdb.Error:
+        return []
+    starts = [start for start, _ in tokens]
+    if not starts:
+        return []
+    ends = [*starts[1:], len(sql)]
+    return [sql[start:end].strip().upper() for start, end in zip(starts, ends, strict=True)]
+
+
+def _statement_count(words: list[str]) -> int:
+    """Statements as written: runs of tokens between top-level semicolons."""
+    count, pending = 0, False
+    for word in words:
+        if word == ";":
+            count += pending
+            pending = False
+        else:
+            pending = True
+    return count + pending
+
+
+def _single_statement(sql: str, words: list[str]) -> Any:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
-        raise SqlRefused(f"could not parse the query: {_first_line(exc)}") from None
+        raise _parse_refusal(words, exc) from None
     if len(statements) != 1:
+        written = _statement_count(words)
+        if written == 1 and len(statements) > 1:
+            # PIVOT and friends expand into several statements (DuckDB's MULTI).
+            raise SqlRefused(
+                f"MULTI statements are not allowed (this one expands to {len(statements)}); "
+                f"only {_ALLOWED_TEXT} can run here"
+            )
         raise SqlRefused(f"exactly one statement is allowed, got {len(statements)}")
     return statements[0]
+
+
+def _parse_refusal(words: list[str], exc: duckdb.Error) -> SqlRefused:
+    """A parse error, named by the write it contains when there is one."""
+    verb = next((w for w in words if w in _WRITE_KEYWORDS), None)
+    if verb and words and words[0] == "EXPLAIN":
+        return SqlRefused(f"EXPLAIN is allowed only for SELECT queries, not {verb}")
+    if verb and words and words[0] == "WITH":
+        return SqlRefused(f"{verb} inside a query is not allowed: queries here are read-only")
+    return SqlRefused(f"could not parse the query: {_first_line(exc)}")
 
 
 def _type_name(statement: Any) -> str:
@@ -121,7 +181,8 @@ def _type_name(statement: Any) -> str:
         kind = statement.type
     except ValueError:  # a statement type this Python binding has no name for
         return "UNRECOGNISED"
-    return str(kind).rsplit(".", 1)[-1].upper()
+    name = str(kind).rsplit(".", 1)[-1].upper()
+    return name if name.isidentifier() else "UNRECOGNISED"
 
 
 def _check_explained(text: str) -> None:
@@ -131,12 +192,16 @@ def _check_explained(text: str) -> None:
         raise SqlRefused("EXPLAIN needs a statement to explain")
     try:
         statements = duckdb.extract_statements(inner)
-    except duckdb.Error:
-        raise SqlRefused("could not check the statement inside EXPLAIN") from None
+    except duckdb.Error as exc:
+        raise _parse_refusal(["EXPLAIN", *_keywords(inner)], exc) from None
     if len(statements) != 1 or _type_name(statements[0]) != "SELECT":
         kinds = ", ".join(_type_name(s) for s in statements) or "nothing"
         raise SqlRefused(f"EXPLAIN is allowed only for SELECT queries, not {kinds}")
-    _check_select_tree(statements[0].query)
+    inner_words = _keywords(inner)
+    if not inner_words or inner_words[0] not in _ALLOWED_OPENERS - {"EXPLAIN"}:
+        opener = inner_words[0] if inner_words else "nothing"
+        raise SqlRefused(f"EXPLAIN is allowed only for SELECT queries, not {opener}")
+    _check_tree(statements[0].query)
 
 
 def _after_explain(text: str) -> str:
@@ -166,19 +231,94 @@ def _after_explain(text: str) -> str:
     return text[starts[index] :] if index < len(starts) else ""
 
 
-def _check_select_tree(text: str) -> None:
+def _check_tree(text: str) -> None:
     tree = _serialize(text)
-    for node in _walk(tree):
-        node_type = node.get("type")
-        if not isinstance(node_type, str):  # duckdb 1.5 also has nested "type" objects
-            node_type = None
+    statements = tree.get("statements") or []
+    if len(statements) != 1:
+        raise SqlRefused("could not check the query: expected one statement")
+    nodes = list(_walk(statements[0].get("node")))
+    cte_names = {
+        str(entry.get("key") or "").lower()
+        for node in nodes
+        if isinstance(node.get("cte_map"), dict)
+        for entry in node["cte_map"].get("map") or []
+        if isinstance(entry, dict)
+    }
+    table_function_calls: set[int] = set()
+    for node in nodes:
+        node_class = node.get("class")
+        node_type = node.get("type") if isinstance(node.get("type"), str) else None
+        if isinstance(node_class, str):
+            _check_expression(node, node_class, table_function_calls)
+            continue
+        if node_type is None:
+            continue
         if node_type in _WRITING_NODES:
-            verb = str(node_type).split("_", 1)[0]
+            verb = node_type.split("_", 1)[0]
             raise SqlRefused(f"{verb} inside a query is not allowed: queries here are read-only")
-        if node.get("class") == "FUNCTION" or node_type == "TABLE_FUNCTION":
-            _check_function(node)
-        if node_type == "BASE_TABLE":
-            _check_table_name(node)
+        if node_type.endswith("_NODE") and node_type not in _QUERY_NODES:
+            raise SqlRefused(f"{node_type} is not allowed in a read-only query")
+        if node_type in _REFUSED_REFS:
+            raise SqlRefused(f"{node_type} table references are not allowed here")
+        if node_type == "TABLE_FUNCTION":
+            table_function_calls.add(id(node.get("function")))
+            _check_table_function(node)
+        elif node_type == "BASE_TABLE":
+            _check_table(node, cte_names)
+        elif node_type == "SHOW_REF":
+            _check_show(node)
+
+
+def _check_expression(node: dict[str, Any], node_class: str, table_calls: set[int]) -> None:
+    if node_class not in _EXPRESSION_CLASSES:
+        raise SqlRefused(f"{node_class.lower()} expressions are not allowed here")
+    if node_class in {"FUNCTION", "WINDOW", "AGGREGATE"} and id(node) not in table_calls:
+        name = str(node.get("function_name") or "").lower()
+        if name and name not in FUNCTIONS:
+            raise SqlRefused(_function_refusal(name))
+
+
+def _check_table_function(node: dict[str, Any]) -> None:
+    function = node.get("function")
+    name = str(function.get("function_name") or "").lower() if isinstance(function, dict) else ""
+    if name not in TABLE_FUNCTIONS:
+        raise SqlRefused(_function_refusal(name or "this table function"))
+
+
+def _function_refusal(name: str) -> str:
+    if (
+        name.startswith(("read_", "parquet_", "sqlite_", "postgres_"))
+        or name.endswith(("_scan", "_attach"))
+        or name in {"glob", "sniff_csv"}
+    ):
+        return f"{name}() reads files or other databases; queries here cannot"
+    if name in {"query", "query_table", "json_execute_serialized_sql"}:
+        return f"{name}() runs SQL text that cannot be checked; write the query itself"
+    return f"{name}() is not allowed here: only side-effect-free functions on the list can run"
+
+
+def _check_table(node: dict[str, Any], cte_names: set[str]) -> None:
+    name = str(node.get("table_name") or "")
+    if any(ch in name for ch in "/\\:.") or name.startswith("~"):
+        # FROM 'data.csv' is a replacement scan of a file, not a table.
+        raise SqlRefused(f"{name!r} looks like a file or URL; queries here read only tables")
+    schema = str(node.get("schema_name") or "").lower()
+    catalog = str(node.get("catalog_name") or "").lower()
+    lowered = name.lower()
+    if not schema and not catalog and lowered in cte_names:
+        return
+    if lowered not in QUERYABLE or schema not in {"", "main"} or catalog:
+        tables = ", ".join(sorted(QUERYABLE))
+        raise SqlRefused(f"table {name!r} is not available here; queries can read {tables}")
+
+
+def _check_show(node: dict[str, Any]) -> None:
+    if isinstance(node.get("query"), dict):
+        return  # DESCRIBE / SUMMARIZE of a query: the query itself is checked
+    name = str(node.get("table_name") or "").lower()
+    if name in _SHOWABLE or name.strip('"') in QUERYABLE:
+        return
+    raise SqlRefused(f"SHOW {name.strip(chr(34))} is not allowed here; SHOW TABLES is")
 
 
 _parser_lock = threading.Lock()
@@ -215,28 +355,6 @@ def _walk(value: Any) -> Iterator[dict[str, Any]]:
             stack.extend(current.values())
         elif isinstance(current, list):
             stack.extend(current)
-
-
-def _check_function(node: dict[str, Any]) -> None:
-    function = node.get("function") if node.get("type") == "TABLE_FUNCTION" else node
-    if not isinstance(function, dict):
-        return
-    name = str(function.get("function_name") or "").lower()
-    if not name:
-        return
-    if name in _FILE_FUNCTIONS or name.startswith(_FILE_PREFIXES) or name.endswith(_FILE_SUFFIXES):
-        raise SqlRefused(f"{name}() reads files or other databases; queries here cannot")
-    if name in _INDIRECT_FUNCTIONS:
-        raise SqlRefused(f"{name}() runs SQL text that cannot be checked; write the query itself")
-    if name in _EFFECT_FUNCTIONS:
-        raise SqlRefused(f"{name}() is not allowed here: it does more than read")
-
-
-def _check_table_name(node: dict[str, Any]) -> None:
-    # FROM 'data.csv' is a replacement scan of a file, not a table.
-    name = str(node.get("table_name") or "")
-    if any(ch in name for ch in "/\\:.") or name.startswith("~"):
-        raise SqlRefused(f"{name!r} looks like a file or URL; queries here read only tables")
 
 
 def _first_line(exc: BaseException) -> str:

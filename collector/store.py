@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 import duckdb
 
 from collector.chain import load_head
+from collector.chain_key import ChainKeyError, default_key_path, load_key
+from collector.chain_keying import first_key, record_keying
 from collector.commit_mark import CommitMark, LostCommits
 from collector.decode import SpanRecord
 from collector.errors import CollectorError
@@ -169,9 +171,17 @@ class RunStore:
         retention_days: float = 0.0,
         startup_read_check: bool = True,
         memory_limit_mb: int = 256,
+        chain_key_path: Path | None = None,
     ) -> None:
         self.db_path = Path(db_path)
-        self._mark = CommitMark(self.db_path)
+        key_path = chain_key_path or default_key_path(self.db_path)
+        try:
+            # Created only once the file opened fine and has no keyed chain yet
+            # (below): a file that cannot be opened is left with nothing new beside it.
+            existing_key = load_key(key_path, create=False) if key_path.exists() else None
+        except ChainKeyError as exc:
+            raise StoreOpenError(str(exc)) from None
+        self._mark = CommitMark(self.db_path, existing_key)
         try:
             self._mark.check(self.db_path, full_read=startup_read_check)
         except LostCommits as exc:
@@ -184,7 +194,14 @@ class RunStore:
         except SchemaTooNew as exc:
             self._con.close()
             raise StoreOpenError(str(exc)) from None
-        self._state = IngestState()
+        try:
+            self.chain_key = existing_key or first_key(self._con, key_path)
+            record_keying(self._con, self.chain_key)
+        except ChainKeyError as exc:
+            self._con.close()
+            raise StoreOpenError(str(exc)) from None
+        self._mark = CommitMark(self.db_path, self.chain_key)
+        self._state = IngestState(chain_key=self.chain_key)
         self._state_stale = False
         self._reload_state()
         self._max_queued = max_queued_spans
@@ -200,6 +217,9 @@ class RunStore:
         self.committed_spans = 0
         self.clean_shutdown = True
         self.commits = 0
+        # Bumped by every committed write of any kind: readers holding a copy of
+        # the data (the /sql worker) compare it to know when to refresh.
+        self.generation = 0
         self._writer = threading.Thread(target=self._run_writer, name="duckdb-writer", daemon=True)
         self._writer.start()
 
@@ -404,6 +424,7 @@ class RunStore:
         try:
             result = fn(con)
             con.execute("COMMIT")
+            self.generation += 1
         except BaseException:
             try:
                 con.execute("ROLLBACK")

@@ -11,20 +11,30 @@ or step shows up as a difference.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from collector.chain import Problem, VerifyReport, verify_chain
+from collector.chain import Problem, VerifyReport, load_head, verify_chain
+from collector.chain_key import ChainKey, default_key_path, load_key
 from collector.columns import AGENT_RUNS, AGENT_STEPS, names
+from collector.commit_mark import CommitMark, LostCommits, mark_path
 from collector.decode import SpanRecord
 from collector.ingest import IngestState, ingest_batch
+from collector.rootless_runs import STAND_IN
 from collector.schema import migrate
 
-__all__ = ["report_dict", "verify_connection", "verify_derived", "verify_file"]
+__all__ = [
+    "acknowledge_head",
+    "rederive",
+    "report_dict",
+    "verify_connection",
+    "verify_derived",
+    "verify_file",
+]
 
 # Columns compared with the replay are every declared column but these: the id
 # (the join key), a run's status (compared apart below: 'lost' comes from the clock,
@@ -76,7 +86,13 @@ def _records(con: duckdb.DuckDBPyConnection, batch: int) -> Iterator[tuple[list[
         yield records, rows[-1][15]
 
 
-def _rederive(con: duckdb.DuckDBPyConnection, batch: int) -> duckdb.DuckDBPyConnection:
+def rederive(
+    con: duckdb.DuckDBPyConnection,
+    batch: int = 5_000,
+    on_batch: Callable[[int], None] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory database holding what the current mapping derives from the stored
+    spans, replayed in chain order; ``on_batch`` is told how many spans each batch had."""
     mem = duckdb.connect(":memory:")
     mem.execute("SET TimeZone = 'UTC'")
     migrate(mem)
@@ -85,6 +101,8 @@ def _rederive(con: duckdb.DuckDBPyConnection, batch: int) -> duckdb.DuckDBPyConn
         mem.execute("BEGIN TRANSACTION")
         ingest_batch(mem, records, state, received_at or datetime(1970, 1, 1))
         mem.execute("COMMIT")
+        if on_batch is not None:
+            on_batch(len(records))
     return mem
 
 
@@ -129,17 +147,24 @@ def _first_difference(
 
 def verify_derived(con: duckdb.DuckDBPyConnection, batch: int = 5_000) -> Problem | None:
     """The first run or step that differs from what the stored spans give, or None."""
-    mem = _rederive(con, batch)
+    mem = rederive(con, batch)
     try:
         cutoff = con.execute("SELECT max(cutoff) FROM retention_log").fetchall()[0][0]
-        # 'lost' is decided by the clock, not by spans: compare it as 'running'.
+        # 'lost' is decided by the clock, not by spans: compare it as 'running'; so is
+        # the verdict on a stand-in run (collector/rootless_runs.py), error included.
         runs = mem.sql(
             f"SELECT id, {', '.join(_RUN_COLUMNS)}, status FROM agent_runs"
         ).to_arrow_table()
-        con.register("_stored_runs", con.sql(
-            f"SELECT id, {', '.join(_RUN_COLUMNS)}, "
-            "CASE WHEN status = 'lost' THEN 'running' ELSE status END AS status FROM agent_runs"
-        ).to_arrow_table())  # fmt: skip
+        stand_in = "(metadata = ? AND NOT is_final)"
+        columns = ", ".join(
+            f"CASE WHEN {stand_in} THEN NULL ELSE error END AS error" if c == "error" else c
+            for c in _RUN_COLUMNS
+        )
+        con.register("_stored_runs", con.execute(
+            f"SELECT id, {columns}, CASE WHEN status = 'lost' OR {stand_in} AND status = 'failed' "
+            "THEN 'running' ELSE status END AS status FROM agent_runs",
+            [STAND_IN, STAND_IN],
+        ).fetch_arrow_table())  # fmt: skip
         try:
             problem = _first_difference(
                 con, "_stored_runs", "run", runs, (*_RUN_COLUMNS, "status"), cutoff
@@ -174,9 +199,11 @@ def report_dict(report: VerifyReport, head: tuple[int, str] | None = None) -> di
     }
 
 
-def verify_connection(con: duckdb.DuckDBPyConnection, *, derived: bool = True) -> dict[str, Any]:
+def verify_connection(
+    con: duckdb.DuckDBPyConnection, *, derived: bool = True, key: ChainKey | None = None
+) -> dict[str, Any]:
     """Walk the span chain, then compare runs and steps with what the spans give."""
-    report = verify_chain(con)
+    report = verify_chain(con, key=key)
     if report.ok and derived:
         problem = verify_derived(con)
         if problem is not None:
@@ -187,7 +214,49 @@ def verify_connection(con: duckdb.DuckDBPyConnection, *, derived: bool = True) -
     return result
 
 
-def verify_file(path: Path, *, derived: bool = True) -> dict[str, Any]:
-    """Verify a DuckDB file opened read-only (the collector must not hold it)."""
+def verify_file(path: Path, *, derived: bool = True, key: ChainKey | None = None) -> dict[str, Any]:
+    """Verify a DuckDB file opened read-only (the collector must not hold it), and its
+    ``.head`` record: missing, rewritten, or ahead of the chain is reported too."""
+    if key is None and default_key_path(path).exists():
+        key = load_key(default_key_path(path), create=False)
     with duckdb.connect(str(path), read_only=True) as con:
-        return verify_connection(con, derived=derived)
+        result = verify_connection(con, derived=derived, key=key)
+    if not mark_path(path).exists():
+        # A copy made by hand has no head; a collector would refuse to append to it
+        # until acknowledged, verify says so without failing the chain.
+        result["head_problem"] = (
+            f"no {mark_path(path).name} next to the file: the head is unchecked"
+        )
+        result["keyed"] = key is not None
+        return result
+    try:
+        CommitMark(path, key).check(path, full_read=False)
+    except LostCommits as exc:
+        result["head_problem"] = str(exc)
+        if result["ok"]:
+            result["ok"] = False
+            result["problem"] = {
+                "kind": "head",
+                "seq": None,
+                "trace_id": None,
+                "span_id": None,
+                "message": str(exc),
+            }
+    result["keyed"] = key is not None
+    return result
+
+
+def acknowledge_head(path: Path, key: ChainKey) -> tuple[int, str]:
+    """Record the file's current chain head (keyed) in ``<db>.head``; return it.
+
+    The operator's answer to a head the collector refused: only after the chain
+    itself verified (the caller checks), so the new head pins a genuine state.
+    """
+    with duckdb.connect(str(path), read_only=True) as con:
+        head = load_head(con)
+    mark = CommitMark(path, key)
+    try:
+        mark.record(head.seq, head.hash)
+    finally:
+        mark.close()
+    return head.seq, head.hash.hex()

@@ -16,6 +16,14 @@ What it enables, each only when the framework and its instrumentation are import
 ``smolagents``            OpenInference's smolagents instrumentor, plus an end to the run
                           span it leaves open when a run raises
 ``openai``                ``opentelemetry-instrumentation-openai-v2`` for the OpenAI client
+``langchain``             LangChain and LangGraph agents via OpenInference's
+                          ``openinference-instrumentation-langchain`` (falls back to
+                          OpenLLMetry's ``opentelemetry-instrumentation-langchain``)
+``langchain-openllmetry`` OpenLLMetry's LangChain instrumentor, only when asked for by name
+                          (never together with ``langchain``: one span per callback is enough)
+``google-adk``            nothing to switch on: Google ADK traces itself through the global
+                          tracer provider (``configure()`` sets it)
+``strands``               the same for Strands Agents
 ========================  ==============================================================
 
 Calling it again with the same provider changes nothing; with another provider, it
@@ -38,7 +46,17 @@ __all__ = ["FRAMEWORKS", "instrument", "uninstrument"]
 
 logger = logging.getLogger(__name__)
 
-FRAMEWORKS = ("pydantic-ai", "openai-agents", "smolagents", "openai")
+FRAMEWORKS = (
+    "pydantic-ai",
+    "openai-agents",
+    "smolagents",
+    "openai",
+    "langchain",
+    "google-adk",
+    "strands",
+)
+# Accepted in ``frameworks=`` but never enabled by default: an alternative to one above.
+ALTERNATIVES = ("langchain-openllmetry",)
 
 # name -> (tracer provider it was enabled with, how to undo it)
 _enabled: dict[str, tuple[Any, Callable[[], None]]] = {}
@@ -56,15 +74,20 @@ def instrument(
     traces its model calls and one span per call is enough).
     """
     wanted = list(FRAMEWORKS if frameworks is None else frameworks)
-    unknown = [name for name in wanted if name not in FRAMEWORKS]
+    known = (*FRAMEWORKS, *ALTERNATIVES)
+    unknown = [name for name in wanted if name not in known]
     if unknown:
-        raise ValueError(f"unknown frameworks {unknown}; choose from {list(FRAMEWORKS)}")
+        raise ValueError(f"unknown frameworks {unknown}; choose from {list(known)}")
     provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
     enablers: dict[str, Callable[[Any], Callable[[], None] | None]] = {
         "pydantic-ai": _enable_pydantic_ai,
         "openai-agents": _enable_openai_agents,
         "smolagents": _enable_smolagents,
         "openai": _enable_openai,
+        "langchain": _enable_langchain,
+        "langchain-openllmetry": _enable_langchain_openllmetry,
+        "google-adk": _native("google.adk"),
+        "strands": _native("strands"),
     }
     enabled: list[str] = []
     for name in wanted:
@@ -190,3 +213,38 @@ def _enable_openai(provider: Any) -> Callable[[], None] | None:
     openai_instrumentor = OpenAIInstrumentor()
     openai_instrumentor.instrument(tracer_provider=provider)
     return openai_instrumentor.uninstrument
+
+
+def _enable_langchain(provider: Any) -> Callable[[], None] | None:
+    if not _installed("langchain_core"):
+        return None
+    if _installed("openinference.instrumentation.langchain"):
+        from openinference.instrumentation.langchain import LangChainInstrumentor
+
+        oi_instrumentor = LangChainInstrumentor()
+        oi_instrumentor.instrument(tracer_provider=provider)
+        return oi_instrumentor.uninstrument
+    return _enable_langchain_openllmetry(provider)
+
+
+def _enable_langchain_openllmetry(provider: Any) -> Callable[[], None] | None:
+    if not _installed("langchain_core", "opentelemetry.instrumentation.langchain"):
+        return None
+    from opentelemetry.instrumentation.langchain import LangchainInstrumentor
+
+    oll_instrumentor = LangchainInstrumentor()
+    oll_instrumentor.instrument(tracer_provider=provider)
+    return oll_instrumentor.uninstrument
+
+
+def _native(module: str) -> Callable[[Any], Callable[[], None] | None]:
+    """A framework that emits OTel GenAI spans itself through the global tracer provider."""
+
+    def enable(provider: Any) -> Callable[[], None] | None:
+        if not _installed(module):
+            return None
+        if provider is not trace.get_tracer_provider():
+            logger.info("%s traces only through the global tracer provider", module)
+        return lambda: None
+
+    return enable

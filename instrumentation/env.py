@@ -248,6 +248,23 @@ SQL_MAX_ROWS = Variable(
 SQL_TIMEOUT_S = Variable(
     "AGENT_AUDIT_SQL_TIMEOUT_S", 10.0, "time limit of POST /sql", _C, number(0.1)
 )
+SQL_MAX_BYTES = Variable(
+    "AGENT_AUDIT_SQL_MAX_BYTES",
+    16 * 1024 * 1024,
+    "JSON bytes of one POST /sql result",
+    _C,
+    integer(minimum=1024),
+)
+SQL_MEMORY_MB = Variable(
+    "AGENT_AUDIT_SQL_MEMORY_MB",
+    512,
+    "DuckDB memory limit of the /sql worker process",
+    _C,
+    integer(minimum=64),
+)
+SQL_TEMP_MB = Variable(
+    "AGENT_AUDIT_SQL_TEMP_MB", 1024, "disk the /sql worker may spill to", _C, integer()
+)
 MAX_ATTRIBUTE_BYTES = Variable(
     "AGENT_AUDIT_MAX_ATTRIBUTE_BYTES",
     64 * 1024,
@@ -265,6 +282,13 @@ REDACT_KEYS = Variable(
     "extra attribute keys whose values are secret",
     _C,
     comma_list,
+)
+REDACT_BUDGET_MS = Variable(
+    "AGENT_AUDIT_REDACT_BUDGET_MS",
+    500,
+    "redaction time per request; then whole values are redacted",
+    _C,
+    integer(minimum=1),
 )
 RETENTION_DAYS = Variable(
     "AGENT_AUDIT_RETENTION_DAYS", 0.0, "delete finished runs older than this", _C, number()
@@ -326,6 +350,13 @@ SEARCH_INDEX = Variable(
     "keep a live full-text index of runs beside the database, for q",
     _C,
     boolean,
+)
+
+CHAIN_KEY = Variable(
+    "AGENT_AUDIT_CHAIN_KEY",
+    None,
+    "file of the hash chain's HMAC key (created 0600 at first start; default <db>.key)",
+    ("collector",),
 )
 
 # --- instrumentation ---

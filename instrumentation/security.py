@@ -8,7 +8,15 @@ from __future__ import annotations
 import hmac
 import ipaddress
 
-__all__ = ["token_matches", "refused", "is_loopback", "UNAUTHORIZED_BODY", "UNAUTHORIZED_HEADERS"]
+__all__ = [
+    "token_matches",
+    "refused",
+    "is_loopback",
+    "url_host",
+    "host_port",
+    "UNAUTHORIZED_BODY",
+    "UNAUTHORIZED_HEADERS",
+]
 
 # What an HTTP server answers (with 401) to a request without the right token.
 UNAUTHORIZED_BODY = {"detail": "missing or wrong bearer token"}
@@ -44,3 +52,15 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def url_host(host: str) -> str:
+    """``host`` as the host part of a URL or ``host:port``: IPv6 addresses in brackets."""
+    if ":" in host and not host.startswith("["):
+        return f"[{host}]"
+    return host
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 address bracketed (``[::1]:4317``)."""
+    return f"{url_host(host)}:{port}"

@@ -20,21 +20,28 @@ decision goes to syslog (facility AUTH, ident ``agent-audit-gateway``) unless
 from __future__ import annotations
 
 import argparse
-import contextlib
+import io
 import json
 import os
-import selectors
-import signal
-import subprocess
+import shutil
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Any
+from pathlib import Path
+from typing import Any
 
-from ssh_tools.allowlist import DEFAULT_POLICY, Policy, Refusal, evaluate, load_policy
+from ssh_tools.allowlist import (
+    DEFAULT_POLICY,
+    Policy,
+    Refusal,
+    evaluate,
+    load_policy,
+    positional_arguments,
+)
+from ssh_tools.capped_run import RunOutcome, run_capped, write_quietly
 from ssh_tools.errors import PolicyError
+from ssh_tools.gateway_guard import EnvMask, RestartLimiter, clean_environment
 from ssh_tools.protocol import (
     EXIT_GATEWAY_ERROR,
     EXIT_NOT_FOUND,
@@ -42,24 +49,22 @@ from ssh_tools.protocol import (
     EXIT_TIMEOUT,
     REFUSED_PREFIX,
     TIMEOUT_PREFIX,
-    cut_marker,
 )
 
 __all__ = ["add_arguments", "run", "main", "RunOutcome", "run_capped"]
 
-POLICY_ENV = "AGENT_AUDIT_SSH_POLICY"
 DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_RESTART_MIN_INTERVAL_S = 60.0
 DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
-KILL_GRACE_S = 1.0  # between SIGTERM and SIGKILL of the command's process group
 _LOGGED_COMMAND_CHARS = 2048
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the gateway's options to ``parser`` (used by ``agent-audit gateway``)."""
+    # Only from the command line in authorized_keys: never from the environment,
+    # which sshd's AcceptEnv or a login profile may let a client set.
     parser.add_argument(
-        "--policy",
-        default=os.environ.get(POLICY_ENV) or None,
-        help=f"policy file (JSON); default ${POLICY_ENV}, else the built-in policy",
+        "--policy", default=None, help="policy file (JSON); default: the built-in policy"
     )
     parser.add_argument(
         "--docker",
@@ -82,6 +87,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_positive_int,
         default=DEFAULT_MAX_OUTPUT_BYTES,
         help=f"cap on stdout and on stderr, each ({DEFAULT_MAX_OUTPUT_BYTES})",
+    )
+    parser.add_argument(
+        "--restart-min-interval-s",
+        type=float,
+        default=DEFAULT_RESTART_MIN_INTERVAL_S,
+        help="minimum time between two restarts of one container, over all connections "
+        f"(0: no limit; default {DEFAULT_RESTART_MIN_INTERVAL_S:g})",
+    )
+    parser.add_argument(
+        "--state-dir",
+        default=None,
+        help="where the restart times are kept (default ~/.local/state/agent-audit-gateway)",
+    )
+    parser.add_argument(
+        "--pass-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="pass this variable to docker (repeatable); nothing else is passed",
     )
     parser.add_argument("--log", default=None, help="append one JSON line per decision here")
     parser.add_argument(
@@ -121,17 +145,28 @@ def run(args: argparse.Namespace) -> int:
         _record(args, entry | {"decision": "refused", "reason": decision.reason}, started)
         return EXIT_REFUSED
 
+    refusal = _restart_refusal(args, decision, policy)
+    if refusal is not None:
+        _say(REFUSED_PREFIX + refusal)
+        _record(args, entry | {"decision": "refused", "reason": refusal}, started)
+        return EXIT_REFUSED
+
     entry |= {"decision": "allowed", "argv": list(decision)}
     prefix = ["sudo", "-n", "--"] if args.sudo else []
-    program_argv = [*prefix, args.docker, *decision[1:]]
+    program_argv = [*prefix, _resolve(args.docker), *decision[1:]]
+    env = clean_environment(args.pass_env, os.environ)
     try:
-        outcome = run_capped(
-            program_argv,
-            timeout_s=args.timeout_s,
-            max_output_bytes=args.max_output_bytes,
-            stdout=sys.stdout.buffer,
-            stderr=sys.stderr.buffer,
-        )
+        if decision[1] == "inspect":
+            outcome = _run_inspect(args, program_argv, decision, policy, env)
+        else:
+            outcome = run_capped(
+                program_argv,
+                timeout_s=args.timeout_s,
+                max_output_bytes=args.max_output_bytes,
+                stdout=sys.stdout.buffer,
+                stderr=sys.stderr.buffer,
+                env=env,
+            )
     except FileNotFoundError:
         _say(f"agent-audit gateway: error: {program_argv[0]!r} not found on PATH")
         _record(args, entry | {"exit_code": EXIT_NOT_FOUND, "reason": "not found"}, started)
@@ -156,149 +191,65 @@ def run(args: argparse.Namespace) -> int:
     return exit_code
 
 
-@dataclass
-class RunOutcome:
-    """What happened to one command run by :func:`run_capped`."""
-
-    exit_code: int
-    timed_out: bool = False
-    client_gone: bool = False  # our stdout closed (the SSH client left); the command was killed
-    stdout_bytes: int = 0  # bytes the command wrote, kept or not
-    stderr_bytes: int = 0
-    cut: list[str] = field(default_factory=list)  # "stdout" and/or "stderr"
+def _resolve(program: str) -> str:
+    """``program`` looked up on the gateway's own PATH (the command gets a clean one)."""
+    return shutil.which(program) or program
 
 
-def run_capped(
-    argv: Sequence[str],
-    *,
-    timeout_s: float,
-    max_output_bytes: int,
-    stdout: IO[bytes],
-    stderr: IO[bytes],
+def _restart_refusal(
+    args: argparse.Namespace, decision: Sequence[str], policy: Policy
+) -> str | None:
+    if decision[1] != "restart":
+        return None
+    state_dir = Path(args.state_dir) if args.state_dir else Path.home() / ".local/state"
+    if not args.state_dir:
+        state_dir = state_dir / "agent-audit-gateway"
+    limiter = RestartLimiter(state_dir / "restarts.json", args.restart_min_interval_s)
+    try:
+        return limiter.admit(positional_arguments(decision, policy))
+    except OSError as exc:
+        # Fail closed: without the shared state the limit cannot be kept.
+        return f"cannot check the restart rate limit ({exc.strerror}); not restarting"
+
+
+def _run_inspect(
+    args: argparse.Namespace,
+    program_argv: Sequence[str],
+    decision: Sequence[str],
+    policy: Policy,
+    env: dict[str, str],
 ) -> RunOutcome:
-    """Run ``argv`` (no shell), copy its output up to the caps, kill it at the deadline.
-
-    The command gets its own session, so the time limit kills everything it started.
-    Output past a cap is read and dropped (so the command is never blocked on a full
-    pipe), and a marker line with the total is written once the command ends.
-    """
-    deadline = time.monotonic() + timeout_s
-    process = subprocess.Popen(  # noqa: S603 - argv checked by the allowlist; no shell
-        list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        close_fds=True,
-    )
-    outcome = RunOutcome(exit_code=0)
-    previous_handlers = _forward_termination(process)
-    try:
-        _copy_until_done(process, outcome, deadline, max_output_bytes, stdout, stderr)
-        if outcome.timed_out or outcome.client_gone:
-            _kill_group(process)
-        else:
-            try:
-                process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                outcome.timed_out = True
-                _kill_group(process)
-    finally:
-        _restore_handlers(previous_handlers)
-        if process.poll() is None:
-            _kill_group(process)
-    code = process.returncode
-    if code is None:  # survived SIGKILL (e.g. a root process behind sudo): report the kill
-        code = -signal.SIGKILL
-    # A shell-style status for a command killed by a signal.
-    outcome.exit_code = code if code >= 0 else 128 - code
-    for name, sink, total in (
-        ("stdout", stdout, outcome.stdout_bytes),
-        ("stderr", stderr, outcome.stderr_bytes),
+    """docker inspect, with every environment value of the inspected objects masked."""
+    mask = EnvMask(())
+    if any(
+        word in {"--format", "-f"} or word.startswith(("--format=", "-f=")) for word in decision
     ):
-        if name in outcome.cut and not outcome.client_gone:
-            _write(sink, cut_marker(max_output_bytes, total).encode())
+        # A template can print values anywhere, in any layout: look the values up
+        # first (one more docker call) and mask them wherever they appear.
+        targets = positional_arguments(decision, policy)
+        lookup = io.BytesIO()
+        docker = program_argv[: len(program_argv) - len(decision) + 1]  # [sudo -n --] docker
+        run_capped(
+            [*docker, "inspect", "--format", "{{json .Config.Env}}", *targets],
+            timeout_s=min(args.timeout_s, 10.0),
+            max_output_bytes=args.max_output_bytes,
+            stdout=lookup,
+            stderr=io.BytesIO(),
+            env=env,
+        )
+        mask = EnvMask.from_inspect_json(lookup.getvalue().decode("utf-8", "replace"))
+    buffered = io.BytesIO()
+    outcome = run_capped(
+        program_argv,
+        timeout_s=args.timeout_s,
+        max_output_bytes=args.max_output_bytes,
+        stdout=buffered,
+        stderr=sys.stderr.buffer,
+        env=env,
+    )
+    text = mask.apply(buffered.getvalue().decode("utf-8", "replace"))
+    outcome.client_gone = outcome.client_gone or not write_quietly(sys.stdout.buffer, text.encode())
     return outcome
-
-
-def _copy_until_done(
-    process: subprocess.Popen[bytes],
-    outcome: RunOutcome,
-    deadline: float,
-    cap: int,
-    stdout: IO[bytes],
-    stderr: IO[bytes],
-) -> None:
-    assert process.stdout is not None and process.stderr is not None
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ, ("stdout", stdout))
-    selector.register(process.stderr, selectors.EVENT_READ, ("stderr", stderr))
-    with selector:
-        while selector.get_map():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                outcome.timed_out = True
-                return
-            for key, _ in selector.select(timeout=remaining):
-                name, sink = key.data
-                chunk = os.read(key.fd, 65536)
-                if not chunk:
-                    selector.unregister(key.fileobj)
-                    continue
-                seen = outcome.stdout_bytes if name == "stdout" else outcome.stderr_bytes
-                room = max(0, cap - seen)
-                if name == "stdout":
-                    outcome.stdout_bytes += len(chunk)
-                else:
-                    outcome.stderr_bytes += len(chunk)
-                if len(chunk) > room and name not in outcome.cut:
-                    outcome.cut.append(name)
-                if room and not _write(sink, chunk[:room]):
-                    outcome.client_gone = True
-                    return
-
-
-def _write(sink: IO[bytes], data: bytes) -> bool:
-    try:
-        sink.write(data)
-        sink.flush()
-    except (BrokenPipeError, ConnectionResetError, ValueError):
-        return False
-    return True
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the command's process group, then SIGKILL what is left after a grace."""
-    for sig, grace_s in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            continue
-        if sig == signal.SIGTERM:
-            # The leader is gone; sweep any child it left in the group.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-        return
-
-
-def _forward_termination(process: subprocess.Popen[bytes]) -> dict[int, Any]:
-    """If sshd or an admin stops the gateway, stop the command's group too."""
-
-    def handler(signum: int, _frame: object) -> None:
-        _kill_group(process)
-        raise SystemExit(128 + signum)
-
-    previous: dict[int, Any] = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        previous[sig] = signal.signal(sig, handler)
-    return previous
-
-
-def _restore_handlers(previous: dict[int, Any]) -> None:
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
 
 
 def _decide(command: str | None, policy: Policy) -> tuple[str, ...] | Refusal:
@@ -309,7 +260,7 @@ def _decide(command: str | None, policy: Policy) -> tuple[str, ...] | Refusal:
 
 def _say(line: str) -> None:
     """One line on stderr, which the SSH client receives."""
-    _write(sys.stderr.buffer, (line.replace("\n", " ") + "\n").encode("utf-8", "replace"))
+    write_quietly(sys.stderr.buffer, (line.replace("\n", " ") + "\n").encode("utf-8", "replace"))
 
 
 def _record(args: argparse.Namespace, entry: dict[str, Any], started: float) -> None:

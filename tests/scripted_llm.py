@@ -7,8 +7,10 @@ any after them. A turn is a text answer, tool calls (raw argument text can send 
 JSON) or an HTTP error; it may wait on a gate, signal when its request arrives, or be a
 function of the request (to read what the client sent). Every request body is recorded.
 
-Only non-streaming ``POST .../chat/completions`` is served: a streaming request answers
-400 and any other path 404, so a client using something unscripted fails loudly.
+Only ``POST .../chat/completions`` is served (any other path answers 404, so a client using
+something unscripted fails loudly). A request with ``"stream": true`` gets the same turn as
+server-sent ``chat.completion.chunk`` events, with a usage chunk when
+``stream_options.include_usage`` asks for one, as OpenAI sends them.
 """
 
 from __future__ import annotations
@@ -152,8 +154,6 @@ class ScriptedLLM:
         task = _task_text(request.get("messages") or [])
         with self._lock:
             self._requests.append(dict(request))
-            if request.get("stream"):
-                return 400, _error_body("the scripted LLM does not stream")
             markers = [marker for marker in self._scripts if marker in task]
             if not markers:
                 return 400, _error_body(f"no script for task {task[:80]!r}")
@@ -234,6 +234,29 @@ def _completion(served_model: str, turn: Turn, index: int) -> dict[str, Any]:
     }
 
 
+def _stream_events(completion: Mapping[str, Any], include_usage: bool) -> list[dict[str, Any]]:
+    """A completion as the chunks a streaming OpenAI server sends: role and content, each
+    tool call whole, the finish reason, then (when asked) the usage with no choices."""
+    choice = completion["choices"][0]
+    message = choice["message"]
+    head = {k: completion[k] for k in ("id", "created", "model")}
+    head["object"] = "chat.completion.chunk"
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
+    if message.get("reasoning_content"):
+        delta["reasoning_content"] = message["reasoning_content"]
+    events = [chunk(delta)]
+    for position, call in enumerate(message.get("tool_calls") or []):
+        events.append(chunk({"tool_calls": [{"index": position, **call}]}))
+    events.append(chunk({}, choice["finish_reason"]))
+    if include_usage:
+        events.append({**head, "choices": [], "usage": completion["usage"]})
+    return events
+
+
 def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as OpenAI clients expect
@@ -252,7 +275,21 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
             if not isinstance(request, dict):
                 self._send(400, _error_body("body is not a JSON object"))
                 return
-            self._send(*llm.respond(request))
+            status, body = llm.respond(request)
+            if status == 200 and request.get("stream"):
+                options = request.get("stream_options") or {}
+                self._send_events(_stream_events(body, bool(options.get("include_usage"))))
+                return
+            self._send(status, body)
+
+        def _send_events(self, events: list[dict[str, Any]]) -> None:
+            payload = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+            data = payload.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def _send(self, status: int, body: dict[str, Any]) -> None:
             payload = json.dumps(body).encode()

@@ -36,6 +36,7 @@ from bench.reliability.harness import (
     build_run_request,
 )
 from collector.chain import verify_chain
+from collector.chain_key import key_next_to
 
 __all__ = [
     "CLIENT_KINDS",
@@ -181,7 +182,7 @@ def check_file(
         span_rows = con.execute("SELECT trace_id, span_id FROM spans").fetchall()
         run_rows = con.execute("SELECT id, total_steps, status FROM agent_runs").fetchall()
         step_rows = con.execute("SELECT id, agent_run_id FROM agent_steps").fetchall()
-        report = verify_chain(con)
+        report = verify_chain(con, key=key_next_to(db))
     stored_spans = Counter(span_rows)
     duplicates = [key for key, n in stored_spans.items() if n > 1]
     if duplicates:

@@ -85,6 +85,12 @@ def _verify() -> ModuleType:
     return verify
 
 
+def _rederive() -> ModuleType:
+    from collector.cli import rederive
+
+    return rederive
+
+
 def _export() -> ModuleType:
     from collector.cli import export
 
@@ -145,6 +151,10 @@ COMMANDS: dict[str, Command] = {
     "verify": Command(
         "Inspect", "verify the tamper-evident hash chain",
         "agent-audit verify --db audit.duckdb", _verify,
+    ),
+    "rederive": Command(
+        "Operate", "rebuild runs and steps from the stored spans with the current mapping",
+        "agent-audit rederive --db audit.duckdb", _rederive,
     ),
     "export": Command(
         "Operate", "export runs, steps and spans as Parquet",

@@ -18,6 +18,7 @@ import duckdb
 from collector.cli.common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
 from collector.cli.progress import Progress, add_progress_argument, content_length
 from collector.client import AuditClient
+from collector.commit_mark import mark_path
 
 __all__ = ["add_arguments", "run"]
 
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         partial = Path(name)
         try:
             with os.fdopen(handle, "wb") as out, client.stream_backup() as response:
+                head_line = response.headers.get("x-agent-audit-head")
                 progress.start(content_length(response.headers.get("content-length")))
                 for chunk in response.iter_bytes(_CHUNK):
                     out.write(chunk)
@@ -72,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
                 error(f"the backup is not a readable DuckDB file: {exc}")
                 return EXIT_API_ERROR
             os.replace(partial, target)
+            if head_line:
+                # The copy's keyed chain head: it starts and verifies like the original.
+                mark_path(target).write_text(head_line.strip() + "\n")
         finally:
             partial.unlink(missing_ok=True)
         print(f"backup saved: {target} ({summary}); check it with agent-audit verify --db {target}")

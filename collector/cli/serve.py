@@ -15,6 +15,7 @@ from collector.settings import Settings, SettingsError
 from collector.store import StoreOpenError
 from instrumentation import env as E
 from instrumentation.ports import port_holder, port_in_use
+from instrumentation.security import host_port
 
 __all__ = ["add_arguments", "run"]
 
@@ -97,8 +98,8 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     host = settings.host
     print(
-        f"agent-audit collector ready grpc={host}:{collector.grpc_port} "
-        f"http={host}:{collector.http_port} db={settings.db_path}",
+        f"agent-audit collector ready grpc={host_port(host, collector.grpc_port)} "
+        f"http={host_port(host, collector.http_port)} db={settings.db_path}",
         flush=True,
     )
     stop.wait()

@@ -10,9 +10,11 @@ from typing import Any
 
 import duckdb
 
+from collector.chain_key import ChainKey, ChainKeyError, default_key_path, load_key
 from collector.cli.common import open_client
 from collector.client import ClientError
-from collector.verify import verify_file
+from collector.commit_mark import mark_path
+from collector.verify import acknowledge_head, verify_file
 from instrumentation import env as E
 
 __all__ = ["add_arguments", "run"]
@@ -27,6 +29,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="ask a running collector instead (default when $AGENT_AUDIT_API is set "
         "and --db is not given)",
+    )
+    parser.add_argument(
+        "--key",
+        type=Path,
+        help="the chain key file (default $AGENT_AUDIT_CHAIN_KEY, else <db>.key)",
+    )
+    parser.add_argument(
+        "--acknowledge-head",
+        action="store_true",
+        help="after the chain verifies, record the file's current head in <db>.head so "
+        "the collector starts again (after a head was lost, rewritten or got ahead)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
@@ -50,8 +63,14 @@ def run(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"agent-audit verify: {path} does not exist", file=sys.stderr)
         return 2
+    key_path = args.key or Path(E.CHAIN_KEY.read() or default_key_path(path))
     try:
-        result = verify_file(path, derived=not args.spans_only)
+        key = load_key(key_path, create=False) if key_path.exists() or args.key else None
+    except ChainKeyError as exc:
+        print(f"agent-audit verify: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = verify_file(path, derived=not args.spans_only, key=key)
     except duckdb.IOException as exc:
         print(
             f"agent-audit verify: cannot open the file ({exc}); if the collector is running, "
@@ -59,7 +78,25 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.acknowledge_head:
+        return _acknowledge(path, key, result)
     return _report(args, result)
+
+
+def _acknowledge(path: Path, key: ChainKey | None, result: dict[str, Any]) -> int:
+    problem = result.get("problem") or {}
+    if key is None:
+        print("agent-audit verify: --acknowledge-head needs the chain key (--key)", file=sys.stderr)
+        return 2
+    if not result["ok"] and problem.get("kind") != "head":
+        print(f"TAMPERED: {problem.get('message')}")
+        print("not acknowledging: the chain itself does not verify", file=sys.stderr)
+        return 1
+    if result.get("head_problem"):
+        print(f"head was: {result['head_problem']}")
+    seq, digest = acknowledge_head(path, key)
+    print(f"acknowledged: {mark_path(path)} now records chain row {seq} (hash {digest[:16]}…)")
+    return 0
 
 
 def _report(args: argparse.Namespace, result: dict[str, Any]) -> int:
@@ -74,6 +111,35 @@ def _report(args: argparse.Namespace, result: dict[str, Any]) -> int:
         if head:
             print(f"head: row {head['seq']} sha256 {head['hash']}")
             print("(keep the head hash elsewhere: it pins today's state)")
+        if result.get("head_problem"):
+            print(f"warning: {result['head_problem']}")
+        if not result.get("keyed"):
+            print("note: no chain key given; keyed rows and the head's HMAC were not checked")
     else:
-        print(f"TAMPERED: {result['problem']['message']}")
+        problem = result["problem"]
+        print(f"TAMPERED: {problem['message']}")
+        where = [
+            f"{name} {problem[field]}"
+            for name, field in (("chain row", "seq"), ("trace", "trace_id"), ("span", "span_id"))
+            if problem.get(field)
+        ]
+        if where:
+            print("  where: " + ", ".join(where))
+        print(f"  what: {_EXPLAIN.get(problem['kind'], problem['kind'])}")
     return 0 if result["ok"] else 1
+
+
+# What each kind of finding means, for the person reading the report.
+_EXPLAIN = {
+    "altered": "a stored span's content differs from when it was chained",
+    "missing": "a chained span was deleted from the spans table",
+    "chain_missing": "a link of the chain itself was deleted",
+    "chain_altered": "a link of the chain points at a different span than it did",
+    "unchained": "a span was inserted without going through the collector",
+    "derived_altered": "a run or step row differs from what its spans give",
+    "derived_missing": "a run or step row was deleted",
+    "derived_added": "a run or step row was inserted that no span gives",
+    "no_key": "the chain is keyed and no key was given: nothing after the keyed row was checked",
+    "wrong_key": "the key given is not the one this database was chained with",
+    "head": "the .head record is missing, rewritten, or disagrees with the chain",
+}

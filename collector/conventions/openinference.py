@@ -26,6 +26,10 @@ __all__ = [
     "TOOL_NAME",
     "SMOLAGENTS_MAX_STEPS",
     "FLAT_MESSAGE",
+    "LANGCHAIN_SCOPE",
+    "KIND_CHAIN",
+    "METADATA",
+    "LLM_INVOCATION_PARAMETERS",
 ]
 
 SPAN_KIND = OPENINFERENCE_SPAN_KIND
@@ -52,3 +56,9 @@ SMOLAGENTS_MAX_STEPS = "smolagents.max_steps"
 # Messages flattened into keys: llm.input_messages.N.message.role / .content /
 # .tool_calls.M... / .contents.M.message_content.text. Groups: direction, index, rest.
 FLAT_MESSAGE = re.compile(r"^llm\.(input|output)_messages\.(\d+)\.message\.(.+)$")
+
+# LangChain / LangGraph (openinference-instrumentation-langchain).
+LANGCHAIN_SCOPE = "openinference.instrumentation.langchain"
+KIND_CHAIN = "CHAIN"
+METADATA = "metadata"  # JSON; LangChain's run metadata, e.g. {"lc_agent_name": ...}
+LLM_INVOCATION_PARAMETERS = "llm.invocation_parameters"  # JSON; "model" is the requested one

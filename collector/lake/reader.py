@@ -89,6 +89,14 @@ class LakeReader:
                         f"CREATE OR REPLACE VIEW memory.main.{table} AS "
                         f"SELECT * FROM {_ALIAS}.main.{table}"
                     )
+                # The hash chain stays in each collector's file; /sql's sandbox
+                # (collector/sql_sandbox.py) asks for it to copy only new spans,
+                # and without links it copies the tables whole.
+                self._con.execute(
+                    "CREATE OR REPLACE VIEW memory.main.span_chain AS SELECT "
+                    "NULL::BIGINT AS seq, NULL::VARCHAR AS trace_id, "
+                    "NULL::VARCHAR AS span_id, NULL::BLOB AS hash WHERE false"
+                )
                 # The cost views of single-node mode, over the views above.
                 for statement in COSTS_AND_ANNOTATIONS_DDL.split(";"):
                     if statement.strip().startswith("CREATE OR REPLACE VIEW"):

@@ -76,13 +76,13 @@ def test_unreachable_and_unauthorized(tmp_path: Path) -> None:
     with AuditClient(f"http://127.0.0.1:{free_port()}", timeout_s=2) as api:
         with pytest.raises(CollectorUnreachable):
             api.health()
-    guarded = start_test_collector(tmp_path / "token.duckdb", token="t0ken")
+    guarded = start_test_collector(tmp_path / "token.duckdb", token="t0ken-long-enough-16")
     try:
         with AuditClient(guarded.api_url) as api, pytest.raises(Unauthorized):
             api.list_runs()
         with AuditClient(guarded.api_url, token="wrong") as api, pytest.raises(Unauthorized):
             api.list_runs()
-        with AuditClient(guarded.api_url, token="t0ken") as api:
+        with AuditClient(guarded.api_url, token="t0ken-long-enough-16") as api:
             assert api.list_runs().total == 0
     finally:
         guarded.stop()

@@ -159,11 +159,11 @@ def test_unreachable_collector_shows_a_banner_and_recovers(tmp_path: Path, app: 
 
 
 def test_token_is_sent_and_a_missing_one_is_explained(tmp_path: Path, app: AppFactory) -> None:
-    guarded = start_test_collector(tmp_path / "token.duckdb", token="s3cret-token")
+    guarded = start_test_collector(tmp_path / "token.duckdb", token="s3cret-token-of-24-chars")
     try:
         without = app(guarded.api_url).run()
         assert "refused the dashboard's token" in " ".join(e.value for e in without.error)
-        with_token = app(guarded.api_url, token="s3cret-token").run()
+        with_token = app(guarded.api_url, token="s3cret-token-of-24-chars").run()
         assert not with_token.error
         assert "No agent runs recorded yet" in page_text(with_token)
     finally:

@@ -101,9 +101,9 @@ def test_collector_service() -> None:
     assert str(args.db).startswith("/data/")
     assert "/healthz" in " ".join(service["healthcheck"]["test"])
     assert "4318" in " ".join(service["healthcheck"]["test"])
-    env = service_env("collector", {"AGENT_AUDIT_TOKEN": "t0ken"})
+    env = service_env("collector", {"AGENT_AUDIT_TOKEN": "t0ken-long-enough-16"})
     settings = CollectorSettings.from_env(env).with_overrides(host=args.host, db_path=args.db)
-    assert settings.token == "t0ken"  # 0.0.0.0 is accepted only because of it
+    assert settings.token == "t0ken-long-enough-16"  # 0.0.0.0 is accepted only because of it
 
 
 def test_dashboard_service() -> None:

@@ -17,6 +17,7 @@ import functools
 import importlib
 import json
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -24,20 +25,34 @@ from instrumentation import auto, configure, shutdown
 from tests.frameworks.offline import refuse_internet
 from tests.scripted_llm import ScriptedLLM
 
-FRAMEWORKS = ("pydantic-ai", "openai-agents", "smolagents", "openai")
-MODULES = {
-    "pydantic-ai": "scenarios_pydantic_ai",
-    "openai-agents": "scenarios_openai_agents",
-    "smolagents": "scenarios_smolagents",
-    "openai": "scenarios_openai_loop",
+# scenario set -> its module, and the instrumentation (auto.instrument name) it runs under
+FRAMEWORKS = {
+    "pydantic-ai": ("scenarios_pydantic_ai", "pydantic-ai"),
+    "openai-agents": ("scenarios_openai_agents", "openai-agents"),
+    "smolagents": ("scenarios_smolagents", "smolagents"),
+    "openai": ("scenarios_openai_loop", "openai"),
+    "langgraph": ("scenarios_langgraph", "langchain"),
+    "langgraph-openllmetry": ("scenarios_langgraph", "langchain-openllmetry"),
+    "strands": ("scenarios_strands", "strands"),
+    # Strands under the latest GenAI conventions: messages in operation-details events.
+    "strands-latest-semconv": ("scenarios_strands", "strands"),
+    "google-adk": ("scenarios_adk", "google-adk"),
 }
-SCENARIOS = ("success", "tool_error_recovers", "fails", "concurrent", "nested", "max_steps")
+SCENARIOS = (
+    "success",
+    "tool_error_recovers",
+    "tool_raises",
+    "fails",
+    "concurrent",
+    "nested",
+    "max_steps",
+)
 
 
 def _scenarios(framework: str, llm: ScriptedLLM) -> dict[str, Callable[[], Any]]:
     """The framework's scenario functions, ready to call (those needing the LLM get it)."""
     # Import only this framework's module: each framework is slow to import.
-    module: Any = importlib.import_module(f"tests.frameworks.{MODULES[framework]}")
+    module: Any = importlib.import_module(f"tests.frameworks.{FRAMEWORKS[framework][0]}")
     needs_llm = framework != "pydantic-ai"  # pydantic-ai runs on its own FunctionModel
     found: dict[str, Callable[[], Any]] = {}
     for name in SCENARIOS:
@@ -50,15 +65,15 @@ def _scenarios(framework: str, llm: ScriptedLLM) -> dict[str, Callable[[], Any]]
 def main(argv: list[str] | None = None) -> int:
     """Run the scenarios and write what the collector should show."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("framework", choices=FRAMEWORKS)
+    parser.add_argument("framework", choices=list(FRAMEWORKS))
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc")
     parser.add_argument("--out", required=True)
     parser.add_argument("--only", nargs="*", default=None, help="scenario names to run")
-    parser.add_argument(
-        "--also", nargs="*", default=[], choices=FRAMEWORKS, help="instrument these too"
-    )
+    parser.add_argument("--also", nargs="*", default=[], help="auto.instrument these too")
     args = parser.parse_args(argv)
+    if args.framework.endswith("-latest-semconv"):
+        os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
     logging.basicConfig(level=logging.WARNING)
     refuse_internet()  # the collector and the scripted LLM are on 127.0.0.1; nothing else
 
@@ -69,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         cancel_poll_s=None,
         schedule_delay_ms=200,
     )
-    wanted = [args.framework, *args.also]
+    wanted = [FRAMEWORKS[args.framework][1], *args.also]
     enabled = auto.instrument(frameworks=wanted)
     if enabled != wanted:
         raise SystemExit(f"could not instrument {args.framework}: enabled {enabled}")

@@ -80,6 +80,8 @@ class RunExpectation:
     model_requested: str | None = None
     llm_steps_at_least: int = 1
     parent_task: str | None = None  # the task of the parent run, for nested agents
+    model_used: str | None = None  # the model the server says it used, when recorded
+    response: str | None = None  # substring of the one response step, when there is one
 
 
 @dataclass(frozen=True)
@@ -97,12 +99,10 @@ class Framework:
             call_tool("final_answer", {"answer": text}) if self.answers_with_tool else answer(text)
         )
 
-    def final_tools(self, text: str, result: str | None = None) -> list[ToolExpectation]:
-        """The tool step that turn leaves (none unless the answer is a tool call); ``result``
-        is the substring expected in its result, ``text`` by default."""
-        if not self.answers_with_tool:
-            return []
-        return [ToolExpectation("final_answer", {"answer": text}, result or text)]
+    def response(self, text: str) -> str | None:
+        """The response step that turn leaves (a terminal answer tool call is the run's
+        response, not a tool call), as the substring expected in it; None without one."""
+        return text if self.answers_with_tool else None
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,7 @@ def scenario(
     llm_steps_at_least: int = 1,
     agent_name: str | None = None,
     parent_task: str | None = None,
+    response: str | None = None,
 ) -> Scenario:
     """A scenario whose task is a fresh ``{fw.marker_prefix}-{label}`` marker then ``request``;
     the run is ``fw``'s agent unless ``agent_name`` says otherwise."""
@@ -162,6 +163,7 @@ def scenario(
         model_requested=model_requested,
         llm_steps_at_least=llm_steps_at_least,
         parent_task=parent_task,
+        response=response,
     )
     return Scenario(marker, turns, expected)
 
@@ -182,8 +184,8 @@ def success(fw: Framework) -> Scenario:
         tools=[
             ToolExpectation("get_weather", WEATHER_ARGS, WEATHER_RESULT),
             ToolExpectation("add", ADD_ARGS, ADD_RESULT),
-            *fw.final_tools(SUCCESS_ANSWER),
         ],
+        response=fw.response(SUCCESS_ANSWER),
         model_requested=fw.model_name,
         llm_steps_at_least=3,
     )
@@ -206,8 +208,8 @@ def recovery(fw: Framework, tool_error: str = FLAKY_ERROR) -> Scenario:
         tools=[
             ToolExpectation("flaky", FLAKY_BAD_ARGS, None, error=tool_error),
             ToolExpectation("flaky", FLAKY_GOOD_ARGS, FLAKY_RESULT),
-            *fw.final_tools(RECOVERED_ANSWER),
         ],
+        response=fw.response(RECOVERED_ANSWER),
         llm_steps_at_least=3,
     )
 
@@ -251,7 +253,8 @@ def nested(
         [fw.final_turn(CHILD_ANSWER)],
         status="completed",
         final_answer=CHILD_ANSWER,
-        tools=fw.final_tools(CHILD_ANSWER),
+        tools=[],
+        response=fw.response(CHILD_ANSWER),
         agent_name="child_agent",
     )
     delegate_args = {question_arg: child.task}
@@ -264,10 +267,8 @@ def nested(
         [call_tool(delegate_tool, delegate_args), fw.final_turn(parent_answer)],
         status="completed",
         final_answer=CHILD_ANSWER,
-        tools=[
-            *(delegation if delegation_is_a_tool_step else []),
-            *fw.final_tools(parent_answer, result=CHILD_ANSWER),
-        ],
+        tools=delegation if delegation_is_a_tool_step else [],
+        response=fw.response(CHILD_ANSWER),
         llm_steps_at_least=2,
         agent_name="parent_agent",
     )

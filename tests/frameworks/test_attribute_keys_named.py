@@ -10,7 +10,11 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-MAPPING_MODULES = ("collector/frameworks.py", "collector/mapping.py")
+MAPPING_MODULES = (
+    "collector/frameworks.py",
+    "collector/mapping.py",
+    *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "collector" / "rules").glob("*.py")),
+)
 # A dotted lowercase key such as "gen_ai.request.model" or "llm.token_count.prompt".
 _DOTTED_KEY = re.compile(r"""["'][a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+["']""")
 

@@ -24,6 +24,7 @@ from bench.reliability.harness import (
     build_run_request,
 )
 from collector.chain import verify_chain
+from collector.chain_key import key_next_to
 from collector.store import RunStore, StoreOpenError
 from tests.support import require_or_skip, wait_until
 
@@ -265,7 +266,7 @@ def test_the_crashed_file_itself_recovers(crashed_db: Path, tmp_path: Path) -> N
     copy = _copy_pair(crashed_db, tmp_path / "intact")
     with duckdb.connect(str(copy), read_only=True) as con:
         runs = con.execute("SELECT count(*) FROM agent_runs").fetchone()
-        assert verify_chain(con).ok
+        assert verify_chain(con, key=key_next_to(copy)).ok
     assert runs == (40,)
 
 

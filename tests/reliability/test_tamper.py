@@ -60,6 +60,8 @@ def _verify(db: Path, *, human: bool = False) -> tuple[int, dict[str, Any], str]
 def _copy(trail: tuple[Path, dict[str, Any]], tmp_path: Path) -> Path:
     copy = tmp_path / "copy.duckdb"
     shutil.copy2(trail[0], copy)
+    # The chain key travels with the copy: verify needs it (an attacker would not have it).
+    shutil.copy2(trail[0].with_name(trail[0].name + ".key"), copy.with_name(copy.name + ".key"))
     return copy
 
 

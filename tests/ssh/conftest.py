@@ -189,7 +189,9 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
         f"exec '{sys.executable}' -S -m ssh_tools.gateway"
         f" --policy '{REPO_ROOT / 'ssh_tools' / 'default_policy.json'}'"
         f" --timeout-s {GATEWAY_TIMEOUT_S:g} --max-output-bytes {GATEWAY_MAX_OUTPUT_BYTES}"
-        f" --log '{gateway_log}' --no-syslog\n",
+        f" --log '{gateway_log}' --no-syslog"
+        # Tests restart the same containers often; the server-side limit has its own tests.
+        f" --restart-min-interval-s 0 --state-dir '{directory / 'gateway-state'}'\n",
     )
     (directory / "authorized_keys").write_text(f'restrict,command="{wrapper}" {client_public}\n')
     known_hosts = directory / "known_hosts"

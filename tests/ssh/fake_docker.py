@@ -29,9 +29,11 @@ SECRET_ENV = ["POSTGRES_PASSWORD=hunter2-canary-secret", "API_TOKEN=sk-canary-01
 
 
 def record(entry: dict[str, object]) -> None:
-    path = os.environ.get("FAKE_DOCKER_RECORD")
-    if not path:
-        return
+    # The gateway gives docker a clean environment: without the variable, the
+    # record goes next to the bin/ folder this script was installed in.
+    path = os.environ.get("FAKE_DOCKER_RECORD") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[0]))), "docker_calls.jsonl"
+    )
     line = (json.dumps(entry) + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
@@ -125,6 +127,12 @@ def logs(args: list[str]) -> int:
 
 def inspect(args: list[str]) -> int:
     name = last_word(args)
+    env = [*SECRET_ENV, "PATH=/usr/local/sbin:/usr/local/bin:/usr/bin"]
+    template = flag_value(args, "--format", "-f")
+    if template is not None and "json .Config.Env" in template:
+        out(json.dumps(env) + "\n")  # the gateway's own look-up of the values
+        return 0
+    # Anything else ("json", docker's named format, or none) prints the document.
     document = [
         {
             "Id": "3f4e8d2c1a9b" + "0" * 52,
@@ -132,7 +140,7 @@ def inspect(args: list[str]) -> int:
             "State": {"Status": "running", "Running": True, "ExitCode": 0},
             "Config": {
                 "Image": "nginx:1.27",
-                "Env": [*SECRET_ENV, "PATH=/usr/local/sbin:/usr/local/bin:/usr/bin"],
+                "Env": env,
                 "Cmd": ["nginx", "-g", "daemon off;"],
             },
         }

@@ -28,8 +28,15 @@ def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLES}
 
 
-def verify(db: Path) -> subprocess.CompletedProcess[str]:
-    return run_cli("verify", "--db", str(db))
+def verify(db: Path, key: Path) -> subprocess.CompletedProcess[str]:
+    # The chain key never travels with a backup: the operator keeps it (here, the
+    # collector's own <db>.key).
+    return run_cli("verify", "--db", str(db), "--key", str(key))
+
+
+def chain_key(agents: Agents) -> Path:
+    db = agents.collector.db_path
+    return db.with_name(db.name + ".key")
 
 
 def test_backup_copies_every_table_and_a_collector_serves_it(
@@ -51,11 +58,11 @@ def test_backup_copies_every_table_and_a_collector_serves_it(
         statuses = dict(copy.execute("SELECT id, status FROM agent_runs").fetchall())
     assert statuses == {sent[0]: "completed", sent[1]: "failed", sent[2]: "completed"}
 
-    checked = verify(target)
+    checked = verify(target, chain_key(agents))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.startswith("OK")
 
-    served = start_test_collector(target)
+    served = start_test_collector(target, chain_key_path=chain_key(agents))
     try:
         run = httpx.get(f"{served.api_url}/agent/runs/{sent[1]}", timeout=10).json()
         assert run["status"] == "failed" and run["error"] == "disk full"
@@ -106,7 +113,7 @@ def test_a_backup_taken_during_ingest_is_one_consistent_moment(
 
     # The chain and the runs derived from it come from the same instant: verify
     # replays every chained span and finds the copied runs and steps match.
-    checked = verify(target)
+    checked = verify(target, chain_key(agents))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     with duckdb.connect(str(target), read_only=True) as copy:
         copied = counts(copy)

@@ -1,0 +1,26 @@
+"""Google ADK's keys (scope ``gcp.vertex.agent``) beside the GenAI ones it sets."""
+
+from __future__ import annotations
+
+__all__ = [
+    "SCOPE",
+    "LLM_REQUEST",
+    "LLM_RESPONSE",
+    "TOOL_CALL_ARGS",
+    "TOOL_RESPONSE",
+    "AGENT_RUN_SPAN",
+    "LLM_SPAN",
+    "INVOCATION_SPAN",
+    "MAX_CALLS_ERROR",
+]
+
+SCOPE = "gcp.vertex.agent"
+LLM_REQUEST = "gcp.vertex.agent.llm_request"  # JSON: model, config, contents
+LLM_RESPONSE = "gcp.vertex.agent.llm_response"  # JSON: content.parts, usage_metadata
+TOOL_CALL_ARGS = "gcp.vertex.agent.tool_call_args"  # JSON
+TOOL_RESPONSE = "gcp.vertex.agent.tool_response"  # JSON; a non-dict result as {"result": x}
+# ADK 1.x span names (2.x follows the GenAI names: invoke_agent, generate_content).
+AGENT_RUN_SPAN = "agent_run ["  # "agent_run [{agent name}]"
+LLM_SPAN = "call_llm"
+INVOCATION_SPAN = "invocation"  # the runner's span around the root agent
+MAX_CALLS_ERROR = "LlmCallsLimitExceededError"

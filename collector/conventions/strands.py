@@ -1,0 +1,26 @@
+"""Strands Agents' keys and span events beside the GenAI conventions it follows."""
+
+from __future__ import annotations
+
+__all__ = [
+    "SCOPE",
+    "TOOL_STATUS",
+    "EVENT_USER_MESSAGE",
+    "EVENT_TOOL_MESSAGE",
+    "EVENT_CHOICE",
+    "EVENT_CONTENT",
+    "EVENT_MESSAGE",
+    "EVENT_DETAILS",
+]
+
+SCOPE = "strands.telemetry.tracer"
+TOOL_STATUS = "gen_ai.tool.status"  # success / error
+# Messages travel as span events (the GenAI event names of before the 1.37 conventions).
+EVENT_USER_MESSAGE = "gen_ai.user.message"  # {"content": JSON blocks [{"text": ...}]}
+EVENT_TOOL_MESSAGE = "gen_ai.tool.message"  # on a tool span: {"content": JSON arguments}
+EVENT_CHOICE = "gen_ai.choice"  # {"message": text or JSON blocks, "finish_reason": ...}
+EVENT_CONTENT = "content"
+EVENT_MESSAGE = "message"
+# With OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental the messages travel in this
+# event instead, as gen_ai.input.messages / gen_ai.output.messages (GenAI parts shape).
+EVENT_DETAILS = "gen_ai.client.inference.operation.details"

@@ -1,0 +1,149 @@
+"""Runs whose run span has not arrived (yet, or ever).
+
+Some frameworks never end a failed run's span, and a process that dies never exports it:
+its steps would belong to no run. Such steps are gathered under a stand-in run whose id
+is the span id of their topmost missing ancestor: visible as ``running`` while steps
+arrive, its task taken from the first model call, then settled by the stall rule
+(``failed`` with the failing step's error, or ``lost``). When the missing span arrives
+and is the run, its row replaces the stand-in (same id, and a finished span wins); when
+it is some other span, the steps are placed again one level up, or under the real run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+from collector import frameworks
+from collector.foreign_runs import stored_span
+from collector.mapping import nearest_run
+from collector.run_links import STAND_IN, trace_graph
+from instrumentation.attributes import RunStatus, StepStatus
+
+__all__ = ["STAND_IN", "place_rootless_steps", "settle_stand_ins"]
+
+
+def _top_missing(span_id: str, parents: Mapping[str, str | None]) -> str | None:
+    """The id of the first ancestor of ``span_id`` not stored (None if the chain is whole)."""
+    current = parents.get(span_id)
+    for _ in range(256):
+        if current is None:
+            return None
+        if current not in parents:
+            return current
+        current = parents[current]
+    return None
+
+
+def place_rootless_steps(
+    con: duckdb.DuckDBPyConnection, traces: set[str], now: datetime
+) -> tuple[set[str], set[str]]:
+    """Put the runless steps of ``traces`` under stand-ins (or their real run, now known).
+
+    Returns the runs whose steps changed, and the traces that still have stand-ins.
+    """
+    if not traces:
+        return set(), set()
+    ids = sorted(traces)
+    parents, run_spans = trace_graph(con, traces)
+    stand_ins = {
+        r[0]
+        for r in con.execute(
+            "SELECT id FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) "
+            "AND NOT is_final AND metadata = ?",
+            [ids, STAND_IN],
+        ).fetchall()
+    }
+    real_runs = run_spans  # trace_graph leaves stand-ins out
+    steps = con.execute(
+        "SELECT id, span_id, trace_id, agent_run_id, started_at, action_type FROM agent_steps "
+        "WHERE trace_id IN (SELECT unnest(?)) "
+        "AND (agent_run_id IS NULL OR agent_run_id IN (SELECT unnest(?)))",
+        [ids, sorted(stand_ins)],
+    ).fetchall()
+    moves: dict[str, str] = {}
+    wanted: dict[str, tuple[str, datetime | None, str | None]] = {}  # id -> trace, start, llm
+    for step_id, span_id, trace_id, current, started_at, action in steps:
+        run_id, _ = nearest_run(span_id, parents, real_runs)
+        if run_id is None:
+            run_id = _top_missing(span_id, parents)
+            if run_id is None:
+                continue  # a whole chain with no run above: not an agent's step
+            _, first, first_llm = wanted.get(run_id, (trace_id, started_at, None))
+            if action == "think" and (first_llm is None or (started_at or now) <= (first or now)):
+                first_llm = span_id
+            first = min(first or started_at or now, started_at or now)
+            wanted[run_id] = (trace_id, first, first_llm)
+        if run_id != current:
+            moves[step_id] = run_id
+    _insert_stand_ins(con, wanted, now)
+    if moves:
+        con.register("_moves", pa.table({"id": list(moves), "run": list(moves.values())}))
+        con.execute(
+            "UPDATE agent_steps SET agent_run_id = m.run FROM _moves m WHERE agent_steps.id = m.id"
+        )
+        con.unregister("_moves")
+    con.execute(
+        "DELETE FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) AND NOT is_final "
+        "AND metadata = ? AND id NOT IN (SELECT agent_run_id FROM agent_steps "
+        "WHERE agent_run_id IS NOT NULL AND trace_id IN (SELECT unnest(?)))",
+        [ids, STAND_IN, ids],
+    )
+    remaining = {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT trace_id FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) "
+            "AND NOT is_final AND metadata = ?",
+            [ids, STAND_IN],
+        ).fetchall()
+    }
+    return set(moves.values()) | set(wanted), remaining
+
+
+def _insert_stand_ins(
+    con: duckdb.DuckDBPyConnection,
+    wanted: Mapping[str, tuple[str, datetime | None, str | None]],
+    now: datetime,
+) -> None:
+    """Create the stand-ins that do not exist yet; a real run row is never touched."""
+    for run_id, (trace_id, started_at, first_llm) in wanted.items():
+        task = None
+        if first_llm is not None:
+            row = con.execute(
+                "SELECT trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, "
+                "status_code, status_message, scope_name, scope_version, resource, attributes, "
+                "events FROM spans WHERE trace_id = ? AND span_id = ?",
+                [trace_id, first_llm],
+            ).fetchone()
+            if row is not None:
+                task = frameworks.llm_input_task(stored_span(row))
+        con.execute(
+            "INSERT INTO agent_runs (id, task, status, started_at, trace_id, span_id, metadata, "
+            "updated_at, last_activity_at, is_final) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE) "
+            "ON CONFLICT (id) DO UPDATE SET task = coalesce(agent_runs.task, excluded.task), "
+            "last_activity_at = excluded.last_activity_at "
+            "WHERE NOT agent_runs.is_final AND agent_runs.metadata = excluded.metadata",
+            [run_id, task, RunStatus.RUNNING, started_at, trace_id, run_id, STAND_IN, now, now],
+        )
+
+
+def settle_stand_ins(con: duckdb.DuckDBPyConnection, lost_ids: list[str]) -> None:
+    """A stand-in the stall rule gave up on failed if one of its steps failed, with that
+    step's error; otherwise it stays lost."""
+    if not lost_ids:
+        return
+    con.execute(
+        f"""
+        UPDATE agent_runs SET status = '{RunStatus.FAILED}', error = f.error
+        FROM (
+            SELECT agent_run_id, arg_max(error, started_at) AS error FROM agent_steps
+            WHERE status = '{StepStatus.ERROR}' AND agent_run_id IN (SELECT unnest(?))
+            GROUP BY agent_run_id
+        ) f
+        WHERE agent_runs.id = f.agent_run_id AND agent_runs.metadata = ?
+        """,
+        [lost_ids, STAND_IN],
+    )

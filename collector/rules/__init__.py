@@ -1,0 +1,48 @@
+"""Framework quirks: one small module per framework (and instrumentation), each for the
+spans of the instrumentation scopes it names.
+
+The conventions themselves (OTel GenAI, OpenInference, OpenLLMetry) are read by
+collector/frameworks.py and collector/mapping.py; a module here adds only what one
+framework does its own way. Every hook is optional and returns only what it found:
+
+- ``span_class(span) -> str | None``: a SpanClass value overriding the generic order;
+- ``run_fields(span) -> dict``: fields of a run span (task, final_answer, agent_name,
+  model_requested, error, ...), preferred to the generic ones;
+- ``step_fields(span, kind) -> dict``: fields of a step span (tool_args, tool_result,
+  action_type "response" for a terminal answer tool, error, ...);
+- ``run_status(span) -> str | None``: a status the run span's own attributes tell
+  (max_steps from the framework's step-limit exception);
+- ``derive_run_fields(run_span, own) -> dict``: fields only the run's own spans tell;
+- ``derive_step_fields(span, trace_spans) -> dict``: step fields only other spans tell.
+
+A new framework is a module here, its keys in collector/conventions/, and its tests.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from collector.decode import SpanRecord
+from collector.rules import (
+    google_adk,
+    langchain_openinference,
+    langchain_openllmetry,
+    smolagents,
+    strands,
+)
+
+__all__ = ["for_span", "MODULES"]
+
+MODULES: tuple[ModuleType, ...] = (
+    langchain_openinference,
+    langchain_openllmetry,
+    strands,
+    google_adk,
+    smolagents,
+)
+_BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
+
+
+def for_span(span: SpanRecord) -> ModuleType | None:
+    """The quirks module for this span's instrumentation scope, if any."""
+    return _BY_SCOPE.get(span.scope_name)

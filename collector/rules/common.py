@@ -1,0 +1,69 @@
+"""Small readers the framework modules share. Pure."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from collector.conventions import genai as G
+from collector.decode import SpanRecord
+from collector.messages import loads
+
+__all__ = [
+    "exception",
+    "exception_type",
+    "event_attrs",
+    "python_literal",
+    "first_line",
+    "text_blocks",
+]
+
+
+def exception(span: SpanRecord) -> tuple[str, str] | None:
+    """(type, message) of the span's last ``exception`` event."""
+    for event in reversed(span.events):
+        if event.get("name") == "exception":
+            attrs = event.get("attributes") or {}
+            return str(attrs.get(G.EXCEPTION_TYPE) or ""), str(attrs.get(G.EXCEPTION_MESSAGE) or "")
+    return None
+
+
+def exception_type(span: SpanRecord) -> str:
+    """The short class name of the span's last exception ('' when none)."""
+    found = exception(span)
+    return found[0].rsplit(".", 1)[-1] if found else ""
+
+
+def event_attrs(span: SpanRecord, name: str) -> list[Mapping[str, Any]]:
+    """The attributes of the span's events called ``name``, in order."""
+    return [e.get("attributes") or {} for e in span.events if e.get("name") == name]
+
+
+def python_literal(text: Any) -> Any:
+    """A Python literal written with repr (LangChain's ``input_str``), or None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+def first_line(text: str) -> str:
+    """The text up to a Python traceback that some instrumentations append."""
+    head = text.split("Traceback (most recent call last)", 1)[0]
+    return head.strip() or text.strip()
+
+
+def text_blocks(value: Any) -> str | None:
+    """The text of Bedrock-style content blocks ``[{"text": ...}, ...]`` (or plain text)."""
+    parsed = loads(value)
+    if isinstance(parsed, str):
+        return parsed.strip() or None
+    if isinstance(parsed, Mapping):
+        parsed = [parsed]
+    if not isinstance(parsed, Iterable):
+        return None
+    texts = [str(b["text"]) for b in parsed if isinstance(b, Mapping) and b.get("text")]
+    return "\n".join(texts).strip() or None

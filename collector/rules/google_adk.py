@@ -1,0 +1,123 @@
+"""Google ADK 1.x: ``invocation`` → ``agent_run [{agent}]`` (no attributes) → ``call_llm``
+(no operation name) → ``execute_tool {tool}``; task and answer only in the model calls'
+request and response JSON. ADK 2.x names its spans after the GenAI conventions
+(``invoke_agent``, ``generate_content``) and keeps the same request/response JSON.
+See SPANS.md."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from collector.conventions import genai as G
+from collector.conventions import google_adk as ADK
+from collector.decode import SpanRecord
+from collector.messages import as_text, loads
+from collector.rules.common import exception_type
+from instrumentation import attributes as A
+from instrumentation.attributes import RunStatus
+
+__all__ = [
+    "SCOPES",
+    "span_class",
+    "run_fields",
+    "step_fields",
+    "run_status",
+    "derive_run_fields",
+    "derive_step_fields",
+]
+
+SCOPES = frozenset({ADK.SCOPE})
+
+
+def span_class(span: SpanRecord) -> str | None:
+    if span.name.startswith(ADK.AGENT_RUN_SPAN):
+        return "run"
+    if span.name == ADK.LLM_SPAN:
+        return "think"
+    if span.name == ADK.INVOCATION_SPAN:
+        return "other"
+    if span.name.startswith(f"{A.TOOL_SPAN_PREFIX} "):
+        return "tool_call"  # a tool that raised: ADK set none of its attributes
+    return None
+
+
+def run_fields(span: SpanRecord) -> dict[str, Any]:
+    if not span.name.startswith(ADK.AGENT_RUN_SPAN):
+        return {}
+    return {"agent_name": span.name.removeprefix(ADK.AGENT_RUN_SPAN).removesuffix("]")}
+
+
+def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
+    if kind != "tool_call":
+        return {}
+    fields: dict[str, Any] = {"tool_name": span.name.removeprefix(f"{A.TOOL_SPAN_PREFIX} ")}
+    args = loads(span.attributes.get(ADK.TOOL_CALL_ARGS))
+    if args is not None:
+        fields["tool_args"] = args
+    response = loads(span.attributes.get(ADK.TOOL_RESPONSE))
+    if isinstance(response, Mapping) and set(response) == {"result"}:
+        response = response["result"]  # ADK wraps a non-dict result
+    if response is not None:
+        fields["tool_result"] = as_text(response)
+    return fields
+
+
+def run_status(span: SpanRecord) -> str | None:
+    return RunStatus.MAX_STEPS if exception_type(span) == ADK.MAX_CALLS_ERROR else None
+
+
+def _is_model_call(span: SpanRecord) -> bool:
+    """ADK 1.x ``call_llm``, or 2.x ``generate_content {model}`` (GenAI operation name)."""
+    return span.name == ADK.LLM_SPAN or span.attributes.get(G.GEN_AI_OPERATION_NAME) in (
+        A.LLM_OPERATIONS
+    )
+
+
+def _parts(content: Any) -> list[Mapping[str, Any]]:
+    parts = content.get("parts") if isinstance(content, Mapping) else None
+    return [p for p in parts or [] if isinstance(p, Mapping)]
+
+
+def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
+    calls = sorted((s for s in own if _is_model_call(s)), key=lambda s: s.start_ns)
+    fields: dict[str, Any] = {}
+    for span in calls:
+        request = loads(span.attributes.get(ADK.LLM_REQUEST))
+        contents = request.get("contents") if isinstance(request, Mapping) else None
+        for content in contents or []:
+            texts = [str(p["text"]) for p in _parts(content) if p.get("text")]
+            if isinstance(content, Mapping) and content.get("role") == "user" and texts:
+                fields["task"] = "\n".join(texts)
+                break
+        if "task" in fields:
+            break
+    if run_span.status_code != 2:
+        for span in reversed(calls):
+            response = loads(span.attributes.get(ADK.LLM_RESPONSE))
+            parts = _parts(response.get("content") if isinstance(response, Mapping) else None)
+            if parts and not any(p.get("function_call") for p in parts):
+                texts = [str(p["text"]) for p in parts if p.get("text")]
+                if texts:
+                    fields["final_answer"] = "\n".join(texts)
+                    break
+    return fields
+
+
+def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
+    """A raised tool's arguments, from the function call of the model call it runs under."""
+    if not span.name.startswith(f"{A.TOOL_SPAN_PREFIX} ") or ADK.TOOL_CALL_ARGS in span.attributes:
+        return {}
+    parent = trace_spans.get(span.parent_span_id or "")
+    if parent is None or not _is_model_call(parent):
+        return {}
+    response = loads(parent.attributes.get(ADK.LLM_RESPONSE))
+    name = span.name.removeprefix(f"{A.TOOL_SPAN_PREFIX} ")
+    calls = [
+        p["function_call"]
+        for p in _parts(response.get("content") if isinstance(response, Mapping) else None)
+        if isinstance(p.get("function_call"), Mapping) and p["function_call"].get("name") == name
+    ]
+    if len(calls) != 1 or not isinstance(calls[0].get("args"), Mapping):
+        return {}
+    return {"tool_args": dict(calls[0]["args"])}

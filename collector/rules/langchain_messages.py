@@ -1,0 +1,98 @@
+"""LangChain messages in the shapes its instrumentations serialise them. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from collector.messages import loads
+
+__all__ = ["lc_messages", "first_user_text", "final_answer", "tool_message"]
+
+_ROLES = {
+    "human": "user",
+    "user": "user",
+    "ai": "assistant",
+    "assistant": "assistant",
+    "tool": "tool",
+    "system": "system",
+    "HumanMessage": "user",
+    "AIMessage": "assistant",
+    "ToolMessage": "tool",
+    "SystemMessage": "system",
+}
+
+
+def _content_text(content: Any) -> str | None:
+    if isinstance(content, str):
+        return content or None
+    if isinstance(content, list):
+        texts = [
+            str(block.get("text"))
+            for block in content
+            if isinstance(block, Mapping) and block.get("type") == "text" and block.get("text")
+        ]
+        texts += [block for block in content if isinstance(block, str) and block]
+        return "\n".join(texts) or None
+    return None
+
+
+def _one(message: Any) -> dict[str, Any] | None:
+    """{"role", "text", "tool_calls", "status"} of one message in any LangChain form."""
+    if isinstance(message, (list, tuple)) and len(message) == 2:  # ("user", "text")
+        return {"role": _ROLES.get(str(message[0])), "text": _content_text(message[1])}
+    if not isinstance(message, Mapping):
+        return None
+    body: Mapping[str, Any] = message
+    role = message.get("role")
+    if "data" in message and isinstance(message["data"], Mapping):  # messages_to_dict
+        body, role = message["data"], message.get("type")
+    elif message.get("lc") == 1 and isinstance(message.get("kwargs"), Mapping):  # dumpd
+        ids = message.get("id") or []
+        body, role = message["kwargs"], ids[-1] if ids else message["kwargs"].get("type")
+    elif role is None:
+        role = message.get("type")
+    return {
+        "role": _ROLES.get(str(role), str(role)),
+        "text": _content_text(body.get("content")),
+        "tool_calls": bool(body.get("tool_calls")),
+        "status": body.get("status"),
+        "tool_call_id": body.get("tool_call_id"),
+    }
+
+
+def lc_messages(value: Any) -> list[dict[str, Any]]:
+    """The messages of a graph state / invoke input: {"messages": [...]}, possibly under
+    "inputs" / "outputs" (OpenLLMetry), or a bare list."""
+    parsed = loads(value)
+    for key in ("inputs", "outputs", "output"):
+        if isinstance(parsed, Mapping) and key in parsed:
+            parsed = parsed[key]
+    if isinstance(parsed, Mapping):
+        parsed = parsed.get("messages")
+    if not isinstance(parsed, list):
+        return []
+    return [m for m in (_one(item) for item in parsed) if m is not None]
+
+
+def first_user_text(value: Any) -> str | None:
+    """The first user message's text."""
+    return next((m["text"] for m in lc_messages(value) if m["role"] == "user" and m["text"]), None)
+
+
+def final_answer(value: Any) -> str | None:
+    """The last assistant message's text when it asked for no tool (the graph's answer)."""
+    messages = lc_messages(value)
+    if not messages or messages[-1]["role"] != "assistant" or messages[-1]["tool_calls"]:
+        return None
+    text = messages[-1]["text"]
+    return str(text) if text else None
+
+
+def tool_message(value: Any) -> dict[str, Any] | None:
+    """A serialised ``ToolMessage`` (a tool's output): its text, status and call id."""
+    parsed = loads(value)
+    if isinstance(parsed, Mapping) and "output" in parsed:  # OpenLLMetry wraps it
+        parsed = parsed["output"]
+    found = _one(parsed)
+    return found if found and found["role"] == "tool" else None

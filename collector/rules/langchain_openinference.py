@@ -1,0 +1,110 @@
+"""LangChain / LangGraph agents through openinference-instrumentation-langchain.
+
+The run is the graph's AGENT span (named after the agent; ``metadata.lc_agent_name``);
+task and answer are in its ``input.value`` / ``output.value`` graph state. A tool's
+``input.value`` is the bare value for a one-argument tool, so the arguments come from the
+``tools`` node span above it. Status descriptions carry a traceback. See SPANS.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from collector.conventions import openinference as OI
+from collector.decode import SpanRecord
+from collector.messages import loads
+from collector.rules import langchain_messages as LC
+from collector.rules.common import exception, exception_type, first_line
+from instrumentation.attributes import RunStatus
+
+__all__ = [
+    "SCOPES",
+    "run_fields",
+    "step_fields",
+    "run_status",
+    "derive_run_fields",
+    "derive_step_fields",
+]
+
+SCOPES = frozenset({OI.LANGCHAIN_SCOPE})
+_STEP_LIMIT_ERRORS = {"GraphRecursionError"}
+_STATUS_ERROR = 2
+
+
+def _error(span: SpanRecord) -> str | None:
+    if span.status_code != _STATUS_ERROR:
+        return None
+    found = exception(span)
+    if found and found[1]:
+        return f"{found[0].rsplit('.', 1)[-1]}: {found[1]}"
+    return first_line(span.status_message) if span.status_message else None
+
+
+def run_fields(span: SpanRecord) -> dict[str, Any]:
+    attrs = span.attributes
+    metadata = loads(attrs.get(OI.METADATA))
+    name = metadata.get("lc_agent_name") if isinstance(metadata, Mapping) else None
+    fields: dict[str, Any] = {
+        "agent_name": str(name or span.name),
+        "final_answer": LC.final_answer(attrs.get(OI.OUTPUT_VALUE)),
+    }
+    task = LC.first_user_text(attrs.get(OI.INPUT_VALUE))
+    if task:
+        fields["task"] = task
+    error = _error(span)
+    if error:
+        fields["error"] = error
+    return fields
+
+
+def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    error = _error(span)
+    if kind == "tool_call":
+        value = span.attributes.get(OI.INPUT_VALUE)
+        parsed = loads(value)
+        fields["tool_args"] = parsed if isinstance(parsed, Mapping) else {"input": value}
+        message = LC.tool_message(span.attributes.get(OI.OUTPUT_VALUE))
+        if message is not None:
+            fields["tool_result"] = message["text"]
+            if message["status"] == "error" and not error:
+                error = message["text"] or "error"
+    if error:
+        fields["error"] = error
+    return fields
+
+
+def run_status(span: SpanRecord) -> str | None:
+    return RunStatus.MAX_STEPS if exception_type(span) in _STEP_LIMIT_ERRORS else None
+
+
+def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
+    """The requested model is only in the LLM spans' invocation parameters."""
+    for span in sorted(own, key=lambda s: s.start_ns):
+        params = loads(span.attributes.get(OI.LLM_INVOCATION_PARAMETERS))
+        if isinstance(params, Mapping) and params.get("model"):
+            return {"model_requested": str(params["model"])}
+    return {}
+
+
+def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
+    """A tool's arguments from the tool calls its ``tools`` node received."""
+    if str(span.attributes.get(OI.SPAN_KIND, "")).upper() != OI.KIND_TOOL:
+        return {}
+    parent = trace_spans.get(span.parent_span_id or "")
+    calls = loads(parent.attributes.get(OI.INPUT_VALUE)) if parent else None
+    if not isinstance(calls, list):
+        return {}
+    message = LC.tool_message(span.attributes.get(OI.OUTPUT_VALUE)) or {}
+    name = span.attributes.get(OI.TOOL_NAME)
+    matching = [
+        c
+        for c in calls
+        if isinstance(c, Mapping)
+        and (c.get("id") == message.get("tool_call_id") if message.get("tool_call_id") else True)
+        and c.get("name") == name
+    ]
+    if len(matching) != 1 or not isinstance(matching[0].get("args"), Mapping):
+        return {}
+    return {"tool_args": dict(matching[0]["args"])}

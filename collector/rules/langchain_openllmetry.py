@@ -1,0 +1,80 @@
+"""LangChain / LangGraph agents through OpenLLMetry's opentelemetry-instrumentation-langchain.
+
+One agent run is two ``invoke_agent`` spans: a wrapper around ``Pregel.invoke`` and the
+graph's own callback span (``{name}.workflow`` at the top, ``execute_task {name}`` when
+nested, where the wrapper is a sibling, not a parent). The graph span is the run; the
+wrapper and ``create_agent`` (emitted when the agent is built) are not runs. Tool
+arguments are LangChain's ``input_str``, a Python repr. See SPANS.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from collector.conventions import genai as G
+from collector.conventions import openllmetry as OLL
+from collector.decode import SpanRecord
+from collector.messages import loads
+from collector.rules import langchain_messages as LC
+from collector.rules.common import exception_type, python_literal
+from instrumentation import attributes as A
+from instrumentation.attributes import RunStatus
+
+__all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "run_status"]
+
+SCOPES = frozenset({OLL.LANGCHAIN_SCOPE})
+_STEP_LIMIT_ERRORS = {"GraphRecursionError"}
+
+
+def _is_graph(attrs: Mapping[str, Any]) -> bool:
+    if attrs.get(OLL.SPAN_KIND) == OLL.KIND_WORKFLOW:
+        return True
+    return (
+        attrs.get(G.GEN_AI_OPERATION_NAME) == OLL.OP_EXECUTE_TASK
+        and attrs.get(OLL.ENTITY_NAME) is not None
+        and attrs.get(OLL.ENTITY_NAME) == attrs.get(OLL.LC_AGENT_NAME)
+    )
+
+
+def span_class(span: SpanRecord) -> str | None:
+    attrs = span.attributes
+    if _is_graph(attrs):
+        return "run"
+    if attrs.get(G.GEN_AI_OPERATION_NAME) in {A.OP_CREATE_AGENT, A.OP_INVOKE_AGENT}:
+        return "other"  # agent construction, or the wrapper beside the graph's span
+    return None
+
+
+def run_fields(span: SpanRecord) -> dict[str, Any]:
+    attrs = span.attributes
+    fields: dict[str, Any] = {
+        "final_answer": LC.final_answer(attrs.get(OLL.ENTITY_OUTPUT)),
+    }
+    name = attrs.get(A.GEN_AI_AGENT_NAME) or attrs.get(OLL.ENTITY_NAME)
+    if name:
+        fields["agent_name"] = str(name)
+    task = LC.first_user_text(attrs.get(OLL.ENTITY_INPUT))
+    if task:
+        fields["task"] = task
+    return fields
+
+
+def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
+    if kind != "tool_call":
+        return {}
+    fields: dict[str, Any] = {}
+    call = loads(span.attributes.get(A.GEN_AI_TOOL_CALL_ARGUMENTS))
+    if isinstance(call, Mapping) and "input_str" in call:
+        args = python_literal(call["input_str"])
+        fields["tool_args"] = args if isinstance(args, Mapping) else {"input": call["input_str"]}
+    message = LC.tool_message(span.attributes.get(A.GEN_AI_TOOL_CALL_RESULT))
+    if message is not None:
+        fields["tool_result"] = message["text"]
+        if message["status"] == "error":
+            fields["error"] = message["text"] or "error"
+    return fields
+
+
+def run_status(span: SpanRecord) -> str | None:
+    return RunStatus.MAX_STEPS if exception_type(span) in _STEP_LIMIT_ERRORS else None

@@ -1,0 +1,71 @@
+"""Per-span validation: what one span must satisfy to be stored.
+
+A request's bad spans are rejected one by one and counted in
+``partial_success`` (OTLP spec, "Partial Success"), so one span with a NaN
+token count or an end time of 2^64-1 no longer costs the good spans next to
+it. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collector.decode import SpanRecord
+
+__all__ = ["span_problem", "MAX_TIME_NS"]
+
+# Times are stored as signed 64-bit nanoseconds (DuckDB BIGINT): up to 2262-04-11.
+MAX_TIME_NS = 2**63 - 1
+_MAX_DEPTH = 32
+
+
+def span_problem(span: SpanRecord) -> str | None:
+    """Why ``span`` cannot be stored, or None when it can."""
+    label = f"span {span.span_id}"
+    for name, value in (("start time", span.start_ns), ("end time", span.end_ns)):
+        if not 0 <= value <= MAX_TIME_NS:
+            return f"{label}: {name} {value} is out of range (after year 2262)"
+    if span.end_ns and span.end_ns < span.start_ns:
+        return f"{label}: ends ({span.end_ns}) before it starts ({span.start_ns})"
+    for index, event in enumerate(span.events):
+        if not 0 <= int(event.get("time_ns") or 0) <= MAX_TIME_NS:
+            return f"{label}: event {index} time is out of range"
+    for index, link in enumerate(span.links):
+        trace_id, span_id = link.get("trace_id") or "", link.get("span_id") or ""
+        if len(trace_id) not in (0, 32) or len(span_id) not in (0, 16):
+            return f"{label}: link {index} has an invalid id"
+    for where, values in _attribute_sets(span):
+        problem = _value_problem(values, 0)
+        if problem is not None:
+            return f"{label}: {where} {problem}"
+    return None
+
+
+def _attribute_sets(span: SpanRecord) -> Iterator[tuple[str, dict[str, Any]]]:
+    yield "attribute", span.attributes
+    yield "resource attribute", span.resource
+    for index, event in enumerate(span.events):
+        yield f"event {index} attribute", event.get("attributes") or {}
+    for index, link in enumerate(span.links):
+        yield f"link {index} attribute", link.get("attributes") or {}
+
+
+def _value_problem(value: Any, depth: int, key: str = "") -> str | None:
+    if depth > _MAX_DEPTH:
+        return f"{key!r} is nested deeper than {_MAX_DEPTH} levels"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{key!r} is {value} (not a finite number)"
+    if isinstance(value, dict):
+        for child_key, child in value.items():
+            problem = _value_problem(child, depth + 1, f"{key}.{child_key}" if key else child_key)
+            if problem is not None:
+                return problem
+    elif isinstance(value, list):
+        for child in value:
+            problem = _value_problem(child, depth + 1, key)
+            if problem is not None:
+                return problem
+    return None

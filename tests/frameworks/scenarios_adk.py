@@ -1,0 +1,147 @@
+"""Google ADK scenarios: an ``LlmAgent`` run by ADK's ``InMemoryRunner`` on a ``BaseLlm``
+that talks chat completions to the scripted server (tests/frameworks/adk_scripted_model.py).
+ADK traces itself (scope ``gcp.vertex.agent``) through the global tracer provider.
+
+ADK's documented behaviours the expectations follow:
+
+- a tool that raises ends the run with its exception (ADK re-raises it);
+- the step limit is ``RunConfig.max_llm_calls``: past it the run raises
+  ``LlmCallsLimitExceededError``, with no answer;
+- a sub-agent called through ``AgentTool`` runs as its own agent inside the tool call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from google.adk.agents import LlmAgent
+from google.adk.agents.run_config import RunConfig
+from google.adk.runners import InMemoryRunner
+from google.adk.tools.agent_tool import AgentTool
+from google.genai import types
+
+from tests.frameworks import scenario as S
+from tests.frameworks.adk_scripted_model import ScriptedChatModel
+from tests.scripted_llm import ScriptedLLM, call_tool
+
+MODEL_NAME = "scripted-adk"
+AGENT_NAME = "weather_agent"
+MAX_LLM_CALLS = 2
+FRAMEWORK = S.Framework(marker_prefix="adk", agent_name=AGENT_NAME, model_name=MODEL_NAME)
+
+
+def get_weather(city: str) -> str:
+    """The weather in a city."""
+    return S.get_weather_impl(city)
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return S.add_impl(a, b)
+
+
+def flaky(x: int) -> str:
+    """Fails unless x == 2."""
+    return S.flaky_impl(x)
+
+
+def build_agent(llm: ScriptedLLM, name: str = AGENT_NAME, tools: list[Any] | None = None) -> Any:
+    """An agent on the scripted server, with the scenario tools."""
+    return LlmAgent(
+        name=name,
+        model=ScriptedChatModel(model=MODEL_NAME, base_url=llm.base_url),
+        instruction="Answer briefly.",
+        description=f"The {name}.",
+        tools=[get_weather, add, flaky] if tools is None else tools,
+    )
+
+
+async def _run(agent: Any, task: str, run_config: RunConfig | None = None) -> str | None:
+    """Run ``agent`` on ``task`` in a new session; the text of its final response."""
+    app = f"app-{uuid.uuid4().hex[:8]}"
+    runner = InMemoryRunner(agent=agent, app_name=app)
+    session = await runner.session_service.create_session(app_name=app, user_id="tester")
+    message = types.Content(role="user", parts=[types.Part(text=task)])
+    final = None
+    async for event in runner.run_async(
+        user_id="tester",
+        session_id=session.id,
+        new_message=message,
+        run_config=run_config or RunConfig(),
+    ):
+        if event.is_final_response() and event.content and event.content.parts:
+            final = "".join(p.text or "" for p in event.content.parts) or final
+    return final
+
+
+def _play(
+    llm: ScriptedLLM, scenario: S.Scenario, agent: Any = None, run_config: RunConfig | None = None
+) -> str | None:
+    llm.script(scenario.marker, scenario.turns)
+    return asyncio.run(_run(agent or build_agent(llm), scenario.task, run_config))
+
+
+def success(llm: ScriptedLLM) -> S.RunExpectation:
+    """Two tool calls, then a text answer."""
+    scenario = S.success(FRAMEWORK)
+    return scenario.expect_answer(_play(llm, scenario))
+
+
+def tool_raises(llm: ScriptedLLM) -> S.RunExpectation:
+    """A tool raises: ADK ends the run with the tool's exception."""
+    scenario = S.scenario(
+        FRAMEWORK,
+        "raise",
+        "Call the flaky tool once.",
+        [call_tool("flaky", S.FLAKY_BAD_ARGS)],
+        status="failed",
+        final_answer=None,
+        tools=[S.ToolExpectation("flaky", S.FLAKY_BAD_ARGS, None, error=S.FLAKY_ERROR)],
+        error=S.FLAKY_ERROR,
+    )
+    with scenario.expect_failure(ValueError):
+        _play(llm, scenario)
+    return scenario.expected
+
+
+def fails(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model server answers HTTP 400 after one tool call: the run raises."""
+    scenario = S.model_failure(FRAMEWORK)
+    with scenario.expect_failure():  # openai.BadRequestError, from the model class
+        _play(llm, scenario)
+    return scenario.expected
+
+
+def max_steps(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model keeps calling a tool: ADK stops at ``max_llm_calls``, no answer."""
+    scenario = S.scenario(
+        FRAMEWORK,
+        "max",
+        "Loop forever.",
+        [call_tool("add", S.ADD_ARGS)] * (MAX_LLM_CALLS + 1),
+        status="max_steps",
+        final_answer=None,
+        tools=[S.ToolExpectation("add", S.ADD_ARGS, S.ADD_RESULT)] * MAX_LLM_CALLS,
+        error="Max number of llm calls limit",
+        llm_steps_at_least=MAX_LLM_CALLS,
+    )
+    with scenario.expect_failure():  # LlmCallsLimitExceededError
+        _play(llm, scenario, run_config=RunConfig(max_llm_calls=MAX_LLM_CALLS))
+    return scenario.expected
+
+
+def concurrent(llm: ScriptedLLM, count: int = 4) -> list[S.RunExpectation]:
+    """``count`` success runs at once, one thread (and event loop) each."""
+    return S.run_in_threads(count, lambda: success(llm))
+
+
+def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """A parent agent calls a child agent through ``AgentTool``; returns [parent, child]."""
+    scenario = S.nested(FRAMEWORK, delegate_tool="child_agent", question_arg="request")
+    child = build_agent(llm, "child_agent", tools=[])
+    parent = build_agent(llm, "parent_agent", tools=[AgentTool(agent=child)])
+    llm.script(scenario.child.marker, scenario.child.turns)
+    _play(llm, scenario.parent, parent)
+    return scenario.expected

@@ -1,0 +1,181 @@
+"""LangGraph scenarios: LangChain's ``create_agent`` (the LangGraph ReAct agent that replaced
+``langgraph.prebuilt.create_react_agent``) on ``ChatOpenAI`` pointed at the scripted server.
+
+The same scenarios run under OpenInference's LangChain instrumentor and OpenLLMetry's; both
+trace LangChain's callbacks, so the agent code is the same.
+
+LangGraph's documented behaviours the expectations follow:
+
+- a tool that raises fails the run (``ToolNode`` re-raises anything but invalid arguments),
+  unless a ``wrap_tool_call`` middleware turns the exception into an error ``ToolMessage``,
+  which the model reads and retries: then the run recovers;
+- the step limit is the graph's ``recursion_limit``: past it the run raises
+  ``GraphRecursionError`` with no answer;
+- a sub-agent is an agent invoked from inside a tool of its parent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from langchain.agents import create_agent
+from langchain.agents.middleware import wrap_tool_call
+from langchain_core.messages import ToolMessage
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
+
+from tests.frameworks import scenario as S
+from tests.scripted_llm import ScriptedLLM, call_tool
+
+MODEL_NAME = "scripted-langgraph"
+SERVED_MODEL = f"{MODEL_NAME}-served"  # what the scripted server reports it used
+AGENT_NAME = "weather_agent"
+RECURSION_LIMIT = 5  # model, tools, model, tools, model: then GraphRecursionError
+RECURSION_ERROR = f"Recursion limit of {RECURSION_LIMIT} reached"
+FRAMEWORK = S.Framework(marker_prefix="lg", agent_name=AGENT_NAME, model_name=MODEL_NAME)
+
+
+@tool
+def get_weather(city: str) -> str:
+    """The weather in a city."""
+    return S.get_weather_impl(city)
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return S.add_impl(a, b)
+
+
+@tool
+def flaky(x: int) -> str:
+    """Fails unless x == 2."""
+    return S.flaky_impl(x)
+
+
+@wrap_tool_call
+def report_tool_errors(request: Any, handler: Callable[[Any], Any]) -> Any:
+    """LangChain's documented tool-error middleware: the model reads the error and retries."""
+    try:
+        return handler(request)
+    except Exception as exc:
+        return ToolMessage(
+            content=f"Tool error: {exc}", tool_call_id=request.tool_call["id"], status="error"
+        )
+
+
+def _model(llm: ScriptedLLM) -> ChatOpenAI:
+    return ChatOpenAI(model=MODEL_NAME, base_url=llm.base_url, api_key="sk-scripted", max_retries=0)
+
+
+def build_agent(
+    llm: ScriptedLLM, name: str = AGENT_NAME, tools: list[Any] | None = None, **kwargs: Any
+) -> Any:
+    """An agent on the scripted server, with the scenario tools."""
+    chosen = [get_weather, add, flaky] if tools is None else tools
+    return create_agent(_model(llm), tools=chosen, name=name, **kwargs)
+
+
+def _answer(state: dict[str, Any]) -> object:
+    """The agent's answer: the content of its last message."""
+    return state["messages"][-1].content
+
+
+def _play(
+    llm: ScriptedLLM, scenario: S.Scenario, agent: Any = None, **config: Any
+) -> dict[str, Any]:
+    """Script the model, run the agent on the scenario's task; its final state."""
+    llm.script(scenario.marker, scenario.turns)
+    return (agent or build_agent(llm)).invoke(
+        {"messages": [{"role": "user", "content": scenario.task}]}, config or None
+    )
+
+
+def _expected(scenario: S.Scenario) -> S.RunExpectation:
+    return replace(scenario.expected, model_used=SERVED_MODEL)
+
+
+def success(llm: ScriptedLLM) -> S.RunExpectation:
+    """Two tool calls, then a text answer."""
+    scenario = S.success(FRAMEWORK)
+    scenario.expect_answer(_answer(_play(llm, scenario)))
+    return _expected(scenario)
+
+
+def tool_error_recovers(llm: ScriptedLLM) -> S.RunExpectation:
+    """A tool raises; the error middleware hands it to the model, which retries and answers."""
+    scenario = S.recovery(FRAMEWORK)
+    agent = build_agent(llm, middleware=[report_tool_errors])
+    scenario.expect_answer(_answer(_play(llm, scenario, agent)))
+    return _expected(scenario)
+
+
+def tool_raises(llm: ScriptedLLM) -> S.RunExpectation:
+    """Without the middleware a raising tool ends the run with its exception."""
+    scenario = S.scenario(
+        FRAMEWORK,
+        "raise",
+        "Call the flaky tool once.",
+        [call_tool("flaky", S.FLAKY_BAD_ARGS)],
+        status="failed",
+        final_answer=None,
+        tools=[S.ToolExpectation("flaky", S.FLAKY_BAD_ARGS, None, error=S.FLAKY_ERROR)],
+        error=S.FLAKY_ERROR,
+    )
+    with scenario.expect_failure(ValueError):
+        _play(llm, scenario)
+    return _expected(scenario)
+
+
+def fails(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model server answers HTTP 400 after one tool call: the run raises."""
+    scenario = S.model_failure(FRAMEWORK)
+    with scenario.expect_failure():  # langchain-openai's OpenAIInvalidRequestError
+        _play(llm, scenario)
+    return _expected(scenario)
+
+
+def max_steps(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model keeps calling a tool: the graph stops at its recursion limit, no answer."""
+    scenario = S.scenario(
+        FRAMEWORK,
+        "max",
+        "Loop forever.",
+        [call_tool("add", S.ADD_ARGS)] * 3,
+        status="max_steps",
+        final_answer=None,
+        tools=[
+            S.ToolExpectation("add", S.ADD_ARGS, S.ADD_RESULT),
+            S.ToolExpectation("add", S.ADD_ARGS, S.ADD_RESULT),
+        ],
+        error=RECURSION_ERROR,
+        llm_steps_at_least=3,
+    )
+    with scenario.expect_failure():  # langgraph.errors.GraphRecursionError
+        _play(llm, scenario, recursion_limit=RECURSION_LIMIT)
+    return _expected(scenario)
+
+
+def concurrent(llm: ScriptedLLM, count: int = 4) -> list[S.RunExpectation]:
+    """``count`` success runs at once, one thread each."""
+    return S.run_in_threads(count, lambda: success(llm))
+
+
+def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """A parent agent's tool invokes a child agent (LangChain's sub-agent pattern);
+    returns [parent, child]."""
+    scenario = S.nested(FRAMEWORK, delegate_tool="ask_child", question_arg="question")
+    child = build_agent(llm, "child_agent", tools=[])
+
+    @tool
+    def ask_child(question: str) -> str:
+        """Ask the child agent a question."""
+        state = child.invoke({"messages": [{"role": "user", "content": question}]})
+        return str(state["messages"][-1].content)
+
+    parent = build_agent(llm, "parent_agent", tools=[ask_child])
+    llm.script(scenario.child.marker, scenario.child.turns)
+    _play(llm, scenario.parent, parent)
+    return [_expected(scenario.parent), _expected(scenario.child)]

@@ -1,0 +1,119 @@
+"""A run whose run span never arrives is still a run (collector/rootless_runs.py).
+
+Spans go through the real OpenTelemetry SDK and OTLP exporter to a real collector; the
+run span is started but, as a framework that never ends a failed run's span (or a process
+that dies) leaves it, not ended until the test says so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import Status, StatusCode
+
+from tests.conftest import CollectorHandle, start_test_collector
+from tests.support import wait_until
+
+TASK = "[rootless] What is the weather in Paris?"
+TOOL_ERROR = "the weather service is down"
+
+
+@pytest.fixture
+def stalling_collector(tmp_path: Path) -> Iterator[CollectorHandle]:
+    handle = start_test_collector(tmp_path / "audit.duckdb", lost_after_s=2.0)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def _provider(collector: CollectorHandle) -> TracerProvider:
+    provider = TracerProvider()
+    exporter = OTLPSpanExporter(endpoint=collector.grpc_endpoint, insecure=True)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider
+
+
+def _run_children(provider: TracerProvider) -> Any:
+    """A run span, started and left open, with a model call and a failing tool call."""
+    tracer = provider.get_tracer("framework-under-test")
+    root = tracer.start_span(
+        "invoke_agent weather_agent",
+        attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "weather_agent"},
+    )
+    ctx = trace.set_span_in_context(root)
+    with tracer.start_as_current_span(
+        "chat scripted",
+        context=ctx,
+        attributes={
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "scripted",
+            "gen_ai.input.messages": json.dumps(
+                [{"role": "user", "parts": [{"type": "text", "content": TASK}]}]
+            ),
+        },
+    ):
+        pass
+    with tracer.start_as_current_span(
+        "execute_tool get_weather",
+        context=ctx,
+        attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather"},
+    ) as tool:
+        tool.set_status(Status(StatusCode.ERROR, TOOL_ERROR))
+    return root
+
+
+def _run(collector: CollectorHandle, span_id: str) -> dict[str, Any]:
+    cols = ("id", "task", "status", "error", "total_steps", "agent_name", "is_final")
+    rows = collector.query(f"SELECT {', '.join(cols)} FROM agent_runs WHERE span_id = ?", [span_id])
+    return dict(zip(cols, rows[0], strict=True)) if rows else {}
+
+
+def test_steps_without_their_run_span_are_a_running_run_then_failed(
+    stalling_collector: CollectorHandle,
+) -> None:
+    provider = _provider(stalling_collector)
+    root = _run_children(provider)
+    span_id = format(root.get_span_context().span_id, "016x")
+    run = wait_until(
+        lambda: _run(stalling_collector, span_id) or None, timeout_s=15, what="the stand-in run"
+    )
+    assert run["status"] == "running" and run["task"] == TASK and run["total_steps"] == 2
+    assert run["id"] == span_id  # the missing span's id, so the real span replaces it
+    steps = stalling_collector.query(
+        "SELECT count(*) FROM agent_steps WHERE agent_run_id = ?", [span_id]
+    )
+    assert steps[0][0] == 2
+    # Silence: the stall rule settles it as failed, with the failing step's error.
+    failed = wait_until(
+        lambda: (r := _run(stalling_collector, span_id))["status"] != "running" and r,
+        timeout_s=30,
+        what="the stall rule",
+    )
+    assert failed["status"] == "failed" and TOOL_ERROR in (failed["error"] or ""), failed
+    provider.shutdown()
+
+
+def test_the_run_span_arriving_later_wins(collector: CollectorHandle) -> None:
+    provider = _provider(collector)
+    root = _run_children(provider)
+    span_id = format(root.get_span_context().span_id, "016x")
+    wait_until(lambda: _run(collector, span_id) or None, timeout_s=15, what="the stand-in run")
+    root.end()
+    done = wait_until(
+        lambda: (r := _run(collector, span_id)).get("is_final") and r,
+        timeout_s=15,
+        what="the run span",
+    )
+    assert done["status"] == "completed" and done["agent_name"] == "weather_agent", done
+    assert done["task"] == TASK and done["total_steps"] == 2
+    assert collector.query("SELECT count(*) FROM agent_runs")[0][0] == 1
+    provider.shutdown()

@@ -1,0 +1,198 @@
+"""Redaction under attack: credential shapes, secrets in keys, cut values, budget, canaries."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from collector.decode import SpanRecord
+from collector.redact import BUDGET_REDACTED, REDACTED, RedactionPolicy, Sanitizer
+from tests.conftest import CollectorHandle, start_test_collector
+from tests.ingest.otlp import export, record_spans
+
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq9Xk2Lm4T"
+SHAPES = {
+    "bare aws secret": (f"creds {AWS_SECRET} end", AWS_SECRET),
+    "aws secret in json": (json.dumps({"SecretAccessKey": AWS_SECRET}), AWS_SECRET),
+    "jwt no signature": (
+        "t eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbjEyIn0.",
+        "eyJzdWIiOiJhZG1pbjEyIn0",
+    ),
+    "digest header": (
+        'Authorization: Digest username="bob", response="6629fae49393a05397450978507c4ef1"',
+        "6629fae49393a05397450978507c4ef1",
+    ),
+    "aws sigv4 header": (
+        "authorization: AWS4-HMAC-SHA256 Credential=AKID/2025, Signature=fe5f80f77d5fa3beca038a",
+        "fe5f80f77d5fa3beca038a",
+    ),
+    "proxy header": ("Proxy-Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l", "YWxhZGRpbjpvcGVu"),
+    "openssh key": (
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"
+        "-----END OPENSSH PRIVATE KEY-----",
+        "b3BlbnNzaC1rZXktdjEAAAAA",
+    ),
+    "pem without end": ("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg4LVWM9nuwNSk", "MHcCAQEEIBkg"),
+    "github fine-grained": ("github_pat_11ABCDEFG0aBcDeFgHiJkL_mnOpQrStUvWxYz", "11ABCDEFG0aBcDe"),
+    "github app": ("ghs_16C7e42F292c6912E7710c838347Ae178B4a", "16C7e42F292c6912"),
+    "slack bot": ("xoxb-123456789012-1234567890123-AbCdEfGhIjKl", "AbCdEfGhIjKl"),
+    "slack webhook": ("https://hooks.slack.com/services/T00/B00/XXXXXXXXXXXXXXXXXXXXXXXX", "XXXXX"),
+    "stripe live": ("sk_live_51HqLyjWDarjtT1zdp7dcXYZ", "51HqLyjWDarjtT1zdp7dc"),
+    "stripe restricted": ("rk_test_4eC39HqLyjWDarjtT1zdp7dc", "4eC39HqLyjWDarjtT1zdp7dc"),
+    "stripe webhook": ("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "MfKQ9r8GKYqrTwjUPD8IL"),
+    "postgres url": ("postgresql://app:Sup3r-S3cret@db:5432/x", "Sup3r-S3cret"),
+    "redis no user": ("redis://:r3disPassw0rd@cache:6379/0", "r3disPassw0rd"),
+    "ado string": ("Server=db;User Id=sa;Password=Str0ng!Pass;Encrypt=true", "Str0ng!Pass"),
+    "mongodb srv": ("mongodb+srv://root:m0ngoPw@cluster0.x.net/db", "m0ngoPw"),
+    "pgpassword env": ("PGPASSWORD=pgS3cretValue psql -h db", "pgS3cretValue"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SHAPES))
+def test_credential_shapes_are_redacted(case: str) -> None:
+    text, secret = SHAPES[case]
+    out = Sanitizer().redact_text(text)
+    assert secret not in out, out
+    assert REDACTED in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "commit 3f786850e387550fdab836ed7e6dc881de23001b merged",
+        "docker logs homepage --tail 50",
+        "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "input_tokens=1234 output_tokens=56",
+    ],
+)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    assert Sanitizer().redact_text(text) == text
+
+
+def _span(attributes: dict[str, Any], name: str = "n") -> SpanRecord:
+    return SpanRecord(
+        trace_id="1" * 32,
+        span_id="2" * 16,
+        parent_span_id=None,
+        name=name,
+        kind=1,
+        start_ns=1,
+        end_ns=2,
+        status_code=0,
+        status_message="",
+        attributes=attributes,
+    )
+
+
+def test_secrets_in_attribute_keys_are_redacted() -> None:
+    token = "ghp_9aB8cD7eF6gH5iJ4kL3mN2oP1qR0sT9uV8wX"
+    attributes = {
+        f"header.Authorization: Bearer {token}": "1",
+        f"cache.{token}": "2",
+        "sk-proj-Zx81bQm2Lw9vTtY3uPq0rS7dKf4hJ6nC": "3",
+        "plain": "4",
+    }
+    (out,) = Sanitizer().apply([_span(attributes)])
+    dumped = json.dumps(out.attributes)
+    assert token not in dumped and "Zx81bQm2Lw9vTtY3" not in dumped
+    assert sorted(out.attributes.values()) == ["1", "2", "3", "4"], "no value lost to a clash"
+    assert out.attributes["plain"] == "4"
+
+
+def test_a_secret_cut_by_the_preview_is_still_redacted() -> None:
+    clean = Sanitizer(RedactionPolicy(max_value_bytes=1024, preview_bytes=100))
+    for offset in range(80, 101, 4):
+        value = "x" * offset + " sk-proj-Zx81bQm2Lw9vTtY3uPq0rS7dKf4hJ6nC " + "y" * 5000
+        (out,) = clean.apply([_span({"tool": value})])
+        preview = out.attributes["tool"].split("\n…[truncated", 1)[0]
+        assert "Zx81bQm2" not in preview and "sk-proj-Z" not in preview, (offset, preview)
+
+
+def test_huge_values_are_cut_before_redaction() -> None:
+    # Only the preview window is scanned: a secret far past it never reaches storage,
+    # and neither does any other byte past the preview.
+    clean = Sanitizer(RedactionPolicy(max_value_bytes=1024, preview_bytes=100))
+    value = "a " * 10_000 + "password=hunter2hunter2"
+    (out,) = clean.apply([_span({"tool": value})])
+    assert "hunter2" not in json.dumps(out.attributes)
+
+
+def test_a_spent_budget_redacts_whole_values_instead_of_stalling() -> None:
+    clean = Sanitizer(RedactionPolicy(time_budget_s=0.0))
+    (out,) = clean.apply([_span({"a": "ok", "b": "password=hunter2"}, name="run")])
+    assert out.attributes == {"a": BUDGET_REDACTED, "b": BUDGET_REDACTED}
+    assert out.name == BUDGET_REDACTED
+
+
+_SECRETS = st.sampled_from([secret for _, secret in SHAPES.values()])
+_NOISE = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(before=_NOISE, after=_NOISE, case=st.sampled_from(sorted(SHAPES)))
+def test_fuzz_a_shaped_secret_in_any_surroundings_is_redacted(
+    before: str, after: str, case: str
+) -> None:
+    text, secret = SHAPES[case]
+    out = Sanitizer().redact_text(f"{before} {text}\n{after}")
+    assert secret not in out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("password=:\"' \\-_.aA0/+@")), max_size=3000))
+def test_fuzz_hostile_alphabets_terminate_and_never_grow_a_secret(text: str) -> None:
+    out = Sanitizer().redact_text(text)
+    assert isinstance(out, str)
+
+
+CANARIES = {
+    "aws": AWS_SECRET,
+    "stripe": "sk_live_CanaryStripe0123456789",
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJjYW5hcnkiOiJ5ZXMifQ.Q2FuYXJ5U2lnbmF0dXJlMDEy",
+    "pem": "MIIEcanaryPEMbodyQIBADANBgkqhkiG9w0",
+    "dsn": "CanaryDbPassw0rd",
+}
+
+
+def _plant(tracer: Any) -> None:
+    with tracer.start_as_current_span(
+        "invoke_agent canary",
+        attributes={
+            "agent_run.id": "canary-run",
+            "gen_ai.operation.name": "invoke_agent",
+            "agent_run.task": f"use {CANARIES['aws']} and {CANARIES['stripe']}",
+            f"http.header.authorization: Bearer {CANARIES['jwt']}": "x",
+            "tool.result": "-----BEGIN PRIVATE KEY-----\n" + CANARIES["pem"] + "\n" + "z" * 70000,
+            "db.url": f"postgresql://app:{CANARIES['dsn']}@db/x",
+        },
+    ):
+        pass
+
+
+def test_canaries_reach_no_byte_of_database_wal_or_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    db = tmp_path / "canary.duckdb"
+    handle: CollectorHandle = start_test_collector(db)
+    try:
+        export("http-json", handle, record_spans(_plant))
+        export("grpc", handle, record_spans(_plant))
+        assert handle.query("SELECT count(*) FROM spans") == [(2,)]
+        dump = json.dumps(handle.query("SELECT * FROM spans"), default=str)
+        wal = db.with_name(db.name + ".wal")
+        live_bytes = db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    finally:
+        handle.stop()
+    files = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    for name, secret in CANARIES.items():
+        needle = secret.encode()
+        assert secret not in dump, name
+        assert needle not in live_bytes and needle not in files, name
+        assert secret not in caplog.text, name
