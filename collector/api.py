@@ -335,7 +335,8 @@ def backup_route(request: Request) -> FileResponse:
     if not _export_slot.acquire(blocking=False):
         raise HTTPException(429, "an export or backup is already running; retry when it is done")
     try:
-        backup = _store(request).read(lambda cur: take_backup(cur, taken_at=utc_now()))
+        # This collector's own file (in lake mode the lake has its own backups).
+        backup = _store(request).read_local(lambda cur: take_backup(cur, taken_at=utc_now()))
     finally:
         _export_slot.release()
     stamp = backup.taken_at.strftime("%Y%m%dT%H%M%SZ")

@@ -12,6 +12,9 @@
      │    ├── StoreOpenError, StoreUnavailable, StoreRejected
      ├── QueryError           a read through the API (queries.py)
      │    ├── BadRequest, RunNotFound, RunNotRunning
+     ├── LakeError            the shared lake cannot be reached or written (lake/)
+     │    └── ShipperError     shipping cannot go on (lake/shipper.py)
+     │         └── WrongLocalFile   the lake's watermark is another file's
      ├── SqlRefused           ad-hoc SQL that is not a plain read (sql_guard.py); also a ValueError
      └── SqlError             ad-hoc SQL that failed to run (query_sql.py)
           ├── SqlTimeout, SqlFailed

@@ -142,13 +142,17 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
 
     @app.get("/healthz", summary="Liveness and basic figures")
     def healthz() -> dict[str, object]:
-        return {
+        health: dict[str, object] = {
             "status": "ok",
             "instance_id": instance_id,
             "schema_version": SCHEMA_VERSION,
             "queued_spans": store.queued_spans,
             "committed_spans": store.committed_spans,
         }
+        lake_status = getattr(store, "lake_status", None)
+        if lake_status is not None:
+            health["lake"] = lake_status()
+        return health
 
     @app.post(
         "/v1/traces",
@@ -208,7 +212,10 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
         summary="Walk the hash chain over stored spans and check runs and steps against them",
     )
     def verify(derived: bool = True) -> dict[str, object]:
-        return store.read(lambda cur: verify_connection(cur, derived=derived, key=store.chain_key))
+        # The hash chain is per collector file: verify checks this collector's own.
+        return store.read_local(
+            lambda cur: verify_connection(cur, derived=derived, key=store.chain_key)
+        )
 
     app.include_router(api.router)
     app.include_router(api_annotations.router)

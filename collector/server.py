@@ -6,6 +6,7 @@ import logging
 import socket
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import uvicorn
@@ -17,7 +18,7 @@ from collector.search_index import SearchIndex
 from collector.settings import Settings, SettingsError
 from collector.store import RunStore
 
-__all__ = ["RunningCollector", "start_collector"]
+__all__ = ["RunningCollector", "open_store", "start_collector"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,32 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def open_store(settings: Settings) -> RunStore:
+    """The single-file store, or with a lake catalog the scale-out store."""
+    options: dict[str, Any] = {
+        "max_queued_spans": settings.max_queued_spans,
+        "commit_max_spans": settings.commit_max_spans,
+        "lost_after_s": settings.lost_after_s,
+        "retention_days": settings.retention_days,
+        "startup_read_check": settings.startup_read_check,
+        "memory_limit_mb": settings.db_memory_mb,
+        "chain_key_path": settings.chain_key_path,
+    }
+    if settings.lake_catalog is None:
+        return RunStore(settings.db_path, **options)
+    from collector.lake.store import LakeOptions, LakeStore  # loads the lake extensions
+
+    lake = LakeOptions(
+        catalog_dsn=settings.lake_catalog,
+        data_path=settings.lake_data_path or "",
+        collector_id=settings.collector_id,
+        ship_interval_s=settings.lake_ship_interval_s,
+        compact_every_s=settings.lake_compact_every_s,
+        inline_row_limit=settings.lake_inline_rows,
+    )
+    return LakeStore(settings.db_path, lake, **options)
+
+
 def start_collector(settings: Settings) -> RunningCollector:
     """Open the store and start both receivers; ports 0 pick free ports."""
     settings.validate()
@@ -75,16 +102,7 @@ def start_collector(settings: Settings) -> RunningCollector:
         )
     except ValueError as exc:  # an extra pattern RE2 cannot run in linear time
         raise SettingsError(f"AGENT_AUDIT_REDACT_PATTERNS: {exc}") from None
-    store = RunStore(
-        settings.db_path,
-        max_queued_spans=settings.max_queued_spans,
-        commit_max_spans=settings.commit_max_spans,
-        lost_after_s=settings.lost_after_s,
-        retention_days=settings.retention_days,
-        startup_read_check=settings.startup_read_check,
-        memory_limit_mb=settings.db_memory_mb,
-        chain_key_path=settings.chain_key_path,
-    )
+    store = open_store(settings)
     try:
         grpc_server, grpc_port = start_grpc_server(store, settings, sanitizer)
     except Exception:

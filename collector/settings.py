@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,6 +16,8 @@ from instrumentation.security import is_loopback
 __all__ = ["Settings", "SettingsError", "MIN_TOKEN_CHARS"]
 
 MIN_TOKEN_CHARS = 16
+
+_COLLECTOR_ID = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
 
 
 class SettingsError(CollectorError, ValueError):
@@ -56,6 +59,14 @@ class Settings:
     # Read every block at start to find damage early.
     startup_read_check: bool = E.STARTUP_READ_CHECK.default
     db_memory_mb: int = E.DB_MEMORY_MB.default  # DuckDB's memory limit
+    # Scale-out: with a lake catalog, db_path is this collector's own file and
+    # reads go to the lake (collector/lake/).
+    lake_catalog: str | None = None  # libpq connection string or postgres:// URL
+    lake_data_path: str | None = E.LAKE_DATA_PATH.default
+    collector_id: str | None = E.COLLECTOR_ID.default
+    lake_ship_interval_s: float = E.LAKE_SHIP_INTERVAL_S.default
+    lake_compact_every_s: float = E.LAKE_COMPACT_EVERY_S.default
+    lake_inline_rows: int = E.LAKE_INLINE_ROWS.default
     # Costs: a file of model prices that wins over the built-in table (collector.pricing).
     prices_path: Path | None = None
     search_index: bool = E.SEARCH_INDEX.default  # a live full-text index beside the database
@@ -72,8 +83,15 @@ class Settings:
                 f"{MIN_TOKEN_CHARS} characters, or unset the variable"
             )
         try:
+            db_path, lake_catalog = _store(E.STORE.read(env), E.DB.read(env))
             settings = cls(
-                db_path=Path(E.DB.read(env)),
+                db_path=db_path,
+                lake_catalog=lake_catalog,
+                lake_data_path=E.LAKE_DATA_PATH.read(env),
+                collector_id=E.COLLECTOR_ID.read(env),
+                lake_ship_interval_s=E.LAKE_SHIP_INTERVAL_S.read(env),
+                lake_compact_every_s=E.LAKE_COMPACT_EVERY_S.read(env),
+                lake_inline_rows=E.LAKE_INLINE_ROWS.read(env),
                 host=E.HOST.read(env),
                 grpc_port=E.GRPC_PORT.read(env),
                 http_port=E.HTTP_PORT.read(env),
@@ -131,6 +149,16 @@ class Settings:
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise SettingsError(f"{name}={port} is not a TCP port")
+        if self.lake_catalog and not self.lake_data_path:
+            raise SettingsError(
+                f"{E.STORE.name}=ducklake:... needs {E.LAKE_DATA_PATH.name}, "
+                "where the lake's Parquet files live"
+            )
+        if self.collector_id is not None and not _COLLECTOR_ID.match(self.collector_id):
+            raise SettingsError(
+                f"{E.COLLECTOR_ID.name}={self.collector_id!r} must be 1-63 characters "
+                "of a-z, 0-9 and _"
+            )
         if not self.token and not is_loopback(self.host):
             raise SettingsError(
                 f"refusing to listen on {self.host} without a token: set AGENT_AUDIT_TOKEN "
@@ -142,3 +170,22 @@ class Settings:
                 PriceBook.from_file(self.prices_path)
             except PricesFileError as exc:
                 raise SettingsError(f"AGENT_AUDIT_PRICES: {exc}") from None
+
+
+def _store(store: str, db: str) -> tuple[Path, str | None]:
+    """AGENT_AUDIT_STORE -> (this collector's DuckDB file, the lake catalog or None)."""
+    kind, _, target = store.partition(":")
+    if kind == "duckdb":
+        if target and db != E.DB.default and target != db:
+            raise SettingsError(
+                f"{E.STORE.name}={store!r} and {E.DB.name}={db!r} name different files"
+            )
+        return Path(target or db), None
+    if kind == "ducklake":
+        if not target.startswith(("postgres:", "postgresql:", "host=", "dbname=")):
+            raise SettingsError(
+                f"{E.STORE.name}={store!r}: the lake's catalog must be PostgreSQL "
+                "(ducklake:postgres://user:password@host:5432/database)"
+            )
+        return Path(db), target
+    raise SettingsError(f"{E.STORE.name}={store!r}: use duckdb:PATH or ducklake:postgres://...")

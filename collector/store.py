@@ -263,6 +263,10 @@ class RunStore:
         finally:
             cursor.close()
 
+    def read_local(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Read this collector's own file: the same as ``read`` unless reads go to a lake."""
+        return RunStore.read(self, fn)
+
     # --- lifecycle -------------------------------------------------------------
     def close(self, timeout_s: float = 30.0) -> None:
         """Stop accepting, commit what is queued, checkpoint and close the file."""

@@ -299,6 +299,45 @@ STARTUP_READ_CHECK = Variable(
 DB_MEMORY_MB = Variable(
     "AGENT_AUDIT_DB_MEMORY_MB", 256, "DuckDB's memory limit", _C, integer(minimum=64)
 )
+STORE = Variable(
+    "AGENT_AUDIT_STORE",
+    "duckdb",
+    "duckdb[:PATH] (one file) or ducklake:postgres://... (a lake shared by collectors)",
+    _C,
+)
+LAKE_DATA_PATH = Variable(
+    "AGENT_AUDIT_LAKE_DATA_PATH",
+    None,
+    "where the lake's Parquet files live (a shared directory or object-store prefix)",
+    _C,
+)
+COLLECTOR_ID = Variable(
+    "AGENT_AUDIT_COLLECTOR_ID",
+    None,
+    "this collector's name in the lake; a new file gets a random one",
+    _C,
+)
+LAKE_SHIP_INTERVAL_S = Variable(
+    "AGENT_AUDIT_LAKE_SHIP_INTERVAL_S",
+    0.5,
+    "how often committed spans are shipped to the lake",
+    _C,
+    positive,
+)
+LAKE_COMPACT_EVERY_S = Variable(
+    "AGENT_AUDIT_LAKE_COMPACT_EVERY_S",
+    300.0,
+    "how often the lake is compacted",
+    _C,
+    number(minimum=1.0),
+)
+LAKE_INLINE_ROWS = Variable(
+    "AGENT_AUDIT_LAKE_INLINE_ROWS",
+    0,
+    "a lake insert of up to this many rows stays in the catalog until compaction",
+    _C,
+    integer(),
+)
 INSTANCE_ID = Variable(
     "AGENT_AUDIT_INSTANCE_ID", None, "the instance_id /healthz reports (random per start)", _C
 )

@@ -1,0 +1,368 @@
+"""Scale-out benchmark: N collectors into one DuckLake, and queries over the lake.
+
+    PYTHONPATH=$PWD python -m bench.scale_out throughput --collectors 1,2,3 --runs 3000
+    PYTHONPATH=$PWD python -m bench.scale_out query --runs 100000
+
+``throughput``: for each N, a fresh lake (PostgreSQL catalog from
+bench/pg_cluster.py, data in a temporary directory), N ``agent-audit
+collector`` processes in lake mode, the trace-id router (bench/otlp_router.py)
+in front, and the same load from client processes through the router. Prints
+acknowledged spans/s, the time until every run is visible through the API
+(end to end, over the lake), the scaling ratio against N=1, and CPU seconds per
+1,000 spans of the collectors, the router and PostgreSQL.
+
+``query``: the same synthetic runs (bench/dataset.py ``build_via_sql``) in a
+single DuckDB file and in a lake; the API's calls timed against a collector on
+each (p50/p95 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+
+from bench.collector_proc import REPO, percentile, proc_cpu_s, spawn_collector
+from bench.pg_cluster import PG_BIN, PostgresCluster, start_postgres
+from bench.workload import WorkloadSpec, generate_requests
+
+__all__ = ["main"]
+
+_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def _create_db(cluster: PostgresCluster, name: str) -> str:
+    subprocess.run(
+        [
+            str(PG_BIN / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(cluster.port),
+            "-U",
+            "postgres",
+            "-d",
+            cluster.dbname,
+            "-c",
+            f"CREATE DATABASE {name}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return f"postgres://postgres@127.0.0.1:{cluster.port}/{name}"
+
+
+def _postgres_cpu_s(cluster: PostgresCluster) -> float:
+    pid_file = cluster.data_dir / "postmaster.pid"
+    pid = int(pid_file.read_text().split()[0])
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return proc_cpu_s(pid) + sum(proc_cpu_s(int(c)) for c in children)
+
+
+def _client(port: int, spec: WorkloadSpec, indexes: range, ready: Any, go: Any, out: Any) -> None:
+    bodies = [r.body for r in generate_requests(spec, indexes)]
+    ready.put(1)
+    go.wait()
+    retries = 0
+    with grpc.insecure_channel(
+        f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 * 1024 * 1024)]
+    ) as channel:
+        export = channel.unary_unary(_EXPORT)
+        for body in bodies:
+            while True:
+                try:
+                    export(body, timeout=120)
+                    break
+                except grpc.RpcError as exc:
+                    if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                        raise
+                    retries += 1
+    out.put((time.monotonic(), retries))
+
+
+def _lake_env(url: str, data: Path, cid: str, interval_s: float) -> dict[str, str]:
+    return {
+        "AGENT_AUDIT_STORE": f"ducklake:{url}",
+        "AGENT_AUDIT_LAKE_DATA_PATH": str(data),
+        "AGENT_AUDIT_COLLECTOR_ID": cid,
+        "AGENT_AUDIT_LAKE_SHIP_INTERVAL_S": str(interval_s),
+    }
+
+
+def _total_runs(api: str) -> int:
+    response = httpx.get(api + "/agent/runs", params={"limit": 1}, timeout=60)
+    if response.status_code != 200:
+        raise RuntimeError(f"GET /agent/runs: {response.status_code} {response.text[:300]}")
+    return int(response.json()["total"])
+
+
+_api_errors: list[str] = []
+
+
+def _total_runs_or_log(api: str, collectors: list[Any]) -> int:
+    """The API's run count; an error is recorded (and reported) and counts as 0."""
+    try:
+        return _total_runs(api)
+    except RuntimeError as exc:
+        _api_errors.append(str(exc))
+        sys.stderr.write(f"{exc}\n")
+        for collector in collectors:
+            sys.stderr.write("".join(collector.output[-20:]))
+        if len(_api_errors) > 20:
+            raise
+        return 0
+
+
+def _visibility_probe(
+    port: int, api: str, stop: Any, out: list[float], interval_s: float = 1.0
+) -> None:
+    """Every ``interval_s`` during the load: one run through the router, timed from its
+    acknowledgement until the API (of the first collector, whoever stored it) shows it."""
+    seed = 10_000
+    with (
+        grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+        httpx.Client(base_url=api, timeout=60) as client,
+    ):
+        export = channel.unary_unary(_EXPORT)
+        while not stop.wait(interval_s):
+            seed += 1
+            spec = WorkloadSpec(runs=1, steps=2, runs_per_request=1, seed=seed)
+            (request,) = list(generate_requests(spec))
+            export(request.body, timeout=60)
+            acked = time.monotonic()
+            run_id = request.plan.run_ids[0]
+            # Polled gently: a lake query costs the collector CPU the load needs.
+            while client.get(f"/agent/runs/{run_id}").status_code != 200:
+                time.sleep(0.2)  # polling interval
+            out.append(time.monotonic() - acked)
+
+
+def throughput_once(
+    cluster: PostgresCluster, n: int, spec: WorkloadSpec, clients: int, interval_s: float
+) -> dict[str, Any]:
+    """One N: start everything, drive the load, measure, stop everything."""
+    _api_errors.clear()
+    work = Path(tempfile.mkdtemp(prefix=f"agent-audit-scale{n}-"))
+    url = _create_db(cluster, f"scale_{n}_{os.getpid()}")
+    data = work / "lake"
+    data.mkdir()
+    collectors = [
+        spawn_collector(work / f"c{i}.duckdb", env=_lake_env(url, data, f"c{i}", interval_s))
+        for i in range(n)
+    ]
+    port_line = ""
+    router = subprocess.Popen(
+        [sys.executable, "-m", "bench.otlp_router", "--listen", "127.0.0.1:0"]
+        + [arg for c in collectors for arg in ("--backend", c.grpc_target)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert router.stdout is not None
+        port_line = router.stdout.readline()
+        port = int(port_line.split("port ")[1].split()[0])
+        ctx = mp.get_context("spawn")
+        ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+        per = -(-spec.requests // clients)
+        procs = [
+            ctx.Process(
+                target=_client,
+                args=(
+                    port,
+                    spec,
+                    range(i * per, min(spec.requests, (i + 1) * per)),
+                    ready,
+                    go,
+                    out,
+                ),
+            )
+            for i in range(clients)
+        ]
+        for proc in procs:
+            proc.start()
+        for _ in procs:
+            ready.get(timeout=600)
+        pids = [c.pid for c in collectors] + [router.pid]
+        collectors_before = sum(proc_cpu_s(c.pid) for c in collectors)
+        cpu_before = sum(proc_cpu_s(p) for p in pids) + _postgres_cpu_s(cluster)
+        visibility: list[float] = []
+        probe_stop = threading.Event()
+        probe = threading.Thread(
+            target=_visibility_probe,
+            args=(port, collectors[0].http_url, probe_stop, visibility),
+            daemon=True,
+        )
+        start = time.monotonic()
+        go.set()
+        probe.start()
+        finished = [out.get(timeout=3600) for _ in procs]
+        probe_stop.set()
+        probe.join(60)
+        acked_at = max(t for t, _ in finished) - start
+        api = collectors[0].http_url
+        # The probe's runs are visible already (it waited for each).
+        while _total_runs_or_log(api, collectors) < spec.runs + len(visibility):
+            time.sleep(0.5)  # polling interval, gentle for the same reason
+        visible_at = time.monotonic() - start
+        cpu = sum(proc_cpu_s(p) for p in pids) + _postgres_cpu_s(cluster) - cpu_before
+        lake_health = [
+            httpx.get(c.http_url + "/healthz", timeout=60).json().get("lake", {})
+            for c in collectors
+        ]
+        spans = spec.runs * spec.spans_per_run
+        collector_cpu = sum(proc_cpu_s(c.pid) for c in collectors) - collectors_before
+        return {
+            "collectors": n,
+            "spans": spans,
+            "acked_spans_per_s": round(spans / acked_at),
+            "visible_spans_per_s": round(spans / visible_at),
+            "ack_s": round(acked_at, 2),
+            "all_visible_s": round(visible_at, 2),
+            "retries": sum(r for _, r in finished),
+            "api_errors_while_polling": len(_api_errors),
+            "ack_to_visible_s_p50": round(percentile(visibility, 50), 2),
+            "ack_to_visible_s_max": round(max(visibility, default=float("nan")), 2),
+            "visibility_samples": len(visibility),
+            "ship_failures": sum(h.get("ship_failures", 0) for h in lake_health),
+            "last_ship_errors": [h.get("last_ship_error") for h in lake_health],
+            "cpu_ms_per_1k_spans_all": round(cpu / spans * 1e6, 1),
+            "cpu_ms_per_1k_spans_collectors": round(collector_cpu / spans * 1e6, 1),
+        }
+    finally:
+        router.terminate()
+        router.wait(30)
+        for collector in collectors:
+            collector.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_throughput(args: argparse.Namespace) -> dict[str, Any]:
+    spec = WorkloadSpec(runs=args.runs, steps=args.steps, runs_per_request=args.runs_per_request)
+    cluster = start_postgres(dbname="scale")
+    try:
+        rows = [
+            throughput_once(cluster, n, spec, args.clients, args.ship_interval_s)
+            for n in args.collectors
+        ]
+    finally:
+        cluster.stop()
+    base = rows[0]["acked_spans_per_s"]
+    base_visible = rows[0]["visible_spans_per_s"]
+    for row in rows:
+        row["scaling_acked"] = round(row["acked_spans_per_s"] / base, 2)
+        row["scaling_visible"] = round(row["visible_spans_per_s"] / base_visible, 2)
+    return {"cores": os.cpu_count(), "runs": args.runs, "clients": args.clients, "rows": rows}
+
+
+def _time_cases(
+    api: str, cases: list[tuple[str, str, dict[str, Any]]], repeat: int
+) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with httpx.Client(base_url=api, timeout=300) as client:
+        for name, path, params in cases:
+            first = client.get(path, params=params)
+            if first.status_code != 200:
+                results[name] = f"HTTP {first.status_code}: {first.text[:120]}"
+                continue
+            timings = []
+            for _ in range(repeat):
+                began = time.perf_counter()
+                client.get(path, params=params).raise_for_status()
+                timings.append((time.perf_counter() - began) * 1000)
+            results[name] = {
+                "p50_ms": round(percentile(timings, 50), 1),
+                "p95_ms": round(percentile(timings, 95), 1),
+            }
+    return results
+
+
+def run_query(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.dataset import build_via_sql
+    from bench.query import _cases, _layout
+    from collector.lake.connect import attach_lake, lake_connection
+
+    work = Path(tempfile.mkdtemp(prefix="agent-audit-lakeq-"))
+    cluster = start_postgres(dbname="query")
+    try:
+        single = work / "single.duckdb"
+        built = build_via_sql(single, runs=args.runs, progress=False)
+        layout = _layout(single)
+        cases = _cases(layout)
+        data = work / "lake"
+        data.mkdir()
+        began = time.monotonic()
+        con = lake_connection(memory_limit_mb=2048)
+        attach_lake(con, cluster.dsn, data)
+        con.execute(f"ATTACH '{single}' AS single (READ_ONLY)")
+        con.execute("CREATE SCHEMA lake.c_bench")
+        for table in ("agent_runs", "agent_steps", "cancel_requests"):
+            con.execute(f"CREATE TABLE lake.c_bench.{table} AS SELECT * FROM single.main.{table}")
+        con.execute("CREATE TABLE lake.main.spans AS SELECT * FROM single.main.spans")
+        con.close()
+        copy_s = time.monotonic() - began
+        report: dict[str, Any] = {
+            "runs": built.runs,
+            "steps": built.steps,
+            "copy_into_lake_s": round(copy_s, 1),
+        }
+        plain = spawn_collector(single)
+        try:
+            report["single_file"] = _time_cases(plain.http_url, cases, args.repeat)
+        finally:
+            plain.stop()
+        lake_collector = spawn_collector(
+            work / "local.duckdb",
+            env=_lake_env(cluster.url, data, "q", 0.5),
+        )
+        try:
+            report["lake"] = _time_cases(lake_collector.http_url, cases, args.repeat)
+        finally:
+            lake_collector.stop()
+        return report
+    finally:
+        cluster.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(x) for x in text.split(",")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    tp = sub.add_parser("throughput")
+    tp.add_argument(
+        "--collectors", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 3]
+    )
+    tp.add_argument("--runs", type=int, default=3000)
+    tp.add_argument("--steps", type=int, default=8)
+    tp.add_argument("--runs-per-request", type=int, default=50)
+    tp.add_argument("--clients", type=int, default=2)
+    tp.add_argument("--ship-interval-s", type=float, default=0.5)
+    q = sub.add_parser("query")
+    q.add_argument("--runs", type=int, default=100_000)
+    q.add_argument("--repeat", type=int, default=10)
+    args = parser.parse_args(argv)
+    report = run_throughput(args) if args.command == "throughput" else run_query(args)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

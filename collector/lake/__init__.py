@@ -1,0 +1,1 @@
+"""Scale-out storage: several collectors into one DuckLake (catalog in PostgreSQL)."""

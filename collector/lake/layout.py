@@ -1,0 +1,135 @@
+"""Where rows live in the lake, and why.
+
+DuckLake on PostgreSQL refuses to commit a transaction that deletes from a
+table another concurrent transaction inserted into (and the reverse);
+appends never conflict (bench/lake_probe.py: 3 writers replacing rows in one
+shared table had 35 of 120 commits rolled back; with a table per writer, none).
+So:
+
+- ``main.spans`` is shared and append-only: every span exactly once.
+- Rows that change (``agent_runs``, ``agent_steps``, and the small tables:
+  ``cancel_requests``, ``model_prices``, ``annotations``) are
+  replaced by key, each collector in its own schema ``c_<collector id>``; only
+  that collector writes there, so replacing never conflicts.
+- ``c_<id>.ship_marks`` records, in the same lake transaction as the rows, how
+  far that collector's local file has been shipped (its hash-chain sequence and
+  link hash): the watermark that makes shipping exactly-once.
+
+Readers see one ``agent_runs`` / ``agent_steps`` / ``cancel_requests`` over all
+collectors through views (collector/lake/reader.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from collector.columns import AGENT_RUNS, AGENT_STEPS, SPANS
+
+__all__ = [
+    "SHARED_TABLES",
+    "OWNED_TABLES",
+    "SMALL_TABLES",
+    "collector_schema",
+    "lake_columns",
+    "ensure_lake_tables",
+    "collector_schemas",
+]
+
+SHARED_TABLES = ("spans",)
+# Small tables written by hand or by the collector's own bookkeeping: shipped
+# by a time stamp column, replaced by their key.
+SMALL_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "cancel_requests": ("requested_at", ("run_id",)),
+    "model_prices": ("priced_at", ("model", "provider")),
+    "annotations": ("created_at", ("id",)),
+}
+OWNED_TABLES = ("agent_runs", "agent_steps", *SMALL_TABLES)
+_SCHEMA_PREFIX = "c_"
+_ID = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
+
+
+def collector_schema(collector_id: str) -> str:
+    """The lake schema that one collector owns."""
+    if not _ID.match(collector_id):
+        raise ValueError(f"collector id {collector_id!r} must be 1-63 characters of a-z, 0-9 and _")
+    return _SCHEMA_PREFIX + collector_id
+
+
+_DECLARED = {"spans": SPANS, "agent_runs": AGENT_RUNS, "agent_steps": AGENT_STEPS}
+
+
+def lake_columns(local: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    """Column names and types of a table, constraints left out (a lake has none).
+
+    The three main tables come from their declarations (collector/columns.py);
+    others as the local file has them.
+    """
+    if table in _DECLARED:
+        return [(c.name, c.sql_type) for c in _DECLARED[table]]
+    rows = local.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    if not rows:
+        raise ValueError(f"the local database has no table {table!r}")
+    return [(str(name), str(kind)) for name, kind in rows]
+
+
+def _create(lake: duckdb.DuckDBPyConnection, name: str, columns: list[tuple[str, str]]) -> None:
+    """Create the table, or add the columns a newer agent-audit declares."""
+    body = ", ".join(f'"{col}" {kind}' for col, kind in columns)
+    lake.execute(f"CREATE TABLE IF NOT EXISTS {name} ({body})")
+    catalog, schema, table = name.split(".")
+    present = {
+        str(row[0])
+        for row in lake.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
+            [catalog, schema, table],
+        ).fetchall()
+    }
+    for col, kind in columns:
+        if col not in present:
+            lake.execute(f'ALTER TABLE {name} ADD COLUMN "{col}" {kind}')
+
+
+def ensure_lake_tables(
+    lake: duckdb.DuckDBPyConnection,
+    alias: str,
+    schema: str,
+    columns: dict[str, list[tuple[str, str]]],
+) -> None:
+    """Create the shared tables and this collector's own, if missing.
+
+    Two collectors starting at once may race on the shared DDL; the loser's
+    commit fails and it simply tries again (the caller retries).
+    """
+    lake.execute("BEGIN")
+    try:
+        for table in SHARED_TABLES:
+            _create(lake, f"{alias}.main.{table}", columns[table])
+        lake.execute(f"CREATE SCHEMA IF NOT EXISTS {alias}.{schema}")
+        for table in OWNED_TABLES:
+            _create(lake, f"{alias}.{schema}.{table}", columns[table])
+        _create(
+            lake,
+            f"{alias}.{schema}.ship_marks",
+            [("seq", "BIGINT"), ("hash", "BLOB"), ("updated_mark", "TIMESTAMP")],
+        )
+        lake.execute("COMMIT")
+    except BaseException:
+        lake.execute("ROLLBACK")
+        raise
+
+
+def collector_schemas(lake: duckdb.DuckDBPyConnection, alias: str) -> list[str]:
+    """Schemas of every collector that has shipped to the lake, sorted."""
+    rows = lake.execute(
+        "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? "
+        "AND starts_with(schema_name, ?) ORDER BY schema_name",
+        [alias, _SCHEMA_PREFIX],
+    ).fetchall()
+    return [str(r[0]) for r in rows]
