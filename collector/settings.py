@@ -76,7 +76,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         """Read AGENT_AUDIT_* variables; a bad value raises SettingsError naming it."""
-        if E.TOKEN.name in env and not env[E.TOKEN.name].strip():
+        if E.set_but_blank(E.TOKEN, env):
             # Set but blank is a mistake (an empty secret in a unit file), not "no token".
             raise SettingsError(
                 "AGENT_AUDIT_TOKEN is set but blank: set a random token of at least "

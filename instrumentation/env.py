@@ -186,6 +186,12 @@ class Variable:
         return self.parse(self.name, raw)
 
 
+def set_but_blank(variable: Variable, env: Mapping[str, str] = os.environ) -> bool:
+    """True when the variable is present but empty or only spaces (a likely mistake)."""
+    raw = env.get(variable.name)
+    return raw is not None and not raw.strip()
+
+
 def required(variable: Variable, env: Mapping[str, str] = os.environ) -> Any:
     """The variable's value; unset (or only spaces) is an error naming it."""
     value = variable.read(env)

@@ -4,11 +4,12 @@ mapping (after an upgrade that fixes how a framework's spans are read)."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import duckdb
+
+from instrumentation import env as E
 
 __all__ = ["add_arguments", "run"]
 
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from collector.rederive import rederive_file
 
-    path = args.db or Path(os.environ.get("AGENT_AUDIT_DB") or "agent_audit.duckdb")
+    path = args.db or Path(E.DB.read())
     if not path.exists():
         print(f"agent-audit rederive: {path} does not exist", file=sys.stderr)
         return 2
