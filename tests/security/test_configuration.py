@@ -14,7 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceS
 from collector.server import start_collector
 from collector.settings import MIN_TOKEN_CHARS, Settings, SettingsError
 from instrumentation.security import host_port, url_host
-from tests.ingest.otlp import record_spans, to_request
+from tests.collector.ingest.otlp import record_spans, to_request
 
 GOOD_TOKEN = "x" * MIN_TOKEN_CHARS
 

@@ -12,8 +12,8 @@ import pytest
 
 from collector.chain import CONTENT_COLUMNS, canonical
 from collector.store import StoreOpenError
+from tests.collector.ingest.otlp import export, record_spans
 from tests.conftest import CollectorHandle, start_test_collector
-from tests.ingest.otlp import export, record_spans
 from tests.support import run_cli
 
 

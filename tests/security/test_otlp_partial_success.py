@@ -24,8 +24,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceS
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from opentelemetry.trace import Tracer
 
+from tests.collector.ingest.otlp import record_spans, to_otlp_json, to_request
 from tests.conftest import CollectorHandle, start_test_collector
-from tests.ingest.otlp import record_spans, to_otlp_json, to_request
 
 MAX_U64 = 2**64 - 1
 

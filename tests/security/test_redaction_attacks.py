@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from collector.decode import SpanRecord
 from collector.redact import BUDGET_REDACTED, REDACTED, RedactionPolicy, Sanitizer
+from tests.collector.ingest.otlp import export, record_spans
 from tests.conftest import CollectorHandle, start_test_collector
-from tests.ingest.otlp import export, record_spans
 
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq9Xk2Lm4T"
 SHAPES = {

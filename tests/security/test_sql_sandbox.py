@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from collector.sql_allowlist import FUNCTIONS, TABLE_FUNCTIONS
 from collector.sql_guard import SqlRefused, check_read_only
+from tests.collector.ingest.otlp import export, record_spans
 from tests.conftest import CollectorHandle, start_test_collector
-from tests.ingest.otlp import export, record_spans
 from tests.support import wait_until
 
 
