@@ -28,6 +28,9 @@ FUZZ = settings(
     database=None,  # no .hypothesis directory in the tree
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+# One worker runs the whole module in file order: the last test reads what the fuzzers stored.
+pytestmark = pytest.mark.xdist_group("reliability-fuzz")
+
 TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
 GRPC_OK_CODES = {

@@ -185,7 +185,9 @@ def test_only_the_documented_tables_are_there(handle: CollectorHandle) -> None:
     response = post_sql(handle, "SHOW TABLES")
     assert response.status_code == 200, response.text
     names = {row[0] for row in response.json()["rows"]}
-    assert names == {"agent_runs", "agent_steps", "spans", "cancel_requests"}
+    documented_tables = {"agent_runs", "agent_steps", "spans", "cancel_requests"}
+    cost_and_annotations = {"annotations", "model_prices", "step_costs", "run_costs"}
+    assert names == documented_tables | cost_and_annotations
 
 
 def test_new_spans_are_visible_to_the_next_query(handle: CollectorHandle) -> None:
