@@ -8,10 +8,11 @@ value from the URL cannot change the statement.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import Any
+
+from dashboard.transcript import loads_json_text
 
 __all__ = [
     "SpanRecord",
@@ -62,15 +63,6 @@ def step_counts_sql(run_ids: Sequence[str]) -> str:
     )
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 SpanRecord = dict[str, Any]
 
 
@@ -78,5 +70,5 @@ def parse_span_row(columns: Sequence[str], row: Sequence[Any]) -> SpanRecord:
     """A ``span_sql`` row with its JSON columns decoded."""
     record = dict(zip(columns, row, strict=False))
     for name in ("attributes", "events", "resource"):
-        record[name] = _json(record.get(name))
+        record[name] = loads_json_text(record.get(name))
     return record

@@ -55,7 +55,8 @@ class Transcript:
         return not self.messages
 
 
-def _loads(value: Any) -> Any:
+def loads_json_text(value: Any) -> Any:
+    """A JSON string parsed, or the value as it is when it is not JSON text."""
     if isinstance(value, str):
         try:
             return json.loads(value)
@@ -73,7 +74,7 @@ def _text(value: Any) -> str:
 
 
 def _args(value: Any) -> str:
-    parsed = _loads(value)
+    parsed = loads_json_text(value)
     if isinstance(parsed, dict | list):
         return json.dumps(parsed, ensure_ascii=False, indent=2)
     return _text(parsed)
@@ -139,7 +140,7 @@ def _message(raw: Any, *, is_output: bool) -> Message:
 
 def _genai(attrs: Mapping[str, Any]) -> list[Message]:
     messages: list[Message] = []
-    system = _loads(attrs.get("gen_ai.system_instructions"))
+    system = loads_json_text(attrs.get("gen_ai.system_instructions"))
     if system:
         parts = system if isinstance(system, list) else [system]
         text = "\n".join(
@@ -147,7 +148,7 @@ def _genai(attrs: Mapping[str, Any]) -> list[Message]:
         )
         messages.append(Message("system", text))
     for key, is_output in (("gen_ai.input.messages", False), ("gen_ai.output.messages", True)):
-        value = _loads(attrs.get(key))
+        value = loads_json_text(attrs.get(key))
         if isinstance(value, dict):
             value = [value]
         if isinstance(value, list):
