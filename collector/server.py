@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,13 +42,27 @@ class RunningCollector:
 
         Returns False when the final checkpoint failed (the file may be damaged).
         """
+        phases: list[str] = []
+        began = time.monotonic()
+
+        def phase(name: str) -> None:
+            nonlocal began
+            now = time.monotonic()
+            phases.append(f"{name} {now - began:.1f}s")
+            began = now
+
         grpc_done = self.grpc_server.stop(grace_s)
         self.http_server.should_exit = True
         self.http_thread.join(grace_s + 5)
         grpc_done.wait(grace_s + 5)
+        phase(f"servers ({self.store.queued_spans} spans still queued)")
         if self.search is not None:
             self.search.close()
+            phase("search index")
         self.store.close()
+        phase("store commit and checkpoint")
+        # A slow shutdown should say where its time went.
+        logger.info("shutdown: %s", ", ".join(phases))
         return self.store.clean_shutdown
 
 
