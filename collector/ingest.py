@@ -29,6 +29,7 @@ from collector.mapping import (
     classify,
     is_pending,
     nearest_run,
+    own_run_id,
     pick_winners,
     run_id_of,
 )
@@ -103,7 +104,7 @@ def ingest_batch(
     for span, cls in zip(unique, classes, strict=True):
         if cls is SpanClass.OTHER or is_pending(span):
             continue
-        if cls is not SpanClass.RUN and A.RUN_ID in span.attributes:
+        if cls is not SpanClass.RUN and own_run_id(span):
             continue
         _, complete = nearest_run(span.span_id, parents, run_spans)
         if not complete:
@@ -129,8 +130,8 @@ def ingest_batch(
             if A.RUN_ID not in span.attributes:
                 foreign_runs.add(runs[-1].id)
             continue
-        own_run = span.attributes.get(A.RUN_ID)
-        run_id = str(own_run) if own_run else nearest_run(span.span_id, parents, run_spans)[0]
+        own_run = own_run_id(span)
+        run_id = own_run or nearest_run(span.span_id, parents, run_spans)[0]
         steps.append(build_step(span, cls, run_id))
         if not own_run and run_id:
             foreign_runs.add(run_id)

@@ -20,6 +20,7 @@ from collector import frameworks
 from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
+from collector.redact import BUDGET_REDACTED
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus, StepStatus
 
@@ -29,6 +30,7 @@ __all__ = [
     "StepRow",
     "classify",
     "run_id_of",
+    "own_run_id",
     "step_id_of",
     "build_run",
     "build_step",
@@ -101,12 +103,23 @@ def real_span_id(span: SpanRecord) -> str:
     return span.span_id
 
 
+def own_run_id(span: SpanRecord) -> str | None:
+    """The span's ``agent_run.id``, unless missing or replaced whole by redaction.
+
+    Under load a request can spend its redaction time budget; the values left are
+    replaced by one marker (collector/redact.py). That marker names no run: taken
+    as an id it would gather the steps of unrelated runs into one, so the span is
+    placed by its parent span instead.
+    """
+    own = span.attributes.get(A.RUN_ID)
+    if isinstance(own, str) and own and own != BUDGET_REDACTED:
+        return own
+    return None
+
+
 def run_id_of(span: SpanRecord) -> str:
     """The run id a run span stands for: ``agent_run.id`` or, for others, its span id."""
-    own = span.attributes.get(A.RUN_ID)
-    if isinstance(own, str) and own:
-        return own
-    return real_span_id(span)
+    return own_run_id(span) or real_span_id(span)
 
 
 def step_id_of(span: SpanRecord) -> str:
