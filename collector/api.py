@@ -204,9 +204,15 @@ def cancel_route(
     body = body or CancelRequest()
     requested_by = body.requested_by or "api"
     try:
-        stored = _store(request).write(
+        store = _store(request)
+        stored = store.write(
             lambda con: queries.record_cancel(
-                con, run_id, requested_by=requested_by, reason=body.reason, now=utc_now()
+                con,
+                run_id,
+                requested_by=requested_by,
+                reason=body.reason,
+                now=utc_now(),
+                key=store.chain_key,
             )
         )
     except queries.RunNotFound as exc:

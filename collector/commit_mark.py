@@ -61,6 +61,7 @@ _CHECKED_TABLES = (
     "agent_steps",
     "cancel_requests",
     "retention_log",
+    "record_chain",
 )
 
 

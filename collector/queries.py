@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 
 from collector.annotations import annotation_condition
+from collector.chain_key import ChainKey
 from collector.errors import CollectorError
+from collector.record_chain import chain_cancel_request
 from collector.serialize import json_value, rows_to_dicts, run_to_json, step_to_json
 from instrumentation.attributes import RUN_STATUSES, RunStatus
 from instrumentation.clock import utc_now
@@ -393,21 +395,25 @@ def record_cancel(
     requested_by: str | None,
     reason: str | None,
     now: datetime,
+    key: ChainKey | None,
 ) -> dict[str, Any]:
     """Record a cancel request for a running run (writer thread, inside its transaction).
 
-    A second request for the same run keeps the first one and returns it.
+    A second request for the same run keeps the first one and returns it. A new
+    request is linked into the record chain under ``key`` (the store's chain key).
     """
     row = con.execute("SELECT status FROM agent_runs WHERE id = ?", [run_id]).fetchone()
     if row is None:
         raise RunNotFound(run_id)
     if row[0] != RunStatus.RUNNING:
         raise RunNotRunning(run_id, str(row[0]))
-    con.execute(
+    inserted = con.execute(
         "INSERT INTO cancel_requests (run_id, requested_at, requested_by, reason) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
+        "VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
         [run_id, now, requested_by, reason],
-    )
+    ).fetchall()
+    if inserted:
+        chain_cancel_request(con, run_id, key)  # tamper evidence: collector/record_chain.py
     stored = fetch_dicts(
         con,
         "SELECT run_id, requested_at, requested_by, reason FROM cancel_requests WHERE run_id = ?",

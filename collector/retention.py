@@ -5,7 +5,10 @@ that trace, once every run of the trace is finished and started before the
 cutoff; a trace with no run goes once all its spans arrived before it. The
 deleted spans' chain links become tombstones (sequence number and hash), so
 ``verify`` still walks an unbroken chain; a leading stretch of tombstones is
-folded into the chain's anchor. Each pass is recorded in ``retention_log``.
+folded into the chain's anchor. Each pass is recorded in ``retention_log``;
+that row, and each cancel request deleted with its run, is linked into the
+record chain (:mod:`collector.record_chain`), so ``verify`` tells an edited or
+deleted pass or cancel request from one retention removed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
+from collector.chain_key import ChainKey
+from collector.record_chain import CANCEL_COLUMNS, chain_removed_cancel, chain_retention_pass
 from instrumentation.attributes import RunStatus
 
 __all__ = ["RetentionResult", "apply_retention"]
@@ -50,19 +55,24 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
 
 
 def apply_retention(
-    con: duckdb.DuckDBPyConnection, cutoff: datetime, now: datetime
+    con: duckdb.DuckDBPyConnection, cutoff: datetime, now: datetime, key: ChainKey | None
 ) -> RetentionResult:
-    """Delete expired traces (runs, steps, spans); the caller owns the transaction."""
+    """Delete expired traces (runs, steps, spans); the caller owns the transaction.
+
+    ``key`` is the store's chain key, for the record chain's links.
+    """
     traces = _expired_traces(con, cutoff)
     if not traces:
         return RetentionResult(0, 0, 0)
     con.register("_expired", pa.table({"trace_id": traces}))
     try:
         in_expired = "trace_id IN (SELECT trace_id FROM _expired)"
-        con.execute(
+        removed_cancels = con.execute(
             "DELETE FROM cancel_requests WHERE run_id IN "
-            f"(SELECT id FROM agent_runs WHERE {in_expired})"
-        )
+            f"(SELECT id FROM agent_runs WHERE {in_expired}) RETURNING {', '.join(CANCEL_COLUMNS)}"
+        ).fetchall()
+        for row in sorted(removed_cancels, key=lambda r: str(r[0])):
+            chain_removed_cancel(con, row, key)
         steps = _count(con, f"DELETE FROM agent_steps WHERE {in_expired} RETURNING 1")
         runs = _count(con, f"DELETE FROM agent_runs WHERE {in_expired} RETURNING 1")
         con.execute(
@@ -81,6 +91,7 @@ def apply_retention(
         "INSERT INTO retention_log VALUES (?, ?, ?, ?, ?, ?, ?)",
         [now, cutoff, runs, steps, spans, seq, digest],
     )
+    chain_retention_pass(con, now, key)
     return RetentionResult(runs=runs, steps=steps, spans=spans)
 
 

@@ -120,8 +120,20 @@ CREATE TABLE IF NOT EXISTS chain_keying (
 );
 """
 
+# Tamper evidence for cancel requests and retention passes (collector/record_chain.py):
+# one link per event, holding the row as written (canonical JSON).
+_V7 = """
+CREATE TABLE IF NOT EXISTS record_chain (
+    seq BIGINT PRIMARY KEY,
+    kind VARCHAR NOT NULL,
+    record_key VARCHAR NOT NULL,
+    content VARCHAR NOT NULL,
+    hash BLOB NOT NULL
+);
+"""
+
 # Each entry moves the file from version i to i + 1.
-_MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+_MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 

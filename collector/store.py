@@ -28,6 +28,7 @@ from collector.commit_mark import CommitMark, LostCommits
 from collector.decode import SpanRecord
 from collector.errors import CollectorError
 from collector.ingest import IngestState, ingest_batch, load_orphan_traces, mark_lost_runs
+from collector.record_chain import chain_rows_of_older_schema
 from collector.retention import RetentionResult, apply_retention
 from collector.schema import SchemaTooNew, migrate
 from instrumentation.clock import utc_now
@@ -197,6 +198,7 @@ class RunStore:
         try:
             self.chain_key = existing_key or first_key(self._con, key_path)
             record_keying(self._con, self.chain_key)
+            chain_rows_of_older_schema(self._con, self.chain_key, self.previous_schema_version)
         except ChainKeyError as exc:
             self._con.close()
             raise StoreOpenError(str(exc)) from None
@@ -449,7 +451,9 @@ class RunStore:
         now = utc_now()
         cutoff = now - timedelta(seconds=self._retention_s)
         try:
-            result = self._transaction(lambda con: apply_retention(con, cutoff, now))
+            result = self._transaction(
+                lambda con: apply_retention(con, cutoff, now, self.chain_key)
+            )
         except Exception:  # noqa: BLE001 - thread boundary
             logger.exception("retention pass failed")
             return

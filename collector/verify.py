@@ -1,6 +1,7 @@
 """Verification of the tamper-evident store, shared by ``GET /verify`` and ``agent-audit verify``.
 
-The span chain is walked first (``collector.chain``); then, because
+The span chain is walked first (``collector.chain``), then the record chain of
+cancel requests and retention passes (``collector.record_chain``); then, because
 ``agent_runs`` and ``agent_steps`` are updated in place as spans arrive, so
 they cannot be chained row by row. Instead, verification replays every stored
 span, in chain order, through the same mapping into an in-memory database and
@@ -24,6 +25,7 @@ from collector.columns import AGENT_RUNS, AGENT_STEPS, names
 from collector.commit_mark import CommitMark, LostCommits, mark_path
 from collector.decode import SpanRecord
 from collector.ingest import IngestState, ingest_batch
+from collector.record_chain import verify_records
 from collector.rootless_runs import STAND_IN
 from collector.schema import migrate
 
@@ -204,6 +206,9 @@ def verify_connection(
 ) -> dict[str, Any]:
     """Walk the span chain, then compare runs and steps with what the spans give."""
     report = verify_chain(con, key=key)
+    records = verify_records(con, key) if report.ok else None
+    if records is not None and records.problem is not None:
+        report = VerifyReport(report.checked, report.anchor_seq, records.problem)
     if report.ok and derived:
         problem = verify_derived(con)
         if problem is not None:
@@ -211,6 +216,7 @@ def verify_connection(
     row = con.execute("SELECT seq, hash FROM span_chain ORDER BY seq DESC LIMIT 1").fetchone()
     result = report_dict(report, (int(row[0]), bytes(row[1]).hex()) if row else None)
     result["derived_checked"] = derived
+    result["checked_records"] = records.checked if records is not None else 0
     return result
 
 

@@ -17,6 +17,10 @@ dropped while the exporter works:
 
 Only when the exporter is failing (the collector is down and nothing can
 spill) or the wait exceeds ``max_block_s`` is the span dropped, and counted.
+
+With ``redact`` (see :mod:`instrumentation.span_redaction`) every batch is
+redacted before it is exported or spilled: no secret the patterns know leaves
+the process or reaches the spool.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 # Takes the spans the queue could not hold; False when it has no room for them.
 SpillTarget = Callable[[Sequence[ReadableSpan]], bool]
+# Redacted copies of a batch.
+Redact = Callable[[Sequence[ReadableSpan]], Sequence[ReadableSpan]]
 
 _WAIT_SLICE_S = 0.05
 
@@ -72,7 +78,8 @@ class BurstSafeSpanProcessor(SpanProcessor):
 
     ``healthy`` says whether the exporter is delivering (a producer waits for
     room only then); ``spill`` takes what the queue cannot hold, if given;
-    ``on_drop`` hears of each drop (else one warning is logged).
+    ``on_drop`` hears of each drop (else one warning is logged); ``redact``
+    makes what is exported or spilled.
     """
 
     def __init__(
@@ -83,8 +90,10 @@ class BurstSafeSpanProcessor(SpanProcessor):
         spill: SpillTarget | None = None,
         healthy: Callable[[], bool] = lambda: True,
         on_drop: Callable[[int], None] | None = None,
+        redact: Redact | None = None,
     ) -> None:
         self._exporter = exporter
+        self._redact: Redact = redact or (lambda spans: spans)
         self._limits = limits or BatchLimits()
         self._spill = spill
         self._healthy = healthy
@@ -160,7 +169,7 @@ class BurstSafeSpanProcessor(SpanProcessor):
                 pass
             batch.append(span)
             try:
-                spilled = self._spill(batch)
+                spilled = self._spill(self._redact(batch))
             except Exception:
                 logger.debug("spilling %d spans failed", len(batch), exc_info=True)
                 spilled = False
@@ -226,7 +235,7 @@ class BurstSafeSpanProcessor(SpanProcessor):
                     self._room.notify_all()
                 token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
                 try:
-                    self._exporter.export(batch)
+                    self._exporter.export(self._redact(batch))
                 except Exception:  # thread boundary: keep exporting later batches
                     logger.debug("span export raised", exc_info=True)
                 finally:

@@ -271,29 +271,34 @@ SQL_MEMORY_MB = Variable(
 SQL_TEMP_MB = Variable(
     "AGENT_AUDIT_SQL_TEMP_MB", 1024, "disk the /sql worker may spill to", _C, integer()
 )
+# Read by the collector before storing and by the instrumentation before export
+# and spool (instrumentation/span_redaction.py): the same policy at both ends.
+_CI = ("collector", "instrumentation")
 MAX_ATTRIBUTE_BYTES = Variable(
     "AGENT_AUDIT_MAX_ATTRIBUTE_BYTES",
     64 * 1024,
     "longer string values are cut to a preview",
-    _C,
+    _CI,
     integer(minimum=256),
 )
-REDACT = Variable("AGENT_AUDIT_REDACT", True, "redact secrets before storing", _C, boolean)
+REDACT = Variable(
+    "AGENT_AUDIT_REDACT", True, "redact secrets before storing, exporting or spooling", _CI, boolean
+)
 REDACT_PATTERNS = Variable(
-    "AGENT_AUDIT_REDACT_PATTERNS", (), "extra regular expressions to redact", _C, regex_list
+    "AGENT_AUDIT_REDACT_PATTERNS", (), "extra regular expressions to redact", _CI, regex_list
 )
 REDACT_KEYS = Variable(
     "AGENT_AUDIT_REDACT_KEYS",
     (),
     "extra attribute keys whose values are secret",
-    _C,
+    _CI,
     comma_list,
 )
 REDACT_BUDGET_MS = Variable(
     "AGENT_AUDIT_REDACT_BUDGET_MS",
     500,
-    "redaction time per request; then whole values are redacted",
-    _C,
+    "redaction time per request or batch; then whole values are redacted",
+    _CI,
     integer(minimum=1),
 )
 RETENTION_DAYS = Variable(

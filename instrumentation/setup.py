@@ -29,6 +29,10 @@ Environment, read once per ``configure()`` (arguments win):
 - ``AGENT_AUDIT_SPOOL_DIR`` / ``AGENT_AUDIT_SPOOL_MAX_BYTES``: turn on the
   on-disk spool (off by default), see :mod:`instrumentation.spooling`; it
   also takes what a burst leaves no room for in the span queue.
+- ``AGENT_AUDIT_REDACT`` (on by default), ``AGENT_AUDIT_REDACT_PATTERNS``,
+  ``AGENT_AUDIT_REDACT_KEYS``, ``AGENT_AUDIT_REDACT_BUDGET_MS``,
+  ``AGENT_AUDIT_MAX_ATTRIBUTE_BYTES``: spans are redacted (and long values cut)
+  before export and before the spool, see :mod:`instrumentation.span_redaction`.
 
 Shutdown is bounded: ``shutdown(timeout_s)`` (also run at exit) flushes what it
 can within the time and abandons the rest, so an agent never hangs at exit on a
@@ -38,6 +42,7 @@ collector that is down.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import logging
 import os
 import threading
@@ -58,6 +63,7 @@ from instrumentation.export import GuardedExporter
 from instrumentation.pending import PendingSpanProcessor
 from instrumentation.senders import GRPC_RECONNECT_OPTIONS, GrpcSender, HttpSender
 from instrumentation.settings import ExportSettings, resolve_export_settings
+from instrumentation.span_redaction import SpanRedactor, policy_from_env
 from instrumentation.spool import SpanSpool
 from instrumentation.spooling import SpoolingExporter
 
@@ -95,6 +101,8 @@ class _State:
     batcher: BurstSafeSpanProcessor | None
     poller: CancelPoller | None
     shutdown_timeout_s: float
+    redactor: SpanRedactor | None = None
+    spooling: bool = False
 
 
 _lock = threading.Lock()
@@ -200,6 +208,7 @@ def configure(
     schedule_delay_ms: int | None = None,
     shutdown_timeout_s: float = 5.0,
     tracer_provider: TracerProvider | None = None,
+    redact: bool | None = None,
 ) -> Configuration:
     """Set up tracing for agent-audit; safe to call twice (the second call changes nothing).
 
@@ -209,7 +218,8 @@ def configure(
     ``heartbeat_s``: how often an open run's pending span is re-sent.
     ``spool_dir``: keep batches on disk while the collector is down.
     ``tracer_provider``: use this provider instead of the global one (nothing
-    is installed). After :func:`shutdown`, ``configure()`` may be called anew.
+    is installed). ``redact``: redact spans before export and spool (default
+    ``AGENT_AUDIT_REDACT``, on). After :func:`shutdown`, ``configure()`` may be called anew.
     Raises ValueError for a bad argument or environment value.
     """
     global _state, _atexit_registered
@@ -251,6 +261,9 @@ def configure(
             return configuration
 
         resource = _resource(service_name, env)
+        policy = policy_from_env(env)
+        if redact is not None:
+            policy = dataclasses.replace(policy, enabled=redact)
         spool = None
         if settings.spool_dir is not None:  # first: a bad directory fails before any I/O starts
             spool = SpanSpool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
@@ -272,6 +285,7 @@ def configure(
                 retry_interval_s=spool_retry_s,
             )
         guarded = GuardedExporter(exporter, target=target)
+        redactor = SpanRedactor(policy) if policy.enabled else None
         batch = BurstSafeSpanProcessor(
             guarded,
             BatchLimits(
@@ -286,6 +300,7 @@ def configure(
             spill=spooling.spill if spooling is not None else None,
             healthy=lambda: not guarded.struggling and not guarded.aborted,
             on_drop=guarded.note_queue_drop,
+            redact=redactor,
         )
         # Our bounded shutdown runs at exit, not the SDK's (30 s when the collector is down).
         provider = TracerProvider(resource=resource, shutdown_on_exit=False)
@@ -302,6 +317,8 @@ def configure(
         _state = _state_of(
             configuration, provider, poller, shutdown_timeout_s, exporter=guarded, batcher=batch
         )
+        _state.redactor = redactor
+        _state.spooling = spooling is not None
         if not _atexit_registered:
             atexit.register(_shutdown_at_exit)
             _atexit_registered = True
@@ -386,8 +403,14 @@ def shutdown(timeout_s: float | None = None) -> bool:
             # Retries against a collector that is down would only eat the budget:
             # stop them; what is left is spooled (if on) or dropped.
             exporter.abort()
+            if state.redactor is not None and not state.spooling:
+                # Every batch from here on is dropped unsent: no need to scan it.
+                state.redactor.stop()
             break
     finished = done.wait(_SHUTDOWN_GRACE_S)
+    if not finished and state.redactor is not None:
+        # The export thread is abandoned: keep it out of RE2 while the interpreter exits.
+        state.redactor.stop()
     _last_stats = _stats_of(state)
     if not finished:
         logger.warning("agent-audit shutdown gave up after %.1f s; unsent spans dropped", budget_s)

@@ -106,6 +106,11 @@ def _report(args: argparse.Namespace, result: dict[str, Any]) -> int:
         head = result["head"]
         first = result["anchor_seq"] + 1
         print(f"OK: {result['checked_spans']} span(s) verified from chain row {first}")
+        if result.get("checked_records"):
+            print(
+                f"OK: {result['checked_records']} cancel request and retention record(s) "
+                "verified, and the tables match them"
+            )
         if result.get("derived_checked"):
             print("OK: every run and step matches what the stored spans give")
         if head:
@@ -142,4 +147,9 @@ _EXPLAIN = {
     "no_key": "the chain is keyed and no key was given: nothing after the keyed row was checked",
     "wrong_key": "the key given is not the one this database was chained with",
     "head": "the .head record is missing, rewritten, or disagrees with the chain",
+    "record_altered": "a cancel request or retention log row differs from when it was chained",
+    "record_removed": "a chained cancel request or retention log row was deleted",
+    "record_added": "a cancel request or retention log row was inserted outside the collector",
+    "record_chain_missing": "a link of the record chain was deleted",
+    "record_chain_altered": "a link of the record chain was edited",
 }

@@ -10,11 +10,17 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opentelemetry.trace import StatusCode
 
+import instrumentation
 from collector.decode import SpanRecord
 from collector.redact import BUDGET_REDACTED, REDACTED, RedactionPolicy, Sanitizer
+from collector.server import start_collector
+from collector.settings import Settings
+from instrumentation.setup import tracer as instrumentation_tracer
 from tests.collector.ingest.otlp import export, record_spans
 from tests.conftest import CollectorHandle, start_test_collector
+from tests.support import free_port, wait_until
 
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq9Xk2Lm4T"
 SHAPES = {
@@ -196,3 +202,101 @@ def test_canaries_reach_no_byte_of_database_wal_or_log(
         assert secret not in dump, name
         assert needle not in live_bytes and needle not in files, name
         assert secret not in caplog.text, name
+
+
+def _plant_everywhere(tracer: Any) -> None:
+    """The canaries in a span's name, attributes, keys, events and status (via the SDK)."""
+    _plant(tracer)
+    with tracer.start_as_current_span(f"execute_tool deploy {CANARIES['stripe']}") as span:
+        span.set_attribute("agent_run.id", "canary-run")
+        span.add_event("exception", {"exception.message": f"token {CANARIES['jwt']} refused"})
+        span.set_status(StatusCode.ERROR, f"login refused for redis://:{CANARIES['dsn']}@cache")
+
+
+def _spool_bytes(spool_dir: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(spool_dir.rglob("*")) if p.is_file())
+
+
+def test_canaries_reach_no_byte_of_the_spool_database_wal_or_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent's spool holds redacted spans: redaction runs before export and spool."""
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", f"deploy.api_key={CANARIES['stripe']}")
+    port = free_port()
+    spool_dir = tmp_path / "spool"
+    # The collector is down: every batch spills to the spool on the agent's disk.
+    instrumentation.configure(
+        endpoint=f"http://127.0.0.1:{port}",
+        protocol="grpc",
+        spool_dir=spool_dir,
+        spool_retry_s=0.05,
+        export_timeout_s=1,
+        cancel_poll_s=None,
+    )
+    try:
+        _plant_everywhere(instrumentation_tracer())
+        wait_until(
+            lambda: b"canary-run" in _spool_bytes(spool_dir), timeout_s=20, what="spooled spans"
+        )
+    finally:
+        instrumentation.shutdown(timeout_s=2)
+    spooled = _spool_bytes(spool_dir)
+    assert b"execute_tool deploy" in spooled and b"[REDACTED]" in spooled  # spans are there
+    for name, secret in CANARIES.items():
+        assert secret.encode() not in spooled, f"{name} reached the spool"
+
+    # The collector comes up on that port; the next process replays the spool into it.
+    db = tmp_path / "spooled.duckdb"
+    settings = Settings(db_path=db, grpc_port=port, http_port=0)
+    handle = CollectorHandle(start_collector(settings), db)
+    try:
+        instrumentation.configure(
+            endpoint=f"http://127.0.0.1:{port}",
+            protocol="grpc",
+            spool_dir=spool_dir,
+            spool_retry_s=0.05,
+            export_timeout_s=1,
+            cancel_poll_s=None,
+        )
+        try:
+            wait_until(lambda: not list(spool_dir.glob("*.otlp")), timeout_s=30, what="replay")
+        finally:
+            instrumentation.shutdown(timeout_s=5)
+        stored = handle.query(
+            "SELECT name, attributes, events, status_message, resource FROM spans"
+        )
+        assert any(str(row[0]).startswith("execute_tool deploy") for row in stored)
+        dump = json.dumps(stored, default=str)
+    finally:
+        handle.stop()
+    files = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    for name, secret in CANARIES.items():
+        assert secret not in dump, name
+        assert secret.encode() not in files, f"{name} reached a file under {tmp_path}"
+        assert secret not in caplog.text, f"{name} reached a log"
+
+
+def test_redaction_at_the_source_can_be_turned_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The control: with AGENT_AUDIT_REDACT=false the same spool holds every canary."""
+    monkeypatch.setenv("AGENT_AUDIT_REDACT", "false")
+    spool_dir = tmp_path / "spool"
+    instrumentation.configure(
+        endpoint=f"http://127.0.0.1:{free_port()}",
+        protocol="grpc",
+        spool_dir=spool_dir,
+        spool_retry_s=0.05,
+        export_timeout_s=1,
+        cancel_poll_s=None,
+    )
+    try:
+        _plant_everywhere(instrumentation_tracer())
+        wait_until(
+            lambda: b"canary-run" in _spool_bytes(spool_dir), timeout_s=20, what="spooled spans"
+        )
+    finally:
+        instrumentation.shutdown(timeout_s=2)
+    spooled = _spool_bytes(spool_dir)
+    assert CANARIES["stripe"].encode() in spooled and CANARIES["jwt"].encode() in spooled

@@ -1,0 +1,286 @@
+"""Secrets out, huge values cut: the redaction engine both ends of the wire use.
+
+The instrumentation applies it to every span before the span is exported or
+written to the on-disk spool (:mod:`instrumentation.span_redaction`); the
+collector applies it again before storing (:mod:`collector.redact`), for spans
+from any other sender. The same policy at both ends gives the same stored
+result: redacting an already redacted value changes nothing.
+
+Order matters for speed and safety. A string over the stored limit is cut
+first (keeping a preview, its length in bytes and the sha256 of the original
+whole), and only the preview (plus a margin, so a secret cut in half is still
+recognised) is redacted: the work is bounded by the limit, not by the input.
+Redaction then runs over every string (attribute keys and values, recursively
+through lists and maps), with patterns compiled by RE2
+(:mod:`instrumentation.redaction_patterns`), so each pattern is linear in its
+input. Values whose *key* names a secret are replaced whole; a key that itself
+contains a secret is redacted too.
+
+A batch has a time budget for redaction; once spent, every further string of
+that batch is replaced whole by :data:`BUDGET_REDACTED` instead of being
+scanned: nothing waits on redaction, and nothing unscanned goes out.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import re2
+
+from instrumentation.redaction_patterns import DEFAULT_PATTERNS, REDACTED, Rule, compile_pattern
+
+__all__ = [
+    "BUDGET_REDACTED",
+    "DEFAULT_PATTERNS",
+    "DEFAULT_SECRET_KEYS",
+    "REDACTED",
+    "TRUNCATED_KEY",
+    "Budget",
+    "RedactionPolicy",
+    "Redactor",
+]
+
+TRUNCATED_KEY = "agent_audit.truncated"
+BUDGET_REDACTED = "[REDACTED: redaction time budget spent]"
+# Redact this much past the preview, so a secret straddling the cut is still whole.
+_PREVIEW_MARGIN = 1024
+
+# Key names whose values are secrets whatever they look like.
+DEFAULT_SECRET_KEYS = (
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "client_secret",
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "x-api-key",
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "private_key",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "connection_string",
+    "dsn",
+)
+
+
+@dataclass(frozen=True)
+class RedactionPolicy:
+    """What to redact; extra patterns and keys come from settings."""
+
+    enabled: bool = True
+    patterns: tuple[tuple[str, str], ...] = DEFAULT_PATTERNS
+    secret_keys: tuple[str, ...] = DEFAULT_SECRET_KEYS
+    max_value_bytes: int = 64 * 1024
+    preview_bytes: int = 4096
+    time_budget_s: float = 0.5  # per request (batch); past it, whole values are redacted
+
+    @classmethod
+    def with_extras(
+        cls,
+        *,
+        enabled: bool,
+        extra_patterns: Iterable[str] = (),
+        extra_keys: Iterable[str] = (),
+        max_value_bytes: int,
+        time_budget_s: float = 0.5,
+    ) -> RedactionPolicy:
+        return cls(
+            enabled=enabled,
+            patterns=DEFAULT_PATTERNS + tuple((p, REDACTED) for p in extra_patterns),
+            secret_keys=DEFAULT_SECRET_KEYS + tuple(k.lower() for k in extra_keys),
+            max_value_bytes=max_value_bytes,
+            preview_bytes=min(4096, max_value_bytes),
+            time_budget_s=time_budget_s,
+        )
+
+
+# A key *ending* in one of these words names a secret (db_password, github_token,
+# client-secret); counters such as input_tokens (plural) are not matched.
+_SECRET_KEY_SUFFIX = re2.compile(
+    r"(?:^|[._\-])(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey"
+    r"|private[_\-]?key|credentials?|authorization|cookie|dsn|connection[_\-]?string)$"
+)
+
+# docker inspect: "Env": ["KEY=value", ...] -> keep the names, drop the values.
+_ENV_BLOCK = re2.compile(r'"Env"\s*:\s*\[(?P<body>[^\]]*)\]')
+_ENV_ITEM = re2.compile(r'"(?P<name>[^"=\\]+)=(?:[^"\\]|\\.)*"')
+
+
+def _redact_env_block(match: Any) -> str:
+    body = _ENV_ITEM.sub(lambda m: f'"{m.group("name")}={REDACTED}"', match.group("body"))
+    return f'"Env": [{body}]'
+
+
+class Budget:
+    """The redaction time left for one request or batch."""
+
+    def __init__(self, seconds: float) -> None:
+        self._deadline = time.monotonic() + seconds
+        self.spent = False
+
+    def left(self) -> bool:
+        if not self.spent and time.monotonic() > self._deadline:
+            self.spent = True
+        return not self.spent
+
+
+_EMPTY: tuple[Any, ...] = (None, "", [], {}, ())
+# Strings up to this long are remembered once scanned (at most ~2 MB of them).
+_CACHED_CHARS = 256
+# The one default pattern a text without any keyword can match (bare AWS secret keys).
+_AWS_RUN_PATTERN = next(p for p, r in DEFAULT_PATTERNS if r == "aws-secret")
+
+
+@dataclass
+class Redactor:
+    """Applies a RedactionPolicy to strings and attribute maps; pure and thread-safe."""
+
+    policy: RedactionPolicy = field(default_factory=RedactionPolicy)
+
+    def __post_init__(self) -> None:
+        self._rules = [Rule(p, r) for p, r in self.policy.patterns]
+        self._secret_keys = frozenset(k.lower() for k in self.policy.secret_keys)
+        # Attribute keys repeat across spans ("gen_ai.tool.name", ...); a bounded cache
+        # keeps a flood of unique keys from growing memory.
+        self._is_secret_key = functools.lru_cache(maxsize=4096)(self._key_names_secret)
+        self._clean_key = functools.lru_cache(maxsize=4096)(self._redact_key)
+        # Short values repeat too (tool names, models, statuses): each is scanned once.
+        self._short_text = functools.lru_cache(maxsize=8192)(self._scan)
+        # A cheap first look that skips most strings; only valid for the default
+        # patterns, so any extra pattern turns it off. A text with none of the
+        # keywords can hold only a bare AWS secret key (a 40-character run): then
+        # that one rule runs, not all of them (long tool output is such text).
+        self._quick_ok = self.policy.patterns == DEFAULT_PATTERNS
+        self._quick = compile_pattern(
+            r"(?i)private key|\"env\"|sk-|sk_|rk_|whsec_|gh[pousr]_|github_pat_|akia|asia|abia"
+            r"|acca|xox|xapp-|hooks\.slack|aiza|hf_|glpat-|npm_|eyj|bearer|basic|token|://"
+            r"|pass|pwd|secret|key|authoriz|credential|dsn"
+        )
+        # A whole run of 40 base64 characters (trailing '=' aside), as the rule wants.
+        self._quick_run = compile_pattern(
+            r"(?:^|[^A-Za-z0-9/+=])[A-Za-z0-9/+=]{39}[A-Za-z0-9/+]=*(?:$|[^A-Za-z0-9/+=])"
+        )
+        self._run_rules = [rule for rule in self._rules if rule.pattern == _AWS_RUN_PATTERN]
+
+    def budget(self) -> Budget:
+        """A fresh time budget for one request or batch."""
+        return Budget(self.policy.time_budget_s)
+
+    # --- strings -----------------------------------------------------------------
+    def redact_text(self, text: str, budget: Budget | None = None) -> str:
+        """Replace every secret the patterns find in ``text``."""
+        if not self.policy.enabled or not text:
+            return text
+        if budget is not None and not budget.left():
+            return BUDGET_REDACTED
+        if len(text) <= _CACHED_CHARS:
+            return str(self._short_text(text))
+        return self._scan(text)
+
+    def _scan(self, text: str) -> str:
+        if self._quick_ok and not self._quick.search(text):
+            if not self._quick_run.search(text):
+                return text
+            for rule in self._run_rules:
+                text = rule.sub(text)
+            return text
+        if '"Env"' in text:
+            text = _ENV_BLOCK.sub(_redact_env_block, text)
+        for rule in self._rules:
+            text = rule.sub(text)
+        return text
+
+    def _redact_key(self, key: str) -> str:
+        return self.redact_text(key)
+
+    def _key_names_secret(self, key: str) -> bool:
+        lowered = key.lower()
+        last = lowered.rsplit(".", 1)[-1]
+        return (
+            lowered in self._secret_keys
+            or last in self._secret_keys
+            or _SECRET_KEY_SUFFIX.search(last) is not None
+        )
+
+    def _value(self, value: Any, budget: Budget) -> Any:
+        if isinstance(value, str):
+            return self.redact_text(value, budget)
+        if isinstance(value, list | tuple):
+            return [self._value(v, budget) for v in value]
+        if isinstance(value, Mapping):
+            return self.mapping(value, budget, truncate=False)
+        if isinstance(value, bytes):
+            try:
+                text = value.decode("utf-8")
+            except UnicodeDecodeError:
+                return value  # not text: no pattern applies
+            cleaned = self.redact_text(text, budget)
+            return value if cleaned == text else cleaned.encode("utf-8", "surrogatepass")
+        return value
+
+    def _key(self, key: str, taken: Mapping[str, Any]) -> str:
+        if not self.policy.enabled:
+            return key
+        cleaned = str(self._clean_key(key)) if len(key) <= 4096 else BUDGET_REDACTED
+        if cleaned != key:
+            # Two redacted keys must not overwrite each other.
+            base, index = cleaned, 2
+            while cleaned in taken:
+                cleaned, index = f"{base}#{index}", index + 1
+        return cleaned
+
+    def mapping(
+        self, mapping: Mapping[str, Any], budget: Budget, *, truncate: bool
+    ) -> dict[str, Any]:
+        """A redacted copy of an attribute map; with ``truncate``, long strings are cut."""
+        out: dict[str, Any] = {}
+        cut: list[str] = []
+        for raw_key, value in mapping.items():
+            key = self._key(raw_key, out)
+            if self.policy.enabled and self._is_secret_key(raw_key) and value not in _EMPTY:
+                out[key] = REDACTED
+            elif truncate and isinstance(value, str) and self._too_long(value):
+                out.update(self._truncated(key, value, budget))
+                cut.append(key)
+            else:
+                out[key] = self._value(value, budget)
+        if cut:
+            # Values cut earlier (by the sender's own redaction) stay listed.
+            earlier = out.get(TRUNCATED_KEY)
+            listed = [str(k) for k in earlier] if isinstance(earlier, list) else []
+            out[TRUNCATED_KEY] = listed + [k for k in cut if k not in listed]
+        return out
+
+    # --- truncation --------------------------------------------------------------
+    def _too_long(self, value: str) -> bool:
+        limit = self.policy.max_value_bytes
+        # A str of n characters has at most 4n UTF-8 bytes: most values skip encoding.
+        return len(value) * 4 > limit and len(value.encode("utf-8", "surrogatepass")) > limit
+
+    def _truncated(self, key: str, value: str, budget: Budget) -> dict[str, Any]:
+        """The stored form of a value over the limit: preview (redacted), length, sha256."""
+        raw = value.encode("utf-8", "surrogatepass")
+        digest = hashlib.sha256(raw).hexdigest()
+        window = raw[: self.policy.preview_bytes + _PREVIEW_MARGIN].decode("utf-8", "ignore")
+        cleaned = self.redact_text(window, budget)
+        preview = cleaned.encode("utf-8", "surrogatepass")[: self.policy.preview_bytes]
+        text = preview.decode("utf-8", "ignore")
+        return {
+            key: f"{text}\n…[truncated by agent-audit: {len(raw)} bytes, sha256={digest}]",
+            f"{TRUNCATED_KEY}.{key}.bytes": len(raw),
+            f"{TRUNCATED_KEY}.{key}.sha256": digest,
+        }

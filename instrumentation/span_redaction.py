@@ -1,0 +1,121 @@
+"""Redaction at the source: spans lose their secrets before they leave the agent's process.
+
+:class:`SpanRedactor` makes redacted copies of finished spans with the engine
+the collector uses (:mod:`instrumentation.redaction`), so neither the wire nor
+the on-disk spool (:mod:`instrumentation.spool`) ever holds a secret the
+patterns know. The batch processor applies it to every batch before export and
+before a spill to the spool (:mod:`instrumentation.batching`), on its worker
+thread, not on the agent's. On by default; the policy comes from the same
+``AGENT_AUDIT_REDACT*`` and ``AGENT_AUDIT_MAX_ATTRIBUTE_BYTES`` variables the
+collector reads, so both ends store the same thing.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.trace import Link, Status
+
+from instrumentation import env as E
+from instrumentation.redaction import Budget, RedactionPolicy, Redactor
+
+__all__ = ["SpanRedactor", "policy_from_env"]
+
+
+def policy_from_env(env: Mapping[str, str] = os.environ) -> RedactionPolicy:
+    """The redaction policy the ``AGENT_AUDIT_*`` variables ask for (ValueError when bad)."""
+    return RedactionPolicy.with_extras(
+        enabled=bool(E.REDACT.read(env)),
+        extra_patterns=E.REDACT_PATTERNS.read(env),
+        extra_keys=E.REDACT_KEYS.read(env),
+        max_value_bytes=int(E.MAX_ATTRIBUTE_BYTES.read(env)),
+        time_budget_s=int(E.REDACT_BUDGET_MS.read(env)) / 1000.0,
+    )
+
+
+class _StoppableBudget(Budget):
+    """A batch's time budget that is also spent once the redactor is stopped."""
+
+    def __init__(self, seconds: float, stopped: threading.Event) -> None:
+        super().__init__(seconds)
+        self._stopped = stopped
+
+    def left(self) -> bool:
+        if self._stopped.is_set():
+            self.spent = True
+        return super().left()
+
+
+class SpanRedactor:
+    """Redacted copies of finished spans (a batch shares one time budget).
+
+    :meth:`stop` spends every budget at once: from then on strings are replaced
+    whole, without a pattern run. Shutdown stops it when it gives up on the
+    export thread, so that thread is never inside RE2 (which runs without the
+    GIL) while the interpreter exits, and nothing unscanned goes out.
+    """
+
+    def __init__(self, policy: RedactionPolicy | None = None) -> None:
+        self.redactor = Redactor(policy or RedactionPolicy())
+        self._stopped = threading.Event()
+
+    @property
+    def enabled(self) -> bool:
+        return self.redactor.policy.enabled
+
+    def stop(self) -> None:
+        """Replace every further string whole instead of scanning it."""
+        self._stopped.set()
+
+    def __call__(self, spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
+        if not self.enabled:
+            return list(spans)
+        budget = _StoppableBudget(self.redactor.policy.time_budget_s, self._stopped)
+        resources: dict[int, Resource] = {}
+        return [self._span(span, budget, resources) for span in spans]
+
+    def _attributes(self, attributes: Mapping[str, Any] | None, budget: Budget) -> dict[str, Any]:
+        return self.redactor.mapping(attributes or {}, budget, truncate=True)
+
+    def _span(
+        self, span: ReadableSpan, budget: Budget, resources: dict[int, Resource]
+    ) -> ReadableSpan:
+        # Spans of one provider share one resource: clean it once per batch.
+        resource = resources.get(id(span.resource))
+        if resource is None:
+            resource = resources[id(span.resource)] = Resource(
+                self._attributes(span.resource.attributes, budget), span.resource.schema_url
+            )
+        text = self.redactor.redact_text
+        status = span.status
+        if status.description:
+            status = Status(status.status_code, text(status.description, budget))
+        return ReadableSpan(
+            name=text(span.name, budget),
+            context=span.context,
+            parent=span.parent,
+            resource=resource,
+            attributes=self._attributes(span.attributes, budget),
+            events=[
+                Event(
+                    text(event.name, budget),
+                    self._attributes(event.attributes, budget),
+                    event.timestamp,
+                    limit=None,
+                )
+                for event in span.events
+            ],
+            links=[
+                Link(link.context, self._attributes(link.attributes, budget)) for link in span.links
+            ],
+            kind=span.kind,
+            status=status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
