@@ -17,7 +17,13 @@ import pyarrow as pa
 from collector.columns import SPANS, arrow_schema
 from collector.decode import SpanRecord
 
-__all__ = ["SPAN_SCHEMA", "dumps_json", "spans_table", "rows_table"]
+__all__ = [
+    "SPAN_SCHEMA",
+    "dumps_json",
+    "span_columns",
+    "columns_table",
+    "rows_table",
+]
 
 SPAN_SCHEMA = arrow_schema(SPANS)
 
@@ -35,13 +41,19 @@ _JSON_COLUMNS = tuple(c.name for c in SPANS if c.sql_type == "JSON")
 _FIELD_COLUMNS = tuple(c.name for c in SPANS if c.sql_type != "JSON" and c.name != "received_at")
 
 
-def spans_table(spans: Sequence[SpanRecord], now: datetime) -> pa.Table:
+def span_columns(spans: Sequence[SpanRecord], now: datetime) -> dict[str, list[Any]]:
+    """The ``spans`` table's columns as Python lists, JSON columns as their text."""
     columns: dict[str, list[Any]] = {
         name: [getattr(s, name) for s in spans] for name in _FIELD_COLUMNS
     }
     for name in _JSON_COLUMNS:
         columns[name] = [dumps_json(getattr(s, name)) for s in spans]
     columns["received_at"] = [now] * len(spans)
+    return columns
+
+
+def columns_table(columns: dict[str, list[Any]]) -> pa.Table:
+    """An Arrow table in the ``spans`` schema from :func:`span_columns`."""
     return pa.table(columns, schema=SPAN_SCHEMA)
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from collector.arrow_rows import rows_table, spans_table
+from collector.arrow_rows import columns_table, rows_table, span_columns
 from collector.chain import CONTENT_COLUMNS, ChainHead, append_rows
 from collector.chain_key import ChainKey
 from collector.columns import AGENT_RUNS, AGENT_STEPS, arrow_schema
@@ -52,6 +52,8 @@ _RUN_UPDATABLE = [
     for name in _RUN_SCHEMA.names
     if name not in {"id", "parent_run_id", "input_tokens", "output_tokens", "updated_at"}
 ]
+_TRACE_ID = CONTENT_COLUMNS.index("trace_id")
+_SPAN_ID = CONTENT_COLUMNS.index("span_id")
 _STEP_UPDATABLE = [name for name in _STEP_SCHEMA.names if name not in {"id", "agent_run_id"}]
 
 
@@ -78,14 +80,23 @@ def ingest_batch(
 ) -> None:
     """Store spans and the rows derived from them; the caller owns the transaction."""
     unique = list({(s.trace_id, s.span_id): s for s in spans}.values())
-    con.register("_new_spans", spans_table(unique, now))
-    # RETURNING gives exactly the rows stored (a span seen before is skipped),
-    # as DuckDB holds them: the chain hashes what verify will read back.
-    inserted = con.execute(
-        f"INSERT INTO spans SELECT * FROM _new_spans ON CONFLICT DO NOTHING "
-        f"RETURNING {', '.join(CONTENT_COLUMNS)}"
-    ).fetchall()
+    columns = span_columns(unique, now)
+    con.register("_new_spans", columns_table(columns))
+    # RETURNING names the rows stored (a span seen before is skipped). The chain
+    # hashes those rows' values as inserted, which are what verify reads back:
+    # every column is text or an integer, stored as given. Returning the keys
+    # only spares reading the whole rows (their JSON) back into Python.
+    stored = set(
+        con.execute(
+            "INSERT INTO spans SELECT * FROM _new_spans ON CONFLICT DO NOTHING "
+            "RETURNING trace_id, span_id"
+        ).fetchall()
+    )
     con.unregister("_new_spans")
+    content = [columns[name] for name in CONTENT_COLUMNS]
+    inserted = [
+        row for row in zip(*content, strict=True) if (row[_TRACE_ID], row[_SPAN_ID]) in stored
+    ]
     state.chain_head = append_rows(con, state.chain_head, inserted, state.chain_key)
 
     classes = one_step_per_model_call(con, unique, [classify(s) for s in unique], state.foreign_llm)

@@ -310,6 +310,13 @@ STARTUP_READ_CHECK = Variable(
 DB_MEMORY_MB = Variable(
     "AGENT_AUDIT_DB_MEMORY_MB", 256, "DuckDB's memory limit", _C, integer(minimum=64)
 )
+DB_THREADS = Variable(
+    "AGENT_AUDIT_DB_THREADS",
+    1,
+    "DuckDB's worker threads (0: one per core)",
+    _C,
+    integer(minimum=0),
+)
 STORE = Variable(
     "AGENT_AUDIT_STORE",
     "duckdb",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.abc
 import logging
 import signal
 import sys
@@ -61,7 +62,25 @@ def _port_in_use(host: str, grpc_port: int, http_port: int) -> str | None:
     return None
 
 
+class _NoPandas(importlib.abc.MetaPathFinder):
+    """Answers ``import pandas`` as if it were not installed."""
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        if fullname == "pandas" or fullname.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        return None
+
+
+def _without_pandas() -> None:
+    """Keep pandas out of the collector process: it never uses it, but DuckDB's
+    and pyarrow's Python bindings import it (about 40 MB) on first use when it is
+    installed; both treat a failed import as "not installed"."""
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _NoPandas())
+
+
 def run(args: argparse.Namespace) -> int:
+    _without_pandas()
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
