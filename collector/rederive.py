@@ -55,8 +55,8 @@ def rederive_connection(
 
     mem = rederive(con, batch, tick)
     try:
-        runs = mem.sql("SELECT * FROM agent_runs").fetch_arrow_table()
-        steps = mem.sql("SELECT * FROM agent_steps").fetch_arrow_table()
+        runs = mem.sql("SELECT * FROM agent_runs").to_arrow_table()
+        steps = mem.sql("SELECT * FROM agent_steps").to_arrow_table()
     finally:
         mem.close()
     con.execute("BEGIN TRANSACTION")

@@ -166,7 +166,7 @@ def verify_derived(con: duckdb.DuckDBPyConnection, batch: int = 5_000) -> Proble
             f"SELECT id, {columns}, CASE WHEN status = 'lost' OR {stand_in} AND status = 'failed' "
             "THEN 'running' ELSE status END AS status FROM agent_runs",
             [STAND_IN, STAND_IN],
-        ).fetch_arrow_table())  # fmt: skip
+        ).to_arrow_table())  # fmt: skip
         try:
             problem = _first_difference(
                 con, "_stored_runs", "run", runs, (*_RUN_COLUMNS, "status"), cutoff
