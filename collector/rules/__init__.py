@@ -24,6 +24,7 @@ from types import ModuleType
 
 from collector.decode import SpanRecord
 from collector.rules import (
+    crewai,
     google_adk,
     langchain_openinference,
     langchain_openllmetry,
@@ -39,6 +40,7 @@ MODULES: tuple[ModuleType, ...] = (
     strands,
     google_adk,
     smolagents,
+    crewai,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 
