@@ -28,6 +28,7 @@ from collector.rules import (
     google_adk,
     langchain_openinference,
     langchain_openllmetry,
+    llama_index,
     smolagents,
     strands,
 )
@@ -41,6 +42,7 @@ MODULES: tuple[ModuleType, ...] = (
     google_adk,
     smolagents,
     crewai,
+    llama_index,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 
