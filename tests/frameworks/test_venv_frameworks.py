@@ -12,14 +12,18 @@ from typing import Any
 
 import pytest
 
-from tests.frameworks import plans_crewai, plans_llamaindex
+from tests.frameworks import plans_autogen, plans_crewai, plans_llamaindex
 from tests.frameworks.collector_checks import check_run
 from tests.frameworks.venv_frameworks import run_agent_script, venv_python
 from tests.scripted_llm import ScriptedLLM
 from tests.support import require_or_skip
 
-PLANS = {"crewai": plans_crewai.plan, "llamaindex": plans_llamaindex.plan}
-CASES = [("crewai", "grpc"), ("llamaindex", "http")]
+PLANS = {
+    "crewai": plans_crewai.plan,
+    "llamaindex": plans_llamaindex.plan,
+    "autogen": plans_autogen.plan,
+}
+CASES = [("crewai", "grpc"), ("llamaindex", "http"), ("autogen", "grpc")]
 
 
 @pytest.mark.parametrize(("framework", "protocol"), CASES)
