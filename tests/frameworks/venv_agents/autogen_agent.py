@@ -25,12 +25,6 @@ MODEL_INFO = {
 }
 
 
-def _instrument() -> None:
-    from openinference.instrumentation.autogen_agentchat import AutogenAgentChatInstrumentor
-
-    AutogenAgentChatInstrumentor().instrument()
-
-
 async def get_weather(city: str) -> str:
     """The weather in a city."""
     return f"sunny in {city}"
@@ -88,4 +82,4 @@ def run(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main("autogen", _instrument, run))
+    raise SystemExit(main("autogen", "autogen", run))

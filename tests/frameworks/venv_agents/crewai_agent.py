@@ -26,14 +26,6 @@ from harness import main, outcome  # noqa: E402
 MODEL = "openai/scripted-crewai"  # CrewAI's native OpenAI provider, model "scripted-crewai"
 
 
-def _instrument() -> None:
-    from openinference.instrumentation.crewai import CrewAIInstrumentor
-    from openinference.instrumentation.openai import OpenAIInstrumentor
-
-    CrewAIInstrumentor().instrument()
-    OpenAIInstrumentor().instrument()
-
-
 def _tools() -> list[Any]:
     from crewai.tools import tool
 
@@ -104,4 +96,4 @@ def run(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main("crewai", _instrument, run))
+    raise SystemExit(main("crewai", "crewai", run))

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from instrumentation import configure, shutdown
+from instrumentation import configure, instrument, shutdown
 
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 # A scenario runner: (scenario name, its tasks, the model server's base URL) -> outcomes.
@@ -45,8 +45,9 @@ def outcome(call: Callable[[], Any]) -> dict[str, Any]:
         return {"answer": None, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def main(framework: str, instrument: Callable[[], None], run: Runner) -> int:
-    """Parse the command line, set up tracing, instrument, play the plan, write outcomes."""
+def main(framework: str, instrumentation: str, run: Runner) -> int:
+    """Parse the command line, set up tracing as the README says (``configure()``, then
+    ``instrument(frameworks=[instrumentation])``), play the plan, write the outcomes."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc")
@@ -63,7 +64,9 @@ def main(framework: str, instrument: Callable[[], None], run: Runner) -> int:
         cancel_poll_s=None,
         schedule_delay_ms=200,
     )
-    instrument()
+    enabled = instrument(frameworks=[instrumentation])
+    if enabled != [instrumentation]:
+        raise SystemExit(f"could not instrument {instrumentation}: enabled {enabled}")
     with open(args.plan, encoding="utf-8") as plan_file:
         plan = json.load(plan_file)
     results: list[dict[str, Any]] = []

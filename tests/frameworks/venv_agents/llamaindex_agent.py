@@ -17,12 +17,6 @@ from harness import main
 MODEL = "scripted-llamaindex"
 
 
-def _instrument() -> None:
-    from openinference.instrumentation.llama_index import LlamaIndexInstrumentor
-
-    LlamaIndexInstrumentor().instrument()
-
-
 def get_weather(city: str) -> str:
     """The weather in a city."""
     return f"sunny in {city}"
@@ -92,4 +86,4 @@ def run(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main("llamaindex", _instrument, run))
+    raise SystemExit(main("llamaindex", "llama-index", run))
