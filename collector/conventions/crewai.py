@@ -10,6 +10,7 @@ __all__ = [
     "INPUT_AGENT",
     "AGENT_MAX_ITER",
     "AGENT_ROLE",
+    "KICKOFF_MESSAGES",
 ]
 
 SCOPE = "openinference.instrumentation.crewai"
@@ -21,3 +22,5 @@ TASK_OUTPUT_RAW = "raw"  # the answer's text (also on Agent.kickoff's output)
 INPUT_AGENT = "agent"
 AGENT_MAX_ITER = "max_iter"
 AGENT_ROLE = "role"
+# input.value of Agent.kickoff's AGENT span ({role}.kickoff): {"messages": text or a list}.
+KICKOFF_MESSAGES = "messages"

@@ -4,9 +4,10 @@ instrumentor, under the same agent span).
 A task's AGENT span (``{role}._execute_core``) is a run: the agent's role in
 ``graph.node.id``; the task and the answer only in ``output.value`` (the TaskOutput JSON),
 which a failed task lacks, so its task comes from the first model call. ``input.value`` is
-the agent's settings, not a task. At ``max_iter`` CrewAI makes one more model call for a
-best answer and every span stays OK: more answered model calls than ``max_iter`` is the
-step limit. See SPANS.md.
+the agent's settings, not a task. ``Agent.kickoff`` (an agent run alone, e.g. from a tool: a
+sub-agent) is an AGENT span ``{role}.kickoff`` with the messages in ``input.value``. At
+``max_iter`` CrewAI makes one more model call for a best answer and every span stays OK:
+more answered model calls than ``max_iter`` is the step limit. See SPANS.md.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
         fields["agent_name"] = str(role)
     if isinstance(agent, Mapping):
         fields["task"] = None  # agent settings, not a task: the model calls tell it
+    elif isinstance(settings, Mapping) and CR.KICKOFF_MESSAGES in settings:
+        messages = settings[CR.KICKOFF_MESSAGES]  # Agent.kickoff(messages)
+        fields["task"] = messages if isinstance(messages, str) else first_user_text(messages)
     output = loads(attrs.get(OI.OUTPUT_VALUE))
     if isinstance(output, Mapping):
         if isinstance(output.get(CR.TASK_DESCRIPTION), str):

@@ -88,6 +88,14 @@ def test_crewai_task_span_reads_the_task_output() -> None:
     }
 
 
+def test_crewai_agent_kickoff_task_is_its_messages() -> None:
+    attrs = {"openinference.span.kind": "AGENT", "graph.node.id": "child_agent"}
+    for messages in ("[t] what?", [{"role": "user", "content": "[t] what?"}]):
+        value = json.dumps({"messages": messages})
+        span = _span("child_agent.kickoff", CR.SCOPE, {**attrs, "input.value": value})
+        assert crewai.run_fields(span) == {"agent_name": "child_agent", "task": "[t] what?"}
+
+
 def test_crewai_settings_are_no_task() -> None:
     assert crewai.run_fields(_crew_task())["task"] is None  # failed: no output
 
