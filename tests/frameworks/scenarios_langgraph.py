@@ -173,6 +173,8 @@ def streaming(llm: ScriptedLLM) -> S.RunExpectation:
         )
     )
     scenario.expect_answer(_answer(states[-1]))
+    requests = llm.requests_for(scenario.marker)
+    assert requests and all(r.get("stream") for r in requests), requests
     # OpenLLMetry records no served name for a streamed call; OpenInference only inside its
     # serialised result (test_rules checks that reading).
     return scenario.expected
