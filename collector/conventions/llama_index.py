@@ -16,6 +16,7 @@ __all__ = [
     "TOOL_OUTPUT_BLOCKS",
     "STEP_LIMIT_EXCEPTION",
     "STEP_LIMIT_MESSAGE",
+    "INJECTED_CONTEXT",
 ]
 
 SCOPE = "openinference.instrumentation.llama_index"
@@ -33,6 +34,9 @@ TOOL_INPUT_ARGS = "args"
 TOOL_OUTPUT_RAW = "raw_output"
 TOOL_OUTPUT_IS_ERROR = "is_error"
 TOOL_OUTPUT_BLOCKS = "blocks"
+# A tool taking the workflow's Context (AgentWorkflow's ``handoff``) gets it injected: its repr
+# is in the kwargs, no argument of the model's.
+INJECTED_CONTEXT = re.compile(r"^<[\w.]*Context object at 0x[0-9a-f]+>$")
 # Past ``max_iterations`` the workflow raises this, "Max iterations of N reached! ...".
 STEP_LIMIT_EXCEPTION = "WorkflowRuntimeError"
 STEP_LIMIT_MESSAGE = "Max iterations of"

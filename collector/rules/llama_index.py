@@ -56,7 +56,11 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     call = loads(span.attributes.get(OI.INPUT_VALUE))
     if isinstance(call, Mapping) and isinstance(call.get(LI.TOOL_INPUT_KWARGS), Mapping):
         args = call.get(LI.TOOL_INPUT_ARGS) or []
-        kwargs = dict(call[LI.TOOL_INPUT_KWARGS])
+        kwargs = {
+            key: value
+            for key, value in call[LI.TOOL_INPUT_KWARGS].items()
+            if not (isinstance(value, str) and LI.INJECTED_CONTEXT.match(value))
+        }
         fields["tool_args"] = {"args": args, **kwargs} if args else kwargs
     output = loads(span.attributes.get(OI.OUTPUT_VALUE))
     if isinstance(output, Mapping) and (

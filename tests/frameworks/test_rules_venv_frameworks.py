@@ -161,6 +161,12 @@ def test_llama_index_tool_output() -> None:
     assert fields["error"] == "no such city"
 
 
+def test_llama_index_drops_the_injected_workflow_context() -> None:
+    kwargs = {"to_agent": "writer", "ctx": "<workflows.context.context.Context object at 0x7f7d>"}
+    span = _span("FunctionTool.acall", LI.SCOPE, {"input.value": json.dumps({"kwargs": kwargs})})
+    assert llama_index.step_fields(span, "tool_call") == {"tool_args": {"to_agent": "writer"}}
+
+
 def test_llama_index_max_iterations_is_the_step_limit() -> None:
     limit = _exception("workflows.errors.WorkflowRuntimeError", "Max iterations of 2 reached!")
     other = _exception("workflows.errors.WorkflowRuntimeError", "Something else")

@@ -4,7 +4,8 @@ Runs in LlamaIndex's own virtualenv: see harness.py.
 
 Scenarios: ``success``, ``tool_error_recovers`` and ``fails`` run one agent;
 ``max_steps`` one with ``max_iterations=2``; ``concurrent`` several runs at once on one
-event loop; ``nested`` an agent whose ``ask_child`` tool runs a second agent.
+event loop; ``nested`` an agent whose ``ask_child`` tool runs a second agent; ``handoff`` an
+``AgentWorkflow`` whose researcher hands the request to its writer.
 """
 
 from __future__ import annotations
@@ -77,6 +78,16 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
 
         parent = _agent(base_url, "parent_agent", tools=[ask_child])
         return [await _outcome(_answer(parent, tasks[0]))]
+    if scenario == "handoff":
+        from llama_index.core.agent.workflow import AgentWorkflow, FunctionAgent
+
+        researcher = _agent(base_url, "researcher", tools=[get_weather])
+        researcher.can_handoff_to = ["writer"]
+        writer = FunctionAgent(
+            name="writer", description="Writes the report.", llm=researcher.llm, tools=[]
+        )
+        workflow = AgentWorkflow(agents=[researcher, writer], root_agent="researcher")
+        return [await _outcome(_answer(workflow, tasks[0]))]
     options = {"max_iterations": 2} if scenario == "max_steps" else {}
     return [await _outcome(_answer(_agent(base_url), tasks[0], **options))]
 
