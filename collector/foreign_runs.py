@@ -17,7 +17,7 @@ from collector import frameworks
 from collector.columns import AGENT_RUNS, arrow_schema
 from collector.decode import SpanRecord
 from collector.mapping import SpanClass, classify, is_pending
-from instrumentation.attributes import RunStatus
+from instrumentation.attributes import RunStatus, StepStatus
 
 __all__ = ["derive_foreign_runs", "stored_span"]
 
@@ -86,6 +86,7 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
             by_trace.setdefault(span.trace_id, []).append(span)
     derived: dict[str, list[Any]] = {name: [] for name in _DERIVED_SCHEMA.names}
     step_args: dict[str, str] = {}
+    step_errors: dict[str, str] = {}
     for run_id, trace_id, span_id in runs:
         spans = by_trace.get(trace_id, [])
         run_span = next((s for s in spans if s.span_id == span_id), None)
@@ -93,9 +94,13 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
             continue
         by_id = {s.span_id: s for s in spans}
         for span in spans:
-            args = frameworks.derive_step_fields(span, by_id).get("tool_args")
-            if args is not None:
-                step_args[span.span_id] = json.dumps(args, ensure_ascii=False, default=str)
+            found = frameworks.derive_step_fields(span, by_id)
+            if found.get("tool_args") is not None:
+                step_args[span.span_id] = json.dumps(
+                    found["tool_args"], ensure_ascii=False, default=str
+                )
+            if found.get("error"):
+                step_errors[span.span_id] = str(found["error"])
         fields = frameworks.derive_run_fields(
             run_span, spans, is_run=lambda s: classify(s) is SpanClass.RUN
         )
@@ -112,6 +117,16 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
             "WHERE agent_steps.id = a.id AND agent_steps.tool_args IS DISTINCT FROM a.args"
         )
         con.unregister("_args")
+    if step_errors:
+        # A tool's failure another span holds (AutoGen's own span under OpenInference's).
+        con.register(
+            "_errors", pa.table({"id": list(step_errors), "error": list(step_errors.values())})
+        )
+        con.execute(
+            f"UPDATE agent_steps SET error = e.error, status = '{StepStatus.ERROR}' FROM _errors e "
+            "WHERE agent_steps.id = e.id AND agent_steps.error IS NULL"
+        )
+        con.unregister("_errors")
     if not derived["id"]:
         return
     con.register("_derived", pa.table(derived, schema=_DERIVED_SCHEMA))

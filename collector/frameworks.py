@@ -89,8 +89,8 @@ def run_status(span: SpanRecord) -> str | None:
 
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
-    """Step fields only other spans of the trace (by span id) tell (LangChain's tool
-    arguments, a raised ADK tool's arguments)."""
+    """Step fields only other spans of the trace (by span id) tell: ``tool_args``
+    (LangChain's, a raised ADK tool's) and ``error`` (a failed AutoGen tool)."""
     return _quirk_fields(span, "derive_step_fields", trace_spans)
 
 

@@ -24,7 +24,15 @@ What it enables, each only when the framework and its instrumentation are import
 ``google-adk``            nothing to switch on: Google ADK traces itself through the global
                           tracer provider (``configure()`` sets it)
 ``strands``               the same for Strands Agents
+``crewai``                OpenInference's CrewAI instrumentor, and its OpenAI one for the
+                          model calls of CrewAI's native OpenAI provider
+``llama-index``           OpenInference's LlamaIndex instrumentor
+``autogen``               OpenInference's AutoGen AgentChat instrumentor (autogen-core
+                          adds its own agent and tool spans)
 ========================  ==============================================================
+
+The last three cannot share this project's environment (their pins clash with the
+frameworks above): :data:`SEPARATE_ENVIRONMENT` lists them.
 
 Calling it again with the same provider changes nothing; with another provider, it
 re-instruments onto that one. It never raises: a framework that is missing, or whose
@@ -42,7 +50,9 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-__all__ = ["FRAMEWORKS", "instrument", "uninstrument"]
+from instrumentation.auto_openinference import enable_autogen, enable_crewai, enable_llama_index
+
+__all__ = ["FRAMEWORKS", "SEPARATE_ENVIRONMENT", "instrument", "uninstrument"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +65,8 @@ FRAMEWORKS = (
     "google-adk",
     "strands",
 )
+# Enabled by default too, when installed: each needs an environment of its own.
+SEPARATE_ENVIRONMENT = ("crewai", "llama-index", "autogen")
 # Accepted in ``frameworks=`` but never enabled by default: an alternative to one above.
 ALTERNATIVES = ("langchain-openllmetry",)
 
@@ -73,8 +85,9 @@ def instrument(
     of :data:`FRAMEWORKS` (for instance, leave out ``"openai"`` when a framework already
     traces its model calls and one span per call is enough).
     """
-    wanted = list(FRAMEWORKS if frameworks is None else frameworks)
-    known = (*FRAMEWORKS, *ALTERNATIVES)
+    default = [*FRAMEWORKS, *SEPARATE_ENVIRONMENT]
+    wanted = list(default if frameworks is None else frameworks)
+    known = (*FRAMEWORKS, *SEPARATE_ENVIRONMENT, *ALTERNATIVES)
     unknown = [name for name in wanted if name not in known]
     if unknown:
         raise ValueError(f"unknown frameworks {unknown}; choose from {list(known)}")
@@ -88,6 +101,9 @@ def instrument(
         "langchain-openllmetry": _enable_langchain_openllmetry,
         "google-adk": _native("google.adk"),
         "strands": _native("strands"),
+        "crewai": enable_crewai,
+        "llama-index": enable_llama_index,
+        "autogen": enable_autogen,
     }
     enabled: list[str] = []
     for name in wanted:

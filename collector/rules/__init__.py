@@ -13,7 +13,8 @@ framework does its own way. Every hook is optional and returns only what it foun
 - ``run_status(span) -> str | None``: a status the run span's own attributes tell
   (max_steps from the framework's step-limit exception);
 - ``derive_run_fields(run_span, own) -> dict``: fields only the run's own spans tell;
-- ``derive_step_fields(span, trace_spans) -> dict``: step fields only other spans tell.
+- ``derive_step_fields(span, trace_spans) -> dict``: step fields only other spans tell
+  (``tool_args``, ``error``).
 
 A new framework is a module here, its keys in collector/conventions/, and its tests.
 """
@@ -24,9 +25,12 @@ from types import ModuleType
 
 from collector.decode import SpanRecord
 from collector.rules import (
+    autogen,
+    crewai,
     google_adk,
     langchain_openinference,
     langchain_openllmetry,
+    llama_index,
     smolagents,
     strands,
 )
@@ -39,6 +43,9 @@ MODULES: tuple[ModuleType, ...] = (
     strands,
     google_adk,
     smolagents,
+    crewai,
+    llama_index,
+    autogen,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from collector.messages import loads
 
-__all__ = ["lc_messages", "first_user_text", "final_answer", "tool_message"]
+__all__ = ["lc_messages", "first_user_text", "final_answer", "tool_message", "served_model"]
 
 _ROLES = {
     "human": "user",
@@ -96,3 +96,17 @@ def tool_message(value: Any) -> dict[str, Any] | None:
         parsed = parsed["output"]
     found = _one(parsed)
     return found if found and found["role"] == "tool" else None
+
+
+def served_model(value: Any) -> str | None:
+    """The model the server named, from a chat model's serialised result
+    (``{"generations": [[{"generation_info": {"model_name": ...}}]]}``): a streamed call
+    records it only there."""
+    result = loads(value)
+    rows = result.get("generations") if isinstance(result, Mapping) else None
+    for row in rows if isinstance(rows, list) else []:
+        for generation in row if isinstance(row, list) else []:
+            info = generation.get("generation_info") if isinstance(generation, Mapping) else None
+            if isinstance(info, Mapping) and info.get("model_name"):
+                return str(info["model_name"])
+    return None

@@ -70,6 +70,10 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
             fields["tool_result"] = message["text"]
             if message["status"] == "error" and not error:
                 error = message["text"] or "error"
+    elif kind == "think":
+        served = LC.served_model(span.attributes.get(OI.OUTPUT_VALUE))
+        if served:  # a streamed call's llm.model_name is the requested name
+            fields["model"] = served
     if error:
         fields["error"] = error
     return fields
@@ -80,12 +84,21 @@ def run_status(span: SpanRecord) -> str | None:
 
 
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
-    """The requested model is only in the LLM spans' invocation parameters."""
-    for span in sorted(own, key=lambda s: s.start_ns):
+    """The requested model is only in the LLM spans' invocation parameters; the served one
+    of a streamed call only in its serialised result."""
+    fields: dict[str, Any] = {}
+    calls = sorted(own, key=lambda s: s.start_ns)
+    for span in calls:
         params = loads(span.attributes.get(OI.LLM_INVOCATION_PARAMETERS))
         if isinstance(params, Mapping) and params.get("model"):
-            return {"model_requested": str(params["model"])}
-    return {}
+            fields["model_requested"] = str(params["model"])
+            break
+    for span in reversed(calls):
+        served = LC.served_model(span.attributes.get(OI.OUTPUT_VALUE))
+        if served and span.status_code != _STATUS_ERROR:
+            fields["model_used"] = served
+            break
+    return fields
 
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:

@@ -35,8 +35,50 @@ class ScriptedChatModel(BaseLlm):
         async with AsyncOpenAI(
             base_url=self.base_url, api_key="sk-scripted", max_retries=0
         ) as client:
+            if stream:  # RunConfig(streaming_mode=SSE): text as it comes, then the whole turn
+                async for response in _streamed(client, request):
+                    yield response
+                return
             completion = await client.chat.completions.create(**request)
         yield _response(completion)
+
+
+async def _streamed(
+    client: AsyncOpenAI, request: dict[str, Any]
+) -> AsyncGenerator[LlmResponse, None]:
+    """Partial responses for the text deltas, then one with the whole turn and its usage,
+    as ADK's own models stream."""
+    text: list[str] = []
+    calls: dict[int, dict[str, str]] = {}
+    usage = None
+    chunks = await client.chat.completions.create(
+        **request, stream=True, stream_options={"include_usage": True}
+    )
+    async for chunk in chunks:
+        usage = chunk.usage or usage
+        for choice in chunk.choices:
+            if choice.delta.content:
+                text.append(choice.delta.content)
+                part = types.Part(text=choice.delta.content)
+                yield LlmResponse(content=types.Content(role="model", parts=[part]), partial=True)
+            for call in choice.delta.tool_calls or []:
+                entry = calls.setdefault(call.index, {"id": "", "name": "", "arguments": ""})
+                entry["id"] = call.id or entry["id"]
+                if call.function is not None:
+                    entry["name"] += call.function.name or ""
+                    entry["arguments"] += call.function.arguments or ""
+    parts = [types.Part(text="".join(text))] if text else []
+    parts += [
+        types.Part(
+            function_call=types.FunctionCall(
+                id=c["id"], name=c["name"], args=json.loads(c["arguments"] or "{}")
+            )
+        )
+        for _, c in sorted(calls.items())
+    ]
+    yield LlmResponse(
+        content=types.Content(role="model", parts=parts), usage_metadata=_usage(usage)
+    )
 
 
 def _messages(llm_request: LlmRequest) -> list[dict[str, Any]]:
@@ -104,12 +146,16 @@ def _response(completion: Any) -> LlmResponse:
                 )
             )
         )
-    usage = completion.usage
     return LlmResponse(
-        content=types.Content(role="model", parts=parts),
-        usage_metadata=types.GenerateContentResponseUsageMetadata(
-            prompt_token_count=usage.prompt_tokens,
-            candidates_token_count=usage.completion_tokens,
-            total_token_count=usage.total_tokens,
-        ),
+        content=types.Content(role="model", parts=parts), usage_metadata=_usage(completion.usage)
+    )
+
+
+def _usage(usage: Any) -> types.GenerateContentResponseUsageMetadata | None:
+    if usage is None:
+        return None
+    return types.GenerateContentResponseUsageMetadata(
+        prompt_token_count=usage.prompt_tokens,
+        candidates_token_count=usage.completion_tokens,
+        total_token_count=usage.total_tokens,
     )

@@ -46,6 +46,7 @@ SCENARIOS = (
     "concurrent",
     "nested",
     "max_steps",
+    "streaming",
 )
 
 

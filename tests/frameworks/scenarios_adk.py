@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 from google.adk.agents import LlmAgent
-from google.adk.agents.run_config import RunConfig
+from google.adk.agents.run_config import RunConfig, StreamingMode
 from google.adk.runners import InMemoryRunner
 from google.adk.tools.agent_tool import AgentTool
 from google.genai import types
@@ -130,6 +130,16 @@ def max_steps(llm: ScriptedLLM) -> S.RunExpectation:
     with scenario.expect_failure():  # LlmCallsLimitExceededError
         _play(llm, scenario, run_config=RunConfig(max_llm_calls=MAX_LLM_CALLS))
     return scenario.expected
+
+
+def streaming(llm: ScriptedLLM) -> S.RunExpectation:
+    """The success scenario with server-sent events: the model streams its turns."""
+    scenario = S.success(FRAMEWORK)
+    streamed = RunConfig(streaming_mode=StreamingMode.SSE)
+    expected = scenario.expect_answer(_play(llm, scenario, run_config=streamed))
+    requests = llm.requests_for(scenario.marker)
+    assert requests and all(r.get("stream") for r in requests), requests
+    return expected
 
 
 def concurrent(llm: ScriptedLLM, count: int = 4) -> list[S.RunExpectation]:

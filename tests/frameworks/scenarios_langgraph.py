@@ -66,8 +66,10 @@ def report_tool_errors(request: Any, handler: Callable[[Any], Any]) -> Any:
         )
 
 
-def _model(llm: ScriptedLLM) -> ChatOpenAI:
-    return ChatOpenAI(model=MODEL_NAME, base_url=llm.base_url, api_key="sk-scripted", max_retries=0)
+def _model(llm: ScriptedLLM, **options: Any) -> ChatOpenAI:
+    return ChatOpenAI(
+        model=MODEL_NAME, base_url=llm.base_url, api_key="sk-scripted", max_retries=0, **options
+    )
 
 
 def build_agent(
@@ -156,6 +158,26 @@ def max_steps(llm: ScriptedLLM) -> S.RunExpectation:
     with scenario.expect_failure():  # langgraph.errors.GraphRecursionError
         _play(llm, scenario, recursion_limit=RECURSION_LIMIT)
     return _expected(scenario)
+
+
+def streaming(llm: ScriptedLLM) -> S.RunExpectation:
+    """The success scenario streamed: the model's answers as SSE chunks (with the usage
+    chunk), the graph's states as they come (``agent.stream``)."""
+    scenario = S.success(FRAMEWORK)
+    llm.script(scenario.marker, scenario.turns)
+    model = _model(llm, streaming=True, stream_usage=True)
+    agent = create_agent(model, tools=[get_weather, add, flaky], name=AGENT_NAME)
+    states = list(
+        agent.stream(
+            {"messages": [{"role": "user", "content": scenario.task}]}, stream_mode="values"
+        )
+    )
+    scenario.expect_answer(_answer(states[-1]))
+    requests = llm.requests_for(scenario.marker)
+    assert requests and all(r.get("stream") for r in requests), requests
+    # OpenLLMetry records no served name for a streamed call; OpenInference only inside its
+    # serialised result (test_rules checks that reading).
+    return scenario.expected
 
 
 def concurrent(llm: ScriptedLLM, count: int = 4) -> list[S.RunExpectation]:

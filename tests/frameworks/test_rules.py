@@ -8,7 +8,13 @@ import json
 
 from collector.decode import SpanRecord
 from collector.mapping import SpanClass, build_run, build_step, classify
-from collector.rules import google_adk, langchain_messages, langchain_openllmetry, smolagents
+from collector.rules import (
+    google_adk,
+    langchain_messages,
+    langchain_openinference,
+    langchain_openllmetry,
+    smolagents,
+)
 from collector.rules.common import first_line, python_literal, text_blocks
 
 
@@ -185,3 +191,22 @@ def test_smolagents_final_answer_is_the_response_step() -> None:
     assert step.action_type == "response" and step.tool_name is None
     assert step.tool_result == "42" and json.loads(step.tool_args or "") == {"answer": "42"}
     assert "final_answer" in smolagents.TERMINAL_TOOLS
+
+
+def test_a_streamed_langchain_call_names_its_served_model_only_in_its_result() -> None:
+    result = {"generations": [[{"text": "", "generation_info": {"model_name": "served-1"}}]]}
+    attrs = {
+        "openinference.span.kind": "LLM",
+        "llm.model_name": "asked-for",
+        "llm.invocation_parameters": json.dumps({"model": "asked-for"}),
+        "output.value": json.dumps(result),
+    }
+    call = _span("ChatOpenAI", "openinference.instrumentation.langchain", attrs)
+    assert langchain_messages.served_model(attrs["output.value"]) == "served-1"
+    assert langchain_openinference.step_fields(call, "think") == {"model": "served-1"}
+    run = _span("weather_agent", "openinference.instrumentation.langchain", {})
+    assert langchain_openinference.derive_run_fields(run, [call]) == {
+        "model_requested": "asked-for",
+        "model_used": "served-1",
+    }
+    assert langchain_messages.served_model(json.dumps({"generations": [[{}]]})) is None

@@ -1,0 +1,42 @@
+"""LlamaIndex's shapes beside OpenInference (openinference-instrumentation-llama-index)."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "SCOPE",
+    "AGENT_RUN_SPAN",
+    "PREPARE_CALL_SUFFIX",
+    "INPUT_MESSAGE_KEY_PREFIX",
+    "TOOL_INPUT_KWARGS",
+    "TOOL_INPUT_ARGS",
+    "TOOL_OUTPUT_RAW",
+    "TOOL_OUTPUT_IS_ERROR",
+    "TOOL_OUTPUT_BLOCKS",
+    "STEP_LIMIT_EXCEPTION",
+    "STEP_LIMIT_MESSAGE",
+    "INJECTED_CONTEXT",
+]
+
+SCOPE = "openinference.instrumentation.llama_index"
+# An agent's run: FunctionAgent.run, ReActAgent.run, CodeActAgent.run, AgentWorkflow.run
+# (CHAIN spans named after the class's ``run``).
+AGENT_RUN_SPAN = re.compile(r"^(\w*Agent|AgentWorkflow)\.run$")
+# LLM-kind spans that are no model call: the tool-schema preparation ...
+PREPARE_CALL_SUFFIX = "._prepare_chat_with_tools"
+# ... and the outer span of a streamed call, without the messages: only a span that
+# carries them (llm.input_messages.N...) is the call itself.
+INPUT_MESSAGE_KEY_PREFIX = "llm.input_messages."
+# A tool's input.value {"kwargs": {...}} (and "args"); its output.value the ToolOutput JSON.
+TOOL_INPUT_KWARGS = "kwargs"
+TOOL_INPUT_ARGS = "args"
+TOOL_OUTPUT_RAW = "raw_output"
+TOOL_OUTPUT_IS_ERROR = "is_error"
+TOOL_OUTPUT_BLOCKS = "blocks"
+# A tool taking the workflow's Context (AgentWorkflow's ``handoff``) gets it injected: its repr
+# is in the kwargs, no argument of the model's.
+INJECTED_CONTEXT = re.compile(r"^<[\w.]*Context object at 0x[0-9a-f]+>$")
+# Past ``max_iterations`` the workflow raises this, "Max iterations of N reached! ...".
+STEP_LIMIT_EXCEPTION = "WorkflowRuntimeError"
+STEP_LIMIT_MESSAGE = "Max iterations of"

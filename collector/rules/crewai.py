@@ -1,0 +1,88 @@
+"""CrewAI through openinference-instrumentation-crewai (its model calls through the OpenAI
+instrumentor, under the same agent span).
+
+A task's AGENT span (``{role}._execute_core``) is a run: the agent's role in
+``graph.node.id``; the task and the answer only in ``output.value`` (the TaskOutput JSON),
+which a failed task lacks, so its task comes from the first model call. ``input.value`` is
+the agent's settings, not a task. ``Agent.kickoff`` (an agent run alone, e.g. from a tool: a
+sub-agent) is an AGENT span ``{role}.kickoff`` with the messages in ``input.value``. At
+``max_iter`` CrewAI makes one more model call for a best answer and every span stays OK:
+more answered model calls than ``max_iter`` is the step limit. See SPANS.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from collector.conventions import crewai as CR
+from collector.conventions import openinference as OI
+from collector.decode import SpanRecord
+from collector.messages import as_text, first_user_text, flat_messages, loads
+from instrumentation.attributes import RunStatus
+
+__all__ = ["SCOPES", "run_fields", "derive_run_fields"]
+
+SCOPES = frozenset({CR.SCOPE})
+_STATUS_ERROR = 2
+# CrewAI's task prompt: "Current Task: {description}\n\nThis is the expected criteria ..."
+_TASK_IN_PROMPT = re.compile(r"Current Task:\s*(.+?)(?:\n\n|$)", re.DOTALL)
+
+
+def run_fields(span: SpanRecord) -> dict[str, Any]:
+    attrs = span.attributes
+    fields: dict[str, Any] = {}
+    role = attrs.get(CR.GRAPH_NODE_ID)
+    settings = loads(attrs.get(OI.INPUT_VALUE))
+    agent = settings.get(CR.INPUT_AGENT) if isinstance(settings, Mapping) else None
+    if not role and isinstance(agent, Mapping):
+        role = agent.get(CR.AGENT_ROLE)
+    if role:
+        fields["agent_name"] = str(role)
+    if isinstance(agent, Mapping):
+        fields["task"] = None  # agent settings, not a task: the model calls tell it
+    elif isinstance(settings, Mapping) and CR.KICKOFF_MESSAGES in settings:
+        messages = settings[CR.KICKOFF_MESSAGES]  # Agent.kickoff(messages)
+        fields["task"] = messages if isinstance(messages, str) else first_user_text(messages)
+    output = loads(attrs.get(OI.OUTPUT_VALUE))
+    if isinstance(output, Mapping):
+        if isinstance(output.get(CR.TASK_DESCRIPTION), str):
+            fields["task"] = output[CR.TASK_DESCRIPTION]
+        if CR.TASK_OUTPUT_RAW in output:
+            raw = output[CR.TASK_OUTPUT_RAW]
+            fields["final_answer"] = None if raw is None else as_text(raw)
+    return fields
+
+
+def _max_iter(span: SpanRecord) -> int | None:
+    settings = loads(span.attributes.get(OI.INPUT_VALUE))
+    agent = settings.get(CR.INPUT_AGENT) if isinstance(settings, Mapping) else None
+    limit = agent.get(CR.AGENT_MAX_ITER) if isinstance(agent, Mapping) else None
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) else None
+
+
+def _is_llm(span: SpanRecord) -> bool:
+    return str(span.attributes.get(OI.SPAN_KIND, "")).upper() == OI.KIND_LLM
+
+
+def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
+    """The requested model (the OpenAI instrumentor's ``llm.model_name`` is the served
+    one), the task of a run without output, and the step limit."""
+    calls = sorted((s for s in own if _is_llm(s)), key=lambda s: s.start_ns)
+    fields: dict[str, Any] = {}
+    for span in calls:
+        params = loads(span.attributes.get(OI.LLM_INVOCATION_PARAMETERS))
+        if isinstance(params, Mapping) and params.get("model"):
+            fields["model_requested"] = str(params["model"])
+            break
+    if calls:
+        prompt = first_user_text(flat_messages(calls[0].attributes, "input")) or ""
+        found = _TASK_IN_PROMPT.search(prompt)
+        if found:
+            fields["task"] = found.group(1).strip()
+    limit = _max_iter(run_span)
+    answered = sum(1 for s in calls if s.status_code != _STATUS_ERROR)
+    if run_span.status_code != _STATUS_ERROR and limit is not None and answered > limit:
+        fields["status"] = RunStatus.MAX_STEPS
+    return fields

@@ -1,0 +1,87 @@
+"""LlamaIndex agents (FunctionAgent, ReActAgent, AgentWorkflow) through
+openinference-instrumentation-llama-index.
+
+Every workflow step is a CHAIN span; the run is the agent's ``{Class}.run`` CHAIN span (no
+agent name on it, no AGENT span at all), whose ``input.value`` is the workflow's state and
+``output.value`` a truncated repr: task and answer come from the model calls. A streamed
+model call is two LLM spans (the call returning the stream, then its consumption with the
+messages), besides a ``_prepare_chat_with_tools`` LLM span: only the one with the
+messages is a step. ``max_iterations`` ends the run with ``WorkflowRuntimeError``. See
+SPANS.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from collector.conventions import llama_index as LI
+from collector.conventions import openinference as OI
+from collector.decode import SpanRecord
+from collector.messages import as_text, loads
+from collector.rules.common import exception
+from instrumentation.attributes import RunStatus
+
+__all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "run_status"]
+
+SCOPES = frozenset({LI.SCOPE})
+
+
+def _kind(span: SpanRecord) -> str:
+    return str(span.attributes.get(OI.SPAN_KIND, "")).upper()
+
+
+def span_class(span: SpanRecord) -> str | None:
+    if _kind(span) == OI.KIND_CHAIN and LI.AGENT_RUN_SPAN.match(span.name):
+        return "run"
+    if _kind(span) == OI.KIND_LLM:
+        if span.name.endswith(LI.PREPARE_CALL_SUFFIX):
+            return "other"
+        if not any(key.startswith(LI.INPUT_MESSAGE_KEY_PREFIX) for key in span.attributes):
+            return "other"
+    return None
+
+
+def run_fields(span: SpanRecord) -> dict[str, Any]:
+    if not LI.AGENT_RUN_SPAN.match(span.name):
+        return {}
+    # The state and a truncated repr are no task or answer: the model calls tell them.
+    return {"agent_name": span.name.removesuffix(".run"), "task": None, "final_answer": None}
+
+
+def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
+    if kind != "tool_call":
+        return {}
+    fields: dict[str, Any] = {}
+    call = loads(span.attributes.get(OI.INPUT_VALUE))
+    if isinstance(call, Mapping) and isinstance(call.get(LI.TOOL_INPUT_KWARGS), Mapping):
+        args = call.get(LI.TOOL_INPUT_ARGS) or []
+        kwargs = {
+            key: value
+            for key, value in call[LI.TOOL_INPUT_KWARGS].items()
+            if not (isinstance(value, str) and LI.INJECTED_CONTEXT.match(value))
+        }
+        fields["tool_args"] = {"args": args, **kwargs} if args else kwargs
+    output = loads(span.attributes.get(OI.OUTPUT_VALUE))
+    if isinstance(output, Mapping) and (
+        LI.TOOL_OUTPUT_RAW in output or LI.TOOL_OUTPUT_BLOCKS in output
+    ):
+        raw = output.get(LI.TOOL_OUTPUT_RAW)
+        blocks = output.get(LI.TOOL_OUTPUT_BLOCKS) or []
+        text = "\n".join(
+            str(b["text"]) for b in blocks if isinstance(b, Mapping) and b.get("text") is not None
+        )
+        fields["tool_result"] = as_text(raw) if raw is not None else text
+        if output.get(LI.TOOL_OUTPUT_IS_ERROR):
+            fields["error"] = text or fields["tool_result"] or "error"
+    return fields
+
+
+def run_status(span: SpanRecord) -> str | None:
+    found = exception(span)
+    limit_hit = (
+        found is not None
+        and found[0].rsplit(".", 1)[-1] == LI.STEP_LIMIT_EXCEPTION
+        and found[1].startswith(LI.STEP_LIMIT_MESSAGE)
+    )
+    return RunStatus.MAX_STEPS if limit_hit else None

@@ -1,0 +1,126 @@
+"""Checks of what the collector derived, field by field, against a scenario's expected runs
+(the dict form of tests.frameworks.scenario.RunExpectation). Shared by the framework tests."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from tests.support import wait_until
+
+__all__ = ["check_run", "one_run", "steps_of"]
+
+RUN_COLUMNS = (
+    "id",
+    "task",
+    "status",
+    "final_answer",
+    "error",
+    "agent_name",
+    "model_requested",
+    "model_used",
+    "provider",
+    "parent_run_id",
+    "total_steps",
+    "service_name",
+    "completed_at",
+)
+STEP_COLUMNS = (
+    "step_number",
+    "action_type",
+    "tool_name",
+    "tool_args",
+    "tool_result",
+    "error",
+    "status",
+    "model",
+    "input_tokens",
+    "output_tokens",
+)
+_MARKER = re.compile(r"\[[a-z-]+-[0-9a-f]{10}\]")
+
+
+def _runs_with(collector: Any, marker: str) -> list[dict[str, Any]]:
+    rows = collector.query(
+        f"SELECT {', '.join(RUN_COLUMNS)} FROM agent_runs WHERE contains(task, ?)", [marker]
+    )
+    return [dict(zip(RUN_COLUMNS, row, strict=True)) for row in rows]
+
+
+def steps_of(collector: Any, run_id: str) -> list[dict[str, Any]]:
+    rows = collector.query(
+        f"SELECT {', '.join(STEP_COLUMNS)} FROM agent_steps WHERE agent_run_id = ? "
+        "ORDER BY step_number",
+        [run_id],
+    )
+    return [dict(zip(STEP_COLUMNS, row, strict=True)) for row in rows]
+
+
+def one_run(collector: Any, task: str) -> dict[str, Any]:
+    marker = _MARKER.search(task)
+    assert marker, task
+    found = wait_until(
+        lambda: [r for r in _runs_with(collector, marker.group()) if r["completed_at"]],
+        timeout_s=15,
+        what=f"the run of {marker.group()}",
+    )
+    assert len(found) == 1, found
+    return found[0]
+
+
+def check_run(collector: Any, expected: dict[str, Any], framework: str) -> None:
+    run = one_run(collector, expected["task"])
+    where = f"{framework} run {expected['task']!r}: {run}"
+    assert expected["task"] in run["task"], where
+    assert run["status"] == expected["status"], where
+    assert run["service_name"] == f"fw-{framework}", where
+    if expected["final_answer"] is None:
+        assert run["final_answer"] is None, where
+    else:
+        assert expected["final_answer"] in (run["final_answer"] or ""), where
+    if expected["error"] is None:
+        assert run["error"] is None, where
+    else:
+        assert expected["error"] in (run["error"] or ""), where
+    if expected["agent_name"]:
+        assert run["agent_name"] == expected["agent_name"], where
+    if expected["model_requested"]:
+        assert run["model_requested"] == expected["model_requested"], where
+    if expected.get("model_used"):
+        assert run["model_used"] == expected["model_used"], where
+    assert run["model_used"], where
+    if expected["parent_task"]:
+        parent = one_run(collector, expected["parent_task"])
+        assert run["parent_run_id"] == parent["id"], where
+    else:
+        assert run["parent_run_id"] is None, where
+
+    steps = steps_of(collector, run["id"])
+    assert [s["step_number"] for s in steps] == list(range(1, len(steps) + 1)), steps
+    assert run["total_steps"] == len(steps), where
+    assert {s["action_type"] for s in steps} <= {"tool_call", "think", "response"}, steps
+    tools = [s for s in steps if s["action_type"] == "tool_call"]
+    assert [t["tool_name"] for t in tools] == [t["name"] for t in expected["tools"]], steps
+    for got, want in zip(tools, expected["tools"], strict=True):
+        assert json.loads(got["tool_args"]) == want["args"], (got, want)
+        if want["result"] is not None:
+            assert want["result"] in (got["tool_result"] or ""), (got, want)
+        if want["error"] is None:
+            assert got["error"] is None and got["status"] == "ok", (got, want)
+        else:
+            assert want["error"] in (got["error"] or ""), (got, want)
+            assert got["status"] == "error", (got, want)
+    responses = [s for s in steps if s["action_type"] == "response"]
+    if expected.get("response"):
+        # A terminal answer tool (smolagents' final_answer) is the run's response step.
+        assert len(responses) == 1, steps
+        assert expected["response"] in (responses[0]["tool_result"] or ""), steps
+        assert responses[0]["tool_name"] is None, steps
+    else:
+        assert responses == [], steps
+    llm_steps = [s for s in steps if s["action_type"] == "think"]
+    assert len(llm_steps) >= expected["llm_steps_at_least"], steps
+    answered = [s for s in llm_steps if s["error"] is None]
+    assert answered and all(s["model"] for s in answered), steps
+    assert all(s["input_tokens"] and s["output_tokens"] for s in answered), steps

@@ -1,0 +1,113 @@
+"""CrewAI's scenarios, for its agent script (venv_agents/crewai_agent.py): the model's
+turns, the tasks, and the runs the collector should show.
+
+CrewAI's documented behaviours the expectations follow:
+
+- a tool that raises becomes an error message the model reads; the run goes on;
+- a failed model call is retried (``max_retry_limit``, 2) before the task fails, so the
+  model server keeps failing here;
+- at ``max_iter`` the agent must give its best answer: one more model call, without
+  tools, whose text is the task's output (the run stopped at its step limit: ``max_steps``);
+- ``Agent.kickoff`` runs an agent on its own: called from a tool, it is a sub-agent;
+- a sequential crew hands each task's output to the next agent as context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tests.frameworks import scenario as S
+from tests.frameworks.venv_frameworks import PlannedScenario
+from tests.scripted_llm import answer, call_tool, fail
+
+MODEL_NAME = "scripted-crewai"
+SERVED_MODEL = f"{MODEL_NAME}-served"
+FRAMEWORK = S.Framework(marker_prefix="crew", agent_name="weather_agent", model_name=MODEL_NAME)
+GAVE_UP_ANSWER = "my best answer after two steps"
+HANDOFF_RESEARCH = "research notes: it is sunny"
+HANDOFF_ANSWER = "the report says it is sunny"
+
+
+def _served(expected: S.RunExpectation) -> S.RunExpectation:
+    return replace(expected, model_used=SERVED_MODEL, model_requested=MODEL_NAME)
+
+
+def _single(name: str, scenario: S.Scenario) -> PlannedScenario:
+    ok = scenario.expected.status != "failed"
+    return PlannedScenario(
+        name=name,
+        tasks=[scenario.task],
+        scripted=[scenario],
+        expected=[_served(scenario.expected)],
+        answers=[scenario.expected.final_answer if ok else None],
+        errors=[None if ok else scenario.expected.error],
+    )
+
+
+def plan() -> list[PlannedScenario]:
+    """Every CrewAI scenario, fresh markers each call."""
+    failing = S.model_failure(FRAMEWORK)
+    # Every retry of the failed call fails too.
+    failing = replace(failing, turns=[*failing.turns, *[fail(400, S.MODEL_ERROR)] * 3])
+    max_steps = S.scenario(
+        FRAMEWORK,
+        "max",
+        "Loop forever.",
+        [call_tool("add", S.ADD_ARGS), call_tool("add", S.ADD_ARGS), answer(GAVE_UP_ANSWER)],
+        status="max_steps",
+        final_answer=GAVE_UP_ANSWER,
+        tools=[
+            S.ToolExpectation("add", S.ADD_ARGS, S.ADD_RESULT),
+            S.ToolExpectation("add", S.ADD_ARGS, S.ADD_RESULT),
+        ],
+        llm_steps_at_least=3,
+    )
+    concurrent = [S.success(FRAMEWORK) for _ in range(2)]
+    nested = S.nested(FRAMEWORK, delegate_tool="ask_child", question_arg="question")
+    research = S.scenario(
+        FRAMEWORK,
+        "research",
+        "Research the weather.",
+        [answer(HANDOFF_RESEARCH)],
+        status="completed",
+        final_answer=HANDOFF_RESEARCH,
+        tools=[],
+        agent_name="researcher",
+    )
+    report = S.scenario(
+        FRAMEWORK,
+        "report",
+        "Write the report.",
+        [answer(HANDOFF_ANSWER)],
+        status="completed",
+        final_answer=HANDOFF_ANSWER,
+        tools=[],
+        agent_name="writer",
+    )
+    return [
+        _single("success", S.success(FRAMEWORK)),
+        _single("tool_error_recovers", S.recovery(FRAMEWORK)),
+        _single("fails", failing),
+        _single("max_steps", max_steps),
+        PlannedScenario(
+            name="concurrent",
+            tasks=[s.task for s in concurrent],
+            scripted=concurrent,
+            expected=[_served(s.expected) for s in concurrent],
+            answers=[S.SUCCESS_ANSWER] * len(concurrent),
+        ),
+        PlannedScenario(
+            name="nested",
+            tasks=[nested.parent.task],
+            scripted=[nested.parent, nested.child],
+            expected=[_served(e) for e in nested.expected],
+            answers=[S.CHILD_ANSWER],
+        ),
+        PlannedScenario(
+            name="handoff",
+            tasks=[research.task, report.task],
+            scripted=[research, report],
+            expected=[_served(research.expected), _served(report.expected)],
+            answers=[HANDOFF_ANSWER],
+        ),
+    ]

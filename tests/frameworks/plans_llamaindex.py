@@ -1,0 +1,92 @@
+"""LlamaIndex's scenarios, for its agent script (venv_agents/llamaindex_agent.py).
+
+LlamaIndex's documented behaviours the expectations follow:
+
+- a tool that raises becomes an error tool output the model reads; the run goes on;
+- a failed model call ends the run with the client's error;
+- past ``max_iterations`` the workflow raises ``WorkflowRuntimeError`` (no answer);
+- a sub-agent is an agent run from a tool of its parent ("agents as tools");
+- in an ``AgentWorkflow`` an agent hands over with the ``handoff`` tool: one workflow run,
+  whose steps are both agents' calls.
+
+The spans name no agent (the run is ``FunctionAgent.run``) and record the requested model
+only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tests.frameworks import scenario as S
+from tests.frameworks.venv_frameworks import PlannedScenario
+from tests.scripted_llm import answer, call_tool
+
+MODEL_NAME = "scripted-llamaindex"
+AGENT_NAME = "FunctionAgent"  # the span's class name: the agent's own name is not recorded
+FRAMEWORK = S.Framework(marker_prefix="li", agent_name=AGENT_NAME, model_name=MODEL_NAME)
+STEP_LIMIT_ERROR = "Max iterations of 2 reached"
+HANDOFF_ARGS = {"to_agent": "writer", "reason": "the writer writes"}
+HANDOFF_RESULT = "Agent writer is now handling the request"
+HANDOFF_ANSWER = "the writer's report"
+
+
+def _single(name: str, scenario: S.Scenario) -> PlannedScenario:
+    ok = scenario.expected.status == "completed"
+    return PlannedScenario(
+        name=name,
+        tasks=[scenario.task],
+        scripted=[scenario],
+        expected=[replace(scenario.expected, model_requested=MODEL_NAME)],
+        answers=[scenario.expected.final_answer if ok else None],
+        errors=[None if ok else scenario.expected.error],
+    )
+
+
+def plan() -> list[PlannedScenario]:
+    """Every LlamaIndex scenario, fresh markers each call."""
+    max_steps = S.scenario(
+        FRAMEWORK,
+        "max",
+        "Loop forever.",
+        [call_tool("add", S.ADD_ARGS)] * 3,
+        status="max_steps",
+        final_answer=None,
+        tools=[S.ToolExpectation("add", S.ADD_ARGS, S.ADD_RESULT)],
+        error=STEP_LIMIT_ERROR,
+        llm_steps_at_least=2,
+    )
+    concurrent = [S.success(FRAMEWORK) for _ in range(2)]
+    nested = S.nested(FRAMEWORK, delegate_tool="ask_child", question_arg="question")
+    nested_runs = [replace(e, agent_name=AGENT_NAME) for e in nested.expected]
+    handoff = S.scenario(
+        FRAMEWORK,
+        "handoff",
+        "Research, then write.",
+        [call_tool("handoff", HANDOFF_ARGS), answer(HANDOFF_ANSWER)],
+        status="completed",
+        final_answer=HANDOFF_ANSWER,
+        tools=[S.ToolExpectation("handoff", HANDOFF_ARGS, HANDOFF_RESULT)],
+        agent_name="AgentWorkflow",
+        llm_steps_at_least=2,
+    )
+    return [
+        _single("handoff", handoff),
+        _single("success", S.success(FRAMEWORK)),
+        _single("tool_error_recovers", S.recovery(FRAMEWORK)),
+        _single("fails", S.model_failure(FRAMEWORK)),
+        _single("max_steps", max_steps),
+        PlannedScenario(
+            name="concurrent",
+            tasks=[s.task for s in concurrent],
+            scripted=concurrent,
+            expected=[s.expected for s in concurrent],
+            answers=[S.SUCCESS_ANSWER] * len(concurrent),
+        ),
+        PlannedScenario(
+            name="nested",
+            tasks=[nested.parent.task],
+            scripted=[nested.parent, nested.child],
+            expected=nested_runs,
+            answers=[S.CHILD_ANSWER],
+        ),
+    ]

@@ -1,0 +1,100 @@
+"""LlamaIndex ``FunctionAgent`` workflows on the scripted LLM server (``OpenAILike``, the
+class for OpenAI-compatible servers), traced by OpenInference's LlamaIndex instrumentor.
+Runs in LlamaIndex's own virtualenv: see harness.py.
+
+Scenarios: ``success``, ``tool_error_recovers`` and ``fails`` run one agent;
+``max_steps`` one with ``max_iterations=2``; ``concurrent`` several runs at once on one
+event loop; ``nested`` an agent whose ``ask_child`` tool runs a second agent; ``handoff`` an
+``AgentWorkflow`` whose researcher hands the request to its writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from harness import main
+
+MODEL = "scripted-llamaindex"
+
+
+def get_weather(city: str) -> str:
+    """The weather in a city."""
+    return f"sunny in {city}"
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+def flaky(x: int) -> str:
+    """Fails unless x == 2."""
+    if x != 2:
+        raise ValueError("x must be 2")
+    return "flaky ok"
+
+
+def _agent(base_url: str, name: str = "weather_agent", tools: list[Any] | None = None) -> Any:
+    from llama_index.core.agent.workflow import FunctionAgent
+    from llama_index.llms.openai_like import OpenAILike
+
+    llm = OpenAILike(
+        model=MODEL,
+        api_base=base_url,
+        api_key="sk-scripted",
+        is_chat_model=True,
+        is_function_calling_model=True,
+        max_retries=0,
+        # Token counts of a streamed call come only with the usage chunk.
+        additional_kwargs={"stream_options": {"include_usage": True}},
+    )
+    chosen = [get_weather, add, flaky] if tools is None else tools
+    return FunctionAgent(
+        name=name, description="Answers the task.", tools=chosen, llm=llm, system_prompt="Answer."
+    )
+
+
+async def _answer(agent: Any, task: str, **options: Any) -> str:
+    return str(await agent.run(task, **options))
+
+
+async def _outcome(coro: Any) -> dict[str, Any]:
+    try:
+        return {"answer": await coro, "error": None}
+    except Exception as exc:  # the scenario reports it; the test checks it was expected
+        return {"answer": None, "error": f"{type(exc).__name__}: {exc}"}
+
+
+async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
+    if scenario == "concurrent":
+        return list(await asyncio.gather(*(_outcome(_answer(_agent(base_url), t)) for t in tasks)))
+    if scenario == "nested":
+        child = _agent(base_url, "child_agent", tools=[])
+
+        async def ask_child(question: str) -> str:
+            """Ask the child agent a question."""
+            return await _answer(child, question)
+
+        parent = _agent(base_url, "parent_agent", tools=[ask_child])
+        return [await _outcome(_answer(parent, tasks[0]))]
+    if scenario == "handoff":
+        from llama_index.core.agent.workflow import AgentWorkflow, FunctionAgent
+
+        researcher = _agent(base_url, "researcher", tools=[get_weather])
+        researcher.can_handoff_to = ["writer"]
+        writer = FunctionAgent(
+            name="writer", description="Writes the report.", llm=researcher.llm, tools=[]
+        )
+        workflow = AgentWorkflow(agents=[researcher, writer], root_agent="researcher")
+        return [await _outcome(_answer(workflow, tasks[0]))]
+    options = {"max_iterations": 2} if scenario == "max_steps" else {}
+    return [await _outcome(_answer(_agent(base_url), tasks[0], **options))]
+
+
+def run(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
+    return asyncio.run(_play(scenario, tasks, base_url))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main("llamaindex", "llama-index", run))
