@@ -111,7 +111,6 @@ _STOP = object()
 # queued): when every client is waiting for its answer, nothing more can come.
 _LINGER_BELOW_SPANS = 500
 _LINGER_S = 0.02
-_LINGER_POLL_S = 0.001
 
 
 _STORAGE_ERRORS = (
@@ -371,10 +370,12 @@ class RunStore:
                     wait = linger_until - time.monotonic()
                     if wait <= 0 or size >= _LINGER_BELOW_SPANS or not self._arriving:
                         break
+                    # The announced request wakes this wait when queued; one that
+                    # fails before (undecodable, refused) costs at most the linger.
                     try:
-                        nxt = self._queue.get(timeout=min(wait, _LINGER_POLL_S))
+                        nxt = self._queue.get(timeout=wait)
                     except queue.Empty:
-                        continue
+                        break
                 if nxt is _STOP:
                     stop_after = True
                     break
