@@ -54,21 +54,19 @@ class TraceReceiver:
             metadata = dict(context.invocation_metadata())
             if not token_matches(self._token, metadata.get("authorization")):
                 context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
-        # Announced while it is decoded, so a group commit about to close waits for it.
-        with self._store.arriving() as arrival:
-            try:
-                decoded = decode_protobuf(request)
-            except InvalidRequest as exc:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-            try:
-                self._store.write_spans(self._sanitizer.apply(decoded.spans), arrival)
-            except Overloaded as exc:
-                _abort_retryable(context, str(exc), exc.retry_after_s)
-            except StoreRejected as exc:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-            except StoreUnavailable as exc:
-                logger.warning("store unavailable; the exporter will retry: %s", exc)
-                _abort_retryable(context, str(exc), 1.0)
+        try:
+            decoded = decode_protobuf(request)
+        except InvalidRequest as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        try:
+            self._store.write_spans(self._sanitizer.apply(decoded.spans))
+        except Overloaded as exc:
+            _abort_retryable(context, str(exc), exc.retry_after_s)
+        except StoreRejected as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except StoreUnavailable as exc:
+            logger.warning("store unavailable; the exporter will retry: %s", exc)
+            _abort_retryable(context, str(exc), 1.0)
         response = trace_service_pb2.ExportTraceServiceResponse()
         if decoded.rejected:
             response.partial_success.rejected_spans = decoded.rejected

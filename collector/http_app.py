@@ -185,10 +185,8 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
             return _otlp_error(content_type, 415, code_pb2.INVALID_ARGUMENT, str(exc))
 
         def decode_and_store() -> DecodedRequest:
-            # Announced while it is decoded, so a group commit about to close waits for it.
-            with store.arriving() as arrival:
-                decoded = decode_json(body) if content_type == JSON else decode_protobuf(body)
-                store.write_spans(clean.apply(decoded.spans), arrival)
+            decoded = decode_json(body) if content_type == JSON else decode_protobuf(body)
+            store.write_spans(clean.apply(decoded.spans))
             return decoded
 
         try:

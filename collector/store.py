@@ -12,9 +12,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -94,25 +93,15 @@ class _SpanJob:
 
 
 @dataclass
-class _Arrival:
-    """A request announced by a receiver; settled once queued or abandoned."""
-
-    settled: bool = False
-
-
-@dataclass
 class _FnJob:
     fn: Callable[[duckdb.DuckDBPyConnection], Any]
     future: Future[Any]
 
 
 _STOP = object()
-# Group commit: a batch under this many spans waits up to _LINGER_S for more,
-# but only while a request is on its way (announced by a receiver, not yet
-# queued): when every client is waiting for its answer, nothing more can come.
+# Group commit: a batch under this many spans waits up to _LINGER_S for more.
 _LINGER_BELOW_SPANS = 500
 _LINGER_S = 0.02
-_LINGER_POLL_S = 0.001
 
 
 _STORAGE_ERRORS = (
@@ -233,7 +222,6 @@ class RunStore:
         self.last_retention: RetentionResult | None = None
         self._queue: queue.Queue[Any] = queue.Queue()
         self._queued_spans = 0
-        self._arriving = 0  # requests being decoded by a receiver, not queued yet
         self._lock = threading.Lock()
         self._closed = False
         self.committed_spans = 0
@@ -246,41 +234,12 @@ class RunStore:
         self._writer.start()
 
     # --- writing ---------------------------------------------------------------
-    @contextmanager
-    def arriving(self) -> Iterator[_Arrival]:
-        """Announce a request a receiver is decoding, until ``write_spans`` queues it.
-
-        While one is announced, a small group commit waits for it (up to
-        ``_LINGER_S``) instead of committing without it.
-        """
-        arrival = _Arrival()
-        with self._lock:
-            self._arriving += 1
-        try:
-            yield arrival
-        finally:
-            self._settle(arrival)
-
-    def _settle(self, arrival: _Arrival | None) -> None:
-        if arrival is None:
-            return
-        with self._lock:
-            if not arrival.settled:
-                arrival.settled = True
-                self._arriving -= 1
-
-    def write_spans(
-        self, spans: Sequence[SpanRecord], arrival: _Arrival | None = None
-    ) -> WriteResult:
+    def write_spans(self, spans: Sequence[SpanRecord]) -> WriteResult:
         """Store spans; return only after they are committed. Raises StoreUnavailable."""
         if not spans:
-            self._settle(arrival)
             return WriteResult(spans=0)
         job = _SpanJob(list(spans), Future())
         with self._lock:
-            if arrival is not None and not arrival.settled:
-                arrival.settled = True
-                self._arriving -= 1
             if self._closed:
                 raise StoreUnavailable("collector is shutting down")
             # An empty queue takes any request (its size is already bounded by
@@ -368,15 +327,13 @@ class RunStore:
             linger_until = time.monotonic() + _LINGER_S if size < _LINGER_BELOW_SPANS else 0.0
             while size < self._commit_max:
                 try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
                     wait = linger_until - time.monotonic()
-                    if wait <= 0 or size >= _LINGER_BELOW_SPANS or not self._arriving:
-                        break
-                    try:
-                        nxt = self._queue.get(timeout=min(wait, _LINGER_POLL_S))
-                    except queue.Empty:
-                        continue
+                    if wait > 0 and size < _LINGER_BELOW_SPANS:
+                        nxt = self._queue.get(timeout=wait)
+                    else:
+                        nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
                 if nxt is _STOP:
                     stop_after = True
                     break
