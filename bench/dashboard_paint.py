@@ -11,6 +11,9 @@ Streamlit session, as a person opening a link). For each page it prints:
   first row of the runs list, the first row of the span tree, a chart...);
 - ``1st``: the first of those loads, when no cache of the dashboard process holds
   the page's data yet (later loads within the cache's few seconds reuse it);
+- ``dash cpu`` / ``api cpu``: CPU time the dashboard's Streamlit process and the
+  collector spent per cold load (less sensitive to a busy machine than wall
+  time; the rest of a load is the browser and waiting for a core);
 - ``warm``: the same, in a new tab of a browser that opened the dashboard before
   (Streamlit's JavaScript comes from the browser's cache; still a new session).
 
@@ -42,7 +45,7 @@ from typing import Any
 import duckdb
 import httpx
 
-from bench.collector_proc import REPO, percentile, spawn_collector
+from bench.collector_proc import REPO, percentile, proc_cpu_s, spawn_collector
 from bench.dataset import build_via_sql, long_run_indexes, sql_run_id
 
 TARGET_MS = 500.0
@@ -70,6 +73,18 @@ class Dashboard:
     paints: dict[str, list[float]] = field(default_factory=dict)
     warm_contents: dict[str, list[float]] = field(default_factory=dict)
     warm_paints: dict[str, list[float]] = field(default_factory=dict)
+    cpu_ms: dict[str, list[float]] = field(default_factory=dict)
+    api_cpu_ms: dict[str, list[float]] = field(default_factory=dict)
+
+    def server_pids(self) -> list[int]:
+        """``agent-audit dashboard`` and its Streamlit child (CPU counted while alive)."""
+        pids = [self.process.pid]
+        for task in Path(f"/proc/{self.process.pid}/task").glob("*/children"):
+            pids += [int(p) for p in task.read_text().split()]
+        return pids
+
+    def cpu_s(self) -> float:
+        return sum(proc_cpu_s(pid) for pid in self.server_pids())
 
 
 def _free_port() -> int:
@@ -175,7 +190,9 @@ def _load_once(
             context.close()
 
 
-def measure(dashboards: list[Dashboard], cases: list[PageCase], repeat: int) -> None:
+def measure(
+    dashboards: list[Dashboard], cases: list[PageCase], repeat: int, api_pid: int | None
+) -> None:
     """Open each page ``repeat`` times per dashboard, alternating; keep timings per page."""
     from playwright.sync_api import sync_playwright
 
@@ -193,7 +210,14 @@ def measure(dashboards: list[Dashboard], cases: list[PageCase], repeat: int) -> 
             for case in cases:
                 for _ in range(repeat):
                     for dashboard in dashboards:
+                        cpu_before = dashboard.cpu_s()
+                        api_before = proc_cpu_s(api_pid) if api_pid else 0.0
                         content, fcp = _load_once(browser, dashboard.url, case)
+                        cpu = (dashboard.cpu_s() - cpu_before) * 1000
+                        dashboard.cpu_ms.setdefault(case.name, []).append(cpu)
+                        if api_pid:
+                            api = (proc_cpu_s(api_pid) - api_before) * 1000
+                            dashboard.api_cpu_ms.setdefault(case.name, []).append(api)
                         dashboard.contents.setdefault(case.name, []).append(content)
                         if fcp is not None:
                             dashboard.paints.setdefault(case.name, []).append(fcp)
@@ -216,6 +240,8 @@ def summary(dashboards: list[Dashboard], cases: list[PageCase]) -> list[dict[str
             paints = dashboard.paints.get(case.name) or []
             warm = dashboard.warm_contents.get(case.name) or []
             warm_paints = dashboard.warm_paints.get(case.name) or []
+            cpu = dashboard.cpu_ms.get(case.name) or []
+            api_cpu = dashboard.api_cpu_ms.get(case.name) or []
             row[dashboard.label] = {
                 "fcp_p50_ms": round(percentile(paints, 50)) if paints else None,
                 "first_ms": round(contents[0]) if contents else None,
@@ -223,11 +249,17 @@ def summary(dashboards: list[Dashboard], cases: list[PageCase]) -> list[dict[str
                 "content_p95_ms": round(percentile(contents, 95)),
                 "warm_fcp_p50_ms": round(percentile(warm_paints, 50)) if warm_paints else None,
                 "warm_content_p50_ms": round(percentile(warm, 50)),
+                "dashboard_cpu_p50_ms": round(percentile(cpu, 50)) if cpu else None,
+                "api_cpu_p50_ms": round(percentile(api_cpu, 50)) if api_cpu else None,
                 "loads_ms": [round(c) for c in contents],
                 "warm_loads_ms": [round(c) for c in warm],
             }
         rows.append(row)
     return rows
+
+
+def _opt(value: object) -> str:
+    return "–" if value is None else str(value)
 
 
 def _verdict(ms: float) -> str:
@@ -238,10 +270,13 @@ def _print_table(rows: list[dict[str, Any]], labels: list[str]) -> None:
     this = labels[0]
     header = (
         f"{'page':27} {'fcp':>5} {'1st':>5} {'cold':>5} {'p95':>5} {'':4}"
-        f" {'w.fcp':>5} {'warm':>5} {'':4}"
+        f" {'w.fcp':>5} {'warm':>5} {'':4} {'dash cpu':>8} {'api cpu':>7}"
     )
     if len(labels) > 1:
-        header += f" | {'base cold':>9} {'base warm':>9} {'cold x':>6} {'warm x':>6}"
+        header += (
+            f" | {'base cold':>9} {'base warm':>9} {'cold x':>6} {'warm x':>6}"
+            f" {'base dash cpu':>13} {'base api cpu':>12}"
+        )
     print(header)
     for row in rows:
         mine = row[this]
@@ -251,14 +286,16 @@ def _print_table(rows: list[dict[str, Any]], labels: list[str]) -> None:
         line = (
             f"{row['page']:27} {fcp:>5} {mine['first_ms']:>5} {cold:>5} "
             f"{mine['content_p95_ms']:>5} {_verdict(cold):4} {warm_fcp:>5} {warm:>5} "
-            f"{_verdict(warm):4}"
+            f"{_verdict(warm):4} {_opt(mine['dashboard_cpu_p50_ms']):>8}"
+            f" {_opt(mine['api_cpu_p50_ms']):>7}"
         )
         if len(labels) > 1:
             base = row[labels[1]]
             base_cold, base_warm = base["content_p50_ms"], base["warm_content_p50_ms"]
             line += (
                 f" | {base_cold:>9} {base_warm:>9} {base_cold / max(cold, 1):>5.2f}x"
-                f" {base_warm / max(warm, 1):>5.2f}x"
+                f" {base_warm / max(warm, 1):>5.2f}x {_opt(base['dashboard_cpu_p50_ms']):>13}"
+                f" {_opt(base['api_cpu_p50_ms']):>12}"
             )
         print(line)
 
@@ -270,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", type=Path, help="reuse or create this file")
     parser.add_argument("--api", help="use this running collector (its store has --runs runs)")
     parser.add_argument("--baseline", type=Path, help="another checkout to measure alongside")
+    parser.add_argument("--api-pid", type=int, help="with --api: the collector's pid, for its CPU")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
 
@@ -295,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.baseline:
             tree = args.baseline.resolve()
             dashboards.append(_start_dashboard("baseline", tree, api_url, workdir / "base.log"))
-        measure(dashboards, cases, args.repeat)
+        api_pid = collector.pid if collector is not None else args.api_pid
+        measure(dashboards, cases, args.repeat, api_pid)
     finally:
         for dashboard in dashboards:
             _stop(dashboard)
