@@ -4,10 +4,16 @@ A page imports what it draws with; the first visitor of the stats page would
 otherwise wait for Altair and pandas to load (0.7-2 s on a busy machine). The
 first page drawn starts this thread; Python's import lock makes a page that
 needs a module meanwhile wait for the same import, never run it twice.
+
+The imported modules live as long as the process, so they are then moved out
+of the garbage collector's sight (``gc.freeze``): a full collection (Streamlit
+runs one after each script run unless ``runner.postScriptGC`` is off) no longer
+walks their hundreds of thousands of objects.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import threading
@@ -39,6 +45,8 @@ def _import_all() -> None:
             importlib.import_module(name)
         except Exception:  # a page reports its own import error when it is opened
             logger.debug("warm-up import of %s failed", name, exc_info=True)
+    gc.collect()
+    gc.freeze()
 
 
 def import_in_background() -> None:
