@@ -264,11 +264,12 @@ def _agents_fetch(api: AuditClient) -> list[str]:
     return [str(row[0]) for row in result.rows]
 
 
-def prefetch_filter_choices(api: AuditClient) -> None:
-    """Start reading the filter boxes' choices (sources and models, agents)."""
+def prefetch_filter_choices(api: AuditClient, *, agents: bool = True) -> None:
+    """Start reading the filter boxes' choices (sources and models; agents if asked)."""
     reads = shared_reads()
     reads.prefetch(("options", api.base_url), lambda: _options_fetch(api), SLOW_LIST_TTL_S)
-    reads.prefetch(("agents", api.base_url), lambda: _agents_fetch(api), SLOW_LIST_TTL_S)
+    if agents:
+        reads.prefetch(("agents", api.base_url), lambda: _agents_fetch(api), SLOW_LIST_TTL_S)
 
 
 def filter_options(api: AuditClient) -> tuple[list[str], list[str]]:

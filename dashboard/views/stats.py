@@ -32,7 +32,7 @@ def bucket_for(since: datetime | None, until: datetime | None) -> str:
 
 def prefetch_first_view(api: AuditClient) -> None:
     """Start reading what the page shows before its filters are touched (no filter)."""
-    api_reads.prefetch_filter_choices(api)
+    api_reads.prefetch_filter_choices(api, agents=False)
     if not any(k in st.session_state for k in ("stats_started", "stats_source", "stats_model")):
         api_reads.prefetch_stats(api, RunFilters(), bucket=bucket_for(None, None))
         api_reads.prefetch_duration_sample(api, RunFilters())
