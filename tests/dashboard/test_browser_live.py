@@ -36,11 +36,11 @@ def _contrast(fg: str, bg: str) -> float:
 
 def _advance_to(served: Served, steps: int) -> None:
     seeded = served.seeded
-    while step_count(seeded.api_url, seeded.live_id) < steps:
+    while (current := step_count(seeded.api_url, seeded.live_id)) < steps:
         seeded.live.advance()
-        wanted = step_count(seeded.api_url, seeded.live_id) + 1
+        wanted = current + 1
         wait_until(
-            lambda: step_count(seeded.api_url, seeded.live_id) >= min(wanted, steps),
+            lambda wanted=wanted: step_count(seeded.api_url, seeded.live_id) >= wanted,  # type: ignore[misc]
             timeout_s=15,
             what=f"the live run at {wanted} steps",
         )
@@ -53,7 +53,7 @@ _SCROLLER = """(() => [document.querySelector('[data-testid=stMain]'),
 
 
 def test_a_live_update_keeps_the_selected_step_and_the_scroll(served: Served) -> None:
-    page, seeded = served.page, served.seeded
+    page = served.page
     _advance_to(served, 2)
     page.set_viewport_size({"width": 1400, "height": 700})  # type: ignore[attr-defined]
     try:
