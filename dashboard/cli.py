@@ -64,6 +64,10 @@ def streamlit_command(host: str, port: int) -> list[str]:
         # the heap); Python's own generational collector still runs.
         "--runner.postScriptGC",
         "false",
+        # Pages display nothing by bare expressions; without "magic" each run skips
+        # rewriting the page's syntax tree before compiling it.
+        "--runner.magicEnabled",
+        "false",
     ]
 
 
