@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import routes
+from dashboard import routes, warmup
 
 st.set_page_config(page_title="agent-audit", page_icon="🔎", layout="wide")
+warmup.import_in_background()
 pages = [
     st.Page(
         spec.path,

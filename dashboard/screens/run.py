@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.views import connection, run_detail
+from dashboard.views import api_reads, connection, run_detail
 
 api = connection.client()
+if st.query_params.get("run"):
+    api_reads.prefetch_run(api, st.query_params["run"])  # overlaps the health check
 if connection.collector_ready(api):
     with connection.guarded():
         run_detail.run_page(api, st.query_params.get("run"))

@@ -8,6 +8,7 @@ from dashboard.views import connection, runs
 
 st.title("Agent runs")
 api = connection.client()
+runs.prefetch_from_url(api)
 if connection.collector_ready(api):
     with connection.guarded():
         live = st.toggle(

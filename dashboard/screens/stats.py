@@ -8,6 +8,7 @@ from dashboard.views import connection, cost_stats, stats
 
 st.title("Stats")
 api = connection.client()
+stats.prefetch_first_view(api)
 if connection.collector_ready(api):
     with connection.guarded():
         filters = stats.stats_filters(api)

@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard.client import ApiError, AuditClient
 from dashboard.formatting import escape_markdown, format_relative, format_time, one_line
+from dashboard.views import api_reads
 
 __all__ = ["annotation_panel"]
 
@@ -31,7 +32,7 @@ def _author() -> str:
 def annotation_panel(api: AuditClient, run_id: str) -> None:
     """The run's annotations and the controls to add one."""
     st.markdown("#### Annotations")
-    existing = api.annotations(run_id)
+    existing = api_reads.run_annotations(api, run_id)
     verdicts = [a for a in existing if a.get("kind") in ("good", "bad")]
     if verdicts:
         latest = verdicts[-1]
@@ -75,6 +76,7 @@ def annotation_panel(api: AuditClient, run_id: str) -> None:
         return
     try:
         api.annotate(run_id, kind=str(request[0]), value=request[1], author=_author())
+        api_reads.forget_all()  # the list's "Marked" filter and this panel show it now
     except ApiError as exc:
         st.error(escape_markdown(f"Not saved: {exc.detail}"), icon=":material/error:")
         return

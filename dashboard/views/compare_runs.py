@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import routes
-from dashboard.client import AuditClient, NotFound, Record, RunFilters
+from dashboard.client import AuditClient, NotFound, Record
 from dashboard.compare import StepPair, align_steps, text_diff
 from dashboard.formatting import (
     STATUS_BADGES,
@@ -27,6 +27,7 @@ from dashboard.formatting import (
     visible_text,
 )
 from dashboard.span_tree import KIND_ICONS, step_kind, step_preview
+from dashboard.views import api_reads
 
 __all__ = ["compare_page", "compare_picker", "pairs_frame"]
 
@@ -36,7 +37,7 @@ ONLY_STYLE = "background-color: rgba(128, 132, 149, 0.22)"
 
 def _load(api: AuditClient, run_id: str) -> tuple[Record, list[Record]] | None:
     try:
-        full = dict(api.get_run(run_id))
+        full = api_reads.run(api, run_id)
     except NotFound:
         st.warning(
             escape_markdown(f"No run with id {one_line(run_id, 80)}."), icon=":material/search_off:"
@@ -168,16 +169,9 @@ def _pair_details(pairs: list[StepPair]) -> None:
                         st.code(diff, language="diff", height=300 if long else "content")
 
 
-@st.cache_data(ttl=30, show_spinner=False, max_entries=64)
-def _recent_good_runs(_api: AuditClient, api_url: str, agent_name: str | None) -> list[Record]:
-    # Shared by every session for 30 s: the offer need not be up to the second.
-    filters = RunFilters(statuses=("completed",), agent_name=agent_name or None)
-    return _api.list_runs(filters, limit=20).runs
-
-
 def compare_picker(api: AuditClient, run: Record) -> None:
     """On a run page: compare this run with another (recent good runs of the same agent)."""
-    recent = _recent_good_runs(api, api.base_url, run.get("agent_name") or None)
+    recent = api_reads.recent_good_runs(api, run.get("agent_name") or None)
     candidates = [r for r in recent if r.get("id") != run.get("id")]
     options = {str(r.get("id")): r for r in candidates}
     pick_col, link_col = st.columns([3, 1], vertical_alignment="bottom")
@@ -219,6 +213,7 @@ def compare_page(api: AuditClient) -> None:
             icon=":material/compare_arrows:",
         )
         return
+    api_reads.prefetch_run(api, id_b.strip())  # both runs are read at once
     loaded_a, loaded_b = _load(api, id_a.strip()), _load(api, id_b.strip())
     if loaded_a is None or loaded_b is None:
         return

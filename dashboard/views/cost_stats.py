@@ -11,13 +11,14 @@ import streamlit as st
 from dashboard.charts import cost_by_chart, cost_over_time_chart
 from dashboard.client import AuditClient, RunFilters
 from dashboard.formatting import format_cost
+from dashboard.views import api_reads
 
 __all__ = ["cost_board"]
 
 
 def cost_board(api: AuditClient, filters: RunFilters, bucket: str) -> None:
     """Cost figures and charts for the runs matching ``filters``."""
-    costs = api.costs(filters, bucket=bucket)
+    costs = api_reads.costs(api, filters, bucket=bucket)
     total = costs.get("total_usd")
     runs = int(costs.get("runs") or 0)
     unpriced = int(costs.get("unpriced_runs") or 0)

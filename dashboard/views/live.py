@@ -18,6 +18,7 @@ from dashboard.formatting import (
     step_title,
 )
 from dashboard.tables import runs_frame, runs_styler
+from dashboard.views import api_reads
 from dashboard.views.connection import guarded, settings
 from instrumentation.attributes import RunStatus
 
@@ -31,9 +32,13 @@ _FINISHED_IDS = "live_finished_ids"
 _OPEN_RUN = "live_open_run"
 
 
-def _latest_steps(api: AuditClient, run: Record) -> list[Record]:
+def _after_step(run: Record) -> int:
     count = int(run.get("step_count") or run.get("total_steps") or 0)
-    return api.get_steps(str(run["id"]), after_step=max(count - RECENT_STEPS, 0))[-RECENT_STEPS:]
+    return max(count - RECENT_STEPS, 0)
+
+
+def _latest_steps(api: AuditClient, run: Record) -> list[Record]:
+    return api_reads.steps(api, str(run["id"]), after_step=_after_step(run))[-RECENT_STEPS:]
 
 
 def _running_card(api: AuditClient, run: Record, now: datetime) -> None:
@@ -53,6 +58,7 @@ def _running_card(api: AuditClient, run: Record, now: datetime) -> None:
         elif action_col.button("Cancel", key=f"cancel-{run_id}", icon=":material/stop_circle:"):
             try:
                 api.cancel_run(run_id, requested_by="dashboard")
+                api_reads.forget_all()
                 action_col.caption("cancel requested")
             except Conflict:
                 action_col.caption("already ended")
@@ -114,13 +120,18 @@ def live_board(api: AuditClient) -> None:
         _open_selected()
         with guarded():
             now = datetime.now(UTC)
-            running = api.list_runs(RunFilters(statuses=(RunStatus.RUNNING,)), limit=RUNNING_LIMIT)
+            running_filter = RunFilters(statuses=(RunStatus.RUNNING,))
+            # Both lists at once; then every running run's latest steps at once.
+            api_reads.prefetch_runs_page(api, RunFilters(), limit=FINISHED_SHOWN + RUNNING_LIMIT)
+            running = api_reads.runs_page(api, running_filter, limit=RUNNING_LIMIT)
+            for run in running.runs:
+                api_reads.prefetch_steps(api, str(run["id"]), after_step=_after_step(run))
             st.caption(f"{running.total} running · updated {now:%H:%M:%S} UTC")
             if not running.runs:
                 st.info("No agent is running right now.", icon=":material/bedtime:")
             for run in running.runs:
                 _running_card(api, run, now)
-            recent = api.list_runs(limit=FINISHED_SHOWN + len(running.runs))
+            recent = api_reads.runs_page(api, RunFilters(), limit=FINISHED_SHOWN + RUNNING_LIMIT)
             finished = [r for r in recent.runs if r.get("status") != RunStatus.RUNNING][
                 :FINISHED_SHOWN
             ]

@@ -26,6 +26,7 @@ from dashboard.formatting import (
     run_duration_ms,
     visible_text,
 )
+from dashboard.views import api_reads
 from dashboard.views.annotate import annotation_panel
 from dashboard.views.compare_runs import compare_picker
 from dashboard.views.connection import guarded, settings
@@ -49,8 +50,8 @@ class LiveRun:
 
 
 def load_run(api: AuditClient, run_id: str) -> LiveRun:
-    """The run and all its steps."""
-    full = dict(api.get_run(run_id))
+    """The run and all its steps (a finished run is reused for a few seconds)."""
+    full = api_reads.run(api, run_id)
     steps = list(full.pop("steps", None) or [])
     return LiveRun(run=full, steps=sorted(steps, key=_step_order))
 
@@ -160,6 +161,7 @@ def _cancel_controls(api: AuditClient, run: Record) -> None:
     if st.button("Cancel run", type="primary", icon=":material/stop_circle:", key="cancel_run"):
         try:
             answer = api.cancel_run(str(run.get("id")), requested_by="dashboard")
+            api_reads.forget_all()
         except Conflict:
             st.warning("The run is no longer running.")
         else:
@@ -201,6 +203,9 @@ def run_page(api: AuditClient, run_id: str | None) -> None:
         _ask_for_run_id()
         return
     state_key = f"live-run:{run_id}"
+    # Read what the page shows below the header while the run itself is read.
+    api_reads.prefetch_sub_runs(api, run_id)
+    api_reads.prefetch_run_annotations(api, run_id)
     try:
         st.session_state[state_key] = load_run(api, run_id)
     except NotFound:

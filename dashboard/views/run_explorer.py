@@ -11,26 +11,16 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.client import ApiError, AuditClient, Record
+from dashboard.client import AuditClient, Record
 from dashboard.formatting import escape_markdown, format_cost, format_duration_ms, one_line
-from dashboard.span_queries import child_runs_sql
 from dashboard.span_tree import build_tree, filter_tree
 from dashboard.tree_component import span_tree
+from dashboard.views import api_reads
 from dashboard.views.step_detail import step_detail_pane
 
-__all__ = ["OPEN_OTHER_RUN", "run_explorer", "selected_step_number", "sub_runs"]
+__all__ = ["OPEN_OTHER_RUN", "run_explorer", "selected_step_number"]
 
 OPEN_OTHER_RUN = "explorer_open_run"  # a sub-agent run to open on the next full rerun
-
-
-@st.cache_data(ttl=5, show_spinner=False, max_entries=64)
-def sub_runs(_api: AuditClient, api_url: str, run_id: str) -> list[Record]:
-    """Runs whose parent is ``run_id`` (sub-agents); empty when SQL is unavailable."""
-    try:
-        result = _api.sql(child_runs_sql(run_id), max_rows=200)
-    except (ApiError, ValueError):
-        return []
-    return [dict(zip(result.columns, row, strict=False)) for row in result.rows]
 
 
 def selected_step_number() -> int | None:
@@ -89,7 +79,7 @@ def run_explorer(api: AuditClient, run: Record, steps: list[Record]) -> None:
     run_id = str(run.get("id"))
     if OPEN_OTHER_RUN in st.session_state:
         st.rerun(scope="app")  # a sub-agent run was clicked: run_page opens it
-    children = sub_runs(api, api.base_url, run_id)
+    children = api_reads.sub_runs(api, run_id)
     layout = build_tree(run, steps, children)
     by_key: dict[str, dict[str, Any]] = {str(s.get("id")): s for s in steps}
     by_number = {s.get("step_number"): s for s in steps}

@@ -8,15 +8,14 @@ from typing import Any
 import streamlit as st
 
 from dashboard import routes
-from dashboard.client import ApiError, AuditClient, Record, RunFilters
+from dashboard.client import AuditClient, Record, RunFilters
 from dashboard.formatting import STATUS_BADGES
-from dashboard.span_queries import step_counts_sql
-from dashboard.tables import runs_frame, runs_styler
+from dashboard.views import api_reads
 from dashboard.views.compact_list import compact_runs, responsive_switch
 from dashboard.views.connection import guarded, settings
 from dashboard.views.onboarding import empty_state
 
-__all__ = ["filter_bar", "runs_table", "filter_options", "dates_to_range"]
+__all__ = ["filter_bar", "runs_table", "dates_to_range", "prefetch_from_url"]
 
 PAGE_SIZE = 50
 _CURSORS = "runs_cursors"  # session key: cursor of each page seen so far, page 1 = None
@@ -24,40 +23,6 @@ _PAGE = "runs_page_index"
 _FILTER_KEY = "runs_filters_seen"
 _SHOWN_IDS = "runs_shown_ids"  # the ids of the rows the user is looking at
 _OPEN_RUN = "runs_open_run"  # a selected run, opened on the next full rerun
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def filter_options(_api: AuditClient, api_url: str) -> tuple[list[str], list[str]]:
-    """Sources and models that occur in stored runs, for the filter boxes."""
-    stats = _api.stats(RunFilters())
-    sources = sorted(str(k) for k in (stats.get("by_source") or {}) if k)
-    models = sorted(str(k) for k in (stats.get("by_model") or {}) if k)
-    return sources, models
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def agent_names(_api: AuditClient, api_url: str) -> list[str]:
-    """Agent names that occur in stored runs (empty when SQL is unavailable)."""
-    try:
-        result = _api.sql(
-            "SELECT DISTINCT agent_name FROM agent_runs WHERE agent_name IS NOT NULL "
-            "ORDER BY 1 LIMIT 500",
-            max_rows=500,
-        )
-    except ApiError:
-        return []
-    return [str(row[0]) for row in result.rows]
-
-
-def tool_call_counts(api: AuditClient, run_ids: list[str]) -> dict[str, int]:
-    """Tool calls per run for the shown runs; empty when SQL is unavailable."""
-    if not run_ids:
-        return {}
-    try:
-        result = api.sql(step_counts_sql(run_ids), max_rows=len(run_ids))
-    except (ApiError, ValueError):
-        return {}
-    return {str(row[0]): int(row[1] or 0) for row in result.rows}
 
 
 def dates_to_range(picked: Any) -> tuple[datetime | None, datetime | None]:
@@ -71,14 +36,40 @@ def dates_to_range(picked: Any) -> tuple[datetime | None, datetime | None]:
     return since, until
 
 
+def _filters_in_url() -> RunFilters | None:
+    # The filters the bar will read from the URL, for the reads started before it is
+    # drawn; None when the URL holds one this does not parse (dates), to skip ahead.
+    params = st.query_params
+    if "started" in params:
+        return None
+    text = (params.get("q") or "").strip()
+    return RunFilters(
+        statuses=tuple(s for s in params.get_all("status") if s in STATUS_BADGES),
+        has_error=(params.get("errors") or "").lower() == "true",
+        agent_name=params.get("agent") or None,
+        source=params.get("source") or None,
+        model=params.get("model") or None,
+        text=text or None,
+        annotation=params.get("annotation") or None,
+    )
+
+
+def prefetch_from_url(api: AuditClient) -> None:
+    """Start reading what the page will show, before the page draws anything."""
+    api_reads.prefetch_filter_choices(api)
+    filters = _filters_in_url()
+    if filters is not None and st.session_state.get(_PAGE, 0) == 0:
+        api_reads.prefetch_runs_page(api, filters, limit=PAGE_SIZE, with_tool_calls=True)
+
+
 def filter_bar(api: AuditClient) -> RunFilters:
     """Status, agent, source, model, date range and text filters, kept in the URL.
 
     The URL holds plain values (``?status=failed&agent=ops``), so a link reproduces
     the view.
     """
-    sources, models = filter_options(api, api.base_url)
-    agents = agent_names(api, api.base_url)
+    sources, models = api_reads.filter_options(api)
+    agents = api_reads.agent_names(api)
     first = st.columns([2.2, 1.2, 1.2, 1.4])
     second = st.columns([1.6, 1.2, 2.2, 0.9], vertical_alignment="bottom")
     statuses = first[0].multiselect(
@@ -192,7 +183,7 @@ def runs_table(api: AuditClient, filters: RunFilters, *, live: bool = True) -> N
         _note_selected_run()
         with guarded():
             cursors, page_index = _page_state(filters)
-            page = api.list_runs(filters, limit=PAGE_SIZE, cursor=cursors[page_index])
+            page = api_reads.runs_page(api, filters, limit=PAGE_SIZE, cursor=cursors[page_index])
             if page.total == 0 and filters.is_empty:
                 empty_state(api.base_url)
                 return
@@ -207,8 +198,11 @@ def runs_table(api: AuditClient, filters: RunFilters, *, live: bool = True) -> N
 
 
 def _show_page(api: AuditClient, runs: list[Record]) -> None:
+    from dashboard.tables import runs_frame, runs_styler  # pandas: only pages with tables
+
     ids = [str(r.get("id")) for r in runs]
-    frame = runs_frame(runs, timezone=st.context.timezone, tool_calls=tool_call_counts(api, ids))
+    counts = api_reads.tool_call_counts(api, ids)
+    frame = runs_frame(runs, timezone=st.context.timezone, tool_calls=counts)
     st.session_state[_SHOWN_IDS] = list(frame["Run id"])
     wide, narrow = responsive_switch("runs")
     with wide:

@@ -16,13 +16,11 @@ from dashboard.charts import (
 )
 from dashboard.client import AuditClient, Record, RunFilters
 from dashboard.formatting import format_duration_ms, one_line
+from dashboard.views import api_reads
 from dashboard.views.onboarding import empty_state
-from dashboard.views.runs import dates_to_range, filter_options
+from dashboard.views.runs import dates_to_range
 
-__all__ = ["stats_filters", "stats_board", "bucket_for"]
-
-DURATION_SAMPLE_PAGES = 5  # the histogram uses at most this many pages of runs
-DURATION_PAGE_SIZE = 200
+__all__ = ["stats_filters", "stats_board", "bucket_for", "prefetch_first_view"]
 
 
 def bucket_for(since: datetime | None, until: datetime | None) -> str:
@@ -32,9 +30,17 @@ def bucket_for(since: datetime | None, until: datetime | None) -> str:
     return "day"
 
 
+def prefetch_first_view(api: AuditClient) -> None:
+    """Start reading what the page shows before its filters are touched (no filter)."""
+    api_reads.prefetch_filter_choices(api, agents=False)
+    if not any(k in st.session_state for k in ("stats_started", "stats_source", "stats_model")):
+        api_reads.prefetch_stats(api, RunFilters(), bucket=bucket_for(None, None))
+        api_reads.prefetch_duration_sample(api, RunFilters())
+
+
 def stats_filters(api: AuditClient) -> RunFilters:
     """Date range, source and model for the stats page."""
-    sources, models = filter_options(api, api.base_url)
+    sources, models = api_reads.filter_options(api)
     date_col, source_col, model_col = st.columns([1.6, 1.2, 1.4])
     picked = date_col.date_input(
         "Started (UTC)", value=[], key="stats_started", format="YYYY-MM-DD"
@@ -45,20 +51,6 @@ def stats_filters(api: AuditClient) -> RunFilters:
     model = model_col.selectbox("Model", models, index=None, key="stats_model", placeholder="any")
     since, until = dates_to_range(picked)
     return RunFilters(source=source or None, model=model or None, since=since, until=until)
-
-
-def _durations(api: AuditClient, filters: RunFilters) -> tuple[list[float], bool]:
-    durations: list[float] = []
-    cursor: str | None = None
-    for _ in range(DURATION_SAMPLE_PAGES):
-        page = api.list_runs(filters, limit=DURATION_PAGE_SIZE, cursor=cursor)
-        durations += [
-            float(r["duration_ms"]) for r in page.runs if r.get("duration_ms") is not None
-        ]
-        cursor = page.next_cursor
-        if not cursor:
-            return durations, False
-    return durations, True
 
 
 def _headline(stats: Record) -> None:
@@ -95,7 +87,8 @@ def _tools_table(tools: list[Record]) -> pd.DataFrame:
 def stats_board(api: AuditClient, filters: RunFilters) -> None:
     """All the charts for the runs matching ``filters``."""
     bucket = bucket_for(filters.since, filters.until)
-    stats = api.stats(filters, bucket=bucket)
+    api_reads.prefetch_duration_sample(api, filters)  # read while the first charts draw
+    stats = api_reads.stats(api, filters, bucket=bucket)
     if not stats.get("total_runs"):
         if filters.is_empty:
             empty_state(api.base_url)
@@ -114,7 +107,7 @@ def stats_board(api: AuditClient, filters: RunFilters) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("#### Run durations")
-        durations, sampled = _durations(api, filters)
+        durations, sampled = api_reads.duration_sample(api, filters)
         st.altair_chart(duration_histogram(durations), width="stretch")
         if sampled:
             st.caption(f"Histogram of the latest {len(durations):,} finished runs.")
