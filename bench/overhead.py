@@ -45,6 +45,7 @@ from instrumentation import agent_run  # noqa: E402
 from instrumentation import attributes as attr  # noqa: E402
 from instrumentation.batching import BatchLimits, BurstSafeSpanProcessor  # noqa: E402
 from instrumentation.pending import PendingSpanProcessor  # noqa: E402
+from instrumentation.span_redaction import SpanRedactor  # noqa: E402
 
 RESULT = (
     "CONTAINER ID   IMAGE              STATUS                          NAMES\n"
@@ -73,7 +74,8 @@ def _provider(*, ours: bool, pending: bool) -> tuple[TracerProvider, DiscardingE
         limits = BatchLimits(
             max_queue_size=QUEUE_SIZE, max_export_batch_size=512, schedule_delay_millis=500
         )
-        batch = BurstSafeSpanProcessor(exporter, limits)
+        # As configure() installs it: spans are redacted on the batch thread.
+        batch = BurstSafeSpanProcessor(exporter, limits, redact=SpanRedactor())
     else:
         batch = BatchSpanProcessor(
             exporter,

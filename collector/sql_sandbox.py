@@ -10,8 +10,12 @@ collector's file while the collector writes it, not even read-only.)
 
 The copy is refreshed before a query when a cheap fingerprint (counts and
 high-water marks) shows a documented table changed: the tables are read in one
-snapshot and sent to the worker as Arrow batches, spans incrementally (only
-those past the last chain link copied), the smaller tables whole. A worker
+snapshot and sent to the worker as Arrow batches, and only what changed is
+sent. Spans: those past the last chain link copied. Runs and steps (updated
+in place by many write paths): the rows whose content hash differs from the
+one the copy was made from, plus the ids of rows gone since (see
+:class:`_RowHashes`). The small tables (cancel requests, annotations, prices)
+are sent whole. A worker
 that dies, overruns its time limit by more than a grace period, or reports a
 fatal DuckDB error is killed and replaced; the request gets an error, ingest
 never notices.
@@ -33,6 +37,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from collector.query_sql import SqlFailed, SqlTimeout
 from collector.sql_allowlist import DOCUMENTED_TABLES
@@ -84,6 +89,8 @@ class _Worker:
         self.generation: int | None = None
         self.spans_seq: int | None = None  # the last chain link whose span the copy holds
         self.spans_count: int | None = None
+        # (id, content hash) of the runs and steps the copy holds, per table.
+        self.row_hashes: dict[str, pa.Table] = {}
 
     @property
     def pid(self) -> int:
@@ -118,6 +125,7 @@ class SqlSandbox:
         self._fingerprint: tuple[Any, ...] | None = None
         self._closed = False
         self.restarts = 0
+        self.last_refresh: dict[str, int] = {}  # rows sent per table by the last refresh
 
     @property
     def worker_pid(self) -> int | None:
@@ -203,14 +211,20 @@ class SqlSandbox:
         if not answer.get("ok"):
             raise self._lost(worker, f"the query worker could not load data: {answer}")
         worker.generation = generation
-        worker.spans_seq, worker.spans_count = plan
-        logger.info("query worker copy refreshed in %.0f ms", (time.monotonic() - started) * 1e3)
+        worker.spans_seq, worker.spans_count, worker.row_hashes, sent = plan
+        self.last_refresh = sent
+        logger.info(
+            "query worker copy refreshed in %.0f ms (%d rows sent)",
+            (time.monotonic() - started) * 1e3,
+            sum(sent.values()),
+        )
 
     @staticmethod
     def _send_tables(
         cur: duckdb.DuckDBPyConnection, worker: _Worker, generation: int
-    ) -> tuple[int, int]:
-        """Stream the tables in one snapshot; return the spans' (max seq, count) copied."""
+    ) -> tuple[int, int, dict[str, pa.Table], dict[str, int]]:
+        """Stream the tables in one snapshot; return the spans' (max seq, count) copied,
+        the row hashes of the runs and steps the copy then holds, and the rows sent."""
         cur.execute("BEGIN TRANSACTION READ ONLY")  # one snapshot for all tables
         try:
             row = cur.execute(
@@ -227,23 +241,39 @@ class SqlSandbox:
                 counted = cur.execute(f"SELECT count(*) {new_spans}", [worker.spans_seq])
                 added = int((counted.fetchone() or (0,))[0])
                 append = worker.spans_count + added == total
-            plan = [(table, "replace") for table in sorted(DOCUMENTED_TABLES - {"spans"})]
+            plan = [
+                (table, "upsert" if table in worker.row_hashes else "replace")
+                if table in _BY_ROW_HASH
+                else (table, "replace")
+                for table in sorted(DOCUMENTED_TABLES - {"spans"})
+            ]
             plan.append(("spans", "append" if append else "replace"))
+            hashes: dict[str, pa.Table] = {}
+            sent: dict[str, int] = {}
             worker.conn.send(("sync", plan, generation))
             for table, mode in plan:
-                if table == "spans" and mode == "append":
+                if table in _BY_ROW_HASH:
+                    diff = _RowHashes(cur, table, worker.row_hashes.get(table))
+                    hashes[table] = diff.now
+                    if mode == "upsert":
+                        # The copy drops these ids, then takes the changed rows anew.
+                        worker.conn.send(("drop", diff.stale_ids()))
+                    reader = diff.rows(whole=mode == "replace")
+                elif table == "spans" and mode == "append":
                     result = cur.execute(f"SELECT s.* {new_spans}", [worker.spans_seq])
+                    reader = result.to_arrow_reader(_BATCH_ROWS)
                 else:
-                    result = cur.execute(f'SELECT * FROM "{table}"')
-                reader = result.to_arrow_reader(_BATCH_ROWS)
+                    reader = cur.execute(f'SELECT * FROM "{table}"').to_arrow_reader(_BATCH_ROWS)
                 # The empty table first: it creates the columns even when no row follows.
                 worker.conn.send(("rows", reader.schema.empty_table()))
+                sent[table] = 0
                 for batch in reader:
                     worker.conn.send(("rows", batch))
+                    sent[table] += batch.num_rows
                 worker.conn.send(("end",))
         finally:
             cur.execute("ROLLBACK")
-        return max_seq, total
+        return max_seq, total, hashes, sent
 
     def _answer(self, worker: _Worker, wait_s: float, timeout_s: float | None) -> dict[str, Any]:
         try:
@@ -277,6 +307,65 @@ class SqlSandbox:
         if self._worker is worker:
             self._worker = None
         self.restarts += 1
+
+
+# Updated in place by many write paths (ingest, adoption of rootless runs, lost
+# runs, re-derivation, retention): a changed row is found by its content hash,
+# not by trusting any one column to move.
+_BY_ROW_HASH = frozenset({"agent_runs", "agent_steps"})
+
+
+class _RowHashes:
+    """Which rows of a table differ from the copy's: (id, hash of the whole row) now,
+    against the same pairs when the copy was made (both in the collector's memory,
+    ~50 bytes a row; the join runs in DuckDB)."""
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection, table: str, before: pa.Table | None) -> None:
+        self._cur = cur
+        self._table = table
+        self._before = before
+        self.now: pa.Table = cur.execute(
+            f'SELECT id, hash(t) AS h FROM "{table}" t'
+        ).to_arrow_table()
+
+    def _changed_sql(self) -> str:
+        # Rows new or different since the copy (ids of the copy's pairs in _copy_hashes).
+        return (
+            "SELECT n.id FROM _now_hashes n LEFT JOIN _copy_hashes c ON c.id = n.id "
+            "WHERE c.h IS DISTINCT FROM n.h"
+        )
+
+    def _with_pairs(self, sql: str) -> pa.Table:
+        assert self._before is not None
+        self._cur.register("_now_hashes", self.now)
+        self._cur.register("_copy_hashes", self._before)
+        try:
+            return self._cur.execute(sql).to_arrow_table()
+        finally:
+            self._cur.unregister("_now_hashes")
+            self._cur.unregister("_copy_hashes")
+
+    def stale_ids(self) -> pa.Table:
+        """Ids the copy must drop: rows changed or gone since it was made."""
+        return self._with_pairs(
+            f"{self._changed_sql()} UNION ALL "
+            "SELECT c.id FROM _copy_hashes c ANTI JOIN _now_hashes n ON n.id = c.id"
+        )
+
+    def rows(self, *, whole: bool) -> pa.RecordBatchReader:
+        """The rows to send: all of them, or those new or changed."""
+        if whole:
+            return self._cur.execute(f'SELECT * FROM "{self._table}"').to_arrow_reader(_BATCH_ROWS)
+        changed = self._with_pairs(self._changed_sql())
+        self._cur.register("_changed_ids", changed)
+        try:
+            # Materialised now (only the changed rows): the registration ends here.
+            rows = self._cur.execute(
+                f'SELECT t.* FROM "{self._table}" t SEMI JOIN _changed_ids c ON c.id = t.id'
+            ).to_arrow_table()
+        finally:
+            self._cur.unregister("_changed_ids")
+        return pa.RecordBatchReader.from_batches(rows.schema, rows.to_batches(_BATCH_ROWS))
 
 
 def _fingerprint(cur: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:

@@ -41,7 +41,7 @@ def _answer(conn: Connection, message: dict[str, Any]) -> None:
 
 
 class _Replica:
-    """The worker's DuckDB file: the documented tables, replaced whole at each sync."""
+    """The worker's DuckDB file: the documented tables, kept in step at each sync."""
 
     def __init__(self, workdir: Path, limits: dict[str, Any]) -> None:
         import duckdb
@@ -68,12 +68,20 @@ class _Replica:
         self._views_created = False
 
     def load(self, conn: Connection, plan: list[tuple[str, str]], generation: int) -> None:
-        """Receive tables as Arrow batches, replacing or appending, in one transaction."""
+        """Receive tables as Arrow batches in one transaction: ``replace`` a table,
+        ``append`` to it, or ``upsert`` (drop the ids sent first, then add the rows)."""
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
             for table, mode in plan:
-                created = mode == "append" and table in self._tables
+                created = mode in ("append", "upsert") and table in self._tables
+                if mode == "upsert":
+                    kind, stale = conn.recv()
+                    if kind != "drop" or not created:
+                        raise ValueError(f"upsert of {table} without its ids or its table")
+                    con.register("stale", stale)
+                    con.execute(f'DELETE FROM "{table}" WHERE id IN (SELECT id FROM stale)')
+                    con.unregister("stale")
                 if not created:
                     con.execute(f'DROP TABLE IF EXISTS "{table}"')
                 while True:

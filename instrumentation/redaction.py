@@ -23,7 +23,6 @@ scanned: nothing waits on redaction, and nothing unscanned goes out.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import time
 from collections.abc import Iterable, Mapping
@@ -126,14 +125,20 @@ def _redact_env_block(match: Any) -> str:
 
 
 class Budget:
-    """The redaction time left for one request or batch."""
+    """The redaction time left for one request or batch.
+
+    Counted in the CPU time of the thread that redacts (the budget is spent by
+    input that is slow to scan), not in wall time: on a busy machine a request
+    waiting for a core would otherwise lose its values to the budget marker.
+    Each request is redacted on one thread.
+    """
 
     def __init__(self, seconds: float) -> None:
-        self._deadline = time.monotonic() + seconds
+        self._deadline = time.thread_time() + seconds
         self.spent = False
 
     def left(self) -> bool:
-        if not self.spent and time.monotonic() > self._deadline:
+        if not self.spent and time.thread_time() > self._deadline:
             self.spent = True
         return not self.spent
 
@@ -141,6 +146,15 @@ class Budget:
 _EMPTY: tuple[Any, ...] = (None, "", [], {}, ())
 # Strings up to this long are remembered once scanned (at most ~2 MB of them).
 _CACHED_CHARS = 256
+_CACHE_ENTRIES = 8192
+
+
+def _remember(cache: dict[str, Any], key: str, value: Any) -> None:
+    if len(cache) >= _CACHE_ENTRIES:
+        cache.clear()  # a flood of unique strings: start over rather than grow
+    cache[key] = value
+
+
 # The one default pattern a text without any keyword can match (bare AWS secret keys).
 _AWS_RUN_PATTERN = next(p for p, r in DEFAULT_PATTERNS if r == "aws-secret")
 
@@ -154,12 +168,11 @@ class Redactor:
     def __post_init__(self) -> None:
         self._rules = [Rule(p, r) for p, r in self.policy.patterns]
         self._secret_keys = frozenset(k.lower() for k in self.policy.secret_keys)
-        # Attribute keys repeat across spans ("gen_ai.tool.name", ...); a bounded cache
-        # keeps a flood of unique keys from growing memory.
-        self._is_secret_key = functools.lru_cache(maxsize=4096)(self._key_names_secret)
-        self._clean_key = functools.lru_cache(maxsize=4096)(self._redact_key)
-        # Short values repeat too (tool names, models, statuses): each is scanned once.
-        self._short_text = functools.lru_cache(maxsize=8192)(self._scan)
+        # Attribute keys repeat across spans ("gen_ai.tool.name", ...), and so do short
+        # values (tool names, models, statuses): each is looked at once. Both caches are
+        # bounded (emptied when full), so a flood of unique strings cannot grow memory.
+        self._keys: dict[str, tuple[str, bool]] = {}  # raw key -> (cleaned key, names a secret)
+        self._short: dict[str, str] = {}  # short text -> its redacted form
         # A cheap first look that skips most strings; only valid for the default
         # patterns, so any extra pattern turns it off. A text with none of the
         # keywords can hold only a bare AWS secret key (a 40-character run): then
@@ -185,11 +198,17 @@ class Redactor:
         """Replace every secret the patterns find in ``text``."""
         if not self.policy.enabled or not text:
             return text
+        short = len(text) <= _CACHED_CHARS
+        if short:
+            known = self._short.get(text)
+            if known is not None:
+                return known  # scanned before: no budget spent, no pattern run
         if budget is not None and not budget.left():
             return BUDGET_REDACTED
-        if len(text) <= _CACHED_CHARS:
-            return str(self._short_text(text))
-        return self._scan(text)
+        cleaned = self._scan(text)
+        if short:
+            _remember(self._short, text, cleaned)
+        return cleaned
 
     def _scan(self, text: str) -> str:
         if self._quick_ok and not self._quick.search(text):
@@ -204,8 +223,13 @@ class Redactor:
             text = rule.sub(text)
         return text
 
-    def _redact_key(self, key: str) -> str:
-        return self.redact_text(key)
+    def _key_plan(self, key: str) -> tuple[str, bool]:
+        plan = self._keys.get(key)
+        if plan is None:
+            cleaned = self.redact_text(key) if len(key) <= 4096 else BUDGET_REDACTED
+            plan = (cleaned, self._key_names_secret(key))
+            _remember(self._keys, key, plan)
+        return plan
 
     def _key_names_secret(self, key: str) -> bool:
         lowered = key.lower()
@@ -232,15 +256,12 @@ class Redactor:
             return value if cleaned == text else cleaned.encode("utf-8", "surrogatepass")
         return value
 
-    def _key(self, key: str, taken: Mapping[str, Any]) -> str:
-        if not self.policy.enabled:
-            return key
-        cleaned = str(self._clean_key(key)) if len(key) <= 4096 else BUDGET_REDACTED
-        if cleaned != key:
-            # Two redacted keys must not overwrite each other.
-            base, index = cleaned, 2
-            while cleaned in taken:
-                cleaned, index = f"{base}#{index}", index + 1
+    @staticmethod
+    def _unique(cleaned: str, taken: Mapping[str, Any]) -> str:
+        # Two redacted keys must not overwrite each other.
+        base, index = cleaned, 2
+        while cleaned in taken:
+            cleaned, index = f"{base}#{index}", index + 1
         return cleaned
 
     def mapping(
@@ -249,9 +270,12 @@ class Redactor:
         """A redacted copy of an attribute map; with ``truncate``, long strings are cut."""
         out: dict[str, Any] = {}
         cut: list[str] = []
+        enabled = self.policy.enabled
         for raw_key, value in mapping.items():
-            key = self._key(raw_key, out)
-            if self.policy.enabled and self._is_secret_key(raw_key) and value not in _EMPTY:
+            key, secret = self._key_plan(raw_key) if enabled else (raw_key, False)
+            if key != raw_key:
+                key = self._unique(key, out)
+            if secret and value not in _EMPTY:
                 out[key] = REDACTED
             elif truncate and isinstance(value, str) and self._too_long(value):
                 out.update(self._truncated(key, value, budget))

@@ -82,37 +82,61 @@ class SpanRedactor:
     def _attributes(self, attributes: Mapping[str, Any] | None, budget: Budget) -> dict[str, Any]:
         return self.redactor.mapping(attributes or {}, budget, truncate=True)
 
+    def _resource(self, resource: Resource, budget: Budget) -> Resource:
+        attributes = self._attributes(resource.attributes, budget)
+        if attributes == dict(resource.attributes):
+            return resource
+        return Resource(attributes, resource.schema_url)
+
     def _span(
         self, span: ReadableSpan, budget: Budget, resources: dict[int, Resource]
     ) -> ReadableSpan:
         # Spans of one provider share one resource: clean it once per batch.
         resource = resources.get(id(span.resource))
         if resource is None:
-            resource = resources[id(span.resource)] = Resource(
-                self._attributes(span.resource.attributes, budget), span.resource.schema_url
-            )
+            resource = resources[id(span.resource)] = self._resource(span.resource, budget)
         text = self.redactor.redact_text
+        name = text(span.name, budget)
+        # One plain copy of each map: the SDK's bounded maps are slow to iterate.
+        original = dict(span.attributes or {})
+        attributes = self._attributes(original, budget)
         status = span.status
         if status.description:
-            status = Status(status.status_code, text(status.description, budget))
+            description = text(status.description, budget)
+            if description != status.description:
+                status = Status(status.status_code, description)
+        events, links = span.events, span.links
+        event_maps = [dict(e.attributes or {}) for e in events]
+        link_maps = [dict(k.attributes or {}) for k in links]
+        cleaned_events = [
+            (text(e.name, budget), self._attributes(m, budget))
+            for e, m in zip(events, event_maps, strict=True)
+        ]
+        cleaned_links = [self._attributes(m, budget) for m in link_maps]
+        unchanged = (
+            name == span.name
+            and resource is span.resource
+            and status is span.status
+            and attributes == original
+            and all(
+                n == e.name and a == m
+                for (n, a), e, m in zip(cleaned_events, events, event_maps, strict=True)
+            )
+            and cleaned_links == link_maps
+        )
+        if unchanged:
+            return span  # nothing to hide: the span goes as it is, no copy
         return ReadableSpan(
-            name=text(span.name, budget),
+            name=name,
             context=span.context,
             parent=span.parent,
             resource=resource,
-            attributes=self._attributes(span.attributes, budget),
+            attributes=attributes,
             events=[
-                Event(
-                    text(event.name, budget),
-                    self._attributes(event.attributes, budget),
-                    event.timestamp,
-                    limit=None,
-                )
-                for event in span.events
+                Event(n, a, e.timestamp, limit=None)
+                for (n, a), e in zip(cleaned_events, events, strict=True)
             ],
-            links=[
-                Link(link.context, self._attributes(link.attributes, budget)) for link in span.links
-            ],
+            links=[Link(k.context, a) for a, k in zip(cleaned_links, links, strict=True)],
             kind=span.kind,
             status=status,
             start_time=span.start_time,

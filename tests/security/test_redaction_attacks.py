@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,9 @@ from collector.decode import SpanRecord
 from collector.redact import BUDGET_REDACTED, REDACTED, RedactionPolicy, Sanitizer
 from collector.server import start_collector
 from collector.settings import Settings
+from instrumentation import agent_run
+from instrumentation.redaction import Budget
+from instrumentation.setup import export_stats
 from instrumentation.setup import tracer as instrumentation_tracer
 from tests.collector.ingest.otlp import export, record_spans
 from tests.conftest import CollectorHandle, start_test_collector
@@ -135,6 +140,18 @@ def test_a_spent_budget_redacts_whole_values_instead_of_stalling() -> None:
     assert out.attributes == {"a": BUDGET_REDACTED, "b": BUDGET_REDACTED}
     assert out.name == BUDGET_REDACTED
 
+
+
+def test_the_budget_counts_work_not_waiting() -> None:
+    # A request waiting for a core on a busy machine must not lose its values:
+    # only CPU spent redacting counts against the budget.
+    budget = Budget(0.05)
+    threading.Event().wait(0.2)  # off the CPU for four budgets' worth of wall time
+    assert budget.left()
+    deadline = time.thread_time() + 0.2
+    while time.thread_time() < deadline:  # on the CPU past the budget
+        pass
+    assert not budget.left()
 
 _SECRETS = st.sampled_from([secret for _, secret in SHAPES.values()])
 _NOISE = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=200)
@@ -300,3 +317,34 @@ def test_redaction_at_the_source_can_be_turned_off(
         instrumentation.shutdown(timeout_s=2)
     spooled = _spool_bytes(spool_dir)
     assert CANARIES["stripe"].encode() in spooled and CANARIES["jwt"].encode() in spooled
+
+
+def test_spans_spilled_by_a_full_queue_reach_the_spool_redacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other way into the spool: a burst overflows the span queue, which spills."""
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "16")
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "8")
+    spool_dir = tmp_path / "spool"
+    instrumentation.configure(
+        endpoint=f"http://127.0.0.1:{free_port()}",
+        protocol="grpc",
+        spool_dir=spool_dir,
+        spool_retry_s=60,
+        export_timeout_s=1,
+        cancel_poll_s=None,
+    )
+    try:
+        for index in range(150):
+            with agent_run(f"burst {index}") as run:
+                for _ in range(4):
+                    with run.step("tool_call", tool_name="deploy") as s:
+                        s.set_result(f"pushed with {CANARIES['stripe']} and {CANARIES['jwt']}")
+        stats = export_stats()
+    finally:
+        instrumentation.shutdown(timeout_s=2)
+    assert stats.spilled_spans > 0, "the queue never overflowed: nothing was spilled"
+    spooled = _spool_bytes(spool_dir)
+    assert spooled.count(b"execute_tool deploy") >= stats.spilled_spans // 2
+    for name, secret in CANARIES.items():
+        assert secret.encode() not in spooled, f"{name} reached the spool"

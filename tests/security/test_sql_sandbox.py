@@ -302,3 +302,60 @@ def test_the_copy_follows_inserts_and_removals(handle: CollectorHandle) -> None:
     names = post_sql(handle, "SELECT name FROM spans ORDER BY name").json()["rows"]
     assert names == [["span 1"], ["span 2"], ["span 3"]]
     assert post_sql(handle, "SELECT count(*) FROM agent_steps").status_code == 200
+
+
+def _run_spans(run_id: str, steps: int, *, status_error: bool = False) -> Any:
+    def build(tracer: Any) -> None:
+        with tracer.start_as_current_span(
+            "invoke_agent",
+            attributes={"agent_run.id": run_id, "gen_ai.operation.name": "invoke_agent"},
+        ) as root:
+            for index in range(steps):
+                tracer.start_span(
+                    f"execute_tool t{index}",
+                    attributes={
+                        "gen_ai.operation.name": "execute_tool",
+                        "gen_ai.tool.name": f"t{index}",
+                    },
+                ).end()
+            if status_error:
+                from opentelemetry.trace import StatusCode
+
+                root.set_status(StatusCode.ERROR, "boom")
+
+    return record_spans(build)
+
+
+def test_runs_and_steps_are_refreshed_row_by_row(handle: CollectorHandle) -> None:
+    """Only changed runs and steps travel to the worker; any change reaches it, whichever
+    write path made it (even one that leaves updated_at alone), and removals too."""
+    sandbox = handle.running.http_server.config.app.state.sql_sandbox
+    for index in range(4):
+        export("http-protobuf", handle, _run_spans(f"run-{index}", 3))
+    count = "SELECT (SELECT count(*) FROM agent_runs), (SELECT count(*) FROM agent_steps)"
+    assert post_sql(handle, count).json()["rows"] == [[4, 12]]
+    assert sandbox.last_refresh["agent_runs"] == 4  # the first copy is whole
+
+    export("http-protobuf", handle, _run_spans("run-4", 2))
+    assert post_sql(handle, count).json()["rows"] == [[5, 14]]
+    assert sandbox.last_refresh["agent_runs"] == 1 and sandbox.last_refresh["agent_steps"] == 2
+
+    # A change that does not move updated_at still reaches the copy.
+    handle.store.write(
+        lambda con: con.execute("UPDATE agent_runs SET task = 'edited' WHERE id = 'run-1'")
+    )
+    handle.store.write(
+        lambda con: con.execute(
+            "DELETE FROM agent_steps WHERE agent_run_id = 'run-2' AND tool_name = 't0'"
+        )
+    )
+    handle.store.write(lambda con: con.execute("DELETE FROM agent_runs WHERE id = 'run-3'"))
+    # (Removals move the fingerprint that decides whether to refresh at all.)
+    rows = post_sql(
+        handle,
+        "SELECT id, task, (SELECT count(*) FROM agent_steps s WHERE s.agent_run_id = r.id) "
+        "FROM agent_runs r ORDER BY id",
+    ).json()["rows"]
+    assert [r[0] for r in rows] == ["run-0", "run-1", "run-2", "run-4"]
+    assert rows[1][1] == "edited" and rows[2][2] == 2
+    assert sandbox.last_refresh["agent_runs"] == 1 and sandbox.last_refresh["agent_steps"] == 0
