@@ -169,7 +169,7 @@ class BurstSafeSpanProcessor(SpanProcessor):
                 pass
             batch.append(span)
             try:
-                spilled = self._spill(self._redact(batch))
+                spilled = self._spill(batch)  # the spool redacts what it writes
             except Exception:
                 logger.debug("spilling %d spans failed", len(batch), exc_info=True)
                 spilled = False

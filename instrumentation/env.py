@@ -284,6 +284,13 @@ MAX_ATTRIBUTE_BYTES = Variable(
 REDACT = Variable(
     "AGENT_AUDIT_REDACT", True, "redact secrets before storing, exporting or spooling", _CI, boolean
 )
+REDACT_WIRE = Variable(
+    "AGENT_AUDIT_REDACT_WIRE",
+    False,
+    "in the agent, redact spans before they are sent too, not only before the spool",
+    ("instrumentation",),
+    boolean,
+)
 REDACT_PATTERNS = Variable(
     "AGENT_AUDIT_REDACT_PATTERNS", (), "extra regular expressions to redact", _CI, regex_list
 )

@@ -50,8 +50,11 @@ class SpoolingExporter(SpanExporter):
         target: str,
         retry_interval_s: float = 1.0,
         max_retry_interval_s: float = 10.0,
+        redact: Callable[[Sequence[ReadableSpan]], Sequence[ReadableSpan]] | None = None,
     ) -> None:
         self._inner = inner
+        # What reaches the agent's disk is redacted first (instrumentation.span_redaction).
+        self._redact = redact or (lambda spans: spans)
         self.spool = spool
         self._send = send
         self._target = target
@@ -91,7 +94,7 @@ class SpoolingExporter(SpanExporter):
             except Exception:
                 logger.debug("span exporter raised", exc_info=True)
         try:
-            payload = encode_batch(spans)
+            payload = encode_batch(self._redact(spans))
         except Exception:
             logger.warning("could not encode %d spans for the spool; dropped", len(spans))
             return SpanExportResult.FAILURE
@@ -126,7 +129,7 @@ class SpoolingExporter(SpanExporter):
         encode and one durable write for the whole queue. Nothing spooled
         before is dropped for them; the replay thread sends them later.
         """
-        payload = encode_batch(spans)
+        payload = encode_batch(self._redact(spans))
         with self._lock:
             written = self.spool.put_if_room(payload)
             if written is None:

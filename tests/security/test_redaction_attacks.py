@@ -141,7 +141,6 @@ def test_a_spent_budget_redacts_whole_values_instead_of_stalling() -> None:
     assert out.name == BUDGET_REDACTED
 
 
-
 def test_the_budget_counts_work_not_waiting() -> None:
     # A request waiting for a core on a busy machine must not lose its values:
     # only CPU spent redacting counts against the budget.
@@ -152,6 +151,7 @@ def test_the_budget_counts_work_not_waiting() -> None:
     while time.thread_time() < deadline:  # on the CPU past the budget
         pass
     assert not budget.left()
+
 
 _SECRETS = st.sampled_from([secret for _, secret in SHAPES.values()])
 _NOISE = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=200)
@@ -348,3 +348,41 @@ def test_spans_spilled_by_a_full_queue_reach_the_spool_redacted(
     assert spooled.count(b"execute_tool deploy") >= stats.spilled_spans // 2
     for name, secret in CANARIES.items():
         assert secret.encode() not in spooled, f"{name} reached the spool"
+
+
+@pytest.mark.parametrize("wire", [True, False], ids=["wire-redacted", "wire-as-is"])
+def test_redaction_on_the_wire_is_opt_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wire: bool
+) -> None:
+    """AGENT_AUDIT_REDACT_WIRE=true redacts before export; by default the collector does.
+
+    The collector here stores what it receives as it is, so what arrives shows
+    what the agent sent.
+    """
+    monkeypatch.setenv("AGENT_AUDIT_REDACT_WIRE", "true" if wire else "false")
+    handle = start_test_collector(tmp_path / "wire.duckdb", redact=False)
+    try:
+        instrumentation.configure(
+            endpoint=handle.grpc_endpoint, protocol="grpc", cancel_poll_s=None
+        )
+        try:
+            _plant_everywhere(instrumentation_tracer())
+        finally:
+            instrumentation.shutdown(timeout_s=10)
+        wait_until(
+            lambda: handle.query("SELECT count(*) FROM spans WHERE name LIKE 'execute_tool%'")[0][
+                0
+            ],
+            timeout_s=20,
+            what="the planted span stored",
+        )
+        dump = json.dumps(
+            handle.query("SELECT name, attributes, events, status_message FROM spans"), default=str
+        )
+    finally:
+        handle.stop()
+    sent = [name for name, secret in CANARIES.items() if secret in dump]
+    if wire:
+        assert sent == [], f"{sent} left the agent unredacted"
+    else:  # the control: the same spans travel as they are
+        assert "stripe" in sent and "jwt" in sent, sent
