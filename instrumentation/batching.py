@@ -19,8 +19,8 @@ Only when the exporter is failing (the collector is down and nothing can
 spill) or the wait exceeds ``max_block_s`` is the span dropped, and counted.
 
 With ``redact`` (see :mod:`instrumentation.span_redaction`) every batch is
-redacted before it is exported or spilled: no secret the patterns know leaves
-the process or reaches the spool.
+redacted before it is exported (``AGENT_AUDIT_REDACT_WIRE``); a spill target
+redacts what it writes itself (:mod:`instrumentation.spooling`).
 """
 
 from __future__ import annotations

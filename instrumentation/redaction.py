@@ -1,7 +1,7 @@
 """Secrets out, huge values cut: the redaction engine both ends of the wire use.
 
-The instrumentation applies it to every span before the span is exported or
-written to the on-disk spool (:mod:`instrumentation.span_redaction`); the
+The instrumentation applies it to every span written to the on-disk spool,
+and before export with ``AGENT_AUDIT_REDACT_WIRE`` (:mod:`instrumentation.span_redaction`); the
 collector applies it again before storing (:mod:`collector.redact`), for spans
 from any other sender. The same policy at both ends gives the same stored
 result: redacting an already redacted value changes nothing.

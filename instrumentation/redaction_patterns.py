@@ -1,7 +1,7 @@
 """The credential shapes redaction looks for, compiled with RE2 (linear time).
 
 One definition for both ends: the instrumentation redacts with them before a
-span is exported or spooled (:mod:`instrumentation.span_redaction`), the
+span is spooled (or exported, :mod:`instrumentation.span_redaction`), the
 collector again before it stores (:mod:`collector.redact`).
 
 RE2 (``google-re2``) runs every pattern in time linear in the input, whatever

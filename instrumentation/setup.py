@@ -32,7 +32,8 @@ Environment, read once per ``configure()`` (arguments win):
 - ``AGENT_AUDIT_REDACT`` (on by default), ``AGENT_AUDIT_REDACT_PATTERNS``,
   ``AGENT_AUDIT_REDACT_KEYS``, ``AGENT_AUDIT_REDACT_BUDGET_MS``,
   ``AGENT_AUDIT_MAX_ATTRIBUTE_BYTES``: spans are redacted (and long values cut)
-  before export and before the spool, see :mod:`instrumentation.span_redaction`.
+  before the spool, and before export too with ``AGENT_AUDIT_REDACT_WIRE``, see
+  :mod:`instrumentation.span_redaction`.
 
 Shutdown is bounded: ``shutdown(timeout_s)`` (also run at exit) flushes what it
 can within the time and abandons the rest, so an agent never hangs at exit on a
@@ -219,7 +220,8 @@ def configure(
     ``heartbeat_s``: how often an open run's pending span is re-sent.
     ``spool_dir``: keep batches on disk while the collector is down.
     ``tracer_provider``: use this provider instead of the global one (nothing
-    is installed). ``redact``: redact spans before export and spool (default
+    is installed). ``redact``: redact spans before the spool, and before export
+    with ``AGENT_AUDIT_REDACT_WIRE`` (default
     ``AGENT_AUDIT_REDACT``, on). After :func:`shutdown`, ``configure()`` may be called anew.
     Raises ValueError for a bad argument or environment value.
     """

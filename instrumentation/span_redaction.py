@@ -1,11 +1,12 @@
 """Redaction at the source: spans lose their secrets before they leave the agent's process.
 
 :class:`SpanRedactor` makes redacted copies of finished spans with the engine
-the collector uses (:mod:`instrumentation.redaction`), so neither the wire nor
-the on-disk spool (:mod:`instrumentation.spool`) ever holds a secret the
-patterns know. The batch processor applies it to every batch before export and
-before a spill to the spool (:mod:`instrumentation.batching`), on its worker
-thread, not on the agent's. On by default; the policy comes from the same
+the collector uses (:mod:`instrumentation.redaction`), so the on-disk spool
+(:mod:`instrumentation.spool`) never holds a secret the patterns know: the
+spooling exporter applies it to whatever it writes (:mod:`instrumentation.spooling`).
+With ``AGENT_AUDIT_REDACT_WIRE=true`` the batch processor also applies it to
+every batch before export, on its worker thread, so the wire holds none
+either (the collector redacts on arrival anyway). On by default; the policy comes from the same
 ``AGENT_AUDIT_REDACT*`` and ``AGENT_AUDIT_MAX_ATTRIBUTE_BYTES`` variables the
 collector reads, so both ends store the same thing.
 """
