@@ -349,7 +349,8 @@ SELECT p.run_id AS id,
         'Free disk space used by ', 'Back up ', 'Find the cause of the crash of ']
            [1 + CAST({_u("20", 7)} AS INTEGER)]
          || $containers[p.container] || ' on nas' || (i % 7) || ': '
-         || substr($corpus, 1 + CAST({_u("21", 1000000)} AS BIGINT), 30 + CAST({_u("22", 90)} AS BIGINT))
+         || substr($corpus, 1 + CAST({_u("21", 1000000)} AS BIGINT),
+                   30 + CAST({_u("22", 90)} AS BIGINT))
          AS task,
        '/srv/' || $containers[p.container] AS working_directory,
        $models[p.model] AS model_requested,

@@ -5,7 +5,9 @@ means "answer by scanning" (the index has not caught up with the reader's
 snapshot, ``q`` is under 3 characters and not plain words, or its trigrams
 leave more candidates than SQL checks quickly).
 
-``q`` of plain words is answered by the index alone (the words anywhere in the
+``has_error`` without ``q`` is answered by the index too (its flag stands for
+every step's status, which SQL would read in full). ``q`` of plain words is
+answered by the index alone (the words anywhere in the
 run's text, or a run id prefix). Any other ``q`` keeps its substring meaning
 (:func:`collector.queries.where_clause`): the index narrows the runs to those
 holding every trigram of ``q`` in task or final answer (or whose id starts
@@ -30,17 +32,21 @@ __all__ = ["search_page", "search_where", "MAX_CANDIDATES"]
 MAX_CANDIDATES = 2000
 
 
-def _ready(cursor: duckdb.DuckDBPyConnection, index: SearchIndex, text: str) -> TextQuery | None:
-    """The index's query for ``text``, once the index holds the reader's snapshot."""
+def _fresh(cursor: duckdb.DuckDBPyConnection, index: SearchIndex) -> bool:
+    """True once the index holds the reader's snapshot (it waits a moment for that)."""
+    latest = cursor.execute("SELECT max(updated_at) FROM agent_runs").fetchone()
+    return index.wait_fresh(latest[0] if latest else None)
+
+
+def _index_query(filters: RunFilters) -> tuple[bool, TextQuery | None]:
+    """(whether the index can answer, its text query: None for every run)."""
     from collector.search_index import text_query
 
-    query = text_query(text)
-    if query is None:
-        return None
-    latest = cursor.execute("SELECT max(updated_at) FROM agent_runs").fetchone()
-    if not index.wait_fresh(latest[0] if latest else None):
-        return None
-    return query
+    if filters.text:
+        query = text_query(filters.text)
+        return query is not None, query
+    # has_error needs every step's status: SQL would read all steps, the index has a flag.
+    return filters.has_error, None
 
 
 def _index_filters(cursor: duckdb.DuckDBPyConnection, filters: RunFilters) -> SearchFilters:
@@ -91,11 +97,11 @@ def search_page(
     """One page of the run list from the index, inside the caller's read snapshot."""
     from collector import queries
 
-    query = _ready(cursor, index, filters.text or "")
-    if query is None:
+    usable, query = _index_query(filters)
+    if not usable or not _fresh(cursor, index):
         return None
     by_index = _index_filters(cursor, filters)
-    if not query.exact:
+    if query is not None and not query.exact:
         candidates = index.matching_ids(query, by_index, at_most=MAX_CANDIDATES)
         if candidates is None:
             return None
@@ -130,12 +136,17 @@ def _checked_page(
     offset: int,
     now: datetime,
 ) -> RunPage:
-    """The page and total among ``candidates``, every filter (``q`` too) applied in SQL."""
+    """The page and total among ``candidates``, ``q`` and the other filters applied in SQL.
+
+    The index has applied has_error and the annotation already (SQL would read every
+    step for the one, every annotation for the other).
+    """
     from collector import queries
 
     if not candidates:
         return queries.RunPage(runs=[], total=0, next=None)
-    where, params = queries.where_clause(filters)
+    checked = dataclasses.replace(filters, has_error=False, annotation=None)
+    where, params = queries.where_clause(checked)
     where, params = f"{_id_list(candidates)} AND {where}", [*candidates, *params]
     page_where, page_params = where, list(params)
     if after is not None:
@@ -147,7 +158,8 @@ def _checked_page(
     )
     page_params += [limit + 1, 0 if after is not None else offset]
     rows = queries.fetch_dicts(cursor, queries.RUN_SELECT.format(inner=inner), page_params)
-    total_row = cursor.execute(f"SELECT count(*) FROM agent_runs r WHERE {where}", params).fetchone()
+    total_sql = f"SELECT count(*) FROM agent_runs r WHERE {where}"
+    total_row = cursor.execute(total_sql, params).fetchone()
     return _page(rows, int(total_row[0]) if total_row else 0, limit, now)
 
 
@@ -160,8 +172,8 @@ def search_where(
     """
     from collector import queries
 
-    query = _ready(cursor, index, filters.text or "")
-    if query is None:
+    usable, query = _index_query(filters)
+    if query is None or not usable or not _fresh(cursor, index):
         return None
     by_index = _index_filters(cursor, filters)
     if query.exact:
@@ -171,7 +183,8 @@ def search_where(
     candidates = index.matching_ids(query, by_index, at_most=MAX_CANDIDATES)
     if candidates is None:
         return None
-    where, params = queries.where_clause(filters)
     if not candidates:
         return "FALSE", []
+    checked = dataclasses.replace(filters, has_error=False, annotation=None)
+    where, params = queries.where_clause(checked)
     return f"{_id_list(candidates)} AND {where}", [*candidates, *params]

@@ -175,9 +175,7 @@ def build_index(
             if not rows:
                 continue
             starts = [row[1] for row in rows]
-            earliest = (
-                EPOCH + timedelta(microseconds=min(starts)) if None not in starts else EPOCH
-            )
+            earliest = EPOCH + timedelta(microseconds=min(starts)) if None not in starts else EPOCH
             steps = {
                 run_id: (text, failed)
                 for run_id, text, failed in con.execute(

@@ -277,9 +277,11 @@ class SearchIndex:
                 self._changed.wait(remaining)
             return True
 
-    def _match(self, query: TextQuery | Sequence[str]) -> Any:
+    def _match(self, query: TextQuery | Sequence[str] | None) -> Any:
         """The text part: every word (or trigram) of ``q``, or a run id starting with ``q``."""
         tantivy = self._tantivy
+        if query is None:
+            return tantivy.Query.all_query()
         if not isinstance(query, TextQuery):  # a plain list of words
             query = TextQuery(words=list(query), grams=[], prefix="")
         field, terms = ("text", query.words) if query.words is not None else ("sub", query.grams)
@@ -297,7 +299,7 @@ class SearchIndex:
 
     def _filtered(
         self,
-        query: TextQuery | Sequence[str],
+        query: TextQuery | Sequence[str] | None,
         filters: SearchFilters,
         lower: int | None,
         upper: int | None,
@@ -333,7 +335,7 @@ class SearchIndex:
 
     def search(
         self,
-        query: TextQuery | Sequence[str],
+        query: TextQuery | Sequence[str] | None,
         filters: SearchFilters,
         *,
         limit: int,
