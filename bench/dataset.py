@@ -13,7 +13,7 @@ real query code runs on it. Each chunk's steps are generated first, into a
 temporary table; the runs' step aggregates (``total_steps``, tokens,
 ``tool_names``) are then computed from them as the ingest computes them. Runs
 go in start order (as the collector appends them); the last few are still
-running. It writes no hash-chain rows (``verify`` would report the gap), and
+running; 0.5% are annotated. It writes no hash-chain rows (``verify`` would report the gap), and
 span attributes carry the step's ids, model, tool and tokens but not its text.
 
 Shapes (fixed for a seed, the same at every size): 12 agents, 8 models (3
@@ -47,6 +47,7 @@ __all__ = [
     "BuildResult",
     "build_via_store",
     "build_via_sql",
+    "add_annotations",
     "long_run_indexes",
     "sql_run_id",
     "text_corpus",
@@ -435,6 +436,30 @@ ORDER BY sort_at
 """
 
 
+# 0.5% of runs carry a person's mark: a verdict (good or bad) or a label.
+_ANNOTATIONS = """
+INSERT INTO annotations (id, run_id, kind, value, author, created_at)
+SELECT md5('annotation-' || id), id,
+       ['good', 'good', 'bad', 'label'][1 + CAST(hash(id, 2) % 4 AS INTEGER)] AS kind,
+       CASE WHEN kind = 'label'
+            THEN ['wrong-tool', 'flaky', 'slow', 'needs-review']
+                 [1 + CAST(hash(id, 3) % 4 AS INTEGER)] END,
+       ['ana', 'bo', 'chen'][1 + CAST(hash(id, 4) % 3 AS INTEGER)],
+       coalesce(completed_at, started_at) + INTERVAL 1 HOUR
+FROM agent_runs WHERE hash(id, 1) % 1000 < 5
+"""
+
+
+def add_annotations(con: duckdb.DuckDBPyConnection) -> int:
+    """Annotate 0.5% of the runs (once: a database that has annotations is left alone)."""
+    present = con.execute("SELECT count(*) FROM annotations").fetchone()
+    if present and present[0]:
+        return 0
+    con.execute(_ANNOTATIONS)
+    added = con.execute("SELECT count(*) FROM annotations").fetchone()
+    return int(added[0]) if added else 0
+
+
 def build_via_sql(
     db_path: Path,
     *,
@@ -503,6 +528,7 @@ def build_via_sql(
             print(f"  {last:>9} runs  {elapsed:7.1f}s  {rate:8.0f} runs/s", flush=True)
     con.execute("DROP TABLE IF EXISTS plan")
     con.execute("DROP TABLE IF EXISTS chunk_steps")
+    add_annotations(con)
     con.execute("CHECKPOINT")
     counts = con.execute(
         "SELECT (SELECT count(*) FROM agent_steps), (SELECT count(*) FROM spans)"
