@@ -222,12 +222,15 @@ def print_table(report: dict[str, Any]) -> None:
     print(f"load average before / after: {report.get('load_before')} / {report.get('load_after')}")
 
 
-def time_api(db_path: Path, repeat: int, repo: Path) -> dict[str, Any]:
+def time_api(
+    db_path: Path, repeat: int, repo: Path, *, search_index: bool = True, computed: bool = True
+) -> dict[str, Any]:
     """Start the collector on ``db_path`` and time every case."""
     layout = _layout(db_path)
-    index = ensure_index(db_path)
+    index = ensure_index(db_path) if search_index else {"index": "off"}
     load_before = _load_average()
-    collector = spawn_collector(db_path, repo=repo)
+    env = None if search_index else {"AGENT_AUDIT_SEARCH_INDEX": "false"}
+    collector = spawn_collector(db_path, repo=repo, env=env)
     results: list[dict[str, Any]] = []
     try:
         with httpx.Client(base_url=collector.http_url, timeout=120) as api:
@@ -256,7 +259,8 @@ def time_api(db_path: Path, repeat: int, repo: Path) -> dict[str, Any]:
                 )
     finally:
         collector.stop()
-    results += time_stats_computed(db_path, repeat, layout)
+    if computed:
+        results += time_stats_computed(db_path, repeat, layout)
     return {
         "db": str(db_path),
         "layout": {k: str(v) for k, v in layout.items()},
@@ -319,6 +323,14 @@ def main(argv: list[str] | None = None) -> int:
     timing.add_argument("--repeat", type=int, default=30)
     timing.add_argument("--repo", type=Path, default=REPO)
     timing.add_argument("--json", type=Path)
+    timing.add_argument(
+        "--no-search-index",
+        action="store_true",
+        help="run the collector without its search index (an older --repo, say; q then scans)",
+    )
+    timing.add_argument(
+        "--api-only", action="store_true", help="skip the stats computed in this process"
+    )
     readers = sub.add_parser("readers", help="ingest with and without dashboard readers")
     readers.add_argument("--db-from", type=Path)
     readers.add_argument("--readers", type=int, default=3)
@@ -350,7 +362,13 @@ def main(argv: list[str] | None = None) -> int:
             **index,
         }
     elif args.command == "time":
-        report = time_api(args.db, args.repeat, args.repo)
+        report = time_api(
+            args.db,
+            args.repeat,
+            args.repo,
+            search_index=not args.no_search_index,
+            computed=not args.api_only,
+        )
         if args.json:
             args.json.write_text(json.dumps(report, indent=2) + "\n")
         print(json.dumps(report, indent=2))
