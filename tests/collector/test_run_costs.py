@@ -24,7 +24,10 @@ def test_run_costs_of_a_page_match_the_view(tmp_path: Path) -> None:
         con.execute("DELETE FROM model_prices WHERE model = 'qwen3:32b'")
         # A run whose steps have no start time: they count too (its own token totals,
         # made different here, would give another cost).
-        undated = "(SELECT id FROM agent_runs WHERE model_used = 'gpt-4.1' ORDER BY started_at DESC LIMIT 1)"
+        undated = (
+            "(SELECT id FROM agent_runs WHERE model_used = 'gpt-4.1' "
+            "ORDER BY started_at DESC LIMIT 1)"
+        )
         con.execute(f"UPDATE agent_steps SET started_at = NULL WHERE agent_run_id = {undated}")
         con.execute(f"UPDATE agent_runs SET input_tokens = 10 ** 9 WHERE id = {undated}")
         for where in ("TRUE", "status = 'failed'", "started_at < '2026-08-01 00:05:00'"):
