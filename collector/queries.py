@@ -325,10 +325,13 @@ def list_runs(
 ) -> RunPage:
     """Newest first (started_at DESC NULLS LAST, id DESC), ``limit`` runs after ``after``.
 
-    With ``search``, ``q`` and ``has_error`` are answered with that index when it
-    can (:mod:`collector.query_search`); otherwise ``q`` is a substring scan.
+    With ``search``, ``q``, ``has_error``, ``tool`` and ``annotation`` are answered
+    with that index when it can (:mod:`collector.query_search`); otherwise in SQL
+    (``q`` a substring scan of task and final answer).
     """
-    if search is not None and (filters.text or filters.has_error):
+    if search is not None and (
+        filters.text or filters.has_error or filters.tool or filters.annotation
+    ):
         from collector.query_search import search_page
 
         moment = now or utc_now()

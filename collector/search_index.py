@@ -32,7 +32,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -113,10 +113,20 @@ def text_query(text: str) -> TextQuery | None:
 
 @dataclass(frozen=True)
 class SearchHits:
-    """Run ids of one page (newest first) and how many runs match in all."""
+    """Run ids of one page (newest first), their starts, and how many runs match in all."""
 
     run_ids: list[str]
     total: int
+    starts_us: list[int] = field(default_factory=list)  # 0: no start time
+
+    def started_between(self) -> tuple[datetime, datetime] | None:
+        """(earliest, latest) start of these runs; None when one has no start time."""
+        if not self.starts_us or 0 in self.starts_us:
+            return None
+        return (
+            _EPOCH + timedelta(microseconds=min(self.starts_us)),
+            _EPOCH + timedelta(microseconds=max(self.starts_us)),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -365,16 +375,19 @@ class SearchIndex:
             after_id = before[1]
             keyed = [(k, i) for k, i in keyed if k < cursor_us or (k == cursor_us and i < after_id)]
         keyed.sort(reverse=True)
-        return SearchHits(run_ids=[run_id for _, run_id in keyed[:limit]], total=total)
+        page = keyed[:limit]
+        return SearchHits(
+            run_ids=[run_id for _, run_id in page], total=total, starts_us=[k for k, _ in page]
+        )
 
-    def matching_ids(
+    def matching(
         self,
-        query: TextQuery | Sequence[str],
+        query: TextQuery | Sequence[str] | None,
         filters: SearchFilters | None = None,
         *,
         at_most: int | None = None,
-    ) -> list[str] | None:
-        """Every run id matching ``query`` and ``filters``; None when more than ``at_most``."""
+    ) -> SearchHits | None:
+        """Every run matching ``query`` and ``filters``; None when more than ``at_most``."""
         lower, upper = self._bounds(filters or SearchFilters())
         compiled = self._filtered(query, filters or SearchFilters(), lower, upper)
         searcher = self._index.searcher()
@@ -382,9 +395,24 @@ class SearchIndex:
         if at_most is not None and total > at_most:
             return None
         if not total:
-            return []
-        found = searcher.search(compiled, total, count=False)
-        return [searcher.doc(address)["id"][0] for _, address in found.hits]
+            return SearchHits(run_ids=[], total=0)
+        found = searcher.search(compiled, total, count=False, order_by_field="started_us")
+        return SearchHits(
+            run_ids=[searcher.doc(address)["id"][0] for _, address in found.hits],
+            total=total,
+            starts_us=[int(key) for key, _ in found.hits],
+        )
+
+    def matching_ids(
+        self,
+        query: TextQuery | Sequence[str] | None,
+        filters: SearchFilters | None = None,
+        *,
+        at_most: int | None = None,
+    ) -> list[str] | None:
+        """Every run id matching ``query`` and ``filters``; None when more than ``at_most``."""
+        found = self.matching(query, filters, at_most=at_most)
+        return None if found is None else found.run_ids
 
     def which_match(self, words: Sequence[str], run_ids: Sequence[str]) -> list[str]:
         """The ids among ``run_ids`` whose text holds every word."""
