@@ -235,6 +235,7 @@ def _page_bound(
     params: Sequence[Any],
     after: Cursor | None,
     needed: int,
+    until: datetime | None = None,
 ) -> datetime | None:
     """A start time at or after which the page's ``needed`` runs all lie; None if none is known.
 
@@ -251,6 +252,8 @@ def _page_bound(
         anchor = row[0] if row else None
     if anchor is None:
         return None
+    if until is not None:
+        anchor = min(anchor, until)
     for minutes in _WINDOWS_MIN:
         bound = anchor - timedelta(minutes=minutes)
         found = cursor.execute(
@@ -351,7 +354,9 @@ def list_runs(
         page_params += extra
 
     def read() -> RunPage:
-        bound = _page_bound(cursor, page_where, page_params, after, offset + limit + 1)
+        bound = _page_bound(
+            cursor, page_where, page_params, after, offset + limit + 1, filters.until
+        )
         bounded_where, bounded_params = page_where, list(page_params)
         if bound is not None:
             bounded_where += " AND r.started_at >= ?"
