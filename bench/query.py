@@ -3,6 +3,7 @@
     python -m bench.query build --db /tmp/bench-query/1m.duckdb --runs 1000000 --via sql
     python -m bench.query build --db /tmp/bench-query/20k.duckdb --runs 20000 --via store
     python -m bench.query time --db /tmp/bench-query/1m.duckdb --repeat 9
+    python -m bench.query funcs --db /tmp/bench-query/1m.duckdb --repeat 9
     python -m bench.query readers --db-from /tmp/bench-query/20k.duckdb --readers 3 --runs 10000
 
 ``build --via sql`` synthesises the runs set-based in DuckDB (bench/dataset.py;
@@ -200,6 +201,73 @@ def time_stats_computed(db_path: Path, repeat: int, layout: dict[str, Any]) -> l
     return results
 
 
+def time_functions(db_path: Path, repeat: int) -> dict[str, Any]:
+    """The API's query functions in this process on a read-only connection (no HTTP, no index).
+
+    What the SQL side of each call costs, the run costs of a page included; runs
+    beside a collector-less build of the search index (readers may share the file).
+    """
+    from collector.costs import run_costs
+    from collector.queries import list_runs
+
+    layout = _layout(db_path)
+    until = layout["day_until"] + timedelta(seconds=1)
+    since = until - timedelta(days=1)
+    F = RunFilters
+    cases: list[tuple[str, Any]] = [
+        ("list: first page", F()),
+        ("list: status=failed", F(statuses=("failed",))),
+        ("list: source=n8n", F(source="n8n")),
+        ("list: model (rarest)", F(model=layout["rare_model"])),
+        ("list: agent_name", F(agent_name=layout["agent"])),
+        ("list: since (last day)", F(since=since)),
+        ("list: until (before last day)", F(until=since)),
+        ("list: tool (SQL)", F(tool="docker_inspect")),
+        ("list: has_error (SQL)", F(has_error=True)),
+        ("list: annotation=bad (SQL)", F(annotation="bad")),
+        ("list: q not words, scan (SQL)", F(text="bytes=123456")),
+    ]
+    con = duckdb.connect(str(db_path), read_only=True)
+    results = []
+
+    def timed(name: str, call: Callable[[], Any], total: Callable[[Any], Any]) -> None:
+        call()
+        timings = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            value = call()
+            timings.append((time.perf_counter() - began) * 1000)
+        results.append(
+            {
+                "case": name,
+                "p50_ms": round(percentile(timings, 50), 1),
+                "p95_ms": round(percentile(timings, 95), 1),
+                "total": total(value),
+            }
+        )
+
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
+        for name, filters in cases:
+            timed(name, lambda f=filters: list_runs(con, f), lambda page: page.total)
+        ids = [run["id"] for run in list_runs(con, F()).runs]
+        timed("run costs of the first page", lambda: run_costs(con, ids), len)
+        timed(
+            "stats, all runs, computed",
+            lambda: run_stats(con, F(), cache=None),
+            lambda body: body["total_runs"],
+        )
+        timed(
+            "stats, all runs, unchanged data (kept answer)",
+            lambda: run_stats(con, F()),
+            lambda body: body["total_runs"],
+        )
+    finally:
+        con.close()
+    return {"db": str(db_path), "cases": results, "load_after": _load_average()}
+
+
 def _load_average() -> list[float]:
     try:
         return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
@@ -331,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     timing.add_argument(
         "--api-only", action="store_true", help="skip the stats computed in this process"
     )
+    funcs = sub.add_parser("funcs", help="time the query functions in-process (no HTTP)")
+    funcs.add_argument("--db", type=Path, required=True)
+    funcs.add_argument("--repeat", type=int, default=9)
     readers = sub.add_parser("readers", help="ingest with and without dashboard readers")
     readers.add_argument("--db-from", type=Path)
     readers.add_argument("--readers", type=int, default=3)
@@ -371,6 +442,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.json:
             args.json.write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report, indent=2))
+        print_table(report)
+        return 0
+    elif args.command == "funcs":
+        report = time_functions(args.db, args.repeat)
+        report["load_before"] = None
         print(json.dumps(report, indent=2))
         print_table(report)
         return 0

@@ -112,6 +112,38 @@ def run_document(
     return document
 
 
+# The bulk build reads steps a chunk of runs at a time, by start time on both sides:
+# from an hour before the first run's start to an hour after the last change of any
+# (a step arrives before its run's updated_at); steps with no start time once, first.
+# No filter by run id: a join with the chunk's ids cost seconds; the few steps of
+# neighbouring chunks' runs are read twice instead.
+_BULK_STEP_TEXT = """
+    SELECT agent_run_id,
+           string_agg(concat_ws(' ', tool_args, tool_result, thinking, error), ' '),
+           bool_or(status = 'error')
+    FROM agent_steps
+    WHERE started_at >= ? - INTERVAL 1 HOUR AND started_at <= ? + INTERVAL 1 HOUR
+      AND agent_run_id IS NOT NULL
+    GROUP BY agent_run_id
+"""
+_UNDATED_STEP_TEXT = """
+    SELECT agent_run_id,
+           string_agg(concat_ws(' ', tool_args, tool_result, thinking, error), ' '),
+           bool_or(status = 'error')
+    FROM agent_steps WHERE started_at IS NULL AND agent_run_id IS NOT NULL
+    GROUP BY agent_run_id
+"""
+
+
+def _merge(
+    first: tuple[str | None, bool | None] | None, second: tuple[str | None, bool | None] | None
+) -> tuple[str | None, bool | None] | None:
+    if first is None or second is None:
+        return first or second
+    text = " ".join(part for part in (first[0], second[0]) if part)
+    return text, bool(first[1]) or bool(second[1])
+
+
 def _micros(moment: datetime) -> int:
     return (moment - EPOCH) // timedelta(microseconds=1)
 
