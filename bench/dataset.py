@@ -440,11 +440,11 @@ ORDER BY sort_at
 _ANNOTATIONS = """
 INSERT INTO annotations (id, run_id, kind, value, author, created_at)
 SELECT md5('annotation-' || id), id,
-       ['good', 'good', 'bad', 'label'][1 + CAST(hash(id, 2) % 4 AS INTEGER)] AS kind,
+       ['good', 'good', 'bad', 'label'][1 + CAST(hash('kind-' || id) % 4 AS INTEGER)] AS kind,
        CASE WHEN kind = 'label'
             THEN ['wrong-tool', 'flaky', 'slow', 'needs-review']
-                 [1 + CAST(hash(id, 3) % 4 AS INTEGER)] END,
-       ['ana', 'bo', 'chen'][1 + CAST(hash(id, 4) % 3 AS INTEGER)],
+                 [1 + CAST(hash('label-' || id) % 4 AS INTEGER)] END,
+       ['ana', 'bo', 'chen'][1 + CAST(hash('author-' || id) % 3 AS INTEGER)],
        coalesce(completed_at, started_at) + INTERVAL 1 HOUR
 FROM agent_runs WHERE hash(id, 1) % 1000 < 5
 """

@@ -77,6 +77,10 @@ def _layout(db_path: Path) -> dict[str, Any]:
         agent = con.execute(
             "SELECT agent_name FROM agent_runs GROUP BY ALL ORDER BY count(*) DESC LIMIT 1 OFFSET 1"
         ).fetchone()
+        label = con.execute(
+            "SELECT value FROM annotations WHERE kind = 'label' GROUP BY ALL "
+            "ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()
         recent = con.execute(
             "SELECT id FROM agent_runs ORDER BY started_at DESC LIMIT 1 OFFSET 1000"
         ).fetchone()
@@ -93,6 +97,7 @@ def _layout(db_path: Path) -> dict[str, Any]:
         "rare_model": model[0] if model else None,
         "agent": agent[0] if agent else None,
         "id_prefix": recent[0][:13] if recent else None,
+        "label": label[0] if label else "wrong-tool",
         "day_until": last[0],
         "deep_cursor": encode_cursor(middle[0], middle[1]),
     }
@@ -103,6 +108,8 @@ def _cases(layout: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     since = until - timedelta(days=1)
     day = {"since": _iso(since), "until": _iso(until)}
     return [
+        # No query at all: what HTTP and the server cost on this machine right now.
+        ("baseline: GET /healthz", "/healthz", {}),
         ("first page", "/agent/runs", {"limit": 50}),
         ("filter status=failed", "/agent/runs", {"limit": 50, "status": "failed"}),
         ("filter source=n8n", "/agent/runs", {"limit": 50, "source": "n8n"}),
@@ -114,7 +121,7 @@ def _cases(layout: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         ("filter tool=docker_inspect", "/agent/runs", {"limit": 50, "tool": "docker_inspect"}),
         ("filter has_error", "/agent/runs", {"limit": 50, "has_error": "true"}),
         ("filter annotation=bad", "/agent/runs", {"limit": 50, "annotation": "bad"}),
-        ("filter annotation label", "/agent/runs", {"limit": 50, "annotation": "wrong-tool"}),
+        ("filter annotation label", "/agent/runs", {"limit": 50, "annotation": layout["label"]}),
         ("q words 'refused'", "/agent/runs", {"limit": 50, "q": "refused"}),
         ("q words, rare 'handshake listening'", "/agent/runs",
          {"limit": 50, "q": "handshake listening"}),
