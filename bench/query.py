@@ -208,14 +208,16 @@ def time_stats_computed(db_path: Path, repeat: int, layout: dict[str, Any]) -> l
     return results
 
 
-def time_functions(db_path: Path, repeat: int) -> dict[str, Any]:
-    """The API's query functions in this process on a read-only connection (no HTTP, no index).
+def time_functions(db_path: Path, repeat: int, *, with_index: bool = False) -> dict[str, Any]:
+    """The API's query functions in this process on a read-only connection (no HTTP).
 
-    What the SQL side of each call costs, the run costs of a page included; runs
-    beside a collector-less build of the search index (readers may share the file).
+    What each call costs without the server around it, the run costs of a page
+    included. With ``with_index``, the search index beside the file answers as in
+    the collector (it must have been built: ``build`` does).
     """
     from collector.costs import run_costs
     from collector.queries import list_runs
+    from collector.search_index import SearchIndex
 
     layout = _layout(db_path)
     until = layout["day_until"] + timedelta(seconds=1)
@@ -234,8 +236,22 @@ def time_functions(db_path: Path, repeat: int) -> dict[str, Any]:
         ("list: annotation=bad (SQL)", F(annotation="bad")),
         ("list: q not words, scan (SQL)", F(text="bytes=123456")),
     ]
+    indexed: list[tuple[str, Any]] = [
+        ("list+index: q words 'refused'", F(text="refused")),
+        ("list+index: q words, rare", F(text="handshake listening")),
+        ("list+index: q not words 'bytes=123456'", F(text="bytes=123456")),
+        ("list+index: q run id prefix with dash", F(text=layout["id_prefix"])),
+        ("list+index: q + status=failed", F(text="refused", statuses=("failed",))),
+        ("list+index: tool", F(tool="docker_inspect")),
+        ("list+index: has_error", F(has_error=True)),
+        ("list+index: annotation=bad", F(annotation="bad")),
+        ("list+index: annotation label", F(annotation=layout["label"])),
+    ]
+    if with_index:
+        cases = [c for c in cases if "(SQL)" not in c[0]]
     con = duckdb.connect(str(db_path), read_only=True)
     results = []
+    index = None
 
     def timed(name: str, call: Callable[[], Any], total: Callable[[Any], Any]) -> None:
         call()
@@ -253,11 +269,27 @@ def time_functions(db_path: Path, repeat: int) -> dict[str, Any]:
             }
         )
 
+    def read(fn: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
+        cursor = con.cursor()
+        try:
+            cursor.execute("SET TimeZone = 'UTC'")
+            return fn(cursor)
+        finally:
+            cursor.close()
+
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")
         for name, filters in cases:
             timed(name, lambda f=filters: list_runs(con, f), lambda page: page.total)
+        if with_index:
+            index = SearchIndex(db_path.with_name(db_path.name + ".search"), read)
+            for name, filters in indexed:
+                timed(
+                    name,
+                    lambda f=filters: list_runs(con, f, search=index),
+                    lambda page: page.total,
+                )
         ids = [run["id"] for run in list_runs(con, F()).runs]
         timed("run costs of the first page", lambda: run_costs(con, ids), len)
         timed(
@@ -271,6 +303,8 @@ def time_functions(db_path: Path, repeat: int) -> dict[str, Any]:
             lambda body: body["total_runs"],
         )
     finally:
+        if index is not None:
+            index.close()
         con.close()
     return {"db": str(db_path), "cases": results, "load_after": _load_average()}
 
@@ -414,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     funcs = sub.add_parser("funcs", help="time the query functions in-process (no HTTP)")
     funcs.add_argument("--db", type=Path, required=True)
     funcs.add_argument("--repeat", type=int, default=9)
+    funcs.add_argument("--index", action="store_true", help="with the search index beside the file")
     readers = sub.add_parser("readers", help="ingest with and without dashboard readers")
     readers.add_argument("--db-from", type=Path)
     readers.add_argument("--readers", type=int, default=3)
@@ -458,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         print_table(report)
         return 0
     elif args.command == "funcs":
-        report = time_functions(args.db, args.repeat)
+        report = time_functions(args.db, args.repeat, with_index=args.index)
         report["load_before"] = None
         print(json.dumps(report, indent=2))
         print_table(report)

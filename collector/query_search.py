@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from collector.queries import Cursor, RunFilters, RunPage
     from collector.search_index import SearchFilters, SearchHits, SearchIndex, TextQuery
 
-__all__ = ["search_page", "search_where", "MAX_CANDIDATES"]
+__all__ = ["search_page", "search_where", "annotated_runs", "MAX_CANDIDATES"]
 
 # More trigram candidates than this: scan instead (each is a primary-key lookup).
 MAX_CANDIDATES = 2000
@@ -51,22 +51,34 @@ def _index_query(filters: RunFilters) -> tuple[bool, TextQuery | None]:
     return bool(filters.has_error or filters.tool or filters.annotation), None
 
 
+def annotated_runs(value: str) -> tuple[str, list[Any]]:
+    """SQL for the ids of the runs the ``annotation`` filter keeps, from annotations alone.
+
+    The same runs as :func:`collector.annotations.annotation_condition`: ``good`` /
+    ``bad`` is the latest verdict, ``any`` any annotation, otherwise a label's text.
+    """
+    if value in ("good", "bad"):
+        return (
+            "SELECT run_id FROM annotations WHERE kind IN ('good', 'bad') "
+            "GROUP BY run_id HAVING arg_max(kind, created_at) = ?",
+            [value],
+        )
+    if value == "any":
+        return "SELECT DISTINCT run_id FROM annotations", []
+    return (
+        "SELECT DISTINCT run_id FROM annotations WHERE kind = 'label' AND value = ?",
+        [value],
+    )
+
+
 def _index_filters(cursor: duckdb.DuckDBPyConnection, filters: RunFilters) -> SearchFilters:
     """The filters as the index applies them; annotated runs come from SQL (few, usually)."""
-    from collector.annotations import annotation_condition
     from collector.search_index import SearchFilters
 
     run_ids = None
     if filters.annotation:
-        condition, params = annotation_condition(filters.annotation, "r")
-        run_ids = [
-            row[0]
-            for row in cursor.execute(
-                f"SELECT r.id FROM (SELECT DISTINCT run_id AS id FROM annotations) r "
-                f"WHERE {condition}",
-                params,
-            ).fetchall()
-        ]
+        sql, params = annotated_runs(filters.annotation)
+        run_ids = [row[0] for row in cursor.execute(sql, params).fetchall()]
     return SearchFilters(
         statuses=filters.statuses,
         source=filters.source,
