@@ -172,20 +172,27 @@ def _checked_page(
         return queries.RunPage(runs=[], total=0, next=None)
     checked = dataclasses.replace(filters, has_error=False, annotation=None, tool=None)
     where, params = queries.where_clause(checked)
-    condition, in_params = _runs_in(candidates)
-    where, params = f"{condition} AND {where}", [*in_params, *params]
-    page_where, page_params = where, list(params)
-    if after is not None:
-        condition, extra = queries.after_cursor(after)
-        page_where, page_params = f"{where} AND {condition}", [*params, *extra]
-    inner = (
-        f"SELECT r.* FROM agent_runs r WHERE {page_where} "
-        "ORDER BY r.started_at DESC NULLS LAST, r.id DESC LIMIT ? OFFSET ?"
-    )
-    page_params += [limit + 1, 0 if after is not None else offset]
-    rows = queries.fetch_dicts(cursor, queries.RUN_SELECT.format(inner=inner), page_params)
-    total_sql = f"SELECT count(*) FROM agent_runs r WHERE {where}"
-    total_row = cursor.execute(total_sql, params).fetchone()
+    # The candidates' rows first, by id alone; the text and the other filters then on
+    # those few rows (in one statement DuckDB may read task and answer of every run).
+    pool = cursor.execute(
+        "SELECT * FROM agent_runs WHERE id IN (SELECT unnest(?))", [candidates.run_ids]
+    ).to_arrow_table()
+    cursor.register("_candidates", pool)
+    try:
+        page_where, page_params = where, list(params)
+        if after is not None:
+            condition, extra = queries.after_cursor(after)
+            page_where, page_params = f"{where} AND {condition}", [*params, *extra]
+        inner = (
+            f"SELECT r.* FROM _candidates r WHERE {page_where} "
+            "ORDER BY r.started_at DESC NULLS LAST, r.id DESC LIMIT ? OFFSET ?"
+        )
+        page_params += [limit + 1, 0 if after is not None else offset]
+        rows = queries.fetch_dicts(cursor, queries.RUN_SELECT.format(inner=inner), page_params)
+        total_sql = f"SELECT count(*) FROM _candidates r WHERE {where}"
+        total_row = cursor.execute(total_sql, params).fetchone()
+    finally:
+        cursor.unregister("_candidates")
     return _page(rows, int(total_row[0]) if total_row else 0, limit, now)
 
 
