@@ -316,9 +316,7 @@ class SearchIndex:
     ) -> Any:
         tantivy = self._tantivy
         term_set = tantivy.Query.term_set_query
-        # No text: every run, which the other clauses narrow (an all-query clause beside
-        # them would walk every document).
-        must = [] if query is None else [self._match(query)]
+        must = [self._match(query)]
         for name, values in (
             ("status", filters.statuses),
             ("source", [filters.source] if filters.source else []),
@@ -337,8 +335,6 @@ class SearchIndex:
                     self._schema, "started_us", tantivy.FieldType.Integer, lower, upper
                 )
             )
-        if not must:
-            return tantivy.Query.all_query()
         return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in must])
 
     @staticmethod
