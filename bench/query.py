@@ -2,19 +2,27 @@
 
     python -m bench.query build --db /tmp/bench-query/1m.duckdb --runs 1000000 --via sql
     python -m bench.query build --db /tmp/bench-query/20k.duckdb --runs 20000 --via store
-    python -m bench.query time --db /tmp/bench-query/1m.duckdb --repeat 30
+    python -m bench.query time --db /tmp/bench-query/1m.duckdb --repeat 9
+    python -m bench.query funcs --db /tmp/bench-query/1m.duckdb --repeat 9
     python -m bench.query readers --db-from /tmp/bench-query/20k.duckdb --readers 3 --runs 10000
 
-``time`` starts the collector on the file and times each API call (after one
-warm-up call) ``--repeat`` times: p50 and p95 in ms. ``readers`` runs the
-bench.load ingest load twice on copies of a database, without and with
-dashboard-like readers polling every second, and prints the ratio.
+``build --via sql`` synthesises the runs set-based in DuckDB (bench/dataset.py;
+1M runs in 15-30 min on this machine) and then the search index beside the file
+(``<db>.search``) in one pass (collector/search_documents.py), so the collector
+starts with an index that has caught up. ``time`` starts the collector on the
+file and times each API call (after one warm-up call) ``--repeat`` times: p50
+and p95 in ms, against the 50 ms target; then, with the collector stopped, the
+stats computed by the query function with no kept answer (what a stats call
+costs after the data changed). ``readers`` runs the bench.load ingest load
+twice on copies of a database, without and with dashboard-like readers polling
+every second, and prints the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -28,9 +36,13 @@ import httpx
 
 from bench.collector_proc import REPO, percentile, spawn_collector
 from bench.dataset import build_via_sql, build_via_store
-from collector.queries import encode_cursor
+from collector.queries import RunFilters, encode_cursor, parse_time
+from collector.query_stats import run_stats
+from collector.search_documents import build_index
 
-__all__ = ["main"]
+__all__ = ["main", "TARGET_MS"]
+
+TARGET_MS = 50.0
 
 
 def _iso(moment: Any) -> str:
@@ -56,6 +68,22 @@ def _layout(db_path: Path) -> dict[str, Any]:
         ).fetchone()
         steps = int(con.execute("SELECT count(*) FROM agent_steps").fetchone()[0])  # type: ignore[index]
         max_steps = con.execute("SELECT max(total_steps) FROM agent_runs").fetchone()
+        normal_steps = con.execute(
+            "SELECT total_steps FROM agent_runs WHERE id = ?", [normal[0] if normal else ""]
+        ).fetchone()
+        model = con.execute(
+            "SELECT model_used FROM agent_runs GROUP BY ALL ORDER BY count(*) LIMIT 1"
+        ).fetchone()
+        agent = con.execute(
+            "SELECT agent_name FROM agent_runs GROUP BY ALL ORDER BY count(*) DESC LIMIT 1 OFFSET 1"
+        ).fetchone()
+        label = con.execute(
+            "SELECT value FROM annotations WHERE kind = 'label' GROUP BY ALL "
+            "ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()
+        recent = con.execute(
+            "SELECT id FROM agent_runs ORDER BY started_at DESC LIMIT 1 OFFSET 1000"
+        ).fetchone()
     finally:
         con.close()
     assert long_run and normal and last and middle
@@ -65,6 +93,11 @@ def _layout(db_path: Path) -> dict[str, Any]:
         "long_run": long_run[0],
         "long_run_steps": max_steps[0] if max_steps else None,
         "normal_run": normal[0],
+        "normal_run_steps": normal_steps[0] if normal_steps else None,
+        "rare_model": model[0] if model else None,
+        "agent": agent[0] if agent else None,
+        "id_prefix": recent[0][:13] if recent else None,
+        "label": label[0] if label else "wrong-tool",
         "day_until": last[0],
         "deep_cursor": encode_cursor(middle[0], middle[1]),
     }
@@ -75,16 +108,26 @@ def _cases(layout: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     since = until - timedelta(days=1)
     day = {"since": _iso(since), "until": _iso(until)}
     return [
+        # No query at all: what HTTP and the server cost on this machine right now.
+        ("baseline: GET /healthz", "/healthz", {}),
         ("first page", "/agent/runs", {"limit": 50}),
         ("filter status=failed", "/agent/runs", {"limit": 50, "status": "failed"}),
         ("filter source=n8n", "/agent/runs", {"limit": 50, "source": "n8n"}),
-        ("filter model", "/agent/runs", {"limit": 50, "model": "llama3.1:8b"}),
-        ("filter agent_name", "/agent/runs", {"limit": 50, "agent_name": "triage-agent"}),
+        (f"filter model (rarest: {layout['rare_model']})", "/agent/runs",
+         {"limit": 50, "model": layout["rare_model"]}),
+        ("filter agent_name", "/agent/runs", {"limit": 50, "agent_name": layout["agent"]}),
         ("filter since (last day)", "/agent/runs", {"limit": 50, "since": day["since"]}),
         ("filter until (before last day)", "/agent/runs", {"limit": 50, "until": day["since"]}),
         ("filter tool=docker_inspect", "/agent/runs", {"limit": 50, "tool": "docker_inspect"}),
-        ("q text search 'refused'", "/agent/runs", {"limit": 50, "q": "refused"}),
-        ("q text search, rare", "/agent/runs", {"limit": 50, "q": "bytes=123456"}),
+        ("filter has_error", "/agent/runs", {"limit": 50, "has_error": "true"}),
+        ("filter annotation=bad", "/agent/runs", {"limit": 50, "annotation": "bad"}),
+        ("filter annotation label", "/agent/runs", {"limit": 50, "annotation": layout["label"]}),
+        ("q words 'refused'", "/agent/runs", {"limit": 50, "q": "refused"}),
+        ("q words, rare 'handshake listening'", "/agent/runs",
+         {"limit": 50, "q": "handshake listening"}),
+        ("q not words 'bytes=123456'", "/agent/runs", {"limit": 50, "q": "bytes=123456"}),
+        ("q run id prefix with dash", "/agent/runs", {"limit": 50, "q": layout["id_prefix"]}),
+        ("q + status=failed", "/agent/runs", {"limit": 50, "q": "refused", "status": "failed"}),
         (
             "deep page (cursor at the middle)",
             "/agent/runs",
@@ -95,20 +138,217 @@ def _cases(layout: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
             f"/agent/runs/{layout['long_run']}",
             {},
         ),
-        ("drill-down 9-step run", f"/agent/runs/{layout['normal_run']}", {}),
+        (
+            f"drill-down {layout['normal_run_steps']}-step run",
+            f"/agent/runs/{layout['normal_run']}",
+            {},
+        ),
         ("stats, all runs", "/agent/runs/stats", {}),
         ("stats, one day", "/agent/runs/stats", day),
+        ("stats, status=failed", "/agent/runs/stats", {"status": "failed"}),
+    ]  # fmt: skip
+
+
+def ensure_index(db_path: Path) -> dict[str, Any]:
+    """Build the search index beside ``db_path`` in one pass when it is not there."""
+    directory = db_path.with_name(db_path.name + ".search")
+    if (directory / "format").exists():
+        return {"index": "present"}
+    if directory.exists():
+        import shutil
+
+        shutil.rmtree(directory)
+    con = duckdb.connect(str(db_path), read_only=True)
+    began = time.monotonic()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        runs, _, _ = build_index(con, directory, progress=True)
+    finally:
+        con.close()
+    size = sum(p.stat().st_size for p in directory.iterdir() if p.is_file())
+    return {
+        "index_runs": runs,
+        "index_seconds": round(time.monotonic() - began, 1),
+        "index_mb": round(size / 2**20, 1),
+    }
+
+
+def time_stats_computed(db_path: Path, repeat: int, layout: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stats as computed after a change (no kept answer), by the API's query function."""
+    until = layout["day_until"] + timedelta(seconds=1)
+    cases = [
+        ("stats, all runs, computed (no kept answer)", RunFilters()),
+        (
+            "stats, one day, computed (no kept answer)",
+            RunFilters(since=parse_time("since", _iso(until - timedelta(days=1)))),
+        ),
     ]
+    con = duckdb.connect(str(db_path), read_only=True)
+    results = []
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        for name, filters in cases:
+            run_stats(con, filters, cache=None)
+            timings = []
+            for _ in range(repeat):
+                began = time.perf_counter()
+                body = run_stats(con, filters, cache=None)
+                timings.append((time.perf_counter() - began) * 1000)
+            results.append(
+                {
+                    "case": name,
+                    "p50_ms": round(percentile(timings, 50), 1),
+                    "p95_ms": round(percentile(timings, 95), 1),
+                    "total": body["total_runs"],
+                    "rows": 0,
+                }
+            )
+    finally:
+        con.close()
+    return results
 
 
-def time_api(db_path: Path, repeat: int, repo: Path) -> dict[str, Any]:
+def time_functions(db_path: Path, repeat: int, *, with_index: bool = False) -> dict[str, Any]:
+    """The API's query functions in this process on a read-only connection (no HTTP).
+
+    What each call costs without the server around it, the run costs of a page
+    included. With ``with_index``, the search index beside the file answers as in
+    the collector (it must have been built: ``build`` does).
+    """
+    from collector.costs import run_costs
+    from collector.queries import list_runs
+    from collector.search_index import SearchIndex
+
+    layout = _layout(db_path)
+    until = layout["day_until"] + timedelta(seconds=1)
+    since = until - timedelta(days=1)
+    F = RunFilters
+    cases: list[tuple[str, Any]] = [
+        ("list: first page", F()),
+        ("list: status=failed", F(statuses=("failed",))),
+        ("list: source=n8n", F(source="n8n")),
+        ("list: model (rarest)", F(model=layout["rare_model"])),
+        ("list: agent_name", F(agent_name=layout["agent"])),
+        ("list: since (last day)", F(since=since)),
+        ("list: until (before last day)", F(until=since)),
+        ("list: tool (SQL)", F(tool="docker_inspect")),
+        ("list: has_error (SQL)", F(has_error=True)),
+        ("list: annotation=bad (SQL)", F(annotation="bad")),
+        ("list: q not words, scan (SQL)", F(text="bytes=123456")),
+    ]
+    indexed: list[tuple[str, Any]] = [
+        ("list+index: q words 'refused'", F(text="refused")),
+        ("list+index: q words, rare", F(text="handshake listening")),
+        ("list+index: q not words 'bytes=123456'", F(text="bytes=123456")),
+        ("list+index: q run id prefix with dash", F(text=layout["id_prefix"])),
+        ("list+index: q + status=failed", F(text="refused", statuses=("failed",))),
+        ("list+index: tool", F(tool="docker_inspect")),
+        ("list+index: has_error", F(has_error=True)),
+        ("list+index: annotation=bad", F(annotation="bad")),
+        ("list+index: annotation label", F(annotation=layout["label"])),
+    ]
+    if with_index:
+        cases = [c for c in cases if "(SQL)" not in c[0]]
+    con = duckdb.connect(str(db_path), read_only=True)
+    results = []
+    index = None
+
+    def timed(name: str, call: Callable[[], Any], total: Callable[[Any], Any]) -> None:
+        call()
+        timings = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            value = call()
+            timings.append((time.perf_counter() - began) * 1000)
+        results.append(
+            {
+                "case": name,
+                "p50_ms": round(percentile(timings, 50), 1),
+                "p95_ms": round(percentile(timings, 95), 1),
+                "total": total(value),
+            }
+        )
+
+    def read(fn: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
+        cursor = con.cursor()
+        try:
+            cursor.execute("SET TimeZone = 'UTC'")
+            return fn(cursor)
+        finally:
+            cursor.close()
+
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
+        for name, filters in cases:
+            timed(name, lambda f=filters: list_runs(con, f), lambda page: page.total)
+        if with_index:
+            index = SearchIndex(db_path.with_name(db_path.name + ".search"), read)
+            for name, filters in indexed:
+                timed(
+                    name,
+                    lambda f=filters: list_runs(con, f, search=index),
+                    lambda page: page.total,
+                )
+        ids = [run["id"] for run in list_runs(con, F()).runs]
+        timed("run costs of the first page", lambda: run_costs(con, ids), len)
+        timed(
+            "stats, all runs, computed",
+            lambda: run_stats(con, F(), cache=None),
+            lambda body: body["total_runs"],
+        )
+        timed(
+            "stats, all runs, unchanged data (kept answer)",
+            lambda: run_stats(con, F()),
+            lambda body: body["total_runs"],
+        )
+    finally:
+        if index is not None:
+            index.close()
+        con.close()
+    return {"db": str(db_path), "cases": results, "load_after": _load_average()}
+
+
+def _load_average() -> list[float]:
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return []
+
+
+def print_table(report: dict[str, Any]) -> None:
+    """Each case against the 50 ms target, p50 deciding."""
+    print(f"\n{'case':<48} {'p50 ms':>8} {'p95 ms':>8}  target  met   total")
+    for case in report["cases"]:
+        if "error" in case:
+            print(f"{case['case']:<48} {case['error']}")
+            continue
+        met = "yes" if case["p50_ms"] < TARGET_MS else "NO"
+        print(
+            f"{case['case']:<48} {case['p50_ms']:>8.1f} {case['p95_ms']:>8.1f}  "
+            f"< {TARGET_MS:.0f}    {met:<4} {case['total']}"
+        )
+    print(f"load average before / after: {report.get('load_before')} / {report.get('load_after')}")
+
+
+def time_api(
+    db_path: Path, repeat: int, repo: Path, *, search_index: bool = True, computed: bool = True
+) -> dict[str, Any]:
     """Start the collector on ``db_path`` and time every case."""
     layout = _layout(db_path)
-    collector = spawn_collector(db_path, repo=repo)
+    index = ensure_index(db_path) if search_index else {"index": "off"}
+    load_before = _load_average()
+    env = None if search_index else {"AGENT_AUDIT_SEARCH_INDEX": "false"}
+    collector = spawn_collector(db_path, repo=repo, env=env)
     results: list[dict[str, Any]] = []
+    cases = _cases(layout)
+    if not search_index:
+        # What the index serves would scan for seconds a call (`funcs` times those scans).
+        served = ("q", "tool", "has_error", "annotation")
+        cases = [c for c in cases if not any(key in c[2] for key in served)]
     try:
         with httpx.Client(base_url=collector.http_url, timeout=120) as api:
-            for name, path, params in _cases(layout):
+            for name, path, params in cases:
                 first = api.get(path, params=params)
                 if first.status_code != 200:
                     results.append(
@@ -133,7 +373,17 @@ def time_api(db_path: Path, repeat: int, repo: Path) -> dict[str, Any]:
                 )
     finally:
         collector.stop()
-    return {"db": str(db_path), "layout": {k: str(v) for k, v in layout.items()}, "cases": results}
+    if computed:
+        results += time_stats_computed(db_path, repeat, layout)
+    return {
+        "db": str(db_path),
+        "layout": {k: str(v) for k, v in layout.items()},
+        "index": index,
+        "cases": results,
+        "load_before": load_before,
+        "load_after": _load_average(),
+        "cores": os.cpu_count(),
+    }
 
 
 def readers_cost(args: argparse.Namespace) -> dict[str, Any]:
@@ -180,11 +430,25 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--via", choices=("sql", "store"), default="sql")
     build.add_argument("--batch-runs", type=int, default=2000, help="store: runs per write")
     build.add_argument("--resume", action="store_true", help="sql: go on with an interrupted build")
+    build.add_argument("--no-spans", action="store_true", help="sql: leave the spans table empty")
+    build.add_argument("--no-index", action="store_true", help="do not build the search index")
     timing = sub.add_parser("time", help="time the API over a database")
     timing.add_argument("--db", type=Path, required=True)
     timing.add_argument("--repeat", type=int, default=30)
     timing.add_argument("--repo", type=Path, default=REPO)
     timing.add_argument("--json", type=Path)
+    timing.add_argument(
+        "--no-search-index",
+        action="store_true",
+        help="run the collector without its search index, leaving out the cases it serves",
+    )
+    timing.add_argument(
+        "--api-only", action="store_true", help="skip the stats computed in this process"
+    )
+    funcs = sub.add_parser("funcs", help="time the query functions in-process (no HTTP)")
+    funcs.add_argument("--db", type=Path, required=True)
+    funcs.add_argument("--repeat", type=int, default=9)
+    funcs.add_argument("--index", action="store_true", help="with the search index beside the file")
     readers = sub.add_parser("readers", help="ingest with and without dashboard readers")
     readers.add_argument("--db-from", type=Path)
     readers.add_argument("--readers", type=int, default=3)
@@ -200,7 +464,10 @@ def main(argv: list[str] | None = None) -> int:
         kwargs: dict[str, Any] = {"runs": args.runs, "steps": args.steps}
         if args.via == "store":
             kwargs["runs_per_batch"] = args.batch_runs
+        else:
+            kwargs["spans"] = not args.no_spans
         result = builder(args.db, **kwargs)
+        index = {} if args.no_index else ensure_index(args.db)
         report = {
             "via": args.via,
             "runs": result.runs,
@@ -210,11 +477,27 @@ def main(argv: list[str] | None = None) -> int:
             "rows_per_s": round(result.rows_per_s),
             "spans_per_s": round(result.spans / result.seconds) if result.spans else None,
             "db_bytes": args.db.stat().st_size,
+            **index,
         }
     elif args.command == "time":
-        report = time_api(args.db, args.repeat, args.repo)
+        report = time_api(
+            args.db,
+            args.repeat,
+            args.repo,
+            search_index=not args.no_search_index,
+            computed=not args.api_only,
+        )
         if args.json:
             args.json.write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report, indent=2))
+        print_table(report)
+        return 0
+    elif args.command == "funcs":
+        report = time_functions(args.db, args.repeat, with_index=args.index)
+        report["load_before"] = None
+        print(json.dumps(report, indent=2))
+        print_table(report)
+        return 0
     else:
         report = readers_cost(args)
     print(json.dumps(report, indent=2))

@@ -226,6 +226,48 @@ def after_cursor(cursor: Cursor, alias: str = "r") -> tuple[str, list[Any]]:
 
 
 # --- reading ------------------------------------------------------------------------
+# How far back from the newest run (or the cursor) a page is looked for, in minutes:
+# each window is tried in turn until it holds the page.
+_WINDOWS_MIN = (15, 120, 960, 7680, 61440, 491520)
+
+
+def _page_bound(
+    cursor: duckdb.DuckDBPyConnection,
+    where: str,
+    params: Sequence[Any],
+    after: Cursor | None,
+    needed: int,
+    until: datetime | None = None,
+) -> datetime | None:
+    """A start time at or after which the page's ``needed`` runs all lie; None if none is known.
+
+    Runs are stored about in arrival order, so DuckDB skips the row groups that
+    end before a bound by their min/max of ``started_at`` instead of reading
+    every column of every run for the sort (at 1M runs: the whole table).
+    A window is tried only if the smaller one held too few runs.
+    """
+    anchor: datetime | None
+    if after is not None:
+        anchor = after.started_at
+    else:
+        row = cursor.execute("SELECT max(started_at) FROM agent_runs").fetchone()
+        anchor = row[0] if row else None
+    if anchor is None:
+        return None
+    if until is not None:
+        anchor = min(anchor, until)
+    for minutes in _WINDOWS_MIN:
+        bound = anchor - timedelta(minutes=minutes)
+        found = cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM agent_runs r "
+            f"WHERE {where} AND r.started_at >= ? LIMIT ?)",
+            [*params, bound, needed],
+        ).fetchone()
+        if found and found[0] >= needed:
+            return bound
+    return None
+
+
 def in_snapshot(cursor: duckdb.DuckDBPyConnection, fn: Callable[[], T]) -> T:
     """Run ``fn`` inside one read-only transaction on ``cursor``."""
     cursor.execute("BEGIN TRANSACTION READ ONLY")
@@ -288,10 +330,13 @@ def list_runs(
 ) -> RunPage:
     """Newest first (started_at DESC NULLS LAST, id DESC), ``limit`` runs after ``after``.
 
-    With ``search``, a ``q`` of plain words is answered from that index
-    (:mod:`collector.search_index`); otherwise ``q`` is a substring scan.
+    With ``search``, ``q``, ``has_error``, ``tool`` and ``annotation`` are answered
+    with that index when it can (:mod:`collector.query_search`); otherwise in SQL
+    (``q`` a substring scan of task and final answer).
     """
-    if search is not None and filters.text:
+    if search is not None and (
+        filters.text or filters.has_error or filters.tool or filters.annotation
+    ):
         from collector.query_search import search_page
 
         moment = now or utc_now()
@@ -309,14 +354,21 @@ def list_runs(
         condition, extra = after_cursor(after)
         page_where = f"{where} AND {condition}"
         page_params += extra
-    inner = (
-        f"SELECT r.* FROM agent_runs r WHERE {page_where} "
-        "ORDER BY r.started_at DESC NULLS LAST, r.id DESC LIMIT ? OFFSET ?"
-    )
-    page_params += [limit + 1, 0 if after is not None else offset]
 
     def read() -> RunPage:
-        rows = fetch_dicts(cursor, RUN_SELECT.format(inner=inner), page_params)
+        bound = _page_bound(
+            cursor, page_where, page_params, after, offset + limit + 1, filters.until
+        )
+        bounded_where, bounded_params = page_where, list(page_params)
+        if bound is not None:
+            bounded_where += " AND r.started_at >= ?"
+            bounded_params.append(bound)
+        inner = (
+            f"SELECT r.* FROM agent_runs r WHERE {bounded_where} "
+            "ORDER BY r.started_at DESC NULLS LAST, r.id DESC LIMIT ? OFFSET ?"
+        )
+        bounded_params += [limit + 1, 0 if after is not None else offset]
+        rows = fetch_dicts(cursor, RUN_SELECT.format(inner=inner), bounded_params)
         cursor.execute(f"SELECT count(*) FROM agent_runs r WHERE {where}", params)
         total_row = cursor.fetchone()
         moment = now or utc_now()

@@ -1,8 +1,18 @@
-"""The run list when ``q`` is plain words: ids from the search index, rows from DuckDB.
+"""The run list and stats when ``q`` is given: run ids from the search index, rows from DuckDB.
 
 :func:`collector.queries.list_runs` calls :func:`search_page` first; None
-means "answer by scanning" (``q`` is not plain words, the index has not caught
-up with the reader's snapshot, or too many run ids start with ``q``).
+means "answer by scanning" (the index has not caught up with the reader's
+snapshot, ``q`` is under 3 characters and not plain words, or its trigrams
+leave more candidates than SQL checks quickly).
+
+``has_error``, ``tool`` and ``annotation`` without ``q`` are answered by the
+index too: SQL would read every step's status, every run's tool list, or
+join every annotation to every run, where the index holds a term for each. ``q`` of plain words is
+answered by the index alone (the words anywhere in the
+run's text, or a run id prefix). Any other ``q`` keeps its substring meaning
+(:func:`collector.queries.where_clause`): the index narrows the runs to those
+holding every trigram of ``q`` in task or final answer (or whose id starts
+with ``q``), and SQL applies the whole filter to those candidates only.
 """
 
 from __future__ import annotations
@@ -15,12 +25,87 @@ import duckdb
 
 if TYPE_CHECKING:
     from collector.queries import Cursor, RunFilters, RunPage
-    from collector.search_index import SearchIndex
+    from collector.search_index import SearchFilters, SearchHits, SearchIndex, TextQuery
 
-__all__ = ["search_page", "search_where"]
+__all__ = ["search_page", "search_where", "annotated_runs", "MAX_CANDIDATES"]
 
-# More run ids than this starting with q: scan instead (a one-letter q, say).
-_MAX_ID_PREFIX_HITS = 100
+# More trigram candidates than this: scan instead (each is a primary-key lookup).
+MAX_CANDIDATES = 2000
+
+
+def _fresh(cursor: duckdb.DuckDBPyConnection, index: SearchIndex) -> bool:
+    """True once the index holds the reader's snapshot (it waits a moment for that)."""
+    latest = cursor.execute("SELECT max(updated_at) FROM agent_runs").fetchone()
+    return index.wait_fresh(latest[0] if latest else None)
+
+
+def _index_query(filters: RunFilters) -> tuple[bool, TextQuery | None]:
+    """(whether the index can answer, its text query: None for every run)."""
+    from collector.search_index import text_query
+
+    if filters.text:
+        query = text_query(filters.text)
+        return query is not None, query
+    # Filters SQL answers only by reading every run's list, every step or every annotation
+    # (has_error: each step's status); the index has a term for each.
+    return bool(filters.has_error or filters.tool or filters.annotation), None
+
+
+def annotated_runs(value: str) -> tuple[str, list[Any]]:
+    """SQL for the ids of the runs the ``annotation`` filter keeps, from annotations alone.
+
+    The same runs as :func:`collector.annotations.annotation_condition`: ``good`` /
+    ``bad`` is the latest verdict, ``any`` any annotation, otherwise a label's text.
+    """
+    if value in ("good", "bad"):
+        return (
+            "SELECT run_id FROM annotations WHERE kind IN ('good', 'bad') "
+            "GROUP BY run_id HAVING arg_max(kind, created_at) = ?",
+            [value],
+        )
+    if value == "any":
+        return "SELECT DISTINCT run_id FROM annotations", []
+    return (
+        "SELECT DISTINCT run_id FROM annotations WHERE kind = 'label' AND value = ?",
+        [value],
+    )
+
+
+def _index_filters(cursor: duckdb.DuckDBPyConnection, filters: RunFilters) -> SearchFilters:
+    """The filters as the index applies them; annotated runs come from SQL (few, usually)."""
+    from collector.search_index import SearchFilters
+
+    run_ids = None
+    if filters.annotation:
+        sql, params = annotated_runs(filters.annotation)
+        run_ids = [row[0] for row in cursor.execute(sql, params).fetchall()]
+    return SearchFilters(
+        statuses=filters.statuses,
+        source=filters.source,
+        agent_name=filters.agent_name,
+        model=filters.model,
+        tool=filters.tool,
+        since=filters.since,
+        until=filters.until,
+        has_error=filters.has_error,
+        run_ids=run_ids,
+    )
+
+
+def _runs_in(hits: SearchHits) -> tuple[str, list[Any]]:
+    """SQL for "one of these runs": the ids, and the span of their starts.
+
+    The start bounds let DuckDB skip every row group outside them by its min/max
+    instead of reading the id of every run (a page of recent runs: the last row group).
+    """
+    ids = hits.run_ids
+    condition = f"r.id IN ({', '.join('?' for _ in ids)})"
+    params: list[Any] = list(ids)
+    between = hits.started_between()
+    if between is not None:
+        condition += " AND r.started_at BETWEEN ? AND ?"
+        params += list(between)
+    return condition, params
 
 
 def search_page(
@@ -35,54 +120,29 @@ def search_page(
 ) -> RunPage | None:
     """One page of the run list from the index, inside the caller's read snapshot."""
     from collector import queries
-    from collector.search_index import SearchFilters, index_words
 
-    words = index_words(filters.text or "")
-    if not words:
+    usable, query = _index_query(filters)
+    if not usable or not _fresh(cursor, index):
         return None
-    latest = cursor.execute("SELECT max(updated_at) FROM agent_runs").fetchone()
-    if not index.wait_fresh(latest[0] if latest else None):
-        return None
-    # Runs whose id starts with q match too, words or not (few: at most one, usually).
-    others = dataclasses.replace(filters, text=None)
-    where, params = queries.where_clause(others)
-    if after is not None:
-        condition, extra = queries.after_cursor(after)
-        where, params = f"{where} AND {condition}", [*params, *extra]
-    prefix_ids = [
-        row[0]
-        for row in cursor.execute(
-            f"SELECT r.id FROM agent_runs r WHERE starts_with(r.id, ?) AND {where} LIMIT ?",
-            [(filters.text or "").strip().lower(), *params, _MAX_ID_PREFIX_HITS + 1],
-        ).fetchall()
-    ]
-    if len(prefix_ids) > _MAX_ID_PREFIX_HITS or (prefix_ids and offset):
-        return None
-    by_index = SearchFilters(
-        statuses=filters.statuses,
-        source=filters.source,
-        agent_name=filters.agent_name,
-        model=filters.model,
-        tool=filters.tool,
-        since=filters.since,
-        until=filters.until,
-    )
+    by_index = _index_filters(cursor, filters)
+    if query is not None and not query.exact:
+        candidates = index.matching(query, by_index, at_most=MAX_CANDIDATES)
+        if candidates is None:
+            return None
+        return _checked_page(cursor, candidates, filters, limit, after, offset, now)
     before = (after.started_at, after.run_id) if after is not None else None
-    hits = index.search(words, by_index, limit=limit + 1, offset=offset, before=before)
-    extra_ids = [i for i in prefix_ids if i not in hits.run_ids]
-    total = hits.total
-    if extra_ids:
-        # Count a prefix match once: only if its text does not match the words too.
-        matched = set(index.which_match(words, extra_ids))
-        total += sum(1 for run_id in extra_ids if run_id not in matched)
-    ids = [*hits.run_ids, *extra_ids]
-    if not ids:
-        return queries.RunPage(runs=[], total=total, next=None)
-    # One placeholder per id: DuckDB then looks them up in the primary key's index
-    # (15 ms for a page at 275k runs) instead of scanning every run (160 ms for IN unnest).
-    inner = f"SELECT r.* FROM agent_runs r WHERE r.id IN ({', '.join('?' for _ in ids)})"
-    rows = queries.fetch_dicts(cursor, queries.RUN_SELECT.format(inner=inner), ids)
-    rows = [dict(row) for row in rows][: limit + 1]
+    hits = index.search(query, by_index, limit=limit + 1, offset=offset, before=before)
+    if not hits.run_ids:
+        return queries.RunPage(runs=[], total=hits.total, next=None)
+    condition, params = _runs_in(hits)
+    inner = f"SELECT r.* FROM agent_runs r WHERE {condition}"
+    rows = queries.fetch_dicts(cursor, queries.RUN_SELECT.format(inner=inner), params)
+    return _page(rows, hits.total, limit, now)
+
+
+def _page(rows: list[dict[str, Any]], total: int, limit: int, now: datetime) -> RunPage:
+    from collector import queries
+
     has_more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = (
@@ -92,26 +152,73 @@ def search_page(
     return queries.RunPage(runs=page_runs, total=total, next=next_cursor)
 
 
+def _checked_page(
+    cursor: duckdb.DuckDBPyConnection,
+    candidates: SearchHits,
+    filters: RunFilters,
+    limit: int,
+    after: Cursor | None,
+    offset: int,
+    now: datetime,
+) -> RunPage:
+    """The page and total among ``candidates``, ``q`` and the other filters applied in SQL.
+
+    The index has applied has_error, the tool and the annotation already (SQL would
+    read every step, every run's tools, every annotation).
+    """
+    from collector import queries
+
+    if not candidates.run_ids:
+        return queries.RunPage(runs=[], total=0, next=None)
+    checked = dataclasses.replace(filters, has_error=False, annotation=None, tool=None)
+    where, params = queries.where_clause(checked)
+    # The candidates' rows first, by id alone; the text and the other filters then on
+    # those few rows (in one statement DuckDB may read task and answer of every run).
+    pool = cursor.execute(
+        "SELECT * FROM agent_runs WHERE id IN (SELECT unnest(?))", [candidates.run_ids]
+    ).to_arrow_table()
+    cursor.register("_candidates", pool)
+    try:
+        page_where, page_params = where, list(params)
+        if after is not None:
+            condition, extra = queries.after_cursor(after)
+            page_where, page_params = f"{where} AND {condition}", [*params, *extra]
+        inner = (
+            f"SELECT r.* FROM _candidates r WHERE {page_where} "
+            "ORDER BY r.started_at DESC NULLS LAST, r.id DESC LIMIT ? OFFSET ?"
+        )
+        page_params += [limit + 1, 0 if after is not None else offset]
+        rows = queries.fetch_dicts(cursor, queries.RUN_SELECT.format(inner=inner), page_params)
+        total_sql = f"SELECT count(*) FROM _candidates r WHERE {where}"
+        total_row = cursor.execute(total_sql, params).fetchone()
+    finally:
+        cursor.unregister("_candidates")
+    return _page(rows, int(total_row[0]) if total_row else 0, limit, now)
+
+
 def search_where(
     cursor: duckdb.DuckDBPyConnection, index: SearchIndex, filters: RunFilters
 ) -> tuple[str, list[Any]] | None:
-    """``WHERE`` for the stats: the index's matches for ``q`` (ids), the other filters in SQL.
+    """``WHERE`` for the stats: the index's matches for ``q`` (ids), the filters in SQL.
 
-    None when ``q`` is not plain words or the index is not fresh (then ``q`` scans).
+    None when the index cannot answer (then ``q`` scans).
     """
     from collector import queries
-    from collector.search_index import index_words
 
-    words = index_words(filters.text or "")
-    if not words:
+    usable, query = _index_query(filters)
+    if query is None or not usable or not _fresh(cursor, index):
         return None
-    latest = cursor.execute("SELECT max(updated_at) FROM agent_runs").fetchone()
-    if not index.wait_fresh(latest[0] if latest else None):
+    by_index = _index_filters(cursor, filters)
+    if query.exact:
+        ids = index.matching_ids(query, by_index) or []
+        where, params = queries.where_clause(dataclasses.replace(filters, text=None))
+        return f"{where} AND r.id IN (SELECT unnest(?))", [*params, ids]
+    candidates = index.matching(query, by_index, at_most=MAX_CANDIDATES)
+    if candidates is None:
         return None
-    ids = index.matching_ids(words)
-    where, params = queries.where_clause(dataclasses.replace(filters, text=None))
-    text = (filters.text or "").strip().lower()
-    return (
-        f"{where} AND (r.id IN (SELECT unnest(?)) OR starts_with(r.id, ?))",
-        [*params, ids, text],
-    )
+    if not candidates.run_ids:
+        return "FALSE", []
+    checked = dataclasses.replace(filters, has_error=False, annotation=None, tool=None)
+    where, params = queries.where_clause(checked)
+    condition, in_params = _runs_in(candidates)
+    return f"{condition} AND {where}", [*in_params, *params]

@@ -14,11 +14,15 @@ import duckdb
 
 from collector.queries import RunFilters, in_snapshot, where_clause
 from collector.query_search import search_where
+from collector.query_stats_cache import StatsCache, data_version, database_key
 from collector.search_index import SearchIndex
 from collector.serialize import iso_utc
 from instrumentation.attributes import RunStatus
 
-__all__ = ["BUCKETS", "AUTO_HOURLY_UP_TO", "run_stats", "choose_bucket"]
+__all__ = ["BUCKETS", "AUTO_HOURLY_UP_TO", "CACHE", "run_stats", "choose_bucket"]
+
+# Answers by filter and data version (collector/query_stats_cache.py).
+CACHE = StatsCache()
 
 BUCKETS = ("hour", "day")
 # Ranges up to this long are drawn per hour, longer ones per day.
@@ -49,11 +53,37 @@ def run_stats(
     bucket: str | None = None,
     top_tools: int = 10,
     search: SearchIndex | None = None,
+    cache: StatsCache | None = CACHE,
 ) -> dict[str, Any]:
     """The stats object of the REST contract for the runs matching ``filters``.
 
     With ``search``, ``q`` matches as in the run list (:func:`search_where`).
+    With ``cache`` (the default), an answer computed at the same data version is
+    reused, and on a big database one may lag new runs by a few seconds
+    (collector/query_stats_cache.py); ``cache=None`` always computes.
     """
+    if cache is None:
+        return in_snapshot(cursor, lambda: _compute(cursor, filters, bucket, top_tools, search))
+
+    def compute(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        return _compute(cur, filters, bucket, top_tools, search)
+
+    def read() -> dict[str, Any]:
+        key = (database_key(cursor), filters, bucket, top_tools, search is not None)
+        version = data_version(cursor, annotations=bool(filters.annotation))
+        return cache.get(cursor, key, version, compute)
+
+    return in_snapshot(cursor, read)
+
+
+def _compute(
+    cursor: duckdb.DuckDBPyConnection,
+    filters: RunFilters,
+    bucket: str | None,
+    top_tools: int,
+    search: SearchIndex | None,
+) -> dict[str, Any]:
+    """Every figure, read in the caller's snapshot."""
 
     def read() -> dict[str, Any]:
         found = search_where(cursor, search, filters) if search is not None else None
@@ -152,4 +182,4 @@ def run_stats(
             "tokens": {"input": int(tin or 0), "output": int(tout or 0)},
         }
 
-    return in_snapshot(cursor, read)
+    return read()

@@ -14,11 +14,14 @@ The index is derived data: deleting the directory rebuilds it from the
 database, which is always the truth; until it has caught up (a first start on
 a big file), queries scan as before.
 
-Matching: every word of ``q`` must be a word of the run's text (case-
-insensitive, any order). A ``q`` with other characters than letters, digits
-and spaces (``100%``, ``a-b``) is a substring search over task and final
-answer (:func:`collector.queries.where_clause`), as is every ``q`` while
-the index is not ready.
+Matching (:class:`TextQuery`): a ``q`` of plain words matches runs whose text
+holds every word (case-insensitive, any order). Any other ``q`` (``100%``,
+``bytes=123456``) keeps its meaning, a substring of task or final answer: the
+index gives the runs holding every trigram of it, and SQL checks those
+(:mod:`collector.query_search`). Runs whose id starts with ``q`` match either
+way. A ``q`` under 3 characters that is not plain words, and every ``q`` while
+the index is not ready, scans (:func:`collector.queries.where_clause`).
+:mod:`collector.search_documents` describes the document of a run.
 """
 
 from __future__ import annotations
@@ -29,14 +32,25 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 
-__all__ = ["SearchFilters", "SearchHits", "SearchIndex", "index_words"]
+from collector.search_documents import (
+    EPOCH,
+    FORMAT,
+    RUN_FIELDS,
+    STEP_TEXT,
+    build_schema,
+    register_tokenizers,
+    run_document,
+    trigrams,
+)
+
+__all__ = ["SearchFilters", "SearchHits", "SearchIndex", "TextQuery", "index_words", "text_query"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,24 +61,14 @@ _PLAIN = re.compile(r"^[^\W_]+(?:\s+[^\W_]+)*$")
 _WORD = re.compile(r"[^\W_]+")
 _BATCH_RUNS = 2000
 _PRUNE_EVERY_S = 300.0  # how often deleted runs (retention) are looked for
-_FORMAT = "1"  # bump when the document layout changes: the index is rebuilt
-_EPOCH = datetime(1970, 1, 1)
+_EPOCH = EPOCH
+# Characters with a meaning in tantivy's regular expressions (Rust regex syntax).
+_REGEX_META = re.compile(r"([\\.+*?()|\[\]{}^$#&\-~])")
 
-_CHANGED_RUNS = """
-    SELECT id, CAST(epoch_us(started_at) AS BIGINT), status, source, agent_name,
-           model_used, model_requested, tool_names, task, final_answer, updated_at
+_CHANGED_RUNS = f"""
+    SELECT {RUN_FIELDS}
     FROM agent_runs WHERE updated_at > ? OR (updated_at = ? AND id > ?)
     ORDER BY updated_at, id LIMIT ?
-"""
-# Steps start after their run (an hour's margin for clocks of other hosts): the bound
-# lets DuckDB skip old row groups by their min/max instead of reading every step.
-_STEP_TEXT = """
-    SELECT agent_run_id,
-           string_agg(concat_ws(' ', tool_args, tool_result, thinking, error), ' ')
-    FROM agent_steps
-    WHERE agent_run_id IN (SELECT unnest(?))
-      AND (started_at >= ? - INTERVAL 1 HOUR OR started_at IS NULL)
-    GROUP BY agent_run_id
 """
 
 
@@ -77,11 +81,52 @@ def index_words(text: str) -> list[str] | None:
 
 
 @dataclass(frozen=True)
+class TextQuery:
+    """What the index looks for, for one ``q``.
+
+    Plain words: runs whose text holds every word (exact). Otherwise the runs
+    whose task or final answer holds every trigram of ``q``: candidates, a
+    superset of the substring matches that SQL then checks. Either way, runs
+    whose id starts with ``q`` (lowercased, stripped) match too.
+    """
+
+    words: list[str] | None
+    grams: list[str]
+    prefix: str
+
+    @property
+    def exact(self) -> bool:
+        return self.words is not None
+
+
+def text_query(text: str) -> TextQuery | None:
+    """The index's query for ``q``; None when the index cannot answer it (under 3 characters)."""
+    words = index_words(text)
+    prefix = text.strip().lower()
+    if words is not None:
+        return TextQuery(words=words, grams=[], prefix=prefix)
+    grams = trigrams(text)
+    if not grams:
+        return None
+    return TextQuery(words=None, grams=grams, prefix=prefix)
+
+
+@dataclass(frozen=True)
 class SearchHits:
-    """Run ids of one page (newest first) and how many runs match in all."""
+    """Run ids of one page (newest first), their starts, and how many runs match in all."""
 
     run_ids: list[str]
     total: int
+    starts_us: list[int] = field(default_factory=list)  # 0: no start time
+
+    def started_between(self) -> tuple[datetime, datetime] | None:
+        """(earliest, latest) start of these runs; None when one has no start time."""
+        if not self.starts_us or 0 in self.starts_us:
+            return None
+        return (
+            _EPOCH + timedelta(microseconds=min(self.starts_us)),
+            _EPOCH + timedelta(microseconds=max(self.starts_us)),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,6 +140,8 @@ class SearchFilters:
     tool: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    has_error: bool = False
+    run_ids: Sequence[str] | None = None  # only these runs (e.g. the annotated ones)
 
 
 def _micros(moment: datetime) -> int:
@@ -113,13 +160,14 @@ class SearchIndex:
         self._interval_s = interval_s
         marker = self.directory / "format"
         if self.directory.exists() and (
-            not marker.exists() or marker.read_text().strip() != _FORMAT
+            not marker.exists() or marker.read_text().strip() != FORMAT
         ):
             shutil.rmtree(self.directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        marker.write_text(_FORMAT)
-        self._schema = self._build_schema()
+        marker.write_text(FORMAT)
+        self._schema = build_schema(tantivy)
         self._index = tantivy.Index(self._schema, path=str(self.directory))
+        register_tokenizers(tantivy, self._index)
         self._writer: Any = None
         self._watermark = self._load_watermark()
         self._behind = True  # the last pass was a full batch: more may be waiting
@@ -129,15 +177,6 @@ class SearchIndex:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="search-index", daemon=True)
         self._thread.start()
-
-    def _build_schema(self) -> Any:
-        builder = self._tantivy.SchemaBuilder()
-        builder.add_text_field("id", stored=True, tokenizer_name="raw")
-        builder.add_integer_field("started_us", fast=True, indexed=True)
-        for name in ("status", "source", "agent_name", "model", "tool"):
-            builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
-        builder.add_text_field("text", index_option="basic")
-        return builder.build()
 
     # --- keeping it fresh -------------------------------------------------------------
     def _load_watermark(self) -> tuple[datetime, str]:
@@ -219,23 +258,13 @@ class SearchIndex:
             self._writer = self._index.writer(heap_size=32_000_000, num_threads=1)
         return self._writer
 
-    def _write(self, rows: list[tuple[Any, ...]], steps: dict[str, str]) -> None:
-        tantivy = self._tantivy
+    def _write(
+        self, rows: list[tuple[Any, ...]], steps: dict[str, tuple[str | None, bool | None]]
+    ) -> None:
         writer = self._open_writer()
         for row in rows:
-            run_id, started_us, status, source, agent, used, requested, tools, task, answer, _ = row
-            writer.delete_documents_by_term("id", run_id)
-            document = tantivy.Document(id=run_id, started_us=int(started_us or 0))
-            for name, value in (("status", status), ("source", source), ("agent_name", agent)):
-                if value:
-                    document.add_text(name, value)
-            for model in {used, requested} - {None, ""}:
-                document.add_text("model", model)
-            for tool in tools or ():
-                document.add_text("tool", tool)
-            text = " ".join(part for part in (task, answer, steps.get(run_id)) if part)
-            document.add_text("text", text)
-            writer.add_document(document)
+            writer.delete_documents_by_term("id", row[0])
+            writer.add_document(run_document(self._tantivy, row, steps.get(row[0])))
         writer.commit()
         self._index.reload()
 
@@ -258,32 +287,75 @@ class SearchIndex:
                 self._changed.wait(remaining)
             return True
 
-    def search(
-        self,
-        words: Sequence[str],
-        filters: SearchFilters,
-        *,
-        limit: int,
-        offset: int = 0,
-        before: tuple[datetime | None, str] | None = None,
-    ) -> SearchHits:
-        """Runs whose text holds every word and that pass ``filters``, newest first."""
+    def _match(self, query: TextQuery | Sequence[str] | None) -> Any:
+        """The text part: every word (or trigram) of ``q``, or a run id starting with ``q``."""
         tantivy = self._tantivy
-        query_cls = tantivy.Query
-        must = [query_cls.term_query(self._schema, "text", word) for word in words]
+        if query is None:
+            return tantivy.Query.all_query()
+        if not isinstance(query, TextQuery):  # a plain list of words
+            query = TextQuery(words=list(query), grams=[], prefix="")
+        field, terms = ("text", query.words) if query.words is not None else ("sub", query.grams)
+        text = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, tantivy.Query.term_query(self._schema, field, t)) for t in terms]
+        )
+        if not query.prefix:
+            return text
+        prefix = tantivy.Query.regex_query(
+            self._schema, "id", _REGEX_META.sub(r"\\\1", query.prefix) + ".*"
+        )
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, text), (tantivy.Occur.Should, prefix)]
+        )
+
+    def _filtered(
+        self,
+        query: TextQuery | Sequence[str] | None,
+        filters: SearchFilters,
+        lower: int | None,
+        upper: int | None,
+    ) -> Any:
+        tantivy = self._tantivy
+        term_set = tantivy.Query.term_set_query
+        must = [self._match(query)]
         for name, values in (
             ("status", filters.statuses),
             ("source", [filters.source] if filters.source else []),
             ("agent_name", [filters.agent_name] if filters.agent_name else []),
             ("model", [filters.model] if filters.model else []),
             ("tool", [filters.tool] if filters.tool else []),
+            ("flag", ["error"] if filters.has_error else []),
         ):
             if values:
-                must.append(query_cls.term_set_query(self._schema, name, list(values)))
+                must.append(term_set(self._schema, name, list(values)))
+        if filters.run_ids is not None:
+            must.append(term_set(self._schema, "id", list(filters.run_ids)))
+        if lower is not None or upper is not None:
+            must.append(
+                tantivy.Query.range_query(
+                    self._schema, "started_us", tantivy.FieldType.Integer, lower, upper
+                )
+            )
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in must])
+
+    @staticmethod
+    def _bounds(filters: SearchFilters) -> tuple[int | None, int | None]:
         lower = _micros(filters.since) if filters.since else None
         upper = _micros(filters.until) - 1 if filters.until else None
+        return lower, upper
+
+    def search(
+        self,
+        query: TextQuery | Sequence[str] | None,
+        filters: SearchFilters,
+        *,
+        limit: int,
+        offset: int = 0,
+        before: tuple[datetime | None, str] | None = None,
+    ) -> SearchHits:
+        """Runs matching ``query`` that pass ``filters``, newest first, and their count."""
+        lower, upper = self._bounds(filters)
         searcher = self._index.searcher()
-        total = _count(searcher, self._range(must, lower, upper))
+        total = _count(searcher, self._filtered(query, filters, lower, upper))
         cursor_us = None
         if before is not None and before[0] is not None:
             # Keyset paging: at or before the cursor's start; ties are sorted out below.
@@ -292,7 +364,7 @@ class SearchIndex:
         # A few more than asked for: ties with the cursor's start are dropped here.
         slack = 64 if cursor_us is not None else 0
         found = searcher.search(
-            self._range(must, lower, upper),
+            self._filtered(query, filters, lower, upper),
             limit + slack,
             count=False,
             order_by_field="started_us",
@@ -303,39 +375,49 @@ class SearchIndex:
             after_id = before[1]
             keyed = [(k, i) for k, i in keyed if k < cursor_us or (k == cursor_us and i < after_id)]
         keyed.sort(reverse=True)
-        return SearchHits(run_ids=[run_id for _, run_id in keyed[:limit]], total=total)
+        page = keyed[:limit]
+        return SearchHits(
+            run_ids=[run_id for _, run_id in page], total=total, starts_us=[k for k, _ in page]
+        )
 
-    def _range(self, must: list[Any], lower: int | None, upper: int | None) -> Any:
-        tantivy = self._tantivy
-        clauses = list(must)
-        if lower is not None or upper is not None:
-            clauses.append(
-                tantivy.Query.range_query(
-                    self._schema, "started_us", tantivy.FieldType.Integer, lower, upper
-                )
-            )
-        return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in clauses])
-
-    def matching_ids(self, words: Sequence[str]) -> list[str]:
-        """Every run id whose text holds every word."""
-        tantivy = self._tantivy
-        must = [tantivy.Query.term_query(self._schema, "text", word) for word in words]
-        query = self._range(must, None, None)
+    def matching(
+        self,
+        query: TextQuery | Sequence[str] | None,
+        filters: SearchFilters | None = None,
+        *,
+        at_most: int | None = None,
+    ) -> SearchHits | None:
+        """Every run matching ``query`` and ``filters``; None when more than ``at_most``."""
+        lower, upper = self._bounds(filters or SearchFilters())
+        compiled = self._filtered(query, filters or SearchFilters(), lower, upper)
         searcher = self._index.searcher()
-        total = _count(searcher, query)
+        total = _count(searcher, compiled)
+        if at_most is not None and total > at_most:
+            return None
         if not total:
-            return []
-        found = searcher.search(query, total, count=False)
-        return [searcher.doc(address)["id"][0] for _, address in found.hits]
+            return SearchHits(run_ids=[], total=0)
+        found = searcher.search(compiled, total, count=False, order_by_field="started_us")
+        return SearchHits(
+            run_ids=[searcher.doc(address)["id"][0] for _, address in found.hits],
+            total=total,
+            starts_us=[int(key) for key, _ in found.hits],
+        )
+
+    def matching_ids(
+        self,
+        query: TextQuery | Sequence[str] | None,
+        filters: SearchFilters | None = None,
+        *,
+        at_most: int | None = None,
+    ) -> list[str] | None:
+        """Every run id matching ``query`` and ``filters``; None when more than ``at_most``."""
+        found = self.matching(query, filters, at_most=at_most)
+        return None if found is None else found.run_ids
 
     def which_match(self, words: Sequence[str], run_ids: Sequence[str]) -> list[str]:
         """The ids among ``run_ids`` whose text holds every word."""
-        tantivy = self._tantivy
-        must = [tantivy.Query.term_query(self._schema, "text", word) for word in words]
-        must.append(tantivy.Query.term_set_query(self._schema, "id", list(run_ids)))
-        searcher = self._index.searcher()
-        found = searcher.search(self._range(must, None, None), len(run_ids), count=False)
-        return [searcher.doc(address)["id"][0] for _, address in found.hits]
+        found = self.matching_ids(words, SearchFilters(run_ids=run_ids))
+        return found or []
 
     def close(self) -> None:
         """Stop following the database (the index stays on disk for the next start)."""
@@ -350,12 +432,12 @@ def _count(searcher: Any, query: Any) -> int:
 
 def _changed_runs(
     cursor: duckdb.DuckDBPyConnection, watermark: tuple[datetime, str]
-) -> tuple[list[tuple[Any, ...]], dict[str, str]]:
+) -> tuple[list[tuple[Any, ...]], dict[str, tuple[str | None, bool | None]]]:
     cursor.execute("BEGIN TRANSACTION READ ONLY")
     try:
         moment, last_id = watermark
         rows = cursor.execute(_CHANGED_RUNS, [moment, moment, last_id, _BATCH_RUNS]).fetchall()
-        steps: dict[str, str] = {}
+        steps: dict[str, tuple[str | None, bool | None]] = {}
         if rows:
             ids = [row[0] for row in rows]
             starts = [row[1] for row in rows]
@@ -363,7 +445,10 @@ def _changed_runs(
             earliest = (
                 _EPOCH + timedelta(microseconds=min(starts)) if None not in starts else _EPOCH
             )
-            steps = dict(cursor.execute(_STEP_TEXT, [ids, earliest]).fetchall())
+            steps = {
+                run_id: (text, failed)
+                for run_id, text, failed in cursor.execute(STEP_TEXT, [ids, earliest]).fetchall()
+            }
         return rows, steps
     finally:
         cursor.execute("ROLLBACK")

@@ -112,3 +112,50 @@ def test_stats_count_the_same_runs_as_the_list(agents: Agents) -> None:
     stats = agents.get("/agent/runs/stats", q="okapi")
     assert listed["total"] == stats["total_runs"] == 2
     assert stats["by_status"] == {"completed": 1, "failed": 1}
+
+
+def test_a_q_that_is_not_plain_words_is_a_substring_of_task_or_answer(agents: Agents) -> None:
+    longer, exact, split, in_step = agents.send(
+        [
+            RunSpec("prune images", final_answer="freed bytes=1234567 in all"),
+            RunSpec("Rotate logs BYTES=123456"),
+            RunSpec("bytes= 123456 and bytes=12 3456"),  # every trigram but one, not the text
+            RunSpec("quiet", tools=(ToolCall("df", {}, "bytes=123456"),)),  # step text only
+        ]
+    )
+    # Substring, any case: the index narrows by trigrams, SQL keeps the meaning
+    # (``split`` holds every trigram of q, but not q).
+    assert split not in ids_of(agents.get("/agent/runs", q="bytes=123456"))
+    assert ids_of(agents.get("/agent/runs", q="bytes=123456")) == {longer, exact}
+    assert agents.get("/agent/runs", q="bytes=123456")["total"] == 2
+    assert ids_of(agents.get("/agent/runs", q="s=1234567 i")) == {longer}
+    assert agents.get("/agent/runs/stats", q="bytes=123456")["total_runs"] == 2
+    assert agents.get("/agent/runs", q="bytes=123456", status="failed")["total"] == 0
+    assert in_step not in ids_of(agents.get("/agent/runs", q="=123456"))
+
+
+def test_a_run_id_prefix_with_its_dashes_finds_the_run(agents: Agents) -> None:
+    run_id = agents.send([RunSpec("anything at all")])[0]
+    for prefix in (run_id[:13], run_id[:9], run_id.upper()[:13], run_id):
+        body = agents.get("/agent/runs", q=prefix)
+        assert ids_of(body) == {run_id}, prefix
+        assert body["total"] == 1
+
+
+def test_words_combine_with_has_error_and_annotations(agents: Agents) -> None:
+    clean, recovered, failed = agents.send(
+        [
+            RunSpec("tapir inventory", tools=(ToolCall("ls"),)),
+            RunSpec("tapir cleanup", tools=(ToolCall("rm", error="denied"), ToolCall("ls"))),
+            RunSpec("tapir rescue", status="failed", error="gave up"),
+        ]
+    )
+    assert ids_of(agents.get("/agent/runs", q="tapir", has_error="true")) == {recovered, failed}
+    assert agents.get("/agent/runs/stats", q="tapir", has_error="true")["total_runs"] == 2
+    for kind in ("bad", "good"):  # the latest verdict counts
+        posted = agents.api.post(
+            f"/agent/runs/{clean}/annotations", json={"kind": kind, "author": "ana"}
+        )
+        assert posted.status_code == 201, posted.text
+    assert ids_of(agents.get("/agent/runs", q="tapir", annotation="good")) == {clean}
+    assert agents.get("/agent/runs", q="tapir", annotation="bad")["total"] == 0
