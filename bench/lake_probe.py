@@ -79,7 +79,10 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_probe(writers: int, commits: int, rows: int, inline_limit: int, mode: str) -> None:
+def run_probe(
+    writers: int, commits: int, rows: int, inline_limit: int, mode: str, *, compact: bool = True
+) -> dict[str, float]:
+    """Run the probe, print what it found, return the commit figures."""
     cluster = start_postgres()
     data_path = Path(tempfile.mkdtemp(prefix="agent-audit-lake-"))
     try:
@@ -128,7 +131,18 @@ def run_probe(writers: int, commits: int, rows: int, inline_limit: int, mode: st
         for k, v in kinds.items():
             print(f"    {v} x {k}")
         print(f"  spans rows {spans[0] if spans else 0} (expected {total * rows})")
-        print(f"  parquet files after the commits: {_count_files(data_path)}")
+        files = _count_files(data_path)
+        print(f"  parquet files after the commits: {files}")
+        figures = {
+            "writers": float(writers),
+            "commits_per_s": total / wall,
+            "commit_ms_p50": statistics.median(lat) * 1e3,
+            "commit_ms_p95": _pct(lat, 0.95) * 1e3,
+            "conflicts": float(conflicts),
+            "files_per_commit": files / total,
+        }
+        if not compact:
+            return figures
         t0 = time.perf_counter()
         con.execute("CALL ducklake_flush_inlined_data('lake')")
         t1 = time.perf_counter()
@@ -145,6 +159,7 @@ def run_probe(writers: int, commits: int, rows: int, inline_limit: int, mode: st
         t4 = time.perf_counter()
         n = con.execute("SELECT count(*), count(DISTINCT span_id) FROM lake.spans").fetchone()
         print(f"  count over the lake {n} in {(time.perf_counter() - t4) * 1e3:.0f} ms")
+        return figures
     finally:
         cluster.stop()
         shutil.rmtree(data_path, ignore_errors=True)

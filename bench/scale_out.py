@@ -34,8 +34,10 @@ from typing import Any
 import grpc
 import httpx
 
-from bench.collector_proc import REPO, percentile, proc_cpu_s, spawn_collector
+from bench.collector_proc import REPO, percentile, spawn_collector
 from bench.pg_cluster import PG_BIN, PostgresCluster, start_postgres
+from bench.scale_cpu import router_alone, sample_cpu
+from bench.scale_paper import extrapolate, format_paper
 from bench.workload import WorkloadSpec, generate_requests
 
 __all__ = ["main"]
@@ -65,16 +67,9 @@ def _create_db(cluster: PostgresCluster, name: str) -> str:
     return f"postgres://postgres@127.0.0.1:{cluster.port}/{name}"
 
 
-def _postgres_cpu_s(cluster: PostgresCluster) -> float:
-    pid_file = cluster.data_dir / "postmaster.pid"
-    pid = int(pid_file.read_text().split()[0])
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return proc_cpu_s(pid) + sum(proc_cpu_s(int(c)) for c in children)
-
-
 def _client(port: int, spec: WorkloadSpec, indexes: range, ready: Any, go: Any, out: Any) -> None:
     bodies = [r.body for r in generate_requests(spec, indexes)]
-    ready.put(1)
+    ready.put(sum(len(b) for b in bodies))
     go.wait()
     retries = 0
     with grpc.insecure_channel(
@@ -91,6 +86,36 @@ def _client(port: int, spec: WorkloadSpec, indexes: range, ready: Any, go: Any, 
                         raise
                     retries += 1
     out.put((time.monotonic(), retries))
+
+
+def _clients(port: int, spec: WorkloadSpec, clients: int) -> tuple[list[Any], Any, Any, Any]:
+    """Started client processes, each with its share of the requests, waiting for ``go``."""
+    ctx = mp.get_context("spawn")
+    ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    per = -(-spec.requests // clients)
+    procs = [
+        ctx.Process(
+            target=_client,
+            args=(port, spec, range(i * per, min(spec.requests, (i + 1) * per)), ready, go, out),
+        )
+        for i in range(clients)
+    ]
+    for proc in procs:
+        proc.start()
+    return procs, ready, out, go
+
+
+def _drive(port: int, spec: WorkloadSpec, clients: int) -> tuple[float, list[int]]:
+    """Send the whole load to ``port``; seconds until the last acknowledgement."""
+    procs, ready, out, go = _clients(port, spec, clients)
+    for _ in procs:
+        ready.get(timeout=600)
+    start = time.monotonic()
+    go.set()
+    finished = [out.get(timeout=3600) for _ in procs]
+    for proc in procs:
+        proc.join(60)
+    return max(t for t, _ in finished) - start, [p.pid or 0 for p in procs]
 
 
 def _lake_env(url: str, data: Path, cid: str, interval_s: float) -> dict[str, str]:
@@ -176,30 +201,10 @@ def throughput_once(
         assert router.stdout is not None
         port_line = router.stdout.readline()
         port = int(port_line.split("port ")[1].split()[0])
-        ctx = mp.get_context("spawn")
-        ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-        per = -(-spec.requests // clients)
-        procs = [
-            ctx.Process(
-                target=_client,
-                args=(
-                    port,
-                    spec,
-                    range(i * per, min(spec.requests, (i + 1) * per)),
-                    ready,
-                    go,
-                    out,
-                ),
-            )
-            for i in range(clients)
-        ]
-        for proc in procs:
-            proc.start()
-        for _ in procs:
-            ready.get(timeout=600)
-        pids = [c.pid for c in collectors] + [router.pid]
-        collectors_before = sum(proc_cpu_s(c.pid) for c in collectors)
-        cpu_before = sum(proc_cpu_s(p) for p in pids) + _postgres_cpu_s(cluster)
+        procs, ready, out, go = _clients(port, spec, clients)
+        otlp_bytes = sum(ready.get(timeout=600) for _ in procs)
+        client_pids = [p.pid or 0 for p in procs]
+        before = sample_cpu(router.pid, collectors, cluster, client_pids)
         visibility: list[float] = []
         probe_stop = threading.Event()
         probe = threading.Thread(
@@ -219,13 +224,15 @@ def throughput_once(
         while _total_runs_or_log(api, collectors) < spec.runs + len(visibility):
             time.sleep(0.5)  # polling interval, gentle for the same reason
         visible_at = time.monotonic() - start
-        cpu = sum(proc_cpu_s(p) for p in pids) + _postgres_cpu_s(cluster) - cpu_before
+        used = sample_cpu(router.pid, collectors, cluster, client_pids).minus(before)
         lake_health = [
             httpx.get(c.http_url + "/healthz", timeout=60).json().get("lake", {})
             for c in collectors
         ]
         spans = spec.runs * spec.spans_per_run
-        collector_cpu = sum(proc_cpu_s(c.pid) for c in collectors) - collectors_before
+        commits = max(1.0, used["lake_commits"])
+        components = ("router", "collectors_receive", "shippers", "postgres", "load_generator")
+        lake_bytes = sum(f.stat().st_size for f in data.rglob("*.parquet"))
         return {
             "collectors": n,
             "spans": spans,
@@ -240,8 +247,15 @@ def throughput_once(
             "visibility_samples": len(visibility),
             "ship_failures": sum(h.get("ship_failures", 0) for h in lake_health),
             "last_ship_errors": [h.get("last_ship_error") for h in lake_health],
-            "cpu_ms_per_1k_spans_all": round(cpu / spans * 1e6, 1),
-            "cpu_ms_per_1k_spans_collectors": round(collector_cpu / spans * 1e6, 1),
+            "cpu_us_per_span": {c: round(used[c] / spans * 1e6, 1) for c in components},
+            "cores_busy": {c: round(used[c] / used["wall_s"], 2) for c in components},
+            "lake_commits_per_s": round(used["lake_commits"] / used["wall_s"], 2),
+            "lake_commit_ms_mean": round(used["lake_commit_s"] / commits * 1000, 1),
+            "postgres_cpu_ms_per_commit": round(used["postgres"] / commits * 1000, 2),
+            "parquet_files": sum(1 for _ in data.rglob("*.parquet")),
+            "files_per_commit": round(sum(1 for _ in data.rglob("*.parquet")) / commits, 2),
+            "otlp_bytes_per_span": round(otlp_bytes / spans),
+            "lake_bytes_per_span": round(lake_bytes / spans),
         }
     finally:
         router.terminate()
@@ -266,7 +280,53 @@ def run_throughput(args: argparse.Namespace) -> dict[str, Any]:
     for row in rows:
         row["scaling_acked"] = round(row["acked_spans_per_s"] / base, 2)
         row["scaling_visible"] = round(row["visible_spans_per_s"] / base_visible, 2)
-    return {"cores": os.cpu_count(), "runs": args.runs, "clients": args.clients, "rows": rows}
+        row["goal_0_8_n"] = round(0.8 * row["collectors"], 1)
+    report: dict[str, Any] = {
+        "cores": os.cpu_count(),
+        "load_average_before": os.getloadavg()[0],
+        "runs": args.runs,
+        "clients": args.clients,
+        "rows": rows,
+    }
+    # The router alone, same load, into as many sinks as the largest N.
+    report["router_alone"] = router_alone(
+        max(args.collectors),
+        lambda port: _drive(port, spec, args.clients),
+        spec.runs * spec.spans_per_run,
+    )
+    if args.catalog_writers:
+        from bench.lake_probe import run_probe
+
+        report["catalog_probe"] = run_probe(
+            args.catalog_writers, args.catalog_commits, 200, 0, "append", compact=False
+        )
+    report["paper"] = _paper(report, args.ship_interval_s)
+    return report
+
+
+def _paper(report: dict[str, Any], interval_s: float) -> list[dict[str, Any]]:
+    """The extrapolation (bench/scale_paper.py) from this run's one-collector row."""
+    one = report["rows"][0]
+    catalog = report.get("catalog_probe") or {}
+    measured = {
+        "collector_cpu_us_per_span": one["cpu_us_per_span"]["collectors_receive"]
+        + one["cpu_us_per_span"]["shippers"],
+        "router_cpu_us_per_span": report["router_alone"]["router_cpu_us_per_span"],
+        "postgres_cpu_ms_per_commit": one["postgres_cpu_ms_per_commit"],
+        # Without the probe, the highest rate the catalog took in this run (a lower bound).
+        "catalog_commits_per_s": catalog.get(
+            "commits_per_s", max(r["lake_commits_per_s"] for r in report["rows"])
+        ),
+        "files_per_commit": one["files_per_commit"],
+        "otlp_bytes_per_span": one["otlp_bytes_per_span"],
+        "lake_bytes_per_span": one["lake_bytes_per_span"],
+    }
+    report["paper_inputs"] = measured
+    return [
+        extrapolate(measured, cores=16, machines=1, ship_interval_s=interval_s),
+        extrapolate(measured, cores=16, machines=10, ship_interval_s=interval_s),
+        extrapolate(measured, cores=16, machines=10, ship_interval_s=5.0),
+    ]
 
 
 def _time_cases(
@@ -355,12 +415,21 @@ def main(argv: list[str] | None = None) -> int:
     tp.add_argument("--runs-per-request", type=int, default=50)
     tp.add_argument("--clients", type=int, default=2)
     tp.add_argument("--ship-interval-s", type=float, default=0.5)
+    tp.add_argument(
+        "--catalog-writers",
+        type=int,
+        default=3,
+        help="writers for the catalog's commits/s probe (bench/lake_probe.py); 0 skips it",
+    )
+    tp.add_argument("--catalog-commits", type=int, default=40, help="per writer")
     q = sub.add_parser("query")
     q.add_argument("--runs", type=int, default=100_000)
     q.add_argument("--repeat", type=int, default=10)
     args = parser.parse_args(argv)
     report = run_throughput(args) if args.command == "throughput" else run_query(args)
-    print(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2, default=str))
+    if args.command == "throughput":
+        print(format_paper(report["paper"]))
     return 0
 
 

@@ -99,6 +99,9 @@ class LakeStore(RunStore):
             self.collector_id = local_collector_id(self, lake.collector_id)
             self._lake_writer = lake_connection()
             attach_lake(self._lake_writer, lake.catalog_dsn, lake.data_path)
+            # Shipping is background work: one thread keeps it off the cores the
+            # receive path needs, and its CPU on the shipping thread (healthz).
+            self._lake_writer.execute("SET threads = 1")
             self._lake_writer.execute(
                 "CALL lake.set_option('data_inlining_row_limit', ?)", [lake.inline_row_limit]
             )
@@ -146,6 +149,10 @@ class LakeStore(RunStore):
             "unshipped_spans": max(0, committed - shipper.mark_seq),
             "seconds_since_last_shipment": age,
             "ship_failures": shipper.failures,
+            "shipped_spans": shipper.shipped_spans,
+            "lake_commits": shipper.passes,
+            "lake_commit_s": round(shipper.lake_write_s, 3),
+            "shipper_cpu_s": round(shipper.cpu_s, 3),
             "last_ship_error": shipper.last_error,
             "maintenance_errors": (self.last_maintenance.errors if self.last_maintenance else []),
         }
