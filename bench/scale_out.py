@@ -11,9 +11,9 @@ acknowledged spans/s, the time until every run is visible through the API
 (end to end, over the lake), the scaling ratio against N=1, and CPU seconds per
 1,000 spans of the collectors, the router and PostgreSQL.
 
-``query``: the same synthetic runs (bench/dataset.py ``build_via_sql``) in a
-single DuckDB file and in a lake; the API's calls timed against a collector on
-each (p50/p95 ms).
+``query`` (bench/scale_query.py): the same synthetic runs in a single DuckDB
+file and in a lake; the API's calls timed against a collector on each
+(p50/p95 ms).
 """
 
 from __future__ import annotations
@@ -329,76 +329,6 @@ def _paper(report: dict[str, Any], interval_s: float) -> list[dict[str, Any]]:
     ]
 
 
-def _time_cases(
-    api: str, cases: list[tuple[str, str, dict[str, Any]]], repeat: int
-) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    with httpx.Client(base_url=api, timeout=300) as client:
-        for name, path, params in cases:
-            first = client.get(path, params=params)
-            if first.status_code != 200:
-                results[name] = f"HTTP {first.status_code}: {first.text[:120]}"
-                continue
-            timings = []
-            for _ in range(repeat):
-                began = time.perf_counter()
-                client.get(path, params=params).raise_for_status()
-                timings.append((time.perf_counter() - began) * 1000)
-            results[name] = {
-                "p50_ms": round(percentile(timings, 50), 1),
-                "p95_ms": round(percentile(timings, 95), 1),
-            }
-    return results
-
-
-def run_query(args: argparse.Namespace) -> dict[str, Any]:
-    from bench.dataset import build_via_sql
-    from bench.query import _cases, _layout
-    from collector.lake.connect import attach_lake, lake_connection
-
-    work = Path(tempfile.mkdtemp(prefix="agent-audit-lakeq-"))
-    cluster = start_postgres(dbname="query")
-    try:
-        single = work / "single.duckdb"
-        built = build_via_sql(single, runs=args.runs, progress=False)
-        layout = _layout(single)
-        cases = _cases(layout)
-        data = work / "lake"
-        data.mkdir()
-        began = time.monotonic()
-        con = lake_connection(memory_limit_mb=2048)
-        attach_lake(con, cluster.dsn, data)
-        con.execute(f"ATTACH '{single}' AS single (READ_ONLY)")
-        con.execute("CREATE SCHEMA lake.c_bench")
-        for table in ("agent_runs", "agent_steps", "cancel_requests"):
-            con.execute(f"CREATE TABLE lake.c_bench.{table} AS SELECT * FROM single.main.{table}")
-        con.execute("CREATE TABLE lake.main.spans AS SELECT * FROM single.main.spans")
-        con.close()
-        copy_s = time.monotonic() - began
-        report: dict[str, Any] = {
-            "runs": built.runs,
-            "steps": built.steps,
-            "copy_into_lake_s": round(copy_s, 1),
-        }
-        plain = spawn_collector(single)
-        try:
-            report["single_file"] = _time_cases(plain.http_url, cases, args.repeat)
-        finally:
-            plain.stop()
-        lake_collector = spawn_collector(
-            work / "local.duckdb",
-            env=_lake_env(cluster.url, data, "q", 0.5),
-        )
-        try:
-            report["lake"] = _time_cases(lake_collector.http_url, cases, args.repeat)
-        finally:
-            lake_collector.stop()
-        return report
-    finally:
-        cluster.stop()
-        shutil.rmtree(work, ignore_errors=True)
-
-
 def _int_list(text: str) -> list[int]:
     return [int(x) for x in text.split(",")]
 
@@ -424,9 +354,20 @@ def main(argv: list[str] | None = None) -> int:
     tp.add_argument("--catalog-commits", type=int, default=40, help="per writer")
     q = sub.add_parser("query")
     q.add_argument("--runs", type=int, default=100_000)
+    q.add_argument(
+        "--single",
+        type=Path,
+        default=None,
+        help="an existing single-file store to use (copied) instead of building --runs",
+    )
     q.add_argument("--repeat", type=int, default=10)
     args = parser.parse_args(argv)
-    report = run_throughput(args) if args.command == "throughput" else run_query(args)
+    if args.command == "throughput":
+        report = run_throughput(args)
+    else:
+        from bench.scale_query import run_query
+
+        report = run_query(args)
     print(json.dumps(report, indent=2, default=str))
     if args.command == "throughput":
         print(format_paper(report["paper"]))

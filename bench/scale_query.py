@@ -1,0 +1,109 @@
+"""Query latency over the lake against the single file, the same runs in both.
+
+    PYTHONPATH=$PWD python -m bench.scale_out query --runs 100000
+    PYTHONPATH=$PWD python -m bench.scale_out query --single /path/1m.duckdb
+
+The single file is built set-based (bench/dataset.py ``build_via_sql``) or
+copied from ``--single`` (the original is not opened for writing), then loaded
+into a lake with the collectors' layout (bench/lake_load.py). One collector
+serves each; every API call of bench/query.py is timed on both, alternating
+between them request by request, so that a change of load on this shared
+machine hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.collector_proc import percentile, spawn_collector
+from bench.lake_load import load_into_lake
+from bench.pg_cluster import start_postgres
+
+__all__ = ["run_query"]
+
+
+def _time_both(
+    apis: dict[str, str], cases: list[tuple[str, str, dict[str, Any]]], repeat: int
+) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    clients = {side: httpx.Client(base_url=url, timeout=300) for side, url in apis.items()}
+    try:
+        for name, path, params in cases:
+            timings: dict[str, list[float]] = {side: [] for side in apis}
+            failed = {}
+            for side, client in clients.items():
+                first = client.get(path, params=params)  # warm-up, and the answer checked
+                if first.status_code != 200:
+                    failed[side] = f"HTTP {first.status_code}: {first.text[:120]}"
+            if failed:
+                results[name] = failed
+                continue
+            for _ in range(repeat):
+                for side, client in clients.items():
+                    began = time.perf_counter()
+                    client.get(path, params=params).raise_for_status()
+                    timings[side].append((time.perf_counter() - began) * 1000)
+            row: dict[str, Any] = {
+                side: {
+                    "p50_ms": round(percentile(t, 50), 1),
+                    "p95_ms": round(percentile(t, 95), 1),
+                }
+                for side, t in timings.items()
+            }
+            row["lake_over_file_p50"] = round(
+                row["lake"]["p50_ms"] / max(0.1, row["single_file"]["p50_ms"]), 2
+            )
+            results[name] = row
+    finally:
+        for client in clients.values():
+            client.close()
+    return results
+
+
+def run_query(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.dataset import build_via_sql
+    from bench.query import _cases, _layout
+    from bench.scale_out import _lake_env
+
+    work = Path(tempfile.mkdtemp(prefix="agent-audit-lakeq-"))
+    cluster = start_postgres(dbname="query")
+    try:
+        single = work / "single.duckdb"
+        if args.single is not None:
+            shutil.copyfile(args.single, single)
+        else:
+            build_via_sql(single, runs=args.runs, progress=False)
+        cases = _cases(_layout(single))
+        data = work / "lake"
+        data.mkdir()
+        loaded = load_into_lake(single, cluster.dsn, data)
+        report: dict[str, Any] = {
+            "runs": loaded.runs,
+            "steps": loaded.steps,
+            "load_into_lake_s": round(loaded.seconds, 1),
+            "lake_parquet_files": loaded.files,
+        }
+        plain = spawn_collector(single)
+        lake_collector = spawn_collector(
+            work / "local.duckdb", env=_lake_env(cluster.url, data, "q", 0.5)
+        )
+        try:
+            report["cases"] = _time_both(
+                {"single_file": plain.http_url, "lake": lake_collector.http_url},
+                cases,
+                args.repeat,
+            )
+        finally:
+            plain.stop()
+            lake_collector.stop()
+        return report
+    finally:
+        cluster.stop()
+        shutil.rmtree(work, ignore_errors=True)
