@@ -1,9 +1,11 @@
 """CPU seconds per component of a scale-out run, and the router measured alone.
 
-Components: the router, each collector split into its shipping thread (the
-collector reports that thread's CPU in ``/healthz``) and the rest (receive,
-local commit, API), PostgreSQL (postmaster and its backends), and the load
-generator's client processes (on the same cores here, so it is shown too).
+Components: the router, each collector split into its shipping thread, its
+API reads over the lake (the collector reports both threads' CPU in
+``/healthz``; the benchmark's own visibility polling is such reads) and the
+rest (receive, local commit, DuckDB worker threads), PostgreSQL (postmaster
+and its backends), and the load generator's client processes (on the same
+cores here, so it is shown too).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class CpuSample:
     router: float
     collectors: float
     shippers: float
+    api_reads: float
     postgres: float
     clients: float
     lake_commits: int
@@ -53,9 +56,10 @@ class CpuSample:
     def minus(self, before: CpuSample) -> dict[str, float]:
         return {
             "router": self.router - before.router,
-            "collectors_receive": (self.collectors - self.shippers)
-            - (before.collectors - before.shippers),
+            "collectors_receive": (self.collectors - self.shippers - self.api_reads)
+            - (before.collectors - before.shippers - before.api_reads),
             "shippers": self.shippers - before.shippers,
+            "api_reads": self.api_reads - before.api_reads,
             "postgres": self.postgres - before.postgres,
             "load_generator": self.clients - before.clients,
             "lake_commits": float(self.lake_commits - before.lake_commits),
@@ -77,6 +81,7 @@ def sample_cpu(
         router=proc_cpu_s(router_pid),
         collectors=sum(proc_cpu_s(c.pid) for c in collectors),
         shippers=sum(float(h.get("shipper_cpu_s", 0.0)) for h in lake),
+        api_reads=sum(float(h.get("lake_read_cpu_s", 0.0)) for h in lake),
         postgres=postgres_cpu_s(cluster),
         clients=sum(proc_cpu_s(p) for p in client_pids),
         lake_commits=sum(int(h.get("lake_commits", 0)) for h in lake),

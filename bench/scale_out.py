@@ -231,7 +231,14 @@ def throughput_once(
         ]
         spans = spec.runs * spec.spans_per_run
         commits = max(1.0, used["lake_commits"])
-        components = ("router", "collectors_receive", "shippers", "postgres", "load_generator")
+        components = (
+            "router",
+            "collectors_receive",
+            "shippers",
+            "api_reads",
+            "postgres",
+            "load_generator",
+        )
         lake_bytes = sum(f.stat().st_size for f in data.rglob("*.parquet"))
         return {
             "collectors": n,

@@ -66,6 +66,10 @@ class LakeReader:
         self._refresh_every_s = refresh_every_s
         self._next_refresh = 0.0
         self._lock = threading.Lock()
+        # CPU of API reads on the calling threads (time.thread_time), for /healthz:
+        # reads over the lake cost far more than over a local file.
+        self.reads = 0
+        self.read_cpu_s = 0.0
         self.refresh()
 
     def refresh(self) -> list[str]:
@@ -116,11 +120,15 @@ class LakeReader:
         if not self._schemas:
             raise LakeError("the lake holds no collector's tables yet")
         cursor = self._con.cursor()
+        cpu_start = time.thread_time()
         try:
             cursor.execute("SET TimeZone = 'UTC'")
             return fn(cursor)
         finally:
             cursor.close()
+            with self._lock:
+                self.reads += 1
+                self.read_cpu_s += time.thread_time() - cpu_start
 
     def close(self) -> None:
         self._con.close()

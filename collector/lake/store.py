@@ -153,6 +153,8 @@ class LakeStore(RunStore):
             "lake_commits": shipper.passes,
             "lake_commit_s": round(shipper.lake_write_s, 3),
             "shipper_cpu_s": round(shipper.cpu_s, 3),
+            "lake_reads": self.reader.reads,
+            "lake_read_cpu_s": round(self.reader.read_cpu_s, 3),
             "last_ship_error": shipper.last_error,
             "maintenance_errors": (self.last_maintenance.errors if self.last_maintenance else []),
         }
