@@ -55,8 +55,13 @@ def load_into_lake(
     collector_id: str = "bench",
     slices: int | None = None,
     memory_limit_mb: int = 3072,
+    unsorted: bool = False,
 ) -> LoadResult:
-    """Copy every table of ``single`` into the lake under ``c_<collector_id>``."""
+    """Copy every table of ``single`` into the lake under ``c_<collector_id>``.
+
+    ``unsorted`` creates the tables plainly instead (no sort order, DuckDB's
+    default row groups): the layout before sorting, for comparison.
+    """
     began = time.perf_counter()
     local = duckdb.connect(str(single), read_only=True)
     try:
@@ -71,7 +76,14 @@ def load_into_lake(
     try:
         attach_lake(con, catalog_dsn, data_path)
         con.execute("CALL lake.set_option('data_inlining_row_limit', 0)")
-        ensure_lake_tables(con, "lake", schema, columns)
+        if unsorted:
+            con.execute(f"CREATE SCHEMA lake.{schema}")
+            for table, cols in columns.items():
+                where = "main" if table in SHARED_TABLES else schema
+                body = ", ".join(f'"{c}" {kind}' for c, kind in cols)
+                con.execute(f"CREATE TABLE lake.{where}.{table} ({body})")
+        else:
+            ensure_lake_tables(con, "lake", schema, columns)
         con.execute(f"ATTACH {_quote(str(single))} AS single (READ_ONLY)")
         names = {t: ", ".join(f'"{c}"' for c, _ in cols) for t, cols in columns.items()}
         first, last, runs = bounds if bounds else (None, None, 0)
@@ -131,9 +143,18 @@ def main() -> None:
     parser.add_argument("catalog_dsn")
     parser.add_argument("data_path", type=Path)
     parser.add_argument("--slices", type=int, default=None, help="default: one per 100,000 runs")
+    parser.add_argument("--unsorted", action="store_true", help="the layout before sorting")
     args = parser.parse_args()
     args.data_path.mkdir(parents=True, exist_ok=True)
-    print(load_into_lake(args.single, args.catalog_dsn, args.data_path, slices=args.slices))
+    print(
+        load_into_lake(
+            args.single,
+            args.catalog_dsn,
+            args.data_path,
+            slices=args.slices,
+            unsorted=args.unsorted,
+        )
+    )
 
 
 if __name__ == "__main__":

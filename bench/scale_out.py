@@ -367,6 +367,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="an existing single-file store to use (copied) instead of building --runs",
     )
+    q.add_argument(
+        "--unsorted-too",
+        action="store_true",
+        help="also time a lake laid out without sort orders (the layout before)",
+    )
     q.add_argument("--repeat", type=int, default=10)
     args = parser.parse_args(argv)
     if args.command == "throughput":
