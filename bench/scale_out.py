@@ -186,16 +186,25 @@ def _visibility_probe(
 
 
 def throughput_once(
-    cluster: PostgresCluster, n: int, spec: WorkloadSpec, clients: int, interval_s: float
+    cluster: PostgresCluster,
+    n: int,
+    spec: WorkloadSpec,
+    clients: int,
+    interval_s: float,
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One N: start everything, drive the load, measure, stop everything."""
     _api_errors.clear()
+    extra_env = extra_env or {}
     work = Path(tempfile.mkdtemp(prefix=f"agent-audit-scale{n}-"))
     url = _create_db(cluster, f"scale_{n}_{os.getpid()}")
     data = work / "lake"
     data.mkdir()
     collectors = [
-        spawn_collector(work / f"c{i}.duckdb", env=_lake_env(url, data, f"c{i}", interval_s))
+        spawn_collector(
+            work / f"c{i}.duckdb",
+            env={**_lake_env(url, data, f"c{i}", interval_s), **extra_env},
+        )
         for i in range(n)
     ]
     port_line = ""
@@ -295,11 +304,16 @@ def throughput_once(
 
 def run_throughput(args: argparse.Namespace) -> dict[str, Any]:
     spec = WorkloadSpec(runs=args.runs, steps=args.steps, runs_per_request=args.runs_per_request)
+    # Each collector keeps a full-text index of every run in the lake: N
+    # collectors index each run N times. Off, to measure what that costs.
+    extra_env = {} if args.search_index else {"AGENT_AUDIT_SEARCH_INDEX": "0"}
     cluster = start_postgres(dbname="scale")
     try:
         rows = []
         for n in args.collectors:
-            rows.append(throughput_once(cluster, n, spec, args.clients, args.ship_interval_s))
+            rows.append(
+                throughput_once(cluster, n, spec, args.clients, args.ship_interval_s, extra_env)
+            )
             sys.stderr.write(json.dumps(rows[-1], default=str) + "\n")
     finally:
         cluster.stop()
@@ -314,6 +328,7 @@ def run_throughput(args: argparse.Namespace) -> dict[str, Any]:
         "load_average_before": os.getloadavg()[0],
         "runs": args.runs,
         "clients": args.clients,
+        "search_index": args.search_index,
         "rows": rows,
     }
     # The router alone, same load, into as many sinks as the largest N.
@@ -380,6 +395,12 @@ def main(argv: list[str] | None = None) -> int:
         help="writers for the catalog's commits/s probe (bench/lake_probe.py); 0 skips it",
     )
     tp.add_argument("--catalog-commits", type=int, default=40, help="per writer")
+    tp.add_argument(
+        "--no-search-index",
+        dest="search_index",
+        action="store_false",
+        help="collectors without their full-text index (AGENT_AUDIT_SEARCH_INDEX=0)",
+    )
     q = sub.add_parser("query")
     q.add_argument("--runs", type=int, default=100_000)
     q.add_argument(
