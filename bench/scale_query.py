@@ -92,6 +92,16 @@ def run_query(args: argparse.Namespace) -> dict[str, Any]:
             "load_into_lake_s": round(loaded.seconds, 1),
             "lake_parquet_files": loaded.files,
         }
+        unsorted_url = None
+        if args.unsorted_too:
+            # The same runs in a second lake laid out as before sorting.
+            unsorted_url = _create_db(cluster, "unsorted")
+            old = work / "lake-unsorted"
+            old.mkdir()
+            dsn = f"host=127.0.0.1 port={cluster.port} dbname=unsorted user=postgres"
+            report["load_unsorted_s"] = round(
+                load_into_lake(single, dsn, old, unsorted=True).seconds, 1
+            )
         # No full-text index on either side: each would index every run in the
         # background while being timed; ``q`` then scans text on both sides.
         no_index = {"AGENT_AUDIT_SEARCH_INDEX": "0"}
@@ -101,17 +111,10 @@ def run_query(args: argparse.Namespace) -> dict[str, Any]:
         )
         apis = {"single_file": plain.http_url, "lake": lake_collector.http_url}
         others = [plain, lake_collector]
-        if args.unsorted_too:
-            # The same runs in a second lake laid out as before sorting.
-            url = _create_db(cluster, "unsorted")
-            old = work / "lake-unsorted"
-            old.mkdir()
-            dsn = f"host=127.0.0.1 port={cluster.port} dbname=unsorted user=postgres"
-            report["load_unsorted_s"] = round(
-                load_into_lake(single, dsn, old, unsorted=True).seconds, 1
-            )
+        if unsorted_url is not None:
             unsorted = spawn_collector(
-                work / "local-unsorted.duckdb", env={**_lake_env(url, old, "u", 0.5), **no_index}
+                work / "local-unsorted.duckdb",
+                env={**_lake_env(unsorted_url, work / "lake-unsorted", "u", 0.5), **no_index},
             )
             others.append(unsorted)
             apis["lake_unsorted"] = unsorted.http_url
