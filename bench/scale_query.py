@@ -45,11 +45,18 @@ def _time_both(
             if failed:
                 results[name] = failed
                 continue
+            errors: dict[str, list[str]] = {side: [] for side in apis}
             for _ in range(repeat):
                 for side, client in clients.items():
                     began = time.perf_counter()
-                    client.get(path, params=params).raise_for_status()
+                    response = client.get(path, params=params)
+                    if response.status_code != 200:
+                        errors[side].append(f"HTTP {response.status_code}: {response.text[:120]}")
+                        continue
                     timings[side].append((time.perf_counter() - began) * 1000)
+            if any(not t for t in timings.values()):
+                results[name] = errors
+                continue
             row: dict[str, Any] = {
                 side: {
                     "p50_ms": round(percentile(t, 50), 1),
@@ -57,6 +64,7 @@ def _time_both(
                 }
                 for side, t in timings.items()
             }
+            row["errors"] = {side: e for side, e in errors.items() if e}
             for side in apis:
                 if side != "single_file":
                     row[f"{side}_over_file_p50"] = round(

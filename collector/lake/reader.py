@@ -45,8 +45,13 @@ class LakeReader:
         *,
         memory_limit_mb: int = 256,
         refresh_every_s: float = 2.0,
+        spill_dir: Path | None = None,
     ) -> None:
         self._con = lake_connection(memory_limit_mb)
+        if spill_dir is not None:
+            # An in-memory connection has nowhere to spill: without this, a
+            # query over a large lake past the memory limit fails instead.
+            self._con.execute("SET temp_directory = ?", [str(spill_dir)])
         data = str(data_path)
         if "://" not in data and not data.endswith("/"):
             data += "/"

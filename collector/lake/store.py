@@ -114,7 +114,12 @@ class LakeStore(RunStore):
                 interval_s=lake.ship_interval_s,
                 compact_every_s=lake.compact_every_s,
             )
-            self.reader = LakeReader(lake.catalog_dsn, lake.data_path)
+            self.reader = LakeReader(
+                lake.catalog_dsn,
+                lake.data_path,
+                memory_limit_mb=int(store_options.get("memory_limit_mb", 256)),
+                spill_dir=db_path.with_name(db_path.name + ".lake-spill"),
+            )
         except (LakeError, ValueError, duckdb.Error) as exc:
             super().close()
             raise StoreOpenError(f"cannot use the lake: {exc}") from None
