@@ -88,6 +88,9 @@ def run_query(args: argparse.Namespace) -> dict[str, Any]:
         single = work / "single.duckdb"
         if args.single is not None:
             shutil.copyfile(args.single, single)
+            key = args.single.with_name(args.single.name + ".key")
+            if key.exists():  # a chained file opens only with its chain key beside it
+                shutil.copyfile(key, single.with_name(single.name + ".key"))
         else:
             build_via_sql(single, runs=args.runs, progress=False)
         cases = _cases(_layout(single))
