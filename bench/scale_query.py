@@ -90,7 +90,9 @@ def run_query(args: argparse.Namespace) -> dict[str, Any]:
             shutil.copyfile(args.single, single)
             key = args.single.with_name(args.single.name + ".key")
             if key.exists():  # a chained file opens only with its chain key beside it
-                shutil.copyfile(key, single.with_name(single.name + ".key"))
+                copied = single.with_name(single.name + ".key")
+                shutil.copyfile(key, copied)
+                copied.chmod(0o600)  # the collector refuses a key others can read
         else:
             build_via_sql(single, runs=args.runs, progress=False)
         cases = _cases(_layout(single))
