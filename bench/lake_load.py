@@ -73,6 +73,8 @@ def load_into_lake(
         local.close()
     schema = collector_schema(collector_id)
     con = lake_connection(memory_limit_mb)
+    # Sorting a slice may spill: beside the lake, not in the working directory.
+    con.execute("SET temp_directory = ?", [str(data_path.parent / f"{data_path.name}.spill")])
     try:
         attach_lake(con, catalog_dsn, data_path)
         con.execute("CALL lake.set_option('data_inlining_row_limit', 0)")
