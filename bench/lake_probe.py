@@ -36,6 +36,9 @@ def _writer(
     messages: dict[str, int] = {}
     latencies: list[float] = []
     conflicts = 0
+    # Wall-clock bounds of this writer's commits: the rate is taken over the
+    # span all writers were committing, not over process start-up.
+    first_start = time.time()
     for i in range(commits):
         ids = [f"w{writer_id}-{i}-{j}" for j in range(rows)]
         while True:
@@ -67,7 +70,7 @@ def _writer(
                     con.execute("ROLLBACK")
                 if conflicts > commits * 20:
                     raise RuntimeError(f"writer {writer_id}: giving up: {exc}") from None
-    out.put((writer_id, latencies, conflicts, messages))
+    out.put((writer_id, latencies, conflicts, messages, first_start, time.time()))
 
 
 def _count_files(data_path: Path) -> int:
@@ -79,7 +82,10 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_probe(writers: int, commits: int, rows: int, inline_limit: int, mode: str) -> None:
+def run_probe(
+    writers: int, commits: int, rows: int, inline_limit: int, mode: str, *, compact: bool = True
+) -> dict[str, float]:
+    """Run the probe, print what it found, return the commit figures."""
     cluster = start_postgres()
     data_path = Path(tempfile.mkdtemp(prefix="agent-audit-lake-"))
     try:
@@ -98,17 +104,17 @@ def run_probe(writers: int, commits: int, rows: int, inline_limit: int, mode: st
             )
             for w in range(writers)
         ]
-        start = time.perf_counter()
         for p in procs:
             p.start()
         results = [out.get(timeout=1800) for _ in procs]
         for p in procs:
             p.join()
-        wall = time.perf_counter() - start
-        lat = [x for _, ls, _, _ in results for x in ls]
-        conflicts = sum(c for _, _, c, _ in results)
+        # From the first commit of any writer to the last commit of any.
+        wall = max(r[5] for r in results) - min(r[4] for r in results)
+        lat = [x for _, ls, *_ in results for x in ls]
+        conflicts = sum(r[2] for r in results)
         kinds: dict[str, int] = {}
-        for *_, msgs in results:
+        for _, _, _, msgs, *_ in results:
             for k, v in msgs.items():
                 kinds[k] = kinds.get(k, 0) + v
         total = writers * commits
@@ -128,7 +134,18 @@ def run_probe(writers: int, commits: int, rows: int, inline_limit: int, mode: st
         for k, v in kinds.items():
             print(f"    {v} x {k}")
         print(f"  spans rows {spans[0] if spans else 0} (expected {total * rows})")
-        print(f"  parquet files after the commits: {_count_files(data_path)}")
+        files = _count_files(data_path)
+        print(f"  parquet files after the commits: {files}")
+        figures = {
+            "writers": float(writers),
+            "commits_per_s": total / wall,
+            "commit_ms_p50": statistics.median(lat) * 1e3,
+            "commit_ms_p95": _pct(lat, 0.95) * 1e3,
+            "conflicts": float(conflicts),
+            "files_per_commit": files / total,
+        }
+        if not compact:
+            return figures
         t0 = time.perf_counter()
         con.execute("CALL ducklake_flush_inlined_data('lake')")
         t1 = time.perf_counter()
@@ -145,6 +162,7 @@ def run_probe(writers: int, commits: int, rows: int, inline_limit: int, mode: st
         t4 = time.perf_counter()
         n = con.execute("SELECT count(*), count(DISTINCT span_id) FROM lake.spans").fetchone()
         print(f"  count over the lake {n} in {(time.perf_counter() - t4) * 1e3:.0f} ms")
+        return figures
     finally:
         cluster.stop()
         shutil.rmtree(data_path, ignore_errors=True)

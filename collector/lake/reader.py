@@ -45,8 +45,13 @@ class LakeReader:
         *,
         memory_limit_mb: int = 256,
         refresh_every_s: float = 2.0,
+        spill_dir: Path | None = None,
     ) -> None:
         self._con = lake_connection(memory_limit_mb)
+        if spill_dir is not None:
+            # An in-memory connection has nowhere to spill: without this, a
+            # query over a large lake past the memory limit fails instead.
+            self._con.execute("SET temp_directory = ?", [str(spill_dir)])
         data = str(data_path)
         if "://" not in data and not data.endswith("/"):
             data += "/"
@@ -66,6 +71,10 @@ class LakeReader:
         self._refresh_every_s = refresh_every_s
         self._next_refresh = 0.0
         self._lock = threading.Lock()
+        # CPU of API reads on the calling threads (time.thread_time), for /healthz:
+        # reads over the lake cost far more than over a local file.
+        self.reads = 0
+        self.read_cpu_s = 0.0
         self.refresh()
 
     def refresh(self) -> list[str]:
@@ -116,11 +125,15 @@ class LakeReader:
         if not self._schemas:
             raise LakeError("the lake holds no collector's tables yet")
         cursor = self._con.cursor()
+        cpu_start = time.thread_time()
         try:
             cursor.execute("SET TimeZone = 'UTC'")
             return fn(cursor)
         finally:
             cursor.close()
+            with self._lock:
+                self.reads += 1
+                self.read_cpu_s += time.thread_time() - cpu_start
 
     def close(self) -> None:
         self._con.close()

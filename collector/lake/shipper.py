@@ -120,6 +120,10 @@ class Shipper:
         self._lock = threading.Lock()
         self.shipped_spans = 0
         self.passes = 0
+        # CPU of the shipping thread (time.thread_time: this thread only, so the
+        # receive path's CPU is not in it) and wall time inside lake commits.
+        self.cpu_s = 0.0
+        self.lake_write_s = 0.0
         self.failures = 0
         self.last_error: str | None = None
         self.last_shipped_at: float | None = None  # monotonic
@@ -173,10 +177,16 @@ class Shipper:
         """Ship the next batch; None when there was nothing new. Raises duckdb.Error."""
         with self._lock:
             start = time.perf_counter()
-            batch = self._read(self._collect)
-            if batch is None:
-                return None
-            self._write(batch)
+            cpu_start = time.thread_time()
+            try:
+                batch = self._read(self._collect)
+                if batch is None:
+                    return None
+                writing = time.perf_counter()
+                self._write(batch)
+                self.lake_write_s += time.perf_counter() - writing
+            finally:
+                self.cpu_s += time.thread_time() - cpu_start
             self._mark_seq = batch.seq
             self._since = batch.updated_mark
             self._small_marks = batch.small_marks
@@ -398,7 +408,9 @@ class Shipper:
                 self.last_error = None
                 if time.monotonic() >= self._next_compact:
                     # On this thread: nothing else writes these tables, so no conflicts.
+                    cpu_start = time.thread_time()
                     self.last_compaction = compact_own_tables(self._lake, self._alias, self._schema)
+                    self.cpu_s += time.thread_time() - cpu_start
                     self._next_compact = time.monotonic() + self._compact_every_s
             except Exception as exc:  # noqa: BLE001 - thread boundary; the pass is retried
                 self.failures += 1

@@ -99,6 +99,9 @@ class LakeStore(RunStore):
             self.collector_id = local_collector_id(self, lake.collector_id)
             self._lake_writer = lake_connection()
             attach_lake(self._lake_writer, lake.catalog_dsn, lake.data_path)
+            # Shipping is background work: one thread keeps it off the cores the
+            # receive path needs, and its CPU on the shipping thread (healthz).
+            self._lake_writer.execute("SET threads = 1")
             self._lake_writer.execute(
                 "CALL lake.set_option('data_inlining_row_limit', ?)", [lake.inline_row_limit]
             )
@@ -111,7 +114,12 @@ class LakeStore(RunStore):
                 interval_s=lake.ship_interval_s,
                 compact_every_s=lake.compact_every_s,
             )
-            self.reader = LakeReader(lake.catalog_dsn, lake.data_path)
+            self.reader = LakeReader(
+                lake.catalog_dsn,
+                lake.data_path,
+                memory_limit_mb=int(store_options.get("memory_limit_mb", 256)),
+                spill_dir=db_path.with_name(db_path.name + ".lake-spill"),
+            )
         except (LakeError, ValueError, duckdb.Error) as exc:
             super().close()
             raise StoreOpenError(f"cannot use the lake: {exc}") from None
@@ -146,6 +154,12 @@ class LakeStore(RunStore):
             "unshipped_spans": max(0, committed - shipper.mark_seq),
             "seconds_since_last_shipment": age,
             "ship_failures": shipper.failures,
+            "shipped_spans": shipper.shipped_spans,
+            "lake_commits": shipper.passes,
+            "lake_commit_s": round(shipper.lake_write_s, 3),
+            "shipper_cpu_s": round(shipper.cpu_s, 3),
+            "lake_reads": self.reader.reads,
+            "lake_read_cpu_s": round(self.reader.read_cpu_s, 3),
             "last_ship_error": shipper.last_error,
             "maintenance_errors": (self.last_maintenance.errors if self.last_maintenance else []),
         }

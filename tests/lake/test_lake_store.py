@@ -52,6 +52,12 @@ def test_two_collectors_one_query_surface(tmp_path: Path, lake: Lake) -> None:
         )
         assert status["collectors_in_lake"] == 2
         assert status["shipped_seq"] == 30 * 4  # every span of its 30 runs
+        # The figures bench/scale_out.py divides by spans: what shipping and
+        # lake reads cost this collector.
+        assert status["shipped_spans"] == 30 * 4
+        assert status["lake_commits"] >= 1 and status["lake_commit_s"] > 0
+        assert status["shipper_cpu_s"] > 0
+        assert status["lake_reads"] >= 3 and status["lake_read_cpu_s"] > 0
         # The local file still holds only its own runs.
         local = a.read_local(lambda cur: cur.execute("SELECT count(*) FROM agent_runs").fetchone())
         assert local == (30,)
