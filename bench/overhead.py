@@ -43,9 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import instrumentation  # noqa: E402
 from instrumentation import agent_run  # noqa: E402
 from instrumentation import attributes as attr  # noqa: E402
+from instrumentation import env as E  # noqa: E402
 from instrumentation.batching import BatchLimits, BurstSafeSpanProcessor  # noqa: E402
 from instrumentation.pending import PendingSpanProcessor  # noqa: E402
-from instrumentation import env as E  # noqa: E402
 from instrumentation.span_redaction import SpanRedactor  # noqa: E402
 
 RESULT = (

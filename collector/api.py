@@ -31,6 +31,7 @@ from collector.query_stats import BUCKETS, run_stats
 from collector.settings import Settings
 from collector.sql_guard import SqlRefused, check_read_only
 from collector.sql_sandbox import SandboxUnavailable, SqlSandbox
+from collector.step_counts import attach_step_counts
 from collector.store import RunStore, StoreUnavailable
 from instrumentation.clock import utc_now
 
@@ -101,6 +102,7 @@ def list_runs_route(
         )
     )
     attach_costs(request, page.runs)
+    _store(request).read(lambda cur: attach_step_counts(cur, page.runs))
     return {"runs": page.runs, "total": page.total, "next": page.next}
 
 

@@ -47,6 +47,8 @@ Run: type[BaseModel] = create_model(  # type: ignore[call-overload]
     ),
     cancel_requested_at=(str | None, Field(default=None, description="When a cancel was asked.")),
     cancel_requested_by=(str | None, Field(default=None, description="Who asked to cancel.")),
+    tool_calls=(int | None, Field(default=None, description="Tool-call steps (run lists).")),
+    llm_calls=(int | None, Field(default=None, description="LLM-call steps (run lists).")),
 )
 Step: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "Step", __config__=_OPEN, **_fields(AGENT_STEPS)

@@ -19,7 +19,6 @@ __all__ = [
     "child_runs_sql",
     "quote_literal",
     "span_sql",
-    "step_counts_sql",
     "parse_span_row",
 ]
 
@@ -50,16 +49,6 @@ def child_runs_sql(run_id: str, limit: int = 200) -> str:
         "SELECT id, task, status, agent_name, started_at, completed_at, duration_ms "
         f"FROM agent_runs WHERE parent_run_id = {quote_literal(run_id)} "
         f"ORDER BY started_at NULLS LAST, id LIMIT {int(limit)}"
-    )
-
-
-def step_counts_sql(run_ids: Sequence[str]) -> str:
-    """Tool calls and LLM calls per run, for the runs of one list page."""
-    ids = ", ".join(quote_literal(r) for r in run_ids) or "NULL"
-    return (
-        "SELECT agent_run_id, count(*) FILTER (WHERE action_type = 'tool_call') AS tool_calls, "
-        "count(*) FILTER (WHERE action_type = 'think') AS llm_calls "
-        f"FROM agent_steps WHERE agent_run_id IN ({ids}) GROUP BY agent_run_id"
     )
 
 

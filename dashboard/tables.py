@@ -73,13 +73,11 @@ def runs_frame(
     now: datetime | None = None,
     *,
     timezone: str | None = None,
-    tool_calls: dict[str, int] | None = None,
 ) -> pd.DataFrame:
     """The runs table: one row a run, every cell plain text or a number (stored values stay
-    inert). ``timezone`` is the viewer's (started times are shown in it); ``tool_calls``
-    maps run ids to their number of tool calls when known."""
+    inert). ``timezone`` is the viewer's (started times are shown in it); a run's tool
+    calls come with it from ``GET /agent/runs``."""
     current = now or datetime.now(UTC)
-    counts = tool_calls or {}
     rows = [
         {
             "Status": status_badge(run.get("status")),
@@ -88,7 +86,7 @@ def runs_frame(
             "Agent": one_line(run.get("agent_name") or "", 40),
             "Task": one_line(run.get("task") or "", 160),
             "Steps": int(run.get("step_count") or run.get("total_steps") or 0),
-            "Tool calls": counts.get(str(run.get("id"))),
+            "Tool calls": run.get("tool_calls"),
             "Tokens": _tokens(run),
             "Cost": format_cost(run.get("cost_usd")),
             "Model": _model(run),

@@ -14,11 +14,9 @@ How long an answer is reused:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from dashboard.client import ApiError, AuditClient, Record, RunFilters, RunPage
 from dashboard.reads import shared_reads
-from dashboard.span_queries import child_runs_sql, step_counts_sql
+from dashboard.span_queries import child_runs_sql
 from dashboard.views.connection import settings
 from instrumentation.attributes import RunStatus
 
@@ -43,7 +41,6 @@ __all__ = [
     "steps",
     "prefetch_steps",
     "sub_runs",
-    "tool_call_counts",
 ]
 
 FINISHED_RUN_TTL_S = 30.0
@@ -76,19 +73,10 @@ def prefetch_runs_page(
     *,
     limit: int,
     cursor: str | None = None,
-    with_tool_calls: bool = False,
 ) -> None:
-    """Start reading one page of runs (and then, if asked, its runs' tool-call counts)."""
-    ttl = _list_ttl()
-
-    def fetch() -> RunPage:
-        page = api.list_runs(filters, limit=limit, cursor=cursor)
-        if with_tool_calls:
-            ids = tuple(str(r.get("id")) for r in page.runs)
-            shared_reads().prefetch(_counts_key(api, ids), lambda: _counts_fetch(api, ids), ttl)
-        return page
-
-    shared_reads().prefetch(_runs_page_key(api, filters, limit, cursor), fetch, ttl)
+    """Start reading one page of runs (each run carries its tool-call count)."""
+    fetch = lambda: api.list_runs(filters, limit=limit, cursor=cursor)  # noqa: E731
+    shared_reads().prefetch(_runs_page_key(api, filters, limit, cursor), fetch, _list_ttl())
 
 
 def runs_page(
@@ -100,28 +88,6 @@ def runs_page(
         lambda: api.list_runs(filters, limit=limit, cursor=cursor),
         _list_ttl(),
     )
-
-
-def _counts_key(api: AuditClient, ids: tuple[str, ...]) -> tuple[object, ...]:
-    return ("tool-calls", api.base_url, ids)
-
-
-def _counts_fetch(api: AuditClient, ids: tuple[str, ...]) -> dict[str, int]:
-    if not ids:
-        return {}
-    try:
-        result = api.sql(step_counts_sql(ids), max_rows=len(ids))
-    except (ApiError, ValueError):
-        return {}
-    return {str(row[0]): int(row[1] or 0) for row in result.rows}
-
-
-def tool_call_counts(api: AuditClient, run_ids: Sequence[str]) -> dict[str, int]:
-    """Tool calls per run for the shown runs; empty when SQL is unavailable."""
-    ids = tuple(run_ids)
-    if not ids:
-        return {}
-    return shared_reads().get(_counts_key(api, ids), lambda: _counts_fetch(api, ids), _list_ttl())
 
 
 # --- one run ------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def prefetch_from_url(api: AuditClient) -> None:
     api_reads.prefetch_filter_choices(api)
     filters = _filters_in_url()
     if filters is not None and st.session_state.get(_PAGE, 0) == 0:
-        api_reads.prefetch_runs_page(api, filters, limit=PAGE_SIZE, with_tool_calls=True)
+        api_reads.prefetch_runs_page(api, filters, limit=PAGE_SIZE)
 
 
 def filter_bar(api: AuditClient) -> RunFilters:
@@ -200,9 +200,7 @@ def runs_table(api: AuditClient, filters: RunFilters, *, live: bool = True) -> N
 def _show_page(api: AuditClient, runs: list[Record]) -> None:
     from dashboard.tables import runs_frame, runs_styler  # pandas: only pages with tables
 
-    ids = [str(r.get("id")) for r in runs]
-    counts = api_reads.tool_call_counts(api, ids)
-    frame = runs_frame(runs, timezone=st.context.timezone, tool_calls=counts)
+    frame = runs_frame(runs, timezone=st.context.timezone)
     st.session_state[_SHOWN_IDS] = list(frame["Run id"])
     wide, narrow = responsive_switch("runs")
     with wide:

@@ -44,7 +44,9 @@ def test_runs_and_steps_carry_their_cost_and_the_costs_route_sums_them(priced: A
     price = PriceBook().price("gpt-4o-mini")
     assert price is not None
     public_cost = price.input_usd_per_mtok + 0.1 * price.output_usd_per_mtok
-    listed = {r["id"]: r["cost_usd"] for r in priced.get("/agent/runs")["runs"]}
+    page = priced.get("/agent/runs")["runs"]
+    listed = {r["id"]: r["cost_usd"] for r in page}
+    assert {r["id"]: r["llm_calls"] for r in page} == {house: 2, public: 1, unknown: 1}
     assert listed[public] == pytest.approx(public_cost)
     assert listed[unknown] is None  # no price known: no cost, not 0
 

@@ -16,7 +16,7 @@ RUN_FIELDS = {
     "triggered_by", "error", "metadata", "trace_id", "span_id", "parent_run_id", "agent_name",
     "service_name", "provider", "input_tokens", "output_tokens", "updated_at",
     "last_activity_at", "is_final", "step_count", "elapsed_ms", "cancel_requested_at",
-    "cancel_requested_by",
+    "cancel_requested_by", "tool_calls", "llm_calls",
 }  # fmt: skip
 
 SPECS = [
@@ -73,6 +73,10 @@ def test_list_shape_order_and_live_fields(agents: Agents, sent: dict[str, str]) 
         assert run["cancel_requested_at"] is None
     crash = next(r for r in runs if r["id"] == sent["Analyze container CRASH"])
     assert crash["step_count"] == 2
+    # Counted by the API, so the run list needs no /sql query.
+    assert (crash["tool_calls"], crash["llm_calls"]) == (2, 0)
+    rotate = next(r for r in runs if r["id"] == sent["rotate logs"])
+    assert (rotate["tool_calls"], rotate["llm_calls"]) == (0, 0)
     assert crash["model_used"] == "llama3:8b"
     assert crash["status"] == "completed"
     failed = next(r for r in runs if r["id"] == sent["check disk space on nas"])
