@@ -48,6 +48,10 @@ class RunFilterQuery(BaseModel):
         description="Annotated runs: `good` or `bad` (the latest verdict), `any`, or a label.",
     )
 
+    parent_run_id: str | None = Field(
+        default=None, description="The sub-agent runs this run started (its children)."
+    )
+
     def to_filters(self) -> queries.RunFilters:
         """The checked filters; a bad status or time is a 400 whose detail says why."""
         try:
@@ -62,6 +66,7 @@ class RunFilterQuery(BaseModel):
                 tool=self.tool or None,
                 annotation=self.annotation or None,
                 has_error=bool(self.has_error),
+                parent_run_id=self.parent_run_id or None,
             )
         except queries.BadRequest as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None

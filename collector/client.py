@@ -91,6 +91,7 @@ class RunFilters:
     tool: str | None = None
     annotation: str | None = None  # good, bad, any, or a label
     has_error: bool = False  # failed, lost, or any error recorded on the run or a step
+    parent_run_id: str | None = None  # sub-agent runs of this run
 
     def to_params(self) -> list[tuple[str, str]]:
         """Query parameters in the API's names; repeated ``status`` for several."""
@@ -102,6 +103,7 @@ class RunFilters:
             ("q", self.text),
             ("tool", self.tool),
             ("annotation", self.annotation),
+            ("parent_run_id", self.parent_run_id),
         ):
             if value:
                 params.append((name, value))

@@ -115,6 +115,7 @@ class RunFilters:
     tool: str | None = None  # runs with a step calling this tool
     annotation: str | None = None  # good / bad (latest verdict), any, or a label
     has_error: bool = False  # failed or lost, an error on the run, or a step that failed
+    parent_run_id: str | None = None  # the sub-agent runs this run started
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.statuses if s not in RUN_STATUSES]
@@ -133,7 +134,11 @@ def where_clause(filters: RunFilters, alias: str = "r") -> tuple[str, list[Any]]
     if filters.statuses:
         parts.append(f"{a}.status IN ({', '.join('?' for _ in filters.statuses)})")
         params.extend(filters.statuses)
-    for column, value in (("source", filters.source), ("agent_name", filters.agent_name)):
+    for column, value in (
+        ("source", filters.source),
+        ("agent_name", filters.agent_name),
+        ("parent_run_id", filters.parent_run_id),
+    ):
         if value:
             parts.append(f"{a}.{column} = ?")
             params.append(value)

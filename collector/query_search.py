@@ -43,6 +43,8 @@ def _index_query(filters: RunFilters) -> tuple[bool, TextQuery | None]:
     """(whether the index can answer, its text query: None for every run)."""
     from collector.search_index import text_query
 
+    if filters.parent_run_id:
+        return False, None  # the index holds no run links; a run's sub-runs are few
     if filters.text:
         query = text_query(filters.text)
         return query is not None, query

@@ -110,21 +110,25 @@ def _compute(
         cursor.execute(
             f"""{runs_cte}
             SELECT GROUPING(status), GROUPING(source), GROUPING(model),
-                   status, source, model, count(*)
-            FROM (SELECT status, source, coalesce(model_used, model_requested) AS model FROM runs)
-            GROUP BY GROUPING SETS ((status), (source), (model))""",
+                   status, source, model, agent_name, count(*)
+            FROM (SELECT status, source, coalesce(model_used, model_requested) AS model,
+                         agent_name FROM runs)
+            GROUP BY GROUPING SETS ((status), (source), (model), (agent_name))""",
             params,
         )
         by_status: dict[str, int] = {}
         by_source: dict[str, int] = {}
         by_model: dict[str, int] = {}
-        for g_status, g_source, _g_model, status, source, model, count in cursor.fetchall():
+        by_agent: dict[str, int] = {}
+        for g_status, g_source, g_model, status, source, model, agent, count in cursor.fetchall():
             if not g_status:
                 by_status[status or UNKNOWN] = int(count)
             elif not g_source:
                 by_source[source or UNKNOWN] = int(count)
-            else:
+            elif not g_model:
                 by_model[model or UNKNOWN] = int(count)
+            else:
+                by_agent[agent or UNKNOWN] = int(count)
 
         cursor.execute(
             f"""{runs_cte}
@@ -167,6 +171,7 @@ def _compute(
             "by_status": by_status,
             "by_source": by_source,
             "by_model": by_model,
+            "by_agent": by_agent,
             "bucket": chosen,
             "runs_over_time": over_time,
             "duration_ms": {"p50": _num(d50), "p95": _num(d95), "max": _num(dmax)},

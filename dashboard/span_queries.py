@@ -16,7 +16,6 @@ from dashboard.transcript import loads_json_text
 
 __all__ = [
     "SpanRecord",
-    "child_runs_sql",
     "quote_literal",
     "span_sql",
     "parse_span_row",
@@ -40,15 +39,6 @@ def span_sql(trace_id: str, span_id: str) -> str:
         "SELECT name, status_code, status_message, start_ns, end_ns, service_name, "
         "scope_name, attributes, events, resource FROM spans "
         f"WHERE trace_id = '{trace_id}' AND span_id = '{span_id}'"
-    )
-
-
-def child_runs_sql(run_id: str, limit: int = 200) -> str:
-    """Runs started by this run (sub-agents), oldest first."""
-    return (
-        "SELECT id, task, status, agent_name, started_at, completed_at, duration_ms "
-        f"FROM agent_runs WHERE parent_run_id = {quote_literal(run_id)} "
-        f"ORDER BY started_at NULLS LAST, id LIMIT {int(limit)}"
     )
 
 

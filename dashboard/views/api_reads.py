@@ -14,9 +14,8 @@ How long an answer is reused:
 
 from __future__ import annotations
 
-from dashboard.client import ApiError, AuditClient, Record, RunFilters, RunPage
+from dashboard.client import AuditClient, Record, RunFilters, RunPage
 from dashboard.reads import shared_reads
-from dashboard.span_queries import child_runs_sql
 from dashboard.views.connection import settings
 from instrumentation.attributes import RunStatus
 
@@ -147,12 +146,16 @@ def steps(api: AuditClient, run_id: str, *, after_step: int) -> list[Record]:
     )
 
 
+_MAX_SUB_RUNS = 200
+
+
 def _sub_runs_fetch(api: AuditClient, run_id: str) -> list[Record]:
-    try:
-        result = api.sql(child_runs_sql(run_id), max_rows=200)
-    except (ApiError, ValueError):
-        return []
-    return [dict(zip(result.columns, row, strict=False)) for row in result.rows]
+    page = api.list_runs(RunFilters(parent_run_id=run_id), limit=_MAX_SUB_RUNS)
+    # Oldest first, as they were started.
+    return sorted(
+        page.runs,
+        key=lambda r: (r.get("started_at") is None, r.get("started_at") or "", str(r.get("id"))),
+    )
 
 
 def prefetch_sub_runs(api: AuditClient, run_id: str) -> None:
@@ -219,15 +222,10 @@ def _options_fetch(api: AuditClient) -> tuple[list[str], list[str]]:
 
 
 def _agents_fetch(api: AuditClient) -> list[str]:
-    try:
-        result = api.sql(
-            "SELECT DISTINCT agent_name FROM agent_runs WHERE agent_name IS NOT NULL "
-            "ORDER BY 1 LIMIT 500",
-            max_rows=500,
-        )
-    except ApiError:
-        return []
-    return [str(row[0]) for row in result.rows]
+    # From the stats (kept by the collector), not /sql: the SQL worker's first query
+    # copies the tables, seconds on a large store.
+    answer = api.stats(RunFilters())
+    return sorted(str(k) for k in (answer.get("by_agent") or {}) if k and k != "unknown")[:500]
 
 
 def prefetch_filter_choices(api: AuditClient, *, agents: bool = True) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from dashboard.compare import align_steps, text_diff
 from dashboard.formatting import format_cost, format_local_time, format_relative
-from dashboard.span_queries import child_runs_sql, quote_literal, span_sql
+from dashboard.span_queries import quote_literal, span_sql
 from dashboard.span_tree import build_tree, filter_tree, step_kind, step_preview
 from dashboard.transcript import read_transcript
 
@@ -170,7 +170,6 @@ def test_alignment_pairs_same_shaped_steps_and_marks_the_extra_one() -> None:
 
 def test_sql_text_quotes_values_and_refuses_non_hex_ids() -> None:
     assert quote_literal("it's") == "'it''s'"
-    assert "parent_run_id = 'a''; DROP TABLE x; --'" in child_runs_sql("a'; DROP TABLE x; --")
     with pytest.raises(ValueError):
         span_sql("abc", "x'--")
     with pytest.raises(ValueError):

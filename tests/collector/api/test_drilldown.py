@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from instrumentation import agent_run
 from tests.collector.api.conftest import Agents, RunSpec, ToolCall
 
 STEP_FIELDS = {
@@ -91,3 +92,18 @@ def test_a_running_run_shows_live(agents: Agents) -> None:
             assert [r["id"] for r in listed["runs"]] == [run.id]
     agents.flush_and_wait([run.id])
     assert agents.get(f"/agent/runs/{run.id}")["status"] == "completed"
+
+
+def test_sub_agent_runs_by_parent_run_id(agents: Agents) -> None:
+    with agent_run("plan the release", agent_name="planner") as planner:
+        with agent_run("check the images", agent_name="worker") as first:
+            first.finish(final_answer="images fine")
+        with agent_run("check the hosts", agent_name="worker") as second:
+            second.finish(final_answer="hosts fine")
+        planner.finish(final_answer="ship it")
+    (other,) = agents.send([SPEC])
+    agents.flush_and_wait([planner.id, first.id, second.id])
+    body = agents.get("/agent/runs", parent_run_id=planner.id)
+    assert sorted(r["id"] for r in body["runs"]) == sorted([first.id, second.id])
+    assert body["total"] == 2
+    assert agents.get("/agent/runs", parent_run_id=other)["runs"] == []

@@ -51,6 +51,7 @@ def expected_stats(
     statuses = Counter(s.status for s in specs)
     sources = Counter(s.source or "unknown" for s in specs)
     models = Counter(s.model_used or s.model or "unknown" for s in specs)
+    agents = Counter(s.agent_name or "unknown" for s in specs)
     step_counts = [len(s.think_tokens) + len(s.tools) for s in specs]
     calls: Counter[str] = Counter()
     errors: Counter[str] = Counter()
@@ -75,6 +76,7 @@ def expected_stats(
         "by_status": dict(statuses),
         "by_source": dict(sources),
         "by_model": dict(models),
+        "by_agent": dict(agents),
         "error_rate": statuses["failed"] / len(specs),
         "steps_per_run": {
             "avg": sum(step_counts) / len(step_counts),
