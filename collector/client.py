@@ -215,6 +215,10 @@ class AuditClient:
         )
         return list(body.get("steps") or [])
 
+    def span(self, trace_id: str, span_id: str) -> Record:
+        """One stored span (JSON columns decoded); NotFound when it is not stored."""
+        return self._request("GET", f"/spans/{_segment(trace_id)}/{_segment(span_id)}")
+
     def stats(self, filters: RunFilters | None = None, *, bucket: str | None = "day") -> Record:
         """Aggregates over the runs matching ``filters``; ``bucket=None`` lets the API pick."""
         params = (filters or RunFilters()).to_params()

@@ -16,7 +16,7 @@ from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.concurrency import run_in_threadpool
 
-from collector import api, api_annotations
+from collector import api, api_annotations, api_spans
 from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode_protobuf
 from collector.errors import CollectorError
 from collector.redact import Sanitizer
@@ -219,5 +219,6 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
 
     app.include_router(api.router)
     app.include_router(api_annotations.router)
+    app.include_router(api_spans.router)
     app.state.price_book = api_annotations.load_prices(store, settings)
     return app

@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.client import ApiError, AuditClient
+from dashboard.client import ApiError, AuditClient, NotFound
 from dashboard.formatting import (
     escape_markdown,
     format_duration_ms,
@@ -23,7 +23,6 @@ from dashboard.formatting import (
     pretty_json,
     visible_text,
 )
-from dashboard.span_queries import SpanRecord, parse_span_row, span_sql
 from dashboard.span_tree import KIND_ICONS, step_kind
 from dashboard.transcript import Message, Transcript, looks_like_json, read_transcript
 
@@ -40,18 +39,19 @@ KIND_LABELS = {
 }
 
 
+# A stored span as ``GET /spans/{trace_id}/{span_id}`` returns it.
+SpanRecord = dict[str, Any]
+
+
 @st.cache_data(ttl=10, show_spinner=False, max_entries=256)
 def load_span(_api: AuditClient, api_url: str, trace_id: str, span_id: str) -> SpanRecord | str:
     """The stored span of a step (attributes, events, resource), or why it is unavailable."""
     try:
-        result = _api.sql(span_sql(trace_id, span_id), max_rows=1)
-    except ValueError as exc:
-        return str(exc)
+        return _api.span(trace_id, span_id)
+    except NotFound:
+        return "the span is not stored (it may have been removed by retention)"
     except ApiError as exc:
         return f"the collector did not return the span ({exc.status_code}): {exc.detail}"
-    if not result.rows:
-        return "the span is not stored (it may have been removed by retention)"
-    return parse_span_row(result.columns, result.rows[0])
 
 
 def show_long_text(

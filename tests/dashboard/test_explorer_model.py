@@ -9,7 +9,6 @@ import pytest
 
 from dashboard.compare import align_steps, text_diff
 from dashboard.formatting import format_cost, format_local_time, format_relative
-from dashboard.span_queries import quote_literal, span_sql
 from dashboard.span_tree import build_tree, filter_tree, step_kind, step_preview
 from dashboard.transcript import read_transcript
 
@@ -166,14 +165,6 @@ def test_alignment_pairs_same_shaped_steps_and_marks_the_extra_one() -> None:
     assert pairs[1].only_in == "b"
     assert pairs[2].differs == ("arguments",)
     assert '-  "n": 5' in text_diff({"n": 5}, {"n": 50})
-
-
-def test_sql_text_quotes_values_and_refuses_non_hex_ids() -> None:
-    assert quote_literal("it's") == "'it''s'"
-    with pytest.raises(ValueError):
-        span_sql("abc", "x'--")
-    with pytest.raises(ValueError):
-        quote_literal("a\x00b")
 
 
 def test_times_are_local_and_relative_and_costs_readable() -> None:

@@ -107,3 +107,17 @@ def test_sub_agent_runs_by_parent_run_id(agents: Agents) -> None:
     assert sorted(r["id"] for r in body["runs"]) == sorted([first.id, second.id])
     assert body["total"] == 2
     assert agents.get("/agent/runs", parent_run_id=other)["runs"] == []
+
+
+def test_one_stored_span_by_its_ids(agents: Agents) -> None:
+    (run_id,) = agents.send([SPEC])
+    step = agents.get(f"/agent/runs/{run_id}")["steps"][3]  # docker_logs, failed
+    span = agents.get(f"/spans/{step['trace_id']}/{step['span_id']}")
+    assert (span["trace_id"], span["span_id"]) == (step["trace_id"], step["span_id"])
+    assert span["status_code"] == 2 and span["end_ns"] > span["start_ns"]
+    assert isinstance(span["attributes"], dict)  # JSON decoded, not text
+    assert "docker_logs" in span["attributes"].values()
+    assert any(e.get("name") == "exception" for e in span["events"])
+    missing = agents.api.get(f"/spans/{step['trace_id']}/{'0' * 16}")
+    assert missing.status_code == 404
+    assert agents.api.get(f"/spans/{step['trace_id']}/x'--").status_code == 400
