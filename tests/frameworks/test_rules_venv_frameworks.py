@@ -14,29 +14,9 @@ from collector.decode import SpanRecord
 from collector.mapping import SpanClass, classify
 from collector.rules import autogen, crewai, llama_index
 from instrumentation.attributes import RunStatus
+from tests.frameworks.test_rules import _span
 
 _ERROR = 2
-
-
-def _span(name: str, scope: str, attributes: dict, **extra: object) -> SpanRecord:
-    fields: dict = {
-        "trace_id": "t" * 32,
-        "span_id": "1" * 16,
-        "parent_span_id": None,
-        "name": name,
-        "kind": 1,
-        "start_ns": 1,
-        "end_ns": 2,
-        "status_code": 0,
-        "status_message": "",
-        "attributes": attributes,
-        "events": [],
-        "resource": {},
-        "scope_name": scope,
-        "scope_version": "",
-    }
-    fields.update(extra)
-    return SpanRecord(**fields)
 
 
 def _exception(kind: str, message: str) -> list[dict]:

@@ -234,15 +234,9 @@ def _spool_bytes(spool_dir: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(spool_dir.rglob("*")) if p.is_file())
 
 
-def test_canaries_reach_no_byte_of_the_spool_database_wal_or_log(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The agent's spool holds redacted spans: redaction runs before export and spool."""
-    caplog.set_level(logging.DEBUG)
-    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", f"deploy.api_key={CANARIES['stripe']}")
-    port = free_port()
-    spool_dir = tmp_path / "spool"
-    # The collector is down: every batch spills to the spool on the agent's disk.
+def _plant_with_the_collector_down(spool_dir: Path, port: int) -> bytes:
+    """Plant the canaries while nothing listens on ``port``; the spool's bytes after."""
+    # Every batch spills to the spool on the agent's disk.
     instrumentation.configure(
         endpoint=f"http://127.0.0.1:{port}",
         protocol="grpc",
@@ -258,7 +252,18 @@ def test_canaries_reach_no_byte_of_the_spool_database_wal_or_log(
         )
     finally:
         instrumentation.shutdown(timeout_s=2)
-    spooled = _spool_bytes(spool_dir)
+    return _spool_bytes(spool_dir)
+
+
+def test_canaries_reach_no_byte_of_the_spool_database_wal_or_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent's spool holds redacted spans: redaction runs before export and spool."""
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", f"deploy.api_key={CANARIES['stripe']}")
+    port = free_port()
+    spool_dir = tmp_path / "spool"
+    spooled = _plant_with_the_collector_down(spool_dir, port)
     assert b"execute_tool deploy" in spooled and b"[REDACTED]" in spooled  # spans are there
     for name, secret in CANARIES.items():
         assert secret.encode() not in spooled, f"{name} reached the spool"
@@ -299,23 +304,7 @@ def test_redaction_at_the_source_can_be_turned_off(
 ) -> None:
     """The control: with AGENT_AUDIT_REDACT=false the same spool holds every canary."""
     monkeypatch.setenv("AGENT_AUDIT_REDACT", "false")
-    spool_dir = tmp_path / "spool"
-    instrumentation.configure(
-        endpoint=f"http://127.0.0.1:{free_port()}",
-        protocol="grpc",
-        spool_dir=spool_dir,
-        spool_retry_s=0.05,
-        export_timeout_s=1,
-        cancel_poll_s=None,
-    )
-    try:
-        _plant_everywhere(instrumentation_tracer())
-        wait_until(
-            lambda: b"canary-run" in _spool_bytes(spool_dir), timeout_s=20, what="spooled spans"
-        )
-    finally:
-        instrumentation.shutdown(timeout_s=2)
-    spooled = _spool_bytes(spool_dir)
+    spooled = _plant_with_the_collector_down(tmp_path / "spool", free_port())
     assert CANARIES["stripe"].encode() in spooled and CANARIES["jwt"].encode() in spooled
 
 
