@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
+from collector.columns import SPANS, names
 from collector.serialize import json_value, parse_json_text
 from collector.store import RunStore
 
@@ -20,32 +21,16 @@ __all__ = ["router"]
 router = APIRouter()
 
 _HEX = re.compile(r"^[0-9a-f]{1,32}$")
-_COLUMNS = (
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "kind",
-    "status_code",
-    "status_message",
-    "start_ns",
-    "end_ns",
-    "service_name",
-    "scope_name",
-    "attributes",
-    "events",
-    "links",
-    "resource",
-)
-_JSON_COLUMNS = frozenset({"attributes", "events", "links", "resource"})
+_COLUMNS = names(SPANS)
+_JSON_COLUMNS = frozenset(c.name for c in SPANS if c.sql_type == "JSON")
 
 
 @router.get(
     "/spans/{trace_id}/{span_id}",
     summary="One stored span",
     description=(
-        "The span as received (after redaction and truncation): name, status, times in "
-        "ns, service, scope, and `attributes`, `events`, `links`, `resource` as JSON. "
+        "The span as stored (after redaction and truncation): every `spans` column, "
+        "`attributes`, `events`, `links` and `resource` as JSON. "
         "Ids are lower-case hex. 404 when no such span is stored."
     ),
     tags=["runs"],
