@@ -234,9 +234,8 @@ def _spool_bytes(spool_dir: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(spool_dir.rglob("*")) if p.is_file())
 
 
-def _plant_with_the_collector_down(spool_dir: Path, port: int) -> bytes:
-    """Plant the canaries while nothing listens on ``port``; the spool's bytes after."""
-    # Every batch spills to the spool on the agent's disk.
+def _configure_with_spool(spool_dir: Path, port: int) -> None:
+    """The instrumentation, exporting to ``port`` with an on-disk spool."""
     instrumentation.configure(
         endpoint=f"http://127.0.0.1:{port}",
         protocol="grpc",
@@ -245,6 +244,12 @@ def _plant_with_the_collector_down(spool_dir: Path, port: int) -> bytes:
         export_timeout_s=1,
         cancel_poll_s=None,
     )
+
+
+def _plant_with_the_collector_down(spool_dir: Path, port: int) -> bytes:
+    """Plant the canaries while nothing listens on ``port``; the spool's bytes after."""
+    # Every batch spills to the spool on the agent's disk.
+    _configure_with_spool(spool_dir, port)
     try:
         _plant_everywhere(instrumentation_tracer())
         wait_until(
@@ -273,14 +278,7 @@ def test_canaries_reach_no_byte_of_the_spool_database_wal_or_log(
     settings = Settings(db_path=db, grpc_port=port, http_port=0)
     handle = CollectorHandle(start_collector(settings), db)
     try:
-        instrumentation.configure(
-            endpoint=f"http://127.0.0.1:{port}",
-            protocol="grpc",
-            spool_dir=spool_dir,
-            spool_retry_s=0.05,
-            export_timeout_s=1,
-            cancel_poll_s=None,
-        )
+        _configure_with_spool(spool_dir, port)
         try:
             wait_until(lambda: not list(spool_dir.glob("*.otlp")), timeout_s=30, what="replay")
         finally:
