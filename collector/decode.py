@@ -13,12 +13,19 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from collector.errors import CollectorError
+from collector.otlp_salvage import (
+    Salvaged,
+    has_surrogate_escape,
+    repair_surrogates,
+    repair_text,
+    salvage_json,
+    salvage_protobuf,
+)
 from collector.span_checks import span_problem
 
 __all__ = [
@@ -109,11 +116,15 @@ def _span_error(trace_id: str, span_id: str, parent: str) -> str | None:
     return None
 
 
-def decode_message(request: ExportTraceServiceRequest) -> DecodedRequest:
-    """Flatten a parsed request into span records, rejecting spans with bad ids."""
+def decode_message(
+    request: ExportTraceServiceRequest, salvaged: Salvaged | None = None
+) -> DecodedRequest:
+    """Flatten a parsed request into span records, rejecting spans with bad ids.
+
+    ``salvaged``: what taking the request apart already rejected and repaired."""
     spans: list[SpanRecord] = []
-    rejected = 0
-    first_error = ""
+    rejected = salvaged.rejected if salvaged else 0
+    first_error = salvaged.first_error if salvaged else ""
     for resource_spans in request.resource_spans:
         resource = _attributes(resource_spans.resource.attributes)
         for scope_spans in resource_spans.scope_spans:
@@ -167,9 +178,12 @@ def decode_message(request: ExportTraceServiceRequest) -> DecodedRequest:
                     first_error = first_error or problem
                     continue
                 spans.append(record)
-    if rejected:
-        first_error = f"{rejected} span(s) rejected; first: {first_error}"
-    return DecodedRequest(spans=spans, rejected=rejected, error_message=first_error)
+    notes = [f"{rejected} span(s) rejected; first: {first_error}"] if rejected else []
+    if salvaged and salvaged.repaired:
+        notes.append(
+            f"{salvaged.repaired} invalid UTF-8 sequence(s) in text values are stored as U+FFFD"
+        )
+    return DecodedRequest(spans=spans, rejected=rejected, error_message="; ".join(notes))
 
 
 def decode_protobuf(body: bytes) -> DecodedRequest:
@@ -177,10 +191,14 @@ def decode_protobuf(body: bytes) -> DecodedRequest:
     request = ExportTraceServiceRequest()
     try:
         request.ParseFromString(body)
-    except (DecodeError, ValueError, RuntimeError) as exc:
-        raise InvalidRequest(
-            f"body is not an OTLP protobuf ExportTraceServiceRequest: {exc}"
-        ) from None
+    except (DecodeError, ValueError, RuntimeError) as strict_error:
+        try:
+            salvaged = salvage_protobuf(body)
+        except Exception:  # noqa: BLE001 - whatever the salvage meets, the answer is a 400
+            raise InvalidRequest(
+                f"body is not an OTLP protobuf ExportTraceServiceRequest: {strict_error}"
+            ) from None
+        return decode_message(salvaged.request, salvaged)
     return decode_message(request)
 
 
@@ -220,43 +238,42 @@ _SPAN_ID_KEYS = (("traceId", 16, False), ("spanId", 8, False), ("parentSpanId", 
 _LINK_ID_KEYS = (("traceId", 16, False), ("spanId", 8, False))
 
 
-def decode_json(body: bytes) -> DecodedRequest:
-    """Decode an OTLP/HTTP JSON body (already decompressed)."""
+def _prepare_json_span(span: dict[str, Any]) -> None:
+    _rewrite_ids(span, _SPAN_ID_KEYS)
+    for index, link in enumerate(span.get("links") or []):
+        if not isinstance(link, dict):
+            raise ValueError(f"link {index} is not a JSON object")
+        _rewrite_ids(link, _LINK_ID_KEYS, f"link {index} ")
+
+
+def _load_json(body: bytes) -> tuple[Any, int]:
+    """The parsed body and how many strings in it had to be repaired."""
+    repaired = 0
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        try:
+            document = json.loads(body)
+        except UnicodeDecodeError:
+            text, repaired = repair_text(body)
+            document = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise InvalidRequest(f"body is not JSON: {exc}") from None
     except RecursionError:
         raise InvalidRequest("body is JSON nested too deeply") from None
+    if has_surrogate_escape(body):
+        document, unpaired = repair_surrogates(document)
+        repaired += unpaired
+    return document, repaired
+
+
+def decode_json(body: bytes) -> DecodedRequest:
+    """Decode an OTLP/HTTP JSON body (already decompressed), span by span: a
+    span that does not parse is rejected alone."""
+    document, repaired = _load_json(body)
     if not isinstance(document, dict):
         raise InvalidRequest("body is not a JSON object")
-    rejected = 0
-    first_error = ""
     try:
-        for resource_spans in document.get("resourceSpans") or []:
-            for scope_spans in resource_spans.get("scopeSpans") or []:
-                kept = []
-                for span in scope_spans.get("spans") or []:
-                    try:
-                        _rewrite_ids(span, _SPAN_ID_KEYS)
-                        for index, link in enumerate(span.get("links") or []):
-                            _rewrite_ids(link, _LINK_ID_KEYS, f"link {index} ")
-                    except ValueError as exc:
-                        rejected += 1
-                        first_error = first_error or str(exc)
-                        continue
-                    kept.append(span)
-                scope_spans["spans"] = kept
-    except (AttributeError, TypeError) as exc:
+        salvaged = salvage_json(document, _prepare_json_span)
+    except TypeError as exc:
         raise InvalidRequest(f"body is not an OTLP JSON trace request: {exc}") from None
-    request = ExportTraceServiceRequest()
-    try:
-        json_format.ParseDict(document, request, ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError) as exc:
-        raise InvalidRequest(f"body is not an OTLP JSON trace request: {exc}") from None
-    decoded = decode_message(request)
-    if not rejected:
-        return decoded
-    total = rejected + decoded.rejected
-    message = f"{total} span(s) rejected; first: {first_error}"
-    return DecodedRequest(spans=decoded.spans, rejected=total, error_message=message)
+    salvaged.repaired += repaired
+    return decode_message(salvaged.request, salvaged)

@@ -68,7 +68,7 @@ class TraceReceiver:
             logger.warning("store unavailable; the exporter will retry: %s", exc)
             _abort_retryable(context, str(exc), 1.0)
         response = trace_service_pb2.ExportTraceServiceResponse()
-        if decoded.rejected:
+        if decoded.rejected or decoded.error_message:
             response.partial_success.rejected_spans = decoded.rejected
             response.partial_success.error_message = decoded.error_message
         return response.SerializeToString()

@@ -69,7 +69,8 @@ def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
 
 def _otlp_response(content_type: str, decoded: DecodedRequest | None) -> Response:
     message = ExportTraceServiceResponse()
-    if decoded is not None and decoded.rejected:
+    # A warning (repaired text) is sent with rejected_spans 0, as OTLP allows.
+    if decoded is not None and (decoded.rejected or decoded.error_message):
         message.partial_success.rejected_spans = decoded.rejected
         message.partial_success.error_message = decoded.error_message
     if content_type == JSON:
