@@ -8,6 +8,7 @@ among the spans of its trace once they are stored.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -19,7 +20,7 @@ from collector.decode import SpanRecord
 from collector.mapping import SpanClass, classify, is_pending
 from instrumentation.attributes import RunStatus, StepStatus
 
-__all__ = ["derive_foreign_runs", "stored_span"]
+__all__ = ["derive_foreign_runs", "own_spans_by_run", "stored_span"]
 
 # "id" first: the rest are the fields derive_run_fields may return.
 _DERIVED_SCHEMA = arrow_schema(
@@ -64,6 +65,41 @@ def stored_span(row: tuple[Any, ...]) -> SpanRecord:
     )
 
 
+def own_spans_by_run(
+    by_id: dict[str, SpanRecord], is_run: Callable[[SpanRecord], bool], run_ids: set[str]
+) -> dict[str, list[SpanRecord]]:
+    """Each run's own spans: those whose nearest run above them is that run.
+
+    One pass over the trace, each span's answer kept for the spans below it; a
+    parent cycle (a span its own ancestor) belongs to no run."""
+    runs = run_ids | {span_id for span_id, span in by_id.items() if is_run(span)}
+    owner: dict[str, str | None] = {}
+    for start in by_id:
+        path: list[str] = []
+        seen: set[str] = set()
+        current, found = start, None
+        while True:
+            if current in owner:
+                found = owner[current]
+                break
+            path.append(current)
+            seen.add(current)
+            parent = by_id[current].parent_span_id
+            if parent is None or parent not in by_id or parent in seen:
+                break
+            if parent in runs:
+                found = parent
+                break
+            current = parent
+        for span_id in path:
+            owner[span_id] = found
+    own: dict[str, list[SpanRecord]] = {}
+    for span_id, run in owner.items():
+        if run is not None:
+            own.setdefault(run, []).append(by_id[span_id])
+    return own
+
+
 def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> None:
     """Fill what a foreign run span lacks from its own spans (frameworks.derive_run_fields)."""
     runs = con.execute(
@@ -87,11 +123,17 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
     derived: dict[str, list[Any]] = {name: [] for name in _DERIVED_SCHEMA.names}
     step_args: dict[str, str] = {}
     step_errors: dict[str, str] = {}
+    runs_by_trace: dict[str, list[tuple[str, str]]] = {}
     for run_id, trace_id, span_id in runs:
+        runs_by_trace.setdefault(trace_id, []).append((run_id, span_id))
+
+    def is_run(span: SpanRecord) -> bool:
+        return classify(span) is SpanClass.RUN
+
+    # Each trace's spans are looked at once, however many runs it nests: work
+    # per run over the whole trace made a deep chain of agents cubic.
+    for trace_id, trace_runs in runs_by_trace.items():
         spans = by_trace.get(trace_id, [])
-        run_span = next((s for s in spans if s.span_id == span_id), None)
-        if run_span is None:
-            continue
         by_id = {s.span_id: s for s in spans}
         for span in spans:
             found = frameworks.derive_step_fields(span, by_id)
@@ -101,14 +143,19 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
                 )
             if found.get("error"):
                 step_errors[span.span_id] = str(found["error"])
-        fields = frameworks.derive_run_fields(
-            run_span, spans, is_run=lambda s: classify(s) is SpanClass.RUN
-        )
-        if not fields:
-            continue
-        derived["id"].append(run_id)
-        for name in _DERIVED_SCHEMA.names[1:]:
-            derived[name].append(fields.get(name))
+        own = own_spans_by_run(by_id, is_run, {span_id for _, span_id in trace_runs})
+        for run_id, span_id in trace_runs:
+            run_span = by_id.get(span_id)
+            if run_span is None:
+                continue
+            fields = frameworks.derive_run_fields(
+                run_span, spans, is_run=is_run, own=own.get(span_id, [])
+            )
+            if not fields:
+                continue
+            derived["id"].append(run_id)
+            for name in _DERIVED_SCHEMA.names[1:]:
+                derived[name].append(fields.get(name))
     if step_args:
         # Tool arguments another span of the trace holds (LangChain's tools node).
         con.register("_args", pa.table({"id": list(step_args), "args": list(step_args.values())}))

@@ -164,6 +164,7 @@ def derive_run_fields(
     trace_spans: Iterable[SpanRecord],
     *,
     is_run: Callable[[SpanRecord], bool],
+    own: list[SpanRecord] | None = None,
 ) -> dict[str, Any]:
     """Fields of a foreign run that only its descendants tell.
 
@@ -172,9 +173,11 @@ def derive_run_fields(
     (first user message of its first model call), ``final_answer`` (the text of its last
     model call that answered without calling a tool; not for failed runs), ``model_requested``,
     ``model_used``, ``provider``, and ``status`` = "max_steps" for a smolagents run that
-    stopped at its step limit. The caller fills only what the run row lacks.
+    stopped at its step limit. The caller fills only what the run row lacks. ``own``: the
+    run's own spans, when the caller found them for all runs of the trace at once.
     """
-    own = _own_spans(run_span, trace_spans, is_run)
+    if own is None:
+        own = _own_spans(run_span, trace_spans, is_run)
     llm_spans = sorted(
         (s for s in own if _is_llm(s)), key=lambda s: (s.start_ns, s.end_ns, s.span_id)
     )

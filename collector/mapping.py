@@ -154,13 +154,21 @@ def _json_text(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _int_or_none(value: Any) -> int | None:
+# No one model call reads or writes a trillion tokens; a bigger or negative
+# "count" is not a count, and summed over a run it would overflow BIGINT.
+MAX_TOKEN_COUNT = 10**12
+
+
+def _token_count(value: Any) -> int | None:
+    """A token count attribute as an int; None when it is not a plausible count
+    (the raw attribute stays in ``spans.attributes``)."""
     if value is None or isinstance(value, bool):
         return None
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        count = int(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return count if 0 <= count <= MAX_TOKEN_COUNT else None
 
 
 def exception_message(span: SpanRecord) -> str | None:
@@ -304,10 +312,10 @@ def build_run(span: SpanRecord, parent_run_id: str | None) -> RunRow:
         service_name=span.service_name,
         provider=_text(attrs.get(A.GEN_AI_PROVIDER_NAME) or attrs.get(A.GEN_AI_SYSTEM))
         or fields.get("provider"),
-        input_tokens=_int_or_none(
+        input_tokens=_token_count(
             attrs.get(A.GEN_AI_USAGE_INPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_PROMPT_TOKENS))
         ),
-        output_tokens=_int_or_none(
+        output_tokens=_token_count(
             attrs.get(A.GEN_AI_USAGE_OUTPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_COMPLETION_TOKENS))
         ),
         is_final=not pending,
@@ -356,14 +364,14 @@ def build_step(span: SpanRecord, kind: SpanClass, run_id: str | None) -> StepRow
         status=StepStatus.RUNNING if pending else (StepStatus.ERROR if error else StepStatus.OK),
         model=_text(attrs.get(A.GEN_AI_RESPONSE_MODEL) or attrs.get(A.GEN_AI_REQUEST_MODEL))
         or fields.get("model"),
-        input_tokens=_int_or_none(
+        input_tokens=_token_count(
             attrs.get(A.GEN_AI_USAGE_INPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_PROMPT_TOKENS))
         )
-        or _int_or_none(fields.get("input_tokens")),
-        output_tokens=_int_or_none(
+        or _token_count(fields.get("input_tokens")),
+        output_tokens=_token_count(
             attrs.get(A.GEN_AI_USAGE_OUTPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_COMPLETION_TOKENS))
         )
-        or _int_or_none(fields.get("output_tokens")),
+        or _token_count(fields.get("output_tokens")),
         finish_reasons=_text(finish) if finish is not None else fields.get("finish_reasons"),
         is_final=not pending,
         end_ns=span.end_ns,

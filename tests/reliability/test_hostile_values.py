@@ -100,7 +100,7 @@ def test_hostile_text_is_stored_exactly_and_served_as_json(
     assert json.loads(stored[0][2])["hostile.value"] == text
 
 
-def test_invalid_utf8_in_a_protobuf_string_is_a_clean_400(collector_mod: CollectorHandle) -> None:
+def test_invalid_utf8_in_a_protobuf_string_is_never_a_5xx(collector_mod: CollectorHandle) -> None:
     request = build_run_request(81, 1, 1)
     marker = "MARKER-FOR-INVALID-UTF8"
     _set_attribute(_step(request), "hostile.value", marker)
