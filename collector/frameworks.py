@@ -174,7 +174,8 @@ def derive_run_fields(
     ``model_used``, ``provider``, and ``status`` = "max_steps" for a smolagents run that
     stopped at its step limit. The caller fills only what the run row lacks.
     """
-    own = _own_spans(run_span, trace_spans, is_run)
+    known = list(trace_spans)  # read twice: the run's own spans, and all below it
+    own = _own_spans(run_span, known, is_run)
     llm_spans = sorted(
         (s for s in own if _is_llm(s)), key=lambda s: (s.start_ns, s.end_ns, s.span_id)
     )
@@ -193,13 +194,19 @@ def derive_run_fields(
             if answer is not None:
                 fields["final_answer"] = answer
                 break
-    if llm_spans:
-        first = llm_spans[0].attributes
+    # A run whose model calls are all its sub-agents' (an AutoGen team taking turns) reports
+    # the model they used.
+    model_spans = llm_spans or sorted(
+        (s for s in _descendants(run_span, known) if _is_llm(s)),
+        key=lambda s: (s.start_ns, s.end_ns, s.span_id),
+    )
+    if model_spans:
+        first = model_spans[0].attributes
         requested = first.get(G.GEN_AI_REQUEST_MODEL) or first.get(OI.LLM_MODEL_NAME)
         if requested:
             fields["model_requested"] = str(requested)
         # The model that answered: the response's, of the last call that got one.
-        answered = [s.attributes for s in llm_spans if s.status_code != 2]
+        answered = [s.attributes for s in model_spans if s.status_code != 2]
         used = next(
             (
                 a.get(G.GEN_AI_RESPONSE_MODEL) or a.get(OI.LLM_MODEL_NAME)
@@ -210,7 +217,7 @@ def derive_run_fields(
         )
         if used:
             fields["model_used"] = str(used)
-        for span in llm_spans:
+        for span in model_spans:
             provider = _provider(span.attributes)
             if provider:
                 fields["provider"] = provider
@@ -241,6 +248,24 @@ def _own_spans(
                 break
             parent_id, depth = spans[parent_id].parent_span_id, depth + 1
     return own
+
+
+def _descendants(run_span: SpanRecord, trace_spans: Iterable[SpanRecord]) -> list[SpanRecord]:
+    """Every known span below ``run_span``, sub-agent runs' spans included."""
+    children: dict[str | None, list[SpanRecord]] = {}
+    for span in trace_spans:
+        if span.trace_id == run_span.trace_id:
+            children.setdefault(span.parent_span_id, []).append(span)
+    found: list[SpanRecord] = []
+    frontier = [run_span.span_id]
+    seen = {run_span.span_id}
+    while frontier:
+        for child in children.get(frontier.pop(), []):
+            if child.span_id not in seen:
+                seen.add(child.span_id)
+                found.append(child)
+                frontier.append(child.span_id)
+    return found
 
 
 def _is_llm(span: SpanRecord) -> bool:
