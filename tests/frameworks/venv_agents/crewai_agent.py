@@ -85,14 +85,23 @@ def _nested(task: str, base_url: str) -> str:
 
 
 def _hierarchical(task: str, base_url: str) -> str:
-    from crewai import LLM, Crew, Process, Task
+    from crewai import LLM, Agent, Crew, Process, Task
 
-    manager = LLM(model=MANAGER_MODEL, base_url=base_url, api_key="sk-scripted", max_retries=0)
+    llm = LLM(model=MANAGER_MODEL, base_url=base_url, api_key="sk-scripted", max_retries=0)
+    # Three model calls are the manager's whole budget: the coworkers' calls are not its.
+    manager = Agent(
+        role="Crew Manager",
+        goal="Manage the team to complete the task.",
+        backstory="A seasoned manager.",
+        llm=llm,
+        allow_delegation=True,
+        max_iter=3,
+    )
     crew = Crew(
         agents=[_agent(base_url, role=r, tools=[]) for r in ("researcher", "writer")],
         tasks=[Task(description=task, expected_output="The answer.")],
         process=Process.hierarchical,
-        manager_llm=manager,
+        manager_agent=manager,
     )
     return str(crew.kickoff().raw)
 
