@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "CORE_SCOPE",
     "AGENTCHAT_SCOPE",
@@ -20,7 +22,7 @@ __all__ = [
     "TRACEBACK_MARK",
     "OUTPUT_FINISH_REASON",
     "FINISH_FUNCTION_CALLS",
-    "TOOL_DESCRIPTION",
+    "TEAM_INPUT_TASK",
     "HANDOFF_DESCRIPTION_PREFIX",
     "HANDOFF_NAME_PREFIX",
 ]
@@ -36,6 +38,8 @@ OP_CREATE_AGENT = "create_agent"
 OP_EXECUTE_TOOL = "execute_tool"
 TEAM_RUN_SUFFIX = ".run_stream"
 
+# input.value of a team's span: {"task": text (or messages), ...}.
+TEAM_INPUT_TASK = "task"
 # output.value of a team's span: the TaskResult as JSON, {"messages": [...], "stop_reason"}.
 TASK_RESULT_MESSAGES = "messages"
 TASK_RESULT_STOP_REASON = "stop_reason"
@@ -44,10 +48,13 @@ MESSAGE_SOURCE = "source"
 MESSAGE_CONTENT = "content"
 EVENT_TYPE_SUFFIX = "Event"  # ToolCallRequestEvent, ...: inner events, not chat messages
 USER_SOURCE = "user"
-# The stop reasons of the termination conditions that end a team at a step limit:
-# the team's ``max_turns`` ("Maximum number of turns 3 reached.") and
-# MaxMessageTermination ("Maximum number of messages 4 reached, current message count: 4").
-STEP_LIMIT_STOP_REASONS = ("Maximum number of turns", "Maximum number of messages")
+# The stop reasons that end a team at a step limit: its ``max_turns`` ("Maximum number of
+# turns 3 reached.") and MaxMessageTermination ("Maximum number of messages 4 reached,
+# current message count: 4"). Conditions that fire together are joined with ", ".
+STEP_LIMIT_STOP_REASONS = re.compile(
+    r"Maximum number of turns \d+ reached\.?"
+    r"|Maximum number of messages \d+ reached, current message count: \d+"
+)
 # A team's failure: "BadRequestError: Error code: 400 - ...\nTraceback:\n..." (status message).
 TRACEBACK_MARK = "\nTraceback:"
 
@@ -55,6 +62,5 @@ TRACEBACK_MARK = "\nTraceback:"
 OUTPUT_FINISH_REASON = "finish_reason"
 FINISH_FUNCTION_CALLS = "function_calls"
 # A hand-off is a tool: named transfer_to_{target}, described "Handoff to {target}." by default.
-TOOL_DESCRIPTION = "tool.description"
 HANDOFF_DESCRIPTION_PREFIX = "Handoff to "
 HANDOFF_NAME_PREFIX = "transfer_to_"

@@ -100,6 +100,23 @@ def _last_chat_message(result: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _task_text(task: Any) -> str | None:
+    """A team's task: text, a chat message, or a list of them (the first user text)."""
+    if isinstance(task, str):
+        return task or None
+    messages = [task] if isinstance(task, Mapping) else task
+    if not isinstance(messages, list):
+        return None
+    for message in messages:
+        if isinstance(message, Mapping) and message.get(AG.MESSAGE_SOURCE, AG.USER_SOURCE) == (
+            AG.USER_SOURCE
+        ):
+            content = message.get(AG.MESSAGE_CONTENT)
+            if isinstance(content, str) and content:
+                return content
+    return None
+
+
 def run_fields(span: SpanRecord) -> dict[str, Any]:
     """A team run: named after its class, the task it was given, its last message, and
     its failure (without the traceback AutoGen appends) or the limit that stopped it."""
@@ -108,8 +125,7 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     fields: dict[str, Any] = {"agent_name": span.name.removesuffix(AG.TEAM_RUN_SUFFIX)}
     given = loads(span.attributes.get(OI.INPUT_VALUE))
     if isinstance(given, Mapping):
-        task = given.get("task")
-        fields["task"] = task if isinstance(task, str) and task else None
+        fields["task"] = _task_text(given.get(AG.TEAM_INPUT_TASK))
     fields["final_answer"] = _last_chat_message(_task_result(span))
     if span.status_code == _STATUS_ERROR and span.status_message:
         fields["error"] = first_line(span.status_message.split(AG.TRACEBACK_MARK, 1)[0])
@@ -123,9 +139,11 @@ def run_status(span: SpanRecord) -> str | None:
     if not _is_team(span) or span.status_code == _STATUS_ERROR:
         return None
     reason = _stop_reason(span)
-    if reason and reason.startswith(AG.STEP_LIMIT_STOP_REASONS):
-        return RunStatus.MAX_STEPS
-    return None
+    if not reason or not AG.STEP_LIMIT_STOP_REASONS.search(reason):
+        return None
+    # Only limits fired: a condition that fired with them (a text mention) ended it by design.
+    others = AG.STEP_LIMIT_STOP_REASONS.sub("", reason).replace(",", " ").strip()
+    return None if others else RunStatus.MAX_STEPS
 
 
 def _asks_for_tools(span: SpanRecord) -> bool:
@@ -142,7 +160,7 @@ def _asks_for_tools(span: SpanRecord) -> bool:
 
 def _is_handoff(tool: SpanRecord) -> bool:
     attrs = tool.attributes
-    description = str(attrs.get(AG.TOOL_DESCRIPTION) or "")
+    description = str(attrs.get(OI.TOOL_DESCRIPTION) or "")
     name = str(attrs.get(OI.TOOL_NAME) or "")
     return description.startswith(AG.HANDOFF_DESCRIPTION_PREFIX) or name.startswith(
         AG.HANDOFF_NAME_PREFIX
