@@ -101,8 +101,12 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
         found = _TASK_IN_PROMPT.search(prompt)
         if found:
             fields["task"] = found.group(1).strip()
+    answered_calls = [s for s in calls if s.status_code != _STATUS_ERROR]
+    served = [s.attributes.get(OI.LLM_MODEL_NAME) for s in answered_calls]
+    if any(served):
+        fields["model_used"] = str([m for m in served if m][-1])  # the agent's, not a coworker's
     limit = _max_iter(run_span)
-    answered = sum(1 for s in calls if s.status_code != _STATUS_ERROR)
+    answered = len(answered_calls)
     if run_span.status_code != _STATUS_ERROR and limit is not None and answered > limit:
         fields["status"] = RunStatus.MAX_STEPS
     return fields

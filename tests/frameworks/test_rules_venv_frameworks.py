@@ -85,6 +85,7 @@ def test_crewai_task_requested_model_and_step_limit_come_from_the_model_calls() 
     fields = crewai.derive_run_fields(_crew_task(), calls)
     assert fields == {
         "model_requested": "asked-for",
+        "model_used": "served",
         "task": "[t] the task",
         "status": RunStatus.MAX_STEPS,
     }
@@ -326,9 +327,12 @@ def test_crewai_coworker_calls_inside_a_delegation_are_not_the_managers_turns() 
         parent_span_id=manager.span_id,
     )
     own = [dataclasses.replace(_crew_call(n), parent_span_id=manager.span_id) for n in (2, 3)]
-    coworker = dataclasses.replace(_crew_call(4), parent_span_id=delegate.span_id)
+    coworker = dataclasses.replace(
+        _crew_call(4, **{"llm.model_name": "coworker-model"}), parent_span_id=delegate.span_id
+    )
     fields = crewai.derive_run_fields(manager, [*own, delegate, coworker])
     assert "status" not in fields  # two own calls within max_iter 2, the coworker's aside
+    assert fields["model_used"] == "served"  # the manager's model, though the coworker was last
     fields = crewai.derive_run_fields(manager, [*own, delegate, coworker, _crew_call(5)])
     assert fields["status"] == RunStatus.MAX_STEPS
 
