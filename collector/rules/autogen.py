@@ -170,7 +170,11 @@ def _is_handoff(tool: SpanRecord) -> bool:
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
     """An agent run that ended its tool loop on a model turn still asking for tools:
     at ``max_tool_iterations`` (``max_steps``), or with the default single iteration,
-    whose answer is the tool results."""
+    whose answer is the tool results. A team takes no answer from its own model calls."""
+    if _is_team(run_span):
+        # The team's answer is its last message (run_fields), never what its own model calls
+        # said: those pick the next speaker.
+        return {"final_answer": None}
     if run_span.scope_name != AG.CORE_SCOPE or run_span.status_code == _STATUS_ERROR:
         return {}
     calls = sorted(

@@ -359,4 +359,27 @@ def test_a_team_reports_the_model_its_agents_used() -> None:
         team, [team, turn, call], is_run=lambda s: classify(s) is SpanClass.RUN
     )
     assert (fields["model_requested"], fields["model_used"]) == ("m1", "m1")
-    assert "task" not in fields and "final_answer" not in fields  # the turn's, not the team's
+    assert "task" not in fields and fields["final_answer"] is None  # the turn's, not the team's
+
+
+def test_a_selector_choice_is_no_team_answer() -> None:
+    from collector import frameworks
+
+    team = _team(None, status_code=0)
+    team = dataclasses.replace(team, attributes={"openinference.span.kind": "CHAIN"})
+    selector = _span(
+        "OpenAIChatCompletionClient.create",
+        AG.AGENTCHAT_SCOPE,
+        {
+            "openinference.span.kind": "LLM",
+            "llm.model_name": "m1",
+            "llm.output_messages.0.message.role": "assistant",
+            "llm.output_messages.0.message.content": "writer",
+        },
+        span_id="3" * 16,
+        parent_span_id=team.span_id,
+    )
+    fields = frameworks.derive_run_fields(
+        team, [team, selector], is_run=lambda s: classify(s) is SpanClass.RUN
+    )
+    assert fields["final_answer"] is None and fields["model_used"] == "m1"
