@@ -144,12 +144,17 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
             if found.get("error"):
                 step_errors[span.span_id] = str(found["error"])
         own = own_spans_by_run(by_id, is_run, {span_id for _, span_id in trace_runs})
+        calls_below = frameworks.model_calls_below(spans)
         for run_id, span_id in trace_runs:
             run_span = by_id.get(span_id)
             if run_span is None:
                 continue
             fields = frameworks.derive_run_fields(
-                run_span, spans, is_run=is_run, own=own.get(span_id, [])
+                run_span,
+                spans,
+                is_run=is_run,
+                own=own.get(span_id, []),
+                calls_below=calls_below.get(span_id, []),
             )
             if not fields:
                 continue

@@ -42,6 +42,7 @@ __all__ = [
     "run_status",
     "derive_run_fields",
     "derive_step_fields",
+    "model_calls_below",
     "llm_input_task",
 ]
 
@@ -165,6 +166,7 @@ def derive_run_fields(
     *,
     is_run: Callable[[SpanRecord], bool],
     own: list[SpanRecord] | None = None,
+    calls_below: list[SpanRecord] | None = None,
 ) -> dict[str, Any]:
     """Fields of a foreign run that only its descendants tell.
 
@@ -173,11 +175,13 @@ def derive_run_fields(
     (first user message of its first model call), ``final_answer`` (the text of its last
     model call that answered without calling a tool; not for failed runs), ``model_requested``,
     ``model_used``, ``provider``, and ``status`` = "max_steps" for a smolagents run that
-    stopped at its step limit. The caller fills only what the run row lacks. ``own``: the
-    run's own spans, when the caller found them for all runs of the trace at once.
+    stopped at its step limit. The caller fills only what the run row lacks. ``own`` and
+    ``calls_below`` (:func:`model_calls_below`): the run's own spans and the model calls
+    below it, when the caller found them for all runs of the trace at once.
     """
+    known = list(trace_spans)  # read twice: the run's own spans, and all below it
     if own is None:
-        own = _own_spans(run_span, trace_spans, is_run)
+        own = _own_spans(run_span, known, is_run)
     llm_spans = sorted(
         (s for s in own if _is_llm(s)), key=lambda s: (s.start_ns, s.end_ns, s.span_id)
     )
@@ -196,13 +200,18 @@ def derive_run_fields(
             if answer is not None:
                 fields["final_answer"] = answer
                 break
-    if llm_spans:
-        first = llm_spans[0].attributes
+    # A run whose model calls are all its sub-agents' (an AutoGen team taking turns) reports
+    # the model they used.
+    if not llm_spans and calls_below is None:
+        calls_below = model_calls_below(known).get(run_span.span_id, [])
+    model_spans = llm_spans or calls_below or []
+    if model_spans:
+        first = model_spans[0].attributes
         requested = first.get(G.GEN_AI_REQUEST_MODEL) or first.get(OI.LLM_MODEL_NAME)
         if requested:
             fields["model_requested"] = str(requested)
         # The model that answered: the response's, of the last call that got one.
-        answered = [s.attributes for s in llm_spans if s.status_code != 2]
+        answered = [s.attributes for s in model_spans if s.status_code != 2]
         used = next(
             (
                 a.get(G.GEN_AI_RESPONSE_MODEL) or a.get(OI.LLM_MODEL_NAME)
@@ -213,7 +222,7 @@ def derive_run_fields(
         )
         if used:
             fields["model_used"] = str(used)
-        for span in llm_spans:
+        for span in model_spans:
             provider = _provider(span.attributes)
             if provider:
                 fields["provider"] = provider
@@ -244,6 +253,41 @@ def _own_spans(
                 break
             parent_id, depth = spans[parent_id].parent_span_id, depth + 1
     return own
+
+
+def model_calls_below(trace_spans: Iterable[SpanRecord]) -> dict[str, list[SpanRecord]]:
+    """Span id -> the model calls anywhere below it, in start order.
+
+    Built bottom-up in one pass over the trace: a span whose calls all come from one child
+    shares that child's list, so a chain of thousands of nested agents costs linear time.
+    Spans in a parent cycle have none."""
+    by_id = {s.span_id: s for s in trace_spans}
+    children: dict[str, list[SpanRecord]] = {}
+    for span in by_id.values():
+        if span.parent_span_id in by_id and span.parent_span_id != span.span_id:
+            children.setdefault(span.parent_span_id, []).append(span)
+    order: list[str] = []  # parents before children, from the roots
+    stack = [s.span_id for s in by_id.values() if s.parent_span_id not in by_id]
+    while stack:
+        span_id = stack.pop()
+        order.append(span_id)
+        stack.extend(child.span_id for child in children.get(span_id, []))
+    below: dict[str, list[SpanRecord]] = {}
+    for span_id in reversed(order):
+        parts = [
+            part
+            for child in children.get(span_id, [])
+            for part in (below[child.span_id], [child] if _is_llm(child) else [])
+            if part
+        ]
+        if len(parts) == 1:
+            below[span_id] = parts[0]
+        else:
+            below[span_id] = sorted(
+                (call for part in parts for call in part),
+                key=lambda s: (s.start_ns, s.end_ns, s.span_id),
+            )
+    return below
 
 
 def _is_llm(span: SpanRecord) -> bool:

@@ -24,6 +24,7 @@ __all__ = [
     "AGENT_NAME",
     "GRAPH_NODE_NAME",
     "TOOL_NAME",
+    "TOOL_DESCRIPTION",
     "SMOLAGENTS_MAX_STEPS",
     "FLAT_MESSAGE",
     "LANGCHAIN_SCOPE",
@@ -51,6 +52,7 @@ LLM_FINISH_REASON = "llm.finish_reason"  # Responses API only
 AGENT_NAME = "agent.name"
 GRAPH_NODE_NAME = "graph.node.name"
 TOOL_NAME = "tool.name"
+TOOL_DESCRIPTION = "tool.description"
 SMOLAGENTS_MAX_STEPS = "smolagents.max_steps"
 
 # Messages flattened into keys: llm.input_messages.N.message.role / .content /

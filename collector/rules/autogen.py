@@ -1,15 +1,25 @@
 """AutoGen AgentChat: autogen-core traces itself (GenAI spans, through the global tracer
 provider) and OpenInference's instrumentor adds the model calls, so both come together.
 
-- The run is autogen-core's ``invoke_agent {agent}`` (its status carries the failure);
-  OpenInference's AGENT span under it stays OK and is not a second run, and
+- An agent's run is autogen-core's ``invoke_agent {agent}`` (its status carries the
+  failure); OpenInference's AGENT span under it stays OK and is not a second run, and
   ``create_agent`` (the agent's construction) is no run at all.
+- A team (RoundRobinGroupChat, SelectorGroupChat, Swarm, ...) is a run: OpenInference's
+  ``{Team}.run_stream`` span, whose output is the TaskResult (messages and
+  ``stop_reason``). Each agent's turn is autogen-core's ``invoke_agent`` below it: a
+  child run. A Swarm's hand-off is the ``transfer_to_{agent}`` tool step of the turn that
+  hands over. A team stopped by ``max_turns`` or MaxMessageTermination is ``max_steps``.
 - A tool call is traced twice: OpenInference's TOOL span (arguments and result; OK even
   when the tool raised, the error text as its output) with autogen-core's
   ``execute_tool`` inside (ERROR with the exception, no arguments). The TOOL span is the
   step; its error comes from the span inside.
+- AssistantAgent stops its tool loop at ``max_tool_iterations`` and returns the last tool
+  results; no span records the setting. The loop only ends on a model turn that asked for
+  tools at the limit or at a hand-off, so an agent run whose last model turn asked for
+  tools after two or more such turns stopped at its limit (``max_steps``). With one such
+  turn the limit is 1, AutoGen's default, whose designed answer is the tool results.
 
-Task and answer are on no agent span: the model calls tell them. See SPANS.md.
+An agent's task and answer are on no agent span: the model calls tell them. See SPANS.md.
 """
 
 from __future__ import annotations
@@ -21,12 +31,33 @@ from collector.conventions import autogen as AG
 from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
+from collector.messages import as_text, loads
 from collector.rules.common import first_line
+from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "span_class", "derive_step_fields"]
+__all__ = [
+    "SCOPES",
+    "span_class",
+    "run_fields",
+    "run_status",
+    "derive_run_fields",
+    "derive_step_fields",
+]
 
 SCOPES = frozenset({AG.CORE_SCOPE, AG.AGENTCHAT_SCOPE})
 _STATUS_ERROR = 2
+
+
+def _kind(span: SpanRecord) -> str:
+    return str(span.attributes.get(OI.SPAN_KIND, "")).upper()
+
+
+def _is_team(span: SpanRecord) -> bool:
+    return (
+        span.scope_name == AG.AGENTCHAT_SCOPE
+        and _kind(span) == OI.KIND_CHAIN
+        and span.name.endswith(AG.TEAM_RUN_SUFFIX)
+    )
 
 
 def span_class(span: SpanRecord) -> str | None:
@@ -35,14 +66,142 @@ def span_class(span: SpanRecord) -> str | None:
         if operation in (AG.OP_CREATE_AGENT, AG.OP_EXECUTE_TOOL):
             return "other"
         return None
-    if str(span.attributes.get(OI.SPAN_KIND, "")).upper() == OI.KIND_AGENT:
+    if _is_team(span):
+        return "run"
+    if _kind(span) == OI.KIND_AGENT:
         return "other"
     return None
 
 
+def _task_result(span: SpanRecord) -> Mapping[str, Any]:
+    result = loads(span.attributes.get(OI.OUTPUT_VALUE))
+    return result if isinstance(result, Mapping) else {}
+
+
+def _stop_reason(span: SpanRecord) -> str | None:
+    reason = _task_result(span).get(AG.TASK_RESULT_STOP_REASON)
+    return reason if isinstance(reason, str) and reason else None
+
+
+def _last_chat_message(result: Mapping[str, Any]) -> str | None:
+    """The text of the team's last chat message (inner events and the task excluded)."""
+    messages = result.get(AG.TASK_RESULT_MESSAGES)
+    if not isinstance(messages, list):
+        return None
+    for message in reversed(messages):
+        if not isinstance(message, Mapping):
+            continue
+        if str(message.get(AG.MESSAGE_TYPE, "")).endswith(AG.EVENT_TYPE_SUFFIX):
+            continue
+        if message.get(AG.MESSAGE_SOURCE) == AG.USER_SOURCE:
+            return None  # nobody answered
+        content = message.get(AG.MESSAGE_CONTENT)
+        return None if content is None else as_text(content)
+    return None
+
+
+def _task_text(task: Any) -> str | None:
+    """A team's task: text, a chat message, or a list of them (the first user text)."""
+    if isinstance(task, str):
+        return task or None
+    messages = [task] if isinstance(task, Mapping) else task
+    if not isinstance(messages, list):
+        return None
+    for message in messages:
+        if isinstance(message, Mapping) and message.get(AG.MESSAGE_SOURCE, AG.USER_SOURCE) == (
+            AG.USER_SOURCE
+        ):
+            content = message.get(AG.MESSAGE_CONTENT)
+            if isinstance(content, str) and content:
+                return content
+    return None
+
+
+def run_fields(span: SpanRecord) -> dict[str, Any]:
+    """A team run: named after its class, the task it was given, its last message, and
+    its failure (without the traceback AutoGen appends) or the limit that stopped it."""
+    if not _is_team(span):
+        return {}
+    fields: dict[str, Any] = {"agent_name": span.name.removesuffix(AG.TEAM_RUN_SUFFIX)}
+    given = loads(span.attributes.get(OI.INPUT_VALUE))
+    if isinstance(given, Mapping):
+        fields["task"] = _task_text(given.get(AG.TEAM_INPUT_TASK))
+    fields["final_answer"] = _last_chat_message(_task_result(span))
+    if span.status_code == _STATUS_ERROR and span.status_message:
+        fields["error"] = first_line(span.status_message.split(AG.TRACEBACK_MARK, 1)[0])
+    elif run_status(span) == RunStatus.MAX_STEPS:
+        fields["error"] = _stop_reason(span)
+    return fields
+
+
+def run_status(span: SpanRecord) -> str | None:
+    """``max_steps`` for a team its turn or message limit stopped."""
+    if not _is_team(span) or span.status_code == _STATUS_ERROR:
+        return None
+    reason = _stop_reason(span)
+    if not reason or not AG.STEP_LIMIT_STOP_REASONS.search(reason):
+        return None
+    # Only limits fired: a condition that fired with them (a text mention) ended it by design.
+    others = AG.STEP_LIMIT_STOP_REASONS.sub("", reason).replace(",", " ").strip()
+    return None if others else RunStatus.MAX_STEPS
+
+
+def _asks_for_tools(span: SpanRecord) -> bool:
+    result = loads(span.attributes.get(OI.OUTPUT_VALUE))
+    if isinstance(result, Mapping) and result.get(AG.OUTPUT_FINISH_REASON):
+        return result[AG.OUTPUT_FINISH_REASON] == AG.FINISH_FUNCTION_CALLS
+    return any(
+        (found := OI.FLAT_MESSAGE.match(key)) is not None
+        and found.group(1) == "output"
+        and found.group(3).startswith("tool_calls.")
+        for key in span.attributes
+    )
+
+
+def _is_handoff(tool: SpanRecord) -> bool:
+    attrs = tool.attributes
+    description = str(attrs.get(OI.TOOL_DESCRIPTION) or "")
+    name = str(attrs.get(OI.TOOL_NAME) or "")
+    return description.startswith(AG.HANDOFF_DESCRIPTION_PREFIX) or name.startswith(
+        AG.HANDOFF_NAME_PREFIX
+    )
+
+
+def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
+    """An agent run that ended its tool loop on a model turn still asking for tools:
+    at ``max_tool_iterations`` (``max_steps``), or with the default single iteration,
+    whose answer is the tool results. A team takes no answer from its own model calls."""
+    if _is_team(run_span):
+        # The team's answer is its last message (run_fields), never what its own model calls
+        # said: those pick the next speaker.
+        return {"final_answer": None}
+    if run_span.scope_name != AG.CORE_SCOPE or run_span.status_code == _STATUS_ERROR:
+        return {}
+    calls = sorted(
+        (s for s in own if _kind(s) == OI.KIND_LLM and s.status_code != _STATUS_ERROR),
+        key=lambda s: (s.end_ns, s.start_ns),
+    )
+    if not calls or not _asks_for_tools(calls[-1]):
+        return {}
+    last_tools = sorted(
+        (s for s in own if _kind(s) == OI.KIND_TOOL and s.start_ns >= calls[-1].end_ns),
+        key=lambda s: s.start_ns,
+    )
+    if any(_is_handoff(tool) for tool in last_tools):
+        return {}  # a hand-off ends the agent's turn by design
+    if sum(1 for call in calls if _asks_for_tools(call)) >= 2:
+        return {"status": RunStatus.MAX_STEPS}
+    results = [
+        as_text(t.attributes[OI.OUTPUT_VALUE])
+        for t in last_tools
+        if OI.OUTPUT_VALUE in t.attributes
+    ]
+    return {"final_answer": "\n".join(results)} if results else {}
+
+
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
     """A TOOL span's error, from autogen-core's failed ``execute_tool`` inside it."""
-    if str(span.attributes.get(OI.SPAN_KIND, "")).upper() != OI.KIND_TOOL:
+    if _kind(span) != OI.KIND_TOOL:
         return {}
     for inner in trace_spans.values():
         if (

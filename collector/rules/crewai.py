@@ -5,7 +5,10 @@ A task's AGENT span (``{role}._execute_core``) is a run: the agent's role in
 ``graph.node.id``; the task and the answer only in ``output.value`` (the TaskOutput JSON),
 which a failed task lacks, so its task comes from the first model call. ``input.value`` is
 the agent's settings, not a task. ``Agent.kickoff`` (an agent run alone, e.g. from a tool: a
-sub-agent) is an AGENT span ``{role}.kickoff`` with the messages in ``input.value``. At
+sub-agent) is an AGENT span ``{role}.kickoff`` with the messages in ``input.value``. A
+hierarchical crew's manager (``Crew Manager._execute_core``) delegates with the "Delegate work
+to coworker" / "Ask question to coworker" tools, which run the coworker untraced but for its
+model calls and tools: those stay steps of the manager's run, under the delegation step. At
 ``max_iter`` CrewAI makes one more model call for a best answer and every span stays OK:
 more answered model calls than ``max_iter`` is the step limit. See SPANS.md.
 """
@@ -66,10 +69,27 @@ def _is_llm(span: SpanRecord) -> bool:
     return str(span.attributes.get(OI.SPAN_KIND, "")).upper() == OI.KIND_LLM
 
 
+def _under_a_tool(span: SpanRecord, run_span: SpanRecord, by_id: Mapping[str, SpanRecord]) -> bool:
+    """Whether a TOOL span stands between ``span`` and its run: the call is the tool's work
+    (a coworker's, delegated by a hierarchical crew's manager), not the agent's own turn."""
+    parent_id, depth = span.parent_span_id, 0
+    while parent_id and parent_id != run_span.span_id and parent_id in by_id and depth < 256:
+        parent = by_id[parent_id]
+        if str(parent.attributes.get(OI.SPAN_KIND, "")).upper() == OI.KIND_TOOL:
+            return True
+        parent_id, depth = parent.parent_span_id, depth + 1
+    return False
+
+
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
     """The requested model (the OpenAI instrumentor's ``llm.model_name`` is the served
-    one), the task of a run without output, and the step limit."""
-    calls = sorted((s for s in own if _is_llm(s)), key=lambda s: s.start_ns)
+    one), the task of a run without output, and the step limit, all from the agent's own
+    model calls (a delegated coworker's calls, under the delegation tool, are not its turns)."""
+    by_id = {s.span_id: s for s in own}
+    calls = sorted(
+        (s for s in own if _is_llm(s) and not _under_a_tool(s, run_span, by_id)),
+        key=lambda s: s.start_ns,
+    )
     fields: dict[str, Any] = {}
     for span in calls:
         params = loads(span.attributes.get(OI.LLM_INVOCATION_PARAMETERS))
@@ -81,8 +101,12 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
         found = _TASK_IN_PROMPT.search(prompt)
         if found:
             fields["task"] = found.group(1).strip()
+    answered_calls = [s for s in calls if s.status_code != _STATUS_ERROR]
+    served = [s.attributes.get(OI.LLM_MODEL_NAME) for s in answered_calls]
+    if any(served):
+        fields["model_used"] = str([m for m in served if m][-1])  # the agent's, not a coworker's
     limit = _max_iter(run_span)
-    answered = sum(1 for s in calls if s.status_code != _STATUS_ERROR)
+    answered = len(answered_calls)
     if run_span.status_code != _STATUS_ERROR and limit is not None and answered > limit:
         fields["status"] = RunStatus.MAX_STEPS
     return fields

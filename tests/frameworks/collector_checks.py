@@ -27,6 +27,8 @@ RUN_COLUMNS = (
     "completed_at",
 )
 STEP_COLUMNS = (
+    "span_id",
+    "parent_span_id",
     "step_number",
     "action_type",
     "tool_name",
@@ -57,11 +59,17 @@ def steps_of(collector: Any, run_id: str) -> list[dict[str, Any]]:
     return [dict(zip(STEP_COLUMNS, row, strict=True)) for row in rows]
 
 
-def one_run(collector: Any, task: str) -> dict[str, Any]:
+def one_run(collector: Any, task: str, *, top_level: bool = False) -> dict[str, Any]:
+    """The one finished run whose task carries ``task``'s marker (with ``top_level``, the one
+    without a parent: a team's turns work on the team's task too)."""
     marker = _MARKER.search(task)
     assert marker, task
     found = wait_until(
-        lambda: [r for r in _runs_with(collector, marker.group()) if r["completed_at"]],
+        lambda: [
+            r
+            for r in _runs_with(collector, marker.group())
+            if r["completed_at"] and not (top_level and r["parent_run_id"])
+        ],
         timeout_s=15,
         what=f"the run of {marker.group()}",
     )
@@ -111,6 +119,11 @@ def check_run(collector: Any, expected: dict[str, Any], framework: str) -> None:
         else:
             assert want["error"] in (got["error"] or ""), (got, want)
             assert got["status"] == "error", (got, want)
+        if want.get("inner_llm_steps") is not None:
+            # Work done inside the tool (a delegated coworker's model calls): steps of this
+            # run, nested under the tool's step.
+            inner = [s for s in steps if s["parent_span_id"] == got["span_id"]]
+            assert [s["action_type"] for s in inner] == ["think"] * want["inner_llm_steps"], steps
     responses = [s for s in steps if s["action_type"] == "response"]
     if expected.get("response"):
         # A terminal answer tool (smolagents' final_answer) is the run's response step.

@@ -9,7 +9,10 @@ CrewAI's documented behaviours the expectations follow:
 - at ``max_iter`` the agent must give its best answer: one more model call, without
   tools, whose text is the task's output (the run stopped at its step limit: ``max_steps``);
 - ``Agent.kickoff`` runs an agent on its own: called from a tool, it is a sub-agent;
-- a sequential crew hands each task's output to the next agent as context.
+- a sequential crew hands each task's output to the next agent as context;
+- a hierarchical crew's manager ("Crew Manager", its own ``manager_llm``) delegates with the
+  "Delegate work to coworker" and "Ask question to coworker" tools; the coworker's answer
+  is the tool's result, its model calls happen inside the tool call.
 """
 
 from __future__ import annotations
@@ -110,4 +113,70 @@ def plan() -> list[PlannedScenario]:
             expected=[_served(research.expected), _served(report.expected)],
             answers=[HANDOFF_ANSWER],
         ),
+    ]
+
+
+MANAGER_MODEL = "scripted-crewai-manager"
+MANAGER_ANSWER = "report: sunny in Paris, and warm"
+RESEARCH_ANSWER = "it is sunny in Paris"
+WARM_ANSWER = "yes, it is warm"
+DELEGATE = "Delegate work to coworker"
+ASK = "Ask question to coworker"
+
+
+def hierarchical_plan() -> list[PlannedScenario]:
+    """A hierarchical crew: the manager's run, the coworkers' work nested in it."""
+    research = S.scenario(
+        FRAMEWORK,
+        "delegated",
+        "Find the weather in Paris.",
+        [answer(RESEARCH_ANSWER)],
+        status="completed",
+        final_answer=RESEARCH_ANSWER,
+        tools=[],
+    )
+    question = S.scenario(
+        FRAMEWORK,
+        "asked",
+        "Is it warm in Paris?",
+        [answer(WARM_ANSWER)],
+        status="completed",
+        final_answer=WARM_ANSWER,
+        tools=[],
+    )
+    delegate_args = {
+        "task": research.task,
+        "context": "The user plans a walk.",
+        "coworker": "researcher",
+    }
+    ask_args = {
+        "question": question.task,
+        "context": "The user plans a walk.",
+        "coworker": "writer",
+    }
+    manager = S.scenario(
+        FRAMEWORK,
+        "manager",
+        "Report the weather in Paris.",
+        [call_tool(DELEGATE, delegate_args), call_tool(ASK, ask_args), answer(MANAGER_ANSWER)],
+        status="completed",
+        final_answer=MANAGER_ANSWER,
+        tools=[
+            S.ToolExpectation(DELEGATE, delegate_args, RESEARCH_ANSWER, inner_llm_steps=1),
+            S.ToolExpectation(ASK, ask_args, WARM_ANSWER, inner_llm_steps=1),
+        ],
+        agent_name="Crew Manager",
+        llm_steps_at_least=5,  # the manager's three calls and one per coworker
+    )
+    expected = replace(
+        manager.expected, model_requested=MANAGER_MODEL, model_used=f"{MANAGER_MODEL}-served"
+    )
+    return [
+        PlannedScenario(
+            name="hierarchical",
+            tasks=[manager.task],
+            scripted=[manager, research, question],
+            expected=[expected],
+            answers=[MANAGER_ANSWER],
+        )
     ]

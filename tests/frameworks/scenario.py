@@ -65,6 +65,7 @@ class ToolExpectation:
     args: dict[str, Any]
     result: str | None
     error: str | None = None  # a substring of agent_steps.error, or None for no error
+    inner_llm_steps: int | None = None  # model calls made inside the tool, as steps under it
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,7 @@ def test_crewai_task_requested_model_and_step_limit_come_from_the_model_calls() 
     fields = crewai.derive_run_fields(_crew_task(), calls)
     assert fields == {
         "model_requested": "asked-for",
+        "model_used": "served",
         "task": "[t] the task",
         "status": RunStatus.MAX_STEPS,
     }
@@ -190,3 +191,195 @@ def test_autogen_tool_error_comes_from_the_core_span_inside() -> None:
     assert autogen.derive_step_fields(tool, by_id) == {"error": "ValueError: x must be 2"}
     fine = {tool.span_id: tool, inner.span_id: dataclasses.replace(inner, status_code=0)}
     assert autogen.derive_step_fields(tool, fine) == {}
+
+
+# AutoGen teams: the shapes of RoundRobinGroupChat / Swarm runs (SPANS.md).
+
+
+def _team(stop_reason: str | None, *, last: dict | None = None, **extra: object) -> SpanRecord:
+    messages = [{"source": "user", "content": "[t] write", "type": "TextMessage"}]
+    messages.append(last or {"source": "writer", "content": "draft two", "type": "TextMessage"})
+    messages.append(
+        {"source": "writer", "content": [{"name": "add"}], "type": "ToolCallRequestEvent"}
+    )
+    attrs = {
+        "openinference.span.kind": "CHAIN",
+        "input.value": json.dumps({"task": "[t] write", "cancellation_token": None}),
+        "output.value": json.dumps({"messages": messages, "stop_reason": stop_reason}),
+    }
+    return _span("RoundRobinGroupChat.run_stream", AG.AGENTCHAT_SCOPE, attrs, **extra)
+
+
+def test_autogen_team_is_a_run_named_after_its_class() -> None:
+    team = _team("Text 'APPROVE' mentioned")
+    assert classify(team) is SpanClass.RUN
+    other_chain = _span("x.run", AG.AGENTCHAT_SCOPE, {"openinference.span.kind": "CHAIN"})
+    assert classify(other_chain) is SpanClass.OTHER
+    assert autogen.run_fields(team) == {
+        "agent_name": "RoundRobinGroupChat",
+        "task": "[t] write",
+        "final_answer": "draft two",  # the last chat message, inner events skipped
+    }
+    assert autogen.run_status(team) is None
+
+
+def test_autogen_team_task_given_as_messages() -> None:
+    for task in (
+        {"source": "user", "content": "[t] as a message", "type": "TextMessage"},
+        [{"source": "user", "content": "[t] as a message", "type": "TextMessage"}],
+    ):
+        span = _span(
+            "Swarm.run_stream",
+            AG.AGENTCHAT_SCOPE,
+            {"openinference.span.kind": "CHAIN", "input.value": json.dumps({"task": task})},
+        )
+        assert autogen.run_fields(span)["task"] == "[t] as a message"
+
+
+def test_autogen_team_stopped_by_a_turn_or_message_limit_is_max_steps() -> None:
+    for reason in (
+        "Maximum number of turns 3 reached.",
+        "Maximum number of messages 4 reached, current message count: 4",
+    ):
+        team = _team(reason)
+        assert autogen.run_status(team) == RunStatus.MAX_STEPS
+        assert autogen.run_fields(team)["error"] == reason
+    # A text mention that fired with the limit ended the team by design.
+    both = (
+        "Text 'APPROVE' mentioned, Maximum number of messages 4 reached, current message count: 4"
+    )
+    assert autogen.run_status(_team(both)) is None
+    assert (
+        autogen.run_status(_team("Maximum number of turns 3 reached.", status_code=_ERROR)) is None
+    )
+
+
+def test_autogen_failed_team_error_has_no_traceback() -> None:
+    message = "BadRequestError: Error code: 400 - boom\nTraceback:\nTraceback (most recent ..."
+    team = _span(
+        "RoundRobinGroupChat.run_stream",
+        AG.AGENTCHAT_SCOPE,
+        {"openinference.span.kind": "CHAIN"},
+        status_code=_ERROR,
+        status_message=message,
+    )
+    assert autogen.run_fields(team)["error"] == "BadRequestError: Error code: 400 - boom"
+    assert autogen.run_fields(team)["final_answer"] is None
+
+
+def _ag_call(n: int, *, tools: bool) -> SpanRecord:
+    output = {"finish_reason": "function_calls" if tools else "stop", "content": "x"}
+    return _span(
+        "OpenAIChatCompletionClient.create",
+        AG.AGENTCHAT_SCOPE,
+        {"openinference.span.kind": "LLM", "output.value": json.dumps(output)},
+        span_id=f"{n:016x}",
+        start_ns=n * 10,
+        end_ns=n * 10 + 1,
+    )
+
+
+def _ag_tool(n: int, name: str = "add", description: str = "Add.", result: str = "3") -> SpanRecord:
+    attrs = {
+        "openinference.span.kind": "TOOL",
+        "tool.name": name,
+        "tool.description": description,
+        "output.value": result,
+    }
+    return _span(f"a.{name}", AG.AGENTCHAT_SCOPE, attrs, span_id=f"{n:016x}", start_ns=n * 10 + 2)
+
+
+_AG_RUN = _span("invoke_agent a", AG.CORE_SCOPE, {"gen_ai.operation.name": "invoke_agent"})
+
+
+def test_autogen_tool_loop_ended_at_max_tool_iterations_is_max_steps() -> None:
+    at_limit = [_ag_call(1, tools=True), _ag_tool(2), _ag_call(3, tools=True), _ag_tool(4)]
+    assert autogen.derive_run_fields(_AG_RUN, at_limit) == {"status": RunStatus.MAX_STEPS}
+    answered = [*at_limit, _ag_call(5, tools=False)]  # a text answer (or a reflection) after
+    assert autogen.derive_run_fields(_AG_RUN, answered) == {}
+    failed = dataclasses.replace(_AG_RUN, status_code=_ERROR)
+    assert autogen.derive_run_fields(failed, at_limit) == {}
+
+
+def test_autogen_single_tool_iteration_answers_with_the_tool_results() -> None:
+    once = [_ag_call(1, tools=True), _ag_tool(2, result="5")]
+    assert autogen.derive_run_fields(_AG_RUN, once) == {"final_answer": "5"}
+
+
+def test_autogen_hand_off_is_no_step_limit() -> None:
+    handoff = _ag_tool(4, "transfer_to_writer", "Handoff to writer.", "Transferred to writer")
+    spans = [_ag_call(1, tools=True), _ag_tool(2), _ag_call(3, tools=True), handoff]
+    assert autogen.derive_run_fields(_AG_RUN, spans) == {}
+    renamed = _ag_tool(4, "give_to_writer", "Handoff to writer.", "ok")
+    assert autogen.derive_run_fields(_AG_RUN, [*spans[:3], renamed]) == {}
+
+
+# --- CrewAI hierarchical ------------------------------------------------------------
+
+
+def test_crewai_coworker_calls_inside_a_delegation_are_not_the_managers_turns() -> None:
+    manager = _crew_task(**{"graph.node.id": "Crew Manager"})
+    delegate = _span(
+        "Delegate work to coworker.run",
+        CR.SCOPE,
+        {"openinference.span.kind": "TOOL", "tool.name": "Delegate work to coworker"},
+        span_id="d" * 16,
+        parent_span_id=manager.span_id,
+    )
+    own = [dataclasses.replace(_crew_call(n), parent_span_id=manager.span_id) for n in (2, 3)]
+    coworker = dataclasses.replace(
+        _crew_call(4, **{"llm.model_name": "coworker-model"}), parent_span_id=delegate.span_id
+    )
+    fields = crewai.derive_run_fields(manager, [*own, delegate, coworker])
+    assert "status" not in fields  # two own calls within max_iter 2, the coworker's aside
+    assert fields["model_used"] == "served"  # the manager's model, though the coworker was last
+    fields = crewai.derive_run_fields(manager, [*own, delegate, coworker, _crew_call(5)])
+    assert fields["status"] == RunStatus.MAX_STEPS
+
+
+def test_a_team_reports_the_model_its_agents_used() -> None:
+    from collector import frameworks
+
+    team = _team("Text 'APPROVE' mentioned")
+    turn = _span(
+        "invoke_agent writer",
+        AG.CORE_SCOPE,
+        {"gen_ai.operation.name": "invoke_agent"},
+        span_id="2" * 16,
+        parent_span_id=team.span_id,
+    )
+    call = _span(
+        "OpenAIChatCompletionClient.create",
+        AG.AGENTCHAT_SCOPE,
+        {"openinference.span.kind": "LLM", "llm.model_name": "m1"},
+        span_id="3" * 16,
+        parent_span_id=turn.span_id,
+    )
+    fields = frameworks.derive_run_fields(
+        team, [team, turn, call], is_run=lambda s: classify(s) is SpanClass.RUN
+    )
+    assert (fields["model_requested"], fields["model_used"]) == ("m1", "m1")
+    assert "task" not in fields and fields["final_answer"] is None  # the turn's, not the team's
+
+
+def test_a_selector_choice_is_no_team_answer() -> None:
+    from collector import frameworks
+
+    team = _team(None, status_code=0)
+    team = dataclasses.replace(team, attributes={"openinference.span.kind": "CHAIN"})
+    selector = _span(
+        "OpenAIChatCompletionClient.create",
+        AG.AGENTCHAT_SCOPE,
+        {
+            "openinference.span.kind": "LLM",
+            "llm.model_name": "m1",
+            "llm.output_messages.0.message.role": "assistant",
+            "llm.output_messages.0.message.content": "writer",
+        },
+        span_id="3" * 16,
+        parent_span_id=team.span_id,
+    )
+    fields = frameworks.derive_run_fields(
+        team, [team, selector], is_run=lambda s: classify(s) is SpanClass.RUN
+    )
+    assert fields["final_answer"] is None and fields["model_used"] == "m1"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.frameworks.scenario import RunExpectation, Scenario
+from tests.frameworks.teams import TeamExpectation
 from tests.scripted_llm import ScriptedLLM
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,14 +38,15 @@ def venv_python(framework: str) -> Path:
 class PlannedScenario:
     """One scenario of a plan: the tasks the agent script runs, and what the test expects.
 
-    ``scripted`` are the conversations to script on the LLM server (sub-agents and hand-offs
-    have their own); ``expected`` the runs the collector should show; ``answers`` the text
-    each task's outcome must contain (None: the task must fail with ``errors``)."""
+        ``scripted`` are the conversations to script on the LLM server (sub-agents and hand-offs
+        have their own); ``expected`` the runs the collector should show (a team's with its
+    turns); ``answers`` the text
+        each task's outcome must contain (None: the task must fail with ``errors``)."""
 
     name: str
     tasks: Sequence[str]
     scripted: Sequence[Scenario]
-    expected: Sequence[RunExpectation]
+    expected: Sequence[RunExpectation | TeamExpectation]
     answers: Sequence[str | None]
     errors: Sequence[str | None] = ()
 

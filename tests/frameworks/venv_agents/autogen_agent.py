@@ -3,8 +3,12 @@
 AgentChat instrumentor. Runs in AutoGen's own virtualenv: see harness.py.
 
 Scenarios: ``success``, ``tool_error_recovers`` and ``fails`` run one agent (tool calls
-loop up to ``max_tool_iterations``); ``concurrent`` several runs at once on one event
-loop; ``nested`` an agent whose tool is a second agent (``AgentTool``).
+loop up to ``max_tool_iterations``); ``max_steps`` one whose model never stops calling
+tools (``max_tool_iterations=2``); ``concurrent`` several runs at once on one event loop;
+``nested`` an agent whose tool is a second agent (``AgentTool``). Teams: ``team_limit`` a
+RoundRobinGroupChat of a writer and a reviewer stopped by ``max_turns``, ``team_fails`` the
+same team whose reviewer's model call fails, ``team_selector`` a SelectorGroupChat ended by
+TextMentionTermination, ``team_swarm`` a Swarm whose planner hands off to the writer.
 """
 
 from __future__ import annotations
@@ -42,15 +46,53 @@ async def flaky(x: int) -> str:
     return "flaky ok"
 
 
-def _agent(base_url: str, name: str = "weather_agent", tools: list[Any] | None = None) -> Any:
-    from autogen_agentchat.agents import AssistantAgent
+def _client(base_url: str) -> Any:
     from autogen_ext.models.openai import OpenAIChatCompletionClient
 
-    client = OpenAIChatCompletionClient(
+    return OpenAIChatCompletionClient(
         model=MODEL, base_url=base_url, api_key="sk-scripted", max_retries=0, model_info=MODEL_INFO
     )
+
+
+def _agent(
+    base_url: str,
+    name: str = "weather_agent",
+    tools: list[Any] | None = None,
+    max_tool_iterations: int = 5,
+    **options: Any,
+) -> Any:
+    from autogen_agentchat.agents import AssistantAgent
+
     chosen = [get_weather, add, flaky] if tools is None else tools
-    return AssistantAgent(name=name, model_client=client, tools=chosen, max_tool_iterations=5)
+    return AssistantAgent(
+        name=name,
+        model_client=_client(base_url),
+        tools=chosen,
+        max_tool_iterations=max_tool_iterations,
+        **options,
+    )
+
+
+async def _team(scenario: str, task: str, base_url: str) -> str:
+    """Run one of the team scenarios; the team's last message as text."""
+    from autogen_agentchat.conditions import MaxMessageTermination, TextMentionTermination
+    from autogen_agentchat.teams import RoundRobinGroupChat, SelectorGroupChat, Swarm
+
+    writer = _agent(base_url, "writer", description="Writes the report.")
+    reviewer = _agent(base_url, "reviewer", tools=[], description="Reviews the report.")
+    team: Any
+    if scenario in ("team_limit", "team_fails"):
+        team = RoundRobinGroupChat([writer, reviewer], max_turns=3)
+    elif scenario == "team_selector":
+        done = TextMentionTermination("APPROVE") | MaxMessageTermination(10)
+        team = SelectorGroupChat(
+            [writer, reviewer], model_client=_client(base_url), termination_condition=done
+        )
+    else:
+        planner = _agent(base_url, "planner", tools=[], handoffs=["writer"])
+        team = Swarm([planner, writer], termination_condition=TextMentionTermination("TERMINATE"))
+    result = await team.run(task=task)
+    return str(result.messages[-1].to_text())
 
 
 async def _answer(agent: Any, task: str) -> str:
@@ -68,6 +110,11 @@ async def _outcome(coro: Any) -> dict[str, Any]:
 async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
     if scenario == "concurrent":
         return list(await asyncio.gather(*(_outcome(_answer(_agent(base_url), t)) for t in tasks)))
+    if scenario.startswith("team_"):
+        return [await _outcome(_team(scenario, tasks[0], base_url))]
+    if scenario == "max_steps":
+        agent = _agent(base_url, tools=[add], max_tool_iterations=2)
+        return [await _outcome(_answer(agent, tasks[0]))]
     if scenario == "nested":
         from autogen_agentchat.tools import AgentTool
 

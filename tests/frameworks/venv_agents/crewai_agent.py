@@ -7,7 +7,8 @@ Scenarios (the test scripts the model's turns; the tasks carry its markers):
 whose agent has ``max_iter=2``; ``concurrent`` several crews at once, one thread each;
 ``nested`` a crew agent whose ``ask_child`` tool runs a second agent with
 ``Agent.kickoff``; ``handoff`` a sequential crew of two agents, the second task getting
-the first one's output as context.
+the first one's output as context; ``hierarchical`` a hierarchical crew whose manager (its
+own model) delegates to one coworker and asks another a question.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any  # noqa: E402
 from harness import main, outcome  # noqa: E402
 
 MODEL = "openai/scripted-crewai"  # CrewAI's native OpenAI provider, model "scripted-crewai"
+MANAGER_MODEL = "openai/scripted-crewai-manager"
 
 
 def _tools() -> list[Any]:
@@ -82,12 +84,36 @@ def _nested(task: str, base_url: str) -> str:
     return _crew_answer([_agent(base_url, role="parent_agent", tools=[ask_child])], [task])
 
 
+def _hierarchical(task: str, base_url: str) -> str:
+    from crewai import LLM, Agent, Crew, Process, Task
+
+    llm = LLM(model=MANAGER_MODEL, base_url=base_url, api_key="sk-scripted", max_retries=0)
+    # Three model calls are the manager's whole budget: the coworkers' calls are not its.
+    manager = Agent(
+        role="Crew Manager",
+        goal="Manage the team to complete the task.",
+        backstory="A seasoned manager.",
+        llm=llm,
+        allow_delegation=True,
+        max_iter=3,
+    )
+    crew = Crew(
+        agents=[_agent(base_url, role=r, tools=[]) for r in ("researcher", "writer")],
+        tasks=[Task(description=task, expected_output="The answer.")],
+        process=Process.hierarchical,
+        manager_agent=manager,
+    )
+    return str(crew.kickoff().raw)
+
+
 def run(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
     if scenario == "concurrent":
         with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
             return list(pool.map(lambda t: run("success", [t], base_url)[0], tasks))
     if scenario == "nested":
         return [outcome(lambda: _nested(tasks[0], base_url))]
+    if scenario == "hierarchical":
+        return [outcome(lambda: _hierarchical(tasks[0], base_url))]
     if scenario == "handoff":
         agents = [_agent(base_url, role=r, tools=[]) for r in ("researcher", "writer")]
         return [outcome(lambda: _crew_answer(agents, tasks))]
