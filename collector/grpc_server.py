@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from concurrent import futures
+import threading
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -12,20 +14,20 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from collector.auth import token_matches
-from collector.decode import InvalidRequest, decode_protobuf
+from collector.decode import DecodedRequest, InvalidRequest, decode_protobuf
 from collector.redact import Sanitizer
 from collector.settings import Settings
 from collector.store import Overloaded, RunStore, StoreRejected, StoreUnavailable
 from instrumentation.security import host_port
 
-__all__ = ["TraceReceiver", "start_grpc_server"]
+__all__ = ["GrpcServer", "TraceReceiver", "start_grpc_server"]
 
 _SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 
 logger = logging.getLogger(__name__)
 
 
-def _abort_retryable(context: Any, message: str, retry_after_s: float) -> None:
+async def _abort_retryable(context: Any, message: str, retry_after_s: float) -> None:
     # OTLP: UNAVAILABLE is retryable; RetryInfo tells the exporter when.
     # https://opentelemetry.io/docs/specs/otlp/#otlpgrpc-throttling
     retry = error_details_pb2.RetryInfo(
@@ -34,7 +36,7 @@ def _abort_retryable(context: Any, message: str, retry_after_s: float) -> None:
     detail = status_pb2.Status(code=code_pb2.UNAVAILABLE, message=message)
     detail.details.add().Pack(retry)
     context.set_trailing_metadata((("grpc-status-details-bin", detail.SerializeToString()),))
-    context.abort(grpc.StatusCode.UNAVAILABLE, message)
+    await context.abort(grpc.StatusCode.UNAVAILABLE, message)
 
 
 class TraceReceiver:
@@ -42,31 +44,46 @@ class TraceReceiver:
 
     Registered with a raw-bytes deserializer so a malformed body is answered
     INVALID_ARGUMENT, as OTLP asks, rather than grpcio's generic INTERNAL.
+
+    The server is grpcio's asyncio one: a call waiting for its request bytes
+    holds no thread. (The thread-pool server gives each call a worker as soon
+    as its headers arrive, so a few clients that never finish sending stalled
+    every export.) Decoding and the durable write run on ``workers`` threads
+    once the whole request is in.
     """
 
-    def __init__(self, store: RunStore, settings: Settings, sanitizer: Sanitizer) -> None:
+    def __init__(
+        self, store: RunStore, settings: Settings, sanitizer: Sanitizer, workers: Executor
+    ) -> None:
         self._store = store
         self._sanitizer = sanitizer
         self._token = settings.token
+        self._workers = workers
 
-    def Export(self, request: bytes, context: Any) -> bytes:  # noqa: N802 - OTLP's method name
+    def _decode_and_store(self, request: bytes) -> DecodedRequest:
+        decoded = decode_protobuf(request)
+        self._store.write_spans(self._sanitizer.apply(decoded.spans))
+        return decoded
+
+    async def Export(self, request: bytes, context: Any) -> bytes:  # noqa: N802 - OTLP's name
         if self._token:
             metadata = dict(context.invocation_metadata())
             if not token_matches(self._token, metadata.get("authorization")):
-                context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+                await context.abort(
+                    grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token"
+                )
+        loop = asyncio.get_running_loop()
         try:
-            decoded = decode_protobuf(request)
+            decoded = await loop.run_in_executor(self._workers, self._decode_and_store, request)
         except InvalidRequest as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        try:
-            self._store.write_spans(self._sanitizer.apply(decoded.spans))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except Overloaded as exc:
-            _abort_retryable(context, str(exc), exc.retry_after_s)
+            await _abort_retryable(context, str(exc), exc.retry_after_s)
         except StoreRejected as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except StoreUnavailable as exc:
             logger.warning("store unavailable; the exporter will retry: %s", exc)
-            _abort_retryable(context, str(exc), 1.0)
+            await _abort_retryable(context, str(exc), 1.0)
         response = trace_service_pb2.ExportTraceServiceResponse()
         if decoded.rejected or decoded.error_message:
             response.partial_success.rejected_spans = decoded.rejected
@@ -74,26 +91,75 @@ class TraceReceiver:
         return response.SerializeToString()
 
 
+class GrpcServer:
+    """The asyncio gRPC server on an event loop thread of its own."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+        self._loop = loop
+        self._thread = thread
+        self._server: grpc.aio.Server | None = None
+        self._workers: ThreadPoolExecutor | None = None
+        self.port = 0
+
+    def stop(self, grace_s: float | None) -> threading.Event:
+        """Stop accepting; calls in flight get ``grace_s`` to finish. The event is set
+        once the server, its loop and its workers are gone."""
+        done = threading.Event()
+
+        def shut_down() -> None:
+            server, loop = self._server, self._loop
+            if self._thread.is_alive():
+                if server is not None:
+                    stopping = asyncio.run_coroutine_threadsafe(server.stop(grace_s), loop)
+                    try:
+                        stopping.result((grace_s or 0) + 10)
+                    except Exception:  # noqa: BLE001 - stopping anyway
+                        logger.exception("the gRPC server did not stop cleanly")
+                loop.call_soon_threadsafe(loop.stop)
+                self._thread.join(10)
+            if not self._thread.is_alive():
+                loop.close()
+            if self._workers is not None:
+                self._workers.shutdown(wait=True)
+            done.set()
+
+        threading.Thread(target=shut_down, name="otlp-grpc-stop", daemon=True).start()
+        return done
+
+
 def start_grpc_server(
     store: RunStore, settings: Settings, sanitizer: Sanitizer
-) -> tuple[grpc.Server, int]:
+) -> tuple[GrpcServer, int]:
     """Start serving on settings.host:grpc_port; return the server and the bound port."""
-    server = grpc.server(
-        futures.ThreadPoolExecutor(
-            max_workers=settings.grpc_workers, thread_name_prefix="otlp-grpc"
-        ),
-        options=[
-            ("grpc.max_receive_message_length", settings.max_request_bytes),
-            ("grpc.so_reuseport", 0),
-        ],
-    )
-    receiver = TraceReceiver(store, settings, sanitizer)
-    handler = grpc.method_handlers_generic_handler(
-        _SERVICE, {"Export": grpc.unary_unary_rpc_method_handler(receiver.Export)}
-    )
-    server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port(host_port(settings.host, settings.grpc_port))
-    if port == 0:
-        raise OSError(f"cannot listen for OTLP/gRPC on {settings.host}:{settings.grpc_port}")
-    server.start()
-    return server, port
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="otlp-grpc", daemon=True)
+    served = GrpcServer(loop, thread)
+    thread.start()
+    workers = ThreadPoolExecutor(max_workers=settings.grpc_workers, thread_name_prefix="otlp-grpc")
+
+    async def start() -> int:
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", settings.max_request_bytes),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        receiver = TraceReceiver(store, settings, sanitizer, workers)
+        handler = grpc.method_handlers_generic_handler(
+            _SERVICE, {"Export": grpc.unary_unary_rpc_method_handler(receiver.Export)}
+        )
+        server.add_generic_rpc_handlers((handler,))
+        served._server = server
+        port = server.add_insecure_port(host_port(settings.host, settings.grpc_port))
+        if port == 0:
+            raise OSError(f"cannot listen for OTLP/gRPC on {settings.host}:{settings.grpc_port}")
+        await server.start()
+        return port
+
+    served._workers = workers
+    try:
+        served.port = asyncio.run_coroutine_threadsafe(start(), loop).result(30)
+    except BaseException:
+        served.stop(0).wait(15)
+        raise
+    return served, served.port

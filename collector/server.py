@@ -9,10 +9,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
 import uvicorn
 
-from collector.grpc_server import start_grpc_server
+from collector.grpc_server import GrpcServer, start_grpc_server
 from collector.http_app import create_app
 from collector.redact import RedactionPolicy, Sanitizer
 from collector.search_index import SearchIndex
@@ -30,7 +29,7 @@ class RunningCollector:
 
     settings: Settings
     store: RunStore
-    grpc_server: grpc.Server
+    grpc_server: GrpcServer
     grpc_port: int
     http_server: uvicorn.Server
     http_thread: threading.Thread

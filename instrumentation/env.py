@@ -239,7 +239,11 @@ COMMIT_MAX_SPANS = Variable(
     integer(minimum=1),
 )
 GRPC_WORKERS = Variable(
-    "AGENT_AUDIT_GRPC_WORKERS", 8, "gRPC worker threads", _C, integer(minimum=1)
+    "AGENT_AUDIT_GRPC_WORKERS",
+    8,
+    "threads that decode and store gRPC requests (a call still arriving holds none)",
+    _C,
+    integer(minimum=1),
 )
 LOST_AFTER_S = Variable(
     "AGENT_AUDIT_LOST_AFTER_S",
