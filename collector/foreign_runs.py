@@ -8,6 +8,7 @@ among the spans of its trace once they are stored.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,8 @@ from collector.mapping import SpanClass, classify, is_pending
 from instrumentation.attributes import RunStatus, StepStatus
 
 __all__ = ["derive_foreign_runs", "own_spans_by_run", "stored_span"]
+
+logger = logging.getLogger(__name__)
 
 # "id" first: the rest are the fields derive_run_fields may return.
 _DERIVED_SCHEMA = arrow_schema(
@@ -100,6 +103,41 @@ def own_spans_by_run(
     return own
 
 
+def _derive_trace(
+    spans: list[SpanRecord],
+    trace_runs: list[tuple[str, str]],
+    is_run: Callable[[SpanRecord], bool],
+) -> tuple[dict[str, str], dict[str, str], list[tuple[str, dict[str, Any]]]]:
+    """One trace's step arguments and errors found elsewhere, and its runs' fields."""
+    step_args: dict[str, str] = {}
+    step_errors: dict[str, str] = {}
+    by_id = {s.span_id: s for s in spans}
+    for span in spans:
+        found = frameworks.derive_step_fields(span, by_id)
+        if found.get("tool_args") is not None:
+            args = json.dumps(found["tool_args"], ensure_ascii=False, default=str)
+            step_args[span.span_id] = args
+        if found.get("error"):
+            step_errors[span.span_id] = str(found["error"])
+    own = own_spans_by_run(by_id, is_run, {span_id for _, span_id in trace_runs})
+    calls_below = frameworks.model_calls_below(spans)
+    runs: list[tuple[str, dict[str, Any]]] = []
+    for run_id, span_id in trace_runs:
+        run_span = by_id.get(span_id)
+        if run_span is None:
+            continue
+        fields = frameworks.derive_run_fields(
+            run_span,
+            spans,
+            is_run=is_run,
+            own=own.get(span_id, []),
+            calls_below=calls_below.get(span_id, []),
+        )
+        if fields:
+            runs.append((run_id, fields))
+    return step_args, step_errors, runs
+
+
 def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> None:
     """Fill what a foreign run span lacks from its own spans (frameworks.derive_run_fields)."""
     runs = con.execute(
@@ -134,30 +172,18 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
     # per run over the whole trace made a deep chain of agents cubic.
     for trace_id, trace_runs in runs_by_trace.items():
         spans = by_trace.get(trace_id, [])
-        by_id = {s.span_id: s for s in spans}
-        for span in spans:
-            found = frameworks.derive_step_fields(span, by_id)
-            if found.get("tool_args") is not None:
-                step_args[span.span_id] = json.dumps(
-                    found["tool_args"], ensure_ascii=False, default=str
-                )
-            if found.get("error"):
-                step_errors[span.span_id] = str(found["error"])
-        own = own_spans_by_run(by_id, is_run, {span_id for _, span_id in trace_runs})
-        calls_below = frameworks.model_calls_below(spans)
-        for run_id, span_id in trace_runs:
-            run_span = by_id.get(span_id)
-            if run_span is None:
-                continue
-            fields = frameworks.derive_run_fields(
-                run_span,
-                spans,
-                is_run=is_run,
-                own=own.get(span_id, []),
-                calls_below=calls_below.get(span_id, []),
+        try:
+            found_args, found_errors, found_runs = _derive_trace(spans, trace_runs, is_run)
+        except Exception:  # noqa: BLE001 - untrusted values: contain, log, keep the rest
+            logger.warning(
+                "the runs of trace %s keep what their own spans say: deriving more failed",
+                trace_id,
+                exc_info=True,
             )
-            if not fields:
-                continue
+            continue
+        step_args.update(found_args)
+        step_errors.update(found_errors)
+        for run_id, fields in found_runs:
             derived["id"].append(run_id)
             for name in _DERIVED_SCHEMA.names[1:]:
                 derived[name].append(fields.get(name))

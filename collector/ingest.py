@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 import duckdb
 import pyarrow as pa
@@ -20,13 +21,13 @@ from collector.chain_key import ChainKey
 from collector.columns import AGENT_RUNS, AGENT_STEPS, arrow_schema
 from collector.decode import SpanRecord
 from collector.foreign_runs import derive_foreign_runs
+from collector.guarded_mapping import classify_guarded, mapped_or_none
 from collector.mapping import (
     RunRow,
     SpanClass,
     StepRow,
     build_run,
     build_step,
-    classify,
     is_pending,
     nearest_run,
     own_run_id,
@@ -99,7 +100,9 @@ def ingest_batch(
     ]
     state.chain_head = append_rows(con, state.chain_head, inserted, state.chain_key)
 
-    classes = one_step_per_model_call(con, unique, [classify(s) for s in unique], state.foreign_llm)
+    classes = one_step_per_model_call(
+        con, unique, [classify_guarded(s) for s in unique], state.foreign_llm
+    )
     state.foreign_llm.remember(unique, classes)
     parents: dict[str, str | None] = {}
     run_spans: dict[str, str] = {}
@@ -137,13 +140,18 @@ def ingest_batch(
                 parent_run, complete = nearest_run(span.span_id, parents, run_spans)
                 if not complete:
                     state.orphan_traces.add(span.trace_id)  # its parent run may come later
-            runs.append(build_run(span, parent_run))
-            if A.RUN_ID not in span.attributes:
-                foreign_runs.add(runs[-1].id)
+            run = mapped_or_none(span, partial(build_run, span, parent_run))
+            if run is not None:
+                runs.append(run)
+                if A.RUN_ID not in span.attributes:
+                    foreign_runs.add(run.id)
             continue
         own_run = own_run_id(span)
         run_id = own_run or nearest_run(span.span_id, parents, run_spans)[0]
-        steps.append(build_step(span, cls, run_id))
+        step = mapped_or_none(span, partial(build_step, span, cls, run_id))
+        if step is None:
+            continue
+        steps.append(step)
         if not own_run and run_id:
             foreign_runs.add(run_id)
 

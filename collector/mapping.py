@@ -56,6 +56,8 @@ def classify(span: SpanRecord) -> SpanClass:
     """Decide whether a span is a run, a step of some kind, or neither."""
     attrs = span.attributes
     op = attrs.get(A.GEN_AI_OPERATION_NAME)
+    if not isinstance(op, str):  # any OTLP type may arrive; only a string names one
+        op = None
     if A.RUN_ID in attrs:
         if A.STEP_ACTION_TYPE in attrs:
             action = attrs[A.STEP_ACTION_TYPE]
