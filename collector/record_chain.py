@@ -40,6 +40,7 @@ __all__ = [
     "chain_retention_pass",
     "chain_rows_of_older_schema",
     "chain_removed_cancel",
+    "load_record_tip",
     "verify_records",
 ]
 
@@ -87,6 +88,16 @@ def _link(previous: bytes, kind: str, record_key: str, content: str, key: ChainK
 def _keyed(con: duckdb.DuckDBPyConnection, key: ChainKey | None) -> ChainKey | None:
     # A file keyed for its span chain keys its record links from the first one.
     return key if load_keying(con) is not None else None
+
+
+def load_record_tip(con: duckdb.DuckDBPyConnection) -> tuple[int, bytes]:
+    """The record chain's last link (seq, hash); (0, zeros) while it has none.
+
+    ``<db>.head`` pins it next to the span chain's (collector/commit_mark.py): the
+    newest link has no later one to betray its removal, so only the head can.
+    """
+    last = con.execute("SELECT seq, hash FROM record_chain ORDER BY seq DESC LIMIT 1").fetchone()
+    return (int(last[0]), bytes(last[1])) if last else (0, ZERO)
 
 
 def append_record(
