@@ -35,7 +35,7 @@ import duckdb
 from collector.chain import load_head
 from collector.chain_key import ChainKey
 from collector.errors import CollectorError
-from collector.record_chain import load_record_tip
+from collector.record_chain import appends_so_far, load_record_tip
 
 __all__ = [
     "ACKNOWLEDGE_HINT",
@@ -191,6 +191,7 @@ class CommitMark:
         # The tips last written (None until the first write of this process).
         self._span_tip: tuple[int, bytes] | None = None
         self._record_tip: tuple[int, bytes] | None = None
+        self._appends_seen = -1
 
     def _fields(self) -> list[str] | None:
         try:
@@ -334,8 +335,12 @@ class CommitMark:
 
         Never raises: the commit is done; a head left behind is only less strict.
         """
+        appends = appends_so_far()
+        if appends == self._appends_seen and self._span_tip is not None:
+            return  # no link appended since the tip was last read
         try:
             tip = load_record_tip(con)
+            self._appends_seen = appends
             if tip == self._record_tip and self._span_tip is not None:
                 return
             span = self._span_tip
