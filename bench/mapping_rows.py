@@ -35,9 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     spec = WorkloadSpec(runs=args.runs, runs_per_request=args.runs_per_request)
     spans = [
-        span
-        for request in generate_requests(spec)
-        for span in decode_protobuf(request.body).spans
+        span for request in generate_requests(spec) for span in decode_protobuf(request.body).spans
     ]
     classes = [classify(span) for span in spans]
     now = datetime(2026, 1, 1)
