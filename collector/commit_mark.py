@@ -275,6 +275,14 @@ class CommitMark:
                     f"{self.path} was rewritten: its HMAC does not match the chain key "
                     f"{self._key.path}; {hint}"
                 )
+        elif stored.keyed_from is None and (stored.last or stored.record_last):
+            # A keyed collector writes the keying record before its first commit: a
+            # file with rows, a key, and neither keying nor HMAC may have lost both.
+            raise HeadMismatch(
+                f"{self.path} has no HMAC and {self.path.with_suffix('').name} records no "
+                f"chain key, but the key {self._key.path} exists: the keying record may have "
+                f"been deleted to pass off a relinked chain; {hint}"
+            )
         elif stored.keyed_from is not None and head.seq >= stored.keyed_from:
             # Heads have carried an HMAC since the chain was keyed: only an older head may lack one.
             raise HeadMismatch(

@@ -22,7 +22,7 @@ import duckdb
 from collector.chain import Problem, VerifyReport, load_head, verify_chain
 from collector.chain_key import ChainKey, default_key_path, load_key
 from collector.columns import AGENT_RUNS, AGENT_STEPS, names
-from collector.commit_mark import CommitMark, LostCommits, mark_path
+from collector.commit_mark import CommitMark, LostCommits
 from collector.decode import SpanRecord
 from collector.ingest import IngestState, ingest_batch
 from collector.record_chain import load_record_tip, verify_records
@@ -229,14 +229,9 @@ def verify_file(path: Path, *, derived: bool = True, key: ChainKey | None = None
         key = load_key(default_key_path(path), create=False)
     with duckdb.connect(str(path), read_only=True) as con:
         result = verify_connection(con, derived=derived, key=key)
-    if not mark_path(path).exists():
-        # A copy made by hand has no head; a collector would refuse to append to it
-        # until acknowledged, verify says so without failing the chain.
-        result["head_problem"] = (
-            f"no {mark_path(path).name} next to the file: the head is unchecked"
-        )
-        result["keyed"] = key is not None
-        return result
+    # A missing head fails as at start: deleting it is how the newest rows, cut off
+    # together with their links, would otherwise pass. A copy made by hand needs
+    # its .head too (or an operator's --acknowledge-head).
     try:
         CommitMark(path, key).check(path, full_read=False)
     except LostCommits as exc:

@@ -199,3 +199,28 @@ def test_a_lost_key_is_not_silently_replaced(trail: Path) -> None:
     with pytest.raises(StoreOpenError, match="chain key is missing"):
         start(trail)
     assert not key_of(trail).exists()
+
+
+def test_a_deleted_head_fails_verify(trail: Path) -> None:
+    head_of(trail).unlink()
+    done = run_cli("verify", "--db", str(trail))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "TAMPERED" in done.stdout and "head may have been deleted" in done.stdout
+
+
+def test_a_relinked_chain_passed_off_as_never_keyed_is_found(trail: Path) -> None:
+    """Deleting the keying record, relinking every span with sha256 and writing a head
+    without an HMAC (as a file from before keys had) does not pass while the key exists."""
+    _recompute_plain_chain(
+        trail, "UPDATE spans SET name = 'nothing happened' WHERE name = 'step 2'"
+    )
+    with duckdb.connect(str(trail)) as con:
+        con.execute("DELETE FROM chain_keying")
+        seq, digest = con.execute(
+            "SELECT seq, hash FROM span_chain ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    head_of(trail).write_text(f"{seq} {bytes(digest).hex()}\n")
+    done = run_cli("verify", "--db", str(trail))
+    assert done.returncode == 1 and "keying record may have been deleted" in done.stdout
+    with pytest.raises(StoreOpenError, match="keying record"):
+        start(trail)
