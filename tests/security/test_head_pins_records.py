@@ -10,6 +10,8 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 
 import instrumentation
+from collector.chain_key import load_key
+from collector.commit_mark import CommitMark
 from collector.store import StoreOpenError
 from collector.verify import verify_file
 from instrumentation import agent_run
@@ -178,3 +180,14 @@ def test_the_newest_retention_pass_deleted_with_its_link_is_found(tmp_path: Path
     assert not report["ok"], report
     assert report["problem"]["kind"] == "head", report
     assert "newest cancel request or retention pass" in report["problem"]["message"]
+
+
+def test_the_head_line_of_a_file_is_the_one_the_collector_wrote(
+    two_cancels: tuple[Path, str],
+) -> None:
+    """``line_of`` (what a backup's head is made with) pins both chains, like the writer."""
+    db, _ = two_cancels
+    key = load_key(db.with_name(db.name + ".key"), create=False)
+    with duckdb.connect(str(db), read_only=True) as con:
+        line = CommitMark(db, key).line_of(con)
+    assert line.split() == _head_fields(db)
