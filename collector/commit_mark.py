@@ -199,12 +199,6 @@ class CommitMark:
         except FileNotFoundError:
             return None
 
-    def recorded_seq(self) -> int | None:
-        fields = self._fields()
-        if not fields:
-            return None
-        return int(fields[0]) if fields[0].isdigit() else None
-
     def _mac(self, head: HeadRecord) -> str | None:
         if self._key is None:
             return None
