@@ -1,35 +1,54 @@
-"""A sidecar file that remembers the last committed link of the hash chain.
+"""A sidecar file that remembers the last committed links of both hash chains.
 
 DuckDB replays its write-ahead log at open; a damaged WAL header makes it skip
-the log silently, losing commits that were acknowledged. After every commit
-the writer records the chain's head (sequence number, hash, and an HMAC of
-both under the chain key) in ``<db>.head``, synced to disk. Before opening the
-file read-write, the collector opens it read-only and refuses to start when:
+the log silently, losing commits that were acknowledged. And the newest link of
+a chain has no later link to betray its removal. So after every commit the
+writer records both tips, the span chain's and the record chain's (sequence
+number and hash of each, and an HMAC of all four under the chain key), in
+``<db>.head``, synced to disk. Before opening the file read-write, the collector
+opens it read-only and refuses to start when:
 
-- the chain ends before the recorded head (commits lost, or rows cut off);
-- the head is missing although the chain has rows (the file was deleted);
-- the head's HMAC is wrong (the file was rewritten without the key);
-- the chain's link at the recorded row differs from the recorded hash (the
-  chain was rewritten up to there).
+- either chain ends before its recorded tip (commits lost, rows cut off, or the
+  newest cancel request or retention pass deleted with its link);
+- the head is missing although the chains have rows (the file was deleted);
+- the head's HMAC is wrong, or missing on a keyed chain (rewritten without the key);
+- a chain's link at the recorded row differs from the recorded hash (the chain
+  was rewritten up to there).
 
 The files are left untouched for a person to look at; after checking,
 ``agent-audit verify --db FILE --acknowledge-head`` records the database's
-current head again and the collector starts. A head written before heads were
-keyed (two fields) is accepted once and replaced at the next commit.
+current tips again and the collector starts. Older heads: one that pins the
+span chain only (three fields, keyed) is accepted and replaced at the next
+commit; one without an HMAC (two fields) only if it predates the chain's key.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from collector.chain import load_head
 from collector.chain_key import ChainKey
 from collector.errors import CollectorError
+from collector.record_chain import appends_so_far, load_record_tip
 
-__all__ = ["CommitMark", "HeadMismatch", "LostCommits", "mark_path", "ACKNOWLEDGE_HINT"]
+__all__ = [
+    "ACKNOWLEDGE_HINT",
+    "CommitMark",
+    "HeadMismatch",
+    "HeadRecord",
+    "LostCommits",
+    "mark_path",
+]
+
+logger = logging.getLogger(__name__)
+# The head is rewritten in place: padded to a fixed size so a shorter line leaves no tail.
+_LINE_BYTES = 256
 
 ACKNOWLEDGE_HINT = (
     "the collector refuses to append until an operator checks the trail and runs: "
@@ -72,15 +91,22 @@ def read_every_block(con: duckdb.DuckDBPyConnection, tables: set[str]) -> None:
             con.execute(f"SELECT count(hash(COLUMNS(*))) FROM {table}").fetchall()
 
 
-def _stored_head_seq(db_path: Path, *, full_read: bool) -> int:
-    return _stored_head(db_path, full_read=full_read, at_seq=None)[0]
+@dataclass(frozen=True)
+class _Stored:
+    """What the file holds, read at start-up: each chain's last row and the links at the
+    rows the head names (None where there is no such row)."""
+
+    last: int = 0
+    digest_at: bytes | None = None
+    key_id: str | None = None
+    keyed_from: int | None = None
+    record_last: int = 0
+    record_digest_at: bytes | None = None
 
 
 def _stored_head(
-    db_path: Path, *, full_read: bool, at_seq: int | None
-) -> tuple[int, bytes | None, str | None]:
-    """The file's last chain row, the link hash at ``at_seq`` (None if absent), and the
-    id of the key its chain is keyed with (None before keying)."""
+    db_path: Path, *, full_read: bool, at_seq: int | None, at_record: int | None
+) -> _Stored:
     with duckdb.connect(
         str(db_path), read_only=True, config={"enable_external_access": False}
     ) as con:
@@ -90,7 +116,7 @@ def _stored_head(
         if full_read:
             read_every_block(con, tables)
         if "span_chain" not in tables:
-            return 0, None, None
+            return _Stored()
         present = [
             table
             for table in ("span_chain", "chain_anchor", "chain_tombstones")
@@ -100,16 +126,59 @@ def _stored_head(
         row = con.execute(f"SELECT greatest({', '.join(parts)}, 0)").fetchone()
         last = int(row[0]) if row and row[0] is not None else 0
         digest = None
+        key_id, keyed_from = None, None
         if "chain_keying" in tables:
-            keyed = con.execute("SELECT key_id FROM chain_keying LIMIT 1").fetchone()
-            self_key_id = str(keyed[0]) if keyed else None
-        else:
-            self_key_id = None
+            keyed = con.execute(
+                "SELECT key_id, keyed_from_seq FROM chain_keying LIMIT 1"
+            ).fetchone()
+            if keyed:
+                key_id, keyed_from = str(keyed[0]), int(keyed[1])
         if at_seq is not None:
             union = " UNION ALL ".join(f"SELECT seq, hash FROM {table}" for table in present)
             found = con.execute(f"SELECT hash FROM ({union}) WHERE seq = ?", [at_seq]).fetchone()
             digest = bytes(found[0]) if found else None
-        return last, digest, self_key_id
+        record_last, record_digest = 0, None
+        if "record_chain" in tables:
+            record_last = load_record_tip(con)[0]
+            if at_record is not None:
+                found = con.execute(
+                    "SELECT hash FROM record_chain WHERE seq = ?", [at_record]
+                ).fetchone()
+                record_digest = bytes(found[0]) if found else None
+        return _Stored(last, digest, key_id, keyed_from, record_last, record_digest)
+
+
+@dataclass(frozen=True)
+class HeadRecord:
+    """One ``.head`` line: ``seq hash record_seq record_hash [hmac]``.
+
+    ``records`` is None for a head written before it pinned the record chain
+    (``seq hash [hmac]``)."""
+
+    seq: int
+    hash_hex: str
+    records: tuple[int, str] | None
+    mac: str | None
+
+    @staticmethod
+    def parse(fields: list[str]) -> HeadRecord | None:
+        """The head in ``fields``, or None when they are not one."""
+        if len(fields) not in (2, 3, 4, 5) or not fields[0].isdigit():
+            return None
+        records = None
+        if len(fields) >= 4:
+            if not fields[2].isdigit():
+                return None
+            records = (int(fields[2]), fields[3])
+        mac = fields[-1] if len(fields) in (3, 5) else None
+        return HeadRecord(int(fields[0]), fields[1], records, mac)
+
+    def signed_text(self) -> bytes:
+        """What the HMAC covers; the two formats differ, so one's HMAC never fits the other."""
+        text = f"agent-audit head {self.seq} {self.hash_hex}"
+        if self.records is not None:
+            text += f" records {self.records[0]} {self.records[1]}"
+        return text.encode()
 
 
 class CommitMark:
@@ -119,6 +188,10 @@ class CommitMark:
         self.path = mark_path(db_path)
         self._key = key
         self._fd: int | None = None
+        # The tips last written (None until the first write of this process).
+        self._span_tip: tuple[int, bytes] | None = None
+        self._record_tip: tuple[int, bytes] | None = None
+        self._appends_seen = -1
 
     def _fields(self) -> list[str] | None:
         try:
@@ -126,16 +199,10 @@ class CommitMark:
         except FileNotFoundError:
             return None
 
-    def recorded_seq(self) -> int | None:
-        fields = self._fields()
-        if not fields:
-            return None
-        return int(fields[0]) if fields[0].isdigit() else None
-
-    def _head_mac(self, seq: int, digest_hex: str) -> str | None:
+    def _mac(self, head: HeadRecord) -> str | None:
         if self._key is None:
             return None
-        return self._key.mac(f"agent-audit head {seq} {digest_hex}".encode()).hex()
+        return self._key.mac(head.signed_text()).hex()
 
     def check(self, db_path: Path, *, full_read: bool = True) -> None:
         """Read the file once (read-only); raise LostCommits / HeadMismatch (see above).
@@ -143,62 +210,148 @@ class CommitMark:
         duckdb.Error escapes when the file cannot be read (damaged, locked).
         """
         fields = self._fields()
-        recorded = self.recorded_seq()
+        head = HeadRecord.parse(fields) if fields else None
         hint = ACKNOWLEDGE_HINT.format(db=db_path)
-        stored, at_head, key_id = 0, None, None
+        stored = _Stored()
         if db_path.exists():
-            stored, at_head, key_id = _stored_head(db_path, full_read=full_read, at_seq=recorded)
-        if self._key is not None and key_id is not None and key_id != self._key.key_id:
+            stored = _stored_head(
+                db_path,
+                full_read=full_read,
+                at_seq=head.seq if head else None,
+                at_record=head.records[0] if head and head.records else None,
+            )
+        if (
+            self._key is not None
+            and stored.key_id is not None
+            and stored.key_id != self._key.key_id
+        ):
             raise HeadMismatch(
                 f"the chain key {self._key.path} (id {self._key.key_id}) is not the key "
-                f"{db_path} was chained with (id {key_id}); point AGENT_AUDIT_CHAIN_KEY at it"
+                f"{db_path} was chained with (id {stored.key_id}); "
+                "point AGENT_AUDIT_CHAIN_KEY at it"
             )
-        if fields is None or not recorded:
-            if stored > 0:
+        if head is None or (not head.seq and head.records is None):
+            if stored.last > 0 or stored.record_last > 0:
                 raise HeadMismatch(
-                    f"{self.path} is missing (or empty) but {db_path} has chain rows up to "
-                    f"{stored}: the head may have been deleted to hide an edit; {hint}"
+                    f"{self.path} is missing (or empty, or not a head record) but {db_path} has "
+                    f"chain rows up to {stored.last} (record chain: {stored.record_last}): the "
+                    f"head may have been deleted to hide an edit; {hint}"
                 )
             return
-        if len(fields) < 2 or not fields[0].isdigit():
-            raise HeadMismatch(f"{self.path} is not a head record; {hint}")
-        if len(fields) >= 3 and self._key is not None:
-            expected = self._head_mac(recorded, fields[1])
-            if expected is None or not hmac.compare_digest(expected, fields[2]):
+        self._check_mac(head, stored, hint)
+        if not db_path.exists():
+            raise LostCommits(
+                f"{db_path} is missing but {self.path} records {head.seq} committed spans; "
+                f"restore the file, or delete {self.path} to start a new trail"
+            )
+        if stored.last < head.seq:
+            raise LostCommits(
+                f"{db_path} ends at chain row {stored.last} but rows up to {head.seq} were "
+                f"committed: its .wal looks damaged or rows were cut off; the files were left "
+                f"untouched. To accept the loss: agent-audit verify --db {db_path} "
+                "--acknowledge-head"
+            )
+        if stored.digest_at is not None and stored.digest_at.hex() != head.hash_hex:
+            raise HeadMismatch(
+                f"chain row {head.seq} of {db_path} is not the one {self.path} recorded: "
+                f"the chain was rewritten; {hint}"
+            )
+        if head.records is not None:
+            self._check_records(head.records, stored, db_path, hint)
+
+    def _check_mac(self, head: HeadRecord, stored: _Stored, hint: str) -> None:
+        if self._key is None:
+            return  # nothing to check it with (verify without the key says so)
+        if head.mac is not None:
+            expected = self._mac(head)
+            if expected is None or not hmac.compare_digest(expected, head.mac):
                 raise HeadMismatch(
                     f"{self.path} was rewritten: its HMAC does not match the chain key "
                     f"{self._key.path}; {hint}"
                 )
-        if not db_path.exists():
-            raise LostCommits(
-                f"{db_path} is missing but {self.path} records {recorded} committed spans; "
-                f"restore the file, or delete {self.path} to start a new trail"
-            )
-        if stored < recorded:
-            raise LostCommits(
-                f"{db_path} ends at chain row {stored} but rows up to {recorded} were committed: "
-                f"its .wal looks damaged or rows were cut off; the files were left untouched. "
-                f"To accept the loss: agent-audit verify --db {db_path} --acknowledge-head"
-            )
-        if at_head is not None and at_head.hex() != fields[1]:
+        elif stored.keyed_from is None and (stored.last or stored.record_last):
+            # A keyed collector writes the keying record before its first commit: a
+            # file with rows, a key, and neither keying nor HMAC may have lost both.
             raise HeadMismatch(
-                f"chain row {recorded} of {db_path} is not the one {self.path} recorded: "
-                f"the chain was rewritten; {hint}"
+                f"{self.path} has no HMAC and {self.path.with_suffix('').name} records no "
+                f"chain key, but the key {self._key.path} exists: the keying record may have "
+                f"been deleted to pass off a relinked chain; {hint}"
+            )
+        elif stored.keyed_from is not None and head.seq >= stored.keyed_from:
+            # Heads have carried an HMAC since the chain was keyed: only an older head may lack one.
+            raise HeadMismatch(
+                f"{self.path} has no HMAC, but the chain is keyed from row {stored.keyed_from} "
+                f"and the head names row {head.seq}: it was rewritten without the key; {hint}"
             )
 
-    def line(self, seq: int, digest: bytes) -> str:
-        """The head record for ``seq``/``digest``: ``seq hash [hmac]``."""
-        digest_hex = digest.hex()
-        mac = self._head_mac(seq, digest_hex)
-        return f"{seq} {digest_hex}" + (f" {mac}" if mac else "")
+    def _check_records(
+        self, records: tuple[int, str], stored: _Stored, db_path: Path, hint: str
+    ) -> None:
+        seq, digest_hex = records
+        if stored.record_last < seq:
+            raise HeadMismatch(
+                f"the record chain of {db_path} ends at row {stored.record_last} but {self.path} "
+                f"records row {seq}: the newest cancel request or retention pass record was "
+                f"deleted with its link (or its commit was lost); {hint}"
+            )
+        if seq and (stored.record_digest_at is None or stored.record_digest_at.hex() != digest_hex):
+            raise HeadMismatch(
+                f"record chain row {seq} of {db_path} is not the one {self.path} recorded: "
+                f"the record chain was rewritten; {hint}"
+            )
 
-    def record(self, seq: int, digest: bytes) -> None:
-        """Durably note the head after a commit (one small write and fdatasync)."""
+    def line(self, seq: int, digest: bytes, records: tuple[int, bytes] | None = None) -> str:
+        """The head record for the span tip ``seq``/``digest`` and the record chain's tip
+        ``records``: ``seq hash record_seq record_hash [hmac]`` (without ``records``, the
+        older ``seq hash [hmac]``, which pins the span chain only)."""
+        head = HeadRecord(
+            seq, digest.hex(), None if records is None else (records[0], records[1].hex()), None
+        )
+        text = f"{seq} {head.hash_hex}"
+        if head.records is not None:
+            text += f" {head.records[0]} {head.records[1]}"
+        mac = self._mac(head)
+        return text + (f" {mac}" if mac else "")
+
+    def line_of(self, con: duckdb.DuckDBPyConnection) -> str:
+        """The head record of the database behind ``con`` (both chains' tips)."""
+        span = load_head(con)
+        return self.line(span.seq, span.hash, load_record_tip(con))
+
+    def record(self, seq: int, digest: bytes, records: tuple[int, bytes] | None = None) -> None:
+        """Durably note the tips after a commit (one small write and fdatasync).
+
+        ``records`` defaults to the record chain's tip last noted (``after_commit``)."""
+        if records is not None:
+            self._record_tip = records
+        self._span_tip = (seq, digest)
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
-        line = self.line(seq, digest) + "\n"
-        os.pwrite(self._fd, line.encode().ljust(192), 0)
+        line = self.line(seq, digest, self._record_tip) + "\n"
+        os.pwrite(self._fd, line.encode().ljust(_LINE_BYTES), 0)
         os.fdatasync(self._fd)
+
+    def after_commit(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Call on the writer's connection after every commit: when the record chain's
+        tip moved (a cancel request, a retention pass), the head is rewritten to pin it.
+
+        Never raises: the commit is done; a head left behind is only less strict.
+        """
+        appends = appends_so_far()
+        if appends == self._appends_seen and self._span_tip is not None:
+            return  # no link appended since the tip was last read
+        try:
+            tip = load_record_tip(con)
+            self._appends_seen = appends
+            if tip == self._record_tip and self._span_tip is not None:
+                return
+            span = self._span_tip
+            if span is None:
+                head = load_head(con)
+                span = (head.seq, head.hash)
+            self.record(span[0], span[1], tip)
+        except (duckdb.Error, OSError):
+            logger.exception("cannot write the commit mark %s", self.path)
 
     def close(self) -> None:
         if self._fd is not None:

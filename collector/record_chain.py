@@ -40,6 +40,8 @@ __all__ = [
     "chain_retention_pass",
     "chain_rows_of_older_schema",
     "chain_removed_cancel",
+    "appends_so_far",
+    "load_record_tip",
     "verify_records",
 ]
 
@@ -89,6 +91,29 @@ def _keyed(con: duckdb.DuckDBPyConnection, key: ChainKey | None) -> ChainKey | N
     return key if load_keying(con) is not None else None
 
 
+_appends = 0  # links appended by this process, committed or not (see appends_so_far)
+
+
+def appends_so_far() -> int:
+    """How many links this process has appended (rolled back ones too).
+
+    Lets the writer skip reading the record chain's tip after a commit that
+    appended nothing, which is nearly every commit: a query costs about a
+    millisecond of CPU, this comparison nothing.
+    """
+    return _appends
+
+
+def load_record_tip(con: duckdb.DuckDBPyConnection) -> tuple[int, bytes]:
+    """The record chain's last link (seq, hash); (0, zeros) while it has none.
+
+    ``<db>.head`` pins it next to the span chain's (collector/commit_mark.py): the
+    newest link has no later one to betray its removal, so only the head can.
+    """
+    last = con.execute("SELECT seq, hash FROM record_chain ORDER BY seq DESC LIMIT 1").fetchone()
+    return (int(last[0]), bytes(last[1])) if last else (0, ZERO)
+
+
 def append_record(
     con: duckdb.DuckDBPyConnection,
     kind: str,
@@ -97,6 +122,8 @@ def append_record(
     key: ChainKey | None,
 ) -> int:
     """Link one event after the last (the caller's transaction); return its seq."""
+    global _appends
+    _appends += 1
     last = con.execute("SELECT seq, hash FROM record_chain ORDER BY seq DESC LIMIT 1").fetchone()
     seq, previous = (int(last[0]), bytes(last[1])) if last else (0, ZERO)
     digest = _link(previous, kind, record_key, content, _keyed(con, key))

@@ -22,10 +22,10 @@ import duckdb
 from collector.chain import Problem, VerifyReport, load_head, verify_chain
 from collector.chain_key import ChainKey, default_key_path, load_key
 from collector.columns import AGENT_RUNS, AGENT_STEPS, names
-from collector.commit_mark import CommitMark, LostCommits, mark_path
+from collector.commit_mark import CommitMark, LostCommits
 from collector.decode import SpanRecord
 from collector.ingest import IngestState, ingest_batch
-from collector.record_chain import verify_records
+from collector.record_chain import load_record_tip, verify_records
 from collector.rootless_runs import STAND_IN
 from collector.schema import migrate
 
@@ -217,24 +217,21 @@ def verify_connection(
     result = report_dict(report, (int(row[0]), bytes(row[1]).hex()) if row else None)
     result["derived_checked"] = derived
     result["checked_records"] = records.checked if records is not None else 0
+    record_seq, record_hash = load_record_tip(con)
+    result["record_head"] = {"seq": record_seq, "hash": record_hash.hex()} if record_seq else None
     return result
 
 
 def verify_file(path: Path, *, derived: bool = True, key: ChainKey | None = None) -> dict[str, Any]:
     """Verify a DuckDB file opened read-only (the collector must not hold it), and its
-    ``.head`` record: missing, rewritten, or ahead of the chain is reported too."""
+    ``.head`` record: missing, rewritten, or ahead of either chain is reported too."""
     if key is None and default_key_path(path).exists():
         key = load_key(default_key_path(path), create=False)
     with duckdb.connect(str(path), read_only=True) as con:
         result = verify_connection(con, derived=derived, key=key)
-    if not mark_path(path).exists():
-        # A copy made by hand has no head; a collector would refuse to append to it
-        # until acknowledged, verify says so without failing the chain.
-        result["head_problem"] = (
-            f"no {mark_path(path).name} next to the file: the head is unchecked"
-        )
-        result["keyed"] = key is not None
-        return result
+    # A missing head fails as at start: deleting it is how the newest rows, cut off
+    # together with their links, would otherwise pass. A copy made by hand needs
+    # its .head too (or an operator's --acknowledge-head).
     try:
         CommitMark(path, key).check(path, full_read=False)
     except LostCommits as exc:
@@ -253,16 +250,17 @@ def verify_file(path: Path, *, derived: bool = True, key: ChainKey | None = None
 
 
 def acknowledge_head(path: Path, key: ChainKey) -> tuple[int, str]:
-    """Record the file's current chain head (keyed) in ``<db>.head``; return it.
+    """Record the file's current chain tips (keyed) in ``<db>.head``; return the span one.
 
-    The operator's answer to a head the collector refused: only after the chain
-    itself verified (the caller checks), so the new head pins a genuine state.
+    The operator's answer to a head the collector refused: only after the chains
+    themselves verified (the caller checks), so the new head pins a genuine state.
     """
     with duckdb.connect(str(path), read_only=True) as con:
         head = load_head(con)
+        records = load_record_tip(con)
     mark = CommitMark(path, key)
     try:
-        mark.record(head.seq, head.hash)
+        mark.record(head.seq, head.hash, records)
     finally:
         mark.close()
     return head.seq, head.hash.hex()

@@ -95,7 +95,10 @@ def _acknowledge(path: Path, key: ChainKey | None, result: dict[str, Any]) -> in
     if result.get("head_problem"):
         print(f"head was: {result['head_problem']}")
     seq, digest = acknowledge_head(path, key)
-    print(f"acknowledged: {mark_path(path)} now records chain row {seq} (hash {digest[:16]}…)")
+    print(
+        f"acknowledged: {mark_path(path)} now records chain row {seq} (hash {digest[:16]}…) "
+        "and the record chain's last row"
+    )
     return 0
 
 
@@ -115,7 +118,11 @@ def _report(args: argparse.Namespace, result: dict[str, Any]) -> int:
             print("OK: every run and step matches what the stored spans give")
         if head:
             print(f"head: row {head['seq']} sha256 {head['hash']}")
-            print("(keep the head hash elsewhere: it pins today's state)")
+        if result.get("record_head"):
+            records = result["record_head"]
+            print(f"record chain head: row {records['seq']} hash {records['hash']}")
+        if head or result.get("record_head"):
+            print("(keep the head hashes elsewhere: they pin today's state)")
         if result.get("head_problem"):
             print(f"warning: {result['head_problem']}")
         if not result.get("keyed"):
@@ -146,7 +153,8 @@ _EXPLAIN = {
     "derived_added": "a run or step row was inserted that no span gives",
     "no_key": "the chain is keyed and no key was given: nothing after the keyed row was checked",
     "wrong_key": "the key given is not the one this database was chained with",
-    "head": "the .head record is missing, rewritten, or disagrees with the chain",
+    "head": "the .head record is missing or rewritten, or a chain ends before the tip it pins "
+    "(the newest spans, cancel request or retention pass deleted, or commits lost)",
     "record_altered": "a cancel request or retention log row differs from when it was chained",
     "record_removed": "a chained cancel request or retention log row was deleted",
     "record_added": "a cancel request or retention log row was inserted outside the collector",

@@ -110,3 +110,44 @@ def test_no_literal_list_names_a_tables_columns() -> None:
                     where = f"{path.relative_to(ROOT)}:{node.lineno}"
                     offenders.append(f"{where} lists {table} columns: {sorted(found)}")
     assert offenders == []
+
+
+# The decoded OTLP span: its fields are what the spans columns are read from
+# (collector/arrow_rows.py), with structures as Python values rather than JSON text.
+_CLASSES_THAT_MAY_LIST_COLUMNS = {"collector/decode.py:SpanRecord"}
+
+
+def test_no_class_lists_a_tables_columns_as_fields() -> None:
+    # A dataclass (or model) annotating most of a table's columns declares them again;
+    # row objects are derived from the declarations (collector/mapping.py).
+    import ast
+
+    offenders = []
+    for path in _sources():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            where = f"{path.relative_to(ROOT)}:{node.name}"
+            fields = {
+                statement.target.id
+                for statement in node.body
+                if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+            }
+            for table, columns in TABLES.items():
+                found = fields & {c.name for c in columns}
+                if len(found) > len(columns) // 2 and where not in _CLASSES_THAT_MAY_LIST_COLUMNS:
+                    offenders.append(f"{where} lists {table} columns: {sorted(found)}")
+    assert offenders == []
+
+
+def test_row_objects_are_derived_from_the_declarations() -> None:
+    from dataclasses import fields
+
+    from collector.mapping import RunRow, StepRow
+
+    # The writer fills updated_at for the whole batch; end_ns picks between two rows.
+    runs = [c.name for c in AGENT_RUNS if c.ingested and c.name != "updated_at"]
+    steps = [c.name for c in AGENT_STEPS if c.ingested]
+    assert [f.name for f in fields(RunRow)] == [*runs, "end_ns"]
+    assert [f.name for f in fields(StepRow)] == [*steps, "end_ns"]
+    assert not hasattr(RunRow(**dict.fromkeys(runs)), "__dict__")  # slots: no per-row dict

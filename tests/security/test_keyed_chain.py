@@ -107,25 +107,55 @@ def test_a_deleted_head_stops_the_collector_until_acknowledged(trail: Path) -> N
 @pytest.mark.parametrize(
     "rewrite",
     [
-        lambda fields: f"{fields[0]} {fields[1]}",  # the HMAC dropped
-        lambda fields: f"{int(fields[0]) - 1} {fields[1]} {fields[2]}",  # moved back a row
-        lambda fields: f"{fields[0]} {'0' * 64} {fields[2]}",  # another hash
-        lambda fields: f"{fields[0]} {fields[1]} {'ab' * 32}",  # a forged HMAC
+        # fields: span seq, span hash, record seq, record hash, HMAC of all four
+        lambda f: f"{f[0]} {f[1]}",  # the HMAC dropped (and the record tip): the old format
+        lambda f: f"{f[0]} {f[1]} {f[2]} {f[3]}",  # the HMAC dropped
+        lambda f: f"{f[0]} {f[1]} {f[4]}",  # the record tip dropped, the HMAC kept
+        lambda f: f"{int(f[0]) - 1} {f[1]} {f[2]} {f[3]} {f[4]}",  # moved back a row
+        lambda f: f"{f[0]} {'0' * 64} {f[2]} {f[3]} {f[4]}",  # another hash
+        lambda f: f"{f[0]} {f[1]} {f[2]} {'ff' * 32} {f[4]}",  # another record hash
+        lambda f: f"{f[0]} {f[1]} {f[2]} {f[3]} {'ab' * 32}",  # a forged HMAC
     ],
-    ids=["no-mac", "older-row", "other-hash", "forged-mac"],
+    ids=[
+        "no-mac-old-format",
+        "no-mac",
+        "no-record-tip",
+        "older-row",
+        "other-hash",
+        "other-record-hash",
+        "forged-mac",
+    ],
 )
 def test_a_rewritten_head_stops_the_collector(trail: Path, rewrite) -> None:  # type: ignore[no-untyped-def]
     fields = head_of(trail).read_text().split()
-    assert len(fields) == 3
+    assert len(fields) == 5
     head_of(trail).write_text(rewrite(fields) + "\n")
-    if len(rewrite(fields).split()) == 2:
-        # A two-field head is the pre-keying format: accepted only when it matches.
-        start(trail).stop()
-        return
-    with pytest.raises(StoreOpenError):
+    with pytest.raises(StoreOpenError, match="acknowledge-head"):
         start(trail)
     done = run_cli("verify", "--db", str(trail))
     assert done.returncode == 1 and "head" in done.stdout.lower()
+
+
+def test_a_head_from_before_the_key_is_accepted_once(trail: Path) -> None:
+    """A file chained before keys existed had a two-field head: it still starts, and
+    its next head is keyed."""
+    _recompute_plain_chain(trail, "SELECT 1")  # every link plain sha256, as then
+    with duckdb.connect(str(trail)) as con:
+        con.execute("DELETE FROM chain_keying")
+        seq, digest = con.execute(
+            "SELECT seq, hash FROM span_chain ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    key_of(trail).unlink()
+    head_of(trail).write_text(f"{seq} {bytes(digest).hex()}\n")
+    handle = start(trail)
+    try:
+        export("http-protobuf", handle, _spans(1))
+    finally:
+        handle.stop()
+    fields = head_of(trail).read_text().split()
+    assert len(fields) == 5 and int(fields[0]) == seq + 1, fields
+    done = run_cli("verify", "--db", str(trail))
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_cut_off_rows_stop_the_collector(trail: Path) -> None:
@@ -169,3 +199,28 @@ def test_a_lost_key_is_not_silently_replaced(trail: Path) -> None:
     with pytest.raises(StoreOpenError, match="chain key is missing"):
         start(trail)
     assert not key_of(trail).exists()
+
+
+def test_a_deleted_head_fails_verify(trail: Path) -> None:
+    head_of(trail).unlink()
+    done = run_cli("verify", "--db", str(trail))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "TAMPERED" in done.stdout and "head may have been deleted" in done.stdout
+
+
+def test_a_relinked_chain_passed_off_as_never_keyed_is_found(trail: Path) -> None:
+    """Deleting the keying record, relinking every span with sha256 and writing a head
+    without an HMAC (as a file from before keys had) does not pass while the key exists."""
+    _recompute_plain_chain(
+        trail, "UPDATE spans SET name = 'nothing happened' WHERE name = 'step 2'"
+    )
+    with duckdb.connect(str(trail)) as con:
+        con.execute("DELETE FROM chain_keying")
+        seq, digest = con.execute(
+            "SELECT seq, hash FROM span_chain ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    head_of(trail).write_text(f"{seq} {bytes(digest).hex()}\n")
+    done = run_cli("verify", "--db", str(trail))
+    assert done.returncode == 1 and "keying record may have been deleted" in done.stdout
+    with pytest.raises(StoreOpenError, match="keying record"):
+        start(trail)

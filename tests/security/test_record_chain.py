@@ -224,6 +224,17 @@ def test_a_retention_pass_deleted_with_its_links_is_still_found(retained: Path) 
     assert "retention pass" in out and "deleted" in out, out
 
 
+def _write_span_only_head(db: Path) -> None:
+    """The head as collectors wrote it before it pinned the record chain: span tip, HMAC."""
+    from collector.chain_key import load_key
+
+    head = db.with_name(db.name + ".head")
+    seq, digest = head.read_text().split()[:2]
+    key = load_key(db.with_name(db.name + ".key"), create=False)
+    mac = key.mac(f"agent-audit head {seq} {digest}".encode()).hex()
+    head.write_text(f"{seq} {digest} {mac}\n")
+
+
 def test_rows_of_an_older_schema_are_chained_once_at_the_upgrade(
     cancelled: tuple[Path, str],
 ) -> None:
@@ -232,6 +243,7 @@ def test_rows_of_an_older_schema_are_chained_once_at_the_upgrade(
     with duckdb.connect(str(db)) as con:
         con.execute("DROP TABLE record_chain")
         con.execute("DELETE FROM schema_version WHERE version = 7")
+    _write_span_only_head(db)  # as a collector of that schema wrote it
     start_test_collector(db).stop()
     report = verify_file(db)
     assert report["ok"] and report["checked_records"] == 1, report

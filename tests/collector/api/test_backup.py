@@ -11,6 +11,8 @@ from pathlib import Path
 import duckdb
 import httpx
 
+from collector.api import HEAD_HEADER
+from collector.commit_mark import mark_path
 from tests.collector.api.conftest import Agents, RunSpec, ToolCall
 from tests.collector.api.test_cli import ENV, cli
 from tests.conftest import start_test_collector
@@ -110,6 +112,8 @@ def test_a_backup_taken_during_ingest_is_one_consistent_moment(
     assert response.headers["content-disposition"].endswith('.duckdb"')
     target = tmp_path / "during.duckdb"
     target.write_bytes(response.content)
+    # Saved with its head, as `agent-audit backup` does: verify fails a file without one.
+    mark_path(target).write_text(response.headers[HEAD_HEADER] + "\n")
 
     # The chain and the runs derived from it come from the same instant: verify
     # replays every chained span and finds the copied runs and steps match.
