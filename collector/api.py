@@ -22,7 +22,6 @@ from collector import queries
 from collector.api_annotations import attach_costs
 from collector.api_filters import RunFilterParams
 from collector.api_models import RunPage, RunWithSteps
-from collector.chain import load_head
 from collector.commit_mark import CommitMark
 from collector.db_backup import take_backup
 from collector.parquet_export import pack_tar, take_snapshot
@@ -349,11 +348,10 @@ def backup_route(request: Request) -> FileResponse:
         _export_slot.release()
     stamp = backup.taken_at.strftime("%Y%m%dT%H%M%SZ")
     store = _store(request)
+    # The copy's keyed head (both chains' tips), for the client to save as
+    # <file>.head: a restored backup then starts like the original (same key).
     with duckdb.connect(str(backup.path), read_only=True) as copy:
-        head = load_head(copy)
-    # The copy's keyed head, for the client to save as <file>.head: a restored
-    # backup then starts like the original (with the same chain key).
-    head_line = CommitMark(store.db_path, store.chain_key).line(head.seq, head.hash)
+        head_line = CommitMark(store.db_path, store.chain_key).line_of(copy)
     return FileResponse(
         backup.path,
         media_type="application/octet-stream",

@@ -441,6 +441,7 @@ class RunStore:
             except duckdb.Error:
                 logger.exception("rollback failed")
             raise
+        self._mark.after_commit(con)
         return result
 
     def _housekeeping(self) -> None:
