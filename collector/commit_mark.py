@@ -153,7 +153,10 @@ class CommitMark:
                 f"the chain key {self._key.path} (id {self._key.key_id}) is not the key "
                 f"{db_path} was chained with (id {key_id}); point AGENT_AUDIT_CHAIN_KEY at it"
             )
-        if fields is None or not recorded:
+        # A keyed record of row 0 is written before the first commit (see
+        # ``create``): the chain then grew past it, which is how a head lags.
+        keyed_start = recorded == 0 and fields is not None and len(fields) >= 3
+        if fields is None or (not recorded and not keyed_start):
             if stored > 0:
                 raise HeadMismatch(
                     f"{self.path} is missing (or empty) but {db_path} has chain rows up to "
@@ -199,6 +202,21 @@ class CommitMark:
         line = self.line(seq, digest) + "\n"
         os.pwrite(self._fd, line.encode().ljust(192), 0)
         os.fdatasync(self._fd)
+
+    def create(self, seq: int, digest: bytes) -> None:
+        """Before the first commit: write the head and make its name durable.
+
+        Without it, a kill between the first commit and its head record would
+        leave chain rows and no head, which start-up refuses as a deleted head.
+        """
+        if self._fields():
+            return
+        self.record(seq, digest)
+        fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         if self._fd is not None:
