@@ -163,6 +163,7 @@ class CommitMark:
                     f"{stored}: the head may have been deleted to hide an edit; {hint}"
                 )
             return
+        assert recorded is not None  # None (no number) took the branch above
         if len(fields) < 2 or not fields[0].isdigit():
             raise HeadMismatch(f"{self.path} is not a head record; {hint}")
         if len(fields) >= 3 and self._key is not None:

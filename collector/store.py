@@ -64,10 +64,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# With the journal, receivers could acknowledge faster than the writer applies;
-# past this many spans waiting, a request waits (up to _PACE_WAIT_S) for room,
-# so that what was acknowledged becomes visible soon (README, Performance).
-PACE_SPANS = 6_000
+# With the journal, receivers could acknowledge faster than the writer applies.
+# Past what the writer commits in PACE_S (its recent rate; at least PACE_MIN_SPANS)
+# a request waits (up to _PACE_WAIT_S) for room, so that what was acknowledged
+# becomes visible soon (README, Performance).
+PACE_S = 0.1
+PACE_MIN_SPANS = 1_000
 _PACE_WAIT_S = 10.0
 # A read waits at most this long for acknowledged requests to be applied.
 READ_WAIT_S = 10.0
@@ -89,7 +91,6 @@ class RunStore(WriterLoop):
         threads: int = 0,
         chain_key_path: Path | None = None,
         journal: bool = True,
-        pace_spans: int = PACE_SPANS,
     ) -> None:
         self.db_path = Path(db_path)
         key_path = chain_key_path or default_key_path(self.db_path)
@@ -132,7 +133,6 @@ class RunStore(WriterLoop):
                     f"cannot write the commit mark {self._mark.path}: {exc}"
                 ) from None
         self._max_queued = max_queued_spans
-        self._pace_spans = min(pace_spans, max_queued_spans)
         self._commit_max = commit_max_spans
         self._lost_after_s = lost_after_s
         self._retention_s = retention_days * 86400.0
@@ -146,6 +146,7 @@ class RunStore(WriterLoop):
         self.clean_shutdown = True
         self.commits = 0
         self.rejected_after_ack = 0
+        self.apply_rate = 0.0  # spans a second the writer commits (store_writer.py)
         # Bumped by every committed write of any kind: readers holding a copy of
         # the data (the /sql worker) compare it to know when to refresh.
         self._generation = 0
@@ -222,7 +223,7 @@ class RunStore(WriterLoop):
             if self._queued_spans and self._queued_spans + spans > self._max_queued:
                 raise Overloaded(f"{self._queued_spans} spans waiting to be written; retry later")
             deadline = time.monotonic() + _PACE_WAIT_S
-            while self._queued_spans and self._queued_spans + spans > self._pace_spans:
+            while self._queued_spans and self._queued_spans + spans > self._pace_spans():
                 left = deadline - time.monotonic()
                 if left <= 0 or self._closed:
                     raise Overloaded(
@@ -230,6 +231,11 @@ class RunStore(WriterLoop):
                     )
                 self._room.wait(left)
             self._queued_spans += spans
+
+    def _pace_spans(self) -> int:
+        if self._journal is None:
+            return self._max_queued
+        return min(self._max_queued, max(PACE_MIN_SPANS, int(self.apply_rate * PACE_S)))
 
     def _enqueue(self, job: SpanJob) -> None:
         with self._room:

@@ -93,6 +93,7 @@ class WriterLoop:
     _generation: int
     _jobs_finished: int
     rejected_after_ack: int
+    apply_rate: float
 
     def _run_writer(self) -> None:
         housekeeping_every_s = min(5.0, self._lost_after_s / 4)
@@ -196,6 +197,7 @@ class WriterLoop:
             self._reload_state()
             if self._state_stale:
                 return StoreUnavailable("storage error: state unreadable")
+        began = time.monotonic()
         try:
             self._transaction(lambda con: ingest_batch(con, spans, self._state, utc_now()))
         except Exception as exc:  # noqa: BLE001 - thread boundary: every job gets an answer
@@ -203,10 +205,17 @@ class WriterLoop:
             if is_storage_trouble(exc):
                 logger.exception("writing %d spans failed", len(spans))
             return exc
+        self._record_mark()
+        self._note_rate(len(spans), time.monotonic() - began)
         self.committed_spans += len(spans)
         self.commits += 1
-        self._record_mark()
         return None
+
+    def _note_rate(self, spans: int, seconds: float) -> None:
+        """Keep the writer's recent rate (spans a second while committing)."""
+        if seconds > 0:
+            rate = spans / seconds
+            self.apply_rate = rate if not self.apply_rate else 0.7 * self.apply_rate + 0.3 * rate
 
     def _record_mark(self) -> None:
         try:
