@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["DashboardReaders", "VisibilitySampler"]
+__all__ = ["BacklogSampler", "DashboardReaders", "VisibilitySampler"]
 
 
 class DashboardReaders:
@@ -54,7 +54,9 @@ class DashboardReaders:
 class VisibilitySampler:
     """Times acknowledgement -> visible in GET /agent/runs/{id} for sampled runs."""
 
-    def __init__(self, http_url: str, samples: Any, workers: int = 3, enabled: bool = True) -> None:
+    def __init__(
+        self, http_url: str, samples: Any, workers: int = 12, enabled: bool = True
+    ) -> None:
         self._enabled = enabled
         self._samples = samples
         self._pool = ThreadPoolExecutor(workers)
@@ -102,3 +104,37 @@ class VisibilitySampler:
         self._stop.set()
         self._thread.join(60)
         self._pool.shutdown(wait=True)
+
+
+class BacklogSampler:
+    """Polls /healthz: spans acknowledged but not yet committed (``queued_spans``), commits."""
+
+    def __init__(self, http_url: str, interval_s: float = 0.25) -> None:
+        self.http_url = http_url
+        self.interval_s = interval_s
+        self.queued: list[int] = []
+        self.commits: int | None = None
+        self._first_commits: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> BacklogSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.http_url, timeout=10) as api:
+            while not self._stop.wait(self.interval_s):
+                try:
+                    health = api.get("/healthz").json()
+                except (httpx.HTTPError, ValueError):
+                    continue
+                if "queued_spans" in health:
+                    self.queued.append(int(health["queued_spans"]))
+                if "commits" in health:
+                    self._first_commits = self._first_commits or int(health["commits"])
+                    self.commits = int(health["commits"]) - self._first_commits

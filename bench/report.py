@@ -270,6 +270,29 @@ def issue_table(directory: Path) -> str:
         higher=True,
         command=f"`{load} --runs 4000 --runs-per-request 1`",
     )
+    c1, c1b = _load(directory, "grpc1c1.json"), _load(directory, "grpc1c1.base.json")
+    if c1:  # optional: `bench.load ... --clients 1 --runs-per-request 1 --json DIR/grpc1c1.json`
+        add(
+            "end-to-end spans/s, 1 run/request, 1 client",
+            ">= 5,000",
+            _num(c1, "e2e_spans_per_s"),
+            _num(c1b, "e2e_spans_per_s"),
+            goal=5000,
+            higher=True,
+            command="`python -m bench.load --spawn --clients 1 --runs-per-request 1`",
+        )
+    for label, ours_run, base_run in (("50", g50, g50b), ("1", g1, g1b)):
+        add(
+            f"collector CPU per span, {label} run(s)/request",
+            "",
+            _num(ours_run, "collector_cpu_us_per_span"),
+            _num(base_run, "collector_cpu_us_per_span"),
+            goal=float("inf"),
+            higher=False,
+            unit=" µs",
+            command="the commands above",
+        )
+        rows[-1][6] = ""  # no target: a figure to compare with the baseline
     peer_lag = ""
     if peer:
         lag = _fmt(peer.get("last_ack_to_all_visible_s"))

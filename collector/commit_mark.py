@@ -230,7 +230,9 @@ class CommitMark:
                 f"{db_path} was chained with (id {stored.key_id}); "
                 "point AGENT_AUDIT_CHAIN_KEY at it"
             )
-        if head is None or (not head.seq and head.records is None):
+        # A keyed head of row 0 is written before the first commit (``create``):
+        # the chain then grew past it, which is how a head lags, not a lost head.
+        if head is None or (not head.seq and head.records is None and head.mac is None):
             if stored.last > 0 or stored.record_last > 0:
                 raise HeadMismatch(
                     f"{self.path} is missing (or empty, or not a head record) but {db_path} has "
@@ -352,6 +354,21 @@ class CommitMark:
             self.record(span[0], span[1], tip)
         except (duckdb.Error, OSError):
             logger.exception("cannot write the commit mark %s", self.path)
+
+    def create(self, seq: int, digest: bytes) -> None:
+        """Before the first commit: write the head and make its name durable.
+
+        Without it, a kill between the first commit and its head record would
+        leave chain rows and no head, which start-up refuses as a deleted head.
+        """
+        if self._fields():
+            return
+        self.record(seq, digest)
+        fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         if self._fd is not None:

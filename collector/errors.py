@@ -8,8 +8,9 @@
      ├── InvalidRequest       an OTLP request that cannot be decoded (decode.py); also a ValueError
      ├── BodyTooLarge         an OTLP/HTTP body beyond the limit (http_app.py)
      ├── LostCommits          acknowledged spans missing after a crash (commit_mark.py)
-     ├── StoreError           the DuckDB store (store.py)
+     ├── StoreError           the DuckDB store (store.py, store_errors.py)
      │    ├── StoreOpenError, StoreUnavailable, StoreRejected
+     ├── JournalError         the request journal cannot be written (journal.py); also an OSError
      ├── QueryError           a read through the API (queries.py)
      │    ├── BadRequest, RunNotFound, RunNotRunning
      ├── LakeError            the shared lake cannot be reached or written (lake/)

@@ -149,6 +149,8 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
             "schema_version": SCHEMA_VERSION,
             "queued_spans": store.queued_spans,
             "committed_spans": store.committed_spans,
+            "commits": store.commits,
+            "apply_rate_spans_per_s": round(store.apply_rate),
         }
         lake_status = getattr(store, "lake_status", None)
         if lake_status is not None:

@@ -194,6 +194,9 @@ def test_compression_bombs_keep_memory_bounded(tmp_path: Path) -> None:
     try:
         warm = build_run_request(66, 1, 2)
         assert _grpc_export(collector.grpc_port, warm.protobuf()) is grpc.StatusCode.OK
+        # Acknowledged from the request journal: read it back so that its commit (the
+        # first, which loads the write path) is part of the warm-up, not of the growth.
+        assert httpx.get(f"{collector.api_url}/agent/runs/{warm.run_id}").status_code == 200
         baseline_kib = collector.vm_hwm_kib()
         huge = build_run_request(66, 2, 1, payload_bytes=64 * 1024 * 1024).protobuf()
         http_bomb = gzip.compress(huge, compresslevel=9)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
+import httpx
 import pytest
 
 from bench.reliability.chaos import check_file
@@ -219,6 +220,14 @@ def crashed_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if life == 1:
             assert collector.terminate() == 0  # checkpoint: the first 20 runs go to the file
         else:
+            # Acknowledged runs may still be only in the request journal: wait until
+            # DuckDB committed them (into its WAL), then kill.
+            health = f"{collector.api_url}/healthz"
+            wait_until(
+                lambda: httpx.get(health).json()["queued_spans"] == 0,  # noqa: B023 - waited here
+                timeout_s=60,
+                what="the acknowledged runs committed",
+            )
             collector.kill()
     wal = db.with_name(db.name + ".wal")
     assert wal.exists() and wal.stat().st_size > 4096, "expected a WAL left by the kill"

@@ -1,0 +1,290 @@
+"""The request journal: an ingest request is acknowledged once it is here.
+
+Each request's spans (already redacted) are appended to a segment file in
+``<db>.journal/`` and made durable with ``fdatasync`` before the receiver
+answers; the writer thread then applies many requests to DuckDB in one
+transaction. Concurrent receivers share one ``fdatasync`` (group sync): the
+thread that syncs covers every entry written before it started.
+
+An entry is ``magic | length | crc32 | payload``. Entries are written in order
+and an entry is acknowledged only after everything before it is synced, so a
+crash can only tear the tail: replay reads each segment up to its first entry
+that does not check out, and every acknowledged entry comes before it.
+
+A segment is emptied (truncated) or deleted only after every entry in it was
+committed to DuckDB. Replay after a crash may apply an entry DuckDB already
+holds: spans are keyed by (trace_id, span_id) and the same span twice changes
+nothing, so that is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from collector.errors import CollectorError
+
+__all__ = [
+    "Journal",
+    "JournalTicket",
+    "JournalError",
+    "journal_dir",
+    "read_entries",
+    "remove_segments",
+    "keep_rejected",
+]
+
+logger = logging.getLogger(__name__)
+
+_MAGIC = b"AAJ1"
+_HEADER = struct.Struct("<4sII")  # magic, payload length, crc32 of the payload
+_SUFFIX = ".log"
+# Past this size a segment is sealed and a new one started, so a journal that
+# never drains completely (steady load) still frees its committed entries.
+SEGMENT_BYTES = 32 << 20
+_MAX_ENTRY_BYTES = 1 << 31
+
+
+class JournalError(CollectorError, OSError):
+    """The journal cannot be written or read; the request was not acknowledged."""
+
+
+@dataclass(frozen=True)
+class JournalTicket:
+    """Where one appended entry lives, until the writer commits it."""
+
+    segment: int
+    seq: int  # order of appends, across segments
+    size: int  # bytes on disk
+
+
+def journal_dir(db_path: Path) -> Path:
+    """The journal beside the database file."""
+    return db_path.with_name(db_path.name + ".journal")
+
+
+def _segment_name(number: int) -> str:
+    return f"{number:012d}{_SUFFIX}"
+
+
+def _segments(directory: Path) -> list[tuple[int, Path]]:
+    found = []
+    for path in directory.iterdir():
+        stem = path.name.removesuffix(_SUFFIX)
+        if path.name.endswith(_SUFFIX) and stem.isdigit():
+            found.append((int(stem), path))
+    return sorted(found)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_entries(directory: Path) -> Iterator[tuple[Path, bytes]]:
+    """Every intact entry, oldest segment first; a torn tail ends its segment."""
+    if not directory.exists():
+        return
+    for _, path in _segments(directory):
+        data = path.read_bytes()
+        offset = 0
+        while offset + _HEADER.size <= len(data):
+            magic, length, crc = _HEADER.unpack_from(data, offset)
+            start = offset + _HEADER.size
+            payload = data[start : start + length]
+            if magic != _MAGIC or len(payload) != length or zlib.crc32(payload) != crc:
+                break
+            yield path, payload
+            offset = start + length
+        if offset < len(data):
+            # Never acknowledged: its request got no answer, or an error.
+            torn = len(data) - offset
+            logger.warning("%s: %d byte(s) of an unfinished entry ignored", path, torn)
+
+
+class Journal:
+    """Appends entries durably and frees them once the writer has committed them."""
+
+    def __init__(self, directory: Path, *, segment_bytes: int = SEGMENT_BYTES) -> None:
+        self.directory = directory
+        self._segment_bytes = segment_bytes
+        self._lock = threading.Lock()  # the open segment, counters, outstanding entries
+        self._sync_lock = threading.Lock()  # one fdatasync at a time; fds close under it
+        self._appended = 0  # sequence number of the last entry written
+        self._synced = 0  # every entry up to this one is on disk
+        # (after, upto]: entries that saw a failed sync; never acknowledged.
+        self._failed: list[tuple[int, int]] = []
+        self._outstanding: dict[int, int] = {}  # segment -> entries not yet committed
+        self._sealed: dict[int, Path] = {}  # closed segments still holding entries
+        self._broken = False  # the open segment may hold a torn entry: start another
+        self.bytes_pending = 0  # bytes of entries not yet committed
+        try:
+            directory.mkdir(exist_ok=True)
+            existing = _segments(directory)
+            self._number = existing[-1][0] + 1 if existing else 1
+            self._fd, self._size = self._open_segment(self._number)
+        except OSError as exc:
+            raise JournalError(f"cannot create the request journal {directory}: {exc}") from None
+
+    def _open_segment(self, number: int) -> tuple[int, int]:
+        path = self.directory / _segment_name(number)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        _fsync_dir(self.directory)  # the new name survives a crash
+        self._outstanding[number] = 0
+        return fd, os.fstat(fd).st_size
+
+    # --- receivers -------------------------------------------------------------
+    def append(self, payload: bytes) -> JournalTicket:
+        """Write one entry (not yet durable: call ``sync`` before acknowledging)."""
+        if len(payload) >= _MAX_ENTRY_BYTES:
+            raise JournalError(f"a journal entry of {len(payload)} bytes is too large")
+        frame = _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload)) + payload
+        while True:
+            if self._size >= self._segment_bytes or self._broken:
+                self._rotate()
+            with self._lock:
+                if self._broken:
+                    continue  # another thread's write failed since: start a new segment
+                before = self._size
+                try:
+                    written = os.write(self._fd, frame)
+                    if written != len(frame):
+                        raise OSError(f"short write ({written} of {len(frame)} bytes)")
+                except OSError as exc:
+                    self._undo_write(before)
+                    raise JournalError(f"cannot write the request journal: {exc}") from None
+                self._size += len(frame)
+                self._appended += 1
+                self._outstanding[self._number] += 1
+                self.bytes_pending += len(frame)
+                return JournalTicket(self._number, self._appended, len(frame))
+
+    def _undo_write(self, size: int) -> None:
+        # A torn entry would end replay of this segment early: cut it off, or
+        # if that fails too, write the next entries to a new segment.
+        try:
+            os.ftruncate(self._fd, size)
+        except OSError:
+            self._broken = True
+
+    def sync(self, ticket: JournalTicket) -> None:
+        """Return once the entry is on disk (group sync). Raises JournalError."""
+        synced = self._synced  # read before the failures: a later success cannot hide one
+        if any(after < ticket.seq <= upto for after, upto in self._failed):
+            raise JournalError("a sync of the request journal failed")
+        if synced >= ticket.seq:
+            return
+        with self._sync_lock:
+            if any(after < ticket.seq <= upto for after, upto in self._failed):
+                raise JournalError("a sync of the request journal failed")
+            if self._synced >= ticket.seq:
+                return
+            with self._lock:
+                target, fd = self._appended, self._fd
+            try:
+                os.fdatasync(fd)
+            except OSError as exc:
+                # After a failed fdatasync the page cache's state is unknown: no entry
+                # written so far is acknowledged, and new ones go to a new segment.
+                self._failed.append((self._synced, target))
+                self._broken = True
+                raise JournalError(f"cannot sync the request journal: {exc}") from None
+            self._synced = max(self._synced, target)
+
+    def _rotate(self) -> None:
+        with self._sync_lock, self._lock:
+            if self._size < self._segment_bytes and not self._broken:
+                return  # another thread rotated first
+            old_number, old_fd = self._number, self._fd
+            self._fd = -1
+            try:
+                if self._broken or old_fd < 0:
+                    raise OSError("the segment may hold a torn entry")
+                os.fdatasync(old_fd)  # sync() of entries written to it stays true
+                self._synced = self._appended
+            except OSError:
+                self._failed.append((self._synced, self._appended))
+            if old_fd >= 0:
+                os.close(old_fd)
+            old_path = self.directory / _segment_name(old_number)
+            if self._outstanding.get(old_number, 0) == 0:
+                self._outstanding.pop(old_number, None)
+                old_path.unlink(missing_ok=True)
+            else:
+                self._sealed[old_number] = old_path
+            self._number += 1
+            try:
+                self._fd, self._size = self._open_segment(self._number)
+            except OSError as exc:
+                self._broken = True  # the next append tries again
+                raise JournalError(f"cannot start a journal segment: {exc}") from None
+            self._broken = False
+
+    # --- the writer ------------------------------------------------------------
+    def release(self, tickets: list[JournalTicket]) -> None:
+        """The writer committed these entries: free what no longer holds any other."""
+        with self._lock:
+            for ticket in tickets:
+                self._outstanding[ticket.segment] -= 1
+                self.bytes_pending -= ticket.size
+            for number in [n for n in self._sealed if self._outstanding[n] == 0]:
+                path = self._sealed.pop(number)
+                del self._outstanding[number]
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:
+                    logger.exception("cannot remove the committed journal segment %s", path)
+            current_empty = self._outstanding.get(self._number, 0) == 0
+            if current_empty and self._size and not self._broken and self._fd >= 0:
+                # Everything in it is in DuckDB. If the truncation is lost in a
+                # crash, replay applies committed entries again: harmless.
+                try:
+                    os.ftruncate(self._fd, 0)
+                    self._size = 0
+                except OSError:
+                    logger.exception("cannot truncate the committed request journal")
+
+    def close(self) -> None:
+        """Close the open segment; remove every segment if nothing is outstanding."""
+        with self._sync_lock, self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+            if all(n == 0 for n in self._outstanding.values()):
+                for _, path in _segments(self.directory):
+                    path.unlink(missing_ok=True)
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes on disk in the open segment (for tests and /healthz)."""
+        return self._size
+
+
+def remove_segments(directory: Path) -> None:
+    """After a replay committed every entry: drop the replayed segments."""
+    for _, path in _segments(directory):
+        path.unlink()
+    _fsync_dir(directory)
+
+
+def keep_rejected(directory: Path, payload: bytes) -> Path:
+    """Keep an acknowledged entry DuckDB refused in its own synced file, for a person."""
+    path = directory / f"rejected-{time.time_ns()}.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, payload)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    _fsync_dir(directory)
+    return path

@@ -1,0 +1,339 @@
+"""The store's writer thread: group commit of queued requests, housekeeping.
+
+One thread owns every write to the DuckDB connection. It takes ingest jobs
+from a queue and commits many requests in one transaction. A job that came
+through the request journal was acknowledged already: the writer never drops
+it. Storage trouble is retried until it commits (new requests meet the queue's
+bound meanwhile); a request whose data cannot be stored is kept in a
+``rejected-*.json`` file beside the journal and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import duckdb
+
+from collector.chain import load_head
+from collector.chain_key import ChainKey
+from collector.commit_mark import CommitMark
+from collector.decode import SpanRecord
+from collector.ingest import IngestState, ingest_batch, load_orphan_traces, mark_lost_runs
+from collector.journal import Journal, JournalTicket, keep_rejected
+from collector.journal_codec import encode_spans
+from collector.retention import RetentionResult, apply_retention
+from collector.store_errors import StoreRejected, StoreUnavailable, is_storage_trouble
+from instrumentation.clock import utc_now
+
+__all__ = ["WriteResult", "WriterLoop", "SpanJob", "FnJob", "STOP"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a committed (or, with the journal, durably journaled) ingest request stored."""
+
+    spans: int
+
+
+@dataclass
+class SpanJob:
+    spans: list[SpanRecord]
+    # Without the journal the receiver waits on it; with it, the request was
+    # acknowledged at the journal's sync and the ticket frees its entry.
+    future: Future[WriteResult] | None = None
+    ticket: JournalTicket | None = None
+
+
+@dataclass
+class FnJob:
+    fn: Callable[[duckdb.DuckDBPyConnection], Any]
+    future: Future[Any]
+
+
+STOP = object()
+# Group commit: a batch under this many spans waits up to _LINGER_S for more.
+_LINGER_BELOW_SPANS = 500
+_LINGER_S = 0.02
+# Storage trouble with acknowledged requests: retry, waiting longer each time.
+_RETRY_FIRST_S = 0.2
+_RETRY_MAX_S = 5.0
+
+
+class WriterLoop:
+    """The writer thread's half of RunStore (collector/store.py)."""
+
+    _con: duckdb.DuckDBPyConnection
+    _state: IngestState
+    _state_stale: bool
+    _mark: CommitMark
+    _journal: Journal | None
+    _queue: queue.Queue[Any]
+    _room: threading.Condition
+    _queued_spans: int
+    _closed: bool
+    _commit_max: int
+    _lost_after_s: float
+    _retention_s: float
+    _next_retention: float
+    chain_key: ChainKey
+    last_retention: RetentionResult | None
+    committed_spans: int
+    commits: int
+    _generation: int
+    _jobs_finished: int
+    rejected_after_ack: int
+    apply_rate: float
+
+    def _run_writer(self) -> None:
+        housekeeping_every_s = min(5.0, self._lost_after_s / 4)
+        if self._retention_s > 0:
+            housekeeping_every_s = min(housekeeping_every_s, max(0.25, self._retention_s / 4))
+        next_housekeeping = time.monotonic() + housekeeping_every_s
+        while True:
+            timeout = max(0.0, next_housekeeping - time.monotonic())
+            try:
+                first = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                first = None
+            if time.monotonic() >= next_housekeeping:
+                self._housekeeping()
+                next_housekeeping = time.monotonic() + housekeeping_every_s
+            if first is None:
+                continue
+            if first is STOP:
+                self._drain_after_stop()
+                return
+            if isinstance(first, FnJob):
+                self._run_fn(first)
+                continue
+            batch = [first]
+            size = len(first.spans)
+            stop_after = False
+            # Small requests (one run each) are worth a short wait for company:
+            # a commit costs about the same for 10 spans as for 1,000.
+            linger_until = time.monotonic() + _LINGER_S if size < _LINGER_BELOW_SPANS else 0.0
+            while size < self._commit_max:
+                try:
+                    wait = linger_until - time.monotonic()
+                    if wait > 0 and size < _LINGER_BELOW_SPANS:
+                        nxt = self._queue.get(timeout=wait)
+                    else:
+                        nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is STOP:
+                    stop_after = True
+                    break
+                if isinstance(nxt, FnJob):
+                    self._commit_spans(batch)
+                    batch, size = [], 0
+                    self._run_fn(nxt)
+                    continue
+                batch.append(nxt)
+                size += len(nxt.spans)
+            if batch:
+                self._commit_spans(batch)
+            if stop_after:
+                self._drain_after_stop()
+                return
+
+    def _drain_after_stop(self) -> None:
+        """Commit whatever was queued before close()."""
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(job, FnJob):
+                self._run_fn(job)
+            elif isinstance(job, SpanJob):
+                self._commit_spans([job])
+
+    def _commit_spans(self, batch: list[SpanJob]) -> None:
+        delay_s = _RETRY_FIRST_S
+        while True:
+            error = self._try_commit(batch)
+            if error is None:
+                self._finish(batch)
+                return
+            if len(batch) > 1 and not is_storage_trouble(error):
+                # One request's spans may be the cause: retry each request alone so
+                # the others still commit.
+                for job in batch:
+                    self._commit_spans([job])
+                return
+            acknowledged = [job for job in batch if job.ticket is not None]
+            if not acknowledged:
+                self._finish(batch, error=self._answer(error, batch))
+                return
+            if not is_storage_trouble(error):
+                self._keep_rejected(batch[0], error)
+                self._finish(batch)
+                return
+            if self._closed:
+                # Shutting down with the disk in trouble: the journal keeps these
+                # requests and the next start applies them.
+                logger.error("stopping with %d journaled span(s) not applied", len(batch))
+                self._finish(batch, applied=False)
+                return
+            logger.warning("applying journaled requests failed; retrying in %.1fs", delay_s)
+            time.sleep(delay_s)  # storage trouble: nothing else to do meanwhile
+            delay_s = min(_RETRY_MAX_S, delay_s * 2)
+
+    def _try_commit(self, batch: list[SpanJob]) -> Exception | None:
+        spans = [s for job in batch for s in job.spans]
+        if self._state_stale:
+            self._reload_state()
+            if self._state_stale:
+                return StoreUnavailable("storage error: state unreadable")
+        began = time.monotonic()
+        try:
+            self._transaction(lambda con: ingest_batch(con, spans, self._state, utc_now()))
+        except Exception as exc:  # noqa: BLE001 - thread boundary: every job gets an answer
+            self._reload_state()  # the rollback undid part of what the state remembers
+            if is_storage_trouble(exc):
+                logger.exception("writing %d spans failed", len(spans))
+            return exc
+        self._record_mark()
+        self._note_rate(len(spans), time.monotonic() - began)
+        self.committed_spans += len(spans)
+        self.commits += 1
+        return None
+
+    def _note_rate(self, spans: int, seconds: float) -> None:
+        """Keep the writer's recent rate (spans a second while committing)."""
+        if seconds > 0:
+            rate = spans / seconds
+            self.apply_rate = rate if not self.apply_rate else 0.7 * self.apply_rate + 0.3 * rate
+
+    def _record_mark(self) -> None:
+        try:
+            self._mark.record(self._state.chain_head.seq, self._state.chain_head.hash)
+        except OSError:
+            logger.exception("cannot write the commit mark %s", self._mark.path)
+
+    @staticmethod
+    def _answer(error: Exception, batch: list[SpanJob]) -> Exception:
+        spans = sum(len(job.spans) for job in batch)
+        if is_storage_trouble(error):
+            return StoreUnavailable(f"storage error: {error}")
+        # The same bytes would fail again: answer "bad request", never "retry".
+        logger.error("rejected a request of %d spans that cannot be stored: %s", spans, error)
+        return StoreRejected(f"spans cannot be stored: {error}")
+
+    def _keep_rejected(self, job: SpanJob, error: Exception) -> None:
+        """An acknowledged request DuckDB refuses: keep it for a person, never drop it."""
+        assert self._journal is not None
+        where = "nowhere (see the error above)"
+        try:
+            where = str(keep_rejected(self._journal.directory, encode_spans(job.spans)))
+        except OSError:
+            logger.exception("cannot keep a rejected request beside %s", self._journal.directory)
+        self.rejected_after_ack += 1
+        logger.error(
+            "an acknowledged request of %d span(s) cannot be stored (%s); kept in %s",
+            len(job.spans),
+            error,
+            where,
+        )
+
+    def _reload_state(self) -> None:
+        """What the writer remembers is derivable from the file: read it back.
+
+        If the file cannot be read now (a full disk, say), the next commit tries
+        again before writing anything.
+        """
+        try:
+            self._state.orphan_traces = load_orphan_traces(self._con)
+            self._state.chain_head = load_head(self._con)
+        except duckdb.Error:
+            logger.exception("cannot reread the writer's state; will retry before the next write")
+            self._state_stale = True
+            return
+        self._state_stale = False
+        # state.foreign_llm is kept: extra entries only cost a lookup.
+
+    def _finish(
+        self, batch: list[SpanJob], error: Exception | None = None, *, applied: bool = True
+    ) -> None:
+        tickets = [job.ticket for job in batch if job.ticket is not None]
+        if tickets and self._journal is not None and applied:
+            self._journal.release(tickets)
+        with self._room:
+            self._queued_spans -= sum(len(job.spans) for job in batch)
+            self._jobs_finished += len(batch)
+            self._room.notify_all()
+        for job in batch:
+            if job.future is None:
+                continue
+            if error is None:
+                job.future.set_result(WriteResult(spans=len(job.spans)))
+            else:
+                job.future.set_exception(error)
+
+    def _run_fn(self, job: FnJob) -> None:
+        try:
+            result = self._transaction(job.fn)
+        except Exception as exc:  # noqa: BLE001 - the caller gets the exception
+            job.future.set_exception(exc)
+        else:
+            job.future.set_result(result)
+
+    def _transaction(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            result = fn(con)
+            con.execute("COMMIT")
+            self._generation += 1
+        except BaseException:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                logger.exception("rollback failed")
+            raise
+        self._mark.after_commit(con)
+        return result
+
+    def _housekeeping(self) -> None:
+        if self._retention_s > 0 and time.monotonic() >= self._next_retention:
+            self._next_retention = time.monotonic() + min(3600.0, max(1.0, self._retention_s / 4))
+            self._run_retention()
+        try:
+            lost = self._transaction(lambda con: mark_lost_runs(con, utc_now(), self._lost_after_s))
+        except Exception:  # noqa: BLE001 - thread boundary
+            logger.exception("marking lost runs failed")
+            return
+        if lost:
+            logger.info("marked %d silent run(s) as lost", lost)
+
+    def _run_retention(self) -> None:
+        now = utc_now()
+        cutoff = now - timedelta(seconds=self._retention_s)
+        try:
+            result = self._transaction(
+                lambda con: apply_retention(con, cutoff, now, self.chain_key)
+            )
+        except Exception:  # noqa: BLE001 - thread boundary
+            logger.exception("retention pass failed")
+            return
+        self.last_retention = result
+        if result.runs or result.spans:
+            logger.info(
+                "retention removed %d run(s), %d step(s), %d span(s) older than %s",
+                result.runs,
+                result.steps,
+                result.spans,
+                cutoff.isoformat(),
+            )
