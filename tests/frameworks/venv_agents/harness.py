@@ -1,6 +1,7 @@
 """What every agent script run in a framework's own virtualenv shares (see
 tests/frameworks/venv_frameworks.py): the command line, the loopback-only guard, tracing
-set up the way a user's agent does it (``instrumentation.configure``), and the plan loop.
+set up the way a user's agent does it (``instrumentation.configure``, or the framework's
+own SDK, as the Traceloop SDK's ``Traceloop.init``), and the plan loop.
 
 This file runs under the framework's venv python, so it imports only the standard library,
 the OpenTelemetry packages and this repository's ``instrumentation`` package.
