@@ -20,6 +20,7 @@ from tests.frameworks.venv_frameworks import PlannedScenario
 from tests.scripted_llm import Turn, answer, call_tool, fail
 
 MODEL_NAME = "scripted-traceloop"
+SERVED_NAME = f"{MODEL_NAME}-served"  # what the scripted server says it ran
 FRAMEWORK = S.Framework(marker_prefix="tl", agent_name="weather_agent", model_name=MODEL_NAME)
 SUMMARY = "The sky is blue."
 OUTLINE = "1. weather 2. summary"
@@ -33,7 +34,7 @@ def _single(name: str, scenario: S.Scenario) -> PlannedScenario:
         name=name,
         tasks=[scenario.task],
         scripted=[scenario],
-        expected=[replace(scenario.expected, model_requested=MODEL_NAME)],
+        expected=[replace(scenario.expected, model_requested=MODEL_NAME, model_used=SERVED_NAME)],
         answers=[scenario.expected.final_answer if ok else None],
         errors=[None if ok else scenario.expected.error],
     )
@@ -45,7 +46,9 @@ def _nested() -> PlannedScenario:
         name="nested",
         tasks=[nested.parent.task],
         scripted=[nested.parent, nested.child],
-        expected=[replace(e, model_requested=MODEL_NAME) for e in nested.expected],
+        expected=[
+            replace(e, model_requested=MODEL_NAME, model_used=SERVED_NAME) for e in nested.expected
+        ],
         answers=[S.CHILD_ANSWER],
     )
 
@@ -66,13 +69,14 @@ def plan() -> list[PlannedScenario]:
     )
     return [
         _single("success", S.success(FRAMEWORK)),
+        _single("streamed", S.success(FRAMEWORK)),
         _single("tool_error_recovers", S.recovery(FRAMEWORK)),
         _single("fails", S.model_failure(FRAMEWORK)),
         PlannedScenario(
             name="concurrent",
             tasks=[s.task for s in concurrent],
             scripted=concurrent,
-            expected=[s.expected for s in concurrent],
+            expected=[replace(s.expected, model_used=SERVED_NAME) for s in concurrent],
             answers=[S.SUCCESS_ANSWER] * len(concurrent),
         ),
         _nested(),

@@ -6,7 +6,8 @@ OTLP straight to the collector. Runs in the Traceloop SDK's own virtualenv: see 
 
 Scenarios: ``success``, ``tool_error_recovers`` and ``fails`` run one agent (a tool that
 raises is told to the model, which goes on; a model error ends the agent); ``concurrent``
-several agents at once, one thread each; ``nested`` an agent whose ``ask_child`` tool runs a
+several agents at once, one thread each; ``streamed`` the success scenario with streamed
+model calls; ``nested`` an agent whose ``ask_child`` tool runs a
 second agent; ``task_alone`` a ``@task`` called on its own (no workflow or agent around it);
 ``workflow`` a ``@workflow`` whose ``@task`` outlines the topic with one model call, then
 hands it to a researcher agent and a writer agent in turn.
@@ -93,7 +94,33 @@ SPECS = {
 }
 
 
-def _loop(task: str, tools: dict[str, Callable[..., Any]]) -> str | None:
+def _streamed(messages: list[dict[str, Any]], options: dict[str, Any]) -> dict[str, Any]:
+    """One streamed model call, its chunks put back together as an assistant message."""
+    stream = _client.chat.completions.create(
+        model=MODEL,
+        messages=messages,
+        stream=True,
+        stream_options={"include_usage": True},  # token counts come with the last chunk
+        **options,
+    )
+    text, calls = "", {}
+    for chunk in stream:
+        for choice in chunk.choices:
+            text += choice.delta.content or ""
+            for delta in choice.delta.tool_calls or []:
+                call = calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
+                call["id"] = delta.id or call["id"]
+                call["name"] += (delta.function and delta.function.name) or ""
+                call["arguments"] += (delta.function and delta.function.arguments) or ""
+    tool_calls = [
+        {"id": c["id"], "type": "function",
+         "function": {"name": c["name"], "arguments": c["arguments"]}}
+        for _, c in sorted(calls.items())
+    ]  # fmt: skip
+    return {"role": "assistant", "content": text, **({"tool_calls": tool_calls} if calls else {})}
+
+
+def _loop(task: str, tools: dict[str, Callable[..., Any]], stream: bool = False) -> str | None:
     """Ask the model, run the tools it calls (a tool's error goes back to it as the tool's
     result), until it answers in text; a model error ends the loop."""
     messages: list[dict[str, Any]] = [
@@ -102,23 +129,32 @@ def _loop(task: str, tools: dict[str, Callable[..., Any]]) -> str | None:
     ]
     options = {"tools": [SPECS[name] for name in tools]} if tools else {}
     for _ in range(MAX_TURNS):
-        reply = _client.chat.completions.create(model=MODEL, messages=messages, **options)
-        message = reply.choices[0].message
-        if not message.tool_calls:
-            return str(message.content)
-        messages.append(message.model_dump(exclude_none=True))
-        for call in message.tool_calls:
+        if stream:
+            message = _streamed(messages, options)
+        else:
+            reply = _client.chat.completions.create(model=MODEL, messages=messages, **options)
+            message = reply.choices[0].message.model_dump(exclude_none=True)
+        if not message.get("tool_calls"):
+            return str(message["content"])
+        messages.append(message)
+        for call in message["tool_calls"]:
+            name, arguments = call["function"]["name"], call["function"]["arguments"]
             try:
-                result = str(tools[call.function.name](**json.loads(call.function.arguments)))
+                result = str(tools[name](**json.loads(arguments)))
             except Exception as exc:  # the model reads the error and may try again
                 result = f"error: {exc}"
-            messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
+            messages.append({"role": "tool", "tool_call_id": call["id"], "content": result})
     return None
 
 
 @agent(name="weather_agent")
 def weather_agent(task: str) -> str | None:
     return _loop(task, {"get_weather": get_weather, "add": add, "flaky": flaky})
+
+
+@agent(name="weather_agent")
+def streaming_agent(task: str) -> str | None:
+    return _loop(task, {"get_weather": get_weather, "add": add, "flaky": flaky}, stream=True)
 
 
 @agent(name="child_agent")
@@ -165,6 +201,7 @@ def weather_report(topic: str) -> str | None:
 
 AGENTS: dict[str, Callable[[str], Any]] = {
     "nested": parent_agent,
+    "streamed": streaming_agent,
     "task_alone": summarize,
     "workflow": weather_report,
 }
