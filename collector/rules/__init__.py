@@ -31,8 +31,10 @@ from collector.rules import (
     langchain_openinference,
     langchain_openllmetry,
     llama_index,
+    openllmetry_calls,
     smolagents,
     strands,
+    traceloop,
 )
 
 __all__ = ["for_span", "MODULES"]
@@ -46,6 +48,8 @@ MODULES: tuple[ModuleType, ...] = (
     crewai,
     llama_index,
     autogen,
+    traceloop,
+    openllmetry_calls,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 

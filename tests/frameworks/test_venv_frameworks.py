@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.frameworks import plans_autogen, plans_crewai, plans_llamaindex
+from tests.frameworks import plans_autogen, plans_crewai, plans_llamaindex, plans_traceloop
 from tests.frameworks.collector_checks import check_run
 from tests.frameworks.venv_frameworks import run_agent_script, venv_python
 from tests.scripted_llm import ScriptedLLM
@@ -22,8 +22,9 @@ PLANS = {
     "crewai": plans_crewai.plan,
     "llamaindex": plans_llamaindex.plan,
     "autogen": plans_autogen.plan,
+    "traceloop": plans_traceloop.plan,
 }
-CASES = [("crewai", "grpc"), ("llamaindex", "http"), ("autogen", "grpc")]
+CASES = [("crewai", "grpc"), ("llamaindex", "http"), ("autogen", "grpc"), ("traceloop", "http")]
 
 
 @pytest.mark.parametrize(("framework", "protocol"), CASES)

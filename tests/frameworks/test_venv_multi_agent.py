@@ -1,7 +1,8 @@
 """Several agents in one run, from the real packages in their own venvs: AutoGen's teams
-(RoundRobinGroupChat, SelectorGroupChat, Swarm hand-offs) and CrewAI's hierarchical crew
-(a manager delegating to coworkers). Checked field by field, then again after
-``agent-audit rederive`` rebuilt the runs and steps from the stored spans."""
+(RoundRobinGroupChat, SelectorGroupChat, Swarm hand-offs), CrewAI's hierarchical crew
+(a manager delegating to coworkers) and a Traceloop ``@workflow`` of two ``@agent``s.
+Checked field by field, then again after ``agent-audit rederive`` rebuilt the runs and
+steps from the stored spans."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import duckdb
 import pytest
 
 from tests.conftest import start_test_collector
-from tests.frameworks import plans_autogen, plans_crewai
+from tests.frameworks import plans_autogen, plans_crewai, plans_traceloop
 from tests.frameworks.collector_checks import check_run
 from tests.frameworks.teams import TeamExpectation, check_team, derived_rows
 from tests.frameworks.venv_frameworks import PlannedScenario, run_agent_script, venv_python
@@ -22,8 +23,9 @@ from tests.support import require_or_skip, run_cli
 PLANS: dict[str, Callable[[], list[PlannedScenario]]] = {
     "autogen": plans_autogen.team_plan,
     "crewai": plans_crewai.hierarchical_plan,
+    "traceloop": plans_traceloop.workflow_plan,
 }
-CASES = [("autogen", "grpc"), ("crewai", "http")]
+CASES = [("autogen", "grpc"), ("crewai", "http"), ("traceloop", "grpc")]
 
 
 def _expected_runs(plan: list[PlannedScenario]) -> int:

@@ -1,6 +1,7 @@
 """What every agent script run in a framework's own virtualenv shares (see
 tests/frameworks/venv_frameworks.py): the command line, the loopback-only guard, tracing
-set up the way a user's agent does it (``instrumentation.configure``), and the plan loop.
+set up the way a user's agent does it (``instrumentation.configure``, or the framework's
+own SDK, as the Traceloop SDK's ``Traceloop.init``), and the plan loop.
 
 This file runs under the framework's venv python, so it imports only the standard library,
 the OpenTelemetry packages and this repository's ``instrumentation`` package.
@@ -26,6 +27,9 @@ from instrumentation import configure, instrument, shutdown
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 # A scenario runner: (scenario name, its tasks, the model server's base URL) -> outcomes.
 Runner = Callable[[str, list[str], str], list[dict[str, Any]]]
+# Tracing set up by the framework's own SDK: (collector endpoint, "grpc" or "http", service
+# name) -> a flush returning whether every span was delivered.
+Tracing = Callable[[str, str, str], Callable[[], bool]]
 
 
 def _refuse_internet(event: str, args: tuple[object, ...]) -> None:
@@ -45,9 +49,16 @@ def outcome(call: Callable[[], Any]) -> dict[str, Any]:
         return {"answer": None, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def main(framework: str, instrumentation: str, run: Runner) -> int:
+def _shutdown() -> bool:
+    return shutdown(timeout_s=20)
+
+
+def main(
+    framework: str, instrumentation: str | None, run: Runner, tracing: Tracing | None = None
+) -> int:
     """Parse the command line, set up tracing as the README says (``configure()``, then
-    ``instrument(frameworks=[instrumentation])``), play the plan, write the outcomes."""
+    ``instrument(frameworks=[instrumentation])``; or ``tracing``, for an SDK that sets up
+    its own exporter), play the plan, write the outcomes."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc")
@@ -57,16 +68,22 @@ def main(framework: str, instrumentation: str, run: Runner) -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     sys.addaudithook(_refuse_internet)
-    configure(
-        endpoint=args.endpoint,
-        protocol="grpc" if args.protocol == "grpc" else "http/protobuf",
-        service_name=f"fw-{framework}",
-        cancel_poll_s=None,
-        schedule_delay_ms=200,
-    )
-    enabled = instrument(frameworks=[instrumentation])
-    if enabled != [instrumentation]:
-        raise SystemExit(f"could not instrument {instrumentation}: enabled {enabled}")
+    if tracing is not None:
+        flush = tracing(args.endpoint, args.protocol, f"fw-{framework}")
+    elif instrumentation is None:
+        raise SystemExit("no instrumentation named, and no tracing set up")
+    else:
+        configure(
+            endpoint=args.endpoint,
+            protocol="grpc" if args.protocol == "grpc" else "http/protobuf",
+            service_name=f"fw-{framework}",
+            cancel_poll_s=None,
+            schedule_delay_ms=200,
+        )
+        enabled = instrument(frameworks=[instrumentation])
+        if enabled != [instrumentation]:
+            raise SystemExit(f"could not instrument {instrumentation}: enabled {enabled}")
+        flush = _shutdown
     with open(args.plan, encoding="utf-8") as plan_file:
         plan = json.load(plan_file)
     results: list[dict[str, Any]] = []
@@ -75,7 +92,7 @@ def main(framework: str, instrumentation: str, run: Runner) -> int:
             outcomes = run(item["scenario"], list(item["tasks"]), args.base_url)
             results.append({"scenario": item["scenario"], "outcomes": outcomes})
     finally:
-        flushed = shutdown(timeout_s=20)
+        flushed = flush()
     if not flushed:
         raise SystemExit("spans were not all delivered to the collector")
     with open(args.out, "w", encoding="utf-8") as out:
