@@ -56,7 +56,7 @@ def nested_request(depth: int) -> bytes:
 
 
 def cpu_of_request(collector: SpawnedCollector, body: bytes) -> float:
-    """Collector CPU seconds spent answering one request (durably stored)."""
+    """Collector CPU seconds spent storing one request (acknowledged and applied)."""
     before = proc_cpu_s(collector.pid)
     response = httpx.post(
         collector.http_url + "/v1/traces",
@@ -65,6 +65,12 @@ def cpu_of_request(collector: SpawnedCollector, body: bytes) -> float:
         timeout=600,
     )
     response.raise_for_status()
+    # Acknowledged once journaled: wait until the writer has applied it.
+    deadline = time.monotonic() + 600
+    while httpx.get(collector.http_url + "/healthz", timeout=30).json().get("queued_spans"):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the request was not applied within 600 s")
+        time.sleep(0.01)  # polling interval
     return proc_cpu_s(collector.pid) - before
 
 
