@@ -67,6 +67,9 @@ _LINGER_BELOW_SPANS = 500
 _LINGER_S = 0.02
 # Storage trouble with acknowledged requests: retry, waiting longer each time.
 _RETRY_FIRST_S = 0.2
+# Commits spent finding the spans of a refused request that DuckDB refuses alone:
+# enough for a few bad spans among thousands (about 2 log2 n each).
+_BISECT_COMMITS = 64
 _RETRY_MAX_S = 5.0
 
 
@@ -178,9 +181,10 @@ class WriterLoop:
                 self._finish(batch, error=self._answer(error, batch))
                 return
             if not is_storage_trouble(error):
-                self._keep_rejected(batch[0], error)
-                self._finish(batch)
-                return
+                error = self._apply_around_refused(batch[0], error)
+                if error is None:
+                    self._finish(batch)
+                    return
             if self._closed:
                 # Shutting down with the disk in trouble: the journal keeps these
                 # requests and the next start applies them.
@@ -191,8 +195,46 @@ class WriterLoop:
             time.sleep(delay_s)  # storage trouble: nothing else to do meanwhile
             delay_s = min(_RETRY_MAX_S, delay_s * 2)
 
+    def _apply_around_refused(self, job: SpanJob, error: Exception) -> Exception | None:
+        """An acknowledged request DuckDB refuses: commit it in halves until only
+        the spans refused alone are left, and keep those for a person.
+
+        Committing a span again is harmless (spans are keyed by trace and span
+        id), so storage trouble midway returns to the caller, which retries the
+        whole request. Bisecting stops after ``_BISECT_COMMITS`` commits; what is
+        left untried then is kept with the refused spans.
+        """
+        refused: list[SpanRecord] = []
+        parts = [job.spans] if len(job.spans) > 1 else []
+        if not parts:
+            refused = list(job.spans)
+        commits = 0
+        while parts:
+            part = parts.pop()
+            if commits >= _BISECT_COMMITS:
+                refused.extend(part)
+                continue
+            half = len(part) // 2
+            for piece in (part[:half], part[half:]):
+                commits += 1
+                failure = self._try_commit_spans(piece)
+                if failure is None:
+                    continue
+                if is_storage_trouble(failure):
+                    return failure
+                if len(piece) == 1:
+                    refused.extend(piece)
+                    error = failure
+                else:
+                    parts.append(piece)
+        if refused:
+            self._keep_rejected(refused, len(job.spans), error)
+        return None
+
     def _try_commit(self, batch: list[SpanJob]) -> Exception | None:
-        spans = [s for job in batch for s in job.spans]
+        return self._try_commit_spans([s for job in batch for s in job.spans])
+
+    def _try_commit_spans(self, spans: list[SpanRecord]) -> Exception | None:
         if self._state_stale:
             self._reload_state()
             if self._state_stale:
@@ -232,19 +274,23 @@ class WriterLoop:
         logger.error("rejected a request of %d spans that cannot be stored: %s", spans, error)
         return StoreRejected(f"spans cannot be stored: {error}")
 
-    def _keep_rejected(self, job: SpanJob, error: Exception) -> None:
-        """An acknowledged request DuckDB refuses: keep it for a person, never drop it."""
+    def _keep_rejected(self, spans: list[SpanRecord], of: int, error: Exception) -> None:
+        """Spans of an acknowledged request that DuckDB refuses: keep them for a
+        person, never drop them."""
         assert self._journal is not None
         where = "nowhere (see the error above)"
         try:
-            where = str(keep_rejected(self._journal.directory, encode_spans(job.spans)))
+            where = str(keep_rejected(self._journal.directory, encode_spans(spans)))
         except OSError:
             logger.exception("cannot keep a rejected request beside %s", self._journal.directory)
         self.rejected_after_ack += 1
         logger.error(
-            "an acknowledged request of %d span(s) cannot be stored (%s); kept in %s",
-            len(job.spans),
+            "%d span(s) of an acknowledged request of %d cannot be stored (%s); "
+            "the others are stored; those %d are kept in %s",
+            len(spans),
+            of,
             error,
+            len(spans),
             where,
         )
 
