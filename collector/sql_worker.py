@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from collector.schema_costs import COST_VIEWS_DDL
+from collector.sql_replica import Replica
 
 __all__ = ["main"]
 
@@ -40,78 +40,7 @@ def _answer(conn: Connection, message: dict[str, Any]) -> None:
     conn.send_bytes(json.dumps(message, allow_nan=False).encode())
 
 
-class _Replica:
-    """The worker's DuckDB file: the documented tables, kept in step at each sync."""
-
-    def __init__(self, workdir: Path, limits: dict[str, Any]) -> None:
-        import duckdb
-
-        self._duckdb = duckdb
-        spill = workdir / "spill"
-        spill.mkdir(mode=0o700, exist_ok=True)
-        self.con = duckdb.connect(
-            str(workdir / "replica.duckdb"),
-            config={
-                "enable_external_access": False,
-                "autoload_known_extensions": False,
-                "autoinstall_known_extensions": False,
-                "memory_limit": f"{int(limits['memory_mb'])}MB",
-                "temp_directory": str(spill),
-                "max_temp_directory_size": f"{int(limits['temp_mb'])}MB",
-                "threads": int(limits["threads"]),
-            },
-        )
-        self.con.execute("SET TimeZone = 'UTC'")
-        self.generation: int | None = None
-        self._locked = False
-        self._tables: set[str] = set()
-        self._views_created = False
-
-    def load(self, conn: Connection, plan: list[tuple[str, str]], generation: int) -> None:
-        """Receive tables as Arrow batches in one transaction: ``replace`` a table,
-        ``append`` to it, or ``upsert`` (drop the ids sent first, then add the rows)."""
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for table, mode in plan:
-                created = mode in ("append", "upsert") and table in self._tables
-                if mode == "upsert":
-                    kind, stale = conn.recv()
-                    if kind != "drop" or not created:
-                        raise ValueError(f"upsert of {table} without its ids or its table")
-                    con.register("stale", stale)
-                    con.execute(f'DELETE FROM "{table}" WHERE id IN (SELECT id FROM stale)')
-                    con.unregister("stale")
-                if not created:
-                    con.execute(f'DROP TABLE IF EXISTS "{table}"')
-                while True:
-                    message = conn.recv()
-                    if message[0] == "end":
-                        break
-                    _, batch = message
-                    con.register("incoming", batch)
-                    if created:
-                        con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming')
-                    else:
-                        con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM incoming')
-                        created = True
-                    con.unregister("incoming")
-                self._tables.add(table)
-            if not self._views_created:
-                con.execute(COST_VIEWS_DDL)
-                self._views_created = True
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        self.generation = generation
-        if not self._locked:
-            # From here on no statement can change a setting, the user's least of all.
-            con.execute("SET lock_configuration = true")
-            self._locked = True
-
-
-def _run_query(replica: _Replica, message: dict[str, Any]) -> dict[str, Any]:
+def _run_query(replica: Replica, message: dict[str, Any]) -> dict[str, Any]:
     from collector.query_sql import SqlFailed, SqlTimeout, run_read_only
     from collector.sql_guard import CheckedSql
 
@@ -133,7 +62,7 @@ def _run_query(replica: _Replica, message: dict[str, Any]) -> dict[str, Any]:
 
 def serve(conn: Connection, workdir: Path, limits: dict[str, Any]) -> int:
     """Answer the collector until it closes the socket; return the exit code."""
-    replica = _Replica(workdir, limits)
+    replica = Replica(workdir, limits)
     while True:
         try:
             message = conn.recv()

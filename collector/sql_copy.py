@@ -1,0 +1,234 @@
+"""What the ``/sql`` worker's copy needs: read in one snapshot, sent as Arrow batches.
+
+Only what changed is sent. Spans: those past the last chain link copied.
+Runs and steps (updated in place by many write paths): the rows whose content
+hash differs from the one the copy was made from, plus the ids of rows gone
+since (see :class:`RowHashes`). The small tables (cancel requests,
+annotations, prices) are sent whole. Batches are streamed: the collector holds
+one batch at a time, and the worker commits every few of them
+(:mod:`collector.sql_replica`), so a copy of any size travels in bounded
+memory on both sides. :class:`CopyProgress` counts the rows as they go, for
+the "copy being built, N% done" answer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from collector.sql_allowlist import DOCUMENTED_TABLES
+from collector.sql_worker_process import WorkerProcess
+
+__all__ = ["CopyProgress", "SentCopy", "fingerprint", "send_tables"]
+
+_BATCH_ROWS = 8192
+
+# Updated in place by many write paths (ingest, adoption of rootless runs, lost
+# runs, re-derivation, retention): a changed row is found by its content hash,
+# not by trusting any one column to move.
+_BY_ROW_HASH = frozenset({"agent_runs", "agent_steps"})
+
+
+@dataclass
+class CopyProgress:
+    """Rows sent so far out of the rows a refresh sends (set once they are counted)."""
+
+    whole: bool  # a first (whole) copy, rather than a refresh of what changed
+    started: float = field(default_factory=time.monotonic)
+    total_rows: int = 0
+    sent_rows: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, rows: int) -> None:
+        with self._lock:
+            self.sent_rows += rows
+
+    def percent(self) -> int:
+        with self._lock:
+            if self.total_rows <= 0:
+                return 0
+            return min(99, self.sent_rows * 100 // self.total_rows)
+
+    def seconds_left(self) -> float | None:
+        """A guess from the rate so far; None before any row went."""
+        with self._lock:
+            sent, total = self.sent_rows, self.total_rows
+        elapsed = time.monotonic() - self.started
+        if sent <= 0 or total <= 0:
+            return None
+        return max(0.0, elapsed * (total - sent) / sent)
+
+    def describe(self) -> str:
+        what = "the /sql copy of the tables is being built" if self.whole else "refreshing"
+        with self._lock:
+            sent, total = self.sent_rows, self.total_rows
+        if total <= 0:
+            return f"{what}: counting rows"
+        return f"{what}: {self.percent()}% done ({sent:,} of {total:,} rows)"
+
+
+@dataclass(frozen=True)
+class SentCopy:
+    """What the worker's copy holds once the refresh is committed."""
+
+    spans_seq: int
+    spans_count: int
+    row_hashes: dict[str, pa.Table]
+    sent: dict[str, int]  # rows sent per table
+
+
+def send_tables(
+    cur: duckdb.DuckDBPyConnection, worker: WorkerProcess, generation: int, progress: CopyProgress
+) -> SentCopy:
+    """Stream the tables in one snapshot; return what the copy then holds."""
+    cur.execute("BEGIN TRANSACTION READ ONLY")  # one snapshot for all tables
+    try:
+        row = cur.execute(
+            "SELECT coalesce((SELECT max(seq) FROM span_chain), 0), (SELECT count(*) FROM spans)"
+        ).fetchone()
+        max_seq, total = (int(row[0]), int(row[1])) if row else (0, 0)
+        # Spans are only ever inserted (each with the next chain link) or removed by
+        # retention: when the counts add up, only the spans past the last link copied
+        # are sent; otherwise the whole table is.
+        new_spans = "FROM spans s JOIN span_chain c USING (trace_id, span_id) WHERE c.seq > ?"
+        added = 0
+        append = False
+        if worker.spans_seq is not None and worker.spans_count is not None:
+            counted = cur.execute(f"SELECT count(*) {new_spans}", [worker.spans_seq])
+            added = int((counted.fetchone() or (0,))[0])
+            append = worker.spans_count + added == total
+        plan = [
+            (table, "upsert" if table in worker.row_hashes else "replace")
+            if table in _BY_ROW_HASH
+            else (table, "replace")
+            for table in sorted(DOCUMENTED_TABLES - {"spans"})
+        ]
+        plan.append(("spans", "append" if append else "replace"))
+        # Each table's rows are counted (or, for runs and steps, found) before any
+        # is sent, so the progress has its whole from the start.
+        sources: list[tuple[str, str, Any]] = []
+        hashes: dict[str, pa.Table] = {}
+        for table, mode in plan:
+            if table in _BY_ROW_HASH:
+                diff = RowHashes(cur, table, worker.row_hashes.get(table))
+                hashes[table] = diff.now
+                sources.append((table, mode, diff))
+                progress.total_rows += diff.row_count(whole=mode == "replace")
+            elif table == "spans" and mode == "append":
+                sources.append((table, mode, None))
+                progress.total_rows += added
+            else:
+                sources.append((table, mode, None))
+                progress.total_rows += _count(cur, table)
+        sent: dict[str, int] = {}
+        worker.conn.send(("sync", plan, generation))
+        for table, mode, diff in sources:
+            if isinstance(diff, RowHashes):
+                if mode == "upsert":
+                    # The copy drops these ids, then takes the changed rows anew.
+                    worker.conn.send(("drop", diff.stale_ids()))
+                reader = diff.rows(whole=mode == "replace")
+            elif table == "spans" and mode == "append":
+                result = cur.execute(f"SELECT s.* {new_spans}", [worker.spans_seq])
+                reader = result.to_arrow_reader(_BATCH_ROWS)
+            else:
+                reader = cur.execute(f'SELECT * FROM "{table}"').to_arrow_reader(_BATCH_ROWS)
+            # The empty table first: it creates the columns even when no row follows.
+            worker.conn.send(("rows", reader.schema.empty_table()))
+            sent[table] = 0
+            for batch in reader:
+                worker.conn.send(("rows", batch))
+                sent[table] += batch.num_rows
+                progress.add(batch.num_rows)
+            worker.conn.send(("end",))
+    finally:
+        cur.execute("ROLLBACK")
+    return SentCopy(max_seq, total, hashes, sent)
+
+
+def _count(cur: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int((cur.execute(f'SELECT count(*) FROM "{table}"').fetchone() or (0,))[0])
+
+
+class RowHashes:
+    """Which rows of a table differ from the copy's: (id, hash of the whole row) now,
+    against the same pairs when the copy was made (both in the collector's memory,
+    ~30 bytes a row; the join runs in DuckDB)."""
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection, table: str, before: pa.Table | None) -> None:
+        self._cur = cur
+        self._table = table
+        self._before = before
+        self._changed: pa.Table | None = None
+        self.now: pa.Table = cur.execute(
+            f'SELECT id, hash(t) AS h FROM "{table}" t'
+        ).to_arrow_table()
+
+    def _changed_sql(self) -> str:
+        # Rows new or different since the copy (ids of the copy's pairs in _copy_hashes).
+        return (
+            "SELECT n.id FROM _now_hashes n LEFT JOIN _copy_hashes c ON c.id = n.id "
+            "WHERE c.h IS DISTINCT FROM n.h"
+        )
+
+    def _with_pairs(self, sql: str) -> pa.Table:
+        assert self._before is not None
+        self._cur.register("_now_hashes", self.now)
+        self._cur.register("_copy_hashes", self._before)
+        try:
+            return self._cur.execute(sql).to_arrow_table()
+        finally:
+            self._cur.unregister("_now_hashes")
+            self._cur.unregister("_copy_hashes")
+
+    def _changed_ids(self) -> pa.Table:
+        if self._changed is None:
+            self._changed = self._with_pairs(self._changed_sql())
+        return self._changed
+
+    def row_count(self, *, whole: bool) -> int:
+        """How many rows :meth:`rows` sends."""
+        return self.now.num_rows if whole else self._changed_ids().num_rows
+
+    def stale_ids(self) -> pa.Table:
+        """Ids the copy must drop: rows changed or gone since it was made."""
+        return self._with_pairs(
+            f"{self._changed_sql()} UNION ALL "
+            "SELECT c.id FROM _copy_hashes c ANTI JOIN _now_hashes n ON n.id = c.id"
+        )
+
+    def rows(self, *, whole: bool) -> pa.RecordBatchReader:
+        """The rows to send: all of them (streamed), or those new or changed."""
+        if whole:
+            return self._cur.execute(f'SELECT * FROM "{self._table}"').to_arrow_reader(_BATCH_ROWS)
+        self._cur.register("_changed_ids", self._changed_ids())
+        try:
+            # Materialised now (only the changed rows): the registration ends here.
+            rows = self._cur.execute(
+                f'SELECT t.* FROM "{self._table}" t SEMI JOIN _changed_ids c ON c.id = t.id'
+            ).to_arrow_table()
+        finally:
+            self._cur.unregister("_changed_ids")
+        return pa.RecordBatchReader.from_batches(rows.schema, rows.to_batches(_BATCH_ROWS))
+
+
+def fingerprint(cur: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """Counts and high-water marks that change whenever a documented table does.
+
+    Spans only ever gain chain links; runs change with ``updated_at``; steps
+    change only with their run (renumbering, adoption, removal happen in the same
+    transaction that updates the run) or with retention, which the counts catch.
+    """
+    row = cur.execute(
+        "SELECT (SELECT max(seq) FROM span_chain), (SELECT count(*) FROM spans), "
+        "(SELECT count(*) FROM agent_runs), (SELECT max(updated_at) FROM agent_runs), "
+        "(SELECT count(*) FROM agent_steps), (SELECT count(*) FROM cancel_requests), "
+        "(SELECT max(requested_at) FROM cancel_requests), (SELECT count(*) FROM annotations), "
+        "(SELECT count(*) FROM model_prices), (SELECT max(priced_at) FROM model_prices)"
+    ).fetchone()
+    return tuple(row or ())

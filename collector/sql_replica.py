@@ -1,0 +1,106 @@
+"""The ``/sql`` worker's DuckDB file: the documented tables, kept in step at each sync.
+
+Runs in the worker process (:mod:`collector.sql_worker`). A sync arrives as
+Arrow batches; they are committed every ``commit_bytes`` of Arrow data rather
+than in one transaction: DuckDB holds a transaction's new rows in memory
+outside its ``memory_limit`` until commit, which made a whole copy of a large
+store (1M runs) run the worker out of its address space. Queries never see a
+half-loaded copy: the worker answers one message at a time, and the sync ends
+before the next query is read. A sync that fails half way leaves a copy that
+this worker cannot trust; the worker exits and the collector starts a new one
+(with a new, empty file).
+"""
+
+from __future__ import annotations
+
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from collector.schema_costs import COST_VIEWS_DDL
+
+__all__ = ["Replica"]
+
+
+class Replica:
+    """The worker's database and how a sync lands in it."""
+
+    def __init__(self, workdir: Path, limits: dict[str, Any]) -> None:
+        import duckdb
+
+        spill = workdir / "spill"
+        spill.mkdir(mode=0o700, exist_ok=True)
+        self.con = duckdb.connect(
+            str(workdir / "replica.duckdb"),
+            config={
+                "enable_external_access": False,
+                "autoload_known_extensions": False,
+                "autoinstall_known_extensions": False,
+                "memory_limit": f"{int(limits['memory_mb'])}MB",
+                "temp_directory": str(spill),
+                "max_temp_directory_size": f"{int(limits['temp_mb'])}MB",
+                "threads": int(limits["threads"]),
+            },
+        )
+        self.con.execute("SET TimeZone = 'UTC'")
+        self._commit_bytes = int(limits["commit_bytes"])
+        self._pending_bytes = 0
+        self.generation: int | None = None
+        self._locked = False
+        self._tables: set[str] = set()
+        self._views_created = False
+
+    def load(self, conn: Connection, plan: list[tuple[str, str]], generation: int) -> None:
+        """Receive tables as Arrow batches: ``replace`` a table, ``append`` to it, or
+        ``upsert`` (drop the ids sent first, then add the rows)."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        self._pending_bytes = 0
+        try:
+            for table, mode in plan:
+                self._load_table(conn, table, mode)
+            if not self._views_created:
+                con.execute(COST_VIEWS_DDL)
+                self._views_created = True
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self.generation = generation
+        if not self._locked:
+            # From here on no statement can change a setting, the user's least of all.
+            con.execute("SET lock_configuration = true")
+            self._locked = True
+
+    def _load_table(self, conn: Connection, table: str, mode: str) -> None:
+        con = self.con
+        created = mode in ("append", "upsert") and table in self._tables
+        if mode == "upsert":
+            kind, stale = conn.recv()
+            if kind != "drop" or not created:
+                raise ValueError(f"upsert of {table} without its ids or its table")
+            con.register("stale", stale)
+            con.execute(f'DELETE FROM "{table}" WHERE id IN (SELECT id FROM stale)')
+            con.unregister("stale")
+        if not created:
+            con.execute(f'DROP TABLE IF EXISTS "{table}"')
+            self._tables.discard(table)
+        while True:
+            message = conn.recv()
+            if message[0] == "end":
+                break
+            _, batch = message
+            con.register("incoming", batch)
+            if created:
+                con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming')
+            else:
+                con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM incoming')
+                created = True
+            con.unregister("incoming")
+            self._pending_bytes += batch.nbytes
+            if self._pending_bytes >= self._commit_bytes:
+                # Bounded memory: what is committed leaves the transaction's buffers.
+                con.execute("COMMIT")
+                con.execute("BEGIN TRANSACTION")
+                self._pending_bytes = 0
+        self._tables.add(table)
