@@ -113,18 +113,20 @@ def send_tables(
         # is sent, so the progress has its whole from the start.
         sources: list[tuple[str, str, Any]] = []
         hashes: dict[str, pa.Table] = {}
+        total_rows = 0
         for table, mode in plan:
             if table in _BY_ROW_HASH:
                 diff = RowHashes(cur, table, worker.row_hashes.get(table))
                 hashes[table] = diff.now
                 sources.append((table, mode, diff))
-                progress.total_rows += diff.row_count(whole=mode == "replace")
+                total_rows += diff.row_count(whole=mode == "replace")
             elif table == "spans" and mode == "append":
                 sources.append((table, mode, None))
-                progress.total_rows += added
+                total_rows += added
             else:
                 sources.append((table, mode, None))
-                progress.total_rows += _count(cur, table)
+                total_rows += _count(cur, table)
+        progress.total_rows = total_rows
         sent: dict[str, int] = {}
         worker.conn.send(("sync", plan, generation))
         for table, mode, diff in sources:
