@@ -166,9 +166,9 @@ class _Peaks:
         self._thread.join()
 
 
-def measure_first_copy(path: Path, ingest_s: float) -> dict[str, object]:
+def measure_first_copy(path: Path, ingest_s: float, db_memory_mb: int) -> dict[str, object]:
     load_before = os.getloadavg()
-    store = RunStore(path, startup_read_check=False)
+    store = RunStore(path, startup_read_check=False, memory_limit_mb=db_memory_mb)
     sandbox = SqlSandbox(store)
     query = check_read_only("SELECT count(*) FROM spans")
     writer = _Writer(store)
@@ -215,6 +215,7 @@ def measure_first_copy(path: Path, ingest_s: float) -> dict[str, object]:
         "first_ingest_error": writer.errors[0] if writer.errors else None,
         "load_average_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "cores": os.cpu_count(),
+        "db_memory_mb": db_memory_mb,
     }
 
 
@@ -230,9 +231,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="rounds per figure (median)")
     parser.add_argument("--store", type=Path, help="measure the first copy of this store")
     parser.add_argument("--ingest-s", type=float, default=20.0, help="baseline ingest window")
+    parser.add_argument(
+        "--db-memory-mb", type=int, default=256, help="the collector's AGENT_AUDIT_DB_MEMORY_MB"
+    )
     args = parser.parse_args(argv)
     if args.store is not None:
-        print(json.dumps(measure_first_copy(args.store, args.ingest_s)))
+        print(json.dumps(measure_first_copy(args.store, args.ingest_s, args.db_memory_mb)))
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         for runs in args.sizes:
