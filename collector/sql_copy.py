@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from collector.sql_allowlist import DOCUMENTED_TABLES
+from collector.sql_saved_copy import chain_hash_at
 from collector.sql_worker_process import WorkerProcess
 
 __all__ = ["CopyProgress", "SentCopy", "fingerprint", "send_tables"]
@@ -78,12 +79,17 @@ class SentCopy:
 
     spans_seq: int
     spans_count: int
+    chain_hash: str  # hex of the chain link spans_seq
     row_hashes: dict[str, pa.Table]
     sent: dict[str, int]  # rows sent per table
 
 
 def send_tables(
-    cur: duckdb.DuckDBPyConnection, worker: WorkerProcess, generation: int, progress: CopyProgress
+    cur: duckdb.DuckDBPyConnection,
+    worker: WorkerProcess,
+    generation: int,
+    progress: CopyProgress,
+    copy_id: str,
 ) -> SentCopy:
     """Stream the tables in one snapshot; return what the copy then holds."""
     cur.execute("BEGIN TRANSACTION READ ONLY")  # one snapshot for all tables
@@ -92,6 +98,7 @@ def send_tables(
             "SELECT coalesce((SELECT max(seq) FROM span_chain), 0), (SELECT count(*) FROM spans)"
         ).fetchone()
         max_seq, total = (int(row[0]), int(row[1])) if row else (0, 0)
+        chain = chain_hash_at(cur, max_seq)
         # Spans are only ever inserted (each with the next chain link) or removed by
         # retention: when the counts add up, only the spans past the last link copied
         # are sent; otherwise the whole table is.
@@ -128,7 +135,7 @@ def send_tables(
                 total_rows += _count(cur, table)
         progress.total_rows = total_rows
         sent: dict[str, int] = {}
-        worker.conn.send(("sync", plan, generation))
+        worker.conn.send(("sync", plan, generation, copy_id))
         for table, mode, diff in sources:
             if isinstance(diff, RowHashes):
                 if mode == "upsert":
@@ -150,7 +157,7 @@ def send_tables(
             worker.conn.send(("end",))
     finally:
         cur.execute("ROLLBACK")
-    return SentCopy(max_seq, total, hashes, sent)
+    return SentCopy(max_seq, total, chain, hashes, sent)
 
 
 def _count(cur: duckdb.DuckDBPyConnection, table: str) -> int:

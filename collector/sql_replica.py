@@ -43,20 +43,36 @@ class Replica:
             },
         )
         self.con.execute("SET TimeZone = 'UTC'")
+        # Beside the file rather than in it: a table would show in SHOW TABLES.
+        self._id_path = workdir / "copy-id"
         self._commit_bytes = int(limits["commit_bytes"])
         self._pending_bytes = 0
         self.generation: int | None = None
         self._locked = False
-        self._tables: set[str] = set()
+        # A file kept from an earlier worker (collector/sql_saved_copy.py) has its tables.
+        kept = self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        self._tables: set[str] = {str(row[0]) for row in kept}
         self._views_created = False
 
-    def load(self, conn: Connection, plan: list[tuple[str, str]], generation: int) -> None:
+    def copy_id(self) -> str | None:
+        """The id the last complete sync left (None after a sync cut short)."""
+        try:
+            return self._id_path.read_text().strip() or None
+        except OSError:
+            return None
+
+    def load(
+        self, conn: Connection, plan: list[tuple[str, str]], generation: int, copy_id: str
+    ) -> None:
         """Receive tables as Arrow batches: ``replace`` a table, ``append`` to it, or
-        ``upsert`` (drop the ids sent first, then add the rows)."""
+        ``upsert`` (drop the ids sent first, then add the rows). ``copy_id`` names
+        the copy once the last commit is made."""
         con = self.con
         con.execute("BEGIN TRANSACTION")
         self._pending_bytes = 0
         try:
+            # Until the last commit the file holds a copy no one can trust.
+            self._id_path.unlink(missing_ok=True)
             for table, mode in plan:
                 self._load_table(conn, table, mode)
             if not self._views_created:
@@ -67,6 +83,9 @@ class Replica:
             con.execute("ROLLBACK")
             raise
         self.generation = generation
+        partial = self._id_path.with_suffix(".partial")
+        partial.write_text(copy_id)
+        partial.replace(self._id_path)
         if not self._locked:
             # From here on no statement can change a setting, the user's least of all.
             con.execute("SET lock_configuration = true")

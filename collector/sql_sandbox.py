@@ -24,13 +24,16 @@ error, ingest never notices.
 from __future__ import annotations
 
 import logging
+import subprocess
 import threading
 import time
+import uuid
 from typing import Any
 
 from collector.query_sql import SqlFailed, SqlTimeout
 from collector.sql_copy import CopyProgress, fingerprint, send_tables
 from collector.sql_guard import CheckedSql
+from collector.sql_saved_copy import CopyState, SavedCopy, chain_hash_at, copy_dir
 from collector.sql_worker_process import SandboxLimits, WorkerProcess, death_message
 from collector.store import RunStore
 
@@ -81,6 +84,14 @@ class SqlSandbox:
         self._refresh: _Refresh | None = None
         self._fingerprint: tuple[Any, ...] | None = None  # the data the copy was made from
         self._closed = False
+        # What the last complete sync left in the worker's file: a new worker (after
+        # a crash, or at the next start through the saved state) takes it over.
+        db_path = getattr(store, "db_path", None)
+        self._saved = (
+            SavedCopy(copy_dir(db_path)) if db_path and str(db_path) != ":memory:" else None
+        )
+        self._last_copy: CopyState | None = self._saved.take() if self._saved else None
+        self.resumed = 0  # workers that took over a copy rather than building one
         self.restarts = 0
         self.last_refresh: dict[str, int] = {}  # rows sent per table by the last refresh
 
@@ -141,18 +152,32 @@ class SqlSandbox:
             self._lock.release()
 
     def close(self) -> None:
-        """Stop the worker (and a refresh under way); later queries are refused."""
+        """Stop the worker (and a refresh under way), keep what its copy holds for the
+        next start; later queries are refused."""
         with self._state:
             self._closed = True
             worker = self._worker
-        if worker is not None and worker.alive():
-            worker.process.kill()  # a refresh or query using it ends on the closed socket
-        if self._lock.acquire(timeout=30):
-            try:
-                if self._worker is not None:
-                    self._worker.kill()
-                    self._worker = None
-            finally:
+        idle = self._lock.acquire(timeout=0)
+        if not idle:
+            if worker is not None and worker.alive():
+                worker.process.kill()  # a refresh or query using it ends on the closed socket
+            idle = self._lock.acquire(timeout=30)
+        try:
+            if worker is not None and worker.alive():
+                worker.conn.close()  # the worker closes its file and exits
+                try:
+                    worker.process.wait(30)
+                except subprocess.TimeoutExpired:
+                    worker.process.kill()
+                    worker.process.wait(10)
+            self._worker = None
+            if self._saved is not None and self._last_copy is not None:
+                try:
+                    self._saved.save(self._last_copy)
+                except OSError:
+                    logger.exception("could not keep the /sql copy's state for the next start")
+        finally:
+            if idle:
                 self._lock.release()
 
     # --- internals -------------------------------------------------------------
@@ -211,10 +236,13 @@ class SqlSandbox:
                 if self._closed:
                     raise SandboxUnavailable("the collector is shutting down")
                 try:
-                    worker = WorkerProcess(self.limits)
+                    directory = self._saved.directory if self._saved is not None else None
+                    worker = WorkerProcess(self.limits, directory)
                 except OSError as exc:
                     raise SandboxUnavailable(f"cannot start the query worker: {exc}") from None
                 self._worker = worker
+            if self._last_copy is not None:
+                self._take_over(worker, self._last_copy, refresh)
         generation = self._store.generation
         # Housekeeping commits often change nothing a query can see: compare a
         # cheap fingerprint before paying for a new copy.
@@ -224,10 +252,29 @@ class SqlSandbox:
             self._fingerprint = now
         worker.generation = generation
 
+    def _take_over(self, worker: WorkerProcess, state: CopyState, refresh: _Refresh) -> None:
+        """Let ``worker`` refresh the copy an earlier one left, if it is that copy and the
+        spans it holds are still the collector's."""
+        worker.conn.send(("identify",))
+        answer = self._answer(worker, _LOAD_ANSWER_S, None)
+        if answer.get("copy_id") != state.copy_id:
+            return
+        if self._store.read(lambda cur: chain_hash_at(cur, state.spans_seq)) != state.chain_hash:
+            logger.warning("the kept /sql copy does not match the hash chain; copying anew")
+            return
+        worker.copy_id = state.copy_id
+        worker.spans_seq, worker.spans_count = state.spans_seq, state.spans_count
+        worker.row_hashes = dict(state.row_hashes)
+        refresh.progress.whole = False
+        self.resumed += 1
+
     def _copy(self, worker: WorkerProcess, generation: int, progress: CopyProgress) -> None:
         started = time.monotonic()
+        copy_id = uuid.uuid4().hex
         try:
-            sent = self._store.read(lambda cur: send_tables(cur, worker, generation, progress))
+            sent = self._store.read(
+                lambda cur: send_tables(cur, worker, generation, progress, copy_id)
+            )
         except (OSError, EOFError) as exc:
             message = f"the query worker stopped while loading data: {exc}"
             raise self._lost(worker, message) from None
@@ -236,6 +283,10 @@ class SqlSandbox:
             raise self._lost(worker, f"the query worker could not load data: {answer}")
         worker.spans_seq, worker.spans_count = sent.spans_seq, sent.spans_count
         worker.row_hashes = sent.row_hashes
+        worker.copy_id = copy_id
+        self._last_copy = CopyState(
+            copy_id, sent.spans_seq, sent.spans_count, sent.chain_hash, sent.row_hashes
+        )
         self.last_refresh = sent.sent
         logger.info(
             "query worker copy %s in %.0f ms (%d rows sent)",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import sys
 import tempfile
 from multiprocessing.connection import Connection
@@ -70,9 +71,11 @@ def serve(conn: Connection, workdir: Path, limits: dict[str, Any]) -> int:
             return 0  # the collector went away
         kind = message[0]
         if kind == "sync":
-            _, plan, generation = message
-            replica.load(conn, plan, generation)
+            _, plan, generation, copy_id = message
+            replica.load(conn, plan, generation, copy_id)
             _answer(conn, {"ok": True, "generation": generation})
+        elif kind == "identify":
+            _answer(conn, {"ok": True, "copy_id": replica.copy_id()})
         elif kind == "query":
             answer = _run_query(replica, message[1])
             _answer(conn, answer)
@@ -92,11 +95,16 @@ def _limit_address_space(mb: int) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m collector.sql_worker FD LIMITS_JSON``."""
+    """``python -m collector.sql_worker FD LIMITS_JSON [DIRECTORY]``: the copy is kept in
+    DIRECTORY (kept across restarts, collector/sql_saved_copy.py) or a temporary one."""
     fd = int(argv[0])
     limits = json.loads(argv[1])
     _limit_address_space(int(limits["address_space_mb"]))
     conn = Connection(fd)
+    if len(argv) > 2:
+        workdir = Path(argv[2])
+        shutil.rmtree(workdir / "spill", ignore_errors=True)  # an earlier worker's spill
+        return serve(conn, workdir, limits)
     with tempfile.TemporaryDirectory(prefix="agent-audit-sql-") as tmp:
         return serve(conn, Path(tmp), limits)
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -55,12 +56,20 @@ class SandboxLimits:
 class WorkerProcess:
     """One running worker process, its end of the socket, and what its copy holds."""
 
-    def __init__(self, limits: SandboxLimits) -> None:
+    def __init__(self, limits: SandboxLimits, workdir: Path | None = None) -> None:
         parent, child = socket.socketpair()
         env = {k: v for k, v in os.environ.items() if k in {"PATH", "PYTHONPATH", "HOME", "TZ"}}
         env.update(_ALLOCATORS)
+        where = [str(workdir)] if workdir is not None else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "collector.sql_worker", str(child.fileno()), limits.to_json()],
+            [
+                sys.executable,
+                "-m",
+                "collector.sql_worker",
+                str(child.fileno()),
+                limits.to_json(),
+                *where,
+            ],
             pass_fds=(child.fileno(),),
             stdin=subprocess.DEVNULL,
             env=env,
@@ -69,6 +78,7 @@ class WorkerProcess:
         child.close()
         self.conn = Connection(parent.detach())
         self.generation: int | None = None
+        self.copy_id: str | None = None  # of the last sync committed
         self.spans_seq: int | None = None  # the last chain link whose span the copy holds
         self.spans_count: int | None = None
         # (id, content hash) of the runs and steps the copy holds, per table.

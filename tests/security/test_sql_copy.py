@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from collector.sql_saved_copy import copy_dir
 from collector.store import RunStore
 from tests.collector.ingest.otlp import export, record_spans
 from tests.conftest import CollectorHandle, start_test_collector
@@ -43,14 +45,15 @@ def fill(store: RunStore, spans: int) -> None:
 
 
 @pytest.fixture
-def big_store(tmp_path: Path) -> Path:
+def big_store(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "big.duckdb"
     store = RunStore(path, startup_read_check=False)
     try:
         fill(store, SPANS)
     finally:
         store.close()
-    return path
+    yield path
+    shutil.rmtree(copy_dir(path), ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -116,9 +119,10 @@ def test_queries_during_the_first_copy_get_its_progress_while_ingest_goes_on(
 
         final = wait_until(answered, timeout_s=120, interval_s=0.2, what="the copy")
         assert final.status_code == 200 and final.json()["rows"] == expected
-        percents = [int(m.group(1)) for d in details if (m := re.search(r"(\d+)% done", d))]
+        building = [d for d in details if "being built" in d]
+        percents = [int(m.group(1)) for d in building if (m := re.search(r"(\d+)% done", d))]
         assert percents, details
-        assert percents == sorted(percents)  # progress never goes back
+        assert percents == sorted(percents)  # the first copy's progress never goes back
         # The span stored during the copy reaches it with the next refresh.
         during = wait_until(
             lambda: (
@@ -146,3 +150,32 @@ def test_the_copy_can_be_built_at_start(tmp_path: Path) -> None:
         answer = post_sql(handle, "SELECT count(*) FROM spans")
         assert answer.json()["rows"] == [[500]]
         assert sandbox.last_refresh.get("spans") == 500  # no second copy for the query
+
+
+def test_a_restarted_collector_takes_over_the_copy_it_kept(tmp_path: Path) -> None:
+    path = tmp_path / "restart.duckdb"
+    store = RunStore(path, startup_read_check=False)
+    fill(store, 2000)
+    store.close()
+    kept = copy_dir(path)
+    try:
+        with _start(path) as handle:
+            export("http-protobuf", handle, record_spans(lambda t: t.start_span("one").end()))
+            assert post_sql(handle, "SELECT count(*) FROM spans").json()["rows"] == [[2001]]
+            assert _sandbox(handle).last_refresh["spans"] == 2001  # the whole copy
+        with _start(path) as handle:
+            export("http-protobuf", handle, record_spans(lambda t: t.start_span("two").end()))
+            names = "SELECT name, count(*) FROM spans GROUP BY name ORDER BY name"
+            rows = post_sql(handle, names).json()["rows"]
+            assert rows == [["big", 2000], ["one", 1], ["two", 1]]
+            sandbox = _sandbox(handle)
+            assert sandbox.resumed == 1
+            assert sandbox.last_refresh["spans"] == 1  # only the span stored since
+        # A copy whose last sync did not finish (no copy id) is not trusted.
+        (kept / "copy-id").unlink()
+        with _start(path) as handle:
+            assert post_sql(handle, "SELECT count(*) FROM spans").json()["rows"] == [[2002]]
+            sandbox = _sandbox(handle)
+            assert sandbox.resumed == 0 and sandbox.last_refresh["spans"] == 2002
+    finally:
+        shutil.rmtree(kept, ignore_errors=True)
