@@ -14,7 +14,9 @@ sends only what changed). Refreshes run on a thread of their own: a query
 waits for one at most ``copy_wait_s``, then is answered 503 with the
 progress ("the /sql copy of the tables is being built: 42% done") and a
 Retry-After, while the copy goes on being built. The first copy of a large
-store takes minutes (every row travels); later ones take what changed.
+store takes minutes (every row travels); later ones take what changed. A new
+worker takes over the copy an earlier one left, after a crash or across a
+restart, when it can be trusted (:mod:`collector.sql_saved_copy`).
 
 A worker that dies, overruns its time limit by more than a grace period, or
 reports a fatal DuckDB error is killed and replaced; the request gets an

@@ -3,7 +3,8 @@
 The collector (:mod:`collector.sql_sandbox`) starts this module as its own
 process (``python -m collector.sql_worker FD``) and talks to it over one
 socket. The worker owns a private DuckDB file holding only the documented
-tables, copied from the collector's database whenever it changed. User queries
+tables, copied from the collector's database whenever it changed, in a
+directory the collector names (kept across restarts) or a temporary one. User queries
 run here and nowhere else, so whatever DuckDB does with one (an abort, a
 crash, a hang that ignores interrupts, an INTERNAL error that invalidates the
 database instance, memory exhaustion) ends at this process; the collector
