@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from collector.sql_allowlist import DOCUMENTED_TABLES
 from collector.sql_saved_copy import chain_hash_at
@@ -137,23 +139,25 @@ def send_tables(
         sent: dict[str, int] = {}
         worker.conn.send(("sync", plan, generation, copy_id))
         for table, mode, diff in sources:
+            source: Iterator[pa.RecordBatch | pa.Schema]
             if isinstance(diff, RowHashes):
                 if mode == "upsert":
                     # The copy drops these ids, then takes the changed rows anew.
                     worker.conn.send(("drop", diff.stale_ids()))
-                reader = diff.rows(whole=mode == "replace")
+                source = diff.rows(whole=mode == "replace")
             elif table == "spans" and mode == "append":
-                result = cur.execute(f"SELECT s.* {new_spans}", [worker.spans_seq])
-                reader = result.to_arrow_reader(_BATCH_ROWS)
+                source = _stream(cur, f"SELECT s.* {new_spans}", [worker.spans_seq])
             else:
-                reader = cur.execute(f'SELECT * FROM "{table}"').to_arrow_reader(_BATCH_ROWS)
-            # The empty table first: it creates the columns even when no row follows.
-            worker.conn.send(("rows", reader.schema.empty_table()))
+                source = _stream(cur, f'SELECT * FROM "{table}"', [])
             sent[table] = 0
-            for batch in reader:
-                worker.conn.send(("rows", batch))
-                sent[table] += batch.num_rows
-                progress.add(batch.num_rows)
+            for item in source:
+                if isinstance(item, pa.Schema):
+                    # The empty table first: it creates the columns even when no row follows.
+                    worker.conn.send(("rows", item.empty_table()))
+                    continue
+                worker.conn.send(("rows", item))
+                sent[table] += item.num_rows
+                progress.add(item.num_rows)
             worker.conn.send(("end",))
     finally:
         cur.execute("ROLLBACK")
@@ -173,7 +177,7 @@ class RowHashes:
         self._cur = cur
         self._table = table
         self._before = before
-        self._changed: pa.Table | None = None
+        self._changed: pa.ChunkedArray | None = None
         # Streamed into Arrow (the collector's heap), not materialised in DuckDB's
         # buffer pool, which ingest shares: 8.5M pairs at 1M runs filled it.
         reader = cur.execute(f'SELECT id, hash(t) AS h FROM "{table}" t').to_arrow_reader(
@@ -181,52 +185,53 @@ class RowHashes:
         )
         self.now: pa.Table = pa.Table.from_batches(list(reader), reader.schema)
 
-    def _changed_sql(self) -> str:
-        # Rows new or different since the copy (ids of the copy's pairs in _copy_hashes).
-        return (
-            "SELECT n.id FROM _now_hashes n LEFT JOIN _copy_hashes c ON c.id = n.id "
-            "WHERE c.h IS DISTINCT FROM n.h"
-        )
-
-    def _with_pairs(self, sql: str) -> pa.Table:
-        assert self._before is not None
-        self._cur.register("_now_hashes", self.now)
-        self._cur.register("_copy_hashes", self._before)
-        try:
-            return self._cur.execute(sql).to_arrow_table()
-        finally:
-            self._cur.unregister("_now_hashes")
-            self._cur.unregister("_copy_hashes")
-
-    def _changed_ids(self) -> pa.Table:
+    def _changed_ids(self) -> pa.ChunkedArray:
+        """Ids new or different since the copy. Compared with Arrow compute in the
+        collector's heap: a join in DuckDB would use the buffer pool ingest needs."""
         if self._changed is None:
-            self._changed = self._with_pairs(self._changed_sql())
+            assert self._before is not None
+            at = pc.index_in(self.now["id"], value_set=self._before["id"])
+            same = pc.fill_null(pc.equal(pc.take(self._before["h"], at), self.now["h"]), False)
+            self._changed = pc.filter(self.now["id"], pc.invert(same))
         return self._changed
 
     def row_count(self, *, whole: bool) -> int:
         """How many rows :meth:`rows` sends."""
-        return self.now.num_rows if whole else self._changed_ids().num_rows
+        return self.now.num_rows if whole else len(self._changed_ids())
 
     def stale_ids(self) -> pa.Table:
         """Ids the copy must drop: rows changed or gone since it was made."""
-        return self._with_pairs(
-            f"{self._changed_sql()} UNION ALL "
-            "SELECT c.id FROM _copy_hashes c ANTI JOIN _now_hashes n ON n.id = c.id"
+        assert self._before is not None
+        gone = pc.filter(
+            self._before["id"], pc.invert(pc.is_in(self._before["id"], value_set=self.now["id"]))
         )
+        changed = self._changed_ids()
+        ids = pa.chunked_array(changed.chunks + gone.cast(changed.type).chunks, changed.type)
+        return pa.table({"id": ids})
 
-    def rows(self, *, whole: bool) -> pa.RecordBatchReader:
-        """The rows to send: all of them (streamed), or those new or changed."""
+    def rows(self, *, whole: bool) -> Iterator[pa.RecordBatch | pa.Schema]:
+        """The schema, then the rows to send (streamed): all of them, or those new or
+        changed."""
         if whole:
-            return self._cur.execute(f'SELECT * FROM "{self._table}"').to_arrow_reader(_BATCH_ROWS)
-        self._cur.register("_changed_ids", self._changed_ids())
+            yield from _stream(self._cur, f'SELECT * FROM "{self._table}"', [])
+            return
+        self._cur.register("_changed_ids", pa.table({"id": self._changed_ids()}))
         try:
-            # Materialised now (only the changed rows): the registration ends here.
-            rows = self._cur.execute(
-                f'SELECT t.* FROM "{self._table}" t SEMI JOIN _changed_ids c ON c.id = t.id'
-            ).to_arrow_table()
+            yield from _stream(
+                self._cur,
+                f'SELECT t.* FROM "{self._table}" t SEMI JOIN _changed_ids c ON c.id = t.id',
+                [],
+            )
         finally:
             self._cur.unregister("_changed_ids")
-        return pa.RecordBatchReader.from_batches(rows.schema, rows.to_batches(_BATCH_ROWS))
+
+
+def _stream(
+    cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]
+) -> Iterator[pa.RecordBatch | pa.Schema]:
+    reader = cur.execute(sql, params).to_arrow_reader(_BATCH_ROWS)
+    yield reader.schema
+    yield from reader
 
 
 def fingerprint(cur: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:

@@ -280,6 +280,10 @@ class SqlSandbox:
         except (OSError, EOFError) as exc:
             message = f"the query worker stopped while loading data: {exc}"
             raise self._lost(worker, message) from None
+        except Exception as exc:
+            # The worker is mid-sync and waits for rows that will not come.
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise self._lost(worker, f"the /sql copy could not be read: {first}") from None
         answer = self._answer(worker, _LOAD_ANSWER_S, None)
         if not answer.get("ok"):
             raise self._lost(worker, f"the query worker could not load data: {answer}")
