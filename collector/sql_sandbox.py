@@ -44,6 +44,7 @@ __all__ = ["SandboxLimits", "SqlSandbox", "SandboxUnavailable", "CopyInProgress"
 logger = logging.getLogger(__name__)
 
 _LOAD_ANSWER_S = 90.0  # after the last batch, the worker's final commit
+_REFRESH_WAIT_S = 60.0  # a query waits this long for a refresh of what changed
 
 
 class SandboxUnavailable(SqlFailed):
@@ -117,7 +118,8 @@ class SqlSandbox:
     ) -> dict[str, Any]:
         """Run ``checked`` in the worker; the API's result body, or SqlTimeout / SqlFailed.
 
-        Raises CopyInProgress while the copy is built for longer than ``copy_wait_s``.
+        Raises CopyInProgress while the first copy is built for longer than
+        ``copy_wait_s`` (or a refresh of what changed takes over a minute).
         """
         self._await_copy(self._store.generation)
         if not self._lock.acquire(timeout=queue_s):
@@ -186,12 +188,17 @@ class SqlSandbox:
     def _await_copy(self, generation: int) -> None:
         """Return once the copy holds at least ``generation``; CopyInProgress when that
         takes longer than ``copy_wait_s``."""
-        deadline = time.monotonic() + self.limits.copy_wait_s
+        started = time.monotonic()
         while True:
             refresh = self._wanted_refresh(generation)
             if refresh is None:
                 return
-            if not refresh.done.wait(max(0.0, deadline - time.monotonic())):
+            # Only the first copy answers "retry" after copy_wait_s: a refresh of what
+            # changed is waited for, or steady ingest would keep every query at 503.
+            wait = self.limits.copy_wait_s
+            if not refresh.progress.whole:
+                wait = max(wait, _REFRESH_WAIT_S)
+            if not refresh.done.wait(max(0.0, started + wait - time.monotonic())):
                 raise CopyInProgress(refresh.progress)
             if refresh.error is not None:
                 raise refresh.error
