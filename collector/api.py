@@ -282,7 +282,8 @@ def sql_route(request: Request, body: SqlQuery) -> dict[str, Any]:
     try:
         return sandbox.run(checked, max_rows=max_rows, timeout_s=settings.sql_timeout_s)
     except SandboxUnavailable as exc:
-        raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
+        retry = str(exc.retry_after_s)
+        raise HTTPException(503, str(exc), headers={"Retry-After": retry}) from None
     except (SqlTimeout, SqlFailed) as exc:
         raise HTTPException(400, str(exc)) from None
     finally:

@@ -118,13 +118,16 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
 
     clean = sanitizer or Sanitizer()
     app.state.settings = settings
-    # /sql runs in a worker process started at the first query (collector/sql_sandbox.py).
+    # /sql runs in a worker process started at the first query, or at start
+    # (AGENT_AUDIT_SQL_COPY_AT_START), with its own copy (collector/sql_sandbox.py).
     sandbox = SqlSandbox(
         store,
         SandboxLimits(
             max_bytes=settings.sql_max_bytes,
             memory_mb=settings.sql_memory_mb,
             temp_mb=settings.sql_temp_mb,
+            address_space_mb=settings.sql_address_space_mb,
+            copy_wait_s=settings.sql_copy_wait_s,
         ),
     )
     app.state.sql_sandbox = sandbox

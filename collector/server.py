@@ -16,6 +16,7 @@ from collector.http_app import create_app
 from collector.redact import RedactionPolicy, Sanitizer
 from collector.search_index import SearchIndex
 from collector.settings import Settings, SettingsError
+from collector.sql_sandbox import SqlSandbox
 from collector.store import RunStore
 
 __all__ = ["RunningCollector", "open_store", "start_collector"]
@@ -35,6 +36,7 @@ class RunningCollector:
     http_thread: threading.Thread
     http_port: int
     search: SearchIndex | None = None
+    sql_sandbox: SqlSandbox | None = None
 
     def stop(self, grace_s: float = 10.0) -> bool:
         """Stop accepting, let requests in flight finish, commit, checkpoint, close.
@@ -55,6 +57,10 @@ class RunningCollector:
         self.http_thread.join(grace_s + 5)
         grpc_done.wait(grace_s + 5)
         phase(f"servers ({self.store.queued_spans} spans still queued)")
+        # The /sql worker (and a copy it may be loading) lets go of its read first.
+        if self.sql_sandbox is not None:
+            self.sql_sandbox.close()
+            phase("sql worker")
         if self.search is not None:
             self.search.close()
             phase("search index")
@@ -160,6 +166,8 @@ def start_collector(settings: Settings) -> RunningCollector:
             store.close()
             raise RuntimeError("HTTP server failed to start")
         thread.join(0.01)  # uvicorn only sets a flag; returns at once if the thread died
+    if settings.sql_copy_at_start:
+        app.state.sql_sandbox.start_copy()  # in the background
     return RunningCollector(
         settings=settings,
         store=store,
@@ -169,4 +177,5 @@ def start_collector(settings: Settings) -> RunningCollector:
         http_thread=thread,
         http_port=http_port,
         search=search,
+        sql_sandbox=app.state.sql_sandbox,
     )

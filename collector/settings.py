@@ -47,6 +47,9 @@ class Settings:
     sql_max_bytes: int = E.SQL_MAX_BYTES.default  # JSON bytes of one /sql result
     sql_memory_mb: int = E.SQL_MEMORY_MB.default  # DuckDB memory limit of the /sql worker
     sql_temp_mb: int = E.SQL_TEMP_MB.default  # disk the /sql worker may spill to
+    sql_address_space_mb: int = E.SQL_ADDRESS_SPACE_MB.default  # RLIMIT_AS of the worker
+    sql_copy_wait_s: float = E.SQL_COPY_WAIT_S.default  # then 503 "copy being built, N%"
+    sql_copy_at_start: bool = E.SQL_COPY_AT_START.default
     # Storage
     max_attribute_bytes: int = E.MAX_ATTRIBUTE_BYTES.default
     redact: bool = E.REDACT.default
@@ -107,6 +110,9 @@ class Settings:
                 sql_max_bytes=E.SQL_MAX_BYTES.read(env),
                 sql_memory_mb=E.SQL_MEMORY_MB.read(env),
                 sql_temp_mb=E.SQL_TEMP_MB.read(env),
+                sql_address_space_mb=E.SQL_ADDRESS_SPACE_MB.read(env),
+                sql_copy_wait_s=E.SQL_COPY_WAIT_S.read(env),
+                sql_copy_at_start=E.SQL_COPY_AT_START.read(env),
                 max_attribute_bytes=E.MAX_ATTRIBUTE_BYTES.read(env),
                 redact=E.REDACT.read(env),
                 redact_patterns=E.REDACT_PATTERNS.read(env),

@@ -9,121 +9,92 @@ copy of the documented tables. (DuckDB lets no other process open the
 collector's file while the collector writes it, not even read-only.)
 
 The copy is refreshed before a query when a cheap fingerprint (counts and
-high-water marks) shows a documented table changed: the tables are read in one
-snapshot and sent to the worker as Arrow batches, and only what changed is
-sent. Spans: those past the last chain link copied. Runs and steps (updated
-in place by many write paths): the rows whose content hash differs from the
-one the copy was made from, plus the ids of rows gone since (see
-:class:`_RowHashes`). The small tables (cancel requests, annotations, prices)
-are sent whole. A worker
-that dies, overruns its time limit by more than a grace period, or reports a
-fatal DuckDB error is killed and replaced; the request gets an error, ingest
-never notices.
+high-water marks) shows a documented table changed (:mod:`collector.sql_copy`
+sends only what changed). Refreshes run on a thread of their own: a query
+waits for one at most ``copy_wait_s``, then is answered 503 with the
+progress ("the /sql copy of the tables is being built: 42% done") and a
+Retry-After, while the copy goes on being built. The first copy of a large
+store takes minutes (every row travels); later ones take what changed. A new
+worker takes over the copy an earlier one left, after a crash or across a
+restart, when it can be trusted (:mod:`collector.sql_saved_copy`).
+
+A worker that dies, overruns its time limit by more than a grace period, or
+reports a fatal DuckDB error is killed and replaced; the request gets an
+error, ingest never notices.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
-from multiprocessing.connection import Connection
+import uuid
 from typing import Any
 
-import duckdb
-import pyarrow as pa
-
 from collector.query_sql import SqlFailed, SqlTimeout
-from collector.sql_allowlist import DOCUMENTED_TABLES
+from collector.sql_copy import CopyProgress, fingerprint, send_tables
 from collector.sql_guard import CheckedSql
+from collector.sql_saved_copy import CopyState, SavedCopy, chain_hash_at, copy_dir
+from collector.sql_worker_process import SandboxLimits, WorkerProcess, death_message
 from collector.store import RunStore
 
-__all__ = ["SandboxLimits", "SqlSandbox", "SandboxUnavailable"]
+__all__ = ["SandboxLimits", "SqlSandbox", "SandboxUnavailable", "CopyInProgress"]
 
 logger = logging.getLogger(__name__)
 
-_BATCH_ROWS = 8192
-_START_TIMEOUT_S = 30.0
+_LOAD_ANSWER_S = 90.0  # after the last batch, the worker's final commit
+_REFRESH_WAIT_S = 60.0  # a query waits this long for a refresh of what changed
 
 
 class SandboxUnavailable(SqlFailed):
     """The worker could not be started or lost while answering."""
 
-
-@dataclass(frozen=True, kw_only=True)
-class SandboxLimits:
-    """Limits of the query worker (see the README's "Read-only SQL" section)."""
-
-    max_bytes: int = 16 * 1024 * 1024  # JSON bytes of a result
-    memory_mb: int = 512  # DuckDB memory_limit in the worker
-    temp_mb: int = 1024  # spill to disk at most this much
-    threads: int = 1
-    address_space_mb: int = 4096  # RLIMIT_AS of the worker process; 0 = none
-    grace_s: float = 5.0  # after the time limit, wait this long before killing
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
-class _Worker:
-    """One running worker process and its end of the socket."""
+class CopyInProgress(SandboxUnavailable):
+    """The worker's copy is still being built or refreshed; the query may be retried."""
 
-    def __init__(self, limits: SandboxLimits) -> None:
-        parent, child = socket.socketpair()
-        env = {k: v for k, v in os.environ.items() if k in {"PATH", "PYTHONPATH", "HOME", "TZ"}}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "collector.sql_worker", str(child.fileno()), limits.to_json()],
-            pass_fds=(child.fileno(),),
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,  # a signal to the collector's group does not reach it
-        )
-        child.close()
-        self.conn = Connection(parent.detach())
-        self.generation: int | None = None
-        self.spans_seq: int | None = None  # the last chain link whose span the copy holds
-        self.spans_count: int | None = None
-        # (id, content hash) of the runs and steps the copy holds, per table.
-        self.row_hashes: dict[str, pa.Table] = {}
+    def __init__(self, progress: CopyProgress) -> None:
+        left = progress.seconds_left()
+        retry = 5 if left is None else int(min(60.0, max(1.0, left)))
+        guess = "" if left is None else f"; about {left:.0f} s left"
+        super().__init__(f"{progress.describe()}{guess}; retry shortly", retry_after_s=retry)
+        self.progress = progress
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
 
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(10)
-        self.conn.close()
+class _Refresh:
+    """One refresh of the copy, run on its own thread."""
 
-    def receive(self, timeout_s: float) -> dict[str, Any] | None:
-        """The next JSON answer, or None when the time ran out."""
-        if not self.conn.poll(timeout_s):
-            return None
-        answer = json.loads(self.conn.recv_bytes())
-        if not isinstance(answer, dict):
-            raise ValueError("the worker answered with something other than an object")
-        return answer
+    def __init__(self, whole: bool) -> None:
+        self.progress = CopyProgress(whole=whole)
+        self.done = threading.Event()
+        self.error: SandboxUnavailable | None = None
 
 
 class SqlSandbox:
-    """Owns the query worker; one query at a time goes through it."""
+    """Owns the query worker; one query or refresh at a time goes through it."""
 
     def __init__(self, store: RunStore, limits: SandboxLimits | None = None) -> None:
         self._store = store
         self.limits = limits or SandboxLimits()
-        self._lock = threading.Lock()
-        self._worker: _Worker | None = None
-        # The store's generation and the data fingerprint the worker's copy was made at.
-        self._checked_generation: int | None = None
-        self._fingerprint: tuple[Any, ...] | None = None
+        self._lock = threading.Lock()  # held by whoever talks to the worker
+        self._state = threading.Lock()  # guards _worker, _refresh and _closed
+        self._worker: WorkerProcess | None = None
+        self._refresh: _Refresh | None = None
+        self._fingerprint: tuple[Any, ...] | None = None  # the data the copy was made from
         self._closed = False
+        # What the last complete sync left in the worker's file: a new worker (after
+        # a crash, or at the next start through the saved state) takes it over.
+        db_path = getattr(store, "db_path", None)
+        self._saved = (
+            SavedCopy(copy_dir(db_path)) if db_path and str(db_path) != ":memory:" else None
+        )
+        self._last_copy: CopyState | None = self._saved.take() if self._saved else None
+        self.resumed = 0  # workers that took over a copy rather than building one
         self.restarts = 0
         self.last_refresh: dict[str, int] = {}  # rows sent per table by the last refresh
 
@@ -133,14 +104,30 @@ class SqlSandbox:
         worker = self._worker
         return worker.pid if worker is not None else None
 
+    def progress(self) -> CopyProgress | None:
+        """The refresh under way, if any."""
+        refresh = self._refresh
+        return refresh.progress if refresh is not None else None
+
+    def start_copy(self) -> None:
+        """Start the worker and its copy now, in the background (no query waits)."""
+        self._wanted_refresh(self._store.generation)
+
     def run(
         self, checked: CheckedSql, *, max_rows: int, timeout_s: float, queue_s: float = 30.0
     ) -> dict[str, Any]:
-        """Run ``checked`` in the worker; the API's result body, or SqlTimeout / SqlFailed."""
+        """Run ``checked`` in the worker; the API's result body, or SqlTimeout / SqlFailed.
+
+        Raises CopyInProgress while the first copy is built for longer than
+        ``copy_wait_s`` (or a refresh of what changed takes over a minute).
+        """
+        self._await_copy(self._store.generation)
         if not self._lock.acquire(timeout=queue_s):
             raise SandboxUnavailable("the query worker is busy; retry shortly")
         try:
-            worker = self._ready_worker()
+            worker = self._worker
+            if worker is None or not worker.alive():
+                raise SandboxUnavailable("the query worker stopped; retry shortly")
             worker.conn.send(
                 (
                     "query",
@@ -169,123 +156,165 @@ class SqlSandbox:
             self._lock.release()
 
     def close(self) -> None:
-        """Stop the worker; later queries are refused."""
-        with self._lock:
+        """Stop the worker (and a refresh under way), keep what its copy holds for the
+        next start; later queries are refused."""
+        with self._state:
             self._closed = True
-            if self._worker is not None:
-                self._worker.kill()
-                self._worker = None
+            worker = self._worker
+        idle = self._lock.acquire(timeout=0)
+        if not idle:
+            if worker is not None and worker.alive():
+                worker.process.kill()  # a refresh or query using it ends on the closed socket
+            idle = self._lock.acquire(timeout=30)
+        try:
+            if worker is not None and worker.alive():
+                worker.conn.close()  # the worker closes its file and exits
+                try:
+                    worker.process.wait(30)
+                except subprocess.TimeoutExpired:
+                    worker.process.kill()
+                    worker.process.wait(10)
+            self._worker = None
+            if self._saved is not None and self._last_copy is not None:
+                try:
+                    self._saved.save(self._last_copy)
+                except OSError:
+                    logger.exception("could not keep the /sql copy's state for the next start")
+        finally:
+            if idle:
+                self._lock.release()
 
     # --- internals -------------------------------------------------------------
-    def _ready_worker(self) -> _Worker:
-        if self._closed:
-            raise SandboxUnavailable("the collector is shutting down")
+    def _await_copy(self, generation: int) -> None:
+        """Return once the copy holds at least ``generation``; CopyInProgress when that
+        takes longer than ``copy_wait_s``."""
+        started = time.monotonic()
+        while True:
+            refresh = self._wanted_refresh(generation)
+            if refresh is None:
+                return
+            # Only the first copy answers "retry" after copy_wait_s: a refresh of what
+            # changed is waited for, or steady ingest would keep every query at 503.
+            wait = self.limits.copy_wait_s
+            if not refresh.progress.whole:
+                wait = max(wait, _REFRESH_WAIT_S)
+            if not refresh.done.wait(max(0.0, started + wait - time.monotonic())):
+                raise CopyInProgress(refresh.progress)
+            if refresh.error is not None:
+                raise refresh.error
+
+    def _wanted_refresh(self, generation: int) -> _Refresh | None:
+        """The refresh the copy needs to hold ``generation`` (started if none runs),
+        or None when it already does."""
+        with self._state:
+            if self._closed:
+                raise SandboxUnavailable("the collector is shutting down")
+            if self._refresh is not None:
+                return self._refresh
+            worker = self._worker
+            fresh = worker is not None and worker.alive() and worker.generation is not None
+            if fresh and worker is not None and (worker.generation or 0) >= generation:
+                return None
+            refresh = _Refresh(whole=not fresh)
+            self._refresh = refresh
+        threading.Thread(
+            target=self._run_refresh, args=(refresh,), name="sql-copy", daemon=True
+        ).start()
+        return refresh
+
+    def _run_refresh(self, refresh: _Refresh) -> None:
+        try:
+            with self._lock:
+                self._refresh_copy(refresh)
+        except SandboxUnavailable as exc:
+            refresh.error = exc
+        except Exception as exc:  # noqa: BLE001 - thread boundary: the waiting query reports it
+            logger.exception("refreshing the query worker's copy failed")
+            refresh.error = SandboxUnavailable(f"the /sql copy could not be refreshed: {exc}")
+        finally:
+            with self._state:
+                self._refresh = None
+            refresh.done.set()
+
+    def _refresh_copy(self, refresh: _Refresh) -> None:
         worker = self._worker
-        if worker is None or worker.process.poll() is not None:
+        if worker is None or not worker.alive():
             if worker is not None:
                 self._discard(worker)
-            try:
-                worker = _Worker(self.limits)
-            except OSError as exc:
-                raise SandboxUnavailable(f"cannot start the query worker: {exc}") from None
-            self._worker = worker
+            with self._state:
+                if self._closed:
+                    raise SandboxUnavailable("the collector is shutting down")
+                try:
+                    directory = self._saved.directory if self._saved is not None else None
+                    worker = WorkerProcess(self.limits, directory)
+                except OSError as exc:
+                    raise SandboxUnavailable(f"cannot start the query worker: {exc}") from None
+                self._worker = worker
+            if self._last_copy is not None:
+                self._take_over(worker, self._last_copy, refresh)
         generation = self._store.generation
-        if worker.generation is None or generation != self._checked_generation:
-            # Housekeeping commits often change nothing a query can see: compare a
-            # cheap fingerprint before paying for a new copy.
-            fingerprint = self._store.read(_fingerprint)
-            if worker.generation is None or fingerprint != self._fingerprint:
-                self._sync(worker, generation)
-                self._fingerprint = fingerprint
-            self._checked_generation = generation
-        return worker
+        # Housekeeping commits often change nothing a query can see: compare a
+        # cheap fingerprint before paying for a new copy.
+        now = self._store.read(fingerprint)
+        if worker.generation is None or now != self._fingerprint:
+            self._copy(worker, generation, refresh.progress)
+            self._fingerprint = now
+        worker.generation = generation
 
-    def _sync(self, worker: _Worker, generation: int) -> None:
+    def _take_over(self, worker: WorkerProcess, state: CopyState, refresh: _Refresh) -> None:
+        """Let ``worker`` refresh the copy an earlier one left, if it is that copy and the
+        spans it holds are still the collector's."""
+        worker.conn.send(("identify",))
+        answer = self._answer(worker, _LOAD_ANSWER_S, None)
+        if answer.get("copy_id") != state.copy_id:
+            return
+        if self._store.read(lambda cur: chain_hash_at(cur, state.spans_seq)) != state.chain_hash:
+            logger.warning("the kept /sql copy does not match the hash chain; copying anew")
+            return
+        worker.copy_id = state.copy_id
+        worker.spans_seq, worker.spans_count = state.spans_seq, state.spans_count
+        worker.row_hashes = dict(state.row_hashes)
+        refresh.progress.whole = False
+        self.resumed += 1
+
+    def _copy(self, worker: WorkerProcess, generation: int, progress: CopyProgress) -> None:
         started = time.monotonic()
+        copy_id = uuid.uuid4().hex
         try:
-            plan = self._store.read(lambda cur: self._send_tables(cur, worker, generation))
+            sent = self._store.read(
+                lambda cur: send_tables(cur, worker, generation, progress, copy_id)
+            )
         except (OSError, EOFError) as exc:
             message = f"the query worker stopped while loading data: {exc}"
             raise self._lost(worker, message) from None
-        answer = self._answer(worker, _START_TIMEOUT_S + 60.0, None)
+        except Exception as exc:
+            # The worker is mid-sync and waits for rows that will not come.
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise self._lost(worker, f"the /sql copy could not be read: {first}") from None
+        answer = self._answer(worker, _LOAD_ANSWER_S, None)
         if not answer.get("ok"):
             raise self._lost(worker, f"the query worker could not load data: {answer}")
-        worker.generation = generation
-        worker.spans_seq, worker.spans_count, worker.row_hashes, sent = plan
-        self.last_refresh = sent
+        worker.spans_seq, worker.spans_count = sent.spans_seq, sent.spans_count
+        worker.row_hashes = sent.row_hashes
+        worker.copy_id = copy_id
+        self._last_copy = CopyState(
+            copy_id, sent.spans_seq, sent.spans_count, sent.chain_hash, sent.row_hashes
+        )
+        self.last_refresh = sent.sent
         logger.info(
-            "query worker copy refreshed in %.0f ms (%d rows sent)",
+            "query worker copy %s in %.0f ms (%d rows sent)",
+            "built" if progress.whole else "refreshed",
             (time.monotonic() - started) * 1e3,
-            sum(sent.values()),
+            sum(sent.sent.values()),
         )
 
-    @staticmethod
-    def _send_tables(
-        cur: duckdb.DuckDBPyConnection, worker: _Worker, generation: int
-    ) -> tuple[int, int, dict[str, pa.Table], dict[str, int]]:
-        """Stream the tables in one snapshot; return the spans' (max seq, count) copied,
-        the row hashes of the runs and steps the copy then holds, and the rows sent."""
-        cur.execute("BEGIN TRANSACTION READ ONLY")  # one snapshot for all tables
-        try:
-            row = cur.execute(
-                "SELECT coalesce((SELECT max(seq) FROM span_chain), 0), "
-                "(SELECT count(*) FROM spans)"
-            ).fetchone()
-            max_seq, total = (int(row[0]), int(row[1])) if row else (0, 0)
-            # Spans are only ever inserted (each with the next chain link) or removed by
-            # retention: when the counts add up, only the spans past the last link copied
-            # are sent; otherwise the whole table is.
-            new_spans = "FROM spans s JOIN span_chain c USING (trace_id, span_id) WHERE c.seq > ?"
-            append = False
-            if worker.spans_seq is not None and worker.spans_count is not None:
-                counted = cur.execute(f"SELECT count(*) {new_spans}", [worker.spans_seq])
-                added = int((counted.fetchone() or (0,))[0])
-                append = worker.spans_count + added == total
-            plan = [
-                (table, "upsert" if table in worker.row_hashes else "replace")
-                if table in _BY_ROW_HASH
-                else (table, "replace")
-                for table in sorted(DOCUMENTED_TABLES - {"spans"})
-            ]
-            plan.append(("spans", "append" if append else "replace"))
-            hashes: dict[str, pa.Table] = {}
-            sent: dict[str, int] = {}
-            worker.conn.send(("sync", plan, generation))
-            for table, mode in plan:
-                if table in _BY_ROW_HASH:
-                    diff = _RowHashes(cur, table, worker.row_hashes.get(table))
-                    hashes[table] = diff.now
-                    if mode == "upsert":
-                        # The copy drops these ids, then takes the changed rows anew.
-                        worker.conn.send(("drop", diff.stale_ids()))
-                    reader = diff.rows(whole=mode == "replace")
-                elif table == "spans" and mode == "append":
-                    result = cur.execute(f"SELECT s.* {new_spans}", [worker.spans_seq])
-                    reader = result.to_arrow_reader(_BATCH_ROWS)
-                else:
-                    reader = cur.execute(f'SELECT * FROM "{table}"').to_arrow_reader(_BATCH_ROWS)
-                # The empty table first: it creates the columns even when no row follows.
-                worker.conn.send(("rows", reader.schema.empty_table()))
-                sent[table] = 0
-                for batch in reader:
-                    worker.conn.send(("rows", batch))
-                    sent[table] += batch.num_rows
-                worker.conn.send(("end",))
-        finally:
-            cur.execute("ROLLBACK")
-        return max_seq, total, hashes, sent
-
-    def _answer(self, worker: _Worker, wait_s: float, timeout_s: float | None) -> dict[str, Any]:
+    def _answer(
+        self, worker: WorkerProcess, wait_s: float, timeout_s: float | None
+    ) -> dict[str, Any]:
         try:
             answer = worker.receive(wait_s)
         except (EOFError, OSError, ValueError):
-            code = worker.process.poll()
-            if code is None:
-                try:
-                    code = worker.process.wait(2)
-                except subprocess.TimeoutExpired:
-                    code = None
-            raise self._lost(worker, _death_message(code)) from None
+            raise self._lost(worker, death_message(worker.exit_code())) from None
         if answer is None:
             # Past the interrupt and the grace period: the worker is stuck.
             self._discard(worker)
@@ -294,109 +323,17 @@ class SqlSandbox:
             raise SandboxUnavailable("the query worker did not answer; it was restarted")
         return answer
 
-    def _lost(self, worker: _Worker, message: str) -> SandboxUnavailable:
+    def _lost(self, worker: WorkerProcess, message: str) -> SandboxUnavailable:
         self._discard(worker)
         logger.error("query worker %d lost: %s", worker.pid, message)
         return SandboxUnavailable(message)
 
-    def _discard(self, worker: _Worker) -> None:
+    def _discard(self, worker: WorkerProcess) -> None:
         try:
             worker.kill()
-        except (OSError, subprocess.TimeoutExpired):
+        except (OSError, Exception):  # noqa: BLE001 - a worker that will not die is logged
             logger.exception("could not stop query worker %d", worker.pid)
-        if self._worker is worker:
-            self._worker = None
+        with self._state:
+            if self._worker is worker:
+                self._worker = None
         self.restarts += 1
-
-
-# Updated in place by many write paths (ingest, adoption of rootless runs, lost
-# runs, re-derivation, retention): a changed row is found by its content hash,
-# not by trusting any one column to move.
-_BY_ROW_HASH = frozenset({"agent_runs", "agent_steps"})
-
-
-class _RowHashes:
-    """Which rows of a table differ from the copy's: (id, hash of the whole row) now,
-    against the same pairs when the copy was made (both in the collector's memory,
-    ~50 bytes a row; the join runs in DuckDB)."""
-
-    def __init__(self, cur: duckdb.DuckDBPyConnection, table: str, before: pa.Table | None) -> None:
-        self._cur = cur
-        self._table = table
-        self._before = before
-        self.now: pa.Table = cur.execute(
-            f'SELECT id, hash(t) AS h FROM "{table}" t'
-        ).to_arrow_table()
-
-    def _changed_sql(self) -> str:
-        # Rows new or different since the copy (ids of the copy's pairs in _copy_hashes).
-        return (
-            "SELECT n.id FROM _now_hashes n LEFT JOIN _copy_hashes c ON c.id = n.id "
-            "WHERE c.h IS DISTINCT FROM n.h"
-        )
-
-    def _with_pairs(self, sql: str) -> pa.Table:
-        assert self._before is not None
-        self._cur.register("_now_hashes", self.now)
-        self._cur.register("_copy_hashes", self._before)
-        try:
-            return self._cur.execute(sql).to_arrow_table()
-        finally:
-            self._cur.unregister("_now_hashes")
-            self._cur.unregister("_copy_hashes")
-
-    def stale_ids(self) -> pa.Table:
-        """Ids the copy must drop: rows changed or gone since it was made."""
-        return self._with_pairs(
-            f"{self._changed_sql()} UNION ALL "
-            "SELECT c.id FROM _copy_hashes c ANTI JOIN _now_hashes n ON n.id = c.id"
-        )
-
-    def rows(self, *, whole: bool) -> pa.RecordBatchReader:
-        """The rows to send: all of them, or those new or changed."""
-        if whole:
-            return self._cur.execute(f'SELECT * FROM "{self._table}"').to_arrow_reader(_BATCH_ROWS)
-        changed = self._with_pairs(self._changed_sql())
-        self._cur.register("_changed_ids", changed)
-        try:
-            # Materialised now (only the changed rows): the registration ends here.
-            rows = self._cur.execute(
-                f'SELECT t.* FROM "{self._table}" t SEMI JOIN _changed_ids c ON c.id = t.id'
-            ).to_arrow_table()
-        finally:
-            self._cur.unregister("_changed_ids")
-        return pa.RecordBatchReader.from_batches(rows.schema, rows.to_batches(_BATCH_ROWS))
-
-
-def _fingerprint(cur: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
-    """Counts and high-water marks that change whenever a documented table does.
-
-    Spans only ever gain chain links; runs change with ``updated_at``; steps
-    change only with their run (renumbering, adoption, removal happen in the same
-    transaction that updates the run) or with retention, which the counts catch.
-    """
-    row = cur.execute(
-        "SELECT (SELECT max(seq) FROM span_chain), (SELECT count(*) FROM spans), "
-        "(SELECT count(*) FROM agent_runs), (SELECT max(updated_at) FROM agent_runs), "
-        "(SELECT count(*) FROM agent_steps), (SELECT count(*) FROM cancel_requests), "
-        "(SELECT max(requested_at) FROM cancel_requests), (SELECT count(*) FROM annotations), "
-        "(SELECT count(*) FROM model_prices), (SELECT max(priced_at) FROM model_prices)"
-    ).fetchone()
-    return tuple(row or ())
-
-
-def _death_message(code: int | None) -> str:
-    if code is not None and code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        how = f"was ended by {name}"
-    elif code is not None:
-        how = f"exited with code {code}"
-    else:
-        how = "stopped answering"
-    return (
-        f"the query worker {how} while running this query; a new one will serve the next "
-        "query, and ingest was not affected"
-    )

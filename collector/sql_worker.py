@@ -3,7 +3,8 @@
 The collector (:mod:`collector.sql_sandbox`) starts this module as its own
 process (``python -m collector.sql_worker FD``) and talks to it over one
 socket. The worker owns a private DuckDB file holding only the documented
-tables, copied from the collector's database whenever it changed. User queries
+tables, copied from the collector's database whenever it changed, in a
+directory the collector names (kept across restarts) or a temporary one. User queries
 run here and nowhere else, so whatever DuckDB does with one (an abort, a
 crash, a hang that ignores interrupts, an INTERNAL error that invalidates the
 database instance, memory exhaustion) ends at this process; the collector
@@ -25,13 +26,14 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import sys
 import tempfile
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from collector.schema_costs import COST_VIEWS_DDL
+from collector.sql_replica import Replica
 
 __all__ = ["main"]
 
@@ -40,78 +42,7 @@ def _answer(conn: Connection, message: dict[str, Any]) -> None:
     conn.send_bytes(json.dumps(message, allow_nan=False).encode())
 
 
-class _Replica:
-    """The worker's DuckDB file: the documented tables, kept in step at each sync."""
-
-    def __init__(self, workdir: Path, limits: dict[str, Any]) -> None:
-        import duckdb
-
-        self._duckdb = duckdb
-        spill = workdir / "spill"
-        spill.mkdir(mode=0o700, exist_ok=True)
-        self.con = duckdb.connect(
-            str(workdir / "replica.duckdb"),
-            config={
-                "enable_external_access": False,
-                "autoload_known_extensions": False,
-                "autoinstall_known_extensions": False,
-                "memory_limit": f"{int(limits['memory_mb'])}MB",
-                "temp_directory": str(spill),
-                "max_temp_directory_size": f"{int(limits['temp_mb'])}MB",
-                "threads": int(limits["threads"]),
-            },
-        )
-        self.con.execute("SET TimeZone = 'UTC'")
-        self.generation: int | None = None
-        self._locked = False
-        self._tables: set[str] = set()
-        self._views_created = False
-
-    def load(self, conn: Connection, plan: list[tuple[str, str]], generation: int) -> None:
-        """Receive tables as Arrow batches in one transaction: ``replace`` a table,
-        ``append`` to it, or ``upsert`` (drop the ids sent first, then add the rows)."""
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for table, mode in plan:
-                created = mode in ("append", "upsert") and table in self._tables
-                if mode == "upsert":
-                    kind, stale = conn.recv()
-                    if kind != "drop" or not created:
-                        raise ValueError(f"upsert of {table} without its ids or its table")
-                    con.register("stale", stale)
-                    con.execute(f'DELETE FROM "{table}" WHERE id IN (SELECT id FROM stale)')
-                    con.unregister("stale")
-                if not created:
-                    con.execute(f'DROP TABLE IF EXISTS "{table}"')
-                while True:
-                    message = conn.recv()
-                    if message[0] == "end":
-                        break
-                    _, batch = message
-                    con.register("incoming", batch)
-                    if created:
-                        con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming')
-                    else:
-                        con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM incoming')
-                        created = True
-                    con.unregister("incoming")
-                self._tables.add(table)
-            if not self._views_created:
-                con.execute(COST_VIEWS_DDL)
-                self._views_created = True
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        self.generation = generation
-        if not self._locked:
-            # From here on no statement can change a setting, the user's least of all.
-            con.execute("SET lock_configuration = true")
-            self._locked = True
-
-
-def _run_query(replica: _Replica, message: dict[str, Any]) -> dict[str, Any]:
+def _run_query(replica: Replica, message: dict[str, Any]) -> dict[str, Any]:
     from collector.query_sql import SqlFailed, SqlTimeout, run_read_only
     from collector.sql_guard import CheckedSql
 
@@ -133,7 +64,7 @@ def _run_query(replica: _Replica, message: dict[str, Any]) -> dict[str, Any]:
 
 def serve(conn: Connection, workdir: Path, limits: dict[str, Any]) -> int:
     """Answer the collector until it closes the socket; return the exit code."""
-    replica = _Replica(workdir, limits)
+    replica = Replica(workdir, limits)
     while True:
         try:
             message = conn.recv()
@@ -141,9 +72,11 @@ def serve(conn: Connection, workdir: Path, limits: dict[str, Any]) -> int:
             return 0  # the collector went away
         kind = message[0]
         if kind == "sync":
-            _, plan, generation = message
-            replica.load(conn, plan, generation)
+            _, plan, generation, copy_id = message
+            replica.load(conn, plan, generation, copy_id)
             _answer(conn, {"ok": True, "generation": generation})
+        elif kind == "identify":
+            _answer(conn, {"ok": True, "copy_id": replica.copy_id()})
         elif kind == "query":
             answer = _run_query(replica, message[1])
             _answer(conn, answer)
@@ -163,11 +96,16 @@ def _limit_address_space(mb: int) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m collector.sql_worker FD LIMITS_JSON``."""
+    """``python -m collector.sql_worker FD LIMITS_JSON [DIRECTORY]``: the copy is kept in
+    DIRECTORY (kept across restarts, collector/sql_saved_copy.py) or a temporary one."""
     fd = int(argv[0])
     limits = json.loads(argv[1])
     _limit_address_space(int(limits["address_space_mb"]))
     conn = Connection(fd)
+    if len(argv) > 2:
+        workdir = Path(argv[2])
+        shutil.rmtree(workdir / "spill", ignore_errors=True)  # an earlier worker's spill
+        return serve(conn, workdir, limits)
     with tempfile.TemporaryDirectory(prefix="agent-audit-sql-") as tmp:
         return serve(conn, Path(tmp), limits)
 

@@ -275,6 +275,27 @@ SQL_MEMORY_MB = Variable(
 SQL_TEMP_MB = Variable(
     "AGENT_AUDIT_SQL_TEMP_MB", 1024, "disk the /sql worker may spill to", _C, integer()
 )
+SQL_ADDRESS_SPACE_MB = Variable(
+    "AGENT_AUDIT_SQL_ADDRESS_SPACE_MB",
+    2048,
+    "address-space limit of the /sql worker process (0: none)",
+    _C,
+    integer(),
+)
+SQL_COPY_WAIT_S = Variable(
+    "AGENT_AUDIT_SQL_COPY_WAIT_S",
+    5.0,
+    "how long a /sql query waits for the worker's copy before a 503 with progress",
+    _C,
+    number(0.0),
+)
+SQL_COPY_AT_START = Variable(
+    "AGENT_AUDIT_SQL_COPY_AT_START",
+    False,
+    "build the /sql worker's copy at start rather than at the first query",
+    _C,
+    boolean,
+)
 # Read by the collector before storing and by the instrumentation before export
 # and spool (instrumentation/span_redaction.py): the same policy at both ends.
 _CI = ("collector", "instrumentation")
