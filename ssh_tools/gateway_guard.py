@@ -119,11 +119,13 @@ class RestartLimiter:
         """Record the restart and return None, or return why it is refused."""
         if self.min_interval_s <= 0:
             return None
-        moment = time.time() if now is None else now
         self.state_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self.state_file, os.O_RDWR | os.O_CREAT, 0o600)
         with os.fdopen(fd, "r+", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)  # one gateway at a time reads and writes
+            # The time is read under the lock: read before it, a gateway that waited
+            # for the lock would hold an older time than the restart recorded meanwhile.
+            moment = time.time() if now is None else now
             try:
                 state = json.loads(handle.read() or "{}")
             except ValueError:
@@ -132,7 +134,8 @@ class RestartLimiter:
                 state = {}
             for container in containers:
                 last = state.get(container)
-                if isinstance(last, int | float) and 0 <= moment - last < self.min_interval_s:
+                # A restart recorded "in the future" (the clock went back) is refused too.
+                if isinstance(last, int | float) and moment - last < self.min_interval_s:
                     wait_s = self.min_interval_s - (moment - last)
                     return (
                         f"{container} was restarted {moment - last:.0f} s ago; restarts of one "
