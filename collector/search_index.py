@@ -27,12 +27,10 @@ the index is not ready, scans (:func:`collector.queries.where_clause`).
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,7 +45,16 @@ from collector.search_documents import (
     build_schema,
     register_tokenizers,
     run_document,
-    trigrams,
+)
+from collector.search_query import (
+    SearchFilters,
+    SearchHits,
+    TextQuery,
+    filtered_query,
+    index_words,
+    micros,
+    text_query,
+    time_bounds,
 )
 
 __all__ = ["SearchFilters", "SearchHits", "SearchIndex", "TextQuery", "index_words", "text_query"]
@@ -57,95 +64,15 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 Reader = Callable[[Callable[[duckdb.DuckDBPyConnection], Any]], Any]
 
-_PLAIN = re.compile(r"^[^\W_]+(?:\s+[^\W_]+)*$")
-_WORD = re.compile(r"[^\W_]+")
 _BATCH_RUNS = 2000
 _PRUNE_EVERY_S = 300.0  # how often deleted runs (retention) are looked for
 _EPOCH = EPOCH
-# Characters with a meaning in tantivy's regular expressions (Rust regex syntax).
-_REGEX_META = re.compile(r"([\\.+*?()|\[\]{}^$#&\-~])")
 
 _CHANGED_RUNS = f"""
     SELECT {RUN_FIELDS}
     FROM agent_runs WHERE updated_at > ? OR (updated_at = ? AND id > ?)
     ORDER BY updated_at, id LIMIT ?
 """
-
-
-def index_words(text: str) -> list[str] | None:
-    """The words the index looks up for ``text``; None when it is not plain words."""
-    stripped = text.strip()
-    if not stripped or not _PLAIN.match(stripped):
-        return None
-    return _WORD.findall(stripped.lower())
-
-
-@dataclass(frozen=True)
-class TextQuery:
-    """What the index looks for, for one ``q``.
-
-    Plain words: runs whose text holds every word (exact). Otherwise the runs
-    whose task or final answer holds every trigram of ``q``: candidates, a
-    superset of the substring matches that SQL then checks. Either way, runs
-    whose id starts with ``q`` (lowercased, stripped) match too.
-    """
-
-    words: list[str] | None
-    grams: list[str]
-    prefix: str
-
-    @property
-    def exact(self) -> bool:
-        return self.words is not None
-
-
-def text_query(text: str) -> TextQuery | None:
-    """The index's query for ``q``; None when the index cannot answer it (under 3 characters)."""
-    words = index_words(text)
-    prefix = text.strip().lower()
-    if words is not None:
-        return TextQuery(words=words, grams=[], prefix=prefix)
-    grams = trigrams(text)
-    if not grams:
-        return None
-    return TextQuery(words=None, grams=grams, prefix=prefix)
-
-
-@dataclass(frozen=True)
-class SearchHits:
-    """Run ids of one page (newest first), their starts, and how many runs match in all."""
-
-    run_ids: list[str]
-    total: int
-    starts_us: list[int] = field(default_factory=list)  # 0: no start time
-
-    def started_between(self) -> tuple[datetime, datetime] | None:
-        """(earliest, latest) start of these runs; None when one has no start time."""
-        if not self.starts_us or 0 in self.starts_us:
-            return None
-        return (
-            _EPOCH + timedelta(microseconds=min(self.starts_us)),
-            _EPOCH + timedelta(microseconds=max(self.starts_us)),
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class SearchFilters:
-    """The run-list filters the index can apply itself (the others it cannot)."""
-
-    statuses: Sequence[str] = ()
-    source: str | None = None
-    agent_name: str | None = None
-    model: str | None = None
-    tool: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    has_error: bool = False
-    run_ids: Sequence[str] | None = None  # only these runs (e.g. the annotated ones)
-
-
-def _micros(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 class SearchIndex:
@@ -287,62 +214,6 @@ class SearchIndex:
                 self._changed.wait(remaining)
             return True
 
-    def _match(self, query: TextQuery | Sequence[str] | None) -> Any:
-        """The text part: every word (or trigram) of ``q``, or a run id starting with ``q``."""
-        tantivy = self._tantivy
-        if query is None:
-            return tantivy.Query.all_query()
-        if not isinstance(query, TextQuery):  # a plain list of words
-            query = TextQuery(words=list(query), grams=[], prefix="")
-        field, terms = ("text", query.words) if query.words is not None else ("sub", query.grams)
-        text = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, tantivy.Query.term_query(self._schema, field, t)) for t in terms]
-        )
-        if not query.prefix:
-            return text
-        prefix = tantivy.Query.regex_query(
-            self._schema, "id", _REGEX_META.sub(r"\\\1", query.prefix) + ".*"
-        )
-        return tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, text), (tantivy.Occur.Should, prefix)]
-        )
-
-    def _filtered(
-        self,
-        query: TextQuery | Sequence[str] | None,
-        filters: SearchFilters,
-        lower: int | None,
-        upper: int | None,
-    ) -> Any:
-        tantivy = self._tantivy
-        term_set = tantivy.Query.term_set_query
-        must = [self._match(query)]
-        for name, values in (
-            ("status", filters.statuses),
-            ("source", [filters.source] if filters.source else []),
-            ("agent_name", [filters.agent_name] if filters.agent_name else []),
-            ("model", [filters.model] if filters.model else []),
-            ("tool", [filters.tool] if filters.tool else []),
-            ("flag", ["error"] if filters.has_error else []),
-        ):
-            if values:
-                must.append(term_set(self._schema, name, list(values)))
-        if filters.run_ids is not None:
-            must.append(term_set(self._schema, "id", list(filters.run_ids)))
-        if lower is not None or upper is not None:
-            must.append(
-                tantivy.Query.range_query(
-                    self._schema, "started_us", tantivy.FieldType.Integer, lower, upper
-                )
-            )
-        return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in must])
-
-    @staticmethod
-    def _bounds(filters: SearchFilters) -> tuple[int | None, int | None]:
-        lower = _micros(filters.since) if filters.since else None
-        upper = _micros(filters.until) - 1 if filters.until else None
-        return lower, upper
-
     def search(
         self,
         query: TextQuery | Sequence[str] | None,
@@ -353,18 +224,20 @@ class SearchIndex:
         before: tuple[datetime | None, str] | None = None,
     ) -> SearchHits:
         """Runs matching ``query`` that pass ``filters``, newest first, and their count."""
-        lower, upper = self._bounds(filters)
+        lower, upper = time_bounds(filters)
         searcher = self._index.searcher()
-        total = _count(searcher, self._filtered(query, filters, lower, upper))
+        total = _count(
+            searcher, filtered_query(self._tantivy, self._schema, query, filters, lower, upper)
+        )
         cursor_us = None
         if before is not None and before[0] is not None:
             # Keyset paging: at or before the cursor's start; ties are sorted out below.
-            cursor_us = _micros(before[0])
+            cursor_us = micros(before[0])
             upper = cursor_us if upper is None else min(upper, cursor_us)
         # A few more than asked for: ties with the cursor's start are dropped here.
         slack = 64 if cursor_us is not None else 0
         found = searcher.search(
-            self._filtered(query, filters, lower, upper),
+            filtered_query(self._tantivy, self._schema, query, filters, lower, upper),
             limit + slack,
             count=False,
             order_by_field="started_us",
@@ -388,8 +261,10 @@ class SearchIndex:
         at_most: int | None = None,
     ) -> SearchHits | None:
         """Every run matching ``query`` and ``filters``; None when more than ``at_most``."""
-        lower, upper = self._bounds(filters or SearchFilters())
-        compiled = self._filtered(query, filters or SearchFilters(), lower, upper)
+        lower, upper = time_bounds(filters or SearchFilters())
+        compiled = filtered_query(
+            self._tantivy, self._schema, query, filters or SearchFilters(), lower, upper
+        )
         searcher = self._index.searcher()
         total = _count(searcher, compiled)
         if at_most is not None and total > at_most:
