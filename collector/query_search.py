@@ -27,16 +27,20 @@ if TYPE_CHECKING:
     from collector.queries import Cursor, RunFilters, RunPage
     from collector.search_index import SearchFilters, SearchHits, SearchIndex, TextQuery
 
-__all__ = ["search_page", "search_where", "annotated_runs", "MAX_CANDIDATES"]
+__all__ = ["search_page", "search_where", "MAX_CANDIDATES"]
 
 # More trigram candidates than this: scan instead (each is a primary-key lookup).
 MAX_CANDIDATES = 2000
 
 
-def _fresh(cursor: duckdb.DuckDBPyConnection, index: SearchIndex) -> bool:
+def _fresh(cursor: duckdb.DuckDBPyConnection, index: SearchIndex, filters: RunFilters) -> bool:
     """True once the index holds the reader's snapshot (it waits a moment for that)."""
     latest = cursor.execute("SELECT max(updated_at) FROM agent_runs").fetchone()
-    return index.wait_fresh(latest[0] if latest else None)
+    annotated = None
+    if filters.annotation:
+        noted = cursor.execute("SELECT max(created_at) FROM annotations").fetchone()
+        annotated = noted[0] if noted else None
+    return index.wait_fresh(latest[0] if latest else None, snapshot_annotated_at=annotated)
 
 
 def _index_query(filters: RunFilters) -> tuple[bool, TextQuery | None]:
@@ -53,34 +57,11 @@ def _index_query(filters: RunFilters) -> tuple[bool, TextQuery | None]:
     return bool(filters.has_error or filters.tool or filters.annotation), None
 
 
-def annotated_runs(value: str) -> tuple[str, list[Any]]:
-    """SQL for the ids of the runs the ``annotation`` filter keeps, from annotations alone.
-
-    The same runs as :func:`collector.annotations.annotation_condition`: ``good`` /
-    ``bad`` is the latest verdict, ``any`` any annotation, otherwise a label's text.
-    """
-    if value in ("good", "bad"):
-        return (
-            "SELECT run_id FROM annotations WHERE kind IN ('good', 'bad') "
-            "GROUP BY run_id HAVING arg_max(kind, created_at) = ?",
-            [value],
-        )
-    if value == "any":
-        return "SELECT DISTINCT run_id FROM annotations", []
-    return (
-        "SELECT DISTINCT run_id FROM annotations WHERE kind = 'label' AND value = ?",
-        [value],
-    )
-
-
-def _index_filters(cursor: duckdb.DuckDBPyConnection, filters: RunFilters) -> SearchFilters:
-    """The filters as the index applies them; annotated runs come from SQL (few, usually)."""
+def _index_filters(filters: RunFilters) -> SearchFilters:
+    """The filters as the index applies them (annotations too: each document holds its
+    run's annotation terms, collector/search_documents.py)."""
     from collector.search_index import SearchFilters
 
-    run_ids = None
-    if filters.annotation:
-        sql, params = annotated_runs(filters.annotation)
-        run_ids = [row[0] for row in cursor.execute(sql, params).fetchall()]
     return SearchFilters(
         statuses=filters.statuses,
         source=filters.source,
@@ -90,7 +71,7 @@ def _index_filters(cursor: duckdb.DuckDBPyConnection, filters: RunFilters) -> Se
         since=filters.since,
         until=filters.until,
         has_error=filters.has_error,
-        run_ids=run_ids,
+        annotation=filters.annotation,
     )
 
 
@@ -124,9 +105,9 @@ def search_page(
     from collector import queries
 
     usable, query = _index_query(filters)
-    if not usable or not _fresh(cursor, index):
+    if not usable or not _fresh(cursor, index, filters):
         return None
-    by_index = _index_filters(cursor, filters)
+    by_index = _index_filters(filters)
     if query is not None and not query.exact:
         candidates = index.matching(query, by_index, at_most=MAX_CANDIDATES)
         if candidates is None:
@@ -208,9 +189,9 @@ def search_where(
     from collector import queries
 
     usable, query = _index_query(filters)
-    if query is None or not usable or not _fresh(cursor, index):
+    if query is None or not usable or not _fresh(cursor, index, filters):
         return None
-    by_index = _index_filters(cursor, filters)
+    by_index = _index_filters(filters)
     if query.exact:
         ids = index.matching_ids(query, by_index) or []
         where, params = queries.where_clause(dataclasses.replace(filters, text=None))

@@ -31,17 +31,15 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 
+from collector.search_changes import NO_MARK, Changes, Mark, read_changes
 from collector.search_documents import (
-    EPOCH,
     FORMAT,
-    RUN_FIELDS,
-    STEP_TEXT,
     build_schema,
     register_tokenizers,
     run_document,
@@ -66,13 +64,6 @@ Reader = Callable[[Callable[[duckdb.DuckDBPyConnection], Any]], Any]
 
 _BATCH_RUNS = 2000
 _PRUNE_EVERY_S = 300.0  # how often deleted runs (retention) are looked for
-_EPOCH = EPOCH
-
-_CHANGED_RUNS = f"""
-    SELECT {RUN_FIELDS}
-    FROM agent_runs WHERE updated_at > ? OR (updated_at = ? AND id > ?)
-    ORDER BY updated_at, id LIMIT ?
-"""
 
 
 class SearchIndex:
@@ -96,7 +87,8 @@ class SearchIndex:
         self._index = tantivy.Index(self._schema, path=str(self.directory))
         register_tokenizers(tantivy, self._index)
         self._writer: Any = None
-        self._watermark = self._load_watermark()
+        self._watermark = self._load_watermark("watermark")
+        self._annotations_mark = self._load_watermark("annotation_watermark")
         self._behind = True  # the last pass was a full batch: more may be waiting
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -106,20 +98,21 @@ class SearchIndex:
         self._thread.start()
 
     # --- keeping it fresh -------------------------------------------------------------
-    def _load_watermark(self) -> tuple[datetime, str]:
-        """(updated_at, id) of the last run indexed: where the next pass starts."""
-        path = self.directory / "watermark"
+    def _load_watermark(self, name: str) -> Mark:
+        """(updated_at, id) of the last run indexed, or (created_at, id) of the last
+        annotation seen: where the next pass starts."""
+        path = self.directory / name
         try:
-            moment, run_id = path.read_text().strip().split(" ", 1)
-            return datetime.fromisoformat(moment), run_id
+            moment, row_id = path.read_text().strip().split(" ", 1)
+            return datetime.fromisoformat(moment), row_id
         except (OSError, ValueError):
-            return _EPOCH, ""
+            return NO_MARK
 
-    def _save_watermark(self, mark: tuple[datetime, str]) -> None:
+    def _save_watermark(self, name: str, mark: Mark) -> None:
         # Written after the index commit: a crash in between re-indexes a batch, harmlessly.
-        temporary = self.directory / "watermark.tmp"
+        temporary = self.directory / f"{name}.tmp"
         temporary.write_text(f"{mark[0].isoformat()} {mark[1]}")
-        temporary.replace(self.directory / "watermark")
+        temporary.replace(self.directory / name)
 
     def _follow(self) -> None:
         next_prune = time.monotonic() + _PRUNE_EVERY_S
@@ -137,19 +130,23 @@ class SearchIndex:
                 self._wake.clear()
 
     def refresh_once(self) -> int:
-        """Index runs changed since the watermark (one batch); returns how many."""
-        watermark = self._watermark
-        rows, steps = self._read(lambda cur: _changed_runs(cur, watermark))
-        mark = watermark
-        if rows:
-            self._write(rows, steps)
-            mark = (rows[-1][10], rows[-1][0])  # rows come in (updated_at, id) order
-            self._save_watermark(mark)
+        """Index runs changed or annotated since the watermarks (one batch); returns how many."""
+        runs_mark, annotations_mark = self._watermark, self._annotations_mark
+        changes = self._read(
+            lambda cur: read_changes(cur, runs_mark, annotations_mark, _BATCH_RUNS)
+        )
+        if changes.rows:
+            self._write(changes)
+        if changes.runs_mark != runs_mark:
+            self._save_watermark("watermark", changes.runs_mark)
+        if changes.annotations_mark != annotations_mark:
+            self._save_watermark("annotation_watermark", changes.annotations_mark)
         with self._changed:
-            self._watermark = mark
-            self._behind = len(rows) >= _BATCH_RUNS
+            self._watermark = changes.runs_mark
+            self._annotations_mark = changes.annotations_mark
+            self._behind = changes.full
             self._changed.notify_all()
-        return len(rows)
+        return _BATCH_RUNS if changes.full else len(changes.rows)
 
     def prune_deleted(self) -> int:
         """Drop documents of runs no longer in the database (retention); returns how many.
@@ -185,27 +182,38 @@ class SearchIndex:
             self._writer = self._index.writer(heap_size=32_000_000, num_threads=1)
         return self._writer
 
-    def _write(
-        self, rows: list[tuple[Any, ...]], steps: dict[str, tuple[str | None, bool | None]]
-    ) -> None:
+    def _write(self, changes: Changes) -> None:
         writer = self._open_writer()
-        for row in rows:
+        for row in changes.rows:
             writer.delete_documents_by_term("id", row[0])
-            writer.add_document(run_document(self._tantivy, row, steps.get(row[0])))
+            marks = changes.annotations.get(row[0], ())
+            writer.add_document(run_document(self._tantivy, row, changes.steps.get(row[0]), marks))
         writer.commit()
         self._index.reload()
 
     # --- reading ----------------------------------------------------------------------
-    def wait_fresh(self, snapshot_updated_at: datetime | None, timeout_s: float = 3.0) -> bool:
-        """True once the index holds every change up to ``snapshot_updated_at``.
+    def wait_fresh(
+        self,
+        snapshot_updated_at: datetime | None,
+        timeout_s: float = 3.0,
+        *,
+        snapshot_annotated_at: datetime | None = None,
+    ) -> bool:
+        """True once the index holds every change up to ``snapshot_updated_at`` (and every
+        annotation up to ``snapshot_annotated_at``, when given).
 
         False after ``timeout_s`` (a first build over a big file takes minutes:
         the caller scans meanwhile).
         """
         deadline = time.monotonic() + timeout_s
         with self._changed:
-            while self._behind or (
-                snapshot_updated_at is not None and self._watermark[0] < snapshot_updated_at
+            while (
+                self._behind
+                or (snapshot_updated_at is not None and self._watermark[0] < snapshot_updated_at)
+                or (
+                    snapshot_annotated_at is not None
+                    and self._annotations_mark[0] < snapshot_annotated_at
+                )
             ):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self._stop.is_set():
@@ -303,27 +311,3 @@ class SearchIndex:
 
 def _count(searcher: Any, query: Any) -> int:
     return int(getattr(searcher.search(query, 1, count=True), "count", 0) or 0)
-
-
-def _changed_runs(
-    cursor: duckdb.DuckDBPyConnection, watermark: tuple[datetime, str]
-) -> tuple[list[tuple[Any, ...]], dict[str, tuple[str | None, bool | None]]]:
-    cursor.execute("BEGIN TRANSACTION READ ONLY")
-    try:
-        moment, last_id = watermark
-        rows = cursor.execute(_CHANGED_RUNS, [moment, moment, last_id, _BATCH_RUNS]).fetchall()
-        steps: dict[str, tuple[str | None, bool | None]] = {}
-        if rows:
-            ids = [row[0] for row in rows]
-            starts = [row[1] for row in rows]
-            # A run without a start time: no bound (its steps may start whenever).
-            earliest = (
-                _EPOCH + timedelta(microseconds=min(starts)) if None not in starts else _EPOCH
-            )
-            steps = {
-                run_id: (text, failed)
-                for run_id, text, failed in cursor.execute(STEP_TEXT, [ids, earliest]).fetchall()
-            }
-        return rows, steps
-    finally:
-        cursor.execute("ROLLBACK")

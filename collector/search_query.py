@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from collector.search_documents import EPOCH, trigrams
+from collector.search_documents import EPOCH, annotation_term, trigrams
 
 __all__ = [
     "SearchFilters",
@@ -104,7 +104,8 @@ class SearchFilters:
     since: datetime | None = None
     until: datetime | None = None
     has_error: bool = False
-    run_ids: Sequence[str] | None = None  # only these runs (e.g. the annotated ones)
+    annotation: str | None = None  # good / bad (latest verdict), any, or a label
+    run_ids: Sequence[str] | None = None  # only these runs
 
 
 def micros(moment: datetime) -> int:
@@ -148,6 +149,7 @@ def filtered_query(
         ("model", [filters.model] if filters.model else []),
         ("tool", [filters.tool] if filters.tool else []),
         ("flag", ["error"] if filters.has_error else []),
+        ("annotation", [annotation_term(filters.annotation)] if filters.annotation else []),
     ):
         if values:
             must.append(term_set(schema, name, list(values)))
