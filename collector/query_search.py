@@ -33,14 +33,18 @@ __all__ = ["search_page", "search_where", "MAX_CANDIDATES"]
 MAX_CANDIDATES = 2000
 
 
-def _fresh(cursor: duckdb.DuckDBPyConnection, index: SearchIndex, filters: RunFilters) -> bool:
-    """True once the index holds the reader's snapshot (it waits a moment for that)."""
-    latest = cursor.execute("SELECT max(updated_at) FROM agent_runs").fetchone()
+def _fresh(
+    cursor: duckdb.DuckDBPyConnection, index: SearchIndex, filters: RunFilters
+) -> tuple[bool, datetime | None]:
+    """Whether the index holds the reader's snapshot (it waits a moment for that), and
+    the newest start in that snapshot (None when no run has one)."""
+    latest = cursor.execute("SELECT max(updated_at), max(started_at) FROM agent_runs").fetchone()
+    updated, newest = latest or (None, None)
     annotated = None
     if filters.annotation:
         noted = cursor.execute("SELECT max(created_at) FROM annotations").fetchone()
         annotated = noted[0] if noted else None
-    return index.wait_fresh(latest[0] if latest else None, snapshot_annotated_at=annotated)
+    return index.wait_fresh(updated, snapshot_annotated_at=annotated), newest
 
 
 def _index_query(filters: RunFilters) -> tuple[bool, TextQuery | None]:
@@ -105,7 +109,10 @@ def search_page(
     from collector import queries
 
     usable, query = _index_query(filters)
-    if not usable or not _fresh(cursor, index, filters):
+    if not usable:
+        return None
+    fresh, newest = _fresh(cursor, index, filters)
+    if not fresh:
         return None
     by_index = _index_filters(filters)
     if query is not None and not query.exact:
@@ -114,7 +121,9 @@ def search_page(
             return None
         return _checked_page(cursor, candidates, filters, limit, after, offset, now)
     before = (after.started_at, after.run_id) if after is not None else None
-    hits = index.search(query, by_index, limit=limit + 1, offset=offset, before=before)
+    hits = index.search(
+        query, by_index, limit=limit + 1, offset=offset, before=before, newest=newest
+    )
     if not hits.run_ids:
         return queries.RunPage(runs=[], total=hits.total, next=None)
     condition, params = _runs_in(hits)
@@ -189,7 +198,7 @@ def search_where(
     from collector import queries
 
     usable, query = _index_query(filters)
-    if query is None or not usable or not _fresh(cursor, index, filters):
+    if query is None or not usable or not _fresh(cursor, index, filters)[0]:
         return None
     by_index = _index_filters(filters)
     if query.exact:
