@@ -36,7 +36,7 @@ import httpx
 
 from bench.collector_proc import REPO, percentile, spawn_collector
 from bench.dataset import build_via_sql, build_via_store
-from collector.queries import RunFilters, encode_cursor, parse_time
+from collector.queries import RunFilters, decode_cursor, encode_cursor, parse_time
 from collector.query_stats import run_stats
 from collector.search_documents import FORMAT, build_index
 
@@ -297,11 +297,24 @@ def time_functions(db_path: Path, repeat: int, *, with_index: bool = False) -> d
                     lambda f=filters: list_runs(con, f, search=index),
                     lambda page: page.total,
                 )
+        deep = decode_cursor(layout["deep_cursor"])
+        timed(
+            "list: deep page (cursor at the middle)",
+            lambda: list_runs(con, F(), after=deep),
+            lambda page: page.total,
+        )
         ids = [run["id"] for run in list_runs(con, F()).runs]
         timed("run costs of the first page", lambda: run_costs(con, ids), len)
+        deep_ids = [run["id"] for run in list_runs(con, F(), after=deep).runs]
+        timed("run costs of the deep page", lambda: run_costs(con, deep_ids), len)
         timed(
             "stats, all runs, computed",
             lambda: run_stats(con, F(), cache=None),
+            lambda body: body["total_runs"],
+        )
+        timed(
+            "stats, one day, computed",
+            lambda: run_stats(con, F(since=since), cache=None),
             lambda body: body["total_runs"],
         )
         timed(
