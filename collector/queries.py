@@ -29,7 +29,7 @@ from collector.query_filters import (
     parse_time,
     where_clause,
 )
-from collector.query_snapshot import fetch_dicts, in_snapshot
+from collector.query_snapshot import fetch_dicts, in_snapshot, newest
 from collector.serialize import run_to_json, step_to_json
 from instrumentation.attributes import RunStatus
 from instrumentation.clock import utc_now
@@ -82,12 +82,8 @@ def _page_bound(
     every column of every run for the sort (at 1M runs: the whole table).
     A window is tried only if the smaller one held too few runs.
     """
-    anchor: datetime | None
-    if after is not None:
-        anchor = after.started_at
-    else:
-        row = cursor.execute("SELECT max(started_at) FROM agent_runs").fetchone()
-        anchor = row[0] if row else None
+    # A cursor among runs with no start time: no bound (those sort last).
+    anchor = after.started_at if after is not None else newest(cursor, "agent_runs", "started_at")
     if anchor is None:
         return None
     if until is not None:
