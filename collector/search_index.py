@@ -53,6 +53,7 @@ from collector.search_query import (
     micros,
     text_query,
     time_bounds,
+    without_unmatched_prefix,
 )
 
 __all__ = ["SearchFilters", "SearchHits", "SearchIndex", "TextQuery", "index_words", "text_query"]
@@ -239,6 +240,7 @@ class SearchIndex:
         """
         lower, upper = time_bounds(filters)
         searcher = self._index.searcher()
+        query = without_unmatched_prefix(self._tantivy, self._schema, searcher, query)
         total = _count(
             searcher, filtered_query(self._tantivy, self._schema, query, filters, lower, upper)
         )
@@ -279,10 +281,11 @@ class SearchIndex:
     ) -> SearchHits | None:
         """Every run matching ``query`` and ``filters``; None when more than ``at_most``."""
         lower, upper = time_bounds(filters or SearchFilters())
+        searcher = self._index.searcher()
+        query = without_unmatched_prefix(self._tantivy, self._schema, searcher, query)
         compiled = filtered_query(
             self._tantivy, self._schema, query, filters or SearchFilters(), lower, upper
         )
-        searcher = self._index.searcher()
         total = _count(searcher, compiled)
         if at_most is not None and total > at_most:
             return None

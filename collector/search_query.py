@@ -25,6 +25,7 @@ __all__ = [
     "match_query",
     "filtered_query",
     "time_bounds",
+    "without_unmatched_prefix",
     "micros",
 ]
 
@@ -125,7 +126,7 @@ def match_query(tantivy: Any, schema: Any, query: TextQuery | Sequence[str] | No
     )
     if not query.prefix:
         return text
-    prefix = tantivy.Query.regex_query(schema, "id", _REGEX_META.sub(r"\\\1", query.prefix) + ".*")
+    prefix = _id_prefix_query(tantivy, schema, query.prefix)
     return tantivy.Query.boolean_query(
         [(tantivy.Occur.Should, text), (tantivy.Occur.Should, prefix)]
     )
@@ -159,7 +160,30 @@ def filtered_query(
         must.append(
             tantivy.Query.range_query(schema, "started_us", tantivy.FieldType.Integer, lower, upper)
         )
+    if len(must) == 1:  # a boolean query of one clause counts at half the speed
+        return must[0]
     return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in must])
+
+
+def _id_prefix_query(tantivy: Any, schema: Any, prefix: str) -> Any:
+    return tantivy.Query.regex_query(schema, "id", _REGEX_META.sub(r"\\\1", prefix) + ".*")
+
+
+def without_unmatched_prefix(
+    tantivy: Any, schema: Any, searcher: Any, query: TextQuery | Sequence[str] | None
+) -> TextQuery | Sequence[str] | None:
+    """``query`` without its run id prefix when no run id starts with it (the usual case).
+
+    The prefix makes the text part one side of a union, which tantivy counts at a
+    third of the speed of the text alone (600k matches: ~28 against ~9 ms); the
+    answer is the same when the other side matches nothing (looked up in ~0.1 ms).
+    """
+    if not isinstance(query, TextQuery) or not query.prefix:
+        return query
+    found = searcher.search(_id_prefix_query(tantivy, schema, query.prefix), 1, count=True)
+    if getattr(found, "count", 0):
+        return query
+    return TextQuery(words=query.words, grams=query.grams, prefix="")
 
 
 def time_bounds(filters: SearchFilters) -> tuple[int | None, int | None]:
