@@ -7,7 +7,7 @@ Prices are filled in lazily: before costs are read, models that have no row in
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import duckdb
@@ -61,13 +61,29 @@ _RUNS_OF = """
     SELECT id, started_at, model_used, model_requested, provider, input_tokens, output_tokens
     FROM agent_runs WHERE id IN (SELECT unnest(?))
 """
-_RUN_COSTS_OF = """
-WITH page_steps AS (
-    -- A literal list of ids (not a joined unnest): DuckDB looks each up in the
-    -- agent_steps_run_id index, wherever in the table the page's steps lie.
+# The page's steps: by the agent_steps_run_id index where there is one (a literal
+# list of ids, not a joined unnest: DuckDB looks each up, wherever in the table the
+# steps lie), or, over a lake's views (no index), by start time: steps from an hour
+# before the earliest run of the page (clocks of other hosts), whose files DuckDB
+# skips by their min/max, plus steps with no start, in two scans rather than one OR.
+_PAGE_STEPS_BY_INDEX = """
     SELECT agent_run_id, model, input_tokens, output_tokens FROM agent_steps
     WHERE agent_run_id IN ({marks})
-), steps AS (
+"""
+_PAGE_STEPS_BY_TIME = """
+    SELECT agent_run_id, model, input_tokens, output_tokens FROM agent_steps
+    WHERE started_at >= ? AND agent_run_id IN (SELECT unnest(?))
+    UNION ALL
+    SELECT agent_run_id, model, input_tokens, output_tokens FROM agent_steps
+    WHERE started_at IS NULL AND agent_run_id IN (SELECT unnest(?))
+"""
+_CLOCK_MARGIN = timedelta(hours=1)
+_HAS_RUN_ID_INDEX = """
+    SELECT 1 FROM duckdb_indexes()
+    WHERE index_name = 'agent_steps_run_id' AND database_name = current_database()
+"""
+_RUN_COSTS_OF = """
+WITH page_steps AS ({page_steps}), steps AS (
     SELECT s.agent_run_id AS run_id,
            (coalesce(s.input_tokens, 0) * p.input_usd_per_mtok
             + coalesce(s.output_tokens, 0) * p.output_usd_per_mtok) / 1e6 AS cost_usd
@@ -92,7 +108,8 @@ def run_costs(cursor: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> dict
     """``cost_usd`` of each run (None when its model has no price): the ``run_costs`` view's.
 
     Only these runs' steps are read, by the index on ``agent_run_id``: a page
-    costs a few ms at 1M runs, old or new, where the view reads all steps.
+    costs a few ms at 1M runs, old or new, where the view reads all steps (over
+    a lake, which has no index, by start time).
     """
     if not run_ids:
         return {}
@@ -102,8 +119,16 @@ def run_costs(cursor: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> dict
     cursor.register("_page_runs", runs)
     try:
         ids = runs.column("id").to_pylist()
-        sql = _RUN_COSTS_OF.format(marks=", ".join("?" * len(ids)))
-        rows = cursor.execute(sql, ids).fetchall()
+        params: list[Any]
+        if cursor.execute(_HAS_RUN_ID_INDEX).fetchone() is not None:
+            page_steps = _PAGE_STEPS_BY_INDEX.format(marks=", ".join("?" * len(ids)))
+            params = list(ids)
+        else:
+            starts = runs.column("started_at").to_pylist()
+            since = min(starts) - _CLOCK_MARGIN if None not in starts else datetime(1, 1, 1)
+            page_steps, params = _PAGE_STEPS_BY_TIME, [since, ids, ids]
+        sql = _RUN_COSTS_OF.format(page_steps=page_steps)
+        rows = cursor.execute(sql, params).fetchall()
     finally:
         cursor.unregister("_page_runs")
     return {str(run_id): json_value(cost) for run_id, cost in rows}
