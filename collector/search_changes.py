@@ -66,6 +66,7 @@ def read_changes(
     try:
         moment, last_id = runs_mark
         rows = cursor.execute(_CHANGED_RUNS, [moment, moment, last_id, batch]).fetchall()
+        changed = len(rows)
         steps = _step_text(cursor, rows)
         new_runs_mark = (rows[-1][10], rows[-1][0]) if rows else runs_mark
         moment, last_id = annotations_mark
@@ -94,7 +95,7 @@ def read_changes(
             annotations=terms,
             runs_mark=new_runs_mark,
             annotations_mark=new_annotations_mark,
-            full=len(rows) - len(annotated) >= batch or len(noted) >= batch,
+            full=changed >= batch or len(noted) >= batch,
             annotated=annotated,
         )
     finally:
