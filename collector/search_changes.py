@@ -10,7 +10,7 @@ one read-only snapshot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,7 +55,6 @@ class Changes:
     runs_mark: Mark
     annotations_mark: Mark
     full: bool = False  # a batch was full: more is waiting
-    annotated: list[str] = field(default_factory=list)
 
 
 def read_changes(
@@ -96,7 +95,6 @@ def read_changes(
             runs_mark=new_runs_mark,
             annotations_mark=new_annotations_mark,
             full=changed >= batch or len(noted) >= batch,
-            annotated=annotated,
         )
     finally:
         cursor.execute("ROLLBACK")
