@@ -6,8 +6,9 @@ database (``<db>.search/``): one document per run holding its text and the
 fields the run list filters on (status, source, agent, models, tools, start).
 
 A thread follows ``agent_runs.updated_at`` (the writer bumps it whenever a run
-or one of its steps changes), re-reads each changed run with its steps and
-replaces the run's document, every ``interval_s`` (2 s: each index commit has
+or one of its steps changes) and the ``annotations`` table
+(:mod:`collector.search_changes`), re-reads each changed or annotated run with
+its steps and replaces the run's document, every ``interval_s`` (2 s: each index commit has
 a fixed cost, paid by ingest's CPU) or at once when a query asks: a reader with
 ``q`` wakes it and waits until it has caught up with the reader's snapshot.
 The index is derived data: deleting the directory rebuilds it from the
