@@ -36,9 +36,9 @@ import httpx
 
 from bench.collector_proc import REPO, percentile, spawn_collector
 from bench.dataset import build_via_sql, build_via_store
-from collector.queries import RunFilters, encode_cursor, parse_time
+from collector.queries import RunFilters, decode_cursor, encode_cursor, parse_time
 from collector.query_stats import run_stats
-from collector.search_documents import build_index
+from collector.search_documents import FORMAT, build_index
 
 __all__ = ["main", "TARGET_MS"]
 
@@ -150,21 +150,28 @@ def _cases(layout: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def ensure_index(db_path: Path) -> dict[str, Any]:
-    """Build the search index beside ``db_path`` in one pass when it is not there."""
-    directory = db_path.with_name(db_path.name + ".search")
-    if (directory / "format").exists():
-        return {"index": "present"}
-    if directory.exists():
-        import shutil
+    """Build the search index beside ``db_path`` in one pass when it is not there (or is
+    of an older layout: the collector would rebuild it run by run)."""
+    import shutil
 
-        shutil.rmtree(directory)
+    directory = db_path.with_name(db_path.name + ".search")
+    marker = directory / "format"
+    if marker.exists() and marker.read_text().strip() == FORMAT:
+        return {"index": "present"}
+    # Built beside the old one and swapped in: an interrupted build leaves the old index.
+    building = db_path.with_name(db_path.name + ".search.building")
+    if building.exists():
+        shutil.rmtree(building)
     con = duckdb.connect(str(db_path), read_only=True)
     began = time.monotonic()
     try:
         con.execute("SET TimeZone = 'UTC'")
-        runs, _, _ = build_index(con, directory, progress=True)
+        runs, _, _ = build_index(con, building, progress=True)
     finally:
         con.close()
+    if directory.exists():
+        shutil.rmtree(directory)
+    building.rename(directory)
     size = sum(p.stat().st_size for p in directory.iterdir() if p.is_file())
     return {
         "index_runs": runs,
@@ -290,11 +297,24 @@ def time_functions(db_path: Path, repeat: int, *, with_index: bool = False) -> d
                     lambda f=filters: list_runs(con, f, search=index),
                     lambda page: page.total,
                 )
+        deep = decode_cursor(layout["deep_cursor"])
+        timed(
+            "list: deep page (cursor at the middle)",
+            lambda: list_runs(con, F(), after=deep),
+            lambda page: page.total,
+        )
         ids = [run["id"] for run in list_runs(con, F()).runs]
         timed("run costs of the first page", lambda: run_costs(con, ids), len)
+        deep_ids = [run["id"] for run in list_runs(con, F(), after=deep).runs]
+        timed("run costs of the deep page", lambda: run_costs(con, deep_ids), len)
         timed(
             "stats, all runs, computed",
             lambda: run_stats(con, F(), cache=None),
+            lambda body: body["total_runs"],
+        )
+        timed(
+            "stats, one day, computed",
+            lambda: run_stats(con, F(since=since), cache=None),
             lambda body: body["total_runs"],
         )
         timed(

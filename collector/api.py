@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 import duckdb
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
@@ -74,6 +74,7 @@ def _bad(exc: Exception) -> HTTPException:
         "`cancel_requested_at` and `cancel_requested_by`. Times are ISO 8601 UTC ending in Z."
     ),
     tags=["runs"],
+    response_model=None,
     responses={200: {"model": RunPage}},
 )
 def list_runs_route(
@@ -84,7 +85,7 @@ def list_runs_route(
     offset: Annotated[
         int, Query(description="Rows to skip (ignored with `cursor`; cursors are stable).")
     ] = 0,
-) -> dict[str, Any]:
+) -> JSONResponse:
     filters = filter_query.to_filters()
     if not 1 <= limit <= MAX_PAGE:
         raise HTTPException(400, f"limit must be between 1 and {MAX_PAGE}")
@@ -102,7 +103,8 @@ def list_runs_route(
     )
     attach_costs(request, page.runs)
     _store(request).read(lambda cur: attach_step_counts(cur, page.runs))
-    return {"runs": page.runs, "total": page.total, "next": page.next}
+    # The rows are JSON-ready already (collector/serialize.py): no encoder pass over them.
+    return JSONResponse({"runs": page.runs, "total": page.total, "next": page.next})
 
 
 @router.get(

@@ -61,15 +61,29 @@ _RUNS_OF = """
     SELECT id, started_at, model_used, model_requested, provider, input_tokens, output_tokens
     FROM agent_runs WHERE id IN (SELECT unnest(?))
 """
-_RUN_COSTS_OF = """
-WITH page_steps AS (
-    -- Two scans, not one OR: a bound alone lets DuckDB skip row groups by min/max.
+# The page's steps: by the agent_steps_run_id index where there is one (a literal
+# list of ids, not a joined unnest: DuckDB looks each up, wherever in the table the
+# steps lie), or, over a lake's views (no index), by start time: steps from an hour
+# before the earliest run of the page (clocks of other hosts), whose files DuckDB
+# skips by their min/max, plus steps with no start, in two scans rather than one OR.
+_PAGE_STEPS_BY_INDEX = """
+    SELECT agent_run_id, model, input_tokens, output_tokens FROM agent_steps
+    WHERE agent_run_id IN ({marks})
+"""
+_PAGE_STEPS_BY_TIME = """
     SELECT agent_run_id, model, input_tokens, output_tokens FROM agent_steps
     WHERE started_at >= ? AND agent_run_id IN (SELECT unnest(?))
     UNION ALL
     SELECT agent_run_id, model, input_tokens, output_tokens FROM agent_steps
     WHERE started_at IS NULL AND agent_run_id IN (SELECT unnest(?))
-), steps AS (
+"""
+_CLOCK_MARGIN = timedelta(hours=1)
+_HAS_RUN_ID_INDEX = """
+    SELECT 1 FROM duckdb_indexes()
+    WHERE index_name = 'agent_steps_run_id' AND database_name = current_database()
+"""
+_RUN_COSTS_OF = """
+WITH page_steps AS ({page_steps}), steps AS (
     SELECT s.agent_run_id AS run_id,
            (coalesce(s.input_tokens, 0) * p.input_usd_per_mtok
             + coalesce(s.output_tokens, 0) * p.output_usd_per_mtok) / 1e6 AS cost_usd
@@ -88,28 +102,33 @@ LEFT JOIN model_prices p
        ON p.model = coalesce(r.model_used, r.model_requested)
       AND p.provider = coalesce(r.provider, '')
 """
-# Steps start after their run: an hour's margin for clocks of other hosts (as the search index).
-_CLOCK_MARGIN = timedelta(hours=1)
 
 
 def run_costs(cursor: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> dict[str, Any]:
     """``cost_usd`` of each run (None when its model has no price): the ``run_costs`` view's.
 
-    Only the steps that start after the earliest of these runs are read (DuckDB
-    skips older row groups by their min/max): a page of recent runs costs a few
-    ms at 1M runs where the view reads all steps.
+    Only these runs' steps are read, by the index on ``agent_run_id``: a page
+    costs a few ms at 1M runs, old or new, where the view reads all steps (over
+    a lake, which has no index, by start time).
     """
     if not run_ids:
         return {}
     runs = cursor.execute(_RUNS_OF, [list(run_ids)]).to_arrow_table()
     if runs.num_rows == 0:
         return {}
-    starts = runs.column("started_at").to_pylist()
-    since = min(starts) - _CLOCK_MARGIN if None not in starts else datetime(1, 1, 1)
     cursor.register("_page_runs", runs)
     try:
         ids = runs.column("id").to_pylist()
-        rows = cursor.execute(_RUN_COSTS_OF, [since, ids, ids]).fetchall()
+        params: list[Any]
+        if cursor.execute(_HAS_RUN_ID_INDEX).fetchone() is not None:
+            page_steps = _PAGE_STEPS_BY_INDEX.format(marks=", ".join("?" * len(ids)))
+            params = list(ids)
+        else:
+            starts = runs.column("started_at").to_pylist()
+            since = min(starts) - _CLOCK_MARGIN if None not in starts else datetime(1, 1, 1)
+            page_steps, params = _PAGE_STEPS_BY_TIME, [since, ids, ids]
+        sql = _RUN_COSTS_OF.format(page_steps=page_steps)
+        rows = cursor.execute(sql, params).fetchall()
     finally:
         cursor.unregister("_page_runs")
     return {str(run_id): json_value(cost) for run_id, cost in rows}

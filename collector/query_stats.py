@@ -76,6 +76,32 @@ def run_stats(
     return in_snapshot(cursor, read)
 
 
+# Steps start after their run: an hour's margin for clocks of other hosts (as the search
+# index's step text, collector/search_documents.py).
+_CLOCK_MARGIN = timedelta(hours=1)
+_TOOL_STEPS = "SELECT tool_name, status, duration_ms, agent_run_id FROM agent_steps"
+
+
+def _tool_steps(where: str, first: datetime | None, undated: bool) -> tuple[str, list[Any]]:
+    """``FROM`` the tool steps of the selected runs (aliased ``s``), and its parameters.
+
+    Unfiltered, every step with a run counts: no semi-join over all runs. Filtered,
+    only steps from an hour before the earliest selected run's start are read
+    (DuckDB skips older row groups by their min/max; a day's stats no longer read
+    every step), plus steps with no start time, in two scans rather than one OR.
+    """
+    if where == "TRUE":
+        return f"({_TOOL_STEPS} WHERE tool_name IS NOT NULL AND agent_run_id IS NOT NULL) s", []
+    in_runs = "tool_name IS NOT NULL AND agent_run_id IN (SELECT id FROM runs)"
+    if first is None or undated:  # a run with no start: its steps may start whenever
+        return f"({_TOOL_STEPS} WHERE {in_runs}) s", []
+    return (
+        f"({_TOOL_STEPS} WHERE started_at >= ? AND {in_runs} "
+        f"UNION ALL {_TOOL_STEPS} WHERE started_at IS NULL AND {in_runs}) s",
+        [first - _CLOCK_MARGIN],
+    )
+
+
 def _compute(
     cursor: duckdb.DuckDBPyConnection,
     filters: RunFilters,
@@ -97,12 +123,12 @@ def _compute(
                    quantile_cont(duration_ms, [0.5, 0.95]), max(duration_ms),
                    avg(total_steps), quantile_cont(total_steps, [0.5, 0.95]), max(total_steps),
                    sum(input_tokens), sum(output_tokens),
-                   min(started_at), max(started_at)
+                   min(started_at), max(started_at), bool_or(started_at IS NULL)
             FROM runs""",
             params,
         )
-        row = cursor.fetchone() or (0,) * 12
-        (total, errors, ended, dq, dmax, savg, sq, smax, tin, tout, first, last) = row
+        row = cursor.fetchone() or (0,) * 13
+        (total, errors, ended, dq, dmax, savg, sq, smax, tin, tout, first, last, undated) = row
         d50, d95 = dq or (None, None)  # one sort gives both percentiles
         s50, s95 = sq or (None, None)
         chosen = bucket or choose_bucket(filters.since or first, filters.until or last)
@@ -141,20 +167,15 @@ def _compute(
             {"bucket": iso_utc(b), "status": s, "runs": int(n)} for b, s, n in cursor.fetchall()
         ]
 
-        # Unfiltered, every step with a run counts: skipping the semi-join over all
-        # runs saves most of the query's time on large tables.
-        in_runs = (
-            "s.agent_run_id IN (SELECT id FROM runs)" if params else ("s.agent_run_id IS NOT NULL")
-        )
+        steps, steps_params = _tool_steps(where, first, bool(undated))
         cursor.execute(
             f"""{runs_cte}
             SELECT s.tool_name, count(*) AS calls,
                    count(*) FILTER (WHERE s.status = 'error') AS errors,
                    quantile_cont(s.duration_ms, 0.95)
-            FROM agent_steps s
-            WHERE s.tool_name IS NOT NULL AND {in_runs}
+            FROM {steps}
             GROUP BY s.tool_name ORDER BY calls DESC, s.tool_name LIMIT ?""",
-            [*params, top_tools],
+            [*params, *steps_params, top_tools],
         )
         tools = [
             {

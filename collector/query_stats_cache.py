@@ -39,8 +39,10 @@ _ENTRIES = 64
 
 def data_version(cursor: duckdb.DuckDBPyConnection, annotations: bool) -> tuple[Any, ...]:
     """What a stats answer depends on; it changes whenever the answer may (a few ms at 1M)."""
-    row = cursor.execute("SELECT max(updated_at), count(*) FROM agent_runs").fetchone()
-    version: tuple[Any, ...] = tuple(row or ())
+    from collector.query_snapshot import newest
+
+    counted = cursor.execute("SELECT count(*) FROM agent_runs").fetchone()
+    version: tuple[Any, ...] = (newest(cursor, "agent_runs", "updated_at"), *(counted or ()))
     if annotations:
         marks = cursor.execute("SELECT count(*), max(created_at) FROM annotations").fetchone()
         version += tuple(marks or ())

@@ -7,6 +7,9 @@ One tantivy document per run (:func:`run_document`):
 - ``status``, ``source``, ``agent_name``, ``model``, ``tool`` (raw): the run-list filters;
 - ``flag`` (raw): ``error`` when the run failed or was lost, has an error, or a step failed
   (the ``has_error`` filter);
+- ``annotation`` (raw): what the ``annotation`` filter looks for (:func:`annotation_term`):
+  ``any`` on every annotated run, ``verdict:good`` / ``verdict:bad`` for the latest verdict,
+  ``label:<text>`` for each label;
 - ``text`` (words, lowercased): task, final answer and every step's arguments,
   result, thinking and error; ``q`` of plain words matches here;
 - ``sub`` (trigrams, lowercased): task and final answer as overlapping 3-character
@@ -36,10 +39,12 @@ __all__ = [
     "register_tokenizers",
     "run_document",
     "trigrams",
+    "annotation_term",
+    "annotation_terms",
     "build_index",
 ]
 
-FORMAT = "2"  # bump when the document layout changes: the index is rebuilt
+FORMAT = "3"  # bump when the document layout changes: the index is rebuilt
 TRIGRAM = "trigram"
 EPOCH = datetime(1970, 1, 1)
 
@@ -60,11 +65,15 @@ STEP_TEXT = """
 """
 
 
+# (created_at, id) of the newest annotation: where the follower's annotation pass starts.
+LAST_ANNOTATION = "SELECT created_at, id FROM annotations ORDER BY created_at DESC, id DESC LIMIT 1"
+
+
 def build_schema(tantivy: Any) -> Any:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
     builder.add_integer_field("started_us", fast=True, indexed=True)
-    for name in ("status", "source", "agent_name", "model", "tool", "flag"):
+    for name in ("status", "source", "agent_name", "model", "tool", "flag", "annotation"):
         builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("text", index_option="basic")
     builder.add_text_field("sub", tokenizer_name=TRIGRAM, index_option="basic")
@@ -87,10 +96,47 @@ def trigrams(text: str) -> list[str]:
     return sorted({lowered[i : i + 3] for i in range(len(lowered) - 2)})
 
 
+def annotation_term(value: str) -> str:
+    """The ``annotation`` term of a filter value: ``good`` / ``bad``, ``any``, or a label."""
+    if value in ("good", "bad"):
+        return f"verdict:{value}"
+    return "any" if value == "any" else f"label:{value}"
+
+
+# The annotation terms of some runs: the same runs as collector.annotations'
+# annotation_condition keeps (the latest good/bad verdict; any; each label).
+_ANNOTATIONS_OF = """
+    SELECT run_id,
+           arg_max(kind, created_at) FILTER (WHERE kind IN ('good', 'bad')),
+           list(DISTINCT value) FILTER (WHERE kind = 'label' AND value IS NOT NULL)
+    FROM annotations WHERE run_id IN (SELECT unnest(?)) GROUP BY run_id
+"""
+
+
+def annotation_terms(
+    cursor: duckdb.DuckDBPyConnection, run_ids: Sequence[str]
+) -> dict[str, list[str]]:
+    """The ``annotation`` terms of each annotated run among ``run_ids``."""
+    if not run_ids:
+        return {}
+    terms: dict[str, list[str]] = {}
+    for run_id, verdict, labels in cursor.execute(_ANNOTATIONS_OF, [list(run_ids)]).fetchall():
+        found = ["any"]
+        if verdict is not None:
+            found.append(annotation_term(str(verdict)))
+        found += [f"label:{label}" for label in labels or ()]
+        terms[str(run_id)] = found
+    return terms
+
+
 def run_document(
-    tantivy: Any, row: Sequence[Any], steps: tuple[str | None, bool | None] | None
+    tantivy: Any,
+    row: Sequence[Any],
+    steps: tuple[str | None, bool | None] | None,
+    marks: Sequence[str] = (),
 ) -> Any:
-    """The document of one run from its ``RUN_FIELDS`` row and its ``STEP_TEXT`` figures."""
+    """The document of one run from its ``RUN_FIELDS`` row, ``STEP_TEXT`` figures and
+    :func:`annotation_terms`."""
     run_id, started_us, status, source, agent, used, requested, tools, task, answer = row[:10]
     error = row[11]
     step_text, step_failed = steps or (None, None)
@@ -104,6 +150,8 @@ def run_document(
         document.add_text("model", model)
     for tool in tools or ():
         document.add_text("tool", tool)
+    for mark in marks:
+        document.add_text("annotation", mark)
     document.add_text("text", " ".join(part for part in (task, answer, step_text) if part))
     # Two values, not one joined text: no trigram spans the end of one and the start of the other.
     for part in (task, answer):
@@ -214,17 +262,22 @@ def build_index(
                     STEP_TEXT, [[r[0] for r in rows], earliest]
                 ).fetchall()
             }
+            marks = annotation_terms(con, [r[0] for r in rows])
             for row in rows:
-                writer.add_document(run_document(tantivy, row, steps.get(row[0])))
+                document = run_document(tantivy, row, steps.get(row[0]), marks.get(row[0], ()))
+                writer.add_document(document)
                 mark = max(mark, (row[10], row[0]))
             indexed += len(rows)
             if progress:
                 elapsed = time.monotonic() - began
                 print(f"  {indexed:>9} runs indexed  {elapsed:7.1f}s", flush=True)
+        noted = con.execute(LAST_ANNOTATION).fetchone()
     finally:
         con.execute("ROLLBACK")
     writer.commit()
     writer.wait_merging_threads()
     (directory / "format").write_text(FORMAT)
     (directory / "watermark").write_text(f"{mark[0].isoformat()} {mark[1]}")
+    if noted and noted[0] is not None:
+        (directory / "annotation_watermark").write_text(f"{noted[0].isoformat()} {noted[1]}")
     return indexed, mark[0], mark[1]

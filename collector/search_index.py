@@ -6,8 +6,9 @@ database (``<db>.search/``): one document per run holding its text and the
 fields the run list filters on (status, source, agent, models, tools, start).
 
 A thread follows ``agent_runs.updated_at`` (the writer bumps it whenever a run
-or one of its steps changes), re-reads each changed run with its steps and
-replaces the run's document, every ``interval_s`` (2 s: each index commit has
+or one of its steps changes) and the ``annotations`` table
+(:mod:`collector.search_changes`), re-reads each changed or annotated run with
+its steps and replaces the run's document, every ``interval_s`` (2 s: each index commit has
 a fixed cost, paid by ingest's CPU) or at once when a query asks: a reader with
 ``q`` wakes it and waits until it has caught up with the reader's snapshot.
 The index is derived data: deleting the directory rebuilds it from the
@@ -27,27 +28,33 @@ the index is not ready, scans (:func:`collector.queries.where_clause`).
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 
+from collector.search_changes import NO_MARK, Changes, Mark, read_changes
 from collector.search_documents import (
-    EPOCH,
     FORMAT,
-    RUN_FIELDS,
-    STEP_TEXT,
     build_schema,
     register_tokenizers,
     run_document,
-    trigrams,
+)
+from collector.search_query import (
+    SearchFilters,
+    SearchHits,
+    TextQuery,
+    filtered_query,
+    index_words,
+    micros,
+    text_query,
+    time_bounds,
+    without_unmatched_prefix,
 )
 
 __all__ = ["SearchFilters", "SearchHits", "SearchIndex", "TextQuery", "index_words", "text_query"]
@@ -57,95 +64,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 Reader = Callable[[Callable[[duckdb.DuckDBPyConnection], Any]], Any]
 
-_PLAIN = re.compile(r"^[^\W_]+(?:\s+[^\W_]+)*$")
-_WORD = re.compile(r"[^\W_]+")
 _BATCH_RUNS = 2000
 _PRUNE_EVERY_S = 300.0  # how often deleted runs (retention) are looked for
-_EPOCH = EPOCH
-# Characters with a meaning in tantivy's regular expressions (Rust regex syntax).
-_REGEX_META = re.compile(r"([\\.+*?()|\[\]{}^$#&\-~])")
-
-_CHANGED_RUNS = f"""
-    SELECT {RUN_FIELDS}
-    FROM agent_runs WHERE updated_at > ? OR (updated_at = ? AND id > ?)
-    ORDER BY updated_at, id LIMIT ?
-"""
-
-
-def index_words(text: str) -> list[str] | None:
-    """The words the index looks up for ``text``; None when it is not plain words."""
-    stripped = text.strip()
-    if not stripped or not _PLAIN.match(stripped):
-        return None
-    return _WORD.findall(stripped.lower())
-
-
-@dataclass(frozen=True)
-class TextQuery:
-    """What the index looks for, for one ``q``.
-
-    Plain words: runs whose text holds every word (exact). Otherwise the runs
-    whose task or final answer holds every trigram of ``q``: candidates, a
-    superset of the substring matches that SQL then checks. Either way, runs
-    whose id starts with ``q`` (lowercased, stripped) match too.
-    """
-
-    words: list[str] | None
-    grams: list[str]
-    prefix: str
-
-    @property
-    def exact(self) -> bool:
-        return self.words is not None
-
-
-def text_query(text: str) -> TextQuery | None:
-    """The index's query for ``q``; None when the index cannot answer it (under 3 characters)."""
-    words = index_words(text)
-    prefix = text.strip().lower()
-    if words is not None:
-        return TextQuery(words=words, grams=[], prefix=prefix)
-    grams = trigrams(text)
-    if not grams:
-        return None
-    return TextQuery(words=None, grams=grams, prefix=prefix)
-
-
-@dataclass(frozen=True)
-class SearchHits:
-    """Run ids of one page (newest first), their starts, and how many runs match in all."""
-
-    run_ids: list[str]
-    total: int
-    starts_us: list[int] = field(default_factory=list)  # 0: no start time
-
-    def started_between(self) -> tuple[datetime, datetime] | None:
-        """(earliest, latest) start of these runs; None when one has no start time."""
-        if not self.starts_us or 0 in self.starts_us:
-            return None
-        return (
-            _EPOCH + timedelta(microseconds=min(self.starts_us)),
-            _EPOCH + timedelta(microseconds=max(self.starts_us)),
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class SearchFilters:
-    """The run-list filters the index can apply itself (the others it cannot)."""
-
-    statuses: Sequence[str] = ()
-    source: str | None = None
-    agent_name: str | None = None
-    model: str | None = None
-    tool: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    has_error: bool = False
-    run_ids: Sequence[str] | None = None  # only these runs (e.g. the annotated ones)
-
-
-def _micros(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 class SearchIndex:
@@ -169,7 +89,8 @@ class SearchIndex:
         self._index = tantivy.Index(self._schema, path=str(self.directory))
         register_tokenizers(tantivy, self._index)
         self._writer: Any = None
-        self._watermark = self._load_watermark()
+        self._watermark = self._load_watermark("watermark")
+        self._annotations_mark = self._load_watermark("annotation_watermark")
         self._behind = True  # the last pass was a full batch: more may be waiting
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -179,20 +100,21 @@ class SearchIndex:
         self._thread.start()
 
     # --- keeping it fresh -------------------------------------------------------------
-    def _load_watermark(self) -> tuple[datetime, str]:
-        """(updated_at, id) of the last run indexed: where the next pass starts."""
-        path = self.directory / "watermark"
+    def _load_watermark(self, name: str) -> Mark:
+        """(updated_at, id) of the last run indexed, or (created_at, id) of the last
+        annotation seen: where the next pass starts."""
+        path = self.directory / name
         try:
-            moment, run_id = path.read_text().strip().split(" ", 1)
-            return datetime.fromisoformat(moment), run_id
+            moment, row_id = path.read_text().strip().split(" ", 1)
+            return datetime.fromisoformat(moment), row_id
         except (OSError, ValueError):
-            return _EPOCH, ""
+            return NO_MARK
 
-    def _save_watermark(self, mark: tuple[datetime, str]) -> None:
+    def _save_watermark(self, name: str, mark: Mark) -> None:
         # Written after the index commit: a crash in between re-indexes a batch, harmlessly.
-        temporary = self.directory / "watermark.tmp"
+        temporary = self.directory / f"{name}.tmp"
         temporary.write_text(f"{mark[0].isoformat()} {mark[1]}")
-        temporary.replace(self.directory / "watermark")
+        temporary.replace(self.directory / name)
 
     def _follow(self) -> None:
         next_prune = time.monotonic() + _PRUNE_EVERY_S
@@ -210,19 +132,23 @@ class SearchIndex:
                 self._wake.clear()
 
     def refresh_once(self) -> int:
-        """Index runs changed since the watermark (one batch); returns how many."""
-        watermark = self._watermark
-        rows, steps = self._read(lambda cur: _changed_runs(cur, watermark))
-        mark = watermark
-        if rows:
-            self._write(rows, steps)
-            mark = (rows[-1][10], rows[-1][0])  # rows come in (updated_at, id) order
-            self._save_watermark(mark)
+        """Index runs changed or annotated since the watermarks (one batch); returns how many."""
+        runs_mark, annotations_mark = self._watermark, self._annotations_mark
+        changes = self._read(
+            lambda cur: read_changes(cur, runs_mark, annotations_mark, _BATCH_RUNS)
+        )
+        if changes.rows:
+            self._write(changes)
+        if changes.runs_mark != runs_mark:
+            self._save_watermark("watermark", changes.runs_mark)
+        if changes.annotations_mark != annotations_mark:
+            self._save_watermark("annotation_watermark", changes.annotations_mark)
         with self._changed:
-            self._watermark = mark
-            self._behind = len(rows) >= _BATCH_RUNS
+            self._watermark = changes.runs_mark
+            self._annotations_mark = changes.annotations_mark
+            self._behind = changes.full
             self._changed.notify_all()
-        return len(rows)
+        return _BATCH_RUNS if changes.full else len(changes.rows)
 
     def prune_deleted(self) -> int:
         """Drop documents of runs no longer in the database (retention); returns how many.
@@ -258,27 +184,38 @@ class SearchIndex:
             self._writer = self._index.writer(heap_size=32_000_000, num_threads=1)
         return self._writer
 
-    def _write(
-        self, rows: list[tuple[Any, ...]], steps: dict[str, tuple[str | None, bool | None]]
-    ) -> None:
+    def _write(self, changes: Changes) -> None:
         writer = self._open_writer()
-        for row in rows:
+        for row in changes.rows:
             writer.delete_documents_by_term("id", row[0])
-            writer.add_document(run_document(self._tantivy, row, steps.get(row[0])))
+            marks = changes.annotations.get(row[0], ())
+            writer.add_document(run_document(self._tantivy, row, changes.steps.get(row[0]), marks))
         writer.commit()
         self._index.reload()
 
     # --- reading ----------------------------------------------------------------------
-    def wait_fresh(self, snapshot_updated_at: datetime | None, timeout_s: float = 3.0) -> bool:
-        """True once the index holds every change up to ``snapshot_updated_at``.
+    def wait_fresh(
+        self,
+        snapshot_updated_at: datetime | None,
+        timeout_s: float = 3.0,
+        *,
+        snapshot_annotated_at: datetime | None = None,
+    ) -> bool:
+        """True once the index holds every change up to ``snapshot_updated_at`` (and every
+        annotation up to ``snapshot_annotated_at``, when given).
 
         False after ``timeout_s`` (a first build over a big file takes minutes:
         the caller scans meanwhile).
         """
         deadline = time.monotonic() + timeout_s
         with self._changed:
-            while self._behind or (
-                snapshot_updated_at is not None and self._watermark[0] < snapshot_updated_at
+            while (
+                self._behind
+                or (snapshot_updated_at is not None and self._watermark[0] < snapshot_updated_at)
+                or (
+                    snapshot_annotated_at is not None
+                    and self._annotations_mark[0] < snapshot_annotated_at
+                )
             ):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self._stop.is_set():
@@ -286,62 +223,6 @@ class SearchIndex:
                 self._wake.set()
                 self._changed.wait(remaining)
             return True
-
-    def _match(self, query: TextQuery | Sequence[str] | None) -> Any:
-        """The text part: every word (or trigram) of ``q``, or a run id starting with ``q``."""
-        tantivy = self._tantivy
-        if query is None:
-            return tantivy.Query.all_query()
-        if not isinstance(query, TextQuery):  # a plain list of words
-            query = TextQuery(words=list(query), grams=[], prefix="")
-        field, terms = ("text", query.words) if query.words is not None else ("sub", query.grams)
-        text = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, tantivy.Query.term_query(self._schema, field, t)) for t in terms]
-        )
-        if not query.prefix:
-            return text
-        prefix = tantivy.Query.regex_query(
-            self._schema, "id", _REGEX_META.sub(r"\\\1", query.prefix) + ".*"
-        )
-        return tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, text), (tantivy.Occur.Should, prefix)]
-        )
-
-    def _filtered(
-        self,
-        query: TextQuery | Sequence[str] | None,
-        filters: SearchFilters,
-        lower: int | None,
-        upper: int | None,
-    ) -> Any:
-        tantivy = self._tantivy
-        term_set = tantivy.Query.term_set_query
-        must = [self._match(query)]
-        for name, values in (
-            ("status", filters.statuses),
-            ("source", [filters.source] if filters.source else []),
-            ("agent_name", [filters.agent_name] if filters.agent_name else []),
-            ("model", [filters.model] if filters.model else []),
-            ("tool", [filters.tool] if filters.tool else []),
-            ("flag", ["error"] if filters.has_error else []),
-        ):
-            if values:
-                must.append(term_set(self._schema, name, list(values)))
-        if filters.run_ids is not None:
-            must.append(term_set(self._schema, "id", list(filters.run_ids)))
-        if lower is not None or upper is not None:
-            must.append(
-                tantivy.Query.range_query(
-                    self._schema, "started_us", tantivy.FieldType.Integer, lower, upper
-                )
-            )
-        return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in must])
-
-    @staticmethod
-    def _bounds(filters: SearchFilters) -> tuple[int | None, int | None]:
-        lower = _micros(filters.since) if filters.since else None
-        upper = _micros(filters.until) - 1 if filters.until else None
-        return lower, upper
 
     def search(
         self,
@@ -351,26 +232,38 @@ class SearchIndex:
         limit: int,
         offset: int = 0,
         before: tuple[datetime | None, str] | None = None,
+        newest: datetime | None = None,
     ) -> SearchHits:
-        """Runs matching ``query`` that pass ``filters``, newest first, and their count."""
-        lower, upper = self._bounds(filters)
+        """Runs matching ``query`` that pass ``filters``, newest first, and their count.
+
+        ``newest`` (the newest start the reader sees) lets the page be looked for
+        in windows back from it, as :func:`_page_hits` does.
+        """
+        lower, upper = time_bounds(filters)
         searcher = self._index.searcher()
-        total = _count(searcher, self._filtered(query, filters, lower, upper))
+        query = without_unmatched_prefix(self._tantivy, self._schema, searcher, query)
+        total = _count(
+            searcher, filtered_query(self._tantivy, self._schema, query, filters, lower, upper)
+        )
         cursor_us = None
         if before is not None and before[0] is not None:
             # Keyset paging: at or before the cursor's start; ties are sorted out below.
-            cursor_us = _micros(before[0])
+            cursor_us = micros(before[0])
             upper = cursor_us if upper is None else min(upper, cursor_us)
         # A few more than asked for: ties with the cursor's start are dropped here.
         slack = 64 if cursor_us is not None else 0
-        found = searcher.search(
-            self._filtered(query, filters, lower, upper),
-            limit + slack,
-            count=False,
-            order_by_field="started_us",
-            offset=offset,
-        )
-        keyed = [(key, searcher.doc(address)["id"][0]) for key, address in found.hits]
+        anchor = upper if upper is not None else (micros(newest) if newest else None)
+
+        def hits_from(low: int | None, wanted: int) -> list[Any]:
+            compiled = filtered_query(self._tantivy, self._schema, query, filters, low, upper)
+            return list(
+                searcher.search(
+                    compiled, wanted, count=False, order_by_field="started_us", offset=offset
+                ).hits
+            )
+
+        hits = _page_hits(hits_from, lower, anchor, limit + slack, offset, total)
+        keyed = [(key, searcher.doc(address)["id"][0]) for key, address in hits]
         if cursor_us is not None and before is not None:
             after_id = before[1]
             keyed = [(k, i) for k, i in keyed if k < cursor_us or (k == cursor_us and i < after_id)]
@@ -388,9 +281,12 @@ class SearchIndex:
         at_most: int | None = None,
     ) -> SearchHits | None:
         """Every run matching ``query`` and ``filters``; None when more than ``at_most``."""
-        lower, upper = self._bounds(filters or SearchFilters())
-        compiled = self._filtered(query, filters or SearchFilters(), lower, upper)
+        lower, upper = time_bounds(filters or SearchFilters())
         searcher = self._index.searcher()
+        query = without_unmatched_prefix(self._tantivy, self._schema, searcher, query)
+        compiled = filtered_query(
+            self._tantivy, self._schema, query, filters or SearchFilters(), lower, upper
+        )
         total = _count(searcher, compiled)
         if at_most is not None and total > at_most:
             return None
@@ -426,29 +322,36 @@ class SearchIndex:
         self._thread.join(30)
 
 
+# How far back from the newest start (or the cursor) a page is looked for, in minutes.
+_WINDOWS_MIN = (15, 120, 960, 7680, 61440, 491520)
+
+
+def _page_hits(
+    hits_from: Callable[[int | None, int], list[Any]],
+    lower: int | None,
+    anchor: int | None,
+    wanted: int,
+    offset: int,
+    total: int,
+) -> list[Any]:
+    """The ``wanted`` newest hits after ``offset``, from the smallest window that holds them.
+
+    Ordering every hit by start reads the start of each (600k for a common
+    word: tens of ms); a window of the last minutes holds the page of such a
+    query, and all it leaves out started earlier than all it holds, so its
+    newest hits are the newest of all. A window is tried only when the
+    smaller one held too few; the last resort is every hit.
+    """
+    if anchor is not None and total > offset + wanted:
+        for minutes in _WINDOWS_MIN:
+            low = anchor - minutes * 60_000_000
+            if lower is not None and low <= lower:
+                break
+            hits = hits_from(low, wanted)
+            if len(hits) >= wanted:
+                return hits
+    return hits_from(lower, wanted)
+
+
 def _count(searcher: Any, query: Any) -> int:
     return int(getattr(searcher.search(query, 1, count=True), "count", 0) or 0)
-
-
-def _changed_runs(
-    cursor: duckdb.DuckDBPyConnection, watermark: tuple[datetime, str]
-) -> tuple[list[tuple[Any, ...]], dict[str, tuple[str | None, bool | None]]]:
-    cursor.execute("BEGIN TRANSACTION READ ONLY")
-    try:
-        moment, last_id = watermark
-        rows = cursor.execute(_CHANGED_RUNS, [moment, moment, last_id, _BATCH_RUNS]).fetchall()
-        steps: dict[str, tuple[str | None, bool | None]] = {}
-        if rows:
-            ids = [row[0] for row in rows]
-            starts = [row[1] for row in rows]
-            # A run without a start time: no bound (its steps may start whenever).
-            earliest = (
-                _EPOCH + timedelta(microseconds=min(starts)) if None not in starts else _EPOCH
-            )
-            steps = {
-                run_id: (text, failed)
-                for run_id, text, failed in cursor.execute(STEP_TEXT, [ids, earliest]).fetchall()
-            }
-        return rows, steps
-    finally:
-        cursor.execute("ROLLBACK")
