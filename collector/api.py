@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 router = APIRouter()
 
 MAX_PAGE = 1000
+# Deeper pages are read with the cursor; an offset past 2^63 overflowed DuckDB.
+MAX_OFFSET = 1_000_000
 # Ad-hoc SQL can use every core for its whole time limit; two at once is plenty.
 SQL_CONCURRENCY = 2
 _sql_slots = threading.BoundedSemaphore(SQL_CONCURRENCY)
@@ -89,8 +91,10 @@ def list_runs_route(
     filters = filter_query.to_filters()
     if not 1 <= limit <= MAX_PAGE:
         raise HTTPException(400, f"limit must be between 1 and {MAX_PAGE}")
-    if offset < 0:
-        raise HTTPException(400, "offset must be >= 0")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise HTTPException(
+            400, f"offset must be between 0 and {MAX_OFFSET:,}; page further with `cursor`"
+        )
     try:
         after = queries.decode_cursor(cursor) if cursor else None
     except queries.BadRequest as exc:

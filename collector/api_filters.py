@@ -16,7 +16,10 @@ from pydantic import BaseModel, Field
 
 from collector import queries
 
-__all__ = ["RunFilterQuery", "RunFilterParams"]
+__all__ = ["RunFilterQuery", "RunFilterParams", "MAX_Q_CHARS"]
+
+# Longer than any task text worth searching for; bounds the work one request asks.
+MAX_Q_CHARS = 1000
 
 
 class RunFilterQuery(BaseModel):
@@ -35,6 +38,7 @@ class RunFilterQuery(BaseModel):
     until: str | None = Field(default=None, description="ISO 8601; runs that started before this.")
     q: str | None = Field(
         default=None,
+        max_length=MAX_Q_CHARS,
         description="Text in the task or final answer (case-insensitive), or a run id prefix.",
     )
     tool: str | None = Field(default=None, description="Runs with at least one call of this tool.")

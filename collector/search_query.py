@@ -63,10 +63,16 @@ class TextQuery:
         return self.words is not None
 
 
+# Run ids are 16 hex digits, or an agent's own id (a UUID is 36 characters).
+MAX_ID_PREFIX = 128
+
+
 def text_query(text: str) -> TextQuery | None:
     """The index's query for ``q``; None when the index cannot answer it (under 3 characters)."""
     words = index_words(text)
     prefix = text.strip().lower()
+    if len(prefix) > MAX_ID_PREFIX:
+        prefix = ""  # longer than any run id people type; tantivy's regex would refuse it
     if words is not None:
         return TextQuery(words=words, grams=[], prefix=prefix)
     grams = trigrams(text)
