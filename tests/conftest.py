@@ -46,3 +46,13 @@ def collector(tmp_path: Path) -> Iterator[CollectorHandle]:
         yield handle
     finally:
         handle.stop()
+
+
+@pytest.fixture(scope="module")
+def module_collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorHandle]:
+    """One collector for a whole test module; its tests tell their data apart by trace id."""
+    handle = start_test_collector(tmp_path_factory.mktemp("module") / "audit.duckdb")
+    try:
+        yield handle
+    finally:
+        handle.stop()

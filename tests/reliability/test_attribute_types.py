@@ -16,7 +16,6 @@ import importlib
 import os
 import pkgutil
 import time
-from collections.abc import Iterator
 from types import ModuleType
 
 import httpx
@@ -30,7 +29,7 @@ import collector.conventions
 from collector.decode import SpanRecord
 from collector.guarded_mapping import mapped_or_none
 from instrumentation import attributes
-from tests.conftest import CollectorHandle, start_test_collector
+from tests.conftest import CollectorHandle
 
 
 def _declared_keys() -> list[str]:
@@ -84,12 +83,8 @@ span_attributes = st.lists(st.tuples(st.sampled_from(KEYS), any_value), max_size
 
 
 @pytest.fixture(scope="module")
-def handle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorHandle]:
-    collector = start_test_collector(tmp_path_factory.mktemp("types") / "types.duckdb")
-    try:
-        yield collector
-    finally:
-        collector.stop()
+def handle(module_collector: CollectorHandle) -> CollectorHandle:
+    return module_collector
 
 
 @settings(

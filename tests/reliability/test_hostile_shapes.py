@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -29,16 +28,12 @@ from collector.decode import SpanRecord
 from collector.foreign_runs import own_spans_by_run
 from collector.mapping import MAX_TOKEN_COUNT
 from instrumentation import attributes as A
-from tests.conftest import CollectorHandle, start_test_collector
+from tests.conftest import CollectorHandle
 
 
 @pytest.fixture(scope="module")
-def handle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorHandle]:
-    collector = start_test_collector(tmp_path_factory.mktemp("shapes") / "shapes.duckdb")
-    try:
-        yield collector
-    finally:
-        collector.stop()
+def handle(module_collector: CollectorHandle) -> CollectorHandle:
+    return module_collector
 
 
 def _span(trace: bytes, parent: bytes | None, name: str, operation: str, **attrs: Any) -> Span:

@@ -11,7 +11,7 @@ stored or rejected alone with its position named.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -28,7 +28,7 @@ from opentelemetry.trace import Tracer
 
 from bench.reliability.otlp_requests import to_otlp_json
 from tests.collector.ingest.otlp import record_spans, to_request
-from tests.conftest import CollectorHandle, start_test_collector
+from tests.conftest import CollectorHandle
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 VICTIM = 37
@@ -45,12 +45,8 @@ def _hundred(tracer: Tracer) -> None:
 
 
 @pytest.fixture(scope="module")
-def handle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorHandle]:
-    collector = start_test_collector(tmp_path_factory.mktemp("salvage") / "salvage.duckdb")
-    try:
-        yield collector
-    finally:
-        collector.stop()
+def handle(module_collector: CollectorHandle) -> CollectorHandle:
+    return module_collector
 
 
 def fresh_request() -> ExportTraceServiceRequest:
