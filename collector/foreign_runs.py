@@ -19,9 +19,10 @@ from collector import frameworks
 from collector.columns import AGENT_RUNS, arrow_schema
 from collector.decode import SpanRecord
 from collector.mapping import SpanClass, classify, is_pending
+from collector.run_tree import model_calls_below, own_spans_by_run
 from instrumentation.attributes import RunStatus, StepStatus
 
-__all__ = ["derive_foreign_runs", "own_spans_by_run", "stored_span"]
+__all__ = ["derive_foreign_runs", "stored_span"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,41 +69,6 @@ def stored_span(row: tuple[Any, ...]) -> SpanRecord:
     )
 
 
-def own_spans_by_run(
-    by_id: dict[str, SpanRecord], is_run: Callable[[SpanRecord], bool], run_ids: set[str]
-) -> dict[str, list[SpanRecord]]:
-    """Each run's own spans: those whose nearest run above them is that run.
-
-    One pass over the trace, each span's answer kept for the spans below it; a
-    parent cycle (a span its own ancestor) belongs to no run."""
-    runs = run_ids | {span_id for span_id, span in by_id.items() if is_run(span)}
-    owner: dict[str, str | None] = {}
-    for start in by_id:
-        path: list[str] = []
-        seen: set[str] = set()
-        current, found = start, None
-        while True:
-            if current in owner:
-                found = owner[current]
-                break
-            path.append(current)
-            seen.add(current)
-            parent = by_id[current].parent_span_id
-            if parent is None or parent not in by_id or parent in seen:
-                break
-            if parent in runs:
-                found = parent
-                break
-            current = parent
-        for span_id in path:
-            owner[span_id] = found
-    own: dict[str, list[SpanRecord]] = {}
-    for span_id, run in owner.items():
-        if run is not None:
-            own.setdefault(run, []).append(by_id[span_id])
-    return own
-
-
 def _derive_trace(
     spans: list[SpanRecord],
     trace_runs: list[tuple[str, str]],
@@ -120,7 +86,7 @@ def _derive_trace(
         if found.get("error"):
             step_errors[span.span_id] = str(found["error"])
     own = own_spans_by_run(by_id, is_run, {span_id for _, span_id in trace_runs})
-    calls_below = frameworks.model_calls_below(spans)
+    calls_below = model_calls_below(spans, frameworks.is_model_call)
     runs: list[tuple[str, dict[str, Any]]] = []
     for run_id, span_id in trace_runs:
         run_span = by_id.get(span_id)

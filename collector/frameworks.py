@@ -33,6 +33,7 @@ from collector.messages import (
     loads,
     thinking_text,
 )
+from collector.run_tree import model_calls_below
 from instrumentation.attributes import LLM_OPERATIONS, TOOL_SPAN_PREFIX, RunStatus
 
 __all__ = [
@@ -42,7 +43,7 @@ __all__ = [
     "run_status",
     "derive_run_fields",
     "derive_step_fields",
-    "model_calls_below",
+    "is_model_call",
     "llm_input_task",
 ]
 
@@ -203,7 +204,7 @@ def derive_run_fields(
     # A run whose model calls are all its sub-agents' (an AutoGen team taking turns) reports
     # the model they used.
     if not llm_spans and calls_below is None:
-        calls_below = model_calls_below(known).get(run_span.span_id, [])
+        calls_below = model_calls_below(known, _is_llm).get(run_span.span_id, [])
     model_spans = llm_spans or calls_below or []
     if model_spans:
         first = model_spans[0].attributes
@@ -255,39 +256,9 @@ def _own_spans(
     return own
 
 
-def model_calls_below(trace_spans: Iterable[SpanRecord]) -> dict[str, list[SpanRecord]]:
-    """Span id -> the model calls anywhere below it, in start order.
-
-    Built bottom-up in one pass over the trace: a span whose calls all come from one child
-    shares that child's list, so a chain of thousands of nested agents costs linear time.
-    Spans in a parent cycle have none."""
-    by_id = {s.span_id: s for s in trace_spans}
-    children: dict[str, list[SpanRecord]] = {}
-    for span in by_id.values():
-        if span.parent_span_id in by_id and span.parent_span_id != span.span_id:
-            children.setdefault(span.parent_span_id, []).append(span)
-    order: list[str] = []  # parents before children, from the roots
-    stack = [s.span_id for s in by_id.values() if s.parent_span_id not in by_id]
-    while stack:
-        span_id = stack.pop()
-        order.append(span_id)
-        stack.extend(child.span_id for child in children.get(span_id, []))
-    below: dict[str, list[SpanRecord]] = {}
-    for span_id in reversed(order):
-        parts = [
-            part
-            for child in children.get(span_id, [])
-            for part in (below[child.span_id], [child] if _is_llm(child) else [])
-            if part
-        ]
-        if len(parts) == 1:
-            below[span_id] = parts[0]
-        else:
-            below[span_id] = sorted(
-                (call for part in parts for call in part),
-                key=lambda s: (s.start_ns, s.end_ns, s.span_id),
-            )
-    return below
+def is_model_call(span: SpanRecord) -> bool:
+    """An LLM call, by any convention (a framework hint, OpenInference, GenAI)."""
+    return _is_llm(span)
 
 
 def _is_llm(span: SpanRecord) -> bool:

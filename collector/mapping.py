@@ -9,7 +9,6 @@ nearest ancestor run span; the store resolves ancestry across requests with
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import field, make_dataclass
 from datetime import UTC, datetime
@@ -18,10 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 from collector import frameworks
 from collector.columns import AGENT_RUNS, AGENT_STEPS, Column
-from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.redact import BUDGET_REDACTED
+from collector.span_values import (
+    MAX_TOKEN_COUNT,
+    STATUS_ERROR,
+    error_text,
+    exception_message,
+    json_text,
+    text_value,
+    token_count,
+)
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus, StepStatus
 
@@ -38,9 +45,10 @@ __all__ = [
     "nearest_run",
     "pick_winners",
     "ns_to_datetime",
+    "MAX_TOKEN_COUNT",
+    "error_text",
+    "exception_message",
 ]
-
-STATUS_ERROR = 2
 
 
 class SpanClass(Enum):
@@ -136,72 +144,6 @@ def ns_to_datetime(ns: int | None) -> datetime | None:
     return datetime.fromtimestamp(ns / 1e9, tz=UTC).replace(tzinfo=None)
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _json_text(value: Any) -> str | None:
-    """A value as JSON text: JSON strings are kept, anything else is encoded."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            json.loads(value)
-            return value
-        except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
-            return json.dumps(value, ensure_ascii=False)
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-# No one model call reads or writes a trillion tokens; a bigger or negative
-# "count" is not a count, and summed over a run it would overflow BIGINT.
-MAX_TOKEN_COUNT = 10**12
-
-
-def _token_count(value: Any) -> int | None:
-    """A token count attribute as an int; None when it is not a plausible count
-    (the raw attribute stays in ``spans.attributes``)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        count = int(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return count if 0 <= count <= MAX_TOKEN_COUNT else None
-
-
-def exception_message(span: SpanRecord) -> str | None:
-    """``Type: message`` of the span's last exception event, if any."""
-    for event in reversed(span.events):
-        if event.get("name") == "exception":
-            attrs = event.get("attributes") or {}
-            kind = attrs.get(G.EXCEPTION_TYPE)
-            message = attrs.get(G.EXCEPTION_MESSAGE)
-            if kind and message:
-                return f"{kind}: {message}"
-            return _text(message or kind)
-    return None
-
-
-def error_text(span: SpanRecord, own_key: str) -> str | None:
-    """The clearest error description a span carries, or None when it did not fail."""
-    own = span.attributes.get(own_key)
-    if own:
-        return _text(own)
-    if span.status_code != STATUS_ERROR:
-        return None
-    return (
-        span.status_message
-        or exception_message(span)
-        or _text(span.attributes.get(A.ERROR_TYPE))
-        or "error"
-    )
-
-
 def _duration_ms(span: SpanRecord) -> float | None:
     if is_pending(span) or not span.end_ns or not span.start_ns:
         return None
@@ -285,31 +227,32 @@ def build_run(span: SpanRecord, parent_run_id: str | None) -> RunRow:
         error = "failed"
     return RunRow(
         id=run_id_of(span),
-        task=_text(attrs.get(A.RUN_TASK)) or fields.get("task"),
-        working_directory=_text(attrs.get(A.RUN_WORKING_DIRECTORY)),
-        model_requested=_text(attrs.get(A.GEN_AI_REQUEST_MODEL)) or fields.get("model_requested"),
-        model_used=_text(attrs.get(A.GEN_AI_RESPONSE_MODEL)) or fields.get("model_used"),
-        backend=_text(attrs.get(A.RUN_BACKEND)),
+        task=text_value(attrs.get(A.RUN_TASK)) or fields.get("task"),
+        working_directory=text_value(attrs.get(A.RUN_WORKING_DIRECTORY)),
+        model_requested=text_value(attrs.get(A.GEN_AI_REQUEST_MODEL))
+        or fields.get("model_requested"),
+        model_used=text_value(attrs.get(A.GEN_AI_RESPONSE_MODEL)) or fields.get("model_used"),
+        backend=text_value(attrs.get(A.RUN_BACKEND)),
         status=status,
-        final_answer=_text(attrs.get(A.RUN_FINAL_ANSWER)) or fields.get("final_answer"),
+        final_answer=text_value(attrs.get(A.RUN_FINAL_ANSWER)) or fields.get("final_answer"),
         started_at=ns_to_datetime(span.start_ns),
         completed_at=None if pending else ns_to_datetime(span.end_ns),
         duration_ms=_duration_ms(span),
-        source=_text(attrs.get(A.RUN_SOURCE)) or fields.get("source"),
-        triggered_by=_text(attrs.get(A.RUN_TRIGGERED_BY)),
+        source=text_value(attrs.get(A.RUN_SOURCE)) or fields.get("source"),
+        triggered_by=text_value(attrs.get(A.RUN_TRIGGERED_BY)),
         error=error,
-        metadata=_json_text(attrs.get(A.RUN_METADATA)),
+        metadata=json_text(attrs.get(A.RUN_METADATA)),
         trace_id=span.trace_id,
         span_id=real_span_id(span),
         parent_run_id=parent_run_id,
-        agent_name=_text(attrs.get(A.GEN_AI_AGENT_NAME)) or fields.get("agent_name"),
+        agent_name=text_value(attrs.get(A.GEN_AI_AGENT_NAME)) or fields.get("agent_name"),
         service_name=span.service_name,
-        provider=_text(attrs.get(A.GEN_AI_PROVIDER_NAME) or attrs.get(A.GEN_AI_SYSTEM))
+        provider=text_value(attrs.get(A.GEN_AI_PROVIDER_NAME) or attrs.get(A.GEN_AI_SYSTEM))
         or fields.get("provider"),
-        input_tokens=_token_count(
+        input_tokens=token_count(
             attrs.get(A.GEN_AI_USAGE_INPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_PROMPT_TOKENS))
         ),
-        output_tokens=_token_count(
+        output_tokens=token_count(
             attrs.get(A.GEN_AI_USAGE_OUTPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_COMPLETION_TOKENS))
         ),
         is_final=not pending,
@@ -338,16 +281,16 @@ def build_step(span: SpanRecord, kind: SpanClass, run_id: str | None) -> StepRow
         id=step_id_of(span),
         agent_run_id=run_id,
         action_type=action_type,
-        tool_name=_text(fields["tool_name"])
+        tool_name=text_value(fields["tool_name"])
         if "tool_name" in fields
-        else _text(attrs.get(A.GEN_AI_TOOL_NAME)),
-        tool_args=_json_text(fields["tool_args"])
+        else text_value(attrs.get(A.GEN_AI_TOOL_NAME)),
+        tool_args=json_text(fields["tool_args"])
         if fields.get("tool_args") is not None
-        else _json_text(attrs.get(A.GEN_AI_TOOL_CALL_ARGUMENTS)),
-        tool_result=_text(fields["tool_result"])
+        else json_text(attrs.get(A.GEN_AI_TOOL_CALL_ARGUMENTS)),
+        tool_result=text_value(fields["tool_result"])
         if fields.get("tool_result") is not None
-        else _text(attrs.get(A.GEN_AI_TOOL_CALL_RESULT)),
-        thinking=_text(attrs.get(A.STEP_THINKING)) or fields.get("thinking"),
+        else text_value(attrs.get(A.GEN_AI_TOOL_CALL_RESULT)),
+        thinking=text_value(attrs.get(A.STEP_THINKING)) or fields.get("thinking"),
         error=error,
         started_at=ns_to_datetime(span.start_ns),
         duration_ms=_duration_ms(span),
@@ -356,17 +299,17 @@ def build_step(span: SpanRecord, kind: SpanClass, run_id: str | None) -> StepRow
         parent_span_id=_real_parent(span),
         name=span.name,
         status=StepStatus.RUNNING if pending else (StepStatus.ERROR if error else StepStatus.OK),
-        model=_text(attrs.get(A.GEN_AI_RESPONSE_MODEL) or attrs.get(A.GEN_AI_REQUEST_MODEL))
+        model=text_value(attrs.get(A.GEN_AI_RESPONSE_MODEL) or attrs.get(A.GEN_AI_REQUEST_MODEL))
         or fields.get("model"),
-        input_tokens=_token_count(
+        input_tokens=token_count(
             attrs.get(A.GEN_AI_USAGE_INPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_PROMPT_TOKENS))
         )
-        or _token_count(fields.get("input_tokens")),
-        output_tokens=_token_count(
+        or token_count(fields.get("input_tokens")),
+        output_tokens=token_count(
             attrs.get(A.GEN_AI_USAGE_OUTPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_COMPLETION_TOKENS))
         )
-        or _token_count(fields.get("output_tokens")),
-        finish_reasons=_text(finish) if finish is not None else fields.get("finish_reasons"),
+        or token_count(fields.get("output_tokens")),
+        finish_reasons=text_value(finish) if finish is not None else fields.get("finish_reasons"),
         is_final=not pending,
         end_ns=span.end_ns,
     )

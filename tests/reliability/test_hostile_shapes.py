@@ -25,8 +25,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from bench.reliability.otlp_requests import kv
 from collector.decode import SpanRecord
-from collector.foreign_runs import own_spans_by_run
 from collector.mapping import MAX_TOKEN_COUNT
+from collector.run_tree import own_spans_by_run
 from instrumentation import attributes as A
 from tests.conftest import CollectorHandle
 
