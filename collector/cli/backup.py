@@ -16,13 +16,12 @@ from pathlib import Path
 import duckdb
 
 from collector.cli.common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
-from collector.cli.progress import Progress, add_progress_argument, content_length
+from collector.cli.progress import Progress, add_progress_argument, receive
 from collector.client import AuditClient
 from collector.commit_mark import mark_path
 
 __all__ = ["add_arguments", "run"]
 
-_CHUNK = 1 << 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,11 +62,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             with os.fdopen(handle, "wb") as out, client.stream_backup() as response:
                 head_line = response.headers.get("x-agent-audit-head")
-                progress.start(content_length(response.headers.get("content-length")))
-                for chunk in response.iter_bytes(_CHUNK):
-                    out.write(chunk)
-                    progress.advance(len(chunk))
-                progress.finish()
+                receive(response, out, progress)
             try:
                 summary = _summary(partial)
             except duckdb.Error as exc:

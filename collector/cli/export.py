@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.cli.common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
-from collector.cli.progress import Progress, add_progress_argument, content_length
+from collector.cli.progress import Progress, add_progress_argument, receive
 from collector.client import AuditClient
 
 __all__ = ["add_arguments", "run"]
@@ -93,11 +93,7 @@ def run(args: argparse.Namespace) -> int:
         tar_path = Path(name)
         try:
             with os.fdopen(handle, "wb") as out, client.stream_export(args.format) as response:
-                progress.start(content_length(response.headers.get("content-length")))
-                for chunk in response.iter_bytes(_CHUNK):
-                    out.write(chunk)
-                    progress.advance(len(chunk))
-                progress.finish()
+                receive(response, out, progress)
             try:
                 manifest = _unpack(tar_path, target)
             except (ValueError, tarfile.TarError) as exc:

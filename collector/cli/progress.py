@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import IO
+from typing import IO, Any
 
 __all__ = ["Progress", "add_progress_argument", "content_length"]
 
@@ -74,3 +74,15 @@ class Progress:
 def content_length(header: str | None) -> int | None:
     """The size announced by a Content-Length header, if it is a number."""
     return int(header) if header and header.isdigit() else None
+
+
+_CHUNK = 1 << 20
+
+
+def receive(response: Any, out: IO[bytes], progress: Progress) -> None:
+    """Write a streamed HTTP response body to ``out``, showing progress."""
+    progress.start(content_length(response.headers.get("content-length")))
+    for chunk in response.iter_bytes(_CHUNK):
+        out.write(chunk)
+        progress.advance(len(chunk))
+    progress.finish()
