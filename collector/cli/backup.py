@@ -23,7 +23,6 @@ from collector.commit_mark import mark_path
 __all__ = ["add_arguments", "run"]
 
 
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``agent-audit backup``."""
     add_api_argument(parser)
