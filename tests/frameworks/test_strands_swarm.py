@@ -6,7 +6,8 @@ The swarm runs in a subprocess set up like a user's agent (``configure`` then
 ``auto.instrument(["strands"])``), as in test_collector_frameworks; this module is also that
 subprocess's entry point:
 
-    python -m tests.frameworks.test_strands_swarm --endpoint 127.0.0.1:4317 --out out.json
+    python -m tests.frameworks.test_strands_swarm --endpoint http://127.0.0.1:4317 \
+        --protocol grpc --out out.json
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.frameworks.teams import check_team
 from tests.support import require_or_skip
 
@@ -28,15 +31,23 @@ REPO = Path(__file__).resolve().parents[2]
 FRAMEWORK = "strands-swarm"
 
 
-def test_a_swarm_is_one_run_with_a_turn_per_agent(collector: Any, tmp_path: Path) -> None:
+# Strands' default GenAI events, and the latest conventions (operation-details events).
+@pytest.mark.parametrize(("protocol", "semconv"), [("grpc", "default"), ("http", "latest")])
+def test_a_swarm_is_one_run_with_a_turn_per_agent(
+    protocol: str, semconv: str, collector: Any, tmp_path: Path
+) -> None:
     missing = [m for m in ("strands", "strands.multiagent") if importlib.util.find_spec(m) is None]
     require_or_skip(not missing, f"the Swarm needs {missing} (the test extra installs them)")
     out = tmp_path / "expected.json"
+    endpoint = collector.grpc_endpoint if protocol == "grpc" else collector.http_endpoint
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if semconv == "latest":
+        env["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
     done = subprocess.run(
         [sys.executable, "-m", "tests.frameworks.test_strands_swarm"]
-        + ["--endpoint", collector.grpc_endpoint, "--out", str(out)],
+        + ["--endpoint", endpoint, "--protocol", protocol, "--out", str(out)],
         cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env=env,
         capture_output=True,
         text=True,
         timeout=180,
@@ -60,12 +71,13 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     refuse_internet()
     configure(
         endpoint=args.endpoint,
-        protocol="grpc",
+        protocol="grpc" if args.protocol == "grpc" else "http/protobuf",
         service_name=f"fw-{FRAMEWORK}",
         cancel_poll_s=None,
         schedule_delay_ms=200,
