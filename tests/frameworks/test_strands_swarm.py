@@ -1,6 +1,6 @@
 """Strands' multi-agent Swarm against the real collector: one run for the swarm, each agent's
 turn a run nested under it with its hand-off as a tool step, and a swarm stopped by
-``max_handoffs``.
+``max_handoffs``; the same rows again after ``agent-audit rederive``.
 
 The swarm runs in a subprocess set up like a user's agent (``configure`` then
 ``auto.instrument(["strands"])``), as in test_collector_frameworks; this module is also that
@@ -22,10 +22,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
-from tests.frameworks.teams import check_team
-from tests.support import require_or_skip
+from tests.conftest import start_test_collector
+from tests.frameworks.teams import check_team, derived_rows
+from tests.support import require_or_skip, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 FRAMEWORK = "strands-swarm"
@@ -34,11 +36,28 @@ FRAMEWORK = "strands-swarm"
 # Strands' default GenAI events, and the latest conventions (operation-details events).
 @pytest.mark.parametrize(("protocol", "semconv"), [("grpc", "default"), ("http", "latest")])
 def test_a_swarm_is_one_run_with_a_turn_per_agent(
-    protocol: str, semconv: str, collector: Any, tmp_path: Path
+    protocol: str, semconv: str, tmp_path: Path
 ) -> None:
     missing = [m for m in ("strands", "strands.multiagent") if importlib.util.find_spec(m) is None]
     require_or_skip(not missing, f"the Swarm needs {missing} (the test extra installs them)")
-    out = tmp_path / "expected.json"
+    db = tmp_path / "audit.duckdb"
+    collector = start_test_collector(db)
+    try:
+        before = _play_and_check(collector, protocol, semconv, tmp_path / "expected.json")
+    finally:
+        collector.stop()
+    # Re-deriving from the stored spans gives the same runs and steps.
+    done = run_cli("rederive", "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert derived_rows(lambda sql: con.execute(sql).fetchall()) == before
+    finally:
+        con.close()
+
+
+def _play_and_check(collector: Any, protocol: str, semconv: str, out: Path) -> Any:
+    """Play the swarms in a subprocess, check what the collector made of them; its rows."""
     endpoint = collector.grpc_endpoint if protocol == "grpc" else collector.http_endpoint
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     if semconv == "latest":
@@ -60,6 +79,7 @@ def test_a_swarm_is_one_run_with_a_turn_per_agent(
     # The swarms and their turns, nothing else: no run for Strands' event-loop cycles.
     total = collector.query("SELECT count(*) FROM agent_runs")[0][0]
     assert total == sum(1 + len(team["turns"]) for team in expected)
+    return derived_rows(collector.query)
 
 
 def main(argv: list[str] | None = None) -> int:
