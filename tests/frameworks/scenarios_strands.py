@@ -19,7 +19,7 @@ from typing import Any
 
 from strands import Agent, tool
 from strands.models.openai import OpenAIModel
-from strands.multiagent import Swarm
+from strands.multiagent import GraphBuilder, Swarm
 from strands.multiagent.base import Status
 
 from tests.frameworks import scenario as S
@@ -187,6 +187,33 @@ def swarm_max_handoffs(llm: ScriptedLLM, *, limit: int = 2) -> TeamExpectation:
         turns=[
             TurnExpectation("researcher", "completed", "over", [writer_step], llm_steps=2),
             TurnExpectation("writer", "completed", "back", [researcher_step], llm_steps=2),
+        ],
+        model_requested=MODEL_NAME,
+    )
+
+
+def graph_pipeline(llm: ScriptedLLM) -> TeamExpectation:
+    """A two-node ``Graph`` (researcher, then writer): a run like a swarm's (``invoke_graph``),
+    each node's agent a turn under it, the last node's answer the graph's."""
+    marker = S.tag("strands-graph")
+    task = f"{marker} Research, then write."
+    llm.script(marker, [answer("the facts"), answer(SWARM_ANSWER)])
+    builder = GraphBuilder()
+    researcher, writer = _swarm_agents(llm)
+    builder.add_node(researcher, "researcher")
+    builder.add_node(writer, "writer")
+    builder.add_edge("researcher", "writer")
+    builder.set_max_node_executions(4)
+    result = builder.build()(task)
+    assert result.status == Status.COMPLETED, result
+    return TeamExpectation(
+        task=task,
+        agent_name="graph",
+        status="completed",
+        final_answer=SWARM_ANSWER,
+        turns=[
+            TurnExpectation("researcher", "completed", "the facts"),
+            TurnExpectation("writer", "completed", SWARM_ANSWER),
         ],
         model_requested=MODEL_NAME,
     )

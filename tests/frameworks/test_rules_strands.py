@@ -77,6 +77,9 @@ def test_a_swarm_span_is_a_run_named_swarm_with_its_task() -> None:
     assert (run.agent_name, run.task) == ("swarm", TASK)
     assert run.final_answer is None  # Strands puts no answer on the swarm's span
     assert strands.span_class(_turn("2", "writer", "x", 5)) is None  # a turn: generic rules
+    graph = _span("4", "invoke_graph", {"gen_ai.operation.name": "invoke_graph"})
+    assert classify(graph) is SpanClass.RUN
+    assert build_run(graph, None).agent_name == "graph"
 
 
 def test_a_swarm_answers_with_its_last_turn() -> None:

@@ -1,6 +1,7 @@
 """Strands' multi-agent Swarm against the real collector: one run for the swarm, each agent's
 turn a run nested under it with its hand-off as a tool step, and a swarm stopped by
-``max_handoffs``; the same rows again after ``agent-audit rederive``.
+``max_handoffs``; a two-node ``Graph`` the same way. The same rows again after
+``agent-audit rederive``.
 
 The swarm runs in a subprocess set up like a user's agent (``configure`` then
 ``auto.instrument(["strands"])``), as in test_collector_frameworks; this module is also that
@@ -73,7 +74,7 @@ def _play_and_check(collector: Any, protocol: str, semconv: str, out: Path) -> A
     )
     assert done.returncode == 0, done.stderr[-4000:]
     expected = json.loads(out.read_text())
-    assert len(expected) == 2
+    assert len(expected) == 3
     for team in expected:
         check_team(collector, team, FRAMEWORK)
     # The swarms and their turns, nothing else: no run for Strands' event-loop cycles.
@@ -83,7 +84,7 @@ def _play_and_check(collector: Any, protocol: str, semconv: str, out: Path) -> A
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Play both swarm scenarios, exporting to the collector; write what it should show."""
+    """Play the swarm and graph scenarios, exporting to the collector; write what it should show."""
     from instrumentation import auto, configure, shutdown
     from tests.frameworks import scenarios_strands
     from tests.frameworks.offline import refuse_internet
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             expected = [
                 scenarios_strands.swarm_handoff(llm),
                 scenarios_strands.swarm_max_handoffs(llm),
+                scenarios_strands.graph_pipeline(llm),
             ]
         finally:
             flushed = shutdown(timeout_s=20)
