@@ -11,6 +11,8 @@ __all__ = [
     "EVENT_CONTENT",
     "EVENT_MESSAGE",
     "EVENT_DETAILS",
+    "MULTIAGENT_OPERATIONS",
+    "AGENT_OPERATION",
 ]
 
 SCOPE = "strands.telemetry.tracer"
@@ -24,3 +26,8 @@ EVENT_MESSAGE = "message"
 # With OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental the messages travel in this
 # event instead, as gen_ai.input.messages / gen_ai.output.messages (GenAI parts shape).
 EVENT_DETAILS = "gen_ai.client.inference.operation.details"
+
+# A multi-agent run's span (``gen_ai.operation.name``): the swarm or graph itself, with no
+# agent name, its agents' ``invoke_agent`` spans below it.
+MULTIAGENT_OPERATIONS = {"invoke_swarm": "swarm", "invoke_graph": "graph"}
+AGENT_OPERATION = "invoke_agent"  # one agent's turn, under the swarm's span

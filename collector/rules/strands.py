@@ -1,5 +1,9 @@
 """Strands Agents: its own OTel GenAI spans, with the messages as span events
-(``gen_ai.user.message``, ``gen_ai.tool.message``, ``gen_ai.choice``). See SPANS.md."""
+(``gen_ai.user.message``, ``gen_ai.tool.message``, ``gen_ai.choice``). See SPANS.md.
+
+A ``Swarm`` (or ``Graph``) is a run of its own (``invoke_swarm``), its agents' turns runs
+nested under it. Strands never records the swarm's answer or outcome on its span: the answer
+is its last turn's."""
 
 from __future__ import annotations
 
@@ -11,13 +15,27 @@ from collector.decode import SpanRecord
 from collector.messages import first_user_text, last_text, loads
 from collector.rules.common import event_attrs, text_blocks
 
-__all__ = ["SCOPES", "run_fields", "step_fields"]
+__all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "derive_run_fields"]
 
 SCOPES = frozenset({ST.SCOPE})
+_STATUS_ERROR = 2  # OTLP status code
+
+
+def _multiagent(span: SpanRecord) -> str | None:
+    """``swarm`` / ``graph`` for a multi-agent run's span, else None."""
+    return ST.MULTIAGENT_OPERATIONS.get(str(span.attributes.get(G.GEN_AI_OPERATION_NAME)))
+
+
+def span_class(span: SpanRecord) -> str | None:
+    # A swarm or graph is the run its agents' turns nest under (their invoke_agent spans).
+    return "run" if _multiagent(span) else None
 
 
 def run_fields(span: SpanRecord) -> dict[str, Any]:
     fields: dict[str, Any] = {}
+    multiagent = _multiagent(span)
+    if multiagent:
+        fields["agent_name"] = multiagent
     for attrs in event_attrs(span, ST.EVENT_USER_MESSAGE):
         task = text_blocks(attrs.get(ST.EVENT_CONTENT))
         if task:
@@ -49,4 +67,29 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         fields["tool_result"] = text_blocks(results[-1].get(ST.EVENT_MESSAGE))
     if span.attributes.get(ST.TOOL_STATUS) == "error" and span.status_code != 2:
         fields["error"] = fields.get("tool_result") or "error"
+    return fields
+
+
+def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
+    """A swarm's answer and model: those of its last agent turn (its nested ``invoke_agent``
+    spans are among its own spans; their steps are not)."""
+    if not _multiagent(run_span) or run_span.status_code == _STATUS_ERROR:
+        return {}
+    turns = sorted(
+        (s for s in own if s.attributes.get(G.GEN_AI_OPERATION_NAME) == ST.AGENT_OPERATION),
+        key=lambda s: (s.end_ns, s.start_ns),
+    )
+    if not turns or turns[-1].status_code == _STATUS_ERROR:
+        return {}
+    last = turns[-1]
+    fields: dict[str, Any] = {}
+    answer = run_fields(last).get("final_answer")
+    if answer:
+        fields["final_answer"] = answer
+    # Strands records no response model: the model used is the one the last turn asked for.
+    model = last.attributes.get(G.GEN_AI_RESPONSE_MODEL) or last.attributes.get(
+        G.GEN_AI_REQUEST_MODEL
+    )
+    if model:
+        fields["model_used"] = str(model)
     return fields

@@ -6,8 +6,11 @@ Strands' documented behaviours the expectations follow:
 
 - a tool that raises becomes an error tool result the model reads; the run goes on;
 - a model error ends the run with ``EventLoopException``;
-- there is no step limit to hit (no max-steps scenario);
-- a sub-agent is an agent called from a tool ("agents as tools").
+- a single agent has no step limit to hit (no max-steps scenario);
+- a sub-agent is an agent called from a tool ("agents as tools");
+- a ``Swarm`` hands off between agents (its ``handoff_to_agent`` tool), each agent's turn an
+  ``invoke_agent`` span under the swarm's ``invoke_swarm`` span, and stops at ``max_handoffs``
+  / ``max_iterations`` (its result FAILED; the spans say nothing of it).
 """
 
 from __future__ import annotations
@@ -16,9 +19,13 @@ from typing import Any
 
 from strands import Agent, tool
 from strands.models.openai import OpenAIModel
+from strands.multiagent import GraphBuilder, Swarm
+from strands.multiagent.base import Status
 
 from tests.frameworks import scenario as S
-from tests.scripted_llm import ScriptedLLM
+from tests.frameworks.scenario import ToolExpectation
+from tests.frameworks.teams import TeamExpectation, TurnExpectation
+from tests.scripted_llm import ScriptedLLM, Turn, answer, call_tool
 
 MODEL_NAME = "scripted-strands"
 AGENT_NAME = "weather_agent"
@@ -116,3 +123,97 @@ def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     llm.script(scenario.child.marker, scenario.child.turns)
     _play(llm, scenario.parent, parent)
     return scenario.expected
+
+
+# --- Swarm: agents handing off to each other (strands.multiagent.Swarm) -----------------------
+
+SWARM_NAME = "swarm"  # the run of a swarm: its span is ``invoke_swarm``, without an agent name
+HANDOFF_TOOL = "handoff_to_agent"  # the tool Swarm gives every agent
+SWARM_ANSWER = "Paris in spring rain"
+
+
+def _swarm_agents(llm: ScriptedLLM) -> list[Agent]:
+    return [build_agent(llm, "researcher", tools=[]), build_agent(llm, "writer", tools=[])]
+
+
+def _handoff(to: str, message: str) -> tuple[Turn, ToolExpectation]:
+    """The model turn handing off to ``to``, and the tool step it leaves."""
+    args = {"agent_name": to, "message": message}
+    return call_tool(HANDOFF_TOOL, args), ToolExpectation(HANDOFF_TOOL, args, f"to {to}")
+
+
+def swarm_handoff(llm: ScriptedLLM) -> TeamExpectation:
+    """The researcher hands off to the writer, which answers: the swarm's run, a turn each."""
+    marker = S.tag("strands-swarm")
+    task = f"{marker} Write a haiku about Paris."
+    call, step = _handoff("writer", "please write the haiku")
+    llm.script(marker, [call, answer("over to the writer"), answer(SWARM_ANSWER)])
+    result = Swarm(_swarm_agents(llm))(task)
+    assert result.status == Status.COMPLETED, result
+    assert [n.node_id for n in result.node_history] == ["researcher", "writer"], result
+    return TeamExpectation(
+        task=task,
+        agent_name=SWARM_NAME,
+        status="completed",
+        final_answer=SWARM_ANSWER,
+        turns=[
+            TurnExpectation("researcher", "completed", "over to the writer", [step], llm_steps=2),
+            TurnExpectation("writer", "completed", SWARM_ANSWER, llm_steps=1),
+        ],
+        model_requested=MODEL_NAME,
+    )
+
+
+def swarm_max_handoffs(llm: ScriptedLLM, *, limit: int = 2) -> TeamExpectation:
+    """Two agents hand off back and forth until ``max_handoffs`` stops the swarm.
+
+    Strands' result is FAILED, the reason ("Max handoffs reached") only in its debug log: the
+    swarm's span ends with status UNSET and no event, each turn's span OK. Only the last
+    turn's hand-off tool step, never taken up, shows it; the swarm's run does not see its
+    turns' steps, so it shows a completed run answering with the last turn's text."""
+    marker = S.tag("strands-swarm-limit")
+    task = f"{marker} Keep handing off."
+    to_writer, writer_step = _handoff("writer", "your turn")
+    to_researcher, researcher_step = _handoff("researcher", "yours again")
+    llm.script(marker, [to_writer, answer("over"), to_researcher, answer("back")])
+    result = Swarm(_swarm_agents(llm), max_handoffs=limit)(task)
+    assert result.status == Status.FAILED, result
+    assert [n.node_id for n in result.node_history] == ["researcher", "writer"], result
+    return TeamExpectation(
+        task=task,
+        agent_name=SWARM_NAME,
+        status="completed",
+        final_answer="back",
+        turns=[
+            TurnExpectation("researcher", "completed", "over", [writer_step], llm_steps=2),
+            TurnExpectation("writer", "completed", "back", [researcher_step], llm_steps=2),
+        ],
+        model_requested=MODEL_NAME,
+    )
+
+
+def graph_pipeline(llm: ScriptedLLM) -> TeamExpectation:
+    """A two-node ``Graph`` (researcher, then writer): a run like a swarm's (``invoke_graph``),
+    each node's agent a turn under it, the last node's answer the graph's."""
+    marker = S.tag("strands-graph")
+    task = f"{marker} Research, then write."
+    llm.script(marker, [answer("the facts"), answer(SWARM_ANSWER)])
+    builder = GraphBuilder()
+    researcher, writer = _swarm_agents(llm)
+    builder.add_node(researcher, "researcher")
+    builder.add_node(writer, "writer")
+    builder.add_edge("researcher", "writer")
+    builder.set_max_node_executions(4)
+    result = builder.build()(task)
+    assert result.status == Status.COMPLETED, result
+    return TeamExpectation(
+        task=task,
+        agent_name="graph",
+        status="completed",
+        final_answer=SWARM_ANSWER,
+        turns=[
+            TurnExpectation("researcher", "completed", "the facts"),
+            TurnExpectation("writer", "completed", SWARM_ANSWER),
+        ],
+        model_requested=MODEL_NAME,
+    )

@@ -1,0 +1,97 @@
+"""The Strands rule (collector/rules/strands.py) for a multi-agent Swarm, on the span shapes
+strands-agents 1.62 writes (``invoke_swarm`` above one ``invoke_agent`` span per turn); the
+end-to-end check with the real Swarm is test_strands_swarm.py."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from collector.decode import SpanRecord
+from collector.mapping import SpanClass, build_run, classify
+from collector.rules import strands
+
+SCOPE = "strands.telemetry.tracer"
+TASK = "Write a haiku about Paris."
+
+
+def _span(span_id: str, name: str, attributes: dict[str, Any], **extra: Any) -> SpanRecord:
+    fields: dict[str, Any] = {
+        "trace_id": "t" * 32,
+        "span_id": span_id * 16,
+        "parent_span_id": None,
+        "name": name,
+        "kind": 3,
+        "start_ns": 1,
+        "end_ns": 2,
+        "status_code": 0,
+        "status_message": "",
+        "attributes": {"gen_ai.system": "strands-agents", **attributes},
+        "events": [],
+        "resource": {},
+        "scope_name": SCOPE,
+        "scope_version": "",
+    }
+    fields.update(extra)
+    return SpanRecord(**fields)
+
+
+def _event(name: str, **attributes: str) -> dict[str, Any]:
+    return {"name": name, "time_unix_nano": 1, "attributes": attributes}
+
+
+def _swarm(**extra: Any) -> SpanRecord:
+    return _span(
+        "1",
+        "invoke_swarm",
+        {"gen_ai.operation.name": "invoke_swarm"},
+        events=[_event("gen_ai.user.message", content=TASK)],
+        **extra,
+    )
+
+
+def _turn(span_id: str, agent: str, answer: str, end_ns: int, **extra: Any) -> SpanRecord:
+    blocks = json.dumps([{"text": f"Context:\nUser Request: {TASK}"}])
+    return _span(
+        span_id,
+        f"invoke_agent {agent}",
+        {
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.name": agent,
+            "gen_ai.request.model": f"model-of-{agent}",
+        },
+        parent_span_id="1" * 16,
+        end_ns=end_ns,
+        events=[
+            _event("gen_ai.user.message", content=blocks),
+            _event("gen_ai.choice", message=answer, finish_reason="end_turn"),
+        ],
+        **extra,
+    )
+
+
+def test_a_swarm_span_is_a_run_named_swarm_with_its_task() -> None:
+    swarm = _swarm()
+    assert classify(swarm) is SpanClass.RUN
+    run = build_run(swarm, None)
+    assert (run.agent_name, run.task) == ("swarm", TASK)
+    assert run.final_answer is None  # Strands puts no answer on the swarm's span
+    assert strands.span_class(_turn("2", "writer", "x", 5)) is None  # a turn: generic rules
+    graph = _span("4", "invoke_graph", {"gen_ai.operation.name": "invoke_graph"})
+    assert classify(graph) is SpanClass.RUN
+    assert build_run(graph, None).agent_name == "graph"
+
+
+def test_a_swarm_answers_with_its_last_turn() -> None:
+    turns = [_turn("3", "writer", "the haiku", 9), _turn("2", "researcher", "over", 5)]
+    fields = strands.derive_run_fields(_swarm(), turns)
+    assert fields == {"final_answer": "the haiku", "model_used": "model-of-writer"}
+
+
+def test_a_failed_swarm_or_last_turn_gives_no_answer() -> None:
+    turns = [_turn("2", "researcher", "over", 5)]
+    assert strands.derive_run_fields(_swarm(status_code=2, status_message="boom"), turns) == {}
+    failed = [*turns, _turn("3", "writer", "half", 9, status_code=2, status_message="400")]
+    assert strands.derive_run_fields(_swarm(), failed) == {}
+    # A single agent's run is left to the generic rules.
+    assert strands.derive_run_fields(_turn("2", "researcher", "over", 5), []) == {}
