@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 # "id" first: the rest are the fields derive_run_fields may return.
 _DERIVED_SCHEMA = arrow_schema(
     AGENT_RUNS,
-    {"id", "task", "final_answer", "model_requested", "model_used", "provider", "status"},
+    {"id", "task", "final_answer", "model_requested", "model_used", "provider", "status", "error"},
 )
 
 
@@ -184,7 +184,10 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
             model_used = coalesce(d.model_used, agent_runs.model_used),
             provider = coalesce(agent_runs.provider, d.provider),
             status = CASE WHEN d.status IS NOT NULL AND agent_runs.status = '{RunStatus.COMPLETED}'
-                THEN d.status ELSE agent_runs.status END
+                THEN d.status ELSE agent_runs.status END,
+            -- why a run that looked completed stopped (a step limit only its spans show)
+            error = CASE WHEN d.status IS NOT NULL AND agent_runs.status = '{RunStatus.COMPLETED}'
+                THEN coalesce(agent_runs.error, d.error) ELSE agent_runs.error END
         FROM _derived d WHERE agent_runs.id = d.id
         """
     )

@@ -231,6 +231,7 @@ def derive_run_fields(
     if not failed and _stopped_at_max_steps(run_span, own):
         fields["status"] = RunStatus.MAX_STEPS
     fields.update(_quirk_fields(run_span, "derive_run_fields", own))
+    fields.update(_quirk_fields(run_span, "derive_run_fields_in_trace", own, known))
     return fields
 
 

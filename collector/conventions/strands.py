@@ -13,6 +13,8 @@ __all__ = [
     "EVENT_DETAILS",
     "MULTIAGENT_OPERATIONS",
     "AGENT_OPERATION",
+    "HANDOFF_TOOL",
+    "HANDOFF_TARGET",
 ]
 
 SCOPE = "strands.telemetry.tracer"
@@ -31,3 +33,7 @@ EVENT_DETAILS = "gen_ai.client.inference.operation.details"
 # agent name, its agents' ``invoke_agent`` spans below it.
 MULTIAGENT_OPERATIONS = {"invoke_swarm": "swarm", "invoke_graph": "graph"}
 AGENT_OPERATION = "invoke_agent"  # one agent's turn, under the swarm's span
+# A swarm's agent hands over by calling this tool; the agent it names runs next,
+# unless the swarm's max_handoffs / max_iterations stopped it first.
+HANDOFF_TOOL = "handoff_to_agent"
+HANDOFF_TARGET = "agent_name"  # the tool's argument naming the next agent

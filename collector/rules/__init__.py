@@ -13,6 +13,8 @@ framework does its own way. Every hook is optional and returns only what it foun
 - ``run_status(span) -> str | None``: a status the run span's own attributes tell
   (max_steps from the framework's step-limit exception);
 - ``derive_run_fields(run_span, own) -> dict``: fields only the run's own spans tell;
+- ``derive_run_fields_in_trace(run_span, own, trace_spans) -> dict``: fields only spans
+  further down tell (a Strands swarm's last turn handing off to an agent that never ran);
 - ``derive_step_fields(span, trace_spans) -> dict``: step fields only other spans tell
   (``tool_args``, ``error``).
 

@@ -14,8 +14,17 @@ from collector.conventions import strands as ST
 from collector.decode import SpanRecord
 from collector.messages import first_user_text, last_text, loads
 from collector.rules.common import event_attrs, text_blocks
+from instrumentation import attributes as A
+from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "derive_run_fields"]
+__all__ = [
+    "SCOPES",
+    "span_class",
+    "run_fields",
+    "step_fields",
+    "derive_run_fields",
+    "derive_run_fields_in_trace",
+]
 
 SCOPES = frozenset({ST.SCOPE})
 _STATUS_ERROR = 2  # OTLP status code
@@ -93,3 +102,93 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     if model:
         fields["model_used"] = str(model)
     return fields
+
+
+def derive_run_fields_in_trace(
+    run_span: SpanRecord, own: list[SpanRecord], trace_spans: list[SpanRecord]
+) -> dict[str, Any]:
+    """A swarm stopped by its hand-off limit is ``max_steps``.
+
+    Strands writes the stop ("Max handoffs reached") only to its debug log: every span
+    ends OK or UNSET. What the trace does show is the last turn handing off to an agent
+    whose turn never came; that is the limit, since a hand-off is always taken up
+    otherwise.
+    """
+    if _multiagent(run_span) != "swarm" or run_span.status_code == _STATUS_ERROR:
+        return {}
+    turns = sorted(
+        (s for s in own if s.attributes.get(G.GEN_AI_OPERATION_NAME) == ST.AGENT_OPERATION),
+        key=lambda s: (s.end_ns, s.start_ns),
+    )
+    if not turns or turns[-1].status_code == _STATUS_ERROR:
+        return {}
+    target = _handed_to(turns[-1], trace_spans)
+    if target is None:
+        return {}
+    last = turns[-1].attributes.get(A.GEN_AI_AGENT_NAME) or turns[-1].name
+    return {
+        "status": RunStatus.MAX_STEPS,
+        "final_answer": None,
+        "error": (
+            f"the swarm stopped at its hand-off limit: {last!s} handed off to "
+            f"{target!r}, which never ran"
+        ),
+    }
+
+
+def _handed_to(turn: SpanRecord, trace_spans: list[SpanRecord]) -> str | None:
+    """The agent the turn's last successful hand-off names, or None."""
+    children: dict[str | None, list[SpanRecord]] = {}
+    for span in trace_spans:
+        children.setdefault(span.parent_span_id, []).append(span)
+    below, frontier = [], [turn.span_id]
+    while frontier:
+        for child in children.get(frontier.pop(), []):
+            below.append(child)
+            frontier.append(child.span_id)
+    handoffs = sorted(
+        (
+            s
+            for s in below
+            if s.attributes.get(A.GEN_AI_TOOL_NAME) == ST.HANDOFF_TOOL
+            and s.status_code != _STATUS_ERROR
+            and s.attributes.get(ST.TOOL_STATUS) != "error"
+        ),
+        key=lambda s: (s.end_ns, s.start_ns),
+    )
+    if not handoffs:
+        return None
+    return _target_of(handoffs[-1]) or "another agent"
+
+
+def _target_of(handoff: SpanRecord) -> str | None:
+    """The agent a hand-off names: its arguments travel as an attribute or in an event,
+    as a JSON object or inside a message (which depends on the conventions chosen)."""
+    values: list[Any] = list(handoff.attributes.values())
+    for event in handoff.events:
+        values.extend((event.get("attributes") or {}).values())
+    for value in values:
+        found = _find_key(loads(value) if isinstance(value, str) else value, depth=6)
+        if found:
+            return found
+    return None
+
+
+def _find_key(value: Any, depth: int) -> str | None:
+    if depth <= 0:
+        return None
+    if isinstance(value, dict):
+        if isinstance(value.get(ST.HANDOFF_TARGET), str):
+            return str(value[ST.HANDOFF_TARGET])
+        items: list[Any] = list(value.values())
+    elif isinstance(value, list):
+        items = value
+    elif isinstance(value, str) and value.startswith(("{", "[")):
+        return _find_key(loads(value), depth - 1)
+    else:
+        return None
+    for item in items:
+        found = _find_key(item, depth - 1)
+        if found:
+            return found
+    return None

@@ -168,9 +168,8 @@ def swarm_max_handoffs(llm: ScriptedLLM, *, limit: int = 2) -> TeamExpectation:
     """Two agents hand off back and forth until ``max_handoffs`` stops the swarm.
 
     Strands' result is FAILED, the reason ("Max handoffs reached") only in its debug log: the
-    swarm's span ends with status UNSET and no event, each turn's span OK. Only the last
-    turn's hand-off tool step, never taken up, shows it; the swarm's run does not see its
-    turns' steps, so it shows a completed run answering with the last turn's text."""
+    swarm's span ends with status UNSET and no event, each turn's span OK. The last turn's
+    hand-off, never taken up, shows it: the run is ``max_steps`` with no answer."""
     marker = S.tag("strands-swarm-limit")
     task = f"{marker} Keep handing off."
     to_writer, writer_step = _handoff("writer", "your turn")
@@ -182,12 +181,13 @@ def swarm_max_handoffs(llm: ScriptedLLM, *, limit: int = 2) -> TeamExpectation:
     return TeamExpectation(
         task=task,
         agent_name=SWARM_NAME,
-        status="completed",
-        final_answer="back",
+        status="max_steps",
+        final_answer=None,
         turns=[
             TurnExpectation("researcher", "completed", "over", [writer_step], llm_steps=2),
             TurnExpectation("writer", "completed", "back", [researcher_step], llm_steps=2),
         ],
+        error="handed off to 'researcher', which never ran",
         model_requested=MODEL_NAME,
     )
 

@@ -95,3 +95,40 @@ def test_a_failed_swarm_or_last_turn_gives_no_answer() -> None:
     assert strands.derive_run_fields(_swarm(), failed) == {}
     # A single agent's run is left to the generic rules.
     assert strands.derive_run_fields(_turn("2", "researcher", "over", 5), []) == {}
+
+
+def _handoff(span_id: str, turn: SpanRecord, to: str, **extra: Any) -> SpanRecord:
+    arguments = json.dumps({"agent_name": to, "message": "your turn"})
+    return _span(
+        span_id,
+        "execute_tool handoff_to_agent",
+        {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "handoff_to_agent"},
+        parent_span_id=turn.span_id,
+        end_ns=turn.end_ns - 1,
+        events=[_event("gen_ai.tool.message", content=arguments)],
+        **extra,
+    )
+
+
+def test_a_last_turn_handing_off_to_an_agent_that_never_ran_is_the_hand_off_limit() -> None:
+    first, last = _turn("2", "researcher", "over", 5), _turn("3", "writer", "back", 9)
+    trace = [
+        _swarm(),
+        first,
+        last,
+        _handoff("4", first, "writer"),
+        _handoff("5", last, "researcher"),
+    ]
+    fields = strands.derive_run_fields_in_trace(_swarm(), [first, last], trace)
+    assert fields["status"] == "max_steps" and fields["final_answer"] is None
+    assert "writer handed off to 'researcher', which never ran" in fields["error"]
+
+
+def test_a_hand_off_taken_up_or_failed_is_not_the_limit() -> None:
+    first, last = _turn("2", "researcher", "over", 5), _turn("3", "writer", "done", 9)
+    taken = [_swarm(), first, last, _handoff("4", first, "writer")]
+    assert strands.derive_run_fields_in_trace(_swarm(), [first, last], taken) == {}
+    refused = [*taken, _handoff("5", last, "researcher", status_code=2)]
+    assert strands.derive_run_fields_in_trace(_swarm(), [first, last], refused) == {}
+    graph = _span("6", "invoke_graph", {"gen_ai.operation.name": "invoke_graph"})
+    assert strands.derive_run_fields_in_trace(graph, [first, last], taken) == {}
