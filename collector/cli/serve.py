@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.abc
 import logging
+import os
 import signal
 import sys
 import threading
@@ -125,6 +126,26 @@ def run(args: argparse.Namespace) -> int:
     print("agent-audit collector stopping: committing what is in flight", flush=True)
     if not collector.stop():
         print("agent-audit collector: the final checkpoint failed; see the log", file=sys.stderr)
-        return 1
+        _exit_now(1)
     print("agent-audit collector stopped", flush=True)
-    return 0
+    _exit_now(0)
+    return 0  # not reached
+
+
+def _exit_now(code: int) -> None:
+    """End the process once the store is closed and checkpointed.
+
+    Python's exit would then wait for every worker thread a library still holds
+    (a gRPC handler thread whose client vanished mid-call, say); with nothing of
+    ours left to flush, such a thread must not keep a stopped collector alive.
+    The threads still running are named in the log, for whoever looks.
+    """
+    lingering = [
+        t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon
+    ]
+    if lingering:
+        logging.getLogger(__name__).info("exiting past threads still running: %s", lingering)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
