@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from tests.frameworks.collector_checks import one_run, steps_of
 from tests.frameworks.scenario import ToolExpectation
+from tests.support import run_cli
 
 __all__ = ["TurnExpectation", "TeamExpectation", "check_team", "derived_rows"]
 
@@ -126,3 +130,14 @@ def derived_rows(query: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...
     runs = query(f"SELECT {_RUN_FIELDS} FROM agent_runs ORDER BY id")
     steps = query(f"SELECT {_STEP_FIELDS} FROM agent_steps ORDER BY id")
     return [tuple(r) for r in runs], [tuple(s) for s in steps]
+
+
+def rederived_rows(db: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """``agent-audit rederive --db db`` (collector stopped), then :func:`derived_rows`."""
+    done = run_cli("rederive", "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return derived_rows(lambda sql: con.execute(sql).fetchall())
+    finally:
+        con.close()

@@ -23,12 +23,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from tests.conftest import start_test_collector
-from tests.frameworks.teams import check_team, derived_rows
-from tests.support import require_or_skip, run_cli
+from tests.frameworks.teams import check_team, derived_rows, rederived_rows
+from tests.support import require_or_skip
 
 REPO = Path(__file__).resolve().parents[2]
 FRAMEWORK = "strands-swarm"
@@ -48,13 +47,7 @@ def test_a_swarm_is_one_run_with_a_turn_per_agent(
     finally:
         collector.stop()
     # Re-deriving from the stored spans gives the same runs and steps.
-    done = run_cli("rederive", "--db", str(db))
-    assert done.returncode == 0, done.stderr
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        assert derived_rows(lambda sql: con.execute(sql).fetchall()) == before
-    finally:
-        con.close()
+    assert rederived_rows(db) == before
 
 
 def _play_and_check(collector: Any, protocol: str, semconv: str, out: Path) -> Any:

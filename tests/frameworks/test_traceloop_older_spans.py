@@ -9,15 +9,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
 from tests.conftest import start_test_collector
-from tests.frameworks.teams import derived_rows
-from tests.support import run_cli, wait_until
+from tests.frameworks.teams import derived_rows, rederived_rows
+from tests.support import wait_until
 
 QUESTION = "Why is the sky blue?"
 ANSWER = "Rayleigh scattering."
@@ -119,10 +118,4 @@ def test_older_openllmetry_spans_make_the_same_runs_and_rederive_alike(tmp_path:
     finally:
         collector.stop()
 
-    done = run_cli("rederive", "--db", str(db))
-    assert done.returncode == 0, done.stderr
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        assert derived_rows(lambda sql: con.execute(sql).fetchall()) == before
-    finally:
-        con.close()
+    assert rederived_rows(db) == before

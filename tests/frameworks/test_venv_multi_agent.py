@@ -9,16 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from tests.conftest import start_test_collector
 from tests.frameworks import plans_autogen, plans_crewai, plans_traceloop
 from tests.frameworks.collector_checks import check_run
-from tests.frameworks.teams import TeamExpectation, check_team, derived_rows
+from tests.frameworks.teams import TeamExpectation, check_team, derived_rows, rederived_rows
 from tests.frameworks.venv_frameworks import PlannedScenario, run_agent_script, venv_python
 from tests.scripted_llm import ScriptedLLM
-from tests.support import require_or_skip, run_cli
+from tests.support import require_or_skip
 
 PLANS: dict[str, Callable[[], list[PlannedScenario]]] = {
     "autogen": plans_autogen.team_plan,
@@ -62,11 +61,4 @@ def test_multi_agent_runs_nest_and_rederive_the_same(
     finally:
         collector.stop()
 
-    done = run_cli("rederive", "--db", str(db))
-    assert done.returncode == 0, done.stderr
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        after = derived_rows(lambda sql: con.execute(sql).fetchall())
-    finally:
-        con.close()
-    assert after == before
+    assert rederived_rows(db) == before
