@@ -314,9 +314,16 @@ def test_decorator_forms_sync_and_async(spans: Spans) -> None:
 def test_async_context_manager_and_concurrent_runs_keep_their_own_current_run(
     spans: Spans,
 ) -> None:
+    inside: list[str] = []
+    both_inside = asyncio.Event()
+
     async def one(task: str) -> tuple[str, str]:
         async with agent_run(task) as run:
-            await asyncio.sleep(0.01)
+            # Both runs are open at once before either looks at its current run.
+            inside.append(task)
+            if len(inside) == 2:
+                both_inside.set()
+            await asyncio.wait_for(both_inside.wait(), timeout=10)
             seen = current_run()
             assert seen is run
             async with run.step("response"):
