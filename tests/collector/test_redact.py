@@ -14,6 +14,7 @@ from collector.decode import SpanRecord
 from collector.redact import REDACTED, TRUNCATED_KEY, RedactionPolicy, Sanitizer
 from instrumentation import attributes as A
 from tests.collector.ingest.otlp import export, record_spans
+from tests.records import span_record
 
 SECRETS = {
     "openai": "sk-proj-Zx81bQm2Lw9vTtY3uPq0rS7dKf4hJ6nC",
@@ -69,18 +70,7 @@ def test_switching_off_and_extra_rules() -> None:
 
 
 def _span(attributes: dict[str, Any]) -> SpanRecord:
-    return SpanRecord(
-        trace_id="1" * 32,
-        span_id="2" * 16,
-        parent_span_id=None,
-        name="n",
-        kind=1,
-        start_ns=1,
-        end_ns=2,
-        status_code=0,
-        status_message="",
-        attributes=attributes,
-    )
+    return span_record(attributes=attributes)
 
 
 def test_huge_values_keep_preview_length_and_hash() -> None:

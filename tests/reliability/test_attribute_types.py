@@ -26,10 +26,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 import collector.conventions
-from collector.decode import SpanRecord
 from collector.guarded_mapping import mapped_or_none
 from instrumentation import attributes
 from tests.conftest import CollectorHandle
+from tests.records import span_record
 
 
 def _declared_keys() -> list[str]:
@@ -135,18 +135,7 @@ def test_any_value_type_on_any_declared_key_is_stored(
 
 
 def test_a_span_whose_row_cannot_be_built_costs_only_that_row() -> None:
-    span = SpanRecord(
-        trace_id="1" * 32,
-        span_id="2" * 16,
-        parent_span_id=None,
-        name="chat m",
-        kind=0,
-        start_ns=1,
-        end_ns=2,
-        status_code=0,
-        status_message="",
-        attributes={},
-    )
+    span = span_record(name="chat m")
 
     def unreadable() -> str:
         raise TypeError("unhashable type: 'dict'")

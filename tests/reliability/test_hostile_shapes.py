@@ -29,6 +29,7 @@ from collector.mapping import MAX_TOKEN_COUNT
 from collector.run_tree import own_spans_by_run
 from instrumentation import attributes as A
 from tests.conftest import CollectorHandle
+from tests.records import span_record
 
 
 @pytest.fixture(scope="module")
@@ -173,18 +174,7 @@ def test_a_token_count_that_is_not_a_count_costs_nothing_else(
 
 
 def _record(span_id: str, parent: str | None, name: str) -> SpanRecord:
-    return SpanRecord(
-        trace_id="1" * 32,
-        span_id=span_id,
-        parent_span_id=parent,
-        name=name,
-        kind=0,
-        start_ns=1,
-        end_ns=2,
-        status_code=0,
-        status_message="",
-        attributes={},
-    )
+    return span_record(span_id, name=name, parent_span_id=parent)
 
 
 def _is_run(span: SpanRecord) -> bool:

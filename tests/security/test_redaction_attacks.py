@@ -25,6 +25,7 @@ from instrumentation.setup import export_stats
 from instrumentation.setup import tracer as instrumentation_tracer
 from tests.collector.ingest.otlp import export, record_spans
 from tests.conftest import CollectorHandle, start_test_collector
+from tests.records import span_record
 from tests.support import free_port, wait_until
 
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq9Xk2Lm4T"
@@ -87,18 +88,7 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
 
 
 def _span(attributes: dict[str, Any], name: str = "n") -> SpanRecord:
-    return SpanRecord(
-        trace_id="1" * 32,
-        span_id="2" * 16,
-        parent_span_id=None,
-        name=name,
-        kind=1,
-        start_ns=1,
-        end_ns=2,
-        status_code=0,
-        status_message="",
-        attributes=attributes,
-    )
+    return span_record(name=name, attributes=attributes)
 
 
 def test_secrets_in_attribute_keys_are_redacted() -> None:
