@@ -44,6 +44,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Sockets bound and never listening, kept for the whole test process (see unreachable_url).
+_HELD: list[socket.socket] = []
+
+
+def unreachable_url() -> str:
+    """``http://127.0.0.1:PORT`` where nothing answers, for as long as the tests run.
+
+    The port stays bound without listening, so a connection is refused; a port only
+    found free (``free_port``) could meanwhile be taken by another test's collector.
+    """
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    _HELD.append(held)
+    return f"http://127.0.0.1:{held.getsockname()[1]}"
+
+
 def require_or_skip(available: bool, reason: str) -> None:
     """Skip on a developer's machine, fail in CI, when a real part is missing."""
     if available:

@@ -18,7 +18,7 @@ import pytest
 
 from dashboard.up_cmd import collector_is_ours
 from tests.conftest import CollectorHandle
-from tests.support import free_port, wait_until
+from tests.support import free_port, unreachable_url, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -247,7 +247,7 @@ def test_up_waits_only_for_its_own_collector(collector: CollectorHandle) -> None
         theirs = http.get(f"{collector.api_url}/healthz").json()["instance_id"]
         assert collector_is_ours(http, collector.api_url, theirs)
         assert not collector_is_ours(http, collector.api_url, uuid.uuid4().hex)
-        assert not collector_is_ours(http, f"http://127.0.0.1:{free_port()}", theirs)
+        assert not collector_is_ours(http, unreachable_url(), theirs)
 
 
 def test_dashboard_refuses_a_bad_api_url() -> None:

@@ -21,7 +21,7 @@ from dashboard.views.run_detail import load_run, refresh_run
 from dashboard.views.sql_console import EXAMPLE_QUERIES
 from tests.conftest import start_test_collector
 from tests.dashboard.conftest import Seeded, step_count
-from tests.support import free_port, wait_until
+from tests.support import unreachable_url, wait_until
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def test_sql_refusal_carries_the_reason(client: AuditClient) -> None:
 
 
 def test_unreachable_and_unauthorized(tmp_path: Path) -> None:
-    with AuditClient(f"http://127.0.0.1:{free_port()}", timeout_s=2) as api:
+    with AuditClient(unreachable_url(), timeout_s=2) as api:
         with pytest.raises(CollectorUnreachable):
             api.health()
     guarded = start_test_collector(tmp_path / "token.duckdb", token="t0ken-long-enough-16")

@@ -11,7 +11,7 @@ import instrumentation
 from instrumentation import RunCancelled, agent_run
 from tests.instrumentation.conftest import Spans
 from tests.instrumentation.recording import RecordingHttpServer
-from tests.support import free_port, wait_until
+from tests.support import unreachable_url, wait_until
 
 
 def test_a_cancel_request_stops_the_run_at_its_next_step(
@@ -73,7 +73,7 @@ def test_an_unreachable_api_leaves_the_agent_alone_with_one_warning(
     caplog.set_level(logging.DEBUG, logger="instrumentation")
     instrumentation.configure(
         tracer_provider=spans.provider,
-        api_url=f"http://127.0.0.1:{free_port()}",
+        api_url=unreachable_url(),
         cancel_poll_s=0.02,
     )
     poller = instrumentation.setup.cancel_poller()

@@ -26,7 +26,7 @@ from instrumentation.setup import tracer as instrumentation_tracer
 from tests.collector.ingest.otlp import export, record_spans
 from tests.conftest import CollectorHandle, start_test_collector
 from tests.records import span_record
-from tests.support import free_port, wait_until
+from tests.support import free_port, unreachable_url, wait_until
 
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq9Xk2Lm4T"
 SHAPES = {
@@ -304,7 +304,7 @@ def test_spans_spilled_by_a_full_queue_reach_the_spool_redacted(
     monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "8")
     spool_dir = tmp_path / "spool"
     instrumentation.configure(
-        endpoint=f"http://127.0.0.1:{free_port()}",
+        endpoint=unreachable_url(),
         protocol="grpc",
         spool_dir=spool_dir,
         spool_retry_s=60,

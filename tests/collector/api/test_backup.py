@@ -16,7 +16,7 @@ from collector.commit_mark import mark_path
 from tests.collector.api.conftest import Agents, RunSpec, ToolCall
 from tests.collector.api.test_cli import ENV, cli
 from tests.conftest import start_test_collector
-from tests.support import free_port, run_cli, wait_until
+from tests.support import run_cli, unreachable_url, wait_until
 
 SPECS = [
     RunSpec("restart web-1", source="n8n", tools=(ToolCall("docker_ps", result="web-1 Up"),)),
@@ -155,7 +155,7 @@ def test_verify_asks_the_collector_named_by_agent_audit_api(agents: Agents, tmp_
     # cwd holds no database: the answer can only come from the running collector.
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout)["ok"] is True
-    down = f"http://127.0.0.1:{free_port()}"
+    down = unreachable_url()
     refused = subprocess.run(
         [sys.executable, "-m", "collector.cli", "verify"],
         capture_output=True, text=True, env={**ENV, "AGENT_AUDIT_API": down}, cwd=tmp_path,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.collector.api.conftest import Agents, RunSpec, ToolCall
-from tests.support import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
@@ -192,17 +192,21 @@ def test_export_writes_a_consistent_parquet_snapshot(
 
 
 def test_unreachable_api_is_one_line_and_exit_2() -> None:
-    api = f"http://127.0.0.1:{free_port()}"
-    commands = (
-        ["runs"],
-        ["show", "abc"],
-        ["sql", "SELECT 1"],
-        ["export", "/tmp/x-unused"],
-        ["backup", "/tmp/agent-audit-unused-backup.duckdb"],
-    )
-    for args in commands:
-        out = cli(api, *args)
-        assert out.returncode == 2, (args, out)
-        assert out.stderr.count("\n") == 1, out.stderr
-        assert out.stderr.startswith(f"agent-audit: cannot reach the agent-audit API at {api}")
-        assert "Traceback" not in out.stderr
+    # The port stays bound (never listening) for the whole test: a port only found free
+    # could be taken meanwhile by another test's collector, which would then answer.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        api = f"http://127.0.0.1:{held.getsockname()[1]}"
+        commands = (
+            ["runs"],
+            ["show", "abc"],
+            ["sql", "SELECT 1"],
+            ["export", "/tmp/x-unused"],
+            ["backup", "/tmp/agent-audit-unused-backup.duckdb"],
+        )
+        for args in commands:
+            out = cli(api, *args)
+            assert out.returncode == 2, (args, out)
+            assert out.stderr.count("\n") == 1, out.stderr
+            assert out.stderr.startswith(f"agent-audit: cannot reach the agent-audit API at {api}")
+            assert "Traceback" not in out.stderr
