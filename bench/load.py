@@ -398,7 +398,7 @@ def run_spawned(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _start_profiler(out: Path, pid: int) -> subprocess.Popen[bytes]:
-    """py-spy in raw (collapsed stacks) format, one line a stack, per thread, idle excluded."""
+    """py-spy in raw (collapsed stacks) format, one line a stack, per thread: on-CPU samples only."""
     return subprocess.Popen(
         [
             "py-spy",
@@ -413,7 +413,6 @@ def _start_profiler(out: Path, pid: int) -> subprocess.Popen[bytes]:
             "--rate",
             "200",
             "--nonblocking",
-            "--idle",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
