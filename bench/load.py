@@ -365,7 +365,7 @@ def run_spawned(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-load-"))
     db_path = workdir / "bench.duckdb"
     if args.db_from:
-        shutil.copyfile(args.db_from, db_path)
+        _copy_store(args.db_from, db_path)
     env = dict(item.split("=", 1) for item in args.env)
     try:
         collector = spawn_collector(db_path, repo=args.repo, env=env)
@@ -395,6 +395,17 @@ def run_spawned(args: argparse.Namespace) -> dict[str, Any]:
         return report
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _copy_store(source: Path, db_path: Path) -> None:
+    """The DuckDB file with its chain key and search index, so the collector starts as on it."""
+    shutil.copyfile(source, db_path)
+    key = source.with_name(source.name + ".key")
+    if key.exists():
+        shutil.copy(key, db_path.with_name(db_path.name + ".key"))  # keeps its 0600
+    index = source.with_name(source.name + ".search")
+    if index.is_dir():
+        shutil.copytree(index, db_path.with_name(db_path.name + ".search"))
 
 
 def _start_profiler(out: Path, pid: int) -> subprocess.Popen[bytes]:

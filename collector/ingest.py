@@ -13,7 +13,6 @@ from datetime import datetime
 from functools import partial
 
 import duckdb
-import pyarrow as pa
 
 from collector.arrow_rows import columns_table, rows_table, span_columns
 from collector.chain import CONTENT_COLUMNS, ChainHead, append_rows
@@ -216,45 +215,55 @@ def _upsert_steps(con: duckdb.DuckDBPyConnection, rows: list[StepRow]) -> None:
     con.unregister("_new_steps")
 
 
+# Affected runs per statement: each id is looked up in the agent_run_id and id
+# indexes (a literal list; a joined list would scan whole tables, which costs
+# in proportion to the store, not the batch).
+_REFRESH_CHUNK = 500
+_RENUMBER_STEPS = """
+    UPDATE agent_steps SET step_number = n.rn FROM (
+        SELECT id, row_number() OVER (
+            PARTITION BY agent_run_id ORDER BY started_at NULLS LAST, id) AS rn
+        FROM agent_steps WHERE agent_run_id IN ({ids})
+    ) n
+    WHERE agent_steps.agent_run_id IN ({ids}) AND agent_steps.id = n.id
+      AND agent_steps.step_number IS DISTINCT FROM n.rn
+"""
+_REAGGREGATE_RUNS = """
+    UPDATE agent_runs SET
+        total_steps = a.steps,
+        input_tokens = CASE WHEN a.input_tokens IS NULL THEN agent_runs.input_tokens
+            ELSE greatest(coalesce(agent_runs.input_tokens, 0), a.input_tokens) END,
+        output_tokens = CASE WHEN a.output_tokens IS NULL THEN agent_runs.output_tokens
+            ELSE greatest(coalesce(agent_runs.output_tokens, 0), a.output_tokens) END,
+        model_used = coalesce(agent_runs.model_used, a.last_model),
+        tool_names = a.tool_names,
+        last_activity_at = $1,
+        updated_at = $1
+    FROM (
+        SELECT agent_run_id, count(*) AS steps, sum(input_tokens) AS input_tokens,
+               sum(output_tokens) AS output_tokens,
+               arg_max(model, started_at) FILTER (WHERE model IS NOT NULL) AS last_model,
+               list_sort(list(DISTINCT tool_name) FILTER (WHERE tool_name IS NOT NULL))
+                   AS tool_names
+        FROM agent_steps WHERE agent_run_id IN ({ids})
+        GROUP BY agent_run_id
+    ) a
+    WHERE agent_runs.id IN ({ids}) AND agent_runs.id = a.agent_run_id
+"""
+
+
 def _refresh_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str], now: datetime) -> None:
     """Renumber steps in start order and recompute each run's step aggregates."""
-    con.register("_affected", pa.table({"id": sorted(run_ids)}))
-    con.execute(
-        """
-        UPDATE agent_steps SET step_number = n.rn FROM (
-            SELECT id, row_number() OVER (
-                PARTITION BY agent_run_id ORDER BY started_at NULLS LAST, id) AS rn
-            FROM agent_steps WHERE agent_run_id IN (SELECT id FROM _affected)
-        ) n
-        WHERE agent_steps.id = n.id AND agent_steps.step_number IS DISTINCT FROM n.rn
-        """
-    )
-    con.execute(
-        """
-        UPDATE agent_runs SET
-            total_steps = a.steps,
-            input_tokens = CASE WHEN a.input_tokens IS NULL THEN agent_runs.input_tokens
-                ELSE greatest(coalesce(agent_runs.input_tokens, 0), a.input_tokens) END,
-            output_tokens = CASE WHEN a.output_tokens IS NULL THEN agent_runs.output_tokens
-                ELSE greatest(coalesce(agent_runs.output_tokens, 0), a.output_tokens) END,
-            model_used = coalesce(agent_runs.model_used, a.last_model),
-            tool_names = a.tool_names,
-            last_activity_at = ?,
-            updated_at = ?
-        FROM (
-            SELECT agent_run_id, count(*) AS steps, sum(input_tokens) AS input_tokens,
-                   sum(output_tokens) AS output_tokens,
-                   arg_max(model, started_at) FILTER (WHERE model IS NOT NULL) AS last_model,
-                   list_sort(list(DISTINCT tool_name) FILTER (WHERE tool_name IS NOT NULL))
-                       AS tool_names
-            FROM agent_steps WHERE agent_run_id IN (SELECT id FROM _affected)
-            GROUP BY agent_run_id
-        ) a
-        WHERE agent_runs.id = a.agent_run_id
-        """,
-        [now, now],
-    )
-    con.unregister("_affected")
+    ordered = sorted(run_ids)
+    for start in range(0, len(ordered), _REFRESH_CHUNK):
+        chunk = ordered[start : start + _REFRESH_CHUNK]
+        # Numbered parameters: each list of ids appears twice in a statement.
+        con.execute(_RENUMBER_STEPS.format(ids=_numbered(len(chunk), first=1)), chunk)
+        con.execute(_REAGGREGATE_RUNS.format(ids=_numbered(len(chunk), first=2)), [now, *chunk])
+
+
+def _numbered(count: int, *, first: int) -> str:
+    return ", ".join(f"${n}" for n in range(first, first + count))
 
 
 def mark_lost_runs(con: duckdb.DuckDBPyConnection, now: datetime, silence_s: float) -> int:
