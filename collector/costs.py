@@ -43,11 +43,11 @@ def ensure_prices(
     run_ids: Sequence[str] | None = None,
 ) -> None:
     """Price the models of ``run_ids`` (all runs when None) that have no price row yet."""
-    scope, params = "", []
+    scope, params = "", list[Any]()
     if run_ids is not None:
         if not run_ids:
             return
-        scope, params = "AND id IN (SELECT unnest(?))", [list(run_ids)]
+        scope, params = _ids_in(run_ids)
 
     def missing(cur: duckdb.DuckDBPyConnection) -> bool:
         return cur.execute(_HAS_UNPRICED.format(scope=scope), params).fetchone() is not None
@@ -56,10 +56,23 @@ def ensure_prices(
         write(lambda con: refresh_model_prices(con, book, now=now))
 
 
+# A page of ids as a literal list, which DuckDB looks up in the id index one by one;
+# a joined list (unnest) scans the whole table, whose cost grows with the store and
+# with the versions the writer's recent updates left. Longer lists are joined.
+_LOOKUP_IDS = 1000
+
+
+def _ids_in(run_ids: Sequence[str]) -> tuple[str, list[Any]]:
+    """``AND id IN (...)`` and its parameters, for a scope of run ids."""
+    if len(run_ids) > _LOOKUP_IDS:
+        return "AND id IN (SELECT unnest(?))", [list(run_ids)]
+    return f"AND id IN ({', '.join('?' * len(run_ids))})", list(run_ids)
+
+
 # The run_costs view, for a few runs: the view reads every step; this reads the page's.
 _RUNS_OF = """
     SELECT id, started_at, model_used, model_requested, provider, input_tokens, output_tokens
-    FROM agent_runs WHERE id IN (SELECT unnest(?))
+    FROM agent_runs WHERE true {scope}
 """
 # The page's steps: by the agent_steps_run_id index where there is one (a literal
 # list of ids, not a joined unnest: DuckDB looks each up, wherever in the table the
@@ -113,7 +126,8 @@ def run_costs(cursor: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> dict
     """
     if not run_ids:
         return {}
-    runs = cursor.execute(_RUNS_OF, [list(run_ids)]).to_arrow_table()
+    scope, scope_params = _ids_in(run_ids)
+    runs = cursor.execute(_RUNS_OF.format(scope=scope), scope_params).to_arrow_table()
     if runs.num_rows == 0:
         return {}
     cursor.register("_page_runs", runs)
