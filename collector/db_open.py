@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
 
 from collector.store_errors import StoreOpenError, open_error
 
-__all__ = ["open_database"]
+__all__ = ["open_database", "default_ceiling_mb"]
 
 
 def open_database(
@@ -38,3 +39,12 @@ def open_database(
         # Performance).
         con.execute(f"SET threads = {int(threads)}")
     return con
+
+
+def default_ceiling_mb() -> int:
+    """How far the writer may raise DuckDB's memory limit by default: half the RAM."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (OSError, ValueError):
+        return 4096
+    return max(256, total // (2 * 1024 * 1024))

@@ -94,6 +94,7 @@ def open_store(settings: Settings) -> RunStore:
         "retention_days": settings.retention_days,
         "startup_read_check": settings.startup_read_check,
         "memory_limit_mb": settings.db_memory_mb,
+        "memory_ceiling_mb": settings.db_memory_max_mb,
         "threads": settings.db_threads,
         "chain_key_path": settings.chain_key_path,
     }

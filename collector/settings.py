@@ -62,6 +62,7 @@ class Settings:
     # Read every block at start to find damage early.
     startup_read_check: bool = E.STARTUP_READ_CHECK.default
     db_memory_mb: int = E.DB_MEMORY_MB.default  # DuckDB's memory limit
+    db_memory_max_mb: int = E.DB_MEMORY_MAX_MB.default  # how far the writer may raise it
     db_threads: int = E.DB_THREADS.default  # DuckDB's worker threads; 0 = one per core
     # Scale-out: with a lake catalog, db_path is this collector's own file and
     # reads go to the lake (collector/lake/).
@@ -122,6 +123,7 @@ class Settings:
                 prices_path=Path(E.PRICES.read(env)) if E.PRICES.read(env) else None,
                 startup_read_check=E.STARTUP_READ_CHECK.read(env),
                 db_memory_mb=E.DB_MEMORY_MB.read(env),
+                db_memory_max_mb=E.DB_MEMORY_MAX_MB.read(env),
                 db_threads=E.DB_THREADS.read(env),
                 search_index=E.SEARCH_INDEX.read(env),
                 chain_key_path=Path(key) if (key := E.CHAIN_KEY.read(env)) else None,

@@ -28,7 +28,7 @@ import duckdb
 from collector.chain_key import ChainKeyError, default_key_path, load_key
 from collector.chain_keying import first_key, record_keying
 from collector.commit_mark import CommitMark, LostCommits
-from collector.db_open import open_database
+from collector.db_open import default_ceiling_mb, open_database
 from collector.decode import SpanRecord
 from collector.ingest import IngestState
 from collector.journal import Journal, JournalError, journal_dir
@@ -88,6 +88,7 @@ class RunStore(WriterLoop):
         retention_days: float = 0.0,
         startup_read_check: bool = True,
         memory_limit_mb: int = 256,
+        memory_ceiling_mb: int = 0,
         threads: int = 0,
         chain_key_path: Path | None = None,
         journal: bool = True,
@@ -108,6 +109,8 @@ class RunStore(WriterLoop):
         except duckdb.Error as exc:
             raise open_error(self.db_path, exc) from None
         self._con = open_database(self.db_path, memory_limit_mb, threads)
+        self.memory_limit_mb = memory_limit_mb
+        self.memory_ceiling_mb = max(memory_limit_mb, memory_ceiling_mb or default_ceiling_mb())
         try:
             self.previous_schema_version = migrate(self._con)
         except SchemaTooNew as exc:

@@ -342,6 +342,13 @@ STARTUP_READ_CHECK = Variable(
 DB_MEMORY_MB = Variable(
     "AGENT_AUDIT_DB_MEMORY_MB", 256, "DuckDB's memory limit", _C, integer(minimum=64)
 )
+DB_MEMORY_MAX_MB = Variable(
+    "AGENT_AUDIT_DB_MEMORY_MAX_MB",
+    0,
+    "how far the writer may raise DuckDB's memory limit when ingest runs out (0: half the RAM)",
+    _C,
+    integer(minimum=0),
+)
 DB_THREADS = Variable(
     "AGENT_AUDIT_DB_THREADS",
     1,
