@@ -33,15 +33,8 @@ class CollectorHandle:
         self.running.stop()
 
 
-def sql_copies(db_path: Path) -> Path:
-    """Where a test collector keeps its /sql copies: beside its store, in the test's folder."""
-    return db_path.parent / "sql-copies"
-
-
 def start_test_collector(db_path: Path, **overrides: Any) -> CollectorHandle:
     """A collector on free ports; overrides are Settings fields."""
-    if str(db_path) != ":memory:":
-        overrides.setdefault("sql_copy_dir", sql_copies(db_path))
     settings = Settings(db_path=db_path, grpc_port=0, http_port=0, **overrides)
     return CollectorHandle(start_collector(settings), db_path)
 
