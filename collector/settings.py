@@ -50,7 +50,7 @@ class Settings:
     sql_address_space_mb: int = E.SQL_ADDRESS_SPACE_MB.default  # RLIMIT_AS of the worker
     sql_copy_wait_s: float = E.SQL_COPY_WAIT_S.default  # then 503 "copy being built, N%"
     sql_copy_at_start: bool = E.SQL_COPY_AT_START.default
-    sql_copy_dir: Path | None = None  # None: $TMPDIR/agent-audit-sql
+    sql_copy_dir: Path | None = None  # None: $TMPDIR/agent-audit-sql.<uid>
     sql_copy_keep_days: float = E.SQL_COPY_KEEP_DAYS.default
     # Storage
     max_attribute_bytes: int = E.MAX_ATTRIBUTE_BYTES.default

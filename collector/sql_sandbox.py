@@ -90,7 +90,7 @@ class SqlSandbox:
         workspace: SqlWorkspace | None = None,
     ) -> None:
         """Claim the store's kept copy in ``workspace`` (default
-        ``$TMPDIR/agent-audit-sql``), then sweep it of stale folders.
+        ``$TMPDIR/agent-audit-sql.<uid>``), then sweep it of stale folders.
 
         Raises WorkspaceError when that folder is not this user's and private.
         """

@@ -1,6 +1,6 @@
 """The one folder the ``/sql`` worker's files live in, kept bounded.
 
-Under ``AGENT_AUDIT_SQL_COPY_DIR`` (default ``$TMPDIR/agent-audit-sql``, mode
+Under ``AGENT_AUDIT_SQL_COPY_DIR`` (default ``$TMPDIR/agent-audit-sql.<uid>``, mode
 0700, owned by the collector's user):
 
 - ``copy-<hash of the store path>/``: a store's copy, kept across restarts
@@ -96,7 +96,9 @@ class SqlWorkspace:
 
     @staticmethod
     def default_root() -> Path:
-        return Path(tempfile.gettempdir()) / "agent-audit-sql"
+        # One per user: a shared temporary folder must not make one user's
+        # collector refuse to start because another's came first.
+        return Path(tempfile.gettempdir()) / f"agent-audit-sql.{os.geteuid()}"
 
     def prepare(self) -> None:
         """Create the folder (0700), or check that an existing one is ours and private."""

@@ -300,7 +300,7 @@ SQL_COPY_DIR = Variable(
     "AGENT_AUDIT_SQL_COPY_DIR",
     None,
     "folder (0700) of the /sql worker's kept copies and scratch folders; "
-    "default $TMPDIR/agent-audit-sql",
+    "default $TMPDIR/agent-audit-sql.<uid>",
     _C,
     trim=True,
 )

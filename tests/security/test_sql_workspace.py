@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from collector.settings import Settings, SettingsError
 from collector.sql_workspace import MARKER, SqlWorkspace, WorkspaceError
 from collector.store import RunStore
 from tests.collector.ingest.otlp import export, record_spans
@@ -225,3 +226,14 @@ def test_a_folder_that_is_not_ours_stops_the_start_with_the_variable_named(
     # The store was closed on the way out: it opens again.
     RunStore(path, startup_read_check=False).close()
     assert list(real.iterdir()) == []
+
+
+def test_the_folder_and_the_age_are_read_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {"AGENT_AUDIT_SQL_COPY_DIR": " /srv/sql ", "AGENT_AUDIT_SQL_COPY_KEEP_DAYS": "0.5"}
+    )
+    assert settings.sql_copy_dir == Path("/srv/sql") and settings.sql_copy_keep_days == 0.5
+    assert Settings.from_env({}).sql_copy_dir is None
+    with pytest.raises(SettingsError, match="AGENT_AUDIT_SQL_COPY_KEEP_DAYS"):
+        Settings.from_env({"AGENT_AUDIT_SQL_COPY_KEEP_DAYS": "-1"})
+    assert SqlWorkspace.default_root().name == f"agent-audit-sql.{os.geteuid()}"
