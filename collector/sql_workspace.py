@@ -16,7 +16,8 @@ start the collector removes the folders whose lock it can take and that are
 stale: copies whose store no longer exists or that were last used more than
 ``AGENT_AUDIT_SQL_COPY_KEEP_DAYS`` ago, worker folders whose collector is
 dead. A folder without the marker, a symlink, or anything outside the folder
-is never touched.
+is never touched, with one exception: the copy an earlier version kept for
+this very store in ``$TMPDIR/agent-audit-sql-<hash>`` is moved in.
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ class SqlWorkspace:
         """The copy's folder (created if missing), locked and marked used now."""
         store = str(Path(db_path).resolve())
         path = self.copy_path(db_path)
+        self._adopt_earlier_layout(db_path, path)
         deadline = time.monotonic() + _CLAIM_WAIT_S
         while True:
             path.mkdir(mode=0o700, exist_ok=True)
@@ -221,6 +223,27 @@ class SqlWorkspace:
             owner = body.get("owner_pid")
             return isinstance(owner, int) and not _process_alive(owner)
         return False
+
+    def _adopt_earlier_layout(self, db_path: Path, path: Path) -> None:
+        """Move in this store's copy kept by an earlier version, which had one folder per
+        store directly in $TMPDIR: this store's, by name, is ours (we hold the store)."""
+        digest = path.name.removeprefix(_COPY)
+        earlier = Path(tempfile.gettempdir()) / f"agent-audit-sql-{digest}"
+        try:
+            info = os.lstat(earlier)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+            return  # a symlink, a file, or another user's: not the copy we kept
+        if not path.exists():
+            try:
+                os.rename(earlier, path)  # kept: the next query sends only what changed
+                logger.info("moved the /sql copy kept in %s to %s", earlier, path)
+                return
+            except OSError:
+                pass  # on another file system: built anew
+        shutil.rmtree(earlier, ignore_errors=True)
+        logger.info("removed the /sql copy an earlier version kept in %s", earlier)
 
     def _refused(self, problem: str) -> WorkspaceError:
         return WorkspaceError(

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -237,3 +239,25 @@ def test_the_folder_and_the_age_are_read_from_the_environment() -> None:
     with pytest.raises(SettingsError, match="AGENT_AUDIT_SQL_COPY_KEEP_DAYS"):
         Settings.from_env({"AGENT_AUDIT_SQL_COPY_KEEP_DAYS": "-1"})
     assert SqlWorkspace.default_root().name == f"agent-audit-sql.{os.geteuid()}"
+
+
+def test_the_copy_an_earlier_version_kept_in_tmpdir_is_moved_in_and_taken_over(
+    tmp_path: Path, root: Path
+) -> None:
+    path = _store(tmp_path, "upgraded")
+    built = _with_copy(path, tmp_path / "built-by-this-version")
+    # Where and how the earlier version kept it: $TMPDIR/agent-audit-sql-<hash>, no marker.
+    earlier = Path(tempfile.gettempdir()) / built.name.replace("copy-", "agent-audit-sql-")
+    (built / MARKER).unlink()
+    built.rename(earlier)
+    try:
+        handle = start_test_collector(path, sql_copy_dir=root)
+        try:
+            assert not earlier.exists()
+            assert (root / built.name / "replica.duckdb").is_file()
+            assert post_sql(handle, "SELECT count(*) FROM spans").json()["rows"] == [[1]]
+            assert _sandbox(handle).resumed == 1
+        finally:
+            handle.stop()
+    finally:
+        shutil.rmtree(earlier, ignore_errors=True)
