@@ -40,7 +40,7 @@ from collector.sql_copy import CopyProgress, fingerprint, send_tables
 from collector.sql_guard import CheckedSql
 from collector.sql_saved_copy import CopyState, SavedCopy, chain_hash_at
 from collector.sql_worker_process import SandboxLimits, WorkerProcess, death_message
-from collector.sql_workspace import HeldFolder, SqlWorkspace
+from collector.sql_workspace import HeldFolder, SqlWorkspace, Swept
 from collector.store import RunStore
 
 __all__ = ["SandboxLimits", "SqlSandbox", "SandboxUnavailable", "CopyInProgress"]
@@ -102,8 +102,6 @@ class SqlSandbox:
         self._refresh: _Refresh | None = None
         self._fingerprint: tuple[Any, ...] | None = None  # the data the copy was made from
         self._closed = False
-        # What the last complete sync left in the worker's file: a new worker (after
-        # a crash, or at the next start through the saved state) takes it over.
         self.workspace = workspace or SqlWorkspace(SqlWorkspace.default_root(), keep_s=_KEEP_S)
         self.workspace.prepare()
         db_path = getattr(store, "db_path", None)
@@ -113,7 +111,13 @@ class SqlSandbox:
         if db_path and str(db_path) != ":memory:":
             self._held_copy = self.workspace.claim_copy(db_path)
             self._saved = SavedCopy(self._held_copy.path)
-        self.swept = self.workspace.sweep()
+        try:
+            self.swept = self.workspace.sweep()
+        except OSError as exc:  # a folder that cannot be listed costs disk, not the start
+            logger.warning("could not sweep %s of stale /sql folders: %s", self.workspace.root, exc)
+            self.swept = Swept(0, 0)
+        # What the last complete sync left in the worker's file: a new worker (after
+        # a crash, or at the next start through the saved state) takes it over.
         self._last_copy: CopyState | None = self._saved.take() if self._saved else None
         self.resumed = 0  # workers that took over a copy rather than building one
         self.restarts = 0
