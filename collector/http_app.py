@@ -23,6 +23,7 @@ from collector.redact import Sanitizer
 from collector.schema import SCHEMA_VERSION
 from collector.settings import Settings
 from collector.sql_sandbox import SandboxLimits, SqlSandbox
+from collector.sql_workspace import SqlWorkspace
 from collector.store import Overloaded, RunStore, StoreRejected, StoreUnavailable
 from collector.verify import verify_connection
 from instrumentation import env as E
@@ -128,6 +129,10 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
             temp_mb=settings.sql_temp_mb,
             address_space_mb=settings.sql_address_space_mb,
             copy_wait_s=settings.sql_copy_wait_s,
+        ),
+        SqlWorkspace(
+            settings.sql_copy_dir or SqlWorkspace.default_root(),
+            keep_s=settings.sql_copy_keep_days * 86400,
         ),
     )
     app.state.sql_sandbox = sandbox

@@ -141,7 +141,13 @@ def start_collector(settings: Settings) -> RunningCollector:
         store.close()
         raise
     http_port = sock.getsockname()[1]
-    app = create_app(store, settings, sanitizer)
+    try:
+        app = create_app(store, settings, sanitizer)
+    except Exception:  # e.g. the /sql folder is not this user's (sql_workspace.py)
+        sock.close()
+        grpc_server.stop(0)
+        store.close()
+        raise
     search = None
     if settings.search_index and str(settings.db_path) != ":memory:":
         index_dir = settings.db_path.with_name(settings.db_path.name + ".search")

@@ -50,6 +50,8 @@ class Settings:
     sql_address_space_mb: int = E.SQL_ADDRESS_SPACE_MB.default  # RLIMIT_AS of the worker
     sql_copy_wait_s: float = E.SQL_COPY_WAIT_S.default  # then 503 "copy being built, N%"
     sql_copy_at_start: bool = E.SQL_COPY_AT_START.default
+    sql_copy_dir: Path | None = None  # None: $TMPDIR/agent-audit-sql.<uid>
+    sql_copy_keep_days: float = E.SQL_COPY_KEEP_DAYS.default
     # Storage
     max_attribute_bytes: int = E.MAX_ATTRIBUTE_BYTES.default
     redact: bool = E.REDACT.default
@@ -114,6 +116,8 @@ class Settings:
                 sql_address_space_mb=E.SQL_ADDRESS_SPACE_MB.read(env),
                 sql_copy_wait_s=E.SQL_COPY_WAIT_S.read(env),
                 sql_copy_at_start=E.SQL_COPY_AT_START.read(env),
+                sql_copy_dir=Path(folder) if (folder := E.SQL_COPY_DIR.read(env)) else None,
+                sql_copy_keep_days=E.SQL_COPY_KEEP_DAYS.read(env),
                 max_attribute_bytes=E.MAX_ATTRIBUTE_BYTES.read(env),
                 redact=E.REDACT.read(env),
                 redact_patterns=E.REDACT_PATTERNS.read(env),

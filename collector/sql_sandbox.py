@@ -16,7 +16,9 @@ progress ("the /sql copy of the tables is being built: 42% done") and a
 Retry-After, while the copy goes on being built. The first copy of a large
 store takes minutes (every row travels); later ones take what changed. A new
 worker takes over the copy an earlier one left, after a crash or across a
-restart, when it can be trusted (:mod:`collector.sql_saved_copy`).
+restart, when it can be trusted (:mod:`collector.sql_saved_copy`). Copies and
+worker folders live in one folder that each start sweeps of what is stale
+(:mod:`collector.sql_workspace`).
 
 A worker that dies, overruns its time limit by more than a grace period, or
 reports a fatal DuckDB error is killed and replaced; the request gets an
@@ -25,6 +27,7 @@ error, ingest never notices.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import threading
@@ -35,8 +38,9 @@ from typing import Any
 from collector.query_sql import SqlFailed, SqlTimeout
 from collector.sql_copy import CopyProgress, fingerprint, send_tables
 from collector.sql_guard import CheckedSql
-from collector.sql_saved_copy import CopyState, SavedCopy, chain_hash_at, copy_dir
+from collector.sql_saved_copy import CopyState, SavedCopy, chain_hash_at
 from collector.sql_worker_process import SandboxLimits, WorkerProcess, death_message
+from collector.sql_workspace import HeldFolder, SqlWorkspace, Swept
 from collector.store import RunStore
 
 __all__ = ["SandboxLimits", "SqlSandbox", "SandboxUnavailable", "CopyInProgress"]
@@ -45,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 _LOAD_ANSWER_S = 90.0  # after the last batch, the worker's final commit
 _REFRESH_WAIT_S = 60.0  # a query waits this long for a refresh of what changed
+_KEEP_S = 7 * 86400.0  # AGENT_AUDIT_SQL_COPY_KEEP_DAYS' default
 
 
 class SandboxUnavailable(SqlFailed):
@@ -78,7 +83,17 @@ class _Refresh:
 class SqlSandbox:
     """Owns the query worker; one query or refresh at a time goes through it."""
 
-    def __init__(self, store: RunStore, limits: SandboxLimits | None = None) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        limits: SandboxLimits | None = None,
+        workspace: SqlWorkspace | None = None,
+    ) -> None:
+        """Claim the store's kept copy in ``workspace`` (default
+        ``$TMPDIR/agent-audit-sql.<uid>``), then sweep it of stale folders.
+
+        Raises WorkspaceError when that folder is not this user's and private.
+        """
         self._store = store
         self.limits = limits or SandboxLimits()
         self._lock = threading.Lock()  # held by whoever talks to the worker
@@ -87,12 +102,22 @@ class SqlSandbox:
         self._refresh: _Refresh | None = None
         self._fingerprint: tuple[Any, ...] | None = None  # the data the copy was made from
         self._closed = False
+        self.workspace = workspace or SqlWorkspace(SqlWorkspace.default_root(), keep_s=_KEEP_S)
+        self.workspace.prepare()
+        db_path = getattr(store, "db_path", None)
+        # Held (locked) until close, so no other collector's sweep removes it.
+        self._held_copy: HeldFolder | None = None
+        self._saved: SavedCopy | None = None
+        if db_path and str(db_path) != ":memory:":
+            self._held_copy = self.workspace.claim_copy(db_path)
+            self._saved = SavedCopy(self._held_copy.path)
+        try:
+            self.swept = self.workspace.sweep()
+        except OSError as exc:  # a folder that cannot be listed costs disk, not the start
+            logger.warning("could not sweep %s of stale /sql folders: %s", self.workspace.root, exc)
+            self.swept = Swept(0, 0)
         # What the last complete sync left in the worker's file: a new worker (after
         # a crash, or at the next start through the saved state) takes it over.
-        db_path = getattr(store, "db_path", None)
-        self._saved = (
-            SavedCopy(copy_dir(db_path)) if db_path and str(db_path) != ":memory:" else None
-        )
         self._last_copy: CopyState | None = self._saved.take() if self._saved else None
         self.resumed = 0  # workers that took over a copy rather than building one
         self.restarts = 0
@@ -167,19 +192,22 @@ class SqlSandbox:
                 worker.process.kill()  # a refresh or query using it ends on the closed socket
             idle = self._lock.acquire(timeout=30)
         try:
-            if worker is not None and worker.alive():
-                worker.conn.close()  # the worker closes its file and exits
-                try:
-                    worker.process.wait(30)
-                except subprocess.TimeoutExpired:
-                    worker.process.kill()
-                    worker.process.wait(10)
+            if worker is not None:
+                if worker.alive():
+                    worker.conn.close()  # the worker closes its file and exits
+                    with contextlib.suppress(subprocess.TimeoutExpired):  # then killed below
+                        worker.process.wait(30)
+                worker.kill()  # reaps it and removes its scratch files
             self._worker = None
             if self._saved is not None and self._last_copy is not None:
                 try:
                     self._saved.save(self._last_copy)
                 except OSError:
                     logger.exception("could not keep the /sql copy's state for the next start")
+            if self._held_copy is not None:
+                self._held_copy.touch()  # its age counts from this last use
+                self._held_copy.release()
+                self._held_copy = None
         finally:
             if idle:
                 self._lock.release()
@@ -244,11 +272,7 @@ class SqlSandbox:
             with self._state:
                 if self._closed:
                     raise SandboxUnavailable("the collector is shutting down")
-                try:
-                    directory = self._saved.directory if self._saved is not None else None
-                    worker = WorkerProcess(self.limits, directory)
-                except OSError as exc:
-                    raise SandboxUnavailable(f"cannot start the query worker: {exc}") from None
+                worker = self._start_worker()
                 self._worker = worker
             if self._last_copy is not None:
                 self._take_over(worker, self._last_copy, refresh)
@@ -260,6 +284,20 @@ class SqlSandbox:
             self._copy(worker, generation, refresh.progress)
             self._fingerprint = now
         worker.generation = generation
+
+    def _start_worker(self) -> WorkerProcess:
+        """A worker on the kept copy's folder, or on a folder of its own (no file)."""
+        own: HeldFolder | None = None
+        try:
+            if self._saved is not None:
+                return WorkerProcess(self.limits, self._saved.directory)
+            own = self.workspace.new_worker_folder()
+            return WorkerProcess(self.limits, own.path, own)
+        except OSError as exc:
+            if own is not None:
+                with contextlib.suppress(OSError):  # else the next start's sweep removes it
+                    own.remove()
+            raise SandboxUnavailable(f"cannot start the query worker: {exc}") from None
 
     def _take_over(self, worker: WorkerProcess, state: CopyState, refresh: _Refresh) -> None:
         """Let ``worker`` refresh the copy an earlier one left, if it is that copy and the

@@ -1,13 +1,13 @@
 """Keep the ``/sql`` worker's copy across collector restarts.
 
 The worker's DuckDB file lives in a directory of its own, named after the
-collector's database (under the system's temporary directory, mode 0700), so
-a restarted collector can hand it to its new worker instead of copying every
-row again. At a clean stop the collector writes, beside it, what the copy
-holds: the last chain link copied (its sequence number and keyed hash), the
-span count, and the row hashes of the runs and steps. At the next start that
-state is read once and removed (a crash later cannot reuse it), and it is
-trusted only if
+collector's database (``copy-<hash>`` in the ``/sql`` folder, mode 0700, see
+:mod:`collector.sql_workspace`), so a restarted collector can hand it to its
+new worker instead of copying every row again. At a clean stop the collector
+writes, beside it, what the copy holds: the last chain link copied (its
+sequence number and keyed hash), the span count, and the row hashes of the
+runs and steps. At the next start that state is read once and removed (a
+crash later cannot reuse it), and it is trusted only if
 
 - the worker's file carries the same copy id (every sync removes the id in
   its first commit and writes a new one in its last, so a sync cut short
@@ -20,11 +20,9 @@ Then only what changed since is sent; otherwise the copy is built whole.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,17 +30,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-__all__ = ["SavedCopy", "CopyState", "copy_dir"]
+__all__ = ["SavedCopy", "CopyState"]
 
 logger = logging.getLogger(__name__)
 
 _STATE = "copy-state.json"
-
-
-def copy_dir(db_path: Path) -> Path:
-    """The directory of the worker's copy of the database at ``db_path``."""
-    digest = hashlib.sha256(str(Path(db_path).resolve()).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"agent-audit-sql-{digest}"
 
 
 @dataclass(frozen=True)

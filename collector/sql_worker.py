@@ -4,7 +4,7 @@ The collector (:mod:`collector.sql_sandbox`) starts this module as its own
 process (``python -m collector.sql_worker FD``) and talks to it over one
 socket. The worker owns a private DuckDB file holding only the documented
 tables, copied from the collector's database whenever it changed, in a
-directory the collector names (kept across restarts) or a temporary one. User queries
+directory the collector names, makes and removes (:mod:`collector.sql_workspace`). User queries
 run here and nowhere else, so whatever DuckDB does with one (an abort, a
 crash, a hang that ignores interrupts, an INTERNAL error that invalidates the
 database instance, memory exhaustion) ends at this process; the collector
@@ -28,7 +28,6 @@ import os
 import resource
 import shutil
 import sys
-import tempfile
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -96,18 +95,15 @@ def _limit_address_space(mb: int) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m collector.sql_worker FD LIMITS_JSON [DIRECTORY]``: the copy is kept in
-    DIRECTORY (kept across restarts, collector/sql_saved_copy.py) or a temporary one."""
+    """``python -m collector.sql_worker FD LIMITS_JSON DIRECTORY``: the copy is kept in
+    DIRECTORY, which the collector made and removes (collector/sql_workspace.py)."""
     fd = int(argv[0])
     limits = json.loads(argv[1])
     _limit_address_space(int(limits["address_space_mb"]))
     conn = Connection(fd)
-    if len(argv) > 2:
-        workdir = Path(argv[2])
-        shutil.rmtree(workdir / "spill", ignore_errors=True)  # an earlier worker's spill
-        return serve(conn, workdir, limits)
-    with tempfile.TemporaryDirectory(prefix="agent-audit-sql-") as tmp:
-        return serve(conn, Path(tmp), limits)
+    workdir = Path(argv[2])
+    shutil.rmtree(workdir / "spill", ignore_errors=True)  # an earlier worker's spill
+    return serve(conn, workdir, limits)
 
 
 if __name__ == "__main__":

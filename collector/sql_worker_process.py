@@ -3,16 +3,22 @@
 The worker gets a clean environment, a session of its own (a signal to the
 collector's process group does not reach it) and one end of a socket pair;
 nothing else of the collector's: not its database path, not its settings.
+Its scratch files (its spill, or its whole folder when the store has no file)
+are removed here once the process is reaped: a worker killed with SIGKILL
+cannot clean up after itself, but the collector knows when it died.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -20,7 +26,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from collector.sql_workspace import HeldFolder
+
 __all__ = ["SandboxLimits", "WorkerProcess", "death_message"]
+
+logger = logging.getLogger(__name__)
 
 # The worker's address-space limit should measure memory in use, not memory
 # reserved: pyarrow's default pool (mimalloc) reserves 1 GiB arenas, and glibc
@@ -56,11 +66,18 @@ class SandboxLimits:
 class WorkerProcess:
     """One running worker process, its end of the socket, and what its copy holds."""
 
-    def __init__(self, limits: SandboxLimits, workdir: Path | None = None) -> None:
+    def __init__(
+        self, limits: SandboxLimits, workdir: Path, own_folder: HeldFolder | None = None
+    ) -> None:
+        """Start a worker on ``workdir``: a kept copy's folder, or ``own_folder``'s
+        (removed with the worker)."""
+        self.workdir = workdir
+        self._own_folder = own_folder
+        self._scratch_lock = threading.Lock()
+        self._scratch_removed = False
         parent, child = socket.socketpair()
         env = {k: v for k, v in os.environ.items() if k in {"PATH", "PYTHONPATH", "HOME", "TZ"}}
         env.update(_ALLOCATORS)
-        where = [str(workdir)] if workdir is not None else []
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -68,7 +85,7 @@ class WorkerProcess:
                 "collector.sql_worker",
                 str(child.fileno()),
                 limits.to_json(),
-                *where,
+                str(workdir),
             ],
             pass_fds=(child.fileno(),),
             stdin=subprocess.DEVNULL,
@@ -92,10 +109,25 @@ class WorkerProcess:
         return self.process.poll() is None
 
     def kill(self) -> None:
+        """End the process (if it still runs), reap it, and remove its scratch files."""
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(10)
         self.conn.close()
+        self.remove_scratch()
+
+    def remove_scratch(self) -> None:
+        """Once the process is reaped: its own folder, or the spill in a kept copy's."""
+        with self._scratch_lock:  # close() and a refresh thread may both get here
+            own, self._own_folder = self._own_folder, None
+            try:
+                if own is not None:
+                    own.remove()
+                elif not self._scratch_removed:
+                    shutil.rmtree(self.workdir / "spill", ignore_errors=True)
+                self._scratch_removed = True
+            except OSError:
+                logger.exception("could not remove the files of query worker %d", self.pid)
 
     def receive(self, timeout_s: float) -> dict[str, Any] | None:
         """The next JSON answer, or None when the time ran out."""

@@ -296,6 +296,21 @@ SQL_COPY_AT_START = Variable(
     _C,
     boolean,
 )
+SQL_COPY_DIR = Variable(
+    "AGENT_AUDIT_SQL_COPY_DIR",
+    None,
+    "folder (0700) of the /sql worker's kept copies and scratch folders; "
+    "default $TMPDIR/agent-audit-sql.<uid>",
+    _C,
+    trim=True,
+)
+SQL_COPY_KEEP_DAYS = Variable(
+    "AGENT_AUDIT_SQL_COPY_KEEP_DAYS",
+    7.0,
+    "a kept /sql copy unused this long (or whose store is gone) is removed at a start",
+    _C,
+    number(0.0),
+)
 # Read by the collector before storing and by the instrumentation before export
 # and spool (instrumentation/span_redaction.py): the same policy at both ends.
 _CI = ("collector", "instrumentation")

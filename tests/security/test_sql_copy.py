@@ -18,11 +18,16 @@ from typing import Any
 import httpx
 import pytest
 
-from collector.sql_saved_copy import copy_dir
+from collector.sql_workspace import SqlWorkspace
 from collector.store import RunStore
 from tests.collector.ingest.otlp import export, record_spans
 from tests.conftest import CollectorHandle, start_test_collector
 from tests.support import wait_until
+
+
+def copy_dir(path: Path) -> Path:
+    return SqlWorkspace(SqlWorkspace.default_root(), keep_s=0).copy_path(path)
+
 
 SPANS = 30_000
 ATTRIBUTE_CHARS = 4096  # ~123 MB of attribute text: twice the worker's DuckDB memory
