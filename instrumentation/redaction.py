@@ -188,6 +188,11 @@ class Redactor:
             r"(?:^|[^A-Za-z0-9/+=])[A-Za-z0-9/+=]{39}[A-Za-z0-9/+]=*(?:$|[^A-Za-z0-9/+=])"
         )
         self._run_rules = [rule for rule in self._rules if rule.pattern == _AWS_RUN_PATTERN]
+        # Both first looks in one pass (RE2 runs an alternation as one automaton): most
+        # text, long tool output above all, matches neither and is read only once.
+        self._quick_either = compile_pattern(
+            f"(?:{self._quick.pattern})|(?:{self._quick_run.pattern})"
+        )
 
     def budget(self) -> Budget:
         """A fresh time budget for one request or batch."""
@@ -211,6 +216,8 @@ class Redactor:
         return cleaned
 
     def _scan(self, text: str) -> str:
+        if self._quick_ok and not self._quick_either.search(text):
+            return text
         if self._quick_ok and not self._quick.search(text):
             if not self._quick_run.search(text):
                 return text
