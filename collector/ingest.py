@@ -13,6 +13,8 @@ from datetime import datetime
 from functools import partial
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from collector.arrow_rows import columns_table, rows_table, span_columns
 from collector.chain import CONTENT_COLUMNS, ChainHead, append_rows
@@ -180,45 +182,85 @@ def ingest_batch(
             derive_foreign_runs(con, foreign_runs & affected)
 
 
+def _stored_ids(con: duckdb.DuckDBPyConnection, table: str, ids: list[str]) -> set[str]:
+    """Which of ``ids`` ``table`` already holds, looked up in its primary-key index."""
+    found: set[str] = set()
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
+        chunk = ids[start : start + _IDS_PER_STATEMENT]
+        marks = ", ".join("?" * len(chunk))
+        rows = con.execute(f"SELECT id FROM {table} WHERE id IN ({marks})", chunk).fetchall()
+        found.update(str(row[0]) for row in rows)
+    return found
+
+
+def _insert_or_upsert(
+    con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table, insert: str, upsert: str
+) -> None:
+    """New rows by a plain INSERT, rows already stored by the upsert.
+
+    An upsert costs about four times a plain insert once the table holds a few
+    hundred thousand rows (its conflict check), and almost every row of a batch
+    is new: the writer is the one writer, so looking the ids up first is exact.
+    """
+    ids = rows.column("id").to_pylist()
+    stored = _stored_ids(con, table, ids)
+    if stored:
+        mask = pa.array([row_id in stored for row_id in ids])
+        con.register("_stored_rows", rows.filter(mask))
+        con.execute(upsert.format(source="_stored_rows"))
+        con.unregister("_stored_rows")
+        rows = rows.filter(pc.invert(mask))
+    if rows.num_rows:
+        con.register("_new_rows", rows)
+        con.execute(insert.format(source="_new_rows"))
+        con.unregister("_new_rows")
+
+
+_RUN_COLUMNS = ", ".join(_RUN_SCHEMA.names)
+_INSERT_RUNS = f"""
+    INSERT INTO agent_runs ({_RUN_COLUMNS}, last_activity_at)
+    SELECT {_RUN_COLUMNS}, updated_at FROM {{source}}
+"""
+_UPSERT_RUNS = (
+    _INSERT_RUNS
+    + f"""
+    ON CONFLICT (id) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in _RUN_UPDATABLE)},
+        updated_at = excluded.updated_at,
+        last_activity_at = excluded.updated_at,
+        parent_run_id = coalesce(excluded.parent_run_id, agent_runs.parent_run_id),
+        input_tokens = coalesce(excluded.input_tokens, agent_runs.input_tokens),
+        output_tokens = coalesce(excluded.output_tokens, agent_runs.output_tokens)
+    WHERE excluded.is_final OR NOT agent_runs.is_final
+"""
+)
+_STEP_COLUMNS = ", ".join(_STEP_SCHEMA.names)
+_INSERT_STEPS = f"""
+    INSERT INTO agent_steps ({_STEP_COLUMNS}) SELECT {_STEP_COLUMNS} FROM {{source}}
+"""
+_UPSERT_STEPS = (
+    _INSERT_STEPS
+    + f"""
+    ON CONFLICT (id) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in _STEP_UPDATABLE)},
+        agent_run_id = coalesce(excluded.agent_run_id, agent_steps.agent_run_id)
+    WHERE excluded.is_final OR NOT agent_steps.is_final
+"""
+)
+
+
 def _upsert_runs(con: duckdb.DuckDBPyConnection, rows: list[RunRow], now: datetime) -> None:
-    con.register("_new_runs", rows_table(rows, _RUN_SCHEMA, {"updated_at": now}))
-    columns = ", ".join(_RUN_SCHEMA.names)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in _RUN_UPDATABLE)
-    con.execute(
-        f"""
-        INSERT INTO agent_runs ({columns}, last_activity_at)
-        SELECT {columns}, updated_at FROM _new_runs
-        ON CONFLICT (id) DO UPDATE SET {updates},
-            updated_at = excluded.updated_at,
-            last_activity_at = excluded.updated_at,
-            parent_run_id = coalesce(excluded.parent_run_id, agent_runs.parent_run_id),
-            input_tokens = coalesce(excluded.input_tokens, agent_runs.input_tokens),
-            output_tokens = coalesce(excluded.output_tokens, agent_runs.output_tokens)
-        WHERE excluded.is_final OR NOT agent_runs.is_final
-        """
-    )
-    con.unregister("_new_runs")
+    table = rows_table(rows, _RUN_SCHEMA, {"updated_at": now})
+    _insert_or_upsert(con, "agent_runs", table, _INSERT_RUNS, _UPSERT_RUNS)
 
 
 def _upsert_steps(con: duckdb.DuckDBPyConnection, rows: list[StepRow]) -> None:
-    con.register("_new_steps", rows_table(rows, _STEP_SCHEMA, {}))
-    columns = ", ".join(_STEP_SCHEMA.names)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in _STEP_UPDATABLE)
-    con.execute(
-        f"""
-        INSERT INTO agent_steps ({columns}) SELECT {columns} FROM _new_steps
-        ON CONFLICT (id) DO UPDATE SET {updates},
-            agent_run_id = coalesce(excluded.agent_run_id, agent_steps.agent_run_id)
-        WHERE excluded.is_final OR NOT agent_steps.is_final
-        """
-    )
-    con.unregister("_new_steps")
+    table = rows_table(rows, _STEP_SCHEMA, {})
+    _insert_or_upsert(con, "agent_steps", table, _INSERT_STEPS, _UPSERT_STEPS)
 
 
-# Affected runs per statement: each id is looked up in the agent_run_id and id
-# indexes (a literal list; a joined list would scan whole tables, which costs
-# in proportion to the store, not the batch).
-_REFRESH_CHUNK = 500
+# Ids per statement, as a literal list: DuckDB looks each up in an index, where a
+# joined list (unnest) would scan the whole table, a cost that grows with the
+# store rather than the batch.
+_IDS_PER_STATEMENT = 500
 _RENUMBER_STEPS = """
     UPDATE agent_steps SET step_number = n.rn FROM (
         SELECT id, row_number() OVER (
@@ -255,8 +297,8 @@ _REAGGREGATE_RUNS = """
 def _refresh_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str], now: datetime) -> None:
     """Renumber steps in start order and recompute each run's step aggregates."""
     ordered = sorted(run_ids)
-    for start in range(0, len(ordered), _REFRESH_CHUNK):
-        chunk = ordered[start : start + _REFRESH_CHUNK]
+    for start in range(0, len(ordered), _IDS_PER_STATEMENT):
+        chunk = ordered[start : start + _IDS_PER_STATEMENT]
         # Numbered parameters: each list of ids appears twice in a statement.
         con.execute(_RENUMBER_STEPS.format(ids=_numbered(len(chunk), first=1)), chunk)
         con.execute(_REAGGREGATE_RUNS.format(ids=_numbered(len(chunk), first=2)), [now, *chunk])
