@@ -122,7 +122,11 @@ def run(args: argparse.Namespace) -> int:
         f"http={host_port(host, collector.http_port)} db={settings.db_path}",
         flush=True,
     )
-    stop.wait()
+    # Wait in short slices: Python runs a signal handler only on the main thread, and
+    # a SIGTERM the kernel delivers to another thread (gRPC's, DuckDB's) does not
+    # interrupt a main thread blocked in an untimed wait, which could then sleep on.
+    while not stop.wait(_SIGNAL_CHECK_S):
+        pass
     print("agent-audit collector stopping: committing what is in flight", flush=True)
     if not collector.stop():
         print("agent-audit collector: the final checkpoint failed; see the log", file=sys.stderr)
@@ -130,6 +134,9 @@ def run(args: argparse.Namespace) -> int:
     print("agent-audit collector stopped", flush=True)
     _exit_now(0)
     return 0  # not reached
+
+
+_SIGNAL_CHECK_S = 0.25
 
 
 def _exit_now(code: int) -> None:

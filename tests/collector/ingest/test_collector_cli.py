@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ from typing import Any
 
 import duckdb
 import httpx
+import pytest
 
 from tests.collector.ingest.otlp import export, record_spans
 from tests.collector.ingest.test_ingest import crash_investigation
@@ -107,3 +109,33 @@ def test_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "without a token" in err
     assert not (tmp_path / "x.duckdb").exists()
+
+
+# tgkill(2): a signal to one thread of a process, as the kernel may deliver a
+# process-directed SIGTERM (docker stop, systemd, kill) to any thread.
+_SYS_TGKILL = {"x86_64": 234, "aarch64": 131}
+
+
+def _signal_thread(pid: int, tid: int, signum: int) -> None:
+    number = _SYS_TGKILL.get(os.uname().machine)
+    if number is None:
+        pytest.skip(f"tgkill's syscall number is not known for {os.uname().machine}")
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(number, pid, tid, signum) != 0:
+        raise OSError(ctypes.get_errno(), f"tgkill {pid} {tid}")
+
+
+def test_sigterm_delivered_to_a_worker_thread_stops_the_collector(tmp_path: Path) -> None:
+    proc = start_cli(tmp_path / "t.duckdb")
+    try:
+        assert proc.stdout is not None
+        assert READY.search(proc.stdout.readline())
+        workers = sorted(int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid)
+        assert workers, "the collector runs threads besides the main one"
+        _signal_thread(proc.pid, workers[-1], signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert "agent-audit collector stopped" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
