@@ -128,6 +128,17 @@ def _stop(dashboard: Dashboard) -> None:
             dashboard.process.kill()
 
 
+def _sql_answer(api_url: str, sql: str) -> dict[str, Any]:
+    """``POST /sql``, waiting out its 503 while the collector builds its /sql copy."""
+    deadline = time.monotonic() + 300
+    while True:
+        answer = httpx.post(f"{api_url}/sql", json={"sql": sql}, timeout=120)
+        if answer.status_code != 503 or time.monotonic() > deadline:
+            body: dict[str, Any] = answer.json()
+            return body
+        time.sleep(float(answer.headers.get("retry-after") or 1))  # the collector's hint
+
+
 def _sample_ids(api_url: str | None, db_path: Path | None, runs: int) -> tuple[str, str, str]:
     """A failed run, a completed run and the longest run (100 steps), by id."""
     long_id = sql_run_id(long_run_indexes(runs)[0])
@@ -136,7 +147,7 @@ def _sample_ids(api_url: str | None, db_path: Path | None, runs: int) -> tuple[s
     found: list[str] = []
     if api_url is not None:
         for sql in (failed_sql, good_sql):
-            body = httpx.post(f"{api_url}/sql", json={"sql": sql}, timeout=120).json()
+            body = _sql_answer(api_url, sql)
             rows = body.get("rows") or []
             found.append(str(rows[0][0]) if rows else long_id)
     else:

@@ -24,6 +24,8 @@ __all__ = ["add_arguments", "dashboard_env", "run", "streamlit_command"]
 logger = logging.getLogger(__name__)
 
 APP_PATH = Path(__file__).resolve().parent / "app.py"
+# What ``streamlit run`` serves: app.py inside an ASGI app that adds the base-URL hint.
+SERVED_PATH = APP_PATH.parent / "web_app.py"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +48,7 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "-m",
         "streamlit",
         "run",
-        str(APP_PATH),
+        str(SERVED_PATH),
         "--server.headless",
         "true",
         "--server.address",
