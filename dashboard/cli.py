@@ -9,6 +9,7 @@ stops the server.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
@@ -24,6 +25,19 @@ __all__ = ["add_arguments", "dashboard_env", "run", "streamlit_command"]
 logger = logging.getLogger(__name__)
 
 APP_PATH = Path(__file__).resolve().parent / "app.py"
+# What ``streamlit run`` serves: app.py inside an ASGI app that adds the base-URL hint.
+SERVED_PATH = APP_PATH.parent / "web_app.py"
+
+
+def _served_path() -> Path:
+    """web_app.py where Streamlit has ``st.App`` (its ``streamlit/starlette.py``), else app.py.
+
+    Looked up without importing Streamlit, which would slow this command's start.
+    """
+    spec = importlib.util.find_spec("streamlit")
+    origin = Path(spec.origin) if spec is not None and spec.origin else None
+    has_app = origin is not None and (origin.parent / "starlette.py").is_file()
+    return SERVED_PATH if has_app else APP_PATH
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +60,7 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "-m",
         "streamlit",
         "run",
-        str(APP_PATH),
+        str(_served_path()),
         "--server.headless",
         "true",
         "--server.address",

@@ -2,22 +2,20 @@
 
 A table of a dozen columns cannot fit 390 px without scrolling sideways. Both
 forms are sent; a CSS media query shows the table on wide screens and a list of
-links (status, task, when, how long) on narrow ones, with no round trip and no
-JavaScript.
+links (status, task, when, how long) on narrow ones, with no round trip. The list
+is one small component (dashboard/run_links.py), so it costs the wide screen little.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboard import routes
 from dashboard.formatting import (
-    escape_markdown,
     format_cost,
     format_duration_ms,
     format_relative,
@@ -26,6 +24,7 @@ from dashboard.formatting import (
     run_duration_ms,
     status_badge,
 )
+from dashboard.run_links import RunLink, run_links
 
 __all__ = ["NARROW_MAX_PX", "compact_runs", "responsive_switch"]
 
@@ -44,20 +43,17 @@ def responsive_switch(name: str) -> tuple[DeltaGenerator, DeltaGenerator]:
     return st.container(key=f"{name}-wide"), st.container(key=f"{name}-narrow")
 
 
-def compact_runs(runs: Sequence[dict[str, Any]], *, timezone: str | None = None) -> None:
-    """One link per run (status and task) with a caption line (when, how long, agent)."""
+def compact_runs(
+    runs: Sequence[dict[str, Any]],
+    *,
+    key: str,
+    on_open: Callable[[str], None],
+    timezone: str | None = None,
+) -> None:
+    """One link per run (status and task) with a line of facts (when, how long, agent)."""
     now = datetime.now(UTC)
+    links: list[RunLink] = []
     for run in runs:
-        label = f"{status_badge(run.get('status'))} · {one_line(run.get('task') or '', 80)}"
-        st.page_link(
-            routes.RUN.path,
-            label=escape_markdown(label),
-            query_params={"run": str(run.get("id"))},
-            help=escape_markdown(
-                f"{one_line(run.get('task') or '', 600)} · "
-                f"started {format_time(run.get('started_at'))}"
-            ),
-        )
         facts = [
             format_relative(run.get("started_at"), now),
             format_duration_ms(run_duration_ms(run, now)),
@@ -66,4 +62,15 @@ def compact_runs(runs: Sequence[dict[str, Any]], *, timezone: str | None = None)
             format_cost(run.get("cost_usd")),
             one_line(run.get("error") or "", 60),
         ]
-        st.caption(escape_markdown(" · ".join(f for f in facts if f)))
+        links.append(
+            RunLink(
+                id=str(run.get("id")),
+                label=f"{status_badge(run.get('status'))} · {one_line(run.get('task') or '', 80)}",
+                hover=(
+                    f"{one_line(run.get('task') or '', 600)} · "
+                    f"started {format_time(run.get('started_at'))}"
+                ),
+                facts=" · ".join(f for f in facts if f),
+            )
+        )
+    run_links(links, key=key, on_open=on_open)

@@ -151,7 +151,13 @@ def _note_selected_run() -> None:
     shown: list[str] = st.session_state.get(_SHOWN_IDS) or []
     if rows and 0 <= rows[0] < len(shown):
         st.session_state[_OPEN_RUN] = shown[rows[0]]
+    if st.session_state.get(_OPEN_RUN):
         st.rerun(scope="app")
+
+
+def _open_run_later(run_id: str) -> None:
+    # A link of the phone list was clicked (a callback: no rerun from here).
+    st.session_state[_OPEN_RUN] = run_id
 
 
 def _pager(total: int, page_index: int, next_cursor: str | None, cursors: list[str | None]) -> None:
@@ -229,4 +235,4 @@ def _show_page(api: AuditClient, runs: list[Record]) -> None:
             },
         )
     with narrow:
-        compact_runs(runs, timezone=st.context.timezone)
+        compact_runs(runs, key="runs_links", on_open=_open_run_later, timezone=st.context.timezone)

@@ -257,3 +257,17 @@ def test_dashboard_refuses_a_bad_api_url() -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert b"--api='ftp://nowhere' is not an http(s) URL" in result.stderr
+
+
+def test_dashboard_serves_the_app_inside_its_asgi_wrapper() -> None:
+    # The installed Streamlit has st.App, so the page document gets the base-URL hint
+    # (tests/dashboard/test_browser_paint.py checks what it does in Chromium).
+    import streamlit
+
+    from dashboard.cli import APP_PATH, SERVED_PATH, streamlit_command
+
+    assert hasattr(streamlit, "App")
+    command = streamlit_command("127.0.0.1", 8501)
+    assert command[command.index("run") + 1] == str(SERVED_PATH)
+    assert 'st.App(\n    "app.py"' in SERVED_PATH.read_text()  # and it serves app.py
+    assert SERVED_PATH.parent == APP_PATH.parent

@@ -1,0 +1,85 @@
+"""What the dashboard does to paint sooner, checked in a real Chromium.
+
+- A deep link (``/run?run=...``) connects to the server's root on its first try:
+  the page document carries the base-URL hint (dashboard/base_url_hint.py), so the
+  browser never asks ``/run/_stcore/health`` first.
+- The phone-width runs list is one component of plain links (dashboard/run_links.py):
+  stored text stays text, and a click opens the run in the same page.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.dashboard.agents import HOSTILE_RESULT
+from tests.dashboard.browser_support import Served
+
+pytestmark = pytest.mark.browser
+
+
+def test_the_page_document_carries_the_base_url_hint(served: Served) -> None:
+    for path in ("/", "/run?run=x", "/stats"):
+        document = httpx.get(served.url + path, headers={"Accept-Encoding": "gzip"}, timeout=10)
+        assert document.status_code == 200
+        assert "content-encoding" not in document.headers  # edited, so sent as it is
+        head = document.text.split("<head>", 1)[1]
+        assert head.lstrip().startswith("<script>"), "the hint must run before Streamlit's module"
+        assert "BACKEND_BASE_URL" in head.split("</script>", 1)[0]
+        assert int(document.headers["content-length"]) == len(document.content)
+    # Streamlit's own files are passed through untouched.
+    health = httpx.get(served.url + "/_stcore/health", timeout=10)
+    assert health.status_code == 200 and "BACKEND_BASE_URL" not in health.text
+
+
+def test_a_deep_link_asks_the_server_root_only(served: Served) -> None:
+    page, run_id = served.page, served.seeded.runs.failed
+    asked: list[str] = []
+
+    def note(request: object) -> None:
+        asked.append(str(request.url))  # type: ignore[attr-defined]
+
+    page.on("request", note)  # type: ignore[attr-defined]
+    try:
+        page.goto(f"{served.url}/run?run={run_id}")  # type: ignore[attr-defined]
+        page.locator(".tree .row").first.wait_for()  # type: ignore[attr-defined]
+    finally:
+        page.remove_listener("request", note)  # type: ignore[attr-defined]
+    probes = [url for url in asked if "/_stcore/health" in url]
+    assert probes, asked
+    assert all(url == f"{served.url}/_stcore/health" for url in probes), probes
+
+
+def test_a_prefix_the_dashboard_does_not_know_keeps_streamlits_probing(served: Served) -> None:
+    # The hint is left out for a path whose last part is not a page of the dashboard.
+    page = served.page
+    page.goto(f"{served.url}/no-such-page")  # type: ignore[attr-defined]
+    page.locator("[data-testid=stApp]").wait_for()  # type: ignore[attr-defined]
+    assert page.evaluate("window.__streamlit === undefined")  # type: ignore[attr-defined]
+    page.goto(f"{served.url}/live")  # type: ignore[attr-defined]
+    assert page.evaluate("window.__streamlit.BACKEND_BASE_URL") == served.url + "/"  # type: ignore[attr-defined]
+
+
+def test_phone_list_links_show_stored_text_as_text_and_open_the_run(served: Served) -> None:
+    page, runs = served.page, served.seeded.runs
+    page.set_viewport_size({"width": 390, "height": 844})  # type: ignore[attr-defined]
+    try:
+        page.goto(served.url)  # type: ignore[attr-defined]
+        hostile = page.get_by_role("link", name=re.compile("Render test"))  # type: ignore[attr-defined]
+        hostile.wait_for()
+        # The task is in the link's text, markup and all (cut at 80 characters); none of it ran.
+        assert HOSTILE_RESULT.split(" <script>")[0] in (hostile.text_content() or "")
+        assert page.locator(".runs-list img, .runs-list script").count() == 0  # type: ignore[attr-defined]
+        assert page.title() != "pwned"  # type: ignore[attr-defined]
+        link = page.get_by_role("link", name=re.compile("Restart homepage"))  # type: ignore[attr-defined]
+        assert link.get_attribute("href") == f"run?run={runs.failed}"
+        assert "started" in (link.get_attribute("title") or "")
+        page.evaluate("window.__sameDocument = true")  # type: ignore[attr-defined]
+        link.click()
+        page.wait_for_url(re.compile(rf"/run\?run={runs.failed}"))  # type: ignore[attr-defined]
+        page.locator(".tree .row").first.wait_for()  # type: ignore[attr-defined]
+        assert page.evaluate("window.__sameDocument === true")  # type: ignore[attr-defined]
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1600})  # type: ignore[attr-defined]
