@@ -13,11 +13,10 @@ from typing import Any
 
 import duckdb
 import httpx
-import pytest
 
 from tests.collector.ingest.otlp import export, record_spans
 from tests.collector.ingest.test_ingest import crash_investigation
-from tests.support import wait_until
+from tests.support import require_or_skip, wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 READY = re.compile(r"ready grpc=127\.0\.0\.1:(\d+) http=127\.0\.0\.1:(\d+)")
@@ -118,8 +117,8 @@ _SYS_TGKILL = {"x86_64": 234, "aarch64": 131}
 
 def _signal_thread(pid: int, tid: int, signum: int) -> None:
     number = _SYS_TGKILL.get(os.uname().machine)
-    if number is None:
-        pytest.skip(f"tgkill's syscall number is not known for {os.uname().machine}")
+    require_or_skip(number is not None, f"tgkill's number is not known on {os.uname().machine}")
+    assert number is not None
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.syscall(number, pid, tid, signum) != 0:
         raise OSError(ctypes.get_errno(), f"tgkill {pid} {tid}")
