@@ -173,7 +173,8 @@ def ingest_batch(
             affected.update(adopt_orphans(con, traces, state.orphan_traces))
     waiting = {s.trace_id for s in unique} & (state.orphan_traces | state.rootless_traces)
     if waiting:
-        changed, still = place_rootless_steps(con, waiting, now)
+        arrived = {(s.trace_id, s.span_id): s for s in unique}
+        changed, still = place_rootless_steps(con, waiting, now, arrived)
         affected.update(changed)
         state.rootless_traces = (state.rootless_traces - waiting) | still
     if affected:

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from collector import frameworks
+from collector.columns import AGENT_RUNS, arrow_schema
+from collector.decode import SpanRecord
 from collector.foreign_runs import stored_span
 from collector.mapping import nearest_run
 from collector.run_links import STAND_IN, trace_graph
@@ -39,10 +42,15 @@ def _top_missing(span_id: str, parents: Mapping[str, str | None]) -> str | None:
 
 
 def place_rootless_steps(
-    con: duckdb.DuckDBPyConnection, traces: set[str], now: datetime
+    con: duckdb.DuckDBPyConnection,
+    traces: set[str],
+    now: datetime,
+    arrived: Mapping[tuple[str, str], SpanRecord] | None = None,
 ) -> tuple[set[str], set[str]]:
     """Put the runless steps of ``traces`` under stand-ins (or their real run, now known).
 
+    ``arrived``: the batch's spans by (trace id, span id), stored in this transaction;
+    a stand-in's first model call is usually among them and is not read back.
     Returns the runs whose steps changed, and the traces that still have stand-ins.
     """
     if not traces:
@@ -79,13 +87,9 @@ def place_rootless_steps(
             wanted[run_id] = (trace_id, first, first_llm)
         if run_id != current:
             moves[step_id] = run_id
-    _insert_stand_ins(con, wanted, now)
+    _insert_stand_ins(con, wanted, now, arrived or {})
     if moves:
-        con.register("_moves", pa.table({"id": list(moves), "run": list(moves.values())}))
-        con.execute(
-            "UPDATE agent_steps SET agent_run_id = m.run FROM _moves m WHERE agent_steps.id = m.id"
-        )
-        con.unregister("_moves")
+        _move_steps(con, moves)
     con.execute(
         "DELETE FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) AND NOT is_final "
         "AND metadata = ? AND id NOT IN (SELECT agent_run_id FROM agent_steps "
@@ -103,31 +107,70 @@ def place_rootless_steps(
     return set(moves.values()) | set(wanted), remaining
 
 
+# The columns a stand-in is made of (the rest are constants or left empty).
+_STAND_IN_COLUMNS = ("id", "task", "started_at", "trace_id", "span_id")
+_STAND_IN_SCHEMA = arrow_schema(AGENT_RUNS, only=_STAND_IN_COLUMNS)
+# Ids per statement as a literal list, which DuckDB looks up in the id index (a
+# joined table alone would scan every step).
+_IDS_PER_STATEMENT = 500
+
+
+def _move_steps(con: duckdb.DuckDBPyConnection, moves: Mapping[str, str]) -> None:
+    step_ids = list(moves)
+    for start in range(0, len(step_ids), _IDS_PER_STATEMENT):
+        chunk = step_ids[start : start + _IDS_PER_STATEMENT]
+        con.register("_moves", pa.table({"id": chunk, "run": [moves[i] for i in chunk]}))
+        con.execute(
+            "UPDATE agent_steps SET agent_run_id = m.run FROM _moves m "
+            f"WHERE agent_steps.id IN ({', '.join('?' * len(chunk))}) AND agent_steps.id = m.id",
+            chunk,
+        )
+        con.unregister("_moves")
+
+
 def _insert_stand_ins(
     con: duckdb.DuckDBPyConnection,
     wanted: Mapping[str, tuple[str, datetime | None, str | None]],
     now: datetime,
+    arrived: Mapping[tuple[str, str], SpanRecord],
 ) -> None:
-    """Create the stand-ins that do not exist yet; a real run row is never touched."""
+    """Create the stand-ins that do not exist yet; a real run row is never touched.
+
+    One statement for all of them: a statement per stand-in cost milliseconds each,
+    and a batch of a framework's steps names dozens of runs not yet arrived.
+    """
+    if not wanted:
+        return
+    rows: dict[str, list[Any]] = {name: [] for name in _STAND_IN_COLUMNS}
     for run_id, (trace_id, started_at, first_llm) in wanted.items():
         task = None
         if first_llm is not None:
-            row = con.execute(
-                "SELECT trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, "
-                "status_code, status_message, scope_name, scope_version, resource, attributes, "
-                "events FROM spans WHERE trace_id = ? AND span_id = ?",
-                [trace_id, first_llm],
-            ).fetchone()
-            if row is not None:
-                task = frameworks.llm_input_task(stored_span(row))
-        con.execute(
-            "INSERT INTO agent_runs (id, task, status, started_at, trace_id, span_id, metadata, "
-            "updated_at, last_activity_at, is_final) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE) "
-            "ON CONFLICT (id) DO UPDATE SET task = coalesce(agent_runs.task, excluded.task), "
-            "last_activity_at = excluded.last_activity_at "
-            "WHERE NOT agent_runs.is_final AND agent_runs.metadata = excluded.metadata",
-            [run_id, task, RunStatus.RUNNING, started_at, trace_id, run_id, STAND_IN, now, now],
-        )
+            llm = arrived.get((trace_id, first_llm)) or _stored(con, trace_id, first_llm)
+            if llm is not None:
+                task = frameworks.llm_input_task(llm)
+        for name, value in zip(rows, (run_id, task, started_at, trace_id, run_id), strict=True):
+            rows[name].append(value)
+    con.register("_stand_ins", pa.table(rows, schema=_STAND_IN_SCHEMA))
+    con.execute(
+        "INSERT INTO agent_runs (id, task, status, started_at, trace_id, span_id, metadata, "
+        "updated_at, last_activity_at, is_final) "
+        "SELECT id, task, $1, started_at, trace_id, span_id, $2, $3, $3, FALSE FROM _stand_ins "
+        "ON CONFLICT (id) DO UPDATE SET task = coalesce(agent_runs.task, excluded.task), "
+        "last_activity_at = excluded.last_activity_at "
+        "WHERE NOT agent_runs.is_final AND agent_runs.metadata = excluded.metadata",
+        [RunStatus.RUNNING, STAND_IN, now],
+    )
+    con.unregister("_stand_ins")
+
+
+def _stored(con: duckdb.DuckDBPyConnection, trace_id: str, span_id: str) -> SpanRecord | None:
+    row = con.execute(
+        "SELECT trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, "
+        "status_code, status_message, scope_name, scope_version, resource, attributes, "
+        "events FROM spans WHERE trace_id = ? AND span_id = ?",
+        [trace_id, span_id],
+    ).fetchone()
+    return stored_span(row) if row is not None else None
 
 
 def settle_stand_ins(con: duckdb.DuckDBPyConnection, lost_ids: list[str]) -> None:

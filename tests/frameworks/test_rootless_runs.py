@@ -117,3 +117,38 @@ def test_the_run_span_arriving_later_wins(collector: CollectorHandle) -> None:
     assert done["task"] == TASK and done["total_steps"] == 2
     assert collector.query("SELECT count(*) FROM agent_runs")[0][0] == 1
     provider.shutdown()
+
+
+def test_a_stand_in_one_level_up_takes_its_task_from_a_model_call_stored_earlier(
+    collector: CollectorHandle,
+) -> None:
+    # The model call arrives first (its parent, a plain span, is missing: a stand-in for
+    # that parent); then the plain span arrives, so the steps move up to a stand-in for
+    # the run span, whose task is read from the model call stored by the earlier request.
+    provider = _provider(collector)
+    tracer = provider.get_tracer("framework-under-test")
+    root = tracer.start_span(
+        "invoke_agent weather_agent", attributes={"gen_ai.operation.name": "invoke_agent"}
+    )
+    middle = tracer.start_span("plan", context=trace.set_span_in_context(root))
+    with tracer.start_as_current_span(
+        "chat scripted",
+        context=trace.set_span_in_context(middle),
+        attributes={
+            "gen_ai.operation.name": "chat",
+            "gen_ai.input.messages": json.dumps(
+                [{"role": "user", "parts": [{"type": "text", "content": TASK}]}]
+            ),
+        },
+    ):
+        pass
+    middle_id = format(middle.get_span_context().span_id, "016x")
+    wait_until(lambda: _run(collector, middle_id) or None, timeout_s=15, what="the first stand-in")
+    middle.end()
+    root_id = format(root.get_span_context().span_id, "016x")
+    run = wait_until(
+        lambda: _run(collector, root_id) or None, timeout_s=15, what="the stand-in above"
+    )
+    assert run["status"] == "running" and run["task"] == TASK and run["total_steps"] == 1, run
+    assert _run(collector, middle_id) == {}  # the emptied stand-in is gone
+    provider.shutdown()
