@@ -1,0 +1,137 @@
+"""Writer CPU per commit for this project's spans and for other frameworks' spans.
+
+In-process, ``ingest_batch`` alone (no receivers, no journal), on a copy of a
+given store or a fresh file, timed as the writer thread's CPU per commit:
+
+- ``own``: runs as the instrumentation sends them, whole, every span with its
+  ``agent_run.id`` (bench.workload's requests).
+- ``foreign``: the same runs as other frameworks send them: no ``agent_run.id``,
+  and each run span one request after its steps (a run span ends last), so
+  steps first go under stand-in runs and move when their run arrives.
+
+With ``--statements`` the costliest statements are listed per commit. Usage::
+
+    python -m bench.ingest_shapes --runs 1000 [--db-from /tmp/bench-query/100k.duckdb]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.workload import WorkloadSpec, generate_requests
+from collector import ingest
+from collector.chain import load_head
+from collector.db_open import open_database
+from collector.decode import SpanRecord, decode_protobuf
+from collector.mapping import SpanClass, classify
+from collector.redact import Sanitizer
+from collector.schema import migrate
+from instrumentation import attributes as A
+
+
+class _TimedConnection:
+    """Forwards to a DuckDB connection, adding each statement's thread CPU to ``cost``."""
+
+    def __init__(self, con: Any, cost: dict[str, float]) -> None:
+        self._con = con
+        self._cost = cost
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        began = time.thread_time()
+        result = self._con.execute(sql, *args)
+        self._cost[" ".join(sql.split())[:90]] += time.thread_time() - began
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def _without_run_id(span: SpanRecord) -> SpanRecord:
+    attributes = {k: v for k, v in span.attributes.items() if k != A.RUN_ID}
+    return dataclasses.replace(span, attributes=attributes)
+
+
+def _batches(runs: int, shape: str) -> list[list[SpanRecord]]:
+    spec = WorkloadSpec(runs=runs, runs_per_request=50)
+    sanitizer = Sanitizer()
+    requests = [sanitizer.apply(decode_protobuf(r.body).spans) for r in generate_requests(spec)]
+    if shape == "own":
+        return requests
+    batches: list[list[SpanRecord]] = []
+    held: list[SpanRecord] = []
+    for spans in requests:
+        spans = [
+            dataclasses.replace(
+                s, attributes={k: v for k, v in s.attributes.items() if k != A.RUN_ID}
+            )
+            for s in spans
+        ]
+        runs_now = [s for s in spans if classify(s) is SpanClass.RUN]
+        batches.append([s for s in spans if classify(s) is not SpanClass.RUN] + held)
+        held = runs_now
+    batches.append(held)
+    return batches
+
+
+def measure(db: Path, runs: int, shape: str) -> dict[str, Any]:
+    con = open_database(db)
+    migrate(con)
+    cost: dict[str, float] = collections.defaultdict(float)
+    timed = _TimedConnection(con, cost)
+    state = ingest.IngestState(chain_head=load_head(con))
+    now = datetime.now(UTC).replace(tzinfo=None)
+    batches = _batches(runs, shape)
+    per_commit: list[float] = []
+    for batch in batches:
+        began = time.thread_time()
+        con.execute("BEGIN TRANSACTION")
+        ingest.ingest_batch(timed, batch, state, now)  # type: ignore[arg-type]
+        con.execute("COMMIT")
+        per_commit.append(time.thread_time() - began)
+    con.close()
+    steady = per_commit[2:] or per_commit  # the first commits pay imports and warm-up
+    top = sorted(cost.items(), key=lambda item: -item[1])[:8]
+    return {
+        "shape": shape,
+        "commits": len(batches),
+        "spans": sum(len(b) for b in batches),
+        "writer_cpu_ms_per_commit": round(sum(steady) / len(steady) * 1000, 1),
+        "statements_ms_per_commit": {sql: round(s / len(batches) * 1000, 1) for sql, s in top},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--db-from", type=Path, help="start each shape from a copy of this store")
+    parser.add_argument("--shapes", nargs="+", default=["own", "foreign"])
+    parser.add_argument("--statements", action="store_true", help="list the costliest statements")
+    args = parser.parse_args(argv)
+    report: dict[str, Any] = {"cores": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)}
+    with tempfile.TemporaryDirectory(prefix="bench-shapes-") as tmp:
+        for shape in args.shapes:
+            db = Path(tmp) / f"{shape}.duckdb"
+            if args.db_from:
+                shutil.copyfile(args.db_from, db)
+            result = measure(db, args.runs, shape)
+            if not args.statements:
+                result.pop("statements_ms_per_commit")
+            report[shape] = result
+    json.dump(report, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
