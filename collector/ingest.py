@@ -37,7 +37,7 @@ from collector.mapping import (
 )
 from collector.model_calls import ForeignLlmParents, one_step_per_model_call
 from collector.rootless_runs import place_rootless_steps, settle_stand_ins
-from collector.run_links import adopt_orphans, load_orphan_traces, trace_graph
+from collector.run_links import StoredParents, adopt_orphans, load_orphan_traces, trace_graph
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
@@ -100,6 +100,7 @@ def ingest_batch(
         row for row in zip(*content, strict=True) if (row[_TRACE_ID], row[_SPAN_ID]) in stored
     ]
     state.chain_head = append_rows(con, state.chain_head, inserted, state.chain_key)
+    span_parents = StoredParents(con)  # read after the insert: this batch's spans included
 
     classes = one_step_per_model_call(
         con, unique, [classify_guarded(s) for s in unique], state.foreign_llm
@@ -125,7 +126,7 @@ def ingest_batch(
         if not complete:
             needs_lookup.add(span.trace_id)
     if needs_lookup:
-        stored_parents, stored_runs = trace_graph(con, needs_lookup)
+        stored_parents, stored_runs = trace_graph(con, needs_lookup, span_parents)
         parents = {**stored_parents, **parents}
         run_spans = {**stored_runs, **run_spans}
 
@@ -170,11 +171,11 @@ def ingest_batch(
         # A missing run, or a missing span between a step and its run, may have arrived.
         traces = {s.trace_id for s in unique} & state.orphan_traces
         if traces:
-            affected.update(adopt_orphans(con, traces, state.orphan_traces))
+            affected.update(adopt_orphans(con, traces, state.orphan_traces, span_parents))
     waiting = {s.trace_id for s in unique} & (state.orphan_traces | state.rootless_traces)
     if waiting:
         arrived = {(s.trace_id, s.span_id): s for s in unique}
-        changed, still = place_rootless_steps(con, waiting, now, arrived)
+        changed, still = place_rootless_steps(con, waiting, now, arrived, span_parents)
         affected.update(changed)
         state.rootless_traces = (state.rootless_traces - waiting) | still
     if affected:

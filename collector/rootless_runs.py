@@ -23,7 +23,7 @@ from collector.columns import AGENT_RUNS, arrow_schema
 from collector.decode import SpanRecord
 from collector.foreign_runs import stored_span
 from collector.mapping import nearest_run
-from collector.run_links import STAND_IN, trace_graph
+from collector.run_links import STAND_IN, StoredParents, set_by_id, trace_graph
 from instrumentation.attributes import RunStatus, StepStatus
 
 __all__ = ["STAND_IN", "place_rootless_steps", "settle_stand_ins"]
@@ -46,17 +46,19 @@ def place_rootless_steps(
     traces: set[str],
     now: datetime,
     arrived: Mapping[tuple[str, str], SpanRecord] | None = None,
+    stored: StoredParents | None = None,
 ) -> tuple[set[str], set[str]]:
     """Put the runless steps of ``traces`` under stand-ins (or their real run, now known).
 
     ``arrived``: the batch's spans by (trace id, span id), stored in this transaction;
     a stand-in's first model call is usually among them and is not read back.
+    ``stored``: the transaction's parents already read (collector/run_links.py).
     Returns the runs whose steps changed, and the traces that still have stand-ins.
     """
     if not traces:
         return set(), set()
     ids = sorted(traces)
-    parents, run_spans = trace_graph(con, traces)
+    parents, run_spans = trace_graph(con, traces, stored)
     stand_ins = {
         r[0]
         for r in con.execute(
@@ -89,7 +91,7 @@ def place_rootless_steps(
             moves[step_id] = run_id
     _insert_stand_ins(con, wanted, now, arrived or {})
     if moves:
-        _move_steps(con, moves)
+        set_by_id(con, "agent_steps", "agent_run_id", moves)
     con.execute(
         "DELETE FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) AND NOT is_final "
         "AND metadata = ? AND id NOT IN (SELECT agent_run_id FROM agent_steps "
@@ -110,22 +112,6 @@ def place_rootless_steps(
 # The columns a stand-in is made of (the rest are constants or left empty).
 _STAND_IN_COLUMNS = ("id", "task", "started_at", "trace_id", "span_id")
 _STAND_IN_SCHEMA = arrow_schema(AGENT_RUNS, only=_STAND_IN_COLUMNS)
-# Ids per statement as a literal list, which DuckDB looks up in the id index (a
-# joined table alone would scan every step).
-_IDS_PER_STATEMENT = 500
-
-
-def _move_steps(con: duckdb.DuckDBPyConnection, moves: Mapping[str, str]) -> None:
-    step_ids = list(moves)
-    for start in range(0, len(step_ids), _IDS_PER_STATEMENT):
-        chunk = step_ids[start : start + _IDS_PER_STATEMENT]
-        con.register("_moves", pa.table({"id": chunk, "run": [moves[i] for i in chunk]}))
-        con.execute(
-            "UPDATE agent_steps SET agent_run_id = m.run FROM _moves m "
-            f"WHERE agent_steps.id IN ({', '.join('?' * len(chunk))}) AND agent_steps.id = m.id",
-            chunk,
-        )
-        con.unregister("_moves")
 
 
 def _insert_stand_ins(

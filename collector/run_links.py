@@ -7,45 +7,79 @@ with ``agent_run_id`` NULL until that run arrives, then is adopted here.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import duckdb
 import pyarrow as pa
 
 from collector.mapping import nearest_run
 
-__all__ = ["STAND_IN", "trace_graph", "adopt_orphans", "load_orphan_traces"]
+__all__ = [
+    "STAND_IN",
+    "StoredParents",
+    "trace_graph",
+    "adopt_orphans",
+    "load_orphan_traces",
+    "set_by_id",
+]
 
 # agent_runs.metadata of a stand-in run: steps whose run span is missing
 # (collector/rootless_runs.py).
 STAND_IN = json.dumps({"agent_audit": "run span not received"})
 
 
+class StoredParents:
+    """The parent of every stored span of some traces, each trace read once per transaction.
+
+    The writer inserts a batch's spans first and changes no span after, so what
+    one lookup of a trace read holds for the later ones in the same transaction
+    (a batch of other frameworks' spans looks its traces up three times).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self._parents: dict[str, str | None] = {}
+        self._read: set[str] = set()
+
+    def of(self, trace_ids: set[str]) -> Mapping[str, str | None]:
+        """Parents by span id, for (at least) the spans of ``trace_ids``."""
+        unread = sorted(trace_ids - self._read)
+        if unread:
+            self._parents.update(
+                self._con.execute(
+                    "SELECT span_id, parent_span_id FROM spans "
+                    "WHERE trace_id IN (SELECT unnest(?))",
+                    [unread],
+                ).fetchall()
+            )
+            self._read.update(unread)
+        return self._parents
+
+
 def trace_graph(
-    con: duckdb.DuckDBPyConnection, trace_ids: set[str]
+    con: duckdb.DuckDBPyConnection, trace_ids: set[str], stored: StoredParents | None = None
 ) -> tuple[dict[str, str | None], dict[str, str]]:
     """Parents and run span ids already stored for some traces."""
-    ids = sorted(trace_ids)
-    parents = dict(
-        con.execute(
-            "SELECT span_id, parent_span_id FROM spans WHERE trace_id IN (SELECT unnest(?))", [ids]
-        ).fetchall()
-    )
+    parents = dict((stored or StoredParents(con)).of(trace_ids))
     # A stand-in for a missing run span is no run to hang steps or runs on.
     runs = dict(
         con.execute(
             "SELECT span_id, id FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) "
             "AND (is_final OR metadata IS DISTINCT FROM ?)",
-            [ids, STAND_IN],
+            [sorted(trace_ids), STAND_IN],
         ).fetchall()
     )
     return parents, runs
 
 
 def adopt_orphans(
-    con: duckdb.DuckDBPyConnection, traces: set[str], orphan_traces: set[str]
+    con: duckdb.DuckDBPyConnection,
+    traces: set[str],
+    orphan_traces: set[str],
+    stored: StoredParents | None = None,
 ) -> set[str]:
     """Give steps that arrived before their run the run that has now arrived."""
-    parents, run_spans = trace_graph(con, traces)
+    parents, run_spans = trace_graph(con, traces, stored)
     orphans = con.execute(
         "SELECT id, span_id, trace_id FROM agent_steps "
         "WHERE agent_run_id IS NULL AND trace_id IN (SELECT unnest(?))",
@@ -75,20 +109,32 @@ def adopt_orphans(
         elif not complete:
             still_orphan.add(trace_id)
     if parent_of:
-        _set_by_id(con, "agent_runs", "parent_run_id", parent_of)
+        set_by_id(con, "agent_runs", "parent_run_id", parent_of)
     if adopted:
-        _set_by_id(con, "agent_steps", "agent_run_id", adopted)
+        set_by_id(con, "agent_steps", "agent_run_id", adopted)
     orphan_traces -= traces - still_orphan
     return set(adopted.values())
 
 
-def _set_by_id(
-    con: duckdb.DuckDBPyConnection, table: str, column: str, values: dict[str, str]
+# Ids per statement as a literal list, which DuckDB looks up in the table's id index
+# (joined to the table alone, the values would be matched by scanning every row).
+_IDS_PER_STATEMENT = 500
+
+
+def set_by_id(
+    con: duckdb.DuckDBPyConnection, table: str, column: str, values: Mapping[str, str]
 ) -> None:
-    """``UPDATE table SET column = values[id]`` for every id in ``values``, in one statement."""
-    con.register("_new_values", pa.table({"id": list(values), "value": list(values.values())}))
-    con.execute(f"UPDATE {table} SET {column} = v.value FROM _new_values v WHERE {table}.id = v.id")
-    con.unregister("_new_values")
+    """``UPDATE table SET column = values[id]`` for every id in ``values``."""
+    ids = list(values)
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
+        chunk = ids[start : start + _IDS_PER_STATEMENT]
+        con.register("_new_values", pa.table({"id": chunk, "value": [values[i] for i in chunk]}))
+        con.execute(
+            f"UPDATE {table} SET {column} = v.value FROM _new_values v "
+            f"WHERE {table}.id IN ({', '.join('?' * len(chunk))}) AND {table}.id = v.id",
+            chunk,
+        )
+        con.unregister("_new_values")
 
 
 def load_orphan_traces(con: duckdb.DuckDBPyConnection) -> set[str]:
