@@ -159,6 +159,9 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
             "committed_spans": store.committed_spans,
             "commits": store.commits,
             "apply_rate_spans_per_s": round(store.apply_rate),
+            # Raised by the writer when storing spans runs out of memory (up to the max).
+            "db_memory_limit_mb": store.memory_limit_mb,
+            "db_memory_max_mb": store.memory_ceiling_mb,
         }
         lake_status = getattr(store, "lake_status", None)
         if lake_status is not None:

@@ -11,12 +11,14 @@ import logging
 from pathlib import Path
 
 import duckdb
+import httpx
 import pytest
 
 from bench.workload import WorkloadSpec, generate_requests
 from collector.decode import SpanRecord, decode_protobuf
 from collector.store import RunStore
 from collector.store_errors import Overloaded
+from tests.conftest import start_test_collector
 from tests.support import wait_until
 
 _SMALL_MB = 16
@@ -89,3 +91,19 @@ def test_at_the_ceiling_acknowledged_spans_wait_in_the_journal(
     store = RunStore(db, memory_limit_mb=1024, startup_read_check=False)
     store.close()
     assert _stored_spans(db) == acknowledged
+
+
+def test_healthz_reports_the_limit_the_writer_raised(tmp_path: Path) -> None:
+    handle = start_test_collector(
+        tmp_path / "health.duckdb", db_memory_mb=_SMALL_MB, db_memory_max_mb=1024
+    )
+    try:
+        health = httpx.get(f"{handle.api_url}/healthz", timeout=10).json()
+        assert (health["db_memory_limit_mb"], health["db_memory_max_mb"]) == (_SMALL_MB, 1024)
+        for spans in _spans():
+            handle.store.write_spans(spans)
+        handle.store.await_applied()
+        health = httpx.get(f"{handle.api_url}/healthz", timeout=10).json()
+        assert _SMALL_MB < health["db_memory_limit_mb"] <= 1024
+    finally:
+        handle.stop()
