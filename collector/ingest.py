@@ -23,6 +23,7 @@ from collector.columns import AGENT_RUNS, AGENT_STEPS, arrow_schema
 from collector.decode import SpanRecord
 from collector.foreign_runs import derive_foreign_runs
 from collector.guarded_mapping import classify_guarded, mapped_or_none
+from collector.id_lists import chunks, placeholders
 from collector.mapping import (
     RunRow,
     SpanClass,
@@ -187,9 +188,8 @@ def ingest_batch(
 def _stored_ids(con: duckdb.DuckDBPyConnection, table: str, ids: list[str]) -> set[str]:
     """Which of ``ids`` ``table`` already holds, looked up in its primary-key index."""
     found: set[str] = set()
-    for start in range(0, len(ids), _IDS_PER_STATEMENT):
-        chunk = ids[start : start + _IDS_PER_STATEMENT]
-        marks = ", ".join("?" * len(chunk))
+    for chunk in chunks(ids):
+        marks = placeholders(len(chunk))
         rows = con.execute(f"SELECT id FROM {table} WHERE id IN ({marks})", chunk).fetchall()
         found.update(str(row[0]) for row in rows)
     return found
@@ -259,10 +259,8 @@ def _upsert_steps(con: duckdb.DuckDBPyConnection, rows: list[StepRow]) -> None:
     _insert_or_upsert(con, "agent_steps", table, _INSERT_STEPS, _UPSERT_STEPS)
 
 
-# Ids per statement, as a literal list: DuckDB looks each up in an index, where a
-# joined list (unnest) would scan the whole table, a cost that grows with the
-# store rather than the batch.
-_IDS_PER_STATEMENT = 500
+# The batch's runs and their steps, read through the id and agent_run_id indexes
+# (collector/id_lists.py).
 _RENUMBER_STEPS = """
     UPDATE agent_steps SET step_number = n.rn FROM (
         SELECT id, row_number() OVER (
@@ -298,16 +296,10 @@ _REAGGREGATE_RUNS = """
 
 def _refresh_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str], now: datetime) -> None:
     """Renumber steps in start order and recompute each run's step aggregates."""
-    ordered = sorted(run_ids)
-    for start in range(0, len(ordered), _IDS_PER_STATEMENT):
-        chunk = ordered[start : start + _IDS_PER_STATEMENT]
+    for chunk in chunks(sorted(run_ids)):
         # Numbered parameters: each list of ids appears twice in a statement.
-        con.execute(_RENUMBER_STEPS.format(ids=_numbered(len(chunk), first=1)), chunk)
-        con.execute(_REAGGREGATE_RUNS.format(ids=_numbered(len(chunk), first=2)), [now, *chunk])
-
-
-def _numbered(count: int, *, first: int) -> str:
-    return ", ".join(f"${n}" for n in range(first, first + count))
+        con.execute(_RENUMBER_STEPS.format(ids=placeholders(len(chunk), first=1)), chunk)
+        con.execute(_REAGGREGATE_RUNS.format(ids=placeholders(len(chunk), first=2)), [now, *chunk])
 
 
 def mark_lost_runs(con: duckdb.DuckDBPyConnection, now: datetime, silence_s: float) -> int:

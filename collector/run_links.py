@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import duckdb
 import pyarrow as pa
 
+from collector.id_lists import chunks, placeholders
 from collector.mapping import nearest_run
 
 __all__ = [
@@ -116,22 +117,15 @@ def adopt_orphans(
     return set(adopted.values())
 
 
-# Ids per statement as a literal list, which DuckDB looks up in the table's id index
-# (joined to the table alone, the values would be matched by scanning every row).
-_IDS_PER_STATEMENT = 500
-
-
 def set_by_id(
     con: duckdb.DuckDBPyConnection, table: str, column: str, values: Mapping[str, str]
 ) -> None:
-    """``UPDATE table SET column = values[id]`` for every id in ``values``."""
-    ids = list(values)
-    for start in range(0, len(ids), _IDS_PER_STATEMENT):
-        chunk = ids[start : start + _IDS_PER_STATEMENT]
+    """``UPDATE table SET column = values[id]`` for every id in ``values``, by its index."""
+    for chunk in chunks(list(values)):
         con.register("_new_values", pa.table({"id": chunk, "value": [values[i] for i in chunk]}))
         con.execute(
             f"UPDATE {table} SET {column} = v.value FROM _new_values v "
-            f"WHERE {table}.id IN ({', '.join('?' * len(chunk))}) AND {table}.id = v.id",
+            f"WHERE {table}.id IN ({placeholders(len(chunk))}) AND {table}.id = v.id",
             chunk,
         )
         con.unregister("_new_values")
