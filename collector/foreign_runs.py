@@ -20,6 +20,7 @@ from collector.columns import AGENT_RUNS, arrow_schema
 from collector.decode import SpanRecord
 from collector.mapping import SpanClass, classify, is_pending
 from collector.run_tree import model_calls_below, own_spans_by_run
+from collector.trace_arrivals import TraceArrivals, spans_reads
 from instrumentation.attributes import RunStatus, StepStatus
 
 __all__ = ["derive_foreign_runs", "stored_span"]
@@ -104,8 +105,13 @@ def _derive_trace(
     return step_args, step_errors, runs
 
 
-def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> None:
-    """Fill what a foreign run span lacks from its own spans (frameworks.derive_run_fields)."""
+def derive_foreign_runs(
+    con: duckdb.DuckDBPyConnection, run_ids: set[str], arrivals: TraceArrivals | None = None
+) -> None:
+    """Fill what a foreign run span lacks from its own spans (frameworks.derive_run_fields).
+
+    ``arrivals`` bounds the read of the runs' spans (collector/trace_arrivals.py).
+    """
     runs = con.execute(
         "SELECT id, trace_id, span_id FROM agent_runs "
         "WHERE id IN (SELECT unnest(?)) AND id = span_id AND is_final",
@@ -113,12 +119,14 @@ def derive_foreign_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> No
     ).fetchall()
     if not runs:
         return
-    rows = con.execute(
-        "SELECT trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status_code, "
-        "status_message, scope_name, scope_version, resource, attributes, events "
-        "FROM spans WHERE trace_id IN (SELECT unnest(?))",
-        [sorted({r[1] for r in runs})],
-    ).fetchall()
+    rows = []
+    for since, ids in spans_reads(arrivals, sorted({r[1] for r in runs})):
+        rows += con.execute(
+            "SELECT trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, "
+            "status_code, status_message, scope_name, scope_version, resource, attributes, "
+            "events FROM spans WHERE trace_id IN (SELECT unnest(?)) AND received_at >= ?",
+            [ids, since],
+        ).fetchall()
     by_trace: dict[str, list[SpanRecord]] = {}
     for row in rows:
         span = stored_span(row)

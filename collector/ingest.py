@@ -39,6 +39,7 @@ from collector.mapping import (
 from collector.model_calls import ForeignLlmParents, one_step_per_model_call
 from collector.rootless_runs import place_rootless_steps, settle_stand_ins
 from collector.run_links import StoredParents, adopt_orphans, load_orphan_traces, trace_graph
+from collector.trace_arrivals import TraceArrivals
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
@@ -101,7 +102,10 @@ def ingest_batch(
         row for row in zip(*content, strict=True) if (row[_TRACE_ID], row[_SPAN_ID]) in stored
     ]
     state.chain_head = append_rows(con, state.chain_head, inserted, state.chain_key)
-    span_parents = StoredParents(con)  # read after the insert: this batch's spans included
+    arrivals = TraceArrivals(con)
+    arrivals.record({s.trace_id for s in unique}, now)
+    # Read after the insert: this batch's spans included.
+    span_parents = StoredParents(con, arrivals)
 
     classes = one_step_per_model_call(
         con, unique, [classify_guarded(s) for s in unique], state.foreign_llm
@@ -182,7 +186,7 @@ def ingest_batch(
     if affected:
         _refresh_runs(con, affected, now)
         if foreign_runs & affected:
-            derive_foreign_runs(con, foreign_runs & affected)
+            derive_foreign_runs(con, foreign_runs & affected, arrivals)
 
 
 def _stored_ids(con: duckdb.DuckDBPyConnection, table: str, ids: list[str]) -> set[str]:

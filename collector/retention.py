@@ -82,6 +82,7 @@ def apply_retention(
         )
         con.execute(f"DELETE FROM span_chain WHERE {in_expired}")
         spans = _count(con, f"DELETE FROM spans WHERE {in_expired} RETURNING 1")
+        con.execute(f"DELETE FROM trace_arrivals WHERE {in_expired}")
     finally:
         con.unregister("_expired")
     _fold_leading_tombstones(con)

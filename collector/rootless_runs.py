@@ -22,11 +22,12 @@ from collector import frameworks
 from collector.columns import AGENT_RUNS, arrow_schema
 from collector.decode import SpanRecord
 from collector.foreign_runs import stored_span
+from collector.id_lists import chunks, placeholders
 from collector.mapping import nearest_run
 from collector.run_links import STAND_IN, StoredParents, set_by_id, trace_graph
 from instrumentation.attributes import RunStatus, StepStatus
 
-__all__ = ["STAND_IN", "place_rootless_steps", "settle_stand_ins"]
+__all__ = ["STAND_IN", "load_rootless_traces", "place_rootless_steps", "settle_stand_ins"]
 
 
 def _top_missing(span_id: str, parents: Mapping[str, str | None]) -> str | None:
@@ -61,10 +62,11 @@ def place_rootless_steps(
     parents, run_spans = trace_graph(con, traces, stored)
     stand_ins = {
         r[0]
+        for chunk in chunks(ids)
         for r in con.execute(
-            "SELECT id FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) "
+            f"SELECT id FROM agent_runs WHERE trace_id IN ({placeholders(len(chunk))}) "
             "AND NOT is_final AND metadata = ?",
-            [ids, STAND_IN],
+            [*chunk, STAND_IN],
         ).fetchall()
     }
     real_runs = run_spans  # trace_graph leaves stand-ins out
@@ -92,21 +94,46 @@ def place_rootless_steps(
     _insert_stand_ins(con, wanted, now, arrived or {})
     if moves:
         set_by_id(con, "agent_steps", "agent_run_id", moves)
-    con.execute(
-        "DELETE FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) AND NOT is_final "
-        "AND metadata = ? AND id NOT IN (SELECT agent_run_id FROM agent_steps "
-        "WHERE agent_run_id IS NOT NULL AND trace_id IN (SELECT unnest(?)))",
-        [ids, STAND_IN, ids],
-    )
-    remaining = {
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT trace_id FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) "
-            "AND NOT is_final AND metadata = ?",
-            [ids, STAND_IN],
-        ).fetchall()
-    }
+    remaining = _drop_empty_stand_ins(con, stand_ins | set(wanted))
     return set(moves.values()) | set(wanted), remaining
+
+
+def _drop_empty_stand_ins(con: duckdb.DuckDBPyConnection, candidates: set[str]) -> set[str]:
+    """Delete the stand-ins among ``candidates`` left with no step; return the traces
+    that still have one.
+
+    ``candidates`` holds every stand-in of the traces placed: those read before
+    the steps moved and those just created. Each is read by its id or by its
+    steps' ``agent_run_id``, through the indexes.
+    """
+    ids = sorted(candidates)
+    with_steps: set[str] = set()
+    for chunk in chunks(ids):
+        with_steps.update(
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT agent_run_id FROM agent_steps "
+                f"WHERE agent_run_id IN ({placeholders(len(chunk))})",
+                chunk,
+            ).fetchall()
+        )
+    for chunk in chunks(sorted(candidates - with_steps)):
+        con.execute(
+            f"DELETE FROM agent_runs WHERE id IN ({placeholders(len(chunk))}) "
+            "AND NOT is_final AND metadata = ?",
+            [*chunk, STAND_IN],
+        )
+    remaining: set[str] = set()
+    for chunk in chunks(sorted(with_steps)):
+        remaining.update(
+            r[0]
+            for r in con.execute(
+                f"SELECT trace_id FROM agent_runs WHERE id IN ({placeholders(len(chunk))}) "
+                "AND NOT is_final AND metadata = ?",
+                [*chunk, STAND_IN],
+            ).fetchall()
+        )
+    return remaining
 
 
 # The columns a stand-in is made of (the rest are constants or left empty).
@@ -157,6 +184,17 @@ def _stored(con: duckdb.DuckDBPyConnection, trace_id: str, span_id: str) -> Span
         [trace_id, span_id],
     ).fetchone()
     return stored_span(row) if row is not None else None
+
+
+def load_rootless_traces(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Traces with steps under a stand-in run (read at start-up): their run span, or a
+    span between it and the steps, may still arrive."""
+    rows = con.execute(
+        "SELECT DISTINCT trace_id FROM agent_runs "
+        "WHERE NOT is_final AND metadata = ? AND trace_id IS NOT NULL",
+        [STAND_IN],
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def settle_stand_ins(con: duckdb.DuckDBPyConnection, lost_ids: list[str]) -> None:

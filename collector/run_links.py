@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from collector.id_lists import chunks, placeholders
 from collector.mapping import nearest_run
+from collector.trace_arrivals import TraceArrivals, spans_reads
 
 __all__ = [
     "STAND_IN",
@@ -35,10 +36,15 @@ class StoredParents:
     The writer inserts a batch's spans first and changes no span after, so what
     one lookup of a trace read holds for the later ones in the same transaction
     (a batch of other frameworks' spans looks its traces up three times).
+    ``arrivals`` bounds each read to the spans stored since the trace began
+    (collector/trace_arrivals.py); without it every span is scanned.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, arrivals: TraceArrivals | None = None
+    ) -> None:
         self._con = con
+        self._arrivals = arrivals
         self._parents: dict[str, str | None] = {}
         self._read: set[str] = set()
 
@@ -46,13 +52,14 @@ class StoredParents:
         """Parents by span id, for (at least) the spans of ``trace_ids``."""
         unread = sorted(trace_ids - self._read)
         if unread:
-            self._parents.update(
-                self._con.execute(
-                    "SELECT span_id, parent_span_id FROM spans "
-                    "WHERE trace_id IN (SELECT unnest(?))",
-                    [unread],
-                ).fetchall()
-            )
+            for since, ids in spans_reads(self._arrivals, unread):
+                self._parents.update(
+                    self._con.execute(
+                        "SELECT span_id, parent_span_id FROM spans "
+                        "WHERE trace_id IN (SELECT unnest(?)) AND received_at >= ?",
+                        [ids, since],
+                    ).fetchall()
+                )
             self._read.update(unread)
         return self._parents
 
@@ -63,13 +70,16 @@ def trace_graph(
     """Parents and run span ids already stored for some traces."""
     parents = dict((stored or StoredParents(con)).of(trace_ids))
     # A stand-in for a missing run span is no run to hang steps or runs on.
-    runs = dict(
-        con.execute(
-            "SELECT span_id, id FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) "
-            "AND (is_final OR metadata IS DISTINCT FROM ?)",
-            [sorted(trace_ids), STAND_IN],
-        ).fetchall()
-    )
+    runs: dict[str, str] = {}
+    for chunk in chunks(sorted(trace_ids)):
+        runs.update(
+            con.execute(
+                "SELECT span_id, id FROM agent_runs "
+                f"WHERE trace_id IN ({placeholders(len(chunk))}) "
+                "AND (is_final OR metadata IS DISTINCT FROM ?)",
+                [*chunk, STAND_IN],
+            ).fetchall()
+        )
     return parents, runs
 
 
@@ -94,14 +104,17 @@ def adopt_orphans(
             still_orphan.add(trace_id)
         else:
             adopted[step_id] = run_id
-    # Runs nested in a run that has only now arrived.
-    nested = con.execute(
-        "SELECT r.id, r.span_id, r.trace_id FROM agent_runs r JOIN spans s "
-        "ON s.trace_id = r.trace_id AND s.span_id = r.span_id "
-        "WHERE r.parent_run_id IS NULL AND s.parent_span_id IS NOT NULL "
-        "AND r.trace_id IN (SELECT unnest(?))",
-        [sorted(traces)],
-    ).fetchall()
+    # Runs nested in a run that has only now arrived: their span has a parent.
+    nested = [
+        row
+        for chunk in chunks(sorted(traces))
+        for row in con.execute(
+            "SELECT id, span_id, trace_id FROM agent_runs "
+            f"WHERE trace_id IN ({placeholders(len(chunk))}) AND parent_run_id IS NULL",
+            chunk,
+        ).fetchall()
+        if parents.get(row[1]) is not None
+    ]
     parent_of: dict[str, str] = {}
     for run_id, span_id, trace_id in nested:
         parent_run, complete = nearest_run(span_id, parents, run_spans)

@@ -14,6 +14,7 @@ import duckdb
 from collector.columns import AGENT_RUNS, AGENT_STEPS, SPANS, Column, column_ddl, names
 from collector.errors import CollectorError
 from collector.schema_costs import COSTS_AND_ANNOTATIONS_DDL
+from collector.trace_arrivals import TRACE_ARRIVALS_DDL
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -132,8 +133,13 @@ CREATE TABLE IF NOT EXISTS record_chain (
 );
 """
 
+# When each trace's first span was stored, so ingest's reads of a trace's spans
+# skip what came before, and an index on the runs' trace ids
+# (collector/trace_arrivals.py).
+_V8 = TRACE_ARRIVALS_DDL
+
 # Each entry moves the file from version i to i + 1.
-_MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+_MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 

@@ -30,6 +30,7 @@ from collector.ingest import IngestState, ingest_batch, load_orphan_traces, mark
 from collector.journal import Journal, JournalTicket, keep_rejected
 from collector.journal_codec import encode_spans
 from collector.retention import RetentionResult, apply_retention
+from collector.rootless_runs import load_rootless_traces
 from collector.store_errors import StoreRejected, StoreUnavailable, is_storage_trouble
 from instrumentation.clock import utc_now
 
@@ -342,6 +343,7 @@ class WriterLoop:
         """
         try:
             self._state.orphan_traces = load_orphan_traces(self._con)
+            self._state.rootless_traces = load_rootless_traces(self._con)
             self._state.chain_head = load_head(self._con)
         except duckdb.Error:
             logger.exception("cannot reread the writer's state; will retry before the next write")
