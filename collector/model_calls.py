@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from collector.decode import SpanRecord
+from collector.id_lists import chunks, placeholders
 from collector.mapping import SpanClass, is_pending, real_span_id
 from instrumentation import attributes as A
 
@@ -70,12 +71,14 @@ def one_step_per_model_call(
     }
     stored: set[str] = set()
     if outside:
+        # A step's id is its (real) span id: read through the primary key.
         stored = {
             row[0]
+            for chunk in chunks(sorted(outside))
             for row in con.execute(
-                "SELECT span_id FROM agent_steps WHERE action_type = 'think' "
-                "AND span_id IN (SELECT unnest(?))",
-                [sorted(outside)],
+                f"SELECT id FROM agent_steps WHERE id IN ({placeholders(len(chunk))}) "
+                "AND action_type = 'think'",
+                chunk,
             ).fetchall()
         }
     outer = llm | stored

@@ -33,8 +33,9 @@ CREATE TABLE IF NOT EXISTS trace_arrivals (
 INSERT INTO trace_arrivals
 SELECT trace_id, min(received_at) FROM spans GROUP BY trace_id
 ON CONFLICT DO NOTHING;
--- Ingest looks a trace's runs up when its steps came first.
+-- Ingest looks a trace's runs and steps up when its steps came first.
 CREATE INDEX IF NOT EXISTS agent_runs_trace_id ON agent_runs (trace_id);
+CREATE INDEX IF NOT EXISTS agent_steps_trace_id ON agent_steps (trace_id);
 """
 
 # Traces whose bounds lie within this span of each other are read in one statement
