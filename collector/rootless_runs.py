@@ -70,16 +70,12 @@ def place_rootless_steps(
         ).fetchall()
     }
     real_runs = run_spans  # trace_graph leaves stand-ins out
-    steps = [
-        row
-        for chunk in chunks(ids)
-        for row in con.execute(
-            "SELECT id, span_id, trace_id, agent_run_id, started_at, action_type "
-            f"FROM agent_steps WHERE trace_id IN ({placeholders(len(chunk))}) "
-            "AND (agent_run_id IS NULL OR agent_run_id IN (SELECT unnest(?)))",
-            [*chunk, sorted(stand_ins)],
-        ).fetchall()
-    ]
+    steps = con.execute(
+        "SELECT id, span_id, trace_id, agent_run_id, started_at, action_type FROM agent_steps "
+        "WHERE trace_id IN (SELECT unnest(?)) "
+        "AND (agent_run_id IS NULL OR agent_run_id IN (SELECT unnest(?)))",
+        [ids, sorted(stand_ins)],
+    ).fetchall()
     moves: dict[str, str] = {}
     wanted: dict[str, tuple[str, datetime | None, str | None]] = {}  # id -> trace, start, llm
     for step_id, span_id, trace_id, current, started_at, action in steps:

@@ -91,15 +91,11 @@ def adopt_orphans(
 ) -> set[str]:
     """Give steps that arrived before their run the run that has now arrived."""
     parents, run_spans = trace_graph(con, traces, stored)
-    orphans = [
-        row
-        for chunk in chunks(sorted(traces))
-        for row in con.execute(
-            "SELECT id, span_id, trace_id FROM agent_steps "
-            f"WHERE trace_id IN ({placeholders(len(chunk))}) AND agent_run_id IS NULL",
-            chunk,
-        ).fetchall()
-    ]
+    orphans = con.execute(
+        "SELECT id, span_id, trace_id FROM agent_steps "
+        "WHERE agent_run_id IS NULL AND trace_id IN (SELECT unnest(?))",
+        [sorted(traces)],
+    ).fetchall()
     adopted: dict[str, str] = {}
     still_orphan: set[str] = set()
     for step_id, span_id, trace_id in orphans:
