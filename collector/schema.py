@@ -9,12 +9,17 @@ Times are UTC ``TIMESTAMP`` (no zone) in ``agent_runs`` and ``agent_steps``;
 
 from __future__ import annotations
 
+import logging
+import time
+
 import duckdb
 
 from collector.columns import AGENT_RUNS, AGENT_STEPS, SPANS, Column, column_ddl, names
 from collector.errors import CollectorError
 from collector.schema_costs import COSTS_AND_ANNOTATIONS_DDL
 from collector.trace_arrivals import TRACE_ARRIVALS_DDL
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -166,9 +171,20 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             f"database schema version {before} is newer than this agent-audit "
             f"understands ({SCHEMA_VERSION}); upgrade agent-audit"
         )
+    if 0 < before < SCHEMA_VERSION:
+        # Some versions rewrite or index whole tables: seconds per million runs.
+        logger.warning(
+            "upgrading the database schema from version %d to %d; on a large file this "
+            "takes a while",
+            before,
+            SCHEMA_VERSION,
+        )
+    started = time.monotonic()
     for version in range(before, SCHEMA_VERSION):
         con.execute("BEGIN")
         con.execute(_MIGRATIONS[version])
         con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [version + 1])
         con.execute("COMMIT")
+    if 0 < before < SCHEMA_VERSION:
+        logger.warning("schema upgraded in %.1f s", time.monotonic() - started)
     return before
