@@ -10,12 +10,15 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.dashboard.agents import HOSTILE_RESULT
+from tests.dashboard.agents import HOSTILE_RESULT, send_long_run
 from tests.dashboard.browser_support import Served
+from tests.dashboard.conftest import api_runs, step_count, traced_into
+from tests.support import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -83,3 +86,44 @@ def test_phone_list_links_show_stored_text_as_text_and_open_the_run(served: Serv
         assert page.evaluate("window.__sameDocument === true")  # type: ignore[attr-defined]
     finally:
         page.set_viewport_size({"width": 1400, "height": 1600})  # type: ignore[attr-defined]
+
+
+# Last in this module: it records one more run.
+def test_a_long_runs_log_draws_a_step_when_it_is_opened_and_the_tree_every_row(
+    served: Served,
+) -> None:
+    from playwright.sync_api import expect
+
+    page = served.page
+    traced_into(served.collector)  # an AppTest module may have pointed it elsewhere
+    run_id = send_long_run(steps=60, failing_step=12)
+
+    def stored() -> bool:
+        finished = any(
+            r["id"] == run_id and r["status"] == "completed"
+            for r in api_runs(served.seeded.api_url)
+        )
+        return finished and step_count(served.seeded.api_url, run_id) == 60
+
+    wait_until(stored, timeout_s=20, what="the 60-step run stored")
+    page.goto(f"{served.url}/run?run={run_id}")  # type: ignore[attr-defined]
+    # The tree draws its first rows at once and the rest right after: all 60 arrive.
+    expect(page.locator(".tree .row")).to_have_count(60)  # type: ignore[attr-defined]
+    assert page.locator(".tree .rows[data-pending]").count() == 0  # type: ignore[attr-defined]
+
+    def log_entry(number: int) -> Any:
+        return page.get_by_test_id("stExpander").filter(  # type: ignore[attr-defined]
+            has_text=re.compile(rf"Step {number} \D")
+        )
+
+    # A closed entry of the log sends its title only; opening it draws its details.
+    seventh = log_entry(7)
+    expect(seventh).to_have_count(1)
+    expect(seventh.get_by_test_id("stCode")).to_have_count(0)  # type: ignore[attr-defined]
+    seventh.locator("summary").click()  # type: ignore[attr-defined]
+    expect(seventh.get_by_test_id("stCode").first).to_contain_text("vol-007")  # type: ignore[attr-defined]
+    expect(seventh).to_contain_text("vol-007 is 7% used")  # type: ignore[attr-defined]
+    # A failed step starts open, with its error, without a click.
+    expect(log_entry(12)).to_contain_text("volume vol-012 is not mounted")
+    # Another entry stays closed and empty.
+    expect(log_entry(8).get_by_test_id("stCode")).to_have_count(0)  # type: ignore[attr-defined]
