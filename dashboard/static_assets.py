@@ -18,6 +18,7 @@ static folder plus the gzipped copies (a page load touches ~3 MB of it).
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import mimetypes
@@ -28,8 +29,6 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
-
-import anyio.to_thread
 
 __all__ = ["Asset", "StaticAssets", "load_asset", "streamlit_static_dir"]
 
@@ -171,7 +170,8 @@ class StaticAssets:
         relative = path[1:]
         asset = self._assets.get(relative)
         if asset is None and relative not in self._assets:
-            asset = await anyio.to_thread.run_sync(self._asset, relative)
+            # Read (and gzip) off the event loop; once per file.
+            asset = await asyncio.get_running_loop().run_in_executor(None, self._asset, relative)
         if asset is None:
             await self.app(scope, receive, send)
             return
