@@ -23,6 +23,11 @@ Streamlit session, as a person opening a link). For each page it prints:
   JavaScript to start); measured after one first visit of the page in that tab,
   which loads the code of its elements.
 
+A second table splits each new-tab load (cold / warm) into milestones since the
+navigation started: Streamlit's scripts loaded and run (the document's
+DOMContentLoaded), its websocket open, the server's first message (the page's
+script is running), and the content.
+
 With ``--baseline TREE`` a second dashboard is started from another checkout
 (e.g. ``/work/main``) against the same collector, and each load of a page
 alternates between the two, so both see the same machine load; the table then
@@ -106,6 +111,8 @@ class Dashboard:
     in_app: dict[str, list[float]] = field(default_factory=dict)
     cpu_ms: dict[str, list[float]] = field(default_factory=dict)
     api_cpu_ms: dict[str, list[float]] = field(default_factory=dict)
+    cold_phases: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    warm_phases: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     def server_pids(self) -> list[int]:
         """``agent-audit dashboard`` and its Streamlit child (CPU counted while alive)."""
@@ -206,23 +213,54 @@ def _cases(failed: str, good: str, long_id: str) -> list[PageCase]:
     ]
 
 
-def _load_once(
-    browser: Any, url: str, case: PageCase, context: Any = None
-) -> tuple[float, float | None]:
+@dataclass
+class Load:
+    """One page load in a new tab: when its content showed, and where the time went (ms)."""
+
+    content: float
+    fcp: float | None
+    # Milestones since navigation start: Streamlit's scripts loaded and run (the
+    # document's DOMContentLoaded), its websocket opened, its first message from the
+    # server received (the page's script has started sending elements).
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+PHASES = ("scripts run", "ws open", "1st message")
+
+
+def _load_once(browser: Any, url: str, case: PageCase, context: Any = None) -> Load:
     """One load; in a fresh context (empty browser cache) unless ``context`` is given."""
     own = context is None
     if own:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
+    began = 0.0
+    phases: dict[str, float] = {}
+
+    def on_websocket(socket: Any) -> None:
+        phases.setdefault("ws open", (time.perf_counter() - began) * 1000)
+
+        def on_frame(_payload: Any) -> None:
+            phases.setdefault("1st message", (time.perf_counter() - began) * 1000)
+
+        socket.on("framereceived", on_frame)
+
+    page.on("websocket", on_websocket)
     try:
         began = time.perf_counter()
         page.goto(url + case.path)
         _wait_ready(page, case)
         content = (time.perf_counter() - began) * 1000
-        fcp = page.evaluate(
-            "(performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || null"
+        marks = page.evaluate(
+            """() => ({
+              fcp: (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime,
+              dcl: (performance.getEntriesByType('navigation')[0] || {}).domContentLoadedEventEnd,
+            })"""
         )
-        return content, (float(fcp) if fcp is not None else None)
+        if marks.get("dcl") is not None:
+            phases["scripts run"] = float(marks["dcl"])
+        fcp = marks.get("fcp")
+        return Load(content, float(fcp) if fcp is not None else None, phases)
     finally:
         page.close()
         if own:
@@ -266,6 +304,11 @@ def _switch_once(page: Any, case: PageCase) -> float:
     return took
 
 
+def _keep_phases(into: dict[str, dict[str, list[float]]], page: str, load: Load) -> None:
+    for name, ms in load.phases.items():
+        into.setdefault(page, {}).setdefault(name, []).append(ms)
+
+
 def measure(
     dashboards: list[Dashboard], cases: list[PageCase], repeat: int, api_pid: int | None
 ) -> None:
@@ -298,7 +341,9 @@ def measure(
                         dashboard.in_app.setdefault(case.name, []).append(took)
                         cpu_before = dashboard.cpu_s()
                         api_before = proc_cpu_s(api_pid) if api_pid else 0.0
-                        content, fcp = _load_once(browser, dashboard.url, case)
+                        load = _load_once(browser, dashboard.url, case)
+                        content, fcp = load.content, load.fcp
+                        _keep_phases(dashboard.cold_phases, case.name, load)
                         cpu = (dashboard.cpu_s() - cpu_before) * 1000
                         dashboard.cpu_ms.setdefault(case.name, []).append(cpu)
                         if api_pid:
@@ -308,7 +353,9 @@ def measure(
                         if fcp is not None:
                             dashboard.paints.setdefault(case.name, []).append(fcp)
                         context = warm[dashboard.label]
-                        content, fcp = _load_once(browser, dashboard.url, case, context)
+                        load = _load_once(browser, dashboard.url, case, context)
+                        content, fcp = load.content, load.fcp
+                        _keep_phases(dashboard.warm_phases, case.name, load)
                         dashboard.warm_contents.setdefault(case.name, []).append(content)
                         if fcp is not None:
                             dashboard.warm_paints.setdefault(case.name, []).append(fcp)
@@ -342,9 +389,36 @@ def summary(dashboards: list[Dashboard], cases: list[PageCase]) -> list[dict[str
                 "api_cpu_p50_ms": round(percentile(api_cpu, 50)) if api_cpu else None,
                 "loads_ms": [round(c) for c in contents],
                 "warm_loads_ms": [round(c) for c in warm],
+                "cold_phases_p50_ms": _phase_p50s(dashboard.cold_phases.get(case.name)),
+                "warm_phases_p50_ms": _phase_p50s(dashboard.warm_phases.get(case.name)),
             }
         rows.append(row)
     return rows
+
+
+def _phase_p50s(phases: dict[str, list[float]] | None) -> dict[str, int]:
+    return {name: round(percentile(ms, 50)) for name, ms in (phases or {}).items() if ms}
+
+
+def _print_phases(rows: list[dict[str, Any]], labels: list[str]) -> None:
+    """Where a new tab's time goes, per tree: scripts run, websocket, 1st message, content."""
+    print(
+        "\nwhere a new tab's time goes (p50 ms since navigation start; cold / warm):"
+        " Streamlit's scripts loaded and run (DOMContentLoaded), its websocket open,"
+        " the server's first message, the page's content"
+    )
+    header = f"{'page':27}" + "".join(f" {name:>13}" for name in (*PHASES, "content"))
+    for label in labels:
+        print(f"\n{label}\n{header}")
+        for row in rows:
+            mine = row[label]
+            cells = []
+            for name in PHASES:
+                cold = mine["cold_phases_p50_ms"].get(name)
+                warm = mine["warm_phases_p50_ms"].get(name)
+                cells.append(f"{_opt(cold)} / {_opt(warm)}")
+            cells.append(f"{mine['content_p50_ms']} / {mine['warm_content_p50_ms']}")
+            print(f"{row['page']:27}" + "".join(f" {cell:>13}" for cell in cells))
 
 
 def _opt(value: object) -> str:
@@ -460,6 +534,7 @@ def main(argv: list[str] | None = None) -> int:
         f" ok/over: against {TARGET_MS:.0f} ms; x = baseline / this\n"
     )
     _print_table(rows, labels)
+    _print_phases(rows, labels)
     return 0
 
 

@@ -88,6 +88,8 @@ export default function (component) {
     try { sessionStorage.setItem(storeKey, JSON.stringify([...folded])); } catch (e) {}
   };
   const rows = data.rows || [];
+  const FIRST_ROWS = 40;
+  let renderCount = 0;
   const el = (tag, cls, text) => {
     const node = document.createElement(tag);
     if (cls) node.className = cls;
@@ -127,8 +129,7 @@ export default function (component) {
     const byKey = {};
     rows.forEach((r) => { byKey[r.key] = r; });
     if (!rows.length) list.appendChild(el("div", "empty", data.empty || "No steps."));
-    rows.forEach((r) => {
-      if (hiddenBy(r, byKey)) return;
+    const addRow = (r) => {
       const classes = ["row", "k-" + r.kind];
       if (r.failed) classes.push("failed");
       if (r.running) classes.push("running");
@@ -177,9 +178,26 @@ export default function (component) {
         if (event.key === "ArrowUp" && previous) previous.focus();
       };
       list.appendChild(row);
-    });
+    };
+    // The rows a person sees first (the list scrolls past ~25) are drawn at once, the
+    // rest right after the browser has painted: a long run's tree shows sooner.
+    const shown = rows.filter((r) => !hiddenBy(r, byKey));
+    const chosenAt = shown.findIndex((r) => r.key === data.selected);
+    // Enough rows for the selected one and for the list's scroll position to be kept.
+    const first = Math.max(
+      FIRST_ROWS, chosenAt + FIRST_ROWS / 2, Math.ceil(scrollTop / 30) + FIRST_ROWS);
+    shown.slice(0, first).forEach(addRow);
     root.appendChild(list);
     list.scrollTop = scrollTop;
+    const token = ++renderCount;
+    if (shown.length > first) {
+      list.dataset.pending = "true";
+      requestAnimationFrame(() => setTimeout(() => {
+        if (token !== renderCount) return;  // a newer render replaced this list
+        shown.slice(first).forEach(addRow);
+        delete list.dataset.pending;
+      }, 0));
+    }
   }
   render();
   if (data.reveal) {

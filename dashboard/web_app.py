@@ -1,8 +1,11 @@
-"""The dashboard as an ASGI app: Streamlit's app (``app.py``) with the base-URL hint.
+"""The dashboard as an ASGI app: Streamlit's app (``app.py``) with three middlewares.
 
 ``agent-audit dashboard`` runs ``streamlit run`` on this file; Streamlit finds the
 ``st.App`` below and serves it with its own server and settings. See
-``dashboard/base_url_hint.py`` for why the page document gets a hint.
+``dashboard/tcp_nodelay.py`` for why its connections get ``TCP_NODELAY``,
+``dashboard/static_assets.py`` for why Streamlit's frontend files are served from
+memory, gzipped, and ``dashboard/base_url_hint.py`` for why the page document gets
+a hint.
 """
 
 from __future__ import annotations
@@ -12,8 +15,14 @@ from starlette.middleware import Middleware
 
 from dashboard.base_url_hint import BaseUrlHint
 from dashboard.routes import PAGES
+from dashboard.static_assets import StaticAssets
+from dashboard.tcp_nodelay import NoDelay
 
 app = st.App(
     "app.py",
-    middleware=[Middleware(BaseUrlHint, page_paths=[page.url_path for page in PAGES])],
+    middleware=[
+        Middleware(NoDelay),
+        Middleware(StaticAssets),
+        Middleware(BaseUrlHint, page_paths=[page.url_path for page in PAGES]),
+    ],
 )

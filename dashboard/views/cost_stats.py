@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.charts import cost_by_chart, cost_over_time_chart
 from dashboard.client import AuditClient, RunFilters
 from dashboard.formatting import format_cost
 from dashboard.views import api_reads
+from dashboard.views.chart_cache import chart
 
 __all__ = ["cost_board"]
 
@@ -41,11 +41,13 @@ def cost_board(api: AuditClient, filters: RunFilters, bucket: str) -> None:
         )
         return
     st.markdown(f"#### Cost per {bucket}, by model")
-    st.altair_chart(cost_over_time_chart(costs.get("over_time") or [], bucket), width="stretch")
+    st.altair_chart(chart("cost_over_time", costs.get("over_time") or [], bucket), width="stretch")
     left, right = st.columns(2)
     with left:
         st.markdown("#### Cost by model")
-        st.altair_chart(cost_by_chart(costs.get("by_model") or {}, label="model"), width="stretch")
+        by_model = chart("cost_by", costs.get("by_model") or {}, label="model")
+        st.altair_chart(by_model, width="stretch")
     with right:
         st.markdown("#### Cost by agent")
-        st.altair_chart(cost_by_chart(costs.get("by_agent") or {}, label="agent"), width="stretch")
+        by_agent = chart("cost_by", costs.get("by_agent") or {}, label="agent")
+        st.altair_chart(by_agent, width="stretch")

@@ -38,6 +38,8 @@ __all__ = ["LiveRun", "load_run", "refresh_run", "run_page"]
 
 RUNNING_LIST_LIMIT = 200
 LOG_STEPS_SHOWN = 25  # steps drawn in the log below the explorer before "show all"
+# A run of more steps sends only the titles of its closed log entries (see render_steps).
+EAGER_LOG_STEPS = 5
 
 
 @dataclass
@@ -100,10 +102,16 @@ def _fields(run: Record) -> None:
         ("Working directory", run.get("working_directory")),
         ("Trace id", run.get("trace_id")),
     ]
-    columns = st.expander("Run details", icon=":material/info:").columns(3)
+    lines: list[list[str]] = [[], [], []]
     for index, (label, value) in enumerate(fields):
         shown = escape_markdown(one_line(value, 100)) if value not in (None, "") else "–"
-        columns[index % 3].markdown(f"**{label}** · {shown}")
+        lines[index % 3].append(f"**{label}** · {shown}")
+    # One Markdown element per column (lines ending in a backslash break), not one per
+    # field: every element costs the browser a render when the page opens.
+    for column, column_lines in zip(
+        st.expander("Run details", icon=":material/info:").columns(3), lines, strict=True
+    ):
+        column.markdown("\\\n".join(column_lines))
     st.caption(escape_markdown(f"Run id {one_line(run.get('id'), 100)}"))
 
 
@@ -251,4 +259,4 @@ def _render(api: AuditClient, state: LiveRun) -> None:
         first = steps[:LOG_STEPS_SHOWN]
         shown = first + [s for s in steps[LOG_STEPS_SHOWN:] if s.get("status") == "error"]
         st.caption(f"The first {LOG_STEPS_SHOWN} steps and every failed one.")
-    render_steps(shown)
+    render_steps(shown, lazy=len(steps) > EAGER_LOG_STEPS)

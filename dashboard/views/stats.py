@@ -7,16 +7,10 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard.charts import (
-    counts_bar_chart,
-    duration_histogram,
-    error_rate_chart,
-    runs_over_time_chart,
-    top_tools_chart,
-)
 from dashboard.client import AuditClient, Record, RunFilters
 from dashboard.formatting import format_duration_ms, one_line
 from dashboard.views import api_reads
+from dashboard.views.chart_cache import chart
 from dashboard.views.onboarding import empty_state
 from dashboard.views.runs import dates_to_range
 
@@ -100,22 +94,22 @@ def stats_board(api: AuditClient, filters: RunFilters) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown(f"#### Runs per {bucket}, by status")
-        st.altair_chart(runs_over_time_chart(over_time, bucket), width="stretch")
+        st.altair_chart(chart("runs_over_time", over_time, bucket), width="stretch")
     with right:
         st.markdown(f"#### Error rate per {bucket}")
-        st.altair_chart(error_rate_chart(over_time, bucket), width="stretch")
+        st.altair_chart(chart("error_rate", over_time, bucket), width="stretch")
     left, right = st.columns(2)
     with left:
         st.markdown("#### Run durations")
         durations, sampled = api_reads.duration_sample(api, filters)
-        st.altair_chart(duration_histogram(durations), width="stretch")
+        st.altair_chart(chart("duration_histogram", durations), width="stretch")
         if sampled:
             st.caption(f"Histogram of the latest {len(durations):,} finished runs.")
     with right:
         st.markdown("#### Top tools")
         tools = list(stats.get("top_tools") or [])
         if tools:
-            st.altair_chart(top_tools_chart(tools), width="stretch")
+            st.altair_chart(chart("top_tools", tools), width="stretch")
             st.dataframe(_tools_table(tools), hide_index=True, width="stretch")
         else:
             st.caption("No tool calls recorded.")
@@ -123,10 +117,10 @@ def stats_board(api: AuditClient, filters: RunFilters) -> None:
     with left:
         st.markdown("#### Runs by source")
         st.altair_chart(
-            counts_bar_chart(stats.get("by_source") or {}, label="source"), width="stretch"
+            chart("counts_bar", stats.get("by_source") or {}, label="source"), width="stretch"
         )
     with right:
         st.markdown("#### Runs by model")
         st.altair_chart(
-            counts_bar_chart(stats.get("by_model") or {}, label="model"), width="stretch"
+            chart("counts_bar", stats.get("by_model") or {}, label="model"), width="stretch"
         )

@@ -83,19 +83,27 @@ def step_details(step: dict[str, Any]) -> None:
         st.code(visible_text(step["thinking"]), language=None, wrap_lines=True)
 
 
-def render_steps(steps: Sequence[dict[str, Any]]) -> None:
-    """Each step in order as an expander; failed steps start open."""
+def render_steps(steps: Sequence[dict[str, Any]], *, lazy: bool = False) -> None:
+    """Each step in order as an expander; failed steps start open.
+
+    ``lazy``: a closed step sends only its title; its details are drawn when it is
+    opened (a rerun). A long run's log is most of its page's elements otherwise.
+    """
     if not steps:
         st.caption("No steps recorded yet.")
         return
     for step in steps:
         failed = step.get("status") == "error"
-        with st.expander(
+        box = st.expander(
             step_title(step),
             expanded=failed,
             key=f"step-{step.get('id')}",
             icon=":material/error:" if failed else None,
-        ):
+            on_change="rerun" if lazy else "ignore",
+        )
+        if lazy and not box.open:
+            continue
+        with box:
             step_details(step)
 
 

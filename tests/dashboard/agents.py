@@ -207,3 +207,20 @@ def send_priced_run(task: str = "Summarize invoices") -> str:
         run.set_model_used("gpt-4o-mini")
         run.finish(final_answer="3 invoices are overdue.")
     return run.id
+
+
+def send_long_run(steps: int = 30, failing_step: int = 12) -> str:
+    """A completed run of ``steps`` tool calls; step ``failing_step`` fails, the agent goes on."""
+    with agent_run("Check every volume", agent_name="ops", source="cli") as run:
+        for number in range(1, steps + 1):
+            try:
+                with run.step(
+                    "tool_call", tool_name="df", tool_args={"volume": f"vol-{number:03d}"}
+                ) as step:
+                    if number == failing_step:
+                        raise RuntimeError(f"volume vol-{number:03d} is not mounted")
+                    step.set_result(f"vol-{number:03d} is {number}% used")
+            except RuntimeError:
+                continue  # the agent goes on with the next volume
+        run.finish(final_answer=f"Checked {steps} volumes.")
+    return run.id
