@@ -31,7 +31,9 @@ from collector.messages import (
     last_text,
     legacy_messages,
     loads,
+    responses_messages,
     thinking_text,
+    turn_user_text,
 )
 from collector.run_tree import model_calls_below
 from instrumentation.attributes import LLM_OPERATIONS, TOOL_SPAN_PREFIX, RunStatus
@@ -101,11 +103,11 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     attrs = span.attributes
     fields: dict[str, Any] = {}
     task = (
-        first_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
-        or first_user_text(attrs.get(PAI.ALL_MESSAGES))
+        turn_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
+        or _pydantic_ai_task(attrs)
         or _input_value_task(attrs.get(OI.INPUT_VALUE))
-        or first_user_text(flat_messages(attrs, "input"))
-        or first_user_text(legacy_messages(attrs, "prompt"))
+        or turn_user_text(flat_messages(attrs, "input"))
+        or turn_user_text(legacy_messages(attrs, "prompt"))
     )
     if task:
         fields["task"] = task
@@ -292,13 +294,26 @@ def _provider(attrs: Mapping[str, Any]) -> str | None:
 
 
 def llm_input_task(span: SpanRecord) -> str | None:
-    """The first user message a model call was sent (a run's task, when the run lacks one)."""
+    """The user message that opened the turn a model call answers (a run's task, when the
+    run lacks one): after the history of earlier runs in the same conversation."""
     attrs = span.attributes
     return (
-        first_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
-        or first_user_text(flat_messages(attrs, "input"))
-        or first_user_text(legacy_messages(attrs, "prompt"))
+        turn_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
+        or turn_user_text(flat_messages(attrs, "input"))
+        or turn_user_text(legacy_messages(attrs, "prompt"))
     )
+
+
+def _pydantic_ai_task(attrs: Mapping[str, Any]) -> str | None:
+    """pydantic-ai's run messages hold the conversation's history before
+    ``pydantic_ai.new_message_index``: the task is the first user message from there."""
+    messages = loads(attrs.get(PAI.ALL_MESSAGES))
+    if not isinstance(messages, list):
+        return None
+    start = attrs.get(PAI.NEW_MESSAGE_INDEX)
+    if isinstance(start, int) and not isinstance(start, bool) and 0 <= start < len(messages):
+        messages = messages[start:]
+    return first_user_text(messages)
 
 
 def _llm_answer(span: SpanRecord) -> str | None:
@@ -308,6 +323,7 @@ def _llm_answer(span: SpanRecord) -> str | None:
         loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES)),
         flat_messages(attrs, "output"),
         legacy_messages(attrs, "completion"),
+        responses_messages(attrs.get(OI.OUTPUT_VALUE)),
     ):
         if not isinstance(messages, list) or not messages:
             continue
@@ -342,7 +358,7 @@ def _input_value_task(value: Any) -> str | None:
     if isinstance(parsed, dict) and isinstance(parsed.get("task"), str):
         return str(parsed["task"])
     if isinstance(parsed, list):
-        return first_user_text(parsed)
+        return turn_user_text(parsed)
     return value if isinstance(value, str) else as_text(value)
 
 

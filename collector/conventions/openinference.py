@@ -31,6 +31,7 @@ __all__ = [
     "KIND_CHAIN",
     "METADATA",
     "LLM_INVOCATION_PARAMETERS",
+    "OPENAI_AGENTS_MAX_TURNS",
 ]
 
 SPAN_KIND = OPENINFERENCE_SPAN_KIND
@@ -40,6 +41,9 @@ KIND_LLM = "LLM"
 
 OPENAI_AGENTS_SCOPE = "openinference.instrumentation.openai_agents"
 SMOLAGENTS_SCOPE = "openinference.instrumentation.smolagents"
+# The OpenAI Agents SDK's MaxTurnsExceeded, as the agent span's status description:
+# "Max turns exceeded: {'max_turns': 2}".
+OPENAI_AGENTS_MAX_TURNS = "Max turns exceeded"
 
 INPUT_VALUE = "input.value"
 OUTPUT_VALUE = "output.value"

@@ -47,6 +47,8 @@ SCENARIOS = (
     "nested",
     "max_steps",
     "streaming",
+    "multi_turn",
+    "parallel_tools",
 )
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 
-from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool
+from agents import Agent, ModelSettings, OpenAIChatCompletionsModel, Runner, function_tool
+from agents.exceptions import MaxTurnsExceeded
 from openai import AsyncOpenAI
 
 from tests.frameworks import scenario as S
+from tests.frameworks import scenario_shapes as shapes
 from tests.scripted_llm import ScriptedLLM
 
 MODEL_NAME = "scripted-oai-agents"
@@ -102,3 +104,43 @@ async def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     llm.script(scenario.child.marker, scenario.child.turns)
     await _play(llm, scenario.parent, parent)
     return scenario.expected
+
+
+async def multi_turn(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two runs in one conversation: the second is given the first's items, then a question."""
+    conversation = shapes.multi_turn(FRAMEWORK)
+    llm.script(conversation.first.marker, conversation.turns)
+    agent = build_agent(llm)
+    first = await Runner.run(agent, conversation.first.task)
+    conversation.first.expect_answer(first.final_output)
+    history = [*first.to_input_list(), {"role": "user", "content": conversation.second.task}]
+    second = await Runner.run(agent, history)  # type: ignore[arg-type]
+    conversation.second.expect_answer(second.final_output)
+    return conversation.expected
+
+
+async def parallel_tools(llm: ScriptedLLM) -> S.RunExpectation:
+    """Two calls of one tool in one model turn."""
+    scenario = shapes.parallel_tools(FRAMEWORK)
+    return scenario.expect_answer(await _play(llm, scenario))
+
+
+async def max_steps(llm: ScriptedLLM) -> S.RunExpectation:
+    """``max_turns=2``: the SDK raises MaxTurnsExceeded after two tool-calling turns."""
+    scenario = shapes.step_limit(FRAMEWORK, 2, "Max turns")
+    llm.script(scenario.marker, scenario.turns)
+    with scenario.expect_failure(MaxTurnsExceeded):
+        await Runner.run(build_agent(llm), scenario.task, max_turns=2)
+    return scenario.expected
+
+
+async def streaming(llm: ScriptedLLM) -> S.RunExpectation:
+    """The success scenario streamed (``Runner.run_streamed``), usage included: the answer is
+    only in the generation's Responses-shaped output."""
+    scenario = S.success(FRAMEWORK)
+    llm.script(scenario.marker, scenario.turns)
+    agent = build_agent(llm).clone(model_settings=ModelSettings(include_usage=True))
+    result = Runner.run_streamed(agent, scenario.task)
+    async for _ in result.stream_events():
+        pass
+    return scenario.expect_answer(result.final_output)
