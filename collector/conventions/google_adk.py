@@ -12,6 +12,7 @@ __all__ = [
     "LLM_SPAN",
     "INVOCATION_SPAN",
     "MAX_CALLS_ERROR",
+    "MERGED_TOOLS_SPAN",
 ]
 
 SCOPE = "gcp.vertex.agent"
@@ -24,3 +25,6 @@ AGENT_RUN_SPAN = "agent_run ["  # "agent_run [{agent name}]"
 LLM_SPAN = "call_llm"
 INVOCATION_SPAN = "invocation"  # the runner's span around the root agent
 MAX_CALLS_ERROR = "LlmCallsLimitExceededError"
+# After several tool calls of one model turn, ADK records their merged responses as one more
+# span (tool name "(merged tools)", arguments "N/A"): no call of its own.
+MERGED_TOOLS_SPAN = "execute_tool (merged)"

@@ -12,7 +12,7 @@ from typing import Any
 from collector.conventions import genai as G
 from collector.conventions import google_adk as ADK
 from collector.decode import SpanRecord
-from collector.messages import as_text, loads
+from collector.messages import as_text, loads, turn_user_text
 from collector.rules.common import exception_type
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
@@ -35,7 +35,7 @@ def span_class(span: SpanRecord) -> str | None:
         return "run"
     if span.name == ADK.LLM_SPAN:
         return "think"
-    if span.name == ADK.INVOCATION_SPAN:
+    if span.name in (ADK.INVOCATION_SPAN, ADK.MERGED_TOOLS_SPAN):
         return "other"
     if span.name.startswith(f"{A.TOOL_SPAN_PREFIX} "):
         return "tool_call"  # a tool that raised: ADK set none of its attributes
@@ -79,18 +79,25 @@ def _parts(content: Any) -> list[Mapping[str, Any]]:
     return [p for p in parts or [] if isinstance(p, Mapping)]
 
 
+def _messages(request: Any) -> list[dict[str, Any]]:
+    """An ADK request's ``contents`` as chat messages (role ``user`` / ``model``, text)."""
+    contents = request.get("contents") if isinstance(request, Mapping) else None
+    messages = []
+    for content in contents if isinstance(contents, list) else []:
+        if isinstance(content, Mapping):
+            texts = [str(p["text"]) for p in _parts(content) if p.get("text")]
+            messages.append({"role": content.get("role"), "content": "\n".join(texts)})
+    return messages
+
+
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
     calls = sorted((s for s in own if _is_model_call(s)), key=lambda s: s.start_ns)
     fields: dict[str, Any] = {}
     for span in calls:
-        request = loads(span.attributes.get(ADK.LLM_REQUEST))
-        contents = request.get("contents") if isinstance(request, Mapping) else None
-        for content in contents or []:
-            texts = [str(p["text"]) for p in _parts(content) if p.get("text")]
-            if isinstance(content, Mapping) and content.get("role") == "user" and texts:
-                fields["task"] = "\n".join(texts)
-                break
-        if "task" in fields:
+        # The session's earlier runs come first in the request: the task opened this turn.
+        task = turn_user_text(_messages(loads(span.attributes.get(ADK.LLM_REQUEST))))
+        if task:
+            fields["task"] = task
             break
     if run_span.status_code != 2:
         for span in reversed(calls):
@@ -118,6 +125,9 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
         for p in _parts(response.get("content") if isinstance(response, Mapping) else None)
         if isinstance(p.get("function_call"), Mapping) and p["function_call"].get("name") == name
     ]
+    call_id = span.attributes.get(A.GEN_AI_TOOL_CALL_ID)
+    if len(calls) > 1 and call_id:  # the same tool called twice in one turn
+        calls = [c for c in calls if c.get("id") == call_id]
     if len(calls) != 1 or not isinstance(calls[0].get("args"), Mapping):
         return {}
     return {"tool_args": dict(calls[0]["args"])}

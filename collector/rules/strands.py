@@ -12,7 +12,7 @@ from typing import Any
 from collector.conventions import genai as G
 from collector.conventions import strands as ST
 from collector.decode import SpanRecord
-from collector.messages import first_user_text, last_text, loads
+from collector.messages import last_text, loads, turn_user_text
 from collector.rules.common import event_attrs, text_blocks
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
@@ -55,7 +55,7 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
         fields["final_answer"] = text_blocks(choices[-1].get(ST.EVENT_MESSAGE))
     details = event_attrs(span, ST.EVENT_DETAILS)  # the latest GenAI conventions
     for attrs in details:
-        task = first_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
+        task = turn_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
         if task and "task" not in fields:
             fields["task"] = task
         answer = last_text(loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES)))

@@ -23,6 +23,7 @@ from google.adk.tools.agent_tool import AgentTool
 from google.genai import types
 
 from tests.frameworks import scenario as S
+from tests.frameworks import scenario_shapes as shapes
 from tests.frameworks.adk_scripted_model import ScriptedChatModel
 from tests.scripted_llm import ScriptedLLM, call_tool
 
@@ -60,14 +61,28 @@ def build_agent(llm: ScriptedLLM, name: str = AGENT_NAME, tools: list[Any] | Non
 
 async def _run(agent: Any, task: str, run_config: RunConfig | None = None) -> str | None:
     """Run ``agent`` on ``task`` in a new session; the text of its final response."""
+    return (await _conversation(agent, [task], run_config))[0]
+
+
+async def _conversation(
+    agent: Any, tasks: list[str], run_config: RunConfig | None = None
+) -> list[str | None]:
+    """Run ``agent`` on each task in turn, in one new session; their final responses."""
     app = f"app-{uuid.uuid4().hex[:8]}"
     runner = InMemoryRunner(agent=agent, app_name=app)
     session = await runner.session_service.create_session(app_name=app, user_id="tester")
+    return [await _turn(runner, session.id, task, run_config) for task in tasks]
+
+
+async def _turn(
+    runner: InMemoryRunner, session_id: str, task: str, run_config: RunConfig | None
+) -> str | None:
+    """One run of the runner's agent in the session; the text of its final response."""
     message = types.Content(role="user", parts=[types.Part(text=task)])
     final = None
     async for event in runner.run_async(
         user_id="tester",
-        session_id=session.id,
+        session_id=session_id,
         new_message=message,
         run_config=run_config or RunConfig(),
     ):
@@ -155,3 +170,20 @@ def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     llm.script(scenario.child.marker, scenario.child.turns)
     _play(llm, scenario.parent, parent)
     return scenario.expected
+
+
+def multi_turn(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two runs in one session: the second run's model calls are sent the first's events."""
+    conversation = shapes.multi_turn(FRAMEWORK)
+    llm.script(conversation.first.marker, conversation.turns)
+    tasks = [conversation.first.task, conversation.second.task]
+    answers = asyncio.run(_conversation(build_agent(llm), tasks))
+    for run, answer in zip((conversation.first, conversation.second), answers, strict=True):
+        run.expect_answer(answer)
+    return conversation.expected
+
+
+def parallel_tools(llm: ScriptedLLM) -> S.RunExpectation:
+    """Two calls of one tool in one model turn."""
+    scenario = shapes.parallel_tools(FRAMEWORK)
+    return scenario.expect_answer(_play(llm, scenario))

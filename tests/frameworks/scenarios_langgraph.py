@@ -27,6 +27,7 @@ from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
 from tests.frameworks import scenario as S
+from tests.frameworks import scenario_shapes as shapes
 from tests.scripted_llm import ScriptedLLM, call_tool
 
 MODEL_NAME = "scripted-langgraph"
@@ -201,3 +202,25 @@ def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     llm.script(scenario.child.marker, scenario.child.turns)
     _play(llm, scenario.parent, parent)
     return [_expected(scenario.parent), _expected(scenario.child)]
+
+
+def multi_turn(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two runs in one conversation, kept by a checkpointer under one thread id: the second
+    run's model call is sent the first run's messages too."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    conversation = shapes.multi_turn(FRAMEWORK)
+    llm.script(conversation.first.marker, conversation.turns)
+    agent = build_agent(llm, checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": conversation.first.marker}}
+    for run in (conversation.first, conversation.second):
+        state = agent.invoke({"messages": [{"role": "user", "content": run.task}]}, config)
+        run.expect_answer(_answer(state))
+    return [_expected(conversation.first), _expected(conversation.second)]
+
+
+def parallel_tools(llm: ScriptedLLM) -> S.RunExpectation:
+    """Two calls of one tool in one model turn (the tools node runs both)."""
+    scenario = shapes.parallel_tools(FRAMEWORK)
+    scenario.expect_answer(_answer(_play(llm, scenario)))
+    return _expected(scenario)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from smolagents import OpenAIModel, ToolCallingAgent, tool
 
 from tests.frameworks import scenario as S
+from tests.frameworks import scenario_shapes as shapes
 from tests.scripted_llm import ScriptedLLM, answer, call_tool
 
 MODEL_NAME = "scripted-smol"
@@ -133,3 +134,19 @@ def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     llm.script(scenario.child.marker, scenario.child.turns)
     _play(llm, scenario.parent, parent)
     return scenario.expected
+
+
+def multi_turn(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two runs of one agent, the second with ``reset=False``: it keeps the first's memory."""
+    conversation = shapes.multi_turn(FRAMEWORK)
+    llm.script(conversation.first.marker, conversation.turns)
+    agent = build_agent(llm)
+    conversation.first.expect_answer(agent.run(conversation.first.task))
+    conversation.second.expect_answer(agent.run(conversation.second.task, reset=False))
+    return conversation.expected
+
+
+def parallel_tools(llm: ScriptedLLM) -> S.RunExpectation:
+    """Two calls of one tool in one model turn (smolagents runs them in parallel threads)."""
+    scenario = shapes.parallel_tools(FRAMEWORK)
+    return scenario.expect_answer(_play(llm, scenario))

@@ -23,6 +23,7 @@ from strands.multiagent import GraphBuilder, Swarm
 from strands.multiagent.base import Status
 
 from tests.frameworks import scenario as S
+from tests.frameworks import scenario_shapes as shapes
 from tests.frameworks.scenario import ToolExpectation
 from tests.frameworks.teams import TeamExpectation, TurnExpectation
 from tests.scripted_llm import ScriptedLLM, Turn, answer, call_tool
@@ -217,3 +218,20 @@ def graph_pipeline(llm: ScriptedLLM) -> TeamExpectation:
         ],
         model_requested=MODEL_NAME,
     )
+
+
+def multi_turn(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two calls of one agent: it keeps the conversation, so the second run's model calls
+    (and its run span's messages) hold the first run's too."""
+    conversation = shapes.multi_turn(FRAMEWORK)
+    llm.script(conversation.first.marker, conversation.turns)
+    agent = build_agent(llm)
+    for run in (conversation.first, conversation.second):
+        run.expect_answer(str(agent(run.task)).strip())
+    return conversation.expected
+
+
+def parallel_tools(llm: ScriptedLLM) -> S.RunExpectation:
+    """Two calls of one tool in one model turn."""
+    scenario = shapes.parallel_tools(FRAMEWORK)
+    return scenario.expect_answer(_play(llm, scenario))
