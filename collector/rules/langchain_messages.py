@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from collector.messages import loads
+from collector.messages import as_text, loads
 
-__all__ = ["lc_messages", "first_user_text", "final_answer", "tool_message", "served_model"]
+__all__ = [
+    "lc_messages",
+    "first_user_text",
+    "turn_user_text",
+    "final_answer",
+    "tool_message",
+    "served_model",
+]
 
 _ROLES = {
     "human": "user",
@@ -61,6 +68,15 @@ def _one(message: Any) -> dict[str, Any] | None:
     }
 
 
+def _state(value: Any) -> Mapping[str, Any]:
+    """A graph state, unwrapped from OpenLLMetry's "outputs" ({} when it is none)."""
+    parsed = loads(value)
+    for key in ("inputs", "outputs", "output"):
+        if isinstance(parsed, Mapping) and key in parsed:
+            parsed = parsed[key]
+    return parsed if isinstance(parsed, Mapping) else {}
+
+
 def lc_messages(value: Any) -> list[dict[str, Any]]:
     """The messages of a graph state / invoke input: {"messages": [...]}, possibly under
     "inputs" / "outputs" (OpenLLMetry), or a bare list."""
@@ -80,8 +96,24 @@ def first_user_text(value: Any) -> str | None:
     return next((m["text"] for m in lc_messages(value) if m["role"] == "user" and m["text"]), None)
 
 
+def turn_user_text(value: Any) -> str | None:
+    """The user message that opened the current turn: the first after the last assistant
+    message (an invoke input may carry the conversation so far), else the last one."""
+    messages = lc_messages(value)
+    replies = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+    users = [(i, m["text"]) for i, m in enumerate(messages) if m["role"] == "user" and m["text"]]
+    after = [text for i, text in users if i > (replies[-1] if replies else -1)]
+    if after:
+        return str(after[0])
+    return str(users[-1][1]) if users else None
+
+
 def final_answer(value: Any) -> str | None:
-    """The last assistant message's text when it asked for no tool (the graph's answer)."""
+    """The graph's answer: its ``structured_response`` (an agent with a response format,
+    as JSON), else the last assistant message's text when it asked for no tool."""
+    structured = _state(value).get("structured_response")
+    if structured is not None:
+        return structured if isinstance(structured, str) else as_text(structured)
     messages = lc_messages(value)
     if not messages or messages[-1]["role"] != "assistant" or messages[-1]["tool_calls"]:
         return None

@@ -49,7 +49,7 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
         "agent_name": str(name or span.name),
         "final_answer": LC.final_answer(attrs.get(OI.OUTPUT_VALUE)),
     }
-    task = LC.first_user_text(attrs.get(OI.INPUT_VALUE))
+    task = LC.turn_user_text(attrs.get(OI.INPUT_VALUE))
     if task:
         fields["task"] = task
     error = _error(span)

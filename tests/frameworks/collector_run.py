@@ -49,6 +49,7 @@ SCENARIOS = (
     "streaming",
     "multi_turn",
     "parallel_tools",
+    "structured_output",
 )
 
 

@@ -105,3 +105,22 @@ def step_limit(fw: S.Framework, turns_allowed: int, error: str) -> S.Scenario:
         error=error,
         llm_steps_at_least=turns_allowed,
     )
+
+
+STRUCTURED = {"city": "Paris", "temp": 21}
+
+
+def structured_output(fw: S.Framework, final_turn: Turn, answer_json: str) -> S.Scenario:
+    """A weather call, then the model's ``final_turn`` gives a structured result (an output
+    type the agent was built with): the run's answer is that object as JSON, ``answer_json``
+    (compact or not, as the framework writes it)."""
+    return S.scenario(
+        fw,
+        "structured",
+        "Give me the weather in Paris as a record.",
+        [call_tool("get_weather", S.WEATHER_ARGS), final_turn],
+        status="completed",
+        final_answer=answer_json,
+        tools=[S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
+        llm_steps_at_least=2,
+    )

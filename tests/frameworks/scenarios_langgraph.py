@@ -16,6 +16,7 @@ LangGraph's documented behaviours the expectations follow:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -28,7 +29,7 @@ from langchain_openai import ChatOpenAI
 
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_shapes as shapes
-from tests.scripted_llm import ScriptedLLM, call_tool
+from tests.scripted_llm import ScriptedLLM, ToolCall, Turn, call_tool
 
 MODEL_NAME = "scripted-langgraph"
 SERVED_MODEL = f"{MODEL_NAME}-served"  # what the scripted server reports it used
@@ -223,4 +224,20 @@ def parallel_tools(llm: ScriptedLLM) -> S.RunExpectation:
     """Two calls of one tool in one model turn (the tools node runs both)."""
     scenario = shapes.parallel_tools(FRAMEWORK)
     scenario.expect_answer(_answer(_play(llm, scenario)))
+    return _expected(scenario)
+
+
+def structured_output(llm: ScriptedLLM) -> S.RunExpectation:
+    """``response_format`` set: the model answers by calling the format's tool, and the graph's
+    state holds ``structured_response``, the run's answer."""
+    from pydantic import BaseModel
+
+    class Weather(BaseModel):
+        city: str
+        temp: int
+
+    last = Turn(tool_calls=(ToolCall("Weather", shapes.STRUCTURED),))
+    scenario = shapes.structured_output(FRAMEWORK, last, json.dumps(shapes.STRUCTURED))
+    state = _play(llm, scenario, build_agent(llm, response_format=Weather))
+    assert state["structured_response"] == Weather(**shapes.STRUCTURED), state
     return _expected(scenario)
