@@ -23,8 +23,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tests.frameworks import scenario as S
+from tests.frameworks import scenario_shapes as shapes
 from tests.frameworks.teams import TeamExpectation, TurnExpectation
-from tests.frameworks.venv_frameworks import PlannedScenario
+from tests.frameworks.venv_frameworks import PlannedScenario, conversation_plan
 from tests.scripted_llm import Turn, answer, call_tool, fail
 
 MODEL_NAME = "scripted-autogen"
@@ -68,6 +69,8 @@ def plan() -> list[PlannedScenario]:
     nested = S.nested(FRAMEWORK, delegate_tool="child_agent", question_arg="task")
     return [
         _single("success", S.success(FRAMEWORK)),
+        _single("parallel_tools", shapes.parallel_tools(FRAMEWORK)),
+        conversation_plan(shapes.multi_turn(FRAMEWORK), MODEL_NAME),
         _single("tool_error_recovers", S.recovery(FRAMEWORK)),
         _single("fails", S.model_failure(FRAMEWORK)),
         PlannedScenario(

@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tests.frameworks import scenario as S
-from tests.frameworks.venv_frameworks import PlannedScenario
+from tests.frameworks import scenario_shapes as shapes
+from tests.frameworks.venv_frameworks import PlannedScenario, conversation_plan
 from tests.scripted_llm import answer, call_tool
 
 MODEL_NAME = "scripted-llamaindex"
@@ -72,6 +73,8 @@ def plan() -> list[PlannedScenario]:
     return [
         _single("handoff", handoff),
         _single("success", S.success(FRAMEWORK)),
+        _single("parallel_tools", shapes.parallel_tools(FRAMEWORK)),
+        conversation_plan(shapes.multi_turn(FRAMEWORK), MODEL_NAME),
         _single("tool_error_recovers", S.recovery(FRAMEWORK)),
         _single("fails", S.model_failure(FRAMEWORK)),
         _single("max_steps", max_steps),

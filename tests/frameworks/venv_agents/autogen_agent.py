@@ -112,6 +112,9 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
         return list(await asyncio.gather(*(_outcome(_answer(_agent(base_url), t)) for t in tasks)))
     if scenario.startswith("team_"):
         return [await _outcome(_team(scenario, tasks[0], base_url))]
+    if scenario == "multi_turn":  # one agent keeps its model context from run to run
+        agent = _agent(base_url)
+        return [await _outcome(_answer(agent, task)) for task in tasks]
     if scenario == "max_steps":
         agent = _agent(base_url, tools=[add], max_tool_iterations=2)
         return [await _outcome(_answer(agent, tasks[0]))]

@@ -78,6 +78,12 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
 
         parent = _agent(base_url, "parent_agent", tools=[ask_child])
         return [await _outcome(_answer(parent, tasks[0]))]
+    if scenario == "multi_turn":  # one Memory carries the chat history from run to run
+        from llama_index.core.memory import Memory
+
+        agent = _agent(base_url)
+        memory = Memory.from_defaults(session_id="conversation", token_limit=40000)
+        return [await _outcome(_answer(agent, task, memory=memory)) for task in tasks]
     if scenario == "handoff":
         from llama_index.core.agent.workflow import AgentWorkflow, FunctionAgent
 
