@@ -25,6 +25,7 @@ __all__ = [
     "GRAPH_NODE_NAME",
     "TOOL_NAME",
     "TOOL_DESCRIPTION",
+    "TOOL_PARAMETERS",
     "SMOLAGENTS_MAX_STEPS",
     "FLAT_MESSAGE",
     "LANGCHAIN_SCOPE",
@@ -57,6 +58,7 @@ AGENT_NAME = "agent.name"
 GRAPH_NODE_NAME = "graph.node.name"
 TOOL_NAME = "tool.name"
 TOOL_DESCRIPTION = "tool.description"
+TOOL_PARAMETERS = "tool.parameters"  # JSON; smolagents: {name: {type, description}} in order
 SMOLAGENTS_MAX_STEPS = "smolagents.max_steps"
 
 # Messages flattened into keys: llm.input_messages.N.message.role / .content /

@@ -50,6 +50,7 @@ SCENARIOS = (
     "multi_turn",
     "parallel_tools",
     "structured_output",
+    "code_agent",
 )
 
 
