@@ -28,6 +28,7 @@ from collector.messages import (
     first_user_text,
     flat_messages,
     has_tool_call,
+    json_field,
     last_text,
     legacy_messages,
     loads,
@@ -47,6 +48,7 @@ __all__ = [
     "derive_step_fields",
     "is_model_call",
     "llm_input_task",
+    "last_answer",
 ]
 
 _SMOL_STEP = re.compile(r"^Step \d+$")
@@ -196,18 +198,22 @@ def derive_run_fields(
             break
     failed = run_span.status_code == 2
     if not failed:
-        for span in sorted(llm_spans, key=lambda s: (s.end_ns, s.start_ns), reverse=True):
-            if span.status_code == 2:
-                continue
-            answer = _llm_answer(span)
-            if answer is not None:
-                fields["final_answer"] = answer
-                break
-    # A run whose model calls are all its sub-agents' (an AutoGen team taking turns) reports
-    # the model they used.
+        answer = last_answer(llm_spans)
+        if answer is not None:
+            fields["final_answer"] = answer
+    # A run whose model calls are all its sub-agents' (an AutoGen team taking turns, an ADK
+    # SequentialAgent) reports the model they used, the task the first was given and the
+    # answer the last one gave.
     if not llm_spans and calls_below is None:
         calls_below = model_calls_below(known, _is_llm).get(run_span.span_id, [])
     model_spans = llm_spans or calls_below or []
+    if not llm_spans and calls_below:
+        task = next(filter(None, (llm_input_task(s) for s in calls_below)), None)
+        if task:
+            fields["task"] = task
+        answer = None if failed else last_answer(calls_below)
+        if answer is not None:
+            fields["final_answer"] = answer
     if model_spans:
         first = model_spans[0].attributes
         requested = first.get(G.GEN_AI_REQUEST_MODEL) or first.get(OI.LLM_MODEL_NAME)
@@ -215,11 +221,16 @@ def derive_run_fields(
             fields["model_requested"] = str(requested)
         # The model that answered: the response's, of the last call that got one.
         answered = [s.attributes for s in model_spans if s.status_code != 2]
+        # Without a response model (ADK, Strands record none), the one it asked for.
         used = next(
             (
-                a.get(G.GEN_AI_RESPONSE_MODEL) or a.get(OI.LLM_MODEL_NAME)
+                model
                 for a in reversed(answered)
-                if a.get(G.GEN_AI_RESPONSE_MODEL) or a.get(OI.LLM_MODEL_NAME)
+                if (
+                    model := a.get(G.GEN_AI_RESPONSE_MODEL)
+                    or a.get(OI.LLM_MODEL_NAME)
+                    or a.get(G.GEN_AI_REQUEST_MODEL)
+                )
             ),
             None,
         )
@@ -316,6 +327,18 @@ def _pydantic_ai_task(attrs: Mapping[str, Any]) -> str | None:
     return first_user_text(messages)
 
 
+def last_answer(model_calls: Iterable[SpanRecord]) -> str | None:
+    """The text of the last model call (by end) that answered without asking for a tool;
+    failed calls are skipped."""
+    for span in sorted(model_calls, key=lambda s: (s.end_ns, s.start_ns), reverse=True):
+        if span.status_code == 2:
+            continue
+        answer = _llm_answer(span)
+        if answer is not None:
+            return answer
+    return None
+
+
 def _llm_answer(span: SpanRecord) -> str | None:
     """The text of a model call that answered without asking for a tool."""
     attrs = span.attributes
@@ -355,8 +378,9 @@ def _input_value_task(value: Any) -> str | None:
     if value is None:
         return None
     parsed = loads(value)
-    if isinstance(parsed, dict) and isinstance(parsed.get("task"), str):
-        return str(parsed["task"])
+    task = json_field(value, "task")  # smolagents' run() arguments, even part-redacted
+    if isinstance(task, str):
+        return task
     if isinstance(parsed, list):
         return turn_user_text(parsed)
     return value if isinstance(value, str) else as_text(value)

@@ -27,6 +27,7 @@ __all__ = [
     "message_text",
     "loads",
     "as_text",
+    "json_field",
 ]
 
 
@@ -213,3 +214,21 @@ def as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def json_field(text: Any, key: str) -> Any:
+    """``key``'s value in a JSON object's text even when the rest is no longer JSON (a
+    redaction replaced a later value with an unquoted marker); None when it is not found."""
+    parsed = loads(text)
+    if isinstance(parsed, Mapping):
+        return parsed.get(key)
+    if not isinstance(text, str):
+        return None
+    found = re.search(r'"' + re.escape(key) + r'"\s*:\s*', text)
+    if found is None:
+        return None
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text, found.end())
+    except (ValueError, RecursionError):
+        return None
+    return value

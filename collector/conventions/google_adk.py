@@ -13,6 +13,7 @@ __all__ = [
     "INVOCATION_SPAN",
     "MAX_CALLS_ERROR",
     "MERGED_TOOLS_SPAN",
+    "TRANSFER_SPAN",
 ]
 
 SCOPE = "gcp.vertex.agent"
@@ -28,3 +29,6 @@ MAX_CALLS_ERROR = "LlmCallsLimitExceededError"
 # After several tool calls of one model turn, ADK records their merged responses as one more
 # span (tool name "(merged tools)", arguments "N/A"): no call of its own.
 MERGED_TOOLS_SPAN = "execute_tool (merged)"
+# An LLM agent hands the conversation to one of its sub-agents by calling this tool; that
+# agent's run nests below and answers the user.
+TRANSFER_SPAN = "execute_tool transfer_to_agent"

@@ -24,6 +24,7 @@ __all__ = [
     "step_fields",
     "run_status",
     "derive_run_fields",
+    "derive_run_fields_in_trace",
     "derive_step_fields",
 ]
 
@@ -91,24 +92,79 @@ def _messages(request: Any) -> list[dict[str, Any]]:
 
 
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
-    calls = sorted((s for s in own if _is_model_call(s)), key=lambda s: s.start_ns)
+    calls = [s for s in own if _is_model_call(s)]
     fields: dict[str, Any] = {}
-    for span in calls:
-        # The session's earlier runs come first in the request: the task opened this turn.
-        task = turn_user_text(_messages(loads(span.attributes.get(ADK.LLM_REQUEST))))
+    task = _task(calls)
+    if task:
+        fields["task"] = task
+    answer = None if run_span.status_code == 2 else _answer(calls)
+    if answer:
+        fields["final_answer"] = answer
+    return fields
+
+
+def derive_run_fields_in_trace(
+    run_span: SpanRecord, own: list[SpanRecord], trace_spans: list[SpanRecord]
+) -> dict[str, Any]:
+    """What a run's sub-agents did for it: a workflow agent (``SequentialAgent``, ...) makes
+    no model call, its sub-agents do: its task is the first one's, its answer the last
+    one's; an agent that handed the conversation over (``transfer_to_agent``) answers with
+    what the agent it transferred to answered."""
+    own_calls = [s for s in own if _is_model_call(s)]
+    transfers = [s for s in own if s.name == ADK.TRANSFER_SPAN]
+    if own_calls and not transfers:
+        return {}
+    below = [s for s in _descendants(run_span, trace_spans) if _is_model_call(s)]
+    fields: dict[str, Any] = {}
+    if not own_calls:
+        task = _task(below)
         if task:
             fields["task"] = task
-            break
-    if run_span.status_code != 2:
-        for span in reversed(calls):
-            response = loads(span.attributes.get(ADK.LLM_RESPONSE))
-            parts = _parts(response.get("content") if isinstance(response, Mapping) else None)
-            if parts and not any(p.get("function_call") for p in parts):
-                texts = [str(p["text"]) for p in parts if p.get("text")]
-                if texts:
-                    fields["final_answer"] = "\n".join(texts)
-                    break
+    if run_span.status_code == 2:
+        return fields
+    handed_over = max((s.start_ns for s in transfers), default=0)
+    if _answer([s for s in own_calls if s.start_ns > handed_over]) is None:
+        answer = _answer([s for s in below if s.start_ns > handed_over])
+        if answer:
+            fields["final_answer"] = answer
     return fields
+
+
+def _task(calls: list[SpanRecord]) -> str | None:
+    """The request that opened the first call's turn (the session's earlier runs come first)."""
+    for span in sorted(calls, key=lambda s: s.start_ns):
+        task = turn_user_text(_messages(loads(span.attributes.get(ADK.LLM_REQUEST))))
+        if task:
+            return task
+    return None
+
+
+def _answer(calls: list[SpanRecord]) -> str | None:
+    """The text of the last call (by end) that answered without a function call."""
+    for span in sorted(calls, key=lambda s: (s.end_ns, s.start_ns), reverse=True):
+        response = loads(span.attributes.get(ADK.LLM_RESPONSE))
+        parts = _parts(response.get("content") if isinstance(response, Mapping) else None)
+        if span.status_code != 2 and parts and not any(p.get("function_call") for p in parts):
+            texts = [str(p["text"]) for p in parts if p.get("text")]
+            if texts:
+                return "\n".join(texts)
+    return None
+
+
+def _descendants(run_span: SpanRecord, trace_spans: list[SpanRecord]) -> list[SpanRecord]:
+    children: dict[str, list[SpanRecord]] = {}
+    for span in trace_spans:
+        if span.parent_span_id and span.trace_id == run_span.trace_id:
+            children.setdefault(span.parent_span_id, []).append(span)
+    found: list[SpanRecord] = []
+    stack, seen = [run_span.span_id], {run_span.span_id}
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child.span_id not in seen:
+                seen.add(child.span_id)
+                found.append(child)
+                stack.append(child.span_id)
+    return found
 
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:

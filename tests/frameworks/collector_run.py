@@ -51,6 +51,8 @@ SCENARIOS = (
     "parallel_tools",
     "structured_output",
     "code_agent",
+    "transfer",
+    "sequential",
 )
 
 

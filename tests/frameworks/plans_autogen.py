@@ -70,6 +70,7 @@ def plan() -> list[PlannedScenario]:
     return [
         _single("success", S.success(FRAMEWORK)),
         _single("parallel_tools", shapes.parallel_tools(FRAMEWORK)),
+        _single("streaming", S.success(FRAMEWORK)),
         conversation_plan(shapes.multi_turn(FRAMEWORK), MODEL_NAME),
         _single("tool_error_recovers", S.recovery(FRAMEWORK)),
         _single("fails", S.model_failure(FRAMEWORK)),

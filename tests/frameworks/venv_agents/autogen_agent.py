@@ -46,11 +46,16 @@ async def flaky(x: int) -> str:
     return "flaky ok"
 
 
-def _client(base_url: str) -> Any:
+def _client(base_url: str, **options: Any) -> Any:
     from autogen_ext.models.openai import OpenAIChatCompletionClient
 
     return OpenAIChatCompletionClient(
-        model=MODEL, base_url=base_url, api_key="sk-scripted", max_retries=0, model_info=MODEL_INFO
+        model=MODEL,
+        base_url=base_url,
+        api_key="sk-scripted",
+        max_retries=0,
+        model_info=MODEL_INFO,
+        **options,
     )
 
 
@@ -64,9 +69,9 @@ def _agent(
     from autogen_agentchat.agents import AssistantAgent
 
     chosen = [get_weather, add, flaky] if tools is None else tools
+    options.setdefault("model_client", _client(base_url))
     return AssistantAgent(
         name=name,
-        model_client=_client(base_url),
         tools=chosen,
         max_tool_iterations=max_tool_iterations,
         **options,
@@ -115,6 +120,10 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
     if scenario == "multi_turn":  # one agent keeps its model context from run to run
         agent = _agent(base_url)
         return [await _outcome(_answer(agent, task)) for task in tasks]
+    if scenario == "streaming":  # the model's answers streamed, with the usage chunk
+        client = _client(base_url, stream_options={"include_usage": True})
+        agent = _agent(base_url, model_client=client, model_client_stream=True)
+        return [await _outcome(_answer(agent, tasks[0]))]
     if scenario == "max_steps":
         agent = _agent(base_url, tools=[add], max_tool_iterations=2)
         return [await _outcome(_answer(agent, tasks[0]))]
