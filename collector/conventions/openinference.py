@@ -33,6 +33,7 @@ __all__ = [
     "METADATA",
     "LLM_INVOCATION_PARAMETERS",
     "OPENAI_AGENTS_MAX_TURNS",
+    "OPENAI_AGENTS_HANDOFF_PREFIX",
 ]
 
 SPAN_KIND = OPENINFERENCE_SPAN_KIND
@@ -45,6 +46,9 @@ SMOLAGENTS_SCOPE = "openinference.instrumentation.smolagents"
 # The OpenAI Agents SDK's MaxTurnsExceeded, as the agent span's status description:
 # "Max turns exceeded: {'max_turns': 2}".
 OPENAI_AGENTS_MAX_TURNS = "Max turns exceeded"
+# A hand-off's TOOL span: "handoff to {agent}", input.value the agent handing over, output.value
+# the one taking over; no tool.name (the model called e.g. transfer_to_{agent}).
+OPENAI_AGENTS_HANDOFF_PREFIX = "handoff to "
 
 INPUT_VALUE = "input.value"
 OUTPUT_VALUE = "output.value"

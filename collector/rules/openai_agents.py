@@ -1,14 +1,20 @@
 """The OpenAI Agents SDK through OpenInference: a run stopped by ``max_turns``
 (``MaxTurnsExceeded``, only the agent span's status description tells) reached its step
-limit, it did not fail. The SDK's workflow span is classified in collector/frameworks.py."""
+limit, it did not fail. A hand-off's TOOL span (``handoff to {agent}``) holds the agent
+names, not the call: its arguments are those the model gave the hand-off tool, from the
+turn's ``generation``. The SDK's workflow span is classified in collector/frameworks.py."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
+from collector.messages import indexed_keys, loads
 from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "run_status"]
+__all__ = ["SCOPES", "run_status", "step_fields", "derive_step_fields"]
 
 SCOPES = frozenset({OI.OPENAI_AGENTS_SCOPE})
 
@@ -17,3 +23,40 @@ def run_status(span: SpanRecord) -> str | None:
     if span.status_code == 2 and span.status_message.startswith(OI.OPENAI_AGENTS_MAX_TURNS):
         return RunStatus.MAX_STEPS
     return None
+
+
+def _is_handoff(span: SpanRecord) -> bool:
+    return span.name.startswith(OI.OPENAI_AGENTS_HANDOFF_PREFIX) and OI.TOOL_NAME not in (
+        span.attributes
+    )
+
+
+def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
+    """A hand-off's arguments are not its ``input.value`` (the agent handing over)."""
+    if kind != "tool_call" or not _is_handoff(span):
+        return {}
+    return {"tool_args": {}}
+
+
+def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
+    """A hand-off's arguments: the one tool call of the turn's model call that no tool span
+    of the turn ran."""
+    if not _is_handoff(span) or span.parent_span_id is None:
+        return {}
+    turn = [s for s in trace_spans.values() if s.parent_span_id == span.parent_span_id]
+    ran = {s.attributes.get(OI.TOOL_NAME) for s in turn if OI.TOOL_NAME in s.attributes}
+    calls: dict[tuple[int, int], dict[str, Any]] = {}
+    for generation in turn:
+        for message, rest, value in indexed_keys(generation.attributes, OI.FLAT_MESSAGE, "output"):
+            if rest.startswith("tool_calls."):
+                index, _, field = rest.removeprefix("tool_calls.").partition(".")
+                calls.setdefault((message, int(index)), {})[field] = value
+    handoffs = [c for c in calls.values() if c.get(_CALL_NAME) not in ran]
+    if len(handoffs) != 1:
+        return {}
+    arguments = loads(handoffs[0].get(_CALL_ARGUMENTS) or "{}")
+    return {"tool_args": arguments} if isinstance(arguments, Mapping) else {}
+
+
+_CALL_NAME = "tool_call.function.name"
+_CALL_ARGUMENTS = "tool_call.function.arguments"

@@ -53,6 +53,7 @@ SCENARIOS = (
     "code_agent",
     "transfer",
     "sequential",
+    "handoff",
 )
 
 

@@ -15,7 +15,7 @@ from openai import AsyncOpenAI
 
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_shapes as shapes
-from tests.scripted_llm import ScriptedLLM
+from tests.scripted_llm import ScriptedLLM, answer, call_tool
 
 MODEL_NAME = "scripted-oai-agents"
 AGENT_NAME = "weather_agent"
@@ -144,3 +144,23 @@ async def streaming(llm: ScriptedLLM) -> S.RunExpectation:
     async for _ in result.stream_events():
         pass
     return scenario.expect_answer(result.final_output)
+
+
+async def handoff(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """A triage agent hands the conversation to a specialist (``handoffs=[...]``): two sibling
+    runs on the user's task; the hand-off is the triage run's last step, with the arguments
+    the model gave ``transfer_to_specialist``; the specialist answers."""
+    task = f"{S.tag('oaa-handoff')} Who should answer this?"
+    llm.script(task, [call_tool("transfer_to_specialist", {}), answer(S.CHILD_ANSWER)])
+    specialist = Agent(name="specialist", instructions="Answer.", model=_model(llm))
+    triage = Agent(
+        name="triage", instructions="Hand over.", model=_model(llm), handoffs=[specialist]
+    )
+    result = await Runner.run(triage, task)
+    assert result.final_output == S.CHILD_ANSWER, result.final_output
+    handed_over = S.ToolExpectation("handoff to specialist", {}, "specialist")
+    common = {"task": task, "status": "completed", "task_shared": True}
+    return [
+        S.RunExpectation(final_answer=None, tools=[handed_over], agent_name="triage", **common),
+        S.RunExpectation(final_answer=S.CHILD_ANSWER, agent_name="specialist", **common),
+    ]
