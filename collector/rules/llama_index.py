@@ -18,11 +18,18 @@ from typing import Any
 from collector.conventions import llama_index as LI
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
-from collector.messages import as_text, loads
+from collector.messages import as_text, flat_messages, has_tool_call, last_text, loads
 from collector.rules.common import exception
 from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "run_status"]
+__all__ = [
+    "SCOPES",
+    "span_class",
+    "run_fields",
+    "step_fields",
+    "run_status",
+    "derive_run_fields",
+]
 
 SCOPES = frozenset({LI.SCOPE})
 
@@ -85,3 +92,18 @@ def run_status(span: SpanRecord) -> str | None:
         and found[1].startswith(LI.STEP_LIMIT_MESSAGE)
     )
     return RunStatus.MAX_STEPS if limit_hit else None
+
+
+def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
+    """A ReActAgent's answer: what follows "Answer:" in its last model answer (the text
+    before is its reasoning)."""
+    if run_span.status_code == 2:
+        return {}
+    calls = [s for s in own if _kind(s) == OI.KIND_LLM and s.status_code != 2]
+    for call in sorted(calls, key=lambda s: (s.end_ns, s.start_ns), reverse=True):
+        messages = flat_messages(call.attributes, "output")
+        if not messages or any(has_tool_call(m) for m in messages):
+            continue
+        found = LI.REACT_ANSWER.match(last_text(messages) or "")
+        return {"final_answer": found.group(1).strip()} if found else {}
+    return {}

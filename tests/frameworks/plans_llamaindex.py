@@ -70,7 +70,25 @@ def plan() -> list[PlannedScenario]:
         agent_name="AgentWorkflow",
         llm_steps_at_least=2,
     )
+    react_answer = "It is sunny in Paris."
+    react = S.scenario(
+        FRAMEWORK,
+        "react",
+        "What is the weather in Paris?",
+        [
+            answer(
+                'Thought: I need the weather.\nAction: get_weather\nAction Input: {"city": "Paris"}'
+            ),
+            answer(f"Thought: I can answer without using any more tools.\nAnswer: {react_answer}"),
+        ],
+        status="completed",
+        final_answer=react_answer,
+        tools=[S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
+        agent_name="ReActAgent",
+        llm_steps_at_least=2,
+    )
     return [
+        _single("react", react),
         _single("handoff", handoff),
         _single("success", S.success(FRAMEWORK)),
         _single("parallel_tools", shapes.parallel_tools(FRAMEWORK)),

@@ -11,7 +11,14 @@ from collector import frameworks
 from collector.conventions import autogen as AG
 from collector.mapping import SpanClass, build_run, classify
 from collector.messages import json_field, responses_messages, turn_user_text
-from collector.rules import autogen, google_adk, langchain_messages, smolagents, strands
+from collector.rules import (
+    autogen,
+    google_adk,
+    langchain_messages,
+    llama_index,
+    smolagents,
+    strands,
+)
 from instrumentation.attributes import RunStatus
 from tests.frameworks.test_rules import _span
 
@@ -270,3 +277,27 @@ def test_langgraph_structured_response_is_the_answer() -> None:
     state = {"messages": [{"type": "ai", "data": {"content": ""}}], "structured_response": {"a": 1}}
     assert json.loads(langchain_messages.final_answer(json.dumps(state)) or "") == {"a": 1}
     assert langchain_messages.final_answer(json.dumps({"outputs": state})) == '{"a": 1}'
+
+
+def test_llama_index_react_answer_is_what_follows_answer() -> None:
+    scope = "openinference.instrumentation.llama_index"
+    run = _span("ReActAgent.run", scope, {"openinference.span.kind": "CHAIN"})
+    call = _span(
+        "OpenAILike.astream_chat",
+        scope,
+        {
+            "openinference.span.kind": "LLM",
+            "llm.input_messages.0.message.role": "user",
+            "llm.input_messages.0.message.content": "[t] weather?",
+            "llm.output_messages.0.message.role": "assistant",
+            "llm.output_messages.0.message.content": (
+                "Thought: I can answer without using any more tools.\nAnswer: It is sunny."
+            ),
+        },
+        parent_span_id=run.span_id,
+    )
+    assert llama_index.derive_run_fields(run, [call]) == {"final_answer": "It is sunny."}
+    plain = _span(
+        call.name, scope, {**call.attributes, "llm.output_messages.0.message.content": "Hi"}
+    )
+    assert llama_index.derive_run_fields(run, [plain]) == {}  # a FunctionAgent's text stays

@@ -84,6 +84,12 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
         agent = _agent(base_url)
         memory = Memory.from_defaults(session_id="conversation", token_limit=40000)
         return [await _outcome(_answer(agent, task, memory=memory)) for task in tasks]
+    if scenario == "react":  # tools called through the ReAct text format, no tool calls
+        from llama_index.core.agent.workflow import ReActAgent
+
+        base = _agent(base_url)
+        react = ReActAgent(name="react_agent", tools=base.tools, llm=base.llm)
+        return [await _outcome(_answer(react, tasks[0]))]
     if scenario == "handoff":
         from llama_index.core.agent.workflow import AgentWorkflow, FunctionAgent
 
