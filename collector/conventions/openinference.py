@@ -32,6 +32,10 @@ __all__ = [
     "KIND_CHAIN",
     "METADATA",
     "LLM_INVOCATION_PARAMETERS",
+    "LC_AGENT_NAME",
+    "LANGGRAPH_NODE",
+    "LS_INTEGRATION",
+    "LANGGRAPH_INTEGRATIONS",
     "OPENAI_AGENTS_MAX_TURNS",
     "OPENAI_AGENTS_HANDOFF_PREFIX",
 ]
@@ -73,4 +77,10 @@ FLAT_MESSAGE = re.compile(r"^llm\.(input|output)_messages\.(\d+)\.message\.(.+)$
 LANGCHAIN_SCOPE = "openinference.instrumentation.langchain"
 KIND_CHAIN = "CHAIN"
 METADATA = "metadata"  # JSON; LangChain's run metadata, e.g. {"lc_agent_name": ...}
+# Keys of that metadata: the agent (create_agent's name) a span runs in, the graph node it
+# runs in (inherited by everything below the node), and what invoked it.
+LC_AGENT_NAME = "lc_agent_name"
+LANGGRAPH_NODE = "langgraph_node"
+LS_INTEGRATION = "ls_integration"
+LANGGRAPH_INTEGRATIONS = frozenset({"langgraph", "langchain_create_agent"})
 LLM_INVOCATION_PARAMETERS = "llm.invocation_parameters"  # JSON; "model" is the requested one

@@ -17,6 +17,7 @@ __all__ = [
     "python_literal",
     "first_line",
     "text_blocks",
+    "descendants",
 ]
 
 
@@ -67,3 +68,20 @@ def text_blocks(value: Any) -> str | None:
         return None
     texts = [str(b["text"]) for b in parsed if isinstance(b, Mapping) and b.get("text")]
     return "\n".join(texts).strip() or None
+
+
+def descendants(span: SpanRecord, trace_spans: Iterable[SpanRecord]) -> list[SpanRecord]:
+    """Every span below ``span`` in its trace (a parent cycle is walked once)."""
+    children: dict[str, list[SpanRecord]] = {}
+    for other in trace_spans:
+        if other.parent_span_id and other.trace_id == span.trace_id:
+            children.setdefault(other.parent_span_id, []).append(other)
+    found: list[SpanRecord] = []
+    stack, seen = [span.span_id], {span.span_id}
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child.span_id not in seen:
+                seen.add(child.span_id)
+                found.append(child)
+                stack.append(child.span_id)
+    return found

@@ -13,7 +13,7 @@ from collector.conventions import genai as G
 from collector.conventions import google_adk as ADK
 from collector.decode import SpanRecord
 from collector.messages import as_text, loads, turn_user_text
-from collector.rules.common import exception_type
+from collector.rules.common import descendants, exception_type
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
@@ -114,7 +114,7 @@ def derive_run_fields_in_trace(
     transfers = [s for s in own if s.name == ADK.TRANSFER_SPAN]
     if own_calls and not transfers:
         return {}
-    below = [s for s in _descendants(run_span, trace_spans) if _is_model_call(s)]
+    below = [s for s in descendants(run_span, trace_spans) if _is_model_call(s)]
     fields: dict[str, Any] = {}
     if not own_calls:
         task = _task(below)
@@ -149,22 +149,6 @@ def _answer(calls: list[SpanRecord]) -> str | None:
             if texts:
                 return "\n".join(texts)
     return None
-
-
-def _descendants(run_span: SpanRecord, trace_spans: list[SpanRecord]) -> list[SpanRecord]:
-    children: dict[str, list[SpanRecord]] = {}
-    for span in trace_spans:
-        if span.parent_span_id and span.trace_id == run_span.trace_id:
-            children.setdefault(span.parent_span_id, []).append(span)
-    found: list[SpanRecord] = []
-    stack, seen = [run_span.span_id], {run_span.span_id}
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child.span_id not in seen:
-                seen.add(child.span_id)
-                found.append(child)
-                stack.append(child.span_id)
-    return found
 
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:

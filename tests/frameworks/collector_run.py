@@ -54,6 +54,7 @@ SCENARIOS = (
     "transfer",
     "sequential",
     "handoff",
+    "team",
 )
 
 

@@ -29,7 +29,7 @@ from langchain_openai import ChatOpenAI
 
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_shapes as shapes
-from tests.scripted_llm import ScriptedLLM, ToolCall, Turn, call_tool
+from tests.scripted_llm import ScriptedLLM, ToolCall, Turn, answer, call_tool
 
 MODEL_NAME = "scripted-langgraph"
 SERVED_MODEL = f"{MODEL_NAME}-served"  # what the scripted server reports it used
@@ -241,3 +241,38 @@ def structured_output(llm: ScriptedLLM) -> S.RunExpectation:
     state = _play(llm, scenario, build_agent(llm, response_format=Weather))
     assert state["structured_response"] == Weather(**shapes.STRUCTURED), state
     return _expected(scenario)
+
+
+def team(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two agents wired as the nodes of a parent graph (no "agent" in their names, so
+    OpenInference marks no span AGENT): the graph is a run, each agent a child run working
+    on the user's task; the graph's answer is the last agent's."""
+    from langgraph.graph import END, START, MessagesState, StateGraph
+
+    task = f"{S.tag('lg-team')} Research the weather, then write it up."
+    researched, written = "researched: sunny", "written: a sunny report"
+    llm.script(
+        task, [call_tool("get_weather", S.WEATHER_ARGS), answer(researched), answer(written)]
+    )
+    graph = StateGraph(MessagesState)
+    graph.add_node("researcher", build_agent(llm, name="researcher", tools=[get_weather]))
+    graph.add_node("writer", build_agent(llm, name="writer", tools=[]))
+    graph.add_edge(START, "researcher")
+    graph.add_edge("researcher", "writer")
+    graph.add_edge("writer", END)
+    state = graph.compile(name="team").invoke({"messages": [{"role": "user", "content": task}]})
+    assert _answer(state) == written, state
+    weather = S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)
+    common = {"task": task, "status": "completed", "task_shared": True, "model_used": SERVED_MODEL}
+    return [
+        S.RunExpectation(final_answer=written, agent_name="team", llm_steps_at_least=0, **common),
+        S.RunExpectation(
+            final_answer=researched,
+            agent_name="researcher",
+            tools=[weather],
+            parent_task=task,
+            llm_steps_at_least=2,
+            **common,
+        ),
+        S.RunExpectation(final_answer=written, agent_name="writer", parent_task=task, **common),
+    ]

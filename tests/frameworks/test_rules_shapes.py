@@ -301,3 +301,31 @@ def test_llama_index_react_answer_is_what_follows_answer() -> None:
         call.name, scope, {**call.attributes, "llm.output_messages.0.message.content": "Hi"}
     )
     assert llama_index.derive_run_fields(run, [plain]) == {}  # a FunctionAgent's text stays
+
+
+def test_langgraph_agents_are_runs_by_their_graph_not_by_the_agent_kind() -> None:
+    scope = "openinference.instrumentation.langchain"
+
+    def span(name: str, kind: str, **metadata: object) -> object:
+        attrs = {"openinference.span.kind": kind, "metadata": json.dumps(metadata)}
+        return _span(name, scope, attrs)
+
+    team = span("team", "CHAIN", ls_integration="langgraph")
+    holder = span(
+        "support_agent", "AGENT", ls_integration="langgraph", langgraph_node="support_agent"
+    )
+    agent = span(
+        "researcher",
+        "CHAIN",
+        ls_integration="langchain_create_agent",
+        langgraph_node="researcher",
+        lc_agent_name="researcher",
+    )
+    model_node = span("model", "CHAIN", langgraph_node="model", lc_agent_name="researcher")
+    assert [classify(s) for s in (team, holder, agent, model_node)] == [
+        SpanClass.RUN,
+        SpanClass.OTHER,
+        SpanClass.RUN,
+        SpanClass.OTHER,
+    ]
+    assert build_run(team, None).agent_name == "team"
