@@ -38,6 +38,7 @@ __all__ = [
     "LANGGRAPH_INTEGRATIONS",
     "OPENAI_AGENTS_MAX_TURNS",
     "OPENAI_AGENTS_HANDOFF_PREFIX",
+    "OPENAI_AGENTS_TRIPWIRE",
 ]
 
 SPAN_KIND = OPENINFERENCE_SPAN_KIND
@@ -53,6 +54,9 @@ OPENAI_AGENTS_MAX_TURNS = "Max turns exceeded"
 # A hand-off's TOOL span: "handoff to {agent}", input.value the agent handing over, output.value
 # the one taking over; no tool.name (the model called e.g. transfer_to_{agent}).
 OPENAI_AGENTS_HANDOFF_PREFIX = "handoff to "
+# A guardrail that tripped: "Guardrail tripwire triggered: {'guardrail': 'no_secrets'}", on the
+# turn span (an input guardrail) or the agent span (an output guardrail).
+OPENAI_AGENTS_TRIPWIRE = "Guardrail tripwire triggered"
 
 INPUT_VALUE = "input.value"
 OUTPUT_VALUE = "output.value"

@@ -14,7 +14,7 @@ from collector.decode import SpanRecord
 from collector.messages import indexed_keys, loads
 from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "run_status", "step_fields", "derive_step_fields"]
+__all__ = ["SCOPES", "run_status", "step_fields", "derive_run_fields", "derive_step_fields"]
 
 SCOPES = frozenset({OI.OPENAI_AGENTS_SCOPE})
 
@@ -23,6 +23,17 @@ def run_status(span: SpanRecord) -> str | None:
     if span.status_code == 2 and span.status_message.startswith(OI.OPENAI_AGENTS_MAX_TURNS):
         return RunStatus.MAX_STEPS
     return None
+
+
+def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
+    """An input guardrail's tripwire fails the run, but only its ``turn`` span says so
+    (the agent span stays OK; an output guardrail's fails the agent span itself)."""
+    if run_span.status_code == 2:
+        return {}
+    for span in sorted(own, key=lambda s: s.start_ns):
+        if span.status_code == 2 and span.status_message.startswith(OI.OPENAI_AGENTS_TRIPWIRE):
+            return {"status": RunStatus.FAILED, "error": span.status_message}
+    return {}
 
 
 def _is_handoff(span: SpanRecord) -> bool:

@@ -16,6 +16,7 @@ from collector.rules import (
     google_adk,
     langchain_messages,
     llama_index,
+    openai_agents,
     smolagents,
     strands,
 )
@@ -329,3 +330,20 @@ def test_langgraph_agents_are_runs_by_their_graph_not_by_the_agent_kind() -> Non
         SpanClass.OTHER,
     ]
     assert build_run(team, None).agent_name == "team"
+
+
+def test_openai_agents_input_guardrail_tripwire_fails_the_run() -> None:
+    scope = "openinference.instrumentation.openai_agents"
+    agent = _span("triage", scope, {"openinference.span.kind": "AGENT", "agent.name": "triage"})
+    message = "Guardrail tripwire triggered: {'guardrail': 'no_secrets'}"
+    turn = _span(
+        "turn",
+        scope,
+        {"openinference.span.kind": "CHAIN"},
+        span_id="2" * 16,
+        parent_span_id=agent.span_id,
+        status_code=_ERROR,
+        status_message=message,
+    )
+    assert openai_agents.derive_run_fields(agent, [turn]) == {"status": "failed", "error": message}
+    assert openai_agents.derive_run_fields(agent, []) == {}
