@@ -39,6 +39,8 @@ __all__ = [
     "OPENAI_AGENTS_MAX_TURNS",
     "OPENAI_AGENTS_HANDOFF_PREFIX",
     "OPENAI_AGENTS_TRIPWIRE",
+    "TOOL_CALL_FUNCTION_NAME",
+    "TOOL_CALL_FUNCTION_ARGUMENTS",
 ]
 
 SPAN_KIND = OPENINFERENCE_SPAN_KIND
@@ -75,6 +77,9 @@ SMOLAGENTS_MAX_STEPS = "smolagents.max_steps"
 
 # Messages flattened into keys: llm.input_messages.N.message.role / .content /
 # .tool_calls.M... / .contents.M.message_content.text. Groups: direction, index, rest.
+# Under a flattened message's "tool_calls.K.": the call's function name and arguments (JSON).
+TOOL_CALL_FUNCTION_NAME = "tool_call.function.name"
+TOOL_CALL_FUNCTION_ARGUMENTS = "tool_call.function.arguments"
 FLAT_MESSAGE = re.compile(r"^llm\.(input|output)_messages\.(\d+)\.message\.(.+)$")
 
 # LangChain / LangGraph (openinference-instrumentation-langchain).

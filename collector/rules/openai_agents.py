@@ -62,12 +62,8 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
             if rest.startswith("tool_calls."):
                 index, _, field = rest.removeprefix("tool_calls.").partition(".")
                 calls.setdefault((message, int(index)), {})[field] = value
-    handoffs = [c for c in calls.values() if c.get(_CALL_NAME) not in ran]
+    handoffs = [c for c in calls.values() if c.get(OI.TOOL_CALL_FUNCTION_NAME) not in ran]
     if len(handoffs) != 1:
         return {}
-    arguments = loads(handoffs[0].get(_CALL_ARGUMENTS) or "{}")
+    arguments = loads(handoffs[0].get(OI.TOOL_CALL_FUNCTION_ARGUMENTS) or "{}")
     return {"tool_args": arguments} if isinstance(arguments, Mapping) else {}
-
-
-_CALL_NAME = "tool_call.function.name"
-_CALL_ARGUMENTS = "tool_call.function.arguments"
