@@ -201,19 +201,12 @@ def derive_run_fields(
         answer = last_answer(llm_spans)
         if answer is not None:
             fields["final_answer"] = answer
-    # A run whose model calls are all its sub-agents' (an AutoGen team taking turns, an ADK
-    # SequentialAgent) reports the model they used, the task the first was given and the
-    # answer the last one gave.
+    # A run whose model calls are all its sub-agents' (an AutoGen team taking turns) reports
+    # the model they used; their task and answer are theirs (a framework's module may say
+    # the run's are the same, as ADK's for its workflow agents).
     if not llm_spans and calls_below is None:
         calls_below = model_calls_below(known, _is_llm).get(run_span.span_id, [])
     model_spans = llm_spans or calls_below or []
-    if not llm_spans and calls_below:
-        task = next(filter(None, (llm_input_task(s) for s in calls_below)), None)
-        if task:
-            fields["task"] = task
-        answer = None if failed else last_answer(calls_below)
-        if answer is not None:
-            fields["final_answer"] = answer
     if model_spans:
         first = model_spans[0].attributes
         requested = first.get(G.GEN_AI_REQUEST_MODEL) or first.get(OI.LLM_MODEL_NAME)
