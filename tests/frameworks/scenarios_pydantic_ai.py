@@ -184,3 +184,21 @@ async def max_steps() -> S.RunExpectation:
     with scenario.expect_failure():
         await build_agent().run(scenario.task, usage_limits=UsageLimits(request_limit=2))
     return scenario.expected
+
+
+async def structured_output() -> S.RunExpectation:
+    """``output_type`` a model: the model answers by calling ``final_result`` (an output
+    tool, no ``execute_tool`` span); the run's ``final_result`` is the object as JSON."""
+    from pydantic import BaseModel
+
+    class Weather(BaseModel):
+        city: str
+        temp: int
+
+    last = call_tool("final_result", shapes.STRUCTURED)
+    scenario = shapes.structured_output(FRAMEWORK, last, '{"city":"Paris","temp":21}')
+    _script(scenario.marker, scenario.turns)
+    agent = build_agent()
+    result = await agent.run(scenario.task, output_type=Weather)
+    assert result.output == Weather(**shapes.STRUCTURED), result.output
+    return scenario.expected
