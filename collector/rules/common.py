@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from collector.conventions import genai as G
+from collector.cut_values import cut_json_string
 from collector.decode import SpanRecord
 from collector.messages import loads
 
@@ -60,8 +61,8 @@ def first_line(text: str) -> str:
 def text_blocks(value: Any) -> str | None:
     """The text of Bedrock-style content blocks ``[{"text": ...}, ...]`` (or plain text)."""
     parsed = loads(value)
-    if isinstance(parsed, str):
-        return parsed.strip() or None
+    if isinstance(parsed, str):  # text, or blocks cut to a preview (a long output)
+        return (cut_json_string(parsed, ("text",)) or parsed).strip() or None
     if isinstance(parsed, Mapping):
         parsed = [parsed]
     if not isinstance(parsed, Iterable):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from collector.cut_values import cut_json_string
 from collector.messages import as_text, loads
 
 __all__ = [
@@ -126,6 +127,9 @@ def tool_message(value: Any) -> dict[str, Any] | None:
     parsed = loads(value)
     if isinstance(parsed, Mapping) and "output" in parsed:  # OpenLLMetry wraps it
         parsed = parsed["output"]
+    cut = cut_json_string(parsed, ("content",))  # a long output, cut to a preview
+    if cut is not None:
+        return {"role": "tool", "text": cut, "tool_calls": False, "status": None}
     found = _one(parsed)
     return found if found and found["role"] == "tool" else None
 

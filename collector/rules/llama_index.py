@@ -17,6 +17,7 @@ from typing import Any
 
 from collector.conventions import llama_index as LI
 from collector.conventions import openinference as OI
+from collector.cut_values import cut_json_string
 from collector.decode import SpanRecord
 from collector.messages import as_text, flat_messages, has_tool_call, last_text, loads
 from collector.rules.common import exception
@@ -70,6 +71,9 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         }
         fields["tool_args"] = {"args": args, **kwargs} if args else kwargs
     output = loads(span.attributes.get(OI.OUTPUT_VALUE))
+    cut = cut_json_string(output, (LI.TOOL_OUTPUT_RAW, "text"))  # cut to a preview
+    if cut is not None:
+        fields["tool_result"] = cut
     if isinstance(output, Mapping) and (
         LI.TOOL_OUTPUT_RAW in output or LI.TOOL_OUTPUT_BLOCKS in output
     ):

@@ -9,6 +9,7 @@ import json
 
 from collector import frameworks
 from collector.conventions import autogen as AG
+from collector.cut_values import cut_json_string
 from collector.mapping import SpanClass, build_run, classify
 from collector.messages import json_field, responses_messages, turn_user_text
 from collector.rules import (
@@ -20,7 +21,9 @@ from collector.rules import (
     smolagents,
     strands,
 )
+from collector.rules.common import text_blocks
 from instrumentation.attributes import RunStatus
+from instrumentation.redaction import Redactor
 from tests.frameworks.test_rules import _span
 
 _ERROR = 2
@@ -347,3 +350,24 @@ def test_openai_agents_input_guardrail_tripwire_fails_the_run() -> None:
     )
     assert openai_agents.derive_run_fields(agent, [turn]) == {"status": "failed", "error": message}
     assert openai_agents.derive_run_fields(agent, []) == {}
+
+
+def _cut(value: str) -> str:
+    """``value`` as the collector stores it when it is over the size limit."""
+    redactor = Redactor()
+    return str(redactor.mapping({"v": value}, redactor.budget(), truncate=True)["v"])
+
+
+def test_a_long_tool_output_cut_to_a_preview_is_read_from_its_message() -> None:
+    output = "é" + "x" * 200_000
+    lc_message = json.dumps({"type": "tool", "data": {"content": output, "status": "success"}})
+    read = langchain_messages.tool_message(_cut(lc_message))
+    assert read is not None and read["text"].startswith("éxxx")
+    assert "truncated by agent-audit" in read["text"] and '"data"' not in read["text"]
+    blocks = json.dumps([{"text": output}])
+    assert (text_blocks(_cut(blocks)) or "").startswith("éxxx")
+    assert cut_json_string(lc_message, ("content",)) is None  # whole JSON: read as usual
+    assert cut_json_string(_cut("y" * 100_000), ("content",)) is None  # no JSON in it
+    # An escape the cut split is dropped, not decoded wrong.
+    split = '{"content": "ab\\u00' + "\n…[truncated by agent-audit: 9 bytes, sha256=00ff]"
+    assert (cut_json_string(split, ("content",)) or "").startswith("ab\n…[truncated")
