@@ -48,7 +48,6 @@ __all__ = [
     "derive_step_fields",
     "is_model_call",
     "llm_input_task",
-    "last_answer",
 ]
 
 _SMOL_STEP = re.compile(r"^Step \d+$")
@@ -106,7 +105,7 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     task = (
         turn_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
-        or _pydantic_ai_task(attrs)
+        or first_user_text(attrs.get(PAI.ALL_MESSAGES))
         or _input_value_task(attrs.get(OI.INPUT_VALUE))
         or turn_user_text(flat_messages(attrs, "input"))
         or turn_user_text(legacy_messages(attrs, "prompt"))
@@ -198,7 +197,7 @@ def derive_run_fields(
             break
     failed = run_span.status_code == 2
     if not failed:
-        answer = last_answer(llm_spans)
+        answer = _last_answer(llm_spans)
         if answer is not None:
             fields["final_answer"] = answer
     # A run whose model calls are all its sub-agents' (an AutoGen team taking turns) reports
@@ -308,19 +307,7 @@ def llm_input_task(span: SpanRecord) -> str | None:
     )
 
 
-def _pydantic_ai_task(attrs: Mapping[str, Any]) -> str | None:
-    """pydantic-ai's run messages hold the conversation's history before
-    ``pydantic_ai.new_message_index``: the task is the first user message from there."""
-    messages = loads(attrs.get(PAI.ALL_MESSAGES))
-    if not isinstance(messages, list):
-        return None
-    start = attrs.get(PAI.NEW_MESSAGE_INDEX)
-    if isinstance(start, int) and not isinstance(start, bool) and 0 <= start < len(messages):
-        messages = messages[start:]
-    return first_user_text(messages)
-
-
-def last_answer(model_calls: Iterable[SpanRecord]) -> str | None:
+def _last_answer(model_calls: Iterable[SpanRecord]) -> str | None:
     """The text of the last model call (by end) that answered without asking for a tool;
     failed calls are skipped."""
     for span in sorted(model_calls, key=lambda s: (s.end_ns, s.start_ns), reverse=True):
