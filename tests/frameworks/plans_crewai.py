@@ -17,6 +17,7 @@ CrewAI's documented behaviours the expectations follow:
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from tests.frameworks import scenario as S
@@ -91,6 +92,12 @@ def plan() -> list[PlannedScenario]:
     return [
         _single("success", S.success(FRAMEWORK)),
         _single("parallel_tools", shapes.parallel_tools(FRAMEWORK)),
+        _single(
+            "structured_output",
+            shapes.structured_output(
+                FRAMEWORK, answer(json.dumps(shapes.STRUCTURED)), json.dumps(shapes.STRUCTURED)
+            ),
+        ),
         _single("tool_error_recovers", S.recovery(FRAMEWORK)),
         _single("fails", failing),
         _single("max_steps", max_steps),
