@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +10,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from collector import frameworks
 from collector.decode import SpanRecord, decode_message
-from collector.mapping import SpanClass, build_run, build_step, classify, nearest_run
+from collector.mapping import SpanClass, classify
 
 
 def to_records(spans: Sequence[ReadableSpan]) -> list[SpanRecord]:
@@ -58,44 +57,3 @@ def children(records: Sequence[SpanRecord], parent: SpanRecord) -> list[SpanReco
     return sorted(
         (r for r in records if r.parent_span_id == parent.span_id), key=lambda r: r.start_ns
     )
-
-
-def mapped_run(run: SpanRecord, records: Sequence[SpanRecord]) -> dict[str, Any]:
-    """The run row the collector stores: the run span's own fields, then what its
-    descendants tell filling only the gaps (a derived status only over ``completed``), as
-    collector/foreign_runs.py does."""
-    row = build_run(run, None)
-    fields = {name: getattr(row, name) for name in ("task", "final_answer", "model_requested",
-                                                     "model_used", "provider", "status", "error",
-                                                     "agent_name", "input_tokens",
-                                                     "output_tokens")}  # fmt: skip
-    derived = frameworks.derive_run_fields(run, records, is_run=is_run)
-    status = derived.pop("status", None)
-    for name, value in derived.items():
-        if name == "model_used":
-            fields[name] = value or fields[name]
-        elif fields.get(name) is None:
-            fields[name] = value
-    if status and fields["status"] == "completed":
-        fields["status"] = status
-    return fields
-
-
-def mapped_steps(run: SpanRecord, records: Sequence[SpanRecord]) -> list[Any]:
-    """The step rows of ``run`` (its own steps, not its sub-runs'), in start order."""
-    by_id = {r.span_id: r for r in records}
-    parents = {r.span_id: r.parent_span_id for r in records}
-    run_ids = {r.span_id: r.span_id for r in records if is_run(r)}
-    steps = []
-    for span in sorted(records, key=lambda r: (r.start_ns, r.span_id)):
-        kind = span_class(span)
-        if kind not in (SpanClass.TOOL, SpanClass.LLM, SpanClass.OWN_STEP):
-            continue
-        if nearest_run(span.span_id, parents, run_ids)[0] != run.span_id:
-            continue
-        step = build_step(span, kind, run.span_id)
-        derived = frameworks.derive_step_fields(span, by_id)
-        if derived.get("tool_args") is not None:
-            step.tool_args = json.dumps(derived["tool_args"], ensure_ascii=False, default=str)
-        steps.append(step)
-    return steps
