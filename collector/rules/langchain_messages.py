@@ -15,6 +15,7 @@ __all__ = [
     "final_answer",
     "tool_message",
     "served_model",
+    "last_tool_calls",
 ]
 
 _ROLES = {
@@ -146,3 +147,16 @@ def served_model(value: Any) -> str | None:
             if isinstance(info, Mapping) and info.get("model_name"):
                 return str(info["model_name"])
     return None
+
+
+def last_tool_calls(value: Any) -> list[Any]:
+    """The tool calls of a graph state's last AI message (``[]`` when it made none)."""
+    parsed = _state(value).get("messages")
+    for message in reversed(parsed if isinstance(parsed, list) else []):
+        one = _one(message)
+        if not isinstance(message, Mapping) or one is None or one["role"] != "assistant":
+            continue
+        body = message.get("data") or message.get("kwargs") or message
+        calls = body.get("tool_calls") if isinstance(body, Mapping) else None
+        return list(calls) if isinstance(calls, list) else []
+    return []

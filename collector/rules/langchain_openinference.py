@@ -147,9 +147,7 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
     if str(span.attributes.get(OI.SPAN_KIND, "")).upper() != OI.KIND_TOOL:
         return {}
     parent = trace_spans.get(span.parent_span_id or "")
-    calls = loads(parent.attributes.get(OI.INPUT_VALUE)) if parent else None
-    if not isinstance(calls, list):
-        return {}
+    calls = _tool_calls(loads(parent.attributes.get(OI.INPUT_VALUE)) if parent else None)
     message = LC.tool_message(span.attributes.get(OI.OUTPUT_VALUE)) or {}
     name = span.attributes.get(OI.TOOL_NAME)
     matching = [
@@ -162,3 +160,16 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
     if len(matching) != 1 or not isinstance(matching[0].get("args"), Mapping):
         return {}
     return {"tool_args": dict(matching[0]["args"])}
+
+
+def _tool_calls(node_input: Any) -> list[Any]:
+    """The tool calls a ``tools`` node received: a list of them (``create_agent``), one with
+    its context (``{"tool_call": ..., "state": ...}``, the prebuilt ``ToolNode``), or the
+    state, whose last AI message holds them."""
+    if isinstance(node_input, list):
+        return node_input
+    if not isinstance(node_input, Mapping):
+        return []
+    if isinstance(node_input.get("tool_call"), Mapping):
+        return [node_input["tool_call"]]
+    return LC.last_tool_calls(node_input)

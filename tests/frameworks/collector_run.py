@@ -55,6 +55,7 @@ SCENARIOS = (
     "sequential",
     "handoff",
     "team",
+    "prebuilt",
 )
 
 

@@ -276,3 +276,19 @@ def team(llm: ScriptedLLM) -> list[S.RunExpectation]:
         ),
         S.RunExpectation(final_answer=written, agent_name="writer", parent_task=task, **common),
     ]
+
+
+def prebuilt(llm: ScriptedLLM) -> S.RunExpectation:
+    """LangGraph's prebuilt ``create_react_agent`` (deprecated, still common), unnamed: the
+    graph is ``LangGraph`` (no AGENT kind under OpenInference), its ``ToolNode`` gets each
+    call with the state (``{"tool_call": ..., "state": ...}``)."""
+    import warnings
+
+    from langgraph.prebuilt import create_react_agent
+
+    scenario = S.success(FRAMEWORK)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its deprecation in favour of create_agent
+        agent = create_react_agent(_model(llm), tools=[get_weather, add, flaky])
+    scenario.expect_answer(_answer(_play(llm, scenario, agent)))
+    return replace(_expected(scenario), agent_name="LangGraph")

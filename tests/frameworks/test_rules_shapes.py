@@ -16,6 +16,7 @@ from collector.rules import (
     autogen,
     google_adk,
     langchain_messages,
+    langchain_openinference,
     llama_index,
     openai_agents,
     smolagents,
@@ -371,3 +372,28 @@ def test_a_long_tool_output_cut_to_a_preview_is_read_from_its_message() -> None:
     # An escape the cut split is dropped, not decoded wrong.
     split = '{"content": "ab\\u00' + "\n…[truncated by agent-audit: 9 bytes, sha256=00ff]"
     assert (cut_json_string(split, ("content",)) or "").startswith("ab\n…[truncated")
+
+
+def test_langgraph_prebuilt_tool_node_input_gives_the_arguments() -> None:
+    scope = "openinference.instrumentation.langchain"
+    call = {"name": "get_weather", "args": {"city": "Paris"}, "id": "call_1", "type": "tool_call"}
+    node_inputs = [
+        [call],  # create_agent: the calls
+        {"__type": "tool_call_with_context", "tool_call": call, "state": {"messages": []}},
+        {"messages": [{"type": "ai", "data": {"content": "", "tool_calls": [call]}}]},
+    ]
+    for node_input in node_inputs:
+        node = _span(
+            "tools",
+            scope,
+            {"openinference.span.kind": "CHAIN", "input.value": json.dumps(node_input)},
+        )
+        tool = _span(
+            "get_weather",
+            scope,
+            {"openinference.span.kind": "TOOL", "tool.name": "get_weather", "input.value": "Paris"},
+            span_id="2" * 16,
+            parent_span_id=node.span_id,
+        )
+        found = langchain_openinference.derive_step_fields(tool, {node.span_id: node})
+        assert found == {"tool_args": {"city": "Paris"}}, node_input
