@@ -11,6 +11,7 @@ from typing import Any
 
 from collector.conventions import genai as G
 from collector.conventions import google_adk as ADK
+from collector.cut_values import cut_json_string
 from collector.decode import SpanRecord
 from collector.messages import as_text, loads, turn_user_text
 from collector.rules.common import descendants, exception_type
@@ -59,6 +60,7 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     response = loads(span.attributes.get(ADK.TOOL_RESPONSE))
     if isinstance(response, Mapping) and set(response) == {"result"}:
         response = response["result"]  # ADK wraps a non-dict result
+    response = cut_json_string(response, ("result",)) or response  # a long one, cut
     if response is not None:
         fields["tool_result"] = as_text(response)
     return fields

@@ -397,3 +397,13 @@ def test_langgraph_prebuilt_tool_node_input_gives_the_arguments() -> None:
         )
         found = langchain_openinference.derive_step_fields(tool, {node.span_id: node})
         assert found == {"tool_args": {"city": "Paris"}}, node_input
+
+
+def test_a_long_adk_tool_result_is_read_from_its_wrapper() -> None:
+    response = _cut(json.dumps({"result": "z" * 100_000}))
+    tool = _span(
+        "execute_tool big",
+        "gcp.vertex.agent",
+        {"gen_ai.operation.name": "execute_tool", "gcp.vertex.agent.tool_response": response},
+    )
+    assert google_adk.step_fields(tool, "tool_call")["tool_result"].startswith("zzz")
