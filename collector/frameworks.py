@@ -279,8 +279,11 @@ def _is_llm(span: SpanRecord) -> bool:
 
 
 def _stopped_at_max_steps(run_span: SpanRecord, own: list[SpanRecord]) -> bool:
-    """smolagents leaves every span OK at its step limit; the steps show it."""
-    limit = run_span.attributes.get(OI.SMOLAGENTS_MAX_STEPS)
+    """smolagents leaves every span OK at its step limit; the steps show it. The limit is
+    ``run(max_steps=...)``'s when given, else the agent's."""
+    limit = json_field(run_span.attributes.get(OI.INPUT_VALUE), "max_steps")
+    if not isinstance(limit, int):
+        limit = run_span.attributes.get(OI.SMOLAGENTS_MAX_STEPS)
     if run_span.scope_name != OI.SMOLAGENTS_SCOPE or not isinstance(limit, int):
         return False
     steps = sum(1 for s in own if _SMOL_STEP.match(s.name))

@@ -56,6 +56,7 @@ SCENARIOS = (
     "handoff",
     "team",
     "prebuilt",
+    "max_steps_given_to_run",
 )
 
 

@@ -200,3 +200,21 @@ def code_agent(llm: ScriptedLLM) -> S.RunExpectation:
         tools=[get_weather], model=_model(llm), name=AGENT_NAME, max_steps=4, verbosity_level=0
     )
     return scenario.expect_answer(agent.run(scenario.task))
+
+
+def max_steps_given_to_run(llm: ScriptedLLM) -> S.RunExpectation:
+    """``run(task, max_steps=2)`` on an agent built with more: the run's own limit counts
+    (the span's ``smolagents.max_steps`` is the agent's)."""
+    scenario = S.scenario(
+        FRAMEWORK,
+        "runmax",
+        "Loop forever.",
+        [call_tool("add", S.ADD_ARGS), call_tool("add", S.ADD_ARGS), answer(GAVE_UP_ANSWER)],
+        status="max_steps",
+        final_answer=GAVE_UP_ANSWER,
+        tools=[S.ToolExpectation("add", S.ADD_ARGS, S.ADD_RESULT)] * 2,
+        llm_steps_at_least=3,
+    )
+    llm.script(scenario.marker, scenario.turns)
+    output = build_agent(llm, max_steps=6).run(scenario.task, max_steps=2)
+    return scenario.expect_answer(output)
