@@ -11,7 +11,7 @@ from typing import Any
 
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
-from collector.messages import indexed_keys, loads
+from collector.messages import as_text, indexed_keys, loads
 from instrumentation.attributes import RunStatus
 
 __all__ = ["SCOPES", "run_status", "step_fields", "derive_run_fields", "derive_step_fields"]
@@ -27,13 +27,25 @@ def run_status(span: SpanRecord) -> str | None:
 
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
     """An input guardrail's tripwire fails the run, but only its ``turn`` span says so
-    (the agent span stays OK; an output guardrail's fails the agent span itself)."""
+    (the agent span stays OK; an output guardrail's fails the agent span itself). A run
+    that ended on a tool's result (``tool_use_behavior`` "stop_on_first_tool" or
+    ``StopAtTools``: no model call after it) answers with that result."""
     if run_span.status_code == 2:
         return {}
     for span in sorted(own, key=lambda s: s.start_ns):
         if span.status_code == 2 and span.status_message.startswith(OI.OPENAI_AGENTS_TRIPWIRE):
             return {"status": RunStatus.FAILED, "error": span.status_message}
+    steps = [s for s in own if _kind(s) in (OI.KIND_LLM, OI.KIND_TOOL) and not _is_handoff(s)]
+    last = max(steps, key=lambda s: (s.end_ns, s.start_ns), default=None)
+    if last is not None and _kind(last) == OI.KIND_TOOL and last.status_code != 2:
+        result = last.attributes.get(OI.OUTPUT_VALUE)
+        if result is not None:
+            return {"final_answer": as_text(result)}
     return {}
+
+
+def _kind(span: SpanRecord) -> str:
+    return str(span.attributes.get(OI.SPAN_KIND, "")).upper()
 
 
 def _is_handoff(span: SpanRecord) -> bool:

@@ -57,6 +57,7 @@ SCENARIOS = (
     "team",
     "prebuilt",
     "max_steps_given_to_run",
+    "stop_on_first_tool",
 )
 
 

@@ -164,3 +164,19 @@ async def handoff(llm: ScriptedLLM) -> list[S.RunExpectation]:
         S.RunExpectation(final_answer=None, tools=[handed_over], agent_name="triage", **common),
         S.RunExpectation(final_answer=S.CHILD_ANSWER, agent_name="specialist", **common),
     ]
+
+
+async def stop_on_first_tool(llm: ScriptedLLM) -> S.RunExpectation:
+    """``tool_use_behavior="stop_on_first_tool"``: the tool's result is the final output, no
+    model call after it."""
+    scenario = S.scenario(
+        FRAMEWORK,
+        "stop",
+        "What is the weather in Paris?",
+        [call_tool("get_weather", S.WEATHER_ARGS)],
+        status="completed",
+        final_answer=S.WEATHER_RESULT,
+        tools=[S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
+    )
+    agent = build_agent(llm).clone(tool_use_behavior="stop_on_first_tool")
+    return scenario.expect_answer(await _play(llm, scenario, agent))
