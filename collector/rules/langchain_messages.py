@@ -112,11 +112,14 @@ def turn_user_text(value: Any) -> str | None:
 
 def final_answer(value: Any) -> str | None:
     """The graph's answer: its ``structured_response`` (an agent with a response format,
-    as JSON), else the last assistant message's text when it asked for no tool."""
+    as JSON), else the last assistant message's text when it asked for no tool, or the
+    result of a tool that returns directly (``return_direct``: the graph ends on it)."""
     structured = _state(value).get("structured_response")
     if structured is not None:
         return structured if isinstance(structured, str) else as_text(structured)
     messages = lc_messages(value)
+    if messages and messages[-1]["role"] == "tool":  # a tool with return_direct ended it
+        return str(messages[-1]["text"]) if messages[-1]["text"] else None
     if not messages or messages[-1]["role"] != "assistant" or messages[-1]["tool_calls"]:
         return None
     text = messages[-1]["text"]

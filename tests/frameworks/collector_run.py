@@ -58,6 +58,7 @@ SCENARIOS = (
     "prebuilt",
     "max_steps_given_to_run",
     "stop_on_first_tool",
+    "return_direct",
 )
 
 

@@ -292,3 +292,26 @@ def prebuilt(llm: ScriptedLLM) -> S.RunExpectation:
         agent = create_react_agent(_model(llm), tools=[get_weather, add, flaky])
     scenario.expect_answer(_answer(_play(llm, scenario, agent)))
     return replace(_expected(scenario), agent_name="LangGraph")
+
+
+def return_direct(llm: ScriptedLLM) -> S.RunExpectation:
+    """A tool made with ``return_direct=True``: the graph ends on its result, no model call
+    after it; that result is the answer."""
+
+    @tool(return_direct=True)
+    def lookup_weather(city: str) -> str:
+        """The weather in a city, returned to the user as it is."""
+        return S.get_weather_impl(city)
+
+    scenario = S.scenario(
+        FRAMEWORK,
+        "direct",
+        "What is the weather in Paris?",
+        [call_tool("lookup_weather", S.WEATHER_ARGS)],
+        status="completed",
+        final_answer=S.WEATHER_RESULT,
+        tools=[S.ToolExpectation("lookup_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
+    )
+    state = _play(llm, scenario, build_agent(llm, tools=[lookup_weather]))
+    scenario.expect_answer(_answer(state))
+    return _expected(scenario)
