@@ -100,9 +100,15 @@ def run_status(span: SpanRecord) -> str | None:
 
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
     """A ReActAgent's answer: what follows "Answer:" in its last model answer (the text
-    before is its reasoning)."""
+    before is its reasoning). A run that ended on a tool (``return_direct=True``: no model
+    call after it) answers with the tool's output."""
     if run_span.status_code == 2:
         return {}
+    steps = [s for s in own if _kind(s) in (OI.KIND_LLM, OI.KIND_TOOL) and span_class(s) is None]
+    last = max(steps, key=lambda s: (s.end_ns, s.start_ns), default=None)
+    if last is not None and _kind(last) == OI.KIND_TOOL and last.status_code != 2:
+        result = step_fields(last, "tool_call").get("tool_result")
+        return {"final_answer": result} if result is not None else {}
     calls = [s for s in own if _kind(s) == OI.KIND_LLM and s.status_code != 2]
     for call in sorted(calls, key=lambda s: (s.end_ns, s.start_ns), reverse=True):
         messages = flat_messages(call.attributes, "output")

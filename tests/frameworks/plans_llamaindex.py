@@ -87,7 +87,17 @@ def plan() -> list[PlannedScenario]:
         agent_name="ReActAgent",
         llm_steps_at_least=2,
     )
+    direct = S.scenario(
+        FRAMEWORK,
+        "direct",
+        "What is the weather in Paris?",
+        [call_tool("get_weather", S.WEATHER_ARGS)],
+        status="completed",
+        final_answer=S.WEATHER_RESULT,
+        tools=[S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
+    )
     return [
+        _single("return_direct", direct),
         _single("react", react),
         _single("handoff", handoff),
         _single("success", S.success(FRAMEWORK)),

@@ -84,6 +84,11 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
         agent = _agent(base_url)
         memory = Memory.from_defaults(session_id="conversation", token_limit=40000)
         return [await _outcome(_answer(agent, task, memory=memory)) for task in tasks]
+    if scenario == "return_direct":  # the tool's output is the answer, no model call after
+        from llama_index.core.tools import FunctionTool
+
+        direct = FunctionTool.from_defaults(fn=get_weather, return_direct=True)
+        return [await _outcome(_answer(_agent(base_url, tools=[direct]), tasks[0]))]
     if scenario == "react":  # tools called through the ReAct text format, no tool calls
         from llama_index.core.agent.workflow import ReActAgent
 
