@@ -99,10 +99,28 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     task = _task(calls)
     if task:
         fields["task"] = task
-    answer = None if run_span.status_code == 2 else _answer(calls)
+    answer = None if run_span.status_code == 2 else _answer(calls) or _ended_on_tool(own)
     if answer:
         fields["final_answer"] = answer
     return fields
+
+
+def _ended_on_tool(own: list[SpanRecord]) -> str | None:
+    """A tool that skipped summarization (``tool_context.actions.skip_summarization``) ends
+    the run: no model call starts after it, its response is the final one."""
+    tools = [
+        s
+        for s in own
+        if s.name.startswith(f"{A.TOOL_SPAN_PREFIX} ")
+        and s.name not in (ADK.MERGED_TOOLS_SPAN, ADK.TRANSFER_SPAN)
+    ]
+    last = max(tools, key=lambda s: s.start_ns, default=None)
+    if last is None or last.status_code == 2:
+        return None
+    if any(_is_model_call(s) and s.start_ns > last.start_ns for s in own):
+        return None
+    result = step_fields(last, "tool_call").get("tool_result")
+    return str(result) if result is not None else None
 
 
 def derive_run_fields_in_trace(

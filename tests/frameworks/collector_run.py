@@ -59,6 +59,7 @@ SCENARIOS = (
     "max_steps_given_to_run",
     "stop_on_first_tool",
     "return_direct",
+    "skip_summarization",
 )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from google.adk.agents import LlmAgent, SequentialAgent
 from google.adk.agents.run_config import RunConfig, StreamingMode
 from google.adk.runners import InMemoryRunner
+from google.adk.tools import ToolContext
 from google.adk.tools.agent_tool import AgentTool
 from google.genai import types
 
@@ -242,3 +243,26 @@ def sequential(llm: ScriptedLLM) -> list[S.RunExpectation]:
         _shared(task, "first_agent", first, [weather], parent_task=task, llm_steps_at_least=2),
         _shared(task, "second_agent", second, [], parent_task=task),
     ]
+
+
+def skip_summarization(llm: ScriptedLLM) -> S.RunExpectation:
+    """A tool that sets ``tool_context.actions.skip_summarization``: its response is the
+    final one, no model call after it; the run answers with the tool's result."""
+
+    def lookup_weather(city: str, tool_context: ToolContext) -> str:
+        """The weather in a city, returned to the user as it is."""
+        tool_context.actions.skip_summarization = True
+        return S.get_weather_impl(city)
+
+    scenario = S.scenario(
+        FRAMEWORK,
+        "skip",
+        "What is the weather in Paris?",
+        [call_tool("lookup_weather", S.WEATHER_ARGS)],
+        status="completed",
+        final_answer=S.WEATHER_RESULT,
+        tools=[S.ToolExpectation("lookup_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
+    )
+    # The final event is the function response, no text: nothing for _run to return.
+    assert _play(llm, scenario, build_agent(llm, tools=[lookup_weather])) is None
+    return scenario.expected
