@@ -49,13 +49,9 @@ async def flaky(x: int) -> str:
 def _client(base_url: str, **options: Any) -> Any:
     from autogen_ext.models.openai import OpenAIChatCompletionClient
 
+    options.setdefault("model_info", MODEL_INFO)
     return OpenAIChatCompletionClient(
-        model=MODEL,
-        base_url=base_url,
-        api_key="sk-scripted",
-        max_retries=0,
-        model_info=MODEL_INFO,
-        **options,
+        model=MODEL, base_url=base_url, api_key="sk-scripted", max_retries=0, **options
     )
 
 
@@ -120,6 +116,17 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
     if scenario == "multi_turn":  # one agent keeps its model context from run to run
         agent = _agent(base_url)
         return [await _outcome(_answer(agent, task)) for task in tasks]
+    if scenario == "structured_output":  # the answer is a StructuredMessage (JSON text)
+        from pydantic import BaseModel
+
+        class Weather(BaseModel):
+            city: str
+            temp: int
+
+        info = {**MODEL_INFO, "json_output": True, "structured_output": True}
+        client = _client(base_url, model_info=info)
+        agent = _agent(base_url, tools=[], model_client=client, output_content_type=Weather)
+        return [await _outcome(_answer(agent, tasks[0]))]
     if scenario == "streaming":  # the model's answers streamed, with the usage chunk
         client = _client(base_url, stream_options={"include_usage": True})
         agent = _agent(base_url, model_client=client, model_client_stream=True)
