@@ -28,10 +28,13 @@ from collector.messages import (
     first_user_text,
     flat_messages,
     has_tool_call,
+    json_field,
     last_text,
     legacy_messages,
     loads,
+    responses_messages,
     thinking_text,
+    turn_user_text,
 )
 from collector.run_tree import model_calls_below
 from instrumentation.attributes import LLM_OPERATIONS, TOOL_SPAN_PREFIX, RunStatus
@@ -101,11 +104,11 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     attrs = span.attributes
     fields: dict[str, Any] = {}
     task = (
-        first_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
+        turn_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
         or first_user_text(attrs.get(PAI.ALL_MESSAGES))
         or _input_value_task(attrs.get(OI.INPUT_VALUE))
-        or first_user_text(flat_messages(attrs, "input"))
-        or first_user_text(legacy_messages(attrs, "prompt"))
+        or turn_user_text(flat_messages(attrs, "input"))
+        or turn_user_text(legacy_messages(attrs, "prompt"))
     )
     if task:
         fields["task"] = task
@@ -194,15 +197,12 @@ def derive_run_fields(
             break
     failed = run_span.status_code == 2
     if not failed:
-        for span in sorted(llm_spans, key=lambda s: (s.end_ns, s.start_ns), reverse=True):
-            if span.status_code == 2:
-                continue
-            answer = _llm_answer(span)
-            if answer is not None:
-                fields["final_answer"] = answer
-                break
+        answer = _last_answer(llm_spans)
+        if answer is not None:
+            fields["final_answer"] = answer
     # A run whose model calls are all its sub-agents' (an AutoGen team taking turns) reports
-    # the model they used.
+    # the model they used; their task and answer are theirs (a framework's module may say
+    # the run's are the same, as ADK's for its workflow agents).
     if not llm_spans and calls_below is None:
         calls_below = model_calls_below(known, _is_llm).get(run_span.span_id, [])
     model_spans = llm_spans or calls_below or []
@@ -213,11 +213,16 @@ def derive_run_fields(
             fields["model_requested"] = str(requested)
         # The model that answered: the response's, of the last call that got one.
         answered = [s.attributes for s in model_spans if s.status_code != 2]
+        # Without a response model (ADK, Strands record none), the one it asked for.
         used = next(
             (
-                a.get(G.GEN_AI_RESPONSE_MODEL) or a.get(OI.LLM_MODEL_NAME)
+                model
                 for a in reversed(answered)
-                if a.get(G.GEN_AI_RESPONSE_MODEL) or a.get(OI.LLM_MODEL_NAME)
+                if (
+                    model := a.get(G.GEN_AI_RESPONSE_MODEL)
+                    or a.get(OI.LLM_MODEL_NAME)
+                    or a.get(G.GEN_AI_REQUEST_MODEL)
+                )
             ),
             None,
         )
@@ -274,8 +279,11 @@ def _is_llm(span: SpanRecord) -> bool:
 
 
 def _stopped_at_max_steps(run_span: SpanRecord, own: list[SpanRecord]) -> bool:
-    """smolagents leaves every span OK at its step limit; the steps show it."""
-    limit = run_span.attributes.get(OI.SMOLAGENTS_MAX_STEPS)
+    """smolagents leaves every span OK at its step limit; the steps show it. The limit is
+    ``run(max_steps=...)``'s when given, else the agent's."""
+    limit = json_field(run_span.attributes.get(OI.INPUT_VALUE), "max_steps")
+    if not isinstance(limit, int):
+        limit = run_span.attributes.get(OI.SMOLAGENTS_MAX_STEPS)
     if run_span.scope_name != OI.SMOLAGENTS_SCOPE or not isinstance(limit, int):
         return False
     steps = sum(1 for s in own if _SMOL_STEP.match(s.name))
@@ -292,13 +300,26 @@ def _provider(attrs: Mapping[str, Any]) -> str | None:
 
 
 def llm_input_task(span: SpanRecord) -> str | None:
-    """The first user message a model call was sent (a run's task, when the run lacks one)."""
+    """The user message that opened the turn a model call answers (a run's task, when the
+    run lacks one): after the history of earlier runs in the same conversation."""
     attrs = span.attributes
     return (
-        first_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
-        or first_user_text(flat_messages(attrs, "input"))
-        or first_user_text(legacy_messages(attrs, "prompt"))
+        turn_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
+        or turn_user_text(flat_messages(attrs, "input"))
+        or turn_user_text(legacy_messages(attrs, "prompt"))
     )
+
+
+def _last_answer(model_calls: Iterable[SpanRecord]) -> str | None:
+    """The text of the last model call (by end) that answered without asking for a tool;
+    failed calls are skipped."""
+    for span in sorted(model_calls, key=lambda s: (s.end_ns, s.start_ns), reverse=True):
+        if span.status_code == 2:
+            continue
+        answer = _llm_answer(span)
+        if answer is not None:
+            return answer
+    return None
 
 
 def _llm_answer(span: SpanRecord) -> str | None:
@@ -308,6 +329,7 @@ def _llm_answer(span: SpanRecord) -> str | None:
         loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES)),
         flat_messages(attrs, "output"),
         legacy_messages(attrs, "completion"),
+        responses_messages(attrs.get(OI.OUTPUT_VALUE)),
     ):
         if not isinstance(messages, list) or not messages:
             continue
@@ -339,10 +361,11 @@ def _input_value_task(value: Any) -> str | None:
     if value is None:
         return None
     parsed = loads(value)
-    if isinstance(parsed, dict) and isinstance(parsed.get("task"), str):
-        return str(parsed["task"])
+    task = json_field(value, "task")  # smolagents' run() arguments, even part-redacted
+    if isinstance(task, str):
+        return task
     if isinstance(parsed, list):
-        return first_user_text(parsed)
+        return turn_user_text(parsed)
     return value if isinstance(value, str) else as_text(value)
 
 

@@ -19,12 +19,15 @@ __all__ = [
     "indexed_keys",
     "flat_messages",
     "legacy_messages",
+    "responses_messages",
     "has_tool_call",
     "first_user_text",
+    "turn_user_text",
     "last_text",
     "message_text",
     "loads",
     "as_text",
+    "json_field",
 ]
 
 
@@ -91,6 +94,37 @@ def legacy_messages(attrs: Mapping[str, Any], kind: str) -> list[dict[str, Any]]
     return [messages[i] for i in sorted(messages)]
 
 
+def responses_messages(value: Any) -> list[dict[str, Any]]:
+    """The output of an OpenAI Responses API object (or a list of them, the last one
+    counting) as chat-shaped assistant messages: text from ``output_text`` parts, and
+    ``tool_calls`` for a ``function_call`` item. The OpenAI Agents SDK records a streamed
+    model call this way only."""
+    parsed = loads(value)
+    if isinstance(parsed, list):
+        parsed = next(
+            (r for r in reversed(parsed) if isinstance(r, Mapping) and "output" in r), None
+        )
+    items = parsed.get("output") if isinstance(parsed, Mapping) else None
+    if not isinstance(items, list):
+        return []
+    messages: list[dict[str, Any]] = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        if item.get("type") == "function_call":
+            messages.append({"role": "assistant", "tool_calls": True})
+        elif item.get("type") == "message":
+            content = item.get("content")
+            parts = content if isinstance(content, list) else []
+            text = "".join(
+                str(p.get("text"))
+                for p in parts
+                if isinstance(p, Mapping) and p.get("type") == "output_text" and p.get("text")
+            )
+            messages.append({"role": "assistant", "content": text})
+    return messages
+
+
 def has_tool_call(message: Mapping[str, Any]) -> bool:
     if message.get("tool_calls"):
         return True
@@ -111,6 +145,32 @@ def first_user_text(messages: Any) -> str | None:
             if text:
                 return text
     return None
+
+
+def turn_user_text(messages: Any) -> str | None:
+    """The user message that opened the current turn: the first one after the last
+    assistant message (a conversation's history comes before it), else the last one.
+
+    A run's first model call is sent the history of earlier runs in the same conversation
+    and then the new request; without history this is the first user message.
+    """
+    parsed = loads(messages)
+    if not isinstance(parsed, list):
+        return None
+    dicts = [m for m in parsed if isinstance(m, dict)]
+    last_reply = max((i for i, m in enumerate(dicts) if m.get("role") in _REPLY_ROLES), default=-1)
+    users = [
+        (i, text)
+        for i, m in enumerate(dicts)
+        if m.get("role") == "user" and (text := message_text(m))
+    ]
+    after = [text for i, text in users if i > last_reply]
+    if after:
+        return after[0]
+    return users[-1][1] if users else None
+
+
+_REPLY_ROLES = frozenset({"assistant", "model", "ai"})
 
 
 def last_text(messages: Any) -> str | None:
@@ -154,3 +214,21 @@ def as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def json_field(text: Any, key: str) -> Any:
+    """``key``'s value in a JSON object's text even when the rest is no longer JSON (a
+    redaction replaced a later value with an unquoted marker); None when it is not found."""
+    parsed = loads(text)
+    if isinstance(parsed, Mapping):
+        return parsed.get(key)
+    if not isinstance(text, str):
+        return None
+    found = re.search(r'"' + re.escape(key) + r'"\s*:\s*', text)
+    if found is None:
+        return None
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text, found.end())
+    except (ValueError, RecursionError):
+        return None
+    return value

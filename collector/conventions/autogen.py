@@ -9,6 +9,7 @@ __all__ = [
     "CORE_SCOPE",
     "AGENTCHAT_SCOPE",
     "OP_CREATE_AGENT",
+    "OP_INVOKE_AGENT",
     "OP_EXECUTE_TOOL",
     "TEAM_RUN_SUFFIX",
     "TASK_RESULT_MESSAGES",
@@ -35,6 +36,7 @@ CORE_SCOPE = "autogen-core"
 # team's CHAIN span {Team}.run_stream (RoundRobinGroupChat, SelectorGroupChat, Swarm, ...).
 AGENTCHAT_SCOPE = "openinference.instrumentation.autogen_agentchat"
 OP_CREATE_AGENT = "create_agent"
+OP_INVOKE_AGENT = "invoke_agent"  # an agent's run (a team's turn, or a sub-agent's)
 OP_EXECUTE_TOOL = "execute_tool"
 TEAM_RUN_SUFFIX = ".run_stream"
 

@@ -12,6 +12,8 @@ __all__ = [
     "LLM_SPAN",
     "INVOCATION_SPAN",
     "MAX_CALLS_ERROR",
+    "MERGED_TOOLS_SPAN",
+    "TRANSFER_SPAN",
 ]
 
 SCOPE = "gcp.vertex.agent"
@@ -24,3 +26,9 @@ AGENT_RUN_SPAN = "agent_run ["  # "agent_run [{agent name}]"
 LLM_SPAN = "call_llm"
 INVOCATION_SPAN = "invocation"  # the runner's span around the root agent
 MAX_CALLS_ERROR = "LlmCallsLimitExceededError"
+# After several tool calls of one model turn, ADK records their merged responses as one more
+# span (tool name "(merged tools)", arguments "N/A"): no call of its own.
+MERGED_TOOLS_SPAN = "execute_tool (merged)"
+# An LLM agent hands the conversation to one of its sub-agents by calling this tool; that
+# agent's run nests below and answers the user.
+TRANSFER_SPAN = "execute_tool transfer_to_agent"

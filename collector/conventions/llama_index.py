@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "REACT_ANSWER",
     "SCOPE",
     "AGENT_RUN_SPAN",
     "PREPARE_CALL_SUFFIX",
@@ -40,3 +41,6 @@ INJECTED_CONTEXT = re.compile(r"^<[\w.]*Context object at 0x[0-9a-f]+>$")
 # Past ``max_iterations`` the workflow raises this, "Max iterations of N reached! ...".
 STEP_LIMIT_EXCEPTION = "WorkflowRuntimeError"
 STEP_LIMIT_MESSAGE = "Max iterations of"
+# ReActAgent's model answers in text; the final one is "Thought: ...\nAnswer: {answer}",
+# and the agent returns only what follows "Answer:" (its output parser's reading).
+REACT_ANSWER = re.compile(r"(?s)^\s*Thought:.*?Answer:(.*)$")

@@ -25,12 +25,22 @@ __all__ = [
     "GRAPH_NODE_NAME",
     "TOOL_NAME",
     "TOOL_DESCRIPTION",
+    "TOOL_PARAMETERS",
     "SMOLAGENTS_MAX_STEPS",
     "FLAT_MESSAGE",
     "LANGCHAIN_SCOPE",
     "KIND_CHAIN",
     "METADATA",
     "LLM_INVOCATION_PARAMETERS",
+    "LC_AGENT_NAME",
+    "LANGGRAPH_NODE",
+    "LS_INTEGRATION",
+    "LANGGRAPH_INTEGRATIONS",
+    "OPENAI_AGENTS_MAX_TURNS",
+    "OPENAI_AGENTS_HANDOFF_PREFIX",
+    "OPENAI_AGENTS_TRIPWIRE",
+    "TOOL_CALL_FUNCTION_NAME",
+    "TOOL_CALL_FUNCTION_ARGUMENTS",
 ]
 
 SPAN_KIND = OPENINFERENCE_SPAN_KIND
@@ -40,6 +50,15 @@ KIND_LLM = "LLM"
 
 OPENAI_AGENTS_SCOPE = "openinference.instrumentation.openai_agents"
 SMOLAGENTS_SCOPE = "openinference.instrumentation.smolagents"
+# The OpenAI Agents SDK's MaxTurnsExceeded, as the agent span's status description:
+# "Max turns exceeded: {'max_turns': 2}".
+OPENAI_AGENTS_MAX_TURNS = "Max turns exceeded"
+# A hand-off's TOOL span: "handoff to {agent}", input.value the agent handing over, output.value
+# the one taking over; no tool.name (the model called e.g. transfer_to_{agent}).
+OPENAI_AGENTS_HANDOFF_PREFIX = "handoff to "
+# A guardrail that tripped: "Guardrail tripwire triggered: {'guardrail': 'no_secrets'}", on the
+# turn span (an input guardrail) or the agent span (an output guardrail).
+OPENAI_AGENTS_TRIPWIRE = "Guardrail tripwire triggered"
 
 INPUT_VALUE = "input.value"
 OUTPUT_VALUE = "output.value"
@@ -53,14 +72,24 @@ AGENT_NAME = "agent.name"
 GRAPH_NODE_NAME = "graph.node.name"
 TOOL_NAME = "tool.name"
 TOOL_DESCRIPTION = "tool.description"
+TOOL_PARAMETERS = "tool.parameters"  # JSON; smolagents: {name: {type, description}} in order
 SMOLAGENTS_MAX_STEPS = "smolagents.max_steps"
 
 # Messages flattened into keys: llm.input_messages.N.message.role / .content /
 # .tool_calls.M... / .contents.M.message_content.text. Groups: direction, index, rest.
+# Under a flattened message's "tool_calls.K.": the call's function name and arguments (JSON).
+TOOL_CALL_FUNCTION_NAME = "tool_call.function.name"
+TOOL_CALL_FUNCTION_ARGUMENTS = "tool_call.function.arguments"
 FLAT_MESSAGE = re.compile(r"^llm\.(input|output)_messages\.(\d+)\.message\.(.+)$")
 
 # LangChain / LangGraph (openinference-instrumentation-langchain).
 LANGCHAIN_SCOPE = "openinference.instrumentation.langchain"
 KIND_CHAIN = "CHAIN"
 METADATA = "metadata"  # JSON; LangChain's run metadata, e.g. {"lc_agent_name": ...}
+# Keys of that metadata: the agent (create_agent's name) a span runs in, the graph node it
+# runs in (inherited by everything below the node), and what invoked it.
+LC_AGENT_NAME = "lc_agent_name"
+LANGGRAPH_NODE = "langgraph_node"
+LS_INTEGRATION = "ls_integration"
+LANGGRAPH_INTEGRATIONS = frozenset({"langgraph", "langchain_create_agent"})
 LLM_INVOCATION_PARAMETERS = "llm.invocation_parameters"  # JSON; "model" is the requested one

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 __all__ = [
     "ALL_MESSAGES",
+    "NEW_MESSAGE_INDEX",
     "AGENT_NAME",
     "MODEL_NAME",
     "FINAL_RESULT",
     "AGGREGATED_INPUT_TOKENS",
     "AGGREGATED_OUTPUT_TOKENS",
+    "SCOPE",
+    "USAGE_LIMIT_ERROR",
+    "STEP_LIMITS",
 ]
 
+SCOPE = "pydantic-ai"
+# Raised by UsageLimits; its message names the limit. The request and tool-call limits bound
+# the agent's loop (its step limit); token and cost limits are budgets.
+USAGE_LIMIT_ERROR = "UsageLimitExceeded"
+STEP_LIMITS = ("request_limit", "tool_calls_limit")
+
 ALL_MESSAGES = "pydantic_ai.all_messages"  # JSON, GenAI message shape
+# Where this run's messages start in ALL_MESSAGES (absent when there was no history).
+NEW_MESSAGE_INDEX = "pydantic_ai.new_message_index"
 AGENT_NAME = "agent_name"
 MODEL_NAME = "model_name"  # the requested model
 FINAL_RESULT = "final_result"  # absent when the run failed

@@ -15,6 +15,8 @@ __all__ = [
     "AGENT_OPERATION",
     "HANDOFF_TOOL",
     "HANDOFF_TARGET",
+    "STRUCTURED_OUTPUT_TOOL",
+    "TOOL_DESCRIPTION",
 ]
 
 SCOPE = "strands.telemetry.tracer"
@@ -37,3 +39,7 @@ AGENT_OPERATION = "invoke_agent"  # one agent's turn, under the swarm's span
 # unless the swarm's max_handoffs / max_iterations stopped it first.
 HANDOFF_TOOL = "handoff_to_agent"
 HANDOFF_TARGET = "agent_name"  # the tool's argument naming the next agent
+# ``structured_output_model``: the model answers by calling a tool named after the output
+# model, whose description starts with this; the run's answer is that call's input (JSON).
+STRUCTURED_OUTPUT_TOOL = "IMPORTANT: This StructuredOutputTool"
+TOOL_DESCRIPTION = "gen_ai.tool.description"

@@ -33,7 +33,9 @@ from collector.rules import (
     langchain_openinference,
     langchain_openllmetry,
     llama_index,
+    openai_agents,
     openllmetry_calls,
+    pydantic_ai,
     smolagents,
     strands,
     traceloop,
@@ -52,6 +54,8 @@ MODULES: tuple[ModuleType, ...] = (
     autogen,
     traceloop,
     openllmetry_calls,
+    pydantic_ai,
+    openai_agents,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 

@@ -31,7 +31,7 @@ from collector.conventions import autogen as AG
 from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
-from collector.messages import as_text, loads
+from collector.messages import as_text, json_field, loads
 from collector.rules.common import first_line
 from instrumentation.attributes import RunStatus
 
@@ -41,6 +41,7 @@ __all__ = [
     "run_fields",
     "run_status",
     "derive_run_fields",
+    "derive_run_fields_in_trace",
     "derive_step_fields",
 ]
 
@@ -117,15 +118,19 @@ def _task_text(task: Any) -> str | None:
     return None
 
 
+def _team_task(span: SpanRecord) -> str | None:
+    # json_field: a redacted argument after the task (its cancellation_token) may have left
+    # the input no longer JSON.
+    return _task_text(json_field(span.attributes.get(OI.INPUT_VALUE), AG.TEAM_INPUT_TASK))
+
+
 def run_fields(span: SpanRecord) -> dict[str, Any]:
     """A team run: named after its class, the task it was given, its last message, and
     its failure (without the traceback AutoGen appends) or the limit that stopped it."""
     if not _is_team(span):
         return {}
     fields: dict[str, Any] = {"agent_name": span.name.removesuffix(AG.TEAM_RUN_SUFFIX)}
-    given = loads(span.attributes.get(OI.INPUT_VALUE))
-    if isinstance(given, Mapping):
-        fields["task"] = _task_text(given.get(AG.TEAM_INPUT_TASK))
+    fields["task"] = _team_task(span)
     fields["final_answer"] = _last_chat_message(_task_result(span))
     if span.status_code == _STATUS_ERROR and span.status_message:
         fields["error"] = first_line(span.status_message.split(AG.TRACEBACK_MARK, 1)[0])
@@ -197,6 +202,27 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
         if OI.OUTPUT_VALUE in t.attributes
     ]
     return {"final_answer": "\n".join(results)} if results else {}
+
+
+def derive_run_fields_in_trace(
+    run_span: SpanRecord, own: list[SpanRecord], trace_spans: list[SpanRecord]
+) -> dict[str, Any]:
+    """An agent's turn in a team works on the team's task: its model calls are sent the
+    other agents' messages as user messages, so they cannot tell it."""
+    if run_span.scope_name != AG.CORE_SCOPE:
+        return {}
+    by_id = {s.span_id: s for s in trace_spans}
+    parent, depth = by_id.get(run_span.parent_span_id or ""), 0
+    while parent is not None and depth < 256:
+        if _is_team(parent):
+            task = _team_task(parent)
+            return {"task": task} if task else {}
+        if parent.scope_name == AG.CORE_SCOPE and parent.attributes.get(
+            G.GEN_AI_OPERATION_NAME
+        ) == (AG.OP_INVOKE_AGENT):
+            return {}  # a sub-agent (AgentTool) of an agent: its own task
+        parent, depth = by_id.get(parent.parent_span_id or ""), depth + 1
+    return {}
 
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from collector.conventions import genai as G
+from collector.cut_values import cut_json_string
 from collector.decode import SpanRecord
 from collector.messages import loads
 
@@ -17,6 +18,7 @@ __all__ = [
     "python_literal",
     "first_line",
     "text_blocks",
+    "descendants",
 ]
 
 
@@ -59,11 +61,28 @@ def first_line(text: str) -> str:
 def text_blocks(value: Any) -> str | None:
     """The text of Bedrock-style content blocks ``[{"text": ...}, ...]`` (or plain text)."""
     parsed = loads(value)
-    if isinstance(parsed, str):
-        return parsed.strip() or None
+    if isinstance(parsed, str):  # text, or blocks cut to a preview (a long output)
+        return (cut_json_string(parsed, ("text",)) or parsed).strip() or None
     if isinstance(parsed, Mapping):
         parsed = [parsed]
     if not isinstance(parsed, Iterable):
         return None
     texts = [str(b["text"]) for b in parsed if isinstance(b, Mapping) and b.get("text")]
     return "\n".join(texts).strip() or None
+
+
+def descendants(span: SpanRecord, trace_spans: Iterable[SpanRecord]) -> list[SpanRecord]:
+    """Every span below ``span`` in its trace (a parent cycle is walked once)."""
+    children: dict[str, list[SpanRecord]] = {}
+    for other in trace_spans:
+        if other.parent_span_id and other.trace_id == span.trace_id:
+            children.setdefault(other.parent_span_id, []).append(other)
+    found: list[SpanRecord] = []
+    stack, seen = [span.span_id], {span.span_id}
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child.span_id not in seen:
+                seen.add(child.span_id)
+                found.append(child)
+                stack.append(child.span_id)
+    return found

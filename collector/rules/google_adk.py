@@ -11,9 +11,10 @@ from typing import Any
 
 from collector.conventions import genai as G
 from collector.conventions import google_adk as ADK
+from collector.cut_values import cut_json_string
 from collector.decode import SpanRecord
-from collector.messages import as_text, loads
-from collector.rules.common import exception_type
+from collector.messages import as_text, loads, turn_user_text
+from collector.rules.common import descendants, exception_type
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
@@ -24,6 +25,7 @@ __all__ = [
     "step_fields",
     "run_status",
     "derive_run_fields",
+    "derive_run_fields_in_trace",
     "derive_step_fields",
 ]
 
@@ -35,7 +37,7 @@ def span_class(span: SpanRecord) -> str | None:
         return "run"
     if span.name == ADK.LLM_SPAN:
         return "think"
-    if span.name == ADK.INVOCATION_SPAN:
+    if span.name in (ADK.INVOCATION_SPAN, ADK.MERGED_TOOLS_SPAN):
         return "other"
     if span.name.startswith(f"{A.TOOL_SPAN_PREFIX} "):
         return "tool_call"  # a tool that raised: ADK set none of its attributes
@@ -58,6 +60,7 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     response = loads(span.attributes.get(ADK.TOOL_RESPONSE))
     if isinstance(response, Mapping) and set(response) == {"result"}:
         response = response["result"]  # ADK wraps a non-dict result
+    response = cut_json_string(response, ("result",)) or response  # a long one, cut
     if response is not None:
         fields["tool_result"] = as_text(response)
     return fields
@@ -79,29 +82,93 @@ def _parts(content: Any) -> list[Mapping[str, Any]]:
     return [p for p in parts or [] if isinstance(p, Mapping)]
 
 
-def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
-    calls = sorted((s for s in own if _is_model_call(s)), key=lambda s: s.start_ns)
-    fields: dict[str, Any] = {}
-    for span in calls:
-        request = loads(span.attributes.get(ADK.LLM_REQUEST))
-        contents = request.get("contents") if isinstance(request, Mapping) else None
-        for content in contents or []:
+def _messages(request: Any) -> list[dict[str, Any]]:
+    """An ADK request's ``contents`` as chat messages (role ``user`` / ``model``, text)."""
+    contents = request.get("contents") if isinstance(request, Mapping) else None
+    messages = []
+    for content in contents if isinstance(contents, list) else []:
+        if isinstance(content, Mapping):
             texts = [str(p["text"]) for p in _parts(content) if p.get("text")]
-            if isinstance(content, Mapping) and content.get("role") == "user" and texts:
-                fields["task"] = "\n".join(texts)
-                break
-        if "task" in fields:
-            break
-    if run_span.status_code != 2:
-        for span in reversed(calls):
-            response = loads(span.attributes.get(ADK.LLM_RESPONSE))
-            parts = _parts(response.get("content") if isinstance(response, Mapping) else None)
-            if parts and not any(p.get("function_call") for p in parts):
-                texts = [str(p["text"]) for p in parts if p.get("text")]
-                if texts:
-                    fields["final_answer"] = "\n".join(texts)
-                    break
+            messages.append({"role": content.get("role"), "content": "\n".join(texts)})
+    return messages
+
+
+def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
+    calls = [s for s in own if _is_model_call(s)]
+    fields: dict[str, Any] = {}
+    task = _task(calls)
+    if task:
+        fields["task"] = task
+    answer = None if run_span.status_code == 2 else _answer(calls) or _ended_on_tool(own)
+    if answer:
+        fields["final_answer"] = answer
     return fields
+
+
+def _ended_on_tool(own: list[SpanRecord]) -> str | None:
+    """A tool that skipped summarization (``tool_context.actions.skip_summarization``) ends
+    the run: no model call starts after it, its response is the final one."""
+    tools = [
+        s
+        for s in own
+        if s.name.startswith(f"{A.TOOL_SPAN_PREFIX} ")
+        and s.name not in (ADK.MERGED_TOOLS_SPAN, ADK.TRANSFER_SPAN)
+    ]
+    last = max(tools, key=lambda s: s.start_ns, default=None)
+    if last is None or last.status_code == 2:
+        return None
+    if any(_is_model_call(s) and s.start_ns > last.start_ns for s in own):
+        return None
+    result = step_fields(last, "tool_call").get("tool_result")
+    return str(result) if result is not None else None
+
+
+def derive_run_fields_in_trace(
+    run_span: SpanRecord, own: list[SpanRecord], trace_spans: list[SpanRecord]
+) -> dict[str, Any]:
+    """What a run's sub-agents did for it: a workflow agent (``SequentialAgent``, ...) makes
+    no model call, its sub-agents do: its task is the first one's, its answer the last
+    one's; an agent that handed the conversation over (``transfer_to_agent``) answers with
+    what the agent it transferred to answered."""
+    own_calls = [s for s in own if _is_model_call(s)]
+    transfers = [s for s in own if s.name == ADK.TRANSFER_SPAN]
+    if own_calls and not transfers:
+        return {}
+    below = [s for s in descendants(run_span, trace_spans) if _is_model_call(s)]
+    fields: dict[str, Any] = {}
+    if not own_calls:
+        task = _task(below)
+        if task:
+            fields["task"] = task
+    if run_span.status_code == 2:
+        return fields
+    handed_over = max((s.start_ns for s in transfers), default=0)
+    if _answer([s for s in own_calls if s.start_ns > handed_over]) is None:
+        answer = _answer([s for s in below if s.start_ns > handed_over])
+        if answer:
+            fields["final_answer"] = answer
+    return fields
+
+
+def _task(calls: list[SpanRecord]) -> str | None:
+    """The request that opened the first call's turn (the session's earlier runs come first)."""
+    for span in sorted(calls, key=lambda s: s.start_ns):
+        task = turn_user_text(_messages(loads(span.attributes.get(ADK.LLM_REQUEST))))
+        if task:
+            return task
+    return None
+
+
+def _answer(calls: list[SpanRecord]) -> str | None:
+    """The text of the last call (by end) that answered without a function call."""
+    for span in sorted(calls, key=lambda s: (s.end_ns, s.start_ns), reverse=True):
+        response = loads(span.attributes.get(ADK.LLM_RESPONSE))
+        parts = _parts(response.get("content") if isinstance(response, Mapping) else None)
+        if span.status_code != 2 and parts and not any(p.get("function_call") for p in parts):
+            texts = [str(p["text"]) for p in parts if p.get("text")]
+            if texts:
+                return "\n".join(texts)
+    return None
 
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
@@ -118,6 +185,9 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
         for p in _parts(response.get("content") if isinstance(response, Mapping) else None)
         if isinstance(p.get("function_call"), Mapping) and p["function_call"].get("name") == name
     ]
+    call_id = span.attributes.get(A.GEN_AI_TOOL_CALL_ID)
+    if len(calls) > 1 and call_id:  # the same tool called twice in one turn
+        calls = [c for c in calls if c.get("id") == call_id]
     if len(calls) != 1 or not isinstance(calls[0].get("args"), Mapping):
         return {}
     return {"tool_args": dict(calls[0]["args"])}

@@ -5,9 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from collector.messages import loads
+from collector.cut_values import cut_json_string
+from collector.messages import as_text, loads
 
-__all__ = ["lc_messages", "first_user_text", "final_answer", "tool_message", "served_model"]
+__all__ = [
+    "lc_messages",
+    "first_user_text",
+    "turn_user_text",
+    "final_answer",
+    "tool_message",
+    "served_model",
+    "last_tool_calls",
+]
 
 _ROLES = {
     "human": "user",
@@ -61,6 +70,15 @@ def _one(message: Any) -> dict[str, Any] | None:
     }
 
 
+def _state(value: Any) -> Mapping[str, Any]:
+    """A graph state, unwrapped from OpenLLMetry's "outputs" ({} when it is none)."""
+    parsed = loads(value)
+    for key in ("inputs", "outputs", "output"):
+        if isinstance(parsed, Mapping) and key in parsed:
+            parsed = parsed[key]
+    return parsed if isinstance(parsed, Mapping) else {}
+
+
 def lc_messages(value: Any) -> list[dict[str, Any]]:
     """The messages of a graph state / invoke input: {"messages": [...]}, possibly under
     "inputs" / "outputs" (OpenLLMetry), or a bare list."""
@@ -80,9 +98,28 @@ def first_user_text(value: Any) -> str | None:
     return next((m["text"] for m in lc_messages(value) if m["role"] == "user" and m["text"]), None)
 
 
-def final_answer(value: Any) -> str | None:
-    """The last assistant message's text when it asked for no tool (the graph's answer)."""
+def turn_user_text(value: Any) -> str | None:
+    """The user message that opened the current turn: the first after the last assistant
+    message (an invoke input may carry the conversation so far), else the last one."""
     messages = lc_messages(value)
+    replies = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+    users = [(i, m["text"]) for i, m in enumerate(messages) if m["role"] == "user" and m["text"]]
+    after = [text for i, text in users if i > (replies[-1] if replies else -1)]
+    if after:
+        return str(after[0])
+    return str(users[-1][1]) if users else None
+
+
+def final_answer(value: Any) -> str | None:
+    """The graph's answer: its ``structured_response`` (an agent with a response format,
+    as JSON), else the last assistant message's text when it asked for no tool, or the
+    result of a tool that returns directly (``return_direct``: the graph ends on it)."""
+    structured = _state(value).get("structured_response")
+    if structured is not None:
+        return structured if isinstance(structured, str) else as_text(structured)
+    messages = lc_messages(value)
+    if messages and messages[-1]["role"] == "tool":  # a tool with return_direct ended it
+        return str(messages[-1]["text"]) if messages[-1]["text"] else None
     if not messages or messages[-1]["role"] != "assistant" or messages[-1]["tool_calls"]:
         return None
     text = messages[-1]["text"]
@@ -94,6 +131,9 @@ def tool_message(value: Any) -> dict[str, Any] | None:
     parsed = loads(value)
     if isinstance(parsed, Mapping) and "output" in parsed:  # OpenLLMetry wraps it
         parsed = parsed["output"]
+    cut = cut_json_string(parsed, ("content",))  # a long output, cut to a preview
+    if cut is not None:
+        return {"role": "tool", "text": cut, "tool_calls": False, "status": None}
     found = _one(parsed)
     return found if found and found["role"] == "tool" else None
 
@@ -110,3 +150,16 @@ def served_model(value: Any) -> str | None:
             if isinstance(info, Mapping) and info.get("model_name"):
                 return str(info["model_name"])
     return None
+
+
+def last_tool_calls(value: Any) -> list[Any]:
+    """The tool calls of a graph state's last AI message (``[]`` when it made none)."""
+    parsed = _state(value).get("messages")
+    for message in reversed(parsed if isinstance(parsed, list) else []):
+        one = _one(message)
+        if not isinstance(message, Mapping) or one is None or one["role"] != "assistant":
+            continue
+        body = message.get("data") or message.get("kwargs") or message
+        calls = body.get("tool_calls") if isinstance(body, Mapping) else None
+        return list(calls) if isinstance(calls, list) else []
+    return []

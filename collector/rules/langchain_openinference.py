@@ -1,6 +1,11 @@
 """LangChain / LangGraph agents through openinference-instrumentation-langchain.
 
-The run is the graph's AGENT span (named after the agent; ``metadata.lc_agent_name``);
+The run is the agent's graph span (named after the agent; ``metadata.lc_agent_name``).
+OpenInference makes a span AGENT only when "agent" is in its name, so the kind says
+little: an agent's graph is the span named as its ``lc_agent_name``, and a graph invoked
+outside any other graph's node (``ls_integration`` set, no ``langgraph_node``: a team of
+agents wired as nodes) is a run too; a parent graph's node that merely holds an agent is
+not, whatever its name.
 task and answer are in its ``input.value`` / ``output.value`` graph state. A tool's
 ``input.value`` is the bare value for a one-argument tool, so the arguments come from the
 ``tools`` node span above it. Status descriptions carry a traceback. See SPANS.md.
@@ -15,15 +20,17 @@ from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.messages import loads
 from collector.rules import langchain_messages as LC
-from collector.rules.common import exception, exception_type, first_line
+from collector.rules.common import descendants, exception, exception_type, first_line
 from instrumentation.attributes import RunStatus
 
 __all__ = [
     "SCOPES",
+    "span_class",
     "run_fields",
     "step_fields",
     "run_status",
     "derive_run_fields",
+    "derive_run_fields_in_trace",
     "derive_step_fields",
 ]
 
@@ -41,15 +48,34 @@ def _error(span: SpanRecord) -> str | None:
     return first_line(span.status_message) if span.status_message else None
 
 
+def span_class(span: SpanRecord) -> str | None:
+    kind = str(span.attributes.get(OI.SPAN_KIND, "")).upper()
+    if kind not in (OI.KIND_AGENT, OI.KIND_CHAIN):
+        return None
+    metadata = loads(span.attributes.get(OI.METADATA))
+    if not isinstance(metadata, Mapping):
+        return None
+    if metadata.get(OI.LC_AGENT_NAME) == span.name:
+        return "run"  # an agent's graph (create_agent), nested or not
+    node = metadata.get(OI.LANGGRAPH_NODE)
+    if node is None and metadata.get(OI.LS_INTEGRATION) in OI.LANGGRAPH_INTEGRATIONS:
+        return "run"  # a graph invoked on its own: the agents' team
+    if kind == OI.KIND_AGENT and node == span.name:
+        return "other"  # the parent graph's node holding an agent, not the agent
+    return None
+
+
 def run_fields(span: SpanRecord) -> dict[str, Any]:
     attrs = span.attributes
     metadata = loads(attrs.get(OI.METADATA))
-    name = metadata.get("lc_agent_name") if isinstance(metadata, Mapping) else None
+    name = metadata.get(OI.LC_AGENT_NAME) if isinstance(metadata, Mapping) else None
+    if name != span.name and span_class(span) == "run":
+        name = None  # a team graph inside which an agent runs: named after the graph
     fields: dict[str, Any] = {
         "agent_name": str(name or span.name),
         "final_answer": LC.final_answer(attrs.get(OI.OUTPUT_VALUE)),
     }
-    task = LC.first_user_text(attrs.get(OI.INPUT_VALUE))
+    task = LC.turn_user_text(attrs.get(OI.INPUT_VALUE))
     if task:
         fields["task"] = task
     error = _error(span)
@@ -101,14 +127,27 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     return fields
 
 
+def derive_run_fields_in_trace(
+    run_span: SpanRecord, own: list[SpanRecord], trace_spans: list[SpanRecord]
+) -> dict[str, Any]:
+    """A team graph whose agents made every model call: the model its first call asked for."""
+    if any(_is_llm(s) for s in own):
+        return {}
+    return derive_run_fields(
+        run_span, [s for s in descendants(run_span, trace_spans) if _is_llm(s)]
+    )
+
+
+def _is_llm(span: SpanRecord) -> bool:
+    return str(span.attributes.get(OI.SPAN_KIND, "")).upper() == OI.KIND_LLM
+
+
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
     """A tool's arguments from the tool calls its ``tools`` node received."""
     if str(span.attributes.get(OI.SPAN_KIND, "")).upper() != OI.KIND_TOOL:
         return {}
     parent = trace_spans.get(span.parent_span_id or "")
-    calls = loads(parent.attributes.get(OI.INPUT_VALUE)) if parent else None
-    if not isinstance(calls, list):
-        return {}
+    calls = _tool_calls(loads(parent.attributes.get(OI.INPUT_VALUE)) if parent else None)
     message = LC.tool_message(span.attributes.get(OI.OUTPUT_VALUE)) or {}
     name = span.attributes.get(OI.TOOL_NAME)
     matching = [
@@ -121,3 +160,16 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
     if len(matching) != 1 or not isinstance(matching[0].get("args"), Mapping):
         return {}
     return {"tool_args": dict(matching[0]["args"])}
+
+
+def _tool_calls(node_input: Any) -> list[Any]:
+    """The tool calls a ``tools`` node received: a list of them (``create_agent``), one with
+    its context (``{"tool_call": ..., "state": ...}``, the prebuilt ``ToolNode``), or the
+    state, whose last AI message holds them."""
+    if isinstance(node_input, list):
+        return node_input
+    if not isinstance(node_input, Mapping):
+        return []
+    if isinstance(node_input.get("tool_call"), Mapping):
+        return [node_input["tool_call"]]
+    return LC.last_tool_calls(node_input)

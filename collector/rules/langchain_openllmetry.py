@@ -54,7 +54,7 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     name = attrs.get(A.GEN_AI_AGENT_NAME) or attrs.get(OLL.ENTITY_NAME)
     if name:
         fields["agent_name"] = str(name)
-    task = LC.first_user_text(attrs.get(OLL.ENTITY_INPUT))
+    task = LC.turn_user_text(attrs.get(OLL.ENTITY_INPUT))
     if task:
         fields["task"] = task
     return fields

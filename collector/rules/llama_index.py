@@ -17,12 +17,20 @@ from typing import Any
 
 from collector.conventions import llama_index as LI
 from collector.conventions import openinference as OI
+from collector.cut_values import cut_json_string
 from collector.decode import SpanRecord
-from collector.messages import as_text, loads
+from collector.messages import as_text, flat_messages, has_tool_call, last_text, loads
 from collector.rules.common import exception
 from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "run_status"]
+__all__ = [
+    "SCOPES",
+    "span_class",
+    "run_fields",
+    "step_fields",
+    "run_status",
+    "derive_run_fields",
+]
 
 SCOPES = frozenset({LI.SCOPE})
 
@@ -63,6 +71,9 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         }
         fields["tool_args"] = {"args": args, **kwargs} if args else kwargs
     output = loads(span.attributes.get(OI.OUTPUT_VALUE))
+    cut = cut_json_string(output, (LI.TOOL_OUTPUT_RAW, "text"))  # cut to a preview
+    if cut is not None:
+        fields["tool_result"] = cut
     if isinstance(output, Mapping) and (
         LI.TOOL_OUTPUT_RAW in output or LI.TOOL_OUTPUT_BLOCKS in output
     ):
@@ -85,3 +96,24 @@ def run_status(span: SpanRecord) -> str | None:
         and found[1].startswith(LI.STEP_LIMIT_MESSAGE)
     )
     return RunStatus.MAX_STEPS if limit_hit else None
+
+
+def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
+    """A ReActAgent's answer: what follows "Answer:" in its last model answer (the text
+    before is its reasoning). A run that ended on a tool (``return_direct=True``: no model
+    call after it) answers with the tool's output."""
+    if run_span.status_code == 2:
+        return {}
+    steps = [s for s in own if _kind(s) in (OI.KIND_LLM, OI.KIND_TOOL) and span_class(s) is None]
+    last = max(steps, key=lambda s: (s.end_ns, s.start_ns), default=None)
+    if last is not None and _kind(last) == OI.KIND_TOOL and last.status_code != 2:
+        result = step_fields(last, "tool_call").get("tool_result")
+        return {"final_answer": result} if result is not None else {}
+    calls = [s for s in own if _kind(s) == OI.KIND_LLM and s.status_code != 2]
+    for call in sorted(calls, key=lambda s: (s.end_ns, s.start_ns), reverse=True):
+        messages = flat_messages(call.attributes, "output")
+        if not messages or any(has_tool_call(m) for m in messages):
+            continue
+        found = LI.REACT_ANSWER.match(last_text(messages) or "")
+        return {"final_answer": found.group(1).strip()} if found else {}
+    return {}

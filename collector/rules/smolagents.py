@@ -1,5 +1,11 @@
 """smolagents through openinference-instrumentation-smolagents: its ``final_answer`` tool
-is how a run answers, so that call is the run's ``response`` step, not a tool call."""
+is how a run answers, so that call is the run's ``response`` step, not a tool call.
+
+A tool called with positional arguments (a CodeAgent's code, ``get_weather('Paris')``) has
+them in ``args``: they are named after the tool's parameters (``tool.parameters``, in
+order). A streamed run's ``output.value`` is every streamed step's repr joined, no answer:
+its answer is its ``final_answer`` call's. A structured answer (a dict) is written with
+``str()``: it is read back and stored as JSON."""
 
 from __future__ import annotations
 
@@ -9,31 +15,66 @@ from typing import Any
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.messages import as_text, loads
+from collector.rules.common import python_literal
 
-__all__ = ["SCOPES", "step_fields", "derive_run_fields", "TERMINAL_TOOLS"]
+__all__ = ["SCOPES", "run_fields", "step_fields", "derive_run_fields", "TERMINAL_TOOLS"]
 
 SCOPES = frozenset({OI.SMOLAGENTS_SCOPE})
 TERMINAL_TOOLS = frozenset({"final_answer"})
+_RUN_SUFFIX = ".run"
+
+
+def run_fields(span: SpanRecord) -> dict[str, Any]:
+    if not span.name.endswith(_RUN_SUFFIX):
+        return {}
+    call = loads(span.attributes.get(OI.INPUT_VALUE))
+    if isinstance(call, Mapping) and call.get("stream") is True:
+        return {"final_answer": None}  # the joined stream; the final_answer call tells
+    literal = python_literal(span.attributes.get(OI.OUTPUT_VALUE))
+    if isinstance(literal, (dict, list)):
+        return {"final_answer": as_text(literal)}
+    return {}
 
 
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
-    if kind != "tool_call" or span.attributes.get(OI.TOOL_NAME) not in TERMINAL_TOOLS:
+    if kind != "tool_call":
         return {}
-    fields: dict[str, Any] = {"action_type": "response", "tool_name": None}
+    terminal = span.attributes.get(OI.TOOL_NAME) in TERMINAL_TOOLS
+    fields: dict[str, Any] = {"action_type": "response", "tool_name": None} if terminal else {}
     call = loads(span.attributes.get(OI.INPUT_VALUE))
-    kwargs = call.get("kwargs") if isinstance(call, Mapping) else None
-    if isinstance(kwargs, Mapping):
-        fields["tool_args"] = dict(kwargs)
+    kwargs = _named_arguments(call, span.attributes.get(OI.TOOL_PARAMETERS))
+    if kwargs is not None and (terminal or (isinstance(call, Mapping) and call.get("args"))):
+        fields["tool_args"] = kwargs
+    if not terminal:
+        return fields
     answer = span.attributes.get(OI.OUTPUT_VALUE)
-    if answer is None and isinstance(kwargs, Mapping) and "answer" in kwargs:
+    if answer is None and kwargs is not None and "answer" in kwargs:
         answer = kwargs["answer"]
     if answer is not None:
         fields["tool_result"] = as_text(answer)
     return fields
 
 
+def _named_arguments(call: Any, parameters: Any) -> dict[str, Any] | None:
+    """The call's keyword arguments, its positional ones named after the tool's parameters
+    (None when they cannot all be named)."""
+    if not isinstance(call, Mapping):
+        return None
+    kwargs = call.get("kwargs")
+    named = dict(kwargs) if isinstance(kwargs, Mapping) else {}
+    args = call.get("args")
+    if isinstance(args, list) and args:
+        schema = loads(parameters)
+        names = list(schema)[: len(args)] if isinstance(schema, Mapping) else []
+        if len(names) < len(args):
+            return None
+        named.update(zip(names, args, strict=False))
+    return named
+
+
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
-    """The answer of a run whose span lacks one (it never ended): its final_answer call."""
+    """The answer of a run whose span lacks one (it never ended, or it streamed): its
+    final_answer call."""
     calls = [s for s in own if s.attributes.get(OI.TOOL_NAME) in TERMINAL_TOOLS]
     if not calls:
         return {}

@@ -7,12 +7,13 @@ is its last turn's."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from collector.conventions import genai as G
 from collector.conventions import strands as ST
 from collector.decode import SpanRecord
-from collector.messages import first_user_text, last_text, loads
+from collector.messages import as_text, last_text, loads, turn_user_text
 from collector.rules.common import event_attrs, text_blocks
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
@@ -52,16 +53,29 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
             break
     choices = event_attrs(span, ST.EVENT_CHOICE)
     if choices:
-        fields["final_answer"] = text_blocks(choices[-1].get(ST.EVENT_MESSAGE))
+        fields["final_answer"] = _answer(choices[-1].get(ST.EVENT_MESSAGE))
     details = event_attrs(span, ST.EVENT_DETAILS)  # the latest GenAI conventions
     for attrs in details:
-        task = first_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
+        task = turn_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
         if task and "task" not in fields:
             fields["task"] = task
         answer = last_text(loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES)))
         if answer:
             fields["final_answer"] = answer
     return fields
+
+
+def _answer(message: Any) -> str | None:
+    """A run's answer: the text of its last choice's blocks, or a structured output's JSON
+    object (``structured_output_model``), written as it is."""
+    text = text_blocks(message)
+    parsed = loads(message)
+    if text is None and isinstance(parsed, Mapping) and not set(parsed) & _BLOCK_KEYS:
+        return str(message) if isinstance(message, str) else as_text(parsed)
+    return text
+
+
+_BLOCK_KEYS = frozenset({"text", "toolUse", "toolResult", "reasoningContent", "image", "document"})
 
 
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
@@ -71,6 +85,14 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     calls = event_attrs(span, ST.EVENT_TOOL_MESSAGE)
     if calls:
         fields["tool_args"] = loads(calls[0].get(ST.EVENT_CONTENT))
+    description = span.attributes.get(ST.TOOL_DESCRIPTION)
+    if isinstance(description, str) and description.startswith(ST.STRUCTURED_OUTPUT_TOOL):
+        # The structured answer the run returns: its response step, the object as result.
+        arguments = fields.get("tool_args", span.attributes.get(A.GEN_AI_TOOL_CALL_ARGUMENTS))
+        fields.update(action_type="response", tool_name=None)
+        if arguments is not None:
+            fields["tool_result"] = as_text(loads(arguments))
+        return fields
     results = event_attrs(span, ST.EVENT_CHOICE)
     if results:
         fields["tool_result"] = text_blocks(results[-1].get(ST.EVENT_MESSAGE))

@@ -47,6 +47,19 @@ SCENARIOS = (
     "nested",
     "max_steps",
     "streaming",
+    "multi_turn",
+    "parallel_tools",
+    "structured_output",
+    "code_agent",
+    "transfer",
+    "sequential",
+    "handoff",
+    "team",
+    "prebuilt",
+    "max_steps_given_to_run",
+    "stop_on_first_tool",
+    "return_direct",
+    "skip_summarization",
 )
 
 

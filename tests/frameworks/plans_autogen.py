@@ -20,11 +20,13 @@ The spans record the requested model only.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from tests.frameworks import scenario as S
+from tests.frameworks import scenario_shapes as shapes
 from tests.frameworks.teams import TeamExpectation, TurnExpectation
-from tests.frameworks.venv_frameworks import PlannedScenario
+from tests.frameworks.venv_frameworks import PlannedScenario, conversation_plan
 from tests.scripted_llm import Turn, answer, call_tool, fail
 
 MODEL_NAME = "scripted-autogen"
@@ -68,6 +70,21 @@ def plan() -> list[PlannedScenario]:
     nested = S.nested(FRAMEWORK, delegate_tool="child_agent", question_arg="task")
     return [
         _single("success", S.success(FRAMEWORK)),
+        _single("parallel_tools", shapes.parallel_tools(FRAMEWORK)),
+        _single("streaming", S.success(FRAMEWORK)),
+        _single(
+            "structured_output",
+            S.scenario(
+                FRAMEWORK,
+                "structured",
+                "Give me the weather in Paris as a record.",
+                [answer(json.dumps(shapes.STRUCTURED))],
+                status="completed",
+                final_answer='"temp":',  # compact in the message, as sent in the model's answer
+                tools=[],
+            ),
+        ),
+        conversation_plan(shapes.multi_turn(FRAMEWORK), MODEL_NAME),
         _single("tool_error_recovers", S.recovery(FRAMEWORK)),
         _single("fails", S.model_failure(FRAMEWORK)),
         PlannedScenario(

@@ -17,9 +17,11 @@ CrewAI's documented behaviours the expectations follow:
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from tests.frameworks import scenario as S
+from tests.frameworks import scenario_shapes as shapes
 from tests.frameworks.venv_frameworks import PlannedScenario
 from tests.scripted_llm import answer, call_tool, fail
 
@@ -89,6 +91,13 @@ def plan() -> list[PlannedScenario]:
     )
     return [
         _single("success", S.success(FRAMEWORK)),
+        _single("parallel_tools", shapes.parallel_tools(FRAMEWORK)),
+        _single(
+            "structured_output",
+            shapes.structured_output(
+                FRAMEWORK, answer(json.dumps(shapes.STRUCTURED)), json.dumps(shapes.STRUCTURED)
+            ),
+        ),
         _single("tool_error_recovers", S.recovery(FRAMEWORK)),
         _single("fails", failing),
         _single("max_steps", max_steps),

@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tests.frameworks import scenario as S
-from tests.frameworks.venv_frameworks import PlannedScenario
+from tests.frameworks import scenario_shapes as shapes
+from tests.frameworks.venv_frameworks import PlannedScenario, conversation_plan
 from tests.scripted_llm import answer, call_tool
 
 MODEL_NAME = "scripted-llamaindex"
@@ -69,9 +70,39 @@ def plan() -> list[PlannedScenario]:
         agent_name="AgentWorkflow",
         llm_steps_at_least=2,
     )
+    react_answer = "It is sunny in Paris."
+    react = S.scenario(
+        FRAMEWORK,
+        "react",
+        "What is the weather in Paris?",
+        [
+            answer(
+                'Thought: I need the weather.\nAction: get_weather\nAction Input: {"city": "Paris"}'
+            ),
+            answer(f"Thought: I can answer without using any more tools.\nAnswer: {react_answer}"),
+        ],
+        status="completed",
+        final_answer=react_answer,
+        tools=[S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
+        agent_name="ReActAgent",
+        llm_steps_at_least=2,
+    )
+    direct = S.scenario(
+        FRAMEWORK,
+        "direct",
+        "What is the weather in Paris?",
+        [call_tool("get_weather", S.WEATHER_ARGS)],
+        status="completed",
+        final_answer=S.WEATHER_RESULT,
+        tools=[S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
+    )
     return [
+        _single("return_direct", direct),
+        _single("react", react),
         _single("handoff", handoff),
         _single("success", S.success(FRAMEWORK)),
+        _single("parallel_tools", shapes.parallel_tools(FRAMEWORK)),
+        conversation_plan(shapes.multi_turn(FRAMEWORK), MODEL_NAME),
         _single("tool_error_recovers", S.recovery(FRAMEWORK)),
         _single("fails", S.model_failure(FRAMEWORK)),
         _single("max_steps", max_steps),

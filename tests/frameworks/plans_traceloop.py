@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tests.frameworks import scenario as S
+from tests.frameworks import scenario_shapes as shapes
 from tests.frameworks.teams import TeamExpectation, TurnExpectation
 from tests.frameworks.venv_frameworks import PlannedScenario
 from tests.scripted_llm import Turn, answer, call_tool, fail
@@ -69,6 +70,7 @@ def plan() -> list[PlannedScenario]:
     )
     return [
         _single("success", S.success(FRAMEWORK)),
+        _single("parallel_tools", shapes.parallel_tools(FRAMEWORK)),
         _single("streamed", S.success(FRAMEWORK)),
         _single("tool_error_recovers", S.recovery(FRAMEWORK)),
         _single("fails", S.model_failure(FRAMEWORK)),

@@ -83,6 +83,12 @@ class RunExpectation:
     parent_task: str | None = None  # the task of the parent run, for nested agents
     model_used: str | None = None  # the model the server says it used, when recorded
     response: str | None = None  # substring of the one response step, when there is one
+    # Tools the model asked for in one turn may run at once: their steps' order is their
+    # start order, which the framework does not fix.
+    tools_in_any_order: bool = False
+    # Sub-agents handed the user's request (ADK's transfer, a SequentialAgent's steps) work on
+    # their parent's task: the run is told apart by its agent name, its parent is top-level.
+    task_shared: bool = False
 
 
 @dataclass(frozen=True)

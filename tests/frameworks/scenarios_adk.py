@@ -16,15 +16,17 @@ import asyncio
 import uuid
 from typing import Any
 
-from google.adk.agents import LlmAgent
+from google.adk.agents import LlmAgent, SequentialAgent
 from google.adk.agents.run_config import RunConfig, StreamingMode
 from google.adk.runners import InMemoryRunner
+from google.adk.tools import ToolContext
 from google.adk.tools.agent_tool import AgentTool
 from google.genai import types
 
 from tests.frameworks import scenario as S
+from tests.frameworks import scenario_shapes as shapes
 from tests.frameworks.adk_scripted_model import ScriptedChatModel
-from tests.scripted_llm import ScriptedLLM, call_tool
+from tests.scripted_llm import ScriptedLLM, answer, call_tool
 
 MODEL_NAME = "scripted-adk"
 AGENT_NAME = "weather_agent"
@@ -60,14 +62,28 @@ def build_agent(llm: ScriptedLLM, name: str = AGENT_NAME, tools: list[Any] | Non
 
 async def _run(agent: Any, task: str, run_config: RunConfig | None = None) -> str | None:
     """Run ``agent`` on ``task`` in a new session; the text of its final response."""
+    return (await _conversation(agent, [task], run_config))[0]
+
+
+async def _conversation(
+    agent: Any, tasks: list[str], run_config: RunConfig | None = None
+) -> list[str | None]:
+    """Run ``agent`` on each task in turn, in one new session; their final responses."""
     app = f"app-{uuid.uuid4().hex[:8]}"
     runner = InMemoryRunner(agent=agent, app_name=app)
     session = await runner.session_service.create_session(app_name=app, user_id="tester")
+    return [await _turn(runner, session.id, task, run_config) for task in tasks]
+
+
+async def _turn(
+    runner: InMemoryRunner, session_id: str, task: str, run_config: RunConfig | None
+) -> str | None:
+    """One run of the runner's agent in the session; the text of its final response."""
     message = types.Content(role="user", parts=[types.Part(text=task)])
     final = None
     async for event in runner.run_async(
         user_id="tester",
-        session_id=session.id,
+        session_id=session_id,
         new_message=message,
         run_config=run_config or RunConfig(),
     ):
@@ -154,4 +170,99 @@ def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     parent = build_agent(llm, "parent_agent", tools=[AgentTool(agent=child)])
     llm.script(scenario.child.marker, scenario.child.turns)
     _play(llm, scenario.parent, parent)
+    return scenario.expected
+
+
+def multi_turn(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two runs in one session: the second run's model calls are sent the first's events."""
+    conversation = shapes.multi_turn(FRAMEWORK)
+    llm.script(conversation.first.marker, conversation.turns)
+    tasks = [conversation.first.task, conversation.second.task]
+    answers = asyncio.run(_conversation(build_agent(llm), tasks))
+    for run, output in zip((conversation.first, conversation.second), answers, strict=True):
+        run.expect_answer(output)
+    return conversation.expected
+
+
+def parallel_tools(llm: ScriptedLLM) -> S.RunExpectation:
+    """Two calls of one tool in one model turn."""
+    scenario = shapes.parallel_tools(FRAMEWORK)
+    return scenario.expect_answer(_play(llm, scenario))
+
+
+def _shared(
+    task: str, agent: str, answer_text: str, tools: list[S.ToolExpectation], **options: Any
+) -> S.RunExpectation:
+    """A run of ``agent`` working on the user's ``task`` (its own or its parent's)."""
+    return S.RunExpectation(
+        task=task,
+        status="completed",
+        final_answer=answer_text,
+        tools=tools,
+        agent_name=agent,
+        task_shared=True,
+        **options,
+    )
+
+
+def transfer(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """An agent with ``sub_agents`` hands the conversation over (``transfer_to_agent``): the
+    sub-agent's run nests under it and answers; that is the parent run's answer too."""
+    task = f"{S.tag('adk-transfer')} Ask the child."
+    transfer_args = {"agent_name": "child_agent"}
+    llm.script(task, [call_tool("transfer_to_agent", transfer_args), answer(S.CHILD_ANSWER)])
+    child = build_agent(llm, "child_agent", tools=[])
+    parent = LlmAgent(
+        name="parent_agent",
+        model=ScriptedChatModel(model=MODEL_NAME, base_url=llm.base_url),
+        instruction="Hand the question to the child agent.",
+        sub_agents=[child],
+    )
+    assert asyncio.run(_run(parent, task)) == S.CHILD_ANSWER
+    delegation = S.ToolExpectation("transfer_to_agent", transfer_args, None)
+    return [
+        _shared(task, "parent_agent", S.CHILD_ANSWER, [delegation]),
+        _shared(task, "child_agent", S.CHILD_ANSWER, [], parent_task=task),
+    ]
+
+
+def sequential(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """A ``SequentialAgent`` runs two agents in turn and calls no model itself: its task is
+    the user's, its answer the last agent's."""
+    task = f"{S.tag('adk-sequence')} Check the weather, then sum it up."
+    first, second = "weather checked", "all sunny, summed up"
+    llm.script(task, [call_tool("get_weather", S.WEATHER_ARGS), answer(first), answer(second)])
+    pipeline = SequentialAgent(
+        name="pipeline",
+        sub_agents=[build_agent(llm, "first_agent"), build_agent(llm, "second_agent", tools=[])],
+    )
+    assert asyncio.run(_run(pipeline, task)) == second
+    weather = S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)
+    return [
+        _shared(task, "pipeline", second, [], llm_steps_at_least=0),
+        _shared(task, "first_agent", first, [weather], parent_task=task, llm_steps_at_least=2),
+        _shared(task, "second_agent", second, [], parent_task=task),
+    ]
+
+
+def skip_summarization(llm: ScriptedLLM) -> S.RunExpectation:
+    """A tool that sets ``tool_context.actions.skip_summarization``: its response is the
+    final one, no model call after it; the run answers with the tool's result."""
+
+    def lookup_weather(city: str, tool_context: ToolContext) -> str:
+        """The weather in a city, returned to the user as it is."""
+        tool_context.actions.skip_summarization = True
+        return S.get_weather_impl(city)
+
+    scenario = S.scenario(
+        FRAMEWORK,
+        "skip",
+        "What is the weather in Paris?",
+        [call_tool("lookup_weather", S.WEATHER_ARGS)],
+        status="completed",
+        final_answer=S.WEATHER_RESULT,
+        tools=[S.ToolExpectation("lookup_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
+    )
+    # The final event is the function response, no text: nothing for _run to return.
+    assert _play(llm, scenario, build_agent(llm, tools=[lookup_weather])) is None
     return scenario.expected

@@ -16,6 +16,7 @@ LangGraph's documented behaviours the expectations follow:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -27,7 +28,8 @@ from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
 from tests.frameworks import scenario as S
-from tests.scripted_llm import ScriptedLLM, call_tool
+from tests.frameworks import scenario_shapes as shapes
+from tests.scripted_llm import ScriptedLLM, ToolCall, Turn, answer, call_tool
 
 MODEL_NAME = "scripted-langgraph"
 SERVED_MODEL = f"{MODEL_NAME}-served"  # what the scripted server reports it used
@@ -201,3 +203,115 @@ def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     llm.script(scenario.child.marker, scenario.child.turns)
     _play(llm, scenario.parent, parent)
     return [_expected(scenario.parent), _expected(scenario.child)]
+
+
+def multi_turn(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two runs in one conversation, kept by a checkpointer under one thread id: the second
+    run's model call is sent the first run's messages too."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    conversation = shapes.multi_turn(FRAMEWORK)
+    llm.script(conversation.first.marker, conversation.turns)
+    agent = build_agent(llm, checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": conversation.first.marker}}
+    for run in (conversation.first, conversation.second):
+        state = agent.invoke({"messages": [{"role": "user", "content": run.task}]}, config)
+        run.expect_answer(_answer(state))
+    return [_expected(conversation.first), _expected(conversation.second)]
+
+
+def parallel_tools(llm: ScriptedLLM) -> S.RunExpectation:
+    """Two calls of one tool in one model turn (the tools node runs both)."""
+    scenario = shapes.parallel_tools(FRAMEWORK)
+    scenario.expect_answer(_answer(_play(llm, scenario)))
+    return _expected(scenario)
+
+
+def structured_output(llm: ScriptedLLM) -> S.RunExpectation:
+    """``response_format`` set: the model answers by calling the format's tool, and the graph's
+    state holds ``structured_response``, the run's answer."""
+    from pydantic import BaseModel
+
+    class Weather(BaseModel):
+        city: str
+        temp: int
+
+    last = Turn(tool_calls=(ToolCall("Weather", shapes.STRUCTURED),))
+    scenario = shapes.structured_output(FRAMEWORK, last, json.dumps(shapes.STRUCTURED))
+    state = _play(llm, scenario, build_agent(llm, response_format=Weather))
+    assert state["structured_response"] == Weather(**shapes.STRUCTURED), state
+    return _expected(scenario)
+
+
+def team(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two agents wired as the nodes of a parent graph (no "agent" in their names, so
+    OpenInference marks no span AGENT): the graph is a run, each agent a child run working
+    on the user's task; the graph's answer is the last agent's."""
+    from langgraph.graph import END, START, MessagesState, StateGraph
+
+    task = f"{S.tag('lg-team')} Research the weather, then write it up."
+    researched, written = "researched: sunny", "written: a sunny report"
+    llm.script(
+        task, [call_tool("get_weather", S.WEATHER_ARGS), answer(researched), answer(written)]
+    )
+    graph = StateGraph(MessagesState)
+    graph.add_node("researcher", build_agent(llm, name="researcher", tools=[get_weather]))
+    graph.add_node("writer", build_agent(llm, name="writer", tools=[]))
+    graph.add_edge(START, "researcher")
+    graph.add_edge("researcher", "writer")
+    graph.add_edge("writer", END)
+    state = graph.compile(name="team").invoke({"messages": [{"role": "user", "content": task}]})
+    assert _answer(state) == written, state
+    weather = S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)
+    common = {"task": task, "status": "completed", "task_shared": True, "model_used": SERVED_MODEL}
+    return [
+        S.RunExpectation(final_answer=written, agent_name="team", llm_steps_at_least=0, **common),
+        S.RunExpectation(
+            final_answer=researched,
+            agent_name="researcher",
+            tools=[weather],
+            parent_task=task,
+            llm_steps_at_least=2,
+            **common,
+        ),
+        S.RunExpectation(final_answer=written, agent_name="writer", parent_task=task, **common),
+    ]
+
+
+def prebuilt(llm: ScriptedLLM) -> S.RunExpectation:
+    """LangGraph's prebuilt ``create_react_agent`` (deprecated, still common), unnamed: the
+    graph is ``LangGraph`` (no AGENT kind under OpenInference), its ``ToolNode`` gets each
+    call with the state (``{"tool_call": ..., "state": ...}``)."""
+    import warnings
+
+    from langgraph.prebuilt import create_react_agent
+
+    scenario = S.success(FRAMEWORK)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its deprecation in favour of create_agent
+        agent = create_react_agent(_model(llm), tools=[get_weather, add, flaky])
+    scenario.expect_answer(_answer(_play(llm, scenario, agent)))
+    return replace(_expected(scenario), agent_name="LangGraph")
+
+
+def return_direct(llm: ScriptedLLM) -> S.RunExpectation:
+    """A tool made with ``return_direct=True``: the graph ends on its result, no model call
+    after it; that result is the answer."""
+
+    @tool(return_direct=True)
+    def lookup_weather(city: str) -> str:
+        """The weather in a city, returned to the user as it is."""
+        return S.get_weather_impl(city)
+
+    scenario = S.scenario(
+        FRAMEWORK,
+        "direct",
+        "What is the weather in Paris?",
+        [call_tool("lookup_weather", S.WEATHER_ARGS)],
+        status="completed",
+        final_answer=S.WEATHER_RESULT,
+        tools=[S.ToolExpectation("lookup_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
+    )
+    state = _play(llm, scenario, build_agent(llm, tools=[lookup_weather]))
+    scenario.expect_answer(_answer(state))
+    return _expected(scenario)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 
-from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool
+from agents import Agent, ModelSettings, OpenAIChatCompletionsModel, Runner, function_tool
+from agents.exceptions import MaxTurnsExceeded
 from openai import AsyncOpenAI
 
 from tests.frameworks import scenario as S
-from tests.scripted_llm import ScriptedLLM
+from tests.frameworks import scenario_shapes as shapes
+from tests.scripted_llm import ScriptedLLM, answer, call_tool
 
 MODEL_NAME = "scripted-oai-agents"
 AGENT_NAME = "weather_agent"
@@ -102,3 +104,79 @@ async def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     llm.script(scenario.child.marker, scenario.child.turns)
     await _play(llm, scenario.parent, parent)
     return scenario.expected
+
+
+async def multi_turn(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two runs in one conversation: the second is given the first's items, then a question."""
+    conversation = shapes.multi_turn(FRAMEWORK)
+    llm.script(conversation.first.marker, conversation.turns)
+    agent = build_agent(llm)
+    first = await Runner.run(agent, conversation.first.task)
+    conversation.first.expect_answer(first.final_output)
+    history = [*first.to_input_list(), {"role": "user", "content": conversation.second.task}]
+    second = await Runner.run(agent, history)  # type: ignore[arg-type]
+    conversation.second.expect_answer(second.final_output)
+    return conversation.expected
+
+
+async def parallel_tools(llm: ScriptedLLM) -> S.RunExpectation:
+    """Two calls of one tool in one model turn."""
+    scenario = shapes.parallel_tools(FRAMEWORK)
+    return scenario.expect_answer(await _play(llm, scenario))
+
+
+async def max_steps(llm: ScriptedLLM) -> S.RunExpectation:
+    """``max_turns=2``: the SDK raises MaxTurnsExceeded after two tool-calling turns."""
+    scenario = shapes.step_limit(FRAMEWORK, 2, "Max turns")
+    llm.script(scenario.marker, scenario.turns)
+    with scenario.expect_failure(MaxTurnsExceeded):
+        await Runner.run(build_agent(llm), scenario.task, max_turns=2)
+    return scenario.expected
+
+
+async def streaming(llm: ScriptedLLM) -> S.RunExpectation:
+    """The success scenario streamed (``Runner.run_streamed``), usage included: the answer is
+    only in the generation's Responses-shaped output."""
+    scenario = S.success(FRAMEWORK)
+    llm.script(scenario.marker, scenario.turns)
+    agent = build_agent(llm).clone(model_settings=ModelSettings(include_usage=True))
+    result = Runner.run_streamed(agent, scenario.task)
+    async for _ in result.stream_events():
+        pass
+    return scenario.expect_answer(result.final_output)
+
+
+async def handoff(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """A triage agent hands the conversation to a specialist (``handoffs=[...]``): two sibling
+    runs on the user's task; the hand-off is the triage run's last step, with the arguments
+    the model gave ``transfer_to_specialist``; the specialist answers."""
+    task = f"{S.tag('oaa-handoff')} Who should answer this?"
+    llm.script(task, [call_tool("transfer_to_specialist", {}), answer(S.CHILD_ANSWER)])
+    specialist = Agent(name="specialist", instructions="Answer.", model=_model(llm))
+    triage = Agent(
+        name="triage", instructions="Hand over.", model=_model(llm), handoffs=[specialist]
+    )
+    result = await Runner.run(triage, task)
+    assert result.final_output == S.CHILD_ANSWER, result.final_output
+    handed_over = S.ToolExpectation("handoff to specialist", {}, "specialist")
+    common = {"task": task, "status": "completed", "task_shared": True}
+    return [
+        S.RunExpectation(final_answer=None, tools=[handed_over], agent_name="triage", **common),
+        S.RunExpectation(final_answer=S.CHILD_ANSWER, agent_name="specialist", **common),
+    ]
+
+
+async def stop_on_first_tool(llm: ScriptedLLM) -> S.RunExpectation:
+    """``tool_use_behavior="stop_on_first_tool"``: the tool's result is the final output, no
+    model call after it."""
+    scenario = S.scenario(
+        FRAMEWORK,
+        "stop",
+        "What is the weather in Paris?",
+        [call_tool("get_weather", S.WEATHER_ARGS)],
+        status="completed",
+        final_answer=S.WEATHER_RESULT,
+        tools=[S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
+    )
+    agent = build_agent(llm).clone(tool_use_behavior="stop_on_first_tool")
+    return scenario.expect_answer(await _play(llm, scenario, agent))

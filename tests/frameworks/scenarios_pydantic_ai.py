@@ -21,8 +21,10 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.usage import UsageLimits
 
 from tests.frameworks import scenario as S
+from tests.frameworks import scenario_shapes as shapes
 from tests.scripted_llm import Turn, call_tool
 
 MODEL_NAME = "scripted-pai"
@@ -154,4 +156,49 @@ async def nested() -> list[S.RunExpectation]:
 
     _script(scenario.child.marker, scenario.child.turns)
     await _play(scenario.parent, parent)
+    return scenario.expected
+
+
+async def multi_turn() -> list[S.RunExpectation]:
+    """Two runs in one conversation: the second gets the first's messages as history."""
+    conversation = shapes.multi_turn(FRAMEWORK)
+    _script(conversation.first.marker, conversation.turns)
+    agent = build_agent()
+    first = await agent.run(conversation.first.task)
+    conversation.first.expect_answer(first.output)
+    second = await agent.run(conversation.second.task, message_history=first.all_messages())
+    conversation.second.expect_answer(second.output)
+    return conversation.expected
+
+
+async def parallel_tools() -> S.RunExpectation:
+    """Two calls of one tool in one model turn."""
+    scenario = shapes.parallel_tools(FRAMEWORK)
+    return scenario.expect_answer(await _play(scenario))
+
+
+async def max_steps() -> S.RunExpectation:
+    """``UsageLimits(request_limit=2)``: the third model request is refused."""
+    scenario = shapes.step_limit(FRAMEWORK, 2, "request_limit of 2")
+    _script(scenario.marker, scenario.turns)
+    with scenario.expect_failure():
+        await build_agent().run(scenario.task, usage_limits=UsageLimits(request_limit=2))
+    return scenario.expected
+
+
+async def structured_output() -> S.RunExpectation:
+    """``output_type`` a model: the model answers by calling ``final_result`` (an output
+    tool, no ``execute_tool`` span); the run's ``final_result`` is the object as JSON."""
+    from pydantic import BaseModel
+
+    class Weather(BaseModel):
+        city: str
+        temp: int
+
+    last = call_tool("final_result", shapes.STRUCTURED)
+    scenario = shapes.structured_output(FRAMEWORK, last, '{"city":"Paris","temp":21}')
+    _script(scenario.marker, scenario.turns)
+    agent = build_agent()
+    result = await agent.run(scenario.task, output_type=Weather)
+    assert result.output == Weather(**shapes.STRUCTURED), result.output
     return scenario.expected

@@ -8,9 +8,13 @@ spans, so the scenarios use the real ``OpenAIModel`` against :class:`ScriptedLLM
 
 from __future__ import annotations
 
-from smolagents import OpenAIModel, ToolCallingAgent, tool
+import json
+from dataclasses import replace
+
+from smolagents import CodeAgent, OpenAIModel, ToolCallingAgent, tool
 
 from tests.frameworks import scenario as S
+from tests.frameworks import scenario_shapes as shapes
 from tests.scripted_llm import ScriptedLLM, answer, call_tool
 
 MODEL_NAME = "scripted-smol"
@@ -52,19 +56,22 @@ def flaky(x: int) -> str:
     return S.flaky_impl(x)
 
 
-def build_agent(
-    llm: ScriptedLLM, name: str = AGENT_NAME, max_steps: int = 6, **kwargs: object
-) -> ToolCallingAgent:
-    """An agent on the scripted server, with the scenario tools."""
-    model = OpenAIModel(
+def _model(llm: ScriptedLLM) -> OpenAIModel:
+    return OpenAIModel(
         model_id=MODEL_NAME,
         api_base=llm.base_url,
         api_key="sk-scripted",
         client_kwargs={"max_retries": 0},
     )
+
+
+def build_agent(
+    llm: ScriptedLLM, name: str = AGENT_NAME, max_steps: int = 6, **kwargs: object
+) -> ToolCallingAgent:
+    """An agent on the scripted server, with the scenario tools."""
     return ToolCallingAgent(
         tools=[get_weather, add, flaky],
-        model=model,
+        model=_model(llm),
         name=name,
         max_steps=max_steps,
         verbosity_level=0,
@@ -133,3 +140,81 @@ def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     llm.script(scenario.child.marker, scenario.child.turns)
     _play(llm, scenario.parent, parent)
     return scenario.expected
+
+
+def multi_turn(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two runs of one agent, the second with ``reset=False``: it keeps the first's memory."""
+    conversation = shapes.multi_turn(FRAMEWORK)
+    llm.script(conversation.first.marker, conversation.turns)
+    agent = build_agent(llm)
+    conversation.first.expect_answer(agent.run(conversation.first.task))
+    conversation.second.expect_answer(agent.run(conversation.second.task, reset=False))
+    return conversation.expected
+
+
+def parallel_tools(llm: ScriptedLLM) -> S.RunExpectation:
+    """Two calls of one tool in one model turn (smolagents runs them in parallel threads)."""
+    scenario = shapes.parallel_tools(FRAMEWORK)
+    return scenario.expect_answer(_play(llm, scenario))
+
+
+def streaming(llm: ScriptedLLM) -> S.RunExpectation:
+    """The success scenario run with ``stream=True``: the run span's output is every streamed
+    step joined, the answer is the final_answer call's."""
+    scenario = S.success(FRAMEWORK)
+    llm.script(scenario.marker, scenario.turns)
+    steps = list(build_agent(llm).run(scenario.task, stream=True))
+    return scenario.expect_answer(getattr(steps[-1], "output", None))
+
+
+def structured_output(llm: ScriptedLLM) -> S.RunExpectation:
+    """final_answer given a dict: smolagents writes the run's output with ``str()``."""
+    last = call_tool("final_answer", {"answer": shapes.STRUCTURED})
+    scenario = shapes.structured_output(FRAMEWORK, last, json.dumps(shapes.STRUCTURED))
+    scenario = replace(scenario, expected=replace(scenario.expected, response='"temp": 21'))
+    llm.script(scenario.marker, scenario.turns)
+    output = build_agent(llm).run(scenario.task)
+    assert output == shapes.STRUCTURED, output
+    return scenario.expected
+
+
+def code_agent(llm: ScriptedLLM) -> S.RunExpectation:
+    """A CodeAgent: the model writes Python calling the tool positionally, then
+    ``final_answer(...)`` in code; the arguments are named after the tool's parameters."""
+    code = "Thought: check.\n<code>\nw = get_weather('Paris')\nprint(w)\n</code>"
+    done = "Thought: done.\n<code>\nfinal_answer(w + ' today')\n</code>"
+    final = f"{S.WEATHER_RESULT} today"
+    scenario = S.scenario(
+        FRAMEWORK,
+        "code",
+        "What is the weather in Paris?",
+        [answer(code), answer(done)],
+        status="completed",
+        final_answer=final,
+        tools=[S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
+        response=final,
+        llm_steps_at_least=2,
+    )
+    llm.script(scenario.marker, scenario.turns)
+    agent = CodeAgent(
+        tools=[get_weather], model=_model(llm), name=AGENT_NAME, max_steps=4, verbosity_level=0
+    )
+    return scenario.expect_answer(agent.run(scenario.task))
+
+
+def max_steps_given_to_run(llm: ScriptedLLM) -> S.RunExpectation:
+    """``run(task, max_steps=2)`` on an agent built with more: the run's own limit counts
+    (the span's ``smolagents.max_steps`` is the agent's)."""
+    scenario = S.scenario(
+        FRAMEWORK,
+        "runmax",
+        "Loop forever.",
+        [call_tool("add", S.ADD_ARGS), call_tool("add", S.ADD_ARGS), answer(GAVE_UP_ANSWER)],
+        status="max_steps",
+        final_answer=GAVE_UP_ANSWER,
+        tools=[S.ToolExpectation("add", S.ADD_ARGS, S.ADD_RESULT)] * 2,
+        llm_steps_at_least=3,
+    )
+    llm.script(scenario.marker, scenario.turns)
+    output = build_agent(llm, max_steps=6).run(scenario.task, max_steps=2)
+    return scenario.expect_answer(output)

@@ -15,6 +15,7 @@ Strands' documented behaviours the expectations follow:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from strands import Agent, tool
@@ -23,9 +24,10 @@ from strands.multiagent import GraphBuilder, Swarm
 from strands.multiagent.base import Status
 
 from tests.frameworks import scenario as S
+from tests.frameworks import scenario_shapes as shapes
 from tests.frameworks.scenario import ToolExpectation
 from tests.frameworks.teams import TeamExpectation, TurnExpectation
-from tests.scripted_llm import ScriptedLLM, Turn, answer, call_tool
+from tests.scripted_llm import ScriptedLLM, ToolCall, Turn, answer, call_tool
 
 MODEL_NAME = "scripted-strands"
 AGENT_NAME = "weather_agent"
@@ -217,3 +219,38 @@ def graph_pipeline(llm: ScriptedLLM) -> TeamExpectation:
         ],
         model_requested=MODEL_NAME,
     )
+
+
+def multi_turn(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two calls of one agent: it keeps the conversation, so the second run's model calls
+    (and its run span's messages) hold the first run's too."""
+    conversation = shapes.multi_turn(FRAMEWORK)
+    llm.script(conversation.first.marker, conversation.turns)
+    agent = build_agent(llm)
+    for run in (conversation.first, conversation.second):
+        run.expect_answer(str(agent(run.task)).strip())
+    return conversation.expected
+
+
+def parallel_tools(llm: ScriptedLLM) -> S.RunExpectation:
+    """Two calls of one tool in one model turn."""
+    scenario = shapes.parallel_tools(FRAMEWORK)
+    return scenario.expect_answer(_play(llm, scenario))
+
+
+def structured_output(llm: ScriptedLLM) -> S.RunExpectation:
+    """``structured_output_model``: the model answers by calling the output model's tool; the
+    run's answer is that object (JSON), and that call is its response step."""
+    from pydantic import BaseModel
+
+    class Weather(BaseModel):
+        city: str
+        temp: int
+
+    last = Turn(tool_calls=(ToolCall("Weather", shapes.STRUCTURED),))
+    scenario = shapes.structured_output(FRAMEWORK, last, '"temp":21')
+    scenario = replace(scenario, expected=replace(scenario.expected, response='"temp": 21'))
+    llm.script(scenario.marker, scenario.turns)
+    result = build_agent(llm)(scenario.task, structured_output_model=Weather)
+    assert result.structured_output == Weather(**shapes.STRUCTURED), result
+    return scenario.expected

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.frameworks.scenario import RunExpectation, Scenario
+from tests.frameworks.scenario_shapes import Conversation
 from tests.frameworks.teams import TeamExpectation
 from tests.scripted_llm import ScriptedLLM
 
@@ -49,6 +50,21 @@ class PlannedScenario:
     expected: Sequence[RunExpectation | TeamExpectation]
     answers: Sequence[str | None]
     errors: Sequence[str | None] = ()
+
+
+def conversation_plan(conversation: Conversation, model_requested: str) -> PlannedScenario:
+    """``multi_turn``: the agent script runs both tasks in one conversation, in order."""
+    first, second = conversation.first, conversation.second
+    return PlannedScenario(
+        name="multi_turn",
+        tasks=[first.task, second.task],
+        scripted=[dataclasses.replace(first, turns=conversation.turns)],
+        expected=[
+            dataclasses.replace(run, model_requested=model_requested)
+            for run in conversation.expected
+        ],
+        answers=[str(first.expected.final_answer), str(second.expected.final_answer)],
+    )
 
 
 def run_agent_script(

@@ -46,11 +46,12 @@ async def flaky(x: int) -> str:
     return "flaky ok"
 
 
-def _client(base_url: str) -> Any:
+def _client(base_url: str, **options: Any) -> Any:
     from autogen_ext.models.openai import OpenAIChatCompletionClient
 
+    options.setdefault("model_info", MODEL_INFO)
     return OpenAIChatCompletionClient(
-        model=MODEL, base_url=base_url, api_key="sk-scripted", max_retries=0, model_info=MODEL_INFO
+        model=MODEL, base_url=base_url, api_key="sk-scripted", max_retries=0, **options
     )
 
 
@@ -64,9 +65,9 @@ def _agent(
     from autogen_agentchat.agents import AssistantAgent
 
     chosen = [get_weather, add, flaky] if tools is None else tools
+    options.setdefault("model_client", _client(base_url))
     return AssistantAgent(
         name=name,
-        model_client=_client(base_url),
         tools=chosen,
         max_tool_iterations=max_tool_iterations,
         **options,
@@ -112,6 +113,24 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
         return list(await asyncio.gather(*(_outcome(_answer(_agent(base_url), t)) for t in tasks)))
     if scenario.startswith("team_"):
         return [await _outcome(_team(scenario, tasks[0], base_url))]
+    if scenario == "multi_turn":  # one agent keeps its model context from run to run
+        agent = _agent(base_url)
+        return [await _outcome(_answer(agent, task)) for task in tasks]
+    if scenario == "structured_output":  # the answer is a StructuredMessage (JSON text)
+        from pydantic import BaseModel
+
+        class Weather(BaseModel):
+            city: str
+            temp: int
+
+        info = {**MODEL_INFO, "json_output": True, "structured_output": True}
+        client = _client(base_url, model_info=info)
+        agent = _agent(base_url, tools=[], model_client=client, output_content_type=Weather)
+        return [await _outcome(_answer(agent, tasks[0]))]
+    if scenario == "streaming":  # the model's answers streamed, with the usage chunk
+        client = _client(base_url, stream_options={"include_usage": True})
+        agent = _agent(base_url, model_client=client, model_client_stream=True)
+        return [await _outcome(_answer(agent, tasks[0]))]
     if scenario == "max_steps":
         agent = _agent(base_url, tools=[add], max_tool_iterations=2)
         return [await _outcome(_answer(agent, tasks[0]))]

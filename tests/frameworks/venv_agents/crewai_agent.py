@@ -106,12 +106,31 @@ def _hierarchical(task: str, base_url: str) -> str:
     return str(crew.kickoff().raw)
 
 
+def _structured(task: str, base_url: str) -> str:
+    from crewai import Crew, Task
+    from pydantic import BaseModel
+
+    class Weather(BaseModel):
+        city: str
+        temp: int
+
+    agent = _agent(base_url)
+    job = Task(
+        description=task, expected_output="The weather.", agent=agent, output_pydantic=Weather
+    )
+    output = Crew(agents=[agent], tasks=[job]).kickoff()
+    assert output.pydantic == Weather(city="Paris", temp=21), output
+    return str(output.raw)
+
+
 def run(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
     if scenario == "concurrent":
         with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
             return list(pool.map(lambda t: run("success", [t], base_url)[0], tasks))
     if scenario == "nested":
         return [outcome(lambda: _nested(tasks[0], base_url))]
+    if scenario == "structured_output":
+        return [outcome(lambda: _structured(tasks[0], base_url))]
     if scenario == "hierarchical":
         return [outcome(lambda: _hierarchical(tasks[0], base_url))]
     if scenario == "handoff":

@@ -78,6 +78,23 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
 
         parent = _agent(base_url, "parent_agent", tools=[ask_child])
         return [await _outcome(_answer(parent, tasks[0]))]
+    if scenario == "multi_turn":  # one Memory carries the chat history from run to run
+        from llama_index.core.memory import Memory
+
+        agent = _agent(base_url)
+        memory = Memory.from_defaults(session_id="conversation", token_limit=40000)
+        return [await _outcome(_answer(agent, task, memory=memory)) for task in tasks]
+    if scenario == "return_direct":  # the tool's output is the answer, no model call after
+        from llama_index.core.tools import FunctionTool
+
+        direct = FunctionTool.from_defaults(fn=get_weather, return_direct=True)
+        return [await _outcome(_answer(_agent(base_url, tools=[direct]), tasks[0]))]
+    if scenario == "react":  # tools called through the ReAct text format, no tool calls
+        from llama_index.core.agent.workflow import ReActAgent
+
+        base = _agent(base_url)
+        react = ReActAgent(name="react_agent", tools=base.tools, llm=base.llm)
+        return [await _outcome(_answer(react, tasks[0]))]
     if scenario == "handoff":
         from llama_index.core.agent.workflow import AgentWorkflow, FunctionAgent
 
