@@ -15,6 +15,7 @@ from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from collector import api, api_annotations, api_spans
 from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode_protobuf
@@ -218,6 +219,10 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
         try:
             body = await _read_limited(request, limit)
             body = _inflate(body, encoding, limit)
+        except ClientDisconnect:
+            # Gone before its body was in (or cut off: collector/http_deadline.py);
+            # nothing was stored and no one is left to answer.
+            return Response(status_code=400)
         except BodyTooLarge:
             return _otlp_error(
                 content_type, 413, code_pb2.RESOURCE_EXHAUSTED, f"body larger than {limit} bytes"

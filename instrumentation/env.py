@@ -245,6 +245,13 @@ GRPC_WORKERS = Variable(
     _C,
     integer(minimum=1),
 )
+HTTP_REQUEST_TIMEOUT_S = Variable(
+    "AGENT_AUDIT_HTTP_REQUEST_TIMEOUT_S",
+    60.0,
+    "an HTTP request's head and body must arrive within this; a slower connection is closed",
+    _C,
+    positive,
+)
 LOST_AFTER_S = Variable(
     "AGENT_AUDIT_LOST_AFTER_S",
     300.0,
