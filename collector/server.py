@@ -157,7 +157,7 @@ def start_collector(settings: Settings) -> RunningCollector:
     config = uvicorn.Config(
         app,
         # A client that never finishes its request is cut off (collector/http_deadline.py).
-        http=deadline_protocol(settings.http_request_timeout_s),
+        http=deadline_protocol(settings.request_timeout_s),
         log_level="warning",
         access_log=False,
         lifespan="off",

@@ -245,10 +245,10 @@ GRPC_WORKERS = Variable(
     _C,
     integer(minimum=1),
 )
-HTTP_REQUEST_TIMEOUT_S = Variable(
-    "AGENT_AUDIT_HTTP_REQUEST_TIMEOUT_S",
+REQUEST_TIMEOUT_S = Variable(
+    "AGENT_AUDIT_REQUEST_TIMEOUT_S",
     60.0,
-    "an HTTP request's head and body must arrive within this; a slower connection is closed",
+    "an HTTP request must arrive within this; a gRPC connection lives at most 5 times this",
     _C,
     positive,
 )
