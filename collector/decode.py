@@ -117,6 +117,13 @@ def _span_error(trace_id: str, span_id: str, parent: str) -> str | None:
     return None
 
 
+def _shortened(reason: str, limit: int = 500) -> str:
+    """A reason that quotes what was sent (a 1 MB attribute key) kept to a readable length."""
+    if len(reason) <= limit:
+        return reason
+    return f"{reason[: limit // 2]} ... {reason[-limit // 2 :]}"
+
+
 def decode_message(
     request: ExportTraceServiceRequest, salvaged: Salvaged | None = None
 ) -> DecodedRequest:
@@ -179,7 +186,7 @@ def decode_message(
                     first_error = first_error or problem
                     continue
                 spans.append(record)
-    notes = [f"{rejected} span(s) rejected; first: {first_error}"] if rejected else []
+    notes = [f"{rejected} span(s) rejected; first: {_shortened(first_error)}"] if rejected else []
     if salvaged and salvaged.repaired:
         notes.append(
             f"{salvaged.repaired} invalid UTF-8 sequence(s) in text values are stored as U+FFFD"

@@ -102,6 +102,9 @@ SPOILERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "int value Infinity": _attribute('{"intValue": Infinity}'),
     "double value of 5000 digits": _attribute('{"doubleValue": ' + HUGE_DIGITS + "}"),
     "event time NaN": _field("events", '[{"name": "tick", "timeUnixNano": NaN}]'),
+    "NaN under a 100,000-character key": _field(
+        "attributes", '[{"key": "' + "k" * 100_000 + '", "value": {"doubleValue": "NaN"}}]'
+    ),
     "array value 2000 deep": _attribute(_deep("array", 2000)),
     "kvlist value 1000 deep": _attribute(_deep("kvlist", 1000)),
     "array value 300 deep": _attribute(_deep("array", 300)),
