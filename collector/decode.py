@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from collector.errors import CollectorError
+from collector.json_depth import cut_deep_json
 from collector.otlp_salvage import (
     Salvaged,
     has_surrogate_escape,
@@ -116,6 +117,13 @@ def _span_error(trace_id: str, span_id: str, parent: str) -> str | None:
     return None
 
 
+def _shortened(reason: str, limit: int = 500) -> str:
+    """A reason that quotes what was sent (a 1 MB attribute key) kept to a readable length."""
+    if len(reason) <= limit:
+        return reason
+    return f"{reason[: limit // 2]} ... {reason[-limit // 2 :]}"
+
+
 def decode_message(
     request: ExportTraceServiceRequest, salvaged: Salvaged | None = None
 ) -> DecodedRequest:
@@ -178,7 +186,7 @@ def decode_message(
                     first_error = first_error or problem
                     continue
                 spans.append(record)
-    notes = [f"{rejected} span(s) rejected; first: {first_error}"] if rejected else []
+    notes = [f"{rejected} span(s) rejected; first: {_shortened(first_error)}"] if rejected else []
     if salvaged and salvaged.repaired:
         notes.append(
             f"{salvaged.repaired} invalid UTF-8 sequence(s) in text values are stored as U+FFFD"
@@ -246,23 +254,44 @@ def _prepare_json_span(span: dict[str, Any]) -> None:
         _rewrite_ids(link, _LINK_ID_KEYS, f"link {index} ")
 
 
-def _load_json(body: bytes) -> tuple[Any, int]:
-    """The parsed body and how many strings in it had to be repaired."""
+# JSON nested deeper than this is cut out (collector/json_depth.py) when the parser
+# gives up; a span's values are refused past 32 levels anyway (span_checks.py).
+_MAX_JSON_DEPTH = 200
+# Python refuses to turn more digits than this into an int (sys.get_int_max_str_digits).
+_MAX_INT_DIGITS = 4000
+
+
+def _json_int(digits: str) -> int | float:
+    """A JSON integer literal; one too long to convert is infinite, so the span
+    holding it is refused alone, like any other number out of range."""
+    return int(digits) if len(digits) <= _MAX_INT_DIGITS else float(digits)
+
+
+def _parse_json(body: bytes) -> tuple[Any, int]:
     repaired = 0
     try:
-        try:
-            document = json.loads(body)
-        except UnicodeDecodeError:
-            text, repaired = repair_text(body)
-            document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(f"body is not JSON: {exc}") from None
-    except RecursionError:
-        raise InvalidRequest("body is JSON nested too deeply") from None
+        document = json.loads(body, parse_int=_json_int)
+    except UnicodeDecodeError:
+        text, repaired = repair_text(body)
+        document = json.loads(text, parse_int=_json_int)
     if has_surrogate_escape(body):
         document, unpaired = repair_surrogates(document)
         repaired += unpaired
     return document, repaired
+
+
+def _load_json(body: bytes) -> tuple[Any, int]:
+    """The parsed body and how many strings in it had to be repaired."""
+    try:
+        try:
+            return _parse_json(body)
+        except RecursionError:
+            cut, _ = cut_deep_json(body, _MAX_JSON_DEPTH)
+            return _parse_json(cut)
+    except RecursionError:
+        raise InvalidRequest("body is JSON nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, and numbers Python cannot read
+        raise InvalidRequest(f"body is not JSON: {exc}") from None
 
 
 def decode_json(body: bytes) -> DecodedRequest:

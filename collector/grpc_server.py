@@ -127,6 +127,25 @@ class GrpcServer:
         return done
 
 
+def _server_options(settings: Settings) -> list[tuple[str, int]]:
+    """grpc core's channel arguments for the server.
+
+    A call whose message never completes, or a connection that never finishes
+    its handshake, would otherwise hold a file descriptor for ever (and enough
+    of them leave none for anyone else). So every connection is sent GOAWAY at
+    an age of 5 times the request timeout (clients reconnect, as they do after
+    any GOAWAY) and closed once its calls have had one more timeout to finish.
+    """
+    timeout_ms = round(settings.request_timeout_s * 1000)
+    return [
+        ("grpc.max_receive_message_length", settings.max_request_bytes),
+        ("grpc.so_reuseport", 0),
+        ("grpc.server_handshake_timeout_ms", timeout_ms),
+        ("grpc.max_connection_age_ms", 5 * timeout_ms),
+        ("grpc.max_connection_age_grace_ms", timeout_ms),
+    ]
+
+
 def start_grpc_server(
     store: RunStore, settings: Settings, sanitizer: Sanitizer
 ) -> tuple[GrpcServer, int]:
@@ -138,12 +157,7 @@ def start_grpc_server(
     workers = ThreadPoolExecutor(max_workers=settings.grpc_workers, thread_name_prefix="otlp-grpc")
 
     async def start() -> int:
-        server = grpc.aio.server(
-            options=[
-                ("grpc.max_receive_message_length", settings.max_request_bytes),
-                ("grpc.so_reuseport", 0),
-            ],
-        )
+        server = grpc.aio.server(options=_server_options(settings))
         receiver = TraceReceiver(store, settings, sanitizer, workers)
         handler = grpc.method_handlers_generic_handler(
             _SERVICE, {"Export": grpc.unary_unary_rpc_method_handler(receiver.Export)}

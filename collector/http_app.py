@@ -15,6 +15,7 @@ from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from collector import api, api_annotations, api_spans
 from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode_protobuf
@@ -40,12 +41,23 @@ _OPEN_PATHS = frozenset({"/healthz"})
 # from another one already on the port; otherwise a fresh id per process.
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+# A client concatenating compressed chunks makes a few members, not thousands.
+_MAX_GZIP_MEMBERS = 1000
+_INFLATE_PIECE = 65536
+
+
 class BodyTooLarge(CollectorError):
     """The body, after decompression, passed the configured limit."""
 
 
 def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
-    """Undo Content-Encoding, never producing more than ``limit`` bytes (gzip bombs)."""
+    """Undo Content-Encoding, never producing more than ``limit`` bytes (gzip bombs).
+
+    A gzip body may hold several members one after the other (RFC 1952 2.2;
+    what concatenating compressed chunks gives): every member is inflated, as
+    gzip(1) and Go's reader do, so none is dropped unseen. Bytes after the
+    stream that are not another member are an error, not ignored."""
     if encoding in ("", "identity"):
         if len(body) > limit:
             raise BodyTooLarge
@@ -53,19 +65,37 @@ def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
     wbits = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}.get(encoding)
     if wbits is None:
         raise ValueError(f"unsupported Content-Encoding {encoding!r} (use gzip or none)")
-    inflater = zlib.decompressobj(wbits)
-    try:
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise InvalidRequest(f"body is not valid {encoding}: {exc}") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise BodyTooLarge
-    if not inflater.eof:
-        raise InvalidRequest(f"body is a truncated {encoding} stream")
-    if not out:
+    view = memoryview(body)
+    parts: list[bytes] = []
+    size = position = 0
+    for _member in range(_MAX_GZIP_MEMBERS):
+        inflater = zlib.decompressobj(wbits)
+        while not inflater.eof:
+            # Fed in pieces: what follows a member is copied (unused_data) at most one piece.
+            piece = view[position : position + _INFLATE_PIECE]
+            if not piece:
+                raise InvalidRequest(f"body is a truncated {encoding} stream")
+            position += len(piece)
+            try:
+                parts.append(inflater.decompress(piece, limit + 1 - size))
+            except zlib.error as exc:
+                raise InvalidRequest(f"body is not valid {encoding}: {exc}") from None
+            size += len(parts[-1])
+            if size > limit or inflater.unconsumed_tail:
+                raise BodyTooLarge
+        position -= len(inflater.unused_data)
+        if position == len(body):
+            break
+        if encoding != "gzip" or view[position : position + 2] != _GZIP_MAGIC:
+            raise InvalidRequest(
+                f"body has {len(body) - position} byte(s) after the end of its {encoding} stream"
+            )
+    else:
+        raise InvalidRequest(f"body has more than {_MAX_GZIP_MEMBERS} gzip members")
+    if not size:
         # An empty request is fine uncompressed; compressed, it is a broken client.
         raise InvalidRequest(f"body is {encoding} that inflates to nothing")
-    return out
+    return b"".join(parts)
 
 
 def _otlp_response(content_type: str, decoded: DecodedRequest | None) -> Response:
@@ -189,6 +219,10 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
         try:
             body = await _read_limited(request, limit)
             body = _inflate(body, encoding, limit)
+        except ClientDisconnect:
+            # Gone before its body was in (or cut off: collector/http_deadline.py);
+            # nothing was stored and no one is left to answer.
+            return Response(status_code=400)
         except BodyTooLarge:
             return _otlp_error(
                 content_type, 413, code_pb2.RESOURCE_EXHAUSTED, f"body larger than {limit} bytes"

@@ -82,8 +82,17 @@ def ingest_batch(
     state: IngestState,
     now: datetime,
 ) -> None:
-    """Store spans and the rows derived from them; the caller owns the transaction."""
-    unique = list({(s.trace_id, s.span_id): s for s in spans}.values())
+    """Store spans and the rows derived from them; the caller owns the transaction.
+
+    A span id already stored, or seen earlier in ``spans``, is skipped whole:
+    the first version received is the one kept, and runs and steps are derived
+    only from spans stored here, so a later span re-using an id (a sender's
+    bug, or a forgery) cannot rewrite a run or step that its stored span no
+    longer backs (``verify`` would report the run altered)."""
+    first: dict[tuple[str, str], SpanRecord] = {}
+    for span in spans:
+        first.setdefault((span.trace_id, span.span_id), span)
+    unique = list(first.values())
     columns = span_columns(unique, now)
     con.register("_new_spans", columns_table(columns))
     # RETURNING names the rows stored (a span seen before is skipped). The chain
@@ -102,6 +111,7 @@ def ingest_batch(
         row for row in zip(*content, strict=True) if (row[_TRACE_ID], row[_SPAN_ID]) in stored
     ]
     state.chain_head = append_rows(con, state.chain_head, inserted, state.chain_key)
+    unique = [s for s in unique if (s.trace_id, s.span_id) in stored]
     arrivals = TraceArrivals(con)
     arrivals.record({s.trace_id for s in unique}, now)
     # Read after the insert: this batch's spans included.

@@ -307,7 +307,16 @@ def salvage_json(
     """Parse a JSON trace request part by part; ``prepare_span`` rewrites a
     span dict in place (the hex ids) and raises ValueError to reject it."""
     result = Salvaged(request=ExportTraceServiceRequest())
-    errors = (json_format.ParseError, ValueError, TypeError, AttributeError)
+    # ArithmeticError: a number out of range (inf where an integer belongs);
+    # RecursionError: a part nested past what the parser can follow.
+    errors = (
+        json_format.ParseError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        ArithmeticError,
+        RecursionError,
+    )
     for r_index, resource_spans in enumerate(_items(document, "resourceSpans")):
         try:
             scopes = _items(resource_spans, "scopeSpans")
@@ -315,7 +324,7 @@ def salvage_json(
         except errors as exc:
             lost = _span_count(resource_spans)
             result.reject(
-                lost, f"resource {r_index} does not parse ({exc}); {lost} span(s) dropped"
+                lost, f"resource {r_index} does not parse ({_brief(exc)}); {lost} span(s) dropped"
             )
             continue
         kept_resource = result.request.resource_spans.add()
@@ -327,7 +336,9 @@ def salvage_json(
                 scope = _parse_dict(InstrumentationScope, _get(scope_spans, "scope"))
             except errors as exc:
                 lost = _span_count({"scopeSpans": [scope_spans]})
-                result.reject(lost, f"{where} does not parse ({exc}); {lost} span(s) dropped")
+                result.reject(
+                    lost, f"{where} does not parse ({_brief(exc)}); {lost} span(s) dropped"
+                )
                 continue
             kept_scope = kept_resource.scope_spans.add()
             kept_scope.scope.CopyFrom(scope)
@@ -338,8 +349,18 @@ def salvage_json(
                     prepare_span(span_document)
                     kept_scope.spans.append(_parse_dict(Span, span_document))
                 except errors as exc:
-                    result.reject(1, f"{where}, span {index} does not parse: {exc}")
+                    result.reject(1, f"{where}, span {index} does not parse: {_brief(exc)}")
     return result
+
+
+def _brief(exc: BaseException, limit: int = 300) -> str:
+    """The parser's reason, shortened: for a part nested 100 deep, json_format
+    repeats "Failed to parse values field: " once per level before the cause."""
+    text = str(exc)
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} ... {text[-half:]}"
 
 
 def _span_count(resource_spans: Any) -> int:

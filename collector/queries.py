@@ -89,6 +89,8 @@ def _page_bound(
     if until is not None:
         anchor = min(anchor, until)
     for minutes in _WINDOWS_MIN:
+        if anchor - datetime.min <= timedelta(minutes=minutes):
+            return None  # a window reaching before year 1 bounds nothing
         bound = anchor - timedelta(minutes=minutes)
         found = cursor.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM agent_runs r "

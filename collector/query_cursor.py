@@ -41,7 +41,7 @@ def decode_cursor(text: str) -> Cursor:
         if not isinstance(run_id, str) or not (micros is None or isinstance(micros, int)):
             raise ValueError("wrong types")
         started = None if micros is None else _EPOCH + timedelta(microseconds=micros)
-    except (ValueError, TypeError, binascii.Error, UnicodeError, OverflowError):
+    except (ValueError, TypeError, binascii.Error, UnicodeError, OverflowError, RecursionError):
         raise BadRequest("cursor is not valid; use the 'next' value of a previous page") from None
     return Cursor(started, run_id)
 

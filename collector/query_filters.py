@@ -68,8 +68,11 @@ def parse_time(name: str, text: str | None) -> datetime | None:
         raise BadRequest(
             f"{name}={text!r} is not an ISO 8601 time (e.g. 2025-01-31T12:00:00Z)"
         ) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    try:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise BadRequest(f"{name}={text!r} is out of range in UTC") from None
     return moment
 
 

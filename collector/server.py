@@ -13,6 +13,7 @@ import uvicorn
 
 from collector.grpc_server import GrpcServer, start_grpc_server
 from collector.http_app import create_app
+from collector.http_deadline import deadline_protocol
 from collector.redact import RedactionPolicy, Sanitizer
 from collector.search_index import SearchIndex
 from collector.settings import Settings, SettingsError
@@ -155,6 +156,8 @@ def start_collector(settings: Settings) -> RunningCollector:
     app.state.search = search
     config = uvicorn.Config(
         app,
+        # A client that never finishes its request is cut off (collector/http_deadline.py).
+        http=deadline_protocol(settings.request_timeout_s),
         log_level="warning",
         access_log=False,
         lifespan="off",

@@ -39,6 +39,7 @@ class Settings:
     # One transaction holds at most this many spans.
     commit_max_spans: int = E.COMMIT_MAX_SPANS.default
     grpc_workers: int = E.GRPC_WORKERS.default
+    request_timeout_s: float = E.REQUEST_TIMEOUT_S.default
     # Live runs
     lost_after_s: float = E.LOST_AFTER_S.default
     # Query API
@@ -107,6 +108,7 @@ class Settings:
                 max_queued_spans=E.MAX_QUEUED_SPANS.read(env),
                 commit_max_spans=E.COMMIT_MAX_SPANS.read(env),
                 grpc_workers=E.GRPC_WORKERS.read(env),
+                request_timeout_s=E.REQUEST_TIMEOUT_S.read(env),
                 lost_after_s=E.LOST_AFTER_S.read(env),
                 sql_max_rows=E.SQL_MAX_ROWS.read(env),
                 sql_timeout_s=E.SQL_TIMEOUT_S.read(env),

@@ -245,6 +245,13 @@ GRPC_WORKERS = Variable(
     _C,
     integer(minimum=1),
 )
+REQUEST_TIMEOUT_S = Variable(
+    "AGENT_AUDIT_REQUEST_TIMEOUT_S",
+    60.0,
+    "an HTTP request must arrive within this; a gRPC connection lives at most 5 times this",
+    _C,
+    positive,
+)
 LOST_AFTER_S = Variable(
     "AGENT_AUDIT_LOST_AFTER_S",
     300.0,
