@@ -51,4 +51,4 @@ def test_follow_prints_new_runs_and_status_changes(agents: Agents) -> None:
         assert_inert("".join(seen))
     finally:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(10) == 130
+        assert proc.wait(30) == 130  # a loaded CI machine: interpreter shutdown can be slow
