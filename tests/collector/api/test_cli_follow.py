@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 from instrumentation import agent_run
 from tests.collector.api.conftest import Agents, RunSpec
@@ -32,7 +33,14 @@ def test_follow_prints_new_runs_and_status_changes(agents: Agents) -> None:
         for line in stdout:
             lines.put(line)
 
+    errors: list[str] = []  # drained too: a full stderr pipe would block the command
+
+    def pump_errors() -> None:
+        assert proc.stderr is not None
+        errors.extend(proc.stderr)
+
     threading.Thread(target=pump, daemon=True).start()
+    threading.Thread(target=pump_errors, daemon=True).start()
 
     def has(fragment: str) -> bool:
         while not lines.empty():
@@ -51,4 +59,23 @@ def test_follow_prints_new_runs_and_status_changes(agents: Agents) -> None:
         assert_inert("".join(seen))
     finally:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(30) == 130  # a loaded CI machine: interpreter shutdown can be slow
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            signals = _signal_masks(proc.pid)
+            proc.kill()
+            raise AssertionError(
+                f"no exit 30 s after SIGINT; {signals}; stderr: {''.join(errors)[-2000:]}"
+            ) from None
+        assert code == 130, "".join(errors)[-2000:]
+
+
+def _signal_masks(pid: int) -> str:
+    """The process's ignored and caught signals, to tell a hang from an ignored SIGINT."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError as exc:
+        return f"no status: {exc}"
+    return " ".join(
+        line for line in status.splitlines() if line.startswith(("SigIgn", "SigCgt", "State"))
+    )
