@@ -23,6 +23,9 @@ def test_follow_prints_new_runs_and_status_changes(agents: Agents) -> None:
             "--api", agents.collector.api_url,
         ],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=REPO,
+        # As from a terminal: a shell's background job (`cmd &`) ignores SIGINT, and
+        # the command would inherit that from the test run.
+        preexec_fn=_sigint_as_in_a_terminal,
     )  # fmt: skip
     lines: queue.Queue[str] = queue.Queue()
     seen: list[str] = []
@@ -68,6 +71,10 @@ def test_follow_prints_new_runs_and_status_changes(agents: Agents) -> None:
                 f"no exit 30 s after SIGINT; {signals}; stderr: {''.join(errors)[-2000:]}"
             ) from None
         assert code == 130, "".join(errors)[-2000:]
+
+
+def _sigint_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _signal_masks(pid: int) -> str:
