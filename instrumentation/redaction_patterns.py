@@ -114,6 +114,10 @@ def _constant(text: str) -> Callable[[Any], str]:
     return replace
 
 
+# Values in JSON (or a Python literal) that hold no secret: kept, so the text stays valid.
+_LITERALS = frozenset({"null", "true", "false", "None", "True", "False"})
+
+
 def _keep_secret(match: Any) -> str:
     keep = match.group("keep")
     secret = match.group("secret")
@@ -123,6 +127,11 @@ def _keep_secret(match: Any) -> str:
         return str(match.group(0))
     if secret[:1] in {'"', "'"} and len(secret) >= 2:
         return f"{keep}{secret[0]}{REDACTED}{secret[0]}{tail}"
+    if keep[:1] in {'"', "'"} and keep.rstrip().endswith(":"):
+        # "key": 1234 in JSON: a quoted marker keeps the document parseable.
+        if secret in _LITERALS:
+            return str(match.group(0))
+        return f"{keep}{keep[0]}{REDACTED}{keep[0]}{tail}"
     return f"{keep}{REDACTED}{tail}"
 
 

@@ -52,6 +52,31 @@ def test_redact_text_covers_common_shapes() -> None:
     assert "DB_PASS=" in env and "TZ=" in env and "UTC" not in env
 
 
+def test_json_stays_json_where_a_secret_key_holds_a_bare_value() -> None:
+    """A number under a secret key is redacted as a quoted marker; null, true and false,
+    which hold nothing, stay: either way the document still parses."""
+    clean = Sanitizer()
+    document = {
+        "cancellation_token": None,
+        "password": 482913,
+        "api_key": True,
+        "refresh_token": "r-7Hq2LmX9pQ",
+        "max_tokens": 100,
+    }
+    for text in (json.dumps(document), json.dumps(document, separators=(",", ":"))):
+        out = json.loads(clean.redact_text(text))
+        assert out == {
+            "cancellation_token": None,
+            "password": REDACTED,
+            "api_key": True,
+            "refresh_token": REDACTED,
+            "max_tokens": 100,
+        }
+    # Outside JSON a bare value is still a secret, whatever it spells.
+    assert clean.redact_text("password=null") == f"password={REDACTED}"
+    assert clean.redact_text("token: 482913") == f"token: {REDACTED}"
+
+
 def test_switching_off_and_extra_rules() -> None:
     off = Sanitizer(RedactionPolicy(enabled=False))
     assert off.redact_text(SECRETS["openai"]) == SECRETS["openai"]
