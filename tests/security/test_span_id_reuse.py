@@ -12,28 +12,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import httpx
-import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceServiceStub
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from bench.reliability.otlp_requests import kv
 from instrumentation import attributes as A
-from tests.conftest import CollectorHandle, start_test_collector
-
-
-@pytest.fixture
-def handle(tmp_path: Path) -> Iterator[CollectorHandle]:
-    collector = start_test_collector(tmp_path / "reuse.duckdb")
-    try:
-        yield collector
-    finally:
-        collector.stop()
+from tests.conftest import CollectorHandle
 
 
 class RunIds:
@@ -121,35 +109,35 @@ def _verify(handle: CollectorHandle) -> dict[str, object]:
 ORIGINAL = ("original task", "completed", ["original result"])
 
 
-def test_a_later_request_reusing_the_ids_changes_no_run_or_step(handle: CollectorHandle) -> None:
+def test_a_later_request_reusing_the_ids_changes_no_run_or_step(collector: CollectorHandle) -> None:
     ids = RunIds()
-    _post(handle, _spans(ids, "original", failed=False))
-    assert _run(handle, ids) == ORIGINAL  # committed before the second request
-    _post(handle, _spans(ids, "forged", failed=True))
-    assert _run(handle, ids) == ORIGINAL
-    assert _stored_task(handle, ids) == "original task"
-    assert _verify(handle)["ok"] is True
+    _post(collector, _spans(ids, "original", failed=False))
+    assert _run(collector, ids) == ORIGINAL  # committed before the second request
+    _post(collector, _spans(ids, "forged", failed=True))
+    assert _run(collector, ids) == ORIGINAL
+    assert _stored_task(collector, ids) == "original task"
+    assert _verify(collector)["ok"] is True
 
 
-def test_within_one_request_the_first_version_is_kept(handle: CollectorHandle) -> None:
+def test_within_one_request_the_first_version_is_kept(collector: CollectorHandle) -> None:
     ids = RunIds()
-    _post(handle, _spans(ids, "original", failed=False) + _spans(ids, "forged", failed=True))
-    assert _run(handle, ids) == ORIGINAL
-    assert _stored_task(handle, ids) == "original task"
-    assert _verify(handle)["ok"] is True
+    _post(collector, _spans(ids, "original", failed=False) + _spans(ids, "forged", failed=True))
+    assert _run(collector, ids) == ORIGINAL
+    assert _stored_task(collector, ids) == "original task"
+    assert _verify(collector)["ok"] is True
 
 
 def test_back_to_back_requests_keep_the_first_whatever_the_commit_grouping(
-    handle: CollectorHandle,
+    collector: CollectorHandle,
 ) -> None:
     # Acknowledged from the journal, both may be applied in one transaction or two.
     runs = [RunIds() for _ in range(20)]
-    with grpc.insecure_channel(f"127.0.0.1:{handle.grpc_port}") as channel:
+    with grpc.insecure_channel(f"127.0.0.1:{collector.grpc_port}") as channel:
         export = TraceServiceStub(channel).Export
         for ids in runs:
             export(_request(_spans(ids, "original", failed=False)), timeout=30)
             export(_request(_spans(ids, "forged", failed=True)), timeout=30)
     for ids in runs:
-        assert _run(handle, ids) == ORIGINAL
-        assert _stored_task(handle, ids) == "original task"
-    assert _verify(handle)["ok"] is True
+        assert _run(collector, ids) == ORIGINAL
+        assert _stored_task(collector, ids) == "original task"
+    assert _verify(collector)["ok"] is True
