@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from collector.id_lists import placeholders
+from collector.id_lists import in_list
 from collector.pricing import PriceBook, refresh_model_prices
 from collector.queries import RunFilters, in_snapshot, where_clause
 from collector.serialize import json_value
@@ -67,7 +67,8 @@ def _ids_in(run_ids: Sequence[str]) -> tuple[str, list[Any]]:
     """``AND id IN (...)`` and its parameters, for a scope of run ids."""
     if len(run_ids) > _LOOKUP_IDS:
         return "AND id IN (SELECT unnest(?))", [list(run_ids)]
-    return f"AND id IN ({placeholders(len(run_ids))})", list(run_ids)
+    listed, params = in_list(run_ids)
+    return f"AND id IN ({listed})", list(params)
 
 
 # The run_costs view, for a few runs: the view reads every step; this reads the page's.
@@ -136,8 +137,9 @@ def run_costs(cursor: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> dict
         ids = runs.column("id").to_pylist()
         params: list[Any]
         if cursor.execute(_HAS_RUN_ID_INDEX).fetchone() is not None:
-            page_steps = _PAGE_STEPS_BY_INDEX.format(marks=placeholders(len(ids)))
-            params = list(ids)
+            listed, by_index = in_list(ids)
+            page_steps = _PAGE_STEPS_BY_INDEX.format(marks=listed)
+            params = list(by_index)
         else:
             starts = runs.column("started_at").to_pylist()
             since = min(starts) - _CLOCK_MARGIN if None not in starts else datetime(1, 1, 1)

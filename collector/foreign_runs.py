@@ -18,7 +18,7 @@ import pyarrow as pa
 from collector import frameworks
 from collector.columns import AGENT_RUNS, arrow_schema
 from collector.decode import SpanRecord
-from collector.id_lists import chunks, placeholders
+from collector.id_lists import chunks, in_list
 from collector.mapping import SpanClass, classify, is_pending
 from collector.run_tree import model_calls_below, own_spans_by_run
 from collector.trace_arrivals import TraceArrivals, spans_reads
@@ -115,12 +115,11 @@ def derive_foreign_runs(
     """
     runs = [
         row
-        for chunk in chunks(sorted(run_ids))
+        for listed, params in map(in_list, chunks(sorted(run_ids)))
         for row in con.execute(
             "SELECT id, trace_id, span_id FROM agent_runs "
-            f"WHERE id IN ({placeholders(len(chunk))}) "
-            "AND id = span_id AND is_final",
-            chunk,
+            f"WHERE id IN ({listed}) AND id = span_id AND is_final",
+            params,
         ).fetchall()
     ]
     if not runs:

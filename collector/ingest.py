@@ -23,7 +23,7 @@ from collector.columns import AGENT_RUNS, AGENT_STEPS, arrow_schema
 from collector.decode import SpanRecord
 from collector.foreign_runs import derive_foreign_runs
 from collector.guarded_mapping import classify_guarded, mapped_or_none
-from collector.id_lists import chunks, placeholders
+from collector.id_lists import chunks, in_list
 from collector.mapping import (
     RunRow,
     SpanClass,
@@ -203,8 +203,8 @@ def _stored_ids(con: duckdb.DuckDBPyConnection, table: str, ids: list[str]) -> s
     """Which of ``ids`` ``table`` already holds, looked up in its primary-key index."""
     found: set[str] = set()
     for chunk in chunks(ids):
-        marks = placeholders(len(chunk))
-        rows = con.execute(f"SELECT id FROM {table} WHERE id IN ({marks})", chunk).fetchall()
+        listed, params = in_list(chunk)
+        rows = con.execute(f"SELECT id FROM {table} WHERE id IN ({listed})", params).fetchall()
         found.update(str(row[0]) for row in rows)
     return found
 
@@ -312,8 +312,10 @@ def _refresh_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str], now: dateti
     """Renumber steps in start order and recompute each run's step aggregates."""
     for chunk in chunks(sorted(run_ids)):
         # Numbered parameters: each list of ids appears twice in a statement.
-        con.execute(_RENUMBER_STEPS.format(ids=placeholders(len(chunk), first=1)), chunk)
-        con.execute(_REAGGREGATE_RUNS.format(ids=placeholders(len(chunk), first=2)), [now, *chunk])
+        listed, params = in_list(chunk, first=1)
+        con.execute(_RENUMBER_STEPS.format(ids=listed), params)
+        listed, params = in_list(chunk, first=2)
+        con.execute(_REAGGREGATE_RUNS.format(ids=listed), [now, *params])
 
 
 def mark_lost_runs(con: duckdb.DuckDBPyConnection, now: datetime, silence_s: float) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from collector.decode import SpanRecord
-from collector.id_lists import chunks, placeholders
+from collector.id_lists import chunks, in_list
 from collector.mapping import SpanClass, is_pending, real_span_id
 from instrumentation import attributes as A
 
@@ -74,11 +74,10 @@ def one_step_per_model_call(
         # A step's id is its (real) span id: read through the primary key.
         stored = {
             row[0]
-            for chunk in chunks(sorted(outside))
+            for listed, params in map(in_list, chunks(sorted(outside)))
             for row in con.execute(
-                f"SELECT id FROM agent_steps WHERE id IN ({placeholders(len(chunk))}) "
-                "AND action_type = 'think'",
-                chunk,
+                f"SELECT id FROM agent_steps WHERE id IN ({listed}) AND action_type = 'think'",
+                params,
             ).fetchall()
         }
     outer = llm | stored

@@ -22,7 +22,7 @@ from collector import frameworks
 from collector.columns import AGENT_RUNS, arrow_schema
 from collector.decode import SpanRecord
 from collector.foreign_runs import stored_span
-from collector.id_lists import chunks, placeholders
+from collector.id_lists import chunks, in_list
 from collector.mapping import nearest_run
 from collector.run_links import STAND_IN, StoredParents, set_by_id, trace_graph
 from instrumentation.attributes import RunStatus, StepStatus
@@ -62,11 +62,11 @@ def place_rootless_steps(
     parents, run_spans = trace_graph(con, traces, stored)
     stand_ins = {
         r[0]
-        for chunk in chunks(ids)
+        for listed, params in map(in_list, chunks(ids))
         for r in con.execute(
-            f"SELECT id FROM agent_runs WHERE trace_id IN ({placeholders(len(chunk))}) "
+            f"SELECT id FROM agent_runs WHERE trace_id IN ({listed}) "
             "AND NOT is_final AND metadata = ?",
-            [*chunk, STAND_IN],
+            [*params, STAND_IN],
         ).fetchall()
     }
     real_runs = run_spans  # trace_graph leaves stand-ins out
@@ -108,29 +108,27 @@ def _drop_empty_stand_ins(con: duckdb.DuckDBPyConnection, candidates: set[str]) 
     """
     ids = sorted(candidates)
     with_steps: set[str] = set()
-    for chunk in chunks(ids):
+    for listed, params in map(in_list, chunks(ids)):
         with_steps.update(
             r[0]
             for r in con.execute(
-                "SELECT DISTINCT agent_run_id FROM agent_steps "
-                f"WHERE agent_run_id IN ({placeholders(len(chunk))})",
-                chunk,
+                f"SELECT DISTINCT agent_run_id FROM agent_steps WHERE agent_run_id IN ({listed})",
+                params,
             ).fetchall()
         )
-    for chunk in chunks(sorted(candidates - with_steps)):
+    for listed, params in map(in_list, chunks(sorted(candidates - with_steps))):
         con.execute(
-            f"DELETE FROM agent_runs WHERE id IN ({placeholders(len(chunk))}) "
-            "AND NOT is_final AND metadata = ?",
-            [*chunk, STAND_IN],
+            f"DELETE FROM agent_runs WHERE id IN ({listed}) AND NOT is_final AND metadata = ?",
+            [*params, STAND_IN],
         )
     remaining: set[str] = set()
-    for chunk in chunks(sorted(with_steps)):
+    for listed, params in map(in_list, chunks(sorted(with_steps))):
         remaining.update(
             r[0]
             for r in con.execute(
-                f"SELECT trace_id FROM agent_runs WHERE id IN ({placeholders(len(chunk))}) "
+                f"SELECT trace_id FROM agent_runs WHERE id IN ({listed}) "
                 "AND NOT is_final AND metadata = ?",
-                [*chunk, STAND_IN],
+                [*params, STAND_IN],
             ).fetchall()
         )
     return remaining

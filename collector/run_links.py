@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import duckdb
 import pyarrow as pa
 
-from collector.id_lists import chunks, placeholders
+from collector.id_lists import chunks, in_list
 from collector.mapping import nearest_run
 from collector.trace_arrivals import TraceArrivals, spans_reads
 
@@ -71,13 +71,13 @@ def trace_graph(
     parents = dict((stored or StoredParents(con)).of(trace_ids))
     # A stand-in for a missing run span is no run to hang steps or runs on.
     runs: dict[str, str] = {}
-    for chunk in chunks(sorted(trace_ids)):
+    for listed, params in map(in_list, chunks(sorted(trace_ids))):
         runs.update(
             con.execute(
                 "SELECT span_id, id FROM agent_runs "
-                f"WHERE trace_id IN ({placeholders(len(chunk))}) "
+                f"WHERE trace_id IN ({listed}) "
                 "AND (is_final OR metadata IS DISTINCT FROM ?)",
-                [*chunk, STAND_IN],
+                [*params, STAND_IN],
             ).fetchall()
         )
     return parents, runs
@@ -107,11 +107,11 @@ def adopt_orphans(
     # Runs nested in a run that has only now arrived: their span has a parent.
     nested = [
         row
-        for chunk in chunks(sorted(traces))
+        for listed, params in map(in_list, chunks(sorted(traces)))
         for row in con.execute(
             "SELECT id, span_id, trace_id FROM agent_runs "
-            f"WHERE trace_id IN ({placeholders(len(chunk))}) AND parent_run_id IS NULL",
-            chunk,
+            f"WHERE trace_id IN ({listed}) AND parent_run_id IS NULL",
+            params,
         ).fetchall()
         if parents.get(row[1]) is not None
     ]
@@ -136,10 +136,11 @@ def set_by_id(
     """``UPDATE table SET column = values[id]`` for every id in ``values``, by its index."""
     for chunk in chunks(list(values)):
         con.register("_new_values", pa.table({"id": chunk, "value": [values[i] for i in chunk]}))
+        listed, params = in_list(chunk)
         con.execute(
             f"UPDATE {table} SET {column} = v.value FROM _new_values v "
-            f"WHERE {table}.id IN ({placeholders(len(chunk))}) AND {table}.id = v.id",
-            chunk,
+            f"WHERE {table}.id IN ({listed}) AND {table}.id = v.id",
+            params,
         )
         con.unregister("_new_values")
 

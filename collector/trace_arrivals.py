@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import duckdb
 import pyarrow as pa
 
-from collector.id_lists import chunks, placeholders
+from collector.id_lists import chunks, in_list
 
 __all__ = ["TRACE_ARRIVALS_DDL", "TraceArrivals", "spans_reads"]
 
@@ -68,11 +68,10 @@ class TraceArrivals:
             self._con.unregister("_new_traces")
         # A clock set back: the bound must stay at or below every span's received_at.
         later = [t for t, first in known.items() if first > now]
-        for chunk in chunks(later):
+        for listed, params in map(in_list, chunks(later)):
             self._con.execute(
-                "UPDATE trace_arrivals SET first_received_at = ? "
-                f"WHERE trace_id IN ({placeholders(len(chunk))})",
-                [now, *chunk],
+                f"UPDATE trace_arrivals SET first_received_at = ? WHERE trace_id IN ({listed})",
+                [now, *params],
             )
         for trace_id in ids:
             first = known.get(trace_id)
@@ -102,12 +101,12 @@ class TraceArrivals:
 
     def _stored(self, ids: list[str]) -> dict[str, datetime]:
         found: dict[str, datetime] = {}
-        for chunk in chunks(ids):
+        for listed, params in map(in_list, chunks(ids)):
             found.update(
                 self._con.execute(
                     "SELECT trace_id, first_received_at FROM trace_arrivals "
-                    f"WHERE trace_id IN ({placeholders(len(chunk))})",
-                    chunk,
+                    f"WHERE trace_id IN ({listed})",
+                    params,
                 ).fetchall()
             )
         return found
