@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.abc
 import logging
 import os
 import signal
@@ -62,16 +63,21 @@ def _port_in_use(host: str, grpc_port: int, http_port: int) -> str | None:
     return None
 
 
+class _NoPandas(importlib.abc.MetaPathFinder):
+    """Answers ``import pandas`` as if it were not installed."""
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        if fullname == "pandas" or fullname.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        return None
+
+
 def _without_pandas() -> None:
     """Keep pandas out of the collector process: it never uses it, but DuckDB's
     and pyarrow's Python bindings import it (about 40 MB) on first use when it is
-    installed; both treat a failed import as "not installed".
-
-    ``None`` in ``sys.modules`` fails the import at once: DuckDB's binding tries
-    it again for every bound parameter, and a finder on ``sys.meta_path`` made
-    each try go through the import machinery's module locks (~14 µs).
-    """
-    sys.modules.setdefault("pandas", None)  # type: ignore[arg-type]
+    installed; both treat a failed import as "not installed"."""
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _NoPandas())
 
 
 def run(args: argparse.Namespace) -> int:
