@@ -193,7 +193,7 @@ def derive_foreign_runs(
             task = coalesce(agent_runs.task, d.task),
             final_answer = coalesce(agent_runs.final_answer, d.final_answer),
             model_requested = coalesce(agent_runs.model_requested, d.model_requested),
-            -- the model calls' response model beats the step fallback _refresh_runs set
+            -- the model calls' response model beats the step fallback refresh_runs set
             model_used = coalesce(d.model_used, agent_runs.model_used),
             provider = coalesce(agent_runs.provider, d.provider),
             status = CASE WHEN d.status IS NOT NULL AND agent_runs.status = '{RunStatus.COMPLETED}'

@@ -22,6 +22,7 @@ from collector.chain_key import ChainKey
 from collector.columns import AGENT_RUNS, AGENT_STEPS, arrow_schema
 from collector.decode import SpanRecord
 from collector.foreign_runs import derive_foreign_runs
+from collector.fresh_runs import FreshRuns, fresh_runs
 from collector.guarded_mapping import classify_guarded, mapped_or_none
 from collector.id_lists import chunks, in_list
 from collector.mapping import (
@@ -43,9 +44,9 @@ from collector.trace_arrivals import TraceArrivals
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
-__all__ = ["IngestState", "ingest_batch", "mark_lost_runs", "load_orphan_traces"]
+__all__ = ["IngestState", "ingest_batch", "load_orphan_traces", "mark_lost_runs", "refresh_runs"]
 
-# The columns a span writes; the others are aggregates kept by _refresh_runs.
+# The columns a span writes; the others are aggregates kept by refresh_runs.
 _RUN_SCHEMA = arrow_schema(c for c in AGENT_RUNS if c.ingested)
 _STEP_SCHEMA = arrow_schema(c for c in AGENT_STEPS if c.ingested)
 
@@ -172,31 +173,38 @@ def ingest_batch(
         if not own_run and run_id:
             foreign_runs.add(run_id)
 
+    run_winners = pick_winners(runs, key=lambda r: r.id)
+    step_winners = pick_winners(steps, key=lambda s: s.id)
+    old_runs = _stored_ids(con, "agent_runs", [r.id for r in run_winners])
+    old_steps = _stored_ids(con, "agent_steps", [s.id for s in step_winners])
+    fresh = fresh_runs(con, run_winners, step_winners, old_runs, old_steps)
     affected: set[str] = set()
-    if runs:
-        winners = pick_winners(runs, key=lambda r: r.id)
-        _upsert_runs(con, winners, now)
-        affected.update(r.id for r in winners)
-    if steps:
-        winners = pick_winners(steps, key=lambda s: s.id)
-        _upsert_steps(con, winners)
-        affected.update(s.agent_run_id for s in winners if s.agent_run_id)
-        state.orphan_traces.update(s.trace_id for s in winners if s.agent_run_id is None)
+    if run_winners:
+        _upsert_runs(con, run_winners, now, old_runs, fresh)
+        affected.update(r.id for r in run_winners)
+    if step_winners:
+        _upsert_steps(con, step_winners, old_steps, fresh)
+        affected.update(s.agent_run_id for s in step_winners if s.agent_run_id)
+        state.orphan_traces.update(s.trace_id for s in step_winners if s.agent_run_id is None)
+    # Runs whose steps changed after the inserts are refreshed in SQL even if fresh.
+    moved: set[str] = set()
     if state.orphan_traces:
         # A missing run, or a missing span between a step and its run, may have arrived.
         traces = {s.trace_id for s in unique} & state.orphan_traces
         if traces:
-            affected.update(adopt_orphans(con, traces, state.orphan_traces, span_parents))
+            moved.update(adopt_orphans(con, traces, state.orphan_traces, span_parents))
     waiting = {s.trace_id for s in unique} & (state.orphan_traces | state.rootless_traces)
     if waiting:
         arrived = {(s.trace_id, s.span_id): s for s in unique}
         changed, still = place_rootless_steps(con, waiting, now, arrived, span_parents)
-        affected.update(changed)
+        moved.update(changed)
         state.rootless_traces = (state.rootless_traces - waiting) | still
-    if affected:
-        _refresh_runs(con, affected, now)
-        if foreign_runs & affected:
-            derive_foreign_runs(con, foreign_runs & affected, arrivals)
+    affected |= moved
+    stale = (affected - fresh.run_ids) | moved
+    if stale:
+        refresh_runs(con, stale, now)
+    if foreign_runs & affected:
+        derive_foreign_runs(con, foreign_runs & affected, arrivals)
 
 
 def _stored_ids(con: duckdb.DuckDBPyConnection, table: str, ids: list[str]) -> set[str]:
@@ -210,7 +218,11 @@ def _stored_ids(con: duckdb.DuckDBPyConnection, table: str, ids: list[str]) -> s
 
 
 def _insert_or_upsert(
-    con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table, insert: str, upsert: str
+    con: duckdb.DuckDBPyConnection,
+    rows: pa.Table,
+    stored: set[str],
+    insert: str,
+    upsert: str,
 ) -> None:
     """New rows by a plain INSERT, rows already stored by the upsert.
 
@@ -218,9 +230,8 @@ def _insert_or_upsert(
     hundred thousand rows (its conflict check), and almost every row of a batch
     is new: the writer is the one writer, so looking the ids up first is exact.
     """
-    ids = rows.column("id").to_pylist()
-    stored = _stored_ids(con, table, ids)
     if stored:
+        ids = rows.column("id").to_pylist()
         mask = pa.array([row_id in stored for row_id in ids])
         con.register("_stored_rows", rows.filter(mask))
         con.execute(upsert.format(source="_stored_rows"))
@@ -232,7 +243,12 @@ def _insert_or_upsert(
         con.unregister("_new_rows")
 
 
-_RUN_COLUMNS = ", ".join(_RUN_SCHEMA.names)
+# Inserted with the aggregates a fresh run's batch decides (collector/fresh_runs.py);
+# an upsert of a stored row leaves them to refresh_runs.
+_TOTAL_STEPS = pa.field("total_steps", pa.int32())
+_TOOL_NAMES = pa.field("tool_names", pa.list_(pa.string()))
+_STEP_NUMBER = pa.field("step_number", pa.int32())
+_RUN_COLUMNS = ", ".join([*_RUN_SCHEMA.names, _TOTAL_STEPS.name, _TOOL_NAMES.name])
 _INSERT_RUNS = f"""
     INSERT INTO agent_runs ({_RUN_COLUMNS}, last_activity_at)
     SELECT {_RUN_COLUMNS}, updated_at FROM {{source}}
@@ -249,7 +265,7 @@ _UPSERT_RUNS = (
     WHERE excluded.is_final OR NOT agent_runs.is_final
 """
 )
-_STEP_COLUMNS = ", ".join(_STEP_SCHEMA.names)
+_STEP_COLUMNS = ", ".join([*_STEP_SCHEMA.names, _STEP_NUMBER.name])
 _INSERT_STEPS = f"""
     INSERT INTO agent_steps ({_STEP_COLUMNS}) SELECT {_STEP_COLUMNS} FROM {{source}}
 """
@@ -263,14 +279,29 @@ _UPSERT_STEPS = (
 )
 
 
-def _upsert_runs(con: duckdb.DuckDBPyConnection, rows: list[RunRow], now: datetime) -> None:
+def _upsert_runs(
+    con: duckdb.DuckDBPyConnection,
+    rows: list[RunRow],
+    now: datetime,
+    stored: set[str],
+    fresh: FreshRuns,
+) -> None:
+    rows = [fresh.runs.get(r.id, r) for r in rows]
     table = rows_table(rows, _RUN_SCHEMA, {"updated_at": now})
-    _insert_or_upsert(con, "agent_runs", table, _INSERT_RUNS, _UPSERT_RUNS)
+    # A new run has no step yet unless it is fresh (its steps are in this batch).
+    counted = [fresh.aggregates.get(r.id, (0, None)) for r in rows]
+    table = table.append_column(_TOTAL_STEPS, pa.array([c[0] for c in counted], _TOTAL_STEPS.type))
+    table = table.append_column(_TOOL_NAMES, pa.array([c[1] for c in counted], _TOOL_NAMES.type))
+    _insert_or_upsert(con, table, stored, _INSERT_RUNS, _UPSERT_RUNS)
 
 
-def _upsert_steps(con: duckdb.DuckDBPyConnection, rows: list[StepRow]) -> None:
+def _upsert_steps(
+    con: duckdb.DuckDBPyConnection, rows: list[StepRow], stored: set[str], fresh: FreshRuns
+) -> None:
     table = rows_table(rows, _STEP_SCHEMA, {})
-    _insert_or_upsert(con, "agent_steps", table, _INSERT_STEPS, _UPSERT_STEPS)
+    numbers = [fresh.step_numbers.get(r.id) for r in rows]
+    table = table.append_column(_STEP_NUMBER, pa.array(numbers, _STEP_NUMBER.type))
+    _insert_or_upsert(con, table, stored, _INSERT_STEPS, _UPSERT_STEPS)
 
 
 # The batch's runs and their steps, read through the id and agent_run_id indexes
@@ -308,7 +339,7 @@ _REAGGREGATE_RUNS = """
 """
 
 
-def _refresh_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str], now: datetime) -> None:
+def refresh_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str], now: datetime) -> None:
     """Renumber steps in start order and recompute each run's step aggregates."""
     for chunk in chunks(sorted(run_ids)):
         # Numbered parameters: each list of ids appears twice in a statement.
