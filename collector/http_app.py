@@ -188,6 +188,7 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
             "queued_spans": store.queued_spans,
             "committed_spans": store.committed_spans,
             "commits": store.commits,
+            "conflict_retries": store.conflict_retries,
             "apply_rate_spans_per_s": round(store.apply_rate),
             # Raised by the writer when storing spans runs out of memory (up to the max).
             "db_memory_limit_mb": store.memory_limit_mb,

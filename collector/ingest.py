@@ -82,8 +82,15 @@ def ingest_batch(
     spans: Sequence[SpanRecord],
     state: IngestState,
     now: datetime,
+    *,
+    spans_new: bool = False,
 ) -> None:
     """Store spans and the rows derived from them; the caller owns the transaction.
+
+    ``spans_new``: the caller expects no span to be stored already, and inserts
+    them without the conflict check (2-3x cheaper); a span stored already then
+    fails the transaction with ``duckdb.ConstraintException``, and the caller
+    tries again without it.
 
     A span id already stored, or seen earlier in ``spans``, is skipped whole:
     the first version received is the one kept, and runs and steps are derived
@@ -100,12 +107,16 @@ def ingest_batch(
     # hashes those rows' values as inserted, which are what verify reads back:
     # every column is text or an integer, stored as given. Returning the keys
     # only spares reading the whole rows (their JSON) back into Python.
-    stored = set(
-        con.execute(
-            "INSERT INTO spans SELECT * FROM _new_spans ON CONFLICT DO NOTHING "
-            "RETURNING trace_id, span_id"
-        ).fetchall()
-    )
+    if spans_new:
+        con.execute("INSERT INTO spans SELECT * FROM _new_spans")
+        stored = set(first)
+    else:
+        stored = set(
+            con.execute(
+                "INSERT INTO spans SELECT * FROM _new_spans ON CONFLICT DO NOTHING "
+                "RETURNING trace_id, span_id"
+            ).fetchall()
+        )
     con.unregister("_new_spans")
     content = [columns[name] for name in CONTENT_COLUMNS]
     inserted = [

@@ -148,6 +148,7 @@ class RunStore(WriterLoop):
         self.committed_spans = 0
         self.clean_shutdown = True
         self.commits = 0
+        self.conflict_retries = 0  # commits tried again with the span conflict check
         self.rejected_after_ack = 0
         self.apply_rate = 0.0  # spans a second the writer commits (store_writer.py)
         # Bumped by every committed write of any kind: readers holding a copy of

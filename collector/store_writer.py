@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import duckdb
@@ -96,6 +97,7 @@ class WriterLoop:
     last_retention: RetentionResult | None
     committed_spans: int
     commits: int
+    conflict_retries: int
     _generation: int
     _jobs_finished: int
     rejected_after_ack: int
@@ -243,12 +245,19 @@ class WriterLoop:
             if self._state_stale:
                 return StoreUnavailable("storage error: state unreadable")
         began = time.monotonic()
+        # Spans are almost always new: insert them without the conflict check first,
+        # and with it when one was stored already (an exporter's retry, a replay).
+        spans_new = True
         while True:
             try:
-                self._transaction(lambda con: ingest_batch(con, spans, self._state, utc_now()))
+                self._transaction(partial(self._ingest, spans, spans_new))
                 break
             except Exception as exc:  # noqa: BLE001 - thread boundary: every job gets an answer
                 self._reload_state()  # the rollback undid part of what the state remembers
+                if spans_new and isinstance(exc, duckdb.ConstraintException):
+                    spans_new = False
+                    self.conflict_retries += 1
+                    continue
                 if isinstance(exc, duckdb.OutOfMemoryException) and self._grow_memory_limit():
                     continue
                 if is_storage_trouble(exc):
@@ -259,6 +268,11 @@ class WriterLoop:
         self.committed_spans += len(spans)
         self.commits += 1
         return None
+
+    def _ingest(
+        self, spans: list[SpanRecord], spans_new: bool, con: duckdb.DuckDBPyConnection
+    ) -> None:
+        ingest_batch(con, spans, self._state, utc_now(), spans_new=spans_new)
 
     def _grow_memory_limit(self) -> bool:
         """Double DuckDB's memory limit up to its ceiling; False when already there.

@@ -109,12 +109,21 @@ def _verify(handle: CollectorHandle) -> dict[str, object]:
 ORIGINAL = ("original task", "completed", ["original result"])
 
 
+def _conflict_retries(handle: CollectorHandle) -> int:
+    health = httpx.get(f"{handle.api_url}/healthz", timeout=30).json()
+    return int(health["conflict_retries"])
+
+
 def test_a_later_request_reusing_the_ids_changes_no_run_or_step(collector: CollectorHandle) -> None:
     ids = RunIds()
+    retries = _conflict_retries(collector)
     _post(collector, _spans(ids, "original", failed=False))
     assert _run(collector, ids) == ORIGINAL  # committed before the second request
+    assert _conflict_retries(collector) == retries  # new spans: inserted without the check
     _post(collector, _spans(ids, "forged", failed=True))
     assert _run(collector, ids) == ORIGINAL
+    # The insert without the conflict check failed, and the commit was tried again with it.
+    assert _conflict_retries(collector) == retries + 1
     assert _stored_task(collector, ids) == "original task"
     assert _verify(collector)["ok"] is True
 
