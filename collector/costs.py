@@ -15,6 +15,7 @@ import duckdb
 from collector.id_lists import placeholders
 from collector.pricing import PriceBook, refresh_model_prices
 from collector.queries import RunFilters, in_snapshot, where_clause
+from collector.query_snapshot import has_step_index
 from collector.serialize import json_value
 
 __all__ = ["cost_stats", "ensure_prices", "run_costs", "step_costs", "BUCKETS"]
@@ -92,10 +93,6 @@ _PAGE_STEPS_BY_TIME = """
     WHERE started_at IS NULL AND agent_run_id IN (SELECT unnest(?))
 """
 _CLOCK_MARGIN = timedelta(hours=1)
-_HAS_RUN_ID_INDEX = """
-    SELECT 1 FROM duckdb_indexes()
-    WHERE index_name = 'agent_steps_run_id' AND database_name = current_database()
-"""
 _RUN_COSTS_OF = """
 WITH page_steps AS ({page_steps}), steps AS (
     SELECT s.agent_run_id AS run_id,
@@ -135,7 +132,7 @@ def run_costs(cursor: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> dict
     try:
         ids = runs.column("id").to_pylist()
         params: list[Any]
-        if cursor.execute(_HAS_RUN_ID_INDEX).fetchone() is not None:
+        if has_step_index(cursor):
             page_steps = _PAGE_STEPS_BY_INDEX.format(marks=placeholders(len(ids)))
             params = list(ids)
         else:

@@ -22,16 +22,13 @@ import duckdb
 import pyarrow as pa
 
 from collector.id_lists import placeholders
+from collector.query_snapshot import has_step_index, parse_iso
 from collector.serialize import json_value
 
 __all__ = ["has_unpriced_models", "attach_page_figures", "attach_run_page_costs"]
 
 # Steps may start before their run by this much (clocks of other hosts).
 _CLOCK_MARGIN = timedelta(hours=1)
-_HAS_RUN_ID_INDEX = """
-    SELECT 1 FROM duckdb_indexes()
-    WHERE index_name = 'agent_steps_run_id' AND database_name = current_database()
-"""
 _STEP_COLUMNS = "agent_run_id, action_type, model, input_tokens, output_tokens"
 _STEPS_BY_INDEX = f"SELECT {_STEP_COLUMNS} FROM agent_steps WHERE agent_run_id IN ({{marks}})"
 # Two scans rather than one OR: each keeps its filter on started_at for the files' statistics.
@@ -84,13 +81,6 @@ LEFT JOIN model_prices p
 """
 
 
-def _moment(value: Any) -> datetime | None:
-    """A run's ``started_at`` as the API serialised it (ISO, ``Z``), back to naive UTC."""
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value).removesuffix("Z"))
-
-
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
@@ -103,7 +93,7 @@ def _runs_table(runs: Sequence[dict[str, Any]]) -> pa.Table:
         {
             "id": text("id"),
             "started_at": pa.array(
-                [_moment(r.get("started_at")) for r in runs], pa.timestamp("us")
+                [parse_iso(r.get("started_at")) for r in runs], pa.timestamp("us")
             ),
             "model_used": text("model_used"),
             "model_requested": text("model_requested"),
@@ -139,7 +129,7 @@ def has_unpriced_models(cursor: duckdb.DuckDBPyConnection, runs: Sequence[dict[s
 def _page_steps(cursor: duckdb.DuckDBPyConnection, runs: pa.Table) -> pa.Table:
     ids = runs.column("id").to_pylist()
     marks = placeholders(len(ids))
-    if cursor.execute(_HAS_RUN_ID_INDEX).fetchone() is not None:
+    if has_step_index(cursor):
         return cursor.execute(_STEPS_BY_INDEX.format(marks=marks), ids).to_arrow_table()
     starts = runs.column("started_at").to_pylist()
     since = min(starts) - _CLOCK_MARGIN if None not in starts else datetime(1, 1, 1)

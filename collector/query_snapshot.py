@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import duckdb
 
 from collector.serialize import rows_to_dicts
 
-__all__ = ["in_snapshot", "fetch_dicts", "newest"]
+__all__ = ["in_snapshot", "fetch_dicts", "newest", "has_step_index", "parse_iso"]
 
 T = TypeVar("T")
 
@@ -43,3 +44,21 @@ def newest(cursor: duckdb.DuckDBPyConnection, table: str, column: str) -> Any:
         f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL ORDER BY {column} DESC LIMIT 1"
     ).fetchone()
     return row[0] if row else None
+
+
+_HAS_STEP_INDEX = """
+    SELECT 1 FROM duckdb_indexes()
+    WHERE index_name = 'agent_steps_run_id' AND database_name = current_database()
+"""
+
+
+def has_step_index(cursor: duckdb.DuckDBPyConnection) -> bool:
+    """True in a collector's file (indexes on run ids), False over a lake (none)."""
+    return cursor.execute(_HAS_STEP_INDEX).fetchone() is not None
+
+
+def parse_iso(value: Any) -> datetime | None:
+    """A time as the API serialises it (ISO 8601, ``Z``) back to naive UTC."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).removesuffix("Z"))
