@@ -68,6 +68,7 @@ class LakeReader:
             self._con.execute("SET allowed_directories = [?]", [data])
         self._con.execute("SET enable_external_access = false")
         self._schemas: list[str] = []
+        self._members: dict[str, list[str]] = {}
         self._refresh_every_s = refresh_every_s
         self._next_refresh = 0.0
         self._lock = threading.Lock()
@@ -78,13 +79,15 @@ class LakeReader:
         self.refresh()
 
     def refresh(self) -> list[str]:
-        """Rebuild the views if the set of collector schemas changed; return it."""
+        """Rebuild the views if the collector schemas, or which of their tables hold rows,
+        changed; return the schemas."""
         with self._lock:
             schemas = collector_schemas(self._con, _ALIAS)
-            if schemas and schemas != self._schemas:
+            members = _union_members(self._con, schemas) if schemas else {}
+            if schemas and (schemas != self._schemas or members != self._members):
                 for table in OWNED_TABLES:
                     union = " UNION ALL BY NAME ".join(
-                        f"SELECT * FROM {_ALIAS}.{schema}.{table}" for schema in schemas
+                        f"SELECT * FROM {_ALIAS}.{schema}.{table}" for schema in members[table]
                     )
                     if table == "model_prices":
                         # Every collector prices the models it saw: one row per model.
@@ -111,6 +114,7 @@ class LakeReader:
                     if statement.strip().startswith("CREATE OR REPLACE VIEW"):
                         self._con.execute(statement.replace("VIEW ", "VIEW memory.main.", 1))
                 self._schemas = schemas
+                self._members = members
             self._next_refresh = time.monotonic() + self._refresh_every_s
             return schemas
 
@@ -137,3 +141,45 @@ class LakeReader:
 
     def close(self) -> None:
         self._con.close()
+
+
+def _union_members(con: duckdb.DuckDBPyConnection, schemas: list[str]) -> dict[str, list[str]]:
+    """For each view, the collector schemas whose table it unions: those holding rows.
+
+    Every table in a view costs each query over it its own catalog reads, and an
+    empty one the most (DuckLake has no statistics to cache for it: about 25
+    PostgreSQL statements for an empty ``cancel_requests``); a collector that
+    shipped nothing yet, or the tables nobody writes, made a run page over a
+    million runs 3x slower. A table whose rows were all deleted still counts
+    (the statistics keep its row count), as do rows inlined in the catalog. An
+    empty table stays in when it has a column the others lack (a newer
+    collector's), so that the view keeps every column; and one stays in when
+    all are empty, for the view's columns.
+    """
+    sizes = dict(
+        ((str(schema), str(table)), int(size or 0))
+        for schema, table, size in con.execute(
+            "SELECT schema_name, table_name, estimated_size FROM duckdb_tables() "
+            "WHERE database_name = ?",
+            [_ALIAS],
+        ).fetchall()
+    )
+    columns = {
+        (str(schema), str(table)): set(names)
+        for schema, table, names in con.execute(
+            "SELECT schema_name, table_name, list(column_name) FROM duckdb_columns() "
+            "WHERE database_name = ? GROUP BY ALL",
+            [_ALIAS],
+        ).fetchall()
+    }
+    members: dict[str, list[str]] = {}
+    for table in OWNED_TABLES:
+        present = [s for s in schemas if (s, table) in sizes]
+        chosen = [s for s in present if sizes[(s, table)] > 0]
+        seen = set().union(*(columns.get((s, table), set()) for s in chosen))
+        for schema in present:
+            if schema not in chosen and not columns.get((schema, table), set()) <= seen:
+                chosen.append(schema)
+                seen |= columns.get((schema, table), set())
+        members[table] = sorted(chosen) or present[:1] or schemas[:1]
+    return members
