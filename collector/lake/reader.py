@@ -23,6 +23,7 @@ import duckdb
 
 from collector.lake.connect import LakeError, lake_connection
 from collector.lake.layout import OWNED_TABLES, SHARED_TABLES, collector_schemas
+from collector.query_snapshot import without_indexes
 from collector.schema_costs import COSTS_AND_ANNOTATIONS_DDL
 
 __all__ = ["LakeReader"]
@@ -79,16 +80,14 @@ class LakeReader:
         self.refresh()
 
     def refresh(self) -> list[str]:
-        """Rebuild the views if the collector schemas, or which of their tables hold rows,
-        changed; return the schemas."""
+        """Rebuild the views if the collector schemas, or which of their tables hold
+        rows, changed; return the schemas."""
         with self._lock:
             schemas = collector_schemas(self._con, _ALIAS)
             members = _union_members(self._con, schemas) if schemas else {}
             if schemas and (schemas != self._schemas or members != self._members):
                 for table in OWNED_TABLES:
-                    union = " UNION ALL BY NAME ".join(
-                        f"SELECT * FROM {_ALIAS}.{schema}.{table}" for schema in members[table]
-                    )
+                    union = " UNION ALL BY NAME ".join(f"({part})" for part in members[table])
                     if table == "model_prices":
                         # Every collector prices the models it saw: one row per model.
                         union = (
@@ -132,7 +131,8 @@ class LakeReader:
         cpu_start = time.thread_time()
         try:
             cursor.execute("SET TimeZone = 'UTC'")
-            return fn(cursor)
+            with without_indexes():
+                return fn(cursor)
         finally:
             cursor.close()
             with self._lock:
@@ -144,42 +144,32 @@ class LakeReader:
 
 
 def _union_members(con: duckdb.DuckDBPyConnection, schemas: list[str]) -> dict[str, list[str]]:
-    """For each view, the collector schemas whose table it unions: those holding rows.
+    """For each view, what it unions: ``SELECT`` of each collector schema's table, the
+    empty ones with ``WHERE false``.
 
     Every table in a view costs each query over it its own catalog reads, and an
-    empty one the most (DuckLake has no statistics to cache for it: about 25
-    PostgreSQL statements for an empty ``cancel_requests``); a collector that
-    shipped nothing yet, or the tables nobody writes, made a run page over a
-    million runs 3x slower. A table whose rows were all deleted still counts
-    (the statistics keep its row count), as do rows inlined in the catalog. An
-    empty table stays in when it has a column the others lack (a newer
-    collector's), so that the view keeps every column; and one stays in when
-    all are empty, for the view's columns.
+    empty one the most: DuckLake has no statistics to cache for it, and reads
+    them again for every column (25 PostgreSQL statements for an empty
+    ``cancel_requests``, 3 with ``WHERE false``, which keeps its columns in the
+    view). A collector that shipped nothing yet, and tables nobody writes, made
+    a run page over a million runs 3x slower. A table whose rows were all
+    deleted still counts as holding rows (the statistics keep its row count),
+    as do rows inlined in the catalog.
     """
-    sizes = dict(
-        ((str(schema), str(table)), int(size or 0))
+    sizes = {
+        (str(schema), str(table)): int(size or 0)
         for schema, table, size in con.execute(
             "SELECT schema_name, table_name, estimated_size FROM duckdb_tables() "
             "WHERE database_name = ?",
             [_ALIAS],
         ).fetchall()
-    )
-    columns = {
-        (str(schema), str(table)): set(names)
-        for schema, table, names in con.execute(
-            "SELECT schema_name, table_name, list(column_name) FROM duckdb_columns() "
-            "WHERE database_name = ? GROUP BY ALL",
-            [_ALIAS],
-        ).fetchall()
     }
     members: dict[str, list[str]] = {}
     for table in OWNED_TABLES:
-        present = [s for s in schemas if (s, table) in sizes]
-        chosen = [s for s in present if sizes[(s, table)] > 0]
-        seen = set().union(*(columns.get((s, table), set()) for s in chosen))
-        for schema in present:
-            if schema not in chosen and not columns.get((schema, table), set()) <= seen:
-                chosen.append(schema)
-                seen |= columns.get((schema, table), set())
-        members[table] = sorted(chosen) or present[:1] or schemas[:1]
+        present = [s for s in schemas if (s, table) in sizes] or schemas[:1]
+        members[table] = [
+            f"SELECT * FROM {_ALIAS}.{schema}.{table}"
+            + ("" if sizes.get((schema, table), 0) > 0 else " WHERE false")
+            for schema in present
+        ]
     return members

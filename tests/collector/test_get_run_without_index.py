@@ -14,6 +14,7 @@ import pytest
 
 from bench.dataset import build_via_sql
 from collector import queries
+from collector.query_snapshot import has_step_index, without_indexes
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +71,22 @@ def test_every_run_reads_the_same_without_the_index(stores: tuple[Path, Path]) -
     finally:
         indexed.close()
         plain.close()
+
+
+def test_a_reader_without_indexes_gets_the_same_answers_from_an_indexed_file(
+    stores: tuple[Path, Path],
+) -> None:
+    # The lake's reader says so (without_indexes) rather than have each query ask.
+    con = duckdb.connect(str(stores[0]), read_only=True)
+    try:
+        assert has_step_index(con.cursor())
+        with without_indexes():
+            assert not has_step_index(con.cursor())
+        assert has_step_index(con.cursor())
+        now = queries.utc_now()
+        for (run_id,) in con.execute("SELECT id FROM agent_runs ORDER BY id LIMIT 20").fetchall():
+            expected = queries.get_run(con.cursor(), run_id, now=now)
+            with without_indexes():
+                assert queries.get_run(con.cursor(), run_id, now=now) == expected
+    finally:
+        con.close()

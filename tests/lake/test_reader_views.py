@@ -1,8 +1,9 @@
-"""The lake's views union only the collector tables that hold rows, and follow them as they fill.
+"""The lake's views read only the collector tables that hold rows, and follow them as they fill.
 
 An empty table costs every query over a view its own catalog reads (DuckLake
-has no statistics to cache for it), so the views leave out what holds no rows:
-a collector that shipped nothing yet, a ``cancel_requests`` nobody wrote.
+has no statistics to cache for it), so the views take the empty ones with
+``WHERE false``: a collector that shipped nothing yet, a ``cancel_requests``
+nobody wrote.
 """
 
 from __future__ import annotations
@@ -54,10 +55,11 @@ def test_views_leave_out_empty_tables_and_take_them_in_once_they_fill(
             first.update(request.plan.run_ids)
         wait_until(lambda: _runs(b) == first, timeout_s=30, what="b sees a's runs")
         assert b.lake_status()["collectors_in_lake"] == 2
-        # b shipped nothing: its tables are not in the views; nobody asked to cancel.
+        # b shipped nothing: its tables are not read; nobody asked to cancel.
         runs_view = _view_sql(b, "agent_runs")
-        assert "c_a.agent_runs" in runs_view and "c_b." not in runs_view
-        assert _view_sql(b, "cancel_requests").count("FROM lake.") == 1
+        assert "c_a.agent_runs)" in runs_view and "c_b.agent_runs WHERE " in runs_view
+        cancels = _view_sql(b, "cancel_requests")
+        assert cancels.count("FROM lake.") == cancels.count("cancel_requests WHERE ") == 2
         second: set[str] = set()
         for request in generate_requests(WorkloadSpec(runs=5, steps=2, seed=4)):
             b.write_spans(decode_protobuf(request.body).spans)
@@ -65,24 +67,29 @@ def test_views_leave_out_empty_tables_and_take_them_in_once_they_fill(
         # Once b's tables hold rows, both collectors' views take them in.
         wait_until(lambda: _runs(a) == first | second, timeout_s=30, what="a sees b's runs")
         wait_until(lambda: _runs(b) == first | second, timeout_s=30, what="b sees its runs")
-        assert "c_b.agent_runs" in _view_sql(b, "agent_runs")
+        assert "c_b.agent_runs WHERE " not in _view_sql(b, "agent_runs")
     finally:
         a.close()
         b.close()
 
 
-def test_an_empty_table_with_a_column_the_others_lack_stays_in(lake: Lake) -> None:
+def test_an_empty_table_keeps_its_columns_in_the_view(lake: Lake) -> None:
     con: duckdb.DuckDBPyConnection = lake_connection()
     try:
         attach_lake(con, lake.dsn, lake.data_path, alias="lake")
-        for schema, extra in (("c_1", ""), ("c_2", ", newer VARCHAR"), ("c_3", "")):
+        for schema, extra in (("c_1", ""), ("c_2", ", newer VARCHAR")):
             con.execute(f"CREATE SCHEMA lake.{schema}")
             con.execute(f"CREATE TABLE lake.{schema}.agent_runs (id VARCHAR{extra})")
-        con.execute("INSERT INTO lake.c_3.agent_runs VALUES ('run-1')")
-        members = _union_members(con, ["c_1", "c_2", "c_3"])
-        # c_3 holds rows; c_2 is empty but has a column the view needs; c_1 adds nothing.
-        assert members["agent_runs"] == ["c_2", "c_3"]
-        # A table no collector has yet: the view still names one schema.
-        assert members["cancel_requests"] == ["c_1"]
+        con.execute("INSERT INTO lake.c_1.agent_runs VALUES ('run-1')")
+        members = _union_members(con, ["c_1", "c_2"])
+        assert members["agent_runs"] == [
+            "SELECT * FROM lake.c_1.agent_runs",
+            "SELECT * FROM lake.c_2.agent_runs WHERE false",
+        ]
+        union = " UNION ALL BY NAME ".join(f"({part})" for part in members["agent_runs"])
+        rows = con.execute(f"SELECT id, newer FROM ({union})").fetchall()
+        assert rows == [("run-1", None)]  # c_2's newer column is there, its (no) rows not read
+        # A table no collector has yet: the view still names one schema's.
+        assert members["cancel_requests"] == ["SELECT * FROM lake.c_1.cancel_requests WHERE false"]
     finally:
         con.close()
