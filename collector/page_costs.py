@@ -9,7 +9,9 @@ are sorted by start time (150 ms at 1M runs, twice per page: for missing
 prices and for costs). A run page's steps are in hand too; a list page's are
 read once, for costs and step counts together: by the ``agent_run_id`` index
 in a file, by run id and start time over a lake (its files are skipped by
-their min/max statistics of ``started_at``).
+their min/max statistics of ``started_at``). The counts (tool calls, LLM
+calls) keep the dashboard's first paint off ``/sql``, whose worker copies the
+tables on its first query.
 """
 
 from __future__ import annotations
