@@ -414,6 +414,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also time a lake laid out without sort orders (the layout before)",
     )
+    q.add_argument(
+        "--baseline-repo",
+        type=Path,
+        default=None,
+        help="also time a collector run from this checkout over the same lake",
+    )
     q.add_argument("--repeat", type=int, default=10)
     args = parser.parse_args(argv)
     if args.command == "throughput":

@@ -2,13 +2,16 @@
 
     PYTHONPATH=$PWD python -m bench.scale_out query --runs 100000
     PYTHONPATH=$PWD python -m bench.scale_out query --single /path/1m.duckdb
+    PYTHONPATH=$PWD python -m bench.scale_out query --single 1m.duckdb --baseline-repo ../main
 
 The single file is built set-based (bench/dataset.py ``build_via_sql``) or
 copied from ``--single`` (the original is not opened for writing), then loaded
 into a lake with the collectors' layout (bench/lake_load.py). One collector
 serves each; every API call of bench/query.py is timed on both, alternating
 between them request by request, so that a change of load on this shared
-machine hits both sides alike.
+machine hits both sides alike. ``--baseline-repo`` adds a third: a collector
+run from another checkout over the same lake (``lake_baseline``), to compare
+code, not storage.
 """
 
 from __future__ import annotations
@@ -120,6 +123,16 @@ def run_query(args: argparse.Namespace) -> dict[str, Any]:
         )
         apis = {"single_file": plain.http_url, "lake": lake_collector.http_url}
         others = [plain, lake_collector]
+        if args.baseline_repo is not None:
+            # Another tree's collector (e.g. a checkout of main) over the same lake,
+            # with its own collector id: the same data, read by other code.
+            baseline = spawn_collector(
+                work / "local-baseline.duckdb",
+                repo=args.baseline_repo,
+                env={**_lake_env(cluster.url, data, "base", 0.5), **no_index},
+            )
+            others.append(baseline)
+            apis["lake_baseline"] = baseline.http_url
         if unsorted_url is not None:
             unsorted = spawn_collector(
                 work / "local-unsorted.duckdb",

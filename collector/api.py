@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from collector import queries
-from collector.api_annotations import attach_costs
+from collector.api_annotations import attach_costs, attach_list_figures
 from collector.api_filters import RunFilterParams
 from collector.api_models import RunPage, RunWithSteps
 from collector.commit_mark import CommitMark
@@ -30,7 +30,6 @@ from collector.query_stats import BUCKETS, run_stats
 from collector.settings import Settings
 from collector.sql_guard import SqlRefused, check_read_only
 from collector.sql_sandbox import SandboxUnavailable, SqlSandbox
-from collector.step_counts import attach_step_counts
 from collector.store import RunStore, StoreUnavailable
 from instrumentation.clock import utc_now
 
@@ -105,8 +104,7 @@ def list_runs_route(
             cur, filters, limit=limit, after=after, offset=offset, search=search
         )
     )
-    attach_costs(request, page.runs)
-    _store(request).read(lambda cur: attach_step_counts(cur, page.runs))
+    attach_list_figures(request, page.runs)
     # The rows are JSON-ready already (collector/serialize.py): no encoder pass over them.
     return JSONResponse({"runs": page.runs, "total": page.total, "next": page.next})
 

@@ -15,13 +15,13 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from collector import annotations as run_annotations
-from collector import costs
+from collector import costs, page_costs
 from collector.api_filters import RunFilterParams
 from collector.pricing import PriceBook, PricesFileError, refresh_model_prices
 from collector.settings import Settings, SettingsError
 from collector.store import RunStore, StoreUnavailable
 
-__all__ = ["router", "price_book", "attach_costs", "load_prices"]
+__all__ = ["router", "price_book", "attach_costs", "attach_list_figures", "load_prices"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,25 +58,29 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def _ensure_prices_of(request: Request, runs: list[dict[str, Any]]) -> None:
+    """Price the models of ``runs`` (rows in hand) that have no price row yet."""
+    store = _store(request)
+    if store.read(lambda cur: page_costs.has_unpriced_models(cur, runs)):
+        book = price_book(request)
+        store.write(lambda con: refresh_model_prices(con, book, now=_now()))
+
+
 def attach_costs(request: Request, runs: list[dict[str, Any]]) -> None:
-    """Set ``cost_usd`` on each run (and on its ``steps`` when present) in place."""
+    """Set ``cost_usd`` on each run (and on each of its ``steps``, all in hand) in place."""
     if not runs:
         return
-    store = _store(request)
-    ids = [str(r.get("id")) for r in runs]
-    costs.ensure_prices(store.read, store.write, price_book(request), now=_now(), run_ids=ids)
-    by_run = store.read(lambda cur: costs.run_costs(cur, ids))
+    _ensure_prices_of(request, runs)
     for run in runs:
-        run["cost_usd"] = by_run.get(str(run.get("id")))
-        steps = run.get("steps")
-        if isinstance(steps, list):
-            by_step = store.read(partial(_step_costs_of, str(run.get("id"))))
-            for step in steps:
-                step["cost_usd"] = by_step.get(str(step.get("id")))
+        _store(request).read(partial(page_costs.attach_run_page_costs, run=run))
 
 
-def _step_costs_of(run_id: str, cur: Any) -> dict[str, Any]:
-    return costs.step_costs(cur, run_id)
+def attach_list_figures(request: Request, runs: list[dict[str, Any]]) -> None:
+    """Set ``cost_usd``, ``tool_calls`` and ``llm_calls`` on each run of a list page in place."""
+    if not runs:
+        return
+    _ensure_prices_of(request, runs)
+    _store(request).read(partial(page_costs.attach_page_figures, runs=runs))
 
 
 class AnnotationIn(BaseModel):

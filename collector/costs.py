@@ -12,9 +12,10 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from collector.id_lists import in_list
+from collector.id_lists import placeholders
 from collector.pricing import PriceBook, refresh_model_prices
 from collector.queries import RunFilters, in_snapshot, where_clause
+from collector.query_snapshot import has_step_index
 from collector.serialize import json_value
 
 __all__ = ["cost_stats", "ensure_prices", "run_costs", "step_costs", "BUCKETS"]
@@ -67,8 +68,7 @@ def _ids_in(run_ids: Sequence[str]) -> tuple[str, list[Any]]:
     """``AND id IN (...)`` and its parameters, for a scope of run ids."""
     if len(run_ids) > _LOOKUP_IDS:
         return "AND id IN (SELECT unnest(?))", [list(run_ids)]
-    listed, params = in_list(run_ids)
-    return f"AND id IN ({listed})", list(params)
+    return f"AND id IN ({placeholders(len(run_ids))})", list(run_ids)
 
 
 # The run_costs view, for a few runs: the view reads every step; this reads the page's.
@@ -93,38 +93,6 @@ _PAGE_STEPS_BY_TIME = """
     WHERE started_at IS NULL AND agent_run_id IN (SELECT unnest(?))
 """
 _CLOCK_MARGIN = timedelta(hours=1)
-_HAS_RUN_ID_INDEX = """
-    SELECT 1 FROM duckdb_indexes()
-    WHERE index_name = 'agent_steps_run_id' AND database_name = current_database()
-"""
-# The same in one statement, the runs and their steps read by their indexes: 3.1
-# against 7.9 ms for one run of 100k, 7.7 against 12.1 ms for a page of 50.
-_RUN_COSTS_BY_INDEX = """
-WITH r AS (
-    SELECT id, model_used, model_requested, provider, input_tokens, output_tokens
-    FROM agent_runs WHERE id IN ({ids})
-), s AS (
-    SELECT agent_run_id, model, input_tokens, output_tokens FROM agent_steps
-    WHERE agent_run_id IN ({ids}) AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)
-), by_run AS (
-    SELECT s.agent_run_id AS run_id,
-           sum((coalesce(s.input_tokens, 0) * p.input_usd_per_mtok
-                + coalesce(s.output_tokens, 0) * p.output_usd_per_mtok) / 1e6) AS cost_usd
-    FROM s JOIN r ON r.id = s.agent_run_id
-    LEFT JOIN model_prices p
-           ON p.model = coalesce(s.model, r.model_used, r.model_requested)
-          AND p.provider = coalesce(r.provider, '')
-    GROUP BY s.agent_run_id
-)
-SELECT r.id,
-       CASE WHEN b.run_id IS NOT NULL THEN b.cost_usd
-            ELSE (coalesce(r.input_tokens, 0) * p.input_usd_per_mtok
-                  + coalesce(r.output_tokens, 0) * p.output_usd_per_mtok) / 1e6 END
-FROM r LEFT JOIN by_run b ON b.run_id = r.id
-LEFT JOIN model_prices p
-       ON p.model = coalesce(r.model_used, r.model_requested)
-      AND p.provider = coalesce(r.provider, '')
-"""
 _RUN_COSTS_OF = """
 WITH page_steps AS ({page_steps}), steps AS (
     SELECT s.agent_run_id AS run_id,
@@ -150,17 +118,12 @@ LEFT JOIN model_prices p
 def run_costs(cursor: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> dict[str, Any]:
     """``cost_usd`` of each run (None when its model has no price): the ``run_costs`` view's.
 
-    Only these runs' steps are read, by the index on ``agent_run_id``, in one
-    statement: a page costs a few ms at 1M runs, old or new, where the view
-    reads all steps (over a lake, which has no index, by start time).
+    Only these runs' steps are read, by the index on ``agent_run_id``: a page
+    costs a few ms at 1M runs, old or new, where the view reads all steps (over
+    a lake, which has no index, by start time).
     """
     if not run_ids:
         return {}
-    indexed = cursor.execute(_HAS_RUN_ID_INDEX).fetchone() is not None
-    if indexed and len(run_ids) <= _LOOKUP_IDS:
-        listed, id_params = in_list(run_ids, first=1)
-        found = cursor.execute(_RUN_COSTS_BY_INDEX.format(ids=listed), id_params).fetchall()
-        return {str(run_id): json_value(cost) for run_id, cost in found}
     scope, scope_params = _ids_in(run_ids)
     runs = cursor.execute(_RUNS_OF.format(scope=scope), scope_params).to_arrow_table()
     if runs.num_rows == 0:
@@ -169,10 +132,9 @@ def run_costs(cursor: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> dict
     try:
         ids = runs.column("id").to_pylist()
         params: list[Any]
-        if indexed:
-            listed, by_index = in_list(ids)
-            page_steps = _PAGE_STEPS_BY_INDEX.format(marks=listed)
-            params = list(by_index)
+        if has_step_index(cursor):
+            page_steps = _PAGE_STEPS_BY_INDEX.format(marks=placeholders(len(ids)))
+            params = list(ids)
         else:
             starts = runs.column("started_at").to_pylist()
             since = min(starts) - _CLOCK_MARGIN if None not in starts else datetime(1, 1, 1)

@@ -147,6 +147,12 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
         )
         return JSONResponse({"detail": problems}, status_code=400)
 
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(_request: Request, exc: StoreUnavailable) -> JSONResponse:
+        # A read the store cannot serve now (e.g. out of memory at the ceiling): retryable.
+        logger.warning("a request could not be served: %s", exc)
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+
     clean = sanitizer or Sanitizer()
     app.state.settings = settings
     # /sql runs in a worker process started at the first query, or at start

@@ -29,7 +29,7 @@ from collector.query_filters import (
     parse_time,
     where_clause,
 )
-from collector.query_snapshot import fetch_dicts, in_snapshot, newest
+from collector.query_snapshot import fetch_dicts, has_step_index, in_snapshot, newest, parse_iso
 from collector.serialize import run_to_json, step_to_json
 from instrumentation.attributes import RunStatus
 from instrumentation.clock import utc_now
@@ -215,6 +215,21 @@ def _steps_of(
     return [step_to_json(row) for row in rows]
 
 
+# Where a run's start lies, from its first step's: a step may start up to
+# _STEP_EARLY before its run (clocks of other hosts); a run whose first step
+# came more than _RUN_IDLE after its start is looked up without the window.
+_STEP_EARLY = timedelta(hours=1)
+_RUN_IDLE = timedelta(days=1)
+
+
+def _start_window(steps: list[dict[str, Any]]) -> tuple[datetime, datetime] | None:
+    starts = [moment for step in steps if (moment := parse_iso(step.get("started_at")))]
+    if not starts:
+        return None
+    first = min(starts)
+    return first - _RUN_IDLE, first + _STEP_EARLY
+
+
 def get_run(
     cursor: duckdb.DuckDBPyConnection, run_id: str, *, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -222,11 +237,22 @@ def get_run(
 
     def read() -> dict[str, Any]:
         inner = "SELECT r.* FROM agent_runs r WHERE r.id = ?"
-        rows = fetch_dicts(cursor, RUN_SELECT.format(inner=inner), [run_id])
+        steps = rows = None
+        if not has_step_index(cursor):
+            # Over a lake (no index) a run found by id alone costs a scan of every
+            # run's id; its steps (by run id, which their files are sorted by) say
+            # when it ran, and a window of start times skips all but a few row groups.
+            steps = _steps_of(cursor, run_id, 0)
+            window = _start_window(steps)
+            if window is not None:
+                within = f"{inner} AND r.started_at BETWEEN ? AND ?"
+                rows = fetch_dicts(cursor, RUN_SELECT.format(inner=within), [run_id, *window])
+        if not rows:
+            rows = fetch_dicts(cursor, RUN_SELECT.format(inner=inner), [run_id])
         if not rows:
             raise RunNotFound(run_id)
         run = with_live_fields(rows[0], now or utc_now())
-        run["steps"] = _steps_of(cursor, run_id, 0)
+        run["steps"] = steps if steps is not None else _steps_of(cursor, run_id, 0)
         return run
 
     return in_snapshot(cursor, read)

@@ -65,7 +65,7 @@ class Settings:
     # Read every block at start to find damage early.
     startup_read_check: bool = E.STARTUP_READ_CHECK.default
     db_memory_mb: int = E.DB_MEMORY_MB.default  # DuckDB's memory limit
-    db_memory_max_mb: int = E.DB_MEMORY_MAX_MB.default  # how far the writer may raise it
+    db_memory_max_mb: int = E.DB_MEMORY_MAX_MB.default  # how far writes and reads may raise it
     db_threads: int = E.DB_THREADS.default  # DuckDB's worker threads; 0 = one per core
     # Scale-out: with a lake catalog, db_path is this collector's own file and
     # reads go to the lake (collector/lake/).

@@ -34,6 +34,7 @@ from collector.ingest import IngestState
 from collector.journal import Journal, JournalError, journal_dir
 from collector.journal_codec import encode_spans
 from collector.journal_replay import replay_journal
+from collector.memory_limit import MemoryLimit
 from collector.record_chain import chain_rows_of_older_schema
 from collector.retention import RetentionResult
 from collector.schema import SchemaTooNew, migrate
@@ -109,8 +110,9 @@ class RunStore(WriterLoop):
         except duckdb.Error as exc:
             raise open_error(self.db_path, exc) from None
         self._con = open_database(self.db_path, memory_limit_mb, threads)
-        self.memory_limit_mb = memory_limit_mb
-        self.memory_ceiling_mb = max(memory_limit_mb, memory_ceiling_mb or default_ceiling_mb())
+        self._memory = MemoryLimit(
+            self._con, memory_limit_mb, memory_ceiling_mb or default_ceiling_mb()
+        )
         try:
             self.previous_schema_version = migrate(self._con)
         except SchemaTooNew as exc:
@@ -289,6 +291,15 @@ class RunStore(WriterLoop):
         return self._generation
 
     @property
+    def memory_limit_mb(self) -> int:
+        """DuckDB's memory limit now: raised by reads and writes that ran out (see MemoryLimit)."""
+        return self._memory.limit_mb
+
+    @property
+    def memory_ceiling_mb(self) -> int:
+        return self._memory.ceiling_mb
+
+    @property
     def queued_spans(self) -> int:
         """Spans acknowledged (or waiting) but not yet committed to DuckDB."""
         return self._queued_spans
@@ -298,14 +309,25 @@ class RunStore(WriterLoop):
         """Call ``fn`` with a fresh cursor; never call this on an event loop.
 
         It sees every request acknowledged before the call (see await_applied).
+        Out of memory, it raises DuckDB's limit (up to the ceiling) and calls ``fn``
+        again; at the ceiling it raises StoreUnavailable (the API answers 503).
         """
         self.await_applied()
-        cursor = self._con.cursor()
-        try:
-            cursor.execute("SET TimeZone = 'UTC'")
-            return fn(cursor)
-        finally:
-            cursor.close()
+        while True:
+            seen_mb = self._memory.limit_mb
+            cursor = self._con.cursor()
+            try:
+                cursor.execute("SET TimeZone = 'UTC'")
+                return fn(cursor)
+            except duckdb.OutOfMemoryException as exc:
+                # The indexes' loaded parts outgrew the limit: raise it, read again.
+                if not self._memory.grow(seen_mb, "reading"):
+                    raise StoreUnavailable(
+                        f"DuckDB is out of memory at its ceiling of {self._memory.limit_mb} MB "
+                        "(AGENT_AUDIT_DB_MEMORY_MAX_MB); retry later, or raise it"
+                    ) from exc
+            finally:
+                cursor.close()
 
     def read_local(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Read this collector's own file: the same as ``read`` unless reads go to a lake."""

@@ -30,6 +30,7 @@ from collector.decode import SpanRecord
 from collector.ingest import IngestState, ingest_batch, load_orphan_traces, mark_lost_runs
 from collector.journal import Journal, JournalTicket, keep_rejected
 from collector.journal_codec import encode_spans
+from collector.memory_limit import MemoryLimit
 from collector.retention import RetentionResult, apply_retention
 from collector.rootless_runs import load_rootless_traces
 from collector.store_errors import StoreRejected, StoreUnavailable, is_storage_trouble
@@ -92,8 +93,7 @@ class WriterLoop:
     _retention_s: float
     _next_retention: float
     chain_key: ChainKey
-    memory_limit_mb: int
-    memory_ceiling_mb: int
+    _memory: MemoryLimit
     last_retention: RetentionResult | None
     committed_spans: int
     commits: int
@@ -249,6 +249,7 @@ class WriterLoop:
         # and with it when one was stored already (an exporter's retry, a replay).
         spans_new = True
         while True:
+            seen_mb = self._memory.limit_mb
             try:
                 self._transaction(partial(self._ingest, spans, spans_new))
                 break
@@ -258,7 +259,9 @@ class WriterLoop:
                     spans_new = False
                     self.conflict_retries += 1
                     continue
-                if isinstance(exc, duckdb.OutOfMemoryException) and self._grow_memory_limit():
+                if isinstance(exc, duckdb.OutOfMemoryException) and self._grow_memory_limit(
+                    seen_mb
+                ):
                     continue
                 if is_storage_trouble(exc):
                     logger.exception("writing %d spans failed", len(spans))
@@ -274,39 +277,22 @@ class WriterLoop:
     ) -> None:
         ingest_batch(con, spans, self._state, utc_now(), spans_new=spans_new)
 
-    def _grow_memory_limit(self) -> bool:
-        """Double DuckDB's memory limit up to its ceiling; False when already there.
+    def _grow_memory_limit(self, seen_mb: int) -> bool:
+        """More room for DuckDB after running out at ``seen_mb``; False at the ceiling.
 
         The primary-key indexes grow with the store and DuckDB keeps them within
         the limit: a limit that suited 100k runs stops ingest at a million. The
         limit grows rather than ingest stalling until a person raises it.
         """
-        limit = self.memory_limit_mb
-        if limit >= self.memory_ceiling_mb:
-            logger.error(
-                "DuckDB is out of memory at its ceiling of %d MB "
-                "(AGENT_AUDIT_DB_MEMORY_MAX_MB); acknowledged requests wait in the journal "
-                "until it is raised or retention makes the store smaller",
-                limit,
-            )
-            return False
-        grown = min(self.memory_ceiling_mb, limit * 2)
-        try:
-            self._con.execute(f"SET memory_limit = '{int(grown)}MB'")
-        except duckdb.Error:
-            logger.exception("could not raise DuckDB's memory limit")
-            return False
-        self.memory_limit_mb = grown
-        logger.warning(
-            "DuckDB ran out of memory at %d MB while storing spans; its limit is now %d MB "
-            "(start there with AGENT_AUDIT_DB_MEMORY_MB=%d; "
-            "ceiling AGENT_AUDIT_DB_MEMORY_MAX_MB=%d)",
-            limit,
-            grown,
-            grown,
-            self.memory_ceiling_mb,
+        if self._memory.grow(seen_mb, "storing spans"):
+            return True
+        logger.error(
+            "DuckDB is out of memory at its ceiling of %d MB "
+            "(AGENT_AUDIT_DB_MEMORY_MAX_MB); acknowledged requests wait in the journal "
+            "until it is raised or retention makes the store smaller",
+            self._memory.limit_mb,
         )
-        return True
+        return False
 
     def _note_rate(self, spans: int, seconds: float) -> None:
         """Keep the writer's recent rate (spans a second while committing)."""

@@ -367,7 +367,7 @@ DB_MEMORY_MB = Variable(
 DB_MEMORY_MAX_MB = Variable(
     "AGENT_AUDIT_DB_MEMORY_MAX_MB",
     0,
-    "how far the writer may raise DuckDB's memory limit when ingest runs out (0: half the RAM)",
+    "how far DuckDB's memory limit may be raised when ingest or a read runs out (0: half the RAM)",
     _C,
     integer(minimum=0),
 )

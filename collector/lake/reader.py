@@ -23,6 +23,7 @@ import duckdb
 
 from collector.lake.connect import LakeError, lake_connection
 from collector.lake.layout import OWNED_TABLES, SHARED_TABLES, collector_schemas
+from collector.query_snapshot import without_indexes
 from collector.schema_costs import COSTS_AND_ANNOTATIONS_DDL
 
 __all__ = ["LakeReader"]
@@ -68,6 +69,7 @@ class LakeReader:
             self._con.execute("SET allowed_directories = [?]", [data])
         self._con.execute("SET enable_external_access = false")
         self._schemas: list[str] = []
+        self._members: dict[str, list[str]] = {}
         self._refresh_every_s = refresh_every_s
         self._next_refresh = 0.0
         self._lock = threading.Lock()
@@ -78,14 +80,14 @@ class LakeReader:
         self.refresh()
 
     def refresh(self) -> list[str]:
-        """Rebuild the views if the set of collector schemas changed; return it."""
+        """Rebuild the views if the collector schemas, or which of their tables hold
+        rows, changed; return the schemas."""
         with self._lock:
             schemas = collector_schemas(self._con, _ALIAS)
-            if schemas and schemas != self._schemas:
+            members = _union_members(self._con, schemas) if schemas else {}
+            if schemas and (schemas != self._schemas or members != self._members):
                 for table in OWNED_TABLES:
-                    union = " UNION ALL BY NAME ".join(
-                        f"SELECT * FROM {_ALIAS}.{schema}.{table}" for schema in schemas
-                    )
+                    union = " UNION ALL BY NAME ".join(f"({part})" for part in members[table])
                     if table == "model_prices":
                         # Every collector prices the models it saw: one row per model.
                         union = (
@@ -111,6 +113,7 @@ class LakeReader:
                     if statement.strip().startswith("CREATE OR REPLACE VIEW"):
                         self._con.execute(statement.replace("VIEW ", "VIEW memory.main.", 1))
                 self._schemas = schemas
+                self._members = members
             self._next_refresh = time.monotonic() + self._refresh_every_s
             return schemas
 
@@ -128,7 +131,8 @@ class LakeReader:
         cpu_start = time.thread_time()
         try:
             cursor.execute("SET TimeZone = 'UTC'")
-            return fn(cursor)
+            with without_indexes():
+                return fn(cursor)
         finally:
             cursor.close()
             with self._lock:
@@ -137,3 +141,35 @@ class LakeReader:
 
     def close(self) -> None:
         self._con.close()
+
+
+def _union_members(con: duckdb.DuckDBPyConnection, schemas: list[str]) -> dict[str, list[str]]:
+    """For each view, what it unions: ``SELECT`` of each collector schema's table, the
+    empty ones with ``WHERE false``.
+
+    Every table in a view costs each query over it its own catalog reads, and an
+    empty one the most: DuckLake has no statistics to cache for it, and reads
+    them again for every column (25 PostgreSQL statements for an empty
+    ``cancel_requests``, 3 with ``WHERE false``, which keeps its columns in the
+    view). A collector that shipped nothing yet, and tables nobody writes, made
+    a run page over a million runs 3x slower. A table whose rows were all
+    deleted still counts as holding rows (the statistics keep its row count),
+    as do rows inlined in the catalog.
+    """
+    sizes = {
+        (str(schema), str(table)): int(size or 0)
+        for schema, table, size in con.execute(
+            "SELECT schema_name, table_name, estimated_size FROM duckdb_tables() "
+            "WHERE database_name = ?",
+            [_ALIAS],
+        ).fetchall()
+    }
+    members: dict[str, list[str]] = {}
+    for table in OWNED_TABLES:
+        present = [s for s in schemas if (s, table) in sizes] or schemas[:1]
+        members[table] = [
+            f"SELECT * FROM {_ALIAS}.{schema}.{table}"
+            + ("" if sizes.get((schema, table), 0) > 0 else " WHERE false")
+            for schema in present
+        ]
+    return members

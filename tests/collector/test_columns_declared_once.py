@@ -81,7 +81,7 @@ def test_api_models_are_derived_from_the_declarations() -> None:
     from collector.api_models import Run, Step
 
     live = {"step_count", "elapsed_ms", "cancel_requested_at", "cancel_requested_by"}
-    live |= {"tool_calls", "llm_calls"}  # counted for run lists (collector/step_counts.py)
+    live |= {"tool_calls", "llm_calls"}  # counted for run lists (collector/page_costs.py)
     assert set(Run.model_fields) == {c.name for c in AGENT_RUNS} | live
     assert list(Step.model_fields) == [c.name for c in AGENT_STEPS]
 

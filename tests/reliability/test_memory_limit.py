@@ -1,19 +1,23 @@
-"""DuckDB out of memory while storing spans: the limit grows, ingest never stalls for good.
+"""DuckDB out of memory while storing spans or reading: the limit grows, nothing stalls for good.
 
 The indexes DuckDB keeps within its memory limit grow with the store, so a
-limit that suited a small store stops ingest into a large one. These tests
-reach that state in seconds with a limit of 16 MB and spans of tens of KB.
+limit that suited a small store stops ingest into a large one, and the API's
+lookups by index (a page's costs, by ``agent_steps_run_id``) in it. These
+tests reach that state in seconds with a limit of 16-24 MB and spans of tens
+of KB, or a store of 20,000 runs.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import duckdb
 import httpx
 import pytest
 
+from bench.dataset import build_via_sql
 from bench.workload import WorkloadSpec, generate_requests
 from collector.decode import SpanRecord, decode_protobuf
 from collector.store import RunStore
@@ -107,3 +111,80 @@ def test_healthz_reports_the_limit_the_writer_raised(tmp_path: Path) -> None:
         assert _SMALL_MB < health["db_memory_limit_mb"] <= 1024
     finally:
         handle.stop()
+
+
+@pytest.fixture(scope="module")
+def store_of_20k_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20,000 runs, 150k steps: their run-id index outgrows 24 MB once a page is looked up."""
+    db = tmp_path_factory.mktemp("big") / "20k.duckdb"
+    build_via_sql(db, runs=20_000, progress=False, spans=False)
+    return db
+
+
+def _copy(store: Path, tmp_path: Path) -> Path:
+    db = tmp_path / store.name
+    shutil.copyfile(store, db)
+    return db
+
+
+_PAGES = [
+    {"limit": 50},
+    {"limit": 50, "status": "failed"},
+    {"limit": 50, "source": "n8n"},
+    {"limit": 50, "agent_name": "triage-agent"},
+]
+
+
+def test_a_read_out_of_memory_raises_the_limit_and_answers(
+    store_of_20k_runs: Path, tmp_path: Path
+) -> None:
+    handle = start_test_collector(
+        _copy(store_of_20k_runs, tmp_path),
+        db_memory_mb=24,
+        db_memory_max_mb=1024,
+        search_index=False,
+    )
+    try:
+        api = httpx.Client(base_url=handle.api_url, timeout=60)
+        for params in _PAGES:
+            response = api.get("/agent/runs", params=params)
+            assert response.status_code == 200, response.text
+            runs = response.json()["runs"]
+            assert runs and all("cost_usd" in run for run in runs)
+        assert 24 < api.get("/healthz").json()["db_memory_limit_mb"] <= 1024
+    finally:
+        handle.stop()
+
+
+def test_a_read_out_of_memory_at_the_ceiling_is_a_503_and_the_collector_goes_on(
+    store_of_20k_runs: Path, tmp_path: Path
+) -> None:
+    handle = start_test_collector(
+        _copy(store_of_20k_runs, tmp_path),
+        db_memory_mb=24,
+        db_memory_max_mb=24,
+        search_index=False,
+    )
+    try:
+        api = httpx.Client(base_url=handle.api_url, timeout=60)
+        answers = [api.get("/agent/runs", params=params) for params in _PAGES]
+        refused = [a for a in answers if a.status_code != 200]
+        assert refused, "a limit of 24 MB should not hold the run-id index of 150k steps"
+        for answer in refused:
+            assert answer.status_code == 503, answer.text
+            assert "AGENT_AUDIT_DB_MEMORY_MAX_MB" in answer.json()["detail"]
+            assert answer.headers["Retry-After"]
+        # Still serving: health, and what is stored is untouched.
+        assert api.get("/healthz").json()["db_memory_limit_mb"] == 24
+    finally:
+        handle.stop()
+    assert _stored_runs(handle.db_path) == 20_000
+
+
+def _stored_runs(db: Path) -> int:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        row = con.execute("SELECT count(*) FROM agent_runs").fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        con.close()
