@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from collector.id_lists import placeholders
+from collector.id_lists import in_list, placeholders
 from collector.query_snapshot import has_step_index, parse_iso
 from collector.serialize import json_value
 
@@ -41,13 +41,6 @@ _STEPS_BY_TIME = f"""
     SELECT {_STEP_COLUMNS} FROM agent_steps
     WHERE started_at IS NULL AND agent_run_id IN ({{marks}})
 """
-_UNPRICED = """
-    SELECT 1 FROM _page_models m
-    WHERE NOT EXISTS (
-        SELECT 1 FROM model_prices p WHERE p.model = m.model AND p.provider = m.provider
-    )
-    LIMIT 1
-"""
 # The step_costs view's figure, for the steps in _page_steps (those with tokens: the
 # others have none, as in the view).
 _STEP_COST = """
@@ -59,12 +52,6 @@ _PRICE_OF_STEP = """
            ON p.model = coalesce(s.model, r.model_used, r.model_requested)
           AND p.provider = coalesce(r.provider, '')
 """
-_STEP_COSTS = f"""
-    SELECT s.id, {_STEP_COST} FROM _page_steps s JOIN _page_runs r ON r.id = s.agent_run_id
-    {_PRICE_OF_STEP}
-    WHERE s.input_tokens IS NOT NULL OR s.output_tokens IS NOT NULL
-"""
-# The run_costs view's figure, for the runs in _page_runs with their steps in _page_steps.
 _RUN_COSTS = f"""
 WITH steps AS (
     SELECT s.agent_run_id AS run_id, {_STEP_COST} AS cost_usd
@@ -108,24 +95,14 @@ def _runs_table(runs: Sequence[dict[str, Any]]) -> pa.Table:
 
 def has_unpriced_models(cursor: duckdb.DuckDBPyConnection, runs: Sequence[dict[str, Any]]) -> bool:
     """True when a model of ``runs`` (the run's, at its provider) has no ``model_prices`` row."""
-    pairs = {
-        (str(model), str(r.get("provider") or ""))
-        for r in runs
-        if (model := r.get("model_used") or r.get("model_requested")) is not None
-    }
-    if not pairs:
-        return False
-    models = pa.table(
-        {
-            "model": pa.array([m for m, _ in pairs], pa.string()),
-            "provider": pa.array([p for _, p in pairs], pa.string()),
-        }
+    by_provider: dict[str, set[str]] = {}
+    for run in runs:
+        model = _first_named(run.get("model_used"), run.get("model_requested"))
+        if model is not None:
+            by_provider.setdefault(str(run.get("provider") or ""), set()).add(model)
+    return any(
+        models - set(_prices(cursor, models, provider)) for provider, models in by_provider.items()
     )
-    cursor.register("_page_models", models)
-    try:
-        return cursor.execute(_UNPRICED).fetchone() is not None
-    finally:
-        cursor.unregister("_page_models")
 
 
 def _page_steps(cursor: duckdb.DuckDBPyConnection, runs: pa.Table) -> pa.Table:
@@ -174,27 +151,65 @@ def attach_page_figures(cursor: duckdb.DuckDBPyConnection, runs: list[dict[str, 
 
 
 def attach_run_page_costs(cursor: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> None:
-    """Set ``cost_usd`` on a run and on each of its ``steps`` (all of them, in hand), in place."""
+    """Set ``cost_usd`` on a run and on each of its ``steps`` (all of them, in hand), in place.
+
+    The views' arithmetic on the rows in hand, with one read of the prices
+    concerned: a run page is polled while its run is live, and registering
+    its rows for the views' SQL cost three times the page's own read.
+    """
     steps = run.get("steps") or []
-    run_id = str(run.get("id"))
-    table = pa.table(
-        {
-            "id": pa.array([str(s.get("id")) for s in steps], pa.string()),
-            "agent_run_id": pa.array([run_id] * len(steps), pa.string()),
-            "model": pa.array(
-                [None if s.get("model") is None else str(s["model"]) for s in steps], pa.string()
-            ),
-            "input_tokens": pa.array([_int(s.get("input_tokens")) for s in steps], pa.int64()),
-            "output_tokens": pa.array([_int(s.get("output_tokens")) for s in steps], pa.int64()),
-        }
+    run_model = _first_named(run.get("model_used"), run.get("model_requested"))
+    with_tokens = [
+        s for s in steps if s.get("input_tokens") is not None or s.get("output_tokens") is not None
+    ]
+    step_models = {str(s.get("id")): _first_named(s.get("model"), run_model) for s in with_tokens}
+    prices = _prices(
+        cursor,
+        {m for m in [run_model, *step_models.values()] if m is not None},
+        str(run.get("provider") or ""),
     )
-    cursor.register("_page_runs", _runs_table([run]))
-    cursor.register("_page_steps", table)
-    try:
-        run["cost_usd"] = _run_costs(cursor).get(run_id)
-        by_step = {str(i): json_value(c) for i, c in cursor.execute(_STEP_COSTS).fetchall()}
-    finally:
-        cursor.unregister("_page_steps")
-        cursor.unregister("_page_runs")
+    by_step = {
+        str(s.get("id")): _cost(prices.get(step_models[str(s.get("id"))]), s) for s in with_tokens
+    }
+    if with_tokens:
+        counted = [c for c in by_step.values() if c is not None]
+        run["cost_usd"] = json_value(sum(counted)) if counted else None
+    else:
+        run["cost_usd"] = json_value(_cost(prices.get(run_model), run))
     for step in steps:
-        step["cost_usd"] = by_step.get(str(step.get("id")))
+        step["cost_usd"] = json_value(by_step.get(str(step.get("id"))))
+
+
+def _first_named(*models: Any) -> str | None:
+    """SQL's ``coalesce`` of model names."""
+    for model in models:
+        if model is not None:
+            return str(model)
+    return None
+
+
+_Price = tuple[float | None, float | None]
+
+
+def _prices(
+    cursor: duckdb.DuckDBPyConnection, models: set[str], provider: str
+) -> dict[str | None, _Price]:
+    """``model_prices`` rows of ``models`` at ``provider`` (a model without a row is absent)."""
+    if not models:
+        return {}
+    listed, params = in_list(sorted(models))
+    rows = cursor.execute(
+        "SELECT model, input_usd_per_mtok, output_usd_per_mtok FROM model_prices "
+        f"WHERE provider = ? AND model IN ({listed})",
+        [provider, *params],
+    ).fetchall()
+    return {str(model): (inp, out) for model, inp, out in rows}
+
+
+def _cost(price: _Price | None, row: dict[str, Any]) -> float | None:
+    """``(coalesce(input_tokens, 0) * input price + ...) / 1e6``; None without a price."""
+    if price is None or price[0] is None or price[1] is None:
+        return None
+    tokens_in = _int(row.get("input_tokens")) or 0
+    tokens_out = _int(row.get("output_tokens")) or 0
+    return (tokens_in * price[0] + tokens_out * price[1]) / 1e6
