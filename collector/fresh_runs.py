@@ -4,11 +4,10 @@ After every insert the writer renumbers each touched run's steps and recomputes
 its aggregates in SQL (two UPDATEs over the runs' stored steps). A run the store
 has never seen a step of, whose steps are all new and whose run row is new or
 still to come, needs no stored data for either: its steps are exactly the
-batch's. Those rows go in already numbered and aggregated, with the same
-meaning as the SQL (collector/ingest.py, ``refresh_runs``:
-its two UPDATEs), and those skip them. Anything else a transaction
-does to such a run afterwards (steps adopted from elsewhere) sends it through
-the UPDATEs as before.
+batch's. Those rows go in already numbered and aggregated, with the meaning
+of the UPDATEs (``refresh_runs`` in collector/ingest.py), and the UPDATEs skip
+them. A run that a later part of the same transaction touches again (steps
+adopted from an orphaned trace) goes through the UPDATEs as before.
 """
 
 from __future__ import annotations
@@ -105,7 +104,7 @@ def _tool_names(steps: list[StepRow]) -> list[str] | None:
 
 
 def _aggregated(run: RunRow, steps: list[StepRow]) -> RunRow:
-    """``run`` with the step aggregates _REAGGREGATE_RUNS would set."""
+    """``run`` with the step aggregates ``refresh_runs`` would set."""
     values: dict[str, Any] = {name: getattr(run, name) for name in run.__slots__}
     for column in ("input_tokens", "output_tokens"):
         counted = [getattr(s, column) for s in steps if getattr(s, column) is not None]
