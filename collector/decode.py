@@ -27,6 +27,7 @@ from collector.otlp_salvage import (
     salvage_json,
     salvage_protobuf,
 )
+from collector.request_budget import RequestBudget, json_overrun, protobuf_overrun
 from collector.span_checks import span_problem
 
 __all__ = [
@@ -194,8 +195,14 @@ def decode_message(
     return DecodedRequest(spans=spans, rejected=rejected, error_message="; ".join(notes))
 
 
-def decode_protobuf(body: bytes) -> DecodedRequest:
-    """Decode an OTLP/HTTP protobuf body (already decompressed)."""
+def _check_budget(problem: str | None) -> None:
+    if problem is not None:
+        raise InvalidRequest(problem)
+
+
+def decode_protobuf(body: bytes, budget: RequestBudget | None = None) -> DecodedRequest:
+    """Decode an OTLP protobuf body (already decompressed); a request over
+    ``budget`` raises InvalidRequest before its spans are turned into records."""
     request = ExportTraceServiceRequest()
     try:
         request.ParseFromString(body)
@@ -206,7 +213,11 @@ def decode_protobuf(body: bytes) -> DecodedRequest:
             raise InvalidRequest(
                 f"body is not an OTLP protobuf ExportTraceServiceRequest: {strict_error}"
             ) from None
+        if budget is not None:
+            _check_budget(protobuf_overrun(salvaged.request, budget))
         return decode_message(salvaged.request, salvaged)
+    if budget is not None:
+        _check_budget(protobuf_overrun(request, budget))
     return decode_message(request)
 
 
@@ -294,12 +305,32 @@ def _load_json(body: bytes) -> tuple[Any, int]:
         raise InvalidRequest(f"body is not JSON: {exc}") from None
 
 
-def decode_json(body: bytes) -> DecodedRequest:
+def _json_span_count(document: dict[str, Any]) -> int:
+    """Spans in a parsed OTLP/JSON document, counting only lists where lists belong."""
+    count = 0
+    for resource_spans in _json_list(document.get("resourceSpans")):
+        if isinstance(resource_spans, dict):
+            for scope_spans in _json_list(resource_spans.get("scopeSpans")):
+                if isinstance(scope_spans, dict):
+                    count += len(_json_list(scope_spans.get("spans")))
+    return count
+
+
+def _json_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def decode_json(body: bytes, budget: RequestBudget | None = None) -> DecodedRequest:
     """Decode an OTLP/HTTP JSON body (already decompressed), span by span: a
-    span that does not parse is rejected alone."""
+    span that does not parse is rejected alone. A request over ``budget``
+    raises InvalidRequest before it is parsed (parts) or its spans are (spans)."""
+    if budget is not None:
+        _check_budget(json_overrun(body, budget))
     document, repaired = _load_json(body)
     if not isinstance(document, dict):
         raise InvalidRequest("body is not a JSON object")
+    if budget is not None:
+        _check_budget(budget.spans_problem(_json_span_count(document)))
     try:
         salvaged = salvage_json(document, _prepare_json_span)
     except TypeError as exc:

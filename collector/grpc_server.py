@@ -58,10 +58,11 @@ class TraceReceiver:
         self._store = store
         self._sanitizer = sanitizer
         self._token = settings.token
+        self._budget = settings.request_budget
         self._workers = workers
 
     def _decode_and_store(self, request: bytes) -> DecodedRequest:
-        decoded = decode_protobuf(request)
+        decoded = decode_protobuf(request, self._budget)
         self._store.write_spans(self._sanitizer.apply(decoded.spans))
         return decoded
 

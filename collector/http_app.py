@@ -233,7 +233,11 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
             return _otlp_error(content_type, 415, code_pb2.INVALID_ARGUMENT, str(exc))
 
         def decode_and_store() -> DecodedRequest:
-            decoded = decode_json(body) if content_type == JSON else decode_protobuf(body)
+            budget = settings.request_budget
+            if content_type == JSON:
+                decoded = decode_json(body, budget)
+            else:
+                decoded = decode_protobuf(body, budget)
             store.write_spans(clean.apply(decoded.spans))
             return decoded
 
