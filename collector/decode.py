@@ -19,6 +19,12 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from collector.errors import CollectorError
 from collector.json_depth import cut_deep_json
+from collector.otlp_json_keys import (
+    hides_repeated_keys,
+    merge_repeated_pairs,
+    snake_case_ids,
+    span_lists,
+)
 from collector.otlp_salvage import (
     Salvaged,
     has_surrogate_escape,
@@ -258,10 +264,12 @@ _LINK_ID_KEYS = (("traceId", 16, False), ("spanId", 8, False))
 
 
 def _prepare_json_span(span: dict[str, Any]) -> None:
+    snake_case_ids(span)
     _rewrite_ids(span, _SPAN_ID_KEYS)
     for index, link in enumerate(span.get("links") or []):
         if not isinstance(link, dict):
             raise ValueError(f"link {index} is not a JSON object")
+        snake_case_ids(link)
         _rewrite_ids(link, _LINK_ID_KEYS, f"link {index} ")
 
 
@@ -278,27 +286,31 @@ def _json_int(digits: str) -> int | float:
     return int(digits) if len(digits) <= _MAX_INT_DIGITS else float(digits)
 
 
-def _parse_json(body: bytes) -> tuple[Any, int]:
+def _parse_json(body: bytes, merge_repeated: bool) -> tuple[Any, int]:
     repaired = 0
+    hook = merge_repeated_pairs if merge_repeated else None
     try:
-        document = json.loads(body, parse_int=_json_int)
+        document = json.loads(body, parse_int=_json_int, object_pairs_hook=hook)
     except UnicodeDecodeError:
         text, repaired = repair_text(body)
-        document = json.loads(text, parse_int=_json_int)
+        document = json.loads(text, parse_int=_json_int, object_pairs_hook=hook)
     if has_surrogate_escape(body):
         document, unpaired = repair_surrogates(document)
         repaired += unpaired
     return document, repaired
 
 
-def _load_json(body: bytes) -> tuple[Any, int]:
-    """The parsed body and how many strings in it had to be repaired."""
+def _load_json(body: bytes, merge_repeated: bool = False) -> tuple[Any, int]:
+    """The parsed body and how many strings in it had to be repaired.
+
+    ``merge_repeated``: a span-holding key named twice in one object keeps
+    both lists (collector/otlp_json_keys.py)."""
     try:
         try:
-            return _parse_json(body)
+            return _parse_json(body, merge_repeated)
         except RecursionError:
             cut, _ = cut_deep_json(body, _MAX_JSON_DEPTH)
-            return _parse_json(cut)
+            return _parse_json(cut, merge_repeated)
     except RecursionError:
         raise InvalidRequest("body is JSON nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, and numbers Python cannot read
@@ -308,11 +320,9 @@ def _load_json(body: bytes) -> tuple[Any, int]:
 def _json_span_count(document: dict[str, Any]) -> int:
     """Spans in a parsed OTLP/JSON document, counting only lists where lists belong."""
     count = 0
-    for resource_spans in _json_list(document.get("resourceSpans")):
-        if isinstance(resource_spans, dict):
-            for scope_spans in _json_list(resource_spans.get("scopeSpans")):
-                if isinstance(scope_spans, dict):
-                    count += len(_json_list(scope_spans.get("spans")))
+    for resource_spans in _json_list(span_lists(document, 0)):
+        for scope_spans in _json_list(span_lists(resource_spans, 1)):
+            count += len(_json_list(span_lists(scope_spans, 2)))
     return count
 
 
@@ -329,6 +339,8 @@ def decode_json(body: bytes, budget: RequestBudget | None = None) -> DecodedRequ
     document, repaired = _load_json(body)
     if not isinstance(document, dict):
         raise InvalidRequest("body is not a JSON object")
+    if hides_repeated_keys(body, document):
+        document, repaired = _load_json(body, merge_repeated=True)
     if budget is not None:
         _check_budget(budget.spans_problem(_json_span_count(document)))
     try:

@@ -216,6 +216,12 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
             )
         encoding = request.headers.get("content-encoding", "").strip().lower()
         limit = settings.max_request_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared[:30]) > limit:
+            # Answered before the body is read: nothing to wait for, or to receive.
+            return _otlp_error(
+                content_type, 413, code_pb2.RESOURCE_EXHAUSTED, f"body larger than {limit} bytes"
+            )
         try:
             body = await _read_limited(request, limit)
             body = _inflate(body, encoding, limit)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -317,5 +318,34 @@ def test_the_measured_attack_is_refused_at_the_default_budget(tmp_path: Path) ->
             assert outcome in ("INVALID_ARGUMENT", "400"), message[:300]
             assert "AGENT_AUDIT_MAX_REQUEST_PARTS" in message
         assert _span_count(handle) == 0
+    finally:
+        handle.stop()
+
+
+@pytest.mark.parametrize("encoding", ["", "gzip"])
+def test_a_declared_length_past_the_limit_is_refused_before_the_body(
+    tmp_path: Path, encoding: str
+) -> None:
+    # Found from outside: a head declaring a body of 10^20 bytes was held open
+    # while the collector waited for it (until the request timeout), and a
+    # 20 MB body was read whole before being refused.
+    handle = start_test_collector(
+        tmp_path / "audit.duckdb", max_request_bytes=1 << 20, request_timeout_s=600
+    )
+    try:
+        for declared in (str((1 << 20) + 1), "99999999999999999999"):
+            head = (
+                "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+                + (f"Content-Encoding: {encoding}\r\n" if encoding else "")
+                + f"Content-Length: {declared}\r\n\r\n"
+            )
+            with socket.create_connection(("127.0.0.1", handle.http_port)) as conn:
+                conn.settimeout(30)  # far below the request timeout: only an early answer passes
+                conn.sendall(head.encode())
+                answer = b""
+                while b"bytes" not in answer and (piece := conn.recv(4096)):
+                    answer += piece
+            assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+            assert b"larger than 1048576 bytes" in answer
     finally:
         handle.stop()
