@@ -61,10 +61,10 @@ def place_rootless_steps(
     ids = sorted(traces)
     parents, run_spans = trace_graph(con, traces, stored)
     stand_ins = {
-        r[0]
+        r[0]: r[1]
         for chunk in chunks(ids)
         for r in con.execute(
-            f"SELECT id FROM agent_runs WHERE trace_id IN ({placeholders(len(chunk))}) "
+            f"SELECT id, trace_id FROM agent_runs WHERE trace_id IN ({placeholders(len(chunk))}) "
             "AND NOT is_final AND metadata = ?",
             [*chunk, STAND_IN],
         ).fetchall()
@@ -77,6 +77,7 @@ def place_rootless_steps(
         [ids, sorted(stand_ins)],
     ).fetchall()
     moves: dict[str, str] = {}
+    left: set[str] = set()  # runs a step moved away from
     wanted: dict[str, tuple[str, datetime | None, str | None]] = {}  # id -> trace, start, llm
     for step_id, span_id, trace_id, current, started_at, action in steps:
         run_id, _ = nearest_run(span_id, parents, real_runs)
@@ -91,24 +92,29 @@ def place_rootless_steps(
             wanted[run_id] = (trace_id, first, first_llm)
         if run_id != current:
             moves[step_id] = run_id
+            if current is not None:
+                left.add(current)
     _insert_stand_ins(con, wanted, now, arrived or {})
     if moves:
         set_by_id(con, "agent_steps", "agent_run_id", moves)
-    remaining = _drop_empty_stand_ins(con, stand_ins | set(wanted))
-    return set(moves.values()) | set(wanted), remaining
+    # Only a stand-in a step moved away from can be left empty; only the runs a
+    # step moved into or out of have new aggregates. (Refreshing every stand-in
+    # of the trace made each request cost as much as the whole trace: a trace
+    # whose steps' parents never arrive grew to seconds per request.)
+    dropped = _drop_empty_stand_ins(con, left & stand_ins.keys())
+    traces_with_stand_ins = {
+        trace for run_id, trace in stand_ins.items() if run_id not in dropped
+    } | {trace for trace, _, _ in wanted.values()}
+    return set(moves.values()) | (left - dropped), traces_with_stand_ins
 
 
 def _drop_empty_stand_ins(con: duckdb.DuckDBPyConnection, candidates: set[str]) -> set[str]:
-    """Delete the stand-ins among ``candidates`` left with no step; return the traces
-    that still have one.
+    """Delete the stand-ins among ``candidates`` left with no step; return their ids.
 
-    ``candidates`` holds every stand-in of the traces placed: those read before
-    the steps moved and those just created. Each is read by its id or by its
-    steps' ``agent_run_id``, through the indexes.
+    Each is read by its id or by its steps' ``agent_run_id``, through the indexes.
     """
-    ids = sorted(candidates)
     with_steps: set[str] = set()
-    for chunk in chunks(ids):
+    for chunk in chunks(sorted(candidates)):
         with_steps.update(
             r[0]
             for r in con.execute(
@@ -117,23 +123,14 @@ def _drop_empty_stand_ins(con: duckdb.DuckDBPyConnection, candidates: set[str]) 
                 chunk,
             ).fetchall()
         )
-    for chunk in chunks(sorted(candidates - with_steps)):
+    empty = candidates - with_steps
+    for chunk in chunks(sorted(empty)):
         con.execute(
             f"DELETE FROM agent_runs WHERE id IN ({placeholders(len(chunk))}) "
             "AND NOT is_final AND metadata = ?",
             [*chunk, STAND_IN],
         )
-    remaining: set[str] = set()
-    for chunk in chunks(sorted(with_steps)):
-        remaining.update(
-            r[0]
-            for r in con.execute(
-                f"SELECT trace_id FROM agent_runs WHERE id IN ({placeholders(len(chunk))}) "
-                "AND NOT is_final AND metadata = ?",
-                [*chunk, STAND_IN],
-            ).fetchall()
-        )
-    return remaining
+    return empty
 
 
 # The columns a stand-in is made of (the rest are constants or left empty).
