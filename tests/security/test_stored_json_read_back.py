@@ -5,7 +5,9 @@ Found from outside: a run span whose ``agent_run.metadata`` was the text
 ``GET /agent/runs`` answered 500 on every page holding that run, for
 everyone: Python's parser accepts those constants, the response encoder
 (strict JSON) refuses them. JSON text nested a few hundred levels deep
-(valid, so stored as JSON) made the encoder recurse past Python's limit.
+(valid, so stored as JSON) made the encoder recurse past Python's limit. A
+text with an unpaired ``\\ud800`` escape, which Python reads as JSON and
+DuckDB's JSON refuses, made the span fail to store after it was acknowledged.
 The same holds for a step's tool arguments. Each value must come back, with
 its meaning kept, as strict JSON, from every route that returns it.
 """
@@ -39,6 +41,9 @@ HOSTILE: dict[str, tuple[str, Any]] = {
     ),
     "nested 150 deep": ("[" * 150 + "]" * 150, "[" * 150 + "]" * 150),
     "nested 990 deep": ("[" * 990 + "]" * 990, "[" * 990 + "]" * 990),
+    # Python's parser reads an unpaired surrogate escape, DuckDB's JSON refuses it:
+    # the span failed to store after it was acknowledged.
+    "unpaired surrogate escape": ('{"a": "\\ud800", "b": "\\udc00\\ud800"}',) * 2,
     "huge integer": ('{"n": ' + "7" * 5000 + "}", '{"n": ' + "7" * 5000 + "}"),
 }
 NESTED_OK = "[" * 60 + "1" + "]" * 60  # shallow enough to come back parsed
