@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from google.protobuf.message import DecodeError
@@ -33,7 +34,13 @@ from collector.otlp_salvage import (
     salvage_json,
     salvage_protobuf,
 )
-from collector.request_budget import RequestBudget, json_overrun, protobuf_overrun
+from collector.request_budget import (
+    Counted,
+    PartsInFlight,
+    RequestBudget,
+    count_json,
+    count_protobuf,
+)
 from collector.span_checks import span_problem
 
 __all__ = [
@@ -86,6 +93,9 @@ class DecodedRequest:
     spans: list[SpanRecord]
     rejected: int = 0
     error_message: str = ""
+    # Parts counted in a PartsInFlight for this request: the receiver gives
+    # them back once the spans are stored (or not).
+    held_parts: int = 0
 
 
 def any_value(value: AnyValue) -> Any:
@@ -206,10 +216,33 @@ def _check_budget(problem: str | None) -> None:
         raise InvalidRequest(problem)
 
 
-def decode_protobuf(body: bytes, budget: RequestBudget | None = None) -> DecodedRequest:
-    """Decode an OTLP protobuf body (already decompressed); a request over
-    ``budget`` raises InvalidRequest before its spans are turned into records."""
+def _admitted(
+    counted: Counted, in_flight: PartsInFlight | None, decode: Callable[[], DecodedRequest]
+) -> DecodedRequest:
+    """``decode()`` once the request is within its budget and its parts are
+    counted in ``in_flight`` (raises Overloaded when they do not fit)."""
+    _check_budget(counted.problem)
+    if in_flight is None:
+        return decode()
+    in_flight.take(counted.parts)
+    try:
+        decoded = decode()
+    except BaseException:
+        in_flight.give(counted.parts)
+        raise
+    return replace(decoded, held_parts=counted.parts)
+
+
+def decode_protobuf(
+    body: bytes, budget: RequestBudget | None = None, in_flight: PartsInFlight | None = None
+) -> DecodedRequest:
+    """Decode an OTLP protobuf body (already decompressed).
+
+    With a ``budget``, a request past it raises InvalidRequest before its spans
+    are turned into records; with ``in_flight`` too, its parts are counted in
+    there (``held_parts``) until the caller gives them back."""
     request = ExportTraceServiceRequest()
+    salvaged: Salvaged | None = None
     try:
         request.ParseFromString(body)
     except (DecodeError, ValueError, RuntimeError) as strict_error:
@@ -219,12 +252,12 @@ def decode_protobuf(body: bytes, budget: RequestBudget | None = None) -> Decoded
             raise InvalidRequest(
                 f"body is not an OTLP protobuf ExportTraceServiceRequest: {strict_error}"
             ) from None
-        if budget is not None:
-            _check_budget(protobuf_overrun(salvaged.request, budget))
-        return decode_message(salvaged.request, salvaged)
-    if budget is not None:
-        _check_budget(protobuf_overrun(request, budget))
-    return decode_message(request)
+        request = salvaged.request
+    if budget is None:
+        return decode_message(request, salvaged)
+    return _admitted(
+        count_protobuf(request, budget), in_flight, lambda: decode_message(request, salvaged)
+    )
 
 
 # OTLP/JSON encodes trace and span ids as hex, not base64 as proto3 JSON would
@@ -330,12 +363,19 @@ def _json_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def decode_json(body: bytes, budget: RequestBudget | None = None) -> DecodedRequest:
+def decode_json(
+    body: bytes, budget: RequestBudget | None = None, in_flight: PartsInFlight | None = None
+) -> DecodedRequest:
     """Decode an OTLP/HTTP JSON body (already decompressed), span by span: a
     span that does not parse is rejected alone. A request over ``budget``
-    raises InvalidRequest before it is parsed (parts) or its spans are (spans)."""
-    if budget is not None:
-        _check_budget(json_overrun(body, budget))
+    raises InvalidRequest before it is parsed (parts) or its spans are (spans);
+    ``in_flight`` as for decode_protobuf."""
+    if budget is None:
+        return _decode_json(body, None)
+    return _admitted(count_json(body, budget), in_flight, lambda: _decode_json(body, budget))
+
+
+def _decode_json(body: bytes, budget: RequestBudget | None) -> DecodedRequest:
     document, repaired = _load_json(body)
     if not isinstance(document, dict):
         raise InvalidRequest("body is not a JSON object")

@@ -21,6 +21,7 @@ from collector import api, api_annotations, api_spans
 from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode_protobuf
 from collector.errors import CollectorError
 from collector.redact import Sanitizer
+from collector.request_budget import PartsInFlight
 from collector.schema import SCHEMA_VERSION
 from collector.settings import Settings
 from collector.sql_sandbox import SandboxLimits, SqlSandbox
@@ -130,8 +131,15 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None = None) -> FastAPI:
-    """The FastAPI application serving OTLP/HTTP, health and the query API."""
+def create_app(
+    store: RunStore,
+    settings: Settings,
+    sanitizer: Sanitizer | None = None,
+    in_flight: PartsInFlight | None = None,
+) -> FastAPI:
+    """The FastAPI application serving OTLP/HTTP, health and the query API.
+
+    ``in_flight``: the bound on parts being decoded, shared with the gRPC receiver."""
     app = FastAPI(
         title="agent-audit collector",
         description="OTLP/HTTP trace receiver and the query API over agent runs and steps.",
@@ -148,6 +156,8 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
         return JSONResponse({"detail": problems}, status_code=400)
 
     clean = sanitizer or Sanitizer()
+    parts = in_flight or settings.parts_in_flight()
+    app.state.parts_in_flight = parts
     app.state.settings = settings
     # /sql runs in a worker process started at the first query, or at start
     # (AGENT_AUDIT_SQL_COPY_AT_START), with its own copy (collector/sql_sandbox.py).
@@ -189,6 +199,8 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
             "committed_spans": store.committed_spans,
             "commits": store.commits,
             "apply_rate_spans_per_s": round(store.apply_rate),
+            # Parts of OTLP requests being decoded and stored (collector/request_budget.py).
+            "decoding_parts": parts.held,
             # Raised by the writer when storing spans runs out of memory (up to the max).
             "db_memory_limit_mb": store.memory_limit_mb,
             "db_memory_max_mb": store.memory_ceiling_mb,
@@ -241,10 +253,13 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
         def decode_and_store() -> DecodedRequest:
             budget = settings.request_budget
             if content_type == JSON:
-                decoded = decode_json(body, budget)
+                decoded = decode_json(body, budget, parts)
             else:
-                decoded = decode_protobuf(body, budget)
-            store.write_spans(clean.apply(decoded.spans))
+                decoded = decode_protobuf(body, budget, parts)
+            try:
+                store.write_spans(clean.apply(decoded.spans))
+            finally:
+                parts.give(decoded.held_parts)
             return decoded
 
         try:

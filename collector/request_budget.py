@@ -30,12 +30,15 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-__all__ = ["RequestBudget", "protobuf_overrun", "json_overrun"]
+from collector.store_errors import Overloaded
+
+__all__ = ["Counted", "PartsInFlight", "RequestBudget", "count_protobuf", "count_json"]
 
 # A JSON string token, escapes included (unrolled: no backtracking between the alternatives).
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -63,6 +66,51 @@ class RequestBudget:
             "(spans, events, links, attributes and their values; "
             "AGENT_AUDIT_MAX_REQUEST_PARTS); nothing was stored: send smaller batches"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """A request's parts (counting stops just past the budget) and why it is
+    over the budget, or None."""
+
+    parts: int
+    problem: str | None = None
+
+
+class PartsInFlight:
+    """The parts of the requests being decoded and stored right now, bounded.
+
+    Each request under the budget may still cost its decode: about a kilobyte
+    of memory per part until it is stored (a request of 999,000 empty events
+    grew the collector by 927 MB). Requests arriving together take turns:
+    past ``limit`` parts in flight, a request is answered "retry later"
+    (HTTP 503 with Retry-After, gRPC UNAVAILABLE with RetryInfo), which
+    exporters retry, unless nothing else is in flight (so one request of any
+    size the budget allows always goes through).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._held = 0
+        self._lock = threading.Lock()
+
+    @property
+    def held(self) -> int:
+        return self._held
+
+    def take(self, parts: int) -> None:
+        """Count ``parts`` in, or raise Overloaded when that would pass the limit."""
+        with self._lock:
+            if self._held and self._held + parts > self.limit:
+                raise Overloaded(
+                    f"{self._held} parts of other requests are being decoded; retry later"
+                )
+            self._held += parts
+
+    def give(self, parts: int) -> None:
+        """Count ``parts`` out, once the request they belong to is stored (or failed)."""
+        with self._lock:
+            self._held -= parts
 
 
 def _value_parts(value: Any, left: int) -> int:
@@ -97,8 +145,8 @@ def _attribute_parts(attributes: Any, left: int) -> int:
     return count
 
 
-def protobuf_overrun(request: ExportTraceServiceRequest, budget: RequestBudget) -> str | None:
-    """Why ``request`` is over ``budget``, or None. Stops counting once past it."""
+def count_protobuf(request: ExportTraceServiceRequest, budget: RequestBudget) -> Counted:
+    """The parts of ``request`` and whether it is over ``budget``. Stops counting once past it."""
     spans = sum(
         len(scope_spans.spans)
         for resource_spans in request.resource_spans
@@ -106,7 +154,7 @@ def protobuf_overrun(request: ExportTraceServiceRequest, budget: RequestBudget) 
     )
     problem = budget.spans_problem(spans)
     if problem is not None:
-        return problem
+        return Counted(spans, problem)
     limit = budget.max_parts
     count = 0
     for resource_spans in request.resource_spans:
@@ -128,7 +176,7 @@ def protobuf_overrun(request: ExportTraceServiceRequest, budget: RequestBudget) 
                     count += _attribute_parts(nested.attributes, limit - count)
         if count > limit:
             break
-    return budget.parts_problem("parts") if count > limit else None
+    return Counted(count, budget.parts_problem("parts") if count > limit else None)
 
 
 # JSON text holds about four values (a key-value's key, its value object, the
@@ -143,19 +191,22 @@ def _json_counts(body: bytes) -> tuple[int, int]:
     return objects, objects + body.count(b"[") + body.count(b",")
 
 
-def json_overrun(body: bytes, budget: RequestBudget) -> str | None:
-    """Why the OTLP/JSON ``body`` is over ``budget``, or None: its objects (and
-    values) counted before it is parsed."""
+def count_json(body: bytes, budget: RequestBudget) -> Counted:
+    """The objects of the OTLP/JSON ``body`` (its parts) and whether it is over
+    ``budget``, counted before it is parsed."""
     max_values = JSON_VALUES_PER_PART * budget.max_parts
     objects, values = _json_counts(body)
     if objects <= budget.max_parts and values <= max_values:
-        return None
+        return Counted(max(objects, 0))
     # Braces and commas inside strings (a tool's JSON arguments stored as text) are text.
     objects, values = _json_counts(_JSON_STRING.sub(b'""', body))
     if objects > budget.max_parts:
-        return budget.parts_problem("JSON objects")
+        return Counted(objects, budget.parts_problem("JSON objects"))
     if values > max_values:
-        return budget.parts_problem(
-            f"JSON values / {JSON_VALUES_PER_PART} (objects, arrays, strings, numbers)"
+        return Counted(
+            objects,
+            budget.parts_problem(
+                f"JSON values / {JSON_VALUES_PER_PART} (objects, arrays, strings, numbers)"
+            ),
         )
-    return None
+    return Counted(max(objects, 0))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from collector.errors import CollectorError
 from collector.pricing import PriceBook, PricesFileError
-from collector.request_budget import RequestBudget
+from collector.request_budget import PartsInFlight, RequestBudget
 from instrumentation import env as E
 from instrumentation.security import is_loopback
 
@@ -149,6 +149,11 @@ class Settings:
     def request_budget(self) -> RequestBudget:
         """How many spans and parts one OTLP request may hold."""
         return RequestBudget(max_spans=self.max_request_spans, max_parts=self.max_request_parts)
+
+    def parts_in_flight(self) -> PartsInFlight:
+        """The bound on parts being decoded at once, shared by the HTTP and gRPC
+        receivers: two full budgets (collector/request_budget.py)."""
+        return PartsInFlight(2 * self.max_request_parts)
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields changed (command-line flags win over the environment)."""

@@ -233,7 +233,7 @@ MAX_REQUEST_SPANS = Variable(
 )
 MAX_REQUEST_PARTS = Variable(
     "AGENT_AUDIT_MAX_REQUEST_PARTS",
-    1_000_000,
+    500_000,
     "most parts (spans, events, links, attributes and their values) in one OTLP request; "
     "more is refused whole before it is decoded",
     _C,

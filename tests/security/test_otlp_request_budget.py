@@ -31,6 +31,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from opentelemetry.trace import Tracer
 
 from bench.reliability.otlp_requests import to_otlp_json
+from collector.request_budget import PartsInFlight
 from tests.collector.ingest.otlp import export, record_spans
 from tests.conftest import CollectorHandle, start_test_collector
 
@@ -219,6 +220,46 @@ def test_a_request_of_too_many_parts_is_refused_whole(
     after = _request()
     assert _send(small, protocol, _body(protocol, after))[0] == "ok"
     assert _trace_rows(small, after) == 3
+    assert _in_flight(small).held == 0  # refused or stored, each request gave its parts back
+
+
+def _in_flight(handle: CollectorHandle) -> PartsInFlight:
+    in_flight: PartsInFlight = handle.running.http_server.config.app.state.parts_in_flight
+    return in_flight
+
+
+def test_requests_past_the_parts_in_flight_are_told_to_retry_later(
+    small: CollectorHandle,
+) -> None:
+    # Each request under the budget still costs its decode, about a kilobyte per
+    # part until stored: requests arriving together take turns. Two full
+    # budgets may be in flight; the parts held here stand for requests being
+    # decoded (the receivers of both protocols share the count).
+    in_flight = _in_flight(small)
+    assert in_flight.limit == 2 * MAX_PARTS
+    busy = 2 * MAX_PARTS - 5
+    in_flight.take(busy)
+    waiting = {protocol: _request() for protocol in PROTOCOLS}  # 9 to 12 parts each
+    try:
+        for protocol, request in waiting.items():
+            outcome, message = _send(small, protocol, _body(protocol, request))
+            assert outcome == ("UNAVAILABLE" if protocol == "grpc" else "503"), message
+            assert "retry later" in message
+            assert _trace_rows(small, request) == 0
+        response = httpx.post(
+            small.http_endpoint + "/v1/traces",
+            content=_body("http-protobuf", waiting["http-protobuf"]),
+            headers={"content-type": "application/x-protobuf"},
+            timeout=60,
+        )
+        assert response.status_code == 503 and response.headers["retry-after"] == "1"
+        assert httpx.get(small.http_endpoint + "/healthz").json()["decoding_parts"] == busy
+    finally:
+        in_flight.give(busy)
+    for protocol, request in waiting.items():  # the exporter's retry
+        assert _send(small, protocol, _body(protocol, request))[0] == "ok"
+        assert _trace_rows(small, request) == 3
+    assert in_flight.held == 0
 
 
 def _first_or_none(request: ExportTraceServiceRequest) -> Span | None:
