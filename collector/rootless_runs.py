@@ -23,23 +23,11 @@ from collector.columns import AGENT_RUNS, arrow_schema
 from collector.decode import SpanRecord
 from collector.foreign_runs import stored_span
 from collector.id_lists import chunks, placeholders
-from collector.mapping import nearest_run
+from collector.nearest_runs import NearestRuns
 from collector.run_links import STAND_IN, StoredParents, set_by_id, trace_graph
 from instrumentation.attributes import RunStatus, StepStatus
 
 __all__ = ["STAND_IN", "load_rootless_traces", "place_rootless_steps", "settle_stand_ins"]
-
-
-def _top_missing(span_id: str, parents: Mapping[str, str | None]) -> str | None:
-    """The id of the first ancestor of ``span_id`` not stored (None if the chain is whole)."""
-    current = parents.get(span_id)
-    for _ in range(256):
-        if current is None:
-            return None
-        if current not in parents:
-            return current
-        current = parents[current]
-    return None
 
 
 def place_rootless_steps(
@@ -79,10 +67,11 @@ def place_rootless_steps(
     moves: dict[str, str] = {}
     left: set[str] = set()  # runs a step moved away from
     wanted: dict[str, tuple[str, datetime | None, str | None]] = {}  # id -> trace, start, llm
+    nearest = NearestRuns(parents, real_runs)
     for step_id, span_id, trace_id, current, started_at, action in steps:
-        run_id, _ = nearest_run(span_id, parents, real_runs)
+        run_id, _ = nearest.of(span_id)
         if run_id is None:
-            run_id = _top_missing(span_id, parents)
+            run_id = nearest.top_missing(span_id)
             if run_id is None:
                 continue  # a whole chain with no run above: not an agent's step
             _, first, first_llm = wanted.get(run_id, (trace_id, started_at, None))
