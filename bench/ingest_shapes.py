@@ -88,9 +88,7 @@ def _batches(runs: int, shape: str) -> list[list[SpanRecord]]:
 # The writer inserts spans without the conflict check first (trees before that had no
 # such argument, and always checked).
 _AS_THE_WRITER: dict[str, Any] = (
-    {"spans_new": True}
-    if "spans_new" in inspect.signature(ingest.ingest_batch).parameters
-    else {}
+    {"spans_new": True} if "spans_new" in inspect.signature(ingest.ingest_batch).parameters else {}
 )
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from google.protobuf.message import DecodeError
@@ -19,6 +20,12 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from collector.errors import CollectorError
 from collector.json_depth import cut_deep_json
+from collector.otlp_json_keys import (
+    hides_repeated_keys,
+    merge_repeated_pairs,
+    snake_case_ids,
+    span_lists,
+)
 from collector.otlp_salvage import (
     Salvaged,
     has_surrogate_escape,
@@ -26,6 +33,13 @@ from collector.otlp_salvage import (
     repair_text,
     salvage_json,
     salvage_protobuf,
+)
+from collector.request_budget import (
+    Counted,
+    PartsInFlight,
+    RequestBudget,
+    count_json,
+    count_protobuf,
 )
 from collector.span_checks import span_problem
 
@@ -79,6 +93,9 @@ class DecodedRequest:
     spans: list[SpanRecord]
     rejected: int = 0
     error_message: str = ""
+    # Parts counted in a PartsInFlight for this request: the receiver gives
+    # them back once the spans are stored (or not).
+    held_parts: int = 0
 
 
 def any_value(value: AnyValue) -> Any:
@@ -194,9 +211,38 @@ def decode_message(
     return DecodedRequest(spans=spans, rejected=rejected, error_message="; ".join(notes))
 
 
-def decode_protobuf(body: bytes) -> DecodedRequest:
-    """Decode an OTLP/HTTP protobuf body (already decompressed)."""
+def _check_budget(problem: str | None) -> None:
+    if problem is not None:
+        raise InvalidRequest(problem)
+
+
+def _admitted(
+    counted: Counted, in_flight: PartsInFlight | None, decode: Callable[[], DecodedRequest]
+) -> DecodedRequest:
+    """``decode()`` once the request is within its budget and its parts are
+    counted in ``in_flight`` (raises Overloaded when they do not fit)."""
+    _check_budget(counted.problem)
+    if in_flight is None:
+        return decode()
+    in_flight.take(counted.parts)
+    try:
+        decoded = decode()
+    except BaseException:
+        in_flight.give(counted.parts)
+        raise
+    return replace(decoded, held_parts=counted.parts)
+
+
+def decode_protobuf(
+    body: bytes, budget: RequestBudget | None = None, in_flight: PartsInFlight | None = None
+) -> DecodedRequest:
+    """Decode an OTLP protobuf body (already decompressed).
+
+    With a ``budget``, a request past it raises InvalidRequest before its spans
+    are turned into records; with ``in_flight`` too, its parts are counted in
+    there (``held_parts``) until the caller gives them back."""
     request = ExportTraceServiceRequest()
+    salvaged: Salvaged | None = None
     try:
         request.ParseFromString(body)
     except (DecodeError, ValueError, RuntimeError) as strict_error:
@@ -206,8 +252,12 @@ def decode_protobuf(body: bytes) -> DecodedRequest:
             raise InvalidRequest(
                 f"body is not an OTLP protobuf ExportTraceServiceRequest: {strict_error}"
             ) from None
-        return decode_message(salvaged.request, salvaged)
-    return decode_message(request)
+        request = salvaged.request
+    if budget is None:
+        return decode_message(request, salvaged)
+    return _admitted(
+        count_protobuf(request, budget), in_flight, lambda: decode_message(request, salvaged)
+    )
 
 
 # OTLP/JSON encodes trace and span ids as hex, not base64 as proto3 JSON would
@@ -247,10 +297,12 @@ _LINK_ID_KEYS = (("traceId", 16, False), ("spanId", 8, False))
 
 
 def _prepare_json_span(span: dict[str, Any]) -> None:
+    snake_case_ids(span)
     _rewrite_ids(span, _SPAN_ID_KEYS)
     for index, link in enumerate(span.get("links") or []):
         if not isinstance(link, dict):
             raise ValueError(f"link {index} is not a JSON object")
+        snake_case_ids(link)
         _rewrite_ids(link, _LINK_ID_KEYS, f"link {index} ")
 
 
@@ -267,39 +319,70 @@ def _json_int(digits: str) -> int | float:
     return int(digits) if len(digits) <= _MAX_INT_DIGITS else float(digits)
 
 
-def _parse_json(body: bytes) -> tuple[Any, int]:
+def _parse_json(body: bytes, merge_repeated: bool) -> tuple[Any, int]:
     repaired = 0
+    hook = merge_repeated_pairs if merge_repeated else None
     try:
-        document = json.loads(body, parse_int=_json_int)
+        document = json.loads(body, parse_int=_json_int, object_pairs_hook=hook)
     except UnicodeDecodeError:
         text, repaired = repair_text(body)
-        document = json.loads(text, parse_int=_json_int)
+        document = json.loads(text, parse_int=_json_int, object_pairs_hook=hook)
     if has_surrogate_escape(body):
         document, unpaired = repair_surrogates(document)
         repaired += unpaired
     return document, repaired
 
 
-def _load_json(body: bytes) -> tuple[Any, int]:
-    """The parsed body and how many strings in it had to be repaired."""
+def _load_json(body: bytes, merge_repeated: bool = False) -> tuple[Any, int]:
+    """The parsed body and how many strings in it had to be repaired.
+
+    ``merge_repeated``: a span-holding key named twice in one object keeps
+    both lists (collector/otlp_json_keys.py)."""
     try:
         try:
-            return _parse_json(body)
+            return _parse_json(body, merge_repeated)
         except RecursionError:
             cut, _ = cut_deep_json(body, _MAX_JSON_DEPTH)
-            return _parse_json(cut)
+            return _parse_json(cut, merge_repeated)
     except RecursionError:
         raise InvalidRequest("body is JSON nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, and numbers Python cannot read
         raise InvalidRequest(f"body is not JSON: {exc}") from None
 
 
-def decode_json(body: bytes) -> DecodedRequest:
+def _json_span_count(document: dict[str, Any]) -> int:
+    """Spans in a parsed OTLP/JSON document, counting only lists where lists belong."""
+    count = 0
+    for resource_spans in _json_list(span_lists(document, 0)):
+        for scope_spans in _json_list(span_lists(resource_spans, 1)):
+            count += len(_json_list(span_lists(scope_spans, 2)))
+    return count
+
+
+def _json_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def decode_json(
+    body: bytes, budget: RequestBudget | None = None, in_flight: PartsInFlight | None = None
+) -> DecodedRequest:
     """Decode an OTLP/HTTP JSON body (already decompressed), span by span: a
-    span that does not parse is rejected alone."""
+    span that does not parse is rejected alone. A request over ``budget``
+    raises InvalidRequest before it is parsed (parts) or its spans are (spans);
+    ``in_flight`` as for decode_protobuf."""
+    if budget is None:
+        return _decode_json(body, None)
+    return _admitted(count_json(body, budget), in_flight, lambda: _decode_json(body, budget))
+
+
+def _decode_json(body: bytes, budget: RequestBudget | None) -> DecodedRequest:
     document, repaired = _load_json(body)
     if not isinstance(document, dict):
         raise InvalidRequest("body is not a JSON object")
+    if hides_repeated_keys(body, document):
+        document, repaired = _load_json(body, merge_repeated=True)
+    if budget is not None:
+        _check_budget(budget.spans_problem(_json_span_count(document)))
     try:
         salvaged = salvage_json(document, _prepare_json_span)
     except TypeError as exc:

@@ -16,6 +16,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from collector.auth import token_matches
 from collector.decode import DecodedRequest, InvalidRequest, decode_protobuf
 from collector.redact import Sanitizer
+from collector.request_budget import PartsInFlight
 from collector.settings import Settings
 from collector.store import Overloaded, RunStore, StoreRejected, StoreUnavailable
 from instrumentation.security import host_port
@@ -53,16 +54,26 @@ class TraceReceiver:
     """
 
     def __init__(
-        self, store: RunStore, settings: Settings, sanitizer: Sanitizer, workers: Executor
+        self,
+        store: RunStore,
+        settings: Settings,
+        sanitizer: Sanitizer,
+        workers: Executor,
+        in_flight: PartsInFlight | None = None,
     ) -> None:
         self._store = store
         self._sanitizer = sanitizer
         self._token = settings.token
+        self._budget = settings.request_budget
+        self._in_flight = in_flight or settings.parts_in_flight()
         self._workers = workers
 
     def _decode_and_store(self, request: bytes) -> DecodedRequest:
-        decoded = decode_protobuf(request)
-        self._store.write_spans(self._sanitizer.apply(decoded.spans))
+        decoded = decode_protobuf(request, self._budget, self._in_flight)
+        try:
+            self._store.write_spans(self._sanitizer.apply(decoded.spans))
+        finally:
+            self._in_flight.give(decoded.held_parts)
         return decoded
 
     async def Export(self, request: bytes, context: Any) -> bytes:  # noqa: N802 - OTLP's name
@@ -147,9 +158,14 @@ def _server_options(settings: Settings) -> list[tuple[str, int]]:
 
 
 def start_grpc_server(
-    store: RunStore, settings: Settings, sanitizer: Sanitizer
+    store: RunStore,
+    settings: Settings,
+    sanitizer: Sanitizer,
+    in_flight: PartsInFlight | None = None,
 ) -> tuple[GrpcServer, int]:
-    """Start serving on settings.host:grpc_port; return the server and the bound port."""
+    """Start serving on settings.host:grpc_port; return the server and the bound port.
+
+    ``in_flight``: the bound on parts being decoded, shared with the HTTP receiver."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="otlp-grpc", daemon=True)
     served = GrpcServer(loop, thread)
@@ -158,7 +174,7 @@ def start_grpc_server(
 
     async def start() -> int:
         server = grpc.aio.server(options=_server_options(settings))
-        receiver = TraceReceiver(store, settings, sanitizer, workers)
+        receiver = TraceReceiver(store, settings, sanitizer, workers, in_flight)
         handler = grpc.method_handlers_generic_handler(
             _SERVICE, {"Export": grpc.unary_unary_rpc_method_handler(receiver.Export)}
         )

@@ -21,6 +21,7 @@ from collector import api, api_annotations, api_spans
 from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode_protobuf
 from collector.errors import CollectorError
 from collector.redact import Sanitizer
+from collector.request_budget import PartsInFlight
 from collector.schema import SCHEMA_VERSION
 from collector.settings import Settings
 from collector.sql_sandbox import SandboxLimits, SqlSandbox
@@ -130,8 +131,15 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None = None) -> FastAPI:
-    """The FastAPI application serving OTLP/HTTP, health and the query API."""
+def create_app(
+    store: RunStore,
+    settings: Settings,
+    sanitizer: Sanitizer | None = None,
+    in_flight: PartsInFlight | None = None,
+) -> FastAPI:
+    """The FastAPI application serving OTLP/HTTP, health and the query API.
+
+    ``in_flight``: the bound on parts being decoded, shared with the gRPC receiver."""
     app = FastAPI(
         title="agent-audit collector",
         description="OTLP/HTTP trace receiver and the query API over agent runs and steps.",
@@ -154,6 +162,8 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
 
     clean = sanitizer or Sanitizer()
+    parts = in_flight or settings.parts_in_flight()
+    app.state.parts_in_flight = parts
     app.state.settings = settings
     # /sql runs in a worker process started at the first query, or at start
     # (AGENT_AUDIT_SQL_COPY_AT_START), with its own copy (collector/sql_sandbox.py).
@@ -196,6 +206,8 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
             "commits": store.commits,
             "conflict_retries": store.conflict_retries,
             "apply_rate_spans_per_s": round(store.apply_rate),
+            # Parts of OTLP requests being decoded and stored (collector/request_budget.py).
+            "decoding_parts": parts.held,
             # Raised by the writer when storing spans runs out of memory (up to the max).
             "db_memory_limit_mb": store.memory_limit_mb,
             "db_memory_max_mb": store.memory_ceiling_mb,
@@ -223,6 +235,12 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
             )
         encoding = request.headers.get("content-encoding", "").strip().lower()
         limit = settings.max_request_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared[:30]) > limit:
+            # Answered before the body is read: nothing to wait for, or to receive.
+            return _otlp_error(
+                content_type, 413, code_pb2.RESOURCE_EXHAUSTED, f"body larger than {limit} bytes"
+            )
         try:
             body = await _read_limited(request, limit)
             body = _inflate(body, encoding, limit)
@@ -240,8 +258,15 @@ def create_app(store: RunStore, settings: Settings, sanitizer: Sanitizer | None 
             return _otlp_error(content_type, 415, code_pb2.INVALID_ARGUMENT, str(exc))
 
         def decode_and_store() -> DecodedRequest:
-            decoded = decode_json(body) if content_type == JSON else decode_protobuf(body)
-            store.write_spans(clean.apply(decoded.spans))
+            budget = settings.request_budget
+            if content_type == JSON:
+                decoded = decode_json(body, budget, parts)
+            else:
+                decoded = decode_protobuf(body, budget, parts)
+            try:
+                store.write_spans(clean.apply(decoded.spans))
+            finally:
+                parts.give(decoded.held_parts)
             return decoded
 
         try:

@@ -32,12 +32,12 @@ from collector.mapping import (
     build_run,
     build_step,
     is_pending,
-    nearest_run,
     own_run_id,
     pick_winners,
     run_id_of,
 )
 from collector.model_calls import ForeignLlmParents, one_step_per_model_call
+from collector.nearest_runs import NearestRuns
 from collector.rootless_runs import place_rootless_steps, settle_stand_ins
 from collector.run_links import StoredParents, adopt_orphans, load_orphan_traces, trace_graph
 from collector.trace_arrivals import TraceArrivals
@@ -144,18 +144,20 @@ def ingest_batch(
 
     # Resolve what the batch alone cannot place using what is already stored.
     needs_lookup: set[str] = set()
+    nearest = NearestRuns(parents, run_spans)
     for span, cls in zip(unique, classes, strict=True):
         if cls is SpanClass.OTHER or is_pending(span):
             continue
         if cls is not SpanClass.RUN and own_run_id(span):
             continue
-        _, complete = nearest_run(span.span_id, parents, run_spans)
+        _, complete = nearest.of(span.span_id)
         if not complete:
             needs_lookup.add(span.trace_id)
     if needs_lookup:
         stored_parents, stored_runs = trace_graph(con, needs_lookup, span_parents)
         parents = {**stored_parents, **parents}
         run_spans = {**stored_runs, **run_spans}
+        nearest = NearestRuns(parents, run_spans)
 
     runs: list[RunRow] = []
     foreign_runs: set[str] = set()  # runs whose fields other spans of the trace may fill
@@ -166,7 +168,7 @@ def ingest_batch(
         if cls is SpanClass.RUN:
             parent_run = None
             if not is_pending(span):
-                parent_run, complete = nearest_run(span.span_id, parents, run_spans)
+                parent_run, complete = nearest.of(span.span_id)
                 if not complete:
                     state.orphan_traces.add(span.trace_id)  # its parent run may come later
             run = mapped_or_none(span, partial(build_run, span, parent_run))
@@ -176,7 +178,7 @@ def ingest_batch(
                     foreign_runs.add(run.id)
             continue
         own_run = own_run_id(span)
-        run_id = own_run or nearest_run(span.span_id, parents, run_spans)[0]
+        run_id = own_run or nearest.of(span.span_id)[0]
         step = mapped_or_none(span, partial(build_step, span, cls, run_id))
         if step is None:
             continue

@@ -39,6 +39,8 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
+from collector.otlp_json_keys import SPAN_LIST_KEYS, span_lists
+
 __all__ = [
     "Salvaged",
     "salvage_protobuf",
@@ -317,9 +319,9 @@ def salvage_json(
         ArithmeticError,
         RecursionError,
     )
-    for r_index, resource_spans in enumerate(_items(document, "resourceSpans")):
+    for r_index, resource_spans in enumerate(_items(document, 0)):
         try:
-            scopes = _items(resource_spans, "scopeSpans")
+            scopes = _items(resource_spans, 1)
             resource = _parse_dict(Resource, _get(resource_spans, "resource"))
         except errors as exc:
             lost = _span_count(resource_spans)
@@ -332,7 +334,7 @@ def salvage_json(
         for s_index, scope_spans in enumerate(scopes):
             where = f"resource {r_index}, scope {s_index}"
             try:
-                spans = _items(scope_spans, "spans")
+                spans = _items(scope_spans, 2)
                 scope = _parse_dict(InstrumentationScope, _get(scope_spans, "scope"))
             except errors as exc:
                 lost = _span_count({"scopeSpans": [scope_spans]})
@@ -366,10 +368,10 @@ def _brief(exc: BaseException, limit: int = 300) -> str:
 def _span_count(resource_spans: Any) -> int:
     """How many spans an unreadable resource held, as far as can be told (at
     least one: the part itself)."""
-    scopes = _get(resource_spans, "scopeSpans")
+    scopes = span_lists(resource_spans, 1)
     if not isinstance(scopes, list):
         return 1
-    spans = [_get(scope, "spans") for scope in scopes]
+    spans = [span_lists(scope, 2) for scope in scopes]
     return max(1, sum(len(s) if isinstance(s, list) else 1 for s in spans))
 
 
@@ -377,11 +379,12 @@ def _get(document: Any, key: str) -> Any:
     return document.get(key) if isinstance(document, dict) else None
 
 
-def _items(document: Any, key: str) -> list[Any]:
-    """A list member of a JSON object; a missing or null member is empty."""
-    value = _get(document, key)
+def _items(document: Any, level: int) -> list[Any]:
+    """The list of the next level (resources, scopes, spans) under a JSON
+    object, in either spelling of its key; a missing or null member is empty."""
+    value = span_lists(document, level)
     if value is None:
         return []
     if not isinstance(value, list):
-        raise TypeError(f"{key} is not a list")
+        raise TypeError(f"{SPAN_LIST_KEYS[level][0]} is not a list")
     return value

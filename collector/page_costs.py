@@ -5,15 +5,15 @@ start) in hand; the costs are the ``run_costs`` and ``step_costs`` views'
 figures (collector/schema_costs.py): for a list page, computed over those rows
 and the page's steps with the same SQL; for a run page (polled while the run is
 live), with the same arithmetic in Python over the rows in hand and one read of
-the prices concerned (0.4 ms against 8.6 ms through the SQL). Reading the runs again by id costs nothing in a file
-(its primary-key index) but a scan of every run's id over a lake, whose files
-are sorted by start time (150 ms at 1M runs, twice per page: for missing
-prices and for costs). A run page's steps are in hand too; a list page's are
-read once, for costs and step counts together: by the ``agent_run_id`` index
-in a file, by run id and start time over a lake (its files are skipped by
-their min/max statistics of ``started_at``). The counts (tool calls, LLM
-calls) keep the dashboard's first paint off ``/sql``, whose worker copies the
-tables on its first query.
+the prices concerned (0.4 ms against 8.6 ms through the SQL). Reading the runs
+again by id costs nothing in a file (its primary-key index) but a scan of every
+run's id over a lake, whose files are sorted by start time (150 ms at 1M runs,
+twice per page: for missing prices and for costs). A run page's steps are in
+hand too; a list page's are read once, for costs and step counts together: by
+the ``agent_run_id`` index in a file, by run id and start time over a lake (its
+files are skipped by their min/max statistics of ``started_at``). The counts
+(tool calls, LLM calls) keep the dashboard's first paint off ``/sql``, whose
+worker copies the tables on its first query.
 """
 
 from __future__ import annotations

@@ -23,23 +23,11 @@ from collector.columns import AGENT_RUNS, arrow_schema
 from collector.decode import SpanRecord
 from collector.foreign_runs import stored_span
 from collector.id_lists import chunks, in_list
-from collector.mapping import nearest_run
+from collector.nearest_runs import NearestRuns
 from collector.run_links import STAND_IN, StoredParents, set_by_id, trace_graph
 from instrumentation.attributes import RunStatus, StepStatus
 
 __all__ = ["STAND_IN", "load_rootless_traces", "place_rootless_steps", "settle_stand_ins"]
-
-
-def _top_missing(span_id: str, parents: Mapping[str, str | None]) -> str | None:
-    """The id of the first ancestor of ``span_id`` not stored (None if the chain is whole)."""
-    current = parents.get(span_id)
-    for _ in range(256):
-        if current is None:
-            return None
-        if current not in parents:
-            return current
-        current = parents[current]
-    return None
 
 
 def place_rootless_steps(
@@ -61,10 +49,10 @@ def place_rootless_steps(
     ids = sorted(traces)
     parents, run_spans = trace_graph(con, traces, stored)
     stand_ins = {
-        r[0]
+        r[0]: r[1]
         for listed, params in map(in_list, chunks(ids))
         for r in con.execute(
-            f"SELECT id FROM agent_runs WHERE trace_id IN ({listed}) "
+            f"SELECT id, trace_id FROM agent_runs WHERE trace_id IN ({listed}) "
             "AND NOT is_final AND metadata = ?",
             [*params, STAND_IN],
         ).fetchall()
@@ -77,11 +65,13 @@ def place_rootless_steps(
         [ids, sorted(stand_ins)],
     ).fetchall()
     moves: dict[str, str] = {}
+    left: set[str] = set()  # runs a step moved away from
     wanted: dict[str, tuple[str, datetime | None, str | None]] = {}  # id -> trace, start, llm
+    nearest = NearestRuns(parents, real_runs)
     for step_id, span_id, trace_id, current, started_at, action in steps:
-        run_id, _ = nearest_run(span_id, parents, real_runs)
+        run_id, _ = nearest.of(span_id)
         if run_id is None:
-            run_id = _top_missing(span_id, parents)
+            run_id = nearest.top_missing(span_id)
             if run_id is None:
                 continue  # a whole chain with no run above: not an agent's step
             _, first, first_llm = wanted.get(run_id, (trace_id, started_at, None))
@@ -91,24 +81,29 @@ def place_rootless_steps(
             wanted[run_id] = (trace_id, first, first_llm)
         if run_id != current:
             moves[step_id] = run_id
+            if current is not None:
+                left.add(current)
     _insert_stand_ins(con, wanted, now, arrived or {})
     if moves:
         set_by_id(con, "agent_steps", "agent_run_id", moves)
-    remaining = _drop_empty_stand_ins(con, stand_ins | set(wanted))
-    return set(moves.values()) | set(wanted), remaining
+    # Only a stand-in a step moved away from can be left empty; only the runs a
+    # step moved into or out of have new aggregates. (Refreshing every stand-in
+    # of the trace made each request cost as much as the whole trace: a trace
+    # whose steps' parents never arrive grew to seconds per request.)
+    dropped = _drop_empty_stand_ins(con, left & stand_ins.keys())
+    traces_with_stand_ins = {
+        trace for run_id, trace in stand_ins.items() if run_id not in dropped
+    } | {trace for trace, _, _ in wanted.values()}
+    return set(moves.values()) | (left - dropped), traces_with_stand_ins
 
 
 def _drop_empty_stand_ins(con: duckdb.DuckDBPyConnection, candidates: set[str]) -> set[str]:
-    """Delete the stand-ins among ``candidates`` left with no step; return the traces
-    that still have one.
+    """Delete the stand-ins among ``candidates`` left with no step; return their ids.
 
-    ``candidates`` holds every stand-in of the traces placed: those read before
-    the steps moved and those just created. Each is read by its id or by its
-    steps' ``agent_run_id``, through the indexes.
+    Each is read by its id or by its steps' ``agent_run_id``, through the indexes.
     """
-    ids = sorted(candidates)
     with_steps: set[str] = set()
-    for listed, params in map(in_list, chunks(ids)):
+    for listed, params in map(in_list, chunks(sorted(candidates))):
         with_steps.update(
             r[0]
             for r in con.execute(
@@ -116,22 +111,13 @@ def _drop_empty_stand_ins(con: duckdb.DuckDBPyConnection, candidates: set[str]) 
                 params,
             ).fetchall()
         )
-    for listed, params in map(in_list, chunks(sorted(candidates - with_steps))):
+    empty = candidates - with_steps
+    for listed, params in map(in_list, chunks(sorted(empty))):
         con.execute(
             f"DELETE FROM agent_runs WHERE id IN ({listed}) AND NOT is_final AND metadata = ?",
             [*params, STAND_IN],
         )
-    remaining: set[str] = set()
-    for listed, params in map(in_list, chunks(sorted(with_steps))):
-        remaining.update(
-            r[0]
-            for r in con.execute(
-                f"SELECT trace_id FROM agent_runs WHERE id IN ({listed}) "
-                "AND NOT is_final AND metadata = ?",
-                [*params, STAND_IN],
-            ).fetchall()
-        )
-    return remaining
+    return empty
 
 
 # The columns a stand-in is made of (the rest are constants or left empty).

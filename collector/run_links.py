@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from collector.id_lists import chunks, in_list
-from collector.mapping import nearest_run
+from collector.nearest_runs import NearestRuns
 from collector.trace_arrivals import TraceArrivals, spans_reads
 
 __all__ = [
@@ -98,8 +98,9 @@ def adopt_orphans(
     ).fetchall()
     adopted: dict[str, str] = {}
     still_orphan: set[str] = set()
+    nearest = NearestRuns(parents, run_spans)
     for step_id, span_id, trace_id in orphans:
-        run_id, _ = nearest_run(span_id, parents, run_spans)
+        run_id, _ = nearest.of(span_id)
         if run_id is None:
             still_orphan.add(trace_id)
         else:
@@ -117,7 +118,7 @@ def adopt_orphans(
     ]
     parent_of: dict[str, str] = {}
     for run_id, span_id, trace_id in nested:
-        parent_run, complete = nearest_run(span_id, parents, run_spans)
+        parent_run, complete = nearest.of(span_id)
         if parent_run is not None:
             parent_of[run_id] = parent_run
         elif not complete:

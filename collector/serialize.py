@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -42,13 +43,48 @@ def iso_utc(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="microseconds") + "Z"
 
 
+# Stored JSON text is returned as text rather than parsed past this depth: the
+# response's encoder recurses once per level and would fail (a 500) near
+# Python's recursion limit, with every later page holding that row.
+MAX_RETURNED_DEPTH = 100
+_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+_CONSTANTS = {"NaN": "NaN", "Infinity": "Infinity", "-Infinity": "-Infinity"}
+
+
+def _nesting(text: str) -> int:
+    """How deep arrays and objects nest in JSON ``text`` (brackets in strings not counted)."""
+    if text.count("[") + text.count("{") <= MAX_RETURNED_DEPTH:
+        return 0  # cannot be deeper than that: skip the scan
+    deepest = depth = 0
+    for token in _BRACKETS.finditer(text):
+        first = token.group()[0]
+        if first in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif first in "]}":
+            depth -= 1
+    return deepest
+
+
+def _finite_float(text: str) -> float | str:
+    number = float(text)
+    return number if math.isfinite(number) else json_value(number)
+
+
 def parse_json_text(text: Any) -> Any:
-    """JSON text -> value; text that is not JSON is returned unchanged."""
+    """JSON text -> value; text that is not JSON is returned unchanged.
+
+    The result is always encodable as strict JSON: ``NaN``, ``Infinity`` and
+    numbers past a double's range (which Python's parser accepts, and which
+    a sender's JSON text may hold) become the strings ``json_value`` gives
+    them, and text nested deeper than ``MAX_RETURNED_DEPTH`` stays text."""
     if not isinstance(text, str):
         return text
+    if _nesting(text) > MAX_RETURNED_DEPTH:
+        return text
     try:
-        return json.loads(text)
-    except ValueError:
+        return json.loads(text, parse_constant=_CONSTANTS.__getitem__, parse_float=_finite_float)
+    except (ValueError, RecursionError):
         return text
 
 

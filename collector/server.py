@@ -131,7 +131,8 @@ def start_collector(settings: Settings) -> RunningCollector:
         raise SettingsError(f"AGENT_AUDIT_REDACT_PATTERNS: {exc}") from None
     store = open_store(settings)
     try:
-        grpc_server, grpc_port = start_grpc_server(store, settings, sanitizer)
+        in_flight = settings.parts_in_flight()
+        grpc_server, grpc_port = start_grpc_server(store, settings, sanitizer, in_flight)
     except Exception:
         store.close()
         raise
@@ -143,7 +144,7 @@ def start_collector(settings: Settings) -> RunningCollector:
         raise
     http_port = sock.getsockname()[1]
     try:
-        app = create_app(store, settings, sanitizer)
+        app = create_app(store, settings, sanitizer, in_flight)
     except Exception:  # e.g. the /sql folder is not this user's (sql_workspace.py)
         sock.close()
         grpc_server.stop(0)

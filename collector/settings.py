@@ -10,6 +10,7 @@ from pathlib import Path
 
 from collector.errors import CollectorError
 from collector.pricing import PriceBook, PricesFileError
+from collector.request_budget import PartsInFlight, RequestBudget
 from instrumentation import env as E
 from instrumentation.security import is_loopback
 
@@ -36,6 +37,9 @@ class Settings:
     # Ingest
     max_request_bytes: int = E.MAX_REQUEST_BYTES.default  # after decompression
     max_queued_spans: int = E.MAX_QUEUED_SPANS.default  # beyond this, answer "retry later"
+    # Past these a request is refused before it is decoded (collector/request_budget.py).
+    max_request_spans: int = E.MAX_REQUEST_SPANS.default
+    max_request_parts: int = E.MAX_REQUEST_PARTS.default
     # One transaction holds at most this many spans.
     commit_max_spans: int = E.COMMIT_MAX_SPANS.default
     grpc_workers: int = E.GRPC_WORKERS.default
@@ -106,6 +110,8 @@ class Settings:
                 token=E.TOKEN.read(env),
                 max_request_bytes=E.MAX_REQUEST_BYTES.read(env),
                 max_queued_spans=E.MAX_QUEUED_SPANS.read(env),
+                max_request_spans=E.MAX_REQUEST_SPANS.read(env),
+                max_request_parts=E.MAX_REQUEST_PARTS.read(env),
                 commit_max_spans=E.COMMIT_MAX_SPANS.read(env),
                 grpc_workers=E.GRPC_WORKERS.read(env),
                 request_timeout_s=E.REQUEST_TIMEOUT_S.read(env),
@@ -138,6 +144,16 @@ class Settings:
             raise SettingsError(str(exc)) from None
         settings.validate()
         return settings
+
+    @property
+    def request_budget(self) -> RequestBudget:
+        """How many spans and parts one OTLP request may hold."""
+        return RequestBudget(max_spans=self.max_request_spans, max_parts=self.max_request_parts)
+
+    def parts_in_flight(self) -> PartsInFlight:
+        """The bound on parts being decoded at once, shared by the HTTP and gRPC
+        receivers: two full budgets (collector/request_budget.py)."""
+        return PartsInFlight(2 * self.max_request_parts)
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields changed (command-line flags win over the environment)."""

@@ -7,6 +7,7 @@ what they can into text, JSON text or a token count, and None otherwise.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from collector.conventions import genai as G
@@ -23,6 +24,8 @@ __all__ = [
 ]
 
 STATUS_ERROR = 2
+# A JSON escape that may be half of a surrogate pair.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def text_value(value: Any) -> str | None:
@@ -39,7 +42,11 @@ def json_text(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         try:
-            json.loads(value)
+            parsed = json.loads(value)
+            if _SURROGATE_ESCAPE.search(value):
+                # Python reads an unpaired "\ud800" escape; DuckDB's JSON refuses it,
+                # and the span would fail to store after it was acknowledged.
+                json.dumps(parsed, ensure_ascii=False).encode("utf-8")
             return value
         except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
             return json.dumps(value, ensure_ascii=False)

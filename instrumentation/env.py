@@ -224,6 +224,21 @@ MAX_REQUEST_BYTES = Variable(
     _C,
     integer(minimum=1024),
 )
+MAX_REQUEST_SPANS = Variable(
+    "AGENT_AUDIT_MAX_REQUEST_SPANS",
+    50_000,
+    "most spans in one OTLP request; more is refused whole (400 / INVALID_ARGUMENT)",
+    _C,
+    integer(minimum=1),
+)
+MAX_REQUEST_PARTS = Variable(
+    "AGENT_AUDIT_MAX_REQUEST_PARTS",
+    500_000,
+    "most parts (spans, events, links, attributes and their values) in one OTLP request; "
+    "more is refused whole before it is decoded",
+    _C,
+    integer(minimum=1),
+)
 MAX_QUEUED_SPANS = Variable(
     "AGENT_AUDIT_MAX_QUEUED_SPANS",
     200_000,
