@@ -36,6 +36,7 @@ from collector.messages import (
     thinking_text,
     turn_user_text,
 )
+from collector.rules.common import CANCELLED_STEP_ERROR, interrupted
 from collector.run_tree import model_calls_below
 from instrumentation.attributes import LLM_OPERATIONS, TOOL_SPAN_PREFIX, RunStatus
 
@@ -85,7 +86,10 @@ def _quirk_fields(span: SpanRecord, hook: str, *args: Any) -> dict[str, Any]:
 
 
 def run_status(span: SpanRecord) -> str | None:
-    """A status the run span's framework signals beyond its span status (max_steps), or None."""
+    """A status the run span's framework signals beyond its span status (max_steps, or
+    cancelled: a run stopped by a task cancellation or Ctrl-C), or None."""
+    if interrupted(span):
+        return RunStatus.CANCELLED
     quirks = rules.for_span(span)
     if quirks is None or not hasattr(quirks, "run_status"):
         return None
@@ -148,7 +152,7 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         if result is not None:
             fields["tool_result"] = as_text(result)
         fields.update(_quirk_fields(span, "step_fields", kind))
-        return fields
+        return _mark_interrupted(span, fields)
     model = attrs.get(OI.LLM_MODEL_NAME)
     if model:
         fields["model"] = str(model)
@@ -161,6 +165,13 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     if thinking:
         fields["thinking"] = thinking
     fields.update(_quirk_fields(span, "step_fields", kind))
+    return _mark_interrupted(span, fields)
+
+
+def _mark_interrupted(span: SpanRecord, fields: dict[str, Any]) -> dict[str, Any]:
+    """A step cut off by a cancellation or Ctrl-C says so, not the exception's repr."""
+    if interrupted(span):
+        fields["error"] = CANCELLED_STEP_ERROR
     return fields
 
 

@@ -14,7 +14,13 @@ from collector.conventions import google_adk as ADK
 from collector.cut_values import cut_json_string
 from collector.decode import SpanRecord
 from collector.messages import as_text, loads, turn_user_text
-from collector.rules.common import descendants, exception_type
+from collector.rules.common import (
+    CANCELLED_STEP_ERROR,
+    descendants,
+    ended_unanswered,
+    exception_type,
+    unanswered,
+)
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
@@ -50,7 +56,14 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     return {"agent_name": span.name.removeprefix(ADK.AGENT_RUN_SPAN).removesuffix("]")}
 
 
+# Set on ``call_llm`` once the response arrived: a call cut off by a cancellation ends
+# UNSET with none of them (a call that raised is ERROR).
+_ANSWERED = (ADK.LLM_RESPONSE, A.GEN_AI_USAGE_INPUT_TOKENS, A.GEN_AI_USAGE_OUTPUT_TOKENS)
+
+
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
+    if kind == "think" and _is_model_call(span) and unanswered(span, _ANSWERED):
+        return {"error": CANCELLED_STEP_ERROR}
     if kind != "tool_call":
         return {}
     fields: dict[str, Any] = {"tool_name": span.name.removeprefix(f"{A.TOOL_SPAN_PREFIX} ")}
@@ -102,6 +115,8 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     answer = None if run_span.status_code == 2 else _answer(calls) or _ended_on_tool(own)
     if answer:
         fields["final_answer"] = answer
+    elif ended_unanswered(run_span, calls, _ANSWERED):
+        fields["status"] = RunStatus.CANCELLED  # ADK ends every span UNSET on a cancellation
     return fields
 
 

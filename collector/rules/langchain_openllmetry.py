@@ -4,7 +4,9 @@ One agent run is two ``invoke_agent`` spans: a wrapper around ``Pregel.invoke`` 
 graph's own callback span (``{name}.workflow`` at the top, ``execute_task {name}`` when
 nested, where the wrapper is a sibling, not a parent). The graph span is the run; the
 wrapper and ``create_agent`` (emitted when the agent is built) are not runs. Tool
-arguments are LangChain's ``input_str``, a Python repr. See SPANS.md.
+arguments are LangChain's ``input_str``, a Python repr. A model call cut off by a
+cancellation ends OK without a response (the run span fails with the ``CancelledError``).
+See SPANS.md.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from collector.conventions import openllmetry as OLL
 from collector.decode import SpanRecord
 from collector.messages import loads
 from collector.rules import langchain_messages as LC
-from collector.rules.common import exception_type, python_literal
+from collector.rules.common import (
+    CANCELLED_STEP_ERROR,
+    exception_type,
+    python_literal,
+    unanswered,
+)
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
@@ -25,6 +32,8 @@ __all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "run_status"]
 
 SCOPES = frozenset({OLL.LANGCHAIN_SCOPE})
 _STEP_LIMIT_ERRORS = {"GraphRecursionError"}
+# Set on a model call's span once the response arrived (streamed or not).
+_ANSWERED = (G.GEN_AI_OUTPUT_MESSAGES, G.GEN_AI_RESPONSE_MODEL, A.GEN_AI_USAGE_INPUT_TOKENS)
 
 
 def _is_graph(attrs: Mapping[str, Any]) -> bool:
@@ -61,6 +70,8 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
 
 
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
+    if kind == "think" and unanswered(span, _ANSWERED):
+        return {"error": CANCELLED_STEP_ERROR}
     if kind != "tool_call":
         return {}
     fields: dict[str, Any] = {}

@@ -22,6 +22,7 @@ __all__ = [
     "SCOPES",
     "span_class",
     "run_fields",
+    "run_status",
     "step_fields",
     "derive_run_fields",
     "derive_run_fields_in_trace",
@@ -63,6 +64,11 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
         if answer:
             fields["final_answer"] = answer
     return fields
+
+
+def run_status(span: SpanRecord) -> str | None:
+    """A run cancelled (``asyncio`` cancellation) ends UNSET, naming the cancellation."""
+    return RunStatus.CANCELLED if span.attributes.get(ST.CANCELLATION_TYPE) else None
 
 
 def _answer(message: Any) -> str | None:

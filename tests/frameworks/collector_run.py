@@ -60,6 +60,7 @@ SCENARIOS = (
     "stop_on_first_tool",
     "return_direct",
     "skip_summarization",
+    "cancelled",
 )
 
 

@@ -10,14 +10,16 @@ checks every framework field by field.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from tests.scripted_llm import Turn, answer, call_tool, fail
+from tests.scripted_llm import GATE_TIMEOUT_S, Turn, answer, call_tool, fail
 
 WEATHER_ARGS: dict[str, Any] = {"city": "Paris"}
 WEATHER_RESULT = "sunny in Paris"
@@ -288,3 +290,52 @@ def run_in_threads(count: int, play: Callable[[], T]) -> list[T]:
     """``play`` ``count`` times at once, one thread each; the results in order."""
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(lambda _: play(), range(count)))
+
+
+@dataclass(frozen=True)
+class CancelScenario:
+    """A run cancelled while it waits for its second model answer (``asyncio`` task
+    cancellation, as a web server does when its client goes away): after one weather call,
+    the model's next answer is held until the run is cancelled."""
+
+    scenario: Scenario
+    arrived: threading.Event  # set when the held model request reaches the server
+    gate: threading.Event  # releases the held answer once the run is cancelled
+
+    async def cancel(self, run: Awaitable[object]) -> RunExpectation:
+        """Start ``run``, cancel it once the held request arrived; the expectation."""
+        task = asyncio.ensure_future(run)
+        loop = asyncio.get_running_loop()
+        try:
+            came = await loop.run_in_executor(None, self.arrived.wait, GATE_TIMEOUT_S)
+            assert came, "the held model request never arrived"
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            else:
+                raise AssertionError("the run should have been cancelled")
+        finally:
+            self.gate.set()
+        return self.scenario.expected
+
+
+def cancelled(fw: Framework) -> CancelScenario:
+    """One weather call, then the run is cancelled waiting for the model: ``cancelled``, no
+    answer, no error; the weather call is a step like any other."""
+    arrived, gate = threading.Event(), threading.Event()
+    held = answer("never sent", gate=gate, arrived=arrived)
+    return CancelScenario(
+        scenario(
+            fw,
+            "cancel",
+            "What is the weather in Oslo? (cancelled midway)",
+            [call_tool("get_weather", {"city": "Oslo"}), held],
+            status="cancelled",
+            final_answer=None,
+            tools=[ToolExpectation("get_weather", {"city": "Oslo"}, "sunny in Oslo")],
+        ),
+        arrived,
+        gate,
+    )

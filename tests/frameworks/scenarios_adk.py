@@ -266,3 +266,11 @@ def skip_summarization(llm: ScriptedLLM) -> S.RunExpectation:
     # The final event is the function response, no text: nothing for _run to return.
     assert _play(llm, scenario, build_agent(llm, tools=[lookup_weather])) is None
     return scenario.expected
+
+
+async def cancelled(llm: ScriptedLLM) -> S.RunExpectation:
+    """``run_async`` cancelled while the model is answering: ADK ends its spans UNSET, the
+    cut ``call_llm`` without any attribute."""
+    cancel = S.cancelled(FRAMEWORK)
+    llm.script(cancel.scenario.marker, cancel.scenario.turns)
+    return await cancel.cancel(_run(build_agent(llm), cancel.scenario.task))

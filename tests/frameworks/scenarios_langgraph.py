@@ -315,3 +315,12 @@ def return_direct(llm: ScriptedLLM) -> S.RunExpectation:
     state = _play(llm, scenario, build_agent(llm, tools=[lookup_weather]))
     scenario.expect_answer(_answer(state))
     return _expected(scenario)
+
+
+async def cancelled(llm: ScriptedLLM) -> S.RunExpectation:
+    """``ainvoke`` cancelled while the model is answering: the graph's span fails with the
+    ``CancelledError``."""
+    cancel = S.cancelled(FRAMEWORK)
+    llm.script(cancel.scenario.marker, cancel.scenario.turns)
+    request = {"messages": [{"role": "user", "content": cancel.scenario.task}]}
+    return await cancel.cancel(build_agent(llm).ainvoke(request))

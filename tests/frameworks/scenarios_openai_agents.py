@@ -158,7 +158,7 @@ async def handoff(llm: ScriptedLLM) -> list[S.RunExpectation]:
     )
     result = await Runner.run(triage, task)
     assert result.final_output == S.CHILD_ANSWER, result.final_output
-    handed_over = S.ToolExpectation("handoff to specialist", {}, "specialist")
+    handed_over = S.ToolExpectation("transfer_to_specialist", {}, "specialist")
     common = {"task": task, "status": "completed", "task_shared": True}
     return [
         S.RunExpectation(final_answer=None, tools=[handed_over], agent_name="triage", **common),
@@ -180,3 +180,11 @@ async def stop_on_first_tool(llm: ScriptedLLM) -> S.RunExpectation:
     )
     agent = build_agent(llm).clone(tool_use_behavior="stop_on_first_tool")
     return scenario.expect_answer(await _play(llm, scenario, agent))
+
+
+async def cancelled(llm: ScriptedLLM) -> S.RunExpectation:
+    """The run's task is cancelled while it waits for the model: the SDK ends every span OK,
+    the cut ``generation`` without a response."""
+    cancel = S.cancelled(FRAMEWORK)
+    llm.script(cancel.scenario.marker, cancel.scenario.turns)
+    return await cancel.cancel(Runner.run(build_agent(llm), cancel.scenario.task))

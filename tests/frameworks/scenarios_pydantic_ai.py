@@ -55,7 +55,11 @@ def _scripted(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
     index = sum(1 for message in messages if isinstance(message, ModelResponse))
     if index >= len(turns):
         raise RuntimeError(f"no scripted turn {index} for {prompt!r}")
-    turn = turns[index]
+    return _scripted_turn(turns[index], index)
+
+
+def _scripted_turn(turn: Turn, index: int) -> ModelResponse:
+    """The model response a scripted turn stands for (the ``index``-th of its run)."""
     if turn.error_status is not None:
         raise RuntimeError(turn.error_message)
     if turn.tool_calls:
@@ -202,3 +206,22 @@ async def structured_output() -> S.RunExpectation:
     result = await agent.run(scenario.task, output_type=Weather)
     assert result.output == Weather(**shapes.STRUCTURED), result.output
     return scenario.expected
+
+
+async def cancelled() -> S.RunExpectation:
+    """The run's task is cancelled while its model is answering: pydantic-ai ends its spans
+    without an error, the cut ``chat`` span without a response."""
+    cancel = S.cancelled(FRAMEWORK)
+    first, held = cancel.scenario.turns
+
+    async def hold(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if not any(isinstance(m, ModelResponse) for m in messages):
+            return _scripted_turn(first, 0)
+        assert held.arrived is not None
+        held.arrived.set()
+        await asyncio.Event().wait()  # until cancelled
+        raise AssertionError("the held answer is never given")
+
+    agent = build_agent()
+    held_model = FunctionModel(hold, model_name=MODEL_NAME)
+    return await cancel.cancel(agent.run(cancel.scenario.task, model=held_model))

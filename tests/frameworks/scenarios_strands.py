@@ -254,3 +254,11 @@ def structured_output(llm: ScriptedLLM) -> S.RunExpectation:
     result = build_agent(llm)(scenario.task, structured_output_model=Weather)
     assert result.structured_output == Weather(**shapes.STRUCTURED), result
     return scenario.expected
+
+
+async def cancelled(llm: ScriptedLLM) -> S.RunExpectation:
+    """``invoke_async`` cancelled while the model is answering: the run span ends UNSET with
+    ``strands.cancellation.type``; the cut cycle's spans are never ended."""
+    cancel = S.cancelled(FRAMEWORK)
+    llm.script(cancel.scenario.marker, cancel.scenario.turns)
+    return await cancel.cancel(build_agent(llm).invoke_async(cancel.scenario.task))
