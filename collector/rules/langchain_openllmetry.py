@@ -32,8 +32,9 @@ __all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "run_status"]
 
 SCOPES = frozenset({OLL.LANGCHAIN_SCOPE})
 _STEP_LIMIT_ERRORS = {"GraphRecursionError"}
-# Set on a model call's span once the response arrived (streamed or not).
-_ANSWERED = (G.GEN_AI_OUTPUT_MESSAGES, G.GEN_AI_RESPONSE_MODEL, A.GEN_AI_USAGE_INPUT_TOKENS)
+# Set on a model call's span once the response arrived, streamed or not (the response
+# model is not: the requested name is there from the start).
+_ANSWERED = (G.GEN_AI_OUTPUT_MESSAGES, A.GEN_AI_USAGE_INPUT_TOKENS, A.GEN_AI_USAGE_OUTPUT_TOKENS)
 
 
 def _is_graph(attrs: Mapping[str, Any]) -> bool:
