@@ -130,10 +130,9 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
         name = span.name.removesuffix(".run")
     if name:
         fields["agent_name"] = str(name)
-    _put_int(fields, "input_tokens", attrs, PAI.AGGREGATED_INPUT_TOKENS)
-    _put_int(fields, "input_tokens", attrs, OI.LLM_TOKEN_COUNT_PROMPT)
-    _put_int(fields, "output_tokens", attrs, PAI.AGGREGATED_OUTPUT_TOKENS)
-    _put_int(fields, "output_tokens", attrs, OI.LLM_TOKEN_COUNT_COMPLETION)
+    # No run totals from pydantic-ai's aggregated usage or OpenInference's run token counts:
+    # the run's tokens are the sum of its own model calls (steps), which a run span's totals
+    # can exceed (smolagents' ``reset=False`` counts the conversation's earlier runs too).
     fields.update(_quirk_fields(span, "run_fields"))
     return fields
 

@@ -249,10 +249,16 @@ def build_run(span: SpanRecord, parent_run_id: str | None) -> RunRow:
         service_name=span.service_name,
         provider=text_value(attrs.get(A.GEN_AI_PROVIDER_NAME) or attrs.get(A.GEN_AI_SYSTEM))
         or fields.get("provider"),
-        input_tokens=token_count(
+        # A framework module may say the run span's usage is not the run's (None: sum the
+        # run's model calls instead).
+        input_tokens=token_count(fields["input_tokens"])
+        if "input_tokens" in fields
+        else token_count(
             attrs.get(A.GEN_AI_USAGE_INPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_PROMPT_TOKENS))
         ),
-        output_tokens=token_count(
+        output_tokens=token_count(fields["output_tokens"])
+        if "output_tokens" in fields
+        else token_count(
             attrs.get(A.GEN_AI_USAGE_OUTPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_COMPLETION_TOKENS))
         ),
         is_final=not pending,

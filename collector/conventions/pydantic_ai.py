@@ -13,7 +13,6 @@ __all__ = [
     "SCOPE",
     "USAGE_LIMIT_ERROR",
     "STEP_LIMITS",
-    "ANSWERED_CALL_KEYS",
 ]
 
 SCOPE = "pydantic-ai"
@@ -30,11 +29,3 @@ MODEL_NAME = "model_name"  # the requested model
 FINAL_RESULT = "final_result"  # absent when the run failed
 AGGREGATED_INPUT_TOKENS = "gen_ai.aggregated_usage.input_tokens"
 AGGREGATED_OUTPUT_TOKENS = "gen_ai.aggregated_usage.output_tokens"
-# Set on a `chat` span once its response arrived (a cancelled call ends without any of them).
-ANSWERED_CALL_KEYS = (
-    "gen_ai.output.messages",
-    "gen_ai.response.model",
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens",
-    "gen_ai.response.finish_reasons",
-)

@@ -14,6 +14,7 @@ from collector.conventions import pydantic_ai as PAI
 from collector.decode import SpanRecord
 from collector.messages import first_user_text, loads
 from collector.rules.common import CANCELLED_STEP_ERROR, ended_unanswered, exception, unanswered
+from instrumentation import attributes as A
 from instrumentation.attributes import LLM_OPERATIONS, RunStatus
 
 __all__ = ["SCOPES", "run_status", "run_fields", "step_fields", "derive_run_fields"]
@@ -37,12 +38,22 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     return {"task": task} if task else {}
 
 
+# Set on a ``chat`` span once its response arrived (a cancelled call ends without any).
+_ANSWERED = (
+    G.GEN_AI_OUTPUT_MESSAGES,
+    G.GEN_AI_RESPONSE_MODEL,
+    A.GEN_AI_USAGE_INPUT_TOKENS,
+    A.GEN_AI_USAGE_OUTPUT_TOKENS,
+    A.GEN_AI_RESPONSE_FINISH_REASONS,
+)
+
+
 def _is_call(span: SpanRecord) -> bool:
     return span.attributes.get(G.GEN_AI_OPERATION_NAME) in LLM_OPERATIONS
 
 
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
-    if kind == "think" and _is_call(span) and unanswered(span, PAI.ANSWERED_CALL_KEYS):
+    if kind == "think" and _is_call(span) and unanswered(span, _ANSWERED):
         return {"error": CANCELLED_STEP_ERROR}
     return {}
 
@@ -51,6 +62,6 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     if PAI.FINAL_RESULT in run_span.attributes:
         return {}
     calls = [s for s in own if _is_call(s)]
-    if ended_unanswered(run_span, calls, PAI.ANSWERED_CALL_KEYS):
+    if ended_unanswered(run_span, calls, _ANSWERED):
         return {"status": RunStatus.CANCELLED}
     return {}

@@ -43,7 +43,10 @@ def span_class(span: SpanRecord) -> str | None:
 
 
 def run_fields(span: SpanRecord) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
+    # The run span's usage is the agent's since it was built (``accumulated_usage``): an
+    # agent called again reports its earlier runs' tokens too. Its own model calls', summed
+    # from its steps, are the run's.
+    fields: dict[str, Any] = {"input_tokens": None, "output_tokens": None}
     multiagent = _multiagent(span)
     if multiagent:
         fields["agent_name"] = multiagent

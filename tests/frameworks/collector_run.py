@@ -54,6 +54,7 @@ SCENARIOS = (
     "transfer",
     "sequential",
     "handoff",
+    "handoff_named",
     "team",
     "prebuilt",
     "max_steps_given_to_run",
