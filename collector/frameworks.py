@@ -333,7 +333,8 @@ def _last_answer(model_calls: Iterable[SpanRecord]) -> str | None:
 
 
 def _llm_answer(span: SpanRecord) -> str | None:
-    """The text of a model call that answered without asking for a tool."""
+    """The text of a model call that answered without asking for a tool (``""`` when it
+    answered with no text)."""
     attrs = span.attributes
     for messages in (
         loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES)),
@@ -345,9 +346,7 @@ def _llm_answer(span: SpanRecord) -> str | None:
             continue
         if any(has_tool_call(m) for m in messages if isinstance(m, dict)):
             return None
-        text = last_text(messages)
-        if text:
-            return text
+        return last_text(messages) or ""
     return None
 
 

@@ -112,8 +112,11 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     task = _task(calls)
     if task:
         fields["task"] = task
-    answer = None if run_span.status_code == 2 else _answer(calls) or _ended_on_tool(own)
-    if answer:
+    answer = None
+    if run_span.status_code != 2:
+        answer = _ended_on_tool(own)
+        answer = _answer(calls) if answer is None else answer
+    if answer is not None:
         fields["final_answer"] = answer
     elif ended_unanswered(run_span, calls, _ANSWERED):
         fields["status"] = RunStatus.CANCELLED  # ADK ends every span UNSET on a cancellation
@@ -175,14 +178,15 @@ def _task(calls: list[SpanRecord]) -> str | None:
 
 
 def _answer(calls: list[SpanRecord]) -> str | None:
-    """The text of the last call (by end) that answered without a function call."""
+    """The text of the last call (by end) that answered without a function call (``""``
+    when it answered with no text)."""
     for span in sorted(calls, key=lambda s: (s.end_ns, s.start_ns), reverse=True):
         response = loads(span.attributes.get(ADK.LLM_RESPONSE))
-        parts = _parts(response.get("content") if isinstance(response, Mapping) else None)
-        if span.status_code != 2 and parts and not any(p.get("function_call") for p in parts):
-            texts = [str(p["text"]) for p in parts if p.get("text")]
-            if texts:
-                return "\n".join(texts)
+        content = response.get("content") if isinstance(response, Mapping) else None
+        parts = _parts(content)
+        answered = isinstance(content, Mapping) and span.status_code != 2
+        if answered and not any(p.get("function_call") for p in parts):
+            return "\n".join(str(p["text"]) for p in parts if p.get("text"))
     return None
 
 

@@ -113,7 +113,8 @@ def turn_user_text(value: Any) -> str | None:
 def final_answer(value: Any) -> str | None:
     """The graph's answer: its ``structured_response`` (an agent with a response format,
     as JSON), else the last assistant message's text when it asked for no tool, or the
-    result of a tool that returns directly (``return_direct``: the graph ends on it)."""
+    result of a tool that returns directly (``return_direct``: the graph ends on it). An
+    assistant that answered with no text answered ``""``."""
     structured = _state(value).get("structured_response")
     if structured is not None:
         return structured if isinstance(structured, str) else as_text(structured)
@@ -122,8 +123,7 @@ def final_answer(value: Any) -> str | None:
         return str(messages[-1]["text"]) if messages[-1]["text"] else None
     if not messages or messages[-1]["role"] != "assistant" or messages[-1]["tool_calls"]:
         return None
-    text = messages[-1]["text"]
-    return str(text) if text else None
+    return str(messages[-1]["text"] or "")
 
 
 def tool_message(value: Any) -> dict[str, Any] | None:

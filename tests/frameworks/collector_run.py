@@ -62,6 +62,7 @@ SCENARIOS = (
     "return_direct",
     "skip_summarization",
     "cancelled",
+    "empty_answer",
 )
 
 

@@ -223,6 +223,21 @@ def recovery(fw: Framework, tool_error: str = FLAKY_ERROR) -> Scenario:
     )
 
 
+def empty_answer(fw: Framework) -> Scenario:
+    """The model answers at once with no text: a completed run whose answer is ``""`` (not a
+    missing one)."""
+    return scenario(
+        fw,
+        "empty",
+        "Say nothing at all.",
+        [fw.final_turn("")],
+        status="completed",
+        final_answer="",
+        tools=[],
+        response=fw.response(""),
+    )
+
+
 def model_failure(fw: Framework) -> Scenario:
     """One weather call, then the model server answers HTTP 400: the run fails."""
     return scenario(

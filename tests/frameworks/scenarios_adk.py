@@ -274,3 +274,11 @@ async def cancelled(llm: ScriptedLLM) -> S.RunExpectation:
     cancel = S.cancelled(FRAMEWORK)
     llm.script(cancel.scenario.marker, cancel.scenario.turns)
     return await cancel.cancel(_run(build_agent(llm), cancel.scenario.task))
+
+
+def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model answers with no text: ADK's final event has no text, the run's answer is
+    ``""``."""
+    scenario = S.empty_answer(FRAMEWORK)
+    assert _play(llm, scenario) is None  # no text part in the final response
+    return scenario.expected

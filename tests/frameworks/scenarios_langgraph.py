@@ -324,3 +324,9 @@ async def cancelled(llm: ScriptedLLM) -> S.RunExpectation:
     llm.script(cancel.scenario.marker, cancel.scenario.turns)
     request = {"messages": [{"role": "user", "content": cancel.scenario.task}]}
     return await cancel.cancel(build_agent(llm).ainvoke(request))
+
+
+def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model answers with no text: the run's answer is ``""``."""
+    scenario = S.empty_answer(FRAMEWORK)
+    return scenario.expect_answer(_answer(_play(llm, scenario)))

@@ -245,3 +245,9 @@ async def cancelled(llm: ScriptedLLM) -> S.RunExpectation:
     cancel = S.cancelled(FRAMEWORK)
     llm.script(cancel.scenario.marker, cancel.scenario.turns)
     return await cancel.cancel(Runner.run(build_agent(llm), cancel.scenario.task))
+
+
+async def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model answers with no text: the run's answer is ``""``."""
+    scenario = S.empty_answer(FRAMEWORK)
+    return scenario.expect_answer(await _play(llm, scenario))

@@ -218,3 +218,9 @@ def max_steps_given_to_run(llm: ScriptedLLM) -> S.RunExpectation:
     llm.script(scenario.marker, scenario.turns)
     output = build_agent(llm, max_steps=6).run(scenario.task, max_steps=2)
     return scenario.expect_answer(output)
+
+
+def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:
+    """``final_answer("")``: the run's answer is ``""``, its response step too."""
+    scenario = S.empty_answer(FRAMEWORK)
+    return scenario.expect_answer(_play(llm, scenario))

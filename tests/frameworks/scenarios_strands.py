@@ -262,3 +262,10 @@ async def cancelled(llm: ScriptedLLM) -> S.RunExpectation:
     cancel = S.cancelled(FRAMEWORK)
     llm.script(cancel.scenario.marker, cancel.scenario.turns)
     return await cancel.cancel(build_agent(llm).invoke_async(cancel.scenario.task))
+
+
+def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model answers with no text: the run's answer is ``""`` (its choice event's
+    message is empty)."""
+    scenario = S.empty_answer(FRAMEWORK)
+    return scenario.expect_answer(_play(llm, scenario))
