@@ -245,6 +245,8 @@ def derive_run_fields(
                 break
     if not failed and _stopped_at_max_steps(run_span, own):
         fields["status"] = RunStatus.MAX_STEPS
+    elif not failed and _interrupted_inside(run_span, own, fields):
+        fields["status"] = RunStatus.CANCELLED
     fields.update(_quirk_fields(run_span, "derive_run_fields", own))
     fields.update(_quirk_fields(run_span, "derive_run_fields_in_trace", own, known))
     return fields
@@ -270,6 +272,17 @@ def _own_spans(
                 break
             parent_id, depth = spans[parent_id].parent_span_id, depth + 1
     return own
+
+
+def _interrupted_inside(
+    run_span: SpanRecord, own: list[SpanRecord], fields: Mapping[str, Any]
+) -> bool:
+    """A run that ended without an error or an answer after one of its steps was cut off
+    by Ctrl-C or a cancellation (pydantic-ai records the ``KeyboardInterrupt`` on the tool
+    it hit, not on the run)."""
+    if fields.get("final_answer") is not None or _final_answer(run_span) is not None:
+        return False
+    return any(interrupted(span) for span in own)
 
 
 def is_model_call(span: SpanRecord) -> bool:

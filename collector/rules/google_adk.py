@@ -17,7 +17,6 @@ from collector.messages import as_text, loads, turn_user_text
 from collector.rules.common import (
     CANCELLED_STEP_ERROR,
     descendants,
-    ended_unanswered,
     exception_type,
     unanswered,
 )
@@ -61,8 +60,20 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
 _ANSWERED = (ADK.LLM_RESPONSE, A.GEN_AI_USAGE_INPUT_TOKENS, A.GEN_AI_USAGE_OUTPUT_TOKENS)
 
 
+def _cut_off(span: SpanRecord) -> bool:
+    """A model call or tool ended by a cancellation or Ctrl-C: ADK sets their attributes
+    only once they return (a call or tool that raised is ERROR), so they have none."""
+    if _is_model_call(span):
+        return unanswered(span, _ANSWERED)
+    return (
+        span.name.startswith(f"{A.TOOL_SPAN_PREFIX} ")
+        and span.name != ADK.MERGED_TOOLS_SPAN
+        and unanswered(span, (ADK.TOOL_CALL_ARGS, ADK.TOOL_RESPONSE, A.GEN_AI_TOOL_NAME))
+    )
+
+
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
-    if kind == "think" and _is_model_call(span) and unanswered(span, _ANSWERED):
+    if _cut_off(span):
         return {"error": CANCELLED_STEP_ERROR}
     if kind != "tool_call":
         return {}
@@ -118,9 +129,16 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
         answer = _answer(calls) if answer is None else answer
     if answer is not None:
         fields["final_answer"] = answer
-    elif ended_unanswered(run_span, calls, _ANSWERED):
+    elif run_span.status_code != 2 and _ended_cut_off(own):
         fields["status"] = RunStatus.CANCELLED  # ADK ends every span UNSET on a cancellation
     return fields
+
+
+def _ended_cut_off(own: list[SpanRecord]) -> bool:
+    """The run's last model call or tool (by start) was cut off."""
+    steps = [s for s in own if _is_model_call(s) or s.name.startswith(f"{A.TOOL_SPAN_PREFIX} ")]
+    last = max(steps, key=lambda s: (s.start_ns, s.end_ns), default=None)
+    return last is not None and _cut_off(last)
 
 
 def _ended_on_tool(own: list[SpanRecord]) -> str | None:

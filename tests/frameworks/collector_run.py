@@ -63,6 +63,7 @@ SCENARIOS = (
     "skip_summarization",
     "cancelled",
     "empty_answer",
+    "ctrl_c",
 )
 
 

@@ -54,6 +54,11 @@ def flaky_impl(x: int) -> str:
     return FLAKY_RESULT
 
 
+def interrupt_impl(city: str) -> str:
+    """A tool during which the user presses Ctrl-C (Python raises KeyboardInterrupt)."""
+    raise KeyboardInterrupt(city)
+
+
 def tag(prefix: str) -> str:
     """A unique marker put in a task, so runs of many tests never collide."""
     return f"[{prefix}-{uuid.uuid4().hex[:10]}]"
@@ -334,6 +339,30 @@ class CancelScenario:
         finally:
             self.gate.set()
         return self.scenario.expected
+
+
+def ctrl_c(fw: Framework, tool_error: str | None = "cancelled") -> Scenario:
+    """Ctrl-C while a tool runs: the run is ``cancelled``, no answer, no error; the tool's
+    step says ``cancelled`` (``tool_error``) where its framework ends its span."""
+    return scenario(
+        fw,
+        "ctrlc",
+        "What is the weather in Oslo? (interrupted)",
+        [call_tool("interrupt", {"city": "Oslo"})],
+        status="cancelled",
+        final_answer=None,
+        tools=[ToolExpectation("interrupt", {"city": "Oslo"}, None, error=tool_error)],
+    )
+
+
+@contextmanager
+def interrupted() -> Iterator[None]:
+    """The block must end on the KeyboardInterrupt a tool raised."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        return
+    raise AssertionError("the run should have been interrupted")
 
 
 def cancelled(fw: Framework) -> CancelScenario:

@@ -282,3 +282,16 @@ def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:
     scenario = S.empty_answer(FRAMEWORK)
     assert _play(llm, scenario) is None  # no text part in the final response
     return scenario.expected
+
+
+def interrupt(city: str) -> str:
+    """The weather in a city (interrupted by Ctrl-C)."""
+    return S.interrupt_impl(city)
+
+
+def ctrl_c(llm: ScriptedLLM) -> S.RunExpectation:
+    """Ctrl-C while a tool runs: ADK ends its spans UNSET, the tool's without attributes."""
+    scenario = S.ctrl_c(FRAMEWORK)
+    with S.interrupted():
+        _play(llm, scenario, build_agent(llm, tools=[interrupt]))
+    return scenario.expected

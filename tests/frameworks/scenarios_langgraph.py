@@ -330,3 +330,18 @@ def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:
     """The model answers with no text: the run's answer is ``""``."""
     scenario = S.empty_answer(FRAMEWORK)
     return scenario.expect_answer(_answer(_play(llm, scenario)))
+
+
+@tool
+def interrupt(city: str) -> str:
+    """The weather in a city (interrupted by Ctrl-C)."""
+    return S.interrupt_impl(city)
+
+
+def ctrl_c(llm: ScriptedLLM) -> S.RunExpectation:
+    """Ctrl-C while a tool runs (``invoke``): the graph and tool spans fail on the
+    ``KeyboardInterrupt``."""
+    scenario = S.ctrl_c(FRAMEWORK)
+    with S.interrupted():
+        _play(llm, scenario, build_agent(llm, tools=[interrupt]))
+    return scenario.expected

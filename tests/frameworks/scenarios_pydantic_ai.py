@@ -225,3 +225,16 @@ async def cancelled() -> S.RunExpectation:
     agent = build_agent()
     held_model = FunctionModel(hold, model_name=MODEL_NAME)
     return await cancel.cancel(agent.run(cancel.scenario.task, model=held_model))
+
+
+def ctrl_c() -> S.RunExpectation:
+    """Ctrl-C while a tool runs (``run_sync``: asyncio lets a KeyboardInterrupt out of its
+    loop): the tool's span has the ``KeyboardInterrupt``, the run's none (it ends UNSET,
+    without ``final_result``)."""
+    scenario = S.ctrl_c(FRAMEWORK)
+    agent = build_agent()
+    agent.tool_plain(S.interrupt_impl, name="interrupt")
+    _script(scenario.marker, scenario.turns)
+    with S.interrupted():
+        agent.run_sync(scenario.task)
+    return scenario.expected

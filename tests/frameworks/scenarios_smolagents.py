@@ -224,3 +224,24 @@ def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:
     """``final_answer("")``: the run's answer is ``""``, its response step too."""
     scenario = S.empty_answer(FRAMEWORK)
     return scenario.expect_answer(_play(llm, scenario))
+
+
+@tool
+def interrupt(city: str) -> str:
+    """The weather in a city (interrupted by Ctrl-C).
+
+    Args:
+        city: the city
+    """
+    return S.interrupt_impl(city)
+
+
+def ctrl_c(llm: ScriptedLLM) -> S.RunExpectation:
+    """Ctrl-C while a tool runs: OpenInference records nothing (no ``Exception``); the run
+    span says it through ``instrument()``. The tool's span ends without a status."""
+    scenario = S.ctrl_c(FRAMEWORK, tool_error=None)
+    agent = build_agent(llm)
+    agent.tools["interrupt"] = interrupt
+    with S.interrupted():
+        _play(llm, scenario, agent)
+    return scenario.expected
