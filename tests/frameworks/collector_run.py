@@ -64,6 +64,7 @@ SCENARIOS = (
     "cancelled",
     "empty_answer",
     "ctrl_c",
+    "garbled_response",
 )
 
 

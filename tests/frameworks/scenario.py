@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from tests.scripted_llm import GATE_TIMEOUT_S, Turn, answer, call_tool, fail
+from tests.scripted_llm import GATE_TIMEOUT_S, Turn, answer, call_tool, fail, garbled
 
 WEATHER_ARGS: dict[str, Any] = {"city": "Paris"}
 WEATHER_RESULT = "sunny in Paris"
@@ -225,6 +225,24 @@ def recovery(fw: Framework, tool_error: str = FLAKY_ERROR) -> Scenario:
         ],
         response=fw.response(RECOVERED_ANSWER),
         llm_steps_at_least=3,
+    )
+
+
+GARBLED_ERROR = "Unterminated string"  # json's message for the body cut off midway
+
+
+def garbled_response(fw: Framework) -> Scenario:
+    """One weather call, then the model server answers HTTP 200 with JSON cut off midway:
+    the run fails with the client's decoding error, the weather step kept."""
+    return scenario(
+        fw,
+        "garbled",
+        "Weather in Rome, then a broken answer.",
+        [call_tool("get_weather", {"city": "Rome"}), garbled()],
+        status="failed",
+        final_answer=None,
+        tools=[ToolExpectation("get_weather", {"city": "Rome"}, "sunny in Rome")],
+        error=GARBLED_ERROR,
     )
 
 

@@ -345,3 +345,11 @@ def ctrl_c(llm: ScriptedLLM) -> S.RunExpectation:
     with S.interrupted():
         _play(llm, scenario, build_agent(llm, tools=[interrupt]))
     return scenario.expected
+
+
+def garbled_response(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model server's answer is JSON cut off midway: the run fails with the error."""
+    scenario = S.garbled_response(FRAMEWORK)
+    with scenario.expect_failure():
+        _play(llm, scenario)
+    return scenario.expected

@@ -251,3 +251,11 @@ async def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:
     """The model answers with no text: the run's answer is ``""``."""
     scenario = S.empty_answer(FRAMEWORK)
     return scenario.expect_answer(await _play(llm, scenario))
+
+
+async def garbled_response(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model server's answer is JSON cut off midway: the run fails with the error."""
+    scenario = S.garbled_response(FRAMEWORK)
+    with scenario.expect_failure():
+        await _play(llm, scenario)
+    return scenario.expected
