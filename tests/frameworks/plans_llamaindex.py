@@ -105,6 +105,7 @@ def plan() -> list[PlannedScenario]:
         conversation_plan(shapes.multi_turn(FRAMEWORK), MODEL_NAME),
         _single("tool_error_recovers", S.recovery(FRAMEWORK)),
         _single("fails", S.model_failure(FRAMEWORK)),
+        _single("empty_answer", S.empty_answer(FRAMEWORK)),
         _single("max_steps", max_steps),
         PlannedScenario(
             name="concurrent",
