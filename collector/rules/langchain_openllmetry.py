@@ -71,7 +71,11 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
 
 
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
-    if kind == "think" and unanswered(span, _ANSWERED):
+    if (
+        kind == "think"
+        and G.GEN_AI_INPUT_MESSAGES in span.attributes
+        and unanswered(span, _ANSWERED)
+    ):  # content recorded (TRACELOOP_TRACE_CONTENT), so its missing output tells
         return {"error": CANCELLED_STEP_ERROR}
     if kind != "tool_call":
         return {}

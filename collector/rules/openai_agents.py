@@ -15,7 +15,7 @@ from typing import Any
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.messages import as_text, indexed_keys, loads
-from collector.rules.common import CANCELLED_STEP_ERROR, ended_unanswered, unanswered
+from collector.rules.common import CANCELLED_STEP_ERROR, unanswered
 from instrumentation.attributes import RunStatus
 
 __all__ = ["SCOPES", "run_status", "step_fields", "derive_run_fields", "derive_step_fields"]
@@ -45,9 +45,18 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
         result = last.attributes.get(OI.OUTPUT_VALUE)
         if result is not None:
             return {"final_answer": as_text(result)}
-    if ended_unanswered(run_span, [s for s in steps if _kind(s) == OI.KIND_LLM], _ANSWERED):
+    calls = [s for s in steps if _kind(s) == OI.KIND_LLM]
+    last_call = max(calls, key=lambda s: (s.start_ns, s.end_ns), default=None)
+    if last_call is not None and _cut_off(last_call):
         return {"status": RunStatus.CANCELLED}
     return {}
+
+
+def _cut_off(span: SpanRecord) -> bool:
+    """A model call that ended without its response: the SDK recorded what it sent but no
+    output and no usage. Without the input (``trace_include_sensitive_data=False``) nothing
+    tells, and a streamed answer without usage looks the same: not concluded."""
+    return OI.INPUT_VALUE in span.attributes and unanswered(span, _ANSWERED)
 
 
 # Set on a ``generation`` once the response arrived (streamed or not).
@@ -71,7 +80,7 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     """A hand-off's arguments are not its ``input.value`` (the agent handing over); its
     name, until the turn's model call tells the one the model called, is the SDK's default.
     A model call cut off by a cancellation says so."""
-    if kind == "think" and _kind(span) == OI.KIND_LLM and unanswered(span, _ANSWERED):
+    if kind == "think" and _kind(span) == OI.KIND_LLM and _cut_off(span):
         return {"error": CANCELLED_STEP_ERROR}
     if kind != "tool_call" or not _is_handoff(span):
         return {}

@@ -279,3 +279,31 @@ def test_tool_arguments_written_with_ascii_escapes_are_stored_as_their_text() ->
     step = _step(tool)
     assert "Zürich" in step.tool_args and "日本語 ✓" in step.tool_args
     assert json.loads(step.tool_args) == arguments
+
+
+def test_a_call_recorded_without_content_is_not_taken_for_a_cut_one() -> None:
+    # The Agents SDK with trace_include_sensitive_data=False, streamed without usage: no input,
+    # no output, no tokens on any generation; nothing tells a cut call from a whole one.
+    agent = _span(
+        "weather_agent",
+        OI.OPENAI_AGENTS_SCOPE,
+        {"openinference.span.kind": "AGENT", "agent.name": "weather_agent"},
+        status=OK,
+    )
+    generation = _span(
+        "generation",
+        OI.OPENAI_AGENTS_SCOPE,
+        {"openinference.span.kind": "LLM", "llm.model_name": "m"},
+        span_id="4" * 16,
+        parent=agent.span_id,
+        status=OK,
+    )
+    assert _derived_status(agent, [generation]) is None
+    assert _step(generation).error is None
+    # OpenLLMetry with TRACELOOP_TRACE_CONTENT=false, streamed without usage.
+    lc_call = _span(
+        "ChatOpenAI.chat",
+        OLL.LANGCHAIN_SCOPE,
+        {"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"},
+    )
+    assert _step(lc_call).error is None
