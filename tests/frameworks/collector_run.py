@@ -65,6 +65,7 @@ SCENARIOS = (
     "empty_answer",
     "ctrl_c",
     "garbled_response",
+    "interleaved",
 )
 
 

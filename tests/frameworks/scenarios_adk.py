@@ -295,3 +295,15 @@ def ctrl_c(llm: ScriptedLLM) -> S.RunExpectation:
     with S.interrupted():
         _play(llm, scenario, build_agent(llm, tools=[interrupt]))
     return scenario.expected
+
+
+async def interleaved(llm: ScriptedLLM, count: int = 3) -> list[S.RunExpectation]:
+    """``count`` runs at once on one event loop (``run_async`` under ``asyncio.gather``):
+    their spans interleave in one process, each run keeps its own steps."""
+
+    async def one() -> S.RunExpectation:
+        scenario = S.success(FRAMEWORK)
+        llm.script(scenario.marker, scenario.turns)
+        return scenario.expect_answer(await _run(build_agent(llm), scenario.task))
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))

@@ -16,6 +16,7 @@ LangGraph's documented behaviours the expectations follow:
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -353,3 +354,17 @@ def garbled_response(llm: ScriptedLLM) -> S.RunExpectation:
     with scenario.expect_failure():
         _play(llm, scenario)
     return scenario.expected
+
+
+async def interleaved(llm: ScriptedLLM, count: int = 3) -> list[S.RunExpectation]:
+    """``count`` runs at once on one event loop (``ainvoke`` under ``asyncio.gather``):
+    their spans interleave in one process, each run keeps its own steps."""
+
+    async def one() -> S.RunExpectation:
+        scenario = S.success(FRAMEWORK)
+        llm.script(scenario.marker, scenario.turns)
+        request = {"messages": [{"role": "user", "content": scenario.task}]}
+        state = await build_agent(llm).ainvoke(request)
+        return scenario.expect_answer(_answer(state))
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))

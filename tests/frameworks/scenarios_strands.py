@@ -15,6 +15,7 @@ Strands' documented behaviours the expectations follow:
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -269,3 +270,16 @@ def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:
     message is empty)."""
     scenario = S.empty_answer(FRAMEWORK)
     return scenario.expect_answer(_play(llm, scenario))
+
+
+async def interleaved(llm: ScriptedLLM, count: int = 3) -> list[S.RunExpectation]:
+    """``count`` runs at once on one event loop (``invoke_async`` under ``asyncio.gather``):
+    their spans interleave in one process, each run keeps its own steps."""
+
+    async def one() -> S.RunExpectation:
+        scenario = S.success(FRAMEWORK)
+        llm.script(scenario.marker, scenario.turns)
+        result = await build_agent(llm).invoke_async(scenario.task)
+        return scenario.expect_answer(str(result).strip())
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
