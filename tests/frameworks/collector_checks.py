@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.support import wait_until
 
-__all__ = ["check_run", "one_run", "steps_of"]
+__all__ = ["check_run", "one_run", "steps_of", "check_tokens_counted_once"]
 
 RUN_COLUMNS = (
     "id",
@@ -80,6 +80,19 @@ def one_run(
     )
     assert len(found) == 1, found
     return found[0]
+
+
+def check_tokens_counted_once(collector: Any) -> None:
+    """A run's tokens are its own model calls': in every trace the runs' tokens add up to
+    the steps'. A run that only runs other agents (a team, a workflow agent, a graph of
+    agents) has none of its own, so a total over runs counts no call twice."""
+    recounted = collector.query(
+        "SELECT r.trace_id, sum(r.input_tokens), sum(r.output_tokens), "
+        "(SELECT sum(input_tokens) FROM agent_steps s WHERE s.trace_id = r.trace_id), "
+        "(SELECT sum(output_tokens) FROM agent_steps s WHERE s.trace_id = r.trace_id) "
+        "FROM agent_runs r GROUP BY r.trace_id"
+    )
+    assert [row for row in recounted if row[1:3] != row[3:5]] == []
 
 
 def check_run(collector: Any, expected: dict[str, Any], framework: str) -> None:

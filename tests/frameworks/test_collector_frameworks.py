@@ -17,7 +17,12 @@ from typing import Any
 
 import pytest
 
-from tests.frameworks.collector_checks import check_run, one_run, steps_of
+from tests.frameworks.collector_checks import (
+    check_run,
+    check_tokens_counted_once,
+    one_run,
+    steps_of,
+)
 from tests.frameworks.collector_run import FRAMEWORKS
 from tests.support import require_or_skip
 
@@ -95,15 +100,7 @@ def test_framework_runs_reach_the_collector(
     assert total == len(expected_runs)
     orphans = collector.query("SELECT count(*) FROM agent_steps WHERE agent_run_id IS NULL")
     assert orphans[0][0] == 0
-    # A run's tokens are its own model calls': a run that only runs other agents (a graph of
-    # agents, a workflow agent, a swarm) has none of its own, so no call counts twice.
-    recounted = collector.query(
-        "SELECT r.trace_id, sum(r.input_tokens), sum(r.output_tokens), "
-        "(SELECT sum(input_tokens) FROM agent_steps s WHERE s.trace_id = r.trace_id), "
-        "(SELECT sum(output_tokens) FROM agent_steps s WHERE s.trace_id = r.trace_id) "
-        "FROM agent_runs r GROUP BY r.trace_id"
-    )
-    assert [row for row in recounted if row[1:3] != row[3:5]] == []
+    check_tokens_counted_once(collector)
     # Every live (pending) row was replaced by its finished span.
     running = collector.query(
         "SELECT (SELECT count(*) FROM agent_runs WHERE status = 'running'), "
