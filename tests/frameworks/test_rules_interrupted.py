@@ -4,10 +4,12 @@ scripted model); test_collector_frameworks.py plays the same through the real co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 from collector import frameworks
+from collector.conventions import autogen as AG
 from collector.conventions import google_adk as ADK
 from collector.conventions import openinference as OI
 from collector.conventions import openllmetry as OLL
@@ -307,3 +309,40 @@ def test_a_call_recorded_without_content_is_not_taken_for_a_cut_one() -> None:
         {"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"},
     )
     assert _step(lc_call).error is None
+
+
+def test_an_autogen_run_whose_token_was_cancelled_during_a_tool_is_cancelled() -> None:
+    # Captured from AssistantAgent.run(cancellation_token=token), the token cancelled in the
+    # tool: every span UNSET, no exception; the TOOL span without output.
+    run = _span(
+        "invoke_agent weather_agent",
+        AG.CORE_SCOPE,
+        {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "weather_agent"},
+    )
+    call = _span(
+        "OpenAIChatCompletionClient.create",
+        AG.AGENTCHAT_SCOPE,
+        {
+            "openinference.span.kind": "LLM",
+            "llm.model_name": "m",
+            "llm.token_count.prompt": 120,
+            "output.value": json.dumps({"finish_reason": "function_calls", "content": []}),
+        },
+        span_id="2" * 16,
+        parent=run.span_id,
+        status=OK,
+        start=2,
+    )
+    tool = _span(
+        "weather_agent.get_weather",
+        AG.AGENTCHAT_SCOPE,
+        {"openinference.span.kind": "TOOL", "tool.name": "get_weather", "input.value": "{}"},
+        span_id="3" * 16,
+        parent=run.span_id,
+        start=4,
+    )
+    assert _derived_status(run, [call, tool]) == "cancelled"
+    assert _step(tool).error == "cancelled"
+    finished = dataclasses.replace(tool, attributes={**tool.attributes, "output.value": "ok"})
+    assert _derived_status(run, [call, finished]) is None
+    assert _step(finished).error is None
