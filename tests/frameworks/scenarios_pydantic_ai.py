@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from pydantic_ai import Agent, ModelRetry
 from pydantic_ai.messages import (
@@ -20,7 +20,7 @@ from pydantic_ai.messages import (
     ToolCallPart,
     UserPromptPart,
 )
-from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 from pydantic_ai.usage import UsageLimits
 
 from tests.frameworks import scenario as S
@@ -238,3 +238,30 @@ def ctrl_c() -> S.RunExpectation:
     with S.interrupted():
         agent.run_sync(scenario.task)
     return scenario.expected
+
+
+async def _streamed(
+    messages: list[ModelMessage], info: AgentInfo
+) -> AsyncIterator[str | DeltaToolCalls]:
+    """The scripted turns streamed: text in two deltas, a tool call as one."""
+    response = _scripted(messages, info)
+    for position, part in enumerate(response.parts):
+        if isinstance(part, ToolCallPart):
+            call = DeltaToolCall(
+                part.tool_name, part.args_as_json_str(), tool_call_id=part.tool_call_id
+            )
+            yield {position: call}
+        elif isinstance(part, TextPart):
+            half = len(part.content) // 2
+            yield part.content[:half]
+            yield part.content[half:]
+
+
+async def streaming() -> S.RunExpectation:
+    """``run_stream``: the model's answers streamed; the same run and steps."""
+    scenario = S.success(FRAMEWORK)
+    _script(scenario.marker, scenario.turns)
+    model = FunctionModel(stream_function=_streamed, model_name=MODEL_NAME)
+    async with build_agent().run_stream(scenario.task, model=model) as result:
+        output = await result.get_output()
+    return scenario.expect_answer(output)
