@@ -127,10 +127,16 @@ def final_answer(value: Any) -> str | None:
 
 
 def tool_message(value: Any) -> dict[str, Any] | None:
-    """A serialised ``ToolMessage`` (a tool's output): its text, status and call id."""
+    """A serialised ``ToolMessage`` (a tool's output): its text, status and call id. A tool
+    that returns a ``Command`` (a hand-off to another node: ``goto``, ``update``) answers
+    with the last tool message of its update ("Transferred to researcher")."""
     parsed = loads(value)
     if isinstance(parsed, Mapping) and "output" in parsed:  # OpenLLMetry wraps it
         parsed = parsed["output"]
+    update = parsed.get("update") if isinstance(parsed, Mapping) else None
+    if isinstance(update, Mapping) and isinstance(update.get("messages"), list):
+        replies = [m for m in map(_one, update["messages"]) if m and m["role"] == "tool"]
+        return replies[-1] if replies else None
     cut = cut_json_string(parsed, ("content",))  # a long output, cut to a preview
     if cut is not None:
         return {"role": "tool", "text": cut, "tool_calls": False, "status": None}

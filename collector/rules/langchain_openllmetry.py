@@ -32,6 +32,7 @@ __all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "run_status"]
 
 SCOPES = frozenset({OLL.LANGCHAIN_SCOPE})
 _STEP_LIMIT_ERRORS = {"GraphRecursionError"}
+_HANDED_OVER = "ParentCommand"  # langgraph.errors.ParentCommand: a hand-off, no failure
 # Set on a model call's span once the response arrived, streamed or not (the response
 # model is not: the requested name is there from the start).
 _ANSWERED = (G.GEN_AI_OUTPUT_MESSAGES, A.GEN_AI_USAGE_INPUT_TOKENS, A.GEN_AI_USAGE_OUTPUT_TOKENS)
@@ -93,4 +94,9 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
 
 
 def run_status(span: SpanRecord) -> str | None:
-    return RunStatus.MAX_STEPS if exception_type(span) in _STEP_LIMIT_ERRORS else None
+    found = exception_type(span)
+    if found == _HANDED_OVER:
+        # A tool's Command(graph=Command.PARENT) hands over to another node of the parent
+        # graph: LangGraph raises it up to there, OpenLLMetry records it as an error.
+        return RunStatus.COMPLETED
+    return RunStatus.MAX_STEPS if found in _STEP_LIMIT_ERRORS else None

@@ -69,13 +69,17 @@ SCENARIOS = (
 )
 
 
+# Played only when named with --only: their runs need checks of their own.
+ON_REQUEST = ("supervisor",)
+
+
 def _scenarios(framework: str, llm: ScriptedLLM) -> dict[str, Callable[[], Any]]:
     """The framework's scenario functions, ready to call (those needing the LLM get it)."""
     # Import only this framework's module: each framework is slow to import.
     module: Any = importlib.import_module(f"tests.frameworks.{FRAMEWORKS[framework][0]}")
     needs_llm = framework != "pydantic-ai"  # pydantic-ai runs on its own FunctionModel
     found: dict[str, Callable[[], Any]] = {}
-    for name in SCENARIOS:
+    for name in (*SCENARIOS, *ON_REQUEST):
         fn = getattr(module, name, None)
         if fn is not None:
             found[name] = functools.partial(fn, llm) if needs_llm else fn
@@ -113,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     try:
         for name, scenario in _scenarios(args.framework, llm).items():
-            if args.only is not None and name not in args.only:
+            if name not in (args.only if args.only is not None else SCENARIOS):
                 continue
             outcome = scenario()
             if asyncio.iscoroutine(outcome):

@@ -134,3 +134,36 @@ def test_a_model_call_traced_twice_is_one_step(collector: Any, tmp_path: Path) -
         [run["id"]],
     )
     assert client_spans[0][0] == 3  # they were received and kept, just not made steps
+
+
+@pytest.mark.parametrize(
+    ("framework", "protocol"), [("langgraph", "grpc"), ("langgraph-openllmetry", "http")]
+)
+def test_a_langgraph_supervisor_hands_over_and_back(
+    framework: str, protocol: str, collector: Any, tmp_path: Path
+) -> None:
+    """A supervisor agent's hand-off tool returns ``Command(graph=Command.PARENT)``, which
+    LangGraph raises up to the parent graph: a hand-over, not a failure. Its step's result is
+    the tool message the hand-off adds, not the Command."""
+    _require(framework)
+    from tests.frameworks.scenarios_langgraph import HANDED_OVER, SUPERVISOR_ANSWER
+
+    report = _run_scenarios(
+        framework, protocol, collector, tmp_path / "expected.json", "--only", "supervisor"
+    )
+    team, researcher = report["results"][0]["runs"]
+    for expected in (team, researcher):
+        check_run(collector, expected, framework)
+    check_tokens_counted_once(collector)
+    top = one_run(collector, team["task"], agent_name="supervisor_team")
+    turns = collector.query(
+        "SELECT id, status, error, final_answer FROM agent_runs "
+        "WHERE parent_run_id = ? AND agent_name = 'supervisor' ORDER BY started_at",
+        [top["id"]],
+    )
+    assert [(status, error) for _, status, error, _ in turns] == [("completed", None)] * 2
+    assert [answer for *_, answer in turns] == [None, SUPERVISOR_ANSWER]
+    handed = [s for s in steps_of(collector, turns[0][0]) if s["action_type"] == "tool_call"]
+    assert [(s["tool_name"], s["tool_result"], s["status"]) for s in handed] == [
+        ("transfer_to_researcher", HANDED_OVER, "ok")
+    ]
