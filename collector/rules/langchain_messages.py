@@ -16,6 +16,7 @@ __all__ = [
     "tool_message",
     "served_model",
     "last_tool_calls",
+    "is_command",
 ]
 
 _ROLES = {
@@ -108,6 +109,13 @@ def turn_user_text(value: Any) -> str | None:
     if after:
         return str(after[0])
     return str(users[-1][1]) if users else None
+
+
+def is_command(value: Any) -> bool:
+    """A graph invoked with a ``Command`` (``resume``, ``update``, ``goto``) instead of
+    input: what OpenInference records as the run's input then."""
+    parsed = loads(value)
+    return isinstance(parsed, Mapping) and {"resume", "goto"} <= set(parsed)
 
 
 def final_answer(value: Any) -> str | None:

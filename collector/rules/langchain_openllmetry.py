@@ -33,6 +33,7 @@ __all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "run_status"]
 SCOPES = frozenset({OLL.LANGCHAIN_SCOPE})
 _STEP_LIMIT_ERRORS = {"GraphRecursionError"}
 _HANDED_OVER = "ParentCommand"  # langgraph.errors.ParentCommand: a hand-off, no failure
+_PAUSED = "GraphInterrupt"  # langgraph.errors.GraphInterrupt: interrupt() asks a human
 # Set on a model call's span once the response arrived, streamed or not (the response
 # model is not: the requested name is there from the start).
 _ANSWERED = (G.GEN_AI_OUTPUT_MESSAGES, A.GEN_AI_USAGE_INPUT_TOKENS, A.GEN_AI_USAGE_OUTPUT_TOKENS)
@@ -90,6 +91,8 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         fields["tool_result"] = message["text"]
         if message["status"] == "error":
             fields["error"] = message["text"] or "error"
+    if exception_type(span) == _PAUSED:
+        fields["error"] = None  # interrupt(): waiting for a human, resumed by a later run
     return fields
 
 

@@ -70,7 +70,7 @@ SCENARIOS = (
 
 
 # Played only when named with --only: their runs need checks of their own.
-ON_REQUEST = ("supervisor",)
+ON_REQUEST = ("supervisor", "human_in_the_loop")
 
 
 def _scenarios(framework: str, llm: ScriptedLLM) -> dict[str, Callable[[], Any]]:

@@ -29,6 +29,7 @@ from langchain_core.tools import InjectedToolCallId, tool
 from langchain_openai import ChatOpenAI
 from langgraph.prebuilt import InjectedState
 from langgraph.types import Command
+from langgraph.types import interrupt as ask_human
 
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_shapes as shapes
@@ -431,3 +432,38 @@ def supervisor(llm: ScriptedLLM) -> list[S.RunExpectation]:
             **common,
         ),
     ]
+
+
+APPROVED_ANSWER = "nginx restarted."
+
+
+@tool
+def restart(service: str) -> str:
+    """Restart a service once a human approves."""
+    approved = ask_human({"question": f"restart {service}?"})
+    return f"restarted {service}" if approved == "yes" else "not approved"
+
+
+def human_in_the_loop(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """A tool pauses the graph with ``interrupt()`` (a checkpointer keeps the thread); a
+    second invoke with ``Command(resume="yes")`` goes on. Two runs on the same request: the
+    first ends when it pauses (no answer, the tool's step no failure), the second answers.
+    Both share the task's marker: the test checks them itself; this returns the second."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    scenario = S.scenario(
+        FRAMEWORK,
+        "hitl",
+        "Restart nginx, once approved.",
+        [call_tool("restart", {"service": "nginx"}), answer(APPROVED_ANSWER)],
+        status="completed",
+        final_answer=APPROVED_ANSWER,
+        tools=[S.ToolExpectation("restart", {"service": "nginx"}, "restarted nginx")],
+    )
+    llm.script(scenario.marker, scenario.turns)
+    agent = build_agent(llm, tools=[restart], checkpointer=InMemorySaver())
+    thread = {"configurable": {"thread_id": scenario.marker}}
+    paused = agent.invoke({"messages": [{"role": "user", "content": scenario.task}]}, thread)
+    assert "__interrupt__" in paused, paused
+    scenario.expect_answer(_answer(agent.invoke(Command(resume="yes"), thread)))
+    return [scenario.expected]

@@ -167,3 +167,37 @@ def test_a_langgraph_supervisor_hands_over_and_back(
     assert [(s["tool_name"], s["tool_result"], s["status"]) for s in handed] == [
         ("transfer_to_researcher", HANDED_OVER, "ok")
     ]
+
+
+@pytest.mark.parametrize(
+    ("framework", "protocol"), [("langgraph", "http"), ("langgraph-openllmetry", "grpc")]
+)
+def test_a_langgraph_run_paused_for_a_human_and_resumed(
+    framework: str, protocol: str, collector: Any, tmp_path: Path
+) -> None:
+    """``interrupt()`` in a tool, then ``Command(resume=...)``: two runs on the user's
+    request (the resumed one's task is not the Command's JSON); the pause is no failure."""
+    _require(framework)
+    from tests.frameworks.scenarios_langgraph import APPROVED_ANSWER
+
+    report = _run_scenarios(
+        framework, protocol, collector, tmp_path / "expected.json", "--only", "human_in_the_loop"
+    )
+    (expected,) = report["results"][0]["runs"]
+    runs = collector.query(
+        "SELECT id, task, status, error, final_answer FROM agent_runs ORDER BY started_at"
+    )
+    assert [(task, status, error) for _, task, status, error, _ in runs] == [
+        (expected["task"], "completed", None)
+    ] * 2
+    assert [answer for *_, answer in runs] == [None, APPROVED_ANSWER]
+    paused, resumed = (steps_of(collector, run[0]) for run in runs)
+    assert [(s["action_type"], s["tool_name"], s["error"]) for s in paused] == [
+        ("think", None, None),
+        ("tool_call", "restart", None),
+    ]
+    assert json.loads(paused[1]["tool_args"]) == {"service": "nginx"}
+    assert [(s["action_type"], s["tool_result"]) for s in resumed] == [
+        ("tool_call", "restarted nginx"),
+        ("think", None),
+    ]
