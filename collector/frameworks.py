@@ -392,14 +392,10 @@ def _input_value_task(value: Any) -> str | None:
 
 
 def _tool_args(value: Any) -> Any:
-    """OpenInference ``input.value`` of a tool: smolagents wraps the call's args/kwargs.
-    Arguments written with ASCII escapes (the Agents SDK's ``"Z\\u00fcrich"``) are kept as
-    the text they stand for."""
+    """OpenInference ``input.value`` of a tool: smolagents wraps the call's args/kwargs."""
     if value is None:
         return None
     parsed = loads(value)
-    if isinstance(value, str) and "\\u" in value and isinstance(parsed, dict | list):
-        value = parsed
     if isinstance(parsed, dict) and "kwargs" in parsed and "args" in parsed:
         kwargs = parsed.get("kwargs") or {}
         args = parsed.get("args") or []

@@ -346,3 +346,27 @@ def test_an_autogen_run_whose_token_was_cancelled_during_a_tool_is_cancelled() -
     finished = dataclasses.replace(tool, attributes={**tool.attributes, "output.value": "ok"})
     assert _derived_status(run, [call, finished]) is None
     assert _step(finished).error is None
+
+
+def test_escaped_arguments_on_genai_tool_spans_are_stored_as_their_text() -> None:
+    # pydantic-ai's gen_ai.tool.call.arguments is the model's argument text: a server that
+    # escapes non-ASCII (json.dumps does) sends "Z\u00fcrich".
+    arguments = {"city": "Zürich", "note": "日本語", "nul": "a\u0000b"}
+    tool = _span(
+        "execute_tool search",
+        PAI.SCOPE,
+        {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "search",
+            "gen_ai.tool.call.arguments": json.dumps(arguments),
+        },
+    )
+    stored = _step(tool).tool_args
+    assert "Zürich" in stored and "日本語" in stored
+    assert "\\u0000" in stored  # control characters stay escaped
+    assert json.loads(stored) == arguments
+    # A lone surrogate cannot be written out: the text is kept as it came.
+    lone = dataclasses.replace(
+        tool, attributes={**tool.attributes, "gen_ai.tool.call.arguments": '{"x": "\\ud800"}'}
+    )
+    assert _step(lone).tool_args == '{"x": "\\ud800"}'
