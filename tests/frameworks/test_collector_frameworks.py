@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import start_test_collector
 from tests.frameworks.collector_checks import (
     check_run,
     check_tokens_counted_once,
@@ -24,6 +25,7 @@ from tests.frameworks.collector_checks import (
     steps_of,
 )
 from tests.frameworks.collector_run import FRAMEWORKS
+from tests.frameworks.teams import derived_rows, rederived_rows
 from tests.support import require_or_skip
 
 REPO = Path(__file__).resolve().parents[2]
@@ -201,3 +203,32 @@ def test_a_langgraph_run_paused_for_a_human_and_resumed(
         ("tool_call", "restarted nginx"),
         ("think", None),
     ]
+
+
+@pytest.mark.parametrize(
+    ("framework", "scenarios"),
+    [
+        ("openai-agents", ["handoff_named", "cancelled", "empty_answer"]),
+        ("strands", ["multi_turn", "cancelled"]),
+        ("google-adk", ["ctrl_c", "empty_answer"]),
+    ],
+)
+def test_what_the_spans_tell_comes_back_after_rederive(
+    framework: str, scenarios: list[str], tmp_path: Path
+) -> None:
+    """Fields derived across a trace (a hand-off's tool name from its model call, a
+    cancellation told by a cut call, an empty answer, run tokens from the steps) are the
+    same after ``agent-audit rederive`` rebuilt the rows from the stored spans."""
+    _require(framework)
+    db = tmp_path / "audit.duckdb"
+    collector = start_test_collector(db)
+    try:
+        report = _run_scenarios(
+            framework, "grpc", collector, tmp_path / "expected.json", "--only", *scenarios
+        )
+        for expected in (run for item in report["results"] for run in item["runs"]):
+            check_run(collector, expected, framework)
+        before = derived_rows(collector.query)
+    finally:
+        collector.stop()
+    assert rederived_rows(db) == before
