@@ -66,6 +66,7 @@ SCENARIOS = (
     "ctrl_c",
     "garbled_response",
     "interleaved",
+    "stopped",
 )
 
 
