@@ -19,8 +19,8 @@ provider) and OpenInference's instrumentor adds the model calls, so both come to
   tools after two or more such turns stopped at its limit (``max_steps``). With one such
   turn the limit is 1, AutoGen's default, whose designed answer is the tool results.
 
-A run whose ``CancellationToken`` is cancelled while a tool runs ends with every span
-UNSET, no exception: the cut TOOL span has no output (a finished one always has).
+A run cancelled while a tool runs ends with every span UNSET, no exception: the cut TOOL
+span has no output (a finished one always has).
 
 An agent's task and answer are on no agent span: the model calls tell them. See SPANS.md.
 """

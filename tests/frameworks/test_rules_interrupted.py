@@ -311,9 +311,9 @@ def test_a_call_recorded_without_content_is_not_taken_for_a_cut_one() -> None:
     assert _step(lc_call).error is None
 
 
-def test_an_autogen_run_whose_token_was_cancelled_during_a_tool_is_cancelled() -> None:
-    # Captured from AssistantAgent.run(cancellation_token=token), the token cancelled in the
-    # tool: every span UNSET, no exception; the TOOL span without output.
+def test_an_autogen_run_cancelled_during_a_tool_is_cancelled() -> None:
+    # Captured (SPANS.md): an AssistantAgent run cancelled while its tool ran; every span
+    # UNSET, no exception; the TOOL span without output.
     run = _span(
         "invoke_agent weather_agent",
         AG.CORE_SCOPE,
