@@ -279,9 +279,10 @@ def build_step(span: SpanRecord, kind: SpanClass, run_id: str | None) -> StepRow
         default = "tool_call" if kind is SpanClass.TOOL else "think"
         action_type = str(fields.get("action_type") or default)
     error = error_text(span, A.STEP_ERROR)
-    if "error" in fields:
+    if "error" in fields and not pending:
         # The framework's reading: no traceback, a soft error, or (None) no failure at all,
-        # as a LangGraph tool pausing for human input.
+        # as a LangGraph tool pausing for human input. A live copy (pending) has no result
+        # yet, which a framework's reading could take for a call cut off.
         error = str(fields["error"]) if fields["error"] else None
     finish = attrs.get(A.GEN_AI_RESPONSE_FINISH_REASONS)
     # What a framework module read from its own shapes wins over the generic attributes.

@@ -10,6 +10,7 @@ from typing import Any
 
 from collector import frameworks
 from collector.conventions import autogen as AG
+from collector.conventions import crewai as CR
 from collector.conventions import google_adk as ADK
 from collector.conventions import openinference as OI
 from collector.conventions import openllmetry as OLL
@@ -370,3 +371,43 @@ def test_escaped_arguments_on_genai_tool_spans_are_stored_as_their_text() -> Non
         tool, attributes={**tool.attributes, "gen_ai.tool.call.arguments": '{"x": "\\ud800"}'}
     )
     assert _step(lone).tool_args == '{"x": "\\ud800"}'
+
+
+def test_a_live_copy_of_a_call_is_running_not_cut_off() -> None:
+    # The instrumentation's pending copy of a model call, exported when it starts: no
+    # response yet, which is no cancellation.
+    live = _span(
+        "chat m",
+        PAI.SCOPE,
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "m",
+            "agent_audit.pending": True,
+            "agent_audit.pending_parent_id": "9" * 16,
+        },
+    )
+    step = _step(live)
+    assert (step.status, step.error) == ("running", None)
+
+
+def test_a_crewai_task_and_tool_cut_by_ctrl_c_are_cancelled() -> None:
+    # Captured: Ctrl-C in a CrewAI tool leaves the task's span and the tool's UNSET, without
+    # output; a finished task is OK with its TaskOutput.
+    task = _span(
+        "weather_agent._execute_core",
+        CR.SCOPE,
+        {"openinference.span.kind": "AGENT", "graph.node.id": "weather_agent"},
+    )
+    assert build_run(task, None).status == "cancelled"
+    done = dataclasses.replace(
+        task, status_code=OK, attributes={**task.attributes, "output.value": '{"raw": "ok"}'}
+    )
+    assert build_run(done, None).status == "completed"
+    tool = _span(
+        "interrupt.run",
+        CR.SCOPE,
+        {"openinference.span.kind": "TOOL", "tool.name": "interrupt", "input.value": "{}"},
+        span_id="2" * 16,
+        parent=task.span_id,
+    )
+    assert _step(tool).error == "cancelled"
