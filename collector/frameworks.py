@@ -27,15 +27,14 @@ from collector.messages import (
     as_text,
     first_user_text,
     flat_messages,
-    has_tool_call,
     json_field,
     last_text,
     legacy_messages,
     loads,
-    responses_messages,
     thinking_text,
     turn_user_text,
 )
+from collector.model_answers import last_answer, llm_input_task
 from collector.rules.common import CANCELLED_STEP_ERROR, interrupted
 from collector.run_tree import model_calls_below
 from instrumentation.attributes import LLM_OPERATIONS, TOOL_SPAN_PREFIX, RunStatus
@@ -207,7 +206,7 @@ def derive_run_fields(
             break
     failed = run_span.status_code == 2
     if not failed:
-        answer = _last_answer(llm_spans)
+        answer = last_answer(llm_spans)
         if answer is not None:
             fields["final_answer"] = answer
     # A run whose model calls are all its sub-agents' (an AutoGen team taking turns) reports
@@ -319,47 +318,6 @@ def _provider(attrs: Mapping[str, Any]) -> str | None:
         value = attrs.get(key)
         if value:
             return str(value)
-    return None
-
-
-def llm_input_task(span: SpanRecord) -> str | None:
-    """The user message that opened the turn a model call answers (a run's task, when the
-    run lacks one): after the history of earlier runs in the same conversation."""
-    attrs = span.attributes
-    return (
-        turn_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
-        or turn_user_text(flat_messages(attrs, "input"))
-        or turn_user_text(legacy_messages(attrs, "prompt"))
-    )
-
-
-def _last_answer(model_calls: Iterable[SpanRecord]) -> str | None:
-    """The text of the last model call (by end) that answered without asking for a tool;
-    failed calls are skipped."""
-    for span in sorted(model_calls, key=lambda s: (s.end_ns, s.start_ns), reverse=True):
-        if span.status_code == 2:
-            continue
-        answer = _llm_answer(span)
-        if answer is not None:
-            return answer
-    return None
-
-
-def _llm_answer(span: SpanRecord) -> str | None:
-    """The text of a model call that answered without asking for a tool (``""`` when it
-    answered with no text)."""
-    attrs = span.attributes
-    for messages in (
-        loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES)),
-        flat_messages(attrs, "output"),
-        legacy_messages(attrs, "completion"),
-        responses_messages(attrs.get(OI.OUTPUT_VALUE)),
-    ):
-        if not isinstance(messages, list) or not messages:
-            continue
-        if any(has_tool_call(m) for m in messages if isinstance(m, dict)):
-            return None
-        return last_text(messages) or ""
     return None
 
 

@@ -148,7 +148,7 @@ def test_a_langgraph_supervisor_hands_over_and_back(
     LangGraph raises up to the parent graph: a hand-over, not a failure. Its step's result is
     the tool message the hand-off adds, not the Command."""
     _require(framework)
-    from tests.frameworks.scenarios_langgraph import HANDED_OVER, SUPERVISOR_ANSWER
+    from tests.frameworks.scenarios_langgraph_graphs import HANDED_OVER, SUPERVISOR_ANSWER
 
     report = _run_scenarios(
         framework, protocol, collector, tmp_path / "expected.json", "--only", "supervisor"
@@ -180,7 +180,7 @@ def test_a_langgraph_run_paused_for_a_human_and_resumed(
     """``interrupt()`` in a tool, then ``Command(resume=...)``: two runs on the user's
     request (the resumed one's task is not the Command's JSON); the pause is no failure."""
     _require(framework)
-    from tests.frameworks.scenarios_langgraph import APPROVED_ANSWER
+    from tests.frameworks.scenarios_langgraph_graphs import APPROVED_ANSWER
 
     report = _run_scenarios(
         framework, protocol, collector, tmp_path / "expected.json", "--only", "human_in_the_loop"
