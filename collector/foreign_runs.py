@@ -35,6 +35,18 @@ _DERIVED_SCHEMA = arrow_schema(
 )
 
 
+# The runs whose steps were renamed keep their list of tools right (ingest set it before).
+_RENAMED_TOOLS = """
+    UPDATE agent_runs SET tool_names = t.names FROM (
+        SELECT agent_run_id,
+               list_sort(list(DISTINCT tool_name) FILTER (WHERE tool_name IS NOT NULL)) AS names
+        FROM agent_steps WHERE agent_run_id IN (
+            SELECT agent_run_id FROM agent_steps WHERE id IN (SELECT id FROM _names))
+        GROUP BY agent_run_id
+    ) t WHERE agent_runs.id = t.agent_run_id
+"""
+
+
 def stored_span(row: tuple[Any, ...]) -> SpanRecord:
     """A span record from a ``spans`` row (the columns in the order selected below)."""
     (
@@ -71,14 +83,19 @@ def stored_span(row: tuple[Any, ...]) -> SpanRecord:
     )
 
 
+_StepFound = dict[str, str]
+
+
 def _derive_trace(
     spans: list[SpanRecord],
     trace_runs: list[tuple[str, str]],
     is_run: Callable[[SpanRecord], bool],
-) -> tuple[dict[str, str], dict[str, str], list[tuple[str, dict[str, Any]]]]:
-    """One trace's step arguments and errors found elsewhere, and its runs' fields."""
+) -> tuple[_StepFound, _StepFound, _StepFound, list[tuple[str, dict[str, Any]]]]:
+    """One trace's step arguments, errors and tool names found elsewhere, and its runs'
+    fields."""
     step_args: dict[str, str] = {}
     step_errors: dict[str, str] = {}
+    step_names: dict[str, str] = {}
     by_id = {s.span_id: s for s in spans}
     for span in spans:
         found = frameworks.derive_step_fields(span, by_id)
@@ -87,6 +104,8 @@ def _derive_trace(
             step_args[span.span_id] = args
         if found.get("error"):
             step_errors[span.span_id] = str(found["error"])
+        if found.get("tool_name"):
+            step_names[span.span_id] = str(found["tool_name"])
     own = own_spans_by_run(by_id, is_run, {span_id for _, span_id in trace_runs})
     calls_below = model_calls_below(spans, frameworks.is_model_call)
     runs: list[tuple[str, dict[str, Any]]] = []
@@ -103,7 +122,7 @@ def _derive_trace(
         )
         if fields:
             runs.append((run_id, fields))
-    return step_args, step_errors, runs
+    return step_args, step_errors, step_names, runs
 
 
 def derive_foreign_runs(
@@ -140,6 +159,7 @@ def derive_foreign_runs(
     derived: dict[str, list[Any]] = {name: [] for name in _DERIVED_SCHEMA.names}
     step_args: dict[str, str] = {}
     step_errors: dict[str, str] = {}
+    step_names: dict[str, str] = {}
     runs_by_trace: dict[str, list[tuple[str, str]]] = {}
     for run_id, trace_id, span_id in runs:
         runs_by_trace.setdefault(trace_id, []).append((run_id, span_id))
@@ -152,7 +172,8 @@ def derive_foreign_runs(
     for trace_id, trace_runs in runs_by_trace.items():
         spans = by_trace.get(trace_id, [])
         try:
-            found_args, found_errors, found_runs = _derive_trace(spans, trace_runs, is_run)
+            found = _derive_trace(spans, trace_runs, is_run)
+            found_args, found_errors, found_names, found_runs = found
         except Exception:  # noqa: BLE001 - untrusted values: contain, log, keep the rest
             logger.warning(
                 "the runs of trace %s keep what their own spans say: deriving more failed",
@@ -162,6 +183,7 @@ def derive_foreign_runs(
             continue
         step_args.update(found_args)
         step_errors.update(found_errors)
+        step_names.update(found_names)
         for run_id, fields in found_runs:
             derived["id"].append(run_id)
             for name in _DERIVED_SCHEMA.names[1:]:
@@ -174,6 +196,17 @@ def derive_foreign_runs(
             "WHERE agent_steps.id = a.id AND agent_steps.tool_args IS DISTINCT FROM a.args"
         )
         con.unregister("_args")
+    if step_names:
+        # The tool the model called, which only its model call names (an Agents SDK hand-off).
+        con.register(
+            "_names", pa.table({"id": list(step_names), "name": list(step_names.values())})
+        )
+        con.execute(
+            "UPDATE agent_steps SET tool_name = n.name FROM _names n "
+            "WHERE agent_steps.id = n.id AND agent_steps.tool_name IS DISTINCT FROM n.name"
+        )
+        con.execute(_RENAMED_TOOLS)
+        con.unregister("_names")
     if step_errors:
         # A tool's failure another span holds (AutoGen's own span under OpenInference's).
         con.register(

@@ -27,15 +27,15 @@ from collector.messages import (
     as_text,
     first_user_text,
     flat_messages,
-    has_tool_call,
     json_field,
     last_text,
     legacy_messages,
     loads,
-    responses_messages,
     thinking_text,
     turn_user_text,
 )
+from collector.model_answers import last_answer, llm_input_task
+from collector.rules.common import CANCELLED_STEP_ERROR, interrupted
 from collector.run_tree import model_calls_below
 from instrumentation.attributes import LLM_OPERATIONS, TOOL_SPAN_PREFIX, RunStatus
 
@@ -85,7 +85,10 @@ def _quirk_fields(span: SpanRecord, hook: str, *args: Any) -> dict[str, Any]:
 
 
 def run_status(span: SpanRecord) -> str | None:
-    """A status the run span's framework signals beyond its span status (max_steps), or None."""
+    """A status the run span's framework signals beyond its span status (max_steps, or
+    cancelled: a run stopped by a task cancellation or Ctrl-C), or None."""
+    if interrupted(span):
+        return RunStatus.CANCELLED
     quirks = rules.for_span(span)
     if quirks is None or not hasattr(quirks, "run_status"):
         return None
@@ -126,10 +129,9 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
         name = span.name.removesuffix(".run")
     if name:
         fields["agent_name"] = str(name)
-    _put_int(fields, "input_tokens", attrs, PAI.AGGREGATED_INPUT_TOKENS)
-    _put_int(fields, "input_tokens", attrs, OI.LLM_TOKEN_COUNT_PROMPT)
-    _put_int(fields, "output_tokens", attrs, PAI.AGGREGATED_OUTPUT_TOKENS)
-    _put_int(fields, "output_tokens", attrs, OI.LLM_TOKEN_COUNT_COMPLETION)
+    # No run totals from pydantic-ai's aggregated usage or OpenInference's run token counts:
+    # the run's tokens are the sum of its own model calls (steps), which a run span's totals
+    # can exceed (smolagents' ``reset=False`` counts the conversation's earlier runs too).
     fields.update(_quirk_fields(span, "run_fields"))
     return fields
 
@@ -148,7 +150,7 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         if result is not None:
             fields["tool_result"] = as_text(result)
         fields.update(_quirk_fields(span, "step_fields", kind))
-        return fields
+        return _mark_interrupted(span, fields)
     model = attrs.get(OI.LLM_MODEL_NAME)
     if model:
         fields["model"] = str(model)
@@ -161,6 +163,13 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     if thinking:
         fields["thinking"] = thinking
     fields.update(_quirk_fields(span, "step_fields", kind))
+    return _mark_interrupted(span, fields)
+
+
+def _mark_interrupted(span: SpanRecord, fields: dict[str, Any]) -> dict[str, Any]:
+    """A step cut off by a cancellation or Ctrl-C says so, not the exception's repr."""
+    if interrupted(span):
+        fields["error"] = CANCELLED_STEP_ERROR
     return fields
 
 
@@ -197,7 +206,7 @@ def derive_run_fields(
             break
     failed = run_span.status_code == 2
     if not failed:
-        answer = _last_answer(llm_spans)
+        answer = last_answer(llm_spans)
         if answer is not None:
             fields["final_answer"] = answer
     # A run whose model calls are all its sub-agents' (an AutoGen team taking turns) reports
@@ -235,6 +244,8 @@ def derive_run_fields(
                 break
     if not failed and _stopped_at_max_steps(run_span, own):
         fields["status"] = RunStatus.MAX_STEPS
+    elif not failed and _interrupted_inside(run_span, own, fields):
+        fields["status"] = RunStatus.CANCELLED
     fields.update(_quirk_fields(run_span, "derive_run_fields", own))
     fields.update(_quirk_fields(run_span, "derive_run_fields_in_trace", own, known))
     return fields
@@ -260,6 +271,17 @@ def _own_spans(
                 break
             parent_id, depth = spans[parent_id].parent_span_id, depth + 1
     return own
+
+
+def _interrupted_inside(
+    run_span: SpanRecord, own: list[SpanRecord], fields: Mapping[str, Any]
+) -> bool:
+    """A run that ended without an error or an answer after one of its steps was cut off
+    by Ctrl-C or a cancellation (pydantic-ai records the ``KeyboardInterrupt`` on the tool
+    it hit, not on the run)."""
+    if fields.get("final_answer") is not None or _final_answer(run_span) is not None:
+        return False
+    return any(interrupted(span) for span in own)
 
 
 def is_model_call(span: SpanRecord) -> bool:
@@ -296,48 +318,6 @@ def _provider(attrs: Mapping[str, Any]) -> str | None:
         value = attrs.get(key)
         if value:
             return str(value)
-    return None
-
-
-def llm_input_task(span: SpanRecord) -> str | None:
-    """The user message that opened the turn a model call answers (a run's task, when the
-    run lacks one): after the history of earlier runs in the same conversation."""
-    attrs = span.attributes
-    return (
-        turn_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
-        or turn_user_text(flat_messages(attrs, "input"))
-        or turn_user_text(legacy_messages(attrs, "prompt"))
-    )
-
-
-def _last_answer(model_calls: Iterable[SpanRecord]) -> str | None:
-    """The text of the last model call (by end) that answered without asking for a tool;
-    failed calls are skipped."""
-    for span in sorted(model_calls, key=lambda s: (s.end_ns, s.start_ns), reverse=True):
-        if span.status_code == 2:
-            continue
-        answer = _llm_answer(span)
-        if answer is not None:
-            return answer
-    return None
-
-
-def _llm_answer(span: SpanRecord) -> str | None:
-    """The text of a model call that answered without asking for a tool."""
-    attrs = span.attributes
-    for messages in (
-        loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES)),
-        flat_messages(attrs, "output"),
-        legacy_messages(attrs, "completion"),
-        responses_messages(attrs.get(OI.OUTPUT_VALUE)),
-    ):
-        if not isinstance(messages, list) or not messages:
-            continue
-        if any(has_tool_call(m) for m in messages if isinstance(m, dict)):
-            return None
-        text = last_text(messages)
-        if text:
-            return text
     return None
 
 

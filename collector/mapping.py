@@ -249,10 +249,16 @@ def build_run(span: SpanRecord, parent_run_id: str | None) -> RunRow:
         service_name=span.service_name,
         provider=text_value(attrs.get(A.GEN_AI_PROVIDER_NAME) or attrs.get(A.GEN_AI_SYSTEM))
         or fields.get("provider"),
-        input_tokens=token_count(
+        # A framework module may say the run span's usage is not the run's (None: sum the
+        # run's model calls instead).
+        input_tokens=token_count(fields["input_tokens"])
+        if "input_tokens" in fields
+        else token_count(
             attrs.get(A.GEN_AI_USAGE_INPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_PROMPT_TOKENS))
         ),
-        output_tokens=token_count(
+        output_tokens=token_count(fields["output_tokens"])
+        if "output_tokens" in fields
+        else token_count(
             attrs.get(A.GEN_AI_USAGE_OUTPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_COMPLETION_TOKENS))
         ),
         is_final=not pending,
@@ -273,8 +279,11 @@ def build_step(span: SpanRecord, kind: SpanClass, run_id: str | None) -> StepRow
         default = "tool_call" if kind is SpanClass.TOOL else "think"
         action_type = str(fields.get("action_type") or default)
     error = error_text(span, A.STEP_ERROR)
-    if fields.get("error"):
-        error = str(fields["error"])  # the framework's reading: no traceback, or a soft error
+    if "error" in fields and not pending:
+        # The framework's reading: no traceback, a soft error, or (None) no failure at all,
+        # as a LangGraph tool pausing for human input. A live copy (pending) has no result
+        # yet, which a framework's reading could take for a call cut off.
+        error = str(fields["error"]) if fields["error"] else None
     finish = attrs.get(A.GEN_AI_RESPONSE_FINISH_REASONS)
     # What a framework module read from its own shapes wins over the generic attributes.
     return StepRow(

@@ -37,7 +37,9 @@ def text_value(value: Any) -> str | None:
 
 
 def json_text(value: Any) -> str | None:
-    """A value as JSON text: JSON strings are kept, anything else is encoded."""
+    """A value as JSON text: JSON strings are kept (written with ``\\uXXXX`` escapes, as
+    many models and ``json.dumps`` send arguments, as the text they stand for), anything
+    else is encoded."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -47,10 +49,23 @@ def json_text(value: Any) -> str | None:
                 # Python reads an unpaired "\ud800" escape; DuckDB's JSON refuses it,
                 # and the span would fail to store after it was acknowledged.
                 json.dumps(parsed, ensure_ascii=False).encode("utf-8")
-            return value
         except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
             return json.dumps(value, ensure_ascii=False)
+        return _unescaped(value, parsed)
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _unescaped(text: str, parsed: Any) -> str:
+    """``text`` with its ``\\u`` escapes written out ("Zürich", not "Z\\u00fcrich").
+    Control characters stay escaped (json does so), and a lone surrogate keeps the text."""
+    if "\\u" not in text:
+        return text
+    try:
+        readable = json.dumps(parsed, ensure_ascii=False)
+        readable.encode("utf-8")
+    except (ValueError, RecursionError, UnicodeEncodeError):
+        return text
+    return readable
 
 
 # No one model call reads or writes a trillion tokens; a bigger or negative

@@ -49,6 +49,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 
 from instrumentation.auto_openinference import enable_autogen, enable_crewai, enable_llama_index
 
@@ -195,7 +196,9 @@ def _end_run_span_on_error() -> None:
 
     openinference-instrumentation-smolagents (0.1.43) records the exception on its
     ``<agent>.run`` span but neither ends it nor detaches its context: the failed run is
-    never exported and later runs in the same thread nest under it.
+    never exported and later runs in the same thread nest under it. Ctrl-C (a
+    ``KeyboardInterrupt``, no ``Exception``) it does not even record: the span says so
+    here, or the run would look completed.
     """
     from smolagents import MultiStepAgent
 
@@ -210,9 +213,12 @@ def _end_run_span_on_error() -> None:
         before_span = trace.get_current_span(before)
         try:
             return traced_run.__get__(self, type(self))(*args, **kwargs)
-        except BaseException:
+        except BaseException as exc:
             left_open = trace.get_current_span()
             if left_open is not before_span and left_open.is_recording():
+                if not isinstance(exc, Exception):  # Ctrl-C, a cancellation: not recorded
+                    left_open.record_exception(exc)
+                    left_open.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                 left_open.end()
                 otel_context.attach(before)
             raise

@@ -51,6 +51,7 @@ class Turn:
     error_status: int | None = None
     error_message: str = "scripted failure"
     gate: threading.Event | None = None  # the answer waits (bounded) until it is set
+    raw_body: str | None = None  # sent as the HTTP 200 body instead (e.g. text that is no JSON)
     arrived: threading.Event | None = None  # set when the request for this turn arrives
 
 
@@ -65,6 +66,11 @@ def answer(text: str, **options: Any) -> Turn:
 def call_tool(name: str, arguments: Mapping[str, Any] | None = None, **options: Any) -> Turn:
     """A turn asking for one tool call; ``options`` are other :class:`Turn` fields."""
     return Turn(tool_calls=(ToolCall(name, dict(arguments or {})),), **options)
+
+
+def garbled(body: str = '{"id": "chatcmpl-garbled", "choices": [{"index": 0, "mess') -> Turn:
+    """A turn answered HTTP 200 with ``body`` as it is: by default JSON cut off midway."""
+    return Turn(raw_body=body)
 
 
 def fail(status: int = 500, message: str = "scripted failure") -> Turn:
@@ -149,8 +155,9 @@ class ScriptedLLM:
         with self._lock:
             return [r for r in self._requests if marker in _task_text(r.get("messages") or [])]
 
-    def respond(self, request: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
-        """The HTTP status and JSON body answering one chat-completions request."""
+    def respond(self, request: Mapping[str, Any]) -> tuple[int, dict[str, Any] | str]:
+        """The HTTP status and JSON body answering one chat-completions request (a raw
+        text body for a :func:`garbled` turn)."""
         task = _task_text(request.get("messages") or [])
         with self._lock:
             self._requests.append(dict(request))
@@ -171,6 +178,8 @@ class ScriptedLLM:
             return 500, _error_body("the turn's gate never opened")
         if turn.error_status is not None:
             return turn.error_status, _error_body(turn.error_message)
+        if turn.raw_body is not None:
+            return 200, turn.raw_body
         served = self.served_model or f"{request.get('model', 'scripted-model')}-served"
         return 200, _completion(served, turn, index)
 
@@ -276,7 +285,7 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
                 self._send(400, _error_body("body is not a JSON object"))
                 return
             status, body = llm.respond(request)
-            if status == 200 and request.get("stream"):
+            if status == 200 and request.get("stream") and isinstance(body, dict):
                 options = request.get("stream_options") or {}
                 self._send_events(_stream_events(body, bool(options.get("include_usage"))))
                 return
@@ -291,8 +300,8 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _send(self, status: int, body: dict[str, Any]) -> None:
-            payload = json.dumps(body).encode()
+        def _send(self, status: int, body: dict[str, Any] | str) -> None:
+            payload = (body if isinstance(body, str) else json.dumps(body)).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))

@@ -18,6 +18,7 @@ __all__ = [
     "STEP_LIMIT_EXCEPTION",
     "STEP_LIMIT_MESSAGE",
     "INJECTED_CONTEXT",
+    "CANCELLED_EVENT",
 ]
 
 SCOPE = "openinference.instrumentation.llama_index"
@@ -40,6 +41,9 @@ TOOL_OUTPUT_BLOCKS = "blocks"
 INJECTED_CONTEXT = re.compile(r"^<[\w.]*Context object at 0x[0-9a-f]+>$")
 # Past ``max_iterations`` the workflow raises this, "Max iterations of N reached! ...".
 STEP_LIMIT_EXCEPTION = "WorkflowRuntimeError"
+# The event a span dropped by a cancellation gets (``handler.cancel_run()``: the run span's
+# reason is "workflow cancelled by user"); the span itself stays OK.
+CANCELLED_EVENT = "span.cancelled"
 STEP_LIMIT_MESSAGE = "Max iterations of"
 # ReActAgent's model answers in text; the final one is "Thought: ...\nAnswer: {answer}",
 # and the agent returns only what follows "Answer:" (its output parser's reading).

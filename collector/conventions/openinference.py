@@ -27,6 +27,7 @@ __all__ = [
     "TOOL_DESCRIPTION",
     "TOOL_PARAMETERS",
     "SMOLAGENTS_MAX_STEPS",
+    "SMOLAGENTS_INTERRUPTED",
     "FLAT_MESSAGE",
     "LANGCHAIN_SCOPE",
     "KIND_CHAIN",
@@ -74,6 +75,8 @@ TOOL_NAME = "tool.name"
 TOOL_DESCRIPTION = "tool.description"
 TOOL_PARAMETERS = "tool.parameters"  # JSON; smolagents: {name: {type, description}} in order
 SMOLAGENTS_MAX_STEPS = "smolagents.max_steps"
+# What smolagents raises (an AgentError) when ``agent.interrupt()`` stopped a run.
+SMOLAGENTS_INTERRUPTED = "Agent interrupted."
 
 # Messages flattened into keys: llm.input_messages.N.message.role / .content /
 # .tool_calls.M... / .contents.M.message_content.text. Groups: direction, index, rest.

@@ -17,6 +17,7 @@ __all__ = [
     "HANDOFF_TARGET",
     "STRUCTURED_OUTPUT_TOOL",
     "TOOL_DESCRIPTION",
+    "CANCELLATION_TYPE",
 ]
 
 SCOPE = "strands.telemetry.tracer"
@@ -43,3 +44,5 @@ HANDOFF_TARGET = "agent_name"  # the tool's argument naming the next agent
 # model, whose description starts with this; the run's answer is that call's input (JSON).
 STRUCTURED_OUTPUT_TOOL = "IMPORTANT: This StructuredOutputTool"
 TOOL_DESCRIPTION = "gen_ai.tool.description"
+# On a run span ended by a cancellation (its span status stays UNSET): the exception's class.
+CANCELLATION_TYPE = "strands.cancellation.type"

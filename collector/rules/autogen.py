@@ -19,6 +19,9 @@ provider) and OpenInference's instrumentor adds the model calls, so both come to
   tools after two or more such turns stopped at its limit (``max_steps``). With one such
   turn the limit is 1, AutoGen's default, whose designed answer is the tool results.
 
+A run cancelled while a tool runs ends with every span UNSET, no exception: the cut TOOL
+span has no output (a finished one always has).
+
 An agent's task and answer are on no agent span: the model calls tell them. See SPANS.md.
 """
 
@@ -32,7 +35,7 @@ from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.messages import as_text, json_field, loads
-from collector.rules.common import first_line
+from collector.rules.common import CANCELLED_STEP_ERROR, first_line
 from instrumentation.attributes import RunStatus
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "derive_run_fields",
     "derive_run_fields_in_trace",
     "derive_step_fields",
+    "step_fields",
 ]
 
 SCOPES = frozenset({AG.CORE_SCOPE, AG.AGENTCHAT_SCOPE})
@@ -192,6 +196,8 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
         (s for s in own if _kind(s) == OI.KIND_TOOL and s.start_ns >= calls[-1].end_ns),
         key=lambda s: s.start_ns,
     )
+    if any(_cut_off(tool) for tool in last_tools):
+        return {"status": RunStatus.CANCELLED}
     if any(_is_handoff(tool) for tool in last_tools):
         return {}  # a hand-off ends the agent's turn by design
     if sum(1 for call in calls if _asks_for_tools(call)) >= 2:
@@ -223,6 +229,21 @@ def derive_run_fields_in_trace(
             return {}  # a sub-agent (AgentTool) of an agent: its own task
         parent, depth = by_id.get(parent.parent_span_id or ""), depth + 1
     return {}
+
+
+def _cut_off(tool: SpanRecord) -> bool:
+    """A TOOL span ended by a cancellation: no output, no error (a finished tool always has
+    an output, the error text when it raised)."""
+    return (
+        tool.scope_name == AG.AGENTCHAT_SCOPE
+        and _kind(tool) == OI.KIND_TOOL
+        and tool.status_code != _STATUS_ERROR
+        and OI.OUTPUT_VALUE not in tool.attributes
+    )
+
+
+def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
+    return {"error": CANCELLED_STEP_ERROR} if kind == "tool_call" and _cut_off(span) else {}
 
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:

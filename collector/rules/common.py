@@ -19,7 +19,17 @@ __all__ = [
     "first_line",
     "text_blocks",
     "descendants",
+    "interrupted",
+    "unanswered",
+    "ended_unanswered",
+    "CANCELLED_STEP_ERROR",
 ]
+
+# What an interrupted step shows as its error (its run is ``cancelled``).
+CANCELLED_STEP_ERROR = "cancelled"
+# A run stopped from outside: asyncio's task cancellation, or Ctrl-C (the class names).
+_INTERRUPTIONS = frozenset({"CancelledError", "KeyboardInterrupt"})
+_STATUS_ERROR = 2
 
 
 def exception(span: SpanRecord) -> tuple[str, str] | None:
@@ -86,3 +96,33 @@ def descendants(span: SpanRecord, trace_spans: Iterable[SpanRecord]) -> list[Spa
                 found.append(child)
                 stack.append(child.span_id)
     return found
+
+
+def interrupted(span: SpanRecord) -> bool:
+    """The span failed on a cancellation or Ctrl-C: its exception, or the class its status
+    description starts with (``CancelledError()``, ``asyncio.exceptions.CancelledError``)."""
+    if span.status_code != _STATUS_ERROR:
+        return False  # AutoGen's agent span carries a CancelledError event on success
+    if exception_type(span) in _INTERRUPTIONS:
+        return True
+    head = span.status_message.strip().split(":", 1)[0].split("(", 1)[0].strip()
+    return head.rsplit(".", 1)[-1] in _INTERRUPTIONS
+
+
+def unanswered(span: SpanRecord, answer_keys: Iterable[str]) -> bool:
+    """A model call that ended with neither an error nor any of the keys its instrumentation
+    sets once the response arrived: it was cut off (the frameworks whose spans end quietly
+    on a cancellation: pydantic-ai, the OpenAI Agents SDK, ADK)."""
+    attrs = span.attributes
+    return span.status_code != _STATUS_ERROR and not any(key in attrs for key in answer_keys)
+
+
+def ended_unanswered(
+    run_span: SpanRecord, calls: Iterable[SpanRecord], answer_keys: Iterable[str]
+) -> bool:
+    """A run that ended without an error on a model call that never got its response: it
+    was cancelled (its framework ended the spans without recording why)."""
+    if run_span.status_code == _STATUS_ERROR:
+        return False
+    last = max(calls, key=lambda s: (s.start_ns, s.end_ns), default=None)
+    return last is not None and unanswered(last, tuple(answer_keys))

@@ -10,7 +10,10 @@ hierarchical crew's manager (``Crew Manager._execute_core``) delegates with the 
 to coworker" / "Ask question to coworker" tools, which run the coworker untraced but for its
 model calls and tools: those stay steps of the manager's run, under the delegation step. At
 ``max_iter`` CrewAI makes one more model call for a best answer and every span stays OK:
-more answered model calls than ``max_iter`` is the step limit. See SPANS.md.
+more answered model calls than ``max_iter`` is the step limit. Ctrl-C (a
+``KeyboardInterrupt``, no ``Exception``) leaves the task's span and the tool it hit UNSET
+without an output, where a finished one is OK with its output: the run was cancelled.
+See SPANS.md.
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ from collector.conventions import crewai as CR
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.messages import as_text, first_user_text, flat_messages, loads
+from collector.rules.common import CANCELLED_STEP_ERROR
 from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "run_fields", "derive_run_fields"]
+__all__ = ["SCOPES", "run_fields", "run_status", "step_fields", "derive_run_fields"]
 
 SCOPES = frozenset({CR.SCOPE})
 _STATUS_ERROR = 2
+_UNSET = 0
 # CrewAI's task prompt: "Current Task: {description}\n\nThis is the expected criteria ..."
 _TASK_IN_PROMPT = re.compile(r"Current Task:\s*(.+?)(?:\n\n|$)", re.DOTALL)
 
@@ -56,6 +61,21 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
             raw = output[CR.TASK_OUTPUT_RAW]
             fields["final_answer"] = None if raw is None else as_text(raw)
     return fields
+
+
+def _cut_off(span: SpanRecord) -> bool:
+    """Ended by Ctrl-C: neither a status (OK with its output, or ERROR) nor an output."""
+    return span.status_code == _UNSET and OI.OUTPUT_VALUE not in span.attributes
+
+
+def run_status(span: SpanRecord) -> str | None:
+    return RunStatus.CANCELLED if _cut_off(span) else None
+
+
+def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
+    if kind == "tool_call" and _cut_off(span):
+        return {"error": CANCELLED_STEP_ERROR}
+    return {}
 
 
 def _max_iter(span: SpanRecord) -> int | None:

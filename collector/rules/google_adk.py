@@ -14,7 +14,12 @@ from collector.conventions import google_adk as ADK
 from collector.cut_values import cut_json_string
 from collector.decode import SpanRecord
 from collector.messages import as_text, loads, turn_user_text
-from collector.rules.common import descendants, exception_type
+from collector.rules.common import (
+    CANCELLED_STEP_ERROR,
+    descendants,
+    exception_type,
+    unanswered,
+)
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
@@ -50,7 +55,26 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     return {"agent_name": span.name.removeprefix(ADK.AGENT_RUN_SPAN).removesuffix("]")}
 
 
+# Set on ``call_llm`` once the response arrived: a call cut off by a cancellation ends
+# UNSET with none of them (a call that raised is ERROR).
+_ANSWERED = (ADK.LLM_RESPONSE, A.GEN_AI_USAGE_INPUT_TOKENS, A.GEN_AI_USAGE_OUTPUT_TOKENS)
+
+
+def _cut_off(span: SpanRecord) -> bool:
+    """A model call or tool ended by a cancellation or Ctrl-C: ADK sets their attributes
+    only once they return (a call or tool that raised is ERROR), so they have none."""
+    if _is_model_call(span):
+        return unanswered(span, _ANSWERED)
+    return (
+        span.name.startswith(f"{A.TOOL_SPAN_PREFIX} ")
+        and span.name != ADK.MERGED_TOOLS_SPAN
+        and unanswered(span, (ADK.TOOL_CALL_ARGS, ADK.TOOL_RESPONSE, A.GEN_AI_TOOL_NAME))
+    )
+
+
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
+    if _cut_off(span):
+        return {"error": CANCELLED_STEP_ERROR}
     if kind != "tool_call":
         return {}
     fields: dict[str, Any] = {"tool_name": span.name.removeprefix(f"{A.TOOL_SPAN_PREFIX} ")}
@@ -99,10 +123,22 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     task = _task(calls)
     if task:
         fields["task"] = task
-    answer = None if run_span.status_code == 2 else _answer(calls) or _ended_on_tool(own)
-    if answer:
+    answer = None
+    if run_span.status_code != 2:
+        answer = _ended_on_tool(own)
+        answer = _answer(calls) if answer is None else answer
+    if answer is not None:
         fields["final_answer"] = answer
+    elif run_span.status_code != 2 and _ended_cut_off(own):
+        fields["status"] = RunStatus.CANCELLED  # ADK ends every span UNSET on a cancellation
     return fields
+
+
+def _ended_cut_off(own: list[SpanRecord]) -> bool:
+    """The run's last model call or tool (by start) was cut off."""
+    steps = [s for s in own if _is_model_call(s) or s.name.startswith(f"{A.TOOL_SPAN_PREFIX} ")]
+    last = max(steps, key=lambda s: (s.start_ns, s.end_ns), default=None)
+    return last is not None and _cut_off(last)
 
 
 def _ended_on_tool(own: list[SpanRecord]) -> str | None:
@@ -160,14 +196,15 @@ def _task(calls: list[SpanRecord]) -> str | None:
 
 
 def _answer(calls: list[SpanRecord]) -> str | None:
-    """The text of the last call (by end) that answered without a function call."""
+    """The text of the last call (by end) that answered without a function call (``""``
+    when it answered with no text)."""
     for span in sorted(calls, key=lambda s: (s.end_ns, s.start_ns), reverse=True):
         response = loads(span.attributes.get(ADK.LLM_RESPONSE))
-        parts = _parts(response.get("content") if isinstance(response, Mapping) else None)
-        if span.status_code != 2 and parts and not any(p.get("function_call") for p in parts):
-            texts = [str(p["text"]) for p in parts if p.get("text")]
-            if texts:
-                return "\n".join(texts)
+        content = response.get("content") if isinstance(response, Mapping) else None
+        parts = _parts(content)
+        answered = isinstance(content, Mapping) and span.status_code != 2
+        if answered and not any(p.get("function_call") for p in parts):
+            return "\n".join(str(p["text"]) for p in parts if p.get("text"))
     return None
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "tool_message",
     "served_model",
     "last_tool_calls",
+    "is_command",
 ]
 
 _ROLES = {
@@ -110,10 +111,18 @@ def turn_user_text(value: Any) -> str | None:
     return str(users[-1][1]) if users else None
 
 
+def is_command(value: Any) -> bool:
+    """A graph invoked with a ``Command`` (``resume``, ``update``, ``goto``) instead of
+    input: what OpenInference records as the run's input then."""
+    parsed = loads(value)
+    return isinstance(parsed, Mapping) and {"resume", "goto"} <= set(parsed)
+
+
 def final_answer(value: Any) -> str | None:
     """The graph's answer: its ``structured_response`` (an agent with a response format,
     as JSON), else the last assistant message's text when it asked for no tool, or the
-    result of a tool that returns directly (``return_direct``: the graph ends on it)."""
+    result of a tool that returns directly (``return_direct``: the graph ends on it). An
+    assistant that answered with no text answered ``""``."""
     structured = _state(value).get("structured_response")
     if structured is not None:
         return structured if isinstance(structured, str) else as_text(structured)
@@ -122,15 +131,20 @@ def final_answer(value: Any) -> str | None:
         return str(messages[-1]["text"]) if messages[-1]["text"] else None
     if not messages or messages[-1]["role"] != "assistant" or messages[-1]["tool_calls"]:
         return None
-    text = messages[-1]["text"]
-    return str(text) if text else None
+    return str(messages[-1]["text"] or "")
 
 
 def tool_message(value: Any) -> dict[str, Any] | None:
-    """A serialised ``ToolMessage`` (a tool's output): its text, status and call id."""
+    """A serialised ``ToolMessage`` (a tool's output): its text, status and call id. A tool
+    that returns a ``Command`` (a hand-off to another node: ``goto``, ``update``) answers
+    with the last tool message of its update ("Transferred to researcher")."""
     parsed = loads(value)
     if isinstance(parsed, Mapping) and "output" in parsed:  # OpenLLMetry wraps it
         parsed = parsed["output"]
+    update = parsed.get("update") if isinstance(parsed, Mapping) else None
+    if isinstance(update, Mapping) and isinstance(update.get("messages"), list):
+        replies = [m for m in map(_one, update["messages"]) if m and m["role"] == "tool"]
+        return replies[-1] if replies else None
     cut = cut_json_string(parsed, ("content",))  # a long output, cut to a preview
     if cut is not None:
         return {"role": "tool", "text": cut, "tool_calls": False, "status": None}

@@ -78,6 +78,10 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     task = LC.turn_user_text(attrs.get(OI.INPUT_VALUE))
     if task:
         fields["task"] = task
+    elif LC.is_command(attrs.get(OI.INPUT_VALUE)):
+        # Invoked with a Command (resuming after interrupt(), ...): no request of its own,
+        # so the task is the one its model calls were working on, not the Command's JSON.
+        fields["task"] = None
     error = _error(span)
     if error:
         fields["error"] = error

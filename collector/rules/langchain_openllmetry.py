@@ -4,7 +4,9 @@ One agent run is two ``invoke_agent`` spans: a wrapper around ``Pregel.invoke`` 
 graph's own callback span (``{name}.workflow`` at the top, ``execute_task {name}`` when
 nested, where the wrapper is a sibling, not a parent). The graph span is the run; the
 wrapper and ``create_agent`` (emitted when the agent is built) are not runs. Tool
-arguments are LangChain's ``input_str``, a Python repr. See SPANS.md.
+arguments are LangChain's ``input_str``, a Python repr. A model call cut off by a
+cancellation ends OK without a response (the run span fails with the ``CancelledError``).
+See SPANS.md.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from collector.conventions import openllmetry as OLL
 from collector.decode import SpanRecord
 from collector.messages import loads
 from collector.rules import langchain_messages as LC
-from collector.rules.common import exception_type, python_literal
+from collector.rules.common import (
+    CANCELLED_STEP_ERROR,
+    exception_type,
+    python_literal,
+    unanswered,
+)
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
@@ -25,6 +32,11 @@ __all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "run_status"]
 
 SCOPES = frozenset({OLL.LANGCHAIN_SCOPE})
 _STEP_LIMIT_ERRORS = {"GraphRecursionError"}
+_HANDED_OVER = "ParentCommand"  # langgraph.errors.ParentCommand: a hand-off, no failure
+_PAUSED = "GraphInterrupt"  # langgraph.errors.GraphInterrupt: interrupt() asks a human
+# Set on a model call's span once the response arrived, streamed or not (the response
+# model is not: the requested name is there from the start).
+_ANSWERED = (G.GEN_AI_OUTPUT_MESSAGES, A.GEN_AI_USAGE_INPUT_TOKENS, A.GEN_AI_USAGE_OUTPUT_TOKENS)
 
 
 def _is_graph(attrs: Mapping[str, Any]) -> bool:
@@ -61,6 +73,12 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
 
 
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
+    if (
+        kind == "think"
+        and G.GEN_AI_INPUT_MESSAGES in span.attributes
+        and unanswered(span, _ANSWERED)
+    ):  # content recorded (TRACELOOP_TRACE_CONTENT), so its missing output tells
+        return {"error": CANCELLED_STEP_ERROR}
     if kind != "tool_call":
         return {}
     fields: dict[str, Any] = {}
@@ -73,8 +91,15 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         fields["tool_result"] = message["text"]
         if message["status"] == "error":
             fields["error"] = message["text"] or "error"
+    if exception_type(span) == _PAUSED:
+        fields["error"] = None  # interrupt(): waiting for a human, resumed by a later run
     return fields
 
 
 def run_status(span: SpanRecord) -> str | None:
-    return RunStatus.MAX_STEPS if exception_type(span) in _STEP_LIMIT_ERRORS else None
+    found = exception_type(span)
+    if found == _HANDED_OVER:
+        # A tool's Command(graph=Command.PARENT) hands over to another node of the parent
+        # graph: LangGraph raises it up to there, OpenLLMetry records it as an error.
+        return RunStatus.COMPLETED
+    return RunStatus.MAX_STEPS if found in _STEP_LIMIT_ERRORS else None

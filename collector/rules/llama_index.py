@@ -6,8 +6,8 @@ agent name on it, no AGENT span at all), whose ``input.value`` is the workflow's
 ``output.value`` a truncated repr: task and answer come from the model calls. A streamed
 model call is two LLM spans (the call returning the stream, then its consumption with the
 messages), besides a ``_prepare_chat_with_tools`` LLM span: only the one with the
-messages is a step. ``max_iterations`` ends the run with ``WorkflowRuntimeError``. See
-SPANS.md.
+messages is a step. ``max_iterations`` ends the run with ``WorkflowRuntimeError``; a run
+cancelled (``handler.cancel_run()``) ends OK with a ``span.cancelled`` event. See SPANS.md.
 """
 
 from __future__ import annotations
@@ -88,7 +88,13 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     return fields
 
 
+def _cancelled(span: SpanRecord) -> bool:
+    return any(event.get("name") == LI.CANCELLED_EVENT for event in span.events)
+
+
 def run_status(span: SpanRecord) -> str | None:
+    if _cancelled(span):
+        return RunStatus.CANCELLED
     found = exception(span)
     limit_hit = (
         found is not None
@@ -101,7 +107,9 @@ def run_status(span: SpanRecord) -> str | None:
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
     """A ReActAgent's answer: what follows "Answer:" in its last model answer (the text
     before is its reasoning). A run that ended on a tool (``return_direct=True``: no model
-    call after it) answers with the tool's output."""
+    call after it) answers with the tool's output; a cancelled one has no answer."""
+    if _cancelled(run_span):
+        return {"final_answer": None}
     if run_span.status_code == 2:
         return {}
     steps = [s for s in own if _kind(s) in (OI.KIND_LLM, OI.KIND_TOOL) and span_class(s) is None]

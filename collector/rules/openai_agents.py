@@ -1,17 +1,21 @@
 """The OpenAI Agents SDK through OpenInference: a run stopped by ``max_turns``
 (``MaxTurnsExceeded``, only the agent span's status description tells) reached its step
 limit, it did not fail. A hand-off's TOOL span (``handoff to {agent}``) holds the agent
-names, not the call: its arguments are those the model gave the hand-off tool, from the
-turn's ``generation``. The SDK's workflow span is classified in collector/frameworks.py."""
+names, not the call: the step is the hand-off tool the model called (``transfer_to_{agent}``
+unless the hand-off names its own), with the arguments the model gave it, both from the
+turn's ``generation``. A cancelled run ends OK on a ``generation`` that never got its
+response. The SDK's workflow span is classified in collector/frameworks.py."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.messages import as_text, indexed_keys, loads
+from collector.rules.common import CANCELLED_STEP_ERROR, unanswered
 from instrumentation.attributes import RunStatus
 
 __all__ = ["SCOPES", "run_status", "step_fields", "derive_run_fields", "derive_step_fields"]
@@ -41,7 +45,25 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
         result = last.attributes.get(OI.OUTPUT_VALUE)
         if result is not None:
             return {"final_answer": as_text(result)}
+    calls = [s for s in steps if _kind(s) == OI.KIND_LLM]
+    last_call = max(calls, key=lambda s: (s.start_ns, s.end_ns), default=None)
+    if last_call is not None and _cut_off(last_call):
+        return {"status": RunStatus.CANCELLED}
     return {}
+
+
+def _cut_off(span: SpanRecord) -> bool:
+    """A model call that ended without its response: the SDK recorded what it sent but no
+    output and no usage. Without the input (``trace_include_sensitive_data=False``) nothing
+    tells, and a streamed answer without usage looks the same: not concluded."""
+    return OI.INPUT_VALUE in span.attributes and unanswered(span, _ANSWERED)
+
+
+# Set on a ``generation`` once the response arrived (streamed or not).
+_ANSWERED = (OI.OUTPUT_VALUE, OI.LLM_TOKEN_COUNT_PROMPT, OI.LLM_TOKEN_COUNT_COMPLETION)
+# The SDK's default hand-off tool name, ``Handoff.default_tool_name``: the target agent's
+# name after ``transfer_to_``, whitespace and other characters as ``_``, lower case.
+_NOT_IN_TOOL_NAME = re.compile(r"[^a-zA-Z0-9_]")
 
 
 def _kind(span: SpanRecord) -> str:
@@ -55,15 +77,23 @@ def _is_handoff(span: SpanRecord) -> bool:
 
 
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
-    """A hand-off's arguments are not its ``input.value`` (the agent handing over)."""
+    """A hand-off's arguments are not its ``input.value`` (the agent handing over); its
+    name, until the turn's model call tells the one the model called, is the SDK's default.
+    A model call cut off by a cancellation says so."""
+    if kind == "think" and _kind(span) == OI.KIND_LLM and _cut_off(span):
+        return {"error": CANCELLED_STEP_ERROR}
     if kind != "tool_call" or not _is_handoff(span):
         return {}
-    return {"tool_args": {}}
+    target = span.attributes.get(OI.OUTPUT_VALUE)
+    if not isinstance(target, str) or not target:
+        target = span.name.removeprefix(OI.OPENAI_AGENTS_HANDOFF_PREFIX)
+    name = _NOT_IN_TOOL_NAME.sub("_", f"transfer_to_{target}").lower()
+    return {"tool_args": {}, "tool_name": name}
 
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
-    """A hand-off's arguments: the one tool call of the turn's model call that no tool span
-    of the turn ran."""
+    """A hand-off's tool name and arguments: the one tool call of the turn's model call that
+    no tool span of the turn ran."""
     if not _is_handoff(span) or span.parent_span_id is None:
         return {}
     turn = [s for s in trace_spans.values() if s.parent_span_id == span.parent_span_id]
@@ -77,5 +107,11 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
     handoffs = [c for c in calls.values() if c.get(OI.TOOL_CALL_FUNCTION_NAME) not in ran]
     if len(handoffs) != 1:
         return {}
+    fields: dict[str, Any] = {}
+    name = handoffs[0].get(OI.TOOL_CALL_FUNCTION_NAME)
+    if isinstance(name, str) and name:
+        fields["tool_name"] = name
     arguments = loads(handoffs[0].get(OI.TOOL_CALL_FUNCTION_ARGUMENTS) or "{}")
-    return {"tool_args": arguments} if isinstance(arguments, Mapping) else {}
+    if isinstance(arguments, Mapping):
+        fields["tool_args"] = arguments
+    return fields

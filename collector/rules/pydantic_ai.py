@@ -1,19 +1,23 @@
 """pydantic-ai's own spans: a run stopped by its request or tool-call limit
 (``UsageLimits``) reached its step limit, it did not fail; a run given a conversation's
 history (``message_history``) has it at the start of its messages, before
-``pydantic_ai.new_message_index``: its task is the first user message from there."""
+``pydantic_ai.new_message_index``: its task is the first user message from there. A
+cancelled run (``asyncio`` cancellation) ends with no error and no ``final_result``, its
+last ``chat`` span without a response."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from collector.conventions import genai as G
 from collector.conventions import pydantic_ai as PAI
 from collector.decode import SpanRecord
 from collector.messages import first_user_text, loads
-from collector.rules.common import exception
-from instrumentation.attributes import RunStatus
+from collector.rules.common import CANCELLED_STEP_ERROR, ended_unanswered, exception, unanswered
+from instrumentation import attributes as A
+from instrumentation.attributes import LLM_OPERATIONS, RunStatus
 
-__all__ = ["SCOPES", "run_status", "run_fields"]
+__all__ = ["SCOPES", "run_status", "run_fields", "step_fields", "derive_run_fields"]
 
 SCOPES = frozenset({PAI.SCOPE})
 
@@ -32,3 +36,32 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
         return {}
     task = first_user_text(messages[start:]) if 0 <= start < len(messages) else None
     return {"task": task} if task else {}
+
+
+# Set on a ``chat`` span once its response arrived (a cancelled call ends without any).
+_ANSWERED = (
+    G.GEN_AI_OUTPUT_MESSAGES,
+    G.GEN_AI_RESPONSE_MODEL,
+    A.GEN_AI_USAGE_INPUT_TOKENS,
+    A.GEN_AI_USAGE_OUTPUT_TOKENS,
+    A.GEN_AI_RESPONSE_FINISH_REASONS,
+)
+
+
+def _is_call(span: SpanRecord) -> bool:
+    return span.attributes.get(G.GEN_AI_OPERATION_NAME) in LLM_OPERATIONS
+
+
+def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
+    if kind == "think" and _is_call(span) and unanswered(span, _ANSWERED):
+        return {"error": CANCELLED_STEP_ERROR}
+    return {}
+
+
+def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
+    if PAI.FINAL_RESULT in run_span.attributes:
+        return {}
+    calls = [s for s in own if _is_call(s)]
+    if ended_unanswered(run_span, calls, _ANSWERED):
+        return {"status": RunStatus.CANCELLED}
+    return {}

@@ -5,7 +5,8 @@ A tool called with positional arguments (a CodeAgent's code, ``get_weather('Pari
 them in ``args``: they are named after the tool's parameters (``tool.parameters``, in
 order). A streamed run's ``output.value`` is every streamed step's repr joined, no answer:
 its answer is its ``final_answer`` call's. A structured answer (a dict) is written with
-``str()``: it is read back and stored as JSON."""
+``str()``: it is read back and stored as JSON. A run stopped by ``agent.interrupt()``
+raises ``AgentError("Agent interrupted.")``: it was cancelled, it did not fail."""
 
 from __future__ import annotations
 
@@ -15,9 +16,17 @@ from typing import Any
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.messages import as_text, loads
-from collector.rules.common import python_literal
+from collector.rules.common import exception, python_literal
+from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "run_fields", "step_fields", "derive_run_fields", "TERMINAL_TOOLS"]
+__all__ = [
+    "SCOPES",
+    "run_fields",
+    "run_status",
+    "step_fields",
+    "derive_run_fields",
+    "TERMINAL_TOOLS",
+]
 
 SCOPES = frozenset({OI.SMOLAGENTS_SCOPE})
 TERMINAL_TOOLS = frozenset({"final_answer"})
@@ -34,6 +43,13 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     if isinstance(literal, (dict, list)):
         return {"final_answer": as_text(literal)}
     return {}
+
+
+def run_status(span: SpanRecord) -> str | None:
+    found = exception(span)
+    if found is not None and found[1].strip() == OI.SMOLAGENTS_INTERRUPTED:
+        return RunStatus.CANCELLED
+    return None
 
 
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:

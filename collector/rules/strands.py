@@ -13,7 +13,7 @@ from typing import Any
 from collector.conventions import genai as G
 from collector.conventions import strands as ST
 from collector.decode import SpanRecord
-from collector.messages import as_text, last_text, loads, turn_user_text
+from collector.messages import as_text, has_tool_call, last_text, loads, turn_user_text
 from collector.rules.common import event_attrs, text_blocks
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
@@ -22,6 +22,7 @@ __all__ = [
     "SCOPES",
     "span_class",
     "run_fields",
+    "run_status",
     "step_fields",
     "derive_run_fields",
     "derive_run_fields_in_trace",
@@ -42,7 +43,10 @@ def span_class(span: SpanRecord) -> str | None:
 
 
 def run_fields(span: SpanRecord) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
+    # The run span's usage is the agent's since it was built (``accumulated_usage``): an
+    # agent called again reports its earlier runs' tokens too. Its own model calls', summed
+    # from its steps, are the run's.
+    fields: dict[str, Any] = {"input_tokens": None, "output_tokens": None}
     multiagent = _multiagent(span)
     if multiagent:
         fields["agent_name"] = multiagent
@@ -53,16 +57,32 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
             break
     choices = event_attrs(span, ST.EVENT_CHOICE)
     if choices:
-        fields["final_answer"] = _answer(choices[-1].get(ST.EVENT_MESSAGE))
+        message = choices[-1].get(ST.EVENT_MESSAGE)
+        answer = _answer(message)
+        if answer is None and not str(message or "").strip("[]{} \n"):
+            answer = ""  # the model ended its turn saying nothing
+        fields["final_answer"] = answer
     details = event_attrs(span, ST.EVENT_DETAILS)  # the latest GenAI conventions
     for attrs in details:
         task = turn_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
         if task and "task" not in fields:
             fields["task"] = task
-        answer = last_text(loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES)))
+        output = loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES))
+        answer = last_text(output)
         if answer:
             fields["final_answer"] = answer
+        elif isinstance(output, list) and output and not any(_asks_tool(m) for m in output):
+            fields["final_answer"] = ""  # the model ended its turn saying nothing
     return fields
+
+
+def _asks_tool(message: Any) -> bool:
+    return isinstance(message, Mapping) and has_tool_call(message)
+
+
+def run_status(span: SpanRecord) -> str | None:
+    """A run cancelled (``asyncio`` cancellation) ends UNSET, naming the cancellation."""
+    return RunStatus.CANCELLED if span.attributes.get(ST.CANCELLATION_TYPE) else None
 
 
 def _answer(message: Any) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.support import wait_until
 
-__all__ = ["check_run", "one_run", "steps_of"]
+__all__ = ["check_run", "one_run", "steps_of", "check_tokens_counted_once"]
 
 RUN_COLUMNS = (
     "id",
@@ -82,6 +82,19 @@ def one_run(
     return found[0]
 
 
+def check_tokens_counted_once(collector: Any) -> None:
+    """A run's tokens are its own model calls': in every trace the runs' tokens add up to
+    the steps'. A run that only runs other agents (a team, a workflow agent, a graph of
+    agents) has none of its own, so a total over runs counts no call twice."""
+    recounted = collector.query(
+        "SELECT r.trace_id, sum(r.input_tokens), sum(r.output_tokens), "
+        "(SELECT sum(input_tokens) FROM agent_steps s WHERE s.trace_id = r.trace_id), "
+        "(SELECT sum(output_tokens) FROM agent_steps s WHERE s.trace_id = r.trace_id) "
+        "FROM agent_runs r GROUP BY r.trace_id"
+    )
+    assert [row for row in recounted if row[1:3] != row[3:5]] == []
+
+
 def check_run(collector: Any, expected: dict[str, Any], framework: str) -> None:
     shared = expected.get("task_shared", False)
     run = one_run(
@@ -93,6 +106,8 @@ def check_run(collector: Any, expected: dict[str, Any], framework: str) -> None:
     assert run["service_name"] == f"fw-{framework}", where
     if expected["final_answer"] is None:
         assert run["final_answer"] is None, where
+    elif expected["final_answer"] == "":
+        assert run["final_answer"] == "", where  # answered, with no text
     else:
         assert expected["final_answer"] in (run["final_answer"] or ""), where
     if expected["error"] is None:
@@ -138,7 +153,7 @@ def check_run(collector: Any, expected: dict[str, Any], framework: str) -> None:
             inner = [s for s in steps if s["parent_span_id"] == got["span_id"]]
             assert [s["action_type"] for s in inner] == ["think"] * want["inner_llm_steps"], steps
     responses = [s for s in steps if s["action_type"] == "response"]
-    if expected.get("response"):
+    if expected.get("response") is not None:
         # A terminal answer tool (smolagents' final_answer) is the run's response step.
         assert len(responses) == 1, steps
         assert expected["response"] in (responses[0]["tool_result"] or ""), steps

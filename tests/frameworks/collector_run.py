@@ -54,25 +54,40 @@ SCENARIOS = (
     "transfer",
     "sequential",
     "handoff",
+    "handoff_named",
     "team",
     "prebuilt",
     "max_steps_given_to_run",
     "stop_on_first_tool",
     "return_direct",
     "skip_summarization",
+    "cancelled",
+    "empty_answer",
+    "ctrl_c",
+    "garbled_response",
+    "interleaved",
+    "stopped",
 )
+
+
+# Played only when named with --only: their runs need checks of their own.
+ON_REQUEST = ("supervisor", "human_in_the_loop")
+# A scenario module continued in another (each kept to one subject and a readable size).
+CONTINUED_IN = {"scenarios_langgraph": "scenarios_langgraph_graphs"}
 
 
 def _scenarios(framework: str, llm: ScriptedLLM) -> dict[str, Callable[[], Any]]:
     """The framework's scenario functions, ready to call (those needing the LLM get it)."""
     # Import only this framework's module: each framework is slow to import.
-    module: Any = importlib.import_module(f"tests.frameworks.{FRAMEWORKS[framework][0]}")
+    first = FRAMEWORKS[framework][0]
+    names = [first, *([CONTINUED_IN[first]] if first in CONTINUED_IN else [])]
+    modules = [importlib.import_module(f"tests.frameworks.{name}") for name in names]
     needs_llm = framework != "pydantic-ai"  # pydantic-ai runs on its own FunctionModel
     found: dict[str, Callable[[], Any]] = {}
-    for name in SCENARIOS:
-        fn = getattr(module, name, None)
+    for scenario in (*SCENARIOS, *ON_REQUEST):
+        fn = next((f for m in modules if (f := getattr(m, scenario, None)) is not None), None)
         if fn is not None:
-            found[name] = functools.partial(fn, llm) if needs_llm else fn
+            found[scenario] = functools.partial(fn, llm) if needs_llm else fn
     return found
 
 
@@ -107,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     try:
         for name, scenario in _scenarios(args.framework, llm).items():
-            if args.only is not None and name not in args.only:
+            if name not in (args.only if args.only is not None else SCENARIOS):
                 continue
             outcome = scenario()
             if asyncio.iscoroutine(outcome):

@@ -87,6 +87,8 @@ def plan() -> list[PlannedScenario]:
         conversation_plan(shapes.multi_turn(FRAMEWORK), MODEL_NAME),
         _single("tool_error_recovers", S.recovery(FRAMEWORK)),
         _single("fails", S.model_failure(FRAMEWORK)),
+        _single("empty_answer", S.empty_answer(FRAMEWORK)),
+        _single("garbled_response", S.garbled_response(FRAMEWORK)),
         PlannedScenario(
             name="max_steps",
             tasks=[max_steps.task],

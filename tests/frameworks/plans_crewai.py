@@ -49,6 +49,19 @@ def _single(name: str, scenario: S.Scenario) -> PlannedScenario:
     )
 
 
+def _ctrl_c() -> PlannedScenario:
+    """Ctrl-C while the crew's tool runs: the task's run is ``cancelled``, its tool step too."""
+    scenario = S.ctrl_c(FRAMEWORK)
+    return PlannedScenario(
+        name="ctrl_c",
+        tasks=[scenario.task],
+        scripted=[scenario],
+        expected=[_served(scenario.expected)],
+        answers=[None],
+        errors=["KeyboardInterrupt"],
+    )
+
+
 def plan() -> list[PlannedScenario]:
     """Every CrewAI scenario, fresh markers each call."""
     failing = S.model_failure(FRAMEWORK)
@@ -101,6 +114,7 @@ def plan() -> list[PlannedScenario]:
         _single("tool_error_recovers", S.recovery(FRAMEWORK)),
         _single("fails", failing),
         _single("max_steps", max_steps),
+        _ctrl_c(),
         PlannedScenario(
             name="concurrent",
             tasks=[s.task for s in concurrent],

@@ -43,6 +43,28 @@ def _single(name: str, scenario: S.Scenario) -> PlannedScenario:
     )
 
 
+def _cancelled() -> PlannedScenario:
+    """The caller cancels the run (``handler.cancel_run()``) once its weather tool ran."""
+    scenario = S.scenario(
+        FRAMEWORK,
+        "cancel",
+        "What is the weather in Oslo? (cancelled midway)",
+        [call_tool("get_weather", {"city": "Oslo"}), answer("never read")],
+        status="cancelled",
+        final_answer=None,
+        tools=[S.ToolExpectation("get_weather", {"city": "Oslo"}, "sunny in Oslo")],
+        model_requested=MODEL_NAME,
+    )
+    return PlannedScenario(
+        name="cancelled",
+        tasks=[scenario.task],
+        scripted=[scenario],
+        expected=[scenario.expected],
+        answers=[None],
+        errors=["WorkflowCancelledByUser"],
+    )
+
+
 def plan() -> list[PlannedScenario]:
     """Every LlamaIndex scenario, fresh markers each call."""
     max_steps = S.scenario(
@@ -105,6 +127,8 @@ def plan() -> list[PlannedScenario]:
         conversation_plan(shapes.multi_turn(FRAMEWORK), MODEL_NAME),
         _single("tool_error_recovers", S.recovery(FRAMEWORK)),
         _single("fails", S.model_failure(FRAMEWORK)),
+        _single("empty_answer", S.empty_answer(FRAMEWORK)),
+        _cancelled(),
         _single("max_steps", max_steps),
         PlannedScenario(
             name="concurrent",

@@ -74,6 +74,8 @@ def plan() -> list[PlannedScenario]:
         _single("streamed", S.success(FRAMEWORK)),
         _single("tool_error_recovers", S.recovery(FRAMEWORK)),
         _single("fails", S.model_failure(FRAMEWORK)),
+        _single("empty_answer", S.empty_answer(FRAMEWORK)),
+        _single("garbled_response", S.garbled_response(FRAMEWORK)),
         PlannedScenario(
             name="concurrent",
             tasks=[s.task for s in concurrent],

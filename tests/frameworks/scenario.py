@@ -10,14 +10,16 @@ checks every framework field by field.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from tests.scripted_llm import Turn, answer, call_tool, fail
+from tests.scripted_llm import GATE_TIMEOUT_S, Turn, answer, call_tool, fail, garbled
 
 WEATHER_ARGS: dict[str, Any] = {"city": "Paris"}
 WEATHER_RESULT = "sunny in Paris"
@@ -50,6 +52,11 @@ def flaky_impl(x: int) -> str:
     if x != 2:
         raise ValueError(FLAKY_ERROR)
     return FLAKY_RESULT
+
+
+def interrupt_impl(city: str) -> str:
+    """A tool during which the user presses Ctrl-C (Python raises KeyboardInterrupt)."""
+    raise KeyboardInterrupt(city)
 
 
 def tag(prefix: str) -> str:
@@ -221,6 +228,39 @@ def recovery(fw: Framework, tool_error: str = FLAKY_ERROR) -> Scenario:
     )
 
 
+GARBLED_ERROR = "Unterminated string"  # json's message for the body cut off midway
+
+
+def garbled_response(fw: Framework) -> Scenario:
+    """One weather call, then the model server answers HTTP 200 with JSON cut off midway:
+    the run fails with the client's decoding error, the weather step kept."""
+    return scenario(
+        fw,
+        "garbled",
+        "Weather in Rome, then a broken answer.",
+        [call_tool("get_weather", {"city": "Rome"}), garbled()],
+        status="failed",
+        final_answer=None,
+        tools=[ToolExpectation("get_weather", {"city": "Rome"}, "sunny in Rome")],
+        error=GARBLED_ERROR,
+    )
+
+
+def empty_answer(fw: Framework) -> Scenario:
+    """The model answers at once with no text: a completed run whose answer is ``""`` (not a
+    missing one)."""
+    return scenario(
+        fw,
+        "empty",
+        "Say nothing at all.",
+        [fw.final_turn("")],
+        status="completed",
+        final_answer="",
+        tools=[],
+        response=fw.response(""),
+    )
+
+
 def model_failure(fw: Framework) -> Scenario:
     """One weather call, then the model server answers HTTP 400: the run fails."""
     return scenario(
@@ -288,3 +328,76 @@ def run_in_threads(count: int, play: Callable[[], T]) -> list[T]:
     """``play`` ``count`` times at once, one thread each; the results in order."""
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(lambda _: play(), range(count)))
+
+
+@dataclass(frozen=True)
+class CancelScenario:
+    """A run cancelled while it waits for its second model answer (``asyncio`` task
+    cancellation, as a web server does when its client goes away): after one weather call,
+    the model's next answer is held until the run is cancelled."""
+
+    scenario: Scenario
+    arrived: threading.Event  # set when the held model request reaches the server
+    gate: threading.Event  # releases the held answer once the run is cancelled
+
+    async def cancel(self, run: Awaitable[object]) -> RunExpectation:
+        """Start ``run``, cancel it once the held request arrived; the expectation."""
+        task = asyncio.ensure_future(run)
+        loop = asyncio.get_running_loop()
+        try:
+            came = await loop.run_in_executor(None, self.arrived.wait, GATE_TIMEOUT_S)
+            assert came, "the held model request never arrived"
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            else:
+                raise AssertionError("the run should have been cancelled")
+        finally:
+            self.gate.set()
+        return self.scenario.expected
+
+
+def ctrl_c(fw: Framework, tool_error: str | None = "cancelled") -> Scenario:
+    """Ctrl-C while a tool runs: the run is ``cancelled``, no answer, no error; the tool's
+    step says ``cancelled`` (``tool_error``) where its framework ends its span."""
+    return scenario(
+        fw,
+        "ctrlc",
+        "What is the weather in Oslo? (interrupted)",
+        [call_tool("interrupt", {"city": "Oslo"})],
+        status="cancelled",
+        final_answer=None,
+        tools=[ToolExpectation("interrupt", {"city": "Oslo"}, None, error=tool_error)],
+    )
+
+
+@contextmanager
+def interrupted() -> Iterator[None]:
+    """The block must end on the KeyboardInterrupt a tool raised."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        return
+    raise AssertionError("the run should have been interrupted")
+
+
+def cancelled(fw: Framework) -> CancelScenario:
+    """One weather call, then the run is cancelled waiting for the model: ``cancelled``, no
+    answer, no error; the weather call is a step like any other."""
+    arrived, gate = threading.Event(), threading.Event()
+    held = answer("never sent", gate=gate, arrived=arrived)
+    return CancelScenario(
+        scenario(
+            fw,
+            "cancel",
+            "What is the weather in Oslo? (cancelled midway)",
+            [call_tool("get_weather", {"city": "Oslo"}), held],
+            status="cancelled",
+            final_answer=None,
+            tools=[ToolExpectation("get_weather", {"city": "Oslo"}, "sunny in Oslo")],
+        ),
+        arrived,
+        gate,
+    )

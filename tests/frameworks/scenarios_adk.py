@@ -266,3 +266,44 @@ def skip_summarization(llm: ScriptedLLM) -> S.RunExpectation:
     # The final event is the function response, no text: nothing for _run to return.
     assert _play(llm, scenario, build_agent(llm, tools=[lookup_weather])) is None
     return scenario.expected
+
+
+async def cancelled(llm: ScriptedLLM) -> S.RunExpectation:
+    """``run_async`` cancelled while the model is answering: ADK ends its spans UNSET, the
+    cut ``call_llm`` without any attribute."""
+    cancel = S.cancelled(FRAMEWORK)
+    llm.script(cancel.scenario.marker, cancel.scenario.turns)
+    return await cancel.cancel(_run(build_agent(llm), cancel.scenario.task))
+
+
+def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model answers with no text: ADK's final event has no text, the run's answer is
+    ``""``."""
+    scenario = S.empty_answer(FRAMEWORK)
+    assert _play(llm, scenario) is None  # no text part in the final response
+    return scenario.expected
+
+
+def interrupt(city: str) -> str:
+    """The weather in a city (interrupted by Ctrl-C)."""
+    return S.interrupt_impl(city)
+
+
+def ctrl_c(llm: ScriptedLLM) -> S.RunExpectation:
+    """Ctrl-C while a tool runs: ADK ends its spans UNSET, the tool's without attributes."""
+    scenario = S.ctrl_c(FRAMEWORK)
+    with S.interrupted():
+        _play(llm, scenario, build_agent(llm, tools=[interrupt]))
+    return scenario.expected
+
+
+async def interleaved(llm: ScriptedLLM, count: int = 3) -> list[S.RunExpectation]:
+    """``count`` runs at once on one event loop (``run_async`` under ``asyncio.gather``):
+    their spans interleave in one process, each run keeps its own steps."""
+
+    async def one() -> S.RunExpectation:
+        scenario = S.success(FRAMEWORK)
+        llm.script(scenario.marker, scenario.turns)
+        return scenario.expect_answer(await _run(build_agent(llm), scenario.task))
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))

@@ -16,6 +16,7 @@ LangGraph's documented behaviours the expectations follow:
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -315,3 +316,55 @@ def return_direct(llm: ScriptedLLM) -> S.RunExpectation:
     state = _play(llm, scenario, build_agent(llm, tools=[lookup_weather]))
     scenario.expect_answer(_answer(state))
     return _expected(scenario)
+
+
+async def cancelled(llm: ScriptedLLM) -> S.RunExpectation:
+    """``ainvoke`` cancelled while the model is answering: the graph's span fails with the
+    ``CancelledError``."""
+    cancel = S.cancelled(FRAMEWORK)
+    llm.script(cancel.scenario.marker, cancel.scenario.turns)
+    request = {"messages": [{"role": "user", "content": cancel.scenario.task}]}
+    return await cancel.cancel(build_agent(llm).ainvoke(request))
+
+
+def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model answers with no text: the run's answer is ``""``."""
+    scenario = S.empty_answer(FRAMEWORK)
+    return scenario.expect_answer(_answer(_play(llm, scenario)))
+
+
+@tool
+def interrupt(city: str) -> str:
+    """The weather in a city (interrupted by Ctrl-C)."""
+    return S.interrupt_impl(city)
+
+
+def ctrl_c(llm: ScriptedLLM) -> S.RunExpectation:
+    """Ctrl-C while a tool runs (``invoke``): the graph and tool spans fail on the
+    ``KeyboardInterrupt``."""
+    scenario = S.ctrl_c(FRAMEWORK)
+    with S.interrupted():
+        _play(llm, scenario, build_agent(llm, tools=[interrupt]))
+    return scenario.expected
+
+
+def garbled_response(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model server's answer is JSON cut off midway: the run fails with the error."""
+    scenario = S.garbled_response(FRAMEWORK)
+    with scenario.expect_failure():
+        _play(llm, scenario)
+    return scenario.expected
+
+
+async def interleaved(llm: ScriptedLLM, count: int = 3) -> list[S.RunExpectation]:
+    """``count`` runs at once on one event loop (``ainvoke`` under ``asyncio.gather``):
+    their spans interleave in one process, each run keeps its own steps."""
+
+    async def one() -> S.RunExpectation:
+        scenario = S.success(FRAMEWORK)
+        llm.script(scenario.marker, scenario.turns)
+        request = {"messages": [{"role": "user", "content": scenario.task}]}
+        state = await build_agent(llm).ainvoke(request)
+        return scenario.expect_answer(_answer(state))
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))

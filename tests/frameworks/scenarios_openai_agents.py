@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import asyncio
 
-from agents import Agent, ModelSettings, OpenAIChatCompletionsModel, Runner, function_tool
+from agents import (
+    Agent,
+    ModelSettings,
+    OpenAIChatCompletionsModel,
+    Runner,
+    function_tool,
+)
+from agents import handoff as handoff_to
 from agents.exceptions import MaxTurnsExceeded
 from openai import AsyncOpenAI
+from pydantic import BaseModel
 
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_shapes as shapes
@@ -158,12 +166,61 @@ async def handoff(llm: ScriptedLLM) -> list[S.RunExpectation]:
     )
     result = await Runner.run(triage, task)
     assert result.final_output == S.CHILD_ANSWER, result.final_output
-    handed_over = S.ToolExpectation("handoff to specialist", {}, "specialist")
+    handed_over = S.ToolExpectation("transfer_to_specialist", {}, "specialist")
     common = {"task": task, "status": "completed", "task_shared": True}
     return [
         S.RunExpectation(final_answer=None, tools=[handed_over], agent_name="triage", **common),
         S.RunExpectation(final_answer=S.CHILD_ANSWER, agent_name="specialist", **common),
     ]
+
+
+async def handoff_named(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """A hand-off given its own tool name (``handoff(agent, tool_name_override=...)``) and
+    arguments (``input_type``): the step is named as the model called it, non-ASCII and
+    nested arguments kept."""
+    task = f"{S.tag('oaa-escalate')} Wer soll das beantworten?"
+    reason = {"reason": "Kundin wünscht Rückruf", "context": {"tags": ["café", "日本"], "n": 2}}
+    llm.script(task, [call_tool("escalate", reason), answer(S.CHILD_ANSWER)])
+    specialist = Agent(name="specialist", instructions="Answer.", model=_model(llm))
+
+    async def on_handoff(context: object, data: Escalation) -> None:
+        assert data.context.tags == ["café", "日本"], data
+
+    triage = Agent(
+        name="triage",
+        instructions="Hand over.",
+        model=_model(llm),
+        handoffs=[
+            handoff_to(
+                specialist,
+                tool_name_override="escalate",
+                on_handoff=on_handoff,
+                input_type=Escalation,
+            )
+        ],
+    )
+    result = await Runner.run(triage, task)
+    assert result.final_output == S.CHILD_ANSWER, result.final_output
+    handed_over = S.ToolExpectation("escalate", reason, "specialist")
+    common = {"task": task, "status": "completed", "task_shared": True}
+    return [
+        S.RunExpectation(final_answer=None, tools=[handed_over], agent_name="triage", **common),
+        S.RunExpectation(final_answer=S.CHILD_ANSWER, agent_name="specialist", **common),
+    ]
+
+
+class EscalationContext(BaseModel):
+    """Nested hand-off arguments."""
+
+    tags: list[str]
+    n: int
+
+
+class Escalation(BaseModel):
+    """What the model gives the escalation hand-off."""
+
+    reason: str
+    context: EscalationContext
 
 
 async def stop_on_first_tool(llm: ScriptedLLM) -> S.RunExpectation:
@@ -180,3 +237,25 @@ async def stop_on_first_tool(llm: ScriptedLLM) -> S.RunExpectation:
     )
     agent = build_agent(llm).clone(tool_use_behavior="stop_on_first_tool")
     return scenario.expect_answer(await _play(llm, scenario, agent))
+
+
+async def cancelled(llm: ScriptedLLM) -> S.RunExpectation:
+    """The run's task is cancelled while it waits for the model: the SDK ends every span OK,
+    the cut ``generation`` without a response."""
+    cancel = S.cancelled(FRAMEWORK)
+    llm.script(cancel.scenario.marker, cancel.scenario.turns)
+    return await cancel.cancel(Runner.run(build_agent(llm), cancel.scenario.task))
+
+
+async def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model answers with no text: the run's answer is ``""``."""
+    scenario = S.empty_answer(FRAMEWORK)
+    return scenario.expect_answer(await _play(llm, scenario))
+
+
+async def garbled_response(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model server's answer is JSON cut off midway: the run fails with the error."""
+    scenario = S.garbled_response(FRAMEWORK)
+    with scenario.expect_failure():
+        await _play(llm, scenario)
+    return scenario.expected

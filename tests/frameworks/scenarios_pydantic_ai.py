@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from pydantic_ai import Agent, ModelRetry
 from pydantic_ai.messages import (
@@ -20,7 +20,7 @@ from pydantic_ai.messages import (
     ToolCallPart,
     UserPromptPart,
 )
-from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 from pydantic_ai.usage import UsageLimits
 
 from tests.frameworks import scenario as S
@@ -55,7 +55,11 @@ def _scripted(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
     index = sum(1 for message in messages if isinstance(message, ModelResponse))
     if index >= len(turns):
         raise RuntimeError(f"no scripted turn {index} for {prompt!r}")
-    turn = turns[index]
+    return _scripted_turn(turns[index], index)
+
+
+def _scripted_turn(turn: Turn, index: int) -> ModelResponse:
+    """The model response a scripted turn stands for (the ``index``-th of its run)."""
     if turn.error_status is not None:
         raise RuntimeError(turn.error_message)
     if turn.tool_calls:
@@ -202,3 +206,62 @@ async def structured_output() -> S.RunExpectation:
     result = await agent.run(scenario.task, output_type=Weather)
     assert result.output == Weather(**shapes.STRUCTURED), result.output
     return scenario.expected
+
+
+async def cancelled() -> S.RunExpectation:
+    """The run's task is cancelled while its model is answering: pydantic-ai ends its spans
+    without an error, the cut ``chat`` span without a response."""
+    cancel = S.cancelled(FRAMEWORK)
+    first, held = cancel.scenario.turns
+
+    async def hold(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if not any(isinstance(m, ModelResponse) for m in messages):
+            return _scripted_turn(first, 0)
+        assert held.arrived is not None
+        held.arrived.set()
+        await asyncio.Event().wait()  # until cancelled
+        raise AssertionError("the held answer is never given")
+
+    agent = build_agent()
+    held_model = FunctionModel(hold, model_name=MODEL_NAME)
+    return await cancel.cancel(agent.run(cancel.scenario.task, model=held_model))
+
+
+def ctrl_c() -> S.RunExpectation:
+    """Ctrl-C while a tool runs (``run_sync``: asyncio lets a KeyboardInterrupt out of its
+    loop): the tool's span has the ``KeyboardInterrupt``, the run's none (it ends UNSET,
+    without ``final_result``)."""
+    scenario = S.ctrl_c(FRAMEWORK)
+    agent = build_agent()
+    agent.tool_plain(S.interrupt_impl, name="interrupt")
+    _script(scenario.marker, scenario.turns)
+    with S.interrupted():
+        agent.run_sync(scenario.task)
+    return scenario.expected
+
+
+async def _streamed(
+    messages: list[ModelMessage], info: AgentInfo
+) -> AsyncIterator[str | DeltaToolCalls]:
+    """The scripted turns streamed: text in two deltas, a tool call as one."""
+    response = _scripted(messages, info)
+    for position, part in enumerate(response.parts):
+        if isinstance(part, ToolCallPart):
+            call = DeltaToolCall(
+                part.tool_name, part.args_as_json_str(), tool_call_id=part.tool_call_id
+            )
+            yield {position: call}
+        elif isinstance(part, TextPart):
+            half = len(part.content) // 2
+            yield part.content[:half]
+            yield part.content[half:]
+
+
+async def streaming() -> S.RunExpectation:
+    """``run_stream``: the model's answers streamed; the same run and steps."""
+    scenario = S.success(FRAMEWORK)
+    _script(scenario.marker, scenario.turns)
+    model = FunctionModel(stream_function=_streamed, model_name=MODEL_NAME)
+    async with build_agent().run_stream(scenario.task, model=model) as result:
+        output = await result.get_output()
+    return scenario.expect_answer(output)

@@ -12,6 +12,7 @@ import json
 from dataclasses import replace
 
 from smolagents import CodeAgent, OpenAIModel, ToolCallingAgent, tool
+from smolagents.utils import AgentError
 
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_shapes as shapes
@@ -218,3 +219,65 @@ def max_steps_given_to_run(llm: ScriptedLLM) -> S.RunExpectation:
     llm.script(scenario.marker, scenario.turns)
     output = build_agent(llm, max_steps=6).run(scenario.task, max_steps=2)
     return scenario.expect_answer(output)
+
+
+def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:
+    """``final_answer("")``: the run's answer is ``""``, its response step too."""
+    scenario = S.empty_answer(FRAMEWORK)
+    return scenario.expect_answer(_play(llm, scenario))
+
+
+@tool
+def interrupt(city: str) -> str:
+    """The weather in a city (interrupted by Ctrl-C).
+
+    Args:
+        city: the city
+    """
+    return S.interrupt_impl(city)
+
+
+def ctrl_c(llm: ScriptedLLM) -> S.RunExpectation:
+    """Ctrl-C while a tool runs: OpenInference records nothing (no ``Exception``); the run
+    span says it through ``instrument()``. The tool's span ends without a status."""
+    scenario = S.ctrl_c(FRAMEWORK, tool_error=None)
+    agent = build_agent(llm)
+    agent.tools["interrupt"] = interrupt
+    with S.interrupted():
+        _play(llm, scenario, agent)
+    return scenario.expected
+
+
+def stopped(llm: ScriptedLLM) -> S.RunExpectation:
+    """``agent.interrupt()`` (here from the tool, as a UI's stop button would, from another
+    thread): smolagents stops before its next step with ``AgentError("Agent
+    interrupted.")``; the run is ``cancelled``, not failed."""
+    scenario = S.scenario(
+        FRAMEWORK,
+        "stop",
+        "What is the weather in Oslo? (stopped)",
+        [call_tool("stop_here", {"city": "Oslo"}), FRAMEWORK.final_turn("never read")],
+        status="cancelled",
+        final_answer=None,
+        tools=[S.ToolExpectation("stop_here", {"city": "Oslo"}, "sunny in Oslo")],
+    )
+    agent = build_agent(llm)
+
+    @tool
+    def stop_here(city: str) -> str:
+        """The weather in a city; then the user stops the agent.
+
+        Args:
+            city: the city
+        """
+        agent.interrupt()
+        return S.get_weather_impl(city)
+
+    agent.tools["stop_here"] = stop_here
+    try:
+        _play(llm, scenario, agent)
+    except AgentError as exc:
+        assert str(exc) == "Agent interrupted.", exc
+    else:
+        raise AssertionError("the run should have been stopped")
+    return scenario.expected

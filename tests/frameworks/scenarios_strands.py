@@ -15,6 +15,7 @@ Strands' documented behaviours the expectations follow:
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -254,3 +255,31 @@ def structured_output(llm: ScriptedLLM) -> S.RunExpectation:
     result = build_agent(llm)(scenario.task, structured_output_model=Weather)
     assert result.structured_output == Weather(**shapes.STRUCTURED), result
     return scenario.expected
+
+
+async def cancelled(llm: ScriptedLLM) -> S.RunExpectation:
+    """``invoke_async`` cancelled while the model is answering: the run span ends UNSET with
+    ``strands.cancellation.type``; the cut cycle's spans are never ended."""
+    cancel = S.cancelled(FRAMEWORK)
+    llm.script(cancel.scenario.marker, cancel.scenario.turns)
+    return await cancel.cancel(build_agent(llm).invoke_async(cancel.scenario.task))
+
+
+def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model answers with no text: the run's answer is ``""`` (its choice event's
+    message is empty)."""
+    scenario = S.empty_answer(FRAMEWORK)
+    return scenario.expect_answer(_play(llm, scenario))
+
+
+async def interleaved(llm: ScriptedLLM, count: int = 3) -> list[S.RunExpectation]:
+    """``count`` runs at once on one event loop (``invoke_async`` under ``asyncio.gather``):
+    their spans interleave in one process, each run keeps its own steps."""
+
+    async def one() -> S.RunExpectation:
+        scenario = S.success(FRAMEWORK)
+        llm.script(scenario.marker, scenario.turns)
+        result = await build_agent(llm).invoke_async(scenario.task)
+        return scenario.expect_answer(str(result).strip())
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))

@@ -17,8 +17,15 @@ from typing import Any
 
 import pytest
 
-from tests.frameworks.collector_checks import check_run, one_run, steps_of
+from tests.conftest import start_test_collector
+from tests.frameworks.collector_checks import (
+    check_run,
+    check_tokens_counted_once,
+    one_run,
+    steps_of,
+)
 from tests.frameworks.collector_run import FRAMEWORKS
+from tests.frameworks.teams import derived_rows, rederived_rows
 from tests.support import require_or_skip
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,6 +102,7 @@ def test_framework_runs_reach_the_collector(
     assert total == len(expected_runs)
     orphans = collector.query("SELECT count(*) FROM agent_steps WHERE agent_run_id IS NULL")
     assert orphans[0][0] == 0
+    check_tokens_counted_once(collector)
     # Every live (pending) row was replaced by its finished span.
     running = collector.query(
         "SELECT (SELECT count(*) FROM agent_runs WHERE status = 'running'), "
@@ -128,3 +136,99 @@ def test_a_model_call_traced_twice_is_one_step(collector: Any, tmp_path: Path) -
         [run["id"]],
     )
     assert client_spans[0][0] == 3  # they were received and kept, just not made steps
+
+
+@pytest.mark.parametrize(
+    ("framework", "protocol"), [("langgraph", "grpc"), ("langgraph-openllmetry", "http")]
+)
+def test_a_langgraph_supervisor_hands_over_and_back(
+    framework: str, protocol: str, collector: Any, tmp_path: Path
+) -> None:
+    """A supervisor agent's hand-off tool returns ``Command(graph=Command.PARENT)``, which
+    LangGraph raises up to the parent graph: a hand-over, not a failure. Its step's result is
+    the tool message the hand-off adds, not the Command."""
+    _require(framework)
+    from tests.frameworks.scenarios_langgraph_graphs import HANDED_OVER, SUPERVISOR_ANSWER
+
+    report = _run_scenarios(
+        framework, protocol, collector, tmp_path / "expected.json", "--only", "supervisor"
+    )
+    team, researcher = report["results"][0]["runs"]
+    for expected in (team, researcher):
+        check_run(collector, expected, framework)
+    check_tokens_counted_once(collector)
+    top = one_run(collector, team["task"], agent_name="supervisor_team")
+    turns = collector.query(
+        "SELECT id, status, error, final_answer FROM agent_runs "
+        "WHERE parent_run_id = ? AND agent_name = 'supervisor' ORDER BY started_at",
+        [top["id"]],
+    )
+    assert [(status, error) for _, status, error, _ in turns] == [("completed", None)] * 2
+    assert [answer for *_, answer in turns] == [None, SUPERVISOR_ANSWER]
+    handed = [s for s in steps_of(collector, turns[0][0]) if s["action_type"] == "tool_call"]
+    assert [(s["tool_name"], s["tool_result"], s["status"]) for s in handed] == [
+        ("transfer_to_researcher", HANDED_OVER, "ok")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("framework", "protocol"), [("langgraph", "http"), ("langgraph-openllmetry", "grpc")]
+)
+def test_a_langgraph_run_paused_for_a_human_and_resumed(
+    framework: str, protocol: str, collector: Any, tmp_path: Path
+) -> None:
+    """``interrupt()`` in a tool, then ``Command(resume=...)``: two runs on the user's
+    request (the resumed one's task is not the Command's JSON); the pause is no failure."""
+    _require(framework)
+    from tests.frameworks.scenarios_langgraph_graphs import APPROVED_ANSWER
+
+    report = _run_scenarios(
+        framework, protocol, collector, tmp_path / "expected.json", "--only", "human_in_the_loop"
+    )
+    (expected,) = report["results"][0]["runs"]
+    runs = collector.query(
+        "SELECT id, task, status, error, final_answer FROM agent_runs ORDER BY started_at"
+    )
+    assert [(task, status, error) for _, task, status, error, _ in runs] == [
+        (expected["task"], "completed", None)
+    ] * 2
+    assert [answer for *_, answer in runs] == [None, APPROVED_ANSWER]
+    paused, resumed = (steps_of(collector, run[0]) for run in runs)
+    assert [(s["action_type"], s["tool_name"], s["error"]) for s in paused] == [
+        ("think", None, None),
+        ("tool_call", "restart", None),
+    ]
+    assert json.loads(paused[1]["tool_args"]) == {"service": "nginx"}
+    assert [(s["action_type"], s["tool_result"]) for s in resumed] == [
+        ("tool_call", "restarted nginx"),
+        ("think", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("framework", "scenarios"),
+    [
+        ("openai-agents", ["handoff_named", "cancelled", "empty_answer"]),
+        ("strands", ["multi_turn", "cancelled"]),
+        ("google-adk", ["ctrl_c", "empty_answer"]),
+    ],
+)
+def test_what_the_spans_tell_comes_back_after_rederive(
+    framework: str, scenarios: list[str], tmp_path: Path
+) -> None:
+    """Fields derived across a trace (a hand-off's tool name from its model call, a
+    cancellation told by a cut call, an empty answer, run tokens from the steps) are the
+    same after ``agent-audit rederive`` rebuilt the rows from the stored spans."""
+    _require(framework)
+    db = tmp_path / "audit.duckdb"
+    collector = start_test_collector(db)
+    try:
+        report = _run_scenarios(
+            framework, "grpc", collector, tmp_path / "expected.json", "--only", *scenarios
+        )
+        for expected in (run for item in report["results"] for run in item["runs"]):
+            check_run(collector, expected, framework)
+        before = derived_rows(collector.query)
+    finally:
+        collector.stop()
+    assert rederived_rows(db) == before

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.frameworks import plans_autogen, plans_crewai, plans_llamaindex, plans_traceloop
-from tests.frameworks.collector_checks import check_run
+from tests.frameworks.collector_checks import check_run, check_tokens_counted_once
 from tests.frameworks.venv_frameworks import run_agent_script, venv_python
 from tests.scripted_llm import ScriptedLLM
 from tests.support import require_or_skip
@@ -43,3 +43,4 @@ def test_framework_in_its_own_venv_reaches_the_collector(
     assert collector.query("SELECT count(*) FROM agent_runs")[0][0] == len(expected_runs)
     orphans = collector.query("SELECT count(*) FROM agent_steps WHERE agent_run_id IS NULL")
     assert orphans[0][0] == 0
+    check_tokens_counted_once(collector)

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import start_test_collector
 from tests.frameworks import plans_autogen, plans_crewai, plans_traceloop
-from tests.frameworks.collector_checks import check_run
+from tests.frameworks.collector_checks import check_run, check_tokens_counted_once
 from tests.frameworks.teams import TeamExpectation, check_team, derived_rows, rederived_rows
 from tests.frameworks.venv_frameworks import PlannedScenario, run_agent_script, venv_python
 from tests.scripted_llm import ScriptedLLM
@@ -57,6 +57,7 @@ def test_multi_agent_runs_nest_and_rederive_the_same(
         assert collector.query("SELECT count(*) FROM agent_runs")[0][0] == _expected_runs(plan)
         orphans = collector.query("SELECT count(*) FROM agent_steps WHERE agent_run_id IS NULL")
         assert orphans[0][0] == 0
+        check_tokens_counted_once(collector)
         before = derived_rows(collector.query)
     finally:
         collector.stop()

@@ -8,7 +8,8 @@ whose agent has ``max_iter=2``; ``concurrent`` several crews at once, one thread
 ``nested`` a crew agent whose ``ask_child`` tool runs a second agent with
 ``Agent.kickoff``; ``handoff`` a sequential crew of two agents, the second task getting
 the first one's output as context; ``hierarchical`` a hierarchical crew whose manager (its
-own model) delegates to one coworker and asks another a question.
+own model) delegates to one coworker and asks another a question; ``ctrl_c`` a crew whose
+tool is interrupted by Ctrl-C (a ``KeyboardInterrupt``).
 """
 
 from __future__ import annotations
@@ -123,6 +124,22 @@ def _structured(task: str, base_url: str) -> str:
     return str(output.raw)
 
 
+def _ctrl_c(task: str, base_url: str) -> dict[str, Any]:
+    """A crew whose tool gets Ctrl-C: the KeyboardInterrupt ends the crew."""
+    from crewai.tools import tool
+
+    @tool("interrupt")
+    def interrupt(city: str) -> str:
+        """The weather in a city (interrupted by Ctrl-C)."""
+        raise KeyboardInterrupt(city)
+
+    agent = _agent(base_url, tools=[interrupt])
+    try:
+        return {"answer": _crew_answer([agent], [task]), "error": None}
+    except KeyboardInterrupt as exc:
+        return {"answer": None, "error": f"KeyboardInterrupt: {exc}"}
+
+
 def run(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
     if scenario == "concurrent":
         with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
@@ -133,6 +150,8 @@ def run(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
         return [outcome(lambda: _structured(tasks[0], base_url))]
     if scenario == "hierarchical":
         return [outcome(lambda: _hierarchical(tasks[0], base_url))]
+    if scenario == "ctrl_c":
+        return [_ctrl_c(tasks[0], base_url)]
     if scenario == "handoff":
         agents = [_agent(base_url, role=r, tools=[]) for r in ("researcher", "writer")]
         return [outcome(lambda: _crew_answer(agents, tasks))]

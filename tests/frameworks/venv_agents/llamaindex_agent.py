@@ -5,7 +5,8 @@ Runs in LlamaIndex's own virtualenv: see harness.py.
 Scenarios: ``success``, ``tool_error_recovers`` and ``fails`` run one agent;
 ``max_steps`` one with ``max_iterations=2``; ``concurrent`` several runs at once on one
 event loop; ``nested`` an agent whose ``ask_child`` tool runs a second agent; ``handoff`` an
-``AgentWorkflow`` whose researcher hands the request to its writer.
+``AgentWorkflow`` whose researcher hands the request to its writer; ``cancelled`` a run
+its caller cancels (``handler.cancel_run()``) once its weather tool ran.
 """
 
 from __future__ import annotations
@@ -105,8 +106,26 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
         )
         workflow = AgentWorkflow(agents=[researcher, writer], root_agent="researcher")
         return [await _outcome(_answer(workflow, tasks[0]))]
+    if scenario == "cancelled":
+        return [await _outcome(_cancelled(base_url, tasks[0]))]
     options = {"max_iterations": 2} if scenario == "max_steps" else {}
     return [await _outcome(_answer(_agent(base_url), tasks[0], **options))]
+
+
+async def _cancelled(base_url: str, task: str) -> str:
+    """Run the agent; once its weather tool ran, its caller cancels the run."""
+    ran = asyncio.Event()
+
+    async def get_weather(city: str) -> str:
+        """The weather in a city."""
+        ran.set()
+        await asyncio.sleep(0)  # the caller cancels while the workflow is mid-run
+        return f"sunny in {city}"
+
+    handler = _agent(base_url, tools=[get_weather]).run(task)
+    await ran.wait()
+    await handler.cancel_run()
+    return str(await handler)
 
 
 def run(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:

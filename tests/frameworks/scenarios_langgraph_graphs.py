@@ -1,0 +1,126 @@
+"""LangGraph graphs of agents handing work around, against the scripted chat-completions
+server: a supervisor handing over to a researcher with a tool that returns
+``Command(graph=Command.PARENT)``, and a tool pausing the graph for a human with
+``interrupt()``. Played on request (collector_run's ``--only``): their runs share names or
+tasks, so their tests check them themselves. Same instrumentations as scenarios_langgraph.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from langchain_core.messages import ToolMessage
+from langchain_core.tools import InjectedToolCallId, tool
+from langgraph.prebuilt import InjectedState
+from langgraph.types import Command
+from langgraph.types import interrupt as ask_human
+
+from tests.frameworks import scenario as S
+from tests.frameworks.scenarios_langgraph import (
+    FRAMEWORK,
+    SERVED_MODEL,
+    build_agent,
+    get_weather,
+)
+from tests.scripted_llm import ScriptedLLM, answer, call_tool
+
+
+def _answer(state: dict[str, Any]) -> object:
+    """The graph's answer: the content of its last message."""
+    return state["messages"][-1].content
+
+
+SUPERVISOR_ANSWER = "Final: it is sunny in Paris."
+RESEARCHER_ANSWER = "researched: sunny in Paris"
+HANDED_OVER = "Transferred to researcher"
+
+
+@tool("transfer_to_researcher")
+def transfer_to_researcher(
+    state: Annotated[dict[str, Any], InjectedState],
+    tool_call_id: Annotated[str, InjectedToolCallId],
+) -> Command[Any]:
+    """Hand the question to the researcher."""
+    reply = ToolMessage(HANDED_OVER, name="transfer_to_researcher", tool_call_id=tool_call_id)
+    update = {"messages": [*state["messages"], reply]}
+    return Command(goto="researcher", graph=Command.PARENT, update=update)
+
+
+def supervisor(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """A supervisor agent handing over to a researcher agent with a tool returning
+    ``Command(goto=..., graph=Command.PARENT)``, the researcher handing back: the graph is a
+    run; the supervisor's two turns and the researcher's are child runs. Returns the graph's
+    and the researcher's expectations (the supervisor's turns share a name: the test checks
+    them itself)."""
+    from langgraph.graph import END, START, MessagesState, StateGraph
+
+    task = f"{S.tag('lg-super')} What is the weather in Paris?"
+    turns = [
+        call_tool("transfer_to_researcher", {}),
+        call_tool("get_weather", S.WEATHER_ARGS),
+        answer(RESEARCHER_ANSWER),
+        answer(SUPERVISOR_ANSWER),
+    ]
+    llm.script(task, turns)
+    graph = StateGraph(MessagesState)
+    boss = build_agent(llm, name="supervisor", tools=[transfer_to_researcher])
+    graph.add_node(boss, destinations=("researcher", END))
+    graph.add_node(build_agent(llm, name="researcher", tools=[get_weather]))
+    graph.add_edge(START, "supervisor")
+    graph.add_edge("researcher", "supervisor")
+    app = graph.compile(name="supervisor_team")
+    state = app.invoke({"messages": [{"role": "user", "content": task}]})
+    assert _answer(state) == SUPERVISOR_ANSWER, state
+    weather = S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)
+    common = {"task": task, "status": "completed", "task_shared": True, "model_used": SERVED_MODEL}
+    return [
+        S.RunExpectation(
+            final_answer=SUPERVISOR_ANSWER,
+            agent_name="supervisor_team",
+            llm_steps_at_least=0,
+            **common,
+        ),
+        S.RunExpectation(
+            final_answer=RESEARCHER_ANSWER,
+            agent_name="researcher",
+            tools=[weather],
+            parent_task=task,
+            llm_steps_at_least=2,
+            **common,
+        ),
+    ]
+
+
+APPROVED_ANSWER = "nginx restarted."
+
+
+@tool
+def restart(service: str) -> str:
+    """Restart a service once a human approves."""
+    approved = ask_human({"question": f"restart {service}?"})
+    return f"restarted {service}" if approved == "yes" else "not approved"
+
+
+def human_in_the_loop(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """A tool pauses the graph with ``interrupt()`` (a checkpointer keeps the thread); a
+    second invoke with ``Command(resume="yes")`` goes on. Two runs on the same request: the
+    first ends when it pauses (no answer, the tool's step no failure), the second answers.
+    Both share the task's marker: the test checks them itself; this returns the second."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    scenario = S.scenario(
+        FRAMEWORK,
+        "hitl",
+        "Restart nginx, once approved.",
+        [call_tool("restart", {"service": "nginx"}), answer(APPROVED_ANSWER)],
+        status="completed",
+        final_answer=APPROVED_ANSWER,
+        tools=[S.ToolExpectation("restart", {"service": "nginx"}, "restarted nginx")],
+    )
+    llm.script(scenario.marker, scenario.turns)
+    agent = build_agent(llm, tools=[restart], checkpointer=InMemorySaver())
+    thread = {"configurable": {"thread_id": scenario.marker}}
+    paused = agent.invoke({"messages": [{"role": "user", "content": scenario.task}]}, thread)
+    assert "__interrupt__" in paused, paused
+    scenario.expect_answer(_answer(agent.invoke(Command(resume="yes"), thread)))
+    return [scenario.expected]
