@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from collector import queries
-from collector.api_annotations import attach_costs, attach_list_figures
+from collector.api_annotations import attach_costs, attach_list_figures, figures_in_read
 from collector.api_filters import RunFilterParams
 from collector.api_models import RunPage, RunWithSteps
 from collector.commit_mark import CommitMark
@@ -99,12 +99,16 @@ def list_runs_route(
     except queries.BadRequest as exc:
         raise _bad(exc) from None
     search = getattr(request.app.state, "search", None)
-    page = _store(request).read(
-        lambda cur: queries.list_runs(
+
+    def read(cur: duckdb.DuckDBPyConnection) -> tuple[queries.RunPage, bool]:
+        page = queries.list_runs(
             cur, filters, limit=limit, after=after, offset=offset, search=search
         )
-    )
-    attach_list_figures(request, page.runs)
+        return page, figures_in_read(cur, page.runs, page=True)
+
+    page, figured = _store(request).read(read)
+    if not figured:
+        attach_list_figures(request, page.runs)
     # The rows are JSON-ready already (collector/serialize.py): no encoder pass over them.
     return JSONResponse({"runs": page.runs, "total": page.total, "next": page.next})
 
@@ -152,11 +156,17 @@ def stats_route(
     responses={200: {"model": RunWithSteps}, 404: {"description": "No run has this id"}},
 )
 def get_run_route(request: Request, run_id: str) -> dict[str, Any]:
+
+    def read(cur: duckdb.DuckDBPyConnection) -> tuple[dict[str, Any], bool]:
+        run = queries.get_run(cur, run_id)
+        return run, figures_in_read(cur, [run], page=False)
+
     try:
-        run = _store(request).read(lambda cur: queries.get_run(cur, run_id))
+        run, costed = _store(request).read(read)
     except queries.RunNotFound as exc:
         raise HTTPException(404, str(exc)) from None
-    attach_costs(request, [run])
+    if not costed:
+        attach_costs(request, [run])
     return run
 
 

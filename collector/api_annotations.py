@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Literal
 
+import duckdb
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
@@ -64,6 +65,28 @@ def _ensure_prices_of(request: Request, runs: list[dict[str, Any]]) -> None:
     if store.read(lambda cur: page_costs.has_unpriced_models(cur, runs)):
         book = price_book(request)
         store.write(lambda con: refresh_model_prices(con, book, now=_now()))
+
+
+def figures_in_read(
+    cur: duckdb.DuckDBPyConnection, runs: list[dict[str, Any]], *, page: bool
+) -> bool:
+    """Attach costs (and, for a list ``page``, step counts) inside the read that fetched ``runs``.
+
+    Every read first waits for what was acknowledged before it to be applied: under
+    load that wait is a commit or two, so a route reads once rather than three times.
+    False, with nothing attached, when a model has no price row yet: then
+    :func:`attach_costs` or :func:`attach_list_figures` prices it and reads again.
+    """
+    if not runs:
+        return True
+    if page_costs.has_unpriced_models(cur, runs):
+        return False
+    if page:
+        page_costs.attach_page_figures(cur, runs)
+    else:
+        for run in runs:
+            page_costs.attach_run_page_costs(cur, run)
+    return True
 
 
 def attach_costs(request: Request, runs: list[dict[str, Any]]) -> None:
