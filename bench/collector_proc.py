@@ -22,6 +22,8 @@ __all__ = [
     "db_bytes",
     "percentile",
     "RssSampler",
+    "cpu_of_request",
+    "wait_applied",
 ]
 
 _READY = re.compile(r"ready grpc=(?P<grpc>\S+):(?P<gport>\d+) http=(?P<http>\S+):(?P<hport>\d+)")
@@ -164,6 +166,29 @@ def spawn_collector(
         time.sleep(0.05)  # polling interval
     spawned.ready_s = time.monotonic() - started
     return spawned
+
+
+def wait_applied(collector: SpawnedCollector, timeout_s: float = 600.0) -> None:
+    """Wait until every acknowledged span is applied (acks come once journaled)."""
+    deadline = time.monotonic() + timeout_s
+    while httpx.get(collector.http_url + "/healthz", timeout=60).json().get("queued_spans"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the request was not applied within {timeout_s:.0f} s")
+        time.sleep(0.01)  # polling interval
+
+
+def cpu_of_request(collector: SpawnedCollector, body: bytes) -> float:
+    """Collector CPU seconds for one protobuf request, acknowledged and applied."""
+    before = proc_cpu_s(collector.pid)
+    response = httpx.post(
+        collector.http_url + "/v1/traces",
+        content=body,
+        headers={"content-type": "application/x-protobuf"},
+        timeout=600,
+    )
+    response.raise_for_status()
+    wait_applied(collector)
+    return proc_cpu_s(collector.pid) - before
 
 
 def _drain(process: subprocess.Popen[str], output: list[str]) -> None:

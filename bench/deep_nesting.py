@@ -23,11 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from bench.collector_proc import REPO, SpawnedCollector, proc_cpu_s, spawn_collector
+from bench.collector_proc import REPO, cpu_of_request, spawn_collector
 from bench.reliability.otlp_requests import kv
 from instrumentation import attributes as A
 
@@ -53,25 +52,6 @@ def nested_request(depth: int) -> bytes:
         spans.append(span)
         parent = span.span_id
     return request.SerializeToString()
-
-
-def cpu_of_request(collector: SpawnedCollector, body: bytes) -> float:
-    """Collector CPU seconds spent storing one request (acknowledged and applied)."""
-    before = proc_cpu_s(collector.pid)
-    response = httpx.post(
-        collector.http_url + "/v1/traces",
-        content=body,
-        headers={"content-type": "application/x-protobuf"},
-        timeout=600,
-    )
-    response.raise_for_status()
-    # Acknowledged once journaled: wait until the writer has applied it.
-    deadline = time.monotonic() + 600
-    while httpx.get(collector.http_url + "/healthz", timeout=30).json().get("queued_spans"):
-        if time.monotonic() > deadline:
-            raise RuntimeError("the request was not applied within 600 s")
-        time.sleep(0.01)  # polling interval
-    return proc_cpu_s(collector.pid) - before
 
 
 def main() -> None:

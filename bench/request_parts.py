@@ -32,7 +32,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from bench.collector_proc import REPO, SpawnedCollector, proc_cpu_s, proc_status_kb, spawn_collector
+from bench.collector_proc import (
+    REPO,
+    SpawnedCollector,
+    proc_cpu_s,
+    proc_status_kb,
+    spawn_collector,
+    wait_applied,
+)
 from bench.reliability.otlp_requests import kv, to_otlp_json
 
 PROTOBUF = "application/x-protobuf"
@@ -155,12 +162,7 @@ def send(
         timeout=900,
     )
     seconds = time.monotonic() - started
-    # Acknowledged once journaled: wait until the writer has applied it.
-    deadline = time.monotonic() + 900
-    while httpx.get(collector.http_url + "/healthz", timeout=60).json().get("queued_spans"):
-        if time.monotonic() > deadline:
-            raise RuntimeError("the request was not applied within 900 s")
-        time.sleep(0.05)  # polling interval
+    wait_applied(collector, timeout_s=900)
     cpu = proc_cpu_s(pid) - cpu_before
     peak = proc_status_kb(pid, "VmHWM")
     return response.status_code, seconds, cpu, (peak - rss_before) // 1024

@@ -21,14 +21,12 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from bench.collector_proc import REPO, SpawnedCollector, proc_cpu_s, spawn_collector
+from bench.collector_proc import REPO, cpu_of_request, spawn_collector
 from bench.reliability.otlp_requests import kv
 from instrumentation import attributes as A
 
@@ -56,24 +54,6 @@ def orphan_steps(trace: bytes, first: int, count: int) -> bytes:
         for n in range(count)
     )
     return request.SerializeToString()
-
-
-def cpu_of_request(collector: SpawnedCollector, body: bytes) -> float:
-    """Collector CPU seconds for one request, acknowledged and applied."""
-    before = proc_cpu_s(collector.pid)
-    response = httpx.post(
-        collector.http_url + "/v1/traces",
-        content=body,
-        headers={"content-type": "application/x-protobuf"},
-        timeout=600,
-    )
-    response.raise_for_status()
-    deadline = time.monotonic() + 600
-    while httpx.get(collector.http_url + "/healthz", timeout=30).json().get("queued_spans"):
-        if time.monotonic() > deadline:
-            raise RuntimeError("the request was not applied within 600 s")
-        time.sleep(0.01)  # polling interval
-    return proc_cpu_s(collector.pid) - before
 
 
 def main() -> None:
