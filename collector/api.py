@@ -31,6 +31,7 @@ from collector.settings import Settings
 from collector.sql_guard import SqlRefused, check_read_only
 from collector.sql_sandbox import SandboxUnavailable, SqlSandbox
 from collector.store import RunStore, StoreUnavailable
+from collector.sub_run_totals import sub_runs_of, totals_of
 from instrumentation.clock import utc_now
 
 __all__ = ["router", "MAX_PAGE", "SQL_CONCURRENCY", "HEAD_HEADER"]
@@ -157,16 +158,22 @@ def stats_route(
 )
 def get_run_route(request: Request, run_id: str) -> dict[str, Any]:
 
-    def read(cur: duckdb.DuckDBPyConnection) -> tuple[dict[str, Any], bool]:
+    def read(
+        cur: duckdb.DuckDBPyConnection,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
         run = queries.get_run(cur, run_id)
-        return run, figures_in_read(cur, [run], page=False)
+        sub_runs = sub_runs_of(cur, run, utc_now())
+        costed = figures_in_read(cur, [run], page=False)
+        return run, sub_runs, costed and figures_in_read(cur, sub_runs, page=True)
 
     try:
-        run, costed = _store(request).read(read)
+        run, sub_runs, costed = _store(request).read(read)
     except queries.RunNotFound as exc:
         raise HTTPException(404, str(exc)) from None
     if not costed:
         attach_costs(request, [run])
+        attach_list_figures(request, sub_runs)
+    run["sub_run_totals"] = totals_of(sub_runs)
     return run
 
 

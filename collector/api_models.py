@@ -59,8 +59,30 @@ RunPage: type[BaseModel] = create_model(
     total=(int, ...),
     next=(str | None, None),
 )
+
+
+class SubRunTotals(BaseModel):
+    """The runs nested in a run, at any depth, added up (its own figures are not included)."""
+
+    runs: int = Field(description="Sub-agent runs, at any depth.")
+    failed: int = Field(description="Those that failed.")
+    running: int = Field(description="Those still running.")
+    input_tokens: int = Field(description="Their input tokens.")
+    output_tokens: int = Field(description="Their output tokens.")
+    cost_usd: float | None = Field(description="Their cost where known; null when none is.")
+    unpriced_runs: int = Field(description="Those with tokens but no known price.")
+
+
 RunWithSteps: type[BaseModel] = create_model(
     "RunWithSteps",
     __base__=Run,
     steps=(list[Step], ...),  # type: ignore[valid-type]
+    sub_run_totals=(
+        SubRunTotals | None,
+        Field(
+            default=None,
+            description="Its sub-agent runs added up; null when it started none. A run that "
+            "only runs other agents keeps its own tokens, so nothing is counted twice.",
+        ),
+    ),
 )

@@ -283,3 +283,23 @@ def step_title(step: dict[str, Any]) -> str:
     if step.get("status") == "error":
         suffix += " · failed"
     return escape_markdown(f"Step {label} · {suffix}")
+
+
+def sub_run_summary(totals: dict[str, Any] | None) -> str | None:
+    """One line adding up a run's sub-agent runs (the API's ``sub_run_totals``), or None."""
+    if not totals or not totals.get("runs"):
+        return None
+    runs = int(totals["runs"])
+    parts = [f"{runs} sub-agent run{'s' if runs != 1 else ''}"]
+    states = [f"{totals[k]} {k}" for k in ("failed", "running") if totals.get(k)]
+    if states:
+        parts[0] += f" ({', '.join(states)})"
+    tokens = f"{int(totals.get('input_tokens') or 0):,} / {int(totals.get('output_tokens') or 0):,}"
+    parts.append(f"{tokens} tokens in / out")
+    cost = format_cost(totals.get("cost_usd"))
+    if cost:
+        parts.append(cost)
+    unpriced = int(totals.get("unpriced_runs") or 0)
+    if unpriced:
+        parts.append(f"{unpriced} without a known price")
+    return "With its " + ", ".join(parts) + ", beyond this run's own figures above."

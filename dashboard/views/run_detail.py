@@ -24,6 +24,7 @@ from dashboard.formatting import (
     format_time,
     one_line,
     run_duration_ms,
+    sub_run_summary,
     visible_text,
 )
 from dashboard.views import api_reads
@@ -142,6 +143,9 @@ def _header(run: Record, steps: list[Record]) -> None:
         format_cost(run.get("cost_usd")) or "–",
         help="Tokens times the model's price; local models cost 0, unknown models are blank",
     )
+    family = sub_run_summary(run.get("sub_run_totals"))
+    if family:
+        st.caption(escape_markdown(family))
     _fields(run)
     if run.get("error") and run.get("status") != RunStatus.FAILED:
         st.warning("Error recorded on the run:", icon=":material/warning:")

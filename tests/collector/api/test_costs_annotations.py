@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from collector.pricing import PriceBook
 from collector.settings import Settings, SettingsError
+from instrumentation import agent_run
 from tests.collector.api.conftest import Agents, RunSpec, ToolCall, traced_agents
 from tests.conftest import start_test_collector
 
@@ -65,6 +67,47 @@ def test_runs_and_steps_carry_their_cost_and_the_costs_route_sums_them(priced: A
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["rows"][0][0] == pytest.approx(0.6)
+
+
+def test_a_run_page_adds_up_its_sub_agent_runs_at_any_depth(priced: Agents) -> None:
+    def think(run: Any, tokens_in: int, tokens_out: int) -> None:
+        with run.step("think") as step:
+            step.set_tokens(input_tokens=tokens_in, output_tokens=tokens_out)
+
+    house = {"model_requested": "house-model"}
+    with agent_run("release", agent_name="team", **house) as team:
+        with agent_run("images", agent_name="worker", **house) as first:
+            think(first, 100_000, 10_000)
+            with agent_run("one image", agent_name="checker", **house) as deep:
+                think(deep, 200_000, 0)
+                deep.finish(status="failed", error="pull failed")
+            first.finish(final_answer="images checked")
+        with agent_run("hosts", agent_name="worker", model_requested="my-finetune-v7") as second:
+            think(second, 5, 5)
+            second.finish(final_answer="hosts fine")
+        team.finish(final_answer="ship")
+    (alone,) = priced.send([RunSpec("alone", model="house-model", think_tokens=((1, 1),))])
+    priced.flush_and_wait([team.id, first.id, deep.id, second.id])
+
+    page = priced.get(f"/agent/runs/{team.id}")
+    assert page["input_tokens"] in (None, 0) and page["cost_usd"] in (None, 0)  # its own only
+    assert page["sub_run_totals"] == {
+        "runs": 3,
+        "failed": 1,
+        "running": 0,
+        "input_tokens": 300_005,
+        "output_tokens": 10_005,
+        # house-model: 0.3M in at $1 + 10k out at $4; my-finetune-v7 has no price.
+        "cost_usd": pytest.approx(0.34),
+        "unpriced_runs": 1,
+    }
+    middle = priced.get(f"/agent/runs/{first.id}")["sub_run_totals"]
+    assert (middle["runs"], middle["input_tokens"]) == (1, 200_000)
+    assert priced.get(f"/agent/runs/{deep.id}")["sub_run_totals"] is None
+    assert priced.get(f"/agent/runs/{alone}")["sub_run_totals"] is None
+    # Nothing counted twice in the totals over all runs.
+    costs = priced.get("/agent/costs")
+    assert costs["total_usd"] == pytest.approx(0.34 + 0.000005)
 
 
 def test_annotations_are_stored_listed_filtered_and_in_sql(priced: Agents) -> None:
