@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import duckdb
@@ -138,15 +140,29 @@ def stats_route(
         raise HTTPException(400, f"bucket must be one of {', '.join(BUCKETS)}")
     if not 1 <= top <= 100:
         raise HTTPException(400, "top must be between 1 and 100")
-    return _store(request).read(
+    store = _store(request)
+    return store.read(
         lambda cur: run_stats(
             cur,
             filters,
             bucket=bucket or None,
             top_tools=top,
             search=getattr(request.app.state, "search", None),
+            background=partial(_read_in_background, store),
         )
     )
+
+
+def _read_in_background(store: RunStore, job: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+    """Run ``job`` through ``store.read`` on a thread of its own (a stats refresh)."""
+
+    def run() -> None:
+        try:
+            store.read(job)
+        except Exception:  # the next request computes in the foreground instead
+            logger.exception("stats refresh failed")
+
+    threading.Thread(target=run, name="stats-refresh", daemon=True).start()
 
 
 @router.get(

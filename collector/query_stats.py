@@ -7,6 +7,7 @@ transaction so the figures agree with each other.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,10 @@ from collector.search_index import SearchIndex
 from collector.serialize import iso_utc
 from instrumentation.attributes import RunStatus
 
-__all__ = ["BUCKETS", "AUTO_HOURLY_UP_TO", "CACHE", "run_stats", "choose_bucket"]
+__all__ = ["BUCKETS", "AUTO_HOURLY_UP_TO", "CACHE", "Background", "run_stats", "choose_bucket"]
+
+# Runs a function of a cursor on another thread, through the store's reads; returns at once.
+Background = Callable[[Callable[[duckdb.DuckDBPyConnection], None]], None]
 
 # Answers by filter and data version (collector/query_stats_cache.py).
 CACHE = StatsCache()
@@ -54,13 +58,16 @@ def run_stats(
     top_tools: int = 10,
     search: SearchIndex | None = None,
     cache: StatsCache | None = CACHE,
+    background: Background | None = None,
 ) -> dict[str, Any]:
     """The stats object of the REST contract for the runs matching ``filters``.
 
     With ``search``, ``q`` matches as in the run list (:func:`search_where`).
     With ``cache`` (the default), an answer computed at the same data version is
     reused, and on a big database one may lag new runs by a few seconds
-    (collector/query_stats_cache.py); ``cache=None`` always computes.
+    (collector/query_stats_cache.py); ``cache=None`` always computes. With
+    ``background`` (a way to read on another thread), a big database's kept
+    answer is returned at once and computed again there.
     """
     if cache is None:
         return in_snapshot(cursor, lambda: _compute(cursor, filters, bucket, top_tools, search))
@@ -68,10 +75,23 @@ def run_stats(
     def compute(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         return _compute(cur, filters, bucket, top_tools, search)
 
+    def version_of(cur: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+        return data_version(cur, annotations=bool(filters.annotation))
+
+    def revalidate(job: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+        assert background is not None
+        background(lambda cur: in_snapshot(cur, lambda: job(cur)))
+
     def read() -> dict[str, Any]:
         key = (database_key(cursor), filters, bucket, top_tools, search is not None)
-        version = data_version(cursor, annotations=bool(filters.annotation))
-        return cache.get(cursor, key, version, compute)
+        return cache.get(
+            cursor,
+            key,
+            version_of(cursor),
+            compute,
+            revalidate=revalidate if background is not None else None,
+            version_of=version_of,
+        )
 
     return in_snapshot(cursor, read)
 

@@ -11,9 +11,14 @@ number and newest time of annotations.
 - New version: computed again, now; except on a big database (at least
   ``STALE_FROM_RUNS`` runs, where an answer costs hundreds of ms) while the
   kept answer is under ``MAX_STALE_S`` old: that answer is returned. So while
-  runs keep arriving, a dashboard polling a big database pays one computation
-  every ``MAX_STALE_S`` and sees figures at most that old (plus one
-  computation); a small database is always answered exactly.
+  runs keep arriving, a dashboard polling a big database sees figures at most
+  that old (plus one computation); a small database is always answered exactly.
+- On a big database, when the caller can read in the background
+  (``revalidate``), a kept answer up to ``REVALIDATE_S`` old is returned at once
+  too, and computed again on another thread for the next call (one computation
+  per key at a time): a dashboard polling stats while runs arrive never waits
+  for one. Older than that, the call computes (figures an hour old are not
+  shown to someone opening the page after an hour).
 """
 
 from __future__ import annotations
@@ -31,9 +36,13 @@ import duckdb
 __all__ = ["StatsCache", "data_version", "database_key"]
 
 Compute = Callable[[duckdb.DuckDBPyConnection], dict[str, Any]]
+# Calls its argument (a function of a cursor, run in a read-only snapshot) on another
+# thread, through the store's own reads; returns without waiting.
+Revalidate = Callable[[Callable[[duckdb.DuckDBPyConnection], None]], None]
 
 STALE_FROM_RUNS = 100_000
 MAX_STALE_S = 5.0
+REVALIDATE_S = 60.0
 _ENTRIES = 64
 
 
@@ -69,11 +78,17 @@ class StatsCache:
     """Answers by key and data version; see the module's doc for when one is reused."""
 
     def __init__(
-        self, *, stale_from_runs: int = STALE_FROM_RUNS, max_stale_s: float = MAX_STALE_S
+        self,
+        *,
+        stale_from_runs: int = STALE_FROM_RUNS,
+        max_stale_s: float = MAX_STALE_S,
+        revalidate_s: float = REVALIDATE_S,
     ) -> None:
         self.stale_from_runs = stale_from_runs
         self.max_stale_s = max_stale_s
+        self.revalidate_s = revalidate_s
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._refreshing: dict[Hashable, float] = {}  # key -> when its refresh began
         self._lock = threading.Lock()
 
     def get(
@@ -82,32 +97,77 @@ class StatsCache:
         key: Hashable,
         version: tuple[Any, ...],
         compute: Compute,
+        *,
+        revalidate: Revalidate | None = None,
+        version_of: Callable[[duckdb.DuckDBPyConnection], tuple[Any, ...]] | None = None,
     ) -> dict[str, Any]:
         """The answer for ``key`` at ``version``, or a recent one (see the module's doc).
 
-        ``compute`` runs inside the caller's snapshot on ``cursor``.
+        ``compute`` runs inside the caller's snapshot on ``cursor``; in the
+        background (``revalidate``) on the cursor it is given, with ``version_of``
+        that cursor's data version.
         """
         now = time.monotonic()
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
-        if entry is not None and (
-            entry.version == version
-            or (
-                _runs(version) >= self.stale_from_runs
-                and now - entry.computed_at <= self.max_stale_s
-            )
-        ):
-            return deepcopy(entry.answer)
+        if entry is not None:
+            age = now - entry.computed_at
+            big = _runs(version) >= self.stale_from_runs
+            if entry.version == version or (big and age <= self.max_stale_s):
+                return deepcopy(entry.answer)
+            recent = big and age <= self.revalidate_s
+            if recent and revalidate is not None and version_of is not None:
+                self._refresh(key, compute, revalidate, version_of)
+                return deepcopy(entry.answer)
         began = time.monotonic()
         answer = compute(cursor)
+        self._keep(key, version, answer, began)
+        return answer
+
+    def _keep(
+        self, key: Hashable, version: tuple[Any, ...], answer: dict[str, Any], began: float
+    ) -> None:
         with self._lock:
+            kept = self._entries.get(key)
+            if kept is not None and kept.computed_at > began:
+                return  # a computation that began later has already landed
             self._entries[key] = _Entry(version, deepcopy(answer), began)
             self._entries.move_to_end(key)
             while len(self._entries) > _ENTRIES:
                 self._entries.popitem(last=False)
-        return answer
+
+    def _refresh(
+        self,
+        key: Hashable,
+        compute: Compute,
+        revalidate: Revalidate,
+        version_of: Callable[[duckdb.DuckDBPyConnection], tuple[Any, ...]],
+    ) -> None:
+        """Compute ``key`` again on another thread, unless that is already under way."""
+        with self._lock:
+            began = self._refreshing.get(key)
+            # One at a time; one that never ran its job (a failed read) expires.
+            if began is not None and time.monotonic() - began <= self.revalidate_s:
+                return
+            self._refreshing[key] = time.monotonic()
+
+        def again(cursor: duckdb.DuckDBPyConnection) -> None:
+            try:
+                began = time.monotonic()
+                version = version_of(cursor)
+                self._keep(key, version, compute(cursor), began)
+            finally:
+                with self._lock:
+                    self._refreshing.pop(key, None)
+
+        try:
+            revalidate(again)
+        except BaseException:
+            with self._lock:
+                self._refreshing.pop(key, None)
+            raise
 
     def clear(self) -> None:
         with self._lock:

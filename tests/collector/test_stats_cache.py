@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -94,3 +96,79 @@ def test_deleted_runs_and_new_annotations_change_the_answer(
     assert _stats(con, cache, annotation="good")["total_runs"] == 0
     add_annotation(con, "run-1", kind="good", value=None, author="ana", now=datetime(2026, 3, 3))
     assert _stats(con, cache, annotation="good")["total_runs"] == 1
+
+
+class _Reads:
+    """Reads on other threads, each on a new cursor of ``con``, as the API's background reads."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.started = 0
+        self.threads: list[threading.Thread] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, job: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+        self.started += 1
+
+        def run() -> None:
+            self.gate.wait(10)
+            cursor = self.con.cursor()
+            try:
+                job(cursor)
+            finally:
+                cursor.close()
+
+        thread = threading.Thread(target=run, daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join(10)
+
+
+def _stats_in_background(
+    con: duckdb.DuckDBPyConnection, cache: StatsCache, reads: _Reads
+) -> dict[str, Any]:
+    cursor = con.cursor()
+    try:
+        return run_stats(cursor, RunFilters(), cache=cache, background=reads)
+    finally:
+        cursor.close()
+
+
+def test_a_stale_answer_is_returned_at_once_and_computed_again_behind(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    cache = StatsCache(stale_from_runs=0, max_stale_s=0, revalidate_s=60)
+    reads = _Reads(con)
+    _add_runs(con, 0, 5, "completed")
+    assert _stats_in_background(con, cache, reads)["total_runs"] == 5  # nothing kept: computed
+    assert reads.started == 0
+    _add_runs(con, 5, 2, "failed")
+    reads.gate.clear()  # hold the refresh until the calls below have returned
+    assert _stats_in_background(con, cache, reads)["total_runs"] == 5  # kept, not waited for
+    assert _stats_in_background(con, cache, reads)["total_runs"] == 5
+    assert reads.started == 1  # one refresh at a time
+    reads.gate.set()
+    wait_until(
+        lambda: _stats_in_background(con, cache, reads)["total_runs"] == 7,
+        timeout_s=10,
+        what="the refresh to land",
+    )
+    reads.join()
+    assert reads.started == 1  # the new figures came from that one refresh
+    assert _stats_in_background(con, cache, reads) == _stats(con, None)
+
+
+def test_an_answer_older_than_the_refresh_window_is_computed_in_the_call(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    cache = StatsCache(stale_from_runs=0, max_stale_s=0, revalidate_s=0)
+    reads = _Reads(con)
+    _add_runs(con, 0, 3, "completed")
+    assert _stats_in_background(con, cache, reads)["total_runs"] == 3
+    _add_runs(con, 3, 1, "failed")
+    assert _stats_in_background(con, cache, reads)["total_runs"] == 4
+    assert reads.started == 0
