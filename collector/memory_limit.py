@@ -15,9 +15,22 @@ import threading
 
 import duckdb
 
-__all__ = ["MemoryLimit"]
+__all__ = ["MemoryLimit", "is_out_of_memory"]
 
 logger = logging.getLogger(__name__)
+
+# The share of the limit kept free for a commit's index merge (see MemoryLimit.make_room).
+_COMMIT_ROOM = 1 / 3
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """DuckDB out of memory: a statement's own error, or a COMMIT that failed for it."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return True
+    text = str(exc)
+    return isinstance(exc, duckdb.TransactionException) and (
+        "Out of Memory" in text or "failed to pin block" in text
+    )
 
 
 class MemoryLimit:
@@ -29,7 +42,24 @@ class MemoryLimit:
         self.limit_mb = limit_mb
         self.ceiling_mb = max(limit_mb, ceiling_mb)
 
-    def grow(self, seen_mb: int, doing: str) -> bool:
+    def make_room(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Raise the limit ahead of a COMMIT that might not fit in what is left of it.
+
+        A commit merges the transaction's index entries into the indexes, loading
+        the parts of them its keys reach (40 random ids loaded ~40 MB of a 1M-run
+        store's indexes). Run out of memory there and DuckDB fails the COMMIT with
+        the new entries half merged: later inserts of those keys were refused as
+        duplicates and a lookup of an absent key returned another row. A statement
+        that runs out fails cleanly, a commit must not: the limit is doubled
+        (up to the ceiling) whenever less than a third of it is left.
+        """
+        row = con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()
+        used_mb = (row[0] or 0) / 2**20 if row else 0
+        limit = self.limit_mb
+        if used_mb > limit * (1 - _COMMIT_ROOM):
+            self.grow(limit, f"committing ({used_mb:.0f} MB in use)", ran_out=False)
+
+    def grow(self, seen_mb: int, doing: str, *, ran_out: bool = True) -> bool:
         """After an out-of-memory error met at ``seen_mb``: True when there is more room now.
 
         Doubles the limit up to the ceiling, unless another thread already raised
@@ -49,9 +79,10 @@ class MemoryLimit:
                 return False
             self.limit_mb = grown
         logger.warning(
-            "DuckDB ran out of memory at %d MB while %s; its limit is now %d MB "
+            "DuckDB %s %d MB while %s; its limit is now %d MB "
             "(start there with AGENT_AUDIT_DB_MEMORY_MB=%d; "
             "ceiling AGENT_AUDIT_DB_MEMORY_MAX_MB=%d)",
+            "ran out of memory at" if ran_out else "was close to its memory limit of",
             limit,
             doing,
             grown,

@@ -30,7 +30,7 @@ from collector.decode import SpanRecord
 from collector.ingest import IngestState, ingest_batch, load_orphan_traces, mark_lost_runs
 from collector.journal import Journal, JournalTicket, keep_rejected
 from collector.journal_codec import encode_spans
-from collector.memory_limit import MemoryLimit
+from collector.memory_limit import MemoryLimit, is_out_of_memory
 from collector.retention import RetentionResult, apply_retention
 from collector.rootless_runs import load_rootless_traces
 from collector.store_errors import StoreRejected, StoreUnavailable, is_storage_trouble
@@ -259,9 +259,7 @@ class WriterLoop:
                     spans_new = False
                     self.conflict_retries += 1
                     continue
-                if isinstance(exc, duckdb.OutOfMemoryException) and self._grow_memory_limit(
-                    seen_mb
-                ):
+                if is_out_of_memory(exc) and self._grow_memory_limit(seen_mb):
                     continue
                 if is_storage_trouble(exc):
                     logger.exception("writing %d spans failed", len(spans))
@@ -383,6 +381,7 @@ class WriterLoop:
         con.execute("BEGIN TRANSACTION")
         try:
             result = fn(con)
+            self._memory.make_room(con)
             con.execute("COMMIT")
             self._generation += 1
         except BaseException:

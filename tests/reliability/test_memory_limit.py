@@ -59,7 +59,7 @@ def test_the_writer_raises_the_memory_limit_instead_of_stalling(
         assert store.committed_spans == total
         assert store.memory_limit_mb > _SMALL_MB
         # The writer says what happened and which variable starts it there.
-        grown = [r.getMessage() for r in caplog.records if "ran out of memory" in r.getMessage()]
+        grown = [r.getMessage() for r in caplog.records if "its limit is now" in r.getMessage()]
         assert grown and "AGENT_AUDIT_DB_MEMORY_MB" in grown[0]
     finally:
         store.close()
@@ -186,5 +186,47 @@ def _stored_runs(db: Path) -> int:
     try:
         row = con.execute("SELECT count(*) FROM agent_runs").fetchone()
         return int(row[0]) if row else 0
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def store_of_20k_runs_with_spans(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20,000 runs with their 170k spans: primary-key indexes past a 24 MB limit."""
+    db = tmp_path_factory.mktemp("big-spans") / "20k-spans.duckdb"
+    build_via_sql(db, runs=20_000, progress=False, spans=True)
+    return db
+
+
+def test_a_big_store_with_a_small_limit_stores_every_span_exactly_once(
+    store_of_20k_runs_with_spans: Path, tmp_path: Path
+) -> None:
+    # Each commit here loads more of the indexes than the limit leaves free. A COMMIT
+    # that ran out of memory left its index entries half merged: later inserts of
+    # those ids were refused as duplicates and the spans set aside as rejected.
+    db = _copy(store_of_20k_runs_with_spans, tmp_path)
+    spec = WorkloadSpec(runs=200, runs_per_request=5, seed=11)
+    requests = [decode_protobuf(request.body).spans for request in generate_requests(spec)]
+    step_ids = [s.span_id for spans in requests for s in spans if s.parent_span_id]
+    store = RunStore(db, memory_limit_mb=24, memory_ceiling_mb=1024, startup_read_check=False)
+    try:
+        for spans in requests:
+            store.write_spans(spans)
+        store.await_applied()
+        assert store.committed_spans == sum(len(spans) for spans in requests)
+        assert store.conflict_retries == 0
+        assert store.memory_limit_mb > 24
+    finally:
+        store.close()
+    assert not list(db.with_name(db.name + ".journal").glob("rejected-*"))
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        # The primary-key index finds each new step, and nothing for an id never stored.
+        for step_id in step_ids[::7]:
+            found = con.execute("SELECT id FROM agent_steps WHERE id = ?", [step_id]).fetchall()
+            assert found == [(step_id,)]
+        assert (
+            con.execute("SELECT id FROM agent_steps WHERE id = '0000000000000000'").fetchall() == []
+        )
     finally:
         con.close()
