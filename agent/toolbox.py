@@ -17,6 +17,7 @@ from agent.errors import ToolRegistrationError
 from agent.registry import ToolRegistry, ToolSpec
 from agent.tool_schema import check_arguments
 from instrumentation import RunCancelled, RunHandle
+from instrumentation.encoding import clean_text
 from ssh_tools.definitions import TOOL_NAMES as SSH_TOOL_NAMES
 from ssh_tools.tools import ServerTools
 
@@ -91,6 +92,10 @@ class Toolbox:
             return self._record_refusal(
                 run, name, arguments, call_id, f"arguments are not valid JSON: {exc}"
             )
+        except RecursionError:  # JSON nested past what the parser follows
+            return self._record_refusal(
+                run, name, arguments, call_id, "arguments are nested too deeply to read"
+            )
         if not isinstance(parsed, dict):
             return self._record_refusal(
                 run, name, arguments, call_id, "arguments must be a JSON object"
@@ -130,7 +135,12 @@ class Toolbox:
 
 
 def cut_for_model(text: str, max_chars: int) -> str:
-    """``text`` shortened to ``max_chars`` (head and tail kept) so it fits the model's context."""
+    """``text`` shortened to ``max_chars`` (head and tail kept) so it fits the model's context.
+
+    Lone surrogates (a tool's careless text) are replaced: the request to the model
+    server could not be encoded with them, and the run would fail.
+    """
+    text = clean_text(text)
     if len(text) <= max_chars:
         return text
     keep_head = max_chars * 3 // 4

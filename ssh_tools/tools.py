@@ -142,6 +142,8 @@ class ServerTools:
         except (ValueError, TypeError) as exc:
             reason = f"arguments are not a JSON object: {exc}"
             return self._refuse(name, arguments, reason, tool_call_id)
+        except RecursionError:  # JSON nested past what the parser follows
+            return self._refuse(name, arguments, "arguments are nested too deeply", tool_call_id)
         if not isinstance(parsed, dict):
             return self._refuse(name, arguments, "arguments are not a JSON object", tool_call_id)
         schema = parameter_schemas(self._connection.policy)[name]
