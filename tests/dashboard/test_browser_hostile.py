@@ -167,7 +167,7 @@ def _inert(page: Any, leak: LeakListener, where: str) -> None:
 def test_every_page_shows_stored_markup_as_text(
     served: Served, leak: LeakListener, hostile_runs: tuple[str, str]
 ) -> None:
-    page = served.page
+    page: Any = served.page
     first, second = hostile_runs
     pages = {
         "runs list": ("/", "task <img"),
@@ -210,7 +210,7 @@ HOSTILE_PARAMETERS = [
 def test_hostile_url_parameters_are_inert_and_the_page_answers(
     served: Served, leak: LeakListener, query: str
 ) -> None:
-    page = served.page
+    page: Any = served.page
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     for path in ("/", "/run", "/compare", "/live"):
