@@ -18,6 +18,7 @@ from typing import Any
 import openai
 
 from agent.errors import ModelServerError
+from agent.llm_deadline import DeadlineTransport
 from agent.settings import AgentSettings
 from instrumentation.encoding import clean_text, safe_text
 
@@ -78,6 +79,11 @@ class ChatModel:
             api_key=settings.llm_api_key,
             timeout=settings.llm_timeout_s,
             max_retries=settings.llm_max_retries,
+            # The time limit holds for the whole answer, not only between two reads.
+            http_client=openai.DefaultHttpxClient(
+                transport=DeadlineTransport(settings.llm_timeout_s),
+                timeout=settings.llm_timeout_s,
+            ),
         )
 
     def close(self) -> None:

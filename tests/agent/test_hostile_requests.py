@@ -9,6 +9,8 @@ not a reason to lose the answer.
 from __future__ import annotations
 
 import json
+import socketserver
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -181,3 +183,57 @@ def test_arguments_nested_past_the_parser_are_refused_and_recorded(
     with ServerTools(SSHConnection(settings)) as tools:
         text = tools.call_tool("docker_ps", deep)
     assert text == "error: refused by client policy: arguments are nested too deeply"
+
+
+class DrippingModelServer:
+    """Answers every request one byte at a time, in its headers or its body, for minutes."""
+
+    def __init__(self, *, in_headers: bool) -> None:
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 9999\r\n\r\n"
+        drip_from = 0 if in_headers else len(head)
+        stop = threading.Event()
+        self._stop = stop
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # the request's head; its body is left unread
+                try:
+                    self.wfile.write(head[:drip_from])
+                    for byte in (head[drip_from:] + b" " * 9999)[:600]:
+                        if stop.wait(0.2):
+                            return
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                except OSError:
+                    return
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.mark.parametrize("in_headers", [True, False], ids=["headers", "body"])
+def test_a_model_server_that_drips_its_answer_fails_the_run_at_the_time_limit(
+    start_agent: StartAgent, tracing: Tracing, in_headers: bool
+) -> None:
+    server = DrippingModelServer(in_headers=in_headers)
+    try:
+        # Each byte comes well within the time limit; the whole answer never does.
+        agent = start_agent(llm_base_url=server.base_url, llm_timeout_s=2.0)
+        response = agent.run(task="DRIP")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["status"] == "failed"
+        assert body["error"] == f"model server {server.base_url} did not answer within 2 s"
+        assert tracing.run(body["run_id"])["status"] == "failed"
+    finally:
+        server.stop()
