@@ -237,3 +237,26 @@ def test_a_model_server_that_drips_its_answer_fails_the_run_at_the_time_limit(
         assert tracing.run(body["run_id"])["status"] == "failed"
     finally:
         server.stop()
+
+
+def test_an_answer_asking_for_hundreds_of_tool_calls_runs_a_bounded_number(
+    start_agent: StartAgent, llm: ScriptedLLM, tracing: Tracing
+) -> None:
+    calls: list[dict[str, Any]] = []
+    agent = start_agent(registry=status_registry(calls))
+    asked = [ToolCall("container_status", {"name": f"c{i}"}) for i in range(500)]
+    llm.script("FLOOD", [Turn(tool_calls=asked), answer("done")])
+    body = agent.run(task="FLOOD of calls").json()
+    assert body["status"] == "completed", body
+    assert [c["name"] for c in calls] == [f"c{i}" for i in range(64)]  # the per-turn limit
+    results = tool_messages(llm.requests_for("FLOOD")[-1])
+    assert len(results) == 500  # every call the model made is answered
+    not_run = "error: not run: 500 tool calls in one answer, at most 64 are run per answer"
+    assert results[64:] == [not_run] * 436
+    run = tracing.run(body["run_id"])
+    tool_steps = [s for s in run["steps"] if s["action_type"] == "tool_call"]
+    assert len(tool_steps) == 65
+    skipped = tool_steps[-1]
+    assert skipped["status"] == "error"
+    assert [c["name"] for c in skipped["tool_args"]] == ["container_status"] * 436
+    assert json.loads(skipped["tool_args"][-1]["arguments"]) == {"name": "c499"}
