@@ -30,6 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.body_limit import BodyLimit
 from agent.errors import AgentError
 from agent.loop import RunOutcome, RunRequest
 from agent.service import AgentService, ServiceBusy
@@ -73,6 +74,7 @@ def create_app(service: AgentService) -> FastAPI:
     )
     app.state.service = service
     settings = service.settings
+    app.add_middleware(BodyLimit)
 
     @app.exception_handler(RequestValidationError)
     async def bad_body(_request: Request, exc: RequestValidationError) -> JSONResponse:

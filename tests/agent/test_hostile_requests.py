@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import socketserver
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from agent.body_limit import MAX_BODY_BYTES
 from ssh_tools.connection import SSHConnection
 from ssh_tools.settings import SSHSettings
 from ssh_tools.tools import ServerTools
@@ -260,3 +261,40 @@ def test_an_answer_asking_for_hundreds_of_tool_calls_runs_a_bounded_number(
     assert skipped["status"] == "error"
     assert [c["name"] for c in skipped["tool_args"]] == ["container_status"] * 436
     assert json.loads(skipped["tool_args"][-1]["arguments"]) == {"name": "c499"}
+
+
+def test_a_body_past_the_limit_is_a_413_before_it_is_read(
+    start_agent: StartAgent, llm: ScriptedLLM
+) -> None:
+    agent = start_agent()
+    big = json.dumps({"task": "HOSTILE", "metadata": {"blob": "x" * (MAX_BODY_BYTES + 1)}})
+    declared = httpx.post(
+        f"{agent.url}/agent/run",
+        content=big,
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
+    assert declared.status_code == 413, declared.text
+    assert declared.json() == {"detail": f"request body larger than {MAX_BODY_BYTES} bytes"}
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        data = big.encode()
+        for start in range(0, len(data), 65536):
+            yield data[start : start + 65536]
+
+    chunked = httpx.post(
+        f"{agent.url}/agent/run",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
+    assert chunked.status_code == 413, chunked.text
+    assert llm.requests == []  # nothing ran
+    # A body just within the limit is read (and refused for what it says).
+    within = json.dumps({"task": "HOSTILE", "metadata": {"blob": "x" * (MAX_BODY_BYTES - 100)}})
+    assert httpx.post(
+        f"{agent.url}/agent/run",
+        content=within,
+        headers={"content-type": "application/json"},
+        timeout=30,
+    ).status_code in (200, 422)
