@@ -224,3 +224,46 @@ def test_hostile_url_parameters_are_inert_and_the_page_answers(
         _inert(page, leak, f"{path}?{query[:40]}")
         assert not page.locator("[data-testid=stException]").count(), f"{path}: a traceback"
     assert not [e for e in errors if re.search("xss", e)], errors
+
+
+def test_a_running_run_with_stored_markup_is_inert_on_the_live_page(
+    served: Served, leak: LeakListener, hostile_runs: tuple[str, str]
+) -> None:
+    page: Any = served.page
+    traced_into(served.collector)
+    release, started = threading.Event(), threading.Event()
+    ids: list[str] = []
+
+    def running_agent() -> None:
+        def p(where: str) -> str:
+            return payloads(where, leak.url)
+
+        with agent_run(
+            p("live-task"), source=p("live-source"), model_requested=p("live-model")
+        ) as run:
+            ids.append(run.id)
+            with run.step(
+                "tool_call", tool_name=p("live-tool"), tool_args={"k": p("live-arg")}
+            ) as step:
+                step.set_result(p("live-result"))
+            started.set()
+            release.wait(60)
+
+    agent = threading.Thread(target=running_agent, daemon=True)
+    agent.start()
+    try:
+        assert started.wait(20)
+        wait_until(
+            lambda: any(
+                r["id"] == ids[0] for r in api_runs(served.seeded.api_url, status="running")
+            ),
+            timeout_s=20,
+            what="the hostile run running",
+        )
+        page.goto(f"{served.url}/live")
+        page.get_by_text("live-task <img").first.wait_for(state="attached")
+        page.get_by_text("live-tool <img").first.wait_for(state="attached")
+        _inert(page, leak, "live")
+    finally:
+        release.set()
+        agent.join(30)
