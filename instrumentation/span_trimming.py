@@ -50,29 +50,41 @@ class SpanTrimmer:
 
     # --- the cheap look ----------------------------------------------------------------
     def _too_long(self, span: ReadableSpan) -> bool:
+        # Read the span's own containers, not its public properties: those copy
+        # (tuple(), MappingProxyType) and the SDK's bounded maps iterate under a lock,
+        # which cost more than the look itself on every span exported.
         if len(span.name) > _LABEL_MAX_CHARS:
             return True
         description = span.status.description
         if description and len(description) > _LABEL_MAX_CHARS:
             return True
-        if self._map_too_long(span.attributes):
+        attributes = getattr(span, "_attributes", None)
+        if self._map_too_long(span.attributes if attributes is None else attributes):
             return True
-        return any(
-            len(event.name) > _LABEL_MAX_CHARS or self._map_too_long(event.attributes)
-            for event in span.events
-        ) or any(self._map_too_long(link.attributes) for link in span.links)
+        events = getattr(span, "_events", None)
+        if events is None:
+            events = span.events
+        if events:  # most spans have none: skip the iteration (under a lock)
+            for event in events:
+                if len(event.name) > _LABEL_MAX_CHARS or self._map_too_long(event.attributes):
+                    return True
+        links = getattr(span, "_links", None)
+        if links is None:
+            links = span.links
+        return bool(links) and any(self._map_too_long(link.attributes) for link in links)
 
     def _map_too_long(self, attributes: Mapping[str, Any] | None) -> bool:
-        if not attributes:
+        if attributes is None:
             return False
+        plain = getattr(attributes, "_dict", None)  # BoundedAttributes keeps a plain dict
         limit = self._max_chars
-        for key, value in attributes.items():
-            if len(key) > _LABEL_MAX_CHARS:
-                return True
-            if isinstance(value, str):
+        for key, value in (plain if isinstance(plain, dict) else attributes).items():
+            if type(value) is str:
                 if len(value) > limit and self._over_bytes(value):
                     return True
             elif _long_text_list(value, limit):
+                return True
+            if len(key) > _LABEL_MAX_CHARS:
                 return True
         return False
 
