@@ -33,7 +33,9 @@ Environment, read once per ``configure()`` (arguments win):
   ``AGENT_AUDIT_REDACT_KEYS``, ``AGENT_AUDIT_REDACT_BUDGET_MS``,
   ``AGENT_AUDIT_MAX_ATTRIBUTE_BYTES``: spans are redacted (and long values cut)
   before the spool, and before export too with ``AGENT_AUDIT_REDACT_WIRE``, see
-  :mod:`instrumentation.span_redaction`.
+  :mod:`instrumentation.span_redaction`. Long values are cut before export
+  and before the spool whether or not redaction is on, see
+  :mod:`instrumentation.span_trimming`.
 
 Shutdown is bounded: ``shutdown(timeout_s)`` (also run at exit) flushes what it
 can within the time and abandons the rest, so an agent never hangs at exit on a
