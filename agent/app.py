@@ -20,17 +20,22 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import urllib.parse
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.body_limit import BodyLimit
 from agent.errors import AgentError
 from agent.loop import RunOutcome, RunRequest
 from agent.service import AgentService, ServiceBusy
 from instrumentation.attributes import RunStatus
+from instrumentation.encoding import clean_text
 from instrumentation.security import (
     UNAUTHORIZED_BODY,
     UNAUTHORIZED_HEADERS,
@@ -44,7 +49,8 @@ __all__ = ["RunBody", "create_app"]
 class RunBody(BaseModel):
     """The body of ``POST /agent/run``."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: "5" is not a number of steps and "no" is not false; a wrong type is a 422.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     task: str = Field(min_length=1, max_length=100_000, description="what the agent should do")
     model: str | None = Field(
@@ -68,6 +74,13 @@ def create_app(service: AgentService) -> FastAPI:
     )
     app.state.service = service
     settings = service.settings
+    app.add_middleware(BodyLimit)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_body(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # One line naming each field and what is wrong, never the value sent: echoing it
+        # back failed on a lone surrogate or 1e400 (a 500 instead of the 422).
+        return SafeJSONResponse({"detail": validation_detail(exc.errors())}, status_code=422)
 
     @app.middleware("http")
     async def require_token(request: Request, call_next: Any) -> Any:
@@ -135,9 +148,44 @@ def create_app(service: AgentService) -> FastAPI:
                 {"run_id": run_id, "status": RunStatus.RUNNING.value}, status_code=202
             )
         outcome = await asyncio.wrap_future(ticket.outcome)
-        return JSONResponse(outcome_body(outcome))
+        return SafeJSONResponse(outcome_body(outcome))
 
     return app
+
+
+class SafeJSONResponse(JSONResponse):
+    """A JSONResponse that renders any text: lone surrogates become U+FFFD, NaN a string.
+
+    A tool's output or a model's answer may hold either; the standard rendering
+    raised on them and the caller got a 500 for a run that had ended.
+    """
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except (UnicodeEncodeError, ValueError):
+            return super().render(_json_safe(content))
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {_json_safe(str(k)): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def validation_detail(errors: Sequence[Mapping[str, Any]]) -> str:
+    """``field: problem; ...`` for a body that does not fit :class:`RunBody` (values left out)."""
+    problems = []
+    for error in errors:
+        where = ".".join(clean_text(str(part))[:100] for part in error.get("loc", ())[1:])
+        problems.append(f"{where or 'body'}: {clean_text(str(error.get('msg', 'invalid')))}")
+    return "; ".join(problems[:20])
 
 
 def outcome_body(outcome: RunOutcome) -> dict[str, Any]:

@@ -9,15 +9,18 @@ bounded by the settings, so a server that is down fails the run quickly.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import openai
 
 from agent.errors import ModelServerError
+from agent.llm_deadline import DeadlineTransport
 from agent.settings import AgentSettings
+from instrumentation.encoding import clean_text, safe_text
 
 __all__ = ["ChatModel", "ModelTurn", "ToolCallRequest"]
 
@@ -76,6 +79,11 @@ class ChatModel:
             api_key=settings.llm_api_key,
             timeout=settings.llm_timeout_s,
             max_retries=settings.llm_max_retries,
+            # The time limit holds for the whole answer, not only between two reads.
+            http_client=openai.DefaultHttpxClient(
+                transport=DeadlineTransport(settings.llm_timeout_s),
+                timeout=settings.llm_timeout_s,
+            ),
         )
 
     def close(self) -> None:
@@ -128,42 +136,109 @@ def _error_detail(exc: openai.APIStatusError) -> str:
 
 
 def _turn(completion: Any, base_url: str) -> ModelTurn:
+    """The turn in ``completion``; an answer of the wrong shape is a :class:`ModelServerError`.
+
+    The client builds the answer without validating it, so any field may hold any
+    JSON: each is checked here, and text is made valid UTF-8 (lone surrogates
+    replaced) before it reaches the trail or the caller.
+    """
+
+    def unusable(problem: str) -> ModelServerError:
+        return ModelServerError(
+            f"model server {base_url} sent an unusable answer: {problem}", base_url=base_url
+        )
+
     choices = getattr(completion, "choices", None) or []
+    if not isinstance(choices, list) or not choices:
+        choices = []
     if not choices or getattr(choices[0], "message", None) is None:
         raise ModelServerError(
             f"model server {base_url} answered without a message (no choices)", base_url=base_url
         )
     choice = choices[0]
     message = choice.message
-    content = message.content or ""
-    extra = message.model_extra or {}
+    if isinstance(message, dict | str | int | float | list):  # not parsed into a message
+        raise unusable(f"the message is {_json_type(message)}, not an object")
+    content = _content_text(getattr(message, "content", None), unusable)
+    extra = getattr(message, "model_extra", None) or {}
     reasoning_parts = [
-        str(extra[key]) for key in ("reasoning_content", "reasoning") if extra.get(key)
+        safe_text(extra[key]) for key in ("reasoning_content", "reasoning") if extra.get(key)
     ]
     reasoning_parts += [block.strip() for block in _THINK_BLOCK.findall(content)]
     content = _THINK_BLOCK.sub("", content).strip()
+    raw_calls = getattr(message, "tool_calls", None) or []
+    if not isinstance(raw_calls, list):
+        raise unusable(f"tool_calls is {_json_type(raw_calls)}, not a list")
     calls: list[ToolCallRequest] = []
-    for index, call in enumerate(message.tool_calls or []):
+    for index, call in enumerate(raw_calls):
+        if isinstance(call, dict | str | int | float | list) or call is None:
+            raise unusable(f"tool call {index} is {_json_type(call)}, not an object")
         function = getattr(call, "function", None)
         if function is None:
             continue  # not a function tool call (e.g. a custom tool); nothing to run
+        if isinstance(function, dict | str | int | float | list):
+            raise unusable(f"tool call {index} has a function that is {_json_type(function)}")
+        call_id = getattr(call, "id", None)
         calls.append(
             ToolCallRequest(
-                id=getattr(call, "id", None) or f"call_{index}",
-                name=str(function.name or ""),
-                arguments=function.arguments or "",
+                id=safe_text(call_id) if call_id else f"call_{index}",
+                name=safe_text(getattr(function, "name", None) or ""),
+                arguments=_arguments_text(getattr(function, "arguments", None)),
             )
         )
     usage = getattr(completion, "usage", None)
+    model = getattr(completion, "model", None)
+    finish_reason = getattr(choice, "finish_reason", None)
     return ModelTurn(
         content=content,
         reasoning="\n\n".join(reasoning_parts) or None,
         tool_calls=tuple(calls),
-        model=getattr(completion, "model", None) or None,
+        model=clean_text(model) if isinstance(model, str) and model else None,
         input_tokens=_count(getattr(usage, "prompt_tokens", None)),
         output_tokens=_count(getattr(usage, "completion_tokens", None)),
-        finish_reason=getattr(choice, "finish_reason", None),
+        finish_reason=clean_text(finish_reason) if isinstance(finish_reason, str) else None,
     )
+
+
+def _content_text(content: Any, unusable: Callable[[str], ModelServerError]) -> str:
+    """The message's text: a string, or the text parts of a list of content parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return clean_text(content)
+    if isinstance(content, list):  # [{"type": "text", "text": "..."}], as OpenAI allows
+        texts = []
+        for part in content:
+            text = part.get("text") if isinstance(part, dict) else getattr(part, "text", None)
+            if isinstance(part, str):
+                text = part
+            if not isinstance(text, str):
+                raise unusable(f"a content part is {_json_type(part)} without text")
+            texts.append(clean_text(text))
+        return "".join(texts)
+    raise unusable(f"the message content is {_json_type(content)}, not text")
+
+
+def _arguments_text(arguments: Any) -> str:
+    """The arguments as JSON text, as the API sends them; an object some servers send, encoded."""
+    if arguments is None:
+        return ""
+    if isinstance(arguments, str):
+        return clean_text(arguments)
+    try:
+        return clean_text(json.dumps(arguments, ensure_ascii=False))
+    except (TypeError, ValueError):
+        return safe_text(arguments)
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    for kind, name in names.items():
+        if isinstance(value, kind):
+            return name
+    if isinstance(value, int | float):
+        return "a number"
+    return "null" if value is None else type(value).__name__
 
 
 def _count(value: Any) -> int | None:

@@ -12,12 +12,12 @@ model server that cannot answer fails the run with its error.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent.errors import ModelServerError
-from agent.llm import ChatModel, ModelTurn
+from agent.llm import ChatModel, ModelTurn, ToolCallRequest
 from agent.prompts import system_prompt
 from agent.settings import AgentSettings
 from agent.toolbox import Toolbox
@@ -150,7 +150,8 @@ def _converse(
                 step.set_result(turn.content)
             steps.append(StepSummary("response", result=turn.content))
             return turn.content
-        for call in turn.tool_calls:
+        limit = settings.max_tool_calls_per_turn
+        for call in turn.tool_calls[:limit]:
             result = toolbox.call(run, call.name, call.arguments, call_id=call.id)
             steps.append(
                 StepSummary(
@@ -162,11 +163,37 @@ def _converse(
                 )
             )
             messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
+        skipped = turn.tool_calls[limit:]
+        if skipped:  # a model asking for thousands of calls at once gets a bounded turn
+            reason = _over_limit_reason(len(turn.tool_calls), limit)
+            _skip_tool_calls(run, skipped, reason, toolbox)
+            steps.append(
+                StepSummary("tool_call", tool_name=SKIPPED_CALLS_NAME, error=f"error: {reason}")
+            )
+            messages += [
+                {"role": "tool", "tool_call_id": call.id, "content": f"error: {reason}"}
+                for call in skipped
+            ]
     reason = f"stopped after {max_steps} model calls without a final answer (max_steps)"
     with run.step("terminate") as step:
         step.set_result(reason)
     steps.append(StepSummary("terminate", result=reason))
     return None
+
+
+SKIPPED_CALLS_NAME = "(tool calls over the per-turn limit)"
+
+
+def _over_limit_reason(asked: int, limit: int) -> str:
+    return f"not run: {asked} tool calls in one answer, at most {limit} are run per answer"
+
+
+def _skip_tool_calls(
+    run: RunHandle, skipped: Sequence[ToolCallRequest], reason: str, toolbox: Toolbox
+) -> None:
+    """One refused step holding every call not run (names, ids, arguments as sent)."""
+    calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in skipped]
+    toolbox.record_refusal(run, SKIPPED_CALLS_NAME, calls, None, reason)
 
 
 def _think(

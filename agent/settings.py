@@ -21,6 +21,8 @@ Variables (default in brackets):
 - ``AGENT_AUDIT_AGENT_MAX_CONCURRENT``: runs at once; more are answered 429 [4]
 - ``AGENT_AUDIT_AGENT_MAX_TOOL_RESULT_CHARS``: tool output handed to the model, cut beyond
   (the audit trail keeps it whole) [16000]
+- ``AGENT_AUDIT_AGENT_MAX_TOOL_CALLS_PER_TURN``: tool calls run per model answer; the
+  others are answered "not run" and recorded as one refused step [64]
 - ``AGENT_AUDIT_AGENT_SYSTEM_PROMPT_FILE``: replaces the built-in system prompt [unset]
 - ``AGENT_AUDIT_AGENT_TOOL_MODULES``: comma-separated modules imported at start, which call
   ``register_tool`` [unset]
@@ -75,6 +77,7 @@ class AgentSettings:
     max_steps_limit: int = 100
     max_concurrent: int = 4
     max_tool_result_chars: int = 16_000
+    max_tool_calls_per_turn: int = 64
     system_prompt: str | None = None
     tool_modules: tuple[str, ...] = ()
     data_dir: Path = Path("~/.local/share/agent-audit/agent").expanduser()
@@ -114,6 +117,7 @@ class AgentSettings:
             max_steps_limit=E.AGENT_MAX_STEPS_LIMIT.read(env),
             max_concurrent=E.AGENT_MAX_CONCURRENT.read(env),
             max_tool_result_chars=E.AGENT_MAX_TOOL_RESULT_CHARS.read(env),
+            max_tool_calls_per_turn=E.AGENT_MAX_TOOL_CALLS_PER_TURN.read(env),
             system_prompt=_prompt_file(E.AGENT_SYSTEM_PROMPT_FILE, env),
             tool_modules=E.AGENT_TOOL_MODULES.read(env),
             data_dir=data_dir,

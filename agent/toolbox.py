@@ -17,6 +17,7 @@ from agent.errors import ToolRegistrationError
 from agent.registry import ToolRegistry, ToolSpec
 from agent.tool_schema import check_arguments
 from instrumentation import RunCancelled, RunHandle
+from instrumentation.encoding import clean_text
 from ssh_tools.definitions import TOOL_NAMES as SSH_TOOL_NAMES
 from ssh_tools.tools import ServerTools
 
@@ -78,7 +79,7 @@ class Toolbox:
         if spec is None:
             shown = str(name)[:_MAX_NAME_CHARS] or "<empty>"
             available = ", ".join(self.names()) or "none"
-            return self._record_refusal(
+            return self.record_refusal(
                 run,
                 shown,
                 arguments,
@@ -88,16 +89,20 @@ class Toolbox:
         try:
             parsed = json.loads(arguments) if arguments else {}
         except ValueError as exc:
-            return self._record_refusal(
+            return self.record_refusal(
                 run, name, arguments, call_id, f"arguments are not valid JSON: {exc}"
             )
+        except RecursionError:  # JSON nested past what the parser follows
+            return self.record_refusal(
+                run, name, arguments, call_id, "arguments are nested too deeply to read"
+            )
         if not isinstance(parsed, dict):
-            return self._record_refusal(
+            return self.record_refusal(
                 run, name, arguments, call_id, "arguments must be a JSON object"
             )
         problem = check_arguments(spec.parameters, parsed)
         if problem is not None:
-            return self._record_refusal(run, name, parsed, call_id, f"{name}: {problem}")
+            return self.record_refusal(run, name, parsed, call_id, f"{name}: {problem}")
         return self._invoke(run, spec, parsed, call_id)
 
     def _invoke(
@@ -117,9 +122,10 @@ class Toolbox:
             step.set_result(text)
         return cut_for_model(text, self._max_result_chars)
 
-    def _record_refusal(
+    def record_refusal(
         self, run: RunHandle, name: str, arguments: Any, call_id: str | None, reason: str
     ) -> str:
+        """Record a tool call that is not run as a failed step; the text for the model."""
         text = f"error: {reason}"
         with run.step(
             "tool_call", tool_name=name, tool_args=arguments, tool_call_id=call_id
@@ -130,7 +136,12 @@ class Toolbox:
 
 
 def cut_for_model(text: str, max_chars: int) -> str:
-    """``text`` shortened to ``max_chars`` (head and tail kept) so it fits the model's context."""
+    """``text`` shortened to ``max_chars`` (head and tail kept) so it fits the model's context.
+
+    Lone surrogates (a tool's careless text) are replaced: the request to the model
+    server could not be encoded with them, and the run would fail.
+    """
+    text = clean_text(text)
     if len(text) <= max_chars:
         return text
     keep_head = max_chars * 3 // 4

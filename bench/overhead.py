@@ -47,6 +47,7 @@ from instrumentation import env as E  # noqa: E402
 from instrumentation.batching import BatchLimits, BurstSafeSpanProcessor  # noqa: E402
 from instrumentation.pending import PendingSpanProcessor  # noqa: E402
 from instrumentation.span_redaction import SpanRedactor  # noqa: E402
+from instrumentation.span_trimming import SpanTrimmer, chain  # noqa: E402
 
 RESULT = (
     "CONTAINER ID   IMAGE              STATUS                          NAMES\n"
@@ -75,9 +76,11 @@ def _provider(*, ours: bool, pending: bool) -> tuple[TracerProvider, DiscardingE
         limits = BatchLimits(
             max_queue_size=QUEUE_SIZE, max_export_batch_size=512, schedule_delay_millis=500
         )
-        # As configure() installs it: spans are redacted on the batch thread only
-        # with AGENT_AUDIT_REDACT_WIRE=true (by default only what is spooled is).
-        redact = SpanRedactor() if E.REDACT_WIRE.read() else None
+        # As configure() installs it: long values are cut on the batch thread, and
+        # spans redacted there only with AGENT_AUDIT_REDACT_WIRE=true (by default
+        # only what is spooled is).
+        trimmer = SpanTrimmer(int(E.MAX_ATTRIBUTE_BYTES.read()))
+        redact = chain(trimmer, SpanRedactor() if E.REDACT_WIRE.read() else None)
         batch = BurstSafeSpanProcessor(exporter, limits, redact=redact)
     else:
         batch = BatchSpanProcessor(

@@ -548,6 +548,14 @@ AGENT_MAX_TOOL_RESULT_CHARS = Variable(
     between(500, 10_000_000),
     trim=True,
 )
+AGENT_MAX_TOOL_CALLS_PER_TURN = Variable(
+    "AGENT_AUDIT_AGENT_MAX_TOOL_CALLS_PER_TURN",
+    64,
+    "tool calls run per model answer",
+    _A,
+    between(1, 1000),
+    trim=True,
+)
 AGENT_SYSTEM_PROMPT_FILE = Variable(
     "AGENT_AUDIT_AGENT_SYSTEM_PROMPT_FILE", None, "replaces the system prompt", _A, trim=True
 )

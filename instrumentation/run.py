@@ -29,16 +29,23 @@ from typing import Any, TypedDict, TypeVar, Unpack, overload
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace import Span
 
 from instrumentation import attributes as attr
 from instrumentation import setup
 from instrumentation.attributes import FINISH_STATUSES, RunStatus
 from instrumentation.cancel import CancelFlag
-from instrumentation.encoding import error_text, error_type, json_text, result_text
+from instrumentation.encoding import (
+    clean_text,
+    is_blank,
+    json_text,
+    name_text,
+    result_text,
+    safe_text,
+)
 from instrumentation.errors import RunCancelled
 from instrumentation.scope import Scope
-from instrumentation.span_owner import SpanOwner
+from instrumentation.span_owner import SpanOwner, record_failure
 from instrumentation.step import StepHandle, step_span_name, step_start_attributes
 
 __all__ = ["RunHandle", "RunOptions", "RunScope", "agent_run", "current_run"]
@@ -102,7 +109,7 @@ class RunHandle(SpanOwner):
         attributes: dict[str, Any] = {
             attr.GEN_AI_OPERATION_NAME: attr.OP_INVOKE_AGENT,
             attr.RUN_ID: self.id,
-            attr.RUN_TASK: task,
+            attr.RUN_TASK: clean_text(task) if isinstance(task, str) else safe_text(task),
             attr.RUN_STATUS: RunStatus.RUNNING,
         }
         optional = {
@@ -114,13 +121,18 @@ class RunHandle(SpanOwner):
             attr.RUN_WORKING_DIRECTORY: options.get("working_directory"),
             attr.GEN_AI_PROVIDER_NAME: self._provider,
         }
-        attributes.update({k: str(v) for k, v in optional.items() if v is not None})
+        # safe_text: a value whose __str__ raises must not stop the agent's run.
+        attributes.update({k: safe_text(v) for k, v in optional.items() if v is not None})
         metadata = options.get("metadata")
         if metadata is not None:
             attributes[attr.RUN_METADATA] = (
-                metadata if isinstance(metadata, str) else json_text(metadata)
+                clean_text(metadata) if isinstance(metadata, str) else json_text(metadata)
             )
-        name = f"{attr.RUN_SPAN_PREFIX} {agent_name}" if agent_name else attr.RUN_SPAN_PREFIX
+        name = (
+            f"{attr.RUN_SPAN_PREFIX} {name_text(agent_name)}"
+            if not is_blank(agent_name)
+            else attr.RUN_SPAN_PREFIX
+        )
         self._span: Span = trace.INVALID_SPAN
         try:
             self._span = self._tracer.start_span(name, attributes=attributes)
@@ -188,9 +200,9 @@ class RunHandle(SpanOwner):
     # --- recording ---------------------------------------------------------
     def set_model_used(self, name: str) -> None:
         """The model that actually served the run (``gen_ai.response.model``)."""
-        if not name:
+        if is_blank(name):
             return
-        self._model_used = str(name)
+        self._model_used = safe_text(name)
         self._set(attr.GEN_AI_RESPONSE_MODEL, self._model_used)
 
     def finish(
@@ -205,8 +217,10 @@ class RunHandle(SpanOwner):
         ``status``: completed, failed, max_steps or cancelled. A later call
         replaces an earlier one. An exception leaving the block still wins.
         """
-        if status not in FINISH_STATUSES:
-            raise ValueError(f"unknown run status {status!r}; expected one of {FINISH_STATUSES}")
+        if not isinstance(status, str) or status not in FINISH_STATUSES:
+            raise ValueError(
+                f"unknown run status {safe_text(status)!r}; expected one of {FINISH_STATUSES}"
+            )
         if self._ended:
             logger.debug("finish() after run %s ended; ignored", self.id)
             return
@@ -244,15 +258,11 @@ class RunHandle(SpanOwner):
                 span.set_attribute(attr.GEN_AI_USAGE_INPUT_TOKENS, self._input_tokens)
                 span.set_attribute(attr.GEN_AI_USAGE_OUTPUT_TOKENS, self._output_tokens)
             if failure is not None:
-                text = error_text(failure)
-                span.set_attribute(attr.RUN_ERROR, text)
-                if isinstance(failure, BaseException):
-                    span.set_attribute(attr.ERROR_TYPE, error_type(failure))
-                    span.record_exception(failure)
-                else:
-                    span.set_attribute(attr.ERROR_TYPE, "_OTHER")
-                span.set_status(Status(StatusCode.ERROR, text))
-            span.end()
+                record_failure(span, failure, attr.RUN_ERROR)
+        except Exception:
+            logger.debug("could not record the end of run %s", self.id, exc_info=True)
+        try:
+            span.end()  # whatever failed above, the run is exported
         except Exception:
             logger.debug("could not end run span", exc_info=True)
         finally:

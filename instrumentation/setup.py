@@ -33,7 +33,9 @@ Environment, read once per ``configure()`` (arguments win):
   ``AGENT_AUDIT_REDACT_KEYS``, ``AGENT_AUDIT_REDACT_BUDGET_MS``,
   ``AGENT_AUDIT_MAX_ATTRIBUTE_BYTES``: spans are redacted (and long values cut)
   before the spool, and before export too with ``AGENT_AUDIT_REDACT_WIRE``, see
-  :mod:`instrumentation.span_redaction`.
+  :mod:`instrumentation.span_redaction`. Long values are cut before export
+  and before the spool whether or not redaction is on, see
+  :mod:`instrumentation.span_trimming`.
 
 Shutdown is bounded: ``shutdown(timeout_s)`` (also run at exit) flushes what it
 can within the time and abandons the rest, so an agent never hangs at exit on a
@@ -66,6 +68,7 @@ from instrumentation.pending import PendingSpanProcessor
 from instrumentation.senders import GRPC_RECONNECT_OPTIONS, GrpcSender, HttpSender
 from instrumentation.settings import ExportSettings, resolve_export_settings
 from instrumentation.span_redaction import SpanRedactor, policy_from_env
+from instrumentation.span_trimming import SpanTrimmer, chain
 from instrumentation.spool import SpanSpool
 from instrumentation.spooling import SpoolingExporter
 
@@ -268,6 +271,9 @@ def configure(
         if redact is not None:
             policy = dataclasses.replace(policy, enabled=redact)
         redactor = SpanRedactor(policy) if policy.enabled else None
+        # Cut over-long values whether or not redaction is on: one huge value must not
+        # make a request the collector refuses, losing the whole batch.
+        trimmer = SpanTrimmer(policy.max_value_bytes)
         spool = None
         if settings.spool_dir is not None:  # first: a bad directory fails before any I/O starts
             spool = SpanSpool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
@@ -287,7 +293,7 @@ def configure(
                 sender,
                 target=target,
                 retry_interval_s=spool_retry_s,
-                redact=redactor,
+                redact=chain(trimmer, redactor),
             )
         guarded = GuardedExporter(exporter, target=target)
         # The collector redacts what it receives; redacting on the wire as well
@@ -307,7 +313,7 @@ def configure(
             spill=spooling.spill if spooling is not None else None,
             healthy=lambda: not guarded.struggling and not guarded.aborted,
             on_drop=guarded.note_queue_drop,
-            redact=wire_redactor,
+            redact=chain(trimmer, wire_redactor),
         )
         # Our bounded shutdown runs at exit, not the SDK's (30 s when the collector is down).
         provider = TracerProvider(resource=resource, shutdown_on_exit=False)

@@ -9,13 +9,20 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace import Span
 
 from instrumentation import attributes as attr
-from instrumentation.encoding import error_text, error_type, json_text, result_text
+from instrumentation.encoding import (
+    clean_text,
+    is_blank,
+    json_text,
+    name_text,
+    result_text,
+    safe_text,
+)
 from instrumentation.errors import RunCancelled
 from instrumentation.scope import Scope
-from instrumentation.span_owner import SpanOwner
+from instrumentation.span_owner import SpanOwner, record_failure
 
 __all__ = ["StepHandle", "step_span_name", "step_start_attributes"]
 
@@ -27,9 +34,13 @@ _OPERATION_BY_ACTION = {"tool_call": attr.OP_EXECUTE_TOOL, "think": attr.OP_CHAT
 def step_span_name(action_type: str, *, tool_name: str | None, model: str | None) -> str:
     """``execute_tool {tool}``, ``chat {model}``, or the action type itself."""
     if action_type == "tool_call":
-        return f"{attr.TOOL_SPAN_PREFIX} {tool_name}"
+        return f"{attr.TOOL_SPAN_PREFIX} {name_text(tool_name)}"
     if action_type == "think":
-        return f"{attr.LLM_SPAN_PREFIX} {model}" if model else attr.LLM_SPAN_PREFIX
+        return (
+            f"{attr.LLM_SPAN_PREFIX} {name_text(model)}"
+            if not is_blank(model)
+            else attr.LLM_SPAN_PREFIX
+        )
     return action_type
 
 
@@ -44,11 +55,11 @@ def step_start_attributes(
     provider: str | None = None,
 ) -> dict[str, Any]:
     """Attributes a step span carries from its start (so its pending copy has them too)."""
-    if action_type not in attr.ACTION_TYPES:
+    if not isinstance(action_type, str) or action_type not in attr.ACTION_TYPES:
         raise ValueError(
             f"unknown action_type {action_type!r}; expected one of {', '.join(attr.ACTION_TYPES)}"
         )
-    if action_type == "tool_call" and not tool_name:
+    if action_type == "tool_call" and is_blank(tool_name):
         raise ValueError("a tool_call step needs a tool_name")
     attrs: dict[str, Any] = {attr.STEP_ACTION_TYPE: action_type}
     if run_id is not None:
@@ -56,18 +67,19 @@ def step_start_attributes(
     operation = _OPERATION_BY_ACTION.get(action_type)
     if operation is not None:
         attrs[attr.GEN_AI_OPERATION_NAME] = operation
-    if tool_name:
-        attrs[attr.GEN_AI_TOOL_NAME] = str(tool_name)
+    # safe_text: names an agent passes are labels; a broken __str__ must not raise.
+    if not is_blank(tool_name):
+        attrs[attr.GEN_AI_TOOL_NAME] = safe_text(tool_name)
     if tool_args is not None:
         attrs[attr.GEN_AI_TOOL_CALL_ARGUMENTS] = (
-            tool_args if isinstance(tool_args, str) else json_text(tool_args)
+            clean_text(tool_args) if isinstance(tool_args, str) else json_text(tool_args)
         )
-    if tool_call_id:
-        attrs[attr.GEN_AI_TOOL_CALL_ID] = str(tool_call_id)
-    if model:
-        attrs[attr.GEN_AI_REQUEST_MODEL] = str(model)
-    if provider:
-        attrs[attr.GEN_AI_PROVIDER_NAME] = str(provider)
+    if not is_blank(tool_call_id):
+        attrs[attr.GEN_AI_TOOL_CALL_ID] = safe_text(tool_call_id)
+    if not is_blank(model):
+        attrs[attr.GEN_AI_REQUEST_MODEL] = safe_text(model)
+    if not is_blank(provider):
+        attrs[attr.GEN_AI_PROVIDER_NAME] = safe_text(provider)
     return attrs
 
 
@@ -162,17 +174,7 @@ class StepHandle(SpanOwner, Scope["StepHandle"]):
         """Mark the step failed: status ERROR, ``error.type``, ``agent_step.error``."""
         if not isinstance(error, BaseException | str):
             raise ValueError("set_error() takes an exception or a message")
-        try:
-            text = error_text(error)
-            self._span.set_attribute(attr.STEP_ERROR, text)
-            if isinstance(error, BaseException):
-                self._span.set_attribute(attr.ERROR_TYPE, error_type(error))
-                self._span.record_exception(error)
-            else:
-                self._span.set_attribute(attr.ERROR_TYPE, "_OTHER")
-            self._span.set_status(Status(StatusCode.ERROR, text))
-        except Exception:
-            logger.debug("could not record step error", exc_info=True)
+        record_failure(self._span, error, attr.STEP_ERROR)
 
     def set_tokens(
         self, *, input_tokens: int | None = None, output_tokens: int | None = None
@@ -198,13 +200,14 @@ class StepHandle(SpanOwner, Scope["StepHandle"]):
 
     def set_model(self, name: str) -> None:
         """The model that answered (``gen_ai.response.model``); names the span if it had none."""
-        if not name:
+        if is_blank(name):
             return
-        self._set(attr.GEN_AI_RESPONSE_MODEL, str(name))
+        text = safe_text(name)
+        self._set(attr.GEN_AI_RESPONSE_MODEL, text)
         if self._request_model is None and self.action_type == "think":
-            self._request_model = str(name)
-            self._set(attr.GEN_AI_REQUEST_MODEL, str(name))
+            self._request_model = text
+            self._set(attr.GEN_AI_REQUEST_MODEL, text)
             try:
-                self._span.update_name(f"{attr.LLM_SPAN_PREFIX} {name}")
+                self._span.update_name(f"{attr.LLM_SPAN_PREFIX} {name_text(text)}")
             except Exception:
                 logger.debug("could not rename step span", exc_info=True)

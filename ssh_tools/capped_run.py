@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import selectors
+import select
 import signal
 import subprocess
 import time
@@ -99,32 +99,54 @@ def _copy_until_done(
     stderr: IO[bytes],
 ) -> None:
     assert process.stdout is not None and process.stderr is not None
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ, ("stdout", stdout))
-    selector.register(process.stderr, selectors.EVENT_READ, ("stderr", stderr))
-    with selector:
-        while selector.get_map():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                outcome.timed_out = True
-                return
-            for key, _ in selector.select(timeout=remaining):
-                name, sink = key.data
-                chunk = os.read(key.fd, 65536)
-                if not chunk:
-                    selector.unregister(key.fileobj)
-                    continue
-                seen = outcome.stdout_bytes if name == "stdout" else outcome.stderr_bytes
-                room = max(0, cap - seen)
-                if name == "stdout":
-                    outcome.stdout_bytes += len(chunk)
-                else:
-                    outcome.stderr_bytes += len(chunk)
-                if len(chunk) > room and name not in outcome.cut:
-                    outcome.cut.append(name)
-                if room and not write_quietly(sink, chunk[:room]):
+    poller = select.poll()
+    sources: dict[int, tuple[str, IO[bytes]]] = {}
+    pairs = (("stdout", process.stdout, stdout), ("stderr", process.stderr, stderr))
+    for name, pipe, sink in pairs:
+        sources[pipe.fileno()] = (name, sink)
+        poller.register(pipe.fileno(), select.POLLIN)
+    # Our own stdout and stderr lead to the SSH client. Watched for nothing but their
+    # error and hang-up conditions (always reported), they tell when the client has
+    # gone: a command that prints nothing is stopped then, not at the time limit.
+    watched_sinks = {fd for fd in map(_fileno, (stdout, stderr)) if fd is not None}
+    for fd in watched_sinks - set(sources):
+        poller.register(fd, 0)
+    while sources:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            outcome.timed_out = True
+            return
+        for fd, events in poller.poll(min(remaining, 3600.0) * 1000):
+            if fd not in sources:
+                if events & (select.POLLERR | select.POLLHUP | select.POLLNVAL):
                     outcome.client_gone = True
                     return
+                continue
+            name, sink = sources[fd]
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                poller.unregister(fd)
+                del sources[fd]
+                continue
+            seen = outcome.stdout_bytes if name == "stdout" else outcome.stderr_bytes
+            room = max(0, cap - seen)
+            if name == "stdout":
+                outcome.stdout_bytes += len(chunk)
+            else:
+                outcome.stderr_bytes += len(chunk)
+            if len(chunk) > room and name not in outcome.cut:
+                outcome.cut.append(name)
+            if room and not write_quietly(sink, chunk[:room]):
+                outcome.client_gone = True
+                return
+
+
+def _fileno(sink: IO[bytes]) -> int | None:
+    """The descriptor behind ``sink``, if it has one (an in-memory buffer has none)."""
+    try:
+        return sink.fileno()
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is an OSError
+        return None
 
 
 def write_quietly(sink: IO[bytes], data: bytes) -> bool:

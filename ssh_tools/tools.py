@@ -137,11 +137,16 @@ class ServerTools:
         """
         if name not in TOOL_NAMES:
             return self._refuse(name, arguments, f"unknown tool {name!r}", tool_call_id)
+        if arguments is not None and not isinstance(arguments, str | Mapping):
+            reason = f"arguments are not a JSON object (got {type(arguments).__name__})"
+            return self._refuse(name, arguments, reason, tool_call_id)
         try:
             parsed = json.loads(arguments) if isinstance(arguments, str) else dict(arguments or {})
         except (ValueError, TypeError) as exc:
             reason = f"arguments are not a JSON object: {exc}"
             return self._refuse(name, arguments, reason, tool_call_id)
+        except RecursionError:  # JSON nested past what the parser follows
+            return self._refuse(name, arguments, "arguments are nested too deeply", tool_call_id)
         if not isinstance(parsed, dict):
             return self._refuse(name, arguments, "arguments are not a JSON object", tool_call_id)
         schema = parameter_schemas(self._connection.policy)[name]
@@ -156,7 +161,9 @@ class ServerTools:
         def build() -> list[str]:
             raise PolicyRefused(reason)
 
-        return self._execute(str(name)[:200], arguments, build, tool_call_id=tool_call_id)
+        # Recorded under a name whatever the model sent: a step needs one.
+        shown = str(name)[:200] if name is not None else ""
+        return self._execute(shown or "<empty>", arguments, build, tool_call_id=tool_call_id)
 
     def _call(self, name: str, arguments: dict[str, Any], tool_call_id: str | None = None) -> str:
         policy = self._connection.policy

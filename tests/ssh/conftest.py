@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -163,11 +164,26 @@ def _write_executable(path: Path, text: str) -> None:
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
     """A real sshd on 127.0.0.1 forcing the gateway, with a recording fake docker."""
+    with serve_sshd(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
+
+
+@contextmanager
+def serve_sshd(
+    directory: Path,
+    *,
+    timeout_s: float = GATEWAY_TIMEOUT_S,
+    max_output_bytes: int = GATEWAY_MAX_OUTPUT_BYTES,
+    docker_env: dict[str, str] | None = None,
+) -> Iterator[SSHServer]:
+    """An sshd in ``directory`` whose key runs the gateway with these limits.
+
+    ``docker_env``: variables set for the gateway and passed on to the fake docker.
+    """
     have_tools = Path(SSHD).exists() and shutil.which("ssh-keygen") is not None
     require_or_skip(have_tools, f"OpenSSH server not installed ({SSHD}, ssh-keygen)")
     require_or_skip(os.geteuid() == 0, "the test sshd needs root (it logs in as the same user)")
 
-    directory = tmp_path_factory.mktemp("sshd")
     user = pwd.getpwuid(os.getuid()).pw_name
     port = free_port()
     host_public = _keygen(directory / "host_key", "test-host")
@@ -178,18 +194,21 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
     bin_dir, record_path = docker.bin_dir, docker.record_path
     gateway_log = directory / "gateway.jsonl"
     wrapper = directory / "gateway.sh"
+    extra_env = docker_env or {}
     _write_executable(
         wrapper,
         "#!/bin/sh\n"
         f"PATH='{bin_dir}:/usr/local/bin:/usr/bin:/bin'\n"
         f"PYTHONPATH='{REPO_ROOT}'\n"
         f"FAKE_DOCKER_RECORD='{record_path}'\n"
-        "export PATH PYTHONPATH FAKE_DOCKER_RECORD\n"
+        + "".join(f"{name}='{value}'\n" for name, value in extra_env.items())
+        + f"export PATH PYTHONPATH FAKE_DOCKER_RECORD {' '.join(extra_env)}\n"
         # -S (no site-packages) also proves the gateway needs only the standard library.
         f"exec '{sys.executable}' -S -m ssh_tools.gateway"
         f" --policy '{REPO_ROOT / 'ssh_tools' / 'default_policy.json'}'"
-        f" --timeout-s {GATEWAY_TIMEOUT_S:g} --max-output-bytes {GATEWAY_MAX_OUTPUT_BYTES}"
-        f" --log '{gateway_log}' --no-syslog"
+        f" --timeout-s {timeout_s:g} --max-output-bytes {max_output_bytes}"
+        + "".join(f" --pass-env {name}" for name in extra_env)
+        + f" --log '{gateway_log}' --no-syslog"
         # Tests restart the same containers often; the server-side limit has its own tests.
         f" --restart-min-interval-s 0 --state-dir '{directory / 'gateway-state'}'\n",
     )

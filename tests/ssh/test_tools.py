@@ -211,6 +211,10 @@ def test_call_tool_dispatches_json_arguments_and_records_the_call_id(
         ("docker_ps", '{"all": "yes; id"}', "'all' must be true or false"),
         ("docker_logs", '{"container": "web", "tail": 1.5}', "'tail' must be an integer"),
         ("docker_logs", '{"container": ["web"]}', "'container' must be a string"),
+        ("", "{}", "unknown tool ''"),
+        ("docker_ps", "[" * 100_000, "arguments are nested too deeply"),
+        ("docker_ps", 5, "arguments are not a JSON object (got int)"),
+        ("docker_ps", [{"all": True}], "arguments are not a JSON object (got list)"),
     ],
 )
 def test_bad_tool_calls_are_refused_as_text_and_recorded(

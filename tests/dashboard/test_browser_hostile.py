@@ -1,0 +1,269 @@
+"""Stored text an agent controls, and hostile URL parameters, stay inert in a real browser.
+
+Every field an agent or an annotator writes (task, answer, agent, source, models,
+tool names, arguments and their keys, results, thinking, errors, attribute keys,
+the conversation, annotation labels, notes and authors) carries markup that would
+run script, load a remote resource or style the page if it were rendered as HTML
+or Markdown. Each page showing them is opened in headless Chromium: no script
+ran, nothing was fetched from outside the dashboard, the text is shown as text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+
+from instrumentation import agent_run
+from tests.dashboard.browser_support import Served
+from tests.dashboard.conftest import api_runs, traced_into
+from tests.support import wait_until
+
+pytestmark = pytest.mark.browser
+
+
+class LeakListener:
+    """A loopback HTTP server counting every request: a fetch here is a leak."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+            def do_GET(self) -> None:  # noqa: N802
+                listener.paths.append(self.path)
+                self.send_response(204)
+                self.end_headers()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture(scope="module")
+def leak() -> Iterator[LeakListener]:
+    listener = LeakListener()
+    yield listener
+    listener.stop()
+
+
+def payloads(where: str, leak_url: str) -> str:
+    """Markup that runs script, fetches ``leak_url`` or styles the page if rendered."""
+    return (
+        f"{where} <img src=x onerror=\"window.__xss='{where}'\">"
+        f"<svg onload=\"window.__xss='{where}'\"></svg>"
+        f"</script><script>window.__xss='{where}'</script>"
+        f"<iframe srcdoc=\"<script>parent.__xss='{where}'</script>\"></iframe>"
+        f" ![img]({leak_url}/md-image/{where}) [click](javascript:window.__xss='{where}')"
+        f" <a href=\"javascript:window.__xss='{where}'\">a</a>"
+        f' <style>body{{background:url("{leak_url}/css/{where}")}}</style>'
+        f' <link rel=stylesheet href="{leak_url}/link/{where}">'
+        f" :red[red-{where}] $x^2$ {{{{7*7}}}} \u202etxet-lrt {where}-end"
+    )
+
+
+def _record_hostile_run(leak_url: str, *, fail: bool) -> str:
+    def p(where: str) -> str:
+        return payloads(where, leak_url)
+
+    run_id = ""
+    try:
+        with agent_run(
+            p("task"),
+            agent_name=p("agent"),
+            source=p("source"),
+            triggered_by=p("trigger"),
+            model_requested=p("model"),
+            metadata={p("meta-key"): p("meta-value")},
+        ) as run:
+            run_id = run.id
+            run.set_model_used(p("served-model"))
+            with run.step("think", model=p("step-model")) as think:
+                think.set_thinking(p("thinking"))
+                think.set_tokens(input_tokens=10, output_tokens=5)
+                messages = [
+                    {"role": "user", "parts": [{"type": "text", "content": p("message")}]},
+                    {
+                        "role": p("role"),
+                        "parts": [
+                            {
+                                "type": "tool_call",
+                                "id": p("call-id"),
+                                "name": p("call-name"),
+                                "arguments": {p("call-arg-key"): p("call-arg")},
+                            }
+                        ],
+                    },
+                ]
+                think.set_attribute("gen_ai.input.messages", json.dumps(messages))
+                think.set_attribute(p("attr-key"), p("attr-value"))
+            with run.step(
+                "tool_call", tool_name=p("tool"), tool_args={p("arg-key"): p("arg")}
+            ) as tool:
+                tool.set_result(p("result"))
+            with run.step("tool_call", tool_name=p("failing-tool")) as broken:
+                broken.set_error(RuntimeError(p("step-error")))
+            with run.step("response") as response:
+                response.set_result(p("answer"))
+            if fail:
+                raise RuntimeError(p("run-error"))
+            run.finish(final_answer=p("answer"))
+    except RuntimeError:
+        pass
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def hostile_runs(served: Served, leak: LeakListener) -> tuple[str, str]:
+    traced_into(served.collector)
+    first = _record_hostile_run(leak.url, fail=False)
+    second = _record_hostile_run(leak.url, fail=True)
+    wait_until(
+        lambda: (
+            {r["id"] for r in api_runs(served.seeded.api_url) if r["status"] != "running"}
+            >= {first, second}
+        ),
+        timeout_s=20,
+        what="the hostile runs stored",
+    )
+    for run_id in (first, second):
+        for kind, value in (("label", "label"), ("note", "note"), ("bad", None)):
+            author = f"<img src=x onerror=\"window.__xss='{kind}'\"> :red[{kind}]"
+            body: dict[str, Any] = {"kind": kind, "author": author}
+            if value is not None:
+                body["value"] = payloads(value, leak.url)[:900]
+            answer = httpx.post(
+                f"{served.seeded.api_url}/agent/runs/{run_id}/annotations", json=body, timeout=5
+            )
+            assert answer.status_code in (200, 201), answer.text
+    return first, second
+
+
+def _inert(page: Any, leak: LeakListener, where: str) -> None:
+    """Nothing ran, nothing was fetched, no markup became elements."""
+    page.wait_for_timeout(300)  # let late scripts and image loads happen, if any would
+    assert page.evaluate("window.__xss") is None, f"script ran on {where}"
+    assert leak.paths == [], f"{where} fetched {leak.paths}"
+    main = page.locator("[data-testid=stMain]")
+    assert main.locator("img[src='x'], svg[onload], iframe[srcdoc], script").count() == 0
+    assert main.locator("a[href^='javascript']").count() == 0
+    assert main.locator(".stMarkdownColoredText, .katex").count() == 0
+
+
+def test_every_page_shows_stored_markup_as_text(
+    served: Served, leak: LeakListener, hostile_runs: tuple[str, str]
+) -> None:
+    page: Any = served.page
+    first, second = hostile_runs
+    pages = {
+        "runs list": ("/", "task <img"),
+        "runs list, narrow": ("/", "task <img"),
+        "run": (f"/run?run={first}", "Steps (4)"),
+        "failed run": (f"/run?run={second}", "Steps (4)"),
+        "model step": (f"/run?run={first}&step=1", "Step 1 · "),
+        "tool step": (f"/run?run={first}&step=2", "Step 2 · "),
+        "failed step": (f"/run?run={first}&step=3", "Step 3 · "),
+        "compare": (f"/compare?a={first}&b={second}", "Steps, aligned"),
+        "stats": ("/stats", "Runs"),
+    }
+    for name, (path, shown) in pages.items():
+        page.set_viewport_size(
+            {"width": 390, "height": 844} if "narrow" in name else {"width": 1400, "height": 1000}
+        )
+        page.goto(f"{served.url}{path}")
+        page.get_by_text(shown).first.wait_for(state="attached")
+        _inert(page, leak, name)
+        if path.startswith("/run"):  # shown as text instead
+            assert "<img src=x" in page.locator("[data-testid=stMain]").inner_text(), name
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+HOSTILE_PARAMETERS = [
+    "status=<script>window.__xss=1</script>",
+    # Long values (Chromium's request for a 100,000-character URL is refused by the server).
+    "status=" + "x" * 30_000,
+    "status=running&status=" + urllib.parse.quote('"><img src=x onerror=window.__xss=1>'),
+    "run=" + urllib.parse.quote("<img src=x onerror=window.__xss=1>"),
+    "run=" + "a" * 30_000,
+    "run=%00%ff%fe",
+    "step=-1&run=x",
+    "q=" + urllib.parse.quote("<svg onload=window.__xss=1>"),
+    "a=javascript:alert(1)&b=" + urllib.parse.quote("<script>"),
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE_PARAMETERS, ids=range(len(HOSTILE_PARAMETERS)))
+def test_hostile_url_parameters_are_inert_and_the_page_answers(
+    served: Served, leak: LeakListener, query: str
+) -> None:
+    page: Any = served.page
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    for path in ("/", "/run", "/compare", "/live"):
+        page.goto(f"{served.url}{path}?{query}")
+        page.locator("[data-testid=stMain]").first.wait_for()
+        page.wait_for_function(
+            "() => !document.querySelector('[data-testid=stStatusWidget]')"
+            " || !/Running/.test(document.querySelector('[data-testid=stStatusWidget]').innerText)",
+            timeout=20_000,
+        )
+        _inert(page, leak, f"{path}?{query[:40]}")
+        assert not page.locator("[data-testid=stException]").count(), f"{path}: a traceback"
+    assert not [e for e in errors if re.search("xss", e)], errors
+
+
+def test_a_running_run_with_stored_markup_is_inert_on_the_live_page(
+    served: Served, leak: LeakListener, hostile_runs: tuple[str, str]
+) -> None:
+    page: Any = served.page
+    traced_into(served.collector)
+    release, started = threading.Event(), threading.Event()
+    ids: list[str] = []
+
+    def running_agent() -> None:
+        def p(where: str) -> str:
+            return payloads(where, leak.url)
+
+        with agent_run(
+            p("live-task"), source=p("live-source"), model_requested=p("live-model")
+        ) as run:
+            ids.append(run.id)
+            with run.step(
+                "tool_call", tool_name=p("live-tool"), tool_args={"k": p("live-arg")}
+            ) as step:
+                step.set_result(p("live-result"))
+            started.set()
+            release.wait(60)
+
+    agent = threading.Thread(target=running_agent, daemon=True)
+    agent.start()
+    try:
+        assert started.wait(20)
+        wait_until(
+            lambda: any(
+                r["id"] == ids[0] for r in api_runs(served.seeded.api_url, status="running")
+            ),
+            timeout_s=20,
+            what="the hostile run running",
+        )
+        page.goto(f"{served.url}/live")
+        page.get_by_text("live-task <img").first.wait_for(state="attached")
+        page.get_by_text("live-tool <img").first.wait_for(state="attached")
+        _inert(page, leak, "live")
+    finally:
+        release.set()
+        agent.join(30)
