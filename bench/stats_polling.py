@@ -35,7 +35,7 @@ _EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 def _copy_store(source: Path, target: Path) -> None:
     shutil.copyfile(source, target)
-    for suffix in (".key",):
+    for suffix in (".key", ".head"):
         extra = source.with_name(source.name + suffix)
         if extra.exists():
             shutil.copy(extra, target.with_name(target.name + suffix))
