@@ -265,6 +265,37 @@ async def cancelled(llm: ScriptedLLM) -> S.RunExpectation:
     return await cancel.cancel(build_agent(llm).invoke_async(cancel.scenario.task))
 
 
+@tool
+def interrupt(city: str) -> str:
+    """The user presses Ctrl-C while this runs.
+
+    Args:
+        city: the city's name
+    """
+    return S.interrupt_impl(city)
+
+
+def ctrl_c(llm: ScriptedLLM) -> S.RunExpectation:
+    """A weather call, then Ctrl-C in the next tool: the run span ends with
+    ``strands.cancellation.type``, but the cycle holding the second model call and the cut
+    tool never ends. Those steps are still the run's: ``cancelled``, the tool's step cut."""
+    weather = ToolExpectation("get_weather", {"city": "Oslo"}, "sunny in Oslo")
+    cut = ToolExpectation("interrupt", {"city": "Oslo"}, None, error="cancelled")
+    scenario = S.scenario(
+        FRAMEWORK,
+        "ctrlc",
+        "Weather in Oslo, twice? (interrupted)",
+        [call_tool("get_weather", {"city": "Oslo"}), call_tool("interrupt", {"city": "Oslo"})],
+        status="cancelled",
+        final_answer=None,
+        tools=[weather, cut],
+        llm_steps_at_least=2,
+    )
+    with S.interrupted():
+        _play(llm, scenario, build_agent(llm, tools=[get_weather, interrupt]))
+    return scenario.expected
+
+
 def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:
     """The model answers with no text: the run's answer is ``""`` (its choice event's
     message is empty)."""
