@@ -83,7 +83,12 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         fields["tool_args"] = args
     response = loads(span.attributes.get(ADK.TOOL_RESPONSE))
     if isinstance(response, Mapping) and set(response) == {"result"}:
-        response = response["result"]  # ADK wraps a non-dict result
+        # ADK wraps a non-dict result; a tool that returned None is ``{"result": null}``,
+        # its result ``null`` as the other frameworks record it.
+        response = response["result"]
+        if response is None:
+            fields["tool_result"] = "null"
+            return fields
     response = cut_json_string(response, ("result",)) or response  # a long one, cut
     if response is not None:
         fields["tool_result"] = as_text(response)

@@ -45,6 +45,7 @@ SCENARIOS = (
     "fails",
     "concurrent",
     "nested",
+    "nested_deep",
     "max_steps",
     "streaming",
     "multi_turn",

@@ -173,6 +173,17 @@ def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     return scenario.expected
 
 
+def nested_deep(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Agents three deep through ``AgentTool`` (the tool is named after the agent)."""
+    chain = shapes.nested_deep(FRAMEWORK, ("middle_agent", "bottom_agent"), "request")
+    bottom = build_agent(llm, "bottom_agent")
+    middle = build_agent(llm, "middle_agent", tools=[AgentTool(agent=bottom)])
+    top = build_agent(llm, "top_agent", tools=[AgentTool(agent=middle)])
+    chain.script(llm)
+    chain.top.expect_answer(asyncio.run(_run(top, chain.top.task)))
+    return chain.expected
+
+
 def multi_turn(llm: ScriptedLLM) -> list[S.RunExpectation]:
     """Two runs in one session: the second run's model calls are sent the first's events."""
     conversation = shapes.multi_turn(FRAMEWORK)

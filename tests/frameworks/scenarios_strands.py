@@ -128,6 +128,37 @@ def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     return scenario.expected
 
 
+def nested_deep(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Agents three deep ("agents as tools"): top, middle, bottom."""
+    chain = shapes.nested_deep(FRAMEWORK, ("ask_middle", "ask_bottom"), "question")
+    bottom = build_agent(llm, "bottom_agent")
+
+    @tool
+    def ask_bottom(question: str) -> str:
+        """Ask the bottom agent a question.
+
+        Args:
+            question: what to ask
+        """
+        return str(bottom(question)).strip()
+
+    middle = build_agent(llm, "middle_agent", tools=[ask_bottom])
+
+    @tool
+    def ask_middle(question: str) -> str:
+        """Ask the middle agent a question.
+
+        Args:
+            question: what to ask
+        """
+        return str(middle(question)).strip()
+
+    top = build_agent(llm, "top_agent", tools=[ask_middle])
+    chain.script(llm)
+    chain.top.expect_answer(str(top(chain.top.task)).strip())
+    return chain.expected
+
+
 # --- Swarm: agents handing off to each other (strands.multiagent.Swarm) -----------------------
 
 SWARM_NAME = "swarm"  # the run of a swarm: its span is ``invoke_swarm``, without an agent name
