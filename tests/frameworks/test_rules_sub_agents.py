@@ -45,3 +45,33 @@ def test_a_smolagents_task_that_is_no_managed_prompt_is_kept_whole() -> None:
     own = "You have been submitted this task by your manager.\n---\nTask:\nnot the template"
     assert _smol_run(own)["task"] == own
     assert _smol_run("Weather in Zürich?")["task"] == "Weather in Zürich?"
+
+
+LLAMA = "openinference.instrumentation.llama_index"
+
+
+def _llama_step(name: str, agent: str, start_ns: int) -> object:
+    # Captured (0.14.25): each workflow step's input.value is the event's repr.
+    state = f"AgentInput(input=[...], current_agent_name={agent!r})"
+    return _span(
+        name,
+        LLAMA,
+        {"openinference.span.kind": "CHAIN", "input.value": json.dumps({"ev": state})},
+        start_ns=start_ns,
+    )
+
+
+def test_a_llama_index_agent_run_is_named_after_the_agent_in_its_steps_state() -> None:
+    from collector.rules import llama_index
+
+    run = _span("FunctionAgent.run", LLAMA, {"openinference.span.kind": "CHAIN"})
+    steps = [
+        _llama_step("BaseWorkflowAgent.setup_agent", "l'agent météo", 3),
+        _llama_step("BaseWorkflowAgent.init_run", "weather_agent", 2),
+    ]
+    assert llama_index.derive_run_fields(run, steps)["agent_name"] == "weather_agent"
+    quoted = [_llama_step("BaseWorkflowAgent.init_run", "l'agent météo", 2)]
+    assert llama_index.derive_run_fields(run, quoted)["agent_name"] == "l'agent météo"
+    # An AgentWorkflow's agents take turns: the run keeps the workflow's name.
+    workflow = _span("AgentWorkflow.run", LLAMA, {"openinference.span.kind": "CHAIN"})
+    assert "agent_name" not in llama_index.derive_run_fields(workflow, steps)
