@@ -81,6 +81,7 @@ def plan() -> list[PlannedScenario]:
     concurrent = [S.success(FRAMEWORK) for _ in range(2)]
     nested = S.nested(FRAMEWORK, delegate_tool="ask_child", question_arg="question")
     nested_runs = list(nested.expected)
+    chain = shapes.nested_deep(FRAMEWORK, ("ask_middle", "ask_bottom"), "question")
     handoff = S.scenario(
         FRAMEWORK,
         "handoff",
@@ -143,5 +144,12 @@ def plan() -> list[PlannedScenario]:
             scripted=[nested.parent, nested.child],
             expected=nested_runs,
             answers=[S.CHILD_ANSWER],
+        ),
+        PlannedScenario(
+            name="nested_deep",
+            tasks=[chain.top.task],
+            scripted=[chain.top, chain.middle, chain.bottom],
+            expected=chain.expected,
+            answers=[shapes.TOP_ANSWER],
         ),
     ]
