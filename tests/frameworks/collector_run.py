@@ -46,6 +46,7 @@ SCENARIOS = (
     "concurrent",
     "nested",
     "nested_deep",
+    "one_trace",
     "max_steps",
     "streaming",
     "multi_turn",

@@ -269,6 +269,29 @@ async def cancelled(llm: ScriptedLLM) -> S.RunExpectation:
     return await cancel.cancel(Runner.run(build_agent(llm), cancel.scenario.task))
 
 
+async def one_trace(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two runs of one agent inside one ``trace(...)`` (the SDK's way to group a workflow's
+    runs): one workflow span above both agent spans, still two runs, each with its own task,
+    answer and steps."""
+    from agents import trace
+
+    first = S.scenario(
+        FRAMEWORK,
+        "trace-first",
+        "Say hello in one trace.",
+        [answer(shapes.FIRST_ANSWER)],
+        status="completed",
+        final_answer=shapes.FIRST_ANSWER,
+        tools=[],
+    )
+    second = S.success(FRAMEWORK)
+    agent = build_agent(llm)
+    with trace("weather workflow"):
+        first.expect_answer(await _play(llm, first, agent))
+        second.expect_answer(await _play(llm, second, agent))
+    return [first.expected, second.expected]
+
+
 async def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:
     """The model answers with no text: the run's answer is ``""``."""
     scenario = S.empty_answer(FRAMEWORK)
