@@ -209,7 +209,7 @@ def test_a_langgraph_run_paused_for_a_human_and_resumed(
     ("framework", "scenarios"),
     [
         ("openai-agents", ["handoff_named", "cancelled", "empty_answer"]),
-        ("strands", ["multi_turn", "cancelled"]),
+        ("strands", ["multi_turn", "cancelled", "ctrl_c"]),
         ("google-adk", ["ctrl_c", "empty_answer"]),
     ],
 )
