@@ -256,6 +256,37 @@ def sequential(llm: ScriptedLLM) -> list[S.RunExpectation]:
     ]
 
 
+LOOP_DRAFTS = ("draft 1: sunny", "draft 2: sunny in Paris ☀")
+LOOP_REVIEW = "not yet: name the city"
+
+
+def loop(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """A ``LoopAgent`` runs a writer and a checker in turn until the checker calls
+    ``exit_loop``: every turn is a child run on the user's request (ADK sends the later turns
+    the others' words as "For context:" user messages: no request), the checker's last turn
+    no answer (``exit_loop`` returns nothing), the loop's the last draft. Returns the loop's
+    run; the test checks its turns."""
+    from google.adk.agents import LoopAgent
+    from google.adk.tools import exit_loop
+
+    task = f"{S.tag('adk-loop')} Draft the weather report until it is good."
+    llm.script(
+        task,
+        [
+            call_tool("get_weather", S.WEATHER_ARGS),
+            answer(LOOP_DRAFTS[0]),
+            answer(LOOP_REVIEW),
+            answer(LOOP_DRAFTS[1]),
+            call_tool("exit_loop", {}),
+        ],
+    )
+    writer = build_agent(llm, "writer", tools=[get_weather])
+    checker = build_agent(llm, "checker", tools=[exit_loop])
+    agent = LoopAgent(name="review_loop", sub_agents=[writer, checker], max_iterations=3)
+    assert asyncio.run(_run(agent, task)) == LOOP_DRAFTS[1]
+    return [_shared(task, "review_loop", LOOP_DRAFTS[1], [], llm_steps_at_least=0)]
+
+
 def skip_summarization(llm: ScriptedLLM) -> S.RunExpectation:
     """A tool that sets ``tool_context.actions.skip_summarization``: its response is the
     final one, no model call after it; the run answers with the tool's result."""

@@ -75,3 +75,27 @@ def test_a_llama_index_agent_run_is_named_after_the_agent_in_its_steps_state() -
     # An AgentWorkflow's agents take turns: the run keeps the workflow's name.
     workflow = _span("AgentWorkflow.run", LLAMA, {"openinference.span.kind": "CHAIN"})
     assert "agent_name" not in llama_index.derive_run_fields(workflow, steps)
+
+
+def test_an_adk_agent_s_later_turn_keeps_the_user_s_request_as_its_task() -> None:
+    # ADK 1.10 relays the other agents' events of a LoopAgent / SequentialAgent as a user
+    # message opening with "For context:"; the request is still the user's.
+    from collector.rules import google_adk
+
+    request = {
+        "contents": [
+            {"role": "user", "parts": [{"text": "Draft the weather report."}]},
+            {"role": "model", "parts": [{"text": "draft 1"}]},
+            {
+                "role": "user",
+                "parts": [{"text": "For context:"}, {"text": "[checker] said: not yet"}],
+            },
+        ]
+    }
+    call = _span(
+        "call_llm",
+        "gcp.vertex.agent",
+        {"gcp.vertex.agent.llm_request": json.dumps(request)},
+    )
+    run = _span("agent_run [writer]", "gcp.vertex.agent", {}, span_id="2" * 16)
+    assert google_adk.derive_run_fields(run, [call])["task"] == "Draft the weather report."
