@@ -37,7 +37,8 @@ _RUN_SUFFIX = ".run"
 # smolagents' default ``managed_agent.task`` prompt (ToolCallingAgent and CodeAgent alike).
 _MANAGED_TASK = re.compile(
     r"^You're a helpful agent named '[^'\n]*'\.\n"
-    r"You have been submitted this task by your manager\.\n---\nTask:\n(?P<task>.*?)\n---\n",
+    r"You have been submitted this task by your manager\.\n---\nTask:\n(?P<task>.*)\n---\n"
+    r"You're helping your manager solve a wider task",
     re.DOTALL,
 )
 

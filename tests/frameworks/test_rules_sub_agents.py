@@ -35,7 +35,7 @@ def _smol_run(task: str) -> dict[str, object]:
 
 
 def test_a_smolagents_managed_agent_works_on_what_its_manager_asked() -> None:
-    asked = "Weather in Zürich?\nGive the temperature too."
+    asked = "Weather in Zürich?\n---\nGive the temperature too."  # a rule in the request
     fields = _smol_run(MANAGED_PROMPT.format(task=asked))
     assert fields["task"] == asked
     assert fields["agent_name"] == "bottom_agent"
