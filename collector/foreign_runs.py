@@ -31,7 +31,17 @@ logger = logging.getLogger(__name__)
 # "id" first: the rest are the fields derive_run_fields may return.
 _DERIVED_SCHEMA = arrow_schema(
     AGENT_RUNS,
-    {"id", "task", "final_answer", "model_requested", "model_used", "provider", "status", "error"},
+    {
+        "id",
+        "task",
+        "final_answer",
+        "model_requested",
+        "model_used",
+        "provider",
+        "status",
+        "error",
+        "agent_name",
+    },
 )
 
 
@@ -229,6 +239,8 @@ def derive_foreign_runs(
             -- the model calls' response model beats the step fallback refresh_runs set
             model_used = coalesce(d.model_used, agent_runs.model_used),
             provider = coalesce(agent_runs.provider, d.provider),
+            -- a name only the run's other spans hold beats the run span's class name
+            agent_name = coalesce(d.agent_name, agent_runs.agent_name),
             status = CASE WHEN d.status IS NOT NULL AND agent_runs.status = '{RunStatus.COMPLETED}'
                 THEN d.status ELSE agent_runs.status END,
             -- why a run that looked completed stopped (a step limit only its spans show)

@@ -216,8 +216,11 @@ def ingest_batch(
     stale = (affected - fresh.run_ids) | moved
     if stale:
         refresh_runs(con, stale, now)
-    if foreign_runs & affected:
-        derive_foreign_runs(con, foreign_runs & affected, arrivals)
+    # A run whose steps arrived before a span between them and it (AutoGen's agent span
+    # can end after its run's) is given them only now: its fields are derived again.
+    rederive = (foreign_runs & affected) | moved
+    if rederive:
+        derive_foreign_runs(con, rederive, arrivals)
 
 
 def _stored_ids(con: duckdb.DuckDBPyConnection, table: str, ids: list[str]) -> set[str]:

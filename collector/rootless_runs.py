@@ -7,6 +7,11 @@ arrive, its task taken from the first model call, then settled by the stall rule
 (``failed`` with the failing step's error, or ``lost``). When the missing span arrives
 and is the run, its row replaces the stand-in (same id, and a finished span wins); when
 it is some other span, the steps are placed again one level up, or under the real run.
+
+A run cut off by Ctrl-C or a cancellation can end while a span between it and its last
+steps never does (Strands' event-loop cycle): steps that started within a ``cancelled``
+run of their trace, with no run between, are that run's (the innermost one), not a
+stand-in's.
 """
 
 from __future__ import annotations
@@ -68,17 +73,23 @@ def place_rootless_steps(
     left: set[str] = set()  # runs a step moved away from
     wanted: dict[str, tuple[str, datetime | None, str | None]] = {}  # id -> trace, start, llm
     nearest = NearestRuns(parents, real_runs)
+    cut_runs = _cancelled_runs(con, ids)
     for step_id, span_id, trace_id, current, started_at, action in steps:
         run_id, _ = nearest.of(span_id)
         if run_id is None:
-            run_id = nearest.top_missing(span_id)
-            if run_id is None:
+            missing = nearest.top_missing(span_id)
+            if missing is None:
                 continue  # a whole chain with no run above: not an agent's step
-            _, first, first_llm = wanted.get(run_id, (trace_id, started_at, None))
-            if action == "think" and (first_llm is None or (started_at or now) <= (first or now)):
-                first_llm = span_id
-            first = min(first or started_at or now, started_at or now)
-            wanted[run_id] = (trace_id, first, first_llm)
+            run_id = _run_around(cut_runs.get(trace_id, []), started_at)
+            if run_id is None:
+                run_id = missing
+                _, first, first_llm = wanted.get(missing, (trace_id, started_at, None))
+                if action == "think" and (
+                    first_llm is None or (started_at or now) <= (first or now)
+                ):
+                    first_llm = span_id
+                first = min(first or started_at or now, started_at or now)
+                wanted[missing] = (trace_id, first, first_llm)
         if run_id != current:
             moves[step_id] = run_id
             if current is not None:
@@ -95,6 +106,35 @@ def place_rootless_steps(
         trace for run_id, trace in stand_ins.items() if run_id not in dropped
     } | {trace for trace, _, _ in wanted.values()}
     return set(moves.values()) | (left - dropped), traces_with_stand_ins
+
+
+# (started_at, completed_at, id) of a trace's cancelled runs.
+_Window = tuple[datetime, datetime, str]
+
+
+def _cancelled_runs(
+    con: duckdb.DuckDBPyConnection, trace_ids: list[str]
+) -> dict[str, list[_Window]]:
+    """The finished ``cancelled`` runs of these traces, by trace."""
+    found: dict[str, list[_Window]] = {}
+    for listed, params in map(in_list, chunks(trace_ids)):
+        for trace_id, started, completed, run_id in con.execute(
+            "SELECT trace_id, started_at, completed_at, id FROM agent_runs "
+            f"WHERE trace_id IN ({listed}) AND is_final AND status = ? "
+            "AND started_at IS NOT NULL AND completed_at IS NOT NULL",
+            [*params, RunStatus.CANCELLED],
+        ).fetchall():
+            found.setdefault(trace_id, []).append((started, completed, run_id))
+    return found
+
+
+def _run_around(runs: list[_Window], started_at: datetime | None) -> str | None:
+    """The innermost (latest started) of ``runs`` that a step starting at ``started_at``
+    started within, or None."""
+    if started_at is None:
+        return None
+    inside = [w for w in runs if w[0] <= started_at <= w[1]]
+    return max(inside)[2] if inside else None
 
 
 def _drop_empty_stand_ins(con: duckdb.DuckDBPyConnection, candidates: set[str]) -> set[str]:

@@ -14,6 +14,7 @@ __all__ = [
     "MAX_CALLS_ERROR",
     "MERGED_TOOLS_SPAN",
     "TRANSFER_SPAN",
+    "FOREIGN_EVENTS_TEXT",
 ]
 
 SCOPE = "gcp.vertex.agent"
@@ -32,3 +33,6 @@ MERGED_TOOLS_SPAN = "execute_tool (merged)"
 # An LLM agent hands the conversation to one of its sub-agents by calling this tool; that
 # agent's run nests below and answers the user.
 TRANSFER_SPAN = "execute_tool transfer_to_agent"
+# The first text part of the user message ADK makes of another agent's events (a
+# LoopAgent's or SequentialAgent's earlier turns): "[agent] said: ..." follows. No request.
+FOREIGN_EVENTS_TEXT = "For context:"

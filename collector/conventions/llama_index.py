@@ -19,12 +19,17 @@ __all__ = [
     "STEP_LIMIT_MESSAGE",
     "INJECTED_CONTEXT",
     "CANCELLED_EVENT",
+    "CURRENT_AGENT",
+    "WORKFLOW_RUN_SPAN",
 ]
 
 SCOPE = "openinference.instrumentation.llama_index"
 # An agent's run: FunctionAgent.run, ReActAgent.run, CodeActAgent.run, AgentWorkflow.run
 # (CHAIN spans named after the class's ``run``).
 AGENT_RUN_SPAN = re.compile(r"^(\w*Agent|AgentWorkflow)\.run$")
+# A single agent's run (not an ``AgentWorkflow``'s): its steps' state names the agent.
+CURRENT_AGENT = re.compile(r"""current_agent_name=(?:'([^'\\]*)'|"([^"\\]*)")""")
+WORKFLOW_RUN_SPAN = "AgentWorkflow.run"
 # LLM-kind spans that are no model call: the tool-schema preparation ...
 PREPARE_CALL_SUFFIX = "._prepare_chat_with_tools"
 # ... and the outer span of a streamed call, without the messages: only a span that

@@ -83,7 +83,12 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         fields["tool_args"] = args
     response = loads(span.attributes.get(ADK.TOOL_RESPONSE))
     if isinstance(response, Mapping) and set(response) == {"result"}:
-        response = response["result"]  # ADK wraps a non-dict result
+        # ADK wraps a non-dict result; a tool that returned None is ``{"result": null}``,
+        # its result ``null`` as the other frameworks record it.
+        response = response["result"]
+        if response is None:
+            fields["tool_result"] = "null"
+            return fields
     response = cut_json_string(response, ("result",)) or response  # a long one, cut
     if response is not None:
         fields["tool_result"] = as_text(response)
@@ -113,7 +118,10 @@ def _messages(request: Any) -> list[dict[str, Any]]:
     for content in contents if isinstance(contents, list) else []:
         if isinstance(content, Mapping):
             texts = [str(p["text"]) for p in _parts(content) if p.get("text")]
-            messages.append({"role": content.get("role"), "content": "\n".join(texts)})
+            role = content.get("role")
+            if texts and texts[0] == ADK.FOREIGN_EVENTS_TEXT:
+                role = "context"  # other agents' turns relayed, not the user's request
+            messages.append({"role": role, "content": "\n".join(texts)})
     return messages
 
 
@@ -155,6 +163,8 @@ def _ended_on_tool(own: list[SpanRecord]) -> str | None:
         return None
     if any(_is_model_call(s) and s.start_ns > last.start_ns for s in own):
         return None
+    if loads(last.attributes.get(ADK.TOOL_RESPONSE)) == {"result": None}:
+        return None  # a tool returning nothing (``exit_loop``) gives no answer
     result = step_fields(last, "tool_call").get("tool_result")
     return str(result) if result is not None else None
 

@@ -3,7 +3,9 @@ openinference-instrumentation-llama-index.
 
 Every workflow step is a CHAIN span; the run is the agent's ``{Class}.run`` CHAIN span (no
 agent name on it, no AGENT span at all), whose ``input.value`` is the workflow's state and
-``output.value`` a truncated repr: task and answer come from the model calls. A streamed
+``output.value`` a truncated repr: task and answer come from the model calls, the agent's
+name (``FunctionAgent(name=...)``) from its steps' state (``current_agent_name='...'`` in
+their ``input.value``); an ``AgentWorkflow`` keeps its class name. A streamed
 model call is two LLM spans (the call returning the stream, then its consumption with the
 messages), besides a ``_prepare_chat_with_tools`` LLM span: only the one with the
 messages is a step. ``max_iterations`` ends the run with ``WorkflowRuntimeError``; a run
@@ -105,6 +107,29 @@ def run_status(span: SpanRecord) -> str | None:
 
 
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
+    """The agent's name, and its answer (:func:`_answer`)."""
+    fields = _answer(run_span, own)
+    name = _agent_name(run_span, own)
+    if name:
+        fields["agent_name"] = name
+    return fields
+
+
+def _agent_name(run_span: SpanRecord, own: list[SpanRecord]) -> str | None:
+    """A single agent's name as its first workflow step's state has it."""
+    if run_span.name == LI.WORKFLOW_RUN_SPAN:
+        return None  # several agents take turns in it
+    for span in sorted(own, key=lambda s: (s.start_ns, s.end_ns)):
+        value = loads(span.attributes.get(OI.INPUT_VALUE))  # {"ev": "AgentInput(...)"}
+        texts = value.values() if isinstance(value, Mapping) else [value]
+        for text in texts:
+            found = LI.CURRENT_AGENT.search(text) if isinstance(text, str) else None
+            if found:
+                return found.group(1) if found.group(1) is not None else found.group(2)
+    return None
+
+
+def _answer(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
     """A ReActAgent's answer: what follows "Answer:" in its last model answer (the text
     before is its reasoning). A run that ended on a tool (``return_direct=True``: no model
     call after it) answers with the tool's output; a cancelled one has no answer."""

@@ -6,10 +6,13 @@ them in ``args``: they are named after the tool's parameters (``tool.parameters`
 order). A streamed run's ``output.value`` is every streamed step's repr joined, no answer:
 its answer is its ``final_answer`` call's. A structured answer (a dict) is written with
 ``str()``: it is read back and stored as JSON. A run stopped by ``agent.interrupt()``
-raises ``AgentError("Agent interrupted.")``: it was cancelled, it did not fail."""
+raises ``AgentError("Agent interrupted.")``: it was cancelled, it did not fail. A managed
+agent is run on smolagents' ``managed_agent`` prompt wrapping what its manager asked: its
+task is that request (the prompt's ``Task:`` section), not the whole prompt."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,18 +34,31 @@ __all__ = [
 SCOPES = frozenset({OI.SMOLAGENTS_SCOPE})
 TERMINAL_TOOLS = frozenset({"final_answer"})
 _RUN_SUFFIX = ".run"
+# smolagents' default ``managed_agent.task`` prompt (ToolCallingAgent and CodeAgent alike).
+_MANAGED_TASK = re.compile(
+    r"^You're a helpful agent named '[^'\n]*'\.\n"
+    r"You have been submitted this task by your manager\.\n---\nTask:\n(?P<task>.*)\n---\n"
+    r"You're helping your manager solve a wider task",
+    re.DOTALL,
+)
 
 
 def run_fields(span: SpanRecord) -> dict[str, Any]:
     if not span.name.endswith(_RUN_SUFFIX):
         return {}
+    fields: dict[str, Any] = {}
     call = loads(span.attributes.get(OI.INPUT_VALUE))
+    task = call.get("task") if isinstance(call, Mapping) else None
+    managed = _MANAGED_TASK.match(task) if isinstance(task, str) else None
+    if managed and managed.group("task").strip():
+        fields["task"] = managed.group("task").strip()
     if isinstance(call, Mapping) and call.get("stream") is True:
-        return {"final_answer": None}  # the joined stream; the final_answer call tells
+        fields["final_answer"] = None  # the joined stream; the final_answer call tells
+        return fields
     literal = python_literal(span.attributes.get(OI.OUTPUT_VALUE))
     if isinstance(literal, (dict, list)):
-        return {"final_answer": as_text(literal)}
-    return {}
+        fields["final_answer"] = as_text(literal)
+    return fields
 
 
 def run_status(span: SpanRecord) -> str | None:

@@ -14,7 +14,7 @@ from collector.conventions import genai as G
 from collector.conventions import strands as ST
 from collector.decode import SpanRecord
 from collector.messages import as_text, has_tool_call, last_text, loads, turn_user_text
-from collector.rules.common import event_attrs, text_blocks
+from collector.rules.common import CANCELLED_STEP_ERROR, event_attrs, text_blocks
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
@@ -118,6 +118,10 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         fields["tool_result"] = text_blocks(results[-1].get(ST.EVENT_MESSAGE))
     if span.attributes.get(ST.TOOL_STATUS) == "error" and span.status_code != 2:
         fields["error"] = fields.get("tool_result") or "error"
+    elif ST.TOOL_STATUS not in span.attributes and span.status_code != _STATUS_ERROR:
+        # Strands sets the status on every tool that returned or raised; a tool span
+        # ended without it was cut off by Ctrl-C (its run names the cancellation).
+        fields["error"] = CANCELLED_STEP_ERROR
     return fields
 
 

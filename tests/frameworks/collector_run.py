@@ -45,6 +45,8 @@ SCENARIOS = (
     "fails",
     "concurrent",
     "nested",
+    "nested_deep",
+    "one_trace",
     "max_steps",
     "streaming",
     "multi_turn",
@@ -71,7 +73,7 @@ SCENARIOS = (
 
 
 # Played only when named with --only: their runs need checks of their own.
-ON_REQUEST = ("supervisor", "human_in_the_loop")
+ON_REQUEST = ("supervisor", "human_in_the_loop", "loop")
 # A scenario module continued in another (each kept to one subject and a readable size).
 CONTINUED_IN = {"scenarios_langgraph": "scenarios_langgraph_graphs"}
 

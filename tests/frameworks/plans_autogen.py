@@ -68,6 +68,7 @@ def plan() -> list[PlannedScenario]:
     concurrent = [S.success(FRAMEWORK) for _ in range(2)]
     # AgentTool is named after the agent and takes the child's task as "task".
     nested = S.nested(FRAMEWORK, delegate_tool="child_agent", question_arg="task")
+    chain = shapes.nested_deep(FRAMEWORK, ("middle_agent", "bottom_agent"), "task")
     return [
         _single("success", S.success(FRAMEWORK)),
         _single("parallel_tools", shapes.parallel_tools(FRAMEWORK)),
@@ -109,6 +110,13 @@ def plan() -> list[PlannedScenario]:
             scripted=[nested.parent, nested.child],
             expected=list(nested.expected),
             answers=[S.CHILD_ANSWER],
+        ),
+        PlannedScenario(
+            name="nested_deep",
+            tasks=[chain.top.task],
+            scripted=[chain.top, chain.middle, chain.bottom],
+            expected=chain.expected,
+            answers=[shapes.TOP_ANSWER],
         ),
     ]
 

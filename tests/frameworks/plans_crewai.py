@@ -105,6 +105,7 @@ def plan() -> list[PlannedScenario]:
     return [
         _single("success", S.success(FRAMEWORK)),
         _single("parallel_tools", shapes.parallel_tools(FRAMEWORK)),
+        _single("streaming", S.success(FRAMEWORK)),
         _single(
             "structured_output",
             shapes.structured_output(

@@ -9,8 +9,8 @@ LlamaIndex's documented behaviours the expectations follow:
 - in an ``AgentWorkflow`` an agent hands over with the ``handoff`` tool: one workflow run,
   whose steps are both agents' calls.
 
-The spans name no agent (the run is ``FunctionAgent.run``) and record the requested model
-only.
+The run span is ``FunctionAgent.run`` (no agent name on it): the agent's name is in its
+steps' state (``current_agent_name``). The spans record the requested model only.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tests.frameworks.venv_frameworks import PlannedScenario, conversation_plan
 from tests.scripted_llm import answer, call_tool
 
 MODEL_NAME = "scripted-llamaindex"
-AGENT_NAME = "FunctionAgent"  # the span's class name: the agent's own name is not recorded
+AGENT_NAME = "weather_agent"  # FunctionAgent(name=...), read from its steps' state
 FRAMEWORK = S.Framework(marker_prefix="li", agent_name=AGENT_NAME, model_name=MODEL_NAME)
 STEP_LIMIT_ERROR = "Max iterations of 2 reached"
 HANDOFF_ARGS = {"to_agent": "writer", "reason": "the writer writes"}
@@ -80,7 +80,8 @@ def plan() -> list[PlannedScenario]:
     )
     concurrent = [S.success(FRAMEWORK) for _ in range(2)]
     nested = S.nested(FRAMEWORK, delegate_tool="ask_child", question_arg="question")
-    nested_runs = [replace(e, agent_name=AGENT_NAME) for e in nested.expected]
+    nested_runs = list(nested.expected)
+    chain = shapes.nested_deep(FRAMEWORK, ("ask_middle", "ask_bottom"), "question")
     handoff = S.scenario(
         FRAMEWORK,
         "handoff",
@@ -106,7 +107,7 @@ def plan() -> list[PlannedScenario]:
         status="completed",
         final_answer=react_answer,
         tools=[S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
-        agent_name="ReActAgent",
+        agent_name="react_agent",
         llm_steps_at_least=2,
     )
     direct = S.scenario(
@@ -143,5 +144,12 @@ def plan() -> list[PlannedScenario]:
             scripted=[nested.parent, nested.child],
             expected=nested_runs,
             answers=[S.CHILD_ANSWER],
+        ),
+        PlannedScenario(
+            name="nested_deep",
+            tasks=[chain.top.task],
+            scripted=[chain.top, chain.middle, chain.bottom],
+            expected=chain.expected,
+            answers=[shapes.TOP_ANSWER],
         ),
     ]

@@ -124,3 +124,77 @@ def structured_output(fw: S.Framework, final_turn: Turn, answer_json: str) -> S.
         tools=[S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
         llm_steps_at_least=2,
     )
+
+
+ZURICH_ARGS: dict[str, Any] = {"city": "Zürich"}
+BOTTOM_ANSWER = "Zürich: sunny ☀ (the bottom agent)"
+MIDDLE_ANSWER = f"middle heard: {BOTTOM_ANSWER}"
+TOP_ANSWER = f"top heard: {MIDDLE_ANSWER}"
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Three agents, each asking the next through a tool (agents as tools, sub-agents):
+    ``top_agent`` → ``middle_agent`` → ``bottom_agent``, which calls the weather tool."""
+
+    top: S.Scenario
+    middle: S.Scenario
+    bottom: S.Scenario
+
+    def script(self, llm: Any) -> None:
+        """Script the three agents' models (each conversation is matched by its marker)."""
+        for level in (self.top, self.middle, self.bottom):
+            llm.script(level.marker, level.turns)
+
+    @property
+    def expected(self) -> list[S.RunExpectation]:
+        """[top, middle, bottom]: each a child run of the one before."""
+        return [self.top.expected, self.middle.expected, self.bottom.expected]
+
+
+def nested_deep(
+    fw: S.Framework,
+    delegate_tools: tuple[str, str],
+    question_arg: str,
+    *,
+    delegation_is_a_tool_step: bool = True,
+) -> Chain:
+    """``top_agent`` calls ``delegate_tools[0]`` (running ``middle_agent``), which calls
+    ``delegate_tools[1]`` (running ``bottom_agent``); each passes its question as
+    ``{question_arg: task}`` and answers with what it heard."""
+    bottom = S.scenario(
+        fw,
+        "bottom",
+        "Weather in Zürich?",
+        [call_tool("get_weather", ZURICH_ARGS), fw.final_turn(BOTTOM_ANSWER)],
+        status="completed",
+        final_answer=BOTTOM_ANSWER,
+        tools=[S.ToolExpectation("get_weather", ZURICH_ARGS, "sunny in Zürich")],
+        response=fw.response(BOTTOM_ANSWER),
+        llm_steps_at_least=2,
+        agent_name="bottom_agent",
+    )
+
+    def asking(label: str, name: str, tool: str, below: S.Scenario, heard: str) -> S.Scenario:
+        args = {question_arg: below.task}
+        said = f"{name.removesuffix('_agent')} heard: {heard}"
+        return S.scenario(
+            fw,
+            label,
+            "Ask the agent below.",
+            [call_tool(tool, args), fw.final_turn(said)],
+            status="completed",
+            final_answer=said,
+            tools=[S.ToolExpectation(tool, args, heard)] if delegation_is_a_tool_step else [],
+            response=fw.response(said),
+            llm_steps_at_least=2,
+            agent_name=name,
+        )
+
+    middle = asking("middle", "middle_agent", delegate_tools[1], bottom, BOTTOM_ANSWER)
+    top = asking("top", "top_agent", delegate_tools[0], middle, MIDDLE_ANSWER)
+
+    def under(level: S.Scenario, parent: S.Scenario) -> S.Scenario:
+        return replace(level, expected=replace(level.expected, parent_task=parent.task))
+
+    return Chain(top, under(middle, top), under(bottom, middle))

@@ -173,6 +173,17 @@ def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     return scenario.expected
 
 
+def nested_deep(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Agents three deep through ``AgentTool`` (the tool is named after the agent)."""
+    chain = shapes.nested_deep(FRAMEWORK, ("middle_agent", "bottom_agent"), "request")
+    bottom = build_agent(llm, "bottom_agent")
+    middle = build_agent(llm, "middle_agent", tools=[AgentTool(agent=bottom)])
+    top = build_agent(llm, "top_agent", tools=[AgentTool(agent=middle)])
+    chain.script(llm)
+    chain.top.expect_answer(asyncio.run(_run(top, chain.top.task)))
+    return chain.expected
+
+
 def multi_turn(llm: ScriptedLLM) -> list[S.RunExpectation]:
     """Two runs in one session: the second run's model calls are sent the first's events."""
     conversation = shapes.multi_turn(FRAMEWORK)
@@ -243,6 +254,37 @@ def sequential(llm: ScriptedLLM) -> list[S.RunExpectation]:
         _shared(task, "first_agent", first, [weather], parent_task=task, llm_steps_at_least=2),
         _shared(task, "second_agent", second, [], parent_task=task),
     ]
+
+
+LOOP_DRAFTS = ("draft 1: sunny", "draft 2: sunny in Paris ☀")
+LOOP_REVIEW = "not yet: name the city"
+
+
+def loop(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """A ``LoopAgent`` runs a writer and a checker in turn until the checker calls
+    ``exit_loop``: every turn is a child run on the user's request (ADK sends the later turns
+    the others' words as "For context:" user messages: no request), the checker's last turn
+    no answer (``exit_loop`` returns nothing), the loop's the last draft. Returns the loop's
+    run; the test checks its turns."""
+    from google.adk.agents import LoopAgent
+    from google.adk.tools import exit_loop
+
+    task = f"{S.tag('adk-loop')} Draft the weather report until it is good."
+    llm.script(
+        task,
+        [
+            call_tool("get_weather", S.WEATHER_ARGS),
+            answer(LOOP_DRAFTS[0]),
+            answer(LOOP_REVIEW),
+            answer(LOOP_DRAFTS[1]),
+            call_tool("exit_loop", {}),
+        ],
+    )
+    writer = build_agent(llm, "writer", tools=[get_weather])
+    checker = build_agent(llm, "checker", tools=[exit_loop])
+    agent = LoopAgent(name="review_loop", sub_agents=[writer, checker], max_iterations=3)
+    assert asyncio.run(_run(agent, task)) == LOOP_DRAFTS[1]
+    return [_shared(task, "review_loop", LOOP_DRAFTS[1], [], llm_steps_at_least=0)]
 
 
 def skip_summarization(llm: ScriptedLLM) -> S.RunExpectation:

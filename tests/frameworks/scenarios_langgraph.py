@@ -206,6 +206,38 @@ def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     return [_expected(scenario.parent), _expected(scenario.child)]
 
 
+def nested_deep(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Agents three deep, each invoked from a tool of the one above: top, middle, bottom."""
+    chain = shapes.nested_deep(FRAMEWORK, ("ask_middle", "ask_bottom"), "question")
+    bottom = build_agent(llm, "bottom_agent")
+
+    @tool
+    def ask_bottom(question: str) -> str:
+        """Ask the bottom agent a question."""
+        return str(
+            bottom.invoke({"messages": [{"role": "user", "content": question}]})["messages"][
+                -1
+            ].content
+        )
+
+    middle = build_agent(llm, "middle_agent", tools=[ask_bottom])
+
+    @tool
+    def ask_middle(question: str) -> str:
+        """Ask the middle agent a question."""
+        return str(
+            middle.invoke({"messages": [{"role": "user", "content": question}]})["messages"][
+                -1
+            ].content
+        )
+
+    top = build_agent(llm, "top_agent", tools=[ask_middle])
+    chain.script(llm)
+    state = top.invoke({"messages": [{"role": "user", "content": chain.top.task}]})
+    chain.top.expect_answer(_answer(state))
+    return [_expected(level) for level in (chain.top, chain.middle, chain.bottom)]
+
+
 def multi_turn(llm: ScriptedLLM) -> list[S.RunExpectation]:
     """Two runs in one conversation, kept by a checkpointer under one thread id: the second
     run's model call is sent the first run's messages too."""

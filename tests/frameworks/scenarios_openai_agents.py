@@ -114,6 +114,28 @@ async def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     return scenario.expected
 
 
+async def nested_deep(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Agents three deep through ``agent.as_tool``: top, middle, bottom."""
+    chain = shapes.nested_deep(FRAMEWORK, ("ask_middle", "ask_bottom"), "input")
+    bottom = build_agent(llm, "bottom_agent")
+    middle = Agent(
+        name="middle_agent",
+        instructions="Delegate.",
+        model=_model(llm),
+        tools=[bottom.as_tool(tool_name="ask_bottom", tool_description="Ask the bottom agent.")],
+    )
+    top = Agent(
+        name="top_agent",
+        instructions="Delegate.",
+        model=_model(llm),
+        tools=[middle.as_tool(tool_name="ask_middle", tool_description="Ask the middle agent.")],
+    )
+    chain.script(llm)
+    result = await Runner.run(top, chain.top.task)
+    chain.top.expect_answer(result.final_output)
+    return chain.expected
+
+
 async def multi_turn(llm: ScriptedLLM) -> list[S.RunExpectation]:
     """Two runs in one conversation: the second is given the first's items, then a question."""
     conversation = shapes.multi_turn(FRAMEWORK)
@@ -245,6 +267,29 @@ async def cancelled(llm: ScriptedLLM) -> S.RunExpectation:
     cancel = S.cancelled(FRAMEWORK)
     llm.script(cancel.scenario.marker, cancel.scenario.turns)
     return await cancel.cancel(Runner.run(build_agent(llm), cancel.scenario.task))
+
+
+async def one_trace(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two runs of one agent inside one ``trace(...)`` (the SDK's way to group a workflow's
+    runs): one workflow span above both agent spans, still two runs, each with its own task,
+    answer and steps."""
+    from agents import trace
+
+    first = S.scenario(
+        FRAMEWORK,
+        "trace-first",
+        "Say hello in one trace.",
+        [answer(shapes.FIRST_ANSWER)],
+        status="completed",
+        final_answer=shapes.FIRST_ANSWER,
+        tools=[],
+    )
+    second = S.success(FRAMEWORK)
+    agent = build_agent(llm)
+    with trace("weather workflow"):
+        first.expect_answer(await _play(llm, first, agent))
+        second.expect_answer(await _play(llm, second, agent))
+    return [first.expected, second.expected]
 
 
 async def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:

@@ -163,6 +163,29 @@ async def nested() -> list[S.RunExpectation]:
     return scenario.expected
 
 
+async def nested_deep() -> list[S.RunExpectation]:
+    """Agents three deep, each asking the next from a tool: top, middle, bottom."""
+    chain = shapes.nested_deep(FRAMEWORK, ("ask_middle", "ask_bottom"), "question")
+    bottom = build_agent("bottom_agent")
+    middle = build_agent("middle_agent")
+    top = build_agent("top_agent")
+
+    @middle.tool_plain
+    async def ask_bottom(question: str) -> str:
+        """Ask the bottom agent."""
+        return (await bottom.run(question)).output
+
+    @top.tool_plain
+    async def ask_middle(question: str) -> str:
+        """Ask the middle agent."""
+        return (await middle.run(question)).output
+
+    for level in (chain.middle, chain.bottom):
+        _script(level.marker, level.turns)
+    chain.top.expect_answer(await _play(chain.top, top))
+    return chain.expected
+
+
 async def multi_turn() -> list[S.RunExpectation]:
     """Two runs in one conversation: the second gets the first's messages as history."""
     conversation = shapes.multi_turn(FRAMEWORK)

@@ -143,6 +143,23 @@ def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     return scenario.expected
 
 
+def nested_deep(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Managed agents three deep: top manages middle, which manages bottom. A managed
+    agent's call has no tool span; each is a child run whose task is what its manager
+    asked (not smolagents' prompt around it)."""
+    chain = shapes.nested_deep(
+        FRAMEWORK, ("middle_agent", "bottom_agent"), "task", delegation_is_a_tool_step=False
+    )
+    bottom = build_agent(llm, "bottom_agent", description="Knows the weather.")
+    middle = build_agent(
+        llm, "middle_agent", description="Asks the bottom agent.", managed_agents=[bottom]
+    )
+    top = build_agent(llm, "top_agent", managed_agents=[middle])
+    chain.script(llm)
+    chain.top.expect_answer(top.run(chain.top.task))
+    return chain.expected
+
+
 def multi_turn(llm: ScriptedLLM) -> list[S.RunExpectation]:
     """Two runs of one agent, the second with ``reset=False``: it keeps the first's memory."""
     conversation = shapes.multi_turn(FRAMEWORK)

@@ -128,6 +128,37 @@ def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     return scenario.expected
 
 
+def nested_deep(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Agents three deep ("agents as tools"): top, middle, bottom."""
+    chain = shapes.nested_deep(FRAMEWORK, ("ask_middle", "ask_bottom"), "question")
+    bottom = build_agent(llm, "bottom_agent")
+
+    @tool
+    def ask_bottom(question: str) -> str:
+        """Ask the bottom agent a question.
+
+        Args:
+            question: what to ask
+        """
+        return str(bottom(question)).strip()
+
+    middle = build_agent(llm, "middle_agent", tools=[ask_bottom])
+
+    @tool
+    def ask_middle(question: str) -> str:
+        """Ask the middle agent a question.
+
+        Args:
+            question: what to ask
+        """
+        return str(middle(question)).strip()
+
+    top = build_agent(llm, "top_agent", tools=[ask_middle])
+    chain.script(llm)
+    chain.top.expect_answer(str(top(chain.top.task)).strip())
+    return chain.expected
+
+
 # --- Swarm: agents handing off to each other (strands.multiagent.Swarm) -----------------------
 
 SWARM_NAME = "swarm"  # the run of a swarm: its span is ``invoke_swarm``, without an agent name
@@ -263,6 +294,37 @@ async def cancelled(llm: ScriptedLLM) -> S.RunExpectation:
     cancel = S.cancelled(FRAMEWORK)
     llm.script(cancel.scenario.marker, cancel.scenario.turns)
     return await cancel.cancel(build_agent(llm).invoke_async(cancel.scenario.task))
+
+
+@tool
+def interrupt(city: str) -> str:
+    """The user presses Ctrl-C while this runs.
+
+    Args:
+        city: the city's name
+    """
+    return S.interrupt_impl(city)
+
+
+def ctrl_c(llm: ScriptedLLM) -> S.RunExpectation:
+    """A weather call, then Ctrl-C in the next tool: the run span ends with
+    ``strands.cancellation.type``, but the cycle holding the second model call and the cut
+    tool never ends. Those steps are still the run's: ``cancelled``, the tool's step cut."""
+    weather = ToolExpectation("get_weather", {"city": "Oslo"}, "sunny in Oslo")
+    cut = ToolExpectation("interrupt", {"city": "Oslo"}, None, error="cancelled")
+    scenario = S.scenario(
+        FRAMEWORK,
+        "ctrlc",
+        "Weather in Oslo, twice? (interrupted)",
+        [call_tool("get_weather", {"city": "Oslo"}), call_tool("interrupt", {"city": "Oslo"})],
+        status="cancelled",
+        final_answer=None,
+        tools=[weather, cut],
+        llm_steps_at_least=2,
+    )
+    with S.interrupted():
+        _play(llm, scenario, build_agent(llm, tools=[get_weather, interrupt]))
+    return scenario.expected
 
 
 def empty_answer(llm: ScriptedLLM) -> S.RunExpectation:

@@ -205,11 +205,40 @@ def test_a_langgraph_run_paused_for_a_human_and_resumed(
     ]
 
 
+def test_an_adk_loop_agent_s_turns_work_on_the_user_s_request(
+    collector: Any, tmp_path: Path
+) -> None:
+    """A ``LoopAgent``'s sub-agents take turns until one calls ``exit_loop``: each turn a
+    child run on the user's request, in order, the exiting turn without an answer."""
+    _require("google-adk")
+    from tests.frameworks.scenarios_adk import LOOP_DRAFTS, LOOP_REVIEW
+
+    report = _run_scenarios(
+        "google-adk", "http", collector, tmp_path / "expected.json", "--only", "loop"
+    )
+    (expected,) = report["results"][0]["runs"]
+    check_run(collector, expected, "google-adk")
+    top = one_run(collector, expected["task"], agent_name="review_loop")
+    turns = collector.query(
+        "SELECT agent_name, task, final_answer, status FROM agent_runs "
+        "WHERE parent_run_id = ? ORDER BY started_at",
+        [top["id"]],
+    )
+    assert [(name, answer, status) for name, _, answer, status in turns] == [
+        ("writer", LOOP_DRAFTS[0], "completed"),
+        ("checker", LOOP_REVIEW, "completed"),
+        ("writer", LOOP_DRAFTS[1], "completed"),
+        ("checker", None, "completed"),
+    ]
+    assert {task for _, task, _, _ in turns} == {expected["task"]}
+    check_tokens_counted_once(collector)
+
+
 @pytest.mark.parametrize(
     ("framework", "scenarios"),
     [
         ("openai-agents", ["handoff_named", "cancelled", "empty_answer"]),
-        ("strands", ["multi_turn", "cancelled"]),
+        ("strands", ["multi_turn", "cancelled", "ctrl_c"]),
         ("google-adk", ["ctrl_c", "empty_answer"]),
     ],
 )

@@ -152,3 +152,58 @@ def test_a_stand_in_one_level_up_takes_its_task_from_a_model_call_stored_earlier
     assert run["status"] == "running" and run["task"] == TASK and run["total_steps"] == 1, run
     assert _run(collector, middle_id) == {}  # the emptied stand-in is gone
     provider.shutdown()
+
+
+@pytest.mark.parametrize("interrupted", [True, False])
+def test_steps_below_a_span_never_ended_belong_to_the_run_ctrl_c_cut(
+    collector: CollectorHandle, interrupted: bool
+) -> None:
+    # Strands' shape: Ctrl-C in a tool ends the run span (cancelled) but never the cycle
+    # span between it and its model call and the cut tool. Those steps are the cancelled
+    # run's. A run that ended otherwise does not take them: they stay a stand-in's.
+    provider = _provider(collector)
+    tracer = provider.get_tracer("framework-under-test")
+    root = tracer.start_span(
+        "invoke_agent weather_agent",
+        attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "weather_agent"},
+    )
+    cycle = tracer.start_span("cycle", context=trace.set_span_in_context(root))
+    with tracer.start_as_current_span(
+        "chat scripted",
+        context=trace.set_span_in_context(cycle),
+        attributes={
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "scripted",
+            "gen_ai.input.messages": json.dumps(
+                [{"role": "user", "parts": [{"type": "text", "content": TASK}]}]
+            ),
+        },
+    ):
+        pass
+    with tracer.start_as_current_span(
+        "execute_tool get_weather",
+        context=trace.set_span_in_context(cycle),
+        attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather"},
+    ):
+        pass
+    cycle_id = format(cycle.get_span_context().span_id, "016x")
+    wait_until(lambda: _run(collector, cycle_id) or None, timeout_s=15, what="the stand-in")
+    if interrupted:
+        root.record_exception(KeyboardInterrupt("Oslo"))
+        root.set_status(Status(StatusCode.ERROR, "KeyboardInterrupt: Oslo"))
+    root.end()
+    root_id = format(root.get_span_context().span_id, "016x")
+    done = wait_until(
+        lambda: (r := _run(collector, root_id)).get("is_final") and r,
+        timeout_s=15,
+        what="the run span",
+    )
+    if interrupted:
+        assert done["status"] == "cancelled" and done["error"] is None, done
+        assert done["total_steps"] == 2, done
+        wait_until(lambda: _run(collector, cycle_id) == {}, timeout_s=15, what="no stand-in")
+        assert collector.query("SELECT count(*) FROM agent_runs")[0][0] == 1
+    else:
+        assert done["status"] == "completed" and done["total_steps"] == 0, done
+        assert _run(collector, cycle_id)["total_steps"] == 2
+    provider.shutdown()

@@ -132,3 +132,31 @@ def test_a_hand_off_taken_up_or_failed_is_not_the_limit() -> None:
     assert strands.derive_run_fields_in_trace(_swarm(), [first, last], refused) == {}
     graph = _span("6", "invoke_graph", {"gen_ai.operation.name": "invoke_graph"})
     assert strands.derive_run_fields_in_trace(graph, [first, last], taken) == {}
+
+
+def test_a_tool_span_ended_without_its_status_was_cut_by_ctrl_c() -> None:
+    # Captured (1.62): Ctrl-C in a tool ends its span OK with no ``gen_ai.tool.status`` and
+    # no result; every tool that returned or raised has the status.
+    cut = _span(
+        "4",
+        "execute_tool interrupt",
+        {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "interrupt"},
+        status_code=1,
+        events=[_event("gen_ai.tool.message", content='{"city": "Oslo"}')],
+    )
+    assert strands.step_fields(cut, "tool_call") == {
+        "tool_args": {"city": "Oslo"},
+        "error": "cancelled",
+    }
+    finished = _span(
+        "5",
+        "execute_tool get_weather",
+        {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "get_weather",
+            "gen_ai.tool.status": "success",
+        },
+        status_code=1,
+        events=[_event("gen_ai.choice", message='[{"text": "sunny in Oslo"}]')],
+    )
+    assert strands.step_fields(finished, "tool_call") == {"tool_result": "sunny in Oslo"}

@@ -140,6 +140,15 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
         child = _agent(base_url, "child_agent", tools=[])
         parent = _agent(base_url, "parent_agent", tools=[AgentTool(child)])
         return [await _outcome(_answer(parent, tasks[0]))]
+    if scenario == "nested_deep":  # top -> middle -> bottom, each an AgentTool of the one above
+        from autogen_agentchat.tools import AgentTool
+
+        bottom = _agent(base_url, "bottom_agent", description="Knows the weather.")
+        middle = _agent(
+            base_url, "middle_agent", tools=[AgentTool(bottom)], description="Asks the bottom."
+        )
+        top = _agent(base_url, "top_agent", tools=[AgentTool(middle)])
+        return [await _outcome(_answer(top, tasks[0]))]
     return [await _outcome(_answer(_agent(base_url), tasks[0]))]
 
 

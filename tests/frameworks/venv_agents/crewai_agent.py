@@ -52,10 +52,10 @@ def _tools() -> list[Any]:
     return [get_weather, add, flaky]
 
 
-def _agent(base_url: str, role: str = "weather_agent", **options: Any) -> Any:
+def _agent(base_url: str, role: str = "weather_agent", stream: bool = False, **options: Any) -> Any:
     from crewai import LLM, Agent
 
-    llm = LLM(model=MODEL, base_url=base_url, api_key="sk-scripted", max_retries=0)
+    llm = LLM(model=MODEL, base_url=base_url, api_key="sk-scripted", max_retries=0, stream=stream)
     options.setdefault("tools", _tools())
     return Agent(
         role=role, goal="Answer the task.", backstory="A careful agent.", llm=llm, **options
@@ -155,6 +155,8 @@ def run(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
     if scenario == "handoff":
         agents = [_agent(base_url, role=r, tools=[]) for r in ("researcher", "writer")]
         return [outcome(lambda: _crew_answer(agents, tasks))]
+    if scenario == "streaming":  # the model's answers streamed (with the usage chunk)
+        return [outcome(lambda: _crew_answer([_agent(base_url, stream=True)], [tasks[0]]))]
     options = {"max_iter": 2} if scenario == "max_steps" else {}
     return [outcome(lambda: _crew_answer([_agent(base_url, **options)], [tasks[0]]))]
 

@@ -79,6 +79,21 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
 
         parent = _agent(base_url, "parent_agent", tools=[ask_child])
         return [await _outcome(_answer(parent, tasks[0]))]
+    if scenario == "nested_deep":  # top -> middle -> bottom, each asked from a tool
+        bottom = _agent(base_url, "bottom_agent")
+
+        async def ask_bottom(question: str) -> str:
+            """Ask the bottom agent a question."""
+            return await _answer(bottom, question)
+
+        middle = _agent(base_url, "middle_agent", tools=[ask_bottom])
+
+        async def ask_middle(question: str) -> str:
+            """Ask the middle agent a question."""
+            return await _answer(middle, question)
+
+        top = _agent(base_url, "top_agent", tools=[ask_middle])
+        return [await _outcome(_answer(top, tasks[0]))]
     if scenario == "multi_turn":  # one Memory carries the chat history from run to run
         from llama_index.core.memory import Memory
 
