@@ -17,15 +17,20 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from collector.sql_allowlist import DOCUMENTED_TABLES
 from collector.sql_saved_copy import chain_hash_at
 from collector.sql_worker_process import WorkerProcess
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+else:
+    from collector.lazy_modules import pyarrow as pa
+    from collector.lazy_modules import pyarrow_compute as pc
 
 __all__ = ["CopyProgress", "SentCopy", "fingerprint", "send_tables"]
 
