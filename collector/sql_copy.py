@@ -34,7 +34,11 @@ else:
 
 __all__ = ["CopyProgress", "SentCopy", "fingerprint", "send_tables"]
 
-_BATCH_ROWS = 8192
+# Rows per Arrow batch sent to the worker. The collector holds a batch, DuckDB's
+# next one and the pickled copy on its way at once: 8,192 spans of agent-shaped
+# size (1-4 KB) took the collector ~100 MB above its ingest peak, 1,024 ~10 MB
+# (bench.load's peak_rss_mb_sql_count). The worker commits by bytes, not batches.
+_BATCH_ROWS = 1024
 
 # Updated in place by many write paths (ingest, adoption of rootless runs, lost
 # runs, re-derivation, retention): a changed row is found by its content hash,
