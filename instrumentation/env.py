@@ -393,6 +393,13 @@ DB_THREADS = Variable(
     _C,
     integer(minimum=0),
 )
+MALLOC_ARENAS = Variable(
+    "AGENT_AUDIT_MALLOC_ARENAS",
+    2,
+    "glibc malloc arenas of the collector process, set at its start (0: glibc's default)",
+    _C,
+    integer(minimum=0),
+)
 STORE = Variable(
     "AGENT_AUDIT_STORE",
     "duckdb",
