@@ -61,6 +61,7 @@ def test_idle_collector_has_not_loaded_pyarrow_and_ingest_loads_it(
     # numpy's shared library is mapped into the process.
     maps = _maps(collector.pid)
     assert "libarrow" not in maps and "_multiarray_umath" not in maps
+    assert "tantivy" not in maps  # the search index opens when there is a run to index
     assert memory["arrow_memory_pool"] is None
     assert memory["malloc_arena_max"] == 2  # AGENT_AUDIT_MALLOC_ARENAS' default
     assert memory["rss_mb"] > 0
@@ -70,6 +71,10 @@ def test_idle_collector_has_not_loaded_pyarrow_and_ingest_loads_it(
     assert api.get(f"/agent/runs/{run_id}").json()["task"] == "count"
     # Ingest builds Arrow tables: the lazy module did load, with the system pool.
     assert "libarrow" in _maps(collector.pid)
+    # The search index opens to take the run, and finds it.
+    wait_until(lambda: "tantivy" in _maps(collector.pid), timeout_s=30)
+    found = api.get("/agent/runs", params={"q": "count"}).json()
+    assert [run["id"] for run in found["runs"]] == [run_id]
     assert api.get("/healthz").json()["memory"]["arrow_memory_pool"] == "system"
 
 
