@@ -1,4 +1,4 @@
-"""A real collector process: pyarrow stays unloaded while idle, and the memory settings apply."""
+"""A real collector process: pyarrow and tantivy stay unloaded while idle; memory settings apply."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from bench.collector_proc import SpawnedCollector, spawn_collector
+from collector.server import open_store
+from collector.settings import Settings
 from instrumentation import attributes as A
 from tests.support import wait_until
 
@@ -92,3 +94,20 @@ def test_arena_cap_and_arrow_pool_follow_the_environment(tmp_path: Path) -> None
         assert api.get("/healthz").json()["memory"]["arrow_memory_pool"] == "mimalloc"
     finally:
         spawned.stop()
+
+
+def test_checkpoint_threshold_and_memory_limit_reach_duckdb(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"AGENT_AUDIT_DB_CHECKPOINT_MB": "32", "AGENT_AUDIT_DB_MEMORY_MB": "96"}
+    ).with_overrides(db_path=tmp_path / "audit.duckdb")
+    store = open_store(settings)
+    try:
+        found = store.read(
+            lambda cur: cur.execute(
+                "SELECT current_setting('checkpoint_threshold'), current_setting('memory_limit')"
+            ).fetchone()
+        )
+    finally:
+        store.close()
+    # DuckDB reports sizes in its own units: 32 MB is 30.5 MiB, 96 MB 91.5 MiB.
+    assert found == ("30.5 MiB", "91.5 MiB")
