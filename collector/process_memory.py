@@ -4,8 +4,9 @@ Measured under ``bench.load`` (README, Performance): with glibc's default of 8
 malloc arenas per core, the collector's ~40 threads (gRPC workers, the writer,
 DuckDB, the search index, the API's thread pool) each kept freed memory in
 their own arena; pyarrow's default pool (mimalloc) kept ~35 MB of the ingest's
-Arrow tables reserved after use. Two arenas and the system allocator for Arrow
-cut the peak by 30-50 MB at the same throughput.
+Arrow tables reserved after use. A cap of 4 arenas and the system allocator
+for Arrow cut the peak by 30-50 MB; 2 arenas saved as much but cost
+throughput at one run per request (threads waiting on arena locks).
 """
 
 from __future__ import annotations

@@ -402,7 +402,7 @@ DB_CHECKPOINT_MB = Variable(
 )
 MALLOC_ARENAS = Variable(
     "AGENT_AUDIT_MALLOC_ARENAS",
-    2,
+    4,
     "glibc malloc arenas of the collector process, set at its start (0: glibc's default)",
     _C,
     integer(minimum=0),
