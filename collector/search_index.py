@@ -33,7 +33,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -65,11 +64,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 Reader = Callable[[Callable[[duckdb.DuckDBPyConnection], Any]], Any]
 
-_BATCH_RUNS = 2000  # runs per index commit at most (each commit has a fixed cost)
-# Runs whose text is read and handed to the writer at a time: a batch's text
-# (task, answer, every step's arguments and results) is held in Python and in
-# tantivy at once, and 2,000 agent-shaped runs are tens of MB.
-_READ_RUNS = 250
+_BATCH_RUNS = 2000
 _PRUNE_EVERY_S = 300.0  # how often deleted runs (retention) are looked for
 
 
@@ -161,37 +156,23 @@ class SearchIndex:
                 self._wake.clear()
 
     def refresh_once(self) -> int:
-        """Index runs changed or annotated since the watermarks (one commit); returns how many."""
-        start_runs, start_annotations = self._watermark, self._annotations_mark
-        runs_mark, annotations_mark = start_runs, start_annotations
-        indexed, full = 0, True
-        while full and indexed < _BATCH_RUNS:
-            changes: Changes = self._read(
-                partial(
-                    read_changes,
-                    runs_mark=runs_mark,
-                    annotations_mark=annotations_mark,
-                    batch=_READ_RUNS,
-                )
-            )
-            if changes.rows:
-                self._add(changes)
-            indexed += len(changes.rows)
-            runs_mark, annotations_mark = changes.runs_mark, changes.annotations_mark
-            full = changes.full
-        if indexed:
-            self._open_writer().commit()
-            self._index.reload()
-        if runs_mark != start_runs:
-            self._save_watermark("watermark", runs_mark)
-        if annotations_mark != start_annotations:
-            self._save_watermark("annotation_watermark", annotations_mark)
+        """Index runs changed or annotated since the watermarks (one batch); returns how many."""
+        runs_mark, annotations_mark = self._watermark, self._annotations_mark
+        changes = self._read(
+            lambda cur: read_changes(cur, runs_mark, annotations_mark, _BATCH_RUNS)
+        )
+        if changes.rows:
+            self._write(changes)
+        if changes.runs_mark != runs_mark:
+            self._save_watermark("watermark", changes.runs_mark)
+        if changes.annotations_mark != annotations_mark:
+            self._save_watermark("annotation_watermark", changes.annotations_mark)
         with self._changed:
-            self._watermark = runs_mark
-            self._annotations_mark = annotations_mark
-            self._behind = full
+            self._watermark = changes.runs_mark
+            self._annotations_mark = changes.annotations_mark
+            self._behind = changes.full
             self._changed.notify_all()
-        return _BATCH_RUNS if full else indexed
+        return _BATCH_RUNS if changes.full else len(changes.rows)
 
     def prune_deleted(self) -> int:
         """Drop documents of runs no longer in the database (retention); returns how many.
@@ -227,13 +208,14 @@ class SearchIndex:
             self._writer = self._index.writer(heap_size=32_000_000, num_threads=1)
         return self._writer
 
-    def _add(self, changes: Changes) -> None:
-        """Hand the runs' documents to the writer; refresh_once commits them."""
+    def _write(self, changes: Changes) -> None:
         writer = self._open_writer()
         for row in changes.rows:
             writer.delete_documents_by_term("id", row[0])
             marks = changes.annotations.get(row[0], ())
             writer.add_document(run_document(self._tantivy, row, changes.steps.get(row[0]), marks))
+        writer.commit()
+        self._index.reload()
 
     # --- reading ----------------------------------------------------------------------
     def wait_fresh(
