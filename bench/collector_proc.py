@@ -51,6 +51,19 @@ def proc_status_kb(pid: int, key: str) -> int:
     return 0
 
 
+def reset_peak_rss(pid: int) -> bool:
+    """Set a process's VmHWM back to its current RSS (``clear_refs`` 5, Linux >= 4.0).
+
+    Lets one phase's peak be read apart from an earlier one's; False if not allowed.
+    """
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        return False
+    return True
+
+
 def proc_cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process and its reaped children, 0 if gone."""
     try:

@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pyarrow as pa
 
-from collector.columns import SPANS, arrow_schema
+from collector.columns import SPANS, ArrowSchema
 from collector.decode import SpanRecord
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    from collector.lazy_modules import pyarrow as pa
 
 __all__ = [
     "SPAN_SCHEMA",
@@ -25,7 +29,7 @@ __all__ = [
     "rows_table",
 ]
 
-SPAN_SCHEMA = arrow_schema(SPANS)
+SPAN_SCHEMA = ArrowSchema(SPANS)
 
 
 def dumps_json(value: Any) -> str:
@@ -54,7 +58,7 @@ def span_columns(spans: Sequence[SpanRecord], now: datetime) -> dict[str, list[A
 
 def columns_table(columns: dict[str, list[Any]]) -> pa.Table:
     """An Arrow table in the ``spans`` schema from :func:`span_columns`."""
-    return pa.table(columns, schema=SPAN_SCHEMA)
+    return pa.table(columns, schema=SPAN_SCHEMA.schema)
 
 
 def rows_table(rows: Iterable[Any], schema: pa.Schema, extra: dict[str, Any]) -> pa.Table:

@@ -17,13 +17,17 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from collector.chain_key import ChainKey
 from collector.schema import SPAN_COLUMNS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    from collector.lazy_modules import pyarrow as pa
 
 __all__ = [
     "CONTENT_COLUMNS",

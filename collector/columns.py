@@ -9,10 +9,16 @@ still upgrade in order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    from collector.lazy_modules import pyarrow as pa
+
 
 __all__ = [
     "Column",
@@ -21,20 +27,28 @@ __all__ = [
     "AGENT_STEPS",
     "names",
     "arrow_schema",
+    "ArrowSchema",
     "column_ddl",
 ]
 
-# One Arrow type per DuckDB type: rows go into DuckDB as Arrow tables.
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "VARCHAR": pa.string(),
-    "JSON": pa.string(),
-    "INTEGER": pa.int32(),
-    "BIGINT": pa.int64(),
-    "DOUBLE": pa.float64(),
-    "BOOLEAN": pa.bool_(),
-    "TIMESTAMP": pa.timestamp("us"),
-    "VARCHAR[]": pa.list_(pa.string()),
-}
+
+def _arrow_type(sql_type: str) -> pa.DataType:
+    """One Arrow type per DuckDB type: rows go into DuckDB as Arrow tables.
+
+    A function, not a table built at import: pyarrow loads at first use
+    (collector/lazy_modules.py).
+    """
+    types: dict[str, Callable[[], pa.DataType]] = {
+        "VARCHAR": pa.string,
+        "JSON": pa.string,
+        "INTEGER": pa.int32,
+        "BIGINT": pa.int64,
+        "DOUBLE": pa.float64,
+        "BOOLEAN": pa.bool_,
+        "TIMESTAMP": lambda: pa.timestamp("us"),
+        "VARCHAR[]": lambda: pa.list_(pa.string()),
+    }
+    return types[sql_type]()
 
 
 @dataclass(frozen=True)
@@ -54,7 +68,7 @@ class Column:
 
     @property
     def arrow_type(self) -> pa.DataType:
-        return _ARROW_TYPES[self.sql_type]
+        return _arrow_type(self.sql_type)
 
     @property
     def ddl(self) -> str:
@@ -181,6 +195,20 @@ def arrow_schema(columns: Iterable[Column], only: Iterable[str] | None = None) -
     return pa.schema(
         [(c.name, c.arrow_type) for c in columns if wanted is None or c.name in wanted]
     )
+
+
+class ArrowSchema:
+    """:func:`arrow_schema` for a module-level constant: its names at once, the
+    Arrow schema at first use, so that importing the module does not load pyarrow."""
+
+    def __init__(self, columns: Iterable[Column], only: Iterable[str] | None = None) -> None:
+        wanted = None if only is None else set(only)
+        self._columns = tuple(c for c in columns if wanted is None or c.name in wanted)
+        self.names: tuple[str, ...] = names(self._columns)
+
+    @functools.cached_property
+    def schema(self) -> pa.Schema:
+        return arrow_schema(self._columns)
 
 
 def column_ddl(columns: Iterable[Column], since: int) -> list[str]:

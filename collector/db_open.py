@@ -13,7 +13,7 @@ __all__ = ["open_database", "default_ceiling_mb"]
 
 
 def open_database(
-    path: Path, memory_limit_mb: int = 256, threads: int = 0
+    path: Path, memory_limit_mb: int = 256, threads: int = 0, checkpoint_mb: int = 256
 ) -> duckdb.DuckDBPyConnection:
     """Open (or create) the file, turning DuckDB's errors into clear ones."""
     path = Path(path)
@@ -28,8 +28,10 @@ def open_database(
     con.execute("SET TimeZone = 'UTC'")
     # Checkpointing every 16 MB of WAL (DuckDB's default) rewrote and fragmented
     # the file under steady ingest; a larger threshold keeps it compact and fast.
+    # Rows not yet checkpointed stay in DuckDB's memory: a smaller threshold with
+    # a smaller memory limit keeps a small collector small (README, Performance).
     # The collector checkpoints at shutdown.
-    con.execute("SET checkpoint_threshold = '256MB'")
+    con.execute(f"SET checkpoint_threshold = '{int(checkpoint_mb)}MB'")
     # DuckDB's own default is 80% of RAM; a sidecar should stay small. Queries
     # that need more spill to disk (the temp directory beside the file).
     con.execute(f"SET memory_limit = '{int(memory_limit_mb)}MB'")

@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from collector import frameworks
-from collector.columns import AGENT_RUNS, arrow_schema
+from collector.columns import AGENT_RUNS, ArrowSchema
 from collector.decode import SpanRecord
 from collector.id_lists import chunks, in_list
 from collector.mapping import SpanClass, classify, is_pending
@@ -24,12 +23,17 @@ from collector.run_tree import model_calls_below, own_spans_by_run
 from collector.trace_arrivals import TraceArrivals, spans_reads
 from instrumentation.attributes import RunStatus, StepStatus
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    from collector.lazy_modules import pyarrow as pa
+
 __all__ = ["derive_foreign_runs", "stored_span"]
 
 logger = logging.getLogger(__name__)
 
 # "id" first: the rest are the fields derive_run_fields may return.
-_DERIVED_SCHEMA = arrow_schema(
+_DERIVED_SCHEMA = ArrowSchema(
     AGENT_RUNS,
     {
         "id",
@@ -229,7 +233,7 @@ def derive_foreign_runs(
         con.unregister("_errors")
     if not derived["id"]:
         return
-    con.register("_derived", pa.table(derived, schema=_DERIVED_SCHEMA))
+    con.register("_derived", pa.table(derived, schema=_DERIVED_SCHEMA.schema))
     con.execute(
         f"""
         UPDATE agent_runs SET

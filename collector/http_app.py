@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect
 from collector import api, api_annotations, api_spans
 from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode_protobuf
 from collector.errors import CollectorError
+from collector.process_memory import memory_figures
 from collector.redact import Sanitizer
 from collector.request_budget import PartsInFlight
 from collector.schema import SCHEMA_VERSION
@@ -211,6 +212,8 @@ def create_app(
             # Raised by the writer when storing spans runs out of memory (up to the max).
             "db_memory_limit_mb": store.memory_limit_mb,
             "db_memory_max_mb": store.memory_ceiling_mb,
+            # Resident memory, glibc's arena cap, Arrow's pool (collector/process_memory.py).
+            "memory": memory_figures(),
         }
         lake_status = getattr(store, "lake_status", None)
         if lake_status is not None:

@@ -11,15 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from collector.arrow_rows import columns_table, rows_table, span_columns
 from collector.chain import CONTENT_COLUMNS, ChainHead, append_rows
 from collector.chain_key import ChainKey
-from collector.columns import AGENT_RUNS, AGENT_STEPS, arrow_schema
+from collector.columns import AGENT_RUNS, AGENT_STEPS, ArrowSchema
 from collector.decode import SpanRecord
 from collector.foreign_runs import derive_foreign_runs
 from collector.fresh_runs import FreshRuns, fresh_runs
@@ -44,11 +43,18 @@ from collector.trace_arrivals import TraceArrivals
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+else:
+    from collector.lazy_modules import pyarrow as pa
+    from collector.lazy_modules import pyarrow_compute as pc
+
 __all__ = ["IngestState", "ingest_batch", "load_orphan_traces", "mark_lost_runs", "refresh_runs"]
 
 # The columns a span writes; the others are aggregates kept by refresh_runs.
-_RUN_SCHEMA = arrow_schema(c for c in AGENT_RUNS if c.ingested)
-_STEP_SCHEMA = arrow_schema(c for c in AGENT_STEPS if c.ingested)
+_RUN_SCHEMA = ArrowSchema(c for c in AGENT_RUNS if c.ingested)
+_STEP_SCHEMA = ArrowSchema(c for c in AGENT_STEPS if c.ingested)
 
 # Columns a pending copy or a repeated span may overwrite. A finished span
 # always wins over a pending copy; a pending copy never replaces a finished row.
@@ -261,10 +267,10 @@ def _insert_or_upsert(
 
 # Inserted with the aggregates a fresh run's batch decides (collector/fresh_runs.py);
 # an upsert of a stored row leaves them to refresh_runs.
-_TOTAL_STEPS = pa.field("total_steps", pa.int32())
-_TOOL_NAMES = pa.field("tool_names", pa.list_(pa.string()))
-_STEP_NUMBER = pa.field("step_number", pa.int32())
-_RUN_COLUMNS = ", ".join([*_RUN_SCHEMA.names, _TOTAL_STEPS.name, _TOOL_NAMES.name])
+_TOTAL_STEPS = "total_steps"  # INTEGER
+_TOOL_NAMES = "tool_names"  # VARCHAR[]
+_STEP_NUMBER = "step_number"  # INTEGER
+_RUN_COLUMNS = ", ".join([*_RUN_SCHEMA.names, _TOTAL_STEPS, _TOOL_NAMES])
 _INSERT_RUNS = f"""
     INSERT INTO agent_runs ({_RUN_COLUMNS}, last_activity_at)
     SELECT {_RUN_COLUMNS}, updated_at FROM {{source}}
@@ -281,7 +287,7 @@ _UPSERT_RUNS = (
     WHERE excluded.is_final OR NOT agent_runs.is_final
 """
 )
-_STEP_COLUMNS = ", ".join([*_STEP_SCHEMA.names, _STEP_NUMBER.name])
+_STEP_COLUMNS = ", ".join([*_STEP_SCHEMA.names, _STEP_NUMBER])
 _INSERT_STEPS = f"""
     INSERT INTO agent_steps ({_STEP_COLUMNS}) SELECT {_STEP_COLUMNS} FROM {{source}}
 """
@@ -303,20 +309,22 @@ def _upsert_runs(
     fresh: FreshRuns,
 ) -> None:
     rows = [fresh.runs.get(r.id, r) for r in rows]
-    table = rows_table(rows, _RUN_SCHEMA, {"updated_at": now})
+    table = rows_table(rows, _RUN_SCHEMA.schema, {"updated_at": now})
     # A new run has no step yet unless it is fresh (its steps are in this batch).
     counted = [fresh.aggregates.get(r.id, (0, None)) for r in rows]
-    table = table.append_column(_TOTAL_STEPS, pa.array([c[0] for c in counted], _TOTAL_STEPS.type))
-    table = table.append_column(_TOOL_NAMES, pa.array([c[1] for c in counted], _TOOL_NAMES.type))
+    total_steps = pa.field(_TOTAL_STEPS, pa.int32())
+    tool_names = pa.field(_TOOL_NAMES, pa.list_(pa.string()))
+    table = table.append_column(total_steps, pa.array([c[0] for c in counted], total_steps.type))
+    table = table.append_column(tool_names, pa.array([c[1] for c in counted], tool_names.type))
     _insert_or_upsert(con, table, stored, _INSERT_RUNS, _UPSERT_RUNS)
 
 
 def _upsert_steps(
     con: duckdb.DuckDBPyConnection, rows: list[StepRow], stored: set[str], fresh: FreshRuns
 ) -> None:
-    table = rows_table(rows, _STEP_SCHEMA, {})
+    table = rows_table(rows, _STEP_SCHEMA.schema, {})
     numbers = [fresh.step_numbers.get(r.id) for r in rows]
-    table = table.append_column(_STEP_NUMBER, pa.array(numbers, _STEP_NUMBER.type))
+    table = table.append_column(pa.field(_STEP_NUMBER, pa.int32()), pa.array(numbers, pa.int32()))
     _insert_or_upsert(con, table, stored, _INSERT_STEPS, _UPSERT_STEPS)
 
 

@@ -19,14 +19,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from collector.id_lists import in_list, placeholders
 from collector.query_snapshot import has_step_index, parse_iso
 from collector.serialize import json_value
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    from collector.lazy_modules import pyarrow as pa
 
 __all__ = ["has_unpriced_models", "attach_page_figures", "attach_run_page_costs"]
 

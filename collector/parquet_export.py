@@ -16,13 +16,19 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from collector.schema import SCHEMA_VERSION
 from collector.serialize import iso_utc
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+else:
+    from collector.lazy_modules import pyarrow as pa
+    from collector.lazy_modules import pyarrow_parquet as pq
 
 __all__ = ["EXPORT_TABLES", "MANIFEST_NAME", "Snapshot", "take_snapshot", "pack_tar"]
 

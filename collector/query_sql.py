@@ -19,14 +19,18 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from collector.errors import CollectorError
 from collector.serialize import json_value
 from collector.sql_guard import CheckedSql
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    from collector.lazy_modules import pyarrow as pa
 
 __all__ = [
     "SqlError",

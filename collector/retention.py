@@ -15,13 +15,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from collector.chain_key import ChainKey
 from collector.record_chain import CANCEL_COLUMNS, chain_removed_cancel, chain_retention_pass
 from instrumentation.attributes import RunStatus
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    from collector.lazy_modules import pyarrow as pa
 
 __all__ = ["RetentionResult", "apply_retention"]
 

@@ -18,19 +18,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from collector import frameworks
-from collector.columns import AGENT_RUNS, arrow_schema
+from collector.columns import AGENT_RUNS, ArrowSchema
 from collector.decode import SpanRecord
 from collector.foreign_runs import stored_span
 from collector.id_lists import chunks, in_list
 from collector.nearest_runs import NearestRuns
 from collector.run_links import STAND_IN, StoredParents, set_by_id, trace_graph
 from instrumentation.attributes import RunStatus, StepStatus
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    from collector.lazy_modules import pyarrow as pa
 
 __all__ = ["STAND_IN", "load_rootless_traces", "place_rootless_steps", "settle_stand_ins"]
 
@@ -162,7 +166,7 @@ def _drop_empty_stand_ins(con: duckdb.DuckDBPyConnection, candidates: set[str]) 
 
 # The columns a stand-in is made of (the rest are constants or left empty).
 _STAND_IN_COLUMNS = ("id", "task", "started_at", "trace_id", "span_id")
-_STAND_IN_SCHEMA = arrow_schema(AGENT_RUNS, only=_STAND_IN_COLUMNS)
+_STAND_IN_SCHEMA = ArrowSchema(AGENT_RUNS, only=_STAND_IN_COLUMNS)
 
 
 def _insert_stand_ins(
@@ -187,7 +191,7 @@ def _insert_stand_ins(
                 task = frameworks.llm_input_task(llm)
         for name, value in zip(rows, (run_id, task, started_at, trace_id, run_id), strict=True):
             rows[name].append(value)
-    con.register("_stand_ins", pa.table(rows, schema=_STAND_IN_SCHEMA))
+    con.register("_stand_ins", pa.table(rows, schema=_STAND_IN_SCHEMA.schema))
     con.execute(
         "INSERT INTO agent_runs (id, task, status, started_at, trace_id, span_id, metadata, "
         "updated_at, last_activity_at, is_final) "

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from collector.id_lists import chunks, in_list
 from collector.nearest_runs import NearestRuns
 from collector.trace_arrivals import TraceArrivals, spans_reads
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    from collector.lazy_modules import pyarrow as pa
 
 __all__ = [
     "STAND_IN",

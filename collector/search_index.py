@@ -72,9 +72,6 @@ class SearchIndex:
     """The index directory, its writer and the thread that keeps it fresh."""
 
     def __init__(self, directory: Path, read: Reader, *, interval_s: float = 2.0) -> None:
-        import tantivy  # only the collector with search on pays for it
-
-        self._tantivy: Any = tantivy
         self.directory = Path(directory)
         self._read = read
         self._interval_s = interval_s
@@ -85,9 +82,10 @@ class SearchIndex:
             shutil.rmtree(self.directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         marker.write_text(FORMAT)
-        self._schema = build_schema(tantivy)
-        self._index = tantivy.Index(self._schema, path=str(self.directory))
-        register_tokenizers(tantivy, self._index)
+        # tantivy (its library, the index's readers) is loaded when there is
+        # something to index or to search: an idle collector does without.
+        self._opened: tuple[Any, Any, Any] | None = None  # module, schema, index
+        self._open_lock = threading.Lock()
         self._writer: Any = None
         self._watermark = self._load_watermark("watermark")
         self._annotations_mark = self._load_watermark("annotation_watermark")
@@ -98,6 +96,32 @@ class SearchIndex:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="search-index", daemon=True)
         self._thread.start()
+
+    def _open(self) -> tuple[Any, Any, Any]:
+        opened = self._opened
+        if opened is None:
+            with self._open_lock:
+                if self._opened is None:
+                    import tantivy
+
+                    schema = build_schema(tantivy)
+                    index = tantivy.Index(schema, path=str(self.directory))
+                    register_tokenizers(tantivy, index)
+                    self._opened = (tantivy, schema, index)
+                opened = self._opened
+        return opened
+
+    @property
+    def _tantivy(self) -> Any:
+        return self._open()[0]
+
+    @property
+    def _schema(self) -> Any:
+        return self._open()[1]
+
+    @property
+    def _index(self) -> Any:
+        return self._open()[2]
 
     # --- keeping it fresh -------------------------------------------------------------
     def _load_watermark(self, name: str) -> Mark:

@@ -97,6 +97,7 @@ def open_store(settings: Settings) -> RunStore:
         "memory_limit_mb": settings.db_memory_mb,
         "memory_ceiling_mb": settings.db_memory_max_mb,
         "threads": settings.db_threads,
+        "checkpoint_mb": settings.db_checkpoint_mb,
         "chain_key_path": settings.chain_key_path,
     }
     if settings.lake_catalog is None:

@@ -71,6 +71,8 @@ class Settings:
     db_memory_mb: int = E.DB_MEMORY_MB.default  # DuckDB's memory limit
     db_memory_max_mb: int = E.DB_MEMORY_MAX_MB.default  # how far writes and reads may raise it
     db_threads: int = E.DB_THREADS.default  # DuckDB's worker threads; 0 = one per core
+    db_checkpoint_mb: int = E.DB_CHECKPOINT_MB.default  # WAL size that starts a checkpoint
+    malloc_arenas: int = E.MALLOC_ARENAS.default  # glibc arena cap at start; 0 = glibc's
     # Scale-out: with a lake catalog, db_path is this collector's own file and
     # reads go to the lake (collector/lake/).
     lake_catalog: str | None = None  # libpq connection string or postgres:// URL
@@ -137,6 +139,8 @@ class Settings:
                 db_memory_mb=E.DB_MEMORY_MB.read(env),
                 db_memory_max_mb=E.DB_MEMORY_MAX_MB.read(env),
                 db_threads=E.DB_THREADS.read(env),
+                db_checkpoint_mb=E.DB_CHECKPOINT_MB.read(env),
+                malloc_arenas=E.MALLOC_ARENAS.read(env),
                 search_index=E.SEARCH_INDEX.read(env),
                 chain_key_path=Path(key) if (key := E.CHAIN_KEY.read(env)) else None,
             )

@@ -17,19 +17,28 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from collector.sql_allowlist import DOCUMENTED_TABLES
 from collector.sql_saved_copy import chain_hash_at
 from collector.sql_worker_process import WorkerProcess
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+else:
+    from collector.lazy_modules import pyarrow as pa
+    from collector.lazy_modules import pyarrow_compute as pc
+
 __all__ = ["CopyProgress", "SentCopy", "fingerprint", "send_tables"]
 
-_BATCH_ROWS = 8192
+# Rows per Arrow batch sent to the worker. The collector holds a batch, DuckDB's
+# next one and the pickled copy on its way at once: 8,192 spans of agent-shaped
+# size (1-4 KB) took the collector ~100 MB above its ingest peak, 1,024 ~10 MB
+# (bench.load's peak_rss_mb_sql_count). The worker commits by bytes, not batches.
+_BATCH_ROWS = 1024
 
 # Updated in place by many write paths (ingest, adoption of rootless runs, lost
 # runs, re-derivation, retention): a changed row is found by its content hash,

@@ -25,10 +25,16 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
-import pyarrow.ipc as ipc
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+else:
+    from collector.lazy_modules import pyarrow as pa
+    from collector.lazy_modules import pyarrow_ipc as ipc
 
 __all__ = ["SavedCopy", "CopyState"]
 

@@ -22,11 +22,14 @@ import threading
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from collector.sql_workspace import HeldFolder
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    from collector.lazy_modules import pyarrow as pa
 
 __all__ = ["SandboxLimits", "WorkerProcess", "death_message"]
 

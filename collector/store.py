@@ -91,6 +91,7 @@ class RunStore(WriterLoop):
         memory_limit_mb: int = 256,
         memory_ceiling_mb: int = 0,
         threads: int = 0,
+        checkpoint_mb: int = 256,
         chain_key_path: Path | None = None,
         journal: bool = True,
     ) -> None:
@@ -109,7 +110,7 @@ class RunStore(WriterLoop):
             raise StoreOpenError(str(exc)) from None
         except duckdb.Error as exc:
             raise open_error(self.db_path, exc) from None
-        self._con = open_database(self.db_path, memory_limit_mb, threads)
+        self._con = open_database(self.db_path, memory_limit_mb, threads, checkpoint_mb)
         self._memory = MemoryLimit(
             self._con, memory_limit_mb, memory_ceiling_mb or default_ceiling_mb()
         )

@@ -17,11 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from collector.id_lists import chunks, in_list
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    from collector.lazy_modules import pyarrow as pa
 
 __all__ = ["TRACE_ARRIVALS_DDL", "TraceArrivals", "spans_reads"]
 

@@ -393,6 +393,20 @@ DB_THREADS = Variable(
     _C,
     integer(minimum=0),
 )
+DB_CHECKPOINT_MB = Variable(
+    "AGENT_AUDIT_DB_CHECKPOINT_MB",
+    256,
+    "WAL size in MB at which DuckDB checkpoints; rows not yet checkpointed stay in its memory",
+    _C,
+    integer(minimum=1),
+)
+MALLOC_ARENAS = Variable(
+    "AGENT_AUDIT_MALLOC_ARENAS",
+    4,
+    "glibc malloc arenas of the collector process, set at its start (0: glibc's default)",
+    _C,
+    integer(minimum=0),
+)
 STORE = Variable(
     "AGENT_AUDIT_STORE",
     "duckdb",

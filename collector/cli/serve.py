@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from collector.process_memory import apply_process_memory
 from collector.server import start_collector
 from collector.settings import Settings, SettingsError
 from collector.store import StoreOpenError
@@ -100,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         if args.lost_after is not None:
             overrides["lost_after_s"] = args.lost_after
         settings = settings.with_overrides(**overrides)
+        # Before any thread starts (collector/process_memory.py).
+        apply_process_memory(settings.malloc_arenas)
         taken = _port_in_use(settings.host, settings.grpc_port, settings.http_port)
         if taken is not None:
             print(f"agent-audit collector: {taken}", file=sys.stderr)

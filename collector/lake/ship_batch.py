@@ -11,13 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from collector.lake.connect import LakeError
 from collector.lake.layout import SMALL_TABLES
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+else:
+    from collector.lazy_modules import pyarrow as pa
+    from collector.lazy_modules import pyarrow_compute as pc
 
 __all__ = ["ShipBatch", "ShipperError", "Watermarks", "collect_batch"]
 
