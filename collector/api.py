@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import duckdb
@@ -49,6 +50,7 @@ SQL_CONCURRENCY = 2
 _sql_slots = threading.BoundedSemaphore(SQL_CONCURRENCY)
 # An export or a backup reads every table; one at a time.
 _export_slot = threading.BoundedSemaphore(1)
+_SLOT_WAIT_S = 2.0
 
 
 def _store(request: Request) -> RunStore:
@@ -305,6 +307,21 @@ def sql_route(request: Request, body: SqlQuery) -> dict[str, Any]:
 
 
 # --- export ---------------------------------------------------------------------------
+def _then_free_the_slot(cleanup: Callable[[], None]) -> BackgroundTask:
+    """Run after the download ends, however it ends (the client aborted or stopped
+    reading: collector/http_deadline.py): its file goes, then the slot is free.
+    Held until then, so one copy of the data is on disk at a time, not one per
+    client that asked."""
+
+    def run() -> None:
+        try:
+            cleanup()
+        finally:
+            _export_slot.release()
+
+    return BackgroundTask(run)
+
+
 @router.get(
     "/export",
     summary="Snapshot of runs, steps and spans as Parquet (a tar stream)",
@@ -321,7 +338,8 @@ def export_route(
     request: Request,
     format: Annotated[Literal["parquet"], Query(description="Only parquet.")] = "parquet",  # noqa: A002
 ) -> FileResponse:
-    if not _export_slot.acquire(blocking=False):
+    # A short wait: the previous download frees the slot just after its last byte.
+    if not _export_slot.acquire(timeout=_SLOT_WAIT_S):
         raise HTTPException(429, "an export is already running; retry when it is done")
     try:
         snapshot = _store(request).read(lambda cur: take_snapshot(cur, taken_at=utc_now()))
@@ -330,14 +348,15 @@ def export_route(
         except BaseException:
             snapshot.cleanup()
             raise
-    finally:
+    except BaseException:
         _export_slot.release()
+        raise
     stamp = snapshot.taken_at.strftime("%Y%m%dT%H%M%SZ")
     return FileResponse(
         tar_path,
         media_type="application/x-tar",
         filename=f"agent-audit-{stamp}.tar",
-        background=BackgroundTask(snapshot.cleanup),
+        background=_then_free_the_slot(snapshot.cleanup),
     )
 
 
@@ -354,23 +373,30 @@ def export_route(
     response_class=FileResponse,
 )
 def backup_route(request: Request) -> FileResponse:
-    if not _export_slot.acquire(blocking=False):
+    # A short wait: the previous download frees the slot just after its last byte.
+    if not _export_slot.acquire(timeout=_SLOT_WAIT_S):
         raise HTTPException(429, "an export or backup is already running; retry when it is done")
     try:
         # This collector's own file (in lake mode the lake has its own backups).
         backup = _store(request).read_local(lambda cur: take_backup(cur, taken_at=utc_now()))
-    finally:
+    except BaseException:
         _export_slot.release()
-    stamp = backup.taken_at.strftime("%Y%m%dT%H%M%SZ")
-    store = _store(request)
-    # The copy's keyed head (both chains' tips), for the client to save as
-    # <file>.head: a restored backup then starts like the original (same key).
-    with duckdb.connect(str(backup.path), read_only=True) as copy:
-        head_line = CommitMark(store.db_path, store.chain_key).line_of(copy)
+        raise
+    try:
+        stamp = backup.taken_at.strftime("%Y%m%dT%H%M%SZ")
+        store = _store(request)
+        # The copy's keyed head (both chains' tips), for the client to save as
+        # <file>.head: a restored backup then starts like the original (same key).
+        with duckdb.connect(str(backup.path), read_only=True) as copy:
+            head_line = CommitMark(store.db_path, store.chain_key).line_of(copy)
+    except BaseException:
+        backup.cleanup()
+        _export_slot.release()
+        raise
     return FileResponse(
         backup.path,
         media_type="application/octet-stream",
         filename=f"agent-audit-{stamp}.duckdb",
-        background=BackgroundTask(backup.cleanup),
+        background=_then_free_the_slot(backup.cleanup),
         headers={HEAD_HEADER: head_line},
     )

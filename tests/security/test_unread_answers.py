@@ -176,3 +176,32 @@ def test_a_client_reading_slowly_gets_the_whole_answer(handle: CollectorHandle) 
                 break
     rows = json.loads(body)["rows"]
     assert len(rows) == 10000 and rows[0] == ["x" * 1200]
+
+
+def test_one_download_at_a_time_until_its_last_byte(tmp_path: Path, temp_dir: Path) -> None:
+    # Before, the slot was free once the copy was made: every client asking got
+    # a copy of the whole database on disk of its own while it downloaded.
+    # A deadline long enough that the held download is not cut off meanwhile.
+    handle = start_test_collector(
+        tmp_path / "one.duckdb", request_timeout_s=60.0, sql_copy_dir=tmp_path / "sql"
+    )
+    try:
+        _fill(handle, 8)
+        held = _request(handle.http_port, "GET /backup HTTP/1.1")
+        held.settimeout(60)
+        # The copy is made and its download begun; the client reads no further.
+        assert held.recv(12) == b"HTTP/1.1 200"
+        for path in ("/backup", "/export"):
+            busy = httpx.get(f"{handle.api_url}{path}", timeout=60)
+            assert busy.status_code == 429, (path, busy.status_code)
+        assert len(list(temp_dir.iterdir())) == 1
+        held.close()  # the client goes away: its copy goes, the slot is free
+        wait_until(lambda: not list(temp_dir.iterdir()), timeout_s=30, what="the copy removed")
+        whole = httpx.get(f"{handle.api_url}/backup", timeout=60)
+        assert whole.status_code == 200
+        assert len(whole.content) > 4_000_000
+        # Right after a download, the next one is served (the slot is freed just after).
+        assert httpx.get(f"{handle.api_url}/export", timeout=60).status_code == 200
+        wait_until(lambda: not list(temp_dir.iterdir()), timeout_s=30, what="the export removed")
+    finally:
+        handle.stop()
