@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from collector import api, api_annotations, api_spans
+from collector.api_body_limit import ApiBodyLimit
 from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode_protobuf
 from collector.errors import CollectorError
 from collector.redact import Sanitizer
@@ -183,6 +184,10 @@ def create_app(
     )
     app.state.sql_sandbox = sandbox
     app.router.on_shutdown.append(sandbox.close)
+
+    # Inside the token check (added later, so outer): a client without the token
+    # gets its 401 before any of its body is read.
+    app.add_middleware(ApiBodyLimit, exempt=frozenset({"/v1/traces"}))
 
     @app.middleware("http")
     async def require_token(
