@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import duckdb
@@ -25,6 +24,7 @@ from collector.api_filters import RunFilterParams
 from collector.api_models import RunPage, RunWithSteps
 from collector.commit_mark import CommitMark
 from collector.db_backup import take_backup
+from collector.download_slot import SlotFileResponse, give_download_slot, take_download_slot
 from collector.parquet_export import pack_tar, take_snapshot
 from collector.query_sql import SqlFailed, SqlTimeout
 from collector.query_stats import BUCKETS, run_stats
@@ -48,9 +48,6 @@ MAX_OFFSET = 1_000_000
 # Ad-hoc SQL can use every core for its whole time limit; two at once is plenty.
 SQL_CONCURRENCY = 2
 _sql_slots = threading.BoundedSemaphore(SQL_CONCURRENCY)
-# An export or a backup reads every table; one at a time.
-_export_slot = threading.BoundedSemaphore(1)
-_SLOT_WAIT_S = 2.0
 
 
 def _store(request: Request) -> RunStore:
@@ -307,21 +304,6 @@ def sql_route(request: Request, body: SqlQuery) -> dict[str, Any]:
 
 
 # --- export ---------------------------------------------------------------------------
-def _then_free_the_slot(cleanup: Callable[[], None]) -> BackgroundTask:
-    """Run after the download ends, however it ends (the client aborted or stopped
-    reading: collector/http_deadline.py): its file goes, then the slot is free.
-    Held until then, so one copy of the data is on disk at a time, not one per
-    client that asked."""
-
-    def run() -> None:
-        try:
-            cleanup()
-        finally:
-            _export_slot.release()
-
-    return BackgroundTask(run)
-
-
 @router.get(
     "/export",
     summary="Snapshot of runs, steps and spans as Parquet (a tar stream)",
@@ -338,9 +320,8 @@ def export_route(
     request: Request,
     format: Annotated[Literal["parquet"], Query(description="Only parquet.")] = "parquet",  # noqa: A002
 ) -> FileResponse:
-    # A short wait: the previous download frees the slot just after its last byte.
-    if not _export_slot.acquire(timeout=_SLOT_WAIT_S):
-        raise HTTPException(429, "an export is already running; retry when it is done")
+    # An export or a backup reads every table: one at a time (collector/download_slot.py).
+    take_download_slot("an export")
     try:
         snapshot = _store(request).read(lambda cur: take_snapshot(cur, taken_at=utc_now()))
         try:
@@ -349,14 +330,14 @@ def export_route(
             snapshot.cleanup()
             raise
     except BaseException:
-        _export_slot.release()
+        give_download_slot()
         raise
     stamp = snapshot.taken_at.strftime("%Y%m%dT%H%M%SZ")
-    return FileResponse(
+    return SlotFileResponse(
         tar_path,
         media_type="application/x-tar",
         filename=f"agent-audit-{stamp}.tar",
-        background=_then_free_the_slot(snapshot.cleanup),
+        background=BackgroundTask(snapshot.cleanup),
     )
 
 
@@ -373,14 +354,12 @@ def export_route(
     response_class=FileResponse,
 )
 def backup_route(request: Request) -> FileResponse:
-    # A short wait: the previous download frees the slot just after its last byte.
-    if not _export_slot.acquire(timeout=_SLOT_WAIT_S):
-        raise HTTPException(429, "an export or backup is already running; retry when it is done")
+    take_download_slot("an export or backup")
     try:
         # This collector's own file (in lake mode the lake has its own backups).
         backup = _store(request).read_local(lambda cur: take_backup(cur, taken_at=utc_now()))
     except BaseException:
-        _export_slot.release()
+        give_download_slot()
         raise
     try:
         stamp = backup.taken_at.strftime("%Y%m%dT%H%M%SZ")
@@ -391,12 +370,12 @@ def backup_route(request: Request) -> FileResponse:
             head_line = CommitMark(store.db_path, store.chain_key).line_of(copy)
     except BaseException:
         backup.cleanup()
-        _export_slot.release()
+        give_download_slot()
         raise
-    return FileResponse(
+    return SlotFileResponse(
         backup.path,
         media_type="application/octet-stream",
         filename=f"agent-audit-{stamp}.duckdb",
-        background=_then_free_the_slot(backup.cleanup),
+        background=BackgroundTask(backup.cleanup),
         headers={HEAD_HEADER: head_line},
     )
