@@ -19,6 +19,8 @@ from collector.serialize import json_value
 __all__ = [
     "ANNOTATION_KINDS",
     "MAX_VALUE_CHARS",
+    "MAX_PER_RUN",
+    "RunFullyAnnotated",
     "BadAnnotation",
     "add_annotation",
     "list_annotations",
@@ -27,11 +29,19 @@ __all__ = [
 
 ANNOTATION_KINDS = ("good", "bad", "label", "note")
 MAX_VALUE_CHARS = 10_000
+# A run's annotations are listed whole (the run page, the dashboard): without a
+# cap, 3,000 notes of 10,000 characters made that list 30 MB. 1,000 of them at
+# most is 10 MB.
+MAX_PER_RUN = 1_000
 _COLUMNS = "id, run_id, kind, value, author, created_at"
 
 
 class BadAnnotation(ValueError):
     """The annotation is not valid; the message says why."""
+
+
+class RunFullyAnnotated(ValueError):
+    """The run has :data:`MAX_PER_RUN` annotations already; nothing was stored."""
 
 
 def _check(kind: str, value: str | None, author: str | None) -> tuple[str | None, str]:
@@ -67,10 +77,16 @@ def add_annotation(
     author: str | None,
     now: datetime,
 ) -> dict[str, Any]:
-    """Store one annotation on an existing run; KeyError when the run is unknown."""
+    """Store one annotation on an existing run; KeyError when the run is unknown,
+    RunFullyAnnotated when it has :data:`MAX_PER_RUN` already."""
     text, who = _check(kind, value, author)
     if con.execute("SELECT 1 FROM agent_runs WHERE id = ?", [run_id]).fetchone() is None:
         raise KeyError(run_id)
+    held = con.execute("SELECT count(*) FROM annotations WHERE run_id = ?", [run_id]).fetchone()
+    if held is not None and held[0] >= MAX_PER_RUN:
+        raise RunFullyAnnotated(
+            f"run {run_id!r} has {MAX_PER_RUN} annotations, the most a run takes"
+        )
     annotation_id = uuid.uuid4().hex
     con.execute(
         f"INSERT INTO annotations ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",

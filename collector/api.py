@@ -26,6 +26,7 @@ from collector.api_filters import RunFilterParams
 from collector.api_models import RunPage, RunWithSteps
 from collector.commit_mark import CommitMark
 from collector.db_backup import take_backup
+from collector.download_slot import SlotFileResponse, give_download_slot, take_download_slot
 from collector.parquet_export import pack_tar, take_snapshot
 from collector.query_sql import SqlFailed, SqlTimeout
 from collector.query_stats import BUCKETS, run_stats
@@ -50,8 +51,6 @@ MAX_OFFSET = 1_000_000
 # Ad-hoc SQL can use every core for its whole time limit; two at once is plenty.
 SQL_CONCURRENCY = 2
 _sql_slots = threading.BoundedSemaphore(SQL_CONCURRENCY)
-# An export or a backup reads every table; one at a time.
-_export_slot = threading.BoundedSemaphore(1)
 
 
 def _store(request: Request) -> RunStore:
@@ -344,8 +343,8 @@ def export_route(
     request: Request,
     format: Annotated[Literal["parquet"], Query(description="Only parquet.")] = "parquet",  # noqa: A002
 ) -> FileResponse:
-    if not _export_slot.acquire(blocking=False):
-        raise HTTPException(429, "an export is already running; retry when it is done")
+    # An export or a backup reads every table: one at a time (collector/download_slot.py).
+    take_download_slot("an export")
     try:
         snapshot = _store(request).read(lambda cur: take_snapshot(cur, taken_at=utc_now()))
         try:
@@ -353,10 +352,11 @@ def export_route(
         except BaseException:
             snapshot.cleanup()
             raise
-    finally:
-        _export_slot.release()
+    except BaseException:
+        give_download_slot()
+        raise
     stamp = snapshot.taken_at.strftime("%Y%m%dT%H%M%SZ")
-    return FileResponse(
+    return SlotFileResponse(
         tar_path,
         media_type="application/x-tar",
         filename=f"agent-audit-{stamp}.tar",
@@ -377,20 +377,25 @@ def export_route(
     response_class=FileResponse,
 )
 def backup_route(request: Request) -> FileResponse:
-    if not _export_slot.acquire(blocking=False):
-        raise HTTPException(429, "an export or backup is already running; retry when it is done")
+    take_download_slot("an export or backup")
     try:
         # This collector's own file (in lake mode the lake has its own backups).
         backup = _store(request).read_local(lambda cur: take_backup(cur, taken_at=utc_now()))
-    finally:
-        _export_slot.release()
-    stamp = backup.taken_at.strftime("%Y%m%dT%H%M%SZ")
-    store = _store(request)
-    # The copy's keyed head (both chains' tips), for the client to save as
-    # <file>.head: a restored backup then starts like the original (same key).
-    with duckdb.connect(str(backup.path), read_only=True) as copy:
-        head_line = CommitMark(store.db_path, store.chain_key).line_of(copy)
-    return FileResponse(
+    except BaseException:
+        give_download_slot()
+        raise
+    try:
+        stamp = backup.taken_at.strftime("%Y%m%dT%H%M%SZ")
+        store = _store(request)
+        # The copy's keyed head (both chains' tips), for the client to save as
+        # <file>.head: a restored backup then starts like the original (same key).
+        with duckdb.connect(str(backup.path), read_only=True) as copy:
+            head_line = CommitMark(store.db_path, store.chain_key).line_of(copy)
+    except BaseException:
+        backup.cleanup()
+        give_download_slot()
+        raise
+    return SlotFileResponse(
         backup.path,
         media_type="application/octet-stream",
         filename=f"agent-audit-{stamp}.duckdb",

@@ -122,9 +122,16 @@ class AnnotationIn(BaseModel):
     "/agent/runs/{run_id}/annotations",
     status_code=201,
     summary="Annotate a run (good, bad, a label or a note)",
-    description="Stored with its author and time; never changed afterwards. 404 unknown run.",
+    description=(
+        "Stored with its author and time; never changed afterwards. 404 unknown run; "
+        "409 when the run has 1,000 annotations already."
+    ),
     tags=["annotations"],
-    responses={400: {"description": "Not a valid annotation"}, 404: {"description": "Unknown"}},
+    responses={
+        400: {"description": "Not a valid annotation"},
+        404: {"description": "Unknown"},
+        409: {"description": "The run has the most annotations a run takes"},
+    },
 )
 def add_annotation_route(request: Request, run_id: str, body: AnnotationIn) -> dict[str, Any]:
     try:
@@ -135,6 +142,8 @@ def add_annotation_route(request: Request, run_id: str, body: AnnotationIn) -> d
         )
     except run_annotations.BadAnnotation as exc:
         raise HTTPException(400, str(exc)) from None
+    except run_annotations.RunFullyAnnotated as exc:
+        raise HTTPException(409, str(exc)) from None
     except KeyError:
         raise HTTPException(404, f"run {run_id!r} not found") from None
     except StoreUnavailable as exc:

@@ -249,7 +249,8 @@ class AuditClient:
         return list(body.get("annotations") or [])
 
     def annotate(self, run_id: str, *, kind: str, author: str, value: str | None = None) -> Record:
-        """Store one annotation; ApiError(400) says why one is refused, NotFound for a bad id."""
+        """Store one annotation; ApiError(400) says why one is refused, NotFound for a bad id,
+        Conflict once the run has 1,000 annotations."""
         payload: Record = {"kind": kind, "author": author}
         if value is not None:
             payload["value"] = value

@@ -1,4 +1,5 @@
-"""A deadline for an HTTP request to arrive: a client that never finishes sending is cut off.
+"""Deadlines that keep a client from holding a connection: its request must arrive,
+and its answer must be taken.
 
 uvicorn closes a connection idle between requests (keep-alive, 5 s), but waits
 for ever on one that opened and sent nothing, half a request head, or part of
@@ -8,11 +9,23 @@ DuckDB, and every exporter and API call then times out. Here a request's head
 and body must have arrived within ``timeout_s`` of the connection opening or
 the previous response ending; otherwise the connection is closed. The time the
 application takes to answer is not counted.
+
+The other direction is bounded the same way. A client that sends a request and
+never reads the answer left it in the connection's write buffer for ever: a
+16 MB ``/sql`` result per connection in the collector's memory, and the
+temporary file of a ``/backup`` or ``/export`` download (a copy of the whole
+database) on disk. The transport pauses the writer when its buffer passes the
+high-water mark and resumes it once the client has taken enough; a writer paused
+for ``timeout_s`` on end means the client stopped reading, and the connection
+is aborted (not closed: a close waits for the buffer to drain).
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import struct
+import termios
 from typing import ClassVar
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -23,6 +36,8 @@ __all__ = ["deadline_protocol"]
 class _DeadlineH11Protocol(H11Protocol):
     timeout_s: ClassVar[float] = 60.0
     _deadline: asyncio.TimerHandle | None = None
+    _drain_check: asyncio.TimerHandle | None = None
+    _drained_some = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -30,6 +45,9 @@ class _DeadlineH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._drain_check is not None:
+            self._drain_check.cancel()
+            self._drain_check = None
         super().connection_lost(exc)
 
     def handle_events(self) -> None:
@@ -44,6 +62,16 @@ class _DeadlineH11Protocol(H11Protocol):
         self._arm()
         super().on_response_complete()
 
+    def pause_writing(self) -> None:
+        # The client takes the answer slower than it is written: from now on it
+        # must take some of it every timeout_s.
+        super().pause_writing()
+        self._watch_drain()
+
+    def resume_writing(self) -> None:
+        self._drained_some = True
+        super().resume_writing()
+
     def _arm(self) -> None:
         self._disarm()
         self._deadline = self.loop.call_later(self.timeout_s, self._expire)
@@ -55,10 +83,49 @@ class _DeadlineH11Protocol(H11Protocol):
 
     def _expire(self) -> None:
         self._deadline = None
-        if not self.transport.is_closing():
-            self.transport.close()
+        if self.transport.is_closing():
+            return
+        if self.transport.get_write_buffer_size():
+            # The last answer is still going out: close once it is taken, or
+            # abort if the client stops taking it (close() alone would wait).
+            self._watch_drain()
+        self.transport.close()
+
+    def _watch_drain(self) -> None:
+        if self._drain_check is None:
+            self._drained_some = False
+            self._drain_check = self.loop.call_later(
+                self.timeout_s, self._check_drain, self._unsent()
+            )
+
+    def _unsent(self) -> int:
+        """Bytes of answers the client has not taken: in the transport's buffer, and
+        in the kernel's send queue (which takes megabytes before the transport
+        can write again, so the buffer alone can stand still while a slow
+        client reads)."""
+        unsent = self.transport.get_write_buffer_size()
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                queued = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+                unsent += struct.unpack("i", queued)[0]
+            except OSError:
+                pass
+        return unsent
+
+    def _check_drain(self, unsent_before: int) -> None:
+        self._drain_check = None
+        if not self.transport.get_write_buffer_size():
+            return
+        if self._drained_some or self._unsent() < unsent_before:
+            self._watch_drain()
+            return
+        # Nothing taken for timeout_s: drop the buffer. connection_lost follows,
+        # the application's pending send returns, and a download's cleanup runs.
+        self.transport.abort()
 
 
 def deadline_protocol(timeout_s: float) -> type[H11Protocol]:
-    """uvicorn's h11 protocol, closing connections whose request is not in within ``timeout_s``."""
+    """uvicorn's h11 protocol, closing connections whose request is not in within
+    ``timeout_s`` and aborting those whose answer is not taken for ``timeout_s``."""
     return type("DeadlineH11Protocol", (_DeadlineH11Protocol,), {"timeout_s": timeout_s})
