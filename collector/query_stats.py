@@ -84,6 +84,9 @@ def run_stats(
 
     def read() -> dict[str, Any]:
         key = (database_key(cursor), filters, bucket, top_tools, search is not None)
+        kept = cache.recent(key)
+        if kept is not None:
+            return kept
         return cache.get(
             cursor,
             key,
