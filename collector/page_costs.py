@@ -115,9 +115,17 @@ def attach_run_page_costs(cursor: duckdb.DuckDBPyConnection, run: dict[str, Any]
     """Set ``cost_usd`` on a run and on each of its ``steps`` (all of them, in hand), in place.
 
     A run page is polled while its run is live: its costs take a read of prices.
+    A page whose ``steps`` were cut (``steps_truncated``) has its run's cost from
+    all its steps, read again in the few columns a cost needs.
     """
     steps = run.get("steps") or []
-    run_cost, step_costs = _costed(run, steps, _prices(cursor, _wanted(run, steps)))
+    every = (
+        _page_steps(cursor, _runs_table([run])).to_pylist() if run.get("steps_truncated") else steps
+    )
+    prices = _prices(cursor, _wanted(run, every))
+    run_cost, step_costs = _costed(run, steps, prices)
+    if every is not steps:
+        run_cost = _costed(run, every, prices)[0]
     run["cost_usd"] = json_value(run_cost)
     for step, cost in zip(steps, step_costs, strict=True):
         step["cost_usd"] = json_value(cost)
