@@ -7,6 +7,7 @@ import json
 import pytest
 
 from collector import queries
+from collector.client import AuditClient
 from collector.pricing import PriceBook
 from tests.collector.api.conftest import Agents, RunSpec
 
@@ -75,3 +76,20 @@ def test_a_limit_outside_the_range_is_400(agents: Agents, limit: str) -> None:
     answer = agents.api.get(f"/agent/runs/{run_id}/steps", params={"limit": limit})
     assert answer.status_code == 400, answer.text
     assert "limit" in answer.text
+
+
+def test_the_client_reads_every_step_a_page_at_a_time(agents: Agents) -> None:
+    (run_id,) = agents.send([LONG])
+    with AuditClient(agents.collector.api_url) as client:
+        _read_by_pages(client, run_id)
+
+
+def _read_by_pages(client: AuditClient, run_id: str) -> None:
+    first = client.steps_page(run_id, limit=12)
+    assert [s["step_number"] for s in first.steps] == list(range(1, 13))
+    assert first.next_after_step == 12
+    every = client.get_steps(run_id, page_size=7)
+    assert [s["step_number"] for s in every] == list(range(1, 31))
+    assert [s["step_number"] for s in client.get_steps(run_id, after_step=20, page_size=4)] == [
+        *range(21, 31)
+    ]
