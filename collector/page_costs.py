@@ -9,12 +9,12 @@ while the run is live) and 11 against 4.7 ms for a list page of 50 (100k runs).
 Reading the runs again by id costs nothing in a file (its primary-key index) but
 a scan of every run's id over a lake, whose files are sorted by start time (150
 ms at 1M runs). A run page's steps are in hand (all but a long run's: its page
-holds the first 1,000, and its cost reads the rest's few columns the same way);
-a list page's are read once, for
-costs and step counts together: by the ``agent_run_id`` index in a file, by run
-id and start time over a lake (its files are skipped by their min/max statistics
-of ``started_at``). The counts (tool calls, LLM calls) keep the dashboard's
-first paint off ``/sql``, whose worker copies the tables on its first query.
+holds the first 1,000, and its cost reads all its steps' few columns the way a
+list page does); a list page's are read once, for costs and step counts
+together: by the ``agent_run_id`` index in a file, by run id and start time over
+a lake (its files are skipped by their min/max statistics of ``started_at``).
+The counts (tool calls, LLM calls) keep the dashboard's first paint off
+``/sql``, whose worker copies the tables on its first query.
 """
 
 from __future__ import annotations
