@@ -23,7 +23,7 @@ from starlette.background import BackgroundTask
 from collector import queries
 from collector.api_annotations import attach_costs, attach_list_figures, figures_in_read
 from collector.api_filters import RunFilterParams
-from collector.api_models import RunPage, RunWithSteps
+from collector.api_models import RunPage, RunWithSteps, StepPageModel
 from collector.commit_mark import CommitMark
 from collector.db_backup import take_backup
 from collector.download_slot import SlotFileResponse, give_download_slot, take_download_slot
@@ -166,8 +166,12 @@ def _read_in_background(store: RunStore, job: Callable[[duckdb.DuckDBPyConnectio
 
 @router.get(
     "/agent/runs/{run_id}",
-    summary="One run with all its steps",
-    description="The run object of the list plus `steps` in step order. 404 when unknown.",
+    summary="One run with its first 1,000 steps",
+    description=(
+        "The run object of the list plus `steps` in step order: the first 1,000 at most; "
+        "`steps_truncated` is true when more follow (page through them with `/steps`). "
+        "`cost_usd` is the run's, over all its steps. 404 when unknown."
+    ),
     tags=["runs"],
     responses={200: {"model": RunWithSteps}, 404: {"description": "No run has this id"}},
 )
@@ -194,26 +198,35 @@ def get_run_route(request: Request, run_id: str) -> dict[str, Any]:
 
 @router.get(
     "/agent/runs/{run_id}/steps",
-    summary="A run's steps, optionally only the newer ones",
+    summary="A run's steps, a page at a time, optionally only the newer ones",
     description=(
-        "Steps with `step_number` greater than `after_step`, in order; a live view polls "
-        "with the last number it has. 404 when the run is unknown."
+        "At most `limit` steps with `step_number` greater than `after_step`, in order, and "
+        "`next_after_step`: the `after_step` that asks for the next page, null when no step "
+        "follows. A live view polls with the last number it has. 404 when the run is unknown."
     ),
     tags=["runs"],
-    responses={404: {"description": "No run has this id"}},
+    responses={
+        200: {"model": StepPageModel},
+        404: {"description": "No run has this id"},
+        400: {"description": "`limit` outside 1..1000"},
+    },
 )
 def get_steps_route(
     request: Request,
     run_id: str,
     after_step: Annotated[int, Query(description="Return steps numbered above this.")] = 0,
+    limit: Annotated[
+        int,
+        Query(ge=1, le=queries.MAX_STEPS_PAGE, description="Most steps returned (1..1000)."),
+    ] = queries.MAX_STEPS_PAGE,
 ) -> dict[str, Any]:
     try:
-        steps = _store(request).read(
-            lambda cur: queries.get_steps(cur, run_id, after_step=after_step)
+        page = _store(request).read(
+            lambda cur: queries.get_steps(cur, run_id, after_step=after_step, limit=limit)
         )
     except queries.RunNotFound as exc:
         raise HTTPException(404, str(exc)) from None
-    return {"steps": steps}
+    return {"steps": page.steps, "next_after_step": page.next_after_step}
 
 
 # --- cancel -------------------------------------------------------------------------

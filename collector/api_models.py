@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from collector.columns import AGENT_RUNS, AGENT_STEPS, Column
 
-__all__ = ["Run", "Step", "RunPage", "RunWithSteps"]
+__all__ = ["Run", "Step", "RunPage", "RunWithSteps", "StepPageModel"]
 
 # The JSON type each DuckDB type is served as (times: ISO 8601 UTC ending in Z).
 _JSON_TYPES: dict[str, Any] = {
@@ -77,12 +77,33 @@ RunWithSteps: type[BaseModel] = create_model(
     "RunWithSteps",
     __base__=Run,
     steps=(list[Step], ...),  # type: ignore[valid-type]
+    steps_truncated=(
+        bool,
+        Field(
+            default=False,
+            description="True when the run has more steps than the page holds (1,000): "
+            "`total_steps` counts them all, `GET /agent/runs/{id}/steps` pages through them, "
+            "and `cost_usd` is still over all of them.",
+        ),
+    ),
     sub_run_totals=(
         SubRunTotals | None,
         Field(
             default=None,
             description="Its sub-agent runs added up; null when it started none. A run that "
             "only runs other agents keeps its own tokens, so nothing is counted twice.",
+        ),
+    ),
+)
+
+StepPageModel: type[BaseModel] = create_model(
+    "StepPage",
+    steps=(list[Step], ...),  # type: ignore[valid-type]
+    next_after_step=(
+        int | None,
+        Field(
+            default=None,
+            description="The `after_step` that asks for the next page; null when no step follows.",
         ),
     ),
 )

@@ -31,6 +31,7 @@ __all__ = [
     "ClientError",
     "CollectorUnreachable",
     "Conflict",
+    "StepPage",
     "NotFound",
     "Record",
     "RunFilters",
@@ -131,6 +132,14 @@ class RunPage:
 
 
 @dataclass(frozen=True)
+class StepPage:
+    """One page of a run's steps, in order, and the ``after_step`` of the next (None: no more)."""
+
+    steps: list[Record]
+    next_after_step: int | None
+
+
+@dataclass(frozen=True)
 class SqlResult:
     """The answer of ``POST /sql``."""
 
@@ -205,15 +214,36 @@ class AuditClient:
         )
 
     def get_run(self, run_id: str) -> Record:
-        """One run with its ``steps`` in order; NotFound when unknown."""
+        """One run with its first 1,000 ``steps`` in order (``steps_truncated`` when more
+        follow: :meth:`get_steps` reads them all); NotFound when unknown."""
         return self._request("GET", f"/agent/runs/{_segment(run_id)}")
 
-    def get_steps(self, run_id: str, *, after_step: int = 0) -> list[Record]:
-        """Steps of a run whose step_number is greater than ``after_step``."""
-        body = self._request(
-            "GET", f"/agent/runs/{_segment(run_id)}/steps", params=[("after_step", str(after_step))]
+    def steps_page(self, run_id: str, *, after_step: int = 0, limit: int | None = None) -> StepPage:
+        """At most ``limit`` (the API's default: 1,000) steps numbered above ``after_step``."""
+        params = [("after_step", str(after_step))]
+        if limit is not None:
+            params.append(("limit", str(limit)))
+        body = self._request("GET", f"/agent/runs/{_segment(run_id)}/steps", params=params)
+        following = body.get("next_after_step")
+        return StepPage(
+            steps=list(body.get("steps") or []),
+            next_after_step=None if following is None else int(following),
         )
-        return list(body.get("steps") or [])
+
+    def get_steps(
+        self, run_id: str, *, after_step: int = 0, page_size: int | None = None
+    ) -> list[Record]:
+        """Every step of a run whose step_number is greater than ``after_step``, read a page
+        (``page_size``, else the API's default) at a time."""
+        steps: list[Record] = []
+        following: int | None = after_step
+        while following is not None:
+            page = self.steps_page(run_id, after_step=following, limit=page_size)
+            steps += page.steps
+            if page.next_after_step is not None and page.next_after_step <= following:
+                break  # a page that does not advance would repeat forever
+            following = page.next_after_step
+        return steps
 
     def span(self, trace_id: str, span_id: str) -> Record:
         """One stored span (JSON columns decoded); NotFound when it is not stored."""

@@ -8,11 +8,13 @@ rows registered as Arrow tables cost 8.6 against 0.4 ms for a run page (polled
 while the run is live) and 11 against 4.7 ms for a list page of 50 (100k runs).
 Reading the runs again by id costs nothing in a file (its primary-key index) but
 a scan of every run's id over a lake, whose files are sorted by start time (150
-ms at 1M runs). A run page's steps are in hand; a list page's are read once, for
-costs and step counts together: by the ``agent_run_id`` index in a file, by run
-id and start time over a lake (its files are skipped by their min/max statistics
-of ``started_at``). The counts (tool calls, LLM calls) keep the dashboard's
-first paint off ``/sql``, whose worker copies the tables on its first query.
+ms at 1M runs). A run page's steps are in hand (all but a long run's: its page
+holds the first 1,000, and its cost reads all its steps' few columns the way a
+list page does); a list page's are read once, for costs and step counts
+together: by the ``agent_run_id`` index in a file, by run id and start time over
+a lake (its files are skipped by their min/max statistics of ``started_at``).
+The counts (tool calls, LLM calls) keep the dashboard's first paint off
+``/sql``, whose worker copies the tables on its first query.
 """
 
 from __future__ import annotations
@@ -115,9 +117,17 @@ def attach_run_page_costs(cursor: duckdb.DuckDBPyConnection, run: dict[str, Any]
     """Set ``cost_usd`` on a run and on each of its ``steps`` (all of them, in hand), in place.
 
     A run page is polled while its run is live: its costs take a read of prices.
+    A page whose ``steps`` were cut (``steps_truncated``) has its run's cost from
+    all its steps, read again in the few columns a cost needs.
     """
     steps = run.get("steps") or []
-    run_cost, step_costs = _costed(run, steps, _prices(cursor, _wanted(run, steps)))
+    every = (
+        _page_steps(cursor, _runs_table([run])).to_pylist() if run.get("steps_truncated") else steps
+    )
+    prices = _prices(cursor, _wanted(run, every))
+    run_cost, step_costs = _costed(run, steps, prices)
+    if every is not steps:
+        run_cost = _costed(run, every, prices)[0]
     run["cost_usd"] = json_value(run_cost)
     for step, cost in zip(steps, step_costs, strict=True):
         step["cost_usd"] = json_value(cost)

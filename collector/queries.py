@@ -46,6 +46,9 @@ __all__ = [
     "RunFilters",
     "Cursor",
     "RunPage",
+    "StepPage",
+    "RUN_PAGE_STEPS",
+    "MAX_STEPS_PAGE",
     "parse_time",
     "encode_cursor",
     "decode_cursor",
@@ -135,6 +138,14 @@ class RunPage:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class StepPage:
+    """Steps of a run in order, and the ``after_step`` of the next page (None: no more)."""
+
+    steps: list[dict[str, Any]]
+    next_after_step: int | None
+
+
 def list_runs(
     cursor: duckdb.DuckDBPyConnection,
     filters: RunFilters,
@@ -203,14 +214,20 @@ def list_runs(
     return in_snapshot(cursor, read)
 
 
+# A run page holds at most this many steps, and a steps answer at most
+# MAX_STEPS_PAGE: a run of 20,000 steps made its page a 14 MB answer.
+RUN_PAGE_STEPS = 1000
+MAX_STEPS_PAGE = 1000
+
+
 def _steps_of(
-    cursor: duckdb.DuckDBPyConnection, run_id: str, after_step: int
+    cursor: duckdb.DuckDBPyConnection, run_id: str, after_step: int, limit: int
 ) -> list[dict[str, Any]]:
     rows = fetch_dicts(
         cursor,
         "SELECT * FROM agent_steps WHERE agent_run_id = ? AND coalesce(step_number, 0) > ? "
-        "ORDER BY step_number NULLS LAST, started_at NULLS LAST, id",
-        [run_id, after_step],
+        "ORDER BY step_number NULLS LAST, started_at NULLS LAST, id LIMIT ?",
+        [run_id, after_step, limit],
     )
     return [step_to_json(row) for row in rows]
 
@@ -233,7 +250,11 @@ def _start_window(steps: list[dict[str, Any]]) -> tuple[datetime, datetime] | No
 def get_run(
     cursor: duckdb.DuckDBPyConnection, run_id: str, *, now: datetime | None = None
 ) -> dict[str, Any]:
-    """One run with its steps in step order; RunNotFound when unknown."""
+    """One run with its first RUN_PAGE_STEPS steps in step order; RunNotFound when unknown.
+
+    ``steps_truncated`` says whether more steps follow (``/steps`` pages through them).
+    """
+    cap = RUN_PAGE_STEPS
 
     def read() -> dict[str, Any]:
         inner = "SELECT r.* FROM agent_runs r WHERE r.id = ?"
@@ -242,7 +263,7 @@ def get_run(
             # Over a lake (no index) a run found by id alone costs a scan of every
             # run's id; its steps (by run id, which their files are sorted by) say
             # when it ran, and a window of start times skips all but a few row groups.
-            steps = _steps_of(cursor, run_id, 0)
+            steps = _steps_of(cursor, run_id, 0, cap + 1)
             window = _start_window(steps)
             if window is not None:
                 within = f"{inner} AND r.started_at BETWEEN ? AND ?"
@@ -252,19 +273,31 @@ def get_run(
         if not rows:
             raise RunNotFound(run_id)
         run = with_live_fields(rows[0], now or utc_now())
-        run["steps"] = steps if steps is not None else _steps_of(cursor, run_id, 0)
+        if steps is None:
+            steps = _steps_of(cursor, run_id, 0, cap + 1)
+        run["steps_truncated"] = len(steps) > cap
+        run["steps"] = steps[:cap]
         return run
 
     return in_snapshot(cursor, read)
 
 
 def get_steps(
-    cursor: duckdb.DuckDBPyConnection, run_id: str, *, after_step: int = 0
-) -> list[dict[str, Any]]:
-    """Steps numbered above ``after_step``; RunNotFound when the run is unknown."""
+    cursor: duckdb.DuckDBPyConnection,
+    run_id: str,
+    *,
+    after_step: int = 0,
+    limit: int = MAX_STEPS_PAGE,
+) -> StepPage:
+    """At most ``limit`` steps numbered above ``after_step``, in order, and the number to ask
+    after for the next ones (None when none follow); RunNotFound when the run is unknown."""
 
-    def read() -> list[dict[str, Any]]:
-        steps = _steps_of(cursor, run_id, after_step)
+    def read() -> StepPage:
+        steps = _steps_of(cursor, run_id, after_step, limit + 1)
+        if len(steps) > limit:
+            steps = steps[:limit]
+            # Step numbers are unique within a run (row_number at ingest).
+            return StepPage(steps, int(steps[-1].get("step_number") or 0))
         if not steps:
             cursor.execute(
                 "SELECT 1 FROM agent_runs WHERE id = ? UNION ALL "
@@ -273,6 +306,6 @@ def get_steps(
             )
             if cursor.fetchone() is None:
                 raise RunNotFound(run_id)
-        return steps
+        return StepPage(steps, None)
 
     return in_snapshot(cursor, read)

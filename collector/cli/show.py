@@ -21,7 +21,7 @@ from collector.cli.terminal import (
     inert,
     one_line,
 )
-from collector.client import ApiError, AuditClient, RunFilters
+from collector.client import ApiError, AuditClient, Record, RunFilters
 
 __all__ = ["add_arguments", "run", "resolve_run_id"]
 
@@ -166,6 +166,31 @@ def _print(lines: list[str]) -> None:
         print(line)
 
 
+def _whole_run(client: AuditClient, run_id: str, *, after_step: int = 0) -> Record:
+    """The run with every step: the API's run page holds the first 1,000, ``/steps`` the rest.
+
+    With ``after_step`` (a follow poll) a long run's later steps are read only above it.
+    """
+    data = client.get_run(run_id)
+    if data.get("steps_truncated"):
+        steps = list(data.get("steps") or [])
+        last = int(steps[-1].get("step_number") or 0) if steps else 0
+        steps += client.get_steps(run_id, after_step=max(last, after_step))
+        data["steps"] = steps
+        data["steps_truncated"] = False
+    return data
+
+
+def _settled(data: Record, printed: set[Any]) -> int:
+    """The highest step number up to which every step has been printed."""
+    settled = 0
+    for step in data.get("steps") or []:
+        if step.get("id") not in printed:
+            break
+        settled = int(step.get("step_number") or 0)
+    return settled
+
+
 def run(args: argparse.Namespace) -> int:
     """Print one run with its steps."""
     style = Style()
@@ -180,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
             error(f"{args.run_id!r} matches {len(matches)} runs ({shown}); give more characters")
             return EXIT_API_ERROR
         run_id = matches[0]
-        data = client.get_run(run_id)
+        data = _whole_run(client, run_id)
         if args.json:
             print(dumps_inert(data))
             return EXIT_OK
@@ -199,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
         )
         while args.follow and data.get("status") == "running":
             time.sleep(args.interval)  # poll interval of a live view
-            data = client.get_run(run_id)
+            data = _whole_run(client, run_id, after_step=_settled(data, printed))
             for step in data.get("steps") or []:
                 if step.get("status") != "running" and step.get("id") not in printed:
                     printed.add(step.get("id"))

@@ -222,6 +222,12 @@ def compare_page(api: AuditClient) -> None:
     _summary(right, "B", run_b, steps_b, run_a)
     pairs = align_steps(steps_a, steps_b)
     st.markdown("#### Steps, aligned")
+    for label, run, steps in (("A", run_a, steps_a), ("B", run_b, steps_b)):
+        if run.get("steps_truncated"):
+            st.caption(
+                f"Run {label} has {int(run.get('step_count') or 0):,} steps: only its first "
+                f"{len(steps):,} (what its run page holds) are aligned."
+            )
     frame = pairs_frame(pairs)
     st.dataframe(_styled(frame, pairs), hide_index=True, width="stretch", key="compare_table")
     _pair_details(pairs)

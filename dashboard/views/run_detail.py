@@ -3,7 +3,8 @@
 While the run is running, a fragment refreshes it every few seconds: the header
 from the list of running runs, the steps by asking only for steps after the last
 finished one (``/steps?after_step=``). When the run ends, the page reruns once in
-full and stops refreshing.
+full and stops refreshing. A run of more steps than the API's run page holds
+(1,000) shows those first ones with a note saying how many there are in all.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class LiveRun:
 
 
 def load_run(api: AuditClient, run_id: str) -> LiveRun:
-    """The run and all its steps (a finished run is reused for a few seconds)."""
+    """The run and its steps, the first 1,000 of a longer run (a finished run is reused
+    for a few seconds)."""
     full = api_reads.run(api, run_id)
     steps = list(full.pop("steps", None) or [])
     return LiveRun(run=full, steps=sorted(steps, key=_step_order))
@@ -70,6 +72,9 @@ def refresh_run(api: AuditClient, current: LiveRun) -> LiveRun:
     header = next((r for r in running.runs if r.get("id") == run_id), None)
     if header is None:
         return load_run(api, run_id)  # it ended (or is past the first page): the full record
+    if current.run.get("steps_truncated"):
+        # The page shows only a long run's first steps: keep them, refresh the header.
+        return LiveRun(run={**header, "steps_truncated": True}, steps=current.steps, fresh=False)
     unfinished = [
         int(s.get("step_number") or 0)
         for s in current.steps
@@ -132,7 +137,8 @@ def _header(run: Record, steps: list[Record]) -> None:
     failed_steps = sum(1 for s in steps if s.get("status") == "error")
     metric_cols = st.columns(5)
     metric_cols[0].metric("Duration", format_duration_ms(run_duration_ms(run)))
-    metric_cols[1].metric("Steps", len(steps) or int(run.get("step_count") or 0))
+    counted = int(run.get("step_count") or 0)
+    metric_cols[1].metric("Steps", counted if run.get("steps_truncated") else len(steps) or counted)
     metric_cols[2].metric("Failed steps", failed_steps)
     metric_cols[3].metric(
         "Tokens in / out",
@@ -254,6 +260,8 @@ def _render(api: AuditClient, state: LiveRun) -> None:
     _final_answer(run)
     annotation_panel(api, str(run.get("id")))
     st.markdown(f"#### Steps ({len(steps)})")
+    if run.get("steps_truncated"):
+        st.info(_truncated_note(run, steps), icon=":material/format_list_numbered:")
     st.caption("Every step in order, as a log; failed steps start open.")
     shown = steps
     if len(steps) > LOG_STEPS_SHOWN and not st.toggle(
@@ -264,3 +272,13 @@ def _render(api: AuditClient, state: LiveRun) -> None:
         shown = first + [s for s in steps[LOG_STEPS_SHOWN:] if s.get("status") == "error"]
         st.caption(f"The first {LOG_STEPS_SHOWN} steps and every failed one.")
     render_steps(shown, lazy=len(steps) > EAGER_LOG_STEPS)
+
+
+def _truncated_note(run: Record, steps: list[Record]) -> str:
+    total = int(run.get("step_count") or run.get("total_steps") or 0)
+    last = int(steps[-1].get("step_number") or 0) if steps else 0
+    return (
+        f"This run has {total:,} steps; the page shows the first {len(steps):,}. "
+        f"`agent-audit show` prints them all, and `GET /agent/runs/{{id}}/steps"
+        f"?after_step={last}` reads the rest a page at a time."
+    )

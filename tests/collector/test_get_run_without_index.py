@@ -90,3 +90,44 @@ def test_a_reader_without_indexes_gets_the_same_answers_from_an_indexed_file(
                 assert queries.get_run(con.cursor(), run_id, now=now) == expected
     finally:
         con.close()
+
+
+def test_a_cut_run_page_reads_the_same_and_costs_every_step_without_the_index(
+    stores: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collector.page_costs import attach_run_page_costs
+
+    monkeypatch.setattr(queries, "RUN_PAGE_STEPS", 2)
+    priced = []
+    for store in stores:
+        copy = tmp_path / store.name
+        copy.write_bytes(store.read_bytes())
+        with duckdb.connect(str(copy)) as con:
+            # A price for every model named, so a cost over two steps differs from the run's.
+            con.execute(
+                "INSERT INTO model_prices SELECT DISTINCT coalesce(s.model, r.model_used, "
+                "r.model_requested), coalesce(r.provider, ''), 1.5, 6.0, 'override', now() "
+                "FROM agent_steps s JOIN agent_runs r ON r.id = s.agent_run_id "
+                "WHERE coalesce(s.model, r.model_used, r.model_requested) IS NOT NULL "
+                "ON CONFLICT DO NOTHING"
+            )
+        priced.append(copy)
+    indexed, plain = (duckdb.connect(str(p), read_only=True) for p in priced)
+    try:
+        rows = indexed.execute(
+            "SELECT run_id, cost_usd FROM run_costs r JOIN agent_runs a ON a.id = r.run_id "
+            "WHERE a.total_steps > 2 AND r.cost_usd > 0 ORDER BY run_id LIMIT 20"
+        ).fetchall()
+        assert len(rows) == 20
+        now = queries.utc_now()
+        for run_id, cost in rows:
+            pages = [queries.get_run(con.cursor(), run_id, now=now) for con in (indexed, plain)]
+            for con, page in zip((indexed, plain), pages, strict=True):
+                assert page["steps_truncated"] is True and len(page["steps"]) == 2
+                attach_run_page_costs(con.cursor(), page)
+            costs = [page.pop("cost_usd") for page in pages]  # summed in another order
+            assert pages[0] == pages[1], run_id
+            assert costs == [pytest.approx(cost), pytest.approx(cost)], run_id
+    finally:
+        indexed.close()
+        plain.close()

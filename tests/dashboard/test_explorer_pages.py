@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.dashboard.conftest import AppFactory, Seeded
 from tests.dashboard.test_pages import open_page, page_text, runs_table, unescaped
 
@@ -62,3 +64,23 @@ def test_the_list_filters_by_agent_from_the_url(seeded: Seeded, app: AppFactory)
     at.query_params["errors"] = "true"
     at.run()
     assert list(runs_table(at)["Run id"]) == [seeded.runs.failed]
+
+
+def test_compare_says_when_a_run_has_more_steps_than_its_page(
+    seeded: Seeded, app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collector import queries
+    from dashboard.views import api_reads
+
+    monkeypatch.setattr(queries, "RUN_PAGE_STEPS", 2)
+    api_reads.forget_all()  # another test may have read these runs' full pages
+    try:
+        runs = seeded.runs
+        at = open_page(app(seeded.api_url), "screens/compare.py", a=runs.completed, b=runs.failed)
+    finally:
+        api_reads.forget_all()
+    assert not at.exception, at.exception
+    assert list(at.dataframe[0].value["A #"].astype(object)) == [1, 2]
+    text = page_text(at)
+    assert "Run A has 3 steps: only its first 2 (what its run page holds) are aligned." in text
+    assert "Run B has" not in text  # two steps: its page holds them all

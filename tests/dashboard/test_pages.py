@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from collector.server import start_collector
@@ -201,6 +202,27 @@ def test_run_page_shows_header_steps_in_order_and_final_answer(
     assert '"q": "docker container"' in text  # arguments, as JSON
     assert "Found 3 matching skills" in text
     assert "Look for matching skills first." in text  # thinking
+
+
+def test_a_run_longer_than_its_page_shows_the_first_steps_and_says_so(
+    seeded: Seeded, app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collector import queries
+    from dashboard.views import api_reads
+
+    monkeypatch.setattr(queries, "RUN_PAGE_STEPS", 2)
+    api_reads.forget_all()  # another test may have read this run's full page
+    try:
+        at = open_page(app(seeded.api_url), "screens/run.py", run=seeded.runs.completed)
+    finally:
+        api_reads.forget_all()
+    assert not at.exception, at.exception
+    labels = [e.label for e in at.expander if e.label.startswith("Step")]
+    assert len(labels) == 2 and labels[0].startswith("Step 1 ")
+    text = unescaped(page_text(at))
+    assert "Steps=3" in text  # the run's count, not the page's
+    assert "This run has 3 steps; the page shows the first 2." in text
+    assert "after_step=2" in text
 
 
 def test_long_results_are_folded_with_the_full_text_on_demand(
