@@ -30,10 +30,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.body_limit import BodyLimit
 from agent.errors import AgentError
 from agent.loop import RunOutcome, RunRequest
 from agent.service import AgentService, ServiceBusy
+from collector.api_body_limit import ApiBodyLimit
 from instrumentation.attributes import RunStatus
 from instrumentation.encoding import clean_text
 from instrumentation.security import (
@@ -43,7 +43,10 @@ from instrumentation.security import (
     token_matches,
 )
 
-__all__ = ["RunBody", "create_app"]
+# A request body past this is a 413 before it is kept (collector/api_body_limit.py).
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+__all__ = ["MAX_BODY_BYTES", "RunBody", "create_app"]
 
 
 class RunBody(BaseModel):
@@ -74,7 +77,8 @@ def create_app(service: AgentService) -> FastAPI:
     )
     app.state.service = service
     settings = service.settings
-    app.add_middleware(BodyLimit)
+    # A task of 100,000 characters written as \uXXXX escapes is 600 KB of JSON.
+    app.add_middleware(ApiBodyLimit, limit=MAX_BODY_BYTES)
 
     @app.exception_handler(RequestValidationError)
     async def bad_body(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agent.body_limit import MAX_BODY_BYTES
+from agent.app import MAX_BODY_BYTES
 from ssh_tools.connection import SSHConnection
 from ssh_tools.settings import SSHSettings
 from ssh_tools.tools import ServerTools
