@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from google.adk.agents import LlmAgent, SequentialAgent
@@ -26,7 +27,7 @@ from google.genai import types
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_shapes as shapes
 from tests.frameworks.adk_scripted_model import ScriptedChatModel
-from tests.scripted_llm import ScriptedLLM, answer, call_tool
+from tests.scripted_llm import ScriptedLLM, Turn, answer, call_tool
 
 MODEL_NAME = "scripted-adk"
 AGENT_NAME = "weather_agent"
@@ -349,3 +350,40 @@ async def interleaved(llm: ScriptedLLM, count: int = 3) -> list[S.RunExpectation
         return scenario.expect_answer(await _run(build_agent(llm), scenario.task))
 
     return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+PARALLEL_ANSWERS = {"north_agent": "north: sunny", "south_agent": "south: rainy"}
+
+
+def _by_agent(request: Mapping[str, Any]) -> Turn:
+    """The answer of the agent whose instruction (its system message) names it: the two
+    branches of a ParallelAgent send the same user message, in no fixed order."""
+    system = " ".join(
+        str(m.get("content")) for m in request.get("messages") or [] if m.get("role") == "system"
+    )
+    name = next(n for n in PARALLEL_ANSWERS if n in system)
+    return answer(PARALLEL_ANSWERS[name])
+
+
+def parallel(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """A ``ParallelAgent`` runs two agents at once on the user's request and calls no model
+    itself: each branch is a child run with its own answer; the parallel agent's answer is
+    the one ADK yields last (the branches race, so the test does not fix which)."""
+    from google.adk.agents import ParallelAgent
+
+    task = f"{S.tag('adk-parallel')} Check the weather north and south."
+    llm.script(task, [_by_agent, _by_agent])
+    branches = [
+        LlmAgent(
+            name=name,
+            model=ScriptedChatModel(model=MODEL_NAME, base_url=llm.base_url),
+            instruction=f"You are {name}. Answer briefly.",
+            tools=[],
+        )
+        for name in PARALLEL_ANSWERS
+    ]
+    fan_out = ParallelAgent(name="fan_out", sub_agents=branches)
+    assert asyncio.run(_run(fan_out, task)) in PARALLEL_ANSWERS.values()
+    return [
+        _shared(task, name, text, [], parent_task=task) for name, text in PARALLEL_ANSWERS.items()
+    ]

@@ -7,13 +7,15 @@ tasks, so their tests check them themselves. Same instrumentations as scenarios_
 
 from __future__ import annotations
 
+import operator
 from typing import Annotated, Any
 
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import InjectedToolCallId, tool
 from langgraph.prebuilt import InjectedState
-from langgraph.types import Command
+from langgraph.types import Command, Send
 from langgraph.types import interrupt as ask_human
+from typing_extensions import TypedDict
 
 from tests.frameworks import scenario as S
 from tests.frameworks.scenarios_langgraph import (
@@ -124,3 +126,72 @@ def human_in_the_loop(llm: ScriptedLLM) -> list[S.RunExpectation]:
     assert "__interrupt__" in paused, paused
     scenario.expect_answer(_answer(agent.invoke(Command(resume="yes"), thread)))
     return [scenario.expected]
+
+
+FAN_OUT_CITIES = ("Paris", "Rome")
+
+
+class Trip(TypedDict):
+    """The fan-out graph's state: the question, each city's report (joined), the summary."""
+
+    question: str
+    reports: Annotated[list[str], operator.add]
+    summary: str
+
+
+def fan_out(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Map-reduce with ``Send``: a graph sends one agent per city (a node running the weather
+    agent, whose conversation starts with the city's own marked request), then joins their
+    answers. The graph is a run (its task the input state's one text field, its answer the
+    one text field it wrote); each agent's run nests under it with its own request."""
+    from langgraph.graph import END, START, StateGraph
+
+    task = f"{S.tag('lg-fanout')} Weather in {' and '.join(FAN_OUT_CITIES)}?"
+    asks = {
+        city: f"{S.tag('lg-fanout-' + city.lower())} Weather in {city}?" for city in FAN_OUT_CITIES
+    }
+    for city, ask in asks.items():
+        llm.script(ask, [call_tool("get_weather", {"city": city}), answer(f"{city}: sunny")])
+    agent = build_agent(llm, tools=[get_weather])
+
+    def one_city(state: dict[str, str]) -> dict[str, list[str]]:
+        done = agent.invoke({"messages": [{"role": "user", "content": state["ask"]}]})
+        return {"reports": [_answer(done)]}
+
+    def join(state: Trip) -> dict[str, str]:
+        return {"summary": "; ".join(sorted(state["reports"]))}
+
+    def spread(state: Trip) -> list[Send]:
+        return [Send("one_city", {"ask": ask}) for ask in asks.values()]
+
+    graph = StateGraph(Trip)
+    graph.add_node("one_city", one_city)
+    graph.add_node("join", join)
+    graph.add_conditional_edges(START, spread, ["one_city"])
+    graph.add_edge("one_city", "join")
+    graph.add_edge("join", END)
+    app = graph.compile(name="trip_weather")
+    state = app.invoke({"question": task, "reports": [], "summary": ""})
+    summary = "Paris: sunny; Rome: sunny"
+    assert state["summary"] == summary, state
+    graph_run = S.RunExpectation(
+        task=task,
+        status="completed",
+        final_answer=summary,
+        agent_name="trip_weather",
+        model_used=SERVED_MODEL,
+        llm_steps_at_least=0,
+    )
+    return [graph_run] + [
+        S.RunExpectation(
+            task=ask,
+            status="completed",
+            final_answer=f"{city}: sunny",
+            agent_name=FRAMEWORK.agent_name,
+            tools=[S.ToolExpectation("get_weather", {"city": city}, None)],
+            model_used=SERVED_MODEL,
+            llm_steps_at_least=2,
+            parent_task=task,
+        )
+        for city, ask in asks.items()
+    ]
