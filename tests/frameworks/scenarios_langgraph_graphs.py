@@ -195,3 +195,34 @@ def fan_out(llm: ScriptedLLM) -> list[S.RunExpectation]:
         )
         for city, ask in asks.items()
     ]
+
+
+def tool_node_handles_error(llm: ScriptedLLM) -> S.RunExpectation:
+    """A graph built by hand (a model node, a ``ToolNode(handle_tool_errors=True)``, the
+    ``tools_condition`` edge): the tool's exception becomes an error tool message the model
+    reads, so it calls the tool again and answers. The failed call is a step with the error;
+    the run completes."""
+    from dataclasses import replace
+
+    from langgraph.graph import START, MessagesState, StateGraph
+    from langgraph.prebuilt import ToolNode, tools_condition
+
+    from tests.frameworks.scenarios_langgraph import flaky, model_for
+
+    scenario = S.recovery(FRAMEWORK)
+    llm.script(scenario.marker, scenario.turns)
+    model = model_for(llm).bind_tools([flaky])
+
+    def call_model(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("model", call_model)
+    graph.add_node("tools", ToolNode([flaky], handle_tool_errors=True))
+    graph.add_edge(START, "model")
+    graph.add_conditional_edges("model", tools_condition)
+    graph.add_edge("tools", "model")
+    app = graph.compile(name="flaky_graph")
+    state = app.invoke({"messages": [{"role": "user", "content": scenario.task}]})
+    scenario.expect_answer(_answer(state))
+    return replace(scenario.expected, agent_name="flaky_graph", model_used=SERVED_MODEL)

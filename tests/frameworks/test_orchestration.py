@@ -1,7 +1,9 @@
 """Orchestration shapes played against the real frameworks and the real collector: a
-LangGraph map-reduce (``Send`` fan-out to agents, a join), an ADK ``ParallelAgent`` and an
-OpenAI Agents SDK agent used as a tool in a streamed run. Each run checked field by field,
-then again after ``agent-audit rederive`` rebuilt them from the stored spans."""
+LangGraph map-reduce (``Send`` fan-out to agents, a join), a hand-built LangGraph graph whose
+``ToolNode`` hands a tool's exception to the model, an ADK ``ParallelAgent``, an OpenAI
+Agents SDK agent used as a tool in a streamed run and a pydantic-ai output validator asking
+for another answer (``ModelRetry``). Each run checked field by field, then again after
+``agent-audit rederive`` rebuilt them from the stored spans."""
 
 from __future__ import annotations
 
@@ -11,7 +13,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import start_test_collector
-from tests.frameworks.collector_checks import check_run, check_tokens_counted_once, one_run
+from tests.frameworks.collector_checks import (
+    check_run,
+    check_tokens_counted_once,
+    one_run,
+    steps_of,
+)
 from tests.frameworks.teams import derived_rows, rederived_rows
 from tests.frameworks.test_collector_frameworks import _require, _run_scenarios
 
@@ -20,6 +27,9 @@ CASES = [
     ("langgraph-openllmetry", "http", "fan_out"),
     ("google-adk", "http", "parallel"),
     ("openai-agents", "grpc", "nested_streamed"),
+    ("pydantic-ai", "grpc", "output_retry"),
+    ("langgraph", "http", "tool_node_handles_error"),
+    ("langgraph-openllmetry", "grpc", "tool_node_handles_error"),
 ]
 
 
@@ -44,6 +54,9 @@ def test_orchestrated_agents_are_runs_nested_as_played(
         )
         if scenario == "parallel":
             _check_parallel_agent(collector, expected_runs[0]["task"])
+        if scenario == "output_retry":  # the rejected answer is a model call, not a failure
+            steps = steps_of(collector, one_run(collector, expected_runs[0]["task"])["id"])
+            assert [(s["action_type"], s["error"]) for s in steps] == [("think", None)] * 2
         before = derived_rows(collector.query)
     finally:
         collector.stop()
