@@ -82,6 +82,7 @@ ON_REQUEST = (
     "nested_streamed",
     "output_retry",
     "tool_node_handles_error",
+    "subgraph",
 )
 # A scenario module continued in another (each kept to one subject and a readable size).
 CONTINUED_IN = {"scenarios_langgraph": "scenarios_langgraph_graphs"}

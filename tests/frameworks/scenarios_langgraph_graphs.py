@@ -226,3 +226,55 @@ def tool_node_handles_error(llm: ScriptedLLM) -> S.RunExpectation:
     state = app.invoke({"messages": [{"role": "user", "content": scenario.task}]})
     scenario.expect_answer(_answer(state))
     return replace(scenario.expected, agent_name="flaky_graph", model_used=SERVED_MODEL)
+
+
+SUBGRAPH_ANSWER = "Summary: sunny in Paris."
+
+
+def subgraph(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """A compiled agent graph added as a node of a parent graph (``add_node(name, graph)``),
+    then a node summing up with one model call: the parent graph is the run, answering with
+    the summary; the agent's graph is its child run on the same request, with its tool call
+    and answer. Returns the parent's and the agent's expectations."""
+    from langgraph.graph import END, START, MessagesState, StateGraph
+
+    from tests.frameworks.scenarios_langgraph import model_for
+
+    task = f"{S.tag('lg-subgraph')} What is the weather in Paris?"
+    llm.script(
+        task,
+        [
+            call_tool("get_weather", S.WEATHER_ARGS),
+            answer(RESEARCHER_ANSWER),
+            answer(SUBGRAPH_ANSWER),
+        ],
+    )
+    model = model_for(llm)
+
+    def sum_up(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("researcher", build_agent(llm, name="researcher", tools=[get_weather]))
+    graph.add_node("sum_up", sum_up)
+    graph.add_edge(START, "researcher")
+    graph.add_edge("researcher", "sum_up")
+    graph.add_edge("sum_up", END)
+    app = graph.compile(name="research_team")
+    state = app.invoke({"messages": [{"role": "user", "content": task}]})
+    assert _answer(state) == SUBGRAPH_ANSWER, state
+    weather = S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)
+    common = {"task": task, "status": "completed", "task_shared": True, "model_used": SERVED_MODEL}
+    return [
+        S.RunExpectation(
+            final_answer=SUBGRAPH_ANSWER, agent_name="research_team", llm_steps_at_least=1, **common
+        ),
+        S.RunExpectation(
+            final_answer=RESEARCHER_ANSWER,
+            agent_name="researcher",
+            tools=[weather],
+            parent_task=task,
+            llm_steps_at_least=2,
+            **common,
+        ),
+    ]

@@ -1,5 +1,6 @@
 """Orchestration shapes played against the real frameworks and the real collector: a
-LangGraph map-reduce (``Send`` fan-out to agents, a join), a hand-built LangGraph graph whose
+LangGraph map-reduce (``Send`` fan-out to agents, a join), an agent graph as a node of a
+parent graph, a hand-built LangGraph graph whose
 ``ToolNode`` hands a tool's exception to the model, an ADK ``ParallelAgent``, an OpenAI
 Agents SDK agent used as a tool in a streamed run and a pydantic-ai output validator asking
 for another answer (``ModelRetry``). Each run checked field by field, then again after
@@ -31,6 +32,8 @@ CASES = [
     ("pydantic-ai", "grpc", "output_retry"),
     ("langgraph", "http", "tool_node_handles_error"),
     ("langgraph-openllmetry", "grpc", "tool_node_handles_error"),
+    ("langgraph", "grpc", "subgraph"),
+    ("langgraph-openllmetry", "http", "subgraph"),
 ]
 
 
