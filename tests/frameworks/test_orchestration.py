@@ -1,7 +1,7 @@
 """Orchestration shapes played against the real frameworks and the real collector: a
 LangGraph map-reduce (``Send`` fan-out to agents, a join), an agent graph as a node of a
-parent graph, a hand-built LangGraph graph whose
-``ToolNode`` hands a tool's exception to the model, an ADK ``ParallelAgent``, an OpenAI
+parent graph, a hand-built LangGraph graph whose ``ToolNode`` hands a tool's exception to
+the model, an ADK ``ParallelAgent``, an OpenAI
 Agents SDK agent used as a tool in a streamed run and a pydantic-ai output validator asking
 for another answer (``ModelRetry``). Each run checked field by field, then again after
 ``agent-audit rederive`` rebuilt them from the stored spans."""
