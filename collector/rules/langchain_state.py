@@ -12,10 +12,10 @@ __all__ = ["state_answer", "state_task"]
 
 
 def _texts(value: Any) -> dict[str, str] | None:
-    """The non-empty string fields of a state without messages; None for a message state
-    (or no state at all)."""
+    """The non-empty string fields of a state without messages; None for a message state,
+    a ``Command`` (resuming a paused graph: no state) or no state at all."""
     parsed = state(value)
-    if not parsed or "messages" in parsed:
+    if not parsed or "messages" in parsed or {"resume", "goto"} <= set(parsed):
         return None
     return {k: v for k, v in parsed.items() if isinstance(v, str) and v.strip()}
 

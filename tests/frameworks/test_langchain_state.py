@@ -27,3 +27,6 @@ def test_no_guess_when_several_fields_or_a_message_state() -> None:
     assert state_answer("{}", json.dumps({"summary": "s", "title": "t"})) is None
     assert state_task(json.dumps({"messages": [], "question": "q"})) is None
     assert state_answer(INPUT, INPUT) is None  # it wrote nothing
+    resume = json.dumps({"graph": None, "update": None, "resume": "yes", "goto": []})
+    assert state_task(resume) is None  # a Command resuming a paused graph is no request
+    assert state_task(json.dumps({"inputs": json.loads(resume)})) is None  # OpenLLMetry's
