@@ -71,7 +71,7 @@ def _one(message: Any) -> dict[str, Any] | None:
     }
 
 
-def _state(value: Any) -> Mapping[str, Any]:
+def state(value: Any) -> Mapping[str, Any]:
     """A graph state, unwrapped from OpenLLMetry's "outputs" ({} when it is none)."""
     parsed = loads(value)
     for key in ("inputs", "outputs", "output"):
@@ -123,7 +123,7 @@ def final_answer(value: Any) -> str | None:
     as JSON), else the last assistant message's text when it asked for no tool, or the
     result of a tool that returns directly (``return_direct``: the graph ends on it). An
     assistant that answered with no text answered ``""``."""
-    structured = _state(value).get("structured_response")
+    structured = state(value).get("structured_response")
     if structured is not None:
         return structured if isinstance(structured, str) else as_text(structured)
     messages = lc_messages(value)
@@ -168,7 +168,7 @@ def served_model(value: Any) -> str | None:
 
 def last_tool_calls(value: Any) -> list[Any]:
     """The tool calls of a graph state's last AI message (``[]`` when it made none)."""
-    parsed = _state(value).get("messages")
+    parsed = state(value).get("messages")
     for message in reversed(parsed if isinstance(parsed, list) else []):
         one = _one(message)
         if not isinstance(message, Mapping) or one is None or one["role"] != "assistant":

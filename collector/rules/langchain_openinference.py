@@ -21,6 +21,7 @@ from collector.decode import SpanRecord
 from collector.messages import loads
 from collector.rules import langchain_messages as LC
 from collector.rules.common import descendants, exception, exception_type, first_line
+from collector.rules.langchain_state import state_answer, state_task
 from instrumentation.attributes import RunStatus
 
 __all__ = [
@@ -73,9 +74,10 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
         name = None  # a team graph inside which an agent runs: named after the graph
     fields: dict[str, Any] = {
         "agent_name": str(name or span.name),
-        "final_answer": LC.final_answer(attrs.get(OI.OUTPUT_VALUE)),
+        "final_answer": LC.final_answer(attrs.get(OI.OUTPUT_VALUE))
+        or state_answer(attrs.get(OI.INPUT_VALUE), attrs.get(OI.OUTPUT_VALUE)),
     }
-    task = LC.turn_user_text(attrs.get(OI.INPUT_VALUE))
+    task = LC.turn_user_text(attrs.get(OI.INPUT_VALUE)) or state_task(attrs.get(OI.INPUT_VALUE))
     if task:
         fields["task"] = task
     elif LC.is_command(attrs.get(OI.INPUT_VALUE)):

@@ -73,7 +73,17 @@ SCENARIOS = (
 
 
 # Played only when named with --only: their runs need checks of their own.
-ON_REQUEST = ("supervisor", "human_in_the_loop", "loop")
+ON_REQUEST = (
+    "supervisor",
+    "human_in_the_loop",
+    "loop",
+    "parallel",
+    "fan_out",
+    "nested_streamed",
+    "output_retry",
+    "tool_node_handles_error",
+    "subgraph",
+)
 # A scenario module continued in another (each kept to one subject and a readable size).
 CONTINUED_IN = {"scenarios_langgraph": "scenarios_langgraph_graphs"}
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from google.adk.agents import LlmAgent, SequentialAgent
@@ -26,7 +27,7 @@ from google.genai import types
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_shapes as shapes
 from tests.frameworks.adk_scripted_model import ScriptedChatModel
-from tests.scripted_llm import ScriptedLLM, answer, call_tool
+from tests.scripted_llm import ScriptedLLM, Turn, answer, call_tool
 
 MODEL_NAME = "scripted-adk"
 AGENT_NAME = "weather_agent"
@@ -349,3 +350,42 @@ async def interleaved(llm: ScriptedLLM, count: int = 3) -> list[S.RunExpectation
         return scenario.expect_answer(await _run(build_agent(llm), scenario.task))
 
     return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+PARALLEL_ANSWERS = {"north_agent": "north: sunny", "south_agent": "south: rainy"}
+PARALLEL_CITIES = {"north_agent": "Oslo", "south_agent": "Rome"}
+
+
+def _by_agent(request: Mapping[str, Any]) -> Turn:
+    """The turn of the agent whose instruction (its system message) names it: the two
+    branches of a ParallelAgent send the same user message, in no fixed order. Each asks
+    for its city's weather, then answers."""
+    messages = request.get("messages") or []
+    system = " ".join(str(m.get("content")) for m in messages if m.get("role") == "system")
+    name = next(n for n in PARALLEL_ANSWERS if n in system)
+    if any(m.get("role") == "tool" for m in messages):
+        return answer(PARALLEL_ANSWERS[name])
+    return call_tool("get_weather", {"city": PARALLEL_CITIES[name]})
+
+
+def parallel(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """A ``ParallelAgent`` runs two agents at once on the user's request and calls no model
+    itself; each branch calls a tool, then answers. ADK 1.10 loses its trace context across
+    the branches (SPANS.md): the test checks what is stored. Returns no expectation of its
+    own (the branches race: which answer ADK yields last is not fixed)."""
+    from google.adk.agents import ParallelAgent
+
+    task = f"{S.tag('adk-parallel')} Check the weather north and south."
+    llm.script(task, [_by_agent] * 4)
+    branches = [
+        LlmAgent(
+            name=name,
+            model=ScriptedChatModel(model=MODEL_NAME, base_url=llm.base_url),
+            instruction=f"You are {name}. Answer briefly.",
+            tools=[get_weather],
+        )
+        for name in PARALLEL_ANSWERS
+    ]
+    fan_out = ParallelAgent(name="fan_out", sub_agents=branches)
+    assert asyncio.run(_run(fan_out, task)) in PARALLEL_ANSWERS.values()
+    return []

@@ -69,7 +69,7 @@ def report_tool_errors(request: Any, handler: Callable[[Any], Any]) -> Any:
         )
 
 
-def _model(llm: ScriptedLLM, **options: Any) -> ChatOpenAI:
+def model_for(llm: ScriptedLLM, **options: Any) -> ChatOpenAI:
     return ChatOpenAI(
         model=MODEL_NAME, base_url=llm.base_url, api_key="sk-scripted", max_retries=0, **options
     )
@@ -80,7 +80,7 @@ def build_agent(
 ) -> Any:
     """An agent on the scripted server, with the scenario tools."""
     chosen = [get_weather, add, flaky] if tools is None else tools
-    return create_agent(_model(llm), tools=chosen, name=name, **kwargs)
+    return create_agent(model_for(llm), tools=chosen, name=name, **kwargs)
 
 
 def _answer(state: dict[str, Any]) -> object:
@@ -168,7 +168,7 @@ def streaming(llm: ScriptedLLM) -> S.RunExpectation:
     chunk), the graph's states as they come (``agent.stream``)."""
     scenario = S.success(FRAMEWORK)
     llm.script(scenario.marker, scenario.turns)
-    model = _model(llm, streaming=True, stream_usage=True)
+    model = model_for(llm, streaming=True, stream_usage=True)
     agent = create_agent(model, tools=[get_weather, add, flaky], name=AGENT_NAME)
     states = list(
         agent.stream(
@@ -322,7 +322,7 @@ def prebuilt(llm: ScriptedLLM) -> S.RunExpectation:
     scenario = S.success(FRAMEWORK)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # its deprecation in favour of create_agent
-        agent = create_react_agent(_model(llm), tools=[get_weather, add, flaky])
+        agent = create_react_agent(model_for(llm), tools=[get_weather, add, flaky])
     scenario.expect_answer(_answer(_play(llm, scenario, agent)))
     return replace(_expected(scenario), agent_name="LangGraph")
 

@@ -304,3 +304,25 @@ async def garbled_response(llm: ScriptedLLM) -> S.RunExpectation:
     with scenario.expect_failure():
         await _play(llm, scenario)
     return scenario.expected
+
+
+async def nested_streamed(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """The nested scenario (a child agent as a tool, ``agent.as_tool``) run streamed
+    (``Runner.run_streamed``, usage included): the same parent and child runs."""
+    scenario = S.nested(FRAMEWORK, delegate_tool="ask_child", question_arg="input")
+    settings = ModelSettings(include_usage=True)
+    child = build_agent(llm, "child_agent").clone(model_settings=settings)
+    parent = Agent(
+        name="parent_agent",
+        instructions="Delegate.",
+        model=_model(llm),
+        model_settings=settings,
+        tools=[child.as_tool(tool_name="ask_child", tool_description="Ask the child agent.")],
+    )
+    llm.script(scenario.child.marker, scenario.child.turns)
+    llm.script(scenario.parent.marker, scenario.parent.turns)
+    result = Runner.run_streamed(parent, scenario.parent.task)
+    async for _ in result.stream_events():
+        pass
+    assert result.final_output == f"child said: {S.CHILD_ANSWER}", result.final_output
+    return scenario.expected

@@ -25,7 +25,7 @@ from pydantic_ai.usage import UsageLimits
 
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_shapes as shapes
-from tests.scripted_llm import Turn, call_tool
+from tests.scripted_llm import Turn, answer, call_tool
 
 MODEL_NAME = "scripted-pai"
 AGENT_NAME = "weather_agent"
@@ -288,3 +288,32 @@ async def streaming() -> S.RunExpectation:
     async with build_agent().run_stream(scenario.task, model=model) as result:
         output = await result.get_output()
     return scenario.expect_answer(output)
+
+
+VALIDATOR_COMPLAINT = "name the city"
+REJECTED_ANSWER = "it is sunny"
+ACCEPTED_ANSWER = "it is sunny in Paris"
+
+
+async def output_retry() -> S.RunExpectation:
+    """An output validator raises ModelRetry on the first answer; the model answers again
+    and the second answer stands: one completed run, two model calls, no failed step."""
+    scenario = S.scenario(
+        FRAMEWORK,
+        "output-retry",
+        "What is the weather in Paris?",
+        [answer(REJECTED_ANSWER), answer(ACCEPTED_ANSWER)],
+        status="completed",
+        final_answer=ACCEPTED_ANSWER,
+        tools=[],
+        llm_steps_at_least=2,
+    )
+    agent = build_agent()
+
+    @agent.output_validator
+    def names_the_city(output: str) -> str:
+        if "Paris" not in output:
+            raise ModelRetry(VALIDATOR_COMPLAINT)
+        return output
+
+    return scenario.expect_answer(await _play(scenario, agent))
