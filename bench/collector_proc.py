@@ -7,8 +7,11 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +27,7 @@ __all__ = [
     "RssSampler",
     "cpu_of_request",
     "wait_applied",
+    "collectors_per_tree",
 ]
 
 _READY = re.compile(r"ready grpc=(?P<grpc>\S+):(?P<gport>\d+) http=(?P<http>\S+):(?P<hport>\d+)")
@@ -231,3 +235,21 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             self.samples_kb.append(proc_status_kb(self.pid, "VmRSS"))
+
+
+@contextmanager
+def collectors_per_tree(
+    baseline: Path | None, prefix: str
+) -> Iterator[dict[str, SpawnedCollector]]:
+    """A collector on a fresh file for this tree ("this tree") and, when given, ``baseline``
+    ("baseline"), stopped when the block ends."""
+    trees = {"this tree": REPO, **({"baseline": baseline} if baseline else {})}
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        collectors: dict[str, SpawnedCollector] = {}
+        try:
+            for index, (label, tree) in enumerate(trees.items()):
+                collectors[label] = spawn_collector(Path(folder) / f"{index}.duckdb", repo=tree)
+            yield collectors
+        finally:
+            for collector in collectors.values():
+                collector.stop()

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
 from pathlib import Path
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from bench.collector_proc import REPO, cpu_of_request, spawn_collector
+from bench.collector_proc import collectors_per_tree, cpu_of_request
 from bench.reliability.otlp_requests import kv
 from instrumentation import attributes as A
 
@@ -60,34 +59,23 @@ def main() -> None:
     parser.add_argument("--doublings", type=int, default=4)
     parser.add_argument("--baseline", type=Path, help="another checkout to compare")
     args = parser.parse_args()
-    trees = {"this tree": REPO}
-    if args.baseline:
-        trees["baseline"] = args.baseline
-    with tempfile.TemporaryDirectory(prefix="deep-nesting-") as folder:
-        collectors = {
-            label: spawn_collector(Path(folder) / f"{index}.duckdb", repo=tree)
-            for index, (label, tree) in enumerate(trees.items())
-        }
-        try:
-            print(f"cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}")
-            print(
-                f"{'depth':>6} "
-                + " ".join(f"{label + ' cpu s':>16} {'x prev':>7}" for label in trees)
-            )
-            previous: dict[str, float] = {}
-            for step in range(args.doublings + 1):
-                depth = args.start * 2**step
-                body = nested_request(depth)
-                cells = []
-                for label, collector in collectors.items():
-                    cpu = cpu_of_request(collector, body)
-                    growth = f"{cpu / previous[label]:.1f}" if label in previous else "-"
-                    previous[label] = cpu
-                    cells.append(f"{cpu:16.2f} {growth:>7}")
-                print(f"{depth:6d} " + " ".join(cells), flush=True)
-        finally:
-            for collector in collectors.values():
-                collector.stop()
+    with collectors_per_tree(args.baseline, "deep-nesting-") as collectors:
+        print(f"cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}")
+        print(
+            f"{'depth':>6} "
+            + " ".join(f"{label + ' cpu s':>16} {'x prev':>7}" for label in collectors)
+        )
+        previous: dict[str, float] = {}
+        for step in range(args.doublings + 1):
+            depth = args.start * 2**step
+            body = nested_request(depth)
+            cells = []
+            for label, collector in collectors.items():
+                cpu = cpu_of_request(collector, body)
+                growth = f"{cpu / previous[label]:.1f}" if label in previous else "-"
+                previous[label] = cpu
+                cells.append(f"{cpu:16.2f} {growth:>7}")
+            print(f"{depth:6d} " + " ".join(cells), flush=True)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,11 +32,10 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from bench.collector_proc import (
-    REPO,
     SpawnedCollector,
+    collectors_per_tree,
     proc_cpu_s,
     proc_status_kb,
-    spawn_collector,
     wait_applied,
 )
 from bench.reliability.otlp_requests import kv, to_otlp_json
@@ -173,35 +171,24 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="another checkout to compare")
     parser.add_argument("--only", help="run only the cases whose name contains this")
     args = parser.parse_args()
-    trees = {"this tree": REPO}
-    if args.baseline:
-        trees["baseline"] = args.baseline
-    with tempfile.TemporaryDirectory(prefix="request-parts-") as folder:
-        collectors = {
-            label: spawn_collector(Path(folder) / f"{index}.duckdb", repo=tree)
-            for index, (label, tree) in enumerate(trees.items())
-        }
-        try:
-            print(f"cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}")
-            print(
-                f"{'request':<30} {'type':<9} {'MB':>5}  "
-                + "  ".join(f"{label + ': status s cpu +RSS MB':>34}" for label in trees)
-            )
-            for name, content_type, build in CASES:
-                if args.only and args.only not in name:
-                    continue
-                body = build()
-                cells = []
-                for collector in collectors.values():
-                    status, seconds, cpu, grown = send(collector, content_type, body)
-                    cells.append(f"{status:>13} {seconds:6.2f} {cpu:6.2f} {grown:6d}")
-                kind = "json" if content_type == JSON else "protobuf"
-                size = len(body) / 1e6
-                print(f"{name:<30} {kind:<9} {size:5.1f}  " + "  ".join(cells), flush=True)
-                del body
-        finally:
+    with collectors_per_tree(args.baseline, "request-parts-") as collectors:
+        print(f"cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}")
+        print(
+            f"{'request':<30} {'type':<9} {'MB':>5}  "
+            + "  ".join(f"{label + ': status s cpu +RSS MB':>34}" for label in collectors)
+        )
+        for name, content_type, build in CASES:
+            if args.only and args.only not in name:
+                continue
+            body = build()
+            cells = []
             for collector in collectors.values():
-                collector.stop()
+                status, seconds, cpu, grown = send(collector, content_type, body)
+                cells.append(f"{status:>13} {seconds:6.2f} {cpu:6.2f} {grown:6d}")
+            kind = "json" if content_type == JSON else "protobuf"
+            size = len(body) / 1e6
+            print(f"{name:<30} {kind:<9} {size:5.1f}  " + "  ".join(cells), flush=True)
+            del body
 
 
 if __name__ == "__main__":

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from pathlib import Path
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from bench.collector_proc import REPO, cpu_of_request, spawn_collector
+from bench.collector_proc import collectors_per_tree, cpu_of_request
 from bench.reliability.otlp_requests import kv
 from instrumentation import attributes as A
 
@@ -63,32 +62,22 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=10, help="print every N requests")
     parser.add_argument("--baseline", type=Path, help="another checkout to compare")
     args = parser.parse_args()
-    trees = {"this tree": REPO}
-    if args.baseline:
-        trees["baseline"] = args.baseline
-    with tempfile.TemporaryDirectory(prefix="rootless-growth-") as folder:
-        collectors = {
-            label: spawn_collector(Path(folder) / f"{index}.duckdb", repo=tree)
-            for index, (label, tree) in enumerate(trees.items())
-        }
-        try:
-            print(f"cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}")
-            print(
-                f"{'steps in trace':>14} " + " ".join(f"{label + ' cpu ms':>18}" for label in trees)
-            )
-            trace = os.urandom(16)
-            for index in range(args.requests):
-                body = orphan_steps(trace, index * args.per + 1, args.per)
-                cells = [cpu_of_request(c, body) for c in collectors.values()]
-                if index % args.every == 0:
-                    steps = (index + 1) * args.per
-                    print(
-                        f"{steps:14d} " + " ".join(f"{cpu * 1000:18.0f}" for cpu in cells),
-                        flush=True,
-                    )
-        finally:
-            for collector in collectors.values():
-                collector.stop()
+    with collectors_per_tree(args.baseline, "rootless-growth-") as collectors:
+        print(f"cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}")
+        print(
+            f"{'steps in trace':>14} "
+            + " ".join(f"{label + ' cpu ms':>18}" for label in collectors)
+        )
+        trace = os.urandom(16)
+        for index in range(args.requests):
+            body = orphan_steps(trace, index * args.per + 1, args.per)
+            cells = [cpu_of_request(c, body) for c in collectors.values()]
+            if index % args.every == 0:
+                steps = (index + 1) * args.per
+                print(
+                    f"{steps:14d} " + " ".join(f"{cpu * 1000:18.0f}" for cpu in cells),
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
