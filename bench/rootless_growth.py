@@ -32,8 +32,9 @@ from instrumentation import attributes as A
 START_NS = 1_790_000_000_000_000_000
 
 
-def orphan_steps(trace: bytes, first: int, count: int) -> bytes:
-    """``count`` tool steps of ``trace``, each under a parent span never sent."""
+def orphan_steps(trace: bytes, first: int, count: int, parent: bytes | None = None) -> bytes:
+    """``count`` tool steps of ``trace``, each under its own parent span that is never
+    sent (or all under ``parent``)."""
     request = ExportTraceServiceRequest()
     resource = request.resource_spans.add()
     resource.resource.attributes.append(kv(A.SERVICE_NAME, "rootless-growth"))
@@ -41,7 +42,7 @@ def orphan_steps(trace: bytes, first: int, count: int) -> bytes:
         Span(
             trace_id=trace,
             span_id=(first + n).to_bytes(8, "big"),
-            parent_span_id=os.urandom(8),
+            parent_span_id=parent or os.urandom(8),
             name="execute_tool probe",
             start_time_unix_nano=START_NS + first + n,
             end_time_unix_nano=START_NS + first + n + 1,

@@ -21,36 +21,9 @@ import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from bench.reliability.otlp_requests import kv
-from instrumentation import attributes as A
+from bench.rootless_growth import START_NS, orphan_steps
 from tests.conftest import CollectorHandle
 from tests.support import wait_until
-
-START_NS = 1_790_000_000_000_000_000
-
-
-def _steps(trace: bytes, first: int, count: int, parent: bytes | None = None) -> bytes:
-    """``count`` tool steps, each under its own parent span that is never sent
-    (or all under ``parent``)."""
-    request = ExportTraceServiceRequest()
-    resource = request.resource_spans.add()
-    resource.resource.attributes.append(kv(A.SERVICE_NAME, "rootless-growth"))
-    resource.scope_spans.add().spans.extend(
-        Span(
-            trace_id=trace,
-            span_id=(first + n).to_bytes(8, "big"),
-            parent_span_id=parent or os.urandom(8),
-            name="execute_tool probe",
-            start_time_unix_nano=START_NS + first + n,
-            end_time_unix_nano=START_NS + first + n + 1,
-            attributes=[
-                kv(A.GEN_AI_OPERATION_NAME, A.OP_EXECUTE_TOOL),
-                kv(A.GEN_AI_TOOL_NAME, "probe"),
-            ],
-        )
-        for n in range(count)
-    )
-    return request.SerializeToString()
 
 
 def _send(handle: CollectorHandle, body: bytes) -> None:
@@ -84,12 +57,12 @@ def test_a_request_leaves_the_stand_ins_it_does_not_touch_alone(
     collector: CollectorHandle,
 ) -> None:
     trace = os.urandom(16)
-    _send(collector, _steps(trace, 1, 50))
+    _send(collector, orphan_steps(trace, 1, 50))
     before = _stand_ins_once(collector, trace, lambda rows: len(rows) == 50)
     assert all(steps == 1 for _, steps in before.values())
 
     shared_parent = os.urandom(8)
-    _send(collector, _steps(trace, 1000, 3, parent=shared_parent))
+    _send(collector, orphan_steps(trace, 1000, 3, parent=shared_parent))
     after = _stand_ins_once(collector, trace, lambda rows: len(rows) == 51)
 
     assert after[shared_parent.hex()][1] == 3  # the new stand-in and its three steps
@@ -102,7 +75,7 @@ def test_a_step_moving_out_of_a_stand_in_still_updates_it(collector: CollectorHa
     # its steps move one level up; the stand-in they left is removed.
     trace = os.urandom(16)
     missing, above = os.urandom(8), os.urandom(8)
-    _send(collector, _steps(trace, 1, 2, parent=missing))
+    _send(collector, orphan_steps(trace, 1, 2, parent=missing))
     _stand_ins_once(collector, trace, lambda rows: missing.hex() in rows)
     request = ExportTraceServiceRequest()
     request.resource_spans.add().scope_spans.add().spans.append(
