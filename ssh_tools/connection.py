@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import select
 import shlex
 import threading
 import time
@@ -130,7 +129,7 @@ class SSHConnection:
                 self._drop()
                 raise ConnectionFailed(f"connection broke during the command: {exc}") from exc
             finally:
-                channel.close()
+                self._close_channel(channel)
         result = CommandResult(
             argv=decision,
             exit_code=exit_code,
@@ -180,7 +179,13 @@ class SSHConnection:
         cap = self._settings.max_output_bytes
         stdout, stderr = _CappedBuffer(cap), _CappedBuffer(cap)
         deadline = time.monotonic() + timeout_s
+        # Not select() on channel.fileno(): paramiko closes that pipe in close() while
+        # its transport thread may still write to it, and the EBADF kills the connection.
+        arrived = _Arrival()
+        channel.in_buffer.set_event(arrived)
+        channel.in_stderr_buffer.set_event(arrived)
         while True:
+            arrived.reset()
             while channel.recv_ready():
                 stdout.feed(channel.recv(65536))
             while channel.recv_stderr_ready():
@@ -200,7 +205,20 @@ class SSHConnection:
                     on_server=False,
                     output=stdout.value(),
                 )
-            select.select([channel], [], [], min(remaining, _POLL_S))
+            if channel.eof_received:  # no more data; the exit status is what is left
+                channel.status_event.wait(min(remaining, _POLL_S))
+            else:
+                arrived.wait(min(remaining, _POLL_S))
+
+    def _close_channel(self, channel: paramiko.Channel) -> None:
+        """Close without hiding the command's own outcome if the connection died."""
+        try:
+            channel.close()
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            logger.warning(
+                "SSH connection to %s broke at a channel close: %s", self._settings.host, exc
+            )
+            self._drop()
 
     def _open_session(self) -> paramiko.Channel:
         """A new channel; reconnects once if the kept connection turns out dead."""
@@ -285,6 +303,20 @@ class SSHConnection:
         client, self._client = self._client, None
         if client is not None:
             client.close()
+
+
+class _Arrival(threading.Event):
+    """Set by paramiko when output or the end of it arrives; only the reader clears it.
+
+    paramiko clears a buffer's event when that buffer runs empty, which would lose
+    a wake-up for the other stream sharing it; the reader clears it before draining.
+    """
+
+    def clear(self) -> None:
+        pass
+
+    def reset(self) -> None:
+        super().clear()
 
 
 class _CappedBuffer:

@@ -24,12 +24,12 @@ from typing import Any
 
 import paramiko
 import pytest
-from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+import instrumentation
 from ssh_tools.settings import SSHSettings
 from tests.support import free_port, require_or_skip, wait_until
 
@@ -300,16 +300,28 @@ class SpanTap(SpanProcessor):
 
 
 @pytest.fixture(scope="session")
-def span_tap() -> SpanTap:
-    """A processor on the global SDK tracer provider (installed if there is none yet)."""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        trace.set_tracer_provider(TracerProvider())
-        provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider), "another provider type was set globally"
+def _tap_provider() -> tuple[TracerProvider, SpanTap]:
     tap = SpanTap()
+    provider = TracerProvider()
     provider.add_span_processor(tap)
-    return tap
+    return provider, tap
+
+
+@pytest.fixture
+def span_tap(_tap_provider: tuple[TracerProvider, SpanTap]) -> Iterator[SpanTap]:
+    """agent-audit's spans of this test pass through the tap.
+
+    The tap's provider is handed to ``instrumentation.configure``, not installed
+    globally: a global provider would outlive the test and make every later
+    ``configure()`` in this worker adopt it instead of exporting.
+    """
+    provider, tap = _tap_provider
+    instrumentation.shutdown(0)
+    instrumentation.configure(tracer_provider=provider, cancel_poll_s=None)
+    try:
+        yield tap
+    finally:
+        instrumentation.shutdown(0)
 
 
 @pytest.fixture
