@@ -217,6 +217,7 @@ def create_app(
             # Raised by the writer when storing spans runs out of memory (up to the max).
             "db_memory_limit_mb": store.memory_limit_mb,
             "db_memory_max_mb": store.memory_ceiling_mb,
+            "db_memory_used_mb": round(store.memory_used_mb, 1),
             # Resident memory, glibc's arena cap, Arrow's pool (collector/process_memory.py).
             "memory": memory_figures(),
         }

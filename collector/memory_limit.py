@@ -40,6 +40,8 @@ class MemoryLimit:
         self._con = con
         self._lock = threading.Lock()
         self.limit_mb = limit_mb
+        # DuckDB's own memory in use, read before the last commit (for /healthz).
+        self.used_mb = 0.0
         self.ceiling_mb = max(limit_mb, ceiling_mb)
 
     def make_room(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -55,6 +57,7 @@ class MemoryLimit:
         """
         row = con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()
         used_mb = (row[0] or 0) / 2**20 if row else 0
+        self.used_mb = used_mb
         limit = self.limit_mb
         if used_mb > limit * (1 - _COMMIT_ROOM):
             self.grow(limit, f"committing ({used_mb:.0f} MB in use)", ran_out=False)

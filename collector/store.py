@@ -297,6 +297,11 @@ class RunStore(WriterLoop):
         return self._memory.limit_mb
 
     @property
+    def memory_used_mb(self) -> float:
+        """DuckDB's memory in use (buffers, indexes, rows not yet checkpointed) at the last commit."""
+        return self._memory.used_mb
+
+    @property
     def memory_ceiling_mb(self) -> int:
         return self._memory.ceiling_mb
 

@@ -104,11 +104,14 @@ def test_healthz_reports_the_limit_the_writer_raised(tmp_path: Path) -> None:
     try:
         health = httpx.get(f"{handle.api_url}/healthz", timeout=10).json()
         assert (health["db_memory_limit_mb"], health["db_memory_max_mb"]) == (_SMALL_MB, 1024)
+        used_at_start = health["db_memory_used_mb"]
         for spans in _spans():
             handle.store.write_spans(spans)
         handle.store.await_applied()
         health = httpx.get(f"{handle.api_url}/healthz", timeout=10).json()
         assert _SMALL_MB < health["db_memory_limit_mb"] <= 1024
+        # What DuckDB held at the last commit: the rows and indexes just written.
+        assert used_at_start < health["db_memory_used_mb"] <= health["db_memory_limit_mb"]
     finally:
         handle.stop()
 
