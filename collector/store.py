@@ -298,7 +298,7 @@ class RunStore(WriterLoop):
 
     @property
     def memory_used_mb(self) -> float:
-        """DuckDB's memory in use (buffers, indexes, rows not yet checkpointed) at the last commit."""
+        """DuckDB's memory in use at the last commit (buffers, indexes, unflushed rows)."""
         return self._memory.used_mb
 
     @property
