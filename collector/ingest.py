@@ -40,6 +40,7 @@ from collector.nearest_runs import NearestRuns
 from collector.rootless_runs import place_rootless_steps, settle_stand_ins
 from collector.run_links import StoredParents, adopt_orphans, load_orphan_traces, trace_graph
 from collector.trace_arrivals import TraceArrivals
+from collector.trace_owned_ids import keep_ids_in_their_trace
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
@@ -107,6 +108,12 @@ def ingest_batch(
     for span in spans:
         first.setdefault((span.trace_id, span.span_id), span)
     unique = list(first.values())
+    if len({s.span_id for s in unique}) < len(unique):
+        # Traces sharing a span id (a collision or a forgery): the batch's parent links
+        # are keyed by span id, so each part holds a span id once (arrival order kept).
+        for part in _parts_without_shared_span_ids(unique):
+            ingest_batch(con, part, state, now, spans_new=spans_new)
+        return
     columns = span_columns(unique, now)
     con.register("_new_spans", columns_table(columns))
     # RETURNING names the rows stored (a span seen before is skipped). The chain
@@ -166,8 +173,10 @@ def ingest_batch(
         nearest = NearestRuns(parents, run_spans)
 
     runs: list[RunRow] = []
-    foreign_runs: set[str] = set()  # runs whose fields other spans of the trace may fill
     steps: list[StepRow] = []
+    made: list[RunRow | StepRow] = []  # both, in arrival order
+    # Rows whose run's fields other spans of the trace may fill (ids known after scoping).
+    foreign_rows: list[RunRow | StepRow] = []
     for span, cls in zip(unique, classes, strict=True):
         if cls is SpanClass.OTHER:
             continue
@@ -180,8 +189,9 @@ def ingest_batch(
             run = mapped_or_none(span, partial(build_run, span, parent_run))
             if run is not None:
                 runs.append(run)
+                made.append(run)
                 if A.RUN_ID not in span.attributes:
-                    foreign_runs.add(run.id)
+                    foreign_rows.append(run)
             continue
         own_run = own_run_id(span)
         run_id = own_run or nearest.of(span.span_id)[0]
@@ -189,8 +199,11 @@ def ingest_batch(
         if step is None:
             continue
         steps.append(step)
+        made.append(step)
         if not own_run and run_id:
-            foreign_runs.add(run_id)
+            foreign_rows.append(step)
+    keep_ids_in_their_trace(con, made)
+    foreign_runs = {r.id if isinstance(r, RunRow) else r.agent_run_id for r in foreign_rows}
 
     run_winners = pick_winners(runs, key=lambda r: r.id)
     step_winners = pick_winners(steps, key=lambda s: s.id)
@@ -227,6 +240,19 @@ def ingest_batch(
     rederive = (foreign_runs & affected) | moved
     if rederive:
         derive_foreign_runs(con, rederive, arrivals)
+
+
+def _parts_without_shared_span_ids(spans: list[SpanRecord]) -> list[list[SpanRecord]]:
+    """``spans`` cut, in order, into runs in which no span id appears twice."""
+    parts: list[list[SpanRecord]] = [[]]
+    seen: set[str] = set()
+    for span in spans:
+        if span.span_id in seen:
+            parts.append([])
+            seen = set()
+        parts[-1].append(span)
+        seen.add(span.span_id)
+    return parts
 
 
 def _stored_ids(con: duckdb.DuckDBPyConnection, table: str, ids: list[str]) -> set[str]:

@@ -1,0 +1,101 @@
+"""A run or step id belongs to the trace that used it first; other traces get their own.
+
+Run and step ids come from what a span says: ``agent_run.id``, or the span id
+(OpenTelemetry makes a span id unique only within its trace). Rows were upserted
+by that id alone, so a span of another trace re-using it rewrote a stored run or
+step: a request naming a finished run's ``agent_run.id`` replaced its task and
+answer and added steps to it, and a request re-using a step's span id replaced
+its tool result. Two senders whose span ids collide (deterministic id
+generators) overwrote each other's runs.
+
+Now an id is owned by the first trace that used it (stored rows first, then the
+batch in arrival order, which is the order a re-derivation replays), and rows of
+any other trace that name it get ``<id>@<their trace id>``: every span is kept
+and shown, as its own run or step, and no trace can change another's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import duckdb
+
+from collector.id_lists import chunks, in_list
+from collector.mapping import RunRow, StepRow
+
+__all__ = ["OWNED_ID_SEPARATOR", "trace_scoped_id", "keep_ids_in_their_trace"]
+
+OWNED_ID_SEPARATOR = "@"
+
+
+def trace_scoped_id(row_id: str, trace_id: str) -> str:
+    """The id a row of ``trace_id`` gets when another trace owns ``row_id``."""
+    return f"{row_id}{OWNED_ID_SEPARATOR}{trace_id}"
+
+
+def _owners(con: duckdb.DuckDBPyConnection, sql: str, ids: Iterable[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for chunk in chunks(sorted(set(ids))):
+        listed, params = in_list(chunk)
+        for row_id, trace_id in con.execute(sql.format(listed=listed), params).fetchall():
+            found.setdefault(str(row_id), str(trace_id))
+    return found
+
+
+def _stored_run_owners(con: duckdb.DuckDBPyConnection, ids: set[str]) -> dict[str, str]:
+    owners = _owners(con, "SELECT id, trace_id FROM agent_runs WHERE id IN ({listed})", ids)
+    # Steps can name their run before its span arrives: they claim the id for their trace.
+    unseen = ids - owners.keys()
+    if unseen:
+        owners.update(
+            _owners(
+                con,
+                "SELECT agent_run_id, min(trace_id) FROM agent_steps "
+                "WHERE agent_run_id IN ({listed}) GROUP BY agent_run_id",
+                unseen,
+            )
+        )
+    return owners
+
+
+def keep_ids_in_their_trace(
+    con: duckdb.DuckDBPyConnection, rows: Sequence[RunRow | StepRow]
+) -> None:
+    """Give each row of ``rows`` (runs and steps in arrival order) ids its trace owns.
+
+    Changes ``id``, ``agent_run_id`` and ``parent_run_id`` in place where another
+    trace owns the id; rows whose trace owns its ids (all, but for a collision or
+    a forgery) are left as they are.
+    """
+    if not rows:
+        return
+    runs = [r for r in rows if isinstance(r, RunRow)]
+    steps = [r for r in rows if isinstance(r, StepRow)]
+    run_ids = {r.id for r in runs}
+    run_ids.update(r.parent_run_id for r in runs if r.parent_run_id)
+    run_ids.update(s.agent_run_id for s in steps if s.agent_run_id)
+    run_owner = _stored_run_owners(con, run_ids)
+    step_owner = _owners(
+        con, "SELECT id, trace_id FROM agent_steps WHERE id IN ({listed})", (s.id for s in steps)
+    )
+    # The batch claims what is not stored yet, in arrival order.
+    for row in rows:
+        if isinstance(row, RunRow):
+            run_owner.setdefault(row.id, row.trace_id)
+        else:
+            step_owner.setdefault(row.id, row.trace_id)
+            if row.agent_run_id:
+                run_owner.setdefault(row.agent_run_id, row.trace_id)
+
+    def scoped(owners: dict[str, str], row_id: str, trace_id: str) -> str:
+        owner = owners.get(row_id, trace_id)
+        return row_id if owner == trace_id else trace_scoped_id(row_id, trace_id)
+
+    for run in runs:
+        run.id = scoped(run_owner, run.id, run.trace_id)
+        if run.parent_run_id:
+            run.parent_run_id = scoped(run_owner, run.parent_run_id, run.trace_id)
+    for step in steps:
+        step.id = scoped(step_owner, step.id, step.trace_id)
+        if step.agent_run_id:
+            step.agent_run_id = scoped(run_owner, step.agent_run_id, step.trace_id)
