@@ -202,13 +202,12 @@ def ingest_batch(
         made.append(step)
         if not own_run and run_id:
             foreign_rows.append(step)
-    keep_ids_in_their_trace(con, made)
+    stored_ids = keep_ids_in_their_trace(con, made)
     foreign_runs = {r.id if isinstance(r, RunRow) else r.agent_run_id for r in foreign_rows}
 
     run_winners = pick_winners(runs, key=lambda r: r.id)
     step_winners = pick_winners(steps, key=lambda s: s.id)
-    old_runs = _stored_ids(con, "agent_runs", [r.id for r in run_winners])
-    old_steps = _stored_ids(con, "agent_steps", [s.id for s in step_winners])
+    old_runs, old_steps = stored_ids.runs, stored_ids.steps
     fresh = fresh_runs(con, run_winners, step_winners, old_runs, old_steps)
     affected: set[str] = set()
     if run_winners:
@@ -253,16 +252,6 @@ def _parts_without_shared_span_ids(spans: list[SpanRecord]) -> list[list[SpanRec
         parts[-1].append(span)
         seen.add(span.span_id)
     return parts
-
-
-def _stored_ids(con: duckdb.DuckDBPyConnection, table: str, ids: list[str]) -> set[str]:
-    """Which of ``ids`` ``table`` already holds, looked up in its primary-key index."""
-    found: set[str] = set()
-    for chunk in chunks(ids):
-        listed, params = in_list(chunk)
-        rows = con.execute(f"SELECT id FROM {table} WHERE id IN ({listed})", params).fetchall()
-        found.update(str(row[0]) for row in rows)
-    return found
 
 
 def _insert_or_upsert(

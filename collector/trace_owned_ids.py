@@ -17,13 +17,14 @@ and shown, as its own run or step, and no trace can change another's rows.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import duckdb
 
 from collector.id_lists import chunks, in_list
 from collector.mapping import RunRow, StepRow
 
-__all__ = ["OWNED_ID_SEPARATOR", "trace_scoped_id", "keep_ids_in_their_trace"]
+__all__ = ["OWNED_ID_SEPARATOR", "StoredIds", "trace_scoped_id", "keep_ids_in_their_trace"]
 
 OWNED_ID_SEPARATOR = "@"
 
@@ -42,42 +43,46 @@ def _owners(con: duckdb.DuckDBPyConnection, sql: str, ids: Iterable[str]) -> dic
     return found
 
 
-def _stored_run_owners(con: duckdb.DuckDBPyConnection, ids: set[str]) -> dict[str, str]:
-    owners = _owners(con, "SELECT id, trace_id FROM agent_runs WHERE id IN ({listed})", ids)
+@dataclass(frozen=True)
+class StoredIds:
+    """The ids, as scoped, of the batch's runs and steps that the tables already hold."""
+
+    runs: set[str]
+    steps: set[str]
+
+
+def _run_owners_by_steps(con: duckdb.DuckDBPyConnection, ids: set[str]) -> dict[str, str]:
     # Steps can name their run before its span arrives: they claim the id for their trace.
-    unseen = ids - owners.keys()
-    if unseen:
-        owners.update(
-            _owners(
-                con,
-                "SELECT agent_run_id, min(trace_id) FROM agent_steps "
-                "WHERE agent_run_id IN ({listed}) GROUP BY agent_run_id",
-                unseen,
-            )
-        )
-    return owners
+    return _owners(
+        con,
+        "SELECT agent_run_id, min(trace_id) FROM agent_steps "
+        "WHERE agent_run_id IN ({listed}) GROUP BY agent_run_id",
+        ids,
+    )
 
 
 def keep_ids_in_their_trace(
     con: duckdb.DuckDBPyConnection, rows: Sequence[RunRow | StepRow]
-) -> None:
+) -> StoredIds:
     """Give each row of ``rows`` (runs and steps in arrival order) ids its trace owns.
 
     Changes ``id``, ``agent_run_id`` and ``parent_run_id`` in place where another
     trace owns the id; rows whose trace owns its ids (all, but for a collision or
-    a forgery) are left as they are.
+    a forgery) are left as they are. Returns which of the rows' ids are stored
+    already (the same lookups tell both).
     """
-    if not rows:
-        return
     runs = [r for r in rows if isinstance(r, RunRow)]
     steps = [r for r in rows if isinstance(r, StepRow)]
     run_ids = {r.id for r in runs}
     run_ids.update(r.parent_run_id for r in runs if r.parent_run_id)
     run_ids.update(s.agent_run_id for s in steps if s.agent_run_id)
-    run_owner = _stored_run_owners(con, run_ids)
-    step_owner = _owners(
-        con, "SELECT id, trace_id FROM agent_steps WHERE id IN ({listed})", (s.id for s in steps)
-    )
+    run_rows = _owners(con, _RUNS_BY_ID, run_ids)
+    step_rows = _owners(con, _STEPS_BY_ID, (s.id for s in steps))
+    run_owner = dict(run_rows)
+    unseen = run_ids - run_owner.keys()
+    if unseen:
+        run_owner.update(_run_owners_by_steps(con, unseen))
+    step_owner = dict(step_rows)
     # The batch claims what is not stored yet, in arrival order.
     for row in rows:
         if isinstance(row, RunRow):
@@ -91,11 +96,35 @@ def keep_ids_in_their_trace(
         owner = owners.get(row_id, trace_id)
         return row_id if owner == trace_id else trace_scoped_id(row_id, trace_id)
 
+    stored_runs: set[str] = set()
+    stored_steps: set[str] = set()
+    scoped_runs: set[str] = set()
+    scoped_steps: set[str] = set()
     for run in runs:
-        run.id = scoped(run_owner, run.id, run.trace_id)
+        own = scoped(run_owner, run.id, run.trace_id)
+        if own != run.id:
+            run.id = own
+            scoped_runs.add(own)
+        elif own in run_rows:
+            stored_runs.add(own)
         if run.parent_run_id:
             run.parent_run_id = scoped(run_owner, run.parent_run_id, run.trace_id)
     for step in steps:
-        step.id = scoped(step_owner, step.id, step.trace_id)
+        own = scoped(step_owner, step.id, step.trace_id)
+        if own != step.id:
+            step.id = own
+            scoped_steps.add(own)
+        elif own in step_rows:
+            stored_steps.add(own)
         if step.agent_run_id:
             step.agent_run_id = scoped(run_owner, step.agent_run_id, step.trace_id)
+    # Whether a scoped id is stored (an earlier request of its trace) needs a lookup.
+    if scoped_runs:
+        stored_runs.update(_owners(con, _RUNS_BY_ID, scoped_runs))
+    if scoped_steps:
+        stored_steps.update(_owners(con, _STEPS_BY_ID, scoped_steps))
+    return StoredIds(stored_runs, stored_steps)
+
+
+_RUNS_BY_ID = "SELECT id, trace_id FROM agent_runs WHERE id IN ({listed})"
+_STEPS_BY_ID = "SELECT id, trace_id FROM agent_steps WHERE id IN ({listed})"
