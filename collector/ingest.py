@@ -108,10 +108,11 @@ def ingest_batch(
     for span in spans:
         first.setdefault((span.trace_id, span.span_id), span)
     unique = list(first.values())
-    if len({s.span_id for s in unique}) < len(unique):
+    parts = _parts_without_shared_span_ids(unique)
+    if len(parts) > 1:
         # Traces sharing a span id (a collision or a forgery): the batch's parent links
-        # are keyed by span id, so each part holds a span id once (arrival order kept).
-        for part in _parts_without_shared_span_ids(unique):
+        # are keyed by span id, so each part has each id in one trace (order kept).
+        for part in parts:
             ingest_batch(con, part, state, now, spans_new=spans_new)
         return
     columns = span_columns(unique, now)
@@ -242,15 +243,19 @@ def ingest_batch(
 
 
 def _parts_without_shared_span_ids(spans: list[SpanRecord]) -> list[list[SpanRecord]]:
-    """``spans`` cut, in order, into runs in which no span id appears twice."""
+    """``spans`` cut, in order, into parts in which each span id, as a span's own or as
+    a parent, belongs to one trace."""
     parts: list[list[SpanRecord]] = [[]]
-    seen: set[str] = set()
+    trace_of: dict[str, str] = {}
     for span in spans:
-        if span.span_id in seen:
+        ids = (span.span_id, span.parent_span_id)
+        if any(i and trace_of.get(i, span.trace_id) != span.trace_id for i in ids):
             parts.append([])
-            seen = set()
+            trace_of = {}
         parts[-1].append(span)
-        seen.add(span.span_id)
+        for i in ids:
+            if i:
+                trace_of[i] = span.trace_id
     return parts
 
 

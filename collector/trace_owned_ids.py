@@ -24,7 +24,14 @@ import duckdb
 from collector.id_lists import chunks, in_list
 from collector.mapping import RunRow, StepRow
 
-__all__ = ["OWNED_ID_SEPARATOR", "StoredIds", "trace_scoped_id", "keep_ids_in_their_trace"]
+__all__ = [
+    "OWNED_ID_SEPARATOR",
+    "StoredIds",
+    "trace_scoped_id",
+    "keep_ids_in_their_trace",
+    "owned_run_id",
+    "stored_run_owners",
+]
 
 OWNED_ID_SEPARATOR = "@"
 
@@ -49,6 +56,21 @@ class StoredIds:
 
     runs: set[str]
     steps: set[str]
+
+
+def stored_run_owners(con: duckdb.DuckDBPyConnection, ids: set[str]) -> dict[str, str]:
+    """The trace owning each of ``ids`` already used by a stored run or step."""
+    owners = _owners(con, _RUNS_BY_ID, ids)
+    unseen = ids - owners.keys()
+    if unseen:
+        owners.update(_run_owners_by_steps(con, unseen))
+    return owners
+
+
+def owned_run_id(owners: dict[str, str], run_id: str, trace_id: str) -> str:
+    """``run_id`` for a row of ``trace_id``, given the ids' owners."""
+    owner = owners.get(run_id, trace_id)
+    return run_id if owner == trace_id else trace_scoped_id(run_id, trace_id)
 
 
 def _run_owners_by_steps(con: duckdb.DuckDBPyConnection, ids: set[str]) -> dict[str, str]:
@@ -92,10 +114,7 @@ def keep_ids_in_their_trace(
             if row.agent_run_id:
                 run_owner.setdefault(row.agent_run_id, row.trace_id)
 
-    def scoped(owners: dict[str, str], row_id: str, trace_id: str) -> str:
-        owner = owners.get(row_id, trace_id)
-        return row_id if owner == trace_id else trace_scoped_id(row_id, trace_id)
-
+    scoped = owned_run_id  # the same rule for step ids
     stored_runs: set[str] = set()
     stored_steps: set[str] = set()
     scoped_runs: set[str] = set()

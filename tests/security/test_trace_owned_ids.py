@@ -171,11 +171,22 @@ def _reuse_a_foreign_run_span_id(
     return request, foreign_id
 
 
+def _parent_is_a_foreign_run_of_another_trace(
+    victims: dict[str, dict[str, Any]],
+) -> tuple[ExportTraceServiceRequest, str | None]:
+    # Steps whose parent never arrives in their own trace, named as another trace's run.
+    request = to_request(record_spans(lambda t: _tool(t, "rm", FORGED, None)))
+    foreign_id = next(r for r in victims if r != OUR_RUN)
+    _span_named(request, "execute_tool").parent_span_id = bytes.fromhex(foreign_id)
+    return request, None
+
+
 ATTACKS: dict[str, Callable[[dict[str, dict[str, Any]]], tuple[Any, str | None]]] = {
     "agent_run.id of another trace's run": _reuse_our_run_id,
     "agent_run.id on steps only": _reuse_our_run_id_on_steps_only,
     "span id of another trace's step": _reuse_a_step_span_id,
     "span id of another trace's foreign run": _reuse_a_foreign_run_span_id,
+    "parent id of another trace's foreign run": _parent_is_a_foreign_run_of_another_trace,
 }
 
 
@@ -202,6 +213,31 @@ def test_another_trace_reusing_ids_changes_no_run_or_step(
         )
     )
     assert stored
+    # ... its steps are shown, and under no run of another trace ...
+    step_spans = sum(
+        1
+        for rs in request.resource_spans
+        for ss in rs.scope_spans
+        for span in ss.spans
+        if span.name.startswith("execute_tool")
+    )
+    placed = wait_until(
+        lambda: (
+            (
+                rows := module_collector.query(
+                    "SELECT s.agent_run_id, r.trace_id FROM agent_steps s "
+                    "LEFT JOIN agent_runs r ON r.id = s.agent_run_id WHERE s.trace_id = ?",
+                    [trace_id],
+                )
+            )
+            and len(rows) == step_spans
+            and rows
+        )
+    )
+    # (a run id whose run span was never sent names no stored run: None)
+    assert all(
+        run_id not in victims and run_trace in (trace_id, None) for run_id, run_trace in placed
+    ), placed
     # ... and a run it sent is shown, as its own run.
     if forged_run is not None:
         own = wait_until(lambda: page(module_collector, trace_scoped_id(forged_run, trace_id)))
