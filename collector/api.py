@@ -208,13 +208,20 @@ def get_run_route(request: Request, run_id: str) -> dict[str, Any]:
     responses={
         200: {"model": StepPageModel},
         404: {"description": "No run has this id"},
-        400: {"description": "`limit` outside 1..1000"},
+        400: {"description": "`limit` outside 1..1000, or `after_step` outside 0..2^31-1"},
     },
 )
 def get_steps_route(
     request: Request,
     run_id: str,
-    after_step: Annotated[int, Query(description="Return steps numbered above this.")] = 0,
+    after_step: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=queries.MAX_STEP_NUMBER,
+            description="Return steps numbered above this (0 for all).",
+        ),
+    ] = 0,
     limit: Annotated[
         int,
         Query(ge=1, le=queries.MAX_STEPS_PAGE, description="Most steps returned (1..1000)."),

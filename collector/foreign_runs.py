@@ -21,6 +21,7 @@ from collector.id_lists import chunks, in_list
 from collector.mapping import SpanClass, classify, is_pending
 from collector.run_tree import model_calls_below, own_spans_by_run
 from collector.trace_arrivals import TraceArrivals, spans_reads
+from collector.trace_owned_ids import OWNED_ID_SEPARATOR, trace_scoped_id
 from instrumentation.attributes import RunStatus, StepStatus
 
 if TYPE_CHECKING:
@@ -139,6 +140,25 @@ def _derive_trace(
     return step_args, step_errors, step_names, runs
 
 
+# A value found for a step, by (span id, trace id): span ids are unique only in a trace.
+_TraceFound = dict[tuple[str, str], str]
+# The step a found value belongs to: its own trace's, whichever id that trace was given.
+_SAME_STEP = "agent_steps.id = {t}.id AND agent_steps.trace_id = {t}.trace_id"
+
+
+def _by_step(found: _TraceFound, column: str) -> pa.Table:
+    """Rows (id, trace_id, column) for both ids a step of that trace can have."""
+    ids: list[str] = []
+    traces: list[str] = []
+    values: list[str] = []
+    for (span_id, trace_id), value in found.items():
+        for step_id in (span_id, trace_scoped_id(span_id, trace_id)):
+            ids.append(step_id)
+            traces.append(trace_id)
+            values.append(value)
+    return pa.table({"id": ids, "trace_id": traces, column: values})
+
+
 def derive_foreign_runs(
     con: duckdb.DuckDBPyConnection, run_ids: set[str], arrivals: TraceArrivals | None = None
 ) -> None:
@@ -151,7 +171,8 @@ def derive_foreign_runs(
         for listed, params in map(in_list, chunks(sorted(run_ids)))
         for row in con.execute(
             "SELECT id, trace_id, span_id FROM agent_runs "
-            f"WHERE id IN ({listed}) AND id = span_id AND is_final",
+            f"WHERE id IN ({listed}) AND is_final "
+            f"AND (id = span_id OR id = span_id || '{OWNED_ID_SEPARATOR}' || trace_id)",
             params,
         ).fetchall()
     ]
@@ -171,9 +192,9 @@ def derive_foreign_runs(
         if not is_pending(span):
             by_trace.setdefault(span.trace_id, []).append(span)
     derived: dict[str, list[Any]] = {name: [] for name in _DERIVED_SCHEMA.names}
-    step_args: dict[str, str] = {}
-    step_errors: dict[str, str] = {}
-    step_names: dict[str, str] = {}
+    step_args: _TraceFound = {}
+    step_errors: _TraceFound = {}
+    step_names: _TraceFound = {}
     runs_by_trace: dict[str, list[tuple[str, str]]] = {}
     for run_id, trace_id, span_id in runs:
         runs_by_trace.setdefault(trace_id, []).append((run_id, span_id))
@@ -195,40 +216,39 @@ def derive_foreign_runs(
                 exc_info=True,
             )
             continue
-        step_args.update(found_args)
-        step_errors.update(found_errors)
-        step_names.update(found_names)
+        for into, found_by_span in (
+            (step_args, found_args),
+            (step_errors, found_errors),
+            (step_names, found_names),
+        ):
+            into.update(((span_id, trace_id), v) for span_id, v in found_by_span.items())
         for run_id, fields in found_runs:
             derived["id"].append(run_id)
             for name in _DERIVED_SCHEMA.names[1:]:
                 derived[name].append(fields.get(name))
     if step_args:
         # Tool arguments another span of the trace holds (LangChain's tools node).
-        con.register("_args", pa.table({"id": list(step_args), "args": list(step_args.values())}))
+        con.register("_args", _by_step(step_args, "args"))
         con.execute(
             "UPDATE agent_steps SET tool_args = a.args FROM _args a "
-            "WHERE agent_steps.id = a.id AND agent_steps.tool_args IS DISTINCT FROM a.args"
+            f"WHERE {_SAME_STEP.format(t='a')} AND agent_steps.tool_args IS DISTINCT FROM a.args"
         )
         con.unregister("_args")
     if step_names:
         # The tool the model called, which only its model call names (an Agents SDK hand-off).
-        con.register(
-            "_names", pa.table({"id": list(step_names), "name": list(step_names.values())})
-        )
+        con.register("_names", _by_step(step_names, "name"))
         con.execute(
             "UPDATE agent_steps SET tool_name = n.name FROM _names n "
-            "WHERE agent_steps.id = n.id AND agent_steps.tool_name IS DISTINCT FROM n.name"
+            f"WHERE {_SAME_STEP.format(t='n')} AND agent_steps.tool_name IS DISTINCT FROM n.name"
         )
         con.execute(_RENAMED_TOOLS)
         con.unregister("_names")
     if step_errors:
         # A tool's failure another span holds (AutoGen's own span under OpenInference's).
-        con.register(
-            "_errors", pa.table({"id": list(step_errors), "error": list(step_errors.values())})
-        )
+        con.register("_errors", _by_step(step_errors, "error"))
         con.execute(
             f"UPDATE agent_steps SET error = e.error, status = '{StepStatus.ERROR}' FROM _errors e "
-            "WHERE agent_steps.id = e.id AND agent_steps.error IS NULL"
+            f"WHERE {_SAME_STEP.format(t='e')} AND agent_steps.error IS NULL"
         )
         con.unregister("_errors")
     if not derived["id"]:

@@ -40,6 +40,7 @@ from collector.nearest_runs import NearestRuns
 from collector.rootless_runs import place_rootless_steps, settle_stand_ins
 from collector.run_links import StoredParents, adopt_orphans, load_orphan_traces, trace_graph
 from collector.trace_arrivals import TraceArrivals
+from collector.trace_owned_ids import keep_ids_in_their_trace
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
@@ -107,6 +108,13 @@ def ingest_batch(
     for span in spans:
         first.setdefault((span.trace_id, span.span_id), span)
     unique = list(first.values())
+    parts = _parts_without_shared_span_ids(unique)
+    if len(parts) > 1:
+        # Traces sharing a span id (a collision or a forgery): the batch's parent links
+        # are keyed by span id, so each part has each id in one trace (order kept).
+        for part in parts:
+            ingest_batch(con, part, state, now, spans_new=spans_new)
+        return
     columns = span_columns(unique, now)
     con.register("_new_spans", columns_table(columns))
     # RETURNING names the rows stored (a span seen before is skipped). The chain
@@ -166,8 +174,10 @@ def ingest_batch(
         nearest = NearestRuns(parents, run_spans)
 
     runs: list[RunRow] = []
-    foreign_runs: set[str] = set()  # runs whose fields other spans of the trace may fill
     steps: list[StepRow] = []
+    made: list[RunRow | StepRow] = []  # both, in arrival order
+    # Rows whose run's fields other spans of the trace may fill (ids known after scoping).
+    foreign_rows: list[RunRow | StepRow] = []
     for span, cls in zip(unique, classes, strict=True):
         if cls is SpanClass.OTHER:
             continue
@@ -180,8 +190,9 @@ def ingest_batch(
             run = mapped_or_none(span, partial(build_run, span, parent_run))
             if run is not None:
                 runs.append(run)
+                made.append(run)
                 if A.RUN_ID not in span.attributes:
-                    foreign_runs.add(run.id)
+                    foreign_rows.append(run)
             continue
         own_run = own_run_id(span)
         run_id = own_run or nearest.of(span.span_id)[0]
@@ -189,13 +200,15 @@ def ingest_batch(
         if step is None:
             continue
         steps.append(step)
+        made.append(step)
         if not own_run and run_id:
-            foreign_runs.add(run_id)
+            foreign_rows.append(step)
+    stored_ids = keep_ids_in_their_trace(con, made)
+    foreign_runs = {r.id if isinstance(r, RunRow) else r.agent_run_id for r in foreign_rows}
 
     run_winners = pick_winners(runs, key=lambda r: r.id)
     step_winners = pick_winners(steps, key=lambda s: s.id)
-    old_runs = _stored_ids(con, "agent_runs", [r.id for r in run_winners])
-    old_steps = _stored_ids(con, "agent_steps", [s.id for s in step_winners])
+    old_runs, old_steps = stored_ids.runs, stored_ids.steps
     fresh = fresh_runs(con, run_winners, step_winners, old_runs, old_steps)
     affected: set[str] = set()
     if run_winners:
@@ -229,14 +242,21 @@ def ingest_batch(
         derive_foreign_runs(con, rederive, arrivals)
 
 
-def _stored_ids(con: duckdb.DuckDBPyConnection, table: str, ids: list[str]) -> set[str]:
-    """Which of ``ids`` ``table`` already holds, looked up in its primary-key index."""
-    found: set[str] = set()
-    for chunk in chunks(ids):
-        listed, params = in_list(chunk)
-        rows = con.execute(f"SELECT id FROM {table} WHERE id IN ({listed})", params).fetchall()
-        found.update(str(row[0]) for row in rows)
-    return found
+def _parts_without_shared_span_ids(spans: list[SpanRecord]) -> list[list[SpanRecord]]:
+    """``spans`` cut, in order, into parts in which each span id, as a span's own or as
+    a parent, belongs to one trace."""
+    parts: list[list[SpanRecord]] = [[]]
+    trace_of: dict[str, str] = {}
+    for span in spans:
+        ids = (span.span_id, span.parent_span_id)
+        if any(i and trace_of.get(i, span.trace_id) != span.trace_id for i in ids):
+            parts.append([])
+            trace_of = {}
+        parts[-1].append(span)
+        for i in ids:
+            if i:
+                trace_of[i] = span.trace_id
+    return parts
 
 
 def _insert_or_upsert(

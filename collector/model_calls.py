@@ -14,6 +14,7 @@ import duckdb
 from collector.decode import SpanRecord
 from collector.id_lists import chunks, in_list
 from collector.mapping import SpanClass, is_pending, real_span_id
+from collector.trace_owned_ids import trace_scoped_id
 from instrumentation import attributes as A
 
 __all__ = ["ForeignLlmParents", "one_step_per_model_call"]
@@ -45,8 +46,10 @@ def one_step_per_model_call(
     An LLM span whose parent is an LLM span (in this batch, or a stored think step) is kept
     in ``spans`` only; an inner one stored before its parent arrived is removed from steps.
     """
+    # Span ids are unique only within a trace: every match below is on (trace, span id),
+    # so a span of one trace never removes another trace's steps.
     llm = {
-        s.span_id
+        (s.trace_id, s.span_id)
         for s, c in zip(spans, classes, strict=True)
         if c is SpanClass.LLM and not is_pending(s)
     }
@@ -59,46 +62,65 @@ def one_step_per_model_call(
         c is SpanClass.LLM and A.RUN_ID not in s.attributes
         for s, c in zip(spans, classes, strict=True)
     )
-    if not foreign_llm and not (llm & foreign_parents.span_ids):
+    if not foreign_llm and not ({span_id for _, span_id in llm} & foreign_parents.span_ids):
         return classes
     outside = {
-        s.parent_span_id
+        (s.trace_id, s.parent_span_id)
         for s, c in zip(spans, classes, strict=True)
         if c is SpanClass.LLM
         and s.parent_span_id
-        and s.parent_span_id not in llm
+        and (s.trace_id, s.parent_span_id) not in llm
         and not is_pending(s)
     }
-    stored: set[str] = set()
+    stored: set[tuple[str, str]] = set()
     if outside:
-        # A step's id is its (real) span id: read through the primary key.
+        # A step's id is its (real) span id, or <id>@<trace> (collector/trace_owned_ids.py):
+        # read through the primary key, then keep the step of the same trace.
+        ids = sorted({i for trace, span_id in outside for i in _step_ids(trace, span_id)})
         stored = {
-            row[0]
-            for listed, params in map(in_list, chunks(sorted(outside)))
+            (str(row[0]), str(row[1]))
+            for listed, params in map(in_list, chunks(ids))
             for row in con.execute(
-                f"SELECT id FROM agent_steps WHERE id IN ({listed}) AND action_type = 'think'",
+                f"SELECT trace_id, span_id FROM agent_steps WHERE id IN ({listed}) "
+                "AND action_type = 'think'",
                 params,
             ).fetchall()
-        }
+        } & outside
     outer = llm | stored
     con.execute(
         "DELETE FROM agent_steps WHERE action_type = 'think' AND parent_span_id IN "
-        "(SELECT unnest(?))",
-        [sorted(llm)],
+        "(SELECT unnest(?)) AND trace_id || '/' || parent_span_id IN (SELECT unnest(?))",
+        [sorted({span_id for _, span_id in llm}), sorted(_keys(llm))],
     )
     inner = {
-        s.span_id
+        (s.trace_id, s.span_id)
         for s, c in zip(spans, classes, strict=True)
-        if c is SpanClass.LLM and not is_pending(s) and s.parent_span_id in outer
+        if c is SpanClass.LLM and not is_pending(s) and (s.trace_id, s.parent_span_id) in outer
     }
     if not inner:
         return classes
     # Their pending copies: stored earlier as running steps, or in this very batch.
-    con.execute("DELETE FROM agent_steps WHERE id IN (SELECT unnest(?))", [sorted(inner)])
+    con.execute(
+        "DELETE FROM agent_steps WHERE id IN (SELECT unnest(?)) "
+        "AND trace_id || '/' || span_id IN (SELECT unnest(?))",
+        [sorted({i for pair in inner for i in _step_ids(*pair)}), sorted(_keys(inner))],
+    )
     result = [
         SpanClass.OTHER
-        if (s.span_id in inner or (is_pending(s) and real_span_id(s) in inner))
+        if (
+            (s.trace_id, s.span_id) in inner
+            or (is_pending(s) and (s.trace_id, real_span_id(s)) in inner)
+        )
         else c
         for s, c in zip(spans, classes, strict=True)
     ]
     return result
+
+
+def _step_ids(trace_id: str, span_id: str) -> tuple[str, str]:
+    """The ids the step of this span can have: its own, or scoped to its trace."""
+    return span_id, trace_scoped_id(span_id, trace_id)
+
+
+def _keys(pairs: set[tuple[str, str]]) -> set[str]:
+    return {f"{trace}/{span_id}" for trace, span_id in pairs}

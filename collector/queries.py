@@ -49,6 +49,7 @@ __all__ = [
     "StepPage",
     "RUN_PAGE_STEPS",
     "MAX_STEPS_PAGE",
+    "MAX_STEP_NUMBER",
     "parse_time",
     "encode_cursor",
     "decode_cursor",
@@ -218,6 +219,9 @@ def list_runs(
 # MAX_STEPS_PAGE: a run of 20,000 steps made its page a 14 MB answer.
 RUN_PAGE_STEPS = 1000
 MAX_STEPS_PAGE = 1000
+# step_number is an INTEGER column; an after_step past what DuckDB binds (128 bits)
+# was a 500, so the route takes only what the column can hold.
+MAX_STEP_NUMBER = 2**31 - 1
 
 
 def _steps_of(

@@ -29,6 +29,7 @@ from collector.foreign_runs import stored_span
 from collector.id_lists import chunks, in_list
 from collector.nearest_runs import NearestRuns
 from collector.run_links import STAND_IN, StoredParents, set_by_id, trace_graph
+from collector.trace_owned_ids import owned_run_id, stored_run_owners, trace_scoped_id
 from instrumentation.attributes import RunStatus, StepStatus
 
 if TYPE_CHECKING:
@@ -78,12 +79,22 @@ def place_rootless_steps(
     wanted: dict[str, tuple[str, datetime | None, str | None]] = {}  # id -> trace, start, llm
     nearest = NearestRuns(parents, real_runs)
     cut_runs = _cancelled_runs(con, ids)
+    # A stand-in is named after the missing span; another trace may own that id.
+    owners = stored_run_owners(
+        con,
+        {
+            m
+            for _, span_id, *_ in steps
+            if nearest.of(span_id)[0] is None and (m := nearest.top_missing(span_id))
+        },
+    )
     for step_id, span_id, trace_id, current, started_at, action in steps:
         run_id, _ = nearest.of(span_id)
         if run_id is None:
             missing = nearest.top_missing(span_id)
             if missing is None:
                 continue  # a whole chain with no run above: not an agent's step
+            missing = owned_run_id(owners, missing, trace_id)
             run_id = _run_around(cut_runs.get(trace_id, []), started_at)
             if run_id is None:
                 run_id = missing
@@ -189,7 +200,9 @@ def _insert_stand_ins(
             llm = arrived.get((trace_id, first_llm)) or _stored(con, trace_id, first_llm)
             if llm is not None:
                 task = frameworks.llm_input_task(llm)
-        for name, value in zip(rows, (run_id, task, started_at, trace_id, run_id), strict=True):
+        # Named after the missing span, scoped when another trace owns that id.
+        span_id = run_id.removesuffix(trace_scoped_id("", trace_id))
+        for name, value in zip(rows, (run_id, task, started_at, trace_id, span_id), strict=True):
             rows[name].append(value)
     con.register("_stand_ins", pa.table(rows, schema=_STAND_IN_SCHEMA.schema))
     con.execute(

@@ -13,7 +13,7 @@ import time
 
 from collector.cli.common import EXIT_API_ERROR, EXIT_OK, add_api_argument, call_api, error
 from collector.cli.show import resolve_run_id
-from collector.cli.terminal import format_time, one_line
+from collector.cli.terminal import format_time, inert, one_line
 from collector.client import AuditClient
 
 __all__ = ["add_arguments", "run"]
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         run_id = matches[0]
         recorded = client.cancel_run(run_id, requested_by=args.by, reason=args.reason)
         print(
-            f"cancel requested for run {run_id} by {one_line(recorded.get('requested_by'))} "
+            f"cancel requested for run {inert(run_id)} by {one_line(recorded.get('requested_by'))} "
             f"at {format_time(recorded.get('requested_at'))} UTC; "
             "the agent stops at its next step"
         )
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         while time.monotonic() < deadline:
             status = client.get_run(run_id).get("status")
             if status != "running":
-                print(f"run {run_id} ended: {status}")
+                print(f"run {inert(run_id)} ended: {inert(status)}")
                 return EXIT_OK
             time.sleep(0.5)  # poll interval
         error(f"run {run_id} still running after {args.wait:g} s")

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from collector.cli.terminal import inert
 from collector.client import ApiError, AuditClient, CollectorUnreachable
 from instrumentation import env as E
 
@@ -46,8 +47,11 @@ def add_api_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def error(message: str) -> None:
-    """One line on stderr, prefixed with the program name."""
-    print(f"agent-audit: {message}", file=sys.stderr)
+    """One line on stderr, prefixed with the program name.
+
+    Made inert: messages name stored ids and the API's answers, which a sender chose.
+    """
+    print(f"agent-audit: {inert(message)}", file=sys.stderr)
 
 
 def open_client(api: str) -> AuditClient:

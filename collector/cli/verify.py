@@ -12,6 +12,7 @@ import duckdb
 
 from collector.chain_key import ChainKey, ChainKeyError, default_key_path, load_key
 from collector.cli.common import open_client
+from collector.cli.terminal import inert
 from collector.client import ClientError
 from collector.commit_mark import mark_path
 from collector.verify import acknowledge_head, verify_file
@@ -89,11 +90,11 @@ def _acknowledge(path: Path, key: ChainKey | None, result: dict[str, Any]) -> in
         print("agent-audit verify: --acknowledge-head needs the chain key (--key)", file=sys.stderr)
         return 2
     if not result["ok"] and problem.get("kind") != "head":
-        print(f"TAMPERED: {problem.get('message')}")
+        print(f"TAMPERED: {inert(problem.get('message'))}")
         print("not acknowledging: the chain itself does not verify", file=sys.stderr)
         return 1
     if result.get("head_problem"):
-        print(f"head was: {result['head_problem']}")
+        print(f"head was: {inert(result['head_problem'])}")
     seq, digest = acknowledge_head(path, key)
     print(
         f"acknowledged: {mark_path(path)} now records chain row {seq} (hash {digest[:16]}…) "
@@ -124,20 +125,21 @@ def _report(args: argparse.Namespace, result: dict[str, Any]) -> int:
         if head or result.get("record_head"):
             print("(keep the head hashes elsewhere: they pin today's state)")
         if result.get("head_problem"):
-            print(f"warning: {result['head_problem']}")
+            print(f"warning: {inert(result['head_problem'])}")
         if not result.get("keyed"):
             print("note: no chain key given; keyed rows and the head's HMAC were not checked")
     else:
         problem = result["problem"]
-        print(f"TAMPERED: {problem['message']}")
+        # The message and ids name stored rows, whose ids a sender chose.
+        print(f"TAMPERED: {inert(problem['message'])}")
         where = [
-            f"{name} {problem[field]}"
+            f"{name} {inert(problem[field])}"
             for name, field in (("chain row", "seq"), ("trace", "trace_id"), ("span", "span_id"))
             if problem.get(field)
         ]
         if where:
             print("  where: " + ", ".join(where))
-        print(f"  what: {_EXPLAIN.get(problem['kind'], problem['kind'])}")
+        print(f"  what: {inert(_EXPLAIN.get(problem['kind'], problem['kind']))}")
     return 0 if result["ok"] else 1
 
 
