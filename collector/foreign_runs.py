@@ -104,10 +104,11 @@ def _derive_trace(
     spans: list[SpanRecord],
     trace_runs: list[tuple[str, str]],
     is_run: Callable[[SpanRecord], bool],
-) -> tuple[_StepFound, _StepFound, _StepFound, list[tuple[str, dict[str, Any]]]]:
-    """One trace's step arguments, errors and tool names found elsewhere, and its runs'
-    fields."""
+) -> tuple[_StepFound, _StepFound, _StepFound, _StepFound, list[tuple[str, dict[str, Any]]]]:
+    """One trace's step arguments, errors, tool names and results found elsewhere, and its
+    runs' fields."""
     step_args: dict[str, str] = {}
+    step_results: dict[str, str] = {}
     step_errors: dict[str, str] = {}
     step_names: dict[str, str] = {}
     by_id = {s.span_id: s for s in spans}
@@ -120,6 +121,8 @@ def _derive_trace(
             step_errors[span.span_id] = str(found["error"])
         if found.get("tool_name"):
             step_names[span.span_id] = str(found["tool_name"])
+        if found.get("tool_result") is not None:
+            step_results[span.span_id] = str(found["tool_result"])
     own = own_spans_by_run(by_id, is_run, {span_id for _, span_id in trace_runs})
     calls_below = model_calls_below(spans, frameworks.is_model_call)
     runs: list[tuple[str, dict[str, Any]]] = []
@@ -136,7 +139,7 @@ def _derive_trace(
         )
         if fields:
             runs.append((run_id, fields))
-    return step_args, step_errors, step_names, runs
+    return step_args, step_errors, step_names, step_results, runs
 
 
 def derive_foreign_runs(
@@ -174,6 +177,7 @@ def derive_foreign_runs(
     step_args: dict[str, str] = {}
     step_errors: dict[str, str] = {}
     step_names: dict[str, str] = {}
+    step_results: dict[str, str] = {}
     runs_by_trace: dict[str, list[tuple[str, str]]] = {}
     for run_id, trace_id, span_id in runs:
         runs_by_trace.setdefault(trace_id, []).append((run_id, span_id))
@@ -187,7 +191,7 @@ def derive_foreign_runs(
         spans = by_trace.get(trace_id, [])
         try:
             found = _derive_trace(spans, trace_runs, is_run)
-            found_args, found_errors, found_names, found_runs = found
+            found_args, found_errors, found_names, found_results, found_runs = found
         except Exception:  # noqa: BLE001 - untrusted values: contain, log, keep the rest
             logger.warning(
                 "the runs of trace %s keep what their own spans say: deriving more failed",
@@ -198,6 +202,7 @@ def derive_foreign_runs(
         step_args.update(found_args)
         step_errors.update(found_errors)
         step_names.update(found_names)
+        step_results.update(found_results)
         for run_id, fields in found_runs:
             derived["id"].append(run_id)
             for name in _DERIVED_SCHEMA.names[1:]:
@@ -210,6 +215,16 @@ def derive_foreign_runs(
             "WHERE agent_steps.id = a.id AND agent_steps.tool_args IS DISTINCT FROM a.args"
         )
         con.unregister("_args")
+    if step_results:
+        # A tool's result only a later model call holds (a GenAI tool span before 1.37).
+        con.register(
+            "_results", pa.table({"id": list(step_results), "result": list(step_results.values())})
+        )
+        con.execute(
+            "UPDATE agent_steps SET tool_result = r.result FROM _results r "
+            "WHERE agent_steps.id = r.id AND agent_steps.tool_result IS NULL"
+        )
+        con.unregister("_results")
     if step_names:
         # The tool the model called, which only its model call names (an Agents SDK hand-off).
         con.register(

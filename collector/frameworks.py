@@ -23,6 +23,8 @@ from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.conventions import pydantic_ai as PAI
 from collector.decode import SpanRecord
+from collector.event_messages import model_messages, tool_call_arguments, tool_call_result
+from collector.event_messages import finish_reasons as event_finish_reasons
 from collector.messages import (
     as_text,
     first_user_text,
@@ -37,6 +39,7 @@ from collector.messages import (
 from collector.model_answers import last_answer, llm_input_task
 from collector.rules.common import CANCELLED_STEP_ERROR, interrupted
 from collector.run_tree import model_calls_below
+from instrumentation import attributes as A
 from instrumentation.attributes import LLM_OPERATIONS, TOOL_SPAN_PREFIX, RunStatus
 
 __all__ = [
@@ -98,8 +101,39 @@ def run_status(span: SpanRecord) -> str | None:
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
     """Step fields only other spans of the trace (by span id) tell: ``tool_args``
-    (LangChain's, a raised ADK tool's) and ``error`` (a failed AutoGen tool)."""
-    return _quirk_fields(span, "derive_step_fields", trace_spans)
+    (LangChain's, a raised ADK tool's, a GenAI tool span's that names only its call id),
+    ``tool_result`` and ``error`` (a failed AutoGen tool)."""
+    fields = _call_id_fields(span, trace_spans)
+    fields.update(_quirk_fields(span, "derive_step_fields", trace_spans))
+    return fields
+
+
+def _call_id_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
+    """A GenAI tool span of before 1.37 names its call (``gen_ai.tool.call.id``) but not
+    the arguments or the result: the model call that asked for it holds the arguments, the
+    next one the result it was sent."""
+    attrs = span.attributes
+    call_id = attrs.get(G.GEN_AI_TOOL_CALL_ID)
+    if not isinstance(call_id, str) or not call_id or attrs.get(OI.SPAN_KIND):
+        return {}
+    has_args = attrs.get(A.GEN_AI_TOOL_CALL_ARGUMENTS) is not None
+    has_result = attrs.get(A.GEN_AI_TOOL_CALL_RESULT) is not None
+    if has_args and has_result:
+        return {}
+    calls = sorted(
+        (s for s in trace_spans.values() if _is_llm(s)), key=lambda s: (s.start_ns, s.span_id)
+    )
+    fields: dict[str, Any] = {}
+    if not has_args:
+        before = [s for s in calls if s.start_ns <= span.start_ns]
+        args = tool_call_arguments(call_id, reversed(before))
+        if args is not None:
+            fields["tool_args"] = args
+    if not has_result and span.status_code != 2:
+        result = tool_call_result(call_id, (s for s in calls if s.start_ns >= span.start_ns))
+        if result is not None:
+            fields["tool_result"] = result
+    return fields
 
 
 def run_fields(span: SpanRecord) -> dict[str, Any]:
@@ -112,6 +146,7 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
         or _input_value_task(attrs.get(OI.INPUT_VALUE))
         or turn_user_text(flat_messages(attrs, "input"))
         or turn_user_text(legacy_messages(attrs, "prompt"))
+        or turn_user_text(model_messages(span, "input"))  # events, older GenAI keys
     )
     if task:
         fields["task"] = task
@@ -156,7 +191,7 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         fields["model"] = str(model)
     _put_int(fields, "input_tokens", attrs, OI.LLM_TOKEN_COUNT_PROMPT)
     _put_int(fields, "output_tokens", attrs, OI.LLM_TOKEN_COUNT_COMPLETION)
-    reasons = _finish_reasons(attrs)
+    reasons = _finish_reasons(attrs) or event_finish_reasons(span)
     if reasons:
         fields["finish_reasons"] = json.dumps(reasons)
     thinking = thinking_text(attrs.get(G.GEN_AI_OUTPUT_MESSAGES))
@@ -323,7 +358,7 @@ def _provider(attrs: Mapping[str, Any]) -> str | None:
 
 def _final_answer(span: SpanRecord) -> str | None:
     attrs = span.attributes
-    answer = last_text(loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES)))
+    answer = last_text(model_messages(span, "output"))  # attributes or events
     if answer:
         return answer
     if PAI.FINAL_RESULT in attrs:  # pydantic-ai
