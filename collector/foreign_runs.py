@@ -264,7 +264,11 @@ def derive_foreign_runs(
                 THEN d.status ELSE agent_runs.status END,
             -- why a run that looked completed stopped (a step limit only its spans show)
             error = CASE WHEN d.status IS NOT NULL AND agent_runs.status = '{RunStatus.COMPLETED}'
-                THEN coalesce(agent_runs.error, d.error) ELSE agent_runs.error END
+                THEN coalesce(agent_runs.error, d.error)
+                -- a failed run whose span tells no cause: the error of the step it failed on
+                WHEN d.status IS NULL AND agent_runs.status = '{RunStatus.FAILED}'
+                THEN coalesce(d.error, agent_runs.error)
+                ELSE agent_runs.error END
         FROM _derived d WHERE agent_runs.id = d.id
         """
     )

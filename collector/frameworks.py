@@ -37,7 +37,8 @@ from collector.messages import (
     turn_user_text,
 )
 from collector.model_answers import last_answer, llm_input_task
-from collector.rules.common import CANCELLED_STEP_ERROR, interrupted
+from collector.rules.common import CANCELLED_STEP_ERROR, exception, interrupted
+from collector.span_values import error_text
 from collector.run_tree import model_calls_below
 from instrumentation import attributes as A
 from instrumentation.attributes import LLM_OPERATIONS, TOOL_SPAN_PREFIX, RunStatus
@@ -159,9 +160,12 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     provider = attrs.get(OI.LLM_PROVIDER) or attrs.get(OI.LLM_SYSTEM)
     if provider:
         fields["provider"] = str(provider)
-    name = attrs.get(OI.AGENT_NAME) or attrs.get(PAI.AGENT_NAME) or attrs.get(OI.GRAPH_NODE_NAME)
-    if not name and span.scope_name == OI.SMOLAGENTS_SCOPE and span.name.endswith(".run"):
-        name = span.name.removesuffix(".run")
+    name = (
+        attrs.get(OI.AGENT_NAME)
+        or attrs.get(PAI.AGENT_NAME)
+        or attrs.get(OI.GRAPH_NODE_NAME)
+        or _named_by_span(span)
+    )
     if name:
         fields["agent_name"] = str(name)
     # No run totals from pydantic-ai's aggregated usage or OpenInference's run token counts:
@@ -277,6 +281,9 @@ def derive_run_fields(
             if provider:
                 fields["provider"] = provider
                 break
+    cause = _failed_step_cause(run_span, own) if failed else None
+    if cause:
+        fields["error"] = cause
     if not failed and _stopped_at_max_steps(run_span, own):
         fields["status"] = RunStatus.MAX_STEPS
     elif not failed and _interrupted_inside(run_span, own, fields):
@@ -306,6 +313,46 @@ def _own_spans(
                 break
             parent_id, depth = spans[parent_id].parent_span_id, depth + 1
     return own
+
+
+# A method ending a span name: smolagents' and Agno's {agent}.run, DSPy's {Module}.forward.
+_METHOD_SUFFIX = re.compile(r"^(?P<owner>.+?)\.[a-z_][a-z0-9_]*$")
+
+
+def _named_by_span(span: SpanRecord) -> str | None:
+    """An agent's name its span's name tells when no attribute does: the GenAI
+    ``invoke_agent {name}``, or an OpenInference AGENT / CHAIN span named after the agent
+    or class whose method it traces."""
+    attrs = span.attributes
+    op = attrs.get(G.GEN_AI_OPERATION_NAME)
+    if isinstance(op, str) and span.name.startswith(f"{op} "):
+        return span.name.removeprefix(f"{op} ").strip() or None
+    kind = attrs.get(OI.SPAN_KIND)
+    if not isinstance(kind, str) or kind.upper() not in (OI.KIND_AGENT, OI.KIND_CHAIN):
+        return None
+    found = _METHOD_SUFFIX.match(span.name)
+    return found.group("owner") if found else span.name or None
+
+
+def _failed_step_cause(run_span: SpanRecord, own: list[SpanRecord]) -> str | None:
+    """Why a failed run failed when its own span does not say (no exception event, as
+    Agno's ``run status: error``): the error of its last step, when that step failed. A
+    framework with a module of its own (collector/rules/) reads its errors itself."""
+    if rules.for_span(run_span) is not None or exception(run_span) is not None:
+        return None
+    steps = [s for s in own if _is_llm(s) or _is_tool(s)]
+    if not steps:
+        return None
+    last = max(steps, key=lambda s: (s.end_ns, s.start_ns))
+    return error_text(last, "") if last.status_code == 2 else None
+
+
+def _is_tool(span: SpanRecord) -> bool:
+    attrs = span.attributes
+    kind = attrs.get(OI.SPAN_KIND)
+    if isinstance(kind, str):
+        return kind.upper() == OI.KIND_TOOL
+    return attrs.get(G.GEN_AI_OPERATION_NAME) == A.OP_EXECUTE_TOOL or A.GEN_AI_TOOL_NAME in attrs
 
 
 def _interrupted_inside(
@@ -366,6 +413,8 @@ def _final_answer(span: SpanRecord) -> str | None:
     value = attrs.get(OI.OUTPUT_VALUE)
     if value is None:
         return None
+    if span.status_code == 2 and rules.for_span(span) is None:
+        return None  # a failed run's output is its error (Agno's), not an answer
     if span.scope_name == OI.SMOLAGENTS_SCOPE and value == "None":
         return None  # str(None): the run produced no answer
     return as_text(value)

@@ -39,6 +39,10 @@ __all__ = [
     "GEN_AI_TOOL_CALL_ID",
     "EVENT_OPERATION_DETAILS",
     "MESSAGE_EVENT_ROLES",
+    "EVENT_SYSTEM_MESSAGE",
+    "EVENT_USER_MESSAGE",
+    "EVENT_ASSISTANT_MESSAGE",
+    "EVENT_TOOL_MESSAGE",
     "EVENT_CHOICE",
     "EVENT_CONTENT_PROMPT",
     "EVENT_CONTENT_COMPLETION",
@@ -60,11 +64,15 @@ INDEXED_MESSAGE = re.compile(r"^gen_ai\.(prompt|completion)\.(\d+)\.(role|conten
 EVENT_OPERATION_DETAILS = "gen_ai.client.inference.operation.details"
 # - 1.28 to 1.36, an event per message: {"content", "tool_calls", "id" (a tool message's call)}
 #   named after its role, and one gen_ai.choice per answer: {"index", "finish_reason", "message"};
+EVENT_SYSTEM_MESSAGE = "gen_ai.system.message"
+EVENT_USER_MESSAGE = "gen_ai.user.message"
+EVENT_ASSISTANT_MESSAGE = "gen_ai.assistant.message"
+EVENT_TOOL_MESSAGE = "gen_ai.tool.message"
 MESSAGE_EVENT_ROLES = {
-    "gen_ai.system.message": "system",
-    "gen_ai.user.message": "user",
-    "gen_ai.assistant.message": "assistant",
-    "gen_ai.tool.message": "tool",
+    EVENT_SYSTEM_MESSAGE: "system",
+    EVENT_USER_MESSAGE: "user",
+    EVENT_ASSISTANT_MESSAGE: "assistant",
+    EVENT_TOOL_MESSAGE: "tool",
 }
 EVENT_CHOICE = "gen_ai.choice"
 # - 1.26 and 1.27, the whole prompt and completion as JSON chat messages in one event each.
