@@ -23,8 +23,8 @@ from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.conventions import pydantic_ai as PAI
 from collector.decode import SpanRecord
-from collector.event_messages import model_messages, tool_call_arguments, tool_call_result
 from collector.event_messages import finish_reasons as event_finish_reasons
+from collector.event_messages import model_messages, tool_call_arguments, tool_call_result
 from collector.messages import (
     as_text,
     first_user_text,
@@ -38,8 +38,8 @@ from collector.messages import (
 )
 from collector.model_answers import last_answer, llm_input_task
 from collector.rules.common import CANCELLED_STEP_ERROR, exception, interrupted
-from collector.span_values import error_text
 from collector.run_tree import model_calls_below
+from collector.span_values import error_text
 from instrumentation import attributes as A
 from instrumentation.attributes import LLM_OPERATIONS, TOOL_SPAN_PREFIX, RunStatus
 

@@ -38,9 +38,13 @@ def _tool_calls(response: Any) -> list[dict[str, Any]]:
     calls = []
     for tool in response.tools or []:
         calls.append(
-            {"name": tool.tool_name, "args": tool.tool_args, "error": bool(tool.tool_call_error),
-             "result": tool.result}
-        )  # fmt: skip
+            {
+                "name": tool.tool_name,
+                "args": tool.tool_args,
+                "error": bool(tool.tool_call_error),
+                "result": tool.result,
+            }
+        )
     return calls
 
 
@@ -65,12 +69,17 @@ def main() -> None:
         }
         try:
             failed = _agent(llm, S.Tools()).run(failing)
-            expected["fails"] = {"task": failing, "status": str(failed.status),
-                                 "answer": failed.content}  # fmt: skip
+            expected["fails"] = {
+                "task": failing,
+                "status": str(failed.status),
+                "answer": failed.content,
+            }
         except Exception as exc:  # noqa: BLE001 - what the caller saw is the expectation
             expected["fails"] = {"task": failing, "raised": f"{type(exc).__name__}: {exc}"}
     provider.force_flush()
-    (HERE / "agno.otlp").write_bytes(encode_spans(exporter.get_finished_spans()).SerializeToString())
+    (HERE / "agno.otlp").write_bytes(
+        encode_spans(exporter.get_finished_spans()).SerializeToString()
+    )
     (HERE / "agno.expected.json").write_text(json.dumps(expected, indent=2, default=str) + "\n")
 
 

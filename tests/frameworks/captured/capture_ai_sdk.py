@@ -78,8 +78,12 @@ def main(node_modules: Path) -> None:
         )
         done = subprocess.run(
             ["node", str(script), json.dumps(tasks)],
-            env=env, capture_output=True, text=True, timeout=120, check=True,
-        )  # fmt: skip
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
     receiver.shutdown()
     merged = ExportTraceServiceRequest()
     for body in _Receiver.bodies:

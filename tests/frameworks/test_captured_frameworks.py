@@ -1,0 +1,101 @@
+"""Frameworks not installed for the tests, as they really traced the same agent: their spans,
+captured by the scripts in tests/frameworks/captured/ (which say the versions), are sent over
+the wire to a real collector, and every derived field is checked against what the framework
+itself returned (``<name>.expected.json``, written by the same capture)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import CollectorHandle
+from tests.frameworks.captured import agent_scenario as S
+from tests.support import wait_until
+
+CAPTURED = Path(__file__).parent / "captured"
+FRAMEWORKS = ("agno", "ai_sdk")
+RUN_COLUMNS = (
+    "id, task, status, final_answer, error, agent_name, model_requested, model_used, "
+    "total_steps, input_tokens, output_tokens, parent_run_id"
+)
+STEP_COLUMNS = "action_type, tool_name, tool_args, tool_result, status, error, model"
+
+
+def _send(collector: CollectorHandle, name: str) -> None:
+    body = (CAPTURED / f"{name}.otlp").read_bytes()
+    request = urllib.request.Request(
+        f"{collector.http_endpoint}/v1/traces",
+        data=body,
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+        assert response.status == 200
+
+
+def _runs(collector: CollectorHandle, expected: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
+    tasks = [expected["success"]["task"], expected["fails"]["task"]]
+
+    def settled() -> dict[str, tuple[Any, ...]] | None:
+        rows = collector.query(f"SELECT {RUN_COLUMNS} FROM agent_runs WHERE task IN (?, ?)", tasks)
+        found = {row[1]: row for row in rows}
+        done = len(found) == 2 and all(r[8] for r in rows) and all(r[2] != "running" for r in rows)
+        return found if done else None
+
+    return wait_until(settled, timeout_s=15, what="the captured runs")
+
+
+def _same_result(stored: str | None, returned: Any) -> bool:
+    """The tool's result as the framework returned it: text as it is, else the same JSON."""
+    if isinstance(returned, str):
+        return stored == returned
+    return stored is not None and json.loads(stored) == returned
+
+
+@pytest.mark.parametrize("name", FRAMEWORKS)
+def test_captured_framework_runs_read_as_the_framework_reported(
+    module_collector: CollectorHandle, name: str
+) -> None:
+    expected = json.loads((CAPTURED / f"{name}.expected.json").read_text())
+    _send(module_collector, name)
+    runs = _runs(module_collector, expected)
+    done = expected["success"]
+    run = runs[done["task"]]
+    run_id, _, status, answer, error, agent, requested, used, steps, tokens_in, tokens_out = run[
+        :11
+    ]
+    assert (status, answer, error, run[11]) == ("completed", done["answer"], None, None)
+    assert agent and requested and used
+    assert (tokens_in, tokens_out) == (done["input_tokens"], done["output_tokens"])
+    rows = module_collector.query(
+        f"SELECT {STEP_COLUMNS} FROM agent_steps WHERE agent_run_id = ? ORDER BY step_number",
+        [run_id],
+    )
+    assert steps == len(rows) == done["model_calls"] + len(done["tools"])
+    calls = [r for r in rows if r[0] == "think"]
+    tools = [r for r in rows if r[0] == "tool_call"]
+    assert [r[0] for r in rows] == ["think", "tool_call"] * len(tools) + ["think"]
+    assert len(calls) == done["model_calls"]
+    assert all(r[4] == "ok" and r[6] for r in calls)
+    for row, call in zip(tools, done["tools"], strict=True):
+        assert (row[1], json.loads(row[2])) == (call["name"], call["args"])
+        if call["error"]:
+            assert row[4] == "error"
+            assert S.WEATHER_ERROR in row[5]
+        else:
+            assert (row[4], row[5]) == ("ok", None)
+            assert _same_result(row[3], call["result"]), (row[3], call["result"])
+
+    failing = expected["fails"]
+    run = runs[failing["task"]]
+    assert (run[2], run[3]) == ("failed", None)
+    assert S.MODEL_ERROR in run[4]
+    assert "run status" not in run[4]  # the cause, not the framework's generic status
+    rows = module_collector.query(
+        f"SELECT {STEP_COLUMNS} FROM agent_steps WHERE agent_run_id = ?", [run[0]]
+    )
+    assert [(r[0], r[4]) for r in rows] == [("think", "error")]
+    assert S.MODEL_ERROR in rows[0][5]

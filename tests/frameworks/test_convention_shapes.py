@@ -1,0 +1,112 @@
+"""Agents of no framework the collector knows, traced with nothing but a convention: every
+shape of the OTel GenAI conventions (messages as attributes or as each kind of event, new and
+old key names) and OpenInference's span kinds, sent by the real OpenTelemetry SDK over OTLP
+to a real collector. Each must read as the agent ran (tests/frameworks/convention_agents.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import Tracer
+
+from tests.conftest import CollectorHandle
+from tests.frameworks import convention_agents as C
+from tests.support import wait_until
+
+RUN_COLUMNS = (
+    "id, agent_name, parent_run_id, status, task, final_answer, error, model_requested, "
+    "model_used, provider, total_steps, input_tokens, output_tokens"
+)
+STEP_COLUMNS = "action_type, tool_name, tool_args, tool_result, status, error, finish_reasons"
+
+
+class _TraceIds(SpanProcessor):
+    """Notes the trace id of every span started."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        self.seen.add(format(span.get_span_context().trace_id, "032x"))
+
+
+def _send(collector: CollectorHandle, write: Callable[[Tracer], None], *, app_span: bool) -> str:
+    """Trace one agent (each span exported as it ends), below a span of the application
+    when ``app_span``; return its trace id."""
+    provider = TracerProvider()
+    provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(f"{collector.http_endpoint}/v1/traces"))
+    )
+    ids = _TraceIds()
+    provider.add_span_processor(ids)
+    tracer = provider.get_tracer("my.agent")
+    if app_span:
+        with tracer.start_as_current_span("handle_request"):
+            write(tracer)
+    else:
+        write(tracer)
+    provider.shutdown()
+    assert len(ids.seen) == 1
+    return ids.seen.pop()
+
+
+def _runs(collector: CollectorHandle, trace_id: str) -> list[tuple[Any, ...]]:
+    def settled() -> list[tuple[Any, ...]] | None:
+        rows = collector.query(
+            f"SELECT {RUN_COLUMNS} FROM agent_runs WHERE trace_id = ? ORDER BY started_at",
+            [trace_id],
+        )
+        finished = len(rows) == 2 and all(r[3] != "running" and r[10] for r in rows)
+        return rows if finished else None
+
+    return wait_until(settled, timeout_s=15, what="the agent's run and its sub-agent's")
+
+
+def _steps(collector: CollectorHandle, run_id: str) -> list[tuple[Any, ...]]:
+    return collector.query(
+        f"SELECT {STEP_COLUMNS} FROM agent_steps WHERE agent_run_id = ? ORDER BY step_number",
+        [run_id],
+    )
+
+
+@pytest.mark.parametrize("shape", sorted(C.GENAI_SHAPES))
+def test_a_plain_genai_agent_reads_as_it_ran(module_collector: CollectorHandle, shape: str) -> None:
+    trace_id = _send(module_collector, lambda t: C.genai_agent(t, shape), app_span=True)
+    # The application's span above the agent is no run: the agent's invoke_agent is.
+    run, sub = _runs(module_collector, trace_id)
+    assert run[1:] == (
+        "weather", None, "completed", C.TASK, C.ANSWER, None, C.REQUESTED, C.SERVED,
+        C.PROVIDER, 7, *C.RUN_TOKENS,
+    )  # fmt: skip
+    assert _steps(module_collector, run[0]) == C.EXPECTED_STEPS
+    assert sub[1:] == (
+        "converter", run[0], "completed", C.SUB_TASK, C.SUB_ANSWER, None, C.REQUESTED,
+        C.SERVED, C.PROVIDER, 1, 90, 9,
+    )  # fmt: skip
+    assert _steps(module_collector, sub[0]) == [("think", None, None, None, "ok", None, '["stop"]')]
+
+
+@pytest.mark.parametrize("root_kind", ["AGENT", "CHAIN"])
+def test_a_plain_openinference_agent_reads_as_it_ran(
+    module_collector: CollectorHandle, root_kind: str
+) -> None:
+    trace_id = _send(
+        module_collector, lambda t: C.openinference_agent(t, root_kind), app_span=False
+    )
+    run, sub = _runs(module_collector, trace_id)
+    # No agent.name: the agent's name is its span's, less the method traced.
+    assert run[1:] == (
+        "WeatherAgent", None, "completed", C.TASK, C.ANSWER, None, C.REQUESTED, C.REQUESTED,
+        C.PROVIDER, 7, *C.RUN_TOKENS,
+    )  # fmt: skip
+    # OpenInference records no finish reason; the CHAIN and RETRIEVER spans are no steps.
+    assert _steps(module_collector, run[0]) == [s[:6] + (None,) for s in C.EXPECTED_STEPS]
+    assert sub[1:] == (
+        "converter", run[0], "completed", C.SUB_TASK, C.SUB_ANSWER, None, C.REQUESTED,
+        C.REQUESTED, C.PROVIDER, 1, 90, 9,
+    )  # fmt: skip
