@@ -129,9 +129,11 @@ def _chat_message(message: Mapping[str, Any]) -> dict[str, Any]:
         elif kind == "tool_call_response":
             out["id"] = part.get("id")
             texts.append(as_text(part.get("response")))
-    text = _content_text(message.get("content"))
+    content = message.get("content")
+    text = _content_text(content)
     if text:
         texts.append(text)
+    calls.extend(_tool_use_blocks(content))
     for call in _listed(loads(message.get("tool_calls"))):
         function = call.get("function")
         if isinstance(function, Mapping):  # the OpenAI chat shape
@@ -164,17 +166,45 @@ def _listed(value: Any) -> list[Mapping[str, Any]]:
     return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
 
 
-def _content_text(content: Any) -> str | None:
-    """Text content, or the text of content blocks (``[{"type": "text", "text": ...}]``,
-    Bedrock's ``[{"text": ...}]``) written as JSON or as a list; any other JSON as written."""
-    if content is None or content == "":
-        return None
+def _blocks(content: Any) -> list[Mapping[str, Any]] | None:
+    """Content blocks (``[{"type": "text", "text": ...}]``, Bedrock's ``[{"text": ...}]``,
+    ``[{"toolUse": {...}}]``), written as JSON or as a list; None for other content."""
     parsed = loads(content) if isinstance(content, str) and content[:1] == "[" else content
     if isinstance(parsed, list) and parsed and all(_is_block(b) for b in parsed):
-        texts = [str(b.get("text") or b.get("content") or "") for b in parsed]
+        return parsed
+    return None
+
+
+# What a content block holds (a JSON array of other objects, as a tool's result, is no blocks).
+_BLOCK_KEYS = frozenset(
+    {"type", "text", "toolUse", "toolResult", "reasoningContent", "image", "document"}
+)
+
+
+def _is_block(block: Any) -> bool:
+    return isinstance(block, Mapping) and bool(_BLOCK_KEYS.intersection(block))
+
+
+def _content_text(content: Any) -> str | None:
+    """Text content, or the text of its content blocks; any other JSON as written."""
+    if content is None or content == "":
+        return None
+    blocks = _blocks(content)
+    if blocks is not None:
+        texts = [
+            str(b.get("text") or b.get("content") or "")
+            for b in blocks
+            if b.get("type", "text") == "text"
+        ]
         return "\n".join(t for t in texts if t) or None
     return content if isinstance(content, str) else as_text(content)
 
 
-def _is_block(block: Any) -> bool:
-    return isinstance(block, Mapping) and ("text" in block or "type" in block)
+def _tool_use_blocks(content: Any) -> list[dict[str, Any]]:
+    """Bedrock-style ``{"toolUse": {"toolUseId", "name", "input"}}`` blocks as tool calls."""
+    calls = []
+    for block in _blocks(content) or []:
+        use = block.get("toolUse")
+        if isinstance(use, Mapping):
+            calls.append(_call(use.get("toolUseId"), use.get("name"), use.get("input")))
+    return calls
