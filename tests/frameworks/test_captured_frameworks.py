@@ -6,6 +6,8 @@ itself returned (``<name>.expected.json``, written by the same capture)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,8 @@ import pytest
 
 from tests.conftest import CollectorHandle
 from tests.frameworks.captured import agent_scenario as S
-from tests.support import wait_until
+from tests.frameworks.venv_frameworks import AGENT_TIMEOUT_S, REPO, venv_python
+from tests.support import require_or_skip, wait_until
 
 CAPTURED = Path(__file__).parent / "captured"
 FRAMEWORKS = ("agno", "ai_sdk")
@@ -25,8 +28,7 @@ RUN_COLUMNS = (
 STEP_COLUMNS = "action_type, tool_name, tool_args, tool_result, status, error, model"
 
 
-def _send(collector: CollectorHandle, name: str) -> None:
-    body = (CAPTURED / f"{name}.otlp").read_bytes()
+def _send(collector: CollectorHandle, body: bytes) -> None:
     request = urllib.request.Request(
         f"{collector.http_endpoint}/v1/traces",
         data=body,
@@ -60,8 +62,31 @@ def test_captured_framework_runs_read_as_the_framework_reported(
     module_collector: CollectorHandle, name: str
 ) -> None:
     expected = json.loads((CAPTURED / f"{name}.expected.json").read_text())
-    _send(module_collector, name)
-    runs = _runs(module_collector, expected)
+    _send(module_collector, (CAPTURED / f"{name}.otlp").read_bytes())
+    _check_runs(module_collector, expected)
+
+
+def test_agno_live_in_its_own_venv_reads_as_agno_reported(
+    collector: CollectorHandle, tmp_path: Path
+) -> None:
+    """The installed Agno, run now (the venv .ci/run builds), not only its committed capture;
+    a collector of its own, as its tasks are the capture's."""
+    python = venv_python("agno")
+    require_or_skip(
+        python.exists(), f"no Agno venv at {python}: scripts/install-framework-venv.sh agno"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    subprocess.run(
+        [str(python), "-m", "tests.frameworks.captured.capture_agno", str(tmp_path)],
+        cwd=REPO, env=env, check=True, capture_output=True, timeout=AGENT_TIMEOUT_S,
+    )  # fmt: skip
+    expected = json.loads((tmp_path / "agno.expected.json").read_text())
+    _send(collector, (tmp_path / "agno.otlp").read_bytes())
+    _check_runs(collector, expected)
+
+
+def _check_runs(collector: CollectorHandle, expected: dict[str, Any]) -> None:
+    runs = _runs(collector, expected)
     done = expected["success"]
     run = runs[done["task"]]
     run_id, _, status, answer, error, agent, requested, used, steps, tokens_in, tokens_out = run[
@@ -70,7 +95,7 @@ def test_captured_framework_runs_read_as_the_framework_reported(
     assert (status, answer, error, run[11]) == ("completed", done["answer"], None, None)
     assert agent and requested and used
     assert (tokens_in, tokens_out) == (done["input_tokens"], done["output_tokens"])
-    rows = module_collector.query(
+    rows = collector.query(
         f"SELECT {STEP_COLUMNS} FROM agent_steps WHERE agent_run_id = ? ORDER BY step_number",
         [run_id],
     )
@@ -94,7 +119,7 @@ def test_captured_framework_runs_read_as_the_framework_reported(
     assert (run[2], run[3]) == ("failed", None)
     assert S.MODEL_ERROR in run[4]
     assert "run status" not in run[4]  # the cause, not the framework's generic status
-    rows = module_collector.query(
+    rows = collector.query(
         f"SELECT {STEP_COLUMNS} FROM agent_steps WHERE agent_run_id = ?", [run[0]]
     )
     assert [(r[0], r[4]) for r in rows] == [("think", "error")]

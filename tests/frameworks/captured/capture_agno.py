@@ -1,15 +1,17 @@
 """Run Agno (traced by openinference-instrumentation-agno) against the scripted model and
 write the spans it exported, as OTLP protobuf, plus what Agno itself returned.
 
-    /work/venv-unseen/bin/python -m tests.frameworks.captured.capture_agno
+    VENV/bin/python -m tests.frameworks.captured.capture_agno [OUT_DIR]
 
-Needs ``agno`` and ``openinference-instrumentation-agno`` (in a virtualenv of their own);
-the versions used are written into the expectations file.
+Needs tests/frameworks/venv_agents/requirements-agno.txt (``bash
+scripts/install-framework-venv.sh agno`` builds that virtualenv); the versions used are
+written into the expectations file. OUT_DIR defaults to this folder (the committed capture).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -48,7 +50,7 @@ def _tool_calls(response: Any) -> list[dict[str, Any]]:
     return calls
 
 
-def main() -> None:
+def main(out: Path) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -77,11 +79,9 @@ def main() -> None:
         except Exception as exc:  # noqa: BLE001 - what the caller saw is the expectation
             expected["fails"] = {"task": failing, "raised": f"{type(exc).__name__}: {exc}"}
     provider.force_flush()
-    (HERE / "agno.otlp").write_bytes(
-        encode_spans(exporter.get_finished_spans()).SerializeToString()
-    )
-    (HERE / "agno.expected.json").write_text(json.dumps(expected, indent=2, default=str) + "\n")
+    (out / "agno.otlp").write_bytes(encode_spans(exporter.get_finished_spans()).SerializeToString())
+    (out / "agno.expected.json").write_text(json.dumps(expected, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
