@@ -164,6 +164,7 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
         attrs.get(OI.AGENT_NAME)
         or attrs.get(PAI.AGENT_NAME)
         or attrs.get(OI.GRAPH_NODE_NAME)
+        or attrs.get(G.GEN_AI_WORKFLOW_NAME)
         or _named_by_span(span)
     )
     if name:

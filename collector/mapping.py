@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from collector import frameworks, rules
 from collector.columns import AGENT_RUNS, AGENT_STEPS, Column
+from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.redact import BUDGET_REDACTED
@@ -94,7 +95,7 @@ def classify(span: SpanRecord) -> SpanClass:
             # pipeline): with no AGENT span above its model calls, it is the run. A framework
             # with a module of its own (collector/rules/) tells its runs itself.
             return SpanClass.RUN
-    if op in A.RUN_OPERATIONS:
+    if op in A.RUN_OPERATIONS or op == G.OP_INVOKE_WORKFLOW:
         return SpanClass.RUN
     if op == A.OP_EXECUTE_TOOL:
         return SpanClass.TOOL

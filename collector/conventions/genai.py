@@ -37,6 +37,8 @@ __all__ = [
     "EXCEPTION_MESSAGE",
     "INDEXED_MESSAGE",
     "GEN_AI_TOOL_CALL_ID",
+    "OP_INVOKE_WORKFLOW",
+    "GEN_AI_WORKFLOW_NAME",
     "EVENT_OPERATION_DETAILS",
     "MESSAGE_EVENT_ROLES",
     "EVENT_SYSTEM_MESSAGE",
@@ -81,3 +83,7 @@ EVENT_CONTENT_PROMPT = "gen_ai.content.prompt"
 EVENT_CONTENT_COMPLETION = "gen_ai.content.completion"
 GEN_AI_PROMPT = "gen_ai.prompt"
 GEN_AI_COMPLETION = "gen_ai.completion"
+
+# A workflow of agents (1.38 and later): the run its agents' invoke_agent spans nest under.
+OP_INVOKE_WORKFLOW = "invoke_workflow"
+GEN_AI_WORKFLOW_NAME = "gen_ai.workflow.name"

@@ -355,3 +355,27 @@ def openinference_agent(tracer: Tracer, root_kind: str) -> None:
             pass
         _oi_model(tracer, len(CALLS) + 1, TASK, None, ANSWER)
         run.set_attribute("output.value", ANSWER)
+
+
+def genai_workflow(tracer: Tracer) -> None:
+    """A workflow of two agents (``invoke_workflow``, 1.38 and later), each answering once."""
+    workflow = {"gen_ai.operation.name": "invoke_workflow", "gen_ai.workflow.name": "report"}
+    with tracer.start_as_current_span("invoke_workflow report", attributes=workflow):
+        for number, (agent, request, answer) in enumerate(
+            (("researcher", TASK, SUB_ANSWER), ("writer", SUB_TASK, ANSWER)), start=1
+        ):
+            attrs = {"gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": PROVIDER}
+            with tracer.start_as_current_span(f"invoke_agent {agent}", attributes=attrs):
+                call = (number, request, (), None, answer)
+                attributes_call(
+                    tracer,
+                    call,
+                    {
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.provider.name": PROVIDER,
+                        "gen_ai.request.model": REQUESTED,
+                        "gen_ai.response.model": SERVED,
+                        "gen_ai.usage.input_tokens": number * 10,
+                        "gen_ai.usage.output_tokens": number,
+                    },
+                )

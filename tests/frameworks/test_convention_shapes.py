@@ -110,3 +110,30 @@ def test_a_plain_openinference_agent_reads_as_it_ran(
         "converter", run[0], "completed", C.SUB_TASK, C.SUB_ANSWER, None, C.REQUESTED,
         C.REQUESTED, C.PROVIDER, 1, 90, 9,
     )  # fmt: skip
+
+
+def test_a_genai_workflow_is_a_run_with_its_agents_as_child_runs(
+    module_collector: CollectorHandle,
+) -> None:
+    trace_id = _send(module_collector, C.genai_workflow, app_span=False)
+
+    def settled() -> list[tuple[Any, ...]] | None:
+        rows = module_collector.query(
+            f"SELECT {RUN_COLUMNS} FROM agent_runs WHERE trace_id = ? ORDER BY started_at",
+            [trace_id],
+        )
+        return rows if len(rows) == 3 and all(r[3] != "running" for r in rows) else None
+
+    workflow, researcher, writer = wait_until(settled, timeout_s=15, what="the workflow's runs")
+    # The workflow makes no model call of its own: its agents' runs carry them.
+    assert workflow[1:4] == ("report", None, "completed")
+    assert workflow[10] == 0
+    # No gen_ai.agent.name: each agent is named by its span, invoke_agent {name}.
+    assert researcher[1:] == (
+        "researcher", workflow[0], "completed", C.TASK, C.SUB_ANSWER, None, C.REQUESTED,
+        C.SERVED, C.PROVIDER, 1, 10, 1,
+    )  # fmt: skip
+    assert writer[1:] == (
+        "writer", workflow[0], "completed", C.SUB_TASK, C.ANSWER, None, C.REQUESTED,
+        C.SERVED, C.PROVIDER, 1, 20, 2,
+    )  # fmt: skip
