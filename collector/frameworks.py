@@ -109,6 +109,9 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
     return fields
 
 
+_NEARBY_CALLS = 4
+
+
 def _call_id_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
     """A GenAI tool span of before 1.37 names its call (``gen_ai.tool.call.id``) but not
     the arguments or the result: the model call that asked for it holds the arguments, the
@@ -125,13 +128,16 @@ def _call_id_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> 
         (s for s in trace_spans.values() if _is_llm(s)), key=lambda s: (s.start_ns, s.span_id)
     )
     fields: dict[str, Any] = {}
+    # Only the calls next to the tool are read (a few, for tools run side by side): each
+    # holds the conversation so far, and reading them all for every tool would be quadratic.
     if not has_args:
-        before = [s for s in calls if s.start_ns <= span.start_ns]
+        before = [s for s in calls if s.end_ns <= span.start_ns][-_NEARBY_CALLS:]
         args = tool_call_arguments(call_id, reversed(before))
         if args is not None:
             fields["tool_args"] = args
     if not has_result and span.status_code != 2:
-        result = tool_call_result(call_id, (s for s in calls if s.start_ns >= span.start_ns))
+        after = [s for s in calls if s.start_ns >= span.end_ns][:_NEARBY_CALLS]
+        result = tool_call_result(call_id, after)
         if result is not None:
             fields["tool_result"] = result
     return fields
@@ -317,7 +323,7 @@ def _own_spans(
 
 
 # A method ending a span name: smolagents' and Agno's {agent}.run, DSPy's {Module}.forward.
-_METHOD_SUFFIX = re.compile(r"^(?P<owner>.+?)\.[a-z_][a-z0-9_]*$")
+_METHOD = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 def _named_by_span(span: SpanRecord) -> str | None:
@@ -331,8 +337,10 @@ def _named_by_span(span: SpanRecord) -> str | None:
     kind = attrs.get(OI.SPAN_KIND)
     if not isinstance(kind, str) or kind.upper() not in (OI.KIND_AGENT, OI.KIND_CHAIN):
         return None
-    found = _METHOD_SUFFIX.match(span.name)
-    return found.group("owner") if found else span.name or None
+    owner, dot, method = span.name.rpartition(".")
+    if owner and dot and _METHOD.fullmatch(method):
+        return owner
+    return span.name or None
 
 
 def _failed_step_cause(run_span: SpanRecord, own: list[SpanRecord]) -> str | None:
