@@ -187,7 +187,7 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     attrs = span.attributes
     fields: dict[str, Any] = {}
     if kind == "tool_call":
-        name = attrs.get(OI.TOOL_NAME) or span.name.removeprefix(f"{TOOL_SPAN_PREFIX} ")
+        name = attrs.get(OI.TOOL_NAME) or _tool_named_by_span(span)
         fields["tool_name"] = str(name)
         args = _tool_args(attrs.get(OI.INPUT_VALUE))
         if args is not None:
@@ -364,6 +364,17 @@ def _is_tool(span: SpanRecord) -> bool:
     return attrs.get(G.GEN_AI_OPERATION_NAME) == A.OP_EXECUTE_TOOL or A.GEN_AI_TOOL_NAME in attrs
 
 
+def _tool_named_by_span(span: SpanRecord) -> str:
+    """A tool span's name less ``execute_tool``, or, for an OpenInference TOOL span, less
+    the method traced (DSPy's ``get_weather.__call__``)."""
+    name = span.name.removeprefix(f"{TOOL_SPAN_PREFIX} ")
+    if isinstance(span.attributes.get(OI.SPAN_KIND), str):
+        owner, _, method = name.rpartition(".")
+        if owner and _METHOD.fullmatch(method):
+            return owner
+    return name
+
+
 def _interrupted_inside(
     run_span: SpanRecord, own: list[SpanRecord], fields: Mapping[str, Any]
 ) -> bool:
@@ -426,7 +437,16 @@ def _final_answer(span: SpanRecord) -> str | None:
         return None  # a failed run's output is its error (Agno's), not an answer
     if span.scope_name == OI.SMOLAGENTS_SCOPE and value == "None":
         return None  # str(None): the run produced no answer
+    parsed = loads(value)
+    if isinstance(parsed, dict):
+        # A program's result object (DSPy's Prediction: trajectory, reasoning, answer).
+        named = next((parsed[k] for k in _ANSWER_KEYS if isinstance(parsed.get(k), str)), None)
+        if named is not None:
+            return str(named)
     return as_text(value)
+
+
+_ANSWER_KEYS = ("answer", "final_answer", "output", "response", "result")
 
 
 def _input_value_task(value: Any) -> str | None:
@@ -439,15 +459,33 @@ def _input_value_task(value: Any) -> str | None:
         return task
     if isinstance(parsed, list):
         return turn_user_text(parsed)
+    if isinstance(parsed, dict):
+        only = _only_text(parsed)  # DSPy's {"input_args": {"question": ...}}
+        if only is not None:
+            return only
     return value if isinstance(value, str) else as_text(value)
 
 
+def _only_text(value: Any, depth: int = 0) -> str | None:
+    """The one text a JSON object of one key holds (at any depth of such objects)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1 and depth < 8:
+        return _only_text(next(iter(value.values())), depth + 1)
+    return None
+
+
+# How an instrumentation wraps a Python call's arguments (smolagents, DSPy: kwargs alone).
+_CALL_WRAPPER = frozenset({"args", "kwargs"})
+
+
 def _tool_args(value: Any) -> Any:
-    """OpenInference ``input.value`` of a tool: smolagents wraps the call's args/kwargs."""
+    """OpenInference ``input.value`` of a tool: smolagents and DSPy wrap the call's
+    args/kwargs."""
     if value is None:
         return None
     parsed = loads(value)
-    if isinstance(parsed, dict) and "kwargs" in parsed and "args" in parsed:
+    if isinstance(parsed, dict) and parsed and set(parsed) <= _CALL_WRAPPER:
         kwargs = parsed.get("kwargs") or {}
         args = parsed.get("args") or []
         if args and kwargs:
