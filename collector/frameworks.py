@@ -194,7 +194,7 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
             fields["tool_args"] = args
         result = attrs.get(OI.OUTPUT_VALUE)
         if result is not None:
-            fields["tool_result"] = as_text(result)
+            fields["tool_result"] = _json_string_or_text(result, attrs.get(OI.OUTPUT_MIME_TYPE))
         fields.update(_quirk_fields(span, "step_fields", kind))
         return _mark_interrupted(span, fields)
     model = attrs.get(OI.LLM_MODEL_NAME)
@@ -362,6 +362,15 @@ def _is_tool(span: SpanRecord) -> bool:
     if isinstance(kind, str):
         return kind.upper() == OI.KIND_TOOL
     return attrs.get(G.GEN_AI_OPERATION_NAME) == A.OP_EXECUTE_TOOL or A.GEN_AI_TOOL_NAME in attrs
+
+
+def _json_string_or_text(value: Any, mime_type: Any) -> str:
+    """An output declared JSON that is one string (DSPy's ``"Completed."``) is that string."""
+    if mime_type == OI.MIME_JSON and isinstance(value, str):
+        parsed = loads(value)
+        if isinstance(parsed, str):
+            return parsed
+    return as_text(value)
 
 
 def _tool_named_by_span(span: SpanRecord) -> str:

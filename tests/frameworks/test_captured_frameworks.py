@@ -20,7 +20,7 @@ from tests.frameworks.venv_frameworks import AGENT_TIMEOUT_S, REPO, venv_python
 from tests.support import require_or_skip, wait_until
 
 CAPTURED = Path(__file__).parent / "captured"
-FRAMEWORKS = ("agno", "ai_sdk")
+FRAMEWORKS = ("agno", "ai_sdk", "dspy")
 RUN_COLUMNS = (
     "id, task, status, final_answer, error, agent_name, model_requested, model_used, "
     "total_steps, input_tokens, output_tokens, parent_run_id"
