@@ -484,7 +484,7 @@ def _only_text(value: Any, depth: int = 0) -> str | None:
     return None
 
 
-# How an instrumentation wraps a Python call's arguments (smolagents, DSPy: kwargs alone).
+# How an instrumentation wraps a Python call's arguments.
 _CALL_WRAPPER = frozenset({"args", "kwargs"})
 
 
@@ -494,7 +494,8 @@ def _tool_args(value: Any) -> Any:
     if value is None:
         return None
     parsed = loads(value)
-    if isinstance(parsed, dict) and parsed and set(parsed) <= _CALL_WRAPPER:
+    # smolagents adds flags beside both (sanitize_inputs_outputs); DSPy sends kwargs alone.
+    if isinstance(parsed, dict) and (set(parsed) >= _CALL_WRAPPER or set(parsed) == {"kwargs"}):
         kwargs = parsed.get("kwargs") or {}
         args = parsed.get("args") or []
         if args and kwargs:
