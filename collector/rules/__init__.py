@@ -37,6 +37,7 @@ from collector.rules import (
     openai_agents,
     openllmetry_calls,
     pydantic_ai,
+    semantic_kernel,
     smolagents,
     strands,
     traceloop,
@@ -58,6 +59,7 @@ MODULES: tuple[ModuleType, ...] = (
     pydantic_ai,
     openai_agents,
     ai_sdk,
+    semantic_kernel,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 

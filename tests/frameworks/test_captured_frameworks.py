@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.conftest import CollectorHandle
 from tests.frameworks.captured import agent_scenario as S
@@ -20,7 +21,10 @@ from tests.frameworks.venv_frameworks import AGENT_TIMEOUT_S, REPO, venv_python
 from tests.support import require_or_skip, wait_until
 
 CAPTURED = Path(__file__).parent / "captured"
-FRAMEWORKS = ("agno", "ai_sdk", "dspy")
+FRAMEWORKS = ("agno", "ai_sdk", "dspy", "semantic_kernel")
+# The finish reasons a framework's model-call spans record (asking for a tool, answering);
+# OpenInference's Agno and DSPy spans record none.
+FINISH_REASONS = {"ai_sdk": ("tool-calls", "stop"), "semantic_kernel": ("tool_calls", "stop")}
 RUN_COLUMNS = (
     "id, task, status, final_answer, error, agent_name, model_requested, model_used, "
     "total_steps, input_tokens, output_tokens, parent_run_id"
@@ -38,13 +42,31 @@ def _send(collector: CollectorHandle, body: bytes) -> None:
         assert response.status == 200
 
 
-def _runs(collector: CollectorHandle, expected: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
-    tasks = [expected["success"]["task"], expected["fails"]["task"]]
+def _trace_ids(body: bytes) -> list[str]:
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    return sorted(
+        {
+            span.trace_id.hex()
+            for resource in request.resource_spans
+            for scope in resource.scope_spans
+            for span in scope.spans
+        }
+    )
+
+
+def _runs(collector: CollectorHandle, body: bytes) -> dict[str, tuple[Any, ...]]:
+    """The captured agent's two top-level runs, by status (``completed``, ``failed``)."""
+    traces = _trace_ids(body)
 
     def settled() -> dict[str, tuple[Any, ...]] | None:
-        rows = collector.query(f"SELECT {RUN_COLUMNS} FROM agent_runs WHERE task IN (?, ?)", tasks)
-        found = {row[1]: row for row in rows}
-        done = len(found) == 2 and all(r[8] for r in rows) and all(r[2] != "running" for r in rows)
+        rows = collector.query(
+            f"SELECT {RUN_COLUMNS} FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) "
+            "AND parent_run_id IS NULL",
+            [traces],
+        )
+        found = {row[2]: row for row in rows}
+        done = len(rows) == 2 and all(r[8] for r in rows) and set(found) == {"completed", "failed"}
         return found if done else None
 
     return wait_until(settled, timeout_s=15, what="the captured runs")
@@ -62,8 +84,18 @@ def test_captured_framework_runs_read_as_the_framework_reported(
     module_collector: CollectorHandle, name: str
 ) -> None:
     expected = json.loads((CAPTURED / f"{name}.expected.json").read_text())
-    _send(module_collector, (CAPTURED / f"{name}.otlp").read_bytes())
-    _check_runs(module_collector, expected)
+    body = (CAPTURED / f"{name}.otlp").read_bytes()
+    _send(module_collector, body)
+    run_id = _check_runs(module_collector, body, expected)
+    reasons = module_collector.query(
+        "SELECT finish_reasons FROM agent_steps WHERE agent_run_id = ? AND action_type = 'think' "
+        "ORDER BY step_number",
+        [run_id],
+    )
+    asked, answered = FINISH_REASONS.get(name, (None, None))
+    calls = len(reasons)
+    want = [json.dumps([asked]) if asked else None] * (calls - 1)
+    assert [r[0] for r in reasons] == [*want, json.dumps([answered]) if answered else None]
 
 
 def test_agno_live_in_its_own_venv_reads_as_agno_reported(
@@ -81,14 +113,18 @@ def test_agno_live_in_its_own_venv_reads_as_agno_reported(
         cwd=REPO, env=env, check=True, capture_output=True, timeout=AGENT_TIMEOUT_S,
     )  # fmt: skip
     expected = json.loads((tmp_path / "agno.expected.json").read_text())
-    _send(collector, (tmp_path / "agno.otlp").read_bytes())
-    _check_runs(collector, expected)
+    body = (tmp_path / "agno.otlp").read_bytes()
+    _send(collector, body)
+    _check_runs(collector, body, expected)
 
 
-def _check_runs(collector: CollectorHandle, expected: dict[str, Any]) -> None:
-    runs = _runs(collector, expected)
+def _check_runs(collector: CollectorHandle, body: bytes, expected: dict[str, Any]) -> str:
+    """Check both runs against what the framework returned; the completed run's id."""
+    runs = _runs(collector, body)
     done = expected["success"]
-    run = runs[done["task"]]
+    run = runs["completed"]
+    # Semantic Kernel sends the messages as log records, not on its spans: no task to read.
+    assert run[1] == (done["task"] if done.get("task_in_trace", True) else None)
     run_id, _, status, answer, error, agent, requested, used, steps, tokens_in, tokens_out = run[
         :11
     ]
@@ -115,7 +151,8 @@ def _check_runs(collector: CollectorHandle, expected: dict[str, Any]) -> None:
             assert _same_result(row[3], call["result"]), (row[3], call["result"])
 
     failing = expected["fails"]
-    run = runs[failing["task"]]
+    run = runs["failed"]
+    assert run[1] == (failing["task"] if done.get("task_in_trace", True) else None)
     assert (run[2], run[3]) == ("failed", None)
     assert S.MODEL_ERROR in run[4]
     assert "run status" not in run[4]  # the cause, not the framework's generic status
@@ -124,3 +161,4 @@ def _check_runs(collector: CollectorHandle, expected: dict[str, Any]) -> None:
     )
     assert [(r[0], r[4]) for r in rows] == [("think", "error")]
     assert S.MODEL_ERROR in rows[0][5]
+    return str(runs["completed"][0])
