@@ -21,6 +21,7 @@ from typing import Any
 from collector import rules
 from collector.conventions import genai as G
 from collector.conventions import openinference as OI
+from collector.conventions import openllmetry as OLL
 from collector.conventions import pydantic_ai as PAI
 from collector.decode import SpanRecord
 from collector.event_messages import finish_reasons as event_finish_reasons
@@ -51,6 +52,7 @@ __all__ = [
     "derive_run_fields",
     "derive_step_fields",
     "is_model_call",
+    "is_legacy_model_call",
     "llm_input_task",
 ]
 
@@ -408,7 +410,14 @@ def _is_llm(span: SpanRecord) -> bool:
     kind = attrs.get(OI.SPAN_KIND)
     if isinstance(kind, str):
         return kind.upper() == OI.KIND_LLM
-    return attrs.get(G.GEN_AI_OPERATION_NAME) in LLM_OPERATIONS
+    op = attrs.get(G.GEN_AI_OPERATION_NAME)
+    return op in LLM_OPERATIONS or (op is None and is_legacy_model_call(span))
+
+
+def is_legacy_model_call(span: SpanRecord) -> bool:
+    """A model call of OpenLLMetry before it named the operation: ``llm.request.type`` chat
+    or completion, whichever instrumentation (scope) wrote it."""
+    return span.attributes.get(OLL.REQUEST_TYPE) in OLL.MODEL_CALL_TYPES
 
 
 def _stopped_at_max_steps(run_span: SpanRecord, own: list[SpanRecord]) -> bool:

@@ -99,7 +99,7 @@ def classify(span: SpanRecord) -> SpanClass:
         return SpanClass.RUN
     if op == A.OP_EXECUTE_TOOL:
         return SpanClass.TOOL
-    if op in A.LLM_OPERATIONS:
+    if op in A.LLM_OPERATIONS or (op is None and frameworks.is_legacy_model_call(span)):
         return SpanClass.LLM
     if A.GEN_AI_TOOL_NAME in attrs:
         return SpanClass.TOOL

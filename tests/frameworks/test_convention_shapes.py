@@ -35,7 +35,13 @@ class _TraceIds(SpanProcessor):
         self.seen.add(format(span.get_span_context().trace_id, "032x"))
 
 
-def _send(collector: CollectorHandle, write: Callable[[Tracer], None], *, app_span: bool) -> str:
+def _send(
+    collector: CollectorHandle,
+    write: Callable[[Tracer], None],
+    *,
+    app_span: bool,
+    scope: str = "my.agent",
+) -> str:
     """Trace one agent (each span exported as it ends), below a span of the application
     when ``app_span``; return its trace id."""
     provider = TracerProvider()
@@ -44,7 +50,7 @@ def _send(collector: CollectorHandle, write: Callable[[Tracer], None], *, app_sp
     )
     ids = _TraceIds()
     provider.add_span_processor(ids)
-    tracer = provider.get_tracer("my.agent")
+    tracer = provider.get_tracer(scope)
     if app_span:
         with tracer.start_as_current_span("handle_request"):
             write(tracer)
@@ -136,4 +142,45 @@ def test_a_genai_workflow_is_a_run_with_its_agents_as_child_runs(
     assert writer[1:] == (
         "writer", workflow[0], "completed", C.SUB_TASK, C.ANSWER, None, C.REQUESTED,
         C.SERVED, C.PROVIDER, 1, 20, 2,
+    )  # fmt: skip
+
+
+def test_openllmetry_model_calls_of_an_unlisted_client_are_steps(
+    module_collector: CollectorHandle,
+) -> None:
+    """OpenLLMetry before the GenAI operation names: llm.request.type and indexed messages,
+    from an instrumentation of a client the collector does not list."""
+
+    def write(tracer: Tracer) -> None:
+        agent = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "weather"}
+        with tracer.start_as_current_span("invoke_agent weather", attributes=agent):
+            for number, completion in enumerate(
+                ({"role": "assistant", "tool_calls.0.name": "get_weather"},
+                 {"role": "assistant", "content": C.ANSWER}), start=1,
+            ):  # fmt: skip
+                attrs = {
+                    "llm.request.type": "chat", "gen_ai.system": "SambaNova",
+                    "gen_ai.request.model": C.REQUESTED, "gen_ai.response.model": C.SERVED,
+                    "gen_ai.usage.prompt_tokens": number * 10,
+                    "gen_ai.usage.completion_tokens": number,
+                    "gen_ai.prompt.0.role": "user", "gen_ai.prompt.0.content": C.TASK,
+                    **{f"gen_ai.completion.0.{k}": v for k, v in completion.items()},
+                }  # fmt: skip
+                with tracer.start_as_current_span("sambanova.chat", attributes=attrs):
+                    pass
+
+    trace_id = _send(
+        module_collector, write, app_span=False, scope="opentelemetry.instrumentation.sambanova"
+    )
+
+    def settled() -> list[tuple[Any, ...]] | None:
+        rows = module_collector.query(
+            f"SELECT {RUN_COLUMNS} FROM agent_runs WHERE trace_id = ?", [trace_id]
+        )
+        return rows if len(rows) == 1 and rows[0][10] == 2 else None
+
+    (run,) = wait_until(settled, timeout_s=15, what="the run and its two model calls")
+    assert run[1:] == (
+        "weather", None, "completed", C.TASK, C.ANSWER, None, C.REQUESTED, C.SERVED,
+        "SambaNova", 2, 30, 3,
     )  # fmt: skip
