@@ -95,7 +95,8 @@ def classify(span: SpanRecord) -> SpanClass:
             # pipeline): with no AGENT span above its model calls, it is the run. A framework
             # with a module of its own (collector/rules/) tells its runs itself.
             return SpanClass.RUN
-    if op in A.RUN_OPERATIONS or op == G.OP_INVOKE_WORKFLOW:
+    if op == A.OP_INVOKE_AGENT or op == G.OP_INVOKE_WORKFLOW:
+        # Not create_agent: it creates a (remote) agent and runs nothing (GenAI agent spans).
         return SpanClass.RUN
     if op == A.OP_EXECUTE_TOOL:
         return SpanClass.TOOL

@@ -361,6 +361,11 @@ def genai_workflow(tracer: Tracer) -> None:
     """A workflow of two agents (``invoke_workflow``, 1.38 and later), each answering once."""
     workflow = {"gen_ai.operation.name": "invoke_workflow", "gen_ai.workflow.name": "report"}
     with tracer.start_as_current_span("invoke_workflow report", attributes=workflow):
+        # Creating an agent (a remote service's) runs nothing: no run of its own.
+        created = {"gen_ai.operation.name": "create_agent", "gen_ai.agent.name": "researcher",
+                   "gen_ai.provider.name": PROVIDER}  # fmt: skip
+        with tracer.start_as_current_span("create_agent researcher", attributes=created):
+            pass
         for number, (agent, request, answer) in enumerate(
             (("researcher", TASK, SUB_ANSWER), ("writer", SUB_TASK, ANSWER)), start=1
         ):
