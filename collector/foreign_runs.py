@@ -105,10 +105,11 @@ def _derive_trace(
     spans: list[SpanRecord],
     trace_runs: list[tuple[str, str]],
     is_run: Callable[[SpanRecord], bool],
-) -> tuple[_StepFound, _StepFound, _StepFound, list[tuple[str, dict[str, Any]]]]:
-    """One trace's step arguments, errors and tool names found elsewhere, and its runs'
-    fields."""
+) -> tuple[_StepFound, _StepFound, _StepFound, _StepFound, list[tuple[str, dict[str, Any]]]]:
+    """One trace's step arguments, errors, tool names and results found elsewhere, and its
+    runs' fields."""
     step_args: dict[str, str] = {}
+    step_results: dict[str, str] = {}
     step_errors: dict[str, str] = {}
     step_names: dict[str, str] = {}
     by_id = {s.span_id: s for s in spans}
@@ -121,6 +122,8 @@ def _derive_trace(
             step_errors[span.span_id] = str(found["error"])
         if found.get("tool_name"):
             step_names[span.span_id] = str(found["tool_name"])
+        if found.get("tool_result") is not None:
+            step_results[span.span_id] = str(found["tool_result"])
     own = own_spans_by_run(by_id, is_run, {span_id for _, span_id in trace_runs})
     calls_below = model_calls_below(spans, frameworks.is_model_call)
     runs: list[tuple[str, dict[str, Any]]] = []
@@ -137,7 +140,7 @@ def _derive_trace(
         )
         if fields:
             runs.append((run_id, fields))
-    return step_args, step_errors, step_names, runs
+    return step_args, step_errors, step_names, step_results, runs
 
 
 # A value found for a step, by (span id, trace id): span ids are unique only in a trace.
@@ -195,6 +198,7 @@ def derive_foreign_runs(
     step_args: _TraceFound = {}
     step_errors: _TraceFound = {}
     step_names: _TraceFound = {}
+    step_results: _TraceFound = {}
     runs_by_trace: dict[str, list[tuple[str, str]]] = {}
     for run_id, trace_id, span_id in runs:
         runs_by_trace.setdefault(trace_id, []).append((run_id, span_id))
@@ -208,7 +212,7 @@ def derive_foreign_runs(
         spans = by_trace.get(trace_id, [])
         try:
             found = _derive_trace(spans, trace_runs, is_run)
-            found_args, found_errors, found_names, found_runs = found
+            found_args, found_errors, found_names, found_results, found_runs = found
         except Exception:  # noqa: BLE001 - untrusted values: contain, log, keep the rest
             logger.warning(
                 "the runs of trace %s keep what their own spans say: deriving more failed",
@@ -220,6 +224,7 @@ def derive_foreign_runs(
             (step_args, found_args),
             (step_errors, found_errors),
             (step_names, found_names),
+            (step_results, found_results),
         ):
             into.update(((span_id, trace_id), v) for span_id, v in found_by_span.items())
         for run_id, fields in found_runs:
@@ -234,6 +239,14 @@ def derive_foreign_runs(
             f"WHERE {_SAME_STEP.format(t='a')} AND agent_steps.tool_args IS DISTINCT FROM a.args"
         )
         con.unregister("_args")
+    if step_results:
+        # A tool's result only a later model call holds (a GenAI tool span before 1.37).
+        con.register("_results", _by_step(step_results, "result"))
+        con.execute(
+            "UPDATE agent_steps SET tool_result = r.result FROM _results r "
+            f"WHERE {_SAME_STEP.format(t='r')} AND agent_steps.tool_result IS NULL"
+        )
+        con.unregister("_results")
     if step_names:
         # The tool the model called, which only its model call names (an Agents SDK hand-off).
         con.register("_names", _by_step(step_names, "name"))
@@ -269,7 +282,11 @@ def derive_foreign_runs(
                 THEN d.status ELSE agent_runs.status END,
             -- why a run that looked completed stopped (a step limit only its spans show)
             error = CASE WHEN d.status IS NOT NULL AND agent_runs.status = '{RunStatus.COMPLETED}'
-                THEN coalesce(agent_runs.error, d.error) ELSE agent_runs.error END
+                THEN coalesce(agent_runs.error, d.error)
+                -- a failed run whose span tells no cause: the error of the step it failed on
+                WHEN d.status IS NULL AND agent_runs.status = '{RunStatus.FAILED}'
+                THEN coalesce(d.error, agent_runs.error)
+                ELSE agent_runs.error END
         FROM _derived d WHERE agent_runs.id = d.id
         """
     )

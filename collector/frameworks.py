@@ -21,8 +21,11 @@ from typing import Any
 from collector import rules
 from collector.conventions import genai as G
 from collector.conventions import openinference as OI
+from collector.conventions import openllmetry as OLL
 from collector.conventions import pydantic_ai as PAI
 from collector.decode import SpanRecord
+from collector.event_messages import finish_reasons as event_finish_reasons
+from collector.event_messages import model_messages, tool_call_arguments, tool_call_result
 from collector.messages import (
     as_text,
     first_user_text,
@@ -35,8 +38,10 @@ from collector.messages import (
     turn_user_text,
 )
 from collector.model_answers import last_answer, llm_input_task
-from collector.rules.common import CANCELLED_STEP_ERROR, interrupted
+from collector.rules.common import CANCELLED_STEP_ERROR, exception, interrupted
 from collector.run_tree import model_calls_below
+from collector.span_values import error_text
+from instrumentation import attributes as A
 from instrumentation.attributes import LLM_OPERATIONS, TOOL_SPAN_PREFIX, RunStatus
 
 __all__ = [
@@ -47,6 +52,7 @@ __all__ = [
     "derive_run_fields",
     "derive_step_fields",
     "is_model_call",
+    "is_legacy_model_call",
     "llm_input_task",
 ]
 
@@ -98,8 +104,45 @@ def run_status(span: SpanRecord) -> str | None:
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
     """Step fields only other spans of the trace (by span id) tell: ``tool_args``
-    (LangChain's, a raised ADK tool's) and ``error`` (a failed AutoGen tool)."""
-    return _quirk_fields(span, "derive_step_fields", trace_spans)
+    (LangChain's, a raised ADK tool's, a GenAI tool span's that names only its call id),
+    ``tool_result`` and ``error`` (a failed AutoGen tool)."""
+    fields = _call_id_fields(span, trace_spans)
+    fields.update(_quirk_fields(span, "derive_step_fields", trace_spans))
+    return fields
+
+
+_NEARBY_CALLS = 4
+
+
+def _call_id_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
+    """A GenAI tool span of before 1.37 names its call (``gen_ai.tool.call.id``) but not
+    the arguments or the result: the model call that asked for it holds the arguments, the
+    next one the result it was sent."""
+    attrs = span.attributes
+    call_id = attrs.get(G.GEN_AI_TOOL_CALL_ID)
+    if not isinstance(call_id, str) or not call_id or attrs.get(OI.SPAN_KIND):
+        return {}
+    has_args = attrs.get(A.GEN_AI_TOOL_CALL_ARGUMENTS) is not None
+    has_result = attrs.get(A.GEN_AI_TOOL_CALL_RESULT) is not None
+    if has_args and has_result:
+        return {}
+    calls = sorted(
+        (s for s in trace_spans.values() if _is_llm(s)), key=lambda s: (s.start_ns, s.span_id)
+    )
+    fields: dict[str, Any] = {}
+    # Only the calls next to the tool are read (a few, for tools run side by side): each
+    # holds the conversation so far, and reading them all for every tool would be quadratic.
+    if not has_args:
+        before = [s for s in calls if s.end_ns <= span.start_ns][-_NEARBY_CALLS:]
+        args = tool_call_arguments(call_id, reversed(before))
+        if args is not None:
+            fields["tool_args"] = args
+    if not has_result and span.status_code != 2:
+        after = [s for s in calls if s.start_ns >= span.end_ns][:_NEARBY_CALLS]
+        result = tool_call_result(call_id, after)
+        if result is not None:
+            fields["tool_result"] = result
+    return fields
 
 
 def run_fields(span: SpanRecord) -> dict[str, Any]:
@@ -112,6 +155,7 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
         or _input_value_task(attrs.get(OI.INPUT_VALUE))
         or turn_user_text(flat_messages(attrs, "input"))
         or turn_user_text(legacy_messages(attrs, "prompt"))
+        or turn_user_text(model_messages(span, "input"))  # events, older GenAI keys
     )
     if task:
         fields["task"] = task
@@ -124,9 +168,13 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     provider = attrs.get(OI.LLM_PROVIDER) or attrs.get(OI.LLM_SYSTEM)
     if provider:
         fields["provider"] = str(provider)
-    name = attrs.get(OI.AGENT_NAME) or attrs.get(PAI.AGENT_NAME) or attrs.get(OI.GRAPH_NODE_NAME)
-    if not name and span.scope_name == OI.SMOLAGENTS_SCOPE and span.name.endswith(".run"):
-        name = span.name.removesuffix(".run")
+    name = (
+        attrs.get(OI.AGENT_NAME)
+        or attrs.get(PAI.AGENT_NAME)
+        or attrs.get(OI.GRAPH_NODE_NAME)
+        or attrs.get(G.GEN_AI_WORKFLOW_NAME)
+        or _named_by_span(span)
+    )
     if name:
         fields["agent_name"] = str(name)
     # No run totals from pydantic-ai's aggregated usage or OpenInference's run token counts:
@@ -141,14 +189,14 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     attrs = span.attributes
     fields: dict[str, Any] = {}
     if kind == "tool_call":
-        name = attrs.get(OI.TOOL_NAME) or span.name.removeprefix(f"{TOOL_SPAN_PREFIX} ")
+        name = attrs.get(OI.TOOL_NAME) or _tool_named_by_span(span)
         fields["tool_name"] = str(name)
         args = _tool_args(attrs.get(OI.INPUT_VALUE))
         if args is not None:
             fields["tool_args"] = args
         result = attrs.get(OI.OUTPUT_VALUE)
         if result is not None:
-            fields["tool_result"] = as_text(result)
+            fields["tool_result"] = _json_string_or_text(result, attrs.get(OI.OUTPUT_MIME_TYPE))
         fields.update(_quirk_fields(span, "step_fields", kind))
         return _mark_interrupted(span, fields)
     model = attrs.get(OI.LLM_MODEL_NAME)
@@ -156,7 +204,7 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         fields["model"] = str(model)
     _put_int(fields, "input_tokens", attrs, OI.LLM_TOKEN_COUNT_PROMPT)
     _put_int(fields, "output_tokens", attrs, OI.LLM_TOKEN_COUNT_COMPLETION)
-    reasons = _finish_reasons(attrs)
+    reasons = _finish_reasons(attrs) or event_finish_reasons(span)
     if reasons:
         fields["finish_reasons"] = json.dumps(reasons)
     thinking = thinking_text(attrs.get(G.GEN_AI_OUTPUT_MESSAGES))
@@ -242,6 +290,9 @@ def derive_run_fields(
             if provider:
                 fields["provider"] = provider
                 break
+    cause = _failed_step_cause(run_span, own) if failed else None
+    if cause:
+        fields["error"] = cause
     if not failed and _stopped_at_max_steps(run_span, own):
         fields["status"] = RunStatus.MAX_STEPS
     elif not failed and _interrupted_inside(run_span, own, fields):
@@ -273,6 +324,68 @@ def _own_spans(
     return own
 
 
+# A method ending a span name: smolagents' and Agno's {agent}.run, DSPy's {Module}.forward.
+_METHOD = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _named_by_span(span: SpanRecord) -> str | None:
+    """An agent's name its span's name tells when no attribute does: the GenAI
+    ``invoke_agent {name}``, or an OpenInference AGENT / CHAIN span named after the agent
+    or class whose method it traces."""
+    attrs = span.attributes
+    op = attrs.get(G.GEN_AI_OPERATION_NAME)
+    if isinstance(op, str) and span.name.startswith(f"{op} "):
+        return span.name.removeprefix(f"{op} ").strip() or None
+    kind = attrs.get(OI.SPAN_KIND)
+    if not isinstance(kind, str) or kind.upper() not in (OI.KIND_AGENT, OI.KIND_CHAIN):
+        return None
+    owner, dot, method = span.name.rpartition(".")
+    if owner and dot and _METHOD.fullmatch(method):
+        return owner
+    return span.name or None
+
+
+def _failed_step_cause(run_span: SpanRecord, own: list[SpanRecord]) -> str | None:
+    """Why a failed run failed when its own span does not say (no exception event, as
+    Agno's ``run status: error``): the error of its last step, when that step failed. A
+    framework with a module of its own (collector/rules/) reads its errors itself."""
+    if rules.for_span(run_span) is not None or exception(run_span) is not None:
+        return None
+    steps = [s for s in own if _is_llm(s) or _is_tool(s)]
+    if not steps:
+        return None
+    last = max(steps, key=lambda s: (s.end_ns, s.start_ns))
+    return error_text(last, "") if last.status_code == 2 else None
+
+
+def _is_tool(span: SpanRecord) -> bool:
+    attrs = span.attributes
+    kind = attrs.get(OI.SPAN_KIND)
+    if isinstance(kind, str):
+        return kind.upper() == OI.KIND_TOOL
+    return attrs.get(G.GEN_AI_OPERATION_NAME) == A.OP_EXECUTE_TOOL or A.GEN_AI_TOOL_NAME in attrs
+
+
+def _json_string_or_text(value: Any, mime_type: Any) -> str:
+    """An output declared JSON that is one string (DSPy's ``"Completed."``) is that string."""
+    if mime_type == OI.MIME_JSON and isinstance(value, str):
+        parsed = loads(value)
+        if isinstance(parsed, str):
+            return parsed
+    return as_text(value)
+
+
+def _tool_named_by_span(span: SpanRecord) -> str:
+    """A tool span's name less ``execute_tool``, or, for an OpenInference TOOL span, less
+    the method traced (DSPy's ``get_weather.__call__``)."""
+    name = span.name.removeprefix(f"{TOOL_SPAN_PREFIX} ")
+    if isinstance(span.attributes.get(OI.SPAN_KIND), str):
+        owner, _, method = name.rpartition(".")
+        if owner and _METHOD.fullmatch(method):
+            return owner
+    return name
+
+
 def _interrupted_inside(
     run_span: SpanRecord, own: list[SpanRecord], fields: Mapping[str, Any]
 ) -> bool:
@@ -297,7 +410,14 @@ def _is_llm(span: SpanRecord) -> bool:
     kind = attrs.get(OI.SPAN_KIND)
     if isinstance(kind, str):
         return kind.upper() == OI.KIND_LLM
-    return attrs.get(G.GEN_AI_OPERATION_NAME) in LLM_OPERATIONS
+    op = attrs.get(G.GEN_AI_OPERATION_NAME)
+    return op in LLM_OPERATIONS or (op is None and is_legacy_model_call(span))
+
+
+def is_legacy_model_call(span: SpanRecord) -> bool:
+    """A model call of OpenLLMetry before it named the operation: ``llm.request.type`` chat
+    or completion, whichever instrumentation (scope) wrote it."""
+    return span.attributes.get(OLL.REQUEST_TYPE) in OLL.MODEL_CALL_TYPES
 
 
 def _stopped_at_max_steps(run_span: SpanRecord, own: list[SpanRecord]) -> bool:
@@ -323,7 +443,7 @@ def _provider(attrs: Mapping[str, Any]) -> str | None:
 
 def _final_answer(span: SpanRecord) -> str | None:
     attrs = span.attributes
-    answer = last_text(loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES)))
+    answer = last_text(model_messages(span, "output"))  # attributes or events
     if answer:
         return answer
     if PAI.FINAL_RESULT in attrs:  # pydantic-ai
@@ -331,9 +451,20 @@ def _final_answer(span: SpanRecord) -> str | None:
     value = attrs.get(OI.OUTPUT_VALUE)
     if value is None:
         return None
+    if span.status_code == 2 and rules.for_span(span) is None:
+        return None  # a failed run's output is its error (Agno's), not an answer
     if span.scope_name == OI.SMOLAGENTS_SCOPE and value == "None":
         return None  # str(None): the run produced no answer
+    parsed = loads(value)
+    if isinstance(parsed, dict):
+        # A program's result object (DSPy's Prediction: trajectory, reasoning, answer).
+        named = next((parsed[k] for k in _ANSWER_KEYS if isinstance(parsed.get(k), str)), None)
+        if named is not None:
+            return str(named)
     return as_text(value)
+
+
+_ANSWER_KEYS = ("answer", "final_answer", "output", "response", "result")
 
 
 def _input_value_task(value: Any) -> str | None:
@@ -346,15 +477,34 @@ def _input_value_task(value: Any) -> str | None:
         return task
     if isinstance(parsed, list):
         return turn_user_text(parsed)
+    if isinstance(parsed, dict):
+        only = _only_text(parsed)  # DSPy's {"input_args": {"question": ...}}
+        if only is not None:
+            return only
     return value if isinstance(value, str) else as_text(value)
 
 
+def _only_text(value: Any, depth: int = 0) -> str | None:
+    """The one text a JSON object of one key holds (at any depth of such objects)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1 and depth < 8:
+        return _only_text(next(iter(value.values())), depth + 1)
+    return None
+
+
+# How an instrumentation wraps a Python call's arguments.
+_CALL_WRAPPER = frozenset({"args", "kwargs"})
+
+
 def _tool_args(value: Any) -> Any:
-    """OpenInference ``input.value`` of a tool: smolagents wraps the call's args/kwargs."""
+    """OpenInference ``input.value`` of a tool: smolagents and DSPy wrap the call's
+    args/kwargs."""
     if value is None:
         return None
     parsed = loads(value)
-    if isinstance(parsed, dict) and "kwargs" in parsed and "args" in parsed:
+    # smolagents adds flags beside both (sanitize_inputs_outputs); DSPy sends kwargs alone.
+    if isinstance(parsed, dict) and (set(parsed) >= _CALL_WRAPPER or set(parsed) == {"kwargs"}):
         kwargs = parsed.get("kwargs") or {}
         args = parsed.get("args") or []
         if args and kwargs:

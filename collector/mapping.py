@@ -1,7 +1,7 @@
 """Span records -> run and step rows. Pure functions, no I/O.
 
 Classification, first match wins: agent-audit's own spans (they carry
-``agent_run.id``), then ``openinference.span.kind``, then
+``agent_run.id``), then ``openinference.span.kind`` (a trace's root CHAIN is a run), then
 ``gen_ai.operation.name``, then ``gen_ai.tool.name``. A step's run is its
 nearest ancestor run span; the store resolves ancestry across requests with
 :func:`nearest_run`.
@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from collector import frameworks
+from collector import frameworks, rules
 from collector.columns import AGENT_RUNS, AGENT_STEPS, Column
+from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.redact import BUDGET_REDACTED
@@ -89,11 +90,17 @@ def classify(span: SpanRecord) -> SpanClass:
             return SpanClass.TOOL
         if upper == OI.KIND_LLM:
             return SpanClass.LLM
-    if op in A.RUN_OPERATIONS:
+        if upper == OI.KIND_CHAIN and span.parent_span_id is None and not rules.for_span(span):
+            # The root CHAIN is the application's entry point (DSPy's module, Haystack's
+            # pipeline): with no AGENT span above its model calls, it is the run. A framework
+            # with a module of its own (collector/rules/) tells its runs itself.
+            return SpanClass.RUN
+    if op == A.OP_INVOKE_AGENT or op == G.OP_INVOKE_WORKFLOW:
+        # Not create_agent: it creates a (remote) agent and runs nothing (GenAI agent spans).
         return SpanClass.RUN
     if op == A.OP_EXECUTE_TOOL:
         return SpanClass.TOOL
-    if op in A.LLM_OPERATIONS:
+    if op in A.LLM_OPERATIONS or (op is None and frameworks.is_legacy_model_call(span)):
         return SpanClass.LLM
     if A.GEN_AI_TOOL_NAME in attrs:
         return SpanClass.TOOL

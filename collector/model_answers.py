@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
+from collector.event_messages import model_messages
 from collector.messages import (
     flat_messages,
     has_tool_call,
@@ -29,6 +30,7 @@ def llm_input_task(span: SpanRecord) -> str | None:
         turn_user_text(attrs.get(G.GEN_AI_INPUT_MESSAGES))
         or turn_user_text(flat_messages(attrs, "input"))
         or turn_user_text(legacy_messages(attrs, "prompt"))
+        or turn_user_text(model_messages(span, "input"))  # events, older GenAI keys
     )
 
 
@@ -53,6 +55,7 @@ def llm_answer(span: SpanRecord) -> str | None:
         flat_messages(attrs, "output"),
         legacy_messages(attrs, "completion"),
         responses_messages(attrs.get(OI.OUTPUT_VALUE)),
+        model_messages(span, "output"),  # events, older GenAI keys
     ):
         if not isinstance(messages, list) or not messages:
             continue

@@ -15,6 +15,8 @@ __all__ = [
     "SMOLAGENTS_SCOPE",
     "INPUT_VALUE",
     "OUTPUT_VALUE",
+    "OUTPUT_MIME_TYPE",
+    "MIME_JSON",
     "LLM_MODEL_NAME",
     "LLM_PROVIDER",
     "LLM_SYSTEM",
@@ -63,6 +65,8 @@ OPENAI_AGENTS_TRIPWIRE = "Guardrail tripwire triggered"
 
 INPUT_VALUE = "input.value"
 OUTPUT_VALUE = "output.value"
+OUTPUT_MIME_TYPE = "output.mime_type"
+MIME_JSON = "application/json"
 LLM_MODEL_NAME = "llm.model_name"
 LLM_PROVIDER = "llm.provider"
 LLM_SYSTEM = "llm.system"

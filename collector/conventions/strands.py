@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collector.conventions import genai as G
+
 __all__ = [
     "SCOPE",
     "TOOL_STATUS",
@@ -23,14 +25,14 @@ __all__ = [
 SCOPE = "strands.telemetry.tracer"
 TOOL_STATUS = "gen_ai.tool.status"  # success / error
 # Messages travel as span events (the GenAI event names of before the 1.37 conventions).
-EVENT_USER_MESSAGE = "gen_ai.user.message"  # {"content": JSON blocks [{"text": ...}]}
-EVENT_TOOL_MESSAGE = "gen_ai.tool.message"  # on a tool span: {"content": JSON arguments}
-EVENT_CHOICE = "gen_ai.choice"  # {"message": text or JSON blocks, "finish_reason": ...}
+EVENT_USER_MESSAGE = G.EVENT_USER_MESSAGE  # {"content": JSON blocks [{"text": ...}]}
+EVENT_TOOL_MESSAGE = G.EVENT_TOOL_MESSAGE  # on a tool span: {"content": JSON arguments}
+EVENT_CHOICE = G.EVENT_CHOICE  # {"message": text or JSON blocks, "finish_reason": ...}
 EVENT_CONTENT = "content"
 EVENT_MESSAGE = "message"
 # With OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental the messages travel in this
 # event instead, as gen_ai.input.messages / gen_ai.output.messages (GenAI parts shape).
-EVENT_DETAILS = "gen_ai.client.inference.operation.details"
+EVENT_DETAILS = G.EVENT_OPERATION_DETAILS
 
 # A multi-agent run's span (``gen_ai.operation.name``): the swarm or graph itself, with no
 # agent name, its agents' ``invoke_agent`` spans below it.

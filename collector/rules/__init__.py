@@ -27,6 +27,7 @@ from types import ModuleType
 
 from collector.decode import SpanRecord
 from collector.rules import (
+    ai_sdk,
     autogen,
     crewai,
     google_adk,
@@ -36,6 +37,7 @@ from collector.rules import (
     openai_agents,
     openllmetry_calls,
     pydantic_ai,
+    semantic_kernel,
     smolagents,
     strands,
     traceloop,
@@ -56,10 +58,16 @@ MODULES: tuple[ModuleType, ...] = (
     openllmetry_calls,
     pydantic_ai,
     openai_agents,
+    ai_sdk,
+    semantic_kernel,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 
 
 def for_span(span: SpanRecord) -> ModuleType | None:
-    """The quirks module for this span's instrumentation scope, if any."""
-    return _BY_SCOPE.get(span.scope_name)
+    """The quirks module for this span's instrumentation scope, if any; the AI SDK's spans
+    are told by their attributes, as a caller may hand the SDK a tracer of any name."""
+    found = _BY_SCOPE.get(span.scope_name)
+    if found is None and ai_sdk.matches(span):
+        return ai_sdk
+    return found

@@ -1,0 +1,87 @@
+"""Run Agno (traced by openinference-instrumentation-agno) against the scripted model and
+write the spans it exported, as OTLP protobuf, plus what Agno itself returned.
+
+    VENV/bin/python -m tests.frameworks.captured.capture_agno [OUT_DIR]
+
+Needs tests/frameworks/venv_agents/requirements-agno.txt (``bash
+scripts/install-framework-venv.sh agno`` builds that virtualenv); the versions used are
+written into the expectations file. OUT_DIR defaults to this folder (the committed capture).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from agno.agent import Agent
+from agno.models.openai import OpenAIChat
+from openinference.instrumentation.agno import AgnoInstrumentor
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tests.frameworks.captured import agent_scenario as S
+from tests.scripted_llm import ScriptedLLM
+
+HERE = Path(__file__).parent
+PACKAGES = ("agno", "openinference-instrumentation-agno", "opentelemetry-sdk")
+
+
+def _agent(llm: ScriptedLLM, tools: S.Tools) -> Agent:
+    model = OpenAIChat(id="scripted-agno", base_url=llm.base_url, api_key="none", max_retries=0)
+    return Agent(name="Weather Agent", model=model, tools=[tools.get_weather, tools.to_fahrenheit])
+
+
+def _tool_calls(response: Any) -> list[dict[str, Any]]:
+    calls = []
+    for tool in response.tools or []:
+        calls.append(
+            {
+                "name": tool.tool_name,
+                "args": tool.tool_args,
+                "error": bool(tool.tool_call_error),
+                "result": tool.result,
+            }
+        )
+    return calls
+
+
+def main(out: Path) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    AgnoInstrumentor().instrument(tracer_provider=provider)
+    expected: dict[str, Any] = {"versions": {p: version(p) for p in PACKAGES}}
+    with ScriptedLLM() as llm:
+        task, failing = S.script(llm, "[agno]")
+        tools = S.Tools()
+        done = _agent(llm, tools).run(task)
+        expected["success"] = {
+            "task": task,
+            "answer": done.content,
+            "status": str(done.status),
+            "tools": _tool_calls(done),
+            "input_tokens": done.metrics.input_tokens,
+            "output_tokens": done.metrics.output_tokens,
+            "model_calls": len(llm.requests_for("[agno] ")),
+        }
+        try:
+            failed = _agent(llm, S.Tools()).run(failing)
+            expected["fails"] = {
+                "task": failing,
+                "status": str(failed.status),
+                "answer": failed.content,
+            }
+        except Exception as exc:  # noqa: BLE001 - what the caller saw is the expectation
+            expected["fails"] = {"task": failing, "raised": f"{type(exc).__name__}: {exc}"}
+    provider.force_flush()
+    (out / "agno.otlp").write_bytes(encode_spans(exporter.get_finished_spans()).SerializeToString())
+    (out / "agno.expected.json").write_text(json.dumps(expected, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
