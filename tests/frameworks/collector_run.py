@@ -69,6 +69,9 @@ SCENARIOS = (
     "garbled_response",
     "interleaved",
     "stopped",
+    "dict_tool_result",
+    "model_timeout",
+    "handoff_and_back",
 )
 
 
