@@ -37,6 +37,7 @@ from collector.mapping import (
 )
 from collector.model_calls import ForeignLlmParents, one_step_per_model_call
 from collector.nearest_runs import NearestRuns
+from collector.pending_links import pending_link
 from collector.rootless_runs import place_rootless_steps, settle_stand_ins
 from collector.run_links import StoredParents, adopt_orphans, load_orphan_traces, trace_graph
 from collector.trace_arrivals import TraceArrivals
@@ -141,12 +142,18 @@ def ingest_batch(
     state.foreign_llm.remember(unique, classes)
     parents: dict[str, str | None] = {}
     run_spans: dict[str, str] = {}
+    links: dict[str, str] = {}  # spans that may never end, placed by their pending copies
     for span, cls in zip(unique, classes, strict=True):
         if is_pending(span):
+            link = pending_link(span)
+            if link is not None:
+                links[link[0]] = link[1]
             continue
         parents[span.span_id] = span.parent_span_id
         if cls is SpanClass.RUN:
             run_spans[span.span_id] = run_id_of(span)
+    for real, parent in links.items():
+        parents.setdefault(real, parent)
 
     # Resolve what the batch alone cannot place using what is already stored.
     needs_lookup: set[str] = set()

@@ -28,7 +28,10 @@ from collector.decode import SpanRecord
 from collector.foreign_runs import stored_span
 from collector.id_lists import chunks, in_list
 from collector.nearest_runs import NearestRuns
+from collector.conventions import openinference as OI
+from collector.mapping import ns_to_datetime
 from collector.run_links import STAND_IN, StoredParents, set_by_id, trace_graph
+from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus, StepStatus
 
 if TYPE_CHECKING:
@@ -106,9 +109,10 @@ def place_rootless_steps(
     # of the trace made each request cost as much as the whole trace: a trace
     # whose steps' parents never arrive grew to seconds per request.)
     dropped = _drop_empty_stand_ins(con, left & stand_ins.keys())
-    traces_with_stand_ins = {
-        trace for run_id, trace in stand_ins.items() if run_id not in dropped
-    } | {trace for trace, _, _ in wanted.values()}
+    kept = {run_id: trace for run_id, trace in stand_ins.items() if run_id not in dropped}
+    kept.update((run_id, trace) for run_id, (trace, _, _) in wanted.items())
+    _name_and_close_stand_ins(con, kept)
+    traces_with_stand_ins = set(kept.values())
     return set(moves.values()) | (left - dropped), traces_with_stand_ins
 
 
@@ -139,6 +143,71 @@ def _run_around(runs: list[_Window], started_at: datetime | None) -> str | None:
         return None
     inside = [w for w in runs if w[0] <= started_at <= w[1]]
     return max(inside)[2] if inside else None
+
+
+# What the pending copies of stand-ins' spans say: an agent's name, and whether the
+# process shut its tracing down with that span open (instrumentation/pending.py).
+_STAND_IN_COPIES = f"""
+    SELECT parent_span_id AS id,
+        max(end_ns) FILTER (WHERE json_extract_string(attributes,
+            '$."{A.PENDING_OPEN_AT_EXIT}"') = 'true') AS exit_ns,
+        any_value(coalesce(
+            json_extract_string(attributes, '$."{A.GEN_AI_AGENT_NAME}"'),
+            json_extract_string(attributes, '$."{OI.AGENT_NAME}"'),
+            CASE WHEN upper(json_extract_string(attributes, '$."{A.OPENINFERENCE_SPAN_KIND}"'))
+                = 'AGENT' THEN name END)) AS agent_name,
+        any_value(service_name) AS service_name,
+        min(start_ns) AS start_ns
+    FROM spans
+    WHERE trace_id IN (SELECT unnest(?)) AND parent_span_id IN (SELECT unnest(?))
+      AND json_extract_string(attributes, '$."{A.PENDING}"') = 'true'
+    GROUP BY parent_span_id
+"""
+
+
+def _name_and_close_stand_ins(con: duckdb.DuckDBPyConnection, stand_ins: Mapping[str, str]) -> None:
+    """Give stand-ins (id -> trace) the agent name their span's pending copies tell; one
+    whose span was still open when its process shut tracing down (Ctrl-C) was cut off
+    there: ``cancelled``, not left to fall silent and become ``lost``."""
+    if not stand_ins:
+        return
+    found = con.execute(
+        _STAND_IN_COPIES, [sorted(set(stand_ins.values())), sorted(stand_ins)]
+    ).fetchall()
+    if not found:
+        return
+    con.register(
+        "_stand_in_copies",
+        pa.table(
+            {
+                "id": [r[0] for r in found],
+                "completed_at": [ns_to_datetime(r[1]) for r in found],
+                "agent_name": [r[2] for r in found],
+                "service_name": [r[3] for r in found],
+                "started_at": [ns_to_datetime(r[4]) for r in found],
+            },
+            schema=pa.schema(
+                [
+                    ("id", pa.string()),
+                    ("completed_at", pa.timestamp("us")),
+                    ("agent_name", pa.string()),
+                    ("service_name", pa.string()),
+                    ("started_at", pa.timestamp("us")),
+                ]
+            ),
+        ),
+    )
+    con.execute(
+        "UPDATE agent_runs SET agent_name = coalesce(agent_runs.agent_name, c.agent_name), "
+        "service_name = coalesce(agent_runs.service_name, c.service_name), "
+        "started_at = least(agent_runs.started_at, c.started_at), "
+        "status = CASE WHEN c.completed_at IS NULL THEN agent_runs.status ELSE $1 END, "
+        "completed_at = coalesce(c.completed_at, agent_runs.completed_at) "
+        "FROM _stand_in_copies c WHERE agent_runs.id = c.id AND NOT agent_runs.is_final "
+        "AND agent_runs.metadata = $2 AND agent_runs.status IN ($3, $4, $1)",
+        [RunStatus.CANCELLED, STAND_IN, RunStatus.RUNNING, RunStatus.LOST],
+    )
+    con.unregister("_stand_in_copies")
 
 
 def _drop_empty_stand_ins(con: duckdb.DuckDBPyConnection, candidates: set[str]) -> set[str]:

@@ -14,6 +14,7 @@ import duckdb
 
 from collector.id_lists import chunks, in_list
 from collector.nearest_runs import NearestRuns
+from collector.pending_links import stored_pending_links
 from collector.trace_arrivals import TraceArrivals, spans_reads
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class StoredParents:
         """Parents by span id, for (at least) the spans of ``trace_ids``."""
         unread = sorted(trace_ids - self._read)
         if unread:
+            links: dict[str, str] = {}
             for since, ids in spans_reads(self._arrivals, unread):
                 self._parents.update(
                     self._con.execute(
@@ -65,6 +67,10 @@ class StoredParents:
                         [ids, since],
                     ).fetchall()
                 )
+                links.update(stored_pending_links(self._con, ids, since))
+            # A span that never ended is placed by its pending copy; a real span wins.
+            for real, parent in links.items():
+                self._parents.setdefault(real, parent)
             self._read.update(unread)
         return self._parents
 

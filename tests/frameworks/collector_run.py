@@ -71,7 +71,6 @@ SCENARIOS = (
     "stopped",
     "dict_tool_result",
     "model_timeout",
-    "handoff_and_back",
 )
 
 
@@ -86,6 +85,7 @@ ON_REQUEST = (
     "output_retry",
     "tool_node_handles_error",
     "subgraph",
+    "handoff_and_back",
 )
 # A scenario module continued in another (each kept to one subject and a readable size).
 CONTINUED_IN = {"scenarios_langgraph": "scenarios_langgraph_graphs"}

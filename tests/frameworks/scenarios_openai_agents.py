@@ -384,3 +384,34 @@ async def handoff_and_back(llm: ScriptedLLM) -> list[S.RunExpectation]:
         S.RunExpectation(final_answer=None, tools=[to_triage], agent_name="specialist", **common),
         S.RunExpectation(final_answer=S.CHILD_ANSWER, agent_name="triage", **common),
     ]
+
+
+@function_tool
+def interrupt(city: str) -> str:
+    """The user presses Ctrl-C while this runs."""
+    return S.interrupt_impl(city)
+
+
+def ctrl_c(llm: ScriptedLLM) -> S.RunExpectation:
+    """A weather call, then Ctrl-C in the next tool (``KeyboardInterrupt`` out of
+    ``asyncio.run``): the cut tool's span ends OK without output (as a tool returning
+    ``None`` would: its step is no error). What becomes of the turn, agent and workflow
+    spans depends on ``asyncio.run``'s clean-up: they end OK, or the agent span fails
+    resetting its context, or they never end (only pending copies). Each way the run is
+    ``cancelled``, named after the agent, with both turns' steps."""
+    weather = S.ToolExpectation("get_weather", shapes.OSLO_ARGS, shapes.OSLO_RESULT)
+    cut = S.ToolExpectation("interrupt", shapes.OSLO_ARGS, None)
+    scenario = S.scenario(
+        FRAMEWORK,
+        "ctrlc",
+        "Weather in Oslo, twice? (interrupted)",
+        [call_tool("get_weather", shapes.OSLO_ARGS), call_tool("interrupt", shapes.OSLO_ARGS)],
+        status="cancelled",
+        final_answer=None,
+        tools=[weather, cut],
+        llm_steps_at_least=2,
+    )
+    agent = build_agent(llm).clone(tools=[get_weather, interrupt])
+    with S.interrupted():
+        asyncio.run(_play(llm, scenario, agent))
+    return scenario.expected
