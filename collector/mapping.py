@@ -250,9 +250,7 @@ def build_run(span: SpanRecord, parent_run_id: str | None) -> RunRow:
         status=status,
         final_answer=text_value(attrs.get(A.RUN_FINAL_ANSWER)) or fields.get("final_answer"),
         started_at=ns_to_datetime(span.start_ns),
-        completed_at=ns_to_datetime(span.end_ns)
-        if not pending or open_at_exit(span)
-        else None,
+        completed_at=ns_to_datetime(span.end_ns) if not pending or open_at_exit(span) else None,
         duration_ms=_duration_ms(span),
         source=text_value(attrs.get(A.RUN_SOURCE)) or fields.get("source"),
         triggered_by=text_value(attrs.get(A.RUN_TRIGGERED_BY)),

@@ -24,12 +24,12 @@ import duckdb
 
 from collector import frameworks
 from collector.columns import AGENT_RUNS, ArrowSchema
+from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.foreign_runs import stored_span
 from collector.id_lists import chunks, in_list
-from collector.nearest_runs import NearestRuns
-from collector.conventions import openinference as OI
 from collector.mapping import ns_to_datetime
+from collector.nearest_runs import NearestRuns
 from collector.run_links import STAND_IN, StoredParents, set_by_id, trace_graph
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus, StepStatus

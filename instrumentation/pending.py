@@ -225,7 +225,9 @@ class PendingSpanProcessor(SpanProcessor):
         now_ns = time.time_ns()
         return sum(1 for span in runs if self._send_pending(span, end_ns=now_ns))
 
-    def _send_pending(self, span: Span, *, end_ns: int | None = None, at_exit: bool = False) -> bool:
+    def _send_pending(
+        self, span: Span, *, end_ns: int | None = None, at_exit: bool = False
+    ) -> bool:
         if span.end_time is not None:  # ended: its real span is out already
             return False
         copy = pending_copy(span, end_ns=end_ns, at_exit=at_exit)
