@@ -116,6 +116,9 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     results = event_attrs(span, ST.EVENT_CHOICE)
     if results:
         fields["tool_result"] = text_blocks(results[-1].get(ST.EVENT_MESSAGE))
+    elif (read := text_blocks(span.attributes.get(A.GEN_AI_TOOL_CALL_RESULT))) is not None:
+        # The latest GenAI conventions: the same blocks as an attribute.
+        fields["tool_result"] = read
     if span.attributes.get(ST.TOOL_STATUS) == "error" and span.status_code != 2:
         fields["error"] = fields.get("tool_result") or "error"
     elif ST.TOOL_STATUS not in span.attributes and span.status_code != _STATUS_ERROR:

@@ -160,3 +160,24 @@ def test_a_tool_span_ended_without_its_status_was_cut_by_ctrl_c() -> None:
         events=[_event("gen_ai.choice", message='[{"text": "sunny in Oslo"}]')],
     )
     assert strands.step_fields(finished, "tool_call") == {"tool_result": "sunny in Oslo"}
+
+
+def test_a_tool_result_under_the_latest_conventions_is_its_blocks_text() -> None:
+    # OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental (1.62): no gen_ai.choice
+    # event; the result is the attribute gen_ai.tool.call.result, the same content blocks.
+    report = json.dumps({"city": "Paris", "tags": ["café"]}, ensure_ascii=False)
+    for text, status in ((report, "success"), ("Error: x must be 2", "error")):
+        tool = _span(
+            "6",
+            "execute_tool weather_report",
+            {
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": "weather_report",
+                "gen_ai.tool.status": status,
+                "gen_ai.tool.call.result": json.dumps([{"text": text}]),
+            },
+            status_code=1,
+        )
+        fields = strands.step_fields(tool, "tool_call")
+        assert fields["tool_result"] == text
+        assert fields.get("error") == (text if status == "error" else None)
