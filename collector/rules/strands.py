@@ -68,7 +68,9 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
         if task and "task" not in fields:
             fields["task"] = task
         output = loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES))
-        answer = last_text(output)
+        # The run's output is ``str(AgentResult)``: each text block with a newline after it,
+        # which the model did not write (the events' blocks are read stripped too).
+        answer = (last_text(output) or "").strip()
         if answer:
             fields["final_answer"] = answer
         elif isinstance(output, list) and output and not any(_asks_tool(m) for m in output):

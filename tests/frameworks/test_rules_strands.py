@@ -181,3 +181,25 @@ def test_a_tool_result_under_the_latest_conventions_is_its_blocks_text() -> None
         fields = strands.step_fields(tool, "tool_call")
         assert fields["tool_result"] == text
         assert fields.get("error") == (text if status == "error" else None)
+
+
+def test_a_run_answer_under_the_latest_conventions_has_no_trailing_newline() -> None:
+    # The run's output message is str(AgentResult): the model's text plus a newline.
+    output = [{"role": "assistant", "parts": [{"type": "text", "content": "Sunny ☀\n"}]}]
+    request = [{"role": "user", "parts": [{"type": "text", "content": TASK}]}]
+    run = _span(
+        "7",
+        "invoke_agent weather_agent",
+        {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "weather_agent"},
+        events=[
+            _event(
+                "gen_ai.client.inference.operation.details",
+                **{
+                    "gen_ai.input.messages": json.dumps(request),
+                    "gen_ai.output.messages": json.dumps(output),
+                },
+            )
+        ],
+    )
+    fields = strands.run_fields(run)
+    assert (fields["task"], fields["final_answer"]) == (TASK, "Sunny ☀")
