@@ -212,8 +212,9 @@ def weather_report_impl(city: str) -> dict[str, Any]:
     return {**REPORT, "city": city}
 
 
-def dict_result(fw: S.Framework) -> S.Scenario:
-    """A tool returning a dict: its step's result is the dict as JSON text, kept as sent."""
+def dict_result(fw: S.Framework, result_text: str = REPORT_TEXT) -> S.Scenario:
+    """A tool returning a dict: its step's result is the dict as the JSON text the framework
+    sent the model (``result_text``: pydantic-ai's is compact), non-ASCII kept."""
     return S.scenario(
         fw,
         "dict",
@@ -221,7 +222,7 @@ def dict_result(fw: S.Framework) -> S.Scenario:
         [call_tool("weather_report", {"city": "Paris"}), fw.final_turn(REPORT_ANSWER)],
         status="completed",
         final_answer=REPORT_ANSWER,
-        tools=[S.ToolExpectation("weather_report", {"city": "Paris"}, REPORT_TEXT)],
+        tools=[S.ToolExpectation("weather_report", {"city": "Paris"}, result_text)],
         response=fw.response(REPORT_ANSWER),
         llm_steps_at_least=2,
     )
