@@ -38,7 +38,11 @@ from collector.mapping import (
 from collector.model_calls import ForeignLlmParents, one_step_per_model_call
 from collector.nearest_runs import NearestRuns
 from collector.pending_links import pending_link
-from collector.rootless_runs import place_rootless_steps, settle_stand_ins
+from collector.rootless_runs import (
+    fail_cut_runs_on_a_failed_step,
+    place_rootless_steps,
+    settle_stand_ins,
+)
 from collector.run_links import StoredParents, adopt_orphans, load_orphan_traces, trace_graph
 from collector.trace_arrivals import TraceArrivals
 from instrumentation import attributes as A
@@ -234,6 +238,9 @@ def ingest_batch(
     rederive = (foreign_runs & affected) | moved
     if rederive:
         derive_foreign_runs(con, rederive, arrivals)
+    # Runs still open when their process shut tracing down (instrumentation/pending.py).
+    cut = [r.id for r in run_winners if r.status == RunStatus.CANCELLED and not r.is_final]
+    fail_cut_runs_on_a_failed_step(con, cut)
 
 
 def _stored_ids(con: duckdb.DuckDBPyConnection, table: str, ids: list[str]) -> set[str]:

@@ -39,7 +39,13 @@ if TYPE_CHECKING:
 else:
     from collector.lazy_modules import pyarrow as pa
 
-__all__ = ["STAND_IN", "load_rootless_traces", "place_rootless_steps", "settle_stand_ins"]
+__all__ = [
+    "STAND_IN",
+    "fail_cut_runs_on_a_failed_step",
+    "load_rootless_traces",
+    "place_rootless_steps",
+    "settle_stand_ins",
+]
 
 
 def place_rootless_steps(
@@ -208,6 +214,29 @@ def _name_and_close_stand_ins(con: duckdb.DuckDBPyConnection, stand_ins: Mapping
         [RunStatus.CANCELLED, STAND_IN, RunStatus.RUNNING, RunStatus.LOST],
     )
     con.unregister("_stand_in_copies")
+    fail_cut_runs_on_a_failed_step(con, [r[0] for r in found if r[1] is not None])
+
+
+def fail_cut_runs_on_a_failed_step(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> None:
+    """A run cut off at its process's exit whose last step failed failed (the failure ended
+    the process), with that step's error; one cut in a step that went well stays
+    ``cancelled``."""
+    if not run_ids:
+        return
+    con.execute(
+        f"""
+        UPDATE agent_runs SET status = '{RunStatus.FAILED}', error = f.error
+        FROM (
+            SELECT agent_run_id, arg_max(error, started_at) AS error,
+                   arg_max(status, started_at) AS last_status
+            FROM agent_steps WHERE agent_run_id IN (SELECT unnest(?))
+            GROUP BY agent_run_id
+        ) f
+        WHERE agent_runs.id = f.agent_run_id AND f.last_status = '{StepStatus.ERROR}'
+          AND agent_runs.status = '{RunStatus.CANCELLED}' AND NOT agent_runs.is_final
+        """,
+        [run_ids],
+    )
 
 
 def _drop_empty_stand_ins(con: duckdb.DuckDBPyConnection, candidates: set[str]) -> set[str]:

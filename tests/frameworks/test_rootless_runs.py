@@ -313,3 +313,34 @@ def test_a_run_whose_spans_never_ended_is_one_run_cancelled_at_exit(
         collector.stop()
     if exits:  # the same from the stored spans (a run left running comes back as it was)
         assert rederived_rows(db) == before
+
+
+@pytest.mark.parametrize("last_step_failed", [True, False])
+def test_a_run_open_at_exit_failed_if_its_last_step_did_else_cancelled(
+    collector: CollectorHandle, last_step_failed: bool
+) -> None:
+    """A run span the framework never ended (a failed smolagents run without the wrapper),
+    shown live by its pending copy: at the process's exit a failing last step is why it
+    stopped (``failed``, that step's error); after a step that went well it was cut off."""
+    provider = TracerProvider()
+    exporter = OTLPSpanExporter(endpoint=collector.grpc_endpoint, insecure=True)
+    provider.add_span_processor(PendingSpanProcessor(SimpleSpanProcessor(exporter), delay_s=0))
+    root = _run_children(provider)  # a model call, then a failing tool
+    if not last_step_failed:
+        tracer = provider.get_tracer("framework-under-test")
+        with tracer.start_as_current_span(
+            "execute_tool get_weather",
+            context=trace.set_span_in_context(root),
+            attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather"},
+        ):
+            pass
+    root_id = format(root.get_span_context().span_id, "016x")
+    provider.shutdown()
+    want = ("failed", TOOL_ERROR) if last_step_failed else ("cancelled", None)
+    run = wait_until(
+        lambda: (r := _run(collector, root_id)).get("status") == want[0] and r,
+        timeout_s=15,
+        what=f"a {want[0]} run",
+    )
+    assert (run["status"], run["error"], run["is_final"]) == (*want, False)
+    assert run["total_steps"] == (2 if last_step_failed else 3)
