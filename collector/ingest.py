@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from collector.adk_branches import stored_corrections
 from collector.arrow_rows import columns_table, rows_table, span_columns
 from collector.chain import CONTENT_COLUMNS, ChainHead, append_rows
 from collector.chain_key import ChainKey
 from collector.columns import AGENT_RUNS, AGENT_STEPS, ArrowSchema
+from collector.conventions import google_adk as ADK
 from collector.decode import SpanRecord
 from collector.foreign_runs import derive_foreign_runs
 from collector.fresh_runs import FreshRuns, fresh_runs
@@ -158,6 +160,9 @@ def ingest_batch(
             run_spans[span.span_id] = run_id_of(span)
     for real, parent in links.items():
         parents.setdefault(real, parent)
+    adk_traces = {s.trace_id for s in unique if s.scope_name == ADK.SCOPE}
+    if adk_traces:  # ADK's ParallelAgent branches' spans, back in their branch
+        parents.update(stored_corrections(con, sorted(adk_traces)))
 
     # Resolve what the batch alone cannot place using what is already stored.
     needs_lookup: set[str] = set()

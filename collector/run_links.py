@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from collector.adk_branches import stored_corrections
 from collector.id_lists import chunks, in_list
 from collector.nearest_runs import NearestRuns
 from collector.pending_links import stored_pending_links
@@ -71,6 +72,8 @@ class StoredParents:
             # A span that never ended is placed by its pending copy; a real span wins.
             for real, parent in links.items():
                 self._parents.setdefault(real, parent)
+            # ADK's ParallelAgent branches' spans, back in their branch.
+            self._parents.update(stored_corrections(self._con, unread))
             self._read.update(unread)
         return self._parents
 
