@@ -7,8 +7,9 @@ still say where they belong: a ``call_llm``'s request carries ADK's identity ins
 (``You are an agent. Your internal name is "north_agent".``) and an ``execute_tool``'s
 ``gen_ai.tool.call.id`` is a ``function_call`` id of the model call that asked for it.
 So a model call naming an agent other than the one whose span it sits under goes under
-that agent's span (known from a model call of that agent that sits right), and a tool
-call under the model call that asked for it (where ADK puts it when nothing is lost).
+the one run of that agent that span holds (the ParallelAgent's ``agent_run`` holds its
+branches'), and a tool call under the model call that asked for it (where ADK puts it
+when nothing is lost). An agent taking turns (a ``LoopAgent``'s) keeps each turn's calls.
 
 Pure: the caller reads the spans and applies the corrected parents wherever a step's run
 is looked up (ingest, stored parents, the derivation of a run's fields), so ``rederive``
@@ -25,10 +26,13 @@ from typing import TYPE_CHECKING
 
 from collector.conventions import google_adk as ADK
 from collector.decode import SpanRecord
+from collector.nearest_runs import NearestRuns
 from instrumentation import attributes as A
 
 if TYPE_CHECKING:
     import duckdb
+
+    from collector.run_links import StoredParents
 
 __all__ = [
     "ADK_SPAN_NAMES",
@@ -36,6 +40,7 @@ __all__ = [
     "corrected_parents",
     "from_records",
     "in_their_branch",
+    "replace_corrected_steps",
     "stored_corrections",
 ]
 
@@ -92,26 +97,31 @@ def _asked_for(span: AdkSpan) -> list[str]:
     return ids
 
 
-def corrected_parents(spans: Iterable[AdkSpan], run_names: Mapping[str, str]) -> dict[str, str]:
+def corrected_parents(
+    spans: Iterable[AdkSpan], run_spans: Mapping[str, tuple[str, str | None]]
+) -> dict[str, str]:
     """Span id -> the parent it should have, for the misplaced spans among ``spans`` (one
-    trace's ADK model and tool calls). ``run_names``: span id -> span name of the trace's
-    ``agent_run [...]`` spans known so far."""
+    trace's ADK model and tool calls). ``run_spans``: span id -> (name, parent span id) of
+    the trace's ``agent_run [...]`` spans known so far."""
     calls = [s for s in spans if s.name == ADK.LLM_SPAN]
     tools = [s for s in spans if s.name.startswith("execute_tool ")]
-    callers = {c.span_id: _caller(c) for c in calls}
-    # The span of each agent: the parent of a model call of it that sits under it.
-    agent_span: dict[str, str] = {}
-    for call in calls:
-        agent = callers[call.span_id]
-        parent = call.parent_span_id
-        if agent and parent and _agent_of_run(run_names.get(parent, "")) == agent:
-            agent_span.setdefault(agent, parent)
+    # Each agent's runs, by the span they sit under.
+    runs_under: dict[tuple[str, str], list[str]] = {}
+    for span_id, (name, parent) in run_spans.items():
+        agent = _agent_of_run(name)
+        if agent and parent:
+            runs_under.setdefault((agent, parent), []).append(span_id)
     fixed: dict[str, str] = {}
     for call in calls:
-        agent = callers[call.span_id]
-        home = agent_span.get(agent) if agent else None
-        if home is not None and call.parent_span_id != home:
-            fixed[call.span_id] = home
+        agent = _caller(call)
+        parent = call.parent_span_id
+        if not agent or not parent or _agent_of_run(run_spans.get(parent, ("", None))[0]) == agent:
+            continue
+        # A call under a span that holds a run of its agent (the ParallelAgent's, holding
+        # the branches) is that run's.
+        homes = runs_under.get((agent, parent), [])
+        if len(homes) == 1:
+            fixed[call.span_id] = homes[0]
     # A tool call goes under the model call that asked for it, when only one did.
     requester: dict[str, str | None] = {}
     for call in calls:
@@ -144,19 +154,21 @@ def in_their_branch(records: list[SpanRecord]) -> list[SpanRecord]:
     ]
 
 
-def from_records(records: Iterable[object]) -> tuple[list[AdkSpan], dict[str, str]]:
+def from_records(
+    records: Iterable[object],
+) -> tuple[list[AdkSpan], dict[str, tuple[str, str | None]]]:
     """The ADK model and tool calls and the ``agent_run`` names among span records."""
     spans: list[AdkSpan] = []
-    runs: dict[str, str] = {}
+    runs: dict[str, tuple[str, str | None]] = {}
     for record in records:
         if getattr(record, "scope_name", None) != ADK.SCOPE:
             continue
         name = str(getattr(record, "name", ""))
         span_id = str(getattr(record, "span_id", ""))
+        parent = getattr(record, "parent_span_id", None)
         if name.startswith(ADK.AGENT_RUN_SPAN):
-            runs[span_id] = name
+            runs[span_id] = (name, parent)
         elif name.startswith(ADK_SPAN_NAMES):
-            parent = getattr(record, "parent_span_id", None)
             attributes = getattr(record, "attributes", {})
             spans.append(AdkSpan(span_id, parent, name, attributes))
     return spans, runs
@@ -174,14 +186,14 @@ _STORED = f"""
 
 def stored_corrections(con: duckdb.DuckDBPyConnection, trace_ids: list[str]) -> dict[str, str]:
     """:func:`corrected_parents` for the stored spans of these traces (by span id)."""
-    by_trace: dict[str, tuple[list[AdkSpan], dict[str, str]]] = {}
+    by_trace: dict[str, tuple[list[AdkSpan], dict[str, tuple[str, str | None]]]] = {}
     rows = con.execute(
         _STORED.replace("SELECT span_id", "SELECT trace_id, span_id"), [trace_ids]
     ).fetchall()
     for trace_id, span_id, parent, name, attributes in rows:
         spans, runs = by_trace.setdefault(trace_id, ([], {}))
         if name.startswith(ADK.AGENT_RUN_SPAN):
-            runs[span_id] = name
+            runs[span_id] = (name, parent)
         else:
             parsed = _json(attributes)
             spans.append(AdkSpan(span_id, parent, name, parsed if isinstance(parsed, dict) else {}))
@@ -189,3 +201,49 @@ def stored_corrections(con: duckdb.DuckDBPyConnection, trace_ids: list[str]) -> 
     for spans, runs in by_trace.values():
         fixed.update(corrected_parents(spans, runs))
     return fixed
+
+
+def replace_corrected_steps(
+    con: duckdb.DuckDBPyConnection,
+    trace_ids: set[str],
+    span_ids: set[str],
+    stored: StoredParents,
+) -> set[str]:
+    """Move the steps of corrected spans (``span_ids``) stored under another run to the run
+    their corrected parent leads to; the runs they left have no tokens of theirs any more.
+    Returns the runs whose steps changed."""
+    from collector.run_links import set_by_id, trace_graph  # run_links reads this module
+
+    parents, run_spans = trace_graph(con, trace_ids, stored)
+    nearest = NearestRuns(parents, run_spans)
+    rows = con.execute(
+        "SELECT id, span_id, agent_run_id FROM agent_steps "
+        "WHERE trace_id IN (SELECT unnest(?)) AND span_id IN (SELECT unnest(?))",
+        [sorted(trace_ids), sorted(span_ids)],
+    ).fetchall()
+    moves: dict[str, str] = {}
+    left: set[str] = set()
+    for step_id, span_id, current in rows:
+        run_id, _ = nearest.of(span_id)
+        if run_id is not None and run_id != current:
+            moves[step_id] = run_id
+            if current is not None:
+                left.add(current)
+    if not moves:
+        return set()
+    set_by_id(con, "agent_steps", "agent_run_id", moves)
+    if left:
+        # A run's tokens are its own model calls'; what moved out is no longer its.
+        # (Also when none is left, which the refresh of a run's aggregates does not see.)
+        con.execute(
+            "UPDATE agent_runs SET input_tokens = t.i, output_tokens = t.o, total_steps = t.n, "
+            "tool_names = t.tools FROM ("
+            "  SELECT r.id, sum(s.input_tokens) AS i, sum(s.output_tokens) AS o,"
+            "    count(s.id) AS n, list_sort(list(DISTINCT s.tool_name)"
+            "      FILTER (WHERE s.tool_name IS NOT NULL)) AS tools"
+            "  FROM agent_runs r LEFT JOIN agent_steps s ON s.agent_run_id = r.id"
+            "  WHERE r.id IN (SELECT unnest(?)) GROUP BY r.id"
+            ") t WHERE agent_runs.id = t.id",
+            [sorted(left)],
+        )
+    return set(moves.values()) | left

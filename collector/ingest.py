@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from collector.adk_branches import stored_corrections
+from collector.adk_branches import replace_corrected_steps, stored_corrections
 from collector.arrow_rows import columns_table, rows_table, span_columns
 from collector.chain import CONTENT_COLUMNS, ChainHead, append_rows
 from collector.chain_key import ChainKey
@@ -161,8 +161,8 @@ def ingest_batch(
     for real, parent in links.items():
         parents.setdefault(real, parent)
     adk_traces = {s.trace_id for s in unique if s.scope_name == ADK.SCOPE}
-    if adk_traces:  # ADK's ParallelAgent branches' spans, back in their branch
-        parents.update(stored_corrections(con, sorted(adk_traces)))
+    adk_fixes = stored_corrections(con, sorted(adk_traces)) if adk_traces else {}
+    parents.update(adk_fixes)  # ADK's ParallelAgent branches' spans, back in their branch
 
     # Resolve what the batch alone cannot place using what is already stored.
     needs_lookup: set[str] = set()
@@ -234,6 +234,9 @@ def ingest_batch(
         changed, still = place_rootless_steps(con, waiting, now, arrived, span_parents)
         moved.update(changed)
         state.rootless_traces = (state.rootless_traces - waiting) | still
+    if adk_fixes:
+        # Steps stored before what placed them back in their branch arrived.
+        moved.update(replace_corrected_steps(con, adk_traces, set(adk_fixes), span_parents))
     affected |= moved
     stale = (affected - fresh.run_ids) | moved
     if stale:
