@@ -54,7 +54,8 @@ def pending_link(span: SpanRecord) -> tuple[str, str] | None:
     return (real.lower(), parent) if isinstance(real, str) and real else None
 
 
-# A first pending copy is zero-length: only those rows' attributes are read.
+# The pending copies of spans not stored (their real span never ended, or not yet): found
+# by parent id (a copy's parent is its real span), so only their attributes are read.
 _STORED_LINKS = f"""
     SELECT parent_span_id,
            json_extract_string(attributes, '$."{A.PENDING_REAL_PARENT_ID}"'),
@@ -63,21 +64,43 @@ _STORED_LINKS = f"""
            json_extract_string(attributes, '$."{A.RUN_ID}"') IS NOT NULL,
            json_extract_string(attributes, '$."{_TRACELOOP_SPAN_KIND}"')
     FROM spans
-    WHERE trace_id IN (SELECT unnest(?)) AND received_at >= ?
-      AND start_ns = end_ns AND parent_span_id IS NOT NULL
-      AND json_extract_string(attributes, '$."{A.PENDING_REAL_PARENT_ID}"') IS NOT NULL
+    WHERE trace_id IN (SELECT unnest(?)) AND parent_span_id IN (SELECT unnest(?))
+      AND start_ns = end_ns
 """
+_COPIED = """
+    SELECT DISTINCT parent_span_id FROM spans
+    WHERE trace_id IN (SELECT unnest(?)) AND start_ns = end_ns AND parent_span_id IS NOT NULL
+"""
+# A chain of spans that never ended is followed this many levels up at most.
+_MAX_LEVELS = 16
 
 
 def stored_pending_links(
-    con: duckdb.DuckDBPyConnection, trace_ids: list[str], since: object
+    con: duckdb.DuckDBPyConnection, trace_ids: list[str], parents: Mapping[str, str | None]
 ) -> dict[str, str]:
-    """Real span id -> its parent, from the stored pending copies of spans that cannot be
-    runs, in these traces (spans received since ``since``)."""
+    """Real span id -> its parent, from the stored pending copies of the spans that
+    ``parents`` (span id -> parent, of these traces) names but does not hold, and that
+    cannot be runs; followed up while the parents they name are missing too."""
     links: dict[str, str] = {}
-    for real, parent, oi_kind, operation, has_run_id, tl_kind in con.execute(
-        _STORED_LINKS, [trace_ids, since]
-    ).fetchall():
-        if parent and not run_like(oi_kind, operation, bool(has_run_id), tl_kind):
-            links[str(real).lower()] = str(parent).lower()
+    missing = {p for p in parents.values() if p and p not in parents}
+    if missing:
+        # The spans some first pending copy stands for: a cheap read (no attributes) that
+        # keeps the attributes' read to the copies of missing spans.
+        copied = {
+            str(r[0]).lower()
+            for r in con.execute(_COPIED, [trace_ids]).fetchall()
+            if r[0] is not None
+        }
+        missing &= copied
+    for _ in range(_MAX_LEVELS):
+        if not missing:
+            break
+        found: dict[str, str] = {}
+        for real, parent, oi_kind, operation, has_run_id, tl_kind in con.execute(
+            _STORED_LINKS, [trace_ids, sorted(missing)]
+        ).fetchall():
+            if parent and not run_like(oi_kind, operation, bool(has_run_id), tl_kind):
+                found[str(real).lower()] = str(parent).lower()
+        links.update(found)
+        missing = {p for p in found.values() if p not in parents and p not in links} & copied
     return links

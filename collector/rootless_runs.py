@@ -28,7 +28,7 @@ from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.foreign_runs import stored_span
 from collector.id_lists import chunks, in_list
-from collector.mapping import ns_to_datetime
+from collector.mapping import is_pending, ns_to_datetime
 from collector.nearest_runs import NearestRuns
 from collector.run_links import STAND_IN, StoredParents, set_by_id, trace_graph
 from instrumentation import attributes as A
@@ -117,7 +117,12 @@ def place_rootless_steps(
     dropped = _drop_empty_stand_ins(con, left & stand_ins.keys())
     kept = {run_id: trace for run_id, trace in stand_ins.items() if run_id not in dropped}
     kept.update((run_id, trace) for run_id, (trace, _, _) in wanted.items())
-    _name_and_close_stand_ins(con, kept)
+    # What pending copies say of a stand-in's span: read when the stand-in is new, or when a
+    # copy of its span arrives (reading it at every request costs as much as the trace).
+    copied = {s.parent_span_id for s in (arrived or {}).values() if is_pending(s)}
+    _name_and_close_stand_ins(
+        con, {r: t for r, t in kept.items() if r not in stand_ins or r in copied}
+    )
     traces_with_stand_ins = set(kept.values())
     return set(moves.values()) | (left - dropped), traces_with_stand_ins
 

@@ -59,7 +59,6 @@ class StoredParents:
         """Parents by span id, for (at least) the spans of ``trace_ids``."""
         unread = sorted(trace_ids - self._read)
         if unread:
-            links: dict[str, str] = {}
             for since, ids in spans_reads(self._arrivals, unread):
                 self._parents.update(
                     self._con.execute(
@@ -68,8 +67,8 @@ class StoredParents:
                         [ids, since],
                     ).fetchall()
                 )
-                links.update(stored_pending_links(self._con, ids, since))
             # A span that never ended is placed by its pending copy; a real span wins.
+            links = stored_pending_links(self._con, unread, self._parents)
             for real, parent in links.items():
                 self._parents.setdefault(real, parent)
             # ADK's ParallelAgent branches' spans, back in their branch.
