@@ -79,7 +79,10 @@ def place_rootless_steps(
     steps = con.execute(
         "SELECT id, span_id, trace_id, agent_run_id, started_at, action_type FROM agent_steps "
         "WHERE trace_id IN (SELECT unnest(?)) "
-        "AND (agent_run_id IS NULL OR agent_run_id IN (SELECT unnest(?)))",
+        "AND (agent_run_id IS NULL OR agent_run_id IN (SELECT unnest(?))) "
+        # A step known only by its live copy waits for its span (whose own parent may
+        # still link it to its run, as AutoGen's agent span does when it ends).
+        "AND is_final",
         [ids, sorted(stand_ins)],
     ).fetchall()
     moves: dict[str, str] = {}
