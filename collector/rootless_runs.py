@@ -179,6 +179,12 @@ _STAND_IN_COPIES = f"""
 """
 
 
+# What a stand-in takes from its span's pending copies.
+_COPIES_SCHEMA = ArrowSchema(
+    AGENT_RUNS, only=("id", "completed_at", "agent_name", "service_name", "started_at")
+)
+
+
 def _name_and_close_stand_ins(con: duckdb.DuckDBPyConnection, stand_ins: Mapping[str, str]) -> None:
     """Give stand-ins (id -> trace) the agent name their span's pending copies tell; one
     whose span was still open when its process shut tracing down (Ctrl-C) was cut off
@@ -200,15 +206,7 @@ def _name_and_close_stand_ins(con: duckdb.DuckDBPyConnection, stand_ins: Mapping
                 "service_name": [r[3] for r in found],
                 "started_at": [ns_to_datetime(r[4]) for r in found],
             },
-            schema=pa.schema(
-                [
-                    ("id", pa.string()),
-                    ("completed_at", pa.timestamp("us")),
-                    ("agent_name", pa.string()),
-                    ("service_name", pa.string()),
-                    ("started_at", pa.timestamp("us")),
-                ]
-            ),
+            schema=_COPIES_SCHEMA.schema,
         ),
     )
     con.execute(
