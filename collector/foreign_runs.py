@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from collector import frameworks
+from collector import adk_branches, frameworks
 from collector.columns import AGENT_RUNS, ArrowSchema
 from collector.decode import SpanRecord
 from collector.id_lists import chunks, in_list
@@ -211,7 +211,7 @@ def derive_foreign_runs(
     for trace_id, trace_runs in runs_by_trace.items():
         spans = by_trace.get(trace_id, [])
         try:
-            found = _derive_trace(spans, trace_runs, is_run)
+            found = _derive_trace(adk_branches.in_their_branch(spans), trace_runs, is_run)
             found_args, found_errors, found_names, found_results, found_runs = found
         except Exception:  # noqa: BLE001 - untrusted values: contain, log, keep the rest
             logger.warning(

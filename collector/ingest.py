@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from collector.adk_branches import replace_corrected_steps, stored_corrections
 from collector.arrow_rows import columns_table, rows_table, span_columns
 from collector.chain import CONTENT_COLUMNS, ChainHead, append_rows
 from collector.chain_key import ChainKey
 from collector.columns import AGENT_RUNS, AGENT_STEPS, ArrowSchema
+from collector.conventions import google_adk as ADK
 from collector.decode import SpanRecord
 from collector.foreign_runs import derive_foreign_runs
 from collector.fresh_runs import FreshRuns, fresh_runs
@@ -37,7 +39,12 @@ from collector.mapping import (
 )
 from collector.model_calls import ForeignLlmParents, one_step_per_model_call
 from collector.nearest_runs import NearestRuns
-from collector.rootless_runs import place_rootless_steps, settle_stand_ins
+from collector.pending_links import pending_link
+from collector.rootless_runs import (
+    fail_cut_runs_on_a_failed_step,
+    place_rootless_steps,
+    settle_stand_ins,
+)
 from collector.run_links import StoredParents, adopt_orphans, load_orphan_traces, trace_graph
 from collector.trace_arrivals import TraceArrivals
 from collector.trace_owned_ids import keep_ids_in_their_trace
@@ -149,12 +156,21 @@ def ingest_batch(
     state.foreign_llm.remember(unique, classes)
     parents: dict[str, str | None] = {}
     run_spans: dict[str, str] = {}
+    links: dict[str, str] = {}  # spans that may never end, placed by their pending copies
     for span, cls in zip(unique, classes, strict=True):
         if is_pending(span):
+            link = pending_link(span)
+            if link is not None:
+                links[link[0]] = link[1]
             continue
         parents[span.span_id] = span.parent_span_id
         if cls is SpanClass.RUN:
             run_spans[span.span_id] = run_id_of(span)
+    for real, parent in links.items():
+        parents.setdefault(real, parent)
+    adk_traces = {s.trace_id for s in unique if s.scope_name == ADK.SCOPE}
+    adk_fixes = stored_corrections(con, sorted(adk_traces)) if adk_traces else {}
+    parents.update(adk_fixes)  # ADK's ParallelAgent branches' spans, back in their branch
 
     # Resolve what the batch alone cannot place using what is already stored.
     needs_lookup: set[str] = set()
@@ -231,6 +247,9 @@ def ingest_batch(
         changed, still = place_rootless_steps(con, waiting, now, arrived, span_parents)
         moved.update(changed)
         state.rootless_traces = (state.rootless_traces - waiting) | still
+    if adk_fixes:
+        # Steps stored before what placed them back in their branch arrived.
+        moved.update(replace_corrected_steps(con, adk_traces, set(adk_fixes), span_parents))
     affected |= moved
     stale = (affected - fresh.run_ids) | moved
     if stale:
@@ -240,6 +259,9 @@ def ingest_batch(
     rederive = (foreign_runs & affected) | moved
     if rederive:
         derive_foreign_runs(con, rederive, arrivals)
+    # Runs still open when their process shut tracing down (instrumentation/pending.py).
+    cut = [r.id for r in run_winners if r.status == RunStatus.CANCELLED and not r.is_final]
+    fail_cut_runs_on_a_failed_step(con, cut)
 
 
 def _parts_without_shared_span_ids(spans: list[SpanRecord]) -> list[list[SpanRecord]]:

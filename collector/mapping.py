@@ -207,9 +207,23 @@ else:
     )
 
 
+def open_at_exit(span: SpanRecord) -> bool:
+    """A pending copy sent as the process shut its tracing down with the span still open
+    (instrumentation/pending.py): what it stands for was cut off then."""
+    return is_pending(span) and span.attributes.get(A.PENDING_OPEN_AT_EXIT) is True
+
+
+def pending_real_parent(span: SpanRecord) -> str | None:
+    """The parent of the real span a pending copy stands for, when the copy says."""
+    if not is_pending(span):
+        return None
+    parent = span.attributes.get(A.PENDING_REAL_PARENT_ID)
+    return parent.lower() if isinstance(parent, str) and parent else None
+
+
 def _run_status(span: SpanRecord, pending: bool) -> str:
     if pending:
-        return RunStatus.RUNNING
+        return RunStatus.CANCELLED if open_at_exit(span) else RunStatus.RUNNING
     declared = span.attributes.get(A.RUN_STATUS)
     if isinstance(declared, str) and declared in A.RUN_STATUSES and declared != RunStatus.RUNNING:
         return declared
@@ -244,7 +258,7 @@ def build_run(span: SpanRecord, parent_run_id: str | None) -> RunRow:
         status=status,
         final_answer=text_value(attrs.get(A.RUN_FINAL_ANSWER)) or fields.get("final_answer"),
         started_at=ns_to_datetime(span.start_ns),
-        completed_at=None if pending else ns_to_datetime(span.end_ns),
+        completed_at=ns_to_datetime(span.end_ns) if not pending or open_at_exit(span) else None,
         duration_ms=_duration_ms(span),
         source=text_value(attrs.get(A.RUN_SOURCE)) or fields.get("source"),
         triggered_by=text_value(attrs.get(A.RUN_TRIGGERED_BY)),

@@ -24,12 +24,15 @@ import duckdb
 
 from collector import frameworks
 from collector.columns import AGENT_RUNS, ArrowSchema
+from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.foreign_runs import stored_span
 from collector.id_lists import chunks, in_list
+from collector.mapping import is_pending, ns_to_datetime
 from collector.nearest_runs import NearestRuns
 from collector.run_links import STAND_IN, StoredParents, set_by_id, trace_graph
 from collector.trace_owned_ids import owned_run_id, stored_run_owners, trace_scoped_id
+from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus, StepStatus
 
 if TYPE_CHECKING:
@@ -37,7 +40,13 @@ if TYPE_CHECKING:
 else:
     from collector.lazy_modules import pyarrow as pa
 
-__all__ = ["STAND_IN", "load_rootless_traces", "place_rootless_steps", "settle_stand_ins"]
+__all__ = [
+    "STAND_IN",
+    "fail_cut_runs_on_a_failed_step",
+    "load_rootless_traces",
+    "place_rootless_steps",
+    "settle_stand_ins",
+]
 
 
 def place_rootless_steps(
@@ -71,7 +80,10 @@ def place_rootless_steps(
     steps = con.execute(
         "SELECT id, span_id, trace_id, agent_run_id, started_at, action_type FROM agent_steps "
         "WHERE trace_id IN (SELECT unnest(?)) "
-        "AND (agent_run_id IS NULL OR agent_run_id IN (SELECT unnest(?)))",
+        "AND (agent_run_id IS NULL OR agent_run_id IN (SELECT unnest(?))) "
+        # A step known only by its live copy waits for its span (whose own parent may
+        # still link it to its run, as AutoGen's agent span does when it ends).
+        "AND is_final",
         [ids, sorted(stand_ins)],
     ).fetchall()
     moves: dict[str, str] = {}
@@ -117,9 +129,15 @@ def place_rootless_steps(
     # of the trace made each request cost as much as the whole trace: a trace
     # whose steps' parents never arrive grew to seconds per request.)
     dropped = _drop_empty_stand_ins(con, left & stand_ins.keys())
-    traces_with_stand_ins = {
-        trace for run_id, trace in stand_ins.items() if run_id not in dropped
-    } | {trace for trace, _, _ in wanted.values()}
+    kept = {run_id: trace for run_id, trace in stand_ins.items() if run_id not in dropped}
+    kept.update((run_id, trace) for run_id, (trace, _, _) in wanted.items())
+    # What pending copies say of a stand-in's span: read when the stand-in is new, or when a
+    # copy of its span arrives (reading it at every request costs as much as the trace).
+    copied = {s.parent_span_id for s in (arrived or {}).values() if is_pending(s)}
+    _name_and_close_stand_ins(
+        con, {r: t for r, t in kept.items() if r not in stand_ins or r in copied}
+    )
+    traces_with_stand_ins = set(kept.values())
     return set(moves.values()) | (left - dropped), traces_with_stand_ins
 
 
@@ -150,6 +168,92 @@ def _run_around(runs: list[_Window], started_at: datetime | None) -> str | None:
         return None
     inside = [w for w in runs if w[0] <= started_at <= w[1]]
     return max(inside)[2] if inside else None
+
+
+# What the pending copies of stand-ins' spans say: an agent's name, and whether the
+# process shut its tracing down with that span open (instrumentation/pending.py).
+_STAND_IN_COPIES = f"""
+    SELECT parent_span_id AS id,
+        max(end_ns) FILTER (WHERE json_extract_string(attributes,
+            '$."{A.PENDING_OPEN_AT_EXIT}"') = 'true') AS exit_ns,
+        any_value(coalesce(
+            json_extract_string(attributes, '$."{A.GEN_AI_AGENT_NAME}"'),
+            json_extract_string(attributes, '$."{OI.AGENT_NAME}"'),
+            CASE WHEN upper(json_extract_string(attributes, '$."{A.OPENINFERENCE_SPAN_KIND}"'))
+                = 'AGENT' THEN name END)) AS agent_name,
+        any_value(service_name) AS service_name,
+        min(start_ns) AS start_ns
+    FROM spans
+    WHERE trace_id IN (SELECT unnest(?)) AND parent_span_id IN (SELECT unnest(?))
+      AND json_extract_string(attributes, '$."{A.PENDING}"') = 'true'
+    GROUP BY parent_span_id
+"""
+
+
+# What a stand-in takes from its span's pending copies.
+_COPIES_SCHEMA = ArrowSchema(
+    AGENT_RUNS, only=("id", "completed_at", "agent_name", "service_name", "started_at")
+)
+
+
+def _name_and_close_stand_ins(con: duckdb.DuckDBPyConnection, stand_ins: Mapping[str, str]) -> None:
+    """Give stand-ins (id -> trace) the agent name their span's pending copies tell; one
+    whose span was still open when its process shut tracing down (Ctrl-C) was cut off
+    there: ``cancelled``, not left to fall silent and become ``lost``."""
+    if not stand_ins:
+        return
+    found = con.execute(
+        _STAND_IN_COPIES, [sorted(set(stand_ins.values())), sorted(stand_ins)]
+    ).fetchall()
+    if not found:
+        return
+    con.register(
+        "_stand_in_copies",
+        pa.table(
+            {
+                "id": [r[0] for r in found],
+                "completed_at": [ns_to_datetime(r[1]) for r in found],
+                "agent_name": [r[2] for r in found],
+                "service_name": [r[3] for r in found],
+                "started_at": [ns_to_datetime(r[4]) for r in found],
+            },
+            schema=_COPIES_SCHEMA.schema,
+        ),
+    )
+    con.execute(
+        "UPDATE agent_runs SET agent_name = coalesce(agent_runs.agent_name, c.agent_name), "
+        "service_name = coalesce(agent_runs.service_name, c.service_name), "
+        "started_at = least(agent_runs.started_at, c.started_at), "
+        "status = CASE WHEN c.completed_at IS NULL THEN agent_runs.status ELSE $1 END, "
+        "completed_at = coalesce(c.completed_at, agent_runs.completed_at) "
+        "FROM _stand_in_copies c WHERE agent_runs.id = c.id AND NOT agent_runs.is_final "
+        "AND agent_runs.metadata = $2 AND agent_runs.status IN ($3, $4, $1)",
+        [RunStatus.CANCELLED, STAND_IN, RunStatus.RUNNING, RunStatus.LOST],
+    )
+    con.unregister("_stand_in_copies")
+    fail_cut_runs_on_a_failed_step(con, [r[0] for r in found if r[1] is not None])
+
+
+def fail_cut_runs_on_a_failed_step(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> None:
+    """A run cut off at its process's exit whose last step failed failed (the failure ended
+    the process), with that step's error; one cut in a step that went well stays
+    ``cancelled``."""
+    if not run_ids:
+        return
+    con.execute(
+        f"""
+        UPDATE agent_runs SET status = '{RunStatus.FAILED}', error = f.error
+        FROM (
+            SELECT agent_run_id, arg_max(error, started_at) AS error,
+                   arg_max(status, started_at) AS last_status
+            FROM agent_steps WHERE agent_run_id IN (SELECT unnest(?))
+            GROUP BY agent_run_id
+        ) f
+        WHERE agent_runs.id = f.agent_run_id AND f.last_status = '{StepStatus.ERROR}'
+          AND agent_runs.status = '{RunStatus.CANCELLED}' AND NOT agent_runs.is_final
+        """,
+        [run_ids],
+    )
 
 
 def _drop_empty_stand_ins(con: duckdb.DuckDBPyConnection, candidates: set[str]) -> set[str]:

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from collector.adk_branches import stored_corrections
 from collector.id_lists import chunks, in_list
 from collector.nearest_runs import NearestRuns
+from collector.pending_links import stored_pending_links
 from collector.trace_arrivals import TraceArrivals, spans_reads
 
 if TYPE_CHECKING:
@@ -65,6 +67,12 @@ class StoredParents:
                         [ids, since],
                     ).fetchall()
                 )
+            # A span that never ended is placed by its pending copy; a real span wins.
+            links = stored_pending_links(self._con, unread, self._parents)
+            for real, parent in links.items():
+                self._parents.setdefault(real, parent)
+            # ADK's ParallelAgent branches' spans, back in their branch.
+            self._parents.update(stored_corrections(self._con, unread))
             self._read.update(unread)
         return self._parents
 

@@ -67,6 +67,11 @@ STEP_ERROR = "agent_step.error"
 # is the real span. The collector shows it as running until the real span lands.
 PENDING = "agent_audit.pending"
 PENDING_PARENT_ID = "agent_audit.pending_parent_id"  # hex span id of the real span
+# The real span's own parent (hex), so a span that never ends still places what is below it.
+PENDING_REAL_PARENT_ID = "agent_audit.pending_real_parent_id"
+# On the last copy of a run span still open when the process shut its tracing down (Ctrl-C,
+# sys.exit, a server stopping): the run was cut off there, not lost.
+PENDING_OPEN_AT_EXIT = "agent_audit.pending_open_at_exit"
 
 
 # --- values ---------------------------------------------------------------------

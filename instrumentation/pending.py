@@ -9,11 +9,16 @@ by then; it forwards every real span when it ends.
 A pending copy has a new random span id, the real span as parent, the same
 trace, name, kind, resource and scope, the attributes the real span had at that
 moment plus ``agent_audit.pending=true`` and ``agent_audit.pending_parent_id``
-(the real span id, 16 lowercase hex digits). Its start time is the real span's
+(the real span id, 16 lowercase hex digits), and ``agent_audit.pending_real_parent_id``
+(the real span's parent, when it has one: a span that never ends still tells where
+the spans below it belong). Its start time is the real span's
 start; its end time equals its start for the first copy, and is the time the
 copy was sent for heartbeats. While a run is open, a heartbeat re-sends a
 pending copy of the run span (new span id each time) every ``heartbeat_s``, so
-a collector sees a run with a long step is still alive.
+a collector sees a run with a long step is still alive. A run span still open
+when the processor shuts down (the process exits on Ctrl-C or ``sys.exit``, a
+server stops) gets a last copy with ``agent_audit.pending_open_at_exit=true``:
+the run was cut off then, rather than lost.
 
 Only agent spans get pending copies: those carrying ``agent_run.id``,
 ``gen_ai.operation.name`` or ``openinference.span.kind`` when they start (ours
@@ -64,7 +69,9 @@ def _attributes_snapshot(span: ReadableSpan) -> dict[str, AttributeValue]:
     return {}
 
 
-def pending_copy(span: ReadableSpan, *, end_ns: int | None = None) -> ReadableSpan | None:
+def pending_copy(
+    span: ReadableSpan, *, end_ns: int | None = None, at_exit: bool = False
+) -> ReadableSpan | None:
     """A pending copy of ``span`` as the module docstring describes (None without a context)."""
     real = span.context
     if real is None:
@@ -72,6 +79,10 @@ def pending_copy(span: ReadableSpan, *, end_ns: int | None = None) -> ReadableSp
     attributes = _attributes_snapshot(span)
     attributes[attr.PENDING] = True
     attributes[attr.PENDING_PARENT_ID] = format(real.span_id, "016x")
+    if span.parent is not None and span.parent.span_id:
+        attributes[attr.PENDING_REAL_PARENT_ID] = format(span.parent.span_id, "016x")
+    if at_exit:
+        attributes[attr.PENDING_OPEN_AT_EXIT] = True
     start_ns = span.start_time
     return ReadableSpan(
         name=span.name,
@@ -178,12 +189,17 @@ class PendingSpanProcessor(SpanProcessor):
         self._inner.on_end(span)
 
     def shutdown(self) -> None:
-        """Send the copies still due, stop the thread, shut the wrapped processor down."""
+        """Send the copies still due and a last copy of each run still open (marked open
+        at exit), stop the thread, shut the wrapped processor down."""
         self._stopped.set()
         self._wake.set()
         self.send_pending()
         with self._lock:
+            runs = list(self._open_runs.values())
             self._open_runs.clear()
+        now_ns = time.time_ns()
+        for span in runs:
+            self._send_pending(span, end_ns=now_ns, at_exit=True)
         self._inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
@@ -209,10 +225,12 @@ class PendingSpanProcessor(SpanProcessor):
         now_ns = time.time_ns()
         return sum(1 for span in runs if self._send_pending(span, end_ns=now_ns))
 
-    def _send_pending(self, span: Span, *, end_ns: int | None = None) -> bool:
+    def _send_pending(
+        self, span: Span, *, end_ns: int | None = None, at_exit: bool = False
+    ) -> bool:
         if span.end_time is not None:  # ended: its real span is out already
             return False
-        copy = pending_copy(span, end_ns=end_ns)
+        copy = pending_copy(span, end_ns=end_ns, at_exit=at_exit)
         if copy is None:
             return False
         self._inner.on_end(copy)

@@ -42,6 +42,7 @@ __all__ = [
     "OPENAI_AGENTS_MAX_TURNS",
     "OPENAI_AGENTS_HANDOFF_PREFIX",
     "OPENAI_AGENTS_TRIPWIRE",
+    "OPENAI_AGENTS_TORN_DOWN",
     "TOOL_CALL_FUNCTION_NAME",
     "TOOL_CALL_FUNCTION_ARGUMENTS",
 ]
@@ -62,6 +63,11 @@ OPENAI_AGENTS_HANDOFF_PREFIX = "handoff to "
 # A guardrail that tripped: "Guardrail tripwire triggered: {'guardrail': 'no_secrets'}", on the
 # turn span (an input guardrail) or the agent span (an output guardrail).
 OPENAI_AGENTS_TRIPWIRE = "Guardrail tripwire triggered"
+# A run torn down from outside (Ctrl-C out of ``asyncio.run``, whose clean-up cancels the run's
+# task in another context): the SDK's span context cannot be reset there, and the agent span
+# fails with "Error in agent run: {'error': \"<Token var=<ContextVar name='current_span' ...>
+# at 0x...> was created in a different Context\"}".
+OPENAI_AGENTS_TORN_DOWN = "was created in a different Context"
 
 INPUT_VALUE = "input.value"
 OUTPUT_VALUE = "output.value"

@@ -24,8 +24,14 @@ SCOPES = frozenset({OI.OPENAI_AGENTS_SCOPE})
 
 
 def run_status(span: SpanRecord) -> str | None:
-    if span.status_code == 2 and span.status_message.startswith(OI.OPENAI_AGENTS_MAX_TURNS):
+    """``max_steps`` for ``MaxTurnsExceeded``; ``cancelled`` for a run torn down from outside
+    (its span failed resetting its context in the clean-up's)."""
+    if span.status_code != 2:
+        return None
+    if span.status_message.startswith(OI.OPENAI_AGENTS_MAX_TURNS):
         return RunStatus.MAX_STEPS
+    if OI.OPENAI_AGENTS_TORN_DOWN in span.status_message:
+        return RunStatus.CANCELLED
     return None
 
 
@@ -33,7 +39,8 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     """An input guardrail's tripwire fails the run, but only its ``turn`` span says so
     (the agent span stays OK; an output guardrail's fails the agent span itself). A run
     that ended on a tool's result (``tool_use_behavior`` "stop_on_first_tool" or
-    ``StopAtTools``: no model call after it) answers with that result."""
+    ``StopAtTools``: no model call after it) answers with that result; one that ended on a
+    tool without a result was cut off in it."""
     if run_span.status_code == 2:
         return {}
     for span in sorted(own, key=lambda s: s.start_ns):
@@ -45,6 +52,10 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
         result = last.attributes.get(OI.OUTPUT_VALUE)
         if result is not None:
             return {"final_answer": as_text(result)}
+        # The SDK asks the model again after every tool unless told to stop on one, whose
+        # output is then the answer: a run that ends on a tool that returned nothing was
+        # cut off in it (Ctrl-C; the spans end OK). A stop-on-tool returning None reads so too.
+        return {"status": RunStatus.CANCELLED}
     calls = [s for s in steps if _kind(s) == OI.KIND_LLM]
     last_call = max(calls, key=lambda s: (s.start_ns, s.end_ns), default=None)
     if last_call is not None and _cut_off(last_call):

@@ -68,7 +68,9 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
         if task and "task" not in fields:
             fields["task"] = task
         output = loads(attrs.get(G.GEN_AI_OUTPUT_MESSAGES))
-        answer = last_text(output)
+        # The run's output is ``str(AgentResult)``: each text block with a newline after it,
+        # which the model did not write (the events' blocks are read stripped too).
+        answer = (last_text(output) or "").strip()
         if answer:
             fields["final_answer"] = answer
         elif isinstance(output, list) and output and not any(_asks_tool(m) for m in output):
@@ -116,6 +118,9 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     results = event_attrs(span, ST.EVENT_CHOICE)
     if results:
         fields["tool_result"] = text_blocks(results[-1].get(ST.EVENT_MESSAGE))
+    elif (read := text_blocks(span.attributes.get(A.GEN_AI_TOOL_CALL_RESULT))) is not None:
+        # The latest GenAI conventions: the same blocks as an attribute.
+        fields["tool_result"] = read
     if span.attributes.get(ST.TOOL_STATUS) == "error" and span.status_code != 2:
         fields["error"] = fields.get("tool_result") or "error"
     elif ST.TOOL_STATUS not in span.attributes and span.status_code != _STATUS_ERROR:

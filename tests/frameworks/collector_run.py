@@ -69,6 +69,8 @@ SCENARIOS = (
     "garbled_response",
     "interleaved",
     "stopped",
+    "dict_tool_result",
+    "model_timeout",
 )
 
 
@@ -83,6 +85,7 @@ ON_REQUEST = (
     "output_retry",
     "tool_node_handles_error",
     "subgraph",
+    "handoff_and_back",
 )
 # A scenario module continued in another (each kept to one subject and a readable size).
 CONTINUED_IN = {"scenarios_langgraph": "scenarios_langgraph_graphs"}

@@ -7,11 +7,12 @@ Each scenario module exposes them as ``multi_turn``, ``parallel_tools`` and ``ma
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from typing import Any
 
 from tests.frameworks import scenario as S
-from tests.scripted_llm import ToolCall, Turn, call_tool
+from tests.scripted_llm import ToolCall, Turn, answer, call_tool
 
 FIRST_ANSWER = "Bonjour ! The first answer ☀"
 SECOND_QUESTION = "And what about Oslo? Réponds en français, s'il te plaît ✓"
@@ -198,3 +199,51 @@ def nested_deep(
         return replace(level, expected=replace(level.expected, parent_task=parent.task))
 
     return Chain(top, under(middle, top), under(bottom, middle))
+
+
+# A tool's structured result (non-ASCII included) and the text its step should show.
+REPORT: dict[str, Any] = {"city": "Paris", "temp_c": 21, "sky": "sunny", "tags": ["café", "日本"]}
+REPORT_TEXT = '{"city": "Paris", "temp_c": 21, "sky": "sunny", "tags": ["café", "日本"]}'
+REPORT_ANSWER = "21 °C and sunny in Paris."
+
+
+def weather_report_impl(city: str) -> dict[str, Any]:
+    """The structured weather tool: a dict, not text."""
+    return {**REPORT, "city": city}
+
+
+def dict_result(fw: S.Framework, result_text: str = REPORT_TEXT) -> S.Scenario:
+    """A tool returning a dict: its step's result is the dict as the JSON text the framework
+    sent the model (``result_text``: pydantic-ai's is compact), non-ASCII kept."""
+    return S.scenario(
+        fw,
+        "dict",
+        "Weather report for Paris.",
+        [call_tool("weather_report", {"city": "Paris"}), fw.final_turn(REPORT_ANSWER)],
+        status="completed",
+        final_answer=REPORT_ANSWER,
+        tools=[S.ToolExpectation("weather_report", {"city": "Paris"}, result_text)],
+        response=fw.response(REPORT_ANSWER),
+        llm_steps_at_least=2,
+    )
+
+
+# The client's timeout for a model that does not answer (seconds).
+MODEL_TIMEOUT_S = 1.0
+
+
+def model_timeout(fw: S.Framework, gate: threading.Event, error: str) -> S.Scenario:
+    """One weather call, then the model server does not answer within the client's timeout
+    (the answer waits on ``gate``): the run fails with the client's timeout error, the
+    weather step kept."""
+    return S.scenario(
+        fw,
+        "timeout",
+        "Weather in Oslo, then a model that hangs.",
+        [call_tool("get_weather", OSLO_ARGS), answer("too late", gate=gate)],
+        status="failed",
+        final_answer=None,
+        tools=[S.ToolExpectation("get_weather", OSLO_ARGS, OSLO_RESULT)],
+        error=error,
+        llm_steps_at_least=2,
+    )

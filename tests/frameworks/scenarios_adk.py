@@ -389,3 +389,15 @@ def parallel(llm: ScriptedLLM) -> list[S.RunExpectation]:
     fan_out = ParallelAgent(name="fan_out", sub_agents=branches)
     assert asyncio.run(_run(fan_out, task)) in PARALLEL_ANSWERS.values()
     return []
+
+
+def weather_report(city: str) -> dict[str, Any]:
+    """A structured weather report."""
+    return shapes.weather_report_impl(city)
+
+
+def dict_tool_result(llm: ScriptedLLM) -> S.RunExpectation:
+    """A tool returning a dict (ADK sends it as the function response as it is, not wrapped
+    in ``{"result": ...}``): the step's result is its JSON."""
+    scenario = shapes.dict_result(FRAMEWORK)
+    return scenario.expect_answer(_play(llm, scenario, build_agent(llm, tools=[weather_report])))

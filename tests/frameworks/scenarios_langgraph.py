@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -400,3 +401,31 @@ async def interleaved(llm: ScriptedLLM, count: int = 3) -> list[S.RunExpectation
         return scenario.expect_answer(_answer(state))
 
     return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+@tool
+def weather_report(city: str) -> dict[str, Any]:
+    """A structured weather report."""
+    return shapes.weather_report_impl(city)
+
+
+def dict_tool_result(llm: ScriptedLLM) -> S.RunExpectation:
+    """A tool returning a dict: the step's result is its JSON (the ``ToolMessage`` content)."""
+    scenario = shapes.dict_result(FRAMEWORK)
+    state = _play(llm, scenario, build_agent(llm, tools=[weather_report]))
+    scenario.expect_answer(_answer(state))
+    return _expected(scenario)
+
+
+def model_timeout(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model does not answer the second call within the client's timeout: the model
+    node and the graph fail with ``Request timed out.``."""
+    gate = threading.Event()
+    scenario = shapes.model_timeout(FRAMEWORK, gate, "Request timed out.")
+    model = model_for(llm, timeout=shapes.MODEL_TIMEOUT_S)
+    try:
+        with scenario.expect_failure():  # langchain_openai's OpenAITimeoutError
+            _play(llm, scenario, create_agent(model, tools=[get_weather], name=AGENT_NAME))
+    finally:
+        gate.set()
+    return _expected(scenario)

@@ -8,6 +8,7 @@ to OpenAI's backend is never registered (``instrumentation.auto.instrument`` doe
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from agents import (
     Agent,
@@ -325,4 +326,92 @@ async def nested_streamed(llm: ScriptedLLM) -> list[S.RunExpectation]:
     async for _ in result.stream_events():
         pass
     assert result.final_output == f"child said: {S.CHILD_ANSWER}", result.final_output
+    return scenario.expected
+
+
+@function_tool
+def weather_report(city: str) -> dict[str, object]:
+    """A structured weather report."""
+    return shapes.weather_report_impl(city)
+
+
+async def dict_tool_result(llm: ScriptedLLM) -> S.RunExpectation:
+    """A tool returning a dict: the step's result is its JSON."""
+    scenario = shapes.dict_result(FRAMEWORK)
+    agent = build_agent(llm).clone(tools=[weather_report])
+    return scenario.expect_answer(await _play(llm, scenario, agent))
+
+
+async def model_timeout(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model does not answer the second call within the client's timeout: the agent
+    span fails with ``Request timed out.``, the cut ``generation`` too."""
+    gate = threading.Event()
+    scenario = shapes.model_timeout(FRAMEWORK, gate, "Request timed out.")
+    client = AsyncOpenAI(
+        base_url=llm.base_url,
+        api_key="sk-scripted",
+        max_retries=0,
+        timeout=shapes.MODEL_TIMEOUT_S,
+    )
+    model = OpenAIChatCompletionsModel(model=MODEL_NAME, openai_client=client)
+    try:
+        with scenario.expect_failure():  # openai.APITimeoutError
+            await _play(llm, scenario, build_agent(llm).clone(model=model))
+    finally:
+        gate.set()
+    return scenario.expected
+
+
+async def handoff_and_back(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Hand-offs back and forth: triage hands to the specialist, which hands back to
+    triage, which answers. Three sibling runs on the user's task, in order, each hand-off
+    its run's last step."""
+    task = f"{S.tag('oaa-back')} Who answers in the end?"
+    turns = [call_tool("transfer_to_specialist", {}), call_tool("transfer_to_triage", {})]
+    llm.script(task, [*turns, answer(S.CHILD_ANSWER)])
+    specialist = Agent(name="specialist", instructions="Answer.", model=_model(llm))
+    triage = Agent(
+        name="triage", instructions="Hand over.", model=_model(llm), handoffs=[specialist]
+    )
+    specialist.handoffs = [triage]
+    result = await Runner.run(triage, task)
+    assert result.final_output == S.CHILD_ANSWER, result.final_output
+    common = {"task": task, "status": "completed", "task_shared": True}
+    to_specialist = S.ToolExpectation("transfer_to_specialist", {}, "specialist")
+    to_triage = S.ToolExpectation("transfer_to_triage", {}, "triage")
+    return [
+        S.RunExpectation(final_answer=None, tools=[to_specialist], agent_name="triage", **common),
+        S.RunExpectation(final_answer=None, tools=[to_triage], agent_name="specialist", **common),
+        S.RunExpectation(final_answer=S.CHILD_ANSWER, agent_name="triage", **common),
+    ]
+
+
+@function_tool
+def interrupt(city: str) -> str:
+    """The user presses Ctrl-C while this runs."""
+    return S.interrupt_impl(city)
+
+
+def ctrl_c(llm: ScriptedLLM) -> S.RunExpectation:
+    """A weather call, then Ctrl-C in the next tool (``KeyboardInterrupt`` out of
+    ``asyncio.run``): the cut tool's span ends OK without output (as a tool returning
+    ``None`` would: its step is no error). What becomes of the turn, agent and workflow
+    spans depends on ``asyncio.run``'s clean-up: they end OK, or the agent span fails
+    resetting its context, or they never end (only pending copies). Each way the run is
+    ``cancelled``, named after the agent, with both turns' steps."""
+    weather = S.ToolExpectation("get_weather", shapes.OSLO_ARGS, shapes.OSLO_RESULT)
+    cut = S.ToolExpectation("interrupt", shapes.OSLO_ARGS, None)
+    scenario = S.scenario(
+        FRAMEWORK,
+        "ctrlc",
+        "Weather in Oslo, twice? (interrupted)",
+        [call_tool("get_weather", shapes.OSLO_ARGS), call_tool("interrupt", shapes.OSLO_ARGS)],
+        status="cancelled",
+        final_answer=None,
+        tools=[weather, cut],
+        llm_steps_at_least=2,
+    )
+    agent = build_agent(llm).clone(tools=[get_weather, interrupt])
+    with S.interrupted():
+        asyncio.run(_play(llm, scenario, agent))
     return scenario.expected

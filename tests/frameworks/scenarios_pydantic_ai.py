@@ -8,6 +8,7 @@ Instrumentation is pydantic-ai's own (``Agent.instrument_all`` with a tracer pro
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncIterator, Sequence
 
@@ -315,5 +316,20 @@ async def output_retry() -> S.RunExpectation:
         if "Paris" not in output:
             raise ModelRetry(VALIDATOR_COMPLAINT)
         return output
+
+    return scenario.expect_answer(await _play(scenario, agent))
+
+
+async def dict_tool_result() -> S.RunExpectation:
+    """A tool returning a dict: ``gen_ai.tool.call.result`` is its compact JSON, the step's
+    result."""
+    compact = json.dumps(shapes.REPORT, ensure_ascii=False, separators=(",", ":"))
+    scenario = shapes.dict_result(FRAMEWORK, compact)
+    agent = build_agent()
+
+    @agent.tool_plain
+    def weather_report(city: str) -> dict[str, object]:
+        """A structured weather report."""
+        return shapes.weather_report_impl(city)
 
     return scenario.expect_answer(await _play(scenario, agent))

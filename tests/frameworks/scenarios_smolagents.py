@@ -9,6 +9,7 @@ spans, so the scenarios use the real ``OpenAIModel`` against :class:`ScriptedLLM
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 
 from smolagents import CodeAgent, OpenAIModel, ToolCallingAgent, tool
@@ -297,4 +298,42 @@ def stopped(llm: ScriptedLLM) -> S.RunExpectation:
         assert str(exc) == "Agent interrupted.", exc
     else:
         raise AssertionError("the run should have been stopped")
+    return scenario.expected
+
+
+@tool
+def weather_report(city: str) -> dict:
+    """A structured weather report.
+
+    Args:
+        city: the city's name
+    """
+    return shapes.weather_report_impl(city)
+
+
+def dict_tool_result(llm: ScriptedLLM) -> S.RunExpectation:
+    """A tool returning a dict: the step's result is its JSON."""
+    scenario = shapes.dict_result(FRAMEWORK)
+    agent = build_agent(llm)
+    agent.tools["weather_report"] = weather_report
+    return scenario.expect_answer(_play(llm, scenario, agent))
+
+
+def model_timeout(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model does not answer the second call within the client's timeout: the run fails
+    with ``Request timed out.``."""
+    gate = threading.Event()
+    scenario = shapes.model_timeout(FRAMEWORK, gate, "Request timed out.")
+    model = OpenAIModel(
+        model_id=MODEL_NAME,
+        api_base=llm.base_url,
+        api_key="sk-scripted",
+        client_kwargs={"max_retries": 0, "timeout": shapes.MODEL_TIMEOUT_S},
+    )
+    agent = ToolCallingAgent(tools=[get_weather], model=model, name=AGENT_NAME, verbosity_level=0)
+    try:
+        with scenario.expect_failure():
+            _play(llm, scenario, agent)
+    finally:
+        gate.set()
     return scenario.expected

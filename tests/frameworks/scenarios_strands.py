@@ -16,6 +16,7 @@ Strands' documented behaviours the expectations follow:
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -345,3 +346,40 @@ async def interleaved(llm: ScriptedLLM, count: int = 3) -> list[S.RunExpectation
         return scenario.expect_answer(str(result).strip())
 
     return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+@tool
+def weather_report(city: str) -> dict[str, Any]:
+    """A structured weather report.
+
+    Args:
+        city: the city's name
+    """
+    return shapes.weather_report_impl(city)
+
+
+def dict_tool_result(llm: ScriptedLLM) -> S.RunExpectation:
+    """A tool returning a dict: the step's result is its JSON."""
+    scenario = shapes.dict_result(FRAMEWORK)
+    return scenario.expect_answer(_play(llm, scenario, build_agent(llm, tools=[weather_report])))
+
+
+def model_timeout(llm: ScriptedLLM) -> S.RunExpectation:
+    """The model does not answer the second call within the client's timeout: the run fails
+    with ``Request timed out.``."""
+    gate = threading.Event()
+    scenario = shapes.model_timeout(FRAMEWORK, gate, "Request timed out.")
+    client_args = {
+        "base_url": llm.base_url,
+        "api_key": "sk-scripted",
+        "max_retries": 0,
+        "timeout": shapes.MODEL_TIMEOUT_S,
+    }
+    model = OpenAIModel(client_args=client_args, model_id=MODEL_NAME)
+    agent = Agent(model=model, tools=[get_weather], name=AGENT_NAME, callback_handler=None)
+    try:
+        with scenario.expect_failure():
+            _play(llm, scenario, agent)
+    finally:
+        gate.set()
+    return scenario.expected

@@ -237,7 +237,7 @@ def test_an_adk_loop_agent_s_turns_work_on_the_user_s_request(
 @pytest.mark.parametrize(
     ("framework", "scenarios"),
     [
-        ("openai-agents", ["handoff_named", "cancelled", "empty_answer"]),
+        ("openai-agents", ["handoff_named", "cancelled", "empty_answer", "ctrl_c"]),
         ("strands", ["multi_turn", "cancelled", "ctrl_c"]),
         ("google-adk", ["ctrl_c", "empty_answer"]),
     ],
@@ -261,3 +261,29 @@ def test_what_the_spans_tell_comes_back_after_rederive(
     finally:
         collector.stop()
     assert rederived_rows(db) == before
+
+
+def test_agents_sdk_hand_offs_back_and_forth(collector: Any, tmp_path: Path) -> None:
+    """Triage hands to the specialist, which hands back to triage, which answers: three
+    top-level runs on the user's request in that order, each hand-off its run's last step
+    named as the model called it, only the last run answering."""
+    _require("openai-agents")
+    report = _run_scenarios(
+        "openai-agents", "http", collector, tmp_path / "expected.json", "--only", "handoff_and_back"
+    )
+    expected = report["results"][0]["runs"]
+    runs = collector.query(
+        "SELECT id, agent_name, task, status, final_answer, error, parent_run_id "
+        "FROM agent_runs ORDER BY started_at"
+    )
+    assert [(r[1], r[3], r[4], r[5], r[6]) for r in runs] == [
+        (e["agent_name"], "completed", e["final_answer"], None, None) for e in expected
+    ]
+    assert {r[2] for r in runs} == {expected[0]["task"]}
+    for run, want in zip(runs, expected, strict=True):
+        steps = steps_of(collector, run[0])
+        tools = [(s["tool_name"], json.loads(s["tool_args"]), s["tool_result"]) for s in steps
+                 if s["action_type"] == "tool_call"]  # fmt: skip
+        assert tools == [(t["name"], t["args"], t["result"]) for t in want["tools"]], steps
+        assert [s["action_type"] for s in steps][-1] == ("tool_call" if want["tools"] else "think")
+    check_tokens_counted_once(collector)

@@ -68,35 +68,35 @@ def test_orchestrated_agents_are_runs_nested_as_played(
 
 
 def _check_parallel_agent(collector: Any) -> None:
-    """What is stored of a ParallelAgent whose branches each call a tool, then answer (ADK
-    1.10, SPANS.md): the branches are its child runs on the user's request, each holding its
-    first model call; ADK parents the branches' tool calls and later model calls to the
-    ParallelAgent's span (its context is lost across the branches), so they are the parallel
-    run's steps, its answer the branch ADK yielded last. Nothing is lost or counted twice."""
+    """A ParallelAgent whose branches each call a tool, then answer (ADK 1.10, SPANS.md):
+    ADK parents the branches' tool calls and later model calls to the ParallelAgent's span
+    (its context is lost across the branches); the collector puts each back in its branch
+    (the agent a model call names, the model call a tool call answers). Each branch is a
+    child run on the user's request with its model call, tool call and answer; the parallel
+    run has no step of its own and answers with the branch ADK yielded last."""
     from tests.frameworks.scenarios_adk import PARALLEL_ANSWERS, PARALLEL_CITIES
 
     (task,) = collector.query("SELECT task FROM agent_runs WHERE agent_name = 'fan_out'")[0]
     top = one_run(collector, task, agent_name="fan_out")
     assert top["parent_run_id"] is None and top["status"] == "completed", top
     assert top["final_answer"] in PARALLEL_ANSWERS.values(), top
-    own = steps_of(collector, top["id"])
-    tools = sorted(
-        (s["tool_name"], json.loads(s["tool_args"])["city"], s["tool_result"])
-        for s in own
-        if s["action_type"] == "tool_call"
-    )
-    assert tools == sorted(
-        ("get_weather", city, f"sunny in {city}") for city in PARALLEL_CITIES.values()
-    )
-    assert [s["action_type"] for s in own].count("think") == 2, own
+    assert steps_of(collector, top["id"]) == []
     branches = collector.query(
-        "SELECT id, agent_name, task FROM agent_runs WHERE parent_run_id = ? ORDER BY agent_name",
+        "SELECT id, agent_name, task, final_answer, status FROM agent_runs "
+        "WHERE parent_run_id = ? ORDER BY agent_name",
         [top["id"]],
     )
-    assert [(name, got) for _, name, got in branches] == [
-        (n, task) for n in sorted(PARALLEL_ANSWERS)
+    assert [row[1:] for row in branches] == [
+        (name, task, PARALLEL_ANSWERS[name], "completed") for name in sorted(PARALLEL_ANSWERS)
     ]
-    for run_id, name, _ in branches:
+    for run_id, name, *_ in branches:
         steps = steps_of(collector, run_id)
-        assert [s["action_type"] for s in steps] == ["think"], (name, steps)
-        assert steps[0]["input_tokens"] and steps[0]["model"], (name, steps)
+        assert [s["action_type"] for s in steps] == ["think", "tool_call", "think"], (name, steps)
+        city = PARALLEL_CITIES[name]
+        tool = steps[1]
+        assert (tool["tool_name"], json.loads(tool["tool_args"]), tool["tool_result"]) == (
+            "get_weather",
+            {"city": city},
+            f"sunny in {city}",
+        ), (name, steps)
+        assert all(s["input_tokens"] and s["model"] for s in steps if s["action_type"] == "think")

@@ -19,7 +19,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
+from instrumentation.pending import PendingSpanProcessor
 from tests.conftest import CollectorHandle, start_test_collector
+from tests.frameworks.teams import derived_rows, rederived_rows
 from tests.support import wait_until
 
 TASK = "[rootless] What is the weather in Paris?"
@@ -207,3 +209,138 @@ def test_steps_below_a_span_never_ended_belong_to_the_run_ctrl_c_cut(
         assert done["status"] == "completed" and done["total_steps"] == 0, done
         assert _run(collector, cycle_id)["total_steps"] == 2
     provider.shutdown()
+
+
+def _agents_sdk_cut_by_ctrl_c(provider: TracerProvider) -> tuple[Any, Any]:
+    """The OpenAI Agents SDK's spans (OpenInference) when Ctrl-C hits a tool of the second
+    turn and asyncio's clean-up never ends the rest: a turn that ended with a model call
+    and a tool, then a turn left open with a model call and the cut tool (OK, no output);
+    the turn, agent and workflow spans stay open. Returns (the agent span, the open turn)."""
+    tracer = provider.get_tracer("openinference.instrumentation.openai_agents")
+    root = tracer.start_span("Agent workflow", attributes={"openinference.span.kind": "AGENT"})
+    workflow = tracer.start_span(
+        "Agent workflow",
+        context=trace.set_span_in_context(root),
+        attributes={"openinference.span.kind": "CHAIN"},
+    )
+    agent = tracer.start_span(
+        "weather_agent",
+        context=trace.set_span_in_context(workflow),
+        attributes={"openinference.span.kind": "AGENT"},  # agent.name is set at its end
+    )
+    turns = []
+    for tool_name, output in (("get_weather", "sunny in Oslo"), ("interrupt", None)):
+        turn = tracer.start_span(
+            "turn",
+            context=trace.set_span_in_context(agent),
+            attributes={"openinference.span.kind": "CHAIN"},
+        )
+        inside = trace.set_span_in_context(turn)
+        with tracer.start_as_current_span(
+            "generation",
+            context=inside,
+            attributes={
+                "openinference.span.kind": "LLM",
+                "llm.model_name": "scripted",
+                "input.value": "[]",
+                "output.value": "{}",
+                "llm.input_messages.0.message.role": "user",
+                "llm.input_messages.0.message.content": TASK,
+                "llm.token_count.prompt": 120,
+                "llm.token_count.completion": 30,
+            },
+        ):
+            pass
+        tool_attrs = {"openinference.span.kind": "TOOL", "tool.name": tool_name}
+        with tracer.start_as_current_span(tool_name, context=inside, attributes=tool_attrs) as t:
+            if output is not None:
+                t.set_attribute("output.value", output)
+        turns.append(turn)
+    turns[0].end()
+    return agent, turns[1]
+
+
+@pytest.mark.parametrize("exits", [True, False])
+def test_a_run_whose_spans_never_ended_is_one_run_cancelled_at_exit(
+    tmp_path: Path, exits: bool
+) -> None:
+    """The pending copies say where the open turn sits (under the agent span), so both turns'
+    steps are one stand-in run, named after the agent; the process shutting its tracing down
+    with the agent span open (its last copy says so) makes it ``cancelled``. A process that
+    dies sends no such copy: the run stays ``running`` (then ``lost``)."""
+    db = tmp_path / "audit.duckdb"
+    collector = start_test_collector(db)
+    try:
+        provider = TracerProvider()
+        exporter = OTLPSpanExporter(endpoint=collector.grpc_endpoint, insecure=True)
+        processor = PendingSpanProcessor(SimpleSpanProcessor(exporter), delay_s=0)
+        provider.add_span_processor(processor)
+        agent, _ = _agents_sdk_cut_by_ctrl_c(provider)
+        agent_id = format(agent.get_span_context().span_id, "016x")
+        if exits:
+            provider.shutdown()
+        want = "cancelled" if exits else "running"
+        run = wait_until(
+            lambda: (
+                (r := _run(collector, agent_id)).get("status") == want
+                and r.get("total_steps") == 4
+                and r
+            ),
+            timeout_s=15,
+            what=f"a {want} run with four steps",
+        )
+        assert (run["task"], run["error"], run["agent_name"]) == (TASK, None, "weather_agent")
+        assert collector.query("SELECT count(*) FROM agent_runs")[0][0] == 1
+        steps = collector.query(
+            "SELECT action_type, tool_name, tool_result, error FROM agent_steps "
+            "WHERE agent_run_id = ? ORDER BY step_number",
+            [run["id"]],
+        )
+        assert steps == [
+            ("think", None, None, None),
+            ("tool_call", "get_weather", "sunny in Oslo", None),
+            ("think", None, None, None),
+            ("tool_call", "interrupt", None, None),
+        ]
+        tokens = collector.query(
+            "SELECT input_tokens, output_tokens FROM agent_runs WHERE id = ?", [run["id"]]
+        )
+        assert tokens == [(240, 60)]
+        before = derived_rows(collector.query)
+        if not exits:
+            provider.shutdown()  # not to export at interpreter exit, the collector gone
+    finally:
+        collector.stop()
+    if exits:  # the same from the stored spans (a run left running comes back as it was)
+        assert rederived_rows(db) == before
+
+
+@pytest.mark.parametrize("last_step_failed", [True, False])
+def test_a_run_open_at_exit_failed_if_its_last_step_did_else_cancelled(
+    collector: CollectorHandle, last_step_failed: bool
+) -> None:
+    """A run span the framework never ended (a failed smolagents run without the wrapper),
+    shown live by its pending copy: at the process's exit a failing last step is why it
+    stopped (``failed``, that step's error); after a step that went well it was cut off."""
+    provider = TracerProvider()
+    exporter = OTLPSpanExporter(endpoint=collector.grpc_endpoint, insecure=True)
+    provider.add_span_processor(PendingSpanProcessor(SimpleSpanProcessor(exporter), delay_s=0))
+    root = _run_children(provider)  # a model call, then a failing tool
+    if not last_step_failed:
+        tracer = provider.get_tracer("framework-under-test")
+        with tracer.start_as_current_span(
+            "execute_tool get_weather",
+            context=trace.set_span_in_context(root),
+            attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather"},
+        ):
+            pass
+    root_id = format(root.get_span_context().span_id, "016x")
+    provider.shutdown()
+    want = ("failed", TOOL_ERROR) if last_step_failed else ("cancelled", None)
+    run = wait_until(
+        lambda: (r := _run(collector, root_id)).get("status") == want[0] and r,
+        timeout_s=15,
+        what=f"a {want[0]} run",
+    )
+    assert (run["status"], run["error"], run["is_final"]) == (*want, False)
+    assert run["total_steps"] == (2 if last_step_failed else 3)

@@ -412,3 +412,56 @@ def test_a_crewai_task_and_tool_cut_by_ctrl_c_are_cancelled() -> None:
         parent=task.span_id,
     )
     assert _step(tool).error == "cancelled"
+
+
+def test_an_agents_sdk_run_cut_by_ctrl_c_in_a_tool_is_cancelled() -> None:
+    # Ctrl-C in a tool: the tool's span ends OK without output.value and no model call
+    # follows (the SDK asks the model after every tool unless it stops on one, whose output
+    # then is the answer). asyncio.run's clean-up then ends the agent span OK ...
+    agent = _span(
+        "weather_agent",
+        OI.OPENAI_AGENTS_SCOPE,
+        {"openinference.span.kind": "AGENT", "agent.name": "weather_agent"},
+        status=OK,
+    )
+    answered = _span(
+        "generation",
+        OI.OPENAI_AGENTS_SCOPE,
+        {
+            "openinference.span.kind": "LLM",
+            "input.value": "[]",
+            "output.value": "{}",
+            "llm.token_count.prompt": 120,
+        },
+        span_id="2" * 16,
+        parent=agent.span_id,
+        status=OK,
+        start=2,
+    )
+
+    def tool(output: object) -> SpanRecord:
+        attributes: dict[str, Any] = {"openinference.span.kind": "TOOL", "tool.name": "interrupt"}
+        if output is not None:
+            attributes["output.value"] = output
+        return _span("interrupt", OI.OPENAI_AGENTS_SCOPE, attributes, span_id="3" * 16,
+                     parent=agent.span_id, status=OK, start=5)  # fmt: skip
+
+    assert _derived_status(agent, [answered, tool(None)]) == "cancelled"
+    assert _step(tool(None)).error is None  # the same span as a tool that returned None
+    # ... a tool that returned something and ended the run (stop_on_first_tool) answers.
+    fields = frameworks.derive_run_fields(
+        agent, [agent, answered, tool("sunny")], is_run=lambda s: s is agent
+    )
+    assert fields.get("final_answer") == "sunny" and "status" not in fields
+    # ... or fails resetting its span context in the clean-up's context: torn down from
+    # outside, not failed.
+    torn = dataclasses.replace(
+        agent,
+        status_code=ERROR,
+        status_message="Error in agent run: {'error': \"<Token var=<ContextVar name="
+        "'current_span' default=None at 0x7f> at 0x7f> was created in a different Context\"}",
+    )
+    run = build_run(torn, None)
+    assert (run.status, run.error) == ("cancelled", None)
+    failed = dataclasses.replace(torn, status_message="Error in agent run: {'error': 'boom'}")
+    assert build_run(failed, None).status == "failed"

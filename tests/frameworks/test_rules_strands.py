@@ -160,3 +160,46 @@ def test_a_tool_span_ended_without_its_status_was_cut_by_ctrl_c() -> None:
         events=[_event("gen_ai.choice", message='[{"text": "sunny in Oslo"}]')],
     )
     assert strands.step_fields(finished, "tool_call") == {"tool_result": "sunny in Oslo"}
+
+
+def test_a_tool_result_under_the_latest_conventions_is_its_blocks_text() -> None:
+    # OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental (1.62): no gen_ai.choice
+    # event; the result is the attribute gen_ai.tool.call.result, the same content blocks.
+    report = json.dumps({"city": "Paris", "tags": ["café"]}, ensure_ascii=False)
+    for text, status in ((report, "success"), ("Error: x must be 2", "error")):
+        tool = _span(
+            "6",
+            "execute_tool weather_report",
+            {
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": "weather_report",
+                "gen_ai.tool.status": status,
+                "gen_ai.tool.call.result": json.dumps([{"text": text}]),
+            },
+            status_code=1,
+        )
+        fields = strands.step_fields(tool, "tool_call")
+        assert fields["tool_result"] == text
+        assert fields.get("error") == (text if status == "error" else None)
+
+
+def test_a_run_answer_under_the_latest_conventions_has_no_trailing_newline() -> None:
+    # The run's output message is str(AgentResult): the model's text plus a newline.
+    output = [{"role": "assistant", "parts": [{"type": "text", "content": "Sunny ☀\n"}]}]
+    request = [{"role": "user", "parts": [{"type": "text", "content": TASK}]}]
+    run = _span(
+        "7",
+        "invoke_agent weather_agent",
+        {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "weather_agent"},
+        events=[
+            _event(
+                "gen_ai.client.inference.operation.details",
+                **{
+                    "gen_ai.input.messages": json.dumps(request),
+                    "gen_ai.output.messages": json.dumps(output),
+                },
+            )
+        ],
+    )
+    fields = strands.run_fields(run)
+    assert (fields["task"], fields["final_answer"]) == (TASK, "Sunny ☀")

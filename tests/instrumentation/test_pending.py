@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -41,6 +42,9 @@ def test_a_pending_copy_of_an_open_run_and_step_is_exported_soon_after_start(
         attrs = dict(pending.attributes or {})
         assert attrs.pop("agent_audit.pending") is True
         assert attrs.pop("agent_audit.pending_parent_id") == format(real.context.span_id, "016x")
+        # The real span's own parent, so what is below a span that never ends is placed.
+        real_parent = format(real.parent.span_id, "016x") if real.parent else None
+        assert attrs.pop("agent_audit.pending_real_parent_id", None) == real_parent
         real_attrs = real.attributes or {}
         assert all(real_attrs.get(k) == v for k, v in attrs.items() if k != "agent_run.status")
     assert (pending_run.attributes or {})["agent_run.status"] == "running"
@@ -150,3 +154,36 @@ def test_a_forked_child_still_sends_pending_copies(spans: Spans) -> None:
     answer = os.read(read_end, 2)
     os.waitpid(pid, 0)
     assert answer == b"ok"
+
+
+def test_a_run_still_open_at_shutdown_gets_a_last_copy_marked_open_at_exit() -> None:
+    """A process that shuts tracing down with a run open (Ctrl-C in a framework that never
+    ends its spans) says so: the collector makes the run ``cancelled``, not ``lost``."""
+    exporter = InMemorySpanExporter()
+    processor = PendingSpanProcessor(SimpleSpanProcessor(exporter), delay_s=0)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("framework")
+    run_attrs = {"gen_ai.operation.name": "invoke_agent"}
+    with tracer.start_as_current_span("invoke_agent done", attributes=run_attrs):
+        pass
+    left_open = tracer.start_span("invoke_agent cut", attributes=run_attrs)
+    step = tracer.start_span(
+        "chat m",
+        context=trace.set_span_in_context(left_open),
+        attributes={"gen_ai.operation.name": "chat"},
+    )
+    provider.shutdown()
+    at_exit = [s for s in exporter.get_finished_spans() if (s.attributes or {}).get(
+        "agent_audit.pending_open_at_exit")]  # fmt: skip
+    assert [s.name for s in at_exit] == ["invoke_agent cut"]  # runs only, open ones only
+    (last,) = at_exit
+    assert last.parent is not None and last.parent.span_id == left_open.get_span_context().span_id
+    assert last.end_time is not None and last.start_time is not None
+    assert last.end_time > last.start_time  # when the process shut down
+    # The step's copy names its real parent: the run span that never ended.
+    (step_copy,) = [s for s in exporter.get_finished_spans() if s.name == "chat m"]
+    assert (step_copy.attributes or {})["agent_audit.pending_real_parent_id"] == format(
+        left_open.get_span_context().span_id, "016x"
+    )
+    assert step.end_time is None
