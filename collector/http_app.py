@@ -203,8 +203,12 @@ def create_app(
 
     @app.get("/healthz", summary="Liveness and basic figures")
     def healthz() -> dict[str, object]:
+        writer = store.writer_health()
         health: dict[str, object] = {
-            "status": "ok",
+            # "degraded": acknowledged requests wait in the journal while the writer
+            # retries storage trouble (a full disk, a database being reopened).
+            "status": "ok" if writer["state"] == "ok" else "degraded",
+            "writer": writer,
             "instance_id": instance_id,
             "schema_version": SCHEMA_VERSION,
             "queued_spans": store.queued_spans,
