@@ -14,6 +14,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from collector.auth import token_matches
+from collector.bodies_in_flight import BodiesInFlight
 from collector.decode import DecodedRequest, InvalidRequest, decode_protobuf
 from collector.redact import Sanitizer
 from collector.request_budget import PartsInFlight
@@ -60,6 +61,7 @@ class TraceReceiver:
         sanitizer: Sanitizer,
         workers: Executor,
         in_flight: PartsInFlight | None = None,
+        bodies: BodiesInFlight | None = None,
     ) -> None:
         self._store = store
         self._sanitizer = sanitizer
@@ -67,6 +69,7 @@ class TraceReceiver:
         self._budget = settings.request_budget
         self._in_flight = in_flight or settings.parts_in_flight()
         self._workers = workers
+        self._bodies = bodies or settings.bodies_in_flight()
 
     def _decode_and_store(self, request: bytes) -> DecodedRequest:
         decoded = decode_protobuf(request, self._budget, self._in_flight)
@@ -83,9 +86,20 @@ class TraceReceiver:
                 await context.abort(
                     grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token"
                 )
-        loop = asyncio.get_running_loop()
+        # The whole message is in (grpc core gathered it): it is counted before it
+        # waits for a worker, and let go at once when there is no room for it
+        # (collector/bodies_in_flight.py), until it is stored.
+        hold = self._bodies.hold()
         try:
-            decoded = await loop.run_in_executor(self._workers, self._decode_and_store, request)
+            hold.add(len(request))
+        except Overloaded as exc:
+            hold.release()
+            await _abort_retryable(context, str(exc), exc.retry_after_s)
+        # Let go when the worker is done, even if the call was cancelled meanwhile.
+        work = self._workers.submit(self._decode_and_store, request)
+        work.add_done_callback(lambda _done: hold.release())
+        try:
+            decoded = await asyncio.wrap_future(work)
         except InvalidRequest as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except Overloaded as exc:
@@ -162,10 +176,12 @@ def start_grpc_server(
     settings: Settings,
     sanitizer: Sanitizer,
     in_flight: PartsInFlight | None = None,
+    bodies: BodiesInFlight | None = None,
 ) -> tuple[GrpcServer, int]:
     """Start serving on settings.host:grpc_port; return the server and the bound port.
 
-    ``in_flight``: the bound on parts being decoded, shared with the HTTP receiver."""
+    ``in_flight``: the bound on parts being decoded, ``bodies`` on request bytes held,
+    both shared with the HTTP receiver."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="otlp-grpc", daemon=True)
     served = GrpcServer(loop, thread)
@@ -174,7 +190,7 @@ def start_grpc_server(
 
     async def start() -> int:
         server = grpc.aio.server(options=_server_options(settings))
-        receiver = TraceReceiver(store, settings, sanitizer, workers, in_flight)
+        receiver = TraceReceiver(store, settings, sanitizer, workers, in_flight, bodies)
         handler = grpc.method_handlers_generic_handler(
             _SERVICE, {"Export": grpc.unary_unary_rpc_method_handler(receiver.Export)}
         )

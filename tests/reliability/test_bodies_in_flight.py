@@ -1,0 +1,88 @@
+"""Many big OTLP requests at once: the bytes held stay within the in-flight budget, every
+refusal is one OTLP exporters retry, and every acknowledged span is stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.reliability.chaos import check_file
+from bench.reliability.flood import flood
+from bench.reliability.harness import CollectorProcess, GrpcSender, HttpSender, build_run_request
+from tests.reliability.test_overload import _work
+
+INFLIGHT_BYTES = 3 * 1024 * 1024
+REQUEST_BYTES = 2 * 1024 * 1024
+
+
+def _health(collector: CollectorProcess) -> dict[str, Any]:
+    health: dict[str, Any] = httpx.get(f"{collector.api_url}/healthz", timeout=30).json()
+    return health
+
+
+def test_a_flood_of_big_requests_is_held_within_the_budget_and_all_stored(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "bodies.duckdb"
+    collector = CollectorProcess(
+        db,
+        log_dir=tmp_path / "logs",
+        env={
+            "AGENT_AUDIT_MAX_INFLIGHT_BYTES": str(INFLIGHT_BYTES),
+            "AGENT_AUDIT_MAX_REQUEST_BYTES": str(REQUEST_BYTES),
+        },
+    ).start()
+    try:
+        # 18 senders (gRPC, HTTP protobuf, HTTP JSON) of ~0.6 MB requests: 11 MB offered at
+        # once against a 3 MiB budget.
+        work = _work(senders=18, requests_each=2, steps=5, payload_bytes=100_000)
+        result = flood(collector.grpc_target, collector.http_endpoint, work, seed=3, deadline_s=240)
+        health = _health(collector)
+        assert collector.terminate() == 0, collector.stderr_text()[-3000:]
+    finally:
+        collector.kill()
+    assert result.bad_answers == []
+    assert result.unacked == []
+    # Refused for want of room, with OTLP's retryable answers (flood checks their hints).
+    assert result.outcomes["retryable"] > 0, result.outcomes
+    assert health["inflight_refused"] > 0, health
+    # The bound: what others hold plus a newcomer never passes the budget; a request
+    # alone may (it is at most one request body).
+    assert 0 < health["inflight_peak_bytes"] <= max(INFLIGHT_BYTES, REQUEST_BYTES), health
+    assert health["inflight_bytes"] == 0 and health["inflight_requests"] == 0, health
+    requests = {r.trace_id: r for rs in work.values() for r in rs}
+    acked = {r.trace_id: r for r in result.acked}
+    assert acked.keys() == requests.keys()
+    assert check_file(db, requests, acked) == []
+
+
+def test_a_request_bigger_than_the_budget_goes_through_alone(tmp_path: Path) -> None:
+    # Refusing it for ever would make the exporter retry for ever: alone, it is taken.
+    collector = CollectorProcess(
+        tmp_path / "alone.duckdb",
+        log_dir=tmp_path / "logs",
+        env={
+            "AGENT_AUDIT_MAX_INFLIGHT_BYTES": str(256 * 1024),
+            "AGENT_AUDIT_MAX_REQUEST_BYTES": str(REQUEST_BYTES),
+        },
+    ).start()
+    grpc = GrpcSender(collector.grpc_target)
+    http = HttpSender(collector.http_endpoint)
+    try:
+        over_http = build_run_request(1, 1, 5, payload_bytes=100_000)
+        over_grpc = build_run_request(1, 2, 5, payload_bytes=100_000)
+        assert len(over_http.protobuf()) > 256 * 1024
+        assert http.send(over_http.protobuf()).acked
+        assert grpc.send(over_grpc.protobuf()).acked
+        health = _health(collector)
+        assert health["inflight_refused"] == 0
+        assert health["inflight_peak_bytes"] >= len(over_http.protobuf())
+        assert collector.terminate() == 0
+    finally:
+        grpc.close()
+        http.close()
+        collector.kill()
+    requests = {r.trace_id: r for r in (over_http, over_grpc)}
+    assert check_file(collector.db, requests, requests) == []
