@@ -194,7 +194,11 @@ class Journal:
     def _open_segment(self, number: int) -> tuple[int, int]:
         path = self.directory / _segment_name(number)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        _fsync_dir(self.directory)  # the new name survives a crash
+        try:
+            _fsync_dir(self.directory)  # the new name survives a crash
+        except OSError:
+            os.close(fd)  # a full disk: not leaked once per rotation tried
+            raise
         self._outstanding[number] = 0
         return fd, os.fstat(fd).st_size
 
