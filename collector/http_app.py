@@ -128,17 +128,14 @@ def _retry_later(content_type: str, exc: Overloaded) -> Response:
     return _otlp_error(content_type, 503, code_pb2.UNAVAILABLE, str(exc), {"Retry-After": retry})
 
 
-async def _read_limited(request: Request, limit: int, hold: BodyHold, declared: int) -> bytes:
-    """The body, counted in ``hold`` (its declared length at once, then as it arrives).
+async def _read_limited(request: Request, limit: int, hold: BodyHold) -> bytes:
+    """The body, counted in ``hold`` as it arrives (not by its declared length: a
+    head declaring 16 MB that never sends them would hold room it does not use).
     Without room for it, the rest is read and dropped (so the client gets its
     answer, not a reset connection) and Overloaded raised."""
     chunks: list[bytes] = []
     size = 0
     refused: Overloaded | None = None
-    try:
-        hold.grow_to(declared)
-    except Overloaded as exc:
-        refused = exc
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
@@ -287,15 +284,14 @@ def create_app(
                 content_type, 413, code_pb2.RESOURCE_EXHAUSTED, f"body larger than {limit} bytes"
             )
         with held_bodies.hold() as hold:
-            return await _receive_and_store(request, content_type, encoding, declared, hold)
+            return await _receive_and_store(request, content_type, encoding, hold)
 
     async def _receive_and_store(
-        request: Request, content_type: str, encoding: str, declared: str, hold: BodyHold
+        request: Request, content_type: str, encoding: str, hold: BodyHold
     ) -> Response:
         limit = settings.max_request_bytes
         try:
-            expected = int(declared) if declared.isascii() and declared.isdigit() else 0
-            body = await _read_limited(request, limit, hold, expected)
+            body = await _read_limited(request, limit, hold)
             # On a thread: inflating 16 MB took 190 ms, every other HTTP request
             # (health, API, other exports) waiting while it ran on the event loop.
             body = await run_in_threadpool(_inflate, body, encoding, limit)

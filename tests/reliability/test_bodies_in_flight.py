@@ -3,6 +3,7 @@ refusal is one OTLP exporters retry, and every acknowledged span is stored."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from bench.reliability.chaos import check_file
 from bench.reliability.flood import flood
 from bench.reliability.harness import CollectorProcess, GrpcSender, HttpSender, build_run_request
 from tests.reliability.test_overload import _work
+from tests.support import wait_until
 
 INFLIGHT_BYTES = 3 * 1024 * 1024
 REQUEST_BYTES = 2 * 1024 * 1024
@@ -86,3 +88,56 @@ def test_a_request_bigger_than_the_budget_goes_through_alone(tmp_path: Path) -> 
         collector.kill()
     requests = {r.trace_id: r for r in (over_http, over_grpc)}
     assert check_file(collector.db, requests, requests) == []
+
+
+def test_a_stalled_body_holds_only_what_it_sent_and_gives_it_back_when_cut(
+    tmp_path: Path,
+) -> None:
+    collector = CollectorProcess(
+        tmp_path / "stalled.duckdb",
+        log_dir=tmp_path / "logs",
+        env={
+            "AGENT_AUDIT_MAX_INFLIGHT_BYTES": str(INFLIGHT_BYTES),
+            "AGENT_AUDIT_MAX_REQUEST_BYTES": str(REQUEST_BYTES),
+            "AGENT_AUDIT_REQUEST_TIMEOUT_S": "3",
+        },
+    ).start()
+    sender = HttpSender(collector.http_endpoint)
+    stalled: list[socket.socket] = []
+    try:
+        # Heads declaring nearly the whole budget hold none of it...
+        for _ in range(3):
+            stalled.append(_stalled_upload(collector.http_port, declared=REQUEST_BYTES, sent=0))
+        # ...and a body stalled halfway holds what it sent, no more.
+        stalled.append(_stalled_upload(collector.http_port, declared=REQUEST_BYTES, sent=500_000))
+        wait_until(
+            lambda: _health(collector)["inflight_bytes"] == 500_000,
+            timeout_s=10,
+            what="the half-sent body to be counted",
+        )
+        request = build_run_request(2, 1, 5, payload_bytes=100_000)
+        assert sender.send(request.protobuf()).acked
+        # The request deadline cuts the stalled clients: their bytes are given back.
+        wait_until(
+            lambda: _health(collector)["inflight_bytes"] == 0,
+            timeout_s=20,
+            what="the stalled body's bytes to be given back",
+        )
+        assert _health(collector)["inflight_requests"] == 0
+        assert collector.terminate() == 0
+    finally:
+        for connection in stalled:
+            connection.close()
+        sender.close()
+        collector.kill()
+    assert check_file(collector.db, {request.trace_id: request}, {request.trace_id: request}) == []
+
+
+def _stalled_upload(port: int, *, declared: int, sent: int) -> socket.socket:
+    connection = socket.create_connection(("127.0.0.1", port))
+    head = (
+        f"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/x-protobuf\r\nContent-Length: {declared}\r\n\r\n"
+    )
+    connection.sendall(head.encode() + b"\0" * sent)
+    return connection
