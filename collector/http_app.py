@@ -128,14 +128,23 @@ def _retry_later(content_type: str, exc: Overloaded) -> Response:
     return _otlp_error(content_type, 503, code_pb2.UNAVAILABLE, str(exc), {"Retry-After": retry})
 
 
-async def _read_limited(request: Request, limit: int, hold: BodyHold) -> bytes:
-    """The body, counted in ``hold`` as it arrives (not by its declared length: a
-    head declaring 16 MB that never sends them would hold room it does not use).
-    Without room for it, the rest is read and dropped (so the client gets its
-    answer, not a reset connection) and Overloaded raised."""
+async def _read_limited(request: Request, limit: int, hold: BodyHold, declared: int) -> bytes:
+    """The body, counted in ``hold``: its declared length before it is read, then
+    as it arrives. Without room for it, the rest is read and dropped (so the
+    client gets its answer, not a reset connection) and Overloaded raised.
+
+    Taking the declared length first matters: counted only as they arrived, 48
+    senders of 8 MB each filled the room with parts of bodies none of which
+    could finish, and were refused in turn (12,890 retries, 262 s for 96
+    requests, against 17 and 3 s)."""
     chunks: list[bytes] = []
     size = 0
     refused: Overloaded | None = None
+    try:
+        hold.grow_to(declared)
+    except Overloaded as exc:
+        refused = exc
+        hold.release()
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
@@ -146,6 +155,7 @@ async def _read_limited(request: Request, limit: int, hold: BodyHold) -> bytes:
             except Overloaded as exc:
                 refused = exc
                 chunks.clear()
+                hold.release()  # what is drained is not held
                 continue
             chunks.append(chunk)
     if refused is not None:
@@ -284,14 +294,15 @@ def create_app(
                 content_type, 413, code_pb2.RESOURCE_EXHAUSTED, f"body larger than {limit} bytes"
             )
         with held_bodies.hold() as hold:
-            return await _receive_and_store(request, content_type, encoding, hold)
+            return await _receive_and_store(request, content_type, encoding, declared, hold)
 
     async def _receive_and_store(
-        request: Request, content_type: str, encoding: str, hold: BodyHold
+        request: Request, content_type: str, encoding: str, declared: str, hold: BodyHold
     ) -> Response:
         limit = settings.max_request_bytes
         try:
-            body = await _read_limited(request, limit, hold)
+            expected = int(declared) if declared.isascii() and declared.isdigit() else 0
+            body = await _read_limited(request, limit, hold, expected)
             # On a thread: inflating 16 MB took 190 ms, every other HTTP request
             # (health, API, other exports) waiting while it ran on the event loop.
             body = await run_in_threadpool(_inflate, body, encoding, limit)

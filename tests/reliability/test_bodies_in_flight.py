@@ -90,7 +90,7 @@ def test_a_request_bigger_than_the_budget_goes_through_alone(tmp_path: Path) -> 
     assert check_file(collector.db, requests, requests) == []
 
 
-def test_a_stalled_body_holds_only_what_it_sent_and_gives_it_back_when_cut(
+def test_a_stalled_upload_holds_its_declared_length_until_the_deadline_cuts_it(
     tmp_path: Path,
 ) -> None:
     collector = CollectorProcess(
@@ -104,33 +104,36 @@ def test_a_stalled_body_holds_only_what_it_sent_and_gives_it_back_when_cut(
     ).start()
     sender = HttpSender(collector.http_endpoint)
     stalled: list[socket.socket] = []
+    small = build_run_request(2, 1, 2, payload_bytes=100_000)
+    big = build_run_request(2, 2, 8, payload_bytes=150_000)
     try:
-        # Heads declaring nearly the whole budget hold none of it...
-        for _ in range(3):
-            stalled.append(_stalled_upload(collector.http_port, declared=REQUEST_BYTES, sent=0))
-        # ...and a body stalled halfway holds what it sent, no more.
+        # A body that stops halfway holds the room it declared: others have the rest.
         stalled.append(_stalled_upload(collector.http_port, declared=REQUEST_BYTES, sent=500_000))
         wait_until(
-            lambda: _health(collector)["inflight_bytes"] == 500_000,
+            lambda: _health(collector)["inflight_bytes"] == REQUEST_BYTES,
             timeout_s=10,
-            what="the half-sent body to be counted",
+            what="the stalled body to be counted",
         )
-        request = build_run_request(2, 1, 5, payload_bytes=100_000)
-        assert sender.send(request.protobuf()).acked
-        # The request deadline cuts the stalled clients: their bytes are given back.
+        assert sender.send(small.protobuf()).acked
+        refused = sender.send(big.protobuf())
+        assert refused.kind == "retryable" and refused.retry_after_s, refused
+        # The request deadline cuts the stalled client: its room is given back, and the
+        # refused request goes through when sent again.
         wait_until(
             lambda: _health(collector)["inflight_bytes"] == 0,
             timeout_s=20,
-            what="the stalled body's bytes to be given back",
+            what="the stalled body's room to be given back",
         )
         assert _health(collector)["inflight_requests"] == 0
+        assert sender.send(big.protobuf()).acked
         assert collector.terminate() == 0
     finally:
         for connection in stalled:
             connection.close()
         sender.close()
         collector.kill()
-    assert check_file(collector.db, {request.trace_id: request}, {request.trace_id: request}) == []
+    sent = {r.trace_id: r for r in (small, big)}
+    assert check_file(collector.db, sent, sent) == []
 
 
 def _stalled_upload(port: int, *, declared: int, sent: int) -> socket.socket:
