@@ -45,7 +45,11 @@ class TraceReceiver:
     """Decodes, stores, and acknowledges only after the commit.
 
     Registered with a raw-bytes deserializer so a malformed body is answered
-    INVALID_ARGUMENT, as OTLP asks, rather than grpcio's generic INTERNAL.
+    INVALID_ARGUMENT, as OTLP asks, rather than grpcio's generic INTERNAL; and as
+    a client-streaming method (the wire is the same as unary's) so that room
+    for the message is taken before it is read: a call refused for want of room
+    (collector/bodies_in_flight.py) never has its message gathered, and one
+    whose message does not arrive within the request timeout is ended.
 
     The server is grpcio's asyncio one: a call waiting for its request bytes
     holds no thread. (The thread-pool server gives each call a worker as soon
@@ -70,6 +74,7 @@ class TraceReceiver:
         self._in_flight = in_flight or settings.parts_in_flight()
         self._workers = workers
         self._bodies = bodies or settings.bodies_in_flight()
+        self._read_timeout_s = settings.request_timeout_s
 
     def _decode_and_store(self, request: bytes) -> DecodedRequest:
         decoded = decode_protobuf(request, self._budget, self._in_flight)
@@ -79,7 +84,7 @@ class TraceReceiver:
             self._in_flight.give(decoded.held_parts)
         return decoded
 
-    async def Export(self, request: bytes, context: Any) -> bytes:  # noqa: N802 - OTLP's name
+    async def Export(self, requests: Any, context: Any) -> bytes:  # noqa: N802 - OTLP's name
         if self._token:
             metadata = dict(context.invocation_metadata())
             if not token_matches(self._token, metadata.get("authorization")):
@@ -91,10 +96,29 @@ class TraceReceiver:
         # (collector/bodies_in_flight.py), until it is stored.
         hold = self._bodies.hold()
         try:
-            hold.add(len(request))
+            # Room is taken before the message is read: a call refused here never has
+            # its body gathered (grpc core reads it only once asked to).
+            hold.add(self._bodies.estimate())
+            try:
+                request = await asyncio.wait_for(context.read(), self._read_timeout_s)
+            except TimeoutError:
+                # A message that does not come holds room others need: OTLP's
+                # retryable DEADLINE_EXCEEDED for whoever is really sending it.
+                hold.release()
+                await context.abort(
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    f"the request message did not arrive within {self._read_timeout_s:g} s",
+                )
+            if not isinstance(request, bytes):
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no request message")
+            self._bodies.note_size(len(request))
+            hold.settle(len(request))
         except Overloaded as exc:
             hold.release()
             await _abort_retryable(context, str(exc), exc.retry_after_s)
+        except BaseException:
+            hold.release()
+            raise
         # Let go when the worker is done, even if the call was cancelled meanwhile.
         work = self._workers.submit(self._decode_and_store, request)
         work.add_done_callback(lambda _done: hold.release())
@@ -192,7 +216,7 @@ def start_grpc_server(
         server = grpc.aio.server(options=_server_options(settings))
         receiver = TraceReceiver(store, settings, sanitizer, workers, in_flight, bodies)
         handler = grpc.method_handlers_generic_handler(
-            _SERVICE, {"Export": grpc.unary_unary_rpc_method_handler(receiver.Export)}
+            _SERVICE, {"Export": grpc.stream_unary_rpc_method_handler(receiver.Export)}
         )
         server.add_generic_rpc_handlers((handler,))
         served._server = server

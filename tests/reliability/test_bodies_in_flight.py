@@ -4,10 +4,14 @@ refusal is one OTLP exporters retry, and every acknowledged span is stored."""
 from __future__ import annotations
 
 import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
+import pytest
 
 from bench.reliability.chaos import check_file
 from bench.reliability.flood import flood
@@ -144,3 +148,41 @@ def _stalled_upload(port: int, *, declared: int, sent: int) -> socket.socket:
     )
     connection.sendall(head.encode() + b"\0" * sent)
     return connection
+
+
+def test_a_grpc_message_that_never_comes_gives_its_room_back(tmp_path: Path) -> None:
+    collector = CollectorProcess(
+        tmp_path / "grpc-stalled.duckdb",
+        log_dir=tmp_path / "logs",
+        env={"AGENT_AUDIT_REQUEST_TIMEOUT_S": "2"},
+    ).start()
+    never = threading.Event()
+
+    def no_message() -> Iterator[bytes]:
+        never.wait(30)  # the call is open, its message never sent
+        yield b""
+
+    channel = grpc.insecure_channel(collector.grpc_target)
+    try:
+        export = channel.stream_unary(
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            request_serializer=None,
+            response_deserializer=None,
+        )
+        call = export.future(no_message(), timeout=30)
+        wait_until(
+            lambda: _health(collector)["inflight_requests"] == 1,
+            timeout_s=10,
+            what="the open call to take room",
+        )
+        with pytest.raises(grpc.RpcError) as failed:
+            call.result(timeout=30)
+        assert failed.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+        assert "did not arrive" in (failed.value.details() or "")
+        health = _health(collector)
+        assert health["inflight_bytes"] == 0 and health["inflight_requests"] == 0, health
+        assert collector.terminate() == 0
+    finally:
+        never.set()
+        channel.close()
+        collector.kill()
