@@ -19,28 +19,20 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 
-from collector.chain import load_head
 from collector.chain_key import ChainKey
-from collector.commit_mark import CommitMark, LostCommits
-from collector.db_recovery import ReadGate, WriterHealth, is_invalidated, reopen_database
+from collector.commit_mark import CommitMark
 from collector.decode import SpanRecord
-from collector.ingest import IngestState, ingest_batch, load_orphan_traces, mark_lost_runs
+from collector.ingest import IngestState, ingest_batch, mark_lost_runs
 from collector.journal import Journal, JournalTicket, keep_rejected
 from collector.journal_codec import encode_spans
 from collector.memory_limit import MemoryLimit, is_out_of_memory
 from collector.retention import RetentionResult, apply_retention
-from collector.rootless_runs import load_rootless_traces
-from collector.store_errors import (
-    StoreOpenError,
-    StoreRejected,
-    StoreUnavailable,
-    is_storage_trouble,
-)
+from collector.store_errors import StoreRejected, StoreUnavailable, is_storage_trouble
+from collector.writer_connection import WriterConnection
 from instrumentation.clock import utc_now
 
 __all__ = ["WriteResult", "WriterLoop", "SpanJob", "FnJob", "STOP"]
@@ -83,7 +75,7 @@ _BISECT_COMMITS = 64
 _RETRY_MAX_S = 5.0
 
 
-class WriterLoop:
+class WriterLoop(WriterConnection):
     """The writer thread's half of RunStore (collector/store.py)."""
 
     _con: duckdb.DuckDBPyConnection
@@ -109,11 +101,6 @@ class WriterLoop:
     _jobs_finished: int
     rejected_after_ack: int
     apply_rate: float
-    db_path: Path
-    # The connection's readers, and whether it must be opened again (collector/db_recovery.py).
-    _reads: ReadGate
-    health: WriterHealth
-    _open_options: tuple[int, int]  # DuckDB threads, checkpoint threshold in MB
 
     def _run_writer(self) -> None:
         housekeeping_every_s = min(5.0, self._lost_after_s / 4)
@@ -314,12 +301,6 @@ class WriterLoop:
             rate = spans / seconds
             self.apply_rate = rate if not self.apply_rate else 0.7 * self.apply_rate + 0.3 * rate
 
-    def _record_mark(self) -> None:
-        try:
-            self._mark.record(self._state.chain_head.seq, self._state.chain_head.hash)
-        except OSError:
-            logger.exception("cannot write the commit mark %s", self._mark.path)
-
     @staticmethod
     def _answer(error: Exception, batch: list[SpanJob]) -> Exception:
         spans = sum(len(job.spans) for job in batch)
@@ -349,29 +330,6 @@ class WriterLoop:
             where,
         )
 
-    def _reload_state(self) -> None:
-        """What the writer remembers is derivable from the file: read it back.
-
-        If the file cannot be read now (a full disk, say), or the connection
-        is lost and cannot be opened again yet, the next commit tries again
-        before writing anything.
-        """
-        if self._reads.lost and not self._reopen():
-            self._state_stale = True
-            return
-        try:
-            self._state.orphan_traces = load_orphan_traces(self._con)
-            self._state.rootless_traces = load_rootless_traces(self._con)
-            self._state.chain_head = load_head(self._con)
-        except duckdb.Error as exc:
-            logger.exception("cannot reread the writer's state; will retry before the next write")
-            self._state_stale = True
-            if is_invalidated(exc):
-                self._reads.lost = True
-            return
-        self._state_stale = False
-        # state.foreign_llm is kept: extra entries only cost a lookup.
-
     def _finish(
         self, batch: list[SpanJob], error: Exception | None = None, *, applied: bool = True
     ) -> None:
@@ -397,59 +355,6 @@ class WriterLoop:
             job.future.set_exception(exc)
         else:
             job.future.set_result(result)
-
-    def _transaction(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        if self._reads.lost and not self._reopen():
-            raise StoreUnavailable("storage error: the database could not be opened again yet")
-        con = self._con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            result = fn(con)
-            self._memory.make_room(con)
-            con.execute("COMMIT")
-            self._generation += 1
-        except BaseException as exc:
-            if is_invalidated(exc):
-                # Nothing more runs on this instance: the next transaction opens the
-                # file again. (A COMMIT that failed this way may be durable already;
-                # applying its requests again is harmless, spans being keyed.)
-                logger.error("DuckDB invalidated the database (%s); it will be reopened", exc)
-                self._reads.lost = True
-                raise
-            try:
-                con.execute("ROLLBACK")
-            except duckdb.Error:
-                logger.exception("rollback failed")
-            raise
-        self._mark.after_commit(con)
-        return result
-
-    def _reopen(self) -> bool:
-        """Open the file again after a fatal error; False (logged) when it cannot be yet."""
-        if not self._reads.drained():
-            logger.warning("reads still run on the lost DuckDB connection; reopening later")
-            return False
-        threads, checkpoint_mb = self._open_options
-        try:
-            self._con = reopen_database(
-                self.db_path,
-                self._con,
-                self._mark,
-                memory_limit_mb=self._memory.limit_mb,
-                threads=threads,
-                checkpoint_mb=checkpoint_mb,
-            )
-        except (duckdb.Error, StoreOpenError, LostCommits, OSError) as exc:
-            # HeadMismatch is a LostCommits: the trail needs a person, never an append.
-            self.health.failed(exc)
-            logger.error("cannot open %s again yet: %s", self.db_path, exc)
-            return False
-        self._memory.rebind(self._con)
-        self._reads.lost = False
-        self._state_stale = True  # the ingest state is read from the file before the next write
-        self.health.reopens += 1
-        logger.warning("opened %s again after a fatal error", self.db_path)
-        return True
 
     def _housekeeping(self) -> None:
         if self._retention_s > 0 and time.monotonic() >= self._next_retention:
