@@ -10,10 +10,9 @@ receivers:
 
 - HTTP: its declared ``Content-Length`` before the body is read, then what
   arrives past it, then its inflated size;
-- gRPC (no length is announced): an estimate before the message is read (the
-  largest allowed until sizes are seen, then the recent sizes: up at once to a
-  bigger one, down by a fifth of the difference for each smaller one), then
-  its real size.
+- gRPC (no length is announced): an estimate before the message is read (1 MiB
+  until sizes are seen, then the recent sizes: up at once to a bigger one, down
+  by a fifth of the difference for each smaller one), then its real size.
 
 A request that would pass the budget is answered "retry later" (HTTP 503 with
 ``Retry-After``, gRPC ``UNAVAILABLE`` with ``RetryInfo``; OTLP exporters retry
@@ -33,21 +32,24 @@ __all__ = ["BodiesInFlight", "BodyHold"]
 # How long a refused exporter is asked to wait: long enough for the requests
 # held now to be decoded and journaled (about a second for a 16 MB body here).
 RETRY_AFTER_S = 1.0
-# The least a gRPC message not read yet is taken to hold (see BodiesInFlight.estimate).
+# What a gRPC message not read yet is taken to hold at first, and at least (see
+# BodiesInFlight.estimate). Not the largest allowed: 16 calls whose message never
+# came would then hold the whole default budget until the request timeout, and
+# every other exporter would be refused meanwhile (tests/reliability/test_slow_clients.py).
+_FIRST_ESTIMATE = 1024 * 1024
 _MIN_ESTIMATE = 64 * 1024
 
 
 class BodiesInFlight:
     """Bytes of request bodies held right now, and the most that may be."""
 
-    def __init__(self, limit_bytes: int, largest_body: int) -> None:
+    def __init__(self, limit_bytes: int) -> None:
         self.limit_bytes = limit_bytes
         self._held = 0
         self._requests = 0
         self.refused = 0  # requests answered "retry later" for want of room, since start
         self.peak_bytes = 0
-        # The largest body allowed until sizes have been seen: the worst is assumed.
-        self._estimate = max(_MIN_ESTIMATE, largest_body)
+        self._estimate = _FIRST_ESTIMATE
         self._lock = threading.Lock()
 
     @property

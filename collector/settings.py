@@ -165,7 +165,7 @@ class Settings:
 
     def bodies_in_flight(self) -> BodiesInFlight:
         """The bound on request body bytes held at once, shared by the HTTP and gRPC receivers."""
-        return BodiesInFlight(self.max_inflight_bytes, self.max_request_bytes)
+        return BodiesInFlight(self.max_inflight_bytes)
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields changed (command-line flags win over the environment)."""
