@@ -14,6 +14,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from collector.auth import token_matches
+from collector.bodies_in_flight import BodiesInFlight
 from collector.decode import DecodedRequest, InvalidRequest, decode_protobuf
 from collector.redact import Sanitizer
 from collector.request_budget import PartsInFlight
@@ -44,7 +45,11 @@ class TraceReceiver:
     """Decodes, stores, and acknowledges only after the commit.
 
     Registered with a raw-bytes deserializer so a malformed body is answered
-    INVALID_ARGUMENT, as OTLP asks, rather than grpcio's generic INTERNAL.
+    INVALID_ARGUMENT, as OTLP asks, rather than grpcio's generic INTERNAL; and as
+    a client-streaming method (the wire is the same as unary's) so that room
+    for the message is taken before it is read: a call refused for want of room
+    (collector/bodies_in_flight.py) never has its message gathered, and one
+    whose message does not arrive within the request timeout is ended.
 
     The server is grpcio's asyncio one: a call waiting for its request bytes
     holds no thread. (The thread-pool server gives each call a worker as soon
@@ -60,6 +65,7 @@ class TraceReceiver:
         sanitizer: Sanitizer,
         workers: Executor,
         in_flight: PartsInFlight | None = None,
+        bodies: BodiesInFlight | None = None,
     ) -> None:
         self._store = store
         self._sanitizer = sanitizer
@@ -67,6 +73,8 @@ class TraceReceiver:
         self._budget = settings.request_budget
         self._in_flight = in_flight or settings.parts_in_flight()
         self._workers = workers
+        self._bodies = bodies or settings.bodies_in_flight()
+        self._read_timeout_s = settings.request_timeout_s
 
     def _decode_and_store(self, request: bytes) -> DecodedRequest:
         decoded = decode_protobuf(request, self._budget, self._in_flight)
@@ -76,16 +84,46 @@ class TraceReceiver:
             self._in_flight.give(decoded.held_parts)
         return decoded
 
-    async def Export(self, request: bytes, context: Any) -> bytes:  # noqa: N802 - OTLP's name
+    async def Export(self, requests: Any, context: Any) -> bytes:  # noqa: N802 - OTLP's name
         if self._token:
             metadata = dict(context.invocation_metadata())
             if not token_matches(self._token, metadata.get("authorization")):
                 await context.abort(
                     grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token"
                 )
-        loop = asyncio.get_running_loop()
+        # The whole message is in (grpc core gathered it): it is counted before it
+        # waits for a worker, and let go at once when there is no room for it
+        # (collector/bodies_in_flight.py), until it is stored.
+        hold = self._bodies.hold()
         try:
-            decoded = await loop.run_in_executor(self._workers, self._decode_and_store, request)
+            # Room is taken before the message is read: a call refused here never has
+            # its body gathered (grpc core reads it only once asked to).
+            hold.add(self._bodies.estimate())
+            try:
+                request = await asyncio.wait_for(context.read(), self._read_timeout_s)
+            except TimeoutError:
+                # A message that does not come holds room others need: OTLP's
+                # retryable DEADLINE_EXCEEDED for whoever is really sending it.
+                hold.release()
+                await context.abort(
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    f"the request message did not arrive within {self._read_timeout_s:g} s",
+                )
+            if not isinstance(request, bytes):
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no request message")
+            self._bodies.note_size(len(request))
+            hold.settle(len(request))
+        except Overloaded as exc:
+            hold.release()
+            await _abort_retryable(context, str(exc), exc.retry_after_s)
+        except BaseException:
+            hold.release()
+            raise
+        # Let go when the worker is done, even if the call was cancelled meanwhile.
+        work = self._workers.submit(self._decode_and_store, request)
+        work.add_done_callback(lambda _done: hold.release())
+        try:
+            decoded = await asyncio.wrap_future(work)
         except InvalidRequest as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except Overloaded as exc:
@@ -162,10 +200,12 @@ def start_grpc_server(
     settings: Settings,
     sanitizer: Sanitizer,
     in_flight: PartsInFlight | None = None,
+    bodies: BodiesInFlight | None = None,
 ) -> tuple[GrpcServer, int]:
     """Start serving on settings.host:grpc_port; return the server and the bound port.
 
-    ``in_flight``: the bound on parts being decoded, shared with the HTTP receiver."""
+    ``in_flight``: the bound on parts being decoded, ``bodies`` on request bytes held,
+    both shared with the HTTP receiver."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="otlp-grpc", daemon=True)
     served = GrpcServer(loop, thread)
@@ -174,9 +214,9 @@ def start_grpc_server(
 
     async def start() -> int:
         server = grpc.aio.server(options=_server_options(settings))
-        receiver = TraceReceiver(store, settings, sanitizer, workers, in_flight)
+        receiver = TraceReceiver(store, settings, sanitizer, workers, in_flight, bodies)
         handler = grpc.method_handlers_generic_handler(
-            _SERVICE, {"Export": grpc.unary_unary_rpc_method_handler(receiver.Export)}
+            _SERVICE, {"Export": grpc.stream_unary_rpc_method_handler(receiver.Export)}
         )
         server.add_generic_rpc_handlers((handler,))
         served._server = server

@@ -91,25 +91,80 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def read_entries(directory: Path) -> Iterator[tuple[Path, bytes]]:
-    """Every intact entry, oldest segment first; a torn tail ends its segment."""
+def _entry_at(data: bytes, offset: int) -> bytes | None:
+    """The payload of an intact entry starting at ``offset``, or None."""
+    if offset + _HEADER.size > len(data):
+        return None
+    magic, length, crc = _HEADER.unpack_from(data, offset)
+    start = offset + _HEADER.size
+    payload = data[start : start + length]
+    if magic != _MAGIC or len(payload) != length or zlib.crc32(payload) != crc:
+        return None
+    return payload
+
+
+def _next_entry(data: bytes, offset: int) -> int:
+    """Where the next intact entry after ``offset`` starts; len(data) if none does."""
+    found = data.find(_MAGIC, offset + 1)
+    while found >= 0:
+        if _entry_at(data, found) is not None:
+            return found
+        found = data.find(_MAGIC, found + 1)
+    return len(data)
+
+
+def read_entries(directory: Path, *, keep_damaged: bool = False) -> Iterator[tuple[Path, bytes]]:
+    """Every intact entry, oldest segment first.
+
+    A crash can only tear a segment's tail (never acknowledged: skipped). An
+    entry that does not check out with intact entries after it is damage (a
+    flipped bit, a bad sector): the entries after it were acknowledged and are
+    read on; with ``keep_damaged`` the unreadable bytes are kept in a
+    ``damaged-*.bin`` file beside the journal for a person, and logged.
+    """
     if not directory.exists():
         return
     for _, path in _segments(directory):
         data = path.read_bytes()
         offset = 0
-        while offset + _HEADER.size <= len(data):
-            magic, length, crc = _HEADER.unpack_from(data, offset)
-            start = offset + _HEADER.size
-            payload = data[start : start + length]
-            if magic != _MAGIC or len(payload) != length or zlib.crc32(payload) != crc:
+        while offset < len(data):
+            payload = _entry_at(data, offset)
+            if payload is not None:
+                yield path, payload
+                offset += _HEADER.size + len(payload)
+                continue
+            resume = _next_entry(data, offset)
+            if resume == len(data):
+                # Never acknowledged: its request got no answer, or an error.
+                torn = len(data) - offset
+                logger.warning("%s: %d byte(s) of an unfinished entry ignored", path, torn)
                 break
-            yield path, payload
-            offset = start + length
-        if offset < len(data):
-            # Never acknowledged: its request got no answer, or an error.
-            torn = len(data) - offset
-            logger.warning("%s: %d byte(s) of an unfinished entry ignored", path, torn)
+            kept = "not kept (inspection only)"
+            if keep_damaged:
+                kept = f"kept in {_keep_damaged(directory, path, offset, data[offset:resume])}"
+            logger.error(
+                "%s: %d damaged byte(s) at offset %d, an acknowledged request that cannot be "
+                "read back; %s; the entries after it are applied",
+                path,
+                resume - offset,
+                offset,
+                kept,
+            )
+            offset = resume
+
+
+def _keep_damaged(directory: Path, segment: Path, offset: int, data: bytes) -> Path:
+    path = directory / f"damaged-{segment.stem}-{offset}.bin"
+    if path.exists():  # kept by a start that stopped before the journal was applied
+        return path
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    _fsync_dir(directory)
+    return path
 
 
 class Journal:
@@ -139,7 +194,11 @@ class Journal:
     def _open_segment(self, number: int) -> tuple[int, int]:
         path = self.directory / _segment_name(number)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        _fsync_dir(self.directory)  # the new name survives a crash
+        try:
+            _fsync_dir(self.directory)  # the new name survives a crash
+        except OSError:
+            os.close(fd)  # a full disk: not leaked once per rotation tried
+            raise
         self._outstanding[number] = 0
         return fd, os.fstat(fd).st_size
 

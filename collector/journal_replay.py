@@ -31,7 +31,7 @@ def replay_journal(directory: Path, apply: Apply, batch_spans: int) -> int:
     total = 0
     batch: list[tuple[bytes, list[SpanRecord]]] = []
     size = 0
-    for path, payload in read_entries(directory):
+    for path, payload in read_entries(directory, keep_damaged=True):
         try:
             spans = decode_spans(payload)
         except JournalDecodeError as exc:

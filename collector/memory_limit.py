@@ -44,6 +44,11 @@ class MemoryLimit:
         self.used_mb = 0.0
         self.ceiling_mb = max(limit_mb, ceiling_mb)
 
+    def rebind(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The writer opened the database again: raise the limit on the new connection."""
+        with self._lock:
+            self._con = con
+
     def make_room(self, con: duckdb.DuckDBPyConnection) -> None:
         """Raise the limit ahead of a COMMIT that might not fit in what is left of it.
 

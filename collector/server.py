@@ -133,7 +133,8 @@ def start_collector(settings: Settings) -> RunningCollector:
     store = open_store(settings)
     try:
         in_flight = settings.parts_in_flight()
-        grpc_server, grpc_port = start_grpc_server(store, settings, sanitizer, in_flight)
+        bodies = settings.bodies_in_flight()
+        grpc_server, grpc_port = start_grpc_server(store, settings, sanitizer, in_flight, bodies)
     except Exception:
         store.close()
         raise
@@ -145,7 +146,7 @@ def start_collector(settings: Settings) -> RunningCollector:
         raise
     http_port = sock.getsockname()[1]
     try:
-        app = create_app(store, settings, sanitizer, in_flight)
+        app = create_app(store, settings, sanitizer, in_flight, bodies)
     except Exception:  # e.g. the /sql folder is not this user's (sql_workspace.py)
         sock.close()
         grpc_server.stop(0)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from collector.bodies_in_flight import BodiesInFlight
 from collector.errors import CollectorError
 from collector.pricing import PriceBook, PricesFileError
 from collector.request_budget import PartsInFlight, RequestBudget
@@ -36,6 +37,8 @@ class Settings:
     token: str | None = E.TOKEN.default
     # Ingest
     max_request_bytes: int = E.MAX_REQUEST_BYTES.default  # after decompression
+    # Bodies held at once by both receivers (collector/bodies_in_flight.py).
+    max_inflight_bytes: int = E.MAX_INFLIGHT_BYTES.default
     max_queued_spans: int = E.MAX_QUEUED_SPANS.default  # beyond this, answer "retry later"
     # Past these a request is refused before it is decoded (collector/request_budget.py).
     max_request_spans: int = E.MAX_REQUEST_SPANS.default
@@ -111,6 +114,7 @@ class Settings:
                 http_port=E.HTTP_PORT.read(env),
                 token=E.TOKEN.read(env),
                 max_request_bytes=E.MAX_REQUEST_BYTES.read(env),
+                max_inflight_bytes=E.MAX_INFLIGHT_BYTES.read(env),
                 max_queued_spans=E.MAX_QUEUED_SPANS.read(env),
                 max_request_spans=E.MAX_REQUEST_SPANS.read(env),
                 max_request_parts=E.MAX_REQUEST_PARTS.read(env),
@@ -158,6 +162,10 @@ class Settings:
         """The bound on parts being decoded at once, shared by the HTTP and gRPC
         receivers: two full budgets (collector/request_budget.py)."""
         return PartsInFlight(2 * self.max_request_parts)
+
+    def bodies_in_flight(self) -> BodiesInFlight:
+        """The bound on request body bytes held at once, shared by the HTTP and gRPC receivers."""
+        return BodiesInFlight(self.max_inflight_bytes)
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields changed (command-line flags win over the environment)."""

@@ -29,6 +29,7 @@ from collector.chain_key import ChainKeyError, default_key_path, load_key
 from collector.chain_keying import first_key, record_keying
 from collector.commit_mark import CommitMark, LostCommits
 from collector.db_open import default_ceiling_mb, open_database
+from collector.db_recovery import ReadGate, WriterHealth, is_invalidated
 from collector.decode import SpanRecord
 from collector.ingest import IngestState
 from collector.journal import Journal, JournalError, journal_dir
@@ -111,6 +112,9 @@ class RunStore(WriterLoop):
         except duckdb.Error as exc:
             raise open_error(self.db_path, exc) from None
         self._con = open_database(self.db_path, memory_limit_mb, threads, checkpoint_mb)
+        self._open_options = (threads, checkpoint_mb)
+        self._reads = ReadGate()
+        self.health = WriterHealth()
         self._memory = MemoryLimit(
             self._con, memory_limit_mb, memory_ceiling_mb or default_ceiling_mb()
         )
@@ -305,6 +309,10 @@ class RunStore(WriterLoop):
     def memory_ceiling_mb(self) -> int:
         return self._memory.ceiling_mb
 
+    def writer_health(self) -> dict[str, object]:
+        """The writer's state for /healthz: "ok", or "retrying" with since when and why."""
+        return self.health.as_dict(connection_lost=self._reads.lost)
+
     @property
     def queued_spans(self) -> int:
         """Spans acknowledged (or waiting) but not yet committed to DuckDB."""
@@ -321,19 +329,28 @@ class RunStore(WriterLoop):
         self.await_applied()
         while True:
             seen_mb = self._memory.limit_mb
-            cursor = self._con.cursor()
-            try:
-                cursor.execute("SET TimeZone = 'UTC'")
-                return fn(cursor)
-            except duckdb.OutOfMemoryException as exc:
-                # The indexes' loaded parts outgrew the limit: raise it, read again.
-                if not self._memory.grow(seen_mb, "reading"):
-                    raise StoreUnavailable(
-                        f"DuckDB is out of memory at its ceiling of {self._memory.limit_mb} MB "
-                        "(AGENT_AUDIT_DB_MEMORY_MAX_MB); retry later, or raise it"
-                    ) from exc
-            finally:
-                cursor.close()
+            with self._reads.reading():
+                try:
+                    cursor = self._con.cursor()
+                except duckdb.Error as exc:  # closed or invalidated: being reopened
+                    raise StoreUnavailable(f"the database cannot be read now: {exc}") from exc
+                try:
+                    cursor.execute("SET TimeZone = 'UTC'")
+                    return fn(cursor)
+                except duckdb.OutOfMemoryException as exc:
+                    # The indexes' loaded parts outgrew the limit: raise it, read again.
+                    if not self._memory.grow(seen_mb, "reading"):
+                        raise StoreUnavailable(
+                            f"DuckDB is out of memory at its ceiling of {self._memory.limit_mb} "
+                            "MB (AGENT_AUDIT_DB_MEMORY_MAX_MB); retry later, or raise it"
+                        ) from exc
+                except duckdb.Error as exc:
+                    if not is_invalidated(exc):
+                        raise
+                    self._reads.lost = True  # the writer opens it again
+                    raise StoreUnavailable(f"the database cannot be read now: {exc}") from exc
+                finally:
+                    cursor.close()
 
     def read_local(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Read this collector's own file: the same as ``read`` unless reads go to a lake."""

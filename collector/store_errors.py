@@ -51,6 +51,7 @@ class Overloaded(StoreUnavailable):
 
 
 _STORAGE_ERRORS = (
+    StoreUnavailable,
     duckdb.IOException,
     duckdb.OutOfMemoryException,
     duckdb.TransactionException,
@@ -63,7 +64,10 @@ _STORAGE_ERRORS = (
 
 
 def is_storage_trouble(exc: BaseException) -> bool:
-    """Errors of the disk or the database (retryable), as opposed to errors of the data."""
+    """Errors of the disk or the database (retryable), as opposed to errors of the data.
+
+    StoreUnavailable is the store's own word for it (its state unreadable, its
+    connection being reopened): never a reason to set a request's spans aside."""
     return isinstance(exc, _STORAGE_ERRORS)
 
 

@@ -23,17 +23,16 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from collector.chain import load_head
 from collector.chain_key import ChainKey
 from collector.commit_mark import CommitMark
 from collector.decode import SpanRecord
-from collector.ingest import IngestState, ingest_batch, load_orphan_traces, mark_lost_runs
+from collector.ingest import IngestState, ingest_batch, mark_lost_runs
 from collector.journal import Journal, JournalTicket, keep_rejected
 from collector.journal_codec import encode_spans
 from collector.memory_limit import MemoryLimit, is_out_of_memory
 from collector.retention import RetentionResult, apply_retention
-from collector.rootless_runs import load_rootless_traces
 from collector.store_errors import StoreRejected, StoreUnavailable, is_storage_trouble
+from collector.writer_connection import WriterConnection
 from instrumentation.clock import utc_now
 
 __all__ = ["WriteResult", "WriterLoop", "SpanJob", "FnJob", "STOP"]
@@ -76,7 +75,7 @@ _BISECT_COMMITS = 64
 _RETRY_MAX_S = 5.0
 
 
-class WriterLoop:
+class WriterLoop(WriterConnection):
     """The writer thread's half of RunStore (collector/store.py)."""
 
     _con: duckdb.DuckDBPyConnection
@@ -173,6 +172,7 @@ class WriterLoop:
         while True:
             error = self._try_commit(batch)
             if error is None:
+                self.health.recovered()
                 self._finish(batch)
                 return
             if len(batch) > 1 and not is_storage_trouble(error):
@@ -196,7 +196,10 @@ class WriterLoop:
                 logger.error("stopping with %d journaled span(s) not applied", len(batch))
                 self._finish(batch, applied=False)
                 return
-            logger.warning("applying journaled requests failed; retrying in %.1fs", delay_s)
+            self.health.failed(error)
+            logger.warning(
+                "applying journaled requests failed (%s); retrying in %.1fs", error, delay_s
+            )
             time.sleep(delay_s)  # storage trouble: nothing else to do meanwhile
             delay_s = min(_RETRY_MAX_S, delay_s * 2)
 
@@ -298,12 +301,6 @@ class WriterLoop:
             rate = spans / seconds
             self.apply_rate = rate if not self.apply_rate else 0.7 * self.apply_rate + 0.3 * rate
 
-    def _record_mark(self) -> None:
-        try:
-            self._mark.record(self._state.chain_head.seq, self._state.chain_head.hash)
-        except OSError:
-            logger.exception("cannot write the commit mark %s", self._mark.path)
-
     @staticmethod
     def _answer(error: Exception, batch: list[SpanJob]) -> Exception:
         spans = sum(len(job.spans) for job in batch)
@@ -333,23 +330,6 @@ class WriterLoop:
             where,
         )
 
-    def _reload_state(self) -> None:
-        """What the writer remembers is derivable from the file: read it back.
-
-        If the file cannot be read now (a full disk, say), the next commit tries
-        again before writing anything.
-        """
-        try:
-            self._state.orphan_traces = load_orphan_traces(self._con)
-            self._state.rootless_traces = load_rootless_traces(self._con)
-            self._state.chain_head = load_head(self._con)
-        except duckdb.Error:
-            logger.exception("cannot reread the writer's state; will retry before the next write")
-            self._state_stale = True
-            return
-        self._state_stale = False
-        # state.foreign_llm is kept: extra entries only cost a lookup.
-
     def _finish(
         self, batch: list[SpanJob], error: Exception | None = None, *, applied: bool = True
     ) -> None:
@@ -375,23 +355,6 @@ class WriterLoop:
             job.future.set_exception(exc)
         else:
             job.future.set_result(result)
-
-    def _transaction(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        con = self._con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            result = fn(con)
-            self._memory.make_room(con)
-            con.execute("COMMIT")
-            self._generation += 1
-        except BaseException:
-            try:
-                con.execute("ROLLBACK")
-            except duckdb.Error:
-                logger.exception("rollback failed")
-            raise
-        self._mark.after_commit(con)
-        return result
 
     def _housekeeping(self) -> None:
         if self._retention_s > 0 and time.monotonic() >= self._next_retention:

@@ -224,6 +224,15 @@ MAX_REQUEST_BYTES = Variable(
     _C,
     integer(minimum=1024),
 )
+MAX_INFLIGHT_BYTES = Variable(
+    "AGENT_AUDIT_MAX_INFLIGHT_BYTES",
+    64 * 1024 * 1024,
+    "request body bytes the OTLP receivers hold at once (being received, inflated, decoded, "
+    "stored); past it a request is answered retry later (503 / UNAVAILABLE) unless it is the "
+    "only one",
+    _C,
+    integer(minimum=1024),
+)
 MAX_REQUEST_SPANS = Variable(
     "AGENT_AUDIT_MAX_REQUEST_SPANS",
     50_000,

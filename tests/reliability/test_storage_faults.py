@@ -3,11 +3,10 @@ fresh empty file over the user's data."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -19,103 +18,13 @@ from bench.reliability.harness import (
     CollectorExited,
     CollectorProcess,
     GrpcSender,
-    HttpSender,
-    Outcome,
-    RunRequest,
     build_run_request,
 )
 from collector.chain import verify_chain
 from collector.chain_key import key_next_to
 from collector.store import RunStore, StoreOpenError
-from tests.support import require_or_skip, wait_until
-
-
-def _mount_works(probe: Path) -> bool:
-    probe.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(probe)], capture_output=True
-    )
-    if done.returncode != 0:
-        return False
-    subprocess.run(["umount", str(probe)], check=True)
-    return True
-
-
-@contextlib.contextmanager
-def small_tmpfs(path: Path, size_mib: int) -> Iterator[Path]:
-    """A real, tiny file system of our own (as root), unmounted afterwards."""
-    require_or_skip(
-        os.geteuid() == 0 and _mount_works(path.with_name(path.name + "-probe")),
-        "needs root and permission to mount a tmpfs",
-    )
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size_mib}m,mode=0755", "tmpfs", str(path)],
-        check=True,
-    )
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def _fill(directory: Path) -> Path:
-    """Write a file until the file system is full; return it."""
-    filler = directory / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for size in (1 << 20, 65536, 4096, 512, 1):
-            with contextlib.suppress(OSError):
-                while True:
-                    os.write(fd, b"\0" * size)
-    finally:
-        os.close(fd)
-    assert shutil.disk_usage(directory).free < 4096
-    return filler
-
-
-class _Prober:
-    """Sends fresh requests over both receivers and keeps the ledger."""
-
-    def __init__(self, collector: CollectorProcess) -> None:
-        self.grpc = GrpcSender(collector.grpc_target)
-        self.http = HttpSender(collector.http_endpoint)
-        self.attempted: dict[str, RunRequest] = {}
-        self.acked: dict[str, RunRequest] = {}
-        self.refused: list[RunRequest] = []
-        self.answers: list[str] = []
-        self._seq = 0
-
-    def send(self, request: RunRequest, via_grpc: bool) -> Outcome:
-        self.attempted[request.trace_id] = request
-        outcome = (
-            self.grpc.send(request.protobuf()) if via_grpc else self.http.send(request.protobuf())
-        )
-        self.answers.append(outcome.kind)
-        if outcome.acked:
-            self.acked[request.trace_id] = request
-        return outcome
-
-    def fresh(self, payload_bytes: int) -> tuple[RunRequest, Outcome]:
-        self._seq += 1
-        request = build_run_request(7, self._seq, 4, payload_bytes=payload_bytes)
-        outcome = self.send(request, via_grpc=self._seq % 2 == 0)
-        if not outcome.acked:
-            self.refused.append(request)
-        return request, outcome
-
-    def resend_refused(self) -> bool:
-        """Send every refused request again; True when all are acknowledged."""
-        still = []
-        for number, request in enumerate(self.refused):
-            if not self.send(request, via_grpc=number % 2 == 0).acked:
-                still.append(request)
-        self.refused = still
-        return not still
-
-    def close(self) -> None:
-        self.grpc.close()
-        self.http.close()
+from tests.reliability.disk_faults import Prober, fill_file_system, small_tmpfs
+from tests.support import wait_until
 
 
 def _storage_trouble_then_recovery(
@@ -125,7 +34,7 @@ def _storage_trouble_then_recovery(
     with small_tmpfs(tmp_path / "mnt", 8) as mnt:
         db = mnt / "audit.duckdb"
         collector = CollectorProcess(db, log_dir=tmp_path / "logs").start()
-        prober = _Prober(collector)
+        prober = Prober(collector)
         try:
             for _ in range(3):
                 assert prober.fresh(1000)[1].acked
@@ -156,7 +65,7 @@ def _storage_trouble_then_recovery(
 
 def test_disk_full_answers_retryable_and_resumes_when_space_returns(tmp_path: Path) -> None:
     def fill(mnt: Path) -> Callable[[], None]:
-        filler = _fill(mnt)
+        filler = fill_file_system(mnt)
         return filler.unlink
 
     _storage_trouble_then_recovery(tmp_path, fill)

@@ -1,0 +1,123 @@
+"""The writer's DuckDB connection: one transaction at a time, opened again after a fatal
+error (collector/db_recovery.py), and the ingest state read back from the file."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+
+from collector.chain import load_head
+from collector.commit_mark import CommitMark, LostCommits
+from collector.db_recovery import ReadGate, WriterHealth, is_invalidated, reopen_database
+from collector.ingest import IngestState, load_orphan_traces
+from collector.memory_limit import MemoryLimit
+from collector.rootless_runs import load_rootless_traces
+from collector.store_errors import StoreOpenError, StoreUnavailable
+
+__all__ = ["WriterConnection"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class WriterConnection:
+    """The writer thread's connection to the file (a base of WriterLoop)."""
+
+    db_path: Path
+    _con: duckdb.DuckDBPyConnection
+    _memory: MemoryLimit
+    _mark: CommitMark
+    _state: IngestState
+    _state_stale: bool
+    _generation: int
+    # The connection's readers, and whether it must be opened again.
+    _reads: ReadGate
+    health: WriterHealth
+    _open_options: tuple[int, int]  # DuckDB threads, checkpoint threshold in MB
+
+    def _transaction(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        if self._reads.lost and not self._reopen():
+            raise StoreUnavailable("storage error: the database could not be opened again yet")
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            result = fn(con)
+            self._memory.make_room(con)
+            con.execute("COMMIT")
+            self._generation += 1
+        except BaseException as exc:
+            if is_invalidated(exc):
+                # Nothing more runs on this instance: the next transaction opens the
+                # file again. (A COMMIT that failed this way may be durable already;
+                # applying its requests again is harmless, spans being keyed.)
+                logger.error("DuckDB invalidated the database (%s); it will be reopened", exc)
+                self.health.failed(exc)  # before "lost": /healthz never shows one without why
+                self._reads.lost = True
+                raise
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                logger.exception("rollback failed")
+            raise
+        self._mark.after_commit(con)
+        return result
+
+    def _reopen(self) -> bool:
+        """Open the file again after a fatal error; False (logged) when it cannot be yet."""
+        if not self._reads.drained():
+            logger.warning("reads still run on the lost DuckDB connection; reopening later")
+            return False
+        threads, checkpoint_mb = self._open_options
+        try:
+            self._con = reopen_database(
+                self.db_path,
+                self._con,
+                self._mark,
+                memory_limit_mb=self._memory.limit_mb,
+                threads=threads,
+                checkpoint_mb=checkpoint_mb,
+            )
+        except (duckdb.Error, StoreOpenError, LostCommits, OSError) as exc:
+            # HeadMismatch is a LostCommits: the trail needs a person, never an append.
+            self.health.failed(exc)
+            logger.error("cannot open %s again yet: %s", self.db_path, exc)
+            return False
+        self._memory.rebind(self._con)
+        self._reads.lost = False
+        self._state_stale = True  # the ingest state is read from the file before the next write
+        self.health.reopens += 1
+        logger.warning("opened %s again after a fatal error", self.db_path)
+        return True
+
+    def _record_mark(self) -> None:
+        try:
+            self._mark.record(self._state.chain_head.seq, self._state.chain_head.hash)
+        except OSError:
+            logger.exception("cannot write the commit mark %s", self._mark.path)
+
+    def _reload_state(self) -> None:
+        """What the writer remembers is derivable from the file: read it back.
+
+        If the file cannot be read now (a full disk, say), or the connection
+        is lost and cannot be opened again yet, the next commit tries again
+        before writing anything.
+        """
+        if self._reads.lost and not self._reopen():
+            self._state_stale = True
+            return
+        try:
+            self._state.orphan_traces = load_orphan_traces(self._con)
+            self._state.rootless_traces = load_rootless_traces(self._con)
+            self._state.chain_head = load_head(self._con)
+        except duckdb.Error as exc:
+            logger.exception("cannot reread the writer's state; will retry before the next write")
+            self._state_stale = True
+            if is_invalidated(exc):
+                self._reads.lost = True
+            return
+        self._state_stale = False
+        # state.foreign_llm is kept: extra entries only cost a lookup.
