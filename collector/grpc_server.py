@@ -91,9 +91,8 @@ class TraceReceiver:
                 await context.abort(
                     grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token"
                 )
-        # The whole message is in (grpc core gathered it): it is counted before it
-        # waits for a worker, and let go at once when there is no room for it
-        # (collector/bodies_in_flight.py), until it is stored.
+        # The message's bytes are held (collector/bodies_in_flight.py) from before it is
+        # read until it is stored, or let go at once when there is no room for it.
         hold = self._bodies.hold()
         try:
             # Room is taken before the message is read: a call refused here never has
