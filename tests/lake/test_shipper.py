@@ -9,7 +9,6 @@ import duckdb
 import grpc
 import pytest
 
-import instrumentation
 from bench.workload import WorkloadSpec, generate_requests
 from collector.ingest import mark_lost_runs
 from collector.lake.connect import attach_lake, lake_connection
@@ -17,8 +16,8 @@ from collector.lake.shipper import Shipper, WrongLocalFile
 from instrumentation.clock import utc_now
 from tests.conftest import CollectorHandle, start_test_collector
 from tests.lake.conftest import Lake
+from tests.reliability.test_agent_side import AgentProcess
 from tests.support import wait_until
-from tests.tracing import traced_to
 
 _EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
@@ -81,16 +80,17 @@ def test_ships_every_span_and_row_once(tmp_path: Path, lake: Lake) -> None:
 
 def test_ships_runs_that_change_without_a_new_span(tmp_path: Path, lake: Lake) -> None:
     collector = start_test_collector(tmp_path / "a.duckdb")
-    scope = instrumentation.agent_run("never ends")
+    agent = AgentProcess(collector.grpc_endpoint, tmp_path / "agent.log")
     try:
-        # A run that is still open: its pending copy makes it 'running' until
-        # the silence rule marks it lost.
-        with traced_to(collector, "lake-test"):
-            scope.__enter__()
-            wait_until(
-                lambda: collector.query("SELECT status FROM agent_runs") == [("running",)],
-                what="the running run",
-            )
+        # An agent that dies with its run open (a process that shuts its tracing down
+        # sends a last copy that ends the run): the pending copy keeps it 'running'
+        # until the silence rule marks it lost.
+        run_id = agent.ask("open")["run_id"]
+        wait_until(
+            lambda: collector.query("SELECT id, status FROM agent_runs") == [(run_id, "running")],
+            what="the running run",
+        )
+        agent.kill()
         con = _lake(lake)
         shipper = _shipper(collector, con, "a")
         shipper.ship_all()
@@ -101,8 +101,7 @@ def test_ships_runs_that_change_without_a_new_span(tmp_path: Path, lake: Lake) -
         assert con.execute("SELECT status FROM lake.c_a.agent_runs").fetchall() == [("lost",)]
         assert shipper.ship_once() is None
     finally:
-        # The provider is shut down: ending the run now exports nothing.
-        scope.__exit__(None, None, None)
+        agent.kill()
         collector.stop()
 
 
