@@ -157,13 +157,7 @@ def _keep_damaged(directory: Path, segment: Path, offset: int, data: bytes) -> P
     path = directory / f"damaged-{segment.stem}-{offset}.bin"
     if path.exists():  # kept by a start that stopped before the journal was applied
         return path
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    _fsync_dir(directory)
+    _write_synced(path, data, os.O_TRUNC)
     return path
 
 
@@ -339,11 +333,18 @@ def remove_segments(directory: Path) -> None:
 def keep_rejected(directory: Path, payload: bytes) -> Path:
     """Keep an acknowledged entry DuckDB refused in its own synced file, for a person."""
     path = directory / f"rejected-{time.time_ns()}.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    _write_synced(path, payload, os.O_EXCL)
+    return path
+
+
+def _write_synced(path: Path, data: bytes, flags: int) -> None:
+    """Write ``data`` as the file ``path`` (created with ``flags``), then sync it and its folder."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | flags, 0o600)
     try:
-        os.write(fd, payload)
+        view = memoryview(data)
+        while view:  # os.write may write less than asked
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
-    _fsync_dir(directory)
-    return path
+    _fsync_dir(path.parent)
