@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from collector.conventions import google_adk as ADK
 from collector.decode import SpanRecord
-from collector.nearest_runs import NearestRuns
+from collector.nearest_runs import NearestRuns, SpanKey
 from instrumentation import attributes as A
 
 if TYPE_CHECKING:
@@ -184,8 +184,11 @@ _STORED = f"""
 """
 
 
-def stored_corrections(con: duckdb.DuckDBPyConnection, trace_ids: list[str]) -> dict[str, str]:
-    """:func:`corrected_parents` for the stored spans of these traces (by span id)."""
+def stored_corrections(
+    con: duckdb.DuckDBPyConnection, trace_ids: list[str]
+) -> dict[SpanKey, SpanKey]:
+    """:func:`corrected_parents` for the stored spans of these traces, by (trace id,
+    span id)."""
     by_trace: dict[str, tuple[list[AdkSpan], dict[str, tuple[str, str | None]]]] = {}
     rows = con.execute(
         _STORED.replace("SELECT span_id", "SELECT trace_id, span_id"), [trace_ids]
@@ -197,19 +200,22 @@ def stored_corrections(con: duckdb.DuckDBPyConnection, trace_ids: list[str]) -> 
         else:
             parsed = _json(attributes)
             spans.append(AdkSpan(span_id, parent, name, parsed if isinstance(parsed, dict) else {}))
-    fixed: dict[str, str] = {}
-    for spans, runs in by_trace.values():
-        fixed.update(corrected_parents(spans, runs))
+    fixed: dict[SpanKey, SpanKey] = {}
+    for trace_id, (spans, runs) in by_trace.items():
+        fixed.update(
+            ((trace_id, span), (trace_id, parent))
+            for span, parent in corrected_parents(spans, runs).items()
+        )
     return fixed
 
 
 def replace_corrected_steps(
     con: duckdb.DuckDBPyConnection,
     trace_ids: set[str],
-    span_ids: set[str],
+    spans: set[SpanKey],
     stored: StoredParents,
 ) -> set[str]:
-    """Move the steps of corrected spans (``span_ids``) stored under another run to the run
+    """Move the steps of corrected spans (``spans``) stored under another run to the run
     their corrected parent leads to; the runs they left have no tokens of theirs any more.
     Returns the runs whose steps changed."""
     from collector.run_links import set_by_id, trace_graph  # run_links reads this module
@@ -217,14 +223,16 @@ def replace_corrected_steps(
     parents, run_spans = trace_graph(con, trace_ids, stored)
     nearest = NearestRuns(parents, run_spans)
     rows = con.execute(
-        "SELECT id, span_id, agent_run_id FROM agent_steps "
+        "SELECT id, trace_id, span_id, agent_run_id FROM agent_steps "
         "WHERE trace_id IN (SELECT unnest(?)) AND span_id IN (SELECT unnest(?))",
-        [sorted(trace_ids), sorted(span_ids)],
+        [sorted(trace_ids), sorted({span_id for _, span_id in spans})],
     ).fetchall()
     moves: dict[str, str] = {}
     left: set[str] = set()
-    for step_id, span_id, current in rows:
-        run_id, _ = nearest.of(span_id)
+    for step_id, trace_id, span_id, current in rows:
+        if (trace_id, span_id) not in spans:
+            continue  # another trace's span of the same id
+        run_id, _ = nearest.of((trace_id, span_id))
         if run_id is not None and run_id != current:
             moves[step_id] = run_id
             if current is not None:

@@ -38,7 +38,7 @@ from collector.mapping import (
     run_id_of,
 )
 from collector.model_calls import ForeignLlmParents, one_step_per_model_call
-from collector.nearest_runs import NearestRuns
+from collector.nearest_runs import NearestRuns, SpanKey, parent_key
 from collector.pending_links import pending_link
 from collector.rootless_runs import (
     fail_cut_runs_on_a_failed_step,
@@ -154,18 +154,19 @@ def ingest_batch(
         con, unique, [classify_guarded(s) for s in unique], state.foreign_llm
     )
     state.foreign_llm.remember(unique, classes)
-    parents: dict[str, str | None] = {}
-    run_spans: dict[str, str] = {}
-    links: dict[str, str] = {}  # spans that may never end, placed by their pending copies
+    # Spans by (trace id, span id): a parent is looked up in its child's trace only.
+    parents: dict[SpanKey, SpanKey | None] = {}
+    run_spans: dict[SpanKey, str] = {}
+    links: dict[SpanKey, SpanKey] = {}  # spans that may never end, placed by pending copies
     for span, cls in zip(unique, classes, strict=True):
         if is_pending(span):
             link = pending_link(span)
             if link is not None:
-                links[link[0]] = link[1]
+                links[(span.trace_id, link[0])] = (span.trace_id, link[1])
             continue
-        parents[span.span_id] = span.parent_span_id
+        parents[(span.trace_id, span.span_id)] = parent_key(span.trace_id, span.parent_span_id)
         if cls is SpanClass.RUN:
-            run_spans[span.span_id] = run_id_of(span)
+            run_spans[(span.trace_id, span.span_id)] = run_id_of(span)
     for real, parent in links.items():
         parents.setdefault(real, parent)
     adk_traces = {s.trace_id for s in unique if s.scope_name == ADK.SCOPE}
@@ -180,7 +181,7 @@ def ingest_batch(
             continue
         if cls is not SpanClass.RUN and own_run_id(span):
             continue
-        _, complete = nearest.of(span.span_id)
+        _, complete = nearest.of((span.trace_id, span.span_id))
         if not complete:
             needs_lookup.add(span.trace_id)
     if needs_lookup:
@@ -200,7 +201,7 @@ def ingest_batch(
         if cls is SpanClass.RUN:
             parent_run = None
             if not is_pending(span):
-                parent_run, complete = nearest.of(span.span_id)
+                parent_run, complete = nearest.of((span.trace_id, span.span_id))
                 if not complete:
                     state.orphan_traces.add(span.trace_id)  # its parent run may come later
             run = mapped_or_none(span, partial(build_run, span, parent_run))
@@ -211,7 +212,7 @@ def ingest_batch(
                     foreign_rows.append(run)
             continue
         own_run = own_run_id(span)
-        run_id = own_run or nearest.of(span.span_id)[0]
+        run_id = own_run or nearest.of((span.trace_id, span.span_id))[0]
         step = mapped_or_none(span, partial(build_step, span, cls, run_id))
         if step is None:
             continue

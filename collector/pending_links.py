@@ -16,6 +16,7 @@ import duckdb
 
 from collector.decode import SpanRecord
 from collector.mapping import is_pending, pending_real_parent
+from collector.nearest_runs import SpanKey
 from instrumentation import attributes as A
 
 __all__ = ["pending_link", "run_like", "stored_pending_links"]
@@ -57,7 +58,7 @@ def pending_link(span: SpanRecord) -> tuple[str, str] | None:
 # The pending copies of spans not stored (their real span never ended, or not yet): found
 # by parent id (a copy's parent is its real span), so only their attributes are read.
 _STORED_LINKS = f"""
-    SELECT parent_span_id,
+    SELECT trace_id, parent_span_id,
            json_extract_string(attributes, '$."{A.PENDING_REAL_PARENT_ID}"'),
            json_extract_string(attributes, '$."{A.OPENINFERENCE_SPAN_KIND}"'),
            json_extract_string(attributes, '$."{A.GEN_AI_OPERATION_NAME}"'),
@@ -68,7 +69,7 @@ _STORED_LINKS = f"""
       AND start_ns = end_ns
 """
 _COPIED = """
-    SELECT DISTINCT parent_span_id FROM spans
+    SELECT DISTINCT trace_id, parent_span_id FROM spans
     WHERE trace_id IN (SELECT unnest(?)) AND start_ns = end_ns AND parent_span_id IS NOT NULL
 """
 # A chain of spans that never ended is followed this many levels up at most.
@@ -76,31 +77,38 @@ _MAX_LEVELS = 16
 
 
 def stored_pending_links(
-    con: duckdb.DuckDBPyConnection, trace_ids: list[str], parents: Mapping[str, str | None]
-) -> dict[str, str]:
-    """Real span id -> its parent, from the stored pending copies of the spans that
-    ``parents`` (span id -> parent, of these traces) names but does not hold, and that
-    cannot be runs; followed up while the parents they name are missing too."""
-    links: dict[str, str] = {}
+    con: duckdb.DuckDBPyConnection,
+    trace_ids: list[str],
+    parents: Mapping[SpanKey, SpanKey | None],
+) -> dict[SpanKey, SpanKey]:
+    """Real span -> its parent, from the stored pending copies of the spans that
+    ``parents`` (span -> parent, of these traces) names but does not hold, and that
+    cannot be runs; followed up while the parents they name are missing too.
+
+    A copy speaks only for a span of its own trace."""
+    links: dict[SpanKey, SpanKey] = {}
     missing = {p for p in parents.values() if p and p not in parents}
     if missing:
         # The spans some first pending copy stands for: a cheap read (no attributes) that
         # keeps the attributes' read to the copies of missing spans.
         copied = {
-            str(r[0]).lower()
-            for r in con.execute(_COPIED, [trace_ids]).fetchall()
-            if r[0] is not None
+            (str(trace), str(real).lower())
+            for trace, real in con.execute(_COPIED, [trace_ids]).fetchall()
+            if real is not None
         }
         missing &= copied
     for _ in range(_MAX_LEVELS):
         if not missing:
             break
-        found: dict[str, str] = {}
-        for real, parent, oi_kind, operation, has_run_id, tl_kind in con.execute(
-            _STORED_LINKS, [trace_ids, sorted(missing)]
+        found: dict[SpanKey, SpanKey] = {}
+        for trace, real, parent, oi_kind, operation, has_run_id, tl_kind in con.execute(
+            _STORED_LINKS, [trace_ids, sorted({span_id for _, span_id in missing})]
         ).fetchall():
+            key = (str(trace), str(real).lower())
+            if key not in missing:
+                continue  # another trace's span of the same id
             if parent and not run_like(oi_kind, operation, bool(has_run_id), tl_kind):
-                found[str(real).lower()] = str(parent).lower()
+                found[key] = (key[0], str(parent).lower())
         links.update(found)
         missing = {p for p in found.values() if p not in parents and p not in links} & copied
     return links

@@ -96,14 +96,15 @@ def place_rootless_steps(
         con,
         {
             m
-            for _, span_id, *_ in steps
-            if nearest.of(span_id)[0] is None and (m := nearest.top_missing(span_id))
+            for _, span_id, trace_id, *_ in steps
+            if nearest.of((trace_id, span_id))[0] is None
+            and (m := nearest.top_missing((trace_id, span_id)))
         },
     )
     for step_id, span_id, trace_id, current, started_at, action in steps:
-        run_id, _ = nearest.of(span_id)
+        run_id, _ = nearest.of((trace_id, span_id))
         if run_id is None:
-            missing = nearest.top_missing(span_id)
+            missing = nearest.top_missing((trace_id, span_id))
             if missing is None:
                 continue  # a whole chain with no run above: not an agent's step
             missing = owned_run_id(owners, missing, trace_id)
@@ -133,9 +134,14 @@ def place_rootless_steps(
     kept.update((run_id, trace) for run_id, (trace, _, _) in wanted.items())
     # What pending copies say of a stand-in's span: read when the stand-in is new, or when a
     # copy of its span arrives (reading it at every request costs as much as the trace).
-    copied = {s.parent_span_id for s in (arrived or {}).values() if is_pending(s)}
+    copied = {(s.trace_id, s.parent_span_id) for s in (arrived or {}).values() if is_pending(s)}
     _name_and_close_stand_ins(
-        con, {r: t for r, t in kept.items() if r not in stand_ins or r in copied}
+        con,
+        {
+            r: t
+            for r, t in kept.items()
+            if r not in stand_ins or (t, _stand_in_span_id(r, t)) in copied
+        },
     )
     traces_with_stand_ins = set(kept.values())
     return set(moves.values()) | (left - dropped), traces_with_stand_ins
@@ -173,7 +179,7 @@ def _run_around(runs: list[_Window], started_at: datetime | None) -> str | None:
 # What the pending copies of stand-ins' spans say: an agent's name, and whether the
 # process shut its tracing down with that span open (instrumentation/pending.py).
 _STAND_IN_COPIES = f"""
-    SELECT parent_span_id AS id,
+    SELECT trace_id, parent_span_id,
         max(end_ns) FILTER (WHERE json_extract_string(attributes,
             '$."{A.PENDING_OPEN_AT_EXIT}"') = 'true') AS exit_ns,
         any_value(coalesce(
@@ -186,7 +192,7 @@ _STAND_IN_COPIES = f"""
     FROM spans
     WHERE trace_id IN (SELECT unnest(?)) AND parent_span_id IN (SELECT unnest(?))
       AND json_extract_string(attributes, '$."{A.PENDING}"') = 'true'
-    GROUP BY parent_span_id
+    GROUP BY trace_id, parent_span_id
 """
 
 
@@ -202,9 +208,16 @@ def _name_and_close_stand_ins(con: duckdb.DuckDBPyConnection, stand_ins: Mapping
     there: ``cancelled``, not left to fall silent and become ``lost``."""
     if not stand_ins:
         return
-    found = con.execute(
-        _STAND_IN_COPIES, [sorted(set(stand_ins.values())), sorted(stand_ins)]
-    ).fetchall()
+    # A copy speaks for the stand-in of its own trace (span ids are unique only there).
+    by_span = {(trace, _stand_in_span_id(r, trace)): r for r, trace in stand_ins.items()}
+    found = [
+        (by_span[(trace, span)], *rest)
+        for trace, span, *rest in con.execute(
+            _STAND_IN_COPIES,
+            [sorted(set(stand_ins.values())), sorted({span for _, span in by_span})],
+        ).fetchall()
+        if (trace, span) in by_span
+    ]
     if not found:
         return
     con.register(
@@ -304,8 +317,7 @@ def _insert_stand_ins(
             llm = arrived.get((trace_id, first_llm)) or _stored(con, trace_id, first_llm)
             if llm is not None:
                 task = frameworks.llm_input_task(llm)
-        # Named after the missing span, scoped when another trace owns that id.
-        span_id = run_id.removesuffix(trace_scoped_id("", trace_id))
+        span_id = _stand_in_span_id(run_id, trace_id)
         for name, value in zip(rows, (run_id, task, started_at, trace_id, span_id), strict=True):
             rows[name].append(value)
     con.register("_stand_ins", pa.table(rows, schema=_STAND_IN_SCHEMA.schema))
@@ -319,6 +331,11 @@ def _insert_stand_ins(
         [RunStatus.RUNNING, STAND_IN, now],
     )
     con.unregister("_stand_ins")
+
+
+def _stand_in_span_id(run_id: str, trace_id: str) -> str:
+    """The missing span a stand-in is named after (scoped when another trace owns that id)."""
+    return run_id.removesuffix(trace_scoped_id("", trace_id))
 
 
 def _stored(con: duckdb.DuckDBPyConnection, trace_id: str, span_id: str) -> SpanRecord | None:

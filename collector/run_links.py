@@ -14,7 +14,7 @@ import duckdb
 
 from collector.adk_branches import stored_corrections
 from collector.id_lists import chunks, in_list
-from collector.nearest_runs import NearestRuns
+from collector.nearest_runs import NearestRuns, SpanKey, parent_key
 from collector.pending_links import stored_pending_links
 from collector.trace_arrivals import TraceArrivals, spans_reads
 
@@ -52,17 +52,18 @@ class StoredParents:
     ) -> None:
         self._con = con
         self._arrivals = arrivals
-        self._parents: dict[str, str | None] = {}
+        self._parents: dict[SpanKey, SpanKey | None] = {}
         self._read: set[str] = set()
 
-    def of(self, trace_ids: set[str]) -> Mapping[str, str | None]:
-        """Parents by span id, for (at least) the spans of ``trace_ids``."""
+    def of(self, trace_ids: set[str]) -> Mapping[SpanKey, SpanKey | None]:
+        """Parents by (trace id, span id), for (at least) the spans of ``trace_ids``."""
         unread = sorted(trace_ids - self._read)
         if unread:
             for since, ids in spans_reads(self._arrivals, unread):
                 self._parents.update(
-                    self._con.execute(
-                        "SELECT span_id, parent_span_id FROM spans "
+                    ((trace, span), parent_key(trace, parent))
+                    for trace, span, parent in self._con.execute(
+                        "SELECT trace_id, span_id, parent_span_id FROM spans "
                         "WHERE trace_id IN (SELECT unnest(?)) AND received_at >= ?",
                         [ids, since],
                     ).fetchall()
@@ -79,15 +80,17 @@ class StoredParents:
 
 def trace_graph(
     con: duckdb.DuckDBPyConnection, trace_ids: set[str], stored: StoredParents | None = None
-) -> tuple[dict[str, str | None], dict[str, str]]:
-    """Parents and run span ids already stored for some traces."""
+) -> tuple[dict[SpanKey, SpanKey | None], dict[SpanKey, str]]:
+    """Parents and run ids of the spans already stored for some traces, by
+    (trace id, span id)."""
     parents = dict((stored or StoredParents(con)).of(trace_ids))
     # A stand-in for a missing run span is no run to hang steps or runs on.
-    runs: dict[str, str] = {}
+    runs: dict[SpanKey, str] = {}
     for listed, params in map(in_list, chunks(sorted(trace_ids))):
         runs.update(
-            con.execute(
-                "SELECT span_id, id FROM agent_runs "
+            ((trace, span), run_id)
+            for trace, span, run_id in con.execute(
+                "SELECT trace_id, span_id, id FROM agent_runs "
                 f"WHERE trace_id IN ({listed}) "
                 "AND (is_final OR metadata IS DISTINCT FROM ?)",
                 [*params, STAND_IN],
@@ -113,7 +116,7 @@ def adopt_orphans(
     still_orphan: set[str] = set()
     nearest = NearestRuns(parents, run_spans)
     for step_id, span_id, trace_id in orphans:
-        run_id, _ = nearest.of(span_id)
+        run_id, _ = nearest.of((trace_id, span_id))
         if run_id is None:
             still_orphan.add(trace_id)
         else:
@@ -127,11 +130,11 @@ def adopt_orphans(
             f"WHERE trace_id IN ({listed}) AND parent_run_id IS NULL",
             params,
         ).fetchall()
-        if parents.get(row[1]) is not None
+        if parents.get((row[2], row[1])) is not None
     ]
     parent_of: dict[str, str] = {}
     for run_id, span_id, trace_id in nested:
-        parent_run, complete = nearest.of(span_id)
+        parent_run, complete = nearest.of((trace_id, span_id))
         if parent_run is not None:
             parent_of[run_id] = parent_run
         elif not complete:

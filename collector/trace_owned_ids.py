@@ -12,10 +12,16 @@ Now an id is owned by the first trace that used it (stored rows first, then the
 batch in arrival order, which is the order a re-derivation replays), and rows of
 any other trace that name it get ``<id>@<their trace id>``: every span is kept
 and shown, as its own run or step, and no trace can change another's rows.
+
+An id of that scoped form belongs to the trace it names, whoever sends it: a span of
+trace S whose ``agent_run.id`` (or pending copy's span id) is ``X@<trace T>`` gets
+``X@<T>@<S>``. Otherwise a sender could take, before T's own rows arrive, the id T's
+re-used ``X`` is given, and T's run would be written into the sender's row.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -29,6 +35,7 @@ __all__ = [
     "StoredIds",
     "trace_scoped_id",
     "keep_ids_in_their_trace",
+    "named_trace",
     "owned_run_id",
     "stored_run_owners",
 ]
@@ -67,9 +74,20 @@ def stored_run_owners(con: duckdb.DuckDBPyConnection, ids: set[str]) -> dict[str
     return owners
 
 
+# The scoped form's tail: the separator and a trace id (as stored: 32 lowercase hex).
+_NAMED_TRACE = re.compile(re.escape(OWNED_ID_SEPARATOR) + r"([0-9a-f]{32})\Z")
+
+
+def named_trace(row_id: str) -> str | None:
+    """The trace an id of the scoped form ``<id>@<trace id>`` names, or None."""
+    found = _NAMED_TRACE.search(row_id)
+    return found.group(1) if found else None
+
+
 def owned_run_id(owners: dict[str, str], run_id: str, trace_id: str) -> str:
-    """``run_id`` for a row of ``trace_id``, given the ids' owners."""
-    owner = owners.get(run_id, trace_id)
+    """``run_id`` for a row of ``trace_id``, given the ids' owners (an id of the scoped
+    form is owned by the trace it names)."""
+    owner = named_trace(run_id) or owners.get(run_id, trace_id)
     return run_id if owner == trace_id else trace_scoped_id(run_id, trace_id)
 
 
