@@ -158,7 +158,9 @@ def test_a_parent_id_of_another_traces_stored_span_is_not_followed(
     assert shown is not None
     assert [s["tool_result"] for s in shown["steps"]] == ["A's first", "A's second"]
     # B's step is shown, under a run (a stand-in for its missing parent) of its own trace.
-    placed = wait_until(lambda: (rows := steps_of(module_collector, trace_b)) and rows[0][2] and rows)
+    placed = wait_until(
+        lambda: (rows := steps_of(module_collector, trace_b)) and rows[0][2] and rows
+    )
     assert placed == [(intruder, placed[0][1], trace_b)], placed
     assert page(module_collector, placed[0][1]) is not None
     verified(module_collector)
@@ -226,7 +228,9 @@ def test_a_scoped_id_cannot_be_taken_by_another_trace(
     send(
         module_collector,
         protocol,
-        request(run_span(owner, (o := _hex(8)), "owner", run_id), tool_span(owner, _hex(8), o, "O")),
+        request(
+            run_span(owner, (o := _hex(8)), "owner", run_id), tool_span(owner, _hex(8), o, "O")
+        ),
     )
     assert wait_until(lambda: (p := page(module_collector, run_id)) and p["total_steps"] == 1)
     taken = trace_scoped_id(run_id, victim)
@@ -255,7 +259,9 @@ def test_a_scoped_id_cannot_be_taken_by_another_trace(
         send(
             module_collector,
             protocol,
-            request(run_span(victim, v, "victim's own", run_id), tool_span(victim, _hex(8), v, "V")),
+            request(
+                run_span(victim, v, "victim's own", run_id), tool_span(victim, _hex(8), v, "V")
+            ),
         )
 
     for step in (forge, victim_sends) if forger_first else (victim_sends, forge):
@@ -263,6 +269,7 @@ def test_a_scoped_id_cannot_be_taken_by_another_trace(
     shown = wait_until(
         lambda: (p := page(module_collector, taken)) and p["total_steps"] == 1 and p["task"] and p
     )
+    assert shown is not None
     assert (shown["task"], shown["trace_id"]) == ("victim's own", victim)
     assert [(s["tool_result"], s["trace_id"]) for s in shown["steps"]] == [("V", victim)]
     forged = trace_scoped_id(taken, forger)
