@@ -13,13 +13,16 @@ answer is 202 ``{run_id, status: "running"}`` as soon as the run starts: follow
 it on the collector's ``GET /agent/runs/{run_id}``. Past the concurrency limit:
 429 with ``Retry-After``. With ``AGENT_AUDIT_TOKEN`` set, ``POST /agent/run``
 needs ``Authorization: Bearer <token>``; ``/healthz`` stays open but shows the
-configuration only to a caller with the token.
+configuration only to a caller with the token. A caller that disconnects before
+its run has ended (``wait`` true) cancels the run: nobody is left to read the
+answer, and the run stops at its next step boundary as ``cancelled``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import math
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -27,12 +30,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.errors import AgentError
 from agent.loop import RunOutcome, RunRequest
-from agent.service import AgentService, ServiceBusy
+from agent.service import AgentService, RunTicket, ServiceBusy
 from collector.api_body_limit import ApiBodyLimit
 from instrumentation.attributes import RunStatus
 from instrumentation.encoding import clean_text
@@ -47,6 +50,12 @@ from instrumentation.security import (
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
 __all__ = ["MAX_BODY_BYTES", "RunBody", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+# Who stopped a run whose caller went away, as the trail and the answer show it.
+CALLER_GONE_BY = "agent service"
+CALLER_GONE_REASON = "the client that asked for this run disconnected before it ended"
 
 
 class RunBody(BaseModel):
@@ -118,7 +127,7 @@ def create_app(service: AgentService) -> FastAPI:
             429: {"description": "too many runs at once; see Retry-After"},
         },
     )
-    async def run_agent(body: RunBody) -> JSONResponse:
+    async def run_agent(body: RunBody, http_request: Request) -> Response:
         if body.max_steps is not None and body.max_steps > settings.max_steps_limit:
             return JSONResponse(
                 {"detail": f"max_steps {body.max_steps} is over {settings.max_steps_limit}"},
@@ -151,10 +160,34 @@ def create_app(service: AgentService) -> FastAPI:
             return JSONResponse(
                 {"run_id": run_id, "status": RunStatus.RUNNING.value}, status_code=202
             )
-        outcome = await asyncio.wrap_future(ticket.outcome)
+        outcome = await _outcome_unless_caller_leaves(ticket, http_request)
+        if outcome is None:
+            return Response(status_code=499)  # nobody reads it; uvicorn drops it
         return SafeJSONResponse(outcome_body(outcome))
 
     return app
+
+
+async def _outcome_unless_caller_leaves(ticket: RunTicket, request: Request) -> RunOutcome | None:
+    """The run's outcome; None (the run told to stop) if the caller disconnects first."""
+    outcome = asyncio.wrap_future(ticket.outcome)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({outcome, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if outcome.done():
+        return outcome.result()
+    run_id = ticket.started.result()
+    logger.info("run %s: the caller disconnected; cancelling the run", run_id)
+    ticket.cancel(requested_by=CALLER_GONE_BY, reason=CALLER_GONE_REASON)
+    return None
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client closes its connection (the body was read before)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 class SafeJSONResponse(JSONResponse):
