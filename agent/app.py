@@ -39,6 +39,7 @@ from agent.service import AgentService, RunTicket, ServiceBusy
 from collector.api_body_limit import ApiBodyLimit
 from instrumentation.attributes import RunStatus
 from instrumentation.encoding import clean_text
+from instrumentation.redaction import Redactor
 from instrumentation.security import (
     UNAUTHORIZED_BODY,
     UNAUTHORIZED_HEADERS,
@@ -86,6 +87,7 @@ def create_app(service: AgentService) -> FastAPI:
     )
     app.state.service = service
     settings = service.settings
+    redactor = Redactor(settings.redaction)
     # A task of 100,000 characters written as \uXXXX escapes is 600 KB of JSON.
     app.add_middleware(ApiBodyLimit, limit=MAX_BODY_BYTES)
 
@@ -163,7 +165,7 @@ def create_app(service: AgentService) -> FastAPI:
         outcome = await _outcome_unless_caller_leaves(ticket, http_request)
         if outcome is None:
             return Response(status_code=499)  # nobody reads it; uvicorn drops it
-        return SafeJSONResponse(outcome_body(outcome))
+        return SafeJSONResponse(outcome_body(outcome, redactor))
 
     return app
 
@@ -225,16 +227,29 @@ def validation_detail(errors: Sequence[Mapping[str, Any]]) -> str:
     return "; ".join(problems[:20])
 
 
-def outcome_body(outcome: RunOutcome) -> dict[str, Any]:
-    """A finished run as the JSON answer of ``POST /agent/run``."""
+def outcome_body(outcome: RunOutcome, redactor: Redactor | None = None) -> dict[str, Any]:
+    """A finished run as the JSON answer of ``POST /agent/run``.
+
+    With ``redactor``, its text loses the secrets the trail loses: the caller (n8n
+    keeps every answer in its execution log, a chat gets the final answer) must
+    not hold what the audit trail refuses to store.
+    """
+
+    def text(value: Any) -> Any:
+        return redactor.redact_text(value) if redactor and isinstance(value, str) else value
+
     return {
         "run_id": outcome.run_id,
         "status": outcome.status,
-        "final_answer": outcome.final_answer,
-        "error": outcome.error,
+        "final_answer": text(outcome.final_answer),
+        "error": text(outcome.error),
         "step_count": len(outcome.steps),
         "steps": [
-            {key: value for key, value in dataclasses.asdict(step).items() if value is not None}
+            {
+                key: text(value)
+                for key, value in dataclasses.asdict(step).items()
+                if value is not None
+            }
             for step in outcome.steps
         ],
     }
