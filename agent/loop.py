@@ -173,6 +173,7 @@ def _converse(
         turn = _think(run, turns.model, messages, tools, model_name, steps)
         messages.append(turn.assistant_message())
         if not turn.tool_calls:
+            turns.check_stop(run)  # the answer stays in the think step's record
             with run.step("response") as step:
                 step.set_result(turn.content)
             steps.append(StepSummary("response", result=turn.content))

@@ -37,7 +37,8 @@ class ServiceBusy(AgentError):
     """As many runs as allowed are executing; ``retry_after_s`` is a hint for the caller."""
 
     def __init__(self, active: int, *, retry_after_s: int = 5) -> None:
-        super().__init__(f"{active} runs are executing, the most allowed; retry later")
+        runs = "1 run" if active == 1 else f"{active} runs"
+        super().__init__(f"the agent is running {runs}, the most it runs at once; retry later")
         self.active = active
         self.retry_after_s = retry_after_s
 
