@@ -175,7 +175,8 @@ async def _outcome_unless_caller_leaves(ticket: RunTicket, request: Request) -> 
     outcome = asyncio.wrap_future(ticket.outcome)
     gone = asyncio.ensure_future(_disconnected(request))
     try:
-        await asyncio.wait({outcome, gone}, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {outcome, gone}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     finally:
         gone.cancel()
     if outcome.done():

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ssh_tools.allowlist import DEFAULT_POLICY_DATA
 from tests.agent.conftest import AgentServer, Tracing
 from tests.scripted_llm import ScriptedLLM, ToolCall, Turn, answer, call_tool
-from ssh_tools.allowlist import DEFAULT_POLICY_DATA
 from tests.ssh.conftest import GATEWAY_TIMEOUT_S, SSHServer
 from tests.ssh.escapes import ESCAPE_COMMANDS
 from tests.ssh.fake_docker import COLORED_SECRETS

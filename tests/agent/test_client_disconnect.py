@@ -67,6 +67,7 @@ def test_a_caller_that_disconnects_cancels_its_run_before_the_next_step(
     )
     gate.set()
 
+    assert run_id is not None
     run = tracing.run(run_id)
     assert run["status"] == "cancelled"
     assert [(s["action_type"], s["status"]) for s in run["steps"]] == [
@@ -100,6 +101,7 @@ def test_a_run_started_without_waiting_runs_on_when_its_caller_leaves(
     assert asked.wait(10)
     gate.set()
 
+    assert run_id is not None
     run = tracing.run(run_id)
     assert run["status"] == "completed"
     assert run["final_answer"] == "db exited with code 137"
