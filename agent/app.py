@@ -13,13 +13,16 @@ answer is 202 ``{run_id, status: "running"}`` as soon as the run starts: follow
 it on the collector's ``GET /agent/runs/{run_id}``. Past the concurrency limit:
 429 with ``Retry-After``. With ``AGENT_AUDIT_TOKEN`` set, ``POST /agent/run``
 needs ``Authorization: Bearer <token>``; ``/healthz`` stays open but shows the
-configuration only to a caller with the token.
+configuration only to a caller with the token. A caller that disconnects before
+its run has ended (``wait`` true) cancels the run: nobody is left to read the
+answer, and the run stops at its next step boundary as ``cancelled``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import math
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -27,15 +30,16 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.errors import AgentError
 from agent.loop import RunOutcome, RunRequest
-from agent.service import AgentService, ServiceBusy
+from agent.service import AgentService, RunTicket, ServiceBusy
 from collector.api_body_limit import ApiBodyLimit
 from instrumentation.attributes import RunStatus
 from instrumentation.encoding import clean_text
+from instrumentation.redaction import Redactor
 from instrumentation.security import (
     UNAUTHORIZED_BODY,
     UNAUTHORIZED_HEADERS,
@@ -47,6 +51,12 @@ from instrumentation.security import (
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
 __all__ = ["MAX_BODY_BYTES", "RunBody", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+# Who stopped a run whose caller went away, as the trail and the answer show it.
+CALLER_GONE_BY = "agent service"
+CALLER_GONE_REASON = "the client that asked for this run disconnected before it ended"
 
 
 class RunBody(BaseModel):
@@ -77,6 +87,7 @@ def create_app(service: AgentService) -> FastAPI:
     )
     app.state.service = service
     settings = service.settings
+    redactor = Redactor(settings.redaction)
     # A task of 100,000 characters written as \uXXXX escapes is 600 KB of JSON.
     app.add_middleware(ApiBodyLimit, limit=MAX_BODY_BYTES)
 
@@ -118,7 +129,7 @@ def create_app(service: AgentService) -> FastAPI:
             429: {"description": "too many runs at once; see Retry-After"},
         },
     )
-    async def run_agent(body: RunBody) -> JSONResponse:
+    async def run_agent(body: RunBody, http_request: Request) -> Response:
         if body.max_steps is not None and body.max_steps > settings.max_steps_limit:
             return JSONResponse(
                 {"detail": f"max_steps {body.max_steps} is over {settings.max_steps_limit}"},
@@ -151,10 +162,35 @@ def create_app(service: AgentService) -> FastAPI:
             return JSONResponse(
                 {"run_id": run_id, "status": RunStatus.RUNNING.value}, status_code=202
             )
-        outcome = await asyncio.wrap_future(ticket.outcome)
-        return SafeJSONResponse(outcome_body(outcome))
+        outcome = await _outcome_unless_caller_leaves(ticket, http_request)
+        if outcome is None:
+            return Response(status_code=499)  # nobody reads it; uvicorn drops it
+        return SafeJSONResponse(outcome_body(outcome, redactor))
 
     return app
+
+
+async def _outcome_unless_caller_leaves(ticket: RunTicket, request: Request) -> RunOutcome | None:
+    """The run's outcome; None (the run told to stop) if the caller disconnects first."""
+    outcome = asyncio.wrap_future(ticket.outcome)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        waiting: set[asyncio.Future[Any]] = {outcome, gone}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if outcome.done():
+        return outcome.result()
+    run_id = ticket.started.result()
+    logger.info("run %s: the caller disconnected; cancelling the run", run_id)
+    ticket.cancel(requested_by=CALLER_GONE_BY, reason=CALLER_GONE_REASON)
+    return None
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client closes its connection (the body was read before)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 class SafeJSONResponse(JSONResponse):
@@ -192,16 +228,29 @@ def validation_detail(errors: Sequence[Mapping[str, Any]]) -> str:
     return "; ".join(problems[:20])
 
 
-def outcome_body(outcome: RunOutcome) -> dict[str, Any]:
-    """A finished run as the JSON answer of ``POST /agent/run``."""
+def outcome_body(outcome: RunOutcome, redactor: Redactor | None = None) -> dict[str, Any]:
+    """A finished run as the JSON answer of ``POST /agent/run``.
+
+    With ``redactor``, its text loses the secrets the trail loses: the caller (n8n
+    keeps every answer in its execution log, a chat gets the final answer) must
+    not hold what the audit trail refuses to store.
+    """
+
+    def text(value: Any) -> Any:
+        return redactor.redact_text(value) if redactor and isinstance(value, str) else value
+
     return {
         "run_id": outcome.run_id,
         "status": outcome.status,
-        "final_answer": outcome.final_answer,
-        "error": outcome.error,
+        "final_answer": text(outcome.final_answer),
+        "error": text(outcome.error),
         "step_count": len(outcome.steps),
         "steps": [
-            {key: value for key, value in dataclasses.asdict(step).items() if value is not None}
+            {
+                key: text(value)
+                for key, value in dataclasses.asdict(step).items()
+                if value is not None
+            }
             for step in outcome.steps
         ],
     }

@@ -5,8 +5,10 @@ tokens, reasoning and content as thinking); each tool call a ``tool_call`` step
 (recorded by the :class:`~agent.toolbox.Toolbox`); the answer a ``response``
 step. ``max_steps`` bounds the model calls: when they are used up without an
 answer, a ``terminate`` step ends the run ``max_steps``. A cancel request seen
-by the instrumentation ends the run ``cancelled`` at the next step boundary. A
-model server that cannot answer fails the run with its error.
+by the instrumentation ends the run ``cancelled`` at the next step boundary; so
+does a stop asked for by the service (its caller went away), which first records
+a ``terminate`` step saying why. A model server that cannot answer fails the run
+with its error.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from agent.toolbox import Toolbox
 from instrumentation import RunCancelled, RunHandle, agent_run
 from instrumentation import attributes as attr
 from instrumentation.attributes import RunStatus
+from instrumentation.cancel import CancelFlag
 
 __all__ = ["RunOutcome", "RunRequest", "StepSummary", "run_task"]
 
@@ -76,9 +79,11 @@ def run_task(
     model: ChatModel,
     toolbox: Toolbox,
     on_start: Callable[[str], None] | None = None,
+    stop: CancelFlag | None = None,
 ) -> RunOutcome:
     """Run ``request`` to its end; ``on_start(run_id)`` is called as soon as the run exists.
 
+    Once ``stop`` is set, the run ends ``cancelled`` at the next step boundary.
     Never raises: every ending, failures included, is in the returned outcome.
     """
     model_name = request.model or settings.llm_model
@@ -101,9 +106,14 @@ def run_task(
             if on_start is not None:
                 on_start(run.id)
             answer = _converse(
-                run, request.task, model_name, max_steps, model, toolbox, settings, steps
+                run,
+                request.task,
+                model_name,
+                max_steps,
+                _Turns(model, toolbox, settings, steps, stop or CancelFlag()),
             )
             if answer is None:
+                error = steps[-1].result  # the terminate step's reason
                 run.finish(status=RunStatus.MAX_STEPS)
             else:
                 run.finish(final_answer=answer)
@@ -123,17 +133,33 @@ def run_task(
     )
 
 
+@dataclass(frozen=True)
+class _Turns:
+    """What every turn of one run needs: the model, the tools, the record, the stop flag."""
+
+    model: ChatModel
+    toolbox: Toolbox
+    settings: AgentSettings
+    steps: list[StepSummary]
+    stop: CancelFlag
+
+    def check_stop(self, run: RunHandle) -> None:
+        """At a step boundary: end the run as cancelled, saying why, once a stop was asked."""
+        stop = self.stop
+        if not stop.requested:
+            return
+        reason = f"cancelled: {stop.reason or 'a stop was requested'}"
+        with run.step("terminate") as step:
+            step.set_result(reason)
+        self.steps.append(StepSummary("terminate", result=reason))
+        raise RunCancelled(run.id, requested_by=stop.requested_by, reason=stop.reason)
+
+
 def _converse(
-    run: RunHandle,
-    task: str,
-    model_name: str,
-    max_steps: int,
-    model: ChatModel,
-    toolbox: Toolbox,
-    settings: AgentSettings,
-    steps: list[StepSummary],
+    run: RunHandle, task: str, model_name: str, max_steps: int, turns: _Turns
 ) -> str | None:
     """The model/tool exchange; the final answer, or None when ``max_steps`` ran out."""
+    toolbox, settings, steps = turns.toolbox, turns.settings, turns.steps
     tools = toolbox.definitions()
     prompt = system_prompt(
         settings.system_prompt, has_server_tools=toolbox.server_tools is not None
@@ -143,15 +169,18 @@ def _converse(
         {"role": "user", "content": task},
     ]
     for _ in range(max_steps):
-        turn = _think(run, model, messages, tools, model_name, steps)
+        turns.check_stop(run)
+        turn = _think(run, turns.model, messages, tools, model_name, steps)
         messages.append(turn.assistant_message())
         if not turn.tool_calls:
+            turns.check_stop(run)  # the answer stays in the think step's record
             with run.step("response") as step:
                 step.set_result(turn.content)
             steps.append(StepSummary("response", result=turn.content))
             return turn.content
         limit = settings.max_tool_calls_per_turn
         for call in turn.tool_calls[:limit]:
+            turns.check_stop(run)
             result = toolbox.call(run, call.name, call.arguments, call_id=call.id)
             steps.append(
                 StepSummary(
@@ -174,6 +203,7 @@ def _converse(
                 {"role": "tool", "tool_call_id": call.id, "content": f"error: {reason}"}
                 for call in skipped
             ]
+    turns.check_stop(run)
     reason = f"stopped after {max_steps} model calls without a final answer (max_steps)"
     with run.step("terminate") as step:
         step.set_result(reason)

@@ -24,6 +24,7 @@ from agent.registry import ToolRegistry, default_registry
 from agent.settings import AgentSettings
 from agent.toolbox import Toolbox
 from instrumentation import configure
+from instrumentation.cancel import CancelFlag
 from ssh_tools.connection import SSHConnection
 from ssh_tools.tools import ServerTools
 
@@ -36,17 +37,23 @@ class ServiceBusy(AgentError):
     """As many runs as allowed are executing; ``retry_after_s`` is a hint for the caller."""
 
     def __init__(self, active: int, *, retry_after_s: int = 5) -> None:
-        super().__init__(f"{active} runs are executing, the most allowed; retry later")
+        runs = "1 run" if active == 1 else f"{active} runs"
+        super().__init__(f"the agent is running {runs}, the most it runs at once; retry later")
         self.active = active
         self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
 class RunTicket:
-    """A submitted run: its id as soon as it starts, and how it ends."""
+    """A submitted run: its id as soon as it starts, how it ends, and a way to stop it."""
 
     started: Future[str]
     outcome: Future[RunOutcome]
+    stop: CancelFlag
+
+    def cancel(self, *, requested_by: str, reason: str) -> None:
+        """End the run as ``cancelled`` at its next step boundary (the first call wins)."""
+        self.stop.set(requested_by, reason)
 
 
 class AgentService:
@@ -92,12 +99,13 @@ class AgentService:
         with self._active_lock:
             self._active += 1
         started: Future[str] = Future()
+        stop = CancelFlag()
         try:
-            outcome = self._pool.submit(self._execute, request, started)
+            outcome = self._pool.submit(self._execute, request, started, stop)
         except RuntimeError:  # the pool was shut down meanwhile
             self._release()
             raise AgentError("the agent service is shutting down") from None
-        return RunTicket(started=started, outcome=outcome)
+        return RunTicket(started=started, outcome=outcome, stop=stop)
 
     def close(self, *, wait: bool = True) -> None:
         """Stop taking runs; with ``wait``, let the running ones finish."""
@@ -107,7 +115,7 @@ class AgentService:
         if self.toolbox.server_tools is not None:
             self.toolbox.server_tools.close()
 
-    def _execute(self, request: RunRequest, started: Future[str]) -> RunOutcome:
+    def _execute(self, request: RunRequest, started: Future[str], stop: CancelFlag) -> RunOutcome:
         try:
             outcome = run_task(
                 request,
@@ -115,6 +123,7 @@ class AgentService:
                 model=self.model,
                 toolbox=self.toolbox,
                 on_start=started.set_result,
+                stop=stop,
             )
             if not started.done():
                 started.set_exception(AgentError(outcome.error or "the run did not start"))

@@ -34,7 +34,8 @@ Variables (default in brackets):
   docker tools are offered (see :mod:`ssh_tools.settings`) [unset]
 
 Where spans go (``OTEL_EXPORTER_OTLP_ENDPOINT``, ``AGENT_AUDIT_API``, ...) is read
-by :func:`instrumentation.configure`.
+by :func:`instrumentation.configure`. The ``AGENT_AUDIT_REDACT*`` variables that
+redact the spans also redact the answers of ``POST /agent/run``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ from pathlib import Path
 
 from agent.errors import SettingsError
 from instrumentation import env as E
+from instrumentation.redaction import RedactionPolicy
 from instrumentation.security import is_loopback
+from instrumentation.span_redaction import policy_from_env
 from ssh_tools.errors import SettingsError as SSHSettingsError
 from ssh_tools.settings import SSHSettings
 
@@ -83,6 +86,8 @@ class AgentSettings:
     data_dir: Path = Path("~/.local/share/agent-audit/agent").expanduser()
     spool_dir: Path | None = None  # None: no spool
     ssh: SSHSettings | None = None  # None: no SSH tools
+    # What the answers of POST /agent/run lose, as the spans do: they hold the same text.
+    redaction: RedactionPolicy = field(default_factory=RedactionPolicy, repr=False)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -123,6 +128,7 @@ class AgentSettings:
             data_dir=data_dir,
             spool_dir=spool_dir,
             ssh=_ssh_settings(env),
+            redaction=policy_from_env(env),
         )
 
     def with_overrides(self, **changes: object) -> AgentSettings:

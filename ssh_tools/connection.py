@@ -294,8 +294,7 @@ class SSHConnection:
             ) from exc
         except (paramiko.SSHException, OSError, EOFError) as exc:
             client.close()
-            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise ConnectionFailed(f"cannot connect to {where}: {detail}") from exc
+            raise ConnectionFailed(f"cannot connect to {where}: {_why(exc)}") from exc
         logger.info("SSH connected to %s", where)
         return client
 
@@ -303,6 +302,16 @@ class SSHConnection:
         client, self._client = self._client, None
         if client is not None:
             client.close()
+
+
+def _why(exc: BaseException) -> str:
+    """What stopped a connection, in the system's words ("Connection refused")."""
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError) and exc.errors:
+        # paramiko's own text only repeats the address; the cause is in each attempt.
+        return "; ".join(sorted({_why(error) for error in exc.errors.values()}))
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
 
 
 class _Arrival(threading.Event):

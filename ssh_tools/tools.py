@@ -39,6 +39,7 @@ from ssh_tools.errors import (
 from ssh_tools.protocol import EXIT_REFUSED, EXIT_TIMEOUT
 from ssh_tools.redaction import redact_inspect_env
 from ssh_tools.settings import SSHSettings
+from ssh_tools.terminal_text import plain_text
 
 __all__ = ["ServerTools"]
 
@@ -210,7 +211,8 @@ class ServerTools:
                 error = SSHToolError(f"unexpected {type(exc).__name__}: {exc}")
             # null when no argv was built (e.g. a command line that did not pass the policy)
             attributes[keys.SSH_ARGV] = json.dumps(argv)
-            text = self._result_text(result, error)
+            # Plain text before anything else: colour codes hide secrets from redaction.
+            text = plain_text(self._result_text(result, error))
             if argv is not None and argv[1:2] == ["inspect"]:
                 # Env values never reach the agent or the trail, whichever tool ran inspect.
                 text = redact_inspect_env(text)

@@ -24,6 +24,7 @@ from agent.registry import ToolRegistry
 from agent.service import AgentService
 from agent.settings import AgentSettings
 from ssh_tools.connection import SSHConnection
+from ssh_tools.settings import SSHSettings
 from ssh_tools.tools import ServerTools
 from tests.conftest import CollectorHandle
 from tests.deploy.chat import chat_webhook  # noqa: F401 - the fixture, shared
@@ -93,12 +94,15 @@ class AgentServer:
 
 @pytest.fixture
 def start_agent(llm: ScriptedLLM) -> Iterator[Callable[..., AgentServer]]:
-    """``start_agent(server_tools=None, registry=None, **settings)`` -> a served agent."""
+    """``start_agent(ssh=None, registry=None, **settings)`` -> a served agent.
+
+    ``ssh``: the test sshd (its own client settings) or client settings of its own.
+    """
     started: list[tuple[uvicorn.Server, threading.Thread, AgentServer]] = []
 
     def start(
         *,
-        ssh: SSHServer | None = None,
+        ssh: SSHServer | SSHSettings | None = None,
         registry: ToolRegistry | None = None,
         **overrides: Any,
     ) -> AgentServer:
@@ -110,7 +114,7 @@ def start_agent(llm: ScriptedLLM) -> Iterator[Callable[..., AgentServer]]:
             "llm_timeout_s": 10.0,
             "llm_max_retries": 0,
             "spool_dir": None,
-            "ssh": ssh.settings() if ssh is not None else None,
+            "ssh": ssh.settings() if isinstance(ssh, SSHServer) else ssh,
         }
         settings = AgentSettings(**(options | overrides))
         server_tools = (

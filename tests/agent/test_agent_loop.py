@@ -178,6 +178,8 @@ def test_max_steps_ends_the_run(
     body = response.json()
     assert body["status"] == "max_steps"
     assert body["final_answer"] is None
+    # The caller (n8n's report) learns why there is no answer.
+    assert body["error"] == "stopped after 3 model calls without a final answer (max_steps)"
     assert len(llm.requests_for("LOOPING")) == 3
     assert len(calls) == 3
 

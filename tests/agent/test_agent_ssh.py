@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from ssh_tools.allowlist import DEFAULT_POLICY_DATA
 from tests.agent.conftest import AgentServer, Tracing
 from tests.scripted_llm import ScriptedLLM, ToolCall, Turn, answer, call_tool
-from tests.ssh.conftest import SSHServer
+from tests.ssh.conftest import GATEWAY_TIMEOUT_S, SSHServer
 from tests.ssh.escapes import ESCAPE_COMMANDS
+from tests.ssh.fake_docker import COLORED_SECRETS
+from tests.support import free_port
 
 StartAgent = Callable[..., AgentServer]
 
@@ -192,3 +196,99 @@ def test_escape_table_through_the_agent_reaches_nothing(
     assert len(spans) == len(commands) + 2
     assert {a["ssh.decision"] for a in spans} == {"refused"}
     assert [a["ssh.command"] for a in spans[: len(commands)]] == commands
+
+
+def test_secrets_in_coloured_logs_are_redacted_in_the_answer_and_the_trail(
+    start_agent: StartAgent, llm: ScriptedLLM, tracing: Tracing, sshd: SSHServer
+) -> None:
+    agent = start_agent(ssh=sshd)
+    password, token = COLORED_SECRETS
+
+    def quote_the_logs(request: Any) -> Turn:
+        logs = request["messages"][-1]["content"]
+        assert f"password={password}" in logs  # the model reads the log as it is, codes gone
+        # A careless model quotes the secret in its answer.
+        return answer(f"The app cannot log in with password={password} (from its log).")
+
+    llm.script("COLOURED", [call_tool("docker_logs", {"container": "colorful"}), quote_the_logs])
+    response = agent.run(task="COLOURED why can the app not log in?")
+    body = response.json()
+    assert body["status"] == "completed", body
+    # The caller (n8n stores every answer, a chat gets the final one) holds no secret.
+    assert body["final_answer"] == "The app cannot log in with password=[REDACTED] (from its log)."
+    assert password not in response.text and token not in response.text
+    assert "\x1b" not in response.text
+    logs_step = body["steps"][1]
+    assert logs_step["tool_name"] == "docker_logs"
+    assert "password=[REDACTED] user=app" in logs_step["result"]
+
+    run = tracing.run(body["run_id"])
+    assert run["final_answer"] == body["final_answer"]
+    assert "password=[REDACTED] user=app" in run["steps"][1]["tool_result"]
+    stored = json.dumps(tracing.collector.query("SELECT * FROM spans", []), default=str)
+    assert password not in stored and token not in stored
+
+
+def test_ssh_failures_are_failed_steps_that_read_clearly_and_the_run_goes_on(
+    start_agent: StartAgent, llm: ScriptedLLM, tracing: Tracing, sshd: SSHServer, tmp_path: Path
+) -> None:
+    # A client policy looser than the gateway's lets `docker exec` through to the server.
+    loose_policy = tmp_path / "loose_policy.json"
+    loose_policy.write_text(
+        json.dumps(dict(DEFAULT_POLICY_DATA, subcommands={"exec": {"arguments": {"max": 0}}}))
+    )
+    changed_known_hosts = tmp_path / "known_hosts"  # another key pinned: the host key "changed"
+    changed_known_hosts.write_text(
+        f"[127.0.0.1]:{sshd.port} {(sshd.directory / 'wrong_key.pub').read_text().strip()}\n"
+    )
+    down_port = free_port()
+    cases = [
+        # (marker, the server's settings, the tool call, how its result starts)
+        (
+            "GATEWAY-REFUSES",
+            sshd.settings(policy_path=loose_policy),
+            ToolCall("run_on_server", {"command": "docker exec"}),
+            "error: refused by gateway policy: docker subcommand 'exec' is not allowed",
+        ),
+        (
+            "TIMES-OUT",
+            sshd.settings(),
+            ToolCall("docker_logs", {"container": "hang", "tail": 10}),
+            f"error: command timed out after {GATEWAY_TIMEOUT_S:g} s "
+            "(the gateway stopped it on the server)",
+        ),
+        (
+            "KEY-CHANGED",
+            sshd.settings(known_hosts_path=changed_known_hosts),
+            ToolCall("docker_ps", {"all": True}),
+            f"error: host key of 127.0.0.1:{sshd.port} does not match known_hosts (offered SHA256:",
+        ),
+        (
+            "HOST-DOWN",
+            sshd.settings(port=down_port, connect_timeout_s=2),
+            ToolCall("docker_ps", {"all": True}),
+            f"error: cannot connect to {sshd.user}@127.0.0.1:{down_port}: Connection refused",
+        ),
+    ]
+    for marker, settings, call, expected in cases:
+        agent = start_agent(ssh=settings)
+        llm.script(
+            marker,
+            [Turn(tool_calls=[call]), answer(f"{marker}: the server could not be examined.")],
+        )
+        body = agent.run(task=f"{marker} why did worker crash?").json()
+        # The failure went back to the model as the tool's result, and the run went on.
+        assert body["status"] == "completed", body
+        assert body["final_answer"] == f"{marker}: the server could not be examined."
+        tool_result = llm.requests_for(marker)[1]["messages"][-1]["content"]
+        assert tool_result.startswith(expected), (marker, tool_result)
+        assert "\n" not in tool_result.strip(), tool_result  # one line a person can read
+        run = tracing.run(body["run_id"])
+        assert [(s["action_type"], s["status"]) for s in run["steps"]] == [
+            ("think", "ok"),
+            ("tool_call", "error"),
+            ("think", "ok"),
+            ("response", "ok"),
+        ], marker
+        assert run["steps"][1]["tool_result"] == tool_result
+        assert run["steps"][1]["error"], marker

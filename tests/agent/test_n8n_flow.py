@@ -1,7 +1,8 @@
 """The n8n workflow's requests, rendered from the example file, against the running agent.
 
-n8n cannot be installed here, so this test plays n8n's part node by node: the webhook
-item goes through the Set node, the HTTP Request node's URL and JSON body are rendered
+Without n8n (tests/deploy/test_n8n_real.py runs the real one), this test plays n8n's
+part node by node: the webhook item goes through the Set nodes, the HTTP Request
+node's URL, JSON body and time limit are rendered
 from the file's expressions (by Node.js) and sent to the real agent service with the
 credential's header; the answer is formatted and posted to a recording chat webhook.
 """
@@ -44,14 +45,15 @@ def test_workflow_request_runs_the_investigation_and_posts_the_answer(
         ],
     )
 
-    # Webhook -> "Describe the crash" (the user set agent_url and notify_url in it).
+    # Webhook -> "Read the alert" -> "Describe the crash" (agent_url, notify_url set there).
     webhook_item = {
         "headers": {"content-type": "application/json"},
         "params": {},
         "query": {},
         "body": {"container": "worker", "reason": "exited with code 1", "server": "nas"},
     }
-    described = run_set_node(node_named(workflow, "Describe the crash"), {"json": webhook_item})
+    alert = run_set_node(node_named(workflow, "Read the alert"), {"json": webhook_item})
+    described = alert | run_set_node(node_named(workflow, "Describe the crash"), {"json": alert})
     described |= {"agent_url": agent.url, "notify_url": notify_url}
 
     # "Ask the agent": the HTTP Request node, with its Header Auth credential.
@@ -61,13 +63,16 @@ def test_workflow_request_runs_the_investigation_and_posts_the_answer(
         "workflow": {"id": "wf-7", "name": "Container crash: agent analysis"},
         "execution": {"id": "42"},
     }
-    url, body = render([(ask["url"], context), (ask["jsonBody"], context)])
+    url, body, timeout_ms = render(
+        [(ask["url"], context), (ask["jsonBody"], context), (ask["options"]["timeout"], context)]
+    )
+    assert timeout_ms == 15 * 60_000
     response = httpx.request(
         ask["method"],
         url,
         content=body,
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
-        timeout=ask["options"]["timeout"] / 1000,
+        timeout=timeout_ms / 1000,
     )
     assert response.status_code == 200, response.text
     result = response.json()

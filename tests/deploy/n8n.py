@@ -1,7 +1,7 @@
 """The example n8n workflow: loading it, and rendering its expressions with Node.js.
 
-n8n itself cannot be installed here (see the agent's README section), so its
-expressions are evaluated as the plain JavaScript they are, by ``node``.
+Without n8n (tests/deploy/test_n8n_real.py runs the real one), its expressions are
+evaluated as the plain JavaScript they are, by ``node``.
 """
 
 from __future__ import annotations

@@ -135,6 +135,11 @@ class N8nServer:
         body: dict[str, Any] = response.json()["data"]
         return body
 
+    def execution_data(self, execution_id: str) -> dict[str, Any]:
+        """The run data of one execution, decoded (n8n sends it "flatted": every object,
+        array and string is an entry of one list, referred to by its index as text)."""
+        return unflatten(self.execution(execution_id)["data"])
+
     def stop(self) -> None:
         self.http.close()
         if self.process is None or self.process.poll() is not None:
@@ -145,3 +150,28 @@ class N8nServer:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+
+def unflatten(text: str) -> Any:
+    """The value a "flatted" JSON text stands for (the format of n8n's execution data)."""
+    table = json.loads(text)
+    revived: dict[int, Any] = {}
+
+    def revive(index: int) -> Any:
+        if index in revived:
+            return revived[index]
+        value = table[index]
+        if isinstance(value, list):
+            items: list[Any] = []
+            revived[index] = items
+            items.extend(revive(int(v)) if isinstance(v, str) else v for v in value)
+            return items
+        if isinstance(value, dict):
+            fields: dict[str, Any] = {}
+            revived[index] = fields
+            for key, v in value.items():
+                fields[key] = revive(int(v)) if isinstance(v, str) else v
+            return fields
+        return value
+
+    return revive(0)

@@ -11,7 +11,9 @@ real sshd and gateway to the recording docker, its spans to the real collector.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,9 @@ from tests.deploy.n8n import load_workflow, node_named
 from tests.deploy.n8n_server import INSTALL_SCRIPT, N8nServer, n8n_launcher
 from tests.scripted_llm import ScriptedLLM, answer, call_tool, fail
 from tests.ssh.conftest import SSHServer
-from tests.support import require_or_skip, wait_until
+from tests.support import free_port, holds_for, require_or_skip, wait_until
+
+StartAgent = Callable[..., AgentServer]
 
 TOKEN = "n8n-real-test-token"  # noqa: S105 - a test value
 CREDENTIAL = {
@@ -35,32 +39,45 @@ CREDENTIAL = {
 WORKFLOW_PATH = "/webhook/container-crash"
 
 
-def _as_the_user_sets_it_up(agent_url: str, notify_url: str) -> dict[str, Any]:
-    """The shipped workflow with the two values the README says to set in "Describe the crash"."""
+def _as_the_user_sets_it_up(
+    agent_url: str, notify_url: str, *, agent_timeout_minutes: float | None = None, copy: int = 0
+) -> dict[str, Any]:
+    """The shipped workflow with the values the README says to set in "Describe the crash".
+
+    ``copy`` N > 0 makes the N-th copy a user imports next to it: its own id, name and
+    webhook path (``container-crash-N``).
+    """
     workflow = load_workflow()
+    values: dict[str, Any] = {"agent_url": agent_url, "notify_url": notify_url}
+    if agent_timeout_minutes is not None:
+        values["agent_timeout_minutes"] = agent_timeout_minutes
     assignments = node_named(workflow, "Describe the crash")["parameters"]["assignments"]
     for assignment in assignments["assignments"]:
-        if assignment["name"] == "agent_url":
-            assignment["value"] = agent_url
-        elif assignment["name"] == "notify_url":
-            assignment["value"] = notify_url
+        assignment["value"] = values.get(assignment["name"], assignment["value"])
+    if copy:
+        workflow["id"] += f"c{copy}"
+        workflow["name"] += f" (copy {copy})"
+        webhook = node_named(workflow, "Container crashed")
+        webhook["parameters"]["path"] += f"-{copy}"
+        webhook["webhookId"] = webhook["webhookId"][:-2] + f"{copy:02d}"
     return workflow
 
 
 @pytest.fixture
-def n8n(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], N8nServer]]:
-    """``n8n(workflow)``: a fresh n8n with the credential and this workflow, published."""
+def n8n(tmp_path: Path) -> Iterator[Callable[..., N8nServer]]:
+    """``n8n(*workflows)``: a fresh n8n with the credential and these workflows, published."""
     launcher = n8n_launcher()
     require_or_skip(launcher is not None, f"n8n is not installed: run {INSTALL_SCRIPT}")
     assert launcher is not None
     servers: list[N8nServer] = []
 
-    def start(workflow: dict[str, Any]) -> N8nServer:
+    def start(*workflows: dict[str, Any]) -> N8nServer:
         server = N8nServer(launcher, tmp_path / "n8n-home")
         servers.append(server)
         server.import_json("credentials", [CREDENTIAL])
-        server.import_json("workflow", workflow)  # as shipped: a top-level id, nothing added
-        server.cli("publish:workflow", f"--id={workflow['id']}")
+        for workflow in workflows:
+            server.import_json("workflow", workflow)  # as shipped: a top-level id, nothing added
+            server.cli("publish:workflow", f"--id={workflow['id']}")
         server.start()
         server.sign_in()
         return server
@@ -93,7 +110,7 @@ def _finished_execution(server: N8nServer, workflow_id: str, execution_id: str) 
 
 
 def test_real_n8n_webhook_runs_the_agent_and_reports_and_a_failed_run_fails_the_execution(
-    n8n: Callable[[dict[str, Any]], N8nServer],
+    n8n: Callable[..., N8nServer],
     start_agent: Callable[..., AgentServer],
     llm: ScriptedLLM,
     tracing: Tracing,
@@ -201,10 +218,10 @@ def test_real_n8n_webhook_runs_the_agent_and_reports_and_a_failed_run_fails_the_
     assert response.status_code == 202, response.text
     wait_until(lambda: len(posted) == 4, timeout_s=120, interval_s=0.2, what="two more reports")
     reports = [re.match(r"agent-audit run (\S+): (\w+) \((\S+)\)", p["text"]) for p in posted[2:]]
-    # n8n sends the items of one HTTP node at once: the two reports may arrive in either order.
-    assert sorted((m.group(2), m.group(3)) for m in reports if m) == [
-        ("completed", "proxy"),
+    # One container at a time, in the order of the list.
+    assert [(m.group(2), m.group(3)) for m in reports if m] == [
         ("completed", "web"),
+        ("completed", "proxy"),
     ]
     runs = [tracing.run(m.group(1)) for m in reports if m]
     assert sorted(r["task"].split(".")[0] for r in runs) == [
@@ -215,3 +232,139 @@ def test_real_n8n_webhook_runs_the_agent_and_reports_and_a_failed_run_fails_the_
     (execution_id,) = {_execution_id(r, workflow_id) for r in runs}
     assert _finished_execution(server, workflow_id, execution_id)["status"] == "success"
     assert sshd.docker_calls()[docker_before:][2:] == [["logs", "--tail", "20", "web"]]
+
+
+def _run_with_task(tracing: Tracing, task_start: str) -> dict[str, Any]:
+    rows = tracing.collector.query(
+        "SELECT DISTINCT id FROM agent_runs WHERE starts_with(task, ?)", [task_start]
+    )
+    assert len(rows) == 1, rows
+    return tracing.run(rows[0][0])
+
+
+def test_real_n8n_runs_one_container_at_a_time_and_reports_an_agent_it_cannot_reach(
+    n8n: Callable[..., N8nServer],
+    start_agent: StartAgent,
+    llm: ScriptedLLM,
+    tracing: Tracing,
+    sshd: SSHServer,
+    chat_webhook: tuple[str, list[dict[str, Any]]],
+) -> None:
+    # An agent that runs one investigation at a time: more at once would be refused (429).
+    agent = start_agent(ssh=sshd, token=TOKEN, max_concurrent=1)
+    notify_url, posted = chat_webhook
+    main = _as_the_user_sets_it_up(agent.url, notify_url)
+    down = _as_the_user_sets_it_up(f"http://127.0.0.1:{free_port()}", notify_url, copy=1)
+    # A user who waits 3 seconds at most (the default is 15 minutes).
+    impatient = _as_the_user_sets_it_up(agent.url, notify_url, agent_timeout_minutes=0.05, copy=2)
+    server = n8n(main, down, impatient)
+
+    def alert(workflow: dict[str, Any], body: Any) -> None:
+        path = node_named(workflow, "Container crashed")["parameters"]["path"]
+        response = httpx.post(f"{server.url}/webhook/{path}", json=body, timeout=30)
+        assert response.status_code == 202, response.text
+
+    def last_execution(workflow: dict[str, Any], count: int) -> dict[str, Any]:
+        def finished() -> dict[str, Any] | None:
+            executions = server.executions(workflow["id"])
+            done = [e for e in executions if e["status"] not in {"new", "running", "waiting"}]
+            return executions[0] if len(done) >= count else None
+
+        found = wait_until(finished, timeout_s=90, interval_s=0.5, what="the execution")
+        assert found is not None
+        return found
+
+    # 1. Three crashed containers, names alone or objects: one run at a time, in order.
+    gates = {name: threading.Event() for name in ("s1", "s2", "s3")}
+    for name, gate in gates.items():
+        llm.script(f'The container "{name}"', [answer(f"{name}: out of memory", gate=gate)])
+    alert(main, {"containers": ["s1", {"container": "s2", "reason": {"exit": 137}}, "s3"]})
+    wait_until(lambda: len(llm.requests) == 1, timeout_s=60, what="the first run")
+    holds_for(lambda: len(llm.requests) == 1, for_s=2, what="one run at a time")
+    for number, gate in enumerate(gates.values(), start=1):
+        gate.set()
+        wait_until(partial(_has_at_least, posted, number), timeout_s=60, what=f"report {number}")
+    headers = [p["text"].split("\n")[0] for p in posted]
+    assert [h.split(": ", 1)[1] for h in headers] == [
+        "completed (s1)",
+        "completed (s2)",
+        "completed (s3)",
+    ]
+    assert [p["text"].split("\n\n", 1)[1] for p in posted] == [
+        f"{name}: out of memory" for name in gates
+    ]
+    s2 = _run_with_task(tracing, 'The container "s2"')
+    assert s2["task"].startswith('The container "s2" on the home server crashed ({"exit":137}).')
+    assert last_execution(main, 1)["status"] == "success"
+
+    # 2. An empty list: nothing crashed, nothing runs, nothing is posted.
+    requests_before = len(llm.requests)
+    alert(main, {"containers": []})
+    assert last_execution(main, 2)["status"] == "success"
+    assert len(llm.requests) == requests_before and len(posted) == 3
+
+    # 3. A name with shell metacharacters and a newline: quoted in the task and the report;
+    # the model's docker_logs call with it is refused, recorded, and the run goes on.
+    odd = 'web"; docker rm -f db\nx'
+    llm.script(
+        "docker rm -f db",
+        [
+            call_tool("docker_logs", {"container": odd, "tail": 10}),
+            answer("That is no container name docker accepts."),
+        ],
+    )
+    docker_before = len(sshd.docker_calls())
+    alert(main, {"container": odd, "reason": "exited\nwith code 1"})
+    wait_until(lambda: len(posted) == 4, timeout_s=60, what="the report on the odd name")
+    assert posted[3]["text"].split("\n\n")[0].endswith(': completed ("web\\"; docker rm -f db x")')
+    run = _run_with_task(tracing, 'The container "web\\"; docker rm -f db x"')
+    assert "crashed (exited with code 1)." in run["task"]
+    logs_step = next(s for s in run["steps"] if s["tool_name"] == "docker_logs")
+    assert logs_step["status"] == "error"
+    assert logs_step["tool_result"].startswith("error: refused by client policy")
+    assert run["status"] == "completed"
+    assert sshd.docker_calls()[docker_before:] == []
+    assert last_execution(main, 3)["status"] == "success"
+
+    # 4. The agent is down: the report says so, the execution fails naming why.
+    alert(down, {"container": "web"})
+    wait_until(lambda: len(posted) == 5, timeout_s=60, what="the report of the agent down")
+    assert posted[4]["text"] == (
+        f"agent-audit: no answer from the agent at {node_url(down)} (web)\n\n"
+        "nothing answers there (connection refused): is the agent service running?"
+    )
+    failed = last_execution(down, 1)
+    assert failed["status"] == "error"
+    error = server.execution_data(str(failed["id"]))["resultData"]["error"]
+    assert error["message"] == (
+        "no answer from the agent about web: nothing answers there (connection refused): "
+        "is the agent service running?"
+    )
+
+    # 5. The agent is slower than the user waits: n8n gives up and says so, and the agent,
+    # its caller gone, cancels the run.
+    slow_gate = threading.Event()
+    llm.script('The container "slowpoke"', [answer("too late", gate=slow_gate)])
+    alert(impatient, {"container": "slowpoke"})
+    wait_until(lambda: len(posted) == 6, timeout_s=60, what="the report of the slow agent")
+    assert posted[5]["text"] == (
+        f"agent-audit: no answer from the agent at {agent.url} (slowpoke)\n\n"
+        "it did not answer within 0.05 minutes; the agent cancels a run whose caller gave up"
+    )
+    slow_gate.set()
+    cancelled = _run_with_task(tracing, 'The container "slowpoke"')
+    assert cancelled["status"] == "cancelled"
+    assert [s["action_type"] for s in cancelled["steps"]] == ["think", "terminate"]
+    assert cancelled["steps"][-1]["tool_result"] == (
+        "cancelled: the client that asked for this run disconnected before it ended"
+    )
+    assert last_execution(impatient, 1)["status"] == "error"
+
+
+def _has_at_least(posted: list[dict[str, Any]], count: int) -> bool:
+    return len(posted) >= count
+
+
+def node_url(workflow: dict[str, Any]) -> str:
+    assignments = node_named(workflow, "Describe the crash")["parameters"]["assignments"]
+    return str(next(a["value"] for a in assignments["assignments"] if a["name"] == "agent_url"))

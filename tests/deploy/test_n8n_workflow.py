@@ -40,7 +40,7 @@ def test_triggers_webhook_with_a_schedule_as_alternative() -> None:
     assert connections[schedule["name"]]["main"][0][0]["node"] == first
 
 
-def test_http_node_calls_agent_run_with_source_and_trigger_ids() -> None:
+def test_http_node_calls_agent_run_one_container_at_a_time_and_reports_its_errors() -> None:
     workflow = load_workflow()
     (call,) = [
         n
@@ -55,11 +55,19 @@ def test_http_node_calls_agent_run_with_source_and_trigger_ids() -> None:
     assert "source: 'n8n'" in body
     assert "$workflow.id" in body and "$execution.id" in body
     assert "wait: true" in body
-    assert parameters["options"]["timeout"] >= 300_000  # an investigation takes minutes
-    # the answer goes somewhere: a node after the call posts it
-    after = workflow["connections"][call["name"]]["main"][0][0]["node"]
-    post = workflow["connections"][after]["main"][0][0]["node"]
+    # n8n sends the requests of one HTTP node's items all at once: a loop hands it one.
+    connections = workflow["connections"]
+    (loop,) = nodes_of_type(workflow, "n8n-nodes-base.splitInBatches")
+    assert loop["parameters"]["batchSize"] == 1
+    assert connections[loop["name"]]["main"][1][0]["node"] == call["name"]
+    # An agent that cannot answer goes out of the error output to the same report.
+    assert call["onError"] == "continueErrorOutput"
+    answered, failed = connections[call["name"]]["main"]
+    assert answered[0]["node"] == failed[0]["node"] == "Format the report"
+    post = connections["Format the report"]["main"][0][0]["node"]
     assert node_named(workflow, post)["type"] == "n8n-nodes-base.httpRequest"
+    assert connections[post]["main"][0][0]["node"] == loop["name"]  # the next container
+    assert "agent_timeout_minutes" in parameters["options"]["timeout"]
 
 
 def test_task_prompt_asks_for_an_investigation_with_the_tools() -> None:
@@ -80,16 +88,28 @@ def test_task_prompt_asks_for_an_investigation_with_the_tools() -> None:
 def test_expressions_render_for_webhook_and_schedule() -> None:
     require_or_skip(NODE is not None, "node (Node.js) is needed to evaluate n8n expressions")
     workflow = load_workflow()
+    read = node_named(workflow, "Read the alert")
     describe = node_named(workflow, "Describe the crash")
     webhook_item = {"body": {"container": "db", "reason": "exited with code 137", "server": "nas"}}
-    from_webhook = run_set_node(describe, {"json": webhook_item})
-    assert from_webhook["container"] == "db"
+    alert = run_set_node(read, {"json": webhook_item})
+    assert alert == {"container": "db", "reason": "exited with code 137", "server": "nas"}
+    from_webhook = alert | run_set_node(describe, {"json": alert})
     assert from_webhook["task"].startswith(
         'The container "db" on nas crashed (exited with code 137). Investigate with your tools'
     )
-    from_schedule = run_set_node(describe, {"json": {"timestamp": "2026-11-24T03:00:00Z"}})
-    assert from_schedule["container"] == ""
-    assert from_schedule["task"].startswith("Check the home server for containers that exited")
+    assert from_webhook["agent_timeout_minutes"] == 15
+    # One entry of a "containers" list: an object or just a name; odd values become text.
+    assert run_set_node(read, {"json": {"crash": "web"}}) == {
+        "container": "web",
+        "reason": "",
+        "server": "",
+    }
+    odd = run_set_node(read, {"json": {"crash": {"container": 7, "reason": {"code": 1}}}})
+    assert odd == {"container": "7", "reason": '{"code":1}', "server": ""}
+    from_schedule = run_set_node(read, {"json": {"timestamp": "2026-11-24T03:00:00Z"}})
+    assert from_schedule == {"container": "", "reason": "", "server": ""}
+    task = run_set_node(describe, {"json": from_schedule})["task"]
+    assert task.startswith("Check the home server for containers that exited")
 
     call = node_named(workflow, "Ask the agent")
     context = {

@@ -13,6 +13,7 @@ from instrumentation import agent_run
 from ssh_tools.connection import SSHConnection
 from ssh_tools.tools import ServerTools
 from tests.ssh.conftest import SpanTap, SSHServer
+from tests.ssh.fake_docker import COLORED_SECRETS
 from tests.support import wait_until
 
 pytestmark = pytest.mark.sshd
@@ -68,3 +69,43 @@ def test_allowed_and_refused_commands_are_steps_in_the_collector(
         ("refused", "docker subcommand 'rm' is not allowed"),
         ("refused", "argument 'web; docker rm -f db': character ';' is not allowed"),
     ]
+
+
+def test_coloured_and_binary_logs_reach_agent_and_trail_as_plain_text_without_secrets(
+    sshd: SSHServer,
+    collector: Any,
+    to_collector: None,
+) -> None:
+    with ServerTools(SSHConnection(sshd.settings())) as tools:
+        with agent_run("why does the app fail to log in?", agent_name="ops") as run:
+            coloured = tools.docker_logs("colorful", tail=20)
+            binary = tools.docker_logs("binary", tail=20)
+            run.finish(final_answer="bad database password")
+    # What the agent reads: the log as a person sees it on a terminal, no codes.
+    assert coloured.splitlines()[:4] == [
+        "2025-11-24T10:00:01Z [error    ] database login failed "
+        f"password={COLORED_SECRETS[0]} user=app",
+        f"WARN retrying with api_token: {COLORED_SECRETS[1]}",
+        "downloading 10%",
+        "downloading 100%",
+    ]
+    assert binary.splitlines()[0] == "core dumped: " + "\ufffd" * 4 + "2J tail"
+
+    def results() -> list[str]:
+        rows = collector.query(
+            "SELECT tool_result FROM agent_steps WHERE agent_run_id = ? AND is_final "
+            "ORDER BY step_number",
+            [run.id],
+        )
+        return [row[0] for row in rows]
+
+    wait_until(lambda: len(results()) == 2, timeout_s=15, what="2 steps stored")
+    stored_coloured, stored_binary = results()
+    # The trail: the secrets redacted (the codes no longer split key from value).
+    assert stored_coloured.splitlines()[:2] == [
+        "2025-11-24T10:00:01Z [error    ] database login failed password=[REDACTED] user=app",
+        "WARN retrying with api_token: [REDACTED]",
+    ]
+    for secret in COLORED_SECRETS:
+        assert secret not in json.dumps(collector.query("SELECT * FROM spans", []), default=str)
+    assert stored_binary == binary
