@@ -21,10 +21,14 @@ from tests.frameworks.venv_frameworks import AGENT_TIMEOUT_S, REPO, venv_python
 from tests.support import require_or_skip, wait_until
 
 CAPTURED = Path(__file__).parent / "captured"
-FRAMEWORKS = ("agno", "ai_sdk", "dspy", "semantic_kernel")
+FRAMEWORKS = ("agno", "ai_sdk", "dspy", "semantic_kernel", "haystack")
 # The finish reasons a framework's model-call spans record (asking for a tool, answering);
 # OpenInference's Agno and DSPy spans record none.
-FINISH_REASONS = {"ai_sdk": ("tool-calls", "stop"), "semantic_kernel": ("tool_calls", "stop")}
+FINISH_REASONS = {
+    "ai_sdk": ("tool-calls", "stop"),
+    "semantic_kernel": ("tool_calls", "stop"),
+    "haystack": ("tool_calls", "stop"),
+}
 RUN_COLUMNS = (
     "id, task, status, final_answer, error, agent_name, model_requested, model_used, "
     "total_steps, input_tokens, output_tokens, parent_run_id"

@@ -1,0 +1,141 @@
+"""Run a Haystack ``Agent`` (traced by openinference-instrumentation-haystack) against the
+scripted model and write the spans it exported, as OTLP protobuf, plus what Haystack returned.
+
+    VENV/bin/python -m tests.frameworks.captured.capture_haystack [OUT_DIR]
+
+Needs ``haystack-ai`` and ``openinference-instrumentation-haystack`` in a virtualenv of their
+own; the versions used are written into the expectations file. OUT_DIR defaults to this
+folder (the committed capture). Besides the shared agent (``haystack.otlp``), a ``Pipeline``
+of a retriever, a prompt builder and the agent (``haystack_rag.otlp``) shows how a pipeline
+and its retrieval read.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from haystack import Document, Pipeline
+from haystack.components.agents import Agent
+from haystack.components.builders import ChatPromptBuilder
+from haystack.components.generators.chat import OpenAIChatGenerator
+from haystack.components.retrievers.in_memory import InMemoryBM25Retriever
+from haystack.dataclasses import ChatMessage
+from haystack.document_stores.in_memory import InMemoryDocumentStore
+from haystack.tools import create_tool_from_function
+from haystack.utils import Secret
+from openinference.instrumentation.haystack import HaystackInstrumentor
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tests.frameworks.captured import agent_scenario as S
+from tests.scripted_llm import ScriptedLLM, answer
+
+HERE = Path(__file__).parent
+PACKAGES = ("haystack-ai", "openinference-instrumentation-haystack", "opentelemetry-sdk")
+RAG_TASK = "[haystack-rag] Where is the Eiffel Tower?"
+RAG_ANSWER = "It is in Paris."
+DOCUMENTS = ("The Eiffel Tower is in Paris.", "The Colosseum is in Rome.")
+
+
+def _agent(llm: ScriptedLLM, tools: S.Tools) -> Agent:
+    generator = OpenAIChatGenerator(
+        api_key=Secret.from_token("none"),
+        model="scripted-haystack",
+        api_base_url=llm.base_url,
+        max_retries=0,
+    )
+    return Agent(
+        chat_generator=generator,
+        tools=[
+            create_tool_from_function(tools.get_weather),
+            create_tool_from_function(tools.to_fahrenheit),
+        ],
+    )
+
+
+def _tool_calls(messages: list[ChatMessage]) -> list[dict[str, Any]]:
+    calls = []
+    for message in messages:
+        for result in message.tool_call_results:
+            calls.append(
+                {
+                    "name": result.origin.tool_name,
+                    "args": result.origin.arguments,
+                    "error": result.error,
+                    "result": result.result,
+                }
+            )
+    return calls
+
+
+def _rag(llm: ScriptedLLM) -> dict[str, Any]:
+    """A retriever feeding a prompt builder feeding the agent, in one ``Pipeline``."""
+    llm.script(RAG_TASK, [answer(RAG_ANSWER, input_tokens=50, output_tokens=5)])
+    store = InMemoryDocumentStore()
+    store.write_documents([Document(content=text) for text in DOCUMENTS])
+    template = [
+        ChatMessage.from_user(
+            "{% for d in documents %}{{ d.content }}\n{% endfor %}" + RAG_TASK
+        )
+    ]
+    pipeline = Pipeline()
+    pipeline.add_component("retriever", InMemoryBM25Retriever(document_store=store, top_k=1))
+    pipeline.add_component("prompt", ChatPromptBuilder(template=template, required_variables="*"))
+    pipeline.add_component("agent", _agent(llm, S.Tools()))
+    pipeline.connect("retriever.documents", "prompt.documents")
+    pipeline.connect("prompt.prompt", "agent.messages")
+    out = pipeline.run({"retriever": {"query": "Eiffel Tower"}}, include_outputs_from={"retriever"})
+    return {
+        "query": "Eiffel Tower",
+        "documents": [d.content for d in out["retriever"]["documents"]],
+        "answer": out["agent"]["last_message"].text,
+    }
+
+
+def main(out: Path) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    HaystackInstrumentor().instrument(tracer_provider=provider)
+    expected: dict[str, Any] = {"versions": {p: version(p) for p in PACKAGES}}
+    with ScriptedLLM() as llm:
+        task, failing = S.script(llm, "[haystack]")
+        done = _agent(llm, S.Tools()).run(messages=[ChatMessage.from_user(task)])
+        expected["success"] = {
+            "task": task,
+            "answer": done["last_message"].text,
+            "tools": _tool_calls(done["messages"]),
+            "input_tokens": sum(
+                (m.meta.get("usage") or {}).get("prompt_tokens", 0) for m in done["messages"]
+            ),
+            "output_tokens": sum(
+                (m.meta.get("usage") or {}).get("completion_tokens", 0) for m in done["messages"]
+            ),
+            "model_calls": len(llm.requests_for("[haystack] ")),
+        }
+        try:
+            _agent(llm, S.Tools()).run(messages=[ChatMessage.from_user(failing)])
+            expected["fails"] = {"task": failing, "raised": None}
+        except Exception as exc:  # noqa: BLE001 - what the caller saw is the expectation
+            expected["fails"] = {"task": failing, "raised": f"{type(exc).__name__}: {exc}"}
+        provider.force_flush()
+        (out / "haystack.otlp").write_bytes(_encoded(exporter))
+        exporter.clear()
+        expected["rag"] = _rag(llm)
+    provider.force_flush()
+    (out / "haystack_rag.otlp").write_bytes(_encoded(exporter))
+    (out / "haystack.expected.json").write_text(json.dumps(expected, indent=2, default=str) + "\n")
+
+
+def _encoded(exporter: InMemorySpanExporter) -> bytes:
+    return bytes(encode_spans(exporter.get_finished_spans()).SerializeToString())
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
