@@ -46,9 +46,13 @@ def told_tool_spans(spans: Iterable[SpanRecord]) -> list[SpanRecord]:
 
 
 def source_span_id(span: SpanRecord) -> str | None:
-    """The span whose messages told this stand-in, or None for a span as received."""
+    """The span a stand-in's step points at: the model call whose messages told it, which
+    its run is found above (a run's own span told it: none, the stand-in is under it).
+    None for a span as received."""
     source = span.attributes.get(DERIVED_FROM)
-    return source if isinstance(source, str) else None
+    if not isinstance(source, str) or source == span.parent_span_id:
+        return None
+    return source
 
 
 def _stand_in(source: SpanRecord, call: ToldCall, index: int, count: int) -> SpanRecord:
@@ -72,7 +76,7 @@ def _stand_in(source: SpanRecord, call: ToldCall, index: int, count: int) -> Spa
     return replace(
         source,
         span_id=digest[:16],
-        parent_span_id=source.parent_span_id,
+        parent_span_id=source.span_id if call.in_source else source.parent_span_id,
         name=f"{TOOL_SPAN_PREFIX} {call.name}",
         start_ns=at_ns,
         end_ns=at_ns,

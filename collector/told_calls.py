@@ -16,7 +16,9 @@ DERIVED_FROM = "agent_audit.derived_from_span_id"
 @dataclass(frozen=True, slots=True)
 class ToldCall:
     """One tool call read from messages, and when it ran as far as they tell: just before
-    ``before_ns`` (the model call that was sent its result, or the end of the run)."""
+    ``before_ns`` (the model call that was sent its result, or the end of the run).
+    ``in_source``: the span that told it is the run it belongs to (else that span's parent
+    is)."""
 
     name: str
     arguments: Any
@@ -24,3 +26,4 @@ class ToldCall:
     result: Any
     error: str | None
     before_ns: int
+    in_source: bool = False

@@ -13,6 +13,8 @@ __all__ = [
     "LAST_MESSAGE",
     "REPLIES",
     "FINISH_REASON",
+    "EXIT_REASON",
+    "EXIT_MAX_STEPS",
 ]
 
 SCOPE = "openinference.instrumentation.haystack"
@@ -30,3 +32,7 @@ LAST_MESSAGE = "last_message"
 REPLIES = "replies"
 # A reply's meta, inside its repr: {'model': ..., 'finish_reason': 'tool_calls', ...}.
 FINISH_REASON = re.compile(r"'finish_reason': '([A-Za-z_-]+)'")
+# An Agent's output says why it stopped: "text", a tool's name (its exit_conditions),
+# "length", "content_filter", or "max_agent_steps" (its step limit).
+EXIT_REASON = "exit_reason"
+EXIT_MAX_STEPS = "max_agent_steps"

@@ -26,8 +26,9 @@ from collector.decode import SpanRecord
 from collector.messages import loads, turn_user_text
 from collector.rules.haystack_reprs import chat_message
 from collector.told_calls import DERIVED_FROM, ToldCall
+from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "tool_calls_told"]
+__all__ = ["SCOPES", "span_class", "run_fields", "run_status", "step_fields", "tool_calls_told"]
 
 SCOPES = frozenset({H.SCOPE})
 _STATUS_ERROR = 2
@@ -59,9 +60,19 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     if isinstance(given, Mapping):
         task = turn_user_text(_messages(given.get(H.MESSAGES))) or _pipeline_task(given)
     answer = None
-    if span.status_code != _STATUS_ERROR:
+    if span.status_code != _STATUS_ERROR and _exit_reason(span) != H.EXIT_MAX_STEPS:
         answer = _answer(loads(attrs.get(OI.OUTPUT_VALUE)))
     return {"task": task, "final_answer": answer}
+
+
+def run_status(span: SpanRecord) -> str | None:
+    """``max_steps`` when the Agent stopped at ``max_agent_steps`` (its ``exit_reason``)."""
+    return RunStatus.MAX_STEPS if _exit_reason(span) == H.EXIT_MAX_STEPS else None
+
+
+def _exit_reason(span: SpanRecord) -> Any:
+    output = loads(span.attributes.get(OI.OUTPUT_VALUE))
+    return output.get(H.EXIT_REASON) if isinstance(output, Mapping) else None
 
 
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
@@ -92,13 +103,14 @@ def tool_calls_told(span: SpanRecord) -> list[ToldCall]:
         (i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1
     )
     calls: list[ToldCall] = []
+    in_source = kind == OI.KIND_CHAIN
     for message in messages[last_assistant + 1 :]:
         for result in message.get("tool_results", []):
-            calls.append(_told(result, before_ns))
+            calls.append(_told(result, before_ns, in_source))
     return calls
 
 
-def _told(result: Mapping[str, Any], before_ns: int) -> ToldCall:
+def _told(result: Mapping[str, Any], before_ns: int, in_source: bool) -> ToldCall:
     text = result.get("result")
     failed = bool(result.get("error"))
     return ToldCall(
@@ -108,6 +120,7 @@ def _told(result: Mapping[str, Any], before_ns: int) -> ToldCall:
         result=None if failed else text,
         error=(str(text) if text else "error") if failed else None,
         before_ns=before_ns,
+        in_source=in_source,
     )
 
 
@@ -118,21 +131,33 @@ def _messages(reprs: Any) -> list[dict[str, Any]]:
 
 
 def _answer(output: Any) -> str | None:
-    """An Agent's ``last_message`` (else its last assistant text), a generator's last
-    reply, or, for a pipeline, that of the last component output holding one."""
+    """An Agent's ``last_message`` (its text, or the result of the tool it ended on), a
+    generator's last reply, or, for a pipeline, that of the last component output holding
+    one."""
     if not isinstance(output, Mapping):
         return None
     last = chat_message(output.get(H.LAST_MESSAGE))
-    if last is not None and isinstance(last.get("content"), str):
-        return str(last["content"])
-    for key in (H.MESSAGES, H.REPLIES):
-        for message in reversed(_messages(output.get(key))):
-            if message.get("role") == "assistant" and isinstance(message.get("content"), str):
-                return str(message["content"])
+    if last is None:
+        last = next(iter(reversed(_messages(output.get(H.MESSAGES)))), None)
+    if last is None:
+        last = next(iter(reversed(_messages(output.get(H.REPLIES)))), None)
+    if last is not None:
+        return _text(last)
     for value in reversed(list(output.values())):
         found = _answer(value) if isinstance(value, Mapping) else None
         if found is not None:
             return found
+    return None
+
+
+def _text(message: Mapping[str, Any]) -> str | None:
+    """A message's text, or the result of its last tool call (an Agent's exit on a tool)."""
+    if isinstance(message.get("content"), str):
+        return str(message["content"])
+    results = message.get("tool_results") or []
+    if results and not results[-1].get("error") and results[-1].get("result") is not None:
+        result = results[-1]["result"]
+        return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
     return None
 
 

@@ -17,6 +17,7 @@ import ast
 import io
 import re
 import tokenize
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["chat_message"]
@@ -78,15 +79,15 @@ def _call(fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _objects(text: str, pos: int) -> list[tuple[str, dict[str, Any]]]:
-    """The ``Name(key=value, ...)`` items of a list starting at ``pos``, up to its ``]``."""
-    found: list[tuple[str, dict[str, Any]]] = []
+def _objects(text: str, pos: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The ``Name(key=value, ...)`` items of a list starting at ``pos``, up to its ``]``;
+    those before an unreadable one come out before it raises."""
     while True:
         pos = _skip(text, pos, ", ")
         if pos >= len(text) or text[pos] == "]":
-            return found
+            return
         name, fields, pos = _object_at(text, pos)
-        found.append((name, fields))
+        yield name, fields
 
 
 def _object_at(text: str, pos: int, depth: int = 0) -> tuple[str, dict[str, Any], int]:

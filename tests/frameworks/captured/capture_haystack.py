@@ -25,7 +25,7 @@ from haystack.components.generators.chat import OpenAIChatGenerator
 from haystack.components.retrievers.in_memory import InMemoryBM25Retriever
 from haystack.dataclasses import ChatMessage
 from haystack.document_stores.in_memory import InMemoryDocumentStore
-from haystack.tools import create_tool_from_function
+from haystack.tools import AgentTool, create_tool_from_function
 from haystack.utils import Secret
 from openinference.instrumentation.haystack import HaystackInstrumentor
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -34,7 +34,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.frameworks.captured import agent_scenario as S
-from tests.scripted_llm import ScriptedLLM, answer
+from tests.scripted_llm import ScriptedLLM, ToolCall, Turn, answer, call_tool
 
 HERE = Path(__file__).parent
 PACKAGES = ("haystack-ai", "openinference-instrumentation-haystack", "opentelemetry-sdk")
@@ -43,19 +43,24 @@ RAG_ANSWER = "It is in Paris."
 DOCUMENTS = ("The Eiffel Tower is in Paris.", "The Colosseum is in Rome.")
 
 
-def _agent(llm: ScriptedLLM, tools: S.Tools) -> Agent:
-    generator = OpenAIChatGenerator(
+def _generator(llm: ScriptedLLM, **options: Any) -> OpenAIChatGenerator:
+    return OpenAIChatGenerator(
         api_key=Secret.from_token("none"),
         model="scripted-haystack",
         api_base_url=llm.base_url,
         max_retries=0,
+        **options,
     )
+
+
+def _agent(llm: ScriptedLLM, tools: S.Tools, **options: Any) -> Agent:
     return Agent(
-        chat_generator=generator,
+        chat_generator=_generator(llm),
         tools=[
             create_tool_from_function(tools.get_weather),
             create_tool_from_function(tools.to_fahrenheit),
         ],
+        **options,
     )
 
 
@@ -98,6 +103,60 @@ def _rag(llm: ScriptedLLM) -> dict[str, Any]:
     }
 
 
+def _shapes(llm: ScriptedLLM) -> dict[str, Any]:
+    """Other ways a Haystack agent runs: it stops on a tool (``exit_conditions``), two tool
+    calls in one answer, its step limit, streamed, and another agent as its tool."""
+    found: dict[str, Any] = {}
+
+    def run(key: str, agent: Agent, task: str, **options: Any) -> None:
+        done = agent.run(messages=[ChatMessage.from_user(task)], **options)
+        found[key] = {
+            "task": task,
+            "answer": done["last_message"].text,
+            "exit_reason": done.get("exit_reason"),
+            "tools": _tool_calls(done["messages"]),
+            "model_calls": len(llm.requests_for(task)),
+        }
+
+    task = "[haystack-exit] Convert 18C."
+    llm.script(task, [call_tool("to_fahrenheit", {"celsius": 18})])
+    run("exit_on_tool", _agent(llm, S.Tools(), exit_conditions=["to_fahrenheit"]), task)
+
+    task = "[haystack-two] Weather in Paris and 18C in F?"
+    both = Turn(tool_calls=(ToolCall("to_fahrenheit", {"celsius": 18}),
+                            ToolCall("get_weather", {"city": "Paris"})))  # fmt: skip
+    llm.script(task, [both, answer("64.4F; sunny.")])
+    tools = S.Tools()
+    tools.weather_calls = 1  # no failure this time
+    run("two_calls", _agent(llm, tools), task)
+
+    task = "[haystack-limit] Keep converting."
+    llm.script(task, [], then_repeat=call_tool("to_fahrenheit", {"celsius": 18}))
+    run("max_steps", _agent(llm, S.Tools(), max_agent_steps=2), task)
+
+    task = "[haystack-stream] What is 18C in F?"
+    llm.script(task, [call_tool("to_fahrenheit", {"celsius": 18}), answer("64.4F.")])
+    chunks: list[str] = []
+    streamed = Agent(
+        chat_generator=_generator(llm, streaming_callback=lambda c: chunks.append(c.content)),
+        tools=[create_tool_from_function(S.Tools.to_fahrenheit)],
+    )
+    run("streamed", streamed, task)
+    found["streamed"]["chunks"] = len(chunks)
+
+    task, sub_task = "[haystack-parent] Ask the converter for 18C.", "[haystack-child] 18C in F?"
+    llm.script(task, [call_tool("converter", {"messages": [{"role": "user", "content": [
+        {"text": sub_task}]}]}), answer("The converter says 64.4F.")])  # fmt: skip
+    llm.script(sub_task, [call_tool("to_fahrenheit", {"celsius": 18}), answer("64.4F")])
+    child = Agent(
+        chat_generator=_generator(llm), tools=[create_tool_from_function(S.Tools.to_fahrenheit)]
+    )
+    converter = AgentTool(child, name="converter", description="Converts temperatures.")
+    run("sub_agent", Agent(chat_generator=_generator(llm), tools=[converter]), task)
+    found["sub_agent"]["sub_task"] = sub_task
+    return found
+
+
 def main(out: Path) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -128,8 +187,12 @@ def main(out: Path) -> None:
         (out / "haystack.otlp").write_bytes(_encoded(exporter))
         exporter.clear()
         expected["rag"] = _rag(llm)
+        provider.force_flush()
+        (out / "haystack_rag.otlp").write_bytes(_encoded(exporter))
+        exporter.clear()
+        expected["shapes"] = _shapes(llm)
     provider.force_flush()
-    (out / "haystack_rag.otlp").write_bytes(_encoded(exporter))
+    (out / "haystack_shapes.otlp").write_bytes(_encoded(exporter))
     (out / "haystack.expected.json").write_text(json.dumps(expected, indent=2, default=str) + "\n")
 
 
