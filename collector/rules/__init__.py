@@ -31,6 +31,7 @@ from collector.decode import SpanRecord
 from collector.rules import (
     ai_sdk,
     autogen,
+    beeai,
     crewai,
     google_adk,
     haystack,
@@ -64,6 +65,7 @@ MODULES: tuple[ModuleType, ...] = (
     ai_sdk,
     semantic_kernel,
     haystack,
+    beeai,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 
