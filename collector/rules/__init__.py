@@ -38,6 +38,7 @@ from collector.rules import (
     langchain_openinference,
     langchain_openllmetry,
     llama_index,
+    mcp,
     openai_agents,
     openllmetry_calls,
     pydantic_ai,
@@ -66,6 +67,7 @@ MODULES: tuple[ModuleType, ...] = (
     semantic_kernel,
     haystack,
     beeai,
+    mcp,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 

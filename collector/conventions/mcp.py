@@ -1,0 +1,17 @@
+"""The ``mcp`` SDK's own spans (2.x traces every message it sends and handles): keys and names."""
+
+from __future__ import annotations
+
+__all__ = ["SCOPE", "METHOD", "TOOLS_CALL", "SERVER_KIND", "ERROR_TYPE"]
+
+SCOPE = "mcp-python-sdk"
+# Both sides name the JSON-RPC method: the client's span "MCP send tools/call {tool}"
+# (CLIENT), the server's "tools/call {tool}" (SERVER, gen_ai.operation.name execute_tool,
+# gen_ai.tool.name; no arguments, no result). The client sends its context in the request's
+# _meta, so a server in another process traces into the agent's trace.
+METHOD = "mcp.method.name"
+TOOLS_CALL = "tools/call"
+SERVER_KIND = 2  # OTLP SPAN_KIND_SERVER
+# A tool that answered isError: the server span is ERROR with error.type "tool_error" and no
+# description; a protocol error gives the JSON-RPC code.
+ERROR_TYPE = "error.type"

@@ -1,0 +1,77 @@
+"""The ``mcp`` SDK's own spans: transport, never a run or a step. An agent's MCP tool call
+is the step its framework traces (the Agents SDK's TOOL span, with the arguments and the
+result); the SDK's client span and, through the context it sends, the server's span sit
+below it. A framework's tool span records an MCP tool that answered ``isError`` as a
+success holding the error text: the server's span tells it failed
+(:func:`failed_call_error`). See tests/frameworks/SPANS.md."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from collector.conventions import genai as G
+from collector.conventions import mcp as M
+from collector.conventions import openinference as OI
+from collector.decode import SpanRecord
+from collector.rules.common import text_blocks
+from instrumentation import attributes as A
+
+__all__ = ["SCOPES", "span_class", "failed_call_error"]
+
+SCOPES = frozenset({M.SCOPE})
+_STATUS_ERROR = 2
+_HOPS = 4  # server span -> client span -> (a session's span) -> the framework's tool span
+
+
+def span_class(span: SpanRecord) -> str | None:
+    return "other"
+
+
+def failed_call_error(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> str | None:
+    """The error of a framework's tool span whose MCP call failed on the server, or None.
+
+    It is the text the tool's result holds (what the server answered), else the server
+    span's description or error type."""
+    if span.scope_name == M.SCOPE or span.status_code == _STATUS_ERROR or not _is_tool(span):
+        return None
+    for other in trace_spans.values():
+        if not _failed_server_call(other) or _framework_span_above(other, trace_spans) != span:
+            continue
+        result = span.attributes.get(OI.OUTPUT_VALUE, span.attributes.get(A.GEN_AI_TOOL_CALL_RESULT))
+        return (
+            text_blocks(result)
+            or other.status_message
+            or str(other.attributes.get(M.ERROR_TYPE) or "error")
+        )
+    return None
+
+
+def _is_tool(span: SpanRecord) -> bool:
+    attrs = span.attributes
+    kind = attrs.get(OI.SPAN_KIND)
+    if isinstance(kind, str):
+        return kind.upper() == OI.KIND_TOOL
+    return attrs.get(G.GEN_AI_OPERATION_NAME) == A.OP_EXECUTE_TOOL
+
+
+def _failed_server_call(span: SpanRecord) -> bool:
+    return (
+        span.scope_name == M.SCOPE
+        and span.kind == M.SERVER_KIND
+        and span.attributes.get(M.METHOD) == M.TOOLS_CALL
+        and span.status_code == _STATUS_ERROR
+    )
+
+
+def _framework_span_above(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> Any:
+    """The first span above ``span`` that is not the mcp SDK's."""
+    current = span
+    for _ in range(_HOPS):
+        parent = trace_spans.get(current.parent_span_id or "")
+        if parent is None:
+            return None
+        if parent.scope_name != M.SCOPE:
+            return parent
+        current = parent
+    return None
