@@ -28,7 +28,7 @@ from instrumentation.attributes import TOOL_SPAN_PREFIX
 __all__ = ["told_tool_spans", "source_span_id"]
 
 _STATUS_ERROR = 2
-_STEP_APART_NS = 1_000
+_STEP_APART_NS = 10_000
 
 
 def told_tool_spans(spans: Iterable[SpanRecord]) -> list[SpanRecord]:
@@ -56,8 +56,8 @@ def source_span_id(span: SpanRecord) -> str | None:
 
 
 def _stand_in(source: SpanRecord, call: ToldCall, index: int, count: int) -> SpanRecord:
-    # Just before what followed the calls, in their order, so steps sort as they ran (a
-    # microsecond apart: steps keep their start to the microsecond).
+    # Just before what followed the calls, in their order, so steps sort as they ran (10 µs
+    # apart: a step's start is kept to the microsecond, rounded from a float).
     at_ns = max(call.before_ns - (count - index) * _STEP_APART_NS, 1)
     attributes: dict[str, Any] = {
         A.GEN_AI_OPERATION_NAME: A.OP_EXECUTE_TOOL,

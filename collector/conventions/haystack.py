@@ -15,6 +15,7 @@ __all__ = [
     "FINISH_REASON",
     "EXIT_REASON",
     "EXIT_MAX_STEPS",
+    "TOOL_FAILURE",
 ]
 
 SCOPE = "openinference.instrumentation.haystack"
@@ -36,3 +37,9 @@ FINISH_REASON = re.compile(r"'finish_reason': '([A-Za-z_-]+)'")
 # "length", "content_filter", or "max_agent_steps" (its step limit).
 EXIT_REASON = "exit_reason"
 EXIT_MAX_STEPS = "max_agent_steps"
+# A tool that raised, as Haystack words it (the ToolInvocationError an Agent raises with
+# raise_on_tool_invocation_failure=True, and the text sent to the model otherwise).
+TOOL_FAILURE = re.compile(
+    r"Failed to invoke Tool `(?P<name>[^`]+)` with parameters (?P<args>\{.*?\})\. Error: ",
+    re.DOTALL,
+)

@@ -24,6 +24,7 @@ from collector.conventions import haystack as H
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.messages import loads, turn_user_text
+from collector.rules.common import exception, python_literal
 from collector.rules.haystack_reprs import chat_message
 from collector.told_calls import DERIVED_FROM, ToldCall
 from instrumentation.attributes import RunStatus
@@ -92,6 +93,8 @@ def tool_calls_told(span: SpanRecord) -> list[ToldCall]:
         given = loads(attrs.get(OI.INPUT_VALUE))
         before_ns = span.start_ns
     elif kind == OI.KIND_CHAIN and _is_agent(span):
+        if span.status_code == _STATUS_ERROR:
+            return _raised_tool(span)
         given = loads(attrs.get(OI.OUTPUT_VALUE))
         before_ns = span.end_ns
     else:
@@ -108,6 +111,27 @@ def tool_calls_told(span: SpanRecord) -> list[ToldCall]:
         for result in message.get("tool_results", []):
             calls.append(_told(result, before_ns, in_source))
     return calls
+
+
+def _raised_tool(span: SpanRecord) -> list[ToldCall]:
+    """The tool an Agent failed on (``raise_on_tool_invocation_failure=True``): no message
+    holds the call, its exception names it and its arguments."""
+    found = exception(span)
+    failure = H.TOOL_FAILURE.match(found[1]) if found else None
+    if failure is None:
+        return []
+    arguments = python_literal(failure.group("args"))
+    return [
+        ToldCall(
+            name=failure.group("name"),
+            arguments=arguments if isinstance(arguments, dict) else {},
+            call_id=None,
+            result=None,
+            error=found[1] if found else None,
+            before_ns=span.end_ns,
+            in_source=True,
+        )
+    ]
 
 
 def _told(result: Mapping[str, Any], before_ns: int, in_source: bool) -> ToldCall:

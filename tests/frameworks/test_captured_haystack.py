@@ -76,8 +76,9 @@ def test_a_pipeline_is_a_run_and_its_agent_a_child_run(module_collector: Collect
 def test_each_shape_reads_as_haystack_returned_it(module_collector: CollectorHandle) -> None:
     body = (CAPTURED / "haystack_shapes.otlp").read_bytes()
     _send(module_collector, body)
-    shapes = EXPECTED["shapes"]
-    runs = {r[3]: r for r in _settled_runs(module_collector, body, len(shapes) + 1)}
+    shapes = dict(EXPECTED["shapes"])
+    raises = shapes.pop("raises")
+    runs = {r[3]: r for r in _settled_runs(module_collector, body, len(shapes) + 2)}
     for key, shape in shapes.items():
         run = runs[shape["task"]]
         steps = _steps(module_collector, run[0])
@@ -99,6 +100,15 @@ def test_each_shape_reads_as_haystack_returned_it(module_collector: CollectorHan
     child = runs[shapes["sub_agent"]["sub_task"]]
     assert child[6] == parent[0]
     assert child[4] == shapes["sub_agent"]["tools"][0]["result"]
+    # A tool that raised ends the run: the step is read from the Agent's exception.
+    run = runs[raises["task"]]
+    error = raises["raised"].split(": ", 1)[1]
+    assert (run[2], run[4], run[5]) == ("failed", None, raises["raised"])
+    steps = _steps(module_collector, run[0])
+    assert [(s[0], s[4], s[5]) for s in steps] == [("think", "ok", None), ("tool_call", "error", error)]
+    assert (steps[1][1], json.loads(steps[1][2]), steps[1][3]) == (
+        raises["tool"], raises["args"], None,
+    )  # fmt: skip
 
 
 def test_tool_steps_read_from_messages_are_rebuilt_from_the_stored_spans(

@@ -105,7 +105,8 @@ def _rag(llm: ScriptedLLM) -> dict[str, Any]:
 
 def _shapes(llm: ScriptedLLM) -> dict[str, Any]:
     """Other ways a Haystack agent runs: it stops on a tool (``exit_conditions``), two tool
-    calls in one answer, its step limit, streamed, and another agent as its tool."""
+    calls in one answer, its step limit, streamed, another agent as its tool, and a tool
+    that raises with ``raise_on_tool_invocation_failure=True``."""
     found: dict[str, Any] = {}
 
     def run(key: str, agent: Agent, task: str, **options: Any) -> None:
@@ -154,6 +155,16 @@ def _shapes(llm: ScriptedLLM) -> dict[str, Any]:
     converter = AgentTool(child, name="converter", description="Converts temperatures.")
     run("sub_agent", Agent(chat_generator=_generator(llm), tools=[converter]), task)
     found["sub_agent"]["sub_task"] = sub_task
+
+    task = "[haystack-raise] Weather in Paris?"
+    llm.script(task, [call_tool("get_weather", {"city": "Paris"})])
+    strict = _agent(llm, S.Tools(), raise_on_tool_invocation_failure=True)
+    try:
+        strict.run(messages=[ChatMessage.from_user(task)])
+        found["raises"] = {"task": task, "raised": None}
+    except Exception as exc:  # noqa: BLE001 - what the caller saw is the expectation
+        found["raises"] = {"task": task, "raised": f"{type(exc).__name__}: {exc}",
+                           "tool": "get_weather", "args": {"city": "Paris"}}  # fmt: skip
     return found
 
 
