@@ -38,6 +38,7 @@ from collector.rules import (
     langchain_openinference,
     langchain_openllmetry,
     llama_index,
+    mastra,
     mcp,
     openai_agents,
     openllmetry_calls,
@@ -68,6 +69,7 @@ MODULES: tuple[ModuleType, ...] = (
     haystack,
     beeai,
     mcp,
+    mastra,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 
