@@ -4,9 +4,10 @@ Some instrumentations trace an agent's model calls but not the tools it runs bet
 (openinference-instrumentation-haystack: a Haystack ``Agent`` runs its tools itself). The
 tool's call and its result are still in the conversation: the model call that follows was
 sent them. A framework's module (collector/rules/) reads them with a hook
-``tool_calls_told(span) -> list[ToldCall]`` (collector/told_calls.py); each becomes a stand-in span, classified and
-mapped like any tool span (``execute_tool {name}`` with the GenAI tool keys), which is
-never stored in ``spans``: re-deriving the stored spans makes the same ones again.
+``tool_calls_told(span) -> list[ToldCall]`` (collector/told_calls.py); each becomes a
+stand-in span, classified and mapped like any tool span (``execute_tool {name}`` with the
+GenAI tool keys), which is never stored in ``spans``: re-deriving the stored spans makes
+the same ones again.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SCOPE", "METHOD", "TOOLS_CALL", "SERVER_KIND", "ERROR_TYPE"]
+__all__ = ["SCOPE", "METHOD", "TOOLS_CALL", "SERVER_KIND"]
 
 SCOPE = "mcp-python-sdk"
 # Both sides name the JSON-RPC method: the client's span "MCP send tools/call {tool}"
@@ -13,5 +13,4 @@ METHOD = "mcp.method.name"
 TOOLS_CALL = "tools/call"
 SERVER_KIND = 2  # OTLP SPAN_KIND_SERVER
 # A tool that answered isError: the server span is ERROR with error.type "tool_error" and no
-# description; a protocol error gives the JSON-RPC code.
-ERROR_TYPE = "error.type"
+# description (a protocol error: error.type the JSON-RPC code).

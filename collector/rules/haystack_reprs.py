@@ -94,7 +94,8 @@ def _object_at(text: str, pos: int, depth: int = 0) -> tuple[str, dict[str, Any]
     opened = _OBJECT.match(text, pos)
     if opened is None or depth > 8:
         raise _Unreadable(pos)
-    pos, fields = opened.end(), {}
+    pos = opened.end()
+    fields: dict[str, Any] = {}
     while True:
         pos = _skip(text, pos, ", ")
         if pos >= len(text):

@@ -38,11 +38,12 @@ def failed_call_error(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -
     for other in trace_spans.values():
         if not _failed_server_call(other) or _framework_span_above(other, trace_spans) != span:
             continue
-        result = span.attributes.get(OI.OUTPUT_VALUE, span.attributes.get(A.GEN_AI_TOOL_CALL_RESULT))
+        attrs = span.attributes
+        result = attrs.get(OI.OUTPUT_VALUE, attrs.get(A.GEN_AI_TOOL_CALL_RESULT))
         return (
             text_blocks(result)
             or other.status_message
-            or str(other.attributes.get(M.ERROR_TYPE) or "error")
+            or str(other.attributes.get(A.ERROR_TYPE) or "error")
         )
     return None
 

@@ -105,7 +105,10 @@ def test_each_shape_reads_as_haystack_returned_it(module_collector: CollectorHan
     error = raises["raised"].split(": ", 1)[1]
     assert (run[2], run[4], run[5]) == ("failed", None, raises["raised"])
     steps = _steps(module_collector, run[0])
-    assert [(s[0], s[4], s[5]) for s in steps] == [("think", "ok", None), ("tool_call", "error", error)]
+    assert [(s[0], s[4], s[5]) for s in steps] == [
+        ("think", "ok", None),
+        ("tool_call", "error", error),
+    ]
     assert (steps[1][1], json.loads(steps[1][2]), steps[1][3]) == (
         raises["tool"], raises["args"], None,
     )  # fmt: skip

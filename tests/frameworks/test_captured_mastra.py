@@ -32,8 +32,8 @@ def _without_trace_of(body: bytes, task: str) -> bytes:
     dropped = {
         s.trace_id
         for s in spans
-        if any(a.key == "mastra.agent_run.input" and a.value.string_value == task
-               for a in s.attributes)  # fmt: skip
+        for a in s.attributes
+        if a.key == "mastra.agent_run.input" and a.value.string_value == task
     }
     for resource in request.resource_spans:
         for scope in resource.scope_spans:

@@ -85,9 +85,7 @@ def _rag(llm: ScriptedLLM) -> dict[str, Any]:
     store = InMemoryDocumentStore()
     store.write_documents([Document(content=text) for text in DOCUMENTS])
     template = [
-        ChatMessage.from_user(
-            "{% for d in documents %}{{ d.content }}\n{% endfor %}" + RAG_TASK
-        )
+        ChatMessage.from_user("{% for d in documents %}{{ d.content }}\n{% endfor %}" + RAG_TASK)
     ]
     pipeline = Pipeline()
     pipeline.add_component("retriever", InMemoryBM25Retriever(document_store=store, top_k=1))
