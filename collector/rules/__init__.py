@@ -29,6 +29,7 @@ from types import ModuleType
 
 from collector.decode import SpanRecord
 from collector.rules import (
+    agno,
     ai_sdk,
     autogen,
     beeai,
@@ -70,6 +71,7 @@ MODULES: tuple[ModuleType, ...] = (
     beeai,
     mcp,
     mastra,
+    agno,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 

@@ -21,7 +21,7 @@ from tests.frameworks.venv_frameworks import AGENT_TIMEOUT_S, REPO, venv_python
 from tests.support import require_or_skip, wait_until
 
 CAPTURED = Path(__file__).parent / "captured"
-FRAMEWORKS = ("agno", "ai_sdk", "dspy", "semantic_kernel", "haystack")
+FRAMEWORKS = ("agno", "agno_streamed", "ai_sdk", "dspy", "semantic_kernel", "haystack")
 # The finish reasons a framework's model-call spans record (asking for a tool, answering);
 # OpenInference's Agno and DSPy spans record none.
 FINISH_REASONS = {
