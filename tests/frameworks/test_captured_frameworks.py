@@ -21,11 +21,20 @@ from tests.frameworks.venv_frameworks import AGENT_TIMEOUT_S, REPO, venv_python
 from tests.support import require_or_skip, wait_until
 
 CAPTURED = Path(__file__).parent / "captured"
-FRAMEWORKS = ("agno", "agno_streamed", "ai_sdk", "dspy", "semantic_kernel", "haystack")
+FRAMEWORKS = (
+    "agno",
+    "agno_streamed",
+    "ai_sdk",
+    "ai_sdk_streamed",
+    "dspy",
+    "semantic_kernel",
+    "haystack",
+)
 # The finish reasons a framework's model-call spans record (asking for a tool, answering);
 # OpenInference's Agno and DSPy spans record none.
 FINISH_REASONS = {
     "ai_sdk": ("tool-calls", "stop"),
+    "ai_sdk_streamed": ("tool-calls", "stop"),
     "semantic_kernel": ("tool_calls", "stop"),
     "haystack": ("tool_calls", "stop"),
 }
