@@ -35,8 +35,8 @@ def failed_call_error(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -
     span's description or error type."""
     if span.scope_name == M.SCOPE or span.status_code == _STATUS_ERROR or not _is_tool(span):
         return None
-    for other in trace_spans.values():
-        if not _failed_server_call(other) or _framework_span_above(other, trace_spans) != span:
+    for other in _failed_server_calls(trace_spans):
+        if _framework_span_above(other, trace_spans) != span:
             continue
         attrs = span.attributes
         result = attrs.get(OI.OUTPUT_VALUE, attrs.get(A.GEN_AI_TOOL_CALL_RESULT))
@@ -46,6 +46,21 @@ def failed_call_error(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -
             or str(other.attributes.get(A.ERROR_TYPE) or "error")
         )
     return None
+
+
+# The failed server calls of the trace last asked about: the caller asks for each of a
+# trace's spans in turn with the same mapping, and a trace is scanned once, not per tool.
+_last_scan: tuple[Mapping[str, SpanRecord], list[SpanRecord]] | None = None
+
+
+def _failed_server_calls(trace_spans: Mapping[str, SpanRecord]) -> list[SpanRecord]:
+    global _last_scan
+    last = _last_scan
+    if last is not None and last[0] is trace_spans:
+        return last[1]
+    found = [s for s in trace_spans.values() if _failed_server_call(s)]
+    _last_scan = (trace_spans, found)
+    return found
 
 
 def _is_tool(span: SpanRecord) -> bool:
