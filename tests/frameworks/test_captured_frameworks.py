@@ -27,7 +27,9 @@ FRAMEWORKS = (
     "ai_sdk",
     "ai_sdk_streamed",
     "dspy",
+    "dspy_streamed",
     "semantic_kernel",
+    "semantic_kernel_streamed",
     "haystack",
 )
 # The finish reasons a framework's model-call spans record (asking for a tool, answering);
@@ -36,6 +38,7 @@ FINISH_REASONS = {
     "ai_sdk": ("tool-calls", "stop"),
     "ai_sdk_streamed": ("tool-calls", "stop"),
     "semantic_kernel": ("tool_calls", "stop"),
+    "semantic_kernel_streamed": ("tool_calls", "stop"),
     "haystack": ("tool_calls", "stop"),
 }
 RUN_COLUMNS = (
