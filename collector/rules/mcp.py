@@ -1,9 +1,9 @@
-"""The ``mcp`` SDK's own spans: transport, never a run or a step. An agent's MCP tool call
-is the step its framework traces (the Agents SDK's TOOL span, with the arguments and the
-result); the SDK's client span and, through the context it sends, the server's span sit
-below it. A framework's tool span records an MCP tool that answered ``isError`` as a
-success holding the error text: the server's span tells it failed
-(:func:`failed_call_error`). See tests/frameworks/SPANS.md."""
+"""MCP spans (the ``mcp`` SDK's own, 2.x; OpenLLMetry's for 1.x): transport, never a run or
+a step. An agent's MCP tool call is the step its framework traces (the Agents SDK's TOOL
+span, with the arguments and the result); the MCP spans sit below it (2.x: the client's,
+and the server's through the context the client sends). A framework's tool span records an
+MCP tool that answered ``isError`` as a success holding the error text: the MCP span below
+tells it failed (:func:`failed_call_error`). See tests/frameworks/SPANS.md."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from typing import Any
 from collector.conventions import genai as G
 from collector.conventions import mcp as M
 from collector.conventions import openinference as OI
+from collector.conventions import openllmetry as OLL
 from collector.decode import SpanRecord
 from collector.rules.common import text_blocks
 from instrumentation import attributes as A
 
 __all__ = ["SCOPES", "span_class", "failed_call_error"]
 
-SCOPES = frozenset({M.SCOPE})
+SCOPES = frozenset({M.SCOPE, M.OPENLLMETRY_SCOPE})
 _STATUS_ERROR = 2
 _HOPS = 4  # server span -> client span -> (a session's span) -> the framework's tool span
 
@@ -33,7 +34,7 @@ def failed_call_error(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -
 
     It is the text the tool's result holds (what the server answered), else the server
     span's description or error type."""
-    if span.scope_name == M.SCOPE or span.status_code == _STATUS_ERROR or not _is_tool(span):
+    if span.scope_name in SCOPES or span.status_code == _STATUS_ERROR or not _is_tool(span):
         return None
     for other in _failed_server_calls(trace_spans):
         if _framework_span_above(other, trace_spans) != span:
@@ -72,22 +73,27 @@ def _is_tool(span: SpanRecord) -> bool:
 
 
 def _failed_server_call(span: SpanRecord) -> bool:
+    """The server's ``tools/call`` span (mcp 2.x), or OpenLLMetry's ``{tool}.tool`` (mcp
+    1.x), that failed."""
+    if span.status_code != _STATUS_ERROR:
+        return False
+    if span.scope_name == M.OPENLLMETRY_SCOPE:
+        return span.attributes.get(OLL.SPAN_KIND) == M.TOOL_KIND
     return (
         span.scope_name == M.SCOPE
         and span.kind == M.SERVER_KIND
         and span.attributes.get(M.METHOD) == M.TOOLS_CALL
-        and span.status_code == _STATUS_ERROR
     )
 
 
 def _framework_span_above(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> Any:
-    """The first span above ``span`` that is not the mcp SDK's."""
+    """The first span above ``span`` that is not an MCP span."""
     current = span
     for _ in range(_HOPS):
         parent = trace_spans.get(current.parent_span_id or "")
         if parent is None:
             return None
-        if parent.scope_name != M.SCOPE:
+        if parent.scope_name not in SCOPES:
             return parent
         current = parent
     return None

@@ -1,6 +1,6 @@
 """An agent whose tools are an MCP server's (``captured/capture_mcp.py``: the OpenAI Agents SDK
 over streamable HTTP, traced by OpenInference and the ``mcp`` SDK's own client and server
-spans), sent over the wire to a real collector: each tool call is one step, the framework's,
+spans; with ``mcp<2``, by OpenLLMetry's MCP instrumentation), sent over the wire to a real collector: each tool call is one step, the framework's,
 with the arguments and the result the SDK reported; the MCP spans below it are no steps,
 and an MCP tool that answered ``isError`` makes that step an error."""
 
@@ -10,18 +10,29 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import CollectorHandle
 from tests.frameworks.test_captured_frameworks import _send, _trace_ids
 from tests.support import wait_until
 
 CAPTURED = Path(__file__).parent / "captured"
-EXPECTED = json.loads((CAPTURED / "mcp.expected.json").read_text())
+# Each capture's MCP spans around one tool call: mcp 2.x's own client and server spans, or
+# (mcp 1.x) OpenLLMetry's tool span; by scope and a name pattern (SQL LIKE).
+MCP_SPANS = {
+    "mcp": ("mcp-python-sdk", "%tools/call %", 2),
+    "mcp_v1": ("opentelemetry.instrumentation.mcp.instrumentation", "%.tool", 1),
+}
 RUNS = "id, agent_name, status, task, final_answer, error, total_steps, input_tokens, output_tokens"
 STEPS = "action_type, tool_name, tool_args, tool_result, status, error, span_id"
 
 
-def test_each_mcp_tool_call_is_one_step_of_the_agent(module_collector: CollectorHandle) -> None:
-    body = (CAPTURED / "mcp.otlp").read_bytes()
+@pytest.mark.parametrize("name", sorted(MCP_SPANS))
+def test_each_mcp_tool_call_is_one_step_of_the_agent(
+    module_collector: CollectorHandle, name: str
+) -> None:
+    expected = json.loads((CAPTURED / f"{name}.expected.json").read_text())
+    body = (CAPTURED / f"{name}.otlp").read_bytes()
     _send(module_collector, body)
     traces = _trace_ids(body)
 
@@ -33,7 +44,7 @@ def test_each_mcp_tool_call_is_one_step_of_the_agent(module_collector: Collector
         return {r[3]: r for r in rows} if done else None
 
     runs = wait_until(settled, timeout_s=15, what="the MCP agent's runs")
-    done = EXPECTED["success"]
+    done = expected["success"]
     run = runs[done["task"]]
     assert run[1:6] == ("Weather Agent", "completed", done["task"], done["answer"], None)
     assert (run[7], run[8]) == (done["input_tokens"], done["output_tokens"])
@@ -50,20 +61,22 @@ def test_each_mcp_tool_call_is_one_step_of_the_agent(module_collector: Collector
     # The server answered isError for the first call: its span says so, the framework's not.
     failed = done["tools"][0]["result"]["text"]
     assert [(s[4], s[5]) for s in tools] == [("error", failed), ("ok", None), ("ok", None)]
-    # The step is the framework's tool span; the mcp SDK's client and server spans below
-    # it (in the same trace, through the context the client sent) are stored, no steps.
+    # The step is the framework's tool span; the MCP spans below it (in the same trace) are
+    # stored, no steps.
+    scope, pattern, per_call = MCP_SPANS[name]
     mcp = module_collector.query(
         "SELECT count(*) FROM spans WHERE trace_id IN (SELECT unnest(?)) "
-        "AND scope_name = 'mcp-python-sdk' AND name LIKE '%tools/call %'",
-        [traces],
+        "AND scope_name = ? AND name LIKE ?",
+        [traces, scope, pattern],
     )
-    assert mcp == [(2 * len(done["tools"]),)]
+    assert mcp == [(per_call * len(done["tools"]),)]
     assert not module_collector.query(
         "SELECT 1 FROM agent_steps s JOIN spans p ON p.trace_id = s.trace_id "
-        "AND p.span_id = s.span_id WHERE p.scope_name = 'mcp-python-sdk'"
+        "AND p.span_id = s.span_id WHERE p.scope_name = ?",
+        [scope],
     )
 
-    failing = EXPECTED["fails"]
+    failing = expected["fails"]
     run = runs[failing["task"]]
     assert (run[2], run[4]) == ("failed", None)
     assert failing["raised"].split(": ", 1)[1] in run[5]

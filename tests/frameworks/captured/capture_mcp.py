@@ -10,6 +10,8 @@ Needs ``openai-agents``, ``mcp``, ``openinference-instrumentation-openai-agents`
 written into the expectations file. OUT_DIR defaults to this folder (the committed capture).
 The server's spans reach the same provider, as a server process's own would reach the
 collector: they join the agent's trace through the context the client sends in ``_meta``.
+With ``mcp<2`` (no spans of its own) OpenLLMetry's ``opentelemetry-instrumentation-mcp``
+traces it, and the capture is ``mcp_v1.otlp``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from typing import Any
 import uvicorn
 from agents import Agent, ModelSettings, OpenAIChatCompletionsModel, Runner
 from agents.mcp import MCPServerStreamableHttp
-from mcp.server.mcpserver import MCPServer
 from openai import AsyncOpenAI
 from openinference.instrumentation.mcp import MCPInstrumentor
 from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
@@ -39,12 +40,24 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from tests.frameworks.captured import agent_scenario as S
 from tests.scripted_llm import ScriptedLLM
 
+try:  # mcp 2.x: traces itself
+    from mcp.server.mcpserver import MCPServer
+
+    MCP_V1 = False
+except ImportError:  # mcp 1.x: FastMCP, traced by OpenLLMetry's instrumentation
+    from mcp.server.fastmcp import FastMCP as MCPServer
+
+    MCP_V1 = True
+
 HERE = Path(__file__).parent
 PACKAGES = ("openai-agents", "mcp", "openinference-instrumentation-openai-agents",
             "openinference-instrumentation-mcp", "opentelemetry-sdk")  # fmt: skip
+# With mcp 1.x the capture is mcp_v1.*, and OpenLLMetry's instrumentation traces the SDK.
+NAME = "mcp_v1" if MCP_V1 else "mcp"
+V1_PACKAGES = ("opentelemetry-instrumentation-mcp",)
 
 
-def _server(tools: S.Tools) -> MCPServer:
+def _server(tools: S.Tools) -> Any:
     server = MCPServer("weather")
 
     @server.tool()
@@ -123,14 +136,21 @@ def main(out: Path) -> None:
     trace.set_tracer_provider(provider)  # the mcp SDK traces to the global provider
     OpenAIAgentsInstrumentor().instrument(tracer_provider=provider)
     MCPInstrumentor().instrument(tracer_provider=provider)
-    expected: dict[str, Any] = {"versions": {p: version(p) for p in PACKAGES}}
+    packages = PACKAGES
+    if MCP_V1:
+        from opentelemetry.instrumentation.mcp import McpInstrumentor
+
+        McpInstrumentor().instrument(tracer_provider=provider)
+        packages += V1_PACKAGES
+    expected: dict[str, Any] = {"versions": {p: version(p) for p in packages}}
     with ScriptedLLM() as llm, _Served(_server(S.Tools())) as served:
         task, failing = S.script(llm, "[mcp]")
         expected["success"] = asyncio.run(_run(llm, served.url, task))
         expected["fails"] = asyncio.run(_run(llm, served.url, failing))
     provider.force_flush()
-    (out / "mcp.otlp").write_bytes(encode_spans(exporter.get_finished_spans()).SerializeToString())
-    (out / "mcp.expected.json").write_text(json.dumps(expected, indent=2, default=str) + "\n")
+    spans = exporter.get_finished_spans()
+    (out / f"{NAME}.otlp").write_bytes(encode_spans(spans).SerializeToString())
+    (out / f"{NAME}.expected.json").write_text(json.dumps(expected, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":
