@@ -1,8 +1,9 @@
 """An agent whose tools are an MCP server's (``captured/capture_mcp.py``: the OpenAI Agents SDK
 over streamable HTTP, traced by OpenInference and the ``mcp`` SDK's own client and server
-spans; with ``mcp<2``, by OpenLLMetry's MCP instrumentation), sent over the wire to a real collector: each tool call is one step, the framework's,
-with the arguments and the result the SDK reported; the MCP spans below it are no steps,
-and an MCP tool that answered ``isError`` makes that step an error."""
+spans; with ``mcp<2``, by OpenLLMetry's MCP instrumentation), sent over the wire to a real
+collector: each tool call is one step, the framework's, with the arguments and the result
+the SDK reported; the MCP spans below it are no steps, and an MCP tool that answered
+``isError`` makes that step an error."""
 
 from __future__ import annotations
 

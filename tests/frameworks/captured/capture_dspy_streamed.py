@@ -75,8 +75,9 @@ def main(out: Path) -> None:
         for i in range(len(turns) - 1):
             observation = trajectory[f"observation_{i}"]
             failed = isinstance(observation, str) and observation.startswith("Execution error")
-            calls.append({"name": trajectory[f"tool_name_{i}"], "args": trajectory[f"tool_args_{i}"],
-                          "error": failed, "result": None if failed else observation})  # fmt: skip
+            name, args = trajectory[f"tool_name_{i}"], trajectory[f"tool_args_{i}"]
+            result = None if failed else observation
+            calls.append({"name": name, "args": args, "error": failed, "result": result})
         expected["success"] = {
             "task": task,
             "answer": done.answer,

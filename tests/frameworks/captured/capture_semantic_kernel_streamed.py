@@ -11,23 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from tests.frameworks.captured import capture_semantic_kernel as SK  # sets the SK variables
-from openai import AsyncOpenAI  # noqa: I001 - after the module above
-from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from semantic_kernel.agents import ChatCompletionAgent
-from semantic_kernel.connectors.ai.open_ai import OpenAIChatCompletion
+# Read by Semantic Kernel at import: its GenAI spans, with the messages.
+os.environ["SEMANTICKERNEL_EXPERIMENTAL_GENAI_ENABLE_OTEL_DIAGNOSTICS"] = "true"
+os.environ["SEMANTICKERNEL_EXPERIMENTAL_GENAI_ENABLE_OTEL_DIAGNOSTICS_SENSITIVE"] = "true"
 
-from tests.frameworks.captured import agent_scenario as S
-from tests.scripted_llm import ScriptedLLM
+from openai import AsyncOpenAI  # noqa: E402
+from opentelemetry import trace  # noqa: E402
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans  # noqa: E402
+from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
+    InMemorySpanExporter,
+)
+from semantic_kernel.agents import ChatCompletionAgent  # noqa: E402
+from semantic_kernel.connectors.ai.open_ai import OpenAIChatCompletion  # noqa: E402
+
+from tests.frameworks.captured import agent_scenario as S  # noqa: E402
+from tests.frameworks.captured import capture_semantic_kernel as SK  # noqa: E402
+from tests.scripted_llm import ScriptedLLM  # noqa: E402
 
 HERE = Path(__file__).parent
 
