@@ -105,8 +105,12 @@ def run_status(span: SpanRecord) -> str | None:
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
     """Step fields only other spans of the trace (by span id) tell: ``tool_args``
     (LangChain's, a raised ADK tool's, a GenAI tool span's that names only its call id),
-    ``tool_result`` and ``error`` (a failed AutoGen tool)."""
+    ``tool_result`` and ``error`` (a failed AutoGen tool, an MCP tool that answered
+    ``isError``)."""
     fields = _call_id_fields(span, trace_spans)
+    mcp_error = rules.mcp.failed_call_error(span, trace_spans)  # any framework's MCP tool
+    if mcp_error:
+        fields["error"] = mcp_error
     fields.update(_quirk_fields(span, "derive_step_fields", trace_spans))
     return fields
 

@@ -37,6 +37,7 @@ from collector.mapping import (
     pick_winners,
     run_id_of,
 )
+from collector.message_tools import source_span_id, told_tool_spans
 from collector.model_calls import ForeignLlmParents, one_step_per_model_call
 from collector.nearest_runs import NearestRuns, SpanKey, parent_key
 from collector.pending_links import pending_link
@@ -145,6 +146,8 @@ def ingest_batch(
     ]
     state.chain_head = append_rows(con, state.chain_head, inserted, state.chain_key)
     unique = [s for s in unique if (s.trace_id, s.span_id) in stored]
+    # Tool calls only messages tell (no span of their own): mapped, never stored as spans.
+    unique += told_tool_spans(unique)
     arrivals = TraceArrivals(con)
     arrivals.record({s.trace_id for s in unique}, now)
     # Read after the insert: this batch's spans included.
@@ -216,6 +219,7 @@ def ingest_batch(
         step = mapped_or_none(span, partial(build_step, span, cls, run_id))
         if step is None:
             continue
+        step.span_id = source_span_id(span) or step.span_id  # a stored span: its run's below
         steps.append(step)
         made.append(step)
         if not own_run and run_id:

@@ -16,7 +16,9 @@ framework does its own way. Every hook is optional and returns only what it foun
 - ``derive_run_fields_in_trace(run_span, own, trace_spans) -> dict``: fields only spans
   further down tell (a Strands swarm's last turn handing off to an agent that never ran);
 - ``derive_step_fields(span, trace_spans) -> dict``: step fields only other spans tell
-  (``tool_args``, ``error``).
+  (``tool_args``, ``error``);
+- ``tool_calls_told(span) -> list[ToldCall]``: tool calls no span traces, read from the
+  messages a span holds (collector/message_tools.py makes them steps).
 
 A new framework is a module here, its keys in collector/conventions/, and its tests.
 """
@@ -27,13 +29,18 @@ from types import ModuleType
 
 from collector.decode import SpanRecord
 from collector.rules import (
+    agno,
     ai_sdk,
     autogen,
+    beeai,
     crewai,
     google_adk,
+    haystack,
     langchain_openinference,
     langchain_openllmetry,
     llama_index,
+    mastra,
+    mcp,
     openai_agents,
     openllmetry_calls,
     pydantic_ai,
@@ -60,6 +67,11 @@ MODULES: tuple[ModuleType, ...] = (
     openai_agents,
     ai_sdk,
     semantic_kernel,
+    haystack,
+    beeai,
+    mcp,
+    mastra,
+    agno,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 

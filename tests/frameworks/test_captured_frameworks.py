@@ -21,10 +21,26 @@ from tests.frameworks.venv_frameworks import AGENT_TIMEOUT_S, REPO, venv_python
 from tests.support import require_or_skip, wait_until
 
 CAPTURED = Path(__file__).parent / "captured"
-FRAMEWORKS = ("agno", "ai_sdk", "dspy", "semantic_kernel")
+FRAMEWORKS = (
+    "agno",
+    "agno_streamed",
+    "ai_sdk",
+    "ai_sdk_streamed",
+    "dspy",
+    "dspy_streamed",
+    "semantic_kernel",
+    "semantic_kernel_streamed",
+    "haystack",
+)
 # The finish reasons a framework's model-call spans record (asking for a tool, answering);
 # OpenInference's Agno and DSPy spans record none.
-FINISH_REASONS = {"ai_sdk": ("tool-calls", "stop"), "semantic_kernel": ("tool_calls", "stop")}
+FINISH_REASONS = {
+    "ai_sdk": ("tool-calls", "stop"),
+    "ai_sdk_streamed": ("tool-calls", "stop"),
+    "semantic_kernel": ("tool_calls", "stop"),
+    "semantic_kernel_streamed": ("tool_calls", "stop"),
+    "haystack": ("tool_calls", "stop"),
+}
 RUN_COLUMNS = (
     "id, task, status, final_answer, error, agent_name, model_requested, model_used, "
     "total_steps, input_tokens, output_tokens, parent_run_id"

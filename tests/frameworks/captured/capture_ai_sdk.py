@@ -61,15 +61,20 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 def main(node_modules: Path) -> None:
+    capture(node_modules, script="agent.mjs", name="ai_sdk")
+
+
+def capture(node_modules: Path, *, script: str, name: str) -> None:
+    """Run ``ai_sdk/{script}``; write ``{name}.otlp`` and ``{name}.expected.json``."""
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     versions = {
         p: json.loads((node_modules / p / "package.json").read_text())["version"] for p in PACKAGES
     }
     with ScriptedLLM() as llm, tempfile.TemporaryDirectory() as work:
-        tasks = S.script(llm, "[ai-sdk]")
-        script = Path(work) / "agent.mjs"
-        shutil.copy(HERE / "ai_sdk" / "agent.mjs", script)
+        tasks = S.script(llm, "[ai-sdk]" if name == "ai_sdk" else f"[{name}]")
+        copied = Path(work) / script
+        shutil.copy(HERE / "ai_sdk" / script, copied)
         os.symlink(node_modules.resolve(), Path(work) / "node_modules")
         env = dict(
             os.environ,
@@ -77,7 +82,7 @@ def main(node_modules: Path) -> None:
             OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=f"http://127.0.0.1:{receiver.server_port}/v1/traces",
         )
         done = subprocess.run(
-            ["node", str(script), json.dumps(tasks)],
+            ["node", str(copied), json.dumps(tasks)],
             env=env,
             capture_output=True,
             text=True,
@@ -91,8 +96,8 @@ def main(node_modules: Path) -> None:
         part.ParseFromString(body)
         merged.resource_spans.extend(part.resource_spans)
     expected = {"versions": versions, **json.loads(done.stdout.strip().splitlines()[-1])}
-    (HERE / "ai_sdk.otlp").write_bytes(merged.SerializeToString())
-    (HERE / "ai_sdk.expected.json").write_text(json.dumps(expected, indent=2) + "\n")
+    (HERE / f"{name}.otlp").write_bytes(merged.SerializeToString())
+    (HERE / f"{name}.expected.json").write_text(json.dumps(expected, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,72 @@
+"""Mastra through its OpenTelemetry exporter: GenAI spans (``invoke_agent``, ``chat``,
+``execute_tool``) the conventions read, inside ``model_generation`` / ``agent_step`` /
+``model_chunk`` spans that are none of them. Its run span holds the task and the answer in
+keys of its own, and a model call whose request failed ends OK with the finish reason
+``error``: its error is the run's. See tests/frameworks/SPANS.md."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from collector.conventions import genai as G
+from collector.conventions import mastra as MA
+from collector.decode import SpanRecord
+from collector.messages import loads, turn_user_text
+from instrumentation import attributes as A
+
+__all__ = ["SCOPES", "run_fields", "derive_step_fields"]
+
+SCOPES = frozenset({MA.SCOPE})
+_STATUS_ERROR = 2
+_HOPS = 8
+
+
+def run_fields(span: SpanRecord) -> dict[str, Any]:
+    attrs = span.attributes
+    fields: dict[str, Any] = {}
+    given = attrs.get(MA.RUN_INPUT)
+    parsed = loads(given)
+    if isinstance(parsed, list):
+        task = turn_user_text(parsed)
+    elif isinstance(parsed, str):
+        task = parsed
+    else:
+        task = given if isinstance(given, str) and not isinstance(parsed, (dict, list)) else None
+    if task:
+        fields["task"] = task
+    output = loads(attrs.get(MA.RUN_OUTPUT))
+    if span.status_code != _STATUS_ERROR and isinstance(output, Mapping):
+        if isinstance(output.get("object"), (dict, list)):
+            fields["final_answer"] = json.dumps(output["object"], ensure_ascii=False)
+        elif isinstance(output.get("text"), str):
+            fields["final_answer"] = output["text"]
+    if span.status_code == _STATUS_ERROR and attrs.get(MA.ERROR_MESSAGE):
+        fields["error"] = str(attrs[MA.ERROR_MESSAGE])
+    return fields
+
+
+def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
+    """A failed model call's error: that of the agent run it was made in."""
+    if not _failed_call(span):
+        return {}
+    current = span
+    for _ in range(_HOPS):
+        parent = trace_spans.get(current.parent_span_id or "")
+        if parent is None:
+            return {}
+        if parent.attributes.get(G.GEN_AI_OPERATION_NAME) == A.OP_INVOKE_AGENT:
+            message = parent.attributes.get(MA.ERROR_MESSAGE) or parent.status_message
+            return {"error": str(message)} if message else {}
+        current = parent
+    return {}
+
+
+def _failed_call(span: SpanRecord) -> bool:
+    if span.attributes.get(G.GEN_AI_OPERATION_NAME) not in A.LLM_OPERATIONS:
+        return False
+    reasons = loads(span.attributes.get(A.GEN_AI_RESPONSE_FINISH_REASONS))
+    return span.status_code == _STATUS_ERROR or (
+        isinstance(reasons, list) and MA.FAILED_FINISH in reasons
+    )
