@@ -28,6 +28,8 @@ _SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 
 logger = logging.getLogger(__name__)
 
+# The longest a new connection may take to send its HTTP/2 preface (see _server_options).
+_HANDSHAKE_TIMEOUT_MS = 10_000
 # How often a call waiting for its message looks at the clock and at the budget.
 _READ_TICK_S = 0.5
 
@@ -209,7 +211,9 @@ def _server_options(settings: Settings) -> list[tuple[str, int]]:
     return [
         ("grpc.max_receive_message_length", settings.max_request_bytes),
         ("grpc.so_reuseport", 0),
-        ("grpc.server_handshake_timeout_ms", timeout_ms),
+        # A client sends its HTTP/2 preface at once: one that has not within 10 s is
+        # holding a descriptor, not connecting (out of descriptors, each one counts).
+        ("grpc.server_handshake_timeout_ms", min(timeout_ms, _HANDSHAKE_TIMEOUT_MS)),
         ("grpc.max_connection_age_ms", 5 * timeout_ms),
         ("grpc.max_connection_age_grace_ms", timeout_ms),
         # No bandwidth probing: grpc core then grows a stream's window only to read a

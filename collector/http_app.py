@@ -22,6 +22,7 @@ from collector import api, api_annotations, api_spans
 from collector.api_body_limit import ApiBodyLimit
 from collector.bodies_in_flight import COST_PER_BYTE, BodiesInFlight, BodyHold, stall_limit_s
 from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode_protobuf
+from collector.descriptors import open_files, open_files_limit
 from collector.errors import CollectorError
 from collector.process_memory import memory_figures
 from collector.redact import Sanitizer
@@ -315,6 +316,9 @@ def create_app(
             "db_memory_limit_mb": store.memory_limit_mb,
             "db_memory_max_mb": store.memory_ceiling_mb,
             "db_memory_used_mb": round(store.memory_used_mb, 1),
+            # Descriptors open and the most allowed (collector/descriptors.py).
+            "open_files": open_files(),
+            "open_files_limit": open_files_limit(),
             # Resident memory, glibc's arena cap, Arrow's pool (collector/process_memory.py).
             "memory": memory_figures(),
         }
