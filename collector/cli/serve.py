@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         settings = settings.with_overrides(**overrides)
         # Before any thread starts (collector/process_memory.py).
         apply_process_memory(settings.malloc_arenas)
-        # Every connection takes a descriptor: have all the system allows (collector/descriptors.py).
+        # Each connection takes a descriptor: all the system allows (collector/descriptors.py).
         raise_open_files_limit()
         taken = _port_in_use(settings.host, settings.grpc_port, settings.http_port)
         if taken is not None:
