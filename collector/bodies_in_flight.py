@@ -18,7 +18,8 @@ by 2 to 4 times N. Each byte is charged ``COST_PER_BYTE`` of its receiver:
   gather more than was charged for it (charging a guess instead let the first
   calls of a burst gather their 8 MB messages on a 1 MiB estimate).
 
-A request that does not fit waits its turn, first come first served, for up
+A request that does not fit waits its turn (first come first served among
+connections holding as many requests; see ``BodiesInFlight._next``) for up
 to ``WAIT_S`` (holding nothing: its bytes stay unread in the kernel's and
 grpc core's buffers), then is answered "retry later" (HTTP 503 with
 ``Retry-After``, gRPC ``UNAVAILABLE`` with ``RetryInfo``; OTLP exporters retry
@@ -37,8 +38,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import threading
-from collections import deque
+from collections import Counter
 from dataclasses import dataclass, field
 
 from collector.store_errors import Overloaded
@@ -67,6 +69,8 @@ def stall_limit_s(arrived_bytes: int) -> float:
 @dataclass(eq=False)
 class _Waiter:
     loop: asyncio.AbstractEventLoop
+    connection: str
+    arrived: int
     woken: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wake(self) -> None:
@@ -86,7 +90,11 @@ class BodiesInFlight:
         self.stalled = 0  # of them, bodies cut off for arriving too slowly while others waited
         self.waited = 0  # requests that waited for room and got it, since start
         self.peak_bytes = 0
-        self._waiters: deque[_Waiter] = deque()
+        self._waiters: list[_Waiter] = []
+        self._arrivals = itertools.count()
+        # Requests holding room, by connection: the next room goes to a waiter whose
+        # connection holds the least (see _next).
+        self._holding: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     @property
@@ -103,9 +111,10 @@ class BodiesInFlight:
         """Requests waiting for room now."""
         return len(self._waiters)
 
-    def hold(self) -> BodyHold:
-        """A request's share of the budget; empty until it ``add``s its bytes."""
-        return BodyHold(self)
+    def hold(self, connection: str = "") -> BodyHold:
+        """A request's share of the budget; empty until it ``add``s its bytes.
+        ``connection`` names the client connection it came on (its peer address)."""
+        return BodyHold(self, connection)
 
     def _fits(self, hold: BodyHold, size: int) -> bool:
         return self._held == hold.bytes or self._held + size <= self.limit_bytes
@@ -113,14 +122,16 @@ class BodiesInFlight:
     def _take(self, hold: BodyHold, size: int) -> None:
         if not hold.bytes and size:
             self._requests += 1
+            self._holding[hold.connection] += 1
         self._held += size
         self.peak_bytes = max(self.peak_bytes, self._held)
 
     def _refusal(self) -> Overloaded:
         self.refused += 1
         return Overloaded(
-            f"{self._held} bytes of memory are held by other requests being received and "
-            f"stored (AGENT_AUDIT_MAX_INFLIGHT_BYTES={self.limit_bytes}); retry later",
+            f"{self._held} bytes of memory are held by {self._requests} other requests being "
+            f"received and stored, {len(self._waiters)} wait for room "
+            f"(AGENT_AUDIT_MAX_INFLIGHT_BYTES={self.limit_bytes}); retry later",
             retry_after_s=RETRY_AFTER_S,
         )
 
@@ -130,14 +141,27 @@ class BodiesInFlight:
                 raise self._refusal()
             self._take(hold, size)
 
+    def _next(self) -> _Waiter | None:
+        """Who has the next room: a waiter whose connection holds the fewest requests,
+        first come first among them. One connection opening thousands of calls
+        whose messages never come then delays other connections by one call at a
+        time, not by all of its calls in turn."""
+        return min(
+            self._waiters, key=lambda w: (self._holding[w.connection], w.arrived), default=None
+        )
+
     async def _reserve(self, hold: BodyHold, size: int, wait_s: float) -> None:
         loop = asyncio.get_running_loop()
+        waiter = _Waiter(loop, hold.connection, next(self._arrivals))
         with self._lock:
             if not self._waiters and self._fits(hold, size):
                 self._take(hold, size)
                 return
-            waiter = _Waiter(loop)
             self._waiters.append(waiter)
+            if self._next() is waiter and self._fits(hold, size):
+                self._waiters.remove(waiter)
+                self._take(hold, size)
+                return
         deadline = loop.time() + wait_s
         try:
             while True:
@@ -151,28 +175,30 @@ class BodiesInFlight:
                     continue
                 waiter.woken.clear()
                 with self._lock:
-                    if self._waiters[0] is waiter and self._fits(hold, size):
+                    if self._next() is waiter and self._fits(hold, size):
                         self._take(hold, size)
                         self.waited += 1
                         return
         finally:
             with self._lock:
-                first = self._waiters[0] is waiter
                 self._waiters.remove(waiter)
-                if first:
-                    self._wake_first()
+                self._wake_next()
 
-    def _wake_first(self) -> None:
-        if self._waiters:
-            self._waiters[0].wake()
+    def _wake_next(self) -> None:
+        chosen = self._next()
+        if chosen is not None:
+            chosen.wake()
 
-    def _shrink(self, size: int, *, emptied: bool) -> None:
+    def _shrink(self, hold: BodyHold, size: int, *, emptied: bool) -> None:
         with self._lock:
             self._held -= size
             if emptied and size:
                 self._requests -= 1
+                self._holding[hold.connection] -= 1
+                if not self._holding[hold.connection]:
+                    del self._holding[hold.connection]
             if size:
-                self._wake_first()
+                self._wake_next()
 
     def note_stalled(self) -> Overloaded:
         """Count a body cut off for arriving too slowly while others waited."""
@@ -189,8 +215,9 @@ class BodiesInFlight:
 class BodyHold:
     """One request's share of a BodiesInFlight; ``release`` once it is answered."""
 
-    def __init__(self, budget: BodiesInFlight) -> None:
+    def __init__(self, budget: BodiesInFlight, connection: str) -> None:
         self._budget = budget
+        self.connection = connection
         self.bytes = 0
 
     def add(self, size: int) -> None:
@@ -220,7 +247,7 @@ class BodyHold:
         if size > self.bytes:
             self.add(size - self.bytes)
             return
-        self._budget._shrink(self.bytes - size, emptied=size == 0)
+        self._budget._shrink(self, self.bytes - size, emptied=size == 0)
         self.bytes = size
 
     def release(self) -> None:

@@ -125,7 +125,7 @@ class TraceReceiver:
                 )
         # The message's memory is held (collector/bodies_in_flight.py) from before it is
         # read until it is stored, or let go at once when there is no room for it.
-        hold = self._bodies.hold()
+        hold = self._bodies.hold(context.peer())
         try:
             # Room for the largest message is taken before it is read (grpc core
             # gathers it only once asked to, and never more than the limit), then

@@ -351,7 +351,8 @@ def create_app(
             return _otlp_error(
                 content_type, 413, code_pb2.RESOURCE_EXHAUSTED, f"body larger than {limit} bytes"
             )
-        with held_bodies.hold() as hold:
+        client = request.client
+        with held_bodies.hold(f"{client.host}:{client.port}" if client else "") as hold:
             return await _receive_and_store(request, content_type, encoding, declared, hold)
 
     async def _receive_and_store(
