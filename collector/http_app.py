@@ -173,6 +173,15 @@ async def _read_limited(
         hold.release()
     loop = asyncio.get_running_loop()
     started = loop.time()
+
+    def stalled() -> bool:
+        # Holding room, while others wait for it, and arriving too slowly.
+        return (
+            refused is None
+            and bool(bodies.waiting)
+            and (loop.time() - started >= stall_limit_s(size))
+        )
+
     stream = request.stream().__aiter__()
     arriving: asyncio.Future[bytes] | None = None
     try:
@@ -181,11 +190,7 @@ async def _read_limited(
                 arriving = asyncio.ensure_future(stream.__anext__())
             done, _ = await asyncio.wait({arriving}, timeout=_STALL_TICK_S)
             if not done:
-                if (
-                    refused is None
-                    and bodies.waiting
-                    and loop.time() - started >= stall_limit_s(size)
-                ):
+                if stalled():
                     raise _Stalled(bodies.note_stalled())
                 continue
             try:
@@ -206,6 +211,8 @@ async def _read_limited(
                     hold.release()  # what is drained is not held
                     continue
                 chunks.append(chunk)
+            if stalled():  # a trickle of single bytes is slow too
+                raise _Stalled(bodies.note_stalled())
     finally:
         if arriving is not None:
             arriving.cancel()

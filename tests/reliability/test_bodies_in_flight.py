@@ -99,46 +99,53 @@ def test_a_request_bigger_than_the_budget_goes_through_alone(tmp_path: Path) -> 
     assert check_file(collector.db, requests, requests) == []
 
 
-def test_a_stalled_upload_gives_its_room_back_once_others_wait(tmp_path: Path) -> None:
+def test_stalled_uploads_give_their_room_back_once_others_wait(tmp_path: Path) -> None:
+    # Room for two stalled uploads of 1 MiB (2 MiB each at their cost) and nothing more.
+    budget = 2 * COST_PER_BYTE["http-protobuf"] * 1024 * 1024
     collector = CollectorProcess(
         tmp_path / "stalled.duckdb",
         log_dir=tmp_path / "logs",
         env={
-            "AGENT_AUDIT_MAX_INFLIGHT_BYTES": str(INFLIGHT_BYTES),
+            "AGENT_AUDIT_MAX_INFLIGHT_BYTES": str(budget),
             "AGENT_AUDIT_MAX_REQUEST_BYTES": str(REQUEST_BYTES),
         },
     ).start()
     sender = HttpSender(collector.http_endpoint)
-    stalled: list[socket.socket] = []
+    stop = threading.Event()
+    # ~1.9 MB: at its cost more than half the budget, so both uploads must give way.
+    big = build_run_request(2, 2, 8, payload_bytes=240_000)
     small = build_run_request(2, 1, 2, payload_bytes=100_000)
-    big = build_run_request(2, 2, 8, payload_bytes=150_000)
+    silent = _stalled_upload(collector.http_port, declared=1024 * 1024, sent=500)
+    trickling = _stalled_upload(collector.http_port, declared=1024 * 1024, sent=500)
     try:
-        # Bodies that stop halfway hold the room they declared, at their cost: while
-        # no one else needs it, they keep it (the request timeout, 60 s, bounds that).
-        for _ in range(3):
-            stalled.append(_stalled_upload(collector.http_port, declared=REQUEST_BYTES, sent=500))
-        held = 3 * COST_PER_BYTE["http-protobuf"] * REQUEST_BYTES
+        # The other goes on sending a byte every 0.1 s: arriving, but far slower than
+        # 1 MiB/s. While no one else needs the room, both keep it (the request
+        # timeout, 60 s, bounds that).
+        threading.Thread(target=_trickle, args=(trickling, stop), daemon=True).start()
         wait_until(
-            lambda: _health(collector)["inflight_bytes"] == held,
+            lambda: _health(collector)["inflight_bytes"] == budget,
             timeout_s=10,
             what="the stalled bodies to be counted",
         )
-        # A sender needing room waits for it: the stalled uploads, arriving slower than
-        # 1 MiB/s, are cut off and answered retry later; the sender goes through.
-        for request in (small, big):
+        # A sender needing room waits for it: the stalled uploads are cut off and
+        # answered retry later; the sender goes through.
+        for request in (big, small):
             assert _send_until_acknowledged(sender, request.protobuf()), request
-        for connection in stalled:
-            answer = _read_answer(connection)
-            assert answer.startswith(b"HTTP/1.1 503"), answer[:200]
-            assert b"retry-after: 1" in answer.lower(), answer[:300]
-            assert b"arrived too slowly" in answer, answer
+        answer = _read_answer(silent)
+        assert answer.startswith(b"HTTP/1.1 503"), answer[:200]
+        assert b"retry-after: 1" in answer.lower(), answer[:300]
+        assert b"arrived too slowly" in answer, answer
+        # The trickler's bytes still coming after the answer may reset the connection
+        # before the client reads it: that it was cut off is what counts here.
+        _read_answer(trickling)
         health = _health(collector)
-        assert health["inflight_stalled"] == 3, health
+        assert health["inflight_stalled"] == 2, health
         assert health["inflight_bytes"] == 0 and health["inflight_requests"] == 0, health
         assert collector.terminate() == 0
     finally:
-        for connection in stalled:
-            connection.close()
+        stop.set()
+        silent.close()
+        trickling.close()
         sender.close()
         collector.kill()
     sent = {r.trace_id: r for r in (small, big)}
@@ -159,9 +166,21 @@ def _read_answer(connection: socket.socket) -> bytes:
     """Everything the collector sent on ``connection`` until it closed it."""
     connection.settimeout(30)
     answer = b""
-    while chunk := connection.recv(65536):
-        answer += chunk
+    try:
+        while chunk := connection.recv(65536):
+            answer += chunk
+    except ConnectionResetError:
+        pass
     return answer
+
+
+def _trickle(connection: socket.socket, stop: threading.Event) -> None:
+    # The attack itself, not a wait for a condition: one byte, then a pause.
+    while not stop.wait(0.1):
+        try:
+            connection.send(b"\0")
+        except OSError:  # cut off: what the test wants
+            return
 
 
 def _stalled_upload(port: int, *, declared: int, sent: int) -> socket.socket:
