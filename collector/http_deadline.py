@@ -35,18 +35,21 @@ __all__ = ["deadline_protocol", "shed_idle_connections"]
 
 # Connections whose request has not all arrived, with when they began to wait for
 # it (monotonic, the event loop's clock), oldest first: what is closed first when
-# the process runs out of descriptors (collector/descriptors.py). Only the event
-# loop's thread touches it.
+# the process runs out of descriptors (collector/descriptors.py). Each connection
+# is armed and closed on its own server's event loop.
 _WAITING: dict[_DeadlineH11Protocol, float] = {}
 
 
 def shed_idle_connections(older_than_s: float = 1.0) -> int:
-    """Close connections that have waited ``older_than_s`` or more without sending a
-    request head (none in progress), oldest first; return how many were closed.
-    For a process out of descriptors: clients that send requests get them instead."""
+    """Close this event loop's connections that have waited ``older_than_s`` or more
+    without sending a request head (none in progress), oldest first; return how many
+    were closed. For a process out of descriptors: clients that send get them instead."""
+    loop = asyncio.get_running_loop()
     closed = 0
     for connection, since in list(_WAITING.items()):
-        if connection.loop.time() - since < older_than_s:
+        if connection.loop is not loop:
+            continue
+        if loop.time() - since < older_than_s:
             break
         if connection.conn.their_state is h11.IDLE and not connection.transport.is_closing():
             connection.transport.abort()
