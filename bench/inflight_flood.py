@@ -88,9 +88,13 @@ def _run(tree: Path, label: str, args: argparse.Namespace) -> None:
             f"stored {stored} ({'all' if stored == acked else 'MISSING SOME'})"
         )
         if "inflight_peak_bytes" in health:
+            # A tree whose budget waits (inflight_waited) charges what bodies cost in
+            # memory; an older one counted body bytes.
+            charged = "charged" if "inflight_waited" in health else "of body bytes held"
             print(
-                f"  in flight: peak {health['inflight_peak_bytes'] / 2**20:.1f} MiB of "
-                f"body bytes held, {health['inflight_refused']} requests refused for room"
+                f"  in flight: peak {health['inflight_peak_bytes'] / 2**20:.1f} MiB {charged}, "
+                f"{health.get('inflight_waited', 0)} requests waited for room, "
+                f"{health['inflight_refused']} refused"
             )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -19,8 +20,9 @@ from starlette.requests import ClientDisconnect
 
 from collector import api, api_annotations, api_spans
 from collector.api_body_limit import ApiBodyLimit
-from collector.bodies_in_flight import BodiesInFlight, BodyHold
+from collector.bodies_in_flight import COST_PER_BYTE, BodiesInFlight, BodyHold, stall_limit_s
 from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode_protobuf
+from collector.descriptors import open_files, open_files_limit
 from collector.errors import CollectorError
 from collector.process_memory import memory_figures
 from collector.redact import Sanitizer
@@ -49,19 +51,34 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # A client concatenating compressed chunks makes a few members, not thousands.
 _MAX_GZIP_MEMBERS = 1000
 _INFLATE_PIECE = 65536
+_INFLATE_OUT = 1024 * 1024
 
 
 class BodyTooLarge(CollectorError):
     """The body, after decompression, passed the configured limit."""
 
 
-def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
+class _Stalled(Exception):
+    """A body arrived too slowly while others waited for room: answered retry later,
+    and its connection closed (the rest of the body is not waited for)."""
+
+    def __init__(self, refusal: Overloaded) -> None:
+        super().__init__(str(refusal))
+        self.refusal = refusal
+
+
+# How often a body still arriving looks at the clock and at the budget.
+_STALL_TICK_S = 0.5
+
+
+def _inflate(body: bytes, encoding: str, limit: int, grown: Callable[[int], None]) -> bytes:
     """Undo Content-Encoding, never producing more than ``limit`` bytes (gzip bombs).
 
     A gzip body may hold several members one after the other (RFC 1952 2.2;
     what concatenating compressed chunks gives): every member is inflated, as
     gzip(1) and Go's reader do, so none is dropped unseen. Bytes after the
-    stream that are not another member are an error, not ignored."""
+    stream that are not another member are an error, not ignored. ``grown`` is
+    told the inflated size as it grows (and may raise to stop it)."""
     if encoding in ("", "identity"):
         if len(body) > limit:
             raise BodyTooLarge
@@ -75,18 +92,23 @@ def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
     for _member in range(_MAX_GZIP_MEMBERS):
         inflater = zlib.decompressobj(wbits)
         while not inflater.eof:
-            # Fed in pieces: what follows a member is copied (unused_data) at most one piece.
-            piece = view[position : position + _INFLATE_PIECE]
+            # Fed in pieces: what follows a member is copied (unused_data) at most one
+            # piece; what a piece inflates to is taken a piece at a time, so the room
+            # for it (grown) is asked for before the next piece is made.
+            piece: bytes | memoryview = inflater.unconsumed_tail
             if not piece:
-                raise InvalidRequest(f"body is a truncated {encoding} stream")
-            position += len(piece)
+                piece = view[position : position + _INFLATE_PIECE]
+                if not piece:
+                    raise InvalidRequest(f"body is a truncated {encoding} stream")
+                position += len(piece)
             try:
-                parts.append(inflater.decompress(piece, limit + 1 - size))
+                parts.append(inflater.decompress(piece, min(_INFLATE_OUT, limit + 1 - size)))
             except zlib.error as exc:
                 raise InvalidRequest(f"body is not valid {encoding}: {exc}") from None
             size += len(parts[-1])
-            if size > limit or inflater.unconsumed_tail:
+            if size > limit:
                 raise BodyTooLarge
+            grown(size)
         position -= len(inflater.unused_data)
         if position == len(body):
             break
@@ -128,10 +150,14 @@ def _retry_later(content_type: str, exc: Overloaded) -> Response:
     return _otlp_error(content_type, 503, code_pb2.UNAVAILABLE, str(exc), {"Retry-After": retry})
 
 
-async def _read_limited(request: Request, limit: int, hold: BodyHold, declared: int) -> bytes:
-    """The body, counted in ``hold``: its declared length before it is read, then
-    as it arrives. Without room for it, the rest is read and dropped (so the
-    client gets its answer, not a reset connection) and Overloaded raised.
+async def _read_limited(
+    request: Request, limit: int, hold: BodyHold, declared: int, cost: int, bodies: BodiesInFlight
+) -> bytes:
+    """The body, charged to ``hold`` at ``cost`` per byte: its declared length
+    before it is read (waiting in turn for room), then as it arrives. Without
+    room for it, the rest is read and dropped (so the client gets its answer,
+    not a reset connection) and Overloaded raised; so it is too when the body
+    still arrives after its stall limit while other requests wait for room.
 
     Taking the declared length first matters: counted only as they arrived, 48
     senders of 8 MB each filled the room with parts of bodies none of which
@@ -141,23 +167,55 @@ async def _read_limited(request: Request, limit: int, hold: BodyHold, declared: 
     size = 0
     refused: Overloaded | None = None
     try:
-        hold.grow_to(declared)
+        await hold.reserve(cost * declared)
     except Overloaded as exc:
         refused = exc
         hold.release()
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        if refused is None:
-            try:
-                hold.grow_to(size)
-            except Overloaded as exc:
-                refused = exc
-                chunks.clear()
-                hold.release()  # what is drained is not held
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    def stalled() -> bool:
+        # Holding room, while others wait for it, and arriving too slowly.
+        return (
+            refused is None
+            and bool(bodies.waiting)
+            and (loop.time() - started >= stall_limit_s(size))
+        )
+
+    stream = request.stream().__aiter__()
+    arriving: asyncio.Future[bytes] | None = None
+    try:
+        while True:
+            if arriving is None:
+                arriving = asyncio.ensure_future(stream.__anext__())
+            done, _ = await asyncio.wait({arriving}, timeout=_STALL_TICK_S)
+            if not done:
+                if stalled():
+                    raise _Stalled(bodies.note_stalled())
                 continue
-            chunks.append(chunk)
+            try:
+                chunk = arriving.result()
+            except StopAsyncIteration:
+                break
+            finally:
+                arriving = None
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            if refused is None:
+                try:
+                    hold.grow_to(cost * size)
+                except Overloaded as exc:
+                    refused = exc
+                    chunks.clear()
+                    hold.release()  # what is drained is not held
+                    continue
+                chunks.append(chunk)
+            if stalled():  # a trickle of single bytes is slow too
+                raise _Stalled(bodies.note_stalled())
+    finally:
+        if arriving is not None:
+            arriving.cancel()
     if refused is not None:
         raise refused
     return b"".join(chunks)
@@ -258,10 +316,16 @@ def create_app(
             "inflight_requests": held_bodies.requests,
             "inflight_refused": held_bodies.refused,
             "inflight_peak_bytes": held_bodies.peak_bytes,
+            "inflight_waiting": held_bodies.waiting,
+            "inflight_waited": held_bodies.waited,
+            "inflight_stalled": held_bodies.stalled,
             # Raised by the writer when storing spans runs out of memory (up to the max).
             "db_memory_limit_mb": store.memory_limit_mb,
             "db_memory_max_mb": store.memory_ceiling_mb,
             "db_memory_used_mb": round(store.memory_used_mb, 1),
+            # Descriptors open and the most allowed (collector/descriptors.py).
+            "open_files": open_files(),
+            "open_files_limit": open_files_limit(),
             # Resident memory, glibc's arena cap, Arrow's pool (collector/process_memory.py).
             "memory": memory_figures(),
         }
@@ -294,7 +358,8 @@ def create_app(
             return _otlp_error(
                 content_type, 413, code_pb2.RESOURCE_EXHAUSTED, f"body larger than {limit} bytes"
             )
-        with held_bodies.hold() as hold:
+        client = request.client
+        with held_bodies.hold(f"{client.host}:{client.port}" if client else "") as hold:
             return await _receive_and_store(request, content_type, encoding, declared, hold)
 
     async def _receive_and_store(
@@ -303,11 +368,16 @@ def create_app(
         limit = settings.max_request_bytes
         try:
             expected = int(declared) if declared.isascii() and declared.isdigit() else 0
-            body = await _read_limited(request, limit, hold, expected)
+            cost = COST_PER_BYTE["http-json" if content_type == JSON else "http-protobuf"]
+            body = await _read_limited(request, limit, hold, expected, cost, held_bodies)
+
+            def grown(size: int) -> None:
+                hold.grow_to(cost * size)
+
             # On a thread: inflating 16 MB took 190 ms, every other HTTP request
             # (health, API, other exports) waiting while it ran on the event loop.
-            body = await run_in_threadpool(_inflate, body, encoding, limit)
-            hold.grow_to(len(body))
+            body = await run_in_threadpool(_inflate, body, encoding, limit, grown)
+            hold.settle(cost * len(body))
         except ClientDisconnect:
             # Gone before its body was in (or cut off: collector/http_deadline.py);
             # nothing was stored and no one is left to answer.
@@ -318,6 +388,10 @@ def create_app(
             )
         except Overloaded as exc:
             return _retry_later(content_type, exc)
+        except _Stalled as exc:
+            answer = _retry_later(content_type, exc.refusal)
+            answer.headers["Connection"] = "close"
+            return answer
         except ValueError as exc:
             if isinstance(exc, InvalidRequest):
                 return _otlp_error(content_type, 400, code_pb2.INVALID_ARGUMENT, str(exc))

@@ -28,9 +28,34 @@ import struct
 import termios
 from typing import ClassVar
 
+import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["deadline_protocol"]
+__all__ = ["deadline_protocol", "shed_idle_connections"]
+
+# Connections whose request has not all arrived, with when they began to wait for
+# it (monotonic, the event loop's clock), oldest first: what is closed first when
+# the process runs out of descriptors (collector/descriptors.py). Each connection
+# is armed and closed on its own server's event loop.
+_WAITING: dict[_DeadlineH11Protocol, float] = {}
+
+
+def shed_idle_connections(older_than_s: float = 1.0) -> int:
+    """Close this event loop's connections that have waited ``older_than_s`` or more
+    without sending a request head (none in progress), oldest first; return how many
+    were closed. For a process out of descriptors: clients that send get them instead."""
+    loop = asyncio.get_running_loop()
+    closed = 0
+    for connection, since in list(_WAITING.items()):
+        if connection.loop is not loop:
+            continue
+        if loop.time() - since < older_than_s:
+            break
+        if connection.conn.their_state is h11.IDLE and not connection.transport.is_closing():
+            connection.transport.abort()
+            _WAITING.pop(connection, None)
+            closed += 1
+    return closed
 
 
 class _DeadlineH11Protocol(H11Protocol):
@@ -75,14 +100,17 @@ class _DeadlineH11Protocol(H11Protocol):
     def _arm(self) -> None:
         self._disarm()
         self._deadline = self.loop.call_later(self.timeout_s, self._expire)
+        _WAITING[self] = self.loop.time()
 
     def _disarm(self) -> None:
+        _WAITING.pop(self, None)
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
 
     def _expire(self) -> None:
         self._deadline = None
+        _WAITING.pop(self, None)
         if self.transport.is_closing():
             return
         if self.transport.get_write_buffer_size():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
@@ -11,9 +12,10 @@ from typing import Any
 
 import uvicorn
 
+from collector.descriptors import watch_accept_failures
 from collector.grpc_server import GrpcServer, start_grpc_server
 from collector.http_app import create_app
-from collector.http_deadline import deadline_protocol
+from collector.http_deadline import deadline_protocol, shed_idle_connections
 from collector.redact import RedactionPolicy, Sanitizer
 from collector.search_index import SearchIndex
 from collector.settings import Settings, SettingsError
@@ -115,6 +117,15 @@ def open_store(settings: Settings) -> RunStore:
     return LakeStore(settings.db_path, lake, **options)
 
 
+class _HttpServer(uvicorn.Server):
+    """uvicorn's server, saying clearly when accept runs out of descriptors and
+    closing idle connections then (collector/descriptors.py)."""
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        watch_accept_failures(asyncio.get_running_loop(), shed_idle_connections)
+        await super().serve(sockets)
+
+
 def start_collector(settings: Settings) -> RunningCollector:
     """Open the store and start both receivers; ports 0 pick free ports."""
     settings.validate()
@@ -166,7 +177,7 @@ def start_collector(settings: Settings) -> RunningCollector:
         lifespan="off",
         timeout_graceful_shutdown=10,
     )
-    http_server = uvicorn.Server(config)
+    http_server = _HttpServer(config)
     thread = threading.Thread(
         target=http_server.run, kwargs={"sockets": [sock]}, name="http", daemon=True
     )

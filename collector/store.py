@@ -112,6 +112,7 @@ class RunStore(WriterLoop):
         except duckdb.Error as exc:
             raise open_error(self.db_path, exc) from None
         self._con = open_database(self.db_path, memory_limit_mb, threads, checkpoint_mb)
+        self._note_file()
         self._open_options = (threads, checkpoint_mb)
         self._reads = ReadGate()
         self.health = WriterHealth()

@@ -246,6 +246,12 @@ class WriterLoop(WriterConnection):
         if self._state_stale:
             self._reload_state()
             if self._state_stale:
+                if self._reads.lost:
+                    # Keep why it cannot be opened (a removed file, lost commits) in sight.
+                    return StoreUnavailable(
+                        f"storage error: the database cannot be opened again yet "
+                        f"({self.health.last_error})"
+                    )
                 return StoreUnavailable("storage error: state unreadable")
         began = time.monotonic()
         # Spans are almost always new: insert them without the conflict check first,

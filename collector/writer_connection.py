@@ -4,6 +4,7 @@ error (collector/db_recovery.py), and the ingest state read back from the file."
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -38,10 +39,13 @@ class WriterConnection:
     _reads: ReadGate
     health: WriterHealth
     _open_options: tuple[int, int]  # DuckDB threads, checkpoint threshold in MB
+    # (st_dev, st_ino) of the file the connection has open; None in memory.
+    _file_id: tuple[int, int] | None = None
 
     def _transaction(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         if self._reads.lost and not self._reopen():
             raise StoreUnavailable("storage error: the database could not be opened again yet")
+        self._check_same_file()
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
@@ -63,8 +67,43 @@ class WriterConnection:
             except duckdb.Error:
                 logger.exception("rollback failed")
             raise
+        # Committed to a file no longer at its path is not durable: the requests
+        # stay in the journal (the caller retries them once the file is back).
+        self._check_same_file()
         self._mark.after_commit(con)
         return result
+
+    def _note_file(self) -> None:
+        """Remember which file the connection has open (checked by _check_same_file)."""
+        if str(self.db_path) != ":memory:":
+            found = os.stat(self.db_path)
+            self._file_id = (found.st_dev, found.st_ino)
+
+    def _check_same_file(self) -> None:
+        """Raise StoreUnavailable, and have the file opened again, when the database
+        file was removed or replaced under the collector.
+
+        DuckDB keeps writing to the file it opened: once that file was deleted (or
+        another moved over its path), commits went on into a file that vanishes at
+        exit, the requests' journal entries were freed, and every span acknowledged
+        since was lost for good while /healthz said "ok". One stat per transaction."""
+        try:
+            found = os.stat(self.db_path)
+            same = (found.st_dev, found.st_ino) == self._file_id
+        except OSError:
+            same = False
+        if same:
+            return
+        exc = StoreUnavailable(
+            f"the database file {self.db_path} was removed or replaced while the collector "
+            "ran; acknowledged requests are kept in the request journal until the file is "
+            "back (restore it; the collector opens it again and checks it against "
+            f"{self._mark.path.name})"
+        )
+        logger.error("%s", exc)
+        self.health.failed(exc)
+        self._reads.lost = True  # the next transaction opens the file at the path again
+        raise exc
 
     def _reopen(self) -> bool:
         """Open the file again after a fatal error; False (logged) when it cannot be yet."""
@@ -86,6 +125,7 @@ class WriterConnection:
             self.health.failed(exc)
             logger.error("cannot open %s again yet: %s", self.db_path, exc)
             return False
+        self._note_file()
         self._memory.rebind(self._con)
         self._reads.lost = False
         self._state_stale = True  # the ingest state is read from the file before the next write

@@ -227,9 +227,9 @@ MAX_REQUEST_BYTES = Variable(
 MAX_INFLIGHT_BYTES = Variable(
     "AGENT_AUDIT_MAX_INFLIGHT_BYTES",
     64 * 1024 * 1024,
-    "request body bytes the OTLP receivers hold at once (being received, inflated, decoded, "
-    "stored); past it a request is answered retry later (503 / UNAVAILABLE) unless it is the "
-    "only one",
+    "memory the OTLP receivers' request bodies may cost at once (each byte charged 2 to 3 "
+    "times, a gRPC call at the largest message before it is read); past it a request waits "
+    "up to 2 s, then is answered retry later (503 / UNAVAILABLE) unless it is the only one",
     _C,
     integer(minimum=1024),
 )

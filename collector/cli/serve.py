@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from collector.descriptors import raise_open_files_limit
 from collector.process_memory import apply_process_memory
 from collector.server import start_collector
 from collector.settings import Settings, SettingsError
@@ -103,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         settings = settings.with_overrides(**overrides)
         # Before any thread starts (collector/process_memory.py).
         apply_process_memory(settings.malloc_arenas)
+        # Each connection takes a descriptor: all the system allows (collector/descriptors.py).
+        raise_open_files_limit()
         taken = _port_in_use(settings.host, settings.grpc_port, settings.http_port)
         if taken is not None:
             print(f"agent-audit collector: {taken}", file=sys.stderr)
