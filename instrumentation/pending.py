@@ -22,8 +22,9 @@ the run was cut off then, rather than lost.
 
 Only agent spans get pending copies: those carrying ``agent_run.id``,
 ``gen_ai.operation.name`` or ``openinference.span.kind`` when they start (ours
-and those of instrumented agent frameworks). Other spans (HTTP clients,
-databases) pass through untouched. Heartbeats go to run spans: GenAI
+and those of instrumented agent frameworks), or, for a span started without any
+attribute (Strands sets them just after), when its copy is due. Other spans
+(HTTP clients, databases) pass through untouched. Heartbeats go to run spans: GenAI
 ``invoke_agent``/``create_agent`` or OpenInference ``AGENT``.
 """
 
@@ -36,7 +37,7 @@ from collections import deque
 from collections.abc import Mapping
 
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import SpanContext
 from opentelemetry.util.types import AttributeValue
@@ -69,6 +70,13 @@ def _attributes_snapshot(span: ReadableSpan) -> dict[str, AttributeValue]:
     return {}
 
 
+def _events_snapshot(span: ReadableSpan) -> tuple[Event, ...]:
+    try:
+        return tuple(span.events or ())
+    except RuntimeError:  # appended to on another thread while copied
+        return ()
+
+
 def pending_copy(
     span: ReadableSpan, *, end_ns: int | None = None, at_exit: bool = False
 ) -> ReadableSpan | None:
@@ -96,6 +104,8 @@ def pending_copy(
         parent=real,
         resource=span.resource,
         attributes=attributes,
+        # The events so far: a framework may log the request as one at the start (Strands).
+        events=_events_snapshot(span),
         kind=span.kind,
         instrumentation_scope=span.instrumentation_scope,
         start_time=start_ns,
@@ -136,7 +146,9 @@ class PendingSpanProcessor(SpanProcessor):
         self._inner = inner
         self._heartbeat_s = heartbeat_s
         self._delay_s = delay_s
-        self._started: deque[Span] = deque(maxlen=_MAX_WAITING_SPANS)
+        # Started spans awaiting their copy, each with whether it is still to be classified
+        # (it had no attributes at its start).
+        self._started: deque[tuple[Span, bool]] = deque(maxlen=_MAX_WAITING_SPANS)
         self._open_runs: dict[int, Span] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -162,17 +174,18 @@ class PendingSpanProcessor(SpanProcessor):
         self._inner.on_start(span, parent_context)
         try:
             attributes = span.attributes
-            if not attributes:
-                return
-            is_agent, is_run = _classify(attributes)
-            if not is_agent:
-                return
-            if is_run:
-                self._track_run(span)
-            if self._delay_s <= 0:
-                self._send_pending(span)
-                return
-            self._started.append(span)
+            if attributes:
+                is_agent, is_run = _classify(attributes)
+                if not is_agent:
+                    return
+                if is_run:
+                    self._track_run(span)
+                if self._delay_s <= 0:
+                    self._send_pending(span)
+                    return
+            # A span started bare (Strands sets its attributes just after starting it) is
+            # told apart when its copy is due, by the attributes it has by then.
+            self._started.append((span, not attributes))
             if not self._wake.is_set():
                 self._wake.set()
             if self._thread is None:
@@ -212,10 +225,18 @@ class PendingSpanProcessor(SpanProcessor):
         sent = 0
         while True:
             try:
-                span = self._started.popleft()
+                span, unclassified = self._started.popleft()
             except IndexError:
                 return sent
-            if span.end_time is None and self._send_pending(span):
+            if span.end_time is not None:
+                continue
+            if unclassified:
+                is_agent, is_run = _classify(_attributes_snapshot(span))
+                if not is_agent:
+                    continue
+                if is_run:
+                    self._track_run(span)
+            if self._send_pending(span):
                 sent += 1
 
     def beat(self) -> int:

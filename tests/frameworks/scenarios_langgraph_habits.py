@@ -5,9 +5,12 @@ under both instrumentations."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
+from langchain.agents.middleware import wrap_tool_call
+from langchain_core.messages import ToolMessage
 from langchain_core.tools import tool
 
 from tests.frameworks import scenario as S
@@ -24,9 +27,19 @@ from tests.frameworks.scenarios_langgraph import (
     build_agent,
     get_weather,
     model_for,
-    report_tool_errors,
 )
 from tests.scripted_llm import ScriptedLLM
+
+
+@wrap_tool_call
+async def report_tool_errors_async(request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+    """The tool-error middleware for ``ainvoke``: the model reads the error and retries."""
+    try:
+        return await handler(request)
+    except Exception as exc:
+        return ToolMessage(
+            content=f"Tool error: {exc}", tool_call_id=request.tool_call["id"], status="error"
+        )
 
 
 @tool
@@ -54,7 +67,7 @@ async def mixed_at_once(llm: ScriptedLLM) -> list[S.RunExpectation]:
     """Four runs of one agent at once on one event loop (``ainvoke`` under ``gather``),
     each a different outcome; the tool-error middleware lets the flaky run recover."""
     scenarios = habits.mixed_at_once(FRAMEWORK, tool_error=S.FLAKY_ERROR)
-    agent = build_agent(llm, middleware=[report_tool_errors])
+    agent = build_agent(llm, middleware=[report_tool_errors_async])
 
     async def play(scenario: S.Scenario) -> object:
         llm.script(scenario.marker, scenario.turns)
