@@ -22,8 +22,8 @@ the run was cut off then, rather than lost.
 
 Only agent spans get pending copies: those carrying ``agent_run.id``,
 ``gen_ai.operation.name`` or ``openinference.span.kind`` when they start (ours
-and those of instrumented agent frameworks), or, for a span started without any
-attribute (Strands sets them just after), when its copy is due. Other spans
+and those of instrumented agent frameworks), or, for a run span started without
+any attribute (Strands sets them just after), when its copy is due. Other spans
 (HTTP clients, databases) pass through untouched. Heartbeats go to run spans: GenAI
 ``invoke_agent``/``create_agent`` or OpenInference ``AGENT``.
 """
@@ -231,11 +231,10 @@ class PendingSpanProcessor(SpanProcessor):
             if span.end_time is not None:
                 continue
             if unclassified:
-                is_agent, is_run = _classify(_attributes_snapshot(span))
-                if not is_agent:
+                # Only a run: a run must show live, a step needs only to arrive when it ends.
+                if not _classify(_attributes_snapshot(span))[1]:
                     continue
-                if is_run:
-                    self._track_run(span)
+                self._track_run(span)
             if self._send_pending(span):
                 sent += 1
 

@@ -1,0 +1,56 @@
+"""The task of a run known only from its live (pending) copies.
+
+A framework that writes the task on its run span when the span ends (pydantic-ai), or never
+(the OpenAI Agents SDK, whose task is its first model call's), leaves a running run's row
+without one; so does a run whose span never ends at all (cut by Ctrl-C, its last pending copy
+marking it open at exit). Its finished model calls hold the request: the first one that
+tells it gives the run its task, as a stand-in's (collector/rootless_runs.py) and a finished
+run's (collector/foreign_runs.py) are found.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from collector import frameworks
+from collector.foreign_runs import stored_span
+from collector.id_lists import chunks, in_list
+from instrumentation.attributes import StepStatus
+
+__all__ = ["fill_live_tasks"]
+
+# The model calls read per run, first first: the first that has its input tells the task.
+_CALLS_READ = 3
+
+
+def fill_live_tasks(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> None:
+    """Give each of ``run_ids`` that is not final and has no task its first model call's."""
+    found: dict[str, str] = {}
+    for listed, params in map(in_list, chunks(sorted(run_ids))):
+        rows = con.execute(
+            f"""
+            SELECT s.agent_run_id, sp.trace_id, sp.span_id, sp.parent_span_id, sp.name,
+                   sp.kind, sp.start_ns, sp.end_ns, sp.status_code, sp.status_message,
+                   sp.scope_name, sp.scope_version, sp.resource, sp.attributes, sp.events
+            FROM agent_steps s
+            JOIN agent_runs r ON r.id = s.agent_run_id
+            JOIN spans sp ON sp.trace_id = s.trace_id AND sp.span_id = s.span_id
+            WHERE s.agent_run_id IN ({listed}) AND NOT r.is_final AND r.task IS NULL
+              AND s.action_type = 'think' AND s.status <> '{StepStatus.RUNNING}'
+            QUALIFY row_number() OVER (
+                PARTITION BY s.agent_run_id ORDER BY s.started_at, s.step_number) <= {_CALLS_READ}
+            ORDER BY s.agent_run_id, s.started_at, s.step_number
+            """,
+            params,
+        ).fetchall()
+        for run_id, *span_row in rows:
+            if run_id in found:
+                continue
+            task = frameworks.llm_input_task(stored_span(tuple(span_row)))
+            if task:
+                found[run_id] = task
+    for run_id, task in found.items():
+        con.execute(
+            "UPDATE agent_runs SET task = ? WHERE id = ? AND task IS NULL AND NOT is_final",
+            [task, run_id],
+        )
