@@ -22,7 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from harness import main, outcome
+from harness import clock, main, outcome, outer_span
 from traceloop.sdk import Traceloop
 from traceloop.sdk.decorators import agent, task, tool, workflow
 from traceloop.sdk.tracing.tracing import TracerWrapper
@@ -91,7 +91,9 @@ SPECS = {
     "add": _spec("add", {"a": "integer", "b": "integer"}),
     "flaky": _spec("flaky", {"x": "integer"}),
     "ask_child": _spec("ask_child", {"question": "string"}),
+    "clock": _spec("clock", {}),
 }
+clock_tool = tool(name="clock")(clock)
 
 
 def _streamed(messages: list[dict[str, Any]], options: dict[str, Any]) -> dict[str, Any]:
@@ -199,7 +201,14 @@ def weather_report(topic: str) -> str | None:
     return writer(f"{topic}\nNotes: {notes}")
 
 
+@agent(name="weather_agent")
+def clock_agent(task: str) -> str | None:
+    return _loop(task, {"clock": clock_tool})
+
+
 AGENTS: dict[str, Callable[[str], Any]] = {
+    "no_argument_tool": clock_agent,
+    "streamed_parallel_tools": streaming_agent,
     "nested": parent_agent,
     "streamed": streaming_agent,
     "task_alone": summarize,
@@ -217,9 +226,12 @@ def run(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
     def play(task: str) -> dict[str, Any]:
         return outcome(lambda: entry(task))
 
-    if scenario == "concurrent":
+    if scenario in ("concurrent", "mixed_at_once"):
         with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
             return list(pool.map(play, tasks))
+    if scenario == "outer_span":
+        with outer_span():
+            return [play(task) for task in tasks]
     return [play(task) for task in tasks]
 
 
