@@ -13,7 +13,11 @@ from typing import Any
 import pytest
 
 from tests.frameworks.collector_checks import check_run, check_tokens_counted_once
+from tests.frameworks.plans_habits import PLANS
 from tests.frameworks.test_collector_frameworks import _require, _run_scenarios
+from tests.frameworks.venv_frameworks import run_agent_script, venv_python
+from tests.scripted_llm import ScriptedLLM
+from tests.support import require_or_skip
 
 COMMON = [
     "no_argument_tool",
@@ -65,3 +69,25 @@ def test_everyday_uses_come_out_as_the_framework_ran_them(
         "(SELECT count(*) FROM agent_steps WHERE status = 'running')"
     )
     assert running[0] == (0, 0)
+
+
+VENV_CASES = [("crewai", "http"), ("llamaindex", "grpc"), ("autogen", "http"), ("traceloop", "grpc")]
+
+
+@pytest.mark.parametrize(("framework", "protocol"), VENV_CASES)
+def test_everyday_uses_in_a_framework_s_own_venv(
+    framework: str, protocol: str, collector: Any, tmp_path: Path
+) -> None:
+    python = venv_python(framework)
+    require_or_skip(python.exists(), f"{framework} runs in {python.parent.parent} (.ci/run)")
+    endpoint = collector.grpc_endpoint if protocol == "grpc" else collector.http_endpoint
+    with ScriptedLLM() as llm:
+        expected_runs = run_agent_script(
+            framework, PLANS[framework](), llm, endpoint, protocol, tmp_path
+        )
+    for expected in expected_runs:
+        check_run(collector, expected, framework)
+    assert collector.query("SELECT count(*) FROM agent_runs")[0][0] == len(expected_runs)
+    orphans = collector.query("SELECT count(*) FROM agent_steps WHERE agent_run_id IS NULL")
+    assert orphans[0][0] == 0
+    check_tokens_counted_once(collector)
