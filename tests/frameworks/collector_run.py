@@ -71,17 +71,6 @@ SCENARIOS = (
     "stopped",
     "dict_tool_result",
     "model_timeout",
-    "no_argument_tool",
-    "text_with_tool_call",
-    "mixed_at_once",
-    "outer_span",
-    "streamed_parallel_tools",
-    "input_guardrail_trips",
-    "output_guardrail_trips",
-    "agent_iter",
-    "planning",
-    "prebuilt_tool_node",
-    "tool_callback",
 )
 
 
@@ -97,6 +86,18 @@ ON_REQUEST = (
     "tool_node_handles_error",
     "subgraph",
     "handoff_and_back",
+    # Everyday uses, checked by test_framework_habits.py.
+    "no_argument_tool",
+    "text_with_tool_call",
+    "mixed_at_once",
+    "outer_span",
+    "streamed_parallel_tools",
+    "input_guardrail_trips",
+    "output_guardrail_trips",
+    "agent_iter",
+    "planning",
+    "prebuilt_tool_node",
+    "tool_callback",
 )
 # A scenario module continued in another (each kept to one subject and a readable size).
 CONTINUED_IN = {
