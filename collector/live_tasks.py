@@ -1,18 +1,24 @@
-"""The task of a run known only from its live (pending) copies.
+"""The task, requested model and provider of a run known only from its live (pending) copies.
 
 A framework that writes the task on its run span when the span ends (pydantic-ai), or never
 (the OpenAI Agents SDK, whose task is its first model call's), leaves a running run's row
 without one; so does a run whose span never ends at all (cut by Ctrl-C, its last pending copy
 marking it open at exit). Its finished model calls hold the request: the first one that
 tells it gives the run its task, as a stand-in's (collector/rootless_runs.py) and a finished
-run's (collector/foreign_runs.py) are found.
+run's (collector/foreign_runs.py) are found; the first call names the model asked for and
+its provider.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import duckdb
 
 from collector import frameworks
+from collector.conventions import genai as G
+from collector.conventions import openinference as OI
 from collector.foreign_runs import stored_span
 from collector.id_lists import chunks, in_list
 from instrumentation.attributes import StepStatus
@@ -24,8 +30,9 @@ _CALLS_READ = 3
 
 
 def fill_live_tasks(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> None:
-    """Give each of ``run_ids`` that is not final and has no task its first model call's."""
-    found: dict[str, str] = {}
+    """Give each of ``run_ids`` that is not final and has no task its first model call's
+    (and the model and provider it names, where the run has none)."""
+    found: dict[str, tuple[str, str | None, str | None]] = {}
     for listed, params in map(in_list, chunks(sorted(run_ids))):
         rows = con.execute(
             f"""
@@ -46,11 +53,23 @@ def fill_live_tasks(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> None:
         for run_id, *span_row in rows:
             if run_id in found:
                 continue
-            task = frameworks.llm_input_task(stored_span(tuple(span_row)))
+            call = stored_span(tuple(span_row))
+            task = frameworks.llm_input_task(call)
             if task:
-                found[run_id] = task
-    for run_id, task in found.items():
+                found[run_id] = (task, *_model_and_provider(call.attributes))
+    for run_id, (task, model, provider) in found.items():
         con.execute(
-            "UPDATE agent_runs SET task = ? WHERE id = ? AND task IS NULL AND NOT is_final",
-            [task, run_id],
+            "UPDATE agent_runs SET task = ?, model_requested = coalesce(model_requested, ?), "
+            "provider = coalesce(provider, ?) WHERE id = ? AND task IS NULL AND NOT is_final",
+            [task, model, provider, run_id],
         )
+
+
+def _model_and_provider(attrs: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    model = attrs.get(G.GEN_AI_REQUEST_MODEL) or attrs.get(OI.LLM_MODEL_NAME)
+    provider = next(
+        (attrs[k] for k in (G.GEN_AI_PROVIDER_NAME, G.GEN_AI_SYSTEM, OI.LLM_PROVIDER, OI.LLM_SYSTEM)
+         if attrs.get(k)),
+        None,
+    )  # fmt: skip
+    return (str(model) if model else None, str(provider) if provider else None)

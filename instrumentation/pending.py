@@ -21,11 +21,12 @@ server stops) gets a last copy with ``agent_audit.pending_open_at_exit=true``:
 the run was cut off then, rather than lost.
 
 Only agent spans get pending copies: those carrying ``agent_run.id``,
-``gen_ai.operation.name`` or ``openinference.span.kind`` when they start (ours
-and those of instrumented agent frameworks), or, for a run span started without
-any attribute (Strands sets them just after), when its copy is due. Other spans
-(HTTP clients, databases) pass through untouched. Heartbeats go to run spans: GenAI
-``invoke_agent``/``create_agent`` or OpenInference ``AGENT``.
+``gen_ai.operation.name``, ``openinference.span.kind`` or ``traceloop.span.kind``
+when they start (ours and those of instrumented agent frameworks), or, for a run
+span started without them (bare, or with only other ``gen_ai.*`` / ``traceloop.*``
+keys: Strands and the Traceloop SDK set the kind just after), when its copy is due. Other spans (HTTP clients, databases) pass through
+untouched. Heartbeats go to run spans: GenAI ``invoke_agent``/``create_agent``,
+OpenInference ``AGENT``, the Traceloop SDK's ``workflow``/``agent``.
 """
 
 from __future__ import annotations
@@ -123,7 +124,18 @@ def _classify(attributes: Mapping[str, object]) -> tuple[bool, bool]:
     kind = attributes.get(attr.OPENINFERENCE_SPAN_KIND)
     if kind is not None:
         return True, kind == "AGENT"
+    decorated = attributes.get(attr.TRACELOOP_SPAN_KIND)
+    if decorated is not None:
+        return True, decorated in attr.TRACELOOP_RUN_KINDS
     return False, False
+
+
+# Keys an agent framework's span may carry at its start before the one that tells its kind.
+_AGENT_KEY_PREFIXES = ("gen_ai.", "traceloop.")
+
+
+def _kind_comes_later(attributes: Mapping[str, object]) -> bool:
+    return not attributes or any(key.startswith(_AGENT_KEY_PREFIXES) for key in attributes)
 
 
 class PendingSpanProcessor(SpanProcessor):
@@ -173,19 +185,20 @@ class PendingSpanProcessor(SpanProcessor):
         """Queue an agent span for its pending copy; track open runs for heartbeats."""
         self._inner.on_start(span, parent_context)
         try:
-            attributes = span.attributes
-            if attributes:
-                is_agent, is_run = _classify(attributes)
-                if not is_agent:
-                    return
-                if is_run:
-                    self._track_run(span)
-                if self._delay_s <= 0:
-                    self._send_pending(span)
-                    return
-            # A span started bare (Strands sets its attributes just after starting it) is
-            # told apart when its copy is due, by the attributes it has by then.
-            self._started.append((span, not attributes))
+            attributes = span.attributes or {}
+            is_agent, is_run = _classify(attributes)
+            # A span whose kind is set just after its start (Strands starts its spans bare,
+            # the Traceloop SDK with only its context's keys) is told apart when its copy is
+            # due, by the attributes it has by then.
+            later = not is_agent and _kind_comes_later(attributes)
+            if not is_agent and not later:
+                return
+            if is_run:
+                self._track_run(span)
+            if self._delay_s <= 0 and not later:
+                self._send_pending(span)
+                return
+            self._started.append((span, later))
             if not self._wake.is_set():
                 self._wake.set()
             if self._thread is None:
