@@ -30,9 +30,9 @@ _CALLS_READ = 3
 
 
 def fill_live_tasks(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> None:
-    """Give each of ``run_ids`` that is not final and has no task its first model call's
-    (and the model and provider it names, where the run has none)."""
-    found: dict[str, tuple[str, str | None, str | None]] = {}
+    """Give each of ``run_ids`` that is not final and lacks its task or requested model
+    what its first model calls tell (the provider too, where the run has none)."""
+    found: dict[str, tuple[str | None, str | None, str | None]] = {}
     for listed, params in map(in_list, chunks(sorted(run_ids))):
         rows = con.execute(
             f"""
@@ -42,7 +42,8 @@ def fill_live_tasks(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> None:
             FROM agent_steps s
             JOIN agent_runs r ON r.id = s.agent_run_id
             JOIN spans sp ON sp.trace_id = s.trace_id AND sp.span_id = s.span_id
-            WHERE s.agent_run_id IN ({listed}) AND NOT r.is_final AND r.task IS NULL
+            WHERE s.agent_run_id IN ({listed}) AND NOT r.is_final
+              AND (r.task IS NULL OR r.model_requested IS NULL)
               AND s.action_type = 'think' AND s.status <> '{StepStatus.RUNNING}'
             QUALIFY row_number() OVER (
                 PARTITION BY s.agent_run_id ORDER BY s.started_at, s.step_number) <= {_CALLS_READ}
@@ -51,16 +52,19 @@ def fill_live_tasks(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> None:
             params,
         ).fetchall()
         for run_id, *span_row in rows:
-            if run_id in found:
-                continue
             call = stored_span(tuple(span_row))
-            task = frameworks.llm_input_task(call)
-            if task:
-                found[run_id] = (task, *_model_and_provider(call.attributes))
+            task, model, provider = found.get(run_id, (None, None, None))
+            call_model, call_provider = _model_and_provider(call.attributes)
+            found[run_id] = (
+                task or frameworks.llm_input_task(call),
+                model or call_model,
+                provider or call_provider,
+            )
     for run_id, (task, model, provider) in found.items():
         con.execute(
-            "UPDATE agent_runs SET task = ?, model_requested = coalesce(model_requested, ?), "
-            "provider = coalesce(provider, ?) WHERE id = ? AND task IS NULL AND NOT is_final",
+            "UPDATE agent_runs SET task = coalesce(task, ?), "
+            "model_requested = coalesce(model_requested, ?), provider = coalesce(provider, ?) "
+            "WHERE id = ? AND NOT is_final",
             [task, model, provider, run_id],
         )
 

@@ -39,7 +39,8 @@ def complete_agents_sdk_spans() -> None:
     must see each span start first, and installing it dropped any processor added before."""
     from agents import add_trace_processor
 
-    add_trace_processor(_AgentNameAtStart())
+    # Duck-typed (the SDK's TracingProcessor methods), so this module imports without it.
+    add_trace_processor(_AgentNameAtStart())  # type: ignore[arg-type]
     _record_guardrail_input()
 
 

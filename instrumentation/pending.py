@@ -24,9 +24,10 @@ Only agent spans get pending copies: those carrying ``agent_run.id``,
 ``gen_ai.operation.name``, ``openinference.span.kind`` or ``traceloop.span.kind``
 when they start (ours and those of instrumented agent frameworks), or, for a run
 span started without them (bare, or with only other ``gen_ai.*`` / ``traceloop.*``
-keys: Strands and the Traceloop SDK set the kind just after), when its copy is due. Other spans (HTTP clients, databases) pass through
-untouched. Heartbeats go to run spans: GenAI ``invoke_agent``/``create_agent``,
-OpenInference ``AGENT``, the Traceloop SDK's ``workflow``/``agent``.
+keys: Strands and the Traceloop SDK set the kind just after), when its copy is
+due. Other spans (HTTP clients, databases) pass through untouched. Heartbeats go
+to run spans: GenAI ``invoke_agent``/``create_agent``, OpenInference ``AGENT``,
+the Traceloop SDK's ``workflow``/``agent``.
 """
 
 from __future__ import annotations

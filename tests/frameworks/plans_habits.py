@@ -24,8 +24,9 @@ def _planned(name: str, scenarios: list[S.Scenario], decorate: Decorate) -> Plan
         tasks=[s.task for s in scenarios],
         scripted=scenarios,
         expected=[decorate(s.expected) for s in scenarios],
-        answers=[s.expected.final_answer if s.expected.status != "failed" else None
-                 for s in scenarios],  # fmt: skip
+        answers=[
+            s.expected.final_answer if s.expected.status != "failed" else None for s in scenarios
+        ],  # fmt: skip
         errors=[s.expected.error if s.expected.status == "failed" else None for s in scenarios],
     )
 

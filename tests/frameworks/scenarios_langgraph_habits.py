@@ -110,7 +110,9 @@ def prebuilt_tool_node(llm: ScriptedLLM) -> S.RunExpectation:
     from langgraph.prebuilt import ToolNode, create_react_agent
 
     scenario = S.recovery(FRAMEWORK)
-    node = ToolNode([get_weather, scenarios_langgraph.add, scenarios_langgraph.flaky], handle_tool_errors=True)
+    node = ToolNode(
+        [get_weather, scenarios_langgraph.add, scenarios_langgraph.flaky], handle_tool_errors=True
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # its deprecation in favour of create_agent
         agent: Any = create_react_agent(model_for(llm), tools=node, name=AGENT_NAME)

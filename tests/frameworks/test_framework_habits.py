@@ -71,7 +71,12 @@ def test_everyday_uses_come_out_as_the_framework_ran_them(
     assert running[0] == (0, 0)
 
 
-VENV_CASES = [("crewai", "http"), ("llamaindex", "grpc"), ("autogen", "http"), ("traceloop", "grpc")]
+VENV_CASES = [
+    ("crewai", "http"),
+    ("llamaindex", "grpc"),
+    ("autogen", "http"),
+    ("traceloop", "grpc"),
+]
 
 
 @pytest.mark.parametrize(("framework", "protocol"), VENV_CASES)
