@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
-from typing import Any
 
 from opentelemetry import trace
 
@@ -97,13 +95,3 @@ def outer_span() -> Iterator[None]:
     tracer = trace.get_tracer("tests.frameworks.caller")
     with tracer.start_as_current_span(OUTER_SPAN, attributes={"http.route": "/ask"}):
         yield
-
-
-def inside_outer_span(scenario: S.Scenario) -> S.Scenario:
-    """The scenario as played inside :func:`outer_span` (same expectation)."""
-    return replace(scenario)
-
-
-def expectation(scenario: S.Scenario, **changes: Any) -> S.RunExpectation:
-    """The scenario's expectation with ``changes``."""
-    return replace(scenario.expected, **changes)
