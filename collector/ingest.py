@@ -26,6 +26,7 @@ from collector.foreign_runs import derive_foreign_runs
 from collector.fresh_runs import FreshRuns, fresh_runs
 from collector.guarded_mapping import classify_guarded, mapped_or_none
 from collector.id_lists import chunks, in_list
+from collector.live_tasks import fill_live_tasks
 from collector.mapping import (
     RunRow,
     SpanClass,
@@ -264,6 +265,8 @@ def ingest_batch(
     rederive = (foreign_runs & affected) | moved
     if rederive:
         derive_foreign_runs(con, rederive, arrivals)
+    if affected:
+        fill_live_tasks(con, affected)  # runs shown from their pending copies alone
     # Runs still open when their process shut tracing down (instrumentation/pending.py).
     cut = [r.id for r in run_winners if r.status == RunStatus.CANCELLED and not r.is_final]
     fail_cut_runs_on_a_failed_step(con, cut)

@@ -43,6 +43,10 @@ LLM_OPERATIONS = frozenset({OP_CHAT, OP_TEXT_COMPLETION, OP_GENERATE_CONTENT})
 # --- OpenInference ------------------------------------------------------------
 OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
 
+# --- Traceloop SDK decorators (OpenLLMetry) --------------------------------------
+TRACELOOP_SPAN_KIND = "traceloop.span.kind"
+TRACELOOP_RUN_KINDS = frozenset({"workflow", "agent"})  # @workflow, @agent; @task, @tool steps
+
 # --- agent-audit's own run attributes ------------------------------------------
 RUN_ID = "agent_run.id"
 RUN_TASK = "agent_run.task"

@@ -51,6 +51,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
+from instrumentation.agents_sdk_spans import complete_agents_sdk_spans
 from instrumentation.auto_openinference import enable_autogen, enable_crewai, enable_llama_index
 
 __all__ = ["FRAMEWORKS", "SEPARATE_ENVIRONMENT", "instrument", "uninstrument"]
@@ -165,6 +166,7 @@ def _enable_openai_agents(provider: Any) -> Callable[[], None] | None:
         # exclusive_processor (the default) replaces the SDK's exporter to OpenAI's backend.
         oi_instrumentor = OpenAIAgentsInstrumentor()
         oi_instrumentor.instrument(tracer_provider=provider, exclusive_processor=True)
+        complete_agents_sdk_spans()  # agent names at start, a tripped guardrail's input
         return oi_instrumentor.uninstrument
     if _installed("opentelemetry.instrumentation.openai_agents"):
         from opentelemetry.instrumentation.openai_agents import (

@@ -21,10 +21,13 @@ server stops) gets a last copy with ``agent_audit.pending_open_at_exit=true``:
 the run was cut off then, rather than lost.
 
 Only agent spans get pending copies: those carrying ``agent_run.id``,
-``gen_ai.operation.name`` or ``openinference.span.kind`` when they start (ours
-and those of instrumented agent frameworks). Other spans (HTTP clients,
-databases) pass through untouched. Heartbeats go to run spans: GenAI
-``invoke_agent``/``create_agent`` or OpenInference ``AGENT``.
+``gen_ai.operation.name``, ``openinference.span.kind`` or ``traceloop.span.kind``
+when they start (ours and those of instrumented agent frameworks), or, for a run
+span started without them (bare, or with only other ``gen_ai.*`` / ``traceloop.*``
+keys: Strands and the Traceloop SDK set the kind just after), when its copy is
+due. Other spans (HTTP clients, databases) pass through untouched. Heartbeats go
+to run spans: GenAI ``invoke_agent``/``create_agent``, OpenInference ``AGENT``,
+the Traceloop SDK's ``workflow``/``agent``.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from collections import deque
 from collections.abc import Mapping
 
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import SpanContext
 from opentelemetry.util.types import AttributeValue
@@ -69,6 +72,13 @@ def _attributes_snapshot(span: ReadableSpan) -> dict[str, AttributeValue]:
     return {}
 
 
+def _events_snapshot(span: ReadableSpan) -> tuple[Event, ...]:
+    try:
+        return tuple(span.events or ())
+    except RuntimeError:  # appended to on another thread while copied
+        return ()
+
+
 def pending_copy(
     span: ReadableSpan, *, end_ns: int | None = None, at_exit: bool = False
 ) -> ReadableSpan | None:
@@ -96,6 +106,8 @@ def pending_copy(
         parent=real,
         resource=span.resource,
         attributes=attributes,
+        # The events so far: a framework may log the request as one at the start (Strands).
+        events=_events_snapshot(span),
         kind=span.kind,
         instrumentation_scope=span.instrumentation_scope,
         start_time=start_ns,
@@ -113,7 +125,18 @@ def _classify(attributes: Mapping[str, object]) -> tuple[bool, bool]:
     kind = attributes.get(attr.OPENINFERENCE_SPAN_KIND)
     if kind is not None:
         return True, kind == "AGENT"
+    decorated = attributes.get(attr.TRACELOOP_SPAN_KIND)
+    if decorated is not None:
+        return True, decorated in attr.TRACELOOP_RUN_KINDS
     return False, False
+
+
+# Keys an agent framework's span may carry at its start before the one that tells its kind.
+_AGENT_KEY_PREFIXES = ("gen_ai.", "traceloop.")
+
+
+def _kind_comes_later(attributes: Mapping[str, object]) -> bool:
+    return not attributes or any(key.startswith(_AGENT_KEY_PREFIXES) for key in attributes)
 
 
 class PendingSpanProcessor(SpanProcessor):
@@ -136,7 +159,9 @@ class PendingSpanProcessor(SpanProcessor):
         self._inner = inner
         self._heartbeat_s = heartbeat_s
         self._delay_s = delay_s
-        self._started: deque[Span] = deque(maxlen=_MAX_WAITING_SPANS)
+        # Started spans awaiting their copy, each with whether it is still to be classified
+        # (it had no attributes at its start).
+        self._started: deque[tuple[Span, bool]] = deque(maxlen=_MAX_WAITING_SPANS)
         self._open_runs: dict[int, Span] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -161,18 +186,20 @@ class PendingSpanProcessor(SpanProcessor):
         """Queue an agent span for its pending copy; track open runs for heartbeats."""
         self._inner.on_start(span, parent_context)
         try:
-            attributes = span.attributes
-            if not attributes:
-                return
+            attributes = span.attributes or {}
             is_agent, is_run = _classify(attributes)
-            if not is_agent:
+            # A span whose kind is set just after its start (Strands starts its spans bare,
+            # the Traceloop SDK with only its context's keys) is told apart when its copy is
+            # due, by the attributes it has by then.
+            later = not is_agent and _kind_comes_later(attributes)
+            if not is_agent and not later:
                 return
             if is_run:
                 self._track_run(span)
-            if self._delay_s <= 0:
+            if self._delay_s <= 0 and not later:
                 self._send_pending(span)
                 return
-            self._started.append(span)
+            self._started.append((span, later))
             if not self._wake.is_set():
                 self._wake.set()
             if self._thread is None:
@@ -212,10 +239,17 @@ class PendingSpanProcessor(SpanProcessor):
         sent = 0
         while True:
             try:
-                span = self._started.popleft()
+                span, unclassified = self._started.popleft()
             except IndexError:
                 return sent
-            if span.end_time is None and self._send_pending(span):
+            if span.end_time is not None:
+                continue
+            if unclassified:
+                # Only a run: a run must show live, a step needs only to arrive when it ends.
+                if not _classify(_attributes_snapshot(span))[1]:
+                    continue
+                self._track_run(span)
+            if self._send_pending(span):
                 sent += 1
 
     def beat(self) -> int:

@@ -33,6 +33,7 @@ __all__ = [
     "FLAT_MESSAGE",
     "LANGCHAIN_SCOPE",
     "KIND_CHAIN",
+    "KIND_GUARDRAIL",
     "METADATA",
     "LLM_INVOCATION_PARAMETERS",
     "LC_AGENT_NAME",
@@ -98,6 +99,7 @@ FLAT_MESSAGE = re.compile(r"^llm\.(input|output)_messages\.(\d+)\.message\.(.+)$
 # LangChain / LangGraph (openinference-instrumentation-langchain).
 LANGCHAIN_SCOPE = "openinference.instrumentation.langchain"
 KIND_CHAIN = "CHAIN"
+KIND_GUARDRAIL = "GUARDRAIL"
 METADATA = "metadata"  # JSON; LangChain's run metadata, e.g. {"lc_agent_name": ...}
 # Keys of that metadata: the agent (create_agent's name) a span runs in, the graph node it
 # runs in (inherited by everything below the node), and what invoked it.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from instrumentation.attributes import TRACELOOP_SPAN_KIND
+
 __all__ = [
     "LANGCHAIN_SCOPE",
     "SDK_SCOPE",
@@ -38,7 +40,7 @@ MODEL_CALL_SCOPES = frozenset(
         "writer", "alephalpha", "sagemaker", "transformers", "litellm",
     )
 )  # fmt: skip
-SPAN_KIND = "traceloop.span.kind"  # workflow, agent, task, tool (the decorator), llm
+SPAN_KIND = TRACELOOP_SPAN_KIND  # workflow, agent, task, tool (the decorator), llm
 KIND_WORKFLOW = "workflow"
 KIND_AGENT = "agent"
 KIND_TASK = "task"

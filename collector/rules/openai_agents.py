@@ -14,7 +14,7 @@ from typing import Any
 
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
-from collector.messages import as_text, indexed_keys, loads
+from collector.messages import as_text, indexed_keys, loads, turn_user_text
 from collector.rules.common import CANCELLED_STEP_ERROR, unanswered
 from instrumentation.attributes import RunStatus
 
@@ -45,7 +45,8 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
         return {}
     for span in sorted(own, key=lambda s: s.start_ns):
         if span.status_code == 2 and span.status_message.startswith(OI.OPENAI_AGENTS_TRIPWIRE):
-            return {"status": RunStatus.FAILED, "error": span.status_message}
+            tripped = {"status": RunStatus.FAILED, "error": span.status_message}
+            return tripped | _guarded_request(own)
     steps = [s for s in own if _kind(s) in (OI.KIND_LLM, OI.KIND_TOOL) and not _is_handoff(s)]
     last = max(steps, key=lambda s: (s.end_ns, s.start_ns), default=None)
     if last is not None and _kind(last) == OI.KIND_TOOL and last.status_code != 2:
@@ -60,6 +61,22 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     last_call = max(calls, key=lambda s: (s.start_ns, s.end_ns), default=None)
     if last_call is not None and _cut_off(last_call):
         return {"status": RunStatus.CANCELLED}
+    return {}
+
+
+def _guarded_request(own: list[SpanRecord]) -> dict[str, Any]:
+    """The task of a run an input guardrail stopped before any model call: the request the
+    guardrail judged, which ``instrumentation.auto`` puts on the guardrail's span (no span
+    of the SDK's holds it). A run with a model call has its task from that call."""
+    if any(_kind(s) == OI.KIND_LLM for s in own):
+        return {}
+    for span in sorted(own, key=lambda s: s.start_ns):
+        given = span.attributes.get(OI.INPUT_VALUE) if _kind(span) == OI.KIND_GUARDRAIL else None
+        # The SDK's input: the request's text, or its input items (a conversation).
+        items = loads(given)
+        task = turn_user_text(items) if isinstance(items, list) else given
+        if isinstance(task, str) and task:
+            return {"task": task}
     return {}
 
 

@@ -86,16 +86,35 @@ ON_REQUEST = (
     "tool_node_handles_error",
     "subgraph",
     "handoff_and_back",
+    # Everyday uses, checked by test_framework_habits.py.
+    "no_argument_tool",
+    "text_with_tool_call",
+    "mixed_at_once",
+    "outer_span",
+    "streamed_parallel_tools",
+    "input_guardrail_trips",
+    "output_guardrail_trips",
+    "agent_iter",
+    "planning",
+    "prebuilt_tool_node",
+    "tool_callback",
 )
 # A scenario module continued in another (each kept to one subject and a readable size).
-CONTINUED_IN = {"scenarios_langgraph": "scenarios_langgraph_graphs"}
+CONTINUED_IN = {
+    "scenarios_langgraph": ("scenarios_langgraph_graphs", "scenarios_langgraph_habits"),
+    "scenarios_openai_agents": ("scenarios_openai_agents_habits",),
+    "scenarios_pydantic_ai": ("scenarios_pydantic_ai_habits",),
+    "scenarios_smolagents": ("scenarios_smolagents_habits",),
+    "scenarios_strands": ("scenarios_strands_habits",),
+    "scenarios_adk": ("scenarios_adk_habits",),
+}
 
 
 def _scenarios(framework: str, llm: ScriptedLLM) -> dict[str, Callable[[], Any]]:
     """The framework's scenario functions, ready to call (those needing the LLM get it)."""
     # Import only this framework's module: each framework is slow to import.
     first = FRAMEWORKS[framework][0]
-    names = [first, *([CONTINUED_IN[first]] if first in CONTINUED_IN else [])]
+    names = [first, *CONTINUED_IN.get(first, ())]
     modules = [importlib.import_module(f"tests.frameworks.{name}") for name in names]
     needs_llm = framework != "pydantic-ai"  # pydantic-ai runs on its own FunctionModel
     found: dict[str, Callable[[], Any]] = {}

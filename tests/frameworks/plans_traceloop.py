@@ -85,7 +85,33 @@ def plan() -> list[PlannedScenario]:
         ),
         _nested(),
         _single("task_alone", task_alone),
+        _ctrl_c(),
     ]
+
+
+def _ctrl_c() -> PlannedScenario:
+    """A weather call, then Ctrl-C in the next tool: the decorators end neither that tool's
+    span nor the agent's, whose last pending copy (sent as the process shuts its tracing
+    down) makes the run ``cancelled``; the cut tool never becomes a step."""
+    oslo = {"city": "Oslo"}
+    scenario = S.scenario(
+        FRAMEWORK,
+        "ctrlc",
+        "Weather in Oslo, twice? (interrupted)",
+        [call_tool("get_weather", oslo), call_tool("interrupt", oslo)],
+        status="cancelled",
+        final_answer=None,
+        tools=[S.ToolExpectation("get_weather", oslo, "sunny in Oslo")],
+        llm_steps_at_least=2,
+    )
+    return PlannedScenario(
+        name="ctrl_c",
+        tasks=[scenario.task],
+        scripted=[scenario],
+        expected=[replace(scenario.expected, model_requested=MODEL_NAME, model_used=SERVED_NAME)],
+        answers=[None],
+        errors=["KeyboardInterrupt"],
+    )
 
 
 def _workflow(

@@ -64,7 +64,8 @@ def _scripted_turn(turn: Turn, index: int) -> ModelResponse:
     if turn.error_status is not None:
         raise RuntimeError(turn.error_message)
     if turn.tool_calls:
-        parts = [
+        said: list[TextPart | ToolCallPart] = [TextPart(turn.content)] if turn.content else []
+        parts = said + [
             ToolCallPart(call.name, dict(call.arguments), tool_call_id=f"call_{index}_{position}")
             for position, call in enumerate(turn.tool_calls)
         ]

@@ -187,3 +187,39 @@ def test_a_run_still_open_at_shutdown_gets_a_last_copy_marked_open_at_exit() -> 
         left_open.get_span_context().span_id, "016x"
     )
     assert step.end_time is None
+
+
+@pytest.mark.parametrize(
+    "at_start",
+    [{}, {"gen_ai.agent.name": "weather_agent", "traceloop.workflow.name": "report"}],
+    ids=["bare", "context-keys-only"],
+)
+def test_a_run_whose_kind_is_set_just_after_its_start_gets_its_copy(
+    at_start: dict[str, str],
+) -> None:
+    """Strands starts its spans bare, the Traceloop SDK with only its context's keys; the
+    kind comes a moment later. A run span told so when its copy is due gets it (with the
+    events it has so far: Strands logs the request as one) and its open-at-exit copy; a step
+    told so gets none (it needs to arrive only when it ends), nor does a span that is no
+    agent's."""
+    exporter = InMemorySpanExporter()
+    # A delay longer than the test: the copies are sent by send_pending() below.
+    processor = PendingSpanProcessor(SimpleSpanProcessor(exporter), delay_s=60)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("framework")
+    run = tracer.start_span("invoke_agent weather_agent", attributes=at_start)
+    run.set_attribute("gen_ai.operation.name", "invoke_agent")
+    run.add_event("gen_ai.user.message", {"content": '[{"text": "Weather in Oslo?"}]'})
+    inside = trace.set_span_in_context(run)
+    step = tracer.start_span("chat", context=inside, attributes=at_start)
+    step.set_attribute("gen_ai.operation.name", "chat")
+    other = tracer.start_span("db query", context=inside, attributes=at_start)
+    processor.send_pending()
+    (copy,) = exporter.get_finished_spans()
+    assert (copy.attributes or {})["agent_audit.pending"] is True
+    assert [e.name for e in copy.events] == ["gen_ai.user.message"]
+    provider.shutdown()
+    names = [s.name for s in exporter.get_finished_spans()]
+    assert names == ["invoke_agent weather_agent"] * 2  # the copy, and the one at exit
+    assert step.end_time is None and other.end_time is None

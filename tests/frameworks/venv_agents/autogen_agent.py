@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from harness import main
+from harness import clock, main, outer_span
 
 MODEL = "scripted-autogen"
 # The scripted server is no known OpenAI model: say what it can do.
@@ -109,8 +109,13 @@ async def _outcome(coro: Any) -> dict[str, Any]:
 
 
 async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
-    if scenario == "concurrent":
+    if scenario in ("concurrent", "mixed_at_once"):
         return list(await asyncio.gather(*(_outcome(_answer(_agent(base_url), t)) for t in tasks)))
+    if scenario == "no_argument_tool":
+        return [await _outcome(_answer(_agent(base_url, tools=[clock]), tasks[0]))]
+    if scenario == "outer_span":
+        with outer_span():
+            return [await _outcome(_answer(_agent(base_url), tasks[0]))]
     if scenario.startswith("team_"):
         return [await _outcome(_team(scenario, tasks[0], base_url))]
     if scenario == "multi_turn":  # one agent keeps its model context from run to run
@@ -127,7 +132,7 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
         client = _client(base_url, model_info=info)
         agent = _agent(base_url, tools=[], model_client=client, output_content_type=Weather)
         return [await _outcome(_answer(agent, tasks[0]))]
-    if scenario == "streaming":  # the model's answers streamed, with the usage chunk
+    if scenario in ("streaming", "streamed_parallel_tools"):  # streamed, with the usage chunk
         client = _client(base_url, stream_options={"include_usage": True})
         agent = _agent(base_url, model_client=client, model_client_stream=True)
         return [await _outcome(_answer(agent, tasks[0]))]

@@ -23,7 +23,7 @@ os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from typing import Any  # noqa: E402
 
-from harness import main, outcome  # noqa: E402
+from harness import clock, main, outcome, outer_span  # noqa: E402
 
 MODEL = "openai/scripted-crewai"  # CrewAI's native OpenAI provider, model "scripted-crewai"
 MANAGER_MODEL = "openai/scripted-crewai-manager"
@@ -141,7 +141,15 @@ def _ctrl_c(task: str, base_url: str) -> dict[str, Any]:
 
 
 def run(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
-    if scenario == "concurrent":
+    if scenario == "no_argument_tool":
+        from crewai.tools import tool
+
+        agent = _agent(base_url, tools=[tool("clock")(clock)])
+        return [outcome(lambda: _crew_answer([agent], [tasks[0]]))]
+    if scenario == "outer_span":
+        with outer_span():
+            return run("success", tasks, base_url)
+    if scenario in ("concurrent", "mixed_at_once"):
         with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
             return list(pool.map(lambda t: run("success", [t], base_url)[0], tasks))
     if scenario == "nested":
@@ -155,7 +163,7 @@ def run(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
     if scenario == "handoff":
         agents = [_agent(base_url, role=r, tools=[]) for r in ("researcher", "writer")]
         return [outcome(lambda: _crew_answer(agents, tasks))]
-    if scenario == "streaming":  # the model's answers streamed (with the usage chunk)
+    if scenario in ("streaming", "streamed_parallel_tools"):  # streamed, with the usage chunk
         return [outcome(lambda: _crew_answer([_agent(base_url, stream=True)], [tasks[0]]))]
     options = {"max_iter": 2} if scenario == "max_steps" else {}
     return [outcome(lambda: _crew_answer([_agent(base_url, **options)], [tasks[0]]))]

@@ -19,8 +19,11 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from opentelemetry import trace
 
 from instrumentation import configure, instrument, shutdown
 
@@ -39,6 +42,21 @@ def _refuse_internet(event: str, args: tuple[object, ...]) -> None:
     address = args[1] if len(args) > 1 else None
     if isinstance(address, tuple) and address and address[0] not in _LOOPBACK:
         raise ConnectionRefusedError(f"tried to reach {address!r} off the loopback")
+
+
+CLOCK_RESULT = "12:00 UTC"
+
+
+def clock() -> str:
+    """The time now."""
+    return CLOCK_RESULT
+
+
+@contextmanager
+def outer_span() -> Iterator[None]:
+    """The caller's own span around a run (a web request's): no run of its own."""
+    with trace.get_tracer("tests.frameworks.caller").start_as_current_span("handle_request"):
+        yield
 
 
 def outcome(call: Callable[[], Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from harness import main
+from harness import clock, main, outer_span
 
 MODEL = "scripted-llamaindex"
 
@@ -68,8 +68,13 @@ async def _outcome(coro: Any) -> dict[str, Any]:
 
 
 async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
-    if scenario == "concurrent":
+    if scenario in ("concurrent", "mixed_at_once"):
         return list(await asyncio.gather(*(_outcome(_answer(_agent(base_url), t)) for t in tasks)))
+    if scenario == "no_argument_tool":
+        return [await _outcome(_answer(_agent(base_url, tools=[clock]), tasks[0]))]
+    if scenario == "outer_span":
+        with outer_span():
+            return [await _outcome(_answer(_agent(base_url), tasks[0]))]
     if scenario == "nested":
         child = _agent(base_url, "child_agent", tools=[])
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from harness import main, outcome
+from harness import clock, main, outcome, outer_span
 from traceloop.sdk import Traceloop
 from traceloop.sdk.decorators import agent, task, tool, workflow
 from traceloop.sdk.tracing.tracing import TracerWrapper
@@ -48,9 +48,23 @@ def _tracing(endpoint: str, protocol: str, service: str) -> Callable[[], bool]:
 
     errors = _ExportErrors()
     logging.getLogger("opentelemetry.exporter").addHandler(errors)
-    api_endpoint = endpoint.replace("http://", "grpc://") if protocol == "grpc" else endpoint
+    # Traceloop's own processor and exporter, wrapped as the README says so that runs show
+    # live and a run cut off (Ctrl-C) is told from a process that died.
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[assignment]
+            OTLPSpanExporter,
+        )
+    from instrumentation.pending import PendingSpanProcessor
+
+    url = endpoint if protocol == "grpc" else f"{endpoint}/v1/traces"
+    exporter = OTLPSpanExporter(endpoint=url)
+    processor = Traceloop.get_default_span_processor(disable_batch=True, exporter=exporter)
     Traceloop.init(
-        app_name=service, api_endpoint=api_endpoint, disable_batch=True, telemetry_enabled=False
+        app_name=service,
+        processor=PendingSpanProcessor(processor),
+        telemetry_enabled=False,
     )
 
     def flush() -> bool:
@@ -91,7 +105,10 @@ SPECS = {
     "add": _spec("add", {"a": "integer", "b": "integer"}),
     "flaky": _spec("flaky", {"x": "integer"}),
     "ask_child": _spec("ask_child", {"question": "string"}),
+    "clock": _spec("clock", {}),
+    "interrupt": _spec("interrupt", {"city": "string"}),
 }
+clock_tool = tool(name="clock")(clock)
 
 
 def _streamed(messages: list[dict[str, Any]], options: dict[str, Any]) -> dict[str, Any]:
@@ -199,7 +216,24 @@ def weather_report(topic: str) -> str | None:
     return writer(f"{topic}\nNotes: {notes}")
 
 
+@agent(name="weather_agent")
+def clock_agent(task: str) -> str | None:
+    return _loop(task, {"clock": clock_tool})
+
+
+@tool(name="interrupt")
+def interrupt(city: str) -> str:
+    raise KeyboardInterrupt(city)
+
+
+@agent(name="weather_agent")
+def interrupted_agent(task: str) -> str | None:
+    return _loop(task, {"get_weather": get_weather, "interrupt": interrupt})
+
+
 AGENTS: dict[str, Callable[[str], Any]] = {
+    "no_argument_tool": clock_agent,
+    "streamed_parallel_tools": streaming_agent,
     "nested": parent_agent,
     "streamed": streaming_agent,
     "task_alone": summarize,
@@ -217,9 +251,17 @@ def run(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
     def play(task: str) -> dict[str, Any]:
         return outcome(lambda: entry(task))
 
-    if scenario == "concurrent":
+    if scenario in ("concurrent", "mixed_at_once"):
         with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
             return list(pool.map(play, tasks))
+    if scenario == "outer_span":
+        with outer_span():
+            return [play(task) for task in tasks]
+    if scenario == "ctrl_c":  # Ctrl-C in a tool: the decorators end no span on it
+        try:
+            return [outcome(lambda: interrupted_agent(tasks[0]))]
+        except KeyboardInterrupt as exc:
+            return [{"answer": None, "error": f"KeyboardInterrupt: {exc}"}]
     return [play(task) for task in tasks]
 
 
