@@ -22,8 +22,8 @@ through the file system's journal (ext4's), and so waits behind every other
 file's data that journal commit carries (DuckDB's own writes among them),
 while an entry written over zeros changes no metadata and its sync writes its
 own pages only. The room is filled 256 KiB at a time, mostly by the writer
-thread after a commit (collector/store_writer.py), so a receiver rarely pays
-for it. Replay ends a segment at its zeros.
+thread after a commit (``release`` and ``sync_room``), so a receiver rarely
+pays for it. Replay ends a segment at its zeros.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def read_entries(directory: Path, *, keep_damaged: bool = False) -> Iterator[tup
             if resume == len(data):
                 # Zeros: the room filled ahead of the entries. Anything else was
                 # never acknowledged: its request got no answer, or an error.
-                torn = len(data) - offset - data.count(0, offset)
+                torn = len(data[offset:].rstrip(b"\0"))
                 if torn:
                     logger.warning("%s: %d byte(s) of an unfinished entry ignored", path, torn)
                 break
@@ -194,6 +194,7 @@ class Journal:
         self._fill_bytes = fill_bytes
         self._empty_at_bytes = empty_at_bytes
         self._filled = 0  # the open segment's bytes on disk: entries, then zeros
+        self._room_unsynced = False  # zeros written by release, not yet synced
         self._lock = threading.Lock()  # the open segment, counters, outstanding entries
         self._sync_lock = threading.Lock()  # one fdatasync at a time; fds close under it
         self._appended = 0  # sequence number of the last entry written
@@ -236,7 +237,7 @@ class Journal:
             while self._filled < upto:
                 self._filled += os.pwrite(fd, bytes(min(upto - self._filled, 1 << 20)), self._filled)
         except OSError:
-            self._filled = max(self._size, os.fstat(fd).st_size if fd >= 0 else 0)
+            self._filled = self._size  # filled again (zeros over zeros) next time
 
     # --- receivers -------------------------------------------------------------
     def append(self, payload: bytes) -> JournalTicket:
@@ -360,16 +361,23 @@ class Journal:
                 except OSError:
                     logger.exception("cannot truncate the committed request journal")
                     return
-            if self._filled - self._size >= self._fill_bytes // 2:
-                return
-            # Room for the next entries, made here on the writer's time, and synced
-            # so that their syncs find the file's size and blocks already on disk.
-            self._fill(self._fd, self._size + self._fill_bytes)
-            fd = self._fd
+            if self._filled - self._size < self._fill_bytes // 2:
+                # Room for the next entries, made here on the writer's time
+                # (synced by sync_room).
+                self._fill(self._fd, self._size + self._fill_bytes)
+                self._room_unsynced = True
+
+    def sync_room(self) -> None:
+        """Sync the room ``release`` made, so that the next entries' syncs find the
+        file's size and blocks on disk already. The writer calls it once readers
+        were told of its commit: it delays no acknowledgement and no read."""
+        if not self._room_unsynced:
+            return
         with self._sync_lock:
-            if fd == self._fd:
+            self._room_unsynced = False
+            if self._fd >= 0:
                 try:
-                    os.fdatasync(fd)
+                    os.fdatasync(self._fd)
                 except OSError:
                     pass  # the next entry's own sync reports it
 
