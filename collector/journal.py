@@ -21,9 +21,9 @@ Entries are written into room zero-filled ahead of them, not appended: an
 through the file system's journal (ext4's), and so waits behind every other
 file's data that journal commit carries (DuckDB's own writes among them),
 while an entry written over zeros changes no metadata and its sync writes its
-own pages only. The room is filled 256 KiB at a time, mostly by the writer
-thread after a commit (``release`` and ``sync_room``), so a receiver rarely
-pays for it. Replay ends a segment at its zeros.
+own pages only. The room is filled 256 KiB at a time, and synced, by a
+thread of its own when a commit's release finds it running low, so a
+receiver rarely pays for it. Replay ends a segment at its zeros.
 """
 
 from __future__ import annotations
@@ -194,7 +194,9 @@ class Journal:
         self._fill_bytes = fill_bytes
         self._empty_at_bytes = empty_at_bytes
         self._filled = 0  # the open segment's bytes on disk: entries, then zeros
-        self._room_unsynced = False  # zeros written by release, not yet synced
+        self._closed = False
+        # Set when the open segment's room runs low (see _make_room).
+        self._room_wanted = threading.Event()
         self._lock = threading.Lock()  # the open segment, counters, outstanding entries
         self._sync_lock = threading.Lock()  # one fdatasync at a time; fds close under it
         self._appended = 0  # sequence number of the last entry written
@@ -214,6 +216,7 @@ class Journal:
             os.fdatasync(self._fd)
         except OSError as exc:
             raise JournalError(f"cannot create the request journal {directory}: {exc}") from None
+        threading.Thread(target=self._make_room, name="journal-room", daemon=True).start()
 
     def _open_segment(self, number: int) -> tuple[int, int]:
         path = self.directory / _segment_name(number)
@@ -235,7 +238,8 @@ class Journal:
         upto = min(upto, max(self._segment_bytes, self._size))
         try:
             while self._filled < upto:
-                self._filled += os.pwrite(fd, bytes(min(upto - self._filled, 1 << 20)), self._filled)
+                zeros = bytes(min(upto - self._filled, 1 << 20))
+                self._filled += os.pwrite(fd, zeros, self._filled)
         except OSError:
             self._filled = self._size  # filled again (zeros over zeros) next time
 
@@ -362,28 +366,37 @@ class Journal:
                     logger.exception("cannot truncate the committed request journal")
                     return
             if self._filled - self._size < self._fill_bytes // 2:
-                # Room for the next entries, made here on the writer's time
-                # (synced by sync_room).
-                self._fill(self._fd, self._size + self._fill_bytes)
-                self._room_unsynced = True
+                self._room_wanted.set()
 
-    def sync_room(self) -> None:
-        """Sync the room ``release`` made, so that the next entries' syncs find the
-        file's size and blocks on disk already. The writer calls it once readers
-        were told of its commit: it delays no acknowledgement and no read."""
-        if not self._room_unsynced:
-            return
-        with self._sync_lock:
-            self._room_unsynced = False
-            if self._fd >= 0:
+    def _make_room(self) -> None:
+        """The journal-room thread: zero-fill room ahead of the entries and sync it,
+        so that their own syncs find the file's size and blocks on disk already.
+        On a thread of its own, its sync holds up no acknowledgement, commit or read."""
+        while True:
+            self._room_wanted.wait()
+            self._room_wanted.clear()
+            with self._lock:
+                if self._closed:
+                    return
+                if self._broken or self._fd < 0:
+                    continue
+                self._fill(self._fd, self._size + self._fill_bytes)
                 try:
-                    os.fdatasync(self._fd)
+                    fd = os.dup(self._fd)  # a rotation may close the segment meanwhile
                 except OSError:
-                    pass  # the next entry's own sync reports it
+                    continue
+            try:
+                os.fdatasync(fd)
+            except OSError:
+                pass  # the next entry's own sync reports it
+            finally:
+                os.close(fd)
 
     def close(self) -> None:
         """Close the open segment; remove every segment if nothing is outstanding."""
         with self._sync_lock, self._lock:
+            self._closed = True
+            self._room_wanted.set()  # the journal-room thread ends
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1

@@ -59,9 +59,7 @@ def attributes_problem(values: dict[str, Any]) -> str | None:
 _FLAT = frozenset({str, int, bool, type(None)})
 
 
-def _attribute_sets(
-    span: SpanRecord, check_resource: bool
-) -> Iterator[tuple[str, dict[str, Any]]]:
+def _attribute_sets(span: SpanRecord, check_resource: bool) -> Iterator[tuple[str, dict[str, Any]]]:
     yield "attribute", span.attributes
     if check_resource:
         yield "resource attribute", span.resource

@@ -340,8 +340,6 @@ class WriterLoop(WriterConnection):
             self._queued_spans -= sum(len(job.spans) for job in batch)
             self._jobs_finished += len(batch)
             self._room.notify_all()
-        if tickets and self._journal is not None:
-            self._journal.sync_room()
         for job in batch:
             if job.future is None:
                 continue
