@@ -41,7 +41,7 @@ from collector.request_budget import (
     count_json,
     count_protobuf,
 )
-from collector.span_checks import span_problem
+from collector.span_checks import attributes_problem, span_problem
 
 __all__ = [
     "InvalidRequest",
@@ -152,6 +152,7 @@ def decode_message(
     first_error = salvaged.first_error if salvaged else ""
     for resource_spans in request.resource_spans:
         resource = _attributes(resource_spans.resource.attributes)
+        check_resource = attributes_problem(resource) is not None  # then per span, to report
         for scope_spans in resource_spans.scope_spans:
             scope_name = scope_spans.scope.name
             scope_version = scope_spans.scope.version
@@ -197,7 +198,7 @@ def decode_message(
                     scope_name=scope_name,
                     scope_version=scope_version,
                 )
-                problem = span_problem(record)
+                problem = span_problem(record, check_resource=check_resource)
                 if problem is not None:
                     rejected += 1
                     first_error = first_error or problem

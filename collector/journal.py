@@ -15,6 +15,15 @@ A segment is emptied (truncated) or deleted only after every entry in it was
 committed to DuckDB. Replay after a crash may apply an entry DuckDB already
 holds: spans are keyed by (trace_id, span_id) and the same span twice changes
 nothing, so that is harmless.
+
+Entries are written into room zero-filled ahead of them, not appended: an
+``fdatasync`` after an append must also commit the file's new size and blocks
+through the file system's journal (ext4's), and so waits behind every other
+file's data that journal commit carries (DuckDB's own writes among them),
+while an entry written over zeros changes no metadata and its sync writes its
+own pages only. The room is filled 256 KiB at a time, and synced, by a
+thread of its own when a commit's release finds it running low, so a
+receiver rarely pays for it. Replay ends a segment at its zeros.
 """
 
 from __future__ import annotations
@@ -49,6 +58,12 @@ _SUFFIX = ".log"
 # Past this size a segment is sealed and a new one started, so a journal that
 # never drains completely (steady load) still frees its committed entries.
 SEGMENT_BYTES = 32 << 20
+# Zero-filled room is made this much at a time ahead of the entries (a sync per
+# fill: small enough that the journal stays small on a nearly full disk).
+FILL_BYTES = 256 << 10
+# An open segment whose entries are all committed is emptied once it holds this
+# much (emptying it means filling its room with zeros again).
+EMPTY_AT_BYTES = 1 << 20
 _MAX_ENTRY_BYTES = 1 << 31
 
 
@@ -135,9 +150,11 @@ def read_entries(directory: Path, *, keep_damaged: bool = False) -> Iterator[tup
                 continue
             resume = _next_entry(data, offset)
             if resume == len(data):
-                # Never acknowledged: its request got no answer, or an error.
-                torn = len(data) - offset
-                logger.warning("%s: %d byte(s) of an unfinished entry ignored", path, torn)
+                # Zeros: the room filled ahead of the entries. Anything else was
+                # never acknowledged: its request got no answer, or an error.
+                torn = len(data[offset:].rstrip(b"\0"))
+                if torn:
+                    logger.warning("%s: %d byte(s) of an unfinished entry ignored", path, torn)
                 break
             kept = "not kept (inspection only)"
             if keep_damaged:
@@ -164,9 +181,22 @@ def _keep_damaged(directory: Path, segment: Path, offset: int, data: bytes) -> P
 class Journal:
     """Appends entries durably and frees them once the writer has committed them."""
 
-    def __init__(self, directory: Path, *, segment_bytes: int = SEGMENT_BYTES) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        segment_bytes: int = SEGMENT_BYTES,
+        fill_bytes: int = FILL_BYTES,
+        empty_at_bytes: int = EMPTY_AT_BYTES,
+    ) -> None:
         self.directory = directory
         self._segment_bytes = segment_bytes
+        self._fill_bytes = fill_bytes
+        self._empty_at_bytes = empty_at_bytes
+        self._filled = 0  # the open segment's bytes on disk: entries, then zeros
+        self._closed = False
+        # Set when the open segment's room runs low (see _make_room).
+        self._room_wanted = threading.Event()
         self._lock = threading.Lock()  # the open segment, counters, outstanding entries
         self._sync_lock = threading.Lock()  # one fdatasync at a time; fds close under it
         self._appended = 0  # sequence number of the last entry written
@@ -182,19 +212,36 @@ class Journal:
             existing = _segments(directory)
             self._number = existing[-1][0] + 1 if existing else 1
             self._fd, self._size = self._open_segment(self._number)
+            self._fill(self._fd, fill_bytes)
+            os.fdatasync(self._fd)
         except OSError as exc:
             raise JournalError(f"cannot create the request journal {directory}: {exc}") from None
+        threading.Thread(target=self._make_room, name="journal-room", daemon=True).start()
 
     def _open_segment(self, number: int) -> tuple[int, int]:
         path = self.directory / _segment_name(number)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             _fsync_dir(self.directory)  # the new name survives a crash
         except OSError:
             os.close(fd)  # a full disk: not leaked once per rotation tried
             raise
         self._outstanding[number] = 0
-        return fd, os.fstat(fd).st_size
+        self._filled = 0
+        return fd, 0
+
+    def _fill(self, fd: int, upto: int) -> None:
+        """Zero-fill the open segment up to ``upto`` bytes; caller holds ``_lock``.
+
+        A fill cut short (a full disk) is fine: an entry past the room is
+        written all the same, and pays for the metadata in its own sync."""
+        upto = min(upto, max(self._segment_bytes, self._size))
+        try:
+            while self._filled < upto:
+                zeros = bytes(min(upto - self._filled, 1 << 20))
+                self._filled += os.pwrite(fd, zeros, self._filled)
+        except OSError:
+            self._filled = self._size  # filled again (zeros over zeros) next time
 
     # --- receivers -------------------------------------------------------------
     def append(self, payload: bytes) -> JournalTicket:
@@ -209,24 +256,32 @@ class Journal:
                 if self._broken:
                     continue  # another thread's write failed since: start a new segment
                 before = self._size
+                if before + len(frame) > self._filled:
+                    self._fill(self._fd, self._filled + self._fill_bytes)
                 try:
-                    written = os.write(self._fd, frame)
+                    written = os.pwrite(self._fd, frame, before)
                     if written != len(frame):
                         raise OSError(f"short write ({written} of {len(frame)} bytes)")
                 except OSError as exc:
-                    self._undo_write(before)
+                    self._undo_write(before, len(frame))
                     raise JournalError(f"cannot write the request journal: {exc}") from None
                 self._size += len(frame)
+                self._filled = max(self._filled, self._size)
                 self._appended += 1
                 self._outstanding[self._number] += 1
                 self.bytes_pending += len(frame)
                 return JournalTicket(self._number, self._appended, len(frame))
 
-    def _undo_write(self, size: int) -> None:
-        # A torn entry would end replay of this segment early: cut it off, or
-        # if that fails too, write the next entries to a new segment.
+    def _undo_write(self, offset: int, length: int) -> None:
+        # A torn entry would end replay of this segment early: zero it (the next
+        # entry is written over it), or if that fails too, write the next entries
+        # to a new segment.
         try:
-            os.ftruncate(self._fd, size)
+            end = os.fstat(self._fd).st_size
+            torn = min(end, offset + length) - offset
+            if torn > 0:
+                os.pwrite(self._fd, bytes(torn), offset)
+            self._filled = max(end, offset)
         except OSError:
             self._broken = True
 
@@ -297,19 +352,51 @@ class Journal:
                     path.unlink(missing_ok=True)
                 except OSError:
                     logger.exception("cannot remove the committed journal segment %s", path)
+            if self._broken or self._fd < 0:
+                return
             current_empty = self._outstanding.get(self._number, 0) == 0
-            if current_empty and self._size and not self._broken and self._fd >= 0:
+            if current_empty and self._size >= self._empty_at_bytes:
                 # Everything in it is in DuckDB. If the truncation is lost in a
-                # crash, replay applies committed entries again: harmless.
+                # crash, replay applies committed entries again: harmless (so are
+                # the committed entries left until it holds this much).
                 try:
                     os.ftruncate(self._fd, 0)
-                    self._size = 0
+                    self._size = self._filled = 0
                 except OSError:
                     logger.exception("cannot truncate the committed request journal")
+                    return
+            if self._filled - self._size < self._fill_bytes // 2:
+                self._room_wanted.set()
+
+    def _make_room(self) -> None:
+        """The journal-room thread: zero-fill room ahead of the entries and sync it,
+        so that their own syncs find the file's size and blocks on disk already.
+        On a thread of its own, its sync holds up no acknowledgement, commit or read."""
+        while True:
+            self._room_wanted.wait()
+            self._room_wanted.clear()
+            with self._lock:
+                if self._closed:
+                    return
+                if self._broken or self._fd < 0:
+                    continue
+                self._fill(self._fd, self._size + self._fill_bytes)
+                try:
+                    fd = os.dup(self._fd)  # a rotation may close the segment meanwhile
+                except OSError:
+                    continue
+            try:
+                os.fdatasync(fd)
+            except OSError:
+                pass  # the next entry's own sync reports it
+            finally:
+                os.close(fd)
 
     def close(self) -> None:
         """Close the open segment; remove every segment if nothing is outstanding."""
         with self._sync_lock, self._lock:
+            self._closed = True
+            self._room_wanted.set()  # the journal-room thread ends
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1

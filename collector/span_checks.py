@@ -15,15 +15,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collector.decode import SpanRecord
 
-__all__ = ["span_problem", "MAX_TIME_NS"]
+__all__ = ["span_problem", "attributes_problem", "MAX_TIME_NS"]
 
 # Times are stored as signed 64-bit nanoseconds (DuckDB BIGINT): up to 2262-04-11.
 MAX_TIME_NS = 2**63 - 1
 _MAX_DEPTH = 32
 
 
-def span_problem(span: SpanRecord) -> str | None:
-    """Why ``span`` cannot be stored, or None when it can."""
+def span_problem(span: SpanRecord, *, check_resource: bool = True) -> str | None:
+    """Why ``span`` cannot be stored, or None when it can.
+
+    ``check_resource=False``: the caller found the span's resource attributes fine
+    already (the spans of one ResourceSpans share them)."""
     label = f"span {span.span_id}"
     for name, value in (("start time", span.start_ns), ("end time", span.end_ns)):
         if not 0 <= value <= MAX_TIME_NS:
@@ -37,16 +40,29 @@ def span_problem(span: SpanRecord) -> str | None:
         trace_id, span_id = link.get("trace_id") or "", link.get("span_id") or ""
         if len(trace_id) not in (0, 32) or len(span_id) not in (0, 16):
             return f"{label}: link {index} has an invalid id"
-    for where, values in _attribute_sets(span):
-        problem = _value_problem(values, 0)
+    for where, values in _attribute_sets(span, check_resource):
+        problem = attributes_problem(values)
         if problem is not None:
             return f"{label}: {where} {problem}"
     return None
 
 
-def _attribute_sets(span: SpanRecord) -> Iterator[tuple[str, dict[str, Any]]]:
+def attributes_problem(values: dict[str, Any]) -> str | None:
+    """Why an attribute map cannot be stored (a value not finite, or nested too
+    deep), or None."""
+    if _FLAT.issuperset(map(type, values.values())):
+        return None  # most maps: no number to check, nothing nested
+    return _value_problem(values, 0)
+
+
+# Value types that are fine whatever their value (a float may be NaN).
+_FLAT = frozenset({str, int, bool, type(None)})
+
+
+def _attribute_sets(span: SpanRecord, check_resource: bool) -> Iterator[tuple[str, dict[str, Any]]]:
     yield "attribute", span.attributes
-    yield "resource attribute", span.resource
+    if check_resource:
+        yield "resource attribute", span.resource
     for index, event in enumerate(span.events):
         yield f"event {index} attribute", event.get("attributes") or {}
     for index, link in enumerate(span.links):

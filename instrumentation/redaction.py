@@ -124,6 +124,11 @@ def _redact_env_block(match: Any) -> str:
     return f'"Env": [{body}]'
 
 
+# A string's scan costs about as much as this many characters more, whatever its length.
+_CHARS_PER_STRING = 512
+_READ_CLOCK_EVERY = 32 * 1024
+
+
 class Budget:
     """The redaction time left for one request or batch.
 
@@ -136,14 +141,28 @@ class Budget:
     def __init__(self, seconds: float) -> None:
         self._deadline = time.thread_time() + seconds
         self.spent = False
+        self._unread = _READ_CLOCK_EVERY  # the first look reads the clock
 
-    def left(self) -> bool:
-        if not self.spent and time.thread_time() > self._deadline:
+    def left(self, scan_chars: int | None = None) -> bool:
+        """Whether time is left. With ``scan_chars`` (the length of the text about
+        to be scanned) the clock, a system call, is read only once such texts add
+        up to _READ_CLOCK_EVERY since the last reading: the budget is then passed
+        by at most that much scanning (~0.1 ms)."""
+        if self.spent:
+            return False
+        if scan_chars is not None:
+            self._unread += scan_chars + _CHARS_PER_STRING
+            if self._unread < _READ_CLOCK_EVERY:
+                return True
+        self._unread = 0
+        if time.thread_time() > self._deadline:
             self.spent = True
         return not self.spent
 
 
 _EMPTY: tuple[Any, ...] = (None, "", [], {}, ())
+# Values kept as they are (no text to scan): most attributes besides strings.
+_PLAIN = frozenset({int, bool, float, type(None)})
 # Strings up to this long are remembered once scanned (at most ~2 MB of them).
 _CACHED_CHARS = 256
 _CACHE_ENTRIES = 8192
@@ -173,6 +192,9 @@ class Redactor:
         # bounded (emptied when full), so a flood of unique strings cannot grow memory.
         self._keys: dict[str, tuple[str, bool]] = {}  # raw key -> (cleaned key, names a secret)
         self._short: dict[str, str] = {}  # short text -> its redacted form
+        # A str of n characters has at most 4n UTF-8 bytes: up to this many it cannot be
+        # over the stored limit, and is not encoded to find out.
+        self._fits_chars = self.policy.max_value_bytes // 4
         # A cheap first look that skips most strings; only valid for the default
         # patterns, so any extra pattern turns it off. A text with none of the
         # keywords can hold only a bare AWS secret key (a 40-character run): then
@@ -208,7 +230,7 @@ class Redactor:
             known = self._short.get(text)
             if known is not None:
                 return known  # scanned before: no budget spent, no pattern run
-        if budget is not None and not budget.left():
+        if budget is not None and not budget.left(len(text)):
             return BUDGET_REDACTED
         cleaned = self._scan(text)
         if short:
@@ -278,15 +300,28 @@ class Redactor:
         out: dict[str, Any] = {}
         cut: list[str] = []
         enabled = self.policy.enabled
+        # The common case inlined (every attribute of every span comes through here):
+        # a known key, and a short string already scanned or a number.
+        keys, short = self._keys, self._short
         for raw_key, value in mapping.items():
-            key, secret = self._key_plan(raw_key) if enabled else (raw_key, False)
+            plan = keys.get(raw_key) if enabled else (raw_key, False)
+            key, secret = plan if plan is not None else self._key_plan(raw_key)
             if key != raw_key:
                 key = self._unique(key, out)
+            kind = type(value)
             if secret and value not in _EMPTY:
                 out[key] = REDACTED
-            elif truncate and isinstance(value, str) and self._too_long(value):
-                out.update(self._truncated(key, value, budget))
-                cut.append(key)
+            elif kind is str:
+                known = short.get(value) if len(value) <= _CACHED_CHARS else None
+                if known is not None:
+                    out[key] = known
+                elif truncate and self._too_long(value):
+                    out.update(self._truncated(key, value, budget))
+                    cut.append(key)
+                else:
+                    out[key] = self.redact_text(value, budget)
+            elif kind in _PLAIN:
+                out[key] = value
             else:
                 out[key] = self._value(value, budget)
         if cut:
@@ -300,7 +335,7 @@ class Redactor:
     def _too_long(self, value: str) -> bool:
         limit = self.policy.max_value_bytes
         # A str of n characters has at most 4n UTF-8 bytes: most values skip encoding.
-        return len(value) * 4 > limit and len(value.encode("utf-8", "surrogatepass")) > limit
+        return len(value) > self._fits_chars and len(value.encode("utf-8", "surrogatepass")) > limit
 
     def _truncated(self, key: str, value: str, budget: Budget) -> dict[str, Any]:
         """The stored form of a value over the limit: preview (redacted), length, sha256."""

@@ -46,10 +46,10 @@ class _StoppableBudget(Budget):
         super().__init__(seconds)
         self._stopped = stopped
 
-    def left(self) -> bool:
+    def left(self, scan_chars: int | None = None) -> bool:
         if self._stopped.is_set():
             self.spent = True
-        return super().left()
+        return super().left(scan_chars)
 
 
 class SpanRedactor:

@@ -128,6 +128,31 @@ def test_each_span_keeps_its_own_cleaned_resource() -> None:
     assert shared["api_key"] == SECRETS["openai"], "the input is left untouched"
 
 
+def test_every_span_field_is_carried_over() -> None:
+    """The sanitizer builds each span anew: a field of SpanRecord it forgot would
+    silently fall back to its default."""
+    given = {
+        "trace_id": "a" * 32,
+        "span_id": "b" * 16,
+        "parent_span_id": "c" * 16,
+        "name": "execute_tool docker_ps",
+        "kind": 3,
+        "start_ns": 11,
+        "end_ns": 22,
+        "status_code": 2,
+        "status_message": "exit 1",
+        "attributes": {"gen_ai.tool.name": "docker_ps", "n": 7},
+        "events": [{"name": "exception", "time_ns": 15, "attributes": {"x": 1.5}}],
+        "links": [{"trace_id": "d" * 32, "span_id": "e" * 16, "attributes": {"y": True}}],
+        "resource": {"service.name": "agent-a"},
+        "scope_name": "scope",
+        "scope_version": "1.2",
+    }
+    assert set(given) == {f.name for f in dataclasses.fields(SpanRecord)}
+    (out,) = Sanitizer().apply([SpanRecord(**given)])
+    assert {name: getattr(out, name) for name in given} == given
+
+
 def planted(tracer: Tracer) -> None:
     with tracer.start_as_current_span(
         f"invoke_agent leak {SECRETS['github']}",

@@ -23,7 +23,9 @@ def _entry_offsets(segment: Path) -> list[int]:
     data = segment.read_bytes()
     offsets, offset = [], 0
     while offset + _HEADER.size <= len(data):
-        _, length, _ = _HEADER.unpack_from(data, offset)
+        magic, length, _ = _HEADER.unpack_from(data, offset)
+        if magic != b"AAJ1":
+            break  # the zero-filled room after the entries
         offsets.append(offset)
         offset += _HEADER.size + length
     return offsets

@@ -143,6 +143,20 @@ def test_the_budget_counts_work_not_waiting() -> None:
     assert not budget.left()
 
 
+def test_a_spent_budget_is_noticed_within_a_bounded_amount_of_text() -> None:
+    # The redactor reads the CPU clock once per ~32 KB of scanned text, not per string:
+    # past the budget, at most that much more text is scanned before values go whole.
+    budget = Budget(0.05)
+    assert budget.left(10)
+    deadline = time.thread_time() + 0.1
+    while time.thread_time() < deadline:  # on the CPU past the budget
+        pass
+    answers = [budget.left(100) for _ in range(100)]  # 100 short strings: ~61 KB of cost
+    assert not answers[-1]
+    assert answers.index(False) <= 32 * 1024 // 100
+    assert not budget.left(10), "once spent, it stays spent"
+
+
 _SECRETS = st.sampled_from([secret for _, secret in SHAPES.values()])
 _NOISE = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=200)
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
+
+import pytest
 
 from collector.decode import SpanRecord
 from collector.journal import Journal, read_entries
 from collector.journal_codec import decode_spans, encode_spans
 from collector.journal_replay import replay_journal
 from collector.store import RunStore
+from tests.support import wait_until
 
 
 def _span(n: int, **attributes: object) -> SpanRecord:
@@ -39,16 +43,18 @@ def test_a_torn_tail_ends_replay_after_the_intact_entries(tmp_path: Path) -> Non
     journal = Journal(tmp_path / "j")
     for n in range(3):
         journal.sync(journal.append(encode_spans([_span(n + 1)])))
+    end = journal.size_bytes
     journal.close()
     (segment,) = (tmp_path / "j").glob("*.log")
     whole = segment.read_bytes()
-    segment.write_bytes(whole + whole[:40])  # a crash in the middle of a fourth entry
+    # A crash in the middle of a fourth entry, over the zero-filled room.
+    segment.write_bytes(whole[:end] + whole[:40] + whole[end + 40 :])
     entries = [decode_spans(payload) for _, payload in read_entries(tmp_path / "j")]
     assert [spans[0].span_id for spans in entries] == [f"{n:016x}" for n in (1, 2, 3)]
 
 
 def test_entries_are_freed_only_once_committed(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j", segment_bytes=600)
+    journal = Journal(tmp_path / "j", segment_bytes=600, empty_at_bytes=1)
     tickets = [journal.append(encode_spans([_span(n + 1, pad="x" * 200)])) for n in range(6)]
     for ticket in tickets:
         journal.sync(ticket)
@@ -114,3 +120,48 @@ def test_a_store_applies_a_journal_left_by_a_previous_life(tmp_path: Path) -> No
     finally:
         store.close()
     assert list(Path(str(db) + ".journal").glob("*.log")) == []
+
+
+def test_entries_are_written_over_zeros_and_replay_ends_quietly_at_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An entry written over zeros changes no file metadata, so its fdatasync writes
+    # its own pages only (no file-system journal commit behind DuckDB's writes).
+    journal = Journal(tmp_path / "j", fill_bytes=64 * 1024)
+    (segment,) = (tmp_path / "j").glob("*.log")
+    assert segment.stat().st_size == 64 * 1024  # room made before the first entry
+    tickets = [journal.append(encode_spans([_span(n + 1, pad="z" * 3000)])) for n in range(30)]
+    for ticket in tickets:
+        journal.sync(ticket)
+    used = journal.size_bytes
+    assert used > 64 * 1024  # the entries passed the first room: more was made
+    assert segment.stat().st_size >= used
+    assert segment.read_bytes()[used:].count(0) == segment.stat().st_size - used
+    with caplog.at_level(logging.WARNING, logger="collector.journal"):
+        ids = [decode_spans(p)[0].span_id for _, p in read_entries(tmp_path / "j")]
+    assert ids == [f"{n + 1:016x}" for n in range(30)]
+    assert caplog.records == []  # zeros are the end, not an unfinished entry
+
+
+def test_committed_entries_stay_until_the_segment_holds_enough_to_empty(tmp_path: Path) -> None:
+    # Emptying the open segment means zero-filling it again, so it waits until the
+    # segment holds empty_at_bytes; replaying committed entries after a crash is harmless.
+    journal = Journal(tmp_path / "j", fill_bytes=8192, empty_at_bytes=4000)
+    first = [journal.append(encode_spans([_span(n + 1, pad="p" * 500)])) for n in range(3)]
+    for ticket in first:
+        journal.sync(ticket)
+    journal.release(first)
+    assert len(list(read_entries(tmp_path / "j"))) == 3  # under 4,000 bytes: kept
+    more = [journal.append(encode_spans([_span(n + 10, pad="p" * 500)])) for n in range(5)]
+    for ticket in more:
+        journal.sync(ticket)
+    journal.release(more)
+    assert list(read_entries(tmp_path / "j")) == []  # past it: emptied
+    assert journal.size_bytes == 0
+    (segment,) = (tmp_path / "j").glob("*.log")
+    # Room made again for what comes next, by the journal's own thread.
+    wait_until(lambda: segment.stat().st_size >= 8192 // 2, what="room made again")
+    after = journal.append(encode_spans([_span(99)]))
+    journal.sync(after)
+    assert [decode_spans(p)[0].span_id for _, p in read_entries(tmp_path / "j")] == [f"{99:016x}"]
+    journal.close()
