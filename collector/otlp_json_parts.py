@@ -47,9 +47,10 @@ def _simple_value(value: Any) -> AnyValue | None:
     if name == "intValue":
         number = _simple_int(item)
         return None if number is None else AnyValue(int_value=number)
-    if name == "doubleValue" and isinstance(item, int | float) and not isinstance(item, bool):
-        as_float = float(item)
-        return AnyValue(double_value=as_float) if math.isfinite(as_float) else None
+    if name == "doubleValue" and isinstance(item, float):
+        return AnyValue(double_value=item) if math.isfinite(item) else None
+    if name == "doubleValue" and type(item) is int and abs(item) < 2**53:
+        return AnyValue(double_value=float(item))
     return None
 
 
