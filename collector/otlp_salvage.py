@@ -40,6 +40,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from collector.otlp_json_keys import SPAN_LIST_KEYS, span_lists
+from collector.otlp_json_parts import parse_part
 
 __all__ = [
     "Salvaged",
@@ -297,10 +298,7 @@ def repair_surrogates(value: Any) -> tuple[Any, int]:
 
 
 def _parse_dict(cls: type[M], document: Any) -> M:
-    part = cls()
-    if document is not None:
-        json_format.ParseDict(document, part, ignore_unknown_fields=True)
-    return part
+    return parse_part(cls, document)
 
 
 def salvage_json(

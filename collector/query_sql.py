@@ -25,6 +25,7 @@ import duckdb
 
 from collector.errors import CollectorError
 from collector.serialize import json_value
+from collector.sql_exact_numbers import JSON, exact_projection, from_json_text, from_text
 from collector.sql_guard import CheckedSql
 
 if TYPE_CHECKING:
@@ -170,6 +171,14 @@ def render_column(column: pa.Array | pa.ChunkedArray) -> list[Any]:
         return [None if value is None else str(value) for value in column]
 
 
+def _render(column: pa.Array | pa.ChunkedArray, wide: str | None) -> list[Any]:
+    """A column as JSON-safe values; wide numbers arrive as DuckDB's text of them."""
+    if wide is None:
+        return render_column(column)
+    parse = from_json_text if wide == JSON else from_text
+    return [parse(text) for text in column.to_pylist()]
+
+
 def _row_bytes(row: list[Any]) -> int:
     return len(json.dumps(row, allow_nan=False, default=str, ensure_ascii=False).encode())
 
@@ -208,10 +217,14 @@ def run_read_only(
                 raise SqlFailed("the statement returned no result")
             columns = list(relation.columns)
             types = [str(t) for t in relation.types]
+            relation, wide = exact_projection(relation, types)
             reader = relation.to_arrow_reader(_BATCH_ROWS)
             try:
                 for batch in reader:
-                    values = [render_column(column) for column in batch.columns]
+                    values = [
+                        _render(column, wide.get(index))
+                        for index, column in enumerate(batch.columns)
+                    ]
                     for index in range(batch.num_rows):
                         if len(rows) == max_rows:
                             truncated, truncated_by = True, "rows"

@@ -110,11 +110,12 @@ def check_read_only(sql: str) -> CheckedSql:
     words = _keywords(sql)
     statement = _single_statement(sql, words)
     kind = _type_name(statement)
-    if kind not in _ALLOWED_TYPES:
-        raise SqlRefused(f"{kind} statements are not allowed; only {_ALLOWED_TEXT} can run here")
-    opener = words[0] if words else ""
-    if opener not in _ALLOWED_OPENERS:
-        raise SqlRefused(f"{opener} statements are not allowed; only {_ALLOWED_TEXT} can run here")
+    # Named by the keyword sent, not DuckDB's statement type: ANALYZE parses as a
+    # VACUUM, INSTALL as a LOAD, CHECKPOINT as a CALL, USE as a SET.
+    opener = words[0][:40] if words else ""
+    if kind not in _ALLOWED_TYPES or opener not in _ALLOWED_OPENERS:
+        named = opener if opener.isalpha() and opener not in _ALLOWED_OPENERS else kind
+        raise SqlRefused(f"{named} statements are not allowed; only {_ALLOWED_TEXT} can run here")
     if statement.named_parameters:
         raise SqlRefused("parameters ($1, ?, $name) are not supported here; write the values")
     if kind == "EXPLAIN":

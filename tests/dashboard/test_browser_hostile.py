@@ -267,3 +267,69 @@ def test_a_running_run_with_stored_markup_is_inert_on_the_live_page(
     finally:
         release.set()
         agent.join(30)
+
+
+def _record_unruly_run(token: str) -> str:
+    """A run whose stored text is one unbroken 20,000-character word, shortcodes,
+    control, bidi and zero-width characters."""
+    unbroken = token + "W" * 20_000
+    odd = (
+        f"{token} :smile: :material/home: :rainbow[x] "
+        "\x1b[31mred\x00 \u202eevil\u202c \u200b\ufeff end"
+    )
+    with agent_run(f"{odd} {unbroken}", agent_name=unbroken, source=odd) as run:
+        with run.step("tool_call", tool_name=odd, tool_args={"w": unbroken}) as step:
+            step.set_result(f"{odd}\n{unbroken}")
+        with run.step("tool_call", tool_name=unbroken) as broken:
+            broken.set_error(RuntimeError(f"{odd} {unbroken}"))
+        run.finish(final_answer=f"{odd} {unbroken}")
+        return run.id
+
+
+def test_unbroken_words_shortcodes_and_control_characters_stay_in_the_page(
+    served: Served, leak: LeakListener
+) -> None:
+    page: Any = served.page
+    traced_into(served.collector)
+    token = "unruly-run"
+    run_id = _record_unruly_run(token)
+    wait_until(
+        lambda: any(
+            r["id"] == run_id and r["status"] != "running" for r in api_runs(served.seeded.api_url)
+        ),
+        timeout_s=20,
+        what="the unruly run stored",
+    )
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    for width in (1400, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for path in (
+            "/",
+            f"/run?run={run_id}",
+            f"/run?run={run_id}&step=1",
+            f"/run?run={run_id}&step=2",
+            f"/compare?a={run_id}&b={run_id}",
+            "/live",
+        ):
+            page.goto(f"{served.url}{path}")
+            page.locator("[data-testid=stMain]").first.wait_for()
+            if path != "/live":
+                page.get_by_text(token).first.wait_for(state="attached")
+            _inert(page, leak, path)
+            assert not page.locator("[data-testid=stException]").count(), f"{path}: a traceback"
+            # The 20,000-character word wraps or scrolls inside its box: the page
+            # itself never grows sideways.
+            overflow = page.evaluate(
+                "() => document.scrollingElement.scrollWidth - window.innerWidth"
+            )
+            assert overflow <= 1, f"{path} at {width}px is {overflow}px too wide"
+            text = page.locator("[data-testid=stMain]").inner_text()
+            if path.startswith("/run"):
+                # Shortcodes shown as typed, not as an emoji or an icon.
+                assert ":smile:" in text.replace("\u200b", ""), path
+                assert "\U0001f604" not in text, path
+                # Control characters shown as escapes, not sent to the terminal-less DOM.
+                assert "\x1b" not in text and "\x00" not in text, path
+    assert errors == [], errors
+    page.set_viewport_size({"width": 1400, "height": 1000})

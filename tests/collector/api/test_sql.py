@@ -119,7 +119,7 @@ REFUSED = [
     ("SELECT * FROM read_text('/etc/passwd')", "read_text"),
     ("SELECT * FROM '/etc/passwd'", "file"),
     ("SELECT * FROM glob('/etc/*')", "glob"),
-    ("INSTALL httpfs", "LOAD"),
+    ("INSTALL httpfs", "INSTALL"),
     ("LOAD httpfs", "LOAD"),
     ("PRAGMA database_list", "PRAGMA"),
     ("SET threads = 1", "SET"),
@@ -130,7 +130,7 @@ REFUSED = [
     ("WITH gone AS (DELETE FROM agent_runs RETURNING *) SELECT count(*) FROM gone", "DELETE"),
     ("EXPLAIN ANALYZE DELETE FROM agent_steps", "EXPLAIN"),
     ("SELECT * FROM query('DELETE FROM agent_runs')", "query"),
-    ("BEGIN TRANSACTION", "TRANSACTION"),
+    ("BEGIN TRANSACTION", "BEGIN"),
     ("SELEC 1", "parse"),
     ("", "empty"),
 ]
