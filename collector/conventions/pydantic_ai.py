@@ -13,6 +13,9 @@ __all__ = [
     "SCOPE",
     "USAGE_LIMIT_ERROR",
     "STEP_LIMITS",
+    "V2_TOOL_SPAN",
+    "V2_TOOL_ARGUMENTS",
+    "V2_TOOL_RESPONSE",
 ]
 
 SCOPE = "pydantic-ai"
@@ -29,3 +32,9 @@ MODEL_NAME = "model_name"  # the requested model
 FINAL_RESULT = "final_result"  # absent when the run failed
 AGGREGATED_INPUT_TOKENS = "gen_ai.aggregated_usage.input_tokens"
 AGGREGATED_OUTPUT_TOKENS = "gen_ai.aggregated_usage.output_tokens"
+
+# Instrumentation version 2 (InstrumentationSettings(version=2)) names a tool span "running
+# tool" (the tool only in gen_ai.tool.name) and keeps the call in keys of its own.
+V2_TOOL_SPAN = "running tool"
+V2_TOOL_ARGUMENTS = "tool_arguments"  # JSON text, as the model sent it
+V2_TOOL_RESPONSE = "tool_response"  # text; JSON for a non-str result

@@ -3,7 +3,8 @@
 history (``message_history``) has it at the start of its messages, before
 ``pydantic_ai.new_message_index``: its task is the first user message from there. A
 cancelled run (``asyncio`` cancellation) ends with no error and no ``final_result``, its
-last ``chat`` span without a response."""
+last ``chat`` span without a response. Under instrumentation version 2 a tool span is
+``running tool``, its call in ``tool_arguments`` / ``tool_response``."""
 
 from __future__ import annotations
 
@@ -55,7 +56,25 @@ def _is_call(span: SpanRecord) -> bool:
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     if kind == "think" and _is_call(span) and unanswered(span, _ANSWERED):
         return {"error": CANCELLED_STEP_ERROR}
+    if kind == "tool_call":
+        return _tool_fields(span)
     return {}
+
+
+def _tool_fields(span: SpanRecord) -> dict[str, Any]:
+    """The tool's name, arguments and result where the span's name and GenAI keys lack them."""
+    attrs = span.attributes
+    fields: dict[str, Any] = {}
+    name = attrs.get(A.GEN_AI_TOOL_NAME)
+    if isinstance(name, str) and name:
+        fields["tool_name"] = name
+    if attrs.get(A.GEN_AI_TOOL_CALL_ARGUMENTS) is None:
+        args = loads(attrs.get(PAI.V2_TOOL_ARGUMENTS))
+        if args is not None:
+            fields["tool_args"] = args
+    if attrs.get(A.GEN_AI_TOOL_CALL_RESULT) is None and PAI.V2_TOOL_RESPONSE in attrs:
+        fields["tool_result"] = attrs[PAI.V2_TOOL_RESPONSE]
+    return fields
 
 
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:

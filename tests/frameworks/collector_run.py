@@ -28,6 +28,8 @@ from tests.scripted_llm import ScriptedLLM
 # scenario set -> its module, and the instrumentation (auto.instrument name) it runs under
 FRAMEWORKS = {
     "pydantic-ai": ("scenarios_pydantic_ai", "pydantic-ai"),
+    # pydantic-ai under its other instrumentation versions (InstrumentationSettings(version=N)).
+    **{f"pydantic-ai-v{n}": ("scenarios_pydantic_ai", "pydantic-ai") for n in (2, 3, 4, 6)},
     "openai-agents": ("scenarios_openai_agents", "openai-agents"),
     "smolagents": ("scenarios_smolagents", "smolagents"),
     "openai": ("scenarios_openai_loop", "openai"),
@@ -116,13 +118,24 @@ def _scenarios(framework: str, llm: ScriptedLLM) -> dict[str, Callable[[], Any]]
     first = FRAMEWORKS[framework][0]
     names = [first, *CONTINUED_IN.get(first, ())]
     modules = [importlib.import_module(f"tests.frameworks.{name}") for name in names]
-    needs_llm = framework != "pydantic-ai"  # pydantic-ai runs on its own FunctionModel
+    # pydantic-ai runs on its own FunctionModel
+    needs_llm = FRAMEWORKS[framework][0] != "scenarios_pydantic_ai"
     found: dict[str, Callable[[], Any]] = {}
     for scenario in (*SCENARIOS, *ON_REQUEST):
         fn = next((f for m in modules if (f := getattr(m, scenario, None)) is not None), None)
         if fn is not None:
             found[scenario] = functools.partial(fn, llm) if needs_llm else fn
     return found
+
+
+def _instrument_pydantic_ai_version(version: int) -> None:
+    """Trace pydantic-ai with instrumentation ``version`` instead of its default."""
+    from opentelemetry import trace
+    from pydantic_ai import Agent
+    from pydantic_ai.models.instrumented import InstrumentationSettings
+
+    provider = trace.get_tracer_provider()
+    Agent.instrument_all(InstrumentationSettings(tracer_provider=provider, version=version))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     enabled = auto.instrument(frameworks=wanted)
     if enabled != wanted:
         raise SystemExit(f"could not instrument {args.framework}: enabled {enabled}")
+    if args.framework.startswith("pydantic-ai-v"):
+        _instrument_pydantic_ai_version(int(args.framework.removeprefix("pydantic-ai-v")))
 
     llm = ScriptedLLM().start()
     results: list[dict[str, Any]] = []

@@ -32,6 +32,10 @@ REPO = Path(__file__).resolve().parents[2]
 # Both OTLP exporters are exercised, each by about half of the frameworks.
 CASES = [
     ("pydantic-ai", "grpc"),
+    ("pydantic-ai-v2", "http"),
+    ("pydantic-ai-v3", "grpc"),
+    ("pydantic-ai-v4", "http"),
+    ("pydantic-ai-v6", "grpc"),
     ("openai-agents", "http"),
     ("smolagents", "grpc"),
     ("openai", "http"),
