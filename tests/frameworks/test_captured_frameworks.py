@@ -1,4 +1,5 @@
-"""Frameworks not installed for the tests, as they really traced the same agent: their spans,
+"""Frameworks not installed for the tests (or at other versions than the installed ones), as
+they really traced the same agent: their spans,
 captured by the scripts in tests/frameworks/captured/ (which say the versions), are sent over
 the wire to a real collector, and every derived field is checked against what the framework
 itself returned (``<name>.expected.json``, written by the same capture)."""
@@ -31,6 +32,9 @@ FRAMEWORKS = (
     "semantic_kernel",
     "semantic_kernel_streamed",
     "haystack",
+    # pydantic-ai newer than the pinned one, default and version-2 instrumentation.
+    "pydantic_ai",
+    "pydantic_ai_v2",
 )
 # The finish reasons a framework's model-call spans record (asking for a tool, answering);
 # OpenInference's Agno and DSPy spans record none.
@@ -40,6 +44,8 @@ FINISH_REASONS = {
     "semantic_kernel": ("tool_calls", "stop"),
     "semantic_kernel_streamed": ("tool_calls", "stop"),
     "haystack": ("tool_calls", "stop"),
+    "pydantic_ai": ("tool_call", "stop"),
+    "pydantic_ai_v2": ("tool_call", "stop"),
 }
 RUN_COLUMNS = (
     "id, task, status, final_answer, error, agent_name, model_requested, model_used, "
