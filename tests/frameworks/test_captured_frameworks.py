@@ -1,8 +1,7 @@
-"""Frameworks not installed for the tests (or at other versions than the installed ones), as
-they really traced the same agent: their spans,
-captured by the scripts in tests/frameworks/captured/ (which say the versions), are sent over
-the wire to a real collector, and every derived field is checked against what the framework
-itself returned (``<name>.expected.json``, written by the same capture)."""
+"""Frameworks not installed for the tests, or at other versions than the installed ones, as
+they really traced the same agent: their spans, captured by the scripts in
+tests/frameworks/captured/ (which say the versions), are sent over the wire to a real collector,
+and every derived field is checked against what the framework itself returned (``<name>.expected.json``, written by the same capture)."""
 
 from __future__ import annotations
 
@@ -35,6 +34,8 @@ FRAMEWORKS = (
     # pydantic-ai newer than the pinned one, default and version-2 instrumentation.
     "pydantic_ai",
     "pydantic_ai_v2",
+    # LangGraph on langchain-core newer than the pinned one.
+    "langgraph",
 )
 # The finish reasons a framework's model-call spans record (asking for a tool, answering);
 # OpenInference's Agno and DSPy spans record none.
@@ -46,6 +47,7 @@ FINISH_REASONS = {
     "haystack": ("tool_calls", "stop"),
     "pydantic_ai": ("tool_call", "stop"),
     "pydantic_ai_v2": ("tool_call", "stop"),
+    "langgraph": ("tool_calls", "stop"),
 }
 RUN_COLUMNS = (
     "id, task, status, final_answer, error, agent_name, model_requested, model_used, "

@@ -1,0 +1,130 @@
+"""Run a LangGraph agent (LangChain's ``create_agent`` on ``ChatOpenAI``, the scripted server),
+traced by openinference-instrumentation-langchain, and write the spans it exported, as OTLP
+protobuf, plus what the agent returned.
+
+    VENV/bin/python -m tests.frameworks.captured.capture_langgraph [OUT_DIR]
+
+The versions used are written into the expectations file. A failing tool is handed to the
+model by LangChain's documented tool-error middleware (without it the run fails).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from langchain.agents import create_agent
+from langchain.agents.middleware import wrap_tool_call
+from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
+from openinference.instrumentation.langchain import LangChainInstrumentor
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tests.frameworks.captured import agent_scenario as S
+from tests.scripted_llm import ScriptedLLM
+
+HERE = Path(__file__).parent
+PACKAGES = (
+    "langgraph",
+    "langchain",
+    "langchain-core",
+    "langchain-openai",
+    "openinference-instrumentation-langchain",
+    "opentelemetry-sdk",
+)
+
+
+@wrap_tool_call
+def _report_tool_errors(request: Any, handler: Callable[[Any], Any]) -> Any:
+    try:
+        return handler(request)
+    except Exception as exc:  # noqa: BLE001 - the model reads the error and retries
+        return ToolMessage(
+            content=f"Tool error: {exc}", tool_call_id=request.tool_call["id"], status="error"
+        )
+
+
+def _agent(llm: ScriptedLLM) -> Any:
+    tools = S.Tools()
+
+    @tool
+    def get_weather(city: str) -> dict[str, Any]:
+        """The current weather in a city."""
+        return tools.get_weather(city)
+
+    @tool
+    def to_fahrenheit(celsius: float) -> float:
+        """Celsius to Fahrenheit."""
+        return tools.to_fahrenheit(celsius)
+
+    model = ChatOpenAI(
+        model="scripted-langgraph", base_url=llm.base_url, api_key="sk-scripted", max_retries=0
+    )
+    return create_agent(
+        model,
+        tools=[get_weather, to_fahrenheit],
+        name="weather_agent",
+        middleware=[_report_tool_errors],
+    )
+
+
+def _tool_calls(messages: list[Any]) -> list[dict[str, Any]]:
+    """Each tool call the agent made, with what the tool gave back."""
+    results = {m.tool_call_id: m for m in messages if isinstance(m, ToolMessage)}
+    calls = []
+    for message in messages:
+        for call in getattr(message, "tool_calls", None) or []:
+            reply = results[call["id"]]
+            failed = reply.status == "error"
+            content = reply.content
+            calls.append(
+                {
+                    "name": call["name"],
+                    "args": call["args"],
+                    "error": failed,
+                    "result": None if failed else json.loads(content),
+                }
+            )
+    return calls
+
+
+def main(out: Path) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    LangChainInstrumentor().instrument(tracer_provider=provider)
+    expected: dict[str, Any] = {"versions": {p: version(p) for p in PACKAGES}}
+    with ScriptedLLM() as llm:
+        task, failing = S.script(llm, "[langgraph]")
+        state = _agent(llm).invoke({"messages": [{"role": "user", "content": task}]})
+        said = [m for m in state["messages"] if isinstance(m, AIMessage)]
+        expected["success"] = {
+            "task": task,
+            "answer": state["messages"][-1].content,
+            "tools": _tool_calls(state["messages"]),
+            "input_tokens": sum(m.usage_metadata["input_tokens"] for m in said),
+            "output_tokens": sum(m.usage_metadata["output_tokens"] for m in said),
+            "model_calls": len(llm.requests_for("[langgraph] ")),
+        }
+        try:
+            _agent(llm).invoke({"messages": [{"role": "user", "content": failing}]})
+            expected["fails"] = {"task": failing, "raised": None}
+        except Exception as exc:  # noqa: BLE001 - what the caller saw is the expectation
+            expected["fails"] = {"task": failing, "raised": f"{type(exc).__name__}: {exc}"}
+    provider.force_flush()
+    (out / "langgraph.otlp").write_bytes(
+        encode_spans(exporter.get_finished_spans()).SerializeToString()
+    )
+    (out / "langgraph.expected.json").write_text(json.dumps(expected, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
