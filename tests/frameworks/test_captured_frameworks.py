@@ -1,7 +1,8 @@
 """Frameworks not installed for the tests, or at other versions than the installed ones, as
 they really traced the same agent: their spans, captured by the scripts in
 tests/frameworks/captured/ (which say the versions), are sent over the wire to a real collector,
-and every derived field is checked against what the framework itself returned (``<name>.expected.json``, written by the same capture)."""
+and every derived field is checked against what the framework itself returned
+(``<name>.expected.json``, written by the same capture)."""
 
 from __future__ import annotations
 
