@@ -37,9 +37,10 @@ FRAMEWORKS = (
     "pydantic_ai_v2",
     # LangGraph on langchain-core newer than the pinned one.
     "langgraph",
+    "openai_agents",
 )
 # The finish reasons a framework's model-call spans record (asking for a tool, answering);
-# OpenInference's Agno and DSPy spans record none.
+# OpenInference's Agno, DSPy and Agents SDK spans record none.
 FINISH_REASONS = {
     "ai_sdk": ("tool-calls", "stop"),
     "ai_sdk_streamed": ("tool-calls", "stop"),
