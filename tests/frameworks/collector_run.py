@@ -134,8 +134,8 @@ def _instrument_pydantic_ai_version(version: int) -> None:
     from pydantic_ai import Agent
     from pydantic_ai.models.instrumented import InstrumentationSettings
 
-    provider = trace.get_tracer_provider()
-    Agent.instrument_all(InstrumentationSettings(tracer_provider=provider, version=version))
+    settings: dict[str, Any] = {"tracer_provider": trace.get_tracer_provider(), "version": version}
+    Agent.instrument_all(InstrumentationSettings(**settings))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pydantic import SecretStr
 
 from tests.frameworks.captured import agent_scenario as S
 from tests.scripted_llm import ScriptedLLM
@@ -66,7 +67,10 @@ def _agent(llm: ScriptedLLM) -> Any:
         return tools.to_fahrenheit(celsius)
 
     model = ChatOpenAI(
-        model="scripted-langgraph", base_url=llm.base_url, api_key="sk-scripted", max_retries=0
+        model="scripted-langgraph",
+        base_url=llm.base_url,
+        api_key=SecretStr("sk-scripted"),
+        max_retries=0,
     )
     return create_agent(
         model,
@@ -84,7 +88,7 @@ def _tool_calls(messages: list[Any]) -> list[dict[str, Any]]:
         for call in getattr(message, "tool_calls", None) or []:
             reply = results[call["id"]]
             failed = reply.status == "error"
-            content = reply.content
+            content = str(reply.content)
             calls.append(
                 {
                     "name": call["name"],
@@ -105,13 +109,13 @@ def main(out: Path) -> None:
     with ScriptedLLM() as llm:
         task, failing = S.script(llm, "[langgraph]")
         state = _agent(llm).invoke({"messages": [{"role": "user", "content": task}]})
-        said = [m for m in state["messages"] if isinstance(m, AIMessage)]
+        usages = [m.usage_metadata for m in state["messages"] if isinstance(m, AIMessage)]
         expected["success"] = {
             "task": task,
             "answer": state["messages"][-1].content,
             "tools": _tool_calls(state["messages"]),
-            "input_tokens": sum(m.usage_metadata["input_tokens"] for m in said),
-            "output_tokens": sum(m.usage_metadata["output_tokens"] for m in said),
+            "input_tokens": sum(u["input_tokens"] for u in usages if u),
+            "output_tokens": sum(u["output_tokens"] for u in usages if u),
             "model_calls": len(llm.requests_for("[langgraph] ")),
         }
         try:
