@@ -14,6 +14,7 @@ __all__ = [
     "USAGE_LIMIT_ERROR",
     "STEP_LIMITS",
     "V2_TOOL_SPAN",
+    "V2_TOOLS_SPAN",
     "V2_TOOL_ARGUMENTS",
     "V2_TOOL_RESPONSE",
 ]
@@ -36,5 +37,8 @@ AGGREGATED_OUTPUT_TOKENS = "gen_ai.aggregated_usage.output_tokens"
 # Instrumentation version 2 (InstrumentationSettings(version=2)) names a tool span "running
 # tool" (the tool only in gen_ai.tool.name) and keeps the call in keys of its own.
 V2_TOOL_SPAN = "running tool"
+# pydantic-ai 1.0 (versions 1 and 2): the run span has no gen_ai.operation.name and carries
+# the run's tokens as gen_ai.usage.*; a wrapper span around each round of tool calls.
+V2_TOOLS_SPAN = "running tools"
 V2_TOOL_ARGUMENTS = "tool_arguments"  # JSON text, as the model sent it
 V2_TOOL_RESPONSE = "tool_response"  # text; JSON for a non-str result

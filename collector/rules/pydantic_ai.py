@@ -18,9 +18,20 @@ from collector.rules.common import CANCELLED_STEP_ERROR, ended_unanswered, excep
 from instrumentation import attributes as A
 from instrumentation.attributes import LLM_OPERATIONS, RunStatus
 
-__all__ = ["SCOPES", "run_status", "run_fields", "step_fields", "derive_run_fields"]
+__all__ = ["SCOPES", "span_class", "run_status", "run_fields", "step_fields", "derive_run_fields"]
 
 SCOPES = frozenset({PAI.SCOPE})
+
+
+def span_class(span: SpanRecord) -> str | None:
+    """pydantic-ai 1.0's run span (no operation name) is the run; its tool-round wrapper is
+    no step."""
+    if span.name == PAI.V2_TOOLS_SPAN:
+        return "other"
+    attrs = span.attributes
+    if G.GEN_AI_OPERATION_NAME not in attrs and PAI.ALL_MESSAGES in attrs:
+        return "run"
+    return None
 
 
 def run_status(span: SpanRecord) -> str | None:
@@ -31,12 +42,14 @@ def run_status(span: SpanRecord) -> str | None:
 
 
 def run_fields(span: SpanRecord) -> dict[str, Any]:
+    # The run's tokens are its model calls' (1.0's run span repeats their sum as gen_ai.usage).
+    fields: dict[str, Any] = {"input_tokens": None, "output_tokens": None}
     start = span.attributes.get(PAI.NEW_MESSAGE_INDEX)
     messages = loads(span.attributes.get(PAI.ALL_MESSAGES))
     if not isinstance(start, int) or isinstance(start, bool) or not isinstance(messages, list):
-        return {}
+        return fields
     task = first_user_text(messages[start:]) if 0 <= start < len(messages) else None
-    return {"task": task} if task else {}
+    return {**fields, "task": task} if task else fields
 
 
 # Set on a ``chat`` span once its response arrived (a cancelled call ends without any).
@@ -72,8 +85,13 @@ def _tool_fields(span: SpanRecord) -> dict[str, Any]:
         args = loads(attrs.get(PAI.V2_TOOL_ARGUMENTS))
         if args is not None:
             fields["tool_args"] = args
-    if attrs.get(A.GEN_AI_TOOL_CALL_RESULT) is None and PAI.V2_TOOL_RESPONSE in attrs:
-        fields["tool_result"] = attrs[PAI.V2_TOOL_RESPONSE]
+    response = attrs.get(PAI.V2_TOOL_RESPONSE)
+    if attrs.get(A.GEN_AI_TOOL_CALL_RESULT) is None and response is not None:
+        fields["tool_result"] = response
+    found = exception(span)
+    if found is not None and not found[1].strip() and isinstance(response, str) and response:
+        # 1.0's ToolRetryError has no message: what the model was told is the error.
+        fields["error"] = f"{found[0].rsplit('.', 1)[-1]}: {response}"
     return fields
 
 

@@ -35,6 +35,8 @@ FRAMEWORKS = (
     # pydantic-ai newer than the pinned one, default and version-2 instrumentation.
     "pydantic_ai",
     "pydantic_ai_v2",
+    # pydantic-ai 1.0.18, its default instrumentation (version 2).
+    "pydantic_ai_1_0",
     # LangGraph on langchain-core newer than the pinned one.
     "langgraph",
     "openai_agents",
@@ -49,6 +51,7 @@ FINISH_REASONS = {
     "haystack": ("tool_calls", "stop"),
     "pydantic_ai": ("tool_call", "stop"),
     "pydantic_ai_v2": ("tool_call", "stop"),
+    "pydantic_ai_1_0": ("tool_call", "stop"),
     "langgraph": ("tool_calls", "stop"),
 }
 RUN_COLUMNS = (
