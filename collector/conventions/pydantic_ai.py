@@ -15,6 +15,8 @@ __all__ = [
     "STEP_LIMITS",
     "V2_TOOL_SPAN",
     "V2_TOOLS_SPAN",
+    "V1_ALL_MESSAGES_EVENTS",
+    "V1_EVENT_NAME",
     "V2_TOOL_ARGUMENTS",
     "V2_TOOL_RESPONSE",
 ]
@@ -42,3 +44,7 @@ V2_TOOL_SPAN = "running tool"
 V2_TOOLS_SPAN = "running tools"
 V2_TOOL_ARGUMENTS = "tool_arguments"  # JSON text, as the model sent it
 V2_TOOL_RESPONSE = "tool_response"  # text; JSON for a non-str result
+# Version 1 (pydantic-ai 1.0): the run's messages as GenAI events in one JSON list,
+# each with its content, role and event name (the GenAI conventions' message events).
+V1_ALL_MESSAGES_EVENTS = "all_messages_events"
+V1_EVENT_NAME = "event.name"  # in each of those events

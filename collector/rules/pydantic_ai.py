@@ -29,8 +29,21 @@ def span_class(span: SpanRecord) -> str | None:
     if span.name == PAI.V2_TOOLS_SPAN:
         return "other"
     attrs = span.attributes
-    if G.GEN_AI_OPERATION_NAME not in attrs and PAI.ALL_MESSAGES in attrs:
+    if G.GEN_AI_OPERATION_NAME not in attrs and (
+        PAI.ALL_MESSAGES in attrs or PAI.V1_ALL_MESSAGES_EVENTS in attrs
+    ):
         return "run"
+    return None
+
+
+def _v1_task(span: SpanRecord) -> str | None:
+    """The first user message of version 1's message events."""
+    events = loads(span.attributes.get(PAI.V1_ALL_MESSAGES_EVENTS))
+    for event in events if isinstance(events, list) else ():
+        if isinstance(event, dict) and event.get(PAI.V1_EVENT_NAME) == G.EVENT_USER_MESSAGE:
+            content = event.get("content")
+            if isinstance(content, str) and content:
+                return content
     return None
 
 
@@ -46,6 +59,9 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     fields: dict[str, Any] = {"input_tokens": None, "output_tokens": None}
     start = span.attributes.get(PAI.NEW_MESSAGE_INDEX)
     messages = loads(span.attributes.get(PAI.ALL_MESSAGES))
+    task = _v1_task(span) if messages is None else None
+    if task:
+        return {**fields, "task": task}
     if not isinstance(start, int) or isinstance(start, bool) or not isinstance(messages, list):
         return fields
     task = first_user_text(messages[start:]) if 0 <= start < len(messages) else None

@@ -35,8 +35,9 @@ FRAMEWORKS = (
     # pydantic-ai newer than the pinned one, default and version-2 instrumentation.
     "pydantic_ai",
     "pydantic_ai_v2",
-    # pydantic-ai 1.0.18, its default instrumentation (version 2).
+    # pydantic-ai 1.0.18: its default (version 2) and version 1 (messages as GenAI events).
     "pydantic_ai_1_0",
+    "pydantic_ai_v1",
     # LangGraph on langchain-core newer than the pinned one.
     "langgraph",
     "openai_agents",
@@ -52,6 +53,7 @@ FINISH_REASONS = {
     "pydantic_ai": ("tool_call", "stop"),
     "pydantic_ai_v2": ("tool_call", "stop"),
     "pydantic_ai_1_0": ("tool_call", "stop"),
+    "pydantic_ai_v1": ("tool_call", "stop"),
     "langgraph": ("tool_calls", "stop"),
 }
 RUN_COLUMNS = (
