@@ -4,7 +4,8 @@ history (``message_history``) has it at the start of its messages, before
 ``pydantic_ai.new_message_index``: its task is the first user message from there. A
 cancelled run (``asyncio`` cancellation) ends with no error and no ``final_result``, its
 last ``chat`` span without a response. Under instrumentation version 2 a tool span is
-``running tool``, its call in ``tool_arguments`` / ``tool_response``."""
+``running tool``, its call in ``tool_arguments`` / ``tool_response``; pydantic-ai 1.0's
+run span has no operation name (version 1: its messages as GenAI events)."""
 
 from __future__ import annotations
 
