@@ -6,8 +6,9 @@ instrumentation, and write the spans it exported, as OTLP protobuf, plus what th
 ``VERSION`` is the instrumentation version (``InstrumentationSettings(version=N)``); without
 it, pydantic-ai's default. The files are ``pydantic_ai[_vN]`` (the default capture of
 pydantic-ai 1.0.18, in a venv with opentelemetry 1.37, is committed as ``pydantic_ai_1_0``).
-The versions used are written into the expectations file. A tool fails by raising ``ModelRetry`` (pydantic-ai's way for a
-tool to let the model try again; any other exception fails the run).
+The versions used are written into the expectations file. A tool fails by raising
+``ModelRetry`` (pydantic-ai's way for a tool to let the model try again; any other
+exception fails the run).
 """
 
 from __future__ import annotations
