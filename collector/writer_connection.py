@@ -86,7 +86,10 @@ class WriterConnection:
         DuckDB keeps writing to the file it opened: once that file was deleted (or
         another moved over its path), commits went on into a file that vanishes at
         exit, the requests' journal entries were freed, and every span acknowledged
-        since was lost for good while /healthz said "ok". One stat per transaction."""
+        since was lost for good while /healthz said "ok". One stat per transaction.
+        An in-memory database has no file to lose."""
+        if str(self.db_path) == ":memory:":
+            return
         try:
             found = os.stat(self.db_path)
             same = (found.st_dev, found.st_ino) == self._file_id

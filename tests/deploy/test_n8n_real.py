@@ -235,9 +235,13 @@ def test_real_n8n_webhook_runs_the_agent_and_reports_and_a_failed_run_fails_the_
 
 
 def _run_with_task(tracing: Tracing, task_start: str) -> dict[str, Any]:
-    rows = tracing.collector.query(
-        "SELECT DISTINCT id FROM agent_runs WHERE starts_with(task, ?)", [task_start]
-    )
+    # The report can reach the chat before the agent's spans reach the collector.
+    def found() -> list[Any]:
+        return tracing.collector.query(
+            "SELECT DISTINCT id FROM agent_runs WHERE starts_with(task, ?)", [task_start]
+        )
+
+    rows = wait_until(found, timeout_s=30, interval_s=0.2, what=f"the run of {task_start!r}")
     assert len(rows) == 1, rows
     return tracing.run(rows[0][0])
 

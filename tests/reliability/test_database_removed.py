@@ -104,4 +104,6 @@ def test_spans_acknowledged_after_the_file_was_deleted_wait_in_the_journal(
     restarted = CollectorProcess(db, log_dir=tmp_path / "logs", name="restarted").start()
     assert restarted.terminate() == 0
     waiting = {r.trace_id: r for r in after}
-    assert check_file(db, waiting, waiting) == []
+    # The first run, committed to the deleted file, may come again too: the journal keeps
+    # committed entries until its open segment holds enough of them to be emptied.
+    assert check_file(db, {first.trace_id: first, **waiting}, waiting) == []
