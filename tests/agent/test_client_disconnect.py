@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import threading
 from collections.abc import Callable
@@ -36,6 +37,25 @@ def _post_and_leave_open(agent: AgentServer, body: dict[str, Any]) -> socket.soc
         + payload
     )
     return sock
+
+
+def _read_answer(sock: socket.socket) -> str:
+    """The whole answer on ``sock``: its head and as many body bytes as it declares (they
+    may come in more than one segment)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    while length and len(body) < int(length.group(1)):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return (head + b"\r\n\r\n" + body).decode()
 
 
 def _cancelled_run_id(caplog: pytest.LogCaptureFixture) -> str | None:
@@ -94,7 +114,7 @@ def test_a_run_started_without_waiting_runs_on_when_its_caller_leaves(
         then_repeat=answer("db exited with code 137"),
     )
     sock = _post_and_leave_open(agent, {"task": "DETACHED: why did db stop?", "wait": False})
-    answer_head = sock.recv(65536).decode()
+    answer_head = _read_answer(sock)
     sock.close()
     assert answer_head.startswith("HTTP/1.1 202"), answer_head
     run_id = json.loads(answer_head.split("\r\n\r\n", 1)[1])["run_id"]

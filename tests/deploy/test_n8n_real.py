@@ -272,7 +272,9 @@ def test_real_n8n_runs_one_container_at_a_time_and_reports_an_agent_it_cannot_re
         def finished() -> dict[str, Any] | None:
             executions = server.executions(workflow["id"])
             done = [e for e in executions if e["status"] not in {"new", "running", "waiting"}]
-            return executions[0] if len(done) >= count else None
+            # The newest one, once it has finished too (n8n may list it before it ends).
+            newest_done = bool(executions) and executions[0] in done
+            return executions[0] if len(done) >= count and newest_done else None
 
         found = wait_until(finished, timeout_s=90, interval_s=0.5, what="the execution")
         assert found is not None
