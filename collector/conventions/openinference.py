@@ -71,8 +71,9 @@ OPENAI_AGENTS_TRIPWIRE = "Guardrail tripwire triggered"
 # at 0x...> was created in a different Context\"}".
 OPENAI_AGENTS_TORN_DOWN = "was created in a different Context"
 # The SDK's SpanError as OpenInference writes it into the status: "{message}: {data}", the data
-# a dict's repr whose "error" holds what went wrong ("Error in agent run: {'error': '...'}",
-# "Error getting response: {'error': '...'}", "Error running tool: {'tool_name': ..., 'error': ...}").
+# a dict's repr whose "error" holds what went wrong: "Error in agent run: {'error': '...'}",
+# "Error getting response: {'error': '...'}", "Error running tool: {'tool_name': ..., 'error':
+# ...}".
 OPENAI_AGENTS_ERROR_DETAIL = "error"
 
 INPUT_VALUE = "input.value"
