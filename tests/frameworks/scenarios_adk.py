@@ -108,9 +108,9 @@ def success(llm: ScriptedLLM) -> S.RunExpectation:
     return scenario.expect_answer(_play(llm, scenario))
 
 
-def tool_raises(llm: ScriptedLLM) -> S.RunExpectation:
-    """A tool raises: ADK ends the run with the tool's exception."""
-    scenario = S.scenario(
+def flaky_raises() -> S.Scenario:
+    """The model calls the flaky tool wrongly once: the tool raises, which ends an ADK run."""
+    return S.scenario(
         FRAMEWORK,
         "raise",
         "Call the flaky tool once.",
@@ -120,6 +120,11 @@ def tool_raises(llm: ScriptedLLM) -> S.RunExpectation:
         tools=[S.ToolExpectation("flaky", S.FLAKY_BAD_ARGS, None, error=S.FLAKY_ERROR)],
         error=S.FLAKY_ERROR,
     )
+
+
+def tool_raises(llm: ScriptedLLM) -> S.RunExpectation:
+    """A tool raises: ADK ends the run with the tool's exception."""
+    scenario = flaky_raises()
     with scenario.expect_failure(ValueError):
         _play(llm, scenario)
     return scenario.expected
