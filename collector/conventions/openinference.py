@@ -44,6 +44,7 @@ __all__ = [
     "OPENAI_AGENTS_HANDOFF_PREFIX",
     "OPENAI_AGENTS_TRIPWIRE",
     "OPENAI_AGENTS_TORN_DOWN",
+    "OPENAI_AGENTS_ERROR_DETAIL",
     "TOOL_CALL_FUNCTION_NAME",
     "TOOL_CALL_FUNCTION_ARGUMENTS",
 ]
@@ -69,6 +70,11 @@ OPENAI_AGENTS_TRIPWIRE = "Guardrail tripwire triggered"
 # fails with "Error in agent run: {'error': \"<Token var=<ContextVar name='current_span' ...>
 # at 0x...> was created in a different Context\"}".
 OPENAI_AGENTS_TORN_DOWN = "was created in a different Context"
+# The SDK's SpanError as OpenInference writes it into the status: "{message}: {data}", the data
+# a dict's repr whose "error" holds what went wrong: "Error in agent run: {'error': '...'}",
+# "Error getting response: {'error': '...'}", "Error running tool: {'tool_name': ..., 'error':
+# ...}".
+OPENAI_AGENTS_ERROR_DETAIL = "error"
 
 INPUT_VALUE = "input.value"
 OUTPUT_VALUE = "output.value"

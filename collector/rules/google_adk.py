@@ -6,6 +6,7 @@ See SPANS.md."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -178,12 +179,17 @@ def derive_run_fields_in_trace(
     what the agent it transferred to answered."""
     own_calls = [s for s in own if _is_model_call(s)]
     transfers = [s for s in own if s.name == ADK.TRANSFER_SPAN]
-    if own_calls and not transfers:
-        return {}
-    below = [s for s in descendants(run_span, trace_spans) if _is_model_call(s)]
     fields: dict[str, Any] = {}
+    if own_calls and _task(own_calls) is None:
+        # Its first call failed (no request recorded): what the calling agent asked, if any.
+        asked = _asked_by_agent_tool(run_span, trace_spans)
+        if asked:
+            fields["task"] = asked
+    if own_calls and not transfers:
+        return fields
+    below = [s for s in descendants(run_span, trace_spans) if _is_model_call(s)]
     if not own_calls:
-        task = _task(below)
+        task = _task(below) or _asked_by_agent_tool(run_span, trace_spans)
         if task:
             fields["task"] = task
     if run_span.status_code == 2:
@@ -194,6 +200,31 @@ def derive_run_fields_in_trace(
         if answer:
             fields["final_answer"] = answer
     return fields
+
+
+def _asked_by_agent_tool(run_span: SpanRecord, trace_spans: list[SpanRecord]) -> str | None:
+    """The request an ``AgentTool`` call handed the agent of ``run_span``, which ADK sends it
+    as its user message: ``{"request": text}``, or for an agent with an ``input_schema`` the
+    arguments as (compact) JSON. Its tree: ``execute_tool {agent}`` → ``invocation`` → the
+    agent's ``agent_run [{agent}]``."""
+    by_id = {s.span_id: s for s in trace_spans}
+    invocation = by_id.get(run_span.parent_span_id or "")
+    if invocation is None or invocation.name != ADK.INVOCATION_SPAN:
+        return None
+    tool = by_id.get(invocation.parent_span_id or "")
+    agent = run_span.name.removeprefix(ADK.AGENT_RUN_SPAN).removesuffix("]")
+    if tool is None or tool.name != f"{A.TOOL_SPAN_PREFIX} {agent}":
+        return None
+    # A raised tool's span has no arguments: then its model call's function call has them.
+    args = loads(tool.attributes.get(ADK.TOOL_CALL_ARGS))
+    if args is None:
+        args = derive_step_fields(tool, by_id).get("tool_args")
+    if not isinstance(args, Mapping) or not args:
+        return None
+    request = args.get("request")
+    if set(args) == {"request"} and isinstance(request, str):
+        return request
+    return json.dumps(args, separators=(",", ":"), ensure_ascii=False)
 
 
 def _task(calls: list[SpanRecord]) -> str | None:

@@ -4,10 +4,13 @@ limit, it did not fail. A hand-off's TOOL span (``handoff to {agent}``) holds th
 names, not the call: the step is the hand-off tool the model called (``transfer_to_{agent}``
 unless the hand-off names its own), with the arguments the model gave it, both from the
 turn's ``generation``. A cancelled run ends OK on a ``generation`` that never got its
-response. The SDK's workflow span is classified in collector/frameworks.py."""
+response. A failed run or model call reads as the error the SDK traced, not its generic
+wrapper (``Error in agent run: {'error': ...}``). The SDK's workflow span is classified in
+collector/frameworks.py."""
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -18,7 +21,14 @@ from collector.messages import as_text, indexed_keys, loads, turn_user_text
 from collector.rules.common import CANCELLED_STEP_ERROR, unanswered
 from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "run_status", "step_fields", "derive_run_fields", "derive_step_fields"]
+__all__ = [
+    "SCOPES",
+    "run_status",
+    "run_fields",
+    "step_fields",
+    "derive_run_fields",
+    "derive_step_fields",
+]
 
 SCOPES = frozenset({OI.OPENAI_AGENTS_SCOPE})
 
@@ -33,6 +43,29 @@ def run_status(span: SpanRecord) -> str | None:
     if OI.OPENAI_AGENTS_TORN_DOWN in span.status_message:
         return RunStatus.CANCELLED
     return None
+
+
+def run_fields(span: SpanRecord) -> dict[str, Any]:
+    """A failed run's error: what the SDK's ``Error in agent run`` wraps (the exception's
+    text), as the caller saw it raised."""
+    detail = _traced_error(span)
+    return {"error": detail} if detail else {}
+
+
+def _traced_error(span: SpanRecord) -> str | None:
+    """The ``error`` of the SDK's SpanError data in a failed span's status; None for a
+    status of another shape (a tripwire, max turns) or one cut short."""
+    if span.status_code != 2:
+        return None
+    _, sep, data = span.status_message.partition(": {")
+    if not sep:
+        return None
+    try:
+        parsed = ast.literal_eval("{" + data)  # a dict's repr: literals only
+    except (ValueError, SyntaxError, RecursionError, MemoryError):
+        return None
+    detail = parsed.get(OI.OPENAI_AGENTS_ERROR_DETAIL) if isinstance(parsed, dict) else None
+    return detail if isinstance(detail, str) and detail else None
 
 
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
@@ -107,9 +140,13 @@ def _is_handoff(span: SpanRecord) -> bool:
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     """A hand-off's arguments are not its ``input.value`` (the agent handing over); its
     name, until the turn's model call tells the one the model called, is the SDK's default.
-    A model call cut off by a cancellation says so."""
-    if kind == "think" and _kind(span) == OI.KIND_LLM and _cut_off(span):
-        return {"error": CANCELLED_STEP_ERROR}
+    A model call cut off by a cancellation says so; one that failed has the error the SDK
+    traced (a tool's keeps the SDK's text, which names the tool and whether the run went on)."""
+    if kind == "think" and _kind(span) == OI.KIND_LLM:
+        if _cut_off(span):
+            return {"error": CANCELLED_STEP_ERROR}
+        detail = _traced_error(span)
+        return {"error": detail} if detail else {}
     if kind != "tool_call" or not _is_handoff(span):
         return {}
     target = span.attributes.get(OI.OUTPUT_VALUE)

@@ -112,6 +112,8 @@ def check_run(collector: Any, expected: dict[str, Any], framework: str) -> None:
         assert expected["final_answer"] in (run["final_answer"] or ""), where
     if expected["error"] is None:
         assert run["error"] is None, where
+    elif expected.get("error_whole"):
+        assert run["error"] == expected["error"], where
     else:
         assert expected["error"] in (run["error"] or ""), where
     if expected["agent_name"]:

@@ -100,6 +100,7 @@ ON_REQUEST = (
     "planning",
     "prebuilt_tool_node",
     "tool_callback",
+    "sub_agent_fails",
 )
 # A scenario module continued in another (each kept to one subject and a readable size).
 CONTINUED_IN = {

@@ -84,6 +84,7 @@ class RunExpectation:
     final_answer: str | None  # substring of agent_runs.final_answer
     tools: list[ToolExpectation] = field(default_factory=list)
     error: str | None = None  # substring of agent_runs.error
+    error_whole: bool = False  # agent_runs.error is ``error`` itself (what the caller saw raised)
     agent_name: str | None = None
     model_requested: str | None = None
     llm_steps_at_least: int = 1
@@ -158,6 +159,7 @@ def scenario(
     final_answer: str | None,
     tools: list[ToolExpectation],
     error: str | None = None,
+    error_whole: bool = False,
     model_requested: str | None = None,
     llm_steps_at_least: int = 1,
     agent_name: str | None = None,
@@ -173,6 +175,7 @@ def scenario(
         final_answer=final_answer,
         tools=tools,
         error=error,
+        error_whole=error_whole,
         agent_name=agent_name or fw.agent_name,
         model_requested=model_requested,
         llm_steps_at_least=llm_steps_at_least,

@@ -27,11 +27,13 @@ from google.genai import types
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_shapes as shapes
 from tests.frameworks.adk_scripted_model import ScriptedChatModel
-from tests.scripted_llm import ScriptedLLM, Turn, answer, call_tool
+from tests.scripted_llm import ScriptedLLM, Turn, answer, call_tool, fail
 
 MODEL_NAME = "scripted-adk"
 AGENT_NAME = "weather_agent"
 MAX_LLM_CALLS = 2
+# What the parent asks its AgentTool child in ``sub_agent_fails`` (the child's own marker).
+SUB_AGENT_REQUEST = "[adk-child-fails] What does the child say?"
 FRAMEWORK = S.Framework(marker_prefix="adk", agent_name=AGENT_NAME, model_name=MODEL_NAME)
 
 
@@ -106,9 +108,9 @@ def success(llm: ScriptedLLM) -> S.RunExpectation:
     return scenario.expect_answer(_play(llm, scenario))
 
 
-def tool_raises(llm: ScriptedLLM) -> S.RunExpectation:
-    """A tool raises: ADK ends the run with the tool's exception."""
-    scenario = S.scenario(
+def flaky_raises() -> S.Scenario:
+    """The model calls the flaky tool wrongly once: the tool raises, which ends an ADK run."""
+    return S.scenario(
         FRAMEWORK,
         "raise",
         "Call the flaky tool once.",
@@ -118,6 +120,11 @@ def tool_raises(llm: ScriptedLLM) -> S.RunExpectation:
         tools=[S.ToolExpectation("flaky", S.FLAKY_BAD_ARGS, None, error=S.FLAKY_ERROR)],
         error=S.FLAKY_ERROR,
     )
+
+
+def tool_raises(llm: ScriptedLLM) -> S.RunExpectation:
+    """A tool raises: ADK ends the run with the tool's exception."""
+    scenario = flaky_raises()
     with scenario.expect_failure(ValueError):
         _play(llm, scenario)
     return scenario.expected
@@ -171,6 +178,33 @@ def nested(llm: ScriptedLLM) -> list[S.RunExpectation]:
     parent = build_agent(llm, "parent_agent", tools=[AgentTool(agent=child)])
     llm.script(scenario.child.marker, scenario.child.turns)
     _play(llm, scenario.parent, parent)
+    return scenario.expected
+
+
+def sub_agent_fails(llm: ScriptedLLM) -> S.RunExpectation:
+    """A child agent called through ``AgentTool`` fails on its first model call (ADK records
+    no request for it): the parent's run fails with it. Returns the parent's expectation; the
+    child's request is ``SUB_AGENT_REQUEST`` plus the scenario's marker."""
+    scenario = S.scenario(
+        FRAMEWORK,
+        "subfail",
+        "Ask the child agent.",
+        [call_tool("child_agent", {"request": SUB_AGENT_REQUEST})],
+        status="failed",
+        final_answer=None,
+        tools=[
+            S.ToolExpectation(
+                "child_agent", {"request": SUB_AGENT_REQUEST}, None, error=S.MODEL_ERROR
+            )
+        ],
+        error=S.MODEL_ERROR,
+        agent_name="parent_agent",
+    )
+    llm.script(SUB_AGENT_REQUEST, [fail(400, S.MODEL_ERROR)])
+    child = build_agent(llm, "child_agent", tools=[])
+    parent = build_agent(llm, "parent_agent", tools=[AgentTool(agent=child)])
+    with scenario.expect_failure():
+        _play(llm, scenario, parent)
     return scenario.expected
 
 

@@ -11,7 +11,14 @@ from google.adk.agents.run_config import RunConfig, StreamingMode
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_habits as habits
 from tests.frameworks import scenario_shapes as shapes
-from tests.frameworks.scenarios_adk import FRAMEWORK, _play, _run, build_agent, get_weather
+from tests.frameworks.scenarios_adk import (
+    FRAMEWORK,
+    _play,
+    _run,
+    build_agent,
+    flaky_raises,
+    get_weather,
+)
 from tests.scripted_llm import ScriptedLLM, call_tool
 
 
@@ -36,17 +43,7 @@ async def mixed_at_once(llm: ScriptedLLM) -> list[S.RunExpectation]:
     """Four runs of one agent at once on one event loop (``run_async`` under ``gather``),
     each a different outcome; a raising tool ends an ADK run, so its failing-tool run fails
     (there is no recovery to play)."""
-    flaky_fails = S.scenario(
-        FRAMEWORK,
-        "raise",
-        "Call the flaky tool once.",
-        [call_tool("flaky", S.FLAKY_BAD_ARGS)],
-        status="failed",
-        final_answer=None,
-        tools=[S.ToolExpectation("flaky", S.FLAKY_BAD_ARGS, None, error=S.FLAKY_ERROR)],
-        error=S.FLAKY_ERROR,
-    )
-    scenarios = [shapes.parallel_tools(FRAMEWORK), flaky_fails, S.model_failure(FRAMEWORK),
+    scenarios = [shapes.parallel_tools(FRAMEWORK), flaky_raises(), S.model_failure(FRAMEWORK),
                  S.success(FRAMEWORK)]  # fmt: skip
     agent = build_agent(llm)
 

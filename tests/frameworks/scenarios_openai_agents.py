@@ -50,6 +50,12 @@ def flaky(x: int) -> str:
     return S.flaky_impl(x)
 
 
+@function_tool(failure_error_function=None)
+def strict_flaky(x: int) -> str:
+    """Fails unless x == 2; its failure ends the run (no failure function)."""
+    return S.flaky_impl(x)
+
+
 FRAMEWORK = S.Framework(marker_prefix="oaa", agent_name=AGENT_NAME, model_name=MODEL_NAME)
 
 
@@ -92,6 +98,28 @@ async def fails(llm: ScriptedLLM) -> S.RunExpectation:
     scenario = S.model_failure(FRAMEWORK)
     with scenario.expect_failure():  # the SDK re-raises the client's BadRequestError
         await _play(llm, scenario)
+    return scenario.expected
+
+
+async def tool_raises(llm: ScriptedLLM) -> S.RunExpectation:
+    """A tool without a failure function raises: the SDK ends the run with a ``UserError``
+    naming the tool, which is the run's error as the caller saw it."""
+    raised = f"Error running tool strict_flaky: {S.FLAKY_ERROR}"
+    scenario = S.scenario(
+        FRAMEWORK,
+        "raise",
+        "Call the strict flaky tool once.",
+        [call_tool("strict_flaky", S.FLAKY_BAD_ARGS), answer("never reached")],
+        status="failed",
+        final_answer=None,
+        tools=[S.ToolExpectation("strict_flaky", S.FLAKY_BAD_ARGS, None, error=S.FLAKY_ERROR)],
+        error=raised,
+        error_whole=True,
+    )
+    agent = build_agent(llm)
+    agent.tools.append(strict_flaky)
+    with scenario.expect_failure():
+        await _play(llm, scenario, agent)
     return scenario.expected
 
 

@@ -238,6 +238,30 @@ def test_an_adk_loop_agent_s_turns_work_on_the_user_s_request(
     check_tokens_counted_once(collector)
 
 
+def test_an_adk_agent_tool_child_failing_first_works_on_what_it_was_asked(
+    collector: Any, tmp_path: Path
+) -> None:
+    """A child agent called through ``AgentTool`` fails on its first model call, which records
+    no request: its task is the request the parent's tool call handed it, and both fail."""
+    _require("google-adk")
+    from tests.frameworks.scenario import MODEL_ERROR
+    from tests.frameworks.scenarios_adk import SUB_AGENT_REQUEST
+
+    report = _run_scenarios(
+        "google-adk", "grpc", collector, tmp_path / "expected.json", "--only", "sub_agent_fails"
+    )
+    (expected,) = report["results"][0]["runs"]
+    check_run(collector, expected, "google-adk")
+    parent = one_run(collector, expected["task"])
+    (child,) = collector.query(
+        "SELECT agent_name, task, status, final_answer, error FROM agent_runs "
+        "WHERE parent_run_id = ?",
+        [parent["id"]],
+    )
+    assert child[:4] == ("child_agent", SUB_AGENT_REQUEST, "failed", None)
+    assert MODEL_ERROR in child[4]
+
+
 @pytest.mark.parametrize(
     ("framework", "scenarios"),
     [

@@ -10,21 +10,16 @@ written into the expectations file. OUT_DIR defaults to this folder (the committ
 
 from __future__ import annotations
 
-import json
 import sys
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from agno.agent import Agent
 from agno.models.openai import OpenAIChat
 from openinference.instrumentation.agno import AgnoInstrumentor
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.frameworks.captured import agent_scenario as S
+from tests.frameworks.captured.capture_files import Capture
 from tests.scripted_llm import ScriptedLLM
 
 HERE = Path(__file__).parent
@@ -51,11 +46,9 @@ def _tool_calls(response: Any) -> list[dict[str, Any]]:
 
 
 def main(out: Path) -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    AgnoInstrumentor().instrument(tracer_provider=provider)
-    expected: dict[str, Any] = {"versions": {p: version(p) for p in PACKAGES}}
+    capture = Capture(out, PACKAGES)
+    AgnoInstrumentor().instrument(tracer_provider=capture.provider)
+    expected = capture.expected
     with ScriptedLLM() as llm:
         task, failing = S.script(llm, "[agno]")
         tools = S.Tools()
@@ -78,9 +71,8 @@ def main(out: Path) -> None:
             }
         except Exception as exc:  # noqa: BLE001 - what the caller saw is the expectation
             expected["fails"] = {"task": failing, "raised": f"{type(exc).__name__}: {exc}"}
-    provider.force_flush()
-    (out / "agno.otlp").write_bytes(encode_spans(exporter.get_finished_spans()).SerializeToString())
-    (out / "agno.expected.json").write_text(json.dumps(expected, indent=2, default=str) + "\n")
+    capture.write_spans("agno.otlp")
+    capture.write_expected("agno.expected.json")
 
 
 if __name__ == "__main__":

@@ -10,21 +10,16 @@ span OK with no output: only the model call's span, and Agno's ``RunErrorEvent``
 
 from __future__ import annotations
 
-import json
 import sys
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from agno.run.agent import RunOutput
 from openinference.instrumentation.agno import AgnoInstrumentor
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.frameworks.captured import agent_scenario as S
 from tests.frameworks.captured.capture_agno import PACKAGES, _agent, _tool_calls
+from tests.frameworks.captured.capture_files import Capture
 from tests.scripted_llm import ScriptedLLM
 
 HERE = Path(__file__).parent
@@ -37,11 +32,9 @@ def _streamed(llm: ScriptedLLM, task: str) -> tuple[RunOutput | None, list[Any]]
 
 
 def main(out: Path) -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    AgnoInstrumentor().instrument(tracer_provider=provider)
-    expected: dict[str, Any] = {"versions": {p: version(p) for p in PACKAGES}}
+    capture = Capture(out, PACKAGES)
+    AgnoInstrumentor().instrument(tracer_provider=capture.provider)
+    expected = capture.expected
     with ScriptedLLM() as llm:
         task, failing = S.script(llm, "[agno-streamed]")
         done, events = _streamed(llm, task)
@@ -63,12 +56,8 @@ def main(out: Path) -> None:
             "answer": failed.content if failed else None,
             "events": [type(e).__name__ for e in events],
         }
-    provider.force_flush()
-    spans = exporter.get_finished_spans()
-    (out / "agno_streamed.otlp").write_bytes(encode_spans(spans).SerializeToString())
-    (out / "agno_streamed.expected.json").write_text(
-        json.dumps(expected, indent=2, default=str) + "\n"
-    )
+    capture.write_spans("agno_streamed.otlp")
+    capture.write_expected("agno_streamed.expected.json")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,10 @@ from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 from openinference.instrumentation.langchain import LangChainInstrumentor
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
 
 from tests.frameworks.captured import agent_scenario as S
+from tests.frameworks.captured.capture_files import Capture, failure_seen
 from tests.scripted_llm import ScriptedLLM
 
 HERE = Path(__file__).parent
@@ -101,11 +97,9 @@ def _tool_calls(messages: list[Any]) -> list[dict[str, Any]]:
 
 
 def main(out: Path) -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    LangChainInstrumentor().instrument(tracer_provider=provider)
-    expected: dict[str, Any] = {"versions": {p: version(p) for p in PACKAGES}}
+    capture = Capture(out, PACKAGES)
+    LangChainInstrumentor().instrument(tracer_provider=capture.provider)
+    expected = capture.expected
     with ScriptedLLM() as llm:
         task, failing = S.script(llm, "[langgraph]")
         state = _agent(llm).invoke({"messages": [{"role": "user", "content": task}]})
@@ -118,16 +112,10 @@ def main(out: Path) -> None:
             "output_tokens": sum(u["output_tokens"] for u in usages if u),
             "model_calls": len(llm.requests_for("[langgraph] ")),
         }
-        try:
-            _agent(llm).invoke({"messages": [{"role": "user", "content": failing}]})
-            expected["fails"] = {"task": failing, "raised": None}
-        except Exception as exc:  # noqa: BLE001 - what the caller saw is the expectation
-            expected["fails"] = {"task": failing, "raised": f"{type(exc).__name__}: {exc}"}
-    provider.force_flush()
-    (out / "langgraph.otlp").write_bytes(
-        encode_spans(exporter.get_finished_spans()).SerializeToString()
-    )
-    (out / "langgraph.expected.json").write_text(json.dumps(expected, indent=2, default=str) + "\n")
+        request = {"messages": [{"role": "user", "content": failing}]}
+        expected["fails"] = failure_seen(failing, lambda: _agent(llm).invoke(request))
+    capture.write_spans("langgraph.otlp")
+    capture.write_expected("langgraph.expected.json")
 
 
 if __name__ == "__main__":

@@ -11,21 +11,16 @@ and the run goes on.
 
 from __future__ import annotations
 
-import json
 import sys
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool
 from openai import AsyncOpenAI
 from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.frameworks.captured import agent_scenario as S
+from tests.frameworks.captured.capture_files import Capture, failure_seen
 from tests.scripted_llm import ScriptedLLM
 
 HERE = Path(__file__).parent
@@ -66,11 +61,11 @@ def _agent(llm: ScriptedLLM, calls: list[dict[str, Any]]) -> Agent:
 
 
 def main(out: Path) -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    OpenAIAgentsInstrumentor().instrument(tracer_provider=provider, exclusive_processor=True)
-    expected: dict[str, Any] = {"versions": {p: version(p) for p in PACKAGES}}
+    capture = Capture(out, PACKAGES)
+    OpenAIAgentsInstrumentor().instrument(
+        tracer_provider=capture.provider, exclusive_processor=True
+    )
+    expected = capture.expected
     with ScriptedLLM() as llm:
         task, failing = S.script(llm, "[openai_agents]")
         calls: list[dict[str, Any]] = []
@@ -84,17 +79,9 @@ def main(out: Path) -> None:
             "output_tokens": usage.output_tokens,
             "model_calls": len(llm.requests_for("[openai_agents] ")),
         }
-        try:
-            Runner.run_sync(_agent(llm, []), failing)
-            expected["fails"] = {"task": failing, "raised": None}
-        except Exception as exc:  # noqa: BLE001 - what the caller saw is the expectation
-            expected["fails"] = {"task": failing, "raised": f"{type(exc).__name__}: {exc}"}
-    provider.force_flush()
-    (out / "openai_agents.otlp").write_bytes(
-        encode_spans(exporter.get_finished_spans()).SerializeToString()
-    )
-    text = json.dumps(expected, indent=2, default=str) + "\n"
-    (out / "openai_agents.expected.json").write_text(text)
+        expected["fails"] = failure_seen(failing, lambda: Runner.run_sync(_agent(llm, []), failing))
+    capture.write_spans("openai_agents.otlp")
+    capture.write_expected("openai_agents.expected.json")
 
 
 if __name__ == "__main__":

@@ -14,23 +14,18 @@ exception fails the run).
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from openai import AsyncOpenAI
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic_ai import Agent, ModelRetry
 from pydantic_ai.models.instrumented import InstrumentationSettings
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from tests.frameworks.captured import agent_scenario as S
+from tests.frameworks.captured.capture_files import Capture
 from tests.scripted_llm import ScriptedLLM
 
 HERE = Path(__file__).parent
@@ -90,25 +85,17 @@ async def _run(llm: ScriptedLLM, marker: str) -> dict[str, Any]:
 
 
 def main(out: Path, instrumentation_version: int | None = None) -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    settings: dict[str, Any] = {"tracer_provider": provider}
+    capture = Capture(out, PACKAGES)
+    settings: dict[str, Any] = {"tracer_provider": capture.provider}
     if instrumentation_version is not None:
         settings["version"] = instrumentation_version
     Agent.instrument_all(InstrumentationSettings(**settings))
     name = "pydantic_ai" + (f"_v{instrumentation_version}" if instrumentation_version else "")
-    expected: dict[str, Any] = {
-        "versions": {p: version(p) for p in PACKAGES},
-        "instrumentation_version": instrumentation_version or "default",
-    }
+    capture.expected["instrumentation_version"] = instrumentation_version or "default"
     with ScriptedLLM() as llm:
-        expected.update(asyncio.run(_run(llm, f"[{name}]")))
-    provider.force_flush()
-    (out / f"{name}.otlp").write_bytes(
-        encode_spans(exporter.get_finished_spans()).SerializeToString()
-    )
-    (out / f"{name}.expected.json").write_text(json.dumps(expected, indent=2, default=str) + "\n")
+        capture.expected.update(asyncio.run(_run(llm, f"[{name}]")))
+    capture.write_spans(f"{name}.otlp")
+    capture.write_expected(f"{name}.expected.json")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import sys
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +23,12 @@ os.environ["SEMANTICKERNEL_EXPERIMENTAL_GENAI_ENABLE_OTEL_DIAGNOSTICS_SENSITIVE"
 
 from openai import AsyncOpenAI  # noqa: E402
 from opentelemetry import trace  # noqa: E402
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
-    InMemorySpanExporter,
-)
 from semantic_kernel.agents import ChatCompletionAgent  # noqa: E402
 from semantic_kernel.connectors.ai.open_ai import OpenAIChatCompletion  # noqa: E402
 from semantic_kernel.functions import kernel_function  # noqa: E402
 
 from tests.frameworks.captured import agent_scenario as S  # noqa: E402
+from tests.frameworks.captured.capture_files import Capture, failure_seen  # noqa: E402
 from tests.scripted_llm import ScriptedLLM  # noqa: E402
 
 HERE = Path(__file__).parent
@@ -97,11 +91,9 @@ async def _ask(llm: ScriptedLLM, task: str, plugin: WeatherPlugin) -> Any:
 
 
 def main(out: Path) -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-    expected: dict[str, Any] = {"versions": {p: version(p) for p in PACKAGES}}
+    capture = Capture(out, PACKAGES)
+    trace.set_tracer_provider(capture.provider)
+    expected = capture.expected
     with ScriptedLLM() as llm:
         task, failing = S.script(llm, "[sk]")
         plugin = WeatherPlugin()
@@ -117,18 +109,11 @@ def main(out: Path) -> None:
             "output_tokens": 46,  # the scripted model's, 4 calls
             "model_calls": len(llm.requests_for("[sk] ")),
         }
-        try:
-            asyncio.run(_ask(llm, failing, WeatherPlugin()))
-            expected["fails"] = {"task": failing, "raised": None}
-        except Exception as exc:  # noqa: BLE001 - what the caller saw is the expectation
-            expected["fails"] = {"task": failing, "raised": f"{type(exc).__name__}: {exc}"}
-    provider.force_flush()
-    (out / "semantic_kernel.otlp").write_bytes(
-        encode_spans(exporter.get_finished_spans()).SerializeToString()
-    )
-    (out / "semantic_kernel.expected.json").write_text(
-        json.dumps(expected, indent=2, default=str) + "\n"
-    )
+        expected["fails"] = failure_seen(
+            failing, lambda: asyncio.run(_ask(llm, failing, WeatherPlugin()))
+        )
+    capture.write_spans("semantic_kernel.otlp")
+    capture.write_expected("semantic_kernel.expected.json")
 
 
 if __name__ == "__main__":
