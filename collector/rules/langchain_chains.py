@@ -42,8 +42,8 @@ def run_answer(input_value: Any, output_value: Any) -> str | None:
     """The answer of a graph or chain run: its last message (or structured response), else
     the one text field its state gained, else what the chain returned."""
     found = LC.final_answer(output_value)
-    if found is None:
-        found = message_answer(output_value)
+    if found is None and _is_message(_unwrapped(output_value)):
+        return message_answer(output_value)  # none when it asked for tools
     if found is None:
         found = state_answer(input_value, output_value)
     return chain_answer(input_value, output_value) if found is None else found
@@ -93,7 +93,7 @@ def chain_answer(input_value: Any, output_value: Any) -> str | None:
         if isinstance(given, Mapping) and set(given) <= set(returned):
             return None  # the state carried on: a graph's, not a parsed object
         if _is_message(returned):
-            return None  # a message asking for tools: no answer
+            return message_answer(output_value)
     return as_text(returned)
 
 
