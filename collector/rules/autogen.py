@@ -122,15 +122,12 @@ def _message_repr(text: str) -> dict[str, Any] | None:
 
 def _task_text(task: Any) -> str | None:
     """A team's task: text, a chat message, or a list of them (the first user text)."""
-    if isinstance(task, str):
-        message = _message_repr(task)
-        if message is None:
-            return task or None
-        task = message
-    messages = [task] if isinstance(task, Mapping) else task
-    if not isinstance(messages, list):
+    if isinstance(task, str) and _message_repr(task) is None:
+        return task or None
+    given = [task] if isinstance(task, (str, Mapping)) else task
+    if not isinstance(given, list):
         return None
-    messages = [_message_repr(m) or m if isinstance(m, str) else m for m in messages]
+    messages = [(_message_repr(m) or m) if isinstance(m, str) else m for m in given]
     for message in messages:
         if isinstance(message, Mapping) and message.get(AG.MESSAGE_SOURCE, AG.USER_SOURCE) == (
             AG.USER_SOURCE

@@ -33,9 +33,7 @@ def _unwrapped(value: Any) -> Any:
 def run_task(input_value: Any) -> str | None:
     """The request of a graph or chain run: the user message opening its turn, else its
     state's one text field, else the chain's own input."""
-    return (
-        LC.turn_user_text(input_value) or state_task(input_value) or chain_task(input_value)
-    )
+    return LC.turn_user_text(input_value) or state_task(input_value) or chain_task(input_value)
 
 
 def run_answer(input_value: Any, output_value: Any) -> str | None:

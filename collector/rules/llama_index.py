@@ -10,8 +10,9 @@ model call is two LLM spans (the call returning the stream, then its consumption
 messages), besides a ``_prepare_chat_with_tools`` LLM span: only the one with the
 messages is a step. A query or chat engine called on its own (``{Engine}.query`` /
 ``.chat`` at the trace's root) is a run too, read as OpenInference's root CHAIN is; as a
-``QueryEngineTool`` its answer (the ToolOutput's text) is the tool's result. ``max_iterations`` ends the run with ``WorkflowRuntimeError``; a run
-cancelled (``handler.cancel_run()``) ends OK with a ``span.cancelled`` event. See SPANS.md.
+``QueryEngineTool`` its answer (the ToolOutput's text) is the tool's result.
+``max_iterations`` ends the run with ``WorkflowRuntimeError``; a run cancelled
+(``handler.cancel_run()``) ends OK with a ``span.cancelled`` event. See SPANS.md.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         text = "\n".join(
             str(b["text"]) for b in blocks if isinstance(b, Mapping) and b.get("text") is not None
         )
-        answered = bool(text) and isinstance(raw, Mapping) and LI.QUERY_RESPONSE_KEYS <= set(raw)
+        answered = bool(text) and isinstance(raw, Mapping) and set(raw) >= LI.QUERY_RESPONSE_KEYS
         fields["tool_result"] = as_text(raw) if raw is not None and not answered else text
         if output.get(LI.TOOL_OUTPUT_IS_ERROR):
             fields["error"] = text or fields["tool_result"] or "error"

@@ -67,7 +67,9 @@ def _translation(llm: ScriptedLLM) -> S.RunExpectation:
     variable's text, the answer the parsed text."""
     text = f"{S.tag('lc-translate')} Hello world"
     llm.script(text, [answer("Bonjour le monde")])
-    prompt = ChatPromptTemplate.from_messages([("system", "Translate to French."), ("user", "{text}")])
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "Translate to French."), ("user", "{text}")]
+    )
     out = (prompt | model_for(llm) | StrOutputParser()).invoke({"text": text})
     assert out == "Bonjour le monde", out
     return _expected(text, "Bonjour le monde")
