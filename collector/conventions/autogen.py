@@ -26,6 +26,9 @@ __all__ = [
     "TEAM_INPUT_TASK",
     "HANDOFF_DESCRIPTION_PREFIX",
     "HANDOFF_NAME_PREFIX",
+    "MESSAGE_REPR",
+    "MESSAGE_REPR_CONTENT",
+    "MESSAGE_REPR_SOURCE",
 ]
 
 # autogen-core traces through the global tracer provider: create_agent / invoke_agent
@@ -40,8 +43,13 @@ OP_INVOKE_AGENT = "invoke_agent"  # an agent's run (a team's turn, or a sub-agen
 OP_EXECUTE_TOOL = "execute_tool"
 TEAM_RUN_SUFFIX = ".run_stream"
 
-# input.value of a team's span: {"task": text (or messages), ...}.
+# input.value of a team's span: {"task": text (or messages), ...}. A message object given as
+# the task (a HandoffMessage resuming a Swarm that handed over to the user, a TextMessage)
+# is there as its pydantic repr: "id='...' source='user' ... content='...' type='...Message'".
 TEAM_INPUT_TASK = "task"
+MESSAGE_REPR = re.compile(r"(?:^|\s)type='\w+Message'\s*$")
+MESSAGE_REPR_CONTENT = re.compile(r"""(?:^|\s)content=('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+MESSAGE_REPR_SOURCE = re.compile(r"(?:^|\s)source='([^']*)'")
 # output.value of a team's span: the TaskResult as JSON, {"messages": [...], "stop_reason"}.
 TASK_RESULT_MESSAGES = "messages"
 TASK_RESULT_STOP_REASON = "stop_reason"

@@ -21,6 +21,8 @@ __all__ = [
     "CANCELLED_EVENT",
     "CURRENT_AGENT",
     "WORKFLOW_RUN_SPAN",
+    "ENGINE_ENTRY_SPAN",
+    "QUERY_RESPONSE_KEYS",
 ]
 
 SCOPE = "openinference.instrumentation.llama_index"
@@ -30,6 +32,9 @@ AGENT_RUN_SPAN = re.compile(r"^(\w*Agent|AgentWorkflow)\.run$")
 # A single agent's run (not an ``AgentWorkflow``'s): its steps' state names the agent.
 CURRENT_AGENT = re.compile(r"""current_agent_name=(?:'([^'\\]*)'|"([^"\\]*)")""")
 WORKFLOW_RUN_SPAN = "AgentWorkflow.run"
+# A query engine's or chat engine's entry (RetrieverQueryEngine.query, SimpleChatEngine.chat,
+# CondensePlusContextChatEngine.astream_chat, ...): the program's run when nothing is above it.
+ENGINE_ENTRY_SPAN = re.compile(r"^(\w+)\.(a?query|a?chat|a?stream_chat)$")
 # LLM-kind spans that are no model call: the tool-schema preparation ...
 PREPARE_CALL_SUFFIX = "._prepare_chat_with_tools"
 # ... and the outer span of a streamed call, without the messages: only a span that
@@ -41,6 +46,9 @@ TOOL_INPUT_ARGS = "args"
 TOOL_OUTPUT_RAW = "raw_output"
 TOOL_OUTPUT_IS_ERROR = "is_error"
 TOOL_OUTPUT_BLOCKS = "blocks"
+# A query engine's Response (``{"response", "source_nodes", "metadata"}``) as a tool's raw
+# output (QueryEngineTool): the model is handed its text, the blocks' text.
+QUERY_RESPONSE_KEYS = frozenset({"response", "source_nodes"})
 # A tool taking the workflow's Context (AgentWorkflow's ``handoff``) gets it injected: its repr
 # is in the kwargs, no argument of the model's.
 INJECTED_CONTEXT = re.compile(r"^<[\w.]*Context object at 0x[0-9a-f]+>$")

@@ -9,6 +9,8 @@ provider) and OpenInference's instrumentor adds the model calls, so both come to
   ``stop_reason``). Each agent's turn is autogen-core's ``invoke_agent`` below it: a
   child run. A Swarm's hand-off is the ``transfer_to_{agent}`` tool step of the turn that
   hands over. A team stopped by ``max_turns`` or MaxMessageTermination is ``max_steps``.
+  A team given a message as its task (a ``HandoffMessage`` answering a Swarm that handed
+  over to the user) holds it as the message's repr: the task is its text content.
 - A tool call is traced twice: OpenInference's TOOL span (arguments and result; OK even
   when the tool raised, the error text as its output) with autogen-core's
   ``execute_tool`` inside (ERROR with the exception, no arguments). The TOOL span is the
@@ -35,7 +37,7 @@ from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.messages import as_text, json_field, loads
-from collector.rules.common import CANCELLED_STEP_ERROR, first_line
+from collector.rules.common import CANCELLED_STEP_ERROR, first_line, python_literal
 from instrumentation.attributes import RunStatus
 
 __all__ = [
@@ -105,13 +107,27 @@ def _last_chat_message(result: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _message_repr(text: str) -> dict[str, Any] | None:
+    """A chat message given as the task, which the team's span holds as its pydantic repr:
+    its source and text content (None for other text, or content that is no text)."""
+    if not AG.MESSAGE_REPR.search(text):
+        return None
+    content = AG.MESSAGE_REPR_CONTENT.search(text)
+    source = AG.MESSAGE_REPR_SOURCE.search(text)
+    value = python_literal(content.group(1)) if content else None
+    if not isinstance(value, str):
+        return None
+    return {AG.MESSAGE_SOURCE: source.group(1) if source else None, AG.MESSAGE_CONTENT: value}
+
+
 def _task_text(task: Any) -> str | None:
     """A team's task: text, a chat message, or a list of them (the first user text)."""
-    if isinstance(task, str):
+    if isinstance(task, str) and _message_repr(task) is None:
         return task or None
-    messages = [task] if isinstance(task, Mapping) else task
-    if not isinstance(messages, list):
+    given = [task] if isinstance(task, (str, Mapping)) else task
+    if not isinstance(given, list):
         return None
+    messages = [(_message_repr(m) or m) if isinstance(m, str) else m for m in given]
     for message in messages:
         if isinstance(message, Mapping) and message.get(AG.MESSAGE_SOURCE, AG.USER_SOURCE) == (
             AG.USER_SOURCE

@@ -5,8 +5,11 @@ OpenInference makes a span AGENT only when "agent" is in its name, so the kind s
 little: an agent's graph is the span named as its ``lc_agent_name``, and a graph invoked
 outside any other graph's node (``ls_integration`` set, no ``langgraph_node``: a team of
 agents wired as nodes) is a run too; a parent graph's node that merely holds an agent is
-not, whatever its name.
-task and answer are in its ``input.value`` / ``output.value`` graph state. A tool's
+not, whatever its name. A chain invoked on its own (an LCEL ``prompt | model | parser``,
+``with_structured_output``: a root CHAIN with no graph) is a run, as any OpenInference
+program's root CHAIN is.
+task and answer are in its ``input.value`` / ``output.value`` graph state (a chain's: what
+it was given and returned, collector/rules/langchain_chains.py). A tool's
 ``input.value`` is the bare value for a one-argument tool, so the arguments come from the
 ``tools`` node span above it. Status descriptions carry a traceback. See SPANS.md.
 """
@@ -21,7 +24,7 @@ from collector.decode import SpanRecord
 from collector.messages import loads
 from collector.rules import langchain_messages as LC
 from collector.rules.common import descendants, exception, exception_type, first_line
-from collector.rules.langchain_state import state_answer, state_task
+from collector.rules.langchain_chains import run_answer, run_task
 from instrumentation.attributes import RunStatus
 
 __all__ = [
@@ -55,10 +58,12 @@ def span_class(span: SpanRecord) -> str | None:
         return None
     metadata = loads(span.attributes.get(OI.METADATA))
     if not isinstance(metadata, Mapping):
-        return None
+        metadata = {}
     if metadata.get(OI.LC_AGENT_NAME) == span.name:
         return "run"  # an agent's graph (create_agent), nested or not
     node = metadata.get(OI.LANGGRAPH_NODE)
+    if kind == OI.KIND_CHAIN and span.parent_span_id is None and node is None:
+        return "run"  # the program's entry outside any graph node: a chain on its own
     if node is None and metadata.get(OI.LS_INTEGRATION) in OI.LANGGRAPH_INTEGRATIONS:
         return "run"  # a graph invoked on its own: the agents' team
     if kind == OI.KIND_AGENT and node == span.name:
@@ -74,10 +79,9 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
         name = None  # a team graph inside which an agent runs: named after the graph
     fields: dict[str, Any] = {
         "agent_name": str(name or span.name),
-        "final_answer": LC.final_answer(attrs.get(OI.OUTPUT_VALUE))
-        or state_answer(attrs.get(OI.INPUT_VALUE), attrs.get(OI.OUTPUT_VALUE)),
+        "final_answer": run_answer(attrs.get(OI.INPUT_VALUE), attrs.get(OI.OUTPUT_VALUE)),
     }
-    task = LC.turn_user_text(attrs.get(OI.INPUT_VALUE)) or state_task(attrs.get(OI.INPUT_VALUE))
+    task = run_task(attrs.get(OI.INPUT_VALUE))
     if task:
         fields["task"] = task
     elif LC.is_command(attrs.get(OI.INPUT_VALUE)):

@@ -25,7 +25,7 @@ from collector.rules.common import (
     python_literal,
     unanswered,
 )
-from collector.rules.langchain_state import state_answer, state_task
+from collector.rules.langchain_chains import run_answer, run_task
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
@@ -62,13 +62,12 @@ def span_class(span: SpanRecord) -> str | None:
 def run_fields(span: SpanRecord) -> dict[str, Any]:
     attrs = span.attributes
     fields: dict[str, Any] = {
-        "final_answer": LC.final_answer(attrs.get(OLL.ENTITY_OUTPUT))
-        or state_answer(attrs.get(OLL.ENTITY_INPUT), attrs.get(OLL.ENTITY_OUTPUT)),
+        "final_answer": run_answer(attrs.get(OLL.ENTITY_INPUT), attrs.get(OLL.ENTITY_OUTPUT)),
     }
     name = attrs.get(A.GEN_AI_AGENT_NAME) or attrs.get(OLL.ENTITY_NAME)
     if name:
         fields["agent_name"] = str(name)
-    task = LC.turn_user_text(attrs.get(OLL.ENTITY_INPUT)) or state_task(attrs.get(OLL.ENTITY_INPUT))
+    task = run_task(attrs.get(OLL.ENTITY_INPUT))
     if task:
         fields["task"] = task
     return fields

@@ -8,8 +8,11 @@ name (``FunctionAgent(name=...)``) from its steps' state (``current_agent_name='
 their ``input.value``); an ``AgentWorkflow`` keeps its class name. A streamed
 model call is two LLM spans (the call returning the stream, then its consumption with the
 messages), besides a ``_prepare_chat_with_tools`` LLM span: only the one with the
-messages is a step. ``max_iterations`` ends the run with ``WorkflowRuntimeError``; a run
-cancelled (``handler.cancel_run()``) ends OK with a ``span.cancelled`` event. See SPANS.md.
+messages is a step. A query or chat engine called on its own (``{Engine}.query`` /
+``.chat`` at the trace's root) is a run too, read as OpenInference's root CHAIN is; as a
+``QueryEngineTool`` its answer (the ToolOutput's text) is the tool's result.
+``max_iterations`` ends the run with ``WorkflowRuntimeError``; a run cancelled
+(``handler.cancel_run()``) ends OK with a ``span.cancelled`` event. See SPANS.md.
 """
 
 from __future__ import annotations
@@ -41,8 +44,20 @@ def _kind(span: SpanRecord) -> str:
     return str(span.attributes.get(OI.SPAN_KIND, "")).upper()
 
 
+def _engine_run(span: SpanRecord) -> bool:
+    """A query or chat engine called by the program itself (the trace's root), not as an
+    agent's tool."""
+    return (
+        span.parent_span_id is None
+        and _kind(span) == OI.KIND_CHAIN
+        and LI.ENGINE_ENTRY_SPAN.match(span.name) is not None
+    )
+
+
 def span_class(span: SpanRecord) -> str | None:
     if _kind(span) == OI.KIND_CHAIN and LI.AGENT_RUN_SPAN.match(span.name):
+        return "run"
+    if _engine_run(span):
         return "run"
     if _kind(span) == OI.KIND_LLM:
         if span.name.endswith(LI.PREPARE_CALL_SUFFIX):
@@ -84,7 +99,8 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         text = "\n".join(
             str(b["text"]) for b in blocks if isinstance(b, Mapping) and b.get("text") is not None
         )
-        fields["tool_result"] = as_text(raw) if raw is not None else text
+        answered = bool(text) and isinstance(raw, Mapping) and set(raw) >= LI.QUERY_RESPONSE_KEYS
+        fields["tool_result"] = as_text(raw) if raw is not None and not answered else text
         if output.get(LI.TOOL_OUTPUT_IS_ERROR):
             fields["error"] = text or fields["tool_result"] or "error"
     return fields

@@ -88,6 +88,7 @@ ON_REQUEST = (
     "tool_node_handles_error",
     "subgraph",
     "handoff_and_back",
+    "chains",
     # Everyday uses, checked by test_framework_habits.py.
     "no_argument_tool",
     "text_with_tool_call",
@@ -104,7 +105,11 @@ ON_REQUEST = (
 )
 # A scenario module continued in another (each kept to one subject and a readable size).
 CONTINUED_IN = {
-    "scenarios_langgraph": ("scenarios_langgraph_graphs", "scenarios_langgraph_habits"),
+    "scenarios_langgraph": (
+        "scenarios_langgraph_graphs",
+        "scenarios_langgraph_habits",
+        "scenarios_langchain_chains",
+    ),
     "scenarios_openai_agents": ("scenarios_openai_agents_habits",),
     "scenarios_pydantic_ai": ("scenarios_pydantic_ai_habits",),
     "scenarios_smolagents": ("scenarios_smolagents_habits",),

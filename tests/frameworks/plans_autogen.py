@@ -222,7 +222,7 @@ def team_plan() -> list[PlannedScenario]:
             TurnExpectation("writer", "completed", SWARM_ANSWER, [add], llm_steps=2),
         ],
     )
-    plans = []
+    plans = [_resume_plan()]
     for name, (scripted, expected), reply in (
         ("team_limit", limit, FINAL_DRAFT),
         ("team_fails", fails, None),
@@ -240,3 +240,42 @@ def team_plan() -> list[PlannedScenario]:
             )
         )
     return plans
+
+
+BOOKED = "Booked a trip to Paris. TERMINATE"
+ASKED = "Which city?"  # the booker's Handoff(target="user", message=...)
+
+
+def _resume_plan() -> PlannedScenario:
+    """A Swarm whose booker hands off to the user (HandoffTermination), then the user's
+    reply as a ``HandoffMessage``: two team runs, the second's task the reply's text (the
+    team's span holds the message's repr). The booker keeps its context, so its second
+    call is answered from the first task's script."""
+    asking, asked = _team(
+        "team-resume",
+        [call_tool("transfer_to_user", {}), answer(BOOKED)],
+        "Swarm",
+        status="completed",
+        final_answer=ASKED,
+        agent_turns=[
+            TurnExpectation(
+                "booker", "completed", None, [S.ToolExpectation("transfer_to_user", {}, ASKED)]
+            ),
+        ],
+    )
+    reply = f"{S.tag('ag-team-reply')} Paris, please."
+    replied = TeamExpectation(
+        task=reply,
+        agent_name="Swarm",
+        status="completed",
+        final_answer=BOOKED,
+        turns=[TurnExpectation("booker", "completed", BOOKED)],
+        model_requested=MODEL_NAME,
+    )
+    return PlannedScenario(
+        name="team_resume",
+        tasks=[asking.task, reply],
+        scripted=[asking],
+        expected=[asked, replied],
+        answers=[ASKED, BOOKED],
+    )

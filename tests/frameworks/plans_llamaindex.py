@@ -29,6 +29,8 @@ STEP_LIMIT_ERROR = "Max iterations of 2 reached"
 HANDOFF_ARGS = {"to_agent": "writer", "reason": "the writer writes"}
 HANDOFF_RESULT = "Agent writer is now handling the request"
 HANDOFF_ANSWER = "the writer's report"
+CAPITAL_ANSWER = "Paris."  # what the query engine's model call answers
+QUERY_TOOL_ARGS = {"input": "capital of France"}  # QueryEngineTool's one argument
 
 
 def _single(name: str, scenario: S.Scenario) -> PlannedScenario:
@@ -63,6 +65,69 @@ def _cancelled() -> PlannedScenario:
         answers=[None],
         errors=["WorkflowCancelledByUser"],
     )
+
+
+def _engines() -> list[PlannedScenario]:
+    """No agent: a query engine over an index (``index.as_query_engine().query(q)``) and a
+    chat engine's two turns (``SimpleChatEngine.chat``), each call a run of its own named
+    after the engine; then an agent whose tool is that query engine (``QueryEngineTool``):
+    the tool's result is the engine's answer (not its Response JSON), the model call it made
+    one more step of the agent's run."""
+    query = S.scenario(
+        FRAMEWORK,
+        "query",
+        "What is the capital of France?",
+        [answer(CAPITAL_ANSWER)],
+        status="completed",
+        final_answer=CAPITAL_ANSWER,
+        tools=[],
+        agent_name="RetrieverQueryEngine",
+        model_requested=MODEL_NAME,
+    )
+    hello = S.scenario(
+        FRAMEWORK,
+        "chat",
+        "Hello!",
+        [answer("Hello, how can I help?"), answer("Goodbye!")],
+        status="completed",
+        final_answer="Hello, how can I help?",
+        tools=[],
+        agent_name="SimpleChatEngine",
+        model_requested=MODEL_NAME,
+    )
+    bye = replace(hello.expected, task=f"{S.tag('li-chat-bye')} Bye!", final_answer="Goodbye!")
+    geo_answer = "The capital of France is Paris."
+    asked = S.scenario(
+        FRAMEWORK,
+        "query-tool",
+        "What is the French capital?",
+        [call_tool("facts", QUERY_TOOL_ARGS), answer(geo_answer)],
+        status="completed",
+        final_answer=geo_answer,
+        tools=[S.ToolExpectation("facts", QUERY_TOOL_ARGS, CAPITAL_ANSWER)],
+        agent_name="geo_agent",
+        model_requested=MODEL_NAME,
+        llm_steps_at_least=3,
+    )
+    # The engine inside the tool is asked the tool's input, with no marker of its own.
+    inner = S.Scenario(QUERY_TOOL_ARGS["input"], [answer(CAPITAL_ANSWER)], asked.expected)
+    return [
+        _single("query_engine", query),
+        PlannedScenario(
+            name="chat_engine",
+            tasks=[hello.task, bye.task],
+            scripted=[hello],
+            expected=[hello.expected, bye],
+            answers=["Hello, how can I help?", "Goodbye!"],
+        ),
+        PlannedScenario(
+            name="query_engine_tool",
+            tasks=[asked.task],
+            scripted=[asked, inner],
+            expected=[asked.expected],
+            answers=[geo_answer],
+        ),
+    ]
 
 
 def plan() -> list[PlannedScenario]:
@@ -120,6 +185,7 @@ def plan() -> list[PlannedScenario]:
         tools=[S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
     )
     return [
+        *_engines(),
         _single("return_direct", direct),
         _single("react", react),
         _single("handoff", handoff),

@@ -68,6 +68,7 @@ def check_team(collector: Any, expected: dict[str, Any], framework: str) -> None
     """The team's run (the one run of its marker without a parent) and its turns, in order."""
     team = one_run(collector, expected["task"], top_level=True)
     where = f"{framework} team {expected['task']!r}: {team}"
+    assert team["task"] == expected["task"], where  # what it was given, not a message's repr
     assert team["agent_name"] == expected["agent_name"], where
     assert team["status"] == expected["status"], where
     assert team["service_name"] == f"fw-{framework}", where

@@ -34,6 +34,8 @@ CASES = [
     ("langgraph-openllmetry", "grpc", "tool_node_handles_error"),
     ("langgraph", "grpc", "subgraph"),
     ("langgraph-openllmetry", "http", "subgraph"),
+    ("langgraph", "grpc", "chains"),
+    ("langgraph-openllmetry", "http", "chains"),
 ]
 
 

@@ -142,6 +142,28 @@ def test_llama_index_tool_output() -> None:
     assert fields["error"] == "no such city"
 
 
+def test_llama_index_engine_called_on_its_own_is_a_run() -> None:
+    chain = {"openinference.span.kind": "CHAIN"}
+    for name in ("RetrieverQueryEngine.query", "SimpleChatEngine.achat", "X.astream_chat"):
+        assert classify(_span(name, LI.SCOPE, chain)) is SpanClass.RUN
+    # Inside an agent's tool (QueryEngineTool) it is the tool's work, not a run.
+    inner = _span("RetrieverQueryEngine.aquery", LI.SCOPE, chain, parent_span_id="1" * 16)
+    assert classify(inner) is SpanClass.OTHER
+    # Another root CHAIN (a text splitter run by the program) is no run.
+    assert classify(_span("TokenTextSplitter.split_text", LI.SCOPE, chain)) is SpanClass.OTHER
+
+
+def test_llama_index_query_engine_tool_result_is_the_engine_s_answer() -> None:
+    response = {"response": "Paris.", "source_nodes": [{"node": {"text": "..."}}], "metadata": {}}
+    output = {"blocks": [{"text": "Paris."}], "raw_output": response, "is_error": False}
+    span = _span("QueryEngineTool.acall", LI.SCOPE, {"output.value": json.dumps(output)})
+    assert llama_index.step_fields(span, "tool_call")["tool_result"] == "Paris."
+    # A tool returning a dict of its own keeps it as JSON, not its Python repr.
+    data = {"blocks": [{"text": "{'city': 'Paris'}"}], "raw_output": {"city": "Paris"}}
+    span = _span("FunctionTool.acall", LI.SCOPE, {"output.value": json.dumps(data)})
+    assert llama_index.step_fields(span, "tool_call")["tool_result"] == '{"city": "Paris"}'
+
+
 def test_llama_index_drops_the_injected_workflow_context() -> None:
     kwargs = {"to_agent": "writer", "ctx": "<workflows.context.context.Context object at 0x7f7d>"}
     span = _span("FunctionTool.acall", LI.SCOPE, {"input.value": json.dumps({"kwargs": kwargs})})
@@ -234,6 +256,26 @@ def test_autogen_team_task_given_as_messages() -> None:
             {"openinference.span.kind": "CHAIN", "input.value": json.dumps({"task": task})},
         )
         assert autogen.run_fields(span)["task"] == "[t] as a message"
+
+
+def test_autogen_team_task_given_as_a_message_object_is_its_text() -> None:
+    # The team's span holds a message object given as the task as its pydantic repr.
+    handoff = (
+        "id='1' source='user' models_usage=None metadata={} created_at=datetime.datetime(2026, "
+        "1, 1) content=\"it's Paris, 'please'\" target='booker' context=[] type='HandoffMessage'"
+    )
+    text = "id='2' source='user' models_usage=None metadata={} content='a\\nb' type='TextMessage'"
+    for task, expected in (
+        (handoff, "it's Paris, 'please'"),
+        ([text], "a\nb"),
+        ("a plain task, type='XMessage' said", "a plain task, type='XMessage' said"),
+    ):
+        span = _span(
+            "Swarm.run_stream",
+            AG.AGENTCHAT_SCOPE,
+            {"openinference.span.kind": "CHAIN", "input.value": json.dumps({"task": task})},
+        )
+        assert autogen.run_fields(span)["task"] == expected
 
 
 def test_autogen_team_stopped_by_a_turn_or_message_limit_is_max_steps() -> None:

@@ -8,7 +8,9 @@ tools (``max_tool_iterations=2``); ``concurrent`` several runs at once on one ev
 ``nested`` an agent whose tool is a second agent (``AgentTool``). Teams: ``team_limit`` a
 RoundRobinGroupChat of a writer and a reviewer stopped by ``max_turns``, ``team_fails`` the
 same team whose reviewer's model call fails, ``team_selector`` a SelectorGroupChat ended by
-TextMentionTermination, ``team_swarm`` a Swarm whose planner hands off to the writer.
+TextMentionTermination, ``team_swarm`` a Swarm whose planner hands off to the writer,
+``team_resume`` a Swarm whose agent hands off to the user (HandoffTermination), then run
+again with the user's reply as a ``HandoffMessage``.
 """
 
 from __future__ import annotations
@@ -96,6 +98,26 @@ async def _team(scenario: str, task: str, base_url: str) -> str:
     return str(result.messages[-1].to_text())
 
 
+async def _resume(tasks: list[str], base_url: str) -> list[dict[str, Any]]:
+    """A Swarm whose booker hands off to the user, stopping the team; the user's reply,
+    a ``HandoffMessage`` to the booker, is the second run's task."""
+    from autogen_agentchat.base import Handoff
+    from autogen_agentchat.conditions import HandoffTermination, TextMentionTermination
+    from autogen_agentchat.messages import HandoffMessage
+    from autogen_agentchat.teams import Swarm
+
+    ask = Handoff(target="user", message="Which city?")
+    booker = _agent(base_url, "booker", tools=[], handoffs=[ask])
+    done = HandoffTermination(target="user") | TextMentionTermination("TERMINATE")
+    team = Swarm([booker], termination_condition=done)
+
+    async def turn(task: Any) -> str:
+        return str((await team.run(task=task)).messages[-1].to_text())
+
+    reply = HandoffMessage(source="user", target="booker", content=tasks[1])
+    return [await _outcome(turn(tasks[0])), await _outcome(turn(reply))]
+
+
 async def _answer(agent: Any, task: str) -> str:
     result = await agent.run(task=task)
     return str(result.messages[-1].to_text())
@@ -116,6 +138,8 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
     if scenario == "outer_span":
         with outer_span():
             return [await _outcome(_answer(_agent(base_url), tasks[0]))]
+    if scenario == "team_resume":
+        return await _resume(tasks, base_url)
     if scenario.startswith("team_"):
         return [await _outcome(_team(scenario, tasks[0], base_url))]
     if scenario == "multi_turn":  # one agent keeps its model context from run to run

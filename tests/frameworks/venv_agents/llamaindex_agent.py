@@ -6,7 +6,9 @@ Scenarios: ``success``, ``tool_error_recovers`` and ``fails`` run one agent;
 ``max_steps`` one with ``max_iterations=2``; ``concurrent`` several runs at once on one
 event loop; ``nested`` an agent whose ``ask_child`` tool runs a second agent; ``handoff`` an
 ``AgentWorkflow`` whose researcher hands the request to its writer; ``cancelled`` a run
-its caller cancels (``handler.cancel_run()``) once its weather tool ran.
+its caller cancels (``handler.cancel_run()``) once its weather tool ran; ``query_engine``
+and ``chat_engine`` no agent, a query engine over a one-document index (mock embeddings)
+and a chat engine's turns; ``query_engine_tool`` an agent whose tool is that query engine.
 """
 
 from __future__ import annotations
@@ -36,11 +38,10 @@ def flaky(x: int) -> str:
     return "flaky ok"
 
 
-def _agent(base_url: str, name: str = "weather_agent", tools: list[Any] | None = None) -> Any:
-    from llama_index.core.agent.workflow import FunctionAgent
+def _llm(base_url: str) -> Any:
     from llama_index.llms.openai_like import OpenAILike
 
-    llm = OpenAILike(
+    return OpenAILike(
         model=MODEL,
         api_base=base_url,
         api_key="sk-scripted",
@@ -50,10 +51,51 @@ def _agent(base_url: str, name: str = "weather_agent", tools: list[Any] | None =
         # Token counts of a streamed call come only with the usage chunk.
         additional_kwargs={"stream_options": {"include_usage": True}},
     )
+
+
+def _agent(base_url: str, name: str = "weather_agent", tools: list[Any] | None = None) -> Any:
+    from llama_index.core.agent.workflow import FunctionAgent
+
     chosen = [get_weather, add, flaky] if tools is None else tools
     return FunctionAgent(
-        name=name, description="Answers the task.", tools=chosen, llm=llm, system_prompt="Answer."
+        name=name,
+        description="Answers the task.",
+        tools=chosen,
+        llm=_llm(base_url),
+        system_prompt="Answer.",
     )
+
+
+def _query_engine(base_url: str) -> Any:
+    """A query engine over a one-document index; mock embeddings (no embedding server)."""
+    from llama_index.core import Document, VectorStoreIndex
+    from llama_index.core.embeddings import MockEmbedding
+
+    index = VectorStoreIndex.from_documents(
+        [Document(text="Paris is the capital of France.")], embed_model=MockEmbedding(embed_dim=8)
+    )
+    return index.as_query_engine(llm=_llm(base_url))
+
+
+async def _engines(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
+    if scenario == "query_engine":
+        engine = _query_engine(base_url)
+        return [await _outcome(_text(engine.aquery(tasks[0])))]
+    if scenario == "chat_engine":
+        from llama_index.core.chat_engine import SimpleChatEngine
+
+        chat = SimpleChatEngine.from_defaults(llm=_llm(base_url))
+        return [await _outcome(_text(chat.achat(task))) for task in tasks]
+    from llama_index.core.tools import QueryEngineTool
+
+    facts = QueryEngineTool.from_defaults(
+        _query_engine(base_url), name="facts", description="Facts about countries."
+    )
+    return [await _outcome(_answer(_agent(base_url, "geo_agent", tools=[facts]), tasks[0]))]
+
+
+async def _text(response: Any) -> str:
+    return str(await response)
 
 
 async def _answer(agent: Any, task: str, **options: Any) -> str:
@@ -68,6 +110,8 @@ async def _outcome(coro: Any) -> dict[str, Any]:
 
 
 async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
+    if scenario in ("query_engine", "chat_engine", "query_engine_tool"):
+        return await _engines(scenario, tasks, base_url)
     if scenario in ("concurrent", "mixed_at_once"):
         return list(await asyncio.gather(*(_outcome(_answer(_agent(base_url), t)) for t in tasks)))
     if scenario == "no_argument_tool":
