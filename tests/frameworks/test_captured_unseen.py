@@ -1,0 +1,95 @@
+"""Frameworks first met as an outside user would run them, as they really traced the shared
+agent (``captured/capture_<name>.py``, which say the versions): their spans are sent over the
+wire to a real collector and every run and step is read against what the framework itself
+returned (``<name>.expected.json``, written by the same capture)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import CollectorHandle
+from tests.frameworks.captured import agent_scenario as S
+from tests.frameworks.test_captured_frameworks import _send, _trace_ids
+from tests.support import wait_until
+
+CAPTURED = Path(__file__).parent / "captured"
+RUNS = (
+    "id, agent_name, status, task, final_answer, error, parent_run_id, total_steps, "
+    "input_tokens, output_tokens, model_requested, model_used"
+)
+STEPS = "action_type, tool_name, tool_args, tool_result, status, error, model, input_tokens"
+
+
+def _expected(name: str) -> dict[str, Any]:
+    return json.loads((CAPTURED / f"{name}.expected.json").read_text())
+
+
+def _runs(collector: CollectorHandle, name: str, count: int) -> dict[str, tuple[Any, ...]]:
+    """The runs of ``name``.otlp by task, once all ``count`` have settled with steps."""
+    body = (CAPTURED / f"{name}.otlp").read_bytes()
+    _send(collector, body)
+    traces = _trace_ids(body)
+
+    def settled() -> dict[str, tuple[Any, ...]] | None:
+        rows = collector.query(
+            f"SELECT {RUNS} FROM agent_runs WHERE trace_id IN (SELECT unnest(?))", [traces]
+        )
+        done = len(rows) == count and all(r[2] != "running" and r[7] for r in rows)
+        return {r[3]: r for r in rows} if done else None
+
+    return wait_until(settled, timeout_s=15, what=f"the runs of {name}")
+
+
+def _steps(collector: CollectorHandle, run_id: str) -> list[tuple[Any, ...]]:
+    return collector.query(
+        f"SELECT {STEPS} FROM agent_steps WHERE agent_run_id = ? ORDER BY step_number", [run_id]
+    )
+
+
+def _tools(steps: list[tuple[Any, ...]]) -> list[tuple[str, Any, bool]]:
+    """The tool steps as (name, arguments, failed)."""
+    return [(s[1], json.loads(s[2]), s[4] == "error") for s in steps if s[0] == "tool_call"]
+
+
+def _check_tools(steps: list[tuple[Any, ...]], returned: list[dict[str, Any]]) -> None:
+    assert _tools(steps) == [(t["name"], t["args"], t["error"]) for t in returned]
+    for row, tool in zip([s for s in steps if s[0] == "tool_call"], returned, strict=True):
+        if not tool["error"]:
+            assert (row[3], row[5]) == (tool["result"], None)
+
+
+def test_agent_framework_runs_read_as_it_returned(module_collector: CollectorHandle) -> None:
+    """Microsoft Agent Framework's own GenAI spans: ``invoke_agent``, ``chat``,
+    ``execute_tool`` with the conventions' keys; the conventions alone read them."""
+    expected = _expected("agent_framework")
+    runs = _runs(module_collector, "agent_framework", 4)
+    done = expected["success"]
+    run = runs[done["task"]]
+    assert run[1:7] == ("WeatherAgent", "completed", done["task"], done["answer"], None, None)
+    assert (run[8], run[9]) == (done["input_tokens"], done["output_tokens"])
+    assert run[10:12] == ("scripted-maf", "scripted-maf-served")
+    steps = _steps(module_collector, run[0])
+    # Each tool after the model call that asked for it.
+    assert [s[0] for s in steps] == ["think", "tool_call"] * 3 + ["think"]
+    assert sum(1 for s in steps if s[0] == "think") == done["model_calls"]
+    _check_tools(steps, done["tools"])
+    # The framework hands the model "Error: Function failed."; the span keeps the cause.
+    assert steps[1][5] == f"TimeoutError('{S.WEATHER_ERROR}')"
+
+    failing = expected["fails"]
+    run = runs[failing["task"]]
+    assert run[1:5] == ("WeatherAgent", "failed", failing["task"], None)
+    assert S.MODEL_ERROR in run[5] and run[5].startswith("ChatClientException")
+    assert [(s[0], s[4]) for s in _steps(module_collector, run[0])] == [("think", "error")]
+
+    sub = expected["sub_agent"]
+    parent, child = runs[sub["task"]], runs[sub["sub_task"]]
+    assert parent[1:7] == ("Manager", "completed", sub["task"], sub["answer"], None, None)
+    assert (parent[8], parent[9]) == (sub["input_tokens"], sub["output_tokens"])
+    _check_tools(_steps(module_collector, parent[0]), sub["tools"])
+    # The agent behind the tool is a child run, answering what the tool returned.
+    assert child[1:7] == ("Converter", "completed", sub["sub_task"], sub["tools"][0]["result"],
+                          None, parent[0])  # fmt: skip
+    assert [s[0] for s in _steps(module_collector, child[0])] == ["think", "tool_call", "think"]
