@@ -37,6 +37,7 @@ from collector.rules import (
     google_adk,
     haystack,
     langchain_openinference,
+    langfuse,
     langchain_openllmetry,
     llama_index,
     mastra,
@@ -72,6 +73,7 @@ MODULES: tuple[ModuleType, ...] = (
     mcp,
     mastra,
     agno,
+    langfuse,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 

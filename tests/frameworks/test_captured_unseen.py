@@ -93,3 +93,58 @@ def test_agent_framework_runs_read_as_it_returned(module_collector: CollectorHan
     assert child[1:7] == ("Converter", "completed", sub["sub_task"], sub["tools"][0]["result"],
                           None, parent[0])  # fmt: skip
     assert [s[0] for s in _steps(module_collector, child[0])] == ["think", "tool_call", "think"]
+
+
+def test_langfuse_observations_read_as_the_loop_returned(module_collector: CollectorHandle) -> None:
+    """The Langfuse SDK's observations: an ``agent`` is a run, a ``tool`` a tool step, a
+    ``generation`` a model call; the top ``@observe()`` span a run too; a lone generation a
+    model call of no run."""
+    expected = _expected("langfuse")
+    runs = _runs(module_collector, "langfuse", 5)
+    done = expected["success"]
+    run = runs[done["task"]]
+    assert run[1:7] == ("weather_agent", "completed", done["task"], done["answer"], None, None)
+    # Langfuse records the model that answered, not the one asked for.
+    assert run[8:12] == (460, 46, "scripted-langfuse-served", "scripted-langfuse-served")
+    steps = _steps(module_collector, run[0])
+    assert [s[0] for s in steps] == ["think", "tool_call"] * 3 + ["think"]
+    assert sum(1 for s in steps if s[0] == "think") == done["model_calls"]
+    assert [s[7] for s in steps if s[0] == "think"] == [100, 110, 120, 130]
+    _check_tools(steps, done["tools"])
+    # The script told the model "error: ..."; the tool's observation failed with the cause.
+    assert steps[1][5] == S.WEATHER_ERROR
+
+    failing = expected["fails"]
+    run = runs[failing["task"]]
+    assert run[1:6] == ("weather_agent", "failed", failing["task"], None,
+                        failing["raised"].split(": ", 1)[1])  # fmt: skip
+    assert [(s[0], s[4], s[5]) for s in _steps(module_collector, run[0])] == [
+        ("think", "error", run[5])
+    ]
+
+    sub = expected["sub_agent"]
+    parent, child = runs[sub["task"]], runs[sub["sub_task"]]
+    assert parent[2:7] == ("completed", sub["task"], sub["answer"], None, None)
+    assert child[2:7] == ("completed", sub["sub_task"], "64.4F", None, parent[0])
+    by_name = {t["name"]: t for t in sub["tools"]}
+    parent_steps = _steps(module_collector, parent[0])
+    assert _tools(parent_steps) == [("converter", by_name["converter"]["args"], False)]
+    assert parent_steps[1][3] == child[4]
+    assert _tools(_steps(module_collector, child[0])) == [
+        ("to_fahrenheit", by_name["to_fahrenheit"]["args"], False)
+    ]
+
+    plain = expected["plain"]
+    run = runs[plain["task"]]
+    assert run[1:7] == ("ask", "completed", plain["task"], plain["answer"], None, None)
+    # The observed helper building the prompt is no step.
+    assert [(s[0], s[7]) for s in _steps(module_collector, run[0])] == [("think", 20)]
+
+    lone = expected["lone"]
+    assert lone["task"] not in runs
+    rows = module_collector.query(
+        "SELECT agent_run_id, action_type, model, input_tokens FROM agent_steps "
+        "WHERE trace_id IN (SELECT unnest(?)) AND agent_run_id IS NULL",
+        [_trace_ids((CAPTURED / "langfuse.otlp").read_bytes())],
+    )
+    assert rows == [(None, "think", "scripted-langfuse-served", 7)]
