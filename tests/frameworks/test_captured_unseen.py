@@ -148,3 +148,37 @@ def test_langfuse_observations_read_as_the_loop_returned(module_collector: Colle
         [_trace_ids((CAPTURED / "langfuse.otlp").read_bytes())],
     )
     assert rows == [(None, "think", "scripted-langfuse-served", 7)]
+
+
+def test_model_calls_with_no_run_around_them_are_steps_of_no_run(
+    module_collector: CollectorHandle,
+) -> None:
+    """A loop written by hand, traced only by an LLM client's instrumentation (OpenLLMetry's
+    OpenAI one) inside a span of the script's own, and a lone call: no run (nothing says
+    one), every model call a step of no run with its model, tokens and error (SPANS.md)."""
+    expected = _expected("client_loop_openllmetry")
+    body = (CAPTURED / "client_loop_openllmetry.otlp").read_bytes()
+    _send(module_collector, body)
+    traces = _trace_ids(body)
+    calls = expected["success"]["model_calls"] + 1 + 1  # the failing call, the lone one
+
+    def stored() -> list[tuple[Any, ...]] | None:
+        rows = module_collector.query(
+            "SELECT agent_run_id, action_type, status, error, model, input_tokens "
+            "FROM agent_steps WHERE trace_id IN (SELECT unnest(?)) ORDER BY started_at",
+            [traces],
+        )
+        return rows if len(rows) == calls else None
+
+    rows = wait_until(stored, timeout_s=15, what="the loop's model calls")
+    runs = module_collector.query(
+        "SELECT count(*) FROM agent_runs WHERE trace_id IN (SELECT unnest(?))", [traces]
+    )
+    assert runs == [(0,)]
+    served = "scripted-loop-served"
+    assert rows == [
+        *[(None, "think", "ok", None, served, n) for n in (100, 110, 120, 130)],
+        (None, "think", "error", expected["fails"]["raised"].split(": ", 1)[1], "scripted-loop",
+         None),
+        (None, "think", "ok", None, served, 7),
+    ]  # fmt: skip
