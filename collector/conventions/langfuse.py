@@ -25,6 +25,7 @@ __all__ = [
     "CALL_ARGS",
     "CALL_KWARGS",
     "MESSAGES",
+    "ROLE",
     "INPUT_TOKENS",
     "OUTPUT_TOKENS",
 ]
@@ -57,5 +58,6 @@ LEVEL_ERROR = "ERROR"
 CALL_ARGS = "args"
 CALL_KWARGS = "kwargs"
 MESSAGES = "messages"
+ROLE = "role"
 INPUT_TOKENS = ("input", "prompt_tokens", "input_tokens")
 OUTPUT_TOKENS = ("output", "completion_tokens", "output_tokens")

@@ -69,19 +69,22 @@ def _output(span: SpanRecord) -> str | None:
     return None if value is None else as_text(value)
 
 
-def run_fields(span: SpanRecord) -> dict[str, Any]:
-    fields: dict[str, Any] = {"agent_name": span.name}
-    # The task: the call's one text argument (beside, say, a list of tools), or an input
-    # that is text. Anything else is left to the first model call's user message.
+def _given_text(span: SpanRecord) -> str | None:
+    """The text an observation was given: the call's one text argument (beside, say, a
+    list of tools), or an input that is text. Anything else tells no task."""
     call = _call(span)
     if call is not None:
         texts = [v for v in (*call[0], *call[1].values()) if isinstance(v, str) and v.strip()]
-        if len(texts) == 1:
-            fields["task"] = texts[0]
-    else:
-        given = loads(span.attributes.get(LF.OBSERVATION_INPUT))
-        if isinstance(given, str) and given.strip():
-            fields["task"] = given
+        return texts[0] if len(texts) == 1 else None
+    given = loads(span.attributes.get(LF.OBSERVATION_INPUT))
+    return given if isinstance(given, str) and given.strip() else None
+
+
+def run_fields(span: SpanRecord) -> dict[str, Any]:
+    fields: dict[str, Any] = {"agent_name": span.name}
+    task = _given_text(span)
+    if task:
+        fields["task"] = task
     answer = _output(span)
     if answer is not None and span.status_code != _STATUS_ERROR:
         fields["final_answer"] = answer
@@ -117,12 +120,26 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     return fields
 
 
-def _messages(value: Any) -> list[Any]:
-    """A generation's request messages: the list itself, or under ``messages``."""
-    parsed = loads(value)
-    if isinstance(parsed, Mapping):
-        parsed = parsed.get(LF.MESSAGES)
-    return parsed if isinstance(parsed, list) else []
+def _messages(span: SpanRecord) -> list[Any]:
+    """A generation's request messages: its input, the list under ``messages``, or, for a
+    decorated function, the argument that is a list of messages."""
+    parsed = loads(span.attributes.get(LF.OBSERVATION_INPUT))
+    call = _call(span)
+    candidates = [*call[0], *call[1].values()] if call is not None else [parsed]
+    for value in candidates:
+        if isinstance(value, Mapping):
+            value = value.get(LF.MESSAGES)
+        if isinstance(value, list) and any(isinstance(m, Mapping) and LF.ROLE in m for m in value):
+            return value
+    return []
+
+
+def _generation_task(span: SpanRecord) -> str | None:
+    """The user message that opened a generation's turn; for a generation of the user's own
+    (``@observe(as_type="generation")`` on a function calling a model) the text it was
+    given."""
+    messages = _messages(span)
+    return turn_user_text(messages) if messages else _given_text(span)
 
 
 def _answer(span: SpanRecord) -> str | None:
@@ -142,8 +159,7 @@ def derive_run_fields(run_span: SpanRecord, own: Iterable[SpanRecord]) -> dict[s
         (s for s in own if _type(s) == LF.TYPE_GENERATION), key=lambda s: (s.start_ns, s.end_ns)
     )
     fields: dict[str, Any] = {}
-    inputs = (_messages(s.attributes.get(LF.OBSERVATION_INPUT)) for s in calls)
-    task = next((t for messages in inputs if (t := turn_user_text(messages))), None)
+    task = next((t for s in calls if (t := _generation_task(s))), None)
     if task:
         fields["task"] = task
     answered = [s for s in calls if s.status_code != _STATUS_ERROR]

@@ -182,3 +182,27 @@ def test_model_calls_with_no_run_around_them_are_steps_of_no_run(
          None),
         (None, "think", "ok", None, served, 7),
     ]  # fmt: skip
+
+
+def test_langfuse_context_managers_and_own_generations(module_collector: CollectorHandle) -> None:
+    """An agent opened with ``start_as_current_observation``, a generation of the user's own
+    (a plain HTTP call, Langfuse's usage names), and a tool whose exception ends the run."""
+    expected = _expected("langfuse_manual")
+    runs = _runs(module_collector, "langfuse_manual", 2)
+    done = expected["success"]
+    run = runs[done["task"]]
+    assert run[1:7] == ("manual_agent", "completed", done["task"], done["answer"], None, None)
+    assert run[8:12] == (90, 9, "scripted-local-served", "scripted-local-served")
+    steps = _steps(module_collector, run[0])
+    assert [(s[0], s[7]) for s in steps] == [("think", 40), ("tool_call", None), ("think", 50)]
+    _check_tools(steps, [dict(t, error=False) for t in done["tools"]])
+
+    raised = expected["raises"]
+    # Given an object, the run's task is the user message its model call was sent.
+    run = runs[raised["task"]]
+    assert run[1:7] == ("manual_agent", "failed", raised["task"], None, raised["raised"], None)
+    steps = _steps(module_collector, run[0])
+    assert [(s[0], s[4]) for s in steps] == [("think", "ok"), ("tool_call", "error")]
+    tool = raised["tool"]
+    assert (steps[1][1], json.loads(steps[1][2]), steps[1][3]) == (tool["name"], tool["args"], None)
+    assert steps[1][5] == S.WEATHER_ERROR
