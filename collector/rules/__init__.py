@@ -37,12 +37,13 @@ from collector.rules import (
     google_adk,
     haystack,
     langchain_openinference,
-    langfuse,
     langchain_openllmetry,
+    langfuse,
     llama_index,
     mastra,
     mcp,
     openai_agents,
+    openlit,
     openllmetry_calls,
     pydantic_ai,
     semantic_kernel,
@@ -74,6 +75,7 @@ MODULES: tuple[ModuleType, ...] = (
     mastra,
     agno,
     langfuse,
+    openlit,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 

@@ -206,3 +206,47 @@ def test_langfuse_context_managers_and_own_generations(module_collector: Collect
     tool = raised["tool"]
     assert (steps[1][1], json.loads(steps[1][2]), steps[1][3]) == (tool["name"], tool["args"], None)
     assert steps[1][5] == S.WEATHER_ERROR
+
+
+def test_openlit_trace_groups_a_loop_into_a_run(module_collector: CollectorHandle) -> None:
+    """A loop written by hand under ``openlit.init()``, each conversation one function
+    decorated with ``@openlit.trace``: that span is the run, OpenLIT's model calls its
+    steps; a lone call outside any is a step of no run."""
+    expected = _expected("client_loop_openlit")
+    body = (CAPTURED / "client_loop_openlit.otlp").read_bytes()
+    _send(module_collector, body)
+    traces = _trace_ids(body)
+
+    def settled() -> list[tuple[Any, ...]] | None:
+        rows = module_collector.query(
+            f"SELECT {RUNS} FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) "
+            "ORDER BY started_at",
+            [traces],
+        )
+        return rows if len(rows) == 2 and all(r[2] != "running" and r[7] for r in rows) else None
+
+    done_row, failed_row = wait_until(settled, timeout_s=15, what="the OpenLIT runs")
+    done = expected["success"]
+    assert done_row[1:7] == ("weather_loop", "completed", done["task"], done["answer"], None, None)
+    assert done_row[8:12] == (460, 46, "scripted-loop", "scripted-loop-served")
+    steps = _steps(module_collector, done_row[0])
+    assert [(s[0], s[4], s[7]) for s in steps] == [("think", "ok", n) for n in (100, 110, 120, 130)]
+    assert len(steps) == done["model_calls"]
+    # OpenLIT's model-call span names the tool call it asked for (gen_ai.tool.call.id): the
+    # step carries that tool's name and the result the next call was sent (SPANS.md).
+    assert [(s[1], s[3]) for s in steps[:3]] == [(t["name"], t["result"]) for t in done["tools"]]
+
+    assert expected["fails"]["raised"].startswith("InternalServerError")
+    # OpenLIT records no arguments of a failed call and no messages of a failed model call:
+    # nothing in the trace tells this run's task.
+    assert failed_row[1:5] == ("weather_loop", "failed", None, None)
+    assert S.MODEL_ERROR in failed_row[5] and failed_row[5].startswith("InternalServerError")
+    assert [(s[0], s[4]) for s in _steps(module_collector, failed_row[0])] == [("think", "error")]
+
+    lone = module_collector.query(
+        "SELECT action_type, input_tokens FROM agent_steps "
+        "WHERE trace_id IN (SELECT unnest(?)) AND agent_run_id IS NULL",
+        [traces],
+    )
+    assert lone == [("think", 7)]
+    assert expected["lone"]["answer"] == "Hello!"

@@ -6,15 +6,17 @@ spans exported, as OTLP protobuf, plus what the loop returned.
 
 INSTRUMENTATION is ``openllmetry`` (opentelemetry-instrumentation-openai) or ``openlit``
 (``openlit.init``), each installed in a virtualenv of its own with ``openai``; the versions
-used are written into ``client_loop_<INSTRUMENTATION>.expected.json``. Each conversation
-runs inside the script's own span (``weather_loop``, no GenAI keys), as a script that
-traces itself does; one more question is a lone model call with no span around it.
+used are written into ``client_loop_<INSTRUMENTATION>.expected.json``. Each conversation is
+one function, ``weather_loop``: under OpenLLMetry it runs inside a span of the script's own
+(no GenAI keys), under OpenLIT it is decorated with ``@openlit.trace``, OpenLIT's way of
+grouping calls. One more question is a lone model call with nothing around it.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -36,57 +38,66 @@ TOOL_SCHEMAS = [
     {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}
     for name in ("get_weather", "to_fahrenheit")
 ]
+Loop = Callable[[OpenAI, str, list[dict[str, Any]]], "str | None"]
 
 
-def _instrument(name: str, provider: TracerProvider) -> tuple[str, ...]:
-    """Turn the instrumentation on; the packages whose versions matter."""
+def _in_own_span(loop: Loop) -> Loop:
+    def traced(client: OpenAI, task: str, calls: list[dict[str, Any]]) -> str | None:
+        with trace.get_tracer("weather_script").start_as_current_span("weather_loop"):
+            return loop(client, task, calls)
+
+    return traced
+
+
+def _instrument(name: str) -> tuple[tuple[str, ...], Callable[[Loop], Loop]]:
+    """Turn the instrumentation on; the packages whose versions matter, and how the script
+    groups a conversation's calls."""
     if name == "openllmetry":
         from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 
-        OpenAIInstrumentor().instrument(tracer_provider=provider)
-        return ("opentelemetry-instrumentation-openai", "openai", "opentelemetry-sdk")
+        OpenAIInstrumentor().instrument()
+        return ("opentelemetry-instrumentation-openai", "openai", "opentelemetry-sdk"), _in_own_span
     if name == "openlit":
         import openlit
 
-        openlit.init(tracer=provider.get_tracer("openlit"), disable_metrics=True,
-                     disabled_instrumentors=[])  # fmt: skip
-        return ("openlit", "openai", "opentelemetry-sdk")
+        # OpenLIT adds its processor to the global provider when one is set.
+        openlit.init(disable_metrics=True, disable_batch=True)
+        return ("openlit", "openai", "opentelemetry-sdk"), openlit.trace
     raise SystemExit(f"unknown instrumentation {name!r}")
 
 
-def run_loop(client: OpenAI, task: str) -> dict[str, Any]:
+def weather_loop(client: OpenAI, task: str, calls: list[dict[str, Any]]) -> str | None:
     """Ask the model, run the tools it calls, until it answers with text."""
     tools = S.Tools()
     messages: list[dict[str, Any]] = [{"role": "user", "content": task}]
+    for _ in range(6):
+        response = client.chat.completions.create(
+            model=MODEL,
+            messages=messages,  # type: ignore[arg-type]
+            tools=TOOL_SCHEMAS,  # type: ignore[arg-type]
+        )
+        message = response.choices[0].message
+        if not message.tool_calls:
+            return message.content
+        messages.append(message.model_dump(exclude_none=True))
+        for call in message.tool_calls:
+            name, args = call.function.name, json.loads(call.function.arguments)  # type: ignore[union-attr]
+            try:
+                result, failed = json.dumps(getattr(tools, name)(**args)), False
+            except Exception as exc:  # noqa: BLE001 - the model is told, as scripts do
+                result, failed = f"error: {exc}", True
+            calls.append({"name": name, "args": args, "result": result, "error": failed})
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
+    return None
+
+
+def _run(loop: Loop, client: OpenAI, task: str) -> dict[str, Any]:
     calls: list[dict[str, Any]] = []
-    tokens = [0, 0]
     try:
-        # The failure leaves the script's span as it leaves the script: the span fails.
-        with trace.get_tracer("weather_script").start_as_current_span("weather_loop"):
-            for _ in range(6):
-                response = client.chat.completions.create(
-                    model=MODEL,
-                    messages=messages,
-                    tools=TOOL_SCHEMAS,  # type: ignore[arg-type]
-                )
-                tokens[0] += response.usage.prompt_tokens  # type: ignore[union-attr]
-                tokens[1] += response.usage.completion_tokens  # type: ignore[union-attr]
-                message = response.choices[0].message
-                if not message.tool_calls:
-                    return {"task": task, "answer": message.content, "tools": calls,
-                            "input_tokens": tokens[0], "output_tokens": tokens[1]}  # fmt: skip
-                messages.append(message.model_dump(exclude_none=True))
-                for call in message.tool_calls:
-                    name, args = call.function.name, json.loads(call.function.arguments)  # type: ignore[union-attr]
-                    try:
-                        result, failed = json.dumps(getattr(tools, name)(**args)), False
-                    except Exception as exc:  # noqa: BLE001 - the model is told, as scripts do
-                        result, failed = f"error: {exc}", True
-                    calls.append({"name": name, "args": args, "result": result, "error": failed})
-                    messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
+        # A failure leaves the grouping span as it leaves the script: the span fails.
+        return {"task": task, "answer": loop(client, task, calls), "tools": calls}
     except Exception as exc:  # noqa: BLE001 - what the caller saw is the expectation
         return {"task": task, "raised": f"{type(exc).__name__}: {exc}", "tools": calls}
-    return {"task": task, "answer": None, "tools": calls}
 
 
 def main(name: str, out: Path) -> None:
@@ -94,14 +105,15 @@ def main(name: str, out: Path) -> None:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-    packages = _instrument(name, provider)
+    packages, group = _instrument(name)
+    loop = group(weather_loop)
     expected: dict[str, Any] = {"versions": {p: version(p) for p in packages}}
     with ScriptedLLM() as llm:
         client = OpenAI(base_url=llm.base_url, api_key="none", max_retries=0)
         task, failing = S.script(llm, f"[loop-{name}]")
-        expected["success"] = run_loop(client, task)
+        expected["success"] = _run(loop, client, task)
         expected["success"]["model_calls"] = len(llm.requests_for(f"[loop-{name}] "))
-        expected["fails"] = run_loop(client, failing)
+        expected["fails"] = _run(loop, client, failing)
         llm.script(LONE_TASK, [answer("Hello!", input_tokens=7, output_tokens=2)])
         lone = client.chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": LONE_TASK}]
