@@ -12,8 +12,6 @@ __all__ = [
     "OBSERVATION_TYPE",
     "OBSERVATION_INPUT",
     "OBSERVATION_OUTPUT",
-    "OBSERVATION_LEVEL",
-    "OBSERVATION_STATUS_MESSAGE",
     "OBSERVATION_MODEL",
     "OBSERVATION_USAGE",
     "IS_APP_ROOT",
@@ -21,7 +19,6 @@ __all__ = [
     "TYPE_TOOL",
     "TYPE_GENERATION",
     "GROUPING_TYPES",
-    "LEVEL_ERROR",
     "CALL_ARGS",
     "CALL_KWARGS",
     "MESSAGES",
@@ -35,11 +32,10 @@ OBSERVATION_TYPE = "langfuse.observation.type"
 # A decorated call's input is {"args": [...], "kwargs": {...}} as JSON (``self`` and ``cls``
 # left out); a generation's is the request's messages, alone or under "messages" beside
 # "tools"; an output is the return value (text as it is, else JSON), a generation's output
-# the answer's message.
+# the answer's message. A failure sets only the span's status (ERROR, the exception's
+# message; no exception event) and Langfuse's level, which the status already tells.
 OBSERVATION_INPUT = "langfuse.observation.input"
 OBSERVATION_OUTPUT = "langfuse.observation.output"
-OBSERVATION_LEVEL = "langfuse.observation.level"
-OBSERVATION_STATUS_MESSAGE = "langfuse.observation.status_message"
 OBSERVATION_MODEL = "langfuse.observation.model.name"
 # JSON object of token counts: the provider's names as the integration got them
 # (OpenAI's prompt_tokens / completion_tokens) or Langfuse's own (input / output).
@@ -53,7 +49,6 @@ TYPE_TOOL = "tool"
 TYPE_GENERATION = "generation"
 # The types that only group what runs below them: ``@observe()``'s default and a chain.
 GROUPING_TYPES = frozenset({"span", "chain"})
-LEVEL_ERROR = "ERROR"
 
 CALL_ARGS = "args"
 CALL_KWARGS = "kwargs"
