@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import CollectorHandle
 from tests.frameworks.captured import agent_scenario as S
 from tests.frameworks.test_captured_frameworks import _send, _trace_ids
@@ -150,40 +152,6 @@ def test_langfuse_observations_read_as_the_loop_returned(module_collector: Colle
     assert rows == [(None, "think", "scripted-langfuse-served", 7)]
 
 
-def test_model_calls_with_no_run_around_them_are_steps_of_no_run(
-    module_collector: CollectorHandle,
-) -> None:
-    """A loop written by hand, traced only by an LLM client's instrumentation (OpenLLMetry's
-    OpenAI one) inside a span of the script's own, and a lone call: no run (nothing says
-    one), every model call a step of no run with its model, tokens and error (SPANS.md)."""
-    expected = _expected("client_loop_openllmetry")
-    body = (CAPTURED / "client_loop_openllmetry.otlp").read_bytes()
-    _send(module_collector, body)
-    traces = _trace_ids(body)
-    calls = expected["success"]["model_calls"] + 1 + 1  # the failing call, the lone one
-
-    def stored() -> list[tuple[Any, ...]] | None:
-        rows = module_collector.query(
-            "SELECT agent_run_id, action_type, status, error, model, input_tokens "
-            "FROM agent_steps WHERE trace_id IN (SELECT unnest(?)) ORDER BY started_at",
-            [traces],
-        )
-        return rows if len(rows) == calls else None
-
-    rows = wait_until(stored, timeout_s=15, what="the loop's model calls")
-    runs = module_collector.query(
-        "SELECT count(*) FROM agent_runs WHERE trace_id IN (SELECT unnest(?))", [traces]
-    )
-    assert runs == [(0,)]
-    served = "scripted-loop-served"
-    assert rows == [
-        *[(None, "think", "ok", None, served, n) for n in (100, 110, 120, 130)],
-        (None, "think", "error", expected["fails"]["raised"].split(": ", 1)[1], "scripted-loop",
-         None),
-        (None, "think", "ok", None, served, 7),
-    ]  # fmt: skip
-
-
 def test_langfuse_context_managers_and_own_generations(module_collector: CollectorHandle) -> None:
     """An agent opened with ``start_as_current_observation``, a generation of the user's own
     (a plain HTTP call, Langfuse's usage names), and a tool whose exception ends the run."""
@@ -206,6 +174,44 @@ def test_langfuse_context_managers_and_own_generations(module_collector: Collect
     tool = raised["tool"]
     assert (steps[1][1], json.loads(steps[1][2]), steps[1][3]) == (tool["name"], tool["args"], None)
     assert steps[1][5] == S.WEATHER_ERROR
+
+
+@pytest.mark.parametrize("name", ["client_loop_openllmetry", "client_loop_logfire"])
+def test_model_calls_with_no_run_around_them_are_steps_of_no_run(
+    module_collector: CollectorHandle, name: str
+) -> None:
+    """A loop written by hand, traced only by an LLM client's instrumentation (OpenLLMetry's
+    OpenAI one, Logfire's ``instrument_openai``) inside a span of the script's own (a plain
+    one, a ``logfire.span``), and a lone call: no run (nothing says one), every model call a
+    step of no run with its model, tokens and error (SPANS.md)."""
+    expected = _expected(name)
+    body = (CAPTURED / f"{name}.otlp").read_bytes()
+    _send(module_collector, body)
+    traces = _trace_ids(body)
+    calls = expected["success"]["model_calls"] + 1 + 1  # the failing call, the lone one
+
+    def stored() -> list[tuple[Any, ...]] | None:
+        rows = module_collector.query(
+            "SELECT agent_run_id, action_type, status, error, model, input_tokens "
+            "FROM agent_steps WHERE trace_id IN (SELECT unnest(?)) ORDER BY started_at",
+            [traces],
+        )
+        return rows if len(rows) == calls else None
+
+    rows = wait_until(stored, timeout_s=15, what="the loop's model calls")
+    runs = module_collector.query(
+        "SELECT count(*) FROM agent_runs WHERE trace_id IN (SELECT unnest(?))", [traces]
+    )
+    assert runs == [(0,)]
+    served = "scripted-loop-served"
+    failed = rows.pop(4)
+    assert rows == [
+        *[(None, "think", "ok", None, served, n) for n in (100, 110, 120, 130)],
+        (None, "think", "ok", None, served, 7),
+    ]
+    assert failed[:3] == (None, "think", "error") and S.MODEL_ERROR in failed[3]
+    assert failed[4:] == ("scripted-loop", None)
+    assert expected["fails"]["raised"].endswith(S.MODEL_ERROR)
 
 
 def test_openlit_trace_groups_a_loop_into_a_run(module_collector: CollectorHandle) -> None:

@@ -4,12 +4,14 @@ spans exported, as OTLP protobuf, plus what the loop returned.
 
     VENV/bin/python -m tests.frameworks.captured.capture_client_loop INSTRUMENTATION [OUT_DIR]
 
-INSTRUMENTATION is ``openllmetry`` (opentelemetry-instrumentation-openai) or ``openlit``
-(``openlit.init``), each installed in a virtualenv of its own with ``openai``; the versions
-used are written into ``client_loop_<INSTRUMENTATION>.expected.json``. Each conversation is
-one function, ``weather_loop``: under OpenLLMetry it runs inside a span of the script's own
-(no GenAI keys), under OpenLIT it is decorated with ``@openlit.trace``, OpenLIT's way of
-grouping calls. One more question is a lone model call with nothing around it.
+INSTRUMENTATION is ``openllmetry`` (opentelemetry-instrumentation-openai), ``openlit``
+(``openlit.init``) or ``logfire`` (``logfire.instrument_openai``), each installed in a
+virtualenv of its own with ``openai``; the versions used are written into
+``client_loop_<INSTRUMENTATION>.expected.json``. Each conversation is one function,
+``weather_loop``: under OpenLLMetry it runs inside a span of the script's own (no GenAI
+keys), under OpenLIT it is decorated with ``@openlit.trace``, OpenLIT's way of grouping
+calls, under Logfire it runs in a ``logfire.span``. One more question is a lone model call
+with nothing around it.
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ def _in_own_span(loop: Loop) -> Loop:
     return traced
 
 
-def _instrument(name: str) -> tuple[tuple[str, ...], Callable[[Loop], Loop]]:
+def _instrument(
+    name: str, exporter: InMemorySpanExporter
+) -> tuple[tuple[str, ...], Callable[[Loop], Loop]]:
     """Turn the instrumentation on; the packages whose versions matter, and how the script
     groups a conversation's calls."""
     if name == "openllmetry":
@@ -63,7 +67,28 @@ def _instrument(name: str) -> tuple[tuple[str, ...], Callable[[Loop], Loop]]:
         # OpenLIT adds its processor to the global provider when one is set.
         openlit.init(disable_metrics=True, disable_batch=True)
         return ("openlit", "openai", "opentelemetry-sdk"), openlit.trace
+    if name == "logfire":
+        import logfire
+
+        # Logfire sets up a provider of its own; the capture's exporter is added to it.
+        logfire.configure(
+            send_to_logfire=False,
+            console=False,
+            additional_span_processors=[SimpleSpanProcessor(exporter)],
+        )
+        logfire.instrument_openai()
+        return ("logfire", "openai", "opentelemetry-sdk"), _in_logfire_span
     raise SystemExit(f"unknown instrumentation {name!r}")
+
+
+def _in_logfire_span(loop: Loop) -> Loop:
+    import logfire
+
+    def traced(client: OpenAI, task: str, calls: list[dict[str, Any]]) -> str | None:
+        with logfire.span("weather_loop {task}", task=task):
+            return loop(client, task, calls)
+
+    return traced
 
 
 def weather_loop(client: OpenAI, task: str, calls: list[dict[str, Any]]) -> str | None:
@@ -105,7 +130,7 @@ def main(name: str, out: Path) -> None:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-    packages, group = _instrument(name)
+    packages, group = _instrument(name, exporter)
     loop = group(weather_loop)
     expected: dict[str, Any] = {"versions": {p: version(p) for p in packages}}
     with ScriptedLLM() as llm:
