@@ -38,10 +38,12 @@ from collector.rules import (
     haystack,
     langchain_openinference,
     langchain_openllmetry,
+    langfuse,
     llama_index,
     mastra,
     mcp,
     openai_agents,
+    openlit,
     openllmetry_calls,
     pydantic_ai,
     semantic_kernel,
@@ -72,6 +74,8 @@ MODULES: tuple[ModuleType, ...] = (
     mcp,
     mastra,
     agno,
+    langfuse,
+    openlit,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 
