@@ -42,6 +42,7 @@ from collector.message_tools import source_span_id, told_tool_spans
 from collector.model_calls import ForeignLlmParents, one_step_per_model_call
 from collector.nearest_runs import NearestRuns, SpanKey, parent_key
 from collector.pending_links import pending_link
+from collector.program_runs import program_roots_as_runs
 from collector.rootless_runs import (
     fail_cut_runs_on_a_failed_step,
     place_rootless_steps,
@@ -157,6 +158,8 @@ def ingest_batch(
     classes = one_step_per_model_call(
         con, unique, [classify_guarded(s) for s in unique], state.foreign_llm
     )
+    # A program's own span around model calls no run holds is their run.
+    classes, programs = program_roots_as_runs(con, unique, classes)
     state.foreign_llm.remember(unique, classes)
     # Spans by (trace id, span id): a parent is looked up in its child's trace only.
     parents: dict[SpanKey, SpanKey | None] = {}
@@ -209,6 +212,12 @@ def ingest_batch(
                 if not complete:
                     state.orphan_traces.add(span.trace_id)  # its parent run may come later
             run = mapped_or_none(span, partial(build_run, span, parent_run))
+            if (
+                run is not None
+                and run.agent_name is None
+                and (span.trace_id, span.span_id) in programs
+            ):
+                run.agent_name = span.name or None  # the program's name for its work
             if run is not None:
                 runs.append(run)
                 made.append(run)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.conftest import CollectorHandle
 from tests.frameworks.captured import agent_scenario as S
@@ -176,42 +177,77 @@ def test_langfuse_context_managers_and_own_generations(module_collector: Collect
     assert steps[1][5] == S.WEATHER_ERROR
 
 
+def _roots_last(body: bytes) -> tuple[bytes, bytes]:
+    """``body`` as two requests: every span with a parent, then the roots (a live exporter
+    sends a long loop's model calls before the span around them, which ends last)."""
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    parts = (ExportTraceServiceRequest(), ExportTraceServiceRequest())
+    for resource_spans in request.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                part = parts[0] if span.parent_span_id else parts[1]
+                into = part.resource_spans.add()
+                into.resource.CopyFrom(resource_spans.resource)
+                scope = into.scope_spans.add()
+                scope.scope.CopyFrom(scope_spans.scope)
+                scope.spans.add().CopyFrom(span)
+    return parts[0].SerializeToString(), parts[1].SerializeToString()
+
+
+@pytest.mark.parametrize("delivery", ["one request", "roots last"])
 @pytest.mark.parametrize("name", ["client_loop_openllmetry", "client_loop_logfire"])
-def test_model_calls_with_no_run_around_them_are_steps_of_no_run(
-    module_collector: CollectorHandle, name: str
+def test_a_program_span_around_model_calls_is_their_run(
+    collector: CollectorHandle, name: str, delivery: str
 ) -> None:
     """A loop written by hand, traced only by an LLM client's instrumentation (OpenLLMetry's
     OpenAI one, Logfire's ``instrument_openai``) inside a span of the script's own (a plain
-    one, a ``logfire.span``), and a lone call: no run (nothing says one), every model call a
-    step of no run with its model, tokens and error (SPANS.md)."""
+    one, a ``logfire.span``): that span is the run, its model calls the steps, the same
+    whether the span came with its calls or after them; a lone call stays a step of no run
+    (SPANS.md)."""
     expected = _expected(name)
     body = (CAPTURED / f"{name}.otlp").read_bytes()
-    _send(module_collector, body)
     traces = _trace_ids(body)
-    calls = expected["success"]["model_calls"] + 1 + 1  # the failing call, the lone one
+    if delivery == "one request":
+        _send(collector, body)
+    else:
+        calls, roots = _roots_last(body)
+        _send(collector, calls)
+        waiting = collector.query(
+            "SELECT count(*) FROM agent_runs WHERE trace_id IN (SELECT unnest(?))", [traces]
+        )
+        assert waiting == [(2,)]  # stand-ins until the spans around the calls arrive
+        _send(collector, roots)
 
-    def stored() -> list[tuple[Any, ...]] | None:
-        rows = module_collector.query(
-            "SELECT agent_run_id, action_type, status, error, model, input_tokens "
-            "FROM agent_steps WHERE trace_id IN (SELECT unnest(?)) ORDER BY started_at",
+    def settled() -> list[tuple[Any, ...]] | None:
+        rows = collector.query(
+            f"SELECT {RUNS} FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) "
+            "ORDER BY started_at",
             [traces],
         )
-        return rows if len(rows) == calls else None
+        return rows if len(rows) == 2 and all(r[2] != "running" for r in rows) else None
 
-    rows = wait_until(stored, timeout_s=15, what="the loop's model calls")
-    runs = module_collector.query(
-        "SELECT count(*) FROM agent_runs WHERE trace_id IN (SELECT unnest(?))", [traces]
-    )
-    assert runs == [(0,)]
+    done_row, failed_row = wait_until(settled, timeout_s=15, what="the loop's runs")
     served = "scripted-loop-served"
-    failed = rows.pop(4)
-    assert rows == [
-        *[(None, "think", "ok", None, served, n) for n in (100, 110, 120, 130)],
-        (None, "think", "ok", None, served, 7),
+    done = expected["success"]
+    assert done_row[2:8] == ("completed", done["task"], done["answer"], None, None, 4)
+    assert done_row[8:12] == (460, 46, "scripted-loop", served)
+    steps = _steps(collector, done_row[0])
+    assert [(s[0], s[4], s[6], s[7]) for s in steps] == [
+        ("think", "ok", served, n) for n in (100, 110, 120, 130)
     ]
-    assert failed[:3] == (None, "think", "error") and S.MODEL_ERROR in failed[3]
-    assert failed[4:] == ("scripted-loop", None)
-    assert expected["fails"]["raised"].endswith(S.MODEL_ERROR)
+    fails = expected["fails"]
+    assert failed_row[2:5] == ("failed", fails["task"], None)
+    assert S.MODEL_ERROR in failed_row[5]
+    failed_steps = _steps(collector, failed_row[0])
+    assert [(s[0], s[4]) for s in failed_steps] == [("think", "error")]
+    assert done_row[1] == failed_row[1] and done_row[1]  # named after the program's span
+    lone = collector.query(
+        "SELECT agent_run_id, action_type, status, input_tokens FROM agent_steps "
+        "WHERE trace_id IN (SELECT unnest(?)) AND agent_run_id IS NULL",
+        [traces],
+    )
+    assert lone == [(None, "think", "ok", 7)]
 
 
 def test_openlit_trace_groups_a_loop_into_a_run(module_collector: CollectorHandle) -> None:
