@@ -135,13 +135,17 @@ def test_real_n8n_waits_while_the_agent_is_busy_and_runs_both_executions(
     first_gate.set()
     wait_until(lambda: len(n8n.posted) == 2, timeout_s=90, interval_s=0.2, what="two reports")
     headers = [p["text"].split("\n\n")[0] for p in n8n.posted]
-    assert [h.split(": ", 1)[1] for h in headers] == ["completed (first-in)", "completed (second-in)"]
+    assert [h.split(": ", 1)[1] for h in headers] == [
+        "completed (first-in)",
+        "completed (second-in)",
+    ]
 
     def both_ended() -> list[dict[str, Any]] | None:
         executions = n8n.workflow_executions(workflow["id"])
         return executions if all(e["status"] in TERMINAL for e in executions) else None
 
     executions = wait_until(both_ended, timeout_s=30, interval_s=0.5, what="both executions")
+    assert executions is not None
     assert [e["status"] for e in executions] == ["success", "success"]
     second = _run_of(n8n.posted[1], tracing)
     assert second["status"] == "completed" and second["source"] == "n8n"
@@ -250,7 +254,9 @@ def test_real_n8n_reports_failed_tool_calls_and_every_command_is_recorded(
     # Every run is in the collector with its tool steps and the exact command of each.
     runs = [_run_of(p, tracing) for p in n8n.posted]
     (execution,) = {r["triggered_by"] for r in runs}  # one execution for the whole list
-    commands = [[(c["argv"], c["decision"], c["status"]) for c in _tool_calls(r, tracing)] for r in runs]
+    commands = [
+        [(c["argv"], c["decision"], c["status"]) for c in _tool_calls(r, tracing)] for r in runs
+    ]
     assert commands == [
         [(["docker", "logs", "--tail", "5", "my web app"], "refused", "error")],
         [(["docker", "inspect", "数据库-ü"], "refused", "error")],

@@ -258,8 +258,10 @@ def test_real_n8n_runs_one_container_at_a_time_and_reports_an_agent_it_cannot_re
     wait_until(lambda: len(posted) == 4, timeout_s=60, what="the report on the odd name")
     assert posted[3]["text"].split("\n\n")[0].endswith(': completed ("web\\"; docker rm -f db x")')
     # The model's answer, and the tool call it could not make (whatever the model says of it).
-    assert posted[3]["text"].split("\n\n")[2].startswith(
-        "1 of 1 tool calls failed: docker_logs: error: refused by client policy"
+    assert (
+        posted[3]["text"]
+        .split("\n\n")[2]
+        .startswith("1 of 1 tool calls failed: docker_logs: error: refused by client policy")
     )
     run = _run_with_task(tracing, 'The container "web\\"; docker rm -f db x"')
     assert "crashed (exited with code 1)." in run["task"]
