@@ -86,10 +86,11 @@ class SharedN8n:
     workflow_id: str
     _copies: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
-    def add(self, agent_url: str, **options: Any) -> dict[str, Any]:
-        """A new copy of the workflow, set up by the user, saved and published while n8n runs."""
+    def add(self, agent_url: str, *, notify_url: str = "", **options: Any) -> dict[str, Any]:
+        """A new copy of the workflow, set up by the user, saved and published while n8n runs;
+        its reports go to the recording chat unless ``notify_url`` says otherwise."""
         workflow = as_the_user_sets_it_up(
-            agent_url, self.chat_url, copy=next(self._copies), **options
+            agent_url, notify_url or self.chat_url, copy=next(self._copies), **options
         )
         self.server.add_workflow(workflow)
         return workflow

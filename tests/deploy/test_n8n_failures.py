@@ -293,6 +293,36 @@ def test_real_n8n_reports_failed_tool_calls_and_every_command_is_recorded(
         assert ("Connection refused" if name == "no-sshd" else "did not accept the key") in text
 
 
+def test_real_n8n_chat_that_refuses_the_reports_stops_no_investigation(
+    n8n: SharedN8n, start_agent: StartAgent, llm: ScriptedLLM, tracing: Tracing, sshd: SSHServer
+) -> None:
+    agent = start_agent(ssh=sshd, token=TOKEN)
+    chat_down = f"http://127.0.0.1:{free_port()}/hooks/agent"
+    workflow = n8n.add(agent.url, notify_url=chat_down)
+    for name in ("chat-a", "chat-b"):
+        llm.script(f'The container "{name}"', [answer(f"{name}: out of memory")])
+    n8n.alert(workflow, {"containers": ["chat-a", "chat-b"]})
+    execution = _last_finished(n8n, workflow)
+    assert execution["status"] == "error"
+    message = _error_message(n8n, execution)
+    port = chat_down.split(":")[2].split("/")[0]
+    assert message == (
+        f"the report on chat-a could not be posted to {chat_down}: connection refused at"
+        f" 127.0.0.1:{port} (and 1 more that did not complete)"
+    )
+    # Both containers were investigated all the same.
+    for name in ("chat-a", "chat-b"):
+
+        def runs(name: str = name) -> list[Any]:
+            return tracing.collector.query(
+                "SELECT id FROM agent_runs WHERE starts_with(task, ?)", [f'The container "{name}"']
+            )
+
+        (row,) = wait_until(runs, timeout_s=30, what=f"the run on {name}")
+        assert tracing.run(row[0])["status"] == "completed"
+    assert not n8n.posted
+
+
 def test_real_n8n_schedule_trigger_checks_the_whole_server(
     n8n: SharedN8n, start_agent: StartAgent, llm: ScriptedLLM, tracing: Tracing, sshd: SSHServer
 ) -> None:
