@@ -363,22 +363,25 @@ def test_real_n8n_killed_mid_run_reports_the_crashed_execution_after_its_restart
         what="docker logs on the server",
     )
     n8n.server.crash()
+    try:
 
-    def run_ids() -> set[str]:
-        rows = tracing.collector.query(
-            "SELECT id FROM agent_runs WHERE starts_with(task, 'The container \"hang\"')"
-        )
-        return {row[0] for row in rows}
+        def run_ids() -> set[str]:
+            rows = tracing.collector.query(
+                "SELECT id FROM agent_runs WHERE starts_with(task, 'The container \"hang\"')"
+            )
+            return {row[0] for row in rows}
 
-    (run_id,) = wait_until(run_ids, timeout_s=30, what="the run in the collector")
-    # The agent, its caller gone, cancels the run once the hanging command is stopped.
-    cancelled = tracing.run(run_id, timeout_s=30)
-    assert cancelled["status"] == "cancelled"
-    assert [c["argv"] for c in _tool_calls(cancelled, tracing)] == [
-        ["docker", "logs", "--tail", "5", "hang"]
-    ]
-    assert not n8n.posted
-    n8n.server.start()  # as after a reboot: the execution is found crashed, and reported
+        (run_id,) = wait_until(run_ids, timeout_s=30, what="the run in the collector")
+        # The agent, its caller gone, cancels the run once the hanging command is stopped.
+        cancelled = tracing.run(run_id, timeout_s=30)
+        assert cancelled["status"] == "cancelled"
+        assert [c["argv"] for c in _tool_calls(cancelled, tracing)] == [
+            ["docker", "logs", "--tail", "5", "hang"]
+        ]
+        assert not n8n.posted
+    finally:
+        n8n.server.start()  # as after a reboot; the later tests need it too
+    # The execution is found crashed at the start, and reported.
     wait_until(lambda: n8n.posted, timeout_s=90, interval_s=0.5, what="the crash report")
     execution_id = cancelled["triggered_by"].rsplit(" ", 1)[1]
     (text,) = [p["text"] for p in n8n.posted]
