@@ -398,6 +398,9 @@ _REAGGREGATE_RUNS = """
             ELSE greatest(coalesce(agent_runs.output_tokens, 0), a.output_tokens) END,
         model_used = coalesce(agent_runs.model_used, a.last_model),
         tool_names = a.tool_names,
+        -- A step after the silence that marked the run lost: it was not lost after all.
+        status = CASE WHEN agent_runs.status = '{lost}' AND NOT agent_runs.is_final
+            THEN '{running}' ELSE agent_runs.status END,
         last_activity_at = $1,
         updated_at = $1
     FROM (
@@ -420,7 +423,10 @@ def refresh_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str], now: datetim
         listed, params = in_list(chunk, first=1)
         con.execute(_RENUMBER_STEPS.format(ids=listed), params)
         listed, params = in_list(chunk, first=2)
-        con.execute(_REAGGREGATE_RUNS.format(ids=listed), [now, *params])
+        con.execute(
+            _REAGGREGATE_RUNS.format(ids=listed, lost=RunStatus.LOST, running=RunStatus.RUNNING),
+            [now, *params],
+        )
 
 
 def mark_lost_runs(con: duckdb.DuckDBPyConnection, now: datetime, silence_s: float) -> int:

@@ -149,7 +149,10 @@ def send(handle: CollectorHandle, transport: str, request: ExportTraceServiceReq
     else:
         body, kind = json.dumps(to_otlp_json(request)).encode(), "application/json"
     response = httpx.post(
-        handle.http_endpoint + "/v1/traces", content=body, headers={"content-type": kind}, timeout=30
+        handle.http_endpoint + "/v1/traces",
+        content=body,
+        headers={"content-type": kind},
+        timeout=30,
     )
     assert response.status_code == 200, response.text
     if transport == "http-protobuf":

@@ -48,15 +48,23 @@ def _span(trace: bytes, span_id: bytes, parent: bytes | None, name: str, **attrs
 
 
 def _run(trace: bytes, span_id: bytes, parent: bytes | None, **attrs: Any) -> Span:
-    return _span(trace, span_id, parent, "invoke_agent ops", **{
-        A.GEN_AI_OPERATION_NAME: "invoke_agent", **attrs
-    })
+    return _span(
+        trace,
+        span_id,
+        parent,
+        "invoke_agent ops",
+        **{A.GEN_AI_OPERATION_NAME: "invoke_agent", **attrs},
+    )
 
 
 def _tool(trace: bytes, span_id: bytes, parent: bytes | None, **attrs: Any) -> Span:
-    return _span(trace, span_id, parent, "execute_tool ps", **{
-        A.GEN_AI_OPERATION_NAME: "execute_tool", A.GEN_AI_TOOL_NAME: "ps", **attrs
-    })
+    return _span(
+        trace,
+        span_id,
+        parent,
+        "execute_tool ps",
+        **{A.GEN_AI_OPERATION_NAME: "execute_tool", A.GEN_AI_TOOL_NAME: "ps", **attrs},
+    )
 
 
 def _request(spans: list[Span]) -> ExportTraceServiceRequest:
