@@ -154,8 +154,9 @@ def ingest_batch(
     # Read after the insert: this batch's spans included.
     span_parents = StoredParents(con, arrivals)
 
+    left_runs: set[str] = set()  # runs a doubly traced model call's inner step left
     classes = one_step_per_model_call(
-        con, unique, [classify_guarded(s) for s in unique], state.foreign_llm
+        con, unique, [classify_guarded(s) for s in unique], state.foreign_llm, left_runs
     )
     state.foreign_llm.remember(unique, classes)
     # Spans by (trace id, span id): a parent is looked up in its child's trace only.
@@ -256,6 +257,7 @@ def ingest_batch(
     if adk_fixes:
         # Steps stored before what placed them back in their branch arrived.
         moved.update(replace_corrected_steps(con, adk_traces, set(adk_fixes), span_parents))
+    moved |= left_runs
     affected |= moved
     stale = (affected - fresh.run_ids) | moved
     if stale:

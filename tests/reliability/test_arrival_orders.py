@@ -86,6 +86,38 @@ def _own_spans() -> bytes:
     return to_request(recorded.all()).SerializeToString()
 
 
+def _wrapped_model_calls() -> bytes:
+    """A foreign agent whose framework's model-call spans each wrap an HTTP client's
+    (one model call traced twice), around a tool call."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("framework")
+    chat = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "qwen"}
+    with tracer.start_as_current_span(
+        "invoke_agent helper",
+        attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "helper"},
+    ):
+        for turn in range(2):
+            with tracer.start_as_current_span("chat qwen", attributes=chat):
+                with tracer.start_as_current_span(
+                    "chat qwen", attributes={**chat, "gen_ai.usage.input_tokens": 10 + turn}
+                ):
+                    pass
+            if turn == 0:
+                with tracer.start_as_current_span(
+                    "execute_tool ps",
+                    attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "ps"},
+                ):
+                    pass
+    provider.shutdown()
+    return to_request(memory.get_finished_spans()).SerializeToString()
+
+
 def _items(body: bytes) -> list[Item]:
     request = ExportTraceServiceRequest()
     request.ParseFromString(body)
@@ -225,6 +257,7 @@ def _check_order_free(pair: tuple[CollectorHandle, ...], body: bytes, data: st.D
 @settings(
     max_examples=12,
     deadline=None,
+    derandomize=True,  # the same examples on every machine
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())
@@ -237,6 +270,7 @@ def test_captured_trace_stores_the_same_runs_in_any_order(
 @settings(
     max_examples=25,
     deadline=None,
+    derandomize=True,  # the same examples on every machine
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())
@@ -249,3 +283,34 @@ def test_own_spans_store_the_same_runs_in_any_order(
 @pytest.fixture(scope="module")
 def own_body() -> bytes:
     return _own_spans()
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,  # the same examples on every machine
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_model_calls_traced_twice_store_the_same_runs_in_any_order(
+    pair: tuple[CollectorHandle, ...], data: st.DataObject
+) -> None:
+    _check_order_free(pair, WRAPPED, data)
+
+
+WRAPPED = _wrapped_model_calls()
+
+
+def test_model_calls_traced_twice_sent_as_they_end_leave_no_stand_in(
+    pair: tuple[CollectorHandle, ...],
+) -> None:
+    """Each span in a request of its own, in the order they end (inner calls first)."""
+    _, shuffled = pair
+    items = _renamed(_items(WRAPPED), "ends")
+    for item in items:
+        send(shuffled, "grpc", _request([item]))
+    traces = sorted({span.trace_id.hex() for _, _, span in items})
+    runs = shuffled.query(
+        "SELECT status, total_steps, metadata FROM agent_runs WHERE trace_id = ?", traces
+    )
+    assert runs == [("completed", 3, None)]
