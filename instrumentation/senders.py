@@ -103,10 +103,13 @@ class GrpcSender:
                 codes.FAILED_PRECONDITION,
                 codes.INTERNAL,
             )
+            details = exc.details() if callable(getattr(exc, "details", None)) else ""
             raise SendError(
                 f"gRPC {code} from {self.endpoint}",
                 retryable=retryable,
-                too_large=code == codes.RESOURCE_EXHAUSTED,
+                # gRPC's own refusal of a message over the receiver's limit; the same code
+                # for overload (a memory limiter) is only retried.
+                too_large=code == codes.RESOURCE_EXHAUSTED and "larger than" in (details or ""),
             ) from exc
 
     def close(self) -> None:

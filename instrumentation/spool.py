@@ -36,13 +36,18 @@ def encode_batch(spans: Sequence[ReadableSpan]) -> bytes:
 
 def split_request(payload: bytes) -> tuple[bytes, bytes] | None:
     """An ``ExportTraceServiceRequest`` as two holding half its spans each, every span
-    under its own resource and scope; None when it holds fewer than two spans."""
+    under its own resource and scope; None when it holds fewer than two spans (or
+    does not parse)."""
+    from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
     )
 
     request = ExportTraceServiceRequest()
-    request.ParseFromString(payload)
+    try:
+        request.ParseFromString(payload)
+    except DecodeError:
+        return None  # not a request: nothing to split
     total = sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
     if total < 2:
         return None
