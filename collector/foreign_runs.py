@@ -20,8 +20,10 @@ from collector.decode import SpanRecord
 from collector.id_lists import chunks, in_list
 from collector.mapping import SpanClass, classify, is_pending
 from collector.run_tree import model_calls_below, own_spans_by_run
+from collector.span_values import text_value
 from collector.trace_arrivals import TraceArrivals, spans_reads
 from collector.trace_owned_ids import OWNED_ID_SEPARATOR, trace_scoped_id
+from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus, StepStatus
 
 if TYPE_CHECKING:
@@ -99,6 +101,16 @@ def stored_span(row: tuple[Any, ...]) -> SpanRecord:
 
 
 _StepFound = dict[str, str]
+# Set in a run's derived fields when its answer is not the run span's own.
+_ANSWER_DERIVED = "answer_derived"
+
+
+def _states_its_answer(run_span: SpanRecord) -> bool:
+    """Whether the run span itself gives the run's answer (as mapping.build_run reads it)."""
+    return bool(
+        text_value(run_span.attributes.get(A.RUN_FINAL_ANSWER))
+        or frameworks.run_fields(run_span).get("final_answer")
+    )
 
 
 def _derive_trace(
@@ -138,6 +150,10 @@ def _derive_trace(
             own=own.get(span_id, []),
             calls_below=calls_below.get(span_id, []),
         )
+        if fields.get("final_answer") is not None and not _states_its_answer(run_span):
+            # Derived from the spans stored so far: a later derivation, from more of
+            # the trace, replaces it (the last model call may arrive after the run).
+            fields[_ANSWER_DERIVED] = True
         if fields:
             runs.append((run_id, fields))
     return step_args, step_errors, step_names, step_results, runs
@@ -199,6 +215,7 @@ def derive_foreign_runs(
     step_errors: _TraceFound = {}
     step_names: _TraceFound = {}
     step_results: _TraceFound = {}
+    answers_derived: list[bool] = []
     runs_by_trace: dict[str, list[tuple[str, str]]] = {}
     for run_id, trace_id, span_id in runs:
         runs_by_trace.setdefault(trace_id, []).append((run_id, span_id))
@@ -231,6 +248,7 @@ def derive_foreign_runs(
             derived["id"].append(run_id)
             for name in _DERIVED_SCHEMA.names[1:]:
                 derived[name].append(fields.get(name))
+            answers_derived.append(bool(fields.get(_ANSWER_DERIVED)))
     if step_args:
         # Tool arguments another span of the trace holds (LangChain's tools node).
         con.register("_args", _by_step(step_args, "args"))
@@ -266,12 +284,15 @@ def derive_foreign_runs(
         con.unregister("_errors")
     if not derived["id"]:
         return
-    con.register("_derived", pa.table(derived, schema=_DERIVED_SCHEMA.schema))
+    table = pa.table(derived, schema=_DERIVED_SCHEMA.schema)
+    table = table.append_column(_ANSWER_DERIVED, pa.array(answers_derived, pa.bool_()))
+    con.register("_derived", table)
     con.execute(
         f"""
         UPDATE agent_runs SET
             task = coalesce(agent_runs.task, d.task),
-            final_answer = coalesce(agent_runs.final_answer, d.final_answer),
+            final_answer = CASE WHEN d.{_ANSWER_DERIVED} THEN d.final_answer
+                ELSE coalesce(agent_runs.final_answer, d.final_answer) END,
             model_requested = coalesce(agent_runs.model_requested, d.model_requested),
             -- the model calls' response model beats the step fallback refresh_runs set
             model_used = coalesce(d.model_used, agent_runs.model_used),

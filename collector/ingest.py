@@ -155,8 +155,9 @@ def ingest_batch(
     # Read after the insert: this batch's spans included.
     span_parents = StoredParents(con, arrivals)
 
+    left_runs: set[str] = set()  # runs a doubly traced model call's inner step left
     classes = one_step_per_model_call(
-        con, unique, [classify_guarded(s) for s in unique], state.foreign_llm
+        con, unique, [classify_guarded(s) for s in unique], state.foreign_llm, left_runs
     )
     # A program's own span around model calls no run holds is their run.
     classes, programs = program_roots_as_runs(con, unique, classes)
@@ -265,6 +266,7 @@ def ingest_batch(
     if adk_fixes:
         # Steps stored before what placed them back in their branch arrived.
         moved.update(replace_corrected_steps(con, adk_traces, set(adk_fixes), span_parents))
+    moved |= left_runs
     affected |= moved
     stale = (affected - fresh.run_ids) | moved
     if stale:
@@ -407,6 +409,9 @@ _REAGGREGATE_RUNS = """
             ELSE greatest(coalesce(agent_runs.output_tokens, 0), a.output_tokens) END,
         model_used = coalesce(agent_runs.model_used, a.last_model),
         tool_names = a.tool_names,
+        -- A step after the silence that marked the run lost: it was not lost after all.
+        status = CASE WHEN agent_runs.status = '{lost}' AND NOT agent_runs.is_final
+            THEN '{running}' ELSE agent_runs.status END,
         last_activity_at = $1,
         updated_at = $1
     FROM (
@@ -429,7 +434,10 @@ def refresh_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str], now: datetim
         listed, params = in_list(chunk, first=1)
         con.execute(_RENUMBER_STEPS.format(ids=listed), params)
         listed, params = in_list(chunk, first=2)
-        con.execute(_REAGGREGATE_RUNS.format(ids=listed), [now, *params])
+        con.execute(
+            _REAGGREGATE_RUNS.format(ids=listed, lost=RunStatus.LOST, running=RunStatus.RUNNING),
+            [now, *params],
+        )
 
 
 def mark_lost_runs(con: duckdb.DuckDBPyConnection, now: datetime, silence_s: float) -> int:

@@ -20,6 +20,8 @@ __all__ = ["encode_spans", "decode_spans", "JournalDecodeError"]
 
 _ORJSON = b"o"
 _STDLIB = b"j"
+# The fields of one span row (_row).
+_ROW_FIELDS = 15
 
 
 class JournalDecodeError(ValueError):
@@ -65,6 +67,17 @@ def decode_spans(payload: bytes) -> list[SpanRecord]:
             rows = json.loads(body)
         else:
             raise JournalDecodeError(f"unknown journal codec {codec!r}")
+        if not isinstance(rows, list):
+            raise JournalDecodeError("journal entry is not a list of spans")
+        for row in rows:
+            # A row of another length was written by another version of the collector:
+            # read in part, its spans would be stored without what this one cannot name.
+            if not isinstance(row, list) or len(row) != _ROW_FIELDS:
+                found = len(row) if isinstance(row, list) else type(row).__name__
+                raise JournalDecodeError(
+                    f"journal span row has {found} fields, this collector reads {_ROW_FIELDS}"
+                    " (written by another version?)"
+                )
         return [
             SpanRecord(
                 trace_id=r[0],

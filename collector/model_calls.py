@@ -14,6 +14,7 @@ import duckdb
 from collector.decode import SpanRecord
 from collector.id_lists import chunks, in_list
 from collector.mapping import SpanClass, is_pending, real_span_id
+from collector.run_links import STAND_IN
 from collector.trace_owned_ids import trace_scoped_id
 from instrumentation import attributes as A
 
@@ -40,11 +41,14 @@ def one_step_per_model_call(
     spans: Sequence[SpanRecord],
     classes: list[SpanClass],
     foreign_parents: ForeignLlmParents,
+    left_runs: set[str] | None = None,
 ) -> list[SpanClass]:
     """A model call traced twice is one step: the framework's LLM span, not the client's inside.
 
     An LLM span whose parent is an LLM span (in this batch, or a stored think step) is kept
     in ``spans`` only; an inner one stored before its parent arrived is removed from steps.
+    The runs such a removal took a step from are added to ``left_runs`` (their aggregates
+    are stale); a stand-in left with no step is deleted.
     """
     # Span ids are unique only within a trace: every match below is on (trace, span id),
     # so a span of one trace never removes another trace's steps.
@@ -87,11 +91,13 @@ def one_step_per_model_call(
             ).fetchall()
         } & outside
     outer = llm | stored
-    con.execute(
+    removed_from = con.execute(
         "DELETE FROM agent_steps WHERE action_type = 'think' AND parent_span_id IN "
-        "(SELECT unnest(?)) AND trace_id || '/' || parent_span_id IN (SELECT unnest(?))",
+        "(SELECT unnest(?)) AND trace_id || '/' || parent_span_id IN (SELECT unnest(?)) "
+        "RETURNING agent_run_id",
         [sorted({span_id for _, span_id in llm}), sorted(_keys(llm))],
-    )
+    ).fetchall()
+    _settle_runs_left(con, {r[0] for r in removed_from if r[0] is not None}, left_runs)
     inner = {
         (s.trace_id, s.span_id)
         for s, c in zip(spans, classes, strict=True)
@@ -115,6 +121,23 @@ def one_step_per_model_call(
         for s, c in zip(spans, classes, strict=True)
     ]
     return result
+
+
+def _settle_runs_left(
+    con: duckdb.DuckDBPyConnection, run_ids: set[str], left_runs: set[str] | None
+) -> None:
+    """Runs an inner step was removed from: a stand-in with no step left goes (it stood
+    for the outer span, which is a step, not a run); the others are noted for a refresh."""
+    if not run_ids:
+        return
+    con.execute(
+        "DELETE FROM agent_runs WHERE id IN (SELECT unnest($1)) AND NOT is_final "
+        "AND metadata = $2 AND id NOT IN "
+        "(SELECT agent_run_id FROM agent_steps WHERE agent_run_id IN (SELECT unnest($1)))",
+        [sorted(run_ids), STAND_IN],
+    )
+    if left_runs is not None:
+        left_runs.update(run_ids)
 
 
 def _step_ids(trace_id: str, span_id: str) -> tuple[str, str]:

@@ -46,6 +46,10 @@ class NearestRuns:
     def of(self, span: SpanKey) -> Answer:
         """The nearest run strictly above ``span``."""
         run_id, final, _ = self._starting_at(self._parents.get(span))
+        if run_id is not None and run_id == self._run_ids.get(span):
+            # The walk came back to the run itself (its parent is one of its own
+            # steps): a cycle has no run above it, and a run is never its own parent.
+            return None, True
         return run_id, final
 
     def top_missing(self, span: SpanKey) -> str | None:

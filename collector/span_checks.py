@@ -28,6 +28,9 @@ def span_problem(span: SpanRecord, *, check_resource: bool = True) -> str | None
     ``check_resource=False``: the caller found the span's resource attributes fine
     already (the spans of one ResourceSpans share them)."""
     label = f"span {span.span_id}"
+    if span.parent_span_id == span.span_id:
+        # No span can start inside itself; stored, it would hang nowhere in its trace.
+        return f"{label}: is its own parent"
     for name, value in (("start time", span.start_ns), ("end time", span.end_ns)):
         if not 0 <= value <= MAX_TIME_NS:
             return f"{label}: {name} {value} is out of range (after year 2262)"

@@ -26,9 +26,12 @@ _HTTP_KEEP_CODES = frozenset({401, 403, 408, 429, 502, 503, 504})
 class SendError(Exception):
     """A spooled request was not accepted; ``retryable`` says whether to keep the file."""
 
-    def __init__(self, detail: str, *, retryable: bool) -> None:
+    def __init__(self, detail: str, *, retryable: bool, too_large: bool = False) -> None:
         super().__init__(detail)
         self.retryable = retryable
+        # Refused for its size alone (HTTP 413, gRPC RESOURCE_EXHAUSTED): smaller parts
+        # of it would be taken.
+        self.too_large = too_large
 
 
 class HttpSender:
@@ -54,7 +57,9 @@ class HttpSender:
                 response.read()
         except urllib.error.HTTPError as exc:
             retryable = exc.code in _HTTP_KEEP_CODES or exc.code >= 500
-            raise SendError(f"HTTP {exc.code} from {self.url}", retryable=retryable) from exc
+            raise SendError(
+                f"HTTP {exc.code} from {self.url}", retryable=retryable, too_large=exc.code == 413
+            ) from exc
         except (urllib.error.URLError, OSError) as exc:
             raise SendError(f"{self.url} unreachable: {exc}", retryable=True) from exc
 
@@ -98,7 +103,14 @@ class GrpcSender:
                 codes.FAILED_PRECONDITION,
                 codes.INTERNAL,
             )
-            raise SendError(f"gRPC {code} from {self.endpoint}", retryable=retryable) from exc
+            details = exc.details() if callable(getattr(exc, "details", None)) else ""
+            raise SendError(
+                f"gRPC {code} from {self.endpoint}",
+                retryable=retryable,
+                # gRPC's own refusal of a message over the receiver's limit; the same code
+                # for overload (a memory limiter) is only retried.
+                too_large=code == codes.RESOURCE_EXHAUSTED and "larger than" in (details or ""),
+            ) from exc
 
     def close(self) -> None:
         """Close the channel."""

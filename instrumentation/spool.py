@@ -22,7 +22,7 @@ from pathlib import Path
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 
-__all__ = ["SpanSpool", "encode_batch"]
+__all__ = ["SpanSpool", "encode_batch", "split_request"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,44 @@ _SUFFIX = ".otlp"
 def encode_batch(spans: Sequence[ReadableSpan]) -> bytes:
     """The OTLP/protobuf ``ExportTraceServiceRequest`` bytes of ``spans``."""
     return bytes(encode_spans(spans).SerializeToString())
+
+
+def split_request(payload: bytes) -> tuple[bytes, bytes] | None:
+    """An ``ExportTraceServiceRequest`` as two holding half its spans each, every span
+    under its own resource and scope; None when it holds fewer than two spans (or
+    does not parse)."""
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    request = ExportTraceServiceRequest()
+    try:
+        request.ParseFromString(payload)
+    except DecodeError:
+        return None  # not a request: nothing to split
+    total = sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
+    if total < 2:
+        return None
+    halves = (ExportTraceServiceRequest(), ExportTraceServiceRequest())
+    placed = 0
+    for resource_spans in request.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                half = halves[0] if placed < total // 2 else halves[1]
+                placed += 1
+                last = half.resource_spans[-1] if half.resource_spans else None
+                if last is None or last.resource != resource_spans.resource:
+                    last = half.resource_spans.add()
+                    last.resource.CopyFrom(resource_spans.resource)
+                    last.schema_url = resource_spans.schema_url
+                scope = last.scope_spans[-1] if last.scope_spans else None
+                if scope is None or scope.scope != scope_spans.scope:
+                    scope = last.scope_spans.add()
+                    scope.scope.CopyFrom(scope_spans.scope)
+                    scope.schema_url = scope_spans.schema_url
+                scope.spans.add().CopyFrom(span)
+    return halves[0].SerializeToString(), halves[1].SerializeToString()
 
 
 class SpanSpool:

@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from instrumentation.forking import after_fork_in_child
 from instrumentation.senders import SendError
-from instrumentation.spool import SpanSpool, encode_batch
+from instrumentation.spool import SpanSpool, encode_batch, split_request
 
 __all__ = ["SpoolingExporter"]
 
@@ -157,7 +157,7 @@ class SpoolingExporter(SpanExporter):
                 self.spool.remove(path)
                 continue
             try:
-                self._send(payload)
+                self._send_in_parts(payload)
             except SendError as exc:
                 if exc.retryable:
                     logger.debug("replay of %s deferred: %s", path.name, exc)
@@ -165,6 +165,28 @@ class SpoolingExporter(SpanExporter):
                 logger.warning("collector refused spooled batch %s (%s); dropped", path.name, exc)
             self.spool.remove(path)
         return True
+
+    def _send_in_parts(self, payload: bytes) -> None:
+        """Send ``payload``; one too large for the collector goes as two halves, and so
+        on down to single spans. Raises the first retryable :class:`SendError` (the
+        file is sent again later: parts already taken are upserted, not doubled)."""
+        try:
+            self._send(payload)
+            return
+        except SendError as exc:
+            if not exc.too_large:
+                raise
+            halves = split_request(payload)
+            if halves is None:
+                logger.warning("a span larger than the collector takes (%s); dropped", exc)
+                return
+        for half in halves:
+            try:
+                self._send_in_parts(half)
+            except SendError as exc:
+                if exc.retryable:
+                    raise
+                logger.warning("collector refused part of a spooled batch (%s); dropped", exc)
 
     def abort(self) -> None:
         """Stop trying the collector: later batches go straight to the spool."""

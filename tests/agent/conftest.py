@@ -94,9 +94,10 @@ class AgentServer:
 
 @pytest.fixture
 def start_agent(llm: ScriptedLLM) -> Iterator[Callable[..., AgentServer]]:
-    """``start_agent(ssh=None, registry=None, **settings)`` -> a served agent.
+    """``start_agent(ssh=None, registry=None, port=0, **settings)`` -> a served agent.
 
     ``ssh``: the test sshd (its own client settings) or client settings of its own.
+    ``port``: a port chosen earlier (a workflow already points at it); 0 for any free one.
     """
     started: list[tuple[uvicorn.Server, threading.Thread, AgentServer]] = []
 
@@ -104,6 +105,7 @@ def start_agent(llm: ScriptedLLM) -> Iterator[Callable[..., AgentServer]]:
         *,
         ssh: SSHServer | SSHSettings | None = None,
         registry: ToolRegistry | None = None,
+        port: int = 0,
         **overrides: Any,
     ) -> AgentServer:
         options: dict[str, Any] = {
@@ -126,7 +128,7 @@ def start_agent(llm: ScriptedLLM) -> Iterator[Callable[..., AgentServer]]:
             settings, registry=registry or ToolRegistry(), server_tools=server_tools
         )
         sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", port))
         port = sock.getsockname()[1]
         server = uvicorn.Server(
             uvicorn.Config(create_app(service), log_level="warning", access_log=False)

@@ -78,10 +78,13 @@ def test_workflow_request_runs_the_investigation_and_posts_the_answer(
     result = response.json()
     assert result["status"] == "completed"
 
-    # "Format the report" -> "Post the report".
+    # "Read the answer" -> "Format the report" -> "Post the report".
     nodes = {"Describe the crash": described}
+    answer_read = run_set_node(
+        node_named(workflow, "Read the answer"), {"json": result, "nodes": nodes}
+    )
     report = run_set_node(
-        node_named(workflow, "Format the report"), {"json": result, "nodes": nodes}
+        node_named(workflow, "Format the report"), {"json": answer_read, "nodes": nodes}
     )
     post = node_named(workflow, "Post the report")["parameters"]
     post_url, post_body = render(

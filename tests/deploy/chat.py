@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -14,6 +15,13 @@ import pytest
 @pytest.fixture
 def chat_webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """``(url, received)``: every JSON body POSTed to ``url`` is appended to ``received``."""
+    with serve_chat() as chat:
+        yield chat
+
+
+@contextmanager
+def serve_chat() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """The recording chat webhook, for as long as the ``with`` block lasts."""
     received: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):

@@ -119,6 +119,23 @@ class N8nServer:
         response = self.http.post("/rest/owner/setup", json=OWNER)
         assert response.status_code == 200, response.text
 
+    def add_workflow(self, workflow: dict[str, Any]) -> None:
+        """Save and publish ``workflow`` as the editor does (Import from File, Publish):
+        through the REST API of the running n8n, which registers its webhook at once."""
+        response = self.http.post("/rest/workflows", json=workflow)
+        assert response.status_code == 200, response.text
+        version = response.json()["data"]["versionId"]
+        response = self.http.post(
+            f"/rest/workflows/{workflow['id']}/activate", json={"versionId": version}
+        )
+        assert response.status_code == 200, response.text
+
+    def crash(self) -> None:
+        """Kill n8n and its task runners at once, as a power cut or an OOM kill would."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
     def executions(self, workflow_id: str) -> list[dict[str, Any]]:
         """This workflow's executions, newest first, from n8n's REST API."""
         response = self.http.get(

@@ -1,90 +1,38 @@
 """The example workflow in a real n8n: import, publish, webhook, agent, SSH tools, report.
 
 n8n is the pinned version that ``scripts/install-n8n.sh`` installs (``.ci/run`` runs
-it; off CI the test skips until it is installed). The workflow file is imported
-as shipped, with only the two values the README tells a user to set (the agent's
-URL and the chat webhook) and the Header Auth credential the README names. The
-agent is the real service with the scripted model, its SSH tools go through the
-real sshd and gateway to the recording docker, its spans to the real collector.
+it; off CI the test skips until it is installed), started once for all real-n8n
+tests (tests/deploy/n8n_shared.py). The workflow file is imported as shipped, with
+only the values the README tells a user to set (the agent's URL and the chat
+webhook) and the Header Auth credential the README names. The agent is the real
+service with the scripted model, its SSH tools go through the real sshd and gateway
+to the recording docker, its spans to the real collector.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.agent.conftest import AgentServer, Tracing
-from tests.deploy.n8n import load_workflow, node_named
-from tests.deploy.n8n_server import INSTALL_SCRIPT, N8nServer, n8n_launcher
+from tests.deploy.n8n import node_named
+from tests.deploy.n8n_server import N8nServer
+from tests.deploy.n8n_shared import TERMINAL, TOKEN, SharedN8n
 from tests.scripted_llm import ScriptedLLM, answer, call_tool, fail
 from tests.ssh.conftest import SSHServer
-from tests.support import free_port, holds_for, require_or_skip, wait_until
+from tests.support import free_port, holds_for, wait_until
+
+pytestmark = pytest.mark.xdist_group("n8n")  # one worker, one n8n for all of them
 
 StartAgent = Callable[..., AgentServer]
 
-TOKEN = "n8n-real-test-token"  # noqa: S105 - a test value
-CREDENTIAL = {
-    "id": "agent-audit-token",
-    "name": "agent-audit token",
-    "type": "httpHeaderAuth",
-    "data": {"name": "Authorization", "value": f"Bearer {TOKEN}"},
-}
 WORKFLOW_PATH = "/webhook/container-crash"
-
-
-def _as_the_user_sets_it_up(
-    agent_url: str, notify_url: str, *, agent_timeout_minutes: float | None = None, copy: int = 0
-) -> dict[str, Any]:
-    """The shipped workflow with the values the README says to set in "Describe the crash".
-
-    ``copy`` N > 0 makes the N-th copy a user imports next to it: its own id, name and
-    webhook path (``container-crash-N``).
-    """
-    workflow = load_workflow()
-    values: dict[str, Any] = {"agent_url": agent_url, "notify_url": notify_url}
-    if agent_timeout_minutes is not None:
-        values["agent_timeout_minutes"] = agent_timeout_minutes
-    assignments = node_named(workflow, "Describe the crash")["parameters"]["assignments"]
-    for assignment in assignments["assignments"]:
-        assignment["value"] = values.get(assignment["name"], assignment["value"])
-    if copy:
-        workflow["id"] += f"c{copy}"
-        workflow["name"] += f" (copy {copy})"
-        webhook = node_named(workflow, "Container crashed")
-        webhook["parameters"]["path"] += f"-{copy}"
-        webhook["webhookId"] = webhook["webhookId"][:-2] + f"{copy:02d}"
-    return workflow
-
-
-@pytest.fixture
-def n8n(tmp_path: Path) -> Iterator[Callable[..., N8nServer]]:
-    """``n8n(*workflows)``: a fresh n8n with the credential and these workflows, published."""
-    launcher = n8n_launcher()
-    require_or_skip(launcher is not None, f"n8n is not installed: run {INSTALL_SCRIPT}")
-    assert launcher is not None
-    servers: list[N8nServer] = []
-
-    def start(*workflows: dict[str, Any]) -> N8nServer:
-        server = N8nServer(launcher, tmp_path / "n8n-home")
-        servers.append(server)
-        server.import_json("credentials", [CREDENTIAL])
-        for workflow in workflows:
-            server.import_json("workflow", workflow)  # as shipped: a top-level id, nothing added
-            server.cli("publish:workflow", f"--id={workflow['id']}")
-        server.start()
-        server.sign_in()
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def _execution_id(run: dict[str, Any], workflow_id: str) -> str:
@@ -96,11 +44,7 @@ def _execution_id(run: dict[str, Any], workflow_id: str) -> str:
 def _finished_execution(server: N8nServer, workflow_id: str, execution_id: str) -> dict[str, Any]:
     def finished() -> dict[str, Any] | None:
         for execution in server.executions(workflow_id):
-            if str(execution["id"]) == execution_id and execution["status"] not in {
-                "new",
-                "running",
-                "waiting",
-            }:
+            if str(execution["id"]) == execution_id and execution["status"] in TERMINAL:
                 return execution
         return None
 
@@ -110,18 +54,15 @@ def _finished_execution(server: N8nServer, workflow_id: str, execution_id: str) 
 
 
 def test_real_n8n_webhook_runs_the_agent_and_reports_and_a_failed_run_fails_the_execution(
-    n8n: Callable[..., N8nServer],
-    start_agent: Callable[..., AgentServer],
+    n8n: SharedN8n,
+    start_agent: StartAgent,
     llm: ScriptedLLM,
     tracing: Tracing,
     sshd: SSHServer,
-    chat_webhook: tuple[str, list[dict[str, Any]]],
 ) -> None:
-    agent = start_agent(ssh=sshd, token=TOKEN)
-    notify_url, posted = chat_webhook
-    workflow = _as_the_user_sets_it_up(agent.url, notify_url)
-    workflow_id = workflow["id"]
-    server = n8n(workflow)
+    # The workflow imported and published with n8n's CLI before n8n started (README).
+    start_agent(ssh=sshd, token=TOKEN, port=n8n.agent_port)
+    workflow_id, server, posted = n8n.workflow_id, n8n.server, n8n.posted
     docker_before, gateway_before = len(sshd.docker_calls()), len(sshd.gateway_entries())
 
     # 1. A crash report, as the README's curl line sends it.
@@ -247,31 +188,24 @@ def _run_with_task(tracing: Tracing, task_start: str) -> dict[str, Any]:
 
 
 def test_real_n8n_runs_one_container_at_a_time_and_reports_an_agent_it_cannot_reach(
-    n8n: Callable[..., N8nServer],
+    n8n: SharedN8n,
     start_agent: StartAgent,
     llm: ScriptedLLM,
     tracing: Tracing,
     sshd: SSHServer,
-    chat_webhook: tuple[str, list[dict[str, Any]]],
 ) -> None:
     # An agent that runs one investigation at a time: more at once would be refused (429).
     agent = start_agent(ssh=sshd, token=TOKEN, max_concurrent=1)
-    notify_url, posted = chat_webhook
-    main = _as_the_user_sets_it_up(agent.url, notify_url)
-    down = _as_the_user_sets_it_up(f"http://127.0.0.1:{free_port()}", notify_url, copy=1)
+    server, posted, alert = n8n.server, n8n.posted, n8n.alert
+    main = n8n.add(agent.url)
+    down = n8n.add(f"http://127.0.0.1:{free_port()}")
     # A user who waits 3 seconds at most (the default is 15 minutes).
-    impatient = _as_the_user_sets_it_up(agent.url, notify_url, agent_timeout_minutes=0.05, copy=2)
-    server = n8n(main, down, impatient)
-
-    def alert(workflow: dict[str, Any], body: Any) -> None:
-        path = node_named(workflow, "Container crashed")["parameters"]["path"]
-        response = httpx.post(f"{server.url}/webhook/{path}", json=body, timeout=30)
-        assert response.status_code == 202, response.text
+    impatient = n8n.add(agent.url, agent_timeout_minutes=0.05)
 
     def last_execution(workflow: dict[str, Any], count: int) -> dict[str, Any]:
         def finished() -> dict[str, Any] | None:
-            executions = server.executions(workflow["id"])
-            done = [e for e in executions if e["status"] not in {"new", "running", "waiting"}]
+            executions = n8n.workflow_executions(workflow["id"])
+            done = [e for e in executions if e["status"] in TERMINAL]
             # The newest one, once it has finished too (n8n may list it before it ends).
             newest_done = bool(executions) and executions[0] in done
             return executions[0] if len(done) >= count and newest_done else None
@@ -323,6 +257,12 @@ def test_real_n8n_runs_one_container_at_a_time_and_reports_an_agent_it_cannot_re
     alert(main, {"container": odd, "reason": "exited\nwith code 1"})
     wait_until(lambda: len(posted) == 4, timeout_s=60, what="the report on the odd name")
     assert posted[3]["text"].split("\n\n")[0].endswith(': completed ("web\\"; docker rm -f db x")')
+    # The model's answer, and the tool call it could not make (whatever the model says of it).
+    assert (
+        posted[3]["text"]
+        .split("\n\n")[2]
+        .startswith("1 of 1 tool calls failed: docker_logs: error: refused by client policy")
+    )
     run = _run_with_task(tracing, 'The container "web\\"; docker rm -f db x"')
     assert "crashed (exited with code 1)." in run["task"]
     logs_step = next(s for s in run["steps"] if s["tool_name"] == "docker_logs")

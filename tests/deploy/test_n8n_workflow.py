@@ -60,10 +60,17 @@ def test_http_node_calls_agent_run_one_container_at_a_time_and_reports_its_error
     (loop,) = nodes_of_type(workflow, "n8n-nodes-base.splitInBatches")
     assert loop["parameters"]["batchSize"] == 1
     assert connections[loop["name"]]["main"][1][0]["node"] == call["name"]
-    # An agent that cannot answer goes out of the error output to the same report.
+    # An agent that cannot answer goes out of the error output to the same report; a busy
+    # one (429) is asked again after a wait.
     assert call["onError"] == "continueErrorOutput"
     answered, failed = connections[call["name"]]["main"]
-    assert answered[0]["node"] == failed[0]["node"] == "Format the report"
+    assert answered[0]["node"] == "Read the answer"
+    assert failed[0]["node"] == "Agent busy?"
+    again, give_up = connections["Agent busy?"]["main"]
+    assert give_up[0]["node"] == "Read the answer"
+    assert node_named(workflow, again[0]["node"])["type"] == "n8n-nodes-base.wait"
+    assert connections["Count the wait"]["main"][0][0]["node"] == call["name"]
+    assert connections["Read the answer"]["main"][0][0]["node"] == "Format the report"
     post = connections["Format the report"]["main"][0][0]["node"]
     assert node_named(workflow, post)["type"] == "n8n-nodes-base.httpRequest"
     assert connections[post]["main"][0][0]["node"] == loop["name"]  # the next container

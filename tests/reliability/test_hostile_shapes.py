@@ -4,8 +4,8 @@ stored like any other, and costs only itself.
 - Agent runs nested thousands deep in one trace (each a sub-agent of the one
   above) are linked in one pass: the request is answered, every run stored
   with its parent, and the collector keeps taking other requests.
-- Parent cycles (a span its own parent, two spans each other's parent) do not
-  loop.
+- Parent cycles (two spans each other's parent) do not loop; a span that is its
+  own parent is refused alone.
 - Token counts that are not counts (2^63-1, 1e300, negative, text) are left
   out of the token columns instead of failing the commit of the whole
   request; the raw attribute stays in ``spans.attributes``.
@@ -20,7 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from bench.reliability.otlp_requests import kv
@@ -120,8 +123,12 @@ def test_parent_cycles_are_stored_and_do_not_loop(handle: CollectorHandle) -> No
     selfish.parent_span_id = selfish.span_id
     response = _post(handle, [root, a, b, selfish])
     assert response.status_code == 200, response.text
+    # The span that is its own parent is refused (partial success); the cycle is stored.
+    answer = ExportTraceServiceResponse()
+    answer.ParseFromString(response.content)
+    assert answer.partial_success.rejected_spans == 1
     stored = handle.query("SELECT count(*) FROM spans WHERE trace_id = ?", [trace.hex()])
-    assert stored == [(4,)]
+    assert stored == [(3,)]
 
 
 NOT_COUNTS = {

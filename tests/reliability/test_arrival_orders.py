@@ -1,0 +1,340 @@
+"""The stored runs are what the whole trace says, whatever order its spans arrive in.
+
+Each example takes one trace set (a framework's captured spans, or the
+instrumentation's own spans with their pending copies), gives it fresh ids, and
+sends it twice: once in order in one request to one collector, once permuted,
+cut into several requests over gRPC, OTLP/HTTP protobuf and OTLP/HTTP JSON,
+with some spans repeated, to another. Every derived run and step column must
+then be equal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceServiceStub
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+import instrumentation
+from instrumentation import agent_run
+from tests.collector.ingest.otlp import to_otlp_json, to_request
+from tests.conftest import CollectorHandle, start_test_collector
+from tests.instrumentation.conftest import Spans
+
+CAPTURED = Path(__file__).parents[1] / "frameworks" / "captured"
+FRAMEWORKS = (
+    "agno",
+    "ai_sdk",
+    "dspy",
+    "haystack",
+    "langgraph",
+    "mastra",
+    "openai_agents",
+    "pydantic_ai",
+    "pydantic_ai_v1",
+    "semantic_kernel",
+)
+TRANSPORTS = ("grpc", "http-protobuf", "http-json")
+# Attributes whose values are span ids of the same trace (pending copies' links).
+_SPAN_ID_ATTRIBUTES = ("agent_audit.pending_parent_id", "agent_audit.pending_real_parent_id")
+_RUN_ID_ATTRIBUTE = "agent_run.id"
+# What depends on the time of arrival, not on the spans.
+_RUN_EXCLUDED = "updated_at, last_activity_at"
+
+Item = tuple[Resource, InstrumentationScope, Span]
+
+
+def _own_spans() -> bytes:
+    """A run of the instrumentation itself, pending copies included: think, a tool,
+    a failed tool, a nested run, an answer."""
+    recorded = Spans()
+    instrumentation.shutdown(timeout_s=5)
+    instrumentation.configure(tracer_provider=recorded.provider, cancel_poll_s=None)
+    try:
+        with agent_run("why did web-1 restart?", agent_name="ops", model_requested="qwen") as run:
+            with run.step("think") as step:
+                step.set_thinking("look at the containers")
+                step.set_tokens(input_tokens=100, output_tokens=20)
+            with run.step("tool_call", tool_name="docker_ps", tool_args={"all": True}) as step:
+                step.set_result("web-1 Exited (137)")
+            with run.step("tool_call", tool_name="docker_restart", tool_args={"c": "web-1"}) as s:
+                s.set_error("refused by policy")
+            with agent_run("read the logs", agent_name="reader") as inner:
+                with inner.step("tool_call", tool_name="docker_logs") as step:
+                    step.set_result("OOM")
+            with run.step("response") as step:
+                step.set_result("out of memory")
+    finally:
+        instrumentation.shutdown(timeout_s=5)
+        recorded.provider.shutdown()
+    return to_request(recorded.all()).SerializeToString()
+
+
+def _wrapped_model_calls() -> bytes:
+    """A foreign agent whose framework's model-call spans each wrap an HTTP client's
+    (one model call traced twice), around a tool call."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("framework")
+    chat = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "qwen"}
+    with tracer.start_as_current_span(
+        "invoke_agent helper",
+        attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "helper"},
+    ):
+        for turn in range(2):
+            with tracer.start_as_current_span("chat qwen", attributes=chat):
+                with tracer.start_as_current_span(
+                    "chat qwen", attributes={**chat, "gen_ai.usage.input_tokens": 10 + turn}
+                ):
+                    pass
+            if turn == 0:
+                with tracer.start_as_current_span(
+                    "execute_tool ps",
+                    attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "ps"},
+                ):
+                    pass
+    provider.shutdown()
+    return to_request(memory.get_finished_spans()).SerializeToString()
+
+
+def _items(body: bytes) -> list[Item]:
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    return [
+        (resource.resource, scope.scope, span)
+        for resource in request.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+    ]
+
+
+BODIES: dict[str, bytes] = {name: (CAPTURED / f"{name}.otlp").read_bytes() for name in FRAMEWORKS}
+
+
+def _renamed(items: list[Item], salt: str) -> list[Item]:
+    """The same spans under ids no other example uses (trace, span, parent, link ids,
+    and the run ids of the instrumentation's own spans)."""
+
+    def new(old: bytes, size: int) -> bytes:
+        return hashlib.sha256(salt.encode() + old).digest()[:size] if old else old
+
+    out = []
+    for resource, scope, span in items:
+        copy = Span()
+        copy.CopyFrom(span)
+        copy.trace_id = new(span.trace_id, 16)
+        copy.span_id = new(span.span_id, 8)
+        copy.parent_span_id = new(span.parent_span_id, 8)
+        for link in copy.links:
+            link.trace_id, link.span_id = new(link.trace_id, 16), new(link.span_id, 8)
+        for attribute in copy.attributes:
+            if attribute.key in _SPAN_ID_ATTRIBUTES and attribute.value.string_value:
+                old = bytes.fromhex(attribute.value.string_value)
+                attribute.value.string_value = new(old, 8).hex()
+            elif attribute.key == _RUN_ID_ATTRIBUTE:
+                attribute.value.string_value += f"-{salt}"
+        out.append((resource, scope, copy))
+    return out
+
+
+def _request(items: list[Item]) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    for resource, scope, span in items:
+        resource_spans = request.resource_spans.add()
+        resource_spans.resource.CopyFrom(resource)
+        scope_spans = resource_spans.scope_spans.add()
+        scope_spans.scope.CopyFrom(scope)
+        scope_spans.spans.add().CopyFrom(span)
+    return request
+
+
+def send(handle: CollectorHandle, transport: str, request: ExportTraceServiceRequest) -> None:
+    """Send with the transport; assert every span was accepted."""
+    if transport == "grpc":
+        with grpc.insecure_channel(f"127.0.0.1:{handle.grpc_port}") as channel:
+            answer = TraceServiceStub(channel).Export(request, timeout=30)
+        assert answer.partial_success.rejected_spans == 0, answer.partial_success.error_message
+        return
+    if transport == "http-protobuf":
+        body, kind = request.SerializeToString(), "application/x-protobuf"
+    else:
+        body, kind = json.dumps(to_otlp_json(request)).encode(), "application/json"
+    response = httpx.post(
+        handle.http_endpoint + "/v1/traces",
+        content=body,
+        headers={"content-type": kind},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    if transport == "http-protobuf":
+        parsed = ExportTraceServiceResponse()
+        parsed.ParseFromString(response.content)
+        assert parsed.partial_success.rejected_spans == 0, parsed.partial_success.error_message
+    else:
+        assert int(response.json().get("partialSuccess", {}).get("rejectedSpans", 0)) == 0
+
+
+def stored(handle: CollectorHandle, traces: list[str]) -> tuple[list[Any], list[Any]]:
+    """Every run and step of ``traces``, all derived columns, in a stable order."""
+    runs = handle.query(
+        f"SELECT * EXCLUDE ({_RUN_EXCLUDED}) FROM agent_runs "
+        "WHERE trace_id IN (SELECT unnest(?)) ORDER BY id",
+        [traces],
+    )
+    steps = handle.query(
+        "SELECT * FROM agent_steps WHERE trace_id IN (SELECT unnest(?)) ORDER BY id", [traces]
+    )
+    return runs, steps
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CollectorHandle, ...]]:
+    """A collector fed in order, and one fed in any order."""
+    root = tmp_path_factory.mktemp("orders")
+    ordered = start_test_collector(root / "ordered.duckdb")
+    shuffled = start_test_collector(root / "shuffled.duckdb")
+    try:
+        yield ordered, shuffled
+    finally:
+        ordered.stop()
+        shuffled.stop()
+
+
+_examples = itertools.count()
+
+
+@st.composite
+def deliveries(draw: st.DrawFn, size: int) -> list[tuple[str, list[int]]]:
+    """A permutation of ``range(size)`` cut into requests, each with its transport; some
+    spans sent again in a later request (an exporter's retry)."""
+    order = draw(st.permutations(range(size)))
+    cuts = sorted(draw(st.sets(st.integers(1, max(1, size - 1)), max_size=min(6, size - 1))))
+    parts = [order[a:b] for a, b in itertools.pairwise([0, *cuts, size]) if order[a:b]]
+    again = draw(st.lists(st.sampled_from(order), max_size=3))
+    if again:
+        parts.append(again)
+    return [(draw(st.sampled_from(TRANSPORTS)), list(part)) for part in parts]
+
+
+def _check_order_free(pair: tuple[CollectorHandle, ...], body: bytes, data: st.DataObject) -> None:
+    ordered, shuffled = pair
+    salt = f"x{next(_examples)}"
+    items = _renamed(_items(body), salt)
+    plan = data.draw(deliveries(len(items)))
+    send(ordered, "http-protobuf", _request(items))
+    for transport, part in plan:
+        send(shuffled, transport, _request([items[i] for i in part]))
+    traces = sorted({span.trace_id.hex() for _, _, span in items})
+    expected = stored(ordered, traces)
+    assert expected[0], "the in-order trace made no run"
+    got = stored(shuffled, traces)
+    assert got[0] == expected[0], plan
+    assert got[1] == expected[1], plan
+
+
+@pytest.mark.parametrize("name", FRAMEWORKS)
+@settings(
+    max_examples=8,
+    deadline=None,
+    # No shrinking: each example costs requests to two collectors; a failure is
+    # reported with the plan that found it.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    derandomize=True,  # the same examples on every machine
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_captured_trace_stores_the_same_runs_in_any_order(
+    pair: tuple[CollectorHandle, ...], name: str, data: st.DataObject
+) -> None:
+    _check_order_free(pair, BODIES[name], data)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    derandomize=True,  # the same examples on every machine
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_own_spans_store_the_same_runs_in_any_order(
+    pair: tuple[CollectorHandle, ...], own_body: bytes, data: st.DataObject
+) -> None:
+    _check_order_free(pair, own_body, data)
+
+
+@pytest.fixture(scope="module")
+def own_body() -> bytes:
+    return _own_spans()
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    derandomize=True,  # the same examples on every machine
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_model_calls_traced_twice_store_the_same_runs_in_any_order(
+    pair: tuple[CollectorHandle, ...], data: st.DataObject
+) -> None:
+    _check_order_free(pair, WRAPPED, data)
+
+
+WRAPPED = _wrapped_model_calls()
+
+
+def test_model_calls_traced_twice_sent_as_they_end_leave_no_stand_in(
+    pair: tuple[CollectorHandle, ...],
+) -> None:
+    """Each span in a request of its own, in the order they end (inner calls first)."""
+    _, shuffled = pair
+    items = _renamed(_items(WRAPPED), "ends")
+    for item in items:
+        send(shuffled, "grpc", _request([item]))
+    traces = sorted({span.trace_id.hex() for _, _, span in items})
+    runs = shuffled.query(
+        "SELECT status, total_steps, metadata FROM agent_runs WHERE trace_id = ?", traces
+    )
+    assert runs == [("completed", 3, None)]
+
+
+def test_a_run_whose_last_model_call_comes_after_it_answers_with_that_call(
+    pair: tuple[CollectorHandle, ...],
+) -> None:
+    """The Agents SDK's run span, its first three turns, its tools and one model call
+    first; the last turn and the other model calls later: the answer first derived from
+    the tools is replaced by the last model call's."""
+    ordered, shuffled = pair
+    items = _renamed(_items(BODIES["openai_agents"]), "late-answer")
+    first = [1, 2, 11, 3, 7, 5, 8]  # (indices into the captured file, which is fixed)
+    assert items[11][2].name == "weather_agent" and items[9][2].name == "generation"
+    send(ordered, "http-protobuf", _request(items))
+    send(shuffled, "grpc", _request([items[i] for i in first]))
+    send(shuffled, "http-json", _request([it for i, it in enumerate(items) if i not in first]))
+    traces = sorted({span.trace_id.hex() for _, _, span in items})
+    expected = stored(ordered, traces)
+    assert any(row[7] == "It is 64.4F and sunny in Paris." for row in expected[0])
+    assert stored(shuffled, traces) == expected
