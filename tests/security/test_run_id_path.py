@@ -87,7 +87,7 @@ def _stored(client: AuditClient, run_id: str) -> dict[str, Any] | None:
 
 def _every_run_route_reads(client: AuditClient, run_id: str) -> None:
     run = wait_until(lambda: _stored(client, run_id), what=f"run {run_id!r} readable")
-    assert run["id"] == run_id
+    assert run is not None and run["id"] == run_id
     page = client.steps_page(run_id)
     assert [step["step_number"] for step in page.steps] == [1, 2]
     assert client.get_steps(run_id) == page.steps

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
@@ -61,7 +62,8 @@ def handle(tmp_path: Path) -> Iterator[CollectorHandle]:
 def test_the_api_answers_the_time_limit_and_keeps_its_worker(handle: CollectorHandle) -> None:
     sql = handle.api_url + "/sql"
     assert httpx.post(sql, json={"sql": "SELECT 1"}, timeout=60).json()["rows"] == [[1]]
-    sandbox = handle.running.http_server.config.app.state.sql_sandbox
+    app: Any = handle.running.http_server.config.app
+    sandbox = app.state.sql_sandbox
     worker, restarts = sandbox.worker_pid, sandbox.restarts
     for query in WIDE_ROWS:
         response = httpx.post(sql, json={"sql": query}, timeout=60)
