@@ -1,0 +1,376 @@
+"""Stats over every run of a big store: older runs' figures kept folded, the newest read now.
+
+The plain computation (collector/query_stats.py) reads every run and every tool
+step: ~0.5 s at 1M runs. Here the runs that started before a bound a few minutes
+behind the newest start (the *sealed* runs) are folded once into additive figures
+(counts, sums, maxima, counts per value or per duration bucket); the bound moves
+forward by folding in the runs it passes. Each call reads, in its own snapshot:
+
+- whether the sealed runs are still what was folded: their number and the sum of
+  their ``updated_at`` (the writer bumps ``updated_at`` whenever a run or one of its
+  steps changes; retention and stand-in clean-up lower the number). Any
+  difference and they are folded again, from the rows;
+- the runs after the bound (and any with no start time) and their tool steps;
+- the number of tool steps with a run, which must equal the folded ones plus the
+  newest ones. A step more than an hour before its run's start (the clock margin
+  of collector/query_stats.py) or whose run is not stored is in neither; then the
+  plain computation answers.
+
+So every answer is of the snapshot it is read in, never a kept one. Counts,
+breakdowns, token sums, maxima, first and last start, the average and the
+percentiles of steps per run (exact counts per value) are the plain
+computation's figures; the run duration's p50/p95 and each tool's p95 come from
+log buckets (collector/duration_buckets.py), within 0.5% of the exact figure.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from collector.duration_buckets import Bucket, bucket_sql, exact_quantile_cont, quantile_cont
+from collector.query_snapshot import newest
+from collector.serialize import iso_utc
+from instrumentation.attributes import RunStatus
+
+__all__ = ["AllRunsStats", "MIN_RUNS"]
+
+# Below this many runs the plain computation is fast and exact: it answers.
+MIN_RUNS = 100_000
+# The bound trails the newest start by this much, so runs still arriving are read, not folded.
+LAG = timedelta(minutes=5)
+# Steps start after their run: the same margin as collector/query_stats.py.
+CLOCK_MARGIN = timedelta(hours=1)
+ERROR_STATUSES = (RunStatus.FAILED.value, RunStatus.LOST.value)
+UNKNOWN = "unknown"
+
+
+@dataclass
+class _Tool:
+    calls: int = 0
+    errors: int = 0
+    durations: Counter[Bucket] = field(default_factory=Counter)
+
+
+@dataclass
+class Figures:
+    """Additive figures of a set of runs and their tool steps."""
+
+    # (status, source, model, agent_name) -> runs
+    cube: Counter[tuple[Any, ...]] = field(default_factory=Counter)
+    # (hour, status) -> runs with a start time
+    over_time: Counter[tuple[datetime, Any]] = field(default_factory=Counter)
+    durations: Counter[Bucket] = field(default_factory=Counter)
+    steps: Counter[int] = field(default_factory=Counter)  # total_steps -> runs
+    tools: dict[str, _Tool] = field(default_factory=dict)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    steps_sum: int = 0
+    steps_counted: int = 0
+    duration_max: float | None = None
+    steps_max: int | None = None
+    first: datetime | None = None
+    last: datetime | None = None
+    undated: int = 0
+
+    @property
+    def calls(self) -> int:
+        return sum(t.calls for t in self.tools.values())
+
+    def add(self, other: Figures) -> None:
+        self.cube.update(other.cube)
+        self.over_time.update(other.over_time)
+        self.durations.update(other.durations)
+        self.steps.update(other.steps)
+        for name, tool in other.tools.items():
+            mine = self.tools.setdefault(name, _Tool())
+            mine.calls += tool.calls
+            mine.errors += tool.errors
+            mine.durations.update(tool.durations)
+        self.tokens_in += other.tokens_in
+        self.tokens_out += other.tokens_out
+        self.steps_sum += other.steps_sum
+        self.steps_counted += other.steps_counted
+        self.duration_max = _pick(max, self.duration_max, other.duration_max)
+        self.steps_max = _pick(max, self.steps_max, other.steps_max)
+        self.first = _pick(min, self.first, other.first)
+        self.last = _pick(max, self.last, other.last)
+        self.undated += other.undated
+
+
+def _pick(choose: Any, a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else choose(a, b)
+
+
+@dataclass
+class _Sealed:
+    below: datetime  # runs started before this are folded into ``figures``
+    runs: int  # what was folded: the number of those runs ...
+    updates: int  # ... and the sum of their updated_at in µs
+    figures: Figures
+    steps_bounded: bool  # some steps were read from CLOCK_MARGIN before their runs only
+
+
+class AllRunsStats:
+    """The stats of every run, for stores of at least ``min_runs`` runs (else None)."""
+
+    def __init__(self, *, min_runs: int = MIN_RUNS, lag: timedelta = LAG) -> None:
+        self.min_runs = min_runs
+        self.lag = lag
+        self._sealed: dict[Hashable, _Sealed] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sealed.clear()
+
+    def answer(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        key: Hashable,
+        bucket: str | None,
+        top_tools: int,
+    ) -> dict[str, Any] | None:
+        """The stats object (collector/query_stats.py's shape), read in the caller's snapshot.
+
+        None when the store is small or some tool steps are outside what is read.
+        """
+        newest_start = newest(cursor, "agent_runs", "started_at")
+        with self._lock:  # one fold at a time per process; each call is a few ms
+            kept = self._sealed.get(key)
+            bound = _minute(newest_start - self.lag) if newest_start is not None else None
+            if bound is None or (kept is not None and bound < kept.below):
+                bound = kept.below if kept is not None else datetime.min
+            checked = kept.below if kept is not None else bound
+            total, runs_then, updates_then, runs_now, updates_now = _check(cursor, checked, bound)
+            if total < self.min_runs:
+                return None
+            if kept is None or (runs_then, updates_then) != (kept.runs, kept.updates):
+                kept = self._fold_all(cursor, key, bound, runs_now, updates_now)
+            elif bound > kept.below:
+                kept.figures.add(_read(cursor, _between(kept.below, bound), kept.below))
+                kept.below, kept.runs, kept.updates = bound, runs_now, updates_now
+                kept.steps_bounded = True
+            recent = _read(cursor, _from(bound), bound)
+            steps = _tool_steps(cursor)
+            if kept.figures.calls + recent.calls != steps and kept.steps_bounded:
+                kept = self._fold_all(cursor, key, bound, runs_now, updates_now)
+            if kept.figures.calls + recent.calls != steps:
+                return None
+            return _answer(kept.figures, recent, bucket, top_tools)
+
+    def _fold_all(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        key: Hashable,
+        bound: datetime,
+        runs: int,
+        updates: int,
+    ) -> _Sealed:
+        sealed = _Sealed(
+            bound, runs, updates, _read(cursor, ("started_at < ?", [bound]), None), False
+        )
+        self._sealed[key] = sealed
+        return sealed
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def _check(
+    cursor: duckdb.DuckDBPyConnection, then: datetime, now: datetime
+) -> tuple[int, int, int, int, int]:
+    """All runs; the runs started before ``then`` and before ``now``, with their updated_at sums."""
+    row = cursor.execute(
+        """SELECT count(*),
+                  count(*) FILTER (WHERE started_at < $1),
+                  coalesce(sum(epoch_us(updated_at)) FILTER (WHERE started_at < $1), 0),
+                  count(*) FILTER (WHERE started_at < $2),
+                  coalesce(sum(epoch_us(updated_at)) FILTER (WHERE started_at < $2), 0)
+           FROM agent_runs""",
+        [then, now],
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4])
+
+
+def _tool_steps(cursor: duckdb.DuckDBPyConnection) -> int:
+    row = cursor.execute(
+        "SELECT count(*) FROM agent_steps WHERE tool_name IS NOT NULL AND agent_run_id IS NOT NULL"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+Slice = tuple[str, list[Any]]
+
+
+def _between(low: datetime, high: datetime) -> Slice:
+    return "started_at >= ? AND started_at < ?", [low, high]
+
+
+def _from(low: datetime) -> Slice:
+    return "(started_at >= ? OR started_at IS NULL)", [low]
+
+
+def _read(cursor: duckdb.DuckDBPyConnection, runs: Slice, steps_from: datetime | None) -> Figures:
+    """The figures of the runs ``runs`` selects and of their tool steps.
+
+    With ``steps_from``, steps are read from CLOCK_MARGIN before it (DuckDB skips
+    older row groups), plus steps with no start; the steps of runs with no start
+    are read whenever they started.
+    """
+    where, params = runs
+    figures = Figures()
+    if steps_from is not None:
+        steps_from = max(steps_from, datetime.min + CLOCK_MARGIN)
+    cursor.execute(
+        f"""SELECT status, source, coalesce(model_used, model_requested), agent_name, count(*),
+                   sum(input_tokens), sum(output_tokens), sum(total_steps), count(total_steps),
+                   max(duration_ms), max(total_steps), min(started_at), max(started_at),
+                   count(*) FILTER (WHERE started_at IS NULL)
+            FROM agent_runs WHERE {where} GROUP BY ALL""",
+        params,
+    )
+    for row in cursor.fetchall():
+        figures.cube[row[:4]] += int(row[4])
+        figures.add(
+            Figures(
+                tokens_in=int(row[5] or 0),
+                tokens_out=int(row[6] or 0),
+                steps_sum=int(row[7] or 0),
+                steps_counted=int(row[8]),
+                duration_max=row[9],
+                steps_max=row[10],
+                first=row[11],
+                last=row[12],
+                undated=int(row[13]),
+            )
+        )
+    cursor.execute(
+        f"""SELECT date_trunc('hour', started_at), status, count(*) FROM agent_runs
+            WHERE {where} AND started_at IS NOT NULL GROUP BY ALL""",
+        params,
+    )
+    figures.over_time.update({(h, s): int(n) for h, s, n in cursor.fetchall()})
+    cursor.execute(
+        f"""SELECT {bucket_sql("duration_ms")}, count(*) FROM agent_runs
+            WHERE {where} AND duration_ms IS NOT NULL GROUP BY ALL""",
+        params,
+    )
+    figures.durations.update({(s, i): int(n) for s, i, n in cursor.fetchall()})
+    cursor.execute(
+        f"""SELECT total_steps, count(*) FROM agent_runs
+            WHERE {where} AND total_steps IS NOT NULL GROUP BY ALL""",
+        params,
+    )
+    figures.steps.update({int(v): int(n) for v, n in cursor.fetchall()})
+
+    in_runs = f"tool_name IS NOT NULL AND agent_run_id IN (SELECT id FROM agent_runs WHERE {where})"
+    columns = "SELECT tool_name, status, duration_ms FROM agent_steps"
+    if steps_from is None:
+        steps_sql, steps_params = f"{columns} WHERE {in_runs}", params
+    else:
+        parts = [
+            (
+                f"{columns} WHERE started_at >= ? AND {in_runs}",
+                [steps_from - CLOCK_MARGIN, *params],
+            ),
+            (f"{columns} WHERE started_at IS NULL AND {in_runs}", params),
+        ]
+        if figures.undated:  # a run with no start: its steps may start whenever
+            undated = "tool_name IS NOT NULL AND agent_run_id IN "
+            undated += "(SELECT id FROM agent_runs WHERE started_at IS NULL)"
+            parts.append(
+                (f"{columns} WHERE started_at < ? AND {undated}", [steps_from - CLOCK_MARGIN])
+            )
+        steps_sql = " UNION ALL ".join(sql for sql, _ in parts)
+        steps_params = [p for _, ps in parts for p in ps]
+    cursor.execute(
+        f"""SELECT tool_name, count(*), count(*) FILTER (WHERE status = 'error'),
+                   {bucket_sql("duration_ms")}, count(duration_ms)
+            FROM ({steps_sql}) GROUP BY ALL""",
+        steps_params,
+    )
+    for name, calls, errors, sign, index, timed in cursor.fetchall():
+        tool = figures.tools.setdefault(name, _Tool())
+        tool.calls += int(calls)
+        tool.errors += int(errors)
+        if timed:
+            tool.durations[(sign, index)] += int(timed)
+    return figures
+
+
+def _bucket_then_status(item: tuple[tuple[datetime, Any], int]) -> tuple[Any, ...]:
+    (moment, status), _ = item
+    return moment, status is None, status or ""  # as ORDER BY bucket, status (NULLS LAST)
+
+
+def _answer(sealed: Figures, recent: Figures, bucket: str | None, top_tools: int) -> dict[str, Any]:
+    """The REST contract's stats object from the two parts (the sealed one left unchanged)."""
+    from collector.query_stats import _num, _rate, choose_bucket
+
+    whole = Figures()
+    whole.add(sealed)
+    whole.add(recent)
+    by_status: Counter[str] = Counter()
+    by_source: Counter[str] = Counter()
+    by_model: Counter[str] = Counter()
+    by_agent: Counter[str] = Counter()
+    errors = ended = 0
+    for (status, source, model, agent), n in whole.cube.items():
+        errors += n if status in ERROR_STATUSES else 0
+        ended += n if status is not None and status != RunStatus.RUNNING else 0
+        by_status[status or UNKNOWN] += n
+        by_source[source or UNKNOWN] += n
+        by_model[model or UNKNOWN] += n
+        by_agent[agent or UNKNOWN] += n
+    total = sum(by_status.values())
+
+    chosen = bucket or choose_bucket(whole.first, whole.last)
+    over_time: Counter[tuple[datetime, Any]] = Counter()
+    for (hour, status), n in whole.over_time.items():
+        over_time[(hour.replace(hour=0) if chosen == "day" else hour, status)] += n
+    d50, d95 = quantile_cont(whole.durations, (0.5, 0.95))
+    s50, s95 = exact_quantile_cont(whole.steps, (0.5, 0.95))
+    ranked = sorted(whole.tools.items(), key=lambda item: (-item[1].calls, item[0]))
+    tools = [
+        {
+            "tool_name": name,
+            "calls": tool.calls,
+            "errors": tool.errors,
+            "error_rate": _rate(tool.errors, tool.calls),
+            "p95_duration_ms": _num(quantile_cont(tool.durations, (0.95,))[0]),
+        }
+        for name, tool in [item for item in ranked if item[1].calls][:top_tools]
+    ]
+    average = whole.steps_sum / whole.steps_counted if whole.steps_counted else None
+    return {
+        "total_runs": total,
+        "by_status": dict(by_status),
+        "by_source": dict(by_source),
+        "by_model": dict(by_model),
+        "by_agent": dict(by_agent),
+        "bucket": chosen,
+        "runs_over_time": [
+            {"bucket": iso_utc(b), "status": s, "runs": n}
+            for (b, s), n in sorted(over_time.items(), key=_bucket_then_status)
+        ],
+        "duration_ms": {"p50": _num(d50), "p95": _num(d95), "max": _num(whole.duration_max)},
+        "error_rate": _rate(errors, ended),
+        "ended_runs": ended,
+        "steps_per_run": {
+            "avg": _num(average),
+            "p50": _num(s50),
+            "p95": _num(s95),
+            "max": _num(whole.steps_max),
+        },
+        "top_tools": tools,
+        "tokens": {"input": whole.tokens_in, "output": whole.tokens_out},
+    }
