@@ -33,11 +33,12 @@ _LN_GAMMA = math.log(GAMMA)
 Bucket = tuple[int, int | None]
 
 
-def bucket_sql(column: str) -> str:
-    """Two SQL expressions, ``sign, index``, naming ``column``'s bucket (NULL stays NULL)."""
+def bucket_sql(column: str, sign: str = "sign", index: str = "bucket") -> str:
+    """Two SQL expressions named ``sign`` and ``index``: ``column``'s bucket (NULL stays NULL)."""
     return (
-        f"CAST(sign({column}) AS INTEGER), "
-        f"CASE WHEN {column} <> 0 THEN CAST(ceil(ln(abs({column})) / {_LN_GAMMA!r}) AS INTEGER) END"
+        f"CAST(sign({column}) AS INTEGER) AS {sign}, "
+        f"CASE WHEN {column} <> 0 THEN CAST(ceil(ln(abs({column})) / {_LN_GAMMA!r}) AS INTEGER) "
+        f"END AS {index}"
     )
 
 

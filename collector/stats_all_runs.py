@@ -104,6 +104,19 @@ class Figures:
         self.undated += other.undated
 
 
+_SCALARS = (
+    "tokens_in",
+    "tokens_out",
+    "steps_sum",
+    "steps_counted",
+    "duration_max",
+    "steps_max",
+    "first",
+    "last",
+    "undated",
+)
+
+
 def _pick(choose: Any, a: Any, b: Any) -> Any:
     return b if a is None else a if b is None else choose(a, b)
 
@@ -210,6 +223,12 @@ def _tool_steps(cursor: duckdb.DuckDBPyConnection) -> int:
 
 Slice = tuple[str, list[Any]]
 
+_DURATION_BUCKET = bucket_sql("duration_ms", "sign", "bucket")
+# GROUPING(status, source, model, agent_name, hour, sign, bucket, total_steps) of each set.
+_BY_CUBE = 0b00001111
+_BY_HOUR = 0b01110111
+_BY_DURATION = 0b11111001
+
 
 def _between(low: datetime, high: datetime) -> Slice:
     return "started_at >= ? AND started_at < ?", [low, high]
@@ -230,47 +249,60 @@ def _read(cursor: duckdb.DuckDBPyConnection, runs: Slice, steps_from: datetime |
     figures = Figures()
     if steps_from is not None:
         steps_from = max(steps_from, datetime.min + CLOCK_MARGIN)
+    # One scan, four groupings: the cube, runs per hour and status, duration buckets,
+    # runs per step count. GROUPING() tells them apart (a bit set per column left out).
     cursor.execute(
-        f"""SELECT status, source, coalesce(model_used, model_requested), agent_name, count(*),
+        f"""WITH r AS (
+                SELECT status, source, coalesce(model_used, model_requested) AS model, agent_name,
+                       date_trunc('hour', started_at) AS hour, {_DURATION_BUCKET},
+                       total_steps, input_tokens, output_tokens, duration_ms, started_at
+                FROM agent_runs WHERE {where})
+            SELECT GROUPING(status, source, model, agent_name, hour, sign, bucket, total_steps),
+                   status, source, model, agent_name, hour, sign, bucket, total_steps, count(*),
                    sum(input_tokens), sum(output_tokens), sum(total_steps), count(total_steps),
                    max(duration_ms), max(total_steps), min(started_at), max(started_at),
                    count(*) FILTER (WHERE started_at IS NULL)
-            FROM agent_runs WHERE {where} GROUP BY ALL""",
+            FROM r GROUP BY GROUPING SETS (
+                (status, source, model, agent_name), (hour, status), (sign, bucket),
+                (total_steps))""",
         params,
     )
-    for row in cursor.fetchall():
-        figures.cube[row[:4]] += int(row[4])
-        figures.add(
-            Figures(
-                tokens_in=int(row[5] or 0),
-                tokens_out=int(row[6] or 0),
-                steps_sum=int(row[7] or 0),
-                steps_counted=int(row[8]),
-                duration_max=row[9],
-                steps_max=row[10],
-                first=row[11],
-                last=row[12],
-                undated=int(row[13]),
+    for (
+        grouping,
+        status,
+        source,
+        model,
+        agent,
+        hour,
+        sign,
+        bucket,
+        steps,
+        n,
+        *rest,
+    ) in cursor.fetchall():
+        if grouping == _BY_CUBE:
+            figures.cube[(status, source, model, agent)] += n
+            figures.add(
+                Figures(
+                    tokens_in=int(rest[0] or 0),
+                    tokens_out=int(rest[1] or 0),
+                    steps_sum=int(rest[2] or 0),
+                    steps_counted=int(rest[3]),
+                    duration_max=rest[4],
+                    steps_max=rest[5],
+                    first=rest[6],
+                    last=rest[7],
+                    undated=int(rest[8]),
+                )
             )
-        )
-    cursor.execute(
-        f"""SELECT date_trunc('hour', started_at), status, count(*) FROM agent_runs
-            WHERE {where} AND started_at IS NOT NULL GROUP BY ALL""",
-        params,
-    )
-    figures.over_time.update({(h, s): int(n) for h, s, n in cursor.fetchall()})
-    cursor.execute(
-        f"""SELECT {bucket_sql("duration_ms")}, count(*) FROM agent_runs
-            WHERE {where} AND duration_ms IS NOT NULL GROUP BY ALL""",
-        params,
-    )
-    figures.durations.update({(s, i): int(n) for s, i, n in cursor.fetchall()})
-    cursor.execute(
-        f"""SELECT total_steps, count(*) FROM agent_runs
-            WHERE {where} AND total_steps IS NOT NULL GROUP BY ALL""",
-        params,
-    )
-    figures.steps.update({int(v): int(n) for v, n in cursor.fetchall()})
+        elif grouping == _BY_HOUR:
+            if hour is not None:
+                figures.over_time[(hour, status)] += n
+        elif grouping == _BY_DURATION:
+            if sign is not None:
+                figures.durations[(sign, bucket)] += n
+        elif steps is not None:
+            figures.steps[int(steps)] += n
 
     in_runs = f"tool_name IS NOT NULL AND agent_run_id IN (SELECT id FROM agent_runs WHERE {where})"
     columns = "SELECT tool_name, status, duration_ms FROM agent_steps"
@@ -316,40 +348,53 @@ def _answer(sealed: Figures, recent: Figures, bucket: str | None, top_tools: int
     """The REST contract's stats object from the two parts (the sealed one left unchanged)."""
     from collector.query_stats import _num, _rate, choose_bucket
 
-    whole = Figures()
-    whole.add(sealed)
-    whole.add(recent)
+    parts = (sealed, recent)
     by_status: Counter[str] = Counter()
     by_source: Counter[str] = Counter()
     by_model: Counter[str] = Counter()
     by_agent: Counter[str] = Counter()
     errors = ended = 0
-    for (status, source, model, agent), n in whole.cube.items():
-        errors += n if status in ERROR_STATUSES else 0
-        ended += n if status is not None and status != RunStatus.RUNNING else 0
-        by_status[status or UNKNOWN] += n
-        by_source[source or UNKNOWN] += n
-        by_model[model or UNKNOWN] += n
-        by_agent[agent or UNKNOWN] += n
+    for part in parts:
+        for (status, source, model, agent), n in part.cube.items():
+            errors += n if status in ERROR_STATUSES else 0
+            ended += n if status is not None and status != RunStatus.RUNNING else 0
+            by_status[status or UNKNOWN] += n
+            by_source[source or UNKNOWN] += n
+            by_model[model or UNKNOWN] += n
+            by_agent[agent or UNKNOWN] += n
     total = sum(by_status.values())
+    # The scalars only: the counters of the folded part are not copied.
+    whole = Figures()
+    for part in parts:
+        whole.add(Figures(**{k: getattr(part, k) for k in _SCALARS}))
 
     chosen = bucket or choose_bucket(whole.first, whole.last)
     over_time: Counter[tuple[datetime, Any]] = Counter()
-    for (hour, status), n in whole.over_time.items():
-        over_time[(hour.replace(hour=0) if chosen == "day" else hour, status)] += n
-    d50, d95 = quantile_cont(whole.durations, (0.5, 0.95))
-    s50, s95 = exact_quantile_cont(whole.steps, (0.5, 0.95))
-    ranked = sorted(whole.tools.items(), key=lambda item: (-item[1].calls, item[0]))
-    tools = [
-        {
-            "tool_name": name,
-            "calls": tool.calls,
-            "errors": tool.errors,
-            "error_rate": _rate(tool.errors, tool.calls),
-            "p95_duration_ms": _num(quantile_cont(tool.durations, (0.95,))[0]),
-        }
-        for name, tool in [item for item in ranked if item[1].calls][:top_tools]
-    ]
+    for part in parts:
+        for (hour, status), n in part.over_time.items():
+            over_time[(hour.replace(hour=0) if chosen == "day" else hour, status)] += n
+    d50, d95 = quantile_cont(sealed.durations + recent.durations, (0.5, 0.95))
+    s50, s95 = exact_quantile_cont(sealed.steps + recent.steps, (0.5, 0.95))
+    calls: Counter[str] = Counter()
+    for part in parts:
+        calls.update({name: tool.calls for name, tool in part.tools.items()})
+    ranked = sorted((name for name in calls if calls[name]), key=lambda t: (-calls[t], t))
+    tools = []
+    for name in ranked[:top_tools]:
+        mine = [part.tools[name] for part in parts if name in part.tools]
+        errs = sum(t.errors for t in mine)
+        durations: Counter[Bucket] = Counter()
+        for t in mine:
+            durations.update(t.durations)
+        tools.append(
+            {
+                "tool_name": name,
+                "calls": calls[name],
+                "errors": errs,
+                "error_rate": _rate(errs, calls[name]),
+                "p95_duration_ms": _num(quantile_cont(durations, (0.95,))[0]),
+            }
+        )
     average = whole.steps_sum / whole.steps_counted if whole.steps_counted else None
     return {
         "total_runs": total,
