@@ -47,6 +47,8 @@ MIN_RUNS = 100_000
 LAG = timedelta(minutes=5)
 # Steps start after their run: the same margin as collector/query_stats.py.
 CLOCK_MARGIN = timedelta(hours=1)
+# Databases folded at once in one process (a collector has one; tests open many).
+_DATABASES = 4
 ERROR_STATUSES = (RunStatus.FAILED.value, RunStatus.LOST.value)
 UNKNOWN = "unknown"
 
