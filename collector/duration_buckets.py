@@ -13,7 +13,8 @@ Buckets are computed in SQL (:func:`bucket_sql`) and read back here; pure otherw
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 __all__ = [
     "RELATIVE_ERROR",
@@ -52,36 +53,43 @@ def bucket_value(bucket: Bucket) -> float:
 
 def quantile_cont(counts: Mapping[Bucket, int], fractions: tuple[float, ...]) -> list[float | None]:
     """DuckDB's ``quantile_cont`` (linear between the two nearest ranks) over bucket counts."""
-    return _interpolate([(bucket_value(b), n) for b, n in counts.items()], fractions)
+    # Buckets sort by their values without computing them: by sign, then index times sign.
+    ordered = sorted((b for b, n in counts.items() if n > 0), key=_order)
+    return _interpolate([(b, counts[b]) for b in ordered], fractions, bucket_value)
 
 
 def exact_quantile_cont(
     counts: Mapping[int, int], fractions: tuple[float, ...]
 ) -> list[float | None]:
     """The same over exact integer values and their counts (steps per run): no error."""
-    return _interpolate([(float(v), n) for v, n in counts.items()], fractions)
+    ordered = sorted(v for v, n in counts.items() if n > 0)
+    return _interpolate([(v, counts[v]) for v in ordered], fractions, float)
+
+
+def _order(bucket: Bucket) -> tuple[int, int]:
+    sign, index = bucket
+    return sign, sign * (index or 0)
 
 
 def _interpolate(
-    pairs: list[tuple[float, int]], fractions: tuple[float, ...]
+    ordered: list[tuple[Any, int]], fractions: tuple[float, ...], value: Callable[[Any], float]
 ) -> list[float | None]:
-    ordered = sorted(p for p in pairs if p[1] > 0)
     total = sum(n for _, n in ordered)
     if total == 0:
         return [None for _ in fractions]
     answers: list[float | None] = []
     for q in fractions:
         position = q * (total - 1)  # as DuckDB: (n - 1) * q, then floor and ceil
-        low = _at_rank(ordered, math.floor(position))
-        high = _at_rank(ordered, math.ceil(position))
+        low = value(_at_rank(ordered, math.floor(position)))
+        high = value(_at_rank(ordered, math.ceil(position)))
         answers.append(low + (high - low) * (position - math.floor(position)))
     return answers
 
 
-def _at_rank(ordered: list[tuple[float, int]], rank: int) -> float:
+def _at_rank(ordered: list[tuple[Any, int]], rank: int) -> Any:
     seen = 0
-    for value, n in ordered:
+    for key, n in ordered:
         seen += n
         if rank < seen:
-            return value
+            return key
     return ordered[-1][0]

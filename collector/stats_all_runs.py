@@ -11,24 +11,23 @@ forward by folding in the runs it passes. Each call reads, in its own snapshot:
   steps changes; retention and stand-in clean-up lower the number). Any
   difference and they are folded again, from the rows;
 - the runs after the bound (and any with no start time) and their tool steps;
-- the number of tool steps with a run, which must equal the folded ones plus the
-  newest ones. A step more than an hour before its run's start (the clock margin
-  of collector/query_stats.py) or whose run is not stored is in neither; then the
-  plain computation answers.
+- the number of steps naming a run, which must equal the steps of the folded
+  runs plus those of the newest ones. A step more than an hour before its run's
+  start (the clock margin of collector/query_stats.py) or whose run is not
+  stored is in neither; then the plain computation answers.
 
 So every answer is of the snapshot it is read in, never a kept one. Counts,
 breakdowns, token sums, maxima, first and last start, the average and the
 percentiles of steps per run (exact counts per value) are the plain
-computation's figures. So are the run duration's p50/p95: log buckets
-(collector/duration_buckets.py) tell which values hold the ranks, and those few
-are read (one scan of one column). Each tool's p95 comes from the buckets
-alone (reading 7.5M steps' durations is what this avoids): within 0.5% of the
-exact figure.
+computation's figures. The run duration's p50/p95 and each tool's p95 come
+from log buckets (collector/duration_buckets.py): within 0.5% of the exact
+figure. (Reading the exact values of the two buckets that hold a percentile's
+ranks made the run duration exact, but cost a scan of the column, ~15-25 ms of
+CPU at 1M runs, half the budget of a stats call; not kept.)
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import Counter
 from collections.abc import Hashable
@@ -38,14 +37,7 @@ from typing import Any
 
 import duckdb
 
-from collector.duration_buckets import (
-    GAMMA,
-    Bucket,
-    bucket_sql,
-    bucket_value,
-    exact_quantile_cont,
-    quantile_cont,
-)
+from collector.duration_buckets import Bucket, bucket_sql, exact_quantile_cont, quantile_cont
 from collector.query_snapshot import newest
 from collector.serialize import iso_utc
 from instrumentation.attributes import RunStatus
@@ -91,10 +83,7 @@ class Figures:
     first: datetime | None = None
     last: datetime | None = None
     undated: int = 0
-
-    @property
-    def calls(self) -> int:
-        return sum(t.calls for t in self.tools.values())
+    step_rows: int = 0  # every step of these runs, tool or not
 
     def add(self, other: Figures) -> None:
         self.cube.update(other.cube)
@@ -115,6 +104,7 @@ class Figures:
         self.first = _pick(min, self.first, other.first)
         self.last = _pick(max, self.last, other.last)
         self.undated += other.undated
+        self.step_rows += other.step_rows
 
 
 _SCALARS = (
@@ -184,14 +174,12 @@ class AllRunsStats:
                 kept.below, kept.runs, kept.updates = bound, runs_now, updates_now
                 kept.steps_bounded = True
             recent = _read(cursor, _from(bound), bound)
-            steps = _tool_steps(cursor)
-            if kept.figures.calls + recent.calls != steps and kept.steps_bounded:
+            steps = _steps_with_a_run(cursor)
+            if kept.figures.step_rows + recent.step_rows != steps and kept.steps_bounded:
                 kept = self._fold_all(cursor, key, bound, runs_now, updates_now)
-            if kept.figures.calls + recent.calls != steps:
+            if kept.figures.step_rows + recent.step_rows != steps:
                 return None
-            durations = kept.figures.durations + recent.durations
-            exact = _exact_durations(cursor, durations, (0.5, 0.95))
-            return _answer(kept.figures, recent, bucket, top_tools, exact)
+            return _answer(kept.figures, recent, bucket, top_tools)
 
     def _fold_all(
         self,
@@ -201,9 +189,7 @@ class AllRunsStats:
         runs: int,
         updates: int,
     ) -> _Sealed:
-        sealed = _Sealed(
-            bound, runs, updates, _read(cursor, ("started_at < ?", [bound]), None), False
-        )
+        sealed = _Sealed(bound, runs, updates, _read(cursor, _before(bound), None), False)
         self._sealed[key] = sealed
         return sealed
 
@@ -229,10 +215,9 @@ def _check(
     return int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4])
 
 
-def _tool_steps(cursor: duckdb.DuckDBPyConnection) -> int:
-    row = cursor.execute(
-        "SELECT count(*) FROM agent_steps WHERE tool_name IS NOT NULL AND agent_run_id IS NOT NULL"
-    ).fetchone()
+def _steps_with_a_run(cursor: duckdb.DuckDBPyConnection) -> int:
+    """Steps naming a run (DuckDB answers from the column's statistics when none lacks one)."""
+    row = cursor.execute("SELECT count(agent_run_id) FROM agent_steps").fetchone()
     return int(row[0]) if row else 0
 
 
@@ -245,12 +230,21 @@ _BY_HOUR = 0b01110111
 _BY_DURATION = 0b11111001
 
 
+def _before(high: datetime) -> Slice:
+    return "SELECT * FROM agent_runs WHERE started_at < ?", [high]
+
+
 def _between(low: datetime, high: datetime) -> Slice:
-    return "started_at >= ? AND started_at < ?", [low, high]
+    return "SELECT * FROM agent_runs WHERE started_at >= ? AND started_at < ?", [low, high]
 
 
 def _from(low: datetime) -> Slice:
-    return "(started_at >= ? OR started_at IS NULL)", [low]
+    # Two scans rather than an OR, which would read every row group.
+    return (
+        "SELECT * FROM agent_runs WHERE started_at >= ? "
+        "UNION ALL SELECT * FROM agent_runs WHERE started_at IS NULL",
+        [low],
+    )
 
 
 def _read(cursor: duckdb.DuckDBPyConnection, runs: Slice, steps_from: datetime | None) -> Figures:
@@ -271,7 +265,7 @@ def _read(cursor: duckdb.DuckDBPyConnection, runs: Slice, steps_from: datetime |
                 SELECT status, source, coalesce(model_used, model_requested) AS model, agent_name,
                        date_trunc('hour', started_at) AS hour, {_DURATION_BUCKET},
                        total_steps, input_tokens, output_tokens, duration_ms, started_at
-                FROM agent_runs WHERE {where})
+                FROM ({where}))
             SELECT GROUPING(status, source, model, agent_name, hour, sign, bucket, total_steps),
                    status, source, model, agent_name, hour, sign, bucket, total_steps, count(*),
                    sum(input_tokens), sum(output_tokens), sum(total_steps), count(total_steps),
@@ -319,7 +313,7 @@ def _read(cursor: duckdb.DuckDBPyConnection, runs: Slice, steps_from: datetime |
         elif steps is not None:
             figures.steps[int(steps)] += n
 
-    in_runs = f"tool_name IS NOT NULL AND agent_run_id IN (SELECT id FROM agent_runs WHERE {where})"
+    in_runs = f"agent_run_id IN (SELECT id FROM ({where}))"
     columns = "SELECT tool_name, status, duration_ms FROM agent_steps"
     if steps_from is None:
         steps_sql, steps_params = f"{columns} WHERE {in_runs}", params
@@ -332,8 +326,7 @@ def _read(cursor: duckdb.DuckDBPyConnection, runs: Slice, steps_from: datetime |
             (f"{columns} WHERE started_at IS NULL AND {in_runs}", params),
         ]
         if figures.undated:  # a run with no start: its steps may start whenever
-            undated = "tool_name IS NOT NULL AND agent_run_id IN "
-            undated += "(SELECT id FROM agent_runs WHERE started_at IS NULL)"
+            undated = "agent_run_id IN (SELECT id FROM agent_runs WHERE started_at IS NULL)"
             parts.append(
                 (f"{columns} WHERE started_at < ? AND {undated}", [steps_from - CLOCK_MARGIN])
             )
@@ -346,6 +339,9 @@ def _read(cursor: duckdb.DuckDBPyConnection, runs: Slice, steps_from: datetime |
         steps_params,
     )
     for name, calls, errors, sign, index, timed in cursor.fetchall():
+        figures.step_rows += int(calls)
+        if name is None:
+            continue
         tool = figures.tools.setdefault(name, _Tool())
         tool.calls += int(calls)
         tool.errors += int(errors)
@@ -359,64 +355,11 @@ def _bucket_then_status(item: tuple[tuple[datetime, Any], int]) -> tuple[Any, ..
     return moment, status is None, status or ""  # as ORDER BY bucket, status (NULLS LAST)
 
 
-def _exact_durations(
-    cursor: duckdb.DuckDBPyConnection, counts: Counter[Bucket], fractions: tuple[float, ...]
-) -> list[float | None] | None:
-    """Run duration percentiles, exact: the buckets say which values hold the ranks wanted,
-    and only those buckets' values are read (one scan of the column, a few rows kept).
-
-    None if the rows read disagree with the counts (then the buckets' figures stand).
-    """
-    ordered = sorted((b for b in counts if counts[b] > 0), key=bucket_value)
-    total = sum(counts[b] for b in ordered)
-    if total == 0:
-        return [None for _ in fractions]
-    ranks = {
-        r for q in fractions for r in (math.floor(q * (total - 1)), math.ceil(q * (total - 1)))
-    }
-    where: dict[int, tuple[Bucket, int]] = {}  # rank -> its bucket and its rank in there
-    seen = 0
-    for b in ordered:
-        for rank in ranks:
-            if seen <= rank < seen + counts[b]:
-                where[rank] = (b, rank - seen)
-        seen += counts[b]
-    wanted = {b for b, _ in where.values()}
-    ranges = []
-    for sign, index in wanted:
-        if sign == 0 or index is None:
-            ranges.append("duration_ms = 0")
-        else:  # a little wider than the bucket; the bucket itself is checked below
-            low, high = sorted((sign * GAMMA ** (index - 1) * 0.999, sign * GAMMA**index * 1.001))
-            ranges.append(f"duration_ms BETWEEN {low!r} AND {high!r}")
-    cursor.execute(
-        f"""SELECT sign, bucket, duration_ms FROM (
-                SELECT {_DURATION_BUCKET}, duration_ms FROM agent_runs
-                WHERE {" OR ".join(ranges)})"""
-    )
-    values: dict[Bucket, list[float]] = {b: [] for b in wanted}
-    for sign, index, value in cursor.fetchall():
-        if (sign, index) in values:
-            values[(sign, index)].append(value)
-    if any(len(values[b]) != counts[b] for b in wanted):
-        return None
-    for kept in values.values():
-        kept.sort()
-    answers: list[float | None] = []
-    for q in fractions:
-        position = q * (total - 1)
-        (lb, lr), (hb, hr) = where[math.floor(position)], where[math.ceil(position)]
-        low, high = values[lb][lr], values[hb][hr]
-        answers.append(low + (high - low) * (position - math.floor(position)))
-    return answers
-
-
 def _answer(
     sealed: Figures,
     recent: Figures,
     bucket: str | None,
     top_tools: int,
-    exact_durations: list[float | None] | None = None,
 ) -> dict[str, Any]:
     """The REST contract's stats object from the two parts (the sealed one left unchanged)."""
     from collector.query_stats import _num, _rate, choose_bucket
@@ -446,7 +389,7 @@ def _answer(
     for part in parts:
         for (hour, status), n in part.over_time.items():
             over_time[(hour.replace(hour=0) if chosen == "day" else hour, status)] += n
-    d50, d95 = exact_durations or quantile_cont(sealed.durations + recent.durations, (0.5, 0.95))
+    d50, d95 = quantile_cont(sealed.durations + recent.durations, (0.5, 0.95))
     s50, s95 = exact_quantile_cont(sealed.steps + recent.steps, (0.5, 0.95))
     calls: Counter[str] = Counter()
     for part in parts:
