@@ -162,7 +162,7 @@ class AllRunsStats:
         None when the store is small or some tool steps are outside what is read.
         """
         newest_start = newest(cursor, "agent_runs", "started_at")
-        with self._lock:  # one fold at a time per process; each call is a few ms
+        with self._lock:  # one fold at a time per process
             kept = self._sealed.get(key)
             bound = _on_grid(newest_start - self.lag) if newest_start is not None else None
             if bound is None or (kept is not None and bound < kept.below):
@@ -194,7 +194,10 @@ class AllRunsStats:
         updates: int,
     ) -> _Sealed:
         sealed = _Sealed(bound, runs, updates, _read(cursor, _before(bound), None), False)
+        self._sealed.pop(key, None)
         self._sealed[key] = sealed
+        while len(self._sealed) > _DATABASES:  # the one folded longest ago goes first
+            self._sealed.pop(next(iter(self._sealed)))
         return sealed
 
 
