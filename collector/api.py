@@ -30,6 +30,7 @@ from collector.download_slot import SlotFileResponse, give_download_slot, take_d
 from collector.parquet_export import pack_tar, take_snapshot
 from collector.query_sql import SqlFailed, SqlTimeout
 from collector.query_stats import BUCKETS, run_stats
+from collector.run_id_path import run_id_of
 from collector.settings import Settings
 from collector.sql_guard import SqlRefused, check_read_only
 from collector.sql_sandbox import SandboxUnavailable, SqlSandbox
@@ -176,6 +177,7 @@ def _read_in_background(store: RunStore, job: Callable[[duckdb.DuckDBPyConnectio
     responses={200: {"model": RunWithSteps}, 404: {"description": "No run has this id"}},
 )
 def get_run_route(request: Request, run_id: str) -> dict[str, Any]:
+    run_id = run_id_of(request, run_id)
 
     def read(
         cur: duckdb.DuckDBPyConnection,
@@ -227,6 +229,7 @@ def get_steps_route(
         Query(ge=1, le=queries.MAX_STEPS_PAGE, description="Most steps returned (1..1000)."),
     ] = queries.MAX_STEPS_PAGE,
 ) -> dict[str, Any]:
+    run_id = run_id_of(request, run_id)
     try:
         page = _store(request).read(
             lambda cur: queries.get_steps(cur, run_id, after_step=after_step, limit=limit)
@@ -258,6 +261,7 @@ class CancelRequest(BaseModel):
 def cancel_route(
     request: Request, run_id: str, body: CancelRequest | None = None
 ) -> dict[str, Any]:
+    run_id = run_id_of(request, run_id)
     body = body or CancelRequest()
     requested_by = body.requested_by or "api"
     try:

@@ -19,6 +19,7 @@ from collector import annotations as run_annotations
 from collector import costs, page_costs
 from collector.api_filters import RunFilterParams
 from collector.pricing import PriceBook, PricesFileError, refresh_model_prices
+from collector.run_id_path import run_id_of
 from collector.settings import Settings, SettingsError
 from collector.store import RunStore, StoreUnavailable
 
@@ -134,6 +135,7 @@ class AnnotationIn(BaseModel):
     },
 )
 def add_annotation_route(request: Request, run_id: str, body: AnnotationIn) -> dict[str, Any]:
+    run_id = run_id_of(request, run_id)
     try:
         return _store(request).write(  # type: ignore[no-any-return]
             lambda con: run_annotations.add_annotation(
@@ -153,10 +155,21 @@ def add_annotation_route(request: Request, run_id: str, body: AnnotationIn) -> d
 @router.get(
     "/agent/runs/{run_id}/annotations",
     summary="A run's annotations, oldest first",
+    description="404 when no run has this id (and none of its annotations is kept).",
     tags=["annotations"],
+    responses={404: {"description": "Unknown run"}},
 )
 def list_annotations_route(request: Request, run_id: str) -> dict[str, Any]:
-    rows = _store(request).read(lambda cur: run_annotations.list_annotations(cur, [run_id]))
+    run_id = run_id_of(request, run_id)
+
+    def read(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]] | None:
+        rows = run_annotations.list_annotations(cur, [run_id])
+        known = rows or cur.execute("SELECT 1 FROM agent_runs WHERE id = ?", [run_id]).fetchone()
+        return rows if known else None
+
+    rows = _store(request).read(read)
+    if rows is None:
+        raise HTTPException(404, f"run {run_id!r} not found")
     return {"annotations": rows}
 
 

@@ -376,9 +376,18 @@ class AuditClient:
         )
 
 
+# Segments a run id must not be sent as: dot segments are resolved away (RFC 3986
+# 5.2.4) and "stats" is a route of its own under /agent/runs/.
+_TAKEN_SEGMENTS = frozenset({".", "..", "stats"})
+
+
 def _segment(value: str) -> str:
     # A run id comes from the URL; quoting keeps it one path segment ("../sql" stays inert).
-    return quote(value, safe="")
+    quoted = quote(value, safe="")
+    if quoted in _TAKEN_SEGMENTS:
+        # Quoted whole: the collector reads an id segment as sent (collector/run_id_path.py).
+        return "".join(f"%{byte:02X}" for byte in value.encode())
+    return quoted
 
 
 def _detail(response: httpx.Response) -> str:

@@ -27,6 +27,7 @@ from collector.errors import CollectorError
 from collector.process_memory import memory_figures
 from collector.redact import Sanitizer
 from collector.request_budget import PartsInFlight
+from collector.run_id_path import RunIdPath
 from collector.schema import SCHEMA_VERSION
 from collector.settings import Settings
 from collector.sql_sandbox import SandboxLimits, SqlSandbox
@@ -281,6 +282,8 @@ def create_app(
     # Inside the token check (added later, so outer): a client without the token
     # gets its 401 before any of its body is read.
     app.add_middleware(ApiBodyLimit, exempt=frozenset({"/v1/traces"}))
+    # A quoted run id stays one path segment ("a%2Fb" is the run "a/b").
+    app.add_middleware(RunIdPath)
 
     @app.middleware("http")
     async def require_token(

@@ -18,6 +18,7 @@ import json
 import math
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 _BATCH_ROWS = 2048
+_RENDER_ROWS = 64
 
 
 class SqlError(CollectorError):
@@ -107,6 +109,28 @@ def external_access_enabled(cursor: duckdb.DuckDBPyConnection) -> bool:
     return bool(row and row[0])
 
 
+class _PastDeadline(Exception):
+    """The time limit passed while the rows were being rendered."""
+
+
+class _StreamFailed(Exception):
+    """DuckDB failed while streaming rows; the message is DuckDB's."""
+
+
+def _batches(reader: Any) -> Iterator[pa.RecordBatch]:
+    """The reader's batches; DuckDB's errors mid-stream (its interrupt at the time limit,
+    running out of memory) come out of pyarrow as OSError or ArrowException, not as
+    duckdb.Error, and must not end the worker."""
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except (OSError, pa.ArrowException) as exc:
+            raise _StreamFailed(_first_line(exc)) from None
+        yield batch
+
+
 class _Deadline:
     """Interrupts a cursor once, unless finished first."""
 
@@ -124,6 +148,11 @@ class _Deadline:
                 return
             self.fired = True
             self._cursor.interrupt()
+
+    def check(self) -> None:
+        """Raise once the time limit has passed."""
+        if self.fired:
+            raise _PastDeadline
 
     def __enter__(self) -> _Deadline:
         self._timer.start()
@@ -220,27 +249,37 @@ def run_read_only(
             relation, wide = exact_projection(relation, types)
             reader = relation.to_arrow_reader(_BATCH_ROWS)
             try:
-                for batch in reader:
-                    values = [
-                        _render(column, wide.get(index))
-                        for index, column in enumerate(batch.columns)
-                    ]
-                    for index in range(batch.num_rows):
-                        if len(rows) == max_rows:
-                            truncated, truncated_by = True, "rows"
+                for batch in _batches(reader):
+                    # Rendered a slice at a time, the clock read between slices: the
+                    # interrupt stops DuckDB only, and one batch of wide rows can take
+                    # Python longer than the time limit and its grace together.
+                    for start in range(0, batch.num_rows, _RENDER_ROWS):
+                        deadline.check()
+                        part = batch.slice(start, _RENDER_ROWS)
+                        values = [
+                            _render(column, wide.get(index))
+                            for index, column in enumerate(part.columns)
+                        ]
+                        for index in range(part.num_rows):
+                            if len(rows) == max_rows:
+                                truncated, truncated_by = True, "rows"
+                                break
+                            row = [col[index] for col in values]
+                            size += _row_bytes(row) + 1
+                            if size > byte_cap:
+                                truncated, truncated_by = True, "bytes"
+                                break
+                            rows.append(row)
+                        if truncated:
                             break
-                        row = [col[index] for col in values]
-                        size += _row_bytes(row) + 1
-                        if size > byte_cap:
-                            truncated, truncated_by = True, "bytes"
-                            break
-                        rows.append(row)
                     if truncated:
                         break
             finally:
                 close = getattr(reader, "close", None)
                 if close is not None:
                     close()
+    except _PastDeadline:
+        raise SqlTimeout(timeout_s) from None
     except duckdb.InterruptException:
         if deadline.fired:
             raise SqlTimeout(timeout_s) from None
@@ -249,6 +288,11 @@ def run_read_only(
         if deadline.fired:
             raise SqlTimeout(timeout_s) from None
         raise SqlFailed(_first_line(exc), fatal=_is_fatal(exc)) from None
+    except _StreamFailed as exc:
+        if deadline.fired:
+            raise SqlTimeout(timeout_s) from None
+        text = str(exc)
+        raise SqlFailed(text, fatal="INTERNAL" in text or "invalidated" in text.lower()) from None
     finally:
         # If this fails the cursor is discarded by the caller and the transaction with it.
         with contextlib.suppress(duckdb.Error):

@@ -18,15 +18,26 @@ from collector.query_search import search_where
 from collector.query_stats_cache import StatsCache, data_version, database_key
 from collector.search_index import SearchIndex
 from collector.serialize import iso_utc
+from collector.stats_all_runs import AllRunsStats
 from instrumentation.attributes import RunStatus
 
-__all__ = ["BUCKETS", "AUTO_HOURLY_UP_TO", "CACHE", "Background", "run_stats", "choose_bucket"]
+__all__ = [
+    "BUCKETS",
+    "AUTO_HOURLY_UP_TO",
+    "ALL_RUNS",
+    "CACHE",
+    "Background",
+    "run_stats",
+    "choose_bucket",
+]
 
 # Runs a function of a cursor on another thread, through the store's reads; returns at once.
 Background = Callable[[Callable[[duckdb.DuckDBPyConnection], None]], None]
 
 # Answers by filter and data version (collector/query_stats_cache.py).
 CACHE = StatsCache()
+# Every run's stats on a big store, fresh at every call (collector/stats_all_runs.py).
+ALL_RUNS = AllRunsStats()
 
 BUCKETS = ("hour", "day")
 # Ranges up to this long are drawn per hour, longer ones per day.
@@ -59,6 +70,7 @@ def run_stats(
     search: SearchIndex | None = None,
     cache: StatsCache | None = CACHE,
     background: Background | None = None,
+    all_runs: AllRunsStats | None = ALL_RUNS,
 ) -> dict[str, Any]:
     """The stats object of the REST contract for the runs matching ``filters``.
 
@@ -67,8 +79,17 @@ def run_stats(
     reused, and on a big database one may lag new runs by a few seconds
     (collector/query_stats_cache.py); ``cache=None`` always computes. With
     ``background`` (a way to read on another thread), a big database's kept
-    answer is returned at once and computed again there.
+    answer is returned at once and computed again there. With ``all_runs`` (the
+    default), the stats of every run (no filter) on a big store are read from
+    figures folded as runs arrive plus the newest rows, in the caller's snapshot:
+    always current, never a kept answer (collector/stats_all_runs.py).
     """
+    if all_runs is not None and filters == RunFilters():
+        answer = in_snapshot(
+            cursor, lambda: all_runs.answer(cursor, database_key(cursor), bucket, top_tools)
+        )
+        if answer is not None:
+            return answer
     if cache is None:
         return in_snapshot(cursor, lambda: _compute(cursor, filters, bucket, top_tools, search))
 

@@ -114,6 +114,9 @@ def check_read_only(sql: str) -> CheckedSql:
     # VACUUM, INSTALL as a LOAD, CHECKPOINT as a CALL, USE as a SET.
     opener = words[0][:40] if words else ""
     if kind not in _ALLOWED_TYPES or opener not in _ALLOWED_OPENERS:
+        if opener and not opener.isalpha() and opener not in _ALLOWED_OPENERS:
+            # "; SELECT 1" parses as a SELECT: naming that would contradict the list.
+            raise SqlRefused(f"a query cannot start with {opener!r}; start it with {_ALLOWED_TEXT}")
         named = opener if opener.isalpha() and opener not in _ALLOWED_OPENERS else kind
         raise SqlRefused(f"{named} statements are not allowed; only {_ALLOWED_TEXT} can run here")
     if statement.named_parameters:
@@ -150,9 +153,21 @@ def _statement_count(words: list[str]) -> int:
     return count + pending
 
 
+def _extract(sql: str) -> list[Any]:
+    """DuckDB's statements of ``sql``, split and parsed on the private parser database.
+
+    Parsing is not inert on a default connection: DuckDB expands ``IMPORT DATABASE``
+    (``PRAGMA import_database``) while parsing, reading ``schema.sql`` and ``load.sql``
+    from the directory named (or installing httpfs to fetch them from a URL), in the
+    collector's own process. Without file system access that expansion fails unread.
+    """
+    with _parser_cursor() as cursor:
+        return list(cursor.extract_statements(sql))
+
+
 def _single_statement(sql: str, words: list[str]) -> Any:
     try:
-        statements = duckdb.extract_statements(sql)
+        statements = _extract(sql)
     except duckdb.Error as exc:
         raise _parse_refusal(words, exc) from None
     if len(statements) != 1:
@@ -168,7 +183,14 @@ def _single_statement(sql: str, words: list[str]) -> Any:
 
 
 def _parse_refusal(words: list[str], exc: duckdb.Error) -> SqlRefused:
-    """A parse error, named by the write it contains when there is one."""
+    """A parse error, named by the statement or the write it contains when there is one."""
+    opener = words[0] if words else ""
+    if isinstance(exc, duckdb.PermissionException) and opener.isalpha():
+        # IMPORT DATABASE is expanded while parsing and meets the closed file system:
+        # it is refused for what it is (the path named says nothing).
+        return SqlRefused(
+            f"{opener[:40]} statements are not allowed; only {_ALLOWED_TEXT} can run here"
+        )
     verb = next((w for w in words if w in _WRITE_KEYWORDS), None)
     if verb and words and words[0] == "EXPLAIN":
         return SqlRefused(f"EXPLAIN is allowed only for SELECT queries, not {verb}")
@@ -192,7 +214,7 @@ def _check_explained(text: str) -> None:
     if not inner.strip():
         raise SqlRefused("EXPLAIN needs a statement to explain")
     try:
-        statements = duckdb.extract_statements(inner)
+        statements = _extract(inner)
     except duckdb.Error as exc:
         raise _parse_refusal(["EXPLAIN", *_keywords(inner)], exc) from None
     if len(statements) != 1 or _type_name(statements[0]) != "SELECT":
@@ -332,7 +354,14 @@ def _parser_cursor() -> duckdb.DuckDBPyConnection:
     global _parser_db
     with _parser_lock:
         if _parser_db is None:
-            _parser_db = duckdb.connect(":memory:", config={"enable_external_access": False})
+            _parser_db = duckdb.connect(
+                ":memory:",
+                config={
+                    "enable_external_access": False,
+                    "autoinstall_known_extensions": False,
+                    "autoload_known_extensions": False,
+                },
+            )
         return _parser_db.cursor()
 
 

@@ -58,6 +58,13 @@ def _run_query(replica: Replica, message: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "kind": "timeout", "message": str(exc)}
     except SqlFailed as exc:
         return {"ok": False, "kind": "failed", "message": str(exc), "fatal": exc.fatal}
+    except MemoryError:
+        # The address-space limit, met while Python renders the rows.
+        text = "the result did not fit in the query worker's memory; select fewer or smaller values"
+        return {"ok": False, "kind": "failed", "message": text, "fatal": True}
+    except Exception as exc:  # noqa: BLE001 - request boundary: the query fails, not the worker
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return {"ok": False, "kind": "failed", "message": first, "fatal": True}
     return {"ok": True, "result": result.to_json()}
 
 

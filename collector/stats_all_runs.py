@@ -1,0 +1,446 @@
+"""Stats over every run of a big store: older runs' figures kept folded, the newest read now.
+
+The plain computation (collector/query_stats.py) reads every run and every tool
+step: ~0.5 s at 1M runs. Here the runs that started before a bound a few
+minutes behind the newest start, on a 10-minute grid (the *sealed* runs), are
+folded once into additive figures (counts, sums, maxima, counts per value or per
+duration bucket); the bound moves forward by folding in the runs it passes.
+Each call reads, in its own snapshot:
+
+- whether the sealed runs are still what was folded: their number and the sum of
+  their ``updated_at`` (the writer bumps ``updated_at`` whenever a run or one of its
+  steps changes; retention and stand-in clean-up lower the number). Any
+  difference and they are folded again, from the rows;
+- the runs after the bound (and any with no start time) and their tool steps;
+- the number of steps naming a run, which must equal the steps of the folded
+  runs plus those of the newest ones. A step more than an hour before its run's
+  start (the clock margin of collector/query_stats.py) or whose run is not
+  stored is in neither; then the plain computation answers.
+
+So every answer is of the snapshot it is read in, never a kept one. Counts,
+breakdowns, token sums, maxima, first and last start, the average and the
+percentiles of steps per run (exact counts per value) are the plain
+computation's figures. The run duration's p50/p95 and each tool's p95 come
+from log buckets (collector/duration_buckets.py): within 0.5% of the exact
+figure. (Reading the exact values of the two buckets that hold a percentile's
+ranks made the run duration exact, but cost a scan of the column, ~15-25 ms of
+CPU at 1M runs, half the budget of a stats call; not kept.)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from collector.duration_buckets import Bucket, bucket_sql, exact_quantile_cont, quantile_cont
+from collector.query_snapshot import newest
+from collector.serialize import iso_utc
+from instrumentation.attributes import RunStatus
+
+__all__ = ["AllRunsStats", "MIN_RUNS"]
+
+# Below this many runs the plain computation is fast and exact: it answers.
+MIN_RUNS = 100_000
+# The bound trails the newest start by this much, so runs still arriving are read, not folded.
+LAG = timedelta(minutes=5)
+# ... on a 10-minute grid, so that a fold (two more statements) happens once in 10 minutes,
+# not at every call while runs arrive.
+STEP_MINUTES = 10
+# Steps start after their run: the same margin as collector/query_stats.py.
+CLOCK_MARGIN = timedelta(hours=1)
+# Databases folded at once in one process (a collector has one; tests open many).
+_DATABASES = 4
+ERROR_STATUSES = (RunStatus.FAILED.value, RunStatus.LOST.value)
+UNKNOWN = "unknown"
+
+
+@dataclass
+class _Tool:
+    calls: int = 0
+    errors: int = 0
+    durations: Counter[Bucket] = field(default_factory=Counter)
+
+
+@dataclass
+class Figures:
+    """Additive figures of a set of runs and their tool steps."""
+
+    # (status, source, model, agent_name) -> runs
+    cube: Counter[tuple[Any, ...]] = field(default_factory=Counter)
+    # (hour, status) -> runs with a start time
+    over_time: Counter[tuple[datetime, Any]] = field(default_factory=Counter)
+    durations: Counter[Bucket] = field(default_factory=Counter)
+    steps: Counter[int] = field(default_factory=Counter)  # total_steps -> runs
+    tools: dict[str, _Tool] = field(default_factory=dict)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    steps_sum: int = 0
+    steps_counted: int = 0
+    duration_max: float | None = None
+    steps_max: int | None = None
+    first: datetime | None = None
+    last: datetime | None = None
+    undated: int = 0
+    step_rows: int = 0  # every step of these runs, tool or not
+
+    def add(self, other: Figures) -> None:
+        self.cube.update(other.cube)
+        self.over_time.update(other.over_time)
+        self.durations.update(other.durations)
+        self.steps.update(other.steps)
+        for name, tool in other.tools.items():
+            mine = self.tools.setdefault(name, _Tool())
+            mine.calls += tool.calls
+            mine.errors += tool.errors
+            mine.durations.update(tool.durations)
+        self.tokens_in += other.tokens_in
+        self.tokens_out += other.tokens_out
+        self.steps_sum += other.steps_sum
+        self.steps_counted += other.steps_counted
+        self.duration_max = _pick(max, self.duration_max, other.duration_max)
+        self.steps_max = _pick(max, self.steps_max, other.steps_max)
+        self.first = _pick(min, self.first, other.first)
+        self.last = _pick(max, self.last, other.last)
+        self.undated += other.undated
+        self.step_rows += other.step_rows
+
+
+_SCALARS = (
+    "tokens_in",
+    "tokens_out",
+    "steps_sum",
+    "steps_counted",
+    "duration_max",
+    "steps_max",
+    "first",
+    "last",
+    "undated",
+)
+
+
+def _pick(choose: Any, a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else choose(a, b)
+
+
+@dataclass
+class _Sealed:
+    below: datetime  # runs started before this are folded into ``figures``
+    runs: int  # what was folded: the number of those runs ...
+    updates: int  # ... and the sum of their updated_at in µs
+    figures: Figures
+    steps_bounded: bool  # some steps were read from CLOCK_MARGIN before their runs only
+
+
+class AllRunsStats:
+    """The stats of every run, for stores of at least ``min_runs`` runs (else None)."""
+
+    def __init__(self, *, min_runs: int = MIN_RUNS, lag: timedelta = LAG) -> None:
+        self.min_runs = min_runs
+        self.lag = lag
+        self._sealed: dict[Hashable, _Sealed] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sealed.clear()
+
+    def answer(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        key: Hashable,
+        bucket: str | None,
+        top_tools: int,
+    ) -> dict[str, Any] | None:
+        """The stats object (collector/query_stats.py's shape), read in the caller's snapshot.
+
+        None when the store is small or some tool steps are outside what is read.
+        """
+        newest_start = newest(cursor, "agent_runs", "started_at")
+        with self._lock:  # one fold at a time per process
+            kept = self._sealed.get(key)
+            bound = _on_grid(newest_start - self.lag) if newest_start is not None else None
+            if bound is None or (kept is not None and bound < kept.below):
+                bound = kept.below if kept is not None else datetime.min
+            checked = kept.below if kept is not None else bound
+            total, runs_then, updates_then, runs_now, updates_now = _check(cursor, checked, bound)
+            if total < self.min_runs:
+                return None
+            if kept is None or (runs_then, updates_then) != (kept.runs, kept.updates):
+                kept = self._fold_all(cursor, key, bound, runs_now, updates_now)
+            elif bound > kept.below:
+                kept.figures.add(_read(cursor, _between(kept.below, bound), kept.below))
+                kept.below, kept.runs, kept.updates = bound, runs_now, updates_now
+                kept.steps_bounded = True
+            recent = _read(cursor, _from(bound), bound)
+            steps = _steps_with_a_run(cursor)
+            if kept.figures.step_rows + recent.step_rows != steps and kept.steps_bounded:
+                kept = self._fold_all(cursor, key, bound, runs_now, updates_now)
+            if kept.figures.step_rows + recent.step_rows != steps:
+                return None
+            return _answer(kept.figures, recent, bucket, top_tools)
+
+    def _fold_all(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        key: Hashable,
+        bound: datetime,
+        runs: int,
+        updates: int,
+    ) -> _Sealed:
+        sealed = _Sealed(bound, runs, updates, _read(cursor, _before(bound), None), False)
+        self._sealed.pop(key, None)
+        self._sealed[key] = sealed
+        while len(self._sealed) > _DATABASES:  # the one folded longest ago goes first
+            self._sealed.pop(next(iter(self._sealed)))
+        return sealed
+
+
+def _on_grid(moment: datetime) -> datetime:
+    return moment.replace(
+        minute=moment.minute - moment.minute % STEP_MINUTES, second=0, microsecond=0
+    )
+
+
+def _check(
+    cursor: duckdb.DuckDBPyConnection, then: datetime, now: datetime
+) -> tuple[int, int, int, int, int]:
+    """All runs; the runs started before ``then`` and before ``now``, with their updated_at sums."""
+    row = cursor.execute(
+        """SELECT count(*),
+                  count(*) FILTER (WHERE started_at < $1),
+                  coalesce(sum(epoch_us(updated_at)) FILTER (WHERE started_at < $1), 0),
+                  count(*) FILTER (WHERE started_at < $2),
+                  coalesce(sum(epoch_us(updated_at)) FILTER (WHERE started_at < $2), 0)
+           FROM agent_runs""",
+        [then, now],
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4])
+
+
+def _steps_with_a_run(cursor: duckdb.DuckDBPyConnection) -> int:
+    """Steps naming a run (DuckDB answers from the column's statistics when none lacks one)."""
+    row = cursor.execute("SELECT count(agent_run_id) FROM agent_steps").fetchone()
+    return int(row[0]) if row else 0
+
+
+Slice = tuple[str, list[Any]]
+
+_DURATION_BUCKET = bucket_sql("duration_ms", "sign", "bucket")
+# GROUPING(status, source, model, agent_name, hour, sign, bucket, total_steps) of each set.
+_BY_CUBE = 0b00001111
+_BY_HOUR = 0b01110111
+_BY_DURATION = 0b11111001
+
+
+def _before(high: datetime) -> Slice:
+    return "SELECT * FROM agent_runs WHERE started_at < ?", [high]
+
+
+def _between(low: datetime, high: datetime) -> Slice:
+    return "SELECT * FROM agent_runs WHERE started_at >= ? AND started_at < ?", [low, high]
+
+
+def _from(low: datetime) -> Slice:
+    # Two scans rather than an OR, which would read every row group.
+    return (
+        "SELECT * FROM agent_runs WHERE started_at >= ? "
+        "UNION ALL SELECT * FROM agent_runs WHERE started_at IS NULL",
+        [low],
+    )
+
+
+def _read(cursor: duckdb.DuckDBPyConnection, runs: Slice, steps_from: datetime | None) -> Figures:
+    """The figures of the runs ``runs`` selects and of their tool steps.
+
+    With ``steps_from``, steps are read from CLOCK_MARGIN before it (DuckDB skips
+    older row groups), plus steps with no start; the steps of runs with no start
+    are read whenever they started.
+    """
+    where, params = runs
+    figures = Figures()
+    if steps_from is not None:
+        steps_from = max(steps_from, datetime.min + CLOCK_MARGIN)
+    # One scan, four groupings: the cube, runs per hour and status, duration buckets,
+    # runs per step count. GROUPING() tells them apart (a bit set per column left out).
+    cursor.execute(
+        f"""WITH r AS (
+                SELECT status, source, coalesce(model_used, model_requested) AS model, agent_name,
+                       date_trunc('hour', started_at) AS hour, {_DURATION_BUCKET},
+                       total_steps, input_tokens, output_tokens, duration_ms, started_at
+                FROM ({where}))
+            SELECT GROUPING(status, source, model, agent_name, hour, sign, bucket, total_steps),
+                   status, source, model, agent_name, hour, sign, bucket, total_steps, count(*),
+                   sum(input_tokens), sum(output_tokens), sum(total_steps), count(total_steps),
+                   max(duration_ms), max(total_steps), min(started_at), max(started_at),
+                   count(*) FILTER (WHERE started_at IS NULL)
+            FROM r GROUP BY GROUPING SETS (
+                (status, source, model, agent_name), (hour, status), (sign, bucket),
+                (total_steps))""",
+        params,
+    )
+    for (
+        grouping,
+        status,
+        source,
+        model,
+        agent,
+        hour,
+        sign,
+        bucket,
+        steps,
+        n,
+        *rest,
+    ) in cursor.fetchall():
+        if grouping == _BY_CUBE:
+            figures.cube[(status, source, model, agent)] += n
+            figures.add(
+                Figures(
+                    tokens_in=int(rest[0] or 0),
+                    tokens_out=int(rest[1] or 0),
+                    steps_sum=int(rest[2] or 0),
+                    steps_counted=int(rest[3]),
+                    duration_max=rest[4],
+                    steps_max=rest[5],
+                    first=rest[6],
+                    last=rest[7],
+                    undated=int(rest[8]),
+                )
+            )
+        elif grouping == _BY_HOUR:
+            if hour is not None:
+                figures.over_time[(hour, status)] += n
+        elif grouping == _BY_DURATION:
+            if sign is not None:
+                figures.durations[(sign, bucket)] += n
+        elif steps is not None:
+            figures.steps[int(steps)] += n
+
+    in_runs = f"agent_run_id IN (SELECT id FROM ({where}))"
+    columns = "SELECT tool_name, status, duration_ms FROM agent_steps"
+    if steps_from is None:
+        steps_sql, steps_params = f"{columns} WHERE {in_runs}", params
+    else:
+        parts = [
+            (
+                f"{columns} WHERE started_at >= ? AND {in_runs}",
+                [steps_from - CLOCK_MARGIN, *params],
+            ),
+            (f"{columns} WHERE started_at IS NULL AND {in_runs}", params),
+        ]
+        if figures.undated:  # a run with no start: its steps may start whenever
+            undated = "agent_run_id IN (SELECT id FROM agent_runs WHERE started_at IS NULL)"
+            parts.append(
+                (f"{columns} WHERE started_at < ? AND {undated}", [steps_from - CLOCK_MARGIN])
+            )
+        steps_sql = " UNION ALL ".join(sql for sql, _ in parts)
+        steps_params = [p for _, ps in parts for p in ps]
+    cursor.execute(
+        f"""SELECT tool_name, count(*), count(*) FILTER (WHERE status = 'error'),
+                   {bucket_sql("duration_ms")}, count(duration_ms)
+            FROM ({steps_sql}) GROUP BY ALL""",
+        steps_params,
+    )
+    for name, calls, errors, sign, index, timed in cursor.fetchall():
+        figures.step_rows += int(calls)
+        if name is None:
+            continue
+        tool = figures.tools.setdefault(name, _Tool())
+        tool.calls += int(calls)
+        tool.errors += int(errors)
+        if timed:
+            tool.durations[(sign, index)] += int(timed)
+    return figures
+
+
+def _bucket_then_status(item: tuple[tuple[datetime, Any], int]) -> tuple[Any, ...]:
+    (moment, status), _ = item
+    return moment, status is None, status or ""  # as ORDER BY bucket, status (NULLS LAST)
+
+
+def _answer(
+    sealed: Figures,
+    recent: Figures,
+    bucket: str | None,
+    top_tools: int,
+) -> dict[str, Any]:
+    """The REST contract's stats object from the two parts (the sealed one left unchanged)."""
+    from collector.query_stats import _num, _rate, choose_bucket
+
+    parts = (sealed, recent)
+    by_status: Counter[str] = Counter()
+    by_source: Counter[str] = Counter()
+    by_model: Counter[str] = Counter()
+    by_agent: Counter[str] = Counter()
+    errors = ended = 0
+    for part in parts:
+        for (status, source, model, agent), n in part.cube.items():
+            errors += n if status in ERROR_STATUSES else 0
+            ended += n if status is not None and status != RunStatus.RUNNING else 0
+            by_status[status or UNKNOWN] += n
+            by_source[source or UNKNOWN] += n
+            by_model[model or UNKNOWN] += n
+            by_agent[agent or UNKNOWN] += n
+    total = sum(by_status.values())
+    # The scalars only: the counters of the folded part are not copied.
+    whole = Figures()
+    for part in parts:
+        whole.add(Figures(**{k: getattr(part, k) for k in _SCALARS}))
+
+    chosen = bucket or choose_bucket(whole.first, whole.last)
+    over_time: Counter[tuple[datetime, Any]] = Counter()
+    for part in parts:
+        for (hour, status), n in part.over_time.items():
+            over_time[(hour.replace(hour=0) if chosen == "day" else hour, status)] += n
+    d50, d95 = quantile_cont(sealed.durations + recent.durations, (0.5, 0.95))
+    s50, s95 = exact_quantile_cont(sealed.steps + recent.steps, (0.5, 0.95))
+    calls: Counter[str] = Counter()
+    for part in parts:
+        calls.update({name: tool.calls for name, tool in part.tools.items()})
+    ranked = sorted((name for name in calls if calls[name]), key=lambda t: (-calls[t], t))
+    tools = []
+    for name in ranked[:top_tools]:
+        mine = [part.tools[name] for part in parts if name in part.tools]
+        errs = sum(t.errors for t in mine)
+        durations: Counter[Bucket] = Counter()
+        for t in mine:
+            durations.update(t.durations)
+        tools.append(
+            {
+                "tool_name": name,
+                "calls": calls[name],
+                "errors": errs,
+                "error_rate": _rate(errs, calls[name]),
+                "p95_duration_ms": _num(quantile_cont(durations, (0.95,))[0]),
+            }
+        )
+    average = whole.steps_sum / whole.steps_counted if whole.steps_counted else None
+    return {
+        "total_runs": total,
+        "by_status": dict(by_status),
+        "by_source": dict(by_source),
+        "by_model": dict(by_model),
+        "by_agent": dict(by_agent),
+        "bucket": chosen,
+        "runs_over_time": [
+            {"bucket": iso_utc(b), "status": s, "runs": n}
+            for (b, s), n in sorted(over_time.items(), key=_bucket_then_status)
+        ],
+        "duration_ms": {"p50": _num(d50), "p95": _num(d95), "max": _num(whole.duration_max)},
+        "error_rate": _rate(errors, ended),
+        "ended_runs": ended,
+        "steps_per_run": {
+            "avg": _num(average),
+            "p50": _num(s50),
+            "p95": _num(s95),
+            "max": _num(whole.steps_max),
+        },
+        "top_tools": tools,
+        "tokens": {"input": whole.tokens_in, "output": whole.tokens_out},
+    }
