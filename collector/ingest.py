@@ -160,7 +160,7 @@ def ingest_batch(
         con, unique, [classify_guarded(s) for s in unique], state.foreign_llm, left_runs
     )
     # A program's own span around model calls no run holds is their run.
-    classes, programs = program_roots_as_runs(con, unique, classes)
+    unique, classes, programs = program_roots_as_runs(con, unique, classes, span_parents)
     state.foreign_llm.remember(unique, classes)
     # Spans by (trace id, span id): a parent is looked up in its child's trace only.
     parents: dict[SpanKey, SpanKey | None] = {}

@@ -195,7 +195,7 @@ def _roots_last(body: bytes) -> tuple[bytes, bytes]:
     return parts[0].SerializeToString(), parts[1].SerializeToString()
 
 
-@pytest.mark.parametrize("delivery", ["one request", "roots last"])
+@pytest.mark.parametrize("delivery", ["one request", "roots last", "roots first"])
 @pytest.mark.parametrize("name", ["client_loop_openllmetry", "client_loop_logfire"])
 def test_a_program_span_around_model_calls_is_their_run(
     collector: CollectorHandle, name: str, delivery: str
@@ -203,21 +203,24 @@ def test_a_program_span_around_model_calls_is_their_run(
     """A loop written by hand, traced only by an LLM client's instrumentation (OpenLLMetry's
     OpenAI one, Logfire's ``instrument_openai``) inside a span of the script's own (a plain
     one, a ``logfire.span``): that span is the run, its model calls the steps, the same
-    whether the span came with its calls or after them; a lone call stays a step of no run
-    (SPANS.md)."""
+    whether the span came with its calls, after them or before them; a lone call stays a
+    step of no run (SPANS.md)."""
     expected = _expected(name)
     body = (CAPTURED / f"{name}.otlp").read_bytes()
     traces = _trace_ids(body)
+    calls, roots = _roots_last(body)
     if delivery == "one request":
         _send(collector, body)
-    else:
-        calls, roots = _roots_last(body)
+    elif delivery == "roots last":
         _send(collector, calls)
         waiting = collector.query(
             "SELECT count(*) FROM agent_runs WHERE trace_id IN (SELECT unnest(?))", [traces]
         )
         assert waiting == [(2,)]  # stand-ins until the spans around the calls arrive
         _send(collector, roots)
+    else:  # the program's span stored first (exported by another process, say)
+        _send(collector, roots)
+        _send(collector, calls)
 
     def settled() -> list[tuple[Any, ...]] | None:
         rows = collector.query(
