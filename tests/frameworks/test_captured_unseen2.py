@@ -1,0 +1,71 @@
+"""LLM clients and gateways self-hosters call without an agent framework, as they really
+traced the shared agent (``captured/capture_<name>.py``, which say the versions): a loop
+written by hand inside a span of the program's own, a failing model, a lone call; their
+spans are sent over the wire to a real collector and every run and step is read against
+what the client returned (``<name>.expected.json``, written by the same capture)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import CollectorHandle
+from tests.frameworks.captured import agent_scenario as S
+from tests.frameworks.test_captured_frameworks import _send, _trace_ids
+from tests.frameworks.test_captured_unseen import CAPTURED, RUNS, _expected, _steps
+from tests.support import wait_until
+
+
+def _loop_runs(collector: CollectorHandle, name: str) -> list[tuple[Any, ...]]:
+    """The runs of ``name``.otlp, oldest first, once both have settled."""
+    body = (CAPTURED / f"{name}.otlp").read_bytes()
+    _send(collector, body)
+
+    def settled() -> list[tuple[Any, ...]] | None:
+        rows = collector.query(
+            f"SELECT {RUNS} FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) "
+            "ORDER BY started_at",
+            [_trace_ids(body)],
+        )
+        return rows if len(rows) == 2 and all(r[2] != "running" and r[7] for r in rows) else None
+
+    return wait_until(settled, timeout_s=15, what=f"the runs of {name}")
+
+
+def _lone_steps(collector: CollectorHandle, name: str) -> list[tuple[Any, ...]]:
+    return collector.query(
+        "SELECT action_type, status, model, input_tokens FROM agent_steps "
+        "WHERE trace_id IN (SELECT unnest(?)) AND agent_run_id IS NULL",
+        [_trace_ids((CAPTURED / f"{name}.otlp").read_bytes())],
+    )
+
+
+# Per capture: the model asked for and the one that answered.
+LOOPS = {
+    "ollama": ("scripted-ollama", "scripted-ollama-served"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOOPS))
+def test_a_hand_written_loop_is_one_run(module_collector: CollectorHandle, name: str) -> None:
+    """The program's ``weather_loop`` span is the run, each model call one ``think`` step
+    with its own tokens, counted once; the failing loop a failed run; a lone call a step
+    of no run (SPANS.md)."""
+    requested, served = LOOPS[name]
+    expected = _expected(name)
+    done_row, failed_row = _loop_runs(module_collector, name)
+    done = expected["success"]
+    assert done_row[1:8] == ("weather_loop", "completed", done["task"], done["answer"], None, None,
+                             done["model_calls"])  # fmt: skip
+    assert done_row[8:12] == (460, 46, requested, served)
+    steps = _steps(module_collector, done_row[0])
+    assert [(s[0], s[4], s[6], s[7]) for s in steps] == [
+        ("think", "ok", served, n) for n in (100, 110, 120, 130)
+    ]
+    fails = expected["fails"]
+    assert S.MODEL_ERROR in fails["raised"]
+    assert failed_row[1:6] == ("weather_loop", "failed", fails["task"], None, fails["raised"])
+    assert [(s[0], s[4]) for s in _steps(module_collector, failed_row[0])] == [("think", "error")]
+    assert _lone_steps(module_collector, name) == [("think", "ok", served, 7)]
+    assert expected["lone"]["answer"] == "Hello!"
