@@ -41,9 +41,19 @@ def _lone_steps(collector: CollectorHandle, name: str) -> list[tuple[Any, ...]]:
     )
 
 
-# Per capture: the model asked for and the one that answered.
+# Per capture: the run's model asked for and the one that answered, and the model its
+# steps name (OpenInference's LiteLLM spans name LiteLLM's model string, not the served one).
 LOOPS = {
-    "ollama": ("scripted-ollama", "scripted-ollama-served"),
+    "ollama": ("scripted-ollama", "scripted-ollama-served", "scripted-ollama-served"),
+    "litellm_openinference": ("openai/scripted-litellm",) * 3,
+    "litellm_otel_request_span": (
+        "scripted-litellm",
+        "scripted-litellm-served",
+        "scripted-litellm-served",
+    ),
+    # Both on: LiteLLM's callback writes onto OpenInference's span, its raw request span
+    # below is no step; each call is counted once.
+    "litellm_both": ("openai/scripted-litellm",) * 3,
 }
 
 
@@ -52,13 +62,13 @@ def test_a_hand_written_loop_is_one_run(module_collector: CollectorHandle, name:
     """The program's ``weather_loop`` span is the run, each model call one ``think`` step
     with its own tokens, counted once; the failing loop a failed run; a lone call a step
     of no run (SPANS.md)."""
-    requested, served = LOOPS[name]
+    requested, used, served = LOOPS[name]
     expected = _expected(name)
     done_row, failed_row = _loop_runs(module_collector, name)
     done = expected["success"]
     assert done_row[1:8] == ("weather_loop", "completed", done["task"], done["answer"], None, None,
                              done["model_calls"])  # fmt: skip
-    assert done_row[8:12] == (460, 46, requested, served)
+    assert done_row[8:12] == (460, 46, requested, used)
     steps = _steps(module_collector, done_row[0])
     assert [(s[0], s[4], s[6], s[7]) for s in steps] == [
         ("think", "ok", served, n) for n in (100, 110, 120, 130)
@@ -69,3 +79,50 @@ def test_a_hand_written_loop_is_one_run(module_collector: CollectorHandle, name:
     assert [(s[0], s[4]) for s in _steps(module_collector, failed_row[0])] == [("think", "error")]
     assert _lone_steps(module_collector, name) == [("think", "ok", served, 7)]
     assert expected["lone"]["answer"] == "Hello!"
+
+
+def test_instructor_retries_are_steps_of_one_run(module_collector: CollectorHandle) -> None:
+    """Instructor's structured output, traced by OpenInference's OpenAI instrumentation in
+    a span of the program's own: each attempt (the one failing validation, the retry) is a
+    ``think`` step of that run; a model error and retries that run out fail the run with
+    what Instructor raised."""
+    expected = _expected("instructor")
+    body = (CAPTURED / "instructor.otlp").read_bytes()
+    _send(module_collector, body)
+
+    def settled() -> dict[str, tuple[Any, ...]] | None:
+        rows = module_collector.query(
+            f"SELECT {RUNS} FROM agent_runs WHERE trace_id IN (SELECT unnest(?))",
+            [_trace_ids(body)],
+        )
+        done = len(rows) == 3 and all(r[2] != "running" and r[7] for r in rows)
+        return {r[3]: r for r in rows} if done else None
+
+    runs = wait_until(settled, timeout_s=15, what="the Instructor runs")
+    served = "scripted-instructor-served"
+    done = expected["success"]
+    run = runs[done["task"]]
+    # The model answers through the forced ``Weather`` function call, no text: nothing in
+    # the trace marks those arguments as the program's result, so the run has no answer.
+    assert run[1:8] == ("extract_weather", "completed", done["task"], None, None, None,
+                        done["model_calls"])  # fmt: skip
+    assert run[8:12] == (250, 25, served, served)
+    steps = _steps(module_collector, run[0])
+    assert [(s[0], s[4], s[6], s[7]) for s in steps] == [
+        ("think", "ok", served, 100),
+        ("think", "ok", served, 150),
+    ]
+
+    fails = expected["fails"]
+    run = runs[fails["task"]]
+    assert fails["raised"].startswith("InstructorRetryException") and S.MODEL_ERROR in fails["raised"]
+    assert run[1:6] == ("extract_weather", "failed", fails["task"], None, fails["raised"])
+    assert [(s[0], s[4]) for s in _steps(module_collector, run[0])] == [("think", "error")]
+
+    invalid = expected["invalid"]
+    run = runs[invalid["task"]]
+    assert run[1:6] == ("extract_weather", "failed", invalid["task"], None, invalid["raised"])
+    # Every attempt answered (HTTP 200) and failed only Instructor's validation.
+    steps = _steps(module_collector, run[0])
+    assert [(s[0], s[4]) for s in steps] == [("think", "ok")] * invalid["model_calls"]
+    assert run[7:10] == (3, 360, 90)
