@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import CollectorHandle
 from tests.frameworks.captured import agent_scenario as S
 from tests.frameworks.test_captured_frameworks import _send, _trace_ids
-from tests.frameworks.test_captured_unseen import CAPTURED, RUNS, _expected, _steps
+from tests.frameworks.test_captured_unseen import CAPTURED, RUNS, _check_tools, _expected, _steps
 from tests.support import wait_until
 
 
@@ -126,3 +126,35 @@ def test_instructor_retries_are_steps_of_one_run(module_collector: CollectorHand
     steps = _steps(module_collector, run[0])
     assert [(s[0], s[4]) for s in steps] == [("think", "ok")] * invalid["model_calls"]
     assert run[7:10] == (3, 360, 90)
+
+
+@pytest.mark.parametrize(
+    ("mode", "requested"),
+    [("mlflow", "scripted-mlflow"), ("semconv", "scripted-mlflow-served")],
+)
+def test_mlflow_traces_read_as_the_agent_returned(
+    module_collector: CollectorHandle, mode: str, requested: str
+) -> None:
+    """MLflow Tracing exported over OTLP: ``@mlflow.trace(span_type="AGENT")`` is the run,
+    its ``TOOL`` spans tool steps, ``mlflow.openai.autolog()``'s calls model calls; read
+    from MLflow's own keys (``mlflow.spanType``, JSON inputs and outputs) and, with
+    ``MLFLOW_ENABLE_OTEL_GENAI_SEMCONV``, from the GenAI keys, to the same runs."""
+    name = f"mlflow_{mode}"
+    expected = _expected(name)
+    served = "scripted-mlflow-served"
+    done_row, failed_row = _loop_runs(module_collector, name)
+    done = expected["success"]
+    assert done_row[1:7] == ("weather_agent", "completed", done["task"], done["answer"], None, None)
+    # The semconv spans name only the served model.
+    assert done_row[8:12] == (460, 46, requested, served)
+    steps = _steps(module_collector, done_row[0])
+    assert [s[0] for s in steps] == ["think", "tool_call"] * 3 + ["think"]
+    assert [s[7] for s in steps if s[0] == "think"] == [100, 110, 120, 130]
+    assert sum(1 for s in steps if s[0] == "think") == done["model_calls"]
+    _check_tools(steps, done["tools"])
+    assert steps[1][5] == f"TimeoutError: {S.WEATHER_ERROR}"
+
+    fails = expected["fails"]
+    assert failed_row[1:6] == ("weather_agent", "failed", fails["task"], None, fails["raised"])
+    assert [(s[0], s[4]) for s in _steps(module_collector, failed_row[0])] == [("think", "error")]
+    assert _lone_steps(module_collector, name) == [("think", "ok", served, 7)]
