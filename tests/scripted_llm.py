@@ -9,9 +9,9 @@ function of the request (to read what the client sent). Every request body is re
 
 Only ``POST .../chat/completions`` is served, and Ollama's ``POST /api/chat`` (not streamed:
 the same turns in Ollama's shape, an error as Ollama's ``{"error": ...}``); any other path
-answers 404, so a client using something unscripted fails loudly. A request with ``"stream": true`` gets the same turn as
-server-sent ``chat.completion.chunk`` events, with a usage chunk when
-``stream_options.include_usage`` asks for one, as OpenAI sends them.
+answers 404, so a client using something unscripted fails loudly. A chat-completions request
+with ``"stream": true`` gets the same turn as server-sent ``chat.completion.chunk`` events,
+with a usage chunk when ``stream_options.include_usage`` asks for one, as OpenAI sends them.
 """
 
 from __future__ import annotations
@@ -261,8 +261,7 @@ def _ollama_chat(completion: Mapping[str, Any]) -> dict[str, Any]:
     calls = choice["message"].get("tool_calls") or []
     if calls:
         message["tool_calls"] = [
-            {"function": {"name": c["function"]["name"], "arguments": _arguments(c)}}
-            for c in calls
+            {"function": {"name": c["function"]["name"], "arguments": _arguments(c)}} for c in calls
         ]
     return {
         "model": completion["model"],
@@ -324,16 +323,16 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
             if not isinstance(request, dict):
                 self._send(400, _error_body("body is not a JSON object"))
                 return
-            status, body = llm.respond(request)
+            status, reply = llm.respond(request)
             if ollama:
-                ok = status == 200 and isinstance(body, dict)
-                self._send(status, _ollama_chat(body) if ok else _ollama_error(body))
+                ok = status == 200 and isinstance(reply, dict)
+                self._send(status, _ollama_chat(reply) if ok else _ollama_error(reply))
                 return
-            if status == 200 and request.get("stream") and isinstance(body, dict):
+            if status == 200 and request.get("stream") and isinstance(reply, dict):
                 options = request.get("stream_options") or {}
-                self._send_events(_stream_events(body, bool(options.get("include_usage"))))
+                self._send_events(_stream_events(reply, bool(options.get("include_usage"))))
                 return
-            self._send(status, body)
+            self._send(status, reply)
 
         def _send_events(self, events: list[dict[str, Any]]) -> None:
             payload = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"

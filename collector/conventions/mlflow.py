@@ -16,7 +16,7 @@ __all__ = [
     "INPUTS",
     "OUTPUTS",
     "MODEL",
-    "TOKEN_USAGE",
+    "USAGE",
     "RUN_TYPES",
     "TOOL_TYPES",
     "MODEL_TYPES",
@@ -34,7 +34,7 @@ OUTPUTS = "mlflow.spanOutputs"
 # only in the inputs.
 MODEL = "mlflow.llm.model"
 # {"input_tokens", "output_tokens", "total_tokens"}.
-TOKEN_USAGE = "mlflow.chat.tokenUsage"
+USAGE = "mlflow.chat.tokenUsage"
 
 RUN_TYPES = frozenset({"AGENT"})
 TOOL_TYPES = frozenset({"TOOL"})

@@ -75,7 +75,7 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
 
 
 def _usage(span: SpanRecord) -> dict[str, int]:
-    usage = loads(span.attributes.get(ML.TOKEN_USAGE))
+    usage = loads(span.attributes.get(ML.USAGE))
     if not isinstance(usage, Mapping):
         return {}
     pairs = (("input_tokens", ML.INPUT_TOKENS), ("output_tokens", ML.OUTPUT_TOKENS))

@@ -115,7 +115,8 @@ def test_instructor_retries_are_steps_of_one_run(module_collector: CollectorHand
 
     fails = expected["fails"]
     run = runs[fails["task"]]
-    assert fails["raised"].startswith("InstructorRetryException") and S.MODEL_ERROR in fails["raised"]
+    assert fails["raised"].startswith("InstructorRetryException")
+    assert S.MODEL_ERROR in fails["raised"]
     assert run[1:6] == ("extract_weather", "failed", fails["task"], None, fails["raised"])
     assert [(s[0], s[4]) for s in _steps(module_collector, run[0])] == [("think", "error")]
 

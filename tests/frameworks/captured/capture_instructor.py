@@ -71,7 +71,9 @@ def main(out: Path) -> None:
         }
         failing = f"[instructor]-fails {S.FAILING_TASK}"
         llm.script(failing, [fail(503, S.MODEL_ERROR)], then_repeat=fail(503, S.MODEL_ERROR))
-        capture.expected["fails"] = failure_seen(failing, lambda: _extract(client, capture, failing))
+        capture.expected["fails"] = failure_seen(
+            failing, lambda: _extract(client, capture, failing)
+        )
         invalid = f"[instructor]-invalid {S.TASK}"
         llm.script(invalid, [], then_repeat=call_tool("Weather", {"city": "Paris"}))
         capture.expected["invalid"] = failure_seen(

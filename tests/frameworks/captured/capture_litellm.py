@@ -74,9 +74,7 @@ def _wait_for_spans(capture: Capture, count: int) -> None:
     a worker thread), within a deadline."""
     deadline = time.monotonic() + FLUSH_DEADLINE_S
     while time.monotonic() < deadline:
-        calls = [
-            s for s in capture.exporter.get_finished_spans() if s.name != "raw_gen_ai_request"
-        ]
+        calls = [s for s in capture.exporter.get_finished_spans() if s.name != "raw_gen_ai_request"]
         if len(calls) >= count:
             return
         time.sleep(0.1)

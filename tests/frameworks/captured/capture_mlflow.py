@@ -69,7 +69,6 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}/v1/traces"
 
-
     def wait_for(self, spans: int) -> None:
         """Until ``spans`` spans arrived (MLflow's batch processor sends them late)."""
         deadline = time.monotonic() + FLUSH_DEADLINE_S
