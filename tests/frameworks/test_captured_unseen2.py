@@ -17,8 +17,8 @@ from tests.frameworks.test_captured_unseen import CAPTURED, RUNS, _check_tools, 
 from tests.support import wait_until
 
 
-def _loop_runs(collector: CollectorHandle, name: str) -> list[tuple[Any, ...]]:
-    """The runs of ``name``.otlp, oldest first, once both have settled."""
+def _loop_runs(collector: CollectorHandle, name: str, count: int = 2) -> list[tuple[Any, ...]]:
+    """The runs of ``name``.otlp, oldest first, once all ``count`` have settled."""
     body = (CAPTURED / f"{name}.otlp").read_bytes()
     _send(collector, body)
 
@@ -28,7 +28,8 @@ def _loop_runs(collector: CollectorHandle, name: str) -> list[tuple[Any, ...]]:
             "ORDER BY started_at",
             [_trace_ids(body)],
         )
-        return rows if len(rows) == 2 and all(r[2] != "running" and r[7] for r in rows) else None
+        done = len(rows) == count and all(r[2] != "running" and r[7] for r in rows)
+        return rows if done else None
 
     return wait_until(settled, timeout_s=15, what=f"the runs of {name}")
 
@@ -130,20 +131,21 @@ def test_instructor_retries_are_steps_of_one_run(module_collector: CollectorHand
 
 
 @pytest.mark.parametrize(
-    ("mode", "requested"),
-    [("mlflow", "scripted-mlflow"), ("semconv", "scripted-mlflow-served")],
+    ("mode", "requested", "plain_name"),
+    [("mlflow", "scripted-mlflow", "ask"), ("semconv", "scripted-mlflow-served", "UNKNOWN")],
 )
 def test_mlflow_traces_read_as_the_agent_returned(
-    module_collector: CollectorHandle, mode: str, requested: str
+    module_collector: CollectorHandle, mode: str, requested: str, plain_name: str
 ) -> None:
     """MLflow Tracing exported over OTLP: ``@mlflow.trace(span_type="AGENT")`` is the run,
     its ``TOOL`` spans tool steps, ``mlflow.openai.autolog()``'s calls model calls; read
     from MLflow's own keys (``mlflow.spanType``, JSON inputs and outputs) and, with
-    ``MLFLOW_ENABLE_OTEL_GENAI_SEMCONV``, from the GenAI keys, to the same runs."""
+    ``MLFLOW_ENABLE_OTEL_GENAI_SEMCONV``, from the GenAI keys, to the same runs. A bare
+    ``@mlflow.trace`` around one call is a run too, the traced helper in it no step."""
     name = f"mlflow_{mode}"
     expected = _expected(name)
     served = "scripted-mlflow-served"
-    done_row, failed_row = _loop_runs(module_collector, name)
+    done_row, failed_row, plain_row = _loop_runs(module_collector, name, 3)
     done = expected["success"]
     assert done_row[1:7] == ("weather_agent", "completed", done["task"], done["answer"], None, None)
     # The semconv spans name only the served model.
@@ -158,4 +160,10 @@ def test_mlflow_traces_read_as_the_agent_returned(
     fails = expected["fails"]
     assert failed_row[1:6] == ("weather_agent", "failed", fails["task"], None, fails["raised"])
     assert [(s[0], s[4]) for s in _steps(module_collector, failed_row[0])] == [("think", "error")]
+
+    plain = expected["plain"]
+    # MLflow's GenAI spans name a span of no type after the type.
+    assert plain_row[1:8] == (plain_name, "completed", plain["task"], plain["answer"], None,
+                              None, 1)  # fmt: skip
+    assert plain_row[8:12] == (20, 3, requested, served)
     assert _lone_steps(module_collector, name) == [("think", "ok", served, 7)]

@@ -31,8 +31,9 @@ from tests.scripted_llm import ScriptedLLM, answer
 HERE = Path(__file__).parent
 MODEL = "scripted-mlflow"
 FLUSH_DEADLINE_S = 30.0
-# Two agent runs, five model calls in them and the lone one; the tools come on top.
-_SPANS = 2 + 5 + 1
+# Two agent runs, five model calls in them, the plain question's three spans and the lone
+# call; the tools come on top.
+_SPANS = 2 + 5 + 1 + 3
 PACKAGES = ("mlflow-tracing", "openai", "opentelemetry-exporter-otlp-proto-http")
 
 
@@ -129,6 +130,20 @@ def main(mode: str, out: Path) -> None:
             expected["fails"] = {"task": failing, "raised": None}
         except Exception as exc:  # noqa: BLE001 - what the caller saw is the expectation
             expected["fails"] = {"task": failing, "raised": f"{type(exc).__name__}: {exc}"}
+
+        # ``@mlflow.trace`` with no type around one call, a traced helper inside it.
+        @mlflow.trace
+        def prompt_for(question: str) -> list[dict[str, str]]:
+            return [{"role": "user", "content": question}]
+
+        @mlflow.trace
+        def ask(question: str) -> str | None:
+            response = client.chat.completions.create(model=MODEL, messages=prompt_for(question))
+            return response.choices[0].message.content
+
+        plain_task = f"[mlflow-{mode}-plain] Name a sunny city."
+        llm.script(plain_task, [answer("Paris.", input_tokens=20, output_tokens=3)])
+        expected["plain"] = {"task": plain_task, "answer": ask(plain_task)}
         lone_task = f"[mlflow-{mode}-lone] Say hello."
         llm.script(lone_task, [answer("Hello!", input_tokens=7, output_tokens=2)])
         lone = client.chat.completions.create(
