@@ -7,10 +7,11 @@ any after them. A turn is a text answer, tool calls (raw argument text can send 
 JSON) or an HTTP error; it may wait on a gate, signal when its request arrives, or be a
 function of the request (to read what the client sent). Every request body is recorded.
 
-Only ``POST .../chat/completions`` is served (any other path answers 404, so a client using
-something unscripted fails loudly). A request with ``"stream": true`` gets the same turn as
-server-sent ``chat.completion.chunk`` events, with a usage chunk when
-``stream_options.include_usage`` asks for one, as OpenAI sends them.
+Only ``POST .../chat/completions`` is served, and Ollama's ``POST /api/chat`` (not streamed:
+the same turns in Ollama's shape, an error as Ollama's ``{"error": ...}``); any other path
+answers 404, so a client using something unscripted fails loudly. A chat-completions request
+with ``"stream": true`` gets the same turn as server-sent ``chat.completion.chunk`` events,
+with a usage chunk when ``stream_options.include_usage`` asks for one, as OpenAI sends them.
 """
 
 from __future__ import annotations
@@ -133,6 +134,11 @@ class ScriptedLLM:
         return f"http://{host!s}:{port}/v1"
 
     @property
+    def ollama_host(self) -> str:
+        """The Ollama client's ``host`` for this server (``/api/chat`` is served there)."""
+        return self.base_url.removesuffix("/v1")
+
+    @property
     def requests(self) -> list[dict[str, Any]]:
         """Every request body received so far, in arrival order."""
         with self._lock:
@@ -203,6 +209,10 @@ def _error_body(message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": "server_error", "code": None}}
 
 
+def _ollama_error(body: dict[str, Any] | str) -> dict[str, Any] | str:
+    return {"error": body["error"]["message"]} if isinstance(body, dict) else body
+
+
 def _completion(served_model: str, turn: Turn, index: int) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": turn.content}
     if turn.reasoning:
@@ -243,6 +253,34 @@ def _completion(served_model: str, turn: Turn, index: int) -> dict[str, Any]:
     }
 
 
+def _ollama_chat(completion: Mapping[str, Any]) -> dict[str, Any]:
+    """A completion as Ollama's ``/api/chat`` answers: tool arguments as objects, token
+    counts as ``prompt_eval_count`` / ``eval_count``."""
+    choice = completion["choices"][0]
+    message: dict[str, Any] = {"role": "assistant", "content": choice["message"]["content"] or ""}
+    calls = choice["message"].get("tool_calls") or []
+    if calls:
+        message["tool_calls"] = [
+            {"function": {"name": c["function"]["name"], "arguments": _arguments(c)}} for c in calls
+        ]
+    return {
+        "model": completion["model"],
+        "created_at": "2023-11-14T22:13:20Z",
+        "message": message,
+        "done": True,
+        "done_reason": "stop",
+        "prompt_eval_count": completion["usage"]["prompt_tokens"],
+        "eval_count": completion["usage"]["completion_tokens"],
+    }
+
+
+def _arguments(call: Mapping[str, Any]) -> Any:
+    try:
+        return json.loads(call["function"]["arguments"])
+    except ValueError:
+        return call["function"]["arguments"]
+
+
 def _stream_events(completion: Mapping[str, Any], include_usage: bool) -> list[dict[str, Any]]:
     """A completion as the chunks a streaming OpenAI server sends: role and content, each
     tool call whole, the finish reason, then (when asked) the usage with no choices."""
@@ -274,7 +312,8 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
             # Read the whole body first: on a kept-alive connection it must not linger.
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            if not self.path.rstrip("/").endswith("/chat/completions"):
+            ollama = self.path.rstrip("/") == "/api/chat"
+            if not ollama and not self.path.rstrip("/").endswith("/chat/completions"):
                 self._send(404, _error_body(f"unknown path {self.path}"))
                 return
             try:
@@ -284,12 +323,16 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
             if not isinstance(request, dict):
                 self._send(400, _error_body("body is not a JSON object"))
                 return
-            status, body = llm.respond(request)
-            if status == 200 and request.get("stream") and isinstance(body, dict):
-                options = request.get("stream_options") or {}
-                self._send_events(_stream_events(body, bool(options.get("include_usage"))))
+            status, reply = llm.respond(request)
+            if ollama:
+                ok = status == 200 and isinstance(reply, dict)
+                self._send(status, _ollama_chat(reply) if ok else _ollama_error(reply))
                 return
-            self._send(status, body)
+            if status == 200 and request.get("stream") and isinstance(reply, dict):
+                options = request.get("stream_options") or {}
+                self._send_events(_stream_events(reply, bool(options.get("include_usage"))))
+                return
+            self._send(status, reply)
 
         def _send_events(self, events: list[dict[str, Any]]) -> None:
             payload = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"

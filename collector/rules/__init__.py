@@ -42,6 +42,7 @@ from collector.rules import (
     llama_index,
     mastra,
     mcp,
+    mlflow,
     openai_agents,
     openlit,
     openllmetry_calls,
@@ -76,6 +77,7 @@ MODULES: tuple[ModuleType, ...] = (
     agno,
     langfuse,
     openlit,
+    mlflow,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 
