@@ -46,9 +46,7 @@ def test_export_cut_off_by_shutdown_is_answered_retry_later(tmp_path: Path) -> N
             f"Content-Length: {len(body)}\r\n\r\n"
         )
         sock.sendall(head.encode() + body[: len(body) // 2])
-        wait_until(
-            lambda: _in_flight(handle.http_endpoint) == 1, timeout_s=30, what="request held"
-        )
+        wait_until(lambda: _in_flight(handle.http_endpoint) == 1, timeout_s=30, what="request held")
         stopping = threading.Thread(target=handle.stop, name="stop")
         stopping.start()
         # A deadline, not a pace: the answer comes once the grace is over.
