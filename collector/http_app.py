@@ -24,6 +24,7 @@ from collector.bodies_in_flight import COST_PER_BYTE, BodiesInFlight, BodyHold, 
 from collector.decode import DecodedRequest, InvalidRequest, decode_json, decode_protobuf
 from collector.descriptors import open_files, open_files_limit
 from collector.errors import CollectorError
+from collector.http_cut_off import RetryWhenCutOff
 from collector.process_memory import memory_figures
 from collector.redact import Sanitizer
 from collector.request_budget import PartsInFlight
@@ -149,6 +150,20 @@ def _otlp_error(
 def _retry_later(content_type: str, exc: Overloaded) -> Response:
     retry = str(max(1, round(exc.retry_after_s)))
     return _otlp_error(content_type, 503, code_pb2.UNAVAILABLE, str(exc), {"Retry-After": retry})
+
+
+def _cut_off_answer(request: Request) -> Response:
+    message = "the collector is shutting down; retry"
+    if request.url.path != "/v1/traces":
+        return JSONResponse({"detail": message}, 503, {"Retry-After": "1"})
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return _otlp_error(
+        content_type if content_type == PROTOBUF else JSON,
+        503,
+        code_pb2.UNAVAILABLE,
+        message,
+        {"Retry-After": "1"},
+    )
 
 
 async def _read_limited(
@@ -293,6 +308,10 @@ def create_app(
         if refused(settings.token, authorization, open_path=request.url.path in _OPEN_PATHS):
             return JSONResponse(UNAUTHORIZED_BODY, status_code=401, headers=UNAUTHORIZED_HEADERS)
         return await call_next(request)
+
+    # Outermost: a request still running when shutdown's grace runs out answers
+    # retry later instead of uvicorn's 500 (collector/http_cut_off.py).
+    app.add_middleware(RetryWhenCutOff, answer=_cut_off_answer)
 
     instance_id = E.INSTANCE_ID.read() or uuid.uuid4().hex
 

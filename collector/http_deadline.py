@@ -31,7 +31,7 @@ from typing import ClassVar
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["deadline_protocol", "shed_idle_connections"]
+__all__ = ["deadline_protocol", "shed_idle_connections", "stop_serving_new_connections"]
 
 # Connections whose request has not all arrived, with when they began to wait for
 # it (monotonic, the event loop's clock), oldest first: what is closed first when
@@ -60,12 +60,20 @@ def shed_idle_connections(older_than_s: float = 1.0) -> int:
 
 class _DeadlineH11Protocol(H11Protocol):
     timeout_s: ClassVar[float] = 60.0
+    # Set when the server's graceful shutdown begins (see stop_serving_new_connections).
+    stopping: ClassVar[bool] = False
     _deadline: asyncio.TimerHandle | None = None
     _drain_check: asyncio.TimerHandle | None = None
     _drained_some = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if self.stopping:
+            # Accepted just before the listener closed, set up just after uvicorn told
+            # the open connections to finish: kept alive, it would take requests until
+            # the shutdown's grace ran out and the one then running was cancelled.
+            self.shutdown()
+            return
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -151,6 +159,13 @@ class _DeadlineH11Protocol(H11Protocol):
         # Nothing taken for timeout_s: drop the buffer. connection_lost follows,
         # the application's pending send returns, and a download's cleanup runs.
         self.transport.abort()
+
+
+def stop_serving_new_connections(protocol: type[asyncio.Protocol]) -> None:
+    """From now on a connection of ``protocol`` (from ``deadline_protocol``) that
+    comes up is closed before it reads a request: the server is shutting down."""
+    if issubclass(protocol, _DeadlineH11Protocol):
+        protocol.stopping = True
 
 
 def deadline_protocol(timeout_s: float) -> type[H11Protocol]:

@@ -15,7 +15,11 @@ import uvicorn
 from collector.descriptors import watch_accept_failures
 from collector.grpc_server import GrpcServer, start_grpc_server
 from collector.http_app import create_app
-from collector.http_deadline import deadline_protocol, shed_idle_connections
+from collector.http_deadline import (
+    deadline_protocol,
+    shed_idle_connections,
+    stop_serving_new_connections,
+)
 from collector.redact import RedactionPolicy, Sanitizer
 from collector.search_index import SearchIndex
 from collector.settings import Settings, SettingsError
@@ -124,6 +128,12 @@ class _HttpServer(uvicorn.Server):
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         watch_accept_failures(asyncio.get_running_loop(), shed_idle_connections)
         await super().serve(sockets)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn tells only the connections open now to finish; one the loop sets
+        # up a moment later must not stay kept alive (collector/http_deadline.py).
+        stop_serving_new_connections(self.config.http_protocol_class)
+        await super().shutdown(sockets)
 
 
 def start_collector(settings: Settings) -> RunningCollector:
