@@ -66,15 +66,16 @@ def _present(name: str) -> str:
 # A GenAI tool span naming its call id without its arguments or its result: its step
 # fields come from the trace's model calls around it in time (frameworks._call_id_fields).
 _CALL_ID_ONLY = (
-    f"(attributes LIKE '%{A.GEN_AI_TOOL_CALL_ID}%' "
-    f"AND json_type(attributes, {_key(A.GEN_AI_TOOL_CALL_ID)}) IS NOT NULL "
+    f"CASE WHEN attributes NOT LIKE '%{A.GEN_AI_TOOL_CALL_ID}%' THEN false "
+    "WHEN NOT json_valid(attributes) THEN true "  # unreadable here: read the trace whole
+    f"ELSE json_type(attributes, {_key(A.GEN_AI_TOOL_CALL_ID)}) IS NOT NULL "
     f"AND NOT ({_present(A.GEN_AI_TOOL_CALL_ARGUMENTS)} "
-    f"AND {_present(A.GEN_AI_TOOL_CALL_RESULT)}))"
+    f"AND {_present(A.GEN_AI_TOOL_CALL_RESULT)}) END"
 )
 _SCOPES_LISTED = ", ".join("?" for _ in TRACE_WIDE_SCOPES)
 _LINKS = (
     "SELECT trace_id, span_id, parent_span_id, "
-    f"scope_name IN ({_SCOPES_LISTED}) OR {_CALL_ID_ONLY} AS trace_wide "
+    f"scope_name IN ({_SCOPES_LISTED}) OR ({_CALL_ID_ONLY}) AS trace_wide "
     "FROM spans WHERE trace_id IN (SELECT unnest(?)) AND received_at >= ?"
 )
 _ROWS = (
