@@ -19,6 +19,7 @@ from collector.columns import AGENT_RUNS, ArrowSchema
 from collector.decode import SpanRecord
 from collector.id_lists import chunks, in_list
 from collector.mapping import SpanClass, classify, is_pending
+from collector.run_subtrees import spans_of_runs
 from collector.run_tree import model_calls_below, own_spans_by_run
 from collector.span_values import text_value
 from collector.trace_arrivals import TraceArrivals, spans_reads
@@ -65,7 +66,7 @@ _RENAMED_TOOLS = """
 
 
 def stored_span(row: tuple[Any, ...]) -> SpanRecord:
-    """A span record from a ``spans`` row (the columns in the order selected below)."""
+    """A span record from a ``spans`` row (collector/run_subtrees.py's ``SPAN_COLUMNS``)."""
     (
         trace_id,
         span_id,
@@ -197,14 +198,13 @@ def derive_foreign_runs(
     ]
     if not runs:
         return
+    run_spans: dict[str, set[str]] = {}
+    for _, trace_id, span_id in runs:
+        run_spans.setdefault(trace_id, set()).add(span_id)
     rows = []
-    for since, ids in spans_reads(arrivals, sorted({r[1] for r in runs})):
-        rows += con.execute(
-            "SELECT trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, "
-            "status_code, status_message, scope_name, scope_version, resource, attributes, "
-            "events FROM spans WHERE trace_id IN (SELECT unnest(?)) AND received_at >= ?",
-            [ids, since],
-        ).fetchall()
+    for since, ids in spans_reads(arrivals, sorted(run_spans)):
+        # The runs' subtrees, not the whole trace: a request's cost stays its own.
+        rows += spans_of_runs(con, since, {t: run_spans[t] for t in ids})
     by_trace: dict[str, list[SpanRecord]] = {}
     for row in rows:
         span = stored_span(row)
