@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from collector.conventions import genai as G
@@ -22,6 +22,7 @@ __all__ = [
     "interrupted",
     "unanswered",
     "ended_unanswered",
+    "fields_from_calls",
     "CANCELLED_STEP_ERROR",
 ]
 
@@ -126,3 +127,33 @@ def ended_unanswered(
         return False
     last = max(calls, key=lambda s: (s.start_ns, s.end_ns), default=None)
     return last is not None and unanswered(last, tuple(answer_keys))
+
+
+def fields_from_calls(
+    run_span: SpanRecord,
+    calls: list[SpanRecord],
+    *,
+    task_of: Callable[[SpanRecord], str | None],
+    answer_of: Callable[[SpanRecord], str | None],
+    requested_of: Callable[[SpanRecord], str | None],
+    used_of: Callable[[SpanRecord], str | None],
+) -> dict[str, Any]:
+    """What a run's own model calls (in order) tell, for a framework with keys of its own:
+    the first task one was given, the answer of the last that got one (not for a failed
+    run), the first model asked for and the last that answered."""
+    fields: dict[str, Any] = {}
+    task = next((t for s in calls if (t := task_of(s))), None)
+    if task:
+        fields["task"] = task
+    answered = [s for s in calls if s.status_code != _STATUS_ERROR]
+    if answered and run_span.status_code != _STATUS_ERROR:
+        answer = answer_of(answered[-1])
+        if answer is not None:
+            fields["final_answer"] = answer
+    requested = [m for s in calls if (m := requested_of(s))]
+    if requested:
+        fields["model_requested"] = requested[0]
+    used = [m for s in answered if (m := used_of(s))]
+    if used:
+        fields["model_used"] = used[-1]
+    return fields

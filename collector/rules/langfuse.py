@@ -22,6 +22,7 @@ from typing import Any
 from collector.conventions import langfuse as LF
 from collector.decode import SpanRecord
 from collector.messages import as_text, has_tool_call, loads, message_text, turn_user_text
+from collector.rules.common import fields_from_calls
 
 __all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "derive_run_fields"]
 
@@ -158,19 +159,16 @@ def derive_run_fields(run_span: SpanRecord, own: Iterable[SpanRecord]) -> dict[s
     calls = sorted(
         (s for s in own if _type(s) == LF.TYPE_GENERATION), key=lambda s: (s.start_ns, s.end_ns)
     )
-    fields: dict[str, Any] = {}
-    task = next((t for s in calls if (t := _generation_task(s))), None)
-    if task:
-        fields["task"] = task
-    answered = [s for s in calls if s.status_code != _STATUS_ERROR]
-    if answered and run_span.status_code != _STATUS_ERROR:
-        answer = _answer(answered[-1])
-        if answer is not None:
-            fields["final_answer"] = answer
-    models = [str(m) for s in calls if (m := s.attributes.get(LF.OBSERVATION_MODEL))]
-    if models:
-        fields["model_requested"] = models[0]
-    used = [str(m) for s in answered if (m := s.attributes.get(LF.OBSERVATION_MODEL))]
-    if used:
-        fields["model_used"] = used[-1]
-    return fields
+    return fields_from_calls(
+        run_span,
+        calls,
+        task_of=_generation_task,
+        answer_of=_answer,
+        requested_of=_model,
+        used_of=_model,
+    )
+
+
+def _model(span: SpanRecord) -> str | None:
+    model = span.attributes.get(LF.OBSERVATION_MODEL)
+    return str(model) if model else None

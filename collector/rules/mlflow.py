@@ -16,6 +16,7 @@ from typing import Any
 from collector.conventions import mlflow as ML
 from collector.decode import SpanRecord
 from collector.messages import as_text, has_tool_call, loads, message_text, turn_user_text
+from collector.rules.common import fields_from_calls
 
 __all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "derive_run_fields"]
 
@@ -138,19 +139,11 @@ def derive_run_fields(run_span: SpanRecord, own: Iterable[SpanRecord]) -> dict[s
     calls = sorted(
         (s for s in own if _type(s) in ML.MODEL_TYPES), key=lambda s: (s.start_ns, s.end_ns)
     )
-    fields: dict[str, Any] = {}
-    task = next((t for s in calls if (t := turn_user_text(_messages(s)))), None)
-    if task:
-        fields["task"] = task
-    answered = [s for s in calls if s.status_code != _STATUS_ERROR]
-    if answered and run_span.status_code != _STATUS_ERROR:
-        answer = _answer(answered[-1])
-        if answer is not None:
-            fields["final_answer"] = answer
-    requested = [m for s in calls if (m := _requested(s))]
-    if requested:
-        fields["model_requested"] = requested[0]
-    used = [m for s in answered if (m := _model(s))]
-    if used:
-        fields["model_used"] = used[-1]
-    return fields
+    return fields_from_calls(
+        run_span,
+        calls,
+        task_of=lambda s: turn_user_text(_messages(s)),
+        answer_of=_answer,
+        requested_of=_requested,
+        used_of=_model,
+    )
