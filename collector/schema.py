@@ -18,8 +18,8 @@ import duckdb
 
 from collector.columns import AGENT_RUNS, AGENT_STEPS, SPANS, Column, column_ddl, names
 from collector.errors import CollectorError
-from collector.server_commands import COMMAND_FIELDS, command_fields
 from collector.schema_costs import COSTS_AND_ANNOTATIONS_DDL
+from collector.server_commands import COMMAND_FIELDS, command_fields
 from collector.trace_arrivals import TRACE_ARRIVALS_DDL
 
 logger = logging.getLogger(__name__)
@@ -145,7 +145,6 @@ CREATE TABLE IF NOT EXISTS record_chain (
 # skip what came before, and an index on the runs' trace ids
 # (collector/trace_arrivals.py).
 _V8 = TRACE_ARRIVALS_DDL
-
 
 
 def _v9(con: duckdb.DuckDBPyConnection) -> None:

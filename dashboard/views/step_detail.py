@@ -26,6 +26,7 @@ from dashboard.formatting import (
 )
 from dashboard.span_tree import KIND_ICONS, step_kind
 from dashboard.transcript import Message, Transcript, looks_like_json, read_transcript
+from dashboard.views.server_command import show_command
 
 __all__ = ["load_span", "step_detail_pane", "show_long_text"]
 
@@ -95,35 +96,6 @@ def _facts(step: dict[str, Any], cost: str | None) -> list[tuple[str, str]]:
     if step.get("finish_reasons"):
         facts.append(("Finish", one_line(step["finish_reasons"], 40)))
     return facts
-
-
-def _command(step: dict[str, Any], key: str) -> None:
-    """The command the step ran on a server (or was refused), when it ran one."""
-    command = step.get("command")
-    if not command and not step.get("command_decision"):
-        return
-    where = step.get("command_host")
-    st.markdown(
-        "**Command on a server**"
-        + (f" · {escape_markdown(one_line(where, 120))}" if where else "")
-    )
-    show_long_text(command or "(no command was recorded)", key=f"{key}-command",
-                   label="command", language="bash")
-    decision = str(step.get("command_decision") or "")
-    reason = step.get("command_reason")
-    if decision == "refused":
-        st.badge("refused", color="red", icon=":material/block:")
-    elif decision:
-        st.badge(escape_markdown(one_line(decision, 40)), color="green")
-    facts = []
-    if reason:
-        facts.append(f"why: {one_line(reason, 300)}")
-    if step.get("command_exit_code") is not None:
-        facts.append(f"exit code {step['command_exit_code']}")
-    elif decision == "refused":
-        facts.append("never ran")
-    if facts:
-        st.caption(escape_markdown(" · ".join(facts)))
 
 
 def _traceback(span: SpanRecord | str | None) -> str | None:
@@ -271,7 +243,7 @@ def step_detail_pane(
     span: SpanRecord | str | None = None
     if step.get("trace_id") and step.get("span_id"):
         span = load_span(api, api.base_url, str(step["trace_id"]), str(step["span_id"]))
-    _command(step, key)
+    show_command(step)
     if step.get("error") or status == "error":
         st.error("This step failed:", icon=":material/error:")
         st.code(visible_text(step.get("error") or "no error message was recorded"), wrap_lines=True)

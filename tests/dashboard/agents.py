@@ -83,7 +83,9 @@ def _completed() -> str:
             step.set_attribute(A.SSH_HOST, "nas.lan")
             step.set_attribute(A.SSH_PORT, 22)
             step.set_attribute(A.SSH_USER, "agent")
-            step.set_attribute(A.SSH_ARGV, json.dumps(["docker", "logs", "homepage", "--tail", "50"]))
+            step.set_attribute(
+                A.SSH_ARGV, json.dumps(["docker", "logs", "homepage", "--tail", "50"])
+            )
             step.set_attribute(A.SSH_DECISION, "allowed")
             step.set_attribute(A.SSH_REASON, "allowed by policy")
             step.set_attribute(A.SSH_EXIT_CODE, 0)
