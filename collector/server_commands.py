@@ -57,13 +57,14 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+_INT32 = range(-(2**31), 2**31)  # the column's range: a value beyond it is no exit code
+
+
 def _exit_code(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value in _INT32:
         return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
     return None
 
 

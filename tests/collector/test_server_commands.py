@@ -57,6 +57,14 @@ def test_an_argv_given_as_a_string_array_attribute_is_read_too() -> None:
     assert fields["command"] == "docker ps --format '{{.Names}} x'"
 
 
+def test_an_exit_code_the_column_cannot_hold_is_left_out_not_an_ingest_failure() -> None:
+    for value in (2**40, -(2**40), True, "9" * 30, "137x"):
+        assert (
+            command_fields({A.SSH_HOST: "h", A.SSH_EXIT_CODE: value})["command_exit_code"] is None
+        )
+    assert command_fields({A.SSH_HOST: "h", A.SSH_EXIT_CODE: "137"})["command_exit_code"] == 137
+
+
 def test_spans_without_ssh_keys_get_no_command() -> None:
     attrs = {A.GEN_AI_TOOL_NAME: "search", A.SSH_EXIT_CODE + "_not": 1}
     assert command_fields(attrs) == dict.fromkeys(COMMAND_FIELDS)
