@@ -125,6 +125,7 @@ def test_a_model_call_that_times_out_after_the_caller_left_ends_the_run_cancelle
             timeout_s=10,
             what="the service noticing the caller left",
         )
+        assert run_id is not None
         run = tracing.run(run_id, timeout_s=20)
     finally:
         never.set()
