@@ -7,8 +7,8 @@ step. ``max_steps`` bounds the model calls: when they are used up without an
 answer, a ``terminate`` step ends the run ``max_steps``. A cancel request seen
 by the instrumentation ends the run ``cancelled`` at the next step boundary; so
 does a stop asked for by the service (its caller went away), which first records
-a ``terminate`` step saying why. A model server that cannot answer fails the run
-with its error.
+a ``terminate`` step saying why, even when the model call under way then fails.
+A model server that cannot answer fails the run with its error.
 """
 
 from __future__ import annotations
@@ -170,7 +170,13 @@ def _converse(
     ]
     for _ in range(max_steps):
         turns.check_stop(run)
-        turn = _think(run, turns.model, messages, tools, model_name, steps)
+        try:
+            turn = _think(run, turns.model, messages, tools, model_name, steps)
+        except ModelServerError:
+            # Stopped while the model was thinking (its caller left): the call that then
+            # failed or timed out was waited for by nobody, so the run ends cancelled.
+            turns.check_stop(run)
+            raise
         messages.append(turn.assistant_message())
         if not turn.tool_calls:
             turns.check_stop(run)  # the answer stays in the think step's record

@@ -182,6 +182,23 @@ AGENT_STEPS: tuple[Column, ...] = (
         nullable=False,
         constraint="DEFAULT FALSE",
     ),
+    # A command run on a server (the span's ssh.* attributes; collector/server_commands.py).
+    Column(
+        "command",
+        "VARCHAR",
+        "The command run on a server: its argv shell-quoted, or the text given if it did "
+        "not parse.",
+        since=9,
+    ),
+    Column("command_host", "VARCHAR", "Where the command was sent: user@host:port.", since=9),
+    Column("command_decision", "VARCHAR", "allowed or refused.", since=9),
+    Column("command_reason", "VARCHAR", "Why the command was allowed or refused.", since=9),
+    Column(
+        "command_exit_code",
+        "INTEGER",
+        "The command's exit code; NULL when it never ran.",
+        since=9,
+    ),
 )
 
 

@@ -21,6 +21,7 @@ from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.redact import BUDGET_REDACTED
+from collector.server_commands import command_fields
 from collector.span_values import (
     MAX_TOKEN_COUNT,
     STATUS_ERROR,
@@ -342,6 +343,7 @@ def build_step(span: SpanRecord, kind: SpanClass, run_id: str | None) -> StepRow
         or token_count(fields.get("output_tokens")),
         finish_reasons=text_value(finish) if finish is not None else fields.get("finish_reasons"),
         is_final=not pending,
+        **command_fields(attrs),
         end_ns=span.end_ns,
     )
 

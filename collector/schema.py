@@ -9,14 +9,17 @@ Times are UTC ``TIMESTAMP`` (no zone) in ``agent_runs`` and ``agent_steps``;
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections.abc import Callable
 
 import duckdb
 
 from collector.columns import AGENT_RUNS, AGENT_STEPS, SPANS, Column, column_ddl, names
 from collector.errors import CollectorError
 from collector.schema_costs import COSTS_AND_ANNOTATIONS_DDL
+from collector.server_commands import COMMAND_FIELDS, command_fields
 from collector.trace_arrivals import TRACE_ARRIVALS_DDL
 
 logger = logging.getLogger(__name__)
@@ -143,8 +146,44 @@ CREATE TABLE IF NOT EXISTS record_chain (
 # (collector/trace_arrivals.py).
 _V8 = TRACE_ARRIVALS_DDL
 
-# Each entry moves the file from version i to i + 1.
-_MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+
+def _v9(con: duckdb.DuckDBPyConnection) -> None:
+    """The command each tool step ran on a server, as columns of the step row; steps
+    stored before are filled from their spans' ssh.* attributes by the same reading
+    ingest applies (collector/server_commands.py), so a replay finds them equal."""
+    con.execute(_add_columns("agent_steps", AGENT_STEPS, since=9))
+    rows = con.execute(
+        """
+        SELECT st.id, s.attributes FROM agent_steps st
+        JOIN spans s ON s.trace_id = st.trace_id AND s.span_id = st.span_id
+        WHERE json_exists(s.attributes, '$."ssh.argv"')
+            OR json_exists(s.attributes, '$."ssh.host"')
+            OR json_exists(s.attributes, '$."ssh.command"')
+            OR json_exists(s.attributes, '$."ssh.decision"')
+        """
+    ).fetchall()
+    assignments = ", ".join(f"{name} = ?" for name in COMMAND_FIELDS)
+    updates = []
+    for step_id, attributes in rows:
+        fields = command_fields(json.loads(attributes) if isinstance(attributes, str) else {})
+        updates.append([*(fields[name] for name in COMMAND_FIELDS), step_id])
+    if updates:
+        con.executemany(f"UPDATE agent_steps SET {assignments} WHERE id = ?", updates)
+
+
+# Each entry moves the file from version i to i + 1: DDL, or a function for a version
+# that computes values in Python.
+_MIGRATIONS: tuple[str | Callable[[duckdb.DuckDBPyConnection], None], ...] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4,
+    _V5,
+    _V6,
+    _V7,
+    _V8,
+    _v9,
+)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -182,7 +221,11 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     started = time.monotonic()
     for version in range(before, SCHEMA_VERSION):
         con.execute("BEGIN")
-        con.execute(_MIGRATIONS[version])
+        step = _MIGRATIONS[version]
+        if callable(step):
+            step(con)
+        else:
+            con.execute(step)
         con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [version + 1])
         con.execute("COMMIT")
     if 0 < before < SCHEMA_VERSION:

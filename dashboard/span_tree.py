@@ -113,7 +113,9 @@ def step_preview(step: dict[str, Any], max_chars: int = PREVIEW_CHARS) -> str:
     if step.get("error"):
         return one_line(f"✗ {step['error']}", max_chars)
     parts: list[str] = []
-    if kind == "tool":
+    if kind == "tool" and step.get("command"):
+        parts.append(f"$ {step['command']}")  # the command it ran on a server says it all
+    elif kind == "tool":
         args = step.get("tool_args")
         if args not in (None, "", {}, []):
             parts.append(f"({_compact(args)})")
@@ -130,7 +132,17 @@ def step_preview(step: dict[str, Any], max_chars: int = PREVIEW_CHARS) -> str:
 
 def step_search_text(step: dict[str, Any]) -> str:
     """Everything a search within the run looks at, lower-cased."""
-    fields = ("action_type", "tool_name", "model", "tool_result", "thinking", "error", "name")
+    fields = (
+        "action_type",
+        "tool_name",
+        "model",
+        "tool_result",
+        "thinking",
+        "error",
+        "name",
+        "command",
+        "command_host",
+    )
     text = " ".join(str(step.get(f) or "") for f in fields)
     args = step.get("tool_args")
     if args not in (None, ""):

@@ -66,6 +66,24 @@ STEP_ACTION_TYPE = "agent_step.action_type"
 STEP_THINKING = "agent_step.thinking"
 STEP_ERROR = "agent_step.error"
 
+# --- a command run on a server (ssh_tools) ---------------------------------------
+# On the tool step of each command ssh_tools ran or refused; the collector reads
+# them into the step row (collector/server_commands.py). Any tool span may carry them.
+SSH_HOST = "ssh.host"
+SSH_PORT = "ssh.port"
+SSH_USER = "ssh.user"
+SSH_ARGV = "ssh.argv"  # JSON list of the exact argv requested; JSON null if it did not parse
+SSH_COMMAND = "ssh.command"  # the raw command text given to run_on_server
+SSH_DECISION = "ssh.decision"  # "allowed" or "refused"
+SSH_REASON = "ssh.reason"  # why it was allowed or refused
+SSH_REFUSED_BY = "ssh.refused_by"  # "client" or "gateway"
+SSH_EXIT_CODE = "ssh.exit_code"  # only when the command reached the server
+SSH_DURATION_MS = "ssh.duration_ms"
+SSH_OUTPUT_BYTES = "ssh.output_bytes"  # bytes of the result text returned to the agent
+SSH_OUTPUT_SHA256 = "ssh.output_sha256"  # hex sha256 of that result text, UTF-8
+SSH_OUTPUT_CUT = "ssh.output_cut"  # true when the output was cut at the cap
+SSH_ERROR_TYPE = "ssh.error_type"  # class name of the ssh_tools error, if any
+
 # --- live spans (see instrumentation/pending.py) --------------------------------
 # A zero-length copy of a span, exported when the real span starts; its parent
 # is the real span. The collector shows it as running until the real span lands.

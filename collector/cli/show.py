@@ -93,6 +93,25 @@ def _call(step: dict[str, Any]) -> str:
     return one_line(step.get("name") or "")
 
 
+def _command_lines(step: dict[str, Any]) -> list[str]:
+    """Which command the step ran on which server, and what came of it."""
+    command, decision = step.get("command"), step.get("command_decision")
+    if not command and not decision:
+        return []
+    where = step.get("command_host")
+    lines = [f"    $ {one_line(command or '(no command recorded)', 2000)}"]
+    outcome = [f"on {one_line(where)}"] if where else []
+    if decision:
+        outcome.append(one_line(decision).upper() if decision == "refused" else one_line(decision))
+    if step.get("command_reason"):
+        outcome.append(f"why: {one_line(step.get('command_reason'), 300)}")
+    if step.get("command_exit_code") is not None:
+        outcome.append(f"exit code {step.get('command_exit_code')}")
+    if outcome:
+        lines.append("      " + "  |  ".join(outcome))
+    return lines
+
+
 def step_lines(
     step: dict[str, Any], style: Style, full: bool, final_answer: str | None = None
 ) -> list[str]:
@@ -108,7 +127,7 @@ def step_lines(
         + (f", {format_duration(step.get('duration_ms'))}" if step.get("duration_ms") else "")
         + "]"
     )
-    lines = [style.bold(head)]
+    lines = [style.bold(head), *_command_lines(step)]
     tokens = (step.get("input_tokens"), step.get("output_tokens"))
     if any(t is not None for t in tokens):
         lines.append(f"    tokens: in {tokens[0] or 0}, out {tokens[1] or 0}")

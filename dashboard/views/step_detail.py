@@ -1,6 +1,7 @@
 """The detail pane of the run explorer: one step in full.
 
-Inputs, outputs, arguments, the error with its traceback, tokens, model,
+The command run on a server (with its host, decision and exit code), inputs,
+outputs, arguments, the error with its traceback, tokens, model,
 timings; for an LLM step the conversation as a chat; the raw span attributes.
 Stored values are shown with ``st.code``/``st.json`` (never as Markdown or HTML).
 Long texts sit in scroll boxes; ``st.code`` has a copy button, and each text has
@@ -25,6 +26,7 @@ from dashboard.formatting import (
 )
 from dashboard.span_tree import KIND_ICONS, step_kind
 from dashboard.transcript import Message, Transcript, looks_like_json, read_transcript
+from dashboard.views.server_command import show_command
 
 __all__ = ["load_span", "step_detail_pane", "show_long_text"]
 
@@ -241,6 +243,7 @@ def step_detail_pane(
     span: SpanRecord | str | None = None
     if step.get("trace_id") and step.get("span_id"):
         span = load_span(api, api.base_url, str(step["trace_id"]), str(step["span_id"]))
+    show_command(step)
     if step.get("error") or status == "error":
         st.error("This step failed:", icon=":material/error:")
         st.code(visible_text(step.get("error") or "no error message was recorded"), wrap_lines=True)

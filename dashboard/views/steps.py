@@ -21,6 +21,7 @@ from dashboard.formatting import (
     step_title,
     visible_text,
 )
+from dashboard.views.server_command import show_command
 from instrumentation.attributes import RunStatus
 
 __all__ = ["failed_step_banner", "render_steps", "step_details"]
@@ -73,6 +74,7 @@ def step_details(step: dict[str, Any]) -> None:
         st.code(visible_text(step["error"]), language=None, wrap_lines=True)
     if step.get("tool_name"):
         st.markdown(f"**Tool** {escape_markdown(one_line(step['tool_name'], 120))}")
+    show_command(step)
     args = step.get("tool_args")
     if args not in (None, "", {}, []):
         st.markdown("**Arguments**")

@@ -102,6 +102,46 @@ def test_a_caller_that_disconnects_cancels_its_run_before_the_next_step(
     wait_until(lambda: agent.service.active_runs == 0, timeout_s=10, what="the slot freed")
 
 
+def test_a_model_call_that_times_out_after_the_caller_left_ends_the_run_cancelled(
+    start_agent: StartAgent, llm: ScriptedLLM, tracing: Tracing, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The caller leaves while the model is thinking; the call then times out. Nobody is
+    # waiting for that call any more: the run was stopped, not failed by the model server.
+    caplog.set_level(logging.INFO, logger="agent.app")
+    calls: list[dict[str, Any]] = []
+    agent = start_agent(registry=status_registry(calls), llm_timeout_s=4.0)
+    never, asked = threading.Event(), threading.Event()
+    llm.script(
+        "STALLED",
+        [call_tool("container_status", {"name": "web"}, gate=never, arrived=asked)],
+        then_repeat=answer("web is fine"),
+    )
+    sock = _post_and_leave_open(agent, {"task": "STALLED: is web up?", "source": "curl"})
+    try:
+        assert asked.wait(10), "the model was never asked"
+        sock.close()
+        run_id = wait_until(
+            lambda: _cancelled_run_id(caplog),
+            timeout_s=10,
+            what="the service noticing the caller left",
+        )
+        assert run_id is not None
+        run = tracing.run(run_id, timeout_s=20)
+    finally:
+        never.set()
+
+    assert run["status"] == "cancelled", run.get("error")
+    steps = [(s["action_type"], s["status"]) for s in run["steps"]]
+    assert steps == [("think", "error"), ("terminate", "ok")]
+    assert "did not answer within 4 s" in (run["steps"][0]["error"] or "")  # what happened
+    assert run["steps"][-1]["tool_result"] == (
+        "cancelled: the client that asked for this run disconnected before it ended"
+    )
+    assert calls == []
+    assert len(llm.requests_for("STALLED")) == 1
+    wait_until(lambda: agent.service.active_runs == 0, timeout_s=10, what="the slot freed")
+
+
 def test_a_run_started_without_waiting_runs_on_when_its_caller_leaves(
     start_agent: StartAgent, llm: ScriptedLLM, tracing: Tracing
 ) -> None:

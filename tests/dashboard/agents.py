@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass
 
 from instrumentation import RunCancelled, agent_run
+from instrumentation import attributes as A
 
 HOSTILE_RESULT = (
     "<img src=x onerror=\"document.title='pwned'\"> <script>alert(1)</script> "
@@ -78,6 +79,16 @@ def _completed() -> str:
             tool_name="run_on_server",
             tool_args={"cmd": "docker logs homepage --tail 50"},
         ) as step:
+            # What ssh_tools records on each command it runs.
+            step.set_attribute(A.SSH_HOST, "nas.lan")
+            step.set_attribute(A.SSH_PORT, 22)
+            step.set_attribute(A.SSH_USER, "agent")
+            step.set_attribute(
+                A.SSH_ARGV, json.dumps(["docker", "logs", "homepage", "--tail", "50"])
+            )
+            step.set_attribute(A.SSH_DECISION, "allowed")
+            step.set_attribute(A.SSH_REASON, "allowed by policy")
+            step.set_attribute(A.SSH_EXIT_CODE, 0)
             step.set_result(LONG_RESULT)
         run.set_model_used("qwen2.5-coder")
         run.finish(final_answer="Container crashed due to OOM. Recommend a 2 GB limit.")

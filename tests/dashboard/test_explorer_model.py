@@ -85,6 +85,15 @@ def test_step_kinds_and_previews() -> None:
     assert step_kind({"action_type": "terminate"}) == "terminate"
     long = {"action_type": "tool_call", "tool_name": "x", "tool_result": "y" * 500}
     assert len(step_preview(long)) <= 90
+    # A step that ran a command on a server is previewed by the command, not its arguments.
+    ran = {
+        "action_type": "tool_call",
+        "tool_name": "docker_logs",
+        "tool_args": {"container": "web", "tail": 5},
+        "command": "docker logs --tail 5 web",
+        "tool_result": "ready",
+    }
+    assert step_preview(ran) == "$ docker logs --tail 5 web → ready"
 
 
 def test_transcript_reads_genai_messages_with_tool_calls_and_answers() -> None:

@@ -17,6 +17,10 @@ def test_a_step_in_the_url_opens_its_detail(seeded: Seeded, app: AppFactory) -> 
     # The detail pane shows the whole result in a scroll box, with a download.
     assert any("log line 0299" in c.value for c in at.code)
     assert any("Download result" in b.label for b in at.get("download_button"))
+    # The command it ran on a server, where, allowed, and its exit code.
+    assert any(c.value == "docker logs homepage --tail 50" for c in at.code)
+    assert "**Command on a server** · agent@nas.lan:22" in text
+    assert "why: allowed by policy · exit code 0" in text
 
 
 def test_a_failed_run_opens_on_the_failed_step(seeded: Seeded, app: AppFactory) -> None:

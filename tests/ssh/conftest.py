@@ -333,3 +333,17 @@ def spans(span_tap: SpanTap) -> Iterator[InMemorySpanExporter]:
         yield exporter
     finally:
         span_tap.exporters.remove(exporter)
+
+
+@pytest.fixture
+def to_collector(span_tap: SpanTap, collector: Any) -> Iterator[None]:
+    """This test's spans also go to the real collector over OTLP/gRPC."""
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+    exporter = OTLPSpanExporter(endpoint=collector.grpc_endpoint, insecure=True)
+    span_tap.exporters.append(exporter)
+    try:
+        yield
+    finally:
+        span_tap.exporters.remove(exporter)
+        exporter.shutdown()

@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
 from instrumentation import agent_run
 from ssh_tools.connection import SSHConnection
 from ssh_tools.tools import ServerTools
-from tests.ssh.conftest import SpanTap, SSHServer
+from tests.ssh.conftest import SSHServer
 from tests.ssh.fake_docker import COLORED_SECRETS
 from tests.support import wait_until
 
 pytestmark = pytest.mark.sshd
-
-
-@pytest.fixture
-def to_collector(span_tap: SpanTap, collector: Any) -> Iterator[None]:
-    exporter = OTLPSpanExporter(endpoint=collector.grpc_endpoint, insecure=True)
-    span_tap.exporters.append(exporter)
-    try:
-        yield
-    finally:
-        span_tap.exporters.remove(exporter)
-        exporter.shutdown()
 
 
 def test_allowed_and_refused_commands_are_steps_in_the_collector(

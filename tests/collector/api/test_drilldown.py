@@ -11,6 +11,7 @@ STEP_FIELDS = {
     "id", "agent_run_id", "step_number", "action_type", "tool_name", "tool_args", "tool_result",
     "thinking", "error", "started_at", "duration_ms", "trace_id", "span_id", "parent_span_id",
     "name", "status", "model", "input_tokens", "output_tokens", "finish_reasons", "is_final",
+    "command", "command_host", "command_decision", "command_reason", "command_exit_code",
 }  # fmt: skip
 
 SPEC = RunSpec(
