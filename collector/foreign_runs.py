@@ -107,11 +107,12 @@ _ANSWER_DERIVED = "answer_derived"
 
 
 def _states_its_answer(run_span: SpanRecord) -> bool:
-    """Whether the run span itself gives the run's answer (as mapping.build_run reads it)."""
-    return bool(
-        text_value(run_span.attributes.get(A.RUN_FINAL_ANSWER))
-        or frameworks.run_fields(run_span).get("final_answer")
-    )
+    """Whether the run span itself gives the run's answer (as mapping.build_run reads it;
+    an empty answer is one: the model ended its turn saying nothing)."""
+    stated = text_value(run_span.attributes.get(A.RUN_FINAL_ANSWER)) or frameworks.run_fields(
+        run_span
+    ).get("final_answer")
+    return stated is not None
 
 
 def _derive_trace(
