@@ -23,6 +23,8 @@ __all__ = [
     "bucket_sql",
     "bucket_value",
     "quantile_cont",
+    "ordered_counts",
+    "quantile_cont_with",
     "exact_quantile_cont",
 ]
 
@@ -53,9 +55,35 @@ def bucket_value(bucket: Bucket) -> float:
 
 def quantile_cont(counts: Mapping[Bucket, int], fractions: tuple[float, ...]) -> list[float | None]:
     """DuckDB's ``quantile_cont`` (linear between the two nearest ranks) over bucket counts."""
-    # Buckets sort by their values without computing them: by sign, then index times sign.
-    ordered = sorted((b for b, n in counts.items() if n > 0), key=_order)
-    return _interpolate([(b, counts[b]) for b in ordered], fractions, bucket_value)
+    return _interpolate(ordered_counts(counts), fractions, bucket_value)
+
+
+def ordered_counts(counts: Mapping[Bucket, int]) -> list[tuple[Bucket, int]]:
+    """The buckets with a count, and their counts, by value (for :func:`quantile_cont_with`)."""
+    return sorted(((b, n) for b, n in counts.items() if n > 0), key=lambda item: _order(item[0]))
+
+
+def quantile_cont_with(
+    ordered: list[tuple[Bucket, int]], more: Mapping[Bucket, int], fractions: tuple[float, ...]
+) -> list[float | None]:
+    """:func:`quantile_cont` of ``ordered`` (from :func:`ordered_counts`) plus the counts ``more``.
+
+    Only ``more`` is sorted: a large part kept ordered is merged in one pass.
+    """
+    merged: list[tuple[Bucket, int]] = []
+    at = 0
+    for bucket, n in ordered_counts(more):
+        key = _order(bucket)
+        while at < len(ordered) and _order(ordered[at][0]) < key:
+            merged.append(ordered[at])
+            at += 1
+        if at < len(ordered) and ordered[at][0] == bucket:  # one order key per bucket
+            merged.append((bucket, ordered[at][1] + n))
+            at += 1
+        else:
+            merged.append((bucket, n))
+    merged.extend(ordered[at:])
+    return _interpolate(merged, fractions, bucket_value)
 
 
 def exact_quantile_cont(
@@ -67,6 +95,7 @@ def exact_quantile_cont(
 
 
 def _order(bucket: Bucket) -> tuple[int, int]:
+    # Buckets sort by their values without computing them: by sign, then index times sign.
     sign, index = bucket
     return sign, sign * (index or 0)
 

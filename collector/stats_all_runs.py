@@ -38,7 +38,13 @@ from typing import Any
 
 import duckdb
 
-from collector.duration_buckets import Bucket, bucket_sql, exact_quantile_cont, quantile_cont
+from collector.duration_buckets import (
+    Bucket,
+    bucket_sql,
+    exact_quantile_cont,
+    ordered_counts,
+    quantile_cont_with,
+)
 from collector.query_snapshot import newest
 from collector.serialize import iso_utc
 from instrumentation.attributes import RunStatus
@@ -135,6 +141,60 @@ class _Sealed:
     updates: int  # ... and the sum of their updated_at in µs
     figures: Figures
     steps_bounded: bool  # some steps were read from CLOCK_MARGIN before their runs only
+    totals: _Totals | None = None  # of ``figures``, summed at the first answer after a change
+
+
+@dataclass
+class _Totals:
+    """A part's counters summed as the answer shows them.
+
+    The folded part's are kept until its figures change: summing its thousands of
+    (status, source, model, agent) and (hour, status) counts again at every call
+    cost more than the rest of the answer.
+    """
+
+    by_status: Counter[str]
+    by_source: Counter[str]
+    by_model: Counter[str]
+    by_agent: Counter[str]
+    errors: int
+    ended: int
+    calls: Counter[str]  # tool -> calls
+    durations: list[tuple[Bucket, int]]  # the runs' duration buckets, in order of value
+    tool_durations: dict[str, list[tuple[Bucket, int]]]  # the same per tool
+    # bucket ("hour" / "day") -> (moment, status) -> runs, filled when first asked
+    over_time: dict[str, Counter[tuple[datetime, Any]]] = field(default_factory=dict)
+
+    def runs_over_time(self, figures: Figures, bucket: str) -> Counter[tuple[datetime, Any]]:
+        if bucket not in self.over_time:
+            counts: Counter[tuple[datetime, Any]] = Counter()
+            for (hour, status), n in figures.over_time.items():
+                counts[(hour.replace(hour=0) if bucket == "day" else hour, status)] += n
+            self.over_time[bucket] = counts
+        return self.over_time[bucket]
+
+
+def _totals(figures: Figures) -> _Totals:
+    totals = _Totals(
+        Counter(),
+        Counter(),
+        Counter(),
+        Counter(),
+        0,
+        0,
+        Counter(),
+        ordered_counts(figures.durations),
+        {name: ordered_counts(tool.durations) for name, tool in figures.tools.items()},
+    )
+    for (status, source, model, agent), n in figures.cube.items():
+        totals.errors += n if status in ERROR_STATUSES else 0
+        totals.ended += n if status is not None and status != RunStatus.RUNNING else 0
+        totals.by_status[status or UNKNOWN] += n
+        totals.by_source[source or UNKNOWN] += n
+        totals.by_model[model or UNKNOWN] += n
+        totals.by_agent[agent or UNKNOWN] += n
+    totals.calls.update({name: tool.calls for name, tool in figures.tools.items()})
+    return totals
 
 
 class AllRunsStats:
@@ -177,13 +237,16 @@ class AllRunsStats:
                 kept.figures.add(_read(cursor, _between(kept.below, bound), kept.below))
                 kept.below, kept.runs, kept.updates = bound, runs_now, updates_now
                 kept.steps_bounded = True
+                kept.totals = None
             recent = _read(cursor, _from(bound), bound)
             steps = _steps_with_a_run(cursor)
             if kept.figures.step_rows + recent.step_rows != steps and kept.steps_bounded:
                 kept = self._fold_all(cursor, key, bound, runs_now, updates_now)
             if kept.figures.step_rows + recent.step_rows != steps:
                 return None
-            return _answer(kept.figures, recent, bucket, top_tools)
+            if kept.totals is None:
+                kept.totals = _totals(kept.figures)
+            return _answer(kept.figures, kept.totals, recent, bucket, top_tools)
 
     def _fold_all(
         self,
@@ -211,6 +274,15 @@ def _check(
     cursor: duckdb.DuckDBPyConnection, then: datetime, now: datetime
 ) -> tuple[int, int, int, int, int]:
     """All runs; the runs started before ``then`` and before ``now``, with their updated_at sums."""
+    if then == now:  # the bound has not moved (most calls): one filter, a third less CPU
+        row = cursor.execute(
+            """SELECT (SELECT count(*) FROM agent_runs), count(*),
+                      coalesce(sum(epoch_us(updated_at)), 0)
+               FROM agent_runs WHERE started_at < $1""",
+            [now],
+        ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1]), int(row[2]), int(row[1]), int(row[2])
     row = cursor.execute(
         """SELECT count(*),
                   count(*) FILTER (WHERE started_at < $1),
@@ -225,8 +297,17 @@ def _check(
 
 
 def _steps_with_a_run(cursor: duckdb.DuckDBPyConnection) -> int:
-    """Steps naming a run (DuckDB answers from the column's statistics when none lacks one)."""
-    row = cursor.execute("SELECT count(agent_run_id) FROM agent_steps").fetchone()
+    """Steps naming a run: every step less those with no run.
+
+    ``count(agent_run_id)`` reads the column's validity over every step once rows
+    were added since the statistics were last exact (~30 ms of CPU at 7.5M
+    steps); ``count(*)`` reads row counts only, and the steps with no run are read
+    only in the row groups whose statistics say they hold one (~3 ms).
+    """
+    row = cursor.execute(
+        "SELECT count(*) - (SELECT count(*) FROM agent_steps WHERE agent_run_id IS NULL) "
+        "FROM agent_steps"
+    ).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -366,6 +447,7 @@ def _bucket_then_status(item: tuple[tuple[datetime, Any], int]) -> tuple[Any, ..
 
 def _answer(
     sealed: Figures,
+    sealed_totals: _Totals,
     recent: Figures,
     bucket: str | None,
     top_tools: int,
@@ -374,19 +456,13 @@ def _answer(
     from collector.query_stats import _num, _rate, choose_bucket
 
     parts = (sealed, recent)
-    by_status: Counter[str] = Counter()
-    by_source: Counter[str] = Counter()
-    by_model: Counter[str] = Counter()
-    by_agent: Counter[str] = Counter()
-    errors = ended = 0
-    for part in parts:
-        for (status, source, model, agent), n in part.cube.items():
-            errors += n if status in ERROR_STATUSES else 0
-            ended += n if status is not None and status != RunStatus.RUNNING else 0
-            by_status[status or UNKNOWN] += n
-            by_source[source or UNKNOWN] += n
-            by_model[model or UNKNOWN] += n
-            by_agent[agent or UNKNOWN] += n
+    recent_totals = _totals(recent)
+    by_status = sealed_totals.by_status + recent_totals.by_status
+    by_source = sealed_totals.by_source + recent_totals.by_source
+    by_model = sealed_totals.by_model + recent_totals.by_model
+    by_agent = sealed_totals.by_agent + recent_totals.by_agent
+    errors = sealed_totals.errors + recent_totals.errors
+    ended = sealed_totals.ended + recent_totals.ended
     total = sum(by_status.values())
     # The scalars only: the counters of the folded part are not copied.
     whole = Figures()
@@ -394,30 +470,26 @@ def _answer(
         whole.add(Figures(**{k: getattr(part, k) for k in _SCALARS}))
 
     chosen = bucket or choose_bucket(whole.first, whole.last)
-    over_time: Counter[tuple[datetime, Any]] = Counter()
-    for part in parts:
-        for (hour, status), n in part.over_time.items():
-            over_time[(hour.replace(hour=0) if chosen == "day" else hour, status)] += n
-    d50, d95 = quantile_cont(sealed.durations + recent.durations, (0.5, 0.95))
+    over_time = sealed_totals.runs_over_time(sealed, chosen) + recent_totals.runs_over_time(
+        recent, chosen
+    )
+    d50, d95 = quantile_cont_with(sealed_totals.durations, recent.durations, (0.5, 0.95))
     s50, s95 = exact_quantile_cont(sealed.steps + recent.steps, (0.5, 0.95))
-    calls: Counter[str] = Counter()
-    for part in parts:
-        calls.update({name: tool.calls for name, tool in part.tools.items()})
+    calls = sealed_totals.calls + recent_totals.calls
     ranked = sorted((name for name in calls if calls[name]), key=lambda t: (-calls[t], t))
     tools = []
     for name in ranked[:top_tools]:
         mine = [part.tools[name] for part in parts if name in part.tools]
         errs = sum(t.errors for t in mine)
-        durations: Counter[Bucket] = Counter()
-        for t in mine:
-            durations.update(t.durations)
+        more = recent.tools[name].durations if name in recent.tools else Counter()
+        p95 = quantile_cont_with(sealed_totals.tool_durations.get(name, []), more, (0.95,))[0]
         tools.append(
             {
                 "tool_name": name,
                 "calls": calls[name],
                 "errors": errs,
                 "error_rate": _rate(errs, calls[name]),
-                "p95_duration_ms": _num(quantile_cont(durations, (0.95,))[0]),
+                "p95_duration_ms": _num(p95),
             }
         )
     average = whole.steps_sum / whole.steps_counted if whole.steps_counted else None

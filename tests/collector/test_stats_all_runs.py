@@ -210,6 +210,25 @@ def test_small_stores_and_stray_steps_get_the_plain_computation(tmp_path: Path) 
     store.con.close()
 
 
+def test_a_step_with_no_run_leaves_the_fold_answering(tmp_path: Path) -> None:
+    # Neither answer counts a step that names no run; the fold's count of the steps
+    # it has read must leave it out too, or every call falls back to the plain SQL.
+    store = _Store(tmp_path / "stats.duckdb")
+    for spans in _requests(9, 30, _BASE, timedelta(minutes=10)):
+        store.ingest(spans)
+    store.commit(
+        lambda con: con.execute(
+            "INSERT INTO agent_steps SELECT * REPLACE (id || '-loose' AS id, "
+            "NULL AS agent_run_id) FROM agent_steps WHERE tool_name IS NOT NULL LIMIT 3"
+        )
+    )
+    assert store.con.execute(
+        "SELECT count(*) FROM agent_steps WHERE agent_run_id IS NULL"
+    ).fetchone() == (3,)
+    store.check()
+    store.con.close()
+
+
 def test_counts_unchanged_when_nothing_changed(tmp_path: Path) -> None:
     store = _Store(tmp_path / "stats.duckdb")
     for spans in _requests(8, 60, _BASE, timedelta(minutes=30)):
