@@ -1,0 +1,140 @@
+"""AG2 (the ``autogen`` package of ``ag2`` 0.x, the AutoGen 0.2 line), traced by its own
+``autogen.opentelemetry`` or by OpenInference's AG2 instrumentation.
+
+An AG2 agent works in a chat: ``initiate_chat`` has one agent talk to another (an
+assistant asking for tools, a ``UserProxyAgent`` running them) until a termination
+message or ``max_turns``; a group chat's manager picks speakers among several agents,
+which hand over with ``transfer_to_{agent}_{n}`` tools. AG2's log reads as one
+conversation, its task the opening message and its answer the chat's last message
+(``ChatResult.summary``); so here:
+
+- the chat is the run (native: the ``conversation {agent}`` span, named after the agent
+  that opened it; OpenInference: ``{agent}.initiate_chat``); a chat opened inside a tool
+  of another is a child run;
+- each agent's reply (``invoke_agent {agent}`` / ``{agent}.generate_reply``) is one turn
+  of that chat, no run: the model and tool calls below it are the chat's steps, in order;
+  a reply asked for outside any chat (no parent span) is a run of its own;
+- a hand-off is the ``transfer_to_...`` tool step, its result what AG2 returned;
+- a tool that raised (AG2 hands the model ``Error: ...`` and goes on) is a failed step:
+  native spans mark it with ``error.type`` alone (status UNSET, no result), so its error is
+  the text AG2 sent the model, read from the next model call;
+- the chat's tokens are its model calls' (the native span's usage is the agents' running
+  total since they were made, counting earlier chats too).
+
+See tests/frameworks/SPANS.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from collector.conventions import ag2 as AG2
+from collector.conventions import genai as G
+from collector.conventions import openinference as OI
+from collector.decode import SpanRecord
+from collector.event_messages import tool_call_result
+from collector.messages import as_text, json_field, loads, message_text
+from instrumentation import attributes as A
+
+__all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "derive_step_fields"]
+
+SCOPES = frozenset({AG2.NATIVE_SCOPE, AG2.OPENINFERENCE_SCOPE})
+
+
+def _is_chat(span: SpanRecord) -> bool:
+    if span.scope_name == AG2.NATIVE_SCOPE:
+        return span.attributes.get(AG2.SPAN_TYPE) == AG2.TYPE_CONVERSATION
+    return (
+        str(span.attributes.get(OI.SPAN_KIND, "")).upper() == OI.KIND_AGENT
+        and AG2.RECIPIENT_NAME in span.attributes
+    )
+
+
+def _is_turn(span: SpanRecord) -> bool:
+    if span.scope_name == AG2.NATIVE_SCOPE:
+        return span.attributes.get(AG2.SPAN_TYPE) in AG2.TURN_SPAN_TYPES
+    return str(span.attributes.get(OI.SPAN_KIND, "")).upper() == OI.KIND_AGENT and not _is_chat(
+        span
+    )
+
+
+def span_class(span: SpanRecord) -> str | None:
+    if _is_chat(span):
+        return "run"
+    if _is_turn(span):
+        # A reply on its own (``agent.generate_reply(messages)``) is the agent's run.
+        return "run" if span.parent_span_id is None else "other"
+    return None
+
+
+def run_fields(span: SpanRecord) -> dict[str, Any]:
+    """A chat: its opening message and its last one; tokens from its model calls."""
+    if not _is_chat(span):
+        return {}
+    fields: dict[str, Any] = {"input_tokens": None, "output_tokens": None}
+    if span.scope_name == AG2.NATIVE_SCOPE:
+        # gen_ai.output.messages is the whole chat history, seen from the agent that opened
+        # it (its own messages "assistant", the other's "user").
+        history = loads(span.attributes.get(G.GEN_AI_OUTPUT_MESSAGES))
+        last = history[-1] if isinstance(history, list) and history else None
+        answer = message_text(last) if isinstance(last, Mapping) else None
+        fields["final_answer"] = answer or None
+        return fields
+    message = json_field(span.attributes.get(OI.INPUT_VALUE), AG2.CHAT_INPUT_MESSAGE)
+    if isinstance(message, Mapping):
+        message = message.get(AG2.MESSAGE_CONTENT)
+    if isinstance(message, str) and message:
+        fields["task"] = message
+    return fields
+
+
+def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
+    """OpenInference's tool span: the arguments it parsed, the content AG2 returned."""
+    if kind != "tool_call" or span.scope_name != AG2.OPENINFERENCE_SCOPE:
+        return {}
+    fields: dict[str, Any] = {}
+    arguments = loads(span.attributes.get(OI.TOOL_CALL_FUNCTION_ARGUMENTS))
+    if arguments is None:
+        arguments = loads(json_field(span.attributes.get(OI.INPUT_VALUE), AG2.TOOL_INPUT_ARGUMENTS))
+    if arguments is not None:
+        fields["tool_args"] = arguments
+    output = loads(span.attributes.get(OI.OUTPUT_VALUE))
+    reply = output[1] if isinstance(output, list) and len(output) == 2 else None
+    if isinstance(reply, Mapping) and AG2.MESSAGE_CONTENT in reply:
+        content = reply[AG2.MESSAGE_CONTENT]
+        result = content if isinstance(content, str) else json.dumps(content)
+        fields["tool_result"] = result
+        if output[0] is False:
+            fields["error"] = as_text(content)
+    return fields
+
+
+def _is_model_call(span: SpanRecord) -> bool:
+    return span.attributes.get(G.GEN_AI_OPERATION_NAME) in A.LLM_OPERATIONS
+
+
+def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
+    """A native tool span that failed names only ``error.type``: its error is what AG2 told
+    the model, read from the model call after it (by the call's id), else the type."""
+    attrs = span.attributes
+    if (
+        span.scope_name != AG2.NATIVE_SCOPE
+        or attrs.get(AG2.SPAN_TYPE) != AG2.TYPE_TOOL
+        or not attrs.get(A.ERROR_TYPE)
+        or span.status_code == 2
+    ):
+        return {}
+    call_id = attrs.get(G.GEN_AI_TOOL_CALL_ID)
+    told = None
+    if isinstance(call_id, str) and call_id:
+        later = sorted(
+            (s for s in trace_spans.values() if _is_model_call(s) and s.start_ns >= span.end_ns),
+            key=lambda s: (s.start_ns, s.span_id),
+        )
+        told = tool_call_result(call_id, later[:4])
+    fields: dict[str, Any] = {"error": told or str(attrs[A.ERROR_TYPE])}
+    if told:
+        fields["tool_result"] = told
+    return fields

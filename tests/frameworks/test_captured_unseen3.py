@@ -1,0 +1,141 @@
+"""Agent frameworks first met as an outside user would run them, as they really traced
+their agents (``captured/capture_<name>.py``, which say the versions): the spans are sent
+over the wire to a real collector and every run and step is read against what the
+framework itself returned (``<name>.expected.json``, written by the same capture) and what
+its own console log tells."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tests.conftest import CollectorHandle
+from tests.frameworks.captured import agent_scenario as S
+from tests.support import wait_until
+
+CAPTURED = Path(__file__).parent / "captured"
+RUNS = (
+    "id, agent_name, status, task, final_answer, error, parent_run_id, total_steps, "
+    "input_tokens, output_tokens, model_requested, model_used"
+)
+STEPS = "action_type, tool_name, tool_args, tool_result, status, error, model, input_tokens"
+
+
+def _expected(name: str) -> dict[str, Any]:
+    return json.loads((CAPTURED / f"{name}.expected.json").read_text())
+
+
+def _trace_ids(body: bytes) -> list[str]:
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    return sorted(
+        {
+            span.trace_id.hex()
+            for resource in request.resource_spans
+            for scope in resource.scope_spans
+            for span in scope.spans
+        }
+    )
+
+
+def _runs(collector: CollectorHandle, name: str, count: int) -> dict[str, tuple[Any, ...]]:
+    """The runs of ``name``.otlp by task, sent over OTLP/HTTP, once all ``count`` have
+    settled with steps."""
+    body = (CAPTURED / f"{name}.otlp").read_bytes()
+    request = urllib.request.Request(
+        f"{collector.http_endpoint}/v1/traces",
+        data=body,
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+        assert response.status == 200
+    traces = _trace_ids(body)
+
+    def settled() -> dict[str, tuple[Any, ...]] | None:
+        rows = collector.query(
+            f"SELECT {RUNS} FROM agent_runs WHERE trace_id IN (SELECT unnest(?))", [traces]
+        )
+        done = len(rows) == count and all(r[2] != "running" and r[7] for r in rows)
+        return {r[3]: r for r in rows} if done else None
+
+    return wait_until(settled, timeout_s=15, what=f"the runs of {name}")
+
+
+def _steps(collector: CollectorHandle, run_id: str) -> list[tuple[Any, ...]]:
+    return collector.query(
+        f"SELECT {STEPS} FROM agent_steps WHERE agent_run_id = ? ORDER BY step_number", [run_id]
+    )
+
+
+def _tools(steps: list[tuple[Any, ...]]) -> list[tuple[str, Any, str | None, bool]]:
+    """The tool steps as (name, arguments, result, failed)."""
+    return [(s[1], json.loads(s[2]), s[3], s[4] == "error") for s in steps if s[0] == "tool_call"]
+
+
+@pytest.mark.parametrize("mode", ["native", "openinference"])
+def test_ag2_chats_read_as_its_log(module_collector: CollectorHandle, mode: str) -> None:
+    """AG2 0.x (``autogen``): a chat between an assistant and the ``UserProxyAgent``
+    running its tools is one run, as AG2's log reads: the opening message its task, the
+    chat's last message its answer (``ChatResult.summary``), each model call and each
+    tool call a step in order, whichever agent's reply made them; the tool that raised a
+    failed step whose error is what AG2 told the model; the failing model fails the chat;
+    a chat opened in a tool is a child run; a group chat's hand-off a tool step of the
+    one run."""
+    name = f"ag2_{mode}"
+    expected = _expected(name)
+    runs = _runs(module_collector, name, 5)
+    # AG2's own spans name the model asked for; OpenInference's OpenAI spans the served one.
+    requested = "scripted-ag2" if mode == "native" else "scripted-ag2-served"
+
+    done = expected["success"]
+    run = runs[done["task"]]
+    # The chat is named after the agent that opened it (AG2's ``conversation {agent}``).
+    assert run[1:8] == ("user_proxy", "completed", done["task"], done["answer"], None, None, 7)
+    # Its model calls' tokens, as ChatResult.cost counted them.
+    assert run[8:12] == (done["input_tokens"], done["output_tokens"], requested,
+                         done["served_model"])  # fmt: skip
+    steps = _steps(module_collector, run[0])
+    assert [s[0] for s in steps] == ["think", "tool_call"] * 3 + ["think"]
+    assert sum(1 for s in steps if s[0] == "think") == done["model_calls"]
+    assert [s[7] for s in steps if s[0] == "think"] == [100, 110, 120, 130]
+    assert _tools(steps) == [(t["name"], t["args"], t["result"], t["error"]) for t in done["tools"]]
+    assert steps[1][5] == f"Error: {S.WEATHER_ERROR}"
+
+    fails = expected["fails"]
+    run = runs[fails["task"]]
+    assert run[1:5] == ("user_proxy", "failed", fails["task"], None)
+    assert S.MODEL_ERROR in run[5] and S.MODEL_ERROR in fails["raised"]
+    assert [(s[0], s[4]) for s in _steps(module_collector, run[0])] == [("think", "error")]
+
+    sub = expected["sub_agent"]
+    parent, child = runs[sub["task"]], runs[sub["sub_task"]]
+    assert parent[1:7] == ("user_proxy", "completed", sub["task"], sub["answer"], None, None)
+    steps = _steps(module_collector, parent[0])
+    assert [s[0] for s in steps] == ["think", "tool_call", "think"]
+    assert _tools(steps) == [(t["name"], t["args"], t["result"], False) for t in sub["tools"]]
+    # The parent's tokens are its own two calls; the child's calls are the child's.
+    assert parent[8:10] == (240, 60)
+    assert child[1:7] == ("user_proxy", "completed", sub["sub_task"], sub["tools"][0]["result"],
+                          None, parent[0])  # fmt: skip
+    assert [s[0] for s in _steps(module_collector, child[0])] == ["think", "tool_call", "think"]
+
+    group = expected["group"]
+    run = runs[group["task"]]
+    assert group["last_speaker"] == "converter"
+    # The group chat is opened by the user agent; the agents' turns are no runs of their own.
+    assert run[1:7] == ("user", "completed", group["task"], group["answer"], None, None)
+    assert run[8:10] == (180, 18)
+    steps = _steps(module_collector, run[0])
+    assert [s[0] for s in steps] == ["think", "tool_call", "think", "tool_call", "think"]
+    assert sum(1 for s in steps if s[0] == "think") == group["model_calls"]
+    handoff, convert = _tools(steps)
+    assert convert == ("to_fahrenheit", {"celsius": 18}, "64.4", False)
+    # AG2's log shows "Transfer to converter"; OpenInference records the function's return
+    # value, the target it names.
+    assert handoff[:2] == ("transfer_to_converter_1", {})
+    assert handoff[2] in (group["tools"][0]["result"], json.dumps({"agent_name": "converter"}))
