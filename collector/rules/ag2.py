@@ -1,5 +1,7 @@
 """AG2 (the ``autogen`` package of ``ag2`` 0.x, the AutoGen 0.2 line), traced by its own
-``autogen.opentelemetry`` or by OpenInference's AG2 instrumentation.
+``autogen.opentelemetry`` or by OpenInference's AG2 instrumentation. (AG2 1.x's ``Agent``,
+traced by its ``TelemetryMiddleware`` under the same scope name, needs nothing of this: its
+``invoke_agent`` is one ``Agent.ask``, read by the conventions.)
 
 An AG2 agent works in a chat: ``initiate_chat`` has one agent talk to another (an
 assistant asking for tools, a ``UserProxyAgent`` running them) until a termination
@@ -52,9 +54,17 @@ def _is_chat(span: SpanRecord) -> bool:
     )
 
 
+def _traces_chats(span: SpanRecord) -> bool:
+    """AG2 0.x's tracer names its release as the scope's version; AG2 1.x's
+    ``TelemetryMiddleware`` writes under the same scope name, with no version, and its
+    ``invoke_agent`` is a whole ``Agent.ask``: a run, as the conventions read it."""
+    major = span.scope_version.split(".", 1)[0]
+    return major == "0"
+
+
 def _is_turn(span: SpanRecord) -> bool:
     if span.scope_name == AG2.NATIVE_SCOPE:
-        return span.attributes.get(AG2.SPAN_TYPE) in AG2.TURN_SPAN_TYPES
+        return _traces_chats(span) and span.attributes.get(AG2.SPAN_TYPE) in AG2.TURN_SPAN_TYPES
     return str(span.attributes.get(OI.SPAN_KIND, "")).upper() == OI.KIND_AGENT and not _is_chat(
         span
     )

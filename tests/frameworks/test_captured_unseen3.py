@@ -139,3 +139,48 @@ def test_ag2_chats_read_as_its_log(module_collector: CollectorHandle, mode: str)
     # value, the target it names.
     assert handoff[:2] == ("transfer_to_converter_1", {})
     assert handoff[2] in (group["tools"][0]["result"], json.dumps({"agent_name": "converter"}))
+
+
+def test_ag2_agent_asks_read_as_it_returned(module_collector: CollectorHandle) -> None:
+    """AG2 1.x's ``Agent`` with its ``TelemetryMiddleware``: the same scope name as AG2
+    0.x's tracing, but its ``invoke_agent`` is a whole ``Agent.ask``, so each is a run (an
+    agent behind ``as_tool`` a child run, not a turn of its caller); the conventions read
+    the rest. Its ``record_usage`` spans (one per call, and a sub-agent's roll-up) count
+    no token twice."""
+    expected = _expected("ag2_agent")
+    runs = _runs(module_collector, "ag2_agent", 4)
+    served = "scripted-ag2-agent-served"
+    done = expected["success"]
+    run = runs[done["task"]]
+    assert run[1:8] == ("weather", "completed", done["task"], done["answer"], None, None, 7)
+    assert run[8:12] == (done["input_tokens"], done["output_tokens"], "scripted-ag2-agent",
+                         served)  # fmt: skip
+    steps = _steps(module_collector, run[0])
+    assert [s[0] for s in steps] == ["think", "tool_call"] * 3 + ["think"]
+    assert sum(1 for s in steps if s[0] == "think") == done["model_calls"]
+    # The raising tool records the exception, no result.
+    assert _tools(steps) == [
+        ("get_weather", {"city": "Paris"}, None, True),
+        ("get_weather", {"city": "Paris"}, json.dumps(dict(S.WEATHER, city="Paris")), False),
+        ("to_fahrenheit", {"celsius": 18}, "64.4", False),
+    ]
+    assert steps[1][5] == S.WEATHER_ERROR
+
+    fails = expected["fails"]
+    run = runs[fails["task"]]
+    assert run[1:6] == ("weather", "failed", fails["task"], None, fails["raised"])
+    assert [(s[0], s[4]) for s in _steps(module_collector, run[0])] == [("think", "error")]
+
+    sub = expected["sub_agent"]
+    parent, child = runs[sub["task"]], runs[sub["sub_task"]]
+    assert parent[1:7] == ("manager", "completed", sub["task"], sub["answer"], None, None)
+    steps = _steps(module_collector, parent[0])
+    assert [s[0] for s in steps] == ["think", "tool_call", "think"]
+    assert _tools(steps) == [("converter", {"objective": sub["sub_task"]}, "64.4F", False)]
+    # AG2's usage report adds the sub-agent's tokens to the manager's; each run counts its own.
+    assert (parent[8] + child[8], parent[9] + child[9]) == (sub["input_tokens"],
+                                                            sub["output_tokens"])  # fmt: skip
+    assert child[1:7] == ("converter", "completed", sub["sub_task"], "64.4F", None, parent[0])
+    child_steps = _steps(module_collector, child[0])
+    assert [s[0] for s in child_steps] == ["think", "tool_call", "think"]
+    assert sum(1 for s in child_steps if s[0] == "think") == sub["sub_model_calls"]
