@@ -184,3 +184,47 @@ def test_ag2_agent_asks_read_as_it_returned(module_collector: CollectorHandle) -
     child_steps = _steps(module_collector, child[0])
     assert [s[0] for s in child_steps] == ["think", "tool_call", "think"]
     assert sum(1 for s in child_steps if s[0] == "think") == sub["sub_model_calls"]
+
+
+def test_langgraph_js_agents_read_as_they_returned(module_collector: CollectorHandle) -> None:
+    """LangChain.js ``createAgent`` (a LangGraph.js graph) traced by OpenInference's JS
+    instrumentation: read as the Python one is (the agent's graph span the run, task and
+    answer from its state, tool arguments from the ``tools`` node), the served model from
+    the answer's ``response_metadata``, and an error as Node names it (``Error: ...``, the
+    stack cut off); an agent invoked in a tool a child run."""
+    expected = _expected("langgraph_js")
+    runs = _runs(module_collector, "langgraph_js", 4)
+    requested, served = "scripted-langgraph-js", "scripted-langgraph-js-served"
+    done = expected["success"]
+    run = runs[done["task"]]
+    assert run[1:8] == ("weather_agent", "completed", done["task"], done["answer"], None, None, 7)
+    assert run[8:12] == (done["input_tokens"], done["output_tokens"], requested, served)
+    steps = _steps(module_collector, run[0])
+    assert [s[0] for s in steps] == ["think", "tool_call"] * 3 + ["think"]
+    assert [s[6] for s in steps if s[0] == "think"] == [served] * done["model_calls"]
+    raised, *returned = done["tools"]
+    # The raising tool's span records no output; LangChain told the model the error.
+    assert raised["error"] and raised["result"].startswith(f"Error: {S.WEATHER_ERROR}")
+    assert _tools(steps) == [
+        ("get_weather", raised["args"], None, True),
+        *((t["name"], t["args"], t["result"], False) for t in returned),
+    ]
+    assert steps[1][5] == f"Error: {S.WEATHER_ERROR}"
+
+    fails = expected["fails"]
+    run = runs[fails["task"]]
+    assert S.MODEL_ERROR in fails["raised"]
+    assert run[1:6] == ("weather_agent", "failed", fails["task"], None, fails["raised"])
+    steps = _steps(module_collector, run[0])
+    assert [(s[0], s[4], s[5]) for s in steps] == [("think", "error", fails["raised"])]
+
+    sub = expected["sub_agent"]
+    parent, child = runs[sub["task"]], runs[sub["sub_task"]]
+    assert parent[1:7] == ("manager", "completed", sub["task"], sub["answer"], None, None)
+    steps = _steps(module_collector, parent[0])
+    assert [s[0] for s in steps] == ["think", "tool_call", "think"]
+    assert _tools(steps) == [(t["name"], t["args"], t["result"], False) for t in sub["tools"]]
+    assert parent[8:10] == (sub["input_tokens"], sub["output_tokens"])
+    assert child[1:7] == ("converter", "completed", sub["sub_task"], sub["tools"][0]["result"],
+                          None, parent[0])  # fmt: skip
+    assert [s[0] for s in _steps(module_collector, child[0])] == ["think", "tool_call", "think"]
