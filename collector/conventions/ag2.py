@@ -12,6 +12,9 @@ __all__ = [
     "TYPE_AGENT",
     "TYPE_TOOL",
     "TURN_SPAN_TYPES",
+    "MAX_TURNS",
+    "TURNS",
+    "MAX_TURNS_REACHED",
     "RECIPIENT_NAME",
     "CHAT_INPUT_MESSAGE",
     "TOOL_INPUT_ARGUMENTS",
@@ -32,6 +35,11 @@ TYPE_TOOL = "tool"
 # Spans that are part of a chat's turn-taking, no step of their own: an agent's reply (its
 # model and tool calls below it are the steps), a group chat choosing its next speaker.
 TURN_SPAN_TYPES = frozenset({TYPE_AGENT, "speaker_selection", "human_input"})
+# A chat's turn limit (``initiate_chat(max_turns=N)``) and the messages it had when it ended:
+# AG2 stops after N rounds, each a message and its reply, and logs why in these words.
+MAX_TURNS = "gen_ai.conversation.max_turns"
+TURNS = "gen_ai.conversation.turns"
+MAX_TURNS_REACHED = "Maximum turns ({}) reached"
 
 # OpenInference names its AGENT spans after the agent and the method traced: the chat
 # ``{agent}.initiate_chat`` (or ``a_initiate_chat``; input.value {"message", "sender",

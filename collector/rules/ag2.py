@@ -21,7 +21,10 @@ conversation, its task the opening message and its answer the chat's last messag
   native spans mark it with ``error.type`` alone (status UNSET, no result), so its error is
   the text AG2 sent the model, read from the next model call;
 - the chat's tokens are its model calls' (the native span's usage is the agents' running
-  total since they were made, counting earlier chats too).
+  total since they were made, counting earlier chats too);
+- a chat that ran all its ``max_turns`` rounds with its last message still asking for a
+  tool (or answering one) is ``max_steps``, with AG2's reason and no answer (native spans
+  only: OpenInference's record neither the limit nor the history).
 
 See tests/frameworks/SPANS.md.
 """
@@ -39,8 +42,16 @@ from collector.decode import SpanRecord
 from collector.event_messages import tool_call_result
 from collector.messages import as_text, json_field, loads, message_text
 from instrumentation import attributes as A
+from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "derive_step_fields"]
+__all__ = [
+    "SCOPES",
+    "span_class",
+    "run_fields",
+    "run_status",
+    "step_fields",
+    "derive_step_fields",
+]
 
 SCOPES = frozenset({AG2.NATIVE_SCOPE, AG2.OPENINFERENCE_SCOPE})
 
@@ -85,12 +96,13 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
         return {}
     fields: dict[str, Any] = {"input_tokens": None, "output_tokens": None}
     if span.scope_name == AG2.NATIVE_SCOPE:
-        # gen_ai.output.messages is the whole chat history, seen from the agent that opened
-        # it (its own messages "assistant", the other's "user").
-        history = loads(span.attributes.get(G.GEN_AI_OUTPUT_MESSAGES))
-        last = history[-1] if isinstance(history, list) and history else None
-        answer = message_text(last) if isinstance(last, Mapping) else None
-        fields["final_answer"] = answer or None
+        last = _last_message(span)
+        if _stopped_at_max_turns(span):
+            fields["final_answer"] = None  # cut off mid-work: no answer
+            fields["error"] = AG2.MAX_TURNS_REACHED.format(span.attributes[AG2.MAX_TURNS])
+        else:
+            answer = message_text(last) if last is not None else None
+            fields["final_answer"] = answer or None
         return fields
     message = json_field(span.attributes.get(OI.INPUT_VALUE), AG2.CHAT_INPUT_MESSAGE)
     if isinstance(message, Mapping):
@@ -98,6 +110,41 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     if isinstance(message, str) and message:
         fields["task"] = message
     return fields
+
+
+def run_status(span: SpanRecord) -> str | None:
+    """``max_steps`` for a chat its turn limit stopped while work was under way."""
+    return RunStatus.MAX_STEPS if _stopped_at_max_turns(span) else None
+
+
+def _last_message(span: SpanRecord) -> Mapping[str, Any] | None:
+    """The chat's last message: a native chat span's ``gen_ai.output.messages`` is the
+    whole history, seen from the agent that opened it (its own messages "assistant", the
+    other's "user")."""
+    history = loads(span.attributes.get(G.GEN_AI_OUTPUT_MESSAGES))
+    last = history[-1] if isinstance(history, list) and history else None
+    return last if isinstance(last, Mapping) else None
+
+
+def _stopped_at_max_turns(span: SpanRecord) -> bool:
+    """The chat ran all its ``max_turns`` rounds and its last message still asks for a tool
+    or answers one. A chat given one turn (``agent.run(..., max_turns=1)``) that answered
+    ended as designed."""
+    attrs = span.attributes
+    limit, turns = attrs.get(AG2.MAX_TURNS), attrs.get(AG2.TURNS)
+    if span.status_code == 2 or not _is_chat(span):
+        return False
+    if not isinstance(limit, int) or not isinstance(turns, int) or turns < 2 * limit:
+        return False
+    last = _last_message(span)
+    if last is None:
+        return False
+    parts = last.get("parts")
+    asks = any(
+        isinstance(p, Mapping) and p.get("type") in ("tool_call", "tool_call_response")
+        for p in (parts if isinstance(parts, list) else [])
+    )
+    return asks or last.get("role") == "tool"
 
 
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:

@@ -84,11 +84,12 @@ def test_ag2_chats_read_as_its_log(module_collector: CollectorHandle, mode: str)
     chat's last message its answer (``ChatResult.summary``), each model call and each
     tool call a step in order, whichever agent's reply made them; the tool that raised a
     failed step whose error is what AG2 told the model; the failing model fails the chat;
-    a chat opened in a tool is a child run; a group chat's hand-off a tool step of the
+    a chat its ``max_turns`` cut off mid-work is ``max_steps``; a chat opened in a tool is
+    a child run; a group chat's hand-off a tool step of the
     one run."""
     name = f"ag2_{mode}"
     expected = _expected(name)
-    runs = _runs(module_collector, name, 5)
+    runs = _runs(module_collector, name, 6)
     # AG2's own spans name the model asked for; OpenInference's OpenAI spans the served one.
     requested = "scripted-ag2" if mode == "native" else "scripted-ag2-served"
 
@@ -111,6 +112,20 @@ def test_ag2_chats_read_as_its_log(module_collector: CollectorHandle, mode: str)
     assert run[1:5] == ("user_proxy", "failed", fails["task"], None)
     assert S.MODEL_ERROR in run[5] and S.MODEL_ERROR in fails["raised"]
     assert [(s[0], s[4]) for s in _steps(module_collector, run[0])] == [("think", "error")]
+
+    limit = expected["limit"]
+    run = runs[limit["task"]]
+    # AG2 logs "Maximum turns (2) reached" with the assistant still asking for a tool; its
+    # summary is empty. Only AG2's own spans record the limit.
+    assert limit["summary"] == "" and "result" not in limit["tools"][-1]
+    if mode == "native":
+        assert run[1:6] == ("user_proxy", "max_steps", limit["task"], None,
+                            f"Maximum turns ({limit['max_turns']}) reached")  # fmt: skip
+    else:
+        assert run[1:6] == ("user_proxy", "completed", limit["task"], None, None)
+    steps = _steps(module_collector, run[0])
+    assert [s[0] for s in steps] == ["think", "tool_call", "think"]
+    assert sum(1 for s in steps if s[0] == "think") == limit["model_calls"]
 
     sub = expected["sub_agent"]
     parent, child = runs[sub["task"]], runs[sub["sub_task"]]

@@ -14,7 +14,8 @@ instrumentations and ``opentelemetry-sdk``; the versions are written into
 
 The shared agent is AG2's classic pair: an assistant that asks for tools and a
 ``UserProxyAgent`` that runs them (``register_function(caller=..., executor=...)``), the
-proxy opening the chat with ``initiate_chat``. Besides it, a failing model, and a group
+proxy opening the chat with ``initiate_chat``. Besides it, a failing model, the same chat
+stopped by ``max_turns`` while the assistant still asks for a tool, a group
 chat (``initiate_group_chat`` with a ``DefaultPattern``) whose triage agent hands the
 conversation over to a converter agent through an LLM hand-off condition, and a tool that
 opens a chat of its own with another pair (a sub-agent).
@@ -46,6 +47,7 @@ PACKAGES = (
 )
 GROUP_TASK = "[ag2-group] Convert 18C to Fahrenheit."
 GROUP_ANSWER = "18C is 64.4F."
+LIMIT_TURNS = 2
 PARENT_TASK = "[ag2-parent] Ask the converter for 18C."
 CHILD_TASK = "[ag2-child] 18C in F?"
 
@@ -121,6 +123,19 @@ def _chat(capture: Capture, llm: ScriptedLLM, instrument: Any) -> None:
     capture.expected["fails"] = failure_seen(
         failing, lambda: proxy.initiate_chat(assistant, message=failing, max_turns=10)
     )
+    # The same agent given two turns: AG2 stops the chat ("Maximum turns (2) reached") while
+    # the assistant still asks for a tool.
+    limited, _ = S.script(llm, "[ag2-limit]")
+    proxy, assistant = _pair(llm, S.Tools())
+    instrument(proxy, assistant)
+    cut = proxy.initiate_chat(assistant, message=limited, max_turns=LIMIT_TURNS)
+    capture.expected["limit"] = {
+        "task": limited,
+        "summary": cut.summary,
+        "max_turns": LIMIT_TURNS,
+        "tools": _tool_calls(cut.chat_history),
+        "model_calls": len(llm.requests_for(limited)),
+    }
 
 
 def _sub_chat(capture: Capture, llm: ScriptedLLM, instrument: Any) -> None:
