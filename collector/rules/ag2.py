@@ -18,8 +18,9 @@ conversation, its task the opening message and its answer the chat's last messag
   a reply asked for outside any chat (no parent span) is a run of its own;
 - a hand-off is the ``transfer_to_...`` tool step, its result what AG2 returned;
 - a tool that raised (AG2 hands the model ``Error: ...`` and goes on) is a failed step:
-  native spans mark it with ``error.type`` alone (status UNSET, no result), so its error is
-  the text AG2 sent the model, read from the next model call;
+  native spans mark it with ``error.type`` alone (status UNSET, no result), its error
+  (``ExecutionError``), its result the text AG2 sent the model (read from the next model
+  call by the conventions);
 - the chat's tokens are its model calls' (the native span's usage is the agents' running
   total since they were made, counting earlier chats too);
 - a chat that ran all its ``max_turns`` rounds with its last message still asking for a
@@ -39,7 +40,6 @@ from collector.conventions import ag2 as AG2
 from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
-from collector.event_messages import tool_call_result
 from collector.messages import as_text, json_field, loads, message_text
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
@@ -50,7 +50,6 @@ __all__ = [
     "run_fields",
     "run_status",
     "step_fields",
-    "derive_step_fields",
 ]
 
 SCOPES = frozenset({AG2.NATIVE_SCOPE, AG2.OPENINFERENCE_SCOPE})
@@ -148,9 +147,15 @@ def _stopped_at_max_turns(span: SpanRecord) -> bool:
 
 
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
-    """OpenInference's tool span: the arguments it parsed, the content AG2 returned."""
-    if kind != "tool_call" or span.scope_name != AG2.OPENINFERENCE_SCOPE:
+    """A native tool span that failed names only ``error.type`` (status UNSET, no result):
+    that is its error, and the conventions' call-id rule reads its result, the text AG2
+    sent the model, from the model call after it. OpenInference's tool span: the arguments
+    it parsed, the content AG2 returned."""
+    if kind != "tool_call":
         return {}
+    if span.scope_name == AG2.NATIVE_SCOPE:
+        failed = span.attributes.get(A.ERROR_TYPE)
+        return {"error": str(failed)} if failed and span.status_code != 2 else {}
     fields: dict[str, Any] = {}
     arguments = loads(span.attributes.get(OI.TOOL_CALL_FUNCTION_ARGUMENTS))
     if arguments is None:
@@ -165,33 +170,4 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         fields["tool_result"] = result
         if output[0] is False:
             fields["error"] = as_text(content)
-    return fields
-
-
-def _is_model_call(span: SpanRecord) -> bool:
-    return span.attributes.get(G.GEN_AI_OPERATION_NAME) in A.LLM_OPERATIONS
-
-
-def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
-    """A native tool span that failed names only ``error.type``: its error is what AG2 told
-    the model, read from the model call after it (by the call's id), else the type."""
-    attrs = span.attributes
-    if (
-        span.scope_name != AG2.NATIVE_SCOPE
-        or attrs.get(AG2.SPAN_TYPE) != AG2.TYPE_TOOL
-        or not attrs.get(A.ERROR_TYPE)
-        or span.status_code == 2
-    ):
-        return {}
-    call_id = attrs.get(G.GEN_AI_TOOL_CALL_ID)
-    told = None
-    if isinstance(call_id, str) and call_id:
-        later = sorted(
-            (s for s in trace_spans.values() if _is_model_call(s) and s.start_ns >= span.end_ns),
-            key=lambda s: (s.start_ns, s.span_id),
-        )
-        told = tool_call_result(call_id, later[:4])
-    fields: dict[str, Any] = {"error": told or str(attrs[A.ERROR_TYPE])}
-    if told:
-        fields["tool_result"] = told
     return fields
