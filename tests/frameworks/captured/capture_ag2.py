@@ -23,6 +23,7 @@ opens a chat of its own with another pair (a sub-agent).
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -86,8 +87,6 @@ def _pair(llm: ScriptedLLM, tools: S.Tools) -> tuple[UserProxyAgent, Conversable
 def _tool_calls(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The tool calls of a chat history as (name, arguments, result, failed), from the
     messages AG2 kept: the assistant's ``tool_calls`` and the proxy's ``tool_responses``."""
-    import json
-
     calls: dict[str, dict[str, Any]] = {}
     for message in history:
         for call in message.get("tool_calls") or []:
