@@ -32,6 +32,7 @@ __all__ = [
     "SMOLAGENTS_INTERRUPTED",
     "FLAT_MESSAGE",
     "LANGCHAIN_SCOPE",
+    "LANGCHAIN_JS_SCOPE",
     "KIND_CHAIN",
     "KIND_GUARDRAIL",
     "METADATA",
@@ -104,6 +105,8 @@ FLAT_MESSAGE = re.compile(r"^llm\.(input|output)_messages\.(\d+)\.message\.(.+)$
 
 # LangChain / LangGraph (openinference-instrumentation-langchain).
 LANGCHAIN_SCOPE = "openinference.instrumentation.langchain"
+# OpenInference's LangChain.js instrumentation: the same span shapes, from LangChain.js.
+LANGCHAIN_JS_SCOPE = "@arizeai/openinference-instrumentation-langchain"
 KIND_CHAIN = "CHAIN"
 KIND_GUARDRAIL = "GUARDRAIL"
 METADATA = "metadata"  # JSON; LangChain's run metadata, e.g. {"lc_agent_name": ...}

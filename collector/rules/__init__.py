@@ -29,6 +29,7 @@ from types import ModuleType
 
 from collector.decode import SpanRecord
 from collector.rules import (
+    ag2,
     agno,
     ai_sdk,
     autogen,
@@ -78,6 +79,7 @@ MODULES: tuple[ModuleType, ...] = (
     langfuse,
     openlit,
     mlflow,
+    ag2,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ __all__ = [
     "event_attrs",
     "python_literal",
     "first_line",
+    "js_error_line",
     "text_blocks",
     "descendants",
     "interrupted",
@@ -40,6 +42,18 @@ def exception(span: SpanRecord) -> tuple[str, str] | None:
             attrs = event.get("attributes") or {}
             return str(attrs.get(G.EXCEPTION_TYPE) or ""), str(attrs.get(G.EXCEPTION_MESSAGE) or "")
     return None
+
+
+# A JavaScript error as OpenInference's JS instrumentations describe it: its message, a blank
+# line, then its stack, whose first line is "{name}: {message}" and the rest "    at ..." frames.
+_JS_STACK = re.compile(r"\n\n([^\n]+)\n\s+at ")
+
+
+def js_error_line(text: str) -> str | None:
+    """``{name}: {message}`` of a JavaScript error written as its message and its stack
+    (what Node prints first for it), or None for text of another shape."""
+    found = _JS_STACK.search(text)
+    return found.group(1).strip() if found else None
 
 
 def exception_type(span: SpanRecord) -> str:

@@ -154,15 +154,27 @@ def tool_message(value: Any) -> dict[str, Any] | None:
 
 def served_model(value: Any) -> str | None:
     """The model the server named, from a chat model's serialised result
-    (``{"generations": [[{"generation_info": {"model_name": ...}}]]}``): a streamed call
-    records it only there."""
+    (``{"generations": [[{"generation_info": {"model_name": ...}}]]}``; a streamed call
+    records it only there), else from the answer message's ``response_metadata`` (all
+    LangChain.js records: its generations have no ``generation_info``)."""
     result = loads(value)
     rows = result.get("generations") if isinstance(result, Mapping) else None
-    for row in rows if isinstance(rows, list) else []:
-        for generation in row if isinstance(row, list) else []:
-            info = generation.get("generation_info") if isinstance(generation, Mapping) else None
-            if isinstance(info, Mapping) and info.get("model_name"):
-                return str(info["model_name"])
+    generations = [
+        generation
+        for row in (rows if isinstance(rows, list) else [])
+        for generation in (row if isinstance(row, list) else [])
+        if isinstance(generation, Mapping)
+    ]
+    for generation in generations:
+        info = generation.get("generation_info")
+        if isinstance(info, Mapping) and info.get("model_name"):
+            return str(info["model_name"])
+    for generation in generations:
+        message = generation.get("message")
+        body = message.get("kwargs") if isinstance(message, Mapping) else None
+        metadata = body.get("response_metadata") if isinstance(body, Mapping) else None
+        if isinstance(metadata, Mapping) and metadata.get("model_name"):
+            return str(metadata["model_name"])
     return None
 
 

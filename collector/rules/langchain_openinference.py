@@ -23,7 +23,13 @@ from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.messages import loads
 from collector.rules import langchain_messages as LC
-from collector.rules.common import descendants, exception, exception_type, first_line
+from collector.rules.common import (
+    descendants,
+    exception,
+    exception_type,
+    first_line,
+    js_error_line,
+)
 from collector.rules.langchain_chains import run_answer, run_task
 from instrumentation.attributes import RunStatus
 
@@ -38,7 +44,7 @@ __all__ = [
     "derive_step_fields",
 ]
 
-SCOPES = frozenset({OI.LANGCHAIN_SCOPE})
+SCOPES = frozenset({OI.LANGCHAIN_SCOPE, OI.LANGCHAIN_JS_SCOPE})
 _STEP_LIMIT_ERRORS = {"GraphRecursionError"}
 _STATUS_ERROR = 2
 
@@ -46,9 +52,16 @@ _STATUS_ERROR = 2
 def _error(span: SpanRecord) -> str | None:
     if span.status_code != _STATUS_ERROR:
         return None
+    # LangChain.js (OpenInference's JS instrumentation) records no exception type, and its
+    # message followed by the stack: Node's own first line names both.
+    js_error = js_error_line(span.status_message)
+    if js_error:
+        return js_error
     found = exception(span)
-    if found and found[1]:
+    if found and found[0] and found[1]:
         return f"{found[0].rsplit('.', 1)[-1]}: {found[1]}"
+    if found and found[1]:
+        return first_line(found[1])
     return first_line(span.status_message) if span.status_message else None
 
 

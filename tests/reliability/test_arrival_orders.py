@@ -39,11 +39,16 @@ from tests.instrumentation.conftest import Spans
 
 CAPTURED = Path(__file__).parents[1] / "frameworks" / "captured"
 FRAMEWORKS = (
+    "ag2_agent",
+    "ag2_native",
+    "ag2_openinference",
+    "agent_framework",
     "agno",
     "ai_sdk",
     "dspy",
     "haystack",
     "langgraph",
+    "langgraph_js",
     "mastra",
     "openai_agents",
     "pydantic_ai",
