@@ -58,7 +58,10 @@ class Served:
 
 def start_dashboard(api_url: str, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = dict(os.environ, AGENT_AUDIT_DASHBOARD_REFRESH_S="1")
+    # A page's preview waits for its data however busy the machine (tests check it is there).
+    env = dict(
+        os.environ, AGENT_AUDIT_DASHBOARD_REFRESH_S="1", AGENT_AUDIT_DASHBOARD_PREVIEW_WAIT_S="10"
+    )
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
