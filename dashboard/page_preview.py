@@ -237,7 +237,8 @@ _CSS = (
 
 # Removes the preview once Streamlit has drawn the page's own content: its script run
 # has ended and, for the runs list, the table's first row is on its canvas (a table
-# hidden by the phone layout does not count); for a run, the span tree has rows. After
+# hidden by the phone layout does not count; no table but a message, such as an error,
+# does); for a run, the span tree has rows. After
 # 15 s of a finished script run without that content (the page showed something else,
 # or a busy machine), it gives way anyway.
 _SWAP_SCRIPT = (
@@ -250,9 +251,11 @@ _SWAP_SCRIPT = (
     "for(var i=0;i<px.length;i+=4){var k=px[i]+','+px[i+1]+','+px[i+2]+','+px[i+3];"
     "if(!seen[k]){seen[k]=1;if(++n>8)return true;}}return false;}"
     "function grid(){"
-    'var t=[].filter.call(document.querySelectorAll("[data-testid=stDataFrame]"),'
-    "function(f){return f.offsetParent;});"
-    "if(!t.length)return !document.querySelector('[data-testid=stSkeleton]');"
+    'var all=document.querySelectorAll("[data-testid=stDataFrame]");'
+    "if(!all.length)return !!document.querySelector("
+    "'[data-testid=stAlert],[data-testid=stException]');"
+    "var t=[].filter.call(all,function(f){return f.offsetParent;});"
+    "if(!t.length)return true;"
     "return t.every(function(f){return [].some.call(f.querySelectorAll('canvas'),painted);});}"
     "function tree(){var all=document.querySelectorAll('*');"
     "for(var i=0;i<all.length;i++){var r=all[i].shadowRoot;"
