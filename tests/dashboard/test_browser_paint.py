@@ -32,9 +32,7 @@ def test_the_page_document_carries_the_base_url_hint(served: Served) -> None:
         head = document.text.split("<head>", 1)[1]
         assert head.lstrip().startswith("<script>"), "the hint must run before Streamlit's module"
         assert "BACKEND_BASE_URL" in head.split("</script>", 1)[0]
-        # The runs list and a run are sent in two parts (dashboard/preview_middleware.py).
-        if "content-length" in document.headers:
-            assert int(document.headers["content-length"]) == len(document.content)
+        assert int(document.headers["content-length"]) == len(document.content)
     # Streamlit's own files are passed through untouched.
     health = httpx.get(served.url + "/_stcore/health", timeout=10)
     assert health.status_code == 200 and "BACKEND_BASE_URL" not in health.text

@@ -50,6 +50,14 @@ RECORD_SWAP = """(() => {
 })()"""
 
 
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The dashboard as it runs by default: page documents carry their preview."""
+    from tests.dashboard.browser_support import serve_dashboard
+
+    yield from serve_dashboard(tmp_path_factory, preview=True)
+
+
 @pytest.fixture
 def blocked_tab(served: Served) -> Iterator[Any]:
     """A new tab in a fresh context whose Streamlit websocket never connects."""
@@ -114,7 +122,8 @@ def test_streamlits_page_replaces_the_preview_once_drawn(served: Served) -> None
     try:
         for path, drawn in (("/", "grid"), (f"/run?run={served.seeded.runs.failed}", "tree")):
             page.goto(served.url + path)
-            page.wait_for_function("() => window.__swap !== undefined")
+            # Streamlit's page on a busy machine: wait longer than for one element.
+            page.wait_for_function("() => window.__swap !== undefined", timeout=4 * WAIT_MS)
             swap = page.evaluate("window.__swap")
             seen = page.evaluate("window.__previewSeen")
             assert seen is not None and seen < swap["at"], (path, seen, swap)
@@ -145,6 +154,7 @@ def test_the_document_with_a_preview_is_never_cached(served: Served) -> None:
     assert first.headers["cache-control"] == "no-store"
     assert "etag" not in first.headers and "last-modified" not in first.headers
     assert PREVIEW_ID in first.text
+    assert "BACKEND_BASE_URL" in first.text.split("<body>", 1)[0]  # the hint stays
     # A page without a preview is Streamlit's document as it was (with the base-URL hint).
     stats = httpx.get(served.url + "/stats", timeout=10)
     assert PREVIEW_ID not in stats.text
