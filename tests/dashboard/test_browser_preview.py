@@ -96,9 +96,9 @@ def test_a_new_tab_shows_the_runs_before_the_websocket_opens(
     link.click()
     blocked_tab.wait_for_url(re.compile(r"/run\?run="))
     blocked_tab.locator(f"{PREVIEW} h2").wait_for()
-    assert "Analyze container crash" in blocked_tab.locator(f"{PREVIEW} h2").inner_text() or (
-        blocked_tab.locator(f"{PREVIEW} table.steps tbody tr").count() > 0
-    )
+    stored = httpx.get(f"{served.seeded.api_url}/agent/runs/{runs.failed}", timeout=10).json()
+    assert blocked_tab.locator(f"{PREVIEW} h2").inner_text() == stored["task"]
+    assert "failed" in blocked_tab.locator(f"{PREVIEW} .status").inner_text()
     steps = blocked_tab.locator(f"{PREVIEW} table.steps tbody tr")
     assert steps.count() > 0
     first_step = steps.first.locator("a").first.get_attribute("href")
