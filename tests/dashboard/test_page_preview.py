@@ -81,7 +81,7 @@ def test_every_stored_value_in_the_run_preview_is_text() -> None:
     assert f'data-ready="{READY_TREE}"' in markup
     hrefs = [attrs["href"] for tag, attrs in parsed.tags if tag == "a"]
     assert hrefs[0] == "./"
-    assert all(h.endswith(("&step=1", "&step=2")) for h in hrefs[1:])
+    assert all((h or "").endswith(("&step=1", "&step=2")) for h in hrefs[1:])
 
 
 def test_a_run_without_steps_and_an_empty_list_wait_for_the_script_run_only() -> None:
