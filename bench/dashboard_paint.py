@@ -6,10 +6,16 @@ dashboard`` against it, then opens every page in headless Chromium (Playwright,
 /usr/bin/chromium) ``--repeat`` times, each in a fresh browser context (a new
 Streamlit session, as a person opening a link). For each page it prints:
 
-- ``fcp``: the browser's first contentful paint (Streamlit's page frame);
-- ``content``: navigation start until the page's own content is visible (the
-  runs table's first row drawn on its canvas, not its accessibility cells, which
-  come 300-400 ms later; the first row of the span tree; a chart...);
+- ``fcp``: the browser's first contentful paint (the page's preview where the
+  document carries one, else Streamlit's page frame);
+- ``preview``: navigation start until the preview the page document carries (the
+  runs list's rows, a run's header and steps: dashboard/page_preview.py) is on
+  screen (the second animation frame after it is in the DOM, so a frame with it
+  has been painted); "–" for pages without one;
+- ``content``: navigation start until Streamlit's own drawing of the page's content
+  is visible (the runs table's first row drawn on its canvas, not its
+  accessibility cells, which come 300-400 ms later; the first row of the span tree;
+  a chart...) and the preview covering it is gone;
 - ``1st``: the first of those loads, when no cache of the dashboard process holds
   the page's data yet (later loads within the cache's few seconds reuse it);
 - ``dash cpu`` / ``api cpu``: CPU time the dashboard's Streamlit process and the
@@ -82,6 +88,23 @@ GRID_PAINTED = """() => {
 }"""
 
 
+# Notes when the page's preview is on screen: the second animation frame after its rows
+# are in the DOM (the first frame holding them has been painted by then).
+PREVIEW_SEEN = """(() => {
+  const seen = () => document.querySelector('#page-preview tr, #page-preview h2');
+  const note = () => requestAnimationFrame(() => requestAnimationFrame(() => {
+    window.__previewShown = performance.now();
+  }));
+  if (seen()) { note(); return; }
+  const observer = new MutationObserver(() => {
+    if (seen()) { observer.disconnect(); note(); }
+  });
+  observer.observe(document, {childList: true, subtree: true});
+  document.addEventListener('DOMContentLoaded', () => observer.disconnect());
+})()"""
+PREVIEW_GONE = "() => !document.getElementById('page-preview')"
+
+
 @dataclass(frozen=True)
 class PageCase:
     """One page to open and what means its content is on screen."""
@@ -108,6 +131,8 @@ class Dashboard:
     paints: dict[str, list[float]] = field(default_factory=dict)
     warm_contents: dict[str, list[float]] = field(default_factory=dict)
     warm_paints: dict[str, list[float]] = field(default_factory=dict)
+    previews: dict[str, list[float]] = field(default_factory=dict)
+    warm_previews: dict[str, list[float]] = field(default_factory=dict)
     in_app: dict[str, list[float]] = field(default_factory=dict)
     cpu_ms: dict[str, list[float]] = field(default_factory=dict)
     api_cpu_ms: dict[str, list[float]] = field(default_factory=dict)
@@ -219,6 +244,7 @@ class Load:
 
     content: float
     fcp: float | None
+    preview: float | None  # the document's preview on screen; None: the page had none
     # Milestones since navigation start: Streamlit's scripts loaded and run (the
     # document's DOMContentLoaded), its websocket opened, its first message from the
     # server received (the page's script has started sending elements).
@@ -233,6 +259,7 @@ def _load_once(browser: Any, url: str, case: PageCase, context: Any = None) -> L
     own = context is None
     if own:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.add_init_script(PREVIEW_SEEN)
     page = context.new_page()
     began = 0.0
     phases: dict[str, float] = {}
@@ -250,17 +277,25 @@ def _load_once(browser: Any, url: str, case: PageCase, context: Any = None) -> L
         began = time.perf_counter()
         page.goto(url + case.path)
         _wait_ready(page, case)
+        # Streamlit's content counts once the preview over it is gone.
+        page.wait_for_function(PREVIEW_GONE, polling="raf", timeout=60_000)
         content = (time.perf_counter() - began) * 1000
         marks = page.evaluate(
             """() => ({
               fcp: (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime,
               dcl: (performance.getEntriesByType('navigation')[0] || {}).domContentLoadedEventEnd,
+              preview: window.__previewShown,
             })"""
         )
         if marks.get("dcl") is not None:
             phases["scripts run"] = float(marks["dcl"])
-        fcp = marks.get("fcp")
-        return Load(content, float(fcp) if fcp is not None else None, phases)
+        fcp, preview = marks.get("fcp"), marks.get("preview")
+        return Load(
+            content,
+            float(fcp) if fcp is not None else None,
+            float(preview) if preview is not None else None,
+            phases,
+        )
     finally:
         page.close()
         if own:
@@ -325,6 +360,7 @@ def measure(
                 warm[dashboard.label] = browser.new_context(
                     viewport={"width": 1400, "height": 1000}
                 )
+                warm[dashboard.label].add_init_script(PREVIEW_SEEN)
                 _load_once(browser, dashboard.url, cases[0], warm[dashboard.label])
             tabs: dict[str, Any] = {}
             for dashboard in dashboards:
@@ -352,6 +388,8 @@ def measure(
                         dashboard.contents.setdefault(case.name, []).append(content)
                         if fcp is not None:
                             dashboard.paints.setdefault(case.name, []).append(fcp)
+                        if load.preview is not None:
+                            dashboard.previews.setdefault(case.name, []).append(load.preview)
                         context = warm[dashboard.label]
                         load = _load_once(browser, dashboard.url, case, context)
                         content, fcp = load.content, load.fcp
@@ -359,6 +397,8 @@ def measure(
                         dashboard.warm_contents.setdefault(case.name, []).append(content)
                         if fcp is not None:
                             dashboard.warm_paints.setdefault(case.name, []).append(fcp)
+                        if load.preview is not None:
+                            dashboard.warm_previews.setdefault(case.name, []).append(load.preview)
         finally:
             browser.close()
 
@@ -376,7 +416,16 @@ def summary(dashboards: list[Dashboard], cases: list[PageCase]) -> list[dict[str
             cpu = dashboard.cpu_ms.get(case.name) or []
             in_app = dashboard.in_app.get(case.name) or []
             api_cpu = dashboard.api_cpu_ms.get(case.name) or []
+            previews = dashboard.previews.get(case.name) or []
+            warm_previews = dashboard.warm_previews.get(case.name) or []
             row[dashboard.label] = {
+                "preview_p50_ms": round(percentile(previews, 50)) if previews else None,
+                "warm_preview_p50_ms": (
+                    round(percentile(warm_previews, 50)) if warm_previews else None
+                ),
+                "preview_loads": f"{len(previews)}/{len(contents)}",
+                "preview_ms": [round(p) for p in previews],
+                "warm_preview_ms": [round(p) for p in warm_previews],
                 "fcp_p50_ms": round(percentile(paints, 50)) if paints else None,
                 "first_ms": round(contents[0]) if contents else None,
                 "content_p50_ms": round(percentile(contents, 50)),
@@ -432,8 +481,9 @@ def _verdict(ms: float) -> str:
 def _print_table(rows: list[dict[str, Any]], labels: list[str]) -> None:
     this = labels[0]
     header = (
-        f"{'page':27} {'fcp':>5} {'1st':>5} {'cold':>5} {'p95':>5} {'':4}"
-        f" {'w.fcp':>5} {'warm':>5} {'':4} {'in-app':>6} {'':4} {'dash cpu':>8} {'api cpu':>7}"
+        f"{'page':27} {'fcp':>5} {'prev':>5} {'1st':>5} {'cold':>5} {'p95':>5} {'':4}"
+        f" {'w.fcp':>5} {'w.prev':>6} {'warm':>5} {'':4} {'in-app':>6} {'':4}"
+        f" {'dash cpu':>8} {'api cpu':>7}"
     )
     if len(labels) > 1:
         header += (
@@ -449,8 +499,10 @@ def _print_table(rows: list[dict[str, Any]], labels: list[str]) -> None:
         cold, warm = mine["content_p50_ms"], mine["warm_content_p50_ms"]
         in_app = mine["in_app_p50_ms"] or 0
         line = (
-            f"{row['page']:27} {fcp:>5} {mine['first_ms']:>5} {cold:>5} "
-            f"{mine['content_p95_ms']:>5} {_verdict(cold):4} {warm_fcp:>5} {warm:>5} "
+            f"{row['page']:27} {fcp:>5} {_opt(mine['preview_p50_ms']):>5}"
+            f" {mine['first_ms']:>5} {cold:>5} "
+            f"{mine['content_p95_ms']:>5} {_verdict(cold):4} {warm_fcp:>5}"
+            f" {_opt(mine['warm_preview_p50_ms']):>6} {warm:>5} "
             f"{_verdict(warm):4} {in_app:>6} {_verdict(in_app):4}"
             f" {_opt(mine['dashboard_cpu_p50_ms']):>8}"
             f" {_opt(mine['api_cpu_p50_ms']):>7}"
@@ -477,6 +529,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=Path, help="another checkout to measure alongside")
     parser.add_argument("--api-pid", type=int, help="with --api: the collector's pid, for its CPU")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--pages", help="only pages whose name starts with one of these (comma-separated)"
+    )
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="paint-"))
@@ -494,6 +549,9 @@ def main(argv: list[str] | None = None) -> int:
         collector = spawn_collector(db_path)
         api_url = collector.http_url
     cases = _cases(*ids)
+    if args.pages:
+        wanted = tuple(name.strip() for name in args.pages.split(","))
+        cases = [case for case in cases if case.name.startswith(wanted)]
     dashboards: list[Dashboard] = []
     load_before = os.getloadavg()
     try:
@@ -528,7 +586,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"this: {REPO}" + (f"; baseline: {dashboards[1].tree}" if len(dashboards) > 1 else ""))
     print(
-        "ms, p50 unless named; cold = fresh browser context, warm = new tab of a browser"
+        "ms, p50 unless named; prev = the document's preview on screen, cold/warm ="
+        " Streamlit's own content drawn (and the preview gone);"
+        " cold = fresh browser context, warm = new tab of a browser"
         " that has the dashboard's assets cached, in-app = the page opened from another"
         " page of an open tab (visited once before);"
         f" ok/over: against {TARGET_MS:.0f} ms; x = baseline / this\n"

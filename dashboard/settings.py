@@ -36,6 +36,8 @@ class DashboardSettings:
     token: str | None = None
     refresh_s: float = E.DASHBOARD_REFRESH_S.default  # how often live parts refresh
     timeout_s: float = E.DASHBOARD_TIMEOUT_S.default  # per HTTP request to the collector
+    # How long a page document waits for its preview's data; 0: no preview.
+    preview_wait_s: float = E.DASHBOARD_PREVIEW_WAIT_S.default
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> DashboardSettings:
@@ -46,6 +48,7 @@ class DashboardSettings:
                 token=E.TOKEN.read(env),
                 refresh_s=E.DASHBOARD_REFRESH_S.read(env),
                 timeout_s=E.DASHBOARD_TIMEOUT_S.read(env),
+                preview_wait_s=E.DASHBOARD_PREVIEW_WAIT_S.read(env),
             )
         except E.EnvError as exc:
             raise DashboardSettingsError(str(exc)) from None

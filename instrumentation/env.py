@@ -514,6 +514,13 @@ DASHBOARD_REFRESH_S = Variable(
 DASHBOARD_TIMEOUT_S = Variable(
     "AGENT_AUDIT_DASHBOARD_TIMEOUT_S", 5.0, "per request to the API", _D, positive
 )
+DASHBOARD_PREVIEW_WAIT_S = Variable(
+    "AGENT_AUDIT_DASHBOARD_PREVIEW_WAIT_S",
+    0.6,
+    "how long a page document waits for the data of its preview (0: no preview)",
+    _D,
+    seconds(allow_zero=True),
+)
 
 # --- agent service ---
 LLM_BASE_URL = Variable(

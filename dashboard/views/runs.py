@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -15,7 +16,14 @@ from dashboard.views.compact_list import compact_runs, responsive_switch
 from dashboard.views.connection import guarded, settings
 from dashboard.views.onboarding import empty_state
 
-__all__ = ["filter_bar", "runs_table", "dates_to_range", "prefetch_from_url"]
+__all__ = [
+    "PAGE_SIZE",
+    "dates_to_range",
+    "filter_bar",
+    "filters_from_query",
+    "prefetch_from_url",
+    "runs_table",
+]
 
 PAGE_SIZE = 50
 _CURSORS = "runs_cursors"  # session key: cursor of each page seen so far, page 1 = None
@@ -36,22 +44,36 @@ def dates_to_range(picked: Any) -> tuple[datetime | None, datetime | None]:
     return since, until
 
 
-def _filters_in_url() -> RunFilters | None:
-    # The filters the bar will read from the URL, for the reads started before it is
-    # drawn; None when the URL holds one this does not parse (dates), to skip ahead.
-    params = st.query_params
-    if "started" in params:
+def filters_from_query(query: Mapping[str, Sequence[str]]) -> RunFilters | None:
+    """The filters the bar will read from a URL query (each name to its values).
+
+    None when the URL holds one this does not parse (dates): the caller then waits for
+    the bar itself.
+    """
+    if "started" in query:
         return None
-    text = (params.get("q") or "").strip()
+
+    def value(name: str) -> str:
+        # The last of repeated values, as st.query_params gives it.
+        values = query.get(name) or []
+        return values[-1] if values else ""
+
+    text = value("q").strip()
     return RunFilters(
-        statuses=tuple(s for s in params.get_all("status") if s in STATUS_BADGES),
-        has_error=(params.get("errors") or "").lower() == "true",
-        agent_name=params.get("agent") or None,
-        source=params.get("source") or None,
-        model=params.get("model") or None,
+        statuses=tuple(s for s in query.get("status") or () if s in STATUS_BADGES),
+        has_error=value("errors").lower() == "true",
+        agent_name=value("agent") or None,
+        source=value("source") or None,
+        model=value("model") or None,
         text=text or None,
-        annotation=params.get("annotation") or None,
+        annotation=value("annotation") or None,
     )
+
+
+def _filters_in_url() -> RunFilters | None:
+    # The filters for the reads started before the bar is drawn.
+    params = st.query_params
+    return filters_from_query({name: params.get_all(name) for name in params})
 
 
 def prefetch_from_url(api: AuditClient) -> None:

@@ -56,9 +56,22 @@ class Served:
     collector: CollectorHandle  # replaced when a test restarts the collector
 
 
-def start_dashboard(api_url: str, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_dashboard(
+    api_url: str, log_path: Path, *, preview: bool = False
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The dashboard as ``agent-audit dashboard`` runs it; ``preview``: with page previews.
+
+    Without ``preview`` the page documents carry no preview (dashboard/page_preview.py):
+    these tests look at Streamlit's own pages, and a preview holds the same texts and
+    links until they are drawn. With it, a preview waits for its data however busy
+    the machine is (tests/dashboard/test_browser_preview.py checks it is there).
+    """
     port = free_port()
-    env = dict(os.environ, AGENT_AUDIT_DASHBOARD_REFRESH_S="1")
+    env = dict(
+        os.environ,
+        AGENT_AUDIT_DASHBOARD_REFRESH_S="1",
+        AGENT_AUDIT_DASHBOARD_PREVIEW_WAIT_S="10" if preview else "0",
+    )
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -91,7 +104,9 @@ def start_dashboard(api_url: str, log_path: Path) -> tuple[subprocess.Popen[byte
     return process, url
 
 
-def serve_dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def serve_dashboard(
+    tmp_path_factory: pytest.TempPathFactory, *, preview: bool = False
+) -> Iterator[Served]:
     has_playwright = importlib.util.find_spec("playwright") is not None
     require_or_skip(has_playwright and CHROMIUM.exists(), "needs Debian's chromium and playwright")
     from playwright.sync_api import expect, sync_playwright
@@ -105,7 +120,9 @@ def serve_dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served
     data: Seeded | None = None
     try:
         data = seed(collector)
-        process, url = start_dashboard(collector.api_url, workdir / "dashboard.log")
+        process, url = start_dashboard(
+            collector.api_url, workdir / "dashboard.log", preview=preview
+        )
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1600})

@@ -1,0 +1,273 @@
+"""A page's content as plain HTML, drawn by the browser before Streamlit's app is.
+
+A new tab of a Streamlit page shows nothing of its own until ~3 MB of JavaScript
+has run, the websocket has opened and the page's script has sent its elements
+(1-2.5 s here). The runs list and a run's page are what people open in new tabs,
+so the page document itself carries a preview of them: the first page of runs, or
+a run's header and steps, as a plain table with ordinary links (they work before,
+and without, JavaScript). It covers the window until Streamlit has drawn the same
+content, then removes itself (``_SWAP_SCRIPT``), so the reader never sees an
+empty frame in between.
+
+Every stored value is untrusted: each one passes through :func:`html.escape`
+(quotes included) before it becomes part of the markup, and links are built from
+URL-quoted run ids. The script is a constant: no stored value ever reaches it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from dashboard.formatting import (
+    STATUS_COLORS,
+    STATUS_EXPLANATIONS,
+    STEP_STATUS_ICONS,
+    format_cost,
+    format_duration_ms,
+    format_relative,
+    format_time,
+    one_line,
+    run_duration_ms,
+    status_badge,
+)
+
+__all__ = ["PREVIEW_ID", "READY_GRID", "READY_TREE", "READY_SCRIPT", "run_preview", "runs_preview"]
+
+PREVIEW_ID = "page-preview"
+# What the swap script waits for before it removes the preview (data-ready):
+READY_GRID = "grid"  # the runs table's rows drawn on its canvas
+READY_TREE = "tree"  # the span tree's rows
+READY_SCRIPT = "script"  # the page's script run has ended
+STEPS_SHOWN = 40  # a long run's preview lists its first steps; the tree shows them all
+
+_STATUS_TINT = {
+    "blue": "#1c83e1",
+    "green": "#21c354",
+    "red": "#ff4b4b",
+    "orange": "#ffa421",
+    "gray": "#808495",
+    "violet": "#803df5",
+}
+
+
+def _e(value: object) -> str:
+    """Any value as HTML text: escaped, quotes included (also safe in attributes)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _run_href(run_id: object, step: object | None = None) -> str:
+    # Relative to the document: /run -> run?..., /prefix/ -> /prefix/run?...
+    href = "run?run=" + quote(str(run_id or ""), safe="")
+    if step is not None:
+        href += "&step=" + quote(str(step), safe="")
+    return _e(href)
+
+
+def _status(status: object) -> str:
+    tint = _STATUS_TINT.get(STATUS_COLORS.get(str(status or ""), "gray"), "#808495")
+    return f'<span class="status" style="color:{tint}">{_e(status_badge(str(status or "")))}</span>'
+
+
+def _started(value: object, now: datetime) -> str:
+    utc = format_time(value)
+    relative = format_relative(value, now)
+    shown = f"{utc[5:16]} · {relative}" if relative and len(utc) >= 16 else utc
+    return f'<span title="{_e(utc)}">{_e(shown)}</span>'
+
+
+def _tokens(run: dict[str, Any]) -> str:
+    tokens = int(run.get("input_tokens") or 0) + int(run.get("output_tokens") or 0)
+    return f"{tokens:,}" if tokens else ""
+
+
+def _cell(text: object, cls: str = "") -> str:
+    attribute = f' class="{cls}"' if cls else ""
+    return f"<td{attribute}>{_e(text)}</td>"
+
+
+def _run_row(run: dict[str, Any], now: datetime) -> str:
+    task = str(run.get("task") or "(no task)")
+    tool_calls = run.get("tool_calls")
+    model = run.get("model_used") or run.get("model_requested") or ""
+    link = (
+        f'<a href="{_run_href(run.get("id"))}" title="{_e(one_line(task, 500))}">'
+        f"{_e(one_line(task, 160))}</a>"
+    )
+    return (
+        f"<tr><td>{_status(run.get('status'))}</td>"
+        f"<td>{_started(run.get('started_at'), now)}</td>"
+        + _cell(format_duration_ms(run_duration_ms(run, now)), "wide")
+        + _cell(one_line(run.get("agent_name") or "", 40), "wide")
+        + f'<td class="task">{link}</td>'
+        + _cell(int(run.get("step_count") or run.get("total_steps") or 0), "wide num")
+        + _cell(tool_calls if tool_calls is not None else "", "wide num")
+        + _cell(_tokens(run), "wide num")
+        + _cell(format_cost(run.get("cost_usd")), "wide")
+        + _cell(one_line(model, 40), "wide")
+        + _cell(one_line(run.get("error") or "", 120), "wide")
+        + "</tr>"
+    )
+
+
+def runs_preview(runs: Sequence[dict[str, Any]], total: int, now: datetime | None = None) -> str:
+    """The runs list's first page: a table whose task cells link to each run."""
+    current = now or datetime.now(UTC)
+    if not runs:
+        return _frame("Agent runs", "<p>No runs match.</p>", READY_SCRIPT)
+    rows = "".join(_run_row(run, current) for run in runs)
+    head = "".join(
+        f'<th class="{cls}">{name}</th>'
+        for name, cls in (
+            ("Status", ""),
+            ("Started (UTC)", ""),
+            ("Duration", "wide"),
+            ("Agent", "wide"),
+            ("Task", ""),
+            ("Steps", "wide num"),
+            ("Tool calls", "wide num"),
+            ("Tokens", "wide num"),
+            ("Cost", "wide"),
+            ("Model", "wide"),
+            ("Error", "wide"),
+        )
+    )
+    body = (
+        f'<p class="note">Runs 1–{len(runs)} of {total:,}</p>'
+        f'<table class="runs"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    )
+    return _frame("Agent runs", body, READY_GRID)
+
+
+def run_preview(
+    run: dict[str, Any], steps: Sequence[dict[str, Any]], now: datetime | None = None
+) -> str:
+    """A run's header (task, status, figures, error) and its steps, each a deep link."""
+    current = now or datetime.now(UTC)
+    status = str(run.get("status") or "")
+    parts = ['<p><a href="./">← All runs</a></p>']
+    parts.append(f"<h2>{_e(one_line(run.get('task') or '(no task)', 160))}</h2>")
+    parts.append(f"<p>{_status(status)}</p>")
+    if status in ("max_steps", "lost", "cancelled"):
+        parts.append(f'<p class="note">{_e(STATUS_EXPLANATIONS[status])}</p>')
+    tokens_in, tokens_out = run.get("input_tokens"), run.get("output_tokens")
+    tokens = f"{tokens_in or 0:,} / {tokens_out or 0:,}" if tokens_in or tokens_out else "–"
+    figures = [
+        ("Duration", format_duration_ms(run_duration_ms(run, current))),
+        ("Steps", int(run.get("step_count") or len(steps))),
+        ("Failed steps", sum(1 for s in steps if s.get("status") == "error")),
+        ("Tokens in / out", tokens),
+        ("Cost", format_cost(run.get("cost_usd")) or "–"),
+        ("Started", format_time(run.get("started_at"))),
+        ("Agent", one_line(run.get("agent_name") or "–", 60)),
+        ("Model", one_line(run.get("model_used") or run.get("model_requested") or "–", 60)),
+    ]
+    shown = "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>" for k, v in figures)
+    parts.append(f'<dl class="figures">{shown}</dl>')
+    if run.get("error"):
+        parts.append(f'<pre class="error">{_e(one_line(run.get("error"), 600))}</pre>')
+    if steps:
+        rows = "".join(_step_row(run.get("id"), step) for step in steps[:STEPS_SHOWN])
+        parts.append(f"<h3>Steps ({len(steps)})</h3>")
+        parts.append(
+            '<table class="steps"><thead><tr><th class="num">#</th><th></th><th>Kind</th>'
+            '<th>Tool or model</th><th class="num">Duration</th><th class="wide">Error</th>'
+            f"</tr></thead><tbody>{rows}</tbody></table>"
+        )
+        if len(steps) > STEPS_SHOWN:
+            parts.append(f'<p class="note">… and {len(steps) - STEPS_SHOWN:,} more steps.</p>')
+    return _frame(None, "".join(parts), READY_TREE if steps else READY_SCRIPT)
+
+
+def _step_row(run_id: object, step: dict[str, Any]) -> str:
+    number = step.get("step_number")
+    icon = STEP_STATUS_ICONS.get(str(step.get("status")), "·")
+    name = one_line(step.get("tool_name") or step.get("model") or "", 80)
+    duration = step.get("duration_ms")
+    took = format_duration_ms(duration) if duration is not None else "running"
+    return (
+        f'<tr><td class="num"><a href="{_run_href(run_id, number)}">{_e(number)}</a></td>'
+        f"<td>{_e(icon)}</td><td>{_e(step.get('action_type') or 'step')}</td>"
+        f'<td><a href="{_run_href(run_id, number)}">{_e(name or "–")}</a></td>'
+        f'<td class="num">{_e(took)}</td>'
+        f'<td class="wide">{_e(one_line(step.get("error") or "", 120))}</td></tr>'
+    )
+
+
+def _frame(title: str | None, body: str, ready: str) -> str:
+    """The preview: its style, the content covering the window, and the swap script."""
+    heading = f"<h1>{_e(title)}</h1>" if title else ""
+    return (
+        f"<style>{_CSS}</style>"
+        f'<div id="{PREVIEW_ID}" data-ready="{_e(ready)}" aria-busy="true">'
+        f'<main class="page">{heading}{body}</main></div>'
+        f"<script>{_SWAP_SCRIPT}</script>"
+    )
+
+
+_CSS = (
+    f"#{PREVIEW_ID}{{position:fixed;inset:0;z-index:1000000;overflow:auto;"
+    "background:#fff;color:#31333f;"
+    'font:15px/1.45 "Source Sans",ui-sans-serif,system-ui,sans-serif}'
+    f"#{PREVIEW_ID} .page{{max-width:1400px;margin:0 auto;padding:3.5rem 1rem 2rem}}"
+    f"#{PREVIEW_ID} h1{{font-size:2.2rem;margin:0 0 1rem;font-weight:700}}"
+    f"#{PREVIEW_ID} h2{{font-size:1.6rem;margin:.6rem 0;font-weight:600;overflow-wrap:anywhere}}"
+    f"#{PREVIEW_ID} h3{{font-size:1.2rem;margin:1.2rem 0 .4rem}}"
+    f"#{PREVIEW_ID} a{{color:inherit}}"
+    f"#{PREVIEW_ID} table{{border-collapse:collapse;width:100%;font-size:14px}}"
+    f"#{PREVIEW_ID} th,#{PREVIEW_ID} td{{text-align:left;padding:6px 8px;"
+    "border-bottom:1px solid rgba(128,128,128,.25);vertical-align:top}"
+    f"#{PREVIEW_ID} td.task{{max-width:30rem;overflow-wrap:anywhere}}"
+    f"#{PREVIEW_ID} .num{{text-align:right}}"
+    f"#{PREVIEW_ID} .note{{color:#808495;margin:.3rem 0}}"
+    f"#{PREVIEW_ID} .status{{white-space:nowrap;font-weight:600}}"
+    f"#{PREVIEW_ID} .figures{{display:flex;flex-wrap:wrap;gap:.5rem 2rem;margin:.8rem 0}}"
+    f"#{PREVIEW_ID} dt{{font-size:13px;color:#808495}}"
+    f"#{PREVIEW_ID} dd{{margin:0;font-size:1.2rem}}"
+    f"#{PREVIEW_ID} pre.error{{white-space:pre-wrap;overflow-wrap:anywhere;"
+    "background:rgba(255,75,75,.1);padding:.6rem;border-radius:.4rem}"
+    "@media (prefers-color-scheme: dark){"
+    f"#{PREVIEW_ID}{{background:#0e1117;color:#fafafa}}}}"
+    "@media (max-width: 640px){"
+    f"#{PREVIEW_ID} .wide{{display:none}}#{PREVIEW_ID} h1{{font-size:1.6rem}}}}"
+)
+
+# Removes the preview once Streamlit has drawn the page's own content: its script run
+# has ended and, for the runs list, the table's first row is on its canvas (a table
+# hidden by the phone layout does not count; no table but a message, such as an error,
+# does); for a run, the span tree has rows. After
+# 15 s of a finished script run without that content (the page showed something else,
+# or a busy machine), it gives way anyway.
+_SWAP_SCRIPT = (
+    "(function(){"
+    f'var p=document.getElementById("{PREVIEW_ID}");if(!p)return;'
+    'var mode=p.getAttribute("data-ready"),ended=0;'
+    "function painted(c){if(!c.width||!c.height)return false;"
+    "var d=window.devicePixelRatio||1,y=Math.min(c.height-1,Math.round(52*d)),"
+    'px=c.getContext("2d").getImageData(0,y,c.width,1).data,seen={},n=0;'
+    "for(var i=0;i<px.length;i+=4){var k=px[i]+','+px[i+1]+','+px[i+2]+','+px[i+3];"
+    "if(!seen[k]){seen[k]=1;if(++n>8)return true;}}return false;}"
+    "function grid(){"
+    'var all=document.querySelectorAll("[data-testid=stDataFrame]");'
+    "if(!all.length)return !!document.querySelector("
+    "'[data-testid=stAlert],[data-testid=stException]');"
+    "var t=[].filter.call(all,function(f){return f.offsetParent;});"
+    "if(!t.length)return true;"
+    "return t.every(function(f){return [].some.call(f.querySelectorAll('canvas'),painted);});}"
+    "function tree(){var all=document.querySelectorAll('*');"
+    "for(var i=0;i<all.length;i++){var r=all[i].shadowRoot;"
+    "if(r&&r.querySelector('.tree .row'))return true;}"
+    "return !!document.querySelector('.tree .row');}"
+    "function done(){"
+    'var app=document.querySelector("[data-testid=stApp]");'
+    'if(!app||app.getAttribute("data-test-script-state")!=="notRunning")return false;'
+    "if(!ended)ended=performance.now();"
+    "if(performance.now()-ended>15000)return true;"
+    'return mode==="grid"?grid():mode==="tree"?tree():true;}'
+    "function check(){if(done()){p.remove();return;}requestAnimationFrame(check);}"
+    "requestAnimationFrame(check);"
+    "})();"
+)
