@@ -52,7 +52,7 @@ RECORD_SWAP = """(() => {
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """The dashboard as it runs by default: page documents carry their preview."""
+    """The dashboard with page previews on: page documents carry their preview."""
     from tests.dashboard.browser_support import serve_dashboard
 
     yield from serve_dashboard(tmp_path_factory, preview=True)
