@@ -27,8 +27,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceServiceStub
-from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
-from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 import instrumentation
@@ -36,6 +34,7 @@ from instrumentation import agent_run
 from tests.collector.ingest.otlp import to_otlp_json, to_request
 from tests.conftest import CollectorHandle, start_test_collector
 from tests.instrumentation.conftest import Spans
+from tests.span_items import SpanItem, request_of, span_items, trace_ids
 
 CAPTURED = Path(__file__).parents[1] / "frameworks" / "captured"
 FRAMEWORKS = (
@@ -56,8 +55,6 @@ _SPAN_ID_ATTRIBUTES = ("agent_audit.pending_parent_id", "agent_audit.pending_rea
 _RUN_ID_ATTRIBUTE = "agent_run.id"
 # What depends on the time of arrival, not on the spans.
 _RUN_EXCLUDED = "updated_at, last_activity_at"
-
-Item = tuple[Resource, InstrumentationScope, Span]
 
 
 def _own_spans() -> bytes:
@@ -118,21 +115,10 @@ def _wrapped_model_calls() -> bytes:
     return to_request(memory.get_finished_spans()).SerializeToString()
 
 
-def _items(body: bytes) -> list[Item]:
-    request = ExportTraceServiceRequest()
-    request.ParseFromString(body)
-    return [
-        (resource.resource, scope.scope, span)
-        for resource in request.resource_spans
-        for scope in resource.scope_spans
-        for span in scope.spans
-    ]
-
-
 BODIES: dict[str, bytes] = {name: (CAPTURED / f"{name}.otlp").read_bytes() for name in FRAMEWORKS}
 
 
-def _renamed(items: list[Item], salt: str) -> list[Item]:
+def _renamed(items: list[SpanItem], salt: str) -> list[SpanItem]:
     """The same spans under ids no other example uses (trace, span, parent, link ids,
     and the run ids of the instrumentation's own spans)."""
 
@@ -156,17 +142,6 @@ def _renamed(items: list[Item], salt: str) -> list[Item]:
                 attribute.value.string_value += f"-{salt}"
         out.append((resource, scope, copy))
     return out
-
-
-def _request(items: list[Item]) -> ExportTraceServiceRequest:
-    request = ExportTraceServiceRequest()
-    for resource, scope, span in items:
-        resource_spans = request.resource_spans.add()
-        resource_spans.resource.CopyFrom(resource)
-        scope_spans = resource_spans.scope_spans.add()
-        scope_spans.scope.CopyFrom(scope)
-        scope_spans.spans.add().CopyFrom(span)
-    return request
 
 
 def send(handle: CollectorHandle, transport: str, request: ExportTraceServiceRequest) -> None:
@@ -240,12 +215,12 @@ def deliveries(draw: st.DrawFn, size: int) -> list[tuple[str, list[int]]]:
 def _check_order_free(pair: tuple[CollectorHandle, ...], body: bytes, data: st.DataObject) -> None:
     ordered, shuffled = pair
     salt = f"x{next(_examples)}"
-    items = _renamed(_items(body), salt)
+    items = _renamed(span_items(body), salt)
     plan = data.draw(deliveries(len(items)))
-    send(ordered, "http-protobuf", _request(items))
+    send(ordered, "http-protobuf", request_of(items))
     for transport, part in plan:
-        send(shuffled, transport, _request([items[i] for i in part]))
-    traces = sorted({span.trace_id.hex() for _, _, span in items})
+        send(shuffled, transport, request_of([items[i] for i in part]))
+    traces = trace_ids(items)
     expected = stored(ordered, traces)
     assert expected[0], "the in-order trace made no run"
     got = stored(shuffled, traces)
@@ -311,10 +286,10 @@ def test_model_calls_traced_twice_sent_as_they_end_leave_no_stand_in(
 ) -> None:
     """Each span in a request of its own, in the order they end (inner calls first)."""
     _, shuffled = pair
-    items = _renamed(_items(WRAPPED), "ends")
+    items = _renamed(span_items(WRAPPED), "ends")
     for item in items:
-        send(shuffled, "grpc", _request([item]))
-    traces = sorted({span.trace_id.hex() for _, _, span in items})
+        send(shuffled, "grpc", request_of([item]))
+    traces = trace_ids(items)
     runs = shuffled.query(
         "SELECT status, total_steps, metadata FROM agent_runs WHERE trace_id = ?", traces
     )
@@ -328,13 +303,13 @@ def test_a_run_whose_last_model_call_comes_after_it_answers_with_that_call(
     first; the last turn and the other model calls later: the answer first derived from
     the tools is replaced by the last model call's."""
     ordered, shuffled = pair
-    items = _renamed(_items(BODIES["openai_agents"]), "late-answer")
+    items = _renamed(span_items(BODIES["openai_agents"]), "late-answer")
     first = [1, 2, 11, 3, 7, 5, 8]  # (indices into the captured file, which is fixed)
     assert items[11][2].name == "weather_agent" and items[9][2].name == "generation"
-    send(ordered, "http-protobuf", _request(items))
-    send(shuffled, "grpc", _request([items[i] for i in first]))
-    send(shuffled, "http-json", _request([it for i, it in enumerate(items) if i not in first]))
-    traces = sorted({span.trace_id.hex() for _, _, span in items})
+    send(ordered, "http-protobuf", request_of(items))
+    send(shuffled, "grpc", request_of([items[i] for i in first]))
+    send(shuffled, "http-json", request_of([it for i, it in enumerate(items) if i not in first]))
+    traces = trace_ids(items)
     expected = stored(ordered, traces)
     assert any(row[7] == "It is 64.4F and sunny in Paris." for row in expected[0])
     assert stored(shuffled, traces) == expected
