@@ -33,8 +33,17 @@ class CollectorHandle:
         self.running.stop()
 
 
+def sql_copies_of(db_path: Path) -> Path:
+    """Where a test collector of ``db_path`` keeps its ``/sql`` copy: beside the store. The
+    machine-wide default folder holds a copy for every store of every test run, and each
+    collector's start reads all of them to sweep the stale ones."""
+    return db_path.parent / "sql-copies"
+
+
 def start_test_collector(db_path: Path, **overrides: Any) -> CollectorHandle:
     """A collector on free ports; overrides are Settings fields."""
+    if str(db_path) != ":memory:":
+        overrides.setdefault("sql_copy_dir", sql_copies_of(db_path))
     settings = Settings(db_path=db_path, grpc_port=0, http_port=0, **overrides)
     return CollectorHandle(start_collector(settings), db_path)
 
