@@ -16,7 +16,16 @@ requirements="tests/frameworks/venv_agents/requirements-$framework.txt"
 cache="${AGENT_AUDIT_CACHE:-$HOME/.cache/agent-audit}"
 venv="$cache/venv-$framework"
 start=$SECONDS
+# A venv installed from these same requirements is reused as it is (pip would only check
+# each of them again).
+stamp=$(cat "$requirements" scripts/install-framework-venv.sh | sha256sum)
+if [ -x "$venv/bin/python" ] && [ "$stamp" = "$(cat "$venv/.installed-from" 2>/dev/null)" ]; then
+    echo "venv-$framework already installed from $requirements"
+    exit 0
+fi
+rm -f "$venv/.installed-from"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install --progress-bar off \
     --cache-dir "$cache/pip" -r "$requirements"
+printf '%s\n' "$stamp" >"$venv/.installed-from"
 echo "venv-$framework installed in $((SECONDS - start)) s"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,8 +37,27 @@ class CollectorHandle:
         self.running.stop()
 
 
+# The /sql copies of this test process's collectors, one workspace per store. In the
+# machine-wide default folder, every collector's start reads every copy kept there (one per
+# store of every run) to sweep the stale ones.
+_SQL_COPIES = Path(tempfile.gettempdir()) / f"agent-audit-sql-tests.{os.getpid()}"
+
+
+def sql_copies_of(db_path: Path) -> Path:
+    """The ``/sql`` workspace of a test collector of ``db_path`` (the same after a restart)."""
+    return _SQL_COPIES / hashlib.sha256(str(db_path.resolve()).encode()).hexdigest()[:16]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sql_copies_removed() -> Iterator[None]:
+    yield
+    shutil.rmtree(_SQL_COPIES, ignore_errors=True)
+
+
 def start_test_collector(db_path: Path, **overrides: Any) -> CollectorHandle:
     """A collector on free ports; overrides are Settings fields."""
+    if str(db_path) != ":memory:":
+        overrides.setdefault("sql_copy_dir", sql_copies_of(db_path))
     settings = Settings(db_path=db_path, grpc_port=0, http_port=0, **overrides)
     return CollectorHandle(start_collector(settings), db_path)
 

@@ -6,50 +6,20 @@ model call explained with its cause, and ``max_iterations``."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
 
 from tests.conftest import CollectorHandle
 from tests.frameworks.captured import agent_scenario as S
-from tests.frameworks.test_captured_frameworks import _send, _trace_ids
-from tests.support import wait_until
+from tests.frameworks.captured_runs import capture_runs, expected_of, run_steps
 
-CAPTURED = Path(__file__).parent / "captured"
-EXPECTED = json.loads((CAPTURED / "beeai.expected.json").read_text())
-RUNS = (
-    "id, agent_name, status, task, final_answer, error, parent_run_id, total_steps, "
-    "input_tokens, output_tokens"
-)
-STEPS = "action_type, tool_name, tool_args, tool_result, status, error, model, input_tokens"
-
-
-def _runs(collector: CollectorHandle, name: str, count: int) -> dict[str, tuple[Any, ...]]:
-    body = (CAPTURED / name).read_bytes()
-    _send(collector, body)
-    traces = _trace_ids(body)
-
-    def settled() -> dict[str, tuple[Any, ...]] | None:
-        rows = collector.query(
-            f"SELECT {RUNS} FROM agent_runs WHERE trace_id IN (SELECT unnest(?))", [traces]
-        )
-        done = len(rows) == count and all(r[2] != "running" and r[7] for r in rows)
-        return {r[3]: r for r in rows} if done else None
-
-    return wait_until(settled, timeout_s=15, what=f"the runs of {name}")
-
-
-def _steps(collector: CollectorHandle, run_id: str) -> list[tuple[Any, ...]]:
-    return collector.query(
-        f"SELECT {STEPS} FROM agent_steps WHERE agent_run_id = ? ORDER BY step_number", [run_id]
-    )
+EXPECTED = expected_of("beeai")
 
 
 def test_a_requirement_agent_reads_as_beeai_reported(module_collector: CollectorHandle) -> None:
-    runs = _runs(module_collector, "beeai.otlp", 2)
+    runs = capture_runs(module_collector, "beeai", 2)
     done = EXPECTED["success"]
     run = runs[done["task"]]
     assert run[1:7] == ("WeatherAgent", "completed", done["task"], done["answer"], None, None)
-    steps = _steps(module_collector, run[0])
+    steps = run_steps(module_collector, run[0])
     calls = [s for s in steps if s[0] == "think"]
     assert len(calls) == done["model_calls"]
     assert all(s[4] == "ok" and s[6] == "scripted-beeai" and s[7] for s in calls)
@@ -74,15 +44,15 @@ def test_a_requirement_agent_reads_as_beeai_reported(module_collector: Collector
     assert run[5].startswith("ChatModelError: Chat Model error; caused by ")
     assert S.MODEL_ERROR in run[5]
     # The client's retries are inside the one model call's span.
-    assert [(s[0], s[4], s[5]) for s in _steps(module_collector, run[0])] == [
+    assert [(s[0], s[4], s[5]) for s in run_steps(module_collector, run[0])] == [
         ("think", "error", run[5])
     ]
 
 
 def test_max_iterations_is_max_steps(module_collector: CollectorHandle) -> None:
     shape = EXPECTED["shapes"]["max_iterations"]
-    run = _runs(module_collector, "beeai_shapes.otlp", 1)[shape["task"]]
+    run = capture_runs(module_collector, "beeai_shapes", 1)[shape["task"]]
     assert run[1:6] == ("LimitedAgent", "max_steps", shape["task"], None, shape["raised"])
-    steps = _steps(module_collector, run[0])
+    steps = run_steps(module_collector, run[0])
     assert [s[0] for s in steps] == ["think", "tool_call"] * shape["model_calls"]
     assert all(s[4] == "ok" for s in steps)

@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.conftest import CollectorHandle
 from tests.frameworks.captured import agent_scenario as S
+from tests.frameworks.captured_runs import send_capture as _send
+from tests.frameworks.captured_runs import trace_ids as _trace_ids
 from tests.frameworks.venv_frameworks import AGENT_TIMEOUT_S, REPO, venv_python
 from tests.support import require_or_skip, wait_until
 
@@ -61,29 +61,6 @@ RUN_COLUMNS = (
     "total_steps, input_tokens, output_tokens, parent_run_id"
 )
 STEP_COLUMNS = "action_type, tool_name, tool_args, tool_result, status, error, model"
-
-
-def _send(collector: CollectorHandle, body: bytes) -> None:
-    request = urllib.request.Request(
-        f"{collector.http_endpoint}/v1/traces",
-        data=body,
-        headers={"Content-Type": "application/x-protobuf"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
-        assert response.status == 200
-
-
-def _trace_ids(body: bytes) -> list[str]:
-    request = ExportTraceServiceRequest()
-    request.ParseFromString(body)
-    return sorted(
-        {
-            span.trace_id.hex()
-            for resource in request.resource_spans
-            for scope in resource.scope_spans
-            for span in scope.spans
-        }
-    )
 
 
 def _runs(collector: CollectorHandle, body: bytes) -> dict[str, tuple[Any, ...]]:

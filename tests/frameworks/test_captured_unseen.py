@@ -6,78 +6,41 @@ returned (``<name>.expected.json``, written by the same capture)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.conftest import CollectorHandle
 from tests.frameworks.captured import agent_scenario as S
-from tests.frameworks.test_captured_frameworks import _send, _trace_ids
-from tests.support import wait_until
-
-CAPTURED = Path(__file__).parent / "captured"
-RUNS = (
-    "id, agent_name, status, task, final_answer, error, parent_run_id, total_steps, "
-    "input_tokens, output_tokens, model_requested, model_used"
+from tests.frameworks.captured_runs import (
+    body_of,
+    capture_runs,
+    check_tools,
+    expected_of,
+    lone_steps,
+    run_steps,
+    send_capture,
+    settled_runs,
+    tools_of,
+    trace_ids,
 )
-STEPS = "action_type, tool_name, tool_args, tool_result, status, error, model, input_tokens"
-
-
-def _expected(name: str) -> dict[str, Any]:
-    return json.loads((CAPTURED / f"{name}.expected.json").read_text())
-
-
-def _runs(collector: CollectorHandle, name: str, count: int) -> dict[str, tuple[Any, ...]]:
-    """The runs of ``name``.otlp by task, once all ``count`` have settled with steps."""
-    body = (CAPTURED / f"{name}.otlp").read_bytes()
-    _send(collector, body)
-    traces = _trace_ids(body)
-
-    def settled() -> dict[str, tuple[Any, ...]] | None:
-        rows = collector.query(
-            f"SELECT {RUNS} FROM agent_runs WHERE trace_id IN (SELECT unnest(?))", [traces]
-        )
-        done = len(rows) == count and all(r[2] != "running" and r[7] for r in rows)
-        return {r[3]: r for r in rows} if done else None
-
-    return wait_until(settled, timeout_s=15, what=f"the runs of {name}")
-
-
-def _steps(collector: CollectorHandle, run_id: str) -> list[tuple[Any, ...]]:
-    return collector.query(
-        f"SELECT {STEPS} FROM agent_steps WHERE agent_run_id = ? ORDER BY step_number", [run_id]
-    )
-
-
-def _tools(steps: list[tuple[Any, ...]]) -> list[tuple[str, Any, bool]]:
-    """The tool steps as (name, arguments, failed)."""
-    return [(s[1], json.loads(s[2]), s[4] == "error") for s in steps if s[0] == "tool_call"]
-
-
-def _check_tools(steps: list[tuple[Any, ...]], returned: list[dict[str, Any]]) -> None:
-    assert _tools(steps) == [(t["name"], t["args"], t["error"]) for t in returned]
-    for row, tool in zip([s for s in steps if s[0] == "tool_call"], returned, strict=True):
-        if not tool["error"]:
-            assert (row[3], row[5]) == (tool["result"], None)
+from tests.span_items import request_of, span_items
 
 
 def test_agent_framework_runs_read_as_it_returned(module_collector: CollectorHandle) -> None:
     """Microsoft Agent Framework's own GenAI spans: ``invoke_agent``, ``chat``,
     ``execute_tool`` with the conventions' keys; the conventions alone read them."""
-    expected = _expected("agent_framework")
-    runs = _runs(module_collector, "agent_framework", 4)
+    expected = expected_of("agent_framework")
+    runs = capture_runs(module_collector, "agent_framework", 4)
     done = expected["success"]
     run = runs[done["task"]]
     assert run[1:7] == ("WeatherAgent", "completed", done["task"], done["answer"], None, None)
     assert (run[8], run[9]) == (done["input_tokens"], done["output_tokens"])
     assert run[10:12] == ("scripted-maf", "scripted-maf-served")
-    steps = _steps(module_collector, run[0])
+    steps = run_steps(module_collector, run[0])
     # Each tool after the model call that asked for it.
     assert [s[0] for s in steps] == ["think", "tool_call"] * 3 + ["think"]
     assert sum(1 for s in steps if s[0] == "think") == done["model_calls"]
-    _check_tools(steps, done["tools"])
+    check_tools(steps, done["tools"])
     # The framework hands the model "Error: Function failed."; the span keeps the cause.
     assert steps[1][5] == f"TimeoutError('{S.WEATHER_ERROR}')"
 
@@ -85,35 +48,35 @@ def test_agent_framework_runs_read_as_it_returned(module_collector: CollectorHan
     run = runs[failing["task"]]
     assert run[1:5] == ("WeatherAgent", "failed", failing["task"], None)
     assert S.MODEL_ERROR in run[5] and run[5].startswith("ChatClientException")
-    assert [(s[0], s[4]) for s in _steps(module_collector, run[0])] == [("think", "error")]
+    assert [(s[0], s[4]) for s in run_steps(module_collector, run[0])] == [("think", "error")]
 
     sub = expected["sub_agent"]
     parent, child = runs[sub["task"]], runs[sub["sub_task"]]
     assert parent[1:7] == ("Manager", "completed", sub["task"], sub["answer"], None, None)
     assert (parent[8], parent[9]) == (sub["input_tokens"], sub["output_tokens"])
-    _check_tools(_steps(module_collector, parent[0]), sub["tools"])
+    check_tools(run_steps(module_collector, parent[0]), sub["tools"])
     # The agent behind the tool is a child run, answering what the tool returned.
     assert child[1:7] == ("Converter", "completed", sub["sub_task"], sub["tools"][0]["result"],
                           None, parent[0])  # fmt: skip
-    assert [s[0] for s in _steps(module_collector, child[0])] == ["think", "tool_call", "think"]
+    assert [s[0] for s in run_steps(module_collector, child[0])] == ["think", "tool_call", "think"]
 
 
 def test_langfuse_observations_read_as_the_loop_returned(module_collector: CollectorHandle) -> None:
     """The Langfuse SDK's observations: an ``agent`` is a run, a ``tool`` a tool step, a
     ``generation`` a model call; the top ``@observe()`` span a run too; a lone generation a
     model call of no run."""
-    expected = _expected("langfuse")
-    runs = _runs(module_collector, "langfuse", 5)
+    expected = expected_of("langfuse")
+    runs = capture_runs(module_collector, "langfuse", 5)
     done = expected["success"]
     run = runs[done["task"]]
     assert run[1:7] == ("weather_agent", "completed", done["task"], done["answer"], None, None)
     # Langfuse records the model that answered, not the one asked for.
     assert run[8:12] == (460, 46, "scripted-langfuse-served", "scripted-langfuse-served")
-    steps = _steps(module_collector, run[0])
+    steps = run_steps(module_collector, run[0])
     assert [s[0] for s in steps] == ["think", "tool_call"] * 3 + ["think"]
     assert sum(1 for s in steps if s[0] == "think") == done["model_calls"]
     assert [s[7] for s in steps if s[0] == "think"] == [100, 110, 120, 130]
-    _check_tools(steps, done["tools"])
+    check_tools(steps, done["tools"])
     # The script told the model "error: ..."; the tool's observation failed with the cause.
     assert steps[1][5] == S.WEATHER_ERROR
 
@@ -121,7 +84,7 @@ def test_langfuse_observations_read_as_the_loop_returned(module_collector: Colle
     run = runs[failing["task"]]
     assert run[1:6] == ("weather_agent", "failed", failing["task"], None,
                         failing["raised"].split(": ", 1)[1])  # fmt: skip
-    assert [(s[0], s[4], s[5]) for s in _steps(module_collector, run[0])] == [
+    assert [(s[0], s[4], s[5]) for s in run_steps(module_collector, run[0])] == [
         ("think", "error", run[5])
     ]
 
@@ -130,10 +93,10 @@ def test_langfuse_observations_read_as_the_loop_returned(module_collector: Colle
     assert parent[2:7] == ("completed", sub["task"], sub["answer"], None, None)
     assert child[2:7] == ("completed", sub["sub_task"], "64.4F", None, parent[0])
     by_name = {t["name"]: t for t in sub["tools"]}
-    parent_steps = _steps(module_collector, parent[0])
-    assert _tools(parent_steps) == [("converter", by_name["converter"]["args"], False)]
+    parent_steps = run_steps(module_collector, parent[0])
+    assert tools_of(parent_steps) == [("converter", by_name["converter"]["args"], False)]
     assert parent_steps[1][3] == child[4]
-    assert _tools(_steps(module_collector, child[0])) == [
+    assert tools_of(run_steps(module_collector, child[0])) == [
         ("to_fahrenheit", by_name["to_fahrenheit"]["args"], False)
     ]
 
@@ -141,14 +104,12 @@ def test_langfuse_observations_read_as_the_loop_returned(module_collector: Colle
     run = runs[plain["task"]]
     assert run[1:7] == ("ask", "completed", plain["task"], plain["answer"], None, None)
     # The observed helper building the prompt is no step.
-    assert [(s[0], s[7]) for s in _steps(module_collector, run[0])] == [("think", 20)]
+    assert [(s[0], s[7]) for s in run_steps(module_collector, run[0])] == [("think", 20)]
 
     lone = expected["lone"]
     assert lone["task"] not in runs
-    rows = module_collector.query(
-        "SELECT agent_run_id, action_type, model, input_tokens FROM agent_steps "
-        "WHERE trace_id IN (SELECT unnest(?)) AND agent_run_id IS NULL",
-        [_trace_ids((CAPTURED / "langfuse.otlp").read_bytes())],
+    rows = lone_steps(
+        module_collector, body_of("langfuse"), "agent_run_id, action_type, model, input_tokens"
     )
     assert rows == [(None, "think", "scripted-langfuse-served", 7)]
 
@@ -156,21 +117,21 @@ def test_langfuse_observations_read_as_the_loop_returned(module_collector: Colle
 def test_langfuse_context_managers_and_own_generations(module_collector: CollectorHandle) -> None:
     """An agent opened with ``start_as_current_observation``, a generation of the user's own
     (a plain HTTP call, Langfuse's usage names), and a tool whose exception ends the run."""
-    expected = _expected("langfuse_manual")
-    runs = _runs(module_collector, "langfuse_manual", 2)
+    expected = expected_of("langfuse_manual")
+    runs = capture_runs(module_collector, "langfuse_manual", 2)
     done = expected["success"]
     run = runs[done["task"]]
     assert run[1:7] == ("manual_agent", "completed", done["task"], done["answer"], None, None)
     assert run[8:12] == (90, 9, "scripted-local-served", "scripted-local-served")
-    steps = _steps(module_collector, run[0])
+    steps = run_steps(module_collector, run[0])
     assert [(s[0], s[7]) for s in steps] == [("think", 40), ("tool_call", None), ("think", 50)]
-    _check_tools(steps, [dict(t, error=False) for t in done["tools"]])
+    check_tools(steps, [dict(t, error=False) for t in done["tools"]])
 
     raised = expected["raises"]
     # Given an object, the run's task is the user message its model call was sent.
     run = runs[raised["task"]]
     assert run[1:7] == ("manual_agent", "failed", raised["task"], None, raised["raised"], None)
-    steps = _steps(module_collector, run[0])
+    steps = run_steps(module_collector, run[0])
     assert [(s[0], s[4]) for s in steps] == [("think", "ok"), ("tool_call", "error")]
     tool = raised["tool"]
     assert (steps[1][1], json.loads(steps[1][2]), steps[1][3]) == (tool["name"], tool["args"], None)
@@ -180,19 +141,10 @@ def test_langfuse_context_managers_and_own_generations(module_collector: Collect
 def _roots_last(body: bytes) -> tuple[bytes, bytes]:
     """``body`` as two requests: every span with a parent, then the roots (a live exporter
     sends a long loop's model calls before the span around them, which ends last)."""
-    request = ExportTraceServiceRequest()
-    request.ParseFromString(body)
-    parts = (ExportTraceServiceRequest(), ExportTraceServiceRequest())
-    for resource_spans in request.resource_spans:
-        for scope_spans in resource_spans.scope_spans:
-            for span in scope_spans.spans:
-                part = parts[0] if span.parent_span_id else parts[1]
-                into = part.resource_spans.add()
-                into.resource.CopyFrom(resource_spans.resource)
-                scope = into.scope_spans.add()
-                scope.scope.CopyFrom(scope_spans.scope)
-                scope.spans.add().CopyFrom(span)
-    return parts[0].SerializeToString(), parts[1].SerializeToString()
+    items = span_items(body)
+    calls = request_of(item for item in items if item[2].parent_span_id)
+    roots = request_of(item for item in items if not item[2].parent_span_id)
+    return calls.SerializeToString(), roots.SerializeToString()
 
 
 @pytest.mark.parametrize("delivery", ["one request", "roots last", "roots first"])
@@ -205,51 +157,39 @@ def test_a_program_span_around_model_calls_is_their_run(
     one, a ``logfire.span``): that span is the run, its model calls the steps, the same
     whether the span came with its calls, after them or before them; a lone call stays a
     step of no run (SPANS.md)."""
-    expected = _expected(name)
-    body = (CAPTURED / f"{name}.otlp").read_bytes()
-    traces = _trace_ids(body)
+    expected = expected_of(name)
+    body = body_of(name)
+    traces = trace_ids(body)
     calls, roots = _roots_last(body)
     if delivery == "one request":
-        _send(collector, body)
+        send_capture(collector, body)
     elif delivery == "roots last":
-        _send(collector, calls)
+        send_capture(collector, calls)
         waiting = collector.query(
             "SELECT count(*) FROM agent_runs WHERE trace_id IN (SELECT unnest(?))", [traces]
         )
         assert waiting == [(2,)]  # stand-ins until the spans around the calls arrive
-        _send(collector, roots)
+        send_capture(collector, roots)
     else:  # the program's span stored first (exported by another process, say)
-        _send(collector, roots)
-        _send(collector, calls)
+        send_capture(collector, roots)
+        send_capture(collector, calls)
 
-    def settled() -> list[tuple[Any, ...]] | None:
-        rows = collector.query(
-            f"SELECT {RUNS} FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) "
-            "ORDER BY started_at",
-            [traces],
-        )
-        return rows if len(rows) == 2 and all(r[2] != "running" for r in rows) else None
-
-    done_row, failed_row = wait_until(settled, timeout_s=15, what="the loop's runs")
+    done_row, failed_row = settled_runs(collector, body, 2, what=name)
     served = "scripted-loop-served"
     done = expected["success"]
     assert done_row[2:8] == ("completed", done["task"], done["answer"], None, None, 4)
     assert done_row[8:12] == (460, 46, "scripted-loop", served)
-    steps = _steps(collector, done_row[0])
+    steps = run_steps(collector, done_row[0])
     assert [(s[0], s[4], s[6], s[7]) for s in steps] == [
         ("think", "ok", served, n) for n in (100, 110, 120, 130)
     ]
     fails = expected["fails"]
     assert failed_row[2:5] == ("failed", fails["task"], None)
     assert S.MODEL_ERROR in failed_row[5]
-    failed_steps = _steps(collector, failed_row[0])
+    failed_steps = run_steps(collector, failed_row[0])
     assert [(s[0], s[4]) for s in failed_steps] == [("think", "error")]
     assert done_row[1] == failed_row[1] and done_row[1]  # named after the program's span
-    lone = collector.query(
-        "SELECT agent_run_id, action_type, status, input_tokens FROM agent_steps "
-        "WHERE trace_id IN (SELECT unnest(?)) AND agent_run_id IS NULL",
-        [traces],
-    )
+    lone = lone_steps(collector, body, "agent_run_id, action_type, status, input_tokens")
     assert lone == [(None, "think", "ok", 7)]
 
 
@@ -257,24 +197,14 @@ def test_openlit_trace_groups_a_loop_into_a_run(module_collector: CollectorHandl
     """A loop written by hand under ``openlit.init()``, each conversation one function
     decorated with ``@openlit.trace``: that span is the run, OpenLIT's model calls its
     steps; a lone call outside any is a step of no run."""
-    expected = _expected("client_loop_openlit")
-    body = (CAPTURED / "client_loop_openlit.otlp").read_bytes()
-    _send(module_collector, body)
-    traces = _trace_ids(body)
-
-    def settled() -> list[tuple[Any, ...]] | None:
-        rows = module_collector.query(
-            f"SELECT {RUNS} FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) "
-            "ORDER BY started_at",
-            [traces],
-        )
-        return rows if len(rows) == 2 and all(r[2] != "running" and r[7] for r in rows) else None
-
-    done_row, failed_row = wait_until(settled, timeout_s=15, what="the OpenLIT runs")
+    expected = expected_of("client_loop_openlit")
+    body = body_of("client_loop_openlit")
+    send_capture(module_collector, body)
+    done_row, failed_row = settled_runs(module_collector, body, 2, what="the OpenLIT capture")
     done = expected["success"]
     assert done_row[1:7] == ("weather_loop", "completed", done["task"], done["answer"], None, None)
     assert done_row[8:12] == (460, 46, "scripted-loop", "scripted-loop-served")
-    steps = _steps(module_collector, done_row[0])
+    steps = run_steps(module_collector, done_row[0])
     assert [(s[0], s[4], s[7]) for s in steps] == [("think", "ok", n) for n in (100, 110, 120, 130)]
     assert len(steps) == done["model_calls"]
     # OpenLIT's model-call span names the tool call it asked for (gen_ai.tool.call.id): the
@@ -286,12 +216,10 @@ def test_openlit_trace_groups_a_loop_into_a_run(module_collector: CollectorHandl
     # nothing in the trace tells this run's task.
     assert failed_row[1:5] == ("weather_loop", "failed", None, None)
     assert S.MODEL_ERROR in failed_row[5] and failed_row[5].startswith("InternalServerError")
-    assert [(s[0], s[4]) for s in _steps(module_collector, failed_row[0])] == [("think", "error")]
+    assert [(s[0], s[4]) for s in run_steps(module_collector, failed_row[0])] == [
+        ("think", "error")
+    ]
 
-    lone = module_collector.query(
-        "SELECT action_type, input_tokens FROM agent_steps "
-        "WHERE trace_id IN (SELECT unnest(?)) AND agent_run_id IS NULL",
-        [traces],
-    )
+    lone = lone_steps(module_collector, body, "action_type, input_tokens")
     assert lone == [("think", 7)]
     assert expected["lone"]["answer"] == "Hello!"

@@ -12,34 +12,27 @@ import pytest
 
 from tests.conftest import CollectorHandle
 from tests.frameworks.captured import agent_scenario as S
-from tests.frameworks.test_captured_frameworks import _send, _trace_ids
-from tests.frameworks.test_captured_unseen import CAPTURED, RUNS, _check_tools, _expected, _steps
-from tests.support import wait_until
+from tests.frameworks.captured_runs import (
+    body_of,
+    capture_runs,
+    check_tools,
+    expected_of,
+    lone_steps,
+    run_steps,
+    send_capture,
+    settled_runs,
+)
 
 
 def _loop_runs(collector: CollectorHandle, name: str, count: int = 2) -> list[tuple[Any, ...]]:
     """The runs of ``name``.otlp, oldest first, once all ``count`` have settled."""
-    body = (CAPTURED / f"{name}.otlp").read_bytes()
-    _send(collector, body)
-
-    def settled() -> list[tuple[Any, ...]] | None:
-        rows = collector.query(
-            f"SELECT {RUNS} FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) "
-            "ORDER BY started_at",
-            [_trace_ids(body)],
-        )
-        done = len(rows) == count and all(r[2] != "running" and r[7] for r in rows)
-        return rows if done else None
-
-    return wait_until(settled, timeout_s=15, what=f"the runs of {name}")
+    body = body_of(name)
+    send_capture(collector, body)
+    return settled_runs(collector, body, count, what=name)
 
 
 def _lone_steps(collector: CollectorHandle, name: str) -> list[tuple[Any, ...]]:
-    return collector.query(
-        "SELECT action_type, status, model, input_tokens FROM agent_steps "
-        "WHERE trace_id IN (SELECT unnest(?)) AND agent_run_id IS NULL",
-        [_trace_ids((CAPTURED / f"{name}.otlp").read_bytes())],
-    )
+    return lone_steps(collector, body_of(name), "action_type, status, model, input_tokens")
 
 
 # Per capture: the run's model asked for and the one that answered, and the model its
@@ -64,20 +57,22 @@ def test_a_hand_written_loop_is_one_run(module_collector: CollectorHandle, name:
     with its own tokens, counted once; the failing loop a failed run; a lone call a step
     of no run (SPANS.md)."""
     requested, used, served = LOOPS[name]
-    expected = _expected(name)
+    expected = expected_of(name)
     done_row, failed_row = _loop_runs(module_collector, name)
     done = expected["success"]
     assert done_row[1:8] == ("weather_loop", "completed", done["task"], done["answer"], None, None,
                              done["model_calls"])  # fmt: skip
     assert done_row[8:12] == (460, 46, requested, used)
-    steps = _steps(module_collector, done_row[0])
+    steps = run_steps(module_collector, done_row[0])
     assert [(s[0], s[4], s[6], s[7]) for s in steps] == [
         ("think", "ok", served, n) for n in (100, 110, 120, 130)
     ]
     fails = expected["fails"]
     assert S.MODEL_ERROR in fails["raised"]
     assert failed_row[1:6] == ("weather_loop", "failed", fails["task"], None, fails["raised"])
-    assert [(s[0], s[4]) for s in _steps(module_collector, failed_row[0])] == [("think", "error")]
+    assert [(s[0], s[4]) for s in run_steps(module_collector, failed_row[0])] == [
+        ("think", "error")
+    ]
     assert _lone_steps(module_collector, name) == [("think", "ok", served, 7)]
     assert expected["lone"]["answer"] == "Hello!"
 
@@ -87,19 +82,8 @@ def test_instructor_retries_are_steps_of_one_run(module_collector: CollectorHand
     a span of the program's own: each attempt (the one failing validation, the retry) is a
     ``think`` step of that run; a model error and retries that run out fail the run with
     what Instructor raised."""
-    expected = _expected("instructor")
-    body = (CAPTURED / "instructor.otlp").read_bytes()
-    _send(module_collector, body)
-
-    def settled() -> dict[str, tuple[Any, ...]] | None:
-        rows = module_collector.query(
-            f"SELECT {RUNS} FROM agent_runs WHERE trace_id IN (SELECT unnest(?))",
-            [_trace_ids(body)],
-        )
-        done = len(rows) == 3 and all(r[2] != "running" and r[7] for r in rows)
-        return {r[3]: r for r in rows} if done else None
-
-    runs = wait_until(settled, timeout_s=15, what="the Instructor runs")
+    expected = expected_of("instructor")
+    runs = capture_runs(module_collector, "instructor", 3)
     served = "scripted-instructor-served"
     done = expected["success"]
     run = runs[done["task"]]
@@ -108,7 +92,7 @@ def test_instructor_retries_are_steps_of_one_run(module_collector: CollectorHand
     assert run[1:8] == ("extract_weather", "completed", done["task"], None, None, None,
                         done["model_calls"])  # fmt: skip
     assert run[8:12] == (250, 25, served, served)
-    steps = _steps(module_collector, run[0])
+    steps = run_steps(module_collector, run[0])
     assert [(s[0], s[4], s[6], s[7]) for s in steps] == [
         ("think", "ok", served, 100),
         ("think", "ok", served, 150),
@@ -119,13 +103,13 @@ def test_instructor_retries_are_steps_of_one_run(module_collector: CollectorHand
     assert fails["raised"].startswith("InstructorRetryException")
     assert S.MODEL_ERROR in fails["raised"]
     assert run[1:6] == ("extract_weather", "failed", fails["task"], None, fails["raised"])
-    assert [(s[0], s[4]) for s in _steps(module_collector, run[0])] == [("think", "error")]
+    assert [(s[0], s[4]) for s in run_steps(module_collector, run[0])] == [("think", "error")]
 
     invalid = expected["invalid"]
     run = runs[invalid["task"]]
     assert run[1:6] == ("extract_weather", "failed", invalid["task"], None, invalid["raised"])
     # Every attempt answered (HTTP 200) and failed only Instructor's validation.
-    steps = _steps(module_collector, run[0])
+    steps = run_steps(module_collector, run[0])
     assert [(s[0], s[4]) for s in steps] == [("think", "ok")] * invalid["model_calls"]
     assert run[7:10] == (3, 360, 90)
 
@@ -143,23 +127,25 @@ def test_mlflow_traces_read_as_the_agent_returned(
     ``MLFLOW_ENABLE_OTEL_GENAI_SEMCONV``, from the GenAI keys, to the same runs. A bare
     ``@mlflow.trace`` around one call is a run too, the traced helper in it no step."""
     name = f"mlflow_{mode}"
-    expected = _expected(name)
+    expected = expected_of(name)
     served = "scripted-mlflow-served"
     done_row, failed_row, plain_row = _loop_runs(module_collector, name, 3)
     done = expected["success"]
     assert done_row[1:7] == ("weather_agent", "completed", done["task"], done["answer"], None, None)
     # The semconv spans name only the served model.
     assert done_row[8:12] == (460, 46, requested, served)
-    steps = _steps(module_collector, done_row[0])
+    steps = run_steps(module_collector, done_row[0])
     assert [s[0] for s in steps] == ["think", "tool_call"] * 3 + ["think"]
     assert [s[7] for s in steps if s[0] == "think"] == [100, 110, 120, 130]
     assert sum(1 for s in steps if s[0] == "think") == done["model_calls"]
-    _check_tools(steps, done["tools"])
+    check_tools(steps, done["tools"])
     assert steps[1][5] == f"TimeoutError: {S.WEATHER_ERROR}"
 
     fails = expected["fails"]
     assert failed_row[1:6] == ("weather_agent", "failed", fails["task"], None, fails["raised"])
-    assert [(s[0], s[4]) for s in _steps(module_collector, failed_row[0])] == [("think", "error")]
+    assert [(s[0], s[4]) for s in run_steps(module_collector, failed_row[0])] == [
+        ("think", "error")
+    ]
 
     plain = expected["plain"]
     # MLflow's GenAI spans name a span of no type after the type.

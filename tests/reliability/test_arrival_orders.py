@@ -27,8 +27,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceServiceStub
-from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
-from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 import instrumentation
@@ -36,6 +34,8 @@ from instrumentation import agent_run
 from tests.collector.ingest.otlp import to_otlp_json, to_request
 from tests.conftest import CollectorHandle, start_test_collector
 from tests.instrumentation.conftest import Spans
+from tests.span_items import SpanItem, request_of, span_items, trace_ids
+from tests.support import wait_until
 
 CAPTURED = Path(__file__).parents[1] / "frameworks" / "captured"
 FRAMEWORKS = (
@@ -61,8 +61,6 @@ _SPAN_ID_ATTRIBUTES = ("agent_audit.pending_parent_id", "agent_audit.pending_rea
 _RUN_ID_ATTRIBUTE = "agent_run.id"
 # What depends on the time of arrival, not on the spans.
 _RUN_EXCLUDED = "updated_at, last_activity_at"
-
-Item = tuple[Resource, InstrumentationScope, Span]
 
 
 def _own_spans() -> bytes:
@@ -123,21 +121,10 @@ def _wrapped_model_calls() -> bytes:
     return to_request(memory.get_finished_spans()).SerializeToString()
 
 
-def _items(body: bytes) -> list[Item]:
-    request = ExportTraceServiceRequest()
-    request.ParseFromString(body)
-    return [
-        (resource.resource, scope.scope, span)
-        for resource in request.resource_spans
-        for scope in resource.scope_spans
-        for span in scope.spans
-    ]
-
-
 BODIES: dict[str, bytes] = {name: (CAPTURED / f"{name}.otlp").read_bytes() for name in FRAMEWORKS}
 
 
-def _renamed(items: list[Item], salt: str) -> list[Item]:
+def _renamed(items: list[SpanItem], salt: str) -> list[SpanItem]:
     """The same spans under ids no other example uses (trace, span, parent, link ids,
     and the run ids of the instrumentation's own spans)."""
 
@@ -163,44 +150,57 @@ def _renamed(items: list[Item], salt: str) -> list[Item]:
     return out
 
 
-def _request(items: list[Item]) -> ExportTraceServiceRequest:
-    request = ExportTraceServiceRequest()
-    for resource, scope, span in items:
-        resource_spans = request.resource_spans.add()
-        resource_spans.resource.CopyFrom(resource)
-        scope_spans = resource_spans.scope_spans.add()
-        scope_spans.scope.CopyFrom(scope)
-        scope_spans.spans.add().CopyFrom(span)
-    return request
+class Connected:
+    """A running collector and one open connection to each of its receivers (an exporter
+    keeps its own; a new HTTP client per request would build a TLS context each time)."""
+
+    def __init__(self, handle: CollectorHandle) -> None:
+        self.handle = handle
+        self._channel = grpc.insecure_channel(f"127.0.0.1:{handle.grpc_port}")
+        self._stub = TraceServiceStub(self._channel)
+        self._http = httpx.Client(base_url=handle.http_endpoint, timeout=30)
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.handle.query(sql, params)
+
+    def send(self, transport: str, request: ExportTraceServiceRequest) -> None:
+        """Send with the transport; assert every span was accepted."""
+        if transport == "grpc":
+            partial = self._stub.Export(request, timeout=30).partial_success
+            rejected, message = partial.rejected_spans, partial.error_message
+        elif transport == "http-protobuf":
+            response = self._http.post(
+                "/v1/traces",
+                content=request.SerializeToString(),
+                headers={"content-type": "application/x-protobuf"},
+            )
+            assert response.status_code == 200, response.text
+            parsed = ExportTraceServiceResponse()
+            parsed.ParseFromString(response.content)
+            partial = parsed.partial_success
+            rejected, message = partial.rejected_spans, partial.error_message
+        else:
+            response = self._http.post(
+                "/v1/traces",
+                content=json.dumps(to_otlp_json(request)).encode(),
+                headers={"content-type": "application/json"},
+            )
+            assert response.status_code == 200, response.text
+            body = response.json().get("partialSuccess", {})
+            rejected, message = int(body.get("rejectedSpans", 0)), body.get("errorMessage")
+        assert rejected == 0, message
+        # Each request stored before the next is sent: the order under test is the order
+        # of arrival, not how the writer groups requests that come in together. (A read
+        # waits for the writer only so long; on a loaded machine it can be further behind.)
+        wait_until(self.handle.store.await_applied, timeout_s=120, what="the request applied")
+
+    def close(self) -> None:
+        self._http.close()
+        self._channel.close()
+        self.handle.stop()
 
 
-def send(handle: CollectorHandle, transport: str, request: ExportTraceServiceRequest) -> None:
-    """Send with the transport; assert every span was accepted."""
-    if transport == "grpc":
-        with grpc.insecure_channel(f"127.0.0.1:{handle.grpc_port}") as channel:
-            answer = TraceServiceStub(channel).Export(request, timeout=30)
-        assert answer.partial_success.rejected_spans == 0, answer.partial_success.error_message
-        return
-    if transport == "http-protobuf":
-        body, kind = request.SerializeToString(), "application/x-protobuf"
-    else:
-        body, kind = json.dumps(to_otlp_json(request)).encode(), "application/json"
-    response = httpx.post(
-        handle.http_endpoint + "/v1/traces",
-        content=body,
-        headers={"content-type": kind},
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    if transport == "http-protobuf":
-        parsed = ExportTraceServiceResponse()
-        parsed.ParseFromString(response.content)
-        assert parsed.partial_success.rejected_spans == 0, parsed.partial_success.error_message
-    else:
-        assert int(response.json().get("partialSuccess", {}).get("rejectedSpans", 0)) == 0
-
-
-def stored(handle: CollectorHandle, traces: list[str]) -> tuple[list[Any], list[Any]]:
+def stored(handle: Connected, traces: list[str]) -> tuple[list[Any], list[Any]]:
     """Every run and step of ``traces``, all derived columns, in a stable order."""
     runs = handle.query(
         f"SELECT * EXCLUDE ({_RUN_EXCLUDED}) FROM agent_runs "
@@ -214,16 +214,16 @@ def stored(handle: CollectorHandle, traces: list[str]) -> tuple[list[Any], list[
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CollectorHandle, ...]]:
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Connected, ...]]:
     """A collector fed in order, and one fed in any order."""
     root = tmp_path_factory.mktemp("orders")
-    ordered = start_test_collector(root / "ordered.duckdb")
-    shuffled = start_test_collector(root / "shuffled.duckdb")
+    ordered = Connected(start_test_collector(root / "ordered.duckdb"))
+    shuffled = Connected(start_test_collector(root / "shuffled.duckdb"))
     try:
         yield ordered, shuffled
     finally:
-        ordered.stop()
-        shuffled.stop()
+        ordered.close()
+        shuffled.close()
 
 
 _examples = itertools.count()
@@ -242,15 +242,15 @@ def deliveries(draw: st.DrawFn, size: int) -> list[tuple[str, list[int]]]:
     return [(draw(st.sampled_from(TRANSPORTS)), list(part)) for part in parts]
 
 
-def _check_order_free(pair: tuple[CollectorHandle, ...], body: bytes, data: st.DataObject) -> None:
+def _check_order_free(pair: tuple[Connected, ...], body: bytes, data: st.DataObject) -> None:
     ordered, shuffled = pair
     salt = f"x{next(_examples)}"
-    items = _renamed(_items(body), salt)
+    items = _renamed(span_items(body), salt)
     plan = data.draw(deliveries(len(items)))
-    send(ordered, "http-protobuf", _request(items))
+    ordered.send("http-protobuf", request_of(items))
     for transport, part in plan:
-        send(shuffled, transport, _request([items[i] for i in part]))
-    traces = sorted({span.trace_id.hex() for _, _, span in items})
+        shuffled.send(transport, request_of([items[i] for i in part]))
+    traces = trace_ids(items)
     expected = stored(ordered, traces)
     assert expected[0], "the in-order trace made no run"
     got = stored(shuffled, traces)
@@ -270,7 +270,7 @@ def _check_order_free(pair: tuple[CollectorHandle, ...], body: bytes, data: st.D
 )
 @given(data=st.data())
 def test_captured_trace_stores_the_same_runs_in_any_order(
-    pair: tuple[CollectorHandle, ...], name: str, data: st.DataObject
+    pair: tuple[Connected, ...], name: str, data: st.DataObject
 ) -> None:
     _check_order_free(pair, BODIES[name], data)
 
@@ -284,7 +284,7 @@ def test_captured_trace_stores_the_same_runs_in_any_order(
 )
 @given(data=st.data())
 def test_own_spans_store_the_same_runs_in_any_order(
-    pair: tuple[CollectorHandle, ...], own_body: bytes, data: st.DataObject
+    pair: tuple[Connected, ...], own_body: bytes, data: st.DataObject
 ) -> None:
     _check_order_free(pair, own_body, data)
 
@@ -303,7 +303,7 @@ def own_body() -> bytes:
 )
 @given(data=st.data())
 def test_model_calls_traced_twice_store_the_same_runs_in_any_order(
-    pair: tuple[CollectorHandle, ...], data: st.DataObject
+    pair: tuple[Connected, ...], data: st.DataObject
 ) -> None:
     _check_order_free(pair, WRAPPED, data)
 
@@ -312,14 +312,14 @@ WRAPPED = _wrapped_model_calls()
 
 
 def test_model_calls_traced_twice_sent_as_they_end_leave_no_stand_in(
-    pair: tuple[CollectorHandle, ...],
+    pair: tuple[Connected, ...],
 ) -> None:
     """Each span in a request of its own, in the order they end (inner calls first)."""
     _, shuffled = pair
-    items = _renamed(_items(WRAPPED), "ends")
+    items = _renamed(span_items(WRAPPED), "ends")
     for item in items:
-        send(shuffled, "grpc", _request([item]))
-    traces = sorted({span.trace_id.hex() for _, _, span in items})
+        shuffled.send("grpc", request_of([item]))
+    traces = trace_ids(items)
     runs = shuffled.query(
         "SELECT status, total_steps, metadata FROM agent_runs WHERE trace_id = ?", traces
     )
@@ -327,19 +327,19 @@ def test_model_calls_traced_twice_sent_as_they_end_leave_no_stand_in(
 
 
 def test_a_run_whose_last_model_call_comes_after_it_answers_with_that_call(
-    pair: tuple[CollectorHandle, ...],
+    pair: tuple[Connected, ...],
 ) -> None:
     """The Agents SDK's run span, its first three turns, its tools and one model call
     first; the last turn and the other model calls later: the answer first derived from
     the tools is replaced by the last model call's."""
     ordered, shuffled = pair
-    items = _renamed(_items(BODIES["openai_agents"]), "late-answer")
+    items = _renamed(span_items(BODIES["openai_agents"]), "late-answer")
     first = [1, 2, 11, 3, 7, 5, 8]  # (indices into the captured file, which is fixed)
     assert items[11][2].name == "weather_agent" and items[9][2].name == "generation"
-    send(ordered, "http-protobuf", _request(items))
-    send(shuffled, "grpc", _request([items[i] for i in first]))
-    send(shuffled, "http-json", _request([it for i, it in enumerate(items) if i not in first]))
-    traces = sorted({span.trace_id.hex() for _, _, span in items})
+    ordered.send("http-protobuf", request_of(items))
+    shuffled.send("grpc", request_of([items[i] for i in first]))
+    shuffled.send("http-json", request_of([it for i, it in enumerate(items) if i not in first]))
+    traces = trace_ids(items)
     expected = stored(ordered, traces)
     assert any(row[7] == "It is 64.4F and sunny in Paris." for row in expected[0])
     assert stored(shuffled, traces) == expected

@@ -21,12 +21,12 @@ import pytest
 from collector.sql_workspace import SqlWorkspace
 from collector.store import RunStore
 from tests.collector.ingest.otlp import export, record_spans
-from tests.conftest import CollectorHandle, start_test_collector
+from tests.conftest import CollectorHandle, sql_copies_of, start_test_collector
 from tests.support import wait_until
 
 
 def copy_dir(path: Path) -> Path:
-    return SqlWorkspace(SqlWorkspace.default_root(), keep_s=0).copy_path(path)
+    return SqlWorkspace(sql_copies_of(path), keep_s=0).copy_path(path)
 
 
 SPANS = 30_000

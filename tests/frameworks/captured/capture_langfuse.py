@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import json
 import sys
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from langfuse import Langfuse, observe
+from langfuse import observe
 from langfuse.openai import OpenAI
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.frameworks.captured import agent_scenario as S
+from tests.frameworks.captured.capture_files import Capture
+from tests.frameworks.captured.langfuse_memory import langfuse_into, write_langfuse_capture
 from tests.scripted_llm import ScriptedLLM, answer, call_tool
 
 HERE = Path(__file__).parent
@@ -108,10 +107,9 @@ def _run(loop: Loop, task: str, tool_names: list[str]) -> dict[str, Any]:
 
 
 def main(out: Path) -> None:
-    exporter = InMemorySpanExporter()
-    langfuse = Langfuse(public_key="pk-lf-local", secret_key="sk-lf-local",
-                        base_url="http://127.0.0.1:9", span_exporter=exporter)  # fmt: skip
-    expected: dict[str, Any] = {"versions": {p: version(p) for p in PACKAGES}}
+    capture = Capture(out, PACKAGES)
+    langfuse = langfuse_into(capture)
+    expected = capture.expected
     with ScriptedLLM() as llm:
         task, failing = S.script(llm, "[langfuse]")
         expected["success"] = _run(Loop(llm), task, ["get_weather", "to_fahrenheit"])
@@ -131,11 +129,7 @@ def main(out: Path) -> None:
             model=MODEL, messages=[{"role": "user", "content": LONE_TASK}]
         )
         expected["lone"] = {"task": LONE_TASK, "answer": said.choices[0].message.content}
-    langfuse.flush()
-    spans = exporter.get_finished_spans()
-    (out / "langfuse.otlp").write_bytes(bytes(encode_spans(spans).SerializeToString()))
-    (out / "langfuse.expected.json").write_text(json.dumps(expected, indent=2) + "\n")
-    langfuse.shutdown()
+    write_langfuse_capture(langfuse, capture, "langfuse")
 
 
 if __name__ == "__main__":

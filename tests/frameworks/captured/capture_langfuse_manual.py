@@ -16,15 +16,14 @@ from __future__ import annotations
 import json
 import sys
 import urllib.request
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from langfuse import Langfuse, get_client, observe
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from langfuse import get_client, observe
 
 from tests.frameworks.captured import agent_scenario as S
+from tests.frameworks.captured.capture_files import Capture
+from tests.frameworks.captured.langfuse_memory import langfuse_into, write_langfuse_capture
 from tests.scripted_llm import ScriptedLLM, answer, call_tool
 
 HERE = Path(__file__).parent
@@ -84,10 +83,9 @@ def agent(base_url: str, task: str, tools: dict[str, Any], given: Any) -> dict[s
 
 
 def main(out: Path) -> None:
-    exporter = InMemorySpanExporter()
-    langfuse = Langfuse(public_key="pk-lf-local", secret_key="sk-lf-local",
-                        base_url="http://127.0.0.1:9", span_exporter=exporter)  # fmt: skip
-    expected: dict[str, Any] = {"versions": {p: version(p) for p in PACKAGES}}
+    capture = Capture(out, PACKAGES)
+    langfuse = langfuse_into(capture)
+    expected = capture.expected
     with ScriptedLLM() as llm:
         llm.script(TASK, [call_tool("to_fahrenheit", {"celsius": 18}, input_tokens=40,
                                     output_tokens=4), answer("64.4F", input_tokens=50,
@@ -100,11 +98,7 @@ def main(out: Path) -> None:
             {"request": RAISING_TASK, "tools": ["get_weather"]},
         )  # fmt: skip
         expected["raises"]["tool"] = {"name": "get_weather", "args": {"city": "Paris"}}
-    langfuse.flush()
-    spans = exporter.get_finished_spans()
-    (out / "langfuse_manual.otlp").write_bytes(bytes(encode_spans(spans).SerializeToString()))
-    (out / "langfuse_manual.expected.json").write_text(json.dumps(expected, indent=2) + "\n")
-    langfuse.shutdown()
+    write_langfuse_capture(langfuse, capture, "langfuse_manual")
 
 
 if __name__ == "__main__":
