@@ -14,6 +14,7 @@ worker whose sync failed exits, and the collector starts a new one.
 
 from __future__ import annotations
 
+import contextlib
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,10 @@ class Replica:
                 self._views_created = True
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            # A COMMIT that failed (the disk full) has ended the transaction already:
+            # the error to report is the commit's, not the rollback's.
+            with contextlib.suppress(Exception):
+                con.execute("ROLLBACK")
             raise
         self.generation = generation
         partial = self._id_path.with_suffix(".partial")

@@ -39,7 +39,7 @@ def _indexed(db: Path, run_id: str) -> bool:
         index = tantivy.Index(build_schema(tantivy), path=str(_index_dir(db)))
         searcher = index.searcher()
         query = tantivy.Query.term_query(index.schema, "id", run_id)
-        return int(searcher.search(query, 1, count=True).count or 0) == 1
+        return len(searcher.search(query, 2).hits) == 1
     except (ValueError, OSError):
         return False  # not there (yet), or being rebuilt
 
