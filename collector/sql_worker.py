@@ -73,9 +73,25 @@ def _load_failure(workdir: Path, error: Exception) -> str:
     return f"the /sql copy in {workdir} could not be written: {lines[0] if lines else error!r}"
 
 
+def _refuse_all(conn: Connection, message: str) -> int:
+    """Without a database (it cannot be made: its disk full), say why to each request
+    until the collector replaces this worker."""
+    answer = {"ok": False, "kind": "failed", "message": message, "fatal": True}
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return 3
+        if request[0] in ("sync", "identify", "query", "ping"):
+            _answer(conn, answer)
+
+
 def serve(conn: Connection, workdir: Path, limits: dict[str, Any]) -> int:
     """Answer the collector until it closes the socket; return the exit code."""
-    replica = Replica(workdir, limits)
+    try:
+        replica = Replica(workdir, limits)
+    except Exception as exc:  # noqa: BLE001 - process boundary: the collector is told why
+        return _refuse_all(conn, _load_failure(workdir, exc))
     while True:
         try:
             message = conn.recv()

@@ -48,7 +48,9 @@ def test_a_full_copy_folder_is_a_clear_retryable_answer_until_space_returns(
                 return answer if full else None
 
             # The first answers may be "being built, retry shortly"; then the reason.
-            answer = wait_until(refused_for_the_disk, timeout_s=60, interval_s=0.5)
+            answer = wait_until(
+                refused_for_the_disk, timeout_s=60, interval_s=0.5, what="503, disk full"
+            )
             detail = answer.json()["detail"]
             assert str(copies) in detail and "could not be written" in detail, detail
             assert answer.headers["retry-after"]
