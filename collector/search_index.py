@@ -115,8 +115,8 @@ class SearchIndex:
         """Make the directory hold an index of this layout (emptied when of another, or
         when something else stands at its path) and read where the follower stands."""
         marker = self.directory / "format"
-        if self.directory.is_symlink() or (self.directory.exists() and not self.directory.is_dir()):
-            self.directory.unlink()
+        if not self.directory.is_dir() and (self.directory.exists() or self.directory.is_symlink()):
+            self.directory.unlink()  # a file, or a link to nothing (a link to a folder stays)
         elif self.directory.exists() and (
             not marker.exists() or marker.read_text().strip() != FORMAT
         ):
@@ -228,7 +228,7 @@ class SearchIndex:
                 self._behind = True
                 self._watermark, self._annotations_mark = NO_MARK, NO_MARK
             self._unprepared = True  # until the directory is made again
-            if self.directory.is_dir() and not self.directory.is_symlink():
+            if self.directory.is_dir():
                 _empty(self.directory)
             self._prepare_directory()
         self._wake.set()  # start the new build at once
