@@ -351,6 +351,12 @@ def create_app(
             # Resident memory, glibc's arena cap, Arrow's pool (collector/process_memory.py).
             "memory": memory_figures(),
         }
+        search = getattr(app.state, "search", None)
+        if search is not None:
+            # Derived data: a failing index (its disk full) degrades q, not ingest.
+            health["search_index"] = index = search.health_figures()
+            if index["state"] == "failing":
+                health["status"] = "degraded"
         lake_status = getattr(store, "lake_status", None)
         if lake_status is not None:
             health["lake"] = lake_status()

@@ -152,6 +152,12 @@ def ns_to_datetime(ns: int | None) -> datetime | None:
     return datetime.fromtimestamp(ns / 1e9, tz=UTC).replace(tzinfo=None)
 
 
+def _end_time(span: SpanRecord) -> datetime | None:
+    """When the span ended, never before it started: a clock set back while it ran
+    (the span as sent stays in ``spans``) must not make a run end before it began."""
+    return ns_to_datetime(max(span.end_ns, span.start_ns) if span.end_ns else 0)
+
+
 def _duration_ms(span: SpanRecord) -> float | None:
     if is_pending(span) or not span.end_ns or not span.start_ns:
         return None
@@ -259,7 +265,7 @@ def build_run(span: SpanRecord, parent_run_id: str | None) -> RunRow:
         status=status,
         final_answer=text_value(attrs.get(A.RUN_FINAL_ANSWER)) or fields.get("final_answer"),
         started_at=ns_to_datetime(span.start_ns),
-        completed_at=ns_to_datetime(span.end_ns) if not pending or open_at_exit(span) else None,
+        completed_at=_end_time(span) if not pending or open_at_exit(span) else None,
         duration_ms=_duration_ms(span),
         source=text_value(attrs.get(A.RUN_SOURCE)) or fields.get("source"),
         triggered_by=text_value(attrs.get(A.RUN_TRIGGERED_BY)),

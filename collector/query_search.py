@@ -18,6 +18,7 @@ with ``q``), and SQL applies the whole filter to those candidates only.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,8 @@ import duckdb
 if TYPE_CHECKING:
     from collector.queries import Cursor, RunFilters, RunPage
     from collector.search_index import SearchFilters, SearchHits, SearchIndex, TextQuery
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["search_page", "search_where", "MAX_CANDIDATES"]
 
@@ -109,7 +112,29 @@ def search_page(
     offset: int,
     now: datetime,
 ) -> RunPage | None:
-    """One page of the run list from the index, inside the caller's read snapshot."""
+    """One page of the run list from the index, inside the caller's read snapshot
+    (None: scan; so too when the index cannot be read)."""
+    from collector.search_index import IndexUnreadable
+
+    try:
+        return _search_page(
+            cursor, index, filters, limit=limit, after=after, offset=offset, now=now
+        )
+    except IndexUnreadable:
+        logger.warning("run list with q answered by a scan", exc_info=True)
+        return None
+
+
+def _search_page(
+    cursor: duckdb.DuckDBPyConnection,
+    index: SearchIndex,
+    filters: RunFilters,
+    *,
+    limit: int,
+    after: Cursor | None,
+    offset: int,
+    now: datetime,
+) -> RunPage | None:
     from collector import queries
 
     usable, query = _index_query(filters)
@@ -199,6 +224,18 @@ def search_where(
 
     None when the index cannot answer (then ``q`` scans).
     """
+    from collector.search_index import IndexUnreadable
+
+    try:
+        return _search_where(cursor, index, filters)
+    except IndexUnreadable:
+        logger.warning("stats with q answered by a scan", exc_info=True)
+        return None
+
+
+def _search_where(
+    cursor: duckdb.DuckDBPyConnection, index: SearchIndex, filters: RunFilters
+) -> tuple[str, list[Any]] | None:
     from collector import queries
 
     usable, query = _index_query(filters)

@@ -45,19 +45,30 @@ from collector.search_documents import (
     register_tokenizers,
     run_document,
 )
+from collector.search_health import IndexHealth, damage_of
 from collector.search_query import (
     SearchFilters,
     SearchHits,
     TextQuery,
+    count_hits,
     filtered_query,
     index_words,
     micros,
+    page_hits,
     text_query,
     time_bounds,
     without_unmatched_prefix,
 )
 
-__all__ = ["SearchFilters", "SearchHits", "SearchIndex", "TextQuery", "index_words", "text_query"]
+__all__ = [
+    "IndexUnreadable",
+    "SearchFilters",
+    "SearchHits",
+    "SearchIndex",
+    "TextQuery",
+    "index_words",
+    "text_query",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +79,10 @@ _BATCH_RUNS = 2000
 _PRUNE_EVERY_S = 300.0  # how often deleted runs (retention) are looked for
 
 
+class IndexUnreadable(RuntimeError):
+    """The index could not be read (damaged, or its storage failing): scan instead."""
+
+
 class SearchIndex:
     """The index directory, its writer and the thread that keeps it fresh."""
 
@@ -75,27 +90,42 @@ class SearchIndex:
         self.directory = Path(directory)
         self._read = read
         self._interval_s = interval_s
-        marker = self.directory / "format"
-        if self.directory.exists() and (
-            not marker.exists() or marker.read_text().strip() != FORMAT
-        ):
-            shutil.rmtree(self.directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        marker.write_text(FORMAT)
+        self.health = IndexHealth()
         # tantivy (its library, the index's readers) is loaded when there is
         # something to index or to search: an idle collector does without.
         self._opened: tuple[Any, Any, Any] | None = None  # module, schema, index
         self._open_lock = threading.Lock()
         self._writer: Any = None
-        self._watermark = self._load_watermark("watermark")
-        self._annotations_mark = self._load_watermark("annotation_watermark")
         self._behind = True  # the last pass was a full batch: more may be waiting
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
+        self._watermark, self._annotations_mark = NO_MARK, NO_MARK
+        self._unprepared = True
+        self._check_damage = False  # a reader failed: is the index damaged?
+        try:
+            self._prepare_directory()
+        except OSError as exc:  # e.g. a full disk: the follower prepares it on a later beat
+            self.health.failed(exc)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="search-index", daemon=True)
         self._thread.start()
+
+    def _prepare_directory(self) -> None:
+        """Make the directory hold an index of this layout (emptied when of another, or
+        when something else stands at its path) and read where the follower stands."""
+        marker = self.directory / "format"
+        if not self.directory.is_dir() and (self.directory.exists() or self.directory.is_symlink()):
+            self.directory.unlink()  # a file, or a link to nothing (a link to a folder stays)
+        elif self.directory.exists() and (
+            not marker.exists() or marker.read_text().strip() != FORMAT
+        ):
+            _empty(self.directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        marker.write_text(FORMAT)
+        self._watermark = self._load_watermark("watermark")
+        self._annotations_mark = self._load_watermark("annotation_watermark")
+        self._unprepared = False
 
     def _open(self) -> tuple[Any, Any, Any]:
         opened = self._opened
@@ -144,16 +174,64 @@ class SearchIndex:
         next_prune = time.monotonic() + _PRUNE_EVERY_S
         while not self._stop.is_set():
             try:
+                if self._unprepared:
+                    self._prepare_directory()
+                if self._check_damage:
+                    self._check_damage = False
+                    self._rebuild_if_damaged()
                 indexed = self.refresh_once()
                 if not self._behind and time.monotonic() >= next_prune:
                     self.prune_deleted()
                     next_prune = time.monotonic() + _PRUNE_EVERY_S
-            except Exception:  # thread boundary: try again on the next beat
-                logger.exception("search index refresh failed")
+                self.health.succeeded()
+            except Exception as exc:  # thread boundary: try again on the next beat
                 indexed = 0
+                self._recover(exc)
             if indexed < _BATCH_RUNS:
                 self._wake.wait(self._interval_s)
                 self._wake.clear()
+
+    def _recover(self, error: Exception) -> None:
+        """After a failed beat: drop the writer (a fresh one starts from the last
+        commit; the batch is indexed again, its watermark was not saved) and rebuild
+        the index when it is damaged (collector/search_health.py)."""
+        self.health.failed(error)
+        with self._changed:
+            self._changed.notify_all()  # waiting readers scan instead
+        self._writer = None
+        if self._unprepared:
+            return  # the next beat makes the directory again
+        try:
+            self._rebuild_if_damaged()
+        except Exception as exc:  # e.g. the disk full while emptying: tried again next beat
+            self.health.failed(exc)
+
+    def _rebuild_if_damaged(self) -> None:
+        damage = damage_of(self.directory, FORMAT, self._read_afresh)
+        if damage is not None:
+            self._rebuild(damage)
+
+    def _read_afresh(self) -> None:
+        """Open the index on disk anew and read its document count."""
+        import tantivy
+
+        index = tantivy.Index(build_schema(tantivy), path=str(self.directory))
+        index.searcher().num_docs  # noqa: B018 - reading it is the check
+
+    def _rebuild(self, reason: str) -> None:
+        """Empty the index and index every run again from the database."""
+        self.health.rebuilding(reason)
+        with self._open_lock:
+            self._writer = None
+            self._opened = None  # readers holding the old index keep it until they finish
+            with self._changed:
+                self._behind = True
+                self._watermark, self._annotations_mark = NO_MARK, NO_MARK
+            self._unprepared = True  # until the directory is made again
+            if self.directory.is_dir():
+                _empty(self.directory)
+            self._prepare_directory()
+        self._wake.set()  # start the new build at once
 
     def refresh_once(self) -> int:
         """Index runs changed or annotated since the watermarks (one batch); returns how many."""
@@ -234,7 +312,8 @@ class SearchIndex:
         deadline = time.monotonic() + timeout_s
         with self._changed:
             while (
-                self._behind
+                self.health.failing
+                or self._behind
                 or (snapshot_updated_at is not None and self._watermark[0] < snapshot_updated_at)
                 or (
                     snapshot_annotated_at is not None
@@ -242,8 +321,8 @@ class SearchIndex:
                 )
             ):
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._stop.is_set():
-                    return False
+                if remaining <= 0 or self._stop.is_set() or self.health.failing:
+                    return False  # a failing index is not waited for: the caller scans
                 self._wake.set()
                 self._changed.wait(remaining)
             return True
@@ -261,12 +340,38 @@ class SearchIndex:
         """Runs matching ``query`` that pass ``filters``, newest first, and their count.
 
         ``newest`` (the newest start the reader sees) lets the page be looked for
-        in windows back from it, as :func:`_page_hits` does.
+        in windows back from it, as :func:`~collector.search_query.page_hits` does. Raises
+        :class:`IndexUnreadable` when the index cannot be read.
         """
+        return self._reading(
+            lambda: self._search(
+                query, filters, limit=limit, offset=offset, before=before, newest=newest
+            )
+        )
+
+    def _reading(self, read: Callable[[], T]) -> T:
+        try:
+            return read()
+        except Exception as exc:  # tantivy raises ValueError for every kind of failure
+            # The follower checks the index on its next beat and rebuilds it if damaged.
+            self._check_damage = True
+            self._wake.set()
+            raise IndexUnreadable(f"search index unreadable: {exc}") from exc
+
+    def _search(
+        self,
+        query: TextQuery | Sequence[str] | None,
+        filters: SearchFilters,
+        *,
+        limit: int,
+        offset: int,
+        before: tuple[datetime | None, str] | None,
+        newest: datetime | None,
+    ) -> SearchHits:
         lower, upper = time_bounds(filters)
         searcher = self._index.searcher()
         query = without_unmatched_prefix(self._tantivy, self._schema, searcher, query)
-        total = _count(
+        total = count_hits(
             searcher, filtered_query(self._tantivy, self._schema, query, filters, lower, upper)
         )
         cursor_us = None
@@ -286,7 +391,7 @@ class SearchIndex:
                 ).hits
             )
 
-        hits = _page_hits(hits_from, lower, anchor, limit + slack, offset, total)
+        hits = page_hits(hits_from, lower, anchor, limit + slack, offset, total)
         keyed = [(key, searcher.doc(address)["id"][0]) for key, address in hits]
         if cursor_us is not None and before is not None:
             after_id = before[1]
@@ -304,14 +409,25 @@ class SearchIndex:
         *,
         at_most: int | None = None,
     ) -> SearchHits | None:
-        """Every run matching ``query`` and ``filters``; None when more than ``at_most``."""
+        """Every run matching ``query`` and ``filters``; None when more than ``at_most``.
+
+        Raises :class:`IndexUnreadable` when the index cannot be read."""
+        return self._reading(lambda: self._matching(query, filters, at_most=at_most))
+
+    def _matching(
+        self,
+        query: TextQuery | Sequence[str] | None,
+        filters: SearchFilters | None,
+        *,
+        at_most: int | None,
+    ) -> SearchHits | None:
         lower, upper = time_bounds(filters or SearchFilters())
         searcher = self._index.searcher()
         query = without_unmatched_prefix(self._tantivy, self._schema, searcher, query)
         compiled = filtered_query(
             self._tantivy, self._schema, query, filters or SearchFilters(), lower, upper
         )
-        total = _count(searcher, compiled)
+        total = count_hits(searcher, compiled)
         if at_most is not None and total > at_most:
             return None
         if not total:
@@ -339,6 +455,10 @@ class SearchIndex:
         found = self.matching_ids(words, SearchFilters(run_ids=run_ids))
         return found or []
 
+    def health_figures(self) -> dict[str, object]:
+        """How the index is doing, for ``/healthz`` (collector/search_health.py)."""
+        return self.health.as_dict(building=self._behind)
+
     def close(self) -> None:
         """Stop following the database (the index stays on disk for the next start)."""
         self._stop.set()
@@ -346,36 +466,10 @@ class SearchIndex:
         self._thread.join(30)
 
 
-# How far back from the newest start (or the cursor) a page is looked for, in minutes.
-_WINDOWS_MIN = (15, 120, 960, 7680, 61440, 491520)
-
-
-def _page_hits(
-    hits_from: Callable[[int | None, int], list[Any]],
-    lower: int | None,
-    anchor: int | None,
-    wanted: int,
-    offset: int,
-    total: int,
-) -> list[Any]:
-    """The ``wanted`` newest hits after ``offset``, from the smallest window that holds them.
-
-    Ordering every hit by start reads the start of each (600k for a common
-    word: tens of ms); a window of the last minutes holds the page of such a
-    query, and all it leaves out started earlier than all it holds, so its
-    newest hits are the newest of all. A window is tried only when the
-    smaller one held too few; the last resort is every hit.
-    """
-    if anchor is not None and total > offset + wanted:
-        for minutes in _WINDOWS_MIN:
-            low = anchor - minutes * 60_000_000
-            if lower is not None and low <= lower:
-                break
-            hits = hits_from(low, wanted)
-            if len(hits) >= wanted:
-                return hits
-    return hits_from(lower, wanted)
-
-
-def _count(searcher: Any, query: Any) -> int:
-    return int(getattr(searcher.search(query, 1, count=True), "count", 0) or 0)
+def _empty(directory: Path) -> None:
+    """Remove what ``directory`` holds, not the directory (it may be a mount point)."""
+    for path in directory.iterdir():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()

@@ -3,7 +3,9 @@
 A request's bad spans are rejected one by one and counted in
 ``partial_success`` (OTLP spec, "Partial Success"), so one span with a NaN
 token count or an end time of 2^64-1 no longer costs the good spans next to
-it. Pure: no I/O.
+it. A span that ends before it starts is not bad input but a clock that was
+set back while it ran (NTP stepping the agent's host): it is stored as sent,
+and its run or step reads as taking no time (collector/mapping.py). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -34,8 +36,6 @@ def span_problem(span: SpanRecord, *, check_resource: bool = True) -> str | None
     for name, value in (("start time", span.start_ns), ("end time", span.end_ns)):
         if not 0 <= value <= MAX_TIME_NS:
             return f"{label}: {name} {value} is out of range (after year 2262)"
-    if span.end_ns and span.end_ns < span.start_ns:
-        return f"{label}: ends ({span.end_ns}) before it starts ({span.start_ns})"
     for index, event in enumerate(span.events):
         if not 0 <= int(event.get("time_ns") or 0) <= MAX_TIME_NS:
             return f"{label}: event {index} time is out of range"

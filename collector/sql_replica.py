@@ -14,6 +14,7 @@ worker whose sync failed exits, and the collector starts a new one.
 
 from __future__ import annotations
 
+import contextlib
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -31,21 +32,29 @@ class Replica:
 
         spill = workdir / "spill"
         spill.mkdir(mode=0o700, exist_ok=True)
-        self.con = duckdb.connect(
-            str(workdir / "replica.duckdb"),
-            config={
-                "enable_external_access": False,
-                "autoload_known_extensions": False,
-                "autoinstall_known_extensions": False,
-                "memory_limit": f"{int(limits['memory_mb'])}MB",
-                "temp_directory": str(spill),
-                "max_temp_directory_size": f"{int(limits['temp_mb'])}MB",
-                "threads": int(limits["threads"]),
-            },
-        )
-        self.con.execute("SET TimeZone = 'UTC'")
+        config = {
+            "enable_external_access": False,
+            "autoload_known_extensions": False,
+            "autoinstall_known_extensions": False,
+            "memory_limit": f"{int(limits['memory_mb'])}MB",
+            "temp_directory": str(spill),
+            "max_temp_directory_size": f"{int(limits['temp_mb'])}MB",
+            "threads": int(limits["threads"]),
+        }
         # Beside the file rather than in it: a table would show in SHOW TABLES.
         self._id_path = workdir / "copy-id"
+        database = workdir / "replica.duckdb"
+        try:
+            self.con = duckdb.connect(str(database), config=config)
+        except duckdb.Error as exc:
+            if "lock" in str(exc).lower():
+                raise  # a worker still exiting holds it: never remove a file in use
+            # A copy cut short where it began (its disk full while the file was made)
+            # is not a DuckDB file: it is only a copy, so it is made anew.
+            for path in (database, database.with_name(database.name + ".wal"), self._id_path):
+                path.unlink(missing_ok=True)
+            self.con = duckdb.connect(str(database), config=config)
+        self.con.execute("SET TimeZone = 'UTC'")
         self._commit_bytes = int(limits["commit_bytes"])
         self._pending_bytes = 0
         self.generation: int | None = None
@@ -81,7 +90,10 @@ class Replica:
                 self._views_created = True
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            # A COMMIT that failed (the disk full) has ended the transaction already:
+            # the error to report is the commit's, not the rollback's.
+            with contextlib.suppress(Exception):
+                con.execute("ROLLBACK")
             raise
         self.generation = generation
         partial = self._id_path.with_suffix(".partial")

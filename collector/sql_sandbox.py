@@ -323,7 +323,8 @@ class SqlSandbox:
                 lambda cur: send_tables(cur, worker, generation, progress, copy_id)
             )
         except (OSError, EOFError) as exc:
-            message = f"the query worker stopped while loading data: {exc}"
+            # The worker may have said why it stopped (collector/sql_worker.py).
+            message = _last_words(worker) or f"the query worker stopped while loading data: {exc}"
             raise self._lost(worker, message) from None
         except Exception as exc:
             # The worker is mid-sync and waits for rows that will not come.
@@ -331,7 +332,8 @@ class SqlSandbox:
             raise self._lost(worker, f"the /sql copy could not be read: {first}") from None
         answer = self._answer(worker, _LOAD_ANSWER_S, None)
         if not answer.get("ok"):
-            raise self._lost(worker, f"the query worker could not load data: {answer}")
+            message = answer.get("message") or f"the query worker could not load data: {answer}"
+            raise self._lost(worker, str(message))
         worker.spans_seq, worker.spans_count = sent.spans_seq, sent.spans_count
         worker.row_hashes = sent.row_hashes
         worker.copy_id = copy_id
@@ -375,3 +377,13 @@ class SqlSandbox:
             if self._worker is worker:
                 self._worker = None
         self.restarts += 1
+
+
+def _last_words(worker: WorkerProcess) -> str | None:
+    """The message a worker that failed mid-load sent before it exited, if any."""
+    try:
+        answer = worker.receive(1.0)
+    except (EOFError, OSError, ValueError):
+        return None
+    message = answer.get("message") if answer else None
+    return str(message) if message else None

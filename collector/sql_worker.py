@@ -68,9 +68,30 @@ def _run_query(replica: Replica, message: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "result": result.to_json()}
 
 
+def _load_failure(workdir: Path, error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return f"the /sql copy in {workdir} could not be written: {lines[0] if lines else error!r}"
+
+
+def _refuse_all(conn: Connection, message: str) -> int:
+    """Without a database (it cannot be made: its disk full), say why to each request
+    until the collector replaces this worker."""
+    answer = {"ok": False, "kind": "failed", "message": message, "fatal": True}
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return 3
+        if request[0] in ("sync", "identify", "query", "ping"):
+            _answer(conn, answer)
+
+
 def serve(conn: Connection, workdir: Path, limits: dict[str, Any]) -> int:
     """Answer the collector until it closes the socket; return the exit code."""
-    replica = Replica(workdir, limits)
+    try:
+        replica = Replica(workdir, limits)
+    except Exception as exc:  # noqa: BLE001 - process boundary: the collector is told why
+        return _refuse_all(conn, _load_failure(workdir, exc))
     while True:
         try:
             message = conn.recv()
@@ -79,7 +100,13 @@ def serve(conn: Connection, workdir: Path, limits: dict[str, Any]) -> int:
         kind = message[0]
         if kind == "sync":
             _, plan, generation, copy_id = message
-            replica.load(conn, plan, generation, copy_id)
+            try:
+                replica.load(conn, plan, generation, copy_id)
+            except Exception as exc:  # noqa: BLE001 - say why (its disk full), then start afresh
+                _answer(
+                    conn, {"ok": False, "kind": "failed", "message": _load_failure(workdir, exc)}
+                )
+                return 3
             _answer(conn, {"ok": True, "generation": generation})
         elif kind == "identify":
             _answer(conn, {"ok": True, "copy_id": replica.copy_id()})

@@ -27,6 +27,7 @@ import duckdb
 
 from collector.chain_key import ChainKeyError, default_key_path, load_key
 from collector.chain_keying import first_key, record_keying
+from collector.clock_steps import ClockSteps
 from collector.commit_mark import CommitMark, LostCommits
 from collector.db_open import default_ceiling_mb, open_database
 from collector.db_recovery import ReadGate, WriterHealth, is_invalidated
@@ -146,6 +147,7 @@ class RunStore(WriterLoop):
         self._max_queued = max_queued_spans
         self._commit_max = commit_max_spans
         self._lost_after_s = lost_after_s
+        self._clock_steps = ClockSteps()
         self._retention_s = retention_days * 86400.0
         self._next_retention = 0.0  # monotonic time of the next pass; 0 = at start
         self.last_retention: RetentionResult | None = None

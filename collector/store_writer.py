@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from collector.chain_key import ChainKey
+from collector.clock_steps import ClockSteps, shift_silences
 from collector.commit_mark import CommitMark
 from collector.decode import SpanRecord
 from collector.ingest import IngestState, ingest_batch, mark_lost_runs
@@ -89,6 +90,7 @@ class WriterLoop(WriterConnection):
     _closed: bool
     _commit_max: int
     _lost_after_s: float
+    _clock_steps: ClockSteps
     _retention_s: float
     _next_retention: float
     chain_key: ChainKey
@@ -366,11 +368,21 @@ class WriterLoop(WriterConnection):
         if self._retention_s > 0 and time.monotonic() >= self._next_retention:
             self._next_retention = time.monotonic() + min(3600.0, max(1.0, self._retention_s / 4))
             self._run_retention()
+        step_s = self._clock_steps.step_s()
+        if step_s:
+            logger.warning("the wall clock stepped %+.1f s; silences of running runs kept", step_s)
+
+        def mark_lost(con: duckdb.DuckDBPyConnection) -> int:
+            now = utc_now()
+            shift_silences(con, step_s, now)  # collector/clock_steps.py
+            return mark_lost_runs(con, now, self._lost_after_s)
+
         try:
-            lost = self._transaction(lambda con: mark_lost_runs(con, utc_now(), self._lost_after_s))
+            lost = self._transaction(mark_lost)
         except Exception:  # noqa: BLE001 - thread boundary
             logger.exception("marking lost runs failed")
             return
+        self._clock_steps.applied()
         if lost:
             logger.info("marked %d silent run(s) as lost", lost)
 

@@ -70,10 +70,6 @@ def _start_at(value: int) -> Callable[[Span], None]:
     return spoil
 
 
-def _end_before_start(span: Span) -> None:
-    span.end_time_unix_nano = span.start_time_unix_nano - 1_000_000
-
-
 def _zero_trace(span: Span) -> None:
     span.trace_id = b"\0" * 16
 
@@ -95,7 +91,6 @@ SPOILERS: dict[str, tuple[Callable[[Span], None], str]] = {
     "end 2^64-1": (_end_at(MAX_U64), "out of range"),
     "start 2^64-1": (_start_at(MAX_U64), "out of range"),
     "end 2^63": (_end_at(2**63), "out of range"),
-    "end before start": (_end_before_start, "before it starts"),
     "event at 2^64-1": (_event_far_future, "event 0 time"),
     "zero trace id": (_zero_trace, "trace_id"),
     "3-byte span id": (_short_span_id, "span_id"),
