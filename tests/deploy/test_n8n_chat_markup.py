@@ -19,12 +19,17 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from tests.agent.conftest import AgentServer, Tracing
 from tests.deploy.n8n import NODE, load_workflow, node_named, render
-from tests.support import require_or_skip
+from tests.deploy.n8n_shared import TERMINAL, TOKEN, SharedN8n
+from tests.scripted_llm import ScriptedLLM, answer, call_tool
+from tests.ssh.conftest import SSHServer
+from tests.support import require_or_skip, wait_until
 
 ZWSP = "\u200b"
 
@@ -175,3 +180,44 @@ def test_both_messages_use_one_chat_function_and_posts_ask_for_no_previews() -> 
             }
         else:
             assert "unfurl_links: false, unfurl_media: false" in body
+
+
+@pytest.mark.xdist_group("n8n")  # the one shared n8n of tests/deploy
+def test_real_n8n_posts_a_hostile_answer_inert(
+    n8n: SharedN8n,
+    start_agent: Callable[..., AgentServer],
+    llm: ScriptedLLM,
+    tracing: Tracing,
+    sshd: SSHServer,
+) -> None:
+    """n8n's own expression engine runs the chat function: the posted report is inert."""
+    agent = start_agent(ssh=sshd, token=TOKEN)
+    hostile = "\n".join(HOSTILE)
+    llm.script(
+        'The container "markup"',
+        [
+            # A tool call the client refuses (no such container name): its error, naming
+            # the hostile argument, is reported as a failed tool call.
+            call_tool("docker_logs", {"container": "<!channel>@all[x](http://127.0.0.1:9/)"}),
+            answer(hostile),
+        ],
+    )
+    workflow = n8n.add(agent.url)
+    n8n.alert(workflow, {"container": "markup"})
+
+    def ended() -> dict[str, Any] | None:
+        executions = n8n.workflow_executions(workflow["id"])
+        return executions[0] if executions and executions[0]["status"] in TERMINAL else None
+
+    execution = wait_until(ended, timeout_s=90, interval_s=0.5, what="the execution to end")
+    data = n8n.server.execution_data(str(execution["id"]))
+    assert execution["status"] == "success", data["resultData"].get("error")
+    (posted,) = n8n.posted
+    assert posted["unfurl_links"] is False and posted["unfurl_media"] is False
+    text = posted["text"]
+    assert re.match(r"agent-audit run [0-9a-f-]{36}: completed \(markup\)\n\n", text), text
+    assert _inert_in_chat(text) == [], text
+    assert "1 of 1 tool calls failed: docker_logs: " in text
+    # The run keeps the answer exactly as the model gave it.
+    run_id = text.split(" ")[2].rstrip(":")
+    assert tracing.run(run_id)["final_answer"] == hostile
