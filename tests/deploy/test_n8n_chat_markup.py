@@ -210,6 +210,7 @@ def test_real_n8n_posts_a_hostile_answer_inert(
         return executions[0] if executions and executions[0]["status"] in TERMINAL else None
 
     execution = wait_until(ended, timeout_s=90, interval_s=0.5, what="the execution to end")
+    assert execution is not None
     data = n8n.server.execution_data(str(execution["id"]))
     assert execution["status"] == "success", data["resultData"].get("error")
     (posted,) = n8n.posted
