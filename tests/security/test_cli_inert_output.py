@@ -161,7 +161,12 @@ def test_runs_follow_prints_a_new_hostile_run_inertly(seeded: CollectorHandle) -
     seen: list[str] = []
     assert proc.stdout is not None
     stdout = proc.stdout
-    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+
+    def pump() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
 
     def has(fragment: str, count: int = 1) -> bool:
         while not lines.empty():
@@ -172,7 +177,12 @@ def test_runs_follow_prints_a_new_hostile_run_inertly(seeded: CollectorHandle) -
         wait_until(lambda: has("following"), timeout_s=30, what="the first table")
         # Both short ids hold an escape within their first eight characters.
         new_ids = ["\x1b]0;own\x07-follow", "f\x1b[2J-follow"]
-        spans = record_spans(lambda t: [_hostile_run(t, run_id) for run_id in new_ids])
+
+        def new_runs(tracer: Tracer) -> None:
+            for run_id in new_ids:
+                _hostile_run(tracer, run_id)
+
+        spans = record_spans(new_runs)
         export("http-protobuf", seeded, spans)
         wait_until(lambda: has(r"^\d\d:\d\d:\d\d \+ ", 2), timeout_s=30, what="the new runs")
     finally:
