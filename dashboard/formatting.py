@@ -80,7 +80,14 @@ STEP_STATUS_ICONS: dict[str, str] = {
     StepStatus.ERROR.value: "✗",
 }
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Characters a reader cannot see but that change what is seen: C0/C1 controls (not tab or
+# newline), bidi embeddings, overrides and isolates that reorder a line (Trojan Source,
+# CVE-2021-42574), direction marks, zero-width spaces and word joiners (the zero-width
+# joiner builds emoji and stays), line separators, and lone surrogates (no page encodes them).
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e"
+    "\u2060\u2066-\u2069\ufeff\ud800-\udfff]"
+)
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; these are
 # the ones Markdown, Streamlit's directives (:red[..]), emoji codes and LaTeX ($) use.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^])")
@@ -95,9 +102,15 @@ def status_badge(status: str | None) -> str:
 
 
 def visible_text(text: object) -> str:
-    """``str(text)`` with control characters (ANSI escapes, NUL) shown as ``\\x1b``."""
+    """``str(text)`` with control characters (ANSI escapes, NUL) shown as ``\\x1b`` and
+    bidi overrides, zero-width and other invisible format characters as ``\\u202e``."""
     value = "" if text is None else str(text)
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    return _CONTROL.sub(_shown, value)
+
+
+def _shown(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def one_line(text: object, max_chars: int = 200) -> str:

@@ -173,7 +173,7 @@ def _print_stats(stats: dict[str, Any]) -> None:
 
 def _event_line(kind: str, run: dict[str, Any], style: Style) -> str:
     stamp = datetime.now(UTC).strftime("%H:%M:%S")
-    badge = style.badge_text(run.get("status"))
+    badge = one_line(style.badge_text(run.get("status")))
     painted = style.paint(run.get("status"), badge.ljust(12))
     details = []
     if run.get("status") != "running":
@@ -184,7 +184,8 @@ def _event_line(kind: str, run: dict[str, Any], style: Style) -> str:
         details.append(one_line(run.get("error"), 80, ascii_only=not style.tty))
     extra = f"  ({', '.join(d for d in details if d)})" if any(details) else ""
     task = one_line(run.get("task") or "", 60, ascii_only=not style.tty)
-    return f"{stamp} {kind} {painted} {str(run.get('id'))[:SHORT_ID]}  {task}{extra}"
+    short_id = one_line(str(run.get("id"))[:SHORT_ID])  # cut as in the table, then inert
+    return f"{stamp} {kind} {painted} {short_id}  {task}{extra}"
 
 
 def _follow(

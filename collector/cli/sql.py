@@ -19,6 +19,7 @@ from typing import Any
 from collector.cli.common import EXIT_OK, add_api_argument, call_api
 from collector.cli.terminal import Style, dumps_inert, inert, render_table
 from collector.client import AuditClient, SqlResult
+from collector.csv_cells import spreadsheet_text
 
 __all__ = ["add_arguments", "run"]
 
@@ -65,12 +66,16 @@ def _print_table(result: SqlResult, style: Style) -> None:
     print(style.dim(note))
 
 
+def _csv_cell(value: Any) -> str:
+    # Inert for a terminal showing the CSV, and never a formula in a spreadsheet.
+    return "" if value is None else spreadsheet_text(inert(_cell(value), keep_newlines=True))
+
+
 def _print_csv(result: SqlResult) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow([inert(c) for c in result.columns])
+    writer.writerow([spreadsheet_text(inert(c)) for c in result.columns])
     for row in result.rows:
-        # Values are made inert: a CSV opened in a terminal must not run escape codes.
-        writer.writerow(["" if v is None else inert(_cell(v), keep_newlines=True) for v in row])
+        writer.writerow([_csv_cell(v) for v in row])
 
 
 def _print_json(result: SqlResult) -> None:

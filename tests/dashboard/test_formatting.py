@@ -14,6 +14,7 @@ from dashboard.formatting import (
     fold_text,
     format_duration_ms,
     format_time,
+    one_line,
     run_duration_ms,
     status_badge,
     visible_text,
@@ -78,6 +79,26 @@ def test_escaped_markdown_has_no_markup_left() -> None:
     assert "<img" not in escaped.replace("\\<img", "")
     assert visible_text("a\x1b[31mb\x00") == "a\\x1b[31mb\\x00"
     assert code_span("a `b` c") == "`` a `b` c ``"
+
+
+def test_visible_text_shows_what_would_reorder_or_hide_text() -> None:
+    # Bidi embeddings, overrides and isolates, marks, zero-width characters, C1 controls,
+    # line separators and lone surrogates: each shown by its code.
+    invisible = (
+        "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+        "\u200b\u2060\ufeff\x85\x9b\u2028\u2029\ud800"
+    )
+    shown = visible_text(f"a{invisible}b")
+    assert (
+        shown
+        == "a"
+        + "".join(f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" for c in invisible)
+        + "b"
+    )
+    # What text needs stays: tab, newline, the joiner inside emoji, right-to-left letters.
+    kept = "tab\there\nשלום \U0001f468\u200d\U0001f469 é"
+    assert visible_text(kept) == kept
+    assert one_line("x\u202ey") == "x\\u202ey"
 
 
 def test_frames_keep_text_plain_and_steps_ordered() -> None:

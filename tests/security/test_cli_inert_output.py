@@ -11,7 +11,11 @@ goes through the same inert filter as the tables (collector/cli/terminal.py).
 
 from __future__ import annotations
 
+import queue
+import re
 import subprocess
+import sys
+import threading
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +28,7 @@ from opentelemetry.trace import Status, StatusCode, Tracer
 from instrumentation import attributes as A
 from tests.collector.ingest.otlp import export, record_spans
 from tests.conftest import CollectorHandle, start_test_collector
-from tests.support import run_cli, wait_until
+from tests.support import REPO, run_cli, wait_until
 
 # One of each kind: CSI and OSC escapes, a C1 CSI, BEL, backspace, carriage return,
 # DEL, NUL, bidi overrides and isolates, a line separator.
@@ -141,3 +145,49 @@ def test_verify_names_a_tampered_hostile_run_inertly(tampered: Path) -> None:
     assert out.startswith("TAMPERED: "), out
     assert _dangerous(out) == [], out
     assert "\\x1b" in out, out
+
+
+def test_runs_follow_prints_a_new_hostile_run_inertly(seeded: CollectorHandle) -> None:
+    """``runs --follow`` printed each new run's short id raw: eight characters are
+    enough for ``ESC ] 0 ; x BEL`` (a window title) or ``ESC [ 2 J``."""
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "collector.cli", "runs", "--follow", "--interval", "0.2",
+            "--api", seeded.api_url,
+        ],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
+    )  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    seen: list[str] = []
+    assert proc.stdout is not None
+    stdout = proc.stdout
+
+    def pump() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+
+    def has(fragment: str, count: int = 1) -> bool:
+        while not lines.empty():
+            seen.append(lines.get())
+        return sum(1 for line in seen if re.search(fragment, line)) >= count
+
+    try:
+        wait_until(lambda: has("following"), timeout_s=30, what="the first table")
+        # Both short ids hold an escape within their first eight characters.
+        new_ids = ["\x1b]0;own\x07-follow", "f\x1b[2J-follow"]
+
+        def new_runs(tracer: Tracer) -> None:
+            for run_id in new_ids:
+                _hostile_run(tracer, run_id)
+
+        spans = record_spans(new_runs)
+        export("http-protobuf", seeded, spans)
+        wait_until(lambda: has(r"^\d\d:\d\d:\d\d \+ ", 2), timeout_s=30, what="the new runs")
+    finally:
+        proc.kill()
+        proc.wait(30)
+    out = "".join(seen)
+    assert _dangerous(out) == [], out[-2000:]
+    assert "\\x1b]0;own\\x07" in out and "f\\x1b[2J" in out, out[-2000:]
