@@ -32,7 +32,7 @@ class Replica:
 
         spill = workdir / "spill"
         spill.mkdir(mode=0o700, exist_ok=True)
-        config = {
+        config: dict[str, str | bool | int | float | list[str]] = {
             "enable_external_access": False,
             "autoload_known_extensions": False,
             "autoinstall_known_extensions": False,
