@@ -269,7 +269,11 @@ def derive_run_fields(
     model_spans = llm_spans or calls_below or []
     if model_spans:
         first = model_spans[0].attributes
-        requested = first.get(G.GEN_AI_REQUEST_MODEL) or first.get(OI.LLM_MODEL_NAME)
+        requested = (
+            first.get(G.GEN_AI_REQUEST_MODEL)
+            or first.get(OI.LLM_REQUEST_MODEL_NAME)
+            or first.get(OI.LLM_MODEL_NAME)
+        )
         if requested:
             fields["model_requested"] = str(requested)
         # The model that answered: the response's, of the last call that got one.

@@ -18,6 +18,7 @@ __all__ = [
     "OUTPUT_MIME_TYPE",
     "MIME_JSON",
     "LLM_MODEL_NAME",
+    "LLM_REQUEST_MODEL_NAME",
     "LLM_PROVIDER",
     "LLM_SYSTEM",
     "LLM_TOKEN_COUNT_PROMPT",
@@ -81,6 +82,9 @@ OUTPUT_VALUE = "output.value"
 OUTPUT_MIME_TYPE = "output.mime_type"
 MIME_JSON = "application/json"
 LLM_MODEL_NAME = "llm.model_name"
+# The model asked for, where an instrumentation names it apart (Anthropic's); llm.model_name
+# is then the one that answered.
+LLM_REQUEST_MODEL_NAME = "llm.request.model_name"
 LLM_PROVIDER = "llm.provider"
 LLM_SYSTEM = "llm.system"
 LLM_TOKEN_COUNT_PROMPT = "llm.token_count.prompt"  # noqa: S105 (a key, no secret)
