@@ -38,6 +38,16 @@ _STATUS_ERROR = 2
 # Keys whose presence means the span holds the conversation (any convention's shape).
 _MESSAGE_KEYS = (G.GEN_AI_INPUT_MESSAGES, G.GEN_AI_OUTPUT_MESSAGES, OI.INPUT_VALUE)
 _MESSAGE_PATTERNS = (G.INDEXED_MESSAGE, OI.FLAT_MESSAGE)
+# Events holding messages, in any of the forms the GenAI conventions have had.
+_MESSAGE_EVENTS = frozenset(
+    {
+        *G.MESSAGE_EVENT_ROLES,
+        G.EVENT_CHOICE,
+        G.EVENT_OPERATION_DETAILS,
+        G.EVENT_CONTENT_PROMPT,
+        G.EVENT_CONTENT_COMPLETION,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +84,13 @@ class RecentCalls:
         """A remembered call that is ``call`` traced by the other side, or None."""
         if response_id:
             other = self.by_response.get(response_id)
-            if other is not None and other.with_messages != call.with_messages:
+            if other is not None and _side_by_side(call, other):
                 return other
             return None
         if not call.parent_span_id:
             return None
         for other in self.failed.get((call.trace_id, call.parent_span_id), []):
-            if other.with_messages != call.with_messages and _within(call, other):
+            if _side_by_side(call, other):
                 return other
         return None
 
@@ -121,8 +131,10 @@ def one_step_per_call_side_by_side(
 
 def _call(span: SpanRecord) -> _Call:
     attrs = span.attributes
-    with_messages = any(key in attrs for key in _MESSAGE_KEYS) or any(
-        pattern.match(key) for pattern in _MESSAGE_PATTERNS for key in attrs
+    with_messages = (
+        any(key in attrs for key in _MESSAGE_KEYS)
+        or any(pattern.match(key) for pattern in _MESSAGE_PATTERNS for key in attrs)
+        or any(event.get("name") in _MESSAGE_EVENTS for event in span.events or ())
     )
     return _Call(
         span.trace_id, span.span_id, span.parent_span_id, span.start_ns, span.end_ns, with_messages
@@ -134,9 +146,17 @@ def _response_id(span: SpanRecord) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _within(inner: _Call, outer: _Call) -> bool:
-    """One of the two spans lies within the other's time (the wrapper's around the client's)."""
-    a, b = (inner, outer) if inner.start_ns >= outer.start_ns else (outer, inner)
+def _side_by_side(call: _Call, other: _Call) -> bool:
+    """Whether two spans can be one call traced twice: one with messages and one without,
+    under the same parent of one trace (or both the roots of their traces), one lying
+    within the other's time (the wrapper's around the client's)."""
+    if call.with_messages == other.with_messages:
+        return False
+    if call.parent_span_id or other.parent_span_id:
+        same_place = (call.trace_id, call.parent_span_id) == (other.trace_id, other.parent_span_id)
+        if not same_place:
+            return False
+    a, b = (call, other) if call.start_ns >= other.start_ns else (other, call)
     return a.end_ns <= b.end_ns
 
 
