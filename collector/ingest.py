@@ -40,7 +40,6 @@ from collector.mapping import (
 )
 from collector.message_tools import source_span_id, told_tool_spans
 from collector.model_calls import ForeignLlmParents, one_step_per_model_call
-from collector.twice_traced_calls import RecentCalls, one_step_per_call_side_by_side
 from collector.nearest_runs import NearestRuns, SpanKey, parent_key
 from collector.pending_links import pending_link
 from collector.program_runs import program_roots_as_runs
@@ -52,6 +51,7 @@ from collector.rootless_runs import (
 from collector.run_links import StoredParents, adopt_orphans, load_orphan_traces, trace_graph
 from collector.trace_arrivals import TraceArrivals
 from collector.trace_owned_ids import keep_ids_in_their_trace
+from collector.twice_traced_calls import RecentCalls, one_step_per_call_side_by_side
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 

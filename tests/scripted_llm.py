@@ -357,14 +357,17 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
                 ok = status == 200 and isinstance(reply, dict)
                 self._send(
                     status,
-                    vendors.anthropic_message(reply) if ok else vendors.anthropic_error(status, reply),
+                    vendors.anthropic_message(reply)
+                    if ok
+                    else vendors.anthropic_error(status, reply),
                 )
                 return
             if gemini:
                 status, reply = llm.respond(vendors.gemini_request_as_chat(gemini, request))
                 ok = status == 200 and isinstance(reply, dict)
                 self._send(
-                    status, vendors.gemini_response(reply) if ok else vendors.gemini_error(status, reply)
+                    status,
+                    vendors.gemini_response(reply) if ok else vendors.gemini_error(status, reply),
                 )
                 return
             status, reply = llm.respond(request)

@@ -56,7 +56,9 @@ def gemini_request_as_chat(model: str, request: Mapping[str, Any]) -> dict[str, 
             continue
         role = "assistant" if content.get("role") == "model" else "user"
         text = " ".join(
-            str(p["text"]) for p in content.get("parts") or [] if isinstance(p, Mapping) and "text" in p
+            str(p["text"])
+            for p in content.get("parts") or []
+            if isinstance(p, Mapping) and "text" in p
         )
         messages.append({"role": role, "content": text})
     return {"model": model, "messages": messages, "vendor_request": dict(request)}
@@ -67,7 +69,9 @@ def _block_text(content: Any) -> str:
         return content
     if isinstance(content, list):
         return " ".join(
-            str(b.get("text", "")) for b in content if isinstance(b, Mapping) and b.get("type") == "text"
+            str(b.get("text", ""))
+            for b in content
+            if isinstance(b, Mapping) and b.get("type") == "text"
         )
     return ""
 

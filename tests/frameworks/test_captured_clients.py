@@ -87,7 +87,9 @@ def test_a_loop_around_a_vendor_client_reads_as_it_returned(
 
     bare = expected["bare"]
     assert bare["answer"] == done["answer"] and bare["model_calls"] == len(PROMPT_TOKENS)
-    calls = [("think", "ok", served, n, m) for n, m in zip(PROMPT_TOKENS, OUTPUT_TOKENS)]
+    calls = [
+        ("think", "ok", served, n, m) for n, m in zip(PROMPT_TOKENS, OUTPUT_TOKENS, strict=True)
+    ]
     assert _runless(module_collector, traces) == [*calls, ("think", "ok", served, 7, 2)]
     assert expected["lone"]["answer"] == "Hello!"
 

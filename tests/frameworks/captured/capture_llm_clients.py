@@ -47,7 +47,11 @@ def script(llm: ScriptedLLM, marker: str) -> tuple[str, str, str]:
     """The shared agent's turns under ``marker``, with prompt caching as a long system
     prompt gets it: the first call writes the cache, later ones read it. Returns (task,
     failing task, the task of the loop with no span around it)."""
-    task, failing, bare = f"{marker} {S.TASK}", f"{marker}-fails {S.FAILING_TASK}", f"{marker}-bare {S.TASK}"
+    task, failing, bare = (
+        f"{marker} {S.TASK}",
+        f"{marker}-fails {S.FAILING_TASK}",
+        f"{marker}-bare {S.TASK}",
+    )
     for conversation in (task, bare):
         llm.script(
             conversation,
@@ -82,7 +86,10 @@ def anthropic_client(llm: ScriptedLLM, model: str) -> Client:
 
     def ask(messages: list[dict[str, Any]]) -> hand_loop.Reply:
         message = api.messages.create(
-            model=model, max_tokens=MAX_TOKENS, messages=messages, tools=tools  # type: ignore[arg-type]
+            model=model,
+            max_tokens=MAX_TOKENS,
+            messages=messages,
+            tools=tools,  # type: ignore[arg-type]
         )
         text = "".join(b.text for b in message.content if b.type == "text") or None
         calls = [(b.id, b.name, dict(b.input)) for b in message.content if b.type == "tool_use"]
@@ -136,7 +143,9 @@ def google_genai_client(llm: ScriptedLLM, model: str) -> Client:
         ]
 
     def ask(messages: list[dict[str, Any]]) -> hand_loop.Reply:
-        response = api.models.generate_content(model=model, contents=contents(messages), config=config)
+        response = api.models.generate_content(
+            model=model, contents=contents(messages), config=config
+        )
         content = response.candidates[0].content  # type: ignore[index]
         parts = content.parts or []  # type: ignore[union-attr]
         text = "".join(p.text for p in parts if p.text) or None
@@ -203,9 +212,7 @@ def main(client_name: str, instrumentation: str, out: Path) -> None:
     marker, lone_task = f"[{name}]", f"[{name}-lone] Say hello."
     with ScriptedLLM() as llm:
         client = CLIENTS[client_name](llm, model)
-        capture.expected["versions"].update(
-            {p: version(p) for p in packages + client.packages}
-        )
+        capture.expected["versions"].update({p: version(p) for p in packages + client.packages})
         task, failing, bare = script(llm, marker)
         done = hand_loop.run(capture.provider, client.ask, task, client.tool_message)
         done["model_calls"] = len(llm.requests_for(f"{marker} "))
