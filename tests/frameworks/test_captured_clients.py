@@ -1,4 +1,4 @@
-"""Loops written by hand around vendors' own LLM clients (the Anthropic SDK, google-genai),
+"""Loops written by hand around vendors' own LLM clients (the Anthropic SDK, google-genai, Groq),
 traced only by the client's instrumentation, as they really traced the shared agent
 (``captured/capture_llm_clients.py``, which says the versions): the loop in a span of the
 program's own, the same loop with none, a failing model, a lone call. Their spans go over
@@ -25,6 +25,9 @@ CLIENTS = {
     "anthropic_otel": ("scripted-anthropic", "503 the model is overloaded"),
     "google_genai_openinference": ("scripted-google-genai-served", "503 UNAVAILABLE"),
     "google_genai_otel": ("scripted-google-genai", "503 UNAVAILABLE"),
+    # OpenInference names the served model, and the requested one only in its parameters.
+    "groq_openinference": ("scripted-groq-served", "Error code: 503"),
+    "groq_otel": ("scripted-groq", "Error code: 503"),
 }
 # Prompt tokens per call, cached parts included (the first call writes the cache, the
 # others read 60 of it), and the answer's tokens.
@@ -81,8 +84,10 @@ def test_a_loop_around_a_vendor_client_reads_as_it_returned(
     fails = expected["fails"]
     assert S.MODEL_ERROR in fails["raised"]
     assert failed_row[1:6] == ("weather_loop", "failed", fails["task"], None, fails["raised"])
+    # The failed call's step names the model it asked for.
+    assert failed_row[10:12] == (expected["model"], expected["model"])
     failed_steps = _steps(module_collector, failed_row[0])
-    assert [(s[0], s[4]) for s in failed_steps] == [("think", "error")]
+    assert [(s[0], s[4], s[6]) for s in failed_steps] == [("think", "error", expected["model"])]
     assert step_error in failed_steps[0][5] and S.MODEL_ERROR in failed_steps[0][5]
 
     bare = expected["bare"]

@@ -6,10 +6,11 @@ inside a span of the program's own, the same loop with no span around it, a fail
 
     VENV/bin/python -m tests.frameworks.captured.capture_llm_clients CLIENT INSTRUMENTATION [OUT]
 
-CLIENT is ``anthropic`` (``Anthropic().messages.create`` with tool_use / tool_result blocks)
-or ``google_genai`` (``genai.Client().models.generate_content`` with function calls and
-responses); INSTRUMENTATION is ``openinference`` (OpenInference's instrumentor for that
-client) or ``otel`` (OpenLLMetry's ``opentelemetry-instrumentation-anthropic``, the OTel
+CLIENT is ``anthropic`` (``Anthropic().messages.create`` with tool_use / tool_result blocks),
+``google_genai`` (``genai.Client().models.generate_content`` with function calls and
+responses) or ``groq`` (``Groq().chat.completions.create``, OpenAI's shapes);
+INSTRUMENTATION is ``openinference`` (OpenInference's instrumentor for that client) or
+``otel`` (OpenLLMetry's ``opentelemetry-instrumentation-anthropic`` / ``-groq``, the OTel
 contrib ``opentelemetry-instrumentation-google-genai``). VENV holds the client, the
 instrumentation and ``opentelemetry-sdk`` (versions written into the expectations). The
 capture's tracer provider is the global one, as in a program that set OpenTelemetry up, so
@@ -169,6 +170,39 @@ def google_genai_client(llm: ScriptedLLM, model: str) -> Client:
     return client
 
 
+def groq_client(llm: ScriptedLLM, model: str) -> Client:
+    import json
+
+    from groq import Groq
+
+    # Groq's API is OpenAI's chat completions under /openai/v1: the scripted server's.
+    api = Groq(base_url=llm.base_url.removesuffix("/v1"), api_key="none", max_retries=0)
+
+    def ask(messages: list[dict[str, Any]]) -> hand_loop.Reply:
+        response = api.chat.completions.create(
+            model=model,
+            messages=messages,  # type: ignore[arg-type]
+            tools=hand_loop.TOOL_SCHEMAS,  # type: ignore[arg-type]
+        )
+        message = response.choices[0].message
+        calls = [
+            (c.id, c.function.name, json.loads(c.function.arguments))
+            for c in message.tool_calls or []
+        ]
+        return hand_loop.Reply(message.content, calls, message.model_dump(exclude_none=True))
+
+    def say(task: str) -> str | None:
+        response = api.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": task}]
+        )
+        return response.choices[0].message.content
+
+    client = Client()
+    client.packages = ("groq",)
+    client.ask, client.tool_message, client.say = ask, hand_loop.openai_tool_message, say
+    return client
+
+
 def instrument(client_name: str, instrumentation: str, capture: Capture) -> tuple[str, ...]:
     """Turn the instrumentation on; the packages whose versions matter."""
     provider = capture.provider
@@ -197,10 +231,25 @@ def instrument(client_name: str, instrumentation: str, capture: Capture) -> tupl
 
         GoogleGenAiSdkInstrumentor().instrument(tracer_provider=provider)
         return ("opentelemetry-instrumentation-google-genai", "opentelemetry-util-genai")
+    if (client_name, instrumentation) == ("groq", "openinference"):
+        from openinference.instrumentation.groq import GroqInstrumentor
+
+        GroqInstrumentor().instrument(tracer_provider=provider)
+        return ("openinference-instrumentation-groq",)
+    if (client_name, instrumentation) == ("groq", "otel"):
+        os.environ["TRACELOOP_TRACE_CONTENT"] = "true"
+        from opentelemetry.instrumentation.groq import GroqInstrumentor as OtelGroq
+
+        OtelGroq().instrument(tracer_provider=provider)
+        return ("opentelemetry-instrumentation-groq",)
     raise SystemExit(f"unknown client and instrumentation {client_name!r} {instrumentation!r}")
 
 
-CLIENTS = {"anthropic": anthropic_client, "google_genai": google_genai_client}
+CLIENTS = {
+    "anthropic": anthropic_client,
+    "google_genai": google_genai_client,
+    "groq": groq_client,
+}
 
 
 def main(client_name: str, instrumentation: str, out: Path) -> None:
