@@ -46,6 +46,7 @@ __all__ = [
     "OPENAI_AGENTS_TRIPWIRE",
     "OPENAI_AGENTS_TORN_DOWN",
     "OPENAI_AGENTS_ERROR_DETAIL",
+    "TOOL_CALL_ID",
     "TOOL_CALL_FUNCTION_NAME",
     "TOOL_CALL_FUNCTION_ARGUMENTS",
 ]
@@ -102,6 +103,7 @@ SMOLAGENTS_INTERRUPTED = "Agent interrupted."
 # Messages flattened into keys: llm.input_messages.N.message.role / .content /
 # .tool_calls.M... / .contents.M.message_content.text. Groups: direction, index, rest.
 # Under a flattened message's "tool_calls.K.": the call's function name and arguments (JSON).
+TOOL_CALL_ID = "tool_call.id"
 TOOL_CALL_FUNCTION_NAME = "tool_call.function.name"
 TOOL_CALL_FUNCTION_ARGUMENTS = "tool_call.function.arguments"
 FLAT_MESSAGE = re.compile(r"^llm\.(input|output)_messages\.(\d+)\.message\.(.+)$")

@@ -7,6 +7,7 @@ returned (``<client>_<instrumentation>.expected.json``)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -56,11 +57,11 @@ def test_a_loop_around_a_vendor_client_reads_as_it_returned(
     module_collector: CollectorHandle, name: str
 ) -> None:
     """The program's ``weather_loop`` span is the run: its task the user's message, its
-    answer the final text, each model call one ``think`` step with the served model and
-    its tokens, cache reads and writes counted once (inside the prompt's count), though
-    the Anthropic SDK traces each call itself beside OpenLLMetry's span; the failing loop
-    a failed run with the client's error; the loop with no span around it and the lone
-    call steps of no run, each call once (SPANS.md)."""
+    answer the final text, each model call one ``think`` step with the served model, its
+    tokens (cache reads and writes counted once, inside the prompt's count) and the tool
+    it asked for, though the Anthropic SDK traces each call itself beside OpenLLMetry's
+    span; the failing loop a failed run with the client's error; the loop with no span
+    around it and the lone call steps of no run, each call once (SPANS.md)."""
     requested, step_error = CLIENTS[name]
     expected = _expected(name)
     served = f"{expected['model']}-served"
@@ -79,6 +80,12 @@ def test_a_loop_around_a_vendor_client_reads_as_it_returned(
     steps = _steps(module_collector, done_row[0])
     assert [(s[0], s[4], s[6], s[7]) for s in steps] == [
         ("think", "ok", served, n) for n in PROMPT_TOKENS
+    ]
+    # The loop's tools are untraced: each call's step shows the tool it asked for, with
+    # its arguments, and the result the loop sent the next call.
+    asked = [(s[1], json.loads(s[2]) if s[2] else None, s[3]) for s in steps]
+    assert asked == [(t["name"], t["args"], t["result"]) for t in done["tools"]] + [
+        (None, None, None)
     ]
 
     fails = expected["fails"]
