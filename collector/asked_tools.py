@@ -36,13 +36,14 @@ def asked_tool_fields(model_calls: Sequence[SpanRecord]) -> dict[str, dict[str, 
     """``tool_name``, ``tool_args`` (JSON) and ``tool_result`` by span id, for each of a
     loop's model calls (in the order they were made) that asked for tools."""
     found: dict[str, dict[str, str]] = {}
-    # A span holding no messages (a client's own beside an instrumentation's) tells nothing.
-    model_calls = [c for c in model_calls if _conversation(c, "input")]
-    for index, call in enumerate(model_calls):
+    # Each call's request read once; a span holding no messages (a client's own beside an
+    # instrumentation's) tells nothing.
+    requests = [(c, sent) for c in model_calls if (sent := _conversation(c, "input"))]
+    for index, (call, _) in enumerate(requests):
         own = [c for m in _conversation(call, "output") for c in m.get("tool_calls") or []]
         asked, results = own, []
-        if index + 1 < len(model_calls):
-            sent = _conversation(model_calls[index + 1], "input")
+        if index + 1 < len(requests):
+            sent = requests[index + 1][1]
             last = max(
                 (i for i, m in enumerate(sent) if m.get("role") in _ASSISTANT_ROLES), default=-1
             )
