@@ -34,6 +34,7 @@ from instrumentation import attributes as A
 __all__ = ["RecentCalls", "one_step_per_call_side_by_side"]
 
 _REMEMBERED = 20_000
+_FAILED_PER_PARENT = 64
 _STATUS_ERROR = 2
 # Keys whose presence means the span holds the conversation (any convention's shape).
 _MESSAGE_KEYS = (G.GEN_AI_INPUT_MESSAGES, G.GEN_AI_OUTPUT_MESSAGES, OI.INPUT_VALUE)
@@ -75,7 +76,9 @@ class RecentCalls:
                 self.by_response.popitem(last=False)
         elif call.parent_span_id:
             key = (call.trace_id, call.parent_span_id)
-            self.failed.setdefault(key, []).append(call)
+            calls = self.failed.setdefault(key, [])
+            calls.append(call)
+            del calls[:-_FAILED_PER_PARENT]  # a retrying loop's latest failures are enough
             self.failed.move_to_end(key)
             while len(self.failed) > _REMEMBERED:
                 self.failed.popitem(last=False)

@@ -106,8 +106,9 @@ def test_a_loop_around_a_vendor_client_reads_as_it_returned(
     assert expected["lone"]["answer"] == "Hello!"
 
 
+@pytest.mark.parametrize("sdk_first", [True, False], ids=["client's own first", "its twin first"])
 def test_a_call_traced_twice_side_by_side_is_one_step_in_any_order(
-    collector: CollectorHandle,
+    collector: CollectorHandle, sdk_first: bool
 ) -> None:
     """The Anthropic SDK's own span and OpenLLMetry's beside it are one call: whichever
     arrives first, each call is one step with the messages' reading (the task, the
@@ -116,9 +117,9 @@ def test_a_call_traced_twice_side_by_side_is_one_step_in_any_order(
     expected = _expected(name)
     body = (CAPTURED / f"{name}.otlp").read_bytes()
     traces = _trace_ids(body)
-    # One span a request, the client's own spans first: each of them is stored as a step
-    # before its twin arrives.
-    for part in sorted(_one_span_each(body), key=lambda p: p[0] != "com.anthropic.sdk.python"):
+    # One span a request, one side's spans first: each is stored before its twin arrives.
+    parts = _one_span_each(body)
+    for part in sorted(parts, key=lambda p: (p[0] == "com.anthropic.sdk.python") != sdk_first):
         _send(collector, part[1])
     done_row, failed_row = wait_until(
         lambda: _settled(collector, traces), timeout_s=15, what="the runs"
