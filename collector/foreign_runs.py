@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from collector import adk_branches, frameworks
+from collector import adk_branches, frameworks, rules
+from collector.asked_tools import asked_tool_fields
 from collector.columns import AGENT_RUNS, ArrowSchema
 from collector.decode import SpanRecord
 from collector.id_lists import chunks, in_list
@@ -139,6 +140,18 @@ def _derive_trace(
         if found.get("tool_result") is not None:
             step_results[span.span_id] = str(found["tool_result"])
     own = own_spans_by_run(by_id, is_run, {span_id for _, span_id in trace_runs})
+    if not _tools_traced(spans):
+        # A loop running its tools untraced: each model call's step shows what it asked for.
+        for run_spans in own.values():
+            calls = sorted(
+                (s for s in run_spans if frameworks.is_model_call(s)),
+                key=lambda s: (s.start_ns, s.span_id),
+            )
+            for span_id, asked in asked_tool_fields(calls).items():
+                step_names.setdefault(span_id, asked["tool_name"])
+                step_args.setdefault(span_id, asked["tool_args"])
+                if "tool_result" in asked:
+                    step_results.setdefault(span_id, asked["tool_result"])
     calls_below = model_calls_below(spans, frameworks.is_model_call)
     runs: list[tuple[str, dict[str, Any]]] = []
     for run_id, span_id in trace_runs:
@@ -159,6 +172,18 @@ def _derive_trace(
         if fields:
             runs.append((run_id, fields))
     return step_args, step_errors, step_names, step_results, runs
+
+
+def _tools_traced(spans: list[SpanRecord]) -> bool:
+    """Whether a span of the trace is a tool call, or a framework's module tells them from
+    messages (collector/message_tools.py)."""
+    for span in spans:
+        if classify(span) is SpanClass.TOOL:
+            return True
+        module = rules.for_span(span)
+        if module is not None and hasattr(module, "tool_calls_told"):
+            return True
+    return False
 
 
 # A value found for a step, by (span id, trace id): span ids are unique only in a trace.

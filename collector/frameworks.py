@@ -203,7 +203,8 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
             fields["tool_result"] = _json_string_or_text(result, attrs.get(OI.OUTPUT_MIME_TYPE))
         fields.update(_quirk_fields(span, "step_fields", kind))
         return _mark_interrupted(span, fields)
-    model = attrs.get(OI.LLM_MODEL_NAME)
+    # A call that failed names no answering model: the one it asked for, then.
+    model = attrs.get(OI.LLM_MODEL_NAME) or _invocation_model(attrs)
     if model:
         fields["model"] = str(model)
     _put_int(fields, "input_tokens", attrs, OI.LLM_TOKEN_COUNT_PROMPT)
@@ -269,7 +270,12 @@ def derive_run_fields(
     model_spans = llm_spans or calls_below or []
     if model_spans:
         first = model_spans[0].attributes
-        requested = first.get(G.GEN_AI_REQUEST_MODEL) or first.get(OI.LLM_MODEL_NAME)
+        requested = (
+            first.get(G.GEN_AI_REQUEST_MODEL)
+            or first.get(OI.LLM_REQUEST_MODEL_NAME)
+            or first.get(OI.LLM_MODEL_NAME)
+            or _invocation_model(first)
+        )
         if requested:
             fields["model_requested"] = str(requested)
         # The model that answered: the response's, of the last call that got one.
@@ -307,6 +313,12 @@ def derive_run_fields(
 
 
 # --- helpers -----------------------------------------------------------------------
+
+
+def _invocation_model(attrs: Mapping[str, Any]) -> str | None:
+    """The model an OpenInference model call asked for, in its invocation parameters."""
+    model = json_field(attrs.get(OI.LLM_INVOCATION_PARAMETERS), "model")
+    return model if isinstance(model, str) and model else None
 
 
 def _own_spans(

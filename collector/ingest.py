@@ -51,6 +51,7 @@ from collector.rootless_runs import (
 from collector.run_links import StoredParents, adopt_orphans, load_orphan_traces, trace_graph
 from collector.trace_arrivals import TraceArrivals
 from collector.trace_owned_ids import keep_ids_in_their_trace
+from collector.twice_traced_calls import RecentCalls, one_step_per_call_side_by_side
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
@@ -92,6 +93,8 @@ class IngestState:
     chain_key: ChainKey | None = None
     # Traces with steps under a stand-in run (collector/rootless_runs.py).
     rootless_traces: set[str] = field(default_factory=set)
+    # Model calls a client and an instrumentation may both trace (twice_traced_calls.py).
+    recent_calls: RecentCalls = field(default_factory=RecentCalls)
 
 
 def ingest_batch(
@@ -159,6 +162,7 @@ def ingest_batch(
     classes = one_step_per_model_call(
         con, unique, [classify_guarded(s) for s in unique], state.foreign_llm, left_runs
     )
+    classes = one_step_per_call_side_by_side(con, unique, classes, state.recent_calls, left_runs)
     # A program's own span around model calls no run holds is their run.
     unique, classes, programs = program_roots_as_runs(con, unique, classes, span_parents)
     state.foreign_llm.remember(unique, classes)

@@ -7,8 +7,10 @@ any after them. A turn is a text answer, tool calls (raw argument text can send 
 JSON) or an HTTP error; it may wait on a gate, signal when its request arrives, or be a
 function of the request (to read what the client sent). Every request body is recorded.
 
-Only ``POST .../chat/completions`` is served, and Ollama's ``POST /api/chat`` (not streamed:
-the same turns in Ollama's shape, an error as Ollama's ``{"error": ...}``); any other path
+Only ``POST .../chat/completions`` is served, Ollama's ``POST /api/chat`` (not streamed:
+the same turns in Ollama's shape, an error as Ollama's ``{"error": ...}``), Anthropic's
+``POST /v1/messages`` and Gemini's ``POST .../models/{model}:generateContent`` (not streamed:
+the same turns in each vendor's shape, tests/scripted_llm_vendors.py); any other path
 answers 404, so a client using something unscripted fails loudly. A chat-completions request
 with ``"stream": true`` gets the same turn as server-sent ``chat.completion.chunk`` events,
 with a usage chunk when ``stream_options.include_usage`` asks for one, as OpenAI sends them.
@@ -24,6 +26,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
+
+from tests import scripted_llm_vendors as vendors
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +51,10 @@ class Turn:
     content: str | None = None
     tool_calls: Sequence[ToolCall] = ()
     reasoning: str | None = None  # sent as ``reasoning_content``, as Ollama and vLLM do
-    input_tokens: int = 120
+    input_tokens: int = 120  # the whole prompt, cached parts included
     output_tokens: int = 30
+    cache_read_tokens: int = 0  # of input_tokens, read from the provider's prompt cache
+    cache_write_tokens: int = 0  # of input_tokens, written to it (Anthropic's cache creation)
     error_status: int | None = None
     error_message: str = "scripted failure"
     gate: threading.Event | None = None  # the answer waits (bounded) until it is set
@@ -139,6 +145,16 @@ class ScriptedLLM:
         return self.base_url.removesuffix("/v1")
 
     @property
+    def anthropic_base_url(self) -> str:
+        """The Anthropic client's ``base_url`` (``/v1/messages`` is served under it)."""
+        return self.base_url.removesuffix("/v1")
+
+    @property
+    def gemini_base_url(self) -> str:
+        """The google-genai client's ``base_url`` (``generateContent`` is served under it)."""
+        return self.base_url.removesuffix("/v1") + "/"
+
+    @property
     def requests(self) -> list[dict[str, Any]]:
         """Every request body received so far, in arrival order."""
         with self._lock:
@@ -171,6 +187,7 @@ class ScriptedLLM:
             if not markers:
                 return 400, _error_body(f"no script for task {task[:80]!r}")
             marker = max(markers, key=len)
+            serial = len(self._requests)  # a response id no other answer has
             index = self._answered[marker]
             self._answered[marker] = index + 1
             turns = self._scripts[marker]
@@ -187,7 +204,7 @@ class ScriptedLLM:
         if turn.raw_body is not None:
             return 200, turn.raw_body
         served = self.served_model or f"{request.get('model', 'scripted-model')}-served"
-        return 200, _completion(served, turn, index)
+        return 200, _completion(served, turn, index, serial)
 
 
 def _task_text(messages: Sequence[Mapping[str, Any]]) -> str:
@@ -213,7 +230,7 @@ def _ollama_error(body: dict[str, Any] | str) -> dict[str, Any] | str:
     return {"error": body["error"]["message"]} if isinstance(body, dict) else body
 
 
-def _completion(served_model: str, turn: Turn, index: int) -> dict[str, Any]:
+def _completion(served_model: str, turn: Turn, index: int, serial: int) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": turn.content}
     if turn.reasoning:
         message["reasoning_content"] = turn.reasoning
@@ -234,7 +251,7 @@ def _completion(served_model: str, turn: Turn, index: int) -> dict[str, Any]:
             for position, call in enumerate(turn.tool_calls)
         ]
     return {
-        "id": f"chatcmpl-{index}",
+        "id": f"chatcmpl-{serial}",
         "object": "chat.completion",
         "created": 1_700_000_000,
         "model": served_model,
@@ -245,12 +262,21 @@ def _completion(served_model: str, turn: Turn, index: int) -> dict[str, Any]:
                 "finish_reason": "tool_calls" if turn.tool_calls else "stop",
             }
         ],
-        "usage": {
-            "prompt_tokens": turn.input_tokens,
-            "completion_tokens": turn.output_tokens,
-            "total_tokens": turn.input_tokens + turn.output_tokens,
-        },
+        "usage": _usage(turn),
     }
+
+
+def _usage(turn: Turn) -> dict[str, Any]:
+    usage: dict[str, Any] = {
+        "prompt_tokens": turn.input_tokens,
+        "completion_tokens": turn.output_tokens,
+        "total_tokens": turn.input_tokens + turn.output_tokens,
+    }
+    if turn.cache_read_tokens:
+        usage["prompt_tokens_details"] = {"cached_tokens": turn.cache_read_tokens}
+    if turn.cache_write_tokens:
+        usage["cache_creation_input_tokens"] = turn.cache_write_tokens  # as LiteLLM names it
+    return usage
 
 
 def _ollama_chat(completion: Mapping[str, Any]) -> dict[str, Any]:
@@ -312,8 +338,11 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
             # Read the whole body first: on a kept-alive connection it must not linger.
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            ollama = self.path.rstrip("/") == "/api/chat"
-            if not ollama and not self.path.rstrip("/").endswith("/chat/completions"):
+            path = self.path.split("?", 1)[0].rstrip("/")
+            ollama = path == "/api/chat"
+            anthropic = path == "/v1/messages"
+            gemini = vendors.gemini_model(path)
+            if not (ollama or anthropic or gemini) and not path.endswith("/chat/completions"):
                 self._send(404, _error_body(f"unknown path {self.path}"))
                 return
             try:
@@ -322,6 +351,24 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
                 request = None
             if not isinstance(request, dict):
                 self._send(400, _error_body("body is not a JSON object"))
+                return
+            if anthropic:
+                status, reply = llm.respond(vendors.anthropic_request_as_chat(request))
+                ok = status == 200 and isinstance(reply, dict)
+                self._send(
+                    status,
+                    vendors.anthropic_message(reply)
+                    if ok
+                    else vendors.anthropic_error(status, reply),
+                )
+                return
+            if gemini:
+                status, reply = llm.respond(vendors.gemini_request_as_chat(gemini, request))
+                ok = status == 200 and isinstance(reply, dict)
+                self._send(
+                    status,
+                    vendors.gemini_response(reply) if ok else vendors.gemini_error(status, reply),
+                )
                 return
             status, reply = llm.respond(request)
             if ollama:

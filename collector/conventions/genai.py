@@ -50,7 +50,11 @@ __all__ = [
     "EVENT_CONTENT_COMPLETION",
     "GEN_AI_PROMPT",
     "GEN_AI_COMPLETION",
+    "GEN_AI_RESPONSE_ID",
 ]
+
+# The id the model server gave its answer: the same on every span tracing one call.
+GEN_AI_RESPONSE_ID = "gen_ai.response.id"
 
 # General OpenTelemetry semantic conventions (the "exception" span event).
 EXCEPTION_TYPE = "exception.type"

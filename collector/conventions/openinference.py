@@ -18,6 +18,7 @@ __all__ = [
     "OUTPUT_MIME_TYPE",
     "MIME_JSON",
     "LLM_MODEL_NAME",
+    "LLM_REQUEST_MODEL_NAME",
     "LLM_PROVIDER",
     "LLM_SYSTEM",
     "LLM_TOKEN_COUNT_PROMPT",
@@ -46,6 +47,7 @@ __all__ = [
     "OPENAI_AGENTS_TRIPWIRE",
     "OPENAI_AGENTS_TORN_DOWN",
     "OPENAI_AGENTS_ERROR_DETAIL",
+    "TOOL_CALL_ID",
     "TOOL_CALL_FUNCTION_NAME",
     "TOOL_CALL_FUNCTION_ARGUMENTS",
 ]
@@ -82,6 +84,9 @@ OUTPUT_VALUE = "output.value"
 OUTPUT_MIME_TYPE = "output.mime_type"
 MIME_JSON = "application/json"
 LLM_MODEL_NAME = "llm.model_name"
+# The model asked for, where an instrumentation names it apart (Anthropic's); llm.model_name
+# is then the one that answered.
+LLM_REQUEST_MODEL_NAME = "llm.request.model_name"
 LLM_PROVIDER = "llm.provider"
 LLM_SYSTEM = "llm.system"
 LLM_TOKEN_COUNT_PROMPT = "llm.token_count.prompt"  # noqa: S105 (a key, no secret)
@@ -99,6 +104,7 @@ SMOLAGENTS_INTERRUPTED = "Agent interrupted."
 # Messages flattened into keys: llm.input_messages.N.message.role / .content /
 # .tool_calls.M... / .contents.M.message_content.text. Groups: direction, index, rest.
 # Under a flattened message's "tool_calls.K.": the call's function name and arguments (JSON).
+TOOL_CALL_ID = "tool_call.id"
 TOOL_CALL_FUNCTION_NAME = "tool_call.function.name"
 TOOL_CALL_FUNCTION_ARGUMENTS = "tool_call.function.arguments"
 FLAT_MESSAGE = re.compile(r"^llm\.(input|output)_messages\.(\d+)\.message\.(.+)$")

@@ -62,6 +62,15 @@ def run(
         return {"task": task, "raised": f"{type(exc).__name__}: {exc}", "tools": calls}
 
 
+def run_without_span(
+    ask: Ask, task: str, tool_message: ToolMessage = openai_tool_message
+) -> dict[str, Any]:
+    """The same conversation with no span of the program's around it: each model call is a
+    trace of its own."""
+    calls: list[dict[str, Any]] = []
+    return {"task": task, "answer": _loop(ask, task, calls, tool_message), "tools": calls}
+
+
 def _loop(
     ask: Ask, task: str, calls: list[dict[str, Any]], tool_message: ToolMessage
 ) -> str | None:

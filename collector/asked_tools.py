@@ -1,0 +1,165 @@
+"""The tool calls each model call of a loop asked for, when no span traces the tools. Pure.
+
+A loop written by hand around an LLM client runs its tools itself, untraced: the run's
+steps are its model calls alone. A person reading the trace still sees what each call asked
+for and what came back: the call's answer names the tools (not every instrumentation
+records it: OpenLLMetry's Ollama one does not), and the next call of the loop was sent the
+same request (its last assistant message) followed by the results. So a model call's step
+is given the tool it asked for, its arguments and the result the next call was sent; for
+several calls in one answer, the names joined, and the arguments and results as JSON lists.
+
+Messages are read in every shape the model-call readers know: the GenAI keys and events
+(collector/event_messages.py), OpenInference's flattened keys and OpenLLMetry's indexed
+ones, which keep the tool calls' names, arguments and ids here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from collector.conventions import genai as G
+from collector.conventions import openinference as OI
+from collector.decode import SpanRecord
+from collector.event_messages import model_messages
+from collector.messages import indexed_keys, loads
+
+__all__ = ["asked_tool_fields"]
+
+_ASSISTANT_ROLES = {"assistant", "model"}
+# A result wrapped as the one value of an object (Gemini's function response {"result": ...}).
+_WRAPPER_KEYS = {"result", "output", "content"}
+
+
+def asked_tool_fields(model_calls: Sequence[SpanRecord]) -> dict[str, dict[str, str]]:
+    """``tool_name``, ``tool_args`` (JSON) and ``tool_result`` by span id, for each of a
+    loop's model calls (in the order they were made) that asked for tools."""
+    found: dict[str, dict[str, str]] = {}
+    # Each call's request read once; a span holding no messages (a client's own beside an
+    # instrumentation's) tells nothing.
+    requests = [(c, sent) for c in model_calls if (sent := _conversation(c, "input"))]
+    for index, (call, _) in enumerate(requests):
+        own = [c for m in _conversation(call, "output") for c in m.get("tool_calls") or []]
+        asked, results = own, []
+        if index + 1 < len(requests):
+            sent = requests[index + 1][1]
+            last = max(
+                (i for i, m in enumerate(sent) if m.get("role") in _ASSISTANT_ROLES), default=-1
+            )
+            told = sent[last].get("tool_calls") or [] if last >= 0 else []
+            # The next call's last request is this call's answer when the names agree.
+            if told and (not own or [c["name"] for c in own] == [c["name"] for c in told]):
+                asked = told
+                results = [m for m in sent[last + 1 :] if m.get("role") == "tool" or m.get("id")]
+        if not asked:
+            continue
+        matched = _match(asked, results)
+        if len(asked) == 1:
+            fields = {"tool_name": str(asked[0]["name"]), "tool_args": _json(asked[0]["arguments"])}
+            if matched[0] is not None:
+                fields["tool_result"] = matched[0]
+        else:
+            fields = {
+                "tool_name": ", ".join(str(c["name"]) for c in asked),
+                "tool_args": _json(
+                    [{"name": c["name"], "arguments": c["arguments"]} for c in asked]
+                ),
+            }
+            if any(r is not None for r in matched):
+                fields["tool_result"] = _json(matched)
+        found[call.span_id] = fields
+    return found
+
+
+def _match(asked: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[str | None]:
+    """Each asked call's result text: by call id where both name one, else in order."""
+    by_id = {str(r["id"]): r for r in results if r.get("id")}
+    out: list[str | None] = []
+    for position, call in enumerate(asked):
+        result = by_id.get(str(call.get("id"))) if call.get("id") else None
+        if result is None and position < len(results) and not by_id:
+            result = results[position]
+        out.append(None if result is None else _result_text(result.get("content")))
+    return out
+
+
+def _result_text(content: Any) -> str | None:
+    if content is None:
+        return None
+    parsed = loads(content)
+    if isinstance(parsed, Mapping) and len(parsed) == 1:
+        ((key, value),) = parsed.items()
+        if key in _WRAPPER_KEYS and isinstance(value, str):
+            return value
+    return content if isinstance(content, str) else _json(content)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _conversation(span: SpanRecord, direction: str) -> list[dict[str, Any]]:
+    """The call's messages with their tool calls as {"id", "name", "arguments"} and a tool
+    result's call id as ``id``."""
+    return (
+        model_messages(span, direction)
+        or _flat(span.attributes, direction)
+        or _indexed(span.attributes, "prompt" if direction == "input" else "completion")
+    )
+
+
+def _flat(attrs: Mapping[str, Any], direction: str) -> list[dict[str, Any]]:
+    """OpenInference's ``llm.{input,output}_messages.N.message.*``."""
+    messages: dict[int, dict[str, Any]] = {}
+    calls: dict[int, dict[int, dict[str, Any]]] = {}
+    for number, rest, value in indexed_keys(attrs, OI.FLAT_MESSAGE, direction):
+        message = messages.setdefault(number, {})
+        if rest in {"role", "content", "name"}:
+            message[rest] = value
+        elif rest == "tool_call_id":
+            message["id"] = value
+        elif rest.startswith("tool_calls."):
+            _, position, field = rest.split(".", 2)
+            call = calls.setdefault(number, {}).setdefault(int(position), {})
+            if field == OI.TOOL_CALL_ID:
+                call["id"] = value
+            elif field == OI.TOOL_CALL_FUNCTION_NAME:
+                call["name"] = value
+            elif field == OI.TOOL_CALL_FUNCTION_ARGUMENTS:
+                call["arguments"] = loads(value)
+    return _with_calls(messages, calls)
+
+
+def _indexed(attrs: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+    """OpenLLMetry's ``gen_ai.{prompt,completion}.N.*``."""
+    messages: dict[int, dict[str, Any]] = {}
+    calls: dict[int, dict[int, dict[str, Any]]] = {}
+    for number, field, value in indexed_keys(attrs, G.INDEXED_MESSAGE, kind):
+        message = messages.setdefault(number, {})
+        if not field.startswith("tool_calls."):
+            message[field] = value
+            continue
+        parts = field.split(".", 2)
+        if len(parts) == 3 and parts[1].isdigit():
+            call = calls.setdefault(number, {}).setdefault(int(parts[1]), {})
+            call[parts[2]] = loads(value) if parts[2] == "arguments" else value
+    return _with_calls(messages, calls)
+
+
+def _with_calls(
+    messages: dict[int, dict[str, Any]], calls: dict[int, dict[int, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    out = []
+    for number in sorted(messages):
+        message = messages[number]
+        listed = [calls[number][p] for p in sorted(calls.get(number, {}))]
+        named = [
+            {"id": c.get("id"), "name": c["name"], "arguments": c.get("arguments")}
+            for c in listed
+            if c.get("name")
+        ]
+        if named:
+            message["tool_calls"] = named
+        out.append(message)
+    return out

@@ -1,0 +1,150 @@
+"""Loops written by hand around vendors' own LLM clients (the Anthropic SDK, google-genai, Groq),
+traced only by the client's instrumentation, as they really traced the shared agent
+(``captured/capture_llm_clients.py``, which says the versions): the loop in a span of the
+program's own, the same loop with none, a failing model, a lone call. Their spans go over
+the wire to a real collector and every run and step is read against what the loop
+returned (``<client>_<instrumentation>.expected.json``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tests.conftest import CollectorHandle
+from tests.frameworks.captured import agent_scenario as S
+from tests.frameworks.test_captured_frameworks import _send, _trace_ids
+from tests.frameworks.test_captured_unseen import CAPTURED, RUNS, _expected, _steps
+from tests.support import wait_until
+
+# Per capture: the model the run asked for (OpenInference's google-genai spans name only
+# the one that answered) and the error the failed model call's step keeps.
+CLIENTS = {
+    "anthropic_openinference": ("scripted-anthropic", "503 the model is overloaded"),
+    "anthropic_otel": ("scripted-anthropic", "503 the model is overloaded"),
+    "google_genai_openinference": ("scripted-google-genai-served", "503 UNAVAILABLE"),
+    "google_genai_otel": ("scripted-google-genai", "503 UNAVAILABLE"),
+    # OpenInference names the served model, and the requested one only in its parameters.
+    "groq_openinference": ("scripted-groq-served", "Error code: 503"),
+    "groq_otel": ("scripted-groq", "Error code: 503"),
+}
+# Prompt tokens per call, cached parts included (the first call writes the cache, the
+# others read 60 of it), and the answer's tokens.
+PROMPT_TOKENS = [100, 110, 120, 130]
+OUTPUT_TOKENS = [10, 11, 12, 13]
+
+
+def _settled(collector: CollectorHandle, traces: list[str]) -> list[tuple[Any, ...]] | None:
+    rows = collector.query(
+        f"SELECT {RUNS} FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) ORDER BY started_at",
+        [traces],
+    )
+    return rows if len(rows) == 2 and all(r[2] != "running" and r[7] for r in rows) else None
+
+
+def _runless(collector: CollectorHandle, traces: list[str]) -> list[tuple[Any, ...]]:
+    return collector.query(
+        "SELECT action_type, status, model, input_tokens, output_tokens FROM agent_steps "
+        "WHERE trace_id IN (SELECT unnest(?)) AND agent_run_id IS NULL ORDER BY started_at",
+        [traces],
+    )
+
+
+@pytest.mark.parametrize("name", sorted(CLIENTS))
+def test_a_loop_around_a_vendor_client_reads_as_it_returned(
+    module_collector: CollectorHandle, name: str
+) -> None:
+    """The program's ``weather_loop`` span is the run: its task the user's message, its
+    answer the final text, each model call one ``think`` step with the served model, its
+    tokens (cache reads and writes counted once, inside the prompt's count) and the tool
+    it asked for, though the Anthropic SDK traces each call itself beside OpenLLMetry's
+    span; the failing loop a failed run with the client's error; the loop with no span
+    around it and the lone call steps of no run, each call once (SPANS.md)."""
+    requested, step_error = CLIENTS[name]
+    expected = _expected(name)
+    served = f"{expected['model']}-served"
+    body = (CAPTURED / f"{name}.otlp").read_bytes()
+    traces = _trace_ids(body)
+    _send(module_collector, body)
+    done_row, failed_row = wait_until(
+        lambda: _settled(module_collector, traces), timeout_s=15, what=f"the runs of {name}"
+    )
+
+    done = expected["success"]
+    assert [t["name"] for t in done["tools"]] == ["get_weather", "get_weather", "to_fahrenheit"]
+    assert done_row[1:8] == ("weather_loop", "completed", done["task"], done["answer"], None,
+                             None, done["model_calls"])  # fmt: skip
+    assert done_row[8:12] == (sum(PROMPT_TOKENS), sum(OUTPUT_TOKENS), requested, served)
+    steps = _steps(module_collector, done_row[0])
+    assert [(s[0], s[4], s[6], s[7]) for s in steps] == [
+        ("think", "ok", served, n) for n in PROMPT_TOKENS
+    ]
+    # The loop's tools are untraced: each call's step shows the tool it asked for, with
+    # its arguments, and the result the loop sent the next call.
+    asked = [(s[1], json.loads(s[2]) if s[2] else None, s[3]) for s in steps]
+    assert asked == [(t["name"], t["args"], t["result"]) for t in done["tools"]] + [
+        (None, None, None)
+    ]
+
+    fails = expected["fails"]
+    assert S.MODEL_ERROR in fails["raised"]
+    assert failed_row[1:6] == ("weather_loop", "failed", fails["task"], None, fails["raised"])
+    # The failed call's step names the model it asked for.
+    assert failed_row[10:12] == (expected["model"], expected["model"])
+    failed_steps = _steps(module_collector, failed_row[0])
+    assert [(s[0], s[4], s[6]) for s in failed_steps] == [("think", "error", expected["model"])]
+    assert step_error in failed_steps[0][5] and S.MODEL_ERROR in failed_steps[0][5]
+
+    bare = expected["bare"]
+    assert bare["answer"] == done["answer"] and bare["model_calls"] == len(PROMPT_TOKENS)
+    calls = [
+        ("think", "ok", served, n, m) for n, m in zip(PROMPT_TOKENS, OUTPUT_TOKENS, strict=True)
+    ]
+    assert _runless(module_collector, traces) == [*calls, ("think", "ok", served, 7, 2)]
+    assert expected["lone"]["answer"] == "Hello!"
+
+
+@pytest.mark.parametrize("sdk_first", [True, False], ids=["client's own first", "its twin first"])
+def test_a_call_traced_twice_side_by_side_is_one_step_in_any_order(
+    collector: CollectorHandle, sdk_first: bool
+) -> None:
+    """The Anthropic SDK's own span and OpenLLMetry's beside it are one call: whichever
+    arrives first, each call is one step with the messages' reading (the task, the
+    answer), and the run's tokens are counted once."""
+    name = "anthropic_otel"
+    expected = _expected(name)
+    body = (CAPTURED / f"{name}.otlp").read_bytes()
+    traces = _trace_ids(body)
+    # One span a request, one side's spans first: each is stored before its twin arrives.
+    parts = _one_span_each(body)
+    for part in sorted(parts, key=lambda p: (p[0] == "com.anthropic.sdk.python") != sdk_first):
+        _send(collector, part[1])
+    done_row, failed_row = wait_until(
+        lambda: _settled(collector, traces), timeout_s=15, what="the runs"
+    )
+    done = expected["success"]
+    assert done_row[2:10] == ("completed", done["task"], done["answer"], None, None, 4,
+                              sum(PROMPT_TOKENS), sum(OUTPUT_TOKENS))  # fmt: skip
+    assert len(_steps(collector, done_row[0])) == 4
+    assert [(s[0], s[4]) for s in _steps(collector, failed_row[0])] == [("think", "error")]
+    assert len(_runless(collector, traces)) == 5
+
+
+def _one_span_each(body: bytes) -> list[tuple[str, bytes]]:
+    """``body`` as one request per span, with its scope's name."""
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    parts: list[tuple[str, bytes]] = []
+    for resource_spans in request.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                part = ExportTraceServiceRequest()
+                into = part.resource_spans.add()
+                into.resource.CopyFrom(resource_spans.resource)
+                scope = into.scope_spans.add()
+                scope.scope.CopyFrom(scope_spans.scope)
+                scope.spans.add().CopyFrom(span)
+                parts.append((scope_spans.scope.name, part.SerializeToString()))
+    return parts
