@@ -142,7 +142,13 @@ def _derive_trace(
     own = own_spans_by_run(by_id, is_run, {span_id for _, span_id in trace_runs})
     if not _tools_traced(spans):
         # A loop running its tools untraced: each model call's step shows what it asked for.
-        for run_spans in own.values():
+        # Only a program's own span made a run (collector/program_runs.py): a framework's
+        # run may trace its tools in a span still to come, and the steps must not depend
+        # on which arrived first.
+        for run_span_id, run_spans in own.items():
+            run_span = by_id.get(run_span_id)
+            if run_span is None or classify(run_span) is SpanClass.RUN:
+                continue
             calls = sorted(
                 (s for s in run_spans if frameworks.is_model_call(s)),
                 key=lambda s: (s.start_ns, s.span_id),

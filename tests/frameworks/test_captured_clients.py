@@ -15,8 +15,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from tests.conftest import CollectorHandle
 from tests.frameworks.captured import agent_scenario as S
-from tests.frameworks.test_captured_frameworks import _send, _trace_ids
-from tests.frameworks.test_captured_unseen import CAPTURED, RUNS, _expected, _steps
+from tests.frameworks.captured_runs import (
+    CAPTURED,
+    RUNS,
+    expected_of,
+    run_steps,
+    send_capture,
+    trace_ids,
+)
 from tests.support import wait_until
 
 # Per capture: the model the run asked for (OpenInference's google-genai spans name only
@@ -63,11 +69,11 @@ def test_a_loop_around_a_vendor_client_reads_as_it_returned(
     span; the failing loop a failed run with the client's error; the loop with no span
     around it and the lone call steps of no run, each call once (SPANS.md)."""
     requested, step_error = CLIENTS[name]
-    expected = _expected(name)
+    expected = expected_of(name)
     served = f"{expected['model']}-served"
     body = (CAPTURED / f"{name}.otlp").read_bytes()
-    traces = _trace_ids(body)
-    _send(module_collector, body)
+    traces = trace_ids(body)
+    send_capture(module_collector, body)
     done_row, failed_row = wait_until(
         lambda: _settled(module_collector, traces), timeout_s=15, what=f"the runs of {name}"
     )
@@ -77,7 +83,7 @@ def test_a_loop_around_a_vendor_client_reads_as_it_returned(
     assert done_row[1:8] == ("weather_loop", "completed", done["task"], done["answer"], None,
                              None, done["model_calls"])  # fmt: skip
     assert done_row[8:12] == (sum(PROMPT_TOKENS), sum(OUTPUT_TOKENS), requested, served)
-    steps = _steps(module_collector, done_row[0])
+    steps = run_steps(module_collector, done_row[0])
     assert [(s[0], s[4], s[6], s[7]) for s in steps] == [
         ("think", "ok", served, n) for n in PROMPT_TOKENS
     ]
@@ -93,7 +99,7 @@ def test_a_loop_around_a_vendor_client_reads_as_it_returned(
     assert failed_row[1:6] == ("weather_loop", "failed", fails["task"], None, fails["raised"])
     # The failed call's step names the model it asked for.
     assert failed_row[10:12] == (expected["model"], expected["model"])
-    failed_steps = _steps(module_collector, failed_row[0])
+    failed_steps = run_steps(module_collector, failed_row[0])
     assert [(s[0], s[4], s[6]) for s in failed_steps] == [("think", "error", expected["model"])]
     assert step_error in failed_steps[0][5] and S.MODEL_ERROR in failed_steps[0][5]
 
@@ -114,21 +120,21 @@ def test_a_call_traced_twice_side_by_side_is_one_step_in_any_order(
     arrives first, each call is one step with the messages' reading (the task, the
     answer), and the run's tokens are counted once."""
     name = "anthropic_otel"
-    expected = _expected(name)
+    expected = expected_of(name)
     body = (CAPTURED / f"{name}.otlp").read_bytes()
-    traces = _trace_ids(body)
+    traces = trace_ids(body)
     # One span a request, one side's spans first: each is stored before its twin arrives.
     parts = _one_span_each(body)
     for part in sorted(parts, key=lambda p: (p[0] == "com.anthropic.sdk.python") != sdk_first):
-        _send(collector, part[1])
+        send_capture(collector, part[1])
     done_row, failed_row = wait_until(
         lambda: _settled(collector, traces), timeout_s=15, what="the runs"
     )
     done = expected["success"]
     assert done_row[2:10] == ("completed", done["task"], done["answer"], None, None, 4,
                               sum(PROMPT_TOKENS), sum(OUTPUT_TOKENS))  # fmt: skip
-    assert len(_steps(collector, done_row[0])) == 4
-    assert [(s[0], s[4]) for s in _steps(collector, failed_row[0])] == [("think", "error")]
+    assert len(run_steps(collector, done_row[0])) == 4
+    assert [(s[0], s[4]) for s in run_steps(collector, failed_row[0])] == [("think", "error")]
     assert len(_runless(collector, traces)) == 5
 
 
