@@ -1,0 +1,39 @@
+"""Releases of supported frameworks other than the ones the project's environment pins, as
+they really traced the framework tests' own scenarios: the spans, captured by
+``captured/capture_<framework>.py`` (which says the versions), are sent over the wire to a
+real collector and every run is checked field by field as test_collector_frameworks.py
+checks the pinned release."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import CollectorHandle
+from tests.frameworks.collector_checks import check_run, check_tokens_counted_once
+from tests.frameworks.test_captured_frameworks import CAPTURED, _send, _trace_ids
+
+# capture name -> the framework name its runs' service is called after (fw-<framework>)
+RELEASES = {"google_adk_2": "google-adk"}
+
+
+def _expected_runs(name: str) -> list[dict[str, Any]]:
+    report = json.loads((CAPTURED / f"{name}.expected.json").read_text())
+    return [run for item in report["results"] for run in item["runs"]]
+
+
+@pytest.mark.parametrize("name", sorted(RELEASES))
+def test_another_release_reads_as_the_pinned_one(collector: CollectorHandle, name: str) -> None:
+    body = (CAPTURED / f"{name}.otlp").read_bytes()
+    _send(collector, body)
+    expected_runs = _expected_runs(name)
+    for expected in expected_runs:
+        check_run(collector, expected, RELEASES[name])
+    # Nothing else became a run, and no step is left outside one.
+    assert collector.query("SELECT count(*) FROM agent_runs")[0][0] == len(expected_runs)
+    orphans = collector.query("SELECT count(*) FROM agent_steps WHERE agent_run_id IS NULL")
+    assert orphans[0][0] == 0
+    check_tokens_counted_once(collector)
+    assert len(_trace_ids(body)) >= len({r["task"] for r in expected_runs if not r["parent_task"]})
