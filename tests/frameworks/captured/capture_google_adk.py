@@ -36,6 +36,9 @@ TELEMETRY_SETTINGS = (
     "ADK_TELEMETRY_SCHEMA_VERSION_OPT_IN",
     "OTEL_SEMCONV_STABILITY_OPT_IN",
 )
+# What the parent asks its failing AgentTool child in ``sub_agent_fails`` (as
+# scenarios_adk.SUB_AGENT_REQUEST, which imports ADK).
+SUB_AGENT_REQUEST = "[adk-child-fails] What does the child say?"
 # Each played as test_collector_frameworks.py plays it under the pinned release.
 SCENARIOS = (
     "success",
