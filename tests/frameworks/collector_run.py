@@ -103,6 +103,7 @@ ON_REQUEST = (
     "tool_callback",
     "sub_agent_fails",
     "model_retried",
+    "two_in_one_span",
 )
 # A scenario module continued in another (each kept to one subject and a readable size).
 CONTINUED_IN = {

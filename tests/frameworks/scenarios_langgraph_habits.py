@@ -129,3 +129,14 @@ def model_retried(llm: ScriptedLLM) -> S.RunExpectation:
     agent = create_agent(model_for(llm), tools=[get_weather], name=AGENT_NAME, middleware=[retry])
     scenario.expect_answer(_answer(_play(llm, scenario, agent)))
     return _expected(scenario)
+
+
+def two_in_one_span(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two runs one after the other inside one caller span (one trace): two top-level runs,
+    each with its own steps, tokens and answer; the span no run."""
+    first, second = S.success(FRAMEWORK), S.recovery(FRAMEWORK)
+    with habits.outer_span():
+        first.expect_answer(_answer(_play(llm, first)))
+        recovering = build_agent(llm, middleware=[scenarios_langgraph.report_tool_errors])
+        second.expect_answer(_answer(_play(llm, second, recovering)))
+    return [_expected(first), _expected(second)]

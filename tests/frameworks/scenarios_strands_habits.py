@@ -78,3 +78,11 @@ def model_retried(llm: ScriptedLLM) -> S.RunExpectation:
     model = OpenAIModel(client_args=client_args, model_id=MODEL_NAME)
     agent = Agent(model=model, tools=[get_weather], name=AGENT_NAME, callback_handler=None)
     return scenario.expect_answer(_play(llm, scenario, agent))
+
+
+def two_in_one_span(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two runs one after the other inside one caller span (one trace): two top-level runs,
+    each with its own steps, tokens and answer; the span no run."""
+    first, second = S.success(FRAMEWORK), S.recovery(FRAMEWORK)
+    with habits.outer_span():
+        return [first.expect_answer(_play(llm, first)), second.expect_answer(_play(llm, second))]
