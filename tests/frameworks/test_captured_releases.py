@@ -77,6 +77,7 @@ def test_adk_2_without_content_keeps_the_shape_of_its_runs(collector: CollectorH
         return rows if done else None
 
     runs = wait_until(settled, timeout_s=15, what=f"the runs of {name}")
+    assert runs is not None
     for run, want in zip(runs, expected_runs, strict=True):
         where = (run, want["task"])
         assert run[1:4] == (None, want["agent_name"], want["status"]), where
