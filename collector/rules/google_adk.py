@@ -1,8 +1,10 @@
 """Google ADK 1.x: ``invocation`` → ``agent_run [{agent}]`` (no attributes) → ``call_llm``
 (no operation name) → ``execute_tool {tool}``; task and answer only in the model calls'
-request and response JSON. ADK 2.x names its spans after the GenAI conventions
-(``invoke_agent``, ``generate_content``) and keeps the same request/response JSON.
-See SPANS.md."""
+request and response JSON, a tool's call in ADK's own keys. ADK 2.x (its telemetry schema 2,
+the default) has the same tree under the GenAI names (``invoke_workflow`` → ``invoke_agent
+{agent}`` → ``generate_content {model}`` → ``execute_tool {tool}``) and, only when content
+capture is switched on, the GenAI content keys (``gen_ai.input.messages``,
+``gen_ai.output.messages``, ``gen_ai.tool.call.arguments`` / ``.result``). See SPANS.md."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from collector.conventions import google_adk as ADK
 from collector.cut_values import cut_json_string
 from collector.decode import SpanRecord
 from collector.messages import as_text, loads, turn_user_text
+from collector.model_answers import llm_answer, llm_input_task
 from collector.rules.common import (
     CANCELLED_STEP_ERROR,
     descendants,
@@ -43,7 +46,7 @@ def span_class(span: SpanRecord) -> str | None:
         return "run"
     if span.name == ADK.LLM_SPAN:
         return "think"
-    if span.name in (ADK.INVOCATION_SPAN, ADK.MERGED_TOOLS_SPAN):
+    if span.name in (ADK.INVOCATION_SPAN, ADK.MERGED_TOOLS_SPAN) or _is_invocation(span):
         return "other"
     if span.name.startswith(f"{A.TOOL_SPAN_PREFIX} "):
         return "tool_call"  # a tool that raised: ADK set none of its attributes
@@ -53,7 +56,37 @@ def span_class(span: SpanRecord) -> str | None:
 def run_fields(span: SpanRecord) -> dict[str, Any]:
     if not span.name.startswith(ADK.AGENT_RUN_SPAN):
         return {}
-    return {"agent_name": span.name.removeprefix(ADK.AGENT_RUN_SPAN).removesuffix("]")}
+    return {"agent_name": _agent_name(span)}
+
+
+def _agent_name(run_span: SpanRecord) -> str | None:
+    if run_span.name.startswith(ADK.AGENT_RUN_SPAN):
+        return run_span.name.removeprefix(ADK.AGENT_RUN_SPAN).removesuffix("]")
+    name = run_span.attributes.get(A.GEN_AI_AGENT_NAME)
+    return str(name) if name else None
+
+
+def _is_invocation(span: SpanRecord) -> bool:
+    """The runner's span around the root agent: ADK 1's ``invocation``, ADK 2's
+    ``invoke_workflow {agent}``. Not a run: the agent's own span below it is."""
+    return (
+        span.name == ADK.INVOCATION_SPAN
+        or span.attributes.get(G.GEN_AI_OPERATION_NAME) == G.OP_INVOKE_WORKFLOW
+    )
+
+
+def _tool_args(span: SpanRecord) -> Any:
+    """A tool call's arguments: ADK 1's key, else ADK 2's (the GenAI one)."""
+    return loads(
+        span.attributes.get(ADK.TOOL_CALL_ARGS, span.attributes.get(A.GEN_AI_TOOL_CALL_ARGUMENTS))
+    )
+
+
+def _tool_response(span: SpanRecord) -> Any:
+    """What a tool returned, as ADK records it: a non-dict result wrapped as ``{"result": x}``."""
+    return loads(
+        span.attributes.get(ADK.TOOL_RESPONSE, span.attributes.get(A.GEN_AI_TOOL_CALL_RESULT))
+    )
 
 
 # Set on ``call_llm`` once the response arrived: a call cut off by a cancellation ends
@@ -79,10 +112,10 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     if kind != "tool_call":
         return {}
     fields: dict[str, Any] = {"tool_name": span.name.removeprefix(f"{A.TOOL_SPAN_PREFIX} ")}
-    args = loads(span.attributes.get(ADK.TOOL_CALL_ARGS))
+    args = _tool_args(span)
     if args is not None:
         fields["tool_args"] = args
-    response = loads(span.attributes.get(ADK.TOOL_RESPONSE))
+    response = _tool_response(span)
     if isinstance(response, Mapping) and set(response) == {"result"}:
         # ADK wraps a non-dict result; a tool that returned None is ``{"result": null}``,
         # its result ``null`` as the other frameworks record it.
@@ -164,7 +197,7 @@ def _ended_on_tool(own: list[SpanRecord]) -> str | None:
         return None
     if any(_is_model_call(s) and s.start_ns > last.start_ns for s in own):
         return None
-    if loads(last.attributes.get(ADK.TOOL_RESPONSE)) == {"result": None}:
+    if _tool_response(last) == {"result": None}:
         return None  # a tool returning nothing (``exit_loop``) gives no answer
     result = step_fields(last, "tool_call").get("tool_result")
     return str(result) if result is not None else None
@@ -195,11 +228,30 @@ def derive_run_fields_in_trace(
     if run_span.status_code == 2:
         return fields
     handed_over = max((s.start_ns for s in transfers), default=0)
+    if transfers:
+        below += _handed_over_calls(run_span, trace_spans)
     if _answer([s for s in own_calls if s.start_ns > handed_over]) is None:
         answer = _answer([s for s in below if s.start_ns > handed_over])
         if answer:
             fields["final_answer"] = answer
     return fields
+
+
+def _handed_over_calls(run_span: SpanRecord, trace_spans: list[SpanRecord]) -> list[SpanRecord]:
+    """ADK 2 (either telemetry schema) runs the agent a ``transfer_to_agent`` hands over to
+    beside the agent that handed over, both below the invocation (ADK 1 nests it below that
+    agent, where ``descendants`` finds it): the invocation's model calls not below
+    ``run_span``."""
+    by_id = {s.span_id: s for s in trace_spans}
+    invocation = by_id.get(run_span.parent_span_id or "")
+    if invocation is None or not _is_invocation(invocation):
+        return []
+    mine = {s.span_id for s in descendants(run_span, trace_spans)}
+    return [
+        s
+        for s in descendants(invocation, trace_spans)
+        if _is_model_call(s) and s.span_id not in mine
+    ]
 
 
 def _asked_by_agent_tool(run_span: SpanRecord, trace_spans: list[SpanRecord]) -> str | None:
@@ -209,14 +261,14 @@ def _asked_by_agent_tool(run_span: SpanRecord, trace_spans: list[SpanRecord]) ->
     agent's ``agent_run [{agent}]``."""
     by_id = {s.span_id: s for s in trace_spans}
     invocation = by_id.get(run_span.parent_span_id or "")
-    if invocation is None or invocation.name != ADK.INVOCATION_SPAN:
+    if invocation is None or not _is_invocation(invocation):
         return None
     tool = by_id.get(invocation.parent_span_id or "")
-    agent = run_span.name.removeprefix(ADK.AGENT_RUN_SPAN).removesuffix("]")
+    agent = _agent_name(run_span)
     if tool is None or tool.name != f"{A.TOOL_SPAN_PREFIX} {agent}":
         return None
     # A raised tool's span has no arguments: then its model call's function call has them.
-    args = loads(tool.attributes.get(ADK.TOOL_CALL_ARGS))
+    args = _tool_args(tool)
     if args is None:
         args = derive_step_fields(tool, by_id).get("tool_args")
     if not isinstance(args, Mapping) or not args:
@@ -230,7 +282,11 @@ def _asked_by_agent_tool(run_span: SpanRecord, trace_spans: list[SpanRecord]) ->
 def _task(calls: list[SpanRecord]) -> str | None:
     """The request that opened the first call's turn (the session's earlier runs come first)."""
     for span in sorted(calls, key=lambda s: s.start_ns):
-        task = turn_user_text(_messages(loads(span.attributes.get(ADK.LLM_REQUEST))))
+        request = span.attributes.get(ADK.LLM_REQUEST)
+        if request is not None:
+            task = turn_user_text(_messages(loads(request)))
+        else:  # ADK 2: the GenAI input messages, when content is captured
+            task = llm_input_task(span)
         if task:
             return task
     return None
@@ -240,6 +296,12 @@ def _answer(calls: list[SpanRecord]) -> str | None:
     """The text of the last call (by end) that answered without a function call (``""``
     when it answered with no text)."""
     for span in sorted(calls, key=lambda s: (s.end_ns, s.start_ns), reverse=True):
+        if ADK.LLM_RESPONSE not in span.attributes:
+            # ADK 2: the GenAI output messages, when content is captured
+            answer = llm_answer(span) if span.status_code != 2 else None
+            if answer is not None:
+                return answer
+            continue
         response = loads(span.attributes.get(ADK.LLM_RESPONSE))
         content = response.get("content") if isinstance(response, Mapping) else None
         parts = _parts(content)

@@ -102,6 +102,8 @@ ON_REQUEST = (
     "prebuilt_tool_node",
     "tool_callback",
     "sub_agent_fails",
+    "model_retried",
+    "two_in_one_span",
 )
 # A scenario module continued in another (each kept to one subject and a readable size).
 CONTINUED_IN = {

@@ -16,7 +16,7 @@ from opentelemetry import trace
 
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_shapes as shapes
-from tests.scripted_llm import Turn, call_tool
+from tests.scripted_llm import Turn, call_tool, fail
 
 CLOCK_RESULT = "12:00 UTC"
 CLOCK_ANSWER = "It is noon (12:00 UTC)."
@@ -95,3 +95,29 @@ def outer_span() -> Iterator[None]:
     tracer = trace.get_tracer("tests.frameworks.caller")
     with tracer.start_as_current_span(OUTER_SPAN, attributes={"http.route": "/ask"}):
         yield
+
+
+RETRIED_ANSWER = "Sunny in Paris, once the model could answer."
+OVERLOADED = "the model is overloaded, try again"
+
+
+def model_retried(fw: S.Framework) -> S.Scenario:
+    """The first model call is answered 503 once and tried again (by the client, or by the
+    framework's own retry): the run completes with its tool call and answer; an attempt the
+    framework traced as a failed model call is a ``think`` step with its error, never the
+    run's error."""
+    return S.scenario(
+        fw,
+        "retried",
+        "What is the weather in Paris? (the model may be busy)",
+        [
+            fail(503, OVERLOADED),
+            call_tool("get_weather", S.WEATHER_ARGS),
+            fw.final_turn(RETRIED_ANSWER),
+        ],
+        status="completed",
+        final_answer=RETRIED_ANSWER,
+        tools=[S.ToolExpectation("get_weather", S.WEATHER_ARGS, S.WEATHER_RESULT)],
+        response=fw.response(RETRIED_ANSWER),
+        llm_steps_at_least=2,
+    )

@@ -94,3 +94,12 @@ def tool_callback(llm: ScriptedLLM) -> S.RunExpectation:
     )
     agent = build_agent(llm).model_copy(update={"before_tool_callback": _cached_weather})
     return scenario.expect_answer(_play(llm, scenario, agent))
+
+
+def two_in_one_span(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two runs one after the other inside one caller span (one trace): two top-level runs,
+    each with its own steps, tokens and answer; the span no run."""
+    # A tool that raises ends an ADK run, so no recovery here: two successful runs.
+    first, second = S.success(FRAMEWORK), S.success(FRAMEWORK)
+    with habits.outer_span():
+        return [first.expect_answer(_play(llm, first)), second.expect_answer(_play(llm, second))]

@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from langchain.agents.middleware import wrap_tool_call
+from langchain.agents import create_agent
+from langchain.agents.middleware import ModelRetryMiddleware, wrap_tool_call
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import tool
 
@@ -118,3 +119,24 @@ def prebuilt_tool_node(llm: ScriptedLLM) -> S.RunExpectation:
         agent: Any = create_react_agent(model_for(llm), tools=node, name=AGENT_NAME)
     scenario.expect_answer(_answer(_play(llm, scenario, agent)))
     return _expected(scenario)
+
+
+def model_retried(llm: ScriptedLLM) -> S.RunExpectation:
+    """LangChain's ``ModelRetryMiddleware`` calls the model again after its 503: both
+    attempts are model calls of the run, the first failed."""
+    scenario = habits.model_retried(FRAMEWORK)
+    retry = ModelRetryMiddleware(max_retries=1, initial_delay=0.01, jitter=False)
+    agent = create_agent(model_for(llm), tools=[get_weather], name=AGENT_NAME, middleware=[retry])
+    scenario.expect_answer(_answer(_play(llm, scenario, agent)))
+    return _expected(scenario)
+
+
+def two_in_one_span(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two runs one after the other inside one caller span (one trace): two top-level runs,
+    each with its own steps, tokens and answer; the span no run."""
+    first, second = S.success(FRAMEWORK), S.recovery(FRAMEWORK)
+    with habits.outer_span():
+        first.expect_answer(_answer(_play(llm, first)))
+        recovering = build_agent(llm, middleware=[scenarios_langgraph.report_tool_errors])
+        second.expect_answer(_answer(_play(llm, second, recovering)))
+    return [_expected(first), _expected(second)]

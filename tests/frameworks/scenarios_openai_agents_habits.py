@@ -10,17 +10,27 @@ from agents import (
     GuardrailFunctionOutput,
     InputGuardrailTripwireTriggered,
     ModelSettings,
+    OpenAIChatCompletionsModel,
     OutputGuardrailTripwireTriggered,
     Runner,
     function_tool,
     input_guardrail,
     output_guardrail,
 )
+from openai import AsyncOpenAI
 
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_habits as habits
 from tests.frameworks import scenario_shapes as shapes
-from tests.frameworks.scenarios_openai_agents import FRAMEWORK, TOOL_ERROR, _play, build_agent
+from tests.frameworks.scenarios_openai_agents import (
+    AGENT_NAME,
+    FRAMEWORK,
+    MODEL_NAME,
+    TOOL_ERROR,
+    _play,
+    build_agent,
+    get_weather,
+)
 from tests.scripted_llm import ScriptedLLM, answer, call_tool
 
 
@@ -138,3 +148,13 @@ async def output_guardrail_trips(llm: ScriptedLLM) -> S.RunExpectation:
     else:
         raise AssertionError("the output guardrail should have tripped")
     return scenario.expected
+
+
+async def model_retried(llm: ScriptedLLM) -> S.RunExpectation:
+    """The OpenAI client retries the 503 itself (``max_retries``, on by default): one model
+    call in the trace, the run as if nothing happened."""
+    scenario = habits.model_retried(FRAMEWORK)
+    client = AsyncOpenAI(base_url=llm.base_url, api_key="sk-scripted", max_retries=1)
+    model = OpenAIChatCompletionsModel(model=MODEL_NAME, openai_client=client)
+    agent = Agent(name=AGENT_NAME, instructions="Answer briefly.", model=model, tools=[get_weather])
+    return scenario.expect_answer(await _play(llm, scenario, agent))

@@ -71,3 +71,11 @@ async def agent_iter() -> S.RunExpectation:
     assert nodes >= 6, nodes
     assert run.result is not None
     return scenario.expect_answer(run.result.output)
+
+
+async def two_in_one_span() -> list[S.RunExpectation]:
+    """Two runs one after the other inside one caller span (one trace): two top-level runs,
+    each with its own steps, tokens and answer; the span no run."""
+    first, second = S.success(FRAMEWORK), S.recovery(FRAMEWORK)
+    with habits.outer_span():
+        return [first.expect_answer(await _play(first)), second.expect_answer(await _play(second))]

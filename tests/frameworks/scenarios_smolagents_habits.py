@@ -87,3 +87,11 @@ def planning(llm: ScriptedLLM) -> S.RunExpectation:
     )
     agent = build_agent(llm, planning_interval=3)
     return scenario.expect_answer(_play(llm, scenario, agent))
+
+
+def two_in_one_span(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two runs one after the other inside one caller span (one trace): two top-level runs,
+    each with its own steps, tokens and answer; the span no run."""
+    first, second = S.success(FRAMEWORK), S.recovery(FRAMEWORK)
+    with habits.outer_span():
+        return [first.expect_answer(_play(llm, first)), second.expect_answer(_play(llm, second))]

@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import asyncio
 
-from strands import tool
+from strands import Agent, tool
+from strands.models.openai import OpenAIModel
 
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_habits as habits
 from tests.frameworks import scenario_shapes as shapes
-from tests.frameworks.scenarios_strands import FRAMEWORK, _play, build_agent, get_weather
+from tests.frameworks.scenarios_strands import (
+    AGENT_NAME,
+    FRAMEWORK,
+    MODEL_NAME,
+    _play,
+    build_agent,
+    get_weather,
+)
 from tests.scripted_llm import ScriptedLLM
 
 
@@ -61,3 +69,20 @@ async def streamed_parallel_tools(llm: ScriptedLLM) -> S.RunExpectation:
     async for event in build_agent(llm, tools=[get_weather]).stream_async(scenario.task):
         result = event.get("result", result)
     return scenario.expect_answer(str(result).strip())
+
+
+def model_retried(llm: ScriptedLLM) -> S.RunExpectation:
+    """The OpenAI client under Strands' ``OpenAIModel`` retries the 503 itself."""
+    scenario = habits.model_retried(FRAMEWORK)
+    client_args = {"base_url": llm.base_url, "api_key": "sk-scripted", "max_retries": 1}
+    model = OpenAIModel(client_args=client_args, model_id=MODEL_NAME)
+    agent = Agent(model=model, tools=[get_weather], name=AGENT_NAME, callback_handler=None)
+    return scenario.expect_answer(_play(llm, scenario, agent))
+
+
+def two_in_one_span(llm: ScriptedLLM) -> list[S.RunExpectation]:
+    """Two runs one after the other inside one caller span (one trace): two top-level runs,
+    each with its own steps, tokens and answer; the span no run."""
+    first, second = S.success(FRAMEWORK), S.recovery(FRAMEWORK)
+    with habits.outer_span():
+        return [first.expect_answer(_play(llm, first)), second.expect_answer(_play(llm, second))]
