@@ -153,9 +153,8 @@ class WriterConnection:
             self._state_stale = True
             return
         try:
-            # Steps waiting for their run are read back; a run waiting for the span that
-            # links it to its parent run (a sub-agent stored before the tool that ran it)
-            # is not, so the traces remembered stay too: an extra one costs a lookup.
+            # What waits is read back from the file; the traces remembered stay too
+            # (a rollback may have undone only part of a batch): an extra one costs a lookup.
             waiting = self._state.orphan_traces
             self._state.orphan_traces = load_orphan_traces(self._con) | waiting
             self._state.rootless_traces = load_rootless_traces(self._con)
