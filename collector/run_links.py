@@ -162,14 +162,15 @@ def set_by_id(
         con.unregister("_new_values")
 
 
-def load_orphan_traces(con: duckdb.DuckDBPyConnection) -> set[str]:
+def load_orphan_traces(con: duckdb.DuckDBPyConnection, *, runs: bool = True) -> set[str]:
     """Traces with something still waiting (read at start-up): steps waiting for their
-    run, and runs waiting for a span between them and their parent run (a sub-agent
-    stored before the tool span that ran it)."""
+    run, and (``runs``) runs waiting for a span between them and their parent run (a
+    sub-agent stored before the tool span that ran it)."""
     rows = con.execute(
         "SELECT DISTINCT trace_id FROM agent_steps WHERE agent_run_id IS NULL"
     ).fetchall()
-    return {r[0] for r in rows} | _runs_waiting_for_a_parent(con)
+    steps = {r[0] for r in rows}
+    return steps | _runs_waiting_for_a_parent(con) if runs else steps
 
 
 def _runs_waiting_for_a_parent(con: duckdb.DuckDBPyConnection) -> set[str]:
