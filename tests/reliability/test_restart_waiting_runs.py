@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceServiceStub
 
 from bench.reliability.harness import CollectorProcess
 from tests.conftest import start_test_collector
@@ -39,6 +42,13 @@ def _nested_runs(tmp_path: Path, items: list[Item]) -> dict[str, tuple[str, str,
     return {run: (parent, trace, span) for run, parent, trace, span in rows}
 
 
+def _export(collector: CollectorProcess, request: ExportTraceServiceRequest) -> None:
+    """Export over gRPC; the answer acknowledges every span as stored."""
+    with grpc.insecure_channel(collector.grpc_target) as channel:
+        answer = TraceServiceStub(channel).Export(request, timeout=30)
+    assert answer.partial_success.rejected_spans == 0, answer.partial_success.error_message
+
+
 def _parent_run_id(collector: CollectorProcess, run_id: str) -> str | None:
     response = httpx.get(f"{collector.api_url}/agent/runs/{run_id}", timeout=30)
     assert response.status_code == 200, response.text
@@ -62,7 +72,7 @@ def test_a_run_waiting_for_its_parent_link_is_linked_after_a_restart(
     db = tmp_path / "audit.duckdb"
     collector = CollectorProcess(db, log_dir=tmp_path / "logs").start()
     try:
-        send(collector, "grpc", _request(first))  # acknowledged: stored
+        _export(collector, _request(first))  # acknowledged: stored
         assert _parent_run_id(collector, run_id) is None  # waiting for the withheld span
         if stop == "sigterm":
             assert collector.terminate(timeout_s=120) == 0, collector.stderr_text()[-3000:]
@@ -73,7 +83,7 @@ def test_a_run_waiting_for_its_parent_link_is_linked_after_a_restart(
 
     again = CollectorProcess(db, log_dir=tmp_path / "logs").start()
     try:
-        send(again, "grpc", _request(withheld))
+        _export(again, _request(withheld))
         wait_until(
             lambda: _parent_run_id(again, run_id) is not None,
             timeout_s=30,
