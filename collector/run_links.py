@@ -162,9 +162,51 @@ def set_by_id(
         con.unregister("_new_values")
 
 
-def load_orphan_traces(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Traces with steps still waiting for their run (read at start-up)."""
+def load_orphan_traces(con: duckdb.DuckDBPyConnection, *, runs: bool = True) -> set[str]:
+    """Traces with something still waiting (read at start-up): steps waiting for their
+    run, and (``runs``) runs waiting for a span between them and their parent run (a
+    sub-agent stored before the tool span that ran it)."""
     rows = con.execute(
         "SELECT DISTINCT trace_id FROM agent_steps WHERE agent_run_id IS NULL"
+    ).fetchall()
+    steps = {r[0] for r in rows}
+    return steps | _runs_waiting_for_a_parent(con) if runs else steps
+
+
+def _runs_waiting_for_a_parent(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Traces holding a run without a parent run whose span's ancestors, walked up
+    to the first run or the trace's root, include a span not stored.
+
+    Only runs without a parent run whose span has a parent start the walk, so a
+    store of top-level runs costs one join. A walk ending at a missing span is
+    waiting; a cycle ends the walk (UNION keeps each span once). A trace listed
+    that is not waiting (its missing span a pending copy's) costs a lookup only.
+    """
+    rows = con.execute(
+        """
+        WITH RECURSIVE
+        run_spans AS (
+            SELECT trace_id, span_id FROM agent_runs
+            WHERE trace_id IS NOT NULL AND (is_final OR metadata IS DISTINCT FROM ?)
+        ),
+        up(trace_id, span_id) AS (
+            SELECT s.trace_id, s.parent_span_id
+            FROM agent_runs r JOIN spans s ON s.trace_id = r.trace_id AND s.span_id = r.span_id
+            WHERE r.parent_run_id IS NULL AND s.parent_span_id IS NOT NULL
+            UNION
+            SELECT s.trace_id, s.parent_span_id
+            FROM up JOIN spans s ON s.trace_id = up.trace_id AND s.span_id = up.span_id
+            WHERE s.parent_span_id IS NOT NULL
+              AND NOT EXISTS (
+                  SELECT 1 FROM run_spans rs
+                  WHERE rs.trace_id = up.trace_id AND rs.span_id = up.span_id
+              )
+        )
+        SELECT DISTINCT up.trace_id FROM up
+        WHERE NOT EXISTS (
+            SELECT 1 FROM spans s WHERE s.trace_id = up.trace_id AND s.span_id = up.span_id
+        )
+        """,
+        [STAND_IN],
     ).fetchall()
     return {r[0] for r in rows}

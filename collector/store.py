@@ -135,6 +135,7 @@ class RunStore(WriterLoop):
         self._mark = CommitMark(self.db_path, self.chain_key)
         self._state = IngestState(chain_key=self.chain_key)
         self._state_stale = False
+        self._waiting_runs_read = False  # runs waiting for their parent's span, read at start
         self._reload_state()
         if str(db_path) != ":memory:":
             try:

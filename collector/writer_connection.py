@@ -34,6 +34,7 @@ class WriterConnection:
     _mark: CommitMark
     _state: IngestState
     _state_stale: bool
+    _waiting_runs_read: bool
     _generation: int
     # The connection's readers, and whether it must be opened again.
     _reads: ReadGate
@@ -153,11 +154,13 @@ class WriterConnection:
             self._state_stale = True
             return
         try:
-            # Steps waiting for their run are read back; a run waiting for the span that
-            # links it to its parent run (a sub-agent stored before the tool that ran it)
-            # is not, so the traces remembered stay too: an extra one costs a lookup.
+            # What waits is read back from the file; the traces remembered stay too
+            # (a rollback may have undone only part of a batch): an extra one costs a lookup.
+            # Runs waiting for their parent's span are walked for once (0.3 s at 100k
+            # runs): after that the traces remembered hold them.
             waiting = self._state.orphan_traces
-            self._state.orphan_traces = load_orphan_traces(self._con) | waiting
+            walk = not self._waiting_runs_read
+            self._state.orphan_traces = load_orphan_traces(self._con, runs=walk) | waiting
             self._state.rootless_traces = load_rootless_traces(self._con)
             self._state.chain_head = load_head(self._con)
         except duckdb.Error as exc:
@@ -167,4 +170,5 @@ class WriterConnection:
                 self._reads.lost = True
             return
         self._state_stale = False
+        self._waiting_runs_read = True
         # state.foreign_llm is kept: extra entries only cost a lookup.
