@@ -123,13 +123,20 @@ def corrected_parents(
         if len(homes) == 1:
             fixed[call.span_id] = homes[0]
     # A tool call goes under the model call that asked for it, when only one did.
-    requester: dict[str, str | None] = {}
+    askers: dict[str, list[tuple[str, str | None]]] = {}
     for call in calls:
         for call_id in _asked_for(call):
-            requester[call_id] = None if call_id in requester else call.span_id
+            askers.setdefault(call_id, []).append((call.span_id, _caller(call)))
     for tool in tools:
         tool_call = tool.attributes.get(A.GEN_AI_TOOL_CALL_ID)
-        asker = requester.get(tool_call) if isinstance(tool_call, str) else None
+        found = askers.get(tool_call, []) if isinstance(tool_call, str) else []
+        # Models reuse call ids across agents (``call_0_0``): a tool naming its agent was
+        # asked for by that agent's call, not by another agent's that happens to be
+        # stored alone so far (an AgentTool's own agent asks with the same id).
+        agent = tool.attributes.get(A.GEN_AI_AGENT_NAME)
+        if isinstance(agent, str) and agent:
+            found = [(span_id, caller) for span_id, caller in found if caller in (agent, None)]
+        asker = found[0][0] if len(found) == 1 else None
         if asker is None or tool.parent_span_id == asker:
             continue
         # Only a tool whose parent is not its model call's run lost its place: ADK puts a

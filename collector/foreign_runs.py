@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 else:
     from collector.lazy_modules import pyarrow as pa
 
-__all__ = ["derive_foreign_runs", "stored_span"]
+__all__ = ["ACROSS_TRACE_SCOPES", "derive_foreign_runs", "runs_reading_across", "stored_span"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,34 @@ _RENAMED_TOOLS = """
         GROUP BY agent_run_id
     ) t WHERE agent_runs.id = t.agent_run_id
 """
+
+
+# Scopes whose rule module derives a run's fields from spans outside the run's subtree
+# (``derive_run_fields_in_trace``: a sibling the conversation was handed to, the
+# sub-agents of a workflow agent). Such a run is derived again whenever a span of its
+# trace arrives: what it reads may come after the run and its own spans.
+ACROSS_TRACE_SCOPES = frozenset(
+    scope
+    for module in rules.MODULES
+    if hasattr(module, "derive_run_fields_in_trace")
+    for scope in module.SCOPES
+)
+
+
+def runs_reading_across(con: duckdb.DuckDBPyConnection, trace_ids: set[str]) -> set[str]:
+    """The stored final runs of ``trace_ids`` whose run span is of
+    :data:`ACROSS_TRACE_SCOPES` (their derived fields may change with any span of their
+    trace)."""
+    if not trace_ids or not ACROSS_TRACE_SCOPES:
+        return set()
+    rows = con.execute(
+        "SELECT r.id FROM agent_runs r JOIN spans s "
+        "ON s.trace_id = r.trace_id AND s.span_id = r.span_id "
+        "WHERE r.trace_id IN (SELECT unnest(?)) AND r.is_final "
+        "AND s.scope_name IN (SELECT unnest(?))",
+        [sorted(trace_ids), sorted(ACROSS_TRACE_SCOPES)],
+    ).fetchall()
+    return {run_id for (run_id,) in rows}
 
 
 def stored_span(row: tuple[Any, ...]) -> SpanRecord:

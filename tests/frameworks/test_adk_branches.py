@@ -77,6 +77,28 @@ def test_spans_in_place_and_ambiguous_calls_stay_where_they_are() -> None:
     assert corrected_parents(spans, runs) == {}
 
 
+def test_a_tool_naming_its_agent_is_not_moved_under_another_agent_s_call() -> None:
+    """Models reuse call ids (``call_0_0``) across agents: an AgentTool's agent asks its own
+    tool with the id its caller asked for it. Before the caller's model call is stored, the
+    other agent's call is the only one asking for that id; the tool names its agent, so it
+    stays where ADK put it, whichever of the calls arrived."""
+    top, middle = "t" * 16, "m" * 16
+    agent_tool = AdkSpan(
+        "1" * 16,
+        top,
+        "execute_tool middle_agent",
+        {"gen_ai.tool.call.id": "call_0_0", "gen_ai.agent.name": "top_agent"},
+    )
+    middle_call = _call("2" * 16, middle, "middle_agent", ["call_0_0"])
+    top_call = _call("3" * 16, top, "top_agent", ["call_0_0"])
+    assert corrected_parents([agent_tool, middle_call], {}) == {}
+    assert corrected_parents([agent_tool, middle_call, top_call], {}) == {}
+    # Without the agent's name on the tool, the one model call asking for the id wins.
+    unnamed = AdkSpan("1" * 16, top, "execute_tool middle_agent", {"gen_ai.tool.call.id": "x"})
+    asked = _call("2" * 16, middle, "middle_agent", ["x"])
+    assert corrected_parents([unnamed, asked], {}) == {"1" * 16: "2" * 16}
+
+
 def test_an_agent_taking_turns_keeps_each_turn_s_calls() -> None:
     # A LoopAgent: the writer's second turn is a run of its own, its call under it.
     loop, first, second = "l" * 16, "1" * 16, "2" * 16

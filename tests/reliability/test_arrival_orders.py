@@ -46,6 +46,8 @@ FRAMEWORKS = (
     "agno",
     "ai_sdk",
     "dspy",
+    "google_adk_2",
+    "google_adk_2_schema_1",
     "haystack",
     "langgraph",
     "langgraph_js",
