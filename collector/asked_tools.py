@@ -3,10 +3,12 @@
 A loop written by hand around an LLM client runs its tools itself, untraced: the run's
 steps are its model calls alone. A person reading the trace still sees what each call asked
 for and what came back: the call's answer names the tools (not every instrumentation
-records it: OpenLLMetry's Ollama one does not), and the next call of the loop was sent the
-same request (its last assistant message) followed by the results. So a model call's step
-is given the tool it asked for, its arguments and the result the next call was sent; for
-several calls in one answer, the names joined, and the arguments and results as JSON lists.
+records it: OpenLLMetry's Ollama one does not), and every later call of the loop was sent
+the same request followed by the answer and the results (a loop's conversation only grows).
+So a model call's step is given the tool it asked for, its arguments and the result sent
+back; for several calls in one answer, the names joined, and the arguments and results as
+JSON lists. What follows a request is read from any later call, not only the next: the
+steps are the same whichever of the calls in between are stored yet.
 
 Messages are read in every shape the model-call readers know: the GenAI keys and events
 (collector/event_messages.py), OpenInference's flattened keys and OpenLLMetry's indexed
@@ -39,19 +41,14 @@ def asked_tool_fields(model_calls: Sequence[SpanRecord]) -> dict[str, dict[str, 
     # Each call's request read once; a span holding no messages (a client's own beside an
     # instrumentation's) tells nothing.
     requests = [(c, sent) for c in model_calls if (sent := _conversation(c, "input"))]
-    for index, (call, _) in enumerate(requests):
+    for index, (call, sent) in enumerate(requests):
         own = [c for m in _conversation(call, "output") for c in m.get("tool_calls") or []]
         asked, results = own, []
-        if index + 1 < len(requests):
-            sent = requests[index + 1][1]
-            last = max(
-                (i for i, m in enumerate(sent) if m.get("role") in _ASSISTANT_ROLES), default=-1
-            )
-            told = sent[last].get("tool_calls") or [] if last >= 0 else []
-            # The next call's last request is this call's answer when the names agree.
-            if told and (not own or [c["name"] for c in own] == [c["name"] for c in told]):
-                asked = told
-                results = [m for m in sent[last + 1 :] if m.get("role") == "tool" or m.get("id")]
+        told, after = _answer_sent_later(sent, [s for _, s in requests[index + 1 :]])
+        # A later request holds this call's answer when the names agree.
+        if told and (not own or [c["name"] for c in own] == [c["name"] for c in told]):
+            asked = told
+            results = [m for m in after if m.get("role") == "tool" or m.get("id")]
         if not asked:
             continue
         matched = _match(asked, results)
@@ -70,6 +67,28 @@ def asked_tool_fields(model_calls: Sequence[SpanRecord]) -> dict[str, dict[str, 
                 fields["tool_result"] = _json(matched)
         found[call.span_id] = fields
     return found
+
+
+def _answer_sent_later(
+    sent: list[dict[str, Any]], later: list[list[dict[str, Any]]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The tool calls of the answer to request ``sent`` and the messages sent back after
+    it, as a later request of the loop holds them: one that repeats ``sent`` and goes on
+    with an assistant message."""
+    size = len(sent)
+    for request in later:
+        if len(request) <= size or request[:size] != sent:
+            continue
+        answer = request[size]
+        if answer.get("role") not in _ASSISTANT_ROLES:
+            continue
+        after = request[size + 1 :]
+        # The results end where the model speaks again (call ids may repeat past there).
+        end = next(
+            (i for i, m in enumerate(after) if m.get("role") in _ASSISTANT_ROLES), len(after)
+        )
+        return answer.get("tool_calls") or [], after[:end]
+    return [], []
 
 
 def _match(asked: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[str | None]:

@@ -63,8 +63,9 @@ def test_several_calls_in_one_answer_are_listed_with_their_results_by_id() -> No
 
 def test_a_call_the_answer_records_no_tool_for_is_read_from_the_next_request() -> None:
     """OpenLLMetry's indexed keys with no tool calls in the completion and no call ids:
-    the next call's last assistant message names the call, the tool message after it is
-    the result; the last call, asking for nothing, gets nothing."""
+    the assistant message the next call was sent after this call's request names the
+    call, the tool message after it is the result; the last call, asking for nothing,
+    gets nothing."""
     first = _call("1" * 16, 100, {"gen_ai.prompt.0.role": "user", "gen_ai.prompt.0.content": "Hi"})
     second = _call(
         "2" * 16,
@@ -105,3 +106,34 @@ def test_a_last_call_asking_for_a_tool_shows_it_without_a_result() -> None:
     assert asked_tool_fields([call]) == {
         call.span_id: {"tool_name": "get_time", "tool_args": '{"zone": "UTC"}'}
     }
+
+
+def _retrying_loop() -> list[SpanRecord]:
+    """Three calls of a loop whose model asks for the same tool twice (the first try
+    failed), under a call id that repeats from one answer to the next (Gemini numbers
+    them per answer)."""
+    asked = {
+        "role": "assistant",
+        "parts": [
+            {"type": "tool_call", "id": "w0", "name": "get_weather", "arguments": {"c": "P"}}
+        ],
+    }
+    sent = [USER]
+    calls = []
+    for turn, reply in enumerate(["timed out", "sunny", None], start=1):
+        calls.append(_call(str(turn) * 16, 100 * turn, {"gen_ai.input.messages": _parts(*sent)}))
+        if reply is not None:
+            response = {"type": "tool_call_response", "id": "w0", "response": reply}
+            sent = [*sent, asked, {"role": "tool", "parts": [response]}]
+    return calls
+
+
+def test_a_result_is_the_one_sent_back_after_the_call_whichever_later_calls_are_known() -> None:
+    """The first call's result is the first reply, from the next call or, before that is
+    stored, from the one after it; never the reply to a later ask under the same id."""
+    first, second, third = _retrying_loop()
+    alone = {"tool_name": "get_weather", "tool_args": '{"c": "P"}', "tool_result": "timed out"}
+    everything = asked_tool_fields([first, second, third])
+    assert everything[first.span_id] == alone
+    assert everything[second.span_id]["tool_result"] == "sunny"
+    assert asked_tool_fields([first, third]) == {first.span_id: alone}
