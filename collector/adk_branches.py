@@ -133,9 +133,9 @@ def corrected_parents(
         # Models reuse call ids across agents (``call_0_0``): a tool naming its agent was
         # asked for by that agent's call, not by another agent's that happens to be
         # stored alone so far (an AgentTool's own agent asks with the same id).
-        agent = tool.attributes.get(A.GEN_AI_AGENT_NAME)
-        if isinstance(agent, str) and agent:
-            found = [(span_id, caller) for span_id, caller in found if caller in (agent, None)]
+        named = tool.attributes.get(A.GEN_AI_AGENT_NAME)
+        if isinstance(named, str) and named:
+            found = [(span_id, caller) for span_id, caller in found if caller in (named, None)]
         asker = found[0][0] if len(found) == 1 else None
         if asker is None or tool.parent_span_id == asker:
             continue
