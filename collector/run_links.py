@@ -29,6 +29,7 @@ __all__ = [
     "trace_graph",
     "adopt_orphans",
     "load_orphan_traces",
+    "runs_waiting_for_a_parent",
     "set_by_id",
 ]
 
@@ -170,10 +171,10 @@ def load_orphan_traces(con: duckdb.DuckDBPyConnection, *, runs: bool = True) -> 
         "SELECT DISTINCT trace_id FROM agent_steps WHERE agent_run_id IS NULL"
     ).fetchall()
     steps = {r[0] for r in rows}
-    return steps | _runs_waiting_for_a_parent(con) if runs else steps
+    return steps | runs_waiting_for_a_parent(con) if runs else steps
 
 
-def _runs_waiting_for_a_parent(con: duckdb.DuckDBPyConnection) -> set[str]:
+def runs_waiting_for_a_parent(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Traces holding a run without a parent run whose span's ancestors, walked up
     to the first run or the trace's root, include a span not stored.
 

@@ -17,6 +17,7 @@ from collector.db_recovery import ReadGate, WriterHealth, is_invalidated, reopen
 from collector.ingest import IngestState, load_orphan_traces
 from collector.memory_limit import MemoryLimit
 from collector.rootless_runs import load_rootless_traces
+from collector.run_links import runs_waiting_for_a_parent
 from collector.store_errors import StoreOpenError, StoreUnavailable
 
 __all__ = ["WriterConnection"]
@@ -143,6 +144,18 @@ class WriterConnection:
         except OSError:
             logger.exception("cannot write the commit mark %s", self._mark.path)
 
+    def _runs_waiting_once(self) -> set[str]:
+        """Traces of runs waiting for their parent's span, walked for once: the walk
+        reads every run without a parent run and its spans' ancestors, which may not fit
+        a small memory limit, and the writer must not wait on it (a run it misses is
+        linked only if its trace has something else waiting)."""
+        self._waiting_runs_read = True
+        try:
+            return runs_waiting_for_a_parent(self._con)
+        except duckdb.Error:
+            logger.warning("cannot look for runs waiting for their parent's span", exc_info=True)
+            return set()
+
     def _reload_state(self) -> None:
         """What the writer remembers is derivable from the file: read it back.
 
@@ -159,8 +172,9 @@ class WriterConnection:
             # Runs waiting for their parent's span are walked for once (0.3 s at 100k
             # runs): after that the traces remembered hold them.
             waiting = self._state.orphan_traces
-            walk = not self._waiting_runs_read
-            self._state.orphan_traces = load_orphan_traces(self._con, runs=walk) | waiting
+            self._state.orphan_traces = load_orphan_traces(self._con, runs=False) | waiting
+            if not self._waiting_runs_read:
+                self._state.orphan_traces |= self._runs_waiting_once()
             self._state.rootless_traces = load_rootless_traces(self._con)
             self._state.chain_head = load_head(self._con)
         except duckdb.Error as exc:
@@ -170,5 +184,4 @@ class WriterConnection:
                 self._reads.lost = True
             return
         self._state_stale = False
-        self._waiting_runs_read = True
         # state.foreign_llm is kept: extra entries only cost a lookup.

@@ -50,8 +50,6 @@ FRAMEWORKS = (
     "beeai",
     "client_loop_openllmetry",
     "dspy",
-    "google_adk_2",
-    "google_adk_2_schema_1",
     "google_genai_openinference",
     "google_genai_otel",
     "groq_openinference",

@@ -20,7 +20,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceS
 
 from bench.reliability.harness import CollectorProcess
 from tests.conftest import start_test_collector
-from tests.reliability.test_arrival_orders import BODIES, Item, _items, _request, send
+from tests.reliability.test_arrival_orders import BODIES
+from tests.span_items import SpanItem as Item
+from tests.span_items import request_of as _request
+from tests.span_items import span_items as _items
 from tests.support import wait_until
 
 # Captures whose trace holds a sub-agent run below a span of its parent run.
@@ -31,7 +34,10 @@ def _nested_runs(tmp_path: Path, items: list[Item]) -> dict[str, tuple[str, str,
     """Nested run id -> (its parent run id, its trace id, its span's parent span id)."""
     handle = start_test_collector(tmp_path / "whole.duckdb")
     try:
-        send(handle, "grpc", _request(items))
+        with grpc.insecure_channel(f"127.0.0.1:{handle.grpc_port}") as channel:
+            answer = TraceServiceStub(channel).Export(_request(items), timeout=30)
+        assert answer.partial_success.rejected_spans == 0, answer.partial_success.error_message
+        handle.store.await_applied(120)
         rows = handle.query(
             "SELECT r.id, r.parent_run_id, s.trace_id, s.parent_span_id FROM agent_runs r "
             "JOIN spans s ON s.trace_id = r.trace_id AND s.span_id = r.span_id "
