@@ -27,7 +27,7 @@ from collector.decode import SpanRecord
 from collector.event_messages import model_messages
 from collector.messages import indexed_keys, loads
 
-__all__ = ["asked_tool_fields"]
+__all__ = ["asked_tool_fields", "answered_tool_calls"]
 
 _ASSISTANT_ROLES = {"assistant", "model"}
 # A result wrapped as the one value of an object (Gemini's function response {"result": ...}).
@@ -112,6 +112,12 @@ def _result_text(content: Any) -> str | None:
         if key in _WRAPPER_KEYS and isinstance(value, str):
             return value
     return content if isinstance(content, str) else _json(content)
+
+
+def answered_tool_calls(span: SpanRecord) -> list[dict[str, Any]]:
+    """The tool calls a model call answered with, as {"id", "name", "arguments"} (the
+    arguments parsed when they are JSON)."""
+    return [c for m in _conversation(span, "output") for c in m.get("tool_calls") or []]
 
 
 def _json(value: Any) -> str:

@@ -6,6 +6,7 @@ what the client returned (``<name>.expected.json``, written by the same capture)
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -80,17 +81,19 @@ def test_a_hand_written_loop_is_one_run(module_collector: CollectorHandle, name:
 def test_instructor_retries_are_steps_of_one_run(module_collector: CollectorHandle) -> None:
     """Instructor's structured output, traced by OpenInference's OpenAI instrumentation in
     a span of the program's own: each attempt (the one failing validation, the retry) is a
-    ``think`` step of that run; a model error and retries that run out fail the run with
-    what Instructor raised."""
+    ``think`` step of that run, the validated record (the last call's forced function
+    arguments) its answer; a model error and retries that run out fail the run with what
+    Instructor raised."""
     expected = expected_of("instructor")
     runs = capture_runs(module_collector, "instructor", 3)
     served = "scripted-instructor-served"
     done = expected["success"]
     run = runs[done["task"]]
-    # The model answers through the forced ``Weather`` function call, no text: nothing in
-    # the trace marks those arguments as the program's result, so the run has no answer.
-    assert run[1:8] == ("extract_weather", "completed", done["task"], None, None, None,
+    # The model answers through the function call its request forced (``tool_choice``
+    # naming ``Weather``): those arguments, the record Instructor validated, are the answer.
+    assert run[1:8] == ("extract_weather", "completed", done["task"], run[4], None, None,
                         done["model_calls"])  # fmt: skip
+    assert json.loads(run[4]) == done["answer"]
     assert run[8:12] == (250, 25, served, served)
     steps = run_steps(module_collector, run[0])
     assert [(s[0], s[4], s[6], s[7]) for s in steps] == [
