@@ -68,6 +68,7 @@ def _one(message: Any) -> dict[str, Any] | None:
         "tool_calls": bool(body.get("tool_calls")),
         "status": body.get("status"),
         "tool_call_id": body.get("tool_call_id"),
+        "name": body.get("name"),
     }
 
 

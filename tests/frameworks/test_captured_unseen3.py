@@ -209,7 +209,8 @@ def test_ag2_agent_asks_read_as_it_returned(module_collector: CollectorHandle) -
 def test_langgraph_js_agents_read_as_they_returned(module_collector: CollectorHandle) -> None:
     """LangChain.js ``createAgent`` (a LangGraph.js graph) traced by OpenInference's JS
     instrumentation: read as the Python one is (the agent's graph span the run, task and
-    answer from its state, tool arguments from the ``tools`` node), the served model from
+    answer from its state, tool arguments from the ``tools`` node, a raising tool's result
+    the error message that node sent the model), the served model from
     the answer's ``response_metadata``, and an error as Node names it (``Error: ...``, the
     stack cut off); an agent invoked in a tool a child run."""
     expected = _expected("langgraph_js")
@@ -223,10 +224,11 @@ def test_langgraph_js_agents_read_as_they_returned(module_collector: CollectorHa
     assert [s[0] for s in steps] == ["think", "tool_call"] * 3 + ["think"]
     assert [s[6] for s in steps if s[0] == "think"] == [served] * done["model_calls"]
     raised, *returned = done["tools"]
-    # The raising tool's span records no output; LangChain told the model the error.
+    # The raising tool's span records no output; its result is what the tools node told
+    # the model (its ToolMessage, status "error").
     assert raised["error"] and raised["result"].startswith(f"Error: {S.WEATHER_ERROR}")
     assert _tools(steps) == [
-        ("get_weather", raised["args"], None, True),
+        ("get_weather", raised["args"], raised["result"], True),
         *((t["name"], t["args"], t["result"], False) for t in returned),
     ]
     assert steps[1][5] == f"Error: {S.WEATHER_ERROR}"
