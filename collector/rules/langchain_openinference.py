@@ -46,8 +46,6 @@ __all__ = [
 
 SCOPES = frozenset({OI.LANGCHAIN_SCOPE, OI.LANGCHAIN_JS_SCOPE})
 _STEP_LIMIT_ERRORS = {"GraphRecursionError"}
-# LangGraph.js's ``Send`` to the tools node: the state plus the one call to run.
-LG_TOOL_CALL = "lg_tool_call"
 _STATUS_ERROR = 2
 
 
@@ -174,7 +172,7 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
     if str(span.attributes.get(OI.SPAN_KIND, "")).upper() != OI.KIND_TOOL:
         return {}
     parent = trace_spans.get(span.parent_span_id or "")
-    calls = _tool_calls(loads(parent.attributes.get(OI.INPUT_VALUE)) if parent else None)
+    calls = LC.node_tool_calls(loads(parent.attributes.get(OI.INPUT_VALUE)) if parent else None)
     message = LC.tool_message(span.attributes.get(OI.OUTPUT_VALUE)) or {}
     name = span.attributes.get(OI.TOOL_NAME)
     matching = [
@@ -189,37 +187,8 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
     if call is not None and isinstance(call.get("args"), Mapping):
         fields["tool_args"] = dict(call["args"])
     if not message and parent is not None and span.status_code == _STATUS_ERROR:
-        sent = _message_sent_for(parent, name, call.get("id") if call is not None else None)
+        output = parent.attributes.get(OI.OUTPUT_VALUE)
+        sent = LC.reply_for_call(output, name, call.get("id") if call is not None else None)
         if sent is not None:
             fields["tool_result"] = sent
     return fields
-
-
-def _message_sent_for(node: SpanRecord, tool: Any, call_id: Any) -> str | None:
-    """The text of the one tool message the ``tools`` node returned for this call (by its
-    id, else by the tool's name), None when there is not exactly one."""
-    replies = [
-        m for m in LC.lc_messages(node.attributes.get(OI.OUTPUT_VALUE)) if m["role"] == "tool"
-    ]
-    if call_id:
-        replies = [m for m in replies if m.get("tool_call_id") == call_id]
-    else:
-        replies = [m for m in replies if m.get("name") == tool]
-    if len(replies) != 1 or replies[0]["text"] is None:
-        return None
-    return str(replies[0]["text"])
-
-
-def _tool_calls(node_input: Any) -> list[Any]:
-    """The tool calls a ``tools`` node received: a list of them (``create_agent``), one with
-    its context (``{"tool_call": ..., "state": ...}``, the prebuilt ``ToolNode``), or the
-    state, whose last AI message holds them; LangGraph.js sends each call to its own
-    ``tools`` node as the state and that call (``lg_tool_call``)."""
-    if isinstance(node_input, list):
-        return node_input
-    if not isinstance(node_input, Mapping):
-        return []
-    for key in ("tool_call", LG_TOOL_CALL):
-        if isinstance(node_input.get(key), Mapping):
-            return [node_input[key]]
-    return LC.last_tool_calls(node_input)
