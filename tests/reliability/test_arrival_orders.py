@@ -60,6 +60,7 @@ FRAMEWORKS = (
     "langgraph",
     "langgraph_js",
     "litellm_both",
+    "litellm_otel",
     "mastra",
     "mlflow_mlflow",
     "openai_agents",
