@@ -5,11 +5,12 @@ model, and write the spans it exported, as OTLP protobuf, plus what the framewor
     VENV/bin/python -m tests.frameworks.captured.capture_shapes FRAMEWORK [OUT_DIR]
 
 FRAMEWORK is ``langgraph`` (OpenInference), ``langgraph_openllmetry``, ``openai_agents``
-(OpenInference), ``pydantic_ai`` (its own instrumentation) or ``smolagents`` (OpenInference);
+(OpenInference), ``pydantic_ai`` (its own instrumentation), ``smolagents`` (OpenInference) or
+``crewai`` (OpenInference's CrewAI and OpenAI instrumentors, in CrewAI's own venv);
 the files are ``shapes_<FRAMEWORK>.otlp`` and ``.expected.json``, with the versions used.
 A raising tool is reported to the model as each framework documents: LangChain's
 ``wrap_tool_call`` middleware, the Agents SDK's ``failure_error_function``, pydantic-ai's
-``ModelRetry``, smolagents' own error observation.
+``ModelRetry``, smolagents' and CrewAI's own error observations.
 """
 
 from __future__ import annotations
@@ -181,6 +182,36 @@ def _smolagents(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
     return S.expected(task, agent.run(task), tools, llm)
 
 
+def _crewai(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
+    import os
+
+    # CrewAI's anonymous usage telemetry and its hosted tracing would reach the internet.
+    os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
+    from crewai import LLM, Agent, Crew, Task
+    from crewai.tools import tool
+    from openinference.instrumentation.crewai import CrewAIInstrumentor
+    from openinference.instrumentation.openai import OpenAIInstrumentor
+
+    CrewAIInstrumentor().instrument(tracer_provider=capture.provider)
+    OpenAIInstrumentor().instrument(tracer_provider=capture.provider)
+    tools = S.Tools()
+
+    @tool("get_weather")
+    def get_weather(city: str) -> dict[str, Any]:
+        """The current weather in a city."""
+        return tools.get_weather(city)
+
+    model = LLM(model="openai/scripted-shapes", base_url=llm.base_url, api_key="sk-scripted",
+                max_retries=0, stream=True)  # fmt: skip
+    agent = Agent(role="weather_agent", goal="Answer the task.", backstory="A careful agent.",
+                  llm=model, tools=[get_weather])  # fmt: skip
+    task = S.script(llm, "[shapes-crewai]")
+    job = Task(description=task, expected_output="The answer.", agent=agent)
+    output = Crew(agents=[agent], tasks=[job]).kickoff()
+    return S.expected(task, str(output.raw), tools, llm)
+
+
 FRAMEWORKS: dict[str, tuple[tuple[str, ...], Callable[[Capture, ScriptedLLM], dict[str, Any]]]] = {
     "langgraph": (
         ("langgraph", "langchain", "langchain-openai", "openinference-instrumentation-langchain"),
@@ -196,6 +227,10 @@ FRAMEWORKS: dict[str, tuple[tuple[str, ...], Callable[[Capture, ScriptedLLM], di
     ),
     "pydantic_ai": (("pydantic-ai-slim",), _pydantic_ai),
     "smolagents": (("smolagents", "openinference-instrumentation-smolagents"), _smolagents),
+    "crewai": (
+        ("crewai", "openinference-instrumentation-crewai", "openinference-instrumentation-openai"),
+        _crewai,
+    ),
 }
 
 
