@@ -27,7 +27,7 @@ from collector.decode import SpanRecord
 from collector.event_messages import model_messages
 from collector.messages import indexed_keys, loads
 
-__all__ = ["asked_tool_fields"]
+__all__ = ["asked_tool_fields", "answered_tool_calls", "result_told"]
 
 _ASSISTANT_ROLES = {"assistant", "model"}
 # A result wrapped as the one value of an object (Gemini's function response {"result": ...}).
@@ -112,6 +112,38 @@ def _result_text(content: Any) -> str | None:
         if key in _WRAPPER_KEYS and isinstance(value, str):
             return value
     return content if isinstance(content, str) else _json(content)
+
+
+def answered_tool_calls(span: SpanRecord) -> list[dict[str, Any]]:
+    """The tool calls a model call answered with, as {"id", "name", "arguments"} (the
+    arguments parsed when they are JSON)."""
+    return [c for m in _conversation(span, "output") for c in m.get("tool_calls") or []]
+
+
+def result_told(
+    name: Any, arguments: Any, started_ns: int, model_calls: Sequence[SpanRecord]
+) -> str | None:
+    """What the model was told of a tool call no span names by id: the last call before
+    ``started_ns`` that asked for ``name`` with ``arguments`` gives its id; a later call's
+    request holds the result sent back under that id. None unless both are found."""
+    ordered = sorted(model_calls, key=lambda s: (s.start_ns, s.span_id))
+    asked = [
+        (index, call)
+        for index, span in enumerate(ordered)
+        if span.end_ns <= started_ns
+        for call in answered_tool_calls(span)
+        if call.get("name") == name and call.get("arguments") == arguments and call.get("id")
+    ]
+    if not asked:
+        return None
+    index, call = asked[-1]
+    for later in ordered[index + 1 :]:
+        for message in _conversation(later, "input"):
+            if message.get("id") == call["id"] and message.get("role") != "assistant":
+                text = _result_text(message.get("content"))
+                if text is not None:
+                    return text
+    return None
 
 
 def _json(value: Any) -> str:

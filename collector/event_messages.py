@@ -7,8 +7,10 @@ instrumentation of any framework may use any of them; this module reads them all
 ``{"role", "content", "tool_calls": [{"id", "name", "arguments"}], "id", "finish_reason"}``
 dicts, which the readers of collector/messages.py understand.
 
-Only the GenAI forms are read here: OpenInference's flattened keys and the indexed
-``gen_ai.prompt.N.*`` keys have their own readers in collector/messages.py.
+Only the GenAI forms are read here, and LiteLLM's ``raw_gen_ai_request`` (the OpenAI chat
+shape as Python reprs, which its callback may leave as the only trace of a call):
+OpenInference's flattened keys and the indexed ``gen_ai.prompt.N.*`` keys have their own
+readers in collector/messages.py.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from collector.conventions import genai as G
+from collector.conventions import litellm as LL
 from collector.decode import SpanRecord
+from collector.litellm_raw import raw_literal
 from collector.messages import as_text, loads
 
 __all__ = ["model_messages", "finish_reasons", "tool_call_arguments", "tool_call_result"]
@@ -46,7 +50,20 @@ def model_messages(span: SpanRecord, direction: str) -> list[dict[str, Any]]:
         found = _messages(loads(event.get(whole_key)))
         if found:
             return found
-    return _messages(loads(attrs.get(whole_key)))
+    return _messages(loads(attrs.get(whole_key))) or _raw_request_messages(span, direction)
+
+
+def _raw_request_messages(span: SpanRecord, direction: str) -> list[dict[str, Any]]:
+    """LiteLLM's raw request (``messages``) or response (``choices``, each with its reason)."""
+    if direction == _INPUT:
+        return _messages(raw_literal(span, LL.RAW_MESSAGES))
+    choices = raw_literal(span, LL.RAW_CHOICES)
+    answers = [
+        {**c["message"], "finish_reason": c.get("finish_reason")}
+        for c in (choices if isinstance(choices, list) else [])
+        if isinstance(c, Mapping) and isinstance(c.get("message"), Mapping)
+    ]
+    return _messages(answers)
 
 
 def finish_reasons(span: SpanRecord) -> list[str]:

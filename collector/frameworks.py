@@ -184,6 +184,10 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     # No run totals from pydantic-ai's aggregated usage or OpenInference's run token counts:
     # the run's tokens are the sum of its own model calls (steps), which a run span's totals
     # can exceed (smolagents' ``reset=False`` counts the conversation's earlier runs too).
+    if rules.litellm.wrote_onto(span):
+        # The program's span, named by the program; its usage is the last call LiteLLM
+        # wrote onto it: the run's is its calls'.
+        fields.update(agent_name=span.name, input_tokens=None, output_tokens=None)
     fields.update(_quirk_fields(span, "run_fields"))
     return fields
 

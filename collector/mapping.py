@@ -53,6 +53,9 @@ __all__ = [
 ]
 
 
+_STATUS_ERROR = 2
+
+
 class SpanClass(Enum):
     """What a span is to agent-audit."""
 
@@ -96,6 +99,13 @@ def classify(span: SpanRecord) -> SpanClass:
             # pipeline): with no AGENT span above its model calls, it is the run. A framework
             # with a module of its own (collector/rules/) tells its runs itself.
             return SpanClass.RUN
+    if rules.litellm.wrote_onto(span):
+        # The program's span LiteLLM wrote its calls onto (collector/rules/litellm.py), its
+        # calls the raw_gen_ai_request spans below it: no model call itself. A root that
+        # failed is its run (a failed call leaves no raw span for the program-root rule
+        # to find); any other is read as every program's span is.
+        failed_root = span.parent_span_id is None and span.status_code == _STATUS_ERROR
+        return SpanClass.RUN if failed_root else SpanClass.OTHER
     if op == A.OP_INVOKE_AGENT or op == G.OP_INVOKE_WORKFLOW:
         # Not create_agent: it creates a (remote) agent and runs nothing (GenAI agent spans).
         return SpanClass.RUN

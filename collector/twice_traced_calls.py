@@ -7,8 +7,15 @@ without making its span current, so the two spans are siblings, or, with no span
 program's around the call, the roots of two traces. collector/model_calls.py keeps one of a
 call traced one inside the other; this keeps one of a call traced side by side: a span with
 no messages is the same call as a span with messages that got the same response
-(``gen_ai.response.id``), or, for a call that failed (no response), one of the same trace
-and parent that started no earlier and ended no later. The span with the messages is the
+(``gen_ai.response.id``), lies within its time, names no other served model and counted no
+other tokens, or, for a call that failed (no response), one of the same trace and parent
+that started no earlier and ended no later.
+
+A response id alone is no proof: some servers repeat them (Ollama's OpenAI endpoint answers
+``chatcmpl-`` and a number below 999), so two unrelated calls of agents that capture
+messages differently can share one. Twins in two traces (no span of the program's around
+the call) must both have counted tokens, and the same; twins under one parent must not
+contradict each other's model or tokens. The span with the messages is the
 step; the other is no step, whichever arrived first (a step stored before its twin arrived
 is removed, and its run refreshed).
 
@@ -21,6 +28,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 
@@ -28,6 +36,7 @@ from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.mapping import SpanClass, is_pending
+from collector.span_values import token_count
 from collector.trace_owned_ids import trace_scoped_id
 from instrumentation import attributes as A
 
@@ -36,6 +45,10 @@ __all__ = ["RecentCalls", "one_step_per_call_side_by_side"]
 _REMEMBERED = 20_000
 _FAILED_PER_PARENT = 64
 _STATUS_ERROR = 2
+# Cache reads and writes, under the names conventions and clients have given them
+# (gen_ai.usage.cache_read.input_tokens, ...cache_creation..., ...cache_write...).
+_CACHE_KEY_PREFIX = "gen_ai.usage.cache_"
+_INPUT_TOKENS_SUFFIX = "input_tokens"
 # Keys whose presence means the span holds the conversation (any convention's shape).
 _MESSAGE_KEYS = (G.GEN_AI_INPUT_MESSAGES, G.GEN_AI_OUTPUT_MESSAGES, OI.INPUT_VALUE)
 _MESSAGE_PATTERNS = (G.INDEXED_MESSAGE, OI.FLAT_MESSAGE)
@@ -59,6 +72,11 @@ class _Call:
     start_ns: int
     end_ns: int
     with_messages: bool
+    served_model: str | None = None
+    # The prompt's count as counted with and without cache reads and writes (conventions
+    # differ on whether input_tokens includes them); empty when the span counted none.
+    input_tokens: frozenset[int] = frozenset()
+    output_tokens: int | None = None
 
 
 @dataclass
@@ -139,9 +157,34 @@ def _call(span: SpanRecord) -> _Call:
         or any(pattern.match(key) for pattern in _MESSAGE_PATTERNS for key in attrs)
         or any(event.get("name") in _MESSAGE_EVENTS for event in span.events or ())
     )
+    served = attrs.get(G.GEN_AI_RESPONSE_MODEL) or attrs.get(OI.LLM_MODEL_NAME)
     return _Call(
-        span.trace_id, span.span_id, span.parent_span_id, span.start_ns, span.end_ns, with_messages
+        span.trace_id,
+        span.span_id,
+        span.parent_span_id,
+        span.start_ns,
+        span.end_ns,
+        with_messages,
+        served_model=str(served) if served else None,
+        input_tokens=_input_counts(attrs),
+        output_tokens=token_count(
+            attrs.get(A.GEN_AI_USAGE_OUTPUT_TOKENS, attrs.get(OI.LLM_TOKEN_COUNT_COMPLETION))
+        ),
     )
+
+
+def _input_counts(attrs: dict[str, Any]) -> frozenset[int]:
+    raw = token_count(attrs.get(A.GEN_AI_USAGE_INPUT_TOKENS, attrs.get(OI.LLM_TOKEN_COUNT_PROMPT)))
+    if raw is None:
+        return frozenset()
+    cached = sum(
+        count
+        for key, value in attrs.items()
+        if key.startswith(_CACHE_KEY_PREFIX)
+        and key.endswith(_INPUT_TOKENS_SUFFIX)
+        and (count := token_count(value))
+    )
+    return frozenset({raw, raw + cached})
 
 
 def _response_id(span: SpanRecord) -> str | None:
@@ -160,7 +203,24 @@ def _side_by_side(call: _Call, other: _Call) -> bool:
         if not same_place:
             return False
     a, b = (call, other) if call.start_ns >= other.start_ns else (other, call)
-    return a.end_ns <= b.end_ns
+    return a.end_ns <= b.end_ns and _one_answer(call, other)
+
+
+def _one_answer(call: _Call, other: _Call) -> bool:
+    """Whether what the two spans say of the answer can be one answer's: no two served
+    models, no two token counts. Roots of two traces share nothing else, so they must
+    both have counted the tokens, and alike."""
+    if call.served_model and other.served_model and call.served_model != other.served_model:
+        return False
+    outputs = (call.output_tokens, other.output_tokens)
+    inputs = (call.input_tokens, other.input_tokens)
+    if None not in outputs and outputs[0] != outputs[1]:
+        return False
+    if all(inputs) and not inputs[0] & inputs[1]:
+        return False
+    if call.trace_id == other.trace_id:
+        return True
+    return None not in outputs or all(inputs)
 
 
 def _remove_step(con: duckdb.DuckDBPyConnection, call: _Call, left_runs: set[str]) -> None:

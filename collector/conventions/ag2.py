@@ -15,6 +15,7 @@ __all__ = [
     "MAX_TURNS",
     "TURNS",
     "MAX_TURNS_REACHED",
+    "TURN_LIMIT_CUT_OFF",
     "RECIPIENT_NAME",
     "CHAT_INPUT_MESSAGE",
     "TOOL_INPUT_ARGUMENTS",
@@ -40,6 +41,9 @@ TURN_SPAN_TYPES = frozenset({TYPE_AGENT, "speaker_selection", "human_input"})
 MAX_TURNS = "gen_ai.conversation.max_turns"
 TURNS = "gen_ai.conversation.turns"
 MAX_TURNS_REACHED = "Maximum turns ({}) reached"
+# What the collector says of a chat that OpenInference's spans show cut off mid-work (they
+# record neither the limit nor how many turns it allowed).
+TURN_LIMIT_CUT_OFF = "Turn limit reached with a tool call under way"
 
 # OpenInference names its AGENT spans after the agent and the method traced: the chat
 # ``{agent}.initiate_chat`` (or ``a_initiate_chat``; input.value {"message", "sender",

@@ -40,6 +40,7 @@ from collector.rules import (
     langchain_openinference,
     langchain_openllmetry,
     langfuse,
+    litellm,
     llama_index,
     mastra,
     mcp,
@@ -80,6 +81,7 @@ MODULES: tuple[ModuleType, ...] = (
     openlit,
     mlflow,
     ag2,
+    litellm,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 

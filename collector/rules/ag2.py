@@ -24,8 +24,12 @@ conversation, its task the opening message and its answer the chat's last messag
 - the chat's tokens are its model calls' (the native span's usage is the agents' running
   total since they were made, counting earlier chats too);
 - a chat that ran all its ``max_turns`` rounds with its last message still asking for a
-  tool (or answering one) is ``max_steps``, with AG2's reason and no answer (native spans
-  only: OpenInference's record neither the limit nor the history).
+  tool (or answering one) is ``max_steps``, with AG2's reason and no answer. OpenInference's
+  spans record neither the limit nor the history, but a chat that ended well with its last
+  reply asking for a tool no one ran (or handing back a result no one read) was cut off:
+  only a turn limit (``max_turns``, ``max_consecutive_auto_reply``) ends a chat there, as
+  its agents stop on a reply with no tool call or on a termination message. It is
+  ``max_steps`` too, with no answer.
 
 See tests/frameworks/SPANS.md.
 """
@@ -49,6 +53,7 @@ __all__ = [
     "span_class",
     "run_fields",
     "run_status",
+    "derive_run_fields",
     "step_fields",
 ]
 
@@ -114,6 +119,35 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
 def run_status(span: SpanRecord) -> str | None:
     """``max_steps`` for a chat its turn limit stopped while work was under way."""
     return RunStatus.MAX_STEPS if _stopped_at_max_turns(span) else None
+
+
+def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
+    """An OpenInference chat its turn limit cut off: it ended well with no summary, its last
+    reply (by end, among the chat's own) asking for a tool or handing back a tool's result.
+    What it says holds for any of its replies stored so far: every reply of such a chat
+    asks for a tool or answers one, and a chat that ended on an answer has a summary."""
+    if run_span.scope_name != AG2.OPENINFERENCE_SCOPE or not _is_chat(run_span):
+        return {}
+    if run_span.status_code == 2 or run_span.attributes.get(OI.OUTPUT_VALUE):
+        return {}
+    replies = sorted(
+        (s for s in own if s.parent_span_id == run_span.span_id and _is_turn(s)),
+        key=lambda s: (s.end_ns, s.start_ns),
+    )
+    if not replies or replies[-1].status_code == 2:
+        return {}
+    last = loads(replies[-1].attributes.get(OI.OUTPUT_VALUE))
+    if not isinstance(last, Mapping):
+        return {}
+    mid_work = (
+        last.get("tool_calls")
+        or last.get("function_call")
+        or last.get("tool_responses")
+        or last.get("role") == "tool"
+    )
+    if not mid_work:
+        return {}
+    return {"status": RunStatus.MAX_STEPS, "final_answer": None, "error": AG2.TURN_LIMIT_CUT_OFF}
 
 
 def _last_message(span: SpanRecord) -> Mapping[str, Any] | None:

@@ -22,6 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from collector.asked_tools import result_told
 from collector.conventions import crewai as CR
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
@@ -29,7 +30,14 @@ from collector.messages import as_text, first_user_text, flat_messages, loads
 from collector.rules.common import CANCELLED_STEP_ERROR
 from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "run_fields", "run_status", "step_fields", "derive_run_fields"]
+__all__ = [
+    "SCOPES",
+    "run_fields",
+    "run_status",
+    "step_fields",
+    "derive_run_fields",
+    "derive_step_fields",
+]
 
 SCOPES = frozenset({CR.SCOPE})
 _STATUS_ERROR = 2
@@ -130,3 +138,22 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     if run_span.status_code != _STATUS_ERROR and limit is not None and answered > limit:
         fields["status"] = RunStatus.MAX_STEPS
     return fields
+
+
+def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
+    """A tool that raised records no output, and CrewAI hands the model an error message
+    instead ("Error executing tool: ..."): that is its result, found in the model calls
+    beside it (the one that asked for the call by name and arguments names its id, a later
+    one was sent the result under that id)."""
+    attrs = span.attributes
+    if str(attrs.get(OI.SPAN_KIND, "")).upper() != OI.KIND_TOOL or span.status_code != 2:
+        return {}
+    if attrs.get(OI.OUTPUT_VALUE) is not None:
+        return {}
+    calls = [
+        s for s in trace_spans.values() if s.parent_span_id == span.parent_span_id and _is_llm(s)
+    ]
+    told = result_told(
+        attrs.get(OI.TOOL_NAME), loads(attrs.get(OI.INPUT_VALUE)), span.start_ns, calls
+    )
+    return {"tool_result": told} if told is not None else {}

@@ -16,8 +16,13 @@ __all__ = [
     "tool_message",
     "served_model",
     "last_tool_calls",
+    "node_tool_calls",
+    "reply_for_call",
     "is_command",
 ]
+
+# LangGraph.js's ``Send`` to the tools node: the state plus the one call to run.
+LG_TOOL_CALL = "lg_tool_call"
 
 _ROLES = {
     "human": "user",
@@ -68,6 +73,7 @@ def _one(message: Any) -> dict[str, Any] | None:
         "tool_calls": bool(body.get("tool_calls")),
         "status": body.get("status"),
         "tool_call_id": body.get("tool_call_id"),
+        "name": body.get("name"),
     }
 
 
@@ -189,3 +195,33 @@ def last_tool_calls(value: Any) -> list[Any]:
         calls = body.get("tool_calls") if isinstance(body, Mapping) else None
         return list(calls) if isinstance(calls, list) else []
     return []
+
+
+def node_tool_calls(node_input: Any) -> list[Any]:
+    """The tool calls a ``tools`` node received: a list of them (``create_agent``), one with
+    its context (``{"tool_call": ..., "state": ...}``, the prebuilt ``ToolNode``;
+    LangGraph.js's ``Send`` of the state and ``lg_tool_call``), or the state, whose last AI
+    message holds them. OpenLLMetry's ``{"inputs": ...}`` wrapper is taken off."""
+    if isinstance(node_input, Mapping) and "inputs" in node_input:
+        node_input = node_input["inputs"]
+    if isinstance(node_input, list):
+        return node_input
+    if not isinstance(node_input, Mapping):
+        return []
+    for key in ("tool_call", LG_TOOL_CALL):
+        if isinstance(node_input.get(key), Mapping):
+            return [node_input[key]]
+    return last_tool_calls(node_input)
+
+
+def reply_for_call(node_output: Any, tool: Any, call_id: Any) -> str | None:
+    """The text of the one tool message a ``tools`` node returned for a call (by its id,
+    else by the tool's name): what the model was told of it. None unless exactly one."""
+    replies = [m for m in lc_messages(node_output) if m["role"] == "tool"]
+    if call_id:
+        replies = [m for m in replies if m.get("tool_call_id") == call_id]
+    else:
+        replies = [m for m in replies if m.get("name") == tool]
+    if len(replies) != 1 or replies[0]["text"] is None:
+        return None
+    return str(replies[0]["text"])

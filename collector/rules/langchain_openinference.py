@@ -166,11 +166,13 @@ def _is_llm(span: SpanRecord) -> bool:
 
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
-    """A tool's arguments from the tool calls its ``tools`` node received."""
+    """A tool's arguments from the tool calls its ``tools`` node received; a tool that
+    raised (no output of its own) has as result what the node sent the model for it (its
+    ``ToolMessage``: "Error: ... Please fix your mistakes.")."""
     if str(span.attributes.get(OI.SPAN_KIND, "")).upper() != OI.KIND_TOOL:
         return {}
     parent = trace_spans.get(span.parent_span_id or "")
-    calls = _tool_calls(loads(parent.attributes.get(OI.INPUT_VALUE)) if parent else None)
+    calls = LC.node_tool_calls(loads(parent.attributes.get(OI.INPUT_VALUE)) if parent else None)
     message = LC.tool_message(span.attributes.get(OI.OUTPUT_VALUE)) or {}
     name = span.attributes.get(OI.TOOL_NAME)
     matching = [
@@ -180,19 +182,13 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
         and (c.get("id") == message.get("tool_call_id") if message.get("tool_call_id") else True)
         and c.get("name") == name
     ]
-    if len(matching) != 1 or not isinstance(matching[0].get("args"), Mapping):
-        return {}
-    return {"tool_args": dict(matching[0]["args"])}
-
-
-def _tool_calls(node_input: Any) -> list[Any]:
-    """The tool calls a ``tools`` node received: a list of them (``create_agent``), one with
-    its context (``{"tool_call": ..., "state": ...}``, the prebuilt ``ToolNode``), or the
-    state, whose last AI message holds them."""
-    if isinstance(node_input, list):
-        return node_input
-    if not isinstance(node_input, Mapping):
-        return []
-    if isinstance(node_input.get("tool_call"), Mapping):
-        return [node_input["tool_call"]]
-    return LC.last_tool_calls(node_input)
+    fields: dict[str, Any] = {}
+    call = matching[0] if len(matching) == 1 else None
+    if call is not None and isinstance(call.get("args"), Mapping):
+        fields["tool_args"] = dict(call["args"])
+    if not message and parent is not None and span.status_code == _STATUS_ERROR:
+        output = parent.attributes.get(OI.OUTPUT_VALUE)
+        sent = LC.reply_for_call(output, name, call.get("id") if call is not None else None)
+        if sent is not None:
+            fields["tool_result"] = sent
+    return fields

@@ -29,10 +29,11 @@ from collector.rules.langchain_chains import run_answer, run_task
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "run_status"]
+__all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "run_status", "derive_step_fields"]
 
 SCOPES = frozenset({OLL.LANGCHAIN_SCOPE})
 _STEP_LIMIT_ERRORS = {"GraphRecursionError"}
+_STATUS_ERROR = 2
 _HANDED_OVER = "ParentCommand"  # langgraph.errors.ParentCommand: a hand-off, no failure
 _PAUSED = "GraphInterrupt"  # langgraph.errors.GraphInterrupt: interrupt() asks a human
 # Set on a model call's span once the response arrived, streamed or not (the response
@@ -104,3 +105,30 @@ def run_status(span: SpanRecord) -> str | None:
         # graph: LangGraph raises it up to there, OpenLLMetry records it as an error.
         return RunStatus.COMPLETED
     return RunStatus.MAX_STEPS if found in _STEP_LIMIT_ERRORS else None
+
+
+def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
+    """A tool that raised records no result: what its ``tools`` node (the parent task span)
+    returned for its call is what the model was told (an error middleware's
+    ``ToolMessage``), found by the call's id among the calls the node received (by the
+    arguments, when it received several of that tool)."""
+    attrs = span.attributes
+    if span.status_code != _STATUS_ERROR or attrs.get(G.GEN_AI_OPERATION_NAME) != A.OP_EXECUTE_TOOL:
+        return {}
+    if LC.tool_message(attrs.get(A.GEN_AI_TOOL_CALL_RESULT)) is not None:
+        return {}
+    node = trace_spans.get(span.parent_span_id or "")
+    if node is None:
+        return {}
+    name = attrs.get(A.GEN_AI_TOOL_NAME) or attrs.get(OLL.ENTITY_NAME)
+    calls = [
+        c
+        for c in LC.node_tool_calls(loads(node.attributes.get(OLL.ENTITY_INPUT)))
+        if isinstance(c, Mapping) and c.get("name") == name
+    ]
+    if len(calls) > 1:
+        args = step_fields(span, "tool_call").get("tool_args")
+        calls = [c for c in calls if c.get("args") == args]
+    call_id = calls[0].get("id") if len(calls) == 1 else None
+    sent = LC.reply_for_call(node.attributes.get(OLL.ENTITY_OUTPUT), name, call_id)
+    return {"tool_result": sent} if sent is not None else {}

@@ -8,6 +8,7 @@ to OpenAI's backend is never registered (``instrumentation.auto.instrument`` doe
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 
 from agents import (
@@ -182,6 +183,24 @@ async def parallel_tools(llm: ScriptedLLM) -> S.RunExpectation:
     """Two calls of one tool in one model turn."""
     scenario = shapes.parallel_tools(FRAMEWORK)
     return scenario.expect_answer(await _play(llm, scenario))
+
+
+class WeatherRecord(BaseModel):
+    city: str
+    temp: int
+
+
+async def structured_output(llm: ScriptedLLM) -> S.RunExpectation:
+    """``output_type`` a model: the SDK asks for a JSON-schema answer (``response_format``),
+    not a tool; the model's JSON text is the run's answer, the object the SDK returns."""
+    text = json.dumps(shapes.STRUCTURED)
+    scenario = shapes.structured_output(FRAMEWORK, answer(text), text)
+    agent = build_agent(llm).clone(output_type=WeatherRecord)
+    output = await _play(llm, scenario, agent)
+    assert output == WeatherRecord(**shapes.STRUCTURED), output
+    requests = llm.requests_for(scenario.marker)
+    assert requests[-1]["response_format"]["type"] == "json_schema", requests[-1]
+    return scenario.expected
 
 
 async def max_steps(llm: ScriptedLLM) -> S.RunExpectation:

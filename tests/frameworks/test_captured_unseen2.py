@@ -6,6 +6,7 @@ what the client returned (``<name>.expected.json``, written by the same capture)
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from tests.conftest import CollectorHandle
 from tests.frameworks.captured import agent_scenario as S
 from tests.frameworks.captured_runs import (
+    RUNS,
     body_of,
     capture_runs,
     check_tools,
@@ -21,13 +23,31 @@ from tests.frameworks.captured_runs import (
     run_steps,
     send_capture,
     settled_runs,
+    trace_ids,
 )
+from tests.support import wait_until
 
 
 def _loop_runs(collector: CollectorHandle, name: str, count: int = 2) -> list[tuple[Any, ...]]:
-    """The runs of ``name``.otlp, oldest first, once all ``count`` have settled."""
+    """The runs of ``name``.otlp, oldest first, once all ``count`` have settled (a failed
+    run may have no step: then once it has ended and the others have their steps)."""
     body = body_of(name)
     send_capture(collector, body)
+    if not FAILED_STEPS.get(name, True):
+        traces = trace_ids(body)
+
+        def ended() -> list[tuple[Any, ...]] | None:
+            rows = collector.query(
+                f"SELECT {RUNS} FROM agent_runs WHERE trace_id IN (SELECT unnest(?)) "
+                "ORDER BY started_at",
+                [traces],
+            )
+            done = len(rows) == count and all(
+                r[2] == "failed" or (r[2] != "running" and r[7]) for r in rows
+            )
+            return rows if done else None
+
+        return wait_until(ended, timeout_s=15, what=f"the runs of {name}")
     return settled_runs(collector, body, count, what=name)
 
 
@@ -48,7 +68,13 @@ LOOPS = {
     # Both on: LiteLLM's callback writes onto OpenInference's span, its raw request span
     # below is no step; each call is counted once.
     "litellm_both": ("openai/scripted-litellm",) * 3,
+    # LiteLLM's callback alone writes each call onto the program's span: the raw request
+    # span it leaves per call is the step.
+    "litellm_otel": ("scripted-litellm", "scripted-litellm-served", "scripted-litellm-served"),
 }
+# The failing loop's steps: its failed call's span, unless LiteLLM wrote that call onto the
+# program's span (no span of its own, no raw request: the run alone tells the failure).
+FAILED_STEPS = {"litellm_otel": []}
 
 
 @pytest.mark.parametrize("name", sorted(LOOPS))
@@ -70,9 +96,9 @@ def test_a_hand_written_loop_is_one_run(module_collector: CollectorHandle, name:
     fails = expected["fails"]
     assert S.MODEL_ERROR in fails["raised"]
     assert failed_row[1:6] == ("weather_loop", "failed", fails["task"], None, fails["raised"])
-    assert [(s[0], s[4]) for s in run_steps(module_collector, failed_row[0])] == [
-        ("think", "error")
-    ]
+    assert [(s[0], s[4]) for s in run_steps(module_collector, failed_row[0])] == FAILED_STEPS.get(
+        name, [("think", "error")]
+    )
     assert _lone_steps(module_collector, name) == [("think", "ok", served, 7)]
     assert expected["lone"]["answer"] == "Hello!"
 
@@ -80,17 +106,19 @@ def test_a_hand_written_loop_is_one_run(module_collector: CollectorHandle, name:
 def test_instructor_retries_are_steps_of_one_run(module_collector: CollectorHandle) -> None:
     """Instructor's structured output, traced by OpenInference's OpenAI instrumentation in
     a span of the program's own: each attempt (the one failing validation, the retry) is a
-    ``think`` step of that run; a model error and retries that run out fail the run with
-    what Instructor raised."""
+    ``think`` step of that run, the validated record (the last call's forced function
+    arguments) its answer; a model error and retries that run out fail the run with what
+    Instructor raised."""
     expected = expected_of("instructor")
     runs = capture_runs(module_collector, "instructor", 3)
     served = "scripted-instructor-served"
     done = expected["success"]
     run = runs[done["task"]]
-    # The model answers through the forced ``Weather`` function call, no text: nothing in
-    # the trace marks those arguments as the program's result, so the run has no answer.
-    assert run[1:8] == ("extract_weather", "completed", done["task"], None, None, None,
+    # The model answers through the function call its request forced (``tool_choice``
+    # naming ``Weather``): those arguments, the record Instructor validated, are the answer.
+    assert run[1:8] == ("extract_weather", "completed", done["task"], run[4], None, None,
                         done["model_calls"])  # fmt: skip
+    assert json.loads(run[4]) == done["answer"]
     assert run[8:12] == (250, 25, served, served)
     steps = run_steps(module_collector, run[0])
     assert [(s[0], s[4], s[6], s[7]) for s in steps] == [

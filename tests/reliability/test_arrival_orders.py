@@ -60,12 +60,16 @@ FRAMEWORKS = (
     "langgraph",
     "langgraph_js",
     "litellm_both",
+    "litellm_otel",
     "mastra",
     "mlflow_mlflow",
     "openai_agents",
     "pydantic_ai",
     "pydantic_ai_v1",
     "semantic_kernel",
+    "shapes_crewai",
+    "shapes_langgraph",
+    "shapes_langgraph_openllmetry",
 )
 TRANSPORTS = ("grpc", "http-protobuf", "http-json")
 # Attributes whose values are span ids of the same trace (pending copies' links).
