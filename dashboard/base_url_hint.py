@@ -17,16 +17,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from dashboard.page_document import (
-    ASGIApp,
-    Message,
-    Receive,
-    Scope,
-    Send,
-    edit_document,
-    is_document_request,
-    without_request_headers,
-)
+from dashboard import page_document
+from dashboard.page_document import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["BaseUrlHint", "hint_script"]
 
@@ -54,12 +46,12 @@ class BaseUrlHint:
         self.script = hint_script(page_paths).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not is_document_request(scope):
+        if not page_document.is_document_request(scope):
             await self.app(scope, receive, send)
             return
         # The document is ~8 kB: ask for it uncompressed, so it can be edited.
-        scope = without_request_headers(scope, (b"accept-encoding",))
-        await edit_document(self.app, scope, receive, send, self._send_edited)
+        scope = page_document.without_request_headers(scope, (b"accept-encoding",))
+        await page_document.edit_document(self.app, scope, receive, send, self._send_edited)
 
     async def _send_edited(self, started: Message, document: bytes, send: Send) -> None:
         edited = document.replace(b"<head>", b"<head>" + self.script, 1)
