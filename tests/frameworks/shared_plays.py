@@ -7,10 +7,10 @@ below is started once per test session, by the first test that asks for it. Test
 their scenario's runs apart by the markers in the tasks and by trace; each also checks
 that the collector holds no run beyond the expected ones of every scenario played there.
 
-After playing, the collector is stopped and ``agent-audit rederive`` rebuilds the runs and
-steps of a copy of its files from the stored spans (test_orchestration.py compares them
-with those derived live); then the collector starts again on the played file, as it was,
-for the tests' checks.
+After playing, the collector is stopped and its files copied; it starts again on the
+played file, as it was, for the tests' checks. Asked for them, ``agent-audit rederive``
+rebuilds the runs and steps of the copy from the stored spans (test_orchestration.py
+compares them with those derived live).
 
 Tests of one play share an xdist group (:func:`cases`), so one worker plays it; the
 ``plays`` fixture (tests/frameworks/conftest.py) holds a session's plays.
@@ -18,6 +18,7 @@ Tests of one play share an xdist group (:func:`cases`), so one worker plays it; 
 
 from __future__ import annotations
 
+import functools
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,13 +66,18 @@ def cases(scenario: str) -> list[Any]:
 @dataclass
 class Played:
     """One play: its collector (running again on the played file), each scenario's
-    expected runs, and the runs and steps as derived live and by ``rederive``."""
+    expected runs, the runs and steps as derived live, and a copy of the played files."""
 
     framework: str
     collector: CollectorHandle
     expected: dict[str, list[dict[str, Any]]]
     live: Rows
-    rederived: Rows
+    copy: Path  # the database file of the copy
+
+    @functools.cached_property
+    def rederived(self) -> Rows:
+        """The runs and steps of the copy after ``agent-audit rederive``."""
+        return rederived_rows(self.copy)
 
     def runs_of(self, scenario: str) -> list[dict[str, Any]]:
         """The expected runs of ``scenario`` (it must be one of the play's)."""
@@ -107,11 +113,20 @@ class Plays:
 
     root: Path
     played: dict[tuple[str, str], Played] = field(default_factory=dict)
+    failed: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def get(self, framework: str, protocol: str) -> Played:
+        """The play of ``framework`` over ``protocol``; a play that failed fails every test
+        that asks for it again, with the first failure, rather than being played again."""
         key = (framework, protocol)
+        if key in self.failed:
+            pytest.fail(f"the play of {framework} over {protocol} failed: {self.failed[key]}")
         if key not in self.played:
-            self.played[key] = _play(framework, protocol, self.root / f"{framework}-{protocol}")
+            try:
+                self.played[key] = _play(framework, protocol, self.root / "-".join(key))
+            except BaseException as exc:
+                self.failed[key] = f"{type(exc).__name__}: {exc}"[:4000]
+                raise
         return self.played[key]
 
     def close(self) -> None:
@@ -146,5 +161,4 @@ def _play(framework: str, protocol: str, folder: Path) -> Played:
             shutil.copytree(path, clone / path.name)
         else:
             shutil.copy2(path, clone / path.name)
-    rederived = rederived_rows(clone / db.name)
-    return Played(framework, start_test_collector(db), expected, live, rederived)
+    return Played(framework, start_test_collector(db), expected, live, clone / db.name)
