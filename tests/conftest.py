@@ -92,9 +92,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     if not config.getoption("loadgroup", default=False):
         return
-    from _pytest.nodeid import NodeId  # pytest 9's structured node id
-
     for item in items:
         grouped = getattr(item, "_nodeid", None)
         if isinstance(grouped, str) and grouped != item.nodeid and "@" in grouped:
+            # Only pytest 9 gets here (before it, _nodeid is the node id).
+            from _pytest.nodeid import NodeId
+
             item._id = NodeId.parse(grouped)  # type: ignore[attr-defined]
