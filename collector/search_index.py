@@ -22,13 +22,14 @@ index gives the runs holding every trigram of it, and SQL checks those
 (:mod:`collector.query_search`). Runs whose id starts with ``q`` match either
 way. A ``q`` under 3 characters that is not plain words, and every ``q`` while
 the index is not ready, scans (:func:`collector.queries.where_clause`).
-:mod:`collector.search_documents` describes the document of a run.
+:mod:`collector.search_documents` describes the document of a run,
+:mod:`collector.search_directory` the files of the index,
+:mod:`collector.search_reading` how a page of hits is read from it.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -38,27 +39,18 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from collector.search_changes import NO_MARK, Changes, Mark, read_changes
-from collector.search_documents import (
-    FORMAT,
-    build_schema,
-    register_tokenizers,
-    run_document,
-)
+from collector.search_changes import NO_MARK, Changes, read_changes
+from collector.search_directory import ANNOTATIONS_MARK, RUNS_MARK, IndexDirectory, OpenedIndex
+from collector.search_documents import FORMAT, run_document
 from collector.search_health import IndexHealth, damage_of
 from collector.search_query import (
     SearchFilters,
     SearchHits,
     TextQuery,
-    count_hits,
-    filtered_query,
     index_words,
-    micros,
-    page_hits,
     text_query,
-    time_bounds,
-    without_unmatched_prefix,
 )
+from collector.search_reading import all_matching, search_page
 
 __all__ = [
     "IndexUnreadable",
@@ -88,12 +80,13 @@ class SearchIndex:
 
     def __init__(self, directory: Path, read: Reader, *, interval_s: float = 2.0) -> None:
         self.directory = Path(directory)
+        self._files = IndexDirectory(self.directory)
         self._read = read
         self._interval_s = interval_s
         self.health = IndexHealth()
         # tantivy (its library, the index's readers) is loaded when there is
         # something to index or to search: an idle collector does without.
-        self._opened: tuple[Any, Any, Any] | None = None  # module, schema, index
+        self._opened: OpenedIndex | None = None
         self._open_lock = threading.Lock()
         self._writer: Any = None
         self._behind = True  # the last pass was a full batch: more may be waiting
@@ -112,64 +105,22 @@ class SearchIndex:
         self._thread.start()
 
     def _prepare_directory(self) -> None:
-        """Make the directory hold an index of this layout (emptied when of another, or
-        when something else stands at its path) and read where the follower stands."""
-        marker = self.directory / "format"
-        if not self.directory.is_dir() and (self.directory.exists() or self.directory.is_symlink()):
-            self.directory.unlink()  # a file, or a link to nothing (a link to a folder stays)
-        elif self.directory.exists() and (
-            not marker.exists() or marker.read_text().strip() != FORMAT
-        ):
-            _empty(self.directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        marker.write_text(FORMAT)
-        self._watermark = self._load_watermark("watermark")
-        self._annotations_mark = self._load_watermark("annotation_watermark")
+        """Make the directory ready (search_directory.py) and read where the follower stands."""
+        self._files.prepare()
+        self._watermark = self._files.load_mark(RUNS_MARK)
+        self._annotations_mark = self._files.load_mark(ANNOTATIONS_MARK)
         self._unprepared = False
 
-    def _open(self) -> tuple[Any, Any, Any]:
+    def _open(self) -> OpenedIndex:
         opened = self._opened
         if opened is None:
             with self._open_lock:
                 if self._opened is None:
-                    import tantivy
-
-                    schema = build_schema(tantivy)
-                    index = tantivy.Index(schema, path=str(self.directory))
-                    register_tokenizers(tantivy, index)
-                    self._opened = (tantivy, schema, index)
+                    self._opened = self._files.open()
                 opened = self._opened
         return opened
 
-    @property
-    def _tantivy(self) -> Any:
-        return self._open()[0]
-
-    @property
-    def _schema(self) -> Any:
-        return self._open()[1]
-
-    @property
-    def _index(self) -> Any:
-        return self._open()[2]
-
     # --- keeping it fresh -------------------------------------------------------------
-    def _load_watermark(self, name: str) -> Mark:
-        """(updated_at, id) of the last run indexed, or (created_at, id) of the last
-        annotation seen: where the next pass starts."""
-        path = self.directory / name
-        try:
-            moment, row_id = path.read_text().strip().split(" ", 1)
-            return datetime.fromisoformat(moment), row_id
-        except (OSError, ValueError):
-            return NO_MARK
-
-    def _save_watermark(self, name: str, mark: Mark) -> None:
-        # Written after the index commit: a crash in between re-indexes a batch, harmlessly.
-        temporary = self.directory / f"{name}.tmp"
-        temporary.write_text(f"{mark[0].isoformat()} {mark[1]}")
-        temporary.replace(self.directory / name)
-
     def _follow(self) -> None:
         next_prune = time.monotonic() + _PRUNE_EVERY_S
         while not self._stop.is_set():
@@ -207,16 +158,9 @@ class SearchIndex:
             self.health.failed(exc)
 
     def _rebuild_if_damaged(self) -> None:
-        damage = damage_of(self.directory, FORMAT, self._read_afresh)
+        damage = damage_of(self.directory, FORMAT, self._files.read_afresh)
         if damage is not None:
             self._rebuild(damage)
-
-    def _read_afresh(self) -> None:
-        """Open the index on disk anew and read its document count."""
-        import tantivy
-
-        index = tantivy.Index(build_schema(tantivy), path=str(self.directory))
-        index.searcher().num_docs  # noqa: B018 - reading it is the check
 
     def _rebuild(self, reason: str) -> None:
         """Empty the index and index every run again from the database."""
@@ -229,7 +173,7 @@ class SearchIndex:
                 self._watermark, self._annotations_mark = NO_MARK, NO_MARK
             self._unprepared = True  # until the directory is made again
             if self.directory.is_dir():
-                _empty(self.directory)
+                self._files.empty()
             self._prepare_directory()
         self._wake.set()  # start the new build at once
 
@@ -242,9 +186,9 @@ class SearchIndex:
         if changes.rows:
             self._write(changes)
         if changes.runs_mark != runs_mark:
-            self._save_watermark("watermark", changes.runs_mark)
+            self._files.save_mark(RUNS_MARK, changes.runs_mark)
         if changes.annotations_mark != annotations_mark:
-            self._save_watermark("annotation_watermark", changes.annotations_mark)
+            self._files.save_mark(ANNOTATIONS_MARK, changes.annotations_mark)
         with self._changed:
             self._watermark = changes.runs_mark
             self._annotations_mark = changes.annotations_mark
@@ -258,11 +202,12 @@ class SearchIndex:
         Deletions leave no trace in ``updated_at``: when the index holds more
         runs than the table, the ids are compared.
         """
-        searcher = self._index.searcher()
+        opened = self._open()
+        searcher = opened.index.searcher()
         stored = self._read(lambda cur: cur.execute("SELECT count(*) FROM agent_runs").fetchone())
         if searcher.num_docs <= int(stored[0] if stored else 0):
             return 0
-        found = searcher.search(self._tantivy.Query.all_query(), searcher.num_docs, count=False)
+        found = searcher.search(opened.tantivy.Query.all_query(), searcher.num_docs, count=False)
         indexed = {searcher.doc(address)["id"][0] for _, address in found.hits}
         present = self._read(
             lambda cur: {
@@ -278,22 +223,22 @@ class SearchIndex:
             for run_id in gone:
                 writer.delete_documents_by_term("id", run_id)
             writer.commit()
-            self._index.reload()
+            opened.index.reload()
         return len(gone)
 
     def _open_writer(self) -> Any:
         if self._writer is None:
-            self._writer = self._index.writer(heap_size=32_000_000, num_threads=1)
+            self._writer = self._open().index.writer(heap_size=32_000_000, num_threads=1)
         return self._writer
 
     def _write(self, changes: Changes) -> None:
-        writer = self._open_writer()
+        opened, writer = self._open(), self._open_writer()
         for row in changes.rows:
             writer.delete_documents_by_term("id", row[0])
             marks = changes.annotations.get(row[0], ())
-            writer.add_document(run_document(self._tantivy, row, changes.steps.get(row[0]), marks))
+            writer.add_document(run_document(opened.tantivy, row, changes.steps.get(row[0]), marks))
         writer.commit()
-        self._index.reload()
+        opened.index.reload()
 
     # --- reading ----------------------------------------------------------------------
     def wait_fresh(
@@ -344,8 +289,14 @@ class SearchIndex:
         :class:`IndexUnreadable` when the index cannot be read.
         """
         return self._reading(
-            lambda: self._search(
-                query, filters, limit=limit, offset=offset, before=before, newest=newest
+            lambda: search_page(
+                self._open(),
+                query,
+                filters,
+                limit=limit,
+                offset=offset,
+                before=before,
+                newest=newest,
             )
         )
 
@@ -358,50 +309,6 @@ class SearchIndex:
             self._wake.set()
             raise IndexUnreadable(f"search index unreadable: {exc}") from exc
 
-    def _search(
-        self,
-        query: TextQuery | Sequence[str] | None,
-        filters: SearchFilters,
-        *,
-        limit: int,
-        offset: int,
-        before: tuple[datetime | None, str] | None,
-        newest: datetime | None,
-    ) -> SearchHits:
-        lower, upper = time_bounds(filters)
-        searcher = self._index.searcher()
-        query = without_unmatched_prefix(self._tantivy, self._schema, searcher, query)
-        total = count_hits(
-            searcher, filtered_query(self._tantivy, self._schema, query, filters, lower, upper)
-        )
-        cursor_us = None
-        if before is not None and before[0] is not None:
-            # Keyset paging: at or before the cursor's start; ties are sorted out below.
-            cursor_us = micros(before[0])
-            upper = cursor_us if upper is None else min(upper, cursor_us)
-        # A few more than asked for: ties with the cursor's start are dropped here.
-        slack = 64 if cursor_us is not None else 0
-        anchor = upper if upper is not None else (micros(newest) if newest else None)
-
-        def hits_from(low: int | None, wanted: int) -> list[Any]:
-            compiled = filtered_query(self._tantivy, self._schema, query, filters, low, upper)
-            return list(
-                searcher.search(
-                    compiled, wanted, count=False, order_by_field="started_us", offset=offset
-                ).hits
-            )
-
-        hits = page_hits(hits_from, lower, anchor, limit + slack, offset, total)
-        keyed = [(key, searcher.doc(address)["id"][0]) for key, address in hits]
-        if cursor_us is not None and before is not None:
-            after_id = before[1]
-            keyed = [(k, i) for k, i in keyed if k < cursor_us or (k == cursor_us and i < after_id)]
-        keyed.sort(reverse=True)
-        page = keyed[:limit]
-        return SearchHits(
-            run_ids=[run_id for _, run_id in page], total=total, starts_us=[k for k, _ in page]
-        )
-
     def matching(
         self,
         query: TextQuery | Sequence[str] | None,
@@ -412,32 +319,7 @@ class SearchIndex:
         """Every run matching ``query`` and ``filters``; None when more than ``at_most``.
 
         Raises :class:`IndexUnreadable` when the index cannot be read."""
-        return self._reading(lambda: self._matching(query, filters, at_most=at_most))
-
-    def _matching(
-        self,
-        query: TextQuery | Sequence[str] | None,
-        filters: SearchFilters | None,
-        *,
-        at_most: int | None,
-    ) -> SearchHits | None:
-        lower, upper = time_bounds(filters or SearchFilters())
-        searcher = self._index.searcher()
-        query = without_unmatched_prefix(self._tantivy, self._schema, searcher, query)
-        compiled = filtered_query(
-            self._tantivy, self._schema, query, filters or SearchFilters(), lower, upper
-        )
-        total = count_hits(searcher, compiled)
-        if at_most is not None and total > at_most:
-            return None
-        if not total:
-            return SearchHits(run_ids=[], total=0)
-        found = searcher.search(compiled, total, count=False, order_by_field="started_us")
-        return SearchHits(
-            run_ids=[searcher.doc(address)["id"][0] for _, address in found.hits],
-            total=total,
-            starts_us=[int(key) for key, _ in found.hits],
-        )
+        return self._reading(lambda: all_matching(self._open(), query, filters, at_most=at_most))
 
     def matching_ids(
         self,
@@ -464,12 +346,3 @@ class SearchIndex:
         self._stop.set()
         self._wake.set()
         self._thread.join(30)
-
-
-def _empty(directory: Path) -> None:
-    """Remove what ``directory`` holds, not the directory (it may be a mount point)."""
-    for path in directory.iterdir():
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()

@@ -15,19 +15,12 @@ probing, so a proxy prefix the dashboard does not know about still works.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from collections.abc import Iterable
+
+from dashboard import page_document
+from dashboard.page_document import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["BaseUrlHint", "hint_script"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-# Paths that are never the page document (Streamlit's routes), left untouched.
-_NOT_DOCUMENTS = ("_stcore", "static", "component", "media", "app")
 
 
 def hint_script(page_paths: Iterable[str]) -> str:
@@ -53,38 +46,12 @@ class BaseUrlHint:
         self.script = hint_script(page_paths).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = str(scope.get("path") or "/")
-        first = path.strip("/").split("/", 1)[0]
-        if scope["type"] != "http" or scope.get("method") != "GET" or first in _NOT_DOCUMENTS:
+        if not page_document.is_document_request(scope):
             await self.app(scope, receive, send)
             return
         # The document is ~8 kB: ask for it uncompressed, so it can be edited.
-        scope = dict(scope)
-        scope["headers"] = [
-            (name, value) for name, value in scope.get("headers", []) if name != b"accept-encoding"
-        ]
-        started: Message | None = None
-        body: list[bytes] = []
-
-        async def edit(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                headers = dict(message.get("headers", []))
-                is_html = headers.get(b"content-type", b"").startswith(b"text/html")
-                if is_html and b"content-encoding" not in headers and message["status"] == 200:
-                    started = message
-                    return
-                await send(message)
-                return
-            if started is None or message["type"] != "http.response.body":
-                await send(message)
-                return
-            body.append(message.get("body", b""))
-            if message.get("more_body"):
-                return
-            await self._send_edited(started, b"".join(body), send)
-
-        await self.app(scope, receive, edit)
+        scope = page_document.without_request_headers(scope, (b"accept-encoding",))
+        await page_document.edit_document(self.app, scope, receive, send, self._send_edited)
 
     async def _send_edited(self, started: Message, document: bytes, send: Send) -> None:
         edited = document.replace(b"<head>", b"<head>" + self.script, 1)

@@ -79,3 +79,23 @@ def module_collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Colle
         yield handle
     finally:
         handle.stop()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep ``--dist loadgroup`` grouping under pytest 9.
+
+    pytest-xdist (3.8) tells its scheduler a test's ``xdist_group`` by appending
+    ``@<group>`` to the test's node id, which it writes to ``item._nodeid``; pytest 9
+    reads the id from ``item._id`` instead, so every group was scattered over the
+    workers. This copies the grouped id where pytest 9 reads it.
+    """
+    if not config.getoption("loadgroup", default=False):
+        return
+    for item in items:
+        grouped = getattr(item, "_nodeid", None)
+        if isinstance(grouped, str) and grouped != item.nodeid and "@" in grouped:
+            # Only pytest 9 gets here (before it, _nodeid is the node id).
+            from _pytest.nodeid import NodeId
+
+            item._id = NodeId.parse(grouped)  # type: ignore[attr-defined]

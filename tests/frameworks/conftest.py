@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from instrumentation import auto
 from tests.frameworks.offline import refuse_internet
+from tests.frameworks.shared_plays import Plays
 from tests.scripted_llm import ScriptedLLM
 
 
@@ -76,3 +77,13 @@ def capture(instrumented: SpanCapture) -> SpanCapture:
     """The module's capture, emptied for this test."""
     instrumented.exporter.clear()
     return instrumented
+
+
+@pytest.fixture(scope="session")
+def plays(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plays]:
+    """Scenarios played once per framework and exporter for several tests (shared_plays.py)."""
+    shared = Plays(tmp_path_factory.mktemp("plays"))
+    try:
+        yield shared
+    finally:
+        shared.close()

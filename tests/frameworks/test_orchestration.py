@@ -9,73 +9,59 @@ for another answer (``ModelRetry``). Each run checked field by field, then again
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import start_test_collector
 from tests.frameworks.collector_checks import (
     check_run,
     check_tokens_counted_once,
     one_run,
     steps_of,
 )
-from tests.frameworks.teams import derived_rows, rederived_rows
-from tests.frameworks.test_collector_frameworks import _require, _run_scenarios
+from tests.frameworks.shared_plays import EXTRA_RUNS, Plays, cases
+from tests.frameworks.test_collector_frameworks import _require
 
+SCENARIOS = ("fan_out", "parallel", "nested_streamed", "output_retry", "tool_node_handles_error",
+             "subgraph", "chains")  # fmt: skip
 CASES = [
-    ("langgraph", "grpc", "fan_out"),
-    ("langgraph-openllmetry", "http", "fan_out"),
-    ("google-adk", "http", "parallel"),
-    ("openai-agents", "grpc", "nested_streamed"),
-    ("pydantic-ai", "grpc", "output_retry"),
-    ("langgraph", "http", "tool_node_handles_error"),
-    ("langgraph-openllmetry", "grpc", "tool_node_handles_error"),
-    ("langgraph", "grpc", "subgraph"),
-    ("langgraph-openllmetry", "http", "subgraph"),
-    ("langgraph", "grpc", "chains"),
-    ("langgraph-openllmetry", "http", "chains"),
+    pytest.param(*case.values, scenario, marks=case.marks)
+    for scenario in SCENARIOS
+    for case in cases(scenario)
 ]
 
 
 @pytest.mark.parametrize(("framework", "protocol", "scenario"), CASES)
 def test_orchestrated_agents_are_runs_nested_as_played(
-    framework: str, protocol: str, scenario: str, tmp_path: Path
+    framework: str, protocol: str, scenario: str, plays: Plays
 ) -> None:
     _require(framework)
-    db = tmp_path / "audit.duckdb"
-    collector = start_test_collector(db)
-    try:
-        report = _run_scenarios(
-            framework, protocol, collector, tmp_path / "expected.json", "--only", scenario
-        )
-        expected_runs = report["results"][0]["runs"]
-        for expected in expected_runs:
-            check_run(collector, expected, framework)
-        check_tokens_counted_once(collector)
-        extra = 3 if scenario == "parallel" else 0  # the ParallelAgent's runs, checked below
-        assert (
-            collector.query("SELECT count(*) FROM agent_runs")[0][0] == len(expected_runs) + extra
-        )
-        if scenario == "parallel":
-            _check_parallel_agent(collector)
-        if scenario == "output_retry":  # the rejected answer is a model call, not a failure
-            steps = steps_of(collector, one_run(collector, expected_runs[0]["task"])["id"])
-            assert [(s["action_type"], s["error"]) for s in steps] == [("think", None)] * 2
-        before = derived_rows(collector.query)
-    finally:
-        collector.stop()
-    assert rederived_rows(db) == before
+    played = plays.get(framework, protocol)
+    collector = played.collector
+    expected_runs = played.runs_of(scenario)
+    for expected in expected_runs:
+        check_run(collector, expected, framework)
+    check_tokens_counted_once(collector)
+    extra = EXTRA_RUNS.get(scenario, 0)  # the ParallelAgent's runs, checked below
+    run_ids = played.run_ids(scenario)
+    if scenario == "parallel":
+        run_ids.append(_check_parallel_agent(collector))
+    assert played.runs_in_traces_of(run_ids) == len(expected_runs) + extra
+    played.check_no_other_runs()
+    if scenario == "output_retry":  # the rejected answer is a model call, not a failure
+        steps = steps_of(collector, one_run(collector, expected_runs[0]["task"])["id"])
+        assert [(s["action_type"], s["error"]) for s in steps] == [("think", None)] * 2
+    assert played.rederived == played.live
 
 
-def _check_parallel_agent(collector: Any) -> None:
+def _check_parallel_agent(collector: Any) -> str:
     """A ParallelAgent whose branches each call a tool, then answer (ADK 1.10, SPANS.md):
     ADK parents the branches' tool calls and later model calls to the ParallelAgent's span
     (its context is lost across the branches); the collector puts each back in its branch
     (the agent a model call names, the model call a tool call answers). Each branch is a
     child run on the user's request with its model call, tool call and answer; the parallel
-    run has no step of its own and answers with the branch ADK yielded last."""
+    run has no step of its own and answers with the branch ADK yielded last. Returns the
+    parallel run's id."""
     from tests.frameworks.scenarios_adk import PARALLEL_ANSWERS, PARALLEL_CITIES
 
     (task,) = collector.query("SELECT task FROM agent_runs WHERE agent_name = 'fan_out'")[0]
@@ -102,3 +88,4 @@ def _check_parallel_agent(collector: Any) -> None:
             f"sunny in {city}",
         ), (name, steps)
         assert all(s["input_tokens"] and s["model"] for s in steps if s["action_type"] == "think")
+    return str(top["id"])

@@ -7,33 +7,21 @@ its ``one_trace`` scenario."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
 
 from tests.frameworks.collector_checks import check_run, check_tokens_counted_once, one_run
-from tests.frameworks.test_collector_frameworks import _require, _run_scenarios
-
-CASES = [
-    ("pydantic-ai", "grpc"),
-    ("smolagents", "http"),
-    ("langgraph", "grpc"),
-    ("langgraph-openllmetry", "http"),
-    ("strands", "grpc"),
-    ("google-adk", "http"),
-]
+from tests.frameworks.shared_plays import Plays, cases
+from tests.frameworks.test_collector_frameworks import _require
 
 
-@pytest.mark.parametrize(("framework", "protocol"), CASES)
+@pytest.mark.parametrize(("framework", "protocol"), cases("two_in_one_span"))
 def test_two_runs_in_one_caller_span_stay_two_runs(
-    framework: str, protocol: str, collector: Any, tmp_path: Path
+    framework: str, protocol: str, plays: Plays
 ) -> None:
     _require(framework)
-    report = _run_scenarios(
-        framework, protocol, collector, tmp_path / "expected.json", "--only", "two_in_one_span"
-    )
-    first, second = report["results"][0]["runs"]
+    played = plays.get(framework, protocol)
+    collector = played.collector
+    first, second = played.runs_of("two_in_one_span")
     for expected in (first, second):
         check_run(collector, expected, framework)
     runs = [one_run(collector, expected["task"]) for expected in (first, second)]
@@ -41,5 +29,6 @@ def test_two_runs_in_one_caller_span_stay_two_runs(
         "SELECT DISTINCT trace_id FROM agent_runs WHERE id IN (?, ?)", [r["id"] for r in runs]
     )
     assert len(traces) == 1
-    assert collector.query("SELECT count(*) FROM agent_runs")[0][0] == 2
+    assert played.runs_in_traces_of([r["id"] for r in runs]) == 2
+    played.check_no_other_runs()
     check_tokens_counted_once(collector)

@@ -20,6 +20,7 @@ import pytest
 
 from collector.sql_guard import SqlRefused, check_read_only
 from tests.conftest import CollectorHandle, start_test_collector
+from tests.sql_client import post_sql
 
 SECRET = "hunter2-marker"
 
@@ -100,6 +101,4 @@ def test_the_api_answers_import_alike_for_any_directory(
         details.add(response.json()["detail"])
     assert len(details) == 1, details
     assert SECRET not in details.pop()
-    assert httpx.post(handle.api_url + "/sql", json={"sql": "SELECT 1"}, timeout=60).json()[
-        "rows"
-    ] == [[1]]
+    assert post_sql(handle.api_url, "SELECT 1").json()["rows"] == [[1]]

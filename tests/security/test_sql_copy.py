@@ -20,6 +20,7 @@ import pytest
 
 from collector.sql_workspace import SqlWorkspace
 from collector.store import RunStore
+from tests import sql_client
 from tests.collector.ingest.otlp import export, record_spans
 from tests.conftest import CollectorHandle, sql_copies_of, start_test_collector
 from tests.support import wait_until
@@ -71,6 +72,11 @@ def _start(path: Path, **overrides: Any) -> Iterator[CollectorHandle]:
 
 
 def post_sql(handle: CollectorHandle, query: str) -> httpx.Response:
+    return sql_client.post_sql(handle.api_url, query, timeout_s=120)
+
+
+def post_once(handle: CollectorHandle, query: str) -> httpx.Response:
+    """One POST, a "copy being built" 503 included."""
     return httpx.post(handle.api_url + "/sql", json={"sql": query}, timeout=120)
 
 
@@ -102,7 +108,7 @@ def test_queries_during_the_first_copy_get_its_progress_while_ingest_goes_on(
 ) -> None:
     with _start(big_store, sql_copy_wait_s=0.0, **TIGHT) as handle:
         expected = _expected(handle)
-        first = post_sql(handle, COUNT)
+        first = post_once(handle, COUNT)
         assert first.status_code == 503, first.text
         assert "copy of the tables is being built" in first.json()["detail"]
         assert int(first.headers["Retry-After"]) >= 1
@@ -116,7 +122,7 @@ def test_queries_during_the_first_copy_get_its_progress_while_ingest_goes_on(
         details: list[str] = []
 
         def answered() -> httpx.Response | None:
-            response = post_sql(handle, COUNT)
+            response = post_once(handle, COUNT)
             if response.status_code == 503:
                 details.append(response.json()["detail"])
                 return None

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import CollectorHandle, start_test_collector
+from tests.sql_client import post_sql
 
 
 @pytest.fixture(scope="module")
@@ -45,20 +46,18 @@ def strict_json(response: httpx.Response) -> object:
     ],
 )
 def test_every_type_renders_as_valid_json(handle: CollectorHandle, query: str) -> None:
-    response = httpx.post(handle.api_url + "/sql", json={"sql": query}, timeout=30)
+    response = post_sql(handle.api_url, query, timeout_s=30)
     assert response.status_code == 200, response.text
     body = strict_json(response)
     assert isinstance(body, dict) and body["row_count"] >= 1
 
 
 def test_special_values_keep_their_meaning(handle: CollectorHandle) -> None:
-    response = httpx.post(
-        handle.api_url + "/sql",
-        json={
-            "sql": "SELECT 'infinity'::DATE AS d, ['nan'::DOUBLE] AS l, "
-            "12345678901234567890123456789012345678::DECIMAL(38,0) AS big"
-        },
-        timeout=30,
+    response = post_sql(
+        handle.api_url,
+        "SELECT 'infinity'::DATE AS d, ['nan'::DOUBLE] AS l, "
+        "12345678901234567890123456789012345678::DECIMAL(38,0) AS big",
+        timeout_s=30,
     )
     (row,) = strict_json(response)["rows"]  # type: ignore[index]
     assert row[0] == "infinity"
@@ -96,10 +95,10 @@ def test_wide_numbers_come_back_exact(
     # Integers of any size are exact JSON integers; a fraction a double cannot
     # hold exactly is a string of its digits. Also after an ORDER BY and with
     # duplicate column names around it.
-    response = httpx.post(
-        handle.api_url + "/sql",
-        json={"sql": f"SELECT 1 AS a, {expression} AS v, 2 AS a FROM range(2) ORDER BY 1"},
-        timeout=30,
+    response = post_sql(
+        handle.api_url,
+        f"SELECT 1 AS a, {expression} AS v, 2 AS a FROM range(2) ORDER BY 1",
+        timeout_s=30,
     )
     assert response.status_code == 200, response.text
     body = strict_json(response)
@@ -108,7 +107,7 @@ def test_wide_numbers_come_back_exact(
 
 def test_every_refusal_names_the_statement_sent(handle: CollectorHandle) -> None:
     for sent in ("ANALYZE", "analyze agent_runs", "CHECKPOINT", "INSTALL httpfs", "USE memory"):
-        response = httpx.post(handle.api_url + "/sql", json={"sql": sent}, timeout=30)
+        response = post_sql(handle.api_url, sent, timeout_s=30)
         assert response.status_code == 400, response.text
         detail = response.json()["detail"]
         assert detail.startswith(f"{sent.split()[0].upper()} statements are not allowed"), detail

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import httpx
 import pytest
 
 from collector.query_sql import SqlTimeout, run_read_only
 from collector.sql_guard import check_read_only
 from tests.conftest import CollectorHandle, start_test_collector
+from tests.sql_client import post_sql
 
 TIME_LIMIT_S = 0.5
 # Lists of thousands of numbers: a batch of 2,048 such rows renders for seconds.
@@ -60,14 +60,13 @@ def handle(tmp_path: Path) -> Iterator[CollectorHandle]:
 
 
 def test_the_api_answers_the_time_limit_and_keeps_its_worker(handle: CollectorHandle) -> None:
-    sql = handle.api_url + "/sql"
-    assert httpx.post(sql, json={"sql": "SELECT 1"}, timeout=60).json()["rows"] == [[1]]
+    assert post_sql(handle.api_url, "SELECT 1").json()["rows"] == [[1]]
     app: Any = handle.running.http_server.config.app
     sandbox = app.state.sql_sandbox
     worker, restarts = sandbox.worker_pid, sandbox.restarts
     for query in WIDE_ROWS:
-        response = httpx.post(sql, json={"sql": query}, timeout=60)
+        response = post_sql(handle.api_url, query)
         assert response.status_code == 400, response.text
         assert f"{TIME_LIMIT_S:g} s time limit" in response.json()["detail"]
     assert (sandbox.worker_pid, sandbox.restarts) == (worker, restarts)
-    assert httpx.post(sql, json={"sql": "SELECT 2"}, timeout=60).json()["rows"] == [[2]]
+    assert post_sql(handle.api_url, "SELECT 2").json()["rows"] == [[2]]

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from collector.sql_allowlist import FUNCTIONS, TABLE_FUNCTIONS
 from collector.sql_guard import SqlRefused, check_read_only
+from tests import sql_client
 from tests.collector.ingest.otlp import export, record_spans
 from tests.conftest import CollectorHandle, start_test_collector
 from tests.support import wait_until
@@ -52,7 +53,7 @@ def patient(tmp_path: Path) -> Iterator[CollectorHandle]:
 
 
 def post_sql(collector: CollectorHandle, query: str, timeout_s: float = 60) -> httpx.Response:
-    return httpx.post(collector.api_url + "/sql", json={"sql": query}, timeout=timeout_s)
+    return sql_client.post_sql(collector.api_url, query, timeout_s=timeout_s)
 
 
 def one_span(name: str) -> Any:

@@ -24,13 +24,14 @@ import pytest
 from collector.settings import Settings, SettingsError
 from collector.sql_workspace import MARKER, SqlWorkspace, WorkspaceError
 from collector.store import RunStore
+from tests import sql_client
 from tests.collector.ingest.otlp import export, record_spans
 from tests.conftest import CollectorHandle, start_test_collector
 from tests.support import REPO, wait_until
 
 
 def post_sql(handle: CollectorHandle, query: str) -> httpx.Response:
-    return httpx.post(handle.api_url + "/sql", json={"sql": query}, timeout=60)
+    return sql_client.post_sql(handle.api_url, query)
 
 
 def _sandbox(handle: CollectorHandle) -> Any:

@@ -14,23 +14,18 @@ refuses.) The versions used are written into the expectations file.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import threading
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
 from tests.frameworks.captured import agent_scenario as S
-from tests.frameworks.captured.capture_ai_sdk import _Receiver
+from tests.frameworks.captured.node_capture import (
+    HERE,
+    package_versions,
+    run_node_agent,
+    write_capture,
+)
 from tests.scripted_llm import ScriptedLLM, answer, call_tool
 
-HERE = Path(__file__).parent
 PACKAGES = (
     "@langchain/langgraph",
     "@langchain/core",
@@ -43,44 +38,19 @@ CHILD_TASK = "[lgjs-child] 18C in F?"
 
 
 def main(node_modules: Path) -> None:
-    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    versions = {
-        p: json.loads((node_modules / p / "package.json").read_text())["version"] for p in PACKAGES
-    }
-    with ScriptedLLM() as llm, tempfile.TemporaryDirectory() as work:
+    versions = package_versions(node_modules, PACKAGES)
+    with ScriptedLLM() as llm:
         tasks = S.script(llm, "[lgjs]")
         llm.script(PARENT_TASK, [call_tool("ask_converter", {"task": CHILD_TASK}),
                                  answer("The converter says 64.4F.")])  # fmt: skip
         llm.script(CHILD_TASK, [call_tool("to_fahrenheit", {"celsius": 18}), answer("64.4F")])
-        script = Path(work) / "agent.cjs"
-        shutil.copy(HERE / "langgraph_js" / "agent.cjs", script)
-        os.symlink(node_modules.resolve(), Path(work) / "node_modules")
-        env = dict(
-            os.environ,
-            SCRIPTED_BASE_URL=llm.base_url,
-            OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=f"http://127.0.0.1:{receiver.server_port}/v1/traces",
-        )
-        done = subprocess.run(
-            ["node", str(script), json.dumps([*tasks, PARENT_TASK])],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
+        script = HERE / "langgraph_js" / "agent.cjs"
+        returned, request = run_node_agent(node_modules, script, [*tasks, PARENT_TASK], llm)
         calls = {"success": len(llm.requests_for(tasks[0]))}
-    receiver.shutdown()
-    merged = ExportTraceServiceRequest()
-    for body in _Receiver.bodies:
-        part = ExportTraceServiceRequest()
-        part.ParseFromString(body)
-        merged.resource_spans.extend(part.resource_spans)
-    expected = {"versions": versions, **json.loads(done.stdout.strip().splitlines()[-1])}
+    expected = {"versions": versions, **returned}
     expected["success"]["model_calls_served"] = calls["success"]
     expected["sub_agent"]["sub_task"] = CHILD_TASK
-    (HERE / "langgraph_js.otlp").write_bytes(merged.SerializeToString())
-    (HERE / "langgraph_js.expected.json").write_text(json.dumps(expected, indent=2) + "\n")
+    write_capture("langgraph_js", request, expected)
 
 
 if __name__ == "__main__":
