@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from collector import rule_parents
 from collector.adk_branches import replace_corrected_steps, stored_corrections
 from collector.arrow_rows import columns_table, rows_table, span_columns
 from collector.chain import CONTENT_COLUMNS, ChainHead, append_rows
@@ -184,6 +185,11 @@ def ingest_batch(
     adk_traces = {s.trace_id for s in unique if s.scope_name == ADK.SCOPE}
     adk_fixes = stored_corrections(con, sorted(adk_traces)) if adk_traces else {}
     parents.update(adk_fixes)  # ADK's ParallelAgent branches' spans, back in their branch
+    # Runs a framework's rule places below another span (collector/rule_parents.py): the
+    # batch's own run spans here; the stored ones are placed again below.
+    named_traces = {s.trace_id for s in unique if s.scope_name in rule_parents.SCOPES}
+    named = rule_parents.stored_named_parents(con, named_traces) if named_traces else {}
+    parents.update((key, parent) for key, parent in named.items() if key in parents)
 
     # Resolve what the batch alone cannot place using what is already stored.
     needs_lookup: set[str] = set()
@@ -270,6 +276,12 @@ def ingest_batch(
     if adk_fixes:
         # Steps stored before what placed them back in their branch arrived.
         moved.update(replace_corrected_steps(con, adk_traces, set(adk_fixes), span_parents))
+    placed: set[str] = set()
+    if named:
+        # Runs stored before what names their parent arrived, or placed otherwise since.
+        placed = rule_parents.place_named_runs(
+            con, named_traces, set(named), span_parents, state.orphan_traces
+        )
     moved |= left_runs
     affected |= moved
     stale = (affected - fresh.run_ids) | moved
@@ -277,7 +289,7 @@ def ingest_batch(
         refresh_runs(con, stale, now)
     # A run whose steps arrived before a span between them and it (AutoGen's agent span
     # can end after its run's) is given them only now: its fields are derived again.
-    rederive = (foreign_runs & affected) | moved
+    rederive = (foreign_runs & affected) | moved | placed
     # Runs whose fields read beyond their subtree: what they read may have just arrived.
     rederive |= runs_reading_across(
         con, {s.trace_id for s in unique if s.scope_name in ACROSS_TRACE_SCOPES}

@@ -33,7 +33,7 @@ from typing import Any
 
 import duckdb
 
-from collector import rules
+from collector import rule_parents, rules
 from collector.rules import google_adk, mcp
 from instrumentation import attributes as A
 
@@ -54,6 +54,7 @@ TRACE_WIDE_SCOPES = frozenset(
     }
     | google_adk.SCOPES
     | mcp.SCOPES
+    | rule_parents.SCOPES  # a run placed below another span than its parent
 )
 
 
