@@ -299,6 +299,12 @@ def test_captured_trace_stores_the_same_runs_in_any_order(
 # How instrumentations name a model call (this test's own reading, not the collector's).
 _MODEL_CALL_OPERATIONS = frozenset({"chat", "generate_content", "text_completion"})
 _MODEL_CALL_NAMES = frozenset({"call_llm"})
+_MODEL_CALL_KINDS = {  # attribute -> its value on a model call
+    "openinference.span.kind": "LLM",
+    "ai.operationId": "ai.generateText.doGenerate",  # the AI SDK
+    "langfuse.observation.type": "generation",
+    "mlflow.spanType": '"CHAT_MODEL"',  # MLflow's attribute values are JSON
+}
 
 
 def _text_attribute(span: Span, key: str) -> str:
@@ -308,7 +314,7 @@ def _text_attribute(span: Span, key: str) -> str:
 def _is_model_call(span: Span) -> bool:
     return (
         _text_attribute(span, "gen_ai.operation.name") in _MODEL_CALL_OPERATIONS
-        or _text_attribute(span, "openinference.span.kind").upper() == "LLM"
+        or any(_text_attribute(span, key) == value for key, value in _MODEL_CALL_KINDS.items())
         or span.name in _MODEL_CALL_NAMES
     )
 
