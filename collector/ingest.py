@@ -23,7 +23,7 @@ from collector.chain_key import ChainKey
 from collector.columns import AGENT_RUNS, AGENT_STEPS, ArrowSchema
 from collector.conventions import google_adk as ADK
 from collector.decode import SpanRecord
-from collector.foreign_runs import ACROSS_TRACE_SCOPES, derive_foreign_runs, runs_reading_across
+from collector.foreign_runs import derive_foreign_runs, runs_reading_across
 from collector.fresh_runs import FreshRuns, fresh_runs
 from collector.guarded_mapping import classify_guarded, mapped_or_none
 from collector.id_lists import chunks, in_list
@@ -291,9 +291,7 @@ def ingest_batch(
     # can end after its run's) is given them only now: its fields are derived again.
     rederive = (foreign_runs & affected) | moved | placed
     # Runs whose fields read beyond their subtree: what they read may have just arrived.
-    rederive |= runs_reading_across(
-        con, {s.trace_id for s in unique if s.scope_name in ACROSS_TRACE_SCOPES}
-    )
+    rederive |= runs_reading_across(con, unique, span_parents)
     if rederive:
         derive_foreign_runs(con, rederive, arrivals)
     if affected:

@@ -35,6 +35,7 @@ __all__ = [
     "run_status",
     "derive_run_fields",
     "derive_run_fields_in_trace",
+    "READS_ABOVE_RUN",
     "derive_step_fields",
     "RUN_PARENT_SPANS",
     "run_parents",
@@ -203,6 +204,12 @@ def _ended_on_tool(own: list[SpanRecord]) -> str | None:
         return None  # a tool returning nothing (``exit_loop``) gives no answer
     result = step_fields(last, "tool_call").get("tool_result")
     return str(result) if result is not None else None
+
+
+# derive_run_fields_in_trace reads below the run and, for an ``AgentTool``'s agent, the
+# invocation above it, the tool above that and the model call above the tool (a raised
+# tool's arguments): three parent links (collector/foreign_runs.py).
+READS_ABOVE_RUN = 3
 
 
 def derive_run_fields_in_trace(
