@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from collector import rule_parents
+from collector.across_runs import runs_reading_across
 from collector.adk_branches import replace_corrected_steps, stored_corrections
 from collector.arrow_rows import columns_table, rows_table, span_columns
 from collector.chain import CONTENT_COLUMNS, ChainHead, append_rows
@@ -23,7 +24,7 @@ from collector.chain_key import ChainKey
 from collector.columns import AGENT_RUNS, AGENT_STEPS, ArrowSchema
 from collector.conventions import google_adk as ADK
 from collector.decode import SpanRecord
-from collector.foreign_runs import derive_foreign_runs, runs_reading_across
+from collector.foreign_runs import derive_foreign_runs
 from collector.fresh_runs import FreshRuns, fresh_runs
 from collector.guarded_mapping import classify_guarded, mapped_or_none
 from collector.id_lists import chunks, in_list
