@@ -19,13 +19,12 @@ from collector.asked_tools import asked_tool_fields
 from collector.columns import AGENT_RUNS, ArrowSchema
 from collector.decode import SpanRecord
 from collector.id_lists import chunks, in_list
-from collector.mapping import SpanClass, classify, is_pending
+from collector.mapping import SpanClass, build_run, classify, is_pending
+from collector.rule_parents import with_named_parents
 from collector.run_subtrees import spans_of_runs
 from collector.run_tree import model_calls_below, own_spans_by_run
-from collector.span_values import text_value
 from collector.trace_arrivals import TraceArrivals, spans_reads
 from collector.trace_owned_ids import OWNED_ID_SEPARATOR, trace_scoped_id
-from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus, StepStatus
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
 else:
     from collector.lazy_modules import pyarrow as pa
 
-__all__ = ["ACROSS_TRACE_SCOPES", "derive_foreign_runs", "runs_reading_across", "stored_span"]
+__all__ = ["derive_foreign_runs", "stored_span"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,34 +63,6 @@ _RENAMED_TOOLS = """
         GROUP BY agent_run_id
     ) t WHERE agent_runs.id = t.agent_run_id
 """
-
-
-# Scopes whose rule module derives a run's fields from spans outside the run's subtree
-# (``derive_run_fields_in_trace``: a sibling the conversation was handed to, the
-# sub-agents of a workflow agent). Such a run is derived again whenever a span of its
-# trace arrives: what it reads may come after the run and its own spans.
-ACROSS_TRACE_SCOPES = frozenset(
-    scope
-    for module in rules.MODULES
-    if hasattr(module, "derive_run_fields_in_trace")
-    for scope in module.SCOPES
-)
-
-
-def runs_reading_across(con: duckdb.DuckDBPyConnection, trace_ids: set[str]) -> set[str]:
-    """The stored final runs of ``trace_ids`` whose run span is of
-    :data:`ACROSS_TRACE_SCOPES` (their derived fields may change with any span of their
-    trace)."""
-    if not trace_ids or not ACROSS_TRACE_SCOPES:
-        return set()
-    rows = con.execute(
-        "SELECT r.id FROM agent_runs r JOIN spans s "
-        "ON s.trace_id = r.trace_id AND s.span_id = r.span_id "
-        "WHERE r.trace_id IN (SELECT unnest(?)) AND r.is_final "
-        "AND s.scope_name IN (SELECT unnest(?))",
-        [sorted(trace_ids), sorted(ACROSS_TRACE_SCOPES)],
-    ).fetchall()
-    return {run_id for (run_id,) in rows}
 
 
 def stored_span(row: tuple[Any, ...]) -> SpanRecord:
@@ -131,17 +102,22 @@ def stored_span(row: tuple[Any, ...]) -> SpanRecord:
 
 
 _StepFound = dict[str, str]
-# Set in a run's derived fields when its answer is not the run span's own.
-_ANSWER_DERIVED = "answer_derived"
+# The run fields a derivation states whole each time: what the run span states, else what
+# the trace stored so far says. A derivation from part of the trace (a run's own model
+# calls still to come, the calls below it standing in) is replaced by the next one, from
+# more of it, so the stored value is the one the whole trace gives, in any arrival order.
+_RESTATED = ("task", "final_answer", "model_requested", "provider")
 
 
-def _states_its_answer(run_span: SpanRecord) -> bool:
-    """Whether the run span itself gives the run's answer (as mapping.build_run reads it;
-    an empty answer is one: the model ended its turn saying nothing)."""
-    stated = text_value(run_span.attributes.get(A.RUN_FINAL_ANSWER)) or frameworks.run_fields(
-        run_span
-    ).get("final_answer")
-    return stated is not None
+def _restated(run_span: SpanRecord, fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with each of :data:`_RESTATED` as the run span states it (as
+    mapping.build_run reads it; an empty answer is one), else as derived (None when not)."""
+    stated = build_run(run_span, None)
+    out = dict(fields)
+    for name in _RESTATED:
+        value = getattr(stated, name)
+        out[name] = value if value is not None else fields.get(name)
+    return out
 
 
 def _derive_trace(
@@ -199,12 +175,9 @@ def _derive_trace(
             own=own.get(span_id, []),
             calls_below=calls_below.get(span_id, []),
         )
-        if fields.get("final_answer") is not None and not _states_its_answer(run_span):
-            # Derived from the spans stored so far: a later derivation, from more of
-            # the trace, replaces it (the last model call may arrive after the run).
-            fields[_ANSWER_DERIVED] = True
-        if fields:
-            runs.append((run_id, fields))
+        # Every run, derived fields or not: what an earlier derivation from less of the
+        # trace said is replaced.
+        runs.append((run_id, _restated(run_span, fields)))
     return step_args, step_errors, step_names, step_results, runs
 
 
@@ -275,7 +248,6 @@ def derive_foreign_runs(
     step_errors: _TraceFound = {}
     step_names: _TraceFound = {}
     step_results: _TraceFound = {}
-    answers_derived: list[bool] = []
     runs_by_trace: dict[str, list[tuple[str, str]]] = {}
     for run_id, trace_id, span_id in runs:
         runs_by_trace.setdefault(trace_id, []).append((run_id, span_id))
@@ -288,7 +260,8 @@ def derive_foreign_runs(
     for trace_id, trace_runs in runs_by_trace.items():
         spans = by_trace.get(trace_id, [])
         try:
-            found = _derive_trace(adk_branches.in_their_branch(spans), trace_runs, is_run)
+            placed = with_named_parents(adk_branches.in_their_branch(spans))
+            found = _derive_trace(placed, trace_runs, is_run)
             found_args, found_errors, found_names, found_results, found_runs = found
         except Exception:  # noqa: BLE001 - untrusted values: contain, log, keep the rest
             logger.warning(
@@ -308,7 +281,6 @@ def derive_foreign_runs(
             derived["id"].append(run_id)
             for name in _DERIVED_SCHEMA.names[1:]:
                 derived[name].append(fields.get(name))
-            answers_derived.append(bool(fields.get(_ANSWER_DERIVED)))
     if step_args:
         # Tool arguments another span of the trace holds (LangChain's tools node).
         con.register("_args", _by_step(step_args, "args"))
@@ -345,18 +317,17 @@ def derive_foreign_runs(
     if not derived["id"]:
         return
     table = pa.table(derived, schema=_DERIVED_SCHEMA.schema)
-    table = table.append_column(_ANSWER_DERIVED, pa.array(answers_derived, pa.bool_()))
     con.register("_derived", table)
     con.execute(
         f"""
         UPDATE agent_runs SET
-            task = coalesce(agent_runs.task, d.task),
-            final_answer = CASE WHEN d.{_ANSWER_DERIVED} THEN d.final_answer
-                ELSE coalesce(agent_runs.final_answer, d.final_answer) END,
-            model_requested = coalesce(agent_runs.model_requested, d.model_requested),
+            -- stated whole by each derivation (_RESTATED)
+            task = d.task,
+            final_answer = d.final_answer,
+            model_requested = d.model_requested,
             -- the model calls' response model beats the step fallback refresh_runs set
             model_used = coalesce(d.model_used, agent_runs.model_used),
-            provider = coalesce(agent_runs.provider, d.provider),
+            provider = d.provider,
             -- a name only the run's other spans hold beats the run span's class name
             agent_name = coalesce(d.agent_name, agent_runs.agent_name),
             status = CASE WHEN d.status IS NOT NULL AND agent_runs.status = '{RunStatus.COMPLETED}'

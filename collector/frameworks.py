@@ -245,7 +245,9 @@ def derive_run_fields(
     (first user message of its first model call), ``final_answer`` (the text of its last
     model call that answered without calling a tool; not for failed runs), ``model_requested``,
     ``model_used``, ``provider``, and ``status`` = "max_steps" for a smolagents run that
-    stopped at its step limit. The caller fills only what the run row lacks. ``own`` and
+    stopped at its step limit. What the run span itself states wins (collector/foreign_runs.py
+    keeps the task, answer, requested model and provider it states, else takes these as
+    derived from the trace stored so far, each derivation replacing the last). ``own`` and
     ``calls_below`` (:func:`model_calls_below`): the run's own spans and the model calls
     below it, when the caller found them for all runs of the trace at once.
     """

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from collector import rule_parents
+from collector.across_runs import runs_reading_across
 from collector.adk_branches import replace_corrected_steps, stored_corrections
 from collector.arrow_rows import columns_table, rows_table, span_columns
 from collector.chain import CONTENT_COLUMNS, ChainHead, append_rows
@@ -22,7 +24,7 @@ from collector.chain_key import ChainKey
 from collector.columns import AGENT_RUNS, AGENT_STEPS, ArrowSchema
 from collector.conventions import google_adk as ADK
 from collector.decode import SpanRecord
-from collector.foreign_runs import ACROSS_TRACE_SCOPES, derive_foreign_runs, runs_reading_across
+from collector.foreign_runs import derive_foreign_runs
 from collector.fresh_runs import FreshRuns, fresh_runs
 from collector.guarded_mapping import classify_guarded, mapped_or_none
 from collector.id_lists import chunks, in_list
@@ -184,6 +186,11 @@ def ingest_batch(
     adk_traces = {s.trace_id for s in unique if s.scope_name == ADK.SCOPE}
     adk_fixes = stored_corrections(con, sorted(adk_traces)) if adk_traces else {}
     parents.update(adk_fixes)  # ADK's ParallelAgent branches' spans, back in their branch
+    # Runs a framework's rule places below another span (collector/rule_parents.py): the
+    # batch's own run spans here; the stored ones are placed again below.
+    named_traces = {s.trace_id for s in unique if s.scope_name in rule_parents.SCOPES}
+    named = rule_parents.stored_named_parents(con, named_traces) if named_traces else {}
+    parents.update((key, parent) for key, parent in named.items() if key in parents)
 
     # Resolve what the batch alone cannot place using what is already stored.
     needs_lookup: set[str] = set()
@@ -270,6 +277,12 @@ def ingest_batch(
     if adk_fixes:
         # Steps stored before what placed them back in their branch arrived.
         moved.update(replace_corrected_steps(con, adk_traces, set(adk_fixes), span_parents))
+    placed: set[str] = set()
+    if named:
+        # Runs stored before what names their parent arrived, or placed otherwise since.
+        placed = rule_parents.place_named_runs(
+            con, named_traces, set(named), span_parents, state.orphan_traces
+        )
     moved |= left_runs
     affected |= moved
     stale = (affected - fresh.run_ids) | moved
@@ -277,11 +290,9 @@ def ingest_batch(
         refresh_runs(con, stale, now)
     # A run whose steps arrived before a span between them and it (AutoGen's agent span
     # can end after its run's) is given them only now: its fields are derived again.
-    rederive = (foreign_runs & affected) | moved
+    rederive = (foreign_runs & affected) | moved | placed
     # Runs whose fields read beyond their subtree: what they read may have just arrived.
-    rederive |= runs_reading_across(
-        con, {s.trace_id for s in unique if s.scope_name in ACROSS_TRACE_SCOPES}
-    )
+    rederive |= runs_reading_across(con, unique, span_parents)
     if rederive:
         derive_foreign_runs(con, rederive, arrivals)
     if affected:

@@ -16,6 +16,7 @@ from collector.adk_branches import stored_corrections
 from collector.id_lists import chunks, in_list
 from collector.nearest_runs import NearestRuns, SpanKey, parent_key
 from collector.pending_links import stored_pending_links
+from collector.rule_parents import stored_named_parents
 from collector.trace_arrivals import TraceArrivals, spans_reads
 
 if TYPE_CHECKING:
@@ -75,6 +76,8 @@ class StoredParents:
                 self._parents.setdefault(real, parent)
             # ADK's ParallelAgent branches' spans, back in their branch.
             self._parents.update(stored_corrections(self._con, unread))
+            # Runs a framework's rule places below another span (collector/rule_parents.py).
+            self._parents.update(stored_named_parents(self._con, unread))
             self._read.update(unread)
         return self._parents
 
@@ -149,11 +152,12 @@ def adopt_orphans(
 
 
 def set_by_id(
-    con: duckdb.DuckDBPyConnection, table: str, column: str, values: Mapping[str, str]
+    con: duckdb.DuckDBPyConnection, table: str, column: str, values: Mapping[str, str | None]
 ) -> None:
     """``UPDATE table SET column = values[id]`` for every id in ``values``, by its index."""
     for chunk in chunks(list(values)):
-        con.register("_new_values", pa.table({"id": chunk, "value": [values[i] for i in chunk]}))
+        value = pa.array([values[i] for i in chunk], pa.string())
+        con.register("_new_values", pa.table({"id": chunk, "value": value}))
         listed, params = in_list(chunk)
         con.execute(
             f"UPDATE {table} SET {column} = v.value FROM _new_values v "

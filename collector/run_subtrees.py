@@ -14,10 +14,12 @@ What the derivation reads of a trace, rule by rule (collector/frameworks.py):
   in time), a tool span under a failed MCP server call, and the spans of the
   frameworks whose rule module reads across the trace (``derive_step_fields``,
   ``derive_run_fields_in_trace``: a parent, a sibling, an ancestor team) or whose
-  branches are put back in place (ADK's ParallelAgent). A run of a module that reads
-  across the trace for its own fields is derived again whenever a span of its trace
-  arrives (collector/foreign_runs.py's ``runs_reading_across``): what it reads may
-  come after it.
+  branches are put back in place (ADK's ParallelAgent), or whose runs a rule places below
+  another span (collector/rule_parents.py). A run of a module that reads across the
+  trace for its own fields is derived again when a span of its trace arrives that it may
+  read (collector/across_runs.py: any span, or for a module
+  saying how far above a run it reads, a span below the run or that close above it):
+  what it reads may come after it.
 
 A trace holding none of those reads only the affected runs' subtrees, found from
 the trace's (span id, parent) links, which are cheap to read: its step fields are
@@ -33,7 +35,7 @@ from typing import Any
 
 import duckdb
 
-from collector import rules
+from collector import rule_parents, rules
 from collector.rules import google_adk, mcp
 from instrumentation import attributes as A
 
@@ -54,6 +56,7 @@ TRACE_WIDE_SCOPES = frozenset(
     }
     | google_adk.SCOPES
     | mcp.SCOPES
+    | rule_parents.SCOPES  # a run placed below another span than its parent
 )
 
 

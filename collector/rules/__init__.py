@@ -18,7 +18,10 @@ framework does its own way. Every hook is optional and returns only what it foun
 - ``derive_step_fields(span, trace_spans) -> dict``: step fields only other spans tell
   (``tool_args``, ``error``);
 - ``tool_calls_told(span) -> list[ToldCall]``: tool calls no span traces, read from the
-  messages a span holds (collector/message_tools.py makes them steps).
+  messages a span holds (collector/message_tools.py makes them steps);
+- ``run_parents(spans) -> dict`` with ``RUN_PARENT_SPANS``: the span a run hangs under when
+  the framework's span tree says otherwise than its own logs (ADK 2's agent taken over by
+  a transfer runs beside the agent that transferred): collector/rule_parents.py.
 
 A new framework is a module here, its keys in collector/conventions/, and its tests.
 """

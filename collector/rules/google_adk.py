@@ -9,7 +9,7 @@ capture is switched on, the GenAI content keys (``gen_ai.input.messages``,
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from collector.conventions import genai as G
@@ -35,7 +35,10 @@ __all__ = [
     "run_status",
     "derive_run_fields",
     "derive_run_fields_in_trace",
+    "READS_ABOVE_RUN",
     "derive_step_fields",
+    "RUN_PARENT_SPANS",
+    "run_parents",
 ]
 
 SCOPES = frozenset({ADK.SCOPE})
@@ -203,6 +206,12 @@ def _ended_on_tool(own: list[SpanRecord]) -> str | None:
     return str(result) if result is not None else None
 
 
+# derive_run_fields_in_trace reads below the run and, for an ``AgentTool``'s agent, the
+# invocation above it, the tool above that and the model call above the tool (a raised
+# tool's arguments): three parent links (collector/foreign_runs.py).
+READS_ABOVE_RUN = 3
+
+
 def derive_run_fields_in_trace(
     run_span: SpanRecord, own: list[SpanRecord], trace_spans: list[SpanRecord]
 ) -> dict[str, Any]:
@@ -227,31 +236,13 @@ def derive_run_fields_in_trace(
             fields["task"] = task
     if run_span.status_code == 2:
         return fields
+    # The agent handed over to runs below it (ADK 1; ADK 2's by ``run_parents``).
     handed_over = max((s.start_ns for s in transfers), default=0)
-    if transfers:
-        below += _handed_over_calls(run_span, trace_spans)
     if _answer([s for s in own_calls if s.start_ns > handed_over]) is None:
         answer = _answer([s for s in below if s.start_ns > handed_over])
         if answer:
             fields["final_answer"] = answer
     return fields
-
-
-def _handed_over_calls(run_span: SpanRecord, trace_spans: list[SpanRecord]) -> list[SpanRecord]:
-    """ADK 2 (either telemetry schema) runs the agent a ``transfer_to_agent`` hands over to
-    beside the agent that handed over, both below the invocation (ADK 1 nests it below that
-    agent, where ``descendants`` finds it): the invocation's model calls not below
-    ``run_span``."""
-    by_id = {s.span_id: s for s in trace_spans}
-    invocation = by_id.get(run_span.parent_span_id or "")
-    if invocation is None or not _is_invocation(invocation):
-        return []
-    mine = {s.span_id for s in descendants(run_span, trace_spans)}
-    return [
-        s
-        for s in descendants(invocation, trace_spans)
-        if _is_model_call(s) and s.span_id not in mine
-    ]
 
 
 def _asked_by_agent_tool(run_span: SpanRecord, trace_spans: list[SpanRecord]) -> str | None:
@@ -309,6 +300,53 @@ def _answer(calls: list[SpanRecord]) -> str | None:
         if answered and not any(p.get("function_call") for p in parts):
             return "\n".join(str(p["text"]) for p in parts if p.get("text"))
     return None
+
+
+# What run_parents reads (SQL LIKE patterns on span names): the agents' runs and the transfers.
+RUN_PARENT_SPANS = (f"{A.OP_INVOKE_AGENT} %", f"{ADK.AGENT_RUN_SPAN}%", ADK.TRANSFER_SPAN)
+
+
+def _is_run(span: SpanRecord) -> bool:
+    return span.name.startswith(ADK.AGENT_RUN_SPAN) or (
+        span.attributes.get(G.GEN_AI_OPERATION_NAME) == A.OP_INVOKE_AGENT
+    )
+
+
+def run_parents(spans: Iterable[SpanRecord]) -> dict[str, str | None]:
+    """ADK 2 (either telemetry schema) runs the agent a ``transfer_to_agent`` hands the
+    conversation over to beside the agent that handed over, both under the invocation; ADK 1
+    nests it below that agent, and so does this: the run of an agent is placed below the run
+    span next to it (same parent) that made the latest transfer (by start) starting before
+    it, to that agent when the transfer's arguments name one (ADK records them only with
+    content capture). A transfer that failed hands nothing over."""
+    spans = list(spans)
+    runs = {s.span_id: s for s in spans if _is_run(s)}
+    transfers = [
+        (t, runs[t.parent_span_id])
+        for t in spans
+        if t.name == ADK.TRANSFER_SPAN and t.status_code != 2 and t.parent_span_id in runs
+    ]
+    placed: dict[str, str | None] = {}
+    for run in runs.values():
+        agent = _agent_name(run)
+        made = [
+            (t.start_ns, t.span_id, by.span_id)
+            for t, by in transfers
+            if by.span_id != run.span_id
+            and by.parent_span_id == run.parent_span_id
+            and t.start_ns <= run.start_ns
+            and _transferred_to(t) in (None, agent)
+        ]
+        if made:
+            placed[run.span_id] = max(made)[2]
+    return placed
+
+
+def _transferred_to(transfer: SpanRecord) -> str | None:
+    """The agent a transfer names, when its arguments were recorded."""
+    args = _tool_args(transfer)
+    name = args.get("agent_name") if isinstance(args, Mapping) else None
+    return str(name) if name else None
 
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ See SPANS.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from collector.conventions import genai as G
@@ -29,7 +29,16 @@ from collector.rules.langchain_chains import run_answer, run_task
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "span_class", "run_fields", "step_fields", "run_status", "derive_step_fields"]
+__all__ = [
+    "SCOPES",
+    "span_class",
+    "run_fields",
+    "step_fields",
+    "run_status",
+    "derive_step_fields",
+    "RUN_PARENT_SPANS",
+    "run_parents",
+]
 
 SCOPES = frozenset({OLL.LANGCHAIN_SCOPE})
 _STEP_LIMIT_ERRORS = {"GraphRecursionError"}
@@ -132,3 +141,30 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
     call_id = calls[0].get("id") if len(calls) == 1 else None
     sent = LC.reply_for_call(node.attributes.get(OLL.ENTITY_OUTPUT), name, call_id)
     return {"tool_result": sent} if sent is not None else {}
+
+
+# What run_parents reads (SQL LIKE pattern on span names): the top-level runs' spans.
+RUN_PARENT_SPANS = ("%.workflow",)
+
+
+def _is_workflow(span: SpanRecord) -> bool:
+    return span.attributes.get(OLL.SPAN_KIND) == OLL.KIND_WORKFLOW
+
+
+def run_parents(spans: Iterable[SpanRecord]) -> dict[str, str | None]:
+    """``chain.batch([...])``: LangChain starts every input's run from the calling thread
+    before running them, and OpenLLMetry makes each run's span the current context as it
+    starts, so each input's ``workflow`` span (LangChain's run with no parent run) is the
+    child of the previous input's. A ``workflow`` span directly below another one is such a
+    sibling (a run LangChain nests is a ``task``, and an agent nested by a tool sits below
+    that tool's span): it is placed beside the first input's, below that one's parent."""
+    workflows = {s.span_id: s for s in spans if _is_workflow(s)}
+    placed: dict[str, str | None] = {}
+    for span in workflows.values():
+        parent, seen = span.parent_span_id, {span.span_id}
+        while parent in workflows and parent not in seen:
+            seen.add(parent)
+            parent = workflows[parent].parent_span_id
+        if parent != span.parent_span_id:
+            placed[span.span_id] = parent
+    return placed

@@ -135,7 +135,7 @@ def _answer(span: SpanRecord) -> str | None:
 
 def derive_run_fields(run_span: SpanRecord, own: Iterable[SpanRecord]) -> dict[str, Any]:
     """The task, answer and models a run's own model calls tell (its span's inputs and
-    output win: the caller fills only what the run lacks)."""
+    output win: the caller takes these only where the run span says nothing)."""
     calls = sorted(
         (s for s in own if _type(s) in ML.MODEL_TYPES), key=lambda s: (s.start_ns, s.end_ns)
     )

@@ -19,21 +19,11 @@ from tests.support import wait_until
 
 # capture name -> the framework name its runs' service is called after (fw-<framework>)
 RELEASES = {"google_adk_2": "google-adk", "google_adk_2_schema_1": "google-adk"}
-# Scenarios whose nesting another release changed: ADK 2 runs the agent a
-# ``transfer_to_agent`` hands over to beside the one that handed over, under the invocation
-# (ADK 1 nests it below): two runs of the user's request, neither inside the other.
-SIDE_BY_SIDE = {"google_adk_2": {"transfer"}, "google_adk_2_schema_1": {"transfer"}}
 
 
 def _expected_runs(name: str) -> list[dict[str, Any]]:
     report = json.loads((CAPTURED / f"{name}.expected.json").read_text())
-    runs = []
-    for item in report["results"]:
-        for run in item["runs"]:
-            if item["scenario"] in SIDE_BY_SIDE.get(name, ()):
-                run = {**run, "parent_task": None}
-            runs.append(run)
-    return runs
+    return [run for item in report["results"] for run in item["runs"]]
 
 
 @pytest.mark.parametrize("name", sorted(RELEASES))

@@ -50,6 +50,9 @@ FRAMEWORKS = (
     "beeai",
     "client_loop_openllmetry",
     "dspy",
+    "google_adk_2",
+    "google_adk_2_no_content",
+    "google_adk_2_schema_1",
     "google_genai_openinference",
     "google_genai_otel",
     "groq_openinference",
@@ -259,10 +262,16 @@ def deliveries(draw: st.DrawFn, size: int) -> list[tuple[str, list[int]]]:
 
 
 def _check_order_free(pair: tuple[Connected, ...], body: bytes, data: st.DataObject) -> None:
+    items = _renamed(span_items(body), f"x{next(_examples)}")
+    _check_plan(pair, items, data.draw(deliveries(len(items))))
+
+
+def _check_plan(
+    pair: tuple[Connected, ...], items: list[SpanItem], plan: list[tuple[str, list[int]]]
+) -> None:
+    """``items`` in one request to one collector, as ``plan`` says to the other: the same
+    runs and steps."""
     ordered, shuffled = pair
-    salt = f"x{next(_examples)}"
-    items = _renamed(span_items(body), salt)
-    plan = data.draw(deliveries(len(items)))
     ordered.send("http-protobuf", request_of(items))
     for transport, part in plan:
         shuffled.send(transport, request_of([items[i] for i in part]))
@@ -289,6 +298,61 @@ def test_captured_trace_stores_the_same_runs_in_any_order(
     pair: tuple[Connected, ...], name: str, data: st.DataObject
 ) -> None:
     _check_order_free(pair, BODIES[name], data)
+
+
+# How instrumentations name a model call (this test's own reading, not the collector's).
+_MODEL_CALL_OPERATIONS = frozenset({"chat", "generate_content", "text_completion"})
+_MODEL_CALL_NAMES = frozenset({"call_llm"})
+_MODEL_CALL_KINDS = {  # attribute -> its value on a model call
+    "openinference.span.kind": "LLM",
+    "ai.operationId": "ai.generateText.doGenerate",  # the AI SDK
+    "langfuse.observation.type": "generation",
+    "mlflow.spanType": '"CHAT_MODEL"',  # MLflow's attribute values are JSON
+}
+
+
+def _text_attribute(span: Span, key: str) -> str:
+    return next((a.value.string_value for a in span.attributes if a.key == key), "")
+
+
+def _is_model_call(span: Span) -> bool:
+    return (
+        _text_attribute(span, "gen_ai.operation.name") in _MODEL_CALL_OPERATIONS
+        or any(_text_attribute(span, key) == value for key, value in _MODEL_CALL_KINDS.items())
+        or span.name in _MODEL_CALL_NAMES
+    )
+
+
+def calls_last_deepest_first(items: list[SpanItem]) -> list[tuple[str, list[int]]]:
+    """Every span but the model calls in one request, then each model call in a request of
+    its own, the deepest in its trace first: a run and the runs nested in it are stored,
+    and the nested runs' calls, before the run's own calls (what a derivation from part of
+    the trace reads then is not what the whole trace says)."""
+    parent_of = {(s.trace_id, s.span_id): s.parent_span_id for _, _, s in items}
+
+    def depth(span: Span) -> int:
+        seen: set[bytes] = set()
+        parent = span.parent_span_id
+        while (span.trace_id, parent) in parent_of and parent not in seen:
+            seen.add(parent)
+            parent = parent_of[(span.trace_id, parent)]
+        return len(seen)
+
+    calls = [i for i, (_, _, span) in enumerate(items) if _is_model_call(span)]
+    calls.sort(key=lambda i: -depth(items[i][2]))
+    late = set(calls)
+    rest = [i for i in range(len(items)) if i not in late]
+    return [("grpc", rest), *[(TRANSPORTS[n % 3], [i]) for n, i in enumerate(calls)]]
+
+
+@pytest.mark.parametrize("name", FRAMEWORKS)
+def test_captured_trace_stores_the_same_runs_when_outer_model_calls_come_last(
+    pair: tuple[Connected, ...], name: str
+) -> None:
+    items = _renamed(span_items(BODIES[name]), f"calls-last-{name}")
+    plan = calls_last_deepest_first(items)
+    assert len(plan) > 2, "the trace has model calls to send late"
+    _check_plan(pair, items, plan)
 
 
 @settings(
