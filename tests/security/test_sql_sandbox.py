@@ -52,7 +52,16 @@ def patient(tmp_path: Path) -> Iterator[CollectorHandle]:
 
 
 def post_sql(collector: CollectorHandle, query: str, timeout_s: float = 60) -> httpx.Response:
-    return httpx.post(collector.api_url + "/sql", json={"sql": query}, timeout=timeout_s)
+    """POST /sql, asked again while the worker's copy is built or refreshed (a 503 with
+    Retry-After that a busy machine makes last seconds); any other answer is returned."""
+
+    def answered() -> httpx.Response | None:
+        answer = httpx.post(collector.api_url + "/sql", json={"sql": query}, timeout=timeout_s)
+        detail = str(answer.json().get("detail", "")) if answer.status_code == 503 else ""
+        copying = detail.startswith(("the /sql copy of the tables", "refreshing"))
+        return None if copying else answer
+
+    return wait_until(answered, timeout_s=120, interval_s=0.2, what=f"an answer to {query}")
 
 
 def one_span(name: str) -> Any:
