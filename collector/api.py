@@ -328,18 +328,20 @@ class SqlQuery(BaseModel):
     responses={400: {"description": "Refused, failed or interrupted; `detail` says why"}},
 )
 def sql_route(request: Request, body: SqlQuery) -> dict[str, Any]:
-    try:
-        checked = check_read_only(body.sql)
-    except SqlRefused as exc:
-        raise HTTPException(400, exc.reason) from None
     settings = _settings(request)
     max_rows = min(body.max_rows or settings.sql_max_rows, settings.sql_max_rows)
+    # The slot is taken before the check: checking a 100,000-character query parses
+    # it in this process for seconds, and a flood of them must not take every core.
     if not _sql_slots.acquire(blocking=False):
         raise HTTPException(
             429, f"{SQL_CONCURRENCY} SQL queries are already running; retry shortly"
         )
     sandbox: SqlSandbox = request.app.state.sql_sandbox
     try:
+        try:
+            checked = check_read_only(body.sql)
+        except SqlRefused as exc:
+            raise HTTPException(400, exc.reason) from None
         return sandbox.run(checked, max_rows=max_rows, timeout_s=settings.sql_timeout_s)
     except SandboxUnavailable as exc:
         retry = str(exc.retry_after_s)

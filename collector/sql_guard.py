@@ -30,7 +30,7 @@ from typing import Any
 import duckdb
 
 from collector.errors import CollectorError
-from collector.sql_allowlist import FUNCTIONS, QUERYABLE, TABLE_FUNCTIONS
+from collector.sql_allowlist import FUNCTIONS, QUERYABLE, REFUSED, TABLE_FUNCTIONS, refusal_class
 
 __all__ = ["SqlRefused", "CheckedSql", "check_read_only"]
 
@@ -51,6 +51,15 @@ _ALLOWED_OPENERS = {
     "(",
 }
 _WRITE_KEYWORDS = ("DELETE", "INSERT", "UPDATE", "MERGE", "COPY", "CREATE", "DROP", "ALTER")
+# Keywords that open one of DuckDB's other statements: a text opening with one is
+# refused as that statement even when DuckDB cannot parse or bind it (PRAGMA x with
+# the wrong arguments fails in the parser with a binder error that names no PRAGMA).
+_STATEMENT_KEYWORDS_TEXT = """
+    ABORT ALTER ANALYSE ANALYZE ATTACH BEGIN CALL CHECKPOINT COMMENT COMMIT COPY CREATE
+    DEALLOCATE DELETE DETACH DROP END EXECUTE EXPORT FORCE IMPORT INSERT INSTALL LOAD
+    MERGE PIVOT PRAGMA PREPARE RESET ROLLBACK SET START TRUNCATE UNPIVOT UPDATE USE VACUUM
+"""
+_STATEMENT_KEYWORDS = frozenset(_STATEMENT_KEYWORDS_TEXT.split())
 
 _QUERY_NODES = {"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"}
 _WRITING_NODES = {"INSERT_QUERY_NODE", "UPDATE_QUERY_NODE", "DELETE_QUERY_NODE"}
@@ -85,6 +94,10 @@ _EXPRESSION_CLASSES = {
     "POSITIONAL_REFERENCE",
 }
 _SHOWABLE = {'"tables"', "tables"}
+# DuckDB 1.5.5's tokenizer and parser take time quadratic in a run of block comments
+# (3,000 in a row: about 2 s a pass, 25,000: minutes), and the check parses a query
+# several times in the collector's own process. No query needs this many.
+MAX_BLOCK_COMMENTS = 256
 
 
 class SqlRefused(CollectorError, ValueError):
@@ -107,6 +120,8 @@ def check_read_only(sql: str) -> CheckedSql:
     """Return the single allowed statement in ``sql`` or raise :class:`SqlRefused`."""
     if not sql or not sql.strip():
         raise SqlRefused("empty query")
+    if sql.count("/*") > MAX_BLOCK_COMMENTS:
+        raise SqlRefused(f"at most {MAX_BLOCK_COMMENTS} block comments (/* */) are allowed")
     words = _keywords(sql)
     statement = _single_statement(sql, words)
     kind = _type_name(statement)
@@ -174,9 +189,10 @@ def _single_statement(sql: str, words: list[str]) -> Any:
         written = _statement_count(words)
         if written == 1 and len(statements) > 1:
             # PIVOT and friends expand into several statements (DuckDB's MULTI).
+            opener = words[0] if words and words[0] in _STATEMENT_KEYWORDS else "MULTI"
             raise SqlRefused(
-                f"MULTI statements are not allowed (this one expands to {len(statements)}); "
-                f"only {_ALLOWED_TEXT} can run here"
+                f"{opener} statements are not allowed (DuckDB runs this one as "
+                f"{len(statements)} statements, a MULTI); only {_ALLOWED_TEXT} can run here"
             )
         raise SqlRefused(f"exactly one statement is allowed, got {len(statements)}")
     return statements[0]
@@ -185,7 +201,9 @@ def _single_statement(sql: str, words: list[str]) -> Any:
 def _parse_refusal(words: list[str], exc: duckdb.Error) -> SqlRefused:
     """A parse error, named by the statement or the write it contains when there is one."""
     opener = words[0] if words else ""
-    if isinstance(exc, duckdb.PermissionException) and opener.isalpha():
+    if opener in _STATEMENT_KEYWORDS or (
+        isinstance(exc, duckdb.PermissionException) and opener.isalpha()
+    ):
         # IMPORT DATABASE is expanded while parsing and meets the closed file system:
         # it is refused for what it is (the path named says nothing).
         return SqlRefused(
@@ -309,14 +327,14 @@ def _check_table_function(node: dict[str, Any]) -> None:
 
 
 def _function_refusal(name: str) -> str:
-    if (
-        name.startswith(("read_", "parquet_", "sqlite_", "postgres_"))
-        or name.endswith(("_scan", "_attach"))
-        or name in {"glob", "sniff_csv"}
+    kind = refusal_class(name)
+    if kind is not None:
+        return f"{name}() {REFUSED[kind][0]}"
+    if name.startswith(("read_", "parquet_", "sqlite_", "postgres_")) or name.endswith(
+        ("_scan", "_attach")
     ):
-        return f"{name}() reads files or other databases; queries here cannot"
-    if name in {"query", "query_table", "json_execute_serialized_sql"}:
-        return f"{name}() runs SQL text that cannot be checked; write the query itself"
+        # An extension's readers, should one be loaded: named like the built-in ones.
+        return f"{name}() {REFUSED['files'][0]}"
     return f"{name}() is not allowed here: only side-effect-free functions on the list can run"
 
 
@@ -369,7 +387,12 @@ def _serialize(text: str) -> dict[str, Any]:
     # json_serialize_sql parses only; it runs nothing.
     with _parser_cursor() as cursor:
         row = cursor.execute("SELECT json_serialize_sql(?)", [text]).fetchone()
-    tree = json.loads(row[0]) if row and row[0] else {}
+    try:
+        tree = json.loads(row[0]) if row and row[0] else {}
+    except RecursionError:
+        # DuckDB's own limit is 1,000 levels of expressions; its tree is deeper than
+        # Python's parser goes (about 400 nested calls, NOTs or lists).
+        raise SqlRefused("the query nests too deeply to be checked; flatten it") from None
     if not isinstance(tree, dict) or tree.get("error"):
         message = tree.get("error_message") if isinstance(tree, dict) else None
         raise SqlRefused(f"could not check the query: {message or 'unknown parser error'}")

@@ -34,6 +34,7 @@ __all__ = [
     "pretty_json",
     "run_duration_ms",
     "status_badge",
+    "visible_json",
     "visible_text",
 ]
 
@@ -106,6 +107,24 @@ def visible_text(text: object) -> str:
     bidi overrides, zero-width and other invisible format characters as ``\\u202e``."""
     value = "" if text is None else str(text)
     return _CONTROL.sub(_shown, value)
+
+
+def visible_json(value: object) -> object:
+    """``value`` (parsed JSON) for ``st.json``: every string in it, keys included, shown
+    as :func:`visible_text` shows text. Two keys that read alike once shown stay apart."""
+    if isinstance(value, str):
+        return visible_text(value)
+    if isinstance(value, list | tuple):
+        return [visible_json(item) for item in value]
+    if isinstance(value, dict):
+        shown: dict[str, object] = {}
+        for key, item in value.items():
+            name = visible_text(key)
+            while name in shown:  # "a\x00" sent as text and "a" + NUL: both kept
+                name += " (again)"
+            shown[name] = visible_json(item)
+        return shown
+    return value
 
 
 def _shown(match: re.Match[str]) -> str:

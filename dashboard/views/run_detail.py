@@ -9,6 +9,8 @@ full and stops refreshing. A run of more steps than the API's run page holds
 
 from __future__ import annotations
 
+import contextlib
+import json
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -26,6 +28,7 @@ from dashboard.formatting import (
     one_line,
     run_duration_ms,
     sub_run_summary,
+    visible_json,
     visible_text,
 )
 from dashboard.views import api_reads
@@ -159,7 +162,13 @@ def _header(run: Record, steps: list[Record]) -> None:
     metadata = run.get("metadata")
     if metadata:
         with st.expander("Metadata"):
-            st.json(metadata, expanded=True)
+            if isinstance(metadata, str):  # JSON text: parsed before its strings are shown
+                with contextlib.suppress(ValueError):
+                    metadata = json.loads(metadata)
+            if isinstance(metadata, str):
+                st.code(visible_text(metadata), language=None, wrap_lines=True)
+            else:
+                st.json(visible_json(metadata), expanded=True)
 
 
 def _cancel_controls(api: AuditClient, run: Record) -> None:

@@ -22,6 +22,7 @@ from dashboard.formatting import (
     format_time,
     one_line,
     pretty_json,
+    visible_json,
     visible_text,
 )
 from dashboard.span_tree import KIND_ICONS, step_kind
@@ -151,7 +152,7 @@ def _message(message: Message, key: str) -> None:
             show_long_text(message.text, key=key, label=f"{message.role} message")
         for call in message.tool_calls:
             st.caption(escape_markdown(f"asks for tool {one_line(call.name, 80)}"))
-            st.code(call.arguments or "{}", language="json", wrap_lines=True)
+            st.code(visible_text(call.arguments or "{}"), language="json", wrap_lines=True)
 
 
 def _transcript(transcript: Transcript, key: str) -> None:
@@ -200,12 +201,14 @@ def _raw(span: SpanRecord | str | None, key: str) -> None:
             f" · scope {span.get('scope_name') or '–'}"
         )
     )
-    st.json(span.get("attributes") or {}, expanded=2)
+    # Shown by code, like every other stored text: a bidi override in a value would
+    # reorder what follows it, an escape sequence or NUL would hide text.
+    st.json(visible_json(span.get("attributes") or {}), expanded=2)
     if span.get("events"):
         st.markdown("**Events**")
-        st.json(span.get("events") or [], expanded=1)
+        st.json(visible_json(span.get("events") or []), expanded=1)
     with st.expander("Resource"):
-        st.json(span.get("resource") or {}, expanded=True)
+        st.json(visible_json(span.get("resource") or {}), expanded=True)
     st.download_button(
         "Download span (JSON)",
         json.dumps(span, ensure_ascii=False, indent=2, default=str).encode("utf-8"),

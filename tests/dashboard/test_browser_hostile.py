@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dashboard.formatting import visible_text
 from instrumentation import agent_run
 from tests.dashboard.browser_support import Served
 from tests.dashboard.conftest import api_runs, traced_into
@@ -418,3 +419,84 @@ def test_sql_page_shows_stored_markup_as_text_and_its_csv_holds_no_formula(
     assert "<img src=x onerror=window.__xss=1>" in main.inner_text()
     _inert(page, leak, "sql refusal")
     assert leak.paths == []
+
+
+ODD = "\x1b[31mred\x00 \u202eevil\u202c \u200b\ufeff\u2066end"
+
+
+def _record_odd_attributes_run(token: str) -> str:
+    """A run whose model step carries control, bidi and zero-width characters in its raw
+    attributes (keys and values), an event and its transcript's tool-call arguments."""
+    with agent_run(f"{token} task") as run:
+        with run.step("think", model="m") as think:
+            messages = [
+                {"role": "user", "parts": [{"type": "text", "content": f"{token} ask"}]},
+                {
+                    "role": "assistant",
+                    "parts": [
+                        {
+                            "type": "tool_call",
+                            "id": "call-1",
+                            "name": "probe",
+                            "arguments": {f"arg{ODD}": f"value {ODD}"},
+                        }
+                    ],
+                },
+            ]
+            think.set_attribute("gen_ai.input.messages", json.dumps(messages))
+            # Straight on the span: a sender need not use this package's cleaning.
+            think.span.set_attribute(f"odd.key{ODD}", f"odd value {ODD}")
+            think.span.set_attribute("odd.list", [f"item {ODD}"])
+            think.span.add_event(f"odd event{ODD}", {"detail": f"event value {ODD}"})
+        run.finish(final_answer="done")
+        return run.id
+
+
+def _shown_by_code(text: str, where: str, *, as_json: bool) -> None:
+    assert not set(text) & set("\x1b\x00\u202e\u202c\u200b\ufeff\u2066"), where
+    if as_json:
+        # st.json writes each string as a JSON literal: the codes' backslashes doubled.
+        assert visible_text(ODD).replace("\\", "\\\\") in text, where
+    else:
+        assert "\\u202eevil\\u202c \\u200b\\ufeff\\u2066end" in text, where
+
+
+def test_raw_attributes_and_tool_call_arguments_show_hidden_characters_by_code(
+    served: Served,
+) -> None:
+    from playwright.sync_api import expect
+
+    page: Any = served.page
+    traced_into(served.collector)
+    token = "odd-attributes"
+    run_id = _record_odd_attributes_run(token)
+    wait_until(
+        lambda: any(
+            r["id"] == run_id and r["status"] == "completed"
+            for r in api_runs(served.seeded.api_url)
+        ),
+        timeout_s=20,
+        what="the run with odd attributes stored",
+    )
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{served.url}/run?run={run_id}&step=1")
+    main = page.locator("[data-testid=stMain]")
+    page.get_by_text("Step 1 · ").first.wait_for(state="attached")
+    page.get_by_role("tab", name="Attributes").click()
+    json_view = main.locator("[data-testid=stJson]").first
+    json_view.wait_for()
+    page.get_by_text("odd value").first.wait_for()
+    _shown_by_code(json_view.inner_text(), "raw attributes", as_json=True)
+    events = main.locator("[data-testid=stJson]").nth(1)
+    for _ in range(3):  # an event, then its attributes, open on a click each
+        if "event value" in events.inner_text():
+            break
+        shown = events.inner_text()
+        events.locator(".collapsed-icon").first.click()
+        expect(events).not_to_have_text(shown)
+    assert "event value" in events.inner_text(), events.inner_text()
+    _shown_by_code(events.inner_text(), "events", as_json=True)
+    page.get_by_role("tab", name="Transcript").click()
+    arguments = main.get_by_text("value \\u001b").first
+    arguments.wait_for()
+    _shown_by_code(arguments.inner_text(), "tool-call arguments", as_json=False)

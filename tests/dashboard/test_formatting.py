@@ -17,6 +17,7 @@ from dashboard.formatting import (
     one_line,
     run_duration_ms,
     status_badge,
+    visible_json,
     visible_text,
 )
 from dashboard.settings import DashboardSettings, DashboardSettingsError
@@ -99,6 +100,20 @@ def test_visible_text_shows_what_would_reorder_or_hide_text() -> None:
     kept = "tab\there\nשלום \U0001f468\u200d\U0001f469 é"
     assert visible_text(kept) == kept
     assert one_line("x\u202ey") == "x\\u202ey"
+
+
+def test_visible_json_shows_every_string_and_key_by_code_and_keeps_the_rest() -> None:
+    value = {
+        "k\u202e": ["a\x1b[0m", {"n\x00": "\ufeffx", "n": 1.5}],
+        "k\\u202e": None,  # reads like the first key once that is shown: kept apart
+        "plain": [True, 3, "שלום\n"],
+    }
+    assert visible_json(value) == {
+        "k\\u202e": ["a\\x1b[0m", {"n\\x00": "\\ufeffx", "n": 1.5}],
+        "k\\u202e (again)": None,
+        "plain": [True, 3, "שלום\n"],
+    }
+    assert visible_json("\u2066") == "\\u2066" and visible_json(7) == 7
 
 
 def test_frames_keep_text_plain_and_steps_ordered() -> None:

@@ -1,0 +1,223 @@
+"""Queries built to exhaust time or memory end bounded, and nothing else slows down.
+
+One query of each class that costs without bound if left alone: a huge
+``range``, a cross join, a string grown to gigabytes (``repeat``, ``lpad``,
+``printf``, doubling in a recursive CTE), an aggregate of gigabytes
+(``string_agg``, ``list`` of a billion), a recursion with no end, rows without
+end (``repeat_row``), nesting DuckDB binds in superlinear time, JSON nested past
+any parser's stack. Each gets its answer (a 400 naming the limit, a 503 when it
+took the worker down, or rows cut at the cap) within the time limit plus the
+worker's grace; meanwhile ``/healthz`` and the run list answer at once, spans
+sent are stored, and what was stored reads as before. The collector's own memory
+(the worker is another process) does not grow with the queries.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.collector.ingest.otlp import export, record_spans
+from tests.conftest import CollectorHandle, start_test_collector
+from tests.support import wait_until
+
+TIMEOUT_S = 2.0
+GRACE_S = 5.0  # collector.sql_worker_process.SandboxLimits.grace_s
+# A busy 2-core machine (other test processes) adds this to every answer.
+SLACK_S = 20.0
+
+ABUSE = {
+    "huge range": "SELECT count(*) FROM range(1000000000000)",
+    "cross join": "SELECT sum(a.range * b.range) FROM range(100000000) a, range(100000000) b",
+    "2 GB repeat": "SELECT length(repeat('x', 2000000000))",
+    "2 GB lpad": "SELECT lpad('x', 2000000000, 'y')",
+    "2 GB printf": "SELECT printf('%2000000000d', 1)",
+    "string_agg of 10 GB": (
+        "SELECT length(string_agg(repeat('x', 1000), ',')) FROM range(10000000)"
+    ),
+    "list of a billion": "SELECT len(list_sort(range(1000000000)))",
+    "endless recursion": (
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r"
+    ),
+    "doubling recursion": (
+        "WITH RECURSIVE r(s) AS (SELECT 'x' UNION ALL SELECT s || s FROM r) "
+        "SELECT max(length(s)) FROM r"
+    ),
+    "rows without end": "SELECT * FROM repeat_row('x', num_rows := 1000000000000)",
+    "wide rows without end": "SELECT repeat('y', 100000) FROM range(1000000000)",
+    "400 nested calls": "SELECT " + "abs(" * 400 + "1" + ")" * 400,
+    "JSON 100,000 deep": "SELECT json_structure(repeat('[', 100000) || repeat(']', 100000))",
+    "recursive join blow-up": (
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT r.n + 1 FROM r, range(10)) "
+        "SELECT count(*) FROM r"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def handle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorHandle]:
+    collector = start_test_collector(
+        tmp_path_factory.mktemp("abuse") / "audit.duckdb",
+        sql_timeout_s=TIMEOUT_S,
+        sql_max_bytes=256 * 1024,
+        sql_memory_mb=128,
+        sql_temp_mb=32,
+        sql_address_space_mb=3072,
+    )
+    try:
+        yield collector
+    finally:
+        collector.stop()
+
+
+class Probe:
+    """Polls /healthz and the run list on a thread; keeps the slowest answer of each."""
+
+    def __init__(self, api_url: str) -> None:
+        self.slowest: dict[str, float] = {"/healthz": 0.0, "/agent/runs": 0.0}
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(api_url,), daemon=True)
+
+    def _run(self, api_url: str) -> None:
+        with httpx.Client(base_url=api_url, timeout=60) as client:
+            while not self._stop.wait(0.1):
+                for path in self.slowest:
+                    started = time.monotonic()
+                    answer = client.get(path, params={"limit": 50} if "runs" in path else None)
+                    took = time.monotonic() - started
+                    self.slowest[path] = max(self.slowest[path], took)
+                    if answer.status_code != 200:
+                        self.failures.append(f"{path}: {answer.status_code} {answer.text[:200]}")
+
+    def __enter__(self) -> Probe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def _sql(client: httpx.Client, query: str) -> httpx.Response:
+    return client.post("/sql", json={"sql": query})
+
+
+def _ready(client: httpx.Client) -> Any:
+    """The answer to a trivial query once the worker's copy is up to date."""
+
+    def answered() -> Any:
+        answer = _sql(client, "SELECT count(*) FROM spans")
+        return answer.json() if answer.status_code == 200 else None
+
+    return wait_until(answered, timeout_s=120, interval_s=0.2, what="the /sql worker ready")
+
+
+def _runs(handle: CollectorHandle) -> dict[str, Any]:
+    answer = httpx.get(f"{handle.api_url}/agent/runs", params={"limit": 1000}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return {run["id"]: run for run in answer.json()["runs"]}
+
+
+def _a_run() -> Any:
+    def build(tracer: Any) -> None:
+        with tracer.start_as_current_span(
+            "invoke_agent ops",
+            attributes={"gen_ai.operation.name": "invoke_agent", "agent_run.task": "kept"},
+        ):
+            for tool in ("probe", "fix"):
+                tracer.start_span(
+                    f"execute_tool {tool}",
+                    attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool},
+                ).end()
+
+    return record_spans(build)
+
+
+def _one_span(name: str) -> Any:
+    return record_spans(lambda tracer: tracer.start_span(name).end())
+
+
+@pytest.mark.timeout(900)
+def test_every_abuse_class_is_bounded_and_nothing_else_slows(handle: CollectorHandle) -> None:
+    export("http-protobuf", handle, _a_run())
+    with httpx.Client(base_url=handle.api_url, timeout=120) as client:
+        assert _ready(client)["rows"] == [[3]]
+        before = _runs(handle)
+        rss_before = _rss_mb()
+        answers: dict[str, tuple[int, float, str]] = {}
+        with Probe(handle.api_url) as probe:
+            for index, (name, query) in enumerate(ABUSE.items()):
+                _ready(client)
+                started = time.monotonic()
+                answer = _sql(client, query)
+                took = time.monotonic() - started
+                shown = answer.text[:300]
+                if answer.status_code == 200:
+                    shown = f"truncated={answer.json()['truncated']}"
+                answers[name] = (answer.status_code, took, shown)
+                # Ingest goes on whatever the last query did to the worker.
+                export("grpc", handle, _one_span(f"after {index}"))
+        for name, (status, took, text) in answers.items():
+            assert status in (200, 400, 503), (name, status, text)
+            assert took < TIMEOUT_S + GRACE_S + SLACK_S, (name, took)
+            if status == 200:
+                assert text == "truncated=True", (name, text)
+            else:
+                assert text and "Internal Server Error" not in text, (name, text)
+        assert probe.failures == [], probe.failures
+        # /healthz and the run list never waited for a query (a stall would be the
+        # whole query's time; the bound allows for the busy machine).
+        assert max(probe.slowest.values()) < 5.0, probe.slowest
+        # Every span sent meanwhile is stored, and readable through /sql too.
+        expected = 3 + len(ABUSE)
+        assert handle.query("SELECT count(*) FROM spans") == [(expected,)]
+        assert _ready(client)["rows"] == [[expected]]
+        after = _runs(handle)
+        assert before and {run_id: after.get(run_id) for run_id in before} == before
+    # The queries' memory was the worker's, never the collector's.
+    assert _rss_mb() - rss_before < 300, (rss_before, _rss_mb())
+
+
+def test_two_abusive_queries_at_once_leave_a_third_refused_at_once(
+    handle: CollectorHandle,
+) -> None:
+    with httpx.Client(base_url=handle.api_url, timeout=120) as client:
+        _ready(client)
+    slow = ABUSE["cross join"]
+    answers: list[int] = []
+
+    def send() -> None:
+        with httpx.Client(base_url=handle.api_url, timeout=120) as client:
+            answers.append(_sql(client, slow).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+
+    # While both slots are held, a third query (one the check would take long over,
+    # too) is answered at once instead of being parsed in the collector's process.
+    def third() -> int | None:
+        query = "SELECT 1 WHERE " + " AND ".join(["true"] * 10_000)
+        answer = httpx.post(f"{handle.api_url}/sql", json={"sql": query}, timeout=10)
+        return 429 if answer.status_code == 429 else None
+
+    try:
+        assert wait_until(third, timeout_s=30, what="a 429 while two queries run") == 429
+    finally:
+        for thread in threads:
+            thread.join(120)
+    assert sorted(answers) == [400, 400], answers
