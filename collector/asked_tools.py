@@ -92,8 +92,12 @@ def _answer_sent_later(
 
 
 def _match(asked: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[str | None]:
-    """Each asked call's result text: by call id where both name one, else in order."""
+    """Each asked call's result text: by call id where both name one, else in order.
+    Ids that name no result at all are no ids to match by: OpenLLMetry's Responses API
+    spans give a call its item's id (``fc_...``) and its result the ``call_id``."""
     by_id = {str(r["id"]): r for r in results if r.get("id")}
+    if not any(str(c.get("id")) in by_id for c in asked if c.get("id")):
+        by_id = {}
     out: list[str | None] = []
     for position, call in enumerate(asked):
         result = by_id.get(str(call.get("id"))) if call.get("id") else None

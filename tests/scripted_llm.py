@@ -10,7 +10,8 @@ function of the request (to read what the client sent). Every request body is re
 Only ``POST .../chat/completions`` is served, Ollama's ``POST /api/chat`` (not streamed:
 the same turns in Ollama's shape, an error as Ollama's ``{"error": ...}``), Anthropic's
 ``POST /v1/messages`` and Gemini's ``POST .../models/{model}:generateContent`` (not streamed:
-the same turns in each vendor's shape, tests/scripted_llm_vendors.py); any other path
+the same turns in each vendor's shape, tests/scripted_llm_vendors.py) and OpenAI's
+Responses API ``POST .../responses`` (not streamed, tests/scripted_llm_responses.py); any other path
 answers 404, so a client using something unscripted fails loudly. A chat-completions request
 with ``"stream": true`` gets the same turn as server-sent ``chat.completion.chunk`` events,
 with a usage chunk when ``stream_options.include_usage`` asks for one, as OpenAI sends them.
@@ -27,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from tests import scripted_llm_responses as responses
 from tests import scripted_llm_vendors as vendors
 
 logger = logging.getLogger(__name__)
@@ -342,7 +344,9 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
             ollama = path == "/api/chat"
             anthropic = path == "/v1/messages"
             gemini = vendors.gemini_model(path)
-            if not (ollama or anthropic or gemini) and not path.endswith("/chat/completions"):
+            responses_api = responses.is_responses_path(path)
+            known = ollama or anthropic or gemini or responses_api
+            if not known and not path.endswith("/chat/completions"):
                 self._send(404, _error_body(f"unknown path {self.path}"))
                 return
             try:
@@ -369,6 +373,11 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
                     status,
                     vendors.gemini_response(reply) if ok else vendors.gemini_error(status, reply),
                 )
+                return
+            if responses_api:
+                status, reply = llm.respond(responses.responses_request_as_chat(request))
+                ok = status == 200 and isinstance(reply, dict)
+                self._send(status, responses.response_object(reply, request) if ok else reply)
                 return
             status, reply = llm.respond(request)
             if ollama:

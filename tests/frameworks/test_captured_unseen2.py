@@ -91,7 +91,7 @@ def test_instructor_retries_are_steps_of_one_run(module_collector: CollectorHand
     # the trace marks those arguments as the program's result, so the run has no answer.
     assert run[1:8] == ("extract_weather", "completed", done["task"], None, None, None,
                         done["model_calls"])  # fmt: skip
-    assert run[8:12] == (250, 25, served, served)
+    assert run[8:12] == (250, 25, "scripted-instructor", served)
     steps = run_steps(module_collector, run[0])
     assert [(s[0], s[4], s[6], s[7]) for s in steps] == [
         ("think", "ok", served, 100),
