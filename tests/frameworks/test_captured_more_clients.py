@@ -1,7 +1,8 @@
 """Loops written by hand around more LLM clients than ``test_captured_clients.py`` reads:
 OpenAI's Responses API (``responses.create``, function calls sent back as
-``function_call_output`` items), traced only by an OpenAI instrumentation, as they really
-traced the shared agent (``captured/capture_responses_api.py``, which says the versions):
+``function_call_output`` items), Mistral's ``chat.complete`` and Cohere's v2 ``chat`` (tool
+results sent back as documents), traced only by the client's instrumentation, as they really
+traced the shared agent (``captured/capture_more_clients.py``, which says the versions):
 the loop in a span of the program's own, the same loop with none, a failing model, a lone
 call. Their spans go over the wire to a real collector and every run and step is read
 against what the loop returned (``<client>_<instrumentation>.expected.json``)."""
@@ -24,12 +25,19 @@ from tests.frameworks.captured_runs import (
     trace_ids,
 )
 
-# Per capture: the model the run names as asked for (OpenInference's OpenAI spans name the
-# requested model only in their parameters) and what the failed call's step says.
+# Per capture: the model the run asked for, the one that answered (Cohere's API names none:
+# its spans name the requested one) and what the failed call's step says.
 CLIENTS = {
-    "openai_responses_openinference": ("scripted-openai-responses", "Error code: 503"),
-    "openai_responses_otel": ("scripted-openai-responses", "Error code: 503"),
-}
+    "openai_responses_openinference": (
+        "scripted-openai-responses", "scripted-openai-responses-served", "Error code: 503"
+    ),
+    "openai_responses_otel": (
+        "scripted-openai-responses", "scripted-openai-responses-served", "Error code: 503"
+    ),
+    "mistral_openinference": ("scripted-mistral", "scripted-mistral-served", "Status 503"),
+    "cohere_openinference": ("scripted-cohere", "scripted-cohere", "status_code: 503"),
+    "cohere_otel": ("scripted-cohere", "scripted-cohere", "status_code: 503"),
+}  # fmt: skip
 # Prompt tokens per call, cached parts included (the later calls read 60 from the cache),
 # and the answer's tokens.
 PROMPT_TOKENS = [100, 110, 120, 130]
@@ -53,9 +61,8 @@ def test_a_loop_around_another_client_reads_as_it_returned(
     ``think`` step with the served model, its tokens and the tool it asked for with the
     result the loop sent back; the failing loop a failed run with the client's error; the
     loop with no span around it and the lone call steps of no run (SPANS.md)."""
-    requested, step_error = CLIENTS[name]
+    requested, served, step_error = CLIENTS[name]
     expected = expected_of(name)
-    served = f"{expected['model']}-served"
     body = body_of(name)
     traces = trace_ids(body)
     send_capture(module_collector, body)
@@ -90,3 +97,36 @@ def test_a_loop_around_another_client_reads_as_it_returned(
     ]
     assert _runless(module_collector, traces) == [*calls, ("think", "ok", served, 7, 2)]
     assert expected["lone"]["answer"] == "Hello!"
+
+
+def test_a_mistral_loop_whose_prompts_openllmetry_drops_keeps_its_calls(
+    module_collector: CollectorHandle,
+) -> None:
+    """OpenLLMetry's Mistral instrumentation records a prompt's content only for message
+    objects, not for the dicts Mistral's own examples pass: the run has no task and its
+    calls no tool they asked for (nothing in the trace says), but every call is one step
+    with its model and tokens and the answer is read; mistralai 1.x's own spans beside
+    OpenLLMetry's are no steps (each call once)."""
+    name = "mistral_otel"
+    expected = expected_of(name)
+    served = f"{expected['model']}-served"
+    body = body_of(name)
+    traces = trace_ids(body)
+    send_capture(module_collector, body)
+    done_row, failed_row = settled_runs(module_collector, body, 2, what=name)
+    done = expected["success"]
+    assert done_row[1:12] == ("weather_loop", "completed", None, done["answer"], None, None,
+                              done["model_calls"], sum(PROMPT_TOKENS), sum(OUTPUT_TOKENS),
+                              expected["model"], served)  # fmt: skip
+    steps = run_steps(module_collector, done_row[0])
+    assert [(s[0], s[1], s[4], s[6], s[7]) for s in steps] == [
+        ("think", None, "ok", served, n) for n in PROMPT_TOKENS
+    ]
+    fails = expected["fails"]
+    assert failed_row[1:6] == ("weather_loop", "failed", None, None, fails["raised"])
+    failed_steps = run_steps(module_collector, failed_row[0])
+    assert [(s[0], s[4], s[6]) for s in failed_steps] == [("think", "error", expected["model"])]
+    assert S.MODEL_ERROR in failed_steps[0][5]
+    assert [row[:4] for row in _runless(module_collector, traces)] == [
+        ("think", "ok", served, n) for n in [*PROMPT_TOKENS, 7]
+    ]
