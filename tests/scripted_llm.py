@@ -8,15 +8,16 @@ JSON) or an HTTP error; it may wait on a gate, signal when its request arrives, 
 function of the request (to read what the client sent). Every request body is recorded.
 
 Only ``POST .../chat/completions`` is served, Ollama's ``POST /api/chat`` (not streamed:
-the same turns in Ollama's shape, an error as Ollama's ``{"error": ...}``), Anthropic's
-``POST /v1/messages`` and Gemini's ``POST .../models/{model}:generateContent`` (not streamed:
-the same turns in each vendor's shape, tests/scripted_llm_vendors.py), OpenAI's
-Responses API ``POST .../responses`` (tests/scripted_llm_responses.py) and Cohere's
-``POST /v2/chat`` (tests/scripted_llm_cohere.py), all listed in tests/scripted_llm_apis.py;
-any other path answers 404, so a client using something unscripted fails loudly. A
-chat-completions request
-with ``"stream": true`` gets the same turn as server-sent ``chat.completion.chunk`` events,
-with a usage chunk when ``stream_options.include_usage`` asks for one, as OpenAI sends them.
+the same turns in Ollama's shape, an error as Ollama's ``{"error": ...}``), and, not
+streamed, the same turns in other vendors' shapes (all listed in tests/scripted_llm_apis.py):
+Anthropic's ``POST /v1/messages`` and Gemini's ``POST .../models/{model}:generateContent``
+(tests/scripted_llm_vendors.py), OpenAI's Responses API ``POST .../responses``
+(tests/scripted_llm_responses.py), Cohere's ``POST /v2/chat`` (tests/scripted_llm_cohere.py)
+and Amazon Bedrock's Converse ``POST /model/{modelId}/converse``
+(tests/scripted_llm_bedrock.py). Any other path answers 404, so a client using something
+unscripted fails loudly. A chat-completions request with ``"stream": true`` gets the same
+turn as server-sent ``chat.completion.chunk`` events, with a usage chunk when
+``stream_options.include_usage`` asks for one, as OpenAI sends them.
 """
 
 from __future__ import annotations

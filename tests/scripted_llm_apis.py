@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tests import scripted_llm_bedrock as bedrock
 from tests import scripted_llm_cohere as cohere
 from tests import scripted_llm_responses as responses
 from tests import scripted_llm_vendors as vendors
@@ -63,6 +64,13 @@ APIS = (
         cohere.cohere_request_as_chat,
         cohere.cohere_response,
         cohere.cohere_error,
+    ),
+    VendorApi(
+        "bedrock converse",
+        bedrock.converse_model,
+        bedrock.converse_request_as_chat,
+        bedrock.converse_response,
+        bedrock.converse_error,
     ),
 )
 

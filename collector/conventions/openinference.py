@@ -65,7 +65,7 @@ OPENAI_AGENTS_SCOPE = "openinference.instrumentation.openai_agents"
 # agent in graph.node.id only, and its SDK trace is an AGENT span with the run's input and
 # output; a failure's data is JSON ("Error in agent run: {"error":"..."}").
 OPENAI_AGENTS_JS_SCOPE = "@arizeai/openinference-instrumentation-openai-agents"
-GRAPH_NODE_ID = "graph.node.id"
+GRAPH_NODE_ID = "graph.node.id"  # the node a span runs as (CrewAI: the agent's role)
 # The JavaScript SDK's MaxTurnsExceededError, as the failed agent span's error detail:
 # "MaxTurnsExceededError: Max turns (2) exceeded".
 OPENAI_AGENTS_JS_MAX_TURNS = "MaxTurnsExceededError:"

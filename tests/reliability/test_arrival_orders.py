@@ -48,6 +48,8 @@ FRAMEWORKS = (
     "anthropic_openinference",
     "anthropic_otel",
     "beeai",
+    "bedrock_openinference",
+    "bedrock_otel",
     "client_loop_openllmetry",
     "cohere_openinference",
     "cohere_otel",

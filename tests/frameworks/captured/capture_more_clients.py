@@ -10,7 +10,9 @@ CLIENT is ``openai_responses`` (OpenAI's Responses API, ``OpenAI().responses.cre
 function tools, the answer's output items sent back with a ``function_call_output`` item
 each, as OpenAI's function-calling guide writes it; ``POST /v1/responses``), ``mistral``
 (``Mistral().chat.complete``, OpenAI's shapes on ``/v1/chat/completions``) or ``cohere``
-(``cohere.ClientV2().chat``, tool results as documents; ``POST /v2/chat``).
+(``cohere.ClientV2().chat``, tool results as documents; ``POST /v2/chat``) or ``bedrock``
+(boto3's ``bedrock-runtime`` ``converse`` with ``endpoint_url`` at the scripted server,
+``toolUse`` blocks answered by ``toolResult`` blocks; ``POST /model/{id}/converse``).
 INSTRUMENTATION is ``openinference`` (OpenInference's instrumentor for that client) or
 ``otel`` (OpenLLMetry's, content traced). The OTel contrib
 ``opentelemetry-instrumentation-openai-v2`` (2.4b0) wraps chat completions and embeddings
@@ -152,6 +154,58 @@ def cohere_client(llm: ScriptedLLM, model: str) -> clients.Client:
     return _client(("cohere",), ask, tool_message, say)
 
 
+def bedrock_client(llm: ScriptedLLM, model: str) -> clients.Client:
+    import boto3
+    from botocore.config import Config
+
+    api = boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=llm.base_url.removesuffix("/v1"),
+        aws_access_key_id="none",
+        aws_secret_access_key="none",  # noqa: S106 - the scripted server checks none
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+    tool_config = {
+        "tools": [
+            {"toolSpec": {"name": n, "description": d, "inputSchema": {"json": p}}}
+            for n, d, p in clients.TOOLS
+        ]
+    }
+
+    def blocks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {"role": m["role"], "content": [{"text": m["content"]}]}
+            if isinstance(m["content"], str)
+            else m
+            for m in messages
+        ]
+
+    def ask(messages: list[dict[str, Any]]) -> hand_loop.Reply:
+        response = api.converse(modelId=model, messages=blocks(messages), toolConfig=tool_config)
+        message = response["output"]["message"]
+        content = message["content"]
+        text = "".join(b["text"] for b in content if "text" in b) or None
+        calls = [
+            (b["toolUse"]["toolUseId"], b["toolUse"]["name"], dict(b["toolUse"]["input"]))
+            for b in content
+            if "toolUse" in b
+        ]
+        return hand_loop.Reply(text, calls, message)
+
+    def tool_message(call_id: str, name: str, result: str) -> dict[str, Any]:
+        block = {"toolResult": {"toolUseId": call_id, "content": [{"text": result}]}}
+        return {"role": "user", "content": [block]}
+
+    def say(task: str) -> str | None:
+        response = api.converse(
+            modelId=model, messages=[{"role": "user", "content": [{"text": task}]}]
+        )
+        return "".join(b["text"] for b in response["output"]["message"]["content"] if "text" in b)
+
+    return _client(("boto3", "botocore"), ask, tool_message, say)
+
+
 def _arguments(arguments: Any) -> dict[str, Any]:
     parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
     return dict(parsed or {})
@@ -192,6 +246,16 @@ def instrument(client_name: str, instrumentation: str, capture: Capture) -> tupl
 
         OtelCohere().instrument(tracer_provider=provider)
         return ("opentelemetry-instrumentation-cohere",)
+    if (client_name, instrumentation) == ("bedrock", "openinference"):
+        from openinference.instrumentation.bedrock import BedrockInstrumentor
+
+        BedrockInstrumentor().instrument(tracer_provider=provider)
+        return ("openinference-instrumentation-bedrock",)
+    if (client_name, instrumentation) == ("bedrock", "otel"):
+        from opentelemetry.instrumentation.bedrock import BedrockInstrumentor as OtelBedrock
+
+        OtelBedrock().instrument(tracer_provider=provider)
+        return ("opentelemetry-instrumentation-bedrock",)
     raise SystemExit(f"unknown client and instrumentation {client_name!r} {instrumentation!r}")
 
 
@@ -199,6 +263,7 @@ CLIENTS = {
     "openai_responses": openai_responses_client,
     "mistral": mistral_client,
     "cohere": cohere_client,
+    "bedrock": bedrock_client,
 }
 
 
