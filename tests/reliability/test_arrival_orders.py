@@ -60,6 +60,7 @@ FRAMEWORKS = (
     "groq_otel",
     "haystack",
     "instructor",
+    "langchain_middleware",
     "langfuse",
     "langgraph",
     "langgraph_js",
