@@ -87,7 +87,8 @@ def answered_tool_calls(span: SpanRecord) -> list[ToldCall]:
             continue
         call_id = body.get("tool_call_id")
         call = asked.get(str(call_id), {})
-        text = LC.lc_messages({"messages": [reply]})[0]["text"] if reply else None
+        read = LC.lc_messages({"messages": [reply]})
+        text = read[0]["text"] if read else None
         failed = body.get("status") == "error"
         calls.append(
             ToldCall(
