@@ -44,10 +44,13 @@ def asked_tool_fields(model_calls: Sequence[SpanRecord]) -> dict[str, dict[str, 
     for index, (call, sent) in enumerate(requests):
         own = [c for m in _conversation(call, "output") for c in m.get("tool_calls") or []]
         asked, results = own, []
-        told, after = _answer_sent_later(sent, [s for _, s in requests[index + 1 :]])
-        # A later request holds this call's answer when the names agree.
-        if told and (not own or [c["name"] for c in own] == [c["name"] for c in told]):
-            asked = told
+        later = _answer_sent_later(sent, [s for _, s in requests[index + 1 :]])
+        told, after = later or ([], [])
+        # A later request holds this call's answer when the names agree, or when it records
+        # the answer without its tool calls (OpenLLMetry's Cohere spans) after this call's.
+        names_agree = [c["name"] for c in own] == [c["name"] for c in told]
+        if (told and (not own or names_agree)) or (later and own and not told):
+            asked = told or own
             results = [m for m in after if m.get("role") == "tool" or m.get("id")]
         if not asked:
             continue
@@ -71,10 +74,10 @@ def asked_tool_fields(model_calls: Sequence[SpanRecord]) -> dict[str, dict[str, 
 
 def _answer_sent_later(
     sent: list[dict[str, Any]], later: list[list[dict[str, Any]]]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
     """The tool calls of the answer to request ``sent`` and the messages sent back after
     it, as a later request of the loop holds them: one that repeats ``sent`` and goes on
-    with an assistant message."""
+    with an assistant message; None when no later request does."""
     size = len(sent)
     for request in later:
         if len(request) <= size or request[:size] != sent:
@@ -88,12 +91,16 @@ def _answer_sent_later(
             (i for i, m in enumerate(after) if m.get("role") in _ASSISTANT_ROLES), len(after)
         )
         return answer.get("tool_calls") or [], after[:end]
-    return [], []
+    return None
 
 
 def _match(asked: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[str | None]:
-    """Each asked call's result text: by call id where both name one, else in order."""
+    """Each asked call's result text: by call id where both name one, else in order.
+    Ids that name no result at all are no ids to match by: OpenLLMetry's Responses API
+    spans give a call its item's id (``fc_...``) and its result the ``call_id``."""
     by_id = {str(r["id"]): r for r in results if r.get("id")}
+    if not any(str(c.get("id")) in by_id for c in asked if c.get("id")):
+        by_id = {}
     out: list[str | None] = []
     for position, call in enumerate(asked):
         result = by_id.get(str(call.get("id"))) if call.get("id") else None
@@ -111,6 +118,9 @@ def _result_text(content: Any) -> str | None:
         ((key, value),) = parsed.items()
         if key in _WRAPPER_KEYS and isinstance(value, str):
             return value
+    document = _document_data(parsed)
+    if document is not None:
+        return document
     return content if isinstance(content, str) else _json(content)
 
 
@@ -144,6 +154,18 @@ def result_told(
                 if text is not None:
                     return text
     return None
+
+
+def _document_data(parsed: Any) -> str | None:
+    """A result sent as one document, Cohere's tool content
+    (``{"type": "document", "document": {"data": ...}}``, alone or in a list): its data."""
+    if isinstance(parsed, list) and len(parsed) == 1:
+        parsed = parsed[0]
+    if not isinstance(parsed, Mapping) or parsed.get("type") != "document":
+        return None
+    data = parsed.get("document")
+    data = data.get("data") if isinstance(data, Mapping) else None
+    return data if isinstance(data, str) else None
 
 
 def _json(value: Any) -> str:

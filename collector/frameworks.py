@@ -276,11 +276,13 @@ def derive_run_fields(
     model_spans = llm_spans or calls_below or []
     if model_spans:
         first = model_spans[0].attributes
+        # OpenInference's client spans name the answering model in ``llm.model_name`` and
+        # the one asked for only in their invocation parameters.
         requested = (
             first.get(G.GEN_AI_REQUEST_MODEL)
             or first.get(OI.LLM_REQUEST_MODEL_NAME)
-            or first.get(OI.LLM_MODEL_NAME)
             or _invocation_model(first)
+            or first.get(OI.LLM_MODEL_NAME)
         )
         if requested:
             fields["model_requested"] = str(requested)

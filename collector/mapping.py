@@ -349,7 +349,10 @@ def build_step(span: SpanRecord, kind: SpanClass, run_id: str | None) -> StepRow
         status=StepStatus.RUNNING if pending else (StepStatus.ERROR if error else StepStatus.OK),
         model=text_value(attrs.get(A.GEN_AI_RESPONSE_MODEL) or attrs.get(A.GEN_AI_REQUEST_MODEL))
         or fields.get("model"),
-        input_tokens=token_count(
+        # A framework module's count of the whole prompt, where the generic key leaves
+        # the cached part out, wins.
+        input_tokens=token_count(fields.get("whole_prompt_tokens"))
+        or token_count(
             attrs.get(A.GEN_AI_USAGE_INPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_PROMPT_TOKENS))
         )
         or token_count(fields.get("input_tokens")),

@@ -83,15 +83,30 @@ def flat_messages(attrs: Mapping[str, Any], direction: str) -> list[dict[str, An
 
 
 def legacy_messages(attrs: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
-    """Deprecated indexed ``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*`` attributes."""
+    """Deprecated indexed ``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*`` attributes. A
+    content that is a JSON list of typed parts (OpenLLMetry's Cohere spans write the
+    answer's ``[{"type": "text", "text": ...}]``) is read as those parts."""
     messages: dict[int, dict[str, Any]] = {}
     for number, field, value in indexed_keys(attrs, G.INDEXED_MESSAGE, kind):
         message = messages.setdefault(number, {})
         if field.startswith("tool_calls"):
             message["tool_calls"] = True
+        elif field == "content":
+            message[field] = _typed_parts(value)
         else:
             message[field] = value
     return [messages[i] for i in sorted(messages)]
+
+
+def _typed_parts(value: Any) -> Any:
+    """``value`` as a list of parts when it is the JSON of one (every item an object with a
+    ``type``), else as it is."""
+    if not isinstance(value, str) or not value.startswith("["):
+        return value
+    parsed = loads(value)
+    if isinstance(parsed, list) and all(isinstance(p, dict) and "type" in p for p in parsed):
+        return parsed
+    return value
 
 
 def responses_messages(value: Any) -> list[dict[str, Any]]:

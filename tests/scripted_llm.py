@@ -8,12 +8,16 @@ JSON) or an HTTP error; it may wait on a gate, signal when its request arrives, 
 function of the request (to read what the client sent). Every request body is recorded.
 
 Only ``POST .../chat/completions`` is served, Ollama's ``POST /api/chat`` (not streamed:
-the same turns in Ollama's shape, an error as Ollama's ``{"error": ...}``), Anthropic's
-``POST /v1/messages`` and Gemini's ``POST .../models/{model}:generateContent`` (not streamed:
-the same turns in each vendor's shape, tests/scripted_llm_vendors.py); any other path
-answers 404, so a client using something unscripted fails loudly. A chat-completions request
-with ``"stream": true`` gets the same turn as server-sent ``chat.completion.chunk`` events,
-with a usage chunk when ``stream_options.include_usage`` asks for one, as OpenAI sends them.
+the same turns in Ollama's shape, an error as Ollama's ``{"error": ...}``), and, not
+streamed, the same turns in other vendors' shapes (all listed in tests/scripted_llm_apis.py):
+Anthropic's ``POST /v1/messages`` and Gemini's ``POST .../models/{model}:generateContent``
+(tests/scripted_llm_vendors.py), OpenAI's Responses API ``POST .../responses``
+(tests/scripted_llm_responses.py), Cohere's ``POST /v2/chat`` (tests/scripted_llm_cohere.py)
+and Amazon Bedrock's Converse ``POST /model/{modelId}/converse``
+(tests/scripted_llm_bedrock.py). Any other path answers 404, so a client using something
+unscripted fails loudly. A chat-completions request with ``"stream": true`` gets the same
+turn as server-sent ``chat.completion.chunk`` events, with a usage chunk when
+``stream_options.include_usage`` asks for one, as OpenAI sends them.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from tests import scripted_llm_vendors as vendors
+from tests import scripted_llm_apis as apis
 
 logger = logging.getLogger(__name__)
 
@@ -340,9 +344,8 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length)
             path = self.path.split("?", 1)[0].rstrip("/")
             ollama = path == "/api/chat"
-            anthropic = path == "/v1/messages"
-            gemini = vendors.gemini_model(path)
-            if not (ollama or anthropic or gemini) and not path.endswith("/chat/completions"):
+            vendor = apis.vendor_api(path)
+            if not (ollama or vendor) and not path.endswith("/chat/completions"):
                 self._send(404, _error_body(f"unknown path {self.path}"))
                 return
             try:
@@ -352,22 +355,13 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
             if not isinstance(request, dict):
                 self._send(400, _error_body("body is not a JSON object"))
                 return
-            if anthropic:
-                status, reply = llm.respond(vendors.anthropic_request_as_chat(request))
+            if vendor is not None:
+                api, model = vendor
+                status, reply = llm.respond(api.as_chat(model, request))
                 ok = status == 200 and isinstance(reply, dict)
                 self._send(
                     status,
-                    vendors.anthropic_message(reply)
-                    if ok
-                    else vendors.anthropic_error(status, reply),
-                )
-                return
-            if gemini:
-                status, reply = llm.respond(vendors.gemini_request_as_chat(gemini, request))
-                ok = status == 200 and isinstance(reply, dict)
-                self._send(
-                    status,
-                    vendors.gemini_response(reply) if ok else vendors.gemini_error(status, reply),
+                    api.answer(reply, request) if ok else api.error(status, reply),  # type: ignore[arg-type]
                 )
                 return
             status, reply = llm.respond(request)

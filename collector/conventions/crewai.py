@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collector.conventions.openinference import GRAPH_NODE_ID
+
 __all__ = [
     "SCOPE",
     "GRAPH_NODE_ID",
@@ -14,7 +16,7 @@ __all__ = [
 ]
 
 SCOPE = "openinference.instrumentation.crewai"
-GRAPH_NODE_ID = "graph.node.id"  # the agent's role, on a task's AGENT span
+# GRAPH_NODE_ID (OpenInference's key): the agent's role, on a task's AGENT span.
 # output.value of a task's AGENT span: the TaskOutput as JSON.
 TASK_DESCRIPTION = "description"
 TASK_OUTPUT_RAW = "raw"  # the answer's text (also on Agent.kickoff's output)

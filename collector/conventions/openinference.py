@@ -12,6 +12,9 @@ __all__ = [
     "KIND_TOOL",
     "KIND_LLM",
     "OPENAI_AGENTS_SCOPE",
+    "OPENAI_AGENTS_JS_SCOPE",
+    "OPENAI_AGENTS_JS_MAX_TURNS",
+    "GRAPH_NODE_ID",
     "SMOLAGENTS_SCOPE",
     "INPUT_VALUE",
     "OUTPUT_VALUE",
@@ -58,6 +61,14 @@ KIND_TOOL = "TOOL"
 KIND_LLM = "LLM"
 
 OPENAI_AGENTS_SCOPE = "openinference.instrumentation.openai_agents"
+# The same processor for the SDK in JavaScript (@openai/agents): its agent spans name the
+# agent in graph.node.id only, and its SDK trace is an AGENT span with the run's input and
+# output; a failure's data is JSON ("Error in agent run: {"error":"..."}").
+OPENAI_AGENTS_JS_SCOPE = "@arizeai/openinference-instrumentation-openai-agents"
+GRAPH_NODE_ID = "graph.node.id"  # the node a span runs as (CrewAI: the agent's role)
+# The JavaScript SDK's MaxTurnsExceededError, as the failed agent span's error detail:
+# "MaxTurnsExceededError: Max turns (2) exceeded".
+OPENAI_AGENTS_JS_MAX_TURNS = "MaxTurnsExceededError:"
 SMOLAGENTS_SCOPE = "openinference.instrumentation.smolagents"
 # The OpenAI Agents SDK's MaxTurnsExceeded, as the agent span's status description:
 # "Max turns exceeded: {'max_turns': 2}".

@@ -26,6 +26,9 @@ __all__ = [
     "REQUEST_TYPE",
     "MODEL_CALL_TYPES",
     "COMPLETION_FINISH_REASON",
+    "BEDROCK_SCOPE",
+    "USAGE_CACHE_READ_INPUT_TOKENS",
+    "USAGE_CACHE_CREATION_INPUT_TOKENS",
 ]
 
 LANGCHAIN_SCOPE = "opentelemetry.instrumentation.langchain"
@@ -40,6 +43,11 @@ MODEL_CALL_SCOPES = frozenset(
         "writer", "alephalpha", "sagemaker", "transformers", "litellm",
     )
 )  # fmt: skip
+# OpenLLMetry's Bedrock spans (0.62) count a Converse call's prompt as Bedrock does, the
+# cache reads and writes apart from the input tokens: the prompt is their sum.
+BEDROCK_SCOPE = "opentelemetry.instrumentation.bedrock"
+USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"  # noqa: S105 - a key
+USAGE_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation.input_tokens"  # noqa: S105
 SPAN_KIND = TRACELOOP_SPAN_KIND  # workflow, agent, task, tool (the decorator), llm
 KIND_WORKFLOW = "workflow"
 KIND_AGENT = "agent"

@@ -11,7 +11,8 @@ program's root CHAIN is.
 task and answer are in its ``input.value`` / ``output.value`` graph state (a chain's: what
 it was given and returned, collector/rules/langchain_chains.py). A tool's
 ``input.value`` is the bare value for a one-argument tool, so the arguments come from the
-``tools`` node span above it. Status descriptions carry a traceback. See SPANS.md.
+``tools`` node span above it. Status descriptions carry a traceback. What agent middleware
+changes is read in collector/rules/langchain_middleware.py. See SPANS.md.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.messages import loads
 from collector.rules import langchain_messages as LC
+from collector.rules import langchain_middleware as MW
 from collector.rules.common import (
     descendants,
     exception,
@@ -31,6 +33,7 @@ from collector.rules.common import (
     js_error_line,
 )
 from collector.rules.langchain_chains import run_answer, run_task
+from collector.told_calls import ToldCall
 from instrumentation.attributes import RunStatus
 
 __all__ = [
@@ -42,10 +45,11 @@ __all__ = [
     "derive_run_fields",
     "derive_run_fields_in_trace",
     "derive_step_fields",
+    "tool_calls_told",
 ]
 
 SCOPES = frozenset({OI.LANGCHAIN_SCOPE, OI.LANGCHAIN_JS_SCOPE})
-_STEP_LIMIT_ERRORS = {"GraphRecursionError"}
+_STEP_LIMIT_ERRORS = {"GraphRecursionError", *MW.LIMIT_ERRORS}
 _STATUS_ERROR = 2
 
 
@@ -104,11 +108,16 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     error = _error(span)
     if error:
         fields["error"] = error
+    limit = MW.limit_stop(attrs.get(OI.OUTPUT_VALUE))
+    if limit:  # a limit middleware's message, no model's answer
+        fields["final_answer"], fields["error"] = None, limit
     return fields
 
 
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     fields: dict[str, Any] = {}
+    if kind == "tool_call" and str(span.attributes.get(OI.SPAN_KIND, "")).upper() != OI.KIND_TOOL:
+        return fields  # a tool call a middleware answered: the GenAI keys hold it
     error = _error(span)
     if kind == "tool_call":
         value = span.attributes.get(OI.INPUT_VALUE)
@@ -129,7 +138,16 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
 
 
 def run_status(span: SpanRecord) -> str | None:
-    return RunStatus.MAX_STEPS if exception_type(span) in _STEP_LIMIT_ERRORS else None
+    if exception_type(span) in _STEP_LIMIT_ERRORS:
+        return RunStatus.MAX_STEPS
+    if MW.limit_stop(span.attributes.get(OI.OUTPUT_VALUE)):
+        return RunStatus.MAX_STEPS
+    return None
+
+
+def tool_calls_told(span: SpanRecord) -> list[ToldCall]:
+    """Tool calls a middleware answered itself (collector/rules/langchain_middleware.py)."""
+    return MW.answered_tool_calls(span)
 
 
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:

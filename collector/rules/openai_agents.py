@@ -6,11 +6,15 @@ unless the hand-off names its own), with the arguments the model gave it, both f
 turn's ``generation``. A cancelled run ends OK on a ``generation`` that never got its
 response. A failed run or model call reads as the error the SDK traced, not its generic
 wrapper (``Error in agent run: {'error': ...}``). The SDK's workflow span is classified in
-collector/frameworks.py."""
+collector/frameworks.py. The same processor for the SDK in JavaScript writes the same tree:
+its agent spans name the agent in ``graph.node.id`` only, its workflow root (an AGENT span
+holding the run's input and output) is no run, and a failure's data is JSON; its
+``MaxTurnsExceededError`` reached the step limit."""
 
 from __future__ import annotations
 
 import ast
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +27,7 @@ from instrumentation.attributes import RunStatus
 
 __all__ = [
     "SCOPES",
+    "span_class",
     "run_status",
     "run_fields",
     "step_fields",
@@ -30,15 +35,33 @@ __all__ = [
     "derive_step_fields",
 ]
 
-SCOPES = frozenset({OI.OPENAI_AGENTS_SCOPE})
+SCOPES = frozenset({OI.OPENAI_AGENTS_SCOPE, OI.OPENAI_AGENTS_JS_SCOPE})
+
+
+def span_class(span: SpanRecord) -> str | None:
+    """The JavaScript SDK's workflow root: an AGENT span naming no agent, above the agent
+    span that is the run (the Python one's is classified in collector/frameworks.py)."""
+    attrs = span.attributes
+    if (
+        span.scope_name == OI.OPENAI_AGENTS_JS_SCOPE
+        and _kind(span) == OI.KIND_AGENT
+        and OI.AGENT_NAME not in attrs
+        and OI.GRAPH_NODE_ID not in attrs
+    ):
+        return "other"
+    return None
 
 
 def run_status(span: SpanRecord) -> str | None:
-    """``max_steps`` for ``MaxTurnsExceeded``; ``cancelled`` for a run torn down from outside
-    (its span failed resetting its context in the clean-up's)."""
+    """``max_steps`` for ``MaxTurnsExceeded`` (``MaxTurnsExceededError`` in JavaScript);
+    ``cancelled`` for a run torn down from outside (its span failed resetting its context
+    in the clean-up's)."""
     if span.status_code != 2:
         return None
     if span.status_message.startswith(OI.OPENAI_AGENTS_MAX_TURNS):
+        return RunStatus.MAX_STEPS
+    detail = _traced_error(span)
+    if detail is not None and detail.startswith(OI.OPENAI_AGENTS_JS_MAX_TURNS):
         return RunStatus.MAX_STEPS
     if OI.OPENAI_AGENTS_TORN_DOWN in span.status_message:
         return RunStatus.CANCELLED
@@ -53,17 +76,21 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
 
 
 def _traced_error(span: SpanRecord) -> str | None:
-    """The ``error`` of the SDK's SpanError data in a failed span's status; None for a
-    status of another shape (a tripwire, max turns) or one cut short."""
+    """The ``error`` of the SDK's SpanError data in a failed span's status (a dict's repr
+    from Python, JSON from JavaScript); None for a status of another shape (a tripwire,
+    max turns) or one cut short."""
     if span.status_code != 2:
         return None
     _, sep, data = span.status_message.partition(": {")
     if not sep:
         return None
     try:
-        parsed = ast.literal_eval("{" + data)  # a dict's repr: literals only
-    except (ValueError, SyntaxError, RecursionError, MemoryError):
-        return None
+        parsed = json.loads("{" + data)
+    except (ValueError, RecursionError):
+        try:
+            parsed = ast.literal_eval("{" + data)  # a dict's repr: literals only
+        except (ValueError, SyntaxError, RecursionError, MemoryError):
+            return None
     detail = parsed.get(OI.OPENAI_AGENTS_ERROR_DETAIL) if isinstance(parsed, dict) else None
     return detail if isinstance(detail, str) and detail else None
 

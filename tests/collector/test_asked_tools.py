@@ -137,3 +137,71 @@ def test_a_result_is_the_one_sent_back_after_the_call_whichever_later_calls_are_
     assert everything[first.span_id] == alone
     assert everything[second.span_id]["tool_result"] == "sunny"
     assert asked_tool_fields([first, third]) == {first.span_id: alone}
+
+
+def test_results_whose_ids_name_no_asked_call_are_matched_in_order() -> None:
+    """OpenLLMetry's Responses API spans give each call its item's id (``fc_...``) and its
+    result the ``call_id``: no id meets, so the results are the calls' in the order sent."""
+    asked = {
+        "role": "assistant",
+        "parts": [
+            {
+                "type": "tool_call",
+                "id": "fc_1",
+                "name": "get_weather",
+                "arguments": {"city": "Paris"},
+            },
+            {
+                "type": "tool_call",
+                "id": "fc_2",
+                "name": "get_weather",
+                "arguments": {"city": "Rome"},
+            },
+        ],
+    }
+    results = [
+        {
+            "role": "tool",
+            "parts": [{"type": "tool_call_response", "id": "call_1", "response": "sun"}],
+        },
+        {
+            "role": "tool",
+            "parts": [{"type": "tool_call_response", "id": "call_2", "response": "rain"}],
+        },
+    ]
+    first = _call(
+        "1" * 16,
+        100,
+        {"gen_ai.input.messages": _parts(USER), "gen_ai.output.messages": _parts(asked)},
+    )
+    second = _call("2" * 16, 200, {"gen_ai.input.messages": _parts(USER, asked, *results)})
+    fields = asked_tool_fields([first, second])[first.span_id]
+    assert json.loads(fields["tool_result"]) == ["sun", "rain"]
+
+
+def test_a_result_sent_as_a_document_is_its_data() -> None:
+    """Cohere's v2 chat takes a tool's result as documents; OpenInference flattens one as
+    its JSON: the result is the document's data."""
+    calls = "llm.input_messages.1.message.tool_calls.0.tool_call."
+    document = {"type": "document", "document": {"data": "sunny"}}
+    first = _call(
+        "1" * 16,
+        100,
+        {"llm.input_messages.0.message.role": "user", "llm.input_messages.0.message.content": "Hi"},
+    )
+    second = _call(
+        "2" * 16,
+        200,
+        {
+            "llm.input_messages.0.message.role": "user",
+            "llm.input_messages.0.message.content": "Hi",
+            "llm.input_messages.1.message.role": "assistant",
+            calls + "id": "c1",
+            calls + "function.name": "get_weather",
+            calls + "function.arguments": '{"city": "Paris"}',
+            "llm.input_messages.2.message.role": "tool",
+            "llm.input_messages.2.message.tool_call_id": "c1",
+            "llm.input_messages.2.message.content": json.dumps(document),
+        },
+    )
+    assert asked_tool_fields([first, second])[first.span_id]["tool_result"] == "sunny"

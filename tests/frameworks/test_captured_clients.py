@@ -32,8 +32,8 @@ CLIENTS = {
     "anthropic_otel": ("scripted-anthropic", "503 the model is overloaded"),
     "google_genai_openinference": ("scripted-google-genai-served", "503 UNAVAILABLE"),
     "google_genai_otel": ("scripted-google-genai", "503 UNAVAILABLE"),
-    # OpenInference names the served model, and the requested one only in its parameters.
-    "groq_openinference": ("scripted-groq-served", "Error code: 503"),
+    # OpenInference names the requested model only in its parameters.
+    "groq_openinference": ("scripted-groq", "Error code: 503"),
     "groq_otel": ("scripted-groq", "Error code: 503"),
 }
 # Prompt tokens per call, cached parts included (the first call writes the cache, the

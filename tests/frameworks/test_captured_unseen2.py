@@ -119,7 +119,7 @@ def test_instructor_retries_are_steps_of_one_run(module_collector: CollectorHand
     assert run[1:8] == ("extract_weather", "completed", done["task"], run[4], None, None,
                         done["model_calls"])  # fmt: skip
     assert json.loads(run[4]) == done["answer"]
-    assert run[8:12] == (250, 25, served, served)
+    assert run[8:12] == (250, 25, "scripted-instructor", served)
     steps = run_steps(module_collector, run[0])
     assert [(s[0], s[4], s[6], s[7]) for s in steps] == [
         ("think", "ok", served, 100),

@@ -91,8 +91,9 @@ def test_ag2_chats_read_as_its_log(module_collector: CollectorHandle, mode: str)
     name = f"ag2_{mode}"
     expected = _expected(name)
     runs = _runs(module_collector, name, 6)
-    # AG2's own spans name the model asked for; OpenInference's OpenAI spans the served one.
-    requested = "scripted-ag2" if mode == "native" else "scripted-ag2-served"
+    # AG2's own spans name the model asked for; OpenInference's OpenAI spans in their
+    # invocation parameters.
+    requested = "scripted-ag2"
 
     done = expected["success"]
     run = runs[done["task"]]

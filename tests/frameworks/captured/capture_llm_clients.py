@@ -252,15 +252,28 @@ CLIENTS = {
 }
 
 
-def main(client_name: str, instrumentation: str, out: Path) -> None:
+# How a capture script turns an instrumentation on: (client, instrumentation, capture) ->
+# the packages whose versions matter.
+Instrument = Callable[[str, str, Capture], tuple[str, ...]]
+
+
+def main(
+    client_name: str,
+    instrumentation: str,
+    out: Path,
+    clients: dict[str, Callable[[ScriptedLLM, str], Client]] = CLIENTS,
+    turn_on: Instrument = instrument,
+) -> None:
+    """Capture ``client_name``'s loops under ``instrumentation``; other capture scripts
+    hand in their own ``clients`` and ``turn_on``."""
     name = f"{client_name}_{instrumentation}"
     capture = Capture(out, ("opentelemetry-sdk",))
     trace.set_tracer_provider(capture.provider)
-    packages = instrument(client_name, instrumentation, capture)
+    packages = turn_on(client_name, instrumentation, capture)
     model = f"scripted-{client_name.replace('_', '-')}"
     marker, lone_task = f"[{name}]", f"[{name}-lone] Say hello."
     with ScriptedLLM() as llm:
-        client = CLIENTS[client_name](llm, model)
+        client = clients[client_name](llm, model)
         capture.expected["versions"].update({p: version(p) for p in packages + client.packages})
         task, failing, bare = script(llm, marker)
         done = hand_loop.run(capture.provider, client.ask, task, client.tool_message)

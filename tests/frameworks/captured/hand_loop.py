@@ -28,11 +28,12 @@ TOOL_SCHEMAS = [
 
 class Reply(NamedTuple):
     """What one model call answered: its text and the tool calls as (id, name, arguments);
-    ``message`` is the assistant message to send back as the conversation goes on."""
+    ``message`` is the assistant message to send back as the conversation goes on, or the
+    items to send back (the Responses API's output items)."""
 
     text: str | None
     calls: list[tuple[str, str, dict[str, Any]]]
-    message: dict[str, Any]
+    message: dict[str, Any] | list[dict[str, Any]]
 
 
 # Given the conversation so far, ask the model once.
@@ -80,7 +81,7 @@ def _loop(
         reply = ask(messages)
         if not reply.calls:
             return reply.text
-        messages.append(reply.message)
+        messages.extend(reply.message if isinstance(reply.message, list) else [reply.message])
         for call_id, name, args in reply.calls:
             try:
                 result, failed = json.dumps(getattr(tools, name)(**args)), False

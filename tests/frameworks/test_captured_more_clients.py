@@ -1,0 +1,150 @@
+"""Loops written by hand around more LLM clients than ``test_captured_clients.py`` reads:
+OpenAI's Responses API (``responses.create``, function calls sent back as
+``function_call_output`` items), Mistral's ``chat.complete``, Cohere's v2 ``chat`` (tool
+results sent back as documents) and Bedrock's ``converse`` (boto3), traced only by the
+client's instrumentation, as they really traced the shared agent
+(``captured/capture_more_clients.py``, which says the versions): the loop in a span of the
+program's own, the same loop with none, a failing model, a lone call. Their spans go over
+the wire to a real collector and every run and step is read against what the loop
+returned (``<client>_<instrumentation>.expected.json``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NamedTuple
+
+import pytest
+
+from tests.conftest import CollectorHandle
+from tests.frameworks.captured import agent_scenario as S
+from tests.frameworks.captured_runs import (
+    body_of,
+    expected_of,
+    run_steps,
+    send_capture,
+    settled_runs,
+    trace_ids,
+)
+
+
+class Reading(NamedTuple):
+    """What a capture's runs say beyond what the loop returned."""
+
+    requested: str  # the model the run asked for
+    served: str  # the one that answered (Cohere's and Bedrock's APIs name none)
+    step_error: str  # in the failed call's error
+    # Whether the failed call's span holds its request (OpenLLMetry's Bedrock span
+    # records the messages only with the answer): else the failed run has no task.
+    failed_task: bool = True
+
+
+CLIENTS = {
+    "openai_responses_openinference": Reading(
+        "scripted-openai-responses", "scripted-openai-responses-served", "Error code: 503"
+    ),
+    "openai_responses_otel": Reading(
+        "scripted-openai-responses", "scripted-openai-responses-served", "Error code: 503"
+    ),
+    "mistral_openinference": Reading("scripted-mistral", "scripted-mistral-served", "Status 503"),
+    "cohere_openinference": Reading("scripted-cohere", "scripted-cohere", "status_code: 503"),
+    "cohere_otel": Reading("scripted-cohere", "scripted-cohere", "status_code: 503"),
+    "bedrock_openinference": Reading(
+        "scripted-bedrock", "scripted-bedrock", "(ServiceUnavailableException)"
+    ),
+    "bedrock_otel": Reading(
+        "scripted-bedrock", "scripted-bedrock", "(ServiceUnavailableException)", False
+    ),
+}
+# Prompt tokens per call, cached parts included (the later calls read 60 from the cache),
+# and the answer's tokens.
+PROMPT_TOKENS = [100, 110, 120, 130]
+OUTPUT_TOKENS = [10, 11, 12, 13]
+
+
+def _runless(collector: CollectorHandle, traces: list[str]) -> list[tuple[Any, ...]]:
+    return collector.query(
+        "SELECT action_type, status, model, input_tokens, output_tokens FROM agent_steps "
+        "WHERE trace_id IN (SELECT unnest(?)) AND agent_run_id IS NULL ORDER BY started_at",
+        [traces],
+    )
+
+
+@pytest.mark.parametrize("name", sorted(CLIENTS))
+def test_a_loop_around_another_client_reads_as_it_returned(
+    module_collector: CollectorHandle, name: str
+) -> None:
+    """The program's ``weather_loop`` span is the run: its task the user's message (not
+    the instructions sent beside it), its answer the final text, each model call one
+    ``think`` step with the served model, its tokens and the tool it asked for with the
+    result the loop sent back; the failing loop a failed run with the client's error; the
+    loop with no span around it and the lone call steps of no run (SPANS.md)."""
+    requested, served, step_error, failed_task = CLIENTS[name]
+    expected = expected_of(name)
+    body = body_of(name)
+    traces = trace_ids(body)
+    send_capture(module_collector, body)
+    done_row, failed_row = settled_runs(module_collector, body, 2, what=name)
+
+    done = expected["success"]
+    assert [t["name"] for t in done["tools"]] == ["get_weather", "get_weather", "to_fahrenheit"]
+    assert done_row[1:8] == ("weather_loop", "completed", done["task"], done["answer"], None,
+                             None, done["model_calls"])  # fmt: skip
+    assert done_row[8:12] == (sum(PROMPT_TOKENS), sum(OUTPUT_TOKENS), requested, served)
+    steps = run_steps(module_collector, done_row[0])
+    assert [(s[0], s[4], s[6], s[7]) for s in steps] == [
+        ("think", "ok", served, n) for n in PROMPT_TOKENS
+    ]
+    asked = [(s[1], json.loads(s[2]) if s[2] else None, s[3]) for s in steps]
+    assert asked == [(t["name"], t["args"], t["result"]) for t in done["tools"]] + [
+        (None, None, None)
+    ]
+
+    fails = expected["fails"]
+    assert S.MODEL_ERROR in fails["raised"]
+    task = fails["task"] if failed_task else None
+    assert failed_row[1:6] == ("weather_loop", "failed", task, None, fails["raised"])
+    assert failed_row[10:12] == (expected["model"], expected["model"])
+    failed_steps = run_steps(module_collector, failed_row[0])
+    assert [(s[0], s[4], s[6]) for s in failed_steps] == [("think", "error", expected["model"])]
+    assert step_error in failed_steps[0][5] and S.MODEL_ERROR in failed_steps[0][5]
+
+    bare = expected["bare"]
+    assert bare["answer"] == done["answer"] and bare["model_calls"] == len(PROMPT_TOKENS)
+    calls = [
+        ("think", "ok", served, n, m) for n, m in zip(PROMPT_TOKENS, OUTPUT_TOKENS, strict=True)
+    ]
+    assert _runless(module_collector, traces) == [*calls, ("think", "ok", served, 7, 2)]
+    assert expected["lone"]["answer"] == "Hello!"
+
+
+def test_a_mistral_loop_whose_prompts_openllmetry_drops_keeps_its_calls(
+    module_collector: CollectorHandle,
+) -> None:
+    """OpenLLMetry's Mistral instrumentation records a prompt's content only for message
+    objects, not for the dicts Mistral's own examples pass: the run has no task and its
+    calls no tool they asked for (nothing in the trace says), but every call is one step
+    with its model and tokens and the answer is read; mistralai 1.x's own spans beside
+    OpenLLMetry's are no steps (each call once)."""
+    name = "mistral_otel"
+    expected = expected_of(name)
+    served = f"{expected['model']}-served"
+    body = body_of(name)
+    traces = trace_ids(body)
+    send_capture(module_collector, body)
+    done_row, failed_row = settled_runs(module_collector, body, 2, what=name)
+    done = expected["success"]
+    assert done_row[1:12] == ("weather_loop", "completed", None, done["answer"], None, None,
+                              done["model_calls"], sum(PROMPT_TOKENS), sum(OUTPUT_TOKENS),
+                              expected["model"], served)  # fmt: skip
+    steps = run_steps(module_collector, done_row[0])
+    assert [(s[0], s[1], s[4], s[6], s[7]) for s in steps] == [
+        ("think", None, "ok", served, n) for n in PROMPT_TOKENS
+    ]
+    fails = expected["fails"]
+    assert failed_row[1:6] == ("weather_loop", "failed", None, None, fails["raised"])
+    failed_steps = run_steps(module_collector, failed_row[0])
+    assert [(s[0], s[4], s[6]) for s in failed_steps] == [("think", "error", expected["model"])]
+    assert S.MODEL_ERROR in failed_steps[0][5]
+    assert [row[:4] for row in _runless(module_collector, traces)] == [
+        ("think", "ok", served, n) for n in [*PROMPT_TOKENS, 7]
+    ]
