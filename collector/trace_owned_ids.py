@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from collector.id_lists import IDS_PER_STATEMENT, chunks, in_list
+from collector.id_lists import chunks, in_list
 from collector.mapping import RunRow, StepRow
 
 __all__ = [
@@ -99,36 +99,12 @@ def owned_run_id(owners: dict[str, str], run_id: str, trace_id: str) -> str:
 
 def _run_owners_by_steps(con: duckdb.DuckDBPyConnection, ids: set[str]) -> dict[str, str]:
     # Steps can name their run before its span arrives: they claim the id for their trace.
-    return _owners(con, _RUN_OWNERS_BY_STEPS, ids)
-
-
-def _lookups_together(
-    con: duckdb.DuckDBPyConnection, run_ids: set[str], step_ids: set[str]
-) -> tuple[dict[str, str], dict[str, str], dict[str, str]] | None:
-    """The owners of ``run_ids`` as runs, of ``step_ids`` as steps, and of ``run_ids``
-    by their steps, in one statement: each statement costs its planning, which is most
-    of a small commit's lookups (1.35 against 2.08 ms for one run of 8 steps, 7.9
-    against 9.4 ms for 50 runs of 8 steps, on a bare table). None when a list needs
-    more than one statement or a bound id (collector/id_lists.py): then one each."""
-    if len(run_ids) > IDS_PER_STATEMENT or len(step_ids) > IDS_PER_STATEMENT:
-        return None
-    parts: list[str] = []
-    for kind, sql, ids in (
-        (0, _RUNS_BY_ID, run_ids),
-        (1, _STEPS_BY_ID, step_ids),
-        (2, _RUN_OWNERS_BY_STEPS, run_ids),
-    ):
-        if not ids:
-            continue
-        listed, params = in_list(sorted(ids))
-        if params:
-            return None
-        parts.append(f"SELECT {kind} AS kind, * FROM ({sql.format(listed=listed)})")
-    found: tuple[dict[str, str], dict[str, str], dict[str, str]] = ({}, {}, {})
-    if parts:
-        for kind, row_id, trace_id in con.execute(" UNION ALL ".join(parts)).fetchall():
-            found[kind].setdefault(str(row_id), str(trace_id))
-    return found
+    return _owners(
+        con,
+        "SELECT agent_run_id, min(trace_id) FROM agent_steps "
+        "WHERE agent_run_id IN ({listed}) GROUP BY agent_run_id",
+        ids,
+    )
 
 
 def keep_ids_in_their_trace(
@@ -146,18 +122,11 @@ def keep_ids_in_their_trace(
     run_ids = {r.id for r in runs}
     run_ids.update(r.parent_run_id for r in runs if r.parent_run_id)
     run_ids.update(s.agent_run_id for s in steps if s.agent_run_id)
-    step_ids = {s.id for s in steps}
-    together = _lookups_together(con, run_ids, step_ids)
-    if together is not None:
-        run_rows, step_rows, any_steps = together
-        unseen = run_ids - run_rows.keys()
-        by_steps = {i: any_steps[i] for i in unseen if i in any_steps}
-    else:
-        run_rows = _owners(con, _RUNS_BY_ID, run_ids)
-        step_rows = _owners(con, _STEPS_BY_ID, step_ids)
-        unseen = run_ids - run_rows.keys()
-        by_steps = _run_owners_by_steps(con, unseen) if unseen else {}
+    run_rows = _owners(con, _RUNS_BY_ID, run_ids)
+    step_rows = _owners(con, _STEPS_BY_ID, (s.id for s in steps))
     run_owner = dict(run_rows)
+    unseen = run_ids - run_owner.keys()
+    by_steps = _run_owners_by_steps(con, unseen) if unseen else {}
     run_owner.update(by_steps)
     step_owner = dict(step_rows)
     # The batch claims what is not stored yet, in arrival order.
@@ -206,8 +175,4 @@ def keep_ids_in_their_trace(
 
 
 _RUNS_BY_ID = "SELECT id, trace_id FROM agent_runs WHERE id IN ({listed})"
-_RUN_OWNERS_BY_STEPS = (
-    "SELECT agent_run_id, min(trace_id) FROM agent_steps "
-    "WHERE agent_run_id IN ({listed}) GROUP BY agent_run_id"
-)
 _STEPS_BY_ID = "SELECT id, trace_id FROM agent_steps WHERE id IN ({listed})"
