@@ -48,7 +48,7 @@ CONTENT_COLUMNS = tuple(c for c in SPAN_COLUMNS if c != "received_at")
 
 def canonical(row: Sequence[Any]) -> bytes:
     """A span row's bytes for hashing: fields joined by the ASCII unit separator."""
-    return "\x1f".join("\x00" if v is None else str(v) for v in row).encode(
+    return "\x1f".join(["\x00" if v is None else str(v) for v in row]).encode(
         "utf-8", "surrogatepass"
     )
 
@@ -56,7 +56,8 @@ def canonical(row: Sequence[Any]) -> bytes:
 def link(previous: bytes, row: Sequence[Any], key: ChainKey | None = None) -> bytes:
     """The next link: HMAC-SHA256 under ``key``, or plain sha256 for unkeyed rows."""
     if key is not None:
-        return hmac.new(key.secret, previous + canonical(row), hashlib.sha256).digest()
+        # One-shot HMAC (OpenSSL's, no hmac object per row): the same digest.
+        return hmac.digest(key.secret, previous + canonical(row), "sha256")
     return hashlib.sha256(previous + canonical(row)).digest()
 
 

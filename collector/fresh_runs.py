@@ -13,7 +13,7 @@ adopted from an orphaned trace) goes through the UPDATEs as before.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,11 +42,16 @@ def fresh_runs(
     steps: list[StepRow],
     stored_runs: set[str],
     stored_steps: set[str],
+    run_rows_known: Mapping[str, bool] | None = None,
+    run_steps_known: Mapping[str, bool] | None = None,
 ) -> FreshRuns:
     """The runs of ``steps`` and ``runs`` whose every step is in ``steps``, and their values.
 
     ``stored_runs`` and ``stored_steps`` are the ids of ``runs`` and ``steps``
     already in the store (looked up by the caller before inserting).
+    ``run_rows_known`` / ``run_steps_known``: run ids the caller already looked
+    up in ``agent_runs`` / in ``agent_steps``' run column, and whether they are
+    there (collector/trace_owned_ids.py); only the others are looked up here.
     """
     steps_of: dict[str, list[StepRow]] = defaultdict(list)
     touched_stored: set[str] = set()
@@ -59,8 +64,8 @@ def fresh_runs(
     in_batch = {r.id for r in runs}
     candidates = (set(steps_of) | in_batch) - stored_runs - touched_stored
     # A run row stored earlier (e.g. its pending copy) needs its aggregates updated.
-    candidates -= _stored(con, "agent_runs", "id", candidates - in_batch)
-    candidates -= _stored(con, "agent_steps", "agent_run_id", candidates)
+    candidates -= _stored(con, "agent_runs", "id", candidates - in_batch, run_rows_known)
+    candidates -= _stored(con, "agent_steps", "agent_run_id", candidates, run_steps_known)
     numbers: dict[str, int] = {}
     rows: dict[str, RunRow] = {}
     aggregates: dict[str, tuple[int, list[str] | None]] = {}
@@ -77,11 +82,23 @@ def fresh_runs(
 
 
 def _stored(
-    con: duckdb.DuckDBPyConnection, table: str, column: str, ids: Iterable[str]
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    column: str,
+    ids: Iterable[str],
+    known: Mapping[str, bool] | None = None,
 ) -> set[str]:
-    """Which of ``ids`` ``table`` holds in ``column``, by that column's index."""
+    """Which of ``ids`` ``table`` holds in ``column``, by that column's index; ids in
+    ``known`` are answered from it (looked up earlier in the same transaction)."""
     found: set[str] = set()
-    for listed, params in map(in_list, chunks(sorted(ids))):
+    unknown: list[str] = []
+    for row_id in ids:
+        held = known.get(row_id) if known is not None else None
+        if held is None:
+            unknown.append(row_id)
+        elif held:
+            found.add(row_id)
+    for listed, params in map(in_list, chunks(sorted(unknown))):
         found.update(
             str(row[0])
             for row in con.execute(

@@ -252,7 +252,15 @@ def ingest_batch(
     run_winners = pick_winners(runs, key=lambda r: r.id)
     step_winners = pick_winners(steps, key=lambda s: s.id)
     old_runs, old_steps = stored_ids.runs, stored_ids.steps
-    fresh = fresh_runs(con, run_winners, step_winners, old_runs, old_steps)
+    fresh = fresh_runs(
+        con,
+        run_winners,
+        step_winners,
+        old_runs,
+        old_steps,
+        stored_ids.run_rows_known,
+        stored_ids.run_steps_known,
+    )
     affected: set[str] = set()
     if run_winners:
         _upsert_runs(con, run_winners, now, old_runs, fresh)
@@ -295,8 +303,11 @@ def ingest_batch(
     rederive |= runs_reading_across(con, unique, span_parents)
     if rederive:
         derive_foreign_runs(con, rederive, arrivals)
-    if affected:
-        fill_live_tasks(con, affected)  # runs shown from their pending copies alone
+    # Runs shown from their pending copies alone. A run whose finished span is in this
+    # batch is final now (the upsert lets a finished row win), and is left alone there.
+    live = affected - {r.id for r in run_winners if r.is_final}
+    if live:
+        fill_live_tasks(con, live)
     # Runs still open when their process shut tracing down (instrumentation/pending.py).
     cut = [r.id for r in run_winners if r.status == RunStatus.CANCELLED and not r.is_final]
     fail_cut_runs_on_a_failed_step(con, cut)

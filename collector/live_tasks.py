@@ -60,12 +60,25 @@ def fill_live_tasks(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> None:
                 model or call_model,
                 provider or call_provider,
             )
-    for run_id, (task, model, provider) in found.items():
+    # One UPDATE for all of them: one a run took 35 ms of a commit of 50 other frameworks'
+    # runs (bench.ingest_shapes --statements). The id list lets DuckDB use the index.
+    for chunk in chunks(sorted(found)):
+        tuples = ", ".join(["(?, ?, ?, ?)"] * len(chunk))
+        listed, id_params = in_list(chunk)
+        values = [v for run_id in chunk for v in (run_id, *found[run_id])]
         con.execute(
-            "UPDATE agent_runs SET task = coalesce(task, ?), "
-            "model_requested = coalesce(model_requested, ?), provider = coalesce(provider, ?) "
-            "WHERE id = ? AND NOT is_final",
-            [task, model, provider, run_id],
+            f"""
+            UPDATE agent_runs SET task = coalesce(agent_runs.task, f.task),
+                model_requested = coalesce(agent_runs.model_requested, f.model),
+                provider = coalesce(agent_runs.provider, f.provider)
+            FROM (
+                SELECT id::VARCHAR AS id, task::VARCHAR AS task, model::VARCHAR AS model,
+                       provider::VARCHAR AS provider
+                FROM (VALUES {tuples}) AS v(id, task, model, provider)
+            ) f
+            WHERE agent_runs.id IN ({listed}) AND agent_runs.id = f.id AND NOT agent_runs.is_final
+            """,
+            [*values, *id_params],
         )
 
 

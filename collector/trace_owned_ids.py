@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 
@@ -63,6 +63,12 @@ class StoredIds:
 
     runs: set[str]
     steps: set[str]
+    # What the lookups told of run ids as named (before scoping), so that later
+    # questions about the same ids in the transaction need no statement of their
+    # own: whether ``agent_runs`` holds each, and, for those it does not hold,
+    # whether ``agent_steps`` holds a step of it (collector/fresh_runs.py).
+    run_rows_known: dict[str, bool] = field(default_factory=dict)
+    run_steps_known: dict[str, bool] = field(default_factory=dict)
 
 
 def stored_run_owners(con: duckdb.DuckDBPyConnection, ids: set[str]) -> dict[str, str]:
@@ -120,8 +126,8 @@ def keep_ids_in_their_trace(
     step_rows = _owners(con, _STEPS_BY_ID, (s.id for s in steps))
     run_owner = dict(run_rows)
     unseen = run_ids - run_owner.keys()
-    if unseen:
-        run_owner.update(_run_owners_by_steps(con, unseen))
+    by_steps = _run_owners_by_steps(con, unseen) if unseen else {}
+    run_owner.update(by_steps)
     step_owner = dict(step_rows)
     # The batch claims what is not stored yet, in arrival order.
     for row in rows:
@@ -160,7 +166,12 @@ def keep_ids_in_their_trace(
         stored_runs.update(_owners(con, _RUNS_BY_ID, scoped_runs))
     if scoped_steps:
         stored_steps.update(_owners(con, _STEPS_BY_ID, scoped_steps))
-    return StoredIds(stored_runs, stored_steps)
+    return StoredIds(
+        stored_runs,
+        stored_steps,
+        run_rows_known={i: i in run_rows for i in run_ids},
+        run_steps_known={i: i in by_steps for i in unseen},
+    )
 
 
 _RUNS_BY_ID = "SELECT id, trace_id FROM agent_runs WHERE id IN ({listed})"

@@ -271,3 +271,55 @@ def test_foreign_spans_find_their_run_whatever_the_order(collector: Any, split: 
     # The plain span is kept raw but is not invented as a step.
     assert collector.query("SELECT count(*) FROM spans WHERE name = 'workflow step'")[0][0] == 1
     assert collector.query("SELECT count(*) FROM agent_steps")[0][0] == 2
+
+
+def two_foreign_runs_with_a_model_call(tracer: Tracer) -> None:
+    """Two runs of another instrumentation (no task of their own), one model call each."""
+    for agent, ask in (("live", "Why did the backup fail?"), ("done", "Rotate the logs.")):
+        with tracer.start_as_current_span(
+            f"invoke_agent {agent}",
+            attributes={A.GEN_AI_OPERATION_NAME: "invoke_agent", A.GEN_AI_AGENT_NAME: agent},
+        ):
+            with tracer.start_as_current_span(
+                "chat llama3",
+                attributes={
+                    A.GEN_AI_OPERATION_NAME: "chat",
+                    A.GEN_AI_REQUEST_MODEL: "llama3",
+                    A.GEN_AI_INPUT_MESSAGES: json.dumps(
+                        [{"role": "user", "parts": [{"type": "text", "content": ask}]}]
+                    ),
+                },
+            ):
+                pass
+
+
+def test_a_live_run_takes_its_task_beside_a_finished_run_in_one_request(collector: Any) -> None:
+    """The writer reads live tasks only for runs not final after the batch: a run known
+    from its pending copy alone still gets its task and model from its model call when
+    the same request holds another run's finished span."""
+    spans = record_spans(two_foreign_runs_with_a_model_call)
+    by_name = {s.name: s for s in spans}
+    live_root = by_name["invoke_agent live"]
+    live_id = format(live_root.context.span_id, "016x")
+
+    def pending(tracer: Tracer) -> None:
+        from opentelemetry import trace
+
+        parent = trace.set_span_in_context(trace.NonRecordingSpan(live_root.context))
+        attrs = dict(live_root.attributes or {})
+        attrs.update({A.PENDING: True, A.PENDING_PARENT_ID: live_id})
+        tracer.start_span(live_root.name, context=parent, attributes=attrs).end()
+
+    (pending_span,) = record_spans(pending)
+    live_call = next(
+        s for s in spans if s.parent is not None and s.parent.span_id == live_root.context.span_id
+    )
+    finished = [s for s in spans if s is not live_root and s is not live_call]
+    export("grpc", collector, [pending_span, live_call, *finished])
+    live = run_row(collector, live_id)
+    assert live["status"] == "running"
+    assert live["task"] == "Why did the backup fail?"
+    assert live["model_requested"] == "llama3"
+    done = run_row(collector, format(by_name["invoke_agent done"].context.span_id, "016x"))
+    assert done["status"] == "completed"
+    assert done["task"] == "Rotate the logs."
