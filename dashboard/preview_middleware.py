@@ -28,6 +28,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -92,6 +93,15 @@ def preview_for(path: str, query: dict[str, list[str]]) -> str | None:
             filters = runs.filters_from_query(query)
             if filters is None:
                 return None
+            if filters.source or filters.model:
+                # The page's boxes drop a value they do not offer (Streamlit ignores an
+                # invalid bound query parameter), and so does the preview.
+                sources, models = api_reads.filter_options(client())
+                filters = replace(
+                    filters,
+                    source=filters.source if filters.source in sources else None,
+                    model=filters.model if filters.model in models else None,
+                )
             found = api_reads.runs_page(client(), filters, limit=runs.PAGE_SIZE)
             return runs_preview(found.runs, found.total)
         run_id = (query.get("run") or [""])[-1]
