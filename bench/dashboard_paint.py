@@ -38,12 +38,19 @@ script is running), and the content.
 With ``--baseline TREE`` a second dashboard is started from another checkout
 (e.g. ``/work/main``) against the same collector, and each load of a page
 alternates between the two, so both see the same machine load; the table then
-gives both p50s and their ratio.
+gives both p50s and their ratio. ``--baseline-env NAME=VALUE`` starts the
+baseline with a setting changed (from this tree unless ``--baseline`` names
+another), e.g. ``AGENT_AUDIT_DASHBOARD_PREVIEW_WAIT_S=0`` to measure the preview
+against no preview; a third table then gives, per page, when the content was first
+on screen (the preview where it came, else Streamlit's own) and when Streamlit's
+own content was drawn, p50 / p95, with baseline / this ratios.
 
 Usage::
 
     PYTHONPATH=$PWD python -m bench.dashboard_paint --runs 100000 --repeat 5
     PYTHONPATH=$PWD python -m bench.dashboard_paint --db paint.duckdb --baseline /work/main
+    PYTHONPATH=$PWD python -m bench.dashboard_paint --db paint.duckdb \
+        --baseline-env AGENT_AUDIT_DASHBOARD_PREVIEW_WAIT_S=0
 """
 
 from __future__ import annotations
