@@ -233,12 +233,13 @@ _CSS = (
 # Runs where the preview is parsed. A preview that comes after Streamlit has drawn its
 # first element (its script has run and a container holds something other than the
 # loading skeleton shown before its websocket opens) goes at once, before it is
-# painted. Otherwise it stays until Streamlit has drawn the page's own content: its
-# script run has ended and, for the runs list, the table's first row is on its canvas
-# (a table hidden by the phone layout does not count; no table but a message, such as
-# an error, does); for a run, the span tree has rows. After 15 s of a finished script
-# run without that content (the page showed something else, or a busy machine), it
-# gives way anyway.
+# painted. Otherwise it stays until Streamlit has drawn the page's own content: for the
+# runs list, the table's first row on its canvas (a table hidden by the phone layout
+# does not count; no table but a message, such as an error, does); for a run, the span
+# tree's rows; else the end of the page's script run. Content drawn counts even while
+# the script still runs (a live page's fragments rerun every second or two). After 15 s
+# of a finished script run without that content (the page showed something else, or a
+# busy machine), it gives way anyway.
 _SWAP_SCRIPT = (
     "(function(){"
     f'var p=document.getElementById("{PREVIEW_ID}");if(!p)return;'
@@ -266,11 +267,11 @@ _SWAP_SCRIPT = (
     "if(r&&r.querySelector('.tree .row'))return true;}"
     "return !!document.querySelector('.tree .row');}"
     "function done(){"
+    'if(mode==="grid"?grid():mode==="tree"?tree():false)return true;'
     'var app=document.querySelector("[data-testid=stApp]");'
     'if(!app||app.getAttribute("data-test-script-state")!=="notRunning")return false;'
     "if(!ended)ended=performance.now();"
-    "if(performance.now()-ended>15000)return true;"
-    'return mode==="grid"?grid():mode==="tree"?tree():true;}'
+    'return mode==="script"||performance.now()-ended>15000;}'
     "function check(){if(done()){p.remove();return;}requestAnimationFrame(check);}"
     "requestAnimationFrame(check);"
     "})();"
