@@ -30,19 +30,27 @@ Streamlit session, as a person opening a link). For each page it prints:
   which loads the code of its elements.
 
 A second table splits each new-tab load (cold / warm) into milestones since the
-navigation started: Streamlit's scripts loaded and run (the document's
-DOMContentLoaded), its websocket open, the server's first message (the page's
+navigation started: Streamlit's app started (its scripts loaded and run: its first
+request to ``/_stcore/``; not DOMContentLoaded, which a document holding a preview
+reaches only when the preview is in), its websocket open, the server's first message (the page's
 script is running), and the content.
 
 With ``--baseline TREE`` a second dashboard is started from another checkout
 (e.g. ``/work/main``) against the same collector, and each load of a page
 alternates between the two, so both see the same machine load; the table then
-gives both p50s and their ratio.
+gives both p50s and their ratio. ``--baseline-env NAME=VALUE`` starts the
+baseline with a setting changed (from this tree unless ``--baseline`` names
+another), e.g. ``AGENT_AUDIT_DASHBOARD_PREVIEW_WAIT_S=0`` to measure the preview
+against no preview; a third table then gives, per page, when the content was first
+on screen (the preview where it came, else Streamlit's own) and when Streamlit's
+own content was drawn, p50 / p95, with baseline / this ratios.
 
 Usage::
 
     PYTHONPATH=$PWD python -m bench.dashboard_paint --runs 100000 --repeat 5
     PYTHONPATH=$PWD python -m bench.dashboard_paint --db paint.duckdb --baseline /work/main
+    PYTHONPATH=$PWD python -m bench.dashboard_paint --db paint.duckdb \
+        --baseline-env AGENT_AUDIT_DASHBOARD_PREVIEW_WAIT_S=0
 """
 
 from __future__ import annotations
@@ -88,19 +96,24 @@ GRID_PAINTED = """() => {
 }"""
 
 
-# Notes when the page's preview is on screen: the second animation frame after its rows
-# are in the DOM (the first frame holding them has been painted by then).
+# Notes when the page's preview is on screen: the second animation frame after it is
+# whole in the DOM (the parser has gone past its host: its swap script follows it), so
+# a frame with it has been painted; not when it removed itself at once (it came after
+# Streamlit had drawn its first element).
 PREVIEW_SEEN = """(() => {
-  const seen = () => document.querySelector('#page-preview tr, #page-preview h2');
-  const note = () => requestAnimationFrame(() => requestAnimationFrame(() => {
-    window.__previewShown = performance.now();
+  const seen = () => {
+    const host = document.getElementById('page-preview');
+    return host && host.nextElementSibling ? host : null;
+  };
+  const note = (host) => requestAnimationFrame(() => requestAnimationFrame(() => {
+    if (host.isConnected) window.__previewShown = performance.now();
   }));
-  if (seen()) { note(); return; }
   const observer = new MutationObserver(() => {
-    if (seen()) { observer.disconnect(); note(); }
+    const host = seen();
+    if (host) { observer.disconnect(); note(host); }
   });
   observer.observe(document, {childList: true, subtree: true});
-  document.addEventListener('DOMContentLoaded', () => observer.disconnect());
+  addEventListener('load', () => observer.disconnect());
 })()"""
 PREVIEW_GONE = "() => !document.getElementById('page-preview')"
 
@@ -127,6 +140,9 @@ class Dashboard:
     tree: Path
     process: subprocess.Popen[bytes]
     url: str
+    env: dict[str, str] = field(default_factory=dict)  # set on top of this process's
+    firsts: dict[str, list[float]] = field(default_factory=dict)  # preview, else content
+    warm_firsts: dict[str, list[float]] = field(default_factory=dict)
     contents: dict[str, list[float]] = field(default_factory=dict)
     paints: dict[str, list[float]] = field(default_factory=dict)
     warm_contents: dict[str, list[float]] = field(default_factory=dict)
@@ -158,9 +174,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_dashboard(label: str, tree: Path, api_url: str, log: Path) -> Dashboard:
+def _start_dashboard(
+    label: str, tree: Path, api_url: str, log: Path, extra_env: dict[str, str] | None = None
+) -> Dashboard:
     port = _free_port()
-    env = dict(os.environ, PYTHONPATH=str(tree))
+    env = dict(os.environ, PYTHONPATH=str(tree), **(extra_env or {}))
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "collector.cli", "dashboard", "--api", api_url,
@@ -174,7 +192,7 @@ def _start_dashboard(label: str, tree: Path, api_url: str, log: Path) -> Dashboa
             raise RuntimeError(f"dashboard ({tree}) exited:\n{log.read_text()}")
         try:
             if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                return Dashboard(label, tree, process, url)
+                return Dashboard(label, tree, process, url, dict(extra_env or {}))
         except httpx.TransportError:
             pass
         time.sleep(0.2)  # polling interval while the server starts
@@ -245,13 +263,13 @@ class Load:
     content: float
     fcp: float | None
     preview: float | None  # the document's preview on screen; None: the page had none
-    # Milestones since navigation start: Streamlit's scripts loaded and run (the
-    # document's DOMContentLoaded), its websocket opened, its first message from the
+    # Milestones since navigation start: Streamlit's app started (its first request
+    # to /_stcore/), its websocket opened, its first message from the
     # server received (the page's script has started sending elements).
     phases: dict[str, float] = field(default_factory=dict)
 
 
-PHASES = ("scripts run", "ws open", "1st message")
+PHASES = ("app started", "ws open", "1st message")
 
 
 def _load_once(browser: Any, url: str, case: PageCase, context: Any = None) -> Load:
@@ -283,12 +301,13 @@ def _load_once(browser: Any, url: str, case: PageCase, context: Any = None) -> L
         marks = page.evaluate(
             """() => ({
               fcp: (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime,
-              dcl: (performance.getEntriesByType('navigation')[0] || {}).domContentLoadedEventEnd,
+              started: (performance.getEntriesByType('resource')
+                .find(r => r.name.includes('/_stcore/')) || {}).startTime,
               preview: window.__previewShown,
             })"""
         )
-        if marks.get("dcl") is not None:
-            phases["scripts run"] = float(marks["dcl"])
+        if marks.get("started") is not None:
+            phases["app started"] = float(marks["started"])
         fcp, preview = marks.get("fcp"), marks.get("preview")
         return Load(
             content,
@@ -386,6 +405,8 @@ def measure(
                             api = (proc_cpu_s(api_pid) - api_before) * 1000
                             dashboard.api_cpu_ms.setdefault(case.name, []).append(api)
                         dashboard.contents.setdefault(case.name, []).append(content)
+                        first = min(content, load.preview or content)
+                        dashboard.firsts.setdefault(case.name, []).append(first)
                         if fcp is not None:
                             dashboard.paints.setdefault(case.name, []).append(fcp)
                         if load.preview is not None:
@@ -395,6 +416,8 @@ def measure(
                         content, fcp = load.content, load.fcp
                         _keep_phases(dashboard.warm_phases, case.name, load)
                         dashboard.warm_contents.setdefault(case.name, []).append(content)
+                        first = min(content, load.preview or content)
+                        dashboard.warm_firsts.setdefault(case.name, []).append(first)
                         if fcp is not None:
                             dashboard.warm_paints.setdefault(case.name, []).append(fcp)
                         if load.preview is not None:
@@ -418,7 +441,14 @@ def summary(dashboards: list[Dashboard], cases: list[PageCase]) -> list[dict[str
             api_cpu = dashboard.api_cpu_ms.get(case.name) or []
             previews = dashboard.previews.get(case.name) or []
             warm_previews = dashboard.warm_previews.get(case.name) or []
+            firsts = dashboard.firsts.get(case.name) or []
+            warm_firsts = dashboard.warm_firsts.get(case.name) or []
             row[dashboard.label] = {
+                "first_p50_ms": round(percentile(firsts, 50)) if firsts else None,
+                "first_p95_ms": round(percentile(firsts, 95)) if firsts else None,
+                "warm_first_p50_ms": round(percentile(warm_firsts, 50)) if warm_firsts else None,
+                "warm_first_p95_ms": round(percentile(warm_firsts, 95)) if warm_firsts else None,
+                "warm_content_p95_ms": round(percentile(warm, 95)) if warm else None,
                 "preview_p50_ms": round(percentile(previews, 50)) if previews else None,
                 "warm_preview_p50_ms": (
                     round(percentile(warm_previews, 50)) if warm_previews else None
@@ -450,10 +480,10 @@ def _phase_p50s(phases: dict[str, list[float]] | None) -> dict[str, int]:
 
 
 def _print_phases(rows: list[dict[str, Any]], labels: list[str]) -> None:
-    """Where a new tab's time goes, per tree: scripts run, websocket, 1st message, content."""
+    """Where a new tab's time goes, per tree: app started, websocket, 1st message, content."""
     print(
         "\nwhere a new tab's time goes (p50 ms since navigation start; cold / warm):"
-        " Streamlit's scripts loaded and run (DOMContentLoaded), its websocket open,"
+        " Streamlit's app started (its first /_stcore/ request), its websocket open,"
         " the server's first message, the page's content"
     )
     header = f"{'page':27}" + "".join(f" {name:>13}" for name in (*PHASES, "content"))
@@ -468,6 +498,49 @@ def _print_phases(rows: list[dict[str, Any]], labels: list[str]) -> None:
                 cells.append(f"{_opt(cold)} / {_opt(warm)}")
             cells.append(f"{mine['content_p50_ms']} / {mine['warm_content_p50_ms']}")
             print(f"{row['page']:27}" + "".join(f" {cell:>13}" for cell in cells))
+
+
+def _print_firsts(rows: list[dict[str, Any]], labels: list[str]) -> None:
+    """The page's content first on screen (the preview, else Streamlit's), p50 / p95."""
+    print(
+        "\nthe page's content first on screen (the document's preview where it came, else"
+        " Streamlit's own), and Streamlit's own content drawn; p50 / p95 ms; cold / warm"
+    )
+    header = f"{'page':27}" + "".join(
+        f" {label + ' ' + what:>25}" for label in labels for what in ("first", "streamlit")
+    )
+    if len(labels) > 1:
+        header += f" {'first x':>13} {'streamlit x':>13}"
+    print(header)
+    for row in rows:
+        cells = []
+        for label in labels:
+            mine = row[label]
+            cells.append(
+                f"{_opt(mine['first_p50_ms'])}/{_opt(mine['first_p95_ms'])}"
+                f" · {_opt(mine['warm_first_p50_ms'])}/{_opt(mine['warm_first_p95_ms'])}"
+            )
+            cells.append(
+                f"{mine['content_p50_ms']}/{mine['content_p95_ms']}"
+                f" · {mine['warm_content_p50_ms']}/{_opt(mine['warm_content_p95_ms'])}"
+            )
+        line = f"{row['page']:27}" + "".join(f" {cell:>25}" for cell in cells)
+        if len(labels) > 1:
+            this, base = row[labels[0]], row[labels[1]]
+            line += (
+                f" {_ratio(base['first_p50_ms'], this['first_p50_ms'])}"
+                f" · {_ratio(base['warm_first_p50_ms'], this['warm_first_p50_ms'])}"
+                f" {_ratio(base['content_p50_ms'], this['content_p50_ms'])}"
+                f" · {_ratio(base['warm_content_p50_ms'], this['warm_content_p50_ms'])}"
+            )
+        print(line)
+
+
+def _ratio(base: float | None, this: float | None) -> str:
+    """baseline / this: above 1, this is faster."""
+    if not base or not this:
+        return "   –"
+    return f"{base / this:4.2f}x"
 
 
 def _opt(value: object) -> str:
@@ -527,6 +600,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", type=Path, help="reuse or create this file")
     parser.add_argument("--api", help="use this running collector (its store has --runs runs)")
     parser.add_argument("--baseline", type=Path, help="another checkout to measure alongside")
+    parser.add_argument(
+        "--baseline-env",
+        action="append",
+        metavar="NAME=VALUE",
+        help="start the baseline (this tree unless --baseline) with this variable set;"
+        " e.g. AGENT_AUDIT_DASHBOARD_PREVIEW_WAIT_S=0 for the preview off (repeatable)",
+    )
     parser.add_argument("--api-pid", type=int, help="with --api: the collector's pid, for its CPU")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
@@ -556,9 +636,12 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     try:
         dashboards.append(_start_dashboard("this", REPO, api_url, workdir / "this.log"))
-        if args.baseline:
-            tree = args.baseline.resolve()
-            dashboards.append(_start_dashboard("baseline", tree, api_url, workdir / "base.log"))
+        if args.baseline or args.baseline_env:
+            tree = args.baseline.resolve() if args.baseline else REPO
+            extra = dict(item.split("=", 1) for item in args.baseline_env or [])
+            dashboards.append(
+                _start_dashboard("baseline", tree, api_url, workdir / "base.log", extra)
+            )
         api_pid = collector.pid if collector is not None else args.api_pid
         measure(dashboards, cases, args.repeat, api_pid)
     finally:
@@ -576,6 +659,7 @@ def main(argv: list[str] | None = None) -> int:
             "target_ms": TARGET_MS,
             "load_average": {"before": load_before, "after": load_after},
             "trees": {d.label: str(d.tree) for d in dashboards},
+            "env": {d.label: d.env for d in dashboards},
             "pages": rows,
         }
         print(json.dumps(report, indent=2))
@@ -584,7 +668,12 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{args.runs:,} runs stored; {args.repeat} cold loads per page (new browser context)"
         f"; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
     )
-    print(f"this: {REPO}" + (f"; baseline: {dashboards[1].tree}" if len(dashboards) > 1 else ""))
+    if len(dashboards) > 1:
+        base = dashboards[1]
+        setting = " ".join(f"{k}={v}" for k, v in base.env.items())
+        print(f"this: {REPO}; baseline: {base.tree}" + (f" with {setting}" if setting else ""))
+    else:
+        print(f"this: {REPO}")
     print(
         "ms, p50 unless named; prev = the document's preview on screen, cold/warm ="
         " Streamlit's own content drawn (and the preview gone);"
@@ -594,6 +683,7 @@ def main(argv: list[str] | None = None) -> int:
         f" ok/over: against {TARGET_MS:.0f} ms; x = baseline / this\n"
     )
     _print_table(rows, labels)
+    _print_firsts(rows, labels)
     _print_phases(rows, labels)
     return 0
 

@@ -10,6 +10,15 @@ middleware adds a small inline script to the page document that sets it when the
 path ends in one of the dashboard's page names (``/run`` -> ``/``,
 ``/audit/run`` -> ``/audit``) or is the root; any other path keeps Streamlit's own
 probing, so a proxy prefix the dashboard does not know about still works.
+
+With the base URL it also gives the frontend the two host settings it would
+otherwise read from ``/_stcore/host-config`` before it opens its websocket
+(``HOST_CONFIG``: the origins allowed to send it messages from a parent frame,
+and no external auth token). Streamlit's frontend then opens the websocket at
+once and asks health and host-config in the background, instead of one round
+trip after the other. The allowed origin is the page's own, narrower than
+Streamlit's default list of Community Cloud domains (the dashboard is never
+embedded by them).
 """
 
 from __future__ import annotations
@@ -33,7 +42,8 @@ def hint_script(page_paths: Iterable[str]) -> str:
         "if(parts.length&&pages.indexOf(parts[parts.length-1])<0)return;"
         "parts=parts.slice(0,-1);"
         "window.__streamlit=Object.assign({},window.__streamlit,"
-        '{BACKEND_BASE_URL:location.origin+"/"+parts.join("/")});'
+        '{BACKEND_BASE_URL:location.origin+"/"+parts.join("/"),'
+        "HOST_CONFIG:{allowedOrigins:[location.origin],useExternalAuthToken:false}});"
         "})();</script>"
     )
 

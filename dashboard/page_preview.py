@@ -4,14 +4,24 @@ A new tab of a Streamlit page shows nothing of its own until ~3 MB of JavaScript
 has run, the websocket has opened and the page's script has sent its elements
 (1-2.5 s here). The runs list and a run's page are what people open in new tabs,
 so the page document itself carries a preview of them: the first page of runs, or
-a run's header and steps, as a plain table with ordinary links (they work before,
-and without, JavaScript). It covers the window until Streamlit has drawn the same
-content, then removes itself (``_SWAP_SCRIPT``), so the reader never sees an
-empty frame in between.
+a run's header and steps, as a plain table. It covers the window until Streamlit
+has drawn the same content, then removes itself (``_SWAP_SCRIPT``), so the reader
+never sees an empty frame in between.
+
+The preview is a picture of the page, never a second copy of it:
+
+- its content lives in a closed shadow root (declarative: ``<template
+  shadowrootmode="closed">``), so ``document.querySelector``, ``innerText``, the
+  browser's find-in-page and a test's text or role selectors do not see it;
+- the host is ``aria-hidden`` and the content ``inert``: nothing in it is in the
+  accessibility tree, focusable or selectable, and it holds no links (a click on
+  it does nothing; the live page's rows are a moment away);
+- it is shown only when it arrives before Streamlit has drawn its first element
+  (a late preview removes itself before it is ever painted).
 
 Every stored value is untrusted: each one passes through :func:`html.escape`
-(quotes included) before it becomes part of the markup, and links are built from
-URL-quoted run ids. The script is a constant: no stored value ever reaches it.
+(quotes included) before it becomes part of the markup. The script is a
+constant: no stored value ever reaches it.
 """
 
 from __future__ import annotations
@@ -20,7 +30,6 @@ import html
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from dashboard.formatting import (
     STATUS_COLORS,
@@ -59,14 +68,6 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _run_href(run_id: object, step: object | None = None) -> str:
-    # Relative to the document: /run -> run?..., /prefix/ -> /prefix/run?...
-    href = "run?run=" + quote(str(run_id or ""), safe="")
-    if step is not None:
-        href += "&step=" + quote(str(step), safe="")
-    return _e(href)
-
-
 def _status(status: object) -> str:
     tint = _STATUS_TINT.get(STATUS_COLORS.get(str(status or ""), "gray"), "#808495")
     return f'<span class="status" style="color:{tint}">{_e(status_badge(str(status or "")))}</span>'
@@ -76,7 +77,7 @@ def _started(value: object, now: datetime) -> str:
     utc = format_time(value)
     relative = format_relative(value, now)
     shown = f"{utc[5:16]} · {relative}" if relative and len(utc) >= 16 else utc
-    return f'<span title="{_e(utc)}">{_e(shown)}</span>'
+    return _e(shown)
 
 
 def _tokens(run: dict[str, Any]) -> str:
@@ -93,16 +94,12 @@ def _run_row(run: dict[str, Any], now: datetime) -> str:
     task = str(run.get("task") or "(no task)")
     tool_calls = run.get("tool_calls")
     model = run.get("model_used") or run.get("model_requested") or ""
-    link = (
-        f'<a href="{_run_href(run.get("id"))}" title="{_e(one_line(task, 500))}">'
-        f"{_e(one_line(task, 160))}</a>"
-    )
     return (
         f"<tr><td>{_status(run.get('status'))}</td>"
         f"<td>{_started(run.get('started_at'), now)}</td>"
         + _cell(format_duration_ms(run_duration_ms(run, now)), "wide")
         + _cell(one_line(run.get("agent_name") or "", 40), "wide")
-        + f'<td class="task">{link}</td>'
+        + _cell(one_line(task, 160), "task")
         + _cell(int(run.get("step_count") or run.get("total_steps") or 0), "wide num")
         + _cell(tool_calls if tool_calls is not None else "", "wide num")
         + _cell(_tokens(run), "wide num")
@@ -114,7 +111,7 @@ def _run_row(run: dict[str, Any], now: datetime) -> str:
 
 
 def runs_preview(runs: Sequence[dict[str, Any]], total: int, now: datetime | None = None) -> str:
-    """The runs list's first page: a table whose task cells link to each run."""
+    """The runs list's first page as a table."""
     current = now or datetime.now(UTC)
     if not runs:
         return _frame("Agent runs", "<p>No runs match.</p>", READY_SCRIPT)
@@ -145,11 +142,10 @@ def runs_preview(runs: Sequence[dict[str, Any]], total: int, now: datetime | Non
 def run_preview(
     run: dict[str, Any], steps: Sequence[dict[str, Any]], now: datetime | None = None
 ) -> str:
-    """A run's header (task, status, figures, error) and its steps, each a deep link."""
+    """A run's header (task, status, figures, error) and its first steps."""
     current = now or datetime.now(UTC)
     status = str(run.get("status") or "")
-    parts = ['<p><a href="./">← All runs</a></p>']
-    parts.append(f"<h2>{_e(one_line(run.get('task') or '(no task)', 160))}</h2>")
+    parts = [f"<h2>{_e(one_line(run.get('task') or '(no task)', 160))}</h2>"]
     parts.append(f"<p>{_status(status)}</p>")
     if status in ("max_steps", "lost", "cancelled"):
         parts.append(f'<p class="note">{_e(STATUS_EXPLANATIONS[status])}</p>')
@@ -170,7 +166,7 @@ def run_preview(
     if run.get("error"):
         parts.append(f'<pre class="error">{_e(one_line(run.get("error"), 600))}</pre>')
     if steps:
-        rows = "".join(_step_row(run.get("id"), step) for step in steps[:STEPS_SHOWN])
+        rows = "".join(_step_row(step) for step in steps[:STEPS_SHOWN])
         parts.append(f"<h3>Steps ({len(steps)})</h3>")
         parts.append(
             '<table class="steps"><thead><tr><th class="num">#</th><th></th><th>Kind</th>'
@@ -182,69 +178,78 @@ def run_preview(
     return _frame(None, "".join(parts), READY_TREE if steps else READY_SCRIPT)
 
 
-def _step_row(run_id: object, step: dict[str, Any]) -> str:
-    number = step.get("step_number")
+def _step_row(step: dict[str, Any]) -> str:
     icon = STEP_STATUS_ICONS.get(str(step.get("status")), "·")
     name = one_line(step.get("tool_name") or step.get("model") or "", 80)
     duration = step.get("duration_ms")
     took = format_duration_ms(duration) if duration is not None else "running"
     return (
-        f'<tr><td class="num"><a href="{_run_href(run_id, number)}">{_e(number)}</a></td>'
+        f'<tr><td class="num">{_e(step.get("step_number"))}</td>'
         f"<td>{_e(icon)}</td><td>{_e(step.get('action_type') or 'step')}</td>"
-        f'<td><a href="{_run_href(run_id, number)}">{_e(name or "–")}</a></td>'
+        f"<td>{_e(name or '–')}</td>"
         f'<td class="num">{_e(took)}</td>'
         f'<td class="wide">{_e(one_line(step.get("error") or "", 120))}</td></tr>'
     )
 
 
 def _frame(title: str | None, body: str, ready: str) -> str:
-    """The preview: its style, the content covering the window, and the swap script."""
+    """The preview: a hidden-from-scripts host, its content, and the swap script."""
     heading = f"<h1>{_e(title)}</h1>" if title else ""
     return (
-        f"<style>{_CSS}</style>"
-        f'<div id="{PREVIEW_ID}" data-ready="{_e(ready)}" aria-busy="true">'
-        f'<main class="page">{heading}{body}</main></div>'
+        f'<div id="{PREVIEW_ID}" data-ready="{_e(ready)}" aria-hidden="true" style="{_HOST_STYLE}">'
+        f'<template shadowrootmode="closed"><style>{_CSS}</style>'
+        f'<main class="page" inert>{heading}{body}</main></template></div>'
         f"<script>{_SWAP_SCRIPT}</script>"
     )
 
 
+# On the host itself (outside the shadow root), so it covers the window even where a
+# browser does not attach declarative shadow roots (it then shows an empty sheet that
+# the swap script removes like the preview).
+_HOST_STYLE = "position:fixed;inset:0;z-index:1000000;overflow:auto"
 _CSS = (
-    f"#{PREVIEW_ID}{{position:fixed;inset:0;z-index:1000000;overflow:auto;"
-    "background:#fff;color:#31333f;"
+    ":host{display:block;background:#fff;color:#31333f;"
     'font:15px/1.45 "Source Sans",ui-sans-serif,system-ui,sans-serif}'
-    f"#{PREVIEW_ID} .page{{max-width:1400px;margin:0 auto;padding:3.5rem 1rem 2rem}}"
-    f"#{PREVIEW_ID} h1{{font-size:2.2rem;margin:0 0 1rem;font-weight:700}}"
-    f"#{PREVIEW_ID} h2{{font-size:1.6rem;margin:.6rem 0;font-weight:600;overflow-wrap:anywhere}}"
-    f"#{PREVIEW_ID} h3{{font-size:1.2rem;margin:1.2rem 0 .4rem}}"
-    f"#{PREVIEW_ID} a{{color:inherit}}"
-    f"#{PREVIEW_ID} table{{border-collapse:collapse;width:100%;font-size:14px}}"
-    f"#{PREVIEW_ID} th,#{PREVIEW_ID} td{{text-align:left;padding:6px 8px;"
+    ".page{max-width:1400px;margin:0 auto;padding:3.5rem 1rem 2rem}"
+    "h1{font-size:2.2rem;margin:0 0 1rem;font-weight:700}"
+    "h2{font-size:1.6rem;margin:.6rem 0;font-weight:600;overflow-wrap:anywhere}"
+    "h3{font-size:1.2rem;margin:1.2rem 0 .4rem}"
+    "table{border-collapse:collapse;width:100%;font-size:14px}"
+    "th,td{text-align:left;padding:6px 8px;"
     "border-bottom:1px solid rgba(128,128,128,.25);vertical-align:top}"
-    f"#{PREVIEW_ID} td.task{{max-width:30rem;overflow-wrap:anywhere}}"
-    f"#{PREVIEW_ID} .num{{text-align:right}}"
-    f"#{PREVIEW_ID} .note{{color:#808495;margin:.3rem 0}}"
-    f"#{PREVIEW_ID} .status{{white-space:nowrap;font-weight:600}}"
-    f"#{PREVIEW_ID} .figures{{display:flex;flex-wrap:wrap;gap:.5rem 2rem;margin:.8rem 0}}"
-    f"#{PREVIEW_ID} dt{{font-size:13px;color:#808495}}"
-    f"#{PREVIEW_ID} dd{{margin:0;font-size:1.2rem}}"
-    f"#{PREVIEW_ID} pre.error{{white-space:pre-wrap;overflow-wrap:anywhere;"
+    "td.task{max-width:30rem;overflow-wrap:anywhere}"
+    ".num{text-align:right}"
+    ".note{color:#808495;margin:.3rem 0}"
+    ".status{white-space:nowrap;font-weight:600}"
+    ".figures{display:flex;flex-wrap:wrap;gap:.5rem 2rem;margin:.8rem 0}"
+    "dt{font-size:13px;color:#808495}"
+    "dd{margin:0;font-size:1.2rem}"
+    "pre.error{white-space:pre-wrap;overflow-wrap:anywhere;"
     "background:rgba(255,75,75,.1);padding:.6rem;border-radius:.4rem}"
-    "@media (prefers-color-scheme: dark){"
-    f"#{PREVIEW_ID}{{background:#0e1117;color:#fafafa}}}}"
-    "@media (max-width: 640px){"
-    f"#{PREVIEW_ID} .wide{{display:none}}#{PREVIEW_ID} h1{{font-size:1.6rem}}}}"
+    "@media (prefers-color-scheme: dark){:host{background:#0e1117;color:#fafafa}}"
+    "@media (max-width: 640px){.wide{display:none}h1{font-size:1.6rem}}"
 )
 
-# Removes the preview once Streamlit has drawn the page's own content: its script run
-# has ended and, for the runs list, the table's first row is on its canvas (a table
-# hidden by the phone layout does not count; no table but a message, such as an error,
-# does); for a run, the span tree has rows. After
-# 15 s of a finished script run without that content (the page showed something else,
-# or a busy machine), it gives way anyway.
+# Runs where the preview is parsed. A preview that comes after Streamlit has drawn its
+# first element (its script has run and a container holds something other than the
+# loading skeleton shown before its websocket opens) goes at once, before it is
+# painted. Otherwise it stays until Streamlit has drawn the page's own content: for the
+# runs list, the table's first row on its canvas (a table hidden by the phone layout
+# does not count; no table but a message, such as an error, does); for a run, the span
+# tree's rows; else the end of the page's script run. Content drawn counts even while
+# the script still runs (a live page's fragments rerun every second or two). After 15 s
+# of a finished script run without that content (the page showed something else, or a
+# busy machine), it gives way anyway.
 _SWAP_SCRIPT = (
     "(function(){"
     f'var p=document.getElementById("{PREVIEW_ID}");if(!p)return;'
     'var mode=p.getAttribute("data-ready"),ended=0;'
+    'var st=(document.querySelector("[data-testid=stApp]")||p).getAttribute('
+    '"data-test-script-state");'
+    "if((st==='running'||st==='notRunning')&&[].some.call(document.querySelectorAll("
+    "'[data-testid=stMain] [data-testid=stElementContainer]'),function(e){"
+    "return e.firstElementChild&&!e.querySelector('[data-testid=stAppSkeleton]');}))"
+    "{p.remove();return;}"
     "function painted(c){if(!c.width||!c.height)return false;"
     "var d=window.devicePixelRatio||1,y=Math.min(c.height-1,Math.round(52*d)),"
     'px=c.getContext("2d").getImageData(0,y,c.width,1).data,seen={},n=0;'
@@ -262,11 +267,11 @@ _SWAP_SCRIPT = (
     "if(r&&r.querySelector('.tree .row'))return true;}"
     "return !!document.querySelector('.tree .row');}"
     "function done(){"
+    'if(mode==="grid"?grid():mode==="tree"?tree():false)return true;'
     'var app=document.querySelector("[data-testid=stApp]");'
     'if(!app||app.getAttribute("data-test-script-state")!=="notRunning")return false;'
     "if(!ended)ended=performance.now();"
-    "if(performance.now()-ended>15000)return true;"
-    'return mode==="grid"?grid():mode==="tree"?tree():true;}'
+    'return mode==="script"||performance.now()-ended>15000;}'
     "function check(){if(done()){p.remove();return;}requestAnimationFrame(check);}"
     "requestAnimationFrame(check);"
     "})();"

@@ -4,12 +4,17 @@ For the runs list (``/``, ``/runs``, with the filters its URL holds) and a run
 (``/run?run=<id>``), this ASGI middleware starts the page's API read as soon as
 the document is asked for, through the dashboard's shared read cache
 (dashboard/reads.py), so the Streamlit session that starts a moment later reuses
-the answer instead of asking again. The document is sent in two parts: its head
-at once (the browser starts fetching Streamlit's files), then, when the answer is
-in, the preview and the rest. It waits at most AGENT_AUDIT_DASHBOARD_PREVIEW_WAIT_S
-(0.6 s: longer, and Streamlit's own page would often come first; 0 turns the preview
-off); without an answer in time, or with an error, the document goes out as
-Streamlit wrote it.
+the answer instead of asking again.
+
+The preview never holds Streamlit back. The document is sent in two parts: first
+Streamlit's whole shell, at once, with its module script moved after the
+``#root`` element and marked ``async`` (:func:`shell_and_rest`); a deferred
+script would wait for the end of the document, an async one runs as soon as it
+is loaded, so Streamlit's app starts while the document is still open. Then,
+when the answer is in, the preview and the document's end. The read has
+AGENT_AUDIT_DASHBOARD_PREVIEW_WAIT_S from the request's arrival (0 turns the
+preview off); without an answer by then, or with an error, the document ends
+without one. A Streamlit whose document this does not recognise gets no preview.
 
 The document then holds stored data, so it is never cached (``no-store``) and
 carries no validator: a conditional request gets the whole page, not a 304 for
@@ -19,33 +24,62 @@ an older copy.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
+from typing import Any
 from urllib.parse import parse_qs
 
 from dashboard.client import ClientError
-from dashboard.page_document import (
-    ASGIApp,
-    Message,
-    Receive,
-    Scope,
-    Send,
-    edit_document,
-    is_document_request,
-    without_request_headers,
-)
 from dashboard.page_preview import run_preview, runs_preview
 from dashboard.settings import DashboardSettings
 from dashboard.views import api_reads, runs
 from dashboard.views.connection import client
 
-__all__ = ["PagePreview", "preview_for"]
+__all__ = ["PagePreview", "preview_for", "shell_and_rest"]
 
 logger = logging.getLogger(__name__)
 
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
 _RUNS_PAGES = ("", "runs")
 _RUN_PAGE = "run"
+# Streamlit's own routes, never the page document.
+_NOT_DOCUMENTS = ("_stcore", "static", "component", "media", "app")
 _DROPPED_HEADERS = (b"content-length", b"etag", b"last-modified", b"cache-control")
+# Streamlit's entry point: a module script with a src and no body.
+_MODULE_SCRIPT = re.compile(rb"<script\b(?=[^>]*\btype=\"module\")[^>]*>\s*</script>\s*")
+_ROOT = b'<div id="root"></div>'
+_BODY_END = b"</body>"
+
+
+def shell_and_rest(document: bytes) -> tuple[bytes, bytes] | None:
+    """Streamlit's page document as a shell that starts the app by itself, and its end.
+
+    The shell is everything before ``</body>``, its module scripts moved to just
+    after ``#root`` (which must exist when the app starts) and made ``async``
+    (run once loaded, not once the document ends). None: not a document this knows.
+    """
+    end = document.rfind(_BODY_END)
+    scripts = _MODULE_SCRIPT.findall(document[: max(end, 0)])
+    if end < 0 or not scripts:
+        return None
+    shell = _MODULE_SCRIPT.sub(b"", document[:end])
+    root = shell.find(_ROOT)
+    if root < 0:
+        return None
+    moved = b"".join(
+        tag.strip() if b" async" in tag else tag.strip().replace(b"<script", b"<script async", 1)
+        for tag in scripts
+    )
+    at = root + len(_ROOT)
+    return shell[:at] + moved + shell[at:], document[end:]
 
 
 def preview_for(path: str, query: dict[str, list[str]]) -> str | None:
@@ -59,6 +93,15 @@ def preview_for(path: str, query: dict[str, list[str]]) -> str | None:
             filters = runs.filters_from_query(query)
             if filters is None:
                 return None
+            if filters.source or filters.model:
+                # The page's boxes drop a value they do not offer (Streamlit ignores an
+                # invalid bound query parameter), and so does the preview.
+                sources, models = api_reads.filter_options(client())
+                filters = replace(
+                    filters,
+                    source=filters.source if filters.source in sources else None,
+                    model=filters.model if filters.model in models else None,
+                )
             found = api_reads.runs_page(client(), filters, limit=runs.PAGE_SIZE)
             return runs_preview(found.runs, found.total)
         run_id = (query.get("run") or [""])[-1]
@@ -75,12 +118,14 @@ def preview_for(path: str, query: dict[str, list[str]]) -> str | None:
 
 
 def _wants_preview(path: str) -> bool:
+    if path.strip("/").split("/", 1)[0] in _NOT_DOCUMENTS:
+        return False
     last = path.rstrip("/").rsplit("/", 1)[-1] if path.strip("/") else ""
     return last in (*_RUNS_PAGES, _RUN_PAGE)
 
 
 class PagePreview:
-    """Stream the page document with the page's preview after ``<body>``."""
+    """Stream the page document: Streamlit's shell at once, the preview when read."""
 
     def __init__(self, app: ASGIApp, wait_s: float | None = None) -> None:
         self.app = app
@@ -89,38 +134,75 @@ class PagePreview:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path") or "/")
-        if not self.wait_s or not is_document_request(scope) or not _wants_preview(path):
+        if (
+            scope["type"] != "http"
+            or scope.get("method") != "GET"
+            or not self.wait_s
+            or not _wants_preview(path)
+        ):
             await self.app(scope, receive, send)
             return
         query = parse_qs(bytes(scope.get("query_string") or b"").decode("latin-1"))
+        deadline = time.monotonic() + self.wait_s
         loop = asyncio.get_running_loop()
         reading = loop.run_in_executor(None, preview_for, path, query)
         # No validators: the answer must be a whole page with fresh data (see module doc).
-        scope = without_request_headers(
-            scope, (b"accept-encoding", b"if-none-match", b"if-modified-since")
-        )
-        send_edited = functools.partial(self._send_in_two_parts, reading=reading)
+        scope = dict(scope)
+        scope["headers"] = [
+            (name, value)
+            for name, value in scope.get("headers", [])
+            if name not in (b"accept-encoding", b"if-none-match", b"if-modified-since")
+        ]
+        started: Message | None = None
+        body: list[bytes] = []
+
+        async def edit(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                headers = dict(message.get("headers", []))
+                is_html = headers.get(b"content-type", b"").startswith(b"text/html")
+                if is_html and b"content-encoding" not in headers and message["status"] == 200:
+                    started = message
+                    return
+                await send(message)
+                return
+            if started is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            body.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            await self._send_in_two_parts(started, b"".join(body), reading, deadline, send)
+
         try:
-            await edit_document(self.app, scope, receive, send, send_edited)
+            await self.app(scope, receive, edit)
         finally:
             if not reading.done():
                 reading.add_done_callback(_log_failure)
 
     async def _send_in_two_parts(
-        self, started: Message, document: bytes, send: Send, *, reading: asyncio.Future[str | None]
+        self,
+        started: Message,
+        document: bytes,
+        reading: asyncio.Future[str | None],
+        deadline: float,
+        send: Send,
     ) -> None:
-        head, marker, rest = document.partition(b"<body>")
-        if not marker:
+        parts = shell_and_rest(document)
+        if parts is None:
+            logger.debug("page preview: not a page document this knows; sent unchanged")
             await send(started)
             await send({"type": "http.response.body", "body": document, "more_body": False})
             return
+        shell, rest = parts
         headers = [(n, v) for n, v in started.get("headers", []) if n not in _DROPPED_HEADERS]
         headers.append((b"cache-control", b"no-store"))
         await send({**started, "headers": headers})
-        await send({"type": "http.response.body", "body": head + marker, "more_body": True})
+        await send({"type": "http.response.body", "body": shell, "more_body": True})
         preview = b""
         try:
-            html = await asyncio.wait_for(asyncio.shield(reading), self.wait_s)
+            left_s = max(0.0, deadline - time.monotonic())
+            html = await asyncio.wait_for(asyncio.shield(reading), left_s)
             preview = html.encode() if html else b""
         except TimeoutError:
             logger.debug("page preview: no answer within %.1f s", self.wait_s)

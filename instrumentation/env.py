@@ -516,8 +516,8 @@ DASHBOARD_TIMEOUT_S = Variable(
 )
 DASHBOARD_PREVIEW_WAIT_S = Variable(
     "AGENT_AUDIT_DASHBOARD_PREVIEW_WAIT_S",
-    0.0,
-    "how long a page document waits for the data of its preview (0: no preview)",
+    2.0,
+    "how long a page document stays open for the data of its preview (0: no preview)",
     _D,
     seconds(allow_zero=True),
 )

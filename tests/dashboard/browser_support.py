@@ -27,6 +27,7 @@ from tests.support import free_port, require_or_skip, wait_until
 __all__ = [
     "ARTIFACTS",
     "ROW_HEIGHT_PX",
+    "in_closed_shadow",
     "Served",
     "screenshot",
     "serve_dashboard",
@@ -57,21 +58,24 @@ class Served:
 
 
 def start_dashboard(
-    api_url: str, log_path: Path, *, preview: bool = False
+    api_url: str,
+    log_path: Path,
+    *,
+    preview: bool = False,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """The dashboard as ``agent-audit dashboard`` runs it; ``preview``: with page previews.
+    """The dashboard as ``agent-audit dashboard`` runs it, with its default settings
+    (page previews on: dashboard/page_preview.py) but a 1 s live refresh.
 
-    Without ``preview`` the page documents carry no preview (dashboard/page_preview.py):
-    these tests look at Streamlit's own pages, and a preview holds the same texts and
-    links until they are drawn. With it, a preview waits for its data however busy
-    the machine is (tests/dashboard/test_browser_preview.py checks it is there).
+    ``preview``: the page document waits for its preview's data however busy the
+    machine is (10 s), so tests/dashboard/test_browser_preview.py can count on it.
     """
     port = free_port()
-    env = dict(
-        os.environ,
-        AGENT_AUDIT_DASHBOARD_REFRESH_S="1",
-        AGENT_AUDIT_DASHBOARD_PREVIEW_WAIT_S="10" if preview else "0",
-    )
+    env = dict(os.environ, AGENT_AUDIT_DASHBOARD_REFRESH_S="1")
+    env.pop("AGENT_AUDIT_DASHBOARD_PREVIEW_WAIT_S", None)
+    if preview:
+        env["AGENT_AUDIT_DASHBOARD_PREVIEW_WAIT_S"] = "10"
+    env.update(extra_env or {})
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -157,3 +161,38 @@ def screenshot(page: object, name: str) -> None:
     """Save what the browser shows under .ci/artifacts/screenshots/."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name))  # type: ignore[attr-defined]
+
+
+def in_closed_shadow(page: object, host_id: str, function: str) -> object:
+    """Call ``function`` (JavaScript, ``this`` = the shadow root) in the closed shadow
+    root of the element ``#host_id``; None when there is no such element or root.
+
+    No script of the page can reach a closed shadow root; the DevTools protocol can
+    (DOM.describeNode with ``pierce``), which is how a test looks inside it.
+    """
+    cdp = page.context.new_cdp_session(page)  # type: ignore[attr-defined]
+    try:
+        document = cdp.send("DOM.getDocument", {"depth": 0})
+        found = cdp.send(
+            "DOM.querySelector", {"nodeId": document["root"]["nodeId"], "selector": f"#{host_id}"}
+        )
+        if not found.get("nodeId"):
+            return None
+        host = cdp.send("DOM.describeNode", {"nodeId": found["nodeId"], "pierce": True})
+        roots = host["node"].get("shadowRoots") or []
+        if not roots:
+            return None
+        root = cdp.send("DOM.resolveNode", {"backendNodeId": roots[0]["backendNodeId"]})
+        answer = cdp.send(
+            "Runtime.callFunctionOn",
+            {
+                "objectId": root["object"]["objectId"],
+                "functionDeclaration": function,
+                "returnByValue": True,
+            },
+        )
+        if "exceptionDetails" in answer:
+            raise AssertionError(f"in the shadow root: {answer['exceptionDetails']}")
+        return answer["result"].get("value")
+    finally:
+        cdp.detach()

@@ -93,6 +93,8 @@ def test_runs_list_is_legible_in_both_themes(served: Served, scheme: str) -> Non
     try:
         page.goto(served.url)  # type: ignore[attr-defined]
         page.locator("[role=gridcell]", has_text="✓ completed").first.wait_for(state="attached")  # type: ignore[attr-defined]
+        # The caption under the table comes after its cells.
+        page.locator("[data-testid=stCaptionContainer]", has_text="Select a row").first.wait_for()  # type: ignore[attr-defined]
         colours = page.evaluate(  # type: ignore[attr-defined]
             """() => {
                 const app = document.querySelector('[data-testid=stApp]');

@@ -2,7 +2,8 @@
 
 - A deep link (``/run?run=...``) connects to the server's root on its first try:
   the page document carries the base-URL hint (dashboard/base_url_hint.py), so the
-  browser never asks ``/run/_stcore/health`` first.
+  browser never asks ``/run/_stcore/health`` first, and it opens its websocket
+  without waiting for ``/_stcore/health`` and ``/_stcore/host-config``.
 - The phone-width runs list is one component of plain links (dashboard/run_links.py):
   stored text stays text, and a click opens the run in the same page.
 """
@@ -32,7 +33,11 @@ def test_the_page_document_carries_the_base_url_hint(served: Served) -> None:
         head = document.text.split("<head>", 1)[1]
         assert head.lstrip().startswith("<script>"), "the hint must run before Streamlit's module"
         assert "BACKEND_BASE_URL" in head.split("</script>", 1)[0]
-        assert int(document.headers["content-length"]) == len(document.content)
+        if "content-length" in document.headers:
+            assert int(document.headers["content-length"]) == len(document.content)
+        else:  # streamed: the runs list's and a run's documents carry a preview
+            assert document.headers["transfer-encoding"] == "chunked"
+            assert path != "/stats"
     # Streamlit's own files are passed through untouched.
     health = httpx.get(served.url + "/_stcore/health", timeout=10)
     assert health.status_code == 200 and "BACKEND_BASE_URL" not in health.text
@@ -54,6 +59,45 @@ def test_a_deep_link_asks_the_server_root_only(served: Served) -> None:
     probes = [url for url in asked if "/_stcore/health" in url]
     assert probes, asked
     assert all(url == f"{served.url}/_stcore/health" for url in probes), probes
+
+
+# When Streamlit's websocket is created, and when its health and host-config answers came.
+RECORD_CONNECT = """(() => {
+  window.__connect = {answered: []};
+  const Original = window.WebSocket;
+  window.WebSocket = function (...args) {
+    window.__connect.socket ??= performance.now();
+    return new Original(...args);
+  };
+  window.WebSocket.prototype = Original.prototype;
+  Object.assign(window.WebSocket, Original);
+  const fetchOriginal = window.fetch;
+  window.fetch = async function (...args) {
+    const answer = await fetchOriginal.apply(this, args);
+    const url = String(args[0] && args[0].url || args[0]);
+    if (/_stcore\\/(health|host-config)/.test(url)) {
+      window.__connect.answered.push(performance.now());
+    }
+    return answer;
+  };
+})()"""
+
+
+def test_the_websocket_opens_without_waiting_for_the_health_check(served: Served) -> None:
+    browser = served.page.context.browser  # type: ignore[attr-defined]
+    context = browser.new_context()
+    context.add_init_script(RECORD_CONNECT)
+    page = context.new_page()
+    try:
+        page.goto(f"{served.url}/run?run={served.seeded.runs.failed}")
+        page.locator(".tree .row").first.wait_for()
+        connect = page.evaluate("window.__connect")
+        config = page.evaluate("window.__streamlit.HOST_CONFIG")
+    finally:
+        context.close()
+    assert connect["answered"], "Streamlit still asks health and host-config (in the background)"
+    assert connect["socket"] < min(connect["answered"]), connect
+    assert config == {"allowedOrigins": [served.url], "useExternalAuthToken": False}
 
 
 def test_a_prefix_the_dashboard_does_not_know_keeps_streamlits_probing(served: Served) -> None:

@@ -1,9 +1,15 @@
 """A new tab's preview of the page (dashboard/page_preview.py), in a real Chromium.
 
-- The page document carries the runs list (or the run) as plain HTML: a new tab
-  shows the rows while Streamlit's websocket is blocked, and its links open runs.
+- The page document carries the runs list (with the URL's filters) or the run as
+  plain HTML: a new tab shows the rows while Streamlit's websocket is blocked.
+- The preview is a picture: no selector, script, text search or assistive
+  technology of the page finds its content (a closed shadow root, aria-hidden,
+  inert); only the DevTools protocol, as these tests do, looks inside.
 - Streamlit's page replaces the preview only once it has drawn the same content
   (the table's canvas, the span tree), so there is no empty frame in between.
+- A slow API never holds Streamlit back: its app starts while the document still
+  waits for the preview's data, and a preview that comes after Streamlit's first
+  element is never painted.
 - Stored markup in the preview is text: nothing in it runs.
 """
 
@@ -11,19 +17,27 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from dashboard.page_preview import PREVIEW_ID
+from dashboard.client import AuditClient
+from dashboard.formatting import one_line
+from dashboard.page_preview import PREVIEW_ID, STEPS_SHOWN
+from dashboard.views.runs import PAGE_SIZE, filters_from_query
 from tests.dashboard.agents import HOSTILE_RESULT
-from tests.dashboard.browser_support import WAIT_MS, Served
+from tests.dashboard.browser_support import WAIT_MS, Served, in_closed_shadow
 
 pytestmark = pytest.mark.browser
 
 PREVIEW = f"#{PREVIEW_ID}"
+
 
 # Notes, at the moment the preview is removed, what Streamlit has drawn underneath.
 RECORD_SWAP = """(() => {
@@ -49,10 +63,19 @@ RECORD_SWAP = """(() => {
   }).observe(document, {childList: true, subtree: true});
 })()"""
 
+# What the preview's shadow root holds, read through the DevTools protocol.
+ROWS = """function () {
+  return [...this.querySelectorAll('table tbody tr')]
+    .map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent));
+}"""
+SHADOW_TEXT = "function () { return this.textContent; }"
+SHADOW_TAGS = "function () { return [...this.querySelectorAll('*')].map(e => e.tagName); }"
+
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """The dashboard with page previews on: page documents carry their preview."""
+    """The dashboard, its page documents waiting for their preview however busy the
+    machine is."""
     from tests.dashboard.browser_support import serve_dashboard
 
     yield from serve_dashboard(tmp_path_factory, preview=True)
@@ -78,39 +101,104 @@ def blocked_tab(served: Served) -> Iterator[Any]:
         context.close()
 
 
+def _preview(page: Any, function: str) -> Any:
+    page.locator(PREVIEW).wait_for(state="attached")
+    return in_closed_shadow(page, PREVIEW_ID, function)
+
+
+def _stored(served: Served, query: str) -> list[dict[str, Any]]:
+    """The runs the runs page shows for a URL's query, straight from the API."""
+    filters = filters_from_query(parse_qs(query))
+    assert filters is not None
+    with AuditClient(served.seeded.api_url, timeout_s=10) as api:
+        return list(api.list_runs(filters, limit=PAGE_SIZE).runs)
+
+
 def test_a_new_tab_shows_the_runs_before_the_websocket_opens(
     served: Served, blocked_tab: Any
 ) -> None:
-    runs = served.seeded.runs
     blocked_tab.goto(served.url + "/")
-    rows = blocked_tab.locator(f"{PREVIEW} table.runs tbody tr")
-    rows.first.wait_for()
-    assert rows.count() >= len(runs.all())
-    link = blocked_tab.locator(f"{PREVIEW} a[href='run?run={runs.failed}']")
-    assert link.count() == 1 and link.is_visible()
+    rows = _preview(blocked_tab, ROWS)
+    stored = _stored(served, "")
+    assert [row[4] for row in rows] == [one_line(run["task"] or "(no task)", 160) for run in stored]
+    assert len(rows) >= len(served.seeded.runs.all())
     # Streamlit never ran a script: the rows come from the document alone.
     assert blocked_tab.opened_sockets, "Streamlit's frontend tried its websocket"
     state = blocked_tab.locator("[data-testid=stApp]")
     assert state.count() == 0 or state.get_attribute("data-test-script-state") != "notRunning"
-    # The link works without Streamlit: the run's page previews its header and steps.
-    link.click()
-    blocked_tab.wait_for_url(re.compile(r"/run\?run="))
-    blocked_tab.locator(f"{PREVIEW} h2").wait_for()
-    stored = httpx.get(f"{served.seeded.api_url}/agent/runs/{runs.failed}", timeout=10).json()
-    assert blocked_tab.locator(f"{PREVIEW} h2").inner_text() == stored["task"]
-    assert "failed" in blocked_tab.locator(f"{PREVIEW} .status").inner_text()
-    steps = blocked_tab.locator(f"{PREVIEW} table.steps tbody tr")
-    assert steps.count() > 0
-    first_step = steps.first.locator("a").first.get_attribute("href")
-    assert first_step == f"run?run={runs.failed}&step=1"
+    # It covers the window.
+    box = blocked_tab.locator(PREVIEW).bounding_box()
+    assert box is not None and box["width"] >= 1400 and box["height"] >= 1000
 
 
-def test_the_preview_keeps_the_urls_filters(served: Served, blocked_tab: Any) -> None:
-    blocked_tab.goto(served.url + "/?status=failed")
-    rows = blocked_tab.locator(f"{PREVIEW} table.runs tbody tr")
-    rows.first.wait_for()
-    statuses = {row.locator("td").first.inner_text() for row in rows.all()}
-    assert statuses == {"✗ failed"}, statuses
+def test_a_runs_preview_shows_its_header_and_steps(served: Served, blocked_tab: Any) -> None:
+    failed = served.seeded.runs.failed
+    blocked_tab.goto(f"{served.url}/run?run={failed}&step=2")
+    stored = httpx.get(f"{served.seeded.api_url}/agent/runs/{failed}", timeout=10).json()
+    heading = _preview(blocked_tab, "function () { return this.querySelector('h2').textContent }")
+    assert heading == one_line(stored["task"], 160)
+    status = _preview(
+        blocked_tab, "function () { return this.querySelector('.status').textContent }"
+    )
+    assert "failed" in status
+    rows = _preview(blocked_tab, ROWS)
+    steps = sorted(stored["steps"], key=lambda step: step["step_number"])
+    assert [int(row[0]) for row in rows] == [s["step_number"] for s in steps][:STEPS_SHOWN]
+    failing = [row for row, step in zip(rows, steps, strict=False) if step["status"] == "error"]
+    assert failing and all(row[1] == "✗" for row in failing), rows
+
+
+@pytest.mark.parametrize(
+    ("query", "applied"),
+    [
+        ("status=failed", "status=failed"),
+        ("source=n8n", "source=n8n"),
+        (
+            "status=completed&status=failed&q=container",
+            "status=completed&status=failed&q=container",
+        ),
+        ("errors=true", "errors=true"),
+        # The page's Source box does not offer it, so Streamlit drops it: all runs.
+        ("source=no-such-source&status=failed", "status=failed"),
+    ],
+)
+def test_the_preview_shows_the_runs_of_the_urls_filters(
+    served: Served, blocked_tab: Any, query: str, applied: str
+) -> None:
+    blocked_tab.goto(f"{served.url}/?{query}")
+    rows = _preview(blocked_tab, ROWS)
+    stored = _stored(served, applied)
+    assert stored, f"the sample runs should match {applied}"
+    assert len(stored) < len(_stored(served, "")), f"{applied} should leave some runs out"
+    assert [(row[0].split(" ")[-1], row[4]) for row in rows] == [
+        (run["status"], one_line(run["task"], 160)) for run in stored
+    ]
+
+
+def test_no_selector_script_or_assistive_technology_finds_the_preview(
+    served: Served, blocked_tab: Any
+) -> None:
+    blocked_tab.goto(served.url + "/")
+    text = _preview(blocked_tab, SHADOW_TEXT)
+    task = "Analyze container crash"  # a sample run's task, in the preview
+    assert task in text
+    host = blocked_tab.locator(PREVIEW)
+    assert host.get_attribute("aria-hidden") == "true"
+    assert blocked_tab.evaluate(f"document.getElementById('{PREVIEW_ID}').shadowRoot") is None
+    # Playwright's text and role selectors, the page's own text, its accessibility tree.
+    assert blocked_tab.get_by_text(task).count() == 0
+    assert blocked_tab.get_by_role("table").count() == 0
+    assert blocked_tab.get_by_role("row").count() == 0
+    assert blocked_tab.locator("table, tr, td, h1").count() == 0
+    assert task not in blocked_tab.evaluate("document.body.innerText")
+    assert task not in (blocked_tab.locator("body").aria_snapshot() or "")
+    assert not blocked_tab.evaluate(f"window.find({task!r})")  # the browser's find in page
+    # Nothing in it can be followed or focused; a click lands on the host and does nothing.
+    tags = set(_preview(blocked_tab, SHADOW_TAGS))
+    assert {"A", "BUTTON", "INPUT"}.isdisjoint(tags) and "TABLE" in tags
+    assert _preview(blocked_tab, "function () { return this.querySelector('main').inert }")
+    target = blocked_tab.evaluate("document.elementFromPoint(400, 200).id")
+    assert target == PREVIEW_ID
 
 
 def test_streamlits_page_replaces_the_preview_once_drawn(served: Served) -> None:
@@ -136,15 +224,15 @@ def test_streamlits_page_replaces_the_preview_once_drawn(served: Served) -> None
 def test_stored_markup_in_the_preview_is_text(served: Served, blocked_tab: Any) -> None:
     hostile = served.seeded.runs.hostile
     document = httpx.get(served.url + "/", timeout=10).text
-    preview = document.split(f'id="{PREVIEW_ID}"', 1)[1].split("</div><script>", 1)[0]
+    preview = document.split(f'id="{PREVIEW_ID}"', 1)[1].split("</template>", 1)[0]
     assert "<img" not in preview and "<script" not in preview
     assert html.escape("<img src=x", quote=True) in preview
     for path in ("/", f"/run?run={hostile}"):
         blocked_tab.goto(served.url + path)
-        blocked_tab.locator(PREVIEW).wait_for()
-        text = blocked_tab.locator(PREVIEW).inner_text()
+        text = _preview(blocked_tab, SHADOW_TEXT)
         assert HOSTILE_RESULT.split(" <script>")[0] in text, text[:500]
-        assert blocked_tab.locator(f"{PREVIEW} img, {PREVIEW} script").count() == 0
+        tags = set(_preview(blocked_tab, SHADOW_TAGS))
+        assert {"IMG", "SCRIPT"}.isdisjoint(tags), tags
         assert blocked_tab.title() != "pwned"
 
 
@@ -154,6 +242,10 @@ def test_the_document_with_a_preview_is_never_cached(served: Served) -> None:
     assert "etag" not in first.headers and "last-modified" not in first.headers
     assert PREVIEW_ID in first.text
     assert "BACKEND_BASE_URL" in first.text.split("<body>", 1)[0]  # the hint stays
+    # Streamlit's app starts by itself: its module script, async, after #root.
+    shell = first.text.split(f'<div id="{PREVIEW_ID}"', 1)[0]
+    assert re.search(r'<div id="root"></div><script async type="module"[^>]*src=', shell)
+    assert 'type="module"' not in shell.split('<div id="root">', 1)[0]
     # A page without a preview is Streamlit's document as it was (with the base-URL hint).
     stats = httpx.get(served.url + "/stats", timeout=10)
     assert PREVIEW_ID not in stats.text
@@ -162,3 +254,111 @@ def test_the_document_with_a_preview_is_never_cached(served: Served) -> None:
     unknown = httpx.get(served.url + "/run?run=no-such-run", timeout=10)
     assert unknown.status_code == 200 and PREVIEW_ID not in unknown.text
     assert '<div id="root"></div>' in unknown.text
+
+
+# --- a slow API ----------------------------------------------------------------------
+
+
+@dataclass
+class HeldApi:
+    """A proxy to the collector that holds every ``GET /agent/runs`` until released."""
+
+    url: str
+    release: threading.Event
+    held: threading.Event  # a list request is waiting
+
+
+def _holding_proxy(upstream: str) -> tuple[ThreadingHTTPServer, HeldApi]:
+    release, held = threading.Event(), threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _forward(self) -> None:
+            if self.command == "GET" and urlsplit(self.path).path == "/agent/runs":
+                held.set()
+                release.wait(120)
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else None
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+            answer = httpx.request(
+                self.command, upstream + self.path, content=body, headers=headers, timeout=60
+            )
+            self.send_response(answer.status_code)
+            for name, value in answer.headers.items():
+                if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(name, value)
+            self.send_header("content-length", str(len(answer.content)))
+            self.end_headers()
+            self.wfile.write(answer.content)
+
+        do_GET = do_POST = _forward
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, HeldApi(f"http://127.0.0.1:{server.server_address[1]}", release, held)
+
+
+# Notes the document's state when Streamlit's app opens its websocket, and whether the
+# preview was ever on screen (two frames after it is whole in the DOM, still there).
+RECORD_START = """(() => {
+  const Original = window.WebSocket;
+  window.WebSocket = function (...args) {
+    window.__socketWhileLoading ??= document.readyState === 'loading';
+    return new Original(...args);
+  };
+  window.WebSocket.prototype = Original.prototype;
+  Object.assign(window.WebSocket, Original);
+  new MutationObserver((changes, observer) => {
+    const host = document.getElementById('page-preview');
+    if (!host || !host.nextElementSibling) return;
+    observer.disconnect();
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      window.__previewPainted = host.isConnected;
+    }));
+  }).observe(document, {childList: true, subtree: true});
+})()"""
+
+
+def test_a_slow_api_never_holds_streamlit_back(
+    served: Served, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from tests.dashboard.browser_support import start_dashboard
+
+    proxy, api = _holding_proxy(served.seeded.api_url)
+    workdir = tmp_path_factory.mktemp("slow-api")
+    process, url = start_dashboard(
+        api.url,
+        workdir / "dashboard.log",
+        extra_env={
+            "AGENT_AUDIT_DASHBOARD_PREVIEW_WAIT_S": "60",
+            "AGENT_AUDIT_DASHBOARD_TIMEOUT_S": "60",
+        },
+    )
+    browser = served.page.context.browser  # type: ignore[attr-defined]
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(RECORD_START)
+    page = context.new_page()
+    page.set_default_timeout(4 * WAIT_MS)
+    try:
+        page.goto(url + "/", wait_until="commit")
+        # Streamlit's app runs and draws its first elements while the document is still
+        # open, waiting for the preview's (held) read.
+        page.get_by_role("heading", name="Agent runs").wait_for()
+        assert api.held.is_set()
+        assert page.evaluate("document.readyState") == "loading"
+        assert page.evaluate("window.__socketWhileLoading") is True
+        api.release.set()
+        # The preview came after Streamlit's first element: it went before being painted.
+        page.wait_for_function("() => window.__previewPainted !== undefined")
+        assert page.evaluate("window.__previewPainted") is False
+        page.wait_for_function("document.readyState === 'complete'")
+        page.locator("[data-testid=stDataFrame]").first.wait_for()
+        assert page.locator(PREVIEW).count() == 0
+    finally:
+        api.release.set()
+        context.close()
+        process.terminate()
+        process.wait(timeout=20)
+        proxy.shutdown()

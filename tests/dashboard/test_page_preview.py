@@ -1,4 +1,5 @@
-"""The page preview's HTML (dashboard/page_preview.py): every stored value is text."""
+"""The page preview's HTML (dashboard/page_preview.py): every stored value is text, and
+the preview is a picture, hidden from scripts and the accessibility tree."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
-from dashboard.page_preview import READY_GRID, READY_SCRIPT, READY_TREE, run_preview, runs_preview
+from dashboard.page_preview import (
+    PREVIEW_ID,
+    READY_GRID,
+    READY_SCRIPT,
+    READY_TREE,
+    run_preview,
+    runs_preview,
+)
 from dashboard.views.runs import filters_from_query
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -50,9 +58,16 @@ def _only_our_tags(parsed: _Tags) -> None:
     assert [tag for tag, _ in parsed.tags].count("script") == 1  # the swap script, ours
     for tag, attrs in parsed.tags:
         assert not any(name.startswith("on") for name in attrs), (tag, attrs)
-        href = attrs.get("href")
-        if href is not None:
-            assert re.fullmatch(r"(\./|run\?run=[A-Za-z0-9%._~-]*(&step=[A-Za-z0-9%._~-]*)?)", href)
+        assert "href" not in attrs and "src" not in attrs, (tag, attrs)  # nothing to follow
+    # The host is hidden from assistive technology; its content is in a closed shadow
+    # root (no script or selector of the page reaches it) and inert (no focus, no clicks).
+    host = parsed.tags[0]
+    assert host[0] == "div" and host[1]["id"] == PREVIEW_ID
+    assert host[1]["aria-hidden"] == "true"
+    assert parsed.tags[1] == ("template", {"shadowrootmode": "closed"})
+    assert [attrs for tag, attrs in parsed.tags if tag == "main"] == [
+        {"class": "page", "inert": None}
+    ]
 
 
 def test_every_stored_value_in_the_runs_preview_is_text() -> None:
@@ -61,10 +76,7 @@ def test_every_stored_value_in_the_runs_preview_is_text() -> None:
     _only_our_tags(parsed)
     text = "".join(parsed.text)
     assert HOSTILE.split(" ")[0] in text  # shown, as text
-    links = [attrs["href"] for tag, attrs in parsed.tags if tag == "a"]
-    assert links == [
-        "run?run=%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E%20%22quoted%27%20%26%20%3Cscript%3Ealert%282%29%3C%2Fscript%3E"
-    ]
+    assert "a" not in {tag for tag, _ in parsed.tags}
     assert f'data-ready="{READY_GRID}"' in markup
     assert "3 min ago" in text and "12-07 11:57" in text
 
@@ -79,9 +91,7 @@ def test_every_stored_value_in_the_run_preview_is_text() -> None:
     _only_our_tags(parsed)
     assert "".join(parsed.text).count("<img src=x") >= 3  # task, step, errors: as text
     assert f'data-ready="{READY_TREE}"' in markup
-    hrefs = [attrs["href"] for tag, attrs in parsed.tags if tag == "a"]
-    assert hrefs[0] == "./"
-    assert all((h or "").endswith(("&step=1", "&step=2")) for h in hrefs[1:])
+    assert "a" not in {tag for tag, _ in parsed.tags}
 
 
 def test_a_run_without_steps_and_an_empty_list_wait_for_the_script_run_only() -> None:
@@ -98,3 +108,30 @@ def test_the_preview_reads_the_filters_the_runs_page_reads() -> None:
     assert filters.has_error and filters.text == "disk"
     assert filters_from_query({"started": ["2026-01-01"]}) is None  # dates: the page's own bar
     assert filters_from_query({}) == filters_from_query({"status": []})
+
+
+def test_streamlits_shell_starts_its_app_without_waiting_for_the_document() -> None:
+    from dashboard.preview_middleware import shell_and_rest
+    from dashboard.static_assets import streamlit_static_dir
+
+    document = (streamlit_static_dir() / "index.html").read_bytes()
+    parts = shell_and_rest(document)
+    assert parts is not None
+    shell, rest = parts
+    assert rest.startswith(b"</body>")
+    # The module script: gone from the head, after #root, async (runs once loaded,
+    # whether or not the document has ended).
+    head, root, after = shell.partition(b'<div id="root"></div>')
+    assert root and b'type="module"' not in head
+    assert re.match(
+        rb'<script async type="module" crossorigin src="\./static/js/[^"]+"></script>', after
+    )
+    # Nothing else changed.
+    script = re.search(rb"<script[^>]*type=\"module\"[^>]*></script>\s*", document)
+    assert script is not None
+    moved = after[: after.index(b"</script>") + len(b"</script>")]
+    assert shell.replace(moved, b"") + rest == document.replace(script.group(0), b"")
+    # Documents this does not know stay as they are (the middleware then adds no preview).
+    assert shell_and_rest(b'<html><body><div id="root"></div></body></html>') is None
+    assert shell_and_rest(document.replace(b"</body>", b"")) is None
+    assert shell_and_rest(document.replace(b'<div id="root"></div>', b"")) is None
