@@ -24,15 +24,24 @@ an older copy.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import replace
-from typing import Any
 from urllib.parse import parse_qs
 
 from dashboard.client import ClientError
+from dashboard.page_document import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    edit_document,
+    is_document_request,
+    without_request_headers,
+)
 from dashboard.page_preview import run_preview, runs_preview
 from dashboard.settings import DashboardSettings
 from dashboard.views import api_reads, runs
@@ -42,16 +51,8 @@ __all__ = ["PagePreview", "preview_for", "shell_and_rest"]
 
 logger = logging.getLogger(__name__)
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
 _RUNS_PAGES = ("", "runs")
 _RUN_PAGE = "run"
-# Streamlit's own routes, never the page document.
-_NOT_DOCUMENTS = ("_stcore", "static", "component", "media", "app")
 _DROPPED_HEADERS = (b"content-length", b"etag", b"last-modified", b"cache-control")
 # Streamlit's entry point: a module script with a src and no body.
 _MODULE_SCRIPT = re.compile(rb"<script\b(?=[^>]*\btype=\"module\")[^>]*>\s*</script>\s*")
@@ -118,8 +119,6 @@ def preview_for(path: str, query: dict[str, list[str]]) -> str | None:
 
 
 def _wants_preview(path: str) -> bool:
-    if path.strip("/").split("/", 1)[0] in _NOT_DOCUMENTS:
-        return False
     last = path.rstrip("/").rsplit("/", 1)[-1] if path.strip("/") else ""
     return last in (*_RUNS_PAGES, _RUN_PAGE)
 
@@ -134,12 +133,7 @@ class PagePreview:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path") or "/")
-        if (
-            scope["type"] != "http"
-            or scope.get("method") != "GET"
-            or not self.wait_s
-            or not _wants_preview(path)
-        ):
+        if not self.wait_s or not is_document_request(scope) or not _wants_preview(path):
             await self.app(scope, receive, send)
             return
         query = parse_qs(bytes(scope.get("query_string") or b"").decode("latin-1"))
@@ -147,35 +141,12 @@ class PagePreview:
         loop = asyncio.get_running_loop()
         reading = loop.run_in_executor(None, preview_for, path, query)
         # No validators: the answer must be a whole page with fresh data (see module doc).
-        scope = dict(scope)
-        scope["headers"] = [
-            (name, value)
-            for name, value in scope.get("headers", [])
-            if name not in (b"accept-encoding", b"if-none-match", b"if-modified-since")
-        ]
-        started: Message | None = None
-        body: list[bytes] = []
-
-        async def edit(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                headers = dict(message.get("headers", []))
-                is_html = headers.get(b"content-type", b"").startswith(b"text/html")
-                if is_html and b"content-encoding" not in headers and message["status"] == 200:
-                    started = message
-                    return
-                await send(message)
-                return
-            if started is None or message["type"] != "http.response.body":
-                await send(message)
-                return
-            body.append(message.get("body", b""))
-            if message.get("more_body"):
-                return
-            await self._send_in_two_parts(started, b"".join(body), reading, deadline, send)
-
+        scope = without_request_headers(
+            scope, (b"accept-encoding", b"if-none-match", b"if-modified-since")
+        )
+        send_edited = functools.partial(self._send_in_two_parts, reading=reading, deadline=deadline)
         try:
-            await self.app(scope, receive, edit)
+            await edit_document(self.app, scope, receive, send, send_edited)
         finally:
             if not reading.done():
                 reading.add_done_callback(_log_failure)
@@ -184,9 +155,10 @@ class PagePreview:
         self,
         started: Message,
         document: bytes,
+        send: Send,
+        *,
         reading: asyncio.Future[str | None],
         deadline: float,
-        send: Send,
     ) -> None:
         parts = shell_and_rest(document)
         if parts is None:
