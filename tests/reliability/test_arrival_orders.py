@@ -315,6 +315,7 @@ _MODEL_CALL_OPERATIONS = frozenset({"chat", "generate_content", "text_completion
 _MODEL_CALL_NAMES = frozenset({"call_llm"})
 _MODEL_CALL_KINDS = {  # attribute -> its value on a model call
     "openinference.span.kind": "LLM",
+    "llm.request.type": "chat",  # OpenLLMetry's older instrumentations (Cohere, Mistral)
     "ai.operationId": "ai.generateText.doGenerate",  # the AI SDK
     "langfuse.observation.type": "generation",
     "mlflow.spanType": '"CHAT_MODEL"',  # MLflow's attribute values are JSON

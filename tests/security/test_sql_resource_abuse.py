@@ -59,6 +59,9 @@ ABUSE = {
     ),
 }
 
+# Answered with one row when it binds within the time limit (a quiet machine does).
+ONE_ROW = frozenset({"400 nested calls"})
+
 
 @pytest.fixture(scope="module")
 def handle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorHandle]:
