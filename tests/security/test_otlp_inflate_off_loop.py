@@ -78,7 +78,9 @@ def test_health_is_answered_while_a_body_inflates(handle: CollectorHandle, encod
     finally:
         sender.join(120)
     assert len(late) >= 2, "the export finished before health checks were made"
-    # A ratio, not a time: the machine's speed cancels out.
-    assert max(late) < 0.4 * took[0], f"a health check waited {max(late):.2f} of {took[0]:.2f} s"
+    # A ratio, not a time: the machine's speed cancels out. Inflating on the event loop
+    # would hold a check for nearly the whole export (the inflating is most of it); a
+    # busy machine once held one for half of it (0.49x, a full CI run, another worker beside).
+    assert max(late) < 0.7 * took[0], f"a health check waited {max(late):.2f} of {took[0]:.2f} s"
     # The body is all zeros: not a request, answered as such.
     assert answers and answers[0].status_code == 400, answers
