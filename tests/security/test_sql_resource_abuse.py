@@ -211,10 +211,12 @@ def test_two_abusive_queries_at_once_leave_a_third_refused_at_once(
     for thread in threads:
         thread.start()
 
-    # While both slots are held, a third query (one the check would take long over,
-    # too) is answered at once instead of being parsed in the collector's process.
+    # While both slots are held, a third query (one the check would take a while over,
+    # too) is answered at once instead of being parsed in the collector's process. Asked
+    # again until both are held; it must not itself hold a slot long enough for the two
+    # slow ones to find it taken and end.
     def third() -> int | None:
-        query = "SELECT 1 WHERE " + " AND ".join(["true"] * 10_000)
+        query = "SELECT 1 WHERE " + " AND ".join(["true"] * 1_000)
         answer = httpx.post(f"{handle.api_url}/sql", json={"sql": query}, timeout=10)
         return 429 if answer.status_code == 429 else None
 
