@@ -63,8 +63,9 @@ ABUSE = {
 ONE_ROW = frozenset({"400 nested calls"})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def handle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorHandle]:
+    """A collector of its own for each test: the abuse leaves its query worker rebuilding."""
     collector = start_test_collector(
         tmp_path_factory.mktemp("abuse") / "audit.duckdb",
         sql_timeout_s=TIMEOUT_S,
