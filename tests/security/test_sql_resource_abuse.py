@@ -156,6 +156,7 @@ def _one_span(name: str) -> Any:
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.xdist_group("sql-abuse")
 def test_every_abuse_class_is_bounded_and_nothing_else_slows(handle: CollectorHandle) -> None:
     export("http-protobuf", handle, _a_run())
     with httpx.Client(base_url=handle.api_url, timeout=120) as client:
@@ -196,6 +197,7 @@ def test_every_abuse_class_is_bounded_and_nothing_else_slows(handle: CollectorHa
     assert _rss_mb() - rss_before < 300, (rss_before, _rss_mb())
 
 
+@pytest.mark.xdist_group("sql-abuse")  # not beside the abuse classes: they take the cores
 def test_two_abusive_queries_at_once_leave_a_third_refused_at_once(
     handle: CollectorHandle,
 ) -> None:
