@@ -71,9 +71,10 @@ STOP = object()
 # Group commit: a batch under this many spans waits for more until its oldest
 # request has been queued _LINGER_S. Counted from the queueing, not from when the
 # writer takes it: requests that waited out the commit before are committed at
-# once, so acknowledged -> visible is at most about two commits and a linger.
+# once, so acknowledged -> visible is at most about a linger and two commits;
+# commits quicker than the linger are spaced by it (fewer, larger commits).
 _LINGER_BELOW_SPANS = 500
-_LINGER_S = 0.02
+_LINGER_S = 0.05
 # Storage trouble with acknowledged requests: retry, waiting longer each time.
 _RETRY_FIRST_S = 0.2
 # Commits spent finding the spans of a refused request that DuckDB refuses alone:

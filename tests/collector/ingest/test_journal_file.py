@@ -165,3 +165,41 @@ def test_committed_entries_stay_until_the_segment_holds_enough_to_empty(tmp_path
     journal.sync(after)
     assert [decode_spans(p)[0].span_id for _, p in read_entries(tmp_path / "j")] == [f"{99:016x}"]
     journal.close()
+
+
+def test_a_lone_entry_is_made_durable_by_its_own_write(tmp_path: Path) -> None:
+    # One request in flight: its entry is written with RWF_DSYNC (durable on return),
+    # and sync() has nothing left to do. Entries that meet unsynced ones before them
+    # are written plainly and made durable by one shared fdatasync.
+    journal = Journal(tmp_path / "j")
+    for n in range(3):
+        journal.sync(journal.append(encode_spans([_span(n + 1)])))
+    assert journal.durable_writes == 3
+    first = journal.append(encode_spans([_span(4)]))  # alone: durable
+    second = journal.append(encode_spans([_span(5)]))  # after nothing unsynced: durable too
+    assert journal.durable_writes == 5
+    assert (first.seq, second.seq) == (4, 5)
+    journal.close()
+    ids = [decode_spans(p)[0].span_id for _, p in read_entries(tmp_path / "j")]
+    assert ids == [f"{n:016x}" for n in range(1, 6)]
+
+
+def test_an_entry_written_while_a_sync_is_under_way_waits_for_a_sync(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+    journal.sync(journal.append(encode_spans([_span(1)])))
+    written = journal.durable_writes
+    # Another receiver's fdatasync under way (its lock held): this entry shares a
+    # sync rather than syncing by itself.
+    with journal._sync_lock:
+        ticket = journal.append(encode_spans([_span(2)]))
+    assert journal.durable_writes == written
+    follower = journal.append(encode_spans([_span(3)]))  # an unsynced entry before it
+    assert journal.durable_writes == written
+    journal.sync(follower)  # one fdatasync covers both
+    journal.sync(ticket)
+    nxt = journal.append(encode_spans([_span(4)]))  # alone again
+    assert journal.durable_writes == written + 1
+    journal.sync(nxt)
+    journal.close()
+    ids = [decode_spans(p)[0].span_id for _, p in read_entries(tmp_path / "j")]
+    assert ids == [f"{n:016x}" for n in range(1, 5)]
