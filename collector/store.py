@@ -254,7 +254,6 @@ class RunStore(WriterLoop):
 
     def _enqueue(self, job: SpanJob) -> None:
         with self._room:
-            job.queued_at = time.monotonic()
             self._queue.put(job)
             self._jobs_queued += 1
 

@@ -56,9 +56,6 @@ class SpanJob:
     # acknowledged at the journal's sync and the ticket frees its entry.
     future: Future[WriteResult] | None = None
     ticket: JournalTicket | None = None
-    # When it was queued (time.monotonic()): a batch waits for company only until
-    # its oldest request has waited _LINGER_S, however long the last commit took.
-    queued_at: float = 0.0
 
 
 @dataclass
@@ -68,13 +65,9 @@ class FnJob:
 
 
 STOP = object()
-# Group commit: a batch under this many spans waits for more until its oldest
-# request has been queued _LINGER_S. Counted from the queueing, not from when the
-# writer takes it: requests that waited out the commit before are committed at
-# once, so acknowledged -> visible is at most about a linger and two commits;
-# commits quicker than the linger are spaced by it (fewer, larger commits).
+# Group commit: a batch under this many spans waits up to _LINGER_S for more.
 _LINGER_BELOW_SPANS = 500
-_LINGER_S = 0.05
+_LINGER_S = 0.02
 # Storage trouble with acknowledged requests: retry, waiting longer each time.
 _RETRY_FIRST_S = 0.2
 # Commits spent finding the spans of a refused request that DuckDB refuses alone:
@@ -138,7 +131,7 @@ class WriterLoop(WriterConnection):
             stop_after = False
             # Small requests (one run each) are worth a short wait for company:
             # a commit costs about the same for 10 spans as for 1,000.
-            linger_until = first.queued_at + _LINGER_S if size < _LINGER_BELOW_SPANS else 0.0
+            linger_until = time.monotonic() + _LINGER_S if size < _LINGER_BELOW_SPANS else 0.0
             while size < self._commit_max:
                 try:
                     wait = linger_until - time.monotonic()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 
 from bench.workload import WorkloadSpec, generate_requests
 from collector.grpc_server import _INLINE_MAX_BYTES
@@ -46,9 +47,12 @@ def test_a_small_request_alone_is_stored_without_a_worker_and_a_large_one_with(
         handle.stop()
 
 
-def test_without_the_journal_every_request_goes_to_a_worker() -> None:
+def test_without_the_journal_every_request_goes_to_a_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Without the journal (an in-memory store) a write waits for its commit: never
     # on the event loop.
+    monkeypatch.chdir(tmp_path)  # an in-memory store keeps its chain key in the cwd
     small, *_ = generate_requests(WorkloadSpec(runs=1, runs_per_request=1, seed=5))
     handle = start_test_collector(Path(":memory:"))
     try:
