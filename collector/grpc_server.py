@@ -19,13 +19,7 @@ from collector.decode import DecodedRequest, InvalidRequest, decode_protobuf
 from collector.redact import Sanitizer
 from collector.request_budget import PartsInFlight
 from collector.settings import Settings
-from collector.store import (
-    PACE_MIN_SPANS,
-    Overloaded,
-    RunStore,
-    StoreRejected,
-    StoreUnavailable,
-)
+from collector.store import Overloaded, RunStore, StoreRejected, StoreUnavailable
 from instrumentation.security import host_port
 
 __all__ = ["GrpcServer", "TraceReceiver", "start_grpc_server"]
@@ -38,12 +32,6 @@ logger = logging.getLogger(__name__)
 _HANDSHAKE_TIMEOUT_MS = 10_000
 # How often a call waiting for its message looks at the clock and at the budget.
 _READ_TICK_S = 0.5
-# A request this small, when no other is being stored, is stored on the event
-# loop's thread (see TraceReceiver._store_inline). A span takes at least 30 bytes
-# on the wire (its two ids alone take 28), so it holds at most 819 spans: with
-# fewer than PACE_MIN_SPANS - 819 queued, the store never makes it wait for room.
-_INLINE_MAX_BYTES = 24 * 1024
-_INLINE_MAX_SPANS = _INLINE_MAX_BYTES // 30
 
 
 async def _abort_retryable(context: Any, message: str, retry_after_s: float) -> None:
@@ -60,12 +48,6 @@ async def _abort_retryable(context: Any, message: str, retry_after_s: float) -> 
 
 class TraceReceiver:
     """Decodes, stores, and acknowledges only after the commit.
-
-    A small request that arrives while no other is being stored is decoded and
-    stored on the event loop's own thread: at one request in flight that saves two
-    thread hand-offs (to a worker and back), each a wake-up and a wait for the
-    GIL, on the way to the acknowledgement. Its journal write blocks the loop
-    for one sync, which a call arriving meanwhile would have shared anyway.
 
     Registered with a raw-bytes deserializer so a malformed body is answered
     INVALID_ARGUMENT, as OTLP asks, rather than grpcio's generic INTERNAL; and as
@@ -99,7 +81,6 @@ class TraceReceiver:
         self._bodies = bodies or settings.bodies_in_flight()
         self._read_timeout_s = settings.request_timeout_s
         self._max_request_bytes = settings.max_request_bytes
-        self._storing = 0  # calls between their message and their answer (loop thread only)
 
     async def _read_message(self, context: Any) -> Any:
         """The request message; DEADLINE_EXCEEDED past the request timeout, and
@@ -135,16 +116,6 @@ class TraceReceiver:
             self._in_flight.give(decoded.held_parts)
         return decoded
 
-    def _store_inline(self, size: int) -> bool:
-        """Store this request on the loop's thread: small, alone, and certain not to
-        wait there (the journal answers at its sync; the store has room for it)."""
-        return (
-            self._storing == 1
-            and size <= _INLINE_MAX_BYTES
-            and self._store.journaled
-            and self._store.queued_spans + _INLINE_MAX_SPANS <= PACE_MIN_SPANS
-        )
-
     async def Export(self, requests: Any, context: Any) -> bytes:  # noqa: N802 - OTLP's name
         if self._token:
             metadata = dict(context.invocation_metadata())
@@ -170,18 +141,11 @@ class TraceReceiver:
         except BaseException:
             hold.release()
             raise
-        self._storing += 1
+        # Let go when the worker is done, even if the call was cancelled meanwhile.
+        work = self._workers.submit(self._decode_and_store, request)
+        work.add_done_callback(lambda _done: hold.release())
         try:
-            if self._store_inline(len(request)):
-                try:
-                    decoded = self._decode_and_store(request)
-                finally:
-                    hold.release()
-            else:
-                # Let go when the worker is done, even if the call was cancelled meanwhile.
-                work = self._workers.submit(self._decode_and_store, request)
-                work.add_done_callback(lambda _done: hold.release())
-                decoded = await asyncio.wrap_future(work)
+            decoded = await asyncio.wrap_future(work)
         except InvalidRequest as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except Overloaded as exc:
@@ -191,8 +155,6 @@ class TraceReceiver:
         except StoreUnavailable as exc:
             logger.warning("store unavailable; the exporter will retry: %s", exc)
             await _abort_retryable(context, str(exc), 1.0)
-        finally:
-            self._storing -= 1
         response = trace_service_pb2.ExportTraceServiceResponse()
         if decoded.rejected or decoded.error_message:
             response.partial_success.rejected_spans = decoded.rejected

@@ -24,17 +24,10 @@ while an entry written over zeros changes no metadata and its sync writes its
 own pages only. The room is filled 256 KiB at a time, and synced, by a
 thread of its own when a commit's release finds it running low, so a
 receiver rarely pays for it. Replay ends a segment at its zeros.
-
-A receiver alone (every entry before its own synced, no sync under way) writes
-its entry with ``RWF_DSYNC``: durable when the one write returns, instead of a
-write and then an ``fdatasync``. At one request in flight that is one system
-call, and one wait for the GIL after it, fewer on the acknowledgement path.
-Receivers that meet others write plainly and share one ``fdatasync``.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import struct
@@ -72,8 +65,6 @@ FILL_BYTES = 256 << 10
 # much (emptying it means filling its room with zeros again).
 EMPTY_AT_BYTES = 1 << 20
 _MAX_ENTRY_BYTES = 1 << 31
-# pwritev's per-write O_DSYNC (Linux 4.7+); None where the platform has none.
-_RWF_DSYNC: int | None = getattr(os, "RWF_DSYNC", None)
 
 
 class JournalError(CollectorError, OSError):
@@ -215,8 +206,6 @@ class Journal:
         self._outstanding: dict[int, int] = {}  # segment -> entries not yet committed
         self._sealed: dict[int, Path] = {}  # closed segments still holding entries
         self._broken = False  # the open segment may hold a torn entry: start another
-        self._dsync = _RWF_DSYNC  # None once the file system refused it
-        self.durable_writes = 0  # entries made durable by their own write (RWF_DSYNC)
         self.bytes_pending = 0  # bytes of entries not yet committed
         try:
             directory.mkdir(exist_ok=True)
@@ -269,49 +258,19 @@ class Journal:
                 before = self._size
                 if before + len(frame) > self._filled:
                     self._fill(self._fd, self._filled + self._fill_bytes)
-                # Alone: nothing unsynced before it and no sync under way (which
-                # another receiver's entry could share).
-                durable = (
-                    self._dsync is not None
-                    and self._synced == self._appended
-                    and not self._sync_lock.locked()
-                )
                 try:
-                    written = self._write(frame, before, durable)
+                    written = os.pwrite(self._fd, frame, before)
+                    if written != len(frame):
+                        raise OSError(f"short write ({written} of {len(frame)} bytes)")
                 except OSError as exc:
                     self._undo_write(before, len(frame))
-                    if durable:
-                        # As after a failed fdatasync: what the page cache holds is
-                        # unknown, so the next entries go to a new segment.
-                        self._broken = True
                     raise JournalError(f"cannot write the request journal: {exc}") from None
                 self._size += len(frame)
                 self._filled = max(self._filled, self._size)
                 self._appended += 1
-                if written == "durable":
-                    self._synced = self._appended
-                    self.durable_writes += 1
                 self._outstanding[self._number] += 1
                 self.bytes_pending += len(frame)
                 return JournalTicket(self._number, self._appended, len(frame))
-
-    def _write(self, frame: bytes, offset: int, durable: bool) -> str:
-        """Write ``frame`` at ``offset``; "durable" if it is on disk already, else "written"."""
-        if durable and self._dsync is not None:
-            try:
-                written = os.pwritev(self._fd, [frame], offset, self._dsync)
-            except OSError as exc:
-                if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
-                    raise
-                self._dsync = None  # this file system has no RWF_DSYNC: write, then sync
-            else:
-                if written != len(frame):
-                    raise OSError(f"short write ({written} of {len(frame)} bytes)")
-                return "durable"
-        written = os.pwrite(self._fd, frame, offset)
-        if written != len(frame):
-            raise OSError(f"short write ({written} of {len(frame)} bytes)")
-        return "written"
 
     def _undo_write(self, offset: int, length: int) -> None:
         # A torn entry would end replay of this segment early: zero it (the next

@@ -318,11 +318,6 @@ class RunStore(WriterLoop):
         return self.health.as_dict(connection_lost=self._reads.lost)
 
     @property
-    def journaled(self) -> bool:
-        """True when a write returns at the journal's sync, without waiting for a commit."""
-        return self._journal is not None
-
-    @property
     def queued_spans(self) -> int:
         """Spans acknowledged (or waiting) but not yet committed to DuckDB."""
         return self._queued_spans
