@@ -1,6 +1,7 @@
 """What making one journal entry durable costs on this disk, by way of writing it.
 
-    python -m bench.journal_sync --entries 400 --bytes 6000 --rounds 3 [--dir /tmp] [--noise]
+    python -m bench.journal_sync --entries 400 --bytes 6000 --rounds 3 \
+        [--dir /tmp] [--noise thread|process]
 
 Each way writes ``--entries`` entries of ``--bytes`` one after another, each
 made durable before the next (one request in flight), and prints the p50 / p99
@@ -17,8 +18,9 @@ latency of write + sync per entry:
 - ``overwrite RWF_DSYNC``: over zeros, ``pwritev`` with ``RWF_DSYNC``: durable
   on return for that write only (the file stays open without ``O_DSYNC``).
 
-``--noise`` runs a thread beside them that appends 64 KiB and fdatasyncs
-another file in a loop, as DuckDB's WAL commits do beside the journal.
+``--noise thread`` runs a thread beside them that appends 64 KiB and
+fdatasyncs another file in a loop, as DuckDB's WAL commits do beside the
+journal; ``--noise process`` does the same from another process.
 Ways are alternated within each round so that the machine's load falls on
 all of them alike.
 """
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import statistics
 import tempfile
@@ -34,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
@@ -124,33 +128,41 @@ WAYS: dict[str, Way] = {
 }
 
 
+def _append_and_sync(path: Path, stop: Any) -> None:
+    """Append 64 KiB and fdatasync ``path`` until ``stop`` is set, as DuckDB's commits do."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    chunk = os.urandom(64 << 10)
+    try:
+        while not stop.is_set():
+            os.write(fd, chunk)
+            os.fdatasync(fd)
+            if os.fstat(fd).st_size > 64 << 20:
+                os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
+
+
 class _Noise:
-    """Appends and syncs another file in a loop, as DuckDB's commits do."""
+    """Another file appended and synced beside the entries, by a thread or a process."""
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        chunk = os.urandom(64 << 10)
-        try:
-            while not self._stop.is_set():
-                os.write(fd, chunk)
-                os.fdatasync(fd)
-                if os.fstat(fd).st_size > 64 << 20:
-                    os.ftruncate(fd, 0)
-        finally:
-            os.close(fd)
+    def __init__(self, path: Path, kind: str) -> None:
+        if kind == "process":
+            ctx = mp.get_context("spawn")
+            self._stop: Any = ctx.Event()
+            self._worker: Any = ctx.Process(target=_append_and_sync, args=(path, self._stop))
+        else:
+            self._stop = threading.Event()
+            self._worker = threading.Thread(
+                target=_append_and_sync, args=(path, self._stop), daemon=True
+            )
 
     def __enter__(self) -> _Noise:
-        self._thread.start()
+        self._worker.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(30)
+        self._worker.join(30)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,13 +171,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bytes", type=int, default=6000, help="bytes of one entry")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=None, help="where (default: the temp dir)")
-    parser.add_argument("--noise", action="store_true", help="another file synced beside")
+    parser.add_argument(
+        "--noise", choices=("thread", "process"), help="another file synced beside, by ..."
+    )
     args = parser.parse_args(argv)
 
     frame = os.urandom(args.bytes)
     took: dict[str, list[float]] = {name: [] for name in WAYS}
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="journal-sync-") as tmp:
-        noise = _Noise(Path(tmp) / "noise.wal") if args.noise else None
+        noise = _Noise(Path(tmp) / "noise.wal", args.noise) if args.noise else None
         if noise:
             noise.__enter__()
         try:
