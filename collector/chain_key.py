@@ -20,7 +20,14 @@ from pathlib import Path
 
 from collector.errors import CollectorError
 
-__all__ = ["ChainKey", "ChainKeyError", "default_key_path", "key_next_to", "load_key"]
+__all__ = [
+    "ChainKey",
+    "ChainKeyError",
+    "default_key_path",
+    "key_for_process",
+    "key_next_to",
+    "load_key",
+]
 
 _KEY_BYTES = 32
 
@@ -43,6 +50,12 @@ class ChainKey:
 
     def mac(self, data: bytes) -> bytes:
         return hmac.new(self.secret, data, hashlib.sha256).digest()
+
+
+def key_for_process(db_path: Path) -> ChainKey:
+    """A key that lives and dies with this process: an in-memory store's chain ends with it,
+    so nothing is written beside it (``:memory:.key`` in the working directory)."""
+    return ChainKey(secret=secrets.token_bytes(_KEY_BYTES), path=db_path)
 
 
 def default_key_path(db_path: Path) -> Path:

@@ -186,6 +186,8 @@ class CommitMark:
 
     def __init__(self, db_path: Path, key: ChainKey | None = None) -> None:
         self.path = mark_path(db_path)
+        # An in-memory store ends with its process: there is no file to pin.
+        self._in_memory = str(db_path) == ":memory:"
         self._key = key
         self._fd: int | None = None
         # The tips last written (None until the first write of this process).
@@ -209,6 +211,8 @@ class CommitMark:
 
         duckdb.Error escapes when the file cannot be read (damaged, locked).
         """
+        if self._in_memory:
+            return
         fields = self._fields()
         head = HeadRecord.parse(fields) if fields else None
         hint = ACKNOWLEDGE_HINT.format(db=db_path)
@@ -327,6 +331,8 @@ class CommitMark:
         if records is not None:
             self._record_tip = records
         self._span_tip = (seq, digest)
+        if self._in_memory:
+            return
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
         line = self.line(seq, digest, self._record_tip) + "\n"

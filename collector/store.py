@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from collector.chain_key import ChainKeyError, default_key_path, load_key
+from collector.chain_key import ChainKeyError, default_key_path, key_for_process, load_key
 from collector.chain_keying import first_key, record_keying
 from collector.clock_steps import ClockSteps
 from collector.commit_mark import CommitMark, LostCommits
@@ -102,7 +102,8 @@ class RunStore(WriterLoop):
         try:
             # Created only once the file opened fine and has no keyed chain yet
             # (below): a file that cannot be opened is left with nothing new beside it.
-            existing_key = load_key(key_path, create=False) if key_path.exists() else None
+            on_disk = str(db_path) != ":memory:" and key_path.exists()
+            existing_key = load_key(key_path, create=False) if on_disk else None
         except ChainKeyError as exc:
             raise StoreOpenError(str(exc)) from None
         self._mark = CommitMark(self.db_path, existing_key)
@@ -126,7 +127,10 @@ class RunStore(WriterLoop):
             self._con.close()
             raise StoreOpenError(str(exc)) from None
         try:
-            self.chain_key = existing_key or first_key(self._con, key_path)
+            if str(db_path) == ":memory:":
+                self.chain_key = key_for_process(self.db_path)
+            else:
+                self.chain_key = existing_key or first_key(self._con, key_path)
             record_keying(self._con, self.chain_key)
             chain_rows_of_older_schema(self._con, self.chain_key, self.previous_schema_version)
         except ChainKeyError as exc:

@@ -136,8 +136,7 @@ def test_a_copy_unused_past_the_age_is_removed_but_never_one_in_use(
 def test_a_worker_killed_with_sigkill_leaves_no_folder(
     root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A store without a file: its worker has a folder of its own. (Such a store still
-    # keeps its chain key and commit mark beside ":memory:", so in the test's folder.)
+    # A store without a file: its worker has a folder of its own.
     monkeypatch.chdir(tmp_path)
     handle = start_test_collector(Path(":memory:"), sql_copy_dir=root)
     try:
