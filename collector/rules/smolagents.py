@@ -8,7 +8,10 @@ its answer is its ``final_answer`` call's. A structured answer (a dict) is writt
 ``str()``: it is read back and stored as JSON. A run stopped by ``agent.interrupt()``
 raises ``AgentError("Agent interrupted.")``: it was cancelled, it did not fail. A managed
 agent is run on smolagents' ``managed_agent`` prompt wrapping what its manager asked: its
-task is that request (the prompt's ``Task:`` section), not the whole prompt."""
+task is that request (the prompt's ``Task:`` section), not the whole prompt. A tool that
+raised records no output: smolagents tells the model the error its ``Step`` span raised
+(``AgentToolExecutionError``, naming the tool and its arguments), and that is the failed
+step's result."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.messages import as_text, loads
@@ -28,12 +32,20 @@ __all__ = [
     "run_status",
     "step_fields",
     "derive_run_fields",
+    "derive_step_fields",
     "TERMINAL_TOOLS",
 ]
 
 SCOPES = frozenset({OI.SMOLAGENTS_SCOPE})
 TERMINAL_TOOLS = frozenset({"final_answer"})
 _RUN_SUFFIX = ".run"
+_STATUS_ERROR = 2
+# What smolagents' ``execute_tool_call`` raises for a tool (or a managed agent) that raised,
+# and writes into the step's memory, which the model is sent next ("Error:\n{message}...").
+_TOOL_ERROR_HEADS = (
+    "Error executing tool '{name}' with arguments {arguments}: ",
+    "Error executing request to team member '{name}' with arguments {arguments}: ",
+)
 # smolagents' default ``managed_agent.task`` prompt (ToolCallingAgent and CodeAgent alike).
 _MANAGED_TASK = re.compile(
     r"^You're a helpful agent named '[^'\n]*'\.\n"
@@ -112,3 +124,28 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
         return {}
     answer = step_fields(max(calls, key=lambda s: s.start_ns), "tool_call").get("tool_result")
     return {"final_answer": answer} if answer is not None else {}
+
+
+def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
+    """A raising tool's result: the error its ``Step`` span raised for that call (the tool's
+    name and arguments, as smolagents writes them), which is what the model was told. Of
+    several calls in one step that raised, only the first is told (smolagents stops the
+    step there); the others keep no result."""
+    attrs = span.attributes
+    if span.status_code != _STATUS_ERROR or attrs.get(OI.OUTPUT_VALUE) is not None:
+        return {}
+    if str(attrs.get(OI.SPAN_KIND, "")).upper() != OI.KIND_TOOL:
+        return {}
+    step = trace_spans.get(span.parent_span_id or "")
+    call = loads(attrs.get(OI.INPUT_VALUE))
+    kwargs = call.get("kwargs") if isinstance(call, Mapping) else None
+    if step is None or not isinstance(kwargs, Mapping) or (call.get("args") or []):
+        return {}
+    name = attrs.get(OI.TOOL_NAME)
+    heads = [h.format(name=name, arguments=str(dict(kwargs))) for h in _TOOL_ERROR_HEADS]
+    for event in step.events:
+        message = (event.get("attributes") or {}).get(G.EXCEPTION_MESSAGE)
+        if event.get("name") == "exception" and isinstance(message, str):
+            if any(message.startswith(head) for head in heads):
+                return {"tool_result": message}
+    return {}

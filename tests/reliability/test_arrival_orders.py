@@ -83,6 +83,7 @@ FRAMEWORKS = (
     "shapes_crewai",
     "shapes_langgraph",
     "shapes_langgraph_openllmetry",
+    "shapes_smolagents",
 )
 TRANSPORTS = ("grpc", "http-protobuf", "http-json")
 # Attributes whose values are span ids of the same trace (pending copies' links).
