@@ -145,7 +145,8 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
     heads = [h.format(name=name, arguments=str(dict(kwargs))) for h in _TOOL_ERROR_HEADS]
     for event in step.events:
         message = (event.get("attributes") or {}).get(G.EXCEPTION_MESSAGE)
-        if event.get("name") == "exception" and isinstance(message, str):
-            if any(message.startswith(head) for head in heads):
-                return {"tool_result": message}
+        if event.get("name") != "exception" or not isinstance(message, str):
+            continue
+        if any(message.startswith(head) for head in heads):
+            return {"tool_result": message}
     return {}
