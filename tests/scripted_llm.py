@@ -11,9 +11,9 @@ Only ``POST .../chat/completions`` is served, Ollama's ``POST /api/chat`` (not s
 the same turns in Ollama's shape, an error as Ollama's ``{"error": ...}``), and, not
 streamed, the same turns in other vendors' shapes (all listed in tests/scripted_llm_apis.py):
 Anthropic's ``POST /v1/messages`` and Gemini's ``POST .../models/{model}:generateContent``
-(tests/scripted_llm_vendors.py), OpenAI's Responses API ``POST .../responses``
-(tests/scripted_llm_responses.py), Cohere's ``POST /v2/chat`` (tests/scripted_llm_cohere.py)
-and Amazon Bedrock's Converse ``POST /model/{modelId}/converse``
+(tests/scripted_llm_vendors.py), OpenAI's Responses API ``POST .../responses`` (streamed
+too, when asked; tests/scripted_llm_responses.py), Cohere's ``POST /v2/chat``
+(tests/scripted_llm_cohere.py) and Amazon Bedrock's Converse ``POST /model/{modelId}/converse``
 (tests/scripted_llm_bedrock.py). Any other path answers 404, so a client using something
 unscripted fails loudly. A chat-completions request with ``"stream": true`` gets the same
 turn as server-sent ``chat.completion.chunk`` events, with a usage chunk when
@@ -359,6 +359,10 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
                 api, model = vendor
                 status, reply = llm.respond(api.as_chat(model, request))
                 ok = status == 200 and isinstance(reply, dict)
+                if ok and request.get("stream") and api.events is not None:
+                    answered = api.answer(reply, request)  # type: ignore[arg-type]
+                    self._send_events(api.events(answered), named=True)
+                    return
                 self._send(
                     status,
                     api.answer(reply, request) if ok else api.error(status, reply),  # type: ignore[arg-type]
@@ -375,8 +379,14 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
                 return
             self._send(status, reply)
 
-        def _send_events(self, events: list[dict[str, Any]]) -> None:
-            payload = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+        def _send_events(self, events: list[dict[str, Any]], *, named: bool = False) -> None:
+            """Server-sent events: chat completions' chunks then ``[DONE]``, or (``named``)
+            the Responses API's, each under an ``event:`` line of its type and no end mark."""
+            if named:
+                payload = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+            else:
+                chunks = "".join(f"data: {json.dumps(e)}\n\n" for e in events)
+                payload = chunks + "data: [DONE]\n\n"
             data = payload.encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
