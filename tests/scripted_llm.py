@@ -64,6 +64,8 @@ class Turn:
     gate: threading.Event | None = None  # the answer waits (bounded) until it is set
     raw_body: str | None = None  # sent as the HTTP 200 body instead (e.g. text that is no JSON)
     arrived: threading.Event | None = None  # set when the request for this turn arrives
+    finish_reason: str | None = None  # instead of "tool_calls" / "stop" (``content_filter``)
+    refusal: str | None = None  # OpenAI's ``message.refusal``: the model declined
 
 
 Responder = Turn | Callable[[Mapping[str, Any]], Turn]
@@ -238,6 +240,8 @@ def _completion(served_model: str, turn: Turn, index: int, serial: int) -> dict[
     message: dict[str, Any] = {"role": "assistant", "content": turn.content}
     if turn.reasoning:
         message["reasoning_content"] = turn.reasoning
+    if turn.refusal is not None:
+        message["refusal"] = turn.refusal
     if turn.tool_calls:
         message["tool_calls"] = [
             {
@@ -263,7 +267,8 @@ def _completion(served_model: str, turn: Turn, index: int, serial: int) -> dict[
             {
                 "index": 0,
                 "message": message,
-                "finish_reason": "tool_calls" if turn.tool_calls else "stop",
+                "finish_reason": turn.finish_reason
+                or ("tool_calls" if turn.tool_calls else "stop"),
             }
         ],
         "usage": _usage(turn),
@@ -325,6 +330,8 @@ def _stream_events(completion: Mapping[str, Any], include_usage: bool) -> list[d
     delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
     if message.get("reasoning_content"):
         delta["reasoning_content"] = message["reasoning_content"]
+    if message.get("refusal") is not None:
+        delta["refusal"] = message["refusal"]
     events = [chunk(delta)]
     for position, call in enumerate(message.get("tool_calls") or []):
         events.append(chunk({"tool_calls": [{"index": position, **call}]}))

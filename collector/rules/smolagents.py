@@ -40,6 +40,10 @@ SCOPES = frozenset({OI.SMOLAGENTS_SCOPE})
 TERMINAL_TOOLS = frozenset({"final_answer"})
 _RUN_SUFFIX = ".run"
 _STATUS_ERROR = 2
+_RETURNED_NOTHING = str(None)  # the run span's output.value when run() returned None
+# A Step that failed on the model's output (no tool call and no text to read): the error
+# smolagents logs for that step, which belongs to its model call.
+_MODEL_OUTPUT_ERRORS = frozenset({"AgentParsingError"})
 # What smolagents' ``execute_tool_call`` raises for a tool (or a managed agent) that raised,
 # and writes into the step's memory, which the model is sent next ("Error:\n{message}...").
 _TOOL_ERROR_HEADS = (
@@ -118,10 +122,13 @@ def _named_arguments(call: Any, parameters: Any) -> dict[str, Any] | None:
 
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
     """The answer of a run whose span lacks one (it never ended, or it streamed): its
-    final_answer call."""
+    final_answer call. A run that returned nothing (``output.value`` is ``str(None)``: at
+    its step limit the model gave no text either) has no answer, whatever its last model
+    call's empty text would say."""
     calls = [s for s in own if s.attributes.get(OI.TOOL_NAME) in TERMINAL_TOOLS]
     if not calls:
-        return {}
+        returned = run_span.attributes.get(OI.OUTPUT_VALUE)
+        return {"final_answer": None} if returned == _RETURNED_NOTHING else {}
     answer = step_fields(max(calls, key=lambda s: s.start_ns), "tool_call").get("tool_result")
     return {"final_answer": answer} if answer is not None else {}
 
@@ -130,13 +137,20 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
     """A raising tool's result: the error its ``Step`` span raised for that call (the tool's
     name and arguments, as smolagents writes them), which is what the model was told. Of
     several calls in one step that raised, only the first is told (smolagents stops the
-    step there); the others keep no result."""
+    step there); the others keep no result. A model call whose output the ``Step`` could
+    not read (no tool call, no text: a refusal, a content filter) has that step's error."""
     attrs = span.attributes
+    kind = str(attrs.get(OI.SPAN_KIND, "")).upper()
+    step = trace_spans.get(span.parent_span_id or "")
+    if kind == OI.KIND_LLM and step is not None and step.status_code == _STATUS_ERROR:
+        found = exception(step)
+        if found and found[0].rsplit(".", 1)[-1] in _MODEL_OUTPUT_ERRORS and found[1]:
+            return {"error": found[1]}
+        return {}
     if span.status_code != _STATUS_ERROR or attrs.get(OI.OUTPUT_VALUE) is not None:
         return {}
-    if str(attrs.get(OI.SPAN_KIND, "")).upper() != OI.KIND_TOOL:
+    if kind != OI.KIND_TOOL:
         return {}
-    step = trace_spans.get(span.parent_span_id or "")
     call = loads(attrs.get(OI.INPUT_VALUE))
     kwargs = call.get("kwargs") if isinstance(call, Mapping) else None
     if step is None or not isinstance(kwargs, Mapping) or (call.get("args") or []):

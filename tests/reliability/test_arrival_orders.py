@@ -14,7 +14,6 @@ import hashlib
 import itertools
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -33,11 +32,11 @@ import instrumentation
 from instrumentation import agent_run
 from tests.collector.ingest.otlp import to_otlp_json, to_request
 from tests.conftest import CollectorHandle, start_test_collector
+from tests.frameworks.captured_runs import body_of
 from tests.instrumentation.conftest import Spans
 from tests.span_items import SpanItem, request_of, span_items, trace_ids
 from tests.support import wait_until
 
-CAPTURED = Path(__file__).parents[1] / "frameworks" / "captured"
 FRAMEWORKS = (
     "ag2_agent",
     "ag2_native",
@@ -54,6 +53,10 @@ FRAMEWORKS = (
     "cohere_openinference",
     "cohere_otel",
     "dspy",
+    "edges_langgraph",
+    "edges_openai_agents",
+    "edges_pydantic_ai",
+    "edges_smolagents",
     "google_adk_2",
     "google_adk_2_no_content",
     "google_adk_2_schema_1",
@@ -154,7 +157,7 @@ def _wrapped_model_calls() -> bytes:
     return to_request(memory.get_finished_spans()).SerializeToString()
 
 
-BODIES: dict[str, bytes] = {name: (CAPTURED / f"{name}.otlp").read_bytes() for name in FRAMEWORKS}
+BODIES: dict[str, bytes] = {name: body_of(name) for name in FRAMEWORKS}
 
 
 def _renamed(items: list[SpanItem], salt: str) -> list[SpanItem]:
