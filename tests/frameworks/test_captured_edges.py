@@ -21,18 +21,34 @@ from tests.frameworks.captured_runs import (
     settled_runs,
 )
 
-FRAMEWORKS = ("pydantic_ai", "openai_agents", "langgraph", "smolagents")
+FRAMEWORKS = (
+    "pydantic_ai",
+    "openai_agents",
+    "langgraph",
+    "langgraph_openllmetry",
+    "strands",
+    "smolagents",
+)
 # The model each framework's model-call spans name: OpenInference's Agents SDK spans record
-# only the one asked for, smolagents' too.
+# only the one asked for, smolagents' and Strands' too.
 MODELS = {
     "pydantic_ai": "scripted-edges-served",
     "openai_agents": "scripted-edges",
     "langgraph": "scripted-edges-served",
+    "langgraph_openllmetry": "scripted-edges-served",
+    "strands": "scripted-edges",
     "smolagents": "scripted-edges",
 }
 # How many runs each capture holds: smolagents runs synchronously (no cancelled run); the
 # Agents SDK's hand-off chain is three runs.
-RUNS = {"pydantic_ai": 5, "openai_agents": 8, "langgraph": 5, "smolagents": 4}
+RUNS = {
+    "pydantic_ai": 5,
+    "openai_agents": 8,
+    "langgraph": 5,
+    "langgraph_openllmetry": 5,
+    "strands": 5,
+    "smolagents": 4,
+}
 # The long run's tokens: one call per tick, then the answer's (the scripted default 120 / 30).
 LONG_INPUT = sum(100 + n for n in range(1, E.LONG_CALLS + 1)) + 120
 LONG_OUTPUT = 5 * E.LONG_CALLS + 30
@@ -91,9 +107,17 @@ DECLINED = {
     # LangGraph returns the AI message: the refusal is its text (langchain-openai keeps
     # it beside the empty content); a filtered answer is empty.
     "langgraph": ("completed", {"refusal": E.REFUSAL, "content_filter": ""}, False),
+    "langgraph_openllmetry": ("completed", {"refusal": E.REFUSAL, "content_filter": ""}, False),
+    # Strands keeps no refusal: the answer is empty either way.
+    "strands": ("completed", {"refusal": "", "content_filter": ""}, False),
     # smolagents cannot read the answer, asks again until its step limit, returns None.
     "smolagents": ("max_steps", None, False),
 }
+
+
+# The filtered answer's output tokens where the spans record the model's 0 (pydantic-ai, the
+# Agents SDK's OpenInference spans and OpenLLMetry leave a 0 out: no count).
+FILTERED_OUTPUT_TOKENS = {"langgraph": 0, "strands": 0, "smolagents": 0}
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
@@ -110,10 +134,13 @@ def test_a_refusal_and_a_content_filter_read_as_returned(
         seen = returned[shape]
         run = runs[seen["task"]]
         answer = answers[shape] if isinstance(answers, dict) else None
-        # LangGraph returns the AI message, whose content is empty beside the refusal.
+        # LangGraph returns the AI message, whose content is empty beside the refusal;
+        # Strands the empty text.
         assert seen["answer"] == ("" if answer is not None else None)
         assert (seen["raised"] is not None) == raised
         assert (run[2], run[4]) == (status, answer)
+        if shape == "content_filter":
+            assert run[9] == FILTERED_OUTPUT_TOKENS.get(framework)
         if raised:
             # The error the caller saw (the Agents SDK's without its class name).
             assert run[5] and seen["raised"].endswith(run[5]), (run[5], seen["raised"])
@@ -130,15 +157,19 @@ def test_a_refusal_and_a_content_filter_read_as_returned(
         assert [s[5] is not None and s[5].startswith(unread) for s in steps] == [True, True, False]
 
 
-@pytest.mark.parametrize("framework", ["pydantic_ai", "openai_agents", "langgraph"])
+@pytest.mark.parametrize(
+    "framework", ["pydantic_ai", "openai_agents", "langgraph", "langgraph_openllmetry", "strands"]
+)
 def test_a_run_cancelled_in_a_tool_is_cancelled(
     module_collector: CollectorHandle, framework: str
 ) -> None:
     """The run's task cancelled while ``wait_forever`` runs: the run is ``cancelled`` with
     no answer, its model call and the cut tool call its steps. The tool's step says it was
-    cut off where the spans tell it: pydantic-ai's tool span fails on the cancellation;
-    LangGraph's never ends, and its ``tools`` node fails holding the call; the Agents SDK's
-    ends OK without output, as a tool that returned ``None``, so only the run says it."""
+    cut off where the spans tell it: pydantic-ai's and Strands' tool span fails on the
+    cancellation; under OpenInference LangGraph's never ends, and its ``tools`` node fails
+    holding the call; under OpenLLMetry it ends with no status below the failed node; the
+    Agents SDK's ends OK without output, as a tool that returned ``None``, so only the run
+    says it."""
     name = f"edges_{framework}"
     body = body_of(name)
     send_capture(module_collector, body)

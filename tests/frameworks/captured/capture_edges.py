@@ -7,7 +7,8 @@ of the long run carries the whole conversation), plus what the framework returne
     VENV/bin/python -m tests.frameworks.captured.capture_edges FRAMEWORK [OUT_DIR]
 
 FRAMEWORK is ``pydantic_ai`` (its own instrumentation), ``openai_agents`` (OpenInference),
-``langgraph`` (OpenInference) or ``smolagents`` (OpenInference; no cancelled run: it runs
+``langgraph`` (OpenInference), ``langgraph_openllmetry``, ``strands`` (its own spans) or
+``smolagents`` (OpenInference; no cancelled run: it runs
 synchronously); the files are ``edges_<FRAMEWORK>.otlp.gz`` and ``.expected.json``. The
 spans keep as many attributes as the provider ``instrumentation.configure()`` installs keeps
 (the SDK's default 128 drops the oldest of a long conversation's flattened messages, and the
@@ -127,14 +128,20 @@ def _openai_agents(capture: Capture, llm: ScriptedLLM) -> dict[str, Outcome]:
     return out
 
 
-def _langgraph(capture: Capture, llm: ScriptedLLM) -> dict[str, Outcome]:
+def _langgraph(capture: Capture, llm: ScriptedLLM, openllmetry: bool) -> dict[str, Outcome]:
     from langchain.agents import create_agent
     from langchain_core.tools import tool
     from langchain_openai import ChatOpenAI
-    from openinference.instrumentation.langchain import LangChainInstrumentor
     from pydantic import SecretStr
 
-    LangChainInstrumentor().instrument(tracer_provider=capture.provider)
+    if openllmetry:
+        from opentelemetry.instrumentation.langchain import LangchainInstrumentor
+
+        LangchainInstrumentor().instrument(tracer_provider=capture.provider)
+    else:
+        from openinference.instrumentation.langchain import LangChainInstrumentor
+
+        LangChainInstrumentor().instrument(tracer_provider=capture.provider)
     tools = E.Tools()
     model = ChatOpenAI(model="scripted-edges", base_url=llm.base_url,
                        api_key=SecretStr("sk-scripted"), max_retries=0)  # fmt: skip
@@ -143,7 +150,7 @@ def _langgraph(capture: Capture, llm: ScriptedLLM) -> dict[str, Outcome]:
         tools=[tool(tools.tick), tool(tools.lookup), tool(tools.wait_forever)],
         name="edge_agent",
     )
-    tasks = E.script(llm, "[edges-langgraph]")
+    tasks = E.script(llm, "[edges-langgraph_openllmetry]" if openllmetry else "[edges-langgraph]")
     config = {"recursion_limit": 3 * E.LONG_CALLS + 10}
 
     def ask(task: str) -> Any:
@@ -158,6 +165,35 @@ def _langgraph(capture: Capture, llm: ScriptedLLM) -> dict[str, Outcome]:
     request = {"messages": [{"role": "user", "content": tasks["cancelled"]}]}
     seen = asyncio.run(E.cancel_when_started(agent.ainvoke(request), tools))
     out["cancelled"] = {"task": tasks["cancelled"], **seen}
+    return out
+
+
+def _strands(capture: Capture, llm: ScriptedLLM) -> dict[str, Outcome]:
+    from opentelemetry import trace
+    from strands import Agent, tool
+    from strands.models.openai import OpenAIModel
+
+    trace.set_tracer_provider(capture.provider)  # Strands traces through the global one
+    tools = E.Tools()
+    client_args = {"base_url": llm.base_url, "api_key": "sk-scripted", "max_retries": 0}
+
+    def make_agent() -> Any:
+        # A model (and its client) per event loop: an httpx pool is bound to its first loop.
+        model = OpenAIModel(client_args=client_args, model_id="scripted-edges")
+        own = [tool(tools.tick), tool(tools.lookup), tool(tools.wait_forever)]
+        return Agent(model=model, name="edge_agent", callback_handler=None, tools=own)
+
+    tasks = E.script(llm, "[edges-strands]")
+    out = {
+        shape: _outcome(task, lambda t=task: str(make_agent()(t)).strip())
+        for shape, task in tasks.items()
+        if shape != "cancelled"
+    }
+
+    async def cancel() -> dict[str, Any]:
+        return await E.cancel_when_started(make_agent().invoke_async(tasks["cancelled"]), tools)
+
+    out["cancelled"] = {"task": tasks["cancelled"], **asyncio.run(cancel())}
     return out
 
 
@@ -210,8 +246,13 @@ FRAMEWORKS: dict[str, tuple[tuple[str, ...], Callable[[Capture, ScriptedLLM], di
     ),
     "langgraph": (
         ("langgraph", "langchain", "langchain-openai", "openinference-instrumentation-langchain"),
-        _langgraph,
+        lambda capture, llm: _langgraph(capture, llm, openllmetry=False),
     ),
+    "langgraph_openllmetry": (
+        ("langgraph", "langchain", "langchain-openai", "opentelemetry-instrumentation-langchain"),
+        lambda capture, llm: _langgraph(capture, llm, openllmetry=True),
+    ),
+    "strands": (("strands-agents",), _strands),
     "smolagents": (("smolagents", "openinference-instrumentation-smolagents"), _smolagents),
 }
 
