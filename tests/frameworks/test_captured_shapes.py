@@ -16,12 +16,15 @@ from tests.frameworks.captured import shapes_scenario as S
 from tests.frameworks.captured_runs import capture_runs, expected_of, run_steps
 
 # Per capture: the model its steps name (a streamed call under OpenLLMetry records only the
-# one asked for; smolagents' spans only the one asked for) and what the framework told the
-# model of the raising tool.
+# one asked for; smolagents' and the Agents SDK's OpenInference spans only the one asked
+# for) and what the framework told the model of the raising tool.
 CAPTURES = {
     "shapes_crewai": ("scripted-shapes-served", f"Error executing tool: {S.WEATHER_ERROR}"),
     "shapes_langgraph": ("scripted-shapes-served", f"Tool error: {S.WEATHER_ERROR}"),
     "shapes_langgraph_openllmetry": ("scripted-shapes", f"Tool error: {S.WEATHER_ERROR}"),
+    # The Agents SDK's failure function's text; pydantic-ai's ModelRetry message.
+    "shapes_openai_agents": ("scripted-shapes", f"Tool error: {S.WEATHER_ERROR}"),
+    "shapes_pydantic_ai": ("scripted-shapes-served", S.WEATHER_ERROR),
     "shapes_smolagents": (
         "scripted-shapes",
         "Error executing tool 'get_weather' with arguments {'city': 'Paris'}: "

@@ -91,6 +91,8 @@ FRAMEWORKS = (
     "shapes_crewai",
     "shapes_langgraph",
     "shapes_langgraph_openllmetry",
+    "shapes_openai_agents",
+    "shapes_pydantic_ai",
     "shapes_smolagents",
 )
 TRANSPORTS = ("grpc", "http-protobuf", "http-json")
