@@ -53,6 +53,7 @@ FRAMEWORKS = (
     "cohere_openinference",
     "cohere_otel",
     "dspy",
+    "edges_google_adk",
     "edges_langgraph",
     "edges_langgraph_openllmetry",
     "edges_openai_agents",

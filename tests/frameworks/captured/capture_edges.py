@@ -7,8 +7,9 @@ of the long run carries the whole conversation), plus what the framework returne
     VENV/bin/python -m tests.frameworks.captured.capture_edges FRAMEWORK [OUT_DIR]
 
 FRAMEWORK is ``pydantic_ai`` (its own instrumentation), ``openai_agents`` (OpenInference),
-``langgraph`` (OpenInference), ``langgraph_openllmetry``, ``strands`` (its own spans) or
-``smolagents`` (OpenInference; no cancelled run: it runs
+``langgraph`` (OpenInference), ``langgraph_openllmetry``, ``strands`` (its own spans),
+``google_adk`` (its own spans; no refusal or filter shapes: its model here is the tests' own
+adapter) or ``smolagents`` (OpenInference; no cancelled run: it runs
 synchronously); the files are ``edges_<FRAMEWORK>.otlp.gz`` and ``.expected.json``. The
 spans keep as many attributes as the provider ``instrumentation.configure()`` installs keeps
 (the SDK's default 128 drops the oldest of a long conversation's flattened messages, and the
@@ -197,6 +198,37 @@ def _strands(capture: Capture, llm: ScriptedLLM) -> dict[str, Outcome]:
     return out
 
 
+def _google_adk(capture: Capture, llm: ScriptedLLM) -> dict[str, Outcome]:
+    """ADK on the tests' own chat-completions ``BaseLlm``: no refusal or filter shapes (how
+    that adapter reads them is the tests', not ADK's)."""
+    from google.adk.agents import LlmAgent
+    from opentelemetry import trace
+
+    from tests.frameworks.adk_scripted_model import ScriptedChatModel
+    from tests.frameworks.scenarios_adk import _run
+
+    trace.set_tracer_provider(capture.provider)  # ADK traces through the global one
+    tools = E.Tools()
+    agent = LlmAgent(
+        name="edge_agent",
+        model=ScriptedChatModel(model="scripted-edges", base_url=llm.base_url),
+        instruction="Answer briefly.",
+        tools=[tools.tick, tools.lookup, tools.wait_forever],
+    )
+    tasks = E.script(llm, "[edges-google_adk]")
+    out = {
+        shape: _outcome(task, lambda t=task: asyncio.run(_run(agent, t)))
+        for shape, task in tasks.items()
+        if shape in ("long", "hostile")
+    }
+
+    async def cancel() -> dict[str, Any]:
+        return await E.cancel_when_started(_run(agent, tasks["cancelled"]), tools)
+
+    out["cancelled"] = {"task": tasks["cancelled"], **asyncio.run(cancel())}
+    return out
+
+
 def _smolagents(capture: Capture, llm: ScriptedLLM) -> dict[str, Outcome]:
     from openinference.instrumentation.smolagents import SmolagentsInstrumentor
     from smolagents import OpenAIModel, ToolCallingAgent, tool
@@ -253,6 +285,7 @@ FRAMEWORKS: dict[str, tuple[tuple[str, ...], Callable[[Capture, ScriptedLLM], di
         lambda capture, llm: _langgraph(capture, llm, openllmetry=True),
     ),
     "strands": (("strands-agents",), _strands),
+    "google_adk": (("google-adk",), _google_adk),
     "smolagents": (("smolagents", "openinference-instrumentation-smolagents"), _smolagents),
 }
 
