@@ -351,20 +351,30 @@ def build_step(span: SpanRecord, kind: SpanClass, run_id: str | None) -> StepRow
         or fields.get("model"),
         # A framework module's count of the whole prompt, where the generic key leaves
         # the cached part out, wins.
-        input_tokens=token_count(fields.get("whole_prompt_tokens"))
-        or token_count(
-            attrs.get(A.GEN_AI_USAGE_INPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_PROMPT_TOKENS))
-        )
-        or token_count(fields.get("input_tokens")),
-        output_tokens=token_count(
-            attrs.get(A.GEN_AI_USAGE_OUTPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_COMPLETION_TOKENS))
-        )
-        or token_count(fields.get("output_tokens")),
+        input_tokens=_first_count(
+            fields.get("whole_prompt_tokens"),
+            attrs.get(A.GEN_AI_USAGE_INPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_PROMPT_TOKENS)),
+            fields.get("input_tokens"),
+        ),
+        output_tokens=_first_count(
+            attrs.get(A.GEN_AI_USAGE_OUTPUT_TOKENS, attrs.get(A.GEN_AI_USAGE_COMPLETION_TOKENS)),
+            fields.get("output_tokens"),
+        ),
         finish_reasons=text_value(finish) if finish is not None else fields.get("finish_reasons"),
         is_final=not pending,
         **command_fields(attrs),
         end_ns=span.end_ns,
     )
+
+
+def _first_count(*values: Any) -> int | None:
+    """The first of ``values`` that is a token count: a call that produced no token (a
+    content filter's empty answer) reports 0, which is a count, not a missing one."""
+    for value in values:
+        count = token_count(value)
+        if count is not None:
+            return count
+    return None
 
 
 def _real_parent(span: SpanRecord) -> str | None:

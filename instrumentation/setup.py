@@ -20,6 +20,11 @@ Environment, read once per ``configure()`` (arguments win):
   ``*COMPRESSION`` and certificates: read by the SDK itself.
 - ``OTEL_BSP_SCHEDULE_DELAY``, ``OTEL_BSP_MAX_QUEUE_SIZE``,
   ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``: the batch processor's settings.
+- ``OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`` / ``OTEL_ATTRIBUTE_COUNT_LIMIT``: the attributes a
+  span keeps (read by the SDK). Unset, the provider installed here keeps
+  :data:`SPAN_ATTRIBUTE_COUNT` instead of the SDK's 128: OpenInference writes each
+  message of a model call as attributes of its own, and past the limit the SDK drops the
+  oldest, the model's name and the user's request first.
 - ``AGENT_AUDIT_TOKEN``: sent as ``authorization: Bearer <token>`` on exports,
   spool replays and cancel polls.
 - ``AGENT_AUDIT_API``: the collector's REST API, for cancel polling; default
@@ -56,7 +61,7 @@ from dataclasses import dataclass
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from instrumentation import attributes as attr
@@ -82,6 +87,10 @@ DEFAULT_EXPORT_TIMEOUT_S = 5.0
 _SHUTDOWN_POLL_S = 0.02
 _SHUTDOWN_GRACE_S = 1.0
 DEFAULT_SCHEDULE_DELAY_MS = 500
+# Attributes a span keeps unless the environment says: a long conversation flattened by
+# OpenInference (several attributes per message) stays whole; values are cut elsewhere.
+SPAN_ATTRIBUTE_COUNT = 4096
+_ATTRIBUTE_COUNT_VARIABLES = ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -316,7 +325,9 @@ def configure(
             redact=chain(trimmer, wire_redactor),
         )
         # Our bounded shutdown runs at exit, not the SDK's (30 s when the collector is down).
-        provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+        provider = TracerProvider(
+            resource=resource, shutdown_on_exit=False, span_limits=_span_limits(env)
+        )
         provider.add_span_processor(PendingSpanProcessor(batch, heartbeat_s=heartbeat_s))
         _our_providers.add(provider)
         if not isinstance(trace.get_tracer_provider(), TracerProvider):
@@ -337,6 +348,14 @@ def configure(
             _atexit_registered = True
         logger.debug("agent-audit exports spans to %s", target)
         return configuration
+
+
+def _span_limits(env: Mapping[str, str]) -> SpanLimits:
+    """The SDK's limits, with :data:`SPAN_ATTRIBUTE_COUNT` attributes a span unless one of
+    the OpenTelemetry variables sets the count (the SDK reads them itself then)."""
+    if any(env.get(name) for name in _ATTRIBUTE_COUNT_VARIABLES):
+        return SpanLimits()
+    return SpanLimits(max_span_attributes=SPAN_ATTRIBUTE_COUNT)
 
 
 def _resource(service_name: str | None, env: Mapping[str, str]) -> Resource:

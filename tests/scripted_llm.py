@@ -11,9 +11,9 @@ Only ``POST .../chat/completions`` is served, Ollama's ``POST /api/chat`` (not s
 the same turns in Ollama's shape, an error as Ollama's ``{"error": ...}``), and, not
 streamed, the same turns in other vendors' shapes (all listed in tests/scripted_llm_apis.py):
 Anthropic's ``POST /v1/messages`` and Gemini's ``POST .../models/{model}:generateContent``
-(tests/scripted_llm_vendors.py), OpenAI's Responses API ``POST .../responses``
-(tests/scripted_llm_responses.py), Cohere's ``POST /v2/chat`` (tests/scripted_llm_cohere.py)
-and Amazon Bedrock's Converse ``POST /model/{modelId}/converse``
+(tests/scripted_llm_vendors.py), OpenAI's Responses API ``POST .../responses`` (streamed
+too, when asked; tests/scripted_llm_responses.py), Cohere's ``POST /v2/chat``
+(tests/scripted_llm_cohere.py) and Amazon Bedrock's Converse ``POST /model/{modelId}/converse``
 (tests/scripted_llm_bedrock.py). Any other path answers 404, so a client using something
 unscripted fails loudly. A chat-completions request with ``"stream": true`` gets the same
 turn as server-sent ``chat.completion.chunk`` events, with a usage chunk when
@@ -64,6 +64,8 @@ class Turn:
     gate: threading.Event | None = None  # the answer waits (bounded) until it is set
     raw_body: str | None = None  # sent as the HTTP 200 body instead (e.g. text that is no JSON)
     arrived: threading.Event | None = None  # set when the request for this turn arrives
+    finish_reason: str | None = None  # instead of "tool_calls" / "stop" (``content_filter``)
+    refusal: str | None = None  # OpenAI's ``message.refusal``: the model declined
 
 
 Responder = Turn | Callable[[Mapping[str, Any]], Turn]
@@ -238,6 +240,8 @@ def _completion(served_model: str, turn: Turn, index: int, serial: int) -> dict[
     message: dict[str, Any] = {"role": "assistant", "content": turn.content}
     if turn.reasoning:
         message["reasoning_content"] = turn.reasoning
+    if turn.refusal is not None:
+        message["refusal"] = turn.refusal
     if turn.tool_calls:
         message["tool_calls"] = [
             {
@@ -263,7 +267,8 @@ def _completion(served_model: str, turn: Turn, index: int, serial: int) -> dict[
             {
                 "index": 0,
                 "message": message,
-                "finish_reason": "tool_calls" if turn.tool_calls else "stop",
+                "finish_reason": turn.finish_reason
+                or ("tool_calls" if turn.tool_calls else "stop"),
             }
         ],
         "usage": _usage(turn),
@@ -325,6 +330,8 @@ def _stream_events(completion: Mapping[str, Any], include_usage: bool) -> list[d
     delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
     if message.get("reasoning_content"):
         delta["reasoning_content"] = message["reasoning_content"]
+    if message.get("refusal") is not None:
+        delta["refusal"] = message["refusal"]
     events = [chunk(delta)]
     for position, call in enumerate(message.get("tool_calls") or []):
         events.append(chunk({"tool_calls": [{"index": position, **call}]}))
@@ -359,6 +366,10 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
                 api, model = vendor
                 status, reply = llm.respond(api.as_chat(model, request))
                 ok = status == 200 and isinstance(reply, dict)
+                if ok and request.get("stream") and api.events is not None:
+                    answered = api.answer(reply, request)  # type: ignore[arg-type]
+                    self._send_events(api.events(answered), named=True)
+                    return
                 self._send(
                     status,
                     api.answer(reply, request) if ok else api.error(status, reply),  # type: ignore[arg-type]
@@ -375,8 +386,14 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
                 return
             self._send(status, reply)
 
-        def _send_events(self, events: list[dict[str, Any]]) -> None:
-            payload = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+        def _send_events(self, events: list[dict[str, Any]], *, named: bool = False) -> None:
+            """Server-sent events: chat completions' chunks then ``[DONE]``, or (``named``)
+            the Responses API's, each under an ``event:`` line of its type and no end mark."""
+            if named:
+                payload = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+            else:
+                chunks = "".join(f"data: {json.dumps(e)}\n\n" for e in events)
+                payload = chunks + "data: [DONE]\n\n"
             data = payload.encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")

@@ -1,7 +1,7 @@
 """The vendors' APIs the scripted LLM serves beside OpenAI's chat completions
 (tests/scripted_llm.py): for each, which paths are its own (and the model a path names),
 how its request reads as a chat-completions request the scripts match, and how a scripted
-completion or error is written back in its shape. Not streamed."""
+completion or error is written back in its shape; the Responses API also streamed."""
 
 from __future__ import annotations
 
@@ -23,13 +23,15 @@ Body = dict[str, Any] | str
 class VendorApi:
     """One vendor's API: ``model_of(path)`` is the model the path names (``""`` when the
     body names it) or None for another API's path; ``as_chat(path_model, request)``;
-    ``answer(completion, request)``; ``error(status, chat_error_body)``."""
+    ``answer(completion, request)``; ``error(status, chat_error_body)``; ``events(answer)``:
+    the answer as the server-sent events of a streamed reply (None: never streamed)."""
 
     name: str
     model_of: Callable[[str], str | None]
     as_chat: Callable[[str, Mapping[str, Any]], dict[str, Any]]
     answer: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
     error: Callable[[int, Body], Body]
+    events: Callable[[Mapping[str, Any]], list[dict[str, Any]]] | None = None
 
 
 def _path_is(wanted: str) -> Callable[[str], str | None]:
@@ -57,6 +59,7 @@ APIS = (
         lambda _model, request: responses.responses_request_as_chat(request),
         responses.response_object,
         lambda _status, body: body,  # OpenAI's error body, as for chat completions
+        responses.response_events,
     ),
     VendorApi(
         "cohere v2 chat",

@@ -1,5 +1,6 @@
 """The scripted LLM's answers as OpenAI's Responses API gives them (``POST .../responses``,
-not streamed), served beside the chat-completions endpoint (tests/scripted_llm.py).
+streamed when the request asks), served beside the chat-completions endpoint
+(tests/scripted_llm.py).
 
 A request's ``input`` (a string, or a list of items: messages, the model's earlier
 ``function_call`` items, the program's ``function_call_output`` items) is read as a
@@ -7,14 +8,17 @@ chat-completions request so the same scripts answer it; the scripted completion 
 back as a ``response`` object: a ``reasoning`` item for a turn with reasoning, a ``message``
 item with ``output_text`` for its text, a ``function_call`` item per tool call, and the
 Responses usage (cached tokens inside ``input_tokens``, as OpenAI counts them). Errors keep
-OpenAI's ``{"error": ...}`` body, as the API sends it."""
+OpenAI's ``{"error": ...}`` body, as the API sends it. A request with ``"stream": true`` gets
+the same response as the server-sent events OpenAI documents for it: ``response.created``,
+each output item added, its text or arguments in one delta, done, then
+``response.completed`` with the whole response."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["is_responses_path", "response_object", "responses_request_as_chat"]
+__all__ = ["is_responses_path", "response_events", "response_object", "responses_request_as_chat"]
 
 
 def is_responses_path(path: str) -> bool:
@@ -113,3 +117,39 @@ def response_object(completion: Mapping[str, Any], request: Mapping[str, Any]) -
             "total_tokens": usage["total_tokens"],
         },
     }
+
+
+def response_events(response: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``response`` (a :func:`response_object`) as the events of a streamed response, in
+    order, each with its ``type`` and ``sequence_number``."""
+    events: list[dict[str, Any]] = []
+
+    def add(kind: str, **fields: Any) -> None:
+        events.append({"type": kind, "sequence_number": len(events), **fields})
+
+    started = {**response, "status": "in_progress", "output": [], "usage": None}
+    add("response.created", response=started)
+    add("response.in_progress", response=started)
+    for index, item in enumerate(response["output"]):
+        at = {"output_index": index, "item_id": item["id"]}
+        if item["type"] == "message":
+            add("response.output_item.added", output_index=index,
+                item={**item, "status": "in_progress", "content": []})  # fmt: skip
+            for part_index, part in enumerate(item["content"]):
+                empty = {**part, "text": ""}
+                add("response.content_part.added", **at, content_index=part_index, part=empty)
+                add("response.output_text.delta", **at, content_index=part_index,
+                    delta=part["text"], logprobs=[])  # fmt: skip
+                add("response.output_text.done", **at, content_index=part_index,
+                    text=part["text"], logprobs=[])  # fmt: skip
+                add("response.content_part.done", **at, content_index=part_index, part=part)
+        elif item["type"] == "function_call":
+            add("response.output_item.added", output_index=index,
+                item={**item, "status": "in_progress", "arguments": ""})  # fmt: skip
+            add("response.function_call_arguments.delta", **at, delta=item["arguments"])
+            add("response.function_call_arguments.done", **at, arguments=item["arguments"])
+        else:
+            add("response.output_item.added", output_index=index, item=item)
+        add("response.output_item.done", output_index=index, item=item)
+    add("response.completed", response=dict(response))
+    return events

@@ -17,6 +17,7 @@ __all__ = [
     "served_model",
     "last_tool_calls",
     "node_tool_calls",
+    "handed_tool_calls",
     "reply_for_call",
     "is_command",
 ]
@@ -52,6 +53,14 @@ def _content_text(content: Any) -> str | None:
     return None
 
 
+def _refusal(body: Mapping[str, Any]) -> str | None:
+    """The model's refusal in place of an answer: OpenAI's ``message.refusal``, which
+    langchain-openai keeps in the AI message's ``additional_kwargs``."""
+    extra = body.get("additional_kwargs")
+    refusal = extra.get("refusal") if isinstance(extra, Mapping) else None
+    return refusal if isinstance(refusal, str) and refusal else None
+
+
 def _one(message: Any) -> dict[str, Any] | None:
     """{"role", "text", "tool_calls", "status"} of one message in any LangChain form."""
     if isinstance(message, (list, tuple)) and len(message) == 2:  # ("user", "text")
@@ -67,9 +76,13 @@ def _one(message: Any) -> dict[str, Any] | None:
         body, role = message["kwargs"], ids[-1] if ids else message["kwargs"].get("type")
     elif role is None:
         role = message.get("type")
+    role = _ROLES.get(str(role), str(role))
+    text = _content_text(body.get("content"))
+    if text is None and role == "assistant":
+        text = _refusal(body)
     return {
-        "role": _ROLES.get(str(role), str(role)),
-        "text": _content_text(body.get("content")),
+        "role": role,
+        "text": text,
         "tool_calls": bool(body.get("tool_calls")),
         "status": body.get("status"),
         "tool_call_id": body.get("tool_call_id"),
@@ -195,6 +208,18 @@ def last_tool_calls(value: Any) -> list[Any]:
         calls = body.get("tool_calls") if isinstance(body, Mapping) else None
         return list(calls) if isinstance(calls, list) else []
     return []
+
+
+def handed_tool_calls(node_input: Any) -> bool:
+    """Whether a node's input is tool calls handed to it (a ``tools`` node's: the list of
+    calls, or one call with its context), not a graph state."""
+    if isinstance(node_input, list):
+        return bool(node_input) and all(
+            isinstance(c, Mapping) and "name" in c and "args" in c for c in node_input
+        )
+    return isinstance(node_input, Mapping) and any(
+        isinstance(node_input.get(key), Mapping) for key in ("tool_call", LG_TOOL_CALL)
+    )
 
 
 def node_tool_calls(node_input: Any) -> list[Any]:

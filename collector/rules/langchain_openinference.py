@@ -26,6 +26,7 @@ from collector.messages import loads
 from collector.rules import langchain_messages as LC
 from collector.rules import langchain_middleware as MW
 from collector.rules.common import (
+    CANCELLED_STEP_ERROR,
     descendants,
     exception,
     exception_type,
@@ -51,6 +52,7 @@ __all__ = [
 SCOPES = frozenset({OI.LANGCHAIN_SCOPE, OI.LANGCHAIN_JS_SCOPE})
 _STEP_LIMIT_ERRORS = {"GraphRecursionError", *MW.LIMIT_ERRORS}
 _STATUS_ERROR = 2
+_CANCELLED = "CancelledError"
 
 
 def _error(span: SpanRecord) -> str | None:
@@ -146,8 +148,40 @@ def run_status(span: SpanRecord) -> str | None:
 
 
 def tool_calls_told(span: SpanRecord) -> list[ToldCall]:
-    """Tool calls a middleware answered itself (collector/rules/langchain_middleware.py)."""
-    return MW.answered_tool_calls(span)
+    """Tool calls a middleware answered itself (collector/rules/langchain_middleware.py),
+    and those a cancellation cut off in a ``tools`` node."""
+    return MW.answered_tool_calls(span) + _cut_tool_calls(span)
+
+
+def _cut_tool_calls(span: SpanRecord) -> list[ToldCall]:
+    """The calls a ``tools`` node was running when its task was cancelled: LangChain ends a
+    tool's span on its result, an ``Exception`` or a ``KeyboardInterrupt``, not on a
+    ``CancelledError``, so no span of the tool's ever ends; the node's span fails on the
+    cancellation with the calls it was handed as its input."""
+    attrs = span.attributes
+    if span.status_code != _STATUS_ERROR or exception_type(span) != _CANCELLED:
+        return []
+    if str(attrs.get(OI.SPAN_KIND, "")).upper() != OI.KIND_CHAIN:
+        return []
+    metadata = loads(attrs.get(OI.METADATA))
+    if not isinstance(metadata, Mapping) or metadata.get(OI.LANGGRAPH_NODE) != span.name:
+        return []
+    handed = loads(attrs.get(OI.INPUT_VALUE))
+    if not LC.handed_tool_calls(handed):
+        return []  # a node given the state (a model node, ...): no call of its own
+    calls = LC.node_tool_calls(handed)
+    return [
+        ToldCall(
+            name=str(call["name"]),
+            arguments=dict(call["args"]) if isinstance(call.get("args"), Mapping) else {},
+            call_id=str(call["id"]) if call.get("id") else None,
+            result=None,
+            error=CANCELLED_STEP_ERROR,
+            before_ns=span.end_ns,
+        )
+        for call in calls
+        if isinstance(call, Mapping) and isinstance(call.get("name"), str) and call["name"]
+    ]
 
 
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:

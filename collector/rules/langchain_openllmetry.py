@@ -43,6 +43,8 @@ __all__ = [
 SCOPES = frozenset({OLL.LANGCHAIN_SCOPE})
 _STEP_LIMIT_ERRORS = {"GraphRecursionError"}
 _STATUS_ERROR = 2
+_UNSET = 0
+_CANCELLED = "CancelledError"  # asyncio's: the task running the graph was cancelled
 _HANDED_OVER = "ParentCommand"  # langgraph.errors.ParentCommand: a hand-off, no failure
 _PAUSED = "GraphInterrupt"  # langgraph.errors.GraphInterrupt: interrupt() asks a human
 # Set on a model call's span once the response arrived, streamed or not (the response
@@ -120,14 +122,20 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
     """A tool that raised records no result: what its ``tools`` node (the parent task span)
     returned for its call is what the model was told (an error middleware's
     ``ToolMessage``), found by the call's id among the calls the node received (by the
-    arguments, when it received several of that tool)."""
+    arguments, when it received several of that tool). A tool cut off by a cancellation
+    ends without a status or a result, under a ``tools`` node that failed on the
+    ``CancelledError``: the step was cancelled."""
     attrs = span.attributes
-    if span.status_code != _STATUS_ERROR or attrs.get(G.GEN_AI_OPERATION_NAME) != A.OP_EXECUTE_TOOL:
+    if attrs.get(G.GEN_AI_OPERATION_NAME) != A.OP_EXECUTE_TOOL:
         return {}
     if LC.tool_message(attrs.get(A.GEN_AI_TOOL_CALL_RESULT)) is not None:
         return {}
     node = trace_spans.get(span.parent_span_id or "")
     if node is None:
+        return {}
+    if span.status_code == _UNSET and exception_type(node) == _CANCELLED:
+        return {"error": CANCELLED_STEP_ERROR}
+    if span.status_code != _STATUS_ERROR:
         return {}
     name = attrs.get(A.GEN_AI_TOOL_NAME) or attrs.get(OLL.ENTITY_NAME)
     calls = [

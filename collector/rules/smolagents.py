@@ -8,7 +8,10 @@ its answer is its ``final_answer`` call's. A structured answer (a dict) is writt
 ``str()``: it is read back and stored as JSON. A run stopped by ``agent.interrupt()``
 raises ``AgentError("Agent interrupted.")``: it was cancelled, it did not fail. A managed
 agent is run on smolagents' ``managed_agent`` prompt wrapping what its manager asked: its
-task is that request (the prompt's ``Task:`` section), not the whole prompt."""
+task is that request (the prompt's ``Task:`` section), not the whole prompt. A tool that
+raised records no output: smolagents tells the model the error its ``Step`` span raised
+(``AgentToolExecutionError``, naming the tool and its arguments), and that is the failed
+step's result."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from collector.conventions import genai as G
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.messages import as_text, loads
@@ -28,12 +32,24 @@ __all__ = [
     "run_status",
     "step_fields",
     "derive_run_fields",
+    "derive_step_fields",
     "TERMINAL_TOOLS",
 ]
 
 SCOPES = frozenset({OI.SMOLAGENTS_SCOPE})
 TERMINAL_TOOLS = frozenset({"final_answer"})
 _RUN_SUFFIX = ".run"
+_STATUS_ERROR = 2
+_RETURNED_NOTHING = str(None)  # the run span's output.value when run() returned None
+# A Step that failed on the model's output (no tool call and no text to read): the error
+# smolagents logs for that step, which belongs to its model call.
+_MODEL_OUTPUT_ERRORS = frozenset({"AgentParsingError"})
+# What smolagents' ``execute_tool_call`` raises for a tool (or a managed agent) that raised,
+# and writes into the step's memory, which the model is sent next ("Error:\n{message}...").
+_TOOL_ERROR_HEADS = (
+    "Error executing tool '{name}' with arguments {arguments}: ",
+    "Error executing request to team member '{name}' with arguments {arguments}: ",
+)
 # smolagents' default ``managed_agent.task`` prompt (ToolCallingAgent and CodeAgent alike).
 _MANAGED_TASK = re.compile(
     r"^You're a helpful agent named '[^'\n]*'\.\n"
@@ -106,9 +122,45 @@ def _named_arguments(call: Any, parameters: Any) -> dict[str, Any] | None:
 
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
     """The answer of a run whose span lacks one (it never ended, or it streamed): its
-    final_answer call."""
+    final_answer call. A run that returned nothing (``output.value`` is ``str(None)``: at
+    its step limit the model gave no text either) has no answer, whatever its last model
+    call's empty text would say."""
     calls = [s for s in own if s.attributes.get(OI.TOOL_NAME) in TERMINAL_TOOLS]
     if not calls:
-        return {}
+        returned = run_span.attributes.get(OI.OUTPUT_VALUE)
+        return {"final_answer": None} if returned == _RETURNED_NOTHING else {}
     answer = step_fields(max(calls, key=lambda s: s.start_ns), "tool_call").get("tool_result")
     return {"final_answer": answer} if answer is not None else {}
+
+
+def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
+    """A raising tool's result: the error its ``Step`` span raised for that call (the tool's
+    name and arguments, as smolagents writes them), which is what the model was told. Of
+    several calls in one step that raised, only the first is told (smolagents stops the
+    step there); the others keep no result. A model call whose output the ``Step`` could
+    not read (no tool call, no text: a refusal, a content filter) has that step's error."""
+    attrs = span.attributes
+    kind = str(attrs.get(OI.SPAN_KIND, "")).upper()
+    step = trace_spans.get(span.parent_span_id or "")
+    if kind == OI.KIND_LLM and step is not None and step.status_code == _STATUS_ERROR:
+        found = exception(step)
+        if found and found[0].rsplit(".", 1)[-1] in _MODEL_OUTPUT_ERRORS and found[1]:
+            return {"error": found[1]}
+        return {}
+    if span.status_code != _STATUS_ERROR or attrs.get(OI.OUTPUT_VALUE) is not None:
+        return {}
+    if kind != OI.KIND_TOOL:
+        return {}
+    call = loads(attrs.get(OI.INPUT_VALUE))
+    kwargs = call.get("kwargs") if isinstance(call, Mapping) else None
+    if step is None or not isinstance(kwargs, Mapping) or (call.get("args") or []):
+        return {}
+    name = attrs.get(OI.TOOL_NAME)
+    heads = [h.format(name=name, arguments=str(dict(kwargs))) for h in _TOOL_ERROR_HEADS]
+    for event in step.events:
+        message = (event.get("attributes") or {}).get(G.EXCEPTION_MESSAGE)
+        if event.get("name") != "exception" or not isinstance(message, str):
+            continue
+        if any(message.startswith(head) for head in heads):
+            return {"tool_result": message}
+    return {}

@@ -4,6 +4,7 @@ the model calls of no run. Shared by the tests of captured frameworks and client
 
 from __future__ import annotations
 
+import gzip
 import json
 import urllib.request
 from pathlib import Path
@@ -41,7 +42,11 @@ STEPS = "action_type, tool_name, tool_args, tool_result, status, error, model, i
 
 
 def body_of(name: str) -> bytes:
-    """The captured request ``captured/<name>.otlp``."""
+    """The captured request ``captured/<name>.otlp`` (or, for a large one, its gzipped
+    ``<name>.otlp.gz``)."""
+    packed = CAPTURED / f"{name}.otlp.gz"
+    if packed.exists():
+        return gzip.decompress(packed.read_bytes())
     return (CAPTURED / f"{name}.otlp").read_bytes()
 
 

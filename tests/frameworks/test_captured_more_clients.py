@@ -1,8 +1,8 @@
 """Loops written by hand around more LLM clients than ``test_captured_clients.py`` reads:
 OpenAI's Responses API (``responses.create``, function calls sent back as
-``function_call_output`` items), Mistral's ``chat.complete``, Cohere's v2 ``chat`` (tool
-results sent back as documents) and Bedrock's ``converse`` (boto3), traced only by the
-client's instrumentation, as they really traced the shared agent
+``function_call_output`` items; also streamed), Mistral's ``chat.complete``, Cohere's v2
+``chat`` (tool results sent back as documents) and Bedrock's ``converse`` (boto3), traced only
+by the client's instrumentation, as they really traced the shared agent
 (``captured/capture_more_clients.py``, which says the versions): the loop in a span of the
 program's own, the same loop with none, a failing model, a lone call. Their spans go over
 the wire to a real collector and every run and step is read against what the loop
@@ -44,6 +44,17 @@ CLIENTS = {
     ),
     "openai_responses_otel": Reading(
         "scripted-openai-responses", "scripted-openai-responses-served", "Error code: 503"
+    ),
+    # The same loop with stream=True: each call's events read to the end.
+    "openai_responses_streamed_openinference": Reading(
+        "scripted-openai-responses-streamed",
+        "scripted-openai-responses-streamed-served",
+        "Error code: 503",
+    ),
+    "openai_responses_streamed_otel": Reading(
+        "scripted-openai-responses-streamed",
+        "scripted-openai-responses-streamed-served",
+        "Error code: 503",
     ),
     "mistral_openinference": Reading("scripted-mistral", "scripted-mistral-served", "Status 503"),
     "cohere_openinference": Reading("scripted-cohere", "scripted-cohere", "status_code: 503"),

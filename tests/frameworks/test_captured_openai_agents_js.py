@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import CollectorHandle
 from tests.frameworks.captured import agent_scenario as S
 from tests.frameworks.captured_runs import (
@@ -24,17 +26,22 @@ SERVED = "scripted-openai-agents-js-served"
 TOOL_FAILED = "An error occurred while running the tool. Please try again."
 
 
-def test_openai_agents_js_runs_read_as_the_sdk_returned(module_collector: CollectorHandle) -> None:
+@pytest.mark.parametrize("name", ["openai_agents_js", "openai_agents_js_streamed"])
+def test_openai_agents_js_runs_read_as_the_sdk_returned(
+    module_collector: CollectorHandle, name: str
+) -> None:
     """Each agent span is a run (the SDK's ``Agent workflow`` root, which holds the same
     input and output, is not another): task and answer from its model calls, each call and
     each tool call a step in order, the raising tool a failed step whose result is what the
     model was told; the failing model a failed run with the error ``run`` raised (not the
     processor's ``Error in agent run`` wrapper); ``maxTurns`` reached ``max_steps``; an
-    agent behind ``asTool`` a child run."""
-    expected = expected_of("openai_agents_js")
-    body = body_of("openai_agents_js")
+    agent behind ``asTool`` a child run. Streamed (``run(..., { stream: true })``) the same
+    runs, and the failed one has its task: a streamed call records its input at its start."""
+    expected = expected_of(name)
+    streamed = expected.get("streamed", False)
+    body = body_of(name)
     send_capture(module_collector, body)
-    rows = settled_runs(module_collector, body, 5, what="openai_agents_js")
+    rows = settled_runs(module_collector, body, 5, what=name)
     runs = {r[3]: r for r in rows}
     done = expected["success"]
     run = runs[done["task"]]
@@ -54,12 +61,15 @@ def test_openai_agents_js_runs_read_as_the_sdk_returned(module_collector: Collec
 
     fails = expected["fails"]
     assert S.MODEL_ERROR in fails["raised"]
-    # The failed run's root span never ended and its model call recorded no request: no
-    # span holds the task.
+    # Not streamed, the failed run's root span never ended and its model call recorded no
+    # request: no span holds the task. Streamed, the call recorded its input at its start.
     (failed,) = [r for r in rows if r[2] == "failed"]
-    assert failed[1:6] == ("weather_agent", "failed", None, None, fails["raised"])
+    task = fails["task"] if streamed else None
+    assert failed[1:6] == ("weather_agent", "failed", task, None, fails["raised"])
+    # The failed call's error as the client raised it (streamed: the SDK's wrapper's data).
+    error = f"Error: 503 {S.MODEL_ERROR}" if streamed else f"503 {S.MODEL_ERROR}"
     assert [(s[0], s[4], s[5]) for s in run_steps(module_collector, failed[0])] == [
-        ("think", "error", f"503 {S.MODEL_ERROR}")
+        ("think", "error", error)
     ]
 
     limit = expected["limit"]

@@ -286,3 +286,31 @@ def test_an_application_tracer_provider_is_used_as_it_is() -> None:
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result == {"installed": False, "same_provider": True, "spans": ["invoke_agent"]}
+
+
+@pytest.mark.parametrize("limit", [None, "50"])
+def test_the_installed_provider_keeps_a_long_conversation_s_attributes(
+    http_server: RecordingHttpServer, monkeypatch: pytest.MonkeyPatch, limit: str | None
+) -> None:
+    """OpenInference writes each message of a model call as attributes of its own: past the
+    SDK's 128 the oldest (the model's name, the request) would be dropped. The provider
+    configure() installs keeps them, unless OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT says otherwise."""
+    from opentelemetry import trace
+
+    if limit is not None:
+        monkeypatch.setenv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", limit)
+    instrumentation.configure(endpoint=http_server.url, protocol="http", cancel_poll_s=None)
+    messages = 300
+    with agent_run("a long conversation", agent_name="talker"):
+        span = trace.get_current_span()
+        span.set_attribute("llm.model_name", "qwen")
+        for n in range(messages):
+            span.set_attribute(f"llm.input_messages.{n}.message.content", f"message {n}")
+    assert instrumentation.shutdown(timeout_s=10)
+    (run,) = [s for s in http_server.spans() if not s.pending]
+    kept = [k for k in run.attributes if k.startswith("llm.input_messages.")]
+    if limit is None:
+        assert len(kept) == messages and run.attributes["llm.model_name"] == "qwen"
+        assert run.attributes["agent_run.task"] == "a long conversation"
+    else:
+        assert len(run.attributes) == int(limit) and "llm.model_name" not in run.attributes

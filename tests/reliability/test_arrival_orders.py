@@ -14,7 +14,6 @@ import hashlib
 import itertools
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -33,11 +32,11 @@ import instrumentation
 from instrumentation import agent_run
 from tests.collector.ingest.otlp import to_otlp_json, to_request
 from tests.conftest import CollectorHandle, start_test_collector
+from tests.frameworks.captured_runs import body_of
 from tests.instrumentation.conftest import Spans
 from tests.span_items import SpanItem, request_of, span_items, trace_ids
 from tests.support import wait_until
 
-CAPTURED = Path(__file__).parents[1] / "frameworks" / "captured"
 FRAMEWORKS = (
     "ag2_agent",
     "ag2_native",
@@ -54,6 +53,13 @@ FRAMEWORKS = (
     "cohere_openinference",
     "cohere_otel",
     "dspy",
+    "edges_google_adk",
+    "edges_langgraph",
+    "edges_langgraph_openllmetry",
+    "edges_openai_agents",
+    "edges_pydantic_ai",
+    "edges_smolagents",
+    "edges_strands",
     "google_adk_2",
     "google_adk_2_no_content",
     "google_adk_2_schema_1",
@@ -75,14 +81,20 @@ FRAMEWORKS = (
     "mlflow_mlflow",
     "openai_agents",
     "openai_agents_js",
+    "openai_agents_js_streamed",
     "openai_responses_openinference",
     "openai_responses_otel",
+    "openai_responses_streamed_openinference",
+    "openai_responses_streamed_otel",
     "pydantic_ai",
     "pydantic_ai_v1",
     "semantic_kernel",
     "shapes_crewai",
     "shapes_langgraph",
     "shapes_langgraph_openllmetry",
+    "shapes_openai_agents",
+    "shapes_pydantic_ai",
+    "shapes_smolagents",
 )
 TRANSPORTS = ("grpc", "http-protobuf", "http-json")
 # Attributes whose values are span ids of the same trace (pending copies' links).
@@ -150,7 +162,7 @@ def _wrapped_model_calls() -> bytes:
     return to_request(memory.get_finished_spans()).SerializeToString()
 
 
-BODIES: dict[str, bytes] = {name: (CAPTURED / f"{name}.otlp").read_bytes() for name in FRAMEWORKS}
+BODIES: dict[str, bytes] = {name: body_of(name) for name in FRAMEWORKS}
 
 
 def _renamed(items: list[SpanItem], salt: str) -> list[SpanItem]:

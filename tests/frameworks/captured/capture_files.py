@@ -4,6 +4,7 @@ Imports the OpenTelemetry SDK only, so every framework's virtualenv can use it."
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable, Iterable
 from importlib.metadata import version
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -22,20 +23,25 @@ class Capture:
     """A tracer provider exporting into memory, and the files of one capture under ``out``.
 
     ``expected`` starts with the versions of ``packages``; the script adds what the
-    framework returned."""
+    framework returned. ``span_limits``: the provider's (the SDK's defaults unless given)."""
 
-    def __init__(self, out: Path, packages: Iterable[str]) -> None:
+    def __init__(
+        self, out: Path, packages: Iterable[str], span_limits: SpanLimits | None = None
+    ) -> None:
         self.out = out
         self.exporter = InMemorySpanExporter()
-        self.provider = TracerProvider()
+        self.provider = TracerProvider(span_limits=span_limits)
         self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
         self.expected: dict[str, Any] = {"versions": {p: version(p) for p in packages}}
 
     def write_spans(self, file_name: str) -> None:
-        """The spans finished so far, as one OTLP request, in ``file_name``; then forget them
-        (a script writing several files starts the next one empty)."""
+        """The spans finished so far, as one OTLP request, in ``file_name`` (gzipped when it
+        ends in ``.gz``); then forget them (a script writing several files starts the next
+        one empty)."""
         self.provider.force_flush()
         body = encode_spans(self.exporter.get_finished_spans()).SerializeToString()
+        if file_name.endswith(".gz"):
+            body = gzip.compress(body, mtime=0)
         (self.out / file_name).write_bytes(body)
         self.exporter.clear()
 

@@ -8,7 +8,9 @@ Writes ``<CLIENT>_<INSTRUMENTATION>.otlp`` and ``.expected.json``.
 
 CLIENT is ``openai_responses`` (OpenAI's Responses API, ``OpenAI().responses.create`` with
 function tools, the answer's output items sent back with a ``function_call_output`` item
-each, as OpenAI's function-calling guide writes it; ``POST /v1/responses``), ``mistral``
+each, as OpenAI's function-calling guide writes it; ``POST /v1/responses``),
+``openai_responses_streamed`` (the same with ``stream=True``, the events read to the end and
+the ``response.completed`` event's response used), ``mistral``
 (``Mistral().chat.complete``, OpenAI's shapes on ``/v1/chat/completions``) or ``cohere``
 (``cohere.ClientV2().chat``, tool results as documents; ``POST /v2/chat``) or ``bedrock``
 (boto3's ``bedrock-runtime`` ``converse`` with ``endpoint_url`` at the scripted server,
@@ -51,22 +53,32 @@ def _client(
     return client
 
 
-def openai_responses_client(llm: ScriptedLLM, model: str) -> clients.Client:
+def openai_responses_client(
+    llm: ScriptedLLM, model: str, *, streamed: bool = False
+) -> clients.Client:
     from openai import OpenAI
 
     api = OpenAI(base_url=llm.base_url, api_key="none", max_retries=0)
+
+    def create(**request: Any) -> Any:
+        """``responses.create``; streamed, its events read to the end and the response
+        the ``response.completed`` event carries."""
+        if not streamed:
+            return api.responses.create(**request)
+        completed = None
+        for event in api.responses.create(**request, stream=True):
+            if event.type == "response.completed":
+                completed = event.response
+        assert completed is not None, "the stream ended without response.completed"
+        return completed
+
     tools = [
         {"type": "function", "name": n, "description": d, "parameters": p}
         for n, d, p in clients.TOOLS
     ]
 
     def ask(items: list[dict[str, Any]]) -> hand_loop.Reply:
-        response = api.responses.create(
-            model=model,
-            instructions=INSTRUCTIONS,
-            input=items,  # type: ignore[arg-type]
-            tools=tools,  # type: ignore[arg-type]
-        )
+        response = create(model=model, instructions=INSTRUCTIONS, input=items, tools=tools)
         calls = [
             (item.call_id, item.name, json.loads(item.arguments))
             for item in response.output
@@ -79,7 +91,7 @@ def openai_responses_client(llm: ScriptedLLM, model: str) -> clients.Client:
         return {"type": "function_call_output", "call_id": call_id, "output": result}
 
     def say(task: str) -> str | None:
-        return api.responses.create(model=model, input=task).output_text
+        return str(create(model=model, input=task).output_text)
 
     return _client(("openai",), ask, tool_message, say)
 
@@ -216,6 +228,8 @@ def instrument(client_name: str, instrumentation: str, capture: Capture) -> tupl
     provider = capture.provider
     if instrumentation == "otel":
         os.environ["TRACELOOP_TRACE_CONTENT"] = "true"
+    if client_name == "openai_responses_streamed":
+        client_name = "openai_responses"
     if (client_name, instrumentation) == ("openai_responses", "openinference"):
         from openinference.instrumentation.openai import OpenAIInstrumentor
 
@@ -259,8 +273,11 @@ def instrument(client_name: str, instrumentation: str, capture: Capture) -> tupl
     raise SystemExit(f"unknown client and instrumentation {client_name!r} {instrumentation!r}")
 
 
-CLIENTS = {
+CLIENTS: dict[str, Callable[[ScriptedLLM, str], clients.Client]] = {
     "openai_responses": openai_responses_client,
+    "openai_responses_streamed": lambda llm, model: openai_responses_client(
+        llm, model, streamed=True
+    ),
     "mistral": mistral_client,
     "cohere": cohere_client,
     "bedrock": bedrock_client,

@@ -73,10 +73,14 @@ def package_versions(node_modules: Path, packages: Iterable[str]) -> dict[str, s
 
 
 def run_node_agent(
-    node_modules: Path, script: Path, tasks: Sequence[str], llm: ScriptedLLM
+    node_modules: Path,
+    script: Path,
+    tasks: Sequence[str],
+    llm: ScriptedLLM,
+    extra_args: Sequence[str] = (),
 ) -> tuple[dict[str, Any], ExportTraceServiceRequest]:
-    """Run ``script`` with ``node`` on ``tasks`` against ``llm``: what it printed last (JSON),
-    and every trace request it exported, merged into one."""
+    """Run ``script`` with ``node`` on ``tasks`` (then ``extra_args``) against ``llm``: what
+    it printed last (JSON), and every trace request it exported, merged into one."""
     receiver = _TraceServer()
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     try:
@@ -86,7 +90,7 @@ def run_node_agent(
             os.symlink(node_modules.resolve(), Path(work) / "node_modules")
             traces = f"http://127.0.0.1:{receiver.server_port}/v1/traces"
             done = subprocess.run(
-                ["node", str(copied), json.dumps(list(tasks))],
+                ["node", str(copied), json.dumps(list(tasks)), *extra_args],
                 env={
                     **os.environ,
                     "SCRIPTED_BASE_URL": llm.base_url,

@@ -5,7 +5,8 @@
 // (SCRIPTED_BASE_URL). Traced by OpenInference's OpenAI Agents instrumentation, which replaces
 // the SDK's trace processors with one writing OpenTelemetry spans (OTLP/HTTP protobuf to
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT). Driven by capture_openai_agents_js.py; prints what each
-// run returned as JSON.
+// run returned as JSON. With "streamed" as the second argument every run is streamed
+// (run(..., { stream: true }), its events read to the end).
 const { context, trace } = require("@opentelemetry/api");
 const { AsyncLocalStorageContextManager } = require("@opentelemetry/context-async-hooks");
 const { BasicTracerProvider, SimpleSpanProcessor } = require("@opentelemetry/sdk-trace-base");
@@ -60,9 +61,22 @@ function weatherAgent(calls) {
   return new Agent({ name: "weather_agent", instructions: "Answer briefly.", model: MODEL, tools: weatherTools(calls) });
 }
 
+const STREAMED = process.argv[3] === "streamed";
+
+async function runToEnd(agent, prompt, options) {
+  if (!STREAMED) return run(agent, prompt, options);
+  const result = await run(agent, prompt, { ...options, stream: true });
+  for await (const _event of result) {
+    // read every event: the run goes on as they are consumed
+  }
+  await result.completed;
+  if (result.error) throw result.error;
+  return result;
+}
+
 async function ask(agent, prompt, calls, options = {}) {
   try {
-    const result = await run(agent, prompt, options);
+    const result = await runToEnd(agent, prompt, options);
     const usage = result.rawResponses.map((r) => r.usage);
     return {
       task: prompt,
