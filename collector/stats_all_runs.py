@@ -30,6 +30,7 @@ CPU at 1M runs, half the budget of a stats call; not kept.)
 from __future__ import annotations
 
 import threading
+from bisect import insort
 from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -164,16 +165,68 @@ class _Totals:
     calls: Counter[str]  # tool -> calls
     durations: RankedCounts  # the runs' duration buckets, in order of value
     tool_durations: dict[str, RankedCounts]  # the same per tool
-    # bucket ("hour" / "day") -> (moment, status) -> runs, filled when first asked
-    over_time: dict[str, Counter[tuple[datetime, Any]]] = field(default_factory=dict)
+    # bucket ("hour" / "day") -> the answer's runs_over_time rows, filled when first asked
+    over_time: dict[str, _TimeRows] = field(default_factory=dict)
 
-    def runs_over_time(self, figures: Figures, bucket: str) -> Counter[tuple[datetime, Any]]:
+    def runs_over_time(self, figures: Figures, bucket: str) -> _TimeRows:
         if bucket not in self.over_time:
-            counts: Counter[tuple[datetime, Any]] = Counter()
-            for (hour, status), n in figures.over_time.items():
-                counts[(hour.replace(hour=0) if bucket == "day" else hour, status)] += n
-            self.over_time[bucket] = counts
+            self.over_time[bucket] = _TimeRows.of(_by_bucket(figures, bucket))
         return self.over_time[bucket]
+
+
+TimeKey = tuple[datetime, Any]  # (moment, status)
+
+
+def _by_bucket(figures: Figures, bucket: str) -> Counter[TimeKey]:
+    counts: Counter[TimeKey] = Counter()
+    for (hour, status), n in figures.over_time.items():
+        counts[(hour.replace(hour=0) if bucket == "day" else hour, status)] += n
+    return counts
+
+
+def _time_order(key: TimeKey) -> tuple[Any, ...]:
+    moment, status = key
+    return moment, status is None, status or ""  # as ORDER BY bucket, status (NULLS LAST)
+
+
+@dataclass
+class _TimeRows:
+    """The folded part's runs per (moment, status), in the answer's order, text made.
+
+    At 1M runs over a month they are thousands of rows: sorting them and writing
+    each time as text again at every call cost more than the rest of the answer.
+    The newest runs' few counts are merged in instead.
+    """
+
+    rows: list[tuple[tuple[Any, ...], str | None, Any, int]]  # (order, time text, status, runs)
+    at: dict[TimeKey, int]  # where each (moment, status) is in ``rows``
+
+    @classmethod
+    def of(cls, counts: Counter[TimeKey]) -> _TimeRows:
+        keys = sorted((k for k, n in counts.items() if n > 0), key=_time_order)
+        return cls(
+            [(_time_order(k), iso_utc(k[0]), k[1], counts[k]) for k in keys],
+            {k: n for n, k in enumerate(keys)},
+        )
+
+    def with_counts(self, more: Counter[TimeKey]) -> list[dict[str, Any]]:
+        """The rows with ``more`` added, as the answer lists them."""
+        rows = self.rows
+        if more:
+            rows = list(rows)
+            added = []
+            for key, n in more.items():
+                if n <= 0:
+                    continue
+                at = self.at.get(key)
+                if at is None:
+                    added.append((_time_order(key), iso_utc(key[0]), key[1], n))
+                else:
+                    order, text, status, runs = rows[at]
+                    rows[at] = (order, text, status, runs + n)
+            for row in added:
+                insort(rows, row)
+        return [{"bucket": text, "status": status, "runs": n} for _, text, status, n in rows]
 
 
 def _totals(figures: Figures) -> _Totals:
@@ -515,11 +568,6 @@ def _add_steps(
 _NO_DURATIONS = RankedCounts([], [], [])
 
 
-def _bucket_then_status(item: tuple[tuple[datetime, Any], int]) -> tuple[Any, ...]:
-    (moment, status), _ = item
-    return moment, status is None, status or ""  # as ORDER BY bucket, status (NULLS LAST)
-
-
 def _answer(
     sealed: Figures,
     sealed_totals: _Totals,
@@ -545,9 +593,7 @@ def _answer(
         whole.add(Figures(**{k: getattr(part, k) for k in _SCALARS}))
 
     chosen = bucket or choose_bucket(whole.first, whole.last)
-    over_time = sealed_totals.runs_over_time(sealed, chosen) + recent_totals.runs_over_time(
-        recent, chosen
-    )
+    over_time = sealed_totals.runs_over_time(sealed, chosen).with_counts(_by_bucket(recent, chosen))
     d50, d95 = quantile_cont_with(sealed_totals.durations, recent.durations, (0.5, 0.95))
     s50, s95 = exact_quantile_cont(sealed.steps + recent.steps, (0.5, 0.95))
     calls = sealed_totals.calls + recent_totals.calls
@@ -576,10 +622,7 @@ def _answer(
         "by_model": dict(by_model),
         "by_agent": dict(by_agent),
         "bucket": chosen,
-        "runs_over_time": [
-            {"bucket": iso_utc(b), "status": s, "runs": n}
-            for (b, s), n in sorted(over_time.items(), key=_bucket_then_status)
-        ],
+        "runs_over_time": over_time,
         "duration_ms": {"p50": _num(d50), "p95": _num(d95), "max": _num(whole.duration_max)},
         "error_rate": _rate(errors, ended),
         "ended_runs": ended,
