@@ -13,7 +13,10 @@ Buckets are computed in SQL (:func:`bucket_sql`) and read back here; pure otherw
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from bisect import bisect_right
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 __all__ = [
@@ -21,9 +24,11 @@ __all__ = [
     "GAMMA",
     "Bucket",
     "bucket_sql",
+    "bucket_of",
     "bucket_value",
     "quantile_cont",
     "ordered_counts",
+    "RankedCounts",
     "quantile_cont_with",
     "exact_quantile_cont",
 ]
@@ -45,6 +50,13 @@ def bucket_sql(column: str, sign: str = "sign", index: str = "bucket") -> str:
     )
 
 
+def bucket_of(value: float) -> Bucket:
+    """``value``'s bucket, as :func:`bucket_sql` computes it in SQL (the same operations)."""
+    if value == 0:
+        return 0, None
+    return (1 if value > 0 else -1), math.ceil(math.log(abs(value)) / _LN_GAMMA)
+
+
 def bucket_value(bucket: Bucket) -> float:
     """The value that stands for every value of ``bucket``."""
     sign, index = bucket
@@ -63,27 +75,82 @@ def ordered_counts(counts: Mapping[Bucket, int]) -> list[tuple[Bucket, int]]:
     return sorted(((b, n) for b, n in counts.items() if n > 0), key=lambda item: _order(item[0]))
 
 
-def quantile_cont_with(
-    ordered: list[tuple[Bucket, int]], more: Mapping[Bucket, int], fractions: tuple[float, ...]
-) -> list[float | None]:
-    """:func:`quantile_cont` of ``ordered`` (from :func:`ordered_counts`) plus the counts ``more``.
+@dataclass(frozen=True)
+class RankedCounts:
+    """Buckets in order of value with their running counts, so a rank is found by bisection.
 
-    Only ``more`` is sorted: a large part kept ordered is merged in one pass.
+    Kept for a large part whose counts do not change: a percentile of it plus a few
+    new counts then costs a few bisections, not a walk over every bucket.
     """
-    merged: list[tuple[Bucket, int]] = []
-    at = 0
-    for bucket, n in ordered_counts(more):
-        key = _order(bucket)
-        while at < len(ordered) and _order(ordered[at][0]) < key:
-            merged.append(ordered[at])
-            at += 1
-        if at < len(ordered) and ordered[at][0] == bucket:  # one order key per bucket
-            merged.append((bucket, ordered[at][1] + n))
-            at += 1
-        else:
-            merged.append((bucket, n))
-    merged.extend(ordered[at:])
-    return _interpolate(merged, fractions, bucket_value)
+
+    buckets: list[Bucket]
+    keys: list[tuple[int, int]]
+    running: list[int]  # the counts of every bucket up to and including this one
+
+    @classmethod
+    def of(cls, ordered: Sequence[tuple[Bucket, int]]) -> RankedCounts:
+        """From :func:`ordered_counts`' list."""
+        return cls(
+            [b for b, _ in ordered],
+            [_order(b) for b, _ in ordered],
+            list(accumulate(n for _, n in ordered)),
+        )
+
+    @property
+    def total(self) -> int:
+        return self.running[-1] if self.running else 0
+
+    def up_to(self, key: tuple[int, int]) -> int:
+        """How many values lie in buckets ordered at or before ``key``."""
+        at = bisect_right(self.keys, key)
+        return self.running[at - 1] if at else 0
+
+    def first_past(self, rank: int, other: RankedCounts) -> int | None:
+        """The first of these buckets after which, with ``other``'s counts, more than
+        ``rank`` values lie; None when none is."""
+        low, high = 0, len(self.keys)
+        while low < high:
+            middle = (low + high) // 2
+            if self.running[middle] + other.up_to(self.keys[middle]) > rank:
+                high = middle
+            else:
+                low = middle + 1
+        return low if low < len(self.keys) else None
+
+
+def quantile_cont_with(
+    ordered: Sequence[tuple[Bucket, int]] | RankedCounts,
+    more: Mapping[Bucket, int],
+    fractions: tuple[float, ...],
+) -> list[float | None]:
+    """:func:`quantile_cont` of ``ordered`` (from :func:`ordered_counts`, or kept as
+    :class:`RankedCounts`) plus the counts ``more``.
+
+    Only ``more`` is sorted; each rank is looked up in both parts by bisection
+    (the bucket holding it is the first, in order of value, with more values at
+    or before it than the rank).
+    """
+    kept = ordered if isinstance(ordered, RankedCounts) else RankedCounts.of(ordered)
+    new = RankedCounts.of(ordered_counts(more))
+    total = kept.total + new.total
+    if total == 0:
+        return [None for _ in fractions]
+
+    def at_rank(rank: int) -> Bucket:
+        found = [
+            (part.keys[at], part.buckets[at])
+            for part, other in ((kept, new), (new, kept))
+            if (at := part.first_past(rank, other)) is not None
+        ]
+        return min(found)[1]
+
+    answers: list[float | None] = []
+    for q in fractions:
+        position = q * (total - 1)  # as DuckDB: (n - 1) * q, then floor and ceil
+        low = bucket_value(at_rank(math.floor(position)))
+        high = bucket_value(at_rank(math.ceil(position)))
+        answers.append(low + (high - low) * (position - math.floor(position)))
+    return answers
 
 
 def exact_quantile_cont(

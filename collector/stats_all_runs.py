@@ -30,6 +30,7 @@ CPU at 1M runs, half the budget of a stats call; not kept.)
 from __future__ import annotations
 
 import threading
+from bisect import insort
 from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ import duckdb
 
 from collector.duration_buckets import (
     Bucket,
+    RankedCounts,
+    bucket_of,
     bucket_sql,
     exact_quantile_cont,
     ordered_counts,
@@ -160,18 +163,70 @@ class _Totals:
     errors: int
     ended: int
     calls: Counter[str]  # tool -> calls
-    durations: list[tuple[Bucket, int]]  # the runs' duration buckets, in order of value
-    tool_durations: dict[str, list[tuple[Bucket, int]]]  # the same per tool
-    # bucket ("hour" / "day") -> (moment, status) -> runs, filled when first asked
-    over_time: dict[str, Counter[tuple[datetime, Any]]] = field(default_factory=dict)
+    durations: RankedCounts  # the runs' duration buckets, in order of value
+    tool_durations: dict[str, RankedCounts]  # the same per tool
+    # bucket ("hour" / "day") -> the answer's runs_over_time rows, filled when first asked
+    over_time: dict[str, _TimeRows] = field(default_factory=dict)
 
-    def runs_over_time(self, figures: Figures, bucket: str) -> Counter[tuple[datetime, Any]]:
+    def runs_over_time(self, figures: Figures, bucket: str) -> _TimeRows:
         if bucket not in self.over_time:
-            counts: Counter[tuple[datetime, Any]] = Counter()
-            for (hour, status), n in figures.over_time.items():
-                counts[(hour.replace(hour=0) if bucket == "day" else hour, status)] += n
-            self.over_time[bucket] = counts
+            self.over_time[bucket] = _TimeRows.of(_by_bucket(figures, bucket))
         return self.over_time[bucket]
+
+
+TimeKey = tuple[datetime, Any]  # (moment, status)
+
+
+def _by_bucket(figures: Figures, bucket: str) -> Counter[TimeKey]:
+    counts: Counter[TimeKey] = Counter()
+    for (hour, status), n in figures.over_time.items():
+        counts[(hour.replace(hour=0) if bucket == "day" else hour, status)] += n
+    return counts
+
+
+def _time_order(key: TimeKey) -> tuple[Any, ...]:
+    moment, status = key
+    return moment, status is None, status or ""  # as ORDER BY bucket, status (NULLS LAST)
+
+
+@dataclass
+class _TimeRows:
+    """The folded part's runs per (moment, status), in the answer's order, text made.
+
+    At 1M runs over a month they are thousands of rows: sorting them and writing
+    each time as text again at every call cost more than the rest of the answer.
+    The newest runs' few counts are merged in instead.
+    """
+
+    rows: list[tuple[tuple[Any, ...], str | None, Any, int]]  # (order, time text, status, runs)
+    at: dict[TimeKey, int]  # where each (moment, status) is in ``rows``
+
+    @classmethod
+    def of(cls, counts: Counter[TimeKey]) -> _TimeRows:
+        keys = sorted((k for k, n in counts.items() if n > 0), key=_time_order)
+        return cls(
+            [(_time_order(k), iso_utc(k[0]), k[1], counts[k]) for k in keys],
+            {k: n for n, k in enumerate(keys)},
+        )
+
+    def with_counts(self, more: Counter[TimeKey]) -> list[dict[str, Any]]:
+        """The rows with ``more`` added, as the answer lists them."""
+        rows = self.rows
+        if more:
+            rows = list(rows)
+            added = []
+            for key, n in more.items():
+                if n <= 0:
+                    continue
+                at = self.at.get(key)
+                if at is None:
+                    added.append((_time_order(key), iso_utc(key[0]), key[1], n))
+                else:
+                    order, text, status, runs = rows[at]
+                    rows[at] = (order, text, status, runs + n)
+            for row in added:
+                insort(rows, row)
+        return [{"bucket": text, "status": status, "runs": n} for _, text, status, n in rows]
 
 
 def _totals(figures: Figures) -> _Totals:
@@ -183,8 +238,11 @@ def _totals(figures: Figures) -> _Totals:
         0,
         0,
         Counter(),
-        ordered_counts(figures.durations),
-        {name: ordered_counts(tool.durations) for name, tool in figures.tools.items()},
+        RankedCounts.of(ordered_counts(figures.durations)),
+        {
+            name: RankedCounts.of(ordered_counts(tool.durations))
+            for name, tool in figures.tools.items()
+        },
     )
     for (status, source, model, agent), n in figures.cube.items():
         totals.errors += n if status in ERROR_STATUSES else 0
@@ -238,7 +296,7 @@ class AllRunsStats:
                 kept.below, kept.runs, kept.updates = bound, runs_now, updates_now
                 kept.steps_bounded = True
                 kept.totals = None
-            recent = _read(cursor, _from(bound), bound)
+            recent = _read_recent(cursor, bound)
             steps = _steps_with_a_run(cursor)
             if kept.figures.step_rows + recent.step_rows != steps and kept.steps_bounded:
                 kept = self._fold_all(cursor, key, bound, runs_now, updates_now)
@@ -344,10 +402,69 @@ def _read(cursor: duckdb.DuckDBPyConnection, runs: Slice, steps_from: datetime |
     older row groups), plus steps with no start; the steps of runs with no start
     are read whenever they started.
     """
+    figures = _runs_in_sql(cursor, runs)
+    _add_steps(cursor, figures, runs, steps_from)
+    return figures
+
+
+# The runs after the bound are few (minutes of runs): their rows are summed here,
+# which costs less than planning and running the grouping-sets statement for them
+# (at 1M runs, most of what a call spent on them). Past this many, SQL sums them.
+_ROWS_SUMMED_HERE = 5000
+_RUN_FIELDS = (
+    "status, source, coalesce(model_used, model_requested) AS model, agent_name, started_at, "
+    "duration_ms, total_steps, input_tokens, output_tokens"
+)
+
+
+def _read_recent(cursor: duckdb.DuckDBPyConnection, bound: datetime) -> Figures:
+    """:func:`_read` of the runs from ``bound`` (and those with no start)."""
+    runs = _from(bound)
+    where, params = runs
+    rows = cursor.execute(
+        f"SELECT {_RUN_FIELDS} FROM ({where}) LIMIT ?", [*params, _ROWS_SUMMED_HERE + 1]
+    ).fetchall()
+    if len(rows) > _ROWS_SUMMED_HERE:
+        return _read(cursor, runs, bound)
+    figures = _runs_in_python(rows)
+    _add_steps(cursor, figures, runs, bound)
+    return figures
+
+
+def _runs_in_python(rows: list[tuple[Any, ...]]) -> Figures:
+    """The runs' figures from their rows (``_RUN_FIELDS``), as :func:`_runs_in_sql` sums them."""
+    figures = Figures()
+    cube, over_time, durations, steps = (
+        figures.cube,
+        figures.over_time,
+        figures.durations,
+        figures.steps,
+    )
+    for status, source, model, agent, started, duration, total, tokens_in, tokens_out in rows:
+        cube[(status, source, model, agent)] += 1
+        if started is None:
+            figures.undated += 1
+        else:
+            over_time[(started.replace(minute=0, second=0, microsecond=0), status)] += 1
+            figures.first = _pick(min, figures.first, started)
+            figures.last = _pick(max, figures.last, started)
+        if duration is not None:
+            durations[bucket_of(duration)] += 1
+            figures.duration_max = _pick(max, figures.duration_max, duration)
+        if total is not None:
+            steps[total] += 1
+            figures.steps_sum += total
+            figures.steps_counted += 1
+            figures.steps_max = _pick(max, figures.steps_max, total)
+        figures.tokens_in += tokens_in or 0
+        figures.tokens_out += tokens_out or 0
+    return figures
+
+
+def _runs_in_sql(cursor: duckdb.DuckDBPyConnection, runs: Slice) -> Figures:
+    """The figures of the runs ``runs`` selects, summed by one grouping-sets statement."""
     where, params = runs
     figures = Figures()
-    if steps_from is not None:
-        steps_from = max(steps_from, datetime.min + CLOCK_MARGIN)
     # One scan, four groupings: the cube, runs per hour and status, duration buckets,
     # runs per step count. GROUPING() tells them apart (a bit set per column left out).
     cursor.execute(
@@ -402,7 +519,16 @@ def _read(cursor: duckdb.DuckDBPyConnection, runs: Slice, steps_from: datetime |
                 figures.durations[(sign, bucket)] += n
         elif steps is not None:
             figures.steps[int(steps)] += n
+    return figures
 
+
+def _add_steps(
+    cursor: duckdb.DuckDBPyConnection, figures: Figures, runs: Slice, steps_from: datetime | None
+) -> None:
+    """Add the tool steps of the runs ``runs`` selects to ``figures`` (see :func:`_read`)."""
+    where, params = runs
+    if steps_from is not None:
+        steps_from = max(steps_from, datetime.min + CLOCK_MARGIN)
     in_runs = f"agent_run_id IN (SELECT id FROM ({where}))"
     columns = "SELECT tool_name, status, duration_ms FROM agent_steps"
     if steps_from is None:
@@ -437,12 +563,9 @@ def _read(cursor: duckdb.DuckDBPyConnection, runs: Slice, steps_from: datetime |
         tool.errors += int(errors)
         if timed:
             tool.durations[(sign, index)] += int(timed)
-    return figures
 
 
-def _bucket_then_status(item: tuple[tuple[datetime, Any], int]) -> tuple[Any, ...]:
-    (moment, status), _ = item
-    return moment, status is None, status or ""  # as ORDER BY bucket, status (NULLS LAST)
+_NO_DURATIONS = RankedCounts([], [], [])
 
 
 def _answer(
@@ -470,9 +593,7 @@ def _answer(
         whole.add(Figures(**{k: getattr(part, k) for k in _SCALARS}))
 
     chosen = bucket or choose_bucket(whole.first, whole.last)
-    over_time = sealed_totals.runs_over_time(sealed, chosen) + recent_totals.runs_over_time(
-        recent, chosen
-    )
+    over_time = sealed_totals.runs_over_time(sealed, chosen).with_counts(_by_bucket(recent, chosen))
     d50, d95 = quantile_cont_with(sealed_totals.durations, recent.durations, (0.5, 0.95))
     s50, s95 = exact_quantile_cont(sealed.steps + recent.steps, (0.5, 0.95))
     calls = sealed_totals.calls + recent_totals.calls
@@ -482,7 +603,8 @@ def _answer(
         mine = [part.tools[name] for part in parts if name in part.tools]
         errs = sum(t.errors for t in mine)
         more = recent.tools[name].durations if name in recent.tools else Counter()
-        p95 = quantile_cont_with(sealed_totals.tool_durations.get(name, []), more, (0.95,))[0]
+        kept = sealed_totals.tool_durations.get(name, _NO_DURATIONS)
+        p95 = quantile_cont_with(kept, more, (0.95,))[0]
         tools.append(
             {
                 "tool_name": name,
@@ -500,10 +622,7 @@ def _answer(
         "by_model": dict(by_model),
         "by_agent": dict(by_agent),
         "bucket": chosen,
-        "runs_over_time": [
-            {"bucket": iso_utc(b), "status": s, "runs": n}
-            for (b, s), n in sorted(over_time.items(), key=_bucket_then_status)
-        ],
+        "runs_over_time": over_time,
         "duration_ms": {"p50": _num(d50), "p95": _num(d95), "max": _num(whole.duration_max)},
         "error_rate": _rate(errors, ended),
         "ended_runs": ended,

@@ -9,6 +9,7 @@ import pytest
 
 from collector.duration_buckets import (
     Bucket,
+    RankedCounts,
     ordered_counts,
     quantile_cont,
     quantile_cont_with,
@@ -33,6 +34,8 @@ def test_kept_order_plus_new_counts_equals_the_sum(seed: int) -> None:
     more.update(dict.fromkeys(list(kept)[:3], 7))  # buckets in both parts add up
     expected = quantile_cont(kept + more, _FRACTIONS)
     assert quantile_cont_with(ordered_counts(kept), more, _FRACTIONS) == expected
+    # Kept with its running counts (the folded stats' form): the same answers.
+    assert quantile_cont_with(RankedCounts.of(ordered_counts(kept)), more, _FRACTIONS) == expected
 
 
 def test_nothing_counted_has_no_percentile() -> None:
