@@ -223,9 +223,29 @@ def test_two_abusive_queries_at_once_leave_a_third_refused_at_once(
         answer = httpx.post(f"{handle.api_url}/sql", json={"sql": query}, timeout=10)
         return 429 if answer.status_code == 429 else None
 
+    # A query the check refuses is answered 400 even then: the check has slots of its own
+    # and comes first. Asked between two 429s, so both slow queries still held theirs.
+    def refused_while_both_run() -> list[int] | None:
+        if third() != 429:
+            return None
+        statuses = [
+            httpx.post(f"{handle.api_url}/sql", json={"sql": query}, timeout=10).status_code
+            for query in REFUSED_AT_ONCE
+        ]
+        return statuses if third() == 429 else None
+
     try:
         assert wait_until(third, timeout_s=30, what="a 429 while two queries run") == 429
+        refused = wait_until(refused_while_both_run, timeout_s=30, what="refusals meanwhile")
+        assert refused == [400] * len(REFUSED_AT_ONCE), refused
     finally:
         for thread in threads:
             thread.join(120)
     assert sorted(answers) == [400, 400], answers
+
+
+REFUSED_AT_ONCE = (
+    "DELETE FROM spans",
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT system.main.json_structure('[1]')",
+)
