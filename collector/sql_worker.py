@@ -34,6 +34,7 @@ from typing import Any
 
 from collector.sql_deep_json import install_json_depth_guard, raise_stack_limit
 from collector.sql_replica import Replica
+from collector.sql_string_sizes import install_size_bounds
 
 __all__ = ["main"]
 
@@ -50,6 +51,7 @@ def _run_query(replica: Replica, message: dict[str, Any]) -> dict[str, Any]:
     try:
         cursor = replica.con.cursor()
         install_json_depth_guard(cursor)
+        install_size_bounds(cursor)
         result = run_read_only(
             cursor,
             checked,
