@@ -52,6 +52,10 @@ MAX_OFFSET = 1_000_000
 # Ad-hoc SQL can use every core for its whole time limit; two at once is plenty.
 SQL_CONCURRENCY = 2
 _sql_slots = threading.BoundedSemaphore(SQL_CONCURRENCY)
+# Checking parses the query in this process (seconds for a long one): at most this many
+# checks at once, apart from the queries the worker runs, so that a query the check
+# refuses is answered 400 even while both run slots are held.
+_sql_checks = threading.BoundedSemaphore(SQL_CONCURRENCY)
 
 
 def _store(request: Request) -> RunStore:
@@ -330,18 +334,24 @@ class SqlQuery(BaseModel):
 def sql_route(request: Request, body: SqlQuery) -> dict[str, Any]:
     settings = _settings(request)
     max_rows = min(body.max_rows or settings.sql_max_rows, settings.sql_max_rows)
-    # The slot is taken before the check: checking a 100,000-character query parses
-    # it in this process for seconds, and a flood of them must not take every core.
+    # Checked first, in a slot of its own: checking a 100,000-character query parses it
+    # in this process for seconds, and a flood of them must not take every core.
+    if not _sql_checks.acquire(blocking=False):
+        raise HTTPException(
+            429, f"{SQL_CONCURRENCY} SQL queries are already being checked; retry shortly"
+        )
+    try:
+        checked = check_read_only(body.sql)
+    except SqlRefused as exc:
+        raise HTTPException(400, exc.reason) from None
+    finally:
+        _sql_checks.release()
     if not _sql_slots.acquire(blocking=False):
         raise HTTPException(
             429, f"{SQL_CONCURRENCY} SQL queries are already running; retry shortly"
         )
     sandbox: SqlSandbox = request.app.state.sql_sandbox
     try:
-        try:
-            checked = check_read_only(body.sql)
-        except SqlRefused as exc:
-            raise HTTPException(400, exc.reason) from None
         return sandbox.run(checked, max_rows=max_rows, timeout_s=settings.sql_timeout_s)
     except SandboxUnavailable as exc:
         retry = str(exc.retry_after_s)

@@ -111,13 +111,36 @@ _RESTATED = ("task", "final_answer", "model_requested", "provider")
 
 def _restated(run_span: SpanRecord, fields: dict[str, Any]) -> dict[str, Any]:
     """``fields`` with each of :data:`_RESTATED` as the run span states it (as
-    mapping.build_run reads it; an empty answer is one), else as derived (None when not)."""
+    mapping.build_run reads it; an empty answer is one), else as derived (None when not),
+    and the run's status and error as the run span and this derivation give them."""
     stated = build_run(run_span, None)
     out = dict(fields)
     for name in _RESTATED:
         value = getattr(stated, name)
         out[name] = value if value is not None else fields.get(name)
+    out["status"], out["error"] = _status_and_error(stated.status, stated.error, fields)
+    # A model only an earlier derivation found (from calls since placed below another
+    # run) gives way to the one the run span names.
+    out["model_used"] = fields.get("model_used") or stated.model_used
     return out
+
+
+def _status_and_error(
+    status: str, error: str | None, fields: dict[str, Any]
+) -> tuple[str, str | None]:
+    """The status and error of a run whose span says ``status`` and ``error``, by the
+    trace stored so far (``fields``). Stated whole each time, like :data:`_RESTATED`: a
+    later span may withdraw what an earlier derivation said (the answer that arrives
+    after the step cut off by a retry, the model call that recovers after a tool's
+    error), and the run then reads as its span says."""
+    derived, cause = fields.get("status"), fields.get("error")
+    if derived and status == RunStatus.COMPLETED:
+        # why a run that looked completed stopped (a step limit only its spans show)
+        return str(derived), error or (str(cause) if cause else None)
+    if not derived and status == RunStatus.FAILED and cause:
+        # a failed run whose span tells no cause: the error of the step it failed on
+        return status, str(cause)
+    return status, error
 
 
 def _derive_trace(
@@ -319,7 +342,7 @@ def derive_foreign_runs(
     table = pa.table(derived, schema=_DERIVED_SCHEMA.schema)
     con.register("_derived", table)
     con.execute(
-        f"""
+        """
         UPDATE agent_runs SET
             -- stated whole by each derivation (_RESTATED)
             task = d.task,
@@ -330,15 +353,10 @@ def derive_foreign_runs(
             provider = d.provider,
             -- a name only the run's other spans hold beats the run span's class name
             agent_name = coalesce(d.agent_name, agent_runs.agent_name),
-            status = CASE WHEN d.status IS NOT NULL AND agent_runs.status = '{RunStatus.COMPLETED}'
-                THEN d.status ELSE agent_runs.status END,
-            -- why a run that looked completed stopped (a step limit only its spans show)
-            error = CASE WHEN d.status IS NOT NULL AND agent_runs.status = '{RunStatus.COMPLETED}'
-                THEN coalesce(agent_runs.error, d.error)
-                -- a failed run whose span tells no cause: the error of the step it failed on
-                WHEN d.status IS NULL AND agent_runs.status = '{RunStatus.FAILED}'
-                THEN coalesce(d.error, agent_runs.error)
-                ELSE agent_runs.error END
+            -- stated whole from the run span and the trace (_status_and_error): what an
+            -- earlier derivation said and a later span withdrew is not kept
+            status = d.status,
+            error = d.error
         FROM _derived d WHERE agent_runs.id = d.id
         """
     )

@@ -31,6 +31,7 @@ import duckdb
 
 from collector.errors import CollectorError
 from collector.sql_allowlist import FUNCTIONS, QUERYABLE, REFUSED, TABLE_FUNCTIONS, refusal_class
+from collector.sql_deep_json import STRUCTURE_FUNCTIONS, structure_refusal
 
 __all__ = ["SqlRefused", "CheckedSql", "check_read_only"]
 
@@ -317,6 +318,25 @@ def _check_expression(node: dict[str, Any], node_class: str, table_calls: set[in
         name = str(node.get("function_name") or "").lower()
         if name and name not in FUNCTIONS:
             raise SqlRefused(_function_refusal(name))
+        _check_unqualified(node, name)
+        children = node.get("children")
+        if name in STRUCTURE_FUNCTIONS and isinstance(children, list) and len(children) > 1:
+            refusal = structure_refusal(name, children[1])
+            if refusal is not None:
+                raise SqlRefused(refusal)
+
+
+def _check_unqualified(function: dict[str, Any], name: str) -> None:
+    # The worker checks some functions' arguments in temporary macros of the same names
+    # (collector/sql_deep_json.py): a catalog or a schema other than main (system.x,
+    # system.main.x) would reach DuckDB's own past them. DuckDB's parser writes main.x
+    # itself for syntax ([1, 2] is main.list_value), and main.x finds the macro first.
+    schema = str(function.get("schema") or "").lower()
+    if function.get("catalog") or schema not in {"", "main"}:
+        qualified = ".".join(
+            str(part) for part in (function.get("catalog"), function.get("schema"), name) if part
+        )
+        raise SqlRefused(f"call functions by their name alone: {name}(), not {qualified}()")
 
 
 def _check_table_function(node: dict[str, Any]) -> None:
@@ -324,6 +344,8 @@ def _check_table_function(node: dict[str, Any]) -> None:
     name = str(function.get("function_name") or "").lower() if isinstance(function, dict) else ""
     if name not in TABLE_FUNCTIONS:
         raise SqlRefused(_function_refusal(name or "this table function"))
+    if isinstance(function, dict):
+        _check_unqualified(function, name)
 
 
 def _function_refusal(name: str) -> str:

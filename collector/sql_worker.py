@@ -32,7 +32,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from collector.sql_deep_json import install_json_depth_guard, raise_stack_limit
 from collector.sql_replica import Replica
+from collector.sql_string_sizes import install_size_bounds
 
 __all__ = ["main"]
 
@@ -47,8 +49,11 @@ def _run_query(replica: Replica, message: dict[str, Any]) -> dict[str, Any]:
 
     checked = CheckedSql(message["sql"], message["statement_type"])
     try:
+        cursor = replica.con.cursor()
+        install_json_depth_guard(cursor)
+        install_size_bounds(cursor)
         result = run_read_only(
-            replica.con.cursor(),
+            cursor,
             checked,
             max_rows=int(message["max_rows"]),
             timeout_s=float(message["timeout_s"]),
@@ -134,6 +139,7 @@ def main(argv: list[str]) -> int:
     fd = int(argv[0])
     limits = json.loads(argv[1])
     _limit_address_space(int(limits["address_space_mb"]))
+    raise_stack_limit()
     conn = Connection(fd)
     workdir = Path(argv[2])
     shutil.rmtree(workdir / "spill", ignore_errors=True)  # an earlier worker's spill

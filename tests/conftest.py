@@ -14,6 +14,7 @@ import pytest
 
 from collector.server import RunningCollector, start_collector
 from collector.settings import Settings
+from tests import otel_state
 
 
 class CollectorHandle:
@@ -52,6 +53,39 @@ def sql_copies_of(db_path: Path) -> Path:
 def _sql_copies_removed() -> Iterator[None]:
     yield
     shutil.rmtree(_SQL_COPIES, ignore_errors=True)
+
+
+# The state every test should find: none of this process's spans current, no global provider
+# beyond what the session began with.
+_CLEAN_OTEL_STATE = otel_state.snapshot()
+
+
+@pytest.fixture(autouse=True)
+def _opentelemetry_state_kept() -> Iterator[None]:
+    """Fail a test that leaves a span current or a provider of its own installed globally.
+
+    A span left current became the parent of every later span of the process: later tests
+    shared its trace id. Found at setup, the change came from a fixture of a wider scope
+    (or a test before it); found at teardown, from this test or its own fixtures. Either
+    way the state is put back so that the tests after it start clean (tests/otel_state.py
+    says why the provider ``instrumentation.configure()`` installs is put back unreported).
+    """
+    found = otel_state.snapshot()
+    if otel_state.holds_a_shut_down_configuration(found):
+        otel_state.restore(_CLEAN_OTEL_STATE)  # a wider fixture's configure(), ended since
+        found = otel_state.snapshot()
+    inherited = otel_state.describe_change(_CLEAN_OTEL_STATE, found)
+    if inherited:
+        otel_state.restore(_CLEAN_OTEL_STATE)
+        pytest.fail("before this test (a wider fixture's doing): " + "; ".join(inherited))
+    yield
+    now = otel_state.snapshot()
+    if now == found:
+        return
+    otel_state.restore(found)
+    left = otel_state.describe_change(found, now)
+    if left:
+        pytest.fail("this test left: " + "; ".join(left))
 
 
 def start_test_collector(db_path: Path, **overrides: Any) -> CollectorHandle:

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from collector import api as collector_api
 from tests.collector.ingest.otlp import export, record_spans
 from tests.conftest import CollectorHandle, start_test_collector
 from tests.support import wait_until
@@ -197,35 +198,57 @@ def test_every_abuse_class_is_bounded_and_nothing_else_slows(handle: CollectorHa
     assert _rss_mb() - rss_before < 300, (rss_before, _rss_mb())
 
 
+def _both_slots_held() -> bool:
+    # The collector runs in this process: its two running slots, read rather than probed (a
+    # probe taking a free slot would hold it, queued behind the slow query in the worker).
+    return collector_api._sql_slots._value == 0  # type: ignore[attr-defined]
+
+
 @pytest.mark.xdist_group("sql-abuse")  # not beside the abuse classes: they take the cores
 def test_two_abusive_queries_at_once_leave_a_third_refused_at_once(
-    handle: CollectorHandle,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    with httpx.Client(base_url=handle.api_url, timeout=120) as client:
-        _ready(client)
-    slow = ABUSE["cross join"]
-    answers: list[int] = []
-
-    def send() -> None:
-        with httpx.Client(base_url=handle.api_url, timeout=120) as client:
-            answers.append(_sql(client, slow).status_code)
-
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-
-    # While both slots are held, a third query (one the check would take a while over,
-    # too) is answered at once instead of being parsed in the collector's process. Asked
-    # again until both are held; it must not itself hold a slot long enough for the two
-    # slow ones to find it taken and end.
-    def third() -> int | None:
-        query = "SELECT 1 WHERE " + " AND ".join(["true"] * 1_000)
-        answer = httpx.post(f"{handle.api_url}/sql", json={"sql": query}, timeout=10)
-        return 429 if answer.status_code == 429 else None
-
+    """While two slow queries hold both running slots, a third is checked first, in slots
+    of its own: a query the check refuses gets its 400, one it accepts a 429 at once."""
+    collector = start_test_collector(
+        tmp_path_factory.mktemp("slots") / "audit.duckdb", sql_timeout_s=10.0
+    )
     try:
-        assert wait_until(third, timeout_s=30, what="a 429 while two queries run") == 429
-    finally:
+        with httpx.Client(base_url=collector.api_url, timeout=120) as client:
+            _ready(client)
+        answers: list[int] = []
+
+        def send() -> None:
+            with httpx.Client(base_url=collector.api_url, timeout=120) as client:
+                answers.append(_sql(client, ABUSE["cross join"]).status_code)
+
+        threads = [threading.Thread(target=send) for _ in range(2)]
         for thread in threads:
-            thread.join(120)
-    assert sorted(answers) == [400, 400], answers
+            thread.start()
+        try:
+            wait_until(_both_slots_held, timeout_s=60, interval_s=0.05, what="both slots held")
+            # One the check takes a while over, too: checked, then no slot to run in.
+            third = "SELECT 1 WHERE " + " AND ".join(["true"] * 1_000)
+            third_answer = httpx.post(f"{collector.api_url}/sql", json={"sql": third}, timeout=30)
+            refused = [
+                httpx.post(f"{collector.api_url}/sql", json={"sql": query}, timeout=30)
+                for query in REFUSED_AT_ONCE
+            ]
+            held_throughout = _both_slots_held()
+        finally:
+            for thread in threads:
+                thread.join(120)
+        assert held_throughout  # else the slow queries ended first: the answers prove nothing
+        assert third_answer.status_code == 429, third_answer.text
+        assert [answer.status_code for answer in refused] == [400] * len(REFUSED_AT_ONCE)
+        assert "read_csv() reads files" in refused[1].json()["detail"]
+        assert sorted(answers) == [400, 400], answers
+    finally:
+        collector.stop()
+
+
+REFUSED_AT_ONCE = (
+    "DELETE FROM spans",
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT system.main.json_structure('[1]')",
+)

@@ -55,6 +55,12 @@ class SSHServer:
     gateway_log: Path
     process: subprocess.Popen[bytes]
 
+    @property
+    def profile_reads(self) -> list[str]:
+        """The shell process ids that read the test home's ~/.bashrc, one per session."""
+        path = self.directory / "profile_reads"
+        return path.read_text().split() if path.exists() else []
+
     def settings(self, **overrides: Any) -> SSHSettings:
         """Client settings pointing at this server (fields overridable)."""
         base = SSHSettings(
@@ -215,6 +221,13 @@ def serve_sshd(
     (directory / "authorized_keys").write_text(f'restrict,command="{wrapper}" {client_public}\n')
     known_hosts = directory / "known_hosts"
     known_hosts.write_text(f"[127.0.0.1]:{port} {host_public}\n")
+    # The sessions' home: sshd runs the forced command through the user's login shell,
+    # and bash run by sshd reads ~/.bashrc even when not interactive. The machine's own
+    # (root's, running `pyenv rehash`) printed a lock error into a command's stderr when
+    # two sessions started at once. This one only notes that it was read.
+    home = directory / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text(f"echo $$ >> '{directory / 'profile_reads'}'\n")
     config = directory / "sshd_config"
     config.write_text(
         "\n".join(
@@ -231,6 +244,8 @@ def serve_sshd(
                 "PubkeyAuthentication yes",
                 "PermitRootLogin prohibit-password",
                 f"AllowUsers {user}",
+                # Set by the server after the user's defaults, so it is the shell's HOME.
+                f"SetEnv HOME={home}",
                 "LogLevel VERBOSE",
                 "",
             ]

@@ -143,6 +143,7 @@ class RawAnswers:
     docker_calls_before: int
     docker_calls_after: int
     log: list[dict[str, Any]]
+    profile_reads: int  # sessions whose shell read the test home's ~/.bashrc
 
 
 @pytest.fixture(scope="module")
@@ -151,9 +152,10 @@ def raw_answers(sshd: SSHServer, raw: RawSession) -> RawAnswers:
     # sshd drops the whole connection on a NUL inside a command: send those last, alone.
     names = sorted(ESCAPE_COMMANDS, key=lambda n: "\x00" in ESCAPE_COMMANDS[n])
     concurrent = [n for n in names if "\x00" not in ESCAPE_COMMANDS[n]]
-    # One at a time: the test machine's root ~/.bashrc (run by sshd before the forced
-    # command) calls `pyenv rehash`, which prints lock errors when sessions overlap.
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    # Sessions overlap, as an agent's do: each one's shell reads only the test sshd's
+    # home (tests/ssh/conftest.py), nothing of the machine's profile.
+    reads_before = len(sshd.profile_reads)
+    with ThreadPoolExecutor(max_workers=4) as pool:
         answers = pool.map(lambda n: raw.send(ESCAPE_COMMANDS[n]), concurrent)
         sent = dict(zip(concurrent, answers, strict=True))
     for name in names[len(concurrent) :]:
@@ -163,7 +165,18 @@ def raw_answers(sshd: SSHServer, raw: RawSession) -> RawAnswers:
         docker_calls_before=calls_before,
         docker_calls_after=len(sshd.docker_calls()),
         log=sshd.gateway_entries()[log_before:],
+        profile_reads=len(sshd.profile_reads) - reads_before,
     )
+
+
+def test_each_session_s_shell_reads_the_test_home_s_profile_only(
+    raw_answers: RawAnswers,
+) -> None:
+    # One read per session that reached a shell (sshd drops a NUL before any shell runs):
+    # the shell's HOME was the test home, so the machine's ~/.bashrc was never read.
+    reached = [answer for answer in raw_answers.answers.values() if answer is not None]
+    assert len(reached) > 4
+    assert raw_answers.profile_reads == len(reached)
 
 
 @pytest.mark.parametrize("name", list(ESCAPE_COMMANDS))
