@@ -13,10 +13,11 @@ The preview is a picture of the page, never a second copy of it:
 - its content lives in a closed shadow root (declarative: ``<template
   shadowrootmode="closed">``), so ``document.querySelector``, ``innerText``, the
   browser's find-in-page and a test's text or role selectors do not see it;
-- while scripts run, the host is ``aria-hidden`` and ``inert`` (its script sets
-  both the moment it is parsed): nothing in it is in the accessibility tree,
-  focusable or selectable, and a click on it does nothing (the live page's rows
-  are a moment away). Without JavaScript, Streamlit never starts and the preview
+- while scripts run, the host is ``aria-hidden`` and the sheet in it that holds
+  the shadow root ``inert`` (its script sets both the moment it is parsed):
+  nothing in it is in the accessibility tree, focusable or selectable, and a
+  click lands on the host, which covers the window, and does nothing (the live
+  page's rows are a moment away). Without JavaScript, Streamlit never starts and the preview
   is the page: its links (a run, a comparison) are ordinary ``<a href>`` to the
   other pages' documents, which carry their own preview, so the stored runs can
   be read without scripts;
@@ -52,6 +53,8 @@ from dashboard.formatting import (
 
 __all__ = [
     "PREVIEW_ID",
+    "RUN_COLUMNS",
+    "SHEET_ID",
     "READY_CHART",
     "READY_FORM",
     "READY_GRID",
@@ -67,7 +70,8 @@ __all__ = [
     "status_html",
 ]
 
-PREVIEW_ID = "page-preview"
+PREVIEW_ID = "page-preview"  # covers the window; a click on the preview lands on it
+SHEET_ID = "page-preview-sheet"  # holds the content in its closed shadow root
 # What the swap script waits for before it removes the preview (data-ready):
 READY_GRID = "grid"  # the runs table's rows drawn on its canvas
 READY_TREE = "tree"  # the span tree's rows
@@ -126,55 +130,62 @@ def _tokens(run: dict[str, Any]) -> str:
     return f"{tokens:,}" if tokens else ""
 
 
-def _cell(text: object, cls: str = "") -> str:
-    attribute = f' class="{cls}"' if cls else ""
-    return f"<td{attribute}>{_e(text)}</td>"
-
-
 def _run_link(run: dict[str, Any], text: str, **extra: object) -> str:
     return page_link("run", {"run": run.get("id") or "", **extra}, text)
 
 
-def _run_row(run: dict[str, Any], now: datetime) -> str:
+def _run_cells(run: dict[str, Any], now: datetime) -> dict[str, str]:
+    """A run's cells by column name (:data:`RUN_COLUMNS`), as HTML."""
     task = str(run.get("task") or "(no task)")
     tool_calls = run.get("tool_calls")
     model = run.get("model_used") or run.get("model_requested") or ""
-    return (
-        f"<tr><td>{_status(run.get('status'))}</td>"
-        f"<td>{_started(run.get('started_at'), now)}</td>"
-        + _cell(format_duration_ms(run_duration_ms(run, now)), "wide")
-        + _cell(one_line(run.get("agent_name") or "", 40), "wide")
-        + f'<td class="task">{_run_link(run, one_line(task, 160))}</td>'
-        + _cell(int(run.get("step_count") or run.get("total_steps") or 0), "wide num")
-        + _cell(tool_calls if tool_calls is not None else "", "wide num")
-        + _cell(_tokens(run), "wide num")
-        + _cell(format_cost(run.get("cost_usd")), "wide")
-        + _cell(one_line(model, 40), "wide")
-        + _cell(one_line(run.get("error") or "", 120), "wide")
-        + "</tr>"
-    )
+    return {
+        "Status": _status(run.get("status")),
+        "Started (UTC)": _started(run.get("started_at"), now),
+        "Duration": _e(format_duration_ms(run_duration_ms(run, now))),
+        "Agent": _e(one_line(run.get("agent_name") or "", 40)),
+        "Task": _run_link(run, one_line(task, 160)),
+        "Steps": _e(int(run.get("step_count") or run.get("total_steps") or 0)),
+        "Tool calls": _e(tool_calls if tool_calls is not None else ""),
+        "Tokens": _e(_tokens(run)),
+        "Cost": _e(format_cost(run.get("cost_usd"))),
+        "Model": _e(one_line(model, 40)),
+        "Error": _e(one_line(run.get("error") or "", 120)),
+    }
 
 
-_RUN_COLUMNS = (
-    ("Status", ""),
-    ("Started (UTC)", ""),
-    ("Duration", "wide"),
-    ("Agent", "wide"),
-    ("Task", ""),
-    ("Steps", "wide num"),
-    ("Tool calls", "wide num"),
-    ("Tokens", "wide num"),
-    ("Cost", "wide"),
-    ("Model", "wide"),
-    ("Error", "wide"),
-)
+# The runs list's columns and their classes (``wide``: hidden at phone width).
+RUN_COLUMNS: dict[str, str] = {
+    "Status": "",
+    "Started (UTC)": "",
+    "Duration": "wide",
+    "Agent": "wide",
+    "Task": "task",
+    "Steps": "wide num",
+    "Tool calls": "wide num",
+    "Tokens": "wide num",
+    "Cost": "wide",
+    "Model": "wide",
+    "Error": "wide",
+}
 
 
-def runs_table(runs: Sequence[dict[str, Any]], now: datetime) -> str:
-    """Runs as the runs list's table: each task a link to its run."""
-    rows = "".join(_run_row(run, now) for run in runs)
-    head = "".join(f'<th class="{cls}">{name}</th>' for name, cls in _RUN_COLUMNS)
-    return f'<table class="runs"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+def runs_table(
+    runs: Sequence[dict[str, Any]], now: datetime, columns: Sequence[str] = tuple(RUN_COLUMNS)
+) -> str:
+    """Runs as the runs list's table (``columns`` of :data:`RUN_COLUMNS`, in that order):
+    each task a link to its run."""
+
+    def attribute(name: str) -> str:
+        return f' class="{RUN_COLUMNS[name]}"' if RUN_COLUMNS[name] else ""
+
+    head = "".join(f"<th{attribute(name)}>{_e(name)}</th>" for name in columns)
+    rows = []
+    for run in runs:
+        cells = _run_cells(run, now)
+        rows.append("<tr>" + "".join(f"<td{attribute(n)}>{cells[n]}</td>" for n in columns))
+    body = "</tr>".join(rows) + ("</tr>" if rows else "")
+    return f'<table class="runs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def runs_preview(runs: Sequence[dict[str, Any]], total: int, now: datetime | None = None) -> str:
@@ -247,10 +258,10 @@ def frame(title: str | None, body: str, *ready: str) -> str:
     heading = f"<h1>{_e(title)}</h1>" if title else ""
     return (
         f'<div id="{PREVIEW_ID}" data-ready="{_e(" ".join(ready))}" style="{_HOST_STYLE}">'
-        f'<template shadowrootmode="closed"><style>{_CSS}</style>'
+        f'<div id="{SHEET_ID}"><template shadowrootmode="closed"><style>{_CSS}</style>'
         f'<main class="page">{heading}{body}<noscript><p class="note">A still view of the '
-        "stored runs: the live dashboard needs JavaScript.</p></noscript></main></template></div>"
-        f"<script>{_SWAP_SCRIPT}</script>"
+        "stored runs: the live dashboard needs JavaScript.</p></noscript></main></template>"
+        f"</div></div><script>{_SWAP_SCRIPT}</script>"
     )
 
 
@@ -259,7 +270,7 @@ def frame(title: str | None, body: str, *ready: str) -> str:
 # the swap script removes like the preview).
 _HOST_STYLE = "position:fixed;inset:0;z-index:1000000;overflow:auto"
 _CSS = (
-    ":host{display:block;background:#fff;color:#31333f;"
+    ":host{display:block;min-height:100%;background:#fff;color:#31333f;"
     'font:15px/1.45 "Source Sans",ui-sans-serif,system-ui,sans-serif}'
     ".page{max-width:1400px;margin:0 auto;padding:3.5rem 1rem 2rem}"
     "h1{font-size:2.2rem;margin:0 0 1rem;font-weight:700}"
@@ -278,8 +289,10 @@ _CSS = (
     "pre.error{white-space:pre-wrap;overflow-wrap:anywhere;"
     "background:rgba(255,75,75,.1);padding:.6rem;border-radius:.4rem}"
     "td{overflow-wrap:anywhere}"
+    ".scroll td{overflow-wrap:normal}.scroll td:first-child{white-space:nowrap}"
     "a{color:#0b63c5;text-decoration:none}a:hover{text-decoration:underline}"
     "h4{font-size:1.05rem;margin:1rem 0 .4rem}"
+    ".scroll{overflow-x:auto}"
     ".cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,24rem),1fr));"
     "gap:.5rem 2rem}"
     ".card{border:1px solid rgba(128,128,128,.3);border-radius:.5rem;padding:.6rem .9rem;"
@@ -313,8 +326,9 @@ _CSS = (
 _SWAP_SCRIPT = (
     "(function(){"
     f'var p=document.getElementById("{PREVIEW_ID}");if(!p)return;'
-    # Only while scripts run is it a picture: hidden from assistive technology, inert.
-    'p.inert=true;p.setAttribute("aria-hidden","true");'
+    # Only while scripts run is it a picture: hidden from assistive technology, its
+    # sheet inert (a click lands on the host, which covers the window, and does nothing).
+    f'document.getElementById("{SHEET_ID}").inert=true;p.setAttribute("aria-hidden","true");'
     'var modes=(p.getAttribute("data-ready")||"").split(" "),ended=0;'
     'var st=(document.querySelector("[data-testid=stApp]")||p).getAttribute('
     '"data-test-script-state");'

@@ -51,6 +51,9 @@ Record = Mapping[str, Any]
 # One side of a comparison: the run id asked for, and the run with its steps (None:
 # no such run).
 CompareSide = tuple[str, tuple[Record, list[Record]] | None]
+# The live page's table of just finished runs (views/live.py), less its "open" links
+# (each task here is one).
+FINISHED_COLUMNS = ("Status", "Started (UTC)", "Duration", "Agent", "Task", "Steps", "Error")
 PAIRS_SHOWN = 60  # a long comparison's preview lists its first aligned steps
 BUCKETS_SHOWN = 14  # the latest buckets of runs over time
 
@@ -71,7 +74,9 @@ def _table(columns: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[i
         "<tr>" + "".join(f"<td{cls(i)}>{cell}</td>" for i, cell in enumerate(row)) + "</tr>"
         for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    # A wide table scrolls in its own box (as Streamlit's tables do), never the page.
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'
 
 
 def _message(text: str) -> str:
@@ -224,7 +229,7 @@ def live_preview(
     ready = [READY_METRIC]
     if finished:
         parts.append("<h4>Just finished</h4>")
-        parts.append(runs_table([dict(r) for r in finished], current))
+        parts.append(runs_table([dict(r) for r in finished], current, FINISHED_COLUMNS))
         ready.append(READY_GRID)
     return frame("Live", "".join(parts), *ready)
 

@@ -17,6 +17,7 @@ from dashboard.page_preview import (
     READY_METRIC,
     READY_SCRIPT,
     READY_TREE,
+    SHEET_ID,
     run_preview,
     runs_preview,
 )
@@ -87,11 +88,14 @@ def _only_our_tags(parsed: _Tags, links_to: set[str] | None = None) -> None:
     # The content is in a closed shadow root (no script or selector of the page reaches
     # it); the host is hidden and inert as soon as its script runs, and not without
     # scripts (then the preview is the page, and its links work).
-    host = parsed.tags[0]
+    host, sheet = parsed.tags[0], parsed.tags[1]
     assert host[0] == "div" and host[1]["id"] == PREVIEW_ID
+    assert sheet == ("div", {"id": SHEET_ID})
     assert "aria-hidden" not in host[1] and "inert" not in host[1]
-    assert parsed.tags[1] == ("template", {"shadowrootmode": "closed"})
-    assert 'p.inert=true;p.setAttribute("aria-hidden","true")' in "".join(parsed.text)
+    assert parsed.tags[2] == ("template", {"shadowrootmode": "closed"})
+    script = "".join(parsed.text)
+    assert f'document.getElementById("{SHEET_ID}").inert=true;' in script
+    assert 'p.setAttribute("aria-hidden","true")' in script
 
 
 def test_every_stored_value_in_the_runs_preview_is_text() -> None:
