@@ -2,11 +2,11 @@
 
 A new tab of a Streamlit page shows nothing of its own until ~3 MB of JavaScript
 has run, the websocket has opened and the page's script has sent its elements
-(1-2.5 s here). The runs list and a run's page are what people open in new tabs,
-so the page document itself carries a preview of them: the first page of runs, or
-a run's header and steps, as a plain table. It covers the window until Streamlit
-has drawn the same content, then removes itself (``_SWAP_SCRIPT``), so the reader
-never sees an empty frame in between.
+(1-2.5 s here). So the page document itself carries a preview of its page: the
+first page of runs, a run's header and steps (here), a comparison, the live
+runs, the stats, the SQL editor (dashboard/preview_pages.py), as plain HTML. It
+covers the window until Streamlit has drawn the same content, then removes itself
+(``_SWAP_SCRIPT``), so the reader never sees an empty frame in between.
 
 The preview is a picture of the page, never a second copy of it:
 
@@ -17,10 +17,10 @@ The preview is a picture of the page, never a second copy of it:
   the shadow root ``inert`` (its script sets both the moment it is parsed):
   nothing in it is in the accessibility tree, focusable or selectable, and a
   click lands on the host, which covers the window, and does nothing (the live
-  page's rows are a moment away). Without JavaScript, Streamlit never starts and the preview
-  is the page: its links (a run, a comparison) are ordinary ``<a href>`` to the
-  other pages' documents, which carry their own preview, so the stored runs can
-  be read without scripts;
+  page's rows are a moment away). Without JavaScript, Streamlit never starts and
+  the preview is the page: its links (a run, a step of a run) are ordinary
+  ``<a href>`` to those pages' documents, which carry their own preview, so the
+  stored runs can be read without scripts;
 - it is shown only when it arrives before Streamlit has drawn its first element
   (a late preview removes itself before it is ever painted).
 
@@ -316,10 +316,11 @@ _CSS = (
 # Runs where the preview is parsed. A preview that comes after Streamlit has drawn its
 # first element (its script has run and a container holds something other than the
 # loading skeleton shown before its websocket opens) goes at once, before it is
-# painted. Otherwise it stays until Streamlit has drawn the page's own content: for the
-# runs list, the table's first row on its canvas (a table hidden by the phone layout
-# does not count; no table but a message, such as an error, does); for a run, the span
-# tree's rows; else the end of the page's script run. Content drawn counts even while
+# painted. Otherwise it stays until Streamlit has drawn the page's own content, each
+# kind data-ready names: a table's first row on its canvas (a table hidden by the
+# phone layout does not count; no table but a message, such as an error, does); the
+# span tree's rows; a chart; a metric; the SQL editor (the last three: or a message in
+# their place); else the end of the page's script run. Content drawn counts even while
 # the script still runs (a live page's fragments rerun every second or two). After 15 s
 # of a finished script run without that content (the page showed something else, or a
 # busy machine), it gives way anyway.

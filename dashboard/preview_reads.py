@@ -50,6 +50,7 @@ def _sorted_steps(record: Record) -> list[Record]:
 
 
 def _runs(api: AuditClient, query: Query) -> str:
+    api_reads.prefetch_filter_choices(api)  # the page's filter boxes, read meanwhile
     filters = runs.filters_from_query(query)
     if filters.source or filters.model:
         # The page's boxes drop a value they do not offer (Streamlit ignores an invalid
@@ -121,6 +122,10 @@ def _live(api: AuditClient, _query: Query) -> str:
 def _stats(api: AuditClient, query: Query) -> str:
     # The page's filters start empty in a new tab; only the view is in the URL.
     bucket = "day"  # views/stats.bucket_for with no dates
+    # What the page reads besides (its filter boxes, the duration histogram), meanwhile.
+    api_reads.prefetch_filter_choices(api, agents=False)
+    if _last(query, "view") != "costs":
+        api_reads.prefetch_duration_sample(api, RunFilters())
     if _last(query, "view") == "costs":
         return costs_preview(api_reads.costs(api, RunFilters(), bucket=bucket))
     return stats_preview(api_reads.stats(api, RunFilters(), bucket=bucket), bucket)
