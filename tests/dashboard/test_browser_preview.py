@@ -446,9 +446,11 @@ def test_the_stats_preview_shows_the_figures_and_tables(
 
 
 def test_the_sql_preview_is_the_editor_as_it_opens(served: Served, blocked_tab: Any) -> None:
-    blocked_tab.goto(f"{served.url}/sql")
+    # A query in the URL is neither shown nor run (the page does not read one either).
+    blocked_tab.goto(f"{served.url}/sql?sql=SELECT+42+AS+from_url&q=SELECT+43")
     text = _preview(blocked_tab, SHADOW_TEXT)
     assert FIRST_QUERY in text and "Run query" in text
+    assert "from_url" not in text and "43" not in text
     # A picture of the form: nothing to type in or submit; no query was sent for it.
     tags = set(_preview(blocked_tab, SHADOW_TAGS))
     assert {"FORM", "INPUT", "TEXTAREA", "BUTTON", "A"}.isdisjoint(tags), tags
