@@ -575,7 +575,10 @@ def _path(served: Served, template: str) -> str:
     return template.format(completed=runs.completed, failed=runs.failed, today=_today())
 
 
-# Notes, when the preview is removed, what of each kind Streamlit has drawn underneath.
+# Notes, when the preview is removed, what of each kind Streamlit has drawn underneath,
+# and whether the preview had been on screen (two frames after it is whole in the DOM,
+# still there): a preview that came after Streamlit's first element goes before it is
+# painted (test_a_slow_api_never_holds_streamlit_back), and then there is no swap to see.
 RECORD_SWAP_ANY = """(() => {
   const drawn = (s) => [...document.querySelectorAll(s)].some(e => {
     const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; });
@@ -589,6 +592,7 @@ RECORD_SWAP_ANY = """(() => {
             metric: drawn('[data-testid=stMetric]') || alerted(),
             chart: drawn('.vega-embed canvas, .vega-embed svg') || alerted(),
             form: drawn('[data-testid=stMain] textarea'),
+            painted: window.__previewPainted === true,
             at: performance.now()};
           observer.disconnect();
         }
@@ -596,12 +600,15 @@ RECORD_SWAP_ANY = """(() => {
     }
   }).observe(document, {childList: true, subtree: true});
   new MutationObserver((changes, observer) => {
-    if (document.getElementById('page-preview')) {
-      window.__previewSeen = performance.now();
-      observer.disconnect();
-    }
+    const host = document.getElementById('page-preview');
+    if (!host || !host.nextElementSibling) return;
+    observer.disconnect();
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      window.__previewPainted = host.isConnected;
+    }));
   }).observe(document, {childList: true, subtree: true});
 })()"""
+ATTEMPTS = 4  # new tabs until one gets its preview before Streamlit's first element
 
 
 @pytest.mark.parametrize(("name", "path", "drawn"), OTHER_PAGES, ids=[p[0] for p in OTHER_PAGES])
@@ -609,20 +616,25 @@ def test_each_pages_preview_goes_once_streamlit_drew_its_content(
     served: Served, name: str, path: str, drawn: str
 ) -> None:
     browser = served.page.context.browser  # type: ignore[attr-defined]
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.add_init_script(RECORD_SWAP_ANY)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    try:
-        page.goto(served.url + _path(served, path))
-        page.wait_for_function("() => window.__swap !== undefined", timeout=4 * WAIT_MS)
-        swap = page.evaluate("window.__swap")
-        seen = page.evaluate("window.__previewSeen")
-        assert seen is not None and seen < swap["at"], (name, seen, swap)
-        assert swap[drawn], f"{name}: the preview went before Streamlit drew its {drawn}"
-        assert page.locator(PREVIEW).count() == 0
-    finally:
-        context.close()
+    swaps = []
+    for _ in range(ATTEMPTS):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.add_init_script(RECORD_SWAP_ANY)
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        try:
+            page.goto(served.url + _path(served, path))
+            page.wait_for_function("() => window.__swap !== undefined", timeout=4 * WAIT_MS)
+            swaps.append(page.evaluate("window.__swap"))
+            assert page.locator(PREVIEW).count() == 0
+        finally:
+            context.close()
+        if swaps[-1]["painted"]:
+            break
+    shown = [swap for swap in swaps if swap["painted"]]
+    assert shown, f"{name}: no preview was on screen in {ATTEMPTS} new tabs: {swaps}"
+    for swap in shown:
+        assert swap[drawn], f"{name}: the preview went before Streamlit drew its {drawn}: {swap}"
 
 
 @pytest.mark.parametrize("scheme", ["dark", "light"])
