@@ -220,14 +220,16 @@ def _sql_answer(api_url: str, sql: str) -> dict[str, Any]:
         time.sleep(float(answer.headers.get("retry-after") or 1))  # the collector's hint
 
 
-def _sample_ids(api_url: str | None, db_path: Path | None, runs: int) -> tuple[str, str, str]:
-    """A failed run, a completed run and the longest run (100 steps), by id."""
+def _sample_ids(api_url: str | None, db_path: Path | None, runs: int) -> tuple[str, str, str, str]:
+    """A failed run, a completed run and the longest run (100 steps), by id; and the
+    day (UTC, ``YYYY-MM-DD``) the latest run started."""
     long_id = sql_run_id(long_run_indexes(runs)[0])
     latest = "SELECT id FROM agent_runs WHERE status = '{}' ORDER BY started_at DESC LIMIT 1"
     failed_sql, good_sql = latest.format("failed"), latest.format("completed")
+    day_sql = "SELECT strftime(max(started_at), '%Y-%m-%d') FROM agent_runs"
     found: list[str] = []
     if api_url is not None:
-        for sql in (failed_sql, good_sql):
+        for sql in (failed_sql, good_sql, day_sql):
             body = _sql_answer(api_url, sql)
             rows = body.get("rows") or []
             found.append(str(rows[0][0]) if rows else long_id)
@@ -235,23 +237,29 @@ def _sample_ids(api_url: str | None, db_path: Path | None, runs: int) -> tuple[s
         assert db_path is not None
         con = duckdb.connect(str(db_path), read_only=True)
         try:
-            for sql in (failed_sql, good_sql):
+            for sql in (failed_sql, good_sql, day_sql):
                 row = con.execute(sql).fetchone()
                 found.append(str(row[0]) if row else long_id)
         finally:
             con.close()
-    return found[0], found[1], long_id
+    return found[0], found[1], long_id, found[2]
 
 
-def _cases(failed: str, good: str, long_id: str) -> list[PageCase]:
+def _cases(failed: str, good: str, long_id: str, day: str) -> list[PageCase]:
     return [
         PageCase("runs (list)", "/", GRID),
         PageCase("runs, ?status=failed", "/?status=failed", GRID),
+        PageCase("runs, ?started=<day>", f"/?started={day}", GRID),
         PageCase("run (9 steps), a step open", f"/run?run={failed}&step=2", ".tree .row"),
         PageCase("run (100 steps)", f"/run?run={long_id}", ".tree .row"),
         PageCase("compare", f"/compare?a={good}&b={failed}", GRID),
         PageCase("live", "/live", "[data-testid=stMetric], [data-testid=stAlert]"),
         PageCase("stats", "/stats", ".vega-embed canvas, .vega-embed svg"),
+        PageCase(
+            "stats, ?view=costs",
+            "/stats?view=costs",
+            ".vega-embed canvas, .vega-embed svg, [data-testid=stAlert]",
+        ),
         PageCase("sql", "/sql", "textarea"),
     ]
 

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashboard.span_tree import step_kind
+from dashboard.formatting import one_line
+from dashboard.span_tree import KIND_ICONS, step_kind, step_preview
 
-__all__ = ["StepPair", "align_steps", "text_diff", "FIELDS"]
+__all__ = ["StepPair", "align_steps", "differs_label", "step_label", "text_diff", "FIELDS"]
 
 FIELDS = ("tool", "arguments", "output", "status", "tokens", "duration")
 DURATION_RATIO = 1.5  # durations differ when one is 1.5x the other ...
@@ -107,6 +108,20 @@ def align_steps(
         pairs += [StepPair(s, None, ("missing",)) for s in steps_a[a0 + common : a1]]
         pairs += [StepPair(None, s, ("missing",)) for s in steps_b[b0 + common : b1]]
     return pairs
+
+
+def step_label(step: dict[str, Any] | None) -> str:
+    """A step in one line for the aligned table: kind icon, tool or model, a preview."""
+    if step is None:
+        return ""
+    kind = step_kind(step)
+    name = step.get("tool_name") or step.get("model") or step.get("action_type") or "step"
+    return one_line(f"{KIND_ICONS.get(kind, '•')} {name} {step_preview(step, 70)}", 110)
+
+
+def differs_label(pair: StepPair) -> str:
+    """What differs in an aligned pair, in words (``only in B``, ``arguments, output``)."""
+    return f"only in {pair.only_in.upper()}" if pair.only_in else ", ".join(pair.differs)
 
 
 def text_diff(a: object, b: object, *, label_a: str = "A", label_b: str = "B") -> str:

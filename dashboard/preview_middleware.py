@@ -1,10 +1,10 @@
 """Put a page's preview (dashboard/page_preview.py) into its page document.
 
-For the runs list (``/``, ``/runs``, with the filters its URL holds) and a run
-(``/run?run=<id>``), this ASGI middleware starts the page's API read as soon as
-the document is asked for, through the dashboard's shared read cache
-(dashboard/reads.py), so the Streamlit session that starts a moment later reuses
-the answer instead of asking again.
+For every page (the runs list with the filters its URL holds, a run, a
+comparison, live, stats, SQL), this ASGI middleware starts the page's API reads
+as soon as the document is asked for (dashboard/preview_reads.py), through the
+dashboard's shared read cache (dashboard/reads.py), so the Streamlit session
+that starts a moment later reuses the answers instead of asking again.
 
 The preview never holds Streamlit back. The document is sent in two parts: first
 Streamlit's whole shell, at once, with its module script moved after the
@@ -28,10 +28,8 @@ import functools
 import logging
 import re
 import time
-from dataclasses import replace
 from urllib.parse import parse_qs
 
-from dashboard.client import ClientError
 from dashboard.page_document import (
     ASGIApp,
     Message,
@@ -42,17 +40,13 @@ from dashboard.page_document import (
     is_document_request,
     without_request_headers,
 )
-from dashboard.page_preview import run_preview, runs_preview
+from dashboard.preview_reads import PREVIEW_PAGES, page_of, preview_for
 from dashboard.settings import DashboardSettings
-from dashboard.views import api_reads, runs
-from dashboard.views.connection import client
 
-__all__ = ["PagePreview", "preview_for", "shell_and_rest"]
+__all__ = ["PagePreview", "shell_and_rest"]
 
 logger = logging.getLogger(__name__)
 
-_RUNS_PAGES = ("", "runs")
-_RUN_PAGE = "run"
 _DROPPED_HEADERS = (b"content-length", b"etag", b"last-modified", b"cache-control")
 # Streamlit's entry point: a module script with a src and no body.
 _MODULE_SCRIPT = re.compile(rb"<script\b(?=[^>]*\btype=\"module\")[^>]*>\s*</script>\s*")
@@ -83,44 +77,8 @@ def shell_and_rest(document: bytes) -> tuple[bytes, bytes] | None:
     return shell[:at] + moved + shell[at:], document[end:]
 
 
-def preview_for(path: str, query: dict[str, list[str]]) -> str | None:
-    """The preview's HTML for a page, read through the shared cache; None: no preview.
-
-    Runs in a worker thread (it waits for the API).
-    """
-    page = path.rstrip("/").rsplit("/", 1)[-1] if path.strip("/") else ""
-    try:
-        if page in _RUNS_PAGES and (page or path.endswith("/")):
-            filters = runs.filters_from_query(query)
-            if filters is None:
-                return None
-            if filters.source or filters.model:
-                # The page's boxes drop a value they do not offer (Streamlit ignores an
-                # invalid bound query parameter), and so does the preview.
-                sources, models = api_reads.filter_options(client())
-                filters = replace(
-                    filters,
-                    source=filters.source if filters.source in sources else None,
-                    model=filters.model if filters.model in models else None,
-                )
-            found = api_reads.runs_page(client(), filters, limit=runs.PAGE_SIZE)
-            return runs_preview(found.runs, found.total)
-        run_id = (query.get("run") or [""])[-1]
-        if page == _RUN_PAGE and run_id:
-            record = api_reads.run(client(), run_id)
-            steps = sorted(
-                record.pop("steps", None) or [],
-                key=lambda s: (int(s.get("step_number") or 0), str(s.get("started_at") or "")),
-            )
-            return run_preview(record, steps)
-    except ClientError as exc:  # the page itself will say what is wrong
-        logger.debug("page preview: %s", exc)
-    return None
-
-
 def _wants_preview(path: str) -> bool:
-    last = path.rstrip("/").rsplit("/", 1)[-1] if path.strip("/") else ""
-    return last in (*_RUNS_PAGES, _RUN_PAGE)
+    return page_of(path) in PREVIEW_PAGES
 
 
 class PagePreview:

@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard import routes
 from dashboard.client import AuditClient, NotFound, Record
-from dashboard.compare import StepPair, align_steps, text_diff
+from dashboard.compare import StepPair, align_steps, differs_label, step_label, text_diff
 from dashboard.formatting import (
     STATUS_BADGES,
     STATUS_COLORS,
@@ -26,7 +26,6 @@ from dashboard.formatting import (
     run_duration_ms,
     visible_text,
 )
-from dashboard.span_tree import KIND_ICONS, step_kind, step_preview
 from dashboard.views import api_reads
 
 __all__ = ["compare_page", "compare_picker", "pairs_frame"]
@@ -47,14 +46,6 @@ def _load(api: AuditClient, run_id: str) -> tuple[Record, list[Record]] | None:
     return full, steps
 
 
-def _step_label(step: dict[str, Any] | None) -> str:
-    if step is None:
-        return ""
-    kind = step_kind(step)
-    name = step.get("tool_name") or step.get("model") or step.get("action_type") or "step"
-    return one_line(f"{KIND_ICONS.get(kind, '•')} {name} {step_preview(step, 70)}", 110)
-
-
 def pairs_frame(pairs: list[StepPair]) -> pd.DataFrame:
     """The aligned steps as a table: A's step, B's step, durations and what differs."""
     rows = []
@@ -62,14 +53,12 @@ def pairs_frame(pairs: list[StepPair]) -> pd.DataFrame:
         a, b = pair.a or {}, pair.b or {}
         rows.append(
             {
-                "Differs": (
-                    f"only in {pair.only_in.upper()}" if pair.only_in else ", ".join(pair.differs)
-                ),
+                "Differs": differs_label(pair),
                 "A #": a.get("step_number"),
-                "A step": _step_label(pair.a),
+                "A step": step_label(pair.a),
                 "A took": format_duration_ms(a.get("duration_ms")) if pair.a else "",
                 "B #": b.get("step_number"),
-                "B step": _step_label(pair.b),
+                "B step": step_label(pair.b),
                 "B took": format_duration_ms(b.get("duration_ms")) if pair.b else "",
             }
         )
@@ -157,7 +146,7 @@ def _pair_details(pairs: list[StepPair]) -> None:
                     if step is None:
                         st.caption(f"No step here in {label}.")
                         continue
-                    st.caption(escape_markdown(f"{label}: {_step_label(step)}"))
+                    st.caption(escape_markdown(f"{label}: {step_label(step)}"))
                     if step.get("error"):
                         st.code(visible_text(step["error"]), wrap_lines=True)
             if pair.a and pair.b:

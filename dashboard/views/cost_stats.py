@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.client import AuditClient, RunFilters
-from dashboard.formatting import format_cost
+from dashboard.stats_figures import cost_figures
 from dashboard.views import api_reads
 from dashboard.views.chart_cache import chart
 
@@ -20,15 +20,9 @@ def cost_board(api: AuditClient, filters: RunFilters, bucket: str) -> None:
     """Cost figures and charts for the runs matching ``filters``."""
     costs = api_reads.costs(api, filters, bucket=bucket)
     total = costs.get("total_usd")
-    runs = int(costs.get("runs") or 0)
     unpriced = int(costs.get("unpriced_runs") or 0)
-    cols = st.columns(3)
-    cols[0].metric("Total cost", format_cost(total) or "–")
-    priced = runs - unpriced
-    cols[1].metric(
-        "Cost per priced run (avg)", format_cost((total or 0) / priced) if priced else "–"
-    )
-    cols[2].metric("Runs without a price", f"{unpriced:,}")
+    for column, (label, value) in zip(st.columns(3), cost_figures(costs), strict=True):
+        column.metric(label, value)
     if unpriced:
         st.caption(
             "Their model is not in the price table: add it to the prices file "

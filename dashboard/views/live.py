@@ -22,7 +22,7 @@ from dashboard.views import api_reads
 from dashboard.views.connection import guarded, settings
 from instrumentation.attributes import RunStatus
 
-__all__ = ["live_board"]
+__all__ = ["FINISHED_SHOWN", "RECENT_STEPS", "RUNNING_LIMIT", "after_step", "live_board"]
 
 RUNNING_LIMIT = 50
 RECENT_STEPS = 3
@@ -32,13 +32,14 @@ _FINISHED_IDS = "live_finished_ids"
 _OPEN_RUN = "live_open_run"
 
 
-def _after_step(run: Record) -> int:
+def after_step(run: Record) -> int:
+    """The step number after which a running run's latest steps are read."""
     count = int(run.get("step_count") or run.get("total_steps") or 0)
     return max(count - RECENT_STEPS, 0)
 
 
 def _latest_steps(api: AuditClient, run: Record) -> list[Record]:
-    return api_reads.steps(api, str(run["id"]), after_step=_after_step(run))[-RECENT_STEPS:]
+    return api_reads.steps(api, str(run["id"]), after_step=after_step(run))[-RECENT_STEPS:]
 
 
 def _running_card(api: AuditClient, run: Record, now: datetime) -> None:
@@ -125,7 +126,7 @@ def live_board(api: AuditClient) -> None:
             api_reads.prefetch_runs_page(api, RunFilters(), limit=FINISHED_SHOWN + RUNNING_LIMIT)
             running = api_reads.runs_page(api, running_filter, limit=RUNNING_LIMIT)
             for run in running.runs:
-                api_reads.prefetch_steps(api, str(run["id"]), after_step=_after_step(run))
+                api_reads.prefetch_steps(api, str(run["id"]), after_step=after_step(run))
             st.caption(f"{running.total} running · updated {now:%H:%M:%S} UTC")
             if not running.runs:
                 st.info("No agent is running right now.", icon=":material/bedtime:")

@@ -44,14 +44,42 @@ def dates_to_range(picked: Any) -> tuple[datetime | None, datetime | None]:
     return since, until
 
 
-def filters_from_query(query: Mapping[str, Sequence[str]]) -> RunFilters | None:
-    """The filters the bar will read from a URL query (each name to its values).
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d")  # what the Started box reads from its URL
+_DATE_BOUND_YEARS = 10  # the box's default bounds: today ± 10 years
 
-    None when the URL holds one this does not parse (dates): the caller then waits for
-    the bar itself.
-    """
-    if "started" in query:
-        return None
+
+def _years_from(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year + years, day=28)
+
+
+def started_days(values: Sequence[str], today: date | None = None) -> tuple[date, ...]:
+    """The days the Started box shows for ``?started=`` values, as Streamlit's date
+    input reads them: each ``YYYY-MM-DD`` (or ``YYYY/MM/DD``), repeated ones once; one
+    value it cannot read, or a day beyond its bounds (today ± 10 years), and the box
+    stays empty (no date filter)."""
+    current = today or date.today()
+    low, high = _years_from(current, -_DATE_BOUND_YEARS), _years_from(current, _DATE_BOUND_YEARS)
+    days: list[date] = []
+    for value in dict.fromkeys(v for v in values if v):
+        for fmt in _DATE_FORMATS:
+            try:
+                day = datetime.strptime(value, fmt).date()
+                break
+            except ValueError:
+                continue
+        else:
+            return ()
+        if not low <= day <= high:
+            return ()
+        days.append(day)
+    return tuple(days)
+
+
+def filters_from_query(query: Mapping[str, Sequence[str]], today: date | None = None) -> RunFilters:
+    """The filters the bar will read from a URL query (each name to its values)."""
 
     def value(name: str) -> str:
         # The last of repeated values, as st.query_params gives it.
@@ -59,6 +87,7 @@ def filters_from_query(query: Mapping[str, Sequence[str]]) -> RunFilters | None:
         return values[-1] if values else ""
 
     text = value("q").strip()
+    since, until = dates_to_range(list(started_days(query.get("started") or (), today)))
     return RunFilters(
         statuses=tuple(s for s in query.get("status") or () if s in STATUS_BADGES),
         has_error=value("errors").lower() == "true",
@@ -67,10 +96,12 @@ def filters_from_query(query: Mapping[str, Sequence[str]]) -> RunFilters | None:
         model=value("model") or None,
         text=text or None,
         annotation=value("annotation") or None,
+        since=since,
+        until=until,
     )
 
 
-def _filters_in_url() -> RunFilters | None:
+def _filters_in_url() -> RunFilters:
     # The filters for the reads started before the bar is drawn.
     params = st.query_params
     return filters_from_query({name: params.get_all(name) for name in params})
@@ -80,7 +111,7 @@ def prefetch_from_url(api: AuditClient) -> None:
     """Start reading what the page will show, before the page draws anything."""
     api_reads.prefetch_filter_choices(api)
     filters = _filters_in_url()
-    if filters is not None and st.session_state.get(_PAGE, 0) == 0:
+    if st.session_state.get(_PAGE, 0) == 0:
         api_reads.prefetch_runs_page(api, filters, limit=PAGE_SIZE)
 
 

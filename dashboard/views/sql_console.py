@@ -7,44 +7,17 @@ import streamlit as st
 
 from collector.csv_cells import spreadsheet_text
 from dashboard.client import ApiError, AuditClient, SqlResult, Unauthorized
+from dashboard.sql_examples import (
+    EDITOR_LABEL,
+    EXAMPLE_QUERIES,
+    EXAMPLES_PLACEHOLDER,
+    FIRST_QUERY,
+    ROW_LIMIT,
+)
 from dashboard.tables import sql_frame
 from dashboard.views.connection import guarded
 
 __all__ = ["EXAMPLE_QUERIES", "sql_console"]
-
-EXAMPLE_QUERIES: dict[str, str] = {
-    "Latest runs": (
-        "SELECT id, status, task, total_steps, duration_ms, source, model_used, started_at\n"
-        "FROM agent_runs\nORDER BY started_at DESC\nLIMIT 20"
-    ),
-    "Failed runs and the step that failed": (
-        "SELECT r.started_at, r.task, s.step_number, s.tool_name, s.error\n"
-        "FROM agent_runs r JOIN agent_steps s ON s.agent_run_id = r.id\n"
-        "WHERE r.status = 'failed' AND s.status = 'error'\n"
-        "ORDER BY r.started_at DESC"
-    ),
-    "Tools: calls, errors, p95 duration": (
-        "SELECT tool_name, count(*) AS calls,\n"
-        "       count(*) FILTER (WHERE status = 'error') AS errors,\n"
-        "       round(quantile_cont(duration_ms, 0.95)) AS p95_ms\n"
-        "FROM agent_steps\nWHERE action_type = 'tool_call'\n"
-        "GROUP BY tool_name\nORDER BY calls DESC"
-    ),
-    "Runs per day and status": (
-        "SELECT date_trunc('day', started_at) AS day, status, count(*) AS runs\n"
-        "FROM agent_runs\nGROUP BY ALL\nORDER BY day, status"
-    ),
-    "Slowest steps": (
-        "SELECT agent_run_id, step_number, action_type, tool_name, duration_ms\n"
-        "FROM agent_steps\nWHERE duration_ms IS NOT NULL\n"
-        "ORDER BY duration_ms DESC\nLIMIT 20"
-    ),
-    "Tokens by model": (
-        "SELECT coalesce(model_used, model_requested) AS model, count(*) AS runs,\n"
-        "       sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens\n"
-        "FROM agent_runs\nGROUP BY 1\nORDER BY runs DESC"
-    ),
-}
 
 _QUERY = "sql_query"
 _RESULT = "sql_result"
@@ -96,19 +69,19 @@ def _show_result(result: SqlResult) -> None:
 
 def sql_console(api: AuditClient) -> None:
     """Query box, examples, results table, plain errors, CSV download."""
-    st.session_state.setdefault(_QUERY, EXAMPLE_QUERIES["Latest runs"])
+    st.session_state.setdefault(_QUERY, FIRST_QUERY)
     st.selectbox(
         "Example queries",
         list(EXAMPLE_QUERIES),
         index=None,
         key="sql_example",
         on_change=_use_example,
-        placeholder="pick an example over agent_runs and agent_steps",
+        placeholder=EXAMPLES_PLACEHOLDER,
     )
-    query = st.text_area("SQL (one read-only statement)", key=_QUERY, height=160)
+    query = st.text_area(EDITOR_LABEL, key=_QUERY, height=160)
     run_col, rows_col = st.columns([1, 1], vertical_alignment="bottom")
     max_rows = int(
-        rows_col.number_input("Row limit", 1, 100_000, 1000, step=100, key="sql_max_rows")
+        rows_col.number_input("Row limit", 1, 100_000, ROW_LIMIT, step=100, key="sql_max_rows")
     )
     clicked = run_col.button(
         "Run query", type="primary", icon=":material/play_arrow:", key="sql_run"

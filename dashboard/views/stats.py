@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.client import AuditClient, Record, RunFilters
-from dashboard.formatting import format_duration_ms, one_line
+from dashboard.stats_figures import TOOL_COLUMNS, headline_figures, tool_rows
 from dashboard.views import api_reads
 from dashboard.views.chart_cache import chart
 from dashboard.views.onboarding import empty_state
@@ -48,34 +48,14 @@ def stats_filters(api: AuditClient) -> RunFilters:
 
 
 def _headline(stats: Record) -> None:
-    duration = stats.get("duration_ms") or {}
-    steps = stats.get("steps_per_run") or {}
-    tokens = stats.get("tokens") or {}
-    first, second = st.columns(4), st.columns(4)
-    first[0].metric("Runs", f"{int(stats.get('total_runs') or 0):,}")
-    first[1].metric("Error rate", f"{float(stats.get('error_rate') or 0):.1%}")
-    first[2].metric("Duration p50", format_duration_ms(duration.get("p50")))
-    first[3].metric("Duration p95", format_duration_ms(duration.get("p95")))
-    second[0].metric("Steps per run (avg)", f"{float(steps.get('avg') or 0):.1f}")
-    second[1].metric("Longest run", format_duration_ms(duration.get("max")))
-    second[2].metric("Input tokens", f"{int(tokens.get('input') or 0):,}")
-    second[3].metric("Output tokens", f"{int(tokens.get('output') or 0):,}")
+    figures = headline_figures(stats)
+    for columns, shown in ((st.columns(4), figures[:4]), (st.columns(4), figures[4:])):
+        for column, (label, value) in zip(columns, shown, strict=True):
+            column.metric(label, value)
 
 
 def _tools_table(tools: list[Record]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "Tool": one_line(t.get("tool_name") or "(unnamed)", 60),
-                "Calls": int(t.get("calls") or 0),
-                "Errors": int(t.get("errors") or 0),
-                "Error rate": f"{float(t.get('error_rate') or 0):.1%}",
-                "p95 duration": format_duration_ms(t.get("p95_duration_ms")),
-            }
-            for t in tools
-        ],
-        columns=["Tool", "Calls", "Errors", "Error rate", "p95 duration"],
-    )
+    return pd.DataFrame(tool_rows(tools), columns=list(TOOL_COLUMNS))
 
 
 def stats_board(api: AuditClient, filters: RunFilters) -> None:

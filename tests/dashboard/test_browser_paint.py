@@ -26,7 +26,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_the_page_document_carries_the_base_url_hint(served: Served) -> None:
-    for path in ("/", "/run?run=x", "/stats"):
+    for path in ("/", "/run?run=x", "/stats", "/no-such-page"):
         document = httpx.get(served.url + path, headers={"Accept-Encoding": "gzip"}, timeout=10)
         assert document.status_code == 200
         assert "content-encoding" not in document.headers  # edited, so sent as it is
@@ -35,9 +35,9 @@ def test_the_page_document_carries_the_base_url_hint(served: Served) -> None:
         assert "BACKEND_BASE_URL" in head.split("</script>", 1)[0]
         if "content-length" in document.headers:
             assert int(document.headers["content-length"]) == len(document.content)
-        else:  # streamed: the runs list's and a run's documents carry a preview
+        else:  # streamed: every page's document carries a preview
             assert document.headers["transfer-encoding"] == "chunked"
-            assert path != "/stats"
+            assert path != "/no-such-page"
     # Streamlit's own files are passed through untouched.
     health = httpx.get(served.url + "/_stcore/health", timeout=10)
     assert health.status_code == 200 and "BACKEND_BASE_URL" not in health.text
