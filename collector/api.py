@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -24,6 +23,7 @@ from collector import queries
 from collector.api_annotations import attach_costs, attach_list_figures, figures_in_read
 from collector.api_filters import RunFilterParams
 from collector.api_models import RunPage, RunWithSteps, StepPageModel
+from collector.background_read import read_in_background
 from collector.commit_mark import CommitMark
 from collector.db_backup import take_backup
 from collector.download_slot import SlotFileResponse, give_download_slot, take_download_slot
@@ -152,21 +152,9 @@ def stats_route(
             bucket=bucket or None,
             top_tools=top,
             search=getattr(request.app.state, "search", None),
-            background=partial(_read_in_background, store),
+            background=partial(read_in_background, store),
         )
     )
-
-
-def _read_in_background(store: RunStore, job: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
-    """Run ``job`` through ``store.read`` on a thread of its own (a stats refresh)."""
-
-    def run() -> None:
-        try:
-            store.read(job)
-        except Exception:  # the next request computes in the foreground instead
-            logger.exception("stats refresh failed")
-
-    threading.Thread(target=run, name="stats-refresh", daemon=True).start()
 
 
 @router.get(

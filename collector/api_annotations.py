@@ -18,7 +18,9 @@ from pydantic import BaseModel, Field
 from collector import annotations as run_annotations
 from collector import costs, page_costs
 from collector.api_filters import RunFilterParams
+from collector.background_read import read_in_background
 from collector.pricing import PriceBook, PricesFileError, refresh_model_prices
+from collector.query_costs import kept_costs
 from collector.run_id_path import run_id_of
 from collector.settings import Settings, SettingsError
 from collector.store import RunStore, StoreUnavailable
@@ -191,4 +193,7 @@ def costs_route(
     store = _store(request)
     checked = filters.to_filters()
     costs.ensure_prices(store.read, store.write, price_book(request), now=_now())
-    return store.read(lambda cur: costs.cost_stats(cur, checked, bucket=bucket))  # type: ignore[no-any-return]
+    background = partial(read_in_background, store)
+    return store.read(  # type: ignore[no-any-return]
+        lambda cur: kept_costs(cur, checked, bucket=bucket, background=background)
+    )

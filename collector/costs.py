@@ -18,7 +18,7 @@ from collector.queries import RunFilters, in_snapshot, where_clause
 from collector.query_snapshot import has_step_index
 from collector.serialize import json_value
 
-__all__ = ["cost_stats", "ensure_prices", "run_costs", "step_costs", "BUCKETS"]
+__all__ = ["cost_figures", "cost_stats", "ensure_prices", "run_costs", "step_costs", "BUCKETS"]
 
 T = TypeVar("T")
 BUCKETS = ("hour", "day", "week", "month")
@@ -157,7 +157,14 @@ def step_costs(cursor: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]
 def cost_stats(
     cursor: duckdb.DuckDBPyConnection, filters: RunFilters, *, bucket: str = "day", top: int = 20
 ) -> dict[str, Any]:
-    """Total cost, cost per time bucket and model, by model and by agent."""
+    """Total cost, cost per time bucket and model, by model and by agent (one snapshot)."""
+    return in_snapshot(cursor, lambda: cost_figures(cursor, filters, bucket=bucket, top=top))
+
+
+def cost_figures(
+    cursor: duckdb.DuckDBPyConnection, filters: RunFilters, *, bucket: str = "day", top: int = 20
+) -> dict[str, Any]:
+    """:func:`cost_stats` inside the caller's snapshot."""
     if bucket not in BUCKETS:
         raise ValueError(f"bucket must be one of {', '.join(BUCKETS)}")
     where, params = where_clause(filters, "r")
@@ -198,4 +205,4 @@ def cost_stats(
             "by_agent": {str(a): json_value(c) for a, c in by_agent},
         }
 
-    return in_snapshot(cursor, read)
+    return read()

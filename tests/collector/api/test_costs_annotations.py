@@ -163,3 +163,28 @@ def test_has_error_finds_failed_runs_and_runs_that_recovered_from_a_failed_step(
     found = {r["id"] for r in priced.get("/agent/runs", has_error="true")["runs"]}
     assert found == {recovered, failed}
     assert clean in {r["id"] for r in priced.get("/agent/runs", has_error="false")["runs"]}
+
+
+def test_kept_costs_answers_follow_new_runs_annotations_and_prices(priced: Agents) -> None:
+    # Answers are kept per filter and data version: each change below must show at once
+    # on this small store (a big one may lag by seconds, as stats do).
+    (first,) = priced.send([RunSpec("first", model="house-model", think_tokens=((1_000_000, 0),))])
+    assert priced.get("/agent/costs")["total_usd"] == pytest.approx(1.0)
+    assert priced.get("/agent/costs", annotation="bad")["runs"] == 0
+
+    # A second run of a model no run had before: priced now, and counted.
+    price = PriceBook().price("gpt-4o-mini")
+    assert price is not None
+    priced.send([RunSpec("second", model="gpt-4o-mini", think_tokens=((1_000_000, 0),))])
+    costs = priced.get("/agent/costs")
+    assert costs["runs"] == 2 and costs["unpriced_runs"] == 0
+    assert costs["total_usd"] == pytest.approx(1.0 + price.input_usd_per_mtok)
+    assert priced.get("/agent/costs", annotation="bad")["runs"] == 0
+
+    # An annotation changes no run, yet the filtered answer must see it.
+    marked = priced.api.post(
+        f"/agent/runs/{first}/annotations", json={"kind": "bad", "author": "a"}
+    )
+    assert marked.status_code in (200, 201), marked.text
+    bad = priced.get("/agent/costs", annotation="bad")
+    assert bad["runs"] == 1 and bad["total_usd"] == pytest.approx(1.0)
