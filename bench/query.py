@@ -226,6 +226,7 @@ def time_functions(db_path: Path, repeat: int, *, with_index: bool = False) -> d
     """
     from collector.costs import run_costs
     from collector.queries import list_runs
+    from collector.query_costs import kept_costs
     from collector.search_index import SearchIndex
 
     layout = _layout(db_path)
@@ -327,6 +328,16 @@ def time_functions(db_path: Path, repeat: int, *, with_index: bool = False) -> d
             "stats, all runs, unchanged data (kept answer)",
             lambda: run_stats(con, F()),
             lambda body: body["total_runs"],
+        )
+        timed(
+            "costs, all runs, computed",
+            lambda: kept_costs(con, F(), cache=None),
+            lambda body: body["runs"],
+        )
+        timed(
+            "costs, all runs, unchanged data (kept answer)",
+            lambda: kept_costs(con, F()),
+            lambda body: body["runs"],
         )
     finally:
         if index is not None:
