@@ -132,9 +132,7 @@ def append_rows(
             ]
         ),
     )
-    con.register("_chain_rows", table)
-    con.execute("INSERT INTO span_chain SELECT * FROM _chain_rows")
-    con.unregister("_chain_rows")
+    con.from_arrow(table).insert_into("span_chain")  # the table's columns, in order
     return ChainHead(seq, current)
 
 
