@@ -132,7 +132,9 @@ def append_rows(
             ]
         ),
     )
-    con.from_arrow(table).insert_into("span_chain")  # the table's columns, in order
+    con.register("_chain_rows", table)
+    con.execute("INSERT INTO span_chain SELECT * FROM _chain_rows")
+    con.unregister("_chain_rows")
     return ChainHead(seq, current)
 
 

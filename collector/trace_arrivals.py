@@ -64,11 +64,16 @@ class TraceArrivals:
         new = [t for t in ids if t not in known]
         self.first_seen.update(new)
         if new:
+            self._con.register(
+                "_new_traces",
+                pa.table({"trace_id": new, "received_at": pa.array([now] * len(new))}),
+            )
             # Looked up just now, and the writer is the one writer: a plain INSERT,
-            # without the conflict check an upsert pays (the table's columns, in order).
-            self._con.from_arrow(
-                pa.table({"trace_id": new, "first_received_at": pa.array([now] * len(new))})
-            ).insert_into("trace_arrivals")
+            # without the conflict check an upsert pays.
+            self._con.execute(
+                "INSERT INTO trace_arrivals SELECT trace_id, received_at FROM _new_traces"
+            )
+            self._con.unregister("_new_traces")
         # A clock set back: the bound must stay at or below every span's received_at.
         later = [t for t, first in known.items() if first > now]
         for listed, params in map(in_list, chunks(later)):
