@@ -76,7 +76,7 @@ class Settings:
     db_threads: int = E.DB_THREADS.default  # DuckDB's worker threads; 0 = one per core
     db_checkpoint_mb: int = E.DB_CHECKPOINT_MB.default  # WAL size that starts a checkpoint
     malloc_arenas: int = E.MALLOC_ARENAS.default  # glibc arena cap at start; 0 = glibc's
-    malloc_mmap_kb: int = E.MALLOC_MMAP_KB.default  # glibc's fixed mmap threshold; 0 = glibc's
+    malloc_mmap_kb: int = E.MALLOC_MMAP_KB.default  # glibc's mmap threshold fixed; 0 = glibc's own
     # Scale-out: with a lake catalog, db_path is this collector's own file and
     # reads go to the lake (collector/lake/).
     lake_catalog: str | None = None  # libpq connection string or postgres:// URL

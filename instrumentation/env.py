@@ -418,7 +418,7 @@ MALLOC_ARENAS = Variable(
 )
 MALLOC_MMAP_KB = Variable(
     "AGENT_AUDIT_MALLOC_MMAP_KB",
-    128,
+    0,
     "allocations of at least this many KiB get their own pages from glibc, returned when freed "
     "(0: glibc's default, a threshold that grows with the blocks freed)",
     _C,
