@@ -76,6 +76,7 @@ class Settings:
     db_threads: int = E.DB_THREADS.default  # DuckDB's worker threads; 0 = one per core
     db_checkpoint_mb: int = E.DB_CHECKPOINT_MB.default  # WAL size that starts a checkpoint
     malloc_arenas: int = E.MALLOC_ARENAS.default  # glibc arena cap at start; 0 = glibc's
+    malloc_mmap_kb: int = E.MALLOC_MMAP_KB.default  # glibc's mmap threshold fixed; 0 = glibc's own
     # Scale-out: with a lake catalog, db_path is this collector's own file and
     # reads go to the lake (collector/lake/).
     lake_catalog: str | None = None  # libpq connection string or postgres:// URL
@@ -145,6 +146,7 @@ class Settings:
                 db_threads=E.DB_THREADS.read(env),
                 db_checkpoint_mb=E.DB_CHECKPOINT_MB.read(env),
                 malloc_arenas=E.MALLOC_ARENAS.read(env),
+                malloc_mmap_kb=E.MALLOC_MMAP_KB.read(env),
                 search_index=E.SEARCH_INDEX.read(env),
                 chain_key_path=Path(key) if (key := E.CHAIN_KEY.read(env)) else None,
             )

@@ -416,6 +416,14 @@ MALLOC_ARENAS = Variable(
     _C,
     integer(minimum=0),
 )
+MALLOC_MMAP_KB = Variable(
+    "AGENT_AUDIT_MALLOC_MMAP_KB",
+    0,
+    "allocations of at least this many KiB get their own pages from glibc, returned when freed "
+    "(0: glibc's default, a threshold that grows with the blocks freed)",
+    _C,
+    integer(minimum=0),
+)
 STORE = Variable(
     "AGENT_AUDIT_STORE",
     "duckdb",

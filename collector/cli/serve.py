@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
             overrides["lost_after_s"] = args.lost_after
         settings = settings.with_overrides(**overrides)
         # Before any thread starts (collector/process_memory.py).
-        apply_process_memory(settings.malloc_arenas)
+        apply_process_memory(settings.malloc_arenas, settings.malloc_mmap_kb)
         # Each connection takes a descriptor: all the system allows (collector/descriptors.py).
         raise_open_files_limit()
         taken = _port_in_use(settings.host, settings.grpc_port, settings.http_port)

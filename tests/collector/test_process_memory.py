@@ -66,6 +66,7 @@ def test_idle_collector_has_not_loaded_pyarrow_and_ingest_loads_it(
     assert "tantivy" not in maps  # the search index opens when there is a run to index
     assert memory["arrow_memory_pool"] is None
     assert memory["malloc_arena_max"] == 4  # AGENT_AUDIT_MALLOC_ARENAS' default
+    assert memory["malloc_mmap_threshold_kb"] is None  # AGENT_AUDIT_MALLOC_MMAP_KB's default
     assert memory["rss_mb"] > 0
 
     run_id = _send_run(collector)
@@ -80,15 +81,20 @@ def test_idle_collector_has_not_loaded_pyarrow_and_ingest_loads_it(
     assert api.get("/healthz").json()["memory"]["arrow_memory_pool"] == "system"
 
 
-def test_arena_cap_and_arrow_pool_follow_the_environment(tmp_path: Path) -> None:
+def test_arena_cap_mmap_threshold_and_arrow_pool_follow_the_environment(tmp_path: Path) -> None:
     spawned = spawn_collector(
         tmp_path / "audit.duckdb",
         repo=REPO,
-        env={"AGENT_AUDIT_MALLOC_ARENAS": "0", "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"},
+        env={
+            "AGENT_AUDIT_MALLOC_ARENAS": "0",
+            "AGENT_AUDIT_MALLOC_MMAP_KB": "128",
+            "ARROW_DEFAULT_MEMORY_POOL": "mimalloc",
+        },
     )
     try:
         api = httpx.Client(base_url=spawned.http_url, timeout=10)
-        assert api.get("/healthz").json()["memory"]["malloc_arena_max"] is None
+        memory = api.get("/healthz").json()["memory"]
+        assert memory["malloc_arena_max"] is None and memory["malloc_mmap_threshold_kb"] == 128
         run_id = _send_run(spawned)
         wait_until(lambda: api.get(f"/agent/runs/{run_id}").status_code == 200, timeout_s=30)
         assert api.get("/healthz").json()["memory"]["arrow_memory_pool"] == "mimalloc"

@@ -113,6 +113,41 @@ def test_at_the_ceiling_acknowledged_spans_wait_in_the_journal(
     assert _stored_spans(db) == acknowledged
 
 
+def test_rows_past_the_limit_do_not_raise_it(tmp_path: Path) -> None:
+    # Rows not yet checkpointed are DuckDB's to write to its temporary file when
+    # it needs room: counted as memory the next commit needs, they doubled the
+    # limit again and again under a steady ingest (the collector grew with it).
+    db = tmp_path / "steady.duckdb"
+    spec = WorkloadSpec(runs=4000, runs_per_request=50, seed=5)
+    requests = [decode_protobuf(request.body).spans for request in generate_requests(spec)]
+    total = sum(len(spans) for spans in requests)
+    limit = 64
+    store = RunStore(
+        db,
+        memory_limit_mb=limit,
+        memory_ceiling_mb=1024,
+        checkpoint_mb=4096,
+        startup_read_check=False,
+    )
+    try:
+        for spans in requests:
+            _write_when_room(store, spans)
+        store.await_applied()
+        assert store.committed_spans == total
+        # More rows than the limit holds: DuckDB wrote some to its temporary file.
+        spilled = store.read(
+            lambda cur: cur.execute(
+                "SELECT sum(temporary_storage_bytes) FROM duckdb_memory()"
+            ).fetchone()
+        )
+        assert spilled and spilled[0] > 0
+        assert store.memory_limit_mb == limit
+        assert store.memory_used_mb <= limit
+    finally:
+        store.close()
+    assert _stored_spans(db) == total
+
+
 def test_healthz_reports_the_limit_the_writer_raised(tmp_path: Path) -> None:
     handle = start_test_collector(
         tmp_path / "health.duckdb", db_memory_mb=_SMALL_MB, db_memory_max_mb=1024
