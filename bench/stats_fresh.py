@@ -1,7 +1,7 @@
 """Every run's stats right after new runs were committed: the folded figures against plain SQL.
 
     python -m bench.stats_fresh --db /tmp/bench-query/1m.duckdb [--rounds 9] [--runs-per-round 20]
-        [--long-run]
+        [--long-run [--long-run-hours 24]]
 
 Works on a copy of ``--db`` (the file is left as it was), in one process, with
 DuckDB set up as the collector sets it (one thread; ``--memory-mb``, 1 GB). Each round commits
@@ -14,8 +14,8 @@ p50 of the calling thread's CPU time, steadier on a shared machine), the largest
 relative difference of the run duration percentiles (exact: 0) and of the tools'
 p95 (from buckets), and the load average.
 
-With ``--long-run`` a run that started a day before the newest one (long folded
-by then) is shown running first, and each round commits a few of its steps
+With ``--long-run`` a run that started a day (``--long-run-hours``) before the
+newest one (long folded by then) is shown running first, and each round commits a few of its steps
 instead of new runs; its end is committed with the last round.
 """
 
@@ -92,6 +92,9 @@ def main() -> None:
     parser.add_argument("--memory-mb", type=int, default=1024)
     parser.add_argument("--min-runs", type=int, default=100_000, help="fold from this many runs")
     parser.add_argument("--long-run", action="store_true", help="commit an old run's steps")
+    parser.add_argument(
+        "--long-run-hours", type=float, default=24.0, help="its start before the newest run's"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(dir=args.db.parent) as work:
@@ -111,7 +114,7 @@ def main() -> None:
         )
         requests = [decode_protobuf(r.body).spans for r in generate_requests(spec)]
         if args.long_run:
-            requests = _long_run(newest - timedelta(days=1), args.rounds)
+            requests = _long_run(newest - timedelta(hours=args.long_run_hours), args.rounds)
         folded_stats = AllRunsStats(min_runs=args.min_runs)
         state = IngestState()
         load_before = os.getloadavg()[0]
@@ -156,7 +159,7 @@ def main() -> None:
             {
                 "runs": b["total_runs"],
                 "rounds": args.rounds,
-                "long_run": args.long_run,
+                "long_run_hours": args.long_run_hours if args.long_run else None,
                 "whole_folds": getattr(folded_stats, "folds", None),
                 "first_folded_call_ms": round(first_ms, 1),
                 "first_folded_call_cpu_ms": round(first_cpu_ms, 1),

@@ -376,24 +376,43 @@ def _check(cursor: duckdb.DuckDBPyConnection, then: datetime, now: datetime, see
     A folded run that changes gets a later updated_at: it leaves the first set (a
     fold again). A run that ends later, whenever it started, is in the second.
     """
-    row = cursor.execute(
-        f"""WITH r AS (
-                SELECT started_at, epoch_us(updated_at) AS u, {_ENDED} AS ended,
-                       coalesce(ended AND started_at < $1 AND u <= $3, false) AS kept
-                FROM agent_runs)
-            SELECT count(*),
-                   count(*) FILTER (WHERE kept), coalesce(sum(u) FILTER (WHERE kept), 0),
-                   count(*) FILTER (WHERE fresh), coalesce(sum(u) FILTER (WHERE fresh), 0),
-                   coalesce(max(u) FILTER (WHERE fresh), $3),
-                   min(started_at) FILTER (WHERE fresh),
-                   min(started_at) FILTER (WHERE started_at < $2 AND NOT ended)
-            FROM (SELECT *, ended AND started_at < $2 AND NOT kept AS fresh FROM r)""",
-        [then, now, seen],
+    # Three statements with WHERE clauses, not one with FILTERs (which evaluate each
+    # condition on every row): 20 rather than 28 ms of CPU at 1M runs. The fresh runs
+    # are in two parts that do not meet, read through the zone maps of updated_at and
+    # started_at; the runs not ended, through those of status (every end status sorts
+    # before 'running').
+    kept = cursor.execute(
+        f"""SELECT (SELECT count(*) FROM agent_runs), count(*),
+                   coalesce(sum(epoch_us(updated_at)), 0)
+            FROM agent_runs WHERE started_at < $1 AND epoch_us(updated_at) <= $2 AND {_ENDED}""",
+        [then, seen],
     ).fetchone()
-    assert row is not None
-    total, kept_runs, kept_updates, fresh_runs, fresh_updates, fresh_newest = map(int, row[:6])
+    fresh = cursor.execute(
+        f"""SELECT count(*), coalesce(sum(epoch_us(updated_at)), 0),
+                   max(epoch_us(updated_at)), min(started_at)
+            FROM agent_runs WHERE started_at < $2 AND epoch_us(updated_at) > $3 AND {_ENDED}
+            UNION ALL
+            SELECT count(*), coalesce(sum(epoch_us(updated_at)), 0),
+                   max(epoch_us(updated_at)), min(started_at)
+            FROM agent_runs WHERE started_at >= $1 AND started_at < $2
+                AND epoch_us(updated_at) <= $3 AND {_ENDED}""",
+        [then, now, seen],
+    ).fetchall()
+    open_oldest = cursor.execute(
+        f"SELECT min(started_at) FROM agent_runs WHERE started_at < $1 AND NOT {_ENDED}", [now]
+    ).fetchone()
+    assert kept is not None and open_oldest is not None
+    newest = [int(row[2]) for row in fresh if row[2] is not None]
+    starts = [row[3] for row in fresh if row[3] is not None]
     return _Check(
-        total, kept_runs, kept_updates, fresh_runs, fresh_updates, fresh_newest, row[6], row[7]
+        int(kept[0]),
+        int(kept[1]),
+        int(kept[2]),
+        sum(int(row[0]) for row in fresh),
+        sum(int(row[1]) for row in fresh),
+        max(newest, default=seen),
+        min(starts, default=None),
+        open_oldest[0],
     )
 
 
@@ -434,15 +453,19 @@ def _fresh(high: datetime, then: datetime, seen: int) -> Slice:
     )
 
 
-def _from(low: datetime) -> Slice:
-    """The runs from ``low``, those with no start, and those before it not ended yet."""
+def _from(low: datetime, any_open: bool) -> Slice:
+    """The runs from ``low``, those with no start, and (``any_open``) those before it not ended."""
     # Separate scans rather than an OR, which would read every row group.
-    return (
+    sql = (
         "SELECT * FROM agent_runs WHERE started_at >= ? "
-        "UNION ALL SELECT * FROM agent_runs WHERE started_at IS NULL "
-        f"UNION ALL SELECT * FROM agent_runs WHERE started_at < ? AND NOT {_ENDED}",
-        [low, low],
+        "UNION ALL SELECT * FROM agent_runs WHERE started_at IS NULL"
     )
+    if not any_open:  # the check found none in this snapshot: a scan saved
+        return sql, [low]
+    return f"{sql} UNION ALL SELECT * FROM agent_runs WHERE started_at < ? AND NOT {_ENDED}", [
+        low,
+        low,
+    ]
 
 
 def _read(cursor: duckdb.DuckDBPyConnection, runs: Slice, steps_from: datetime | None) -> Figures:
@@ -475,7 +498,7 @@ def _read_recent(
     Their steps are read from the first start among them (``open_oldest``, of
     the runs before ``bound`` not ended) when that is earlier.
     """
-    runs = _from(bound)
+    runs = _from(bound, open_oldest is not None)
     steps_from = bound if open_oldest is None else min(bound, open_oldest)
     where, params = runs
     rows = cursor.execute(
