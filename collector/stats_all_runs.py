@@ -79,7 +79,7 @@ ERROR_STATUSES = (RunStatus.FAILED.value, RunStatus.LOST.value)
 # Runs with an end status; the others (running, or no status yet) are read as rows, never folded.
 _ENDED = f"(status IS NOT NULL AND status <> '{RunStatus.RUNNING.value}')"
 # The watermark before any fold: no run's updated_at is at or before it.
-_NOTHING_SEEN = -(2**62)
+_NOTHING_SEEN = datetime.min
 UNKNOWN = "unknown"
 
 
@@ -156,7 +156,7 @@ class _Sealed:
     below: datetime  # runs started before this and ended are folded into ``figures``
     runs: int  # what was folded: the number of those runs ...
     updates: int  # ... the sum of their updated_at in µs ...
-    seen: int  # ... and a bound on it (µs): a run updated later was not folded as it is now
+    seen: datetime  # ... and a bound on it: a run updated later was not folded as it is now
     figures: Figures
     steps_bounded: bool  # some steps were read from CLOCK_MARGIN before their runs only
     totals: _Totals | None = None  # of ``figures``, summed at the first answer after a change
@@ -333,7 +333,7 @@ class AllRunsStats:
         key: Hashable,
         bound: datetime,
         now: _Check,
-        seen: int,
+        seen: datetime,
     ) -> _Sealed:
         self.folds += 1
         sealed = _Sealed(
@@ -364,55 +364,70 @@ class _Check:
     kept_updates: int  # ... and the sum of their updated_at in µs
     fresh_runs: int  # the other ended runs before the new bound: to fold in now ...
     fresh_updates: int
-    fresh_newest: int  # ... their largest updated_at in µs ...
+    fresh_newest: datetime  # ... their largest updated_at ...
     fresh_oldest: datetime | None  # ... and their first start
     open_oldest: datetime | None  # the first start of the runs not ended before the new bound
 
 
-def _check(cursor: duckdb.DuckDBPyConnection, then: datetime, now: datetime, seen: int) -> _Check:
+def _check(
+    cursor: duckdb.DuckDBPyConnection, then: datetime, now: datetime, seen: datetime
+) -> _Check:
     """What was folded (runs ended before ``then``, updated at ``seen`` or before) as it is now;
     the ended runs before ``now`` that are not among those; where the open runs begin.
 
     A folded run that changes gets a later updated_at: it leaves the first set (a
     fold again). A run that ends later, whenever it started, is in the second.
     """
-    # Three statements with WHERE clauses, not one with FILTERs (which evaluate each
-    # condition on every row): 20 rather than 28 ms of CPU at 1M runs. The fresh runs
-    # are in two parts that do not meet, read through the zone maps of updated_at and
-    # started_at; the runs not ended, through those of status (every end status sorts
-    # before 'running').
-    kept = cursor.execute(
-        f"""SELECT (SELECT count(*) FROM agent_runs), count(*),
-                   coalesce(sum(epoch_us(updated_at)), 0)
-            FROM agent_runs WHERE started_at < $1 AND epoch_us(updated_at) <= $2 AND {_ENDED}""",
-        [then, seen],
+    # Every run before ``then`` (one filter, as cheap as a count), less the few that are
+    # not folded: updated after ``seen``, or not ended. Those, and the runs from ``then``
+    # to ``now``, are read through the zone maps of updated_at, status (every end status
+    # sorts before 'running') and started_at: conditions on the whole set cost twice
+    # as much at 1M runs.
+    row = cursor.execute(
+        """SELECT (SELECT count(*) FROM agent_runs), count(*),
+                  coalesce(sum(epoch_us(updated_at)), 0)
+           FROM agent_runs WHERE started_at < $1""",
+        [then],
     ).fetchone()
-    fresh = cursor.execute(
-        f"""SELECT count(*), coalesce(sum(epoch_us(updated_at)), 0),
-                   max(epoch_us(updated_at)), min(started_at)
-            FROM agent_runs WHERE started_at < $2 AND epoch_us(updated_at) > $3 AND {_ENDED}
-            UNION ALL
-            SELECT count(*), coalesce(sum(epoch_us(updated_at)), 0),
-                   max(epoch_us(updated_at)), min(started_at)
-            FROM agent_runs WHERE started_at >= $1 AND started_at < $2
-                AND epoch_us(updated_at) <= $3 AND {_ENDED}""",
+    assert row is not None
+    total, kept_runs, kept_updates = int(row[0]), int(row[1]), int(row[2])
+    parts = cursor.execute(
+        f"""WITH few AS (
+                SELECT started_at, updated_at, {_ENDED} AS ended FROM agent_runs
+                WHERE started_at < $2 AND updated_at > $3
+                UNION ALL
+                SELECT started_at, updated_at, false FROM agent_runs
+                WHERE started_at < $2 AND updated_at <= $3 AND NOT {_ENDED}
+                UNION ALL
+                SELECT started_at, updated_at, true FROM agent_runs
+                WHERE started_at >= $1 AND started_at < $2 AND updated_at <= $3 AND {_ENDED})
+            SELECT started_at < $1 AND (updated_at > $3 OR NOT ended), ended, count(*),
+                   coalesce(sum(epoch_us(updated_at)), 0), max(updated_at), min(started_at)
+            FROM few GROUP BY ALL""",
         [then, now, seen],
     ).fetchall()
-    open_oldest = cursor.execute(
-        f"SELECT min(started_at) FROM agent_runs WHERE started_at < $1 AND NOT {_ENDED}", [now]
-    ).fetchone()
-    assert kept is not None and open_oldest is not None
-    newest = [int(row[2]) for row in fresh if row[2] is not None]
-    starts = [row[3] for row in fresh if row[3] is not None]
+    fresh_runs = fresh_updates = 0
+    fresh_newest, fresh_oldest, open_oldest = seen, None, None
+    for counted_before, ended, runs, updates, newest_update, oldest in parts:
+        if counted_before:  # in the first count, not folded
+            kept_runs -= int(runs)
+            kept_updates -= int(updates)
+        if ended:
+            fresh_runs += int(runs)
+            fresh_updates += int(updates)
+            fresh_newest = max(fresh_newest, newest_update)
+            fresh_oldest = _pick(min, fresh_oldest, oldest)
+        else:
+            open_oldest = _pick(min, open_oldest, oldest)
     return _Check(
-        int(kept[0]),
-        int(kept[1]),
-        int(kept[2]),
-        sum(int(row[0]) for row in fresh),
-        sum(int(row[1]) for row in fresh),
-        max(newest, default=seen),
-        min(starts, default=None),
-        open_oldest[0],
+        total,
+        kept_runs,
+        kept_updates,
+        fresh_runs,
+        fresh_updates,
+        fresh_newest,
+        fresh_oldest,
+        open_oldest,
     )
 
 
@@ -444,11 +459,11 @@ def _ended_before(high: datetime) -> Slice:
     return f"SELECT * FROM agent_runs WHERE started_at < ? AND {_ENDED}", [high]
 
 
-def _fresh(high: datetime, then: datetime, seen: int) -> Slice:
+def _fresh(high: datetime, then: datetime, seen: datetime) -> Slice:
     """The ended runs before ``high`` not folded yet (see :func:`_check`)."""
     return (
         f"SELECT * FROM agent_runs WHERE started_at < ? AND {_ENDED} "
-        "AND NOT (started_at < ? AND epoch_us(updated_at) <= ?)",
+        "AND NOT (started_at < ? AND updated_at <= ?)",
         [high, then, seen],
     )
 
