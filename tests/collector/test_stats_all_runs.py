@@ -8,6 +8,8 @@ long before the others (late arrivals into the folded part), runs marked lost,
 retention deleting the oldest traces, and a rederive replacing every derived
 row. After each change both answers must agree: exactly, except the duration
 percentiles (runs' p50/p95, each tool's p95), within the buckets' relative error.
+A run far older than the fold's bound that keeps committing steps, then ends, must
+not fold every run again (``AllRunsStats.folds``).
 """
 
 from __future__ import annotations
