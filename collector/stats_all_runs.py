@@ -2,16 +2,26 @@
 
 The plain computation (collector/query_stats.py) reads every run and every tool
 step: ~0.5 s at 1M runs. Here the runs that started before a bound a few
-minutes behind the newest start, on a 10-minute grid (the *sealed* runs), are
-folded once into additive figures (counts, sums, maxima, counts per value or per
-duration bucket); the bound moves forward by folding in the runs it passes.
-Each call reads, in its own snapshot:
+minutes behind the newest start, on a 10-minute grid, and have ended (a status
+other than running; the *sealed* runs), are folded once into additive figures
+(counts, sums, maxima, counts per value or per duration bucket). The writer
+bumps ``updated_at`` whenever a run or one of its steps changes; the fold keeps
+a watermark, an ``updated_at`` at or after every folded run's. Each call reads,
+in its own snapshot:
 
-- whether the sealed runs are still what was folded: their number and the sum of
-  their ``updated_at`` (the writer bumps ``updated_at`` whenever a run or one of its
-  steps changes; retention and stand-in clean-up lower the number). Any
-  difference and they are folded again, from the rows;
-- the runs after the bound (and any with no start time) and their tool steps;
+- whether the folded runs are still what was folded: the number and the sum of
+  ``updated_at`` of the ended runs before the bound updated at or before the
+  watermark (a folded run that changes moves past it; retention and stand-in
+  clean-up lower the number). Any difference and every run is folded again
+  (a folded run's own figures are not kept to be taken out: a late span of a
+  run that ended before the bound still costs a whole fold);
+- the ended runs before the new bound that are not among those: runs the bound
+  passed and runs that ended since, however long before they started. Only these
+  are read and added to the fold;
+- the runs after the bound, any with no start time and any not ended yet,
+  whenever they started, and their tool steps (from the earliest start among
+  them). An agent run committing steps for hours is read as rows, never folded
+  until it ends;
 - the number of steps naming a run, which must equal the steps of the folded
   runs plus those of the newest ones. A step more than an hour before its run's
   start (the clock margin of collector/query_stats.py) or whose run is not
@@ -66,6 +76,10 @@ CLOCK_MARGIN = timedelta(hours=1)
 # Databases folded at once in one process (a collector has one; tests open many).
 _DATABASES = 4
 ERROR_STATUSES = (RunStatus.FAILED.value, RunStatus.LOST.value)
+# Runs with an end status; the others (running, or no status yet) are read as rows, never folded.
+_ENDED = f"(status IS NOT NULL AND status <> '{RunStatus.RUNNING.value}')"
+# The watermark before any fold: no run's updated_at is at or before it.
+_NOTHING_SEEN = datetime.min
 UNKNOWN = "unknown"
 
 
@@ -139,9 +153,10 @@ def _pick(choose: Any, a: Any, b: Any) -> Any:
 
 @dataclass
 class _Sealed:
-    below: datetime  # runs started before this are folded into ``figures``
+    below: datetime  # runs started before this and ended are folded into ``figures``
     runs: int  # what was folded: the number of those runs ...
-    updates: int  # ... and the sum of their updated_at in µs
+    updates: int  # ... the sum of their updated_at in µs ...
+    seen: datetime  # ... and a bound on it: a run updated later was not folded as it is now
     figures: Figures
     steps_bounded: bool  # some steps were read from CLOCK_MARGIN before their runs only
     totals: _Totals | None = None  # of ``figures``, summed at the first answer after a change
@@ -263,6 +278,7 @@ class AllRunsStats:
         self.lag = lag
         self._sealed: dict[Hashable, _Sealed] = {}
         self._lock = threading.Lock()
+        self.folds = 0  # folds of every run (the first, and after a folded run changed)
 
     def clear(self) -> None:
         with self._lock:
@@ -286,20 +302,25 @@ class AllRunsStats:
             if bound is None or (kept is not None and bound < kept.below):
                 bound = kept.below if kept is not None else datetime.min
             checked = kept.below if kept is not None else bound
-            total, runs_then, updates_then, runs_now, updates_now = _check(cursor, checked, bound)
-            if total < self.min_runs:
+            seen = kept.seen if kept is not None else _NOTHING_SEEN
+            now = _check(cursor, checked, bound, seen)
+            if now.total < self.min_runs:
                 return None
-            if kept is None or (runs_then, updates_then) != (kept.runs, kept.updates):
-                kept = self._fold_all(cursor, key, bound, runs_now, updates_now)
-            elif bound > kept.below:
-                kept.figures.add(_read(cursor, _between(kept.below, bound), kept.below))
-                kept.below, kept.runs, kept.updates = bound, runs_now, updates_now
+            if kept is None or (now.kept_runs, now.kept_updates) != (kept.runs, kept.updates):
+                kept = self._fold_all(cursor, key, bound, now, seen)
+            elif now.fresh_runs or bound > kept.below:
+                if now.fresh_runs:
+                    fresh = _fresh(bound, checked, seen)
+                    kept.figures.add(_read(cursor, fresh, now.fresh_oldest))
+                kept.below, kept.runs = bound, kept.runs + now.fresh_runs
+                kept.updates += now.fresh_updates
+                kept.seen = max(seen, now.fresh_newest)
                 kept.steps_bounded = True
                 kept.totals = None
-            recent = _read_recent(cursor, bound)
+            recent = _read_recent(cursor, bound, now.open_oldest)
             steps = _steps_with_a_run(cursor)
             if kept.figures.step_rows + recent.step_rows != steps and kept.steps_bounded:
-                kept = self._fold_all(cursor, key, bound, runs_now, updates_now)
+                kept = self._fold_all(cursor, key, bound, now, seen)
             if kept.figures.step_rows + recent.step_rows != steps:
                 return None
             if kept.totals is None:
@@ -311,10 +332,18 @@ class AllRunsStats:
         cursor: duckdb.DuckDBPyConnection,
         key: Hashable,
         bound: datetime,
-        runs: int,
-        updates: int,
+        now: _Check,
+        seen: datetime,
     ) -> _Sealed:
-        sealed = _Sealed(bound, runs, updates, _read(cursor, _before(bound), None), False)
+        self.folds += 1
+        sealed = _Sealed(
+            bound,
+            now.kept_runs + now.fresh_runs,
+            now.kept_updates + now.fresh_updates,
+            max(seen, now.fresh_newest),  # the kept runs' updated_at are at most ``seen``
+            _read(cursor, _ended_before(bound), None),
+            False,
+        )
         self._sealed.pop(key, None)
         self._sealed[key] = sealed
         while len(self._sealed) > _DATABASES:  # the one folded longest ago goes first
@@ -328,30 +357,78 @@ def _on_grid(moment: datetime) -> datetime:
     )
 
 
+@dataclass
+class _Check:
+    total: int  # every run
+    kept_runs: int  # ended runs before the kept bound not changed since the fold ...
+    kept_updates: int  # ... and the sum of their updated_at in µs
+    fresh_runs: int  # the other ended runs before the new bound: to fold in now ...
+    fresh_updates: int
+    fresh_newest: datetime  # ... their largest updated_at ...
+    fresh_oldest: datetime | None  # ... and their first start
+    open_oldest: datetime | None  # the first start of the runs not ended before the new bound
+
+
 def _check(
-    cursor: duckdb.DuckDBPyConnection, then: datetime, now: datetime
-) -> tuple[int, int, int, int, int]:
-    """All runs; the runs started before ``then`` and before ``now``, with their updated_at sums."""
-    if then == now:  # the bound has not moved (most calls): one filter, a third less CPU
-        row = cursor.execute(
-            """SELECT (SELECT count(*) FROM agent_runs), count(*),
-                      coalesce(sum(epoch_us(updated_at)), 0)
-               FROM agent_runs WHERE started_at < $1""",
-            [now],
-        ).fetchone()
-        assert row is not None
-        return int(row[0]), int(row[1]), int(row[2]), int(row[1]), int(row[2])
+    cursor: duckdb.DuckDBPyConnection, then: datetime, now: datetime, seen: datetime
+) -> _Check:
+    """What was folded (runs ended before ``then``, updated at ``seen`` or before) as it is now;
+    the ended runs before ``now`` that are not among those; where the open runs begin.
+
+    A folded run that changes gets a later updated_at: it leaves the first set (a
+    fold again). A run that ends later, whenever it started, is in the second.
+    """
+    # Every run before ``then`` (one filter, as cheap as a count), less the few that are
+    # not folded: updated after ``seen``, or not ended. Those, and the runs from ``then``
+    # to ``now``, are read through the zone maps of updated_at, status (every end status
+    # sorts before 'running') and started_at: conditions on the whole set cost twice
+    # as much at 1M runs.
     row = cursor.execute(
-        """SELECT count(*),
-                  count(*) FILTER (WHERE started_at < $1),
-                  coalesce(sum(epoch_us(updated_at)) FILTER (WHERE started_at < $1), 0),
-                  count(*) FILTER (WHERE started_at < $2),
-                  coalesce(sum(epoch_us(updated_at)) FILTER (WHERE started_at < $2), 0)
-           FROM agent_runs""",
-        [then, now],
+        """SELECT (SELECT count(*) FROM agent_runs), count(*),
+                  coalesce(sum(epoch_us(updated_at)), 0)
+           FROM agent_runs WHERE started_at < $1""",
+        [then],
     ).fetchone()
     assert row is not None
-    return int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4])
+    total, kept_runs, kept_updates = int(row[0]), int(row[1]), int(row[2])
+    parts = cursor.execute(
+        f"""WITH few AS (
+                SELECT started_at, updated_at, {_ENDED} AS ended FROM agent_runs
+                WHERE started_at < $2 AND updated_at > $3
+                UNION ALL
+                SELECT started_at, updated_at, false FROM agent_runs
+                WHERE started_at < $2 AND updated_at <= $3 AND NOT {_ENDED}
+                UNION ALL
+                SELECT started_at, updated_at, true FROM agent_runs
+                WHERE started_at >= $1 AND started_at < $2 AND updated_at <= $3 AND {_ENDED})
+            SELECT started_at < $1 AND (updated_at > $3 OR NOT ended), ended, count(*),
+                   coalesce(sum(epoch_us(updated_at)), 0), max(updated_at), min(started_at)
+            FROM few GROUP BY ALL""",
+        [then, now, seen],
+    ).fetchall()
+    fresh_runs = fresh_updates = 0
+    fresh_newest, fresh_oldest, open_oldest = seen, None, None
+    for counted_before, ended, runs, updates, newest_update, oldest in parts:
+        if counted_before:  # in the first count, not folded
+            kept_runs -= int(runs)
+            kept_updates -= int(updates)
+        if ended:
+            fresh_runs += int(runs)
+            fresh_updates += int(updates)
+            fresh_newest = max(fresh_newest, newest_update)
+            fresh_oldest = _pick(min, fresh_oldest, oldest)
+        else:
+            open_oldest = _pick(min, open_oldest, oldest)
+    return _Check(
+        total,
+        kept_runs,
+        kept_updates,
+        fresh_runs,
+        fresh_updates,
+        fresh_newest,
+        fresh_oldest,
+        open_oldest,
+    )
 
 
 def _steps_with_a_run(cursor: duckdb.DuckDBPyConnection) -> int:
@@ -378,21 +455,32 @@ _BY_HOUR = 0b01110111
 _BY_DURATION = 0b11111001
 
 
-def _before(high: datetime) -> Slice:
-    return "SELECT * FROM agent_runs WHERE started_at < ?", [high]
+def _ended_before(high: datetime) -> Slice:
+    return f"SELECT * FROM agent_runs WHERE started_at < ? AND {_ENDED}", [high]
 
 
-def _between(low: datetime, high: datetime) -> Slice:
-    return "SELECT * FROM agent_runs WHERE started_at >= ? AND started_at < ?", [low, high]
-
-
-def _from(low: datetime) -> Slice:
-    # Two scans rather than an OR, which would read every row group.
+def _fresh(high: datetime, then: datetime, seen: datetime) -> Slice:
+    """The ended runs before ``high`` not folded yet (see :func:`_check`)."""
     return (
-        "SELECT * FROM agent_runs WHERE started_at >= ? "
-        "UNION ALL SELECT * FROM agent_runs WHERE started_at IS NULL",
-        [low],
+        f"SELECT * FROM agent_runs WHERE started_at < ? AND {_ENDED} "
+        "AND NOT (started_at < ? AND updated_at <= ?)",
+        [high, then, seen],
     )
+
+
+def _from(low: datetime, any_open: bool) -> Slice:
+    """The runs from ``low``, those with no start, and (``any_open``) those before it not ended."""
+    # Separate scans rather than an OR, which would read every row group.
+    sql = (
+        "SELECT * FROM agent_runs WHERE started_at >= ? "
+        "UNION ALL SELECT * FROM agent_runs WHERE started_at IS NULL"
+    )
+    if not any_open:  # the check found none in this snapshot: a scan saved
+        return sql, [low]
+    return f"{sql} UNION ALL SELECT * FROM agent_runs WHERE started_at < ? AND NOT {_ENDED}", [
+        low,
+        low,
+    ]
 
 
 def _read(cursor: duckdb.DuckDBPyConnection, runs: Slice, steps_from: datetime | None) -> Figures:
@@ -417,17 +505,24 @@ _RUN_FIELDS = (
 )
 
 
-def _read_recent(cursor: duckdb.DuckDBPyConnection, bound: datetime) -> Figures:
-    """:func:`_read` of the runs from ``bound`` (and those with no start)."""
-    runs = _from(bound)
+def _read_recent(
+    cursor: duckdb.DuckDBPyConnection, bound: datetime, open_oldest: datetime | None
+) -> Figures:
+    """:func:`_read` of the runs :func:`_from` ``bound`` selects.
+
+    Their steps are read from the first start among them (``open_oldest``, of
+    the runs before ``bound`` not ended) when that is earlier.
+    """
+    runs = _from(bound, open_oldest is not None)
+    steps_from = bound if open_oldest is None else min(bound, open_oldest)
     where, params = runs
     rows = cursor.execute(
         f"SELECT {_RUN_FIELDS} FROM ({where}) LIMIT ?", [*params, _ROWS_SUMMED_HERE + 1]
     ).fetchall()
     if len(rows) > _ROWS_SUMMED_HERE:
-        return _read(cursor, runs, bound)
+        return _read(cursor, runs, steps_from)
     figures = _runs_in_python(rows)
-    _add_steps(cursor, figures, runs, bound)
+    _add_steps(cursor, figures, runs, steps_from)
     return figures
 
 

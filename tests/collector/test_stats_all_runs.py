@@ -8,6 +8,8 @@ long before the others (late arrivals into the folded part), runs marked lost,
 retention deleting the oldest traces, and a rederive replacing every derived
 row. After each change both answers must agree: exactly, except the duration
 percentiles (runs' p50/p95, each tool's p95), within the buckets' relative error.
+A run far older than the fold's bound that keeps committing steps, then ends, must
+not fold every run again (``AllRunsStats.folds``).
 """
 
 from __future__ import annotations
@@ -237,4 +239,51 @@ def test_counts_unchanged_when_nothing_changed(tmp_path: Path) -> None:
     again = run_stats(store.con, RunFilters(), cache=None, all_runs=store.folded)
     assert first == again
     assert first["total_runs"] == 60
+    store.con.close()
+
+
+def test_an_old_run_still_running_is_read_not_folded_again(tmp_path: Path) -> None:
+    # A run that started hours before the fold's bound keeps committing steps, then ends;
+    # then a late step lands on a run that ended long ago. Each answer is the plain
+    # SQL's, and the running run's commits never fold every run again.
+    store = _Store(tmp_path / "stats.duckdb")
+    for spans in _requests(11, 200, _BASE, timedelta(minutes=10)):
+        store.ingest(spans)
+    store.check()
+    folds = store.folded.folds
+    assert folds == 1
+
+    spec = WorkloadSpec(
+        runs=1,
+        steps=12,
+        runs_per_request=1,
+        seed=12,
+        base_time_ns=int((_BASE + timedelta(hours=1) - datetime(1970, 1, 1)).total_seconds())
+        * 10**9,
+        service_name="agent-long",
+    )
+    (long_run,) = [decode_protobuf(r.body).spans for r in generate_requests(spec)]
+    started = _started(long_run, random.Random(12))
+    copies, steps = started[:1], started[1:]
+    store.ingest(copies)
+    store.check()
+    for n in range(0, len(steps), 3):
+        store.ingest(steps[n : n + 3])
+        store.check()
+    assert store.con.execute(
+        "SELECT status, total_steps > 0 FROM agent_runs WHERE service_name = 'agent-long'"
+    ).fetchall() == [("running", True)]
+    store.ingest([s for s in long_run if _is_run(s)])  # it ends: folded as it is now
+    assert store.con.execute(
+        "SELECT status FROM agent_runs WHERE service_name = 'agent-long'"
+    ).fetchall() == [("completed",)]
+    store.check()
+    store.check()  # read again: what was folded still holds
+    assert store.folded.folds == folds
+
+    # A late step of a run that ended a day before: the answers still follow.
+    old = next(s for s in _requests(11, 200, _BASE, timedelta(minutes=10))[0] if not _is_run(s))
+    late = dataclasses.replace(old, span_id=f"{random.Random(13).getrandbits(64):016x}")
+    store.ingest([late])
+    store.check()
     store.con.close()
