@@ -10,20 +10,17 @@ priced since changes the answer though no run did.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import duckdb
 
 from collector import costs
-from collector.queries import RunFilters, in_snapshot
-from collector.query_stats_cache import StatsCache, data_version, database_key
+from collector.queries import RunFilters
+from collector.query_stats_cache import Background, StatsCache, data_version
 
 __all__ = ["CACHE", "kept_costs"]
 
 CACHE = StatsCache()
-
-Background = Callable[[Callable[[duckdb.DuckDBPyConnection], None]], None]
 
 
 def _version(cursor: duckdb.DuckDBPyConnection, filters: RunFilters) -> tuple[Any, ...]:
@@ -49,22 +46,4 @@ def kept_costs(
     def version_of(cur: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
         return _version(cur, filters)
 
-    def revalidate(job: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
-        assert background is not None
-        background(lambda cur: in_snapshot(cur, lambda: job(cur)))
-
-    def read() -> dict[str, Any]:
-        key = ("costs", database_key(cursor), filters, bucket)
-        kept = cache.recent(key)
-        if kept is not None:
-            return kept
-        return cache.get(
-            cursor,
-            key,
-            version_of(cursor),
-            compute,
-            revalidate=revalidate if background is not None else None,
-            version_of=version_of,
-        )
-
-    return in_snapshot(cursor, read)
+    return cache.answer(cursor, ("costs", filters, bucket), compute, version_of, background)

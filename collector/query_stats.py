@@ -7,7 +7,6 @@ transaction so the figures agree with each other.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ import duckdb
 
 from collector.queries import RunFilters, in_snapshot, where_clause
 from collector.query_search import search_where
-from collector.query_stats_cache import StatsCache, data_version, database_key
+from collector.query_stats_cache import Background, StatsCache, data_version, database_key
 from collector.search_index import SearchIndex
 from collector.serialize import iso_utc
 from collector.stats_all_runs import AllRunsStats
@@ -31,8 +30,6 @@ __all__ = [
     "choose_bucket",
 ]
 
-# Runs a function of a cursor on another thread, through the store's reads; returns at once.
-Background = Callable[[Callable[[duckdb.DuckDBPyConnection], None]], None]
 
 # Answers by filter and data version (collector/query_stats_cache.py).
 CACHE = StatsCache()
@@ -99,25 +96,8 @@ def run_stats(
     def version_of(cur: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
         return data_version(cur, annotations=bool(filters.annotation))
 
-    def revalidate(job: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
-        assert background is not None
-        background(lambda cur: in_snapshot(cur, lambda: job(cur)))
-
-    def read() -> dict[str, Any]:
-        key = (database_key(cursor), filters, bucket, top_tools, search is not None)
-        kept = cache.recent(key)
-        if kept is not None:
-            return kept
-        return cache.get(
-            cursor,
-            key,
-            version_of(cursor),
-            compute,
-            revalidate=revalidate if background is not None else None,
-            version_of=version_of,
-        )
-
-    return in_snapshot(cursor, read)
+    key = (filters, bucket, top_tools, search is not None)
+    return cache.answer(cursor, key, compute, version_of, background)
 
 
 # Steps start after their run: an hour's margin for clocks of other hosts (as the search

@@ -39,6 +39,8 @@ Compute = Callable[[duckdb.DuckDBPyConnection], dict[str, Any]]
 # Calls its argument (a function of a cursor, run in a read-only snapshot) on another
 # thread, through the store's own reads; returns without waiting.
 Revalidate = Callable[[Callable[[duckdb.DuckDBPyConnection], None]], None]
+# Runs its argument through the store's reads on another thread; returns without waiting.
+Background = Callable[[Callable[[duckdb.DuckDBPyConnection], None]], None]
 
 STALE_FROM_RUNS = 100_000
 MAX_STALE_S = 5.0
@@ -182,6 +184,39 @@ class StatsCache:
             with self._lock:
                 self._refreshing.pop(key, None)
             raise
+
+    def answer(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        key: tuple[Hashable, ...],
+        compute: Compute,
+        version_of: Callable[[duckdb.DuckDBPyConnection], tuple[Any, ...]],
+        background: Background | None = None,
+    ) -> dict[str, Any]:
+        """The kept or computed answer for ``key`` in this cursor's database, read in one
+        snapshot; with ``background`` (a way to read on another thread), a big database's
+        recent answer is returned at once and computed again there."""
+        from collector.query_snapshot import in_snapshot
+
+        def revalidate(job: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+            assert background is not None
+            background(lambda cur: in_snapshot(cur, lambda: job(cur)))
+
+        def read() -> dict[str, Any]:
+            full_key = (database_key(cursor), *key)
+            kept = self.recent(full_key)
+            if kept is not None:
+                return kept
+            return self.get(
+                cursor,
+                full_key,
+                version_of(cursor),
+                compute,
+                revalidate=revalidate if background is not None else None,
+                version_of=version_of,
+            )
+
+        return in_snapshot(cursor, read)
 
     def clear(self) -> None:
         with self._lock:
