@@ -58,27 +58,8 @@ class _TimedConnection:
         self._cost[" ".join(sql.split())[:90]] += time.thread_time() - began
         return result
 
-    def from_arrow(self, table: Any) -> Any:
-        return _TimedRelation(self._con.from_arrow(table), self._cost)
-
     def __getattr__(self, name: str) -> Any:
         return getattr(self._con, name)
-
-
-class _TimedRelation:
-    """A relation whose ``insert_into`` (a statement of its own) is timed like ``execute``."""
-
-    def __init__(self, relation: Any, cost: dict[str, float]) -> None:
-        self._relation = relation
-        self._cost = cost
-
-    def insert_into(self, table: str) -> None:
-        began = time.thread_time()
-        self._relation.insert_into(table)
-        self._cost[f"INSERT INTO {table} (Arrow relation)"] += time.thread_time() - began
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._relation, name)
 
 
 def _without_run_id(span: SpanRecord) -> SpanRecord:

@@ -6,7 +6,6 @@ row-by-row SQL.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -38,10 +37,7 @@ def dumps_json(value: Any) -> str:
     try:
         return orjson.dumps(value, default=str).decode()
     except (TypeError, orjson.JSONEncodeError):  # e.g. an int beyond 64 bits
-        # NaN and infinities are not JSON (decode refuses them in attributes anyway).
-        return json.dumps(
-            value, ensure_ascii=False, default=str, separators=(",", ":"), allow_nan=False
-        )
+        return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
 # JSON columns hold the span's structures as text; the rest are the span's fields.
@@ -61,21 +57,8 @@ def span_columns(spans: Sequence[SpanRecord], now: datetime) -> dict[str, list[A
 
 
 def columns_table(columns: dict[str, list[Any]]) -> pa.Table:
-    """An Arrow table in the ``spans`` schema from :func:`span_columns`, its JSON
-    columns typed as JSON (Arrow's ``arrow.json``)."""
-    return pa.table(columns, schema=_span_insert_schema())
-
-
-@functools.cache
-def _span_insert_schema() -> pa.Schema:
-    # DuckDB parses a string going into a JSON column to check it (a third of the
-    # spans INSERT's CPU); a column typed as JSON goes in as it is. This text is
-    # valid JSON by construction: orjson, or json.dumps refusing NaN (dumps_json).
-    json_type = pa.json_(pa.string())
-    return pa.schema(
-        pa.field(f.name, json_type, f.nullable) if f.name in _JSON_COLUMNS else f
-        for f in SPAN_SCHEMA.schema
-    )
+    """An Arrow table in the ``spans`` schema from :func:`span_columns`."""
+    return pa.table(columns, schema=SPAN_SCHEMA.schema)
 
 
 def rows_table(rows: Iterable[Any], schema: pa.Schema, extra: dict[str, Any]) -> pa.Table:

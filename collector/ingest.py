@@ -112,9 +112,7 @@ def ingest_batch(
     ``spans_new``: the caller expects no span to be stored already, and inserts
     them without the conflict check (2-3x cheaper); a span stored already then
     fails the transaction with ``duckdb.ConstraintException``, and the caller
-    tries again without it. The steps of a trace no span of which was stored
-    before are then taken as new too, without looking their ids up
-    (collector/trace_owned_ids.py): a step id stored already fails it the same way.
+    tries again without it.
 
     A span id already stored, or seen earlier in ``spans``, is skipped whole:
     the first version received is the one kept, and runs and steps are derived
@@ -133,23 +131,22 @@ def ingest_batch(
             ingest_batch(con, part, state, now, spans_new=spans_new)
         return
     columns = span_columns(unique, now)
+    con.register("_new_spans", columns_table(columns))
     # RETURNING names the rows stored (a span seen before is skipped). The chain
     # hashes those rows' values as inserted, which are what verify reads back:
     # every column is text or an integer, stored as given. Returning the keys
     # only spares reading the whole rows (their JSON) back into Python.
     if spans_new:
-        # A relation's insert: no view registered and dropped (~0.5 ms a statement).
-        con.from_arrow(columns_table(columns)).insert_into("spans")
+        con.execute("INSERT INTO spans SELECT * FROM _new_spans")
         stored = set(first)
     else:
-        con.register("_new_spans", columns_table(columns))
         stored = set(
             con.execute(
                 "INSERT INTO spans SELECT * FROM _new_spans ON CONFLICT DO NOTHING "
                 "RETURNING trace_id, span_id"
             ).fetchall()
         )
-        con.unregister("_new_spans")
+    con.unregister("_new_spans")
     content = [columns[name] for name in CONTENT_COLUMNS]
     inserted = [
         row for row in zip(*content, strict=True) if (row[_TRACE_ID], row[_SPAN_ID]) in stored
@@ -249,11 +246,7 @@ def ingest_batch(
         made.append(step)
         if not own_run and run_id:
             foreign_rows.append(step)
-    # A trace with no span stored before this commit has, but for a reused id, no step
-    # stored either: the writer's first try (``spans_new``) skips looking its steps up.
-    stored_ids = keep_ids_in_their_trace(
-        con, made, steps_unstored_in=arrivals.first_seen if spans_new else ()
-    )
+    stored_ids = keep_ids_in_their_trace(con, made)
     foreign_runs = {r.id if isinstance(r, RunRow) else r.agent_run_id for r in foreign_rows}
 
     run_winners = pick_winners(runs, key=lambda r: r.id)
@@ -326,18 +319,14 @@ def _parts_without_shared_span_ids(spans: list[SpanRecord]) -> list[list[SpanRec
     parts: list[list[SpanRecord]] = [[]]
     trace_of: dict[str, str] = {}
     for span in spans:
-        # Written out (no generator a span): this runs for every span of every commit.
-        trace, own, parent = span.trace_id, span.span_id, span.parent_span_id
-        if (own and trace_of.get(own, trace) != trace) or (
-            parent and trace_of.get(parent, trace) != trace
-        ):
+        ids = (span.span_id, span.parent_span_id)
+        if any(i and trace_of.get(i, span.trace_id) != span.trace_id for i in ids):
             parts.append([])
             trace_of = {}
         parts[-1].append(span)
-        if own:
-            trace_of[own] = trace
-        if parent:
-            trace_of[parent] = trace
+        for i in ids:
+            if i:
+                trace_of[i] = span.trace_id
     return parts
 
 

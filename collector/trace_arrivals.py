@@ -54,15 +54,12 @@ class TraceArrivals:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con
         self._bounds: dict[str, datetime | None] = {}  # None: no span of it is stored
-        # Traces :meth:`record` found no span of stored before this transaction.
-        self.first_seen: set[str] = set()
 
     def record(self, trace_ids: Iterable[str], now: datetime) -> None:
         """Note that spans of ``trace_ids`` were stored at ``now`` in this transaction."""
         ids = sorted(set(trace_ids))
         known = self._stored(ids)
         new = [t for t in ids if t not in known]
-        self.first_seen.update(new)
         if new:
             self._con.register(
                 "_new_traces",

@@ -22,7 +22,7 @@ re-used ``X`` is given, and T's run would be written into the sender's row.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -108,10 +108,7 @@ def _run_owners_by_steps(con: duckdb.DuckDBPyConnection, ids: set[str]) -> dict[
 
 
 def keep_ids_in_their_trace(
-    con: duckdb.DuckDBPyConnection,
-    rows: Sequence[RunRow | StepRow],
-    *,
-    steps_unstored_in: Collection[str] = (),
+    con: duckdb.DuckDBPyConnection, rows: Sequence[RunRow | StepRow]
 ) -> StoredIds:
     """Give each row of ``rows`` (runs and steps in arrival order) ids its trace owns.
 
@@ -119,13 +116,6 @@ def keep_ids_in_their_trace(
     trace owns the id; rows whose trace owns its ids (all, but for a collision or
     a forgery) are left as they are. Returns which of the rows' ids are stored
     already (the same lookups tell both).
-
-    ``steps_unstored_in``: traces whose step ids are taken as stored nowhere, and
-    not looked up (the largest lookup of a commit: one id per step). The caller
-    answers for it: the steps go in by a plain INSERT, so a step id stored after
-    all (another trace's: the same id twice) fails the transaction on the primary
-    key, and the caller runs it again with every lookup. Run ids are always looked
-    up: a run id can be claimed by another trace's steps (no key on that column).
     """
     runs = [r for r in rows if isinstance(r, RunRow)]
     steps = [r for r in rows if isinstance(r, StepRow)]
@@ -133,9 +123,7 @@ def keep_ids_in_their_trace(
     run_ids.update(r.parent_run_id for r in runs if r.parent_run_id)
     run_ids.update(s.agent_run_id for s in steps if s.agent_run_id)
     run_rows = _owners(con, _RUNS_BY_ID, run_ids)
-    step_rows = _owners(
-        con, _STEPS_BY_ID, (s.id for s in steps if s.trace_id not in steps_unstored_in)
-    )
+    step_rows = _owners(con, _STEPS_BY_ID, (s.id for s in steps))
     run_owner = dict(run_rows)
     unseen = run_ids - run_owner.keys()
     by_steps = _run_owners_by_steps(con, unseen) if unseen else {}
