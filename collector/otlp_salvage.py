@@ -26,12 +26,13 @@ pays nothing.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf import descriptor_pool, json_format, message_factory
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -94,11 +95,17 @@ def _field_number(message: type[Message], name: str) -> int:
     return number
 
 
+# The two schemas below are built at the first salvage, not at import: well-formed
+# traffic never needs them, and descriptor_pb2 with the built pools cost an idle
+# collector ~1.6 MB.
+@functools.cache
 def _outer_schema() -> type[Message]:
     """ExportTraceServiceRequest with resources, scopes and spans left as bytes.
 
     The field numbers are read from the real descriptors, so the split follows
     the OTLP schema the rest of the collector uses."""
+    from google.protobuf import descriptor_pb2
+
     proto = descriptor_pb2.FileDescriptorProto(
         name="agent_audit/otlp_salvage_outer.proto", package="agent_audit.salvage"
     )
@@ -155,8 +162,11 @@ def _files_in_order(file: Any, seen: dict[str, Any]) -> None:
     seen.setdefault(file.name, file)
 
 
+@functools.cache
 def _loose_schemas() -> dict[str, type[Message]]:
     """The OTLP trace messages with every string field read as bytes, by full name."""
+    from google.protobuf import descriptor_pb2
+
     files: dict[str, Any] = {}
     _files_in_order(ExportTraceServiceRequest.DESCRIPTOR.file, files)
     pool = descriptor_pool.DescriptorPool()
@@ -177,10 +187,6 @@ def _loose_schemas() -> dict[str, type[Message]]:
         )
         for cls in (Resource, InstrumentationScope, Span)
     }
-
-
-_OUTER = _outer_schema()
-_LOOSE = _loose_schemas()
 
 
 def _copy_repairing(loose: Message, strict: Message) -> int:
@@ -221,7 +227,7 @@ def _parse_part(cls: type[M], raw: bytes) -> tuple[M, int]:
         return part, 0
     except _PARSE_ERRORS:
         pass
-    loose = _LOOSE[cls.DESCRIPTOR.full_name]()
+    loose = _loose_schemas()[cls.DESCRIPTOR.full_name]()
     loose.ParseFromString(raw)  # still failing: the part is malformed, not just its text
     part = cls()
     return part, _copy_repairing(loose, part)
@@ -231,7 +237,7 @@ def salvage_protobuf(body: bytes) -> Salvaged:
     """Split ``body`` and keep every resource, scope and span that parses.
 
     Raises DecodeError (or ValueError) when not even the outer structure parses."""
-    outer = _OUTER()
+    outer = _outer_schema()()
     outer.ParseFromString(body)
     result = Salvaged(request=ExportTraceServiceRequest())
     for r_index, resource_spans in enumerate(outer.resource_spans):  # type: ignore[attr-defined]

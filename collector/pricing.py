@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,8 +67,13 @@ def _read_overrides(path: Path) -> dict[str, tuple[float, float]]:
     except OSError as exc:
         raise PricesFileError(f"cannot read prices file {path}: {exc}") from None
     try:
-        raw = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        if path.suffix == ".toml":
+            import tomllib  # only for a TOML prices file: an idle collector leaves it out
+
+            raw = tomllib.loads(text)
+        else:
+            raw = json.loads(text)
+    except ValueError as exc:  # TOMLDecodeError is one
         raise PricesFileError(f"prices file {path} is not valid {path.suffix[1:]}: {exc}") from None
     models = raw.get("models", raw) if isinstance(raw, dict) else None
     if not isinstance(models, dict):

@@ -1,4 +1,4 @@
-"""A real collector process: pyarrow and tantivy stay unloaded while idle; memory settings apply."""
+"""A real collector process: pyarrow, tantivy and websockets stay unloaded while idle; memory settings apply."""
 
 from __future__ import annotations
 
@@ -64,6 +64,8 @@ def test_idle_collector_has_not_loaded_pyarrow_and_ingest_loads_it(
     maps = _maps(collector.pid)
     assert "libarrow" not in maps and "_multiarray_umath" not in maps
     assert "tantivy" not in maps  # the search index opens when there is a run to index
+    # No endpoint is a websocket: uvicorn does not load a websockets implementation.
+    assert "websockets" not in maps
     assert memory["arrow_memory_pool"] is None
     assert memory["malloc_arena_max"] == 4  # AGENT_AUDIT_MALLOC_ARENAS' default
     assert memory["malloc_mmap_threshold_kb"] is None  # AGENT_AUDIT_MALLOC_MMAP_KB's default
