@@ -1,5 +1,5 @@
 """Run one framework on the edge shapes of edges_scenario.py (a refusal, a content filter, a
-run of 120 tool calls, hostile text in a tool's arguments and result, a run cancelled while a
+run of 50 tool calls, hostile text in a tool's arguments and result, a run cancelled while a
 tool runs; for the OpenAI Agents SDK also a hand-off chain of three agents) against the
 scripted model, and write the spans it exported, as OTLP protobuf (gzipped: each model call
 of the long run carries the whole conversation), plus what the framework returned.
