@@ -25,11 +25,11 @@ from tests.frameworks.captured_runs import (
 
 # How many runs each capture holds (the shared two, then the framework's own shapes).
 RUNS = {
-    "pydantic_ai": 5,
-    "openai_agents": 3,
+    "pydantic_ai": 7,
+    "openai_agents": 7,
     "langgraph": 3,
     "langgraph_openllmetry": 3,
-    "strands": 3,
+    "strands": 5,
     "smolagents": 3,
 }
 # smolagents' failed run never ends its span (OpenInference's smolagents instrumentation): the
@@ -189,3 +189,77 @@ def test_smolagents_rate_limited_past_its_retries_fails(collector: CollectorHand
     assert run[2:5] == ("failed", seen["task"], None)
     assert F.RATE_LIMITED in run[5] and "429" in run[5], run[5]
     assert _kinds(run_steps(collector, run[0])) == [("think", "error")]
+
+
+def test_an_agents_sdk_tool_guardrail_rejecting_or_tripping(collector: CollectorHandle) -> None:
+    """A tool input guardrail that rejects the call: the tool never runs, the model is told
+    the guardrail's message and answers: completed, the tool step's result that message (the
+    spans hold nothing else: it reads as the tool's answer). One that raises: the run failed
+    with the SDK's tripwire message, the tool step failed with it."""
+    returned, runs = _replayed(collector, "openai_agents")
+    seen = returned["tool_guardrail_rejected"]
+    assert (seen["answer"], seen["raised"]) == (F.REFUSED_ANSWER, None)
+    run = runs[seen["task"]]
+    assert run[2:6] == ("completed", seen["task"], F.REFUSED_ANSWER, None)
+    steps = run_steps(collector, run[0])
+    assert [(s[0], s[1], s[3], s[4]) for s in steps] == [
+        ("think", None, None, "ok"),
+        ("tool_call", "get_weather", F.GUARDED, "ok"),
+        ("think", None, None, "ok"),
+    ]
+    seen = returned["tool_guardrail_tripped"]
+    tripwire = "Tool input guardrail ToolInputGuardrail triggered tripwire"
+    assert seen["raised"] == f"ToolInputGuardrailTripwireTriggered: {tripwire}"
+    run = runs[seen["task"]]
+    assert run[2:6] == ("failed", seen["task"], None, tripwire)
+    steps = run_steps(collector, run[0])
+    assert _kinds(steps) == [("think", "ok"), ("tool_call", "error")]
+    assert tripwire in steps[1][5] and steps[1][3] is None
+
+
+# A manager whose tool runs another agent: the shape, its manager's status and error (None:
+# the error the framework raised), its tool step's error (a substring), the child's status.
+DELEGATED = {
+    # The child's turn limit fails the tool; the SDK tells the manager's model and it answers.
+    "openai_agents": (
+        "child_max_turns",
+        "completed",
+        "Error running tool (non-fatal)",
+        "max_steps",
+    ),  # fmt: skip
+    # The child's requests count on the manager's usage: its request limit stops both.
+    "pydantic_ai": ("child_request_limit", "max_steps", "request_limit of 3", "max_steps"),
+    # The child's model fails: Strands tells the manager's model the tool's error.
+    "strands": ("child_fails", "completed", F.SERVER_ERROR, "failed"),
+}
+
+
+@pytest.mark.parametrize("framework", sorted(DELEGATED))
+def test_an_agent_run_by_a_tool_stopping_is_a_child_run_of_the_tool_call(
+    collector: CollectorHandle, framework: str
+) -> None:
+    """A manager's tool runs a second agent that stops (its turn limit, the shared request
+    limit, its model failing): the second agent is a run of its own under the manager's,
+    with its steps and its status; the manager's tool call failed with what stopped it, and
+    the manager completed or stopped as the framework returned."""
+    shape, status, tool_error, child_status = DELEGATED[framework]
+    returned, runs = _replayed(collector, framework)
+    seen = returned[shape]
+    manager, child = runs[seen["task"]], runs[seen["child_task"]]
+    assert (manager[1], manager[2]) == ("manager", status)
+    if seen["raised"] is None:
+        assert (manager[4], manager[5]) == (seen["answer"], None)
+    else:
+        assert (manager[4], manager[5]) == (None, seen["raised"])
+    assert (manager[6], child[6], child[2]) == (None, manager[0], child_status)
+    assert child[1] == "forecaster" and child[4] is None and child[5]
+    steps = run_steps(collector, manager[0])
+    (call,) = [s for s in steps if s[0] == "tool_call"]
+    assert (call[1], json.loads(call[2]), call[4]) == (
+        "ask_forecaster",
+        {"question" if framework != "openai_agents" else "input": seen["child_task"]},
+        "error",
+    )
+    assert tool_error in call[5], call[5]
+    child_steps = run_steps(collector, child[0])
+    assert [s[0] for s in child_steps][:2] == ["think", "tool_call"]

@@ -13,10 +13,14 @@ except where the framework's own retry is the one played: Strands' ``ModelRetryS
 and smolagents' rate-limit retry (their waits shortened). The framework's own shapes:
 
 - pydantic-ai: a token budget exceeded (``UsageLimits(total_tokens_limit=...)``), an output
-  that fails validation past the agent's ``retries``, a tool raising ``ModelRetry`` past them;
-- the Agents SDK: an ``output_type`` answered with text that is no JSON;
+  that fails validation past the agent's ``retries``, a tool raising ``ModelRetry`` past them,
+  a manager's tool running another agent on the manager's usage past the request limit;
+- the Agents SDK: an ``output_type`` answered with text that is no JSON, a tool input
+  guardrail rejecting the call and one raising, an agent used as a tool (``as_tool``)
+  stopped by its own ``max_turns``;
 - LangGraph: a structured answer (``ToolStrategy``) first invalid, retried, then valid;
-- Strands: an answer cut at the model's token limit (finish reason ``length``);
+- Strands: an answer cut at the model's token limit (finish reason ``length``), a tool
+  running another agent whose model fails;
 - smolagents: a rate limit retried until its attempts run out.
 """
 
@@ -84,7 +88,34 @@ def _pydantic_ai(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
     ask = call_tool("flaky_city", {"city": "Lyon"})
     llm.script(flaky, [ask], then_repeat=ask)
     out["tool_retries_exhausted"] = outcome(flaky, lambda: retrying.run_sync(flaky).output)
+    out["child_request_limit"] = _pydantic_ai_delegated(llm, model, tools, marker)
     return out
+
+
+def _pydantic_ai_delegated(llm: ScriptedLLM, model: Any, tools: F.Tools, marker: str) -> Any:
+    """Agent delegation as pydantic-ai documents it: a manager's tool runs another agent on
+    the manager's usage (``usage=ctx.usage``), so the child's request limit counts both."""
+    from pydantic_ai import Agent, RunContext
+    from pydantic_ai.usage import UsageLimits
+
+    # pydantic-ai resolves a tool's annotations in its module's globals (they are strings here).
+    globals().setdefault("RunContext", RunContext)
+    child: Agent[None, str] = Agent(model, name="forecaster", tools=[tools.get_weather])
+    manager: Agent[None, str] = Agent(model, name="manager")
+    limits = UsageLimits(request_limit=3)
+
+    @manager.tool
+    async def ask_forecaster(ctx: RunContext[None], question: str) -> str:
+        """Ask the forecaster."""
+        result = await child.run(question, usage=ctx.usage, usage_limits=limits)
+        return result.output
+
+    task = f"{marker}-child-limit Ask the forecaster about Paris."
+    child_task = f"{marker}-child-limit-inner Forecast Paris."
+    llm.script(task, [call_tool("ask_forecaster", {"question": child_task})])
+    llm.script(child_task, F.weather_turns(5))
+    seen = outcome(task, lambda: manager.run_sync(task, usage_limits=limits).output)
+    return {**seen, "child_task": child_task}
 
 
 def _openai_agents(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
@@ -120,6 +151,63 @@ def _openai_agents(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
     out["invalid_output"] = outcome(
         invalid, lambda: Runner.run_sync(make_agent(output_type=Weather), invalid).final_output
     )
+    out.update(_openai_agents_guarded(llm, make_agent, tools, marker))
+    return out
+
+
+def _openai_agents_guarded(
+    llm: ScriptedLLM, make_agent: Any, tools: F.Tools, marker: str
+) -> dict[str, Any]:
+    """A tool input guardrail that rejects the call (the model is told instead) and one
+    that raises; an agent used as a tool (``as_tool``) stopped by its own ``max_turns``."""
+    from agents import (
+        Runner,
+        ToolGuardrailFunctionOutput,
+        function_tool,
+        tool_input_guardrail,
+    )
+
+    @tool_input_guardrail
+    def no_paris(data: Any) -> ToolGuardrailFunctionOutput:
+        if "Paris" in str(data.context.tool_arguments):
+            return ToolGuardrailFunctionOutput.reject_content(F.GUARDED)
+        return ToolGuardrailFunctionOutput.allow()
+
+    @tool_input_guardrail
+    def no_weather(data: Any) -> ToolGuardrailFunctionOutput:
+        return ToolGuardrailFunctionOutput.raise_exception(output_info="weather is off limits")
+
+    def guarded(check: Any) -> Any:
+        own = function_tool(tools.get_weather, tool_input_guardrails=[check])
+        return make_agent().clone(tools=[own])
+
+    out: dict[str, Any] = {}
+    rejected = f"{marker}-tool-rejected What is the weather in Paris, if allowed?"
+    llm.script(rejected, [call_tool("get_weather", F.CITY), answer(F.REFUSED_ANSWER)])
+    out["tool_guardrail_rejected"] = outcome(
+        rejected, lambda: Runner.run_sync(guarded(no_paris), rejected).final_output
+    )
+    tripped = f"{marker}-tool-tripped What is the weather in Paris, guarded?"
+    llm.script(tripped, [call_tool("get_weather", F.CITY)])
+    out["tool_guardrail_tripped"] = outcome(
+        tripped, lambda: Runner.run_sync(guarded(no_weather), tripped).final_output
+    )
+
+    def manager() -> Any:
+        child = make_agent().clone(name="forecaster")
+        tool = child.as_tool(tool_name="ask_forecaster", tool_description="Ask the forecaster.",
+                             max_turns=1)  # fmt: skip
+        return make_agent().clone(name="manager", tools=[tool])
+
+    delegated = f"{marker}-child-limit Ask the forecaster about Paris."
+    child_task = f"{marker}-child-limit-inner Forecast Paris."
+    llm.script(delegated, [call_tool("ask_forecaster", {"input": child_task}),
+                           answer(F.CHILD_GAVE_UP)])  # fmt: skip
+    llm.script(child_task, F.weather_turns(3))
+    out["child_max_turns"] = outcome(
+        delegated, lambda: Runner.run_sync(manager(), delegated).final_output
+    )
+    out["child_max_turns"]["child_task"] = child_task
     return out
 
 
@@ -191,6 +279,34 @@ def _strands(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
     llm.script(cut, [Turn(content="The weather in Paris is", finish_reason="length",
                           output_tokens=64)])  # fmt: skip
     out["max_tokens"] = outcome(cut, lambda: str(make_agent(2)(cut)).strip())
+
+    # Agents as tools (Strands' pattern): a tool runs another agent, whose model fails; the
+    # tool raises, Strands tells the manager's model the error, and the manager answers.
+    def forecaster() -> Any:
+        model = OpenAIModel(client_args={"base_url": llm.base_url, "api_key": "sk-scripted",
+                                         "max_retries": 0}, model_id=MODEL)  # fmt: skip
+        return Agent(model=model, name="forecaster", callback_handler=None,
+                     tools=[tool(tools.get_weather)])  # fmt: skip
+
+    @tool
+    def ask_forecaster(question: str) -> str:
+        """Ask the forecaster."""
+        return str(forecaster()(question)).strip()
+
+    delegated = f"{marker}-child-fails Ask the forecaster about Paris."
+    child_task = f"{marker}-child-fails-inner Forecast Paris."
+    llm.script(delegated, [call_tool("ask_forecaster", {"question": child_task}),
+                           answer(F.CHILD_GAVE_UP)])  # fmt: skip
+    llm.script(child_task, [call_tool("get_weather", F.CITY, **F.CALL_TOKENS)],
+               then_repeat=fail(500, F.SERVER_ERROR))  # fmt: skip
+
+    def manager() -> Any:
+        model = OpenAIModel(client_args={"base_url": llm.base_url, "api_key": "sk-scripted",
+                                         "max_retries": 0}, model_id=MODEL)  # fmt: skip
+        return Agent(model=model, name="manager", callback_handler=None, tools=[ask_forecaster])
+
+    seen = outcome(delegated, lambda: str(manager()(delegated)).strip())
+    out["child_fails"] = {**seen, "child_task": child_task}
     return out
 
 

@@ -22,6 +22,11 @@ WEATHER = "Sunny, 21 C in Paris"
 ANSWER = "It is sunny in Paris."
 SERVER_ERROR = "the model server crashed"
 RATE_LIMITED = "rate limit reached, retry later"
+# What a tool guardrail tells the model instead of running the tool, and what it answers.
+GUARDED = "Weather lookups for Paris are blocked."
+REFUSED_ANSWER = "I may not look up the weather in Paris."
+# What a manager answers once the agent it asked stopped at its turn limit.
+CHILD_GAVE_UP = "The forecaster could not finish."
 # The weather call's tokens, so a run's totals tell which calls it counted.
 CALL_TOKENS = {"input_tokens": 90, "output_tokens": 7}
 
