@@ -27,10 +27,10 @@ from tests.frameworks.captured_runs import (
 RUNS = {
     "pydantic_ai": 7,
     "openai_agents": 7,
-    "langgraph": 3,
-    "langgraph_openllmetry": 3,
+    "langgraph": 5,
+    "langgraph_openllmetry": 5,
     "strands": 5,
-    "smolagents": 3,
+    "smolagents": 5,
 }
 # smolagents' failed run never ends its span (OpenInference's smolagents instrumentation): the
 # collector settles it once it falls silent, so the collector here gives up after 2 s.
@@ -231,6 +231,15 @@ DELEGATED = {
     "pydantic_ai": ("child_request_limit", "max_steps", "request_limit of 3", "max_steps"),
     # The child's model fails: Strands tells the manager's model the tool's error.
     "strands": ("child_fails", "completed", F.SERVER_ERROR, "failed"),
+    # The child's recursion limit: the tool node does not catch GraphRecursionError, and the
+    # manager stops with it too (both instrumentations).
+    "langgraph": ("child_recursion_limit", "max_steps", "Recursion limit of 4", "max_steps"),
+    "langgraph_openllmetry": (
+        "child_recursion_limit",
+        "max_steps",
+        "Recursion limit of 4",
+        "max_steps",
+    ),
 }
 
 
@@ -250,7 +259,7 @@ def test_an_agent_run_by_a_tool_stopping_is_a_child_run_of_the_tool_call(
     if seen["raised"] is None:
         assert (manager[4], manager[5]) == (seen["answer"], None)
     else:
-        assert (manager[4], manager[5]) == (None, seen["raised"])
+        assert manager[4] is None and seen["raised"].endswith(manager[5]), manager[5]
     assert (manager[6], child[6], child[2]) == (None, manager[0], child_status)
     assert child[1] == "forecaster" and child[4] is None and child[5]
     steps = run_steps(collector, manager[0])
@@ -263,3 +272,20 @@ def test_an_agent_run_by_a_tool_stopping_is_a_child_run_of_the_tool_call(
     assert tool_error in call[5], call[5]
     child_steps = run_steps(collector, child[0])
     assert [s[0] for s in child_steps][:2] == ["think", "tool_call"]
+
+
+def test_a_smolagents_managed_agent_whose_model_fails(collector: CollectorHandle) -> None:
+    """A managed agent's model fails: smolagents tells the manager the team member's error
+    and the manager answers (completed). The managed agent's run span never ends
+    (OpenInference's smolagents instrumentation): its run is known by its steps, its task
+    the manager's request (not smolagents' prompts around it), settled failed with the
+    failed call's error once silent."""
+    returned, runs = _replayed(collector, "smolagents")
+    seen = returned["child_fails"]
+    assert (seen["answer"], seen["raised"]) == (F.CHILD_GAVE_UP, None)
+    manager = runs[seen["task"]]
+    assert manager[1:6] == ("manager", "completed", seen["task"], F.CHILD_GAVE_UP, None)
+    child = runs[seen["child_task"]]
+    assert child[2] == "failed" and F.SERVER_ERROR in child[5], child
+    steps = run_steps(collector, child[0])
+    assert _kinds(steps) == [("think", "ok"), ("tool_call", "ok"), ("think", "error")]

@@ -18,10 +18,12 @@ and smolagents' rate-limit retry (their waits shortened). The framework's own sh
 - the Agents SDK: an ``output_type`` answered with text that is no JSON, a tool input
   guardrail rejecting the call and one raising, an agent used as a tool (``as_tool``)
   stopped by its own ``max_turns``;
-- LangGraph: a structured answer (``ToolStrategy``) first invalid, retried, then valid;
+- LangGraph: a structured answer (``ToolStrategy``) first invalid, retried, then valid; a
+  tool running a sub-agent stopped by its ``recursion_limit``;
 - Strands: an answer cut at the model's token limit (finish reason ``length``), a tool
   running another agent whose model fails;
-- smolagents: a rate limit retried until its attempts run out.
+- smolagents: a rate limit retried until its attempts run out; a managed agent whose model
+  fails.
 """
 
 from __future__ import annotations
@@ -246,6 +248,30 @@ def _langgraph(capture: Capture, llm: ScriptedLLM, openllmetry: bool) -> dict[st
     if seen["answer"] is not None:
         seen["answer"] = seen["answer"].model_dump()
     out["output_retried"] = seen
+
+    # A sub-agent behind a tool stopped by its own recursion limit: the tool raises
+    # GraphRecursionError, which LangChain's tool node does not catch.
+    child = create_agent(model, tools=[tool(tools.get_weather)], name="forecaster")
+
+    @tool
+    def ask_forecaster(question: str) -> str:
+        """Ask the forecaster."""
+        return str(ask_limited(child, question))
+
+    def ask_limited(graph: Any, task: str) -> Any:
+        config = {"recursion_limit": 4}
+        state = graph.invoke({"messages": [{"role": "user", "content": task}]}, config)
+        return state["messages"][-1].content
+
+    manager = create_agent(model, tools=[ask_forecaster], name="manager")
+    delegated = f"{marker}-child-limit Ask the forecaster about Paris."
+    child_task = f"{marker}-child-limit-inner Forecast Paris."
+    llm.script(delegated, [call_tool("ask_forecaster", {"question": child_task})])
+    llm.script(child_task, F.weather_turns(5))
+    out["child_recursion_limit"] = {
+        **outcome(delegated, lambda: ask(manager, delegated)),
+        "child_task": child_task,
+    }
     return out
 
 
@@ -345,6 +371,22 @@ def _smolagents(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
     limited = f"{marker}-rate-limited What is the weather in Paris, if ever?"
     llm.script(limited, [], then_repeat=fail(429, F.RATE_LIMITED))
     out["rate_limited"] = outcome(limited, lambda: make_agent(0).run(limited))
+
+    # A managed agent whose model fails: smolagents tells the manager the team member's
+    # error, and the manager answers.
+    forecaster = make_agent(0)
+    forecaster.name, forecaster.description = "forecaster", "Forecasts the weather."
+    manager = ToolCallingAgent(tools=[], model=make_agent(0).model, name="manager",
+                               managed_agents=[forecaster], max_steps=4,
+                               verbosity_level=0)  # fmt: skip
+    delegated = f"{marker}-child-fails Ask the forecaster about Paris."
+    child_task = f"{marker}-child-fails-inner Forecast Paris."
+    llm.script(delegated, [call_tool("forecaster", {"task": child_task}),
+                           final(F.CHILD_GAVE_UP)])  # fmt: skip
+    llm.script(child_task, [call_tool("get_weather", F.CITY, **F.CALL_TOKENS)],
+               then_repeat=fail(500, F.SERVER_ERROR))  # fmt: skip
+    seen = outcome(delegated, lambda: manager.run(delegated))
+    out["child_fails"] = {**seen, "child_task": child_task}
     return out
 
 
