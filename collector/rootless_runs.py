@@ -3,7 +3,9 @@
 Some frameworks never end a failed run's span, and a process that dies never exports it:
 its steps would belong to no run. Such steps are gathered under a stand-in run whose id
 is the span id of their topmost missing ancestor: visible as ``running`` while steps
-arrive, its task taken from the first model call, then settled by the stall rule
+arrive, its start its earliest step's and its task taken from its first model call (the
+request inside the framework's own prompt, collector/rules/), whatever order they arrive
+in, then settled by the stall rule
 (``failed`` with the failing step's error, or ``lost``). When the missing span arrives
 and is the run, its row replaces the stand-in (same id, and a finished span wins); when
 it is some other span, the steps are placed again one level up, or under the real run.
