@@ -54,6 +54,7 @@ __all__ = [
     "is_model_call",
     "is_legacy_model_call",
     "llm_input_task",
+    "stand_in_task",
 ]
 
 _SMOL_STEP = re.compile(r"^Step \d+$")
@@ -87,6 +88,17 @@ def _quirk_fields(span: SpanRecord, hook: str, *args: Any) -> dict[str, Any]:
     if quirks is None or not hasattr(quirks, hook):
         return {}
     found: dict[str, Any] = getattr(quirks, hook)(span, *args)
+    return found
+
+
+def stand_in_task(llm: SpanRecord) -> str | None:
+    """The task of a run whose run span is missing, from its first model call: the turn's
+    user message, as the model call's framework words the request it was given."""
+    task = llm_input_task(llm)
+    quirks = rules.for_span(llm)
+    if task is None or quirks is None or not hasattr(quirks, "prompted_task"):
+        return task
+    found: str = quirks.prompted_task(task)
     return found
 
 

@@ -3,7 +3,9 @@
 Some frameworks never end a failed run's span, and a process that dies never exports it:
 its steps would belong to no run. Such steps are gathered under a stand-in run whose id
 is the span id of their topmost missing ancestor: visible as ``running`` while steps
-arrive, its task taken from the first model call, then settled by the stall rule
+arrive, its start its earliest step's and its task taken from its first model call (the
+request inside the framework's own prompt, collector/rules/), whatever order they arrive
+in, then settled by the stall rule
 (``failed`` with the failing step's error, or ``lost``). When the missing span arrives
 and is the run, its row replaces the stand-in (same id, and a finished span wins); when
 it is some other span, the steps are placed again one level up, or under the real run.
@@ -316,7 +318,7 @@ def _insert_stand_ins(
         if first_llm is not None:
             llm = arrived.get((trace_id, first_llm)) or _stored(con, trace_id, first_llm)
             if llm is not None:
-                task = frameworks.llm_input_task(llm)
+                task = frameworks.stand_in_task(llm)
         span_id = _stand_in_span_id(run_id, trace_id)
         for name, value in zip(rows, (run_id, task, started_at, trace_id, span_id), strict=True):
             rows[name].append(value)
@@ -325,7 +327,10 @@ def _insert_stand_ins(
         "INSERT INTO agent_runs (id, task, status, started_at, trace_id, span_id, metadata, "
         "updated_at, last_activity_at, is_final) "
         "SELECT id, task, $1, started_at, trace_id, span_id, $2, $3, $3, FALSE FROM _stand_ins "
-        "ON CONFLICT (id) DO UPDATE SET task = coalesce(agent_runs.task, excluded.task), "
+        # Every call sees all the stand-in's steps so far: its earliest step and first model
+        # call win whatever order the steps arrived in.
+        "ON CONFLICT (id) DO UPDATE SET task = coalesce(excluded.task, agent_runs.task), "
+        "started_at = least(agent_runs.started_at, excluded.started_at), "
         "last_activity_at = excluded.last_activity_at "
         "WHERE NOT agent_runs.is_final AND agent_runs.metadata = excluded.metadata",
         [RunStatus.RUNNING, STAND_IN, now],

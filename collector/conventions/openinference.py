@@ -48,6 +48,7 @@ __all__ = [
     "OPENAI_AGENTS_MAX_TURNS",
     "OPENAI_AGENTS_HANDOFF_PREFIX",
     "OPENAI_AGENTS_TRIPWIRE",
+    "OPENAI_AGENTS_TURN",
     "OPENAI_AGENTS_TORN_DOWN",
     "OPENAI_AGENTS_ERROR_DETAIL",
     "TOOL_CALL_ID",
@@ -79,6 +80,9 @@ OPENAI_AGENTS_HANDOFF_PREFIX = "handoff to "
 # A guardrail that tripped: "Guardrail tripwire triggered: {'guardrail': 'no_secrets'}", on the
 # turn span (an input guardrail) or the agent span (an output guardrail).
 OPENAI_AGENTS_TRIPWIRE = "Guardrail tripwire triggered"
+# The SDK's span of one turn of the agent loop (``TurnSpanData``), a CHAIN under the agent's:
+# what the SDK raises itself while it reads the turn's answer is traced there.
+OPENAI_AGENTS_TURN = "turn"
 # A run torn down from outside (Ctrl-C out of ``asyncio.run``, whose clean-up cancels the run's
 # task in another context): the SDK's span context cannot be reset there, and the agent span
 # fails with "Error in agent run: {'error': \"<Token var=<ContextVar name='current_span' ...>

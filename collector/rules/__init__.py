@@ -19,6 +19,9 @@ framework does its own way. Every hook is optional and returns only what it foun
   (``tool_args``, ``error``);
 - ``tool_calls_told(span) -> list[ToldCall]``: tool calls no span traces, read from the
   messages a span holds (collector/message_tools.py makes them steps);
+- ``prompted_task(text) -> str``: the request a model call's user message wraps in the
+  framework's own prompt (smolagents' ``New task:``), for a run known only by its steps
+  (collector/rootless_runs.py);
 - ``run_parents(spans) -> dict`` with ``RUN_PARENT_SPANS``: the span a run hangs under when
   the framework's span tree says otherwise than its own logs (ADK 2's agent taken over by
   a transfer runs beside the agent that transferred): collector/rule_parents.py.

@@ -5,11 +5,13 @@ names, not the call: the step is the hand-off tool the model called (``transfer_
 unless the hand-off names its own), with the arguments the model gave it, both from the
 turn's ``generation``. A cancelled run ends OK on a ``generation`` that never got its
 response. A failed run or model call reads as the error the SDK traced, not its generic
-wrapper (``Error in agent run: {'error': ...}``). The SDK's workflow span is classified in
-collector/frameworks.py. The same processor for the SDK in JavaScript writes the same tree:
-its agent spans name the agent in ``graph.node.id`` only, its workflow root (an AGENT span
-holding the run's input and output) is no run, and a failure's data is JSON; its
-``MaxTurnsExceededError`` reached the step limit."""
+wrapper (``Error in agent run: {'error': ...}``); a run whose last turn failed while its agent
+span ended OK (an answer that is not its ``output_type``'s JSON) failed with the turn's
+error. The SDK's workflow span is classified in collector/frameworks.py. The same
+processor for the SDK in JavaScript writes the same tree: its agent spans name the agent in
+``graph.node.id`` only, its workflow root (an AGENT span holding the run's input and output)
+is no run, and a failure's data is JSON; its ``MaxTurnsExceededError`` reached the step
+limit."""
 
 from __future__ import annotations
 
@@ -108,6 +110,9 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
             tripped = {"status": RunStatus.FAILED, "error": span.status_message}
             return tripped | _guarded_request(own)
     steps = [s for s in own if _kind(s) in (OI.KIND_LLM, OI.KIND_TOOL) and not _is_handoff(s)]
+    ended_on = _failed_last_turn(own, steps)
+    if ended_on is not None:
+        return {"status": RunStatus.FAILED, "error": ended_on, "final_answer": None}
     last = max(steps, key=lambda s: (s.end_ns, s.start_ns), default=None)
     if last is not None and _kind(last) == OI.KIND_TOOL and last.status_code != 2:
         result = last.attributes.get(OI.OUTPUT_VALUE)
@@ -122,6 +127,21 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     if last_call is not None and _cut_off(last_call):
         return {"status": RunStatus.CANCELLED}
     return {}
+
+
+def _failed_last_turn(own: list[SpanRecord], steps: list[SpanRecord]) -> str | None:
+    """The error of the failed ``turn`` a run ended on, no model call or tool after it:
+    an error the SDK raises itself (an answer that is not the JSON of the agent's
+    ``output_type``: ``ModelBehaviorError``) is traced on the span current when it is
+    raised, the turn, and the agent span ends OK. The SpanError's data is said only when
+    there is some (``Invalid JSON provided``, not ``Invalid JSON provided: {}``)."""
+    turns = [s for s in own if s.name == OI.OPENAI_AGENTS_TURN and _kind(s) == OI.KIND_CHAIN]
+    last = max(turns, key=lambda s: (s.end_ns, s.start_ns), default=None)
+    if last is None or last.status_code != 2 or not last.status_message:
+        return None
+    if any(s.start_ns >= last.end_ns for s in steps):
+        return None
+    return _traced_error(last) or last.status_message.removesuffix(_NO_DATA)
 
 
 def _guarded_request(own: list[SpanRecord]) -> dict[str, Any]:
@@ -147,6 +167,8 @@ def _cut_off(span: SpanRecord) -> bool:
     return OI.INPUT_VALUE in span.attributes and unanswered(span, _ANSWERED)
 
 
+# How the processor writes a SpanError whose data is empty.
+_NO_DATA = ": {}"
 # Set on a ``generation`` once the response arrived (streamed or not).
 _ANSWERED = (OI.OUTPUT_VALUE, OI.LLM_TOKEN_COUNT_PROMPT, OI.LLM_TOKEN_COUNT_COMPLETION)
 # The SDK's default hand-off tool name, ``Handoff.default_tool_name``: the target agent's

@@ -11,7 +11,8 @@ agent is run on smolagents' ``managed_agent`` prompt wrapping what its manager a
 task is that request (the prompt's ``Task:`` section), not the whole prompt. A tool that
 raised records no output: smolagents tells the model the error its ``Step`` span raised
 (``AgentToolExecutionError``, naming the tool and its arguments), and that is the failed
-step's result."""
+step's result. A failed run's span never ends: the run is known by its steps, its task from
+its first model call, whose user message is smolagents' ``New task:`` prompt around it."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ __all__ = [
     "step_fields",
     "derive_run_fields",
     "derive_step_fields",
+    "prompted_task",
     "TERMINAL_TOOLS",
 ]
 
@@ -50,6 +52,8 @@ _TOOL_ERROR_HEADS = (
     "Error executing tool '{name}' with arguments {arguments}: ",
     "Error executing request to team member '{name}' with arguments {arguments}: ",
 )
+# How smolagents' memory hands the model a run's task (``TaskStep.to_messages``).
+_TASK_PROMPT = "New task:\n"
 # smolagents' default ``managed_agent.task`` prompt (ToolCallingAgent and CodeAgent alike).
 _MANAGED_TASK = re.compile(
     r"^You're a helpful agent named '[^'\n]*'\.\n"
@@ -75,6 +79,17 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     if isinstance(literal, (dict, list)):
         fields["final_answer"] = as_text(literal)
     return fields
+
+
+def prompted_task(text: str) -> str:
+    """The request in the user message smolagents opens a run with (its memory's task step:
+    ``New task:``, a line break, the task; a managed agent's task is its manager's request in
+    a prompt of its own); other text as it is."""
+    task = text.removeprefix(_TASK_PROMPT)
+    managed = _MANAGED_TASK.match(task)
+    if managed and managed.group("task").strip():
+        return managed.group("task").strip()
+    return task
 
 
 def run_status(span: SpanRecord) -> str | None:

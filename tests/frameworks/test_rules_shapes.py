@@ -353,6 +353,48 @@ def test_openai_agents_input_guardrail_tripwire_fails_the_run() -> None:
     assert openai_agents.derive_run_fields(agent, []) == {}
 
 
+def test_openai_agents_run_ending_on_a_failed_turn_failed() -> None:
+    """The SDK traces an error it raises itself (an answer that is not the ``output_type``'s
+    JSON) on the turn only; the agent span ends OK. The run ended on that turn: failed with
+    its error. A failed turn the run went on after (a model call started later) fails
+    nothing."""
+    scope = "openinference.instrumentation.openai_agents"
+    agent = _span("writer", scope, {"openinference.span.kind": "AGENT", "agent.name": "writer"},
+                  start_ns=1, end_ns=100)  # fmt: skip
+    turn = _span("turn", scope, {"openinference.span.kind": "CHAIN"}, span_id="2" * 16,
+                 parent_span_id=agent.span_id, start_ns=10, end_ns=50, status_code=_ERROR,
+                 status_message="Invalid JSON provided: {}")  # fmt: skip
+    call = _span("generation", scope, {"openinference.span.kind": "LLM",
+                 "output.value": "Sunny."}, span_id="3" * 16, parent_span_id=turn.span_id,
+                 start_ns=11, end_ns=40)  # fmt: skip
+    failed = {"status": "failed", "error": "Invalid JSON provided", "final_answer": None}
+    assert openai_agents.derive_run_fields(agent, [turn, call]) == failed
+    later = _span("generation", scope, {"openinference.span.kind": "LLM",
+                  "output.value": "Sunny."}, span_id="4" * 16, start_ns=60, end_ns=70)  # fmt: skip
+    next_turn = _span("turn", scope, {"openinference.span.kind": "CHAIN"}, span_id="5" * 16,
+                      start_ns=55, end_ns=80)  # fmt: skip
+    assert openai_agents.derive_run_fields(agent, [turn, call, next_turn, later]) == {}
+    wrapped = "Error in turn: {'error': 'the output is no record'}"
+    said = _span("turn", scope, {"openinference.span.kind": "CHAIN"}, span_id="6" * 16,
+                 start_ns=10, end_ns=50, status_code=_ERROR, status_message=wrapped)  # fmt: skip
+    assert (
+        openai_agents.derive_run_fields(agent, [said, call])["error"] == "the output is no record"
+    )
+
+
+def test_smolagents_stand_in_task_is_the_request_not_the_prompt() -> None:
+    """A run known only by its steps (its span never ended) takes its task from its first
+    model call, whose user message is smolagents' ``New task:`` prompt around the request."""
+    assert smolagents.prompted_task("New task:\nWhat is the weather?") == "What is the weather?"
+    managed = (
+        "New task:\nYou're a helpful agent named 'child'.\n"
+        "You have been submitted this task by your manager.\n---\nTask:\nAdd 2 and 3\n---\n"
+        "You're helping your manager solve a wider task: so make sure to not provide a one-line"
+    )
+    assert smolagents.prompted_task(managed) == "Add 2 and 3"
+    assert smolagents.prompted_task("Plain request") == "Plain request"
+
+
 def _cut(value: str) -> str:
     """``value`` as the collector stores it when it is over the size limit."""
     redactor = Redactor()

@@ -1,5 +1,5 @@
 """Run one framework on the edge shapes of edges_scenario.py (a refusal, a content filter, a
-run of 120 tool calls, hostile text in a tool's arguments and result, a run cancelled while a
+run of 50 tool calls, hostile text in a tool's arguments and result, a run cancelled while a
 tool runs; for the OpenAI Agents SDK also a hand-off chain of three agents) against the
 scripted model, and write the spans it exported, as OTLP protobuf (gzipped: each model call
 of the long run carries the whole conversation), plus what the framework returned.
@@ -19,29 +19,18 @@ model's name).
 from __future__ import annotations
 
 import asyncio
-import sys
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk.trace import SpanLimits
 
 from instrumentation.setup import SPAN_ATTRIBUTE_COUNT
 from tests.frameworks.captured import edges_scenario as E
+from tests.frameworks.captured.capture_driver import Framework, instrument_langchain, run_main
+from tests.frameworks.captured.capture_driver import outcome as _outcome
 from tests.frameworks.captured.capture_files import Capture
 from tests.scripted_llm import ScriptedLLM, answer, call_tool
 
-HERE = Path(__file__).parent
-CORE = ("openai", "opentelemetry-sdk")
 Outcome = dict[str, Any]
-
-
-def _outcome(task: str, run: Callable[[], Any]) -> Outcome:
-    """What the caller saw: the answer, or what was raised."""
-    try:
-        return {"task": task, "answer": run(), "raised": None}
-    except Exception as exc:  # noqa: BLE001 - what the caller saw is the expectation
-        return {"task": task, "answer": None, "raised": f"{type(exc).__name__}: {exc}"}
 
 
 def _pydantic_ai(capture: Capture, llm: ScriptedLLM) -> dict[str, Outcome]:
@@ -135,14 +124,7 @@ def _langgraph(capture: Capture, llm: ScriptedLLM, openllmetry: bool) -> dict[st
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 
-    if openllmetry:
-        from opentelemetry.instrumentation.langchain import LangchainInstrumentor
-
-        LangchainInstrumentor().instrument(tracer_provider=capture.provider)
-    else:
-        from openinference.instrumentation.langchain import LangChainInstrumentor
-
-        LangChainInstrumentor().instrument(tracer_provider=capture.provider)
+    instrument_langchain(capture.provider, openllmetry)
     tools = E.Tools()
     model = ChatOpenAI(model="scripted-edges", base_url=llm.base_url,
                        api_key=SecretStr("sk-scripted"), max_retries=0)  # fmt: skip
@@ -270,7 +252,7 @@ def _smolagents(capture: Capture, llm: ScriptedLLM) -> dict[str, Outcome]:
     }
 
 
-FRAMEWORKS: dict[str, tuple[tuple[str, ...], Callable[[Capture, ScriptedLLM], dict[str, Any]]]] = {
+FRAMEWORKS: dict[str, Framework] = {
     "pydantic_ai": (("pydantic-ai-slim",), _pydantic_ai),
     "openai_agents": (
         ("openai-agents", "openinference-instrumentation-openai-agents"),
@@ -290,15 +272,6 @@ FRAMEWORKS: dict[str, tuple[tuple[str, ...], Callable[[Capture, ScriptedLLM], di
 }
 
 
-def main(framework: str, out: Path) -> None:
-    packages, run = FRAMEWORKS[framework]
-    limits = SpanLimits(max_span_attributes=SPAN_ATTRIBUTE_COUNT)
-    capture = Capture(out, (*packages, *CORE), span_limits=limits)
-    with ScriptedLLM() as llm:
-        capture.expected["edges"] = run(capture, llm)
-    capture.write_spans(f"edges_{framework}.otlp.gz")
-    capture.write_expected(f"edges_{framework}.expected.json")
-
-
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]) if len(sys.argv) > 2 else HERE)
+    limits = SpanLimits(max_span_attributes=SPAN_ATTRIBUTE_COUNT)
+    run_main("edges", FRAMEWORKS, span_limits=limits, packed=True)

@@ -16,17 +16,13 @@ A raising tool is reported to the model as each framework documents: LangChain's
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from tests.frameworks.captured import shapes_scenario as S
+from tests.frameworks.captured.capture_driver import Framework, instrument_langchain, run_main
 from tests.frameworks.captured.capture_files import Capture
 from tests.scripted_llm import ScriptedLLM, call_tool
-
-HERE = Path(__file__).parent
-CORE = ("openai", "opentelemetry-sdk")
 
 
 def _langgraph(capture: Capture, llm: ScriptedLLM, openllmetry: bool) -> dict[str, Any]:
@@ -37,14 +33,7 @@ def _langgraph(capture: Capture, llm: ScriptedLLM, openllmetry: bool) -> dict[st
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 
-    if openllmetry:
-        from opentelemetry.instrumentation.langchain import LangchainInstrumentor
-
-        LangchainInstrumentor().instrument(tracer_provider=capture.provider)
-    else:
-        from openinference.instrumentation.langchain import LangChainInstrumentor
-
-        LangChainInstrumentor().instrument(tracer_provider=capture.provider)
+    instrument_langchain(capture.provider, openllmetry)
 
     @wrap_tool_call
     def report_tool_errors(request: Any, handler: Callable[[Any], Any]) -> Any:
@@ -212,7 +201,7 @@ def _crewai(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
     return S.expected(task, str(output.raw), tools, llm)
 
 
-FRAMEWORKS: dict[str, tuple[tuple[str, ...], Callable[[Capture, ScriptedLLM], dict[str, Any]]]] = {
+FRAMEWORKS: dict[str, Framework] = {
     "langgraph": (
         ("langgraph", "langchain", "langchain-openai", "openinference-instrumentation-langchain"),
         lambda capture, llm: _langgraph(capture, llm, openllmetry=False),
@@ -234,14 +223,5 @@ FRAMEWORKS: dict[str, tuple[tuple[str, ...], Callable[[Capture, ScriptedLLM], di
 }
 
 
-def main(framework: str, out: Path) -> None:
-    packages, run = FRAMEWORKS[framework]
-    capture = Capture(out, (*packages, *CORE))
-    with ScriptedLLM() as llm:
-        capture.expected["shapes"] = run(capture, llm)
-    capture.write_spans(f"shapes_{framework}.otlp")
-    capture.write_expected(f"shapes_{framework}.expected.json")
-
-
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]) if len(sys.argv) > 2 else HERE)
+    run_main("shapes", FRAMEWORKS)

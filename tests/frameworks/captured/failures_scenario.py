@@ -1,0 +1,68 @@
+"""Failure shapes every failures capture runs (capture_failures.py), each a conversation of
+its own:
+
+- ``exhausted``: one weather call, then the model server answers HTTP 500 to every attempt,
+  the client's own retries (``max_retries=2``) included: the run fails on that model call;
+- ``throttled``: the first model call is answered HTTP 429 (rate limited) once, retried by
+  the client or by the framework's own retry, then a weather call and the answer: the run
+  completes;
+- per framework, a limit or a validation the framework enforces (a token budget, an output
+  or tool that keeps failing validation, an answer cut at the model's token limit).
+
+Shared by the capture scripts; no framework imported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.scripted_llm import ScriptedLLM, Turn, answer, call_tool, fail
+
+CITY = {"city": "Paris"}
+WEATHER = "Sunny, 21 C in Paris"
+ANSWER = "It is sunny in Paris."
+SERVER_ERROR = "the model server crashed"
+RATE_LIMITED = "rate limit reached, retry later"
+# What a tool guardrail tells the model instead of running the tool, and what it answers.
+GUARDED = "Weather lookups for Paris are blocked."
+REFUSED_ANSWER = "I may not look up the weather in Paris."
+# What a manager answers once the agent it asked stopped at its turn limit.
+CHILD_GAVE_UP = "The forecaster could not finish."
+# The weather call's tokens, so a run's totals tell which calls it counted.
+CALL_TOKENS = {"input_tokens": 90, "output_tokens": 7}
+
+
+class Tools:
+    """The tool of the failure shapes: ``get_weather`` answers and counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def get_weather(self, city: str) -> str:
+        """The current weather in a city."""
+        self.calls += 1
+        return WEATHER.replace("Paris", city)
+
+
+def script(llm: ScriptedLLM, marker: str, *, final: Any = None) -> dict[str, str]:
+    """Script the shared failure conversations under ``marker``: their task by shape.
+    ``final(text)`` makes the turn that answers ``text`` (smolagents answers through a tool)."""
+    ending = final or answer
+    tasks = {
+        "exhausted": f"{marker}-exhausted What is the weather in Paris?",
+        "throttled": f"{marker}-throttled What is the weather in Paris, when the model can?",
+    }
+    llm.script(
+        tasks["exhausted"],
+        [call_tool("get_weather", CITY, **CALL_TOKENS)],
+        then_repeat=fail(500, SERVER_ERROR),
+    )
+    llm.script(
+        tasks["throttled"],
+        [fail(429, RATE_LIMITED), call_tool("get_weather", CITY, **CALL_TOKENS), ending(ANSWER)],
+    )
+    return tasks
+
+
+def weather_turns(count: int) -> list[Turn]:
+    """``count`` model turns each asking for the weather (a run that keeps calling)."""
+    return [call_tool("get_weather", CITY, **CALL_TOKENS) for _ in range(count)]
