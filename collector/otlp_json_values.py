@@ -47,6 +47,7 @@ _FLOAT_TYPES = frozenset({FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOA
 # A number written as a JSON string (proto3 JSON allows it for 64-bit integers and
 # doubles): ASCII digits only, so "1_000", " 1" and "١٢" are refused.
 _NUMBER_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+_INT_TEXT = re.compile(r"-?[0-9]{1,19}")
 _FLOAT_WORDS = frozenset({"NaN", "Infinity", "-Infinity"})
 _BASE64_STANDARD = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _BASE64_URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
@@ -126,7 +127,10 @@ def _simple_attribute(item: Any) -> bool:
         return False
     ((name, inner),) = value.items()
     types = _SIMPLE_TYPES.get(name)
-    return types is not None and type(inner) in types
+    if types is not None and type(inner) in types:
+        return True
+    # proto3 JSON writes 64-bit integers as strings: the usual intValue.
+    return name == "intValue" and type(inner) is str and _INT_TEXT.fullmatch(inner) is not None
 
 
 def _value_problem(field: FieldDescriptor, value: Any, where: str, depth: int) -> str | None:
