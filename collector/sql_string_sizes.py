@@ -2,8 +2,9 @@
 
 DuckDB checks for an interrupt between chunks of rows, not inside a function call: one
 ``repeat('x', 2000000000)`` or ``lpad('x', 2000000000, 'y')`` built its value for
-14–53 s on this machine, past the time limit, and ``list_resize([1], 999999999)``
-(``array_resize`` the same) ran past 20 s. In the query worker these functions are
+14–53 s on this machine, past the time limit, ``list_resize([1], 999999999)``
+(``array_resize`` the same) ran past 20 s, and ``replace`` multiplies a text's size by
+that of its replacement over that of what it replaces. In the query worker these functions are
 temporary macros of the same names (found before DuckDB's own functions, like those of
 :mod:`collector.sql_deep_json`) that fail the call at once when the value would exceed
 ``MAX_BUILT_CHARS`` characters (elements for a list; the size of ``repeat``'s argument
@@ -23,7 +24,9 @@ from typing import Any
 __all__ = ["MAX_BUILT_CHARS", "SIZED_FUNCTIONS", "install_size_bounds"]
 
 MAX_BUILT_CHARS = 64 * 1024 * 1024
-SIZED_FUNCTIONS = frozenset({"repeat", "lpad", "rpad", "list_resize", "array_resize"})
+SIZED_FUNCTIONS = frozenset(
+    {"repeat", "lpad", "rpad", "list_resize", "array_resize", "replace"}
+)
 
 
 def _refusal(name: str) -> str:
@@ -39,6 +42,11 @@ def _bounded(name: str) -> str:
 
 
 _REPEATED = "CAST(strlen(CAST(s AS VARCHAR)) AS DOUBLE) * n"
+_REPLACED = (
+    "strlen(CAST(s AS VARCHAR)) + CAST(strlen(CAST(s AS VARCHAR)) AS DOUBLE) "
+    "/ greatest(strlen(CAST(f AS VARCHAR)), 1) "
+    "* greatest(strlen(CAST(r AS VARCHAR)) - strlen(CAST(f AS VARCHAR)), 0)"
+)
 _MACROS = (
     "CREATE OR REPLACE TEMP MACRO repeat(s, n) AS system.main.repeat(s, "
     f"CASE WHEN {_REPEATED} > {MAX_BUILT_CHARS} THEN {_refusal('repeat')} ELSE n END)",
@@ -47,6 +55,12 @@ _MACROS = (
         f"CASE WHEN n > {MAX_BUILT_CHARS} THEN {_refusal(name)} ELSE n END, f)"
         for name in ("lpad", "rpad")
     ),
+    # At most strlen(s) / strlen(f) matches, each growing the text by
+    # strlen(r) - strlen(f): replace(repeat('a', 1000), 'a', repeat('b', 1000000)) built
+    # a gigabyte in 16 s. The bound counts every possible match, so it may refuse a
+    # text that has fewer.
+    "CREATE OR REPLACE TEMP MACRO replace(s, f, r) AS system.main.replace(s, f, "
+    f"CASE WHEN {_REPLACED} > {MAX_BUILT_CHARS} THEN {_refusal('replace')} ELSE r END)",
     *(
         f"CREATE OR REPLACE TEMP MACRO {name}(l, n) AS system.main.{name}(l, {_bounded(name)}), "
         f"(l, n, v) AS system.main.{name}(l, {_bounded(name)}, v)"

@@ -1,8 +1,9 @@
 """One call building a huge value (``repeat``, ``lpad``, ``rpad``, ``list_resize``,
-``array_resize``, a width or precision in ``printf`` or ``format``) is refused at once with
-the limit named, by the same worker, which answers the next query; smaller values and the
-``repeat`` table function are as DuckDB makes them (collector/sql_string_sizes.py,
-collector/sql_format_widths.py). Before, each ran until the worker's grace kill."""
+``array_resize``, ``replace``, a width or precision in ``printf`` or ``format``) is
+refused at once with the limit named, by the same worker, which answers the next query;
+smaller values and the ``repeat`` table function are as DuckDB makes them
+(collector/sql_string_sizes.py, collector/sql_format_widths.py). Before, each ran
+until the worker's grace kill."""
 
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ def _sandbox(handle: CollectorHandle) -> SqlSandbox:
         "SELECT length(rpad('x', 2000000000, 'y'))",
         "SELECT length(repeat('x', range * 100000000)) FROM range(3)",
         "SELECT len(list_resize([1], 999999999))",
+        "SELECT length(replace(repeat('a', 1000), 'a', repeat('b', 1000000)))",
+        "SELECT length(replace(replace(repeat('a', 9000), 'a', repeat('b', 9000)), 'b', 'cc'))",
         "SELECT len(list_resize([1], 999999999, 0))",
         "SELECT len(array_resize([1], 999999999))",
         "SELECT length(printf('%999999999d', 1))",
@@ -109,7 +112,9 @@ def test_formats_under_the_bound_are_duckdb_s_own(handle: CollectorHandle) -> No
         "SELECT printf('%5d|%-4s|%.2f|%%|%05.1f', 42, 'ab', 3.14159, 2.5), "
         "format('{:>6}|{:<3}|{:.3f}|{{}}|{:0>4}', 'x', 'yz', 2.0, 7), format('{1}{0}', 'a', 'b'), "
         "length(printf('%100000d', 1)), length(format('{:>100000}', 'q')), "
-        "len(list_resize([1, 2], 4)), list_resize([1], 3, 9), array_resize([1], 2)"
+        "len(list_resize([1, 2], 4)), list_resize([1], 3, 9), array_resize([1], 2), "
+        "replace('abcb', 'b', 'xx'), replace('aXa', 'X', ''), replace('aaa', '', 'z'), "
+        "replace(NULL, 'a', 'b'), length(replace(repeat('a', 100000), 'a', 'bb'))"
     )
     answer = post_sql(handle.api_url, query)
     assert answer.status_code == 200, answer.text
