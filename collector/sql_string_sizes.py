@@ -24,9 +24,7 @@ from typing import Any
 __all__ = ["MAX_BUILT_CHARS", "SIZED_FUNCTIONS", "install_size_bounds"]
 
 MAX_BUILT_CHARS = 64 * 1024 * 1024
-SIZED_FUNCTIONS = frozenset(
-    {"repeat", "lpad", "rpad", "list_resize", "array_resize", "replace"}
-)
+SIZED_FUNCTIONS = frozenset({"repeat", "lpad", "rpad", "list_resize", "array_resize", "replace"})
 
 
 def _refusal(name: str) -> str:
