@@ -14,11 +14,15 @@ PREFIX = "agent-audit-sql-tests"
 NOBODY = 65534
 
 
-def _dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait(timeout=60)
-    assert not pid_alive(child.pid)
-    return child.pid
+def _dead_pids(count: int) -> list[int]:
+    """Pids of ``count`` distinct processes that have exited."""
+    pids: list[int] = []
+    while len(pids) < count:
+        child = subprocess.Popen([sys.executable, "-c", "pass"])
+        child.wait(timeout=60)
+        if child.pid not in pids and not pid_alive(child.pid):
+            pids.append(child.pid)
+    return pids
 
 
 def _folder(parent: Path, name: str) -> Path:
@@ -29,18 +33,18 @@ def _folder(parent: Path, name: str) -> Path:
 
 
 def test_only_our_folders_of_gone_processes_are_removed(tmp_path: Path) -> None:
-    dead = _dead_pid()
+    dead, theirs_pid, linked_pid, file_pid = _dead_pids(4)
     stale = _folder(tmp_path, f"{PREFIX}.{dead}")
     running = _folder(tmp_path, f"{PREFIX}.{os.getpid()}")
     parent_run = _folder(tmp_path, f"{PREFIX}.{os.getppid()}")
     other_prefix = _folder(tmp_path, f"agent-audit-sql.{dead}")
     not_a_pid = _folder(tmp_path, f"{PREFIX}.{dead}x")
-    theirs = _folder(tmp_path, f"{PREFIX}.{dead + 1 if not pid_alive(dead + 1) else dead + 2}")
+    theirs = _folder(tmp_path, f"{PREFIX}.{theirs_pid}")
     os.chown(theirs, NOBODY, NOBODY)
     target = _folder(tmp_path, "kept-behind-a-link")
-    link = tmp_path / f"{PREFIX}.{_dead_pid()}"
+    link = tmp_path / f"{PREFIX}.{linked_pid}"
     link.symlink_to(target)
-    plain_file = tmp_path / f"{PREFIX}.{_dead_pid()}"
+    plain_file = tmp_path / f"{PREFIX}.{file_pid}"
     plain_file.write_text("not a folder")
 
     removed = remove_stale_copies(tmp_path, PREFIX)
