@@ -44,15 +44,23 @@ __all__ = ["main"]
 Way = Callable[[Path, bytes, int], list[float]]
 
 
-def _timed(fd: int, frame: bytes, entries: int, offset: int, sync: bool) -> list[float]:
+def _each_timed(entries: int, write_entry: Callable[[int], object]) -> list[float]:
+    """Seconds each of ``write_entry(0)`` ... ``write_entry(entries - 1)`` took."""
     took = []
     for i in range(entries):
         began = time.perf_counter()
+        write_entry(i)
+        took.append(time.perf_counter() - began)
+    return took
+
+
+def _timed(fd: int, frame: bytes, entries: int, offset: int, sync: bool) -> list[float]:
+    def write_entry(i: int) -> None:
         os.pwrite(fd, frame, offset + i * len(frame))
         if sync:
             os.fdatasync(fd)
-        took.append(time.perf_counter() - began)
-    return took
+
+    return _each_timed(entries, write_entry)
 
 
 def _prefilled(path: Path, size: int, flags: int = 0) -> int:
@@ -99,13 +107,8 @@ def overwrite_odsync(path: Path, frame: bytes, entries: int) -> list[float]:
 
 def overwrite_rwf_dsync(path: Path, frame: bytes, entries: int) -> list[float]:
     fd = _prefilled(path, len(frame) * entries)
-    took = []
     try:
-        for i in range(entries):
-            began = time.perf_counter()
-            os.pwritev(fd, [frame], i * len(frame), os.RWF_DSYNC)
-            took.append(time.perf_counter() - began)
-        return took
+        return _each_timed(entries, lambda i: os.pwritev(fd, [frame], i * len(frame), os.RWF_DSYNC))
     finally:
         os.close(fd)
 

@@ -300,7 +300,10 @@ _LINK_ID_KEYS = (("traceId", 16, False), ("spanId", 8, False))
 def _prepare_json_span(span: dict[str, Any]) -> None:
     snake_case_ids(span)
     _rewrite_ids(span, _SPAN_ID_KEYS)
-    for index, link in enumerate(span.get("links") or []):
+    links = span.get("links")
+    # Links that are not a list are refused with the other values of the wrong
+    # type (collector/otlp_json_values.py).
+    for index, link in enumerate(links if isinstance(links, list) else []):
         if not isinstance(link, dict):
             raise ValueError(f"link {index} is not a JSON object")
         snake_case_ids(link)

@@ -42,6 +42,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 from collector.otlp_json_keys import SPAN_LIST_KEYS, span_lists
 from collector.otlp_json_parts import parse_part
+from collector.otlp_json_values import check_json_part
 
 __all__ = [
     "Salvaged",
@@ -304,6 +305,7 @@ def repair_surrogates(value: Any) -> tuple[Any, int]:
 
 
 def _parse_dict(cls: type[M], document: Any) -> M:
+    check_json_part(cls.DESCRIPTOR, document)
     return parse_part(cls, document)
 
 
@@ -349,14 +351,24 @@ def salvage_json(
             kept_scope = kept_resource.scope_spans.add()
             kept_scope.scope.CopyFrom(scope)
             for index, span_document in enumerate(spans):
+                sent_id = _sent_span_id(span_document)
                 try:
                     if not isinstance(span_document, dict):
                         raise TypeError("not a JSON object")
                     prepare_span(span_document)
                     kept_scope.spans.append(_parse_dict(Span, span_document))
                 except errors as exc:
-                    result.reject(1, f"{where}, span {index} does not parse: {_brief(exc)}")
+                    reason = _brief(exc)
+                    result.reject(1, f"{where}, span {index} does not parse{sent_id}: {reason}")
     return result
+
+
+def _sent_span_id(span_document: Any) -> str:
+    """`` (span_id ...)`` as the sender wrote it, when it wrote one, to name the span."""
+    if not isinstance(span_document, dict):
+        return ""
+    sent = span_document.get("spanId", span_document.get("span_id"))
+    return f" (span_id {sent[:32]!r})" if isinstance(sent, str) and sent else ""
 
 
 def _brief(exc: BaseException, limit: int = 300) -> str:

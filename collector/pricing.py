@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,17 +57,47 @@ class ModelPrice:
     source: str  # "override", "local" or "genai-prices"
 
 
+# A price book of every model there is fits in well under this; a file past it (a log
+# named by mistake, /dev/zero) is refused, not read whole.
+MAX_PRICES_FILE_BYTES = 4 * 1024 * 1024
+
+
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise PricesFileError(f"{where} must be a number >= 0, got {value!r}")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a TOML integer of hundreds of digits
+        number = math.inf
+    # NaN and infinities parse (JSON's NaN/Infinity, TOML's nan/inf) but price nothing.
+    if not math.isfinite(number) or number < 0:
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
+        raise PricesFileError(f"{where} must be a finite number >= 0, got {shown}")
+    return number
+
+
+def _read_text(path: Path) -> str:
+    try:
+        # A FIFO would block start-up until someone writes to it; a device may never end.
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise PricesFileError(f"prices file {path} is not a regular file")
+        with path.open("rb") as file:
+            data = file.read(MAX_PRICES_FILE_BYTES + 1)
+    except OSError as exc:
+        raise PricesFileError(f"cannot read prices file {path}: {exc}") from None
+    if len(data) > MAX_PRICES_FILE_BYTES:
+        raise PricesFileError(
+            f"prices file {path} is larger than {MAX_PRICES_FILE_BYTES:,} bytes; "
+            "is it the right file?"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PricesFileError(f"prices file {path} is not UTF-8 text: {exc}") from None
 
 
 def _read_overrides(path: Path) -> dict[str, tuple[float, float]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PricesFileError(f"cannot read prices file {path}: {exc}") from None
+    text = _read_text(path)
     try:
         if path.suffix == ".toml":
             import tomllib  # only for a TOML prices file: an idle collector leaves it out
@@ -75,6 +107,8 @@ def _read_overrides(path: Path) -> dict[str, tuple[float, float]]:
             raw = json.loads(text)
     except ValueError as exc:  # TOMLDecodeError is one
         raise PricesFileError(f"prices file {path} is not valid {path.suffix[1:]}: {exc}") from None
+    except RecursionError:
+        raise PricesFileError(f"prices file {path} nests too deeply") from None
     models = raw.get("models", raw) if isinstance(raw, dict) else None
     if not isinstance(models, dict):
         raise PricesFileError(f"prices file {path}: expected a table of models")

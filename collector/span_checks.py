@@ -14,6 +14,8 @@ import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
 if TYPE_CHECKING:
     from collector.decode import SpanRecord
 
@@ -22,6 +24,11 @@ __all__ = ["span_problem", "attributes_problem", "MAX_TIME_NS"]
 # Times are stored as signed 64-bit nanoseconds (DuckDB BIGINT): up to 2262-04-11.
 MAX_TIME_NS = 2**63 - 1
 _MAX_DEPTH = 32
+# The values of Span.SpanKind and Status.StatusCode (opentelemetry-proto trace.proto).
+# Protobuf keeps an unknown enum number as it is; stored, kind 99 or status 7 would
+# read as nothing a reader knows (status 7 as "not an error"), so the span is refused.
+_SPAN_KINDS = frozenset(Span.SpanKind.values())
+_STATUS_CODES = frozenset(Status.StatusCode.values())
 
 
 def span_problem(span: SpanRecord, *, check_resource: bool = True) -> str | None:
@@ -33,6 +40,11 @@ def span_problem(span: SpanRecord, *, check_resource: bool = True) -> str | None
     if span.parent_span_id == span.span_id:
         # No span can start inside itself; stored, it would hang nowhere in its trace.
         return f"{label}: is its own parent"
+    if span.kind not in _SPAN_KINDS:
+        return f"{label}: kind {span.kind} is not a SpanKind value ({_range(_SPAN_KINDS)})"
+    if span.status_code not in _STATUS_CODES:
+        known = _range(_STATUS_CODES)
+        return f"{label}: status code {span.status_code} is not a StatusCode value ({known})"
     for name, value in (("start time", span.start_ns), ("end time", span.end_ns)):
         if not 0 <= value <= MAX_TIME_NS:
             return f"{label}: {name} {value} is out of range (after year 2262)"
@@ -48,6 +60,10 @@ def span_problem(span: SpanRecord, *, check_resource: bool = True) -> str | None
         if problem is not None:
             return f"{label}: {where} {problem}"
     return None
+
+
+def _range(values: frozenset[int]) -> str:
+    return f"{min(values)}-{max(values)}"
 
 
 def attributes_problem(values: dict[str, Any]) -> str | None:

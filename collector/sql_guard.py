@@ -31,7 +31,9 @@ import duckdb
 
 from collector.errors import CollectorError
 from collector.sql_allowlist import FUNCTIONS, QUERYABLE, REFUSED, TABLE_FUNCTIONS, refusal_class
-from collector.sql_deep_json import STRUCTURE_FUNCTIONS, structure_refusal
+from collector.sql_deep_json import GUARDED_FUNCTIONS, STRUCTURE_FUNCTIONS, structure_refusal
+from collector.sql_format_widths import FORMAT_FUNCTIONS, format_refusal
+from collector.sql_string_sizes import SIZED_FUNCTIONS
 
 __all__ = ["SqlRefused", "CheckedSql", "check_read_only"]
 
@@ -324,6 +326,50 @@ def _check_expression(node: dict[str, Any], node_class: str, table_calls: set[in
             refusal = structure_refusal(name, children[1])
             if refusal is not None:
                 raise SqlRefused(refusal)
+        if name in FORMAT_FUNCTIONS:
+            refusal = format_refusal(name, children)
+            if refusal is not None:
+                raise SqlRefused(refusal)
+        if name in _MACRO_FUNCTIONS:
+            _check_macro_call(node, node_class, name)
+
+
+# Names the worker defines as checking macros (collector/sql_deep_json.py,
+# collector/sql_string_sizes.py). A macro takes no DISTINCT, FILTER, ORDER BY or
+# OVER, and DuckDB's own message for it ("is a Macro Function") names nothing the
+# user wrote.
+_MACRO_FUNCTIONS = GUARDED_FUNCTIONS | SIZED_FUNCTIONS
+_AGGREGATE_MACROS = {
+    "json_group_structure": (
+        "write json_group_structure(CASE WHEN <condition> THEN <value> END) for a FILTER, "
+        "drop DISTINCT and ORDER BY (they change no structure), and aggregate in a "
+        "subquery for OVER"
+    )
+}
+
+
+def _check_macro_call(node: dict[str, Any], node_class: str, name: str) -> None:
+    order = node.get("order_bys")
+    modifiers = [
+        word
+        for word, present in (
+            ("DISTINCT", node.get("distinct")),
+            ("FILTER", node.get("filter")),
+            ("ORDER BY", isinstance(order, dict) and order.get("orders")),
+            ("OVER", node_class == "WINDOW"),
+        )
+        if present
+    ]
+    if not modifiers:
+        return
+    written = ", ".join(modifiers)
+    hint = _AGGREGATE_MACROS.get(name)
+    if hint is None:
+        raise SqlRefused(f"{name}() is not an aggregate function: {written} does not apply to it")
+    raise SqlRefused(
+        f"{name}() runs here as a macro that checks its argument's nesting, which "
+        f"takes no {written}: {hint}"
+    )
 
 
 def _check_unqualified(function: dict[str, Any], name: str) -> None:

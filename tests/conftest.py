@@ -15,6 +15,7 @@ import pytest
 from collector.server import RunningCollector, start_collector
 from collector.settings import Settings
 from tests import otel_state
+from tests.stale_copies import remove_stale_copies
 
 
 class CollectorHandle:
@@ -41,7 +42,8 @@ class CollectorHandle:
 # The /sql copies of this test process's collectors, one workspace per store. In the
 # machine-wide default folder, every collector's start reads every copy kept there (one per
 # store of every run) to sweep the stale ones.
-_SQL_COPIES = Path(tempfile.gettempdir()) / f"agent-audit-sql-tests.{os.getpid()}"
+_SQL_COPIES_PREFIX = "agent-audit-sql-tests"
+_SQL_COPIES = Path(tempfile.gettempdir()) / f"{_SQL_COPIES_PREFIX}.{os.getpid()}"
 
 
 def sql_copies_of(db_path: Path) -> Path:
@@ -51,6 +53,8 @@ def sql_copies_of(db_path: Path) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def _sql_copies_removed() -> Iterator[None]:
+    # Those of earlier runs killed before their end too (tests/stale_copies.py).
+    remove_stale_copies(_SQL_COPIES.parent, _SQL_COPIES_PREFIX)
     yield
     shutil.rmtree(_SQL_COPIES, ignore_errors=True)
 

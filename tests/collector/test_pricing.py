@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from collector.pricing import PriceBook, PricesFileError, refresh_model_prices
 from collector.schema import migrate
+from collector.settings import Settings, SettingsError
 
 NOW = datetime(2026, 1, 1)
 
@@ -78,3 +80,44 @@ def test_costs_are_derived_in_sql_per_step_and_run() -> None:
     assert costs["paid"] == pytest.approx(3.5)  # the sum of its steps, not its totals again
     assert costs["local"] == 0.0
     assert costs["mystery"] is None
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("nan.json", b'{"m": {"input_per_mtok": NaN}}', "finite number"),
+        ("inf.json", b'{"m": {"output_per_mtok": Infinity}}', "finite number"),
+        ("overflow.json", b'{"m": {"input_per_mtok": 1e400}}', "finite number"),
+        ("nan.toml", b"[models.m]\ninput_per_mtok = nan\n", "finite number"),
+        ("inf.toml", b"[models.m]\noutput_per_mtok = -inf\n", "finite number"),
+        ("digits.toml", b"[models.m]\ninput_per_mtok = " + b"9" * 400 + b"\n", "finite number"),
+        ("negative.toml", b"[models.m]\ninput_per_mtok = -1\n", "finite number >= 0"),
+        ("deep.json", b"[" * 100_000 + b"]" * 100_000, "nests too deeply"),
+        ("deep.toml", b"x = " + b"[" * 100_000 + b"]" * 100_000, "nests too deeply"),
+        ("latin1.toml", b'[models."caf\xe9"]\ninput_per_mtok = 1\n', "not UTF-8"),
+        ("big.json", b" " * (5 * 1024 * 1024) + b"{}", "larger than"),
+    ],
+)
+def test_a_hostile_prices_file_is_refused_naming_why(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(PricesFileError, match=reason) as refused:
+        PriceBook.from_file(path)
+    assert str(path) in str(refused.value) and len(str(refused.value)) < 1000
+
+
+def test_a_prices_file_that_is_not_a_regular_file_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "prices.json"
+    os.mkfifo(fifo)  # opening it to read would wait for a writer
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(PricesFileError, match="not a regular file"):
+            PriceBook.from_file(path)
+
+
+def test_a_hostile_prices_file_stops_start_up_with_the_variable_named(tmp_path: Path) -> None:
+    path = tmp_path / "prices.json"
+    path.write_bytes(b'{"m": {"input_per_mtok": NaN}}')
+    with pytest.raises(SettingsError, match="AGENT_AUDIT_PRICES: .*finite number"):
+        Settings(db_path=tmp_path / "a.duckdb", prices_path=path).validate()
