@@ -1,8 +1,10 @@
-"""An LLM step's transcript in a real headless Chromium, for frameworks that record the
-model's messages somewhere other than the GenAI message attributes: span events,
-an ``events`` JSON attribute, or attributes of their own. Each captured trace
-(tests/frameworks/captured/) is replayed over OTLP/HTTP into the collector the
+"""Other frameworks' runs in the explorer, in a real headless Chromium: each captured
+trace (tests/frameworks/captured/) is replayed over OTLP/HTTP into the collector the
 dashboard reads.
+
+An LLM step's transcript for frameworks that record the model's messages somewhere
+other than the GenAI message attributes (span events, an ``events`` JSON attribute,
+attributes of their own); a sub-agent run nested under the step that called it.
 """
 
 from __future__ import annotations
@@ -62,3 +64,34 @@ def test_a_model_call_shows_its_conversation(served: Served, capture: str) -> No
     expect(chat.filter(has_text=task[:40]).first).to_be_visible()
     expect(chat.filter(has_text="completion").first).to_be_visible()
     screenshot(page, f"transcript-{capture}.png")
+
+
+def test_a_sub_agent_run_sits_under_the_step_that_called_it(served: Served) -> None:
+    """OpenAI Agents JS, an agent used as a tool: the converter agent's run span lies
+    under a workflow span under the manager's ``ask_converter`` tool span."""
+    from playwright.sync_api import expect
+
+    page = served.page
+    body = body_of("openai_agents_js")
+    send_capture(served.collector, body)
+
+    def parent_run() -> str | None:
+        rows = served.collector.query(
+            "SELECT p.id FROM agent_runs p JOIN agent_runs c ON c.parent_run_id = p.id "
+            "WHERE p.trace_id IN (SELECT unnest(?)) AND p.status = 'completed' "
+            "AND c.status = 'completed' ORDER BY p.started_at LIMIT 1",
+            [trace_ids(body)],
+        )
+        return str(rows[0][0]) if rows else None
+
+    run_id = wait_until(parent_run, timeout_s=20, what="the manager run and its sub-run")
+    page.goto(f"{served.url}/run?run={run_id}")  # type: ignore[attr-defined]
+    tool = page.locator(".tree .row", has_text="ask_converter").first  # type: ignore[attr-defined]
+    sub_run = page.locator(".tree .row[data-key^='run:']").first  # type: ignore[attr-defined]
+    expect(sub_run).to_be_visible()
+    expect(tool).to_have_attribute("aria-expanded", "true")  # it has a child now
+    indent = "r => parseFloat(r.querySelector('.label').style.paddingLeft)"
+    assert sub_run.evaluate(indent) > tool.evaluate(indent)
+    page.get_by_role("button", name="Collapse all").click()  # type: ignore[attr-defined]
+    expect(sub_run).to_be_hidden()
+    screenshot(page, "explorer-sub-agent-nested.png")
