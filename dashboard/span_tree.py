@@ -9,7 +9,7 @@ run's time axis, so the tree doubles as the waterfall.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -180,8 +180,12 @@ def build_tree(
     steps: Sequence[dict[str, Any]],
     sub_runs: Sequence[dict[str, Any]] = (),
     now: datetime | None = None,
+    sub_run_steps: Mapping[str, str] | None = None,
 ) -> TreeLayout:
-    """Rows for ``steps`` (nested by parent span) and ``sub_runs``, depth-first in time order."""
+    """Rows for ``steps`` (nested by parent span) and ``sub_runs``, depth-first in time order.
+
+    ``sub_run_steps`` maps a sub-run's id to the id of the step it runs under
+    (dashboard/views/sub_run_steps.py); a sub-run without one is a top-level row."""
     current = now or datetime.now(UTC)
     timed = {id(s): _times(s, current) for s in [*steps, *sub_runs]}
     run_times = _times(run, current)
@@ -198,8 +202,12 @@ def build_tree(
         parent = by_span.get(str(parent_span)) if parent_span else None
         key = str(step.get("id"))
         nodes.append((key, parent if parent != key else None, step, False))
+    step_keys = {str(s.get("id")) for s in steps}
     for child in sub_runs:
-        nodes.append((f"run:{child.get('id')}", None, child, True))
+        calling = (sub_run_steps or {}).get(str(child.get("id")))
+        nodes.append(
+            (f"run:{child.get('id')}", calling if calling in step_keys else None, child, True)
+        )
 
     children: dict[str | None, list[tuple[str, str | None, dict[str, Any], bool]]] = {}
     for node in nodes:

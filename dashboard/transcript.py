@@ -9,7 +9,9 @@ the same :class:`Message` list:
   instrumentations put in those same attributes;
 - OpenInference's flattened ``llm.input_messages.N.message.*`` /
   ``llm.output_messages.N.message.*``;
-- the deprecated indexed ``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*``.
+- the deprecated indexed ``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*``;
+- the forms of dashboard/transcript_forms.py: GenAI span events, LiteLLM's raw
+  request, Google ADK, the Vercel AI SDK, Langfuse and MLflow.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from dashboard.transcript_forms import FORMS
 
 __all__ = ["Message", "ToolCall", "Transcript", "read_transcript", "looks_like_json"]
 
@@ -194,8 +198,13 @@ def _indexed(attrs: Mapping[str, Any], pattern: re.Pattern[str], outputs: str) -
     return messages
 
 
-def read_transcript(attributes: Mapping[str, Any] | None) -> Transcript:
-    """The conversation recorded on a span, from whichever convention it used."""
+def read_transcript(
+    attributes: Mapping[str, Any] | None, span: Mapping[str, Any] | None = None
+) -> Transcript:
+    """The conversation recorded on a span, from whichever convention it used.
+
+    ``span``, the stored span as the API returns it, adds its events, scope and name,
+    which some conventions need (messages as events, LiteLLM's raw request)."""
     attrs = attributes or {}
     for source, read in (
         ("gen_ai", _genai),
@@ -205,6 +214,14 @@ def read_transcript(attributes: Mapping[str, Any] | None) -> Transcript:
         messages = read(attrs)
         if messages:
             return Transcript(messages, source)
+    for source, form in FORMS:
+        prompt, completion = form(attrs, span or {})
+        if prompt or completion:
+            return Transcript(
+                [_message(m, is_output=False) for m in prompt]
+                + [_message(m, is_output=True) for m in completion],
+                source,
+            )
     return Transcript()
 
 

@@ -17,6 +17,7 @@ from dashboard.span_tree import build_tree, filter_tree
 from dashboard.tree_component import span_tree
 from dashboard.views import api_reads
 from dashboard.views.step_detail import step_detail_pane
+from dashboard.views.sub_run_steps import calling_steps
 
 __all__ = ["OPEN_OTHER_RUN", "run_explorer", "selected_step_number"]
 
@@ -80,7 +81,9 @@ def run_explorer(api: AuditClient, run: Record, steps: list[Record]) -> None:
     if OPEN_OTHER_RUN in st.session_state:
         st.rerun(scope="app")  # a sub-agent run was clicked: run_page opens it
     children = api_reads.sub_runs(api, run_id)
-    layout = build_tree(run, steps, children)
+    layout = build_tree(
+        run, steps, children, sub_run_steps=calling_steps(api, run, steps, children)
+    )
     by_key: dict[str, dict[str, Any]] = {str(s.get("id")): s for s in steps}
     by_number = {s.get("step_number"): s for s in steps}
     number = selected_step_number()

@@ -254,7 +254,9 @@ def step_detail_pane(
         if trace:
             with st.expander("Traceback", expanded=True):
                 show_long_text(trace, key=f"{key}-traceback", label="traceback", language="python")
-    transcript = read_transcript(span.get("attributes") if isinstance(span, dict) else None)
+    transcript = (
+        read_transcript(span.get("attributes"), span) if isinstance(span, dict) else Transcript()
+    )
     names = ["Input & output", "Transcript", "Attributes"]
     if kind == "llm" and not transcript.is_empty:
         names = ["Transcript", "Input & output", "Attributes"]
@@ -264,9 +266,10 @@ def step_detail_pane(
     with tabs["Transcript"]:
         if transcript.is_empty:
             st.caption(
-                "No messages were recorded on this step's span. Instrumentations that record "
-                "them (gen_ai.input.messages / gen_ai.output.messages, OpenInference "
-                "llm.input_messages) show the conversation here."
+                "No messages were recorded on this step's span (many instrumentations "
+                "leave them out unless told to record content). Messages in the GenAI "
+                "attributes or events, OpenInference's llm.*_messages, or the attributes of "
+                "Google ADK, the AI SDK, Langfuse, MLflow or LiteLLM show here as a chat."
             )
         else:
             _transcript(transcript, key)

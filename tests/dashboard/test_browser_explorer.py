@@ -15,6 +15,7 @@ from dashboard.formatting import format_cost
 from tests.dashboard.agents import send_priced_run
 from tests.dashboard.browser_support import Served, screenshot
 from tests.dashboard.conftest import api_runs, traced_into
+from tests.dashboard.contrast import contrast_ratio
 from tests.support import wait_until
 
 pytestmark = pytest.mark.browser
@@ -138,19 +139,6 @@ def test_phone_width_list_fits_without_sideways_scroll(served: Served) -> None:
         page.set_viewport_size({"width": 1400, "height": 1600})  # type: ignore[attr-defined]
 
 
-def _contrast(fg: str, bg: str) -> float:
-    def luminance(css: str) -> float:
-        values = [float(v) for v in re.findall(r"[\d.]+", css)[:3]]
-        linear = [
-            (c / 255) / 12.92 if c / 255 <= 0.03928 else (((c / 255) + 0.055) / 1.055) ** 2.4
-            for c in values
-        ]
-        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-    high, low = sorted((luminance(fg), luminance(bg)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
-
-
 @pytest.mark.parametrize("scheme", ["dark", "light"])
 def test_tree_is_legible_in_both_themes(served: Served, scheme: str) -> None:
     page, runs = served.page, served.seeded.runs
@@ -163,7 +151,7 @@ def test_tree_is_legible_in_both_themes(served: Served, scheme: str) -> None:
         background = page.evaluate(  # type: ignore[attr-defined]
             "getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor"
         )
-        assert _contrast(text, background) >= 4.5, (scheme, text, background)
+        assert contrast_ratio(text, background) >= 4.5, (scheme, text, background)
         screenshot(page, f"run-{scheme}.png")
     finally:
         page.emulate_media(color_scheme="light")  # type: ignore[attr-defined]

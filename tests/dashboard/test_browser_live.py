@@ -12,6 +12,7 @@ import pytest
 
 from tests.dashboard.browser_support import Served, screenshot
 from tests.dashboard.conftest import step_count
+from tests.dashboard.contrast import contrast_ratio
 from tests.support import wait_until
 
 pytestmark = pytest.mark.browser
@@ -19,19 +20,6 @@ pytestmark = pytest.mark.browser
 
 def _tree_row(page: object, text: str) -> object:
     return page.locator(".tree .row", has_text=text).first  # type: ignore[attr-defined]
-
-
-def _contrast(fg: str, bg: str) -> float:
-    def luminance(css: str) -> float:
-        values = [float(v) for v in re.findall(r"[\d.]+", css)[:3]]
-        linear = [
-            (c / 255) / 12.92 if c / 255 <= 0.03928 else (((c / 255) + 0.055) / 1.055) ** 2.4
-            for c in values
-        ]
-        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-    high, low = sorted((luminance(fg), luminance(bg)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
 
 
 def _advance_to(served: Served, steps: int) -> None:
@@ -106,12 +94,12 @@ def test_runs_list_is_legible_in_both_themes(served: Served, scheme: str) -> Non
             }"""
         )
         background, heading, caption = colours
-        dark_background = _contrast(background, "rgb(0, 0, 0)") < _contrast(
+        dark_background = contrast_ratio(background, "rgb(0, 0, 0)") < contrast_ratio(
             background, "rgb(255, 255, 255)"
         )
         assert dark_background == (scheme == "dark"), (scheme, background)
-        assert _contrast(heading, background) >= 4.5, (scheme, heading, background)
-        assert _contrast(caption, background) >= 3.0, (scheme, caption, background)
+        assert contrast_ratio(heading, background) >= 4.5, (scheme, heading, background)
+        assert contrast_ratio(caption, background) >= 3.0, (scheme, caption, background)
         screenshot(page, f"runs-{scheme}.png")
     finally:
         page.emulate_media(color_scheme="light")  # type: ignore[attr-defined]

@@ -37,6 +37,7 @@ from dashboard.stats_figures import cost_figures, headline_figures
 from dashboard.views.runs import PAGE_SIZE, filters_from_query
 from tests.dashboard.agents import HOSTILE_RESULT
 from tests.dashboard.browser_support import WAIT_MS, Served, in_closed_shadow, screenshot
+from tests.dashboard.contrast import contrast_ratio
 
 pytestmark = pytest.mark.browser
 
@@ -666,22 +667,9 @@ def test_each_preview_fits_a_phone_and_is_legible_in_both_themes(
     # Text and links at WCAG AA's 4.5:1; the muted notes and labels (Streamlit's own
     # captions are as muted) at 3:1.
     for colour in look["text"]:
-        assert _contrast(colour, look["background"]) >= 4.5, (name, scheme, colour, look)
+        assert contrast_ratio(colour, look["background"]) >= 4.5, (name, scheme, colour, look)
     for colour in look["notes"]:
-        assert _contrast(colour, look["background"]) >= 3.0, (name, scheme, colour, look)
+        assert contrast_ratio(colour, look["background"]) >= 3.0, (name, scheme, colour, look)
     if scheme == "dark":
-        assert _contrast("rgb(255, 255, 255)", look["background"]) > 10  # a dark sheet
+        assert contrast_ratio("rgb(255, 255, 255)", look["background"]) > 10  # a dark sheet
     screenshot(blocked_tab, f"preview-{name}-{scheme}-phone.png")
-
-
-def _contrast(fg: str, bg: str) -> float:
-    def luminance(css: str) -> float:
-        values = [float(v) for v in re.findall(r"[\d.]+", css)[:3]]
-        linear = [
-            (c / 255) / 12.92 if c / 255 <= 0.03928 else (((c / 255) + 0.055) / 1.055) ** 2.4
-            for c in values
-        ]
-        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-    high, low = sorted((luminance(fg), luminance(bg)), reverse=True)
-    return (high + 0.05) / (low + 0.05)

@@ -56,6 +56,20 @@ def test_sub_agent_runs_and_failed_steps_get_their_own_kind() -> None:
     assert rows[1].key == "run:c1" and rows[1].kind == "agent" and rows[1].failed
 
 
+def test_a_sub_agent_run_nests_under_the_step_that_called_it() -> None:
+    tool = _step(1, 0, 500, action_type="tool_call", tool_name="ask_helper")
+    child = {"id": "c1", "status": "completed", "agent_name": "helper",
+             "started_at": "2025-03-01T10:00:00.100Z", "duration_ms": 300}  # fmt: skip
+    stray = {**child, "id": "c2"}
+    rows = build_tree(RUN, [tool], [child, stray], sub_run_steps={"c1": "s1", "c2": "gone"}).rows
+    assert [(r.key, r.parent, r.depth) for r in rows] == [
+        ("s1", None, 0),
+        ("run:c1", "s1", 1),
+        ("run:c2", None, 0),  # a step that is not in this run: the top level
+    ]
+    assert rows[0].has_children
+
+
 def test_a_parent_cycle_in_bad_data_still_draws_each_step_once() -> None:
     a = _step(1, 0, 10, action_type="tool_call", tool_name="a")
     b = _step(2, 1, 10, action_type="tool_call", tool_name="b", parent_span_id=a["span_id"])
@@ -186,3 +200,31 @@ def test_times_are_local_and_relative_and_costs_readable() -> None:
     assert format_local_time("2025-03-01T11:00:00Z", "Not/AZone", now) == "11:00:00"
     assert format_cost(None) == "" and format_cost(0) == "$0"
     assert format_cost(0.001234) == "$0.0012" and format_cost(1.5) == "$1.50"
+
+
+def test_transcript_of_the_ai_sdk_before_and_since_version_5() -> None:
+    """AI SDK 4 names a call's arguments ``args`` and a result ``result``; 5 and later
+    ``input`` and ``output`` (a result wrapped as ``{type, value}``)."""
+    for arguments, result in (("args", "result"), ("input", "output")):
+        answer: object = {"celsius": 18}
+        if result == "output":
+            answer = {"type": "json", "value": answer}
+        prompt = [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": [{"type": "text", "text": "Weather?"}]},
+            {"role": "assistant", "content": [
+                {"type": "tool-call", "toolCallId": "c1", "toolName": "weather",
+                 arguments: {"city": "Rome"}},
+            ]},
+            {"role": "tool", "content": [
+                {"type": "tool-result", "toolCallId": "c1", "toolName": "weather", result: answer},
+            ]},
+        ]  # fmt: skip
+        transcript = read_transcript(
+            {"ai.prompt.messages": json.dumps(prompt), "ai.response.text": "18 C in Rome."}
+        )
+        messages = transcript.messages
+        assert [m.role for m in messages] == ["system", "user", "assistant", "tool", "assistant"]
+        assert json.loads(messages[2].tool_calls[0].arguments) == {"city": "Rome"}
+        assert (messages[3].tool_call_id, json.loads(messages[3].text)) == ("c1", {"celsius": 18})
+        assert messages[4].is_output and messages[4].text == "18 C in Rome."
