@@ -1,4 +1,4 @@
-"""A real collector process: pyarrow, tantivy and websockets stay unloaded while idle; memory settings apply."""
+"""A real collector process: pyarrow, tantivy, websockets unloaded while idle; memory settings apply."""
 
 from __future__ import annotations
 
