@@ -1,4 +1,4 @@
-"""A real collector process: pyarrow, tantivy, websockets unloaded while idle; memory settings apply."""
+"""A real collector process: pyarrow, tantivy, websockets unloaded while idle; memory settings."""
 
 from __future__ import annotations
 
