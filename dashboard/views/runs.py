@@ -160,7 +160,12 @@ def filter_bar(api: AuditClient) -> RunFilters:
         "Search",
         key="q",
         bind="query-params",
-        placeholder="task, final answer, run id…",
+        placeholder="words, task text, run id…",
+        # The two meanings of the API's q (README, Query API, "Text search").
+        help="Words (letters and digits) are found anywhere in a run: task, final answer, "
+        "each step's arguments, results, thinking and errors. Text with other characters "
+        "(`disk-full`, `Exited (137)`) is looked for as written in the task and final answer "
+        "only; to find it in a step, type its words (`exited 137`).",
     )
     has_error = second[3].toggle(
         "Has errors",
