@@ -12,10 +12,10 @@
 starts with an index that has caught up. ``time`` starts the collector on the
 file and times each API call (after one warm-up call) ``--repeat`` times: p50
 and p95 in ms, against the 50 ms target; then, with the collector stopped, the
-stats computed by the query function with no kept answer (what a stats call
-costs after the data changed). ``readers`` runs the bench.load ingest load
-twice on copies of a database, without and with dashboard-like readers polling
-every second, and prints the ratio.
+stats computed by the query function with no kept answer, with the collector's
+one DuckDB thread (what a stats call costs after the data changed). ``readers``
+runs the bench.load ingest load twice on copies of a database, without and with
+dashboard-like readers polling every second, and prints the ratio.
 """
 
 from __future__ import annotations
