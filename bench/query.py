@@ -12,10 +12,10 @@
 starts with an index that has caught up. ``time`` starts the collector on the
 file and times each API call (after one warm-up call) ``--repeat`` times: p50
 and p95 in ms, against the 50 ms target; then, with the collector stopped, the
-stats computed by the query function with no kept answer (what a stats call
-costs after the data changed). ``readers`` runs the bench.load ingest load
-twice on copies of a database, without and with dashboard-like readers polling
-every second, and prints the ratio.
+stats computed by the query function with no kept answer, with the collector's
+one DuckDB thread (what a stats call costs after the data changed). ``readers``
+runs the bench.load ingest load twice on copies of a database, without and with
+dashboard-like readers polling every second, and prints the ratio.
 """
 
 from __future__ import annotations
@@ -180,8 +180,15 @@ def ensure_index(db_path: Path) -> dict[str, Any]:
     }
 
 
-def time_stats_computed(db_path: Path, repeat: int, layout: dict[str, Any]) -> list[dict[str, Any]]:
-    """The stats as computed after a change (no kept answer), by the API's query function."""
+def time_stats_computed(
+    db_path: Path, repeat: int, layout: dict[str, Any], threads: int = 1
+) -> list[dict[str, Any]]:
+    """The stats as computed after a change (no kept answer), by the API's query function.
+
+    With ``threads`` DuckDB threads: the collector's default is one
+    (``AGENT_AUDIT_DB_THREADS``); 0 leaves DuckDB's own (one per core), which
+    spends more CPU on the same answer.
+    """
     until = layout["day_until"] + timedelta(seconds=1)
     cases = [
         ("stats, all runs, computed (no kept answer)", RunFilters()),
@@ -194,6 +201,8 @@ def time_stats_computed(db_path: Path, repeat: int, layout: dict[str, Any]) -> l
     results = []
     try:
         con.execute("SET TimeZone = 'UTC'")
+        if threads > 0:
+            con.execute(f"SET threads = {int(threads)}")
         for name, filters in cases:
             run_stats(con, filters, cache=None)
             timings, cpu = [], []
@@ -210,6 +219,7 @@ def time_stats_computed(db_path: Path, repeat: int, layout: dict[str, Any]) -> l
                     "cpu_p50_ms": round(percentile(cpu, 50), 1),
                     "total": body["total_runs"],
                     "rows": 0,
+                    "duckdb_threads": threads,
                 }
             )
     finally:
@@ -371,7 +381,13 @@ def print_table(report: dict[str, Any]) -> None:
 
 
 def time_api(
-    db_path: Path, repeat: int, repo: Path, *, search_index: bool = True, computed: bool = True
+    db_path: Path,
+    repeat: int,
+    repo: Path,
+    *,
+    search_index: bool = True,
+    computed: bool = True,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """Start the collector on ``db_path`` and time every case."""
     layout = _layout(db_path)
@@ -418,7 +434,7 @@ def time_api(
     finally:
         collector.stop()
     if computed:
-        results += time_stats_computed(db_path, repeat, layout)
+        results += time_stats_computed(db_path, repeat, layout, threads)
     return {
         "db": str(db_path),
         "layout": {k: str(v) for k, v in layout.items()},
@@ -489,6 +505,13 @@ def main(argv: list[str] | None = None) -> int:
     timing.add_argument(
         "--api-only", action="store_true", help="skip the stats computed in this process"
     )
+    timing.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="DuckDB threads for the stats computed in this process (the collector's "
+        "default: 1; 0 = one per core)",
+    )
     funcs = sub.add_parser("funcs", help="time the query functions in-process (no HTTP)")
     funcs.add_argument("--db", type=Path, required=True)
     funcs.add_argument("--repeat", type=int, default=9)
@@ -530,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
             args.repo,
             search_index=not args.no_search_index,
             computed=not args.api_only,
+            threads=args.threads,
         )
         if args.json:
             args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -224,15 +224,45 @@ MAX_STEPS_PAGE = 1000
 MAX_STEP_NUMBER = 2**31 - 1
 
 
+_STEPS = (
+    "SELECT * FROM agent_steps WHERE agent_run_id = ? AND coalesce(step_number, 0) > ? {within}"
+    "ORDER BY step_number NULLS LAST, started_at NULLS LAST, id LIMIT ?"
+)
+# Through the run id index: only the start column of the run's steps is fetched.
+_STEP_STARTS = (
+    "SELECT count(*), count(started_at), min(started_at), max(started_at) "
+    "FROM (SELECT started_at FROM agent_steps WHERE agent_run_id = ?)"
+)
+
+
 def _steps_of(
-    cursor: duckdb.DuckDBPyConnection, run_id: str, after_step: int, limit: int
+    cursor: duckdb.DuckDBPyConnection,
+    run_id: str,
+    after_step: int,
+    limit: int,
+    *,
+    indexed: bool = False,
 ) -> list[dict[str, Any]]:
-    rows = fetch_dicts(
-        cursor,
-        "SELECT * FROM agent_steps WHERE agent_run_id = ? AND coalesce(step_number, 0) > ? "
-        "ORDER BY step_number NULLS LAST, started_at NULLS LAST, id LIMIT ?",
-        [run_id, after_step, limit],
-    )
+    """The run's steps numbered above ``after_step``, in order, at most ``limit``.
+
+    With the run id index (``indexed``), the start times of the run's steps are
+    read through it first, and the rows are then read by a scan bounded by those
+    times: DuckDB skips every row group whose ``started_at`` min/max lies outside
+    them, where a scan on the run id alone reads that column over every step (its
+    ids are random, so min/max skip nothing) and fetching whole rows through the
+    index costs about as much. The same snapshot, so the bounds hold every step
+    of the run: the same rows. A step with no start time sends it to the plain scan.
+    """
+    within, params = "", [run_id, after_step, limit]
+    if indexed:
+        row = cursor.execute(_STEP_STARTS, [run_id]).fetchone()
+        steps, dated, first, last = row or (0, 0, None, None)
+        if not steps:
+            return []
+        if dated == steps:
+            within = "AND started_at BETWEEN ? AND ? "
+            params = [run_id, after_step, first, last, limit]
+    rows = fetch_dicts(cursor, _STEPS.format(within=within), params)
     return [step_to_json(row) for row in rows]
 
 
@@ -263,7 +293,8 @@ def get_run(
     def read() -> dict[str, Any]:
         inner = "SELECT r.* FROM agent_runs r WHERE r.id = ?"
         steps = rows = None
-        if not has_step_index(cursor):
+        indexed = has_step_index(cursor)
+        if not indexed:
             # Over a lake (no index) a run found by id alone costs a scan of every
             # run's id; its steps (by run id, which their files are sorted by) say
             # when it ran, and a window of start times skips all but a few row groups.
@@ -278,7 +309,7 @@ def get_run(
             raise RunNotFound(run_id)
         run = with_live_fields(rows[0], now or utc_now())
         if steps is None:
-            steps = _steps_of(cursor, run_id, 0, cap + 1)
+            steps = _steps_of(cursor, run_id, 0, cap + 1, indexed=indexed)
         run["steps_truncated"] = len(steps) > cap
         run["steps"] = steps[:cap]
         return run
@@ -297,7 +328,7 @@ def get_steps(
     after for the next ones (None when none follow); RunNotFound when the run is unknown."""
 
     def read() -> StepPage:
-        steps = _steps_of(cursor, run_id, after_step, limit + 1)
+        steps = _steps_of(cursor, run_id, after_step, limit + 1, indexed=has_step_index(cursor))
         if len(steps) > limit:
             steps = steps[:limit]
             # Step numbers are unique within a run (row_number at ingest).

@@ -42,14 +42,15 @@ def test_filtered_top_tools_count_only_the_selected_runs_steps(tmp_path: Path) -
     migrate(con)
     _run(con, "old", "completed", DAY - timedelta(days=30))
     _step(con, "old", 1, "docker_ps", DAY - timedelta(days=30))
+    _step(con, "old", 2, "docker_ps", None)  # no start, another run's: not the new run's
     _run(con, "new", "failed", DAY)
     _step(con, "new", 1, "docker_logs", DAY + timedelta(minutes=1))
     _step(con, "new", 2, "docker_logs", None)  # no start time: still the run's step
     _step(con, "new", 3, "docker_inspect", DAY - timedelta(minutes=30))  # a clock behind
-    assert _tools(con, RunFilters()) == {"docker_ps": 1, "docker_logs": 2, "docker_inspect": 1}
+    assert _tools(con, RunFilters()) == {"docker_ps": 2, "docker_logs": 2, "docker_inspect": 1}
     recent = RunFilters(since=DAY - timedelta(days=1))
     assert _tools(con, recent) == {"docker_logs": 2, "docker_inspect": 1}
     # A filter without parameters selects runs too (not every step's tool).
     assert _tools(con, RunFilters(has_error=True)) == {"docker_logs": 2, "docker_inspect": 1}
-    assert _tools(con, RunFilters(statuses=("completed",))) == {"docker_ps": 1}
+    assert _tools(con, RunFilters(statuses=("completed",))) == {"docker_ps": 2}
     con.close()
