@@ -33,6 +33,7 @@ from types import ModuleType
 from collector.decode import SpanRecord
 from collector.rules import (
     ag2,
+    agent_framework,
     agno,
     ai_sdk,
     autogen,
@@ -85,6 +86,7 @@ MODULES: tuple[ModuleType, ...] = (
     mlflow,
     ag2,
     litellm,
+    agent_framework,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 
