@@ -77,6 +77,8 @@ def place_rootless_steps(
         ).fetchall()
     }
     real_runs = run_spans  # trace_graph leaves stand-ins out
+    cut_runs = _cancelled_runs(con, ids)
+    cut_ids = {w[2] for windows in cut_runs.values() for w in windows}
     steps = con.execute(
         "SELECT id, span_id, trace_id, agent_run_id, started_at, action_type FROM agent_steps "
         "WHERE trace_id IN (SELECT unnest(?)) "
@@ -84,13 +86,12 @@ def place_rootless_steps(
         # A step known only by its live copy waits for its span (whose own parent may
         # still link it to its run, as AutoGen's agent span does when it ends).
         "AND is_final",
-        [ids, sorted(stand_ins)],
+        [ids, sorted(stand_ins.keys() | cut_ids)],
     ).fetchall()
     moves: dict[str, str] = {}
     left: set[str] = set()  # runs a step moved away from
     wanted: dict[str, tuple[str, datetime | None, str | None]] = {}  # id -> trace, start, llm
     nearest = NearestRuns(parents, real_runs)
-    cut_runs = _cancelled_runs(con, ids)
     # A stand-in is named after the missing span; another trace may own that id.
     owners = stored_run_owners(
         con,
@@ -101,15 +102,28 @@ def place_rootless_steps(
             and (m := nearest.top_missing((trace_id, span_id)))
         },
     )
+    # Traces with a step placed in its cancelled run while a span between them is missing,
+    # and the cancelled runs whose steps' spans now reach them: what the run derives from
+    # its own spans (task, models) is read again once the missing span arrives.
+    cut_waiting: set[str] = set()
+    rechained: set[str] = set()
     for step_id, span_id, trace_id, current, started_at, action in steps:
         run_id, _ = nearest.of((trace_id, span_id))
+        if current in cut_ids:  # read, never moved: it is in its run
+            if run_id == current:
+                rechained.add(current)
+            elif run_id is None:
+                cut_waiting.add(trace_id)
+            continue
         if run_id is None:
             missing = nearest.top_missing((trace_id, span_id))
             if missing is None:
                 continue  # a whole chain with no run above: not an agent's step
             missing = owned_run_id(owners, missing, trace_id)
             run_id = _run_around(cut_runs.get(trace_id, []), started_at)
-            if run_id is None:
+            if run_id is not None:
+                cut_waiting.add(trace_id)
+            else:
                 run_id = missing
                 _, first, first_llm = wanted.get(missing, (trace_id, started_at, None))
                 if action == "think" and (
@@ -143,8 +157,8 @@ def place_rootless_steps(
             if r not in stand_ins or (t, _stand_in_span_id(r, t)) in copied
         },
     )
-    traces_with_stand_ins = set(kept.values())
-    return set(moves.values()) | (left - dropped), traces_with_stand_ins
+    traces_with_stand_ins = set(kept.values()) | cut_waiting
+    return set(moves.values()) | (left - dropped) | rechained, traces_with_stand_ins
 
 
 # (started_at, completed_at, id) of a trace's cancelled runs.

@@ -34,8 +34,9 @@ __all__ = [
 
 # What an interrupted step shows as its error (its run is ``cancelled``).
 CANCELLED_STEP_ERROR = "cancelled"
-# A run stopped from outside: asyncio's task cancellation, or Ctrl-C (the class names).
-_INTERRUPTIONS = frozenset({"CancelledError", "KeyboardInterrupt"})
+# A run stopped from outside: asyncio's task cancellation, Ctrl-C, or JavaScript's
+# ``AbortController.abort()`` (a DOMException named AbortError; the class names).
+_INTERRUPTIONS = frozenset({"CancelledError", "KeyboardInterrupt", "AbortError"})
 _STATUS_ERROR = 2
 
 

@@ -10,7 +10,9 @@ returned.
 FRAMEWORK and its VENV: ``crewai``, ``llamaindex``, ``autogen``, ``agno`` (the venvs of
 tests/frameworks/venv_agents/requirements-<framework>.txt, traced by their OpenInference
 instrumentors; AutoGen by autogen-core's own spans too), ``semantic_kernel`` and
-``agent_framework`` (their own GenAI spans, sensitive data on), ``haystack`` (OpenInference);
+``agent_framework`` (their own GenAI spans, sensitive data on), ``haystack``, ``dspy`` and
+``beeai`` (OpenInference; each in a virtualenv of its own, the packages named below), and
+``mcp`` (an Agents SDK agent whose tools an MCP server serves, as capture_mcp.py runs it);
 the versions used are written into ``edges_<FRAMEWORK>.expected.json`` beside
 ``edges_<FRAMEWORK>.otlp.gz``.
 """
@@ -378,6 +380,106 @@ def _dspy(capture: Capture, llm: ScriptedLLM) -> Outcomes:
     }
 
 
+def _beeai(capture: Capture, llm: ScriptedLLM) -> Outcomes:
+    """A ``RequirementAgent`` answers through its ``final_answer`` tool: the scripted model
+    calls it last."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no download at import
+    from beeai_framework.adapters.openai import OpenAIChatModel
+    from beeai_framework.agents.requirement import RequirementAgent
+    from beeai_framework.tools import tool
+    from openinference.instrumentation.beeai import BeeAIInstrumentor
+
+    from tests.scripted_llm import call_tool
+
+    BeeAIInstrumentor().instrument(tracer_provider=capture.provider)
+    tools = M.Tools()
+
+    @tool
+    def tick(n: int) -> str:
+        """Count one tick."""
+        return tools.tick(n)
+
+    @tool
+    def lookup(query: str) -> str:
+        """Look a query up."""
+        return tools.lookup(query)
+
+    @tool
+    def open_vault(code: str) -> str:
+        """Open the vault with a code."""
+        return tools.open_vault(code)
+
+    @tool
+    async def wait_forever(seconds: int) -> str:
+        """Wait for a slow service."""
+        return await tools.wait_forever(seconds)
+
+    def make_agent() -> Any:
+        model = OpenAIChatModel(MODEL, api_key="none", base_url=llm.base_url)
+        own = [tick, lookup, open_vault, wait_forever]
+        return RequirementAgent(llm=model, tools=own, name="edge_agent")
+
+    async def ask(task: str) -> str:
+        done = await make_agent().run(task, max_iterations=E.LONG_CALLS + 10)
+        return str(done.last_message.text)
+
+    final = lambda text: call_tool("final_answer", {"response": text})  # noqa: E731
+    tasks = M.script(llm, "[edges-beeai]", final=final)
+    out = {
+        shape: M.outcome(task, lambda t=task: ask(t))
+        for shape, task in tasks.items()
+        if shape != "cancelled"
+    }
+    out["cancelled"] = {
+        "task": tasks["cancelled"],
+        **asyncio.run(E.cancel_when_started(ask(tasks["cancelled"]), tools)),
+    }
+    return out
+
+
+def _mcp(capture: Capture, llm: ScriptedLLM) -> Outcomes:
+    """The edge tools served by an MCP server (the ``mcp`` SDK's ``MCPServer`` over
+    streamable HTTP on 127.0.0.1, as capture_mcp.py serves it) to an OpenAI Agents SDK
+    agent; traced by OpenInference's Agents SDK and MCP instrumentors and the ``mcp`` SDK's
+    own spans. The shapes that exercise the tools: the long run, hostile text, a tool that
+    raises, a run cancelled while a tool runs."""
+    from agents import Agent, ModelSettings, OpenAIChatCompletionsModel, Runner
+    from agents.mcp import MCPServerStreamableHttp
+    from mcp.server.mcpserver import MCPServer
+    from openai import AsyncOpenAI
+    from openinference.instrumentation.mcp import MCPInstrumentor
+    from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+    from opentelemetry import trace
+
+    from tests.frameworks.captured.capture_mcp import _Served
+
+    trace.set_tracer_provider(capture.provider)  # the mcp SDK traces to the global provider
+    OpenAIAgentsInstrumentor().instrument(tracer_provider=capture.provider)
+    MCPInstrumentor().instrument(tracer_provider=capture.provider)
+    tools = M.Tools()
+    server = MCPServer("edges")
+    for function in (tools.tick, tools.lookup, tools.open_vault, tools.wait_forever):
+        server.tool()(function)
+
+    async def ask(url: str, task: str) -> Any:
+        client = AsyncOpenAI(base_url=llm.base_url, api_key="none", max_retries=0)
+        model = OpenAIChatCompletionsModel(model=MODEL, openai_client=client)
+        async with MCPServerStreamableHttp({"url": url}, name="edges") as mcp:
+            agent = Agent(name="edge_agent", model=model, mcp_servers=[mcp],
+                          model_settings=ModelSettings(include_usage=True))  # fmt: skip
+            done = await Runner.run(agent, task, max_turns=E.LONG_CALLS + 10)
+            return done.final_output
+
+    tasks = M.script(llm, "[edges-mcp]")
+    shapes = ("long", "hostile", "raises")
+    with _Served(server) as served:
+        out = {shape: M.outcome(tasks[shape], lambda s=shape: ask(served.url, tasks[s]))
+               for shape in shapes}  # fmt: skip
+        seen = asyncio.run(E.cancel_when_started(ask(served.url, tasks["cancelled"]), tools))
+        out["cancelled"] = {"task": tasks["cancelled"], **seen}
+    return out
+
+
 FRAMEWORKS: dict[str, tuple[tuple[str, ...], Callable[[Capture, ScriptedLLM], Outcomes]]] = {
     "crewai": (
         ("crewai", "openinference-instrumentation-crewai", "openinference-instrumentation-openai"),
@@ -400,6 +502,16 @@ FRAMEWORKS: dict[str, tuple[tuple[str, ...], Callable[[Capture, ScriptedLLM], Ou
     "agent_framework": (("agent-framework-core", "agent-framework-openai"), _agent_framework),
     "haystack": (("haystack-ai", "openinference-instrumentation-haystack"), _haystack),
     "dspy": (("dspy", "openinference-instrumentation-dspy", "litellm"), _dspy),
+    "beeai": (("beeai-framework", "openinference-instrumentation-beeai", "litellm"), _beeai),
+    "mcp": (
+        (
+            "openai-agents",
+            "mcp",
+            "openinference-instrumentation-openai-agents",
+            "openinference-instrumentation-mcp",
+        ),  # fmt: skip
+        _mcp,
+    ),
 }
 
 
