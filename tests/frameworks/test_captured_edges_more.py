@@ -35,6 +35,7 @@ FRAMEWORKS = (
     "dspy",
     "beeai",
     "ai_sdk",
+    "mastra",
 )
 # CrewAI, Haystack and DSPy run synchronously: no cancelled run.
 ASYNC = (
@@ -45,6 +46,7 @@ ASYNC = (
     "agent_framework",
     "beeai",
     "ai_sdk",
+    "mastra",
 )
 # An Agent component has no name, nor a DSPy program: their class.
 AGENTS = {"haystack": "Agent", "dspy": "ReAct"}
@@ -66,9 +68,10 @@ MODELS = {
     "dspy": "scripted-edges",
     "beeai": "scripted-edges",
     "ai_sdk": "scripted-edges-served",
+    "mastra": "scripted-edges-served",
 }
 # The Node.js OpenTelemetry SDK starts spans on a millisecond clock.
-MS_CLOCKS = ("ai_sdk",)
+MS_CLOCKS = ("ai_sdk", "mastra")
 # DSPy's spans record no token counts.
 UNCOUNTED = ("dspy",)
 # The tool calls a run may make before its framework stops calling tools: Semantic Kernel's
@@ -177,6 +180,7 @@ TOLD = {
     "dspy": None,
     "beeai": None,
     "ai_sdk": None,  # the SDK's tool-error text is the step's error
+    "mastra": None,  # as the AI SDK's, which it runs on
 }
 
 
@@ -240,6 +244,7 @@ DECLINED: dict[str, dict[str, tuple[str, str | None]]] = {
     "beeai": {"refusal": ("completed", '""'), "content_filter": ("completed", '""')},
     # The AI SDK returns the refusal's text; a filtered call records no text (it returns "").
     "ai_sdk": {"refusal": ("completed", E.REFUSAL), "content_filter": ("completed", None)},
+    "mastra": {"refusal": ("completed", E.REFUSAL), "content_filter": ("completed", "")},
 }
 # The model calls of a run that failed on an empty reply: CrewAI retries it twice, DSPy's
 # ChatAdapter falls back to its JSONAdapter once.
@@ -281,16 +286,75 @@ def test_a_run_cancelled_in_a_tool_is_cancelled(
     module_collector: CollectorHandle, framework: str
 ) -> None:
     """The run's task cancelled while ``wait_forever`` runs (LlamaIndex: its handler's
-    ``cancel_run``; the AI SDK: its ``abortSignal`` aborted): the run is ``cancelled`` with
-    no answer, its model call and the cut tool call its steps. Agno's tool span never ends
-    (it is never exported): its run has only the model call that asked for the tool."""
+    ``cancel_run``; the AI SDK and Mastra: their ``abortSignal`` aborted): the run is
+    ``cancelled`` with no answer, its model call and the cut tool call its steps. Agno's tool
+    span never ends (it is never exported): its run has only the model call that asked for
+    the tool."""
     run = _runs(module_collector, framework)["cancelled"]
     seen = expected_of(f"edges_{framework}")["edges"]["cancelled"]
     assert seen["cancelled"]
     assert run[2:6] == ("cancelled", run[3], None, None)
     steps = run_steps(module_collector, run[0])
-    cut = [("tool_call", _tool(framework, "wait_forever"), {"seconds": 5}, None, "cancelled")]
+    # Mastra's exporter keeps only the abort's message (its exception type is "Error").
+    error = "This operation was aborted" if framework == "mastra" else "cancelled"
+    cut = [("tool_call", _tool(framework, "wait_forever"), {"seconds": 5}, None, error)]
     assert [(s[0], s[1], s[2] and json.loads(s[2]), s[3], s[5]) for s in steps] == [
         ("think", None, None, None, None),
         *(cut if framework != "agno" else []),
+    ]
+
+
+def test_mcp_tools_on_the_edges_read_as_returned(module_collector: CollectorHandle) -> None:
+    """An Agents SDK agent whose tools an MCP server serves: 50 calls in order, hostile text
+    through the protocol, a tool that raises on the server (answered ``isError``, its text
+    masked by the server), a run cancelled while the server's tool runs. Each result is the
+    content block the SDK returned; the cancelled call ends as the Agents SDK ends one
+    (see test_captured_edges.py): the run says it."""
+    name = "edges_mcp"
+    body = body_of(name)
+    send_capture(module_collector, body)
+    returned = expected_of(name)["edges"]
+    rows = settled_runs(module_collector, body, len(returned), what=name)
+    runs = dict(zip(returned, rows, strict=True))
+
+    def block(text: str) -> dict[str, str]:
+        return {"type": "text", "text": text}
+
+    run = runs["long"]
+    assert run[1:6] == ("edge_agent", "completed", returned["long"]["task"], E.LONG_ANSWER, None)
+    assert run[8:10] == (sum(100 + n for n in range(1, E.LONG_CALLS + 1)) + 120,
+                         5 * E.LONG_CALLS + 30)  # fmt: skip
+    steps = run_steps(module_collector, run[0])
+    assert [s[0] for s in steps] == ["think", "tool_call"] * E.LONG_CALLS + ["think"]
+    assert [(s[1], json.loads(s[2]), json.loads(s[3])) for s in steps if s[0] == "tool_call"] == [
+        ("tick", {"n": n}, block(f"tick {n} counted")) for n in range(1, E.LONG_CALLS + 1)
+    ]
+
+    run = runs["hostile"]
+    assert run[2:5] == ("completed", returned["hostile"]["task"], E.HOSTILE_ANSWER)
+    (lookup,) = [s for s in run_steps(module_collector, run[0]) if s[0] == "tool_call"]
+    assert (lookup[1], json.loads(lookup[2]), json.loads(lookup[3]), lookup[4]) == (
+        "lookup",
+        {"query": E.HOSTILE},
+        block(E.HOSTILE_RESULT),
+        "ok",
+    )
+
+    run = runs["raises"]
+    assert run[2:6] == ("completed", returned["raises"]["task"], M.RAISES_ANSWER, None)
+    steps = run_steps(module_collector, run[0])
+    masked = "Error executing tool open_vault"
+    assert [(s[0], s[1], s[3] and json.loads(s[3]), s[4], s[5]) for s in steps] == [
+        ("think", None, None, "ok", None),
+        ("tool_call", "open_vault", block(masked), "error", masked),
+        ("think", None, None, "ok", None),
+    ]
+
+    run = runs["cancelled"]
+    assert returned["cancelled"]["cancelled"]
+    assert run[2:6] == ("cancelled", returned["cancelled"]["task"], None, None)
+    steps = run_steps(module_collector, run[0])
+    assert [(s[0], s[1], s[3], s[5]) for s in steps] == [
+        ("think", None, None, None),
+        ("tool_call", "wait_forever", None, None),
     ]

@@ -65,6 +65,8 @@ FRAMEWORKS = (
     "edges_langgraph",
     "edges_langgraph_openllmetry",
     "edges_llamaindex",
+    "edges_mastra",
+    "edges_mcp",
     "edges_openai_agents",
     "edges_pydantic_ai",
     "edges_semantic_kernel",
