@@ -11,7 +11,8 @@ it is some other span, the steps are placed again one level up, or under the rea
 A run cut off by Ctrl-C or a cancellation can end while a span between it and its last
 steps never does (Strands' event-loop cycle): steps that started within a ``cancelled``
 run of their trace, with no run between, are that run's (the innermost one), not a
-stand-in's.
+stand-in's; when the span between arrives after all, that run is derived again (what it
+reads from its own spans, its task and models, now reaches those steps).
 """
 
 from __future__ import annotations
@@ -110,10 +111,10 @@ def place_rootless_steps(
     for step_id, span_id, trace_id, current, started_at, action in steps:
         run_id, _ = nearest.of((trace_id, span_id))
         if current in cut_ids:  # read, never moved: it is in its run
-            if run_id == current:
-                rechained.add(current)
-            elif run_id is None:
+            if run_id is None:
                 cut_waiting.add(trace_id)
+            elif run_id == current and _linked_by(parents, (trace_id, span_id), arrived):
+                rechained.add(current)
             continue
         if run_id is None:
             missing = nearest.top_missing((trace_id, span_id))
@@ -159,6 +160,24 @@ def place_rootless_steps(
     )
     traces_with_stand_ins = set(kept.values()) | cut_waiting
     return set(moves.values()) | (left - dropped) | rechained, traces_with_stand_ins
+
+
+def _linked_by(
+    parents: Mapping[tuple[str, str], tuple[str, str] | None],
+    step: tuple[str, str],
+    arrived: Mapping[tuple[str, str], SpanRecord] | None,
+) -> bool:
+    """Whether a span of this batch lies between the step and its run: the link that was
+    missing when the step was placed has just arrived."""
+    if not arrived:
+        return False
+    key, seen = parents.get(step), {step}
+    while key is not None and key not in seen:
+        if key in arrived:
+            return True
+        seen.add(key)
+        key = parents.get(key)
+    return False
 
 
 # (started_at, completed_at, id) of a trace's cancelled runs.
