@@ -204,8 +204,8 @@ def _is_block(block: Any) -> bool:
 
 def _content_text(content: Any) -> str | None:
     """Text content, or the text of its content blocks; any other JSON as written."""
-    if content is None or content == "":
-        return None
+    if content is None or content == "" or content == []:
+        return None  # no text: an empty list is no blocks (Semantic Kernel's filtered answer)
     blocks = _blocks(content)
     if blocks is not None:
         texts = [

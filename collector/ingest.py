@@ -93,7 +93,8 @@ class IngestState:
     foreign_llm: ForeignLlmParents = field(default_factory=ForeignLlmParents)
     # The chain's HMAC key; None links with plain sha256 (verification's replay).
     chain_key: ChainKey | None = None
-    # Traces with steps under a stand-in run (collector/rootless_runs.py).
+    # Traces with steps under a stand-in run, or in a cancelled run their spans do not
+    # reach yet (collector/rootless_runs.py).
     rootless_traces: set[str] = field(default_factory=set)
     # Model calls a client and an instrumentation may both trace (twice_traced_calls.py).
     recent_calls: RecentCalls = field(default_factory=RecentCalls)

@@ -13,7 +13,8 @@ it is some other span, the steps are placed again one level up, or under the rea
 A run cut off by Ctrl-C or a cancellation can end while a span between it and its last
 steps never does (Strands' event-loop cycle): steps that started within a ``cancelled``
 run of their trace, with no run between, are that run's (the innermost one), not a
-stand-in's.
+stand-in's; when the span between arrives after all, that run is derived again (what it
+reads from its own spans, its task and models, now reaches those steps).
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def place_rootless_steps(
         ).fetchall()
     }
     real_runs = run_spans  # trace_graph leaves stand-ins out
+    cut_runs = _cancelled_runs(con, ids)
+    cut_ids = {w[2] for windows in cut_runs.values() for w in windows}
     steps = con.execute(
         "SELECT id, span_id, trace_id, agent_run_id, started_at, action_type FROM agent_steps "
         "WHERE trace_id IN (SELECT unnest(?)) "
@@ -86,13 +89,12 @@ def place_rootless_steps(
         # A step known only by its live copy waits for its span (whose own parent may
         # still link it to its run, as AutoGen's agent span does when it ends).
         "AND is_final",
-        [ids, sorted(stand_ins)],
+        [ids, sorted(stand_ins.keys() | cut_ids)],
     ).fetchall()
     moves: dict[str, str] = {}
     left: set[str] = set()  # runs a step moved away from
     wanted: dict[str, tuple[str, datetime | None, str | None]] = {}  # id -> trace, start, llm
     nearest = NearestRuns(parents, real_runs)
-    cut_runs = _cancelled_runs(con, ids)
     # A stand-in is named after the missing span; another trace may own that id.
     owners = stored_run_owners(
         con,
@@ -103,15 +105,28 @@ def place_rootless_steps(
             and (m := nearest.top_missing((trace_id, span_id)))
         },
     )
+    # Traces with a step placed in its cancelled run while a span between them is missing,
+    # and the cancelled runs whose steps' spans now reach them: what the run derives from
+    # its own spans (task, models) is read again once the missing span arrives.
+    cut_waiting: set[str] = set()
+    rechained: set[str] = set()
     for step_id, span_id, trace_id, current, started_at, action in steps:
         run_id, _ = nearest.of((trace_id, span_id))
+        if current in cut_ids:  # read, never moved: it is in its run
+            if run_id is None:
+                cut_waiting.add(trace_id)
+            elif run_id == current and _linked_by(parents, (trace_id, span_id), arrived):
+                rechained.add(current)
+            continue
         if run_id is None:
             missing = nearest.top_missing((trace_id, span_id))
             if missing is None:
                 continue  # a whole chain with no run above: not an agent's step
             missing = owned_run_id(owners, missing, trace_id)
             run_id = _run_around(cut_runs.get(trace_id, []), started_at)
-            if run_id is None:
+            if run_id is not None:
+                cut_waiting.add(trace_id)
+            else:
                 run_id = missing
                 _, first, first_llm = wanted.get(missing, (trace_id, started_at, None))
                 if action == "think" and (
@@ -145,8 +160,26 @@ def place_rootless_steps(
             if r not in stand_ins or (t, _stand_in_span_id(r, t)) in copied
         },
     )
-    traces_with_stand_ins = set(kept.values())
-    return set(moves.values()) | (left - dropped), traces_with_stand_ins
+    traces_with_stand_ins = set(kept.values()) | cut_waiting
+    return set(moves.values()) | (left - dropped) | rechained, traces_with_stand_ins
+
+
+def _linked_by(
+    parents: Mapping[tuple[str, str], tuple[str, str] | None],
+    step: tuple[str, str],
+    arrived: Mapping[tuple[str, str], SpanRecord] | None,
+) -> bool:
+    """Whether a span of this batch lies between the step and its run: the link that was
+    missing when the step was placed has just arrived."""
+    if not arrived:
+        return False
+    key, seen = parents.get(step), {step}
+    while key is not None and key not in seen:
+        if key in arrived:
+            return True
+        seen.add(key)
+        key = parents.get(key)
+    return False
 
 
 # (started_at, completed_at, id) of a trace's cancelled runs.

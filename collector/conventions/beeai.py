@@ -12,6 +12,8 @@ __all__ = [
     "FINAL_ANSWER_TOOLS",
     "MAX_ITERATIONS",
     "EXPLAINED_ERROR",
+    "EVENT_START",
+    "EVENTS_ENDED",
 ]
 
 SCOPE = "openinference.instrumentation.beeai"
@@ -32,3 +34,9 @@ MAX_ITERATIONS = re.compile(r"not able to resolve the task in \d+ iterations")
 # A FrameworkError's explanation (output.value of a failed span): its class, module and
 # message, then one indented line per cause; "Context: {...}" lines between.
 EXPLAINED_ERROR = re.compile(r"^\s*(\w+)\(([\w.]+)\): (.*)$")
+# Every run of a BeeAI object (agent, tool, chat model) emits "start", then "success" or
+# "error", then "finish"; the instrumentation records each as a span event named
+# "{event} ({path})". A cancellation (asyncio's, or Ctrl-C: no Exception) skips both
+# "success" and "error".
+EVENT_START = "start"
+EVENTS_ENDED = frozenset({"success", "error"})

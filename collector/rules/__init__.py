@@ -36,6 +36,7 @@ from types import ModuleType
 from collector.decode import SpanRecord
 from collector.rules import (
     ag2,
+    agent_framework,
     agno,
     ai_sdk,
     autogen,
@@ -88,6 +89,7 @@ MODULES: tuple[ModuleType, ...] = (
     mlflow,
     ag2,
     litellm,
+    agent_framework,
 )
 _BY_SCOPE: dict[str, ModuleType] = {scope: m for m in MODULES for scope in m.SCOPES}
 

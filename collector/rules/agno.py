@@ -3,6 +3,8 @@ this module reads how its runs fail. Run (``agent.run(...)``), a failed run's sp
 with the status ``run status: error`` and its error text as ``output.value``; streamed
 (``stream=True``), the run span **ends OK with no output** and only the model call that
 failed says so. Either way the run failed with its last step's error, and has no answer.
+A run cancelled (``asyncio`` cancellation, Ctrl-C: a ``BaseException``) ends its span with no
+status and no output, where every other ending sets one: the run was cancelled.
 See tests/frameworks/SPANS.md."""
 
 from __future__ import annotations
@@ -16,16 +18,26 @@ from collector.rules.common import exception
 from collector.span_values import error_text
 from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "run_fields", "derive_run_fields"]
+__all__ = ["SCOPES", "run_fields", "run_status", "derive_run_fields"]
 
 SCOPES = frozenset({AG.SCOPE})
 _STATUS_ERROR = 2
+_UNSET = 0
 _STEP_KINDS = frozenset({OI.KIND_LLM, OI.KIND_TOOL})
 
 
 def run_fields(span: SpanRecord) -> dict[str, Any]:
     # A failed run's output is its error text, not an answer.
     return {"final_answer": None} if span.status_code == _STATUS_ERROR else {}
+
+
+def run_status(span: SpanRecord) -> str | None:
+    # The instrumentor sets OK or ERROR on every ending it catches (``except Exception``);
+    # a cancellation or Ctrl-C passes through it and leaves the run span UNSET.
+    kind = str(span.attributes.get(OI.SPAN_KIND, "")).upper()
+    if kind == OI.KIND_AGENT and span.status_code == _UNSET:
+        return RunStatus.CANCELLED
+    return None
 
 
 def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:

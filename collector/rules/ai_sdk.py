@@ -79,7 +79,17 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         if AI.TOOL_CALL_ARGS in attrs:
             fields["tool_args"] = loads(attrs[AI.TOOL_CALL_ARGS])
         if AI.TOOL_CALL_RESULT in attrs:
-            fields["tool_result"] = as_text(attrs[AI.TOOL_CALL_RESULT])
+            fields["tool_result"] = _tool_result(attrs[AI.TOOL_CALL_RESULT])
         return fields
     model = attrs.get(AI.MODEL_ID)
     return {"model": str(model)} if model else {}
+
+
+def _tool_result(recorded: Any) -> str:
+    """The tool's output: the SDK records ``JSON.stringify(output)``, so a tool that returned
+    text is that text, unquoted; any other output stays JSON."""
+    if isinstance(recorded, str) and recorded.startswith('"'):
+        parsed = loads(recorded)
+        if isinstance(parsed, str):
+            return parsed
+    return as_text(recorded)

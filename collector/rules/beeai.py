@@ -10,6 +10,9 @@ span; see tests/frameworks/SPANS.md.
   span itself says only ``Tool Error`` / ``Chat Model error``): read as the error, never as
   an answer;
 - an agent stopped at ``max_iterations`` is ``max_steps``;
+- an agent or tool whose run started but neither succeeded nor failed (its span OK, with no
+  ``success`` or ``error`` event) was cancelled: the run ``cancelled`` without an answer,
+  the tool step ``cancelled``;
 - a run's task is its ``input.value``'s ``input`` (the run's options are beside it).
 """
 
@@ -22,9 +25,17 @@ from collector.conventions import beeai as B
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.messages import loads, message_text
+from collector.rules.common import CANCELLED_STEP_ERROR
 from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "span_class", "run_fields", "run_status", "step_fields"]
+__all__ = [
+    "SCOPES",
+    "span_class",
+    "run_fields",
+    "run_status",
+    "step_fields",
+    "derive_run_fields",
+]
 
 SCOPES = frozenset({B.SCOPE})
 _STATUS_ERROR = 2
@@ -55,7 +66,17 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     return fields
 
 
+def _cut_off(span: SpanRecord) -> bool:
+    """A BeeAI object's run that started and neither succeeded nor failed: cancelled."""
+    if span.status_code == _STATUS_ERROR or B.CLASS_NAME not in span.attributes:
+        return False
+    events = {str(e.get("name", "")).split(" ", 1)[0] for e in span.events}
+    return B.EVENT_START in events and not events & B.EVENTS_ENDED
+
+
 def run_status(span: SpanRecord) -> str | None:
+    if _cut_off(span):
+        return RunStatus.CANCELLED
     if span.status_code != _STATUS_ERROR:
         return None
     error = explained_error(span) or ""
@@ -74,9 +95,16 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         fields["tool_args"] = call[B.CALL_INPUT]
     if span.status_code == _STATUS_ERROR:
         fields["tool_result"] = None
+    elif _cut_off(span):
+        fields["error"] = CANCELLED_STEP_ERROR
     elif attrs.get(OI.TOOL_NAME) in B.FINAL_ANSWER_TOOLS:
         fields["action_type"] = "response"
     return fields
+
+
+def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
+    """A cancelled run has no answer (its last model call's forced tool call is none)."""
+    return {"final_answer": None} if _cut_off(run_span) else {}
 
 
 def explained_error(span: SpanRecord) -> str | None:

@@ -11,6 +11,7 @@ from collector.conventions import genai as G
 from collector.cut_values import cut_json_string
 from collector.decode import SpanRecord
 from collector.messages import loads
+from instrumentation import attributes as A
 
 __all__ = [
     "exception",
@@ -25,13 +26,17 @@ __all__ = [
     "unanswered",
     "ended_unanswered",
     "fields_from_calls",
+    "cut_off_genai_run",
+    "cut_off_genai_tool",
+    "ended_asking_for_tools",
     "CANCELLED_STEP_ERROR",
 ]
 
 # What an interrupted step shows as its error (its run is ``cancelled``).
 CANCELLED_STEP_ERROR = "cancelled"
-# A run stopped from outside: asyncio's task cancellation, or Ctrl-C (the class names).
-_INTERRUPTIONS = frozenset({"CancelledError", "KeyboardInterrupt"})
+# A run stopped from outside: asyncio's task cancellation, Ctrl-C, or JavaScript's
+# ``AbortController.abort()`` (a DOMException named AbortError; the class names).
+_INTERRUPTIONS = frozenset({"CancelledError", "KeyboardInterrupt", "AbortError"})
 _STATUS_ERROR = 2
 
 
@@ -171,3 +176,45 @@ def fields_from_calls(
     if used:
         fields["model_used"] = used[-1]
     return fields
+
+
+def cut_off_genai_run(span: SpanRecord) -> bool:
+    """An ``invoke_agent`` span (GenAI keys, sensitive data on) that recorded its input at
+    the start and neither its output nor an error at the end: a cancellation or Ctrl-C went
+    through a framework that sets them on every ending it catches (``except Exception``:
+    Semantic Kernel, Microsoft Agent Framework)."""
+    attrs = span.attributes
+    return (
+        span.status_code != _STATUS_ERROR
+        and attrs.get(A.GEN_AI_OPERATION_NAME) == "invoke_agent"
+        and A.GEN_AI_INPUT_MESSAGES in attrs
+        and A.GEN_AI_OUTPUT_MESSAGES not in attrs
+    )
+
+
+def cut_off_genai_tool(span: SpanRecord) -> bool:
+    """An ``execute_tool`` span that recorded its arguments at the start and neither its
+    result nor an error at the end: cut off by a cancellation (see cut_off_genai_run)."""
+    attrs = span.attributes
+    return (
+        span.status_code != _STATUS_ERROR
+        and A.GEN_AI_TOOL_CALL_ARGUMENTS in attrs
+        and A.GEN_AI_TOOL_CALL_RESULT not in attrs
+    )
+
+
+def ended_asking_for_tools(
+    own: Iterable[SpanRecord],
+    is_call: Callable[[SpanRecord], bool],
+    asked_tools: Callable[[SpanRecord], bool],
+) -> bool:
+    """The run's last model call (by end) asked for tools and no tool span started after it:
+    its framework stopped calling tools at its limit (Semantic Kernel's
+    ``maximum_auto_invoke_attempts``, Agent Framework's ``max_iterations``)."""
+    spans = list(own)
+    calls = [s for s in spans if is_call(s) and s.status_code != _STATUS_ERROR]
+    last = max(calls, key=lambda s: (s.end_ns, s.start_ns), default=None)
+    if last is None or not asked_tools(last):
+        return False
+    tools = (s for s in spans if s.attributes.get(A.GEN_AI_OPERATION_NAME) == "execute_tool")
+    return not any(tool.start_ns >= last.end_ns for tool in tools)

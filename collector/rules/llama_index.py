@@ -11,6 +11,8 @@ messages), besides a ``_prepare_chat_with_tools`` LLM span: only the one with th
 messages is a step. A query or chat engine called on its own (``{Engine}.query`` /
 ``.chat`` at the trace's root) is a run too, read as OpenInference's root CHAIN is; as a
 ``QueryEngineTool`` its answer (the ToolOutput's text) is the tool's result.
+A tool that raises ends ERROR with no output, and the agent hands the model the error's
+text under the call's id: that is its result, read from a later model call's request.
 ``max_iterations`` ends the run with ``WorkflowRuntimeError``; a run cancelled
 (``handler.cancel_run()``) ends OK with a ``span.cancelled`` event. See SPANS.md.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from collector.asked_tools import result_told
 from collector.conventions import llama_index as LI
 from collector.conventions import openinference as OI
 from collector.cut_values import cut_json_string
@@ -35,6 +38,7 @@ __all__ = [
     "step_fields",
     "run_status",
     "derive_run_fields",
+    "derive_step_fields",
 ]
 
 SCOPES = frozenset({LI.SCOPE})
@@ -74,19 +78,28 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     return {"agent_name": span.name.removesuffix(".run"), "task": None, "final_answer": None}
 
 
+def _tool_args(span: SpanRecord) -> dict[str, Any] | None:
+    """A TOOL span's arguments (``input.value`` ``{"args": [...], "kwargs": {...}}``),
+    without the workflow Context a hand-off tool is given."""
+    call = loads(span.attributes.get(OI.INPUT_VALUE))
+    if not (isinstance(call, Mapping) and isinstance(call.get(LI.TOOL_INPUT_KWARGS), Mapping)):
+        return None
+    args = call.get(LI.TOOL_INPUT_ARGS) or []
+    kwargs = {
+        key: value
+        for key, value in call[LI.TOOL_INPUT_KWARGS].items()
+        if not (isinstance(value, str) and LI.INJECTED_CONTEXT.match(value))
+    }
+    return {"args": args, **kwargs} if args else kwargs
+
+
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     if kind != "tool_call":
         return {}
     fields: dict[str, Any] = {}
-    call = loads(span.attributes.get(OI.INPUT_VALUE))
-    if isinstance(call, Mapping) and isinstance(call.get(LI.TOOL_INPUT_KWARGS), Mapping):
-        args = call.get(LI.TOOL_INPUT_ARGS) or []
-        kwargs = {
-            key: value
-            for key, value in call[LI.TOOL_INPUT_KWARGS].items()
-            if not (isinstance(value, str) and LI.INJECTED_CONTEXT.match(value))
-        }
-        fields["tool_args"] = {"args": args, **kwargs} if args else kwargs
+    args = _tool_args(span)
+    if args is not None:
+        fields["tool_args"] = args
     output = loads(span.attributes.get(OI.OUTPUT_VALUE))
     cut = cut_json_string(output, (LI.TOOL_OUTPUT_RAW, "text"))  # cut to a preview
     if cut is not None:
@@ -166,3 +179,16 @@ def _answer(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
         found = LI.REACT_ANSWER.match(last_text(messages) or "")
         return {"final_answer": found.group(1).strip()} if found else {}
     return {}
+
+
+def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
+    """A tool that raised records no output; the agent sends the model the error's text
+    under the call's id (``ToolOutput(is_error=True)``): that is its result, found in the
+    trace's model calls (the one that asked for the tool with these arguments names the id,
+    a later one was sent the result under it)."""
+    attrs = span.attributes
+    if _kind(span) != OI.KIND_TOOL or span.status_code != 2 or OI.OUTPUT_VALUE in attrs:
+        return {}
+    calls = [s for s in trace_spans.values() if _kind(s) == OI.KIND_LLM]
+    told = result_told(attrs.get(OI.TOOL_NAME), _tool_args(span), span.start_ns, calls)
+    return {"tool_result": told} if told is not None else {}

@@ -2,7 +2,9 @@
 ``execute_tool``) the conventions read, inside ``model_generation`` / ``agent_step`` /
 ``model_chunk`` spans that are none of them. Its run span holds the task and the answer in
 keys of its own, and a model call whose request failed ends OK with the finish reason
-``error``: its error is the run's. See tests/frameworks/SPANS.md."""
+``error``: its error is the run's. A run aborted (its ``abortSignal``) while a tool runs ends
+OK with its input and **no output**, where a finished run records its output and a failed
+one is ERROR: it was cancelled, and has no answer. See tests/frameworks/SPANS.md."""
 
 from __future__ import annotations
 
@@ -15,8 +17,15 @@ from collector.conventions import mastra as MA
 from collector.decode import SpanRecord
 from collector.messages import loads, turn_user_text
 from instrumentation import attributes as A
+from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "run_fields", "derive_step_fields"]
+__all__ = [
+    "SCOPES",
+    "run_fields",
+    "run_status",
+    "derive_run_fields",
+    "derive_step_fields",
+]
 
 SCOPES = frozenset({MA.SCOPE})
 _STATUS_ERROR = 2
@@ -45,6 +54,26 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
     if span.status_code == _STATUS_ERROR and attrs.get(MA.ERROR_MESSAGE):
         fields["error"] = str(attrs[MA.ERROR_MESSAGE])
     return fields
+
+
+def _cut_off(span: SpanRecord) -> bool:
+    """An agent run that recorded its input and ended neither failed nor with its output."""
+    attrs = span.attributes
+    return (
+        span.status_code != _STATUS_ERROR
+        and attrs.get(G.GEN_AI_OPERATION_NAME) == A.OP_INVOKE_AGENT
+        and MA.RUN_INPUT in attrs
+        and MA.RUN_OUTPUT not in attrs
+    )
+
+
+def run_status(span: SpanRecord) -> str | None:
+    return RunStatus.CANCELLED if _cut_off(span) else None
+
+
+def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
+    """An aborted run has no answer (its last model call asked for a tool)."""
+    return {"final_answer": None} if _cut_off(run_span) else {}
 
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:

@@ -1,6 +1,10 @@
 """Semantic Kernel (native OTel GenAI spans, ``SEMANTICKERNEL_EXPERIMENTAL_GENAI_ENABLE_OTEL_
 DIAGNOSTICS``): its model calls name their finish reason in a key of their own; an agent that
 another agent calls as a plugin records no input, and works on what the plugin call was given.
+A run cancelled (or Ctrl-C) while it runs ends its ``invoke_agent`` span, and the function
+it was in, with no status and without the output (result) every other ending records:
+cancelled. A run whose last model call asked for functions that never ran stopped at the
+auto-invocation limit (``maximum_auto_invoke_attempts``, 5 by default): ``max_steps``.
 The rest is read by the conventions. See tests/frameworks/SPANS.md."""
 
 from __future__ import annotations
@@ -13,18 +17,53 @@ from collector.conventions import genai as G
 from collector.conventions import semantic_kernel as SK
 from collector.decode import SpanRecord
 from collector.messages import loads, turn_user_text
+from collector.rules.common import (
+    CANCELLED_STEP_ERROR,
+    cut_off_genai_run,
+    cut_off_genai_tool,
+    ended_asking_for_tools,
+)
 from instrumentation import attributes as A
+from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "step_fields", "derive_run_fields_in_trace"]
+__all__ = [
+    "SCOPES",
+    "run_status",
+    "step_fields",
+    "derive_run_fields",
+    "derive_run_fields_in_trace",
+]
 
-SCOPES = frozenset({SK.MODEL_CALL_SCOPE, SK.AGENT_SCOPE})
+SCOPES = frozenset({SK.MODEL_CALL_SCOPE, SK.AGENT_SCOPE, SK.FUNCTION_SCOPE})
+
+
+def run_status(span: SpanRecord) -> str | None:
+    return RunStatus.CANCELLED if cut_off_genai_run(span) else None
 
 
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
+    if kind == "tool_call":
+        return {"error": CANCELLED_STEP_ERROR} if cut_off_genai_tool(span) else {}
     reason = span.attributes.get(SK.FINISH_REASON)
     if kind != "think" or not isinstance(reason, str) or not reason:
         return {}
     return {"finish_reasons": json.dumps([reason.removeprefix(SK.FINISH_REASON_ENUM).lower()])}
+
+
+def _asked_tools(span: SpanRecord) -> bool:
+    return span.attributes.get(SK.FINISH_REASON) == f"{SK.FINISH_REASON_ENUM}TOOL_CALLS"
+
+
+def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
+    """A run that ended on a model call asking for functions it never ran: the limit."""
+    if run_span.scope_name != SK.AGENT_SCOPE or run_span.status_code == 2:
+        return {}
+    if cut_off_genai_run(run_span):
+        return {}
+    is_call = lambda s: s.scope_name == SK.MODEL_CALL_SCOPE  # noqa: E731 - one use
+    if ended_asking_for_tools(own, is_call, _asked_tools):
+        return {"status": RunStatus.MAX_STEPS}
+    return {}
 
 
 def derive_run_fields_in_trace(
