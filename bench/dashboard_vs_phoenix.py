@@ -50,7 +50,7 @@ DEADLINE_MS = 120_000
 
 
 class CannotDo(Exception):
-    """This UI has no way to do the task; the message says why."""
+    """The task could not be done in this UI; the message says why."""
 
 
 @dataclass
@@ -60,6 +60,7 @@ class Clicks:
     clicks: int = 0
     keys: int = 0
     scrolls: int = 0
+    shown: str = ""  # what the UI showed, where the figure is the answer (the cost)
 
     def click(self, target: Any, **kwargs: Any) -> None:
         target.click(**kwargs)
@@ -142,6 +143,7 @@ def _ours(url: str, runs: RunSet) -> Ui:
     def see_cost(page: Any, done: Clicks) -> None:
         metric = page.locator("[data-testid=stMetric]", has_text="Cost").first
         visible(page, re.compile(r"\$\d"), within=metric)
+        done.shown = metric.get_by_text(re.compile(r"\$\d")).first.inner_text()
 
     def compare(page: Any, done: Clicks) -> None:
         main = page.locator("[data-testid=stMainBlockContainer]")
@@ -190,11 +192,12 @@ def _phoenix(url: str, runs: RunSet) -> Ui:
     def see_cost(page: Any, done: Clicks) -> None:
         header = page.get_by_text("Total Cost", exact=True).first.locator("xpath=..")
         visible(page, re.compile(r"\$\d"), within=header)
+        done.shown = header.get_by_text(re.compile(r"\$\d")).first.inner_text()
 
     def compare(page: Any, done: Clicks) -> None:
         # Compare takes two rows checked in one list, and a row's check does not survive
-        # a new filter: back to the roots, scroll down to the failed one, check it and
-        # the newest (good) run.
+        # a new filter: back to the roots, check the newest (good) run, scroll down to the
+        # failed one and check it.
         done.press(page, "Escape")
         done.click(page.get_by_label("Clear filter condition"))
         done.click(page.get_by_label("Filter spans"))
@@ -202,7 +205,9 @@ def _phoenix(url: str, runs: RunSet) -> Ui:
         done.press(page, "Enter")
         page.get_by_text("parent_id is None").first.wait_for(timeout=DEADLINE_MS)
         rows = page.locator("tbody tr")
-        rows.first.locator("[aria-label=OK]").wait_for(timeout=DEADLINE_MS)
+        # The newest run (a good one) at the top, checked first; then down to the failed.
+        done.click(rows.first.locator("[aria-label=OK]").locator("xpath=ancestor::tr/td[1]"))
+        visible(page, "1 span selected")
         failed = page.locator(error_row).first
         deadline = time.monotonic() + DEADLINE_MS / 1000
         while not failed.count():  # the list loads more rows as it is scrolled
@@ -213,10 +218,6 @@ def _phoenix(url: str, runs: RunSet) -> Ui:
         failed.scroll_into_view_if_needed(timeout=DEADLINE_MS)
         done.scrolls += 1
         done.click(failed.locator("td").first)  # the check box fills it
-        visible(page, "1 span selected")
-        # The newest run (a good one), at the top of the list: scrolled back to.
-        done.scrolls += 1
-        done.click(page.locator("tbody tr:has([aria-label=OK])").first.locator("td").first)
         visible(page, "2 spans selected")
         done.click(page.get_by_test_id("compare-traces-button"))
         # Both traces' headers: the failed one's status and the good one's.
@@ -227,8 +228,7 @@ def _phoenix(url: str, runs: RunSet) -> Ui:
             dialog.get_by_text("Error", exact=True).first.wait_for(timeout=15_000)
         except PlaywrightTimeout:
             raise CannotDo(
-                "Compare Traces opened on two good traces, not the failed one checked"
-                " (the checks kept row positions while the list loaded more rows)"
+                "Compare Traces opened without the failed run that was checked"
             ) from None
 
     return Ui(
@@ -299,21 +299,25 @@ def _walk(browser: Any, ui: Ui) -> None:
                 ui.cannot[task] = str(exc)
                 continue
             ui.times_ms.setdefault(task, []).append((time.perf_counter() - began) * 1000)
-            ui.clicks[task] = f"{done.clicks}" + (f" + {done.keys} keys" if done.keys else "")
+            ui.clicks[task] = f"{done.clicks} clicks"
+            if done.keys:
+                ui.clicks[task] += f" + {done.keys} keys"
             if done.scrolls:
                 ui.clicks[task] += f" + {done.scrolls} scrolls"
+            if done.shown:
+                ui.clicks[task] += f"; shows {done.shown}"
     finally:
         context.close()
 
 
 def _row(ui: Ui, task: str) -> tuple[str, float | None]:
     if task in ui.cannot:
-        return f"cannot: {ui.cannot[task]}", None
+        return f"not done: {ui.cannot[task]}", None
     times = ui.times_ms.get(task) or []
     if not times:
         return "not reached", None
     p50, p95 = percentile(times, 50), percentile(times, 95)
-    return f"{p50:,.0f} / {p95:,.0f} ms, {ui.clicks[task]} clicks", p50
+    return f"{p50:,.0f} / {p95:,.0f} ms, {ui.clicks[task]}", p50
 
 
 def print_table(uis: list[Ui]) -> None:
@@ -353,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
         theirs_s = _wait("Phoenix", lambda: _phoenix_stored(server, runs), args.store_deadline_s)
         print(
             f"{args.runs:,} runs ({args.failed} failed) sent to both; then agent-audit had"
-            f" stored them all after {ours_s:.0f} s more, Phoenix after {theirs_s:.0f} s more"
+            f" stored them all after {ours_s:.0f} s more, Phoenix after {theirs_s:.0f} s more",
+            flush=True,
         )
         uis = [_ours(dashboard.url, runs), _phoenix(phoenix.url, runs)]
         load_before = os.getloadavg()
