@@ -196,8 +196,8 @@ def _phoenix(url: str, runs: RunSet) -> Ui:
 
     def compare(page: Any, done: Clicks) -> None:
         # Compare takes two rows checked in one list, and a row's check does not survive
-        # a new filter: back to the roots, check the newest (good) run, scroll down to the
-        # failed one and check it.
+        # a new filter: back to the roots, scroll down to the failed one, check it, and
+        # the newest (good) run at the top.
         done.press(page, "Escape")
         done.click(page.get_by_label("Clear filter condition"))
         done.click(page.get_by_label("Filter spans"))
@@ -205,9 +205,7 @@ def _phoenix(url: str, runs: RunSet) -> Ui:
         done.press(page, "Enter")
         page.get_by_text("parent_id is None").first.wait_for(timeout=DEADLINE_MS)
         rows = page.locator("tbody tr")
-        # The newest run (a good one) at the top, checked first; then down to the failed.
-        done.click(rows.first.locator("[aria-label=OK]").locator("xpath=ancestor::tr/td[1]"))
-        visible(page, "1 span selected")
+        rows.first.locator("[aria-label=OK]").wait_for(timeout=DEADLINE_MS)
         failed = page.locator(error_row).first
         deadline = time.monotonic() + DEADLINE_MS / 1000
         while not failed.count():  # the list loads more rows as it is scrolled
@@ -218,6 +216,10 @@ def _phoenix(url: str, runs: RunSet) -> Ui:
         failed.scroll_into_view_if_needed(timeout=DEADLINE_MS)
         done.scrolls += 1
         done.click(failed.locator("td").first)  # the check box fills it
+        visible(page, "1 span selected")
+        # The newest run (a good one), at the top of the list: scrolled back to.
+        done.scrolls += 1
+        done.click(page.locator("tbody tr:has([aria-label=OK])").first.locator("td").first)
         visible(page, "2 spans selected")
         done.click(page.get_by_test_id("compare-traces-button"))
         # Both traces' headers: the failed one's status and the good one's.
@@ -285,6 +287,8 @@ def _phoenix_stored(server: PhoenixServer, runs: RunSet) -> bool:
 
 def _walk(browser: Any, ui: Ui) -> None:
     """One person's walk through the tasks in ``ui``, from a fresh browser context."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     try:
@@ -298,6 +302,9 @@ def _walk(browser: Any, ui: Ui) -> None:
             except CannotDo as exc:
                 ui.cannot[task] = str(exc)
                 continue
+            except PlaywrightTimeout as exc:
+                ui.cannot[task] = "timed out: " + str(exc).splitlines()[0]
+                return  # the page is in an unknown state for the tasks after it
             ui.times_ms.setdefault(task, []).append((time.perf_counter() - began) * 1000)
             ui.clicks[task] = f"{done.clicks} clicks"
             if done.keys:
