@@ -190,7 +190,9 @@ def _phoenix(url: str, runs: RunSet) -> Ui:
         visible(page, re.compile(rf"^{runs.answer_text}\("))
 
     def see_cost(page: Any, done: Clicks) -> None:
-        header = page.get_by_text("Total Cost", exact=True).first.locator("xpath=..")
+        # The trace's header, in its panel (the project's stats beside the list have one too).
+        trace = page.get_by_role("dialog")
+        header = trace.get_by_text("Total Cost", exact=True).first.locator("xpath=..")
         visible(page, re.compile(r"\$\d"), within=header)
         done.shown = header.get_by_text(re.compile(r"\$\d")).first.inner_text()
 
