@@ -296,7 +296,7 @@ def _walk(browser: Any, ui: Ui) -> None:
     try:
         for task, step in ui.steps.items():
             if task in ui.cannot:
-                continue
+                break  # each task starts where the one before it ended
             done = Clicks()
             began = time.perf_counter()
             try:
