@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ import httpx
 from bench.collector_proc import proc_status_kb
 from bench.load import Target, add_load_arguments, add_spawn_arguments, run_load, run_spawned
 
-__all__ = ["main", "run_phoenix"]
+__all__ = ["PhoenixServer", "PhoenixUnavailable", "main", "run_phoenix", "start_phoenix"]
 
 
 def _free_port() -> int:
@@ -62,11 +63,39 @@ def _sqlite_counter(db: Path) -> Any:
     return count
 
 
-def run_phoenix(args: argparse.Namespace) -> dict[str, Any]:
-    """Start Phoenix, run the load at it, stop it; every figure or why it could not run."""
-    executable = Path(args.venv) / "bin" / "phoenix"
+@dataclass
+class PhoenixServer:
+    """One ``phoenix serve`` process on loopback ports, with its own working directory."""
+
+    process: subprocess.Popen[bytes]
+    workdir: Path
+    url: str
+    grpc_port: int
+    version: str
+    ready_s: float
+
+    def stop(self) -> None:
+        """SIGINT (Phoenix's own shutdown), then kill after 60 s."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+class PhoenixUnavailable(RuntimeError):
+    """Phoenix is not installed, exited, or did not answer in time; the message says which."""
+
+
+def start_phoenix(venv: str) -> PhoenixServer:
+    """Start ``phoenix serve`` from ``venv`` and wait until ``/healthz`` answers."""
+    executable = Path(venv) / "bin" / "phoenix"
     if not executable.exists():
-        return {"error": f"{executable} not found: create the venv and pip install arize-phoenix"}
+        raise PhoenixUnavailable(
+            f"{executable} not found: create the venv and pip install arize-phoenix"
+        )
     workdir = Path(tempfile.mkdtemp(prefix="bench-phoenix-"))
     http_port, grpc_port = _free_port(), _free_port()
     env = dict(os.environ)
@@ -78,54 +107,58 @@ def run_phoenix(args: argparse.Namespace) -> dict[str, Any]:
         "PHOENIX_GRPC_PORT": str(grpc_port),
         "PHOENIX_TELEMETRY_ENABLED": "false",
     }
-    log = open(workdir / "phoenix.log", "w")  # noqa: SIM115 - closed in finally
+    version = _version(venv)
     started = time.monotonic()
-    process = subprocess.Popen(
-        [str(executable), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir
+    with (workdir / "phoenix.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(executable), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir
+        )
+    url = f"http://127.0.0.1:{http_port}"
+    deadline = time.monotonic() + 180
+    while True:
+        if process.poll() is not None:
+            tail = (workdir / "phoenix.log").read_text()[-2000:]
+            raise PhoenixUnavailable(f"phoenix exited with {process.returncode}: {tail}")
+        try:
+            if httpx.get(url + "/healthz", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise PhoenixUnavailable("phoenix did not answer /healthz within 180 s")
+        time.sleep(0.2)  # polling interval
+    return PhoenixServer(
+        process, workdir, url, grpc_port, version, round(time.monotonic() - started, 1)
     )
-    report: dict[str, Any] = {"phoenix_version": _version(args.venv)}
+
+
+def run_phoenix(args: argparse.Namespace) -> dict[str, Any]:
+    """Start Phoenix, run the load at it, stop it; every figure or why it could not run."""
     try:
-        url = f"http://127.0.0.1:{http_port}"
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                log.flush()
-                tail = (workdir / "phoenix.log").read_text()[-2000:]
-                return report | {"error": f"phoenix exited with {process.returncode}: {tail}"}
-            try:
-                if httpx.get(url + "/healthz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                return report | {"error": "phoenix did not answer /healthz within 180 s"}
-            time.sleep(0.2)  # polling interval
-        report["ready_s"] = round(time.monotonic() - started, 1)
+        server = start_phoenix(args.venv)
+    except PhoenixUnavailable as exc:
+        return {"error": str(exc)}
+    report: dict[str, Any] = {"phoenix_version": server.version, "ready_s": server.ready_s}
+    try:
         time.sleep(args.idle_wait)  # let start-up settle before reading idle RSS
-        report["idle_rss_mb"] = round(proc_status_kb(process.pid, "VmRSS") / 1024, 1)
+        report["idle_rss_mb"] = round(proc_status_kb(server.process.pid, "VmRSS") / 1024, 1)
         target = Target(
-            grpc_target=f"127.0.0.1:{grpc_port}",
-            http_url=url,
-            counter=_sqlite_counter(workdir / "phoenix.db"),
-            pid=process.pid,
+            grpc_target=f"127.0.0.1:{server.grpc_port}",
+            http_url=server.url,
+            counter=_sqlite_counter(server.workdir / "phoenix.db"),
+            pid=server.process.pid,
             sample_visibility=False,
             visible_deadline_s=args.phoenix_deadline,
         )
         report |= run_load(args, target)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        log.close()
-    size = sum(p.stat().st_size for p in workdir.glob("phoenix.db*") if p.suffix != ".log")
+        server.stop()
+    size = sum(p.stat().st_size for p in server.workdir.glob("phoenix.db*"))
     report["db_bytes"] = size
     if report.get("acked_spans"):
         report["db_bytes_per_span"] = round(size / report["acked_spans"], 1)
-    shutil.rmtree(workdir, ignore_errors=True)
+    shutil.rmtree(server.workdir, ignore_errors=True)
     return report
 
 
