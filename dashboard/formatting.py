@@ -8,6 +8,7 @@ visible and ``escape_markdown`` makes text safe to place inside Markdown.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -178,7 +179,7 @@ def format_duration_ms(duration_ms: float | None) -> str:
 
 
 def format_cost(cost_usd: object) -> str:
-    """``"$0.0123"``, ``"$1.23"``, ``"$0"`` for free; ``""`` when unknown."""
+    """``"$0.000021"``, ``"$0.0123"``, ``"$1.23"``, ``"$0"`` for free; ``""`` when unknown."""
     if cost_usd is None or cost_usd == "":
         return ""
     try:
@@ -187,6 +188,13 @@ def format_cost(cost_usd: object) -> str:
         return ""
     if value == 0:
         return "$0"
+    if abs(value) < 0.0001:
+        # A small model's call costs millionths of a dollar: two significant digits,
+        # not "$0.0000" (which reads as free). Under a hundred-millionth: its bound.
+        if abs(value) < 1e-8:
+            return "<$0.00000001"
+        digits = 1 - math.floor(math.log10(abs(value)))
+        return f"${value:.{digits}f}"
     if abs(value) < 0.01:
         return f"${value:.4f}"
     if abs(value) < 100:

@@ -200,6 +200,9 @@ def test_times_are_local_and_relative_and_costs_readable() -> None:
     assert format_local_time("2025-03-01T11:00:00Z", "Not/AZone", now) == "11:00:00"
     assert format_cost(None) == "" and format_cost(0) == "$0"
     assert format_cost(0.001234) == "$0.0012" and format_cost(1.5) == "$1.50"
+    # A small model's call: millionths of a dollar are shown, never "$0.0000".
+    assert format_cost(0.000021) == "$0.000021" and format_cost(0.00009876) == "$0.000099"
+    assert format_cost(3e-10) == "<$0.00000001"
 
 
 def test_transcript_of_the_ai_sdk_before_and_since_version_5() -> None:
