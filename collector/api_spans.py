@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from collector.columns import SPANS, names
 from collector.serialize import json_value, parse_json_text
+from collector.span_chat import span_model_messages
 from collector.store import RunStore
 
 __all__ = ["router"]
@@ -30,7 +31,9 @@ _JSON_COLUMNS = frozenset(c.name for c in SPANS if c.sql_type == "JSON")
     summary="One stored span",
     description=(
         "The span as stored (after redaction and truncation): every `spans` column, "
-        "`attributes`, `events`, `links` and `resource` as JSON. "
+        "`attributes`, `events`, `links` and `resource` as JSON, and `model_messages`: "
+        "a model call's `input` and `output` messages as the collector reads them "
+        "(GenAI attributes or events, LiteLLM's raw request; empty lists otherwise). "
         "Ids are lower-case hex. 404 when no such span is stored."
     ),
     tags=["runs"],
@@ -48,7 +51,9 @@ def get_span_route(request: Request, trace_id: str, span_id: str) -> dict[str, A
     )
     if row is None:
         raise HTTPException(404, f"no span {trace_id}/{span_id} is stored")
-    return {
+    span = {
         name: parse_json_text(value) if name in _JSON_COLUMNS else json_value(value)
         for name, value in zip(_COLUMNS, row, strict=True)
     }
+    span["model_messages"] = span_model_messages(span)
+    return span

@@ -8,8 +8,9 @@ OpenAI-style chat dicts (``role``, ``content``, ``tool_calls``, ``tool_call_id``
 - GenAI span events (``gen_ai.user.message`` ... ``gen_ai.choice``, the
   ``gen_ai.content.prompt`` / ``completion`` events, the operation-details event;
   Strands, OpenLIT), or the same events as a JSON list in an ``events`` attribute
-  (pydantic-ai 1.0) and LiteLLM's raw request keys, through the collector's own pure
-  reader (collector/event_messages.py), so the dashboard shows what the collector read;
+  (pydantic-ai 1.0) and LiteLLM's raw request keys: read by the collector
+  (collector/span_chat.py) and sent as the span's ``model_messages``, so the dashboard
+  shows what the collector read;
 - Google ADK's ``gcp.vertex.agent.llm_request`` / ``llm_response`` (Gemini contents);
 - the Vercel AI SDK's ``ai.prompt.messages``, ``ai.response.text``, ``ai.response.toolCalls``;
 - Langfuse's ``langfuse.observation.input`` / ``output`` of a generation;
@@ -21,9 +22,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
-
-from collector.decode import SpanRecord
-from collector.event_messages import model_messages
 
 __all__ = ["FORMS", "Chat"]
 
@@ -45,32 +43,10 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
     return [dict(m) for m in value if isinstance(m, Mapping)] if isinstance(value, list) else []
 
 
-def _span_events(attrs: Mapping[str, Any], span: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The span's events; else the GenAI message events that Logfire-style
-    instrumentations (pydantic-ai 1.0's version 1) keep as one JSON list in an ``events``
-    attribute, each naming itself in ``event.name``."""
-    events = [e for e in span.get("events") or [] if isinstance(e, dict)]
-    if any(str(e.get("name", "")).startswith("gen_ai.") for e in events):
-        return events
-    listed = [e for e in _dicts(_loads(attrs.get("events"))) if e.get("event.name")]
-    return events + [{"name": e["event.name"], "attributes": e} for e in listed]
-
-
 def _genai_events(attrs: Mapping[str, Any], span: Mapping[str, Any]) -> Chat:
-    record = SpanRecord(
-        trace_id="",
-        span_id="",
-        parent_span_id=None,
-        name=str(span.get("name") or ""),
-        kind=0,
-        start_ns=0,
-        end_ns=0,
-        status_code=0,
-        status_message="",
-        attributes=dict(attrs),
-        events=_span_events(attrs, span),
-        scope_name=str(span.get("scope_name") or ""),
-    )
+    """What the collector read of the call (its ``model_messages``, collector/span_chat.py)."""
+    read = span.get("model_messages")
+    read = read if isinstance(read, Mapping) else {}
 
     def chat(message: dict[str, Any]) -> dict[str, Any]:
         # The collector's shape names a tool answer's call ``id`` and a call's fields flat.
@@ -79,8 +55,8 @@ def _genai_events(attrs: Mapping[str, Any], span: Mapping[str, Any]) -> Chat:
         return message
 
     return (
-        [chat(m) for m in model_messages(record, "input")],
-        [chat(m) for m in model_messages(record, "output")],
+        [chat(m) for m in _dicts(read.get("input"))],
+        [chat(m) for m in _dicts(read.get("output"))],
     )
 
 
