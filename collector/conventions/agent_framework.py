@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["SCOPE", "FINISH_REASONS"]
+__all__ = ["SCOPE"]
 
 # Its invoke_agent, chat and execute_tool spans (the global tracer provider's tracer).
 SCOPE = "agent_framework"
-# The conventions' finish reasons of a model call, a JSON list ("tool_calls", "stop").
-FINISH_REASONS = "gen_ai.response.finish_reasons"
+# A model call's finish reasons are the conventions' own key
+# (instrumentation.attributes.GEN_AI_RESPONSE_FINISH_REASONS, a JSON list here).

@@ -49,7 +49,7 @@ def _is_call(span: SpanRecord) -> bool:
 
 
 def _asked_tools(span: SpanRecord) -> bool:
-    reasons = loads(span.attributes.get(MAF.FINISH_REASONS))
+    reasons = loads(span.attributes.get(A.GEN_AI_RESPONSE_FINISH_REASONS))
     return isinstance(reasons, list) and "tool_calls" in reasons
 
 
