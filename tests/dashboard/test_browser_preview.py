@@ -63,6 +63,10 @@ RECORD_SWAP = """(() => {
   new MutationObserver((changes, observer) => {
     if (document.getElementById('page-preview')) {
       window.__previewSeen = performance.now();
+      // Still there two frames later: it was painted (a late preview goes unpainted).
+      requestAnimationFrame(() => requestAnimationFrame(() => {
+        window.__previewPainted = !!document.getElementById('page-preview');
+      }));
       observer.disconnect();
     }
   }).observe(document, {childList: true, subtree: true});
@@ -216,12 +220,20 @@ def test_streamlits_page_replaces_the_preview_once_drawn(served: Served) -> None
     page.set_default_timeout(WAIT_MS)
     try:
         for path, drawn in (("/", "grid"), (f"/run?run={served.seeded.runs.failed}", "tree")):
-            page.goto(served.url + path)
-            # Streamlit's page on a busy machine: wait longer than for one element.
-            page.wait_for_function("() => window.__swap !== undefined", timeout=4 * WAIT_MS)
-            swap = page.evaluate("window.__swap")
-            seen = page.evaluate("window.__previewSeen")
-            assert seen is not None and seen < swap["at"], (path, seen, swap)
+            # A preview whose data came after Streamlit drew its first element goes at
+            # once, unpainted (page_preview.py); on a busy machine a load may be such a
+            # one: what this test checks is the swap of a painted preview, so load again.
+            for _ in range(3):
+                page.goto(served.url + path)
+                # Streamlit's page on a busy machine: wait longer than for one element.
+                page.wait_for_function("() => window.__swap !== undefined", timeout=4 * WAIT_MS)
+                swap = page.evaluate("window.__swap")
+                seen = page.evaluate("window.__previewSeen")
+                assert seen is not None and seen < swap["at"], (path, seen, swap)
+                if page.evaluate("window.__previewPainted"):
+                    break
+            else:
+                raise AssertionError(f"{path}: the preview came late in three loads")
             assert swap[drawn], f"{path}: the preview went before Streamlit drew the {drawn}"
             assert page.locator(PREVIEW).count() == 0
     finally:
