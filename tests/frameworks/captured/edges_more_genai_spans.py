@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from tests.frameworks.captured import edges_more_scenario as M
+from tests.frameworks.captured import edges_scenario as E
 from tests.frameworks.captured.capture_driver import Framework
 from tests.frameworks.captured.capture_files import Capture
 from tests.scripted_llm import ScriptedLLM
@@ -57,7 +58,7 @@ def _semantic_kernel(capture: Capture, llm: ScriptedLLM) -> dict[str, M.Outcome]
 
     tasks = M.script(llm, "[edges-semantic_kernel]", tool=lambda name: f"Edge-{name}")
     out = M.outcomes(tasks, ask)
-    out["cancelled"] = M.cancelled(tasks["cancelled"], lambda: ask(tasks["cancelled"]), tools)
+    out["cancelled"] = E.cancelled(tasks["cancelled"], lambda: ask(tasks["cancelled"]), tools)
     return out
 
 
@@ -81,7 +82,7 @@ def _agent_framework(capture: Capture, llm: ScriptedLLM) -> dict[str, M.Outcome]
 
     tasks = M.script(llm, "[edges-agent_framework]")
     out = M.outcomes(tasks, ask)
-    out["cancelled"] = M.cancelled(tasks["cancelled"], lambda: ask(tasks["cancelled"]), tools)
+    out["cancelled"] = E.cancelled(tasks["cancelled"], lambda: ask(tasks["cancelled"]), tools)
     return out
 
 

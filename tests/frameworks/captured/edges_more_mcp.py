@@ -50,7 +50,7 @@ def _mcp(capture: Capture, llm: ScriptedLLM) -> dict[str, M.Outcome]:
     with _Served(server) as served:
         out = M.outcomes({s: tasks[s] for s in shapes}, lambda t: ask(served.url, t))
         start = lambda: ask(served.url, tasks["cancelled"])  # noqa: E731
-        out["cancelled"] = M.cancelled(tasks["cancelled"], start, tools)
+        out["cancelled"] = E.cancelled(tasks["cancelled"], start, tools)
     return out
 
 

@@ -124,7 +124,7 @@ def _beeai(capture: Capture, llm: ScriptedLLM) -> dict[str, M.Outcome]:
     final = lambda text: call_tool("final_answer", {"response": text})  # noqa: E731
     tasks = M.script(llm, "[edges-beeai]", final=final)
     out = M.outcomes(tasks, ask)
-    out["cancelled"] = M.cancelled(tasks["cancelled"], lambda: ask(tasks["cancelled"]), tools)
+    out["cancelled"] = E.cancelled(tasks["cancelled"], lambda: ask(tasks["cancelled"]), tools)
     return out
 
 

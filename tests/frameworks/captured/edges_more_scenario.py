@@ -100,13 +100,3 @@ def outcomes(tasks: dict[str, str], ask: Callable[[str], Any]) -> dict[str, Outc
         for shape, task in tasks.items()
         if shape != "cancelled"
     }
-
-
-def cancelled(task: str, start: Callable[[], Awaitable[Any]], tools: E.Tools) -> Outcome:
-    """The ``cancelled`` shape: ``start()``, called on a new event loop, begins the run; it is
-    cancelled once ``wait_forever`` started (:func:`edges_scenario.cancel_when_started`)."""
-
-    async def cancel() -> dict[str, Any]:
-        return await E.cancel_when_started(start(), tools)
-
-    return {"task": task, **asyncio.run(cancel())}

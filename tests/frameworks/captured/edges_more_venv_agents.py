@@ -142,7 +142,7 @@ def _autogen(capture: Capture, llm: ScriptedLLM) -> dict[str, M.Outcome]:
     tasks = M.script(llm, "[edges-autogen]")
     out = M.outcomes(tasks, ask)
     start = lambda: make_agent().run(task=tasks["cancelled"])  # noqa: E731
-    out["cancelled"] = M.cancelled(tasks["cancelled"], start, tools)
+    out["cancelled"] = E.cancelled(tasks["cancelled"], start, tools)
     return out
 
 
@@ -167,7 +167,7 @@ def _agno(capture: Capture, llm: ScriptedLLM) -> dict[str, M.Outcome]:
     out = M.outcomes(tasks, ask)
     # An async tool only under arun: a sync run refuses the agent.
     start = lambda: make_agent(tools.wait_forever).arun(tasks["cancelled"])  # noqa: E731
-    out["cancelled"] = M.cancelled(tasks["cancelled"], start, tools)
+    out["cancelled"] = E.cancelled(tasks["cancelled"], start, tools)
     return out
 
 
