@@ -16,7 +16,6 @@ A raising tool is reported to the model as each framework documents: LangChain's
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 from tests.frameworks.captured import shapes_scenario as S
@@ -27,23 +26,13 @@ from tests.scripted_llm import ScriptedLLM, call_tool
 
 def _langgraph(capture: Capture, llm: ScriptedLLM, openllmetry: bool) -> dict[str, Any]:
     from langchain.agents import create_agent
-    from langchain.agents.middleware import wrap_tool_call
-    from langchain_core.messages import ToolMessage
     from langchain_core.tools import tool
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 
+    from tests.frameworks.captured.langchain_weather import report_tool_errors
+
     instrument_langchain(capture.provider, openllmetry)
-
-    @wrap_tool_call
-    def report_tool_errors(request: Any, handler: Callable[[Any], Any]) -> Any:
-        try:
-            return handler(request)
-        except Exception as exc:  # noqa: BLE001 - the model reads the error and retries
-            return ToolMessage(
-                content=f"Tool error: {exc}", tool_call_id=request.tool_call["id"], status="error"
-            )
-
     tools = S.Tools()
 
     @tool

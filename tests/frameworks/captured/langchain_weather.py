@@ -1,7 +1,7 @@
 """The LangChain pieces capture_langgraph.py and capture_langchain_middleware.py share: the
 agent scenario's tools as LangChain tools, LangChain's documented tool-error middleware (a
-failing tool handed to the model; without it the run fails) and the packages whose versions
-the captures record."""
+failing tool handed to the model; without it the run fails; capture_shapes.py's LangGraph
+agent has it too) and the packages whose versions the captures record."""
 
 from __future__ import annotations
 
