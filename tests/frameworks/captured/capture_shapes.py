@@ -19,7 +19,12 @@ import asyncio
 from typing import Any
 
 from tests.frameworks.captured import shapes_scenario as S
-from tests.frameworks.captured.capture_driver import Framework, instrument_langchain, run_main
+from tests.frameworks.captured.capture_driver import (
+    Framework,
+    instrument_crewai,
+    instrument_langchain,
+    run_main,
+)
 from tests.frameworks.captured.capture_files import Capture
 from tests.scripted_llm import ScriptedLLM, call_tool
 
@@ -161,18 +166,10 @@ def _smolagents(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
 
 
 def _crewai(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
-    import os
-
-    # CrewAI's anonymous usage telemetry and its hosted tracing would reach the internet.
-    os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
+    instrument_crewai(capture.provider)
     from crewai import LLM, Agent, Crew, Task
     from crewai.tools import tool
-    from openinference.instrumentation.crewai import CrewAIInstrumentor
-    from openinference.instrumentation.openai import OpenAIInstrumentor
 
-    CrewAIInstrumentor().instrument(tracer_provider=capture.provider)
-    OpenAIInstrumentor().instrument(tracer_provider=capture.provider)
     tools = S.Tools()
 
     @tool("get_weather")

@@ -5,26 +5,20 @@ autogen-core's own spans too); run by capture_edges_more.py in the framework's v
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 from tests.frameworks.captured import edges_more_scenario as M
 from tests.frameworks.captured import edges_scenario as E
-from tests.frameworks.captured.capture_driver import Framework
+from tests.frameworks.captured.capture_driver import Framework, instrument_crewai
 from tests.frameworks.captured.capture_files import Capture
 from tests.scripted_llm import ScriptedLLM
 
 
 def _crewai(capture: Capture, llm: ScriptedLLM) -> dict[str, M.Outcome]:
-    os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
+    instrument_crewai(capture.provider)
     from crewai import LLM, Agent, Crew, Task
     from crewai.tools import tool
-    from openinference.instrumentation.crewai import CrewAIInstrumentor
-    from openinference.instrumentation.openai import OpenAIInstrumentor
 
-    CrewAIInstrumentor().instrument(tracer_provider=capture.provider)
-    OpenAIInstrumentor().instrument(tracer_provider=capture.provider)
     tools = M.Tools()
 
     @tool("tick")
