@@ -152,7 +152,12 @@ AGENT_RUNS: tuple[Column, ...] = (
 AGENT_STEPS: tuple[Column, ...] = (
     Column("id", "VARCHAR", "Step id.", constraint="PRIMARY KEY"),
     Column("agent_run_id", "VARCHAR", "The run; NULL until the run arrives."),
-    Column("step_number", "INTEGER", "1-based position in start order.", ingested=False),
+    Column(
+        "step_number",
+        "INTEGER",
+        "1-based position in start order (steps started at once: in end order).",
+        ingested=False,
+    ),
     Column(
         "action_type",
         "VARCHAR",

@@ -108,10 +108,12 @@ def _stored(
     return found
 
 
-def _start_order(step: StepRow) -> tuple[bool, datetime, str]:
-    """``ORDER BY started_at NULLS LAST, id`` (both compare text by code point)."""
+def _start_order(step: StepRow) -> tuple[bool, datetime, bool, float, str]:
+    """``ORDER BY started_at NULLS LAST, duration_ms NULLS LAST, id`` (ingest.py's
+    _RENUMBER_STEPS; both compare text by code point)."""
     started: datetime | None = step.started_at
-    return (started is None, started or datetime.min, step.id)
+    duration: float | None = step.duration_ms
+    return (started is None, started or datetime.min, duration is None, duration or 0.0, step.id)
 
 
 def _tool_names(steps: list[StepRow]) -> list[str] | None:

@@ -421,11 +421,14 @@ def _upsert_steps(
 
 
 # The batch's runs and their steps, read through the id and agent_run_id indexes
-# (collector/id_lists.py).
+# (collector/id_lists.py). Steps that started in the same instant (JavaScript's clocks
+# tell milliseconds: a tool that took less than one, and the model call sent its result)
+# come in the order they ended.
 _RENUMBER_STEPS = """
     UPDATE agent_steps SET step_number = n.rn FROM (
         SELECT id, row_number() OVER (
-            PARTITION BY agent_run_id ORDER BY started_at NULLS LAST, id) AS rn
+            PARTITION BY agent_run_id
+            ORDER BY started_at NULLS LAST, duration_ms NULLS LAST, id) AS rn
         FROM agent_steps WHERE agent_run_id IN ({ids})
     ) n
     WHERE agent_steps.agent_run_id IN ({ids}) AND agent_steps.id = n.id

@@ -23,6 +23,7 @@ from collector.ingest import IngestState, ingest_batch, refresh_runs
 from collector.mapping import SpanClass, classify
 from collector.schema import migrate
 from instrumentation import attributes as A
+from tests.records import span_record
 
 _T0 = datetime(2026, 12, 6, 12, 0, 0)
 _STEPS = 6
@@ -30,11 +31,11 @@ _STEPS = 6
 
 def _spans() -> list[SpanRecord]:
     """Eight runs, some with token counts of their own or no model; some steps
-    without a start, a model or tokens."""
+    without a start, a model or tokens, some starting with the step before."""
     spec = WorkloadSpec(runs=8, steps=_STEPS, runs_per_request=8, seed=11)
     (request,) = list(generate_requests(spec))
     spans = decode_protobuf(request.body).spans
-    varied = []
+    varied: list[SpanRecord] = []
     runs_seen = 0
     for n, span in enumerate(spans):
         if classify(span) is SpanClass.RUN:
@@ -55,6 +56,8 @@ def _spans() -> list[SpanRecord]:
                 span = _without(span, drop)
             if n % 4 == 3:
                 span = _without(span, {A.GEN_AI_USAGE_INPUT_TOKENS, A.GEN_AI_USAGE_OUTPUT_TOKENS})
+            if n % 6 == 4 and varied and varied[-1].start_ns:  # started with the step before
+                span = dataclasses.replace(span, start_ns=varied[-1].start_ns)
         varied.append(span)
     return varied
 
@@ -128,3 +131,50 @@ def test_runs_come_out_as_the_sql_refresh_makes_them(tmp_path: Path, how: str) -
     tables = _ingest(tmp_path / f"{how}.duckdb", _split(spans, how))
     assert tables["runs"] == reference["runs"]
     assert tables["steps"] == reference["steps"]
+
+
+_MS = 1_000_000  # JavaScript's SDKs tell time in milliseconds
+_CHAT = {A.GEN_AI_OPERATION_NAME: "chat", A.GEN_AI_REQUEST_MODEL: "qwen"}
+
+
+def _ms_clock_run() -> list[SpanRecord]:
+    """A run timed to the millisecond: a model call, a tool that took under one, and the
+    model call sent its result, which starts in the tool's millisecond. The second call's
+    id sorts before the tool's, so an order by id alone puts it first."""
+    run = span_record(
+        "a" * 16,
+        name="invoke_agent helper",
+        attributes={A.GEN_AI_OPERATION_NAME: "invoke_agent", A.GEN_AI_AGENT_NAME: "helper"},
+        start_ns=1_000 * _MS,
+        end_ns=1_300 * _MS,
+    )
+    steps = [
+        ("5" * 16, "chat qwen", _CHAT, 1_000, 1_100),
+        ("f" * 16, "execute_tool ps", {A.GEN_AI_OPERATION_NAME: "execute_tool"}, 1_100, 1_100),
+        ("1" * 16, "chat qwen", _CHAT, 1_100, 1_300),
+    ]
+    return [run] + [
+        span_record(
+            span_id,
+            name=name,
+            parent_span_id=run.span_id,
+            attributes=attributes,
+            start_ns=start * _MS,
+            end_ns=end * _MS,
+        )
+        for span_id, name, attributes, start, end in steps
+    ]
+
+
+@pytest.mark.parametrize("how", ["whole", "run_first", "steps_first"])
+def test_steps_that_started_in_one_millisecond_come_in_the_order_they_ended(
+    tmp_path: Path, how: str
+) -> None:
+    path = tmp_path / f"{how}.duckdb"
+    _ingest(path, _split(_ms_clock_run(), how))
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        order = con.execute("SELECT span_id FROM agent_steps ORDER BY step_number").fetchall()
+    finally:
+        con.close()
+    assert [row[0] for row in order] == ["5" * 16, "f" * 16, "1" * 16]
