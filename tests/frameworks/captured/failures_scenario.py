@@ -25,6 +25,9 @@ RATE_LIMITED = "rate limit reached, retry later"
 # What a tool guardrail tells the model instead of running the tool, and what it answers.
 GUARDED = "Weather lookups for Paris are blocked."
 REFUSED_ANSWER = "I may not look up the weather in Paris."
+# What a tool output guardrail tells the model instead of the tool's result, and the answer.
+WITHHELD = "Forecasts may not be shared."
+WITHHELD_ANSWER = "I may not share the forecast for Paris."
 # What a manager answers once the agent it asked stopped at its turn limit.
 CHILD_GAVE_UP = "The forecaster could not finish."
 # The weather call's tokens, so a run's totals tell which calls it counted.
