@@ -7,7 +7,10 @@ its own:
   the client or by the framework's own retry, then a weather call and the answer: the run
   completes;
 - per framework, a limit or a validation the framework enforces (a token budget, an output
-  or tool that keeps failing validation, an answer cut at the model's token limit).
+  or tool that keeps failing validation, an answer cut at the model's token limit);
+- for the frameworks of capture_failures_more.py (:func:`script_more`): ``raises``, a tool
+  that raises, the model told and answering; ``step_limit``, a model that asks for the
+  weather at every turn until the framework's own step or iteration limit stops the run.
 
 Shared by the capture scripts; no framework imported."""
 
@@ -32,6 +35,11 @@ WITHHELD_ANSWER = "I may not share the forecast for Paris."
 CHILD_GAVE_UP = "The forecaster could not finish."
 # The weather call's tokens, so a run's totals tell which calls it counted.
 CALL_TOKENS = {"input_tokens": 90, "output_tokens": 7}
+# What the raising tool raises, and what the model answers once told.
+ALERTS_DOWN = "the alert service is down"
+ALERTS_ANSWER = "The alerts for Paris are unavailable."
+# The answer a framework asks for at its step limit (CrewAI's best final answer).
+LIMIT_ANSWER = "It was sunny in Paris each time."
 
 
 class Tools:
@@ -44,6 +52,10 @@ class Tools:
         """The current weather in a city."""
         self.calls += 1
         return WEATHER.replace("Paris", city)
+
+    def check_alerts(self, city: str) -> str:
+        """The weather alerts in a city."""
+        raise RuntimeError(f"{ALERTS_DOWN} ({city})")
 
 
 def script(llm: ScriptedLLM, marker: str, *, final: Any = None) -> dict[str, str]:
@@ -69,3 +81,24 @@ def script(llm: ScriptedLLM, marker: str, *, final: Any = None) -> dict[str, str
 def weather_turns(count: int) -> list[Turn]:
     """``count`` model turns each asking for the weather (a run that keeps calling)."""
     return [call_tool("get_weather", CITY, **CALL_TOKENS) for _ in range(count)]
+
+
+def script_more(
+    llm: ScriptedLLM, marker: str, *, final: Any = None, answer_after: int | None = None
+) -> dict[str, str]:
+    """Script ``raises`` and ``step_limit`` under ``marker``: their task by shape. A framework
+    that asks the model for a last answer at its limit (CrewAI) gets one after
+    ``answer_after`` weather calls; otherwise the model asks for the weather every turn."""
+    ending = final or answer
+    tasks = {
+        "raises": f"{marker}-raises Are there weather alerts in Paris?",
+        "step_limit": f"{marker}-step-limit Keep checking the weather in Paris.",
+    }
+    llm.script(tasks["raises"], [call_tool("check_alerts", CITY, **CALL_TOKENS),
+                                 ending(ALERTS_ANSWER)])  # fmt: skip
+    asking = call_tool("get_weather", CITY, **CALL_TOKENS)
+    if answer_after is None:
+        llm.script(tasks["step_limit"], [], then_repeat=asking)
+    else:
+        llm.script(tasks["step_limit"], [asking] * answer_after + [ending(LIMIT_ANSWER)])
+    return tasks

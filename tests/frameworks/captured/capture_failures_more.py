@@ -1,0 +1,204 @@
+"""Run one framework of those without a failures capture of their own on the failure shapes
+of failures_scenario.py against the scripted model, and write the spans it exported, as OTLP
+protobuf, plus what the framework returned.
+
+    VENV/bin/python -m tests.frameworks.captured.capture_failures_more FRAMEWORK [OUT_DIR]
+
+FRAMEWORK and its VENV: ``crewai``, ``llamaindex``, ``agno`` (the venvs of
+tests/frameworks/venv_agents/requirements-<framework>.txt, traced by their OpenInference
+instrumentors) and ``google_adk`` (the project's environment, ADK's own spans); the files are
+``failures_<FRAMEWORK>.otlp`` and ``.expected.json``. The shapes: the model server failing
+through every retry after one weather call (``exhausted``: the retries the framework makes by
+default, its OpenAI client's ``max_retries=2`` included), a rate limit retried once
+(``throttled``), a tool that raises (``raises``), and a model asking for the weather at
+every turn until the framework's own step limit stops it (``step_limit``: CrewAI's
+``max_iter=2``, after which CrewAI asks for a last answer and gets it, LlamaIndex's
+``max_iterations=3``, Agno's ``tool_call_limit=2``, past which Agno refuses the call and the
+model answers, ADK's
+``RunConfig(max_llm_calls=3)``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from tests.frameworks.captured import failures_scenario as F
+from tests.frameworks.captured.capture_driver import Framework, outcome, run_main
+from tests.frameworks.captured.capture_files import Capture
+from tests.scripted_llm import ScriptedLLM
+
+MODEL = "scripted-failures"
+# Each framework's own limit in ``step_limit``.
+CREWAI_MAX_ITER = 2
+LLAMAINDEX_MAX_ITERATIONS = 3
+AGNO_TOOL_CALL_LIMIT = 2
+ADK_MAX_LLM_CALLS = 3
+
+
+def _all_shapes(llm: ScriptedLLM, marker: str, **options: Any) -> dict[str, str]:
+    return {**F.script(llm, marker), **F.script_more(llm, marker, **options)}
+
+
+# How each run reads, as a person reading the framework's logs writes it: its status, answer
+# and error (a substring), and its steps in order, each [kind, tool, status, error substring].
+Step = list[Any]
+THINK: Step = ["think", None, "ok", None]
+WEATHER: Step = ["tool_call", "get_weather", "ok", None]
+FAILED_CALL: Step = ["think", None, "error", F.SERVER_ERROR]
+
+
+def _run(status: str, answer: str | None, error: str | None, steps: list[Step]) -> dict[str, Any]:
+    return {"status": status, "answer": answer, "error": error, "steps": steps}
+
+
+def _reading(exhausted_attempts: int, step_limit: dict[str, Any]) -> dict[str, Any]:
+    """The shapes every framework here reads the same way, and its own two: how many
+    failed model calls the exhausted run shows (one per attempt the framework itself made;
+    the client's retries are inside one call), and how its step limit ends the run."""
+    alerts = ["tool_call", "check_alerts", "error", F.ALERTS_DOWN]
+    return {
+        "exhausted": _run("failed", None, F.SERVER_ERROR,
+                          [THINK, WEATHER] + [FAILED_CALL] * exhausted_attempts),
+        "throttled": _run("completed", F.ANSWER, None, [THINK, WEATHER, THINK]),
+        "raises": _run("completed", F.ALERTS_ANSWER, None, [THINK, alerts, THINK]),
+        "step_limit": step_limit,
+    }  # fmt: skip
+
+
+READINGS: dict[str, dict[str, Any]] = {
+    # A task that fails is tried again up to the agent's max_retry_limit (2): three attempts,
+    # each failing on its model call. At max_iter CrewAI asks for a best final answer: the
+    # run reached its limit, that answer its answer.
+    "crewai": _reading(3, _run("max_steps", F.LIMIT_ANSWER, None,
+                               [THINK, WEATHER] * CREWAI_MAX_ITER + [THINK])),
+    # max_iterations counts model calls: the third asks for a tool that never runs, and the
+    # workflow raises WorkflowRuntimeError.
+    "llamaindex": _reading(1, _run("max_steps", None, "Max iterations of 3 reached",
+                                   [THINK, WEATHER] * (LLAMAINDEX_MAX_ITERATIONS - 1) + [THINK])),
+    # The call past tool_call_limit is not run: Agno tells the model so, and it answers.
+    "agno": _reading(1, _run("max_steps", F.LIMIT_ANSWER, None,
+                             [THINK, WEATHER] * AGNO_TOOL_CALL_LIMIT
+                             + [THINK, ["tool_call", "get_weather", "error",
+                                        "Tool call limit reached"], THINK])),
+}  # fmt: skip
+
+
+def _crewai(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
+    os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
+    from crewai import LLM, Agent, Crew, Task
+    from crewai.tools import tool
+    from openinference.instrumentation.crewai import CrewAIInstrumentor
+    from openinference.instrumentation.openai import OpenAIInstrumentor
+
+    CrewAIInstrumentor().instrument(tracer_provider=capture.provider)
+    OpenAIInstrumentor().instrument(tracer_provider=capture.provider)
+    capture.expected["runs"] = READINGS["crewai"]
+    tools = F.Tools()
+
+    @tool("get_weather")
+    def get_weather(city: str) -> str:
+        """The current weather in a city."""
+        return tools.get_weather(city)
+
+    @tool("check_alerts")
+    def check_alerts(city: str) -> str:
+        """The weather alerts in a city."""
+        return tools.check_alerts(city)
+
+    def ask(task: str, max_iter: int) -> str:
+        # CrewAI's OpenAI model retries as the OpenAI client does by default (max_retries=2).
+        model = LLM(model=f"openai/{MODEL}", base_url=llm.base_url, api_key="sk-scripted")
+        agent = Agent(role="failure_agent", goal="Answer the task.",
+                      backstory="A careful agent.", llm=model,
+                      tools=[get_weather, check_alerts], max_iter=max_iter)  # fmt: skip
+        job = Task(description=task, expected_output="The answer.", agent=agent)
+        return str(Crew(agents=[agent], tasks=[job]).kickoff().raw)
+
+    # At max_iter CrewAI asks the model once more for its best final answer, and it answers.
+    tasks = _all_shapes(llm, "[failures-crewai]", answer_after=CREWAI_MAX_ITER)
+    limits = {"step_limit": CREWAI_MAX_ITER}
+    return {
+        shape: outcome(task, lambda t=task, s=shape: ask(t, limits.get(s, 25)))
+        for shape, task in tasks.items()
+    }
+
+
+def _llamaindex(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
+    from llama_index.core.agent.workflow import FunctionAgent
+    from llama_index.llms.openai_like import OpenAILike
+    from openinference.instrumentation.llama_index import LlamaIndexInstrumentor
+
+    LlamaIndexInstrumentor().instrument(tracer_provider=capture.provider)
+    capture.expected["runs"] = READINGS["llamaindex"]
+    tools = F.Tools()
+
+    def make_agent() -> Any:
+        # OpenAILike retries as LlamaIndex's OpenAI model does by default (max_retries=3).
+        model = OpenAILike(model=MODEL, api_base=llm.base_url, api_key="sk-scripted",
+                           is_chat_model=True, is_function_calling_model=True,
+                           additional_kwargs={"stream_options": {"include_usage": True}},
+                           )  # fmt: skip
+        return FunctionAgent(name="failure_agent", description="Answers the task.",
+                             tools=[tools.get_weather, tools.check_alerts], llm=model,
+                             system_prompt="Answer.")  # fmt: skip
+
+    async def ask(task: str, max_iterations: int) -> str:
+        return str(await make_agent().run(task, max_iterations=max_iterations))
+
+    tasks = _all_shapes(llm, "[failures-llamaindex]")
+    limits = {"step_limit": LLAMAINDEX_MAX_ITERATIONS}
+    return {
+        shape: outcome(task, lambda t=task, s=shape: asyncio.run(ask(t, limits.get(s, 20))))
+        for shape, task in tasks.items()
+    }
+
+
+def _agno(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
+    from agno.agent import Agent
+    from agno.models.openai import OpenAIChat
+    from openinference.instrumentation.agno import AgnoInstrumentor
+
+    AgnoInstrumentor().instrument(tracer_provider=capture.provider)
+    capture.expected["runs"] = READINGS["agno"]
+    tools = F.Tools()
+
+    def ask(task: str, limit: int | None) -> dict[str, Any]:
+        # Agno's own retry is off by default (``retries=0``); the OpenAI client's is on.
+        model = OpenAIChat(id=MODEL, base_url=llm.base_url, api_key="sk-scripted")
+        agent = Agent(name="failure_agent", model=model, tool_call_limit=limit,
+                      tools=[tools.get_weather, tools.check_alerts])  # fmt: skip
+        done = agent.run(task)
+        return {"content": done.content, "status": str(done.status)}
+
+    # Past tool_call_limit Agno answers the model's call with "Tool call limit reached. ...
+    # Don't try to execute it again." and asks again: the model asks once more, then answers.
+    tasks = _all_shapes(llm, "[failures-agno]", answer_after=AGNO_TOOL_CALL_LIMIT + 1)
+    limits = {"step_limit": AGNO_TOOL_CALL_LIMIT}
+    return {
+        shape: outcome(task, lambda t=task, s=shape: ask(t, limits.get(s)))
+        for shape, task in tasks.items()
+    }
+
+
+FRAMEWORKS: dict[str, Framework] = {
+    "crewai": (
+        ("crewai", "openinference-instrumentation-crewai", "openinference-instrumentation-openai"),
+        _crewai,
+    ),
+    "llamaindex": (
+        (
+            "llama-index-core",
+            "llama-index-llms-openai-like",
+            "openinference-instrumentation-llama-index",
+        ),  # fmt: skip
+        _llamaindex,
+    ),
+    "agno": (("agno", "openinference-instrumentation-agno"), _agno),
+}
+
+
+if __name__ == "__main__":
+    run_main("failures", FRAMEWORKS)
