@@ -23,7 +23,7 @@ from tests.frameworks.captured_runs import (
     send_capture,
 )
 
-FRAMEWORKS = ("crewai", "llamaindex", "agno")
+FRAMEWORKS = ("crewai", "llamaindex", "agno", "google_adk")
 SHAPES = ("exhausted", "throttled", "raises", "step_limit")
 
 
@@ -79,7 +79,7 @@ def test_a_failure_reads_as_the_framework_logged_it(
     status, answer, error = run[2], run[4], run[5]
     assert (run[1], status, answer) == ("failure_agent", reading["status"], reading["answer"])
     assert _contains(error, reading["error"]), error
-    if reading["status"] == "failed":
+    if reading["status"] == "failed" or (seen["raised"] and reading["error"]):
         assert reading["error"] in _failure(seen), seen
     elif seen["raised"] is None:
         returned = seen["answer"]

@@ -74,6 +74,7 @@ FRAMEWORKS = (
     "edges_strands",
     "failures_agno",
     "failures_crewai",
+    "failures_google_adk",
     "failures_langgraph",
     "failures_langgraph_openllmetry",
     "failures_llamaindex",

@@ -35,6 +35,7 @@ CREWAI_MAX_ITER = 2
 LLAMAINDEX_MAX_ITERATIONS = 3
 AGNO_TOOL_CALL_LIMIT = 2
 ADK_MAX_LLM_CALLS = 3
+ADK_LIMIT = f"Max number of llm calls limit of `{ADK_MAX_LLM_CALLS}` exceeded"
 
 
 def _all_shapes(llm: ScriptedLLM, marker: str, **options: Any) -> dict[str, str]:
@@ -82,6 +83,16 @@ READINGS: dict[str, dict[str, Any]] = {
                              [THINK, WEATHER] * AGNO_TOOL_CALL_LIMIT
                              + [THINK, ["tool_call", "get_weather", "error",
                                         "Tool call limit reached"], THINK])),
+    # ADK: a tool that raises ends the run with its exception (the model is not told); the
+    # model call over max_llm_calls is started and refused (LlmCallsLimitExceededError, no
+    # request made), which ends the run.
+    "google_adk": {
+        **_reading(1, _run("max_steps", None, ADK_LIMIT,
+                           [THINK, WEATHER] * ADK_MAX_LLM_CALLS
+                           + [["think", None, "error", ADK_LIMIT]])),
+        "raises": _run("failed", None, F.ALERTS_DOWN,
+                       [THINK, ["tool_call", "check_alerts", "error", F.ALERTS_DOWN]]),
+    },
 }  # fmt: skip
 
 
@@ -183,6 +194,48 @@ def _agno(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
     }
 
 
+def _google_adk(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
+    from opentelemetry import trace
+
+    trace.set_tracer_provider(capture.provider)  # ADK traces through the global provider
+    from google.adk.agents import LlmAgent
+    from google.adk.agents.run_config import RunConfig
+    from google.adk.runners import InMemoryRunner
+    from google.genai import types
+
+    from tests.frameworks.adk_scripted_model import ScriptedChatModel
+
+    capture.expected["runs"] = READINGS["google_adk"]
+    tools = F.Tools()
+
+    async def ask(task: str, run_config: RunConfig) -> str | None:
+        # ADK retries no model call itself: the OpenAI client under the model does.
+        model = ScriptedChatModel(model=MODEL, base_url=llm.base_url, max_retries=2)
+        agent = LlmAgent(name="failure_agent", model=model, instruction="Answer briefly.",
+                         tools=[tools.get_weather, tools.check_alerts])  # fmt: skip
+        runner = InMemoryRunner(agent=agent, app_name="failures")
+        session = await runner.session_service.create_session(app_name="failures",
+                                                               user_id="tester")  # fmt: skip
+        message = types.Content(role="user", parts=[types.Part(text=task)])
+        events = runner.run_async(user_id="tester", session_id=session.id,
+                                  new_message=message, run_config=run_config)  # fmt: skip
+        final = None
+        async for event in events:
+            if event.is_final_response() and event.content and event.content.parts:
+                final = "".join(p.text or "" for p in event.content.parts) or final
+        return final
+
+    tasks = _all_shapes(llm, "[failures-google_adk]")
+    configs = {"step_limit": RunConfig(max_llm_calls=ADK_MAX_LLM_CALLS)}
+
+    def play(task: str, shape: str) -> str | None:
+        return asyncio.run(ask(task, configs.get(shape, RunConfig())))
+
+    return {
+        shape: outcome(task, lambda t=task, s=shape: play(t, s)) for shape, task in tasks.items()
+    }
+
+
 FRAMEWORKS: dict[str, Framework] = {
     "crewai": (
         ("crewai", "openinference-instrumentation-crewai", "openinference-instrumentation-openai"),
@@ -197,6 +250,7 @@ FRAMEWORKS: dict[str, Framework] = {
         _llamaindex,
     ),
     "agno": (("agno", "openinference-instrumentation-agno"), _agno),
+    "google_adk": (("google-adk", "google-genai"), _google_adk),
 }
 
 
