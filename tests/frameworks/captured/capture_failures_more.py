@@ -6,7 +6,9 @@ protobuf, plus what the framework returned.
 
 FRAMEWORK and its VENV: ``crewai``, ``llamaindex``, ``agno`` (the venvs of
 tests/frameworks/venv_agents/requirements-<framework>.txt, traced by their OpenInference
-instrumentors) and ``google_adk`` (the project's environment, ADK's own spans); the files are
+instrumentors), ``google_adk`` (the project's environment, ADK's own spans),
+``semantic_kernel`` (its own GenAI spans, sensitive data on) and ``haystack`` (OpenInference),
+each of the last two in a virtualenv of its own (below); the files are
 ``failures_<FRAMEWORK>.otlp`` and ``.expected.json``. The shapes: the model server failing
 through every retry after one weather call (``exhausted``: the retries the framework makes by
 default, its OpenAI client's ``max_retries=2`` included), a rate limit retried once
@@ -15,13 +17,18 @@ every turn until the framework's own step limit stops it (``step_limit``: CrewAI
 ``max_iter=2``, after which CrewAI asks for a last answer and gets it, LlamaIndex's
 ``max_iterations=3``, Agno's ``tool_call_limit=2``, past which Agno refuses the call and the
 model answers, ADK's
-``RunConfig(max_llm_calls=3)``).
+``RunConfig(max_llm_calls=3)``, Semantic Kernel's default ``maximum_auto_invoke_attempts``
+of 5, Haystack's ``max_agent_steps=3``). ``semantic_kernel`` and ``haystack`` run in a
+virtualenv of their own with ``semantic-kernel`` / ``haystack-ai`` and
+``openinference-instrumentation-haystack``, ``openai``, ``opentelemetry-sdk`` and
+``opentelemetry-exporter-otlp-proto-common`` (versions in the expectations).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from typing import Any
 
 from tests.frameworks.captured import failures_scenario as F
@@ -35,11 +42,15 @@ CREWAI_MAX_ITER = 2
 LLAMAINDEX_MAX_ITERATIONS = 3
 AGNO_TOOL_CALL_LIMIT = 2
 ADK_MAX_LLM_CALLS = 3
+HAYSTACK_MAX_AGENT_STEPS = 3
+SK_AUTO_INVOKE_ATTEMPTS = 5  # Semantic Kernel's default maximum_auto_invoke_attempts
 ADK_LIMIT = f"Max number of llm calls limit of `{ADK_MAX_LLM_CALLS}` exceeded"
 
 
-def _all_shapes(llm: ScriptedLLM, marker: str, **options: Any) -> dict[str, str]:
-    return {**F.script(llm, marker), **F.script_more(llm, marker, **options)}
+def _all_shapes(
+    llm: ScriptedLLM, marker: str, tool: Callable[[str], str] = str, **options: Any
+) -> dict[str, str]:
+    return {**F.script(llm, marker, tool=tool), **F.script_more(llm, marker, tool=tool, **options)}
 
 
 # How each run reads, as a person reading the framework's logs writes it: its status, answer
@@ -68,6 +79,19 @@ def _reading(exhausted_attempts: int, step_limit: dict[str, Any]) -> dict[str, A
     }  # fmt: skip
 
 
+def _as(
+    reading: dict[str, Any], *, tool: Callable[[str], str] = str, agent: str | None = None
+) -> dict[str, Any]:
+    """``reading`` with each tool named as the framework names it, and the runs' agent
+    named ``agent`` (``failure_agent`` unless said)."""
+    out = {}
+    for shape, run in reading.items():
+        steps = [[k, tool(name) if name else name, status, error]
+                 for k, name, status, error in run["steps"]]  # fmt: skip
+        out[shape] = {**run, "steps": steps, **({"agent": agent} if agent else {})}
+    return out
+
+
 READINGS: dict[str, dict[str, Any]] = {
     # A task that fails is tried again up to the agent's max_retry_limit (2): three attempts,
     # each failing on its model call. At max_iter CrewAI asks for a best final answer: the
@@ -93,6 +117,17 @@ READINGS: dict[str, dict[str, Any]] = {
         "raises": _run("failed", None, F.ALERTS_DOWN,
                        [THINK, ["tool_call", "check_alerts", "error", F.ALERTS_DOWN]]),
     },
+    # Semantic Kernel stops invoking functions after maximum_auto_invoke_attempts (5): the
+    # model call after the fifth asks for a sixth that never runs, and the answer is empty.
+    "semantic_kernel": _as(_reading(1, _run("max_steps", None, None,
+                                            [THINK, WEATHER] * SK_AUTO_INVOKE_ATTEMPTS
+                                            + [THINK])),
+                           tool=lambda name: f"Weather-{name}"),
+    # A Haystack Agent has no name (its class is the run's agent); at max_agent_steps it stops
+    # after the tools of the last step, with no answer.
+    "haystack": _as(_reading(1, _run("max_steps", None, None,
+                                     [THINK, WEATHER] * HAYSTACK_MAX_AGENT_STEPS)),
+                    agent="Agent"),
 }  # fmt: skip
 
 
@@ -236,6 +271,73 @@ def _google_adk(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
     }
 
 
+def _semantic_kernel(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
+    # Read by Semantic Kernel at import: its GenAI spans, with the messages.
+    os.environ["SEMANTICKERNEL_EXPERIMENTAL_GENAI_ENABLE_OTEL_DIAGNOSTICS"] = "true"
+    os.environ["SEMANTICKERNEL_EXPERIMENTAL_GENAI_ENABLE_OTEL_DIAGNOSTICS_SENSITIVE"] = "true"
+    from openai import AsyncOpenAI
+    from opentelemetry import trace
+    from semantic_kernel.agents import ChatCompletionAgent
+    from semantic_kernel.connectors.ai.open_ai import OpenAIChatCompletion
+    from semantic_kernel.functions import kernel_function
+
+    trace.set_tracer_provider(capture.provider)  # Semantic Kernel traces through the global one
+    capture.expected["runs"] = READINGS["semantic_kernel"]
+    tools = F.Tools()
+
+    class Weather:
+        """The failure tools as a plugin (the model calls them as ``Weather-{function}``)."""
+
+        @kernel_function(description="The current weather in a city.")
+        def get_weather(self, city: str) -> str:
+            return tools.get_weather(city)
+
+        @kernel_function(description="The weather alerts in a city.")
+        def check_alerts(self, city: str) -> str:
+            return tools.check_alerts(city)
+
+    async def ask(task: str) -> str:
+        # The OpenAI client's retries as by default (max_retries=2).
+        client = AsyncOpenAI(base_url=llm.base_url, api_key="sk-scripted")
+        service = OpenAIChatCompletion(ai_model_id=MODEL, async_client=client)
+        agent = ChatCompletionAgent(service=service, name="failure_agent",
+                                    instructions="Be brief.", plugins=[Weather()])  # fmt: skip
+        return str((await agent.get_response(messages=task)).message.content)
+
+    # Semantic Kernel's step limit is its default maximum_auto_invoke_attempts (5).
+    tasks = _all_shapes(llm, "[failures-semantic_kernel]", tool=lambda name: f"Weather-{name}")
+    return {s: outcome(t, lambda t=t: asyncio.run(ask(t))) for s, t in tasks.items()}
+
+
+def _haystack(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
+    from haystack.components.agents import Agent
+    from haystack.components.generators.chat import OpenAIChatGenerator
+    from haystack.dataclasses import ChatMessage
+    from haystack.tools import create_tool_from_function
+    from haystack.utils import Secret
+    from openinference.instrumentation.haystack import HaystackInstrumentor
+
+    HaystackInstrumentor().instrument(tracer_provider=capture.provider)
+    capture.expected["runs"] = READINGS["haystack"]
+    tools = F.Tools()
+
+    def ask(task: str, steps: int) -> str | None:
+        # The generator's retries as by default.
+        generator = OpenAIChatGenerator(api_key=Secret.from_token("sk-scripted"), model=MODEL,
+                                        api_base_url=llm.base_url)  # fmt: skip
+        own = [create_tool_from_function(f) for f in (tools.get_weather, tools.check_alerts)]
+        agent = Agent(chat_generator=generator, tools=own, max_agent_steps=steps)
+        done = agent.run(messages=[ChatMessage.from_user(task)])
+        return done["last_message"].text  # type: ignore[no-any-return]
+
+    tasks = _all_shapes(llm, "[failures-haystack]")
+    limits = {"step_limit": HAYSTACK_MAX_AGENT_STEPS}
+    return {
+        shape: outcome(task, lambda t=task, s=shape: ask(t, limits.get(s, 20)))
+        for shape, task in tasks.items()
+    }
+
+
 FRAMEWORKS: dict[str, Framework] = {
     "crewai": (
         ("crewai", "openinference-instrumentation-crewai", "openinference-instrumentation-openai"),
@@ -251,6 +353,8 @@ FRAMEWORKS: dict[str, Framework] = {
     ),
     "agno": (("agno", "openinference-instrumentation-agno"), _agno),
     "google_adk": (("google-adk", "google-genai"), _google_adk),
+    "semantic_kernel": (("semantic-kernel",), _semantic_kernel),
+    "haystack": (("haystack-ai", "openinference-instrumentation-haystack"), _haystack),
 }
 
 

@@ -16,6 +16,7 @@ Shared by the capture scripts; no framework imported."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tests.scripted_llm import ScriptedLLM, Turn, answer, call_tool, fail
@@ -58,9 +59,12 @@ class Tools:
         raise RuntimeError(f"{ALERTS_DOWN} ({city})")
 
 
-def script(llm: ScriptedLLM, marker: str, *, final: Any = None) -> dict[str, str]:
+def script(
+    llm: ScriptedLLM, marker: str, *, final: Any = None, tool: Callable[[str], str] = str
+) -> dict[str, str]:
     """Script the shared failure conversations under ``marker``: their task by shape.
-    ``final(text)`` makes the turn that answers ``text`` (smolagents answers through a tool)."""
+    ``final(text)`` makes the turn that answers ``text`` (smolagents answers through a tool);
+    ``tool(name)`` the name the model calls a tool by (Semantic Kernel's ``{plugin}-{name}``)."""
     ending = final or answer
     tasks = {
         "exhausted": f"{marker}-exhausted What is the weather in Paris?",
@@ -68,12 +72,16 @@ def script(llm: ScriptedLLM, marker: str, *, final: Any = None) -> dict[str, str
     }
     llm.script(
         tasks["exhausted"],
-        [call_tool("get_weather", CITY, **CALL_TOKENS)],
+        [call_tool(tool("get_weather"), CITY, **CALL_TOKENS)],
         then_repeat=fail(500, SERVER_ERROR),
     )
     llm.script(
         tasks["throttled"],
-        [fail(429, RATE_LIMITED), call_tool("get_weather", CITY, **CALL_TOKENS), ending(ANSWER)],
+        [
+            fail(429, RATE_LIMITED),
+            call_tool(tool("get_weather"), CITY, **CALL_TOKENS),
+            ending(ANSWER),
+        ],  # fmt: skip
     )
     return tasks
 
@@ -84,7 +92,12 @@ def weather_turns(count: int) -> list[Turn]:
 
 
 def script_more(
-    llm: ScriptedLLM, marker: str, *, final: Any = None, answer_after: int | None = None
+    llm: ScriptedLLM,
+    marker: str,
+    *,
+    final: Any = None,
+    answer_after: int | None = None,
+    tool: Callable[[str], str] = str,
 ) -> dict[str, str]:
     """Script ``raises`` and ``step_limit`` under ``marker``: their task by shape. A framework
     that asks the model for a last answer at its limit (CrewAI) gets one after
@@ -94,9 +107,9 @@ def script_more(
         "raises": f"{marker}-raises Are there weather alerts in Paris?",
         "step_limit": f"{marker}-step-limit Keep checking the weather in Paris.",
     }
-    llm.script(tasks["raises"], [call_tool("check_alerts", CITY, **CALL_TOKENS),
+    llm.script(tasks["raises"], [call_tool(tool("check_alerts"), CITY, **CALL_TOKENS),
                                  ending(ALERTS_ANSWER)])  # fmt: skip
-    asking = call_tool("get_weather", CITY, **CALL_TOKENS)
+    asking = call_tool(tool("get_weather"), CITY, **CALL_TOKENS)
     if answer_after is None:
         llm.script(tasks["step_limit"], [], then_repeat=asking)
     else:
