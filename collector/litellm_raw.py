@@ -3,12 +3,12 @@ as Python reprs (collector/conventions/litellm.py), read as values. Pure."""
 
 from __future__ import annotations
 
-import ast
 from typing import Any
 
 from collector.conventions import genai as G
 from collector.conventions import litellm as LL
 from collector.decode import SpanRecord
+from collector.python_literals import literal_eval
 
 __all__ = ["is_raw_request", "raw_literal"]
 
@@ -35,7 +35,7 @@ def raw_literal(span: SpanRecord, field: str) -> Any:
         if not isinstance(text, str) or field == LL.RAW_MODEL:
             return text
         try:
-            return ast.literal_eval(text)
+            return literal_eval(text)
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             return None
     return None

@@ -13,6 +13,7 @@ from typing import Any
 
 from collector.conventions import genai as G
 from collector.conventions import openinference as OI
+from collector.json_text import loads
 
 __all__ = [
     "thinking_text",
@@ -214,15 +215,6 @@ def message_text(message: Mapping[str, Any]) -> str | None:
             if isinstance(item, dict) and item.get("type") == "text" and item.get("text")
         )
     return "\n".join(texts) or None
-
-
-def loads(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
-            return value
-    return value
 
 
 def as_text(value: Any) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from collector.json_text import loads
 from dashboard.transcript_forms import FORMS
 
 __all__ = ["Message", "ToolCall", "Transcript", "read_transcript", "looks_like_json"]
@@ -59,16 +60,6 @@ class Transcript:
         return not self.messages
 
 
-def loads_json_text(value: Any) -> Any:
-    """A JSON string parsed, or the value as it is when it is not JSON text."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -78,7 +69,7 @@ def _text(value: Any) -> str:
 
 
 def _args(value: Any) -> str:
-    parsed = loads_json_text(value)
+    parsed = loads(value)
     if isinstance(parsed, dict | list):
         return json.dumps(parsed, ensure_ascii=False, indent=2)
     return _text(parsed)
@@ -144,7 +135,7 @@ def _message(raw: Any, *, is_output: bool) -> Message:
 
 def _genai(attrs: Mapping[str, Any]) -> list[Message]:
     messages: list[Message] = []
-    system = loads_json_text(attrs.get("gen_ai.system_instructions"))
+    system = loads(attrs.get("gen_ai.system_instructions"))
     if system:
         parts = system if isinstance(system, list) else [system]
         text = "\n".join(
@@ -152,7 +143,7 @@ def _genai(attrs: Mapping[str, Any]) -> list[Message]:
         )
         messages.append(Message("system", text))
     for key, is_output in (("gen_ai.input.messages", False), ("gen_ai.output.messages", True)):
-        value = loads_json_text(attrs.get(key))
+        value = loads(attrs.get(key))
         if isinstance(value, dict):
             value = [value]
         if isinstance(value, list):

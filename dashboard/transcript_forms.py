@@ -23,18 +23,11 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from collector.json_text import loads
+
 __all__ = ["FORMS", "Chat"]
 
 Chat = tuple[list[dict[str, Any]], list[dict[str, Any]]]
-
-
-def _loads(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
@@ -93,8 +86,8 @@ def _gemini(content: Any) -> dict[str, Any] | None:
 
 
 def _google_adk(attrs: Mapping[str, Any], span: Mapping[str, Any]) -> Chat:
-    request = _loads(attrs.get("gcp.vertex.agent.llm_request"))
-    response = _loads(attrs.get("gcp.vertex.agent.llm_response"))
+    request = loads(attrs.get("gcp.vertex.agent.llm_request"))
+    response = loads(attrs.get("gcp.vertex.agent.llm_response"))
     prompt: list[dict[str, Any]] = []
     if isinstance(request, Mapping):
         config = request.get("config")
@@ -150,7 +143,7 @@ def _ai_sdk_message(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _ai_sdk(attrs: Mapping[str, Any], span: Mapping[str, Any]) -> Chat:
-    prompt = [_ai_sdk_message(m) for m in _dicts(_loads(attrs.get("ai.prompt.messages")))]
+    prompt = [_ai_sdk_message(m) for m in _dicts(loads(attrs.get("ai.prompt.messages")))]
     text = attrs.get("ai.response.text")
     calls = [
         {
@@ -158,7 +151,7 @@ def _ai_sdk(attrs: Mapping[str, Any], span: Mapping[str, Any]) -> Chat:
             "name": c.get("toolName"),
             "arguments": c.get("input", c.get("args")),
         }
-        for c in _dicts(_loads(attrs.get("ai.response.toolCalls")))
+        for c in _dicts(loads(attrs.get("ai.response.toolCalls")))
     ]
     answer = [{"role": "assistant", "content": text, "tool_calls": calls}] if text or calls else []
     return prompt, answer
@@ -167,7 +160,7 @@ def _ai_sdk(attrs: Mapping[str, Any], span: Mapping[str, Any]) -> Chat:
 def _request_messages(value: Any) -> list[dict[str, Any]]:
     """A chat request's messages: the list itself, under ``messages``, or (a decorated
     function's ``{args, kwargs}``) the argument that is a list of messages."""
-    value = _loads(value)
+    value = loads(value)
     candidates: list[Any] = [value]
     if isinstance(value, Mapping) and set(value) == {"args", "kwargs"}:
         args, kwargs = value.get("args"), value.get("kwargs")
@@ -184,7 +177,7 @@ def _request_messages(value: Any) -> list[dict[str, Any]]:
 
 def _response_messages(value: Any) -> list[dict[str, Any]]:
     """A chat response: an OpenAI completion (its choices), a message, or plain text."""
-    value = _loads(value)
+    value = loads(value)
     if isinstance(value, Mapping) and isinstance(value.get("choices"), list):
         return [
             {**c["message"], "finish_reason": c.get("finish_reason")}

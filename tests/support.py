@@ -1,5 +1,5 @@
 """Small test aids: waiting on a condition with a deadline, free ports, CI detection,
-running the ``agent-audit`` CLI as a subprocess."""
+running the ``agent-audit`` CLI as a subprocess, serving a stand-in HTTP handler."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TypeVar
 
@@ -46,6 +49,20 @@ def free_port() -> int:
 
 # Sockets bound and never listening, kept for the whole test process (see unreachable_url).
 _HELD: list[socket.socket] = []
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` served on 127.0.0.1 (a free port, its own thread) while the block lasts:
+    the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def unreachable_url() -> str:

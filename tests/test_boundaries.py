@@ -7,8 +7,9 @@ Every ``import`` in the source (module level or inside a function) is read with
     ssh_tools         imports no collector, dashboard or agent
     collector         its server modules import no collector.cli; collector.client
                       imports httpx and the standard library only
-    dashboard         imports of collector only the REST client (collector.client) and
-                      the CSV cell rule the CLI shares (collector.csv_cells)
+    dashboard         imports of collector only the REST client (collector.client), the
+                      CSV cell rule the CLI shares (collector.csv_cells) and the lenient
+                      JSON-text reader the collector's readers share (collector.json_text)
     agent             imports no dashboard
     bench             imports nothing from tests
 Only the dashboard itself, and the ``agent-audit`` dispatcher that registers its
@@ -29,8 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("instrumentation", "collector", "ssh_tools", "dashboard", "agent", "bench")
 DISPATCHER = "collector.cli"  # collector/cli/__init__.py: registers every package's commands
 _STDLIB = set(sys.stdlib_module_names) | {"__future__"}
-# What the dashboard may import from the collector: both are standard-library modules.
-_DASHBOARD_SHARES = ("collector.client", "collector.csv_cells")
+# What the dashboard may import from the collector: all are standard-library modules.
+_DASHBOARD_SHARES = ("collector.client", "collector.csv_cells", "collector.json_text")
 
 
 def module_name(path: Path, root: Path = REPO) -> str:
@@ -89,7 +90,10 @@ def violation(importer: str, imported: str) -> str | None:
     if target == "dashboard" and importer != DISPATCHER:
         return "only the dashboard (and the command dispatcher) import the dashboard"
     if owner == "dashboard" and target == "collector" and imported not in _DASHBOARD_SHARES:
-        return "the dashboard imports only the REST client and the CSV cell rule of the collector"
+        return (
+            "the dashboard imports only the REST client, the CSV cell rule and the JSON-text"
+            " reader of the collector"
+        )
     if owner == "bench" and target == "tests":
         return "bench shares code with the tests through bench/, never tests/"
     if importer == "collector.client" and target not in _STDLIB | {"httpx"}:
@@ -123,6 +127,7 @@ def test_the_client_and_the_dispatcher_import_the_standard_library_at_module_lev
         ("collector/cli/__init__.py", set()),
         ("collector/client.py", {"httpx"}),
         ("collector/csv_cells.py", set()),
+        ("collector/json_text.py", set()),
     ):
         tree = ast.parse((REPO / module).read_text())
         names = [

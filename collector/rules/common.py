@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -11,6 +10,7 @@ from collector.conventions import genai as G
 from collector.cut_values import cut_json_string
 from collector.decode import SpanRecord
 from collector.messages import loads
+from collector.python_literals import literal_eval
 from instrumentation import attributes as A
 
 __all__ = [
@@ -77,7 +77,7 @@ def python_literal(text: Any) -> Any:
     if not isinstance(text, str):
         return None
     try:
-        return ast.literal_eval(text)
+        return literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return None
 

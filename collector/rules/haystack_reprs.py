@@ -13,12 +13,13 @@ cut short by the size limit, is left out.
 
 from __future__ import annotations
 
-import ast
 import io
 import re
 import tokenize
 from collections.abc import Iterator
 from typing import Any
+
+from collector.python_literals import literal_eval
 
 __all__ = ["chat_message"]
 
@@ -149,6 +150,6 @@ def _literal_at(text: str, pos: int) -> tuple[Any, int]:
     if end is None:
         raise _Unreadable(pos)
     try:
-        return ast.literal_eval(rest[:end].strip()), pos + end
+        return literal_eval(rest[:end].strip()), pos + end
     except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
         raise _Unreadable(pos) from exc

@@ -15,7 +15,6 @@ limit."""
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from typing import Any
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.messages import as_text, indexed_keys, loads, turn_user_text
+from collector.python_literals import literal_eval
 from collector.rules.common import CANCELLED_STEP_ERROR, unanswered
 from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
@@ -91,7 +91,7 @@ def _traced_error(span: SpanRecord) -> str | None:
         parsed = json.loads("{" + data)
     except (ValueError, RecursionError):
         try:
-            parsed = ast.literal_eval("{" + data)  # a dict's repr: literals only
+            parsed = literal_eval("{" + data)  # a dict's repr: literals only
         except (ValueError, SyntaxError, RecursionError, MemoryError):
             return None
     detail = parsed.get(OI.OPENAI_AGENTS_ERROR_DETAIL) if isinstance(parsed, dict) else None

@@ -11,7 +11,6 @@ generic reading). See SPANS.md.
 
 from __future__ import annotations
 
-import ast
 import io
 import tokenize
 from collections.abc import Iterator, Mapping
@@ -21,6 +20,7 @@ from collector.conventions import genai as G
 from collector.conventions import openlit as OL
 from collector.decode import SpanRecord
 from collector.messages import loads
+from collector.python_literals import literal_eval
 from collector.rules.common import python_literal
 
 __all__ = ["SCOPES", "span_class", "run_fields"]
@@ -59,7 +59,7 @@ def _top_strings(text: Any) -> Iterator[str]:
             elif token.type == tokenize.OP and token.string in ")]}":
                 depth -= 1
             elif token.type == tokenize.STRING and depth == 1:
-                value = ast.literal_eval(token.string)
+                value = literal_eval(token.string)
                 if isinstance(value, str):
                     yield value
     except (tokenize.TokenError, SyntaxError, ValueError):  # cut short or not Python

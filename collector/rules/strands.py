@@ -135,13 +135,9 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     spans are among its own spans; their steps are not)."""
     if not _multiagent(run_span) or run_span.status_code == _STATUS_ERROR:
         return {}
-    turns = sorted(
-        (s for s in own if s.attributes.get(G.GEN_AI_OPERATION_NAME) == ST.AGENT_OPERATION),
-        key=lambda s: (s.end_ns, s.start_ns),
-    )
-    if not turns or turns[-1].status_code == _STATUS_ERROR:
+    last = _last_turn(own)
+    if last is None:
         return {}
-    last = turns[-1]
     fields: dict[str, Any] = {}
     answer = run_fields(last).get("final_answer")
     if answer:
@@ -167,24 +163,33 @@ def derive_run_fields_in_trace(
     """
     if _multiagent(run_span) != "swarm" or run_span.status_code == _STATUS_ERROR:
         return {}
+    last = _last_turn(own)
+    if last is None:
+        return {}
+    target = _handed_to(last, trace_spans)
+    if target is None:
+        return {}
+    agent = last.attributes.get(A.GEN_AI_AGENT_NAME) or last.name
+    return {
+        "status": RunStatus.MAX_STEPS,
+        "final_answer": None,
+        "error": (
+            f"the swarm stopped at its hand-off limit: {agent!s} handed off to "
+            f"{target!r}, which never ran"
+        ),
+    }
+
+
+def _last_turn(own: list[SpanRecord]) -> SpanRecord | None:
+    """The agent turn that ended last among a multi-agent run's own spans; None when there
+    is none or it failed."""
     turns = sorted(
         (s for s in own if s.attributes.get(G.GEN_AI_OPERATION_NAME) == ST.AGENT_OPERATION),
         key=lambda s: (s.end_ns, s.start_ns),
     )
     if not turns or turns[-1].status_code == _STATUS_ERROR:
-        return {}
-    target = _handed_to(turns[-1], trace_spans)
-    if target is None:
-        return {}
-    last = turns[-1].attributes.get(A.GEN_AI_AGENT_NAME) or turns[-1].name
-    return {
-        "status": RunStatus.MAX_STEPS,
-        "final_answer": None,
-        "error": (
-            f"the swarm stopped at its hand-off limit: {last!s} handed off to "
-            f"{target!r}, which never ran"
-        ),
-    }
+        return None
+    return turns[-1]
 
 
 def _handed_to(turn: SpanRecord, trace_spans: list[SpanRecord]) -> str | None:

@@ -167,6 +167,20 @@ def test_transcript_reads_openai_style_openinference_and_legacy_attributes() -> 
     assert read_transcript({}).is_empty and read_transcript(None).is_empty
 
 
+def test_transcript_keeps_json_nested_past_the_recursion_limit_as_text() -> None:
+    # json.loads raises RecursionError on such text; the collector's readers keep it as
+    # text (collector/json_text.py), and so does the transcript instead of failing.
+    deep = "[" * 5000 + "]" * 5000
+    flat = {
+        "llm.output_messages.0.message.role": "assistant",
+        "llm.output_messages.0.message.tool_calls.0.tool_call.function.name": "ls",
+        "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments": deep,
+    }
+    assert read_transcript(flat).messages[0].tool_calls[0].arguments == deep
+    assert read_transcript({"gen_ai.input.messages": deep}).is_empty
+    assert read_transcript({"ai.prompt.messages": deep, "ai.response.text": "a"}).messages
+
+
 def test_alignment_pairs_same_shaped_steps_and_marks_the_extra_one() -> None:
     a = [
         {"action_type": "tool_call", "tool_name": "ps", "tool_args": {"all": True},

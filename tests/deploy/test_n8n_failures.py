@@ -13,7 +13,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -23,7 +23,7 @@ from tests.agent.conftest import AgentServer, Tracing
 from tests.deploy.n8n_shared import TERMINAL, TOKEN, SharedN8n
 from tests.scripted_llm import ScriptedLLM, answer, call_tool
 from tests.ssh.conftest import SSHServer
-from tests.support import free_port, holds_for, wait_until
+from tests.support import free_port, holds_for, serving, wait_until
 
 pytestmark = pytest.mark.xdist_group("n8n")  # one worker, one n8n for all of them
 
@@ -58,14 +58,8 @@ def not_an_agent() -> Iterator[tuple[str, list[str]]]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", requested
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url, requested
 
 
 def _last_finished(n8n: SharedN8n, workflow: dict[str, Any]) -> dict[str, Any]:

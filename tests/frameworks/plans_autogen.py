@@ -26,7 +26,13 @@ from dataclasses import replace
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_shapes as shapes
 from tests.frameworks.teams import TeamExpectation, TurnExpectation
-from tests.frameworks.venv_frameworks import PlannedScenario, conversation_plan
+from tests.frameworks.venv_frameworks import (
+    PlannedScenario,
+    concurrent_plan,
+    conversation_plan,
+    nested_plan,
+    single_plan,
+)
 from tests.scripted_llm import Turn, answer, call_tool, fail
 
 MODEL_NAME = "scripted-autogen"
@@ -34,15 +40,8 @@ FRAMEWORK = S.Framework(marker_prefix="ag", agent_name="weather_agent", model_na
 
 
 def _single(name: str, scenario: S.Scenario) -> PlannedScenario:
-    ok = scenario.expected.status == "completed"
-    return PlannedScenario(
-        name=name,
-        tasks=[scenario.task],
-        scripted=[scenario],
-        expected=[replace(scenario.expected, model_requested=MODEL_NAME)],
-        answers=[scenario.expected.final_answer if ok else None],
-        errors=[None if ok else scenario.expected.error],
-    )
+    expected = replace(scenario.expected, model_requested=MODEL_NAME)
+    return single_plan(name, scenario, expected, answered=scenario.expected.status == "completed")
 
 
 def _max_steps() -> S.Scenario:
@@ -97,20 +96,8 @@ def plan() -> list[PlannedScenario]:
             expected=[max_steps.expected],
             answers=[S.ADD_RESULT],  # AutoGen answers with the last tool results
         ),
-        PlannedScenario(
-            name="concurrent",
-            tasks=[s.task for s in concurrent],
-            scripted=concurrent,
-            expected=[s.expected for s in concurrent],
-            answers=[S.SUCCESS_ANSWER] * len(concurrent),
-        ),
-        PlannedScenario(
-            name="nested",
-            tasks=[nested.parent.task],
-            scripted=[nested.parent, nested.child],
-            expected=list(nested.expected),
-            answers=[S.CHILD_ANSWER],
-        ),
+        concurrent_plan(concurrent, [s.expected for s in concurrent]),
+        nested_plan(nested, list(nested.expected)),
         PlannedScenario(
             name="nested_deep",
             tasks=[chain.top.task],

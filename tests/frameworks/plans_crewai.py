@@ -22,7 +22,12 @@ from dataclasses import replace
 
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_shapes as shapes
-from tests.frameworks.venv_frameworks import PlannedScenario
+from tests.frameworks.venv_frameworks import (
+    PlannedScenario,
+    concurrent_plan,
+    nested_plan,
+    single_plan,
+)
 from tests.scripted_llm import answer, call_tool, fail
 
 MODEL_NAME = "scripted-crewai"
@@ -38,15 +43,8 @@ def _served(expected: S.RunExpectation) -> S.RunExpectation:
 
 
 def _single(name: str, scenario: S.Scenario) -> PlannedScenario:
-    ok = scenario.expected.status != "failed"
-    return PlannedScenario(
-        name=name,
-        tasks=[scenario.task],
-        scripted=[scenario],
-        expected=[_served(scenario.expected)],
-        answers=[scenario.expected.final_answer if ok else None],
-        errors=[None if ok else scenario.expected.error],
-    )
+    answered = scenario.expected.status != "failed"
+    return single_plan(name, scenario, _served(scenario.expected), answered=answered)
 
 
 def _ctrl_c() -> PlannedScenario:
@@ -116,20 +114,8 @@ def plan() -> list[PlannedScenario]:
         _single("fails", failing),
         _single("max_steps", max_steps),
         _ctrl_c(),
-        PlannedScenario(
-            name="concurrent",
-            tasks=[s.task for s in concurrent],
-            scripted=concurrent,
-            expected=[_served(s.expected) for s in concurrent],
-            answers=[S.SUCCESS_ANSWER] * len(concurrent),
-        ),
-        PlannedScenario(
-            name="nested",
-            tasks=[nested.parent.task],
-            scripted=[nested.parent, nested.child],
-            expected=[_served(e) for e in nested.expected],
-            answers=[S.CHILD_ANSWER],
-        ),
+        concurrent_plan(concurrent, [_served(s.expected) for s in concurrent]),
+        nested_plan(nested, [_served(e) for e in nested.expected]),
         PlannedScenario(
             name="handoff",
             tasks=[research.task, report.task],

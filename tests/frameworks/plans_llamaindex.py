@@ -19,7 +19,13 @@ from dataclasses import replace
 
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_shapes as shapes
-from tests.frameworks.venv_frameworks import PlannedScenario, conversation_plan
+from tests.frameworks.venv_frameworks import (
+    PlannedScenario,
+    concurrent_plan,
+    conversation_plan,
+    nested_plan,
+    single_plan,
+)
 from tests.scripted_llm import answer, call_tool
 
 MODEL_NAME = "scripted-llamaindex"
@@ -34,15 +40,8 @@ QUERY_TOOL_ARGS = {"input": "capital of France"}  # QueryEngineTool's one argume
 
 
 def _single(name: str, scenario: S.Scenario) -> PlannedScenario:
-    ok = scenario.expected.status == "completed"
-    return PlannedScenario(
-        name=name,
-        tasks=[scenario.task],
-        scripted=[scenario],
-        expected=[replace(scenario.expected, model_requested=MODEL_NAME)],
-        answers=[scenario.expected.final_answer if ok else None],
-        errors=[None if ok else scenario.expected.error],
-    )
+    expected = replace(scenario.expected, model_requested=MODEL_NAME)
+    return single_plan(name, scenario, expected, answered=scenario.expected.status == "completed")
 
 
 def _cancelled() -> PlannedScenario:
@@ -197,20 +196,8 @@ def plan() -> list[PlannedScenario]:
         _single("empty_answer", S.empty_answer(FRAMEWORK)),
         _cancelled(),
         _single("max_steps", max_steps),
-        PlannedScenario(
-            name="concurrent",
-            tasks=[s.task for s in concurrent],
-            scripted=concurrent,
-            expected=[s.expected for s in concurrent],
-            answers=[S.SUCCESS_ANSWER] * len(concurrent),
-        ),
-        PlannedScenario(
-            name="nested",
-            tasks=[nested.parent.task],
-            scripted=[nested.parent, nested.child],
-            expected=nested_runs,
-            answers=[S.CHILD_ANSWER],
-        ),
+        concurrent_plan(concurrent, [s.expected for s in concurrent]),
+        nested_plan(nested, nested_runs),
         PlannedScenario(
             name="nested_deep",
             tasks=[chain.top.task],

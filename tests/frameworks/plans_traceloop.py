@@ -17,7 +17,12 @@ from dataclasses import replace
 from tests.frameworks import scenario as S
 from tests.frameworks import scenario_shapes as shapes
 from tests.frameworks.teams import TeamExpectation, TurnExpectation
-from tests.frameworks.venv_frameworks import PlannedScenario
+from tests.frameworks.venv_frameworks import (
+    PlannedScenario,
+    concurrent_plan,
+    nested_plan,
+    single_plan,
+)
 from tests.scripted_llm import Turn, answer, call_tool, fail
 
 MODEL_NAME = "scripted-traceloop"
@@ -30,28 +35,16 @@ REPORT = "Report: it is sunny in Paris."
 
 
 def _single(name: str, scenario: S.Scenario) -> PlannedScenario:
-    ok = scenario.expected.status == "completed"
-    return PlannedScenario(
-        name=name,
-        tasks=[scenario.task],
-        scripted=[scenario],
-        expected=[replace(scenario.expected, model_requested=MODEL_NAME, model_used=SERVED_NAME)],
-        answers=[scenario.expected.final_answer if ok else None],
-        errors=[None if ok else scenario.expected.error],
-    )
+    expected = replace(scenario.expected, model_requested=MODEL_NAME, model_used=SERVED_NAME)
+    return single_plan(name, scenario, expected, answered=scenario.expected.status == "completed")
 
 
 def _nested() -> PlannedScenario:
     nested = S.nested(FRAMEWORK, delegate_tool="ask_child", question_arg="question")
-    return PlannedScenario(
-        name="nested",
-        tasks=[nested.parent.task],
-        scripted=[nested.parent, nested.child],
-        expected=[
-            replace(e, model_requested=MODEL_NAME, model_used=SERVED_NAME) for e in nested.expected
-        ],
-        answers=[S.CHILD_ANSWER],
-    )
+    served = [
+        replace(e, model_requested=MODEL_NAME, model_used=SERVED_NAME) for e in nested.expected
+    ]
+    return nested_plan(nested, served)
 
 
 def plan() -> list[PlannedScenario]:
@@ -76,12 +69,8 @@ def plan() -> list[PlannedScenario]:
         _single("fails", S.model_failure(FRAMEWORK)),
         _single("empty_answer", S.empty_answer(FRAMEWORK)),
         _single("garbled_response", S.garbled_response(FRAMEWORK)),
-        PlannedScenario(
-            name="concurrent",
-            tasks=[s.task for s in concurrent],
-            scripted=concurrent,
-            expected=[replace(s.expected, model_used=SERVED_NAME) for s in concurrent],
-            answers=[S.SUCCESS_ANSWER] * len(concurrent),
+        concurrent_plan(
+            concurrent, [replace(s.expected, model_used=SERVED_NAME) for s in concurrent]
         ),
         _nested(),
         _single("task_alone", task_alone),

@@ -14,6 +14,7 @@ from collector.rules.google_adk import run_parents
 from tests.conftest import start_test_collector
 from tests.frameworks.teams import derived_rows, rederived_rows
 from tests.frameworks.test_captured_frameworks import CAPTURED
+from tests.records import span_record
 from tests.span_items import request_of, span_items
 from tests.support import wait_until
 
@@ -30,22 +31,11 @@ def _span(
     status_code: int = 0,
     **attributes: object,
 ) -> SpanRecord:
-    return SpanRecord(
-        trace_id="t" * 32,
-        span_id=span_id,
-        parent_span_id=parent,
-        name=name,
-        kind=0,
-        start_ns=start_ns,
-        end_ns=start_ns + 1,
-        status_code=status_code,
-        status_message="",
-        attributes=attributes,
-        events=[],
-        resource={},
+    return span_record(
+        span_id, name=name, parent_span_id=parent, attributes=attributes, trace_id="t" * 32,
+        kind=0, start_ns=start_ns, end_ns=start_ns + 1, status_code=status_code,
         scope_name=SCOPE,
-        scope_version="",
-    )
+    )  # fmt: skip
 
 
 def _agent(span_id: str, name: str, start_ns: int, parent: str | None = INVOCATION) -> SpanRecord:

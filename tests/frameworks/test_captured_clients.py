@@ -7,14 +7,12 @@ returned (``<client>_<instrumentation>.expected.json``)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.conftest import CollectorHandle
-from tests.frameworks.captured import agent_scenario as S
 from tests.frameworks.captured_runs import (
     CAPTURED,
     RUNS,
@@ -22,6 +20,12 @@ from tests.frameworks.captured_runs import (
     run_steps,
     send_capture,
     trace_ids,
+)
+from tests.frameworks.client_loops import (
+    OUTPUT_TOKENS,
+    PROMPT_TOKENS,
+    check_loop_runs,
+    runless_steps,
 )
 from tests.support import wait_until
 
@@ -36,10 +40,6 @@ CLIENTS = {
     "groq_openinference": ("scripted-groq", "Error code: 503"),
     "groq_otel": ("scripted-groq", "Error code: 503"),
 }
-# Prompt tokens per call, cached parts included (the first call writes the cache, the
-# others read 60 of it), and the answer's tokens.
-PROMPT_TOKENS = [100, 110, 120, 130]
-OUTPUT_TOKENS = [10, 11, 12, 13]
 
 
 def _settled(collector: CollectorHandle, traces: list[str]) -> list[tuple[Any, ...]] | None:
@@ -48,14 +48,6 @@ def _settled(collector: CollectorHandle, traces: list[str]) -> list[tuple[Any, .
         [traces],
     )
     return rows if len(rows) == 2 and all(r[2] != "running" and r[7] for r in rows) else None
-
-
-def _runless(collector: CollectorHandle, traces: list[str]) -> list[tuple[Any, ...]]:
-    return collector.query(
-        "SELECT action_type, status, model, input_tokens, output_tokens FROM agent_steps "
-        "WHERE trace_id IN (SELECT unnest(?)) AND agent_run_id IS NULL ORDER BY started_at",
-        [traces],
-    )
 
 
 @pytest.mark.parametrize("name", sorted(CLIENTS))
@@ -78,38 +70,15 @@ def test_a_loop_around_a_vendor_client_reads_as_it_returned(
         lambda: _settled(module_collector, traces), timeout_s=15, what=f"the runs of {name}"
     )
 
-    done = expected["success"]
-    assert [t["name"] for t in done["tools"]] == ["get_weather", "get_weather", "to_fahrenheit"]
-    assert done_row[1:8] == ("weather_loop", "completed", done["task"], done["answer"], None,
-                             None, done["model_calls"])  # fmt: skip
-    assert done_row[8:12] == (sum(PROMPT_TOKENS), sum(OUTPUT_TOKENS), requested, served)
-    steps = run_steps(module_collector, done_row[0])
-    assert [(s[0], s[4], s[6], s[7]) for s in steps] == [
-        ("think", "ok", served, n) for n in PROMPT_TOKENS
-    ]
-    # The loop's tools are untraced: each call's step shows the tool it asked for, with
-    # its arguments, and the result the loop sent the next call.
-    asked = [(s[1], json.loads(s[2]) if s[2] else None, s[3]) for s in steps]
-    assert asked == [(t["name"], t["args"], t["result"]) for t in done["tools"]] + [
-        (None, None, None)
-    ]
-
-    fails = expected["fails"]
-    assert S.MODEL_ERROR in fails["raised"]
-    assert failed_row[1:6] == ("weather_loop", "failed", fails["task"], None, fails["raised"])
-    # The failed call's step names the model it asked for.
-    assert failed_row[10:12] == (expected["model"], expected["model"])
-    failed_steps = run_steps(module_collector, failed_row[0])
-    assert [(s[0], s[4], s[6]) for s in failed_steps] == [("think", "error", expected["model"])]
-    assert step_error in failed_steps[0][5] and S.MODEL_ERROR in failed_steps[0][5]
-
-    bare = expected["bare"]
-    assert bare["answer"] == done["answer"] and bare["model_calls"] == len(PROMPT_TOKENS)
-    calls = [
-        ("think", "ok", served, n, m) for n, m in zip(PROMPT_TOKENS, OUTPUT_TOKENS, strict=True)
-    ]
-    assert _runless(module_collector, traces) == [*calls, ("think", "ok", served, 7, 2)]
-    assert expected["lone"]["answer"] == "Hello!"
+    check_loop_runs(
+        module_collector,
+        traces,
+        expected,
+        (done_row, failed_row),
+        requested=requested,
+        served=served,
+        step_error=step_error,
+    )
 
 
 @pytest.mark.parametrize("sdk_first", [True, False], ids=["client's own first", "its twin first"])
@@ -135,7 +104,7 @@ def test_a_call_traced_twice_side_by_side_is_one_step_in_any_order(
                               sum(PROMPT_TOKENS), sum(OUTPUT_TOKENS))  # fmt: skip
     assert len(run_steps(collector, done_row[0])) == 4
     assert [(s[0], s[4]) for s in run_steps(collector, failed_row[0])] == [("think", "error")]
-    assert len(_runless(collector, traces)) == 5
+    assert len(runless_steps(collector, traces)) == 5
 
 
 def _one_span_each(body: bytes) -> list[tuple[str, bytes]]:

@@ -10,8 +10,7 @@ returned (``<client>_<instrumentation>.expected.json``)."""
 
 from __future__ import annotations
 
-import json
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pytest
 
@@ -24,6 +23,12 @@ from tests.frameworks.captured_runs import (
     send_capture,
     settled_runs,
     trace_ids,
+)
+from tests.frameworks.client_loops import (
+    OUTPUT_TOKENS,
+    PROMPT_TOKENS,
+    check_loop_runs,
+    runless_steps,
 )
 
 
@@ -66,18 +71,6 @@ CLIENTS = {
         "scripted-bedrock", "scripted-bedrock", "(ServiceUnavailableException)", False
     ),
 }
-# Prompt tokens per call, cached parts included (the later calls read 60 from the cache),
-# and the answer's tokens.
-PROMPT_TOKENS = [100, 110, 120, 130]
-OUTPUT_TOKENS = [10, 11, 12, 13]
-
-
-def _runless(collector: CollectorHandle, traces: list[str]) -> list[tuple[Any, ...]]:
-    return collector.query(
-        "SELECT action_type, status, model, input_tokens, output_tokens FROM agent_steps "
-        "WHERE trace_id IN (SELECT unnest(?)) AND agent_run_id IS NULL ORDER BY started_at",
-        [traces],
-    )
 
 
 @pytest.mark.parametrize("name", sorted(CLIENTS))
@@ -96,36 +89,16 @@ def test_a_loop_around_another_client_reads_as_it_returned(
     send_capture(module_collector, body)
     done_row, failed_row = settled_runs(module_collector, body, 2, what=name)
 
-    done = expected["success"]
-    assert [t["name"] for t in done["tools"]] == ["get_weather", "get_weather", "to_fahrenheit"]
-    assert done_row[1:8] == ("weather_loop", "completed", done["task"], done["answer"], None,
-                             None, done["model_calls"])  # fmt: skip
-    assert done_row[8:12] == (sum(PROMPT_TOKENS), sum(OUTPUT_TOKENS), requested, served)
-    steps = run_steps(module_collector, done_row[0])
-    assert [(s[0], s[4], s[6], s[7]) for s in steps] == [
-        ("think", "ok", served, n) for n in PROMPT_TOKENS
-    ]
-    asked = [(s[1], json.loads(s[2]) if s[2] else None, s[3]) for s in steps]
-    assert asked == [(t["name"], t["args"], t["result"]) for t in done["tools"]] + [
-        (None, None, None)
-    ]
-
-    fails = expected["fails"]
-    assert S.MODEL_ERROR in fails["raised"]
-    task = fails["task"] if failed_task else None
-    assert failed_row[1:6] == ("weather_loop", "failed", task, None, fails["raised"])
-    assert failed_row[10:12] == (expected["model"], expected["model"])
-    failed_steps = run_steps(module_collector, failed_row[0])
-    assert [(s[0], s[4], s[6]) for s in failed_steps] == [("think", "error", expected["model"])]
-    assert step_error in failed_steps[0][5] and S.MODEL_ERROR in failed_steps[0][5]
-
-    bare = expected["bare"]
-    assert bare["answer"] == done["answer"] and bare["model_calls"] == len(PROMPT_TOKENS)
-    calls = [
-        ("think", "ok", served, n, m) for n, m in zip(PROMPT_TOKENS, OUTPUT_TOKENS, strict=True)
-    ]
-    assert _runless(module_collector, traces) == [*calls, ("think", "ok", served, 7, 2)]
-    assert expected["lone"]["answer"] == "Hello!"
+    check_loop_runs(
+        module_collector,
+        traces,
+        expected,
+        (done_row, failed_row),
+        requested=requested,
+        served=served,
+        step_error=step_error,
+        failed_task=failed_task,
+    )
 
 
 def test_a_mistral_loop_whose_prompts_openllmetry_drops_keeps_its_calls(
@@ -156,6 +129,6 @@ def test_a_mistral_loop_whose_prompts_openllmetry_drops_keeps_its_calls(
     failed_steps = run_steps(module_collector, failed_row[0])
     assert [(s[0], s[4], s[6]) for s in failed_steps] == [("think", "error", expected["model"])]
     assert S.MODEL_ERROR in failed_steps[0][5]
-    assert [row[:4] for row in _runless(module_collector, traces)] == [
+    assert [row[:4] for row in runless_steps(module_collector, traces)] == [
         ("think", "ok", served, n) for n in [*PROMPT_TOKENS, 7]
     ]

@@ -7,69 +7,13 @@ its own console log tells."""
 from __future__ import annotations
 
 import json
-import urllib.request
-from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.conftest import CollectorHandle
 from tests.frameworks.captured import agent_scenario as S
-from tests.support import wait_until
-
-CAPTURED = Path(__file__).parent / "captured"
-RUNS = (
-    "id, agent_name, status, task, final_answer, error, parent_run_id, total_steps, "
-    "input_tokens, output_tokens, model_requested, model_used"
-)
-STEPS = "action_type, tool_name, tool_args, tool_result, status, error, model, input_tokens"
-
-
-def _expected(name: str) -> dict[str, Any]:
-    return json.loads((CAPTURED / f"{name}.expected.json").read_text())
-
-
-def _trace_ids(body: bytes) -> list[str]:
-    request = ExportTraceServiceRequest()
-    request.ParseFromString(body)
-    return sorted(
-        {
-            span.trace_id.hex()
-            for resource in request.resource_spans
-            for scope in resource.scope_spans
-            for span in scope.spans
-        }
-    )
-
-
-def _runs(collector: CollectorHandle, name: str, count: int) -> dict[str, tuple[Any, ...]]:
-    """The runs of ``name``.otlp by task, sent over OTLP/HTTP, once all ``count`` have
-    settled with steps."""
-    body = (CAPTURED / f"{name}.otlp").read_bytes()
-    request = urllib.request.Request(
-        f"{collector.http_endpoint}/v1/traces",
-        data=body,
-        headers={"Content-Type": "application/x-protobuf"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
-        assert response.status == 200
-    traces = _trace_ids(body)
-
-    def settled() -> dict[str, tuple[Any, ...]] | None:
-        rows = collector.query(
-            f"SELECT {RUNS} FROM agent_runs WHERE trace_id IN (SELECT unnest(?))", [traces]
-        )
-        done = len(rows) == count and all(r[2] != "running" and r[7] for r in rows)
-        return {r[3]: r for r in rows} if done else None
-
-    return wait_until(settled, timeout_s=15, what=f"the runs of {name}")
-
-
-def _steps(collector: CollectorHandle, run_id: str) -> list[tuple[Any, ...]]:
-    return collector.query(
-        f"SELECT {STEPS} FROM agent_steps WHERE agent_run_id = ? ORDER BY step_number", [run_id]
-    )
+from tests.frameworks.captured_runs import capture_runs, expected_of, run_steps
 
 
 def _tools(steps: list[tuple[Any, ...]]) -> list[tuple[str, Any, str | None, bool]]:
@@ -89,8 +33,8 @@ def test_ag2_chats_read_as_its_log(module_collector: CollectorHandle, mode: str)
     a child run; a group chat's hand-off a tool step of the
     one run."""
     name = f"ag2_{mode}"
-    expected = _expected(name)
-    runs = _runs(module_collector, name, 6)
+    expected = expected_of(name)
+    runs = capture_runs(module_collector, name, 6)
     # AG2's own spans name the model asked for; OpenInference's OpenAI spans in their
     # invocation parameters.
     requested = "scripted-ag2"
@@ -102,7 +46,7 @@ def test_ag2_chats_read_as_its_log(module_collector: CollectorHandle, mode: str)
     # Its model calls' tokens, as ChatResult.cost counted them.
     assert run[8:12] == (done["input_tokens"], done["output_tokens"], requested,
                          done["served_model"])  # fmt: skip
-    steps = _steps(module_collector, run[0])
+    steps = run_steps(module_collector, run[0])
     assert [s[0] for s in steps] == ["think", "tool_call"] * 3 + ["think"]
     assert sum(1 for s in steps if s[0] == "think") == done["model_calls"]
     assert [s[7] for s in steps if s[0] == "think"] == [100, 110, 120, 130]
@@ -115,7 +59,7 @@ def test_ag2_chats_read_as_its_log(module_collector: CollectorHandle, mode: str)
     run = runs[fails["task"]]
     assert run[1:5] == ("user_proxy", "failed", fails["task"], None)
     assert S.MODEL_ERROR in run[5] and S.MODEL_ERROR in fails["raised"]
-    assert [(s[0], s[4]) for s in _steps(module_collector, run[0])] == [("think", "error")]
+    assert [(s[0], s[4]) for s in run_steps(module_collector, run[0])] == [("think", "error")]
 
     limit = expected["limit"]
     run = runs[limit["task"]]
@@ -129,21 +73,21 @@ def test_ag2_chats_read_as_its_log(module_collector: CollectorHandle, mode: str)
     else:
         assert run[1:6] == ("user_proxy", "max_steps", limit["task"], None,
                             "Turn limit reached with a tool call under way")  # fmt: skip
-    steps = _steps(module_collector, run[0])
+    steps = run_steps(module_collector, run[0])
     assert [s[0] for s in steps] == ["think", "tool_call", "think"]
     assert sum(1 for s in steps if s[0] == "think") == limit["model_calls"]
 
     sub = expected["sub_agent"]
     parent, child = runs[sub["task"]], runs[sub["sub_task"]]
     assert parent[1:7] == ("user_proxy", "completed", sub["task"], sub["answer"], None, None)
-    steps = _steps(module_collector, parent[0])
+    steps = run_steps(module_collector, parent[0])
     assert [s[0] for s in steps] == ["think", "tool_call", "think"]
     assert _tools(steps) == [(t["name"], t["args"], t["result"], False) for t in sub["tools"]]
     # The parent's tokens are its own two calls; the child's calls are the child's.
     assert parent[8:10] == (240, 60)
     assert child[1:7] == ("user_proxy", "completed", sub["sub_task"], sub["tools"][0]["result"],
                           None, parent[0])  # fmt: skip
-    assert [s[0] for s in _steps(module_collector, child[0])] == ["think", "tool_call", "think"]
+    assert [s[0] for s in run_steps(module_collector, child[0])] == ["think", "tool_call", "think"]
 
     group = expected["group"]
     run = runs[group["task"]]
@@ -151,7 +95,7 @@ def test_ag2_chats_read_as_its_log(module_collector: CollectorHandle, mode: str)
     # The group chat is opened by the user agent; the agents' turns are no runs of their own.
     assert run[1:7] == ("user", "completed", group["task"], group["answer"], None, None)
     assert run[8:10] == (180, 18)
-    steps = _steps(module_collector, run[0])
+    steps = run_steps(module_collector, run[0])
     assert [s[0] for s in steps] == ["think", "tool_call", "think", "tool_call", "think"]
     assert sum(1 for s in steps if s[0] == "think") == group["model_calls"]
     handoff, convert = _tools(steps)
@@ -168,15 +112,15 @@ def test_ag2_agent_asks_read_as_it_returned(module_collector: CollectorHandle) -
     agent behind ``as_tool`` a child run, not a turn of its caller); the conventions read
     the rest. Its ``record_usage`` spans (one per call, and a sub-agent's roll-up) count
     no token twice."""
-    expected = _expected("ag2_agent")
-    runs = _runs(module_collector, "ag2_agent", 4)
+    expected = expected_of("ag2_agent")
+    runs = capture_runs(module_collector, "ag2_agent", 4)
     served = "scripted-ag2-agent-served"
     done = expected["success"]
     run = runs[done["task"]]
     assert run[1:8] == ("weather", "completed", done["task"], done["answer"], None, None, 7)
     assert run[8:12] == (done["input_tokens"], done["output_tokens"], "scripted-ag2-agent",
                          served)  # fmt: skip
-    steps = _steps(module_collector, run[0])
+    steps = run_steps(module_collector, run[0])
     assert [s[0] for s in steps] == ["think", "tool_call"] * 3 + ["think"]
     assert sum(1 for s in steps if s[0] == "think") == done["model_calls"]
     # The raising tool records the exception, no result.
@@ -190,19 +134,19 @@ def test_ag2_agent_asks_read_as_it_returned(module_collector: CollectorHandle) -
     fails = expected["fails"]
     run = runs[fails["task"]]
     assert run[1:6] == ("weather", "failed", fails["task"], None, fails["raised"])
-    assert [(s[0], s[4]) for s in _steps(module_collector, run[0])] == [("think", "error")]
+    assert [(s[0], s[4]) for s in run_steps(module_collector, run[0])] == [("think", "error")]
 
     sub = expected["sub_agent"]
     parent, child = runs[sub["task"]], runs[sub["sub_task"]]
     assert parent[1:7] == ("manager", "completed", sub["task"], sub["answer"], None, None)
-    steps = _steps(module_collector, parent[0])
+    steps = run_steps(module_collector, parent[0])
     assert [s[0] for s in steps] == ["think", "tool_call", "think"]
     assert _tools(steps) == [("converter", {"objective": sub["sub_task"]}, "64.4F", False)]
     # AG2's usage report adds the sub-agent's tokens to the manager's; each run counts its own.
     assert (parent[8] + child[8], parent[9] + child[9]) == (sub["input_tokens"],
                                                             sub["output_tokens"])  # fmt: skip
     assert child[1:7] == ("converter", "completed", sub["sub_task"], "64.4F", None, parent[0])
-    child_steps = _steps(module_collector, child[0])
+    child_steps = run_steps(module_collector, child[0])
     assert [s[0] for s in child_steps] == ["think", "tool_call", "think"]
     assert sum(1 for s in child_steps if s[0] == "think") == sub["sub_model_calls"]
 
@@ -214,14 +158,14 @@ def test_langgraph_js_agents_read_as_they_returned(module_collector: CollectorHa
     the error message that node sent the model), the served model from
     the answer's ``response_metadata``, and an error as Node names it (``Error: ...``, the
     stack cut off); an agent invoked in a tool a child run."""
-    expected = _expected("langgraph_js")
-    runs = _runs(module_collector, "langgraph_js", 4)
+    expected = expected_of("langgraph_js")
+    runs = capture_runs(module_collector, "langgraph_js", 4)
     requested, served = "scripted-langgraph-js", "scripted-langgraph-js-served"
     done = expected["success"]
     run = runs[done["task"]]
     assert run[1:8] == ("weather_agent", "completed", done["task"], done["answer"], None, None, 7)
     assert run[8:12] == (done["input_tokens"], done["output_tokens"], requested, served)
-    steps = _steps(module_collector, run[0])
+    steps = run_steps(module_collector, run[0])
     assert [s[0] for s in steps] == ["think", "tool_call"] * 3 + ["think"]
     assert [s[6] for s in steps if s[0] == "think"] == [served] * done["model_calls"]
     raised, *returned = done["tools"]
@@ -238,16 +182,16 @@ def test_langgraph_js_agents_read_as_they_returned(module_collector: CollectorHa
     run = runs[fails["task"]]
     assert S.MODEL_ERROR in fails["raised"]
     assert run[1:6] == ("weather_agent", "failed", fails["task"], None, fails["raised"])
-    steps = _steps(module_collector, run[0])
+    steps = run_steps(module_collector, run[0])
     assert [(s[0], s[4], s[5]) for s in steps] == [("think", "error", fails["raised"])]
 
     sub = expected["sub_agent"]
     parent, child = runs[sub["task"]], runs[sub["sub_task"]]
     assert parent[1:7] == ("manager", "completed", sub["task"], sub["answer"], None, None)
-    steps = _steps(module_collector, parent[0])
+    steps = run_steps(module_collector, parent[0])
     assert [s[0] for s in steps] == ["think", "tool_call", "think"]
     assert _tools(steps) == [(t["name"], t["args"], t["result"], False) for t in sub["tools"]]
     assert parent[8:10] == (sub["input_tokens"], sub["output_tokens"])
     assert child[1:7] == ("converter", "completed", sub["sub_task"], sub["tools"][0]["result"],
                           None, parent[0])  # fmt: skip
-    assert [s[0] for s in _steps(module_collector, child[0])] == ["think", "tool_call", "think"]
+    assert [s[0] for s in run_steps(module_collector, child[0])] == ["think", "tool_call", "think"]

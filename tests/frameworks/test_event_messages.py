@@ -6,14 +6,11 @@ import json
 
 from collector.decode import SpanRecord
 from collector.event_messages import model_messages, tool_call_arguments, tool_call_result
+from tests.records import span_record
 
 
 def _span(attributes: dict[str, object], events: list[dict[str, object]]) -> SpanRecord:
-    return SpanRecord(
-        trace_id="1" * 32, span_id="2" * 16, parent_span_id=None, name="chat", kind=3,
-        start_ns=1, end_ns=2, status_code=0, status_message="", attributes=attributes,
-        events=events,
-    )  # fmt: skip
+    return span_record(name="chat", attributes=attributes, kind=3, events=events)
 
 
 def test_content_blocks_give_their_text_and_tool_uses_but_a_json_result_stays_whole() -> None:

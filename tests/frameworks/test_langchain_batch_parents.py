@@ -21,6 +21,7 @@ from collector.rules.langchain_openllmetry import run_parents
 from tests.collector.ingest.otlp import to_request
 from tests.conftest import start_test_collector
 from tests.frameworks.teams import derived_rows, rederived_rows
+from tests.records import span_record
 from tests.span_items import request_of, span_items
 from tests.support import wait_until
 
@@ -62,22 +63,11 @@ def test_the_spans_nest_each_input_s_run_in_the_previous_one_s(
 
 
 def _record(span_id: str, parent: str | None, kind: str) -> SpanRecord:
-    return SpanRecord(
-        trace_id="t" * 32,
-        span_id=span_id,
-        parent_span_id=parent,
-        name=f"RunnableSequence.{kind}",
-        kind=0,
-        start_ns=0,
-        end_ns=1,
-        status_code=0,
-        status_message="",
-        attributes={"traceloop.span.kind": kind},
-        events=[],
-        resource={},
-        scope_name="opentelemetry.instrumentation.langchain",
-        scope_version="",
-    )
+    return span_record(
+        span_id, name=f"RunnableSequence.{kind}", parent_span_id=parent,
+        attributes={"traceloop.span.kind": kind}, trace_id="t" * 32, kind=0, start_ns=0,
+        end_ns=1, scope_name="opentelemetry.instrumentation.langchain",
+    )  # fmt: skip
 
 
 def test_each_input_s_run_goes_beside_the_first_one_s() -> None:

@@ -16,27 +16,12 @@ from collector.rules import (
     smolagents,
 )
 from collector.rules.common import first_line, python_literal, text_blocks
+from tests.records import span_record
 
 
 def _span(name: str, scope: str, attributes: dict, **extra: object) -> SpanRecord:
-    fields: dict = {
-        "trace_id": "t" * 32,
-        "span_id": "1" * 16,
-        "parent_span_id": None,
-        "name": name,
-        "kind": 1,
-        "start_ns": 1,
-        "end_ns": 2,
-        "status_code": 0,
-        "status_message": "",
-        "attributes": attributes,
-        "events": [],
-        "resource": {},
-        "scope_name": scope,
-        "scope_version": "",
-    }
-    fields.update(extra)
-    return SpanRecord(**fields)
+    fields: dict = {"span_id": "1" * 16, "trace_id": "t" * 32, "scope_name": scope, **extra}
+    return span_record(name=name, attributes=attributes, **fields)
 
 
 def test_a_traceback_after_the_message_is_cut() -> None:

@@ -18,6 +18,7 @@ from collector.conventions import pydantic_ai as PAI
 from collector.conventions import strands as ST
 from collector.decode import SpanRecord
 from collector.mapping import SpanClass, build_run, build_step, classify
+from tests.records import span_record
 
 ERROR, UNSET, OK = 2, 0, 1
 
@@ -34,22 +35,11 @@ def _span(
     events: list[dict[str, Any]] | None = None,
     start: int = 1,
 ) -> SpanRecord:
-    return SpanRecord(
-        trace_id="t" * 32,
-        span_id=span_id,
-        parent_span_id=parent,
-        name=name,
-        kind=1,
-        start_ns=start,
-        end_ns=start + 1,
-        status_code=status,
-        status_message=message,
-        attributes=attributes,
-        events=events or [],
-        resource={},
-        scope_name=scope,
-        scope_version="",
-    )
+    return span_record(
+        span_id, name=name, parent_span_id=parent, attributes=attributes, trace_id="t" * 32,
+        start_ns=start, end_ns=start + 1, status_code=status, status_message=message,
+        events=events or [], scope_name=scope,
+    )  # fmt: skip
 
 
 def _exception(type_name: str, message: str = "") -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 from collector.decode import SpanRecord
 from collector.mapping import SpanClass, build_run, classify
 from collector.rules import strands
+from tests.records import span_record
 
 SCOPE = "strands.telemetry.tracer"
 TASK = "Write a haiku about Paris."
@@ -17,23 +18,14 @@ TASK = "Write a haiku about Paris."
 
 def _span(span_id: str, name: str, attributes: dict[str, Any], **extra: Any) -> SpanRecord:
     fields: dict[str, Any] = {
-        "trace_id": "t" * 32,
         "span_id": span_id * 16,
-        "parent_span_id": None,
-        "name": name,
-        "kind": 3,
-        "start_ns": 1,
-        "end_ns": 2,
-        "status_code": 0,
-        "status_message": "",
         "attributes": {"gen_ai.system": "strands-agents", **attributes},
-        "events": [],
-        "resource": {},
+        "trace_id": "t" * 32,
+        "kind": 3,
         "scope_name": SCOPE,
-        "scope_version": "",
+        **extra,
     }
-    fields.update(extra)
-    return SpanRecord(**fields)
+    return span_record(name=name, **fields)
 
 
 def _event(name: str, **attributes: str) -> dict[str, Any]:

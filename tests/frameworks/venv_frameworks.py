@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.frameworks.scenario import RunExpectation, Scenario
+from tests.frameworks.scenario import (
+    CHILD_ANSWER,
+    SUCCESS_ANSWER,
+    NestedScenario,
+    RunExpectation,
+    Scenario,
+)
 from tests.frameworks.scenario_shapes import Conversation
 from tests.frameworks.teams import TeamExpectation
 from tests.scripted_llm import ScriptedLLM
@@ -50,6 +56,47 @@ class PlannedScenario:
     expected: Sequence[RunExpectation | TeamExpectation]
     answers: Sequence[str | None]
     errors: Sequence[str | None] = ()
+
+
+def single_plan(
+    name: str, scenario: Scenario, expected: RunExpectation, *, answered: bool
+) -> PlannedScenario:
+    """One task: its answer when ``answered``, else the error it fails with; ``expected`` the
+    run as this framework shows it."""
+    return PlannedScenario(
+        name=name,
+        tasks=[scenario.task],
+        scripted=[scenario],
+        expected=[expected],
+        answers=[scenario.expected.final_answer if answered else None],
+        errors=[None if answered else scenario.expected.error],
+    )
+
+
+def concurrent_plan(
+    runs: Sequence[Scenario], expected: Sequence[RunExpectation]
+) -> PlannedScenario:
+    """``concurrent``: successful ``runs`` at once; ``expected`` their runs as this framework
+    shows them."""
+    return PlannedScenario(
+        name="concurrent",
+        tasks=[s.task for s in runs],
+        scripted=runs,
+        expected=expected,
+        answers=[SUCCESS_ANSWER] * len(runs),
+    )
+
+
+def nested_plan(nested: NestedScenario, expected: Sequence[RunExpectation]) -> PlannedScenario:
+    """``nested``: the parent agent asks a sub-agent, whose answer it returns; ``expected``
+    both runs as this framework shows them."""
+    return PlannedScenario(
+        name="nested",
+        tasks=[nested.parent.task],
+        scripted=[nested.parent, nested.child],
+        expected=expected,
+        answers=[CHILD_ANSWER],
+    )
 
 
 def conversation_plan(conversation: Conversation, model_requested: str) -> PlannedScenario:

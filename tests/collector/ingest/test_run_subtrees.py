@@ -22,6 +22,7 @@ from collector.rules import strands
 from collector.run_subtrees import spans_of_runs
 from collector.schema import migrate
 from instrumentation import attributes as A
+from tests.records import span_record
 
 _T0 = datetime(2026, 12, 7, 4, 0, 0)
 _TRACE = "ab" * 16
@@ -29,22 +30,8 @@ _TRACE = "ab" * 16
 
 def _span(span_id: str, parent: str | None, name: str, **attributes: object) -> SpanRecord:
     scope = str(attributes.pop("scope", ""))
-    return SpanRecord(
-        trace_id=_TRACE,
-        span_id=span_id,
-        parent_span_id=parent,
-        name=name,
-        kind=0,
-        start_ns=1,
-        end_ns=2,
-        status_code=0,
-        status_message="",
-        attributes=dict(attributes),
-        events=[],
-        resource={},
-        scope_name=scope,
-        scope_version="",
-    )
+    return span_record(span_id, name=name, parent_span_id=parent, attributes=dict(attributes),
+                       trace_id=_TRACE, kind=0, scope_name=scope)  # fmt: skip
 
 
 def _run(n: int) -> list[SpanRecord]:

@@ -15,28 +15,15 @@ from collector.rules import google_adk
 from collector.run_links import StoredParents
 from collector.schema import migrate
 from instrumentation import attributes as A
+from tests.records import span_record
 
 _TRACE = "cd" * 16
 _SCOPE = "gcp.vertex.agent"
 
 
 def _span(span_id: str, parent: str | None, name: str, **attributes: object) -> SpanRecord:
-    return SpanRecord(
-        trace_id=_TRACE,
-        span_id=span_id,
-        parent_span_id=parent,
-        name=name,
-        kind=0,
-        start_ns=1,
-        end_ns=2,
-        status_code=0,
-        status_message="",
-        attributes=dict(attributes),
-        events=[],
-        resource={},
-        scope_name=_SCOPE,
-        scope_version="",
-    )
+    return span_record(span_id, name=name, parent_span_id=parent, attributes=dict(attributes),
+                       trace_id=_TRACE, kind=0, scope_name=_SCOPE)  # fmt: skip
 
 
 def _agent(span_id: str, parent: str | None) -> SpanRecord:

@@ -45,6 +45,19 @@ def _tool_calls(response: Any) -> list[dict[str, Any]]:
     return calls
 
 
+def run_seen(task: str, done: Any, model_calls: int) -> dict[str, Any]:
+    """What a finished run returned: its answer, status, tool calls and tokens."""
+    return {
+        "task": task,
+        "answer": done.content,
+        "status": str(done.status),
+        "tools": _tool_calls(done),
+        "input_tokens": done.metrics.input_tokens,
+        "output_tokens": done.metrics.output_tokens,
+        "model_calls": model_calls,
+    }
+
+
 def main(out: Path) -> None:
     capture = Capture(out, PACKAGES)
     AgnoInstrumentor().instrument(tracer_provider=capture.provider)
@@ -53,15 +66,7 @@ def main(out: Path) -> None:
         task, failing = S.script(llm, "[agno]")
         tools = S.Tools()
         done = _agent(llm, tools).run(task)
-        expected["success"] = {
-            "task": task,
-            "answer": done.content,
-            "status": str(done.status),
-            "tools": _tool_calls(done),
-            "input_tokens": done.metrics.input_tokens,
-            "output_tokens": done.metrics.output_tokens,
-            "model_calls": len(llm.requests_for("[agno] ")),
-        }
+        expected["success"] = run_seen(task, done, len(llm.requests_for("[agno] ")))
         try:
             failed = _agent(llm, S.Tools()).run(failing)
             expected["fails"] = {

@@ -18,7 +18,7 @@ from agno.run.agent import RunOutput
 from openinference.instrumentation.agno import AgnoInstrumentor
 
 from tests.frameworks.captured import agent_scenario as S
-from tests.frameworks.captured.capture_agno import PACKAGES, _agent, _tool_calls
+from tests.frameworks.captured.capture_agno import PACKAGES, _agent, run_seen
 from tests.frameworks.captured.capture_files import Capture
 from tests.scripted_llm import ScriptedLLM
 
@@ -39,16 +39,8 @@ def main(out: Path) -> None:
         task, failing = S.script(llm, "[agno-streamed]")
         done, events = _streamed(llm, task)
         assert done is not None, [type(e).__name__ for e in events]
-        expected["success"] = {
-            "task": task,
-            "answer": done.content,
-            "status": str(done.status),
-            "tools": _tool_calls(done),
-            "input_tokens": done.metrics.input_tokens,
-            "output_tokens": done.metrics.output_tokens,
-            "model_calls": len(llm.requests_for("[agno-streamed] ")),
-            "events": len(events),
-        }
+        model_calls = len(llm.requests_for("[agno-streamed] "))
+        expected["success"] = {**run_seen(task, done, model_calls), "events": len(events)}
         failed, events = _streamed(llm, failing)
         expected["fails"] = {
             "task": failing,

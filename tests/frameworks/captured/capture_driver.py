@@ -5,6 +5,7 @@ expectations. Also what more than one of them sets up the same way."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -15,7 +16,15 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from tests.frameworks.captured.capture_files import Capture
 from tests.scripted_llm import ScriptedLLM
 
-__all__ = ["CORE", "Framework", "instrument_langchain", "main", "outcome", "run_main"]
+__all__ = [
+    "CORE",
+    "Framework",
+    "instrument_crewai",
+    "instrument_langchain",
+    "main",
+    "outcome",
+    "run_main",
+]
 
 HERE = Path(__file__).parent
 # Every capture's versions name these beside the framework's own packages.
@@ -43,6 +52,19 @@ def instrument_langchain(provider: TracerProvider, openllmetry: bool) -> None:
         from openinference.instrumentation.langchain import LangChainInstrumentor
 
         LangChainInstrumentor().instrument(tracer_provider=provider)
+
+
+def instrument_crewai(provider: TracerProvider) -> None:
+    """CrewAI traced by OpenInference's CrewAI and OpenAI instrumentors; CrewAI's anonymous
+    usage telemetry and its hosted tracing, which would reach the internet, off (set before
+    the caller imports crewai)."""
+    os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
+    from openinference.instrumentation.crewai import CrewAIInstrumentor
+    from openinference.instrumentation.openai import OpenAIInstrumentor
+
+    CrewAIInstrumentor().instrument(tracer_provider=provider)
+    OpenAIInstrumentor().instrument(tracer_provider=provider)
 
 
 def main(

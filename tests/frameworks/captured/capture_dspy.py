@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -48,13 +49,25 @@ def _step(tool: str, arguments: dict[str, Any]) -> Turn:
 
 
 def main(out: Path) -> None:
+    capture(out, "dspy", "[dspy]", lambda program, question: (program(question=question), {}))
+
+
+def capture(
+    out: Path,
+    name: str,
+    marker: str,
+    run: Callable[[Any, str], tuple[Any, dict[str, Any]]],
+) -> None:
+    """Play the scenario under ``marker``, each question asked by ``run(program, question)``
+    (the final ``Prediction`` and what else to record of the run); write ``{name}.otlp``
+    and ``{name}.expected.json`` into ``out``."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     DSPyInstrumentor().instrument(tracer_provider=provider)
     expected: dict[str, Any] = {"versions": {p: version(p) for p in PACKAGES}}
     with ScriptedLLM() as llm:
-        task, failing = f"[dspy] {S.TASK}", f"[dspy]-fails {S.FAILING_TASK}"
+        task, failing = f"{marker} {S.TASK}", f"{marker}-fails {S.FAILING_TASK}"
         turns = [
             _step("get_weather", {"city": "Paris"}),
             _step("get_weather", {"city": "Paris"}),
@@ -76,7 +89,7 @@ def main(out: Path) -> None:
         def agent(tools: S.Tools) -> Any:
             return dspy.ReAct("question -> answer", tools=[tools.get_weather, tools.to_fahrenheit])
 
-        done = agent(S.Tools())(question=task)
+        done, more = run(agent(S.Tools()), task)
         trajectory = done.trajectory
         calls = []
         for i in range(len(turns) - 1):
@@ -96,16 +109,18 @@ def main(out: Path) -> None:
             "tools": calls,
             "input_tokens": None,
             "output_tokens": None,  # the instrumentation records none
-            "model_calls": len(llm.requests_for("[dspy] ")),
+            "model_calls": len(llm.requests_for(f"{marker} ")),
+            **more,
         }
         try:
-            agent(S.Tools())(question=failing)
+            run(agent(S.Tools()), failing)
             expected["fails"] = {"task": failing, "raised": None}
         except Exception as exc:  # noqa: BLE001 - what the caller saw is the expectation
             expected["fails"] = {"task": failing, "raised": f"{type(exc).__name__}: {exc}"}
     provider.force_flush()
-    (out / "dspy.otlp").write_bytes(encode_spans(exporter.get_finished_spans()).SerializeToString())
-    (out / "dspy.expected.json").write_text(json.dumps(expected, indent=2, default=str) + "\n")
+    spans = exporter.get_finished_spans()
+    (out / f"{name}.otlp").write_bytes(encode_spans(spans).SerializeToString())
+    (out / f"{name}.expected.json").write_text(json.dumps(expected, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":

@@ -58,11 +58,8 @@ def _pydantic_ai(capture: Capture, llm: ScriptedLLM) -> dict[str, Outcome]:
         for shape, task in tasks.items()
         if shape != "cancelled"
     }
-
-    async def cancel() -> dict[str, Any]:
-        return await E.cancel_when_started(make_agent().run(tasks["cancelled"]), tools)
-
-    out["cancelled"] = {"task": tasks["cancelled"], **asyncio.run(cancel())}
+    start = lambda: make_agent().run(tasks["cancelled"])  # noqa: E731
+    out["cancelled"] = E.cancelled(tasks["cancelled"], start, tools)
     return out
 
 
@@ -110,11 +107,8 @@ def _openai_agents(capture: Capture, llm: ScriptedLLM) -> dict[str, Outcome]:
     llm.script(chain, [call_tool("transfer_to_billing", {}), call_tool("transfer_to_refunds", {}),
                        answer("Order 42 is refunded.")])  # fmt: skip
     out["handoff_chain"] = _outcome(chain, lambda: Runner.run_sync(triage, chain).final_output)
-
-    async def cancel() -> dict[str, Any]:
-        return await E.cancel_when_started(Runner.run(make_agent(), tasks["cancelled"]), tools)
-
-    out["cancelled"] = {"task": tasks["cancelled"], **asyncio.run(cancel())}
+    start = lambda: Runner.run(make_agent(), tasks["cancelled"])  # noqa: E731
+    out["cancelled"] = E.cancelled(tasks["cancelled"], start, tools)
     return out
 
 
@@ -146,8 +140,7 @@ def _langgraph(capture: Capture, llm: ScriptedLLM, openllmetry: bool) -> dict[st
         if shape != "cancelled"
     }
     request = {"messages": [{"role": "user", "content": tasks["cancelled"]}]}
-    seen = asyncio.run(E.cancel_when_started(agent.ainvoke(request), tools))
-    out["cancelled"] = {"task": tasks["cancelled"], **seen}
+    out["cancelled"] = E.cancelled(tasks["cancelled"], lambda: agent.ainvoke(request), tools)
     return out
 
 
@@ -172,11 +165,8 @@ def _strands(capture: Capture, llm: ScriptedLLM) -> dict[str, Outcome]:
         for shape, task in tasks.items()
         if shape != "cancelled"
     }
-
-    async def cancel() -> dict[str, Any]:
-        return await E.cancel_when_started(make_agent().invoke_async(tasks["cancelled"]), tools)
-
-    out["cancelled"] = {"task": tasks["cancelled"], **asyncio.run(cancel())}
+    start = lambda: make_agent().invoke_async(tasks["cancelled"])  # noqa: E731
+    out["cancelled"] = E.cancelled(tasks["cancelled"], start, tools)
     return out
 
 
@@ -203,11 +193,9 @@ def _google_adk(capture: Capture, llm: ScriptedLLM) -> dict[str, Outcome]:
         for shape, task in tasks.items()
         if shape in ("long", "hostile")
     }
-
-    async def cancel() -> dict[str, Any]:
-        return await E.cancel_when_started(_run(agent, tasks["cancelled"]), tools)
-
-    out["cancelled"] = {"task": tasks["cancelled"], **asyncio.run(cancel())}
+    out["cancelled"] = E.cancelled(
+        tasks["cancelled"], lambda: _run(agent, tasks["cancelled"]), tools
+    )
     return out
 
 

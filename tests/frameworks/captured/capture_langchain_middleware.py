@@ -25,27 +25,18 @@ from langchain.agents.middleware import (
     ModelCallLimitMiddleware,
     ModelFallbackMiddleware,
     ToolCallLimitMiddleware,
-    wrap_tool_call,
 )
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 from openinference.instrumentation.langchain import LangChainInstrumentor
 from pydantic import SecretStr
 
 from tests.frameworks.captured import agent_scenario as S
 from tests.frameworks.captured.capture_files import Capture
+from tests.frameworks.captured.langchain_weather import PACKAGES, report_tool_errors, weather_tools
 from tests.scripted_llm import ScriptedLLM, answer, call_tool, fail
 
 HERE = Path(__file__).parent
-PACKAGES = (
-    "langgraph",
-    "langchain",
-    "langchain-core",
-    "langchain-openai",
-    "openinference-instrumentation-langchain",
-    "opentelemetry-sdk",
-)
 MODEL, FALLBACK = "scripted-middleware", "scripted-middleware-fallback"
 MODEL_LIMIT = 2
 TASKS = {
@@ -54,16 +45,6 @@ TASKS = {
     "tool_limit": "[lcmw-tool-limit] What is the weather in Paris and in Rome?",
     "fallback": "[lcmw-fallback] What is the weather in Paris, in Fahrenheit?",
 }
-
-
-@wrap_tool_call
-def _report_tool_errors(request: Any, handler: Callable[[Any], Any]) -> Any:
-    try:
-        return handler(request)
-    except Exception as exc:  # noqa: BLE001 - the model reads the error and retries
-        return ToolMessage(
-            content=f"Tool error: {exc}", tool_call_id=request.tool_call["id"], status="error"
-        )
 
 
 def _model(llm: ScriptedLLM, name: str = MODEL) -> ChatOpenAI:
@@ -75,22 +56,11 @@ def _model(llm: ScriptedLLM, name: str = MODEL) -> ChatOpenAI:
 def _agent(llm: ScriptedLLM, *middleware: Any) -> Any:
     tools = S.Tools()
     tools.weather_calls = 1  # the weather service answers at once here
-
-    @tool
-    def get_weather(city: str) -> dict[str, Any]:
-        """The current weather in a city."""
-        return tools.get_weather(city)
-
-    @tool
-    def to_fahrenheit(celsius: float) -> float:
-        """Celsius to Fahrenheit."""
-        return tools.to_fahrenheit(celsius)
-
     return create_agent(
         _model(llm),
-        tools=[get_weather, to_fahrenheit],
+        tools=weather_tools(tools),
         name="weather_agent",
-        middleware=[*middleware, _report_tool_errors],
+        middleware=[*middleware, report_tool_errors],
     )
 
 

@@ -12,56 +12,24 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from langchain.agents import create_agent
-from langchain.agents.middleware import wrap_tool_call
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 from openinference.instrumentation.langchain import LangChainInstrumentor
 from pydantic import SecretStr
 
 from tests.frameworks.captured import agent_scenario as S
 from tests.frameworks.captured.capture_files import Capture, failure_seen
+from tests.frameworks.captured.langchain_weather import PACKAGES, report_tool_errors, weather_tools
 from tests.scripted_llm import ScriptedLLM
 
 HERE = Path(__file__).parent
-PACKAGES = (
-    "langgraph",
-    "langchain",
-    "langchain-core",
-    "langchain-openai",
-    "openinference-instrumentation-langchain",
-    "opentelemetry-sdk",
-)
-
-
-@wrap_tool_call
-def _report_tool_errors(request: Any, handler: Callable[[Any], Any]) -> Any:
-    try:
-        return handler(request)
-    except Exception as exc:  # noqa: BLE001 - the model reads the error and retries
-        return ToolMessage(
-            content=f"Tool error: {exc}", tool_call_id=request.tool_call["id"], status="error"
-        )
 
 
 def _agent(llm: ScriptedLLM) -> Any:
-    tools = S.Tools()
-
-    @tool
-    def get_weather(city: str) -> dict[str, Any]:
-        """The current weather in a city."""
-        return tools.get_weather(city)
-
-    @tool
-    def to_fahrenheit(celsius: float) -> float:
-        """Celsius to Fahrenheit."""
-        return tools.to_fahrenheit(celsius)
-
     model = ChatOpenAI(
         model="scripted-langgraph",
         base_url=llm.base_url,
@@ -70,9 +38,9 @@ def _agent(llm: ScriptedLLM) -> Any:
     )
     return create_agent(
         model,
-        tools=[get_weather, to_fahrenheit],
+        tools=weather_tools(S.Tools()),
         name="weather_agent",
-        middleware=[_report_tool_errors],
+        middleware=[report_tool_errors],
     )
 
 

@@ -16,34 +16,28 @@ A raising tool is reported to the model as each framework documents: LangChain's
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 from tests.frameworks.captured import shapes_scenario as S
-from tests.frameworks.captured.capture_driver import Framework, instrument_langchain, run_main
+from tests.frameworks.captured.capture_driver import (
+    Framework,
+    instrument_crewai,
+    instrument_langchain,
+    run_main,
+)
 from tests.frameworks.captured.capture_files import Capture
 from tests.scripted_llm import ScriptedLLM, call_tool
 
 
 def _langgraph(capture: Capture, llm: ScriptedLLM, openllmetry: bool) -> dict[str, Any]:
     from langchain.agents import create_agent
-    from langchain.agents.middleware import wrap_tool_call
-    from langchain_core.messages import ToolMessage
     from langchain_core.tools import tool
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 
+    from tests.frameworks.captured.langchain_weather import report_tool_errors
+
     instrument_langchain(capture.provider, openllmetry)
-
-    @wrap_tool_call
-    def report_tool_errors(request: Any, handler: Callable[[Any], Any]) -> Any:
-        try:
-            return handler(request)
-        except Exception as exc:  # noqa: BLE001 - the model reads the error and retries
-            return ToolMessage(
-                content=f"Tool error: {exc}", tool_call_id=request.tool_call["id"], status="error"
-            )
-
     tools = S.Tools()
 
     @tool
@@ -172,18 +166,10 @@ def _smolagents(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
 
 
 def _crewai(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
-    import os
-
-    # CrewAI's anonymous usage telemetry and its hosted tracing would reach the internet.
-    os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
+    instrument_crewai(capture.provider)
     from crewai import LLM, Agent, Crew, Task
     from crewai.tools import tool
-    from openinference.instrumentation.crewai import CrewAIInstrumentor
-    from openinference.instrumentation.openai import OpenAIInstrumentor
 
-    CrewAIInstrumentor().instrument(tracer_provider=capture.provider)
-    OpenAIInstrumentor().instrument(tracer_provider=capture.provider)
     tools = S.Tools()
 
     @tool("get_weather")

@@ -20,6 +20,7 @@ from tests.scripted_llm import ScriptedLLM, Turn, answer, call_tool, fail
 RAISED = "the vault is sealed"
 RAISES_ANSWER = "The vault could not be opened."
 SERVER_ERROR = "scripted outage"
+MODEL = "scripted-edges"  # the name each framework asks the scripted model by
 Outcome = dict[str, Any]
 
 
@@ -90,3 +91,12 @@ def outcome(task: str, run: Callable[[], Any]) -> Outcome:
 
 async def _awaited(found: Awaitable[Any]) -> Any:
     return await found
+
+
+def outcomes(tasks: dict[str, str], ask: Callable[[str], Any]) -> dict[str, Outcome]:
+    """What the caller saw of each shape but ``cancelled``, asked in turn by ``ask(task)``."""
+    return {
+        shape: outcome(task, lambda t=task: ask(t))
+        for shape, task in tasks.items()
+        if shape != "cancelled"
+    }

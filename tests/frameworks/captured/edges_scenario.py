@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.scripted_llm import ScriptedLLM, Turn, answer, call_tool
@@ -107,3 +108,14 @@ async def cancel_when_started(run: Any, tools: Tools) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - what the caller saw is the expectation
         return {"cancelled": False, "raised": f"{type(exc).__name__}: {exc}"}
     return {"cancelled": False, "raised": None}
+
+
+def cancelled(task: str, start: Callable[[], Awaitable[Any]], tools: Tools) -> dict[str, Any]:
+    """The ``cancelled`` shape: ``start()``, called on a new event loop, begins the run; it is
+    cancelled once ``wait_forever`` started (:func:`cancel_when_started`). What the caller
+    saw, with the task."""
+
+    async def cancel() -> dict[str, Any]:
+        return await cancel_when_started(start(), tools)
+
+    return {"task": task, **asyncio.run(cancel())}

@@ -2,6 +2,10 @@
 capture_langgraph_js.py): an OTLP/HTTP receiver on 127.0.0.1, the agent script run by
 ``node`` beside the installed packages, and the capture written next to this module.
 
+The script runs from a copy of its folder, beside a copy of ``node_shared/`` (the modules
+the drivers share: the scripted model, the weather tools, the edge shapes), so its relative
+imports (``./tracing.mjs``, ``../node_shared/...``) resolve as they do in this tree.
+
 Each agent script takes the tasks as JSON in its first argument, reads the scripted
 model's address from ``SCRIPTED_BASE_URL`` and the receiver's from
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, and prints what its calls returned as JSON on
@@ -27,6 +31,7 @@ from tests.scripted_llm import ScriptedLLM
 
 HERE = Path(__file__).parent
 NODE_TIMEOUT_S = 120
+_SHARED = "node_shared"
 
 
 class _TraceHandler(BaseHTTPRequestHandler):
@@ -85,8 +90,10 @@ def run_node_agent(
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     try:
         with tempfile.TemporaryDirectory() as work:
-            copied = Path(work) / script.name
-            shutil.copy(script, copied)
+            copied = Path(work) / script.parent.name / script.name
+            local = shutil.ignore_patterns("node_modules")  # packages come by the link below
+            shutil.copytree(script.parent, copied.parent, ignore=local)
+            shutil.copytree(HERE / _SHARED, Path(work) / _SHARED)
             os.symlink(node_modules.resolve(), Path(work) / "node_modules")
             traces = f"http://127.0.0.1:{receiver.server_port}/v1/traces"
             done = subprocess.run(

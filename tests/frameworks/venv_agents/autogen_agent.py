@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from harness import clock, main, outer_span
+from harness import awaited_outcome, clock, main, outer_span
 
 MODEL = "scripted-autogen"
 # The scripted server is no known OpenAI model: say what it can do.
@@ -115,7 +115,7 @@ async def _resume(tasks: list[str], base_url: str) -> list[dict[str, Any]]:
         return str((await team.run(task=task)).messages[-1].to_text())
 
     reply = HandoffMessage(source="user", target="booker", content=tasks[1])
-    return [await _outcome(turn(tasks[0])), await _outcome(turn(reply))]
+    return [await awaited_outcome(turn(tasks[0])), await awaited_outcome(turn(reply))]
 
 
 async def _answer(agent: Any, task: str) -> str:
@@ -123,28 +123,23 @@ async def _answer(agent: Any, task: str) -> str:
     return str(result.messages[-1].to_text())
 
 
-async def _outcome(coro: Any) -> dict[str, Any]:
-    try:
-        return {"answer": await coro, "error": None}
-    except Exception as exc:  # the scenario reports it; the test checks it was expected
-        return {"answer": None, "error": f"{type(exc).__name__}: {exc}"}
-
-
 async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
     if scenario in ("concurrent", "mixed_at_once"):
-        return list(await asyncio.gather(*(_outcome(_answer(_agent(base_url), t)) for t in tasks)))
+        return list(
+            await asyncio.gather(*(awaited_outcome(_answer(_agent(base_url), t)) for t in tasks))
+        )
     if scenario == "no_argument_tool":
-        return [await _outcome(_answer(_agent(base_url, tools=[clock]), tasks[0]))]
+        return [await awaited_outcome(_answer(_agent(base_url, tools=[clock]), tasks[0]))]
     if scenario == "outer_span":
         with outer_span():
-            return [await _outcome(_answer(_agent(base_url), tasks[0]))]
+            return [await awaited_outcome(_answer(_agent(base_url), tasks[0]))]
     if scenario == "team_resume":
         return await _resume(tasks, base_url)
     if scenario.startswith("team_"):
-        return [await _outcome(_team(scenario, tasks[0], base_url))]
+        return [await awaited_outcome(_team(scenario, tasks[0], base_url))]
     if scenario == "multi_turn":  # one agent keeps its model context from run to run
         agent = _agent(base_url)
-        return [await _outcome(_answer(agent, task)) for task in tasks]
+        return [await awaited_outcome(_answer(agent, task)) for task in tasks]
     if scenario == "structured_output":  # the answer is a StructuredMessage (JSON text)
         from pydantic import BaseModel
 
@@ -155,20 +150,20 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
         info = {**MODEL_INFO, "json_output": True, "structured_output": True}
         client = _client(base_url, model_info=info)
         agent = _agent(base_url, tools=[], model_client=client, output_content_type=Weather)
-        return [await _outcome(_answer(agent, tasks[0]))]
+        return [await awaited_outcome(_answer(agent, tasks[0]))]
     if scenario in ("streaming", "streamed_parallel_tools"):  # streamed, with the usage chunk
         client = _client(base_url, stream_options={"include_usage": True})
         agent = _agent(base_url, model_client=client, model_client_stream=True)
-        return [await _outcome(_answer(agent, tasks[0]))]
+        return [await awaited_outcome(_answer(agent, tasks[0]))]
     if scenario == "max_steps":
         agent = _agent(base_url, tools=[add], max_tool_iterations=2)
-        return [await _outcome(_answer(agent, tasks[0]))]
+        return [await awaited_outcome(_answer(agent, tasks[0]))]
     if scenario == "nested":
         from autogen_agentchat.tools import AgentTool
 
         child = _agent(base_url, "child_agent", tools=[])
         parent = _agent(base_url, "parent_agent", tools=[AgentTool(child)])
-        return [await _outcome(_answer(parent, tasks[0]))]
+        return [await awaited_outcome(_answer(parent, tasks[0]))]
     if scenario == "nested_deep":  # top -> middle -> bottom, each an AgentTool of the one above
         from autogen_agentchat.tools import AgentTool
 
@@ -177,8 +172,8 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
             base_url, "middle_agent", tools=[AgentTool(bottom)], description="Asks the bottom."
         )
         top = _agent(base_url, "top_agent", tools=[AgentTool(middle)])
-        return [await _outcome(_answer(top, tasks[0]))]
-    return [await _outcome(_answer(_agent(base_url), tasks[0]))]
+        return [await awaited_outcome(_answer(top, tasks[0]))]
+    return [await awaited_outcome(_answer(_agent(base_url), tasks[0]))]
 
 
 def run(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:

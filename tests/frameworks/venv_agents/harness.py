@@ -19,7 +19,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -63,6 +63,14 @@ def outcome(call: Callable[[], Any]) -> dict[str, Any]:
     """Run one agent call: its answer as text, or the error it raised."""
     try:
         return {"answer": None if (found := call()) is None else str(found), "error": None}
+    except Exception as exc:  # the scenario reports it; the test checks it was expected
+        return {"answer": None, "error": f"{type(exc).__name__}: {exc}"}
+
+
+async def awaited_outcome(call: Awaitable[Any]) -> dict[str, Any]:
+    """Await one agent call: its answer, or the error it raised."""
+    try:
+        return {"answer": await call, "error": None}
     except Exception as exc:  # the scenario reports it; the test checks it was expected
         return {"answer": None, "error": f"{type(exc).__name__}: {exc}"}
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from harness import clock, main, outer_span
+from harness import awaited_outcome, clock, main, outer_span
 
 MODEL = "scripted-llamaindex"
 
@@ -80,18 +80,18 @@ def _query_engine(base_url: str) -> Any:
 async def _engines(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
     if scenario == "query_engine":
         engine = _query_engine(base_url)
-        return [await _outcome(_text(engine.aquery(tasks[0])))]
+        return [await awaited_outcome(_text(engine.aquery(tasks[0])))]
     if scenario == "chat_engine":
         from llama_index.core.chat_engine import SimpleChatEngine
 
         chat = SimpleChatEngine.from_defaults(llm=_llm(base_url))
-        return [await _outcome(_text(chat.achat(task))) for task in tasks]
+        return [await awaited_outcome(_text(chat.achat(task))) for task in tasks]
     from llama_index.core.tools import QueryEngineTool
 
     facts = QueryEngineTool.from_defaults(
         _query_engine(base_url), name="facts", description="Facts about countries."
     )
-    return [await _outcome(_answer(_agent(base_url, "geo_agent", tools=[facts]), tasks[0]))]
+    return [await awaited_outcome(_answer(_agent(base_url, "geo_agent", tools=[facts]), tasks[0]))]
 
 
 async def _text(response: Any) -> str:
@@ -102,23 +102,18 @@ async def _answer(agent: Any, task: str, **options: Any) -> str:
     return str(await agent.run(task, **options))
 
 
-async def _outcome(coro: Any) -> dict[str, Any]:
-    try:
-        return {"answer": await coro, "error": None}
-    except Exception as exc:  # the scenario reports it; the test checks it was expected
-        return {"answer": None, "error": f"{type(exc).__name__}: {exc}"}
-
-
 async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str, Any]]:
     if scenario in ("query_engine", "chat_engine", "query_engine_tool"):
         return await _engines(scenario, tasks, base_url)
     if scenario in ("concurrent", "mixed_at_once"):
-        return list(await asyncio.gather(*(_outcome(_answer(_agent(base_url), t)) for t in tasks)))
+        return list(
+            await asyncio.gather(*(awaited_outcome(_answer(_agent(base_url), t)) for t in tasks))
+        )
     if scenario == "no_argument_tool":
-        return [await _outcome(_answer(_agent(base_url, tools=[clock]), tasks[0]))]
+        return [await awaited_outcome(_answer(_agent(base_url, tools=[clock]), tasks[0]))]
     if scenario == "outer_span":
         with outer_span():
-            return [await _outcome(_answer(_agent(base_url), tasks[0]))]
+            return [await awaited_outcome(_answer(_agent(base_url), tasks[0]))]
     if scenario == "nested":
         child = _agent(base_url, "child_agent", tools=[])
 
@@ -127,7 +122,7 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
             return await _answer(child, question)
 
         parent = _agent(base_url, "parent_agent", tools=[ask_child])
-        return [await _outcome(_answer(parent, tasks[0]))]
+        return [await awaited_outcome(_answer(parent, tasks[0]))]
     if scenario == "nested_deep":  # top -> middle -> bottom, each asked from a tool
         bottom = _agent(base_url, "bottom_agent")
 
@@ -142,24 +137,24 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
             return await _answer(middle, question)
 
         top = _agent(base_url, "top_agent", tools=[ask_middle])
-        return [await _outcome(_answer(top, tasks[0]))]
+        return [await awaited_outcome(_answer(top, tasks[0]))]
     if scenario == "multi_turn":  # one Memory carries the chat history from run to run
         from llama_index.core.memory import Memory
 
         agent = _agent(base_url)
         memory = Memory.from_defaults(session_id="conversation", token_limit=40000)
-        return [await _outcome(_answer(agent, task, memory=memory)) for task in tasks]
+        return [await awaited_outcome(_answer(agent, task, memory=memory)) for task in tasks]
     if scenario == "return_direct":  # the tool's output is the answer, no model call after
         from llama_index.core.tools import FunctionTool
 
         direct = FunctionTool.from_defaults(fn=get_weather, return_direct=True)
-        return [await _outcome(_answer(_agent(base_url, tools=[direct]), tasks[0]))]
+        return [await awaited_outcome(_answer(_agent(base_url, tools=[direct]), tasks[0]))]
     if scenario == "react":  # tools called through the ReAct text format, no tool calls
         from llama_index.core.agent.workflow import ReActAgent
 
         base = _agent(base_url)
         react = ReActAgent(name="react_agent", tools=base.tools, llm=base.llm)
-        return [await _outcome(_answer(react, tasks[0]))]
+        return [await awaited_outcome(_answer(react, tasks[0]))]
     if scenario == "handoff":
         from llama_index.core.agent.workflow import AgentWorkflow, FunctionAgent
 
@@ -169,11 +164,11 @@ async def _play(scenario: str, tasks: list[str], base_url: str) -> list[dict[str
             name="writer", description="Writes the report.", llm=researcher.llm, tools=[]
         )
         workflow = AgentWorkflow(agents=[researcher, writer], root_agent="researcher")
-        return [await _outcome(_answer(workflow, tasks[0]))]
+        return [await awaited_outcome(_answer(workflow, tasks[0]))]
     if scenario == "cancelled":
-        return [await _outcome(_cancelled(base_url, tasks[0]))]
+        return [await awaited_outcome(_cancelled(base_url, tasks[0]))]
     options = {"max_iterations": 2} if scenario == "max_steps" else {}
-    return [await _outcome(_answer(_agent(base_url), tasks[0], **options))]
+    return [await awaited_outcome(_answer(_agent(base_url), tasks[0], **options))]
 
 
 async def _cancelled(base_url: str, task: str) -> str:

@@ -1,58 +1,18 @@
 // The edge shapes on the Vercel AI SDK (edges_more_scenario.py): generateText with the edge
-// tools (tick, lookup, open_vault that throws, wait_forever that waits until aborted),
-// telemetry on, spans exported over OTLP/HTTP (protobuf) to
-// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT. Driven by capture_edges_node.py, which serves the
+// tools (node_shared/edge_shapes.mjs), telemetry on, spans exported over OTLP/HTTP (protobuf)
+// to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT. Driven by capture_edges_node.py, which serves the
 // model (SCRIPTED_BASE_URL) and receives the spans; prints what each call returned as JSON.
-import { context } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+// The cancelled call is aborted through its abortSignal: the SDK's own way to cancel a call.
 import { generateText, stepCountIs, tool } from "ai";
-import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
-import { BasicTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { z } from "zod";
+import { edgeTools, runEdgeShapes } from "../node_shared/edge_shapes.mjs";
+import { scriptedModel } from "../node_shared/scripted_model.mjs";
+import { provider, tracer } from "./tracing.mjs";
 
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-const provider = new BasicTracerProvider({
-  spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter())],
-});
-const tracer = provider.getTracer("ai");
-const model = createOpenAICompatible({
-  name: "scripted",
-  baseURL: process.env.SCRIPTED_BASE_URL,
-  apiKey: "none",
-  includeUsage: true,
-})("scripted-edges");
-
-let started = null; // resolves when wait_forever starts
-const waitStarted = new Promise((resolve) => { started = resolve; });
-const tools = {
-  tick: tool({
-    description: "Count one tick.",
-    inputSchema: z.object({ n: z.number() }),
-    execute: async ({ n }) => `tick ${n} counted`,
-  }),
-  lookup: tool({
-    description: "Look a query up.",
-    inputSchema: z.object({ query: z.string() }),
-    execute: async () => JSON.parse(process.env.HOSTILE_RESULT_JSON),
-  }),
-  open_vault: tool({
-    description: "Open the vault with a code.",
-    inputSchema: z.object({ code: z.string() }),
-    execute: async ({ code }) => { throw new Error(`${process.env.RAISED} (code ${code})`); },
-  }),
-  wait_forever: tool({
-    description: "Wait for a slow service.",
-    inputSchema: z.object({ seconds: z.number() }),
-    execute: async (_input, { abortSignal }) => {
-      started();
-      await new Promise((_resolve, reject) => {
-        abortSignal.addEventListener("abort", () => reject(abortSignal.reason));
-      });
-      return "never";
-    },
-  }),
-};
+const model = scriptedModel("scripted-edges");
+const { tools, waitStarted } = edgeTools(
+  (_name, spec) => tool(spec),
+  ({ abortSignal }) => abortSignal,
+);
 
 async function run(prompt, options = {}) {
   try {
@@ -73,17 +33,7 @@ async function run(prompt, options = {}) {
 }
 
 const tasks = JSON.parse(process.argv[3]); // argv[2]: the runner's task list, unused
-const out = {};
-for (const [shape, task] of Object.entries(tasks)) {
-  if (shape === "cancelled") continue;
-  out[shape] = await run(task);
-}
-// Aborted while wait_forever runs: the SDK's own way to cancel a call.
-const abort = new AbortController();
-const cancelled = run(tasks.cancelled, { abortSignal: abort.signal });
-await waitStarted;
-abort.abort();
-out.cancelled = { ...(await cancelled), cancelled: true };
+const out = await runEdgeShapes(tasks, run, waitStarted);
 await provider.forceFlush();
 await provider.shutdown();
 console.log(JSON.stringify(out));

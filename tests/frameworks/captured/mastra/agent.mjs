@@ -7,33 +7,11 @@ import { Agent } from "@mastra/core/agent";
 import { createTool } from "@mastra/core/tools";
 import { Observability } from "@mastra/observability";
 import { OtelExporter } from "@mastra/otel-exporter";
-import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
-import { z } from "zod";
+import { scriptedModel } from "../node_shared/scripted_model.mjs";
+import { weatherTools } from "../node_shared/weather_tools.mjs";
 
-const model = createOpenAICompatible({
-  name: "scripted",
-  baseURL: process.env.SCRIPTED_BASE_URL,
-  apiKey: "none",
-  includeUsage: true,
-})("scripted-mastra");
-
-let weatherCalls = 0;
-const getWeather = createTool({
-  id: "get_weather",
-  description: "The current weather in a city.",
-  inputSchema: z.object({ city: z.string() }),
-  execute: async ({ city }) => {
-    weatherCalls += 1;
-    if (weatherCalls === 1) throw new Error("weather service timed out");
-    return { celsius: 18, sky: "sunny", city };
-  },
-});
-const toFahrenheit = createTool({
-  id: "to_fahrenheit",
-  description: "Celsius to Fahrenheit.",
-  inputSchema: z.object({ celsius: z.number() }),
-  execute: async ({ celsius }) => Math.round((celsius * 9) / 5 * 10 + 320) / 10,
-});
+const model = scriptedModel("scripted-mastra");
+const tools = weatherTools((id, spec) => createTool({ id, ...spec }));
 
 const exporter = new OtelExporter({
   provider: {
@@ -47,7 +25,7 @@ const mastra = new Mastra({
       name: "Weather Agent",
       instructions: "Answer weather questions with the tools.",
       model,
-      tools: { get_weather: getWeather, to_fahrenheit: toFahrenheit },
+      tools,
     }),
   },
   observability: new Observability({

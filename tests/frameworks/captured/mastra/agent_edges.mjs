@@ -1,58 +1,22 @@
-// The edge shapes on Mastra (edges_more_scenario.py): an Agent with the edge tools (tick,
-// lookup, open_vault that throws, wait_forever that waits until aborted), traced by Mastra's
-// observability with its OpenTelemetry exporter (OTLP/HTTP protobuf to
-// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT). Driven by capture_edges_node.py, which serves the
+// The edge shapes on Mastra (edges_more_scenario.py): an Agent with the edge tools
+// (node_shared/edge_shapes.mjs), traced by Mastra's observability with its OpenTelemetry
+// exporter (OTLP/HTTP protobuf to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT). Driven by capture_edges_node.py, which serves the
 // model (SCRIPTED_BASE_URL) and receives the spans; prints what each call returned as JSON.
 import { Mastra } from "@mastra/core/mastra";
 import { Agent } from "@mastra/core/agent";
 import { createTool } from "@mastra/core/tools";
 import { Observability } from "@mastra/observability";
 import { OtelExporter } from "@mastra/otel-exporter";
-import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
-import { z } from "zod";
+import { edgeTools, runEdgeShapes } from "../node_shared/edge_shapes.mjs";
+import { scriptedModel } from "../node_shared/scripted_model.mjs";
 
-const model = createOpenAICompatible({
-  name: "scripted",
-  baseURL: process.env.SCRIPTED_BASE_URL,
-  apiKey: "none",
-  includeUsage: true,
-})("scripted-edges");
-
-let started = null; // resolves when wait_forever starts
-const waitStarted = new Promise((resolve) => { started = resolve; });
-const tools = {
-  tick: createTool({
-    id: "tick",
-    description: "Count one tick.",
-    inputSchema: z.object({ n: z.number() }),
-    execute: async ({ n }) => `tick ${n} counted`,
-  }),
-  lookup: createTool({
-    id: "lookup",
-    description: "Look a query up.",
-    inputSchema: z.object({ query: z.string() }),
-    execute: async () => JSON.parse(process.env.HOSTILE_RESULT_JSON),
-  }),
-  open_vault: createTool({
-    id: "open_vault",
-    description: "Open the vault with a code.",
-    inputSchema: z.object({ code: z.string() }),
-    execute: async ({ code }) => { throw new Error(`${process.env.RAISED} (code ${code})`); },
-  }),
-  wait_forever: createTool({
-    id: "wait_forever",
-    description: "Wait for a slow service.",
-    inputSchema: z.object({ seconds: z.number() }),
-    execute: async (_input, context) => {
-      started();
-      const signal = context?.abortSignal;
-      await new Promise((_resolve, reject) => {
-        signal?.addEventListener("abort", () => reject(signal.reason));
-      });
-      return "never";
-    },
-  }),
-};
+const model = scriptedModel("scripted-edges");
+// A signal that never aborts stands in when Mastra hands the tool none: the wait then lasts.
+const neverAborted = new AbortController().signal;
+const { tools, waitStarted } = edgeTools(
+  (id, spec) => createTool({ id, ...spec }),
+  (context) => context?.abortSignal ?? neverAborted,
+);
 
 const exporter = new OtelExporter({
   provider: {
@@ -89,17 +53,8 @@ async function run(prompt, options = {}) {
 }
 
 const tasks = JSON.parse(process.argv[3]); // argv[2]: the runner's task list, unused
-const out = {};
-for (const [shape, task] of Object.entries(tasks)) {
-  if (shape === "cancelled") continue;
-  out[shape] = await run(task);
-}
 // Aborted while wait_forever runs: the agent's abortSignal.
-const abort = new AbortController();
-const cancelled = run(tasks.cancelled, { abortSignal: abort.signal });
-await waitStarted;
-abort.abort();
-out.cancelled = { ...(await cancelled), cancelled: true };
+const out = await runEdgeShapes(tasks, run, waitStarted);
 await mastra.shutdown?.();
 await exporter.shutdown?.();
 console.log(JSON.stringify(out));
