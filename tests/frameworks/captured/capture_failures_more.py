@@ -32,7 +32,12 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.frameworks.captured import failures_scenario as F
-from tests.frameworks.captured.capture_driver import Framework, outcome, run_main
+from tests.frameworks.captured.capture_driver import (
+    Framework,
+    instrument_crewai,
+    outcome,
+    run_main,
+)
 from tests.frameworks.captured.capture_files import Capture
 from tests.scripted_llm import ScriptedLLM
 
@@ -132,15 +137,10 @@ READINGS: dict[str, dict[str, Any]] = {
 
 
 def _crewai(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
-    os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
+    instrument_crewai(capture.provider)
     from crewai import LLM, Agent, Crew, Task
     from crewai.tools import tool
-    from openinference.instrumentation.crewai import CrewAIInstrumentor
-    from openinference.instrumentation.openai import OpenAIInstrumentor
 
-    CrewAIInstrumentor().instrument(tracer_provider=capture.provider)
-    OpenAIInstrumentor().instrument(tracer_provider=capture.provider)
     capture.expected["runs"] = READINGS["crewai"]
     tools = F.Tools()
 
