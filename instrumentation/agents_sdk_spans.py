@@ -9,8 +9,13 @@
   a flag), so the run's request would be lost. It goes on the guardrail's span as
   ``input.value`` (text, or the input items as JSON). Model inputs the SDK leaves out of
   traces (``OPENAI_AGENTS_TRACE_INCLUDE_SENSITIVE_DATA=false``) are left out here too.
+- A tool guardrail's rejection: a tool input or output guardrail answering
+  ``reject_content(message)`` keeps the tool's call or result from the model, which is told
+  the message instead; the tool's span ends OK with the message as its output, like a result
+  (no guardrail span, no error). The guardrail is named on the tool's span
+  (``agent_audit.tool.rejected_by``). One that raises fails the tool's span already.
 
-Both write on the span OpenInference's processor has just made current for the SDK's span.
+All write on the span OpenInference's processor has made current for the SDK's span.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from typing import Any
 
 from opentelemetry import trace
 
+from instrumentation.attributes import TOOL_REJECTED_BY
+
 __all__ = ["complete_agents_sdk_spans"]
 
 # OpenInference's keys.
@@ -31,17 +38,22 @@ _INPUT_VALUE = "input.value"
 _INPUT_MIME_TYPE = "input.mime_type"
 _JSON = "application/json"
 _SENSITIVE = "OPENAI_AGENTS_TRACE_INCLUDE_SENSITIVE_DATA"
+_KIND_TOOL = "TOOL"
+# The SDK's verdict of a tool guardrail that keeps the call or result from the model.
+_REJECT_CONTENT = "reject_content"
 
 
 def complete_agents_sdk_spans() -> None:
-    """Register the agent-name processor with the SDK, and wrap ``InputGuardrail.run``
-    (once). Call it right after OpenInference's processor is installed as the only one: it
-    must see each span start first, and installing it dropped any processor added before."""
+    """Register the agent-name processor with the SDK, and wrap ``InputGuardrail.run`` and
+    the tool guardrails' ``run`` (once). Call it right after OpenInference's processor is
+    installed as the only one: it must see each span start first, and installing it dropped
+    any processor added before."""
     from agents import add_trace_processor
 
     # Duck-typed (the SDK's TracingProcessor methods), so this module imports without it.
     add_trace_processor(_AgentNameAtStart())  # type: ignore[arg-type]
     _record_guardrail_input()
+    _record_tool_rejections()
 
 
 class _AgentNameAtStart:
@@ -110,3 +122,36 @@ def _put_input(value: Any) -> None:
             span.set_attribute(_INPUT_MIME_TYPE, _JSON)
     except (TypeError, ValueError):
         return
+
+
+def _record_tool_rejections() -> None:
+    try:
+        from agents.tool_guardrails import ToolInputGuardrail, ToolOutputGuardrail
+    except ImportError:  # an SDK older than tool guardrails
+        return
+    for guardrail_class, stage in ((ToolInputGuardrail, "input"), (ToolOutputGuardrail, "output")):
+        judged = guardrail_class.run
+        if getattr(judged, "_agent_audit_wrapped", False):
+            continue
+        guardrail_class.run = _naming_rejection(judged, stage)  # type: ignore[method-assign]
+
+
+def _naming_rejection(judged: Any, stage: str) -> Any:
+    @functools.wraps(judged)
+    async def run(self: Any, data: Any) -> Any:
+        verdict = await judged(self, data)
+        behavior = getattr(verdict, "behavior", None)
+        if isinstance(behavior, dict) and behavior.get("type") == _REJECT_CONTENT:
+            _name_rejection(f"tool {stage} guardrail {self.get_name()}")
+        return verdict
+
+    run._agent_audit_wrapped = True  # type: ignore[attr-defined]
+    return run
+
+
+def _name_rejection(guardrail: str) -> None:
+    """On the tool's span (the one current while its guardrails run); never raises."""
+    span = trace.get_current_span()
+    attributes = getattr(span, "attributes", None) or {}
+    if span.is_recording() and attributes.get(_SPAN_KIND) == _KIND_TOOL:
+        span.set_attribute(TOOL_REJECTED_BY, guardrail)

@@ -84,6 +84,12 @@ SSH_OUTPUT_SHA256 = "ssh.output_sha256"  # hex sha256 of that result text, UTF-8
 SSH_OUTPUT_CUT = "ssh.output_cut"  # true when the output was cut at the cap
 SSH_ERROR_TYPE = "ssh.error_type"  # class name of the ssh_tools error, if any
 
+# --- what a framework's own spans leave out (see instrumentation/agents_sdk_spans.py) ---
+# On a tool span whose call or result a guardrail rejected, the model told its message instead
+# (the Agents SDK's ``reject_content``): which guardrail, as "tool input guardrail {name}" or
+# "tool output guardrail {name}".
+TOOL_REJECTED_BY = "agent_audit.tool.rejected_by"
+
 # --- live spans (see instrumentation/pending.py) --------------------------------
 # A zero-length copy of a span, exported when the real span starts; its parent
 # is the real span. The collector shows it as running until the real span lands.

@@ -5,20 +5,27 @@ with the status ``run status: error`` and its error text as ``output.value``; st
 failed says so. Either way the run failed with its last step's error, and has no answer.
 A run cancelled (``asyncio`` cancellation, Ctrl-C: a ``BaseException``) ends its span with no
 status and no output, where every other ending sets one: the run was cancelled.
+Past the run's ``tool_call_limit`` Agno runs no more tools: it answers each call the model
+asks for with its limit message (no tool span) and asks the model again. Each such call is
+a failed tool step with that message, told by the next model call's messages, and the run
+reached its step limit (``max_steps``, its answer kept).
 See tests/frameworks/SPANS.md."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from collector.conventions import agno as AG
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
+from collector.messages import loads
 from collector.rules.common import exception
 from collector.span_values import error_text
+from collector.told_calls import ToldCall
 from instrumentation.attributes import RunStatus
 
-__all__ = ["SCOPES", "run_fields", "run_status", "derive_run_fields"]
+__all__ = ["SCOPES", "run_fields", "run_status", "derive_run_fields", "tool_calls_told"]
 
 SCOPES = frozenset({AG.SCOPE})
 _STATUS_ERROR = 2
@@ -48,6 +55,8 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     steps = [s for s in own if str(s.attributes.get(OI.SPAN_KIND, "")).upper() in _STEP_KINDS]
     last = max(steps, key=lambda s: (s.end_ns, s.start_ns), default=None)
     if last is None or last.status_code != _STATUS_ERROR:
+        if run_span.status_code != _STATUS_ERROR and any(tool_calls_told(s) for s in steps):
+            return {"status": RunStatus.MAX_STEPS}
         return {}
     cause = error_text(last, "")
     if run_span.status_code == _STATUS_ERROR:
@@ -55,3 +64,39 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     if OI.OUTPUT_VALUE not in run_span.attributes:
         return {"status": RunStatus.FAILED, "error": cause}
     return {}
+
+
+def tool_calls_told(span: SpanRecord) -> list[ToldCall]:
+    """The tool calls Agno refused at the run's ``tool_call_limit``, told by the model call
+    that followed: its messages after the last assistant one that are Agno's limit message."""
+    if str(span.attributes.get(OI.SPAN_KIND, "")).upper() != OI.KIND_LLM:
+        return []
+    given = loads(span.attributes.get(OI.INPUT_VALUE))
+    messages = given.get("messages") if isinstance(given, Mapping) else None
+    if not isinstance(messages, list):
+        return []
+    messages = [m for m in messages if isinstance(m, Mapping)]
+    last_assistant = max(
+        (i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1
+    )
+    calls: list[ToldCall] = []
+    for message in messages[last_assistant + 1 :]:
+        text = message.get("content")
+        refused = message.get("role") == "tool" and message.get("tool_call_error") is True
+        if not refused or not isinstance(text, str):
+            continue
+        if not text.startswith(AG.TOOL_CALL_LIMIT_REACHED):
+            continue
+        arguments = message.get("tool_args")
+        call_id = message.get("tool_call_id")
+        calls.append(
+            ToldCall(
+                name=str(message.get("tool_name") or "tool"),
+                arguments=arguments if isinstance(arguments, Mapping) else {},
+                call_id=str(call_id) if call_id else None,
+                result=None,
+                error=text,
+                before_ns=span.start_ns,
+            )
+        )
+    return calls

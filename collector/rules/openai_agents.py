@@ -25,6 +25,7 @@ from collector.decode import SpanRecord
 from collector.messages import as_text, indexed_keys, loads, turn_user_text
 from collector.python_literals import literal_eval
 from collector.rules.common import CANCELLED_STEP_ERROR, unanswered
+from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus
 
 __all__ = [
@@ -190,12 +191,16 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     """A hand-off's arguments are not its ``input.value`` (the agent handing over); its
     name, until the turn's model call tells the one the model called, is the SDK's default.
     A model call cut off by a cancellation says so; one that failed has the error the SDK
-    traced (a tool's keeps the SDK's text, which names the tool and whether the run went on)."""
+    traced (a tool's keeps the SDK's text, which names the tool and whether the run went on).
+    A tool whose call or result a guardrail rejected failed with the guardrail's message."""
     if kind == "think" and _kind(span) == OI.KIND_LLM:
         if _cut_off(span):
             return {"error": CANCELLED_STEP_ERROR}
         detail = _traced_error(span)
         return {"error": detail} if detail else {}
+    rejected = _rejection(span) if kind == "tool_call" else None
+    if rejected is not None:
+        return {"error": rejected}
     if kind != "tool_call" or not _is_handoff(span):
         return {}
     target = span.attributes.get(OI.OUTPUT_VALUE)
@@ -203,6 +208,20 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         target = span.name.removeprefix(OI.OPENAI_AGENTS_HANDOFF_PREFIX)
     name = _NOT_IN_TOOL_NAME.sub("_", f"transfer_to_{target}").lower()
     return {"tool_args": {}, "tool_name": name}
+
+
+def _rejection(span: SpanRecord) -> str | None:
+    """A tool guardrail's ``reject_content``: the SDK ends the tool's span OK with the message
+    the model was told as its output, and ``instrumentation.auto`` names the guardrail on it
+    (no span of the SDK's does). One that raises fails the span itself (the SDK's error)."""
+    guardrail = span.attributes.get(A.TOOL_REJECTED_BY)
+    if span.status_code == 2 or not isinstance(guardrail, str) or not guardrail:
+        return None
+    told = span.attributes.get(OI.OUTPUT_VALUE)
+    # The message is left out of traces with the SDK's sensitive data (as the tool's output).
+    if told is None or not as_text(told):
+        return f"Rejected by the {guardrail}"
+    return f"Rejected by the {guardrail}: {as_text(told)}"
 
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:

@@ -20,9 +20,11 @@ from openai import AsyncOpenAI
 
 
 class ScriptedChatModel(BaseLlm):
-    """``model`` is the requested name; ``base_url`` the scripted server's."""
+    """``model`` is the requested name; ``base_url`` the scripted server's; ``max_retries``
+    the OpenAI client's (none unless asked: ADK retries no model call itself)."""
 
     base_url: str
+    max_retries: int = 0
 
     async def generate_content_async(
         self, llm_request: LlmRequest, stream: bool = False
@@ -33,7 +35,7 @@ class ScriptedChatModel(BaseLlm):
             request["tools"] = tools
         # A client per call, closed before the caller's event loop is.
         async with AsyncOpenAI(
-            base_url=self.base_url, api_key="sk-scripted", max_retries=0
+            base_url=self.base_url, api_key="sk-scripted", max_retries=self.max_retries
         ) as client:
             if stream:  # RunConfig(streaming_mode=SSE): text as it comes, then the whole turn
                 async for response in _streamed(client, request):

@@ -97,6 +97,7 @@ ON_REQUEST = (
     "streamed_parallel_tools",
     "input_guardrail_trips",
     "output_guardrail_trips",
+    "tool_guardrail_rejects",
     "agent_iter",
     "planning",
     "prebuilt_tool_node",

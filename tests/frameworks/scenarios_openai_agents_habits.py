@@ -4,6 +4,7 @@ guardrails) against the scripted chat-completions server."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from agents import (
     Agent,
@@ -13,9 +14,11 @@ from agents import (
     OpenAIChatCompletionsModel,
     OutputGuardrailTripwireTriggered,
     Runner,
+    ToolGuardrailFunctionOutput,
     function_tool,
     input_guardrail,
     output_guardrail,
+    tool_input_guardrail,
 )
 from openai import AsyncOpenAI
 
@@ -148,6 +151,46 @@ async def output_guardrail_trips(llm: ScriptedLLM) -> S.RunExpectation:
     else:
         raise AssertionError("the output guardrail should have tripped")
     return scenario.expected
+
+
+NO_PARIS = "Weather lookups for Paris are blocked."
+
+
+@tool_input_guardrail
+def no_paris(data: object) -> ToolGuardrailFunctionOutput:
+    """Rejects a weather call for Paris (the model is told instead)."""
+    arguments = str(getattr(getattr(data, "context", None), "tool_arguments", ""))
+    if "Paris" in arguments:
+        return ToolGuardrailFunctionOutput.reject_content(NO_PARIS)
+    return ToolGuardrailFunctionOutput.allow()
+
+
+async def tool_guardrail_rejects(llm: ScriptedLLM) -> S.RunExpectation:
+    """A tool input guardrail rejects the weather call: the tool never runs, the model is
+    told the guardrail's message and answers. The run completes; the tool step failed, its
+    error naming the guardrail (``instrument()`` names it on the tool's span), its result the
+    message."""
+    refused = "I may not look up the weather in Paris."
+    scenario = S.scenario(
+        FRAMEWORK,
+        "guard-tool",
+        "What is the weather in Paris?",
+        [call_tool("get_weather", S.WEATHER_ARGS), answer(refused)],
+        status="completed",
+        final_answer=refused,
+        tools=[
+            S.ToolExpectation(
+                "get_weather",
+                S.WEATHER_ARGS,
+                NO_PARIS,
+                error=f"Rejected by the tool input guardrail no_paris: {NO_PARIS}",
+            )
+        ],
+        llm_steps_at_least=2,
+    )
+    guarded = dataclasses.replace(get_weather, tool_input_guardrails=[no_paris])
+    agent = build_agent(llm).clone(tools=[guarded])
+    return scenario.expect_answer(await _play(llm, scenario, agent))
 
 
 async def model_retried(llm: ScriptedLLM) -> S.RunExpectation:

@@ -26,7 +26,7 @@ from tests.frameworks.captured_runs import (
 # How many runs each capture holds (the shared two, then the framework's own shapes).
 RUNS = {
     "pydantic_ai": 7,
-    "openai_agents": 7,
+    "openai_agents": 9,
     "langgraph": 5,
     "langgraph_openllmetry": 5,
     "strands": 5,
@@ -191,25 +191,36 @@ def test_smolagents_rate_limited_past_its_retries_fails(collector: CollectorHand
     assert _kinds(run_steps(collector, run[0])) == [("think", "error")]
 
 
-def test_an_agents_sdk_tool_guardrail_rejecting_or_tripping(collector: CollectorHandle) -> None:
-    """A tool input guardrail that rejects the call: the tool never runs, the model is told
-    the guardrail's message and answers: completed, the tool step's result that message (the
-    spans hold nothing else: it reads as the tool's answer). One that raises: the run failed
-    with the SDK's tripwire message, the tool step failed with it."""
+@pytest.mark.parametrize(
+    ("stage", "told", "answered"),
+    [("input", F.GUARDED, F.REFUSED_ANSWER), ("output", F.WITHHELD, F.WITHHELD_ANSWER)],
+)
+def test_an_agents_sdk_tool_guardrail_rejecting_or_tripping(
+    collector: CollectorHandle, stage: str, told: str, answered: str
+) -> None:
+    """A tool guardrail that rejects (``reject_content``): the model is told the guardrail's
+    message instead of the call (input) or the result (output) and answers: completed, the
+    tool step failed, its error naming the guardrail and its message, its result what the
+    model was told (the SDK's span ends OK; ``instrumentation.auto`` names the guardrail).
+    One that raises: the run failed with the SDK's tripwire message, the tool step with it."""
     returned, runs = _replayed(collector, "openai_agents")
-    seen = returned["tool_guardrail_rejected"]
-    assert (seen["answer"], seen["raised"]) == (F.REFUSED_ANSWER, None)
+    shape = "tool_guardrail" if stage == "input" else "tool_output_guardrail"
+    seen = returned[f"{shape}_rejected"]
+    assert (seen["answer"], seen["raised"]) == (answered, None)
     run = runs[seen["task"]]
-    assert run[2:6] == ("completed", seen["task"], F.REFUSED_ANSWER, None)
+    assert run[2:6] == ("completed", seen["task"], answered, None)
     steps = run_steps(collector, run[0])
-    assert [(s[0], s[1], s[3], s[4]) for s in steps] == [
-        ("think", None, None, "ok"),
-        ("tool_call", "get_weather", F.GUARDED, "ok"),
-        ("think", None, None, "ok"),
-    ]
-    seen = returned["tool_guardrail_tripped"]
-    tripwire = "Tool input guardrail ToolInputGuardrail triggered tripwire"
-    assert seen["raised"] == f"ToolInputGuardrailTripwireTriggered: {tripwire}"
+    guardrail = "no_paris" if stage == "input" else "no_forecasts"
+    assert [(s[0], s[1], s[3], s[4], s[5]) for s in steps] == [
+        ("think", None, None, "ok", None),
+        ("tool_call", "get_weather", told, "error",
+         f"Rejected by the tool {stage} guardrail {guardrail}: {told}"),
+        ("think", None, None, "ok", None),
+    ]  # fmt: skip
+    seen = returned[f"{shape}_tripped"]
+    kind = "ToolInputGuardrail" if stage == "input" else "ToolOutputGuardrail"
+    tripwire = f"Tool {stage} guardrail {kind} triggered tripwire"
+    assert seen["raised"] == f"{kind}TripwireTriggered: {tripwire}"
     run = runs[seen["task"]]
     assert run[2:6] == ("failed", seen["task"], None, tripwire)
     steps = run_steps(collector, run[0])

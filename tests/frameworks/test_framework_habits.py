@@ -28,7 +28,7 @@ COMMON = [
 ]
 EXTRAS = {
     "pydantic-ai": ["agent_iter"],
-    "openai-agents": ["input_guardrail_trips", "output_guardrail_trips"],
+    "openai-agents": ["input_guardrail_trips", "output_guardrail_trips", "tool_guardrail_rejects"],
     "smolagents": ["planning"],
     "langgraph": ["prebuilt_tool_node"],
     "langgraph-openllmetry": ["prebuilt_tool_node"],

@@ -15,9 +15,10 @@ and smolagents' rate-limit retry (their waits shortened). The framework's own sh
 - pydantic-ai: a token budget exceeded (``UsageLimits(total_tokens_limit=...)``), an output
   that fails validation past the agent's ``retries``, a tool raising ``ModelRetry`` past them,
   a manager's tool running another agent on the manager's usage past the request limit;
-- the Agents SDK: an ``output_type`` answered with text that is no JSON, a tool input
-  guardrail rejecting the call and one raising, an agent used as a tool (``as_tool``)
-  stopped by its own ``max_turns``;
+- the Agents SDK (with ``instrumentation.auto``'s additions to OpenInference's spans): an
+  ``output_type`` answered with text that is no JSON, a tool input guardrail rejecting the
+  call and one raising, a tool output guardrail rejecting the result and one raising, an
+  agent used as a tool (``as_tool``) stopped by its own ``max_turns``;
 - LangGraph: a structured answer (``ToolStrategy``) first invalid, retried, then valid; a
   tool running a sub-agent stopped by its ``recursion_limit``;
 - Strands: an answer cut at the model's token limit (finish reason ``length``), a tool
@@ -130,9 +131,12 @@ def _openai_agents(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
         city: str
         temp: int
 
+    from instrumentation.agents_sdk_spans import complete_agents_sdk_spans
+
     OpenAIAgentsInstrumentor().instrument(
         tracer_provider=capture.provider, exclusive_processor=True
     )
+    complete_agents_sdk_spans()  # as instrumentation.auto.instrument() does
     tools = F.Tools()
 
     def make_agent(**options: Any) -> Any:
@@ -161,12 +165,14 @@ def _openai_agents_guarded(
     llm: ScriptedLLM, make_agent: Any, tools: F.Tools, marker: str
 ) -> dict[str, Any]:
     """A tool input guardrail that rejects the call (the model is told instead) and one
-    that raises; an agent used as a tool (``as_tool``) stopped by its own ``max_turns``."""
+    that raises, a tool output guardrail that rejects the result and one that raises; an
+    agent used as a tool (``as_tool``) stopped by its own ``max_turns``."""
     from agents import (
         Runner,
         ToolGuardrailFunctionOutput,
         function_tool,
         tool_input_guardrail,
+        tool_output_guardrail,
     )
 
     @tool_input_guardrail
@@ -179,8 +185,18 @@ def _openai_agents_guarded(
     def no_weather(data: Any) -> ToolGuardrailFunctionOutput:
         return ToolGuardrailFunctionOutput.raise_exception(output_info="weather is off limits")
 
-    def guarded(check: Any) -> Any:
-        own = function_tool(tools.get_weather, tool_input_guardrails=[check])
+    @tool_output_guardrail
+    def no_forecasts(data: Any) -> ToolGuardrailFunctionOutput:
+        if "Sunny" in str(data.output):
+            return ToolGuardrailFunctionOutput.reject_content(F.WITHHELD)
+        return ToolGuardrailFunctionOutput.allow()
+
+    @tool_output_guardrail
+    def no_results(data: Any) -> ToolGuardrailFunctionOutput:
+        return ToolGuardrailFunctionOutput.raise_exception(output_info="results are off limits")
+
+    def guarded(check: Any, on: str = "input") -> Any:
+        own = function_tool(tools.get_weather, **{f"tool_{on}_guardrails": [check]})
         return make_agent().clone(tools=[own])
 
     out: dict[str, Any] = {}
@@ -193,6 +209,17 @@ def _openai_agents_guarded(
     llm.script(tripped, [call_tool("get_weather", F.CITY)])
     out["tool_guardrail_tripped"] = outcome(
         tripped, lambda: Runner.run_sync(guarded(no_weather), tripped).final_output
+    )
+    withheld = f"{marker}-result-rejected What is the weather in Paris, if it may be said?"
+    llm.script(withheld, [call_tool("get_weather", F.CITY), answer(F.WITHHELD_ANSWER)])
+    out["tool_output_guardrail_rejected"] = outcome(
+        withheld, lambda: Runner.run_sync(guarded(no_forecasts, "output"), withheld).final_output
+    )
+    result_tripped = f"{marker}-result-tripped What is the weather in Paris, checked?"
+    llm.script(result_tripped, [call_tool("get_weather", F.CITY)])
+    out["tool_output_guardrail_tripped"] = outcome(
+        result_tripped,
+        lambda: Runner.run_sync(guarded(no_results, "output"), result_tripped).final_output,
     )
 
     def manager() -> Any:
