@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,6 +93,9 @@ def _keyed(con: duckdb.DuckDBPyConnection, key: ChainKey | None) -> ChainKey | N
 
 
 _appends = 0  # links appended by this process, committed or not (see appends_so_far)
+# Each store's writer appends, and a process may hold several stores: ``+=`` reads the
+# count and then writes it, and another writer may append in between.
+_appends_lock = threading.Lock()
 
 
 def appends_so_far() -> int:
@@ -123,7 +127,8 @@ def append_record(
 ) -> int:
     """Link one event after the last (the caller's transaction); return its seq."""
     global _appends
-    _appends += 1
+    with _appends_lock:
+        _appends += 1
     last = con.execute("SELECT seq, hash FROM record_chain ORDER BY seq DESC LIMIT 1").fetchone()
     seq, previous = (int(last[0]), bytes(last[1])) if last else (0, ZERO)
     digest = _link(previous, kind, record_key, content, _keyed(con, key))

@@ -6,6 +6,7 @@ nothing is downloaded at run time.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import duckdb
@@ -16,6 +17,9 @@ __all__ = ["LakeError", "attach_lake", "lake_connection", "LAKE_ALIAS"]
 
 LAKE_ALIAS = "lake"
 _LOADED = False
+# One install at a time: every store of the process installs through DuckDB's default
+# connection, one object, which DuckDB wants used by one thread at a time.
+_INSTALLING = threading.Lock()
 
 
 class LakeError(CollectorError):
@@ -23,6 +27,11 @@ class LakeError(CollectorError):
 
 
 def _install_extensions() -> None:
+    with _INSTALLING:
+        _install_extensions_once()
+
+
+def _install_extensions_once() -> None:
     global _LOADED
     if _LOADED:
         return

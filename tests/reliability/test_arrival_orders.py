@@ -10,7 +10,6 @@ then be equal.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from tests.collector.ingest.otlp import to_otlp_json, to_request
 from tests.conftest import CollectorHandle, start_test_collector
 from tests.frameworks.captured_runs import body_of
 from tests.instrumentation.conftest import Spans
-from tests.span_items import SpanItem, request_of, span_items, trace_ids
+from tests.span_items import SpanItem, renamed, request_of, span_items, trace_ids
 from tests.support import wait_until
 
 FRAMEWORKS = (
@@ -121,9 +120,6 @@ FRAMEWORKS = (
     "shapes_smolagents",
 )
 TRANSPORTS = ("grpc", "http-protobuf", "http-json")
-# Attributes whose values are span ids of the same trace (pending copies' links).
-_SPAN_ID_ATTRIBUTES = ("agent_audit.pending_parent_id", "agent_audit.pending_real_parent_id")
-_RUN_ID_ATTRIBUTE = "agent_run.id"
 # What depends on the time of arrival, not on the spans.
 _RUN_EXCLUDED = "updated_at, last_activity_at"
 
@@ -187,32 +183,6 @@ def _wrapped_model_calls() -> bytes:
 
 
 BODIES: dict[str, bytes] = {name: body_of(name) for name in FRAMEWORKS}
-
-
-def _renamed(items: list[SpanItem], salt: str) -> list[SpanItem]:
-    """The same spans under ids no other example uses (trace, span, parent, link ids,
-    and the run ids of the instrumentation's own spans)."""
-
-    def new(old: bytes, size: int) -> bytes:
-        return hashlib.sha256(salt.encode() + old).digest()[:size] if old else old
-
-    out = []
-    for resource, scope, span in items:
-        copy = Span()
-        copy.CopyFrom(span)
-        copy.trace_id = new(span.trace_id, 16)
-        copy.span_id = new(span.span_id, 8)
-        copy.parent_span_id = new(span.parent_span_id, 8)
-        for link in copy.links:
-            link.trace_id, link.span_id = new(link.trace_id, 16), new(link.span_id, 8)
-        for attribute in copy.attributes:
-            if attribute.key in _SPAN_ID_ATTRIBUTES and attribute.value.string_value:
-                old = bytes.fromhex(attribute.value.string_value)
-                attribute.value.string_value = new(old, 8).hex()
-            elif attribute.key == _RUN_ID_ATTRIBUTE:
-                attribute.value.string_value += f"-{salt}"
-        out.append((resource, scope, copy))
-    return out
 
 
 class Connected:
@@ -308,7 +278,7 @@ def deliveries(draw: st.DrawFn, size: int) -> list[tuple[str, list[int]]]:
 
 
 def _check_order_free(pair: tuple[Connected, ...], body: bytes, data: st.DataObject) -> None:
-    items = _renamed(span_items(body), f"x{next(_examples)}")
+    items = renamed(span_items(body), f"x{next(_examples)}")
     _check_plan(pair, items, data.draw(deliveries(len(items))))
 
 
@@ -396,7 +366,7 @@ def calls_last_deepest_first(items: list[SpanItem]) -> list[tuple[str, list[int]
 def test_captured_trace_stores_the_same_runs_when_outer_model_calls_come_last(
     pair: tuple[Connected, ...], name: str
 ) -> None:
-    items = _renamed(span_items(BODIES[name]), f"calls-last-{name}")
+    items = renamed(span_items(BODIES[name]), f"calls-last-{name}")
     plan = calls_last_deepest_first(items)
     assert len(plan) > 2, "the trace has model calls to send late"
     _check_plan(pair, items, plan)
@@ -443,7 +413,7 @@ def test_model_calls_traced_twice_sent_as_they_end_leave_no_stand_in(
 ) -> None:
     """Each span in a request of its own, in the order they end (inner calls first)."""
     _, shuffled = pair
-    items = _renamed(span_items(WRAPPED), "ends")
+    items = renamed(span_items(WRAPPED), "ends")
     for item in items:
         shuffled.send("grpc", request_of([item]))
     traces = trace_ids(items)
@@ -460,7 +430,7 @@ def test_a_run_whose_last_model_call_comes_after_it_answers_with_that_call(
     first; the last turn and the other model calls later: the answer first derived from
     the tools is replaced by the last model call's."""
     ordered, shuffled = pair
-    items = _renamed(span_items(BODIES["openai_agents"]), "late-answer")
+    items = renamed(span_items(BODIES["openai_agents"]), "late-answer")
     first = [1, 2, 11, 3, 7, 5, 8]  # (indices into the captured file, which is fixed)
     assert items[11][2].name == "weather_agent" and items[9][2].name == "generation"
     ordered.send("http-protobuf", request_of(items))
