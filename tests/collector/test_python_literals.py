@@ -7,15 +7,14 @@ enough); the collector's writer and API threads read reprs at once (collector/py
 
 from __future__ import annotations
 
-import gc
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from collector.rules.haystack_reprs import chat_message
+from tests.thread_switches import threads_switch_often
 
 THREADS = 4
 READS_PER_THREAD = 80
@@ -30,20 +29,8 @@ HAYSTACK_TOOL_RESULT = (
 
 @pytest.fixture
 def collections_switch_threads() -> Iterator[None]:
-    """Garbage collections often, each letting another thread run (as finalizers that
-    release the GIL do in a collector process)."""
-
-    def let_others_run(phase: str, info: dict[str, Any]) -> None:
-        time.sleep(0)
-
-    threshold = gc.get_threshold()
-    gc.callbacks.append(let_others_run)
-    gc.set_threshold(50)
-    try:
+    with threads_switch_often(50):
         yield
-    finally:
-        gc.callbacks.remove(let_others_run)
-        gc.set_threshold(*threshold)
 
 
 def _in_threads(read: Any) -> list[BaseException]:

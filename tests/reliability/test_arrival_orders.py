@@ -31,10 +31,10 @@ import instrumentation
 from instrumentation import agent_run
 from tests.collector.ingest.otlp import to_otlp_json, to_request
 from tests.conftest import CollectorHandle, start_test_collector
+from tests.derived_rows import derived_rows
 from tests.frameworks.captured_runs import body_of
 from tests.instrumentation.conftest import Spans
 from tests.span_items import SpanItem, renamed, request_of, span_items, trace_ids
-from tests.support import wait_until
 
 FRAMEWORKS = (
     "ag2_agent",
@@ -120,8 +120,6 @@ FRAMEWORKS = (
     "shapes_smolagents",
 )
 TRANSPORTS = ("grpc", "http-protobuf", "http-json")
-# What depends on the time of arrival, not on the spans.
-_RUN_EXCLUDED = "updated_at, last_activity_at"
 
 
 def _own_spans() -> bytes:
@@ -235,17 +233,7 @@ class Connected:
 
 def stored(handle: Connected, traces: list[str]) -> tuple[list[Any], list[Any]]:
     """Every run and step of ``traces``, all derived columns, in a stable order."""
-    # A read waits for the writer only so long; on a loaded machine it can be further behind.
-    wait_until(handle.handle.store.await_applied, timeout_s=120, what="every request applied")
-    runs = handle.query(
-        f"SELECT * EXCLUDE ({_RUN_EXCLUDED}) FROM agent_runs "
-        "WHERE trace_id IN (SELECT unnest(?)) ORDER BY id",
-        [traces],
-    )
-    steps = handle.query(
-        "SELECT * FROM agent_steps WHERE trace_id IN (SELECT unnest(?)) ORDER BY id", [traces]
-    )
-    return runs, steps
+    return derived_rows(handle.handle, traces)
 
 
 @pytest.fixture(scope="module")

@@ -12,24 +12,22 @@ step column must be equal, and no span may be stored raw only.
 
 from __future__ import annotations
 
-import gc
 import logging
 import re
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import CollectorHandle, start_test_collector
+from tests.conftest import start_test_collector
+from tests.derived_rows import derived_rows
 from tests.frameworks.captured_runs import body_of
 from tests.span_items import SpanItem, renamed, request_of, span_items, trace_ids
 from tests.support import wait_until
+from tests.thread_switches import threads_switch_often
 
 # Traces whose derivation and reading go through reprs and message transcripts (Haystack's
 # ChatMessage reprs, LiteLLM's raw requests, the GenAI message attributes of the others).
@@ -46,8 +44,6 @@ ROUNDS = 4  # fresh copies of every trace, so that later rounds are derived duri
 READERS = 4
 READS_PER_READER = 5_000  # a bound; the readers stop once the ingest is applied
 APPLIED_TIMEOUT_S = 120.0  # a loaded machine's writer can be far behind
-# What depends on the time of arrival, not on the spans (as in test_arrival_orders.py).
-_RUN_EXCLUDED = "updated_at, last_activity_at"
 _UNMAPPED = "is stored raw only"
 
 
@@ -142,39 +138,11 @@ def _send(client: httpx.Client, items: list[SpanItem]) -> None:
     assert response.status_code == 200, response.text
 
 
-def _derived(handle: CollectorHandle, traces: list[str]) -> tuple[list[Any], list[Any]]:
-    """Every run and step of ``traces``, all derived columns, in a stable order."""
-    wait_until(handle.store.await_applied, timeout_s=APPLIED_TIMEOUT_S, what="ingest applied")
-    runs = handle.query(
-        f"SELECT * EXCLUDE ({_RUN_EXCLUDED}) FROM agent_runs "
-        "WHERE trace_id IN (SELECT unnest(?)) ORDER BY id",
-        [traces],
-    )
-    steps = handle.query(
-        "SELECT * FROM agent_steps WHERE trace_id IN (SELECT unnest(?)) ORDER BY id", [traces]
-    )
-    return runs, steps
-
-
 @pytest.fixture
 def collections_let_threads_switch() -> Iterator[None]:
-    """Garbage collections often, each letting another thread run, and short switch
-    intervals: what a loaded collector process does now and then (finalizers that release
-    the GIL run inside collections), made frequent enough to meet in a few seconds."""
-
-    def let_others_run(phase: str, info: dict[str, Any]) -> None:
-        time.sleep(0)  # not a wait: releases the GIL, as a finalizer doing I/O does
-
-    threshold, interval = gc.get_threshold(), sys.getswitchinterval()
-    gc.callbacks.append(let_others_run)
-    gc.set_threshold(100)
-    sys.setswitchinterval(1e-4)
-    try:
+    """Often enough to meet a collision within a few seconds."""
+    with threads_switch_often(100, switch_interval_s=1e-4):
         yield
-    finally:
-        gc.callbacks.remove(let_others_run)
-        gc.set_threshold(*threshold)
-        sys.setswitchinterval(interval)
 
 
 @pytest.mark.usefixtures("collections_let_threads_switch")
@@ -215,9 +183,9 @@ def test_reads_during_ingest_change_no_derived_run_or_step(
         with httpx.Client(base_url=quiet.http_endpoint, timeout=30) as client:
             for items in requests:
                 _send(client, items)
-        expected = _derived(quiet, traces)
+        expected = derived_rows(quiet, traces, APPLIED_TIMEOUT_S)
         assert expected[0] and expected[1], "the traces made no runs or steps"
-        got = _derived(read, traces)
+        got = derived_rows(read, traces, APPLIED_TIMEOUT_S)
         assert got[0] == expected[0]
         assert got[1] == expected[1]
         assert unmapped == []

@@ -18,7 +18,9 @@ from tests.scripted_llm import ScriptedLLM
 
 __all__ = [
     "CORE",
+    "CREWAI_PACKAGES",
     "Framework",
+    "LLAMAINDEX_PACKAGES",
     "instrument_crewai",
     "instrument_langchain",
     "main",
@@ -32,6 +34,17 @@ CORE = ("openai", "opentelemetry-sdk")
 # A framework's packages (their versions go in the expectations) and how it plays the
 # scenario: what it returned, by shape.
 Framework = tuple[tuple[str, ...], Callable[[Capture, ScriptedLLM], dict[str, Any]]]
+# What a framework's capture reports the versions of (its venv holds them).
+CREWAI_PACKAGES = (
+    "crewai",
+    "openinference-instrumentation-crewai",
+    "openinference-instrumentation-openai",
+)
+LLAMAINDEX_PACKAGES = (
+    "llama-index-core",
+    "llama-index-llms-openai-like",
+    "openinference-instrumentation-llama-index",
+)
 
 
 def outcome(task: str, run: Callable[[], Any]) -> dict[str, Any]:

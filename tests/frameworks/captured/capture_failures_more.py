@@ -33,6 +33,8 @@ from typing import Any
 
 from tests.frameworks.captured import failures_scenario as F
 from tests.frameworks.captured.capture_driver import (
+    CREWAI_PACKAGES,
+    LLAMAINDEX_PACKAGES,
     Framework,
     instrument_crewai,
     outcome,
@@ -339,18 +341,8 @@ def _haystack(capture: Capture, llm: ScriptedLLM) -> dict[str, Any]:
 
 
 FRAMEWORKS: dict[str, Framework] = {
-    "crewai": (
-        ("crewai", "openinference-instrumentation-crewai", "openinference-instrumentation-openai"),
-        _crewai,
-    ),
-    "llamaindex": (
-        (
-            "llama-index-core",
-            "llama-index-llms-openai-like",
-            "openinference-instrumentation-llama-index",
-        ),  # fmt: skip
-        _llamaindex,
-    ),
+    "crewai": (CREWAI_PACKAGES, _crewai),
+    "llamaindex": (LLAMAINDEX_PACKAGES, _llamaindex),
     "agno": (("agno", "openinference-instrumentation-agno"), _agno),
     "google_adk": (("google-adk", "google-genai"), _google_adk),
     "semantic_kernel": (("semantic-kernel",), _semantic_kernel),

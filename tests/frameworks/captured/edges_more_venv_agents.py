@@ -9,7 +9,12 @@ from typing import Any
 
 from tests.frameworks.captured import edges_more_scenario as M
 from tests.frameworks.captured import edges_scenario as E
-from tests.frameworks.captured.capture_driver import Framework, instrument_crewai
+from tests.frameworks.captured.capture_driver import (
+    CREWAI_PACKAGES,
+    LLAMAINDEX_PACKAGES,
+    Framework,
+    instrument_crewai,
+)
 from tests.frameworks.captured.capture_files import Capture
 from tests.scripted_llm import ScriptedLLM
 
@@ -166,18 +171,8 @@ def _agno(capture: Capture, llm: ScriptedLLM) -> dict[str, M.Outcome]:
 
 
 FRAMEWORKS: dict[str, Framework] = {
-    "crewai": (
-        ("crewai", "openinference-instrumentation-crewai", "openinference-instrumentation-openai"),
-        _crewai,
-    ),
-    "llamaindex": (
-        (
-            "llama-index-core",
-            "llama-index-llms-openai-like",
-            "openinference-instrumentation-llama-index",
-        ),  # fmt: skip
-        _llamaindex,
-    ),
+    "crewai": (CREWAI_PACKAGES, _crewai),
+    "llamaindex": (LLAMAINDEX_PACKAGES, _llamaindex),
     "autogen": (
         ("autogen-agentchat", "autogen-ext", "openinference-instrumentation-autogen-agentchat"),
         _autogen,
