@@ -5,7 +5,7 @@ per interpreter (gh-106905): when another thread builds an AST meanwhile (a thre
 inside a garbage collection is enough) the first fails with ``SystemError: AST constructor
 recursion depth mismatch``. The collector reads reprs in its writer and its API threads
 at once, and a span whose repr failed lost the steps it tells (a Haystack model call's
-tool calls, gone from one run in a few hundred on a loaded machine). Every read here
+tool calls: its run stored with a step missing). Every read here
 takes one lock; one that still meets the error (an AST built elsewhere in the process) is
 read again: it is pure.
 """
