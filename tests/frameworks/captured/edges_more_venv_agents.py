@@ -84,8 +84,7 @@ def _llamaindex(capture: Capture, llm: ScriptedLLM) -> dict[str, M.Outcome]:
     async def cancel() -> dict[str, Any]:
         # LlamaIndex's own way: the handler's cancel_run while the tool waits.
         handler = make_agent().run(tasks["cancelled"])
-        while not tools.started.is_set() and not handler.done():
-            await asyncio.sleep(0.01)
+        await E.until_started(tools, handler.done)
         await handler.cancel_run()
         try:
             await handler

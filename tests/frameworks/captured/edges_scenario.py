@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -92,14 +93,26 @@ def script(llm: ScriptedLLM, marker: str, *, final: Any = None) -> dict[str, str
     return tasks
 
 
+# How long a run may take to reach ``wait_forever`` (a capture, not a test: generous).
+STARTED_TIMEOUT_S = 120.0
+
+
+async def until_started(tools: Tools, ended: Callable[[], bool]) -> None:
+    """Return once ``wait_forever`` started or the run ``ended()``; TimeoutError when
+    neither came within STARTED_TIMEOUT_S. Polled: a framework may run the tool on its own
+    loop in another thread, where no event of this loop can be awaited."""
+    deadline = time.monotonic() + STARTED_TIMEOUT_S
+    while not tools.started.is_set() and not ended():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"wait_forever did not start within {STARTED_TIMEOUT_S:.0f} s")
+        await asyncio.sleep(0.01)
+
+
 async def cancel_when_started(run: Any, tools: Tools) -> dict[str, Any]:
     """Run the coroutine ``run`` as a task, cancel it once ``wait_forever`` started: what the
     caller saw."""
     task = asyncio.ensure_future(run)
-    while not tools.started.is_set():
-        if task.done():
-            break
-        await asyncio.sleep(0.01)
+    await until_started(tools, task.done)
     task.cancel()
     try:
         await task
