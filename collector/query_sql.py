@@ -155,7 +155,15 @@ class _Deadline:
             raise _PastDeadline
 
     def __enter__(self) -> _Deadline:
-        self._timer.start()
+        try:
+            self._timer.start()
+        except RuntimeError:
+            # No address space left for the timer's thread: nothing else will fit either.
+            raise SqlFailed(
+                "the query worker ran out of memory before the query started; "
+                "a new worker will serve the next query",
+                fatal=True,
+            ) from None
         return self
 
     def __exit__(self, *exc_info: object) -> None:

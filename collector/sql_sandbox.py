@@ -166,12 +166,18 @@ class SqlSandbox:
                 )
             )
             answer = self._answer(worker, timeout_s + self.limits.grace_s, timeout_s)
+            spent = answer.get("spent")
+            if spent:
+                # The worker exits after this answer; the next query starts another,
+                # which takes over the copy on disk (collector/sql_worker_memory.py).
+                logger.info("query worker %d replaced after a query: %s", worker.pid, spent)
+                self._discard(worker)
             if answer.get("ok"):
                 result = answer.get("result")
                 if not isinstance(result, dict):
                     raise self._lost(worker, "the query worker sent a malformed result")
                 return result
-            if answer.get("fatal"):
+            if answer.get("fatal") and not spent:
                 self._discard(worker)
             message = str(answer.get("message") or "query failed")
             if answer.get("kind") == "timeout":
