@@ -153,18 +153,18 @@ class SqlSandbox:
             worker = self._worker
             if worker is None or not worker.alive():
                 raise SandboxUnavailable("the query worker stopped; retry shortly")
-            worker.conn.send(
-                (
-                    "query",
-                    {
-                        "sql": checked.sql,
-                        "statement_type": checked.statement_type,
-                        "max_rows": max_rows,
-                        "max_bytes": self.limits.max_bytes,
-                        "timeout_s": timeout_s,
-                    },
-                )
-            )
+            request = {
+                "sql": checked.sql,
+                "statement_type": checked.statement_type,
+                "max_rows": max_rows,
+                "max_bytes": self.limits.max_bytes,
+                "timeout_s": timeout_s,
+            }
+            try:
+                worker.conn.send(("query", request))
+            except (OSError, ValueError):
+                # It died after the check above (its socket closed first): a 503, not a 500.
+                raise self._lost(worker, death_message(worker.exit_code())) from None
             answer = self._answer(worker, timeout_s + self.limits.grace_s, timeout_s)
             spent = answer.get("spent")
             if spent:
