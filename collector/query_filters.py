@@ -7,8 +7,9 @@ into SQL over ``agent_runs``. The search index answers some of them without SQL
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collector.annotations import annotation_condition
@@ -71,9 +72,23 @@ def parse_time(name: str, text: str | None) -> datetime | None:
     try:
         if moment.tzinfo is not None:
             moment = moment.astimezone(UTC).replace(tzinfo=None)
+        if _below_microseconds(text):
+            # Python keeps six digits of a fraction; times are stored to the
+            # microsecond, so both bounds (>= since, < until) hold exactly for the
+            # next whole microsecond: ...857999 must not take in a run at ...857.
+            moment += timedelta(microseconds=1)
     except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
         raise BadRequest(f"{name}={text!r} is out of range in UTC") from None
     return moment
+
+
+_FRACTION = re.compile(r"[T ]\d{2}(?::?\d{2}){0,2}[.,]\d{6}(\d+)", re.IGNORECASE)
+
+
+def _below_microseconds(text: str) -> bool:
+    """Whether the time's fraction has a non-zero digit past the sixth."""
+    match = _FRACTION.search(text)
+    return match is not None and match.group(1).strip("0") != ""
 
 
 @dataclass(frozen=True, kw_only=True)

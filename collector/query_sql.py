@@ -26,7 +26,7 @@ import duckdb
 
 from collector.errors import CollectorError
 from collector.serialize import json_value
-from collector.sql_exact_numbers import JSON, exact_projection, from_json_text, from_text
+from collector.sql_exact_numbers import exact_projection, parser_of
 from collector.sql_guard import CheckedSql
 
 if TYPE_CHECKING:
@@ -155,7 +155,15 @@ class _Deadline:
             raise _PastDeadline
 
     def __enter__(self) -> _Deadline:
-        self._timer.start()
+        try:
+            self._timer.start()
+        except RuntimeError:
+            # No address space left for the timer's thread: nothing else will fit either.
+            raise SqlFailed(
+                "the query worker ran out of memory before the query started; "
+                "a new worker will serve the next query",
+                fatal=True,
+            ) from None
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -201,10 +209,11 @@ def render_column(column: pa.Array | pa.ChunkedArray) -> list[Any]:
 
 
 def _render(column: pa.Array | pa.ChunkedArray, wide: str | None) -> list[Any]:
-    """A column as JSON-safe values; wide numbers arrive as DuckDB's text of them."""
+    """A column as JSON-safe values; wide numbers, times and bits arrive as DuckDB's
+    text of them (collector/sql_exact_numbers.py)."""
     if wide is None:
         return render_column(column)
-    parse = from_json_text if wide == JSON else from_text
+    parse = parser_of(wide)
     return [parse(text) for text in column.to_pylist()]
 
 

@@ -153,25 +153,31 @@ class SqlSandbox:
             worker = self._worker
             if worker is None or not worker.alive():
                 raise SandboxUnavailable("the query worker stopped; retry shortly")
-            worker.conn.send(
-                (
-                    "query",
-                    {
-                        "sql": checked.sql,
-                        "statement_type": checked.statement_type,
-                        "max_rows": max_rows,
-                        "max_bytes": self.limits.max_bytes,
-                        "timeout_s": timeout_s,
-                    },
-                )
-            )
+            request = {
+                "sql": checked.sql,
+                "statement_type": checked.statement_type,
+                "max_rows": max_rows,
+                "max_bytes": self.limits.max_bytes,
+                "timeout_s": timeout_s,
+            }
+            try:
+                worker.conn.send(("query", request))
+            except (OSError, ValueError):
+                # It died after the check above (its socket closed first): a 503, not a 500.
+                raise self._lost(worker, death_message(worker.exit_code())) from None
             answer = self._answer(worker, timeout_s + self.limits.grace_s, timeout_s)
+            spent = answer.get("spent")
+            if spent:
+                # The worker exits after this answer; the next query starts another,
+                # which takes over the copy on disk (collector/sql_worker_memory.py).
+                logger.info("query worker %d replaced after a query: %s", worker.pid, spent)
+                self._discard(worker)
             if answer.get("ok"):
                 result = answer.get("result")
                 if not isinstance(result, dict):
                     raise self._lost(worker, "the query worker sent a malformed result")
                 return result
-            if answer.get("fatal"):
+            if answer.get("fatal") and not spent:
                 self._discard(worker)
             message = str(answer.get("message") or "query failed")
             if answer.get("kind") == "timeout":

@@ -36,6 +36,7 @@ from typing import Any
 from collector.sql_deep_json import install_json_depth_guard, raise_stack_limit
 from collector.sql_replica import Replica
 from collector.sql_string_sizes import install_size_bounds
+from collector.sql_worker_memory import held_memory, spent_reason
 
 __all__ = ["main"]
 
@@ -153,14 +154,29 @@ def serve(conn: Connection, workdir: Path, limits: dict[str, Any]) -> int:
             _answer(conn, {"ok": True, "copy_id": replica.copy_id()})
         elif kind == "query":
             answer = _run_query(queries, message[1])
+            spent = None if answer.get("fatal") else _spent(limits)
+            if spent is not None:
+                answer["spent"] = spent
             _answer(conn, answer)
             if answer.get("fatal"):
                 # DuckDB invalidated this database instance: start afresh.
                 return 3
+            if spent is not None:
+                # What DuckDB kept after the query stays until the process ends
+                # (collector/sql_worker_memory.py): the collector starts a new worker.
+                return 0
         elif kind == "ping":
             _answer(conn, {"ok": True, "pid": os.getpid()})
         else:
             _answer(conn, {"ok": False, "kind": "failed", "message": f"unknown request {kind!r}"})
+
+
+def _spent(limits: dict[str, Any]) -> str | None:
+    return spent_reason(
+        held_memory(),
+        memory_mb=int(limits["memory_mb"]),
+        address_space_mb=int(limits["address_space_mb"]),
+    )
 
 
 def _limit_address_space(mb: int) -> None:
