@@ -34,6 +34,7 @@ from collector.otlp_salvage import (
     salvage_json,
     salvage_protobuf,
 )
+from collector.otlp_wire_types import Misplaced, may_hold_unknown_fields, misplaced_fields
 from collector.request_budget import (
     Counted,
     PartsInFlight,
@@ -142,27 +143,50 @@ def _shortened(reason: str, limit: int = 500) -> str:
 
 
 def decode_message(
-    request: ExportTraceServiceRequest, salvaged: Salvaged | None = None
+    request: ExportTraceServiceRequest,
+    salvaged: Salvaged | None = None,
+    misplaced: Misplaced | None = None,
 ) -> DecodedRequest:
     """Flatten a parsed request into span records, rejecting spans with bad ids.
 
-    ``salvaged``: what taking the request apart already rejected and repaired."""
+    ``salvaged``: what taking the request apart already rejected and repaired;
+    ``misplaced``: parts holding fields of the wrong wire type, rejected here."""
     spans: list[SpanRecord] = []
     rejected = salvaged.rejected if salvaged else 0
     first_error = salvaged.first_error if salvaged else ""
-    for resource_spans in request.resource_spans:
+    if misplaced is not None and misplaced.unread:
+        # Spans sent where no reader finds them: not countable, but never a clean answer.
+        rejected += len(misplaced.unread)
+        first_error = first_error or f"{misplaced.unread[0]}; what it held was not read"
+    for r_index, resource_spans in enumerate(request.resource_spans):
+        lost = misplaced.resources.get(r_index) if misplaced is not None else None
+        if lost is not None:
+            count = sum(len(scope_spans.spans) for scope_spans in resource_spans.scope_spans)
+            rejected += _lost_count(count)
+            first_error = first_error or f"{lost}; its {count} readable span(s) rejected"
+            continue
         resource = _attributes(resource_spans.resource.attributes)
         check_resource = attributes_problem(resource) is not None  # then per span, to report
-        for scope_spans in resource_spans.scope_spans:
+        for s_index, scope_spans in enumerate(resource_spans.scope_spans):
             scope_name = scope_spans.scope.name
             scope_version = scope_spans.scope.version
-            for span in scope_spans.spans:
+            lost = misplaced.scopes.get((r_index, s_index)) if misplaced is not None else None
+            if lost is not None:
+                count = len(scope_spans.spans)
+                rejected += _lost_count(count)
+                first_error = first_error or f"{lost}; its {count} readable span(s) rejected"
+                continue
+            for index, span in enumerate(scope_spans.spans):
                 trace_id = span.trace_id.hex()
                 span_id = span.span_id.hex()
                 parent = span.parent_span_id.hex()
                 error = _span_error(trace_id, span_id, parent)
                 if error is None and not span.name:
                     error = f"span {span_id} has no name"
+                if error is None and misplaced is not None:
+                    wrong = misplaced.spans.get((r_index, s_index, index))
+                    if wrong is not None:
+                        error = f"span {span_id}: {wrong}"
                 if error is not None:
                     rejected += 1
                     first_error = first_error or error
@@ -212,6 +236,13 @@ def decode_message(
     return DecodedRequest(spans=spans, rejected=rejected, error_message="; ".join(notes))
 
 
+def _lost_count(readable: int) -> int:
+    """Spans counted rejected for a resource or scope holding a field of the wrong
+    wire type: its readable spans, and at least one, since the field may have held
+    spans no one can count (a scope's spans sent as a number)."""
+    return max(readable, 1)
+
+
 def _check_budget(problem: str | None) -> None:
     if problem is not None:
         raise InvalidRequest(problem)
@@ -254,11 +285,22 @@ def decode_protobuf(
                 f"body is not an OTLP protobuf ExportTraceServiceRequest: {strict_error}"
             ) from None
         request = salvaged.request
+
+    def decode() -> DecodedRequest:
+        # Salvaged parts were parsed one by one, unknown fields kept: walked whole.
+        misplaced: Misplaced | None = None
+        if salvaged is not None:
+            misplaced = misplaced_fields(request)
+        elif may_hold_unknown_fields(request, len(body)):
+            # The cheap check dropped them from ``request``: read again to find them.
+            original = ExportTraceServiceRequest()
+            original.ParseFromString(body)
+            misplaced = misplaced_fields(original)
+        return decode_message(request, salvaged, misplaced)
+
     if budget is None:
-        return decode_message(request, salvaged)
-    return _admitted(
-        count_protobuf(request, budget), in_flight, lambda: decode_message(request, salvaged)
-    )
+        return decode()
+    return _admitted(count_protobuf(request, budget), in_flight, decode)
 
 
 # OTLP/JSON encodes trace and span ids as hex, not base64 as proto3 JSON would

@@ -43,6 +43,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from collector.otlp_json_keys import SPAN_LIST_KEYS, span_lists
 from collector.otlp_json_parts import parse_part
 from collector.otlp_json_values import check_json_part
+from collector.otlp_wire_types import first_misplaced
 
 __all__ = [
     "Salvaged",
@@ -230,6 +231,11 @@ def _parse_part(cls: type[M], raw: bytes) -> tuple[M, int]:
         pass
     loose = _loose_schemas()[cls.DESCRIPTOR.full_name]()
     loose.ParseFromString(raw)  # still failing: the part is malformed, not just its text
+    # Copied field by field, unknown fields left behind: one of the wrong wire type
+    # would be lost unseen (collector/otlp_wire_types.py).
+    misplaced = first_misplaced(loose, "")
+    if misplaced is not None:
+        raise ValueError(misplaced)
     part = cls()
     return part, _copy_repairing(loose, part)
 
