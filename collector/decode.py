@@ -152,6 +152,7 @@ def decode_message(
     ``salvaged``: what taking the request apart already rejected and repaired;
     ``misplaced``: parts holding fields of the wrong wire type, rejected here."""
     spans: list[SpanRecord] = []
+    first_of: dict[tuple[str, str], SpanRecord] = {}
     rejected = salvaged.rejected if salvaged else 0
     first_error = salvaged.first_error if salvaged else ""
     if misplaced is not None and misplaced.unread:
@@ -223,10 +224,15 @@ def decode_message(
                     scope_version=scope_version,
                 )
                 problem = span_problem(record, check_resource=check_resource)
+                if problem is None:
+                    problem = _reused_id(first_of, record)
+                    if problem == "":
+                        continue  # the same span twice: stored once, nothing lost
                 if problem is not None:
                     rejected += 1
                     first_error = first_error or problem
                     continue
+                first_of[(trace_id, span_id)] = record
                 spans.append(record)
     notes = [f"{rejected} span(s) rejected; first: {_shortened(first_error)}"] if rejected else []
     if salvaged and salvaged.repaired:
@@ -234,6 +240,24 @@ def decode_message(
             f"{salvaged.repaired} invalid UTF-8 sequence(s) in text values are stored as U+FFFD"
         )
     return DecodedRequest(spans=spans, rejected=rejected, error_message="; ".join(notes))
+
+
+def _reused_id(first_of: dict[tuple[str, str], SpanRecord], record: SpanRecord) -> str | None:
+    """None for a span whose ids are new in this request, "" for a second copy of
+    one, and why it is rejected when a different span came first with its ids.
+
+    The store keeps the first span of an id (collector/ingest.py); a different
+    second one was dropped there unseen while the request was acknowledged whole
+    (a sender whose span ids wrap, or a forgery): it is rejected here, named."""
+    first = first_of.get((record.trace_id, record.span_id))
+    if first is None:
+        return None
+    if first == record:
+        return ""
+    return (
+        f"span {record.span_id}: another span of trace {record.trace_id} came earlier in this"
+        " request with the same span id (the first is kept)"
+    )
 
 
 def _lost_count(readable: int) -> int:
