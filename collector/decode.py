@@ -34,7 +34,12 @@ from collector.otlp_salvage import (
     salvage_json,
     salvage_protobuf,
 )
-from collector.otlp_wire_types import Misplaced, may_hold_unknown_fields, misplaced_fields
+from collector.otlp_wire_types import (
+    MAX_CHECKED_UNKNOWN_BYTES,
+    Misplaced,
+    misplaced_fields,
+    unknown_bytes,
+)
 from collector.request_budget import (
     Counted,
     PartsInFlight,
@@ -314,9 +319,10 @@ def decode_protobuf(
         # Salvaged parts were parsed one by one, unknown fields kept: walked whole.
         misplaced: Misplaced | None = None
         if salvaged is not None:
-            misplaced = misplaced_fields(request)
-        elif may_hold_unknown_fields(request, len(body)):
-            # The cheap check dropped them from ``request``: read again to find them.
+            if 0 < unknown_bytes(request) <= MAX_CHECKED_UNKNOWN_BYTES:
+                misplaced = misplaced_fields(request)
+        elif 0 < unknown_bytes(request, len(body)) <= MAX_CHECKED_UNKNOWN_BYTES:
+            # Measuring dropped them from ``request``: read again to find them.
             original = ExportTraceServiceRequest()
             original.ParseFromString(body)
             misplaced = misplaced_fields(original)

@@ -43,7 +43,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from collector.otlp_json_keys import SPAN_LIST_KEYS, span_lists
 from collector.otlp_json_parts import parse_part
 from collector.otlp_json_values import check_json_part
-from collector.otlp_wire_types import first_misplaced
+from collector.otlp_wire_types import MAX_CHECKED_UNKNOWN_BYTES, first_misplaced, unknown_bytes
 
 __all__ = [
     "Salvaged",
@@ -233,9 +233,10 @@ def _parse_part(cls: type[M], raw: bytes) -> tuple[M, int]:
     loose.ParseFromString(raw)  # still failing: the part is malformed, not just its text
     # Copied field by field, unknown fields left behind: one of the wrong wire type
     # would be lost unseen (collector/otlp_wire_types.py).
-    misplaced = first_misplaced(loose, "")
-    if misplaced is not None:
-        raise ValueError(misplaced)
+    if 0 < unknown_bytes(loose) <= MAX_CHECKED_UNKNOWN_BYTES:
+        misplaced = first_misplaced(loose, "")
+        if misplaced is not None:
+            raise ValueError(misplaced)
     part = cls()
     return part, _copy_repairing(loose, part)
 
