@@ -32,6 +32,7 @@ __all__ = [
     "Misplaced",
     "first_misplaced",
     "misplaced_fields",
+    "own_misplaced",
     "unknown_bytes",
 ]
 
@@ -97,12 +98,12 @@ def misplaced_fields(request: ExportTraceServiceRequest) -> Misplaced:
     """Every resource, scope and span of ``request`` holding a known field of the
     wrong wire type (in itself or in any message inside it)."""
     found = Misplaced()
-    own = _own_misplaced(request, "")
+    own = own_misplaced(request, "")
     if own is not None:
         found.unread.append(own)
     for r_index, resource_spans in enumerate(request.resource_spans):
         where = f"resource {r_index}"
-        problem = _own_misplaced(resource_spans, f"{where}: ") or first_misplaced(
+        problem = own_misplaced(resource_spans, f"{where}: ") or first_misplaced(
             resource_spans.resource, f"{where}: resource."
         )
         if problem is not None:
@@ -110,7 +111,7 @@ def misplaced_fields(request: ExportTraceServiceRequest) -> Misplaced:
             continue
         for s_index, scope_spans in enumerate(resource_spans.scope_spans):
             where = f"resource {r_index}, scope {s_index}"
-            problem = _own_misplaced(scope_spans, f"{where}: ") or first_misplaced(
+            problem = own_misplaced(scope_spans, f"{where}: ") or first_misplaced(
                 scope_spans.scope, f"{where}: scope."
             )
             if problem is not None:
@@ -133,7 +134,7 @@ def _expected_wire_type(descriptor: FieldDescriptor) -> int:
     return 0
 
 
-def _own_misplaced(message: Message, path: str) -> str | None:
+def own_misplaced(message: Message, path: str) -> str | None:
     """The first known field among ``message``'s own unknown fields, described."""
     by_number = message.DESCRIPTOR.fields_by_number
     for unknown in UnknownFieldSet(message):
@@ -150,7 +151,7 @@ def _own_misplaced(message: Message, path: str) -> str | None:
 
 def first_misplaced(message: Message, path: str) -> str | None:
     """The first known field of the wrong wire type in ``message`` or below it."""
-    problem = _own_misplaced(message, path)
+    problem = own_misplaced(message, path)
     if problem is not None:
         return problem
     for descriptor, value in message.ListFields():

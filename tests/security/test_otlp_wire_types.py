@@ -192,3 +192,22 @@ def test_spans_sent_where_no_reader_finds_them_are_never_a_clean_answer(
     rejected, message = post(module_collector, protocol, body)
     assert rejected == 1 and reason in message, message
     assert len(stored(module_collector, trace_of(good), "name")) == 100
+
+
+def test_a_request_taken_apart_still_counts_spans_no_reader_finds(
+    module_collector: CollectorHandle,
+) -> None:
+    # Invalid UTF-8 makes the collector take the request apart with a schema of its
+    # own, where a resource's scope list sent as a number is an unknown field too.
+    def broken_name(span_bytes: bytes) -> bytes:
+        span = Span.FromString(span_bytes)
+        span.name = "MARK"
+        return span.SerializeToString().replace(b"MARK", b"M\xffRK")
+
+    good = fresh_request()
+    body = wire_body(good, broken_name) + _delimited(1, _tag(2, 0) + b"\x05")
+    rejected, message = post(module_collector, "http-protobuf", body)
+    assert rejected == 1, message
+    assert "resource 1: field scope_spans (2) was sent as varint" in message, message
+    assert "stored as U+FFFD" in message, message
+    assert len(stored(module_collector, trace_of(good), "name")) == 100
