@@ -34,12 +34,7 @@ from collector.otlp_salvage import (
     salvage_json,
     salvage_protobuf,
 )
-from collector.otlp_wire_types import (
-    MAX_CHECKED_UNKNOWN_BYTES,
-    Misplaced,
-    misplaced_fields,
-    unknown_bytes,
-)
+from collector.otlp_wire_types import Misplaced, find_misplaced
 from collector.request_budget import (
     Counted,
     PartsInFlight,
@@ -316,16 +311,8 @@ def decode_protobuf(
         request = salvaged.request
 
     def decode() -> DecodedRequest:
-        # Salvaged parts were parsed one by one, unknown fields kept: walked whole.
-        misplaced: Misplaced | None = None
-        if salvaged is not None:
-            if 0 < unknown_bytes(request) <= MAX_CHECKED_UNKNOWN_BYTES:
-                misplaced = misplaced_fields(request)
-        elif 0 < unknown_bytes(request, len(body)) <= MAX_CHECKED_UNKNOWN_BYTES:
-            # Measuring dropped them from ``request``: read again to find them.
-            original = ExportTraceServiceRequest()
-            original.ParseFromString(body)
-            misplaced = misplaced_fields(original)
+        # Salvaged parts were parsed one by one, unknown fields kept: no body to compare.
+        misplaced = find_misplaced(request, None if salvaged is not None else body)
         return decode_message(request, salvaged, misplaced)
 
     if budget is None:
