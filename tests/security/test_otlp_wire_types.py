@@ -211,3 +211,15 @@ def test_a_request_taken_apart_still_counts_spans_no_reader_finds(
     assert "resource 1: field scope_spans (2) was sent as varint" in message, message
     assert "stored as U+FFFD" in message, message
     assert len(stored(module_collector, trace_of(good), "name")) == 100
+
+
+def test_a_body_writing_default_values_out_is_stored_whole(
+    module_collector: CollectorHandle,
+) -> None:
+    # protobuf.js writes zero values it was given (dropped counts, kind 0): not
+    # protobuf's own encoding, but nothing misplaced.
+    request = fresh_request()
+    body = wire_body(request, lambda span: span + _tag(10, 0) + b"\x00" + _tag(12, 0) + b"\x00")
+    rejected, message = post(module_collector, "grpc", body)
+    assert (rejected, message) == (0, "")
+    assert len(stored(module_collector, trace_of(request), "name")) == 100
