@@ -71,9 +71,6 @@ class Misplaced:
     resources: dict[int, str] = field(default_factory=dict)
     unread: list[str] = field(default_factory=list)
 
-    def __bool__(self) -> bool:
-        return bool(self.spans or self.scopes or self.resources or self.unread)
-
 
 def unknown_bytes(message: Message) -> int:
     """About how many bytes of ``message`` are unknown fields (0: none), measured
