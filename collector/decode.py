@@ -7,8 +7,6 @@ raises ``InvalidRequest``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -20,10 +18,10 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from collector.errors import CollectorError
 from collector.json_depth import cut_deep_json
+from collector.otlp_json_ids import prepare_json_span
 from collector.otlp_json_keys import (
     hides_repeated_keys,
     merge_repeated_pairs,
-    snake_case_ids,
     span_lists,
 )
 from collector.otlp_salvage import (
@@ -34,6 +32,7 @@ from collector.otlp_salvage import (
     salvage_json,
     salvage_protobuf,
 )
+from collector.otlp_wire_types import Misplaced, find_misplaced
 from collector.request_budget import (
     Counted,
     PartsInFlight,
@@ -142,27 +141,51 @@ def _shortened(reason: str, limit: int = 500) -> str:
 
 
 def decode_message(
-    request: ExportTraceServiceRequest, salvaged: Salvaged | None = None
+    request: ExportTraceServiceRequest,
+    salvaged: Salvaged | None = None,
+    misplaced: Misplaced | None = None,
 ) -> DecodedRequest:
     """Flatten a parsed request into span records, rejecting spans with bad ids.
 
-    ``salvaged``: what taking the request apart already rejected and repaired."""
+    ``salvaged``: what taking the request apart already rejected and repaired;
+    ``misplaced``: parts holding fields of the wrong wire type, rejected here."""
     spans: list[SpanRecord] = []
+    first_of: dict[tuple[str, str], SpanRecord] = {}
     rejected = salvaged.rejected if salvaged else 0
     first_error = salvaged.first_error if salvaged else ""
-    for resource_spans in request.resource_spans:
+    if misplaced is not None and misplaced.unread:
+        # Spans sent where no reader finds them: not countable, but never a clean answer.
+        rejected += len(misplaced.unread)
+        first_error = first_error or f"{misplaced.unread[0]}; what it held was not read"
+    for r_index, resource_spans in enumerate(request.resource_spans):
+        lost = misplaced.resources.get(r_index) if misplaced is not None else None
+        if lost is not None:
+            count = sum(len(scope_spans.spans) for scope_spans in resource_spans.scope_spans)
+            rejected += _lost_count(count)
+            first_error = first_error or f"{lost}; its {count} readable span(s) rejected"
+            continue
         resource = _attributes(resource_spans.resource.attributes)
         check_resource = attributes_problem(resource) is not None  # then per span, to report
-        for scope_spans in resource_spans.scope_spans:
+        for s_index, scope_spans in enumerate(resource_spans.scope_spans):
             scope_name = scope_spans.scope.name
             scope_version = scope_spans.scope.version
-            for span in scope_spans.spans:
+            lost = misplaced.scopes.get((r_index, s_index)) if misplaced is not None else None
+            if lost is not None:
+                count = len(scope_spans.spans)
+                rejected += _lost_count(count)
+                first_error = first_error or f"{lost}; its {count} readable span(s) rejected"
+                continue
+            for index, span in enumerate(scope_spans.spans):
                 trace_id = span.trace_id.hex()
                 span_id = span.span_id.hex()
                 parent = span.parent_span_id.hex()
                 error = _span_error(trace_id, span_id, parent)
                 if error is None and not span.name:
                     error = f"span {span_id} has no name"
+                if error is None and misplaced is not None:
+                    wrong = misplaced.spans.get((r_index, s_index, index))
+                    if wrong is not None:
+                        error = f"span {span_id}: {wrong}"
                 if error is not None:
                     rejected += 1
                     first_error = first_error or error
@@ -199,10 +222,15 @@ def decode_message(
                     scope_version=scope_version,
                 )
                 problem = span_problem(record, check_resource=check_resource)
+                if problem is None:
+                    problem = _reused_id(first_of, record)
+                    if problem == "":
+                        continue  # the same span twice: stored once, nothing lost
                 if problem is not None:
                     rejected += 1
                     first_error = first_error or problem
                     continue
+                first_of[(trace_id, span_id)] = record
                 spans.append(record)
     notes = [f"{rejected} span(s) rejected; first: {_shortened(first_error)}"] if rejected else []
     if salvaged and salvaged.repaired:
@@ -210,6 +238,31 @@ def decode_message(
             f"{salvaged.repaired} invalid UTF-8 sequence(s) in text values are stored as U+FFFD"
         )
     return DecodedRequest(spans=spans, rejected=rejected, error_message="; ".join(notes))
+
+
+def _reused_id(first_of: dict[tuple[str, str], SpanRecord], record: SpanRecord) -> str | None:
+    """None for a span whose ids are new in this request, "" for a second copy of
+    one, and why it is rejected when a different span came first with its ids.
+
+    The store keeps the first span of an id (collector/ingest.py); a different
+    second one was dropped there unseen while the request was acknowledged whole
+    (a sender whose span ids wrap, or a forgery): it is rejected here, named."""
+    first = first_of.get((record.trace_id, record.span_id))
+    if first is None:
+        return None
+    if first == record:
+        return ""
+    return (
+        f"span {record.span_id}: another span of trace {record.trace_id} came earlier in this"
+        " request with the same span id (the first is kept)"
+    )
+
+
+def _lost_count(readable: int) -> int:
+    """Spans counted rejected for a resource or scope holding a field of the wrong
+    wire type: its readable spans, and at least one, since the field may have held
+    spans no one can count (a scope's spans sent as a number)."""
+    return max(readable, 1)
 
 
 def _check_budget(problem: str | None) -> None:
@@ -254,60 +307,15 @@ def decode_protobuf(
                 f"body is not an OTLP protobuf ExportTraceServiceRequest: {strict_error}"
             ) from None
         request = salvaged.request
+
+    def decode() -> DecodedRequest:
+        # Salvaged parts were parsed one by one, unknown fields kept: no body to compare.
+        misplaced = find_misplaced(request, None if salvaged is not None else body)
+        return decode_message(request, salvaged, misplaced)
+
     if budget is None:
-        return decode_message(request, salvaged)
-    return _admitted(
-        count_protobuf(request, budget), in_flight, lambda: decode_message(request, salvaged)
-    )
-
-
-# OTLP/JSON encodes trace and span ids as hex, not base64 as proto3 JSON would
-# (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding). Parsing the
-# JSON straight with json_format would base64-decode the hex silently, so ids
-# are rewritten to base64 first; a span with an id that is not hex is rejected.
-def _hex_to_b64(value: Any, expected_bytes: int, allow_empty: bool) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"id {value!r} is not a string")
-    if value == "" and allow_empty:
-        return ""
-    if len(value) != expected_bytes * 2:
-        raise ValueError(f"id {value!r} is not {expected_bytes * 2} hex digits")
-    try:
-        raw = binascii.unhexlify(value)
-    except (binascii.Error, ValueError):
-        raise ValueError(f"id {value!r} is not hex") from None
-    return base64.b64encode(raw).decode("ascii")
-
-
-_ID_NAMES = {"traceId": "trace_id", "spanId": "span_id", "parentSpanId": "parent_span_id"}
-
-
-def _rewrite_ids(
-    obj: dict[str, Any], keys: tuple[tuple[str, int, bool], ...], where: str = ""
-) -> None:
-    for key, size, allow_empty in keys:
-        if key in obj and obj[key] is not None:
-            try:
-                obj[key] = _hex_to_b64(obj[key], size, allow_empty)
-            except ValueError as exc:
-                raise ValueError(f"{where}{_ID_NAMES[key]}: {exc}") from None
-
-
-_SPAN_ID_KEYS = (("traceId", 16, False), ("spanId", 8, False), ("parentSpanId", 8, True))
-_LINK_ID_KEYS = (("traceId", 16, False), ("spanId", 8, False))
-
-
-def _prepare_json_span(span: dict[str, Any]) -> None:
-    snake_case_ids(span)
-    _rewrite_ids(span, _SPAN_ID_KEYS)
-    links = span.get("links")
-    # Links that are not a list are refused with the other values of the wrong
-    # type (collector/otlp_json_values.py).
-    for index, link in enumerate(links if isinstance(links, list) else []):
-        if not isinstance(link, dict):
-            raise ValueError(f"link {index} is not a JSON object")
-        snake_case_ids(link)
-        _rewrite_ids(link, _LINK_ID_KEYS, f"link {index} ")
+        return decode()
+    return _admitted(count_protobuf(request, budget), in_flight, decode)
 
 
 # JSON nested deeper than this is cut out (collector/json_depth.py) when the parser
@@ -388,7 +396,7 @@ def _decode_json(body: bytes, budget: RequestBudget | None) -> DecodedRequest:
     if budget is not None:
         _check_budget(budget.spans_problem(_json_span_count(document)))
     try:
-        salvaged = salvage_json(document, _prepare_json_span)
+        salvaged = salvage_json(document, prepare_json_span)
     except TypeError as exc:
         raise InvalidRequest(f"body is not an OTLP JSON trace request: {exc}") from None
     salvaged.repaired += repaired

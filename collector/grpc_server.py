@@ -135,6 +135,15 @@ class TraceReceiver:
             if not isinstance(request, bytes):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no request message")
             hold.settle(COST_PER_BYTE["grpc"] * len(request))
+            # Export is unary. Read as a stream, a call may carry more messages:
+            # acknowledged after the first, the others were dropped unseen. A unary
+            # client half-closes with its message, so this read ends at once.
+            if await self._read_message(context) is not grpc.aio.EOF:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "Export is unary: this call sent more than one request message"
+                    " (nothing of it was stored)",
+                )
         except Overloaded as exc:
             hold.release()
             await _abort_retryable(context, str(exc), exc.retry_after_s)

@@ -43,6 +43,12 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from collector.otlp_json_keys import SPAN_LIST_KEYS, span_lists
 from collector.otlp_json_parts import parse_part
 from collector.otlp_json_values import check_json_part
+from collector.otlp_wire_types import (
+    MAX_CHECKED_UNKNOWN_BYTES,
+    first_misplaced,
+    own_misplaced,
+    unknown_bytes,
+)
 
 __all__ = [
     "Salvaged",
@@ -230,6 +236,12 @@ def _parse_part(cls: type[M], raw: bytes) -> tuple[M, int]:
         pass
     loose = _loose_schemas()[cls.DESCRIPTOR.full_name]()
     loose.ParseFromString(raw)  # still failing: the part is malformed, not just its text
+    # Copied field by field, unknown fields left behind: one of the wrong wire type
+    # would be lost unseen (collector/otlp_wire_types.py).
+    if 0 < unknown_bytes(loose) <= MAX_CHECKED_UNKNOWN_BYTES:
+        misplaced = first_misplaced(loose, "")
+        if misplaced is not None:
+            raise ValueError(misplaced)
     part = cls()
     return part, _copy_repairing(loose, part)
 
@@ -241,8 +253,19 @@ def salvage_protobuf(body: bytes) -> Salvaged:
     outer = _outer_schema()()
     outer.ParseFromString(body)
     result = Salvaged(request=ExportTraceServiceRequest())
+    # The outer schema has the real field numbers: a resource or scope list sent
+    # with the wrong wire type is an unknown field here, its spans lost unseen.
+    check = 0 < unknown_bytes(outer) <= MAX_CHECKED_UNKNOWN_BYTES
+    misplaced = own_misplaced(outer, "") if check else None
+    if misplaced is not None:
+        result.reject(1, f"{misplaced}; what it held was not read")
     for r_index, resource_spans in enumerate(outer.resource_spans):  # type: ignore[attr-defined]
         kept_resource = result.request.resource_spans.add()
+        misplaced = own_misplaced(resource_spans, f"resource {r_index}: ") if check else None
+        if misplaced is not None:
+            lost = sum(len(s.spans) for s in resource_spans.scope_spans)
+            result.reject(max(lost, 1), f"{misplaced}; its {lost} readable span(s) rejected")
+            continue
         try:
             resource, repaired = _parse_part(Resource, resource_spans.resource)
         except _PARSE_ERRORS as exc:
@@ -255,6 +278,11 @@ def salvage_protobuf(body: bytes) -> Salvaged:
         result.repaired += repaired
         for s_index, scope_spans in enumerate(resource_spans.scope_spans):
             where = f"resource {r_index}, scope {s_index}"
+            misplaced = own_misplaced(scope_spans, f"{where}: ") if check else None
+            if misplaced is not None:
+                lost = len(scope_spans.spans)
+                result.reject(max(lost, 1), f"{misplaced}; its {lost} readable span(s) rejected")
+                continue
             try:
                 scope, repaired = _parse_part(InstrumentationScope, scope_spans.scope)
             except _PARSE_ERRORS as exc:
