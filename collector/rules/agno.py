@@ -34,8 +34,16 @@ _STEP_KINDS = frozenset({OI.KIND_LLM, OI.KIND_TOOL})
 
 
 def run_fields(span: SpanRecord) -> dict[str, Any]:
-    # A failed run's output is its error text, not an answer.
-    return {"final_answer": None} if span.status_code == _STATUS_ERROR else {}
+    fields: dict[str, Any] = {}
+    given = span.attributes.get(OI.INPUT_VALUE)
+    if isinstance(given, str) and given.endswith(AG.MESSAGE_LIST_END):
+        # A list of messages (an earlier exchange, then the question), each one's text
+        # followed by a newline: no telling where one ends. Its first model call tells the
+        # question, the user message after the last answer.
+        fields["task"] = None
+    if span.status_code == _STATUS_ERROR:
+        fields["final_answer"] = None  # a failed run's output is its error text, no answer
+    return fields
 
 
 def run_status(span: SpanRecord) -> str | None:
