@@ -21,6 +21,9 @@ provider) and OpenInference's instrumentor adds the model calls, so both come to
   tools after two or more such turns stopped at its limit (``max_steps``). With one such
   turn the limit is 1, AutoGen's default, whose designed answer is the tool results.
 
+A call of a tool the agent does not have is a TOOL span, OK, whose output is AutoGen's
+``Error: tool '...' not found in any workbench``: a failed step.
+
 A model call streamed without ``include_usage`` gets no usage from the server; the client
 then counts 0 prompt and 0 completion tokens: its tokens are unknown, not zero.
 
@@ -293,7 +296,12 @@ def _cut_off(tool: SpanRecord) -> bool:
 
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     if kind == "tool_call":
-        return {"error": CANCELLED_STEP_ERROR} if _cut_off(span) else {}
+        if _cut_off(span):
+            return {"error": CANCELLED_STEP_ERROR}
+        output = span.attributes.get(OI.OUTPUT_VALUE)
+        if isinstance(output, str) and AG.TOOL_NOT_FOUND.match(output):
+            return {"error": output}  # a tool the agent does not have: told as an error
+        return {}
     if _kind(span) == OI.KIND_LLM and _no_usage(span):
         return {"input_tokens": None, "output_tokens": None}
     return {}

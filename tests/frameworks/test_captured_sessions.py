@@ -2,7 +2,8 @@
 with capture_sessions.py, which says the versions): a session of two runs, a run given an
 earlier exchange as messages, two tool calls in one turn with one raising, tools answering
 an empty, a structured and a very long result, a structured answer, an agent run from
-another's tool, and a streamed run calling a tool. Each run is read against what the
+another's tool, a streamed run calling a tool, a tool called with a wrong argument, a tool
+the agent does not have, and a structured answer that is no JSON. Each run is read against what the
 framework returned (``sessions_<framework>.expected.json``) and the script the model
 followed, as the framework's own log tells it."""
 
@@ -26,8 +27,9 @@ from tests.frameworks.captured_runs import (
 
 FRAMEWORKS = ("agno", "autogen", "llamaindex", "crewai")
 # CrewAI has no session, and no agent run from a tool here.
+RETRIES = ("bad_args", "unknown_tool", "bad_structured")
 SHAPES = {
-    "crewai": ("parallel", "results", "structured", "history", "streamed"),
+    "crewai": ("parallel", "results", "structured", "history", "streamed", *RETRIES),
 }
 ALL_SHAPES = (
     "greeting",
@@ -38,7 +40,11 @@ ALL_SHAPES = (
     "nested",
     "history",
     "streamed",
+    *RETRIES,
 )
+# CrewAI's model calls are the OpenAI client's spans (OpenInference's OpenAI instrumentor),
+# which no rule reads for the calls CrewAI answered without a tool span.
+UNTOLD_UNKNOWN_TOOLS = ("crewai",)
 # The model each framework's model-call spans name (the served one where they record it).
 MODELS = {"crewai": f"{S.MODEL}-served"}
 # AutoGen's client streams without asking the server for usage: it counts no tokens.
@@ -102,6 +108,8 @@ def test_each_run_is_its_own_question_and_answer(
     tasks = S.tasks_of(f"[sessions-{framework}]")
     for shape in _shapes(framework):
         run = runs[shape]
+        if shape == "bad_structured":
+            continue  # test_retries_after_an_error_read_as_the_framework_told_the_model
         assert returned[shape]["raised"] is None, (shape, returned[shape])
         assert (run[1], run[2], run[3], run[5]) == (
             "session_agent",
@@ -136,13 +144,16 @@ def test_tool_calls_read_as_the_framework_ran_them(
 
     steps = run_steps(module_collector, runs["parallel"][0])
     assert [s[0] for s in steps] == ["think", "tool_call", "tool_call", "think"]
-    tools = [(s[1], json.loads(s[2]), s[4]) for s in steps if s[0] == "tool_call"]
-    assert tools == [
+    # Made at once, the two calls may start in either order.
+    paris, atlantis = sorted(
+        (s for s in steps if s[0] == "tool_call"), key=lambda s: json.loads(s[2])["city"] != "Paris"
+    )
+    assert [(s[1], json.loads(s[2]), s[4]) for s in (paris, atlantis)] == [
         ("get_weather", {"city": "Paris"}, "ok"),
         ("get_weather", {"city": S.MISSING_CITY}, "error"),
     ]
-    assert _value(steps[1][3]) == {"city": "Paris", "celsius": 18, "sky": "sunny"}
-    assert S.NO_CITY in steps[2][5] and S.NO_CITY in steps[2][3]
+    assert _value(paris[3]) == {"city": "Paris", "celsius": 18, "sky": "sunny"}
+    assert S.NO_CITY in atlantis[5] and S.NO_CITY in atlantis[3]
     assert [(s[6], s[7]) for s in steps if s[0] == "think"] == [(model, 80), (model, 120)]
 
     steps = run_steps(module_collector, runs["results"][0])
@@ -215,3 +226,43 @@ def test_a_streamed_run_and_an_agent_in_a_tool(
     assert json.loads(tool[2]) in ({"question": tasks["child"]}, {"task": tasks["child"]})
     assert S.CHILD_ANSWER in tool[3] and tool[4] == "ok"
     assert outer[4] == S.NESTED_ANSWER
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_retries_after_an_error_read_as_the_framework_told_the_model(
+    module_collector: CollectorHandle, framework: str
+) -> None:
+    """A call with a wrong argument is a failed step with what the framework told the model
+    (its validation error), then the right call; a call of a tool the agent does not have
+    (no tool span runs) is a failed step with the framework's message, its arguments those
+    the model gave; a structured answer that is no JSON is the agent's text where the
+    framework goes on with it, a failed run where it raises (AutoGen's ValidationError), and
+    never the text of a conversion that failed (LlamaIndex's ``output_cls``)."""
+    runs = _runs(module_collector, framework)
+    returned = expected_of(f"sessions_{framework}")["sessions"]
+    for shape, tokens in (("bad_args", 71), ("unknown_tool", 72)):
+        run = runs[shape]
+        assert (run[2], run[4], run[5]) == ("completed", S.RETRIED_ANSWER, None), shape
+        assert _answer(returned[shape]) == S.RETRIED_ANSWER
+        steps = run_steps(module_collector, run[0])
+        if shape == "unknown_tool" and framework in UNTOLD_UNKNOWN_TOOLS:
+            continue
+        kinds = ["think", "tool_call", "think", "tool_call", "think"]
+        assert [s[0] for s in steps] == kinds, shape
+        wrong, right = steps[1], steps[3]
+        name = "get_weather" if shape == "bad_args" else S.UNKNOWN_TOOL
+        args = {"town": "Paris"} if shape == "bad_args" else {"city": "Paris"}
+        assert (wrong[1], json.loads(wrong[2]), wrong[4]) == (name, args, "error"), shape
+        assert wrong[5] and ("town" in wrong[5] or S.UNKNOWN_TOOL in wrong[5] or "tool" in wrong[5])
+        assert (right[1], json.loads(right[2]), right[4]) == (
+            "get_weather",
+            {"city": "Paris"},
+            "ok",
+        )
+        assert run[7:10] == (5, tokens + 81 + 120, 90), shape
+    run, seen = runs["bad_structured"], returned["bad_structured"]
+    if seen["raised"] is not None:
+        assert run[2] == "failed" and run[4] is None
+        assert run[5].split(":")[0] == seen["raised"].split(":")[0]
+    else:
+        assert (run[2], run[4], run[5]) == ("completed", S.NOT_JSON, None)

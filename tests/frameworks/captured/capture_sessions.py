@@ -1,7 +1,9 @@
 """Run one framework on the conversation shapes of sessions_scenario.py (a session of two
 runs, the second carrying the first's history; two tool calls in one turn, one raising;
 tools answering an empty, a structured and a very long result; a structured answer; an agent
-run from another's tool) against the scripted model, and write the spans it exported, as
+run from another's tool; a tool called with a wrong argument, then a tool the agent does not
+have, each time told and called right; a structured answer that is no JSON, then a valid
+one) against the scripted model, and write the spans it exported, as
 OTLP protobuf (gzipped), plus what the framework returned.
 
     VENV/bin/python -m tests.frameworks.captured.capture_sessions FRAMEWORK [OUT_DIR]
@@ -108,6 +110,12 @@ def _agno(capture: Capture, llm: ScriptedLLM) -> dict[str, S.Outcome]:
         return "".join(parts)
 
     out["streamed"] = S.outcome(tasks["streamed"], streamed)
+    for shape in ("bad_args", "unknown_tool"):
+        out[shape] = S.outcome(tasks[shape], lambda t=tasks[shape]: content(make_agent().run(t)))
+    retyped = make_agent(output_schema=_weather_type())
+    out["bad_structured"] = S.outcome(
+        tasks["bad_structured"], lambda: content(retyped.run(tasks["bad_structured"]))
+    )
     out["tool_calls"] = tools.calls
     return out
 
@@ -205,6 +213,14 @@ def _autogen(capture: Capture, llm: ScriptedLLM) -> dict[str, S.Outcome]:
         return text(last)
 
     out["streamed"] = S.outcome(tasks["streamed"], streamed)
+    for shape in ("bad_args", "unknown_tool"):
+        out[shape] = S.outcome(tasks[shape], lambda t=tasks[shape]: _run(make_agent(), t, text))
+    retyped = AssistantAgent(
+        name="session_agent", model_client=client(), output_content_type=_weather_type()
+    )
+    out["bad_structured"] = S.outcome(
+        tasks["bad_structured"], lambda: _run(retyped, tasks["bad_structured"], text)
+    )
     out["tool_calls"] = tools.calls
     return out
 
@@ -310,6 +326,12 @@ def _llamaindex(capture: Capture, llm: ScriptedLLM) -> dict[str, S.Outcome]:
         return answer_of(await handler)
 
     out["streamed"] = S.outcome(tasks["streamed"], streamed)
+    for shape in ("bad_args", "unknown_tool"):
+        out[shape] = S.outcome(tasks[shape], lambda t=tasks[shape]: on(make_agent(), t))
+    retyped = make_agent(output_cls=_weather_type())
+    out["bad_structured"] = S.outcome(
+        tasks["bad_structured"], lambda: on(retyped, tasks["bad_structured"])
+    )
     out["tool_calls"] = tools.calls
     return out
 
@@ -386,6 +408,11 @@ def _crewai(capture: Capture, llm: ScriptedLLM) -> dict[str, S.Outcome]:
         return read(await crew(tasks["streamed"], make_agent(stream=True)).kickoff_async())
 
     out["streamed"] = S.outcome(tasks["streamed"], streamed)
+    for shape in ("bad_args", "unknown_tool"):
+        out[shape] = S.outcome(tasks[shape], lambda t=tasks[shape]: ask(t))
+    out["bad_structured"] = S.outcome(
+        tasks["bad_structured"], lambda: ask(tasks["bad_structured"], output_pydantic=weather)
+    )
     out["tool_calls"] = tools.calls
     return out
 

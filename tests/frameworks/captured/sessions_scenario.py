@@ -14,7 +14,12 @@ of its own but the session's two runs:
 - ``history``: a run given an earlier exchange as messages (a user question, the model's
   answer) before its own question, which is the run's task; answered without a tool;
 - ``streamed``: a streamed run (each framework's streaming call) with a tool call and an
-  answer, on its async entry point where it has one.
+  answer, on its async entry point where it has one;
+- ``bad_args``: the model calls a tool with an argument it does not take (its required one
+  missing), is told, and calls it right;
+- ``unknown_tool``: the model calls a tool the agent does not have, is told, and calls the
+  right one;
+- ``bad_structured``: a structured answer that is no JSON, then (asked again) a valid one.
 
 Shared by the capture scripts; no framework imported."""
 
@@ -46,6 +51,9 @@ EARLIER_ANSWER = "Paris is the capital of France."
 HISTORY_QUESTION = "Et quelle est sa population ? 🇫🇷"
 HISTORY_ANSWER = "Environ 2,1 millions d'habitants."
 STREAMED_ANSWER = "Streamed: sunny in Oslo."
+RETRIED_ANSWER = "After a retry: sunny in Paris."
+UNKNOWN_TOOL = "get_wether"
+NOT_JSON = "Paris, 18 degrees (no JSON, sorry)"
 CHILD_QUESTION = "What is the capital of Peru? (child)"
 CHILD_ANSWER = "Lima."
 NESTED_ANSWER = "The child says: Lima."
@@ -102,6 +110,9 @@ def tasks_of(marker: str) -> dict[str, str]:
         "earlier": f"{marker}-history What is the capital of France?",
         "history": HISTORY_QUESTION,
         "streamed": f"{marker}-streamed The weather in Oslo, streamed.",
+        "bad_args": f"{marker}-badargs The weather in Paris, asked wrong first.",
+        "unknown_tool": f"{marker}-unknown The weather in Paris, misnamed first.",
+        "bad_structured": f"{marker}-badrecord The weather in Paris, as a record at last.",
     }
 
 
@@ -164,6 +175,15 @@ def script(
             final(STREAMED_ANSWER),
         ],
     )
+    for shape, wrong in (
+        ("bad_args", call_tool(tool("get_weather"), {"town": "Paris"}, input_tokens=71)),
+        ("unknown_tool", call_tool(tool(UNKNOWN_TOOL), {"city": "Paris"}, input_tokens=72)),
+    ):
+        right = call_tool(tool("get_weather"), {"city": "Paris"}, input_tokens=81)
+        llm.script(tasks[shape], [wrong, right, final(RETRIED_ANSWER)])
+    llm.script(tasks["bad_structured"], [answer(NOT_JSON, input_tokens=56)], then_repeat=record)
+    # A framework converting the text with a model call of its own sends the text as its task.
+    llm.script(NOT_JSON, [record], then_repeat=record)
     return tasks
 
 
