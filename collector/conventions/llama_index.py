@@ -24,7 +24,6 @@ __all__ = [
     "ENGINE_ENTRY_SPAN",
     "QUERY_RESPONSE_KEYS",
     "TOOL_NOT_FOUND",
-    "FLAT_TOOL_CALL",
 ]
 
 SCOPE = "openinference.instrumentation.llama_index"
@@ -67,5 +66,3 @@ REACT_ANSWER = re.compile(r"(?s)^\s*Thought:.*?Answer:(.*)$")
 # "Tool {name} not found. Please select a tool that is available." (base_agent.py,
 # multi_agent_workflow.py), a tool message under the call's id.
 TOOL_NOT_FOUND = re.compile(r"^Tool (.+) not found\. Please select a tool that is available\.$")
-# A tool call of a flattened message: ``tool_calls.K.tool_call.{id,function.name,...}``.
-FLAT_TOOL_CALL = re.compile(r"^tool_calls\.(\d+)\.tool_call\.(.+)$")

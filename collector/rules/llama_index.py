@@ -30,16 +30,10 @@ from collector.conventions import llama_index as LI
 from collector.conventions import openinference as OI
 from collector.cut_values import cut_json_string
 from collector.decode import SpanRecord
-from collector.messages import (
-    as_text,
-    flat_messages,
-    has_tool_call,
-    indexed_keys,
-    last_text,
-    loads,
-)
+from collector.messages import as_text, flat_messages, has_tool_call, last_text, loads
 from collector.model_answers import last_answer
 from collector.rules.common import exception
+from collector.rules.refused_calls import refused_flat_calls
 from collector.told_calls import ToldCall
 from instrumentation.attributes import RunStatus
 
@@ -215,58 +209,11 @@ def _inside(span: SpanRecord, failed: set[str], by_id: Mapping[str, SpanRecord])
 
 
 def tool_calls_told(span: SpanRecord) -> list[ToldCall]:
-    """Calls of tools the agent does not have, told by the model call that followed: its
-    tool messages after the last assistant one saying so, with the arguments that
-    assistant message gave the call."""
+    """Calls of tools the agent does not have, told by the model call that followed (its
+    tool messages saying so: collector/rules/refused_calls.py)."""
     if _kind(span) != OI.KIND_LLM or span_class(span) is not None:
         return []
-    calls: list[ToldCall] = []
-    for call_id, text in _told_results(span.attributes):
-        found = LI.TOOL_NOT_FOUND.match(text)
-        if found is None:
-            continue
-        name, arguments = _asked(span.attributes, call_id)
-        calls.append(
-            ToldCall(
-                name=name or found.group(1),
-                arguments=arguments,
-                call_id=call_id,
-                result=None,
-                error=text,
-                before_ns=span.start_ns,
-            )
-        )
-    return calls
-
-
-def _told_results(attrs: Mapping[str, Any]) -> list[tuple[str | None, str]]:
-    """(call id, text) of the tool messages after the last assistant message a model call
-    was sent."""
-    messages: dict[int, dict[str, Any]] = {}
-    for number, rest, value in indexed_keys(attrs, OI.FLAT_MESSAGE, "input"):
-        messages.setdefault(number, {})[rest] = value
-    ordered = [messages[n] for n in sorted(messages)]
-    last = max((i for i, m in enumerate(ordered) if m.get("role") == "assistant"), default=-1)
-    return [
-        (str(m["tool_call_id"]) if m.get("tool_call_id") else None, m["content"])
-        for m in ordered[last + 1 :]
-        if m.get("role") == "tool" and isinstance(m.get("content"), str)
-    ]
-
-
-def _asked(attrs: Mapping[str, Any], call_id: str | None) -> tuple[str | None, Any]:
-    """The name and arguments an assistant message the model call was sent gave the tool
-    call ``call_id`` (``tool_calls.K.tool_call.{id,function.name,function.arguments}``)."""
-    calls: dict[tuple[int, str], dict[str, Any]] = {}
-    for number, rest, value in indexed_keys(attrs, OI.FLAT_MESSAGE, "input"):
-        found = LI.FLAT_TOOL_CALL.match(rest)
-        if found is not None:
-            calls.setdefault((number, found.group(1)), {})[found.group(2)] = value
-    for call in calls.values():
-        if call_id is not None and call.get("id") == call_id:
-            arguments = loads(call.get("function.arguments"))
-            return call.get("function.name"), arguments if isinstance(arguments, Mapping) else {}
-    return None, {}
+    return refused_flat_calls(span, LI.TOOL_NOT_FOUND)
 
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:

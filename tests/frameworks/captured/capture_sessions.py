@@ -8,7 +8,9 @@ OTLP protobuf (gzipped), plus what the framework returned.
 
     VENV/bin/python -m tests.frameworks.captured.capture_sessions FRAMEWORK [OUT_DIR]
 
-FRAMEWORK and its VENV: ``agno``, ``autogen``, ``llamaindex``, ``crewai`` (the venvs of
+FRAMEWORK and its VENV: ``pydantic_ai``, ``openai_agents``, ``langgraph``, ``smolagents``
+(the project's environment; fewer shapes: sessions_core_agents.py), ``agno``, ``autogen``,
+``llamaindex``, ``crewai`` (the venvs of
 tests/frameworks/venv_agents/requirements-<framework>.txt, traced by their OpenInference
 instrumentors; AutoGen by autogen-core's own spans too). A session is each framework's own:
 Agno's ``session_id`` over an in-memory db with ``add_history_to_context``, AutoGen's agent
@@ -25,6 +27,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import SpanLimits
 
+from tests.frameworks.captured import sessions_core_agents
 from tests.frameworks.captured import sessions_scenario as S
 from tests.frameworks.captured.capture_driver import (
     CREWAI_PACKAGES,
@@ -425,6 +428,7 @@ FRAMEWORKS: dict[str, Framework] = {
     ),
     "llamaindex": (LLAMAINDEX_PACKAGES, _llamaindex),
     "crewai": (CREWAI_PACKAGES, _crewai),
+    **sessions_core_agents.FRAMEWORKS,
 }
 
 
