@@ -19,6 +19,7 @@ __all__ = [
     "MESSAGE_CONTENT",
     "EVENT_TYPE_SUFFIX",
     "USER_SOURCE",
+    "TOOL_NOT_FOUND",
     "STEP_LIMIT_STOP_REASONS",
     "TRACEBACK_MARK",
     "OUTPUT_FINISH_REASON",
@@ -74,3 +75,6 @@ FINISH_FUNCTION_CALLS = "function_calls"
 # A hand-off is a tool: named transfer_to_{target}, described "Handoff to {target}." by default.
 HANDOFF_DESCRIPTION_PREFIX = "Handoff to "
 HANDOFF_NAME_PREFIX = "transfer_to_"
+# What AssistantAgent answers a call of a tool it does not have (its TOOL span, OK, holds it
+# as its output; no autogen-core ``execute_tool`` inside): the model is told it as an error.
+TOOL_NOT_FOUND = re.compile(r"^Error: tool '(.+)' not found in any workbench$")

@@ -23,6 +23,7 @@ __all__ = [
     "WORKFLOW_RUN_SPAN",
     "ENGINE_ENTRY_SPAN",
     "QUERY_RESPONSE_KEYS",
+    "TOOL_NOT_FOUND",
 ]
 
 SCOPE = "openinference.instrumentation.llama_index"
@@ -61,3 +62,7 @@ STEP_LIMIT_MESSAGE = "Max iterations of"
 # ReActAgent's model answers in text; the final one is "Thought: ...\nAnswer: {answer}",
 # and the agent returns only what follows "Answer:" (its output parser's reading).
 REACT_ANSWER = re.compile(r"(?s)^\s*Thought:.*?Answer:(.*)$")
+# What an agent tells the model that called a tool it does not have (no tool span runs):
+# "Tool {name} not found. Please select a tool that is available." (base_agent.py,
+# multi_agent_workflow.py), a tool message under the call's id.
+TOOL_NOT_FOUND = re.compile(r"^Tool (.+) not found\. Please select a tool that is available\.$")

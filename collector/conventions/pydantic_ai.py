@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "ALL_MESSAGES",
     "NEW_MESSAGE_INDEX",
@@ -19,6 +21,7 @@ __all__ = [
     "V1_EVENT_NAME",
     "V2_TOOL_ARGUMENTS",
     "V2_TOOL_RESPONSE",
+    "UNKNOWN_TOOL",
 ]
 
 SCOPE = "pydantic-ai"
@@ -48,3 +51,7 @@ V2_TOOL_RESPONSE = "tool_response"  # text; JSON for a non-str result
 # each with its content, role and event name (the GenAI conventions' message events).
 V1_ALL_MESSAGES_EVENTS = "all_messages_events"
 V1_EVENT_NAME = "event.name"  # in each of those events
+# What pydantic-ai answers a call of a tool the agent does not have (no tool span runs),
+# a ``tool_call_response`` part of the next request: "Unknown tool name: 'get_wether'.
+# Available tools: ..." (ToolManager).
+UNKNOWN_TOOL = re.compile(r"^Unknown tool name: '(.+?)'\.")

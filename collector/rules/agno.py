@@ -8,7 +8,8 @@ status and no output, where every other ending sets one: the run was cancelled.
 Past the run's ``tool_call_limit`` Agno runs no more tools: it answers each call the model
 asks for with its limit message (no tool span) and asks the model again. Each such call is
 a failed tool step with that message, told by the next model call's messages, and the run
-reached its step limit (``max_steps``, its answer kept).
+reached its step limit (``max_steps``, its answer kept). A call of a tool the agent does not
+have is answered the same way (no tool span, Agno's message to the model): a failed step.
 See tests/frameworks/SPANS.md."""
 
 from __future__ import annotations
@@ -34,8 +35,16 @@ _STEP_KINDS = frozenset({OI.KIND_LLM, OI.KIND_TOOL})
 
 
 def run_fields(span: SpanRecord) -> dict[str, Any]:
-    # A failed run's output is its error text, not an answer.
-    return {"final_answer": None} if span.status_code == _STATUS_ERROR else {}
+    fields: dict[str, Any] = {}
+    given = span.attributes.get(OI.INPUT_VALUE)
+    if isinstance(given, str) and given.endswith(AG.MESSAGE_LIST_END):
+        # A list of messages (an earlier exchange, then the question), each one's text
+        # followed by a newline: no telling where one ends. Its first model call tells the
+        # question, the user message after the last answer.
+        fields["task"] = None
+    if span.status_code == _STATUS_ERROR:
+        fields["final_answer"] = None  # a failed run's output is its error text, no answer
+    return fields
 
 
 def run_status(span: SpanRecord) -> str | None:
@@ -55,7 +64,7 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     steps = [s for s in own if str(s.attributes.get(OI.SPAN_KIND, "")).upper() in _STEP_KINDS]
     last = max(steps, key=lambda s: (s.end_ns, s.start_ns), default=None)
     if last is None or last.status_code != _STATUS_ERROR:
-        if run_span.status_code != _STATUS_ERROR and any(tool_calls_told(s) for s in steps):
+        if run_span.status_code != _STATUS_ERROR and any(_refused_at_limit(s) for s in steps):
             return {"status": RunStatus.MAX_STEPS}
         return {}
     cause = error_text(last, "")
@@ -67,8 +76,11 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
 
 
 def tool_calls_told(span: SpanRecord) -> list[ToldCall]:
-    """The tool calls Agno refused at the run's ``tool_call_limit``, told by the model call
-    that followed: its messages after the last assistant one that are Agno's limit message."""
+    """The tool calls Agno answered without running them, told by the model call that
+    followed: its messages after the last assistant one that are Agno's limit message (past
+    the run's ``tool_call_limit``), or a tool message that records no outcome of a run
+    (``tool_call_error`` neither true nor false: a tool the agent does not have, or a call
+    it could not make), whose arguments the assistant message that asked holds."""
     if str(span.attributes.get(OI.SPAN_KIND, "")).upper() != OI.KIND_LLM:
         return []
     given = loads(span.attributes.get(OI.INPUT_VALUE))
@@ -82,13 +94,16 @@ def tool_calls_told(span: SpanRecord) -> list[ToldCall]:
     calls: list[ToldCall] = []
     for message in messages[last_assistant + 1 :]:
         text = message.get("content")
-        refused = message.get("role") == "tool" and message.get("tool_call_error") is True
-        if not refused or not isinstance(text, str):
+        if message.get("role") != "tool" or not isinstance(text, str):
             continue
-        if not text.startswith(AG.TOOL_CALL_LIMIT_REACHED):
-            continue
-        arguments = message.get("tool_args")
+        failed = message.get("tool_call_error")
+        refused = failed is True and text.startswith(AG.TOOL_CALL_LIMIT_REACHED)
+        if not refused and failed in (True, False):
+            continue  # a tool that ran: its own span is the step
         call_id = message.get("tool_call_id")
+        arguments = message.get("tool_args")
+        if arguments is None and last_assistant >= 0:
+            arguments = _asked_arguments(messages[last_assistant], call_id)
         calls.append(
             ToldCall(
                 name=str(message.get("tool_name") or "tool"),
@@ -100,3 +115,21 @@ def tool_calls_told(span: SpanRecord) -> list[ToldCall]:
             )
         )
     return calls
+
+
+def _refused_at_limit(span: SpanRecord) -> bool:
+    return any(
+        (call.error or "").startswith(AG.TOOL_CALL_LIMIT_REACHED) for call in tool_calls_told(span)
+    )
+
+
+def _asked_arguments(assistant: Mapping[str, Any], call_id: Any) -> Any:
+    """The arguments the assistant message gave the tool call ``call_id`` (its JSON text
+    parsed), or None."""
+    for call in assistant.get("tool_calls") or []:
+        if isinstance(call, Mapping) and call.get("id") == call_id:
+            function = call.get("function")
+            if isinstance(function, Mapping):
+                arguments = loads(function.get("arguments"))
+                return arguments if arguments is not None else function.get("arguments")
+    return None

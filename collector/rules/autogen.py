@@ -21,6 +21,12 @@ provider) and OpenInference's instrumentor adds the model calls, so both come to
   tools after two or more such turns stopped at its limit (``max_steps``). With one such
   turn the limit is 1, AutoGen's default, whose designed answer is the tool results.
 
+A call of a tool the agent does not have is a TOOL span, OK, whose output is AutoGen's
+``Error: tool '...' not found in any workbench``: a failed step.
+
+A model call streamed without ``include_usage`` gets no usage from the server; the client
+then counts 0 prompt and 0 completion tokens: its tokens are unknown, not zero.
+
 A run cancelled while a tool runs ends with every span UNSET, no exception: the cut TOOL
 span has no output (a finished one always has).
 
@@ -120,21 +126,49 @@ def _message_repr(text: str) -> dict[str, Any] | None:
     return {AG.MESSAGE_SOURCE: source.group(1) if source else None, AG.MESSAGE_CONTENT: value}
 
 
-def _task_text(task: Any) -> str | None:
-    """A team's task: text, a chat message, or a list of them (the first user text)."""
+def _task_messages(task: Any) -> list[Mapping[str, Any]] | None:
+    """A task given as a chat message or a list of them, each as a mapping with its source
+    and content (a message's repr parsed); None for a task given as text."""
     if isinstance(task, str) and _message_repr(task) is None:
-        return task or None
+        return None
     given = [task] if isinstance(task, (str, Mapping)) else task
     if not isinstance(given, list):
-        return None
-    messages = [(_message_repr(m) or m) if isinstance(m, str) else m for m in given]
-    for message in messages:
-        if isinstance(message, Mapping) and message.get(AG.MESSAGE_SOURCE, AG.USER_SOURCE) == (
-            AG.USER_SOURCE
-        ):
-            content = message.get(AG.MESSAGE_CONTENT)
-            if isinstance(content, str) and content:
-                return content
+        return []
+    parsed = [(_message_repr(m) or m) if isinstance(m, str) else m for m in given]
+    return [m for m in parsed if isinstance(m, Mapping)]
+
+
+def _task_text(task: Any) -> str | None:
+    """A task: text, a chat message, or a list of them. Of a list, the user's text that
+    opened the current turn: the first after the last message another source wrote (an
+    earlier exchange given as history comes before it), else the first."""
+    messages = _task_messages(task)
+    if messages is None:
+        return task or None
+    users = [
+        (i, content)
+        for i, m in enumerate(messages)
+        if _from_user(m) and isinstance(content := m.get(AG.MESSAGE_CONTENT), str) and content
+    ]
+    replied = max((i for i, m in enumerate(messages) if not _from_user(m)), default=-1)
+    after = [content for i, content in users if i > replied]
+    return after[0] if after else (users[0][1] if users else None)
+
+
+def _from_user(message: Mapping[str, Any]) -> bool:
+    return message.get(AG.MESSAGE_SOURCE, AG.USER_SOURCE) == AG.USER_SOURCE
+
+
+def _given_history(run_span: SpanRecord, own: list[SpanRecord]) -> str | None:
+    """An agent run given messages from more than one source (an earlier exchange, then
+    the user's question): the question, from OpenInference's AGENT span below the run.
+    Its model calls cannot tell: AssistantAgent sends every given message as a user one."""
+    for span in own:
+        if span.parent_span_id != run_span.span_id or _kind(span) != OI.KIND_AGENT:
+            continue
+        messages = _task_messages(json_field(span.attributes.get(OI.INPUT_VALUE), "messages"))
+        if len({_from_user(m) for m in messages or []}) > 1:
+            return _task_text(messages)
     return None
 
 
@@ -230,7 +264,8 @@ def derive_run_fields_in_trace(
     run_span: SpanRecord, own: list[SpanRecord], trace_spans: list[SpanRecord]
 ) -> dict[str, Any]:
     """An agent's turn in a team works on the team's task: its model calls are sent the
-    other agents' messages as user messages, so they cannot tell it."""
+    other agents' messages as user messages, so they cannot tell it. An agent run on its
+    own given an earlier exchange works on the question after it (:func:`_given_history`)."""
     if run_span.scope_name != AG.CORE_SCOPE:
         return {}
     by_id = {s.span_id: s for s in trace_spans}
@@ -242,9 +277,10 @@ def derive_run_fields_in_trace(
         if parent.scope_name == AG.CORE_SCOPE and parent.attributes.get(
             G.GEN_AI_OPERATION_NAME
         ) == (AG.OP_INVOKE_AGENT):
-            return {}  # a sub-agent (AgentTool) of an agent: its own task
+            break  # a sub-agent (AgentTool) of an agent: its own task
         parent, depth = by_id.get(parent.parent_span_id or ""), depth + 1
-    return {}
+    task = _given_history(run_span, own)
+    return {"task": task} if task else {}
 
 
 def _cut_off(tool: SpanRecord) -> bool:
@@ -259,7 +295,27 @@ def _cut_off(tool: SpanRecord) -> bool:
 
 
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
-    return {"error": CANCELLED_STEP_ERROR} if kind == "tool_call" and _cut_off(span) else {}
+    if kind == "tool_call":
+        if _cut_off(span):
+            return {"error": CANCELLED_STEP_ERROR}
+        output = span.attributes.get(OI.OUTPUT_VALUE)
+        if isinstance(output, str) and AG.TOOL_NOT_FOUND.match(output):
+            return {"error": output}  # a tool the agent does not have: told as an error
+        return {}
+    if _kind(span) == OI.KIND_LLM and _no_usage(span):
+        return {"input_tokens": None, "output_tokens": None}
+    return {}
+
+
+def _no_usage(span: SpanRecord) -> bool:
+    """A streamed call whose server sent no usage (not asked for ``include_usage``): the
+    OpenAI client counts 0 prompt and 0 completion tokens for it, which no call that was
+    sent a prompt used. Its tokens are unknown."""
+    counts = (
+        span.attributes.get(OI.LLM_TOKEN_COUNT_PROMPT),
+        span.attributes.get(OI.LLM_TOKEN_COUNT_COMPLETION),
+    )
+    return all(isinstance(c, (int, float)) and c == 0 for c in counts)
 
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:

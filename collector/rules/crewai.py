@@ -26,7 +26,7 @@ from collector.asked_tools import result_told
 from collector.conventions import crewai as CR
 from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
-from collector.messages import as_text, first_user_text, flat_messages, loads
+from collector.messages import as_text, first_user_text, flat_messages, loads, turn_user_text
 from collector.rules.common import CANCELLED_STEP_ERROR
 from instrumentation.attributes import RunStatus
 
@@ -60,7 +60,8 @@ def run_fields(span: SpanRecord) -> dict[str, Any]:
         fields["task"] = None  # agent settings, not a task: the model calls tell it
     elif isinstance(settings, Mapping) and CR.KICKOFF_MESSAGES in settings:
         messages = settings[CR.KICKOFF_MESSAGES]  # Agent.kickoff(messages)
-        fields["task"] = messages if isinstance(messages, str) else first_user_text(messages)
+        # Given an earlier exchange, the task is the question after it.
+        fields["task"] = messages if isinstance(messages, str) else turn_user_text(messages)
     output = loads(attrs.get(OI.OUTPUT_VALUE))
     if isinstance(output, Mapping):
         if isinstance(output.get(CR.TASK_DESCRIPTION), str):

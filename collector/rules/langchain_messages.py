@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,6 +10,7 @@ from collector.cut_values import cut_json_string
 from collector.messages import as_text, loads
 
 __all__ = [
+    "INVALID_TOOL",
     "lc_messages",
     "first_user_text",
     "turn_user_text",
@@ -22,6 +24,9 @@ __all__ = [
     "is_command",
 ]
 
+# What LangGraph's ToolNode answers a call of a tool it does not have (no tool span runs):
+# "Error: get_wether is not a valid tool, try one of [get_weather, ...]." (a ToolMessage).
+INVALID_TOOL = re.compile(r"^Error: (.+) is not a valid tool, try one of \[")
 # LangGraph.js's ``Send`` to the tools node: the state plus the one call to run.
 LG_TOOL_CALL = "lg_tool_call"
 
@@ -80,6 +85,8 @@ def _one(message: Any) -> dict[str, Any] | None:
     text = _content_text(body.get("content"))
     if text is None and role == "assistant":
         text = _refusal(body)
+    elif text is None and role == "tool" and body.get("content") == "":
+        text = ""  # a tool that returned nothing: its result is empty, not missing
     return {
         "role": role,
         "text": text,

@@ -34,6 +34,7 @@ from collector.rules.common import (
     js_error_line,
 )
 from collector.rules.langchain_chains import run_answer, run_task
+from collector.rules.refused_calls import refused_flat_calls
 from collector.told_calls import ToldCall
 from instrumentation.attributes import RunStatus
 
@@ -149,8 +150,12 @@ def run_status(span: SpanRecord) -> str | None:
 
 def tool_calls_told(span: SpanRecord) -> list[ToldCall]:
     """Tool calls a middleware answered itself (collector/rules/langchain_middleware.py),
-    and those a cancellation cut off in a ``tools`` node."""
-    return MW.answered_tool_calls(span) + _cut_tool_calls(span)
+    those a cancellation cut off in a ``tools`` node, and calls of a tool the agent does not
+    have, which the ToolNode answers without running one (told by the next model call)."""
+    refused = []
+    if str(span.attributes.get(OI.SPAN_KIND, "")).upper() == OI.KIND_LLM:
+        refused = refused_flat_calls(span, LC.INVALID_TOOL)
+    return MW.answered_tool_calls(span) + _cut_tool_calls(span) + refused
 
 
 def _cut_tool_calls(span: SpanRecord) -> list[ToldCall]:

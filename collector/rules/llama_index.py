@@ -12,7 +12,10 @@ messages is a step. A query or chat engine called on its own (``{Engine}.query``
 ``.chat`` at the trace's root) is a run too, read as OpenInference's root CHAIN is; as a
 ``QueryEngineTool`` its answer (the ToolOutput's text) is the tool's result.
 A tool that raises ends ERROR with no output, and the agent hands the model the error's
-text under the call's id: that is its result, read from a later model call's request.
+text under the call's id: that is its result, read from a later model call's request. A
+call of a tool the agent does not have runs no tool span: the agent's message to the model
+(``Tool ... not found``) makes it a failed step. A structured output (``output_cls``) is a
+conversion after the agent answered: a model call inside one that failed gave no answer.
 ``max_iterations`` ends the run with ``WorkflowRuntimeError``; a run cancelled
 (``handler.cancel_run()``) ends OK with a ``span.cancelled`` event. See SPANS.md.
 """
@@ -28,7 +31,10 @@ from collector.conventions import openinference as OI
 from collector.cut_values import cut_json_string
 from collector.decode import SpanRecord
 from collector.messages import as_text, flat_messages, has_tool_call, last_text, loads
+from collector.model_answers import last_answer
 from collector.rules.common import exception
+from collector.rules.refused_calls import refused_flat_calls
+from collector.told_calls import ToldCall
 from instrumentation.attributes import RunStatus
 
 __all__ = [
@@ -39,6 +45,7 @@ __all__ = [
     "run_status",
     "derive_run_fields",
     "derive_step_fields",
+    "tool_calls_told",
 ]
 
 SCOPES = frozenset({LI.SCOPE})
@@ -171,14 +178,42 @@ def _answer(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, Any]:
     if last is not None and _kind(last) == OI.KIND_TOOL and last.status_code != 2:
         result = step_fields(last, "tool_call").get("tool_result")
         return {"final_answer": result} if result is not None else {}
-    calls = [s for s in own if _kind(s) == OI.KIND_LLM and s.status_code != 2]
+    failed = {s.span_id for s in own if s.status_code == 2}
+    by_id = {s.span_id: s for s in own}
+    answered = [s for s in own if _kind(s) == OI.KIND_LLM and s.status_code != 2]
+    calls = [s for s in answered if not _inside(s, failed, by_id)]
     for call in sorted(calls, key=lambda s: (s.end_ns, s.start_ns), reverse=True):
         messages = flat_messages(call.attributes, "output")
         if not messages or any(has_tool_call(m) for m in messages):
             continue
         found = LI.REACT_ANSWER.match(last_text(messages) or "")
-        return {"final_answer": found.group(1).strip()} if found else {}
+        if found:
+            return {"final_answer": found.group(1).strip()}
+        if len(calls) < len(answered):
+            # A failed conversion's call answered last: the agent's own last answer is it.
+            answer = last_answer(calls)
+            return {"final_answer": answer} if answer is not None else {}
+        return {}
     return {}
+
+
+def _inside(span: SpanRecord, failed: set[str], by_id: Mapping[str, SpanRecord]) -> bool:
+    """Whether a span of ``failed`` is above ``span`` (within the run's own spans): a
+    structured-output conversion that raised, whose model call's text was no answer."""
+    parent, depth = span.parent_span_id, 0
+    while parent is not None and parent in by_id and depth < 256:
+        if parent in failed:
+            return True
+        parent, depth = by_id[parent].parent_span_id, depth + 1
+    return False
+
+
+def tool_calls_told(span: SpanRecord) -> list[ToldCall]:
+    """Calls of tools the agent does not have, told by the model call that followed (its
+    tool messages saying so: collector/rules/refused_calls.py)."""
+    if _kind(span) != OI.KIND_LLM or span_class(span) is not None:
+        return []
+    return refused_flat_calls(span, LI.TOOL_NOT_FOUND)
 
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from collector.conventions import pydantic_ai as PAI
 from collector.decode import SpanRecord
 from collector.messages import first_user_text, loads
 from collector.rules.common import CANCELLED_STEP_ERROR, ended_unanswered, exception, unanswered
+from collector.rules.refused_calls import refused_genai_calls
+from collector.told_calls import ToldCall
 from instrumentation import attributes as A
 from instrumentation.attributes import LLM_OPERATIONS, RunStatus
 
@@ -119,3 +121,11 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
     if ended_unanswered(run_span, calls, _ANSWERED):
         return {"status": RunStatus.CANCELLED}
     return {}
+
+
+def tool_calls_told(span: SpanRecord) -> list[ToldCall]:
+    """Calls of a tool the agent does not have: pydantic-ai runs no tool span for them and
+    answers "Unknown tool name: ..." in the next request (collector/rules/refused_calls.py)."""
+    if not _is_call(span):
+        return []
+    return refused_genai_calls(span, PAI.UNKNOWN_TOOL)

@@ -258,6 +258,23 @@ def test_autogen_team_task_given_as_messages() -> None:
         assert autogen.run_fields(span)["task"] == "[t] as a message"
 
 
+def test_autogen_team_task_given_after_an_earlier_exchange_is_the_question_after_it() -> None:
+    # An earlier exchange (the user's question, an agent's answer) before the new question:
+    # the task is the question that opened this turn, not the first one.
+    exchange = [
+        {"source": "user", "content": "[t] the capital of France?", "type": "TextMessage"},
+        {"source": "writer", "content": "Paris.", "type": "TextMessage"},
+        {"source": "user", "content": "And its population?", "type": "TextMessage"},
+        {"source": "user", "content": "In millions.", "type": "TextMessage"},
+    ]
+    span = _span(
+        "RoundRobinGroupChat.run_stream",
+        AG.AGENTCHAT_SCOPE,
+        {"openinference.span.kind": "CHAIN", "input.value": json.dumps({"task": exchange})},
+    )
+    assert autogen.run_fields(span)["task"] == "And its population?"
+
+
 def test_autogen_team_task_given_as_a_message_object_is_its_text() -> None:
     # The team's span holds a message object given as the task as its pydantic repr.
     handoff = (
