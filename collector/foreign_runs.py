@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from collector import adk_branches, frameworks, rules
+from collector import adk_branches, frameworks
 from collector.asked_tools import asked_tool_fields
 from collector.columns import AGENT_RUNS, ArrowSchema
 from collector.decode import SpanRecord
 from collector.id_lists import chunks, in_list
 from collector.mapping import SpanClass, build_run, classify, is_pending
+from collector.message_tools import told_tool_spans
 from collector.rule_parents import with_named_parents
 from collector.run_subtrees import spans_of_runs
 from collector.run_tree import model_calls_below, own_spans_by_run
@@ -205,15 +206,13 @@ def _derive_trace(
 
 
 def _tools_traced(spans: list[SpanRecord]) -> bool:
-    """Whether a span of the trace is a tool call, or a framework's module tells them from
-    messages (collector/message_tools.py)."""
-    for span in spans:
-        if classify(span) is SpanClass.TOOL:
-            return True
-        module = rules.for_span(span)
-        if module is not None and hasattr(module, "tool_calls_told"):
-            return True
-    return False
+    """Whether a span of the trace is a tool call, or a model call's messages tell one that
+    becomes a step (collector/message_tools.py). Not whether a module could tell some:
+    pydantic-ai's and LlamaIndex's modules tell only calls of tools the agent lacks, and
+    a hand-written loop of their raw model calls runs its tools untraced."""
+    if any(classify(span) is SpanClass.TOOL for span in spans):
+        return True
+    return bool(told_tool_spans(spans))
 
 
 # A value found for a step, by (span id, trace id): span ids are unique only in a trace.
