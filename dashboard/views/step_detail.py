@@ -17,6 +17,7 @@ import streamlit as st
 
 from dashboard.client import ApiError, AuditClient, NotFound
 from dashboard.formatting import (
+    Folded,
     escape_markdown,
     fold_text,
     format_duration_ms,
@@ -30,13 +31,27 @@ from dashboard.span_tree import KIND_ICONS, step_kind
 from dashboard.transcript import Message, Transcript, looks_like_json, read_transcript
 from dashboard.views.server_command import show_command
 
-__all__ = ["load_span", "step_detail_pane", "show_long_text"]
+__all__ = [
+    "INLINE_MAX_CHARS",
+    "INLINE_MAX_LINES",
+    "lines_note",
+    "load_span",
+    "step_detail_pane",
+    "show_long_text",
+]
 
 SCROLL_LINES = 18  # texts longer than this get a fixed-height scroll box
 SCROLL_HEIGHT_PX = 360
 # What one code box shows of a text; past it, the start and a download of the whole.
 INLINE_MAX_CHARS = 20_000
 INLINE_MAX_LINES = 500
+
+
+def lines_note(shown: Folded) -> str:
+    """`` (1,234 lines)`` for a folded text of several lines; nothing for one line."""
+    return f" ({shown.total_lines:,} lines)" if shown.total_lines > 1 else ""
+
+
 KIND_LABELS = {
     "llm": "LLM call",
     "tool": "Tool call",
@@ -80,8 +95,8 @@ def show_long_text(
     )
     if shown.is_folded:
         st.caption(
-            f"The first {len(shown.preview):,} of {shown.total_chars:,} characters "
-            f"({shown.total_lines:,} lines) are shown"
+            f"The first {len(shown.preview):,} of {shown.total_chars:,} characters"
+            f"{lines_note(shown)} are shown"
             + ("; the download below holds all of it." if download else ".")
         )
     if download and long:

@@ -22,7 +22,7 @@ from dashboard.formatting import (
     visible_text,
 )
 from dashboard.views.server_command import show_command
-from dashboard.views.step_detail import INLINE_MAX_CHARS, INLINE_MAX_LINES
+from dashboard.views.step_detail import INLINE_MAX_CHARS, INLINE_MAX_LINES, lines_note
 from instrumentation.attributes import RunStatus
 
 __all__ = ["failed_step_banner", "render_steps", "show_code", "step_details"]
@@ -44,8 +44,8 @@ def show_code(text: str, language: str | None = None, *, rest: str = _IN_THE_EXP
         return
     st.code(shown.preview + "\n…", language=language, wrap_lines=True)
     st.caption(
-        f"The first {len(shown.preview):,} of {shown.total_chars:,} characters "
-        f"({shown.total_lines:,} lines) are shown; {rest}"
+        f"The first {len(shown.preview):,} of {shown.total_chars:,} characters"
+        f"{lines_note(shown)} are shown; {rest}"
     )
 
 
