@@ -120,6 +120,9 @@ def _open(served: Served, path: str, shown: str) -> Any:
     """Open ``path``, wait for ``shown`` and for the script run to end; the main area."""
     page: Any = served.page
     page.goto(f"{served.url}{path}")
+    traceback = page.locator("[data-testid=stException]")
+    traceback.or_(page.get_by_text(shown)).first.wait_for(state="attached")
+    _drawn_without_traceback(page.locator("[data-testid=stMain]"), path)
     page.get_by_text(shown).first.wait_for(state="attached")
     page.wait_for_function(
         "() => document.querySelector('[data-testid=stApp]')"
