@@ -93,7 +93,7 @@ def _chosen_step(
         return None
     if number in by_number:
         return by_number[number]
-    if run.get("steps_truncated") and number > 0:
+    if run.get("steps_truncated") and 0 < number <= int(run.get("step_count") or 0):
         return api_reads.step(api, str(run.get("id")), number)
     return None
 
