@@ -24,6 +24,7 @@ from opentelemetry.trace import Status, StatusCode, Tracer
 from tests.collector.ingest.otlp import export, record_spans
 from tests.conftest import start_test_collector
 from tests.dashboard.browser_support import Served, start_dashboard
+from tests.dashboard.test_browser import _click_row
 from tests.support import free_port, wait_until
 
 pytestmark = pytest.mark.browser
@@ -202,6 +203,25 @@ def test_a_run_id_of_any_characters_opens_and_its_step_link_is_that_step(
     page.get_by_text("Step 2 · Tool call · second_tool").first.wait_for()
     assert "Run id ops" in main.inner_text()
     _drawn_without_traceback(main, "the step's link")
+    _only_own_origin(requests_seen, served)
+
+
+def test_a_row_of_a_run_whose_id_holds_invisible_characters_opens_that_run(
+    served: Served, requests_seen: list[str]
+) -> None:
+    page: Any = served.page
+    # Shown in the table by their codes (\u200b, \u202e): the row still opens the run itself.
+    run_id = "invisible\u200bid\u202eevil"
+    _send_run(served, run_id, [_tool("unicode_id_tool")], task="row with an invisible id")
+    page.goto(served.url)
+    _click_row(page, "row with an invisible id")
+    page.wait_for_url(re.compile(r"/run\?run="))
+    main = page.locator("[data-testid=stMain]")
+    traceback = main.locator("[data-testid=stException]")
+    missing = main.get_by_text("No run with id")
+    traceback.or_(missing).or_(main.get_by_text("Steps (1)")).first.wait_for()
+    assert missing.count() == 0, missing.first.inner_text()
+    _drawn_without_traceback(main, "the run opened from its row")
     _only_own_origin(requests_seen, served)
 
 
