@@ -120,7 +120,10 @@ def _fields(run: Record) -> None:
         st.expander("Run details", icon=":material/info:").columns(3), lines, strict=True
     ):
         column.markdown("\\\n".join(column_lines))
-    st.caption(escape_markdown(f"Run id {one_line(run.get('id'), 100)}"))
+    # As code, not Markdown: copied, it is the id itself (escaping would add characters
+    # after a ":" or an "@", and Streamlit rewrites ":material/...:" even in a code span).
+    st.caption("Run id")
+    st.code(visible_text(run.get("id")), language=None, wrap_lines=True)
 
 
 def _header(run: Record, steps: list[Record]) -> None:

@@ -188,7 +188,8 @@ def test_a_run_id_of_any_characters_opens_and_its_step_link_is_that_step(
 ) -> None:
     page: Any = served.page
     # "__" is the delimiter of Streamlit's component ids; "&", "#" and "?" end a URL's value.
-    run_id = "ops__nightly&step=9#frag?x=<b>"
+    # ":" and "@" are escaped in Markdown; the id is shown to be copied as it is.
+    run_id = "ops__nightly:42@www.host&step=9#frag?x=<b>"
     _send_run(served, run_id, [_tool("first_tool", result="one"), _tool("second_tool")])
     quoted = urllib.parse.quote(run_id, safe="")
     main = _open(served, f"/run?run={quoted}", "Steps (2)")
@@ -201,7 +202,8 @@ def test_a_run_id_of_any_characters_opens_and_its_step_link_is_that_step(
     # Opened, the link shows that step of that run.
     page.goto(shown)
     page.get_by_text("Step 2 · Tool call · second_tool").first.wait_for()
-    assert "Run id ops" in main.inner_text()
+    shown_id = main.locator("[data-testid=stCode]", has_text="ops__nightly").first
+    assert shown_id.inner_text().strip() == run_id
     _drawn_without_traceback(main, "the step's link")
     _only_own_origin(requests_seen, served)
 
