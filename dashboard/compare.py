@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dashboard.formatting import one_line
+from dashboard.json_reading import NOT_JSON, parse_json
 from dashboard.span_tree import KIND_ICONS, step_kind, step_preview
 
 __all__ = ["StepPair", "align_steps", "differs_label", "step_label", "text_diff", "FIELDS"]
@@ -49,10 +50,10 @@ def _shape(step: dict[str, Any]) -> tuple[str, str]:
 
 def _canonical(value: Any) -> str:
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
+        parsed = parse_json(value)
+        if parsed is NOT_JSON:
             return value.strip()
+        value = parsed
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
@@ -133,13 +134,9 @@ def text_diff(a: object, b: object, *, label_a: str = "A", label_b: str = "B") -
         if not isinstance(value, str):
             value = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
         else:
-            try:
-                parsed = json.loads(value)
-            except ValueError:
-                pass
-            else:
-                if isinstance(parsed, dict | list):
-                    value = json.dumps(parsed, indent=2, ensure_ascii=False, sort_keys=True)
+            parsed = parse_json(value)
+            if isinstance(parsed, dict | list):
+                value = json.dumps(parsed, indent=2, ensure_ascii=False, sort_keys=True)
         return str(value).splitlines()
 
     return "\n".join(

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dashboard.json_reading import NOT_JSON, parse_json
 from instrumentation.attributes import RunStatus, StepStatus
 
 __all__ = [
@@ -277,10 +278,10 @@ def run_duration_ms(run: dict[str, Any], now: datetime | None = None) -> float |
 def pretty_json(value: object) -> str:
     """Indented JSON for display; text that is already JSON is re-indented."""
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
+        parsed = parse_json(value)
+        if parsed is NOT_JSON:
             return visible_text(value)
+        value = parsed
     return visible_text(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False))
 
 

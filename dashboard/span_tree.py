@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dashboard.formatting import format_duration_ms, one_line, parse_time
+from dashboard.json_reading import NOT_JSON, parse_json
 
 __all__ = [
     "KIND_ICONS",
@@ -92,9 +93,8 @@ def step_kind(step: dict[str, Any]) -> str:
 def _compact(value: object) -> str:
     if isinstance(value, str):
         text = value
-        try:
-            value = json.loads(text)
-        except ValueError:
+        value = parse_json(text)
+        if value is NOT_JSON:
             return text
     if isinstance(value, dict):
         return ", ".join(f"{k}={_compact_scalar(v)}" for k, v in value.items())

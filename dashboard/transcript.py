@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.json_text import loads
+from dashboard.json_reading import NOT_JSON, json_or_text, parse_json
 from dashboard.transcript_forms import FORMS
 
 __all__ = ["Message", "ToolCall", "Transcript", "read_transcript", "looks_like_json"]
@@ -69,7 +69,7 @@ def _text(value: Any) -> str:
 
 
 def _args(value: Any) -> str:
-    parsed = loads(value)
+    parsed = json_or_text(value)
     if isinstance(parsed, dict | list):
         return json.dumps(parsed, ensure_ascii=False, indent=2)
     return _text(parsed)
@@ -135,7 +135,7 @@ def _message(raw: Any, *, is_output: bool) -> Message:
 
 def _genai(attrs: Mapping[str, Any]) -> list[Message]:
     messages: list[Message] = []
-    system = loads(attrs.get("gen_ai.system_instructions"))
+    system = json_or_text(attrs.get("gen_ai.system_instructions"))
     if system:
         parts = system if isinstance(system, list) else [system]
         text = "\n".join(
@@ -143,7 +143,7 @@ def _genai(attrs: Mapping[str, Any]) -> list[Message]:
         )
         messages.append(Message("system", text))
     for key, is_output in (("gen_ai.input.messages", False), ("gen_ai.output.messages", True)):
-        value = loads(attrs.get(key))
+        value = json_or_text(attrs.get(key))
         if isinstance(value, dict):
             value = [value]
         if isinstance(value, list):
@@ -221,8 +221,4 @@ def looks_like_json(text: str) -> bool:
     stripped = text.strip()
     if not stripped or stripped[0] not in "[{":
         return False
-    try:
-        json.loads(stripped)
-    except ValueError:
-        return False
-    return True
+    return parse_json(stripped) is not NOT_JSON

@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from collector.json_text import loads
+from dashboard.json_reading import json_or_text as loads
 
 __all__ = ["FORMS", "Chat"]
 

@@ -37,6 +37,7 @@ __all__ = [
     "prefetch_filter_choices",
     "prefetch_duration_sample",
     "stats",
+    "step",
     "steps",
     "prefetch_steps",
     "sub_runs",
@@ -126,6 +127,16 @@ def recent_good_runs(api: AuditClient, agent_name: str | None) -> list[Record]:
 
 def _steps_key(api: AuditClient, run_id: str, after_step: int) -> tuple[object, ...]:
     return ("steps", api.base_url, run_id, after_step)
+
+
+def step(api: AuditClient, run_id: str, number: int) -> Record | None:
+    """Step ``number`` of a run, alone (one past the first 1,000 its run record holds)."""
+
+    def fetch() -> Record | None:
+        found = api.steps_page(run_id, after_step=number - 1, limit=1).steps
+        return found[0] if found and found[0].get("step_number") == number else None
+
+    return shared_reads().get(("step", api.base_url, run_id, number), fetch, _list_ttl())
 
 
 def prefetch_steps(api: AuditClient, run_id: str, *, after_step: int) -> None:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pandas as pd
 import streamlit as st
 
 from dashboard import routes
-from dashboard.client import AuditClient, NotFound, Record
+from dashboard.client import AuditClient, DashboardError, NotFound, Record
 from dashboard.compare import StepPair, align_steps, differs_label, step_label, text_diff
 from dashboard.formatting import (
     STATUS_BADGES,
@@ -160,7 +161,12 @@ def _pair_details(pairs: list[StepPair]) -> None:
 
 def compare_picker(api: AuditClient, run: Record) -> None:
     """On a run page: compare this run with another (recent good runs of the same agent)."""
-    recent = api_reads.recent_good_runs(api, run.get("agent_name") or None)
+    try:
+        recent = api_reads.recent_good_runs(api, run.get("agent_name") or None)
+    except (DashboardError, httpx.InvalidURL):
+        # Suggestions only: without them a run id can still be pasted, and the rest of
+        # the run page (an agent name too long to filter by, say) is still drawn.
+        recent = []
     candidates = [r for r in recent if r.get("id") != run.get("id")]
     options = {str(r.get("id")): r for r in candidates}
     pick_col, link_col = st.columns([3, 1], vertical_alignment="bottom")

@@ -11,8 +11,9 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
+import httpx
 import streamlit as st
 
 from dashboard.client import (
@@ -25,7 +26,15 @@ from dashboard.client import (
 from dashboard.formatting import code_span, escape_markdown
 from dashboard.settings import DashboardSettings
 
-__all__ = ["client", "collector_ready", "guarded", "settings", "show_problem"]
+__all__ = [
+    "client",
+    "collector_ready",
+    "guarded",
+    "settings",
+    "show_problem",
+    "show_unsendable",
+    "shown_url",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +58,27 @@ def client() -> AuditClient:
     return _shared_client(current.api_url, current.token, current.timeout_s)
 
 
+def _host(parts: SplitResult) -> str:
+    # Without the user name and password a URL may carry (http://user:secret@host):
+    # the page shows where the collector is, never how to log in to it.
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return host if port is None else f"{host}:{port}"
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    return f"{parts.scheme}://{_host(parts)}"
+
+
+def shown_url(url: str) -> str:
+    """``url`` as a page may show it: without a user name and password in it."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=_host(parts)))
 
 
 def show_problem(exc: DashboardError) -> None:
@@ -106,6 +133,16 @@ def collector_ready(api: AuditClient) -> bool:
     return True
 
 
+def show_unsendable(exc: httpx.InvalidURL) -> None:
+    """The banner for a request that could not be sent: a value too long for a URL."""
+    st.error(
+        "This page needs a value that is too long to send to the collector in a URL "
+        "(a run id, an agent name or a filter of tens of thousands of characters).",
+        icon=":material/error:",
+    )
+    st.code(str(exc), language=None, wrap_lines=True)
+
+
 @contextmanager
 def guarded() -> Iterator[None]:
     """Show a collector failure inside the page instead of a traceback."""
@@ -113,3 +150,5 @@ def guarded() -> Iterator[None]:
         yield
     except DashboardError as exc:
         show_problem(exc)
+    except httpx.InvalidURL as exc:  # the REST client raises it before sending anything
+        show_unsendable(exc)

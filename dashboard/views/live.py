@@ -77,8 +77,10 @@ def _running_card(api: AuditClient, run: Record, now: datetime) -> None:
 def _finished_table(finished: list[Record], now: datetime) -> None:
     frame = runs_frame(finished, now, timezone=st.context.timezone)
     # A link per row (opens in a new tab) and row selection (opens here).
-    frame.insert(0, "Open", [f"/{routes.RUN.url_path}?run={quote(i)}" for i in frame["Run id"]])
-    st.session_state[_FINISHED_IDS] = list(frame["Run id"])
+    # The ids themselves: the frame shows them with invisible characters as codes.
+    ids = [str(run.get("id") or "") for run in finished]
+    frame.insert(0, "Open", [f"/{routes.RUN.url_path}?run={quote(i, safe='')}" for i in ids])
+    st.session_state[_FINISHED_IDS] = ids
     st.dataframe(
         runs_styler(frame, finished),
         key=_FINISHED_TABLE,

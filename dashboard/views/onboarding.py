@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.views.connection import shown_url
+
 __all__ = ["empty_state", "instrumentation_snippet"]
 
 
@@ -24,5 +26,5 @@ def empty_state(api_url: str) -> None:
     st.markdown("**Try it with sample runs** (a few completed, failed and running agents):")
     st.code("agent-audit demo", language="bash")
     st.markdown("**Or trace your own agent** with five lines:")
-    st.code(instrumentation_snippet(api_url), language="python")
+    st.code(instrumentation_snippet(shown_url(api_url)), language="python")
     st.caption("Runs appear here within two seconds of starting; this page refreshes by itself.")

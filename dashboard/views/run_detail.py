@@ -9,8 +9,6 @@ full and stops refreshing. A run of more steps than the API's run page holds
 
 from __future__ import annotations
 
-import contextlib
-import json
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -31,12 +29,13 @@ from dashboard.formatting import (
     visible_json,
     visible_text,
 )
+from dashboard.json_reading import json_or_text
 from dashboard.views import api_reads
 from dashboard.views.annotate import annotation_panel
 from dashboard.views.compare_runs import compare_picker
 from dashboard.views.connection import guarded, settings
 from dashboard.views.run_explorer import OPEN_OTHER_RUN, run_explorer
-from dashboard.views.steps import failed_step_banner, render_steps
+from dashboard.views.steps import RUN_RECORD, failed_step_banner, render_steps, show_code
 from instrumentation.attributes import RunStatus, StepStatus
 
 __all__ = ["LiveRun", "load_run", "refresh_run", "run_page"]
@@ -121,7 +120,10 @@ def _fields(run: Record) -> None:
         st.expander("Run details", icon=":material/info:").columns(3), lines, strict=True
     ):
         column.markdown("\\\n".join(column_lines))
-    st.caption(escape_markdown(f"Run id {one_line(run.get('id'), 100)}"))
+    # As code, not Markdown: copied, it is the id itself (escaping would add characters
+    # after a ":" or an "@", and Streamlit rewrites ":material/...:" even in a code span).
+    st.caption("Run id")
+    st.code(visible_text(run.get("id")), language=None, wrap_lines=True)
 
 
 def _header(run: Record, steps: list[Record]) -> None:
@@ -158,15 +160,14 @@ def _header(run: Record, steps: list[Record]) -> None:
     _fields(run)
     if run.get("error") and run.get("status") != RunStatus.FAILED:
         st.warning("Error recorded on the run:", icon=":material/warning:")
-        st.code(visible_text(run["error"]), language=None, wrap_lines=True)
+        show_code(visible_text(run["error"]), rest=RUN_RECORD)
     metadata = run.get("metadata")
     if metadata:
         with st.expander("Metadata"):
-            if isinstance(metadata, str):  # JSON text: parsed before its strings are shown
-                with contextlib.suppress(ValueError):
-                    metadata = json.loads(metadata)
+            # JSON text: parsed before its strings are shown (too deep: shown as text).
+            metadata = json_or_text(metadata)
             if isinstance(metadata, str):
-                st.code(visible_text(metadata), language=None, wrap_lines=True)
+                show_code(visible_text(metadata), rest=RUN_RECORD)
             else:
                 st.json(visible_json(metadata), expanded=True)
 

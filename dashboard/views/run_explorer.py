@@ -7,7 +7,9 @@ matching steps and their parents.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -72,7 +74,28 @@ def _link(run_id: str, number: object) -> str:
         base = str(st.context.url or "").split("?")[0]
     except Exception:  # st.context.url is missing outside a browser session
         base = ""
-    return f"{base or '/run'}?run={run_id}&step={number}"
+    # The id is whatever the agent sent: quoted, so "&", "#" or "?" in it stay in it.
+    return f"{base or '/run'}?{urlencode({'run': run_id, 'step': number})}"
+
+
+def _tree_key(run_id: str) -> str:
+    # A component's key may not hold "__" (Streamlit's delimiter) and a run id may:
+    # the key names the run by a digest of its id instead.
+    return "tree-" + hashlib.sha256(run_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _chosen_step(
+    api: AuditClient, run: Record, by_number: dict[object, Record], number: int | None
+) -> Record | None:
+    """The step ``?step=`` names: among those loaded, or, for a run longer than its
+    first 1,000 steps, read alone."""
+    if number is None:
+        return None
+    if number in by_number:
+        return by_number[number]
+    if run.get("steps_truncated") and 0 < number <= int(run.get("step_count") or 0):
+        return api_reads.step(api, str(run.get("id")), number)
+    return None
 
 
 def run_explorer(api: AuditClient, run: Record, steps: list[Record]) -> None:
@@ -87,7 +110,10 @@ def run_explorer(api: AuditClient, run: Record, steps: list[Record]) -> None:
     by_key: dict[str, dict[str, Any]] = {str(s.get("id")): s for s in steps}
     by_number = {s.get("step_number"): s for s in steps}
     number = selected_step_number()
-    chosen = by_number.get(number) if number is not None else _default_selection(run, steps)
+    if number is None:
+        chosen = _default_selection(run, steps)
+    else:
+        chosen = _chosen_step(api, run, by_number, number)
 
     search_col, errors_col = st.columns([3, 1], vertical_alignment="bottom")
     query = search_col.text_input(
@@ -105,7 +131,7 @@ def run_explorer(api: AuditClient, run: Record, steps: list[Record]) -> None:
             selected=str(chosen.get("id")) if chosen else None,
             ticks=layout.ticks(),
             axis_note=f"{len(rows)} of {len(layout.rows)} · {format_duration_ms(layout.span_ms)}",
-            key=f"tree-{run_id}",
+            key=_tree_key(run_id),
             on_select=lambda row_key: _on_select(row_key, by_key),
         )
         if query or errors_only:

@@ -265,7 +265,8 @@ def _show_page(api: AuditClient, runs: list[Record]) -> None:
     from dashboard.tables import runs_frame, runs_styler  # pandas: only pages with tables
 
     frame = runs_frame(runs, timezone=st.context.timezone)
-    st.session_state[_SHOWN_IDS] = list(frame["Run id"])
+    # The ids themselves: the frame shows them with invisible characters as codes.
+    st.session_state[_SHOWN_IDS] = [str(run.get("id") or "") for run in runs]
     wide, narrow = responsive_switch("runs")
     with wide:
         st.dataframe(

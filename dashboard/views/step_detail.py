@@ -17,7 +17,9 @@ import streamlit as st
 
 from dashboard.client import ApiError, AuditClient, NotFound
 from dashboard.formatting import (
+    Folded,
     escape_markdown,
+    fold_text,
     format_duration_ms,
     format_time,
     one_line,
@@ -29,10 +31,27 @@ from dashboard.span_tree import KIND_ICONS, step_kind
 from dashboard.transcript import Message, Transcript, looks_like_json, read_transcript
 from dashboard.views.server_command import show_command
 
-__all__ = ["load_span", "step_detail_pane", "show_long_text"]
+__all__ = [
+    "INLINE_MAX_CHARS",
+    "INLINE_MAX_LINES",
+    "lines_note",
+    "load_span",
+    "step_detail_pane",
+    "show_long_text",
+]
 
 SCROLL_LINES = 18  # texts longer than this get a fixed-height scroll box
 SCROLL_HEIGHT_PX = 360
+# What one code box shows of a text; past it, the start and a download of the whole.
+INLINE_MAX_CHARS = 20_000
+INLINE_MAX_LINES = 500
+
+
+def lines_note(shown: Folded) -> str:
+    """`` (1,234 lines)`` for a folded text of several lines; nothing for one line."""
+    return f" ({shown.total_lines:,} lines)" if shown.total_lines > 1 else ""
+
+
 KIND_LABELS = {
     "llm": "LLM call",
     "tool": "Tool call",
@@ -65,12 +84,21 @@ def show_long_text(
     if language is None and looks_like_json(value):
         value, language = pretty_json(value), "json"
     long = value.count("\n") + 1 > SCROLL_LINES or len(value) > 4000
+    # The browser lays out (and highlights) every line of a code box: a page stays quick
+    # with the start of a megabyte text; the download holds all of it.
+    shown = fold_text(value, max_chars=INLINE_MAX_CHARS, max_lines=INLINE_MAX_LINES)
     st.code(
-        value,
+        shown.preview + ("\n…" if shown.is_folded else ""),
         language=language,
         wrap_lines=True,
         height=SCROLL_HEIGHT_PX if long else "content",
     )
+    if shown.is_folded:
+        st.caption(
+            f"The first {len(shown.preview):,} of {shown.total_chars:,} characters"
+            f"{lines_note(shown)} are shown"
+            + ("; the download below holds all of it." if download else ".")
+        )
     if download and long:
         st.download_button(
             f"Download {label} ({len(value):,} characters)",
@@ -150,9 +178,10 @@ def _message(message: Message, key: str) -> None:
         st.caption(escape_markdown(label))
         if message.text:
             show_long_text(message.text, key=key, label=f"{message.role} message")
-        for call in message.tool_calls:
+        for number, call in enumerate(message.tool_calls):
             st.caption(escape_markdown(f"asks for tool {one_line(call.name, 80)}"))
-            st.code(visible_text(call.arguments or "{}"), language="json", wrap_lines=True)
+            arguments = call.arguments or "{}"
+            show_long_text(arguments, key=f"{key}-call{number}", label="arguments", language="json")
 
 
 def _transcript(transcript: Transcript, key: str) -> None:
@@ -242,14 +271,17 @@ def step_detail_pane(
     for index, (label, value) in enumerate(_facts(step, cost)):
         columns[index % 2].markdown(f"**{label}** · {escape_markdown(value)}")
     if link:
-        st.caption("Link to this step: " + escape_markdown(link))
+        # As code: copied, it is the link itself (Markdown escaping would add characters).
+        st.caption("Link to this step:")
+        st.code(link, language=None, wrap_lines=True)
     span: SpanRecord | str | None = None
     if step.get("trace_id") and step.get("span_id"):
         span = load_span(api, api.base_url, str(step["trace_id"]), str(step["span_id"]))
     show_command(step)
     if step.get("error") or status == "error":
         st.error("This step failed:", icon=":material/error:")
-        st.code(visible_text(step.get("error") or "no error message was recorded"), wrap_lines=True)
+        error = step.get("error") or "no error message was recorded"
+        show_long_text(error, key=f"{key}-error", label="error", language=None)
         trace = _traceback(span)
         if trace:
             with st.expander("Traceback", expanded=True):

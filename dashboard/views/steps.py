@@ -22,12 +22,31 @@ from dashboard.formatting import (
     visible_text,
 )
 from dashboard.views.server_command import show_command
+from dashboard.views.step_detail import INLINE_MAX_CHARS, INLINE_MAX_LINES, lines_note
 from instrumentation.attributes import RunStatus
 
-__all__ = ["failed_step_banner", "render_steps", "step_details"]
+__all__ = ["failed_step_banner", "render_steps", "show_code", "step_details"]
 
 RESULT_PREVIEW_CHARS = 1500
 RESULT_PREVIEW_LINES = 15
+
+
+RUN_RECORD = "GET /agent/runs/{id} has all of it."
+_IN_THE_EXPLORER = "the step's detail in the explorer (select it in the tree) has all of it."
+
+
+def show_code(text: str, language: str | None = None, *, rest: str = _IN_THE_EXPLORER) -> None:
+    """A stored text in a code box, its start only when it is very long (the browser
+    lays out every line); ``rest`` says where the whole text is."""
+    shown = fold_text(text, max_chars=INLINE_MAX_CHARS, max_lines=INLINE_MAX_LINES)
+    if not shown.is_folded:
+        st.code(shown.preview, language=language, wrap_lines=True)
+        return
+    st.code(shown.preview + "\n…", language=language, wrap_lines=True)
+    st.caption(
+        f"The first {len(shown.preview):,} of {shown.total_chars:,} characters"
+        f"{lines_note(shown)} are shown; {rest}"
+    )
 
 
 def _facts(step: dict[str, Any]) -> str:
@@ -61,7 +80,7 @@ def _result(step: dict[str, Any]) -> None:
         key=f"full-result-{step.get('id')}",
     )
     if show_all:
-        st.code(visible_text(result), language=None, wrap_lines=True)
+        show_code(visible_text(result))
     else:
         st.code(folded.preview + "\n…", language=None, wrap_lines=True)
 
@@ -71,18 +90,18 @@ def step_details(step: dict[str, Any]) -> None:
     st.caption(_facts(step))
     if step.get("error"):
         st.error("This step failed:", icon=":material/error:")
-        st.code(visible_text(step["error"]), language=None, wrap_lines=True)
+        show_code(visible_text(step["error"]))
     if step.get("tool_name"):
         st.markdown(f"**Tool** {escape_markdown(one_line(step['tool_name'], 120))}")
     show_command(step)
     args = step.get("tool_args")
     if args not in (None, "", {}, []):
         st.markdown("**Arguments**")
-        st.code(pretty_json(args), language="json", wrap_lines=True)
+        show_code(pretty_json(args), language="json")
     _result(step)
     if step.get("thinking"):
         st.markdown("**Thinking**")
-        st.code(visible_text(step["thinking"]), language=None, wrap_lines=True)
+        show_code(visible_text(step["thinking"]))
 
 
 def render_steps(steps: Sequence[dict[str, Any]], *, lazy: bool = False) -> None:
@@ -122,7 +141,7 @@ def failed_step_banner(run: dict[str, Any], steps: Sequence[dict[str, Any]]) -> 
             icon=":material/error:",
         )
         reason = step.get("error") or run.get("error") or "no error message was recorded"
-        st.code(visible_text(reason), language=None, wrap_lines=True)
+        show_code(visible_text(reason))
     elif run.get("error"):
         st.error("The run failed:", icon=":material/error:")
-        st.code(visible_text(run["error"]), language=None, wrap_lines=True)
+        show_code(visible_text(run["error"]), rest=RUN_RECORD)

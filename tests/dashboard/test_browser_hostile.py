@@ -76,7 +76,16 @@ def payloads(where: str, leak_url: str) -> str:
         f" <a href=\"javascript:window.__xss='{where}'\">a</a>"
         f' <style>body{{background:url("{leak_url}/css/{where}")}}</style>'
         f' <link rel=stylesheet href="{leak_url}/link/{where}">'
-        f" :red[red-{where}] $x^2$ {{{{7*7}}}} \u202etxet-lrt {where}-end"
+        f" :red[red-{where}] $x^2$ {{{{7*7}}}} \u202etxet-lrt"
+        # Other hosts (any request to one is recorded), and the closing of the page
+        # preview's own markup (a template in a div, then a script).
+        f" ![ref][r-{where}] <https://evil.example/auto/{where}> https://evil.example/{where}.png"
+        f"\n\n[r-{where}]: https://evil.example/ref/{where}.png\n\n"
+        f'<base href="https://evil.example/"><meta http-equiv=refresh content="0;url=https://evil.example/">'
+        f'<object data="https://evil.example/obj"></object></template></div></main>'
+        f"<script>window.__xss='{where}-closed'</script><noscript><p title=\"</noscript>"
+        f"<img src=x onerror=window.__xss='{where}-noscript'>\"></noscript> $$\\int_0^1 x$$"
+        f" {where}-end"
     )
 
 
@@ -157,11 +166,33 @@ def hostile_runs(served: Served, leak: LeakListener) -> tuple[str, str]:
     return first, second
 
 
+# Every URL Chromium asks for during a test of this module (the fixture below).
+_REQUESTED: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def every_request(served: Served) -> Iterator[None]:
+    page: Any = served.page
+    _REQUESTED.clear()
+    page.on("request", _record_request)
+    yield
+    page.remove_listener("request", _record_request)
+
+
+def _record_request(request: Any) -> None:
+    _REQUESTED.append(request.url)
+
+
 def _inert(page: Any, leak: LeakListener, where: str) -> None:
     """Nothing ran, nothing was fetched, no markup became elements."""
     page.wait_for_timeout(300)  # let late scripts and image loads happen, if any would
     assert page.evaluate("window.__xss") is None, f"script ran on {where}"
     assert leak.paths == [], f"{where} fetched {leak.paths}"
+    # Not from any host at all but the dashboard's own origin.
+    parts = urllib.parse.urlsplit(page.url)
+    own = f"{parts.scheme}://{parts.netloc}/"
+    foreign = [u for u in _REQUESTED if not u.startswith((own, "data:", "blob:"))]
+    assert foreign == [], f"{where} asked other origins: {foreign[:5]}"
     main = page.locator("[data-testid=stMain]")
     assert main.locator("img[src='x'], svg[onload], iframe[srcdoc], script").count() == 0
     assert main.locator("a[href^='javascript']").count() == 0

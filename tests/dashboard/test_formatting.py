@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 
@@ -15,11 +16,13 @@ from dashboard.formatting import (
     format_duration_ms,
     format_time,
     one_line,
+    pretty_json,
     run_duration_ms,
     status_badge,
     visible_json,
     visible_text,
 )
+from dashboard.json_reading import MAX_DEPTH, NOT_JSON, json_or_text, parse_json
 from dashboard.settings import DashboardSettings, DashboardSettingsError
 from dashboard.tables import runs_frame, sql_frame, timeline_frame
 
@@ -166,3 +169,16 @@ def test_settings_name_the_bad_variable() -> None:
         DashboardSettings.from_env({"AGENT_AUDIT_API": "localhost:4318"})
     with pytest.raises(DashboardSettingsError, match="AGENT_AUDIT_DASHBOARD_REFRESH_S"):
         DashboardSettings.from_env({"AGENT_AUDIT_DASHBOARD_REFRESH_S": "0"})
+
+
+def test_json_nested_past_the_shown_depth_is_text() -> None:
+    shallow = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    assert parse_json(shallow) is not NOT_JSON
+    for depth in (MAX_DEPTH + 1, 950, 100_000):  # the last is past json.loads' own limit
+        deep = '{"a":' * depth + "1" + "}" * depth
+        assert parse_json(deep) is NOT_JSON
+        assert json_or_text(deep) == deep
+        assert pretty_json(deep) == deep  # shown as the text it is
+    wide = {f"k{n}": [n] for n in range(10_000)}  # wide is fine
+    assert json_or_text(json.dumps(wide)) == wide
+    assert parse_json("{'a': 1}") is NOT_JSON and parse_json('{"a": 1,') is NOT_JSON
