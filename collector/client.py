@@ -34,6 +34,7 @@ __all__ = [
     "StepPage",
     "NotFound",
     "Record",
+    "RequestNotSent",
     "RunFilters",
     "RunPage",
     "SqlResult",
@@ -55,6 +56,11 @@ class ClientError(Exception):
 
 class CollectorUnreachable(ClientError):
     """Nothing answered at the API URL, or what answered is not the collector."""
+
+
+class RequestNotSent(ClientError):
+    """The request cannot be sent as asked (httpx refuses a URL past 64k characters: a run
+    id or a filter value that long)."""
 
 
 class ApiError(ClientError):
@@ -336,6 +342,8 @@ class AuditClient:
                 yield response
         except httpx.TransportError as exc:
             raise self._unreachable(exc, url) from exc
+        except httpx.InvalidURL as exc:
+            raise _not_sent(exc, path) from None
 
     def _request(
         self,
@@ -354,6 +362,8 @@ class AuditClient:
             )
         except httpx.TransportError as exc:
             raise self._unreachable(exc, url) from exc
+        except httpx.InvalidURL as exc:
+            raise _not_sent(exc, path) from None
         if response.status_code >= 400:
             raise _error_for(response, url)
         try:
@@ -374,6 +384,11 @@ class AuditClient:
             "is the collector running? (agent-audit collector, or --api / AGENT_AUDIT_API)",
             url=url,
         )
+
+
+def _not_sent(exc: httpx.InvalidURL, path: str) -> RequestNotSent:
+    shown = path if len(path) <= 80 else path[:80] + "..."
+    return RequestNotSent(f"the request for {shown} cannot be sent: {exc}", url=shown)
 
 
 # Segments a run id must not be sent as: dot segments are resolved away (RFC 3986

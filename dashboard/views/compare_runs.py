@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pandas as pd
 import streamlit as st
 
@@ -163,7 +162,7 @@ def compare_picker(api: AuditClient, run: Record) -> None:
     """On a run page: compare this run with another (recent good runs of the same agent)."""
     try:
         recent = api_reads.recent_good_runs(api, run.get("agent_name") or None)
-    except (DashboardError, httpx.InvalidURL):
+    except DashboardError:
         # Suggestions only: without them a run id can still be pasted, and the rest of
         # the run page (an agent name too long to filter by, say) is still drawn.
         recent = []

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-import httpx
 import streamlit as st
 
 from dashboard.client import (
@@ -21,6 +20,7 @@ from dashboard.client import (
     AuditClient,
     CollectorUnreachable,
     DashboardError,
+    RequestNotSent,
     Unauthorized,
 )
 from dashboard.formatting import code_span, escape_markdown
@@ -95,6 +95,8 @@ def show_problem(exc: DashboardError) -> None:
             "`agent-audit collector` (or `agent-audit up`). This page reconnects by itself.",
             icon=":material/cloud_off:",
         )
+    elif isinstance(exc, RequestNotSent):
+        show_unsendable(exc)
     elif isinstance(exc, ApiError):
         st.error(
             f"The collector answered {exc.status_code}. Details below.",
@@ -133,7 +135,7 @@ def collector_ready(api: AuditClient) -> bool:
     return True
 
 
-def show_unsendable(exc: httpx.InvalidURL) -> None:
+def show_unsendable(exc: RequestNotSent) -> None:
     """The banner for a request that could not be sent: a value too long for a URL."""
     st.error(
         "This page needs a value that is too long to send to the collector in a URL "
@@ -150,5 +152,3 @@ def guarded() -> Iterator[None]:
         yield
     except DashboardError as exc:
         show_problem(exc)
-    except httpx.InvalidURL as exc:  # the REST client raises it before sending anything
-        show_unsendable(exc)
