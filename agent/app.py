@@ -24,7 +24,6 @@ import asyncio
 import dataclasses
 import logging
 import math
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.errors import AgentError
 from agent.loop import RunOutcome, RunRequest
 from agent.service import AgentService, RunTicket, ServiceBusy
+from agent.settings import without_credentials
 from collector.api_body_limit import ApiBodyLimit
 from instrumentation.attributes import RunStatus
 from instrumentation.encoding import clean_text
@@ -114,7 +114,7 @@ def create_app(service: AgentService) -> FastAPI:
         return {
             "status": "ok",
             "model": settings.llm_model,
-            "llm_base_url": _without_credentials(settings.llm_base_url),
+            "llm_base_url": without_credentials(settings.llm_base_url),
             "ssh_host": f"{ssh.user}@{ssh.host}:{ssh.port}" if ssh else None,
             "tools": service.toolbox.names(),
             "active_runs": service.active_runs,
@@ -254,10 +254,3 @@ def outcome_body(outcome: RunOutcome, redactor: Redactor | None = None) -> dict[
             for step in outcome.steps
         ],
     }
-
-
-def _without_credentials(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

@@ -19,7 +19,7 @@ import openai
 
 from agent.errors import ModelServerError
 from agent.llm_deadline import DeadlineTransport
-from agent.settings import AgentSettings
+from agent.settings import AgentSettings, without_credentials
 from instrumentation.encoding import clean_text, safe_text
 
 __all__ = ["ChatModel", "ModelTurn", "ToolCallRequest"]
@@ -72,7 +72,8 @@ class ChatModel:
     """An OpenAI client bound to the configured server, with bounded timeout and retries."""
 
     def __init__(self, settings: AgentSettings) -> None:
-        self.base_url = settings.llm_base_url
+        # As messages, logs and the trail name the server: without the URL's credentials.
+        self.base_url = without_credentials(settings.llm_base_url)
         self._timeout_s = settings.llm_timeout_s
         self._client = openai.OpenAI(
             base_url=settings.llm_base_url,
