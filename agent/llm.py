@@ -18,7 +18,7 @@ from typing import Any
 import openai
 
 from agent.errors import ModelServerError
-from agent.llm_deadline import DeadlineTransport
+from agent.llm_deadline import AnswerTooLarge, DeadlineTransport
 from agent.settings import AgentSettings, without_credentials
 from instrumentation.encoding import clean_text, safe_text
 
@@ -107,6 +107,12 @@ class ChatModel:
             ) from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc
+            if isinstance(cause, AnswerTooLarge):
+                raise ModelServerError(
+                    f"model server {self.base_url} sent an answer larger than "
+                    f"{cause.limit // (1024 * 1024)} MiB; it was not read",
+                    base_url=self.base_url,
+                ) from None
             raise ModelServerError(
                 f"model server {self.base_url} is unreachable: {cause}", base_url=self.base_url
             ) from None
