@@ -47,6 +47,7 @@ class ModelTurn:
     input_tokens: int | None
     output_tokens: int | None
     finish_reason: str | None
+    refusal: str | None = None  # OpenAI's ``message.refusal``: why the model declined
 
     @property
     def thinking(self) -> str:
@@ -193,6 +194,7 @@ def _turn(completion: Any, base_url: str) -> ModelTurn:
                 arguments=_arguments_text(getattr(function, "arguments", None)),
             )
         )
+    refusal = getattr(message, "refusal", None)
     usage = getattr(completion, "usage", None)
     model = getattr(completion, "model", None)
     finish_reason = getattr(choice, "finish_reason", None)
@@ -204,6 +206,7 @@ def _turn(completion: Any, base_url: str) -> ModelTurn:
         input_tokens=_count(getattr(usage, "prompt_tokens", None)),
         output_tokens=_count(getattr(usage, "completion_tokens", None)),
         finish_reason=clean_text(finish_reason) if isinstance(finish_reason, str) else None,
+        refusal=clean_text(refusal) if isinstance(refusal, str) and refusal.strip() else None,
     )
 
 
