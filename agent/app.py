@@ -30,7 +30,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.errors import AgentError
 from agent.loop import RunOutcome, RunRequest
@@ -77,6 +77,14 @@ class RunBody(BaseModel):
     working_directory: str | None = Field(None, max_length=4096)
     metadata: dict[str, Any] | None = Field(None, description="any JSON object, kept with the run")
     wait: bool = Field(True, description="answer when the run ends (true) or when it starts")
+
+    @field_validator("task", "model")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        # White space alone is no task for a model, and no model name for its server.
+        if value is not None and not value.strip():
+            raise ValueError("must hold more than white space")
+        return value
 
 
 def create_app(service: AgentService) -> FastAPI:

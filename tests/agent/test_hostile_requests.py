@@ -40,6 +40,8 @@ BAD_BODIES: dict[str, tuple[str, str]] = {
     "float-max-steps": ('{"task": "HOSTILE", "max_steps": 2.0}', "max_steps"),
     "string-wait": ('{"task": "HOSTILE", "wait": "no"}', "wait"),
     "number-task": ('{"task": 12}', "task"),
+    "blank-task": ('{"task": " \\n\\t\\u3000 "}', "task"),
+    "blank-model": ('{"task": "HOSTILE", "model": "  "}', "model"),
     "list-task": ('{"task": ["HOSTILE"]}', "task"),
     "long-task": (json.dumps({"task": "HOSTILE " + "x" * 100_000}), "task"),
     "metadata-list": ('{"task": "HOSTILE", "metadata": [1, 2]}', "metadata"),
