@@ -100,7 +100,12 @@ def create_app(service: AgentService) -> FastAPI:
     app.add_middleware(ApiBodyLimit, limit=MAX_BODY_BYTES)
 
     @app.exception_handler(RequestValidationError)
-    async def bad_body(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        media_type = _media_type(request.headers.get("content-type"))
+        if media_type is not None and not _is_json(media_type):
+            # The body was never read as JSON: say so, not that its fields are wrong.
+            detail = f"the body must be JSON (Content-Type: application/json), not {media_type}"
+            return SafeJSONResponse({"detail": detail}, status_code=415)
         # One line naming each field and what is wrong, never the value sent: echoing it
         # back failed on a lone surrogate or 1e400 (a 500 instead of the 422).
         return SafeJSONResponse({"detail": validation_detail(exc.errors())}, status_code=422)
@@ -225,6 +230,19 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_json_safe(v) for v in value]
     return value
+
+
+def _media_type(content_type: str | None) -> str | None:
+    """``text/plain`` of ``text/plain; charset=utf-8``; None when no type was sent."""
+    if not content_type or not content_type.strip():
+        return None
+    return clean_text(content_type.split(";", 1)[0].strip().lower())[:100]
+
+
+def _is_json(media_type: str) -> bool:
+    """The types FastAPI reads as JSON: ``application/json`` and ``application/*+json``."""
+    main, _, sub = media_type.partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
 
 
 def validation_detail(errors: Sequence[Mapping[str, Any]]) -> str:

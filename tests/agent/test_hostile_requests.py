@@ -376,3 +376,25 @@ def test_a_model_answer_past_the_size_limit_fails_the_run_without_being_read(
         assert [(s["action_type"], s["status"]) for s in run["steps"]] == [("think", "error")]
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+)
+def test_a_json_body_sent_as_another_type_is_a_415_naming_it(
+    start_agent: StartAgent, llm: ScriptedLLM, content_type: str
+) -> None:
+    # It was a 422 saying the body "should be a valid dictionary", whatever the JSON held.
+    agent = start_agent()
+    response = httpx.post(
+        f"{agent.url}/agent/run",
+        content=b'{"task": "HOSTILE typed"}',
+        headers={"content-type": content_type},
+        timeout=30,
+    )
+    assert response.status_code == 415, response.text
+    assert response.json()["detail"] == (
+        f"the body must be JSON (Content-Type: application/json), not {content_type.split(';')[0]}"
+    )
+    assert llm.requests == []
