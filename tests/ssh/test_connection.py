@@ -251,3 +251,29 @@ def test_a_hanging_command_does_not_hold_up_the_commands_of_other_runs(
     hanging.join(timeout=30)  # closing the connection ended it
     assert not hanging.is_alive()
     assert len(hung) == 1  # failed: the connection broke, or the gateway stopped it
+
+
+def test_more_concurrent_commands_than_sshd_allows_channels_all_run(sshd: SSHServer) -> None:
+    """OpenSSH serves 10 channels per connection (MaxSessions); more commands at once
+    wait for a free one instead of failing, or of dropping the connection under the others."""
+    exits: list[int] = []
+    failures: list[BaseException] = []
+    with SSHConnection(sshd.settings()) as connection:
+        connection.run(["docker", "version"])  # connected before the crowd arrives
+        start = threading.Barrier(16)
+
+        def command() -> None:
+            start.wait(timeout=30)
+            try:
+                exits.append(connection.run(["docker", "version"]).exit_code)
+            except SSHToolError as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=command, daemon=True) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert failures == []
+        assert exits == [0] * 16
+        assert connection.connects == 1
