@@ -16,8 +16,9 @@ from instrumentation.redaction import Redactor
 __all__ = ["RedactingFilter", "redact_log_handlers"]
 
 # The loggers whose handlers write the service's output: the root (basicConfig) and
-# uvicorn's, which do not propagate to it.
-SERVICE_LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
+# uvicorn's, which do not propagate to it. Not uvicorn.access: the service turns the
+# access log off, and its formatter needs the record's arguments as they were.
+SERVICE_LOGGERS = ("", "uvicorn", "uvicorn.error")
 
 
 class RedactingFilter(logging.Filter):
