@@ -24,18 +24,18 @@ import asyncio
 import dataclasses
 import logging
 import math
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.errors import AgentError
 from agent.loop import RunOutcome, RunRequest
 from agent.service import AgentService, RunTicket, ServiceBusy
+from agent.settings import without_credentials
 from collector.api_body_limit import ApiBodyLimit
 from instrumentation.attributes import RunStatus
 from instrumentation.encoding import clean_text
@@ -78,6 +78,14 @@ class RunBody(BaseModel):
     metadata: dict[str, Any] | None = Field(None, description="any JSON object, kept with the run")
     wait: bool = Field(True, description="answer when the run ends (true) or when it starts")
 
+    @field_validator("task", "model")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        # White space alone is no task for a model, and no model name for its server.
+        if value is not None and not value.strip():
+            raise ValueError("must hold more than white space")
+        return value
+
 
 def create_app(service: AgentService) -> FastAPI:
     """The FastAPI application serving ``service``."""
@@ -92,7 +100,12 @@ def create_app(service: AgentService) -> FastAPI:
     app.add_middleware(ApiBodyLimit, limit=MAX_BODY_BYTES)
 
     @app.exception_handler(RequestValidationError)
-    async def bad_body(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        media_type = _media_type(request.headers.get("content-type"))
+        if media_type is not None and not _is_json(media_type):
+            # The body was never read as JSON: say so, not that its fields are wrong.
+            detail = f"the body must be JSON (Content-Type: application/json), not {media_type}"
+            return SafeJSONResponse({"detail": detail}, status_code=415)
         # One line naming each field and what is wrong, never the value sent: echoing it
         # back failed on a lone surrogate or 1e400 (a 500 instead of the 422).
         return SafeJSONResponse({"detail": validation_detail(exc.errors())}, status_code=422)
@@ -114,7 +127,7 @@ def create_app(service: AgentService) -> FastAPI:
         return {
             "status": "ok",
             "model": settings.llm_model,
-            "llm_base_url": _without_credentials(settings.llm_base_url),
+            "llm_base_url": without_credentials(settings.llm_base_url),
             "ssh_host": f"{ssh.user}@{ssh.host}:{ssh.port}" if ssh else None,
             "tools": service.toolbox.names(),
             "active_runs": service.active_runs,
@@ -219,6 +232,19 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def _media_type(content_type: str | None) -> str | None:
+    """``text/plain`` of ``text/plain; charset=utf-8``; None when no type was sent."""
+    if not content_type or not content_type.strip():
+        return None
+    return clean_text(content_type.split(";", 1)[0].strip().lower())[:100]
+
+
+def _is_json(media_type: str) -> bool:
+    """The types FastAPI reads as JSON: ``application/json`` and ``application/*+json``."""
+    main, _, sub = media_type.partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
 def validation_detail(errors: Sequence[Mapping[str, Any]]) -> str:
     """``field: problem; ...`` for a body that does not fit :class:`RunBody` (values left out)."""
     problems = []
@@ -254,10 +280,3 @@ def outcome_body(outcome: RunOutcome, redactor: Redactor | None = None) -> dict[
             for step in outcome.steps
         ],
     }
-
-
-def _without_credentials(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from agent.errors import AgentError
-from agent.settings import AgentSettings
+from agent.log_redaction import redact_log_handlers
+from agent.settings import AgentSettings, without_credentials
 from instrumentation import env as E
+from instrumentation.redaction import Redactor
 from ssh_tools.errors import SSHToolError
 
 __all__ = ["add_arguments", "run"]
@@ -75,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         settings = _settings(args)
+        redactor = Redactor(settings.redaction)
+        redact_log_handlers(redactor)
         from agent.service import AgentService, configure_tracing, import_tool_modules
 
         import_tool_modules(settings.tool_modules)
@@ -90,11 +94,11 @@ def run(args: argparse.Namespace) -> int:
     tools = ", ".join(service.toolbox.names()) or "none"
     print(
         f"agent-audit agent on {settings.host}:{settings.port} model={settings.llm_model} "
-        f"at {settings.llm_base_url} tools: {tools}",
+        f"at {without_credentials(settings.llm_base_url)} tools: {tools}",
         flush=True,
     )
     try:
-        _serve(create_app(service), settings, log_level=str(args.log_level).lower())
+        _serve(create_app(service), settings, redactor, log_level=str(args.log_level).lower())
     finally:
         service.close(wait=False)
         shutdown()
@@ -102,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(app: Any, settings: AgentSettings, *, log_level: str) -> None:
+def _serve(app: Any, settings: AgentSettings, redactor: Redactor, *, log_level: str) -> None:
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -127,5 +131,6 @@ def _serve(app: Any, settings: AgentSettings, *, log_level: str) -> None:
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=log_level, access_log=False
     )
+    redact_log_handlers(redactor)  # uvicorn's handlers exist once its config is built
     # SIGINT/SIGTERM: stop taking requests, let the answers in flight finish.
     Server(config).run()

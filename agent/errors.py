@@ -13,7 +13,7 @@ error text is the tool's result, handed back to the model.
 
 from __future__ import annotations
 
-__all__ = ["AgentError", "ModelServerError", "SettingsError", "ToolRegistrationError"]
+__all__ = ["AgentError", "ModelServerError", "NoAnswer", "SettingsError", "ToolRegistrationError"]
 
 
 class AgentError(Exception):
@@ -43,3 +43,7 @@ class ModelServerError(AgentError):
         super().__init__(message)
         self.base_url = base_url
         self.status_code = status_code
+
+
+class NoAnswer(AgentError):
+    """The model's turn held neither text nor a tool call: a refusal, a filter, nothing."""

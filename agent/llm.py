@@ -18,8 +18,8 @@ from typing import Any
 import openai
 
 from agent.errors import ModelServerError
-from agent.llm_deadline import DeadlineTransport
-from agent.settings import AgentSettings
+from agent.llm_deadline import AnswerTooLarge, DeadlineTransport
+from agent.settings import AgentSettings, without_credentials
 from instrumentation.encoding import clean_text, safe_text
 
 __all__ = ["ChatModel", "ModelTurn", "ToolCallRequest"]
@@ -47,6 +47,7 @@ class ModelTurn:
     input_tokens: int | None
     output_tokens: int | None
     finish_reason: str | None
+    refusal: str | None = None  # OpenAI's ``message.refusal``: why the model declined
 
     @property
     def thinking(self) -> str:
@@ -72,7 +73,8 @@ class ChatModel:
     """An OpenAI client bound to the configured server, with bounded timeout and retries."""
 
     def __init__(self, settings: AgentSettings) -> None:
-        self.base_url = settings.llm_base_url
+        # As messages, logs and the trail name the server: without the URL's credentials.
+        self.base_url = without_credentials(settings.llm_base_url)
         self._timeout_s = settings.llm_timeout_s
         self._client = openai.OpenAI(
             base_url=settings.llm_base_url,
@@ -106,6 +108,12 @@ class ChatModel:
             ) from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc
+            if isinstance(cause, AnswerTooLarge):
+                raise ModelServerError(
+                    f"model server {self.base_url} sent an answer larger than "
+                    f"{cause.limit // (1024 * 1024)} MiB; it was not read",
+                    base_url=self.base_url,
+                ) from None
             raise ModelServerError(
                 f"model server {self.base_url} is unreachable: {cause}", base_url=self.base_url
             ) from None
@@ -186,6 +194,7 @@ def _turn(completion: Any, base_url: str) -> ModelTurn:
                 arguments=_arguments_text(getattr(function, "arguments", None)),
             )
         )
+    refusal = getattr(message, "refusal", None)
     usage = getattr(completion, "usage", None)
     model = getattr(completion, "model", None)
     finish_reason = getattr(choice, "finish_reason", None)
@@ -197,6 +206,7 @@ def _turn(completion: Any, base_url: str) -> ModelTurn:
         input_tokens=_count(getattr(usage, "prompt_tokens", None)),
         output_tokens=_count(getattr(usage, "completion_tokens", None)),
         finish_reason=clean_text(finish_reason) if isinstance(finish_reason, str) else None,
+        refusal=clean_text(refusal) if isinstance(refusal, str) and refusal.strip() else None,
     )
 
 

@@ -6,7 +6,11 @@ the service) busy for as long as it liked. :class:`DeadlineTransport` gives ever
 request its own connection and a deadline for the whole exchange: the body is
 checked at every chunk, and a timer closes the connection when the headers are
 still arriving at the deadline. Past it, the request fails with
-``httpx.ReadTimeout``, which the OpenAI client reports as a time-out. Built on the HTTP library the
+``httpx.ReadTimeout``, which the OpenAI client reports as a time-out. The answer is
+bounded in size too (:data:`MAX_ANSWER_BYTES`): a server sending hundreds of megabytes
+had the whole text held several times over (answer, thinking, the HTTP answer to the
+caller); past the bound the request fails with :class:`AnswerTooLarge`, before the
+rest is read. Built on the HTTP library the
 installed OpenAI client uses (``httpx2`` since openai 3, ``httpx`` before).
 """
 
@@ -21,14 +25,26 @@ try:  # the HTTP client the OpenAI client is built on: httpx2 since openai 3, ht
 except ImportError:  # pragma: no cover - an older openai
     import httpx  # type: ignore[no-redef]
 
-__all__ = ["DeadlineTransport"]
+__all__ = ["MAX_ANSWER_BYTES", "AnswerTooLarge", "DeadlineTransport"]
+
+# A model's answer, tool calls included, is at most a few hundred kilobytes of JSON.
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+
+
+class AnswerTooLarge(httpx.ReadError):
+    """The model server's answer is over :data:`MAX_ANSWER_BYTES`."""
+
+    def __init__(self, request: httpx.Request, limit: int) -> None:
+        super().__init__(f"the answer is larger than {limit} bytes", request=request)
+        self.limit = limit
 
 
 class DeadlineTransport(httpx.BaseTransport):
     """Each request on a fresh connection, answered in full within ``total_s`` or failed."""
 
-    def __init__(self, total_s: float) -> None:
+    def __init__(self, total_s: float, max_bytes: int = MAX_ANSWER_BYTES) -> None:
         self._total_s = total_s
+        self._max_bytes = max_bytes
         # Built once: loading the CA certificates costs ~40 ms, a connection almost nothing.
         self._ssl_context = httpx.create_ssl_context()
 
@@ -48,8 +64,19 @@ class DeadlineTransport(httpx.BaseTransport):
                 raise self._late(request) from exc
             raise
         assert isinstance(response.stream, httpx.SyncByteStream)
+        declared = response.headers.get("content-length", "")
+        if declared.strip().isdigit() and int(declared) > self._max_bytes:
+            timer.cancel()
+            transport.close()  # the body is never read
+            raise AnswerTooLarge(request, self._max_bytes)
         response.stream = _DeadlineStream(
-            response.stream, transport, timer, deadline, lambda: self._late(request)
+            response.stream,
+            transport,
+            timer,
+            deadline,
+            lambda: self._late(request),
+            lambda: AnswerTooLarge(request, self._max_bytes),
+            self._max_bytes,
         )
         return response
 
@@ -67,18 +94,26 @@ class _DeadlineStream(httpx.SyncByteStream):
         timer: threading.Timer,
         deadline: float,
         late: Callable[[], httpx.ReadTimeout],
+        too_large: Callable[[], AnswerTooLarge],
+        max_bytes: int,
     ) -> None:
         self._inner = inner
         self._transport = transport
         self._timer = timer
         self._deadline = deadline
         self._late = late
+        self._too_large = too_large
+        self._max_bytes = max_bytes
 
     def __iter__(self) -> Iterator[bytes]:
+        received = 0
         try:
             for chunk in self._inner:
                 if time.monotonic() >= self._deadline:
                     raise self._late()
+                received += len(chunk)
+                if received > self._max_bytes:
+                    raise self._too_large()
                 yield chunk
         except httpx.TransportError as exc:
             if time.monotonic() >= self._deadline and not isinstance(exc, httpx.ReadTimeout):

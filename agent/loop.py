@@ -8,7 +8,9 @@ answer, a ``terminate`` step ends the run ``max_steps``. A cancel request seen
 by the instrumentation ends the run ``cancelled`` at the next step boundary; so
 does a stop asked for by the service (its caller went away), which first records
 a ``terminate`` step saying why, even when the model call under way then fails.
-A model server that cannot answer fails the run with its error.
+A model server that cannot answer fails the run with its error; so does a model
+turn with neither text nor a tool call (a refusal, a content filter), after a failed
+``terminate`` step saying which.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
-from agent.errors import ModelServerError
+from agent.errors import ModelServerError, NoAnswer
 from agent.llm import ChatModel, ModelTurn, ToolCallRequest
 from agent.prompts import system_prompt
 from agent.settings import AgentSettings
@@ -119,7 +121,7 @@ def run_task(
                 run.finish(final_answer=answer)
     except RunCancelled as exc:
         error = str(exc)
-    except ModelServerError as exc:
+    except (ModelServerError, NoAnswer) as exc:
         logger.warning("run failed: %s", exc)
         error = str(exc)
     except Exception as exc:  # the run's boundary: record, report, never kill the worker
@@ -180,6 +182,8 @@ def _converse(
         messages.append(turn.assistant_message())
         if not turn.tool_calls:
             turns.check_stop(run)  # the answer stays in the think step's record
+            if not turn.content.strip():
+                _no_answer(run, turn, steps)
             with run.step("response") as step:
                 step.set_result(turn.content)
             steps.append(StepSummary("response", result=turn.content))
@@ -215,6 +219,24 @@ def _converse(
         step.set_result(reason)
     steps.append(StepSummary("terminate", result=reason))
     return None
+
+
+def _no_answer(run: RunHandle, turn: ModelTurn, steps: list[StepSummary]) -> NoReturn:
+    """End the run failed: a turn without text or tool calls answers nothing.
+
+    A refusal or a content filter is not a completed investigation, and an empty
+    "answer" would read as one to the caller.
+    """
+    if turn.refusal:
+        reason = f"the model refused to answer: {turn.refusal}"
+    else:
+        finish = turn.finish_reason or "none given"
+        reason = f"the model answered with neither text nor a tool call (finish reason: {finish})"
+    with run.step("terminate") as step:
+        step.set_error(reason)
+        step.set_result(reason)
+    steps.append(StepSummary("terminate", error=reason))
+    raise NoAnswer(reason)
 
 
 SKIPPED_CALLS_NAME = "(tool calls over the per-turn limit)"

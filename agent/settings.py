@@ -55,7 +55,7 @@ from instrumentation.span_redaction import policy_from_env
 from ssh_tools.errors import SettingsError as SSHSettingsError
 from ssh_tools.settings import SSHSettings
 
-__all__ = ["AgentSettings", "is_loopback"]
+__all__ = ["AgentSettings", "is_loopback", "without_credentials"]
 
 DEFAULT_BASE_URL: str = E.LLM_BASE_URL.default
 DEFAULT_MODEL: str = E.LLM_MODEL.default
@@ -140,7 +140,8 @@ class AgentSettings:
         url = urllib.parse.urlsplit(self.llm_base_url)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise SettingsError(
-                "AGENT_AUDIT_LLM_BASE_URL", f"must be an http(s) URL, got {self.llm_base_url!r}"
+                "AGENT_AUDIT_LLM_BASE_URL",
+                f"must be an http(s) URL, got {without_credentials(self.llm_base_url)!r}",
             )
         if not self.llm_model.strip():
             raise SettingsError("AGENT_AUDIT_LLM_MODEL", "must not be empty")
@@ -188,3 +189,11 @@ def _prompt_file(variable: E.Variable, env: Mapping[str, str]) -> str | None:
     if not text.strip():
         raise SettingsError(variable.name, f"{path} is empty")
     return text
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without the ``user:password@`` part, for messages, logs and ``/healthz``."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

@@ -77,8 +77,19 @@ class _RejectUnknownHost(paramiko.RejectPolicy):
         )
 
 
+# Channels open at once on the connection: OpenSSH's MaxSessions is 10 by default, and
+# a channel it refuses would read as a dead connection and be dropped under the others.
+MAX_CHANNELS = 8
+
+
 class SSHConnection:
-    """The one connection to the server; thread-safe, one command at a time."""
+    """The one connection to the server; thread-safe.
+
+    Concurrent commands share it, each on a channel of its own: the lock guards
+    connecting and opening a channel, never a command's run, so one hanging
+    command does not hold up the commands of other runs. At most
+    :data:`MAX_CHANNELS` run at once; more wait for a free channel.
+    """
 
     def __init__(self, settings: SSHSettings, *, policy: Policy | None = None) -> None:
         self._settings = settings
@@ -87,6 +98,7 @@ class SSHConnection:
         self._policy = policy
         self._client: paramiko.SSHClient | None = None
         self._lock = threading.Lock()
+        self._channels = threading.BoundedSemaphore(MAX_CHANNELS)
         self._connects = 0
 
     @property
@@ -119,17 +131,19 @@ class SSHConnection:
             raise PolicyRefused(decision.reason, layer="client")
         command = shlex.join(decision)
         started = time.monotonic()
-        with self._lock:
-            channel = self._open_session()
+        with self._channels:
+            with self._lock:
+                channel = self._open_session()
+                client = self._client
             try:
                 channel.exec_command(command)
                 limit_s = self._settings.timeout_s if timeout_s is None else timeout_s
                 exit_code, stdout, stderr, cut = self._collect(channel, decision, limit_s)
             except (paramiko.SSHException, EOFError, OSError) as exc:
-                self._drop()
+                self._drop_if_current(client)
                 raise ConnectionFailed(f"connection broke during the command: {exc}") from exc
             finally:
-                self._close_channel(channel)
+                self._close_channel(channel, client)
         result = CommandResult(
             argv=decision,
             exit_code=exit_code,
@@ -210,7 +224,7 @@ class SSHConnection:
             else:
                 arrived.wait(min(remaining, _POLL_S))
 
-    def _close_channel(self, channel: paramiko.Channel) -> None:
+    def _close_channel(self, channel: paramiko.Channel, client: paramiko.SSHClient | None) -> None:
         """Close without hiding the command's own outcome if the connection died."""
         try:
             channel.close()
@@ -218,7 +232,13 @@ class SSHConnection:
             logger.warning(
                 "SSH connection to %s broke at a channel close: %s", self._settings.host, exc
             )
-            self._drop()
+            self._drop_if_current(client)
+
+    def _drop_if_current(self, client: paramiko.SSHClient | None) -> None:
+        """Drop ``client`` unless another command already replaced it with a new one."""
+        with self._lock:
+            if self._client is client:
+                self._drop()
 
     def _open_session(self) -> paramiko.Channel:
         """A new channel; reconnects once if the kept connection turns out dead."""

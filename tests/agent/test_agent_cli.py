@@ -15,7 +15,7 @@ import pytest
 from collector.server import start_collector
 from collector.settings import Settings as CollectorSettings
 from tests.conftest import CollectorHandle
-from tests.scripted_llm import ScriptedLLM, answer, call_tool
+from tests.scripted_llm import ScriptedLLM, answer, call_tool, fail
 from tests.support import free_port, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -132,3 +132,52 @@ def test_cli_refuses_to_listen_beyond_loopback_without_a_token(tmp_path: Path) -
     assert result.returncode == 2
     assert "AGENT_AUDIT_AGENT_HOST" in result.stderr
     assert "AGENT_AUDIT_TOKEN" in result.stderr
+
+
+LOG_CANARIES = ("pw-llm-canary-4242", "sk-canary-log-0123456789abcdef")
+
+
+def test_cli_logs_and_banner_never_show_a_secret(
+    llm: ScriptedLLM, tmp_path: Path, processes: list[subprocess.Popen[str]]
+) -> None:
+    """Credentials in the model server's URL and secrets in its error text stay out of the
+    service's output: the start banner, httpx's request lines and the run-failed warning."""
+    port = free_port()
+    base_url = llm.base_url.replace("http://", f"http://llmuser:{LOG_CANARIES[0]}@")
+    env = agent_env(
+        AGENT_AUDIT_LLM_BASE_URL=base_url,
+        AGENT_AUDIT_LLM_MAX_RETRIES="0",
+        AGENT_AUDIT_AGENT_SPOOL="false",
+        AGENT_AUDIT_AGENT_DATA_DIR=str(tmp_path / "agent-data"),
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{free_port()}",
+        AGENT_AUDIT_API=f"http://127.0.0.1:{free_port()}",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "collector.cli", "agent", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    processes.append(process)
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        try:
+            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_until(healthy, timeout_s=30, what="agent /healthz")
+    llm.script("LOG-LEAK", [fail(500, f"upstream rejected api_key={LOG_CANARIES[1]}")])
+    response = httpx.post(f"{url}/agent/run", json={"task": "LOG-LEAK go"}, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "failed"
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=20)
+    assert "run failed: model server http://127.0.0.1:" in output  # logged, without the secret
+    assert "POST http://" in output  # httpx's request line is there too
+    for canary in LOG_CANARIES:
+        assert canary not in output, output

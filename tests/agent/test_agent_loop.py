@@ -322,3 +322,58 @@ def test_token_is_required_when_configured(start_agent: StartAgent, llm: Scripte
     detailed = agent.http.get("/healthz", headers={"Authorization": "Bearer s3cret-token"})
     assert detailed.json()["tools"] == []
     assert detailed.json()["model"] == "qwen2.5-coder"
+
+
+NO_ANSWER = "the model answered with neither text nor a tool call"
+EMPTY_TURNS: dict[str, tuple[list[Turn], str]] = {
+    # marker: (the turns, the run's error)
+    "EMPTY-TEXT": ([Turn(content="")], f"{NO_ANSWER} (finish reason: stop)"),
+    "EMPTY-NULL": ([Turn(content=None)], f"{NO_ANSWER} (finish reason: stop)"),
+    "EMPTY-BLANK": ([Turn(content="  \n\t")], f"{NO_ANSWER} (finish reason: stop)"),
+    "EMPTY-THINKING": (
+        [Turn(content="<think>the logs say OOM</think>")],
+        f"{NO_ANSWER} (finish reason: stop)",
+    ),
+    "EMPTY-LENGTH": (
+        [Turn(content="", finish_reason="length")],
+        f"{NO_ANSWER} (finish reason: length)",
+    ),
+    "EMPTY-FILTER": (
+        [Turn(content=None, finish_reason="content_filter")],
+        f"{NO_ANSWER} (finish reason: content_filter)",
+    ),
+    "EMPTY-AFTER-TOOL": (
+        [
+            Turn(content="Checking.", tool_calls=[ToolCall("container_status", {"name": "a"})]),
+            Turn(content=""),
+        ],
+        f"{NO_ANSWER} (finish reason: stop)",
+    ),
+    "EMPTY-REFUSAL": (
+        [Turn(content=None, refusal="I can't help with that request.")],
+        "the model refused to answer: I can't help with that request.",
+    ),
+}
+
+
+def test_a_model_turn_with_no_answer_fails_the_run_saying_why(
+    start_agent: StartAgent, llm: ScriptedLLM, tracing: Tracing
+) -> None:
+    """No text and no tool call is no answer: the run fails (it was completed with an empty
+    answer, a refusal's text lost), its last step says why, the n8n report shows it."""
+    agent = start_agent(registry=status_registry([]))
+    for marker, (turns, error) in EMPTY_TURNS.items():
+        llm.script(marker, turns)
+        body = agent.run(task=f"{marker} why did web crash?").json()
+        assert (body["status"], body["final_answer"], body["error"]) == ("failed", None, error)
+        assert body["steps"][-1] == {"action_type": "terminate", "error": error}
+        run = tracing.run(body["run_id"])
+        assert run["status"] == "failed", marker
+        assert error in run["error"], marker
+        assert run["final_answer"] is None
+        last = run["steps"][-1]
+        assert (last["action_type"], last["status"]) == ("terminate", "error"), marker
+        assert last["error"] == error
+        assert "response" not in [s["action_type"] for s in run["steps"]]
+        if marker == "EMPTY-THINKING":  # what the model thought stays in the think step
+            assert body["steps"][0]["thinking"] == "the logs say OOM"

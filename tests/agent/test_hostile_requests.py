@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from agent.app import MAX_BODY_BYTES
+from agent.llm_deadline import MAX_ANSWER_BYTES
 from ssh_tools.connection import SSHConnection
 from ssh_tools.settings import SSHSettings
 from ssh_tools.tools import ServerTools
@@ -39,6 +40,8 @@ BAD_BODIES: dict[str, tuple[str, str]] = {
     "float-max-steps": ('{"task": "HOSTILE", "max_steps": 2.0}', "max_steps"),
     "string-wait": ('{"task": "HOSTILE", "wait": "no"}', "wait"),
     "number-task": ('{"task": 12}', "task"),
+    "blank-task": ('{"task": " \\n\\t\\u3000 "}', "task"),
+    "blank-model": ('{"task": "HOSTILE", "model": "  "}', "model"),
     "list-task": ('{"task": ["HOSTILE"]}', "task"),
     "long-task": (json.dumps({"task": "HOSTILE " + "x" * 100_000}), "task"),
     "metadata-list": ('{"task": "HOSTILE", "metadata": [1, 2]}', "metadata"),
@@ -298,3 +301,100 @@ def test_a_body_past_the_limit_is_a_413_before_it_is_read(
         headers={"content-type": "application/json"},
         timeout=30,
     ).status_code in (200, 422)
+
+
+class FloodingModelServer:
+    """Answers every request with a JSON answer of ``size`` bytes (one huge content string),
+    with its length declared or sent chunked; counts the bytes it got out."""
+
+    def __init__(self, size: int, *, declared: bool) -> None:
+        head = b'{"choices": [{"index": 0, "message": {"role": "assistant", "content": "'
+        tail = b'"}, "finish_reason": "stop"}]}'
+        framing = f"content-length: {size}" if declared else "transfer-encoding: chunked"
+        status = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{framing}\r\n\r\n"
+        block = b"x" * (1024 * 1024)
+        self.sent = 0
+        outer = self
+
+        def frame(data: bytes) -> bytes:
+            return data if declared else b"%x\r\n%s\r\n" % (len(data), data)
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                length = 0
+                while (line := self.rfile.readline()) not in (b"\r\n", b"\n", b""):
+                    name, _, value = line.decode("latin-1").partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value)
+                self.rfile.read(length)  # read whole: unread bytes would reset the connection
+                try:
+                    self.wfile.write(status.encode() + frame(head))
+                    left = size - len(head) - len(tail)
+                    while left > 0:
+                        piece = block[:left]
+                        self.wfile.write(frame(piece))
+                        outer.sent += len(piece)
+                        left -= len(piece)
+                    self.wfile.write(frame(tail) + (b"" if declared else b"0\r\n\r\n"))
+                except OSError:
+                    return  # the client hung up
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_a_model_answer_past_the_size_limit_fails_the_run_without_being_read(
+    start_agent: StartAgent, tracing: Tracing, declared: bool
+) -> None:
+    # 150 MB answered in full made the service hold some 2.5 GB and send the text back
+    # three times (final answer, thinking, response step) in one HTTP answer.
+    size = 150 * 1024 * 1024
+    server = FloodingModelServer(size, declared=declared)
+    try:
+        agent = start_agent(llm_base_url=server.base_url, llm_timeout_s=60.0)
+        response = agent.run(task="FLOODED answer")
+        assert response.status_code == 200, response.text[:300]
+        body = response.json()
+        assert body["status"] == "failed", response.text[:300]
+        limit_mib = MAX_ANSWER_BYTES // (1024 * 1024)
+        assert body["error"] == (
+            f"model server {server.base_url} sent an answer larger than {limit_mib} MiB; "
+            "it was not read"
+        )
+        assert server.sent < size // 2  # the rest was never downloaded
+        run = tracing.run(body["run_id"])
+        assert run["status"] == "failed"
+        assert [(s["action_type"], s["status"]) for s in run["steps"]] == [("think", "error")]
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+)
+def test_a_json_body_sent_as_another_type_is_a_415_naming_it(
+    start_agent: StartAgent, llm: ScriptedLLM, content_type: str
+) -> None:
+    # It was a 422 saying the body "should be a valid dictionary", whatever the JSON held.
+    agent = start_agent()
+    response = httpx.post(
+        f"{agent.url}/agent/run",
+        content=b'{"task": "HOSTILE typed"}',
+        headers={"content-type": content_type},
+        timeout=30,
+    )
+    assert response.status_code == 415, response.text
+    assert response.json()["detail"] == (
+        f"the body must be JSON (Content-Type: application/json), not {content_type.split(';')[0]}"
+    )
+    assert llm.requests == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,6 +21,7 @@ from ssh_tools.errors import (
     HostKeyMismatch,
     NonZeroExit,
     PolicyRefused,
+    SSHToolError,
     UnknownHostKey,
 )
 from ssh_tools.protocol import CUT_MARKER_PREFIX
@@ -210,3 +212,68 @@ def test_output_over_the_client_cap_is_cut_with_the_marker(sshd: SSHServer) -> N
     assert result.stdout_cut and len(result.stdout) < 4096 + 100
     assert result.stdout[:4096] == ((b"x" * 99 + b"\n") * 41)[:4096]
     assert result.stdout[4096:].decode().startswith(f"\n{CUT_MARKER_PREFIX} at 4096 of ")
+
+
+def test_a_hanging_command_does_not_hold_up_the_commands_of_other_runs(
+    patient_gateway: SSHServer,
+) -> None:
+    """Concurrent runs share the connection, each command on its own channel: one run's
+    hanging docker (up to the 30 s limit, again at each retry of the model) held every
+    other run's commands back behind a lock."""
+    sshd = patient_gateway
+    seen = len(sshd.docker_records())
+    hung: list[BaseException] = []
+    with SSHConnection(sshd.settings(timeout_s=120)) as connection:
+
+        def hang() -> None:
+            try:
+                connection.run(["docker", "logs", "--tail", "1", "hang"])
+            except SSHToolError as exc:  # the connection is closed under it, below
+                hung.append(exc)
+
+        hanging = threading.Thread(target=hang, name="hanging-run", daemon=True)
+        hanging.start()
+        wait_until(
+            lambda: any(r["kind"] == "child" for r in sshd.docker_records()[seen:]),
+            timeout_s=60,
+            what="the hanging command running on the server",
+        )
+        result: list[int] = []
+        other = threading.Thread(
+            target=lambda: result.append(connection.run(["docker", "version"]).exit_code),
+            name="other-run",
+            daemon=True,
+        )
+        other.start()
+        other.join(timeout=60)
+        assert result == [0]
+        assert hanging.is_alive()  # still hanging: the other command did not wait for it
+    hanging.join(timeout=30)  # closing the connection ended it
+    assert not hanging.is_alive()
+    assert len(hung) == 1  # failed: the connection broke, or the gateway stopped it
+
+
+def test_more_concurrent_commands_than_sshd_allows_channels_all_run(sshd: SSHServer) -> None:
+    """OpenSSH serves 10 channels per connection (MaxSessions); more commands at once
+    wait for a free one instead of failing, or of dropping the connection under the others."""
+    exits: list[int] = []
+    failures: list[BaseException] = []
+    with SSHConnection(sshd.settings()) as connection:
+        connection.run(["docker", "version"])  # connected before the crowd arrives
+        start = threading.Barrier(16)
+
+        def command() -> None:
+            start.wait(timeout=30)
+            try:
+                exits.append(connection.run(["docker", "version"]).exit_code)
+            except SSHToolError as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=command, daemon=True) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert failures == []
+        assert exits == [0] * 16
+        assert connection.connects == 1
