@@ -94,6 +94,7 @@ MIN_INTERVAL_S = 0.01
 # Attributes a span keeps unless the environment says: a long conversation flattened by
 # OpenInference (several attributes per message) stays whole; values are cut elsewhere.
 SPAN_ATTRIBUTE_COUNT = 4096
+_TIMEOUT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")
 _ATTRIBUTE_COUNT_VARIABLES = ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT")
 
 
@@ -218,7 +219,17 @@ def _check_seconds(name: str, value: object, *, minimum: float) -> None:
 def _export_timeout(export_timeout_s: float | None, env: Mapping[str, str]) -> float | None:
     if export_timeout_s is not None:
         return export_timeout_s
-    if env.get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") or env.get("OTEL_EXPORTER_OTLP_TIMEOUT"):
+    for name in _TIMEOUT_VARIABLES:
+        raw = env.get(name)
+        if raw:
+            # The SDK reads it, but a bad one only fails at the first export, unnamed.
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ValueError(f"{name}={raw!r} is not a number") from None
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name}={raw!r} must be a positive finite number")
+    if any(env.get(name) for name in _TIMEOUT_VARIABLES):
         return None  # the SDK reads it
     return DEFAULT_EXPORT_TIMEOUT_S
 

@@ -1,4 +1,4 @@
-"""configure()'s time arguments: a value that would spin a thread or unbound shutdown is refused.
+"""configure()'s time arguments and variables: one that spins a thread or unbounds exit is refused.
 
 Zero, negative, NaN or tiny intervals made the heartbeat, spool replay or cancel
 poll threads busy-loop (NaN compares false with every deadline); infinite or NaN
@@ -63,3 +63,24 @@ def test_limits_themselves_and_off_values_are_accepted(
         endpoint="http://127.0.0.1:9", spool_dir=tmp_path, **{name: value}
     )
     assert configuration.installed_provider
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("OTEL_BSP_SCHEDULE_DELAY", "nan"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "inf"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "nan"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "-1"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
+        ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0"),
+        ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "inf"),
+    ],
+)
+def test_bad_time_variables_raise_value_error_naming_them(
+    name: str, raw: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(name, raw)
+    with pytest.raises(ValueError, match=name):
+        instrumentation.configure(endpoint="http://127.0.0.1:9", cancel_poll_s=None)
+    assert setup._state is None
