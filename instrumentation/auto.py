@@ -85,9 +85,12 @@ def instrument(
 
     ``tracer_provider`` defaults to the global one. ``frameworks`` limits the choice to some
     of :data:`FRAMEWORKS` (for instance, leave out ``"openai"`` when a framework already
-    traces its model calls and one span per call is enough).
+    traces its model calls and one span per call is enough); a single name may be given
+    as a string. Raises ValueError for a name not listed above.
     """
     default = [*FRAMEWORKS, *SEPARATE_ENVIRONMENT]
+    if isinstance(frameworks, str):  # one name, not its letters
+        frameworks = [frameworks]
     wanted = list(default if frameworks is None else frameworks)
     known = (*FRAMEWORKS, *SEPARATE_ENVIRONMENT, *ALTERNATIVES)
     unknown = [name for name in wanted if name not in known]

@@ -148,6 +148,15 @@ class BurstSafeSpanProcessor(SpanProcessor):
             logger.debug("span queue overflow handling failed", exc_info=True)
             self._count_drop(1)
 
+    def export_soon(self) -> None:
+        """Export everything queued now rather than at the next tick (never blocks).
+
+        Called when a run ends: a process ended right after (SIGTERM's default
+        action, ``os._exit``, a stopped container) then still delivered it.
+        """
+        if not self._wake.is_set():
+            self._wake.set()
+
     def _on_full(self, span: ReadableSpan) -> None:
         if self._spill is not None and self._spill_queue(span):
             return
@@ -213,7 +222,8 @@ class BurstSafeSpanProcessor(SpanProcessor):
             self._wake.clear()
             if self._shutdown:
                 break
-            self._export(everything=False, at_least_one=not woken)
+            # Woken (a run ended, a full batch, a full queue): send all that waits.
+            self._export(everything=woken, at_least_one=True)
         self._export(everything=True, at_least_one=True)
 
     def _export(self, *, everything: bool, at_least_one: bool) -> None:

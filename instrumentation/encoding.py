@@ -22,7 +22,9 @@ __all__ = [
     "error_type",
     "json_text",
     "name_text",
+    "plain_str",
     "result_text",
+    "safe_repr",
     "safe_text",
 ]
 
@@ -38,8 +40,20 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 NAME_MAX_CHARS = 1024
 
 
+def plain_str(value: Any) -> Any:
+    """A ``str`` subclass as a plain ``str`` (its own methods never run); anything else as is.
+
+    An agent may pass a str subclass whose ``__eq__``, ``__len__`` or ``isascii``
+    raises: comparing or measuring the plain copy cannot.
+    """
+    if isinstance(value, str) and type(value) is not str:
+        return str.__str__(value)
+    return value
+
+
 def clean_text(text: str) -> str:
     """``text`` with every lone surrogate replaced by U+FFFD (valid UTF-8 for the wire)."""
+    text = plain_str(text)
     if text.isascii():
         return text
     try:
@@ -52,7 +66,7 @@ def clean_text(text: str) -> str:
 def safe_text(value: Any) -> str:
     """``str(value)``, never raising (a broken ``__str__`` gives a placeholder), valid UTF-8."""
     if isinstance(value, str):
-        return clean_text(str.__str__(value))
+        return clean_text(value)
     try:
         text = str(value)
         if not isinstance(text, str):  # a __str__ returning something else
@@ -70,7 +84,7 @@ def name_text(value: Any) -> str:
 
 def is_blank(value: Any) -> bool:
     """None or the empty string; never calls the value's own ``__bool__``/``__eq__``."""
-    return value is None or (isinstance(value, str) and not value)
+    return value is None or (isinstance(value, str) and not plain_str(value))
 
 
 def _json_default(value: Any) -> Any:
@@ -93,7 +107,8 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
-def _safe_repr(value: Any) -> str:
+def safe_repr(value: Any) -> str:
+    """``repr(value)``, never raising (a broken ``__repr__`` gives a placeholder), valid UTF-8."""
     try:
         text = repr(value)
     except Exception:  # a broken __repr__ must not reach the agent
@@ -109,7 +124,7 @@ def json_text(value: Any) -> str:
         return clean_text(json.dumps(value, ensure_ascii=False, default=_json_default))
     except Exception:  # circular references, broken model_dump, recursion depth
         logger.debug("value of type %s is not JSON-encodable", safe_text(type(value).__name__))
-        return _safe_repr(value)
+        return safe_repr(value)
 
 
 def result_text(value: Any) -> str:
@@ -165,7 +180,7 @@ def attribute_value(value: Any) -> AttributeValue | None:
             return json_text(value)
         return result_text(value)
     except Exception:  # a value whose iteration or conversion raises
-        return _safe_repr(value)
+        return safe_repr(value)
 
 
 def error_type(exc: BaseException) -> str:

@@ -208,12 +208,18 @@ class PendingSpanProcessor(SpanProcessor):
             logger.debug("could not queue pending span", exc_info=True)
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Forward the real span; a run that ends gets no more heartbeats."""
+        """Forward the real span; a run that ends gets no more heartbeats and goes out now."""
+        ended_run = None
         if self._open_runs:
             context = span.context
             if context is not None:
-                self._open_runs.pop(context.span_id, None)  # atomic; beat() copies the values
+                # atomic; beat() copies the values
+                ended_run = self._open_runs.pop(context.span_id, None)
         self._inner.on_end(span)
+        if ended_run is not None:
+            export_soon = getattr(self._inner, "export_soon", None)
+            if export_soon is not None:
+                export_soon()
 
     def shutdown(self) -> None:
         """Send the copies still due and a last copy of each run still open (marked open

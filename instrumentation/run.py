@@ -40,6 +40,7 @@ from instrumentation.encoding import (
     is_blank,
     json_text,
     name_text,
+    plain_str,
     result_text,
     safe_text,
 )
@@ -181,6 +182,7 @@ class RunHandle(SpanOwner):
             raise RunCancelled(
                 self.id, requested_by=self._cancel.requested_by, reason=self._cancel.reason
             )
+        action_type = plain_str(action_type)
         if action_type == "think" and model is None:
             model = self._model_used or self._model_requested
         attributes = step_start_attributes(
@@ -217,6 +219,7 @@ class RunHandle(SpanOwner):
         ``status``: completed, failed, max_steps or cancelled. A later call
         replaces an earlier one. An exception leaving the block still wins.
         """
+        status = plain_str(status)
         if not isinstance(status, str) or status not in FINISH_STATUSES:
             raise ValueError(
                 f"unknown run status {safe_text(status)!r}; expected one of {FINISH_STATUSES}"
@@ -288,7 +291,7 @@ class RunScope(Scope[RunHandle]):
         return run
 
     def _close(self, exc: BaseException | None) -> None:
-        run, run_token, context_token = self._active.pop()
+        run, run_token, context_token = self._active.pop(self._entered_here())
         try:
             run._end(exc)
         finally:
@@ -297,6 +300,18 @@ class RunScope(Scope[RunHandle]):
                 _current_run.reset(run_token)
             except Exception:  # a token from another context: never fail the agent
                 logger.debug("could not restore context after run %s", run.id, exc_info=True)
+
+    def _entered_here(self) -> int:
+        """Index in ``_active`` of the run this context entered.
+
+        One scope object entered by several threads or asyncio tasks at once
+        closes each one's own run, not the latest entered anywhere.
+        """
+        here = _current_run.get()
+        for index in range(len(self._active) - 1, -1, -1):
+            if self._active[index][0] is here:
+                return index
+        return len(self._active) - 1
 
     def __call__(self, func: F) -> F:
         if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):

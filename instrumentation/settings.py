@@ -11,6 +11,7 @@ Pure: reads the mapping it is given (``os.environ`` by default) and nothing else
 
 from __future__ import annotations
 
+import math
 import os
 import urllib.parse
 from collections.abc import Mapping
@@ -136,8 +137,8 @@ def _positive_env(env: Mapping[str, str], name: str) -> float | None:
         value = float(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a number") from None
-    if value <= 0:
-        raise ValueError(f"{name}={raw!r} must be positive")
+    if not math.isfinite(value) or value <= 0:  # NaN or infinity: no tick at all
+        raise ValueError(f"{name}={raw!r} must be a positive finite number")
     return value
 
 

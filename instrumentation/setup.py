@@ -52,6 +52,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import logging
+import math
 import os
 import threading
 import time
@@ -87,9 +88,13 @@ DEFAULT_EXPORT_TIMEOUT_S = 5.0
 _SHUTDOWN_POLL_S = 0.02
 _SHUTDOWN_GRACE_S = 1.0
 DEFAULT_SCHEDULE_DELAY_MS = 500
+# The shortest heartbeat, retry, poll and export interval configure() takes: shorter
+# ones would keep a core busy for nothing.
+MIN_INTERVAL_S = 0.01
 # Attributes a span keeps unless the environment says: a long conversation flattened by
 # OpenInference (several attributes per message) stays whole; values are cut elsewhere.
 SPAN_ATTRIBUTE_COUNT = 4096
+_TIMEOUT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")
 _ATTRIBUTE_COUNT_VARIABLES = ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT")
 
 
@@ -196,12 +201,35 @@ def _build_exporter(settings: ExportSettings, export_timeout_s: float | None) ->
     return HttpSpanExporter(endpoint=settings.endpoint, headers=auth, timeout=export_timeout_s)
 
 
+def _check_seconds(name: str, value: object, *, minimum: float) -> None:
+    """ValueError unless ``value`` is a finite number of at least ``minimum``.
+
+    A zero, negative or NaN interval would make a background thread spin (NaN
+    compares false with every deadline); infinity would make shutdown unbounded.
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < minimum
+    ):
+        raise ValueError(f"{name} must be a finite number of at least {minimum}, got {value!r}")
+
+
 def _export_timeout(export_timeout_s: float | None, env: Mapping[str, str]) -> float | None:
     if export_timeout_s is not None:
-        if export_timeout_s <= 0:
-            raise ValueError("export_timeout_s must be positive")
         return export_timeout_s
-    if env.get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") or env.get("OTEL_EXPORTER_OTLP_TIMEOUT"):
+    for name in _TIMEOUT_VARIABLES:
+        raw = env.get(name)
+        if raw:
+            # The SDK reads it, but a bad one only fails at the first export, unnamed.
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ValueError(f"{name}={raw!r} is not a number") from None
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name}={raw!r} must be a positive finite number")
+    if any(env.get(name) for name in _TIMEOUT_VARIABLES):
         return None  # the SDK reads it
     return DEFAULT_EXPORT_TIMEOUT_S
 
@@ -235,13 +263,21 @@ def configure(
     is installed). ``redact``: redact spans before the spool, and before export
     with ``AGENT_AUDIT_REDACT_WIRE`` (default
     ``AGENT_AUDIT_REDACT``, on). After :func:`shutdown`, ``configure()`` may be called anew.
-    Raises ValueError for a bad argument or environment value.
+    Raises ValueError for a bad argument or environment value: the intervals
+    (``heartbeat_s``, ``spool_retry_s``, ``cancel_poll_s``, ``export_timeout_s``)
+    must be finite and at least :data:`MIN_INTERVAL_S`, ``shutdown_timeout_s``
+    finite and not negative, ``schedule_delay_ms`` at least 1.
     """
     global _state, _atexit_registered
-    if heartbeat_s <= 0:
-        raise ValueError("heartbeat_s must be positive")
-    if shutdown_timeout_s < 0:
-        raise ValueError("shutdown_timeout_s must not be negative")
+    _check_seconds("heartbeat_s", heartbeat_s, minimum=MIN_INTERVAL_S)
+    _check_seconds("shutdown_timeout_s", shutdown_timeout_s, minimum=0.0)
+    _check_seconds("spool_retry_s", spool_retry_s, minimum=MIN_INTERVAL_S)
+    if cancel_poll_s:  # None or 0: polling off
+        _check_seconds("cancel_poll_s", cancel_poll_s, minimum=MIN_INTERVAL_S)
+    if export_timeout_s is not None:
+        _check_seconds("export_timeout_s", export_timeout_s, minimum=MIN_INTERVAL_S)
+    if schedule_delay_ms is not None:
+        _check_seconds("schedule_delay_ms", schedule_delay_ms, minimum=1)
     env = dict(os.environ)
     with _lock:
         if _state is not None:

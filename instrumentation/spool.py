@@ -27,6 +27,9 @@ __all__ = ["SpanSpool", "encode_batch", "split_request"]
 logger = logging.getLogger(__name__)
 
 _SUFFIX = ".otlp"
+_PARTIAL_SUFFIX = ".tmp"  # a file being written; renamed to its .otlp name once whole
+# A partial file older than this is a dead process's: a write takes milliseconds.
+STALE_PARTIAL_S = 600.0
 
 
 def encode_batch(spans: Sequence[ReadableSpan]) -> bytes:
@@ -89,6 +92,26 @@ class SpanSpool:
         self._sequence = count()
         self._lock = threading.Lock()
         self._dropped_files = 0
+        self._remove_stale_partials()
+
+    def _remove_stale_partials(self) -> None:
+        """Delete half-written files a killed process left behind.
+
+        They are never sent and do not count towards the bound, so they would pile
+        up crash after crash. A recent one may be another live process's write.
+        """
+        now = time.time()
+        try:
+            partials = [p for p in self.directory.iterdir() if p.name.endswith(_PARTIAL_SUFFIX)]
+        except OSError:
+            return
+        for path in partials:
+            try:
+                stale = now - path.stat().st_mtime > STALE_PARTIAL_S
+            except OSError:
+                continue
+            if stale:
+                _unlink(path)
 
     def pending(self) -> list[Path]:
         """Spooled files, oldest first."""
@@ -130,7 +153,7 @@ class SpanSpool:
     def _write_locked(self, payload: bytes) -> Path | None:
         name = f"{time.time_ns():020d}-{os.getpid()}-{next(self._sequence):08d}{_SUFFIX}"
         path = self.directory / name
-        temporary = self.directory / f".{name}.tmp"
+        temporary = self.directory / f".{name}{_PARTIAL_SUFFIX}"
         try:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as handle:

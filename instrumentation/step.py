@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,9 @@ from instrumentation.encoding import (
     is_blank,
     json_text,
     name_text,
+    plain_str,
     result_text,
+    safe_repr,
     safe_text,
 )
 from instrumentation.errors import RunCancelled
@@ -33,6 +36,7 @@ _OPERATION_BY_ACTION = {"tool_call": attr.OP_EXECUTE_TOOL, "think": attr.OP_CHAT
 
 def step_span_name(action_type: str, *, tool_name: str | None, model: str | None) -> str:
     """``execute_tool {tool}``, ``chat {model}``, or the action type itself."""
+    action_type = plain_str(action_type)
     if action_type == "tool_call":
         return f"{attr.TOOL_SPAN_PREFIX} {name_text(tool_name)}"
     if action_type == "think":
@@ -55,9 +59,11 @@ def step_start_attributes(
     provider: str | None = None,
 ) -> dict[str, Any]:
     """Attributes a step span carries from its start (so its pending copy has them too)."""
+    action_type = plain_str(action_type)
     if not isinstance(action_type, str) or action_type not in attr.ACTION_TYPES:
         raise ValueError(
-            f"unknown action_type {action_type!r}; expected one of {', '.join(attr.ACTION_TYPES)}"
+            f"unknown action_type {safe_repr(action_type)}; "
+            f"expected one of {', '.join(attr.ACTION_TYPES)}"
         )
     if action_type == "tool_call" and is_blank(tool_name):
         raise ValueError("a tool_call step needs a tool_name")
@@ -81,6 +87,30 @@ def step_start_attributes(
     if not is_blank(provider):
         attrs[attr.GEN_AI_PROVIDER_NAME] = safe_text(provider)
     return attrs
+
+
+# A count OTLP can carry (int64); a run's total of such counts stays far below it in practice.
+_TOKEN_COUNT_MAX = 2**63 - 1
+
+
+def token_count(key: str, value: Any) -> int | None:
+    """``value`` as a token count: None, or an integer (numpy's too) in 0..int64 max.
+
+    Raises ValueError for anything else, bool included.
+    """
+    if value is None:
+        return None
+    count: int | None = None
+    if not isinstance(value, bool):
+        try:
+            count = operator.index(value)  # int, numpy.int64, any __index__ integer
+        except Exception:
+            count = None
+    if count is None or not 0 <= count <= _TOKEN_COUNT_MAX:
+        raise ValueError(
+            f"{key} must be a non-negative integer up to {_TOKEN_COUNT_MAX}, got {safe_repr(value)}"
+        )
+    return count
 
 
 class StepHandle(SpanOwner, Scope["StepHandle"]):
@@ -184,19 +214,15 @@ class StepHandle(SpanOwner, Scope["StepHandle"]):
             (attr.GEN_AI_USAGE_INPUT_TOKENS, input_tokens),
             (attr.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens),
         )
-        for key, value in pairs:
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 0
-            ):
-                raise ValueError(f"{key} must be a non-negative int, got {value!r}")
-        for key, value in pairs:
-            if value is not None:
-                self._set(key, value)
+        counts = [token_count(key, value) for key, value in pairs]
+        for (key, _), count in zip(pairs, counts, strict=True):
+            if count is not None:
+                self._set(key, count)
         # Kept for the run's totals; a second call replaces, it does not add.
-        if input_tokens is not None:
-            self._input_tokens = input_tokens
-        if output_tokens is not None:
-            self._output_tokens = output_tokens
+        if counts[0] is not None:
+            self._input_tokens = counts[0]
+        if counts[1] is not None:
+            self._output_tokens = counts[1]
 
     def set_model(self, name: str) -> None:
         """The model that answered (``gen_ai.response.model``); names the span if it had none."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import instrumentation
 from instrumentation import agent_run
 from instrumentation.senders import GrpcSender, HttpSender, SendError
-from instrumentation.spool import SpanSpool, encode_batch
+from instrumentation.spool import STALE_PARTIAL_S, SpanSpool, encode_batch
 from tests.instrumentation.recording import (
     RecordingGrpcServer,
     RecordingHttpServer,
@@ -171,3 +173,18 @@ def test_grpc_sender_delivers_the_bytes_unchanged(grpc_server: RecordingGrpcServ
     assert grpc_server.payloads == [payload]
     assert [s.name for s in decode_spans(payload)] == ["span 0", "span 1"]
     assert grpc_server.headers[0]["authorization"] == "Bearer t"
+
+
+def test_half_written_files_of_a_killed_process_are_removed_at_start(tmp_path: Path) -> None:
+    directory = tmp_path / "spool"
+    SpanSpool(directory).put(b"whole")
+    stale = directory / ".00000000000000000001-77-00000000.otlp.tmp"
+    fresh = directory / ".00000000000000000002-78-00000000.otlp.tmp"
+    for partial in (stale, fresh):
+        partial.write_bytes(b"half")
+    old = time.time() - STALE_PARTIAL_S - 60
+    os.utime(stale, (old, old))
+    spool = SpanSpool(directory)  # a later process starts on the same directory
+    assert not stale.exists()
+    assert fresh.exists()  # may be another live process's write in progress
+    assert [path.read_bytes() for path in spool.pending()] == [b"whole"]
