@@ -8,8 +8,10 @@ OTLP protobuf (gzipped), plus what the framework returned.
 
     VENV/bin/python -m tests.frameworks.captured.capture_sessions FRAMEWORK [OUT_DIR]
 
-FRAMEWORK and its VENV: ``pydantic_ai``, ``openai_agents``, ``langgraph``, ``smolagents``
-(the project's environment; fewer shapes: sessions_core_agents.py), ``agno``, ``autogen``,
+FRAMEWORK and its VENV: ``pydantic_ai``, ``openai_agents``, ``langgraph``, ``smolagents``,
+``strands``, ``google_adk`` (the project's environment; fewer shapes:
+sessions_core_agents.py), ``haystack`` (a virtualenv with the packages its entry names, as
+sessions_haystack_agents.py says; the same fewer shapes), ``agno``, ``autogen``,
 ``llamaindex``, ``crewai`` (the venvs of
 tests/frameworks/venv_agents/requirements-<framework>.txt, traced by their OpenInference
 instrumentors; AutoGen by autogen-core's own spans too). A session is each framework's own:
@@ -24,7 +26,11 @@ from __future__ import annotations
 
 from opentelemetry.sdk.trace import SpanLimits
 
-from tests.frameworks.captured import sessions_core_agents, sessions_venv_agents
+from tests.frameworks.captured import (
+    sessions_core_agents,
+    sessions_haystack_agents,
+    sessions_venv_agents,
+)
 from tests.frameworks.captured.capture_driver import Framework, run_main
 
 # As capture_edges_more.py: the attributes a span keeps under instrumentation.configure().
@@ -33,6 +39,7 @@ SPAN_ATTRIBUTE_COUNT = 4096
 FRAMEWORKS: dict[str, Framework] = {
     **sessions_venv_agents.FRAMEWORKS,
     **sessions_core_agents.FRAMEWORKS,
+    **sessions_haystack_agents.FRAMEWORKS,
 }
 
 

@@ -1,0 +1,56 @@
+"""The conversation shapes (sessions_scenario.py) on Haystack's ``Agent``, traced by its
+OpenInference instrumentor in a virtualenv of its own (the packages its entry names): a run
+given an earlier exchange as messages, two tool calls in one turn with one raising, tools
+answering odd results, a tool called with a wrong argument and a tool the agent does not
+have; run by capture_sessions.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.frameworks.captured import sessions_scenario as S
+from tests.frameworks.captured.capture_driver import Framework
+from tests.frameworks.captured.capture_files import Capture
+from tests.scripted_llm import ScriptedLLM
+
+SHAPES = ("parallel", "results", "bad_args", "unknown_tool")
+
+
+def _haystack(capture: Capture, llm: ScriptedLLM) -> dict[str, S.Outcome]:
+    from haystack.components.agents import Agent
+    from haystack.components.generators.chat import OpenAIChatGenerator
+    from haystack.dataclasses import ChatMessage
+    from haystack.tools import create_tool_from_function
+    from haystack.utils import Secret
+    from openinference.instrumentation.haystack import HaystackInstrumentor
+
+    HaystackInstrumentor().instrument(tracer_provider=capture.provider)
+    tools = S.Tools()
+    own = [tools.get_weather, tools.nothing, tools.list_files, tools.read_log]
+
+    def ask(messages: list[Any]) -> str | None:
+        generator = OpenAIChatGenerator(api_key=Secret.from_token("none"), model=S.MODEL,
+                                        api_base_url=llm.base_url, max_retries=0)  # fmt: skip
+        agent = Agent(chat_generator=generator,
+                      tools=[create_tool_from_function(f) for f in own])  # fmt: skip
+        done = agent.run(messages=messages)
+        return done["last_message"].text  # type: ignore[no-any-return]
+
+    tasks = S.script(llm, "[sessions-haystack]")
+    out = {
+        shape: S.outcome(tasks[shape], lambda t=tasks[shape]: ask([ChatMessage.from_user(t)]))
+        for shape in SHAPES
+    }
+    earlier = [
+        ChatMessage.from_user(tasks["earlier"]),
+        ChatMessage.from_assistant(S.EARLIER_ANSWER),
+        ChatMessage.from_user(tasks["history"]),
+    ]
+    out["history"] = S.outcome(tasks["history"], lambda: ask(earlier))
+    out["tool_calls"] = tools.calls
+    return out
+
+
+FRAMEWORKS: dict[str, Framework] = {
+    "haystack": (("haystack-ai", "openinference-instrumentation-haystack"), _haystack),
+}
