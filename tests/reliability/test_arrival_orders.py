@@ -121,6 +121,7 @@ FRAMEWORKS = (
     "sessions_llamaindex",
     "sessions_openai_agents",
     "sessions_pydantic_ai",
+    "sessions_semantic_kernel",
     "sessions_smolagents",
     "sessions_strands",
     "shapes_crewai",

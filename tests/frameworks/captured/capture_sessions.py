@@ -10,9 +10,10 @@ OTLP protobuf (gzipped), plus what the framework returned.
 
 FRAMEWORK and its VENV: ``pydantic_ai``, ``openai_agents``, ``langgraph``, ``smolagents``,
 ``strands``, ``google_adk`` (the project's environment; fewer shapes:
-sessions_core_agents.py), ``haystack`` (a virtualenv with the packages its entry names, as
-sessions_haystack_agents.py says; the same fewer shapes), ``agno``, ``autogen``,
-``llamaindex``, ``crewai`` (the venvs of
+sessions_core_agents.py), ``haystack``, ``beeai`` (OpenInference:
+sessions_openinference_agents.py) and ``semantic_kernel`` (its own GenAI spans:
+sessions_genai_agents.py), each in a virtualenv with the packages its entry names, playing
+the same fewer shapes; ``agno``, ``autogen``, ``llamaindex``, ``crewai`` (the venvs of
 tests/frameworks/venv_agents/requirements-<framework>.txt, traced by their OpenInference
 instrumentors; AutoGen by autogen-core's own spans too). A session is each framework's own:
 Agno's ``session_id`` over an in-memory db with ``add_history_to_context``, AutoGen's agent
@@ -28,7 +29,8 @@ from opentelemetry.sdk.trace import SpanLimits
 
 from tests.frameworks.captured import (
     sessions_core_agents,
-    sessions_haystack_agents,
+    sessions_genai_agents,
+    sessions_openinference_agents,
     sessions_venv_agents,
 )
 from tests.frameworks.captured.capture_driver import Framework, run_main
@@ -39,7 +41,8 @@ SPAN_ATTRIBUTE_COUNT = 4096
 FRAMEWORKS: dict[str, Framework] = {
     **sessions_venv_agents.FRAMEWORKS,
     **sessions_core_agents.FRAMEWORKS,
-    **sessions_haystack_agents.FRAMEWORKS,
+    **sessions_openinference_agents.FRAMEWORKS,
+    **sessions_genai_agents.FRAMEWORKS,
 }
 
 
