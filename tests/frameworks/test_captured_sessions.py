@@ -39,6 +39,7 @@ CORE_FRAMEWORKS = (
     "google_adk",
     "haystack",
     "semantic_kernel",
+    "beeai",
 )
 FRAMEWORKS = VENV_FRAMEWORKS + CORE_FRAMEWORKS
 RETRIES = ("bad_args", "unknown_tool", "bad_structured")
@@ -56,6 +57,7 @@ SHAPES = {
     "google_adk": ("greeting", "followup", *CORE_SHAPES[:-1]),
     "haystack": CORE_SHAPES,
     "semantic_kernel": CORE_SHAPES,
+    "beeai": CORE_SHAPES,
 }
 ALL_SHAPES = (
     "greeting",
@@ -77,6 +79,9 @@ UNTOLD = {
     # Semantic Kernel refuses both before any tool span, and its model-call spans hold no
     # messages: no span records the call.
     "semantic_kernel": ("bad_args", "unknown_tool"),
+    # BeeAI's instrumentor failed on the model call that asked for the unknown tool (its
+    # span is missing) and the agent asked again without telling the model.
+    "beeai": ("unknown_tool",),
 }
 # The model each framework's model-call spans name (the served one where they record it).
 MODELS = {
@@ -90,9 +95,9 @@ UNCOUNTED_STREAMS = ("autogen",)
 # The Agents SDK tells the model a fixed text for a tool that raised, not its error.
 GENERIC_TOOL_ERRORS = ("openai_agents",)
 # A failed call's span or message records its error only, not what the model was told:
-# Haystack's calls are read from the messages (no tool span), Semantic Kernel's tool span
-# records the exception.
-TOLD_ERRORS_ONLY = ("haystack", "semantic_kernel")
+# Haystack's calls are read from the messages (no tool span), Semantic Kernel's and BeeAI's
+# tool spans record the exception.
+TOLD_ERRORS_ONLY = ("haystack", "semantic_kernel", "beeai")
 # The plugin a framework's tools are called under.
 TOOL_PLUGINS = {"semantic_kernel": "Session"}
 # Semantic Kernel's agent span records no input messages for a run asked a text, and its
@@ -336,13 +341,15 @@ def test_retries_after_an_error_read_as_the_framework_told_the_model(
         name = _tool(framework, "get_weather" if shape == "bad_args" else S.UNKNOWN_TOOL)
         args = {"town": "Paris"} if shape == "bad_args" else {"city": "Paris"}
         assert (wrong[1], json.loads(wrong[2]), wrong[4]) == (name, args, "error"), shape
-        assert wrong[5] and ("town" in wrong[5] or S.UNKNOWN_TOOL in wrong[5] or "tool" in wrong[5])
+        told = (wrong[5] or "").lower()
+        assert "town" in told or S.UNKNOWN_TOOL in told or "tool" in told
         assert (right[1], json.loads(right[2]), right[4]) == (
             _tool(framework, "get_weather"),
             {"city": "Paris"},
             "ok",
         )
-        assert run[7:10] == (5, tokens + 81 + 120, 90), shape
+        # Its steps counted with an answer tool's (BeeAI's ``final_answer``).
+        assert run[7:10] == (len(run_steps(module_collector, run[0])), tokens + 81 + 120, 90)
     if "bad_structured" not in runs:
         return
     run, seen = runs["bad_structured"], returned["bad_structured"]

@@ -114,6 +114,7 @@ FRAMEWORKS = (
     "semantic_kernel",
     "sessions_agno",
     "sessions_autogen",
+    "sessions_beeai",
     "sessions_crewai",
     "sessions_google_adk",
     "sessions_haystack",
