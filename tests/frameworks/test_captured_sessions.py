@@ -40,6 +40,7 @@ CORE_FRAMEWORKS = (
     "haystack",
     "semantic_kernel",
     "beeai",
+    "agent_framework",
 )
 FRAMEWORKS = VENV_FRAMEWORKS + CORE_FRAMEWORKS
 RETRIES = ("bad_args", "unknown_tool", "bad_structured")
@@ -58,6 +59,7 @@ SHAPES = {
     "haystack": CORE_SHAPES,
     "semantic_kernel": CORE_SHAPES,
     "beeai": CORE_SHAPES,
+    "agent_framework": CORE_SHAPES,
 }
 ALL_SHAPES = (
     "greeting",
@@ -89,11 +91,12 @@ MODELS = {
     "pydantic_ai": f"{S.MODEL}-served",
     "langgraph": f"{S.MODEL}-served",
     "haystack": f"{S.MODEL}-served",
+    "agent_framework": f"{S.MODEL}-served",
 }
 # AutoGen's client streams without asking the server for usage: it counts no tokens.
 UNCOUNTED_STREAMS = ("autogen",)
 # The Agents SDK tells the model a fixed text for a tool that raised, not its error.
-GENERIC_TOOL_ERRORS = ("openai_agents",)
+GENERIC_TOOL_ERRORS = ("openai_agents", "agent_framework")
 # A failed call's span or message records its error only, not what the model was told:
 # Haystack's calls are read from the messages (no tool span), Semantic Kernel's and BeeAI's
 # tool spans record the exception.
@@ -103,6 +106,9 @@ TOOL_PLUGINS = {"semantic_kernel": "Session"}
 # Semantic Kernel's agent span records no input messages for a run asked a text, and its
 # model calls none: its runs have no task.
 TASKLESS = ("semantic_kernel",)
+# Agent Framework's span writes an empty text result as its content items' reprs
+# (``[<agent_framework._types.Content object at 0x...>]``): read as such, left.
+CONTENT_REPR_RESULTS = ("agent_framework",)
 # A Haystack Agent outside a pipeline has no name but its class's.
 AGENT_NAMES = {"haystack": "Agent"}
 CUT_MARK = "\n…[truncated by agent-audit: "
@@ -228,7 +234,7 @@ def test_tool_calls_read_as_the_framework_ran_them(
     ]
     assert _value(paris[3]) == {"city": "Paris", "celsius": 18, "sky": "sunny"}
     if framework in GENERIC_TOOL_ERRORS:
-        assert atlantis[3] and atlantis[5]
+        assert atlantis[3] and atlantis[5] and "Paris" not in atlantis[3]
     elif raised or framework in TOLD_ERRORS_ONLY:  # ADK: the run ended on the error
         assert S.NO_CITY in atlantis[5] and atlantis[3] is None
     else:
@@ -238,12 +244,13 @@ def test_tool_calls_read_as_the_framework_ran_them(
     steps = _steps(module_collector, runs["results"][0])
     assert [s[0] for s in steps] == ["think", "tool_call"] * 3 + ["think"]
     empty, listing, log = (s for s in steps if s[0] == "tool_call")
-    assert (empty[1], json.loads(empty[2]), empty[3], empty[4]) == (
+    assert (empty[1], json.loads(empty[2]), empty[4]) == (
         _tool(framework, "nothing"),
         {"key": "empty"},
-        "",
         "ok",
     )
+    if framework not in CONTENT_REPR_RESULTS:
+        assert empty[3] == ""
     assert (listing[1], _value(listing[3]), listing[4]) == (
         _tool(framework, "list_files"),
         S.LISTING,
@@ -342,7 +349,7 @@ def test_retries_after_an_error_read_as_the_framework_told_the_model(
         args = {"town": "Paris"} if shape == "bad_args" else {"city": "Paris"}
         assert (wrong[1], json.loads(wrong[2]), wrong[4]) == (name, args, "error"), shape
         told = (wrong[5] or "").lower()
-        assert "town" in told or S.UNKNOWN_TOOL in told or "tool" in told
+        assert any(word in told for word in ("town", S.UNKNOWN_TOOL, "tool", "argument"))
         assert (right[1], json.loads(right[2]), right[4]) == (
             _tool(framework, "get_weather"),
             {"city": "Paris"},

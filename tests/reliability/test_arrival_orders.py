@@ -112,6 +112,7 @@ FRAMEWORKS = (
     "pydantic_ai",
     "pydantic_ai_v1",
     "semantic_kernel",
+    "sessions_agent_framework",
     "sessions_agno",
     "sessions_autogen",
     "sessions_beeai",

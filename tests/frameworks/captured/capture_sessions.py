@@ -11,15 +11,15 @@ OTLP protobuf (gzipped), plus what the framework returned.
 FRAMEWORK and its VENV: ``pydantic_ai``, ``openai_agents``, ``langgraph``, ``smolagents``,
 ``strands``, ``google_adk`` (the project's environment; fewer shapes:
 sessions_core_agents.py), ``haystack``, ``beeai`` (OpenInference:
-sessions_openinference_agents.py) and ``semantic_kernel`` (its own GenAI spans:
-sessions_genai_agents.py), each in a virtualenv with the packages its entry names, playing
-the same fewer shapes; ``agno``, ``autogen``, ``llamaindex``, ``crewai`` (the venvs of
-tests/frameworks/venv_agents/requirements-<framework>.txt, traced by their OpenInference
-instrumentors; AutoGen by autogen-core's own spans too). A session is each framework's own:
-Agno's ``session_id`` over an in-memory db with ``add_history_to_context``, AutoGen's agent
-kept between two ``run`` calls, LlamaIndex's ``Memory`` passed to both runs; CrewAI has
-none (no session, no nested shape). The nested agent is AutoGen's ``AgentTool``, and for
-the others a tool function running a second agent. The files are
+sessions_openinference_agents.py), ``semantic_kernel`` and ``agent_framework`` (their own
+GenAI spans: sessions_genai_agents.py), each in a virtualenv with the packages its entry
+names, playing the same fewer shapes; ``agno``, ``autogen``, ``llamaindex``, ``crewai`` (the
+venvs of tests/frameworks/venv_agents/requirements-<framework>.txt, traced by their
+OpenInference instrumentors; AutoGen by autogen-core's own spans too). A session is each
+framework's own: Agno's ``session_id`` over an in-memory db with ``add_history_to_context``,
+AutoGen's agent kept between two ``run`` calls, LlamaIndex's ``Memory`` passed to both runs;
+CrewAI has none (no session, no nested shape). The nested agent is AutoGen's ``AgentTool``,
+and for the others a tool function running a second agent. The files are
 ``sessions_<FRAMEWORK>.otlp.gz`` and ``.expected.json``, with the versions used.
 """
 

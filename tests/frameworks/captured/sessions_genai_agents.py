@@ -1,9 +1,10 @@
 """The conversation shapes (sessions_scenario.py) on Semantic Kernel's
-``ChatCompletionAgent``, traced by its own GenAI spans (sensitive data on) in a virtualenv of
-its own (the packages its entry names): a run given an earlier exchange as messages, two
-tool calls in one turn with one raising, tools answering odd results, a tool called with a
-wrong argument and a tool the agent does not have; run by capture_sessions.py. The model
-calls the tools by Semantic Kernel's ``{plugin}-{function}`` names (``Session-...``)."""
+``ChatCompletionAgent`` and Microsoft Agent Framework's ``Agent``, each traced by its own
+GenAI spans (sensitive data on) in a virtualenv of its own (the packages its entry names):
+a run given an earlier exchange as messages, two tool calls in one turn with one raising,
+tools answering odd results, a tool called with a wrong argument and a tool the agent does
+not have; run by capture_sessions.py. The model calls Semantic Kernel's tools by their
+``{plugin}-{function}`` names (``Session-...``)."""
 
 from __future__ import annotations
 
@@ -74,6 +75,37 @@ def _semantic_kernel(capture: Capture, llm: ScriptedLLM) -> dict[str, S.Outcome]
     return out
 
 
+def _agent_framework(capture: Capture, llm: ScriptedLLM) -> dict[str, S.Outcome]:
+    from agent_framework import Agent, Message
+    from agent_framework.observability import enable_instrumentation
+    from agent_framework.openai import OpenAIChatCompletionClient
+    from opentelemetry import trace
+
+    trace.set_tracer_provider(capture.provider)  # the framework traces through the global one
+    enable_instrumentation(enable_sensitive_data=True)
+    tools = S.Tools()
+
+    def make_agent() -> Any:
+        client = OpenAIChatCompletionClient(model=S.MODEL, api_key="none", base_url=llm.base_url)
+        own = [tools.get_weather, tools.nothing, tools.list_files, tools.read_log]
+        return Agent(client=client, name="session_agent", instructions="Be brief.", tools=own)
+
+    async def ask(messages: Any) -> str:
+        return str((await make_agent().run(messages)).text)
+
+    tasks = S.script(llm, "[sessions-agent_framework]")
+    out = {shape: S.outcome(tasks[shape], lambda t=tasks[shape]: ask(t)) for shape in SHAPES}
+    earlier = [
+        Message("user", [tasks["earlier"]]),
+        Message("assistant", [S.EARLIER_ANSWER]),
+        Message("user", [tasks["history"]]),
+    ]
+    out["history"] = S.outcome(tasks["history"], lambda: ask(earlier))
+    out["tool_calls"] = tools.calls
+    return out
+
+
 FRAMEWORKS: dict[str, Framework] = {
     "semantic_kernel": (("semantic-kernel",), _semantic_kernel),
+    "agent_framework": (("agent-framework-core", "agent-framework-openai"), _agent_framework),
 }
