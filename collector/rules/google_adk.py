@@ -126,10 +126,26 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         if response is None:
             fields["tool_result"] = "null"
             return fields
+    if (refused := _refused(response, fields["tool_name"])) is not None:
+        fields["error"] = refused
     response = cut_json_string(response, ("result",)) or response  # a long one, cut
     if response is not None:
         fields["tool_result"] = as_text(response)
     return fields
+
+
+# A FunctionTool called without a mandatory argument is not run: ADK answers the model
+# {"error": "Invoking `{tool}()` failed as the following mandatory input parameters are not
+# present: ..."} as the tool's response.
+_MISSING_ARGS_ERROR = "Invoking `{tool}()` failed as the following mandatory input parameters"
+
+
+def _refused(response: Any, tool: str) -> str | None:
+    """ADK's own answer for a call it did not run (a mandatory argument missing)."""
+    if not isinstance(response, Mapping) or set(response) != {"error"}:
+        return None
+    error = str(response["error"])
+    return error if error.startswith(_MISSING_ARGS_ERROR.format(tool=tool)) else None
 
 
 def run_status(span: SpanRecord) -> str | None:
@@ -366,6 +382,14 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
     call_id = span.attributes.get(A.GEN_AI_TOOL_CALL_ID)
     if len(calls) > 1 and call_id:  # the same tool called twice in one turn
         calls = [c for c in calls if c.get("id") == call_id]
+    elif len(calls) > 1:
+        # A raised tool records no call id: its call is the one no sibling tool answered.
+        answered = {
+            other.attributes.get(A.GEN_AI_TOOL_CALL_ID)
+            for other in trace_spans.values()
+            if other.parent_span_id == span.parent_span_id and other.span_id != span.span_id
+        }
+        calls = [c for c in calls if c.get("id") not in answered]
     if len(calls) != 1 or not isinstance(calls[0].get("args"), Mapping):
         return {}
     return {"tool_args": dict(calls[0]["args"])}

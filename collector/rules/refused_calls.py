@@ -75,7 +75,8 @@ def refused_genai_calls(span: SpanRecord, refusal: re.Pattern[str]) -> list[Told
     calls = []
     for message in ordered[last + 1 :]:
         for part in _parts(message):
-            text = part.get("result")
+            # The GenAI conventions' field is ``response``; pydantic-ai writes ``result``.
+            text = part.get("result", part.get("response"))
             if part.get("type") != "tool_call_response" or not isinstance(text, str):
                 continue
             if refusal.match(text) is None:

@@ -100,6 +100,21 @@ def _answer(message: Any) -> str | None:
 _BLOCK_KEYS = frozenset({"text", "toolUse", "toolResult", "reasoningContent", "image", "document"})
 
 
+def _tool_result(value: Any) -> str | None:
+    """A tool's result blocks as text: ``""`` where the tool returned an empty text (a text
+    block with nothing in it), not a result unknown."""
+    read = text_blocks(value)
+    if read is not None:
+        return read
+    blocks = loads(value)
+    if isinstance(blocks, Mapping):
+        blocks = [blocks]
+    texts = isinstance(blocks, list) and blocks
+    if texts and all(isinstance(b, Mapping) and isinstance(b.get("text"), str) for b in blocks):
+        return ""
+    return None
+
+
 def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
     if kind != "tool_call":
         return {}
@@ -117,8 +132,8 @@ def step_fields(span: SpanRecord, kind: str) -> dict[str, Any]:
         return fields
     results = event_attrs(span, ST.EVENT_CHOICE)
     if results:
-        fields["tool_result"] = text_blocks(results[-1].get(ST.EVENT_MESSAGE))
-    elif (read := text_blocks(span.attributes.get(A.GEN_AI_TOOL_CALL_RESULT))) is not None:
+        fields["tool_result"] = _tool_result(results[-1].get(ST.EVENT_MESSAGE))
+    elif (read := _tool_result(span.attributes.get(A.GEN_AI_TOOL_CALL_RESULT))) is not None:
         # The latest GenAI conventions: the same blocks as an attribute.
         fields["tool_result"] = read
     if span.attributes.get(ST.TOOL_STATUS) == "error" and span.status_code != 2:

@@ -1,7 +1,8 @@
 """The conversation shapes (sessions_scenario.py) on the frameworks of the project's own
 environment: pydantic-ai (its own instrumentation), the OpenAI Agents SDK, LangGraph's
-``create_agent`` and smolagents (OpenInference). Each plays a run given an earlier exchange
-(not smolagents: its runs take a task), two tool calls in one turn with one raising, tools
+``create_agent`` and smolagents (OpenInference), Strands and Google ADK (their own spans).
+Each plays a run given an earlier exchange (not smolagents: its runs take a task; ADK a
+session of two runs in its place), two tool calls in one turn with one raising, tools
 answering odd results, a tool called with a wrong argument and a tool the agent does not
 have; run by capture_sessions.py."""
 
@@ -207,6 +208,67 @@ def _smolagents(capture: Capture, llm: ScriptedLLM) -> dict[str, S.Outcome]:
     return out
 
 
+def _strands(capture: Capture, llm: ScriptedLLM) -> dict[str, S.Outcome]:
+    from opentelemetry import trace
+    from strands import Agent, tool
+    from strands.models.openai import OpenAIModel
+
+    trace.set_tracer_provider(capture.provider)  # Strands traces through the global one
+    tools = S.Tools()
+    client_args = {"base_url": llm.base_url, "api_key": "sk-scripted", "max_retries": 0}
+    own = [tool(tools.get_weather), tool(tools.nothing), tool(tools.list_files)]
+    own.append(tool(tools.read_log))
+
+    def make_agent(**options: Any) -> Any:
+        # A model (and its client) per run: an httpx pool is bound to its first event loop.
+        model = OpenAIModel(client_args=client_args, model_id=S.MODEL)
+        return Agent(model=model, name="session_agent", callback_handler=None, tools=own, **options)
+
+    tasks = S.script(llm, "[sessions-strands]")
+    out = _each(tasks, lambda t: str(make_agent()(t)).strip())
+    earlier = [
+        {"role": "user", "content": [{"text": tasks["earlier"]}]},
+        {"role": "assistant", "content": [{"text": S.EARLIER_ANSWER}]},
+    ]
+    out["history"] = S.outcome(
+        tasks["history"], lambda: str(make_agent(messages=earlier)(tasks["history"])).strip()
+    )
+    out["tool_calls"] = tools.calls
+    return out
+
+
+def _google_adk(capture: Capture, llm: ScriptedLLM) -> dict[str, S.Outcome]:
+    """ADK on the tests' own chat-completions ``BaseLlm``; its session (``InMemoryRunner``'s)
+    in place of an earlier exchange: its runs take one message."""
+    import asyncio
+
+    from google.adk.agents import LlmAgent
+    from opentelemetry import trace
+
+    from tests.frameworks.adk_scripted_model import ScriptedChatModel
+    from tests.frameworks.scenarios_adk import _conversation, _run
+
+    trace.set_tracer_provider(capture.provider)  # ADK traces through the global one
+    tools = S.Tools()
+    agent = LlmAgent(
+        name="session_agent",
+        model=ScriptedChatModel(model=S.MODEL, base_url=llm.base_url),
+        instruction="Answer briefly.",
+        tools=[tools.get_weather, tools.nothing, tools.list_files, tools.read_log],
+    )
+    tasks = S.script(llm, "[sessions-google_adk]")
+    out = _each(tasks, lambda t: asyncio.run(_run(agent, t)))
+    both = S.outcome(
+        tasks["greeting"],
+        lambda: asyncio.run(_conversation(agent, [tasks["greeting"], tasks["followup"]])),
+    )
+    for shape, n in (("greeting", 0), ("followup", 1)):
+        answers = both["answer"]
+        out[shape] = {**both, "task": tasks[shape], "answer": answers and answers[n]}
+    out["tool_calls"] = tools.calls
+    return out
+
+
 FRAMEWORKS: dict[str, Framework] = {
     "pydantic_ai": (("pydantic-ai-slim",), _pydantic_ai),
     "openai_agents": (
@@ -218,4 +280,6 @@ FRAMEWORKS: dict[str, Framework] = {
         _langgraph,
     ),
     "smolagents": (("smolagents", "openinference-instrumentation-smolagents"), _smolagents),
+    "strands": (("strands-agents",), _strands),
+    "google_adk": (("google-adk",), _google_adk),
 }
