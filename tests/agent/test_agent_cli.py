@@ -37,19 +37,12 @@ def processes() -> Iterator[list[subprocess.Popen[str]]]:
             process.wait(timeout=10)
 
 
-def test_cli_serves_runs_and_its_spool_delivers_them_once_the_collector_is_up(
-    llm: ScriptedLLM, tmp_path: Path, processes: list[subprocess.Popen[str]]
-) -> None:
-    port, grpc_port, http_port = free_port(), free_port(), free_port()
-    data_dir = tmp_path / "agent-data"
-    env = agent_env(
-        AGENT_AUDIT_LLM_BASE_URL=llm.base_url,
-        AGENT_AUDIT_LLM_MODEL="llama3.1:8b",
-        AGENT_AUDIT_AGENT_DATA_DIR=str(data_dir),
-        AGENT_AUDIT_AGENT_TOOL_MODULES="tests.agent.sample_tools",
-        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{grpc_port}",
-        AGENT_AUDIT_API=f"http://127.0.0.1:{http_port}",
-    )
+def start_agent_process(
+    env: dict[str, str], tmp_path: Path, processes: list[subprocess.Popen[str]]
+) -> tuple[subprocess.Popen[str], str, dict[str, object]]:
+    """``agent-audit agent`` on a free port, once its ``/healthz`` answers: the process,
+    its URL and that answer."""
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "collector.cli", "agent", "--port", str(port)],
         env=env,
@@ -70,7 +63,23 @@ def test_cli_serves_runs_and_its_spool_delivers_them_once_the_collector_is_up(
         return response.json() if response.status_code == 200 else None
 
     health = wait_until(healthy, timeout_s=30, what="agent /healthz")
-    assert health is not None
+    return process, url, health
+
+
+def test_cli_serves_runs_and_its_spool_delivers_them_once_the_collector_is_up(
+    llm: ScriptedLLM, tmp_path: Path, processes: list[subprocess.Popen[str]]
+) -> None:
+    grpc_port, http_port = free_port(), free_port()
+    data_dir = tmp_path / "agent-data"
+    env = agent_env(
+        AGENT_AUDIT_LLM_BASE_URL=llm.base_url,
+        AGENT_AUDIT_LLM_MODEL="llama3.1:8b",
+        AGENT_AUDIT_AGENT_DATA_DIR=str(data_dir),
+        AGENT_AUDIT_AGENT_TOOL_MODULES="tests.agent.sample_tools",
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{grpc_port}",
+        AGENT_AUDIT_API=f"http://127.0.0.1:{http_port}",
+    )
+    process, url, health = start_agent_process(env, tmp_path, processes)
     assert health["tools"] == ["uptime_of"]
     assert health["model"] == "llama3.1:8b"
     assert health["ssh_host"] is None
@@ -142,7 +151,6 @@ def test_cli_logs_and_banner_never_show_a_secret(
 ) -> None:
     """Credentials in the model server's URL and secrets in its error text stay out of the
     service's output: the start banner, httpx's request lines and the run-failed warning."""
-    port = free_port()
     base_url = llm.base_url.replace("http://", f"http://llmuser:{LOG_CANARIES[0]}@")
     env = agent_env(
         AGENT_AUDIT_LLM_BASE_URL=base_url,
@@ -152,25 +160,7 @@ def test_cli_logs_and_banner_never_show_a_secret(
         OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{free_port()}",
         AGENT_AUDIT_API=f"http://127.0.0.1:{free_port()}",
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "collector.cli", "agent", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    processes.append(process)
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
-        try:
-            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    wait_until(healthy, timeout_s=30, what="agent /healthz")
+    process, url, _ = start_agent_process(env, tmp_path, processes)
     llm.script("LOG-LEAK", [fail(500, f"upstream rejected api_key={LOG_CANARIES[1]}")])
     response = httpx.post(f"{url}/agent/run", json={"task": "LOG-LEAK go"}, timeout=30)
     assert response.status_code == 200, response.text

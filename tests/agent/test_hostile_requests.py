@@ -189,7 +189,24 @@ def test_arguments_nested_past_the_parser_are_refused_and_recorded(
     assert text == "error: refused by client policy: arguments are nested too deeply"
 
 
-class DrippingModelServer:
+class RawModelServer:
+    """A model server on a free loopback port that answers with raw bytes: ``Handler``
+    writes what the OpenAI client must cope with."""
+
+    def _serve(self, handler: type[socketserver.StreamRequestHandler]) -> None:
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+
+        self._server = Server(("127.0.0.1", 0), handler)
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class DrippingModelServer(RawModelServer):
     """Answers every request one byte at a time, in its headers or its body, for minutes."""
 
     def __init__(self, *, in_headers: bool) -> None:
@@ -212,17 +229,11 @@ class DrippingModelServer:
                 except OSError:
                     return
 
-        class Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._serve(Handler)
 
     def stop(self) -> None:
         self._stop.set()
-        self._server.shutdown()
-        self._server.server_close()
+        super().stop()
 
 
 @pytest.mark.parametrize("in_headers", [True, False], ids=["headers", "body"])
@@ -303,7 +314,7 @@ def test_a_body_past_the_limit_is_a_413_before_it_is_read(
     ).status_code in (200, 422)
 
 
-class FloodingModelServer:
+class FloodingModelServer(RawModelServer):
     """Answers every request with a JSON answer of ``size`` bytes (one huge content string),
     with its length declared or sent chunked; counts the bytes it got out."""
 
@@ -339,16 +350,7 @@ class FloodingModelServer:
                 except OSError:
                     return  # the client hung up
 
-        class Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(Handler)
 
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
