@@ -25,13 +25,13 @@ Shared by the capture scripts; no framework imported."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
+# The drivers call S.outcome: what the caller saw, as the edges captures read it.
+from tests.frameworks.captured.edges_more_scenario import outcome as outcome
 from tests.scripted_llm import ScriptedLLM, ToolCall, Turn, answer, call_tool
 
 MODEL = "scripted-sessions"
@@ -185,19 +185,3 @@ def script(
     # A framework converting the text with a model call of its own sends the text as its task.
     llm.script(NOT_JSON, [record], then_repeat=record)
     return tasks
-
-
-def outcome(task: str, run: Callable[[], Any]) -> Outcome:
-    """What the caller saw: the answer (awaited when ``run()`` gives an awaitable), or what
-    was raised."""
-    try:
-        found = run()
-        if inspect.isawaitable(found):
-            found = asyncio.run(_awaited(found))
-        return {"task": task, "answer": found, "raised": None}
-    except Exception as exc:  # noqa: BLE001 - what the caller saw is the expectation
-        return {"task": task, "answer": None, "raised": f"{type(exc).__name__}: {exc}"}
-
-
-async def _awaited(found: Awaitable[Any]) -> Any:
-    return await found
