@@ -72,11 +72,9 @@ ALL_SHAPES = (
     "streamed",
     *RETRIES,
 )
-# Calls the framework answered without a tool span and no rule reads yet: CrewAI's model
-# calls are the OpenAI client's spans (OpenInference's OpenAI instrumentor); smolagents
-# tells the model an error observation with neither the call's name nor its id.
+# Calls the framework answered without a tool span and no rule reads yet: smolagents tells
+# the model an error observation with neither the call's name nor its id.
 UNTOLD = {
-    "crewai": ("unknown_tool",),
     "smolagents": ("bad_args", "unknown_tool"),
     # Semantic Kernel refuses both before any tool span, and its model-call spans hold no
     # messages: no span records the call.
