@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -26,6 +28,7 @@ from collector.run_subtrees import spans_of_runs
 from collector.run_tree import model_calls_below, own_spans_by_run
 from collector.trace_arrivals import TraceArrivals, spans_reads
 from collector.trace_owned_ids import OWNED_ID_SEPARATOR, trace_scoped_id
+from instrumentation import attributes as A
 from instrumentation.attributes import RunStatus, StepStatus
 
 if TYPE_CHECKING:
@@ -64,6 +67,27 @@ _RENAMED_TOOLS = """
         GROUP BY agent_run_id
     ) t WHERE agent_runs.id = t.agent_run_id
 """
+
+
+# A result that is only Python object reprs (``[<pkg.Content object at 0x7f...>]``: a span
+# that wrote its result objects with ``str()``) tells a reader nothing: it counts as missing,
+# and what a later model call was sent fills it. Python's ``re`` and DuckDB's RE2 alike.
+_OBJECT_REPR = r"<[A-Za-z_][\w.]* object at 0x[0-9A-Fa-f]+>"
+OBJECT_REPRS_ONLY = rf"\s*\[?\s*{_OBJECT_REPR}(?:\s*,\s*{_OBJECT_REPR})*\s*\]?\s*"
+_OBJECT_REPRS_ONLY = re.compile(OBJECT_REPRS_ONLY)
+
+
+def only_object_reprs(text: Any) -> bool:
+    """Whether a result is nothing but object reprs (see OBJECT_REPRS_ONLY)."""
+    return isinstance(text, str) and _OBJECT_REPRS_ONLY.fullmatch(text) is not None
+
+
+def _without_repr_result(span: SpanRecord) -> SpanRecord:
+    """The span with a result of object reprs dropped: the rules read it as missing."""
+    if not only_object_reprs(span.attributes.get(A.GEN_AI_TOOL_CALL_RESULT)):
+        return span
+    attributes = {k: v for k, v in span.attributes.items() if k != A.GEN_AI_TOOL_CALL_RESULT}
+    return replace(span, attributes=attributes)
 
 
 def stored_span(row: tuple[Any, ...]) -> SpanRecord:
@@ -155,8 +179,8 @@ def _derive_trace(
     step_results: dict[str, str] = {}
     step_errors: dict[str, str] = {}
     step_names: dict[str, str] = {}
-    by_id = {s.span_id: s for s in spans}
-    for span in spans:
+    by_id = {s.span_id: _without_repr_result(s) for s in spans}
+    for span in by_id.values():
         found = frameworks.derive_step_fields(span, by_id)
         if found.get("tool_args") is not None:
             args = json.dumps(found["tool_args"], ensure_ascii=False, default=str)
@@ -316,7 +340,9 @@ def derive_foreign_runs(
         con.register("_results", _by_step(step_results, "result"))
         con.execute(
             "UPDATE agent_steps SET tool_result = r.result FROM _results r "
-            f"WHERE {_SAME_STEP.format(t='r')} AND agent_steps.tool_result IS NULL"
+            f"WHERE {_SAME_STEP.format(t='r')} AND (agent_steps.tool_result IS NULL "
+            "OR regexp_full_match(agent_steps.tool_result, ?))",
+            [OBJECT_REPRS_ONLY],
         )
         con.unregister("_results")
     if step_names:

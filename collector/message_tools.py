@@ -4,7 +4,8 @@ Some instrumentations trace an agent's model calls but not the tools it runs bet
 (openinference-instrumentation-haystack: a Haystack ``Agent`` runs its tools itself). The
 tool's call and its result are still in the conversation: the model call that follows was
 sent them. A framework's module (collector/rules/) reads them with a hook
-``tool_calls_told(span) -> list[ToldCall]`` (collector/told_calls.py); each becomes a
+``tool_calls_told(span) -> list[ToldCall]`` (collector/told_calls.py), or, for its model
+calls another instrumentation traces, ``client_calls_told(span)``; each becomes a
 stand-in span, classified and mapped like any tool span (``execute_tool {name}`` with the
 GenAI tool keys), which is never stored in ``spans``: re-deriving the stored spans makes
 the same ones again.
@@ -28,6 +29,12 @@ from instrumentation.attributes import TOOL_SPAN_PREFIX
 
 __all__ = ["told_tool_spans", "source_span_id"]
 
+# Modules reading calls from spans of another scope than theirs: a framework's model calls
+# traced by a model client's instrumentor (``client_calls_told(span)``, which tells its own
+# framework's calls from the span's content). Not asked for their own scopes' spans.
+_CLIENT_MODULES = tuple(m for m in rules.MODULES if hasattr(m, "client_calls_told"))
+_CLIENT_READERS = tuple(m.client_calls_told for m in _CLIENT_MODULES)
+
 _STATUS_ERROR = 2
 _STEP_APART_NS = 10_000
 
@@ -37,10 +44,12 @@ def told_tool_spans(spans: Iterable[SpanRecord]) -> list[SpanRecord]:
     found: list[SpanRecord] = []
     for span in spans:
         module = rules.for_span(span)
-        if module is None or not hasattr(module, "tool_calls_told"):
-            continue
-        read = mapped_or_none(span, partial(module.tool_calls_told, span))
-        calls: list[ToldCall] = read or []
+        readers = [partial(r, span) for r in _CLIENT_READERS if module not in _CLIENT_MODULES]
+        if module is not None and hasattr(module, "tool_calls_told"):
+            readers.append(partial(module.tool_calls_told, span))
+        calls: list[ToldCall] = []
+        for reader in readers:
+            calls += mapped_or_none(span, reader) or []
         for index, call in enumerate(calls):
             found.append(_stand_in(span, call, index, len(calls)))
     return found

@@ -19,6 +19,9 @@ framework does its own way. Every hook is optional and returns only what it foun
   (``tool_args``, ``error``);
 - ``tool_calls_told(span) -> list[ToldCall]``: tool calls no span traces, read from the
   messages a span holds (collector/message_tools.py makes them steps);
+- ``client_calls_told(span) -> list[ToldCall]``: the same, from a span of another scope
+  (the framework's model call as a model client's instrumentor traced it), asked of every
+  span but the module's own scopes': it tells its framework's calls by their content;
 - ``prompted_task(text) -> str``: the request a model call's user message wraps in the
   framework's own prompt (smolagents' ``New task:``), for a run known only by its steps
   (collector/rootless_runs.py);

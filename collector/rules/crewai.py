@@ -28,6 +28,8 @@ from collector.conventions import openinference as OI
 from collector.decode import SpanRecord
 from collector.messages import as_text, first_user_text, flat_messages, loads, turn_user_text
 from collector.rules.common import CANCELLED_STEP_ERROR
+from collector.rules.refused_calls import refused_flat_calls
+from collector.told_calls import ToldCall
 from instrumentation.attributes import RunStatus
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "step_fields",
     "derive_run_fields",
     "derive_step_fields",
+    "client_calls_told",
 ]
 
 SCOPES = frozenset({CR.SCOPE})
@@ -44,6 +47,11 @@ _STATUS_ERROR = 2
 _UNSET = 0
 # CrewAI's task prompt: "Current Task: {description}\n\nThis is the expected criteria ..."
 _TASK_IN_PROMPT = re.compile(r"Current Task:\s*(.+?)(?:\n\n|$)", re.DOTALL)
+# CrewAI's agent prompt (its ``role_playing`` slice in the system message): a model call with
+# it is a CrewAI agent's, whatever client instrumentation traced it.
+_AGENT_PROMPT = re.compile(r"^You are .*\nYour personal goal is: ", re.DOTALL)
+# What CrewAI's native tool calling answers the model for a tool the agent does not have.
+_UNKNOWN_TOOL = re.compile(r"^Tool not found$")
 
 
 def run_fields(span: SpanRecord) -> dict[str, Any]:
@@ -158,3 +166,20 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
         attrs.get(OI.TOOL_NAME), loads(attrs.get(OI.INPUT_VALUE)), span.start_ns, calls
     )
     return {"tool_result": told} if told is not None else {}
+
+
+def client_calls_told(span: SpanRecord) -> list[ToldCall]:
+    """Calls of a tool the agent does not have, which CrewAI answers ``Tool not found``
+    without a tool span: told only in the next model call's messages, an OpenInference LLM
+    span of the model client's instrumentor (collector/rules/refused_calls.py). Read only
+    from a call whose system message is CrewAI's agent prompt: another app using that
+    client may answer its model the same words."""
+    if str(span.attributes.get(OI.SPAN_KIND, "")).upper() != OI.KIND_LLM:
+        return []
+    system = next(
+        (m for m in flat_messages(span.attributes, "input") if m.get("role") == "system"), None
+    )
+    content = system.get("content") if system else None
+    if not isinstance(content, str) or _AGENT_PROMPT.match(content) is None:
+        return []
+    return refused_flat_calls(span, _UNKNOWN_TOOL)

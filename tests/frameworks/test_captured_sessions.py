@@ -72,11 +72,9 @@ ALL_SHAPES = (
     "streamed",
     *RETRIES,
 )
-# Calls the framework answered without a tool span and no rule reads yet: CrewAI's model
-# calls are the OpenAI client's spans (OpenInference's OpenAI instrumentor); smolagents
-# tells the model an error observation with neither the call's name nor its id.
+# Calls the framework answered without a tool span and no rule reads yet: smolagents tells
+# the model an error observation with neither the call's name nor its id.
 UNTOLD = {
-    "crewai": ("unknown_tool",),
     "smolagents": ("bad_args", "unknown_tool"),
     # Semantic Kernel refuses both before any tool span, and its model-call spans hold no
     # messages: no span records the call.
@@ -106,9 +104,6 @@ TOOL_PLUGINS = {"semantic_kernel": "Session"}
 # Semantic Kernel's agent span records no input messages for a run asked a text, and its
 # model calls none: its runs have no task.
 TASKLESS = ("semantic_kernel",)
-# Agent Framework's span writes an empty text result as its content items' reprs
-# (``[<agent_framework._types.Content object at 0x...>]``): read as such, left.
-CONTENT_REPR_RESULTS = ("agent_framework",)
 # A Haystack Agent outside a pipeline has no name but its class's.
 AGENT_NAMES = {"haystack": "Agent"}
 CUT_MARK = "\n…[truncated by agent-audit: "
@@ -249,8 +244,9 @@ def test_tool_calls_read_as_the_framework_ran_them(
         {"key": "empty"},
         "ok",
     )
-    if framework not in CONTENT_REPR_RESULTS:
-        assert empty[3] == ""
+    # Agent Framework's span writes it as its content items' reprs: it is what the model
+    # was sent.
+    assert empty[3] == ""
     assert (listing[1], _value(listing[3]), listing[4]) == (
         _tool(framework, "list_files"),
         S.LISTING,

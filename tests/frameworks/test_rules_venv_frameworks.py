@@ -12,6 +12,7 @@ from collector.conventions import crewai as CR
 from collector.conventions import llama_index as LI
 from collector.decode import SpanRecord
 from collector.mapping import SpanClass, classify
+from collector.message_tools import told_tool_spans
 from collector.rules import autogen, crewai, llama_index
 from instrumentation.attributes import RunStatus
 from tests.frameworks.test_rules import _span
@@ -442,3 +443,37 @@ def test_a_selector_choice_is_no_team_answer() -> None:
         team, [team, selector], is_run=lambda s: classify(s) is SpanClass.RUN
     )
     assert fields["final_answer"] is None and fields["model_used"] == "m1"
+
+
+def _client_call(system: str) -> SpanRecord:
+    """An OpenAI client's model call (OpenInference) sent ``Tool not found`` for a call."""
+    flat = "llm.input_messages"
+    attrs = {
+        "openinference.span.kind": "LLM",
+        f"{flat}.0.message.role": "system",
+        f"{flat}.0.message.content": system,
+        f"{flat}.1.message.role": "user",
+        f"{flat}.1.message.content": "Current Task: the weather\n\nThis is the expected ...",
+        f"{flat}.2.message.role": "assistant",
+        f"{flat}.2.message.tool_calls.0.tool_call.id": "call_0",
+        f"{flat}.2.message.tool_calls.0.tool_call.function.name": "get_wether",
+        f"{flat}.2.message.tool_calls.0.tool_call.function.arguments": '{"city": "Oslo"}',
+        f"{flat}.3.message.role": "tool",
+        f"{flat}.3.message.tool_call_id": "call_0",
+        f"{flat}.3.message.content": "Tool not found",
+    }
+    return _span("ChatCompletion", "openinference.instrumentation.openai", attrs, start_ns=5000)
+
+
+def test_crewai_unknown_tool_is_read_from_its_agents_client_calls_only() -> None:
+    """CrewAI's ``Tool not found`` is a failed call with the model's arguments where the
+    client's span is a CrewAI agent's call (its agent prompt); another app's is left."""
+    crew = _client_call("You are weather_agent. Careful.\nYour personal goal is: Answer.")
+    (stand_in,) = told_tool_spans([crew])
+    attrs = stand_in.attributes
+    assert (attrs["gen_ai.tool.name"], json.loads(attrs["gen_ai.tool.call.arguments"])) == (
+        "get_wether",
+        {"city": "Oslo"},
+    )
+    assert (stand_in.status_code, stand_in.status_message) == (2, "Tool not found")
+    assert told_tool_spans([_client_call("You are a helpful assistant.")]) == []
