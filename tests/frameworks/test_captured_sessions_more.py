@@ -1,6 +1,7 @@
 """The conversation shapes of test_captured_sessions.py on AG2 0.x's classic pair (traced
-by AG2's own ``autogen.opentelemetry`` and by OpenInference) and DSPy's ``ReAct``
-(captured with capture_sessions_more.py, which says the versions): a session of two chats,
+by AG2's own ``autogen.opentelemetry`` and by OpenInference), DSPy's ``ReAct`` (captured
+with capture_sessions_more.py) and the Vercel AI SDK's ``generateText`` (captured with
+capture_sessions_node.py; each says the versions): a session of two chats,
 the second keeping the first's history; two tool calls in one turn with one raising; tools
 answering an empty, a structured and a very long result; a tool called with a wrong
 argument and a tool the agent does not have, each time told and called right. Each run is
@@ -25,14 +26,15 @@ from tests.frameworks.captured_runs import (
 from tests.frameworks.test_captured_sessions import _value
 
 AG2 = ("ag2_native", "ag2_openinference")
-FRAMEWORKS = (*AG2, "dspy")
+FRAMEWORKS = (*AG2, "dspy", "ai_sdk")
 AG2_SHAPES = ("parallel", "results", "bad_args", "unknown_tool", "greeting", "followup")
 SHAPES = {
     "ag2_native": AG2_SHAPES,
     "ag2_openinference": AG2_SHAPES,
     "dspy": ("results", "bad_args", "unknown_tool"),
+    "ai_sdk": ("parallel", "results", "bad_args", "unknown_tool", "history"),
 }
-MARKERS = {"dspy": "[sessions-dspy]"}
+MARKERS = {"dspy": "[sessions-dspy]", "ai_sdk": "[sessions-ai_sdk]"}
 
 
 def _runs(collector: CollectorHandle, framework: str) -> dict[str, tuple[Any, ...]]:
@@ -128,11 +130,13 @@ def test_a_wrong_call_is_a_failed_step_then_the_right_one(
 ) -> None:
     """A call with an argument the tool does not take is a failed step with the error the
     framework met (AG2's validation error, as it told the model; DSPy's ``ValueError``),
-    then the right call; a tool the agent does not have is a failed step with AG2's "not
-    found" (DSPy's run fails before: read by the first test)."""
+    then the right call; a tool the agent does not have is a failed step with the framework's
+    message naming it (DSPy's run fails before: read by the first test). The AI SDK runs no
+    tool span for either: both are read from the next model call's messages, the SDK's
+    ``error-text`` results of those calls."""
     runs = _runs(module_collector, framework)
     returned = expected_of(f"sessions_{framework}")["sessions"]
-    for shape, told in (("bad_args", "town"), ("unknown_tool", "not found")):
+    for shape, told in (("bad_args", "town"), ("unknown_tool", S.UNKNOWN_TOOL)):
         if returned[shape]["raised"] is not None:
             continue
         wrong, right = _tools(module_collector, runs[shape][0])[:2]
@@ -143,6 +147,9 @@ def test_a_wrong_call_is_a_failed_step_then_the_right_one(
         right_call = (right[1], json.loads(right[2]), right[4])
         assert right_call == ("get_weather", {"city": "Paris"}, "ok"), shape
         assert _value(right[3]) == {"city": "Paris", "celsius": 18, "sky": "sunny"}
+        if framework != "dspy":  # DSPy's ends with its ``finish`` tool and one more call
+            steps = run_steps(module_collector, runs[shape][0])
+            assert [s[0] for s in steps] == ["think", "tool_call"] * 2 + ["think"], shape
     # DSPy's ReAct answers through its ``finish`` tool: the empty result and the log too.
     if framework == "dspy":
         tools = _tools(module_collector, runs["results"][0])

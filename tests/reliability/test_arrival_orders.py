@@ -116,6 +116,7 @@ FRAMEWORKS = (
     "sessions_ag2_openinference",
     "sessions_agent_framework",
     "sessions_agno",
+    "sessions_ai_sdk",
     "sessions_autogen",
     "sessions_beeai",
     "sessions_crewai",
