@@ -1,7 +1,7 @@
 """The conversation shapes of test_captured_sessions.py on AG2 0.x's classic pair (traced
 by AG2's own ``autogen.opentelemetry`` and by OpenInference), DSPy's ``ReAct`` (captured
-with capture_sessions_more.py) and the Vercel AI SDK's ``generateText`` (captured with
-capture_sessions_node.py; each says the versions): a session of two chats,
+with capture_sessions_more.py), the Vercel AI SDK's ``generateText`` and a Mastra
+``Agent`` (captured with capture_sessions_node.py; each says the versions): a session of two chats,
 the second keeping the first's history; two tool calls in one turn with one raising; tools
 answering an empty, a structured and a very long result; a tool called with a wrong
 argument and a tool the agent does not have, each time told and called right. Each run is
@@ -26,15 +26,23 @@ from tests.frameworks.captured_runs import (
 from tests.frameworks.test_captured_sessions import _value
 
 AG2 = ("ag2_native", "ag2_openinference")
-FRAMEWORKS = (*AG2, "dspy", "ai_sdk")
+FRAMEWORKS = (*AG2, "dspy", "ai_sdk", "mastra")
 AG2_SHAPES = ("parallel", "results", "bad_args", "unknown_tool", "greeting", "followup")
 SHAPES = {
     "ag2_native": AG2_SHAPES,
     "ag2_openinference": AG2_SHAPES,
     "dspy": ("results", "bad_args", "unknown_tool"),
     "ai_sdk": ("parallel", "results", "bad_args", "unknown_tool", "history"),
+    "mastra": ("parallel", "results", "bad_args", "unknown_tool", "history"),
 }
-MARKERS = {"dspy": "[sessions-dspy]", "ai_sdk": "[sessions-ai_sdk]"}
+# Mastra runs no tool span for a tool it does not have, and its model-step spans record the
+# result sent back as ``[tool-result: get_wether]`` only: no span tells what it said.
+UNTOLD = (("mastra", "unknown_tool"),)
+MARKERS = {
+    "dspy": "[sessions-dspy]",
+    "ai_sdk": "[sessions-ai_sdk]",
+    "mastra": "[sessions-mastra]",
+}
 
 
 def _runs(collector: CollectorHandle, framework: str) -> dict[str, tuple[Any, ...]]:
@@ -129,7 +137,8 @@ def test_a_wrong_call_is_a_failed_step_then_the_right_one(
     module_collector: CollectorHandle, framework: str
 ) -> None:
     """A call with an argument the tool does not take is a failed step with the error the
-    framework met (AG2's validation error, as it told the model; DSPy's ``ValueError``),
+    framework met (AG2's validation error, as it told the model; DSPy's ``ValueError``;
+    Mastra's ``Tool input validation failed``, its tool span's OK result),
     then the right call; a tool the agent does not have is a failed step with the framework's
     message naming it (DSPy's run fails before: read by the first test). The AI SDK runs no
     tool span for either: both are read from the next model call's messages, the SDK's
@@ -137,7 +146,7 @@ def test_a_wrong_call_is_a_failed_step_then_the_right_one(
     runs = _runs(module_collector, framework)
     returned = expected_of(f"sessions_{framework}")["sessions"]
     for shape, told in (("bad_args", "town"), ("unknown_tool", S.UNKNOWN_TOOL)):
-        if returned[shape]["raised"] is not None:
+        if returned[shape]["raised"] is not None or (framework, shape) in UNTOLD:
             continue
         wrong, right = _tools(module_collector, runs[shape][0])[:2]
         name = "get_weather" if shape == "bad_args" else S.UNKNOWN_TOOL

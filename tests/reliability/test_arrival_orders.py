@@ -125,6 +125,7 @@ FRAMEWORKS = (
     "sessions_haystack",
     "sessions_langgraph",
     "sessions_llamaindex",
+    "sessions_mastra",
     "sessions_openai_agents",
     "sessions_pydantic_ai",
     "sessions_semantic_kernel",

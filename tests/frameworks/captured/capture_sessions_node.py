@@ -7,7 +7,8 @@ what its calls returned (``sessions_<FRAMEWORK>.expected.json``).
     python -m tests.frameworks.captured.capture_sessions_node FRAMEWORK DIR/node_modules [OUT_DIR]
 
 FRAMEWORK is ``ai_sdk`` (``ai_sdk/agent_sessions.mjs``: ``generateText``; DIR as
-capture_ai_sdk.py installs it).
+capture_ai_sdk.py installs it) or ``mastra`` (``mastra/agent_sessions.mjs``: an ``Agent``;
+DIR as capture_mastra.py installs it).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import os
 import sys
 from pathlib import Path
 
-from tests.frameworks.captured import capture_ai_sdk
+from tests.frameworks.captured import capture_ai_sdk, capture_mastra
 from tests.frameworks.captured import sessions_scenario as S
 from tests.frameworks.captured.node_capture import HERE, package_versions, run_node_agent
 from tests.scripted_llm import ScriptedLLM
 
-PACKAGES = {"ai_sdk": capture_ai_sdk.PACKAGES}
+PACKAGES = {"ai_sdk": capture_ai_sdk.PACKAGES, "mastra": capture_mastra.PACKAGES}
 
 
 def main(framework: str, node_modules: Path, out: Path) -> None:
