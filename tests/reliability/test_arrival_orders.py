@@ -127,6 +127,7 @@ FRAMEWORKS = (
     "sessions_llamaindex",
     "sessions_mastra",
     "sessions_openai_agents",
+    "sessions_openai_agents_js",
     "sessions_pydantic_ai",
     "sessions_semantic_kernel",
     "sessions_smolagents",

@@ -8,7 +8,9 @@ what its calls returned (``sessions_<FRAMEWORK>.expected.json``).
 
 FRAMEWORK is ``ai_sdk`` (``ai_sdk/agent_sessions.mjs``: ``generateText``; DIR as
 capture_ai_sdk.py installs it) or ``mastra`` (``mastra/agent_sessions.mjs``: an ``Agent``;
-DIR as capture_mastra.py installs it).
+DIR as capture_mastra.py installs it) or ``openai_agents_js``
+(``openai_agents_js/agent_sessions.cjs``: an ``Agent`` run by ``run``; DIR as
+capture_openai_agents_js.py installs it).
 """
 
 from __future__ import annotations
@@ -19,19 +21,24 @@ import os
 import sys
 from pathlib import Path
 
-from tests.frameworks.captured import capture_ai_sdk, capture_mastra
+from tests.frameworks.captured import capture_ai_sdk, capture_mastra, capture_openai_agents_js
 from tests.frameworks.captured import sessions_scenario as S
 from tests.frameworks.captured.node_capture import HERE, package_versions, run_node_agent
 from tests.scripted_llm import ScriptedLLM
 
-PACKAGES = {"ai_sdk": capture_ai_sdk.PACKAGES, "mastra": capture_mastra.PACKAGES}
+PACKAGES = {
+    "ai_sdk": capture_ai_sdk.PACKAGES,
+    "mastra": capture_mastra.PACKAGES,
+    "openai_agents_js": capture_openai_agents_js.PACKAGES,
+}
+SCRIPTS = {"openai_agents_js": "agent_sessions.cjs"}
 
 
 def main(framework: str, node_modules: Path, out: Path) -> None:
     versions = package_versions(node_modules, PACKAGES[framework])
     os.environ["LONG_TEXT_JSON"] = json.dumps(S.LONG_TEXT)
     os.environ["EARLIER_ANSWER"] = S.EARLIER_ANSWER
-    script = HERE / framework / "agent_sessions.mjs"
+    script = HERE / framework / SCRIPTS.get(framework, "agent_sessions.mjs")
     with ScriptedLLM() as llm:
         tasks = S.script(llm, f"[sessions-{framework}]")
         returned, request = run_node_agent(node_modules, script, [], llm, [json.dumps(tasks)])
