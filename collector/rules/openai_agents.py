@@ -11,7 +11,8 @@ error. The SDK's workflow span is classified in collector/frameworks.py. The sam
 processor for the SDK in JavaScript writes the same tree: its agent spans name the agent in
 ``graph.node.id`` only, its workflow root (an AGENT span holding the run's input and output)
 is no run, and a failure's data is JSON; its ``MaxTurnsExceededError`` reached the step
-limit."""
+limit; a tool call whose arguments it refused has a TOOL span without ``input.value``: its
+arguments are those the turn's ``generation`` asked with."""
 
 from __future__ import annotations
 
