@@ -4,7 +4,9 @@
 keys of its own, and a model call whose request failed ends OK with the finish reason
 ``error``: its error is the run's. A run aborted (its ``abortSignal``) while a tool runs ends
 OK with its input and **no output**, where a finished run records its output and a failed
-one is ERROR: it was cancelled, and has no answer. See tests/frameworks/SPANS.md."""
+one is ERROR: it was cancelled, and has no answer. A tool call whose input failed the tool's
+schema ends OK with Mastra's ``Tool input validation failed`` object as its result: it was
+not run, a failed step. See tests/frameworks/SPANS.md."""
 
 from __future__ import annotations
 
@@ -77,7 +79,11 @@ def derive_run_fields(run_span: SpanRecord, own: list[SpanRecord]) -> dict[str, 
 
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
-    """A failed model call's error: that of the agent run it was made in."""
+    """A failed model call's error: that of the agent run it was made in. A tool call
+    Mastra refused (its input failed the tool's schema) is failed with Mastra's message."""
+    refused = _refused_input(span)
+    if refused is not None:
+        return {"error": refused}
     if not _failed_call(span):
         return {}
     current = span
@@ -90,6 +96,24 @@ def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) 
             return {"error": str(message)} if message else {}
         current = parent
     return {}
+
+
+# Mastra does not run a tool whose input fails its schema: the tool span ends OK with
+# ``{"error": true, "message": "Tool input validation failed for {tool}. ..."}`` as its
+# result, which the model is handed.
+_VALIDATION_FAILED = "Tool input validation failed for "
+
+
+def _refused_input(span: SpanRecord) -> str | None:
+    if span.attributes.get(G.GEN_AI_OPERATION_NAME) != A.OP_EXECUTE_TOOL:
+        return None
+    result = loads(span.attributes.get(A.GEN_AI_TOOL_CALL_RESULT))
+    if not isinstance(result, Mapping) or result.get("error") is not True:
+        return None
+    message = result.get("message")
+    if isinstance(message, str) and message.startswith(_VALIDATION_FAILED):
+        return message
+    return None
 
 
 def _failed_call(span: SpanRecord) -> bool:

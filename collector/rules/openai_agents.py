@@ -11,7 +11,8 @@ error. The SDK's workflow span is classified in collector/frameworks.py. The sam
 processor for the SDK in JavaScript writes the same tree: its agent spans name the agent in
 ``graph.node.id`` only, its workflow root (an AGENT span holding the run's input and output)
 is no run, and a failure's data is JSON; its ``MaxTurnsExceededError`` reached the step
-limit."""
+limit; a tool call whose arguments it refused has a TOOL span without ``input.value``: its
+arguments are those the turn's ``generation`` asked with."""
 
 from __future__ import annotations
 
@@ -226,18 +227,60 @@ def _rejection(span: SpanRecord) -> str | None:
 
 def derive_step_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
     """A hand-off's tool name and arguments: the one tool call of the turn's model call that
-    no tool span of the turn ran."""
-    if not _is_handoff(span) or span.parent_span_id is None:
+    no tool span of the turn ran. A JS tool span without its input (the SDK refused the
+    arguments before running the tool): the arguments of the one call of that tool the turn's
+    model call asked for that no sibling tool span ran with."""
+    if span.parent_span_id is None:
         return {}
-    turn = [s for s in trace_spans.values() if s.parent_span_id == span.parent_span_id]
-    ran = {s.attributes.get(OI.TOOL_NAME) for s in turn if OI.TOOL_NAME in s.attributes}
-    calls: dict[tuple[int, int], dict[str, Any]] = {}
-    for generation in turn:
+    if _is_handoff(span):
+        return _handoff_fields(span, trace_spans)
+    if span.scope_name == OI.OPENAI_AGENTS_JS_SCOPE and _kind(span) == OI.KIND_TOOL:
+        return _refused_arguments(span, trace_spans)
+    return {}
+
+
+def _turn_calls(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> list[dict[str, Any]]:
+    """The tool calls the model calls of the span's turn (its siblings) asked for."""
+    calls: dict[tuple[str, int, int], dict[str, Any]] = {}
+    for generation in _turn(span, trace_spans):
         for message, rest, value in indexed_keys(generation.attributes, OI.FLAT_MESSAGE, "output"):
             if rest.startswith("tool_calls."):
                 index, _, field = rest.removeprefix("tool_calls.").partition(".")
-                calls.setdefault((message, int(index)), {})[field] = value
-    handoffs = [c for c in calls.values() if c.get(OI.TOOL_CALL_FUNCTION_NAME) not in ran]
+                calls.setdefault((generation.span_id, message, int(index)), {})[field] = value
+    return list(calls.values())
+
+
+def _turn(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> list[SpanRecord]:
+    return [s for s in trace_spans.values() if s.parent_span_id == span.parent_span_id]
+
+
+def _refused_arguments(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
+    if OI.INPUT_VALUE in span.attributes:
+        return {}
+    name = span.attributes.get(OI.TOOL_NAME)
+    ran = [
+        loads(s.attributes.get(OI.INPUT_VALUE))
+        for s in _turn(span, trace_spans)
+        if s.attributes.get(OI.TOOL_NAME) == name and OI.INPUT_VALUE in s.attributes
+    ]
+    asked = [
+        loads(c.get(OI.TOOL_CALL_FUNCTION_ARGUMENTS) or "{}")
+        for c in _turn_calls(span, trace_spans)
+        if c.get(OI.TOOL_CALL_FUNCTION_NAME) == name
+    ]
+    for arguments in ran:
+        if arguments in asked:
+            asked.remove(arguments)
+    if len(asked) != 1 or not isinstance(asked[0], Mapping):
+        return {}
+    return {"tool_args": asked[0]}
+
+
+def _handoff_fields(span: SpanRecord, trace_spans: Mapping[str, SpanRecord]) -> dict[str, Any]:
+    turn = _turn(span, trace_spans)
+    ran = {s.attributes.get(OI.TOOL_NAME) for s in turn if OI.TOOL_NAME in s.attributes}
+    calls = _turn_calls(span, trace_spans)
+    handoffs = [c for c in calls if c.get(OI.TOOL_CALL_FUNCTION_NAME) not in ran]
     if len(handoffs) != 1:
         return {}
     fields: dict[str, Any] = {}
